@@ -1,0 +1,55 @@
+import { z } from "zod";
+
+export { z };
+
+/** Raised at boot when the environment does not satisfy a service's schema. */
+export class ConfigError extends Error {
+  constructor(readonly issues: { variable: string; problem: string }[]) {
+    super(
+      "invalid configuration:\n" +
+        issues.map((i) => `  ${i.variable}: ${i.problem}`).join("\n"),
+    );
+    this.name = "ConfigError";
+  }
+}
+
+/**
+ * Parses `env` against a schema whose keys are environment variable names.
+ * Defaults live in the schema, beside each variable. Fails naming every bad
+ * variable rather than the first.
+ */
+export function loadConfig<S extends z.ZodRawShape>(
+  shape: S,
+  env: Record<string, string | undefined> = process.env,
+): z.infer<z.ZodObject<S>> {
+  const result = z.object(shape).safeParse(env);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => ({
+        variable: String(issue.path[0] ?? "(environment)"),
+        problem: issue.message,
+      })),
+    );
+  }
+  return result.data;
+}
+
+/** Common variable schemas. */
+export const env = {
+  port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
+  url: () => z.url(),
+  optionalUrl: () => z.url().optional(),
+  host: (fallback: string) => z.string().min(1).default(fallback),
+  address: () =>
+    z.string().regex(/^[^\s:]+:\d+$/, "expected host:port"),
+  positiveInt: (fallback: number) => z.coerce.number().int().positive().default(fallback),
+  logLevel: () => z.enum(["debug", "info", "warn", "error"]).default("info"),
+};
+
+/** Variables every service reads. */
+export const baseShape = {
+  DATABASE_URL: env.url(),
+  LOG_LEVEL: env.logLevel(),
+  GRPC_HOST: env.host("127.0.0.1"),
+  DB_POOL_MAX: env.positiveInt(8),
+};

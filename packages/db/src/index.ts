@@ -1,0 +1,50 @@
+import { MikroORM, type EntityManager } from "@mikro-orm/postgresql";
+import { Migration, Migrator } from "@mikro-orm/migrations";
+import type { EntitySchema } from "@mikro-orm/core";
+
+export { Migration, MikroORM, type EntityManager };
+
+export interface DatabaseOptions {
+  url: string;
+  /** The service's own Postgres schema; no service reads another's. */
+  schema: string;
+  entities: EntitySchema<any, any>[];
+  migrations: (new (...args: any[]) => Migration)[];
+  poolMax?: number;
+}
+
+/**
+ * Opens a MikroORM instance on the service's schema and brings the schema up
+ * to date with the service's committed migrations (tracked in
+ * `<schema>.mikro_orm_migrations`).
+ */
+export async function openDatabase(options: DatabaseOptions): Promise<MikroORM> {
+  const orm = await MikroORM.init({
+    clientUrl: options.url,
+    schema: options.schema,
+    entities: options.entities,
+    extensions: [Migrator],
+    migrations: {
+      migrationsList: options.migrations,
+      schema: options.schema,
+      transactional: true,
+      allOrNothing: true,
+      snapshot: false,
+    },
+    pool: { min: 0, max: options.poolMax ?? 8 },
+    allowGlobalContext: false,
+    debug: false,
+  });
+  await orm.em.getConnection().execute(`create schema if not exists "${options.schema}"`);
+  await orm.migrator.up();
+  return orm;
+}
+
+/** Runs raw SQL on the service's connection pool (one round trip). */
+export async function sql<T = Record<string, unknown>>(
+  em: EntityManager,
+  query: string,
+  params: readonly unknown[] = [],
+): Promise<T[]> {
+  return (await em.getConnection().execute(query, params, "all")) as T[];
+}

@@ -1,0 +1,106 @@
+/**
+ * Domain errors. They say what went wrong in the domain's words and carry a
+ * stable reason code; they know nothing of gRPC or HTTP. One mapper at each
+ * edge (grpc-kit, the console gateway) turns them into status codes.
+ */
+export abstract class DomainError extends Error {
+  abstract readonly kind:
+    | "invalid_argument"
+    | "not_found"
+    | "already_exists"
+    | "failed_precondition"
+    | "aborted"
+    | "unavailable"
+    | "permission_denied"
+    | "unauthenticated";
+  constructor(
+    message: string,
+    readonly reason: string,
+    readonly metadata: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** A request field is missing or wrong. `field` is the request path, e.g. `estimate.model_reply.replies`. */
+export class InvalidArgumentError extends DomainError {
+  readonly kind = "invalid_argument";
+  constructor(readonly field: string, problem: string) {
+    super(`${field}: ${problem}`, "INVALID_FIELD", { field });
+  }
+}
+
+export class NotFoundError extends DomainError {
+  readonly kind = "not_found";
+  constructor(readonly what: string, readonly id: string) {
+    super(`${what} not found: ${id}`, `${what.toUpperCase().replace(/\s+/g, "_")}_NOT_FOUND`, { [what]: id });
+  }
+}
+
+export class AlreadyExistsError extends DomainError {
+  readonly kind = "already_exists";
+}
+
+/** The same idempotency key was sent with a different request. */
+export class IdempotencyKeyReusedError extends AlreadyExistsError {
+  constructor(key: string) {
+    super(`idempotency key ${key} was already used for a different request`, "IDEMPOTENCY_KEY_REUSED", {
+      idempotency_key: key,
+    });
+  }
+}
+
+export class FailedPreconditionError extends DomainError {
+  readonly kind = "failed_precondition";
+}
+
+/** A transient conflict (serialization failure, deadlock): safe to retry. */
+export class ConflictError extends DomainError {
+  readonly kind = "aborted";
+}
+
+export class UnavailableError extends DomainError {
+  readonly kind = "unavailable";
+}
+
+export class PermissionDeniedError extends DomainError {
+  readonly kind = "permission_denied";
+}
+
+export class UnauthenticatedError extends DomainError {
+  readonly kind = "unauthenticated";
+}
+
+/**
+ * Translates Postgres SQLSTATEs into domain errors, in one place.
+ * 23505 unique violation, 40001 serialization failure, 40P01 deadlock,
+ * 57P01/08xxx connection loss; P0001 is raised by our own SQL functions with
+ * a "REASON: message" text. Anything else is returned unchanged.
+ */
+export function translateDatabaseError(error: unknown): unknown {
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code !== "string") return error;
+  const message = (error as Error).message;
+  switch (code) {
+    case "23505":
+      return new AlreadyExistsError(message, "DUPLICATE");
+    case "40001":
+    case "40P01":
+      return new ConflictError(message, code === "40001" ? "SERIALIZATION_FAILURE" : "DEADLOCK");
+    case "57P01":
+    case "08000":
+    case "08003":
+    case "08006":
+      return new UnavailableError(message, "DATABASE_UNAVAILABLE");
+    case "P0001": {
+      const match = /^([A-Z_]+): (.*)$/s.exec(message.replace(/^.*?([A-Z_]+: )/s, "$1"));
+      if (match?.[1] === "IDEMPOTENCY_KEY_REUSED") return new IdempotencyKeyReusedError(match[2] ?? "");
+      if (match?.[1] === "NOT_FOUND") return new NotFoundError("resource", match[2] ?? "");
+      if (match) return new FailedPreconditionError(match[2] ?? message, match[1] ?? "FAILED");
+      return error;
+    }
+    default:
+      return error;
+  }
+}

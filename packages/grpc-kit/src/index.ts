@@ -1,0 +1,5 @@
+export { startGrpcServer, onShutdownSignal, type ServiceBinding, type RunningServer, type GrpcServerOptions } from "./server.js";
+export { unary, serverStream, type CallContext, type HandlerOptions, type RequestScope } from "./handlers.js";
+export { toServiceError, errorDetails, type ErrorDetails } from "./errors.js";
+export { createClient, call } from "./client.js";
+export { mikroOrmScope } from "./orm-scope.js";

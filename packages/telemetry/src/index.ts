@@ -1,0 +1,97 @@
+import { context, propagation, trace, type Span, type Tracer } from "@opentelemetry/api";
+import { getNodeAutoInstrumentations } from "./instrumentations.js";
+import { NodeSDK } from "@opentelemetry/sdk-node";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import type { SpanProcessor } from "@opentelemetry/sdk-trace";
+import { register as registerEsmHooks } from "import-in-the-middle/register-hooks.mjs";
+
+export interface TelemetryOptions {
+  serviceName: string;
+  /** Extra span processors (tests use an in-memory exporter). */
+  spanProcessors?: SpanProcessor[];
+}
+
+let started: NodeSDK | undefined;
+
+/**
+ * Starts OpenTelemetry for this process: gRPC, pg and HTTP instrumentation,
+ * W3C trace context, and OTLP export configured by the standard OTEL_*
+ * variables (export is off unless OTEL_EXPORTER_OTLP_ENDPOINT or
+ * OTEL_TRACES_EXPORTER is set). Call it before importing anything it
+ * instruments. Calling it again returns the running SDK.
+ */
+export function registerTelemetry(options: TelemetryOptions): NodeSDK {
+  if (started) return started;
+  registerEsmHooks({ include: ["@grpc/grpc-js", "pg", "node:http", "http"] });
+  const exportConfigured =
+    process.env.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined ||
+    process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT !== undefined ||
+    process.env.OTEL_TRACES_EXPORTER !== undefined;
+  if (!exportConfigured) process.env.OTEL_TRACES_EXPORTER = "none";
+  const sdk = new NodeSDK({
+    resource: resourceFromAttributes({ "service.name": process.env.OTEL_SERVICE_NAME ?? options.serviceName }),
+    instrumentations: getNodeAutoInstrumentations(),
+    ...(options.spanProcessors ? { spanProcessors: options.spanProcessors } : {}),
+  });
+  sdk.start();
+  started = sdk;
+  return sdk;
+}
+
+export async function shutdownTelemetry(): Promise<void> {
+  await started?.shutdown();
+  started = undefined;
+}
+
+export function tracer(name: string): Tracer {
+  return trace.getTracer(name);
+}
+
+/** The W3C traceparent of the active span, to store beside an outbox row. */
+export function currentTraceparent(): string {
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  return carrier.traceparent ?? "";
+}
+
+export function currentTraceId(): string {
+  return trace.getActiveSpan()?.spanContext().traceId ?? "";
+}
+
+/** Runs `fn` in a span whose parent is the stored `traceparent` (if any). */
+export async function withRemoteParent<T>(
+  tracerName: string,
+  spanName: string,
+  traceparent: string,
+  fn: (span: Span) => Promise<T>,
+): Promise<T> {
+  const parent = traceparent
+    ? propagation.extract(context.active(), { traceparent })
+    : context.active();
+  return tracer(tracerName).startActiveSpan(spanName, {}, parent, async (span) => {
+    try {
+      return await fn(span);
+    } catch (error) {
+      span.recordException(error as Error);
+      span.setStatus({ code: 2, message: (error as Error).message });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+/** Runs `fn` in a child span of the active one. */
+export async function inSpan<T>(tracerName: string, spanName: string, fn: (span: Span) => Promise<T>): Promise<T> {
+  return tracer(tracerName).startActiveSpan(spanName, async (span) => {
+    try {
+      return await fn(span);
+    } catch (error) {
+      span.recordException(error as Error);
+      span.setStatus({ code: 2, message: (error as Error).message });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}
