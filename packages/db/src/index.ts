@@ -30,6 +30,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<MikroORM> 
       transactional: true,
       allOrNothing: true,
       snapshot: false,
+      silent: true,
     },
     pool: { min: 0, max: options.poolMax ?? 8 },
     allowGlobalContext: false,

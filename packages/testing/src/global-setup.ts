@@ -5,7 +5,7 @@ import { ensurePostgres } from "@tollgate/postgres";
  * else a server on 127.0.0.1:5432, else an embedded one started for this run.
  */
 export default async function setup() {
-  const postgres = await ensurePostgres({ log: (line) => console.log(`[tests] ${line}`) });
+  const postgres = await ensurePostgres({ tryLocal: true, log: (line) => console.log(`[tests] ${line}`) });
   process.env.TOLLGATE_TEST_ADMIN_URL = postgres.url;
   return async () => {
     await postgres.stop();

@@ -1,0 +1,76 @@
+import { describe, expect, it } from "vitest";
+import { InvalidArgumentError, NotFoundError } from "@tollgate/errors";
+import { quote, roundHalfUp, versionInEffect } from "./quote.js";
+import type { RateTable } from "./types.js";
+
+const table: RateTable = {
+  tableId: "default",
+  version: 3n,
+  effectiveFrom: new Date("2026-01-01T00:00:00Z"),
+  rates: [
+    { bucket: "ai", unit: "credits", kind: "model_reply", model: "gpt-4o", microsPerReply: 5_000_000n },
+    {
+      bucket: "ai",
+      unit: "credits",
+      kind: "model_token",
+      model: "claude-sonnet",
+      inputMicrosPerMillion: 3_000_000n,
+      outputMicrosPerMillion: 15_000_000n,
+      cacheReadMicrosPerMillion: 300_000n,
+      cacheWriteMicrosPerMillion: 3_750_000n,
+    },
+    { bucket: "ai", unit: "credits", kind: "block", block: "ai-text", microsPerRun: 1_000_000n, configurationKey: "model", microsPerRunByValue: { "gpt-4o": 3_000_000n } },
+    { bucket: "compute", unit: "credits", kind: "gpu_hour", gpuType: "A100", microsPerReplicaHour: 36_000_000n },
+  ],
+};
+
+describe("roundHalfUp", () => {
+  it("rounds halves up and everything else to the nearest micro-unit", () => {
+    expect(roundHalfUp(5n, 2n)).toBe(3n);
+    expect(roundHalfUp(4n, 3n)).toBe(1n);
+    expect(roundHalfUp(5n, 3n)).toBe(2n);
+    expect(roundHalfUp(0n, 7n)).toBe(0n);
+  });
+});
+
+describe("quote", () => {
+  it("prices a reply at the model's flat rate and names the version", () => {
+    const [line] = quote(table, [{ kind: "model_reply", model: "gpt-4o", replies: 2n }]);
+    expect(line).toMatchObject({ amountMicros: 10_000_000n, rateTableVersion: 3n, bucket: "ai", unit: "credits" });
+  });
+
+  it("prices tokens per million with one line per token kind", () => {
+    const lines = quote(table, [
+      { kind: "model_tokens", model: "claude-sonnet", inputTokens: 1_000n, outputTokens: 500n, cacheReadTokens: 0n, cacheWriteTokens: 1n },
+    ]);
+    expect(lines.map((l) => l.amountMicros)).toEqual([3_000n, 7_500n, 4n]);
+  });
+
+  it("chooses a variable block price from the configuration, with the default otherwise", () => {
+    const [chosen] = quote(table, [{ kind: "block_run", block: "ai-text", configuration: { model: "gpt-4o" }, runs: 1n }]);
+    const [fallback] = quote(table, [{ kind: "block_run", block: "ai-text", configuration: { model: "other" }, runs: 1n }]);
+    expect(chosen?.amountMicros).toBe(3_000_000n);
+    expect(fallback?.amountMicros).toBe(1_000_000n);
+  });
+
+  it("charges two GPU replicas twice one", () => {
+    const [one] = quote(table, [{ kind: "gpu_time", gpuType: "A100", replicas: 1n, seconds: 60n }]);
+    const [two] = quote(table, [{ kind: "gpu_time", gpuType: "A100", replicas: 2n, seconds: 60n }]);
+    expect(two!.amountMicros).toBe(one!.amountMicros * 2n);
+    expect(one!.amountMicros).toBe(600_000n);
+  });
+
+  it("rejects an unknown model with its name and a mismatched kind as invalid", () => {
+    expect(() => quote(table, [{ kind: "model_reply", model: "nope", replies: 1n }])).toThrow(NotFoundError);
+    expect(() => quote(table, [{ kind: "model_reply", model: "claude-sonnet", replies: 1n }])).toThrow(InvalidArgumentError);
+    expect(() => quote(table, [{ kind: "model_reply", model: "gpt-4o", replies: -1n }])).toThrow(/usage\[0\]\.model_reply\.replies/);
+  });
+});
+
+describe("versionInEffect", () => {
+  it("ignores versions scheduled for later", () => {
+    const later = { ...table, version: 4n, effectiveFrom: new Date("2026-12-01T00:00:00Z") };
+    expect(versionInEffect([table, later], new Date("2026-11-23T00:00:00Z"))?.version).toBe(3n);
+    expect(versionInEffect([table, later], new Date("2026-12-02T00:00:00Z"))?.version).toBe(4n);
+  });
+});

@@ -1,0 +1,152 @@
+import { InvalidArgumentError, NotFoundError } from "@tollgate/errors";
+import type { LineItem, Rate, RateTable, Usage } from "./types.js";
+
+/**
+ * Rounding rule (the only one in Tollgate): an amount is
+ * quantity × rate ÷ per, rounded half-up to the micro-unit, computed in
+ * integers. Each line item is rounded once; a quote's total is the sum of its
+ * rounded line items.
+ */
+export function roundHalfUp(numerator: bigint, denominator: bigint): bigint {
+  if (denominator <= 0n) throw new RangeError("denominator must be positive");
+  if (numerator < 0n) throw new RangeError("amounts are never negative");
+  return (numerator * 2n + denominator) / (denominator * 2n);
+}
+
+const MILLION = 1_000_000n;
+const SECONDS_PER_HOUR = 3_600n;
+const SECONDS_PER_MINUTE = 60n;
+
+function find<K extends Rate["kind"]>(
+  table: RateTable,
+  kind: K,
+  matches: (rate: Extract<Rate, { kind: K }>) => boolean,
+): Extract<Rate, { kind: K }> | undefined {
+  return table.rates.find((rate): rate is Extract<Rate, { kind: K }> => rate.kind === kind && matches(rate as Extract<Rate, { kind: K }>));
+}
+
+function nonNegative(field: string, value: bigint): bigint {
+  if (value < 0n) throw new InvalidArgumentError(field, "must not be negative");
+  return value;
+}
+
+function item(rate: Rate, table: RateTable, description: string, quantity: bigint, rateMicros: bigint, ratePer: bigint): LineItem {
+  return {
+    bucket: rate.bucket,
+    unit: rate.unit,
+    description,
+    quantity,
+    rateMicros,
+    ratePer,
+    amountMicros: roundHalfUp(quantity * rateMicros, ratePer),
+    rateTableVersion: table.version,
+    rounding: "half_up",
+  };
+}
+
+/** Prices one usage against a rate table. Unknown names are NOT_FOUND. */
+export function quoteUsage(table: RateTable, usage: Usage, field = "usage"): LineItem[] {
+  switch (usage.kind) {
+    case "model_reply": {
+      const replies = nonNegative(`${field}.model_reply.replies`, usage.replies);
+      const rate = find(table, "model_reply", (r) => r.model === usage.model);
+      if (!rate) {
+        if (find(table, "model_token", (r) => r.model === usage.model))
+          throw new InvalidArgumentError(`${field}.model_reply`, `model ${usage.model} is priced per token, not per reply`);
+        throw new NotFoundError("model", usage.model);
+      }
+      return [item(rate, table, `${usage.model} replies`, replies, rate.microsPerReply, 1n)];
+    }
+    case "model_tokens": {
+      const rate = find(table, "model_token", (r) => r.model === usage.model);
+      if (!rate) {
+        if (find(table, "model_reply", (r) => r.model === usage.model))
+          throw new InvalidArgumentError(`${field}.model_tokens`, `model ${usage.model} is priced per reply, not per token`);
+        throw new NotFoundError("model", usage.model);
+      }
+      const parts: [string, bigint, bigint][] = [
+        ["input tokens", nonNegative(`${field}.model_tokens.input_tokens`, usage.inputTokens), rate.inputMicrosPerMillion],
+        ["output tokens", nonNegative(`${field}.model_tokens.output_tokens`, usage.outputTokens), rate.outputMicrosPerMillion],
+        ["cache read tokens", nonNegative(`${field}.model_tokens.cache_read_tokens`, usage.cacheReadTokens), rate.cacheReadMicrosPerMillion],
+        ["cache write tokens", nonNegative(`${field}.model_tokens.cache_write_tokens`, usage.cacheWriteTokens), rate.cacheWriteMicrosPerMillion],
+      ];
+      return parts
+        .filter(([, quantity]) => quantity > 0n)
+        .map(([label, quantity, micros]) => item(rate, table, `${usage.model} ${label}`, quantity, micros, MILLION));
+    }
+    case "block_run": {
+      const runs = nonNegative(`${field}.block_run.runs`, usage.runs);
+      const rate = find(table, "block", (r) => r.block === usage.block);
+      if (!rate) throw new NotFoundError("block", usage.block);
+      let micros = rate.microsPerRun;
+      let label = usage.block;
+      if (rate.configurationKey) {
+        const value = usage.configuration[rate.configurationKey];
+        const chosen = value === undefined ? undefined : rate.microsPerRunByValue[value];
+        if (chosen !== undefined) {
+          micros = chosen;
+          label = `${usage.block} (${rate.configurationKey}=${value})`;
+        }
+      }
+      return [item(rate, table, `${label} runs`, runs, micros, 1n)];
+    }
+    case "gpu_time": {
+      const rate = find(table, "gpu_hour", (r) => r.gpuType === usage.gpuType);
+      if (!rate) throw new NotFoundError("gpu type", usage.gpuType);
+      const replicaSeconds = nonNegative(`${field}.gpu_time.replicas`, usage.replicas) * nonNegative(`${field}.gpu_time.seconds`, usage.seconds);
+      return [item(rate, table, `${usage.gpuType} replica-seconds`, replicaSeconds, rate.microsPerReplicaHour, SECONDS_PER_HOUR)];
+    }
+    case "cpu_time": {
+      const rate = find(table, "cpu_core_hour", (r) => r.cpuType === usage.cpuType);
+      if (!rate) throw new NotFoundError("cpu type", usage.cpuType);
+      const coreSeconds = nonNegative(`${field}.cpu_time.cores`, usage.cores) * nonNegative(`${field}.cpu_time.seconds`, usage.seconds);
+      return [item(rate, table, `${usage.cpuType} core-seconds`, coreSeconds, rate.microsPerCoreHour, SECONDS_PER_HOUR)];
+    }
+    case "hardware_profile_time": {
+      const rate = find(table, "hardware_profile_hour", (r) => r.profile === usage.profile);
+      if (!rate) throw new NotFoundError("hardware profile", usage.profile);
+      const seconds = nonNegative(`${field}.hardware_profile_time.seconds`, usage.seconds);
+      return [item(rate, table, `${usage.profile} seconds`, seconds, rate.microsPerHour, SECONDS_PER_HOUR)];
+    }
+    case "fine_tuning": {
+      const rate = find(table, "fine_tuning", (r) => r.sizeClass === usage.sizeClass && r.hardware === usage.hardware);
+      if (!rate) throw new NotFoundError("fine-tuning rate", `${usage.sizeClass}/${usage.hardware}`);
+      const tokenEpochs =
+        nonNegative(`${field}.fine_tuning.training_tokens`, usage.trainingTokens) * nonNegative(`${field}.fine_tuning.epochs`, usage.epochs);
+      return [item(rate, table, `fine-tuning ${usage.sizeClass} on ${usage.hardware} token-epochs`, tokenEpochs, rate.microsPerMillionTokensPerEpoch, MILLION)];
+    }
+    case "active_time": {
+      const rate = find(table, "active_minute", () => true);
+      if (!rate) throw new NotFoundError("rate", "active_minute");
+      const seconds = nonNegative(`${field}.active_time.seconds`, usage.seconds);
+      return [item(rate, table, "active seconds", seconds, rate.microsPerMinute, SECONDS_PER_MINUTE)];
+    }
+    case "tool_run": {
+      const rate = find(table, "tool_run", (r) => r.tool === usage.tool) ?? find(table, "tool_run", (r) => r.tool === "");
+      if (!rate) throw new NotFoundError("tool", usage.tool);
+      const runs = nonNegative(`${field}.tool_run.runs`, usage.runs);
+      return [item(rate, table, `${usage.tool || "tool"} runs`, runs, rate.microsPerRun, 1n)];
+    }
+  }
+}
+
+export function quote(table: RateTable, usages: Usage[]): LineItem[] {
+  return usages.flatMap((usage, index) => quoteUsage(table, usage, `usage[${index}]`));
+}
+
+/** Sum of line items per unit (a usage may price in one unit only). */
+export function totalMicros(items: LineItem[]): bigint {
+  return items.reduce((sum, line) => sum + line.amountMicros, 0n);
+}
+
+/** The version of a table in effect at `at`: the latest published version whose effective_from has passed. */
+export function versionInEffect(versions: RateTable[], at: Date): RateTable | undefined {
+  let best: RateTable | undefined;
+  for (const table of versions) {
+    if (table.effectiveFrom.getTime() > at.getTime()) continue;
+    if (!best || table.effectiveFrom > best.effectiveFrom || (table.effectiveFrom.getTime() === best.effectiveFrom.getTime() && table.version > best.version)) {
+      best = table;
+    }
+  }
+  return best;
+}

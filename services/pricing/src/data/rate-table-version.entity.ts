@@ -1,0 +1,20 @@
+import { defineEntity, p, type InferEntity } from "@mikro-orm/core";
+
+/** One published version of a rate table. Rows are never updated. */
+export const RateTableVersionSchema = defineEntity({
+  name: "RateTableVersion",
+  tableName: "rate_table_versions",
+  properties: {
+    version: p.bigint("string").primary().autoincrement(),
+    tableId: p.string().fieldName("table_id"),
+    effectiveFrom: p.datetime().fieldName("effective_from"),
+    publishedAt: p.datetime().fieldName("published_at"),
+    publishedBy: p.string().fieldName("published_by"),
+    reason: p.text(),
+    /** The rates in their protobuf JSON form. */
+    rates: p.json<unknown[]>(),
+  },
+  indexes: [{ name: "rate_table_versions_table_effective_idx", properties: ["tableId", "effectiveFrom"] }],
+});
+
+export type RateTableVersion = InferEntity<typeof RateTableVersionSchema>;

@@ -1,0 +1,51 @@
+import { mikroOrmScope, startGrpcServer, type RunningServer } from "@tollgate/grpc-kit";
+import { openDatabase } from "@tollgate/db";
+import { pricingV1 } from "@tollgate/proto";
+import { migrations } from "./data/migrations/index.js";
+import { RateTableVersionSchema } from "./data/rate-table-version.entity.js";
+import { PostgresRateTableStore } from "./data/rate-table-store.js";
+import { RateTables } from "./domain/rate-tables.js";
+import { RateTableFeed } from "./domain/rate-table-feed.js";
+import { pricingHandlers } from "./transport/pricing-handlers.js";
+
+export interface PricingServiceOptions {
+  databaseUrl: string;
+  port: number;
+  host?: string;
+  poolMax?: number;
+  serviceToken?: string;
+}
+
+export interface PricingService {
+  address: string;
+  server: RunningServer;
+  stop(): Promise<void>;
+}
+
+export async function startPricingService(options: PricingServiceOptions): Promise<PricingService> {
+  const orm = await openDatabase({
+    url: options.databaseUrl,
+    schema: "pricing",
+    entities: [RateTableVersionSchema],
+    migrations,
+    ...(options.poolMax ? { poolMax: options.poolMax } : {}),
+  });
+  const store = new PostgresRateTableStore(() => orm.em.getContext());
+  const handlers = pricingHandlers(new RateTables(store), new RateTableFeed(store), {
+    scope: mikroOrmScope(orm.em),
+    ...(options.serviceToken ? { serviceToken: options.serviceToken } : {}),
+  });
+  const server = await startGrpcServer({
+    services: [{ name: "tollgate.pricing.v1.PricingService", definition: pricingV1.PricingServiceService, implementation: handlers }],
+    port: options.port,
+    ...(options.host ? { host: options.host } : {}),
+  });
+  return {
+    address: server.address,
+    server,
+    async stop() {
+      await server.drain();
+      await orm.close();
+    },
+  };
+}

@@ -1,0 +1,81 @@
+import { serverStream, unary, type HandlerOptions } from "@tollgate/grpc-kit";
+import { InvalidArgumentError } from "@tollgate/errors";
+import { pricingV1 } from "@tollgate/proto";
+import { int64, lineItemToProto, rateFromProto, rateToProto, usageFromProto } from "@tollgate/rating";
+import type { RateTableVersion } from "../data/rate-table-version.entity.js";
+import { toRateTable, type RateTables } from "../domain/rate-tables.js";
+import type { RateTableFeed } from "../domain/rate-table-feed.js";
+
+function tableToProto(row: RateTableVersion): pricingV1.RateTable {
+  const table = toRateTable(row);
+  return {
+    tableId: row.tableId,
+    version: row.version,
+    effectiveFrom: row.effectiveFrom,
+    publishedAt: row.publishedAt,
+    publishedBy: row.publishedBy,
+    rates: table.rates.map(rateToProto),
+  };
+}
+
+function pageSize(size: number | undefined): number {
+  if (size === undefined || size === 0) return 50;
+  if (size < 0 || size > 500) throw new InvalidArgumentError("page.page_size", "must be between 1 and 500");
+  return size;
+}
+
+export function pricingHandlers(rateTables: RateTables, feed: RateTableFeed, options: HandlerOptions): pricingV1.PricingServiceServer {
+  return {
+    publishRateTable: unary(async (request: pricingV1.PublishRateTableRequest) => {
+      const { row } = await rateTables.publish({
+        tableId: request.tableId,
+        ...(request.effectiveFrom ? { effectiveFrom: request.effectiveFrom } : {}),
+        rates: request.rates.map((rate, index) => rateFromProto(rate, `rates[${index}]`)),
+        actor: request.actor,
+        reason: request.reason,
+      });
+      feed.published();
+      return { table: tableToProto(row) };
+    }, options),
+
+    getRateTable: unary(async (request: pricingV1.GetRateTableRequest) => {
+      const { row } = await rateTables.resolve(request.tableId, int64(request.version, "version"), request.at);
+      return { table: tableToProto(row) };
+    }, options),
+
+    listRateTableVersions: unary(async (request: pricingV1.ListRateTableVersionsRequest) => {
+      const limit = pageSize(request.page?.pageSize);
+      const after = int64(request.page?.pageToken, "page.page_token");
+      const rows = await feed.store.list({ ...(request.tableId ? { tableId: request.tableId } : {}), afterVersion: after, limit: limit + 1 });
+      const page = rows.slice(0, limit);
+      return {
+        tables: page.map(tableToProto),
+        nextPageToken: rows.length > limit ? page[page.length - 1]!.version : "",
+      };
+    }, options),
+
+    diffRateTables: unary(async (request: pricingV1.DiffRateTablesRequest) => {
+      const changes = await rateTables.diff(request.tableId, int64(request.fromVersion, "from_version"), int64(request.toVersion, "to_version"));
+      return {
+        changes: changes.map((c) => ({
+          key: c.key,
+          before: c.before ? rateToProto(c.before) : undefined,
+          after: c.after ? rateToProto(c.after) : undefined,
+        })),
+      };
+    }, options),
+
+    quote: unary(async (request: pricingV1.QuoteRequest) => {
+      if (request.usage.length === 0) throw new InvalidArgumentError("usage", "at least one usage is required");
+      const usages = request.usage.map((usage, index) => usageFromProto(usage, `usage[${index}]`));
+      const { lines, version } = await rateTables.quote(request.tableId || "default", usages, int64(request.version, "version"), request.at);
+      return { lineItems: lines.map(lineItemToProto), rateTableVersion: version.toString() };
+    }, options),
+
+    watchRateTables: serverStream(async function* (request: pricingV1.WatchRateTablesRequest, context) {
+      for await (const row of feed.follow(int64(request.afterVersion, "after_version"), context.signal)) {
+        yield { table: tableToProto(row) };
+      }
+    }, options),
+  };
+}

@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { call, createClient, errorDetails } from "@tollgate/grpc-kit";
+import { commonV1, pricingV1 } from "@tollgate/proto";
+import { createTestDatabase, type TestDatabase } from "@tollgate/testing";
+import { startPricingService, type PricingService } from "../src/index.js";
+
+const { Unit, Bucket } = commonV1;
+
+let db: TestDatabase;
+let service: PricingService;
+let client: pricingV1.PricingServiceClient;
+
+const replyRate = (model: string, credits: number): pricingV1.Rate => ({
+  bucket: Bucket.BUCKET_AI,
+  unit: Unit.UNIT_CREDITS,
+  kind: { $case: "modelReply", modelReply: { model, microsPerReply: String(credits * 1_000_000) } },
+});
+
+const replies = (model: string, n: number): pricingV1.Usage => ({ kind: { $case: "modelReply", modelReply: { model, replies: String(n) } } });
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  service = await startPricingService({ databaseUrl: db.url, port: 0 });
+  client = createClient(pricingV1.PricingServiceClient, service.address);
+});
+
+afterAll(async () => {
+  client?.close();
+  await service?.stop();
+  await db?.drop();
+});
+
+describe("pricing over gRPC", () => {
+  it("quotes a reply from the version in effect, and a rate scheduled for tomorrow does not change today's quote", async () => {
+    const v1 = await call(client, client.publishRateTable, {
+      tableId: "t1", rates: [replyRate("gpt-4o", 5)], actor: "test", reason: "initial", idempotencyKey: "", effectiveFrom: new Date(Date.now() - 1000),
+    });
+    await call(client, client.publishRateTable, {
+      tableId: "t1", rates: [replyRate("gpt-4o", 7)], actor: "test", reason: "price rise", idempotencyKey: "", effectiveFrom: new Date(Date.now() + 86_400_000),
+    });
+    const today = await call(client, client.quote, { tableId: "t1", usage: [replies("gpt-4o", 3)], version: "0", at: undefined });
+    expect(today.lineItems[0]?.amountMicros).toBe("15000000");
+    expect(today.rateTableVersion).toBe(v1.table!.version);
+
+    const tomorrow = await call(client, client.quote, { tableId: "t1", usage: [replies("gpt-4o", 3)], version: "0", at: new Date(Date.now() + 2 * 86_400_000) });
+    expect(tomorrow.lineItems[0]?.amountMicros).toBe("21000000");
+
+    const pinned = await call(client, client.quote, { tableId: "t1", usage: [replies("gpt-4o", 1)], version: v1.table!.version, at: undefined });
+    expect(pinned.lineItems[0]?.amountMicros).toBe("5000000");
+  });
+
+  it("answers NOT_FOUND naming an unknown model and INVALID_ARGUMENT naming a negative quantity", async () => {
+    await call(client, client.publishRateTable, { tableId: "t2", rates: [replyRate("haiku", 2)], actor: "test", reason: "", idempotencyKey: "", effectiveFrom: undefined });
+    const unknown = await call(client, client.quote, { tableId: "t2", usage: [replies("nope", 1)], version: "0", at: undefined }).catch((e) => e);
+    expect(errorDetails(unknown)).toMatchObject({ code: 5, message: expect.stringContaining("nope") });
+    const negative = await call(client, client.quote, { tableId: "t2", usage: [replies("haiku", -1)], version: "0", at: undefined }).catch((e) => e);
+    const details = errorDetails(negative);
+    expect(details.code).toBe(3);
+    expect(details.fieldViolations[0]?.field).toBe("usage[0].model_reply.replies");
+  });
+
+  it("streams published versions to a watcher", async () => {
+    const stream = client.watchRateTables({ afterVersion: "0" });
+    const seen: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      stream.on("data", (message: pricingV1.WatchRateTablesResponse) => {
+        seen.push(message.table!.tableId);
+        if (seen.includes("t3")) resolve();
+      });
+      stream.on("error", reject);
+      void call(client, client.publishRateTable, { tableId: "t3", rates: [replyRate("x", 1)], actor: "test", reason: "", idempotencyKey: "", effectiveFrom: undefined });
+    });
+    stream.cancel();
+    expect(seen).toContain("t1");
+    expect(seen).toContain("t3");
+  });
+});
