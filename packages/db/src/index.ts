@@ -49,3 +49,4 @@ export async function sql<T = Record<string, unknown>>(
 ): Promise<T[]> {
   return (await em.getConnection().execute(query, params, "all")) as T[];
 }
+export { LogFollower } from "./follow.js";

@@ -1,11 +1,10 @@
 import { mikroOrmScope, startGrpcServer, type RunningServer } from "@tollgate/grpc-kit";
-import { openDatabase } from "@tollgate/db";
+import { LogFollower, openDatabase } from "@tollgate/db";
 import { pricingV1 } from "@tollgate/proto";
 import { migrations } from "./data/migrations/index.js";
 import { RateTableVersionSchema } from "./data/rate-table-version.entity.js";
 import { PostgresRateTableStore } from "./data/rate-table-store.js";
 import { RateTables } from "./domain/rate-tables.js";
-import { RateTableFeed } from "./domain/rate-table-feed.js";
 import { pricingHandlers } from "./transport/pricing-handlers.js";
 
 export interface PricingServiceOptions {
@@ -31,7 +30,8 @@ export async function startPricingService(options: PricingServiceOptions): Promi
     ...(options.poolMax ? { poolMax: options.poolMax } : {}),
   });
   const store = new PostgresRateTableStore(() => orm.em.getContext());
-  const handlers = pricingHandlers(new RateTables(store), new RateTableFeed(store), {
+  const feed = new LogFollower((after, limit) => store.after(after, limit), (row) => BigInt(row.version));
+  const handlers = pricingHandlers(new RateTables(store), store, feed, {
     scope: mikroOrmScope(orm.em),
     ...(options.serviceToken ? { serviceToken: options.serviceToken } : {}),
   });

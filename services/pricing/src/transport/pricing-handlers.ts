@@ -4,7 +4,8 @@ import { pricingV1 } from "@tollgate/proto";
 import { int64, lineItemToProto, rateFromProto, rateToProto, usageFromProto } from "@tollgate/rating";
 import type { RateTableVersion } from "../data/rate-table-version.entity.js";
 import { toRateTable, type RateTables } from "../domain/rate-tables.js";
-import type { RateTableFeed } from "../domain/rate-table-feed.js";
+import type { LogFollower } from "@tollgate/db";
+import type { RateTableStore } from "../data/rate-table-store.js";
 
 function tableToProto(row: RateTableVersion): pricingV1.RateTable {
   const table = toRateTable(row);
@@ -24,7 +25,12 @@ function pageSize(size: number | undefined): number {
   return size;
 }
 
-export function pricingHandlers(rateTables: RateTables, feed: RateTableFeed, options: HandlerOptions): pricingV1.PricingServiceServer {
+export function pricingHandlers(
+  rateTables: RateTables,
+  store: RateTableStore,
+  feed: LogFollower<RateTableVersion>,
+  options: HandlerOptions,
+): pricingV1.PricingServiceServer {
   return {
     publishRateTable: unary(async (request: pricingV1.PublishRateTableRequest) => {
       const { row } = await rateTables.publish({
@@ -34,7 +40,7 @@ export function pricingHandlers(rateTables: RateTables, feed: RateTableFeed, opt
         actor: request.actor,
         reason: request.reason,
       });
-      feed.published();
+      feed.notify();
       return { table: tableToProto(row) };
     }, options),
 
@@ -46,7 +52,7 @@ export function pricingHandlers(rateTables: RateTables, feed: RateTableFeed, opt
     listRateTableVersions: unary(async (request: pricingV1.ListRateTableVersionsRequest) => {
       const limit = pageSize(request.page?.pageSize);
       const after = int64(request.page?.pageToken, "page.page_token");
-      const rows = await feed.store.list({ ...(request.tableId ? { tableId: request.tableId } : {}), afterVersion: after, limit: limit + 1 });
+      const rows = await store.list({ ...(request.tableId ? { tableId: request.tableId } : {}), afterVersion: after, limit: limit + 1 });
       const page = rows.slice(0, limit);
       return {
         tables: page.map(tableToProto),

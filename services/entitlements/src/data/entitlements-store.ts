@@ -1,0 +1,110 @@
+import type { EntityManager } from "@tollgate/db";
+import { AccountSchema, type Account } from "./account.entity.js";
+import { PlanVersionSchema, type PlanVersion } from "./plan-version.entity.js";
+
+export interface NewAccount {
+  accountId: string;
+  name: string;
+  planId: string;
+  planVersion: string;
+  seats: number;
+  deploymentMode: string;
+  billingMode: string;
+  cycleAnchor: Date;
+  adminEmails: string[];
+  spendCapMicros: bigint;
+  requestHash: string;
+}
+
+export interface EntitlementsStore {
+  appendPlan(plan: { planId: string; document: Record<string, unknown>; publishedBy: string; reason: string }): Promise<PlanVersion>;
+  latestPlan(planId: string): Promise<PlanVersion | null>;
+  planVersion(version: bigint): Promise<PlanVersion | null>;
+  plansAfter(version: bigint, limit: number): Promise<PlanVersion[]>;
+  listPlans(options: { afterVersion: bigint; limit: number; allVersions: boolean }): Promise<PlanVersion[]>;
+  findAccount(accountId: string): Promise<Account | null>;
+  insertAccount(account: NewAccount): Promise<Account>;
+  updateAccount(account: Account, changes: Partial<Account>): Promise<Account>;
+  accountsAfter(revision: bigint, limit: number): Promise<Account[]>;
+  listAccounts(options: { after: string; limit: number; query: string }): Promise<Account[]>;
+}
+
+export class PostgresEntitlementsStore implements EntitlementsStore {
+  constructor(private readonly em: () => EntityManager) {}
+
+  async appendPlan(plan: { planId: string; document: Record<string, unknown>; publishedBy: string; reason: string }): Promise<PlanVersion> {
+    const em = this.em();
+    const row = em.create(PlanVersionSchema, { ...plan, publishedAt: new Date() });
+    await em.flush();
+    return row;
+  }
+
+  latestPlan(planId: string): Promise<PlanVersion | null> {
+    return this.em().findOne(PlanVersionSchema, { planId }, { orderBy: { version: "desc" } });
+  }
+
+  planVersion(version: bigint): Promise<PlanVersion | null> {
+    return this.em().findOne(PlanVersionSchema, { version: version.toString() });
+  }
+
+  plansAfter(version: bigint, limit: number): Promise<PlanVersion[]> {
+    return this.em().find(PlanVersionSchema, { version: { $gt: version.toString() } }, { orderBy: { version: "asc" }, limit });
+  }
+
+  async listPlans(options: { afterVersion: bigint; limit: number; allVersions: boolean }): Promise<PlanVersion[]> {
+    const em = this.em();
+    if (options.allVersions) {
+      return em.find(PlanVersionSchema, { version: { $gt: options.afterVersion.toString() } }, { orderBy: { version: "asc" }, limit: options.limit });
+    }
+    const rows = await em.getConnection().execute(
+      `select version from entitlements.plan_versions v
+        where version = (select max(version) from entitlements.plan_versions w where w.plan_id = v.plan_id)
+          and version > ? order by version limit ?`,
+      [options.afterVersion.toString(), options.limit],
+    );
+    const versions = (rows as { version: string }[]).map((r) => r.version);
+    return em.find(PlanVersionSchema, { version: { $in: versions } }, { orderBy: { version: "asc" } });
+  }
+
+  findAccount(accountId: string): Promise<Account | null> {
+    return this.em().findOne(AccountSchema, { accountId });
+  }
+
+  async insertAccount(account: NewAccount): Promise<Account> {
+    const em = this.em();
+    const [row] = (await em.getConnection().execute(
+      `insert into entitlements.accounts
+         (account_id, name, plan_id, plan_version, seats, deployment_mode, billing_mode, cycle_anchor, status, admin_emails, spend_cap_micros, request_hash)
+       values (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?::jsonb, ?, ?)
+       returning account_id`,
+      [
+        account.accountId, account.name, account.planId, account.planVersion, account.seats, account.deploymentMode,
+        account.billingMode, account.cycleAnchor, JSON.stringify(account.adminEmails), account.spendCapMicros.toString(), account.requestHash,
+      ],
+    )) as { account_id: string }[];
+    return (await em.findOne(AccountSchema, { accountId: row!.account_id }, { refresh: true }))!;
+  }
+
+  async updateAccount(account: Account, changes: Partial<Account>): Promise<Account> {
+    const em = this.em();
+    const [row] = (await em.getConnection().execute(`select nextval('entitlements.account_revision_seq') as revision`)) as { revision: string }[];
+    em.assign(account, { ...changes, revision: row!.revision });
+    await em.flush();
+    return account;
+  }
+
+  accountsAfter(revision: bigint, limit: number): Promise<Account[]> {
+    return this.em().find(AccountSchema, { revision: { $gt: revision.toString() } }, { orderBy: { revision: "asc" }, limit });
+  }
+
+  listAccounts(options: { after: string; limit: number; query: string }): Promise<Account[]> {
+    return this.em().find(
+      AccountSchema,
+      {
+        accountId: { $gt: options.after },
+        ...(options.query ? { $or: [{ accountId: { $ilike: `%${options.query}%` } }, { name: { $ilike: `%${options.query}%` } }] } : {}),
+      },
+      { orderBy: { accountId: "asc" }, limit: options.limit },
+    );
+  }
+}

@@ -1,0 +1,45 @@
+import { InvalidArgumentError, NotFoundError } from "@tollgate/errors";
+import type { PlanVersion } from "../data/plan-version.entity.js";
+import type { EntitlementsStore } from "../data/entitlements-store.js";
+import { validateId } from "./accounts.js";
+
+/** The parts of a plan the rules check; the whole plan is kept as a document. */
+export interface PlanRules {
+  allotments: { unit: string; amountMicros: bigint }[];
+  limits: { unit: string; lowCreditLimitMicros: bigint; negativeLimitMicros: bigint }[];
+  bannerPercents: number[];
+  emailPercents: number[];
+}
+
+function percents(field: string, values: number[]): void {
+  values.forEach((value, index) => {
+    if (!Number.isInteger(value) || value < 1 || value > 100) throw new InvalidArgumentError(`${field}[${index}]`, "must be a whole percent from 1 to 100");
+    if (index > 0 && value <= values[index - 1]!) throw new InvalidArgumentError(`${field}[${index}]`, "thresholds must be in increasing order");
+  });
+}
+
+export class Plans {
+  constructor(private readonly store: EntitlementsStore) {}
+
+  /** Publishing creates a new version; accounts keep the version they are on until moved. */
+  async publish(planId: string, rules: PlanRules, document: Record<string, unknown>, actor: string, reason: string): Promise<PlanVersion> {
+    validateId("plan.plan_id", planId);
+    if (!actor) throw new InvalidArgumentError("actor", "is required");
+    rules.allotments.forEach((a, index) => {
+      if (a.unit === "UNIT_UNSPECIFIED") throw new InvalidArgumentError(`plan.allotments[${index}].unit`, "is required");
+      if (a.amountMicros < 0n) throw new InvalidArgumentError(`plan.allotments[${index}].amount_micros`, "must not be negative");
+    });
+    rules.limits.forEach((l, index) => {
+      if (l.negativeLimitMicros < 0n) throw new InvalidArgumentError(`plan.limits[${index}].negative_limit_micros`, "is a distance below zero and must not be negative");
+    });
+    percents("plan.thresholds.banner_percents", rules.bannerPercents);
+    percents("plan.thresholds.email_percents", rules.emailPercents);
+    return this.store.appendPlan({ planId, document, publishedBy: actor, reason });
+  }
+
+  async get(planId: string, version: bigint): Promise<PlanVersion> {
+    const plan = version > 0n ? await this.store.planVersion(version) : await this.store.latestPlan(planId);
+    if (!plan || (planId && plan.planId !== planId)) throw new NotFoundError("plan", version > 0n ? `${planId}@${version}` : planId);
+    return plan;
+  }
+}

@@ -1,0 +1,58 @@
+import { LogFollower, openDatabase } from "@tollgate/db";
+import { mikroOrmScope, startGrpcServer, type RunningServer } from "@tollgate/grpc-kit";
+import { entitlementsV1 } from "@tollgate/proto";
+import { AccountSchema } from "./data/account.entity.js";
+import { PostgresEntitlementsStore } from "./data/entitlements-store.js";
+import { migrations } from "./data/migrations/index.js";
+import { PlanVersionSchema } from "./data/plan-version.entity.js";
+import { Accounts } from "./domain/accounts.js";
+import { Plans } from "./domain/plans.js";
+import { entitlementsHandlers } from "./transport/entitlements-handlers.js";
+
+export interface EntitlementsServiceOptions {
+  databaseUrl: string;
+  port: number;
+  host?: string;
+  poolMax?: number;
+  serviceToken?: string;
+}
+
+export interface EntitlementsService {
+  address: string;
+  server: RunningServer;
+  stop(): Promise<void>;
+}
+
+export async function startEntitlementsService(options: EntitlementsServiceOptions): Promise<EntitlementsService> {
+  const orm = await openDatabase({
+    url: options.databaseUrl,
+    schema: "entitlements",
+    entities: [PlanVersionSchema, AccountSchema],
+    migrations,
+    ...(options.poolMax ? { poolMax: options.poolMax } : {}),
+  });
+  const store = new PostgresEntitlementsStore(() => orm.em.getContext());
+  const handlers = entitlementsHandlers(
+    {
+      plans: new Plans(store),
+      accounts: new Accounts(store),
+      store,
+      planFeed: new LogFollower((after, limit) => store.plansAfter(after, limit), (row) => BigInt(row.version)),
+      accountFeed: new LogFollower((after, limit) => store.accountsAfter(after, limit), (row) => BigInt(row.revision)),
+    },
+    { scope: mikroOrmScope(orm.em), ...(options.serviceToken ? { serviceToken: options.serviceToken } : {}) },
+  );
+  const server = await startGrpcServer({
+    services: [{ name: "tollgate.entitlements.v1.EntitlementsService", definition: entitlementsV1.EntitlementsServiceService, implementation: handlers }],
+    port: options.port,
+    ...(options.host ? { host: options.host } : {}),
+  });
+  return {
+    address: server.address,
+    server,
+    async stop() {
+      await server.drain();
+      await orm.close();
+    },
+  };
+}

@@ -1,0 +1,144 @@
+import type { LogFollower } from "@tollgate/db";
+import { InvalidArgumentError } from "@tollgate/errors";
+import { serverStream, unary, type HandlerOptions } from "@tollgate/grpc-kit";
+import { commonV1, entitlementsV1 } from "@tollgate/proto";
+import { int64 } from "@tollgate/rating";
+import type { Account } from "../data/account.entity.js";
+import type { EntitlementsStore } from "../data/entitlements-store.js";
+import type { PlanVersion } from "../data/plan-version.entity.js";
+import type { Accounts } from "../domain/accounts.js";
+import { decideEligibility } from "../domain/eligibility.js";
+import type { Plans } from "../domain/plans.js";
+import {
+  accountToProto,
+  billingModeFromProto,
+  bucketToProto,
+  deploymentModeFromProto,
+  eligibilityRulesOf,
+  planToProto,
+  runContextFromProto,
+} from "./codec.js";
+
+const E = entitlementsV1;
+
+function pageSize(size: number | undefined): number {
+  if (!size) return 50;
+  if (size < 0 || size > 500) throw new InvalidArgumentError("page.page_size", "must be between 1 and 500");
+  return size;
+}
+
+export interface EntitlementsDeps {
+  plans: Plans;
+  accounts: Accounts;
+  store: EntitlementsStore;
+  planFeed: LogFollower<PlanVersion>;
+  accountFeed: LogFollower<Account>;
+}
+
+export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOptions): entitlementsV1.EntitlementsServiceServer {
+  const { plans, accounts, store } = deps;
+  return {
+    publishPlan: unary(async (request: entitlementsV1.PublishPlanRequest) => {
+      const plan = request.plan;
+      if (!plan) throw new InvalidArgumentError("plan", "is required");
+      const document = E.Plan.toJSON({ ...plan, version: "0", publishedAt: undefined }) as Record<string, unknown>;
+      const row = await plans.publish(
+        plan.planId,
+        {
+          allotments: plan.allotments.map((a, i) => ({ unit: commonV1.unitToJSON(a.unit), amountMicros: int64(a.amountMicros, `plan.allotments[${i}].amount_micros`) })),
+          limits: plan.limits.map((l, i) => ({
+            unit: commonV1.unitToJSON(l.unit),
+            lowCreditLimitMicros: int64(l.lowCreditLimitMicros, `plan.limits[${i}].low_credit_limit_micros`),
+            negativeLimitMicros: int64(l.negativeLimitMicros, `plan.limits[${i}].negative_limit_micros`),
+          })),
+          bannerPercents: plan.thresholds?.bannerPercents ?? [],
+          emailPercents: plan.thresholds?.emailPercents ?? [],
+        },
+        document,
+        request.actor,
+        request.reason,
+      );
+      deps.planFeed.notify();
+      return { plan: planToProto(row) };
+    }, options),
+
+    getPlan: unary(async (request: entitlementsV1.GetPlanRequest) => ({
+      plan: planToProto(await plans.get(request.planId, int64(request.version, "version"))),
+    }), options),
+
+    listPlans: unary(async (request: entitlementsV1.ListPlansRequest) => {
+      const limit = pageSize(request.page?.pageSize);
+      const rows = await store.listPlans({ afterVersion: int64(request.page?.pageToken, "page.page_token"), limit: limit + 1, allVersions: request.allVersions });
+      const page = rows.slice(0, limit);
+      return { plans: page.map(planToProto), nextPageToken: rows.length > limit ? page[page.length - 1]!.version : "" };
+    }, options),
+
+    watchPlans: serverStream(async function* (request: entitlementsV1.WatchPlansRequest, context) {
+      for await (const row of deps.planFeed.follow(int64(request.afterVersion, "after_version"), context.signal)) yield { plan: planToProto(row) };
+    }, options),
+
+    createAccount: unary(async (request: entitlementsV1.CreateAccountRequest) => {
+      const account = await accounts.create({
+        accountId: request.accountId,
+        name: request.name,
+        planId: request.planId,
+        seats: request.seats,
+        deploymentMode: deploymentModeFromProto(request.deploymentMode, "deployment_mode"),
+        billingMode: billingModeFromProto(request.billingMode, "billing_mode"),
+        cycleAnchor: request.cycleAnchor ?? new Date(new Date().toISOString().slice(0, 10)),
+        adminEmails: request.adminEmails,
+        spendCapMicros: int64(request.spendCapMicros, "spend_cap_micros"),
+      });
+      deps.accountFeed.notify();
+      return { account: accountToProto(account) };
+    }, options),
+
+    getAccount: unary(async (request: entitlementsV1.GetAccountRequest) => {
+      const account = await accounts.get(request.accountId);
+      const plan = await plans.get(account.planId, BigInt(account.planVersion));
+      return { account: accountToProto(account), plan: planToProto(plan) };
+    }, options),
+
+    listAccounts: unary(async (request: entitlementsV1.ListAccountsRequest) => {
+      const limit = pageSize(request.page?.pageSize);
+      const rows = await store.listAccounts({ after: request.page?.pageToken ?? "", limit: limit + 1, query: request.query });
+      const page = rows.slice(0, limit);
+      return { accounts: page.map(accountToProto), nextPageToken: rows.length > limit ? page[page.length - 1]!.accountId : "" };
+    }, options),
+
+    updateAccount: unary(async (request: entitlementsV1.UpdateAccountRequest) => {
+      const status =
+        request.status === E.AccountStatus.ACCOUNT_STATUS_ACTIVE ? "active" : request.status === E.AccountStatus.ACCOUNT_STATUS_SUSPENDED ? "suspended" : undefined;
+      const account = await accounts.update({
+        accountId: request.accountId,
+        ...(request.planId ? { planId: request.planId } : {}),
+        ...(status ? { status } : {}),
+        ...(request.seats ? { seats: request.seats } : {}),
+        actor: request.actor,
+        reason: request.reason,
+      });
+      deps.accountFeed.notify();
+      return { account: accountToProto(account) };
+    }, options),
+
+    watchAccounts: serverStream(async function* (request: entitlementsV1.WatchAccountsRequest, context) {
+      for await (const row of deps.accountFeed.follow(int64(request.afterRevision, "after_revision"), context.signal)) yield { account: accountToProto(row) };
+    }, options),
+
+    checkEligibility: unary(async (request: entitlementsV1.CheckEligibilityRequest) => {
+      const account = await accounts.get(request.accountId);
+      const plan = planToProto(await plans.get(account.planId, BigInt(account.planVersion)));
+      const decision = decideEligibility(
+        eligibilityRulesOf(plan),
+        { seats: account.seats, deploymentMode: account.deploymentMode as "cloud" | "self_hosted" },
+        runContextFromProto(request.context),
+      );
+      return {
+        allowed: decision.allowed,
+        reason: decision.reason,
+        buckets: decision.buckets.map(bucketToProto),
+        metered: decision.metered,
+      };
+    }, options),
+  };
+}
