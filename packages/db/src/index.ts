@@ -47,6 +47,6 @@ export async function sql<T = Record<string, unknown>>(
   query: string,
   params: readonly unknown[] = [],
 ): Promise<T[]> {
-  return (await em.getConnection().execute(query, params, "all")) as T[];
+  return (await em.getConnection().execute(query, params, "all", em.getTransactionContext())) as T[];
 }
 export { LogFollower } from "./follow.js";

@@ -94,11 +94,16 @@ export function translateDatabaseError(error: unknown): unknown {
     case "08006":
       return new UnavailableError(message, "DATABASE_UNAVAILABLE");
     case "P0001": {
-      const match = /^([A-Z_]+): (.*)$/s.exec(message.replace(/^.*?([A-Z_]+: )/s, "$1"));
-      if (match?.[1] === "IDEMPOTENCY_KEY_REUSED") return new IdempotencyKeyReusedError(match[2] ?? "");
-      if (match?.[1] === "NOT_FOUND") return new NotFoundError("resource", match[2] ?? "");
-      if (match) return new FailedPreconditionError(match[2] ?? message, match[1] ?? "FAILED");
-      return error;
+      const match = /([A-Z_]+): (.*)$/s.exec(message);
+      if (!match) return error;
+      const [, reason, detail] = match as unknown as [string, string, string];
+      if (reason === "IDEMPOTENCY_KEY_REUSED") return new IdempotencyKeyReusedError(detail);
+      if (reason === "NOT_FOUND") {
+        const [what, ...id] = detail.split(" ");
+        return new NotFoundError(what ?? "resource", id.join(" "));
+      }
+      if (reason.startsWith("INVALID_")) return new InvalidArgumentError(reason.slice("INVALID_".length).toLowerCase(), detail);
+      return new FailedPreconditionError(detail, reason);
     }
     default:
       return error;

@@ -9,7 +9,8 @@ export interface ServiceBinding {
   /** Fully qualified name, e.g. `tollgate.ledger.v1.LedgerService`. */
   name: string;
   definition: ServiceDefinition;
-  implementation: UntypedServiceImplementation;
+  /** Handlers by method name; methods left out answer UNIMPLEMENTED. */
+  implementation: Partial<UntypedServiceImplementation> | object;
 }
 
 export interface GrpcServerOptions {
@@ -45,7 +46,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   const server = new Server({ "grpc.max_receive_message_length": 4 * 1024 * 1024 });
   const health = new HealthImplementation({ "": "SERVING" });
   for (const binding of options.services) {
-    server.addService(binding.definition, binding.implementation);
+    server.addService(binding.definition, binding.implementation as UntypedServiceImplementation);
     health.setStatus(binding.name, "SERVING");
   }
   health.addToServer(server);

@@ -1,0 +1,108 @@
+import { call } from "@tollgate/grpc-kit";
+import { commonV1, entitlementsV1 } from "@tollgate/proto";
+import type { Unit } from "@tollgate/rating";
+import { inSpan } from "@tollgate/telemetry";
+import type { AccountDirectory, AccountView } from "../domain/account-view.js";
+import { StreamFollower } from "./stream-follower.js";
+
+const E = entitlementsV1;
+
+function unitName(unit: commonV1.Unit): Unit {
+  return commonV1.unitToJSON(unit).slice("UNIT_".length).toLowerCase() as Unit;
+}
+
+/** Builds the ledger's view of an account from the entitlements contract. */
+export function accountView(account: entitlementsV1.Account, plan: entitlementsV1.Plan): AccountView {
+  const units = new Map<Unit, AccountView["units"][number]>();
+  const unitEntry = (unit: Unit) => {
+    let entry = units.get(unit);
+    if (!entry) units.set(unit, (entry = { unit, allotmentMicros: 0n, negativeLimitMicros: 0n, lowCreditLimitMicros: 0n }));
+    return entry;
+  };
+  for (const allotment of plan.allotments) unitEntry(unitName(allotment.unit)).allotmentMicros += BigInt(allotment.amountMicros);
+  for (const limit of plan.limits) {
+    const entry = unitEntry(unitName(limit.unit));
+    entry.negativeLimitMicros = BigInt(limit.negativeLimitMicros);
+    entry.lowCreditLimitMicros = BigInt(limit.lowCreditLimitMicros);
+  }
+  const thresholds = new Set([...(plan.thresholds?.bannerPercents ?? []), ...(plan.thresholds?.emailPercents ?? [])]);
+  return {
+    accountId: account.accountId,
+    status: account.status === E.AccountStatus.ACCOUNT_STATUS_SUSPENDED ? "suspended" : "active",
+    planId: plan.planId,
+    planVersion: BigInt(plan.version),
+    cycleAnchor: account.cycleAnchor ?? account.createdAt ?? new Date(0),
+    rateTableId: plan.rateTableId || "default",
+    drawdownOrder: plan.drawdownOrder
+      .filter((kind) => kind !== E.PoolKind.POOL_KIND_MONTHLY)
+      .map((kind) => E.poolKindToJSON(kind).slice("POOL_KIND_".length).toLowerCase()),
+    thresholdPercents: [...thresholds].sort((a, b) => a - b),
+    units: [...units.values()],
+  };
+}
+
+/**
+ * Accounts and plans in memory. An account is fetched on first use (one
+ * GetAccount call); WatchAccounts and WatchPlans streams then keep it fresh.
+ */
+export class AccountCache implements AccountDirectory {
+  private readonly accounts = new Map<string, entitlementsV1.Account>();
+  private readonly plans = new Map<string, entitlementsV1.Plan>();
+  private lastRevision = 0n;
+  private lastPlanVersion = 0n;
+  private readonly accountFeed: StreamFollower<entitlementsV1.WatchAccountsResponse>;
+  private readonly planFeed: StreamFollower<entitlementsV1.WatchPlansResponse>;
+
+  constructor(private readonly client: entitlementsV1.EntitlementsServiceClient, private readonly serviceToken?: string) {
+    this.accountFeed = new StreamFollower(
+      () => this.client.watchAccounts({ afterRevision: this.lastRevision.toString() }),
+      (message) => message.account && this.putAccount(message.account, true),
+      (line) => console.warn(`[ledger] account feed: ${line}`),
+    );
+    this.planFeed = new StreamFollower(
+      () => this.client.watchPlans({ afterVersion: this.lastPlanVersion.toString() }),
+      (message) => message.plan && this.putPlan(message.plan),
+      (line) => console.warn(`[ledger] plan feed: ${line}`),
+    );
+  }
+
+  private putAccount(account: entitlementsV1.Account, fromFeed: boolean): void {
+    const revision = BigInt(account.revision);
+    if (revision > this.lastRevision) this.lastRevision = revision;
+    // The feed carries every account; keep only those this ledger has used.
+    if (fromFeed && !this.accounts.has(account.accountId)) return;
+    this.accounts.set(account.accountId, account);
+  }
+
+  private putPlan(plan: entitlementsV1.Plan): void {
+    this.plans.set(plan.version, plan);
+    const version = BigInt(plan.version);
+    if (version > this.lastPlanVersion) this.lastPlanVersion = version;
+  }
+
+  async get(accountId: string): Promise<AccountView> {
+    let account = this.accounts.get(accountId);
+    let plan = account && this.plans.get(account.planVersion);
+    if (!account || !plan) {
+      ({ account, plan } = await this.fill(accountId));
+    }
+    return accountView(account, plan);
+  }
+
+  private fill(accountId: string): Promise<{ account: entitlementsV1.Account; plan: entitlementsV1.Plan }> {
+    return inSpan("tollgate.ledger", "ledger.account_cache.fill", async (span) => {
+      span.setAttribute("tollgate.account_id", accountId);
+      const response = await call(this.client, this.client.getAccount, { accountId }, this.serviceToken ? { serviceToken: this.serviceToken } : {});
+      this.putAccount(response.account!, false);
+      this.putPlan(response.plan!);
+      this.accountFeed.start();
+      this.planFeed.start();
+      return { account: response.account!, plan: response.plan! };
+    });
+  }
+
+  stop(): void {
+    this.accountFeed.stop();
+    this.planFeed.stop();
+  }
+}

@@ -1,0 +1,105 @@
+import { defineEntity, p, type InferEntity } from "@mikro-orm/core";
+
+/** Read models of the ledger's tables. Writes go through the SQL functions in migrations. */
+export const PoolSchema = defineEntity({
+  name: "Pool",
+  tableName: "pools",
+  properties: {
+    poolId: p.uuid().primary().fieldName("pool_id"),
+    accountId: p.string().fieldName("account_id"),
+    unit: p.string(),
+    kind: p.string(),
+    priority: p.integer(),
+    expiresAt: p.datetime().nullable().fieldName("expires_at"),
+    balanceMicros: p.bigint("string").fieldName("balance_micros"),
+    grantedMicros: p.bigint("string").fieldName("granted_micros"),
+    closed: p.boolean(),
+    grantKey: p.string().nullable().fieldName("grant_key"),
+    createdAt: p.datetime().fieldName("created_at"),
+  },
+});
+export type Pool = InferEntity<typeof PoolSchema>;
+
+export const HoldSchema = defineEntity({
+  name: "Hold",
+  tableName: "holds",
+  properties: {
+    holdId: p.uuid().primary().fieldName("hold_id"),
+    accountId: p.string().fieldName("account_id"),
+    unit: p.string(),
+    bucket: p.string(),
+    amountMicros: p.bigint("string").fieldName("amount_micros"),
+    chargedMicros: p.bigint("string").fieldName("charged_micros"),
+    status: p.string(),
+    expiresAt: p.datetime().fieldName("expires_at"),
+    createdAt: p.datetime().fieldName("created_at"),
+    closedAt: p.datetime().nullable().fieldName("closed_at"),
+    attribution: p.json<Record<string, string>>(),
+    rateTableVersion: p.bigint("string").fieldName("rate_table_version"),
+  },
+});
+export type Hold = InferEntity<typeof HoldSchema>;
+
+export const EntrySchema = defineEntity({
+  name: "Entry",
+  tableName: "entries",
+  properties: {
+    entryId: p.bigint("string").primary().fieldName("entry_id"),
+    accountId: p.string().fieldName("account_id"),
+    kind: p.string(),
+    holdId: p.uuid().nullable().fieldName("hold_id"),
+    unit: p.string(),
+    bucket: p.string(),
+    amountMicros: p.bigint("string").fieldName("amount_micros"),
+    uncollectedMicros: p.bigint("string").fieldName("uncollected_micros"),
+    attribution: p.json<Record<string, string>>(),
+    rateTableVersion: p.bigint("string").fieldName("rate_table_version"),
+    reason: p.text(),
+    actor: p.string(),
+    traceId: p.string().fieldName("trace_id"),
+    createdAt: p.datetime().fieldName("created_at"),
+  },
+});
+export type Entry = InferEntity<typeof EntrySchema>;
+
+export const LineSchema = defineEntity({
+  name: "Line",
+  tableName: "lines",
+  properties: {
+    entryId: p.bigint("string").primary().fieldName("entry_id"),
+    lineNo: p.integer().primary().fieldName("line_no"),
+    ledgerAccount: p.string().fieldName("ledger_account"),
+    poolId: p.uuid().nullable().fieldName("pool_id"),
+    amountMicros: p.bigint("string").fieldName("amount_micros"),
+  },
+});
+export type Line = InferEntity<typeof LineSchema>;
+
+export const BalanceSchema = defineEntity({
+  name: "Balance",
+  tableName: "balances",
+  properties: {
+    accountId: p.string().primary().fieldName("account_id"),
+    unit: p.string().primary(),
+    heldMicros: p.bigint("string").fieldName("held_micros"),
+    negativeLimitMicros: p.bigint("string").fieldName("negative_limit_micros"),
+    lowCreditLimitMicros: p.bigint("string").fieldName("low_credit_limit_micros"),
+  },
+});
+export type Balance = InferEntity<typeof BalanceSchema>;
+
+export const LedgerAccountSchema = defineEntity({
+  name: "LedgerAccount",
+  tableName: "accounts",
+  properties: {
+    accountId: p.string().primary().fieldName("account_id"),
+    planId: p.string().fieldName("plan_id"),
+    planVersion: p.bigint("string").fieldName("plan_version"),
+    cycleStart: p.datetime().fieldName("cycle_start"),
+    cycleEnd: p.datetime().fieldName("cycle_end"),
+    createdAt: p.datetime().fieldName("created_at"),
+  },
+});
+export type LedgerAccount = InferEntity<typeof LedgerAccountSchema>;
+
+export const ledgerEntities = [PoolSchema, HoldSchema, EntrySchema, LineSchema, BalanceSchema, LedgerAccountSchema];

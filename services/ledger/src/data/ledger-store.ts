@@ -1,0 +1,206 @@
+import { sql, type EntityManager } from "@tollgate/db";
+import { EntrySchema, HoldSchema, LedgerAccountSchema, LineSchema, PoolSchema, BalanceSchema, type Entry, type Hold, type LedgerAccount, type Line, type Pool, type Balance } from "./entities.js";
+
+export interface UnitSetup {
+  unit: string;
+  allotmentMicros: bigint;
+  negativeLimitMicros: bigint;
+  lowCreditLimitMicros: bigint;
+}
+
+export interface AuthorizeCall {
+  accountId: string;
+  unit: string;
+  bucket: string;
+  amountMicros: bigint;
+  idempotencyKey: string;
+  requestHash: string;
+  ttlMs: number;
+  attribution: Record<string, string>;
+  rateTableVersion: bigint;
+}
+
+export interface AuthorizeResult {
+  allowed: boolean;
+  reason?: string;
+  hold_id?: string;
+  amount_micros?: string;
+  available_micros: string;
+  expires_at?: string;
+  replayed?: boolean;
+}
+
+export interface ChargeCall {
+  accountId: string;
+  holdId: string | null;
+  unit: string;
+  bucket: string;
+  amountMicros: bigint;
+  final: boolean;
+  idempotencyKey: string;
+  requestHash: string;
+  attribution: Record<string, string>;
+  rateTableVersion: bigint;
+  drawdownOrder: string[];
+  thresholdPercents: number[];
+  traceparent: string;
+  traceId: string;
+}
+
+export interface ChargeResult {
+  entry_id: string;
+  charged_micros: string;
+  uncollected_micros: string;
+  released_micros: string;
+  balance_micros: string;
+  proceed: boolean;
+  replayed?: boolean;
+}
+
+export interface GrantCall {
+  accountId: string;
+  unit: string;
+  kind: string;
+  amountMicros: bigint;
+  expiresAt: Date | null;
+  priority: number;
+  reason: string;
+  actor: string;
+  idempotencyKey: string;
+  requestHash: string;
+  traceId: string;
+}
+
+export interface OutboxRow {
+  sequence: string;
+  account_id: string;
+  kind: string;
+  payload: Record<string, unknown>;
+  traceparent: string;
+  /** As the driver returns it (an ISO string or a Date). */
+  created_at: string | Date;
+}
+
+/** The ledger's storage. Every balance change is one call, one statement, one transaction. */
+export interface LedgerStore {
+  openAccount(accountId: string, planId: string, planVersion: bigint, cycleStart: Date, cycleEnd: Date, units: UnitSetup[]): Promise<void>;
+  authorize(call: AuthorizeCall): Promise<AuthorizeResult>;
+  charge(call: ChargeCall): Promise<ChargeResult>;
+  release(accountId: string, holdId: string, idempotencyKey: string, requestHash: string): Promise<{ released_micros: string; status: string }>;
+  grant(call: GrantCall): Promise<{ pool_id: string; entry_id: string; balance_micros: string }>;
+  sweepExpiredHolds(limit: number): Promise<number>;
+  account(accountId: string): Promise<LedgerAccount | null>;
+  pools(accountId: string): Promise<Pool[]>;
+  balances(accountId: string): Promise<Balance[]>;
+  hold(holdId: string): Promise<Hold | null>;
+  entries(filter: { accountId: string; holdId?: string; kind?: string; beforeId?: bigint; limit: number }): Promise<Entry[]>;
+  lines(entryIds: string[]): Promise<Line[]>;
+  usedSince(accountId: string, unit: string, since: Date): Promise<bigint>;
+  outboxAfter(sequence: bigint, limit: number): Promise<OutboxRow[]>;
+}
+
+export class PostgresLedgerStore implements LedgerStore {
+  constructor(private readonly em: () => EntityManager) {}
+
+  private async one<T>(query: string, params: unknown[]): Promise<T> {
+    const [row] = await sql<{ result: T }>(this.em(), query, params);
+    return row!.result;
+  }
+
+  async openAccount(accountId: string, planId: string, planVersion: bigint, cycleStart: Date, cycleEnd: Date, units: UnitSetup[]): Promise<void> {
+    const payload = units.map((u) => ({
+      unit: u.unit,
+      allotment_micros: u.allotmentMicros.toString(),
+      negative_limit_micros: u.negativeLimitMicros.toString(),
+      low_credit_limit_micros: u.lowCreditLimitMicros.toString(),
+    }));
+    await sql(this.em(), `select ledger.open_account(?, ?, ?, ?, ?, ?::jsonb)`, [
+      accountId, planId, planVersion.toString(), cycleStart, cycleEnd, JSON.stringify(payload),
+    ]);
+  }
+
+  authorize(c: AuthorizeCall): Promise<AuthorizeResult> {
+    return this.one(`select ledger.authorize(?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?) as result`, [
+      c.accountId, c.unit, c.bucket, c.amountMicros.toString(), c.idempotencyKey, c.requestHash, c.ttlMs,
+      JSON.stringify(c.attribution), c.rateTableVersion.toString(),
+    ]);
+  }
+
+  charge(c: ChargeCall): Promise<ChargeResult> {
+    return this.one(`select ledger.charge(?, ?::uuid, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?::text[], ?::integer[], ?, ?) as result`, [
+      c.accountId, c.holdId, c.unit, c.bucket, c.amountMicros.toString(), c.final, c.idempotencyKey, c.requestHash,
+      JSON.stringify(c.attribution), c.rateTableVersion.toString(), `{${c.drawdownOrder.join(",")}}`,
+      `{${c.thresholdPercents.join(",")}}`, c.traceparent, c.traceId,
+    ]);
+  }
+
+  release(accountId: string, holdId: string, idempotencyKey: string, requestHash: string) {
+    return this.one<{ released_micros: string; status: string }>(`select ledger.release(?, ?::uuid, ?, ?) as result`, [
+      accountId, holdId, idempotencyKey, requestHash,
+    ]);
+  }
+
+  grant(c: GrantCall) {
+    return this.one<{ pool_id: string; entry_id: string; balance_micros: string }>(
+      `select ledger.grant(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) as result`,
+      [c.accountId, c.unit, c.kind, c.amountMicros.toString(), c.expiresAt, c.priority, c.reason, c.actor, c.idempotencyKey, c.requestHash, c.traceId],
+    );
+  }
+
+  async sweepExpiredHolds(limit: number): Promise<number> {
+    return this.one(`select ledger.sweep_expired_holds(?) as result`, [limit]);
+  }
+
+  account(accountId: string) {
+    return this.em().findOne(LedgerAccountSchema, { accountId });
+  }
+
+  pools(accountId: string) {
+    return this.em().find(PoolSchema, { accountId, closed: false }, { orderBy: { createdAt: "asc" } });
+  }
+
+  balances(accountId: string) {
+    return this.em().find(BalanceSchema, { accountId });
+  }
+
+  hold(holdId: string) {
+    return this.em().findOne(HoldSchema, { holdId });
+  }
+
+  entries(filter: { accountId: string; holdId?: string; kind?: string; beforeId?: bigint; limit: number }) {
+    return this.em().find(
+      EntrySchema,
+      {
+        accountId: filter.accountId,
+        ...(filter.holdId ? { holdId: filter.holdId } : {}),
+        ...(filter.kind ? { kind: filter.kind } : {}),
+        ...(filter.beforeId ? { entryId: { $lt: filter.beforeId.toString() } } : {}),
+      },
+      { orderBy: { entryId: "desc" }, limit: filter.limit },
+    );
+  }
+
+  lines(entryIds: string[]) {
+    return entryIds.length === 0 ? Promise.resolve([]) : this.em().find(LineSchema, { entryId: { $in: entryIds } }, { orderBy: { entryId: "asc", lineNo: "asc" } });
+  }
+
+  async usedSince(accountId: string, unit: string, since: Date): Promise<bigint> {
+    const [row] = await sql<{ used: string }>(
+      this.em(),
+      `select coalesce(sum(amount_micros), 0)::text as used from ledger.entries
+        where account_id = ? and unit = ? and kind = 'charge' and created_at >= ?`,
+      [accountId, unit, since],
+    );
+    return BigInt(row!.used);
+  }
+
+  async outboxAfter(sequence: bigint, limit: number): Promise<OutboxRow[]> {
+    await sql(this.em(), `select ledger.sequence_outbox()`);
+    return sql<OutboxRow>(
+      this.em(),
+      `select sequence::text, account_id, kind, payload, traceparent, created_at from ledger.outbox
+        where sequence > ? order by sequence limit ?`,
+      [sequence.toString(), limit],
+    );
+  }
+}

@@ -1,0 +1,46 @@
+import type { ClientReadableStream } from "@grpc/grpc-js";
+
+/**
+ * Keeps a server stream open: on error or end it reconnects after a backoff
+ * (doubling up to 5 s), resuming from the cursor the handler last saw.
+ */
+export class StreamFollower<M> {
+  private stream: ClientReadableStream<M> | undefined;
+  private stopped = false;
+  private backoffMs = 100;
+
+  constructor(
+    private readonly open: () => ClientReadableStream<M>,
+    private readonly onMessage: (message: M) => void,
+    private readonly log: (line: string) => void = () => undefined,
+  ) {}
+
+  start(): void {
+    if (this.stream || this.stopped) return;
+    const stream = this.open();
+    this.stream = stream;
+    stream.on("data", (message: M) => {
+      this.backoffMs = 100;
+      this.onMessage(message);
+    });
+    const reconnect = () => {
+      if (this.stream !== stream) return;
+      this.stream = undefined;
+      if (this.stopped) return;
+      const delay = this.backoffMs;
+      this.backoffMs = Math.min(this.backoffMs * 2, 5_000);
+      setTimeout(() => this.start(), delay).unref();
+    };
+    stream.on("error", (error: Error & { code?: number }) => {
+      if (!this.stopped) this.log(`stream error (${error.code ?? "?"}): ${error.message}; reconnecting`);
+      reconnect();
+    });
+    stream.on("end", reconnect);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.stream?.cancel();
+    this.stream = undefined;
+  }
+}

@@ -1,0 +1,21 @@
+import type { Unit } from "@tollgate/rating";
+
+/** What the ledger needs to know of an account and its plan version, from the entitlements cache. */
+export interface AccountView {
+  accountId: string;
+  status: "active" | "suspended";
+  planId: string;
+  planVersion: bigint;
+  cycleAnchor: Date;
+  rateTableId: string;
+  /** Pool kinds after monthly, in draw-down order. */
+  drawdownOrder: string[];
+  /** Percent-used thresholds that emit events (banner and email thresholds together). */
+  thresholdPercents: number[];
+  units: { unit: Unit; allotmentMicros: bigint; negativeLimitMicros: bigint; lowCreditLimitMicros: bigint }[];
+}
+
+/** Where the hot path reads accounts and rates: in memory, filled on a miss, kept fresh by streams. */
+export interface AccountDirectory {
+  get(accountId: string): Promise<AccountView>;
+}

@@ -1,0 +1,226 @@
+import { InvalidArgumentError, NotFoundError } from "@tollgate/errors";
+import { quoteUsage, totalMicros, type Unit, type Usage } from "@tollgate/rating";
+import type { LedgerStore } from "../data/ledger-store.js";
+import type { RateCache } from "../data/rate-cache.js";
+import type { AccountDirectory, AccountView } from "./account-view.js";
+import { cycleAt } from "./cycle.js";
+import { fingerprint } from "./fingerprint.js";
+
+export type DenialReason =
+  | "INSUFFICIENT_CREDITS"
+  | "SPEND_CAP_REACHED"
+  | "NOT_ELIGIBLE"
+  | "FREE_CREDITS_EXPIRED"
+  | "BELOW_LOW_CREDIT_LIMIT"
+  | "ACCOUNT_SUSPENDED";
+
+export interface AuthorizeCommand {
+  accountId: string;
+  estimate: Usage;
+  attribution: Record<string, string>;
+  idempotencyKey: string;
+  ttlMs: number;
+}
+
+export interface AuthorizeOutcome {
+  allowed: boolean;
+  reason?: DenialReason;
+  holdId?: string;
+  amountMicros: bigint;
+  availableMicros: bigint;
+  metered: boolean;
+  rateTableVersion: bigint;
+  expiresAt?: Date;
+}
+
+export interface ChargeCommand {
+  accountId: string;
+  holdId?: string;
+  usage: Usage;
+  final: boolean;
+  idempotencyKey: string;
+  attribution: Record<string, string>;
+  traceparent: string;
+  traceId: string;
+}
+
+export interface ChargeOutcome {
+  entryId: bigint;
+  chargedMicros: bigint;
+  uncollectedMicros: bigint;
+  releasedMicros: bigint;
+  balanceMicros: bigint;
+  proceed: boolean;
+}
+
+export interface GrantCommand {
+  accountId: string;
+  poolKind: "monthly" | "bonus" | "add_on" | "free_grant" | "spend_cap";
+  unit: Unit;
+  amountMicros: bigint;
+  expiresAt?: Date;
+  priority: number;
+  reason: string;
+  actor: string;
+  idempotencyKey: string;
+  traceId: string;
+}
+
+export const DEFAULT_HOLD_TTL_MS = 5 * 60_000;
+export const MAX_HOLD_TTL_MS = 24 * 60 * 60_000;
+
+function requireKey(key: string): void {
+  if (!key) throw new InvalidArgumentError("idempotency_key", "is required on every mutating call");
+  if (key.length > 200) throw new InvalidArgumentError("idempotency_key", "must be at most 200 characters");
+}
+
+function requireAccount(accountId: string): void {
+  if (!accountId) throw new InvalidArgumentError("account_id", "is required");
+}
+
+/**
+ * The ledger's use cases. Each reads plans and rates from memory and makes one
+ * call to the store; nothing here knows of gRPC.
+ */
+export class Ledger {
+  private readonly openCycles = new Set<string>();
+
+  constructor(
+    private readonly store: LedgerStore,
+    private readonly accounts: AccountDirectory,
+    private readonly rates: RateCache,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** Makes sure the account's current cycle exists in the ledger (balances and the monthly grant). */
+  private async ensureOpen(account: AccountView): Promise<void> {
+    const cycle = cycleAt(account.cycleAnchor, this.now());
+    const key = `${account.accountId}:${account.planVersion}:${cycle.start.toISOString()}`;
+    if (this.openCycles.has(key)) return;
+    await this.store.openAccount(account.accountId, account.planId, account.planVersion, cycle.start, cycle.end, account.units);
+    this.openCycles.add(key);
+  }
+
+  private async price(account: AccountView, usage: Usage, field: string) {
+    const table = await this.rates.inEffect(account.rateTableId, this.now());
+    const lines = quoteUsage(table, usage, field);
+    const units = new Set(lines.map((line) => line.unit));
+    if (units.size > 1) throw new InvalidArgumentError(field, "prices in more than one unit; send one usage per unit");
+    const first = lines[0];
+    return {
+      unit: first?.unit ?? "credits",
+      bucket: first?.bucket ?? "ai",
+      amountMicros: totalMicros(lines),
+      version: table.version,
+    };
+  }
+
+  async authorize(command: AuthorizeCommand): Promise<AuthorizeOutcome> {
+    requireAccount(command.accountId);
+    requireKey(command.idempotencyKey);
+    if (command.ttlMs < 0 || command.ttlMs > MAX_HOLD_TTL_MS) throw new InvalidArgumentError("ttl_ms", `must be between 1 and ${MAX_HOLD_TTL_MS}`);
+    const account = await this.accounts.get(command.accountId);
+    const price = await this.price(account, command.estimate, "estimate");
+    if (account.status === "suspended") {
+      return { allowed: false, reason: "ACCOUNT_SUSPENDED", amountMicros: price.amountMicros, availableMicros: 0n, metered: true, rateTableVersion: price.version };
+    }
+    await this.ensureOpen(account);
+    const result = await this.store.authorize({
+      accountId: command.accountId,
+      unit: price.unit,
+      bucket: price.bucket,
+      amountMicros: price.amountMicros,
+      idempotencyKey: command.idempotencyKey,
+      requestHash: fingerprint({ op: "authorize", ...command }),
+      ttlMs: command.ttlMs || DEFAULT_HOLD_TTL_MS,
+      attribution: command.attribution,
+      rateTableVersion: price.version,
+    });
+    return {
+      allowed: result.allowed,
+      ...(result.reason ? { reason: result.reason as DenialReason } : {}),
+      ...(result.hold_id ? { holdId: result.hold_id } : {}),
+      amountMicros: price.amountMicros,
+      availableMicros: BigInt(result.available_micros),
+      metered: true,
+      rateTableVersion: price.version,
+      ...(result.expires_at ? { expiresAt: new Date(result.expires_at) } : {}),
+    };
+  }
+
+  async charge(command: ChargeCommand): Promise<ChargeOutcome> {
+    requireAccount(command.accountId);
+    requireKey(command.idempotencyKey);
+    const account = await this.accounts.get(command.accountId);
+    await this.ensureOpen(account);
+    const price = await this.price(account, command.usage, "usage");
+    const { traceparent, traceId, ...hashed } = command;
+    const result = await this.store.charge({
+      accountId: command.accountId,
+      holdId: command.holdId ?? null,
+      unit: price.unit,
+      bucket: price.bucket,
+      amountMicros: price.amountMicros,
+      final: command.final,
+      idempotencyKey: command.idempotencyKey,
+      requestHash: fingerprint({ op: "charge", ...hashed }),
+      attribution: command.attribution,
+      rateTableVersion: price.version,
+      drawdownOrder: account.drawdownOrder,
+      thresholdPercents: account.thresholdPercents,
+      traceparent,
+      traceId,
+    });
+    return {
+      entryId: BigInt(result.entry_id),
+      chargedMicros: BigInt(result.charged_micros),
+      uncollectedMicros: BigInt(result.uncollected_micros),
+      releasedMicros: BigInt(result.released_micros),
+      balanceMicros: BigInt(result.balance_micros),
+      proceed: result.proceed,
+    };
+  }
+
+  async release(accountId: string, holdId: string, idempotencyKey: string) {
+    requireAccount(accountId);
+    requireKey(idempotencyKey);
+    if (!holdId) throw new InvalidArgumentError("hold_id", "is required");
+    const result = await this.store.release(accountId, holdId, idempotencyKey, fingerprint({ op: "release", accountId, holdId }));
+    return { releasedMicros: BigInt(result.released_micros), status: result.status };
+  }
+
+  async grant(command: GrantCommand) {
+    requireAccount(command.accountId);
+    requireKey(command.idempotencyKey);
+    if (command.amountMicros <= 0n) throw new InvalidArgumentError("amount_micros", "must be positive");
+    if (!command.reason) throw new InvalidArgumentError("reason", "is required");
+    if (!command.actor) throw new InvalidArgumentError("actor", "is required");
+    if (command.expiresAt && command.expiresAt <= this.now()) throw new InvalidArgumentError("expires_at", "must be in the future");
+    await this.ensureOpen(await this.accounts.get(command.accountId));
+    const { traceId, ...hashed } = command;
+    const result = await this.store.grant({
+      accountId: command.accountId,
+      unit: command.unit,
+      kind: command.poolKind,
+      amountMicros: command.amountMicros,
+      expiresAt: command.expiresAt ?? null,
+      priority: command.priority,
+      reason: command.reason,
+      actor: command.actor,
+      idempotencyKey: command.idempotencyKey,
+      requestHash: fingerprint({ op: "grant", ...hashed }),
+      traceId,
+    });
+    return { poolId: result.pool_id, entryId: BigInt(result.entry_id), balanceMicros: BigInt(result.balance_micros) };
+  }
+
+  /** Pools, per-unit totals and the account's cycle. Opens the account on first sight. */
+  async balance(accountId: string) {
+    requireAccount(accountId);
+    const view = await this.accounts.get(accountId);
+    await this.ensureOpen(view);
+    const [account, pools, balances] = await Promise.all([this.store.account(accountId), this.store.pools(accountId), this.store.balances(accountId)]);
+    if (!account) throw new NotFoundError("account", accountId);
+    return { account, pools, balances };
+  }
+}

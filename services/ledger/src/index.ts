@@ -1,0 +1,75 @@
+import { LogFollower, openDatabase } from "@tollgate/db";
+import { createClient, mikroOrmScope, startGrpcServer, type RunningServer } from "@tollgate/grpc-kit";
+import { entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
+import { AccountCache } from "./data/account-cache.js";
+import { ledgerEntities } from "./data/entities.js";
+import { PostgresLedgerStore } from "./data/ledger-store.js";
+import { migrations } from "./data/migrations/index.js";
+import { RateCache } from "./data/rate-cache.js";
+import { Ledger } from "./domain/ledger.js";
+import { ledgerHandlers } from "./transport/ledger-handlers.js";
+
+export interface LedgerServiceOptions {
+  databaseUrl: string;
+  port: number;
+  host?: string;
+  poolMax?: number;
+  entitlementsAddress: string;
+  pricingAddress: string;
+  serviceToken?: string;
+  /** How often expired holds are swept (0 disables the sweeper). */
+  sweepIntervalMs?: number;
+}
+
+export interface LedgerService {
+  address: string;
+  server: RunningServer;
+  stop(): Promise<void>;
+}
+
+export async function startLedgerService(options: LedgerServiceOptions): Promise<LedgerService> {
+  const orm = await openDatabase({
+    url: options.databaseUrl,
+    schema: "ledger",
+    entities: ledgerEntities,
+    migrations,
+    ...(options.poolMax ? { poolMax: options.poolMax } : {}),
+  });
+  const store = new PostgresLedgerStore(() => orm.em.getContext());
+  const entitlements = createClient(entitlementsV1.EntitlementsServiceClient, options.entitlementsAddress);
+  const pricing = createClient(pricingV1.PricingServiceClient, options.pricingAddress);
+  const accounts = new AccountCache(entitlements, options.serviceToken);
+  const rates = new RateCache(pricing, options.serviceToken);
+  const ledger = new Ledger(store, accounts, rates);
+  const events = new LogFollower((after, limit) => store.outboxAfter(after, limit), (row) => BigInt(row.sequence), 250);
+  const scope = mikroOrmScope(orm.em);
+  const handlers = ledgerHandlers(ledger, store, events, { scope, ...(options.serviceToken ? { serviceToken: options.serviceToken } : {}) });
+  const server = await startGrpcServer({
+    services: [{ name: "tollgate.ledger.v1.LedgerService", definition: ledgerV1.LedgerServiceService, implementation: handlers }],
+    port: options.port,
+    ...(options.host ? { host: options.host } : {}),
+  });
+
+  const sweepIntervalMs = options.sweepIntervalMs ?? 5_000;
+  const sweeper =
+    sweepIntervalMs > 0
+      ? setInterval(() => {
+          scope(() => store.sweepExpiredHolds(500)).catch((error: unknown) => console.error("[ledger] hold sweep failed", error));
+        }, sweepIntervalMs)
+      : undefined;
+  sweeper?.unref();
+
+  return {
+    address: server.address,
+    server,
+    async stop() {
+      if (sweeper) clearInterval(sweeper);
+      await server.drain();
+      accounts.stop();
+      rates.stop();
+      entitlements.close();
+      pricing.close();
+      await orm.close();
+    },
+  };
+}

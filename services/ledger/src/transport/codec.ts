@@ -1,0 +1,127 @@
+import { InvalidArgumentError } from "@tollgate/errors";
+import { commonV1, entitlementsV1, ledgerV1 } from "@tollgate/proto";
+import { bucketToProto, unitFromProto, unitToProto, type Bucket, type Unit } from "@tollgate/rating";
+import type { Entry, Hold, Line, Pool } from "../data/entities.js";
+import type { OutboxRow } from "../data/ledger-store.js";
+import type { StatusIcon } from "../domain/status-icon.js";
+
+const L = ledgerV1;
+const E = entitlementsV1;
+
+const ATTRIBUTION_KEYS = [
+  "userId", "workspaceId", "workspaceGroupId", "agentId", "conversationId", "taskId", "tool", "block", "model", "deploymentId",
+] as const;
+
+/** Attribution as stored on holds and entries: snake_case keys, empty fields left out. */
+export function attributionFromProto(attribution: commonV1.Attribution | undefined): Record<string, string> {
+  const result: Record<string, string> = {};
+  if (!attribution) return result;
+  for (const key of ATTRIBUTION_KEYS) {
+    const value = attribution[key];
+    if (value) result[key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = value;
+  }
+  if (attribution.surface) result.surface = commonV1.surfaceToJSON(attribution.surface).slice("SURFACE_".length).toLowerCase();
+  return result;
+}
+
+export function attributionToProto(stored: Record<string, string>): commonV1.Attribution {
+  const result = commonV1.Attribution.fromPartial({});
+  for (const key of ATTRIBUTION_KEYS) {
+    const value = stored[key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)];
+    if (value) result[key] = value;
+  }
+  if (stored.surface) result.surface = commonV1.surfaceFromJSON(`SURFACE_${stored.surface.toUpperCase()}`);
+  return result;
+}
+
+export function unitOf(stored: string): commonV1.Unit {
+  return unitToProto(stored as Unit);
+}
+
+const POOL_KINDS = ["monthly", "bonus", "add_on", "free_grant", "spend_cap"] as const;
+
+export function poolKindFromProto(kind: entitlementsV1.PoolKind): (typeof POOL_KINDS)[number] {
+  const name = E.poolKindToJSON(kind).slice("POOL_KIND_".length).toLowerCase();
+  if (!POOL_KINDS.includes(name as (typeof POOL_KINDS)[number])) throw new InvalidArgumentError("pool_kind", "is required");
+  return name as (typeof POOL_KINDS)[number];
+}
+
+export function poolToProto(pool: Pool): ledgerV1.Pool {
+  return {
+    poolId: pool.poolId,
+    kind: E.poolKindFromJSON(`POOL_KIND_${pool.kind.toUpperCase()}`),
+    unit: unitOf(pool.unit),
+    balanceMicros: pool.balanceMicros,
+    grantedMicros: pool.grantedMicros,
+    priority: pool.priority,
+    expiresAt: pool.expiresAt ?? undefined,
+    closed: pool.closed,
+  };
+}
+
+export function holdStatusToProto(status: string): ledgerV1.HoldStatus {
+  return L.holdStatusFromJSON(`HOLD_STATUS_${status.toUpperCase()}`);
+}
+
+export function holdToProto(hold: Hold): ledgerV1.Hold {
+  return {
+    holdId: hold.holdId,
+    accountId: hold.accountId,
+    unit: unitOf(hold.unit),
+    amountMicros: hold.amountMicros,
+    chargedMicros: hold.chargedMicros,
+    status: holdStatusToProto(hold.status),
+    expiresAt: hold.expiresAt,
+    createdAt: hold.createdAt,
+    attribution: attributionToProto(hold.attribution),
+    rateTableVersion: hold.rateTableVersion,
+  };
+}
+
+export function entryToProto(entry: Entry, lines: Line[]): ledgerV1.Entry {
+  return {
+    entryId: entry.entryId,
+    accountId: entry.accountId,
+    kind: L.entryKindFromJSON(`ENTRY_KIND_${entry.kind.toUpperCase()}`),
+    holdId: entry.holdId ?? "",
+    unit: unitOf(entry.unit),
+    amountMicros: entry.amountMicros,
+    uncollectedMicros: entry.uncollectedMicros,
+    bucket: entry.bucket ? bucketToProto(entry.bucket as Bucket) : commonV1.Bucket.BUCKET_UNSPECIFIED,
+    attribution: attributionToProto(entry.attribution),
+    rateTableVersion: entry.rateTableVersion,
+    reason: entry.reason,
+    actor: entry.actor,
+    lines: lines.map((line) => ({ ledgerAccount: line.ledgerAccount, poolId: line.poolId ?? "", amountMicros: line.amountMicros })),
+    createdAt: entry.createdAt,
+    traceId: entry.traceId,
+  };
+}
+
+export function statusIconToProto(icon: StatusIcon): ledgerV1.StatusIcon {
+  return L.statusIconFromJSON(`STATUS_ICON_${icon.toUpperCase()}`);
+}
+
+export function eventToProto(row: OutboxRow): ledgerV1.LedgerEvent {
+  const base = { sequence: row.sequence, accountId: row.account_id, occurredAt: new Date(row.created_at), traceparent: row.traceparent };
+  const p = row.payload as Record<string, string | number>;
+  switch (row.kind) {
+    case "threshold_crossed":
+      return {
+        ...base,
+        kind: {
+          $case: "thresholdCrossed",
+          thresholdCrossed: {
+            unit: unitOf(String(p.unit)),
+            thresholdPercent: Number(p.threshold_percent),
+            percentUsed: Number(p.percent_used),
+            cycle: String(p.cycle),
+          },
+        },
+      };
+    default:
+      return { ...base, kind: undefined };
+  }
+}
+
+export { unitFromProto };

@@ -1,0 +1,176 @@
+import type { LogFollower } from "@tollgate/db";
+import { InvalidArgumentError, NotFoundError } from "@tollgate/errors";
+import { serverStream, unary, type HandlerOptions } from "@tollgate/grpc-kit";
+import { ledgerV1 } from "@tollgate/proto";
+import { int64, usageFromProto } from "@tollgate/rating";
+import { currentTraceId, currentTraceparent } from "@tollgate/telemetry";
+import type { LedgerStore, OutboxRow } from "../data/ledger-store.js";
+import { cycleMetrics } from "../domain/cycle.js";
+import type { Ledger } from "../domain/ledger.js";
+import { statusIcon } from "../domain/status-icon.js";
+import {
+  attributionFromProto,
+  entryToProto,
+  eventToProto,
+  holdStatusToProto,
+  holdToProto,
+  poolKindFromProto,
+  poolToProto,
+  statusIconToProto,
+  unitFromProto,
+  unitOf,
+} from "./codec.js";
+
+const L = ledgerV1;
+
+function pageSize(size: number | undefined): number {
+  if (!size) return 50;
+  if (size < 0 || size > 500) throw new InvalidArgumentError("page.page_size", "must be between 1 and 500");
+  return size;
+}
+
+export function ledgerHandlers(
+  ledger: Ledger,
+  store: LedgerStore,
+  events: LogFollower<OutboxRow>,
+  options: HandlerOptions,
+): Partial<ledgerV1.LedgerServiceServer> {
+  return {
+    authorize: unary(async (request: ledgerV1.AuthorizeRequest) => {
+      const outcome = await ledger.authorize({
+        accountId: request.accountId,
+        estimate: usageFromProto(request.estimate, "estimate"),
+        attribution: attributionFromProto(request.attribution),
+        idempotencyKey: request.idempotencyKey,
+        ttlMs: Number(int64(request.ttlMs, "ttl_ms")),
+      });
+      return {
+        allowed: outcome.allowed,
+        reason: outcome.reason ? L.denialReasonFromJSON(`DENIAL_REASON_${outcome.reason}`) : L.DenialReason.DENIAL_REASON_UNSPECIFIED,
+        holdId: outcome.holdId ?? "",
+        amountMicros: outcome.amountMicros.toString(),
+        availableMicros: outcome.availableMicros.toString(),
+        metered: outcome.metered,
+        rateTableVersion: outcome.rateTableVersion.toString(),
+        expiresAt: outcome.expiresAt,
+      };
+    }, options),
+
+    charge: unary(async (request: ledgerV1.ChargeRequest) => {
+      const outcome = await ledger.charge({
+        accountId: request.accountId,
+        ...(request.holdId ? { holdId: request.holdId } : {}),
+        usage: usageFromProto(request.usage, "usage"),
+        final: request.final,
+        idempotencyKey: request.idempotencyKey,
+        attribution: attributionFromProto(request.attribution),
+        traceparent: currentTraceparent(),
+        traceId: currentTraceId(),
+      });
+      if (outcome.entryId > 0n) events.notify();
+      return {
+        chargedMicros: outcome.chargedMicros.toString(),
+        uncollectedMicros: outcome.uncollectedMicros.toString(),
+        balanceMicros: outcome.balanceMicros.toString(),
+        proceed: outcome.proceed,
+        releasedMicros: outcome.releasedMicros.toString(),
+        entryId: outcome.entryId.toString(),
+      };
+    }, options),
+
+    release: unary(async (request: ledgerV1.ReleaseRequest) => {
+      const outcome = await ledger.release(request.accountId, request.holdId, request.idempotencyKey);
+      return { releasedMicros: outcome.releasedMicros.toString(), status: holdStatusToProto(outcome.status) };
+    }, options),
+
+    grant: unary(async (request: ledgerV1.GrantRequest) => {
+      const outcome = await ledger.grant({
+        accountId: request.accountId,
+        poolKind: poolKindFromProto(request.poolKind),
+        unit: unitFromProto(request.unit, "unit"),
+        amountMicros: int64(request.amountMicros, "amount_micros"),
+        ...(request.expiresAt ? { expiresAt: request.expiresAt } : {}),
+        priority: request.priority,
+        reason: request.reason,
+        actor: request.actor,
+        idempotencyKey: request.idempotencyKey,
+        traceId: currentTraceId(),
+      });
+      return { poolId: outcome.poolId, entryId: outcome.entryId.toString(), balanceMicros: outcome.balanceMicros.toString() };
+    }, options),
+
+    getBalance: unary(async (request: ledgerV1.GetBalanceRequest) => {
+      const { account, pools, balances } = await ledger.balance(request.accountId);
+      const now = new Date();
+      const units = await Promise.all(
+        balances.map(async (balance) => {
+          const live = pools.filter((p) => p.unit === balance.unit && (!p.expiresAt || p.expiresAt > now));
+          const total = live.reduce((sum, p) => sum + BigInt(p.balanceMicros), 0n);
+          const granted = live.reduce((sum, p) => sum + BigInt(p.grantedMicros), 0n);
+          const held = BigInt(balance.heldMicros);
+          return {
+            unit: unitOf(balance.unit),
+            balanceMicros: total.toString(),
+            heldMicros: held.toString(),
+            availableMicros: (total - held).toString(),
+            grantedMicros: granted.toString(),
+            usedMicros: (await store.usedSince(account.accountId, balance.unit, account.cycleStart)).toString(),
+            statusIcon: statusIconToProto(statusIcon(total - held, granted)),
+          };
+        }),
+      );
+      const credits = units.find((u) => u.unit === unitOf("credits")) ?? units[0];
+      const metrics = cycleMetrics(
+        { start: account.cycleStart, end: account.cycleEnd },
+        now,
+        BigInt(credits?.usedMicros ?? 0),
+        BigInt(credits?.availableMicros ?? 0),
+      );
+      return {
+        accountId: account.accountId,
+        pools: pools.map(poolToProto),
+        units,
+        cycle: {
+          cycleStart: account.cycleStart,
+          cycleEnd: account.cycleEnd,
+          daysElapsed: metrics.daysElapsed,
+          daysLeft: metrics.daysLeft,
+          averagePerDayMicros: metrics.averagePerDayMicros.toString(),
+          projectedDaysToEmpty: metrics.projectedDaysToEmpty,
+          willRunOutBeforeCycleEnd: metrics.willRunOutBeforeCycleEnd,
+        },
+      };
+    }, options),
+
+    getHold: unary(async (request: ledgerV1.GetHoldRequest) => {
+      if (!request.holdId) throw new InvalidArgumentError("hold_id", "is required");
+      const hold = await store.hold(request.holdId);
+      if (!hold) throw new NotFoundError("hold", request.holdId);
+      return { hold: holdToProto(hold) };
+    }, options),
+
+    listEntries: unary(async (request: ledgerV1.ListEntriesRequest) => {
+      if (!request.accountId) throw new InvalidArgumentError("account_id", "is required");
+      const limit = pageSize(request.page?.pageSize);
+      const entries = await store.entries({
+        accountId: request.accountId,
+        ...(request.holdId ? { holdId: request.holdId } : {}),
+        ...(request.kind ? { kind: L.entryKindToJSON(request.kind).slice("ENTRY_KIND_".length).toLowerCase() } : {}),
+        ...(request.page?.pageToken ? { beforeId: int64(request.page.pageToken, "page.page_token") } : {}),
+        limit: limit + 1,
+      });
+      const page = entries.slice(0, limit);
+      const lines = await store.lines(page.map((e) => e.entryId));
+      return {
+        entries: page.map((entry) => entryToProto(entry, lines.filter((line) => line.entryId === entry.entryId))),
+        nextPageToken: entries.length > limit ? page[page.length - 1]!.entryId : "",
+      };
+    }, options),
+
+    streamEvents: serverStream(async function* (request: ledgerV1.StreamEventsRequest, context) {
+      for await (const row of events.follow(int64(request.afterSequence, "after_sequence"), context.signal)) {
+        yield { event: eventToProto(row) };
+      }
+    }, options),
+  };
+}

@@ -1,0 +1,93 @@
+import { ledgerV1 } from "@tollgate/proto";
+import { withRemoteParent } from "@tollgate/telemetry";
+import type { ThresholdCrossing } from "../domain/rules.js";
+import type { NotificationsStore } from "./notifications-store.js";
+
+export type EventHandler = (event: { sequence: bigint; crossing?: ThresholdCrossing }) => Promise<void>;
+
+/**
+ * Reads the ledger's event feed at least once, from the offset stored in this
+ * service's own schema. Each event is handled in a span whose parent is the
+ * ledger transaction that wrote it (the traceparent kept in the outbox row).
+ * On a stream error it reconnects from the stored offset, so events that were
+ * sent but not recorded are read again (and de-duplicated by their key).
+ */
+export class LedgerConsumer {
+  private stopped = false;
+  private stream: ReturnType<ledgerV1.LedgerServiceClient["streamEvents"]> | undefined;
+  private backoffMs = 100;
+
+  constructor(
+    private readonly client: ledgerV1.LedgerServiceClient,
+    private readonly store: NotificationsStore,
+    private readonly scope: <T>(fn: () => Promise<T>) => Promise<T>,
+    private readonly handle: EventHandler,
+    readonly consumer = "notifications",
+  ) {}
+
+  async start(): Promise<void> {
+    if (this.stopped) return;
+    let after: bigint;
+    try {
+      after = await this.scope(() => this.store.offset(this.consumer));
+    } catch (error) {
+      console.error("[notifications] reading the consumer offset failed", error);
+      return this.retry();
+    }
+    const stream = this.client.streamEvents({ afterSequence: after.toString() });
+    this.stream = stream;
+    // Events are handled one at a time, in order.
+    let chain = Promise.resolve();
+    stream.on("data", (message: ledgerV1.StreamEventsResponse) => {
+      const event = message.event;
+      if (!event) return;
+      chain = chain.then(() => this.process(event)).catch((error: unknown) => {
+        console.error("[notifications] handling a ledger event failed; re-reading from the stored offset", error);
+        stream.cancel();
+      });
+    });
+    const restart = () => {
+      if (this.stream !== stream) return;
+      this.stream = undefined;
+      void chain.finally(() => this.retry());
+    };
+    stream.on("error", (error: Error) => {
+      if (!this.stopped) console.warn(`[notifications] ledger event stream: ${error.message}; reconnecting`);
+      restart();
+    });
+    stream.on("end", restart);
+  }
+
+  private retry(): void {
+    if (this.stopped) return;
+    const delay = this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, 5_000);
+    setTimeout(() => void this.start(), delay).unref();
+  }
+
+  private async process(event: ledgerV1.LedgerEvent): Promise<void> {
+    const kind = event.kind?.$case ?? "unknown";
+    await withRemoteParent("tollgate.notifications", `notifications.consume ${kind}`, event.traceparent, async (span) => {
+      span.setAttribute("tollgate.account_id", event.accountId);
+      span.setAttribute("tollgate.event_sequence", event.sequence);
+      const crossing =
+        event.kind?.$case === "thresholdCrossed"
+          ? {
+              accountId: event.accountId,
+              unit: (["credits", "tool_runs", "usd"] as const)[event.kind.thresholdCrossed.unit - 1] ?? "credits",
+              thresholdPercent: event.kind.thresholdCrossed.thresholdPercent,
+              percentUsed: event.kind.thresholdCrossed.percentUsed,
+              cycle: event.kind.thresholdCrossed.cycle,
+            }
+          : undefined;
+      await this.scope(() => this.handle({ sequence: BigInt(event.sequence), ...(crossing ? { crossing } : {}) }));
+    });
+    this.backoffMs = 100;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.stream?.cancel();
+    this.stream = undefined;
+  }
+}

@@ -1,0 +1,55 @@
+import { startEntitlementsService, type EntitlementsService } from "@tollgate/entitlements";
+import { startLedgerService, type LedgerService } from "@tollgate/ledger";
+import { startNotificationsService, type NotificationsService } from "@tollgate/notifications";
+import { startPricingService, type PricingService } from "@tollgate/pricing";
+import { createClient } from "@tollgate/grpc-kit";
+import { entitlementsV1, ledgerV1, notificationsV1, pricingV1 } from "@tollgate/proto";
+
+export interface Platform {
+  entitlements: EntitlementsService;
+  pricing: PricingService;
+  ledger: LedgerService;
+  notifications: NotificationsService;
+  clients: {
+    entitlements: entitlementsV1.EntitlementsServiceClient;
+    pricing: pricingV1.PricingServiceClient;
+    ledger: ledgerV1.LedgerServiceClient;
+    notifications: notificationsV1.NotificationsServiceClient;
+  };
+  stop(): Promise<void>;
+}
+
+/** All four services in this process, on free loopback ports, on one database (a schema each). */
+export async function startPlatform(databaseUrl: string): Promise<Platform> {
+  const entitlements = await startEntitlementsService({ databaseUrl, port: 0, poolMax: 4 });
+  const pricing = await startPricingService({ databaseUrl, port: 0, poolMax: 4 });
+  const ledger = await startLedgerService({
+    databaseUrl,
+    port: 0,
+    poolMax: 4,
+    entitlementsAddress: entitlements.address,
+    pricingAddress: pricing.address,
+    sweepIntervalMs: 200,
+  });
+  const notifications = await startNotificationsService({ databaseUrl, port: 0, poolMax: 4, ledgerAddress: ledger.address });
+  const clients = {
+    entitlements: createClient(entitlementsV1.EntitlementsServiceClient, entitlements.address),
+    pricing: createClient(pricingV1.PricingServiceClient, pricing.address),
+    ledger: createClient(ledgerV1.LedgerServiceClient, ledger.address),
+    notifications: createClient(notificationsV1.NotificationsServiceClient, notifications.address),
+  };
+  return {
+    entitlements,
+    pricing,
+    ledger,
+    notifications,
+    clients,
+    async stop() {
+      Object.values(clients).forEach((client) => client.close());
+      await notifications.stop();
+      await ledger.stop();
+      await pricing.stop();
+      await entitlements.stop();
+    },
+  };
+}
