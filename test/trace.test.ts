@@ -1,0 +1,73 @@
+import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace";
+import { registerTelemetry } from "@tollgate/telemetry";
+
+// Instrumentation must be in place before gRPC and pg are loaded.
+const exporter = new InMemorySpanExporter();
+registerTelemetry({ serviceName: "tollgate-test", spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+
+const { afterAll, beforeAll, expect, it } = await import("vitest");
+const { trace } = await import("@opentelemetry/api");
+const { call } = await import("@tollgate/grpc-kit");
+const { createTestDatabase, eventually } = await import("@tollgate/testing");
+const { authorizeRequest, replies, seedStarter } = await import("./fixtures.js");
+const { startPlatform } = await import("./platform.js");
+
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let platform: Awaited<ReturnType<typeof startPlatform>>;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  platform = await startPlatform(db.url);
+  await seedStarter(platform, "traced");
+});
+
+afterAll(async () => {
+  await platform?.stop();
+  await db?.drop();
+});
+
+it("follows Authorize → Charge → outbox → notifications as one trace", async () => {
+  const { ledger, notifications } = platform.clients;
+  const traceId = await trace.getTracer("test").startActiveSpan("caller: run agent reply", async (root) => {
+    const hold = await call(ledger, ledger.authorize, authorizeRequest("traced", "trace-auth", 12));
+    expect(hold.allowed).toBe(true);
+    await call(ledger, ledger.charge, {
+      accountId: "traced",
+      holdId: hold.holdId,
+      usage: replies("gpt-4o", 12),
+      final: true,
+      idempotencyKey: "trace-charge",
+      attribution: undefined,
+    });
+    root.end();
+    return root.spanContext().traceId;
+  });
+
+  await eventually(async () => {
+    const response = await call(notifications, notifications.listBanners, { accountId: "traced", includeDismissed: false });
+    return response.banners.some((b) => b.thresholdPercent === 50) ? true : undefined;
+  }, 5_000, "the 50 % banner");
+
+  const spans = await eventually(async () => {
+    const inTrace = exporter.getFinishedSpans().filter((s: ReadableSpan) => s.spanContext().traceId === traceId);
+    return inTrace.some((s) => s.name.startsWith("notifications.consume")) ? inTrace : undefined;
+  }, 5_000, "the notifications span");
+  const names = spans.map((s) => s.name);
+
+  // The ledger's RPCs, the pricing cache fill (and pricing's server span), Postgres, and notifications.
+  expect(names).toContain("grpc.tollgate.ledger.v1.LedgerService/Authorize");
+  expect(names).toContain("grpc.tollgate.ledger.v1.LedgerService/Charge");
+  expect(names).toContain("ledger.rate_cache.fill");
+  expect(names).toContain("grpc.tollgate.pricing.v1.PricingService/ListRateTableVersions");
+  expect(names.some((n) => n.startsWith("pg.query"))).toBe(true);
+  expect(names).toContain("notifications.consume thresholdCrossed");
+
+  // The notifications span descends from the ledger's Charge server span.
+  const byId = new Map(spans.map((s) => [s.spanContext().spanId, s]));
+  const consume = spans.find((s) => s.name === "notifications.consume thresholdCrossed")!;
+  const ancestors: string[] = [];
+  for (let parent = consume.parentSpanContext?.spanId; parent; parent = byId.get(parent)?.parentSpanContext?.spanId) {
+    ancestors.push(byId.get(parent)?.name ?? "?");
+  }
+  expect(ancestors).toContain("grpc.tollgate.ledger.v1.LedgerService/Charge");
+});
