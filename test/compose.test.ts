@@ -1,0 +1,54 @@
+import { existsSync, readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+
+const root = new URL("..", import.meta.url).pathname;
+const compose = parse(readFileSync(`${root}docker-compose.yml`, "utf8"), { merge: true }) as {
+  services: Record<string, { environment?: Record<string, string>; ports?: string[]; build?: { dockerfile: string; args?: { SERVICE?: string } }; depends_on?: unknown; volumes?: string[] }>;
+};
+const services = compose.services;
+const grpcServices = { entitlements: 50051, pricing: 50052, ledger: 50053, notifications: 50054 } as const;
+
+describe("docker-compose.yml", () => {
+  it("names the database, every service, the collector and Jaeger", () => {
+    expect(Object.keys(services).sort()).toEqual(["entitlements", "jaeger", "ledger", "notifications", "otel-collector", "postgres", "pricing"]);
+  });
+
+  it.each(Object.entries(grpcServices))("runs %s from its own main on its default port", (name, port) => {
+    const service = services[name]!;
+    expect(service.build?.args?.SERVICE).toBe(name);
+    expect(existsSync(`${root}services/${name}/src/main.ts`)).toBe(true);
+    expect(existsSync(`${root}${service.build!.dockerfile}`)).toBe(true);
+    expect(service.ports).toContain(`${port}:${port}`);
+    expect(service.environment?.[`${name.toUpperCase()}_PORT`]).toBe(String(port));
+    const mainSource = readFileSync(`${root}services/${name}/src/main.ts`, "utf8");
+    expect(mainSource).toContain(`${name.toUpperCase()}_PORT: env.port(${port})`);
+  });
+
+  it("points every address and endpoint at a service and port that exist", () => {
+    for (const [name, service] of Object.entries(services)) {
+      for (const [key, value] of Object.entries(service.environment ?? {})) {
+        if (key.endsWith("_ADDRESS")) {
+          const [host, port] = value.split(":");
+          expect(grpcServices[host as keyof typeof grpcServices], `${name}.${key}`).toBe(Number(port));
+        }
+        if (key === "DATABASE_URL") expect(new URL(value).hostname).toBe("postgres");
+        if (key === "OTEL_EXPORTER_OTLP_ENDPOINT") {
+          const url = new URL(value);
+          expect(services[url.hostname]?.ports, `${name}.${key}`).toContain(`${url.port}:${url.port}`);
+        }
+      }
+    }
+  });
+
+  it("mounts a collector config that exports traces to Jaeger", () => {
+    const mount = services["otel-collector"]!.volumes![0]!.split(":")[0]!;
+    const config = parse(readFileSync(`${root}${mount.replace(/^\.\//, "")}`, "utf8")) as {
+      exporters: Record<string, { endpoint: string }>;
+      service: { pipelines: { traces: { receivers: string[]; exporters: string[] } } };
+    };
+    expect(config.service.pipelines.traces.receivers).toEqual(["otlp"]);
+    const exporter = config.exporters[config.service.pipelines.traces.exporters[0]!]!;
+    expect(exporter.endpoint.split(":")[0]).toBe("jaeger");
+  });
+});
