@@ -52,4 +52,6 @@ export const baseShape = {
   LOG_LEVEL: env.logLevel(),
   GRPC_HOST: env.host("127.0.0.1"),
   DB_POOL_MAX: env.positiveInt(8),
+  // When set, callers must send `authorization: Bearer <token>`.
+  SERVICE_TOKEN: z.string().min(1).optional(),
 };

@@ -3,3 +3,5 @@ export { unary, serverStream, type CallContext, type HandlerOptions, type Reques
 export { toServiceError, errorDetails, type ErrorDetails } from "./errors.js";
 export { createClient, call } from "./client.js";
 export { mikroOrmScope } from "./orm-scope.js";
+export { pageSize, page, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "./paging.js";
+export { runService } from "./main.js";

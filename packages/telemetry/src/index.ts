@@ -1,4 +1,4 @@
-import { context, propagation, trace, type Span, type Tracer } from "@opentelemetry/api";
+import { context, propagation, SpanStatusCode, trace, type Span, type Tracer } from "@opentelemetry/api";
 import { getNodeAutoInstrumentations } from "./instrumentations.js";
 import { NodeSDK } from "@opentelemetry/sdk-node";
 import { resourceFromAttributes } from "@opentelemetry/resources";
@@ -58,6 +58,18 @@ export function currentTraceId(): string {
   return trace.getActiveSpan()?.spanContext().traceId ?? "";
 }
 
+async function runInSpan<T>(span: Span, fn: (span: Span) => Promise<T>): Promise<T> {
+  try {
+    return await fn(span);
+  } catch (error) {
+    span.recordException(error as Error);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+    throw error;
+  } finally {
+    span.end();
+  }
+}
+
 /** Runs `fn` in a span whose parent is the stored `traceparent` (if any). */
 export async function withRemoteParent<T>(
   tracerName: string,
@@ -65,33 +77,11 @@ export async function withRemoteParent<T>(
   traceparent: string,
   fn: (span: Span) => Promise<T>,
 ): Promise<T> {
-  const parent = traceparent
-    ? propagation.extract(context.active(), { traceparent })
-    : context.active();
-  return tracer(tracerName).startActiveSpan(spanName, {}, parent, async (span) => {
-    try {
-      return await fn(span);
-    } catch (error) {
-      span.recordException(error as Error);
-      span.setStatus({ code: 2, message: (error as Error).message });
-      throw error;
-    } finally {
-      span.end();
-    }
-  });
+  const parent = traceparent ? propagation.extract(context.active(), { traceparent }) : context.active();
+  return tracer(tracerName).startActiveSpan(spanName, {}, parent, (span) => runInSpan(span, fn));
 }
 
 /** Runs `fn` in a child span of the active one. */
 export async function inSpan<T>(tracerName: string, spanName: string, fn: (span: Span) => Promise<T>): Promise<T> {
-  return tracer(tracerName).startActiveSpan(spanName, async (span) => {
-    try {
-      return await fn(span);
-    } catch (error) {
-      span.recordException(error as Error);
-      span.setStatus({ code: 2, message: (error as Error).message });
-      throw error;
-    } finally {
-      span.end();
-    }
-  });
+  return tracer(tracerName).startActiveSpan(spanName, (span) => runInSpan(span, fn));
 }

@@ -1,28 +1,30 @@
 import { registerTelemetry } from "@tollgate/telemetry";
 
+// Telemetry first: it must patch gRPC and pg before they are loaded.
 registerTelemetry({ serviceName: "tollgate-ledger" });
 
-const { baseShape, env, loadConfig, z } = await import("@tollgate/config");
-const { onShutdownSignal } = await import("@tollgate/grpc-kit");
+const { baseShape, env, z } = await import("@tollgate/config");
+const { runService } = await import("@tollgate/grpc-kit");
 const { startLedgerService } = await import("./index.js");
 
-const config = loadConfig({
-  ...baseShape,
-  LEDGER_PORT: env.port(50053),
-  ENTITLEMENTS_ADDRESS: env.address().default("127.0.0.1:50051"),
-  PRICING_ADDRESS: env.address().default("127.0.0.1:50052"),
-  HOLD_SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).default(5_000),
-  SERVICE_TOKEN: z.string().optional(),
-});
-const service = await startLedgerService({
-  databaseUrl: config.DATABASE_URL,
-  port: config.LEDGER_PORT,
-  host: config.GRPC_HOST,
-  poolMax: config.DB_POOL_MAX,
-  entitlementsAddress: config.ENTITLEMENTS_ADDRESS,
-  pricingAddress: config.PRICING_ADDRESS,
-  sweepIntervalMs: config.HOLD_SWEEP_INTERVAL_MS,
-  ...(config.SERVICE_TOKEN ? { serviceToken: config.SERVICE_TOKEN } : {}),
-});
-console.log(JSON.stringify({ level: "info", service: "ledger", msg: "listening", address: service.address }));
-onShutdownSignal(() => service.stop());
+await runService(
+  "ledger",
+  {
+    ...baseShape,
+    LEDGER_PORT: env.port(50053),
+    ENTITLEMENTS_ADDRESS: env.address().default("127.0.0.1:50051"),
+    PRICING_ADDRESS: env.address().default("127.0.0.1:50052"),
+    HOLD_SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).default(5_000),
+  },
+  (config) =>
+    startLedgerService({
+      databaseUrl: config.DATABASE_URL,
+      port: config.LEDGER_PORT,
+      host: config.GRPC_HOST,
+      poolMax: config.DB_POOL_MAX,
+      entitlementsAddress: config.ENTITLEMENTS_ADDRESS,
+      pricingAddress: config.PRICING_ADDRESS,
+      sweepIntervalMs: config.HOLD_SWEEP_INTERVAL_MS,
+      ...(config.SERVICE_TOKEN ? { serviceToken: config.SERVICE_TOKEN } : {}),
+    }),
+);

@@ -1,6 +1,6 @@
 import type { LogFollower } from "@tollgate/db";
 import { InvalidArgumentError } from "@tollgate/errors";
-import { serverStream, unary, type HandlerOptions } from "@tollgate/grpc-kit";
+import { page, pageSize, serverStream, unary, type HandlerOptions } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1 } from "@tollgate/proto";
 import { int64 } from "@tollgate/rating";
 import type { Account } from "../data/account.entity.js";
@@ -21,11 +21,6 @@ import {
 
 const E = entitlementsV1;
 
-function pageSize(size: number | undefined): number {
-  if (!size) return 50;
-  if (size < 0 || size > 500) throw new InvalidArgumentError("page.page_size", "must be between 1 and 500");
-  return size;
-}
 
 export interface EntitlementsDeps {
   plans: Plans;
@@ -69,8 +64,8 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
     listPlans: unary(async (request: entitlementsV1.ListPlansRequest) => {
       const limit = pageSize(request.page?.pageSize);
       const rows = await store.listPlans({ afterVersion: int64(request.page?.pageToken, "page.page_token"), limit: limit + 1, allVersions: request.allVersions });
-      const page = rows.slice(0, limit);
-      return { plans: page.map(planToProto), nextPageToken: rows.length > limit ? page[page.length - 1]!.version : "" };
+      const { items, nextPageToken } = page(rows, limit, (row) => row.version);
+      return { plans: items.map(planToProto), nextPageToken };
     }, options),
 
     watchPlans: serverStream(async function* (request: entitlementsV1.WatchPlansRequest, context) {
@@ -102,8 +97,8 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
     listAccounts: unary(async (request: entitlementsV1.ListAccountsRequest) => {
       const limit = pageSize(request.page?.pageSize);
       const rows = await store.listAccounts({ after: request.page?.pageToken ?? "", limit: limit + 1, query: request.query });
-      const page = rows.slice(0, limit);
-      return { accounts: page.map(accountToProto), nextPageToken: rows.length > limit ? page[page.length - 1]!.accountId : "" };
+      const { items, nextPageToken } = page(rows, limit, (row) => row.accountId);
+      return { accounts: items.map(accountToProto), nextPageToken };
     }, options),
 
     updateAccount: unary(async (request: entitlementsV1.UpdateAccountRequest) => {

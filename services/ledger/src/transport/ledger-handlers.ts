@@ -1,6 +1,6 @@
 import type { LogFollower } from "@tollgate/db";
 import { InvalidArgumentError, NotFoundError } from "@tollgate/errors";
-import { serverStream, unary, type HandlerOptions } from "@tollgate/grpc-kit";
+import { page, pageSize, serverStream, unary, type HandlerOptions } from "@tollgate/grpc-kit";
 import { ledgerV1 } from "@tollgate/proto";
 import { int64, usageFromProto } from "@tollgate/rating";
 import { currentTraceId, currentTraceparent } from "@tollgate/telemetry";
@@ -23,11 +23,6 @@ import {
 
 const L = ledgerV1;
 
-function pageSize(size: number | undefined): number {
-  if (!size) return 50;
-  if (size < 0 || size > 500) throw new InvalidArgumentError("page.page_size", "must be between 1 and 500");
-  return size;
-}
 
 export function ledgerHandlers(
   ledger: Ledger,
@@ -159,11 +154,11 @@ export function ledgerHandlers(
         ...(request.page?.pageToken ? { beforeId: int64(request.page.pageToken, "page.page_token") } : {}),
         limit: limit + 1,
       });
-      const page = entries.slice(0, limit);
-      const lines = await store.lines(page.map((e) => e.entryId));
+      const { items, nextPageToken } = page(entries, limit, (entry) => entry.entryId);
+      const lines = await store.lines(items.map((e) => e.entryId));
       return {
-        entries: page.map((entry) => entryToProto(entry, lines.filter((line) => line.entryId === entry.entryId))),
-        nextPageToken: entries.length > limit ? page[page.length - 1]!.entryId : "",
+        entries: items.map((entry) => entryToProto(entry, lines.filter((line) => line.entryId === entry.entryId))),
+        nextPageToken,
       };
     }, options),
 

@@ -1,4 +1,4 @@
-import { serverStream, unary, type HandlerOptions } from "@tollgate/grpc-kit";
+import { page, pageSize, serverStream, unary, type HandlerOptions } from "@tollgate/grpc-kit";
 import { InvalidArgumentError } from "@tollgate/errors";
 import { pricingV1 } from "@tollgate/proto";
 import { int64, lineItemToProto, rateFromProto, rateToProto, usageFromProto } from "@tollgate/rating";
@@ -19,11 +19,6 @@ function tableToProto(row: RateTableVersion): pricingV1.RateTable {
   };
 }
 
-function pageSize(size: number | undefined): number {
-  if (size === undefined || size === 0) return 50;
-  if (size < 0 || size > 500) throw new InvalidArgumentError("page.page_size", "must be between 1 and 500");
-  return size;
-}
 
 export function pricingHandlers(
   rateTables: RateTables,
@@ -53,11 +48,8 @@ export function pricingHandlers(
       const limit = pageSize(request.page?.pageSize);
       const after = int64(request.page?.pageToken, "page.page_token");
       const rows = await store.list({ ...(request.tableId ? { tableId: request.tableId } : {}), afterVersion: after, limit: limit + 1 });
-      const page = rows.slice(0, limit);
-      return {
-        tables: page.map(tableToProto),
-        nextPageToken: rows.length > limit ? page[page.length - 1]!.version : "",
-      };
+      const { items, nextPageToken } = page(rows, limit, (row) => row.version);
+      return { tables: items.map(tableToProto), nextPageToken };
     }, options),
 
     diffRateTables: unary(async (request: pricingV1.DiffRateTablesRequest) => {

@@ -1,0 +1,27 @@
+import { ConfigError, loadConfig, type z } from "@tollgate/config";
+import { onShutdownSignal } from "./server.js";
+
+/**
+ * The body of every service's main: validate the environment (exit 1 naming
+ * each bad variable), start the service, log where it listens, and drain on
+ * SIGTERM/SIGINT.
+ */
+export async function runService<S extends z.ZodRawShape>(
+  name: string,
+  shape: S,
+  start: (config: z.infer<z.ZodObject<S>>) => Promise<{ address: string; stop(): Promise<void> }>,
+): Promise<void> {
+  let config: z.infer<z.ZodObject<S>>;
+  try {
+    config = loadConfig(shape);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(JSON.stringify({ level: "error", service: name, msg: error.message, issues: error.issues }));
+      process.exit(1);
+    }
+    throw error;
+  }
+  const service = await start(config);
+  console.log(JSON.stringify({ level: "info", service: name, msg: "listening", address: service.address }));
+  onShutdownSignal(() => service.stop());
+}
