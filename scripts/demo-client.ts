@@ -36,6 +36,7 @@ const charge = await call(ledger, ledger.charge, {
   final: true,
   idempotencyKey: `demo-charge-${run}`,
   attribution: undefined,
+  context: undefined,
 });
 console.log(`Charge(final): charged ${credits(charge.chargedMicros)}, released ${credits(charge.releasedMicros)}, proceed=${charge.proceed}`);
 

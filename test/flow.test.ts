@@ -37,6 +37,7 @@ describe("Authorize → Charge over gRPC and Postgres", () => {
       final: true,
       idempotencyKey: "charge-1",
       attribution: undefined,
+      context: undefined,
     });
     expect(charge).toMatchObject({ chargedMicros: String(5 * CREDIT), uncollectedMicros: "0", balanceMicros: String(95 * CREDIT), proceed: true });
 
@@ -97,6 +98,7 @@ describe("Authorize → Charge over gRPC and Postgres", () => {
       final: true,
       idempotencyKey: "charge-direct",
       attribution: undefined,
+      context: undefined,
     });
     expect(charge.balanceMicros).toBe(String(45 * CREDIT));
     const banners = await eventually(async () => {

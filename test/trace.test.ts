@@ -38,6 +38,7 @@ it("follows Authorize → Charge → outbox → notifications as one trace", asy
       final: true,
       idempotencyKey: "trace-charge",
       attribution: undefined,
+      context: undefined,
     });
     root.end();
     return root.spanContext().traceId;

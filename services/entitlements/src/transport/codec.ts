@@ -1,8 +1,7 @@
 import { InvalidArgumentError } from "@tollgate/errors";
-import { commonV1, entitlementsV1 } from "@tollgate/proto";
+import { entitlementsV1 } from "@tollgate/proto";
 import type { Account } from "../data/account.entity.js";
 import type { PlanVersion } from "../data/plan-version.entity.js";
-import type { ComputeSource, EligibilityRule, InferenceSource, RunContext, RunLocation } from "../domain/eligibility.js";
 
 const E = entitlementsV1;
 
@@ -23,30 +22,7 @@ export function billingModeFromProto(mode: entitlementsV1.BillingMode, field: st
   return enumName(E.billingModeToJSON(mode), "BILLING_MODE_") as "credits" | "byom_usd";
 }
 
-export function runContextFromProto(context: entitlementsV1.RunContext | undefined): RunContext {
-  const location = context?.runLocation ?? E.RunLocation.RUN_LOCATION_UNSPECIFIED;
-  const inference = context?.inferenceSource ?? E.InferenceSource.INFERENCE_SOURCE_UNSPECIFIED;
-  const compute = context?.computeSource ?? E.ComputeSource.COMPUTE_SOURCE_UNSPECIFIED;
-  return {
-    runLocation: location === E.RunLocation.RUN_LOCATION_UNSPECIFIED ? "cloud" : (enumName(E.runLocationToJSON(location), "RUN_LOCATION_") as RunLocation),
-    inferenceSource:
-      inference === E.InferenceSource.INFERENCE_SOURCE_UNSPECIFIED ? "managed" : (enumName(E.inferenceSourceToJSON(inference), "INFERENCE_SOURCE_") as InferenceSource),
-    computeSource: compute === E.ComputeSource.COMPUTE_SOURCE_UNSPECIFIED ? "hosted" : (enumName(E.computeSourceToJSON(compute), "COMPUTE_SOURCE_") as ComputeSource),
-  };
-}
 
-export function eligibilityRulesOf(plan: entitlementsV1.Plan): EligibilityRule[] {
-  return plan.eligibility.map((rule) => ({
-    runLocations: rule.runLocations.map((v) => enumName(E.runLocationToJSON(v), "RUN_LOCATION_") as RunLocation),
-    inferenceSources: rule.inferenceSources.map((v) => enumName(E.inferenceSourceToJSON(v), "INFERENCE_SOURCE_") as InferenceSource),
-    computeSources: rule.computeSources.map((v) => enumName(E.computeSourceToJSON(v), "COMPUTE_SOURCE_") as ComputeSource),
-    maxSeats: rule.maxSeats,
-    allowed: rule.allowed,
-    reason: rule.reason,
-    buckets: rule.buckets.map((b) => enumName(commonV1.bucketToJSON(b), "BUCKET_")) as EligibilityRule["buckets"],
-    metered: rule.metered,
-  }));
-}
 
 export function planToProto(row: PlanVersion): entitlementsV1.Plan {
   return { ...E.Plan.fromJSON(row.document), planId: row.planId, version: row.version, publishedAt: row.publishedAt };
@@ -70,6 +46,3 @@ export function accountToProto(account: Account): entitlementsV1.Account {
   };
 }
 
-export function bucketToProto(bucket: string): commonV1.Bucket {
-  return commonV1.bucketFromJSON(`BUCKET_${bucket.toUpperCase()}`);
-}

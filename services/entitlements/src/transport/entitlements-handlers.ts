@@ -7,17 +7,9 @@ import type { Account } from "../data/account.entity.js";
 import type { EntitlementsStore } from "../data/entitlements-store.js";
 import type { PlanVersion } from "../data/plan-version.entity.js";
 import type { Accounts } from "../domain/accounts.js";
-import { decideEligibility } from "../domain/eligibility.js";
+import { bucketToProto, decideEligibility, eligibilityRulesFromProto, runContextFromProto } from "@tollgate/eligibility";
 import type { Plans } from "../domain/plans.js";
-import {
-  accountToProto,
-  billingModeFromProto,
-  bucketToProto,
-  deploymentModeFromProto,
-  eligibilityRulesOf,
-  planToProto,
-  runContextFromProto,
-} from "./codec.js";
+import { accountToProto, billingModeFromProto, deploymentModeFromProto, planToProto } from "./codec.js";
 
 const E = entitlementsV1;
 
@@ -124,7 +116,7 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
       const account = await accounts.get(request.accountId);
       const plan = planToProto(await plans.get(account.planId, BigInt(account.planVersion)));
       const decision = decideEligibility(
-        eligibilityRulesOf(plan),
+        eligibilityRulesFromProto(plan),
         { seats: account.seats, deploymentMode: account.deploymentMode as "cloud" | "self_hosted" },
         runContextFromProto(request.context),
       );

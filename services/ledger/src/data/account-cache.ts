@@ -1,3 +1,4 @@
+import { eligibilityRulesFromProto } from "@tollgate/eligibility";
 import { call } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1 } from "@tollgate/proto";
 import type { Unit } from "@tollgate/rating";
@@ -19,6 +20,7 @@ export function accountView(account: entitlementsV1.Account, plan: entitlementsV
     if (!entry) units.set(unit, (entry = { unit, allotmentMicros: 0n, negativeLimitMicros: 0n, lowCreditLimitMicros: 0n }));
     return entry;
   };
+  for (const grant of plan.signupGrants) unitEntry(unitName(grant.unit));
   for (const allotment of plan.allotments) unitEntry(unitName(allotment.unit)).allotmentMicros += BigInt(allotment.amountMicros);
   for (const limit of plan.limits) {
     const entry = unitEntry(unitName(limit.unit));
@@ -38,6 +40,14 @@ export function accountView(account: entitlementsV1.Account, plan: entitlementsV
       .map((kind) => E.poolKindToJSON(kind).slice("POOL_KIND_".length).toLowerCase()),
     thresholdPercents: [...thresholds].sort((a, b) => a - b),
     units: [...units.values()],
+    seats: account.seats,
+    deploymentMode: account.deploymentMode === E.DeploymentMode.DEPLOYMENT_MODE_SELF_HOSTED ? "self_hosted" : "cloud",
+    eligibility: eligibilityRulesFromProto(plan),
+    signupGrants: plan.signupGrants.map((grant) => ({
+      unit: unitName(grant.unit),
+      amountMicros: BigInt(grant.amountMicros),
+      expiresAt: new Date((account.createdAt ?? new Date()).getTime() + (grant.expiresAfterDays || 30) * 86_400_000),
+    })),
   };
 }
 

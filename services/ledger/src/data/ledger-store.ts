@@ -8,6 +8,12 @@ export interface UnitSetup {
   lowCreditLimitMicros: bigint;
 }
 
+export interface SignupGrant {
+  unit: string;
+  amountMicros: bigint;
+  expiresAt: Date;
+}
+
 export interface AuthorizeCall {
   accountId: string;
   unit: string;
@@ -83,7 +89,7 @@ export interface OutboxRow {
 
 /** The ledger's storage. Every balance change is one call, one statement, one transaction. */
 export interface LedgerStore {
-  openAccount(accountId: string, planId: string, planVersion: bigint, cycleStart: Date, cycleEnd: Date, units: UnitSetup[]): Promise<void>;
+  openAccount(accountId: string, planId: string, planVersion: bigint, cycleStart: Date, cycleEnd: Date, units: UnitSetup[], signupGrants: SignupGrant[]): Promise<void>;
   authorize(call: AuthorizeCall): Promise<AuthorizeResult>;
   charge(call: ChargeCall): Promise<ChargeResult>;
   release(accountId: string, holdId: string, idempotencyKey: string, requestHash: string): Promise<{ released_micros: string; status: string }>;
@@ -107,15 +113,16 @@ export class PostgresLedgerStore implements LedgerStore {
     return row!.result;
   }
 
-  async openAccount(accountId: string, planId: string, planVersion: bigint, cycleStart: Date, cycleEnd: Date, units: UnitSetup[]): Promise<void> {
+  async openAccount(accountId: string, planId: string, planVersion: bigint, cycleStart: Date, cycleEnd: Date, units: UnitSetup[], signupGrants: SignupGrant[]): Promise<void> {
     const payload = units.map((u) => ({
       unit: u.unit,
       allotment_micros: u.allotmentMicros.toString(),
       negative_limit_micros: u.negativeLimitMicros.toString(),
       low_credit_limit_micros: u.lowCreditLimitMicros.toString(),
     }));
-    await sql(this.em(), `select ledger.open_account(?, ?, ?, ?, ?, ?::jsonb)`, [
-      accountId, planId, planVersion.toString(), cycleStart, cycleEnd, JSON.stringify(payload),
+    const grants = signupGrants.map((g) => ({ unit: g.unit, amount_micros: g.amountMicros.toString(), expires_at: g.expiresAt.toISOString() }));
+    await sql(this.em(), `select ledger.open_account(?, ?, ?, ?, ?, ?::jsonb, ?::jsonb)`, [
+      accountId, planId, planVersion.toString(), cycleStart, cycleEnd, JSON.stringify(payload), JSON.stringify(grants),
     ]);
   }
 

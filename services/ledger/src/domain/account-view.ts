@@ -1,3 +1,4 @@
+import type { EligibilityRule } from "@tollgate/eligibility";
 import type { Unit } from "@tollgate/rating";
 
 /** What the ledger needs to know of an account and its plan version, from the entitlements cache. */
@@ -13,6 +14,11 @@ export interface AccountView {
   /** Percent-used thresholds that emit events (banner and email thresholds together). */
   thresholdPercents: number[];
   units: { unit: Unit; allotmentMicros: bigint; negativeLimitMicros: bigint; lowCreditLimitMicros: bigint }[];
+  seats: number;
+  deploymentMode: "cloud" | "self_hosted";
+  eligibility: EligibilityRule[];
+  /** Sign-up grants, each given once per account as an expiring free_grant pool. */
+  signupGrants: { unit: Unit; amountMicros: bigint; expiresAt: Date }[];
 }
 
 /** Where the hot path reads accounts and rates: in memory, filled on a miss, kept fresh by streams. */

@@ -1,3 +1,4 @@
+import { decideEligibility, type RunContext } from "@tollgate/eligibility";
 import { InvalidArgumentError, NotFoundError } from "@tollgate/errors";
 import { quoteUsage, totalMicros, type Unit, type Usage } from "@tollgate/rating";
 import type { LedgerStore } from "../data/ledger-store.js";
@@ -20,6 +21,7 @@ export interface AuthorizeCommand {
   attribution: Record<string, string>;
   idempotencyKey: string;
   ttlMs: number;
+  context: RunContext;
 }
 
 export interface AuthorizeOutcome {
@@ -31,6 +33,7 @@ export interface AuthorizeOutcome {
   metered: boolean;
   rateTableVersion: bigint;
   expiresAt?: Date;
+  message?: string;
 }
 
 export interface ChargeCommand {
@@ -40,6 +43,7 @@ export interface ChargeCommand {
   final: boolean;
   idempotencyKey: string;
   attribution: Record<string, string>;
+  context: RunContext;
   traceparent: string;
   traceId: string;
 }
@@ -97,8 +101,18 @@ export class Ledger {
     const cycle = cycleAt(account.cycleAnchor, this.now());
     const key = `${account.accountId}:${account.planVersion}:${cycle.start.toISOString()}`;
     if (this.openCycles.has(key)) return;
-    await this.store.openAccount(account.accountId, account.planId, account.planVersion, cycle.start, cycle.end, account.units);
+    await this.store.openAccount(account.accountId, account.planId, account.planVersion, cycle.start, cycle.end, account.units, account.signupGrants);
     this.openCycles.add(key);
+  }
+
+  /**
+   * Whether this usage is charged: the plan's eligibility rules decide which
+   * buckets apply to where the work runs; self-hosted accounts and own-key
+   * inference are unmetered (allowed, recorded, charged nothing).
+   */
+  private eligibility(account: AccountView, context: RunContext, bucket: string) {
+    const decision = decideEligibility(account.eligibility, account, context);
+    return { ...decision, metered: decision.allowed && decision.metered && decision.buckets.some((b) => b === bucket) };
   }
 
   private async price(account: AccountView, usage: Usage, field: string) {
@@ -121,8 +135,16 @@ export class Ledger {
     if (command.ttlMs < 0 || command.ttlMs > MAX_HOLD_TTL_MS) throw new InvalidArgumentError("ttl_ms", `must be between 1 and ${MAX_HOLD_TTL_MS}`);
     const account = await this.accounts.get(command.accountId);
     const price = await this.price(account, command.estimate, "estimate");
+    // Denial precedence: suspended, then not eligible, then balance.
     if (account.status === "suspended") {
-      return { allowed: false, reason: "ACCOUNT_SUSPENDED", amountMicros: price.amountMicros, availableMicros: 0n, metered: true, rateTableVersion: price.version };
+      return { allowed: false, reason: "ACCOUNT_SUSPENDED", amountMicros: price.amountMicros, availableMicros: 0n, metered: true, rateTableVersion: price.version, message: "the account is suspended" };
+    }
+    const eligibility = this.eligibility(account, command.context, price.bucket);
+    if (!eligibility.allowed) {
+      return { allowed: false, reason: "NOT_ELIGIBLE", amountMicros: price.amountMicros, availableMicros: 0n, metered: false, rateTableVersion: price.version, message: eligibility.reason };
+    }
+    if (!eligibility.metered) {
+      return { allowed: true, amountMicros: 0n, availableMicros: 0n, metered: false, rateTableVersion: price.version, message: eligibility.reason };
     }
     await this.ensureOpen(account);
     const result = await this.store.authorize({
@@ -154,13 +176,15 @@ export class Ledger {
     const account = await this.accounts.get(command.accountId);
     await this.ensureOpen(account);
     const price = await this.price(account, command.usage, "usage");
+    // Unmetered usage is still journaled, at zero, for analytics.
+    const metered = this.eligibility(account, command.context, price.bucket).metered;
     const { traceparent, traceId, ...hashed } = command;
     const result = await this.store.charge({
       accountId: command.accountId,
       holdId: command.holdId ?? null,
       unit: price.unit,
       bucket: price.bucket,
-      amountMicros: price.amountMicros,
+      amountMicros: metered ? price.amountMicros : 0n,
       final: command.final,
       idempotencyKey: command.idempotencyKey,
       requestHash: fingerprint({ op: "charge", ...hashed }),

@@ -1,4 +1,5 @@
 import type { LogFollower } from "@tollgate/db";
+import { runContextFromProto } from "@tollgate/eligibility";
 import { InvalidArgumentError, NotFoundError } from "@tollgate/errors";
 import { page, pageSize, serverStream, unary, type HandlerOptions } from "@tollgate/grpc-kit";
 import { ledgerV1 } from "@tollgate/proto";
@@ -38,6 +39,7 @@ export function ledgerHandlers(
         attribution: attributionFromProto(request.attribution),
         idempotencyKey: request.idempotencyKey,
         ttlMs: Number(int64(request.ttlMs, "ttl_ms")),
+        context: runContextFromProto(request.context),
       });
       return {
         allowed: outcome.allowed,
@@ -48,6 +50,7 @@ export function ledgerHandlers(
         metered: outcome.metered,
         rateTableVersion: outcome.rateTableVersion.toString(),
         expiresAt: outcome.expiresAt,
+        message: outcome.message ?? "",
       };
     }, options),
 
@@ -59,6 +62,7 @@ export function ledgerHandlers(
         final: request.final,
         idempotencyKey: request.idempotencyKey,
         attribution: attributionFromProto(request.attribution),
+        context: runContextFromProto(request.context),
         traceparent: currentTraceparent(),
         traceId: currentTraceId(),
       });

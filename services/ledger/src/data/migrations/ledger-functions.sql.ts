@@ -129,11 +129,13 @@ end $$`,
   // plan's limits, and the monthly allotment granted once per cycle.
   `
 create function ledger.open_account(
-  p_account text, p_plan_id text, p_plan_version bigint, p_cycle_start timestamptz, p_cycle_end timestamptz, p_units jsonb
+  p_account text, p_plan_id text, p_plan_version bigint, p_cycle_start timestamptz, p_cycle_end timestamptz,
+  p_units jsonb, p_signup_grants jsonb
 ) returns void
 language plpgsql as $$
 declare
   v_unit jsonb;
+  v_grant jsonb;
 begin
   insert into ledger.accounts (account_id, plan_id, plan_version, cycle_start, cycle_end)
   values (p_account, p_plan_id, p_plan_version, p_cycle_start, p_cycle_end)
@@ -151,6 +153,13 @@ begin
         'monthly:' || p_account || ':' || (v_unit->>'unit') || ':' || p_cycle_start::text,
         'monthly allotment', 'system', '');
     end if;
+  end loop;
+  -- Sign-up grants: once per account (not per cycle), expiring.
+  for v_grant in select * from jsonb_array_elements(p_signup_grants) loop
+    perform ledger.lock_balance(p_account, v_grant->>'unit');
+    perform ledger.grant_pool(
+      p_account, v_grant->>'unit', 'free_grant', (v_grant->>'amount_micros')::bigint, (v_grant->>'expires_at')::timestamptz, 0,
+      'signup:' || p_account || ':' || (v_grant->>'unit'), 'sign-up grant', 'system', '');
   end loop;
 end $$`,
   `

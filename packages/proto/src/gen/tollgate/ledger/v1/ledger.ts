@@ -357,7 +357,11 @@ export interface AuthorizeResponse {
   availableMicros: string;
   metered: boolean;
   rateTableVersion: string;
-  expiresAt: Date | undefined;
+  expiresAt:
+    | Date
+    | undefined;
+  /** Why a request was denied, in words (e.g. the eligibility rule's reason). */
+  message: string;
 }
 
 export interface ChargeRequest {
@@ -367,7 +371,11 @@ export interface ChargeRequest {
   usage: Usage | undefined;
   final: boolean;
   idempotencyKey: string;
-  attribution: Attribution | undefined;
+  attribution:
+    | Attribution
+    | undefined;
+  /** Where the work ran; unmetered work (e.g. own-key replies) is recorded at zero cost. */
+  context: RunContext | undefined;
 }
 
 export interface ChargeResponse {
@@ -1097,6 +1105,7 @@ function createBaseAuthorizeResponse(): AuthorizeResponse {
     metered: false,
     rateTableVersion: "0",
     expiresAt: undefined,
+    message: "",
   };
 }
 
@@ -1125,6 +1134,9 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
     }
     if (message.expiresAt !== undefined) {
       Timestamp.encode(toTimestamp(message.expiresAt), writer.uint32(66).fork()).join();
+    }
+    if (message.message !== "") {
+      writer.uint32(74).string(message.message);
     }
     return writer;
   },
@@ -1206,6 +1218,14 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
             message.expiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1248,6 +1268,7 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
         : isSet(object.expires_at)
         ? fromJsonTimestamp(object.expires_at)
         : undefined,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
     };
   },
 
@@ -1277,6 +1298,9 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
     if (message.expiresAt !== undefined) {
       obj.expiresAt = message.expiresAt.toISOString();
     }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
     return obj;
   },
 
@@ -1293,12 +1317,21 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
     message.metered = object.metered ?? false;
     message.rateTableVersion = object.rateTableVersion ?? "0";
     message.expiresAt = object.expiresAt ?? undefined;
+    message.message = object.message ?? "";
     return message;
   },
 };
 
 function createBaseChargeRequest(): ChargeRequest {
-  return { accountId: "", holdId: "", usage: undefined, final: false, idempotencyKey: "", attribution: undefined };
+  return {
+    accountId: "",
+    holdId: "",
+    usage: undefined,
+    final: false,
+    idempotencyKey: "",
+    attribution: undefined,
+    context: undefined,
+  };
 }
 
 export const ChargeRequest: MessageFns<ChargeRequest> = {
@@ -1320,6 +1353,9 @@ export const ChargeRequest: MessageFns<ChargeRequest> = {
     }
     if (message.attribution !== undefined) {
       Attribution.encode(message.attribution, writer.uint32(50).fork()).join();
+    }
+    if (message.context !== undefined) {
+      RunContext.encode(message.context, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -1385,6 +1421,14 @@ export const ChargeRequest: MessageFns<ChargeRequest> = {
             message.attribution = Attribution.decode(reader, reader.uint32());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.context = RunContext.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1417,6 +1461,7 @@ export const ChargeRequest: MessageFns<ChargeRequest> = {
         ? globalThis.String(object.idempotency_key)
         : "",
       attribution: isSet(object.attribution) ? Attribution.fromJSON(object.attribution) : undefined,
+      context: isSet(object.context) ? RunContext.fromJSON(object.context) : undefined,
     };
   },
 
@@ -1440,6 +1485,9 @@ export const ChargeRequest: MessageFns<ChargeRequest> = {
     if (message.attribution !== undefined) {
       obj.attribution = Attribution.toJSON(message.attribution);
     }
+    if (message.context !== undefined) {
+      obj.context = RunContext.toJSON(message.context);
+    }
     return obj;
   },
 
@@ -1455,6 +1503,9 @@ export const ChargeRequest: MessageFns<ChargeRequest> = {
     message.idempotencyKey = object.idempotencyKey ?? "";
     message.attribution = (object.attribution !== undefined && object.attribution !== null)
       ? Attribution.fromPartial(object.attribution)
+      : undefined;
+    message.context = (object.context !== undefined && object.context !== null)
+      ? RunContext.fromPartial(object.context)
       : undefined;
     return message;
   },

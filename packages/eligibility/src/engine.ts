@@ -51,6 +51,12 @@ export function decideEligibility(
       matchesAny(r.computeSources, context.computeSource) &&
       (r.maxSeats === 0 || account.seats <= r.maxSeats),
   );
-  if (!rule) return { allowed: false, reason: "no eligibility rule of the plan allows this run", buckets: [], metered: false };
+  if (!rule) {
+    // A plan without eligibility rules meters everything it is asked to; one
+    // with rules allows only what a rule allows.
+    return rules.length === 0
+      ? { allowed: true, reason: "the plan has no eligibility rules", buckets: ["ai", "compute", "platform", "tool_runs"], metered: true }
+      : { allowed: false, reason: "no eligibility rule of the plan allows this run", buckets: [], metered: false };
+  }
   return { allowed: rule.allowed, reason: rule.reason, buckets: rule.buckets, metered: rule.metered };
 }
