@@ -75,3 +75,33 @@ describe("pricing over gRPC", () => {
     expect(seen).toContain("t3");
   });
 });
+
+describe("rate table history", () => {
+  it("lists versions with pagination, reads the version in effect at a time, and diffs two versions", async () => {
+    const publish = (credits: number, extra: pricingV1.Rate[] = [], effectiveFrom = new Date(Date.now() - 1000)) =>
+      call(client, client.publishRateTable, { tableId: "hist", rates: [replyRate("gpt-4o", credits), ...extra], actor: "test", reason: "", idempotencyKey: "", effectiveFrom });
+    const v1 = await publish(1, [], new Date("2026-01-01T00:00:00Z"));
+    const v2 = await publish(2, [replyRate("haiku", 1)], new Date("2026-06-01T00:00:00Z"));
+    const v3 = await publish(3, [], new Date(Date.now() + 86_400_000));
+
+    const first = await call(client, client.listRateTableVersions, { tableId: "hist", page: { pageSize: 2, pageToken: "" } });
+    expect(first.tables.map((t) => t.version)).toEqual([v1.table!.version, v2.table!.version]);
+    const second = await call(client, client.listRateTableVersions, { tableId: "hist", page: { pageSize: 2, pageToken: first.nextPageToken } });
+    expect(second.tables.map((t) => t.version)).toEqual([v3.table!.version]);
+    expect(second.nextPageToken).toBe("");
+
+    const march = await call(client, client.getRateTable, { tableId: "hist", version: "0", at: new Date("2026-03-01T00:00:00Z") });
+    expect(march.table?.version).toBe(v1.table!.version);
+
+    const diff = await call(client, client.diffRateTables, { tableId: "hist", fromVersion: v1.table!.version, toVersion: v2.table!.version });
+    expect(diff.changes.map((c) => c.key)).toEqual(["model:gpt-4o", "model:haiku"]);
+    expect(diff.changes[1]?.before).toBeUndefined();
+  });
+
+  it("rejects a table with two rates for the same model, naming the duplicate", async () => {
+    const error = await call(client, client.publishRateTable, {
+      tableId: "dup", rates: [replyRate("gpt-4o", 1), replyRate("gpt-4o", 2)], actor: "test", reason: "", idempotencyKey: "", effectiveFrom: undefined,
+    }).catch((e: unknown) => e);
+    expect(errorDetails(error)).toMatchObject({ code: 3, fieldViolations: [{ field: "rates[1]" }] });
+  });
+});
