@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { call, createClient, errorDetails } from "@tollgate/grpc-kit";
+import { commonV1, entitlementsV1 } from "@tollgate/proto";
+import { createTestDatabase, type TestDatabase } from "@tollgate/testing";
+import { startEntitlementsService, type EntitlementsService } from "../src/index.js";
+
+let db: TestDatabase;
+let service: EntitlementsService;
+let client: entitlementsV1.EntitlementsServiceClient;
+
+const plan = (credits: number) =>
+  entitlementsV1.Plan.fromPartial({
+    planId: "team",
+    name: "Team",
+    allotments: [{ unit: commonV1.Unit.UNIT_CREDITS, amountMicros: String(credits * 1_000_000), buckets: [] }],
+    thresholds: { bannerPercents: [50, 100], emailPercents: [50] },
+  });
+
+const account = (id: string, seats = 3) =>
+  entitlementsV1.CreateAccountRequest.fromPartial({ accountId: id, name: `Org ${id}`, planId: "team", seats, adminEmails: ["ops@example.com"] });
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  service = await startEntitlementsService({ databaseUrl: db.url, port: 0 });
+  client = createClient(entitlementsV1.EntitlementsServiceClient, service.address);
+});
+
+afterAll(async () => {
+  client?.close();
+  await service?.stop();
+  await db?.drop();
+});
+
+describe("plans and accounts", () => {
+  it("keeps an account on its plan version until it is moved", async () => {
+    const v1 = await call(client, client.publishPlan, { plan: plan(100), actor: "admin", reason: "launch" });
+    await call(client, client.createAccount, account("org-a"));
+    const v2 = await call(client, client.publishPlan, { plan: plan(150), actor: "admin", reason: "more credits" });
+    expect(BigInt(v2.plan!.version)).toBeGreaterThan(BigInt(v1.plan!.version));
+
+    const stayed = await call(client, client.getAccount, { accountId: "org-a" });
+    expect(stayed.plan?.version).toBe(v1.plan!.version);
+    expect(stayed.plan?.allotments[0]?.amountMicros).toBe("100000000");
+
+    const moved = await call(client, client.updateAccount, {
+      accountId: "org-a", planId: "team", status: 0, seats: 0, actor: "admin", reason: "move to current version", idempotencyKey: "",
+    });
+    expect(moved.account?.planVersion).toBe(v2.plan!.version);
+    expect(BigInt(moved.account!.revision)).toBeGreaterThan(BigInt(stayed.account!.revision));
+
+    const versions = await call(client, client.listPlans, { page: undefined, allVersions: true });
+    expect(versions.plans.map((p) => p.version)).toEqual([v1.plan!.version, v2.plan!.version]);
+    const latest = await call(client, client.listPlans, { page: undefined, allVersions: false });
+    expect(latest.plans.map((p) => p.version)).toEqual([v2.plan!.version]);
+  });
+
+  it("returns the original account for a repeated create and refuses a different one with the same id", async () => {
+    const first = await call(client, client.createAccount, account("org-b"));
+    const again = await call(client, client.createAccount, account("org-b"));
+    expect(again.account).toEqual(first.account);
+    const clash = await call(client, client.createAccount, account("org-b", 9)).catch((e: unknown) => e);
+    expect(errorDetails(clash)).toMatchObject({ code: 6, reason: "ACCOUNT_EXISTS" });
+  });
+
+  it("names the bad field of an invalid plan or account", async () => {
+    const badPlan = await call(client, client.publishPlan, {
+      plan: { ...plan(1), thresholds: { bannerPercents: [50, 20], emailPercents: [], upgradePromptPercent: 0, referralPromptPercent: 0 } },
+      actor: "admin",
+      reason: "",
+    }).catch((e: unknown) => e);
+    expect(errorDetails(badPlan).fieldViolations[0]?.field).toBe("plan.thresholds.banner_percents[1]");
+
+    const badSeats = await call(client, client.createAccount, account("org-c", 0)).catch((e: unknown) => e);
+    expect(errorDetails(badSeats).fieldViolations[0]?.field).toBe("seats");
+
+    const unknownPlan = await call(client, client.createAccount, { ...account("org-d"), planId: "nope" }).catch((e: unknown) => e);
+    expect(errorDetails(unknownPlan)).toMatchObject({ code: 5, message: expect.stringContaining("nope") });
+  });
+});
