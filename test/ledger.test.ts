@@ -1,0 +1,167 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { call } from "@tollgate/grpc-kit";
+import { commonV1, entitlementsV1, ledgerV1 } from "@tollgate/proto";
+import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
+import pg from "pg";
+import { authorizeRequest, CREDIT, replies, seedStarter } from "./fixtures.js";
+import { startPlatform, type Platform } from "./platform.js";
+
+let db: TestDatabase;
+let platform: Platform;
+
+const charge = (accountId: string, key: string, count: number, holdId = "", final = true) =>
+  call(platform.clients.ledger, platform.clients.ledger.charge, ledgerV1.ChargeRequest.fromPartial({
+    accountId, holdId, usage: replies("gpt-4o", count), final, idempotencyKey: key,
+  }));
+
+const balanceOf = async (accountId: string) => {
+  const balance = await call(platform.clients.ledger, platform.clients.ledger.getBalance, { accountId });
+  return { ...balance, credits: balance.units.find((u) => u.unit === commonV1.Unit.UNIT_CREDITS)! };
+};
+
+async function createAccount(accountId: string, planId = "starter") {
+  const { entitlements } = platform.clients;
+  await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId, name: accountId, planId, seats: 1 }));
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  platform = await startPlatform(db.url);
+  await seedStarter(platform, "pools");
+  const { entitlements } = platform.clients;
+  await call(entitlements, entitlements.publishPlan, {
+    plan: entitlementsV1.Plan.fromPartial({
+      planId: "overdraft",
+      name: "Overdraft",
+      allotments: [{ unit: commonV1.Unit.UNIT_CREDITS, amountMicros: String(20 * CREDIT) }],
+      limits: [{ unit: commonV1.Unit.UNIT_CREDITS, negativeLimitMicros: String(10 * CREDIT), lowCreditLimitMicros: "0" }],
+      drawdownOrder: [entitlementsV1.PoolKind.POOL_KIND_BONUS],
+      rateTableId: "default",
+    }),
+    actor: "test",
+    reason: "",
+  });
+});
+
+afterAll(async () => {
+  await platform?.stop();
+  await db?.drop();
+});
+
+describe("pools and draw-down", () => {
+  it("draws the monthly pool first, then bonus, splitting one charge into a journal line per pool", async () => {
+    const { ledger } = platform.clients;
+    const granted = await call(ledger, ledger.grant, ledgerV1.GrantRequest.fromPartial({
+      accountId: "pools", poolKind: entitlementsV1.PoolKind.POOL_KIND_BONUS, unit: commonV1.Unit.UNIT_CREDITS,
+      amountMicros: String(50 * CREDIT), reason: "referral", actor: "support@example.com", idempotencyKey: "grant-bonus",
+    }));
+    expect(granted.balanceMicros).toBe(String(150 * CREDIT));
+    const replay = await call(ledger, ledger.grant, ledgerV1.GrantRequest.fromPartial({
+      accountId: "pools", poolKind: entitlementsV1.PoolKind.POOL_KIND_BONUS, unit: commonV1.Unit.UNIT_CREDITS,
+      amountMicros: String(50 * CREDIT), reason: "referral", actor: "support@example.com", idempotencyKey: "grant-bonus",
+    }));
+    expect(replay.poolId).toBe(granted.poolId);
+
+    await charge("pools", "draw-1", 19); // 95 of the monthly 100
+    const split = await charge("pools", "draw-2", 2); // 5 from monthly, 5 from bonus
+    expect(split.balanceMicros).toBe(String(45 * CREDIT));
+    const entries = await call(ledger, ledger.listEntries, ledgerV1.ListEntriesRequest.fromPartial({ accountId: "pools", kind: ledgerV1.EntryKind.ENTRY_KIND_CHARGE }));
+    const lines = entries.entries[0]!.lines;
+    const { pools } = await balanceOf("pools");
+    const monthly = pools.find((p) => p.kind === entitlementsV1.PoolKind.POOL_KIND_MONTHLY)!;
+    expect(lines.filter((l) => l.poolId).map((l) => [l.poolId, l.amountMicros])).toEqual([
+      [monthly.poolId, String(-5 * CREDIT)],
+      [granted.poolId, String(-5 * CREDIT)],
+    ]);
+    expect(monthly.balanceMicros).toBe("0");
+  });
+});
+
+describe("holds", () => {
+  it("takes incremental charges on one hold while a reply streams and releases the rest on final", async () => {
+    await createAccount("stream");
+    const { ledger } = platform.clients;
+    const hold = await call(ledger, ledger.authorize, authorizeRequest("stream", "stream-auth", 4)); // 20 credits held
+    for (let i = 0; i < 3; i++) {
+      const step = await charge("stream", `stream-${i}`, 1, hold.holdId, false);
+      expect(step).toMatchObject({ chargedMicros: String(5 * CREDIT), proceed: true });
+    }
+    const mid = await balanceOf("stream");
+    expect(mid.credits).toMatchObject({ balanceMicros: String(85 * CREDIT), heldMicros: String(5 * CREDIT) });
+    const last = await charge("stream", "stream-final", 0, hold.holdId, true);
+    expect(last.releasedMicros).toBe(String(5 * CREDIT));
+    const after = await balanceOf("stream");
+    expect(after.credits).toMatchObject({ balanceMicros: String(85 * CREDIT), heldMicros: "0", availableMicros: String(85 * CREDIT) });
+    const closed = await charge("stream", "stream-late", 1, hold.holdId, true).catch((e: unknown) => e as Error);
+    expect((closed as { code?: number }).code).toBe(9);
+  });
+
+  it("charges usage above the hold down to the negative limit and no further, recording what was not collected", async () => {
+    await createAccount("edge", "overdraft");
+    const { ledger } = platform.clients;
+    const hold = await call(ledger, ledger.authorize, authorizeRequest("edge", "edge-auth", 2)); // 10 of 20 held
+    const over = await charge("edge", "edge-charge", 8, hold.holdId, true); // 40 credits of work
+    expect(over).toMatchObject({
+      chargedMicros: String(30 * CREDIT), // 20 balance + 10 negative limit
+      uncollectedMicros: String(10 * CREDIT),
+      balanceMicros: String(-10 * CREDIT),
+      proceed: false,
+    });
+    const denied = await call(ledger, ledger.authorize, authorizeRequest("edge", "edge-next", 1));
+    expect(denied.reason).toBe(ledgerV1.DenialReason.DENIAL_REASON_INSUFFICIENT_CREDITS);
+  });
+
+  it("returns an expired hold's amount to the balance", async () => {
+    await createAccount("expiry");
+    const { ledger } = platform.clients;
+    const hold = await call(ledger, ledger.authorize, { ...authorizeRequest("expiry", "expiry-auth", 10), ttlMs: "100" });
+    expect((await balanceOf("expiry")).credits.availableMicros).toBe(String(50 * CREDIT));
+    const expired = await eventually(async () => {
+      const response = await call(ledger, ledger.getHold, { holdId: hold.holdId });
+      return response.hold?.status === ledgerV1.HoldStatus.HOLD_STATUS_EXPIRED ? response.hold : undefined;
+    }, 3_000, "the hold to expire");
+    expect(expired.chargedMicros).toBe("0");
+    expect((await balanceOf("expiry")).credits).toMatchObject({ heldMicros: "0", availableMicros: String(100 * CREDIT) });
+  });
+
+  it("voids a hold on Release, once", async () => {
+    await createAccount("release");
+    const { ledger } = platform.clients;
+    const hold = await call(ledger, ledger.authorize, authorizeRequest("release", "release-auth", 3));
+    const released = await call(ledger, ledger.release, { accountId: "release", holdId: hold.holdId, idempotencyKey: "release-1" });
+    expect(released).toMatchObject({ releasedMicros: String(15 * CREDIT), status: ledgerV1.HoldStatus.HOLD_STATUS_RELEASED });
+    const again = await call(ledger, ledger.release, { accountId: "release", holdId: hold.holdId, idempotencyKey: "release-2" });
+    expect(again.releasedMicros).toBe("0");
+    expect((await balanceOf("release")).credits.availableMicros).toBe(String(100 * CREDIT));
+  });
+});
+
+describe("idempotency", () => {
+  it("never charges twice for a replayed charge, also when replays race", async () => {
+    await createAccount("replay");
+    const results = await Promise.all(Array.from({ length: 8 }, () => charge("replay", "same-charge", 3).catch((e: unknown) => e)));
+    const ok = results.filter((r): r is ledgerV1.ChargeResponse => !(r instanceof Error));
+    expect(ok.length).toBeGreaterThan(0);
+    expect(new Set(ok.map((r) => r.entryId)).size).toBe(1);
+    expect((await balanceOf("replay")).credits.balanceMicros).toBe(String(85 * CREDIT));
+  });
+});
+
+describe("the journal", () => {
+  it("sums to the pool balances and every entry balances to zero", async () => {
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const pools = await client.query(`
+        select p.pool_id, p.balance_micros, coalesce(sum(l.amount_micros), 0) as journal
+          from ledger.pools p left join ledger.lines l on l.pool_id = p.pool_id
+         group by p.pool_id, p.balance_micros`);
+      expect(pools.rows.length).toBeGreaterThan(0);
+      for (const row of pools.rows) expect(row.journal).toBe(row.balance_micros);
+      const unbalanced = await client.query(`select entry_id from ledger.lines group by entry_id having sum(amount_micros) <> 0`);
+      expect(unbalanced.rows).toEqual([]);
+    } finally {
+      await client.end();
+    }
+  });
+});
