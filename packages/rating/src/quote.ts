@@ -81,8 +81,9 @@ export function quoteUsage(table: RateTable, usage: Usage, field = "usage"): Lin
       let micros = rate.microsPerRun;
       let label = usage.block;
       if (rate.configurationKey) {
-        const value = usage.configuration[rate.configurationKey];
-        const chosen = value === undefined ? undefined : rate.microsPerRunByValue[value];
+        // Own properties only: a value such as "constructor" must not find Object.prototype's.
+        const value = Object.hasOwn(usage.configuration, rate.configurationKey) ? usage.configuration[rate.configurationKey] : undefined;
+        const chosen = value !== undefined && Object.hasOwn(rate.microsPerRunByValue, value) ? rate.microsPerRunByValue[value] : undefined;
         if (chosen !== undefined) {
           micros = chosen;
           label = `${usage.block} (${rate.configurationKey}=${value})`;
