@@ -54,7 +54,10 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
   const sweeper =
     sweepIntervalMs > 0
       ? setInterval(() => {
-          scope(() => store.sweepExpiredHolds(500)).catch((error: unknown) => console.error("[ledger] hold sweep failed", error));
+          scope(async () => {
+            await store.sweepExpiredHolds(500);
+            if ((await store.sweepExpiredPools(100)) > 0) events.notify();
+          }).catch((error: unknown) => console.error("[ledger] expiry sweep failed", error));
         }, sweepIntervalMs)
       : undefined;
   sweeper?.unref();

@@ -89,12 +89,13 @@ export interface OutboxRow {
 
 /** The ledger's storage. Every balance change is one call, one statement, one transaction. */
 export interface LedgerStore {
-  openAccount(accountId: string, planId: string, planVersion: bigint, cycleStart: Date, cycleEnd: Date, units: UnitSetup[], signupGrants: SignupGrant[]): Promise<void>;
+  openAccount(accountId: string, planId: string, planVersion: bigint, cycleStart: Date, cycleEnd: Date, units: UnitSetup[], signupGrants: SignupGrant[]): Promise<{ rolled: boolean }>;
   authorize(call: AuthorizeCall): Promise<AuthorizeResult>;
   charge(call: ChargeCall): Promise<ChargeResult>;
   release(accountId: string, holdId: string, idempotencyKey: string, requestHash: string): Promise<{ released_micros: string; status: string }>;
   grant(call: GrantCall): Promise<{ pool_id: string; entry_id: string; balance_micros: string }>;
   sweepExpiredHolds(limit: number): Promise<number>;
+  sweepExpiredPools(limit: number): Promise<number>;
   account(accountId: string): Promise<LedgerAccount | null>;
   pools(accountId: string): Promise<Pool[]>;
   balances(accountId: string): Promise<Balance[]>;
@@ -113,7 +114,7 @@ export class PostgresLedgerStore implements LedgerStore {
     return row!.result;
   }
 
-  async openAccount(accountId: string, planId: string, planVersion: bigint, cycleStart: Date, cycleEnd: Date, units: UnitSetup[], signupGrants: SignupGrant[]): Promise<void> {
+  async openAccount(accountId: string, planId: string, planVersion: bigint, cycleStart: Date, cycleEnd: Date, units: UnitSetup[], signupGrants: SignupGrant[]): Promise<{ rolled: boolean }> {
     const payload = units.map((u) => ({
       unit: u.unit,
       allotment_micros: u.allotmentMicros.toString(),
@@ -121,7 +122,7 @@ export class PostgresLedgerStore implements LedgerStore {
       low_credit_limit_micros: u.lowCreditLimitMicros.toString(),
     }));
     const grants = signupGrants.map((g) => ({ unit: g.unit, amount_micros: g.amountMicros.toString(), expires_at: g.expiresAt.toISOString() }));
-    await sql(this.em(), `select ledger.open_account(?, ?, ?, ?, ?, ?::jsonb, ?::jsonb)`, [
+    return this.one(`select ledger.open_account(?, ?, ?, ?, ?, ?::jsonb, ?::jsonb) as result`, [
       accountId, planId, planVersion.toString(), cycleStart, cycleEnd, JSON.stringify(payload), JSON.stringify(grants),
     ]);
   }
@@ -156,6 +157,10 @@ export class PostgresLedgerStore implements LedgerStore {
 
   async sweepExpiredHolds(limit: number): Promise<number> {
     return this.one(`select ledger.sweep_expired_holds(?) as result`, [limit]);
+  }
+
+  sweepExpiredPools(limit: number): Promise<number> {
+    return this.one(`select ledger.sweep_expired_pools(?) as result`, [limit]);
   }
 
   account(accountId: string) {

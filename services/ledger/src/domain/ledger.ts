@@ -97,12 +97,19 @@ export class Ledger {
   ) {}
 
   /** Makes sure the account's current cycle exists in the ledger (balances and the monthly grant). */
-  private async ensureOpen(account: AccountView): Promise<void> {
+  private async ensureOpen(account: AccountView): Promise<{ rolled: boolean; cycleStart: Date }> {
     const cycle = cycleAt(account.cycleAnchor, this.now());
     const key = `${account.accountId}:${account.planVersion}:${cycle.start.toISOString()}`;
-    if (this.openCycles.has(key)) return;
-    await this.store.openAccount(account.accountId, account.planId, account.planVersion, cycle.start, cycle.end, account.units, account.signupGrants);
+    if (this.openCycles.has(key)) return { rolled: false, cycleStart: cycle.start };
+    const { rolled } = await this.store.openAccount(account.accountId, account.planId, account.planVersion, cycle.start, cycle.end, account.units, account.signupGrants);
     this.openCycles.add(key);
+    return { rolled, cycleStart: cycle.start };
+  }
+
+  /** Rolls the account into its current cycle if it is not there yet (idempotent; also done lazily on every request). */
+  async rollOver(accountId: string): Promise<{ rolled: boolean; cycleStart: Date }> {
+    requireAccount(accountId);
+    return this.ensureOpen(await this.accounts.get(accountId));
   }
 
   /**

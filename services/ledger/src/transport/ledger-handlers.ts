@@ -141,6 +141,11 @@ export function ledgerHandlers(
       };
     }, options),
 
+    rollOverCycle: unary(async (request: ledgerV1.RollOverCycleRequest) => {
+      const outcome = await ledger.rollOver(request.accountId);
+      return { cycleStart: outcome.cycleStart, rolled: outcome.rolled };
+    }, options),
+
     getHold: unary(async (request: ledgerV1.GetHoldRequest) => {
       if (!request.holdId) throw new InvalidArgumentError("hold_id", "is required");
       const hold = await store.hold(request.holdId);

@@ -125,33 +125,133 @@ begin
     (v_entry, 2, 'grants:' || p_account, null, -p_amount);
   return jsonb_build_object('pool_id', v_pool, 'entry_id', v_entry::text);
 end $$`,
-  // Opens (or refreshes) an account's cycle: balance rows per unit with the
-  // plan's limits, and the monthly allotment granted once per cycle.
+  // Pools whose expiry has passed close with an 'expire' entry (their balance
+  // goes back to the grants account) and an outbox event. Callers hold no
+  // balance locks; this takes them in the usual order.
+  `
+create function ledger.expire_pools(p_account text) returns integer
+language plpgsql as $$
+declare
+  v_candidate record;
+  v_pool ledger.pools;
+  v_entry bigint;
+  v_count integer := 0;
+begin
+  for v_candidate in
+    select pool_id, unit from ledger.pools
+     where account_id = p_account and not closed and kind <> 'monthly' and expires_at <= now()
+     order by unit, pool_id
+  loop
+    perform ledger.lock_balance(p_account, v_candidate.unit);
+    select * into v_pool from ledger.pools where pool_id = v_candidate.pool_id and not closed for update;
+    continue when not found;
+    insert into ledger.entries (account_id, kind, unit, amount_micros, reason, actor)
+    values (p_account, 'expire', v_pool.unit, v_pool.balance_micros, 'pool expired', 'system')
+    returning entry_id into v_entry;
+    if v_pool.balance_micros <> 0 then
+      insert into ledger.lines values
+        (v_entry, 1, 'pool:' || v_pool.pool_id, v_pool.pool_id, -v_pool.balance_micros),
+        (v_entry, 2, 'grants:' || p_account, null, v_pool.balance_micros);
+    end if;
+    update ledger.pools set balance_micros = 0, closed = true where pool_id = v_pool.pool_id;
+    insert into ledger.outbox (account_id, kind, payload)
+    values (p_account, 'pool_expired', jsonb_build_object(
+      'pool_id', v_pool.pool_id, 'kind', v_pool.kind, 'unit', v_pool.unit, 'expired_micros', v_pool.balance_micros::text));
+    v_count := v_count + 1;
+  end loop;
+  return v_count;
+end $$`,
+  `
+create function ledger.sweep_expired_pools(p_limit integer) returns integer
+language plpgsql as $$
+declare
+  v_account text;
+  v_count integer := 0;
+begin
+  for v_account in
+    select distinct account_id from ledger.pools
+     where not closed and kind <> 'monthly' and expires_at <= now() limit p_limit
+  loop
+    v_count := v_count + ledger.expire_pools(v_account);
+  end loop;
+  return v_count;
+end $$`,
+  // Opens an account's current cycle, or rolls it over: balance rows per unit
+  // with the plan's limits, the monthly allotment granted once per cycle, the
+  // previous cycle's monthly pools closed (unused allotment lapses; a negative
+  // balance is carried into the new allotment), threshold state reset, expired
+  // pools closed. Idempotent; a late or repeated call changes nothing more.
   `
 create function ledger.open_account(
   p_account text, p_plan_id text, p_plan_version bigint, p_cycle_start timestamptz, p_cycle_end timestamptz,
   p_units jsonb, p_signup_grants jsonb
-) returns void
+) returns jsonb
 language plpgsql as $$
 declare
   v_unit jsonb;
   v_grant jsonb;
+  v_account ledger.accounts;
+  v_rolled boolean := false;
+  v_new_pool uuid;
+  v_old record;
+  v_entry bigint;
 begin
   insert into ledger.accounts (account_id, plan_id, plan_version, cycle_start, cycle_end)
   values (p_account, p_plan_id, p_plan_version, p_cycle_start, p_cycle_end)
-  on conflict (account_id) do update set plan_id = excluded.plan_id, plan_version = excluded.plan_version;
+  on conflict (account_id) do nothing;
+  select * into v_account from ledger.accounts where account_id = p_account for update;
+  if v_account.cycle_start < p_cycle_start then
+    v_rolled := true;
+  end if;
+  update ledger.accounts
+     set plan_id = p_plan_id, plan_version = p_plan_version,
+         cycle_start = greatest(cycle_start, p_cycle_start),
+         cycle_end = case when cycle_start < p_cycle_start then p_cycle_end else cycle_end end
+   where account_id = p_account;
+
   for v_unit in select * from jsonb_array_elements(p_units) loop
     insert into ledger.balances (account_id, unit, negative_limit_micros, low_credit_limit_micros)
     values (p_account, v_unit->>'unit', (v_unit->>'negative_limit_micros')::bigint, (v_unit->>'low_credit_limit_micros')::bigint)
     on conflict (account_id, unit) do update
       set negative_limit_micros = excluded.negative_limit_micros,
           low_credit_limit_micros = excluded.low_credit_limit_micros;
-    if (v_unit->>'allotment_micros')::bigint > 0 then
-      perform ledger.lock_balance(p_account, v_unit->>'unit');
-      perform ledger.grant_pool(
+    perform ledger.lock_balance(p_account, v_unit->>'unit');
+    v_new_pool := null;
+    if (v_unit->>'allotment_micros')::bigint > 0 and p_cycle_start >= v_account.cycle_start then
+      v_new_pool := (ledger.grant_pool(
         p_account, v_unit->>'unit', 'monthly', (v_unit->>'allotment_micros')::bigint, p_cycle_end, 0,
         'monthly:' || p_account || ':' || (v_unit->>'unit') || ':' || p_cycle_start::text,
-        'monthly allotment', 'system', '');
+        'monthly allotment', 'system', '')->>'pool_id')::uuid;
+    end if;
+    if v_rolled then
+      update ledger.balances set crossed_percents = '{}' where account_id = p_account and unit = v_unit->>'unit';
+      for v_old in
+        select * from ledger.pools
+         where account_id = p_account and unit = v_unit->>'unit' and kind = 'monthly' and not closed
+           and pool_id is distinct from v_new_pool and expires_at <= p_cycle_start
+         for update
+      loop
+        if v_old.balance_micros < 0 and v_new_pool is null then
+          continue; -- nothing to carry the negative into: it stays where it is
+        end if;
+        if v_old.balance_micros <> 0 then
+          insert into ledger.entries (account_id, kind, unit, amount_micros, reason, actor)
+          values (p_account, 'reset', v_old.unit, v_old.balance_micros,
+                  case when v_old.balance_micros > 0 then 'unused monthly allotment lapses' else 'negative balance carried into the new cycle' end,
+                  'system')
+          returning entry_id into v_entry;
+          insert into ledger.lines values
+            (v_entry, 1, 'pool:' || v_old.pool_id, v_old.pool_id, -v_old.balance_micros),
+            (v_entry, 2,
+             case when v_old.balance_micros > 0 then 'grants:' || p_account else 'pool:' || v_new_pool end,
+             case when v_old.balance_micros > 0 then null else v_new_pool end,
+             v_old.balance_micros);
+          if v_old.balance_micros < 0 then
+            update ledger.pools set balance_micros = balance_micros + v_old.balance_micros where pool_id = v_new_pool;
+          end if;
+        end if;
+        update ledger.pools set balance_micros = 0, closed = true where pool_id = v_old.pool_id;
+      end loop;
     end if;
   end loop;
   -- Sign-up grants: once per account (not per cycle), expiring.
@@ -161,6 +261,8 @@ begin
       p_account, v_grant->>'unit', 'free_grant', (v_grant->>'amount_micros')::bigint, (v_grant->>'expires_at')::timestamptz, 0,
       'signup:' || p_account || ':' || (v_grant->>'unit'), 'sign-up grant', 'system', '');
   end loop;
+  perform ledger.expire_pools(p_account);
+  return jsonb_build_object('rolled', v_rolled, 'cycle_start', greatest(v_account.cycle_start, p_cycle_start));
 end $$`,
   `
 create function ledger.authorize(
@@ -184,7 +286,10 @@ begin
   select held_micros into v_held from ledger.balances where account_id = p_account and unit = p_unit;
   v_available := ledger.total_balance(p_account, p_unit) - v_held;
   if v_available < p_amount then
-    v_response := jsonb_build_object('allowed', false, 'reason', 'INSUFFICIENT_CREDITS', 'available_micros', v_available::text);
+    v_response := jsonb_build_object('allowed', false, 'available_micros', v_available::text, 'reason',
+      case when exists (select 1 from ledger.pools where account_id = p_account and unit = p_unit and kind = 'free_grant' and closed)
+            and not exists (select 1 from ledger.pools where account_id = p_account and unit = p_unit and not closed and kind <> 'free_grant')
+           then 'FREE_CREDITS_EXPIRED' else 'INSUFFICIENT_CREDITS' end);
   else
     v_expires := now() + make_interval(secs => p_ttl_ms / 1000.0);
     insert into ledger.holds (account_id, unit, bucket, amount_micros, status, expires_at, attribution, rate_table_version)

@@ -1,0 +1,89 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openDatabase, sql, type MikroORM } from "@tollgate/db";
+import { createTestDatabase, type TestDatabase } from "@tollgate/testing";
+import { ledgerEntities } from "../src/data/entities.js";
+import { PostgresLedgerStore } from "../src/data/ledger-store.js";
+import { migrations } from "../src/data/migrations/index.js";
+
+const CREDIT = 1_000_000n;
+const DAY = 86_400_000;
+let db: TestDatabase;
+let orm: MikroORM;
+let store: PostgresLedgerStore;
+
+const units = [{ unit: "credits", allotmentMicros: 100n * CREDIT, negativeLimitMicros: 50n * CREDIT, lowCreditLimitMicros: 0n }];
+const at = (days: number) => new Date(Math.floor(Date.now() / DAY) * DAY + days * DAY);
+
+const directCharge = (accountId: string, key: string, credits: bigint) =>
+  store.charge({
+    accountId, holdId: null, unit: "credits", bucket: "ai", amountMicros: credits * CREDIT, final: true, idempotencyKey: key,
+    requestHash: key, attribution: {}, rateTableVersion: 1n, drawdownOrder: [], thresholdPercents: [50], traceparent: "", traceId: "",
+  });
+
+const pools = async (accountId: string) =>
+  (await store.pools(accountId)).map((p) => ({ kind: p.kind, balance: BigInt(p.balanceMicros) / CREDIT }));
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  orm = await openDatabase({ url: db.url, schema: "ledger", entities: ledgerEntities, migrations });
+  store = new PostgresLedgerStore(() => orm.em.fork());
+});
+
+afterAll(async () => {
+  await orm?.close();
+  await db?.drop();
+});
+
+describe("cycle rollover", () => {
+  it("carries a negative balance into the next allotment, once, and lets unused allotment lapse", async () => {
+    await store.openAccount("roll", "p", 1n, at(-10), at(20), units, []);
+    await directCharge("roll", "over", 130n);
+    expect(await pools("roll")).toEqual([{ kind: "monthly", balance: -30n }]);
+
+    expect(await store.openAccount("roll", "p", 1n, at(20), at(50), units, [])).toMatchObject({ rolled: true });
+    expect(await pools("roll")).toEqual([{ kind: "monthly", balance: 70n }]);
+
+    // Twice, or late with the old cycle: nothing more happens.
+    expect(await store.openAccount("roll", "p", 1n, at(20), at(50), units, [])).toMatchObject({ rolled: false });
+    expect(await store.openAccount("roll", "p", 1n, at(-10), at(20), units, [])).toMatchObject({ rolled: false });
+    expect(await pools("roll")).toEqual([{ kind: "monthly", balance: 70n }]);
+
+    await store.openAccount("roll", "p", 1n, at(50), at(80), units, []);
+    expect(await pools("roll")).toEqual([{ kind: "monthly", balance: 100n }]);
+
+    const [journal] = await sql<{ ok: boolean }>(orm.em.fork(), `
+      select bool_and(p.balance_micros = coalesce(l.total, 0)) as ok from ledger.pools p
+        left join (select pool_id, sum(amount_micros) as total from ledger.lines group by pool_id) l using (pool_id)
+       where p.account_id = 'roll'`);
+    expect(journal?.ok).toBe(true);
+  });
+
+  it("resets threshold state so a crossing fires again in the new cycle", async () => {
+    await store.openAccount("thresholds", "p", 1n, at(-10), at(20), units, []);
+    await directCharge("thresholds", "t1", 60n);
+    await store.openAccount("thresholds", "p", 1n, at(20), at(50), units, []);
+    await directCharge("thresholds", "t2", 60n);
+    const events = await sql<{ payload: { threshold_percent: number; cycle: string } }>(orm.em.fork(),
+      `select payload from ledger.outbox where account_id = 'thresholds' and kind = 'threshold_crossed' order by id`);
+    expect(events.map((e) => e.payload.threshold_percent)).toEqual([50, 50]);
+    expect(new Set(events.map((e) => e.payload.cycle)).size).toBe(2);
+  });
+
+  it("closes an expired sign-up grant with an entry and an event, then denies with FREE_CREDITS_EXPIRED", async () => {
+    const signup = [{ unit: "credits", amountMicros: 75n * CREDIT, expiresAt: new Date(Date.now() + 300) }];
+    const noAllotment = [{ unit: "credits", allotmentMicros: 0n, negativeLimitMicros: 0n, lowCreditLimitMicros: 0n }];
+    await store.openAccount("trial", "p", 1n, at(-1), at(29), noAllotment, signup);
+    expect(await pools("trial")).toEqual([{ kind: "free_grant", balance: 75n }]);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(await store.sweepExpiredPools(10)).toBe(1);
+    expect(await pools("trial")).toEqual([]);
+    const [event] = await sql<{ payload: { kind: string; expired_micros: string } }>(orm.em.fork(),
+      `select payload from ledger.outbox where account_id = 'trial' and kind = 'pool_expired'`);
+    expect(event?.payload).toMatchObject({ kind: "free_grant", expired_micros: String(75n * CREDIT) });
+    const denied = await store.authorize({
+      accountId: "trial", unit: "credits", bucket: "ai", amountMicros: CREDIT, idempotencyKey: "a", requestHash: "a",
+      ttlMs: 1000, attribution: {}, rateTableVersion: 1n,
+    });
+    expect(denied).toMatchObject({ allowed: false, reason: "FREE_CREDITS_EXPIRED" });
+  });
+});
