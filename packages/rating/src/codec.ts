@@ -109,6 +109,8 @@ export function rateFromProto(rate: pricingV1.Rate, field: string): Rate {
         outputMicrosPerMillion: int64(r.outputMicrosPerMillion, f("model_token.output_micros_per_million")),
         cacheReadMicrosPerMillion: int64(r.cacheReadMicrosPerMillion, f("model_token.cache_read_micros_per_million")),
         cacheWriteMicrosPerMillion: int64(r.cacheWriteMicrosPerMillion, f("model_token.cache_write_micros_per_million")),
+        inputUsdMicrosPerMillion: int64(r.inputUsdMicrosPerMillion, f("model_token.input_usd_micros_per_million")),
+        outputUsdMicrosPerMillion: int64(r.outputUsdMicrosPerMillion, f("model_token.output_usd_micros_per_million")),
       };
     }
     case "block":
@@ -127,7 +129,14 @@ export function rateFromProto(rate: pricingV1.Rate, field: string): Rate {
     case "cpuCoreHour":
       return { ...base, kind: "cpu_core_hour", cpuType: required(kind.cpuCoreHour.cpuType, f("cpu_core_hour.cpu_type")), microsPerCoreHour: int64(kind.cpuCoreHour.microsPerCoreHour, f("cpu_core_hour.micros_per_core_hour")) };
     case "hardwareProfileHour":
-      return { ...base, kind: "hardware_profile_hour", profile: required(kind.hardwareProfileHour.profile, f("hardware_profile_hour.profile")), microsPerHour: int64(kind.hardwareProfileHour.microsPerHour, f("hardware_profile_hour.micros_per_hour")) };
+      return {
+        ...base,
+        kind: "hardware_profile_hour",
+        profile: required(kind.hardwareProfileHour.profile, f("hardware_profile_hour.profile")),
+        vcpus: kind.hardwareProfileHour.vcpus,
+        memoryMib: kind.hardwareProfileHour.memoryMib,
+        microsPerHour: int64(kind.hardwareProfileHour.microsPerHour, f("hardware_profile_hour.micros_per_hour")),
+      };
     case "fineTuning":
       return {
         ...base,
@@ -183,8 +192,8 @@ export function rateToProto(rate: Rate): pricingV1.Rate {
             outputMicrosPerMillion: s(rate.outputMicrosPerMillion),
             cacheReadMicrosPerMillion: s(rate.cacheReadMicrosPerMillion),
             cacheWriteMicrosPerMillion: s(rate.cacheWriteMicrosPerMillion),
-            inputUsdMicrosPerMillion: "0",
-            outputUsdMicrosPerMillion: "0",
+            inputUsdMicrosPerMillion: s(rate.inputUsdMicrosPerMillion),
+            outputUsdMicrosPerMillion: s(rate.outputUsdMicrosPerMillion),
           },
         },
       };
@@ -206,7 +215,7 @@ export function rateToProto(rate: Rate): pricingV1.Rate {
     case "cpu_core_hour":
       return { ...base, kind: { $case: "cpuCoreHour", cpuCoreHour: { cpuType: rate.cpuType, microsPerCoreHour: s(rate.microsPerCoreHour) } } };
     case "hardware_profile_hour":
-      return { ...base, kind: { $case: "hardwareProfileHour", hardwareProfileHour: { profile: rate.profile, vcpus: 0, memoryMib: 0, microsPerHour: s(rate.microsPerHour) } } };
+      return { ...base, kind: { $case: "hardwareProfileHour", hardwareProfileHour: { profile: rate.profile, vcpus: rate.vcpus, memoryMib: rate.memoryMib, microsPerHour: s(rate.microsPerHour) } } };
     case "fine_tuning":
       return {
         ...base,

@@ -18,6 +18,8 @@ const table: RateTable = {
       outputMicrosPerMillion: 15_000_000n,
       cacheReadMicrosPerMillion: 300_000n,
       cacheWriteMicrosPerMillion: 3_750_000n,
+      inputUsdMicrosPerMillion: 3_000_000n,
+      outputUsdMicrosPerMillion: 15_000_000n,
     },
     { bucket: "ai", unit: "credits", kind: "block", block: "ai-text", microsPerRun: 1_000_000n, configurationKey: "model", microsPerRunByValue: { "gpt-4o": 3_000_000n } },
     { bucket: "compute", unit: "credits", kind: "gpu_hour", gpuType: "A100", microsPerReplicaHour: 36_000_000n },

@@ -11,11 +11,14 @@ export type RateKind =
       outputMicrosPerMillion: bigint;
       cacheReadMicrosPerMillion: bigint;
       cacheWriteMicrosPerMillion: bigint;
+      /** Provider cost in micro-USD per million tokens, for BYOM spend caps (0 when unknown). */
+      inputUsdMicrosPerMillion: bigint;
+      outputUsdMicrosPerMillion: bigint;
     }
   | { kind: "block"; block: string; microsPerRun: bigint; configurationKey: string; microsPerRunByValue: Record<string, bigint> }
   | { kind: "gpu_hour"; gpuType: string; microsPerReplicaHour: bigint }
   | { kind: "cpu_core_hour"; cpuType: string; microsPerCoreHour: bigint }
-  | { kind: "hardware_profile_hour"; profile: string; microsPerHour: bigint }
+  | { kind: "hardware_profile_hour"; profile: string; vcpus: number; memoryMib: number; microsPerHour: bigint }
   | { kind: "fine_tuning"; sizeClass: string; hardware: string; microsPerMillionTokensPerEpoch: bigint }
   | { kind: "active_minute"; microsPerMinute: bigint }
   | { kind: "tool_run"; tool: string; microsPerRun: bigint };
