@@ -20,7 +20,13 @@ export interface Platform {
 }
 
 /** All four services in this process, on free loopback ports, on one database (a schema each). */
-export async function startPlatform(databaseUrl: string): Promise<Platform> {
+export interface PlatformOptions {
+  smtpUrl?: string;
+  retryBaseMs?: number;
+  maxAttempts?: number;
+}
+
+export async function startPlatform(databaseUrl: string, options: PlatformOptions = {}): Promise<Platform> {
   const entitlements = await startEntitlementsService({ databaseUrl, port: 0, poolMax: 4 });
   const pricing = await startPricingService({ databaseUrl, port: 0, poolMax: 4 });
   const ledger = await startLedgerService({
@@ -31,7 +37,17 @@ export async function startPlatform(databaseUrl: string): Promise<Platform> {
     pricingAddress: pricing.address,
     sweepIntervalMs: 200,
   });
-  const notifications = await startNotificationsService({ databaseUrl, port: 0, poolMax: 4, ledgerAddress: ledger.address });
+  const notifications = await startNotificationsService({
+    databaseUrl,
+    port: 0,
+    poolMax: 4,
+    ledgerAddress: ledger.address,
+    entitlementsAddress: entitlements.address,
+    deliveryPollMs: 100,
+    retryBaseMs: options.retryBaseMs ?? 50,
+    maxAttempts: options.maxAttempts ?? 5,
+    ...(options.smtpUrl ? { smtpUrl: options.smtpUrl } : {}),
+  });
   const clients = {
     entitlements: createClient(entitlementsV1.EntitlementsServiceClient, entitlements.address),
     pricing: createClient(pricingV1.PricingServiceClient, pricing.address),
@@ -46,7 +62,8 @@ export async function startPlatform(databaseUrl: string): Promise<Platform> {
     clients,
     async stop() {
       Object.values(clients).forEach((client) => client.close());
-      await notifications.stop();
+      // `this.notifications`: a test may have replaced the instance (restart tests).
+      await this.notifications.stop();
       await ledger.stop();
       await pricing.stop();
       await entitlements.stop();

@@ -3,7 +3,7 @@ import { registerTelemetry } from "@tollgate/telemetry";
 // Telemetry first: it must patch gRPC and pg before they are loaded.
 registerTelemetry({ serviceName: "tollgate-notifications" });
 
-const { baseShape, env } = await import("@tollgate/config");
+const { baseShape, env, z } = await import("@tollgate/config");
 const { runService } = await import("@tollgate/grpc-kit");
 const { startNotificationsService } = await import("./index.js");
 
@@ -13,6 +13,11 @@ await runService(
     ...baseShape,
     NOTIFICATIONS_PORT: env.port(50054),
     LEDGER_ADDRESS: env.address().default("127.0.0.1:50053"),
+    ENTITLEMENTS_ADDRESS: env.address().default("127.0.0.1:50051"),
+    SMTP_URL: env.optionalUrl(),
+    EMAIL_FROM: z.string().default("Tollgate <notifications@tollgate.local>"),
+    WEBHOOK_MAX_ATTEMPTS: env.positiveInt(8),
+    RETRY_BASE_MS: env.positiveInt(1_000),
   },
   (config) =>
     startNotificationsService({
@@ -21,6 +26,11 @@ await runService(
       host: config.GRPC_HOST,
       poolMax: config.DB_POOL_MAX,
       ledgerAddress: config.LEDGER_ADDRESS,
+      entitlementsAddress: config.ENTITLEMENTS_ADDRESS,
+      ...(config.SMTP_URL ? { smtpUrl: config.SMTP_URL } : {}),
+      emailFrom: config.EMAIL_FROM,
+      maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
+      retryBaseMs: config.RETRY_BASE_MS,
       ...(config.SERVICE_TOKEN ? { serviceToken: config.SERVICE_TOKEN } : {}),
     }),
 );

@@ -27,7 +27,10 @@ export function accountView(account: entitlementsV1.Account, plan: entitlementsV
     entry.negativeLimitMicros = BigInt(limit.negativeLimitMicros);
     entry.lowCreditLimitMicros = BigInt(limit.lowCreditLimitMicros);
   }
-  const thresholds = new Set([...(plan.thresholds?.bannerPercents ?? []), ...(plan.thresholds?.emailPercents ?? [])]);
+  const t = plan.thresholds;
+  const thresholds = new Set(
+    [...(t?.bannerPercents ?? []), ...(t?.emailPercents ?? []), t?.upgradePromptPercent ?? 0, t?.referralPromptPercent ?? 0].filter((p) => p > 0),
+  );
   return {
     accountId: account.accountId,
     status: account.status === E.AccountStatus.ACCOUNT_STATUS_SUSPENDED ? "suspended" : "active",

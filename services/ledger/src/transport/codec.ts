@@ -119,6 +119,18 @@ export function eventToProto(row: OutboxRow): ledgerV1.LedgerEvent {
           },
         },
       };
+    case "pool_expired":
+      return {
+        ...base,
+        kind: {
+          $case: "poolExpired",
+          poolExpired: {
+            poolId: String(p.pool_id),
+            kind: E.poolKindFromJSON(`POOL_KIND_${String(p.kind).toUpperCase()}`),
+            expiredMicros: String(p.expired_micros),
+          },
+        },
+      };
     default:
       return { ...base, kind: undefined };
   }

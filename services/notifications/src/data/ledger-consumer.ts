@@ -1,9 +1,42 @@
 import { ledgerV1 } from "@tollgate/proto";
 import { withRemoteParent } from "@tollgate/telemetry";
-import type { ThresholdCrossing } from "../domain/rules.js";
+import { commonV1, entitlementsV1 } from "@tollgate/proto";
+import type { LedgerEventFacts, Unit } from "../domain/rules.js";
 import type { NotificationsStore } from "./notifications-store.js";
 
-export type EventHandler = (event: { sequence: bigint; crossing?: ThresholdCrossing }) => Promise<void>;
+export type EventHandler = (event: { sequence: bigint; facts?: LedgerEventFacts }) => Promise<void>;
+
+const unitOf = (unit: commonV1.Unit) => commonV1.unitToJSON(unit).slice("UNIT_".length).toLowerCase() as Unit;
+
+/** The domain facts of a ledger event (undefined for kinds this service does not act on). */
+export function factsOf(event: ledgerV1.LedgerEvent): LedgerEventFacts | undefined {
+  switch (event.kind?.$case) {
+    case "thresholdCrossed": {
+      const crossed = event.kind.thresholdCrossed;
+      return {
+        kind: "threshold_crossed",
+        accountId: event.accountId,
+        unit: unitOf(crossed.unit),
+        thresholdPercent: crossed.thresholdPercent,
+        percentUsed: crossed.percentUsed,
+        cycle: crossed.cycle,
+      };
+    }
+    case "poolExpired": {
+      const expired = event.kind.poolExpired;
+      return {
+        kind: "pool_expired",
+        accountId: event.accountId,
+        poolId: expired.poolId,
+        poolKind: entitlementsV1.poolKindToJSON(expired.kind).slice("POOL_KIND_".length).toLowerCase(),
+        unit: "credits",
+        expiredMicros: BigInt(expired.expiredMicros),
+      };
+    }
+    default:
+      return undefined;
+  }
+}
 
 /**
  * Reads the ledger's event feed at least once, from the offset stored in this
@@ -70,17 +103,8 @@ export class LedgerConsumer {
     await withRemoteParent("tollgate.notifications", `notifications.consume ${kind}`, event.traceparent, async (span) => {
       span.setAttribute("tollgate.account_id", event.accountId);
       span.setAttribute("tollgate.event_sequence", event.sequence);
-      const crossing =
-        event.kind?.$case === "thresholdCrossed"
-          ? {
-              accountId: event.accountId,
-              unit: (["credits", "tool_runs", "usd"] as const)[event.kind.thresholdCrossed.unit - 1] ?? "credits",
-              thresholdPercent: event.kind.thresholdCrossed.thresholdPercent,
-              percentUsed: event.kind.thresholdCrossed.percentUsed,
-              cycle: event.kind.thresholdCrossed.cycle,
-            }
-          : undefined;
-      await this.scope(() => this.handle({ sequence: BigInt(event.sequence), ...(crossing ? { crossing } : {}) }));
+      const facts = factsOf(event);
+      await this.scope(() => this.handle({ sequence: BigInt(event.sequence), ...(facts ? { facts } : {}) }));
     });
     this.backoffMs = 100;
   }

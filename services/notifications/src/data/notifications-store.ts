@@ -1,14 +1,27 @@
 import { sql, type EntityManager } from "@tollgate/db";
-import type { BannerDraft } from "../domain/rules.js";
+import type { Decisions } from "../domain/rules.js";
 import { BannerSchema, type Banner } from "./banner.entity.js";
+import { DeliverySchema, PreferencesSchema, type Delivery, type Preferences } from "./delivery.entity.js";
 
 export interface NotificationsStore {
   offset(consumer: string): Promise<bigint>;
-  /** Records the banner (once per dedup key) and advances the consumer offset, in one transaction. */
-  recordEvent(consumer: string, sequence: bigint, banner: BannerDraft | undefined, traceId: string): Promise<void>;
+  /**
+   * Records what an event produced (banners and deliveries, each once per
+   * dedup key) and advances the consumer offset, in one transaction.
+   */
+  recordEvent(consumer: string, sequence: bigint, decisions: Decisions, trace: { traceId: string; traceparent: string }): Promise<void>;
   banners(accountId: string, includeDismissed: boolean): Promise<Banner[]>;
   banner(bannerId: string): Promise<Banner | null>;
   dismiss(banner: Banner, actor: string): Promise<Banner>;
+  /** Claims due deliveries for `leaseMs` (skipping rows other replicas hold). */
+  claimDue(limit: number, leaseMs: number): Promise<Delivery[]>;
+  markDelivered(notificationId: string): Promise<void>;
+  markFailed(notificationId: string, error: string, retryAt: Date | null): Promise<void>;
+  deliveries(accountId: string, beforeCreatedAt: Date | null, limit: number): Promise<Delivery[]>;
+  delivery(notificationId: string): Promise<Delivery | null>;
+  resend(notificationId: string): Promise<Delivery | null>;
+  preferences(accountId: string): Promise<Preferences | null>;
+  savePreferences(preferences: { accountId: string; emailRecipients: string[]; webhooks: { url: string; secret: string }[]; channelsByRule: Record<string, string[]> }): Promise<Preferences>;
 }
 
 export class PostgresNotificationsStore implements NotificationsStore {
@@ -19,14 +32,22 @@ export class PostgresNotificationsStore implements NotificationsStore {
     return row ? BigInt(row.sequence) : 0n;
   }
 
-  async recordEvent(consumer: string, sequence: bigint, banner: BannerDraft | undefined, traceId: string): Promise<void> {
+  async recordEvent(consumer: string, sequence: bigint, decisions: Decisions, trace: { traceId: string; traceparent: string }): Promise<void> {
     await this.em().transactional(async (em) => {
-      if (banner) {
+      for (const banner of decisions.banners) {
         await sql(
           em,
           `insert into notifications.banners (account_id, rule, kind, message, unit, threshold_percent, dedup_key, trace_id)
            values (?, ?, ?, ?, ?, ?, ?, ?) on conflict (dedup_key) do nothing`,
-          [banner.accountId, banner.rule, banner.kind, banner.message, banner.unit, banner.thresholdPercent, banner.dedupKey, traceId],
+          [banner.accountId, banner.rule, banner.kind, banner.message, banner.unit, banner.thresholdPercent, banner.dedupKey, trace.traceId],
+        );
+      }
+      for (const delivery of decisions.deliveries) {
+        await sql(
+          em,
+          `insert into notifications.deliveries (account_id, channel, recipient, rule, dedup_key, payload, trace_id, traceparent)
+           values (?, ?, ?, ?, ?, ?::jsonb, ?, ?) on conflict (dedup_key) do nothing`,
+          [delivery.accountId, delivery.channel, delivery.recipient, delivery.rule, delivery.dedupKey, JSON.stringify(delivery.payload), trace.traceId, trace.traceparent],
         );
       }
       await sql(
@@ -39,11 +60,7 @@ export class PostgresNotificationsStore implements NotificationsStore {
   }
 
   banners(accountId: string, includeDismissed: boolean): Promise<Banner[]> {
-    return this.em().find(
-      BannerSchema,
-      { accountId, ...(includeDismissed ? {} : { dismissedAt: null }) },
-      { orderBy: { createdAt: "desc" } },
-    );
+    return this.em().find(BannerSchema, { accountId, ...(includeDismissed ? {} : { dismissedAt: null }) }, { orderBy: { createdAt: "desc" } });
   }
 
   banner(bannerId: string): Promise<Banner | null> {
@@ -56,5 +73,74 @@ export class PostgresNotificationsStore implements NotificationsStore {
       await this.em().flush();
     }
     return banner;
+  }
+
+  async claimDue(limit: number, leaseMs: number): Promise<Delivery[]> {
+    const rows = await sql<{ notification_id: string }>(
+      this.em(),
+      `update notifications.deliveries d
+          set status = 'sending', attempts = attempts + 1, lease_until = now() + make_interval(secs => ? / 1000.0)
+        where notification_id in (
+          select notification_id from notifications.deliveries
+           where (status in ('pending', 'failed') and next_attempt_at <= now())
+              or (status = 'sending' and lease_until < now())
+           order by next_attempt_at
+           limit ? for update skip locked)
+       returning notification_id`,
+      [leaseMs, limit],
+    );
+    if (rows.length === 0) return [];
+    return this.em().find(DeliverySchema, { notificationId: { $in: rows.map((r) => r.notification_id) } }, { refresh: true });
+  }
+
+  async markDelivered(notificationId: string): Promise<void> {
+    await sql(this.em(), `update notifications.deliveries set status = 'delivered', delivered_at = now(), last_error = '', lease_until = null where notification_id = ?`, [notificationId]);
+  }
+
+  async markFailed(notificationId: string, error: string, retryAt: Date | null): Promise<void> {
+    await sql(
+      this.em(),
+      `update notifications.deliveries
+          set status = ?, last_error = ?, next_attempt_at = coalesce(?, next_attempt_at), lease_until = null
+        where notification_id = ?`,
+      [retryAt ? "failed" : "dead_letter", error.slice(0, 2000), retryAt, notificationId],
+    );
+  }
+
+  deliveries(accountId: string, beforeCreatedAt: Date | null, limit: number): Promise<Delivery[]> {
+    return this.em().find(
+      DeliverySchema,
+      { ...(accountId ? { accountId } : {}), ...(beforeCreatedAt ? { createdAt: { $lt: beforeCreatedAt } } : {}) },
+      { orderBy: { createdAt: "desc" }, limit },
+    );
+  }
+
+  delivery(notificationId: string): Promise<Delivery | null> {
+    return this.em().findOne(DeliverySchema, { notificationId });
+  }
+
+  async resend(notificationId: string): Promise<Delivery | null> {
+    await sql(
+      this.em(),
+      `update notifications.deliveries set status = 'pending', next_attempt_at = now(), lease_until = null where notification_id = ? and status <> 'sending'`,
+      [notificationId],
+    );
+    return this.em().findOne(DeliverySchema, { notificationId }, { refresh: true });
+  }
+
+  preferences(accountId: string): Promise<Preferences | null> {
+    return this.em().findOne(PreferencesSchema, { accountId });
+  }
+
+  async savePreferences(preferences: { accountId: string; emailRecipients: string[]; webhooks: { url: string; secret: string }[]; channelsByRule: Record<string, string[]> }): Promise<Preferences> {
+    await sql(
+      this.em(),
+      `insert into notifications.preferences (account_id, email_recipients, webhooks, channels_by_rule)
+       values (?, ?::jsonb, ?::jsonb, ?::jsonb)
+       on conflict (account_id) do update set email_recipients = excluded.email_recipients, webhooks = excluded.webhooks,
+         channels_by_rule = excluded.channels_by_rule, updated_at = now()`,
+      [preferences.accountId, JSON.stringify(preferences.emailRecipients), JSON.stringify(preferences.webhooks), JSON.stringify(preferences.channelsByRule)],
+    );
+    return (await this.em().findOne(PreferencesSchema, { accountId: preferences.accountId }, { refresh: true }))!;
   }
 }

@@ -1,11 +1,28 @@
-/** A threshold crossing reported by the ledger, in domain terms. */
-export interface ThresholdCrossing {
-  accountId: string;
-  unit: "credits" | "tool_runs" | "usd";
-  thresholdPercent: number;
-  percentUsed: number;
-  cycle: string;
+/**
+ * Notification rules: what a ledger event turns into. The thresholds are data
+ * on the account's plan; the defaults are those of seed 001.
+ */
+export type Unit = "credits" | "tool_runs" | "usd";
+
+export type LedgerEventFacts =
+  | { kind: "threshold_crossed"; accountId: string; unit: Unit; thresholdPercent: number; percentUsed: number; cycle: string }
+  | { kind: "pool_expired"; accountId: string; poolId: string; poolKind: string; unit: Unit; expiredMicros: bigint };
+
+export interface PlanRules {
+  bannerPercents: number[];
+  emailPercents: number[];
+  upgradePromptPercent: number;
+  referralPromptPercent: number;
+  freeTier: boolean;
 }
+
+export const DEFAULT_RULES: PlanRules = {
+  bannerPercents: [20, 50, 70, 80, 90, 100],
+  emailPercents: [50, 70, 80, 90],
+  upgradePromptPercent: 75,
+  referralPromptPercent: 50,
+  freeTier: false,
+};
 
 export interface BannerDraft {
   accountId: string;
@@ -14,29 +31,111 @@ export interface BannerDraft {
   message: string;
   unit: string;
   thresholdPercent: number;
-  /** One banner per (account, unit, cycle, rule): the key that makes delivery exactly-once. */
+  /** One banner per (account, unit, cycle, rule): the key that makes it exactly once. */
   dedupKey: string;
 }
 
-/** Default banner thresholds from seed 001; 100 % is fixed, the rest dismissible. */
-export const DEFAULT_BANNER_PERCENTS = [20, 50, 70, 80, 90, 100];
+export interface Recipients {
+  emails: string[];
+  webhooks: { url: string; secret: string }[];
+  /** rule → channels; a rule not listed uses its default channels. */
+  channelsByRule: Record<string, string[]>;
+}
 
-const UNIT_LABEL = { credits: "credits", tool_runs: "tool runs", usd: "spend cap" } as const;
+export interface DeliveryDraft {
+  accountId: string;
+  channel: "email" | "webhook";
+  recipient: string;
+  rule: string;
+  dedupKey: string;
+  payload: { type: string; subject: string; text: string; data: Record<string, unknown> };
+}
 
-export function bannerFor(crossing: ThresholdCrossing, bannerPercents: number[] = DEFAULT_BANNER_PERCENTS): BannerDraft | undefined {
-  if (!bannerPercents.includes(crossing.thresholdPercent)) return undefined;
-  const rule = `usage_${crossing.thresholdPercent}`;
-  const label = UNIT_LABEL[crossing.unit];
-  const fixed = crossing.thresholdPercent >= 100;
-  return {
-    accountId: crossing.accountId,
-    rule,
-    kind: fixed ? "fixed" : "dismissible",
-    message: fixed
-      ? `You have used all of your ${label} for this cycle. Upgrade or top up your plan to continue.`
-      : `You have used ${crossing.thresholdPercent}% of your ${label} for this cycle. Top up or upgrade to avoid interruptions.`,
-    unit: crossing.unit,
-    thresholdPercent: crossing.thresholdPercent,
-    dedupKey: `${crossing.accountId}:${crossing.unit}:${crossing.cycle}:${rule}`,
-  };
+const UNIT_LABEL: Record<Unit, string> = { credits: "credits", tool_runs: "tool runs", usd: "AI spend cap" };
+
+export interface Decisions {
+  banners: BannerDraft[];
+  deliveries: DeliveryDraft[];
+}
+
+function deliveriesFor(
+  base: { accountId: string; rule: string; key: string; type: string; subject: string; text: string; data: Record<string, unknown> },
+  recipients: Recipients,
+  defaultChannels: ("email" | "webhook")[],
+): DeliveryDraft[] {
+  const channels = recipients.channelsByRule[base.rule] ?? defaultChannels;
+  const payload = { type: base.type, subject: base.subject, text: base.text, data: base.data };
+  const drafts: DeliveryDraft[] = [];
+  if (channels.includes("email")) {
+    for (const email of recipients.emails) {
+      drafts.push({ accountId: base.accountId, channel: "email", recipient: email, rule: base.rule, dedupKey: `${base.key}:email:${email}`, payload });
+    }
+  }
+  if (channels.includes("webhook")) {
+    for (const hook of recipients.webhooks) {
+      drafts.push({ accountId: base.accountId, channel: "webhook", recipient: hook.url, rule: base.rule, dedupKey: `${base.key}:webhook:${hook.url}`, payload });
+    }
+  }
+  return drafts;
+}
+
+/** What one ledger event produces: banners, and one delivery per recipient and channel. */
+export function decide(event: LedgerEventFacts, rules: PlanRules, recipients: Recipients): Decisions {
+  if (event.kind === "pool_expired") {
+    if (event.poolKind !== "free_grant") return { banners: [], deliveries: [] };
+    const key = `${event.accountId}:${event.poolId}:free_credits_expired`;
+    const text = "Your free credits have expired. Upgrade your plan to keep going.";
+    return {
+      banners: [{ accountId: event.accountId, rule: "free_credits_expired", kind: "fixed", message: text, unit: event.unit, thresholdPercent: 0, dedupKey: key }],
+      deliveries: deliveriesFor(
+        { accountId: event.accountId, rule: "free_credits_expired", key, type: "pool.expired", subject: "Your free credits have expired", text, data: { pool_id: event.poolId, unit: event.unit, expired_micros: event.expiredMicros.toString() } },
+        recipients,
+        ["webhook"],
+      ),
+    };
+  }
+
+  const { accountId, unit, thresholdPercent: t, cycle } = event;
+  const label = UNIT_LABEL[unit];
+  const scope = `${accountId}:${unit}:${cycle}`;
+  const banners: BannerDraft[] = [];
+  const deliveries: DeliveryDraft[] = [];
+  if (rules.bannerPercents.includes(t)) {
+    const fixed = t >= 100;
+    banners.push({
+      accountId,
+      rule: `usage_${t}`,
+      kind: fixed ? "fixed" : "dismissible",
+      message: fixed
+        ? `You have used all of your ${label} for this cycle. Upgrade or top up your plan to continue.`
+        : `You have used ${t}% of your ${label} for this cycle. Top up or upgrade to avoid interruptions.`,
+      unit,
+      thresholdPercent: t,
+      dedupKey: `${scope}:usage_${t}`,
+    });
+  }
+  if (unit === "credits" && t === rules.upgradePromptPercent) {
+    banners.push({ accountId, rule: "upgrade_prompt", kind: "dismissible", message: "Running low? Upgrade for more credits every month.", unit, thresholdPercent: t, dedupKey: `${scope}:upgrade_prompt` });
+  }
+  if (unit === "credits" && t === rules.referralPromptPercent) {
+    banners.push({ accountId, rule: "referral_prompt", kind: "dismissible", message: "Invite a friend and you both earn bonus credits.", unit, thresholdPercent: t, dedupKey: `${scope}:referral_prompt` });
+  }
+  const data = { unit, threshold_percent: t, percent_used: event.percentUsed, cycle };
+  const subject = `You have used ${t}% of your ${label}`;
+  const text = `Your account ${accountId} has used ${event.percentUsed}% of its ${label} for the cycle that started ${cycle.slice(0, 10)}.\n\nTo add credits, contact Platform Support or upgrade your plan.`;
+  // Emails at the plan's email thresholds; webhooks for every crossing that has a banner or an email.
+  const channels: ("email" | "webhook")[] = [];
+  if (rules.emailPercents.includes(t)) channels.push("email");
+  if (rules.emailPercents.includes(t) || rules.bannerPercents.includes(t)) channels.push("webhook");
+  deliveries.push(...deliveriesFor({ accountId, rule: `usage_${t}`, key: `${scope}:usage_${t}`, type: "usage.threshold_crossed", subject, text, data }, recipients, channels));
+  return { banners, deliveries };
+}
+
+/**
+ * Retry policy: exponential backoff from `baseMs` (×2 per attempt, capped at
+ * one hour), dead-lettered after `maxAttempts`.
+ */
+export function nextAttempt(attempts: number, baseMs: number, maxAttempts: number): { deadLetter: boolean; delayMs: number } {
+  if (attempts >= maxAttempts) return { deadLetter: true, delayMs: 0 };
+  return { deadLetter: false, delayMs: Math.min(baseMs * 2 ** (attempts - 1), 3_600_000) };
 }

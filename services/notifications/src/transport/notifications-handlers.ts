@@ -1,7 +1,10 @@
+import { randomBytes } from "node:crypto";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
-import { unary, type HandlerOptions } from "@tollgate/grpc-kit";
+import { page, pageSize, unary, type HandlerOptions } from "@tollgate/grpc-kit";
 import { commonV1, notificationsV1 } from "@tollgate/proto";
 import type { Banner } from "../data/banner.entity.js";
+import type { Delivery, Preferences } from "../data/delivery.entity.js";
+import type { DeliveryWorker } from "../data/delivery-worker.js";
 import type { NotificationsStore } from "../data/notifications-store.js";
 
 const N = notificationsV1;
@@ -20,7 +23,46 @@ function bannerToProto(banner: Banner): notificationsV1.Banner {
   };
 }
 
-export function notificationsHandlers(store: NotificationsStore, options: HandlerOptions): Partial<notificationsV1.NotificationsServiceServer> {
+const STATUS: Record<string, notificationsV1.DeliveryStatus> = {
+  pending: N.DeliveryStatus.DELIVERY_STATUS_PENDING,
+  sending: N.DeliveryStatus.DELIVERY_STATUS_PENDING,
+  failed: N.DeliveryStatus.DELIVERY_STATUS_FAILED,
+  delivered: N.DeliveryStatus.DELIVERY_STATUS_DELIVERED,
+  dead_letter: N.DeliveryStatus.DELIVERY_STATUS_DEAD_LETTER,
+};
+
+function deliveryToProto(delivery: Delivery): notificationsV1.Notification {
+  return {
+    notificationId: delivery.notificationId,
+    accountId: delivery.accountId,
+    channel: delivery.channel === "email" ? N.Channel.CHANNEL_EMAIL : N.Channel.CHANNEL_WEBHOOK,
+    recipient: delivery.recipient,
+    rule: delivery.rule,
+    status: STATUS[delivery.status] ?? N.DeliveryStatus.DELIVERY_STATUS_UNSPECIFIED,
+    attempts: delivery.attempts,
+    lastError: delivery.lastError,
+    traceId: delivery.traceId,
+    createdAt: delivery.createdAt,
+    deliveredAt: delivery.deliveredAt ?? undefined,
+  };
+}
+
+function preferencesToProto(accountId: string, preferences: Preferences | null): notificationsV1.Preferences {
+  return {
+    accountId,
+    emailRecipients: preferences?.emailRecipients ?? [],
+    // Secrets are write-only: shown masked.
+    webhooks: (preferences?.webhooks ?? []).map((w) => ({ url: w.url, secret: `${w.secret.slice(0, 10)}…` })),
+    channelsByRule: Object.fromEntries(
+      Object.entries(preferences?.channelsByRule ?? {}).map(([rule, channels]) => [
+        rule,
+        { channels: channels.map((c) => (c === "email" ? N.Channel.CHANNEL_EMAIL : N.Channel.CHANNEL_WEBHOOK)) },
+      ]),
+    ),
+  };
+}
+
+export function notificationsHandlers(store: NotificationsStore, worker: DeliveryWorker, options: HandlerOptions): Partial<notificationsV1.NotificationsServiceServer> {
   return {
     listBanners: unary(async (request: notificationsV1.ListBannersRequest) => {
       if (!request.accountId) throw new InvalidArgumentError("account_id", "is required");
@@ -34,6 +76,57 @@ export function notificationsHandlers(store: NotificationsStore, options: Handle
       if (!banner) throw new NotFoundError("banner", request.bannerId);
       if (banner.kind === "fixed") throw new FailedPreconditionError("fixed banners cannot be dismissed", "BANNER_FIXED", { banner_id: banner.bannerId });
       return { banner: bannerToProto(await store.dismiss(banner, request.actor)) };
+    }, options),
+
+    listNotifications: unary(async (request: notificationsV1.ListNotificationsRequest) => {
+      const limit = pageSize(request.page?.pageSize);
+      const before = request.page?.pageToken ? new Date(request.page.pageToken) : null;
+      if (before && Number.isNaN(before.getTime())) throw new InvalidArgumentError("page.page_token", "not a token from a previous page");
+      const rows = await store.deliveries(request.accountId, before, limit + 1);
+      const { items, nextPageToken } = page(rows, limit, (row) => row.createdAt.toISOString());
+      return { notifications: items.map(deliveryToProto), nextPageToken };
+    }, options),
+
+    resendNotification: unary(async (request: notificationsV1.ResendNotificationRequest) => {
+      if (!request.notificationId) throw new InvalidArgumentError("notification_id", "is required");
+      if (!request.actor) throw new InvalidArgumentError("actor", "is required");
+      const delivery = await store.resend(request.notificationId);
+      if (!delivery) throw new NotFoundError("notification", request.notificationId);
+      worker.wake();
+      return { notification: deliveryToProto(delivery) };
+    }, options),
+
+    getPreferences: unary(async (request: notificationsV1.GetPreferencesRequest) => {
+      if (!request.accountId) throw new InvalidArgumentError("account_id", "is required");
+      return { preferences: preferencesToProto(request.accountId, await store.preferences(request.accountId)) };
+    }, options),
+
+    setPreferences: unary(async (request: notificationsV1.SetPreferencesRequest) => {
+      const p = request.preferences;
+      if (!p?.accountId) throw new InvalidArgumentError("preferences.account_id", "is required");
+      p.emailRecipients.forEach((email, i) => {
+        if (!/^[^\s@]+@[^\s@]+$/.test(email)) throw new InvalidArgumentError(`preferences.email_recipients[${i}]`, `not an email address: ${email}`);
+      });
+      const existing = await store.preferences(p.accountId);
+      const webhooks = p.webhooks.map((w, i) => {
+        let url: URL;
+        try {
+          url = new URL(w.url);
+        } catch {
+          throw new InvalidArgumentError(`preferences.webhooks[${i}].url`, "not a URL");
+        }
+        if (!["http:", "https:"].includes(url.protocol)) throw new InvalidArgumentError(`preferences.webhooks[${i}].url`, "must be http or https");
+        // Keep a known endpoint's secret when none is sent; generate one for a new endpoint.
+        const known = existing?.webhooks.find((e) => e.url === w.url)?.secret;
+        const secret = w.secret && !w.secret.endsWith("…") ? w.secret : (known ?? `whsec_${randomBytes(24).toString("base64")}`);
+        if (!/^whsec_[A-Za-z0-9+/=]+$/.test(secret)) throw new InvalidArgumentError(`preferences.webhooks[${i}].secret`, "must be whsec_ followed by base64");
+        return { url: w.url, secret };
+      });
+      const channelsByRule = Object.fromEntries(
+        Object.entries(p.channelsByRule).map(([rule, set]) => [rule, set.channels.map((c) => (c === N.Channel.CHANNEL_EMAIL ? "email" : "webhook"))]),
+      );
+      const saved = await store.savePreferences({ accountId: p.accountId, emailRecipients: p.emailRecipients, webhooks, channelsByRule });
+      return { preferences: preferencesToProto(p.accountId, saved) };
     }, options),
   };
 }

@@ -1,0 +1,47 @@
+import nodemailer, { type Transporter } from "nodemailer";
+
+export interface EmailMessage {
+  to: string;
+  subject: string;
+  text: string;
+  notificationId: string;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+}
+
+/** The email template: the same message as plain text and as simple HTML. */
+export function renderEmail(message: EmailMessage): { text: string; html: string } {
+  const paragraphs = message.text.split(/\n{2,}/).map((p) => `<p>${escapeHtml(p)}</p>`).join("\n");
+  return {
+    text: `${message.text}\n\n— Tollgate`,
+    html: `<!doctype html><html><body style="font-family: sans-serif"><h2>${escapeHtml(message.subject)}</h2>\n${paragraphs}\n<p style="color:#888">— Tollgate</p></body></html>`,
+  };
+}
+
+/** Sends over SMTP with nodemailer; one pooled transport per process. */
+export class EmailChannel {
+  private readonly transport: Transporter;
+
+  constructor(smtpUrl: string, private readonly from: string) {
+    this.transport = nodemailer.createTransport(smtpUrl);
+  }
+
+  async send(message: EmailMessage): Promise<void> {
+    const { text, html } = renderEmail(message);
+    await this.transport.sendMail({
+      from: this.from,
+      to: message.to,
+      subject: message.subject,
+      text,
+      html,
+      messageId: `<${message.notificationId}@tollgate>`,
+      headers: { "X-Tollgate-Notification": message.notificationId },
+    });
+  }
+
+  close(): void {
+    this.transport.close();
+  }
+}

@@ -1,0 +1,105 @@
+import { withRemoteParent } from "@tollgate/telemetry";
+import { nextAttempt } from "../domain/rules.js";
+import type { EmailChannel } from "./channels/email.js";
+import type { WebhookChannel } from "./channels/webhook.js";
+import type { Delivery } from "./delivery.entity.js";
+import type { NotificationsStore } from "./notifications-store.js";
+
+export interface DeliveryWorkerOptions {
+  pollMs: number;
+  leaseMs: number;
+  retryBaseMs: number;
+  maxAttempts: number;
+}
+
+/**
+ * Sends due deliveries. Rows are claimed with a lease (SKIP LOCKED), so
+ * several replicas share the work without sending a row twice; a replica that
+ * dies mid-send leaves its lease to expire and the row is retried. Failures
+ * back off exponentially and end in dead_letter after maxAttempts.
+ */
+export class DeliveryWorker {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly store: NotificationsStore,
+    private readonly scope: <T>(fn: () => Promise<T>) => Promise<T>,
+    private readonly channels: { email?: EmailChannel; webhook: WebhookChannel },
+    private readonly webhookSecret: (accountId: string, url: string) => Promise<string | undefined>,
+    private readonly options: DeliveryWorkerOptions,
+  ) {}
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  /** Looks for due work now (called when new deliveries were recorded). */
+  wake(): void {
+    if (!this.running) this.schedule(0);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.running = this.tick()
+        .catch((error: unknown) => console.error("[notifications] delivery tick failed", error))
+        .finally(() => {
+          this.running = undefined;
+          this.schedule(this.options.pollMs);
+        });
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  private async tick(): Promise<void> {
+    for (;;) {
+      const due = await this.scope(() => this.store.claimDue(10, this.options.leaseMs));
+      if (due.length === 0 || this.stopped) return;
+      await Promise.all(due.map((delivery) => this.deliver(delivery)));
+    }
+  }
+
+  private deliver(delivery: Delivery): Promise<void> {
+    return withRemoteParent("tollgate.notifications", `notifications.deliver ${delivery.channel}`, delivery.traceparent, async (span) => {
+      span.setAttribute("tollgate.notification_id", delivery.notificationId);
+      span.setAttribute("tollgate.rule", delivery.rule);
+      span.setAttribute("tollgate.attempt", delivery.attempts);
+      try {
+        await this.send(delivery);
+        await this.scope(() => this.store.markDelivered(delivery.notificationId));
+      } catch (error) {
+        const message = (error as Error).message || String(error);
+        const next = nextAttempt(delivery.attempts, this.options.retryBaseMs, this.options.maxAttempts);
+        await this.scope(() => this.store.markFailed(delivery.notificationId, message, next.deadLetter ? null : new Date(Date.now() + next.delayMs)));
+        span.setAttribute("tollgate.dead_letter", next.deadLetter);
+      }
+    });
+  }
+
+  private async send(delivery: Delivery): Promise<void> {
+    const payload = delivery.payload as { type: string; subject: string; text: string; data: Record<string, unknown> };
+    if (delivery.channel === "email") {
+      if (!this.channels.email) throw new Error("no SMTP server configured (SMTP_URL)");
+      await this.channels.email.send({ to: delivery.recipient, subject: payload.subject, text: payload.text, notificationId: delivery.notificationId });
+      return;
+    }
+    const secret = await this.scope(() => this.webhookSecret(delivery.accountId, delivery.recipient));
+    if (!secret) throw new Error(`no secret for webhook ${delivery.recipient}`);
+    await this.channels.webhook.send({
+      url: delivery.recipient,
+      secret,
+      id: delivery.notificationId,
+      type: payload.type,
+      data: { account_id: delivery.accountId, ...payload.data },
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+}

@@ -1,0 +1,153 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { call } from "@tollgate/grpc-kit";
+import { entitlementsV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
+import { startNotificationsService } from "@tollgate/notifications";
+import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
+import { createClient } from "@tollgate/grpc-kit";
+import { replies, seedStarter } from "./fixtures.js";
+import { startPlatform, type Platform } from "./platform.js";
+import { startSmtpSink, startWebhookReceiver } from "./sinks.js";
+
+const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const N = notificationsV1;
+
+let db: TestDatabase;
+let platform: Platform;
+let smtp: Awaited<ReturnType<typeof startSmtpSink>>;
+
+async function account(accountId: string, webhookUrl: string) {
+  const { entitlements, notifications } = platform.clients;
+  await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({
+    accountId, name: accountId, planId: "starter", seats: 2, adminEmails: [`admin@${accountId}.example`],
+  }));
+  await call(notifications, notifications.setPreferences, {
+    preferences: N.Preferences.fromPartial({ accountId, webhooks: [{ url: webhookUrl, secret: SECRET }] }),
+  });
+}
+
+const spend = (accountId: string, key: string, count: number) =>
+  call(platform.clients.ledger, platform.clients.ledger.charge, ledgerV1.ChargeRequest.fromPartial({
+    accountId, usage: replies("gpt-4o", count), final: true, idempotencyKey: key,
+  }));
+
+const log = async (accountId: string, client = platform.clients.notifications) =>
+  (await call(client, client.listNotifications, { accountId, page: { pageSize: 100, pageToken: "" } })).notifications;
+
+const settled = (accountId: string, count: number, client = platform.clients.notifications) =>
+  eventually(async () => {
+    const rows = await log(accountId, client);
+    return rows.length === count && rows.every((n) => n.status === N.DeliveryStatus.DELIVERY_STATUS_DELIVERED) ? rows : undefined;
+  }, 8_000, `${count} delivered notifications for ${accountId}`);
+
+beforeAll(async () => {
+  smtp = await startSmtpSink();
+  db = await createTestDatabase();
+  platform = await startPlatform(db.url, { smtpUrl: smtp.url, retryBaseMs: 50, maxAttempts: 5 });
+  await seedStarter(platform, "notify-seed");
+});
+
+afterAll(async () => {
+  await platform?.stop();
+  await smtp?.stop();
+  await db?.drop();
+});
+
+describe("threshold alerts", () => {
+  it("sends one email and one signed webhook when usage crosses 50 %", async () => {
+    const hook = await startWebhookReceiver(SECRET);
+    await account("half", hook.url);
+    await spend("half", "half-1", 9); // 45 %: crosses 20 only
+    await spend("half", "half-2", 2); // 55 %: crosses 50
+    const rows = await settled("half", 3); // webhook at 20 %, email + webhook at 50 %
+    expect(rows.filter((r) => r.channel === N.Channel.CHANNEL_EMAIL).map((r) => r.rule)).toEqual(["usage_50"]);
+
+    const mails = smtp.messages.filter((m) => m.to && JSON.stringify(m.to).includes("admin@half.example"));
+    expect(mails).toHaveLength(1);
+    expect(mails[0]!.subject).toBe("You have used 50% of your credits");
+    expect(mails[0]!.text).toContain("55%");
+    expect(mails[0]!.html).toContain("<h2>You have used 50% of your credits</h2>");
+
+    expect(hook.received.map((w) => w.data.threshold_percent).sort()).toEqual([20, 50]);
+    expect(hook.received.every((w) => w.type === "usage.threshold_crossed" && w.data.account_id === "half")).toBe(true);
+    expect(hook.rejectedSignatures()).toBe(0);
+    await hook.stop();
+  });
+
+  it("sends 50 % and 70 % once each when one charge crosses both", async () => {
+    const hook = await startWebhookReceiver(SECRET);
+    await account("jump", hook.url);
+    await spend("jump", "jump-1", 15); // 75 %: crosses 20, 50, 70 (and the 75 % prompt has no channel)
+    await settled("jump", 5); // webhooks 20/50/70, emails 50/70
+    const mails = smtp.messages.filter((m) => JSON.stringify(m.to).includes("admin@jump.example")).map((m) => m.subject).sort();
+    expect(mails).toEqual(["You have used 50% of your credits", "You have used 70% of your credits"]);
+    expect(hook.received.map((w) => w.data.threshold_percent).sort()).toEqual([20, 50, 70]);
+
+    const banners = await call(platform.clients.notifications, platform.clients.notifications.listBanners, { accountId: "jump", includeDismissed: false });
+    expect(banners.banners.map((b) => b.rule).sort()).toEqual(["usage_20", "usage_50", "usage_70"]);
+    await hook.stop();
+  });
+
+  it("retries a failing receiver with backoff and delivers the event once, logging the attempts", async () => {
+    const hook = await startWebhookReceiver(SECRET, 3);
+    await account("flaky", hook.url);
+    await spend("flaky", "flaky-1", 11); // 55 %
+    const rows = await settled("flaky", 3);
+    const hooks = rows.filter((r) => r.channel === N.Channel.CHANNEL_WEBHOOK);
+    expect(hooks.reduce((sum, r) => sum + r.attempts, 0)).toBe(5); // 3 failures, then one success each
+    expect(new Set(hook.received.map((w) => w.id)).size).toBe(hook.received.length);
+    expect(hook.received).toHaveLength(2);
+    await hook.stop();
+  });
+
+  it("dead-letters after the last attempt and sends again on a manual resend", async () => {
+    const hook = await startWebhookReceiver(SECRET, 1_000);
+    await account("dead", hook.url);
+    await spend("dead", "dead-1", 5); // 25 %: one webhook
+    const [dead] = await eventually(async () => {
+      const rows = await log("dead");
+      return rows.length === 1 && rows[0]!.status === N.DeliveryStatus.DELIVERY_STATUS_DEAD_LETTER ? rows : undefined;
+    }, 8_000, "a dead letter");
+    expect(dead).toMatchObject({ attempts: 5, lastError: expect.stringContaining("HTTP 500") });
+    expect(hook.received).toHaveLength(0);
+
+    hook.heal();
+    const { notifications } = platform.clients;
+    const resent = await call(notifications, notifications.resendNotification, { notificationId: dead!.notificationId, actor: "support@example.com", reason: "receiver fixed" });
+    expect(resent.notification?.status).toBe(N.DeliveryStatus.DELIVERY_STATUS_PENDING);
+    const [delivered] = await settled("dead", 1);
+    expect(delivered!.attempts).toBe(6);
+    expect(hook.received.map((w) => w.id)).toEqual([dead!.notificationId]);
+    await hook.stop();
+  });
+
+  it("loses no alert and sends none twice when the notifications service is down during a burst", async () => {
+    const hook = await startWebhookReceiver(SECRET);
+    await account("burst", hook.url);
+    await platform.notifications.stop();
+    await spend("burst", "burst-1", 5); // 25 %
+    await spend("burst", "burst-2", 6); // 55 %
+    await spend("burst", "burst-3", 4); // 75 %
+    const restarted = await startNotificationsService({
+      databaseUrl: db.url, port: 0, poolMax: 4, ledgerAddress: platform.ledger.address, entitlementsAddress: platform.entitlements.address,
+      smtpUrl: smtp.url, deliveryPollMs: 100, retryBaseMs: 50, maxAttempts: 5,
+    });
+    platform.notifications = restarted;
+    const second = await startNotificationsService({
+      databaseUrl: db.url, port: 0, poolMax: 4, ledgerAddress: platform.ledger.address, entitlementsAddress: platform.entitlements.address,
+      smtpUrl: smtp.url, deliveryPollMs: 100, retryBaseMs: 50, maxAttempts: 5,
+    });
+    const client = createClient(N.NotificationsServiceClient, restarted.address);
+    try {
+      await settled("burst", 5, client); // webhooks 20/50/70, emails 50/70 — from two replicas at once
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(hook.received.map((w) => w.data.threshold_percent).sort()).toEqual([20, 50, 70]);
+      expect(smtp.messages.filter((m) => JSON.stringify(m.to).includes("admin@burst.example"))).toHaveLength(2);
+      const banners = await call(client, client.listBanners, { accountId: "burst", includeDismissed: false });
+      expect(banners.banners.map((b) => b.rule).sort()).toEqual(["usage_20", "usage_50", "usage_70"]);
+    } finally {
+      client.close();
+      await second.stop();
+      await hook.stop();
+    }
+  });
+});
