@@ -54,7 +54,7 @@ export async function startPlatform(databaseUrl: string, options: PlatformOption
     ledger: createClient(ledgerV1.LedgerServiceClient, ledger.address),
     notifications: createClient(notificationsV1.NotificationsServiceClient, notifications.address),
   };
-  return {
+  const platform: Platform = {
     entitlements,
     pricing,
     ledger,
@@ -63,10 +63,11 @@ export async function startPlatform(databaseUrl: string, options: PlatformOption
     async stop() {
       Object.values(clients).forEach((client) => client.close());
       // `this.notifications`: a test may have replaced the instance (restart tests).
-      await this.notifications.stop();
+      await platform.notifications.stop();
       await ledger.stop();
       await pricing.stop();
       await entitlements.stop();
     },
   };
+  return platform;
 }
