@@ -11,18 +11,22 @@ const { call } = await import("@tollgate/grpc-kit");
 const { createTestDatabase, eventually } = await import("@tollgate/testing");
 const { authorizeRequest, replies, seedStarter } = await import("./fixtures.js");
 const { startPlatform } = await import("./platform.js");
+const { startSmtpSink } = await import("./sinks.js");
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let platform: Awaited<ReturnType<typeof startPlatform>>;
+let smtp: Awaited<ReturnType<typeof startSmtpSink>>;
 
 beforeAll(async () => {
+  smtp = await startSmtpSink();
   db = await createTestDatabase();
-  platform = await startPlatform(db.url);
+  platform = await startPlatform(db.url, { smtpUrl: smtp.url });
   await seedStarter(platform, "traced");
 });
 
 afterAll(async () => {
   await platform?.stop();
+  await smtp?.stop();
   await db?.drop();
 });
 
@@ -51,8 +55,8 @@ it("follows Authorize → Charge → outbox → notifications as one trace", asy
 
   const spans = await eventually(async () => {
     const inTrace = exporter.getFinishedSpans().filter((s: ReadableSpan) => s.spanContext().traceId === traceId);
-    return inTrace.some((s) => s.name.startsWith("notifications.consume")) ? inTrace : undefined;
-  }, 5_000, "the notifications span");
+    return inTrace.some((s) => s.name === "notifications.deliver email") ? inTrace : undefined;
+  }, 5_000, "the email delivery span");
   const names = spans.map((s) => s.name);
 
   // The ledger's RPCs, the pricing cache fill (and pricing's server span), Postgres, and notifications.
@@ -71,4 +75,9 @@ it("follows Authorize → Charge → outbox → notifications as one trace", asy
     ancestors.push(byId.get(parent)?.name ?? "?");
   }
   expect(ancestors).toContain("grpc.tollgate.ledger.v1.LedgerService/Charge");
+
+  // The threshold email's delivery (the SMTP send) is in the same trace, under the consumer span.
+  const deliver = spans.find((s) => s.name === "notifications.deliver email")!;
+  expect(byId.get(deliver.parentSpanContext!.spanId)?.name).toBe("notifications.consume thresholdCrossed");
+  expect(smtp.messages.some((m) => m.subject === "You have used 50% of your credits")).toBe(true);
 });
