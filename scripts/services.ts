@@ -18,7 +18,8 @@ const root = new URL("..", import.meta.url).pathname;
 /**
  * Starts the four services as separate Node processes, in dependency order
  * (entitlements and pricing, then the ledger, then notifications), each
- * resolving once it logs that it listens.
+ * resolving once it logs the address it listens on; later services are given
+ * those addresses (so port 0 works).
  */
 export async function spawnServices(options: {
   databaseUrl: string;
@@ -34,7 +35,7 @@ export async function spawnServices(options: {
   let reportExit: (value: { name: ServiceName; code: number | null }) => void = () => undefined;
   const exited = new Promise<{ name: ServiceName; code: number | null }>((resolve) => (reportExit = resolve));
 
-  const env = {
+  const env: Record<string, string | undefined> = {
     ...process.env,
     DATABASE_URL: options.databaseUrl,
     GRPC_HOST: host,
@@ -50,10 +51,14 @@ export async function spawnServices(options: {
 
   const start = (name: ServiceName) =>
     new Promise<void>((resolve, reject) => {
-      const child = spawn(process.execPath, ["--import", "tsx", join(root, "services", name, "src", "main.ts")], { env, stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn(process.execPath, ["--import", "tsx", join(root, "services", name, "src", "main.ts")], { env: { ...env }, stdio: ["ignore", "pipe", "pipe"] });
       children.push({ name, child });
       createInterface({ input: child.stdout! }).on("line", (line) => {
-        if (line.includes('"msg":"listening"')) resolve();
+        if (line.includes('"msg":"listening"')) {
+          addresses[name] = (JSON.parse(line) as { address: string }).address;
+          env[`${name.toUpperCase()}_ADDRESS`] = addresses[name];
+          resolve();
+        }
         options.onLine?.(name, line, "stdout");
       });
       createInterface({ input: child.stderr! }).on("line", (line) => options.onLine?.(name, line, "stderr"));

@@ -61,6 +61,8 @@ export class Migration20261123000000_initial extends Migration {
         rate_table_version bigint not null default 0
       )`);
     this.addSql(`create index holds_open_expiry_idx on ledger.holds (expires_at) where status = 'open'`);
+    // Lazy expiry on every write looks only at the account's open holds, however long its history.
+    this.addSql(`create index holds_open_account_idx on ledger.holds (account_id, unit, expires_at) where status = 'open'`);
     this.addSql(`create index holds_account_idx on ledger.holds (account_id, created_at desc)`);
     this.addSql(`
       create table ledger.entries (

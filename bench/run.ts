@@ -1,0 +1,314 @@
+/**
+ * npm run bench [-- --quick]
+ *
+ * Baselines and workloads in one run on this machine, reported as ratios
+ * (see BENCHMARK.md in the project's docs and bench/README.md). Starts the
+ * services as separate processes on a fresh database, drives them over gRPC
+ * from this process, checks the ledger's invariants after every workload and
+ * exits non-zero if one fails.
+ */
+import { spawn } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { createInterface } from "node:readline";
+import pg from "pg";
+import { call, createClient } from "@tollgate/grpc-kit";
+import { ensurePostgres } from "@tollgate/postgres";
+import { commonV1, entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
+import { spawnServices } from "../scripts/services.js";
+import { pgbenchTps } from "./baselines.js";
+import { checkInvariants, type InvariantReport } from "./invariants.js";
+import { closedLoop, openLoop, round, type Latencies, type LoopResult } from "./load.js";
+import { CpuMeter, cpuSeconds, postgresPids, rssMiB } from "./procstat.js";
+
+const quick = process.argv.includes("--quick");
+const SECONDS = quick ? 4 : 15;
+const ACCOUNTS = quick ? 1_000 : 10_000;
+const CONCURRENCY = 32;
+const CHANNELS = 4;
+const CREDIT = 1_000_000;
+const log = (line: string) => console.log(`[bench] ${line}`);
+const root = new URL("..", import.meta.url).pathname;
+
+// ── database ────────────────────────────────────────────────────────────────
+const server = await ensurePostgres({ tryLocal: true, log });
+const adminUrl = new URL(server.url);
+const benchDb = `tollgate_bench_${Date.now().toString(36)}`;
+{
+  const admin = new pg.Client({ connectionString: server.url });
+  await admin.connect();
+  await admin.query(`create database ${benchDb}`);
+  const version = (await admin.query("show server_version")).rows[0].server_version as string;
+  await admin.end();
+  adminUrl.pathname = `/${benchDb}`;
+  log(`database ${benchDb} on PostgreSQL ${version}`);
+  process.env.BENCH_PG_VERSION = version;
+}
+const databaseUrl = adminUrl.toString();
+
+// ── baselines ───────────────────────────────────────────────────────────────
+log(`B-pg-uniform and B-pg-hot: pgbench, 16 clients, ${SECONDS} s each`);
+const pgUniformTps = await pgbenchTps(databaseUrl, "uniform", SECONDS);
+const pgHotTps = await pgbenchTps(databaseUrl, "hot", SECONDS);
+
+const ledgerClients = (address: string) => Array.from({ length: CHANNELS }, () => createClient(ledgerV1.LedgerServiceClient, address));
+const usage = (replies: number): pricingV1.Usage => ({ kind: { $case: "modelReply", modelReply: { model: "bench-model", replies: String(replies) } } });
+const authorizeReq = (accountId: string, key: string, replies = 1) =>
+  ledgerV1.AuthorizeRequest.fromPartial({ accountId, estimate: usage(replies), idempotencyKey: key, ttlMs: "60000" });
+const chargeReq = (accountId: string, holdId: string, key: string, final: boolean, replies = 1) =>
+  ledgerV1.ChargeRequest.fromPartial({ accountId, holdId, usage: usage(replies), final, idempotencyKey: key });
+
+log(`B-grpc-noop: the same load generator against a canned grpc-js server, ${SECONDS} s`);
+const noop = spawn(process.execPath, ["--import", "tsx", `${root}bench/noop-server.ts`], { stdio: ["ignore", "pipe", "inherit"] });
+const noopAddress = await new Promise<string>((resolve) =>
+  createInterface({ input: noop.stdout! }).on("line", (line) => line.includes("listening") && resolve(JSON.parse(line).address)),
+);
+const noopClients = ledgerClients(noopAddress);
+const noopResult = await closedLoop(CONCURRENCY, SECONDS, async (worker, iteration, latencies) => {
+  const client = noopClients[worker % CHANNELS]!;
+  const hold = await latencies.time("Authorize", () => call(client, client.authorize, authorizeReq("noop", `n-${worker}-${iteration}`)));
+  await latencies.time("Charge", () => call(client, client.charge, chargeReq("noop", hold.holdId, `nc-${worker}-${iteration}`, true)));
+});
+noopClients.forEach((c) => c.close());
+noop.kill("SIGTERM");
+
+// ── the platform ────────────────────────────────────────────────────────────
+log("starting the services");
+const services = await spawnServices({
+  databaseUrl,
+  ports: { entitlements: 0, pricing: 0, ledger: 0, notifications: 0 },
+  env: { DB_POOL_MAX: "8", HOLD_SWEEP_INTERVAL_MS: "1000" },
+  onLine: (name, line, stream) => stream === "stderr" && console.error(`[${name}] ${line}`),
+});
+const servicePids = () => Object.values(services.pids);
+
+try {
+  const entitlements = createClient(entitlementsV1.EntitlementsServiceClient, services.addresses.entitlements);
+  const pricing = createClient(pricingV1.PricingServiceClient, services.addresses.pricing);
+  const clients = ledgerClients(services.addresses.ledger);
+
+  log(`seeding a rate table, two plans and ${ACCOUNTS.toLocaleString("en")} accounts`);
+  await call(pricing, pricing.publishRateTable, {
+    tableId: "bench", effectiveFrom: new Date(Date.now() - 60_000), actor: "bench", reason: "bench", idempotencyKey: "",
+    rates: [{ bucket: commonV1.Bucket.BUCKET_AI, unit: commonV1.Unit.UNIT_CREDITS, kind: { $case: "modelReply", modelReply: { model: "bench-model", microsPerReply: String(CREDIT) } } }],
+  });
+  const plan = (planId: string, credits: number, negativeCredits: number) =>
+    call(entitlements, entitlements.publishPlan, {
+      actor: "bench", reason: "bench",
+      plan: entitlementsV1.Plan.fromPartial({
+        planId, name: planId, rateTableId: "bench",
+        allotments: [{ unit: commonV1.Unit.UNIT_CREDITS, amountMicros: String(BigInt(credits) * BigInt(CREDIT)) }],
+        limits: [{ unit: commonV1.Unit.UNIT_CREDITS, negativeLimitMicros: String(negativeCredits * CREDIT), lowCreditLimitMicros: "0" }],
+        thresholds: { bannerPercents: [50, 100], emailPercents: [] },
+      }),
+    });
+  await plan("bench", 1_000_000_000, 0);
+  await plan("bench-edge", 100, 50);
+  const accounts = Array.from({ length: ACCOUNTS }, (_, i) => `acct-${i}`);
+  const create = (accountId: string, planId = "bench") =>
+    call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId, name: accountId, planId, seats: 1 }));
+  await create("hot");
+  await create("edge", "bench-edge");
+  for (let i = 0; i < accounts.length; i += 64) await Promise.all(accounts.slice(i, i + 64).map((a) => create(a)));
+  // First sight of an account in the ledger fetches it once and opens its cycle; do that before measuring.
+  const warm = [...accounts, "hot", "edge"];
+  for (let i = 0; i < warm.length; i += 64) {
+    await Promise.all(warm.slice(i, i + 64).map((accountId, j) => { const c = clients[j % CHANNELS]!; return call(c, c.getBalance, { accountId }); }));
+  }
+
+  const pick = () => accounts[Math.floor(Math.random() * accounts.length)]!;
+  const pair = async (client: ledgerV1.LedgerServiceClient, accountId: string, key: string, latencies: Latencies) => {
+    const hold = await latencies.time("Authorize", () => call(client, client.authorize, authorizeReq(accountId, `a-${key}`)));
+    if (!hold.allowed) throw new Error(`denied: ${ledgerV1.denialReasonToJSON(hold.reason)}`);
+    await latencies.time("Charge", () => call(client, client.charge, chargeReq(accountId, hold.holdId, `c-${key}`, true)));
+  };
+
+  interface WorkloadResult {
+    name: string;
+    unit: string;
+    loop: LoopResult;
+    perSecond: number;
+    serviceCpuMsPerKiloOp: number;
+    postgresCpuMsPerKiloOp: number;
+    invariants: InvariantReport;
+    extra?: Record<string, number>;
+  }
+  const workloads: WorkloadResult[] = [];
+  let ledgerRssMaxMiB = 0;
+
+  async function workload(name: string, unit: string, body: () => Promise<{ loop: LoopResult; operations?: number; extra?: Record<string, number> }>) {
+    log(`${name}: ${SECONDS} s, ${CONCURRENCY} callers on ${CHANNELS} channels`);
+    const serviceCpu = new CpuMeter(servicePids);
+    const postgresCpu = new CpuMeter(postgresPids);
+    const rss = setInterval(() => (ledgerRssMaxMiB = Math.max(ledgerRssMaxMiB, rssMiB(services.pids.ledger))), 250);
+    const { loop, operations = loop.operations, extra } = await body();
+    clearInterval(rss);
+    const kilo = Math.max(operations, 1) / 1000;
+    const result: WorkloadResult = {
+      name,
+      unit,
+      loop,
+      perSecond: operations / loop.seconds,
+      serviceCpuMsPerKiloOp: round((serviceCpu.seconds() * 1000) / kilo),
+      postgresCpuMsPerKiloOp: round((postgresCpu.seconds() * 1000) / kilo),
+      invariants: await checkInvariants(databaseUrl),
+      ...(extra ? { extra } : {}),
+    };
+    if (loop.errors > 0) log(`  ${loop.errors} errors, first: ${loop.firstError}`);
+    if (!result.invariants.ok) log(`  INVARIANT VIOLATED: ${result.invariants.violations.join("; ")}`);
+    workloads.push(result);
+    return result;
+  }
+
+  const uniform = await workload("W-uniform", "pairs/s", async () => ({
+    loop: await closedLoop(CONCURRENCY, SECONDS, (worker, iteration, latencies) => pair(clients[worker % CHANNELS]!, pick(), `u-${worker}-${iteration}`, latencies)),
+  }));
+
+  const halfRate = Math.max(1, uniform.perSecond / 2);
+  log(`W-uniform open loop at ${round(halfRate, 0)} pairs/s (half the maximum), ${SECONDS} s`);
+  const open = await openLoop(halfRate, SECONDS, async (index, intended, latencies) => {
+    const client = clients[index % CHANNELS]!;
+    const accountId = pick();
+    const hold = await call(client, client.authorize, authorizeReq(accountId, `o-a-${index}`));
+    latencies.record("Authorize", performance.now() - intended);
+    const chargeStarted = performance.now();
+    await call(client, client.charge, chargeReq(accountId, hold.holdId, `o-c-${index}`, true));
+    latencies.record("Charge", performance.now() - chargeStarted);
+  });
+
+  await workload("W-hot", "pairs/s", async () => ({
+    loop: await closedLoop(CONCURRENCY, SECONDS, (worker, iteration, latencies) => pair(clients[worker % CHANNELS]!, "hot", `h-${worker}-${iteration}`, latencies)),
+  }));
+
+  let charges = 0;
+  await workload("W-stream", "charges/s", async () => {
+    const loop = await closedLoop(CONCURRENCY, SECONDS, async (worker, iteration, latencies) => {
+      const client = clients[worker % CHANNELS]!;
+      const accountId = pick();
+      const key = `s-${worker}-${iteration}`;
+      const hold = await latencies.time("Authorize", () => call(client, client.authorize, authorizeReq(accountId, `a-${key}`, 21)));
+      for (let i = 0; i < 20; i++) {
+        await latencies.time("Charge", () => call(client, client.charge, chargeReq(accountId, hold.holdId, `c-${key}-${i}`, false)));
+        charges++;
+      }
+      await latencies.time("Charge", () => call(client, client.charge, chargeReq(accountId, hold.holdId, `c-${key}-final`, true)));
+      charges++;
+    });
+    return { loop, operations: charges };
+  });
+
+  let replays = 0;
+  let conflicts = 0;
+  await workload("W-replay", "pairs/s", async () => {
+    const done: { accountId: string; key: string; holdId: string }[] = [];
+    const loop = await closedLoop(CONCURRENCY, SECONDS, async (worker, iteration, latencies) => {
+      const client = clients[worker % CHANNELS]!;
+      const roll = Math.random();
+      const previous = done.length > 0 ? done[Math.floor(Math.random() * done.length)]! : undefined;
+      if (previous && roll < 0.01) {
+        // Same key, different body: must be refused.
+        const error = await call(client, client.authorize, authorizeReq(previous.accountId, `a-${previous.key}`, 2)).then(() => undefined, (e: unknown) => e as { code?: number });
+        if (error?.code !== 6) throw new Error("a reused key with a different body was not refused");
+        conflicts++;
+        return;
+      }
+      if (previous && roll < 0.11) {
+        const again = await latencies.time("Authorize", () => call(client, client.authorize, authorizeReq(previous.accountId, `a-${previous.key}`)));
+        if (again.holdId !== previous.holdId) throw new Error("a replay returned a different hold");
+        replays++;
+        return;
+      }
+      const accountId = pick();
+      const key = `r-${worker}-${iteration}`;
+      const hold = await latencies.time("Authorize", () => call(client, client.authorize, authorizeReq(accountId, `a-${key}`)));
+      await latencies.time("Charge", () => call(client, client.charge, chargeReq(accountId, hold.holdId, `c-${key}`, true)));
+      done.push({ accountId, key, holdId: hold.holdId });
+    });
+    return { loop, extra: { replays, conflicts } };
+  });
+
+  let stopped = 0;
+  await workload("W-edge", "charges/s", async () => {
+    const loop = await closedLoop(16, Math.min(SECONDS, 3), async (worker, iteration, latencies) => {
+      const client = clients[worker % CHANNELS]!;
+      const result = await latencies.time("Charge", () => call(client, client.charge, chargeReq("edge", "", `e-${worker}-${iteration}`, true)));
+      if (!result.proceed) stopped++;
+    });
+    return { loop, extra: { stoppedCharges: stopped } };
+  });
+
+  clients.forEach((c) => c.close());
+  entitlements.close();
+  pricing.close();
+
+  // ── report ────────────────────────────────────────────────────────────────
+  const byName = Object.fromEntries(workloads.map((w) => [w.name, w]));
+  const ratio = (a: number | null | undefined, b: number | null | undefined) => (a && b ? round(a / b, 3) : null);
+  const authorizeP99AtHalf = open.latencies.percentiles().Authorize?.p99Ms ?? null;
+  const goals = [
+    { figure: "W-uniform pairs/s ÷ B-grpc-noop pairs/s", value: ratio(byName["W-uniform"]!.perSecond, noopResult.perSecond), goal: 0.6, atLeast: true },
+    { figure: "W-uniform pairs/s ÷ B-pg-uniform tps", value: ratio(byName["W-uniform"]!.perSecond, pgUniformTps), goal: 0.25, atLeast: true },
+    { figure: "W-hot pairs/s ÷ B-pg-hot tps", value: ratio(byName["W-hot"]!.perSecond, pgHotTps), goal: 1.0, atLeast: true },
+    { figure: "W-hot pairs/s ÷ W-uniform pairs/s", value: ratio(byName["W-hot"]!.perSecond, byName["W-uniform"]!.perSecond), goal: 0.8, atLeast: true },
+    { figure: "W-stream charges/s ÷ W-uniform pairs/s", value: ratio(byName["W-stream"]!.perSecond, byName["W-uniform"]!.perSecond), goal: 1.5, atLeast: true },
+    { figure: "Authorize p99 at half the maximum rate (ms)", value: authorizeP99AtHalf, goal: 10, atLeast: false },
+    { figure: "ledger resident memory under load (MiB)", value: round(ledgerRssMaxMiB, 1), goal: 300, atLeast: false },
+  ].map((g) => ({ ...g, met: g.value === null ? null : g.atLeast ? g.value >= g.goal : g.value <= g.goal }));
+
+  console.log("\nBaselines");
+  console.table({
+    "B-pg-uniform": { "tps": pgUniformTps === null ? "n/a" : round(pgUniformTps, 0) },
+    "B-pg-hot": { "tps": pgHotTps === null ? "n/a" : round(pgHotTps, 0) },
+    "B-grpc-noop": { "tps": round(noopResult.perSecond, 0), ...flatten(noopResult.latencies) },
+  });
+  console.log("Workloads");
+  console.table(Object.fromEntries(workloads.map((w) => [w.name, {
+    rate: `${round(w.perSecond, 0)} ${w.unit}`,
+    errors: w.loop.errors,
+    ...flatten(w.loop.latencies),
+    "svc CPU ms/1k": w.serviceCpuMsPerKiloOp,
+    "pg CPU ms/1k": w.postgresCpuMsPerKiloOp,
+    invariants: w.invariants.ok ? "ok" : "VIOLATED",
+  }])));
+  console.log(`Open loop at half the maximum rate: ${round(open.perSecond, 0)} pairs/s`, open.latencies.percentiles());
+  console.log("Goals");
+  console.table(goals.map((g) => ({ figure: g.figure, value: g.value ?? "n/a", goal: `${g.atLeast ? "≥" : "≤"} ${g.goal}`, met: g.met === null ? "n/a" : g.met ? "yes" : "no" })));
+
+  const results = {
+    at: new Date().toISOString(),
+    mode: quick ? "quick" : "full",
+    machine: { nproc: availableParallelism(), node: process.version, postgres: process.env.BENCH_PG_VERSION, cpuSecondsOfThisProcess: round(cpuSeconds(process.pid)) },
+    settings: { seconds: SECONDS, accounts: ACCOUNTS, concurrency: CONCURRENCY, channels: CHANNELS },
+    baselines: { pgUniformTps, pgHotTps, grpcNoop: { pairsPerSecond: noopResult.perSecond, latencies: noopResult.latencies.percentiles() } },
+    workloads: workloads.map((w) => ({
+      name: w.name, unit: w.unit, perSecond: round(w.perSecond), operations: w.loop.operations, errors: w.loop.errors,
+      latencies: w.loop.latencies.percentiles(), serviceCpuMsPerKiloOp: w.serviceCpuMsPerKiloOp, postgresCpuMsPerKiloOp: w.postgresCpuMsPerKiloOp,
+      invariants: w.invariants, ...(w.extra ? { extra: w.extra } : {}),
+    })),
+    openLoop: { ratePerSecond: round(halfRate), achieved: round(open.perSecond), latencies: open.latencies.percentiles() },
+    ledgerRssMaxMiB: round(ledgerRssMaxMiB, 1),
+    goals,
+  };
+  mkdirSync(`${root}bench/results`, { recursive: true });
+  writeFileSync(`${root}bench/results/latest.json`, JSON.stringify(results, null, 2));
+  log("wrote bench/results/latest.json");
+  const violated = workloads.filter((w) => !w.invariants.ok);
+  process.exitCode = violated.length > 0 ? 1 : 0;
+  if (violated.length > 0) log(`invariants violated after ${violated.map((w) => w.name).join(", ")}`);
+} finally {
+  await services.stop();
+  const admin = new pg.Client({ connectionString: server.url });
+  await admin.connect();
+  await admin.query(`drop database if exists ${benchDb} with (force)`);
+  await admin.end();
+  await server.stop();
+}
+
+function flatten(latencies: Latencies): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [rpc, p] of Object.entries(latencies.percentiles())) {
+    out[`${rpc} p50 ms`] = p.p50Ms;
+    out[`${rpc} p99 ms`] = p.p99Ms;
+  }
+  return out;
+}
