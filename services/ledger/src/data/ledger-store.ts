@@ -94,6 +94,9 @@ export interface LedgerStore {
   charge(call: ChargeCall): Promise<ChargeResult>;
   release(accountId: string, holdId: string, idempotencyKey: string, requestHash: string): Promise<{ released_micros: string; status: string }>;
   grant(call: GrantCall): Promise<{ pool_id: string; entry_id: string; balance_micros: string }>;
+  adjust(call: { accountId: string; poolId: string; amountMicros: bigint; reason: string; actor: string; idempotencyKey: string; requestHash: string; traceId: string }): Promise<{ entry_id: string; balance_micros: string }>;
+  usage(accountId: string, dimension: string | null, since: Date, bucket: "hour" | "day" | "week"): Promise<{ start: Date; key: string; amount: string; requests: string }[]>;
+  topUsage(accountId: string, dimension: string, since: Date, offset: number, limit: number): Promise<{ rows: { key: string; amount: string; requests: string }[]; total: bigint }>;
   sweepExpiredHolds(limit: number): Promise<number>;
   sweepExpiredPools(limit: number): Promise<number>;
   account(accountId: string): Promise<LedgerAccount | null>;
@@ -153,6 +156,50 @@ export class PostgresLedgerStore implements LedgerStore {
       `select ledger.grant(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) as result`,
       [c.accountId, c.unit, c.kind, c.amountMicros.toString(), c.expiresAt, c.priority, c.reason, c.actor, c.idempotencyKey, c.requestHash, c.traceId],
     );
+  }
+
+  adjust(c: { accountId: string; poolId: string; amountMicros: bigint; reason: string; actor: string; idempotencyKey: string; requestHash: string; traceId: string }) {
+    return this.one<{ entry_id: string; balance_micros: string }>(`select ledger.adjust(?, ?::uuid, ?, ?, ?, ?, ?, ?) as result`, [
+      c.accountId, c.poolId, c.amountMicros.toString(), c.reason, c.actor, c.idempotencyKey, c.requestHash, c.traceId,
+    ]);
+  }
+
+  /** `dimension` is a validated attribution key or "bucket" (never user text in SQL). */
+  private static keyExpression(dimension: string | null): string {
+    if (dimension === null) return `''`;
+    return dimension === "bucket" ? "bucket" : `coalesce(attribution->>'${dimension}', '')`;
+  }
+
+  async usage(accountId: string, dimension: string | null, since: Date, bucket: "hour" | "day" | "week") {
+    const rows = await sql<{ start: string | Date; key: string; amount: string; requests: string }>(
+      this.em(),
+      `select date_trunc('${bucket}', created_at) as start, ${PostgresLedgerStore.keyExpression(dimension)} as key,
+              sum(amount_micros)::text as amount, count(*)::text as requests
+         from ledger.entries
+        where account_id = ? and kind = 'charge' and created_at >= ?
+        group by 1, 2 order by 1, 2`,
+      [accountId, since],
+    );
+    return rows.map((row) => ({ ...row, start: new Date(row.start) }));
+  }
+
+  async topUsage(accountId: string, dimension: string, since: Date, offset: number, limit: number) {
+    const key = PostgresLedgerStore.keyExpression(dimension);
+    const rows = await sql<{ key: string; amount: string; requests: string; total: string }>(
+      this.em(),
+      `select key, amount::text, requests::text, (sum(amount) over ())::text as total from (
+         select ${key} as key, sum(amount_micros) as amount, count(*) as requests
+           from ledger.entries where account_id = ? and kind = 'charge' and created_at >= ?
+          group by 1) t
+        order by t.amount desc, t.key limit ? offset ?`,
+      [accountId, since, limit, offset],
+    );
+    const [totals] = await sql<{ total: string }>(
+      this.em(),
+      `select coalesce(sum(amount_micros), 0)::text as total from ledger.entries where account_id = ? and kind = 'charge' and created_at >= ?`,
+      [accountId, since],
+    );
+    return { rows, total: BigInt(totals?.total ?? "0") };
   }
 
   async sweepExpiredHolds(limit: number): Promise<number> {

@@ -245,6 +245,19 @@ export class Ledger {
     return { poolId: result.pool_id, entryId: BigInt(result.entry_id), balanceMicros: BigInt(result.balance_micros) };
   }
 
+  /** A compensating entry on one pool; needs a reason and an actor. */
+  async adjust(command: { accountId: string; poolId: string; amountMicros: bigint; reason: string; actor: string; idempotencyKey: string; traceId: string }) {
+    requireAccount(command.accountId);
+    requireKey(command.idempotencyKey);
+    if (!command.poolId) throw new InvalidArgumentError("pool_id", "is required");
+    if (command.amountMicros === 0n) throw new InvalidArgumentError("amount_micros", "must not be zero");
+    if (!command.reason) throw new InvalidArgumentError("reason", "is required");
+    if (!command.actor) throw new InvalidArgumentError("actor", "is required");
+    const { traceId, ...hashed } = command;
+    const result = await this.store.adjust({ ...command, requestHash: fingerprint({ op: "adjust", ...hashed }), traceId });
+    return { entryId: BigInt(result.entry_id), balanceMicros: BigInt(result.balance_micros) };
+  }
+
   /** Pools, per-unit totals and the account's cycle. Opens the account on first sight. */
   async balance(accountId: string) {
     requireAccount(accountId);

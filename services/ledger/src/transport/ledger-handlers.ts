@@ -9,6 +9,7 @@ import type { LedgerStore, OutboxRow } from "../data/ledger-store.js";
 import { cycleMetrics } from "../domain/cycle.js";
 import type { Ledger } from "../domain/ledger.js";
 import { statusIcon } from "../domain/status-icon.js";
+import { shareBasisPoints, usageDimension, usageWindow, type UsageWindow } from "../domain/usage.js";
 import {
   attributionFromProto,
   entryToProto,
@@ -138,6 +139,43 @@ export function ledgerHandlers(
           projectedDaysToEmpty: metrics.projectedDaysToEmpty,
           willRunOutBeforeCycleEnd: metrics.willRunOutBeforeCycleEnd,
         },
+      };
+    }, options),
+
+    adjust: unary(async (request: ledgerV1.AdjustRequest) => {
+      const outcome = await ledger.adjust({
+        accountId: request.accountId,
+        poolId: request.poolId,
+        amountMicros: int64(request.amountMicros, "amount_micros"),
+        reason: request.reason,
+        actor: request.actor,
+        idempotencyKey: request.idempotencyKey,
+        traceId: currentTraceId(),
+      });
+      return { entryId: outcome.entryId.toString(), balanceMicros: outcome.balanceMicros.toString() };
+    }, options),
+
+    getUsage: unary(async (request: ledgerV1.GetUsageRequest) => {
+      if (!request.accountId) throw new InvalidArgumentError("account_id", "is required");
+      const name = L.usageWindowToJSON(request.window).slice("USAGE_WINDOW_".length).toLowerCase();
+      if (!["day_hourly", "week_daily", "month_weekly"].includes(name)) throw new InvalidArgumentError("window", "is required");
+      const { since, bucket } = usageWindow(name as UsageWindow, new Date());
+      const rows = await store.usage(request.accountId, request.splitBy ? usageDimension(request.splitBy, "split_by") : null, since, bucket);
+      return { points: rows.map((row) => ({ start: row.start, key: row.key, amountMicros: row.amount, requests: row.requests })) };
+    }, options),
+
+    getTopUsage: unary(async (request: ledgerV1.GetTopUsageRequest) => {
+      if (!request.accountId) throw new InvalidArgumentError("account_id", "is required");
+      const dimension = usageDimension(request.dimension, "dimension");
+      const limit = pageSize(request.page?.pageSize);
+      const offset = request.page?.pageToken ? Number(int64(request.page.pageToken, "page.page_token")) : 0;
+      const since = request.since ?? (await store.account(request.accountId))?.cycleStart ?? new Date(0);
+      const { rows, total } = await store.topUsage(request.accountId, dimension, since, offset, limit + 1);
+      const { items, nextPageToken } = page(rows, limit, () => String(offset + limit));
+      return {
+        rows: items.map((row) => ({ key: row.key, amountMicros: row.amount, requests: row.requests, shareBasisPoints: shareBasisPoints(BigInt(row.amount), total) })),
+        totalMicros: total.toString(),
+        nextPageToken,
       };
     }, options),
 

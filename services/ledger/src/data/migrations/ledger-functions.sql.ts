@@ -511,6 +511,45 @@ begin
   values (p_account, p_key, 'grant', p_hash, v_response);
   return v_response;
 end $$`,
+  // A support correction: a compensating entry on one pool (signed amount),
+  // never taking the balance below the negative limit.
+  `
+create function ledger.adjust(
+  p_account text, p_pool uuid, p_amount bigint, p_reason text, p_actor text, p_key text, p_hash text, p_trace_id text
+) returns jsonb
+language plpgsql as $$
+declare
+  v_unit text;
+  v_balance ledger.balances;
+  v_entry bigint;
+  v_total bigint;
+  v_response jsonb;
+begin
+  select unit into v_unit from ledger.pools where pool_id = p_pool and account_id = p_account;
+  if not found then
+    raise exception 'NOT_FOUND: pool %', p_pool;
+  end if;
+  v_balance := ledger.lock_balance(p_account, v_unit);
+  v_response := ledger.replayed(p_account, p_key, p_hash);
+  if v_response is not null then
+    return v_response;
+  end if;
+  v_total := ledger.total_balance(p_account, v_unit) + p_amount;
+  if v_total < -v_balance.negative_limit_micros then
+    raise exception 'ADJUSTMENT_BELOW_LIMIT: the adjustment would take the balance to % micro-units, below the negative limit', v_total;
+  end if;
+  insert into ledger.entries (account_id, kind, unit, amount_micros, reason, actor, trace_id)
+  values (p_account, 'adjust', v_unit, p_amount, p_reason, p_actor, p_trace_id)
+  returning entry_id into v_entry;
+  insert into ledger.lines values
+    (v_entry, 1, 'pool:' || p_pool, p_pool, p_amount),
+    (v_entry, 2, 'adjustments:' || p_account, null, -p_amount);
+  update ledger.pools set balance_micros = balance_micros + p_amount where pool_id = p_pool;
+  v_response := jsonb_build_object('entry_id', v_entry::text, 'balance_micros', v_total::text);
+  insert into ledger.idempotency_keys (account_id, idempotency_key, operation, request_hash, response)
+  values (p_account, p_key, 'adjust', p_hash, v_response);
+  return v_response;
+end $$`,
   // Gives outbox rows their sequence numbers in commit order. Only one
   // sequencer runs at a time (advisory lock), so a reader that has seen
   // sequence N has seen every committed row below N.

@@ -536,6 +536,29 @@ export interface GetUsageResponse {
   points: UsagePoint[];
 }
 
+export interface GetTopUsageRequest {
+  accountId: string;
+  /** An attribution dimension: "workspace_id", "workspace_group_id", "user_id", "model", "agent_id", … */
+  dimension: string;
+  /** Start of the period; unset means the start of the current cycle. */
+  since: Date | undefined;
+  page: PageRequest | undefined;
+}
+
+export interface TopUsageRow {
+  key: string;
+  amountMicros: string;
+  requests: string;
+  /** Share of the period's total, in basis points (1/100 of a percent). */
+  shareBasisPoints: number;
+}
+
+export interface GetTopUsageResponse {
+  rows: TopUsageRow[];
+  totalMicros: string;
+  nextPageToken: string;
+}
+
 export interface StartRunRequest {
   accountId: string;
   runId: string;
@@ -4400,6 +4423,363 @@ export const GetUsageResponse: MessageFns<GetUsageResponse> = {
   },
 };
 
+function createBaseGetTopUsageRequest(): GetTopUsageRequest {
+  return { accountId: "", dimension: "", since: undefined, page: undefined };
+}
+
+export const GetTopUsageRequest: MessageFns<GetTopUsageRequest> = {
+  encode(message: GetTopUsageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accountId !== "") {
+      writer.uint32(10).string(message.accountId);
+    }
+    if (message.dimension !== "") {
+      writer.uint32(18).string(message.dimension);
+    }
+    if (message.since !== undefined) {
+      Timestamp.encode(toTimestamp(message.since), writer.uint32(26).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTopUsageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTopUsageRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.dimension = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.since = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetTopUsageRequest {
+    return {
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      dimension: isSet(object.dimension) ? globalThis.String(object.dimension) : "",
+      since: isSet(object.since) ? fromJsonTimestamp(object.since) : undefined,
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: GetTopUsageRequest): unknown {
+    const obj: any = {};
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.dimension !== "") {
+      obj.dimension = message.dimension;
+    }
+    if (message.since !== undefined) {
+      obj.since = message.since.toISOString();
+    }
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetTopUsageRequest>): GetTopUsageRequest {
+    return GetTopUsageRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetTopUsageRequest>): GetTopUsageRequest {
+    const message = createBaseGetTopUsageRequest();
+    message.accountId = object.accountId ?? "";
+    message.dimension = object.dimension ?? "";
+    message.since = object.since ?? undefined;
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseTopUsageRow(): TopUsageRow {
+  return { key: "", amountMicros: "0", requests: "0", shareBasisPoints: 0 };
+}
+
+export const TopUsageRow: MessageFns<TopUsageRow> = {
+  encode(message: TopUsageRow, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.amountMicros !== "0") {
+      writer.uint32(16).int64(message.amountMicros);
+    }
+    if (message.requests !== "0") {
+      writer.uint32(24).int64(message.requests);
+    }
+    if (message.shareBasisPoints !== 0) {
+      writer.uint32(32).int32(message.shareBasisPoints);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TopUsageRow {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTopUsageRow();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.amountMicros = reader.int64().toString();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.requests = reader.int64().toString();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.shareBasisPoints = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TopUsageRow {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      amountMicros: isSet(object.amountMicros)
+        ? globalThis.String(object.amountMicros)
+        : isSet(object.amount_micros)
+        ? globalThis.String(object.amount_micros)
+        : "0",
+      requests: isSet(object.requests) ? globalThis.String(object.requests) : "0",
+      shareBasisPoints: isSet(object.shareBasisPoints)
+        ? globalThis.Number(object.shareBasisPoints)
+        : isSet(object.share_basis_points)
+        ? globalThis.Number(object.share_basis_points)
+        : 0,
+    };
+  },
+
+  toJSON(message: TopUsageRow): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.amountMicros !== "0") {
+      obj.amountMicros = message.amountMicros;
+    }
+    if (message.requests !== "0") {
+      obj.requests = message.requests;
+    }
+    if (message.shareBasisPoints !== 0) {
+      obj.shareBasisPoints = Math.round(message.shareBasisPoints);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TopUsageRow>): TopUsageRow {
+    return TopUsageRow.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TopUsageRow>): TopUsageRow {
+    const message = createBaseTopUsageRow();
+    message.key = object.key ?? "";
+    message.amountMicros = object.amountMicros ?? "0";
+    message.requests = object.requests ?? "0";
+    message.shareBasisPoints = object.shareBasisPoints ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetTopUsageResponse(): GetTopUsageResponse {
+  return { rows: [], totalMicros: "0", nextPageToken: "" };
+}
+
+export const GetTopUsageResponse: MessageFns<GetTopUsageResponse> = {
+  encode(message: GetTopUsageResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.rows) {
+      TopUsageRow.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.totalMicros !== "0") {
+      writer.uint32(16).int64(message.totalMicros);
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(26).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTopUsageResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTopUsageResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rows.push(TopUsageRow.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.totalMicros = reader.int64().toString();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetTopUsageResponse {
+    return {
+      rows: globalThis.Array.isArray(object?.rows) ? object.rows.map((e: any) => TopUsageRow.fromJSON(e)) : [],
+      totalMicros: isSet(object.totalMicros)
+        ? globalThis.String(object.totalMicros)
+        : isSet(object.total_micros)
+        ? globalThis.String(object.total_micros)
+        : "0",
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: GetTopUsageResponse): unknown {
+    const obj: any = {};
+    if (message.rows?.length) {
+      obj.rows = message.rows.map((e) => TopUsageRow.toJSON(e));
+    }
+    if (message.totalMicros !== "0") {
+      obj.totalMicros = message.totalMicros;
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetTopUsageResponse>): GetTopUsageResponse {
+    return GetTopUsageResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetTopUsageResponse>): GetTopUsageResponse {
+    const message = createBaseGetTopUsageResponse();
+    message.rows = object.rows?.map((e) => TopUsageRow.fromPartial(e)) || [];
+    message.totalMicros = object.totalMicros ?? "0";
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
 function createBaseStartRunRequest(): StartRunRequest {
   return { accountId: "", runId: "", attribution: undefined, idempotencyKey: "" };
 }
@@ -6805,6 +7185,16 @@ export const LedgerServiceService = {
     responseSerialize: (value: GetUsageResponse): Buffer => Buffer.from(GetUsageResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetUsageResponse => GetUsageResponse.decode(value),
   },
+  /** Top-N table by an attribution dimension: totals, request counts, share of total. */
+  getTopUsage: {
+    path: "/tollgate.ledger.v1.LedgerService/GetTopUsage" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetTopUsageRequest): Buffer => Buffer.from(GetTopUsageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetTopUsageRequest => GetTopUsageRequest.decode(value),
+    responseSerialize: (value: GetTopUsageResponse): Buffer => Buffer.from(GetTopUsageResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetTopUsageResponse => GetTopUsageResponse.decode(value),
+  },
   startRun: {
     path: "/tollgate.ledger.v1.LedgerService/StartRun" as const,
     requestStream: false as const,
@@ -6901,6 +7291,8 @@ export interface LedgerServiceServer extends UntypedServiceImplementation {
   getHold: handleUnaryCall<GetHoldRequest, GetHoldResponse>;
   listEntries: handleUnaryCall<ListEntriesRequest, ListEntriesResponse>;
   getUsage: handleUnaryCall<GetUsageRequest, GetUsageResponse>;
+  /** Top-N table by an attribution dimension: totals, request counts, share of total. */
+  getTopUsage: handleUnaryCall<GetTopUsageRequest, GetTopUsageResponse>;
   startRun: handleUnaryCall<StartRunRequest, StartRunResponse>;
   pauseRun: handleUnaryCall<PauseRunRequest, PauseRunResponse>;
   resumeRun: handleUnaryCall<ResumeRunRequest, ResumeRunResponse>;
@@ -7048,6 +7440,22 @@ export interface LedgerServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetUsageResponse) => void,
+  ): ClientUnaryCall;
+  /** Top-N table by an attribution dimension: totals, request counts, share of total. */
+  getTopUsage(
+    request: GetTopUsageRequest,
+    callback: (error: ServiceError | null, response: GetTopUsageResponse) => void,
+  ): ClientUnaryCall;
+  getTopUsage(
+    request: GetTopUsageRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetTopUsageResponse) => void,
+  ): ClientUnaryCall;
+  getTopUsage(
+    request: GetTopUsageRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetTopUsageResponse) => void,
   ): ClientUnaryCall;
   startRun(
     request: StartRunRequest,

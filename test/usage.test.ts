@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { call, errorDetails } from "@tollgate/grpc-kit";
+import { commonV1, entitlementsV1, ledgerV1 } from "@tollgate/proto";
+import { createTestDatabase, type TestDatabase } from "@tollgate/testing";
+import { CREDIT, replies, seedStarter } from "./fixtures.js";
+import { startPlatform, type Platform } from "./platform.js";
+
+let db: TestDatabase;
+let platform: Platform;
+const S = commonV1.Surface;
+
+const spend = (key: string, count: number, attribution: Partial<commonV1.Attribution>) =>
+  call(platform.clients.ledger, platform.clients.ledger.charge, ledgerV1.ChargeRequest.fromPartial({
+    accountId: "usage", usage: replies("gpt-4o", count), final: true, idempotencyKey: key, attribution: commonV1.Attribution.fromPartial(attribution),
+  }));
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  platform = await startPlatform(db.url);
+  await seedStarter(platform, "usage");
+  await spend("u1", 4, { workspaceId: "ws-a", userId: "ann", surface: S.SURFACE_WEB }); // 20
+  await spend("u2", 2, { workspaceId: "ws-b", userId: "bob", surface: S.SURFACE_CLI }); // 10
+  await spend("u3", 1, { workspaceId: "ws-a", userId: "bob", surface: S.SURFACE_CLI }); // 5
+  await spend("u4", 1, { workspaceId: "ws-c", userId: "cid", surface: S.SURFACE_WEB }); // 5
+});
+
+afterAll(async () => {
+  await platform?.stop();
+  await db?.drop();
+});
+
+describe("usage queries", () => {
+  it("splits the last 24 hours by surface, hour by hour", async () => {
+    const { ledger } = platform.clients;
+    const usage = await call(ledger, ledger.getUsage, { accountId: "usage", window: ledgerV1.UsageWindow.USAGE_WINDOW_DAY_HOURLY, splitBy: "surface" });
+    const bySurface = Object.fromEntries(usage.points.map((p) => [p.key, [p.amountMicros, p.requests]]));
+    expect(bySurface).toEqual({ web: [String(25 * CREDIT), "2"], cli: [String(15 * CREDIT), "2"] });
+    expect(new Set(usage.points.map((p) => p.start!.getTime())).size).toBe(1);
+    expect(usage.points[0]!.start!.getUTCMinutes()).toBe(0);
+  });
+
+  it("ranks workspaces by credits with request counts and shares, page by page", async () => {
+    const { ledger } = platform.clients;
+    const first = await call(ledger, ledger.getTopUsage, { accountId: "usage", dimension: "workspace_id", since: undefined, page: { pageSize: 2, pageToken: "" } });
+    expect(first.totalMicros).toBe(String(40 * CREDIT));
+    expect(first.rows.map((r) => [r.key, r.amountMicros, r.requests, r.shareBasisPoints])).toEqual([
+      ["ws-a", String(25 * CREDIT), "2", 6250],
+      ["ws-b", String(10 * CREDIT), "1", 2500],
+    ]);
+    const second = await call(ledger, ledger.getTopUsage, { accountId: "usage", dimension: "workspace_id", since: undefined, page: { pageSize: 2, pageToken: first.nextPageToken } });
+    expect(second.rows.map((r) => r.key)).toEqual(["ws-c"]);
+    expect(second.nextPageToken).toBe("");
+  });
+
+  it("refuses an unknown dimension naming the field", async () => {
+    const { ledger } = platform.clients;
+    const error = await call(ledger, ledger.getTopUsage, { accountId: "usage", dimension: "salary", since: undefined, page: undefined }).catch((e: unknown) => e);
+    expect(errorDetails(error).fieldViolations[0]?.field).toBe("dimension");
+  });
+});
+
+describe("adjustments", () => {
+  it("posts a compensating entry with its reason and actor, and refuses one below the negative limit", async () => {
+    const { ledger } = platform.clients;
+    const balance = await call(ledger, ledger.getBalance, { accountId: "usage" });
+    const pool = balance.pools.find((p) => p.kind === entitlementsV1.PoolKind.POOL_KIND_MONTHLY)!;
+    const credited = await call(ledger, ledger.adjust, {
+      accountId: "usage", poolId: pool.poolId, amountMicros: String(5 * CREDIT), reason: "refund a failed reply", actor: "support@example.com", idempotencyKey: "adj-1",
+    });
+    expect(credited.balanceMicros).toBe(String(65 * CREDIT));
+    const entries = await call(ledger, ledger.listEntries, { accountId: "usage", holdId: "", page: undefined, kind: ledgerV1.EntryKind.ENTRY_KIND_ADJUST });
+    expect(entries.entries[0]).toMatchObject({ amountMicros: String(5 * CREDIT), reason: "refund a failed reply", actor: "support@example.com" });
+
+    const tooMuch = await call(ledger, ledger.adjust, {
+      accountId: "usage", poolId: pool.poolId, amountMicros: String(-100 * CREDIT), reason: "typo", actor: "support@example.com", idempotencyKey: "adj-2",
+    }).catch((e: unknown) => e);
+    expect(errorDetails(tooMuch)).toMatchObject({ code: 9, reason: "ADJUSTMENT_BELOW_LIMIT" });
+
+    const noReason = await call(ledger, ledger.adjust, {
+      accountId: "usage", poolId: pool.poolId, amountMicros: "1", reason: "", actor: "support@example.com", idempotencyKey: "adj-3",
+    }).catch((e: unknown) => e);
+    expect(errorDetails(noReason).fieldViolations[0]?.field).toBe("reason");
+  });
+});
