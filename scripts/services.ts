@@ -2,97 +2,115 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 
-export type ServiceName = "entitlements" | "pricing" | "ledger" | "notifications";
+export type ServiceName = "entitlements" | "pricing" | "ledger" | "notifications" | "gateway";
+type GrpcService = Exclude<ServiceName, "gateway">;
 
-export interface ServiceProcesses {
-  pids: Record<ServiceName, number>;
-  addresses: Record<ServiceName, string>;
-  /** SIGTERM to every service (they drain), SIGKILL after 15 s. */
-  stop(): Promise<void>;
-  /** Resolves when any service exits unexpectedly. */
-  exited: Promise<{ name: ServiceName; code: number | null }>;
+export interface ServiceProcess {
+  name: ServiceName;
+  child: ChildProcess;
+  address: string;
 }
 
 const root = new URL("..", import.meta.url).pathname;
 
 /**
- * Starts the four services as separate Node processes, in dependency order
- * (entitlements and pricing, then the ledger, then notifications), each
- * resolving once it logs the address it listens on; later services are given
- * those addresses (so port 0 works).
+ * Starts one service (`services/<name>/src/main.ts`) as a Node process and
+ * resolves with the address it logs once it listens. `onExit` hears of an
+ * exit that `stopProcesses` did not ask for.
+ */
+export function spawnService(
+  name: ServiceName,
+  env: Record<string, string | undefined>,
+  hooks: { onLine?: (service: ServiceName, line: string, stream: "stdout" | "stderr") => void; onExit?: (name: ServiceName, code: number | null) => void } = {},
+): Promise<ServiceProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", join(root, "services", name, "src", "main.ts")], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let listening = false;
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      if (!listening && line.includes('"msg":"listening"')) {
+        listening = true;
+        resolve({ name, child, address: (JSON.parse(line) as { address: string }).address });
+      }
+      hooks.onLine?.(name, line, "stdout");
+    });
+    createInterface({ input: child.stderr! }).on("line", (line) => hooks.onLine?.(name, line, "stderr"));
+    child.once("exit", (code) => {
+      if (stopping.has(child)) return;
+      if (!listening) reject(new Error(`${name} exited with code ${code} before it listened`));
+      hooks.onExit?.(name, code);
+    });
+  });
+}
+
+const stopping = new WeakSet<ChildProcess>();
+
+/** SIGTERM to each (they drain), SIGKILL after 15 s. */
+export async function stopProcesses(processes: ServiceProcess[]): Promise<void> {
+  await Promise.all(
+    processes
+      .filter(({ child }) => child.exitCode === null && child.signalCode === null)
+      .map(
+        ({ child }) =>
+          new Promise<void>((resolve) => {
+            stopping.add(child);
+            child.once("exit", () => resolve());
+            child.kill("SIGTERM");
+            setTimeout(() => child.kill("SIGKILL"), 15_000).unref();
+          }),
+      ),
+  );
+}
+
+export interface ServiceProcesses {
+  processes: ServiceProcess[];
+  pids: Record<GrpcService, number>;
+  addresses: Record<GrpcService, string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the four gRPC services in dependency order (entitlements and
+ * pricing, then the ledger, then notifications); later services are given the
+ * addresses the earlier ones listen on (so port 0 works).
  */
 export async function spawnServices(options: {
   databaseUrl: string;
   host?: string;
-  ports: Record<ServiceName, number>;
+  ports: Record<GrpcService, number>;
   env?: Record<string, string>;
   onLine?: (service: ServiceName, line: string, stream: "stdout" | "stderr") => void;
+  onExit?: (name: ServiceName, code: number | null) => void;
 }): Promise<ServiceProcesses> {
-  const host = options.host ?? "127.0.0.1";
-  const addresses = Object.fromEntries(Object.entries(options.ports).map(([name, port]) => [name, `${host}:${port}`])) as Record<ServiceName, string>;
-  const children: { name: ServiceName; child: ChildProcess }[] = [];
-  let stopping = false;
-  let reportExit: (value: { name: ServiceName; code: number | null }) => void = () => undefined;
-  const exited = new Promise<{ name: ServiceName; code: number | null }>((resolve) => (reportExit = resolve));
-
   const env: Record<string, string | undefined> = {
     ...process.env,
     DATABASE_URL: options.databaseUrl,
-    GRPC_HOST: host,
+    GRPC_HOST: options.host ?? "127.0.0.1",
     ENTITLEMENTS_PORT: String(options.ports.entitlements),
     PRICING_PORT: String(options.ports.pricing),
     LEDGER_PORT: String(options.ports.ledger),
     NOTIFICATIONS_PORT: String(options.ports.notifications),
-    ENTITLEMENTS_ADDRESS: addresses.entitlements,
-    PRICING_ADDRESS: addresses.pricing,
-    LEDGER_ADDRESS: addresses.ledger,
     ...options.env,
   };
-
-  const start = (name: ServiceName) =>
-    new Promise<void>((resolve, reject) => {
-      const child = spawn(process.execPath, ["--import", "tsx", join(root, "services", name, "src", "main.ts")], { env: { ...env }, stdio: ["ignore", "pipe", "pipe"] });
-      children.push({ name, child });
-      createInterface({ input: child.stdout! }).on("line", (line) => {
-        if (line.includes('"msg":"listening"')) {
-          addresses[name] = (JSON.parse(line) as { address: string }).address;
-          env[`${name.toUpperCase()}_ADDRESS`] = addresses[name];
-          resolve();
-        }
-        options.onLine?.(name, line, "stdout");
-      });
-      createInterface({ input: child.stderr! }).on("line", (line) => options.onLine?.(name, line, "stderr"));
-      child.once("exit", (code) => {
-        if (stopping) return;
-        reject(new Error(`${name} exited with code ${code}`));
-        reportExit({ name, code });
-      });
-    });
-
-  const stop = async () => {
-    stopping = true;
-    await Promise.all(
-      children
-        .filter(({ child }) => child.exitCode === null && child.signalCode === null)
-        .map(
-          ({ child }) =>
-            new Promise<void>((resolve) => {
-              child.once("exit", () => resolve());
-              child.kill("SIGTERM");
-              setTimeout(() => child.kill("SIGKILL"), 15_000).unref();
-            }),
-        ),
-    );
+  const processes: ServiceProcess[] = [];
+  const start = async (name: GrpcService) => {
+    const started = await spawnService(name, { ...env }, options);
+    processes.push(started);
+    env[`${name.toUpperCase()}_ADDRESS`] = started.address;
   };
-
   try {
     await Promise.all([start("entitlements"), start("pricing")]);
     await start("ledger");
     await start("notifications");
   } catch (error) {
-    await stop();
+    await stopProcesses(processes);
     throw error;
   }
-  const pids = Object.fromEntries(children.map(({ name, child }) => [name, child.pid!])) as Record<ServiceName, number>;
-  return { pids, addresses, stop, exited };
+  const by = (name: GrpcService) => processes.find((p) => p.name === name)!;
+  const names: GrpcService[] = ["entitlements", "pricing", "ledger", "notifications"];
+  return {
+    processes,
+    pids: Object.fromEntries(names.map((n) => [n, by(n).child.pid!])) as Record<GrpcService, number>,
+    addresses: Object.fromEntries(names.map((n) => [n, by(n).address])) as Record<GrpcService, string>,
+    stop: () => stopProcesses(processes),
+  };
 }

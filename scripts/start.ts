@@ -9,7 +9,10 @@ import { createClient } from "@tollgate/grpc-kit";
 import { ensurePostgres } from "@tollgate/postgres";
 import { entitlementsV1, pricingV1 } from "@tollgate/proto";
 import { loadCatalogue } from "./catalogue.js";
-import { spawnServices, type ServiceName, type ServiceProcesses } from "./services.js";
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { spawnService, spawnServices, stopProcesses, type ServiceName, type ServiceProcess, type ServiceProcesses } from "./services.js";
 
 const root = new URL("..", import.meta.url).pathname;
 const host = process.env.GRPC_HOST ?? "127.0.0.1";
@@ -23,12 +26,16 @@ const log = (line: string) => console.log(`[start] ${line}`);
 
 const postgres = await ensurePostgres({ log });
 let services: ServiceProcesses | undefined;
+let gateway: ServiceProcess | undefined;
+const gatewayPort = Number(process.env.GATEWAY_PORT ?? 8080);
+const demoUsers = process.env.GATEWAY_USERS ?? "viewer:viewer:viewer,operator:operator:operator,admin:admin:admin";
 let stopping = false;
 
 async function stopAll(code: number): Promise<never> {
   if (!stopping) {
     stopping = true;
     log("stopping services…");
+    if (gateway) await stopProcesses([gateway]);
     await services?.stop();
     await postgres.stop();
     log("stopped");
@@ -39,20 +46,38 @@ process.on("SIGINT", () => void stopAll(0));
 process.on("SIGTERM", () => void stopAll(0));
 
 try {
-  services = await spawnServices({
-    databaseUrl: postgres.url,
-    host,
-    ports,
-    env: { DB_POOL_MAX: process.env.DB_POOL_MAX ?? "4" },
-    onLine: (name: ServiceName, line, stream) => {
+  const hooks = {
+    onLine: (name: ServiceName, line: string, stream: "stdout" | "stderr") => {
       if (line.includes('"msg":"listening"') && !process.env.VERBOSE) return;
       (stream === "stderr" ? console.error : console.log)(`${`[${name}]`.padEnd(16)}${line}`);
     },
-  });
-  void services.exited.then(({ name, code }) => {
-    log(`${name} exited (code ${code}); stopping the platform`);
-    void stopAll(1);
-  });
+    onExit: (name: ServiceName, code: number | null) => {
+      log(`${name} exited (code ${code}); stopping the platform`);
+      void stopAll(1);
+    },
+  };
+  services = await spawnServices({ databaseUrl: postgres.url, host, ports, env: { DB_POOL_MAX: process.env.DB_POOL_MAX ?? "4" }, ...hooks });
+
+  // The console: build it once, then the gateway serves it beside its API.
+  const consoleDir = join(root, "admin", "dist");
+  if (!existsSync(join(consoleDir, "index.html")) || process.env.REBUILD_CONSOLE) {
+    log("building the console (admin/dist)…");
+    execFileSync("npm", ["run", "build", "--workspace", "@tollgate/admin"], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+  }
+  gateway = await spawnService(
+    "gateway",
+    {
+      ...process.env,
+      DATABASE_URL: postgres.url,
+      GATEWAY_HOST: host,
+      GATEWAY_PORT: String(gatewayPort),
+      GATEWAY_SECRET: process.env.GATEWAY_SECRET ?? randomBytes(32).toString("hex"),
+      GATEWAY_USERS: demoUsers,
+      GATEWAY_STATIC_DIR: consoleDir,
+      ...Object.fromEntries(Object.entries(services.addresses).map(([name, address]) => [`${name.toUpperCase()}_ADDRESS`, address])),
+    },
+    hooks,
+  );
 
   const entitlements = createClient(entitlementsV1.EntitlementsServiceClient, services.addresses.entitlements);
   const pricing = createClient(pricingV1.PricingServiceClient, services.addresses.pricing);
@@ -73,6 +98,8 @@ Tollgate is running${postgres.embedded ? " on an embedded PostgreSQL" : ""}.
   ledger         ${host}:${ports.ledger}   tollgate.ledger.v1.LedgerService
   notifications  ${host}:${ports.notifications}   tollgate.notifications.v1.NotificationsService
   postgres       ${new URL(postgres.url).host}
+
+Console: http://${gateway.address.replace(/^https?:\/\//, "")}/   (logins: ${demoUsers.split(",").map((u) => u.split(":").slice(0, 2).join(" / ")).join(", ")})
 
 Demo data: ${loaded.join("; ")}
 Try it:   npm run demo        (Authorize → Charge on account demo-support, shows the balance drop)

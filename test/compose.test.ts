@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 
 const root = new URL("..", import.meta.url).pathname;
-const compose = parse(readFileSync(`${root}docker-compose.yml`, "utf8"), { merge: true }) as {
+const compose = parse(readFileSync(`${root}docker-compose.yml`, "utf8"), { merge: true, maxAliasCount: 1000 }) as {
   services: Record<string, { environment?: Record<string, string>; ports?: string[]; build?: { dockerfile: string; args?: { SERVICE?: string } }; depends_on?: unknown; volumes?: string[] }>;
 };
 const services = compose.services;
@@ -11,7 +11,7 @@ const grpcServices = { entitlements: 50051, pricing: 50052, ledger: 50053, notif
 
 describe("docker-compose.yml", () => {
   it("names the database, every service, the collector and Jaeger", () => {
-    expect(Object.keys(services).sort()).toEqual(["entitlements", "jaeger", "ledger", "notifications", "otel-collector", "postgres", "pricing"]);
+    expect(Object.keys(services).sort()).toEqual(["entitlements", "gateway", "jaeger", "ledger", "notifications", "otel-collector", "postgres", "pricing"]);
   });
 
   it.each(Object.entries(grpcServices))("runs %s from its own main on its default port", (name, port) => {
@@ -39,6 +39,14 @@ describe("docker-compose.yml", () => {
         }
       }
     }
+  });
+
+  it("runs the console gateway on 8080 from its main", () => {
+    const gateway = services.gateway!;
+    expect(gateway.build?.args?.SERVICE).toBe("gateway");
+    expect(gateway.ports).toContain("8080:8080");
+    expect(readFileSync(`${root}services/gateway/src/main.ts`, "utf8")).toContain("GATEWAY_PORT: env.port(8080)");
+    expect(gateway.environment?.GATEWAY_SECRET?.length).toBeGreaterThanOrEqual(32);
   });
 
   it("mounts a collector config that exports traces to Jaeger", () => {
