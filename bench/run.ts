@@ -78,7 +78,9 @@ const services = await spawnServices({
   databaseUrl,
   ports: { entitlements: 0, pricing: 0, ledger: 0, notifications: 0 },
   env: { DB_POOL_MAX: "8", HOLD_SWEEP_INTERVAL_MS: "1000" },
-  onLine: (name, line, stream) => stream === "stderr" && console.error(`[${name}] ${line}`),
+  onLine: (name, line, stream) => {
+    if (stream === "stderr") console.error(`[${name}] ${line}`);
+  },
 });
 const servicePids = () => Object.values(services.pids);
 
