@@ -36,6 +36,7 @@ export async function startPlatform(databaseUrl: string, options: PlatformOption
     entitlementsAddress: entitlements.address,
     pricingAddress: pricing.address,
     sweepIntervalMs: 200,
+    meterIntervalMs: 200,
   });
   const notifications = await startNotificationsService({
     databaseUrl,

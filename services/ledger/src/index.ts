@@ -19,6 +19,8 @@ export interface LedgerServiceOptions {
   serviceToken?: string;
   /** How often expired holds are swept (0 disables the sweeper). */
   sweepIntervalMs?: number;
+  /** How often running runs and deployments are charged for their time (0 disables the meter). */
+  meterIntervalMs?: number;
 }
 
 export interface LedgerService {
@@ -62,11 +64,24 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
       : undefined;
   sweeper?.unref();
 
+  // The metering tick: long runs and deployments are charged as they go, and stopped when the money is gone.
+  const meterIntervalMs = options.meterIntervalMs ?? 10_000;
+  const meter =
+    meterIntervalMs > 0
+      ? setInterval(() => {
+          scope(async () => {
+            if ((await ledger.meterDue(meterIntervalMs)) > 0) events.notify();
+          }).catch((error: unknown) => console.error("[ledger] metering tick failed", error));
+        }, meterIntervalMs)
+      : undefined;
+  meter?.unref();
+
   return {
     address: server.address,
     server,
     async stop() {
       if (sweeper) clearInterval(sweeper);
+      if (meter) clearInterval(meter);
       await server.drain();
       accounts.stop();
       rates.stop();

@@ -15,6 +15,7 @@ await runService(
     ENTITLEMENTS_ADDRESS: env.address().default("127.0.0.1:50051"),
     PRICING_ADDRESS: env.address().default("127.0.0.1:50052"),
     HOLD_SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).default(5_000),
+    METER_INTERVAL_MS: z.coerce.number().int().min(0).default(10_000),
   },
   (config) =>
     startLedgerService({
@@ -25,6 +26,7 @@ await runService(
       entitlementsAddress: config.ENTITLEMENTS_ADDRESS,
       pricingAddress: config.PRICING_ADDRESS,
       sweepIntervalMs: config.HOLD_SWEEP_INTERVAL_MS,
+      meterIntervalMs: config.METER_INTERVAL_MS,
       ...(config.SERVICE_TOKEN ? { serviceToken: config.SERVICE_TOKEN } : {}),
     }),
 );

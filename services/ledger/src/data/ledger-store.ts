@@ -77,6 +77,34 @@ export interface GrantCall {
   traceId: string;
 }
 
+export interface WorkRow {
+  work_id: string;
+  kind: "run" | "deployment";
+  account_id: string;
+  state: string;
+  usage: unknown;
+  replicas: number;
+  charged_until: Date;
+  active_ms: string;
+  charged_micros: string;
+}
+
+export interface MeterCall {
+  workId: string;
+  from: Date;
+  to: Date;
+  amountMicros: bigint;
+  unit: string;
+  bucket: string;
+  rateTableVersion: bigint;
+  drawdownOrder: string[];
+  thresholdPercents: number[];
+  nextState: string | null;
+  replicas: number | null;
+  traceparent: string;
+  traceId: string;
+}
+
 export interface OutboxRow {
   sequence: string;
   account_id: string;
@@ -97,6 +125,11 @@ export interface LedgerStore {
   adjust(call: { accountId: string; poolId: string; amountMicros: bigint; reason: string; actor: string; idempotencyKey: string; requestHash: string; traceId: string }): Promise<{ entry_id: string; balance_micros: string }>;
   usage(accountId: string, dimension: string | null, since: Date, bucket: "hour" | "day" | "week"): Promise<{ start: Date; key: string; amount: string; requests: string }[]>;
   topUsage(accountId: string, dimension: string, since: Date, offset: number, limit: number): Promise<{ rows: { key: string; amount: string; requests: string }[]; total: bigint }>;
+  startWork(call: { kind: "run" | "deployment"; workId: string; accountId: string; unit: string; usage: unknown; replicas: number; attribution: Record<string, string>; minAvailableMicros: bigint; denial: string; idempotencyKey: string; requestHash: string }): Promise<{ allowed: boolean; reason?: string; available_micros: string }>;
+  meterWork(call: MeterCall): Promise<{ stale: boolean; state: string; charged_micros?: string; proceed?: boolean }>;
+  resumeWork(workId: string): Promise<{ state: string }>;
+  work(workId: string): Promise<WorkRow | undefined>;
+  dueWork(chargedBefore: Date, limit: number): Promise<WorkRow[]>;
   sweepExpiredHolds(limit: number): Promise<number>;
   sweepExpiredPools(limit: number): Promise<number>;
   account(accountId: string): Promise<LedgerAccount | null>;
@@ -200,6 +233,45 @@ export class PostgresLedgerStore implements LedgerStore {
       [accountId, since],
     );
     return { rows, total: BigInt(totals?.total ?? "0") };
+  }
+
+  startWork(c: { kind: "run" | "deployment"; workId: string; accountId: string; unit: string; usage: unknown; replicas: number; attribution: Record<string, string>; minAvailableMicros: bigint; denial: string; idempotencyKey: string; requestHash: string }) {
+    return this.one<{ allowed: boolean; reason?: string; available_micros: string }>(
+      `select ledger.start_work(?, ?, ?, ?, ?::jsonb, ?, ?::jsonb, ?, ?, ?, ?) as result`,
+      [c.kind, c.workId, c.accountId, c.unit, JSON.stringify(c.usage), c.replicas, JSON.stringify(c.attribution), c.minAvailableMicros.toString(), c.denial, c.idempotencyKey, c.requestHash],
+    );
+  }
+
+  meterWork(c: MeterCall) {
+    return this.one<{ stale: boolean; state: string; charged_micros?: string; proceed?: boolean }>(
+      `select ledger.meter_work(?, ?, ?, ?, ?, ?, ?, ?::text[], ?::integer[], ?, ?, ?, ?) as result`,
+      [
+        c.workId, c.from, c.to, c.amountMicros.toString(), c.unit, c.bucket, c.rateTableVersion.toString(), `{${c.drawdownOrder.join(",")}}`,
+        `{${c.thresholdPercents.join(",")}}`, c.nextState, c.replicas, c.traceparent, c.traceId,
+      ],
+    );
+  }
+
+  resumeWork(workId: string) {
+    return this.one<{ state: string }>(`select ledger.resume_work(?) as result`, [workId]);
+  }
+
+  private static workRow(row: WorkRow & { charged_until: string | Date }): WorkRow {
+    return { ...row, charged_until: new Date(row.charged_until) };
+  }
+
+  async work(workId: string): Promise<WorkRow | undefined> {
+    const [row] = await sql<WorkRow>(this.em(), `select * from ledger.metered_work where work_id = ?`, [workId]);
+    return row ? PostgresLedgerStore.workRow(row) : undefined;
+  }
+
+  async dueWork(chargedBefore: Date, limit: number): Promise<WorkRow[]> {
+    const rows = await sql<WorkRow>(
+      this.em(),
+      `select * from ledger.metered_work where state = 'running' and charged_until < ? order by charged_until limit ?`,
+      [chargedBefore, limit],
+    );
+    return rows.map(PostgresLedgerStore.workRow);
   }
 
   async sweepExpiredHolds(limit: number): Promise<number> {

@@ -70,6 +70,15 @@ export interface GrantCommand {
   traceId: string;
 }
 
+/** A stored usage (bigint amounts as strings) and back. */
+function usageToJson(usage: Usage): unknown {
+  return JSON.parse(JSON.stringify(usage, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
+}
+function usageFromJson(json: unknown): Usage {
+  const raw = json as Record<string, unknown>;
+  return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, typeof v === "string" && /^-?\d+$/.test(v) && !["model", "block", "gpuType", "cpuType", "profile", "sizeClass", "hardware", "tool"].includes(k) ? BigInt(v) : v])) as Usage;
+}
+
 export const DEFAULT_HOLD_TTL_MS = 5 * 60_000;
 export const MAX_HOLD_TTL_MS = 24 * 60 * 60_000;
 
@@ -256,6 +265,88 @@ export class Ledger {
     const { traceId, ...hashed } = command;
     const result = await this.store.adjust({ ...command, requestHash: fingerprint({ op: "adjust", ...hashed }), traceId });
     return { entryId: BigInt(result.entry_id), balanceMicros: BigInt(result.balance_micros) };
+  }
+
+  /** Starts an agent run: refused when the account is suspended or has nothing left. */
+  async startRun(command: { accountId: string; runId: string; attribution: Record<string, string>; idempotencyKey: string }) {
+    return this.startWork("run", command.accountId, command.runId, { kind: "active_time", seconds: 0n }, 1, command.attribution, command.idempotencyKey);
+  }
+
+  /** Deploys hardware (GPU, CPU or a hardware profile) billed per replica-second; refused below the low-credit limit. */
+  async deploy(command: { accountId: string; deploymentId: string; hardware: Usage; replicas: number; attribution: Record<string, string>; idempotencyKey: string }) {
+    if (!["gpu_time", "cpu_time", "hardware_profile_time"].includes(command.hardware.kind)) {
+      throw new InvalidArgumentError("hardware", "must be gpu_time, cpu_time or hardware_profile_time");
+    }
+    if (!Number.isInteger(command.replicas) || command.replicas < 1) throw new InvalidArgumentError("replicas", "must be at least 1");
+    return this.startWork("deployment", command.accountId, command.deploymentId, command.hardware, command.replicas, command.attribution, command.idempotencyKey);
+  }
+
+  private async startWork(kind: "run" | "deployment", accountId: string, workId: string, usage: Usage, replicas: number, attribution: Record<string, string>, idempotencyKey: string) {
+    requireAccount(accountId);
+    requireKey(idempotencyKey);
+    if (!workId) throw new InvalidArgumentError(kind === "run" ? "run_id" : "deployment_id", "is required");
+    const account = await this.accounts.get(accountId);
+    const price = await this.price(account, this.usageFor({ kind, usage, replicas }, 1n), kind === "run" ? "run" : "hardware");
+    if (account.status === "suspended") return { allowed: false, reason: "ACCOUNT_SUSPENDED" as DenialReason };
+    await this.ensureOpen(account);
+    const limits = account.units.find((u) => u.unit === price.unit);
+    // Runs need something left; deployments need the low-credit limit (seed 001).
+    const minimum = kind === "deployment" && limits && limits.lowCreditLimitMicros > 0n ? limits.lowCreditLimitMicros : 1n;
+    const result = await this.store.startWork({
+      kind, workId, accountId, unit: price.unit, usage: usageToJson(usage), replicas, attribution, minAvailableMicros: minimum,
+      denial: kind === "deployment" && minimum > 1n ? "BELOW_LOW_CREDIT_LIMIT" : "INSUFFICIENT_CREDITS",
+      idempotencyKey, requestHash: fingerprint({ op: `start_${kind}`, accountId, workId, usage, replicas, attribution }),
+    });
+    return { allowed: result.allowed, ...(result.reason ? { reason: result.reason as DenialReason } : {}) };
+  }
+
+  /** The usage of `seconds` of a run's active time or a deployment's replicas. */
+  private usageFor(work: { kind: "run" | "deployment"; usage: Usage; replicas: number }, seconds: bigint): Usage {
+    if (work.kind === "run") return { kind: "active_time", seconds };
+    const u = work.usage;
+    if (u.kind === "gpu_time") return { ...u, replicas: BigInt(work.replicas), seconds };
+    if (u.kind === "cpu_time") return { ...u, cores: u.cores > 0n ? u.cores : 1n, seconds: seconds * BigInt(work.replicas) };
+    if (u.kind === "hardware_profile_time") return { ...u, seconds: seconds * BigInt(work.replicas) };
+    throw new InvalidArgumentError("hardware", "is not a time usage");
+  }
+
+  /**
+   * Charges a run's or deployment's time up to `to` (whole seconds) and moves
+   * it to `nextState`. A tick that lost a race does nothing.
+   */
+  async meter(workId: string, options: { to?: Date; nextState?: string; replicas?: number; traceparent?: string; traceId?: string } = {}) {
+    const work = await this.store.work(workId);
+    if (!work) throw new NotFoundError("work", workId);
+    const account = await this.accounts.get(work.account_id);
+    const to = options.to ?? this.now();
+    const seconds = BigInt(Math.max(0, Math.floor((to.getTime() - work.charged_until.getTime()) / 1000)));
+    const until = new Date(work.charged_until.getTime() + Number(seconds) * 1000);
+    const usage = usageFromJson(work.usage);
+    const price = await this.price(account, this.usageFor({ kind: work.kind, usage, replicas: work.replicas }, seconds), work.kind);
+    return this.store.meterWork({
+      workId, from: work.charged_until, to: until, amountMicros: price.amountMicros, unit: price.unit, bucket: price.bucket,
+      rateTableVersion: price.version, drawdownOrder: account.drawdownOrder, thresholdPercents: account.thresholdPercents,
+      nextState: options.nextState ?? null, replicas: options.replicas ?? null, traceparent: options.traceparent ?? "", traceId: options.traceId ?? "",
+    });
+  }
+
+  resume(workId: string) {
+    if (!workId) throw new InvalidArgumentError("run_id", "is required");
+    return this.store.resumeWork(workId);
+  }
+
+  /** Charges every running run and deployment whose last charge is older than `ageMs`; returns how many were stopped. */
+  async meterDue(ageMs: number): Promise<number> {
+    let stopped = 0;
+    for (const work of await this.store.dueWork(new Date(this.now().getTime() - ageMs), 200)) {
+      const result = await this.meter(work.work_id);
+      if (result.state === "stopped") stopped++;
+    }
+    return stopped;
+  }
+
+  work(workId: string) {
+    return this.store.work(workId);
   }
 
   /** Pools, per-unit totals and the account's cycle. Opens the account on first sight. */

@@ -131,6 +131,8 @@ export function eventToProto(row: OutboxRow): ledgerV1.LedgerEvent {
           },
         },
       };
+    case "work_stopped":
+      return { ...base, kind: { $case: "workStopped", workStopped: { runId: String(p.run_id ?? ""), deploymentId: String(p.deployment_id ?? ""), message: String(p.message ?? "") } } };
     default:
       return { ...base, kind: undefined };
   }

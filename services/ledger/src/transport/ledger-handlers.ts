@@ -1,6 +1,6 @@
 import type { LogFollower } from "@tollgate/db";
 import { runContextFromProto } from "@tollgate/eligibility";
-import { InvalidArgumentError, NotFoundError } from "@tollgate/errors";
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
 import { page, pageSize, serverStream, unary, type HandlerOptions } from "@tollgate/grpc-kit";
 import { ledgerV1 } from "@tollgate/proto";
 import { int64, usageFromProto } from "@tollgate/rating";
@@ -26,12 +26,21 @@ import {
 const L = ledgerV1;
 
 
+const traceOf = () => ({ traceparent: currentTraceparent(), traceId: currentTraceId() });
+
 export function ledgerHandlers(
   ledger: Ledger,
   store: LedgerStore,
   events: LogFollower<OutboxRow>,
   options: HandlerOptions,
 ): Partial<ledgerV1.LedgerServiceServer> {
+  const requireWork = async (workId: string, field: string) => {
+    if (!workId) throw new InvalidArgumentError(field, "is required");
+    const work = await ledger.work(workId);
+    if (!work) throw new NotFoundError(field === "run_id" ? "run" : "deployment", workId);
+    return work;
+  };
+
   return {
     authorize: unary(async (request: ledgerV1.AuthorizeRequest) => {
       const outcome = await ledger.authorize({
@@ -177,6 +186,59 @@ export function ledgerHandlers(
         totalMicros: total.toString(),
         nextPageToken,
       };
+    }, options),
+
+    startRun: unary(async (request: ledgerV1.StartRunRequest) => {
+      const outcome = await ledger.startRun({ accountId: request.accountId, runId: request.runId, attribution: attributionFromProto(request.attribution), idempotencyKey: request.idempotencyKey });
+      return { allowed: outcome.allowed, reason: outcome.reason ? L.denialReasonFromJSON(`DENIAL_REASON_${outcome.reason}`) : 0 };
+    }, options),
+
+    pauseRun: unary(async (request: ledgerV1.PauseRunRequest) => {
+      const before = await requireWork(request.runId, "run_id");
+      const result = await ledger.meter(request.runId, { nextState: before.state === "running" ? "paused" : before.state, ...traceOf() });
+      return { chargedMicros: result.charged_micros ?? "0" };
+    }, options),
+
+    resumeRun: unary(async (request: ledgerV1.ResumeRunRequest) => {
+      await requireWork(request.runId, "run_id");
+      const { state } = await ledger.resume(request.runId);
+      return { proceed: state === "running" };
+    }, options),
+
+    endRun: unary(async (request: ledgerV1.EndRunRequest) => {
+      const state = L.runEndStateToJSON(request.state).slice("RUN_END_STATE_".length).toLowerCase();
+      if (!["finished", "failed", "cancelled"].includes(state)) throw new InvalidArgumentError("state", "must be finished, failed or cancelled");
+      const before = await requireWork(request.runId, "run_id");
+      if (["running", "paused"].includes(before.state)) await ledger.meter(request.runId, { nextState: state, ...traceOf() });
+      const after = (await ledger.work(request.runId))!;
+      return { chargedMicros: after.charged_micros, activeSeconds: String(BigInt(after.active_ms) / 1000n) };
+    }, options),
+
+    deploy: unary(async (request: ledgerV1.DeployRequest) => {
+      const outcome = await ledger.deploy({
+        accountId: request.accountId,
+        deploymentId: request.deploymentId,
+        hardware: usageFromProto(request.hardware, "hardware"),
+        replicas: request.replicas,
+        attribution: attributionFromProto(request.attribution),
+        idempotencyKey: request.idempotencyKey,
+      });
+      return { allowed: outcome.allowed, reason: outcome.reason ? L.denialReasonFromJSON(`DENIAL_REASON_${outcome.reason}`) : 0 };
+    }, options),
+
+    scale: unary(async (request: ledgerV1.ScaleRequest) => {
+      if (!Number.isInteger(request.replicas) || request.replicas < 0) throw new InvalidArgumentError("replicas", "must not be negative");
+      const before = await requireWork(request.deploymentId, "deployment_id");
+      if (before.state !== "running") throw new FailedPreconditionError(`deployment ${request.deploymentId} is ${before.state}`, "DEPLOYMENT_NOT_RUNNING");
+      await ledger.meter(request.deploymentId, { replicas: request.replicas, ...traceOf() });
+      return { replicas: request.replicas };
+    }, options),
+
+    undeploy: unary(async (request: ledgerV1.UndeployRequest) => {
+      const before = await requireWork(request.deploymentId, "deployment_id");
+      if (before.state === "running") await ledger.meter(request.deploymentId, { nextState: "undeployed", ...traceOf() });
+      const after = (await ledger.work(request.deploymentId))!;
+      return { chargedMicros: after.charged_micros };
     }, options),
 
     rollOverCycle: unary(async (request: ledgerV1.RollOverCycleRequest) => {

@@ -33,6 +33,15 @@ export function factsOf(event: ledgerV1.LedgerEvent): LedgerEventFacts | undefin
         expiredMicros: BigInt(expired.expiredMicros),
       };
     }
+    case "workStopped":
+      return {
+        kind: "work_stopped",
+        accountId: event.accountId,
+        sequence: BigInt(event.sequence),
+        runId: event.kind.workStopped.runId,
+        deploymentId: event.kind.workStopped.deploymentId,
+        message: event.kind.workStopped.message,
+      };
     default:
       return undefined;
   }

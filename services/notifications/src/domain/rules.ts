@@ -6,7 +6,8 @@ export type Unit = "credits" | "tool_runs" | "usd";
 
 export type LedgerEventFacts =
   | { kind: "threshold_crossed"; accountId: string; unit: Unit; thresholdPercent: number; percentUsed: number; cycle: string }
-  | { kind: "pool_expired"; accountId: string; poolId: string; poolKind: string; unit: Unit; expiredMicros: bigint };
+  | { kind: "pool_expired"; accountId: string; poolId: string; poolKind: string; unit: Unit; expiredMicros: bigint }
+  | { kind: "work_stopped"; accountId: string; sequence: bigint; runId: string; deploymentId: string; message: string };
 
 export interface PlanRules {
   bannerPercents: number[];
@@ -81,6 +82,26 @@ function deliveriesFor(
 
 /** What one ledger event produces: banners, and one delivery per recipient and channel. */
 export function decide(event: LedgerEventFacts, rules: PlanRules, recipients: Recipients): Decisions {
+  if (event.kind === "work_stopped") {
+    // A stop happens once; the event's sequence keys it.
+    const what = event.deploymentId ? `Deployment ${event.deploymentId}` : `Run ${event.runId}`;
+    return {
+      banners: [],
+      deliveries: deliveriesFor(
+        {
+          accountId: event.accountId,
+          rule: "work_stopped",
+          key: `${event.accountId}:stop:${event.sequence}`,
+          type: event.deploymentId ? "deployment.stopped" : "run.stopped",
+          subject: `${what} was stopped`,
+          text: `${what} was stopped: ${event.message}`,
+          data: { run_id: event.runId, deployment_id: event.deploymentId, message: event.message },
+        },
+        recipients,
+        ["email", "webhook"],
+      ),
+    };
+  }
   if (event.kind === "pool_expired") {
     if (event.poolKind !== "free_grant") return { banners: [], deliveries: [] };
     const key = `${event.accountId}:${event.poolId}:free_credits_expired`;

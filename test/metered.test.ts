@@ -1,0 +1,123 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { call } from "@tollgate/grpc-kit";
+import { commonV1, entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
+import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
+import pg from "pg";
+import { CREDIT } from "./fixtures.js";
+import { startPlatform, type Platform } from "./platform.js";
+
+let db: TestDatabase;
+let platform: Platform;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const L = ledgerV1;
+
+async function plan(planId: string, credits: number, negative: number, lowCredit: number) {
+  await call(platform.clients.entitlements, platform.clients.entitlements.publishPlan, {
+    actor: "test",
+    reason: "",
+    plan: entitlementsV1.Plan.fromPartial({
+      planId, name: planId, rateTableId: "time",
+      allotments: [{ unit: commonV1.Unit.UNIT_CREDITS, amountMicros: String(credits * CREDIT) }],
+      limits: [{ unit: commonV1.Unit.UNIT_CREDITS, negativeLimitMicros: String(negative * CREDIT), lowCreditLimitMicros: String(lowCredit * CREDIT) }],
+    }),
+  });
+}
+
+const account = (accountId: string, planId: string) =>
+  call(platform.clients.entitlements, platform.clients.entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId, name: accountId, planId, seats: 1 }));
+
+const gpu = (gpuType: string): pricingV1.Usage => ({ kind: { $case: "gpuTime", gpuTime: { gpuType, replicas: "0", seconds: "0" } } });
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  platform = await startPlatform(db.url);
+  const rate = (kind: pricingV1.Rate["kind"]): pricingV1.Rate => ({ bucket: commonV1.Bucket.BUCKET_COMPUTE, unit: commonV1.Unit.UNIT_CREDITS, kind });
+  await call(platform.clients.pricing, platform.clients.pricing.publishRateTable, {
+    tableId: "time", effectiveFrom: new Date(Date.now() - 60_000), actor: "test", reason: "", idempotencyKey: "",
+    rates: [
+      rate({ $case: "activeMinute", activeMinute: { microsPerMinute: String(60 * CREDIT) } }), // 1 credit per active second
+      rate({ $case: "gpuHour", gpuHour: { gpuType: "A100", microsPerReplicaHour: String(3600 * CREDIT) } }), // 1 credit per replica-second
+      rate({ $case: "gpuHour", gpuHour: { gpuType: "H100", microsPerReplicaHour: String(36_000 * CREDIT) } }), // 10 per replica-second
+    ],
+  });
+  await plan("time", 1000, 0, 20);
+  await plan("tiny", 1, 1, 0);
+  await plan("low", 100, 0, 20);
+});
+
+afterAll(async () => {
+  await platform?.stop();
+  await db?.drop();
+});
+
+describe("runs", () => {
+  it("charges only active time: not the pause, whole seconds, and reports it at the end", async () => {
+    await account("runner", "time");
+    const { ledger } = platform.clients;
+    const started = await call(ledger, ledger.startRun, L.StartRunRequest.fromPartial({ accountId: "runner", runId: "run-1", idempotencyKey: "run-1" }));
+    expect(started.allowed).toBe(true);
+    await sleep(2_200);
+    await call(ledger, ledger.pauseRun, { runId: "run-1", idempotencyKey: "p1" });
+    await sleep(1_500); // waiting for user input: free
+    await call(ledger, ledger.resumeRun, { runId: "run-1", idempotencyKey: "r1" });
+    await sleep(1_100);
+    const ended = await call(ledger, ledger.endRun, { runId: "run-1", state: L.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "e1" });
+    expect(ended).toEqual({ chargedMicros: String(3 * CREDIT), activeSeconds: "3" });
+    const again = await call(ledger, ledger.endRun, { runId: "run-1", state: L.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "e2" });
+    expect(again.chargedMicros).toBe(String(3 * CREDIT));
+  });
+
+  it("stops a long run when the balance is gone and emits a stop event with the reason", async () => {
+    await account("short", "tiny");
+    const { ledger } = platform.clients;
+    await call(ledger, ledger.startRun, L.StartRunRequest.fromPartial({ accountId: "short", runId: "run-long", idempotencyKey: "run-long" }));
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const stopped = await eventually(async () => {
+        const { rows } = await client.query(`select state, stop_reason, charged_micros from ledger.metered_work where work_id = 'run-long'`);
+        return rows[0]?.state === "stopped" ? rows[0] : undefined;
+      }, 15_000, "the run to stop");
+      expect(stopped.charged_micros).toBe(String(2 * CREDIT)); // 1 credit and the 1-credit negative limit
+      const { rows } = await client.query(`select payload from ledger.outbox where account_id = 'short' and kind = 'work_stopped'`);
+      expect(rows[0].payload).toMatchObject({ run_id: "run-long", message: expect.stringContaining("add more credits") });
+    } finally {
+      await client.end();
+    }
+    const refused = await call(ledger, ledger.startRun, L.StartRunRequest.fromPartial({ accountId: "short", runId: "run-next", idempotencyKey: "run-next" }));
+    expect(refused).toMatchObject({ allowed: false, reason: L.DenialReason.DENIAL_REASON_INSUFFICIENT_CREDITS });
+  });
+});
+
+describe("deployments", () => {
+  it("bills per replica-second: two replicas cost twice one", async () => {
+    await account("hosting", "time");
+    const { ledger } = platform.clients;
+    for (const [id, replicas] of [["one", 1], ["two", 2]] as const) {
+      const deployed = await call(ledger, ledger.deploy, L.DeployRequest.fromPartial({ accountId: "hosting", deploymentId: id, hardware: gpu("A100"), replicas, idempotencyKey: id }));
+      expect(deployed.allowed).toBe(true);
+    }
+    await sleep(2_300);
+    const one = await call(ledger, ledger.undeploy, { deploymentId: "one", idempotencyKey: "u1" });
+    const two = await call(ledger, ledger.undeploy, { deploymentId: "two", idempotencyKey: "u2" });
+    const oneCredits = Number(one.chargedMicros) / CREDIT;
+    const twoCredits = Number(two.chargedMicros) / CREDIT;
+    expect(oneCredits).toBeGreaterThanOrEqual(2);
+    expect(twoCredits % 2).toBe(0); // every second costs two replica-seconds
+    expect(Math.abs(twoCredits - 2 * oneCredits)).toBeLessThanOrEqual(2); // the same time, give or take the second between the two calls
+  });
+
+  it("refuses a new deployment once the balance is below the low-credit limit", async () => {
+    await account("lowcredit", "low");
+    const { ledger } = platform.clients;
+    await call(ledger, ledger.deploy, L.DeployRequest.fromPartial({ accountId: "lowcredit", deploymentId: "big", hardware: gpu("H100"), replicas: 10, idempotencyKey: "big" }));
+    // 100 credits per second: below the 20-credit low-credit limit within a second or so.
+    await eventually(async () => {
+      const balance = await call(ledger, ledger.getBalance, { accountId: "lowcredit" });
+      return BigInt(balance.units[0]!.availableMicros) < 20n * BigInt(CREDIT) ? true : undefined;
+    }, 15_000, "the balance to fall below the low-credit limit");
+    const refused = await call(ledger, ledger.deploy, L.DeployRequest.fromPartial({ accountId: "lowcredit", deploymentId: "small", hardware: gpu("A100"), replicas: 1, idempotencyKey: "small" }));
+    expect(refused).toMatchObject({ allowed: false, reason: L.DenialReason.DENIAL_REASON_BELOW_LOW_CREDIT_LIMIT });
+    await call(ledger, ledger.undeploy, { deploymentId: "big", idempotencyKey: "ub" });
+  });
+});
