@@ -131,6 +131,24 @@ export function quoteUsage(table: RateTable, usage: Usage, field = "usage"): Lin
   }
 }
 
+/**
+ * What a bring-your-own-model reply cost the customer at their provider, in
+ * micro-USD, from the token rate's optional USD prices: tracked against a
+ * BYOM account's spend cap. Undefined when the usage is not priced per token
+ * or the model has no USD price.
+ */
+export function quoteProviderCost(table: RateTable, usage: Usage, field = "usage"): LineItem[] | undefined {
+  if (usage.kind !== "model_tokens") return undefined;
+  const rate = find(table, "model_token", (r) => r.model === usage.model);
+  if (!rate || (rate.inputUsdMicrosPerMillion === 0n && rate.outputUsdMicrosPerMillion === 0n)) return undefined;
+  const usd: Rate = { ...rate, unit: "usd" };
+  const parts: [string, bigint, bigint][] = [
+    ["input tokens (provider cost)", nonNegative(`${field}.model_tokens.input_tokens`, usage.inputTokens), rate.inputUsdMicrosPerMillion],
+    ["output tokens (provider cost)", nonNegative(`${field}.model_tokens.output_tokens`, usage.outputTokens), rate.outputUsdMicrosPerMillion],
+  ];
+  return parts.filter(([, q]) => q > 0n).map(([label, q, micros]) => item(usd, table, `${usage.model} ${label}`, q, micros, MILLION));
+}
+
 export function quote(table: RateTable, usages: Usage[]): LineItem[] {
   return usages.flatMap((usage, index) => quoteUsage(table, usage, `usage[${index}]`));
 }

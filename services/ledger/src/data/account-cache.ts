@@ -27,6 +27,10 @@ export function accountView(account: entitlementsV1.Account, plan: entitlementsV
     entry.negativeLimitMicros = BigInt(limit.negativeLimitMicros);
     entry.lowCreditLimitMicros = BigInt(limit.lowCreditLimitMicros);
   }
+  const byom = account.billingMode === E.BillingMode.BILLING_MODE_BYOM_USD;
+  if (byom && BigInt(account.spendCapMicros) > 0n) {
+    Object.assign(unitEntry("usd"), { allotmentMicros: BigInt(account.spendCapMicros), kind: "spend_cap" as const });
+  }
   const t = plan.thresholds;
   const thresholds = new Set(
     [...(t?.bannerPercents ?? []), ...(t?.emailPercents ?? []), t?.upgradePromptPercent ?? 0, t?.referralPromptPercent ?? 0].filter((p) => p > 0),
@@ -43,6 +47,7 @@ export function accountView(account: entitlementsV1.Account, plan: entitlementsV
       .map((kind) => E.poolKindToJSON(kind).slice("POOL_KIND_".length).toLowerCase()),
     thresholdPercents: [...thresholds].sort((a, b) => a - b),
     units: [...units.values()],
+    billingMode: byom ? "byom_usd" : "credits",
     seats: account.seats,
     deploymentMode: account.deploymentMode === E.DeploymentMode.DEPLOYMENT_MODE_SELF_HOSTED ? "self_hosted" : "cloud",
     eligibility: eligibilityRulesFromProto(plan),

@@ -6,6 +6,8 @@ export interface UnitSetup {
   allotmentMicros: bigint;
   negativeLimitMicros: bigint;
   lowCreditLimitMicros: bigint;
+  /** `spend_cap` for a BYOM account's USD cap; otherwise the plan's monthly allotment. */
+  kind?: "monthly" | "spend_cap";
 }
 
 export interface SignupGrant {
@@ -156,6 +158,7 @@ export class PostgresLedgerStore implements LedgerStore {
       allotment_micros: u.allotmentMicros.toString(),
       negative_limit_micros: u.negativeLimitMicros.toString(),
       low_credit_limit_micros: u.lowCreditLimitMicros.toString(),
+      kind: u.kind ?? "monthly",
     }));
     const grants = signupGrants.map((g) => ({ unit: g.unit, amount_micros: g.amountMicros.toString(), expires_at: g.expiresAt.toISOString() }));
     return this.one(`select ledger.open_account(?, ?, ?, ?, ?, ?::jsonb, ?::jsonb) as result`, [

@@ -13,7 +13,9 @@ export interface AccountView {
   drawdownOrder: string[];
   /** Percent-used thresholds that emit events (banner and email thresholds together). */
   thresholdPercents: number[];
-  units: { unit: Unit; allotmentMicros: bigint; negativeLimitMicros: bigint; lowCreditLimitMicros: bigint }[];
+  units: { unit: Unit; allotmentMicros: bigint; negativeLimitMicros: bigint; lowCreditLimitMicros: bigint; kind?: "monthly" | "spend_cap" }[];
+  /** Bring-your-own-model accounts: per-token replies are tracked in USD against the spend cap. */
+  billingMode: "credits" | "byom_usd";
   seats: number;
   deploymentMode: "cloud" | "self_hosted";
   eligibility: EligibilityRule[];

@@ -1,6 +1,6 @@
 import { decideEligibility, type RunContext } from "@tollgate/eligibility";
 import { InvalidArgumentError, NotFoundError } from "@tollgate/errors";
-import { quoteUsage, totalMicros, type Unit, type Usage } from "@tollgate/rating";
+import { quoteProviderCost, quoteUsage, totalMicros, type Unit, type Usage } from "@tollgate/rating";
 import type { LedgerStore } from "../data/ledger-store.js";
 import type { RateCache } from "../data/rate-cache.js";
 import type { AccountDirectory, AccountView } from "./account-view.js";
@@ -133,7 +133,8 @@ export class Ledger {
 
   private async price(account: AccountView, usage: Usage, field: string) {
     const table = await this.rates.inEffect(account.rateTableId, this.now());
-    const lines = quoteUsage(table, usage, field);
+    // BYOM: a reply costs the customer at their provider; the ledger tracks that spend against the cap.
+    const lines = (account.billingMode === "byom_usd" ? quoteProviderCost(table, usage, field) : undefined) ?? quoteUsage(table, usage, field);
     const units = new Set(lines.map((line) => line.unit));
     if (units.size > 1) throw new InvalidArgumentError(field, "prices in more than one unit; send one usage per unit");
     const first = lines[0];

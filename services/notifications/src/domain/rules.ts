@@ -149,6 +149,20 @@ export function decide(event: LedgerEventFacts, rules: PlanRules, recipients: Re
   if (rules.emailPercents.includes(t)) channels.push("email");
   if (rules.emailPercents.includes(t) || rules.bannerPercents.includes(t)) channels.push("webhook");
   deliveries.push(...deliveriesFor({ accountId, rule: `usage_${t}`, key: `${scope}:usage_${t}`, type: "usage.threshold_crossed", subject, text, data }, recipients, channels));
+  if (unit === "usd" && t >= 100) {
+    deliveries.push(
+      ...deliveriesFor(
+        {
+          accountId, rule: "spend_cap_reached", key: `${scope}:spend_cap_reached`, type: "spend_cap.reached",
+          subject: "Your AI spend cap is reached",
+          text: `Account ${accountId} has reached its monthly AI spend cap. New requests are blocked until the cap is raised or the next cycle starts.`,
+          data,
+        },
+        recipients,
+        ["email", "webhook"],
+      ),
+    );
+  }
   return { banners, deliveries };
 }
 

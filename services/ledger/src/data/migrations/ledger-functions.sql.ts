@@ -139,7 +139,7 @@ declare
 begin
   for v_candidate in
     select pool_id, unit from ledger.pools
-     where account_id = p_account and not closed and kind <> 'monthly' and expires_at <= now()
+     where account_id = p_account and not closed and kind not in ('monthly', 'spend_cap') and expires_at <= now()
      order by unit, pool_id
   loop
     perform ledger.lock_balance(p_account, v_candidate.unit);
@@ -170,7 +170,7 @@ declare
 begin
   for v_account in
     select distinct account_id from ledger.pools
-     where not closed and kind <> 'monthly' and expires_at <= now() limit p_limit
+     where not closed and kind not in ('monthly', 'spend_cap') and expires_at <= now() limit p_limit
   loop
     v_count := v_count + ledger.expire_pools(v_account);
   end loop;
@@ -219,15 +219,15 @@ begin
     v_new_pool := null;
     if (v_unit->>'allotment_micros')::bigint > 0 and p_cycle_start >= v_account.cycle_start then
       v_new_pool := (ledger.grant_pool(
-        p_account, v_unit->>'unit', 'monthly', (v_unit->>'allotment_micros')::bigint, p_cycle_end, 0,
+        p_account, v_unit->>'unit', coalesce(v_unit->>'kind', 'monthly'), (v_unit->>'allotment_micros')::bigint, p_cycle_end, 0,
         'monthly:' || p_account || ':' || (v_unit->>'unit') || ':' || p_cycle_start::text,
-        'monthly allotment', 'system', '')->>'pool_id')::uuid;
+        case when v_unit->>'kind' = 'spend_cap' then 'monthly spend cap' else 'monthly allotment' end, 'system', '')->>'pool_id')::uuid;
     end if;
     if v_rolled then
       update ledger.balances set crossed_percents = '{}' where account_id = p_account and unit = v_unit->>'unit';
       for v_old in
         select * from ledger.pools
-         where account_id = p_account and unit = v_unit->>'unit' and kind = 'monthly' and not closed
+         where account_id = p_account and unit = v_unit->>'unit' and kind in ('monthly', 'spend_cap') and not closed
            and pool_id is distinct from v_new_pool and expires_at <= p_cycle_start
          for update
       loop
@@ -287,7 +287,8 @@ begin
   v_available := ledger.total_balance(p_account, p_unit) - v_held;
   if v_available < p_amount then
     v_response := jsonb_build_object('allowed', false, 'available_micros', v_available::text, 'reason',
-      case when exists (select 1 from ledger.pools where account_id = p_account and unit = p_unit and kind = 'free_grant' and closed)
+      case when p_unit = 'usd' then 'SPEND_CAP_REACHED'
+           when exists (select 1 from ledger.pools where account_id = p_account and unit = p_unit and kind = 'free_grant' and closed)
             and not exists (select 1 from ledger.pools where account_id = p_account and unit = p_unit and not closed and kind <> 'free_grant')
            then 'FREE_CREDITS_EXPIRED' else 'INSUFFICIENT_CREDITS' end);
   else
@@ -382,7 +383,7 @@ begin
     select pool_id, balance_micros from ledger.pools
      where account_id = p_account and unit = p_unit and not closed
        and (expires_at is null or expires_at > now())
-     order by (kind = 'monthly') desc, array_position(p_order, kind) nulls last, priority,
+     order by (kind in ('monthly', 'spend_cap')) desc, array_position(p_order, kind) nulls last, priority,
               expires_at nulls last, created_at
      for update
   loop

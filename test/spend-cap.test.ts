@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { call } from "@tollgate/grpc-kit";
+import { commonV1, entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
+import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
+import { startPlatform, type Platform } from "./platform.js";
+
+let db: TestDatabase;
+let platform: Platform;
+const USD = 1_000_000;
+
+const tokens = (input: number, output: number): pricingV1.Usage => ({
+  kind: { $case: "modelTokens", modelTokens: { model: "own-sonnet", inputTokens: String(input), outputTokens: String(output), cacheReadTokens: "0", cacheWriteTokens: "0" } },
+});
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  platform = await startPlatform(db.url);
+  const { pricing, entitlements } = platform.clients;
+  await call(pricing, pricing.publishRateTable, {
+    tableId: "byom", effectiveFrom: new Date(Date.now() - 60_000), actor: "test", reason: "", idempotencyKey: "",
+    rates: [{
+      bucket: commonV1.Bucket.BUCKET_AI, unit: commonV1.Unit.UNIT_CREDITS,
+      kind: { $case: "modelToken", modelToken: pricingV1.ModelTokenRate.fromPartial({
+        model: "own-sonnet", inputMicrosPerMillion: String(3 * USD), outputMicrosPerMillion: String(15 * USD),
+        inputUsdMicrosPerMillion: String(3 * USD), outputUsdMicrosPerMillion: String(15 * USD),
+      }) },
+    }],
+  });
+  await call(entitlements, entitlements.publishPlan, {
+    actor: "test", reason: "",
+    plan: entitlementsV1.Plan.fromPartial({ planId: "byom", name: "BYOM", rateTableId: "byom", thresholds: { bannerPercents: [50, 100], emailPercents: [] } }),
+  });
+  await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({
+    accountId: "byom-co", name: "BYOM Co", planId: "byom", seats: 40, billingMode: entitlementsV1.BillingMode.BILLING_MODE_BYOM_USD, spendCapMicros: String(1 * USD),
+  }));
+});
+
+afterAll(async () => {
+  await platform?.stop();
+  await db?.drop();
+});
+
+describe("BYOM spend caps", () => {
+  it("tracks provider cost in USD against the monthly cap and blocks new requests once it is reached", async () => {
+    const { ledger, notifications } = platform.clients;
+    const balance = await call(ledger, ledger.getBalance, { accountId: "byom-co" });
+    expect(balance.pools).toMatchObject([{ kind: entitlementsV1.PoolKind.POOL_KIND_SPEND_CAP, unit: commonV1.Unit.UNIT_USD, balanceMicros: String(USD) }]);
+
+    // 100k input + 20k output tokens = $0.30 + $0.30 = $0.60
+    const charged = await call(ledger, ledger.charge, ledgerV1.ChargeRequest.fromPartial({ accountId: "byom-co", usage: tokens(100_000, 20_000), final: true, idempotencyKey: "c1" }));
+    expect(charged).toMatchObject({ chargedMicros: String(0.6 * USD), balanceMicros: String(0.4 * USD) });
+    await call(ledger, ledger.charge, ledgerV1.ChargeRequest.fromPartial({ accountId: "byom-co", usage: tokens(100_000, 20_000), final: true, idempotencyKey: "c2" }));
+
+    const blocked = await call(ledger, ledger.authorize, ledgerV1.AuthorizeRequest.fromPartial({ accountId: "byom-co", estimate: tokens(1_000, 100), idempotencyKey: "a1", ttlMs: "60000" }));
+    expect(blocked).toMatchObject({ allowed: false, reason: ledgerV1.DenialReason.DENIAL_REASON_SPEND_CAP_REACHED });
+
+    const banners = await eventually(async () => {
+      const response = await call(notifications, notifications.listBanners, { accountId: "byom-co", includeDismissed: false });
+      return response.banners.some((b) => b.thresholdPercent === 100) ? response.banners : undefined;
+    }, 5_000, "the spend cap banner");
+    expect(banners.find((b) => b.thresholdPercent === 100)).toMatchObject({ unit: commonV1.Unit.UNIT_USD, kind: 2 });
+  });
+});
