@@ -165,3 +165,24 @@ describe("the journal", () => {
     }
   });
 });
+
+describe("add-on auto reload", () => {
+  it("tops an add-on pool up to its target when it runs low, once per cool-down, with a grant entry", async () => {
+    await createAccount("reload");
+    const { ledger } = platform.clients;
+    const addOn = await call(ledger, ledger.grant, ledgerV1.GrantRequest.fromPartial({
+      accountId: "reload", poolKind: entitlementsV1.PoolKind.POOL_KIND_ADD_ON, unit: commonV1.Unit.UNIT_CREDITS,
+      amountMicros: String(50 * CREDIT), reason: "add-on purchase", actor: "billing", idempotencyKey: "buy-addon",
+      reloadBelowMicros: String(20 * CREDIT), reloadToMicros: String(50 * CREDIT), reloadCooldownMs: "3600000",
+    }));
+    await charge("reload", "r-1", 20); // the monthly 100 is gone
+    await charge("reload", "r-2", 8); // add-on 50 → 10: below 20, reloads to 50
+    let pools = (await balanceOf("reload")).pools;
+    expect(pools.find((p) => p.poolId === addOn.poolId)?.balanceMicros).toBe(String(50 * CREDIT));
+    await charge("reload", "r-3", 8); // 50 → 10 again, but inside the cool-down
+    pools = (await balanceOf("reload")).pools;
+    expect(pools.find((p) => p.poolId === addOn.poolId)?.balanceMicros).toBe(String(10 * CREDIT));
+    const grants = await call(ledger, ledger.listEntries, ledgerV1.ListEntriesRequest.fromPartial({ accountId: "reload", kind: ledgerV1.EntryKind.ENTRY_KIND_GRANT }));
+    expect(grants.entries.filter((e) => e.reason === "add-on auto reload").map((e) => e.amountMicros)).toEqual([String(40 * CREDIT)]);
+  });
+});

@@ -15,6 +15,8 @@ export const PoolSchema = defineEntity({
     grantedMicros: p.bigint("string").fieldName("granted_micros"),
     closed: p.boolean(),
     grantKey: p.string().nullable().fieldName("grant_key"),
+    reloadBelowMicros: p.bigint("string").fieldName("reload_below_micros"),
+    reloadToMicros: p.bigint("string").fieldName("reload_to_micros"),
     createdAt: p.datetime().fieldName("created_at"),
   },
 });

@@ -77,6 +77,7 @@ export interface GrantCall {
   idempotencyKey: string;
   requestHash: string;
   traceId: string;
+  reload: { belowMicros: bigint; toMicros: bigint; cooldownMs: number } | null;
 }
 
 export interface WorkRow {
@@ -189,8 +190,11 @@ export class PostgresLedgerStore implements LedgerStore {
 
   grant(c: GrantCall) {
     return this.one<{ pool_id: string; entry_id: string; balance_micros: string }>(
-      `select ledger.grant(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) as result`,
-      [c.accountId, c.unit, c.kind, c.amountMicros.toString(), c.expiresAt, c.priority, c.reason, c.actor, c.idempotencyKey, c.requestHash, c.traceId],
+      `select ledger.grant(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) as result`,
+      [
+        c.accountId, c.unit, c.kind, c.amountMicros.toString(), c.expiresAt, c.priority, c.reason, c.actor, c.idempotencyKey, c.requestHash, c.traceId,
+        (c.reload?.belowMicros ?? 0n).toString(), (c.reload?.toMicros ?? 0n).toString(), c.reload?.cooldownMs ?? 0,
+      ],
     );
   }
 

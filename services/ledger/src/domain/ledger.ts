@@ -68,6 +68,8 @@ export interface GrantCommand {
   actor: string;
   idempotencyKey: string;
   traceId: string;
+  /** Add-on auto reload: top up to `toMicros` when below `belowMicros`, at most once per `cooldownMs`. */
+  reload?: { belowMicros: bigint; toMicros: bigint; cooldownMs: number };
 }
 
 /** A stored usage (bigint amounts as strings) and back. */
@@ -237,6 +239,11 @@ export class Ledger {
     if (!command.reason) throw new InvalidArgumentError("reason", "is required");
     if (!command.actor) throw new InvalidArgumentError("actor", "is required");
     if (command.expiresAt && command.expiresAt <= this.now()) throw new InvalidArgumentError("expires_at", "must be in the future");
+    if (command.reload) {
+      if (command.poolKind !== "add_on") throw new InvalidArgumentError("reload_to_micros", "auto reload is for add-on pools");
+      if (command.reload.toMicros <= command.reload.belowMicros) throw new InvalidArgumentError("reload_to_micros", "must be above reload_below_micros");
+      if (command.reload.cooldownMs < 0) throw new InvalidArgumentError("reload_cooldown_ms", "must not be negative");
+    }
     await this.ensureOpen(await this.accounts.get(command.accountId));
     const { traceId, ...hashed } = command;
     const result = await this.store.grant({
@@ -251,6 +258,7 @@ export class Ledger {
       idempotencyKey: command.idempotencyKey,
       requestHash: fingerprint({ op: "grant", ...hashed }),
       traceId,
+      reload: command.reload ?? null,
     });
     return { poolId: result.pool_id, entryId: BigInt(result.entry_id), balanceMicros: BigInt(result.balance_micros) };
   }

@@ -56,6 +56,8 @@ export function poolToProto(pool: Pool): ledgerV1.Pool {
     priority: pool.priority,
     expiresAt: pool.expiresAt ?? undefined,
     closed: pool.closed,
+    reloadBelowMicros: pool.reloadBelowMicros,
+    reloadToMicros: pool.reloadToMicros,
   };
 }
 

@@ -104,6 +104,15 @@ export function ledgerHandlers(
         actor: request.actor,
         idempotencyKey: request.idempotencyKey,
         traceId: currentTraceId(),
+        ...(int64(request.reloadToMicros, "reload_to_micros") > 0n
+          ? {
+              reload: {
+                belowMicros: int64(request.reloadBelowMicros, "reload_below_micros"),
+                toMicros: int64(request.reloadToMicros, "reload_to_micros"),
+                cooldownMs: Number(int64(request.reloadCooldownMs, "reload_cooldown_ms")),
+              },
+            }
+          : {}),
       });
       return { poolId: outcome.poolId, entryId: outcome.entryId.toString(), balanceMicros: outcome.balanceMicros.toString() };
     }, options),

@@ -336,6 +336,7 @@ declare
   v_crossed integer[];
   v_cycle timestamptz;
   v_attribution jsonb := p_attribution;
+  v_reloaded bigint;
 begin
   if p_amount < 0 then
     raise exception 'INVALID_AMOUNT: a charge must not be negative';
@@ -428,6 +429,10 @@ begin
      where account_id = p_account and unit = p_unit;
   end if;
 
+  -- Add-on pools with auto reload top themselves up (ledger.auto_reload).
+  v_reloaded := ledger.auto_reload(p_account, p_unit, p_traceparent);
+  v_total := v_total + v_reloaded;
+
   -- Threshold crossings: once per threshold per cycle, in this transaction.
   v_allotted := ledger.allotted(p_account, p_unit);
   v_crossed := v_balance.crossed_percents;
@@ -494,7 +499,8 @@ end $$`,
   `
 create function ledger.grant(
   p_account text, p_unit text, p_kind text, p_amount bigint, p_expires timestamptz, p_priority integer,
-  p_reason text, p_actor text, p_key text, p_hash text, p_trace_id text
+  p_reason text, p_actor text, p_key text, p_hash text, p_trace_id text,
+  p_reload_below bigint, p_reload_to bigint, p_reload_cooldown_ms bigint
 ) returns jsonb
 language plpgsql as $$
 declare
@@ -507,6 +513,11 @@ begin
   end if;
   v_response := ledger.grant_pool(p_account, p_unit, p_kind, p_amount, p_expires, p_priority,
     'grant:' || p_account || ':' || p_key, p_reason, p_actor, p_trace_id);
+  if p_reload_to > 0 then
+    update ledger.pools
+       set reload_below_micros = p_reload_below, reload_to_micros = p_reload_to, reload_cooldown_ms = p_reload_cooldown_ms
+     where pool_id = (v_response->>'pool_id')::uuid;
+  end if;
   v_response := v_response || jsonb_build_object('balance_micros', ledger.total_balance(p_account, p_unit)::text);
   insert into ledger.idempotency_keys (account_id, idempotency_key, operation, request_hash, response)
   values (p_account, p_key, 'grant', p_hash, v_response);

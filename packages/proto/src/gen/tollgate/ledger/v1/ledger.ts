@@ -408,6 +408,13 @@ export interface GrantRequest {
   actor: string;
   idempotencyKey: string;
   priority: number;
+  /**
+   * Add-on auto reload: when the pool falls below reload_below_micros it is
+   * topped up to reload_to_micros, at most once per reload_cooldown_ms.
+   */
+  reloadBelowMicros: string;
+  reloadToMicros: string;
+  reloadCooldownMs: string;
 }
 
 export interface GrantResponse {
@@ -440,6 +447,8 @@ export interface Pool {
   priority: number;
   expiresAt: Date | undefined;
   closed: boolean;
+  reloadBelowMicros: string;
+  reloadToMicros: string;
 }
 
 export interface UnitBalance {
@@ -1923,6 +1932,9 @@ function createBaseGrantRequest(): GrantRequest {
     actor: "",
     idempotencyKey: "",
     priority: 0,
+    reloadBelowMicros: "0",
+    reloadToMicros: "0",
+    reloadCooldownMs: "0",
   };
 }
 
@@ -1954,6 +1966,15 @@ export const GrantRequest: MessageFns<GrantRequest> = {
     }
     if (message.priority !== 0) {
       writer.uint32(72).int32(message.priority);
+    }
+    if (message.reloadBelowMicros !== "0") {
+      writer.uint32(80).int64(message.reloadBelowMicros);
+    }
+    if (message.reloadToMicros !== "0") {
+      writer.uint32(88).int64(message.reloadToMicros);
+    }
+    if (message.reloadCooldownMs !== "0") {
+      writer.uint32(96).int64(message.reloadCooldownMs);
     }
     return writer;
   },
@@ -2043,6 +2064,30 @@ export const GrantRequest: MessageFns<GrantRequest> = {
             message.priority = reader.int32();
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.reloadBelowMicros = reader.int64().toString();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.reloadToMicros = reader.int64().toString();
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.reloadCooldownMs = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2086,6 +2131,21 @@ export const GrantRequest: MessageFns<GrantRequest> = {
         ? globalThis.String(object.idempotency_key)
         : "",
       priority: isSet(object.priority) ? globalThis.Number(object.priority) : 0,
+      reloadBelowMicros: isSet(object.reloadBelowMicros)
+        ? globalThis.String(object.reloadBelowMicros)
+        : isSet(object.reload_below_micros)
+        ? globalThis.String(object.reload_below_micros)
+        : "0",
+      reloadToMicros: isSet(object.reloadToMicros)
+        ? globalThis.String(object.reloadToMicros)
+        : isSet(object.reload_to_micros)
+        ? globalThis.String(object.reload_to_micros)
+        : "0",
+      reloadCooldownMs: isSet(object.reloadCooldownMs)
+        ? globalThis.String(object.reloadCooldownMs)
+        : isSet(object.reload_cooldown_ms)
+        ? globalThis.String(object.reload_cooldown_ms)
+        : "0",
     };
   },
 
@@ -2118,6 +2178,15 @@ export const GrantRequest: MessageFns<GrantRequest> = {
     if (message.priority !== 0) {
       obj.priority = Math.round(message.priority);
     }
+    if (message.reloadBelowMicros !== "0") {
+      obj.reloadBelowMicros = message.reloadBelowMicros;
+    }
+    if (message.reloadToMicros !== "0") {
+      obj.reloadToMicros = message.reloadToMicros;
+    }
+    if (message.reloadCooldownMs !== "0") {
+      obj.reloadCooldownMs = message.reloadCooldownMs;
+    }
     return obj;
   },
 
@@ -2135,6 +2204,9 @@ export const GrantRequest: MessageFns<GrantRequest> = {
     message.actor = object.actor ?? "";
     message.idempotencyKey = object.idempotencyKey ?? "";
     message.priority = object.priority ?? 0;
+    message.reloadBelowMicros = object.reloadBelowMicros ?? "0";
+    message.reloadToMicros = object.reloadToMicros ?? "0";
+    message.reloadCooldownMs = object.reloadCooldownMs ?? "0";
     return message;
   },
 };
@@ -2520,6 +2592,8 @@ function createBasePool(): Pool {
     priority: 0,
     expiresAt: undefined,
     closed: false,
+    reloadBelowMicros: "0",
+    reloadToMicros: "0",
   };
 }
 
@@ -2548,6 +2622,12 @@ export const Pool: MessageFns<Pool> = {
     }
     if (message.closed !== false) {
       writer.uint32(64).bool(message.closed);
+    }
+    if (message.reloadBelowMicros !== "0") {
+      writer.uint32(72).int64(message.reloadBelowMicros);
+    }
+    if (message.reloadToMicros !== "0") {
+      writer.uint32(80).int64(message.reloadToMicros);
     }
     return writer;
   },
@@ -2629,6 +2709,22 @@ export const Pool: MessageFns<Pool> = {
             message.closed = reader.bool();
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.reloadBelowMicros = reader.int64().toString();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.reloadToMicros = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2667,6 +2763,16 @@ export const Pool: MessageFns<Pool> = {
         ? fromJsonTimestamp(object.expires_at)
         : undefined,
       closed: isSet(object.closed) ? globalThis.Boolean(object.closed) : false,
+      reloadBelowMicros: isSet(object.reloadBelowMicros)
+        ? globalThis.String(object.reloadBelowMicros)
+        : isSet(object.reload_below_micros)
+        ? globalThis.String(object.reload_below_micros)
+        : "0",
+      reloadToMicros: isSet(object.reloadToMicros)
+        ? globalThis.String(object.reloadToMicros)
+        : isSet(object.reload_to_micros)
+        ? globalThis.String(object.reload_to_micros)
+        : "0",
     };
   },
 
@@ -2696,6 +2802,12 @@ export const Pool: MessageFns<Pool> = {
     if (message.closed !== false) {
       obj.closed = message.closed;
     }
+    if (message.reloadBelowMicros !== "0") {
+      obj.reloadBelowMicros = message.reloadBelowMicros;
+    }
+    if (message.reloadToMicros !== "0") {
+      obj.reloadToMicros = message.reloadToMicros;
+    }
     return obj;
   },
 
@@ -2712,6 +2824,8 @@ export const Pool: MessageFns<Pool> = {
     message.priority = object.priority ?? 0;
     message.expiresAt = object.expiresAt ?? undefined;
     message.closed = object.closed ?? false;
+    message.reloadBelowMicros = object.reloadBelowMicros ?? "0";
+    message.reloadToMicros = object.reloadToMicros ?? "0";
     return message;
   },
 };
