@@ -1,0 +1,27 @@
+import { Chip } from "@mui/material";
+import { DataTable, DateField, List, SearchInput } from "react-admin";
+import type { AccountRow } from "../api-types";
+
+const filters = [<SearchInput key="q" source="q" alwaysOn placeholder="Account id or name" />];
+
+export const StatusChip = ({ status }: { status: string }) => (
+  <Chip size="small" label={status} color={status === "active" ? "success" : status === "suspended" ? "error" : "default"} variant="outlined" />
+);
+
+/** Accounts (`/api/accounts`), searchable by id or name. */
+export function AccountList() {
+  return (
+    <List filters={filters} perPage={25} sort={{ field: "id", order: "ASC" }} empty={false}>
+      <DataTable<AccountRow> rowClick="show" bulkActionButtons={false}>
+        <DataTable.Col source="id" label="Account" disableSort />
+        <DataTable.Col source="name" disableSort />
+        <DataTable.Col label="Plan" disableSort render={(r) => `${r.plan_id} v${r.plan_version}`} />
+        <DataTable.Col source="seats" disableSort />
+        <DataTable.Col label="Status" disableSort render={(r) => <StatusChip status={r.status} />} />
+        <DataTable.Col source="deployment_mode" label="Deployment" disableSort />
+        <DataTable.Col source="billing_mode" label="Billing" disableSort />
+        <DataTable.Col source="created_at" label="Created" disableSort field={DateField} />
+      </DataTable>
+    </List>
+  );
+}

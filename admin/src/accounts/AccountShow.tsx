@@ -1,0 +1,54 @@
+import { Show, TabbedShowLayout, useRecordContext } from "react-admin";
+import type { Account } from "../api-types";
+import { AccountActions } from "./Actions";
+import { StatusChip } from "./AccountList";
+import { LedgerTab } from "./LedgerTab";
+import { SummaryTab } from "./SummaryTab";
+import { GuardrailsTab, ModelsTab, OverviewTab, ScriptsTab, ToolsTab } from "./UsageTabs";
+
+function AccountTitle() {
+  const account = useRecordContext<Account>();
+  return <span>{account ? `${account.name || account.id} · ${account.plan_id} v${account.plan_version}` : "Account"}</span>;
+}
+
+function AccountHeader() {
+  const account = useRecordContext<Account>();
+  if (!account) return null;
+  return (
+    <span>
+      {account.id} · {account.seats} seats · {account.deployment_mode} · {account.billing_mode} · <StatusChip status={account.status} />
+    </span>
+  );
+}
+
+/** One account: the dashboard, the five usage tabs of seed 001, and the ledger. */
+export function AccountShow() {
+  return (
+    <Show title={<AccountTitle />} actions={<AccountActions />}>
+      <TabbedShowLayout>
+        <TabbedShowLayout.Tab label="Summary">
+          <AccountHeader />
+          <SummaryTab />
+        </TabbedShowLayout.Tab>
+        <TabbedShowLayout.Tab label="Overview" path="overview">
+          <OverviewTab />
+        </TabbedShowLayout.Tab>
+        <TabbedShowLayout.Tab label="Tools" path="tools">
+          <ToolsTab />
+        </TabbedShowLayout.Tab>
+        <TabbedShowLayout.Tab label="Models" path="models">
+          <ModelsTab />
+        </TabbedShowLayout.Tab>
+        <TabbedShowLayout.Tab label="Guardrails" path="guardrails">
+          <GuardrailsTab />
+        </TabbedShowLayout.Tab>
+        <TabbedShowLayout.Tab label="Custom scripts" path="scripts">
+          <ScriptsTab />
+        </TabbedShowLayout.Tab>
+        <TabbedShowLayout.Tab label="Ledger" path="ledger">
+          <LedgerTab />
+        </TabbedShowLayout.Tab>
+      </TabbedShowLayout>
+    </Show>
+  );
+}

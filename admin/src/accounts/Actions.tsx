@@ -1,0 +1,231 @@
+import AddCircle from "@mui/icons-material/Add";
+import Block from "@mui/icons-material/Block";
+import PlayCircle from "@mui/icons-material/PlayCircle";
+import SwapHoriz from "@mui/icons-material/SwapHoriz";
+import Tune from "@mui/icons-material/Tune";
+import { Button, TextField, Tooltip } from "@mui/material";
+import { useState, type ReactNode } from "react";
+import { TopToolbar, useGetList, useRecordContext } from "react-admin";
+import type { Account, Plan } from "../api-types";
+import { ActionDialog } from "../components/ActionDialog";
+import { RESOURCES } from "../data-provider";
+import { useRole, useTollgate } from "../hooks";
+import { checkHumanAmount, formatAmount, unitLabel } from "../money";
+import { POOL_LABELS } from "./account-units";
+
+const GRANT_KINDS = ["bonus", "add_on", "free_grant"] as const;
+const UNITS = ["credits", "tool_runs", "usd"] as const;
+
+/** A toolbar button that is disabled (with the reason) when the role may not use it. */
+function ActionButton({ allowed, needs, testId, icon, label, onClick }: { allowed: boolean; needs: string; testId: string; icon: ReactNode; label: string; onClick: () => void }) {
+  const button = (
+    <Button size="small" startIcon={icon} onClick={onClick} disabled={!allowed} data-testid={testId}>
+      {label}
+    </Button>
+  );
+  return allowed ? button : <Tooltip title={`Needs the ${needs} role`}><span>{button}</span></Tooltip>;
+}
+
+const field = (testId: string) => ({ htmlInput: { "data-testid": testId } });
+
+function GrantAction({ account, allowed }: { account: Account; allowed: boolean }) {
+  const provider = useTollgate();
+  const [open, setOpen] = useState(false);
+  const [poolKind, setPoolKind] = useState<string>("bonus");
+  const [unit, setUnit] = useState<string>("credits");
+  const [amount, setAmount] = useState("");
+  const [expiresAt, setExpiresAt] = useState("");
+  return (
+    <>
+      <ActionButton allowed={allowed} needs="operator" testId="grant-button" icon={<AddCircle />} label="Grant credits" onClick={() => setOpen(true)} />
+      <ActionDialog
+        open={open}
+        onClose={() => setOpen(false)}
+        title={`Grant to ${account.name || account.id}`}
+        testId="grant"
+        submitLabel="Grant"
+        successMessage="Credits granted"
+        validate={() => {
+          const problem = checkHumanAmount(amount);
+          return problem ? { field: "amount", message: problem } : null;
+        }}
+        onSubmit={(reason) =>
+          provider.grantCredits(RESOURCES.accounts, {
+            accountId: String(account.id),
+            pool_kind: poolKind,
+            unit,
+            amount: amount.trim(),
+            ...(expiresAt ? { expires_at: new Date(expiresAt).toISOString() } : {}),
+            reason,
+          })
+        }
+      >
+        {(errorFor) => (
+          <>
+            <TextField select label="Pool kind" value={poolKind} onChange={(e) => setPoolKind(e.target.value)} error={Boolean(errorFor("pool_kind"))} helperText={errorFor("pool_kind")} slotProps={{ ...field("grant-pool-kind"), select: { native: true } }}>
+              {GRANT_KINDS.map((k) => (
+                <option key={k} value={k}>
+                  {POOL_LABELS[k]}
+                </option>
+              ))}
+            </TextField>
+            <TextField select label="Unit" value={unit} onChange={(e) => setUnit(e.target.value)} error={Boolean(errorFor("unit"))} helperText={errorFor("unit")} slotProps={{ ...field("grant-unit"), select: { native: true } }}>
+              {UNITS.map((u) => (
+                <option key={u} value={u}>
+                  {unitLabel(u)}
+                </option>
+              ))}
+            </TextField>
+            <TextField
+              label={`Amount (${unitLabel(unit)})`}
+              value={amount}
+              onChange={(e) => setAmount(e.target.value)}
+              required
+              placeholder="500"
+              error={Boolean(errorFor("amount"))}
+              helperText={errorFor("amount") ?? "In whole units, e.g. 500 or 2.5"}
+              slotProps={{ htmlInput: { "data-testid": "grant-amount", inputMode: "decimal" } }}
+            />
+            <TextField
+              label="Expires at (optional)"
+              type="datetime-local"
+              value={expiresAt}
+              onChange={(e) => setExpiresAt(e.target.value)}
+              error={Boolean(errorFor("expires_at"))}
+              helperText={errorFor("expires_at")}
+              slotProps={{ ...field("grant-expires-at"), inputLabel: { shrink: true } }}
+            />
+          </>
+        )}
+      </ActionDialog>
+    </>
+  );
+}
+
+function AdjustAction({ account, allowed }: { account: Account; allowed: boolean }) {
+  const provider = useTollgate();
+  const pools = account.balance?.pools ?? [];
+  const [open, setOpen] = useState(false);
+  const [poolId, setPoolId] = useState("");
+  const [amount, setAmount] = useState("");
+  const pool = pools.find((p) => p.id === (poolId || pools[0]?.id));
+  return (
+    <>
+      <ActionButton allowed={allowed} needs="operator" testId="adjust-button" icon={<Tune />} label="Adjust" onClick={() => setOpen(true)} />
+      <ActionDialog
+        open={open}
+        onClose={() => setOpen(false)}
+        title={`Adjust a pool of ${account.name || account.id}`}
+        testId="adjust"
+        submitLabel="Adjust"
+        successMessage="Adjustment posted"
+        validate={() => {
+          if (!pool) return { field: "pool_id", message: "Choose a pool" };
+          const problem = checkHumanAmount(amount, { signed: true });
+          return problem ? { field: "amount", message: problem } : null;
+        }}
+        onSubmit={(reason) => provider.adjustBalance(RESOURCES.accounts, { accountId: String(account.id), pool_id: pool!.id, amount: amount.trim(), reason })}
+      >
+        {(errorFor) => (
+          <>
+            <TextField select label="Pool" value={pool?.id ?? ""} onChange={(e) => setPoolId(e.target.value)} error={Boolean(errorFor("pool_id"))} helperText={errorFor("pool_id")} slotProps={{ ...field("adjust-pool"), select: { native: true } }}>
+              {pools.map((p) => (
+                <option key={p.id} value={p.id}>
+                  {`${POOL_LABELS[p.kind] ?? p.kind} · ${unitLabel(p.unit)} · ${formatAmount(p.balance_micros, p.unit)} left`}
+                </option>
+              ))}
+            </TextField>
+            <TextField
+              label={`Amount (${unitLabel(pool?.unit ?? "credits")}, signed)`}
+              value={amount}
+              onChange={(e) => setAmount(e.target.value)}
+              required
+              placeholder="-2.5"
+              error={Boolean(errorFor("amount"))}
+              helperText={errorFor("amount") ?? "Positive adds, negative removes (a compensating entry)"}
+              slotProps={field("adjust-amount")}
+            />
+          </>
+        )}
+      </ActionDialog>
+    </>
+  );
+}
+
+function StatusAction({ account, allowed }: { account: Account; allowed: boolean }) {
+  const provider = useTollgate();
+  const [open, setOpen] = useState(false);
+  const suspended = account.status === "suspended";
+  const next = suspended ? "active" : "suspended";
+  return (
+    <>
+      <ActionButton
+        allowed={allowed}
+        needs="operator"
+        testId={suspended ? "reactivate-button" : "suspend-button"}
+        icon={suspended ? <PlayCircle /> : <Block />}
+        label={suspended ? "Reactivate" : "Suspend"}
+        onClick={() => setOpen(true)}
+      />
+      <ActionDialog
+        open={open}
+        onClose={() => setOpen(false)}
+        title={`${suspended ? "Reactivate" : "Suspend"} ${account.name || account.id}`}
+        testId="status"
+        submitLabel={suspended ? "Reactivate" : "Suspend"}
+        successMessage={suspended ? "Account reactivated" : "Account suspended"}
+        onSubmit={(reason) => provider.setAccountStatus(RESOURCES.accounts, { accountId: String(account.id), status: next, reason })}
+      />
+    </>
+  );
+}
+
+function ChangePlanAction({ account, allowed }: { account: Account; allowed: boolean }) {
+  const provider = useTollgate();
+  const [open, setOpen] = useState(false);
+  const [planId, setPlanId] = useState(account.plan_id);
+  const { data: plans = [] } = useGetList<Plan>(RESOURCES.plans, { pagination: { page: 1, perPage: 500 } }, { enabled: open });
+  const latest = new Map<string, Plan>();
+  for (const p of plans) if (!latest.has(p.plan_id) || Number(p.version) > Number(latest.get(p.plan_id)!.version)) latest.set(p.plan_id, p);
+  if (!latest.has(account.plan_id)) latest.set(account.plan_id, { plan_id: account.plan_id, name: account.plan_id } as Plan);
+  return (
+    <>
+      <ActionButton allowed={allowed} needs="admin" testId="change-plan-button" icon={<SwapHoriz />} label="Change plan" onClick={() => setOpen(true)} />
+      <ActionDialog
+        open={open}
+        onClose={() => setOpen(false)}
+        title={`Change the plan of ${account.name || account.id}`}
+        testId="change-plan"
+        submitLabel="Change plan"
+        successMessage="Plan changed"
+        validate={() => (planId === account.plan_id ? { field: "plan_id", message: "Choose a different plan" } : null)}
+        onSubmit={(reason) => provider.changePlan(RESOURCES.accounts, { accountId: String(account.id), plan_id: planId, reason })}
+      >
+        {(errorFor) => (
+          <TextField select label="Plan" value={planId} onChange={(e) => setPlanId(e.target.value)} error={Boolean(errorFor("plan_id"))} helperText={errorFor("plan_id") ?? `Now on ${account.plan_id} v${account.plan_version}`} slotProps={{ ...field("change-plan-plan"), select: { native: true } }}>
+            {[...latest.values()].map((p) => (
+              <option key={p.plan_id} value={p.plan_id}>
+                {`${p.name && p.name !== p.plan_id ? `${p.name} (${p.plan_id})` : p.plan_id}${p.version !== undefined ? ` · v${String(p.version)}` : ""}`}
+              </option>
+            ))}
+          </TextField>
+        )}
+      </ActionDialog>
+    </>
+  );
+}
+
+/** The account's support actions; each needs a reason and is audited. Buttons the role may not use are disabled. */
+export function AccountActions() {
+  const account = useRecordContext<Account>();
+  const { canOperate, canAdmin } = useRole();
+  if (!account) return <TopToolbar />;
+  return (
+    <TopToolbar data-testid="account-actions">
+      <GrantAction account={account} allowed={canOperate} />
+      <AdjustAction account={account} allowed={canOperate} />
+      <StatusAction account={account} allowed={canOperate} />
+      <ChangePlanAction account={account} allowed={canAdmin} />
+    </TopToolbar>
+  );
+}

@@ -1,0 +1,27 @@
+import { List, Pagination, useRecordContext } from "react-admin";
+import type { Account } from "../api-types";
+import { RESOURCES } from "../data-provider";
+import { EntriesTable, entryFilters } from "../entries/EntriesTable";
+
+/** The account's ledger entries, filtered by kind and hold id. */
+export function LedgerTab() {
+  const account = useRecordContext<Account>();
+  if (!account) return null;
+  return (
+    <List
+      resource={RESOURCES.entries}
+      filter={{ account_id: account.id }}
+      filters={entryFilters(false)}
+      disableSyncWithLocation
+      storeKey={false}
+      perPage={25}
+      title={false}
+      empty={false}
+      exporter={false}
+      actions={false}
+      pagination={<Pagination rowsPerPageOptions={[10, 25, 50, 100]} />}
+    >
+      <EntriesTable />
+    </List>
+  );
+}

@@ -1,0 +1,174 @@
+import { Alert, Box, Card, CardContent, CardHeader, Stack, Typography } from "@mui/material";
+import { useRecordContext } from "react-admin";
+import { Cell, Legend, Pie, PieChart, ResponsiveContainer, Tooltip } from "recharts";
+import type { Account, TopPage } from "../api-types";
+import { TopTable, rowUnit } from "../components/TopTable";
+import { CHART_COLORS, UsageChart } from "../components/UsageChart";
+import { RESOURCES } from "../data-provider";
+import { useTollgateQuery } from "../hooks";
+import { formatAmount, microsToNumber, numberToMicros, percentOf } from "../money";
+import { primaryUnit } from "./account-units";
+
+/*
+ * The five usage tabs of seed 001 (Overview, Tools, Models, Guardrails,
+ * Custom scripts), built only from what the gateway offers: the top tables by
+ * tool, model, deployment_id and block, and the split by bucket. Columns the
+ * seed lists but the API has no data for (tool owner, model type, script
+ * language, deployment status, hardware detail) are left out.
+ */
+
+function useAccount() {
+  const account = useRecordContext<Account>();
+  return account ? { account, id: String(account.id), unit: primaryUnit(account) } : null;
+}
+
+/** The bucket split (top by `bucket`), for the pie and the per-bucket totals. */
+function useBuckets(accountId: string) {
+  return useTollgateQuery(["top", accountId, "bucket", "all"], (p, signal) =>
+    p.getAccountTop(RESOURCES.accounts, { accountId, dimension: "bucket", pageSize: 50, signal }) as Promise<TopPage>,
+  );
+}
+
+function UsedOf({ testId, title, used, granted, unit }: { testId: string; title: string; used: string; granted: string; unit: string }) {
+  return (
+    <Card variant="outlined" sx={{ flex: "1 1 240px" }} data-testid={testId}>
+      <CardContent>
+        <Typography variant="caption" color="text.secondary">
+          {title}
+        </Typography>
+        <Typography variant="h6">
+          {formatAmount(used, unit)} of {formatAmount(granted, unit)}
+        </Typography>
+        <Typography variant="body2" color="text.secondary">
+          {percentOf(used, granted).toFixed(2)}% used
+        </Typography>
+      </CardContent>
+    </Card>
+  );
+}
+
+/** Usage by bucket as a pie; hover for the amounts. */
+export function BucketPie({ accountId, unit }: { accountId: string; unit: string }) {
+  const query = useBuckets(accountId);
+  const rows = (query.data?.data ?? []).filter((r) => r.key !== "tool_runs" || unit === "tool_runs");
+  const data = rows.map((r) => ({ name: r.key || "(none)", value: microsToNumber(r.amount_micros) })).filter((d) => d.value > 0);
+  return (
+    <Card variant="outlined" sx={{ flex: "1 1 320px" }} data-testid="bucket-pie">
+      <CardHeader title="Credits by bucket" slotProps={{ title: { variant: "subtitle1" } }} />
+      <CardContent>
+        {data.length === 0 ? (
+          <Typography color="text.secondary">{query.isPending ? "Loading…" : "No usage recorded."}</Typography>
+        ) : (
+          <Box sx={{ height: 240 }}>
+            <ResponsiveContainer>
+              <PieChart>
+                <Pie data={data} dataKey="value" nameKey="name" outerRadius={90} label={(e: { name?: string }) => e.name ?? ""}>
+                  {data.map((d, i) => (
+                    <Cell key={d.name} fill={CHART_COLORS[i % CHART_COLORS.length]} />
+                  ))}
+                </Pie>
+                <Tooltip formatter={(value, name) => [formatAmount(numberToMicros(Number(value)), unit), String(name)]} />
+                <Legend />
+              </PieChart>
+            </ResponsiveContainer>
+          </Box>
+        )}
+      </CardContent>
+    </Card>
+  );
+}
+
+export function OverviewTab() {
+  const ctx = useAccount();
+  if (!ctx) return null;
+  const units = ctx.account.balance?.units ?? [];
+  const runs = units.find((u) => u.unit === "tool_runs");
+  const credits = units.find((u) => u.unit === ctx.unit);
+  return (
+    <Stack spacing={2} sx={{ py: 1 }}>
+      <Stack direction="row" sx={{ flexWrap: "wrap", gap: 2 }}>
+        {runs && <UsedOf testId="overview-runs" title="Runs" used={runs.used_micros} granted={runs.granted_micros} unit="tool_runs" />}
+        {credits && <UsedOf testId="overview-credits" title={ctx.unit === "usd" ? "Spend" : "Credits"} used={credits.used_micros} granted={credits.granted_micros} unit={ctx.unit} />}
+      </Stack>
+      <Stack direction={{ xs: "column", lg: "row" }} spacing={2}>
+        <BucketPie accountId={ctx.id} unit={ctx.unit} />
+        <Box sx={{ flex: "2 1 480px" }}>
+          <UsageChart accountId={ctx.id} unit={ctx.unit} title="Usage trend" splits={["bucket", "surface"]} />
+        </Box>
+      </Stack>
+    </Stack>
+  );
+}
+
+export function ToolsTab() {
+  const ctx = useAccount();
+  if (!ctx) return null;
+  return (
+    <Stack spacing={2} sx={{ py: 1 }}>
+      <TopTable accountId={ctx.id} dimension="tool" title="Tools" keyLabel="Tool name" requestsLabel="Runs" amountLabel="Used" unit={ctx.unit} pageSize={25} />
+    </Stack>
+  );
+}
+
+/** Total of one bucket (e.g. compute = hosting and fine-tuning), from the bucket split. */
+function BucketTotal({ accountId, bucket, title, unit }: { accountId: string; bucket: string; title: string; unit: string }) {
+  const query = useBuckets(accountId);
+  const row = query.data?.data.find((r) => r.key === bucket);
+  return (
+    <Card variant="outlined" sx={{ flex: "1 1 240px" }} data-testid={`bucket-total-${bucket}`}>
+      <CardContent>
+        <Typography variant="caption" color="text.secondary">
+          {title}
+        </Typography>
+        <Typography variant="h6">{query.isPending ? "…" : formatAmount(row?.amount_micros ?? "0", rowUnit("bucket", bucket, unit))}</Typography>
+        <Typography variant="body2" color="text.secondary">
+          {row ? `${Number(row.requests).toLocaleString("en-US")} requests` : "no usage"}
+        </Typography>
+      </CardContent>
+    </Card>
+  );
+}
+
+export function ModelsTab() {
+  const ctx = useAccount();
+  if (!ctx) return null;
+  return (
+    <Stack spacing={2} sx={{ py: 1 }}>
+      <Stack direction="row" sx={{ flexWrap: "wrap", gap: 2 }}>
+        <BucketTotal accountId={ctx.id} bucket="ai" title="Inference and guardrails (ai bucket)" unit={ctx.unit} />
+        <BucketTotal accountId={ctx.id} bucket="compute" title="Hosting and fine-tuning (compute bucket)" unit={ctx.unit} />
+      </Stack>
+      <TopTable accountId={ctx.id} dimension="model" title="Models" keyLabel="Model name" amountLabel="Credits used" unit={ctx.unit} pageSize={25} />
+      <Alert severity="info" variant="outlined">
+        Deployments below are across all models: the API does not filter deployments by model.
+      </Alert>
+      <TopTable accountId={ctx.id} dimension="deployment_id" title="Deployments" keyLabel="Deployment" amountLabel="Credits used" unit={ctx.unit} pageSize={25} />
+    </Stack>
+  );
+}
+
+export function GuardrailsTab() {
+  const ctx = useAccount();
+  if (!ctx) return null;
+  return (
+    <Stack spacing={2} sx={{ py: 1 }}>
+      <Typography variant="body2" color="text.secondary">
+        Guardrail credits come out of the model credits balance shown on the Overview tab.
+      </Typography>
+      <TopTable accountId={ctx.id} dimension="block" title="Guardrails and blocks" keyLabel="Name" amountLabel="Credits" unit={ctx.unit} pageSize={25} />
+    </Stack>
+  );
+}
+
+export function ScriptsTab() {
+  const ctx = useAccount();
+  if (!ctx) return null;
+  return (
+    <Stack spacing={2} sx={{ py: 1 }}>
+      <Stack direction="row" sx={{ flexWrap: "wrap", gap: 2 }}>
+        <BucketTotal accountId={ctx.id} bucket="compute" title="Hosting credits (compute bucket)" unit={ctx.unit} />
+      </Stack>
+      <TopTable accountId={ctx.id} dimension="deployment_id" title="Deployed scripts and hosting" keyLabel="Deployment" amountLabel="Credits used" unit={ctx.unit} pageSize={25} />
+    </Stack>
+  );
+}

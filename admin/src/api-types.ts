@@ -1,0 +1,205 @@
+/** The rows and records of the console gateway API (services/gateway/API.md), as the browser sees them. */
+
+export type Role = "viewer" | "operator" | "admin";
+export type StatusIcon = "green" | "yellow" | "red" | "warning";
+export type PoolKind = "monthly" | "bonus" | "add_on" | "free_grant" | "spend_cap";
+export type EntryKind = "grant" | "charge" | "adjust" | "expire" | "reset";
+
+export interface AccountRow {
+  id: string;
+  name: string;
+  plan_id: string;
+  plan_version: number | string;
+  seats: number;
+  status: string;
+  deployment_mode: string;
+  billing_mode: string;
+  created_at: string | null;
+}
+
+export interface UnitBalance {
+  unit: string;
+  balance_micros: string;
+  held_micros: string;
+  available_micros: string;
+  granted_micros: string;
+  used_micros: string;
+  status_icon: StatusIcon;
+}
+
+export interface PoolBalance {
+  id: string;
+  kind: PoolKind | string;
+  unit: string;
+  balance_micros: string;
+  granted_micros: string;
+  priority: number;
+  expires_at: string | null;
+}
+
+export interface Cycle {
+  cycle_start: string | null;
+  cycle_end: string | null;
+  days_elapsed: number;
+  days_left: number;
+  average_per_day_micros: string;
+  projected_days_to_empty: number | null;
+  will_run_out_before_cycle_end: boolean;
+}
+
+export interface Banner {
+  id: string;
+  rule: string;
+  kind: "fixed" | "dismissible";
+  message: string;
+  unit: string;
+  threshold_percent: number;
+  created_at: string | null;
+}
+
+export interface Account extends AccountRow {
+  plan?: Plan | null;
+  balance?: { units: UnitBalance[]; pools: PoolBalance[]; cycle: Cycle | null } | null;
+  banners?: Banner[];
+}
+
+export interface Attribution {
+  [dimension: string]: string | undefined;
+}
+
+export interface LedgerLine {
+  ledger_account: string;
+  pool_id: string;
+  amount_micros: string;
+}
+
+export interface Entry {
+  id: string;
+  account_id: string;
+  kind: EntryKind | string;
+  hold_id: string;
+  unit: string;
+  bucket: string;
+  amount_micros: string;
+  uncollected_micros: string;
+  attribution: Attribution;
+  rate_table_version: number | string;
+  reason: string;
+  actor: string;
+  trace_id: string;
+  created_at: string | null;
+  lines: LedgerLine[];
+}
+
+export interface Hold {
+  id: string;
+  account_id: string;
+  unit: string;
+  amount_micros: string;
+  charged_micros: string;
+  status: string;
+  expires_at: string | null;
+  created_at: string | null;
+  attribution: Attribution;
+  rate_table_version: number | string;
+  entries: Entry[];
+}
+
+export interface TopRow {
+  id: string;
+  key: string;
+  amount_micros: string;
+  requests: number | string;
+  share_basis_points: number;
+}
+
+export interface TopPage {
+  data: TopRow[];
+  next_page_token: string;
+  total_micros: string;
+}
+
+export interface UsagePoint {
+  start: string;
+  key: string;
+  amount_micros: string;
+  requests: number | string;
+}
+
+export interface Plan {
+  /** The console's id: `${plan_id}@${version}` (the API's `id` is the version alone). */
+  id: string;
+  plan_id: string;
+  version: number | string;
+  name: string;
+  tier: string;
+  allotments: { unit: string; amount_micros: string }[];
+  thresholds: Record<string, unknown>;
+  published_at: string | null;
+  document: unknown;
+}
+
+export interface RateTable {
+  /** The console's id: `${table_id}@${version}` (the API's `id` is the version alone). */
+  id: string;
+  table_id: string;
+  version: number | string;
+  effective_from: string | null;
+  published_at: string | null;
+  published_by: string;
+  rates: Record<string, unknown>[];
+}
+
+export interface RateChange {
+  key: string;
+  before: unknown;
+  after: unknown;
+}
+
+export interface NotificationRow {
+  id: string;
+  account_id: string;
+  channel: string;
+  recipient: string;
+  rule: string;
+  status: string;
+  attempts: number;
+  last_error: string;
+  trace_id: string;
+  created_at: string | null;
+  delivered_at: string | null;
+}
+
+export interface AuditRow {
+  id: string;
+  actor: string;
+  role: Role | string;
+  action: string;
+  target: string;
+  reason: string;
+  before: unknown;
+  after: unknown;
+  trace_id: string;
+  created_at: string | null;
+}
+
+/** The body of every error answer. */
+export interface ApiErrorBody {
+  error: { status: number; code: string; message: string; field?: string; reason?: string };
+}
+
+export type UsageWindow = "24h" | "7d" | "30d";
+
+export type TopDimension =
+  | "workspace_id"
+  | "workspace_group_id"
+  | "user_id"
+  | "model"
+  | "agent_id"
+  | "tool"
+  | "block"
+  | "deployment_id"
+  | "conversation_id"
+  | "task_id"
+  | "surface"
+  | "bucket";

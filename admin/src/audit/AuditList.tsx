@@ -1,0 +1,42 @@
+import { Box, Chip, Stack, Typography } from "@mui/material";
+import { DataTable, DateField, List, TextInput, useRecordContext } from "react-admin";
+import type { AuditRow } from "../api-types";
+import { JsonBlock } from "../components/JsonBlock";
+import { TraceLink } from "../components/TraceLink";
+
+const filters = [<TextInput key="account_id" source="account_id" label="Account id" alwaysOn />];
+
+/** Before and after of one audited action, side by side (the row's expand panel). */
+function BeforeAfter() {
+  const row = useRecordContext<AuditRow>();
+  if (!row) return null;
+  return (
+    <Stack direction={{ xs: "column", md: "row" }} spacing={2} sx={{ p: 1, "& > *": { flex: 1, minWidth: 0 } }}>
+      <Box>
+        <Typography variant="caption">Before</Typography>
+        <JsonBlock value={row.before} />
+      </Box>
+      <Box>
+        <Typography variant="caption">After</Typography>
+        <JsonBlock value={row.after} />
+      </Box>
+    </Stack>
+  );
+}
+
+/** Every support action: who, with which role, did what to what, why, and the trace (`/api/audit`). */
+export function AuditList() {
+  return (
+    <List filters={filters} perPage={50} empty={false} exporter={false}>
+      <DataTable<AuditRow> rowClick="expand" bulkActionButtons={false} expand={<BeforeAfter />}>
+        <DataTable.Col label="When" disableSort render={(a) => <DateField record={a} source="created_at" showTime />} />
+        <DataTable.Col source="actor" label="Who" disableSort />
+        <DataTable.Col label="Role" disableSort render={(a) => <Chip size="small" variant="outlined" label={a.role} />} />
+        <DataTable.Col source="action" disableSort />
+        <DataTable.Col source="target" disableSort />
+        <DataTable.Col source="reason" disableSort />
+        <DataTable.Col label="Trace" disableSort render={(a) => <TraceLink traceId={a.trace_id} />} />
+      </DataTable>
+    </List>
+  );
+}

@@ -1,0 +1,108 @@
+import type { AuthProvider } from "react-admin";
+import type { Role } from "./api-types";
+import { fetchHttpClient, TOKEN_KEY, USER_KEY, type HttpClient } from "./http";
+
+export interface TollgateAuthProviderOptions {
+  /** The gateway's origin, e.g. `http://127.0.0.1:8080`. */
+  apiUrl: string;
+  /** Replaces `fetch` for the login call. */
+  httpClient?: HttpClient;
+}
+
+interface StoredUser {
+  username: string;
+  role: Role | string;
+}
+
+const storage = (): Storage | undefined => {
+  try {
+    return globalThis.localStorage;
+  } catch {
+    return undefined;
+  }
+};
+
+/** The claims of a JWT, unverified (the gateway verifies; the browser only reads `sub`, `role`, `exp`). */
+export function readTokenClaims(token: string): { sub?: string; role?: string; exp?: number } {
+  try {
+    const payload = token.split(".")[1] ?? "";
+    const json = atob(payload.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(payload.length / 4) * 4, "="));
+    return JSON.parse(json) as { sub?: string; role?: string; exp?: number };
+  } catch {
+    return {};
+  }
+}
+
+function currentUser(): StoredUser | null {
+  const store = storage();
+  const token = store?.getItem(TOKEN_KEY);
+  if (!token) return null;
+  try {
+    const saved = JSON.parse(store?.getItem(USER_KEY) ?? "null") as StoredUser | null;
+    if (saved?.username && saved.role) return saved;
+  } catch {
+    /* fall through to the token's own claims */
+  }
+  // A token a host back office minted itself: read its claims.
+  const claims = readTokenClaims(token);
+  return claims.sub && claims.role ? { username: claims.sub, role: claims.role } : null;
+}
+
+function tokenExpired(): boolean {
+  const token = storage()?.getItem(TOKEN_KEY);
+  if (!token) return true;
+  const { exp } = readTokenClaims(token);
+  return typeof exp === "number" && exp * 1000 <= Date.now();
+}
+
+function forget() {
+  storage()?.removeItem(TOKEN_KEY);
+  storage()?.removeItem(USER_KEY);
+}
+
+/**
+ * react-admin AuthProvider for the console gateway: `POST /api/login` stores
+ * the token in `localStorage['tollgate.token']`; `getPermissions` answers the
+ * role (`viewer`, `operator`, `admin`); a 401 logs out, a 403 does not.
+ */
+export function tollgateAuthProvider(options: TollgateAuthProviderOptions): AuthProvider {
+  const base = options.apiUrl.replace(/\/+$/, "");
+  const http = options.httpClient ?? fetchHttpClient;
+  return {
+    async login({ username, password }: { username: string; password: string }) {
+      const response = await http(`${base}/api/login`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({ username, password }),
+      });
+      const body = response.json as { token?: string; user?: StoredUser; error?: { message?: string } } | undefined;
+      if (response.status === 401) throw new Error("Wrong username or password");
+      if (response.status !== 200 || !body?.token) throw new Error(body?.error?.message ?? `Login failed (${response.status})`);
+      storage()?.setItem(TOKEN_KEY, body.token);
+      storage()?.setItem(USER_KEY, JSON.stringify(body.user ?? { username, role: readTokenClaims(body.token).role ?? "viewer" }));
+    },
+    async logout() {
+      forget();
+    },
+    async checkAuth() {
+      if (tokenExpired()) {
+        forget();
+        throw new Error("Please sign in");
+      }
+    },
+    async checkError(error: { status?: number }) {
+      if (error?.status === 401) {
+        forget();
+        throw new Error("Your session has ended; please sign in again");
+      }
+    },
+    async getPermissions() {
+      return currentUser()?.role ?? null;
+    },
+    async getIdentity() {
+      const user = currentUser();
+      if (!user) throw new Error("Not signed in");
+      return { id: user.username, fullName: `${user.username} (${user.role})` };
+    },
+  };
+}

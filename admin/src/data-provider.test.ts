@@ -1,0 +1,124 @@
+import { describe, expect, it } from "vitest";
+import { tollgateDataProvider, RESOURCES } from "./data-provider";
+import type { HttpClient, HttpRequest } from "./http";
+
+/** A fake gateway list: rows a0..a(n-1), `size` per page, tokens "t<offset>". */
+function fakeGateway(total: number) {
+  const calls: { url: URL; request: HttpRequest }[] = [];
+  const httpClient: HttpClient = async (raw, request) => {
+    const url = new URL(raw);
+    calls.push({ url, request });
+    if (url.pathname === "/api/accounts") {
+      const size = Number(url.searchParams.get("page_size"));
+      const token = url.searchParams.get("page_token") ?? "";
+      if (token && !/^t\d+$/.test(token)) return { status: 400, json: { error: { status: 400, code: "INVALID_ARGUMENT", message: "bad page_token", field: "page_token" } } };
+      const offset = token ? Number(token.slice(1)) : 0;
+      const data = Array.from({ length: Math.max(0, Math.min(size, total - offset)) }, (_, i) => ({ id: `a${offset + i}`, name: `Account ${offset + i}` }));
+      const next = offset + size < total ? `t${offset + size}` : "";
+      return { status: 200, json: { data, next_page_token: next } };
+    }
+    if (url.pathname === "/api/plans") {
+      return { status: 200, json: { data: [{ id: 1, plan_id: "free", version: 1 }, { id: 1, plan_id: "pro", version: 1 }], next_page_token: "" } };
+    }
+    if (url.pathname.startsWith("/api/accounts/") && url.pathname.endsWith("/grants")) {
+      return { status: 403, json: { error: { status: 403, code: "PERMISSION_DENIED", message: "operator role required" } } };
+    }
+    return { status: 404, json: { error: { status: 404, code: "NOT_FOUND", message: "not found" } } };
+  };
+  return { calls, httpClient };
+}
+
+const list = (page: number, perPage: number, filter: Record<string, unknown> = {}) => ({
+  pagination: { page, perPage },
+  sort: { field: "id", order: "ASC" as const },
+  filter,
+});
+
+describe("tollgateDataProvider page tokens", () => {
+  it("remembers the token of each page so Next and Previous work", async () => {
+    const gw = fakeGateway(5);
+    const dp = tollgateDataProvider({ apiUrl: "http://gw.test/", httpClient: gw.httpClient, getToken: () => "tok" });
+
+    const p1 = await dp.getList(RESOURCES.accounts, list(1, 2));
+    expect(p1.data.map((r) => r.id)).toEqual(["a0", "a1"]);
+    expect(p1.pageInfo).toEqual({ hasNextPage: true, hasPreviousPage: false });
+    expect(gw.calls[0]!.url.searchParams.get("page_token")).toBeNull();
+    expect(gw.calls[0]!.url.searchParams.get("page_size")).toBe("2");
+    expect(gw.calls[0]!.request.headers?.Authorization).toBe("Bearer tok");
+
+    const p2 = await dp.getList(RESOURCES.accounts, list(2, 2));
+    expect(gw.calls[1]!.url.searchParams.get("page_token")).toBe("t2");
+    expect(p2.data.map((r) => r.id)).toEqual(["a2", "a3"]);
+    expect(p2.pageInfo).toEqual({ hasNextPage: true, hasPreviousPage: true });
+
+    const p3 = await dp.getList(RESOURCES.accounts, list(3, 2));
+    expect(gw.calls[2]!.url.searchParams.get("page_token")).toBe("t4");
+    expect(p3.data.map((r) => r.id)).toEqual(["a4"]);
+    expect(p3.pageInfo).toEqual({ hasNextPage: false, hasPreviousPage: true });
+    expect(p3.total).toBe(5);
+    expect(p2.total).toBeUndefined();
+
+    // Previous: page 2 again uses the remembered token, one call only.
+    const before = gw.calls.length;
+    const back = await dp.getList(RESOURCES.accounts, list(2, 2));
+    expect(gw.calls.length).toBe(before + 1);
+    expect(gw.calls.at(-1)!.url.searchParams.get("page_token")).toBe("t2");
+    expect(back.data.map((r) => r.id)).toEqual(["a2", "a3"]);
+  });
+
+  it("keeps tokens apart per filter and page size", async () => {
+    const gw = fakeGateway(6);
+    const dp = tollgateDataProvider({ apiUrl: "http://gw.test", httpClient: gw.httpClient, getToken: () => null });
+    await dp.getList(RESOURCES.accounts, list(1, 2, { q: "acme" }));
+    await dp.getList(RESOURCES.accounts, list(1, 3));
+    await dp.getList(RESOURCES.accounts, list(2, 2, { q: "acme" }));
+    const last = gw.calls.at(-1)!;
+    expect(last.url.searchParams.get("q")).toBe("acme");
+    expect(last.url.searchParams.get("page_token")).toBe("t2");
+    expect(gw.calls[0]!.request.headers?.Authorization).toBeUndefined();
+  });
+
+  it("walks forward to a page whose token it never saw", async () => {
+    const gw = fakeGateway(7);
+    const dp = tollgateDataProvider({ apiUrl: "http://gw.test", httpClient: gw.httpClient, getToken: () => "tok" });
+    const p3 = await dp.getList(RESOURCES.accounts, list(3, 2));
+    expect(gw.calls.map((c) => c.url.searchParams.get("page_token"))).toEqual([null, "t2", "t4"]);
+    expect(p3.data.map((r) => r.id)).toEqual(["a4", "a5"]);
+    // Past the end: an empty page, no next.
+    const p9 = await dp.getList(RESOURCES.accounts, list(9, 2));
+    expect(p9.data).toEqual([]);
+    expect(p9.pageInfo).toEqual({ hasNextPage: false, hasPreviousPage: true });
+    expect(p9.total).toBe(7);
+  });
+
+  it("does not call the API for entries without an account", async () => {
+    const gw = fakeGateway(1);
+    const dp = tollgateDataProvider({ apiUrl: "http://gw.test", httpClient: gw.httpClient, getToken: () => "tok" });
+    const result = await dp.getList(RESOURCES.entries, list(1, 25));
+    expect(result.data).toEqual([]);
+    expect(gw.calls).toHaveLength(0);
+  });
+
+  it("gives plan versions unique ids and lists all versions", async () => {
+    const gw = fakeGateway(0);
+    const dp = tollgateDataProvider({ apiUrl: "http://gw.test", httpClient: gw.httpClient, getToken: () => "tok" });
+    const plans = await dp.getList(RESOURCES.plans, list(1, 50));
+    expect(plans.data.map((p) => p.id)).toEqual(["free@1", "pro@1"]);
+    expect(gw.calls[0]!.url.searchParams.get("all_versions")).toBe("true");
+    const one = await dp.getOne(RESOURCES.plans, { id: "pro@1" });
+    expect(one.data.plan_id).toBe("pro");
+  });
+
+  it("turns an error answer into an HttpError with the API's message and field", async () => {
+    const gw = fakeGateway(1);
+    const dp = tollgateDataProvider({ apiUrl: "http://gw.test", httpClient: gw.httpClient, getToken: () => "tok" });
+    await expect(dp.grantCredits(RESOURCES.accounts, { accountId: "a0", pool_kind: "bonus", unit: "credits", amount: "5", reason: "r" })).rejects.toMatchObject({
+      status: 403,
+      message: "operator role required",
+      body: { code: "PERMISSION_DENIED" },
+    });
+    const post = gw.calls.at(-1)!;
+    expect(post.request.method).toBe("POST");
+    expect(JSON.parse(post.request.body!)).toEqual({ pool_kind: "bonus", unit: "credits", amount: "5", reason: "r" });
+  });
+});

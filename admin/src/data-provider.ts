@@ -1,0 +1,304 @@
+import type { DataProvider, GetListParams, GetListResult, GetManyReferenceParams, RaRecord } from "react-admin";
+import type {
+  Account,
+  Banner,
+  Hold,
+  NotificationRow,
+  RateChange,
+  RateTable,
+  TopDimension,
+  TopPage,
+  UsagePoint,
+  UsageWindow,
+} from "./api-types";
+import { fetchHttpClient, HttpError, storedToken, toHttpError, type HttpClient } from "./http";
+
+/** The plugin's resource names: prefixed so they never clash with a host's own. */
+export const RESOURCES = {
+  accounts: "tollgate-accounts",
+  entries: "tollgate-entries",
+  plans: "tollgate-plans",
+  rateTables: "tollgate-rate-tables",
+  notifications: "tollgate-notifications",
+  audit: "tollgate-audit",
+  holds: "tollgate-holds",
+} as const;
+
+export type TollgateResource = (typeof RESOURCES)[keyof typeof RESOURCES];
+
+export const TOLLGATE_RESOURCE_NAMES: readonly string[] = Object.values(RESOURCES);
+
+/** True for a resource this plugin serves: what a host's `combineDataProviders` matcher asks. */
+export const isTollgateResource = (resource: string) => TOLLGATE_RESOURCE_NAMES.includes(resource);
+
+export interface TollgateDataProviderOptions {
+  /** The gateway's origin, e.g. `http://127.0.0.1:8080` (the `/api/...` paths are added). */
+  apiUrl: string;
+  /** Replaces `fetch` (tests, a host's own HTTP stack). Gets the full URL and the request with headers set. */
+  httpClient?: HttpClient;
+  /** Where the bearer token comes from; defaults to `localStorage['tollgate.token']`. */
+  getToken?: () => string | null | undefined | Promise<string | null | undefined>;
+}
+
+/** Custom calls on top of react-admin's methods. The first argument is always a resource name so they route through `combineDataProviders`. */
+export interface TollgateDataProvider extends DataProvider {
+  getAccountUsage(resource: string, params: { accountId: string; window: UsageWindow; splitBy: string; signal?: AbortSignal }): Promise<{ points: UsagePoint[] }>;
+  getAccountTop(resource: string, params: { accountId: string; dimension: TopDimension; pageSize?: number; pageToken?: string; signal?: AbortSignal }): Promise<TopPage>;
+  getRateTableDiff(resource: string, params: { tableId: string; from: string | number; to: string | number; signal?: AbortSignal }): Promise<{ changes: RateChange[] }>;
+  grantCredits(resource: string, params: { accountId: string; pool_kind: string; unit: string; amount: string; expires_at?: string; reason: string }): Promise<{ pool_id: string; entry_id: string; balance_micros: string; audit_id: string }>;
+  adjustBalance(resource: string, params: { accountId: string; pool_id: string; amount: string; reason: string }): Promise<{ entry_id: string; balance_micros: string; audit_id: string }>;
+  setAccountStatus(resource: string, params: { accountId: string; status: "active" | "suspended"; reason: string }): Promise<{ account: Account; audit_id: string }>;
+  changePlan(resource: string, params: { accountId: string; plan_id: string; reason: string }): Promise<{ account: Account; audit_id: string }>;
+  resendNotification(resource: string, params: { id: string; reason: string }): Promise<{ notification: NotificationRow; audit_id: string }>;
+  dismissBanner(resource: string, params: { id: string; reason: string }): Promise<{ banner: Banner; audit_id: string }>;
+}
+
+type Query = Record<string, string | number | boolean | undefined | null>;
+
+interface ListRoute {
+  path: string;
+  /** Query parameters every call carries (before the filter's). */
+  defaults?: Query;
+  /** Filters the API refuses to list without: no call is made, an empty page is returned. */
+  requires?: string[];
+  /** The API row to the console's record (e.g. a unique id). */
+  toRecord?: (row: Record<string, unknown>) => RaRecord;
+}
+
+/** A plan or rate-table version is only unique within its plan / table: the console's id joins both. */
+export const versionId = (owner: unknown, version: unknown) => `${String(owner)}@${String(version)}`;
+export function parseVersionId(id: unknown): { owner: string; version: string } {
+  const text = String(id);
+  const at = text.lastIndexOf("@");
+  return at < 0 ? { owner: "", version: text } : { owner: text.slice(0, at), version: text.slice(at + 1) };
+}
+
+const LIST_ROUTES: Partial<Record<string, ListRoute>> = {
+  [RESOURCES.accounts]: { path: "/api/accounts" },
+  [RESOURCES.entries]: { path: "/api/entries", requires: ["account_id"] },
+  [RESOURCES.plans]: {
+    path: "/api/plans",
+    defaults: { all_versions: "true" },
+    toRecord: (row) => ({ ...row, api_id: row.id, id: versionId(row.plan_id, row.version) }),
+  },
+  [RESOURCES.rateTables]: {
+    path: "/api/rate-tables",
+    toRecord: (row) => ({ ...row, api_id: row.id, id: versionId(row.table_id, row.version) }),
+  },
+  [RESOURCES.notifications]: { path: "/api/notifications" },
+  [RESOURCES.audit]: { path: "/api/audit" },
+};
+
+const MAX_PAGE_SIZE = 500;
+const MAX_REMEMBERED_LISTS = 200;
+
+/**
+ * Cursor bookkeeping: the API pages with opaque tokens, react-admin with page
+ * numbers. For each list (resource + filter + page size) remember the token
+ * that opens each page number, learnt from the previous page's
+ * `next_page_token`. Page 1 opens with no token.
+ */
+export class PageTokens {
+  private readonly lists = new Map<string, Map<number, string>>();
+
+  static key(resource: string, query: Query, pageSize: number): string {
+    const sorted = Object.keys(query)
+      .sort()
+      .map((k) => [k, query[k]]);
+    return JSON.stringify([resource, sorted, pageSize]);
+  }
+
+  get(key: string, page: number): string | undefined {
+    if (page <= 1) return "";
+    return this.lists.get(key)?.get(page);
+  }
+
+  /** The highest page number below `page` whose token is known (1 at worst). */
+  closestBelow(key: string, page: number): number {
+    let best = 1;
+    for (const known of this.lists.get(key)?.keys() ?? []) if (known < page && known > best) best = known;
+    return best;
+  }
+
+  set(key: string, page: number, token: string): void {
+    let tokens = this.lists.get(key);
+    if (!tokens) {
+      if (this.lists.size >= MAX_REMEMBERED_LISTS) this.lists.delete(this.lists.keys().next().value as string);
+      tokens = new Map();
+      this.lists.set(key, tokens);
+    }
+    if (token) tokens.set(page, token);
+    else tokens.delete(page);
+  }
+
+  clear(): void {
+    this.lists.clear();
+  }
+}
+
+const notSupported = (resource: string, method: string) =>
+  Promise.reject(new HttpError(`${resource} is read-only here (${method}); use the console's actions`, 405, { message: "not supported" }));
+
+/**
+ * A react-admin DataProvider for the Tollgate console gateway. Resource names
+ * are the prefixed `tollgate-*` ones; custom methods cover the usage charts,
+ * top-N tables, rate-table diffs and the audited support actions.
+ */
+export function tollgateDataProvider(options: TollgateDataProviderOptions): TollgateDataProvider {
+  const base = options.apiUrl.replace(/\/+$/, "");
+  const http = options.httpClient ?? fetchHttpClient;
+  const getToken = options.getToken ?? storedToken;
+  const tokens = new PageTokens();
+
+  const url = (path: string, query: Query = {}) => {
+    const search = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null && v !== "") search.set(k, String(v));
+    const qs = search.toString();
+    return `${base}${path}${qs ? `?${qs}` : ""}`;
+  };
+
+  async function request<T>(method: string, path: string, query?: Query, body?: unknown, signal?: AbortSignal): Promise<T> {
+    const headers: Record<string, string> = { Accept: "application/json" };
+    const token = await getToken();
+    if (token) headers.Authorization = `Bearer ${token}`;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const response = await http(url(path, query), {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal,
+    });
+    if (response.status < 200 || response.status >= 300) throw toHttpError(response.status, response.json);
+    return response.json as T;
+  }
+
+  const get = <T>(path: string, query?: Query, signal?: AbortSignal) => request<T>("GET", path, query, undefined, signal);
+  const post = <T>(path: string, body: Record<string, unknown>) => request<T>("POST", path, undefined, body);
+  const seg = (id: unknown) => encodeURIComponent(String(id));
+
+  function listRoute(resource: string): ListRoute {
+    const route = LIST_ROUTES[resource];
+    if (!route) throw new HttpError(`Unknown Tollgate resource ${resource}`, 404, { message: "unknown resource" });
+    return route;
+  }
+
+  function listQuery(route: ListRoute, filter: Record<string, unknown> = {}): Query {
+    const query: Query = { ...route.defaults };
+    for (const [k, v] of Object.entries(filter)) {
+      if (v === undefined || v === null || v === "") continue;
+      query[k] = typeof v === "object" ? JSON.stringify(v) : (v as string | number | boolean);
+    }
+    return query;
+  }
+
+  async function fetchPage(route: ListRoute, query: Query, pageSize: number, pageToken: string, signal?: AbortSignal) {
+    const answer = await get<{ data?: Record<string, unknown>[]; next_page_token?: string }>(
+      route.path,
+      { ...query, page_size: pageSize, page_token: pageToken },
+      signal,
+    );
+    const rows = (answer?.data ?? []).map((row) => (route.toRecord ? route.toRecord(row) : (row as RaRecord)));
+    return { rows, next: answer?.next_page_token ?? "" };
+  }
+
+  async function getList(resource: string, params: GetListParams): Promise<GetListResult> {
+    const route = listRoute(resource);
+    const page = Math.max(1, params.pagination?.page ?? 1);
+    const pageSize = Math.min(MAX_PAGE_SIZE, Math.max(1, params.pagination?.perPage ?? 50));
+    const query = listQuery(route, params.filter);
+    if (route.requires?.some((k) => query[k] === undefined)) {
+      return { data: [], pageInfo: { hasNextPage: false, hasPreviousPage: page > 1 } };
+    }
+    const key = PageTokens.key(resource, query, pageSize);
+    let token = tokens.get(key, page);
+    if (token === undefined) {
+      // A page whose token we never learnt (a deep link, a changed page size):
+      // walk forward from the closest known page, remembering each token.
+      let at = tokens.closestBelow(key, page);
+      token = tokens.get(key, at) ?? "";
+      while (at < page) {
+        const { rows, next } = await fetchPage(route, query, pageSize, token, params.signal);
+        tokens.set(key, at + 1, next);
+        if (!next) {
+          // The list ends before this page: an empty page, with the total so react-admin can go back.
+          return { data: [], total: (at - 1) * pageSize + rows.length, pageInfo: { hasNextPage: false, hasPreviousPage: true } };
+        }
+        token = next;
+        at += 1;
+      }
+    }
+    const { rows, next } = await fetchPage(route, query, pageSize, token, params.signal);
+    tokens.set(key, page + 1, next);
+    // On the last page the total is known (earlier pages were full); before it, it is not.
+    const total = next ? undefined : (page - 1) * pageSize + rows.length;
+    return { data: rows, total, pageInfo: { hasNextPage: next !== "", hasPreviousPage: page > 1 } };
+  }
+
+  /** Every row of a list, page after page (bounded): for look-ups the API has no single-record call for. */
+  async function findInList(resource: string, filter: Record<string, unknown>, match: (r: RaRecord) => boolean, signal?: AbortSignal) {
+    const route = listRoute(resource);
+    const query = listQuery(route, filter);
+    let token = "";
+    for (let pages = 0; pages < 50; pages += 1) {
+      const { rows, next } = await fetchPage(route, query, MAX_PAGE_SIZE, token, signal);
+      const found = rows.find(match);
+      if (found) return found;
+      if (!next) break;
+      token = next;
+    }
+    throw new HttpError(`Not found in ${resource}`, 404, { code: "NOT_FOUND", message: "Not found" });
+  }
+
+  async function getOne(resource: string, params: { id: unknown; signal?: AbortSignal }): Promise<{ data: RaRecord }> {
+    const { id, signal } = params;
+    switch (resource) {
+      case RESOURCES.accounts:
+        return { data: await get<Account>(`/api/accounts/${seg(id)}`, undefined, signal) };
+      case RESOURCES.holds:
+        return { data: await get<Hold>(`/api/holds/${seg(id)}`, undefined, signal) };
+      case RESOURCES.rateTables: {
+        const { owner, version } = parseVersionId(id);
+        const table = await get<RateTable>(`/api/rate-tables/${seg(version)}`, undefined, signal);
+        if (!owner || String(table.table_id) === owner) return { data: { ...table, api_id: table.id, id: versionId(table.table_id, table.version) } };
+        // The version belongs to another table: find this table's version in the list.
+        return { data: await findInList(resource, { table_id: owner }, (r) => String(r.version) === version, signal) };
+      }
+      case RESOURCES.plans: {
+        const wanted = String(id);
+        return { data: await findInList(resource, {}, (r) => r.id === wanted, signal) };
+      }
+      default: {
+        const wanted = String(id);
+        return { data: await findInList(resource, {}, (r) => String(r.id) === wanted, signal) };
+      }
+    }
+  }
+
+  const provider: TollgateDataProvider = {
+    getList: (resource, params) => getList(resource, params),
+    getOne: (resource, params) => getOne(resource, params) as never,
+    getMany: async (resource, params) => ({
+      data: (await Promise.all(params.ids.map((id) => getOne(resource, { id, signal: params.signal }).then((r) => r.data)))) as never[],
+    }),
+    getManyReference: (resource, params: GetManyReferenceParams) =>
+      getList(resource, { ...params, filter: { ...params.filter, [params.target]: params.id } }),
+    create: (resource) => notSupported(resource, "create"),
+    update: (resource) => notSupported(resource, "update"),
+    updateMany: (resource) => notSupported(resource, "updateMany"),
+    delete: (resource) => notSupported(resource, "delete"),
+    deleteMany: (resource) => notSupported(resource, "deleteMany"),
+
+    getAccountUsage: (_r, { accountId, window, splitBy, signal }) =>
+      get(`/api/accounts/${seg(accountId)}/usage`, { window, split_by: splitBy }, signal),
+    getAccountTop: (_r, { accountId, dimension, pageSize, pageToken, signal }) =>
+      get(`/api/accounts/${seg(accountId)}/top`, { dimension, page_size: pageSize, page_token: pageToken }, signal),
+    getRateTableDiff: (_r, { tableId, from, to, signal }) => get("/api/rate-tables/diff", { table_id: tableId, from, to }, signal),
+    grantCredits: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/grants`, body),
+    adjustBalance: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/adjustments`, body),
+    setAccountStatus: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/status`, body),
+    changePlan: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/plan`, body),
+    resendNotification: (_r, { id, reason }) => post(`/api/notifications/${seg(id)}/resend`, { reason }),
+    dismissBanner: (_r, { id, reason }) => post(`/api/banners/${seg(id)}/dismiss`, { reason }),
+  };
+  return provider;
+}

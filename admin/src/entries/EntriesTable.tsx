@@ -1,0 +1,106 @@
+import { Box, Chip, Link, Table, TableBody, TableCell, TableHead, TableRow, Typography } from "@mui/material";
+import { useState } from "react";
+import { DataTable, DateField, SelectInput, TextInput, useRecordContext } from "react-admin";
+import type { Attribution as AttributionMap, Entry } from "../api-types";
+import { Amount } from "../components/Amount";
+import { TraceLink } from "../components/TraceLink";
+import { HoldDialog } from "./HoldDialog";
+
+export const ENTRY_KINDS = ["grant", "charge", "adjust", "expire", "reset"].map((k) => ({ id: k, name: k }));
+
+/** The ledger's filters: kind and hold id (the API's), plus the account when listed outside an account. */
+export const entryFilters = (withAccount: boolean) => [
+  ...(withAccount ? [<TextInput key="account_id" source="account_id" label="Account id" alwaysOn />] : []),
+  <SelectInput key="kind" source="kind" choices={ENTRY_KINDS} alwaysOn emptyText="Any kind" />,
+  <TextInput key="hold_id" source="hold_id" label="Hold id" alwaysOn />,
+];
+
+/** Who and what an entry was for, as compact key=value chips. */
+export function Attribution({ attribution }: { attribution: AttributionMap | undefined }) {
+  const pairs = Object.entries(attribution ?? {}).filter(([, v]) => v);
+  if (pairs.length === 0) return <Typography variant="caption" color="text.secondary">—</Typography>;
+  return (
+    <Box sx={{ display: "flex", flexWrap: "wrap", gap: 0.5 }}>
+      {pairs.map(([k, v]) => (
+        <Chip key={k} size="small" variant="outlined" label={`${k}: ${v}`} />
+      ))}
+    </Box>
+  );
+}
+
+/** The double-entry lines of one entry (the row's expand panel). */
+function EntryLines() {
+  const entry = useRecordContext<Entry>();
+  if (!entry) return null;
+  return (
+    <Box sx={{ p: 1 }}>
+      <Attribution attribution={entry.attribution} />
+      <Table size="small" sx={{ mt: 1 }}>
+        <TableHead>
+          <TableRow>
+            <TableCell>Ledger account</TableCell>
+            <TableCell>Pool</TableCell>
+            <TableCell align="right">Amount</TableCell>
+          </TableRow>
+        </TableHead>
+        <TableBody>
+          {(entry.lines ?? []).map((l, i) => (
+            <TableRow key={i}>
+              <TableCell>{l.ledger_account}</TableCell>
+              <TableCell>{l.pool_id || "—"}</TableCell>
+              <TableCell align="right">
+                <Amount micros={l.amount_micros} unit={entry.unit} exact />
+              </TableCell>
+            </TableRow>
+          ))}
+        </TableBody>
+      </Table>
+      <Typography variant="caption" color="text.secondary">
+        Rate table v{String(entry.rate_table_version || "—")}
+      </Typography>
+    </Box>
+  );
+}
+
+/** Ledger entries (inside a List of `tollgate-entries`): amounts exact, hold ids open the hold's life, trace ids link out. */
+export function EntriesTable({ emptyText = "No entries." }: { emptyText?: string }) {
+  const [holdId, setHoldId] = useState<string | null>(null);
+  const empty = (
+    <Typography sx={{ p: 2 }} color="text.secondary">
+      {emptyText}
+    </Typography>
+  );
+  return (
+    <>
+      <DataTable<Entry> rowClick={false} bulkActionButtons={false} expand={<EntryLines />} empty={empty}>
+        <DataTable.Col source="created_at" label="When" disableSort render={(e) => <DateField record={e} source="created_at" showTime />} />
+        <DataTable.Col label="Kind" disableSort render={(e) => <Chip size="small" label={e.kind} />} />
+        <DataTable.Col label="Amount" disableSort align="right" render={(e) => <Amount micros={e.amount_micros} unit={e.unit} exact />} />
+        <DataTable.Col
+          label="Uncollected"
+          disableSort
+          align="right"
+          render={(e) => (e.uncollected_micros && e.uncollected_micros !== "0" ? <Amount micros={e.uncollected_micros} unit={e.unit} exact /> : "")}
+        />
+        <DataTable.Col source="bucket" disableSort />
+        <DataTable.Col
+          label="Hold"
+          disableSort
+          render={(e) =>
+            e.hold_id ? (
+              <Link component="button" variant="body2" data-testid="hold-link" onClick={(ev: React.MouseEvent) => { ev.stopPropagation(); setHoldId(e.hold_id); }}>
+                {e.hold_id}
+              </Link>
+            ) : (
+              "—"
+            )
+          }
+        />
+        <DataTable.Col source="reason" disableSort />
+        <DataTable.Col source="actor" disableSort />
+        <DataTable.Col label="Trace" disableSort render={(e) => <TraceLink traceId={e.trace_id} />} />
+      </DataTable>
+      <HoldDialog holdId={holdId} onClose={() => setHoldId(null)} />
+    </>
+  );
+}

@@ -1,0 +1,22 @@
+/**
+ * @tollgate/admin: the Tollgate support console as a react-admin plugin.
+ *
+ * A host back office combines `tollgateDataProvider` with its own provider
+ * (react-admin's `combineDataProviders`, matching `isTollgateResource`) and
+ * mounts the resource configs: `<Resource {...accounts} />`.
+ */
+export { tollgateDataProvider, isTollgateResource, RESOURCES, TOLLGATE_RESOURCE_NAMES, PageTokens } from "./data-provider";
+export type { TollgateDataProvider, TollgateDataProviderOptions, TollgateResource } from "./data-provider";
+export { tollgateAuthProvider, readTokenClaims } from "./auth-provider";
+export type { TollgateAuthProviderOptions } from "./auth-provider";
+export { fetchHttpClient, HttpError, TOKEN_KEY, USER_KEY } from "./http";
+export type { HttpClient, HttpRequest, HttpResponse } from "./http";
+export { accounts, entries, plans, rateTables, notifications, audit, tollgateResources } from "./resources";
+export type { TollgateResourceConfig } from "./resources";
+export { TollgateAdmin } from "./TollgateAdmin";
+export type { TollgateAdminProps } from "./TollgateAdmin";
+export { TollgateConfigProvider, useTollgateConfig } from "./config";
+export type { TollgateConfig } from "./config";
+export { TollgateLoginPage } from "./components/LoginPage";
+export { formatAmount, unitLabel, checkHumanAmount } from "./money";
+export type * from "./api-types";

@@ -1,0 +1,103 @@
+import { Alert, Box, Card, CardContent, CardHeader, LinearProgress, Table, TableBody, TableCell, TableHead, TableRow, TextField as MuiTextField } from "@mui/material";
+import { useState } from "react";
+import { DateField, Labeled, Show, SimpleShowLayout, TextField, useGetList, useRecordContext } from "react-admin";
+import type { RateTable } from "../api-types";
+import { JsonBlock } from "../components/JsonBlock";
+import { RESOURCES } from "../data-provider";
+import { useTollgateQuery } from "../hooks";
+import { describeError } from "../http";
+
+/** The changes between two versions of one table (`/api/rate-tables/diff`). */
+export function RateDiff({ tableId, from, to }: { tableId: string; from: string; to: string }) {
+  const query = useTollgateQuery(["rate-diff", tableId, from, to], (p, signal) => p.getRateTableDiff(RESOURCES.rateTables, { tableId, from, to, signal }));
+  if (query.isPending) return <LinearProgress />;
+  if (query.isError) return <Alert severity="error">{describeError(query.error).message}</Alert>;
+  const changes = query.data?.changes ?? [];
+  if (changes.length === 0) return <Alert severity="info">No rate changed between v{from} and v{to}.</Alert>;
+  return (
+    <Table size="small" data-testid="rate-diff">
+      <TableHead>
+        <TableRow>
+          <TableCell>Rate</TableCell>
+          <TableCell>v{from}</TableCell>
+          <TableCell>v{to}</TableCell>
+        </TableRow>
+      </TableHead>
+      <TableBody>
+        {changes.map((c) => (
+          <TableRow key={c.key}>
+            <TableCell sx={{ fontFamily: "monospace", verticalAlign: "top" }}>{c.key}</TableCell>
+            <TableCell sx={{ verticalAlign: "top", bgcolor: c.before == null ? undefined : "rgba(211,47,47,0.06)" }}>
+              <JsonBlock value={c.before ?? "(absent)"} />
+            </TableCell>
+            <TableCell sx={{ verticalAlign: "top", bgcolor: c.after == null ? undefined : "rgba(46,125,50,0.06)" }}>
+              <JsonBlock value={c.after ?? "(absent)"} />
+            </TableCell>
+          </TableRow>
+        ))}
+      </TableBody>
+    </Table>
+  );
+}
+
+/** Pick another version of the same table and see what changed. */
+function DiffPanel() {
+  const table = useRecordContext<RateTable>();
+  const { data: versions = [] } = useGetList<RateTable>(RESOURCES.rateTables, { filter: { table_id: table?.table_id }, pagination: { page: 1, perPage: 500 } }, { enabled: Boolean(table) });
+  const [other, setOther] = useState("");
+  if (!table) return null;
+  const others = versions.filter((v) => String(v.version) !== String(table.version));
+  const older = other && Number(other) < Number(table.version);
+  return (
+    <Card variant="outlined" data-testid="rate-diff-panel">
+      <CardHeader title="Compare versions" slotProps={{ title: { variant: "subtitle1" } }} />
+      <CardContent>
+        <MuiTextField select size="small" label="Compare with version" value={other} onChange={(e) => setOther(e.target.value)} sx={{ width: 320, mb: 2 }} slotProps={{ htmlInput: { "data-testid": "rate-diff-version" }, select: { native: true }, inputLabel: { shrink: true } }}>
+          <option value="">{others.length === 0 ? "No other version" : "Choose a version"}</option>
+          {others.map((v) => (
+            <option key={String(v.version)} value={String(v.version)}>
+              {`v${String(v.version)} · effective ${v.effective_from ? new Date(v.effective_from).toLocaleDateString("en-US") : "—"}`}
+            </option>
+          ))}
+        </MuiTextField>
+        {other && <RateDiff tableId={table.table_id} from={older ? other : String(table.version)} to={older ? String(table.version) : other} />}
+      </CardContent>
+    </Card>
+  );
+}
+
+function Rates() {
+  const table = useRecordContext<RateTable>();
+  if (!table) return null;
+  return (
+    <Box sx={{ display: "grid", gridTemplateColumns: "repeat(auto-fill, minmax(320px, 1fr))", gap: 1 }}>
+      {(table.rates ?? []).map((rate, i) => (
+        <JsonBlock key={i} value={rate} maxHeight={200} />
+      ))}
+    </Box>
+  );
+}
+
+/** One rate-table version: its rates and a diff against another version. */
+export function RateTableShow() {
+  return (
+    <Show title={<RateTableTitle />}>
+      <SimpleShowLayout>
+        <TextField source="table_id" label="Table" />
+        <TextField source="version" />
+        <DateField source="effective_from" showTime />
+        <DateField source="published_at" showTime />
+        <TextField source="published_by" />
+        <DiffPanel />
+        <Labeled label="Rates">
+          <Rates />
+        </Labeled>
+      </SimpleShowLayout>
+    </Show>
+  );
+}
+
+function RateTableTitle() {
+  const table = useRecordContext<RateTable>();
+  return <span>{table ? `Rate table ${table.table_id} v${String(table.version)}` : "Rate table"}</span>;
+}

@@ -1,0 +1,77 @@
+import AccountBalanceWallet from "@mui/icons-material/AccountBalanceWallet";
+import History from "@mui/icons-material/History";
+import ListAlt from "@mui/icons-material/ListAlt";
+import NotificationsActive from "@mui/icons-material/NotificationsActive";
+import PriceChange from "@mui/icons-material/PriceChange";
+import ReceiptLong from "@mui/icons-material/ReceiptLong";
+import type { ComponentType } from "react";
+import { AccountList } from "./accounts/AccountList";
+import { AccountShow } from "./accounts/AccountShow";
+import { AuditList } from "./audit/AuditList";
+import { RESOURCES } from "./data-provider";
+import { EntryList } from "./entries/EntryList";
+import { NotificationList } from "./notifications/NotificationList";
+import { PlanList } from "./plans/PlanList";
+import { PlanShow } from "./plans/PlanShow";
+import { RateTableList } from "./rate-tables/RateTableList";
+import { RateTableShow } from "./rate-tables/RateTableShow";
+
+/** What a host spreads into `<Resource {...accounts} />`. */
+export interface TollgateResourceConfig {
+  name: string;
+  list: ComponentType;
+  show?: ComponentType;
+  icon: ComponentType;
+  options: { label: string };
+  recordRepresentation?: string;
+}
+
+export const accounts: TollgateResourceConfig = {
+  name: RESOURCES.accounts,
+  list: AccountList,
+  show: AccountShow,
+  icon: AccountBalanceWallet,
+  options: { label: "Accounts" },
+  recordRepresentation: "name",
+};
+
+export const entries: TollgateResourceConfig = {
+  name: RESOURCES.entries,
+  list: EntryList,
+  icon: ReceiptLong,
+  options: { label: "Ledger" },
+};
+
+export const plans: TollgateResourceConfig = {
+  name: RESOURCES.plans,
+  list: PlanList,
+  show: PlanShow,
+  icon: ListAlt,
+  options: { label: "Plans" },
+  recordRepresentation: "name",
+};
+
+export const rateTables: TollgateResourceConfig = {
+  name: RESOURCES.rateTables,
+  list: RateTableList,
+  show: RateTableShow,
+  icon: PriceChange,
+  options: { label: "Rate tables" },
+};
+
+export const notifications: TollgateResourceConfig = {
+  name: RESOURCES.notifications,
+  list: NotificationList,
+  icon: NotificationsActive,
+  options: { label: "Notifications" },
+};
+
+export const audit: TollgateResourceConfig = {
+  name: RESOURCES.audit,
+  list: AuditList,
+  icon: History,
+  options: { label: "Audit log" },
+};
+
+/** Every resource of the plugin, in menu order. */
+export const tollgateResources = [accounts, entries, plans, rateTables, notifications, audit] as const;

@@ -1,0 +1,53 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import { InvalidArgumentError, PermissionDeniedError } from "@tollgate/errors";
+
+export type Role = "viewer" | "operator" | "admin";
+const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
+
+export interface User {
+  username: string;
+  role: Role;
+}
+
+export function isRole(value: unknown): value is Role {
+  return value === "viewer" || value === "operator" || value === "admin";
+}
+
+/** Viewers read; operators also change credits, limits and notifications; admins also plans and prices. */
+export function requireRole(user: User, needed: Role, action: string): void {
+  if (RANK[user.role] < RANK[needed]) {
+    throw new PermissionDeniedError(`${action} needs the ${needed} role; ${user.username} is ${user.role}`, "ROLE_REQUIRED", { role: needed });
+  }
+}
+
+export function requireReason(reason: unknown): string {
+  if (typeof reason !== "string" || reason.trim().length < 3) throw new InvalidArgumentError("reason", "say why, in a few words");
+  return reason.trim();
+}
+
+interface ConfiguredUser extends User {
+  passwordHash: Buffer;
+}
+
+const hash = (password: string) => createHash("sha256").update(password).digest();
+
+/** Users from configuration: `name:password:role,name:password:role`. */
+export class UserDirectory {
+  private readonly users = new Map<string, ConfiguredUser>();
+
+  constructor(spec: string) {
+    for (const entry of spec.split(",").map((e) => e.trim()).filter(Boolean)) {
+      const [username, password, role] = entry.split(":");
+      if (!username || !password || !isRole(role)) throw new Error(`GATEWAY_USERS: "${entry}" is not name:password:viewer|operator|admin`);
+      this.users.set(username, { username, role, passwordHash: hash(password) });
+    }
+  }
+
+  verify(username: string, password: string): User | undefined {
+    const user = this.users.get(username);
+    const candidate = hash(password);
+    // Compare even for unknown users so timing does not reveal who exists.
+    const ok = timingSafeEqual(candidate, user?.passwordHash ?? hash(`\0${password}`)) && user !== undefined;
+    return ok ? { username: user.username, role: user.role } : undefined;
+  }
+}

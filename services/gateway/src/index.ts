@@ -1,0 +1,118 @@
+import { existsSync } from "node:fs";
+import cors from "@fastify/cors";
+import fastifyStatic from "@fastify/static";
+import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
+import { SignJWT, jwtVerify } from "jose";
+import { openDatabase } from "@tollgate/db";
+import { UnauthenticatedError } from "@tollgate/errors";
+import { RequestContext } from "@mikro-orm/core";
+import { createClient } from "@tollgate/grpc-kit";
+import { entitlementsV1, ledgerV1, notificationsV1, pricingV1 } from "@tollgate/proto";
+import { currentTraceId } from "@tollgate/telemetry";
+import { AuditEntrySchema } from "./data/audit.entity.js";
+import { PostgresAuditStore } from "./data/audit-store.js";
+import { migrations } from "./data/migrations/index.js";
+import { isRole, UserDirectory, type User } from "./domain/access.js";
+import { toHttpError } from "./transport/http-errors.js";
+import { registerRoutes } from "./transport/routes.js";
+
+export interface GatewayOptions {
+  databaseUrl: string;
+  port: number;
+  host?: string;
+  addresses: { entitlements: string; pricing: string; ledger: string; notifications: string };
+  /** HS256 secret for console tokens (a host back office may mint tokens with it). */
+  secret: string;
+  /** `name:password:role,…` */
+  users: string;
+  /** Built console to serve at `/` (admin/dist). */
+  staticDir?: string;
+  corsOrigins?: string[];
+  tokenTtl?: string;
+}
+
+export interface Gateway {
+  url: string;
+  app: FastifyInstance;
+  stop(): Promise<void>;
+}
+
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const orm = await openDatabase({ url: options.databaseUrl, schema: "gateway", entities: [AuditEntrySchema], migrations, poolMax: 4 });
+  const audit = new PostgresAuditStore(() => orm.em.getContext());
+  const users = new UserDirectory(options.users);
+  const key = new TextEncoder().encode(options.secret);
+  const clients = {
+    entitlements: createClient(entitlementsV1.EntitlementsServiceClient, options.addresses.entitlements),
+    pricing: createClient(pricingV1.PricingServiceClient, options.addresses.pricing),
+    ledger: createClient(ledgerV1.LedgerServiceClient, options.addresses.ledger),
+    notifications: createClient(notificationsV1.NotificationsServiceClient, options.addresses.notifications),
+  };
+
+  const app = Fastify({ logger: false, bodyLimit: 256 * 1024 });
+  await app.register(cors, {
+    origin: options.corsOrigins && options.corsOrigins.length > 0 ? options.corsOrigins : true,
+    credentials: true,
+    allowedHeaders: ["authorization", "content-type", "idempotency-key"],
+    exposedHeaders: ["content-range", "x-trace-id"],
+  });
+
+  // Each request runs in its own MikroORM context and answers with its trace id.
+  app.addHook("onRequest", (_request, reply, done) => {
+    reply.header("x-trace-id", currentTraceId());
+    RequestContext.create(orm.em, done);
+  });
+
+  app.addHook("preHandler", async (request) => {
+    if (!request.url.startsWith("/api/") || request.url.startsWith("/api/login")) return;
+    const header = request.headers.authorization ?? "";
+    const token = header.startsWith("Bearer ") ? header.slice(7) : "";
+    if (!token) throw new UnauthenticatedError("sign in first", "LOGIN_REQUIRED");
+    try {
+      const { payload } = await jwtVerify(token, key, { algorithms: ["HS256"] });
+      if (typeof payload.sub !== "string" || !isRole(payload.role)) throw new Error("claims");
+      (request as FastifyRequest & { user: User }).user = { username: payload.sub, role: payload.role };
+    } catch {
+      throw new UnauthenticatedError("the session has expired or the token is not valid; sign in again", "TOKEN_INVALID");
+    }
+  });
+
+  app.setErrorHandler((error, _request, reply) => {
+    const validation = (error as { validation?: unknown; statusCode?: number }).statusCode === 400 && !(error as { code?: unknown }).code?.toString().startsWith("FST_ERR_CTP");
+    const http = validation
+      ? { status: 400, body: { error: { status: 400, code: "INVALID_ARGUMENT", message: (error as Error).message } } }
+      : toHttpError(error);
+    if (http.status === 500) console.error("[gateway]", error);
+    void reply.status(http.status).send(http.body);
+  });
+
+  app.post("/api/login", async (request) => {
+    const body = (request.body ?? {}) as { username?: unknown; password?: unknown };
+    const user = users.verify(String(body.username ?? ""), String(body.password ?? ""));
+    if (!user) throw new UnauthenticatedError("wrong user name or password", "LOGIN_FAILED");
+    const token = await new SignJWT({ role: user.role })
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject(user.username)
+      .setIssuedAt()
+      .setExpirationTime(options.tokenTtl ?? "12h")
+      .sign(key);
+    return { token, user };
+  });
+
+  registerRoutes(app, clients, audit);
+
+  if (options.staticDir && existsSync(options.staticDir)) {
+    await app.register(fastifyStatic, { root: options.staticDir, index: ["index.html"] });
+  }
+
+  const address = await app.listen({ port: options.port, host: options.host ?? "127.0.0.1" });
+  return {
+    url: address,
+    app,
+    async stop() {
+      await app.close();
+      Object.values(clients).forEach((client) => client.close());
+      await orm.close();
+    },
+  };
+}

@@ -1,0 +1,43 @@
+import { registerTelemetry } from "@tollgate/telemetry";
+
+// Telemetry first: it must patch HTTP, gRPC and pg before they are loaded.
+registerTelemetry({ serviceName: "tollgate-gateway" });
+
+const { env, z } = await import("@tollgate/config");
+const { runService } = await import("@tollgate/grpc-kit");
+const { startGateway } = await import("./index.js");
+
+await runService(
+  "gateway",
+  {
+    DATABASE_URL: env.url(),
+    GATEWAY_HOST: env.host("127.0.0.1"),
+    GATEWAY_PORT: env.port(8080),
+    GATEWAY_SECRET: z.string().min(32, "use at least 32 characters"),
+    GATEWAY_USERS: z.string().min(1),
+    GATEWAY_CORS_ORIGINS: z.string().default(""),
+    GATEWAY_STATIC_DIR: z.string().optional(),
+    ENTITLEMENTS_ADDRESS: env.address().default("127.0.0.1:50051"),
+    PRICING_ADDRESS: env.address().default("127.0.0.1:50052"),
+    LEDGER_ADDRESS: env.address().default("127.0.0.1:50053"),
+    NOTIFICATIONS_ADDRESS: env.address().default("127.0.0.1:50054"),
+  },
+  async (config) => {
+    const gateway = await startGateway({
+      databaseUrl: config.DATABASE_URL,
+      host: config.GATEWAY_HOST,
+      port: config.GATEWAY_PORT,
+      secret: config.GATEWAY_SECRET,
+      users: config.GATEWAY_USERS,
+      corsOrigins: config.GATEWAY_CORS_ORIGINS.split(",").map((o) => o.trim()).filter(Boolean),
+      ...(config.GATEWAY_STATIC_DIR ? { staticDir: config.GATEWAY_STATIC_DIR } : {}),
+      addresses: {
+        entitlements: config.ENTITLEMENTS_ADDRESS,
+        pricing: config.PRICING_ADDRESS,
+        ledger: config.LEDGER_ADDRESS,
+        notifications: config.NOTIFICATIONS_ADDRESS,
+      },
+    });
+    return { address: gateway.url, stop: gateway.stop };
+  },
+);

@@ -1,0 +1,60 @@
+import { status } from "@grpc/grpc-js";
+import { DomainError, InvalidArgumentError } from "@tollgate/errors";
+import { errorDetails } from "@tollgate/grpc-kit";
+
+const HTTP_BY_GRPC: Partial<Record<status, number>> = {
+  [status.INVALID_ARGUMENT]: 400,
+  [status.OUT_OF_RANGE]: 400,
+  [status.UNAUTHENTICATED]: 401,
+  [status.PERMISSION_DENIED]: 403,
+  [status.NOT_FOUND]: 404,
+  [status.ALREADY_EXISTS]: 409,
+  [status.FAILED_PRECONDITION]: 409,
+  [status.ABORTED]: 409,
+  [status.UNAVAILABLE]: 503,
+  [status.DEADLINE_EXCEEDED]: 504,
+};
+
+const HTTP_BY_KIND: Record<DomainError["kind"], number> = {
+  invalid_argument: 400,
+  unauthenticated: 401,
+  permission_denied: 403,
+  not_found: 404,
+  already_exists: 409,
+  failed_precondition: 409,
+  aborted: 409,
+  unavailable: 503,
+};
+
+export interface HttpError {
+  status: number;
+  body: { error: { status: number; code: string; message: string; field?: string; reason?: string } };
+}
+
+/** The one place where errors become HTTP answers: the gateway's own, and those of the services it called. */
+export function toHttpError(error: unknown): HttpError {
+  if (error instanceof DomainError) {
+    const code = HTTP_BY_KIND[error.kind];
+    return {
+      status: code,
+      body: { error: { status: code, code: error.kind.toUpperCase(), message: error.message, reason: error.reason, ...(error instanceof InvalidArgumentError ? { field: error.field } : {}) } },
+    };
+  }
+  if (typeof (error as { code?: unknown })?.code === "number" && "metadata" in (error as object)) {
+    const details = errorDetails(error);
+    const code = HTTP_BY_GRPC[details.code] ?? 500;
+    return {
+      status: code,
+      body: {
+        error: {
+          status: code,
+          code: status[details.code] ?? "UNKNOWN",
+          message: code === 500 ? "internal error" : details.message,
+          ...(details.fieldViolations[0] ? { field: details.fieldViolations[0].field } : {}),
+          ...(details.reason ? { reason: details.reason } : {}),
+        },
+      },
+    };
+  }
+  return { status: 500, body: { error: { status: 500, code: "INTERNAL", message: "internal error" } } };
+}

@@ -1,0 +1,280 @@
+import { randomUUID } from "node:crypto";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { InvalidArgumentError, NotFoundError } from "@tollgate/errors";
+import { call } from "@tollgate/grpc-kit";
+import { commonV1, entitlementsV1, ledgerV1, notificationsV1, pricingV1 } from "@tollgate/proto";
+import { currentTraceId } from "@tollgate/telemetry";
+import type { AuditStore } from "../data/audit-store.js";
+import { parseAmount } from "../domain/amount.js";
+import { requireReason, requireRole, type Role, type User } from "../domain/access.js";
+import { accountView, balanceView, bannerView, entryView, holdView, notificationView, planView, rateTableView } from "./views.js";
+
+export interface Clients {
+  entitlements: entitlementsV1.EntitlementsServiceClient;
+  pricing: pricingV1.PricingServiceClient;
+  ledger: ledgerV1.LedgerServiceClient;
+  notifications: notificationsV1.NotificationsServiceClient;
+}
+
+type Query = Record<string, string | undefined>;
+type Body = Record<string, unknown>;
+
+const userOf = (request: FastifyRequest) => (request as FastifyRequest & { user: User }).user;
+
+function page(query: Query) {
+  const size = query.page_size === undefined ? 0 : Number(query.page_size);
+  if (!Number.isInteger(size)) throw new InvalidArgumentError("page_size", "must be a whole number");
+  return { pageSize: size, pageToken: query.page_token ?? "" };
+}
+
+function required(value: unknown, field: string): string {
+  if (typeof value !== "string" || value === "") throw new InvalidArgumentError(field, "is required");
+  return value;
+}
+
+const UNITS: Record<string, commonV1.Unit> = { credits: commonV1.Unit.UNIT_CREDITS, tool_runs: commonV1.Unit.UNIT_TOOL_RUNS, usd: commonV1.Unit.UNIT_USD };
+const GRANT_KINDS: Record<string, entitlementsV1.PoolKind> = {
+  bonus: entitlementsV1.PoolKind.POOL_KIND_BONUS,
+  add_on: entitlementsV1.PoolKind.POOL_KIND_ADD_ON,
+  free_grant: entitlementsV1.PoolKind.POOL_KIND_FREE_GRANT,
+};
+const WINDOWS: Record<string, ledgerV1.UsageWindow> = {
+  "24h": ledgerV1.UsageWindow.USAGE_WINDOW_DAY_HOURLY,
+  "7d": ledgerV1.UsageWindow.USAGE_WINDOW_WEEK_DAILY,
+  "30d": ledgerV1.UsageWindow.USAGE_WINDOW_MONTH_WEEKLY,
+};
+const ENTRY_KINDS = ["grant", "charge", "adjust", "expire", "reset"];
+
+export function registerRoutes(app: FastifyInstance, clients: Clients, audit: AuditStore): void {
+  const { entitlements, pricing, ledger, notifications } = clients;
+
+  /** Runs a support action: role check, reason, before/after, and an audit row with the trace id. */
+  async function action<T>(
+    request: FastifyRequest,
+    spec: { role: Role; name: string; target: string; accountId: string | null; before?: () => Promise<unknown>; run: (reason: string, key: string) => Promise<T>; after?: (result: T) => unknown },
+  ) {
+    const user = userOf(request);
+    requireRole(user, spec.role, spec.name);
+    const reason = requireReason((request.body as Body | undefined)?.reason);
+    const key = String(request.headers["idempotency-key"] ?? `console-${randomUUID()}`);
+    const before = spec.before ? await spec.before() : null;
+    const result = await spec.run(reason, key);
+    const row = await audit.record({
+      actor: user.username,
+      role: user.role,
+      action: spec.name,
+      target: spec.target,
+      accountId: spec.accountId,
+      reason,
+      before,
+      after: spec.after ? spec.after(result) : result,
+      traceId: currentTraceId(),
+    });
+    return { ...(spec.after ? (spec.after(result) as object) : (result as object)), audit_id: row.auditId };
+  }
+
+  const balanceOf = async (accountId: string) => balanceView(await call(ledger, ledger.getBalance, { accountId }));
+
+  app.get("/api/me", async (request) => userOf(request));
+
+  app.get("/api/accounts", async (request) => {
+    const query = request.query as Query;
+    const response = await call(entitlements, entitlements.listAccounts, { page: page(query), query: query.q ?? "" });
+    return { data: response.accounts.map(accountView), next_page_token: response.nextPageToken };
+  });
+
+  app.get("/api/accounts/:id", async (request) => {
+    const { id } = request.params as { id: string };
+    const { account, plan } = await call(entitlements, entitlements.getAccount, { accountId: id });
+    const [balance, banners] = await Promise.all([
+      balanceOf(id),
+      call(notifications, notifications.listBanners, { accountId: id, includeDismissed: false }),
+    ]);
+    return { ...accountView(account!), plan: plan ? planView(plan) : null, balance, banners: banners.banners.map(bannerView) };
+  });
+
+  app.get("/api/accounts/:id/usage", async (request) => {
+    const { id } = request.params as { id: string };
+    const query = request.query as Query;
+    const window = WINDOWS[query.window ?? "7d"];
+    if (window === undefined) throw new InvalidArgumentError("window", "must be 24h, 7d or 30d");
+    const usage = await call(ledger, ledger.getUsage, { accountId: id, window, splitBy: query.split_by ?? "surface" });
+    return { points: usage.points.map((p) => ({ start: p.start?.toISOString(), key: p.key, amount_micros: p.amountMicros, requests: p.requests })) };
+  });
+
+  app.get("/api/accounts/:id/top", async (request) => {
+    const { id } = request.params as { id: string };
+    const query = request.query as Query;
+    const top = await call(ledger, ledger.getTopUsage, { accountId: id, dimension: required(query.dimension, "dimension"), since: undefined, page: page(query) });
+    return {
+      data: top.rows.map((r) => ({ id: r.key || "(none)", key: r.key, amount_micros: r.amountMicros, requests: r.requests, share_basis_points: r.shareBasisPoints })),
+      total_micros: top.totalMicros,
+      next_page_token: top.nextPageToken,
+    };
+  });
+
+  app.get("/api/entries", async (request) => {
+    const query = request.query as Query;
+    if (query.kind && !ENTRY_KINDS.includes(query.kind)) throw new InvalidArgumentError("kind", `must be one of ${ENTRY_KINDS.join(", ")}`);
+    const response = await call(ledger, ledger.listEntries, {
+      accountId: required(query.account_id, "account_id"),
+      holdId: query.hold_id ?? "",
+      kind: query.kind ? ledgerV1.entryKindFromJSON(`ENTRY_KIND_${query.kind.toUpperCase()}`) : ledgerV1.EntryKind.ENTRY_KIND_UNSPECIFIED,
+      page: page(query),
+    });
+    return { data: response.entries.map(entryView), next_page_token: response.nextPageToken };
+  });
+
+  app.get("/api/holds/:id", async (request) => {
+    const { id } = request.params as { id: string };
+    const { hold } = await call(ledger, ledger.getHold, { holdId: id });
+    const entries = await call(ledger, ledger.listEntries, { accountId: hold!.accountId, holdId: id, kind: 0, page: { pageSize: 500, pageToken: "" } });
+    return { ...holdView(hold!), entries: entries.entries.map(entryView) };
+  });
+
+  app.get("/api/plans", async (request) => {
+    const query = request.query as Query;
+    const response = await call(entitlements, entitlements.listPlans, { page: page(query), allVersions: query.all_versions === "true" });
+    return { data: response.plans.map(planView), next_page_token: response.nextPageToken };
+  });
+
+  app.get("/api/plans/:version", async (request) => {
+    const { version } = request.params as { version: string };
+    const { plan } = await call(entitlements, entitlements.getPlan, { planId: "", version });
+    return planView(plan!);
+  });
+
+  app.get("/api/rate-tables", async (request) => {
+    const query = request.query as Query;
+    const response = await call(pricing, pricing.listRateTableVersions, { tableId: query.table_id ?? "", page: page(query) });
+    return { data: response.tables.map(rateTableView), next_page_token: response.nextPageToken };
+  });
+
+  app.get("/api/rate-tables/diff", async (request) => {
+    const query = request.query as Query;
+    const diff = await call(pricing, pricing.diffRateTables, { tableId: required(query.table_id, "table_id"), fromVersion: required(query.from, "from"), toVersion: required(query.to, "to") });
+    return {
+      changes: diff.changes.map((c) => ({ key: c.key, before: c.before ? pricingV1.Rate.toJSON(c.before) : null, after: c.after ? pricingV1.Rate.toJSON(c.after) : null })),
+    };
+  });
+
+  app.get("/api/rate-tables/:version", async (request) => {
+    const { version } = request.params as { version: string };
+    const query = request.query as Query;
+    const versions = await call(pricing, pricing.listRateTableVersions, { tableId: query.table_id ?? "", page: { pageSize: 1, pageToken: String(BigInt(version) - 1n) } });
+    const table = versions.tables.find((t) => t.version === version);
+    if (!table) throw new NotFoundError("rate table version", version);
+    return rateTableView(table);
+  });
+
+  app.get("/api/notifications", async (request) => {
+    const query = request.query as Query;
+    const response = await call(notifications, notifications.listNotifications, { accountId: query.account_id ?? "", page: page(query) });
+    return { data: response.notifications.map(notificationView), next_page_token: response.nextPageToken };
+  });
+
+  app.get("/api/audit", async (request) => {
+    const query = request.query as Query;
+    const { pageSize } = page(query);
+    const limit = pageSize > 0 && pageSize <= 500 ? pageSize : 50;
+    const rows = await audit.list({
+      ...(query.account_id ? { accountId: query.account_id } : {}),
+      ...(query.page_token ? { beforeId: BigInt(query.page_token) } : {}),
+      limit: limit + 1,
+    });
+    const data = rows.slice(0, limit).map((r) => ({
+      id: r.auditId, actor: r.actor, role: r.role, action: r.action, target: r.target, account_id: r.accountId, reason: r.reason,
+      before: r.before, after: r.after, trace_id: r.traceId, created_at: r.createdAt.toISOString(),
+    }));
+    return { data, next_page_token: rows.length > limit ? data[data.length - 1]!.id : "" };
+  });
+
+  app.post("/api/accounts/:id/grants", async (request) => {
+    const { id } = request.params as { id: string };
+    const body = (request.body ?? {}) as Body;
+    const poolKind = GRANT_KINDS[String(body.pool_kind)];
+    if (poolKind === undefined) throw new InvalidArgumentError("pool_kind", `must be one of ${Object.keys(GRANT_KINDS).join(", ")}`);
+    const unit = UNITS[String(body.unit ?? "credits")];
+    if (unit === undefined) throw new InvalidArgumentError("unit", `must be one of ${Object.keys(UNITS).join(", ")}`);
+    const amount = parseAmount(body.amount, "amount");
+    const expiresAt = body.expires_at ? new Date(String(body.expires_at)) : undefined;
+    if (expiresAt && Number.isNaN(expiresAt.getTime())) throw new InvalidArgumentError("expires_at", "is not a date");
+    return action(request, {
+      role: "operator",
+      name: "grant",
+      target: `account:${id}`,
+      accountId: id,
+      before: () => balanceOf(id),
+      run: (reason, key) =>
+        call(ledger, ledger.grant, ledgerV1.GrantRequest.fromPartial({
+          accountId: id, poolKind, unit, amountMicros: amount.toString(), ...(expiresAt ? { expiresAt } : {}), reason, actor: userOf(request).username, idempotencyKey: key,
+        })),
+      after: (r) => ({ pool_id: r.poolId, entry_id: r.entryId, balance_micros: r.balanceMicros }),
+    });
+  });
+
+  app.post("/api/accounts/:id/adjustments", async (request) => {
+    const { id } = request.params as { id: string };
+    const body = (request.body ?? {}) as Body;
+    const poolId = required(body.pool_id, "pool_id");
+    const amount = parseAmount(body.amount, "amount", { signed: true });
+    return action(request, {
+      role: "operator",
+      name: "adjust",
+      target: `pool:${poolId}`,
+      accountId: id,
+      before: () => balanceOf(id),
+      run: (reason, key) => call(ledger, ledger.adjust, { accountId: id, poolId, amountMicros: amount.toString(), reason, actor: userOf(request).username, idempotencyKey: key }),
+      after: (r) => ({ entry_id: r.entryId, balance_micros: r.balanceMicros }),
+    });
+  });
+
+  const updateAccount = (request: FastifyRequest, role: Role, name: string, change: Partial<entitlementsV1.UpdateAccountRequest>) => {
+    const { id } = request.params as { id: string };
+    return action(request, {
+      role,
+      name,
+      target: `account:${id}`,
+      accountId: id,
+      before: async () => accountView((await call(entitlements, entitlements.getAccount, { accountId: id })).account!),
+      run: (reason, key) =>
+        call(entitlements, entitlements.updateAccount, entitlementsV1.UpdateAccountRequest.fromPartial({ accountId: id, ...change, actor: userOf(request).username, reason, idempotencyKey: key })),
+      after: (r) => ({ account: accountView(r.account!) }),
+    });
+  };
+
+  app.post("/api/accounts/:id/status", async (request) => {
+    const status = (request.body as Body | undefined)?.status;
+    if (status !== "active" && status !== "suspended") throw new InvalidArgumentError("status", "must be active or suspended");
+    const proto = status === "active" ? entitlementsV1.AccountStatus.ACCOUNT_STATUS_ACTIVE : entitlementsV1.AccountStatus.ACCOUNT_STATUS_SUSPENDED;
+    return updateAccount(request, "operator", status === "active" ? "reactivate" : "suspend", { status: proto });
+  });
+
+  app.post("/api/accounts/:id/plan", async (request) =>
+    updateAccount(request, "admin", "change_plan", { planId: required((request.body as Body | undefined)?.plan_id, "plan_id") }),
+  );
+
+  app.post("/api/notifications/:id/resend", async (request) => {
+    const { id } = request.params as { id: string };
+    return action(request, {
+      role: "operator",
+      name: "resend_notification",
+      target: `notification:${id}`,
+      accountId: null,
+      run: (reason) => call(notifications, notifications.resendNotification, { notificationId: id, actor: userOf(request).username, reason }),
+      after: (r) => ({ notification: notificationView(r.notification!) }),
+    });
+  });
+
+  app.post("/api/banners/:id/dismiss", async (request) => {
+    const { id } = request.params as { id: string };
+    return action(request, {
+      role: "operator",
+      name: "dismiss_banner",
+      target: `banner:${id}`,
+      accountId: null,
+      run: () => call(notifications, notifications.dismissBanner, { bannerId: id, actor: userOf(request).username }),
+      after: (r) => ({ banner: bannerView(r.banner!) }),
+    });
+  });
+}

@@ -1,0 +1,166 @@
+/** Proto messages as the console's JSON: snake_case, units and kinds by name, amounts as micro-unit strings. */
+import { commonV1, entitlementsV1, ledgerV1, notificationsV1, pricingV1 } from "@tollgate/proto";
+
+const name = (json: string, prefix: string) => json.slice(prefix.length).toLowerCase();
+export const unitName = (unit: commonV1.Unit) => name(commonV1.unitToJSON(unit), "UNIT_");
+const bucketName = (bucket: commonV1.Bucket) => (bucket ? name(commonV1.bucketToJSON(bucket), "BUCKET_") : "");
+const iso = (date: Date | undefined) => date?.toISOString() ?? null;
+
+export function attributionView(a: commonV1.Attribution | undefined): Record<string, string> {
+  if (!a) return {};
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(a)) {
+    if (key === "surface") {
+      if (value) out.surface = name(commonV1.surfaceToJSON(value as commonV1.Surface), "SURFACE_");
+    } else if (value) out[key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = String(value);
+  }
+  return out;
+}
+
+export function accountView(a: entitlementsV1.Account) {
+  return {
+    id: a.accountId,
+    name: a.name,
+    plan_id: a.planId,
+    plan_version: a.planVersion,
+    seats: a.seats,
+    status: name(entitlementsV1.accountStatusToJSON(a.status), "ACCOUNT_STATUS_"),
+    deployment_mode: name(entitlementsV1.deploymentModeToJSON(a.deploymentMode), "DEPLOYMENT_MODE_"),
+    billing_mode: name(entitlementsV1.billingModeToJSON(a.billingMode), "BILLING_MODE_"),
+    admin_emails: a.adminEmails,
+    spend_cap_micros: a.spendCapMicros,
+    cycle_anchor: iso(a.cycleAnchor),
+    created_at: iso(a.createdAt),
+  };
+}
+
+export function planView(p: entitlementsV1.Plan) {
+  return {
+    id: p.version,
+    plan_id: p.planId,
+    version: p.version,
+    name: p.name,
+    tier: p.tier,
+    free_tier: p.freeTier,
+    rate_table_id: p.rateTableId,
+    allotments: p.allotments.map((a) => ({ unit: unitName(a.unit), amount_micros: a.amountMicros, buckets: a.buckets.map(bucketName) })),
+    thresholds: {
+      banner_percents: p.thresholds?.bannerPercents ?? [],
+      email_percents: p.thresholds?.emailPercents ?? [],
+      upgrade_prompt_percent: p.thresholds?.upgradePromptPercent ?? 0,
+      referral_prompt_percent: p.thresholds?.referralPromptPercent ?? 0,
+    },
+    published_at: iso(p.publishedAt),
+    document: entitlementsV1.Plan.toJSON(p),
+  };
+}
+
+export function balanceView(b: ledgerV1.GetBalanceResponse) {
+  return {
+    units: b.units.map((u) => ({
+      unit: unitName(u.unit),
+      balance_micros: u.balanceMicros,
+      held_micros: u.heldMicros,
+      available_micros: u.availableMicros,
+      granted_micros: u.grantedMicros,
+      used_micros: u.usedMicros,
+      status_icon: name(ledgerV1.statusIconToJSON(u.statusIcon), "STATUS_ICON_"),
+    })),
+    pools: b.pools.map((p) => ({
+      id: p.poolId,
+      kind: name(entitlementsV1.poolKindToJSON(p.kind), "POOL_KIND_"),
+      unit: unitName(p.unit),
+      balance_micros: p.balanceMicros,
+      granted_micros: p.grantedMicros,
+      priority: p.priority,
+      expires_at: iso(p.expiresAt),
+    })),
+    cycle: b.cycle
+      ? {
+          cycle_start: iso(b.cycle.cycleStart),
+          cycle_end: iso(b.cycle.cycleEnd),
+          days_elapsed: b.cycle.daysElapsed,
+          days_left: b.cycle.daysLeft,
+          average_per_day_micros: b.cycle.averagePerDayMicros,
+          projected_days_to_empty: b.cycle.projectedDaysToEmpty,
+          will_run_out_before_cycle_end: b.cycle.willRunOutBeforeCycleEnd,
+        }
+      : null,
+  };
+}
+
+export function bannerView(b: notificationsV1.Banner) {
+  return {
+    id: b.bannerId,
+    rule: b.rule,
+    kind: b.kind === notificationsV1.BannerKind.BANNER_KIND_FIXED ? "fixed" : "dismissible",
+    message: b.message,
+    unit: unitName(b.unit),
+    threshold_percent: b.thresholdPercent,
+    created_at: iso(b.createdAt),
+    dismissed: b.dismissed,
+  };
+}
+
+export function entryView(e: ledgerV1.Entry) {
+  return {
+    id: e.entryId,
+    account_id: e.accountId,
+    kind: name(ledgerV1.entryKindToJSON(e.kind), "ENTRY_KIND_"),
+    hold_id: e.holdId,
+    unit: unitName(e.unit),
+    bucket: bucketName(e.bucket),
+    amount_micros: e.amountMicros,
+    uncollected_micros: e.uncollectedMicros,
+    attribution: attributionView(e.attribution),
+    rate_table_version: e.rateTableVersion,
+    reason: e.reason,
+    actor: e.actor,
+    trace_id: e.traceId,
+    created_at: iso(e.createdAt),
+    lines: e.lines.map((l) => ({ ledger_account: l.ledgerAccount, pool_id: l.poolId, amount_micros: l.amountMicros })),
+  };
+}
+
+export function holdView(h: ledgerV1.Hold) {
+  return {
+    id: h.holdId,
+    account_id: h.accountId,
+    unit: unitName(h.unit),
+    amount_micros: h.amountMicros,
+    charged_micros: h.chargedMicros,
+    status: name(ledgerV1.holdStatusToJSON(h.status), "HOLD_STATUS_"),
+    expires_at: iso(h.expiresAt),
+    created_at: iso(h.createdAt),
+    attribution: attributionView(h.attribution),
+    rate_table_version: h.rateTableVersion,
+  };
+}
+
+export function rateTableView(t: pricingV1.RateTable) {
+  return {
+    id: t.version,
+    table_id: t.tableId,
+    version: t.version,
+    effective_from: iso(t.effectiveFrom),
+    published_at: iso(t.publishedAt),
+    published_by: t.publishedBy,
+    rates: t.rates.map((r) => pricingV1.Rate.toJSON(r)),
+  };
+}
+
+export function notificationView(n: notificationsV1.Notification) {
+  return {
+    id: n.notificationId,
+    account_id: n.accountId,
+    channel: name(notificationsV1.channelToJSON(n.channel), "CHANNEL_"),
+    recipient: n.recipient,
+    rule: n.rule,
+    status: name(notificationsV1.deliveryStatusToJSON(n.status), "DELIVERY_STATUS_"),
+    attempts: n.attempts,
+    last_error: n.lastError,
+    trace_id: n.traceId,
+    created_at: iso(n.createdAt),
+    delivered_at: iso(n.deliveredAt),
+  };
+}

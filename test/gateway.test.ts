@@ -1,0 +1,110 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startGateway, type Gateway } from "@tollgate/gateway";
+import { createTestDatabase, type TestDatabase } from "@tollgate/testing";
+import { call } from "@tollgate/grpc-kit";
+import { ledgerV1 } from "@tollgate/proto";
+import { replies, seedStarter } from "./fixtures.js";
+import { startPlatform, type Platform } from "./platform.js";
+
+let db: TestDatabase;
+let platform: Platform;
+let gateway: Gateway;
+const SECRET = "a-test-secret-that-is-long-enough-0123456789";
+
+async function api(path: string, init: { method?: string; token?: string; body?: unknown } = {}) {
+  const response = await fetch(`${gateway.url}${path}`, {
+    method: init.method ?? "GET",
+    headers: { ...(init.token ? { authorization: `Bearer ${init.token}` } : {}), ...(init.body ? { "content-type": "application/json" } : {}) },
+    ...(init.body ? { body: JSON.stringify(init.body) } : {}),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, any>, traceId: response.headers.get("x-trace-id") };
+}
+
+const login = async (username: string, password: string) => (await api("/api/login", { method: "POST", body: { username, password } })).body.token as string;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  platform = await startPlatform(db.url);
+  await seedStarter(platform, "acme");
+  gateway = await startGateway({
+    databaseUrl: db.url,
+    port: 0,
+    secret: SECRET,
+    users: "vera:viewer-pass:viewer,otto:operator-pass:operator,ada:admin-pass:admin",
+    addresses: {
+      entitlements: platform.entitlements.address,
+      pricing: platform.pricing.address,
+      ledger: platform.ledger.address,
+      notifications: platform.notifications.address,
+    },
+  });
+});
+
+afterAll(async () => {
+  await gateway?.stop();
+  await platform?.stop();
+  await db?.drop();
+});
+
+describe("console gateway", () => {
+  it("needs a login, and refuses a wrong password", async () => {
+    expect((await api("/api/accounts")).status).toBe(401);
+    expect((await api("/api/login", { method: "POST", body: { username: "vera", password: "nope" } })).status).toBe(401);
+    const viewer = await login("vera", "viewer-pass");
+    expect((await api("/api/me", { token: viewer })).body).toEqual({ username: "vera", role: "viewer" });
+    expect((await api("/api/accounts", { token: "forged" })).status).toBe(401);
+  });
+
+  it("shows an account with its balance, status icon, cycle metrics and banners", async () => {
+    const viewer = await login("vera", "viewer-pass");
+    await call(platform.clients.ledger, platform.clients.ledger.charge, ledgerV1.ChargeRequest.fromPartial({
+      accountId: "acme", usage: replies("gpt-4o", 16), final: true, idempotencyKey: "spend-80",
+    }));
+    const list = await api("/api/accounts?q=acm", { token: viewer });
+    expect(list.body.data.map((a: { id: string }) => a.id)).toEqual(["acme"]);
+    const account = await api("/api/accounts/acme", { token: viewer });
+    const credits = account.body.balance.units.find((u: { unit: string }) => u.unit === "credits");
+    expect(credits).toMatchObject({ available_micros: "20000000", status_icon: "red" });
+    expect(account.body.balance.cycle).toMatchObject({ will_run_out_before_cycle_end: true, projected_days_to_empty: 0 });
+    expect(account.traceId).toMatch(/^[0-9a-f]*$/);
+  });
+
+  it("lets a viewer read but not grant, and writes nothing when refused", async () => {
+    const viewer = await login("vera", "viewer-pass");
+    const refused = await api("/api/accounts/acme/grants", { method: "POST", token: viewer, body: { pool_kind: "bonus", unit: "credits", amount: "500", reason: "goodwill" } });
+    expect(refused.status).toBe(403);
+    expect(refused.body.error.reason).toBe("ROLE_REQUIRED");
+    expect((await api("/api/audit", { token: viewer })).body.data).toEqual([]);
+  });
+
+  it("lets an operator grant 500 bonus credits with a reason: balance, ledger entry and audit row agree", async () => {
+    const operator = await login("otto", "operator-pass");
+    const noReason = await api("/api/accounts/acme/grants", { method: "POST", token: operator, body: { pool_kind: "bonus", unit: "credits", amount: "500" } });
+    expect(noReason).toMatchObject({ status: 400, body: { error: { field: "reason" } } });
+    const badAmount = await api("/api/accounts/acme/grants", { method: "POST", token: operator, body: { pool_kind: "bonus", unit: "credits", amount: "5e2", reason: "goodwill" } });
+    expect(badAmount).toMatchObject({ status: 400, body: { error: { field: "amount" } } });
+
+    const granted = await api("/api/accounts/acme/grants", { method: "POST", token: operator, body: { pool_kind: "bonus", unit: "credits", amount: "500", reason: "service outage on 21 Nov" } });
+    expect(granted.status).toBe(200);
+    expect(granted.body.balance_micros).toBe("520000000");
+
+    const account = await api("/api/accounts/acme", { token: operator });
+    expect(account.body.balance.pools.map((p: { kind: string; balance_micros: string }) => [p.kind, p.balance_micros])).toContainEqual(["bonus", "500000000"]);
+
+    const entries = await api("/api/entries?account_id=acme&kind=grant", { token: operator });
+    expect(entries.body.data[0]).toMatchObject({ amount_micros: "500000000", reason: "service outage on 21 Nov", actor: "otto" });
+
+    const audit = await api("/api/audit?account_id=acme", { token: operator });
+    expect(audit.body.data[0]).toMatchObject({ actor: "otto", role: "operator", action: "grant", reason: "service outage on 21 Nov", after: { balance_micros: "520000000" } });
+    expect(audit.body.data[0].before.units[0].available_micros).toBe("20000000");
+  });
+
+  it("keeps plan changes for admins", async () => {
+    const operator = await login("otto", "operator-pass");
+    const admin = await login("ada", "admin-pass");
+    expect((await api("/api/accounts/acme/plan", { method: "POST", token: operator, body: { plan_id: "starter", reason: "upgrade" } })).status).toBe(403);
+    const changed = await api("/api/accounts/acme/plan", { method: "POST", token: admin, body: { plan_id: "starter", reason: "move to the latest version" } });
+    expect(changed.status).toBe(200);
+    expect((await api("/api/accounts/acme/plan", { method: "POST", token: admin, body: { plan_id: "missing", reason: "typo" } })).status).toBe(404);
+  });
+});
