@@ -1,0 +1,149 @@
+/**
+ * The support console in real headless Chromium (Debian's /usr/bin/chromium,
+ * driven by playwright-core) against the real gateway and services on real
+ * PostgreSQL. Screenshots of the main pages go to test-results/screenshots/.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { startGateway, type Gateway } from "@tollgate/gateway";
+import { call } from "@tollgate/grpc-kit";
+import { ledgerV1 } from "@tollgate/proto";
+import { createTestDatabase, type TestDatabase } from "@tollgate/testing";
+import { replies, seedStarter } from "./fixtures.js";
+import { startPlatform, type Platform } from "./platform.js";
+
+const root = new URL("..", import.meta.url).pathname;
+const screenshots = `${root}test-results/screenshots`;
+let db: TestDatabase;
+let platform: Platform;
+let gateway: Gateway;
+let browser: Browser;
+
+beforeAll(async () => {
+  // The console as it ships: built by Vite, served by the gateway.
+  execFileSync("npm", ["run", "build", "--workspace", "@tollgate/admin"], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+  mkdirSync(screenshots, { recursive: true });
+  db = await createTestDatabase();
+  platform = await startPlatform(db.url);
+  await seedStarter(platform, "acme");
+  // 80 of 100 credits used today: red icon, and at this rate the credits run out before the cycle ends.
+  await call(platform.clients.ledger, platform.clients.ledger.charge, ledgerV1.ChargeRequest.fromPartial({
+    accountId: "acme", usage: replies("gpt-4o", 16), final: true, idempotencyKey: "browser-spend",
+  }));
+  gateway = await startGateway({
+    databaseUrl: db.url,
+    port: 0,
+    secret: "a-browser-test-secret-long-enough-0123456789",
+    users: "vera:viewer-pass:viewer,otto:operator-pass:operator",
+    staticDir: `${root}admin/dist`,
+    addresses: {
+      entitlements: platform.entitlements.address,
+      pricing: platform.pricing.address,
+      ledger: platform.ledger.address,
+      notifications: platform.notifications.address,
+    },
+  });
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await gateway?.stop();
+  await platform?.stop();
+  await db?.drop();
+});
+
+async function signIn(username: string, password: string, path = "/"): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  await page.goto(`${gateway.url}${path}`);
+  await page.getByTestId("login-username").fill(username);
+  await page.getByTestId("login-password").fill(password);
+  await page.getByTestId("login-submit").click();
+  await page.waitForURL((url) => !url.hash.includes("login"));
+  return page;
+}
+
+const api = async (path: string) => {
+  const login = await fetch(`${gateway.url}/api/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "vera", password: "viewer-pass" }) });
+  const { token } = (await login.json()) as { token: string };
+  return (await fetch(`${gateway.url}${path}`, { headers: { authorization: `Bearer ${token}` } })).json() as Promise<Record<string, any>>;
+};
+
+describe("support console in Chromium", () => {
+  it("shows the account's status icon and run-out projection as the ledger computes them", async () => {
+    const page = await signIn("vera", "viewer-pass", "/#/tollgate-accounts/acme/show");
+    const account = await api("/api/accounts/acme");
+    const credits = account.balance.units.find((u: { unit: string }) => u.unit === "credits");
+    await expect.poll(() => page.getByTestId("status-icon").getAttribute("data-state")).toBe(credits.status_icon);
+    expect(credits.status_icon).toBe("red");
+    await page.getByTestId("run-out-warning").waitFor();
+    expect(account.balance.cycle.will_run_out_before_cycle_end).toBe(true);
+    await expect.poll(() => page.getByTestId("balance-credits").textContent()).toContain("20");
+    await page.screenshot({ path: `${screenshots}/account-summary.png`, fullPage: true });
+    await page.close();
+  });
+
+  it("does not let a viewer grant credits", async () => {
+    const page = await signIn("vera", "viewer-pass", "/#/tollgate-accounts/acme/show");
+    const grant = page.getByTestId("grant-button");
+    await grant.waitFor();
+    expect(await grant.isDisabled()).toBe(true);
+    await page.close();
+  });
+
+  it("lets an operator grant 500 bonus credits with a reason, then shows the balance, the ledger entry and the audit row", async () => {
+    const page = await signIn("otto", "operator-pass", "/#/tollgate-accounts/acme/show");
+    await page.getByTestId("grant-button").click();
+    await page.getByTestId("grant-dialog").waitFor();
+    await page.getByTestId("grant-pool-kind").selectOption("bonus");
+    await page.getByTestId("grant-amount").fill("500");
+    await page.getByTestId("grant-reason").fill("apology for the outage on 21 Nov");
+    await page.getByTestId("grant-submit").click();
+    await page.getByTestId("grant-dialog").waitFor({ state: "hidden" });
+    await expect.poll(() => page.getByTestId("balance-credits").textContent(), { timeout: 10_000 }).toContain("520");
+    await page.screenshot({ path: `${screenshots}/account-after-grant.png`, fullPage: true });
+
+    await page.goto(`${gateway.url}/#/tollgate-accounts/acme/show/ledger`);
+    await page.getByText("apology for the outage on 21 Nov").first().waitFor();
+    await page.screenshot({ path: `${screenshots}/account-ledger.png`, fullPage: true });
+
+    await page.goto(`${gateway.url}/#/tollgate-audit`);
+    const row = page.getByRole("row").filter({ hasText: "apology for the outage on 21 Nov" });
+    await row.first().waitFor();
+    expect(await row.first().textContent()).toContain("otto");
+    await page.screenshot({ path: `${screenshots}/audit-log.png`, fullPage: true });
+
+    const entries = await api("/api/entries?account_id=acme&kind=grant");
+    expect(entries.data[0]).toMatchObject({ amount_micros: "500000000", actor: "otto", reason: "apology for the outage on 21 Nov" });
+    await page.close();
+  });
+
+  it("serves the host back-office example with its own resource beside the plugin's pages", async () => {
+    const page = await signIn("vera", "viewer-pass", "/host.html");
+    for (const label of ["Customers", "Accounts", "Audit log"]) await page.getByRole("menuitem", { name: label }).first().waitFor();
+    await page.getByRole("menuitem", { name: "Customers" }).first().click();
+    await page.waitForURL((url) => url.hash.includes("customers"));
+    await page.screenshot({ path: `${screenshots}/host-example.png`, fullPage: true });
+    await page.getByRole("menuitem", { name: "Accounts" }).first().click();
+    await page.getByText("acme").first().waitFor();
+    await page.close();
+  });
+
+  it("renders the plans, rate tables and notifications pages", async () => {
+    const page = await signIn("vera", "viewer-pass", "/#/tollgate-plans");
+    await page.getByText("starter").first().waitFor();
+    await page.screenshot({ path: `${screenshots}/plans.png`, fullPage: true });
+    await page.goto(`${gateway.url}/#/tollgate-rate-tables`);
+    await page.getByText("default").first().waitFor();
+    await page.screenshot({ path: `${screenshots}/rate-tables.png`, fullPage: true });
+    await page.goto(`${gateway.url}/#/tollgate-notifications`);
+    await page.waitForLoadState("networkidle");
+    await page.screenshot({ path: `${screenshots}/notifications.png`, fullPage: true });
+    await page.close();
+  });
+});
