@@ -97,14 +97,19 @@ export async function spawnServices(options: {
     processes.push(started);
     env[`${name.toUpperCase()}_ADDRESS`] = started.address;
   };
-  try {
-    await Promise.all([start("entitlements"), start("pricing")]);
-    await start("ledger");
-    await start("notifications");
-  } catch (error) {
-    await stopProcesses(processes);
-    throw error;
-  }
+  // Wait for every start of a step to settle, so a sibling that is still
+  // starting when another fails is stopped too, not orphaned.
+  const step = async (names: GrpcService[]) => {
+    const results = await Promise.allSettled(names.map(start));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) {
+      await stopProcesses(processes);
+      throw failed.reason;
+    }
+  };
+  await step(["entitlements", "pricing"]);
+  await step(["ledger"]);
+  await step(["notifications"]);
   const by = (name: GrpcService) => processes.find((p) => p.name === name)!;
   const names: GrpcService[] = ["entitlements", "pricing", "ledger", "notifications"];
   return {

@@ -7,8 +7,9 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { createClient } from "@tollgate/grpc-kit";
 import { ensurePostgres } from "@tollgate/postgres";
-import { entitlementsV1, pricingV1 } from "@tollgate/proto";
+import { entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { loadCatalogue } from "./catalogue.js";
+import { recordDemoUsage } from "./demo-usage.js";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -87,6 +88,9 @@ try {
     const catalogue = await loadCatalogue(join(catalogueDir, file), { entitlements, pricing }, "demo");
     loaded.push(`${catalogue.name} (${catalogue.plans.length} plans, ${catalogue.accounts.length} accounts)`);
   }
+  const ledger = createClient(ledgerV1.LedgerServiceClient, services.addresses.ledger);
+  const usageCount = await recordDemoUsage(ledger);
+  ledger.close();
   entitlements.close();
   pricing.close();
 
@@ -101,7 +105,7 @@ Tollgate is running${postgres.embedded ? " on an embedded PostgreSQL" : ""}.
 
 Console: http://${gateway.address.replace(/^https?:\/\//, "")}/   (logins: ${demoUsers.split(",").map((u) => u.split(":").slice(0, 2).join(" / ")).join(", ")})
 
-Demo data: ${loaded.join("; ")}
+Demo data: ${loaded.join("; ")}; ${usageCount} charges of demo usage
 Try it:   npm run demo        (Authorize → Charge on account demo-support, shows the balance drop)
 Inspect:  grpcurl -plaintext ${host}:${ports.ledger} list      (reflection is on)
 Press Ctrl-C to stop.
