@@ -33,6 +33,9 @@ const spend = (accountId: string, key: string, count: number) =>
 const log = async (accountId: string, client = platform.clients.notifications) =>
   (await call(client, client.listNotifications, { accountId, page: { pageSize: 100, pageToken: "" } })).notifications;
 
+const thresholds = (hook: { received: { type: string; data: Record<string, unknown> }[] }) =>
+  hook.received.filter((w) => w.type === "usage.threshold_crossed").map((w) => w.data.threshold_percent).sort();
+
 const settled = (accountId: string, count: number, client = platform.clients.notifications) =>
   eventually(async () => {
     const rows = await log(accountId, client);
@@ -58,7 +61,8 @@ describe("threshold alerts", () => {
     await account("half", hook.url);
     await spend("half", "half-1", 9); // 45 %: crosses 20 only
     await spend("half", "half-2", 2); // 55 %: crosses 50
-    const rows = await settled("half", 3); // webhook at 20 %, email + webhook at 50 %
+    // webhook at 20 %, email + webhook at 50 %, and the run-out projection (45 % used on the cycle's first day)
+    const rows = await settled("half", 4);
     expect(rows.filter((r) => r.channel === N.Channel.CHANNEL_EMAIL).map((r) => r.rule)).toEqual(["usage_50"]);
 
     const mails = smtp.messages.filter((m) => m.to && JSON.stringify(m.to).includes("admin@half.example"));
@@ -67,8 +71,9 @@ describe("threshold alerts", () => {
     expect(mails[0]!.text).toContain("55%");
     expect(mails[0]!.html).toContain("<h2>You have used 50% of your credits</h2>");
 
-    expect(hook.received.map((w) => w.data.threshold_percent).sort()).toEqual([20, 50]);
-    expect(hook.received.every((w) => w.type === "usage.threshold_crossed" && w.data.account_id === "half")).toBe(true);
+    expect(thresholds(hook)).toEqual([20, 50]);
+    expect(hook.received.filter((w) => w.type === "usage.run_out_projected")).toHaveLength(1);
+    expect(hook.received.every((w) => w.data.account_id === "half")).toBe(true);
     expect(hook.rejectedSignatures()).toBe(0);
     await hook.stop();
   });
@@ -77,13 +82,13 @@ describe("threshold alerts", () => {
     const hook = await startWebhookReceiver(SECRET);
     await account("jump", hook.url);
     await spend("jump", "jump-1", 15); // 75 %: crosses 20, 50, 70 (and the 75 % prompt has no channel)
-    await settled("jump", 5); // webhooks 20/50/70, emails 50/70
+    await settled("jump", 6); // webhooks 20/50/70 and run-out, emails 50/70
     const mails = smtp.messages.filter((m) => JSON.stringify(m.to).includes("admin@jump.example")).map((m) => m.subject).sort();
     expect(mails).toEqual(["You have used 50% of your credits", "You have used 70% of your credits"]);
-    expect(hook.received.map((w) => w.data.threshold_percent).sort()).toEqual([20, 50, 70]);
+    expect(thresholds(hook)).toEqual([20, 50, 70]);
 
     const banners = await call(platform.clients.notifications, platform.clients.notifications.listBanners, { accountId: "jump", includeDismissed: false });
-    expect(banners.banners.map((b) => b.rule).sort()).toEqual(["usage_20", "usage_50", "usage_70"]);
+    expect(banners.banners.map((b) => b.rule).sort()).toEqual(["run_out_warning", "usage_20", "usage_50", "usage_70"]);
     await hook.stop();
   });
 
@@ -91,21 +96,22 @@ describe("threshold alerts", () => {
     const hook = await startWebhookReceiver(SECRET, 3);
     await account("flaky", hook.url);
     await spend("flaky", "flaky-1", 11); // 55 %
-    const rows = await settled("flaky", 3);
+    const rows = await settled("flaky", 4);
     const hooks = rows.filter((r) => r.channel === N.Channel.CHANNEL_WEBHOOK);
-    expect(hooks.reduce((sum, r) => sum + r.attempts, 0)).toBe(5); // 3 failures, then one success each
+    expect(hooks.reduce((sum, r) => sum + r.attempts, 0)).toBe(hooks.length + 3); // 3 failures, then one success each
     expect(new Set(hook.received.map((w) => w.id)).size).toBe(hook.received.length);
-    expect(hook.received).toHaveLength(2);
+    expect(hook.received).toHaveLength(hooks.length);
     await hook.stop();
   });
 
   it("dead-letters after the last attempt and sends again on a manual resend", async () => {
     const hook = await startWebhookReceiver(SECRET, 1_000);
     await account("dead", hook.url);
-    await spend("dead", "dead-1", 5); // 25 %: one webhook
-    const [dead] = await eventually(async () => {
+    await spend("dead", "dead-1", 5); // 25 %: the 20 % webhook (and the run-out webhook)
+    const dead = await eventually(async () => {
       const rows = await log("dead");
-      return rows.length === 1 && rows[0]!.status === N.DeliveryStatus.DELIVERY_STATUS_DEAD_LETTER ? rows : undefined;
+      const usage = rows.find((r) => r.rule === "usage_20");
+      return usage?.status === N.DeliveryStatus.DELIVERY_STATUS_DEAD_LETTER ? usage : undefined;
     }, 8_000, "a dead letter");
     expect(dead).toMatchObject({ attempts: 5, lastError: expect.stringContaining("HTTP 500") });
     expect(hook.received).toHaveLength(0);
@@ -114,8 +120,11 @@ describe("threshold alerts", () => {
     const { notifications } = platform.clients;
     const resent = await call(notifications, notifications.resendNotification, { notificationId: dead!.notificationId, actor: "support@example.com", reason: "receiver fixed" });
     expect(resent.notification?.status).toBe(N.DeliveryStatus.DELIVERY_STATUS_PENDING);
-    const [delivered] = await settled("dead", 1);
-    expect(delivered!.attempts).toBe(6);
+    const delivered = await eventually(async () => {
+      const row = (await log("dead")).find((r) => r.notificationId === dead!.notificationId);
+      return row?.status === N.DeliveryStatus.DELIVERY_STATUS_DELIVERED ? row : undefined;
+    }, 8_000, "the resent webhook");
+    expect(delivered.attempts).toBe(6);
     expect(hook.received.map((w) => w.id)).toEqual([dead!.notificationId]);
     await hook.stop();
   });
@@ -138,12 +147,15 @@ describe("threshold alerts", () => {
     });
     const client = createClient(N.NotificationsServiceClient, restarted.address);
     try {
-      await settled("burst", 5, client); // webhooks 20/50/70, emails 50/70 — from two replicas at once
+      await settled("burst", 6, client); // webhooks 20/50/70 and run-out, emails 50/70 — from two replicas at once
       await new Promise((resolve) => setTimeout(resolve, 500));
-      expect(hook.received.map((w) => w.data.threshold_percent).sort()).toEqual([20, 50, 70]);
+      expect(thresholds(hook)).toEqual([20, 50, 70]);
+      expect(hook.received).toHaveLength(4);
       expect(smtp.messages.filter((m) => JSON.stringify(m.to).includes("admin@burst.example"))).toHaveLength(2);
       const banners = await call(client, client.listBanners, { accountId: "burst", includeDismissed: false });
-      expect(banners.banners.map((b) => b.rule).sort()).toEqual(["usage_20", "usage_50", "usage_70"]);
+      expect(banners.banners.map((b) => b.rule).sort()).toEqual(["run_out_warning", "usage_20", "usage_50", "usage_70"]);
+      expect(banners.statusIcon).toBe(2); // yellow: exactly 25 % left (red is below 25 %)
+      expect(banners.willRunOutBeforeCycleEnd).toBe(true);
     } finally {
       client.close();
       await second.stop();

@@ -1,6 +1,6 @@
 import { openDatabase } from "@tollgate/db";
 import { call, createClient, mikroOrmScope, startGrpcServer, type RunningServer } from "@tollgate/grpc-kit";
-import { entitlementsV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
+import { commonV1, entitlementsV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
 import { currentTraceId, currentTraceparent } from "@tollgate/telemetry";
 import { BannerSchema, ConsumerOffsetSchema } from "./data/banner.entity.js";
 import { EmailChannel } from "./data/channels/email.js";
@@ -10,7 +10,7 @@ import { DeliveryWorker } from "./data/delivery-worker.js";
 import { LedgerConsumer } from "./data/ledger-consumer.js";
 import { migrations } from "./data/migrations/index.js";
 import { PostgresNotificationsStore } from "./data/notifications-store.js";
-import { DEFAULT_RULES, decide, type PlanRules, type Recipients } from "./domain/rules.js";
+import { DEFAULT_RULES, decide, runOutWarning, type PlanRules, type Recipients } from "./domain/rules.js";
 import { notificationsHandlers } from "./transport/notifications-handlers.js";
 
 export interface NotificationsServiceOptions {
@@ -87,11 +87,30 @@ export async function startNotificationsService(options: NotificationsServiceOpt
     };
   }
 
+  /** Icon and run-out projection, from the ledger (the one place they are computed). */
+  async function accountState(accountId: string) {
+    const balance = await call(ledger, ledger.getBalance, { accountId }, token);
+    const main = balance.units.find((u) => u.unit === commonV1.Unit.UNIT_CREDITS) ?? balance.units[0];
+    return {
+      statusIcon: main?.statusIcon ?? ledgerV1.StatusIcon.STATUS_ICON_UNSPECIFIED,
+      willRunOut: balance.cycle?.willRunOutBeforeCycleEnd ?? false,
+      cycleStart: balance.cycle?.cycleStart,
+    };
+  }
+
   const consumer = new LedgerConsumer(ledger, store, scope, async (event) => {
     let decisions: ReturnType<typeof decide> = { banners: [], deliveries: [] };
     if (event.facts) {
       const { rules, recipients } = await audience(event.facts.accountId);
       decisions = decide(event.facts, rules, recipients);
+      // Run-out projection: checked when usage crosses a threshold; once per cycle.
+      if (event.facts.kind === "threshold_crossed") {
+        const state = await accountState(event.facts.accountId);
+        if (state.willRunOut) {
+          const runOut = runOutWarning(event.facts.accountId, event.facts.cycle, recipients);
+          decisions = { banners: [...decisions.banners, ...runOut.banners], deliveries: [...decisions.deliveries, ...runOut.deliveries] };
+        }
+      }
     }
     await store.recordEvent("notifications", event.sequence, decisions, { traceId: currentTraceId(), traceparent: currentTraceparent() });
     if (decisions.deliveries.length > 0) worker.wake();
@@ -102,7 +121,7 @@ export async function startNotificationsService(options: NotificationsServiceOpt
       {
         name: "tollgate.notifications.v1.NotificationsService",
         definition: notificationsV1.NotificationsServiceService,
-        implementation: notificationsHandlers(store, worker, { scope, ...token }),
+        implementation: notificationsHandlers(store, worker, accountState, { scope, ...token }),
       },
     ],
     port: options.port,

@@ -166,6 +166,20 @@ export function decide(event: LedgerEventFacts, rules: PlanRules, recipients: Re
   return { banners, deliveries };
 }
 
+/** The run-out projection warning (seed 002): a banner and a webhook, once per cycle. */
+export function runOutWarning(accountId: string, cycle: string, recipients: Recipients): Decisions {
+  const key = `${accountId}:${cycle}:run_out_warning`;
+  const text = "At the current rate you will run out of credits before the cycle ends. Upgrade to keep going.";
+  return {
+    banners: [{ accountId, rule: "run_out_warning", kind: "dismissible", message: text, unit: "credits", thresholdPercent: 0, dedupKey: key }],
+    deliveries: deliveriesFor(
+      { accountId, rule: "run_out_warning", key, type: "usage.run_out_projected", subject: "You are on track to run out of credits", text, data: { cycle } },
+      recipients,
+      ["webhook"],
+    ),
+  };
+}
+
 /**
  * Retry policy: exponential backoff from `baseMs` (×2 per attempt, capped at
  * one hour), dead-lettered after `maxAttempts`.

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
 import { page, pageSize, unary, type HandlerOptions } from "@tollgate/grpc-kit";
-import { commonV1, notificationsV1 } from "@tollgate/proto";
+import { commonV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
 import type { Banner } from "../data/banner.entity.js";
 import type { Delivery, Preferences } from "../data/delivery.entity.js";
 import type { DeliveryWorker } from "../data/delivery-worker.js";
@@ -62,11 +62,20 @@ function preferencesToProto(accountId: string, preferences: Preferences | null):
   };
 }
 
-export function notificationsHandlers(store: NotificationsStore, worker: DeliveryWorker, options: HandlerOptions): Partial<notificationsV1.NotificationsServiceServer> {
+/** The ledger's view of an account's state that is served beside its banners (the icon is computed in the ledger only). */
+export type AccountState = (accountId: string) => Promise<{ statusIcon: ledgerV1.StatusIcon; willRunOut: boolean }>;
+
+export function notificationsHandlers(
+  store: NotificationsStore,
+  worker: DeliveryWorker,
+  accountState: AccountState,
+  options: HandlerOptions,
+): Partial<notificationsV1.NotificationsServiceServer> {
   return {
     listBanners: unary(async (request: notificationsV1.ListBannersRequest) => {
       if (!request.accountId) throw new InvalidArgumentError("account_id", "is required");
-      return { banners: (await store.banners(request.accountId, request.includeDismissed)).map(bannerToProto) };
+      const [banners, state] = await Promise.all([store.banners(request.accountId, request.includeDismissed), accountState(request.accountId)]);
+      return { banners: banners.map(bannerToProto), statusIcon: state.statusIcon, willRunOutBeforeCycleEnd: state.willRunOut };
     }, options),
 
     dismissBanner: unary(async (request: notificationsV1.DismissBannerRequest) => {

@@ -20,6 +20,7 @@ import {
 } from "@grpc/grpc-js";
 import { Timestamp } from "../../../google/protobuf/timestamp.js";
 import { PageRequest, Unit, unitFromJSON, unitToJSON } from "../../common/v1/common.js";
+import { StatusIcon, statusIconFromJSON, statusIconToJSON } from "../../ledger/v1/ledger.js";
 
 export const protobufPackage = "tollgate.notifications.v1";
 
@@ -167,6 +168,10 @@ export interface ListBannersRequest {
 
 export interface ListBannersResponse {
   banners: Banner[];
+  /** The account's status icon for its main unit, as the ledger computes it. */
+  statusIcon: StatusIcon;
+  /** True when, at the current rate, the account runs out before its cycle ends. */
+  willRunOutBeforeCycleEnd: boolean;
 }
 
 export interface DismissBannerRequest {
@@ -567,13 +572,19 @@ export const ListBannersRequest: MessageFns<ListBannersRequest> = {
 };
 
 function createBaseListBannersResponse(): ListBannersResponse {
-  return { banners: [] };
+  return { banners: [], statusIcon: 0, willRunOutBeforeCycleEnd: false };
 }
 
 export const ListBannersResponse: MessageFns<ListBannersResponse> = {
   encode(message: ListBannersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.banners) {
       Banner.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.statusIcon !== 0) {
+      writer.uint32(16).int32(message.statusIcon);
+    }
+    if (message.willRunOutBeforeCycleEnd !== false) {
+      writer.uint32(24).bool(message.willRunOutBeforeCycleEnd);
     }
     return writer;
   },
@@ -599,6 +610,22 @@ export const ListBannersResponse: MessageFns<ListBannersResponse> = {
             message.banners.push(Banner.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.statusIcon = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.willRunOutBeforeCycleEnd = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -614,6 +641,16 @@ export const ListBannersResponse: MessageFns<ListBannersResponse> = {
   fromJSON(object: any): ListBannersResponse {
     return {
       banners: globalThis.Array.isArray(object?.banners) ? object.banners.map((e: any) => Banner.fromJSON(e)) : [],
+      statusIcon: isSet(object.statusIcon)
+        ? statusIconFromJSON(object.statusIcon)
+        : isSet(object.status_icon)
+        ? statusIconFromJSON(object.status_icon)
+        : 0,
+      willRunOutBeforeCycleEnd: isSet(object.willRunOutBeforeCycleEnd)
+        ? globalThis.Boolean(object.willRunOutBeforeCycleEnd)
+        : isSet(object.will_run_out_before_cycle_end)
+        ? globalThis.Boolean(object.will_run_out_before_cycle_end)
+        : false,
     };
   },
 
@@ -621,6 +658,12 @@ export const ListBannersResponse: MessageFns<ListBannersResponse> = {
     const obj: any = {};
     if (message.banners?.length) {
       obj.banners = message.banners.map((e) => Banner.toJSON(e));
+    }
+    if (message.statusIcon !== 0) {
+      obj.statusIcon = statusIconToJSON(message.statusIcon);
+    }
+    if (message.willRunOutBeforeCycleEnd !== false) {
+      obj.willRunOutBeforeCycleEnd = message.willRunOutBeforeCycleEnd;
     }
     return obj;
   },
@@ -631,6 +674,8 @@ export const ListBannersResponse: MessageFns<ListBannersResponse> = {
   fromPartial(object: DeepPartial<ListBannersResponse>): ListBannersResponse {
     const message = createBaseListBannersResponse();
     message.banners = object.banners?.map((e) => Banner.fromPartial(e)) || [];
+    message.statusIcon = object.statusIcon ?? 0;
+    message.willRunOutBeforeCycleEnd = object.willRunOutBeforeCycleEnd ?? false;
     return message;
   },
 };
