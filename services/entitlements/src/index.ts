@@ -7,6 +7,8 @@ import { migrations } from "./data/migrations/index.js";
 import { PlanVersionSchema } from "./data/plan-version.entity.js";
 import { Accounts } from "./domain/accounts.js";
 import { Plans } from "./domain/plans.js";
+import { Subjects } from "./domain/subjects.js";
+import { SubjectSchema } from "./data/subject.entity.js";
 import { entitlementsHandlers } from "./transport/entitlements-handlers.js";
 
 export interface EntitlementsServiceOptions {
@@ -27,7 +29,7 @@ export async function startEntitlementsService(options: EntitlementsServiceOptio
   const orm = await openDatabase({
     url: options.databaseUrl,
     schema: "entitlements",
-    entities: [PlanVersionSchema, AccountSchema],
+    entities: [PlanVersionSchema, AccountSchema, SubjectSchema],
     migrations,
     ...(options.poolMax ? { poolMax: options.poolMax } : {}),
   });
@@ -36,6 +38,7 @@ export async function startEntitlementsService(options: EntitlementsServiceOptio
     {
       plans: new Plans(store),
       accounts: new Accounts(store),
+      subjects: new Subjects(store),
       store,
       planFeed: new LogFollower((after, limit) => store.plansAfter(after, limit), (row) => BigInt(row.version)),
       accountFeed: new LogFollower((after, limit) => store.accountsAfter(after, limit), (row) => BigInt(row.revision)),

@@ -77,3 +77,21 @@ describe("plans and accounts", () => {
     expect(errorDetails(unknownPlan)).toMatchObject({ code: 5, message: expect.stringContaining("nope") });
   });
 });
+
+describe("attribution subjects", () => {
+  it("keeps an account's workspace groups, workspaces and users, checking each parent", async () => {
+    await call(client, client.createAccount, account("org-s"));
+    const S = entitlementsV1.SubjectKind;
+    const upsert = (kind: entitlementsV1.SubjectKind, subjectId: string, parentId = "", email = "") =>
+      call(client, client.upsertSubject, { subject: entitlementsV1.Subject.fromPartial({ accountId: "org-s", kind, subjectId, name: subjectId, parentId, email }) });
+    await upsert(S.SUBJECT_KIND_WORKSPACE_GROUP, "group-eng");
+    await upsert(S.SUBJECT_KIND_WORKSPACE, "ws-platform", "group-eng");
+    await upsert(S.SUBJECT_KIND_USER, "chen", "ws-platform", "chen@example.com");
+    const orphan = await upsert(S.SUBJECT_KIND_WORKSPACE, "ws-x", "group-missing").catch((e: unknown) => e);
+    expect(errorDetails(orphan).fieldViolations[0]?.field).toBe("subject.parent_id");
+    const users = await call(client, client.listSubjects, { accountId: "org-s", kind: S.SUBJECT_KIND_USER, page: undefined });
+    expect(users.subjects).toMatchObject([{ subjectId: "chen", parentId: "ws-platform", email: "chen@example.com" }]);
+    const all = await call(client, client.listSubjects, { accountId: "org-s", kind: 0, page: undefined });
+    expect(all.subjects.map((s) => s.subjectId)).toEqual(["chen", "group-eng", "ws-platform"]);
+  });
+});

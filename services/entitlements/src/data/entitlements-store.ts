@@ -1,6 +1,7 @@
 import type { EntityManager } from "@tollgate/db";
 import { AccountSchema, type Account } from "./account.entity.js";
 import { PlanVersionSchema, type PlanVersion } from "./plan-version.entity.js";
+import { SubjectSchema, type Subject } from "./subject.entity.js";
 
 export interface NewAccount {
   accountId: string;
@@ -27,6 +28,9 @@ export interface EntitlementsStore {
   updateAccount(account: Account, changes: Partial<Account>): Promise<Account>;
   accountsAfter(revision: bigint, limit: number): Promise<Account[]>;
   listAccounts(options: { after: string; limit: number; query: string }): Promise<Account[]>;
+  findSubject(accountId: string, kind: string, subjectId: string): Promise<Subject | null>;
+  upsertSubject(subject: { accountId: string; kind: string; subjectId: string; name: string; parentId: string; email: string }): Promise<Subject>;
+  listSubjects(options: { accountId: string; kind?: string; after: string; limit: number }): Promise<Subject[]>;
 }
 
 export class PostgresEntitlementsStore implements EntitlementsStore {
@@ -105,6 +109,27 @@ export class PostgresEntitlementsStore implements EntitlementsStore {
         ...(options.query ? { $or: [{ accountId: { $ilike: `%${options.query}%` } }, { name: { $ilike: `%${options.query}%` } }] } : {}),
       },
       { orderBy: { accountId: "asc" }, limit: options.limit },
+    );
+  }
+
+  findSubject(accountId: string, kind: string, subjectId: string): Promise<Subject | null> {
+    return this.em().findOne(SubjectSchema, { accountId, kind, subjectId });
+  }
+
+  async upsertSubject(subject: { accountId: string; kind: string; subjectId: string; name: string; parentId: string; email: string }): Promise<Subject> {
+    await this.em().getConnection().execute(
+      `insert into entitlements.subjects (account_id, kind, subject_id, name, parent_id, email) values (?, ?, ?, ?, ?, ?)
+       on conflict (account_id, kind, subject_id) do update set name = excluded.name, parent_id = excluded.parent_id, email = excluded.email`,
+      [subject.accountId, subject.kind, subject.subjectId, subject.name, subject.parentId, subject.email],
+    );
+    return (await this.em().findOne(SubjectSchema, { accountId: subject.accountId, kind: subject.kind, subjectId: subject.subjectId }, { refresh: true }))!;
+  }
+
+  listSubjects(options: { accountId: string; kind?: string; after: string; limit: number }): Promise<Subject[]> {
+    return this.em().find(
+      SubjectSchema,
+      { accountId: options.accountId, ...(options.kind ? { kind: options.kind } : {}), subjectId: { $gt: options.after } },
+      { orderBy: { subjectId: "asc", kind: "asc" }, limit: options.limit },
     );
   }
 }

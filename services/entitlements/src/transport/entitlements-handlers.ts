@@ -9,14 +9,34 @@ import type { PlanVersion } from "../data/plan-version.entity.js";
 import type { Accounts } from "../domain/accounts.js";
 import { bucketToProto, decideEligibility, eligibilityRulesFromProto, runContextFromProto } from "@tollgate/eligibility";
 import type { Plans } from "../domain/plans.js";
+import type { Subject } from "../data/subject.entity.js";
+import type { SubjectKind, Subjects } from "../domain/subjects.js";
 import { accountToProto, billingModeFromProto, deploymentModeFromProto, planToProto } from "./codec.js";
 
 const E = entitlementsV1;
 
 
+function subjectKindName(kind: entitlementsV1.SubjectKind): SubjectKind {
+  if (!kind) throw new InvalidArgumentError("subject.kind", "is required");
+  return E.subjectKindToJSON(kind).slice("SUBJECT_KIND_".length).toLowerCase() as SubjectKind;
+}
+
+function subjectToProto(s: Subject): entitlementsV1.Subject {
+  return {
+    accountId: s.accountId,
+    kind: E.subjectKindFromJSON(`SUBJECT_KIND_${s.kind.toUpperCase()}`),
+    subjectId: s.subjectId,
+    name: s.name,
+    parentId: s.parentId,
+    email: s.email,
+    createdAt: s.createdAt,
+  };
+}
+
 export interface EntitlementsDeps {
   plans: Plans;
   accounts: Accounts;
+  subjects: Subjects;
   store: EntitlementsStore;
   planFeed: LogFollower<PlanVersion>;
   accountFeed: LogFollower<Account>;
@@ -110,6 +130,27 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
 
     watchAccounts: serverStream(async function* (request: entitlementsV1.WatchAccountsRequest, context) {
       for await (const row of deps.accountFeed.follow(int64(request.afterRevision, "after_revision"), context.signal)) yield { account: accountToProto(row) };
+    }, options),
+
+    upsertSubject: unary(async (request: entitlementsV1.UpsertSubjectRequest) => {
+      const s = request.subject;
+      if (!s) throw new InvalidArgumentError("subject", "is required");
+      const kind = subjectKindName(s.kind);
+      const saved = await deps.subjects.upsert({ accountId: s.accountId, kind, subjectId: s.subjectId, name: s.name, parentId: s.parentId, email: s.email });
+      return { subject: subjectToProto(saved) };
+    }, options),
+
+    listSubjects: unary(async (request: entitlementsV1.ListSubjectsRequest) => {
+      if (!request.accountId) throw new InvalidArgumentError("account_id", "is required");
+      const limit = pageSize(request.page?.pageSize);
+      const rows = await store.listSubjects({
+        accountId: request.accountId,
+        ...(request.kind ? { kind: subjectKindName(request.kind) } : {}),
+        after: request.page?.pageToken ?? "",
+        limit: limit + 1,
+      });
+      const { items, nextPageToken } = page(rows, limit, (row) => row.subjectId);
+      return { subjects: items.map(subjectToProto), nextPageToken };
     }, options),
 
     checkEligibility: unary(async (request: entitlementsV1.CheckEligibilityRequest) => {

@@ -35,6 +35,47 @@ export const protobufPackage = "tollgate.entitlements.v1";
 
 export const protobufFileName = "tollgate/entitlements/v1/entitlements.proto";
 
+export enum SubjectKind {
+  SUBJECT_KIND_UNSPECIFIED = 0,
+  SUBJECT_KIND_WORKSPACE = 1,
+  SUBJECT_KIND_WORKSPACE_GROUP = 2,
+  SUBJECT_KIND_USER = 3,
+}
+
+export function subjectKindFromJSON(object: any): SubjectKind {
+  switch (object) {
+    case 0:
+    case "SUBJECT_KIND_UNSPECIFIED":
+      return SubjectKind.SUBJECT_KIND_UNSPECIFIED;
+    case 1:
+    case "SUBJECT_KIND_WORKSPACE":
+      return SubjectKind.SUBJECT_KIND_WORKSPACE;
+    case 2:
+    case "SUBJECT_KIND_WORKSPACE_GROUP":
+      return SubjectKind.SUBJECT_KIND_WORKSPACE_GROUP;
+    case 3:
+    case "SUBJECT_KIND_USER":
+      return SubjectKind.SUBJECT_KIND_USER;
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum SubjectKind");
+  }
+}
+
+export function subjectKindToJSON(object: SubjectKind): string {
+  switch (object) {
+    case SubjectKind.SUBJECT_KIND_UNSPECIFIED:
+      return "SUBJECT_KIND_UNSPECIFIED";
+    case SubjectKind.SUBJECT_KIND_WORKSPACE:
+      return "SUBJECT_KIND_WORKSPACE";
+    case SubjectKind.SUBJECT_KIND_WORKSPACE_GROUP:
+      return "SUBJECT_KIND_WORKSPACE_GROUP";
+    case SubjectKind.SUBJECT_KIND_USER:
+      return "SUBJECT_KIND_USER";
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum SubjectKind");
+  }
+}
+
 export enum DeploymentMode {
   DEPLOYMENT_MODE_UNSPECIFIED = 0,
   DEPLOYMENT_MODE_CLOUD = 1,
@@ -310,6 +351,37 @@ export function computeSourceToJSON(object: ComputeSource): string {
   }
 }
 
+export interface Subject {
+  accountId: string;
+  kind: SubjectKind;
+  /** The id that attribution carries (workspace_id, workspace_group_id, user_id). */
+  subjectId: string;
+  name: string;
+  /** A workspace's group, or a user's workspace (optional). */
+  parentId: string;
+  email: string;
+  createdAt: Date | undefined;
+}
+
+export interface UpsertSubjectRequest {
+  subject: Subject | undefined;
+}
+
+export interface UpsertSubjectResponse {
+  subject: Subject | undefined;
+}
+
+export interface ListSubjectsRequest {
+  accountId: string;
+  kind: SubjectKind;
+  page: PageRequest | undefined;
+}
+
+export interface ListSubjectsResponse {
+  subjects: Subject[];
+  nextPageToken: string;
+}
+
 /** A plan's allotment of one unit per cycle, for the buckets that share it. */
 export interface Allotment {
   unit: Unit;
@@ -508,6 +580,521 @@ export interface CheckEligibilityResponse {
   buckets: Bucket[];
   metered: boolean;
 }
+
+function createBaseSubject(): Subject {
+  return { accountId: "", kind: 0, subjectId: "", name: "", parentId: "", email: "", createdAt: undefined };
+}
+
+export const Subject: MessageFns<Subject> = {
+  encode(message: Subject, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accountId !== "") {
+      writer.uint32(10).string(message.accountId);
+    }
+    if (message.kind !== 0) {
+      writer.uint32(16).int32(message.kind);
+    }
+    if (message.subjectId !== "") {
+      writer.uint32(26).string(message.subjectId);
+    }
+    if (message.name !== "") {
+      writer.uint32(34).string(message.name);
+    }
+    if (message.parentId !== "") {
+      writer.uint32(42).string(message.parentId);
+    }
+    if (message.email !== "") {
+      writer.uint32(50).string(message.email);
+    }
+    if (message.createdAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.createdAt), writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Subject {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubject();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.subjectId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.parentId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.email = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.createdAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Subject {
+    return {
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      kind: isSet(object.kind) ? subjectKindFromJSON(object.kind) : 0,
+      subjectId: isSet(object.subjectId)
+        ? globalThis.String(object.subjectId)
+        : isSet(object.subject_id)
+        ? globalThis.String(object.subject_id)
+        : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      parentId: isSet(object.parentId)
+        ? globalThis.String(object.parentId)
+        : isSet(object.parent_id)
+        ? globalThis.String(object.parent_id)
+        : "",
+      email: isSet(object.email) ? globalThis.String(object.email) : "",
+      createdAt: isSet(object.createdAt)
+        ? fromJsonTimestamp(object.createdAt)
+        : isSet(object.created_at)
+        ? fromJsonTimestamp(object.created_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Subject): unknown {
+    const obj: any = {};
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.kind !== 0) {
+      obj.kind = subjectKindToJSON(message.kind);
+    }
+    if (message.subjectId !== "") {
+      obj.subjectId = message.subjectId;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.parentId !== "") {
+      obj.parentId = message.parentId;
+    }
+    if (message.email !== "") {
+      obj.email = message.email;
+    }
+    if (message.createdAt !== undefined) {
+      obj.createdAt = message.createdAt.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Subject>): Subject {
+    return Subject.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Subject>): Subject {
+    const message = createBaseSubject();
+    message.accountId = object.accountId ?? "";
+    message.kind = object.kind ?? 0;
+    message.subjectId = object.subjectId ?? "";
+    message.name = object.name ?? "";
+    message.parentId = object.parentId ?? "";
+    message.email = object.email ?? "";
+    message.createdAt = object.createdAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseUpsertSubjectRequest(): UpsertSubjectRequest {
+  return { subject: undefined };
+}
+
+export const UpsertSubjectRequest: MessageFns<UpsertSubjectRequest> = {
+  encode(message: UpsertSubjectRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.subject !== undefined) {
+      Subject.encode(message.subject, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpsertSubjectRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpsertSubjectRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.subject = Subject.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpsertSubjectRequest {
+    return { subject: isSet(object.subject) ? Subject.fromJSON(object.subject) : undefined };
+  },
+
+  toJSON(message: UpsertSubjectRequest): unknown {
+    const obj: any = {};
+    if (message.subject !== undefined) {
+      obj.subject = Subject.toJSON(message.subject);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpsertSubjectRequest>): UpsertSubjectRequest {
+    return UpsertSubjectRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpsertSubjectRequest>): UpsertSubjectRequest {
+    const message = createBaseUpsertSubjectRequest();
+    message.subject = (object.subject !== undefined && object.subject !== null)
+      ? Subject.fromPartial(object.subject)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseUpsertSubjectResponse(): UpsertSubjectResponse {
+  return { subject: undefined };
+}
+
+export const UpsertSubjectResponse: MessageFns<UpsertSubjectResponse> = {
+  encode(message: UpsertSubjectResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.subject !== undefined) {
+      Subject.encode(message.subject, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpsertSubjectResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpsertSubjectResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.subject = Subject.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpsertSubjectResponse {
+    return { subject: isSet(object.subject) ? Subject.fromJSON(object.subject) : undefined };
+  },
+
+  toJSON(message: UpsertSubjectResponse): unknown {
+    const obj: any = {};
+    if (message.subject !== undefined) {
+      obj.subject = Subject.toJSON(message.subject);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpsertSubjectResponse>): UpsertSubjectResponse {
+    return UpsertSubjectResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpsertSubjectResponse>): UpsertSubjectResponse {
+    const message = createBaseUpsertSubjectResponse();
+    message.subject = (object.subject !== undefined && object.subject !== null)
+      ? Subject.fromPartial(object.subject)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListSubjectsRequest(): ListSubjectsRequest {
+  return { accountId: "", kind: 0, page: undefined };
+}
+
+export const ListSubjectsRequest: MessageFns<ListSubjectsRequest> = {
+  encode(message: ListSubjectsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accountId !== "") {
+      writer.uint32(10).string(message.accountId);
+    }
+    if (message.kind !== 0) {
+      writer.uint32(16).int32(message.kind);
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListSubjectsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListSubjectsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListSubjectsRequest {
+    return {
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      kind: isSet(object.kind) ? subjectKindFromJSON(object.kind) : 0,
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListSubjectsRequest): unknown {
+    const obj: any = {};
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.kind !== 0) {
+      obj.kind = subjectKindToJSON(message.kind);
+    }
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListSubjectsRequest>): ListSubjectsRequest {
+    return ListSubjectsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListSubjectsRequest>): ListSubjectsRequest {
+    const message = createBaseListSubjectsRequest();
+    message.accountId = object.accountId ?? "";
+    message.kind = object.kind ?? 0;
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListSubjectsResponse(): ListSubjectsResponse {
+  return { subjects: [], nextPageToken: "" };
+}
+
+export const ListSubjectsResponse: MessageFns<ListSubjectsResponse> = {
+  encode(message: ListSubjectsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.subjects) {
+      Subject.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListSubjectsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListSubjectsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.subjects.push(Subject.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListSubjectsResponse {
+    return {
+      subjects: globalThis.Array.isArray(object?.subjects) ? object.subjects.map((e: any) => Subject.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListSubjectsResponse): unknown {
+    const obj: any = {};
+    if (message.subjects?.length) {
+      obj.subjects = message.subjects.map((e) => Subject.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListSubjectsResponse>): ListSubjectsResponse {
+    return ListSubjectsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListSubjectsResponse>): ListSubjectsResponse {
+    const message = createBaseListSubjectsResponse();
+    message.subjects = object.subjects?.map((e) => Subject.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
 
 function createBaseAllotment(): Allotment {
   return { unit: 0, amountMicros: "0", buckets: [] };
@@ -4095,6 +4682,27 @@ export const EntitlementsServiceService = {
       Buffer.from(CheckEligibilityResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CheckEligibilityResponse => CheckEligibilityResponse.decode(value),
   },
+  /** Workspaces, workspace groups and users: the subjects usage is attributed to. */
+  upsertSubject: {
+    path: "/tollgate.entitlements.v1.EntitlementsService/UpsertSubject" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpsertSubjectRequest): Buffer => Buffer.from(UpsertSubjectRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpsertSubjectRequest => UpsertSubjectRequest.decode(value),
+    responseSerialize: (value: UpsertSubjectResponse): Buffer =>
+      Buffer.from(UpsertSubjectResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpsertSubjectResponse => UpsertSubjectResponse.decode(value),
+  },
+  listSubjects: {
+    path: "/tollgate.entitlements.v1.EntitlementsService/ListSubjects" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListSubjectsRequest): Buffer => Buffer.from(ListSubjectsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListSubjectsRequest => ListSubjectsRequest.decode(value),
+    responseSerialize: (value: ListSubjectsResponse): Buffer =>
+      Buffer.from(ListSubjectsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListSubjectsResponse => ListSubjectsResponse.decode(value),
+  },
 } as const;
 
 export interface EntitlementsServiceServer extends UntypedServiceImplementation {
@@ -4110,6 +4718,9 @@ export interface EntitlementsServiceServer extends UntypedServiceImplementation 
   /** Streams account changes (every revision above after_revision, then each new one). */
   watchAccounts: handleServerStreamingCall<WatchAccountsRequest, WatchAccountsResponse>;
   checkEligibility: handleUnaryCall<CheckEligibilityRequest, CheckEligibilityResponse>;
+  /** Workspaces, workspace groups and users: the subjects usage is attributed to. */
+  upsertSubject: handleUnaryCall<UpsertSubjectRequest, UpsertSubjectResponse>;
+  listSubjects: handleUnaryCall<ListSubjectsRequest, ListSubjectsResponse>;
 }
 
 export interface EntitlementsServiceClient extends Client {
@@ -4249,6 +4860,37 @@ export interface EntitlementsServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CheckEligibilityResponse) => void,
+  ): ClientUnaryCall;
+  /** Workspaces, workspace groups and users: the subjects usage is attributed to. */
+  upsertSubject(
+    request: UpsertSubjectRequest,
+    callback: (error: ServiceError | null, response: UpsertSubjectResponse) => void,
+  ): ClientUnaryCall;
+  upsertSubject(
+    request: UpsertSubjectRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpsertSubjectResponse) => void,
+  ): ClientUnaryCall;
+  upsertSubject(
+    request: UpsertSubjectRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpsertSubjectResponse) => void,
+  ): ClientUnaryCall;
+  listSubjects(
+    request: ListSubjectsRequest,
+    callback: (error: ServiceError | null, response: ListSubjectsResponse) => void,
+  ): ClientUnaryCall;
+  listSubjects(
+    request: ListSubjectsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListSubjectsResponse) => void,
+  ): ClientUnaryCall;
+  listSubjects(
+    request: ListSubjectsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListSubjectsResponse) => void,
   ): ClientUnaryCall;
 }
 
