@@ -77,7 +77,7 @@ log("starting the services");
 const services = await spawnServices({
   databaseUrl,
   ports: { entitlements: 0, pricing: 0, ledger: 0, notifications: 0 },
-  env: { DB_POOL_MAX: "8", HOLD_SWEEP_INTERVAL_MS: "1000" },
+  env: { DB_POOL_MAX: "8", HOLD_SWEEP_INTERVAL_MS: "1000", NODE_OPTIONS: process.env.BENCH_SERVICE_NODE_OPTIONS ?? "" },
   onLine: (name, line, stream) => {
     if (stream === "stderr") console.error(`[${name}] ${line}`);
   },

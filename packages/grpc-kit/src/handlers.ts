@@ -26,12 +26,29 @@ function checkToken(metadata: { get(key: string): unknown[] }, token: string | u
   if (sent !== `Bearer ${token}`) throw new UnauthenticatedError("missing or wrong service token", "SERVICE_TOKEN_REQUIRED");
 }
 
+/**
+ * The call's context. The abort signal and the metadata map are made only
+ * when a handler asks for them: unary handlers on the hot path rarely do, and
+ * grpc-js reports every finished call as "cancelled".
+ */
 function contextOf(call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>): CallContext {
-  const controller = new AbortController();
-  call.on("cancelled", () => controller.abort());
-  const metadata: Record<string, string> = {};
-  for (const [key, value] of Object.entries(call.metadata.getMap())) metadata[key] = String(value);
-  return { signal: controller.signal, metadata };
+  let signal: AbortSignal | undefined;
+  let metadata: Record<string, string> | undefined;
+  return {
+    get signal() {
+      if (!signal) {
+        const controller = new AbortController();
+        if (call.cancelled) controller.abort();
+        else call.once("cancelled", () => controller.abort());
+        signal = controller.signal;
+      }
+      return signal;
+    },
+    get metadata() {
+      metadata ??= Object.fromEntries(Object.entries(call.metadata.getMap()).map(([key, value]) => [key, String(value)]));
+      return metadata;
+    },
+  };
 }
 
 /** Adapts a promise-returning handler to grpc-js, with request scope and error mapping. */
