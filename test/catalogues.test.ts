@@ -194,7 +194,7 @@ describe("eligibility on the ledger's hot path", () => {
       context: { runLocation: L.RUN_LOCATION_LOCAL, inferenceSource: I.INFERENCE_SOURCE_BYOK, computeSource: C.COMPUTE_SOURCE_SELF_HOSTED },
     });
     expect(recorded.chargedMicros).toBe("0");
-    const entries = await call(ledger, ledger.listEntries, { accountId: "demo-terminal-free", holdId: "", page: undefined, kind: 2 });
+    const entries = await call(ledger, ledger.listEntries, { accountId: "demo-terminal-free", holdId: "", page: undefined, kind: 2, attribution: {} });
     expect(entries.entries[0]).toMatchObject({ amountMicros: "0", attribution: expect.objectContaining({ agentId: "own-key-agent" }) });
   });
 });

@@ -52,6 +52,14 @@ describe("usage queries", () => {
     expect(second.nextPageToken).toBe("");
   });
 
+  it("lists the entries of one workspace and user, and refuses an unknown attribution key", async () => {
+    const { ledger } = platform.clients;
+    const entries = await call(ledger, ledger.listEntries, ledgerV1.ListEntriesRequest.fromPartial({ accountId: "usage", attribution: { workspace_id: "ws-a", user_id: "bob" } }));
+    expect(entries.entries.map((e) => e.amountMicros)).toEqual([String(5 * CREDIT)]);
+    const bad = await call(ledger, ledger.listEntries, ledgerV1.ListEntriesRequest.fromPartial({ accountId: "usage", attribution: { salary: "x" } })).catch((e: unknown) => e);
+    expect(errorDetails(bad).fieldViolations[0]?.field).toBe("attribution[salary]");
+  });
+
   it("refuses an unknown dimension naming the field", async () => {
     const { ledger } = platform.clients;
     const error = await call(ledger, ledger.getTopUsage, { accountId: "usage", dimension: "salary", since: undefined, page: undefined }).catch((e: unknown) => e);
@@ -68,7 +76,7 @@ describe("adjustments", () => {
       accountId: "usage", poolId: pool.poolId, amountMicros: String(5 * CREDIT), reason: "refund a failed reply", actor: "support@example.com", idempotencyKey: "adj-1",
     });
     expect(credited.balanceMicros).toBe(String(65 * CREDIT));
-    const entries = await call(ledger, ledger.listEntries, { accountId: "usage", holdId: "", page: undefined, kind: ledgerV1.EntryKind.ENTRY_KIND_ADJUST });
+    const entries = await call(ledger, ledger.listEntries, { accountId: "usage", holdId: "", page: undefined, kind: ledgerV1.EntryKind.ENTRY_KIND_ADJUST, attribution: {} });
     expect(entries.entries[0]).toMatchObject({ amountMicros: String(5 * CREDIT), reason: "refund a failed reply", actor: "support@example.com" });
 
     const tooMuch = await call(ledger, ledger.adjust, {

@@ -120,6 +120,10 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
       accountId: required(query.account_id, "account_id"),
       holdId: query.hold_id ?? "",
       kind: query.kind ? ledgerV1.entryKindFromJSON(`ENTRY_KIND_${query.kind.toUpperCase()}`) : ledgerV1.EntryKind.ENTRY_KIND_UNSPECIFIED,
+      // Attribution filters arrive as attr.<dimension>=value.
+      attribution: Object.fromEntries(
+        Object.entries(query).filter(([key, value]) => key.startsWith("attr.") && value).map(([key, value]) => [key.slice(5), value!]),
+      ),
       page: page(query),
     });
     return { data: response.entries.map(entryView), next_page_token: response.nextPageToken };
@@ -128,7 +132,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
   app.get("/api/holds/:id", async (request) => {
     const { id } = request.params as { id: string };
     const { hold } = await call(ledger, ledger.getHold, { holdId: id });
-    const entries = await call(ledger, ledger.listEntries, { accountId: hold!.accountId, holdId: id, kind: 0, page: { pageSize: 500, pageToken: "" } });
+    const entries = await call(ledger, ledger.listEntries, { accountId: hold!.accountId, holdId: id, kind: 0, page: { pageSize: 500, pageToken: "" }, attribution: {} });
     return { ...holdView(hold!), entries: entries.entries.map(entryView) };
   });
 

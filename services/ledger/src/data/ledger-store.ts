@@ -139,7 +139,7 @@ export interface LedgerStore {
   pools(accountId: string): Promise<Pool[]>;
   balances(accountId: string): Promise<Balance[]>;
   hold(holdId: string): Promise<Hold | null>;
-  entries(filter: { accountId: string; holdId?: string; kind?: string; beforeId?: bigint; limit: number }): Promise<Entry[]>;
+  entries(filter: { accountId: string; holdId?: string; kind?: string; attribution?: Record<string, string>; beforeId?: bigint; limit: number }): Promise<Entry[]>;
   lines(entryIds: string[]): Promise<Line[]>;
   usedSince(accountId: string, unit: string, since: Date): Promise<bigint>;
   outboxAfter(sequence: bigint, limit: number): Promise<OutboxRow[]>;
@@ -305,11 +305,12 @@ export class PostgresLedgerStore implements LedgerStore {
     return this.em().findOne(HoldSchema, { holdId });
   }
 
-  entries(filter: { accountId: string; holdId?: string; kind?: string; beforeId?: bigint; limit: number }) {
+  entries(filter: { accountId: string; holdId?: string; kind?: string; attribution?: Record<string, string>; beforeId?: bigint; limit: number }) {
     return this.em().find(
       EntrySchema,
       {
         accountId: filter.accountId,
+        ...(filter.attribution && Object.keys(filter.attribution).length > 0 ? { attribution: filter.attribution } : {}),
         ...(filter.holdId ? { holdId: filter.holdId } : {}),
         ...(filter.kind ? { kind: filter.kind } : {}),
         ...(filter.beforeId ? { entryId: { $lt: filter.beforeId.toString() } } : {}),

@@ -269,6 +269,9 @@ export function ledgerHandlers(
         accountId: request.accountId,
         ...(request.holdId ? { holdId: request.holdId } : {}),
         ...(request.kind ? { kind: L.entryKindToJSON(request.kind).slice("ENTRY_KIND_".length).toLowerCase() } : {}),
+        attribution: Object.fromEntries(
+          Object.entries(request.attribution).map(([key, value]) => [usageDimension(key, `attribution[${key}]`), value]),
+        ),
         ...(request.page?.pageToken ? { beforeId: int64(request.page.pageToken, "page.page_token") } : {}),
         limit: limit + 1,
       });

@@ -520,6 +520,13 @@ export interface ListEntriesRequest {
   page: PageRequest | undefined;
   holdId: string;
   kind: EntryKind;
+  /** Attribution filters, e.g. {"workspace_id": "ws-1", "model": "gpt-4o"}; all must match. */
+  attribution: { [key: string]: string };
+}
+
+export interface ListEntriesRequest_AttributionEntry {
+  key: string;
+  value: string;
 }
 
 export interface ListEntriesResponse {
@@ -4023,7 +4030,7 @@ export const Entry: MessageFns<Entry> = {
 };
 
 function createBaseListEntriesRequest(): ListEntriesRequest {
-  return { accountId: "", page: undefined, holdId: "", kind: 0 };
+  return { accountId: "", page: undefined, holdId: "", kind: 0, attribution: {} };
 }
 
 export const ListEntriesRequest: MessageFns<ListEntriesRequest> = {
@@ -4040,6 +4047,9 @@ export const ListEntriesRequest: MessageFns<ListEntriesRequest> = {
     if (message.kind !== 0) {
       writer.uint32(32).int32(message.kind);
     }
+    globalThis.Object.entries(message.attribution).forEach(([key, value]: [string, string]) => {
+      ListEntriesRequest_AttributionEntry.encode({ key: key as any, value }, writer.uint32(42).fork()).join();
+    });
     return writer;
   },
 
@@ -4088,6 +4098,17 @@ export const ListEntriesRequest: MessageFns<ListEntriesRequest> = {
             message.kind = reader.int32() as any;
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            const entry5 = ListEntriesRequest_AttributionEntry.decode(reader, reader.uint32());
+            if (entry5.value !== undefined) {
+              message.attribution[entry5.key] = entry5.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4114,6 +4135,20 @@ export const ListEntriesRequest: MessageFns<ListEntriesRequest> = {
         ? globalThis.String(object.hold_id)
         : "",
       kind: isSet(object.kind) ? entryKindFromJSON(object.kind) : 0,
+      attribution: isObject(object.attribution)
+        ? (globalThis.Object.entries(object.attribution) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
     };
   },
 
@@ -4131,6 +4166,15 @@ export const ListEntriesRequest: MessageFns<ListEntriesRequest> = {
     if (message.kind !== 0) {
       obj.kind = entryKindToJSON(message.kind);
     }
+    if (message.attribution) {
+      const entries = globalThis.Object.entries(message.attribution) as [string, string][];
+      if (entries.length > 0) {
+        obj.attribution = {};
+        entries.forEach(([k, v]) => {
+          obj.attribution[k] = v;
+        });
+      }
+    }
     return obj;
   },
 
@@ -4145,6 +4189,100 @@ export const ListEntriesRequest: MessageFns<ListEntriesRequest> = {
       : undefined;
     message.holdId = object.holdId ?? "";
     message.kind = object.kind ?? 0;
+    message.attribution = (globalThis.Object.entries(object.attribution ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseListEntriesRequest_AttributionEntry(): ListEntriesRequest_AttributionEntry {
+  return { key: "", value: "" };
+}
+
+export const ListEntriesRequest_AttributionEntry: MessageFns<ListEntriesRequest_AttributionEntry> = {
+  encode(message: ListEntriesRequest_AttributionEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListEntriesRequest_AttributionEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListEntriesRequest_AttributionEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListEntriesRequest_AttributionEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: ListEntriesRequest_AttributionEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListEntriesRequest_AttributionEntry>): ListEntriesRequest_AttributionEntry {
+    return ListEntriesRequest_AttributionEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListEntriesRequest_AttributionEntry>): ListEntriesRequest_AttributionEntry {
+    const message = createBaseListEntriesRequest_AttributionEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
     return message;
   },
 };
@@ -7741,6 +7879,10 @@ function fromJsonTimestamp(o: any): Date {
   } else {
     return fromTimestamp(Timestamp.fromJSON(o));
   }
+}
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
 }
 
 function isSet(value: any): boolean {
