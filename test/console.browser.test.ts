@@ -134,13 +134,23 @@ describe("support console in Chromium", () => {
     await page.close();
   });
 
-  it("renders the plans, rate tables and notifications pages", async () => {
+  it("renders the plans, rate tables, work in flight and notifications pages", async () => {
+    await call(platform.clients.ledger, platform.clients.ledger.authorize, ledgerV1.AuthorizeRequest.fromPartial({
+      accountId: "acme", estimate: replies("gpt-4o", 1), idempotencyKey: "browser-open-hold", ttlMs: "600000",
+    }));
     const page = await signIn("vera", "viewer-pass", "/#/tollgate-plans");
     await page.getByText("starter").first().waitFor();
     await page.screenshot({ path: `${screenshots}/plans.png`, fullPage: true });
     await page.goto(`${gateway.url}/#/tollgate-rate-tables`);
     await page.getByText("default").first().waitFor();
     await page.screenshot({ path: `${screenshots}/rate-tables.png`, fullPage: true });
+    await page.goto(`${gateway.url}/#/tollgate-holds`);
+    await page.getByTestId("holds-list").waitFor();
+    await page.getByText("acme").first().waitFor();
+    await page.screenshot({ path: `${screenshots}/holds-in-flight.png`, fullPage: true });
+    await page.goto(`${gateway.url}/#/tollgate-work`);
+    await page.getByTestId("work-list").waitFor();
+    await page.screenshot({ path: `${screenshots}/runs-and-deployments.png`, fullPage: true });
     await page.goto(`${gateway.url}/#/tollgate-notifications`);
     await page.waitForLoadState("networkidle");
     await page.screenshot({ path: `${screenshots}/notifications.png`, fullPage: true });

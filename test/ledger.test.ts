@@ -124,6 +124,18 @@ describe("holds", () => {
     expect((await balanceOf("expiry")).credits).toMatchObject({ heldMicros: "0", availableMicros: String(100 * CREDIT) });
   });
 
+  it("lists the holds still open for an account, page by page", async () => {
+    await createAccount("open-holds");
+    const { ledger } = platform.clients;
+    for (const key of ["oh-1", "oh-2", "oh-3"]) await call(ledger, ledger.authorize, authorizeRequest("open-holds", key, 1));
+    const first = await call(ledger, ledger.listHolds, { accountId: "open-holds", status: ledgerV1.HoldStatus.HOLD_STATUS_OPEN, page: { pageSize: 2, pageToken: "" } });
+    expect(first.holds).toHaveLength(2);
+    const second = await call(ledger, ledger.listHolds, { accountId: "open-holds", status: ledgerV1.HoldStatus.HOLD_STATUS_OPEN, page: { pageSize: 2, pageToken: first.nextPageToken } });
+    expect(second.holds).toHaveLength(1);
+    expect(second.nextPageToken).toBe("");
+    expect(new Set([...first.holds, ...second.holds].map((h) => h.holdId)).size).toBe(3);
+  });
+
   it("voids a hold on Release, once", async () => {
     await createAccount("release");
     const { ledger } = platform.clients;

@@ -120,4 +120,17 @@ describe("deployments", () => {
     expect(refused).toMatchObject({ allowed: false, reason: L.DenialReason.DENIAL_REASON_BELOW_LOW_CREDIT_LIMIT });
     await call(ledger, ledger.undeploy, { deploymentId: "big", idempotencyKey: "ub" });
   });
+
+  it("lists the work in flight and the holds still open", async () => {
+    await account("flight", "time");
+    const { ledger } = platform.clients;
+    await call(ledger, ledger.deploy, L.DeployRequest.fromPartial({ accountId: "flight", deploymentId: "flight-gpu", hardware: gpu("A100"), replicas: 3, idempotencyKey: "fg" }));
+    await call(ledger, ledger.startRun, L.StartRunRequest.fromPartial({ accountId: "flight", runId: "flight-run", idempotencyKey: "fr" }));
+    await call(ledger, ledger.endRun, { runId: "flight-run", state: L.RunEndState.RUN_END_STATE_CANCELLED, idempotencyKey: "fe" });
+    const running = await call(ledger, ledger.listMeteredWork, { accountId: "flight", kind: "", state: "running", page: undefined });
+    expect(running.work).toMatchObject([{ workId: "flight-gpu", kind: "deployment", replicas: 3, state: "running" }]);
+    const all = await call(ledger, ledger.listMeteredWork, { accountId: "flight", kind: "run", state: "", page: undefined });
+    expect(all.work.map((w) => [w.workId, w.state])).toEqual([["flight-run", "cancelled"]]);
+    await call(ledger, ledger.undeploy, { deploymentId: "flight-gpu", idempotencyKey: "fu" });
+  });
 });

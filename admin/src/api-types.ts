@@ -91,18 +91,47 @@ export interface Entry {
   lines: LedgerLine[];
 }
 
-export interface Hold {
+export type HoldStatus = "open" | "charged" | "released" | "expired";
+
+/** A row of `/api/holds`. */
+export interface HoldRow {
   id: string;
   account_id: string;
   unit: string;
   amount_micros: string;
   charged_micros: string;
-  status: string;
+  status: HoldStatus | string;
   expires_at: string | null;
   created_at: string | null;
   attribution: Attribution;
   rate_table_version: number | string;
+}
+
+/** `GET /api/holds/:id`: the row plus its ledger entries. */
+export interface Hold extends HoldRow {
   entries: Entry[];
+}
+
+export type WorkKind = "run" | "deployment";
+export type WorkState = "running" | "paused" | "finished" | "failed" | "cancelled" | "stopped" | "undeployed";
+
+/** A row of `/api/work`: a run or a deployment, charged while active. */
+export interface WorkRow {
+  id: string;
+  kind: WorkKind | string;
+  account_id: string;
+  state: WorkState | string;
+  /** Deployments only. */
+  replicas: number | null;
+  usage: Record<string, unknown>;
+  attribution: Attribution;
+  charged_until: string | null;
+  active_seconds: number | string;
+  /** Micro-credits (the row names no unit). */
+  charged_micros: string;
+  stop_reason: string;
+  created_at: string | null;
+  ended_at: string | null;
 }
 
 export interface TopRow {

@@ -109,6 +109,21 @@ describe("tollgateDataProvider page tokens", () => {
     expect(one.data.plan_id).toBe("pro");
   });
 
+  it("lists runs and deployments from /api/work with the state filter", async () => {
+    const calls: string[] = [];
+    const httpClient: HttpClient = async (raw) => {
+      calls.push(raw);
+      return { status: 200, json: { data: [{ id: "run-1", kind: "run", account_id: "acct-1", state: "running", charged_micros: "2500000", active_seconds: 3725 }], next_page_token: "" } };
+    };
+    const dp = tollgateDataProvider({ apiUrl: "http://gw.test", httpClient, getToken: () => "tok" });
+    const result = await dp.getList(RESOURCES.work, list(1, 50, { state: "running", kind: "" }));
+    expect(RESOURCES.work).toBe("tollgate-work");
+    expect(calls).toEqual(["http://gw.test/api/work?state=running&page_size=50"]);
+    expect(result.data.map((r) => r.id)).toEqual(["run-1"]);
+    expect(result.pageInfo).toEqual({ hasNextPage: false, hasPreviousPage: false });
+    expect(result.total).toBe(1);
+  });
+
   it("turns an error answer into an HttpError with the API's message and field", async () => {
     const gw = fakeGateway(1);
     const dp = tollgateDataProvider({ apiUrl: "http://gw.test", httpClient: gw.httpClient, getToken: () => "tok" });

@@ -22,6 +22,7 @@ export const RESOURCES = {
   notifications: "tollgate-notifications",
   audit: "tollgate-audit",
   holds: "tollgate-holds",
+  work: "tollgate-work",
 } as const;
 
 export type TollgateResource = (typeof RESOURCES)[keyof typeof RESOURCES];
@@ -87,6 +88,8 @@ const LIST_ROUTES: Partial<Record<string, ListRoute>> = {
   },
   [RESOURCES.notifications]: { path: "/api/notifications" },
   [RESOURCES.audit]: { path: "/api/audit" },
+  [RESOURCES.holds]: { path: "/api/holds" },
+  [RESOURCES.work]: { path: "/api/work" },
 };
 
 const MAX_PAGE_SIZE = 500;

@@ -1,20 +1,24 @@
 import AccountBalanceWallet from "@mui/icons-material/AccountBalanceWallet";
 import History from "@mui/icons-material/History";
+import HourglassTop from "@mui/icons-material/HourglassTop";
 import ListAlt from "@mui/icons-material/ListAlt";
 import NotificationsActive from "@mui/icons-material/NotificationsActive";
 import PriceChange from "@mui/icons-material/PriceChange";
 import ReceiptLong from "@mui/icons-material/ReceiptLong";
+import RocketLaunch from "@mui/icons-material/RocketLaunch";
 import type { ComponentType } from "react";
 import { AccountList } from "./accounts/AccountList";
 import { AccountShow } from "./accounts/AccountShow";
 import { AuditList } from "./audit/AuditList";
 import { RESOURCES } from "./data-provider";
 import { EntryList } from "./entries/EntryList";
+import { HoldList } from "./holds/HoldList";
 import { NotificationList } from "./notifications/NotificationList";
 import { PlanList } from "./plans/PlanList";
 import { PlanShow } from "./plans/PlanShow";
 import { RateTableList } from "./rate-tables/RateTableList";
 import { RateTableShow } from "./rate-tables/RateTableShow";
+import { WorkList } from "./work/WorkList";
 
 /** What a host spreads into `<Resource {...accounts} />`. */
 export interface TollgateResourceConfig {
@@ -73,5 +77,21 @@ export const audit: TollgateResourceConfig = {
   options: { label: "Audit log" },
 };
 
+/** Holds in flight (open by default); a hold id opens the hold's life. */
+export const holds: TollgateResourceConfig = {
+  name: RESOURCES.holds,
+  list: HoldList,
+  icon: HourglassTop,
+  options: { label: "Holds" },
+};
+
+/** Runs and deployments being charged while active (running by default). */
+export const work: TollgateResourceConfig = {
+  name: RESOURCES.work,
+  list: WorkList,
+  icon: RocketLaunch,
+  options: { label: "Runs & deployments" },
+};
+
 /** Every resource of the plugin, in menu order. */
-export const tollgateResources = [accounts, entries, plans, rateTables, notifications, audit] as const;
+export const tollgateResources = [accounts, entries, holds, work, plans, rateTables, notifications, audit] as const;

@@ -7,7 +7,7 @@ import { currentTraceId } from "@tollgate/telemetry";
 import type { AuditStore } from "../data/audit-store.js";
 import { parseAmount } from "../domain/amount.js";
 import { requireReason, requireRole, type Role, type User } from "../domain/access.js";
-import { accountView, balanceView, bannerView, entryView, holdView, notificationView, planView, rateTableView } from "./views.js";
+import { accountView, balanceView, bannerView, entryView, holdView, notificationView, planView, rateTableView, workView } from "./views.js";
 
 export interface Clients {
   entitlements: entitlementsV1.EntitlementsServiceClient;
@@ -44,6 +44,7 @@ const WINDOWS: Record<string, ledgerV1.UsageWindow> = {
   "30d": ledgerV1.UsageWindow.USAGE_WINDOW_MONTH_WEEKLY,
 };
 const ENTRY_KINDS = ["grant", "charge", "adjust", "expire", "reset"];
+const HOLD_STATUSES = ["open", "charged", "released", "expired"];
 
 export function registerRoutes(app: FastifyInstance, clients: Clients, audit: AuditStore): void {
   const { entitlements, pricing, ledger, notifications } = clients;
@@ -127,6 +128,23 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
       page: page(query),
     });
     return { data: response.entries.map(entryView), next_page_token: response.nextPageToken };
+  });
+
+  app.get("/api/holds", async (request) => {
+    const query = request.query as Query;
+    if (query.status && !HOLD_STATUSES.includes(query.status)) throw new InvalidArgumentError("status", `must be one of ${HOLD_STATUSES.join(", ")}`);
+    const response = await call(ledger, ledger.listHolds, {
+      accountId: query.account_id ?? "",
+      status: query.status ? ledgerV1.holdStatusFromJSON(`HOLD_STATUS_${query.status.toUpperCase()}`) : ledgerV1.HoldStatus.HOLD_STATUS_UNSPECIFIED,
+      page: page(query),
+    });
+    return { data: response.holds.map(holdView), next_page_token: response.nextPageToken };
+  });
+
+  app.get("/api/work", async (request) => {
+    const query = request.query as Query;
+    const response = await call(ledger, ledger.listMeteredWork, { accountId: query.account_id ?? "", kind: query.kind ?? "", state: query.state ?? "", page: page(query) });
+    return { data: response.work.map(workView), next_page_token: response.nextPageToken };
   });
 
   app.get("/api/holds/:id", async (request) => {

@@ -164,3 +164,21 @@ export function notificationView(n: notificationsV1.Notification) {
     delivered_at: iso(n.deliveredAt),
   };
 }
+
+export function workView(w: ledgerV1.MeteredWork) {
+  return {
+    id: w.workId,
+    kind: w.kind,
+    account_id: w.accountId,
+    state: w.state,
+    replicas: w.replicas,
+    usage: w.usage ? pricingV1.Usage.toJSON(w.usage) : null,
+    attribution: attributionView(w.attribution),
+    charged_until: iso(w.chargedUntil),
+    active_seconds: Number(w.activeSeconds),
+    charged_micros: w.chargedMicros,
+    stop_reason: w.stopReason,
+    created_at: iso(w.createdAt),
+    ended_at: iso(w.endedAt),
+  };
+}

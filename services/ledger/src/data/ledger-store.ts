@@ -90,6 +90,10 @@ export interface WorkRow {
   charged_until: Date;
   active_ms: string;
   charged_micros: string;
+  attribution: Record<string, string>;
+  stop_reason: string;
+  created_at: Date;
+  ended_at: Date | null;
 }
 
 export interface MeterCall {
@@ -132,6 +136,8 @@ export interface LedgerStore {
   meterWork(call: MeterCall): Promise<{ stale: boolean; state: string; charged_micros?: string; proceed?: boolean }>;
   resumeWork(workId: string): Promise<{ state: string }>;
   work(workId: string): Promise<WorkRow | undefined>;
+  listWork(filter: { accountId?: string; kind?: string; state?: string; offset: number; limit: number }): Promise<WorkRow[]>;
+  listHolds(filter: { accountId?: string; status?: string; offset: number; limit: number }): Promise<Hold[]>;
   dueWork(chargedBefore: Date, limit: number): Promise<WorkRow[]>;
   sweepExpiredHolds(limit: number): Promise<number>;
   sweepExpiredPools(limit: number): Promise<number>;
@@ -264,7 +270,39 @@ export class PostgresLedgerStore implements LedgerStore {
   }
 
   private static workRow(row: WorkRow & { charged_until: string | Date }): WorkRow {
-    return { ...row, charged_until: new Date(row.charged_until) };
+    return {
+      ...row,
+      charged_until: new Date(row.charged_until),
+      created_at: new Date(row.created_at),
+      ended_at: row.ended_at ? new Date(row.ended_at) : null,
+    };
+  }
+
+  async listWork(filter: { accountId?: string; kind?: string; state?: string; offset: number; limit: number }): Promise<WorkRow[]> {
+    const conditions: string[] = [];
+    const params: unknown[] = [];
+    const where = (sqlText: string, value: unknown) => {
+      conditions.push(sqlText);
+      params.push(value);
+    };
+    if (filter.accountId) where("account_id = ?", filter.accountId);
+    if (filter.kind) where("kind = ?", filter.kind);
+    if (filter.state) where("state = ?", filter.state);
+    const rows = await sql<WorkRow>(
+      this.em(),
+      `select * from ledger.metered_work ${conditions.length ? `where ${conditions.join(" and ")}` : ""}
+        order by created_at desc, work_id limit ? offset ?`,
+      [...params, filter.limit, filter.offset],
+    );
+    return rows.map(PostgresLedgerStore.workRow);
+  }
+
+  listHolds(filter: { accountId?: string; status?: string; offset: number; limit: number }): Promise<Hold[]> {
+    return this.em().find(
+      HoldSchema,
+      { ...(filter.accountId ? { accountId: filter.accountId } : {}), ...(filter.status ? { status: filter.status } : {}) },
+      { orderBy: { createdAt: "desc", holdId: "asc" }, limit: filter.limit, offset: filter.offset },
+    );
   }
 
   async work(workId: string): Promise<WorkRow | undefined> {

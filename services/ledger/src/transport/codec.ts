@@ -1,8 +1,8 @@
 import { InvalidArgumentError } from "@tollgate/errors";
-import { commonV1, entitlementsV1, ledgerV1 } from "@tollgate/proto";
+import { commonV1, entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { bucketToProto, unitFromProto, unitToProto, type Bucket, type Unit } from "@tollgate/rating";
 import type { Entry, Hold, Line, Pool } from "../data/entities.js";
-import type { OutboxRow } from "../data/ledger-store.js";
+import type { OutboxRow, WorkRow } from "../data/ledger-store.js";
 import type { StatusIcon } from "../domain/status-icon.js";
 
 const L = ledgerV1;
@@ -98,6 +98,39 @@ export function entryToProto(entry: Entry, lines: Line[]): ledgerV1.Entry {
     createdAt: entry.createdAt,
     traceId: entry.traceId,
   };
+}
+
+export function workToProto(row: WorkRow): ledgerV1.MeteredWork {
+  return {
+    workId: row.work_id,
+    kind: row.kind,
+    accountId: row.account_id,
+    state: row.state,
+    replicas: row.replicas,
+    usage: usageToProto(row.usage as Record<string, unknown>),
+    attribution: attributionToProto(row.attribution),
+    chargedUntil: row.charged_until,
+    activeSeconds: (BigInt(row.active_ms) / 1000n).toString(),
+    chargedMicros: row.charged_micros,
+    stopReason: row.stop_reason,
+    createdAt: row.created_at,
+    endedAt: row.ended_at ?? undefined,
+  };
+}
+
+/** A stored time usage (domain JSON) as the pricing contract's Usage. */
+function usageToProto(usage: Record<string, unknown>): pricingV1.Usage {
+  const s = (v: unknown) => String(v ?? "0");
+  switch (usage.kind) {
+    case "gpu_time":
+      return { kind: { $case: "gpuTime", gpuTime: { gpuType: String(usage.gpuType), replicas: s(usage.replicas), seconds: s(usage.seconds) } } };
+    case "cpu_time":
+      return { kind: { $case: "cpuTime", cpuTime: { cpuType: String(usage.cpuType), cores: s(usage.cores), seconds: s(usage.seconds) } } };
+    case "hardware_profile_time":
+      return { kind: { $case: "hardwareProfileTime", hardwareProfileTime: { profile: String(usage.profile), seconds: s(usage.seconds) } } };
+    default:
+      return { kind: { $case: "activeTime", activeTime: { seconds: s(usage.seconds) } } };
+  }
 }
 
 export function statusIconToProto(icon: StatusIcon): ledgerV1.StatusIcon {

@@ -19,6 +19,7 @@ import {
   poolKindFromProto,
   poolToProto,
   statusIconToProto,
+  workToProto,
   unitFromProto,
   unitOf,
 } from "./codec.js";
@@ -260,6 +261,34 @@ export function ledgerHandlers(
       const hold = await store.hold(request.holdId);
       if (!hold) throw new NotFoundError("hold", request.holdId);
       return { hold: holdToProto(hold) };
+    }, options),
+
+    listHolds: unary(async (request: ledgerV1.ListHoldsRequest) => {
+      const limit = pageSize(request.page?.pageSize);
+      const offset = Number(int64(request.page?.pageToken, "page.page_token"));
+      const rows = await store.listHolds({
+        ...(request.accountId ? { accountId: request.accountId } : {}),
+        ...(request.status ? { status: L.holdStatusToJSON(request.status).slice("HOLD_STATUS_".length).toLowerCase() } : {}),
+        offset,
+        limit: limit + 1,
+      });
+      const { items, nextPageToken } = page(rows, limit, () => String(offset + limit));
+      return { holds: items.map(holdToProto), nextPageToken };
+    }, options),
+
+    listMeteredWork: unary(async (request: ledgerV1.ListMeteredWorkRequest) => {
+      if (request.kind && !["run", "deployment"].includes(request.kind)) throw new InvalidArgumentError("kind", "must be run or deployment");
+      const limit = pageSize(request.page?.pageSize);
+      const offset = Number(int64(request.page?.pageToken, "page.page_token"));
+      const rows = await store.listWork({
+        ...(request.accountId ? { accountId: request.accountId } : {}),
+        ...(request.kind ? { kind: request.kind } : {}),
+        ...(request.state ? { state: request.state } : {}),
+        offset,
+        limit: limit + 1,
+      });
+      const { items, nextPageToken } = page(rows, limit, () => String(offset + limit));
+      return { work: items.map(workToProto), nextPageToken };
     }, options),
 
     listEntries: unary(async (request: ledgerV1.ListEntriesRequest) => {

@@ -17,7 +17,7 @@ export interface NotificationsStore {
   claimDue(limit: number, leaseMs: number): Promise<Delivery[]>;
   markDelivered(notificationId: string): Promise<void>;
   markFailed(notificationId: string, error: string, retryAt: Date | null): Promise<void>;
-  deliveries(accountId: string, beforeCreatedAt: Date | null, limit: number): Promise<Delivery[]>;
+  deliveries(accountId: string, offset: number, limit: number): Promise<Delivery[]>;
   delivery(notificationId: string): Promise<Delivery | null>;
   resend(notificationId: string): Promise<Delivery | null>;
   preferences(accountId: string): Promise<Preferences | null>;
@@ -107,12 +107,8 @@ export class PostgresNotificationsStore implements NotificationsStore {
     );
   }
 
-  deliveries(accountId: string, beforeCreatedAt: Date | null, limit: number): Promise<Delivery[]> {
-    return this.em().find(
-      DeliverySchema,
-      { ...(accountId ? { accountId } : {}), ...(beforeCreatedAt ? { createdAt: { $lt: beforeCreatedAt } } : {}) },
-      { orderBy: { createdAt: "desc" }, limit },
-    );
+  deliveries(accountId: string, offset: number, limit: number): Promise<Delivery[]> {
+    return this.em().find(DeliverySchema, accountId ? { accountId } : {}, { orderBy: { createdAt: "desc", notificationId: "asc" }, limit, offset });
   }
 
   delivery(notificationId: string): Promise<Delivery | null> {

@@ -89,10 +89,10 @@ export function notificationsHandlers(
 
     listNotifications: unary(async (request: notificationsV1.ListNotificationsRequest) => {
       const limit = pageSize(request.page?.pageSize);
-      const before = request.page?.pageToken ? new Date(request.page.pageToken) : null;
-      if (before && Number.isNaN(before.getTime())) throw new InvalidArgumentError("page.page_token", "not a token from a previous page");
-      const rows = await store.deliveries(request.accountId, before, limit + 1);
-      const { items, nextPageToken } = page(rows, limit, (row) => row.createdAt.toISOString());
+      const offset = request.page?.pageToken ? Number(request.page.pageToken) : 0;
+      if (!Number.isInteger(offset) || offset < 0) throw new InvalidArgumentError("page.page_token", "not a token from a previous page");
+      const rows = await store.deliveries(request.accountId, offset, limit + 1);
+      const { items, nextPageToken } = page(rows, limit, () => String(offset + limit));
       return { notifications: items.map(deliveryToProto), nextPageToken };
     }, options),
 

@@ -491,6 +491,48 @@ export interface GetHoldResponse {
   hold: Hold | undefined;
 }
 
+export interface ListHoldsRequest {
+  /** Empty: every account. */
+  accountId: string;
+  status: HoldStatus;
+  page: PageRequest | undefined;
+}
+
+export interface ListHoldsResponse {
+  holds: Hold[];
+  nextPageToken: string;
+}
+
+export interface MeteredWork {
+  workId: string;
+  /** "run" or "deployment". */
+  kind: string;
+  accountId: string;
+  /** running, paused, finished, failed, cancelled, stopped, undeployed. */
+  state: string;
+  replicas: number;
+  usage: Usage | undefined;
+  attribution: Attribution | undefined;
+  chargedUntil: Date | undefined;
+  activeSeconds: string;
+  chargedMicros: string;
+  stopReason: string;
+  createdAt: Date | undefined;
+  endedAt: Date | undefined;
+}
+
+export interface ListMeteredWorkRequest {
+  accountId: string;
+  kind: string;
+  state: string;
+  page: PageRequest | undefined;
+}
+
+export interface ListMeteredWorkResponse {
+  work: MeteredWork[];
+  nextPageToken: string;
+}
+
 export interface JournalLine {
   ledgerAccount: string;
   poolId: string;
@@ -3567,6 +3609,723 @@ export const GetHoldResponse: MessageFns<GetHoldResponse> = {
   fromPartial(object: DeepPartial<GetHoldResponse>): GetHoldResponse {
     const message = createBaseGetHoldResponse();
     message.hold = (object.hold !== undefined && object.hold !== null) ? Hold.fromPartial(object.hold) : undefined;
+    return message;
+  },
+};
+
+function createBaseListHoldsRequest(): ListHoldsRequest {
+  return { accountId: "", status: 0, page: undefined };
+}
+
+export const ListHoldsRequest: MessageFns<ListHoldsRequest> = {
+  encode(message: ListHoldsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accountId !== "") {
+      writer.uint32(10).string(message.accountId);
+    }
+    if (message.status !== 0) {
+      writer.uint32(16).int32(message.status);
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListHoldsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListHoldsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListHoldsRequest {
+    return {
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      status: isSet(object.status) ? holdStatusFromJSON(object.status) : 0,
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListHoldsRequest): unknown {
+    const obj: any = {};
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.status !== 0) {
+      obj.status = holdStatusToJSON(message.status);
+    }
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListHoldsRequest>): ListHoldsRequest {
+    return ListHoldsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListHoldsRequest>): ListHoldsRequest {
+    const message = createBaseListHoldsRequest();
+    message.accountId = object.accountId ?? "";
+    message.status = object.status ?? 0;
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListHoldsResponse(): ListHoldsResponse {
+  return { holds: [], nextPageToken: "" };
+}
+
+export const ListHoldsResponse: MessageFns<ListHoldsResponse> = {
+  encode(message: ListHoldsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.holds) {
+      Hold.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListHoldsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListHoldsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.holds.push(Hold.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListHoldsResponse {
+    return {
+      holds: globalThis.Array.isArray(object?.holds) ? object.holds.map((e: any) => Hold.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListHoldsResponse): unknown {
+    const obj: any = {};
+    if (message.holds?.length) {
+      obj.holds = message.holds.map((e) => Hold.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListHoldsResponse>): ListHoldsResponse {
+    return ListHoldsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListHoldsResponse>): ListHoldsResponse {
+    const message = createBaseListHoldsResponse();
+    message.holds = object.holds?.map((e) => Hold.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseMeteredWork(): MeteredWork {
+  return {
+    workId: "",
+    kind: "",
+    accountId: "",
+    state: "",
+    replicas: 0,
+    usage: undefined,
+    attribution: undefined,
+    chargedUntil: undefined,
+    activeSeconds: "0",
+    chargedMicros: "0",
+    stopReason: "",
+    createdAt: undefined,
+    endedAt: undefined,
+  };
+}
+
+export const MeteredWork: MessageFns<MeteredWork> = {
+  encode(message: MeteredWork, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.workId !== "") {
+      writer.uint32(10).string(message.workId);
+    }
+    if (message.kind !== "") {
+      writer.uint32(18).string(message.kind);
+    }
+    if (message.accountId !== "") {
+      writer.uint32(26).string(message.accountId);
+    }
+    if (message.state !== "") {
+      writer.uint32(34).string(message.state);
+    }
+    if (message.replicas !== 0) {
+      writer.uint32(40).int32(message.replicas);
+    }
+    if (message.usage !== undefined) {
+      Usage.encode(message.usage, writer.uint32(50).fork()).join();
+    }
+    if (message.attribution !== undefined) {
+      Attribution.encode(message.attribution, writer.uint32(58).fork()).join();
+    }
+    if (message.chargedUntil !== undefined) {
+      Timestamp.encode(toTimestamp(message.chargedUntil), writer.uint32(66).fork()).join();
+    }
+    if (message.activeSeconds !== "0") {
+      writer.uint32(72).int64(message.activeSeconds);
+    }
+    if (message.chargedMicros !== "0") {
+      writer.uint32(80).int64(message.chargedMicros);
+    }
+    if (message.stopReason !== "") {
+      writer.uint32(90).string(message.stopReason);
+    }
+    if (message.createdAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.createdAt), writer.uint32(98).fork()).join();
+    }
+    if (message.endedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.endedAt), writer.uint32(106).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MeteredWork {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMeteredWork();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.workId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.replicas = reader.int32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.usage = Usage.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.attribution = Attribution.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.chargedUntil = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.activeSeconds = reader.int64().toString();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.chargedMicros = reader.int64().toString();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.stopReason = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.createdAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.endedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MeteredWork {
+    return {
+      workId: isSet(object.workId)
+        ? globalThis.String(object.workId)
+        : isSet(object.work_id)
+        ? globalThis.String(object.work_id)
+        : "",
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+      replicas: isSet(object.replicas) ? globalThis.Number(object.replicas) : 0,
+      usage: isSet(object.usage) ? Usage.fromJSON(object.usage) : undefined,
+      attribution: isSet(object.attribution) ? Attribution.fromJSON(object.attribution) : undefined,
+      chargedUntil: isSet(object.chargedUntil)
+        ? fromJsonTimestamp(object.chargedUntil)
+        : isSet(object.charged_until)
+        ? fromJsonTimestamp(object.charged_until)
+        : undefined,
+      activeSeconds: isSet(object.activeSeconds)
+        ? globalThis.String(object.activeSeconds)
+        : isSet(object.active_seconds)
+        ? globalThis.String(object.active_seconds)
+        : "0",
+      chargedMicros: isSet(object.chargedMicros)
+        ? globalThis.String(object.chargedMicros)
+        : isSet(object.charged_micros)
+        ? globalThis.String(object.charged_micros)
+        : "0",
+      stopReason: isSet(object.stopReason)
+        ? globalThis.String(object.stopReason)
+        : isSet(object.stop_reason)
+        ? globalThis.String(object.stop_reason)
+        : "",
+      createdAt: isSet(object.createdAt)
+        ? fromJsonTimestamp(object.createdAt)
+        : isSet(object.created_at)
+        ? fromJsonTimestamp(object.created_at)
+        : undefined,
+      endedAt: isSet(object.endedAt)
+        ? fromJsonTimestamp(object.endedAt)
+        : isSet(object.ended_at)
+        ? fromJsonTimestamp(object.ended_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: MeteredWork): unknown {
+    const obj: any = {};
+    if (message.workId !== "") {
+      obj.workId = message.workId;
+    }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    if (message.replicas !== 0) {
+      obj.replicas = Math.round(message.replicas);
+    }
+    if (message.usage !== undefined) {
+      obj.usage = Usage.toJSON(message.usage);
+    }
+    if (message.attribution !== undefined) {
+      obj.attribution = Attribution.toJSON(message.attribution);
+    }
+    if (message.chargedUntil !== undefined) {
+      obj.chargedUntil = message.chargedUntil.toISOString();
+    }
+    if (message.activeSeconds !== "0") {
+      obj.activeSeconds = message.activeSeconds;
+    }
+    if (message.chargedMicros !== "0") {
+      obj.chargedMicros = message.chargedMicros;
+    }
+    if (message.stopReason !== "") {
+      obj.stopReason = message.stopReason;
+    }
+    if (message.createdAt !== undefined) {
+      obj.createdAt = message.createdAt.toISOString();
+    }
+    if (message.endedAt !== undefined) {
+      obj.endedAt = message.endedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MeteredWork>): MeteredWork {
+    return MeteredWork.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MeteredWork>): MeteredWork {
+    const message = createBaseMeteredWork();
+    message.workId = object.workId ?? "";
+    message.kind = object.kind ?? "";
+    message.accountId = object.accountId ?? "";
+    message.state = object.state ?? "";
+    message.replicas = object.replicas ?? 0;
+    message.usage = (object.usage !== undefined && object.usage !== null) ? Usage.fromPartial(object.usage) : undefined;
+    message.attribution = (object.attribution !== undefined && object.attribution !== null)
+      ? Attribution.fromPartial(object.attribution)
+      : undefined;
+    message.chargedUntil = object.chargedUntil ?? undefined;
+    message.activeSeconds = object.activeSeconds ?? "0";
+    message.chargedMicros = object.chargedMicros ?? "0";
+    message.stopReason = object.stopReason ?? "";
+    message.createdAt = object.createdAt ?? undefined;
+    message.endedAt = object.endedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseListMeteredWorkRequest(): ListMeteredWorkRequest {
+  return { accountId: "", kind: "", state: "", page: undefined };
+}
+
+export const ListMeteredWorkRequest: MessageFns<ListMeteredWorkRequest> = {
+  encode(message: ListMeteredWorkRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accountId !== "") {
+      writer.uint32(10).string(message.accountId);
+    }
+    if (message.kind !== "") {
+      writer.uint32(18).string(message.kind);
+    }
+    if (message.state !== "") {
+      writer.uint32(26).string(message.state);
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListMeteredWorkRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListMeteredWorkRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListMeteredWorkRequest {
+    return {
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListMeteredWorkRequest): unknown {
+    const obj: any = {};
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListMeteredWorkRequest>): ListMeteredWorkRequest {
+    return ListMeteredWorkRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListMeteredWorkRequest>): ListMeteredWorkRequest {
+    const message = createBaseListMeteredWorkRequest();
+    message.accountId = object.accountId ?? "";
+    message.kind = object.kind ?? "";
+    message.state = object.state ?? "";
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListMeteredWorkResponse(): ListMeteredWorkResponse {
+  return { work: [], nextPageToken: "" };
+}
+
+export const ListMeteredWorkResponse: MessageFns<ListMeteredWorkResponse> = {
+  encode(message: ListMeteredWorkResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.work) {
+      MeteredWork.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListMeteredWorkResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListMeteredWorkResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.work.push(MeteredWork.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListMeteredWorkResponse {
+    return {
+      work: globalThis.Array.isArray(object?.work) ? object.work.map((e: any) => MeteredWork.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListMeteredWorkResponse): unknown {
+    const obj: any = {};
+    if (message.work?.length) {
+      obj.work = message.work.map((e) => MeteredWork.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListMeteredWorkResponse>): ListMeteredWorkResponse {
+    return ListMeteredWorkResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListMeteredWorkResponse>): ListMeteredWorkResponse {
+    const message = createBaseListMeteredWorkResponse();
+    message.work = object.work?.map((e) => MeteredWork.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
     return message;
   },
 };
@@ -7419,6 +8178,28 @@ export const LedgerServiceService = {
     responseSerialize: (value: GetHoldResponse): Buffer => Buffer.from(GetHoldResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetHoldResponse => GetHoldResponse.decode(value),
   },
+  /** Holds, newest first (e.g. the open ones: work in flight). */
+  listHolds: {
+    path: "/tollgate.ledger.v1.LedgerService/ListHolds" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListHoldsRequest): Buffer => Buffer.from(ListHoldsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListHoldsRequest => ListHoldsRequest.decode(value),
+    responseSerialize: (value: ListHoldsResponse): Buffer => Buffer.from(ListHoldsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListHoldsResponse => ListHoldsResponse.decode(value),
+  },
+  /** Runs and deployments whose time is metered, newest first. */
+  listMeteredWork: {
+    path: "/tollgate.ledger.v1.LedgerService/ListMeteredWork" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListMeteredWorkRequest): Buffer =>
+      Buffer.from(ListMeteredWorkRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListMeteredWorkRequest => ListMeteredWorkRequest.decode(value),
+    responseSerialize: (value: ListMeteredWorkResponse): Buffer =>
+      Buffer.from(ListMeteredWorkResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListMeteredWorkResponse => ListMeteredWorkResponse.decode(value),
+  },
   listEntries: {
     path: "/tollgate.ledger.v1.LedgerService/ListEntries" as const,
     requestStream: false as const,
@@ -7541,6 +8322,10 @@ export interface LedgerServiceServer extends UntypedServiceImplementation {
   adjust: handleUnaryCall<AdjustRequest, AdjustResponse>;
   getBalance: handleUnaryCall<GetBalanceRequest, GetBalanceResponse>;
   getHold: handleUnaryCall<GetHoldRequest, GetHoldResponse>;
+  /** Holds, newest first (e.g. the open ones: work in flight). */
+  listHolds: handleUnaryCall<ListHoldsRequest, ListHoldsResponse>;
+  /** Runs and deployments whose time is metered, newest first. */
+  listMeteredWork: handleUnaryCall<ListMeteredWorkRequest, ListMeteredWorkResponse>;
   listEntries: handleUnaryCall<ListEntriesRequest, ListEntriesResponse>;
   getUsage: handleUnaryCall<GetUsageRequest, GetUsageResponse>;
   /** Top-N table by an attribution dimension: totals, request counts, share of total. */
@@ -7662,6 +8447,38 @@ export interface LedgerServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetHoldResponse) => void,
+  ): ClientUnaryCall;
+  /** Holds, newest first (e.g. the open ones: work in flight). */
+  listHolds(
+    request: ListHoldsRequest,
+    callback: (error: ServiceError | null, response: ListHoldsResponse) => void,
+  ): ClientUnaryCall;
+  listHolds(
+    request: ListHoldsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListHoldsResponse) => void,
+  ): ClientUnaryCall;
+  listHolds(
+    request: ListHoldsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListHoldsResponse) => void,
+  ): ClientUnaryCall;
+  /** Runs and deployments whose time is metered, newest first. */
+  listMeteredWork(
+    request: ListMeteredWorkRequest,
+    callback: (error: ServiceError | null, response: ListMeteredWorkResponse) => void,
+  ): ClientUnaryCall;
+  listMeteredWork(
+    request: ListMeteredWorkRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListMeteredWorkResponse) => void,
+  ): ClientUnaryCall;
+  listMeteredWork(
+    request: ListMeteredWorkRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListMeteredWorkResponse) => void,
   ): ClientUnaryCall;
   listEntries(
     request: ListEntriesRequest,
