@@ -124,7 +124,7 @@ describe("deployments", () => {
   it("lists the work in flight and the holds still open", async () => {
     await account("flight", "time");
     const { ledger } = platform.clients;
-    await call(ledger, ledger.deploy, L.DeployRequest.fromPartial({ accountId: "flight", deploymentId: "flight-gpu", hardware: gpu("A100"), replicas: 3, idempotencyKey: "fg" }));
+    await call(ledger, ledger.deploy, L.DeployRequest.fromPartial({ accountId: "flight", deploymentId: "flight-gpu", hardware: gpu("A100"), replicas: 3, idempotencyKey: "fg", endpoint: "https://models.example/flight-gpu" }));
     await call(ledger, ledger.startRun, L.StartRunRequest.fromPartial({ accountId: "flight", runId: "flight-run", idempotencyKey: "fr" }));
     await call(ledger, ledger.endRun, { runId: "flight-run", state: L.RunEndState.RUN_END_STATE_CANCELLED, idempotencyKey: "fe" });
     const running = await call(ledger, ledger.listMeteredWork, { accountId: "flight", kind: "", state: "running", page: undefined });
@@ -132,5 +132,16 @@ describe("deployments", () => {
     const all = await call(ledger, ledger.listMeteredWork, { accountId: "flight", kind: "run", state: "", page: undefined });
     expect(all.work.map((w) => [w.workId, w.state])).toEqual([["flight-run", "cancelled"]]);
     await call(ledger, ledger.undeploy, { deploymentId: "flight-gpu", idempotencyKey: "fu" });
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query(`select payload from ledger.outbox where account_id = 'flight' and kind = 'deployment_changed' order by id`);
+      expect(rows.map((r) => [r.payload.state, r.payload.endpoint, r.payload.replicas])).toEqual([
+        ["deployed", "https://models.example/flight-gpu", 3],
+        ["undeployed", "https://models.example/flight-gpu", 3],
+      ]);
+    } finally {
+      await client.end();
+    }
   });
 });

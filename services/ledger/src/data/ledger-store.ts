@@ -132,7 +132,7 @@ export interface LedgerStore {
   adjust(call: { accountId: string; poolId: string; amountMicros: bigint; reason: string; actor: string; idempotencyKey: string; requestHash: string; traceId: string }): Promise<{ entry_id: string; balance_micros: string }>;
   usage(accountId: string, dimension: string | null, since: Date, bucket: "hour" | "day" | "week"): Promise<{ start: Date; key: string; amount: string; requests: string }[]>;
   topUsage(accountId: string, dimension: string, since: Date, offset: number, limit: number): Promise<{ rows: { key: string; amount: string; requests: string }[]; total: bigint }>;
-  startWork(call: { kind: "run" | "deployment"; workId: string; accountId: string; unit: string; usage: unknown; replicas: number; attribution: Record<string, string>; minAvailableMicros: bigint; denial: string; idempotencyKey: string; requestHash: string }): Promise<{ allowed: boolean; reason?: string; available_micros: string }>;
+  startWork(call: { kind: "run" | "deployment"; workId: string; accountId: string; unit: string; usage: unknown; replicas: number; attribution: Record<string, string>; minAvailableMicros: bigint; denial: string; idempotencyKey: string; requestHash: string; endpoint?: string }): Promise<{ allowed: boolean; reason?: string; available_micros: string }>;
   meterWork(call: MeterCall): Promise<{ stale: boolean; state: string; charged_micros?: string; proceed?: boolean }>;
   resumeWork(workId: string): Promise<{ state: string }>;
   work(workId: string): Promise<WorkRow | undefined>;
@@ -248,10 +248,10 @@ export class PostgresLedgerStore implements LedgerStore {
     return { rows, total: BigInt(totals?.total ?? "0") };
   }
 
-  startWork(c: { kind: "run" | "deployment"; workId: string; accountId: string; unit: string; usage: unknown; replicas: number; attribution: Record<string, string>; minAvailableMicros: bigint; denial: string; idempotencyKey: string; requestHash: string }) {
+  startWork(c: { kind: "run" | "deployment"; workId: string; accountId: string; unit: string; usage: unknown; replicas: number; attribution: Record<string, string>; minAvailableMicros: bigint; denial: string; idempotencyKey: string; requestHash: string; endpoint?: string }) {
     return this.one<{ allowed: boolean; reason?: string; available_micros: string }>(
-      `select ledger.start_work(?, ?, ?, ?, ?::jsonb, ?, ?::jsonb, ?, ?, ?, ?) as result`,
-      [c.kind, c.workId, c.accountId, c.unit, JSON.stringify(c.usage), c.replicas, JSON.stringify(c.attribution), c.minAvailableMicros.toString(), c.denial, c.idempotencyKey, c.requestHash],
+      `select ledger.start_work(?, ?, ?, ?, ?::jsonb, ?, ?::jsonb, ?, ?, ?, ?, ?) as result`,
+      [c.kind, c.workId, c.accountId, c.unit, JSON.stringify(c.usage), c.replicas, JSON.stringify(c.attribution), c.minAvailableMicros.toString(), c.denial, c.idempotencyKey, c.requestHash, c.endpoint ?? ""],
     );
   }
 

@@ -282,15 +282,15 @@ export class Ledger {
   }
 
   /** Deploys hardware (GPU, CPU or a hardware profile) billed per replica-second; refused below the low-credit limit. */
-  async deploy(command: { accountId: string; deploymentId: string; hardware: Usage; replicas: number; attribution: Record<string, string>; idempotencyKey: string }) {
+  async deploy(command: { accountId: string; deploymentId: string; hardware: Usage; replicas: number; attribution: Record<string, string>; idempotencyKey: string; endpoint?: string }) {
     if (!["gpu_time", "cpu_time", "hardware_profile_time"].includes(command.hardware.kind)) {
       throw new InvalidArgumentError("hardware", "must be gpu_time, cpu_time or hardware_profile_time");
     }
     if (!Number.isInteger(command.replicas) || command.replicas < 1) throw new InvalidArgumentError("replicas", "must be at least 1");
-    return this.startWork("deployment", command.accountId, command.deploymentId, command.hardware, command.replicas, command.attribution, command.idempotencyKey);
+    return this.startWork("deployment", command.accountId, command.deploymentId, command.hardware, command.replicas, command.attribution, command.idempotencyKey, command.endpoint ?? "");
   }
 
-  private async startWork(kind: "run" | "deployment", accountId: string, workId: string, usage: Usage, replicas: number, attribution: Record<string, string>, idempotencyKey: string) {
+  private async startWork(kind: "run" | "deployment", accountId: string, workId: string, usage: Usage, replicas: number, attribution: Record<string, string>, idempotencyKey: string, endpoint = "") {
     requireAccount(accountId);
     requireKey(idempotencyKey);
     if (!workId) throw new InvalidArgumentError(kind === "run" ? "run_id" : "deployment_id", "is required");
@@ -304,7 +304,7 @@ export class Ledger {
     const result = await this.store.startWork({
       kind, workId, accountId, unit: price.unit, usage: usageToJson(usage), replicas, attribution, minAvailableMicros: minimum,
       denial: kind === "deployment" && minimum > 1n ? "BELOW_LOW_CREDIT_LIMIT" : "INSUFFICIENT_CREDITS",
-      idempotencyKey, requestHash: fingerprint({ op: `start_${kind}`, accountId, workId, usage, replicas, attribution }),
+      idempotencyKey, requestHash: fingerprint({ op: `start_${kind}`, accountId, workId, usage, replicas, attribution, endpoint }), endpoint,
     });
     return { allowed: result.allowed, ...(result.reason ? { reason: result.reason as DenialReason } : {}) };
   }

@@ -166,6 +166,14 @@ export function eventToProto(row: OutboxRow): ledgerV1.LedgerEvent {
           },
         },
       };
+    case "deployment_changed":
+      return {
+        ...base,
+        kind: {
+          $case: "deploymentChanged",
+          deploymentChanged: { deploymentId: String(p.deployment_id), state: String(p.state), endpoint: String(p.endpoint ?? ""), replicas: Number(p.replicas ?? 0) },
+        },
+      };
     case "work_stopped":
       return { ...base, kind: { $case: "workStopped", workStopped: { runId: String(p.run_id ?? ""), deploymentId: String(p.deployment_id ?? ""), message: String(p.message ?? "") } } };
     default:

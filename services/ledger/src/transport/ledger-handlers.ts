@@ -232,7 +232,9 @@ export function ledgerHandlers(
         replicas: request.replicas,
         attribution: attributionFromProto(request.attribution),
         idempotencyKey: request.idempotencyKey,
+        endpoint: request.endpoint,
       });
+      if (outcome.allowed) events.notify();
       return { allowed: outcome.allowed, reason: outcome.reason ? L.denialReasonFromJSON(`DENIAL_REASON_${outcome.reason}`) : 0 };
     }, options),
 

@@ -33,6 +33,16 @@ export function factsOf(event: ledgerV1.LedgerEvent): LedgerEventFacts | undefin
         expiredMicros: BigInt(expired.expiredMicros),
       };
     }
+    case "deploymentChanged":
+      return {
+        kind: "deployment_changed",
+        accountId: event.accountId,
+        sequence: BigInt(event.sequence),
+        deploymentId: event.kind.deploymentChanged.deploymentId,
+        state: event.kind.deploymentChanged.state,
+        endpoint: event.kind.deploymentChanged.endpoint,
+        replicas: event.kind.deploymentChanged.replicas,
+      };
     case "workStopped":
       return {
         kind: "work_stopped",

@@ -7,7 +7,8 @@ export type Unit = "credits" | "tool_runs" | "usd";
 export type LedgerEventFacts =
   | { kind: "threshold_crossed"; accountId: string; unit: Unit; thresholdPercent: number; percentUsed: number; cycle: string }
   | { kind: "pool_expired"; accountId: string; poolId: string; poolKind: string; unit: Unit; expiredMicros: bigint }
-  | { kind: "work_stopped"; accountId: string; sequence: bigint; runId: string; deploymentId: string; message: string };
+  | { kind: "work_stopped"; accountId: string; sequence: bigint; runId: string; deploymentId: string; message: string }
+  | { kind: "deployment_changed"; accountId: string; sequence: bigint; deploymentId: string; state: string; endpoint: string; replicas: number };
 
 export interface PlanRules {
   bannerPercents: number[];
@@ -82,6 +83,29 @@ function deliveriesFor(
 
 /** What one ledger event produces: banners, and one delivery per recipient and channel. */
 export function decide(event: LedgerEventFacts, rules: PlanRules, recipients: Recipients): Decisions {
+  if (event.kind === "deployment_changed") {
+    // Deployment emails carry the endpoint's details (seed 001).
+    const deployed = event.state === "deployed";
+    const text = deployed
+      ? `Deployment ${event.deploymentId} is running with ${event.replicas} replica(s).${event.endpoint ? `\n\nEndpoint: ${event.endpoint}` : ""}`
+      : `Deployment ${event.deploymentId} was undeployed.${event.endpoint ? ` Its endpoint ${event.endpoint} no longer answers.` : ""}`;
+    return {
+      banners: [],
+      deliveries: deliveriesFor(
+        {
+          accountId: event.accountId,
+          rule: deployed ? "deployment_deployed" : "deployment_undeployed",
+          key: `${event.accountId}:deployment:${event.sequence}`,
+          type: deployed ? "deployment.deployed" : "deployment.undeployed",
+          subject: deployed ? `Deployment ${event.deploymentId} is live` : `Deployment ${event.deploymentId} was undeployed`,
+          text,
+          data: { deployment_id: event.deploymentId, state: event.state, endpoint: event.endpoint, replicas: event.replicas },
+        },
+        recipients,
+        ["email", "webhook"],
+      ),
+    };
+  }
   if (event.kind === "work_stopped") {
     // A stop happens once; the event's sequence keys it.
     const what = event.deploymentId ? `Deployment ${event.deploymentId}` : `Run ${event.runId}`;

@@ -24,6 +24,7 @@ export class Migration20261123030000_metered_time extends Migration {
         active_ms bigint not null default 0,
         charged_micros bigint not null default 0,
         stop_reason text not null default '',
+        endpoint text not null default '',
         created_at timestamptz not null default now(),
         ended_at timestamptz
       )`);

@@ -10,7 +10,7 @@ export const METERED_TIME_FUNCTIONS = [
   `
 create function ledger.start_work(
   p_kind text, p_work text, p_account text, p_unit text, p_usage jsonb, p_replicas integer, p_attribution jsonb,
-  p_min_available bigint, p_denial text, p_key text, p_hash text
+  p_min_available bigint, p_denial text, p_key text, p_hash text, p_endpoint text
 ) returns jsonb
 language plpgsql as $$
 declare
@@ -32,8 +32,13 @@ begin
   if v_available < p_min_available then
     v_response := jsonb_build_object('allowed', false, 'reason', p_denial, 'available_micros', v_available::text);
   else
-    insert into ledger.metered_work (work_id, kind, account_id, state, usage, replicas, attribution, charged_until)
-    values (p_work, p_kind, p_account, 'running', p_usage, p_replicas, p_attribution, date_trunc('milliseconds', now()));
+    insert into ledger.metered_work (work_id, kind, account_id, state, usage, replicas, attribution, charged_until, endpoint)
+    values (p_work, p_kind, p_account, 'running', p_usage, p_replicas, p_attribution, date_trunc('milliseconds', now()), p_endpoint);
+    if p_kind = 'deployment' then
+      insert into ledger.outbox (account_id, kind, payload)
+      values (p_account, 'deployment_changed', jsonb_build_object(
+        'deployment_id', p_work, 'state', 'deployed', 'endpoint', p_endpoint, 'replicas', p_replicas));
+    end if;
     v_response := jsonb_build_object('allowed', true, 'available_micros', v_available::text);
   end if;
   insert into ledger.idempotency_keys (account_id, idempotency_key, operation, request_hash, response)
@@ -101,6 +106,11 @@ begin
          stop_reason = case when v_state = 'stopped' and state <> 'stopped' then 'negative limit reached' else stop_reason end,
          ended_at = case when v_state not in ('running', 'paused') then coalesce(ended_at, now()) else ended_at end
    where work_id = p_work;
+  if v_work.kind = 'deployment' and v_state = 'undeployed' and v_work.state <> 'undeployed' then
+    insert into ledger.outbox (account_id, kind, payload, traceparent)
+    values (v_work.account_id, 'deployment_changed', jsonb_build_object(
+      'deployment_id', p_work, 'state', 'undeployed', 'endpoint', v_work.endpoint, 'replicas', v_work.replicas), p_traceparent);
+  end if;
   return coalesce(v_charge, '{}'::jsonb) || jsonb_build_object('state', v_state, 'stale', false);
 end $$`,
 ];

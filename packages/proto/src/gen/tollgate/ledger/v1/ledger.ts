@@ -665,6 +665,8 @@ export interface DeployRequest {
   replicas: number;
   attribution: Attribution | undefined;
   idempotencyKey: string;
+  /** Where the deployment answers (shared with the account's admins in the deployment email). */
+  endpoint: string;
 }
 
 export interface DeployResponse {
@@ -728,6 +730,14 @@ export interface SpendCapReached {
   spentMicros: string;
 }
 
+export interface DeploymentChanged {
+  deploymentId: string;
+  /** "deployed" or "undeployed". */
+  state: string;
+  endpoint: string;
+  replicas: number;
+}
+
 export interface LedgerEvent {
   sequence: string;
   accountId: string;
@@ -741,6 +751,7 @@ export interface LedgerEvent {
     | { $case: "poolExpired"; poolExpired: PoolExpired }
     | { $case: "workStopped"; workStopped: WorkStopped }
     | { $case: "spendCapReached"; spendCapReached: SpendCapReached }
+    | { $case: "deploymentChanged"; deploymentChanged: DeploymentChanged }
     | undefined;
 }
 
@@ -6543,6 +6554,7 @@ function createBaseDeployRequest(): DeployRequest {
     replicas: 0,
     attribution: undefined,
     idempotencyKey: "",
+    endpoint: "",
   };
 }
 
@@ -6565,6 +6577,9 @@ export const DeployRequest: MessageFns<DeployRequest> = {
     }
     if (message.idempotencyKey !== "") {
       writer.uint32(50).string(message.idempotencyKey);
+    }
+    if (message.endpoint !== "") {
+      writer.uint32(58).string(message.endpoint);
     }
     return writer;
   },
@@ -6630,6 +6645,14 @@ export const DeployRequest: MessageFns<DeployRequest> = {
             message.idempotencyKey = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.endpoint = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6662,6 +6685,7 @@ export const DeployRequest: MessageFns<DeployRequest> = {
         : isSet(object.idempotency_key)
         ? globalThis.String(object.idempotency_key)
         : "",
+      endpoint: isSet(object.endpoint) ? globalThis.String(object.endpoint) : "",
     };
   },
 
@@ -6685,6 +6709,9 @@ export const DeployRequest: MessageFns<DeployRequest> = {
     if (message.idempotencyKey !== "") {
       obj.idempotencyKey = message.idempotencyKey;
     }
+    if (message.endpoint !== "") {
+      obj.endpoint = message.endpoint;
+    }
     return obj;
   },
 
@@ -6703,6 +6730,7 @@ export const DeployRequest: MessageFns<DeployRequest> = {
       ? Attribution.fromPartial(object.attribution)
       : undefined;
     message.idempotencyKey = object.idempotencyKey ?? "";
+    message.endpoint = object.endpoint ?? "";
     return message;
   },
 };
@@ -7805,6 +7833,127 @@ export const SpendCapReached: MessageFns<SpendCapReached> = {
   },
 };
 
+function createBaseDeploymentChanged(): DeploymentChanged {
+  return { deploymentId: "", state: "", endpoint: "", replicas: 0 };
+}
+
+export const DeploymentChanged: MessageFns<DeploymentChanged> = {
+  encode(message: DeploymentChanged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.deploymentId !== "") {
+      writer.uint32(10).string(message.deploymentId);
+    }
+    if (message.state !== "") {
+      writer.uint32(18).string(message.state);
+    }
+    if (message.endpoint !== "") {
+      writer.uint32(26).string(message.endpoint);
+    }
+    if (message.replicas !== 0) {
+      writer.uint32(32).int32(message.replicas);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeploymentChanged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeploymentChanged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.deploymentId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.endpoint = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.replicas = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeploymentChanged {
+    return {
+      deploymentId: isSet(object.deploymentId)
+        ? globalThis.String(object.deploymentId)
+        : isSet(object.deployment_id)
+        ? globalThis.String(object.deployment_id)
+        : "",
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+      endpoint: isSet(object.endpoint) ? globalThis.String(object.endpoint) : "",
+      replicas: isSet(object.replicas) ? globalThis.Number(object.replicas) : 0,
+    };
+  },
+
+  toJSON(message: DeploymentChanged): unknown {
+    const obj: any = {};
+    if (message.deploymentId !== "") {
+      obj.deploymentId = message.deploymentId;
+    }
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    if (message.endpoint !== "") {
+      obj.endpoint = message.endpoint;
+    }
+    if (message.replicas !== 0) {
+      obj.replicas = Math.round(message.replicas);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeploymentChanged>): DeploymentChanged {
+    return DeploymentChanged.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeploymentChanged>): DeploymentChanged {
+    const message = createBaseDeploymentChanged();
+    message.deploymentId = object.deploymentId ?? "";
+    message.state = object.state ?? "";
+    message.endpoint = object.endpoint ?? "";
+    message.replicas = object.replicas ?? 0;
+    return message;
+  },
+};
+
 function createBaseLedgerEvent(): LedgerEvent {
   return { sequence: "0", accountId: "", occurredAt: undefined, traceparent: "", kind: undefined };
 }
@@ -7835,6 +7984,9 @@ export const LedgerEvent: MessageFns<LedgerEvent> = {
         break;
       case "spendCapReached":
         SpendCapReached.encode(message.kind.spendCapReached, writer.uint32(106).fork()).join();
+        break;
+      case "deploymentChanged":
+        DeploymentChanged.encode(message.kind.deploymentChanged, writer.uint32(114).fork()).join();
         break;
     }
     return writer;
@@ -7923,6 +8075,17 @@ export const LedgerEvent: MessageFns<LedgerEvent> = {
             };
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.kind = {
+              $case: "deploymentChanged",
+              deploymentChanged: DeploymentChanged.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -7965,6 +8128,10 @@ export const LedgerEvent: MessageFns<LedgerEvent> = {
         ? { $case: "spendCapReached", spendCapReached: SpendCapReached.fromJSON(object.spendCapReached) }
         : isSet(object.spend_cap_reached)
         ? { $case: "spendCapReached", spendCapReached: SpendCapReached.fromJSON(object.spend_cap_reached) }
+        : isSet(object.deploymentChanged)
+        ? { $case: "deploymentChanged", deploymentChanged: DeploymentChanged.fromJSON(object.deploymentChanged) }
+        : isSet(object.deployment_changed)
+        ? { $case: "deploymentChanged", deploymentChanged: DeploymentChanged.fromJSON(object.deployment_changed) }
         : undefined,
     };
   },
@@ -7991,6 +8158,8 @@ export const LedgerEvent: MessageFns<LedgerEvent> = {
       obj.workStopped = WorkStopped.toJSON(message.kind.workStopped);
     } else if (message.kind?.$case === "spendCapReached") {
       obj.spendCapReached = SpendCapReached.toJSON(message.kind.spendCapReached);
+    } else if (message.kind?.$case === "deploymentChanged") {
+      obj.deploymentChanged = DeploymentChanged.toJSON(message.kind.deploymentChanged);
     }
     return obj;
   },
@@ -8031,6 +8200,15 @@ export const LedgerEvent: MessageFns<LedgerEvent> = {
           message.kind = {
             $case: "spendCapReached",
             spendCapReached: SpendCapReached.fromPartial(object.kind.spendCapReached),
+          };
+        }
+        break;
+      }
+      case "deploymentChanged": {
+        if (object.kind?.deploymentChanged !== undefined && object.kind?.deploymentChanged !== null) {
+          message.kind = {
+            $case: "deploymentChanged",
+            deploymentChanged: DeploymentChanged.fromPartial(object.kind.deploymentChanged),
           };
         }
         break;
