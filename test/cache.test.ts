@@ -58,6 +58,7 @@ describe("the ledger's in-memory plans and rates", () => {
       actor: "support@example.com",
       reason: "unpaid invoice",
       idempotencyKey: "",
+      limits: [],
     });
     let attempt = 0;
     const denied = await eventually(async () => {

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startGateway, type Gateway } from "@tollgate/gateway";
-import { createTestDatabase, type TestDatabase } from "@tollgate/testing";
+import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
 import { call } from "@tollgate/grpc-kit";
-import { ledgerV1 } from "@tollgate/proto";
+import { entitlementsV1, ledgerV1 } from "@tollgate/proto";
 import { replies, seedStarter } from "./fixtures.js";
 import { startPlatform, type Platform } from "./platform.js";
 
@@ -106,5 +106,38 @@ describe("console gateway", () => {
     const changed = await api("/api/accounts/acme/plan", { method: "POST", token: admin, body: { plan_id: "starter", reason: "move to the latest version" } });
     expect(changed.status).toBe(200);
     expect((await api("/api/accounts/acme/plan", { method: "POST", token: admin, body: { plan_id: "missing", reason: "typo" } })).status).toBe(404);
+  });
+});
+
+describe("limits and spend caps from the console", () => {
+  it("lets an operator override the negative limit, and the ledger charges down to it", async () => {
+    const operator = await login("otto", "operator-pass");
+    const viewer = await login("vera", "viewer-pass");
+    await call(platform.clients.entitlements, platform.clients.entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId: "overdraft", name: "Overdraft", planId: "starter", seats: 1 }));
+    expect((await api("/api/accounts/overdraft/limits", { method: "POST", token: viewer, body: { unit: "credits", low_credit_limit: "0", negative_limit: "30", reason: "trusted customer" } })).status).toBe(403);
+    const bad = await api("/api/accounts/overdraft/limits", { method: "POST", token: operator, body: { unit: "credits", low_credit_limit: "0", negative_limit: "-3", reason: "typo" } });
+    expect(bad).toMatchObject({ status: 400, body: { error: { field: "negative_limit" } } });
+    const set = await api("/api/accounts/overdraft/limits", { method: "POST", token: operator, body: { unit: "credits", low_credit_limit: "10", negative_limit: "30", reason: "trusted customer" } });
+    expect(set.body.account.limit_overrides).toEqual([{ unit: "credits", low_credit_limit_micros: "10000000", negative_limit_micros: "30000000" }]);
+
+    // 100 credits of allotment, then 150 credits of work: collected down to -30, the rest recorded as uncollected.
+    const result = await call(platform.clients.ledger, platform.clients.ledger.charge, ledgerV1.ChargeRequest.fromPartial({
+      accountId: "overdraft", usage: replies("gpt-4o", 30), final: true, idempotencyKey: "overdraft-150",
+    }));
+    expect(result).toMatchObject({ chargedMicros: "130000000", uncollectedMicros: "20000000", balanceMicros: "-30000000", proceed: false });
+  });
+
+  it("lets an operator set a BYOM account's spend cap, and the cycle's cap pool follows it", async () => {
+    const operator = await login("otto", "operator-pass");
+    await call(platform.clients.entitlements, platform.clients.entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({
+      accountId: "byom", name: "BYOM", planId: "starter", seats: 20, billingMode: entitlementsV1.BillingMode.BILLING_MODE_BYOM_USD, spendCapMicros: "1000000",
+    }));
+    const capOf = async () => (await api("/api/accounts/byom", { token: operator })).body.balance.pools.find((p: { kind: string }) => p.kind === "spend_cap")?.granted_micros;
+    expect(await capOf()).toBe("1000000");
+    const raised = await api("/api/accounts/byom/spend-cap", { method: "POST", token: operator, body: { amount: "250", reason: "budget approved for Q4" } });
+    expect(raised.body.account.spend_cap_micros).toBe("250000000");
+    await eventually(async () => ((await capOf()) === "250000000" ? true : undefined), 3_000, "the ledger to follow the new cap");
+    const wrongKind = await api("/api/accounts/acme/spend-cap", { method: "POST", token: operator, body: { amount: "10", reason: "not byom" } });
+    expect(wrongKind).toMatchObject({ status: 400, body: { error: { field: "spend_cap_micros" } } });
   });
 });

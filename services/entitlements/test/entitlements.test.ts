@@ -43,7 +43,7 @@ describe("plans and accounts", () => {
     expect(stayed.plan?.allotments[0]?.amountMicros).toBe("100000000");
 
     const moved = await call(client, client.updateAccount, {
-      accountId: "org-a", planId: "team", status: 0, seats: 0, actor: "admin", reason: "move to current version", idempotencyKey: "",
+      accountId: "org-a", planId: "team", status: 0, seats: 0, actor: "admin", reason: "move to current version", idempotencyKey: "", limits: [],
     });
     expect(moved.account?.planVersion).toBe(v2.plan!.version);
     expect(BigInt(moved.account!.revision)).toBeGreaterThan(BigInt(stayed.account!.revision));

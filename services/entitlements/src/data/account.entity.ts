@@ -1,5 +1,11 @@
 import { defineEntity, p, type InferEntity } from "@mikro-orm/core";
 
+export interface LimitOverride {
+  unit: string;
+  lowCreditLimitMicros: string;
+  negativeLimitMicros: string;
+}
+
 export const AccountSchema = defineEntity({
   name: "Account",
   tableName: "accounts",
@@ -15,6 +21,8 @@ export const AccountSchema = defineEntity({
     status: p.string(),
     adminEmails: p.json<string[]>().fieldName("admin_emails"),
     spendCapMicros: p.bigint("string").fieldName("spend_cap_micros"),
+    /** Limits set for this account, by unit (micro-units as strings): they override the plan's. */
+    limitOverrides: p.json<LimitOverride[]>().fieldName("limit_overrides"),
     /** Bumped from a sequence on every change; WatchAccounts follows it. */
     revision: p.bigint("string"),
     createdAt: p.datetime().fieldName("created_at"),

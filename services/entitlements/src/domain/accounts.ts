@@ -20,6 +20,8 @@ export interface UpdateAccountCommand {
   planId?: string;
   status?: "active" | "suspended";
   seats?: number;
+  spendCapMicros?: bigint;
+  limits?: { unit: string; lowCreditLimitMicros: bigint; negativeLimitMicros: bigint }[];
   actor: string;
   reason: string;
 }
@@ -79,6 +81,23 @@ export class Accounts {
       changes.planVersion = plan.version;
     }
     if (command.status) changes.status = command.status;
+    if (command.spendCapMicros !== undefined) {
+      if (command.spendCapMicros < 0n) throw new InvalidArgumentError("spend_cap_micros", "must not be negative");
+      if (account.billingMode !== "byom_usd" && command.spendCapMicros > 0n) {
+        throw new InvalidArgumentError("spend_cap_micros", "spend caps are for bring-your-own-model accounts");
+      }
+      changes.spendCapMicros = command.spendCapMicros.toString();
+    }
+    if (command.limits && command.limits.length > 0) {
+      const overrides = new Map(account.limitOverrides.map((o) => [o.unit, o]));
+      command.limits.forEach((limit, index) => {
+        if (!["credits", "tool_runs", "usd"].includes(limit.unit)) throw new InvalidArgumentError(`limits[${index}].unit`, "is required");
+        if (limit.negativeLimitMicros < 0n) throw new InvalidArgumentError(`limits[${index}].negative_limit_micros`, "is a distance below zero and must not be negative");
+        if (limit.lowCreditLimitMicros < 0n) throw new InvalidArgumentError(`limits[${index}].low_credit_limit_micros`, "must not be negative");
+        overrides.set(limit.unit, { unit: limit.unit, lowCreditLimitMicros: limit.lowCreditLimitMicros.toString(), negativeLimitMicros: limit.negativeLimitMicros.toString() });
+      });
+      changes.limitOverrides = [...overrides.values()];
+    }
     if (command.seats !== undefined) {
       if (!Number.isInteger(command.seats) || command.seats < 1) throw new InvalidArgumentError("seats", "must be at least 1");
       changes.seats = command.seats;

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from "@tollgate/errors";
-import { entitlementsV1 } from "@tollgate/proto";
+import { commonV1, entitlementsV1 } from "@tollgate/proto";
 import type { Account } from "../data/account.entity.js";
 import type { PlanVersion } from "../data/plan-version.entity.js";
 
@@ -43,6 +43,11 @@ export function accountToProto(account: Account): entitlementsV1.Account {
     revision: account.revision,
     createdAt: account.createdAt,
     spendCapMicros: account.spendCapMicros,
+    limitOverrides: account.limitOverrides.map((o) => ({
+      unit: commonV1.unitFromJSON(`UNIT_${o.unit.toUpperCase()}`),
+      lowCreditLimitMicros: o.lowCreditLimitMicros,
+      negativeLimitMicros: o.negativeLimitMicros,
+    })),
   };
 }
 

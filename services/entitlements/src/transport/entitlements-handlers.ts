@@ -121,6 +121,12 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
         ...(request.planId ? { planId: request.planId } : {}),
         ...(status ? { status } : {}),
         ...(request.seats ? { seats: request.seats } : {}),
+        ...(request.spendCapMicros !== undefined ? { spendCapMicros: int64(request.spendCapMicros, "spend_cap_micros") } : {}),
+        limits: request.limits.map((l, i) => ({
+          unit: commonV1.unitToJSON(l.unit).slice("UNIT_".length).toLowerCase(),
+          lowCreditLimitMicros: int64(l.lowCreditLimitMicros, `limits[${i}].low_credit_limit_micros`),
+          negativeLimitMicros: int64(l.negativeLimitMicros, `limits[${i}].negative_limit_micros`),
+        })),
         actor: request.actor,
         reason: request.reason,
       });

@@ -272,6 +272,22 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     return updateAccount(request, "operator", status === "active" ? "reactivate" : "suspend", { status: proto });
   });
 
+  app.post("/api/accounts/:id/limits", async (request) => {
+    const body = (request.body ?? {}) as Body;
+    const unit = UNITS[String(body.unit ?? "")];
+    if (unit === undefined) throw new InvalidArgumentError("unit", `must be one of ${Object.keys(UNITS).join(", ")}`);
+    const limit = (field: string) => (String(body[field] ?? "").trim() === "0" ? 0n : parseAmount(body[field], field));
+    return updateAccount(request, "operator", "set_limits", {
+      limits: [{ unit, lowCreditLimitMicros: limit("low_credit_limit").toString(), negativeLimitMicros: limit("negative_limit").toString() }],
+    });
+  });
+
+  app.post("/api/accounts/:id/spend-cap", async (request) => {
+    const amount = (request.body as Body | undefined)?.amount;
+    const micros = String(amount ?? "").trim() === "0" ? 0n : parseAmount(amount, "amount");
+    return updateAccount(request, "operator", "set_spend_cap", { spendCapMicros: micros.toString() });
+  });
+
   app.post("/api/accounts/:id/plan", async (request) =>
     updateAccount(request, "admin", "change_plan", { planId: required((request.body as Body | undefined)?.plan_id, "plan_id") }),
   );

@@ -29,6 +29,7 @@ export function accountView(a: entitlementsV1.Account) {
     billing_mode: name(entitlementsV1.billingModeToJSON(a.billingMode), "BILLING_MODE_"),
     admin_emails: a.adminEmails,
     spend_cap_micros: a.spendCapMicros,
+    limit_overrides: a.limitOverrides.map((l) => ({ unit: unitName(l.unit), low_credit_limit_micros: l.lowCreditLimitMicros, negative_limit_micros: l.negativeLimitMicros })),
     cycle_anchor: iso(a.cycleAnchor),
     created_at: iso(a.createdAt),
   };

@@ -22,13 +22,15 @@ export function accountView(account: entitlementsV1.Account, plan: entitlementsV
   };
   for (const grant of plan.signupGrants) unitEntry(unitName(grant.unit));
   for (const allotment of plan.allotments) unitEntry(unitName(allotment.unit)).allotmentMicros += BigInt(allotment.amountMicros);
-  for (const limit of plan.limits) {
+  // The plan's limits, then the account's own overrides.
+  for (const limit of [...plan.limits, ...account.limitOverrides]) {
     const entry = unitEntry(unitName(limit.unit));
     entry.negativeLimitMicros = BigInt(limit.negativeLimitMicros);
     entry.lowCreditLimitMicros = BigInt(limit.lowCreditLimitMicros);
   }
   const byom = account.billingMode === E.BillingMode.BILLING_MODE_BYOM_USD;
-  if (byom && BigInt(account.spendCapMicros) > 0n) {
+  if (byom) {
+    // A cap of 0 closes the cycle's cap pool down to nothing (the ledger adjusts it).
     Object.assign(unitEntry("usd"), { allotmentMicros: BigInt(account.spendCapMicros), kind: "spend_cap" as const });
   }
   const t = plan.thresholds;

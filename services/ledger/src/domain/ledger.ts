@@ -110,7 +110,8 @@ export class Ledger {
   /** Makes sure the account's current cycle exists in the ledger (balances and the monthly grant). */
   private async ensureOpen(account: AccountView): Promise<{ rolled: boolean; cycleStart: Date }> {
     const cycle = cycleAt(account.cycleAnchor, this.now());
-    const key = `${account.accountId}:${account.planVersion}:${cycle.start.toISOString()}`;
+    // Anything that changes what a cycle opens with (plan version, limits, a spend cap) opens it again.
+    const key = `${account.accountId}:${cycle.start.toISOString()}:${fingerprint({ planVersion: account.planVersion, units: account.units })}`;
     if (this.openCycles.has(key)) return { rolled: false, cycleStart: cycle.start };
     const { rolled } = await this.store.openAccount(account.accountId, account.planId, account.planVersion, cycle.start, cycle.end, account.units, account.signupGrants);
     this.openCycles.add(key);

@@ -195,6 +195,8 @@ declare
   v_new_pool uuid;
   v_old record;
   v_entry bigint;
+  v_cap ledger.pools;
+  v_diff bigint;
 begin
   insert into ledger.accounts (account_id, plan_id, plan_version, cycle_start, cycle_end)
   values (p_account, p_plan_id, p_plan_version, p_cycle_start, p_cycle_end)
@@ -222,6 +224,22 @@ begin
         p_account, v_unit->>'unit', coalesce(v_unit->>'kind', 'monthly'), (v_unit->>'allotment_micros')::bigint, p_cycle_end, 0,
         'monthly:' || p_account || ':' || (v_unit->>'unit') || ':' || p_cycle_start::text,
         case when v_unit->>'kind' = 'spend_cap' then 'monthly spend cap' else 'monthly allotment' end, 'system', '')->>'pool_id')::uuid;
+    end if;
+    -- A spend cap changed during the cycle: the cycle's cap pool follows it with an adjustment.
+    if v_unit->>'kind' = 'spend_cap' and p_cycle_start >= v_account.cycle_start then
+      select * into v_cap from ledger.pools
+       where grant_key = 'monthly:' || p_account || ':' || (v_unit->>'unit') || ':' || p_cycle_start::text for update;
+      if found and v_cap.granted_micros <> (v_unit->>'allotment_micros')::bigint then
+        v_diff := (v_unit->>'allotment_micros')::bigint - v_cap.granted_micros;
+        insert into ledger.entries (account_id, kind, unit, amount_micros, reason, actor)
+        values (p_account, 'adjust', v_cap.unit, v_diff, 'spend cap changed', 'system')
+        returning entry_id into v_entry;
+        insert into ledger.lines values
+          (v_entry, 1, 'pool:' || v_cap.pool_id, v_cap.pool_id, v_diff),
+          (v_entry, 2, 'adjustments:' || p_account, null, -v_diff);
+        update ledger.pools set balance_micros = balance_micros + v_diff, granted_micros = granted_micros + v_diff
+         where pool_id = v_cap.pool_id;
+      end if;
     end if;
     if v_rolled then
       update ledger.balances set crossed_percents = '{}' where account_id = p_account and unit = v_unit->>'unit';

@@ -464,6 +464,8 @@ export interface Account {
     | undefined;
   /** USD spend cap per cycle for BYOM accounts (micro-USD, 0: none). */
   spendCapMicros: string;
+  /** Limits set for this account, overriding the plan's for their unit. */
+  limitOverrides: UsageLimits[];
 }
 
 export interface PublishPlanRequest {
@@ -549,6 +551,12 @@ export interface UpdateAccountRequest {
   actor: string;
   reason: string;
   idempotencyKey: string;
+  /** Set when present; 0 removes the cap. */
+  spendCapMicros?:
+    | string
+    | undefined;
+  /** Overrides the plan's limits for each unit listed. */
+  limits: UsageLimits[];
 }
 
 export interface UpdateAccountResponse {
@@ -2257,6 +2265,7 @@ function createBaseAccount(): Account {
     revision: "0",
     createdAt: undefined,
     spendCapMicros: "0",
+    limitOverrides: [],
   };
 }
 
@@ -2300,6 +2309,9 @@ export const Account: MessageFns<Account> = {
     }
     if (message.spendCapMicros !== "0") {
       writer.uint32(104).int64(message.spendCapMicros);
+    }
+    for (const v of message.limitOverrides) {
+      UsageLimits.encode(v!, writer.uint32(114).fork()).join();
     }
     return writer;
   },
@@ -2421,6 +2433,14 @@ export const Account: MessageFns<Account> = {
             message.spendCapMicros = reader.int64().toString();
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.limitOverrides.push(UsageLimits.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2484,6 +2504,11 @@ export const Account: MessageFns<Account> = {
         : isSet(object.spend_cap_micros)
         ? globalThis.String(object.spend_cap_micros)
         : "0",
+      limitOverrides: globalThis.Array.isArray(object?.limitOverrides)
+        ? object.limitOverrides.map((e: any) => UsageLimits.fromJSON(e))
+        : globalThis.Array.isArray(object?.limit_overrides)
+        ? object.limit_overrides.map((e: any) => UsageLimits.fromJSON(e))
+        : [],
     };
   },
 
@@ -2528,6 +2553,9 @@ export const Account: MessageFns<Account> = {
     if (message.spendCapMicros !== "0") {
       obj.spendCapMicros = message.spendCapMicros;
     }
+    if (message.limitOverrides?.length) {
+      obj.limitOverrides = message.limitOverrides.map((e) => UsageLimits.toJSON(e));
+    }
     return obj;
   },
 
@@ -2549,6 +2577,7 @@ export const Account: MessageFns<Account> = {
     message.revision = object.revision ?? "0";
     message.createdAt = object.createdAt ?? undefined;
     message.spendCapMicros = object.spendCapMicros ?? "0";
+    message.limitOverrides = object.limitOverrides?.map((e) => UsageLimits.fromPartial(e)) || [];
     return message;
   },
 };
@@ -3859,7 +3888,17 @@ export const ListAccountsResponse: MessageFns<ListAccountsResponse> = {
 };
 
 function createBaseUpdateAccountRequest(): UpdateAccountRequest {
-  return { accountId: "", planId: "", status: 0, seats: 0, actor: "", reason: "", idempotencyKey: "" };
+  return {
+    accountId: "",
+    planId: "",
+    status: 0,
+    seats: 0,
+    actor: "",
+    reason: "",
+    idempotencyKey: "",
+    spendCapMicros: undefined,
+    limits: [],
+  };
 }
 
 export const UpdateAccountRequest: MessageFns<UpdateAccountRequest> = {
@@ -3884,6 +3923,12 @@ export const UpdateAccountRequest: MessageFns<UpdateAccountRequest> = {
     }
     if (message.idempotencyKey !== "") {
       writer.uint32(58).string(message.idempotencyKey);
+    }
+    if (message.spendCapMicros !== undefined) {
+      writer.uint32(64).int64(message.spendCapMicros);
+    }
+    for (const v of message.limits) {
+      UsageLimits.encode(v!, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -3957,6 +4002,22 @@ export const UpdateAccountRequest: MessageFns<UpdateAccountRequest> = {
             message.idempotencyKey = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.spendCapMicros = reader.int64().toString();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.limits.push(UsageLimits.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3990,6 +4051,14 @@ export const UpdateAccountRequest: MessageFns<UpdateAccountRequest> = {
         : isSet(object.idempotency_key)
         ? globalThis.String(object.idempotency_key)
         : "",
+      spendCapMicros: isSet(object.spendCapMicros)
+        ? globalThis.String(object.spendCapMicros)
+        : isSet(object.spend_cap_micros)
+        ? globalThis.String(object.spend_cap_micros)
+        : undefined,
+      limits: globalThis.Array.isArray(object?.limits)
+        ? object.limits.map((e: any) => UsageLimits.fromJSON(e))
+        : [],
     };
   },
 
@@ -4016,6 +4085,12 @@ export const UpdateAccountRequest: MessageFns<UpdateAccountRequest> = {
     if (message.idempotencyKey !== "") {
       obj.idempotencyKey = message.idempotencyKey;
     }
+    if (message.spendCapMicros !== undefined) {
+      obj.spendCapMicros = message.spendCapMicros;
+    }
+    if (message.limits?.length) {
+      obj.limits = message.limits.map((e) => UsageLimits.toJSON(e));
+    }
     return obj;
   },
 
@@ -4031,6 +4106,8 @@ export const UpdateAccountRequest: MessageFns<UpdateAccountRequest> = {
     message.actor = object.actor ?? "";
     message.reason = object.reason ?? "";
     message.idempotencyKey = object.idempotencyKey ?? "";
+    message.spendCapMicros = object.spendCapMicros ?? undefined;
+    message.limits = object.limits?.map((e) => UsageLimits.fromPartial(e)) || [];
     return message;
   },
 };
