@@ -57,7 +57,18 @@ export interface Banner {
   created_at: string | null;
 }
 
+/** An account's own limits for one unit, overriding its plan's (micro-units). */
+export interface LimitOverride {
+  unit: string;
+  low_credit_limit_micros: string;
+  negative_limit_micros: string;
+}
+
 export interface Account extends AccountRow {
+  /** Per-unit overrides of the plan's low-credit and negative limits (`GET /api/accounts/:id`). */
+  limit_overrides?: LimitOverride[] | null;
+  /** The monthly spend cap of a `byom_usd` account, in USD micro-units ("0": no cap). */
+  spend_cap_micros?: string | null;
   plan?: Plan | null;
   balance?: { units: UnitBalance[]; pools: PoolBalance[]; cycle: Cycle | null } | null;
   banners?: Banner[];
@@ -210,6 +221,26 @@ export interface AuditRow {
   after: unknown;
   trace_id: string;
   created_at: string | null;
+}
+
+/** `POST /api/accounts/:id/limits`: human amounts (≥ 0, "0" allowed) in `unit`. */
+export interface SetAccountLimitsBody {
+  unit: string;
+  low_credit_limit: string;
+  negative_limit: string;
+  reason: string;
+}
+
+/** `POST /api/accounts/:id/spend-cap`: the monthly cap in USD as a human amount ("0" removes the cap). */
+export interface SetSpendCapBody {
+  amount: string;
+  reason: string;
+}
+
+/** The answer of the account actions that change the account row (status, plan, limits, spend cap). */
+export interface AccountActionAnswer {
+  account: Account;
+  audit_id: string;
 }
 
 /** The body of every error answer. */

@@ -136,4 +136,33 @@ describe("tollgateDataProvider page tokens", () => {
     expect(post.request.method).toBe("POST");
     expect(JSON.parse(post.request.body!)).toEqual({ pool_kind: "bonus", unit: "credits", amount: "5", reason: "r" });
   });
+
+  it("posts a spend cap as { amount, reason } to the account's spend-cap route", async () => {
+    const calls: { url: string; request: HttpRequest }[] = [];
+    const httpClient: HttpClient = async (url, request) => {
+      calls.push({ url, request });
+      return { status: 200, json: { account: { id: "byom co", billing_mode: "byom_usd", spend_cap_micros: "250000000" }, audit_id: "aud-1" } };
+    };
+    const dp = tollgateDataProvider({ apiUrl: "http://gw.test", httpClient, getToken: () => "tok" });
+    const answer = await dp.setSpendCap(RESOURCES.accounts, { accountId: "byom co", amount: "250", reason: "raise for launch" });
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.url).toBe("http://gw.test/api/accounts/byom%20co/spend-cap");
+    expect(calls[0]!.request.method).toBe("POST");
+    expect(calls[0]!.request.headers?.["Content-Type"]).toBe("application/json");
+    expect(JSON.parse(calls[0]!.request.body!)).toEqual({ amount: "250", reason: "raise for launch" });
+    expect(answer).toEqual({ account: { id: "byom co", billing_mode: "byom_usd", spend_cap_micros: "250000000" }, audit_id: "aud-1" });
+  });
+
+  it("posts limits as { unit, low_credit_limit, negative_limit, reason } to the account's limits route", async () => {
+    const calls: { url: string; request: HttpRequest }[] = [];
+    const httpClient: HttpClient = async (url, request) => {
+      calls.push({ url, request });
+      return { status: 200, json: { account: { id: "acme" }, audit_id: "aud-2" } };
+    };
+    const dp = tollgateDataProvider({ apiUrl: "http://gw.test", httpClient, getToken: () => "tok" });
+    await dp.setAccountLimits(RESOURCES.accounts, { accountId: "acme", unit: "credits", low_credit_limit: "10", negative_limit: "0", reason: "r" });
+    expect(calls[0]!.url).toBe("http://gw.test/api/accounts/acme/limits");
+    expect(calls[0]!.request.method).toBe("POST");
+    expect(JSON.parse(calls[0]!.request.body!)).toEqual({ unit: "credits", low_credit_limit: "10", negative_limit: "0", reason: "r" });
+  });
 });

@@ -1,11 +1,14 @@
 import type { DataProvider, GetListParams, GetListResult, GetManyReferenceParams, RaRecord } from "react-admin";
 import type {
   Account,
+  AccountActionAnswer,
   Banner,
   Hold,
   NotificationRow,
   RateChange,
   RateTable,
+  SetAccountLimitsBody,
+  SetSpendCapBody,
   TopDimension,
   TopPage,
   UsagePoint,
@@ -50,6 +53,10 @@ export interface TollgateDataProvider extends DataProvider {
   adjustBalance(resource: string, params: { accountId: string; pool_id: string; amount: string; reason: string }): Promise<{ entry_id: string; balance_micros: string; audit_id: string }>;
   setAccountStatus(resource: string, params: { accountId: string; status: "active" | "suspended"; reason: string }): Promise<{ account: Account; audit_id: string }>;
   changePlan(resource: string, params: { accountId: string; plan_id: string; reason: string }): Promise<{ account: Account; audit_id: string }>;
+  /** Overrides the plan's low-credit and negative limits of one unit for this account (operator). */
+  setAccountLimits(resource: string, params: { accountId: string } & SetAccountLimitsBody): Promise<AccountActionAnswer>;
+  /** Sets the monthly USD spend cap of a `byom_usd` account; "0" removes it (operator). */
+  setSpendCap(resource: string, params: { accountId: string } & SetSpendCapBody): Promise<AccountActionAnswer>;
   resendNotification(resource: string, params: { id: string; reason: string }): Promise<{ notification: NotificationRow; audit_id: string }>;
   dismissBanner(resource: string, params: { id: string; reason: string }): Promise<{ banner: Banner; audit_id: string }>;
 }
@@ -300,6 +307,8 @@ export function tollgateDataProvider(options: TollgateDataProviderOptions): Toll
     adjustBalance: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/adjustments`, body),
     setAccountStatus: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/status`, body),
     changePlan: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/plan`, body),
+    setAccountLimits: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/limits`, body),
+    setSpendCap: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/spend-cap`, body),
     resendNotification: (_r, { id, reason }) => post(`/api/notifications/${seg(id)}/resend`, { reason }),
     dismissBanner: (_r, { id, reason }) => post(`/api/banners/${seg(id)}/dismiss`, { reason }),
   };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkHumanAmount, humanizeMicros, formatAmount, formatBasisPoints, formatDecimal, humanToMicros, microsToNumber, percentOf, toMicros } from "./money";
+import { checkHumanAmount, humanizeMicros, formatAmount, formatBasisPoints, formatDecimal, humanToMicros, microsToHuman, microsToNumber, percentOf, toMicros } from "./money";
 
 describe("formatAmount", () => {
   it("formats credits with grouping and up to two decimals", () => {
@@ -68,6 +68,13 @@ describe("helpers", () => {
     expect(checkHumanAmount("1e6")).toMatch(/at most 6 decimals/);
     expect(checkHumanAmount("")).toMatch(/at most 6 decimals/);
     expect(humanToMicros("-2.5")).toBe(-2_500_000n);
+    expect(checkHumanAmount("0", { allowZero: true })).toBeNull();
+    expect(checkHumanAmount("0.0", { allowZero: true })).toBeNull();
+    expect(checkHumanAmount("-1", { allowZero: true })).toBe("Must be 0 or more");
+    expect(microsToHuman("10000000")).toBe("10");
+    expect(microsToHuman("1234500000")).toBe("1234.5");
+    expect(microsToHuman("1")).toBe("0.000001");
+    expect(microsToHuman("0")).toBe("0");
   });
 });
 

@@ -105,17 +105,32 @@ const HUMAN_AMOUNT = /^(-)?(\d{1,15})(?:\.(\d{1,6}))?$/;
 
 /**
  * Checks a human amount typed in an action form ("500", "-2.5") the way the
- * gateway reads it: at most 6 decimals, not zero, signed only when allowed.
+ * gateway reads it: at most 6 decimals, not zero (unless `allowZero`, e.g. a
+ * limit or a cap that "0" removes), signed only when allowed.
  * Returns an error message, or null when the amount is fine. The form sends
  * the trimmed string as it is; the gateway converts it exactly.
  */
-export function checkHumanAmount(text: string, options: { signed?: boolean } = {}): string | null {
+export function checkHumanAmount(text: string, options: { signed?: boolean; allowZero?: boolean } = {}): string | null {
   const match = HUMAN_AMOUNT.exec(text.trim());
   if (!match) return "Enter a number with at most 6 decimals, like 500 or 2.5";
   const [, minus, whole = "0", fraction = ""] = match;
-  if (BigInt(whole) === 0n && BigInt(fraction || "0") === 0n) return "Must not be zero";
+  const zero = BigInt(whole) === 0n && BigInt(fraction || "0") === 0n;
+  if (options.allowZero) {
+    if (minus && !options.signed) return "Must be 0 or more";
+    return null;
+  }
+  if (zero) return "Must not be zero";
   if (minus && !options.signed) return "Must be positive";
   return null;
+}
+
+/**
+ * A micro-unit amount as the plain human amount an action form takes
+ * ("10000000" → "10", "2500000" → "2.5"): exact, no grouping, no unit. For
+ * prefilling a form with a current value.
+ */
+export function microsToHuman(micros: string | number | bigint | null | undefined): string {
+  return formatDecimal(toMicros(micros), 6).replace(/,/g, "");
 }
 
 /** A human amount to micro-units (for previews; the form still sends the string). */

@@ -1,6 +1,8 @@
 import AddCircle from "@mui/icons-material/Add";
 import Block from "@mui/icons-material/Block";
 import PlayCircle from "@mui/icons-material/PlayCircle";
+import Rule from "@mui/icons-material/Rule";
+import Savings from "@mui/icons-material/Savings";
 import SwapHoriz from "@mui/icons-material/SwapHoriz";
 import Tune from "@mui/icons-material/Tune";
 import { Button, TextField, Tooltip } from "@mui/material";
@@ -10,8 +12,8 @@ import type { Account, Plan } from "../api-types";
 import { ActionDialog } from "../components/ActionDialog";
 import { RESOURCES } from "../data-provider";
 import { useRole, useTollgate } from "../hooks";
-import { checkHumanAmount, formatAmount, unitLabel } from "../money";
-import { POOL_LABELS } from "./account-units";
+import { checkHumanAmount, formatAmount, microsToHuman, toMicros, unitLabel } from "../money";
+import { POOL_LABELS, primaryUnit } from "./account-units";
 
 const GRANT_KINDS = ["bonus", "add_on", "free_grant"] as const;
 const UNITS = ["credits", "tool_runs", "usd"] as const;
@@ -180,6 +182,148 @@ function StatusAction({ account, allowed }: { account: Account; allowed: boolean
   );
 }
 
+/** The account's own limits for a unit, if it overrides the plan's. */
+const overrideFor = (account: Account, unit: string) => (account.limit_overrides ?? []).find((o) => o.unit === unit);
+
+/** True for a bring-your-own-model account, billed in USD with a monthly spend cap. */
+export const isByomUsd = (account: Pick<Account, "billing_mode">) => (account.billing_mode ?? "").toLowerCase() === "byom_usd";
+
+function LimitsAction({ account, allowed }: { account: Account; allowed: boolean }) {
+  const provider = useTollgate();
+  const [open, setOpen] = useState(false);
+  const [unit, setUnit] = useState<string>("credits");
+  const [lowCredit, setLowCredit] = useState("");
+  const [negative, setNegative] = useState("");
+  // The form starts from the account's current override for the unit (empty when it has none: the plan's limits apply).
+  const fill = (u: string) => {
+    const current = overrideFor(account, u);
+    setUnit(u);
+    setLowCredit(current ? microsToHuman(current.low_credit_limit_micros) : "");
+    setNegative(current ? microsToHuman(current.negative_limit_micros) : "");
+  };
+  const start = () => {
+    const primary = primaryUnit(account);
+    fill((UNITS as readonly string[]).includes(primary) ? primary : "credits");
+    setOpen(true);
+  };
+  const current = overrideFor(account, unit);
+  return (
+    <>
+      <ActionButton allowed={allowed} needs="operator" testId="limits-button" icon={<Rule />} label="Set limits" onClick={start} />
+      <ActionDialog
+        open={open}
+        onClose={() => setOpen(false)}
+        title={`Set the limits of ${account.name || account.id}`}
+        testId="limits"
+        submitLabel="Set limits"
+        successMessage="Limits set"
+        validate={() => {
+          const low = checkHumanAmount(lowCredit, { allowZero: true });
+          if (low) return { field: "low_credit_limit", message: low };
+          const neg = checkHumanAmount(negative, { allowZero: true });
+          return neg ? { field: "negative_limit", message: neg } : null;
+        }}
+        onSubmit={(reason) =>
+          provider.setAccountLimits(RESOURCES.accounts, {
+            accountId: String(account.id),
+            unit,
+            low_credit_limit: lowCredit.trim(),
+            negative_limit: negative.trim(),
+            reason,
+          })
+        }
+      >
+        {(errorFor) => (
+          <>
+            <TextField
+              select
+              label="Unit"
+              value={unit}
+              onChange={(e) => fill(e.target.value)}
+              error={Boolean(errorFor("unit"))}
+              helperText={
+                errorFor("unit") ??
+                (current
+                  ? `Now overridden: negative limit ${formatAmount(current.negative_limit_micros, unit)} · low-credit limit ${formatAmount(current.low_credit_limit_micros, unit)}`
+                  : "No override for this unit: the plan's limits apply")
+              }
+              slotProps={{ ...field("limits-unit"), select: { native: true } }}
+            >
+              {UNITS.map((u) => (
+                <option key={u} value={u}>
+                  {unitLabel(u)}
+                </option>
+              ))}
+            </TextField>
+            <TextField
+              label={`Low-credit limit (${unitLabel(unit)})`}
+              value={lowCredit}
+              onChange={(e) => setLowCredit(e.target.value)}
+              required
+              placeholder="10"
+              error={Boolean(errorFor("low_credit_limit"))}
+              helperText={errorFor("low_credit_limit") ?? "0 or more; overrides the plan's low-credit limit for this unit"}
+              slotProps={{ htmlInput: { "data-testid": "limits-low-credit", inputMode: "decimal" } }}
+            />
+            <TextField
+              label={`Negative limit (${unitLabel(unit)})`}
+              value={negative}
+              onChange={(e) => setNegative(e.target.value)}
+              required
+              placeholder="50"
+              error={Boolean(errorFor("negative_limit"))}
+              helperText={errorFor("negative_limit") ?? "How far below zero running work may take the balance; 0 or more"}
+              slotProps={{ htmlInput: { "data-testid": "limits-negative", inputMode: "decimal" } }}
+            />
+          </>
+        )}
+      </ActionDialog>
+    </>
+  );
+}
+
+function SpendCapAction({ account, allowed }: { account: Account; allowed: boolean }) {
+  const provider = useTollgate();
+  const [open, setOpen] = useState(false);
+  const [amount, setAmount] = useState("");
+  const hasCap = toMicros(account.spend_cap_micros) > 0n;
+  const start = () => {
+    setAmount(account.spend_cap_micros === undefined || account.spend_cap_micros === null ? "" : microsToHuman(account.spend_cap_micros));
+    setOpen(true);
+  };
+  return (
+    <>
+      <ActionButton allowed={allowed} needs="operator" testId="spend-cap-button" icon={<Savings />} label="Set spend cap" onClick={start} />
+      <ActionDialog
+        open={open}
+        onClose={() => setOpen(false)}
+        title={`Set the monthly spend cap of ${account.name || account.id}`}
+        testId="spend-cap"
+        submitLabel="Set spend cap"
+        successMessage="Spend cap set"
+        validate={() => {
+          const problem = checkHumanAmount(amount, { allowZero: true });
+          return problem ? { field: "amount", message: problem } : null;
+        }}
+        onSubmit={(reason) => provider.setSpendCap(RESOURCES.accounts, { accountId: String(account.id), amount: amount.trim(), reason })}
+      >
+        {(errorFor) => (
+          <TextField
+            label="Monthly spend cap (USD)"
+            value={amount}
+            onChange={(e) => setAmount(e.target.value)}
+            required
+            placeholder="500"
+            error={Boolean(errorFor("amount"))}
+            helperText={errorFor("amount") ?? `${hasCap ? `Now ${formatAmount(account.spend_cap_micros, "usd")} a month` : "No cap now"}. 0 removes the cap.`}
+            slotProps={{ htmlInput: { "data-testid": "spend-cap-amount", inputMode: "decimal" } }}
+          />
+        )}
+      </ActionDialog>
+    </>
+  );
+}
+
 function ChangePlanAction({ account, allowed }: { account: Account; allowed: boolean }) {
   const provider = useTollgate();
   const [open, setOpen] = useState(false);
@@ -224,6 +368,8 @@ export function AccountActions() {
     <TopToolbar data-testid="account-actions">
       <GrantAction account={account} allowed={canOperate} />
       <AdjustAction account={account} allowed={canOperate} />
+      <LimitsAction account={account} allowed={canOperate} />
+      {isByomUsd(account) && <SpendCapAction account={account} allowed={canOperate} />}
       <StatusAction account={account} allowed={canOperate} />
       <ChangePlanAction account={account} allowed={canAdmin} />
     </TopToolbar>

@@ -1,5 +1,5 @@
 import { Box, Card, CardContent, Stack, Tooltip, Typography } from "@mui/material";
-import type { PoolBalance, UnitBalance } from "../api-types";
+import type { LimitOverride, PoolBalance, UnitBalance } from "../api-types";
 import { StatusIcon } from "../components/StatusIcon";
 import { formatAmount, percentOf, toMicros, unitLabel } from "../money";
 import { POOL_COLORS, POOL_KINDS, POOL_LABELS } from "./account-units";
@@ -61,8 +61,22 @@ function UsageBar({ unit, uses, granted, used }: { unit: string; uses: PoolUse[]
   );
 }
 
-/** One unit's balance: the available figure, the status icon, and used vs allotted by pool kind. */
-export function UnitBalanceCard({ balance, pools, primary }: { balance: UnitBalance; pools: PoolBalance[]; primary: boolean }) {
+/** An account's own limits for one unit, in words: "Negative limit 50 credits · low-credit limit 10 credits (account override)". */
+export function describeLimitOverride(limit: LimitOverride): string {
+  return `Negative limit ${formatAmount(limit.negative_limit_micros, limit.unit)} · low-credit limit ${formatAmount(limit.low_credit_limit_micros, limit.unit)} (account override)`;
+}
+
+/** The effective limits of a unit whose plan limits the account overrides. */
+function LimitsLine({ limit }: { limit: LimitOverride }) {
+  return (
+    <Typography variant="body2" color="text.secondary" data-testid={`limit-override-${limit.unit}`} sx={{ mb: 1.5 }}>
+      {describeLimitOverride(limit)}
+    </Typography>
+  );
+}
+
+/** One unit's balance: the available figure, the status icon, its limits when the account overrides the plan's, and used vs allotted by pool kind. */
+export function UnitBalanceCard({ balance, pools, primary, limit }: { balance: UnitBalance; pools: PoolBalance[]; primary: boolean; limit?: LimitOverride }) {
   const { unit } = balance;
   return (
     <Card variant="outlined" sx={{ flex: "1 1 320px" }} data-testid={`balance-card-${unit}`}>
@@ -81,21 +95,42 @@ export function UnitBalanceCard({ balance, pools, primary }: { balance: UnitBala
           {toMicros(balance.held_micros) !== 0n && ` · ${formatAmount(balance.held_micros, unit)} held`}
           {` · balance ${formatAmount(balance.balance_micros, unit)}`}
         </Typography>
+        {limit && <LimitsLine limit={limit} />}
         <UsageBar unit={unit} uses={usedByKind(pools, unit)} granted={balance.granted_micros} used={balance.used_micros} />
       </CardContent>
     </Card>
   );
 }
 
-/** Balance per unit, side by side. */
-export function BalancePanel({ units, pools, primaryUnit }: { units: UnitBalance[]; pools: PoolBalance[]; primaryUnit: string }) {
-  if (units.length === 0) return <Typography color="text.secondary">No balance yet.</Typography>;
+/** Balance per unit, side by side; the account's limit overrides with their unit (or below, for a unit with no balance yet). */
+export function BalancePanel({ units, pools, primaryUnit, limitOverrides = [] }: { units: UnitBalance[]; pools: PoolBalance[]; primaryUnit: string; limitOverrides?: LimitOverride[] }) {
+  const limitFor = (unit: string) => limitOverrides.find((l) => l.unit === unit);
+  const elsewhere = limitOverrides.filter((l) => !units.some((u) => u.unit === l.unit));
+  const orphans = elsewhere.length > 0 && (
+    <Stack spacing={0.5}>
+      {elsewhere.map((l) => (
+        <Typography key={l.unit} variant="body2" color="text.secondary" data-testid={`limit-override-${l.unit}`}>
+          {unitLabel(l.unit)}: {describeLimitOverride(l)}
+        </Typography>
+      ))}
+    </Stack>
+  );
+  if (units.length === 0)
+    return (
+      <Stack spacing={1}>
+        <Typography color="text.secondary">No balance yet.</Typography>
+        {orphans}
+      </Stack>
+    );
   const primary = units.find((u) => u.unit === primaryUnit) ?? units[0]!;
   return (
-    <Stack direction="row" sx={{ flexWrap: "wrap", gap: 2 }}>
-      {units.map((u) => (
-        <UnitBalanceCard key={u.unit} balance={u} pools={pools} primary={u === primary} />
-      ))}
+    <Stack spacing={1}>
+      <Stack direction="row" sx={{ flexWrap: "wrap", gap: 2 }}>
+        {units.map((u) => (
+          <UnitBalanceCard key={u.unit} balance={u} pools={pools} primary={u === primary} limit={limitFor(u.unit)} />
+        ))}
+      </Stack>
+      {orphans}
     </Stack>
   );
 }

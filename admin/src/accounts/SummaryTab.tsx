@@ -8,7 +8,7 @@ import { BalancePanel } from "./Balance";
 import { Banners } from "./Banners";
 import { CycleMetrics, RunOutWarning } from "./CycleMetrics";
 
-/** The dashboard of one account: balance, status, cycle, banners, usage chart and the top tables. */
+/** The dashboard of one account: balance (with the account's limit overrides), status, cycle, banners, usage chart and the top tables. */
 export function SummaryTab() {
   const account = useRecordContext<Account>();
   if (!account) return null;
@@ -18,7 +18,7 @@ export function SummaryTab() {
     <Stack spacing={2} sx={{ py: 1 }}>
       <Banners banners={account.banners ?? []} />
       {cycle && <RunOutWarning cycle={cycle} />}
-      <BalancePanel units={account.balance?.units ?? []} pools={account.balance?.pools ?? []} primaryUnit={unit} />
+      <BalancePanel units={account.balance?.units ?? []} pools={account.balance?.pools ?? []} primaryUnit={unit} limitOverrides={account.limit_overrides ?? []} />
       {cycle && <CycleMetrics cycle={cycle} unit={unit} />}
       <UsageChart accountId={String(account.id)} unit={unit} />
       <Stack direction="row" sx={{ flexWrap: "wrap", gap: 2, "& > *": { flex: "1 1 380px", minWidth: 0 } }}>
