@@ -28,7 +28,7 @@ const authProvider = tollgateAuthProvider({ apiUrl });
 createRoot(document.getElementById("root")!).render(
   <StrictMode>
     <TollgateConfigProvider traceUrl={traceUrl}>
-      <Admin dataProvider={dataProvider} authProvider={authProvider} loginPage={TollgateLoginPage} title="Acme back office" requireAuth disableTelemetry>
+      <Admin dataProvider={dataProvider} authProvider={authProvider} loginPage={TollgateLoginPage} title="Acme back office" disableTelemetry>
         <Resource name="customers" list={CustomerList} edit={CustomerEdit} icon={People} options={{ label: "Customers" }} />
         <Resource {...accounts} />
         <Resource {...audit} />
