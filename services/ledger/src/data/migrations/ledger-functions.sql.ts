@@ -354,18 +354,20 @@ declare
   v_crossed integer[];
   v_cycle timestamptz;
   v_attribution jsonb := p_attribution;
-  v_reloaded bigint;
+  v_reloaded bigint := 0;
+  v_reloadable boolean := false;
 begin
   if p_amount < 0 then
     raise exception 'INVALID_AMOUNT: a charge must not be negative';
   end if;
-  perform ledger.lock_balance(p_account, p_unit);
+  v_balance := ledger.lock_balance(p_account, p_unit);
   v_response := ledger.replayed(p_account, p_key, p_hash);
   if v_response is not null then
     return v_response;
   end if;
-  perform ledger.expire_holds(p_account, p_unit);
-  select * into v_balance from ledger.balances where account_id = p_account and unit = p_unit;
+  if ledger.expire_holds(p_account, p_unit) > 0 then
+    select * into v_balance from ledger.balances where account_id = p_account and unit = p_unit;
+  end if;
 
   if p_hold is not null then
     select * into v_hold from ledger.holds where hold_id = p_hold for update;
@@ -386,7 +388,10 @@ begin
   end if;
 
   -- Collect as much as keeps (balance - other holds) at or above -negative_limit.
-  v_total := ledger.total_balance(p_account, p_unit);
+  -- The live pools' balance and allotment, in one pass.
+  select coalesce(sum(balance_micros), 0), coalesce(sum(granted_micros), 0) into v_total, v_allotted
+    from ledger.pools
+   where account_id = p_account and unit = p_unit and not closed and (expires_at is null or expires_at > now());
   v_room := v_total - (v_balance.held_micros - v_hold_remaining) + v_balance.negative_limit_micros;
   v_collect := least(p_amount, greatest(v_room, 0));
   v_uncollected := p_amount - v_collect;
@@ -399,7 +404,7 @@ begin
   -- priority, then the pool that expires first.
   v_left := v_collect;
   for v_pool in
-    select pool_id, balance_micros from ledger.pools
+    select pool_id, balance_micros, kind, reload_to_micros from ledger.pools
      where account_id = p_account and unit = p_unit and not closed
        and (expires_at is null or expires_at > now())
      order by (kind in ('monthly', 'spend_cap')) desc, array_position(p_order, kind) nulls last, priority,
@@ -412,6 +417,7 @@ begin
     exit when v_left = 0;
     v_take := least(v_left, greatest(v_pool.balance_micros, 0));
     if v_take > 0 then
+      v_reloadable := v_reloadable or (v_pool.kind = 'add_on' and v_pool.reload_to_micros > 0);
       update ledger.pools set balance_micros = balance_micros - v_take where pool_id = v_pool.pool_id;
       v_line := v_line + 1;
       insert into ledger.lines values (v_entry, v_line, 'pool:' || v_pool.pool_id, v_pool.pool_id, -v_take);
@@ -447,12 +453,14 @@ begin
      where account_id = p_account and unit = p_unit;
   end if;
 
-  -- Add-on pools with auto reload top themselves up (ledger.auto_reload).
-  v_reloaded := ledger.auto_reload(p_account, p_unit, p_traceparent);
-  v_total := v_total + v_reloaded;
+  -- An add-on pool with auto reload that this charge drew from tops itself up (ledger.auto_reload).
+  if v_reloadable then
+    v_reloaded := ledger.auto_reload(p_account, p_unit, p_traceparent);
+    v_total := v_total + v_reloaded;
+    v_allotted := v_allotted + v_reloaded;
+  end if;
 
   -- Threshold crossings: once per threshold per cycle, in this transaction.
-  v_allotted := ledger.allotted(p_account, p_unit);
   v_crossed := v_balance.crossed_percents;
   if v_allotted > 0 and v_collect > 0 then
     v_used := v_allotted - (v_total - v_collect);
