@@ -295,13 +295,13 @@ declare
   v_expires timestamptz;
   v_response jsonb;
 begin
-  perform ledger.lock_balance(p_account, p_unit);
+  v_held := (ledger.lock_balance(p_account, p_unit)).held_micros;
   v_response := ledger.replayed(p_account, p_key, p_hash);
   if v_response is not null then
     return v_response;
   end if;
-  perform ledger.expire_holds(p_account, p_unit);
-  select held_micros into v_held from ledger.balances where account_id = p_account and unit = p_unit;
+  -- Expired holds give back what they still reserve (the balance row is locked).
+  v_held := v_held - ledger.expire_holds(p_account, p_unit);
   v_available := ledger.total_balance(p_account, p_unit) - v_held;
   if v_available < p_amount then
     v_response := jsonb_build_object('allowed', false, 'available_micros', v_available::text, 'reason',
