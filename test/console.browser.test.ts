@@ -123,6 +123,29 @@ describe("support console in Chromium", () => {
     await page.close();
   });
 
+  it("lets an operator override the account's limits through the dialog, asking for a reason", async () => {
+    const page = await signIn("otto", "operator-pass", "/#/tollgate-accounts/acme/show");
+    await page.getByTestId("limits-button").click();
+    await page.getByTestId("limits-dialog").waitFor();
+    await page.getByTestId("limits-low-credit").fill("10");
+    await page.getByTestId("limits-negative").fill("25");
+    await page.getByTestId("limits-submit").click();
+    // No reason: the dialog stays open and nothing is sent.
+    expect(await page.getByTestId("limits-dialog").isVisible()).toBe(true);
+    await page.getByTestId("limits-reason").fill("long-standing customer, allow overdraft");
+    await page.getByTestId("limits-submit").click();
+    await page.getByTestId("limits-dialog").waitFor({ state: "hidden" });
+    await page.getByTestId("limit-override-credits").waitFor();
+    expect(await page.getByTestId("limit-override-credits").textContent()).toContain("25 credits");
+    const account = await api("/api/accounts/acme");
+    expect(account.limit_overrides).toEqual([{ unit: "credits", low_credit_limit_micros: "10000000", negative_limit_micros: "25000000" }]);
+    const audit = await api("/api/audit?account_id=acme");
+    const changes = audit.data.filter((row: { action: string }) => row.action === "set_limits");
+    expect(changes).toHaveLength(1); // the attempt without a reason sent nothing
+    expect(changes[0]).toMatchObject({ actor: "otto", reason: "long-standing customer, allow overdraft" });
+    await page.close();
+  });
+
   it("serves the host back-office example with its own resource beside the plugin's pages", async () => {
     const page = await signIn("vera", "viewer-pass", "/host.html");
     for (const label of ["Customers", "Accounts", "Audit log"]) await page.getByRole("menuitem", { name: label }).first().waitFor();
