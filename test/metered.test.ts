@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call } from "@tollgate/grpc-kit";
+import { call, errorDetails } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
 import pg from "pg";
@@ -65,6 +65,10 @@ describe("runs", () => {
     expect(ended).toEqual({ chargedMicros: String(3 * CREDIT), activeSeconds: "3" });
     const again = await call(ledger, ledger.endRun, { runId: "run-1", state: L.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "e2" });
     expect(again.chargedMicros).toBe(String(3 * CREDIT));
+    const replay = await call(ledger, ledger.endRun, { runId: "run-1", state: L.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "e1" });
+    expect(replay).toEqual(ended);
+    const reused = await call(ledger, ledger.endRun, { runId: "run-1", state: L.RunEndState.RUN_END_STATE_FAILED, idempotencyKey: "e1" }).catch((e: unknown) => e);
+    expect(errorDetails(reused)).toMatchObject({ code: 6, reason: "IDEMPOTENCY_KEY_REUSED" });
   });
 
   it("stops a long run when the balance is gone and emits a stop event with the reason", async () => {

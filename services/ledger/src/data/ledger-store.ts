@@ -139,6 +139,9 @@ export interface LedgerStore {
   listWork(filter: { accountId?: string; kind?: string; state?: string; offset: number; limit: number }): Promise<WorkRow[]>;
   listHolds(filter: { accountId?: string; status?: string; offset: number; limit: number }): Promise<Hold[]>;
   dueWork(chargedBefore: Date, limit: number): Promise<WorkRow[]>;
+  /** The stored result of an idempotency key (IDEMPOTENCY_KEY_REUSED when the request differs), or undefined. */
+  recall(accountId: string, key: string, requestHash: string): Promise<unknown>;
+  remember(accountId: string, key: string, operation: string, requestHash: string, response: unknown): Promise<void>;
   sweepExpiredHolds(limit: number): Promise<number>;
   sweepExpiredPools(limit: number): Promise<number>;
   account(accountId: string): Promise<LedgerAccount | null>;
@@ -317,6 +320,20 @@ export class PostgresLedgerStore implements LedgerStore {
       [chargedBefore, limit],
     );
     return rows.map(PostgresLedgerStore.workRow);
+  }
+
+  async recall(accountId: string, key: string, requestHash: string): Promise<unknown> {
+    const [row] = await sql<{ result: unknown }>(this.em(), `select ledger.replayed(?, ?, ?) as result`, [accountId, key, requestHash]);
+    return row?.result ?? undefined;
+  }
+
+  async remember(accountId: string, key: string, operation: string, requestHash: string, response: unknown): Promise<void> {
+    await sql(
+      this.em(),
+      `insert into ledger.idempotency_keys (account_id, idempotency_key, operation, request_hash, response)
+       values (?, ?, ?, ?, ?::jsonb) on conflict (account_id, idempotency_key) do nothing`,
+      [accountId, key, operation, requestHash, JSON.stringify(response)],
+    );
   }
 
   async sweepExpiredHolds(limit: number): Promise<number> {

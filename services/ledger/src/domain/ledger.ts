@@ -340,6 +340,26 @@ export class Ledger {
     });
   }
 
+  /**
+   * Runs a state change of metered work once per idempotency key: a replay
+   * answers the stored result, the key with another request is refused. The
+   * state changes are themselves idempotent, so a crash between the change and
+   * recording the key only repeats a no-op.
+   */
+  async once<T>(workId: string, operation: string, idempotencyKey: string, request: unknown, fn: () => Promise<T>): Promise<T> {
+    const isRun = operation.endsWith("run");
+    if (!workId) throw new InvalidArgumentError(isRun ? "run_id" : "deployment_id", "is required");
+    requireKey(idempotencyKey);
+    const work = await this.store.work(workId);
+    if (!work) throw new NotFoundError(isRun ? "run" : "deployment", workId);
+    const hash = fingerprint({ op: operation, workId, request });
+    const replayed = await this.store.recall(work.account_id, idempotencyKey, hash);
+    if (replayed !== undefined && replayed !== null) return (replayed as { result: T }).result;
+    const result = await fn();
+    await this.store.remember(work.account_id, idempotencyKey, operation, hash, { result });
+    return result;
+  }
+
   resume(workId: string) {
     if (!workId) throw new InvalidArgumentError("run_id", "is required");
     return this.store.resumeWork(workId);

@@ -204,24 +204,30 @@ export function ledgerHandlers(
     }, options),
 
     pauseRun: unary(async (request: ledgerV1.PauseRunRequest) => {
-      const before = await requireWork(request.runId, "run_id");
-      const result = await ledger.meter(request.runId, { nextState: before.state === "running" ? "paused" : before.state, ...traceOf() });
-      return { chargedMicros: result.charged_micros ?? "0" };
+      return ledger.once(request.runId, "pause_run", request.idempotencyKey, request, async () => {
+        const before = await requireWork(request.runId, "run_id");
+        const result = await ledger.meter(request.runId, { nextState: before.state === "running" ? "paused" : before.state, ...traceOf() });
+        return { chargedMicros: result.charged_micros ?? "0" };
+      });
     }, options),
 
     resumeRun: unary(async (request: ledgerV1.ResumeRunRequest) => {
-      await requireWork(request.runId, "run_id");
-      const { state } = await ledger.resume(request.runId);
-      return { proceed: state === "running" };
+      return ledger.once(request.runId, "resume_run", request.idempotencyKey, request, async () => {
+        await requireWork(request.runId, "run_id");
+        const { state } = await ledger.resume(request.runId);
+        return { proceed: state === "running" };
+      });
     }, options),
 
     endRun: unary(async (request: ledgerV1.EndRunRequest) => {
-      const state = L.runEndStateToJSON(request.state).slice("RUN_END_STATE_".length).toLowerCase();
-      if (!["finished", "failed", "cancelled"].includes(state)) throw new InvalidArgumentError("state", "must be finished, failed or cancelled");
-      const before = await requireWork(request.runId, "run_id");
-      if (["running", "paused"].includes(before.state)) await ledger.meter(request.runId, { nextState: state, ...traceOf() });
-      const after = (await ledger.work(request.runId))!;
-      return { chargedMicros: after.charged_micros, activeSeconds: String(BigInt(after.active_ms) / 1000n) };
+      return ledger.once(request.runId, "end_run", request.idempotencyKey, request, async () => {
+        const state = L.runEndStateToJSON(request.state).slice("RUN_END_STATE_".length).toLowerCase();
+        if (!["finished", "failed", "cancelled"].includes(state)) throw new InvalidArgumentError("state", "must be finished, failed or cancelled");
+        const before = await requireWork(request.runId, "run_id");
+        if (["running", "paused"].includes(before.state)) await ledger.meter(request.runId, { nextState: state, ...traceOf() });
+        const after = (await ledger.work(request.runId))!;
+        return { chargedMicros: after.charged_micros, activeSeconds: String(BigInt(after.active_ms) / 1000n) };
+      });
     }, options),
 
     deploy: unary(async (request: ledgerV1.DeployRequest) => {
@@ -239,18 +245,22 @@ export function ledgerHandlers(
     }, options),
 
     scale: unary(async (request: ledgerV1.ScaleRequest) => {
-      if (!Number.isInteger(request.replicas) || request.replicas < 0) throw new InvalidArgumentError("replicas", "must not be negative");
-      const before = await requireWork(request.deploymentId, "deployment_id");
-      if (before.state !== "running") throw new FailedPreconditionError(`deployment ${request.deploymentId} is ${before.state}`, "DEPLOYMENT_NOT_RUNNING");
-      await ledger.meter(request.deploymentId, { replicas: request.replicas, ...traceOf() });
-      return { replicas: request.replicas };
+      return ledger.once(request.deploymentId, "scale_deployment", request.idempotencyKey, request, async () => {
+        if (!Number.isInteger(request.replicas) || request.replicas < 0) throw new InvalidArgumentError("replicas", "must not be negative");
+        const before = await requireWork(request.deploymentId, "deployment_id");
+        if (before.state !== "running") throw new FailedPreconditionError(`deployment ${request.deploymentId} is ${before.state}`, "DEPLOYMENT_NOT_RUNNING");
+        await ledger.meter(request.deploymentId, { replicas: request.replicas, ...traceOf() });
+        return { replicas: request.replicas };
+      });
     }, options),
 
     undeploy: unary(async (request: ledgerV1.UndeployRequest) => {
-      const before = await requireWork(request.deploymentId, "deployment_id");
-      if (before.state === "running") await ledger.meter(request.deploymentId, { nextState: "undeployed", ...traceOf() });
-      const after = (await ledger.work(request.deploymentId))!;
-      return { chargedMicros: after.charged_micros };
+      return ledger.once(request.deploymentId, "undeploy", request.idempotencyKey, request, async () => {
+        const before = await requireWork(request.deploymentId, "deployment_id");
+        if (before.state === "running") await ledger.meter(request.deploymentId, { nextState: "undeployed", ...traceOf() });
+        const after = (await ledger.work(request.deploymentId))!;
+        return { chargedMicros: after.charged_micros };
+      });
     }, options),
 
     rollOverCycle: unary(async (request: ledgerV1.RollOverCycleRequest) => {
