@@ -21,6 +21,8 @@ export interface LedgerServiceOptions {
   sweepIntervalMs?: number;
   /** How often running runs and deployments are charged for their time (0 disables the meter). */
   meterIntervalMs?: number;
+  /** How long idempotency keys are kept (at least 24 h; default 7 days). */
+  idempotencyRetentionMs?: number;
 }
 
 export interface LedgerService {
@@ -53,11 +55,13 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
   });
 
   const sweepIntervalMs = options.sweepIntervalMs ?? 5_000;
+  const retentionMs = Math.max(options.idempotencyRetentionMs ?? 7 * 86_400_000, 86_400_000);
   const sweeper =
     sweepIntervalMs > 0
       ? setInterval(() => {
           scope(async () => {
             await store.sweepExpiredHolds(500);
+            await store.pruneIdempotencyKeys(retentionMs, 1_000);
             if ((await store.sweepExpiredPools(100)) > 0) events.notify();
           }).catch((error: unknown) => console.error("[ledger] expiry sweep failed", error));
         }, sweepIntervalMs)

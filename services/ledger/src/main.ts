@@ -16,6 +16,7 @@ await runService(
     PRICING_ADDRESS: env.address().default("127.0.0.1:50052"),
     HOLD_SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).default(5_000),
     METER_INTERVAL_MS: z.coerce.number().int().min(0).default(10_000),
+    IDEMPOTENCY_RETENTION_HOURS: z.coerce.number().int().min(24, "keys are kept at least 24 hours").default(168),
   },
   (config) =>
     startLedgerService({
@@ -27,6 +28,7 @@ await runService(
       pricingAddress: config.PRICING_ADDRESS,
       sweepIntervalMs: config.HOLD_SWEEP_INTERVAL_MS,
       meterIntervalMs: config.METER_INTERVAL_MS,
+      idempotencyRetentionMs: config.IDEMPOTENCY_RETENTION_HOURS * 3_600_000,
       ...(config.SERVICE_TOKEN ? { serviceToken: config.SERVICE_TOKEN } : {}),
     }),
 );

@@ -87,3 +87,15 @@ describe("cycle rollover", () => {
     expect(denied).toMatchObject({ allowed: false, reason: "FREE_CREDITS_EXPIRED" });
   });
 });
+
+describe("idempotency keys", () => {
+  it("are kept for the retention period and forgotten after it", async () => {
+    await store.openAccount("keys", "p", 1n, at(-1), at(29), units, []);
+    await directCharge("keys", "recent", 1n);
+    await directCharge("keys", "old", 1n);
+    await sql(orm.em.fork(), `update ledger.idempotency_keys set created_at = now() - interval '8 days' where account_id = 'keys' and idempotency_key = 'old'`);
+    expect(await store.pruneIdempotencyKeys(7 * 86_400_000, 100)).toBe(1);
+    const left = await sql<{ idempotency_key: string }>(orm.em.fork(), `select idempotency_key from ledger.idempotency_keys where account_id = 'keys'`);
+    expect(left.map((r) => r.idempotency_key)).toEqual(["recent"]);
+  });
+});

@@ -142,6 +142,8 @@ export interface LedgerStore {
   /** The stored result of an idempotency key (IDEMPOTENCY_KEY_REUSED when the request differs), or undefined. */
   recall(accountId: string, key: string, requestHash: string): Promise<unknown>;
   remember(accountId: string, key: string, operation: string, requestHash: string, response: unknown): Promise<void>;
+  /** Forgets idempotency keys older than `retentionMs` (at most `limit` per call). */
+  pruneIdempotencyKeys(retentionMs: number, limit: number): Promise<number>;
   sweepExpiredHolds(limit: number): Promise<number>;
   sweepExpiredPools(limit: number): Promise<number>;
   account(accountId: string): Promise<LedgerAccount | null>;
@@ -334,6 +336,17 @@ export class PostgresLedgerStore implements LedgerStore {
        values (?, ?, ?, ?, ?::jsonb) on conflict (account_id, idempotency_key) do nothing`,
       [accountId, key, operation, requestHash, JSON.stringify(response)],
     );
+  }
+
+  async pruneIdempotencyKeys(retentionMs: number, limit: number): Promise<number> {
+    const rows = await sql<{ idempotency_key: string }>(
+      this.em(),
+      `delete from ledger.idempotency_keys where ctid in (
+         select ctid from ledger.idempotency_keys where created_at < now() - make_interval(secs => ? / 1000.0) limit ?)
+       returning idempotency_key`,
+      [retentionMs, limit],
+    );
+    return rows.length;
   }
 
   async sweepExpiredHolds(limit: number): Promise<number> {
