@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { startGateway, type Gateway } from "@tollgate/gateway";
 import { call } from "@tollgate/grpc-kit";
-import { ledgerV1 } from "@tollgate/proto";
-import { createTestDatabase, type TestDatabase } from "@tollgate/testing";
+import { commonV1, ledgerV1 } from "@tollgate/proto";
+import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
 import { replies, seedStarter } from "./fixtures.js";
 import { startPlatform, type Platform } from "./platform.js";
 
@@ -143,6 +143,38 @@ describe("support console in Chromium", () => {
     const changes = audit.data.filter((row: { action: string }) => row.action === "set_limits");
     expect(changes).toHaveLength(1); // the attempt without a reason sent nothing
     expect(changes[0]).toMatchObject({ actor: "otto", reason: "long-standing customer, allow overdraft" });
+    await page.close();
+  });
+
+  it("shows a guardrail deployment's hardware, time and credits in the Guardrails tab's detail panel", async () => {
+    const { pricing, ledger } = platform.clients;
+    await call(pricing, pricing.publishRateTable, {
+      tableId: "default", effectiveFrom: new Date(Date.now() - 1_000), actor: "test", reason: "add guardrail hardware", idempotencyKey: "",
+      rates: [
+        { bucket: commonV1.Bucket.BUCKET_AI, unit: commonV1.Unit.UNIT_CREDITS, kind: { $case: "modelReply", modelReply: { model: "gpt-4o", microsPerReply: "5000000" } } },
+        { bucket: commonV1.Bucket.BUCKET_COMPUTE, unit: commonV1.Unit.UNIT_CREDITS, kind: { $case: "cpuCoreHour", cpuCoreHour: { cpuType: "xeon-4", microsPerCoreHour: "3600000" } } },
+      ],
+    });
+    const deployed = await eventually(async () => {
+      const r = await call(ledger, ledger.deploy, ledgerV1.DeployRequest.fromPartial({
+        accountId: "acme", deploymentId: "pii-guard", replicas: 1, idempotencyKey: `pii-guard-${Date.now()}`,
+        hardware: { kind: { $case: "cpuTime", cpuTime: { cpuType: "xeon-4", cores: "2", seconds: "0" } } },
+      })).catch(() => undefined);
+      return r?.allowed ? r : undefined;
+    }, 5_000, "the new rate to reach the ledger");
+    expect(deployed.allowed).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    await call(ledger, ledger.undeploy, { deploymentId: "pii-guard", idempotencyKey: "pii-guard-undeploy" });
+
+    const page = await signIn("vera", "viewer-pass", "/#/tollgate-accounts/acme/show/guardrails");
+    await page.getByTestId("guardrail-row").first().click();
+    const panel = page.getByTestId("guardrail-panel");
+    await panel.waitFor();
+    const text = await panel.textContent();
+    expect(text).toContain("xeon-4");
+    expect(text).toContain("pii-guard");
+    await page.waitForTimeout(500); // let the drawer finish sliding in before the screenshot
+    await page.screenshot({ path: `${screenshots}/guardrail-panel.png`, fullPage: true });
     await page.close();
   });
 

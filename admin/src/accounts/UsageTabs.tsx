@@ -8,13 +8,15 @@ import { RESOURCES } from "../data-provider";
 import { useTollgateQuery } from "../hooks";
 import { formatAmount, microsToNumber, numberToMicros, percentOf } from "../money";
 import { primaryUnit } from "./account-units";
+import { GpuDeployments, GuardrailDeployments, ScriptDeployments } from "./Deployments";
 
 /*
  * The five usage tabs of seed 001 (Overview, Tools, Models, Guardrails,
  * Custom scripts), built only from what the gateway offers: the top tables by
- * tool, model, deployment_id and block, and the split by bucket. Columns the
- * seed lists but the API has no data for (tool owner, model type, script
- * language, deployment status, hardware detail) are left out.
+ * tool, model, deployment_id and block, and the split by bucket, plus the
+ * metered deployments of `/api/work` (GPU, CPU and hardware-profile time; see
+ * ./Deployments). Columns the seed lists but the API has no data for (tool
+ * owner, model type, script language, vCPUs and memory) are left out.
  */
 
 function useAccount() {
@@ -139,10 +141,11 @@ export function ModelsTab() {
         <BucketTotal accountId={ctx.id} bucket="compute" title="Hosting and fine-tuning (compute bucket)" unit={ctx.unit} />
       </Stack>
       <TopTable accountId={ctx.id} dimension="model" title="Models" keyLabel="Model name" amountLabel="Credits used" unit={ctx.unit} pageSize={25} />
+      <GpuDeployments accountId={ctx.id} />
       <Alert severity="info" variant="outlined">
-        Deployments below are across all models: the API does not filter deployments by model.
+        Deployments are across all models: the API does not filter deployments by model.
       </Alert>
-      <TopTable accountId={ctx.id} dimension="deployment_id" title="Deployments" keyLabel="Deployment" amountLabel="Credits used" unit={ctx.unit} pageSize={25} />
+      <TopTable accountId={ctx.id} dimension="deployment_id" title="Credits by deployment" keyLabel="Deployment" amountLabel="Credits used" unit={ctx.unit} pageSize={25} />
     </Stack>
   );
 }
@@ -155,6 +158,7 @@ export function GuardrailsTab() {
       <Typography variant="body2" color="text.secondary">
         Guardrail credits come out of the model credits balance shown on the Overview tab.
       </Typography>
+      <GuardrailDeployments accountId={ctx.id} />
       <TopTable accountId={ctx.id} dimension="block" title="Guardrails and blocks" keyLabel="Name" amountLabel="Credits" unit={ctx.unit} pageSize={25} />
     </Stack>
   );
@@ -168,6 +172,7 @@ export function ScriptsTab() {
       <Stack direction="row" sx={{ flexWrap: "wrap", gap: 2 }}>
         <BucketTotal accountId={ctx.id} bucket="compute" title="Hosting credits (compute bucket)" unit={ctx.unit} />
       </Stack>
+      <ScriptDeployments accountId={ctx.id} />
       <TopTable accountId={ctx.id} dimension="deployment_id" title="Deployed scripts and hosting" keyLabel="Deployment" amountLabel="Credits used" unit={ctx.unit} pageSize={25} />
     </Stack>
   );
