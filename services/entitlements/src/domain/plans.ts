@@ -30,6 +30,7 @@ export class Plans {
       if (a.amountMicros < 0n) throw new InvalidArgumentError(`plan.allotments[${index}].amount_micros`, "must not be negative");
     });
     rules.limits.forEach((l, index) => {
+      if (l.unit === "UNIT_UNSPECIFIED") throw new InvalidArgumentError(`plan.limits[${index}].unit`, "is required");
       if (l.negativeLimitMicros < 0n) throw new InvalidArgumentError(`plan.limits[${index}].negative_limit_micros`, "is a distance below zero and must not be negative");
     });
     percents("plan.thresholds.banner_percents", rules.bannerPercents);

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { InvalidArgumentError, NotFoundError } from "@tollgate/errors";
-import { call } from "@tollgate/grpc-kit";
+import { call, page as paged, pageSize } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, notificationsV1, pricingV1 } from "@tollgate/proto";
 import { currentTraceId } from "@tollgate/telemetry";
 import type { AuditStore } from "../data/audit-store.js";
@@ -197,18 +197,19 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
 
   app.get("/api/audit", async (request) => {
     const query = request.query as Query;
-    const { pageSize } = page(query);
-    const limit = pageSize > 0 && pageSize <= 500 ? pageSize : 50;
+    const limit = pageSize(page(query).pageSize);
+    if (query.page_token && !/^\d+$/.test(query.page_token)) throw new InvalidArgumentError("page_token", "not a token from a previous page");
     const rows = await audit.list({
       ...(query.account_id ? { accountId: query.account_id } : {}),
       ...(query.page_token ? { beforeId: BigInt(query.page_token) } : {}),
       limit: limit + 1,
     });
-    const data = rows.slice(0, limit).map((r) => ({
+    const { items, nextPageToken } = paged(rows, limit, (r) => r.auditId);
+    const data = items.map((r) => ({
       id: r.auditId, actor: r.actor, role: r.role, action: r.action, target: r.target, account_id: r.accountId, reason: r.reason,
       before: r.before, after: r.after, trace_id: r.traceId, created_at: r.createdAt.toISOString(),
     }));
-    return { data, next_page_token: rows.length > limit ? data[data.length - 1]!.id : "" };
+    return { data, next_page_token: nextPageToken };
   });
 
   app.post("/api/accounts/:id/grants", async (request) => {

@@ -1,16 +1,14 @@
 import { eligibilityRulesFromProto } from "@tollgate/eligibility";
 import { call } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1 } from "@tollgate/proto";
-import type { Unit } from "@tollgate/rating";
+import { unitFromProto, type Unit } from "@tollgate/rating";
 import { inSpan } from "@tollgate/telemetry";
 import type { AccountDirectory, AccountView } from "../domain/account-view.js";
 import { StreamFollower } from "./stream-follower.js";
 
 const E = entitlementsV1;
 
-function unitName(unit: commonV1.Unit): Unit {
-  return commonV1.unitToJSON(unit).slice("UNIT_".length).toLowerCase() as Unit;
-}
+const unitName = (unit: commonV1.Unit): Unit => unitFromProto(unit, "plan.unit");
 
 /** Builds the ledger's view of an account from the entitlements contract. */
 export function accountView(account: entitlementsV1.Account, plan: entitlementsV1.Plan): AccountView {

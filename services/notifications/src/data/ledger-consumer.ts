@@ -1,12 +1,13 @@
 import { ledgerV1 } from "@tollgate/proto";
 import { withRemoteParent } from "@tollgate/telemetry";
-import { commonV1, entitlementsV1 } from "@tollgate/proto";
+import { entitlementsV1, type commonV1 } from "@tollgate/proto";
+import { unitFromProto } from "@tollgate/rating";
 import type { LedgerEventFacts, Unit } from "../domain/rules.js";
 import type { NotificationsStore } from "./notifications-store.js";
 
 export type EventHandler = (event: { sequence: bigint; facts?: LedgerEventFacts }) => Promise<void>;
 
-const unitOf = (unit: commonV1.Unit) => commonV1.unitToJSON(unit).slice("UNIT_".length).toLowerCase() as Unit;
+const unitOf = (unit: commonV1.Unit): Unit => unitFromProto(unit, "event.unit");
 
 /** The domain facts of a ledger event (undefined for kinds this service does not act on). */
 export function factsOf(event: ledgerV1.LedgerEvent): LedgerEventFacts | undefined {

@@ -48,13 +48,6 @@ language sql stable as $$
    where account_id = p_account and unit = p_unit and not closed
      and (expires_at is null or expires_at > now())
 $$`,
-  `
-create function ledger.allotted(p_account text, p_unit text) returns bigint
-language sql stable as $$
-  select coalesce(sum(granted_micros), 0)::bigint from ledger.pools
-   where account_id = p_account and unit = p_unit and not closed
-     and (expires_at is null or expires_at > now())
-$$`,
   // Expired holds of one account and unit give their remaining amount back.
   // Callers hold the balance row lock.
   `
