@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call } from "@tollgate/grpc-kit";
+import { call, errorDetails } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1 } from "@tollgate/proto";
 import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
 import pg from "pg";
@@ -156,6 +156,41 @@ describe("idempotency", () => {
     expect(ok.length).toBeGreaterThan(0);
     expect(new Set(ok.map((r) => r.entryId)).size).toBe(1);
     expect((await balanceOf("replay")).credits.balanceMicros).toBe(String(85 * CREDIT));
+  });
+});
+
+describe("group commit", () => {
+  it("commits a burst of concurrent calls on one account together, each with its own result", async () => {
+    await createAccount("burst");
+    const { ledger } = platform.clients;
+    await call(ledger, ledger.authorize, authorizeRequest("burst", "burst-warm", 1)); // caches filled, cycle open
+    const keys = Array.from({ length: 16 }, (_, i) => `burst-${i}`);
+    const results = await Promise.allSettled([
+      ...keys.map((key) => call(ledger, ledger.authorize, authorizeRequest("burst", key, 1))),
+      call(ledger, ledger.authorize, authorizeRequest("burst", "burst-3", 1)), // the same request again
+      call(ledger, ledger.authorize, authorizeRequest("burst", "burst-5", 2)), // the same key, another request
+    ]);
+    const holds = results.slice(0, 16).map((r) => (r as PromiseFulfilledResult<ledgerV1.AuthorizeResponse>).value);
+    expect(holds.every((h) => h?.allowed)).toBe(true);
+    expect(new Set(holds.map((h) => h.holdId)).size).toBe(16);
+    expect((results[16] as PromiseFulfilledResult<ledgerV1.AuthorizeResponse>).value?.holdId).toBe(holds[3]!.holdId);
+    expect(results[17]!.status).toBe("rejected");
+    expect(errorDetails((results[17] as PromiseRejectedResult).reason)).toMatchObject({ reason: "IDEMPOTENCY_KEY_REUSED" });
+
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query(
+        `select count(*)::int as holds, count(distinct created_at)::int as transactions, sum(amount_micros)::text as reserved
+           from ledger.holds where account_id = 'burst' and status = 'open'`);
+      expect(rows[0].holds).toBe(17);
+      // now() is the transaction's start: holds that share it were committed together.
+      expect(rows[0].transactions).toBeLessThan(17);
+      const [held] = (await client.query(`select held_micros::text from ledger.balances where account_id = 'burst'`)).rows;
+      expect(held.held_micros).toBe(rows[0].reserved);
+    } finally {
+      await client.end();
+    }
   });
 });
 

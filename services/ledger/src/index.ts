@@ -23,6 +23,8 @@ export interface LedgerServiceOptions {
   meterIntervalMs?: number;
   /** How long idempotency keys are kept (at least 24 h; default 7 days). */
   idempotencyRetentionMs?: number;
+  /** Authorize/Charge transactions in flight at once, each carrying every call that queued meanwhile (0: one transaction per call). */
+  groupCommitLanes?: number;
 }
 
 export interface LedgerService {
@@ -39,7 +41,7 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
     migrations,
     ...(options.poolMax ? { poolMax: options.poolMax } : {}),
   });
-  const store = new PostgresLedgerStore(() => orm.em.getContext());
+  const store = new PostgresLedgerStore(() => orm.em.getContext(), options.groupCommitLanes ?? 4);
   const entitlements = createClient(entitlementsV1.EntitlementsServiceClient, options.entitlementsAddress);
   const pricing = createClient(pricingV1.PricingServiceClient, options.pricingAddress);
   const accounts = new AccountCache(entitlements, options.serviceToken);

@@ -17,6 +17,7 @@ await runService(
     HOLD_SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).default(5_000),
     METER_INTERVAL_MS: z.coerce.number().int().min(0).default(10_000),
     IDEMPOTENCY_RETENTION_HOURS: z.coerce.number().int().min(24, "keys are kept at least 24 hours").default(168),
+    GROUP_COMMIT_LANES: z.coerce.number().int().min(0).max(64).default(4),
   },
   (config) =>
     startLedgerService({
@@ -29,6 +30,7 @@ await runService(
       sweepIntervalMs: config.HOLD_SWEEP_INTERVAL_MS,
       meterIntervalMs: config.METER_INTERVAL_MS,
       idempotencyRetentionMs: config.IDEMPOTENCY_RETENTION_HOURS * 3_600_000,
+      groupCommitLanes: config.GROUP_COMMIT_LANES,
       ...(config.SERVICE_TOKEN ? { serviceToken: config.SERVICE_TOKEN } : {}),
     }),
 );

@@ -1,4 +1,5 @@
 import { sql, type EntityManager } from "@tollgate/db";
+import { GroupCommit } from "./group-commit.js";
 import { EntrySchema, HoldSchema, LedgerAccountSchema, LineSchema, PoolSchema, BalanceSchema, type Entry, type Hold, type LedgerAccount, type Line, type Pool, type Balance } from "./entities.js";
 
 export interface UnitSetup {
@@ -157,7 +158,15 @@ export interface LedgerStore {
 }
 
 export class PostgresLedgerStore implements LedgerStore {
-  constructor(private readonly em: () => EntityManager) {}
+  private readonly groupCommit: GroupCommit | undefined;
+
+  /** `groupCommitLanes`: Authorize and Charge transactions in flight at once (0: every call its own transaction). */
+  constructor(private readonly em: () => EntityManager, groupCommitLanes = 0) {
+    this.groupCommit =
+      groupCommitLanes > 0
+        ? new GroupCommit((calls) => this.one(`select ledger.apply_batch(?::jsonb) as result`, [JSON.stringify(calls)]), { lanes: groupCommitLanes })
+        : undefined;
+  }
 
   private async one<T>(query: string, params: unknown[]): Promise<T> {
     const [row] = await sql<{ result: T }>(this.em(), query, params);
@@ -179,18 +188,31 @@ export class PostgresLedgerStore implements LedgerStore {
   }
 
   authorize(c: AuthorizeCall): Promise<AuthorizeResult> {
-    return this.one(`select ledger.authorize(?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?) as result`, [
-      c.accountId, c.unit, c.bucket, c.amountMicros.toString(), c.idempotencyKey, c.requestHash, c.ttlMs,
-      JSON.stringify(c.attribution), c.rateTableVersion.toString(),
-    ]);
+    const alone = () =>
+      this.one<AuthorizeResult>(`select ledger.authorize(?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?) as result`, [
+        c.accountId, c.unit, c.bucket, c.amountMicros.toString(), c.idempotencyKey, c.requestHash, c.ttlMs,
+        JSON.stringify(c.attribution), c.rateTableVersion.toString(),
+      ]);
+    if (!this.groupCommit) return alone();
+    return this.groupCommit.submit({
+      op: "authorize", account: c.accountId, unit: c.unit, bucket: c.bucket, amount: c.amountMicros.toString(), key: c.idempotencyKey,
+      hash: c.requestHash, ttl_ms: c.ttlMs, attribution: c.attribution, rate_version: c.rateTableVersion.toString(),
+    }, alone);
   }
 
   charge(c: ChargeCall): Promise<ChargeResult> {
-    return this.one(`select ledger.charge(?, ?::uuid, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?::text[], ?::integer[], ?, ?) as result`, [
-      c.accountId, c.holdId, c.unit, c.bucket, c.amountMicros.toString(), c.final, c.idempotencyKey, c.requestHash,
-      JSON.stringify(c.attribution), c.rateTableVersion.toString(), `{${c.drawdownOrder.join(",")}}`,
-      `{${c.thresholdPercents.join(",")}}`, c.traceparent, c.traceId,
-    ]);
+    const alone = () =>
+      this.one<ChargeResult>(`select ledger.charge(?, ?::uuid, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?::text[], ?::integer[], ?, ?) as result`, [
+        c.accountId, c.holdId, c.unit, c.bucket, c.amountMicros.toString(), c.final, c.idempotencyKey, c.requestHash,
+        JSON.stringify(c.attribution), c.rateTableVersion.toString(), `{${c.drawdownOrder.join(",")}}`,
+        `{${c.thresholdPercents.join(",")}}`, c.traceparent, c.traceId,
+      ]);
+    if (!this.groupCommit) return alone();
+    return this.groupCommit.submit({
+      op: "charge", account: c.accountId, hold: c.holdId, unit: c.unit, bucket: c.bucket, amount: c.amountMicros.toString(),
+      final: c.final, key: c.idempotencyKey, hash: c.requestHash, attribution: c.attribution, rate_version: c.rateTableVersion.toString(),
+      order: c.drawdownOrder, thresholds: c.thresholdPercents, traceparent: c.traceparent, trace_id: c.traceId,
+    }, alone);
   }
 
   release(accountId: string, holdId: string, idempotencyKey: string, requestHash: string) {
