@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { startGateway, type Gateway } from "@tollgate/gateway";
 import { call } from "@tollgate/grpc-kit";
-import { commonV1, ledgerV1 } from "@tollgate/proto";
+import { commonV1, entitlementsV1, ledgerV1, type pricingV1 } from "@tollgate/proto";
 import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
 import { replies, seedStarter } from "./fixtures.js";
 import { startPlatform, type Platform } from "./platform.js";
@@ -74,6 +74,48 @@ const api = async (path: string) => {
   return (await fetch(`${gateway.url}${path}`, { headers: { authorization: `Bearer ${token}` } })).json() as Promise<Record<string, any>>;
 };
 
+/** Submits an action dialog without a reason (it must stay open and send nothing), then with one. */
+async function submitWithReason(page: Page, dialog: string, reason: string): Promise<void> {
+  await page.getByTestId(`${dialog}-submit`).click();
+  expect(await page.getByTestId(`${dialog}-dialog`).isVisible()).toBe(true);
+  await page.getByTestId(`${dialog}-reason`).fill(reason);
+  await page.getByTestId(`${dialog}-submit`).click();
+  await page.getByTestId(`${dialog}-dialog`).waitFor({ state: "hidden" });
+}
+
+/** Opens the first row's detail panel on one of acme's tabs, waits for `shows` in it, takes a screenshot and returns the panel's text. */
+async function detailPanel(tab: string, kind: "guardrail" | "script", shows: string): Promise<string> {
+  const page = await signIn("vera", "viewer-pass", `/#/tollgate-accounts/acme/show/${tab}`);
+  await page.getByTestId(`${kind}-row`).first().click();
+  const panel = page.getByTestId(`${kind}-panel`);
+  await panel.getByText(shows).first().waitFor();
+  const text = (await panel.textContent()) ?? "";
+  await page.waitForTimeout(500); // let the drawer finish sliding in before the screenshot
+  await page.screenshot({ path: `${screenshots}/${kind}-panel.png`, fullPage: true });
+  await page.close();
+  return text;
+}
+
+/** Publishes rates for guardrail CPUs and script hosting profiles, then deploys on `hardware` once the ledger prices it. */
+async function deployOnHardware(deploymentId: string, hardware: pricingV1.Usage): Promise<void> {
+  const { pricing, ledger } = platform.clients;
+  await call(pricing, pricing.publishRateTable, {
+    tableId: "default", effectiveFrom: new Date(Date.now() - 1_000), actor: "test", reason: "add hardware rates", idempotencyKey: "",
+    rates: [
+      { bucket: commonV1.Bucket.BUCKET_AI, unit: commonV1.Unit.UNIT_CREDITS, kind: { $case: "modelReply", modelReply: { model: "gpt-4o", microsPerReply: "5000000" } } },
+      { bucket: commonV1.Bucket.BUCKET_COMPUTE, unit: commonV1.Unit.UNIT_CREDITS, kind: { $case: "cpuCoreHour", cpuCoreHour: { cpuType: "xeon-4", microsPerCoreHour: "3600000" } } },
+      { bucket: commonV1.Bucket.BUCKET_COMPUTE, unit: commonV1.Unit.UNIT_CREDITS, kind: { $case: "hardwareProfileHour", hardwareProfileHour: { profile: "script-medium", vcpus: 2, memoryMib: 4096, microsPerHour: "500000" } } },
+    ],
+  });
+  const deployed = await eventually(async () => {
+    const r = await call(ledger, ledger.deploy, ledgerV1.DeployRequest.fromPartial({
+      accountId: "acme", deploymentId, replicas: 1, idempotencyKey: `${deploymentId}-${Date.now()}`, hardware,
+    })).catch(() => undefined);
+    return r?.allowed ? r : undefined;
+  }, 5_000, "the new rate to reach the ledger");
+  expect(deployed.allowed).toBe(true);
+}
+
 describe("support console in Chromium", () => {
   it("shows the account's status icon and run-out projection as the ledger computes them", async () => {
     const page = await signIn("vera", "viewer-pass", "/#/tollgate-accounts/acme/show");
@@ -129,12 +171,7 @@ describe("support console in Chromium", () => {
     await page.getByTestId("limits-dialog").waitFor();
     await page.getByTestId("limits-low-credit").fill("10");
     await page.getByTestId("limits-negative").fill("25");
-    await page.getByTestId("limits-submit").click();
-    // No reason: the dialog stays open and nothing is sent.
-    expect(await page.getByTestId("limits-dialog").isVisible()).toBe(true);
-    await page.getByTestId("limits-reason").fill("long-standing customer, allow overdraft");
-    await page.getByTestId("limits-submit").click();
-    await page.getByTestId("limits-dialog").waitFor({ state: "hidden" });
+    await submitWithReason(page, "limits", "long-standing customer, allow overdraft");
     await page.getByTestId("limit-override-credits").waitFor();
     expect(await page.getByTestId("limit-override-credits").textContent()).toContain("25 credits");
     const account = await api("/api/accounts/acme");
@@ -147,34 +184,41 @@ describe("support console in Chromium", () => {
   });
 
   it("shows a guardrail deployment's hardware, time and credits in the Guardrails tab's detail panel", async () => {
-    const { pricing, ledger } = platform.clients;
-    await call(pricing, pricing.publishRateTable, {
-      tableId: "default", effectiveFrom: new Date(Date.now() - 1_000), actor: "test", reason: "add guardrail hardware", idempotencyKey: "",
-      rates: [
-        { bucket: commonV1.Bucket.BUCKET_AI, unit: commonV1.Unit.UNIT_CREDITS, kind: { $case: "modelReply", modelReply: { model: "gpt-4o", microsPerReply: "5000000" } } },
-        { bucket: commonV1.Bucket.BUCKET_COMPUTE, unit: commonV1.Unit.UNIT_CREDITS, kind: { $case: "cpuCoreHour", cpuCoreHour: { cpuType: "xeon-4", microsPerCoreHour: "3600000" } } },
-      ],
-    });
-    const deployed = await eventually(async () => {
-      const r = await call(ledger, ledger.deploy, ledgerV1.DeployRequest.fromPartial({
-        accountId: "acme", deploymentId: "pii-guard", replicas: 1, idempotencyKey: `pii-guard-${Date.now()}`,
-        hardware: { kind: { $case: "cpuTime", cpuTime: { cpuType: "xeon-4", cores: "2", seconds: "0" } } },
-      })).catch(() => undefined);
-      return r?.allowed ? r : undefined;
-    }, 5_000, "the new rate to reach the ledger");
-    expect(deployed.allowed).toBe(true);
+    await deployOnHardware("pii-guard", { kind: { $case: "cpuTime", cpuTime: { cpuType: "xeon-4", cores: "2", seconds: "0" } } });
+    const { ledger } = platform.clients;
     await new Promise((resolve) => setTimeout(resolve, 1_200));
     await call(ledger, ledger.undeploy, { deploymentId: "pii-guard", idempotencyKey: "pii-guard-undeploy" });
 
-    const page = await signIn("vera", "viewer-pass", "/#/tollgate-accounts/acme/show/guardrails");
-    await page.getByTestId("guardrail-row").first().click();
-    const panel = page.getByTestId("guardrail-panel");
-    await panel.waitFor();
-    const text = await panel.textContent();
-    expect(text).toContain("xeon-4");
+    const text = await detailPanel("guardrails", "guardrail", "xeon-4");
     expect(text).toContain("pii-guard");
-    await page.waitForTimeout(500); // let the drawer finish sliding in before the screenshot
-    await page.screenshot({ path: `${screenshots}/guardrail-panel.png`, fullPage: true });
+  });
+
+  it("shows a script's hosting profile, vCPUs and memory in the Custom scripts tab's detail panel", async () => {
+    await deployOnHardware("invoice-parser", { kind: { $case: "hardwareProfileTime", hardwareProfileTime: { profile: "script-medium", seconds: "0" } } });
+    const { ledger } = platform.clients;
+    const text = await detailPanel("scripts", "script", "2 vCPUs · 4 GiB");
+    expect(text).toContain("invoice-parser");
+    expect(text).toContain("script-medium");
+    await call(ledger, ledger.undeploy, { deploymentId: "invoice-parser", idempotencyKey: "invoice-parser-undeploy" });
+  });
+
+  it("lets an operator set a BYOM account's spend cap through the dialog, asking for a reason", async () => {
+    const { entitlements } = platform.clients;
+    await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({
+      accountId: "byom-co", name: "BYOM Co", planId: "starter", seats: 3,
+      billingMode: entitlementsV1.BillingMode.BILLING_MODE_BYOM_USD, spendCapMicros: String(100 * 1_000_000),
+    }));
+    const page = await signIn("otto", "operator-pass", "/#/tollgate-accounts/byom-co/show");
+    await page.getByTestId("spend-cap-button").click();
+    await page.getByTestId("spend-cap-dialog").waitFor();
+    expect(await page.getByTestId("spend-cap-amount").inputValue()).toBe("100");
+    await page.getByTestId("spend-cap-amount").fill("250");
+    await submitWithReason(page, "spend-cap", "approved budget increase for Q4");
+    await eventually(async () => ((await api("/api/accounts/byom-co")).spend_cap_micros === "250000000" ? true : undefined), 5_000, "the new cap");
+    const audit = await api("/api/audit?account_id=byom-co");
+    const changes = audit.data.filter((row: { action: string }) => row.action === "set_spend_cap");
+    expect(changes).toHaveLength(1);
+    expect(changes[0]).toMatchObject({ actor: "otto", reason: "approved budget increase for Q4" });
     await page.close();
   });
 

@@ -173,6 +173,7 @@ export interface Plan {
   version: number | string;
   name: string;
   tier: string;
+  rate_table_id: string;
   allotments: { unit: string; amount_micros: string }[];
   thresholds: Record<string, unknown>;
   published_at: string | null;

@@ -48,6 +48,8 @@ export interface TollgateDataProviderOptions {
 export interface TollgateDataProvider extends DataProvider {
   getAccountUsage(resource: string, params: { accountId: string; window: UsageWindow; splitBy: string; signal?: AbortSignal }): Promise<{ points: UsagePoint[] }>;
   getAccountTop(resource: string, params: { accountId: string; dimension: TopDimension; pageSize?: number; pageToken?: string; signal?: AbortSignal }): Promise<TopPage>;
+  /** The version of a rate table in effect now. */
+  getRateTableInEffect(resource: string, params: { tableId: string; signal?: AbortSignal }): Promise<RateTable>;
   getRateTableDiff(resource: string, params: { tableId: string; from: string | number; to: string | number; signal?: AbortSignal }): Promise<{ changes: RateChange[] }>;
   grantCredits(resource: string, params: { accountId: string; pool_kind: string; unit: string; amount: string; expires_at?: string; reason: string }): Promise<{ pool_id: string; entry_id: string; balance_micros: string; audit_id: string }>;
   adjustBalance(resource: string, params: { accountId: string; pool_id: string; amount: string; reason: string }): Promise<{ entry_id: string; balance_micros: string; audit_id: string }>;
@@ -302,6 +304,7 @@ export function tollgateDataProvider(options: TollgateDataProviderOptions): Toll
       get(`/api/accounts/${seg(accountId)}/usage`, { window, split_by: splitBy }, signal),
     getAccountTop: (_r, { accountId, dimension, pageSize, pageToken, signal }) =>
       get(`/api/accounts/${seg(accountId)}/top`, { dimension, page_size: pageSize, page_token: pageToken }, signal),
+    getRateTableInEffect: (_r, { tableId, signal }) => get("/api/rate-tables/in-effect", { table_id: tableId }, signal),
     getRateTableDiff: (_r, { tableId, from, to, signal }) => get("/api/rate-tables/diff", { table_id: tableId, from, to }, signal),
     grantCredits: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/grants`, body),
     adjustBalance: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/adjustments`, body),

@@ -20,11 +20,12 @@ import {
 } from "@mui/material";
 import CloseIcon from "@mui/icons-material/Close";
 import { useState, type ReactNode } from "react";
-import { useGetList } from "react-admin";
-import type { WorkRow } from "../api-types";
+import { useGetList, useGetOne } from "react-admin";
+import type { Plan, WorkRow } from "../api-types";
 import { Amount } from "../components/Amount";
 import { RESOURCES } from "../data-provider";
 import { formatDuration, formatHoursMinutes } from "../duration";
+import { useTollgateQuery } from "../hooks";
 import { describeError } from "../http";
 import { formatAmount } from "../money";
 import {
@@ -33,6 +34,8 @@ import {
   deploymentReplicas,
   deploymentStatus,
   deploymentsOfKind,
+  formatHostingProfile,
+  hostingProfiles,
   totalActiveSeconds,
   totalChargedMicros,
   type DeploymentHardware,
@@ -220,9 +223,18 @@ export function GuardrailDeployments({ accountId }: { accountId: string }) {
   );
 }
 
+/** The hosting profiles of the account plan's rate table in effect now (for vCPUs and memory). */
+function useHostingProfiles(plan: { planId: string; version: string | number } | undefined) {
+  const { data: planRecord } = useGetOne<Plan>(RESOURCES.plans, { id: plan ? `${plan.planId}@${plan.version}` : "" }, { enabled: Boolean(plan) });
+  const tableId = planRecord?.rate_table_id ?? "";
+  const table = useTollgateQuery(["rate-table-in-effect", tableId], (p, signal) => p.getRateTableInEffect(RESOURCES.rateTables, { tableId, signal }), Boolean(tableId));
+  return hostingProfiles(table.data?.rates ?? []);
+}
+
 /** Custom scripts tab: hardware-profile deployments, with the Script Detail Panel. */
-export function ScriptDeployments({ accountId }: { accountId: string }) {
+export function ScriptDeployments({ accountId, plan }: { accountId: string; plan?: { planId: string; version: string | number } }) {
   const { rows, isPending, error, truncated } = useDeployments(accountId, "profile");
+  const profiles = useHostingProfiles(plan);
   const [open, setOpen] = useState<WorkRow | null>(null);
   const summary = `Total scripts: ${rows.length.toLocaleString("en-US")} · Hosting credits: ${formatAmount(totalChargedMicros(rows), CREDITS)}`;
   return (
@@ -252,6 +264,7 @@ export function ScriptDeployments({ accountId }: { accountId: string }) {
           const h = hw(r);
           return [
             ["Hardware profile", h?.kind === "profile" && h.profile ? h.profile : "—"],
+            ["Hosting infrastructure", h?.kind === "profile" && profiles.has(h.profile) ? formatHostingProfile(profiles.get(h.profile)!) : "—"],
             ["Hosting time", formatHoursMinutes(r.active_seconds)],
             ["Credits used", credits(r)],
           ];

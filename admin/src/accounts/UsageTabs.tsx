@@ -16,7 +16,8 @@ import { GpuDeployments, GuardrailDeployments, ScriptDeployments } from "./Deplo
  * tool, model, deployment_id and block, and the split by bucket, plus the
  * metered deployments of `/api/work` (GPU, CPU and hardware-profile time; see
  * ./Deployments). Columns the seed lists but the API has no data for (tool
- * owner, model type, script language, vCPUs and memory) are left out.
+ * owner and status, model type, script language) are left out; a script's
+ * vCPUs and memory come from its hosting profile in the rate table.
  */
 
 function useAccount() {
@@ -172,7 +173,7 @@ export function ScriptsTab() {
       <Stack direction="row" sx={{ flexWrap: "wrap", gap: 2 }}>
         <BucketTotal accountId={ctx.id} bucket="compute" title="Hosting credits (compute bucket)" unit={ctx.unit} />
       </Stack>
-      <ScriptDeployments accountId={ctx.id} />
+      <ScriptDeployments accountId={ctx.id} plan={{ planId: ctx.account.plan_id, version: ctx.account.plan_version }} />
       <TopTable accountId={ctx.id} dimension="deployment_id" title="Deployed scripts and hosting" keyLabel="Deployment" amountLabel="Credits used" unit={ctx.unit} pageSize={25} />
     </Stack>
   );

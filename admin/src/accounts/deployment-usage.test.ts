@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { WorkRow } from "../api-types";
 import { formatHoursMinutes } from "../duration";
-import { cpuCount, deploymentHardware, deploymentReplicas, deploymentStatus, deploymentsOfKind, totalActiveSeconds, totalChargedMicros } from "./deployment-usage";
+import { cpuCount, deploymentHardware, deploymentReplicas, deploymentStatus, deploymentsOfKind, formatHostingProfile, hostingProfiles, totalActiveSeconds, totalChargedMicros } from "./deployment-usage";
 
 const row = (over: Partial<WorkRow>): WorkRow => ({
   id: "d1",
@@ -62,5 +62,18 @@ describe("formatHoursMinutes", () => {
     expect(formatHoursMinutes(0)).toBe("0h 0m");
     expect(formatHoursMinutes("3725")).toBe("1h 2m");
     expect(formatHoursMinutes(-1)).toBe("—");
+  });
+});
+
+describe("hosting profiles", () => {
+  it("reads each profile's vCPUs and memory from a rate table's hardware-profile rates", () => {
+    const profiles = hostingProfiles([
+      { bucket: "BUCKET_COMPUTE", unit: "UNIT_CREDITS", hardwareProfileHour: { profile: "script-medium", vcpus: 2, memoryMib: 4096, microsPerHour: "500000" } },
+      { bucket: "BUCKET_AI", unit: "UNIT_CREDITS", modelReply: { model: "gpt-4o", microsPerReply: "5000000" } },
+      { hardware_profile_hour: { profile: "odd", vcpus: "1", memory_mib: "1536" } },
+    ]);
+    expect([...profiles.keys()]).toEqual(["script-medium", "odd"]);
+    expect(formatHostingProfile(profiles.get("script-medium")!)).toBe("2 vCPUs · 4 GiB");
+    expect(formatHostingProfile(profiles.get("odd")!)).toBe("1 vCPU · 1,536 MiB");
   });
 });

@@ -81,3 +81,24 @@ export function totalChargedMicros(rows: readonly WorkRow[]): bigint {
 export function totalActiveSeconds(rows: readonly WorkRow[]): number {
   return rows.reduce((sum, r) => sum + Math.max(0, num(r.active_seconds)), 0);
 }
+
+/** A hosting profile's size, from a rate table's `hardwareProfileHour` rates (protobuf JSON). */
+export interface HostingProfile {
+  vcpus: number;
+  memoryMib: number;
+}
+
+export function hostingProfiles(rates: readonly Record<string, unknown>[]): Map<string, HostingProfile> {
+  const profiles = new Map<string, HostingProfile>();
+  for (const rate of rates) {
+    const hour = asObject(field(rate, "hardwareProfileHour", "hardware_profile_hour"));
+    if (hour) profiles.set(str(hour.profile), { vcpus: num(hour.vcpus), memoryMib: num(field(hour, "memoryMib", "memory_mib")) });
+  }
+  return profiles;
+}
+
+/** "2 vCPUs · 4 GiB" (memory in GiB when it divides evenly, else MiB). */
+export function formatHostingProfile(profile: HostingProfile): string {
+  const memory = profile.memoryMib % 1024 === 0 ? `${profile.memoryMib / 1024} GiB` : `${profile.memoryMib.toLocaleString("en-US")} MiB`;
+  return `${profile.vcpus} vCPU${profile.vcpus === 1 ? "" : "s"} · ${memory}`;
+}

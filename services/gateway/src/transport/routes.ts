@@ -180,6 +180,12 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     };
   });
 
+  app.get("/api/rate-tables/in-effect", async (request) => {
+    const query = request.query as Query;
+    const { table } = await call(pricing, pricing.getRateTable, { tableId: required(query.table_id, "table_id"), version: "0", at: undefined });
+    return rateTableView(table!);
+  });
+
   app.get("/api/rate-tables/:version", async (request) => {
     const { version } = request.params as { version: string };
     const query = request.query as Query;
