@@ -97,7 +97,7 @@ async function detailPanel(tab: string, kind: "guardrail" | "script", shows: str
 }
 
 /** Publishes rates for guardrail CPUs and script hosting profiles, then deploys on `hardware` once the ledger prices it. */
-async function deployOnHardware(deploymentId: string, hardware: pricingV1.Usage): Promise<void> {
+async function deployOnHardware(deploymentId: string, hardware: pricingV1.Usage, labels: Record<string, string> = {}): Promise<void> {
   const { pricing, ledger } = platform.clients;
   await call(pricing, pricing.publishRateTable, {
     tableId: "default", effectiveFrom: new Date(Date.now() - 1_000), actor: "test", reason: "add hardware rates", idempotencyKey: "",
@@ -109,7 +109,7 @@ async function deployOnHardware(deploymentId: string, hardware: pricingV1.Usage)
   });
   const deployed = await eventually(async () => {
     const r = await call(ledger, ledger.deploy, ledgerV1.DeployRequest.fromPartial({
-      accountId: "acme", deploymentId, replicas: 1, idempotencyKey: `${deploymentId}-${Date.now()}`, hardware,
+      accountId: "acme", deploymentId, replicas: 1, idempotencyKey: `${deploymentId}-${Date.now()}`, hardware, labels,
     })).catch(() => undefined);
     return r?.allowed ? r : undefined;
   }, 5_000, "the new rate to reach the ledger");
@@ -194,9 +194,10 @@ describe("support console in Chromium", () => {
   });
 
   it("shows a script's hosting profile, vCPUs and memory in the Custom scripts tab's detail panel", async () => {
-    await deployOnHardware("invoice-parser", { kind: { $case: "hardwareProfileTime", hardwareProfileTime: { profile: "script-medium", seconds: "0" } } });
+    await deployOnHardware("invoice-parser", { kind: { $case: "hardwareProfileTime", hardwareProfileTime: { profile: "script-medium", seconds: "0" } } }, { language: "Python 3.12" });
     const { ledger } = platform.clients;
     const text = await detailPanel("scripts", "script", "2 vCPUs · 4 GiB");
+    expect(text).toContain("Python 3.12");
     expect(text).toContain("invoice-parser");
     expect(text).toContain("script-medium");
     await call(ledger, ledger.undeploy, { deploymentId: "invoice-parser", idempotencyKey: "invoice-parser-undeploy" });

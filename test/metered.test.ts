@@ -128,13 +128,17 @@ describe("deployments", () => {
   it("lists the work in flight and the holds still open", async () => {
     await account("flight", "time");
     const { ledger } = platform.clients;
-    await call(ledger, ledger.deploy, L.DeployRequest.fromPartial({ accountId: "flight", deploymentId: "flight-gpu", hardware: gpu("A100"), replicas: 3, idempotencyKey: "fg", endpoint: "https://models.example/flight-gpu" }));
+    await call(ledger, ledger.deploy, L.DeployRequest.fromPartial({ accountId: "flight", deploymentId: "flight-gpu", hardware: gpu("A100"), replicas: 3, idempotencyKey: "fg", endpoint: "https://models.example/flight-gpu", labels: { type: "fine-tuned", "base-model": "llama-3-8b" } }));
     await call(ledger, ledger.startRun, L.StartRunRequest.fromPartial({ accountId: "flight", runId: "flight-run", idempotencyKey: "fr" }));
     await call(ledger, ledger.endRun, { runId: "flight-run", state: L.RunEndState.RUN_END_STATE_CANCELLED, idempotencyKey: "fe" });
     const running = await call(ledger, ledger.listMeteredWork, { accountId: "flight", kind: "", state: "running", page: undefined });
-    expect(running.work).toMatchObject([{ workId: "flight-gpu", kind: "deployment", replicas: 3, state: "running" }]);
+    expect(running.work).toMatchObject([{ workId: "flight-gpu", kind: "deployment", replicas: 3, state: "running", labels: { type: "fine-tuned", "base-model": "llama-3-8b" } }]);
     const all = await call(ledger, ledger.listMeteredWork, { accountId: "flight", kind: "run", state: "", page: undefined });
-    expect(all.work.map((w) => [w.workId, w.state])).toEqual([["flight-run", "cancelled"]]);
+    expect(all.work.map((w) => [w.workId, w.state, w.labels])).toEqual([["flight-run", "cancelled", {}]]);
+    // A label key outside the allowed form is refused by name, and nothing starts.
+    const bad = await call(ledger, ledger.deploy, L.DeployRequest.fromPartial({ accountId: "flight", deploymentId: "bad-labels", hardware: gpu("A100"), replicas: 1, idempotencyKey: "bl", labels: { "Not Allowed": "x" } })).catch((e: unknown) => e);
+    expect(errorDetails(bad)).toMatchObject({ code: 3, fieldViolations: [{ field: "labels.Not Allowed" }] });
+    expect((await call(ledger, ledger.listMeteredWork, { accountId: "flight", kind: "deployment", state: "", page: undefined })).work.map((w) => w.workId)).toEqual(["flight-gpu"]);
     await call(ledger, ledger.undeploy, { deploymentId: "flight-gpu", idempotencyKey: "fu" });
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();

@@ -141,6 +141,8 @@ export interface WorkRow {
   /** Micro-credits (the row names no unit). */
   charged_micros: string;
   stop_reason: string;
+  /** Descriptive labels from the caller (e.g. `language` of a script, `type` of a model); may be absent. */
+  labels?: Record<string, string>;
   created_at: string | null;
   ended_at: string | null;
 }

@@ -250,6 +250,7 @@ export function ScriptDeployments({ accountId, plan }: { accountId: string; plan
         onRowClick={setOpen}
         columns={[
           { label: "Script name", render: (r) => r.id },
+          { label: "Language (version)", render: (r) => r.labels?.language || "—" },
           { label: "Credits used", align: "right", render: credits },
           { label: "Last active on", render: (r) => when(r.charged_until) },
           { label: "Status", render: status },
@@ -263,6 +264,7 @@ export function ScriptDeployments({ accountId, plan }: { accountId: string; plan
         lines={(r) => {
           const h = hw(r);
           return [
+            ["Language (version)", r.labels?.language || "—"],
             ["Hardware profile", h?.kind === "profile" && h.profile ? h.profile : "—"],
             ["Hosting infrastructure", h?.kind === "profile" && profiles.has(h.profile) ? formatHostingProfile(profiles.get(h.profile)!) : "—"],
             ["Hosting time", formatHoursMinutes(r.active_seconds)],
@@ -289,6 +291,7 @@ export function GpuDeployments({ accountId }: { accountId: string }) {
       truncated={truncated}
       columns={[
         { label: "Name", render: (r) => r.id },
+        { label: "Type", render: (r) => r.labels?.type || "—" },
         { label: "GPU type", render: (r) => { const h = hw(r); return h?.kind === "gpu" && h.gpuType ? h.gpuType : "—"; } },
         { label: "Replicas", align: "right", render: (r) => deploymentReplicas(r).toLocaleString("en-US") },
         { label: "Credits used", align: "right", render: credits },

@@ -15,9 +15,10 @@ import { GpuDeployments, GuardrailDeployments, ScriptDeployments } from "./Deplo
  * Custom scripts), built only from what the gateway offers: the top tables by
  * tool, model, deployment_id and block, and the split by bucket, plus the
  * metered deployments of `/api/work` (GPU, CPU and hardware-profile time; see
- * ./Deployments). Columns the seed lists but the API has no data for (tool
- * owner and status, model type, script language) are left out; a script's
- * vCPUs and memory come from its hosting profile in the rate table.
+ * ./Deployments). A script's language and a model deployment's type come
+ * from the labels the caller deployed them with, a script's vCPUs and memory
+ * from its hosting profile in the rate table. Tool owner and status are not
+ * the ledger's to know and are left out.
  */
 
 function useAccount() {

@@ -179,6 +179,7 @@ export function workView(w: ledgerV1.MeteredWork) {
     active_seconds: Number(w.activeSeconds),
     charged_micros: w.chargedMicros,
     stop_reason: w.stopReason,
+    labels: w.labels,
     created_at: iso(w.createdAt),
     ended_at: iso(w.endedAt),
   };

@@ -92,9 +92,26 @@ export interface WorkRow {
   active_ms: string;
   charged_micros: string;
   attribution: Record<string, string>;
+  labels: Record<string, string>;
   stop_reason: string;
   created_at: Date;
   ended_at: Date | null;
+}
+
+export interface StartWorkCall {
+  kind: "run" | "deployment";
+  workId: string;
+  accountId: string;
+  unit: string;
+  usage: unknown;
+  replicas: number;
+  attribution: Record<string, string>;
+  labels: Record<string, string>;
+  minAvailableMicros: bigint;
+  denial: string;
+  idempotencyKey: string;
+  requestHash: string;
+  endpoint?: string;
 }
 
 export interface MeterCall {
@@ -133,7 +150,7 @@ export interface LedgerStore {
   adjust(call: { accountId: string; poolId: string; amountMicros: bigint; reason: string; actor: string; idempotencyKey: string; requestHash: string; traceId: string }): Promise<{ entry_id: string; balance_micros: string }>;
   usage(accountId: string, dimension: string | null, since: Date, bucket: "hour" | "day" | "week"): Promise<{ start: Date; key: string; amount: string; requests: string }[]>;
   topUsage(accountId: string, dimension: string, since: Date, offset: number, limit: number): Promise<{ rows: { key: string; amount: string; requests: string }[]; total: bigint }>;
-  startWork(call: { kind: "run" | "deployment"; workId: string; accountId: string; unit: string; usage: unknown; replicas: number; attribution: Record<string, string>; minAvailableMicros: bigint; denial: string; idempotencyKey: string; requestHash: string; endpoint?: string }): Promise<{ allowed: boolean; reason?: string; available_micros: string }>;
+  startWork(call: StartWorkCall): Promise<{ allowed: boolean; reason?: string; available_micros: string }>;
   meterWork(call: MeterCall): Promise<{ stale: boolean; state: string; charged_micros?: string; proceed?: boolean }>;
   resumeWork(workId: string): Promise<{ state: string }>;
   work(workId: string): Promise<WorkRow | undefined>;
@@ -275,11 +292,19 @@ export class PostgresLedgerStore implements LedgerStore {
     return { rows, total: BigInt(totals?.total ?? "0") };
   }
 
-  startWork(c: { kind: "run" | "deployment"; workId: string; accountId: string; unit: string; usage: unknown; replicas: number; attribution: Record<string, string>; minAvailableMicros: bigint; denial: string; idempotencyKey: string; requestHash: string; endpoint?: string }) {
-    return this.one<{ allowed: boolean; reason?: string; available_micros: string }>(
-      `select ledger.start_work(?, ?, ?, ?, ?::jsonb, ?, ?::jsonb, ?, ?, ?, ?, ?) as result`,
-      [c.kind, c.workId, c.accountId, c.unit, JSON.stringify(c.usage), c.replicas, JSON.stringify(c.attribution), c.minAvailableMicros.toString(), c.denial, c.idempotencyKey, c.requestHash, c.endpoint ?? ""],
-    );
+  startWork(c: StartWorkCall) {
+    // The start and its labels in one transaction (labels are descriptive: they change no balance).
+    return this.em().transactional(async (tx) => {
+      const [row] = await sql<{ result: { allowed: boolean; reason?: string; available_micros: string } }>(
+        tx,
+        `select ledger.start_work(?, ?, ?, ?, ?::jsonb, ?, ?::jsonb, ?, ?, ?, ?, ?) as result`,
+        [c.kind, c.workId, c.accountId, c.unit, JSON.stringify(c.usage), c.replicas, JSON.stringify(c.attribution), c.minAvailableMicros.toString(), c.denial, c.idempotencyKey, c.requestHash, c.endpoint ?? ""],
+      );
+      if (row!.result.allowed && Object.keys(c.labels).length > 0) {
+        await sql(tx, `update ledger.metered_work set labels = ?::jsonb where work_id = ?`, [JSON.stringify(c.labels), c.workId]);
+      }
+      return row!.result;
+    });
   }
 
   meterWork(c: MeterCall) {

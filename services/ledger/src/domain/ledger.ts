@@ -89,6 +89,18 @@ function requireKey(key: string): void {
   if (key.length > 200) throw new InvalidArgumentError("idempotency_key", "must be at most 200 characters");
 }
 
+const MAX_LABELS = 20;
+
+/** Labels describe work (a script's language, a model's type): a few short key/value pairs. */
+function checkLabels(labels: Record<string, string>): void {
+  const entries = Object.entries(labels);
+  if (entries.length > MAX_LABELS) throw new InvalidArgumentError("labels", `must be at most ${MAX_LABELS}`);
+  for (const [key, value] of entries) {
+    if (!/^[a-z][a-z0-9_.-]{0,62}$/.test(key)) throw new InvalidArgumentError(`labels.${key}`, "keys are 1–63 lower-case letters, digits, '_', '.' or '-', starting with a letter");
+    if (value.length > 256) throw new InvalidArgumentError(`labels.${key}`, "must be at most 256 characters");
+  }
+}
+
 function requireAccount(accountId: string): void {
   if (!accountId) throw new InvalidArgumentError("account_id", "is required");
 }
@@ -278,22 +290,23 @@ export class Ledger {
   }
 
   /** Starts an agent run: refused when the account is suspended or has nothing left. */
-  async startRun(command: { accountId: string; runId: string; attribution: Record<string, string>; idempotencyKey: string }) {
-    return this.startWork("run", command.accountId, command.runId, { kind: "active_time", seconds: 0n }, 1, command.attribution, command.idempotencyKey);
+  async startRun(command: { accountId: string; runId: string; attribution: Record<string, string>; labels?: Record<string, string>; idempotencyKey: string }) {
+    return this.startWork("run", command.accountId, command.runId, { kind: "active_time", seconds: 0n }, 1, command.attribution, command.labels ?? {}, command.idempotencyKey);
   }
 
   /** Deploys hardware (GPU, CPU or a hardware profile) billed per replica-second; refused below the low-credit limit. */
-  async deploy(command: { accountId: string; deploymentId: string; hardware: Usage; replicas: number; attribution: Record<string, string>; idempotencyKey: string; endpoint?: string }) {
+  async deploy(command: { accountId: string; deploymentId: string; hardware: Usage; replicas: number; attribution: Record<string, string>; labels?: Record<string, string>; idempotencyKey: string; endpoint?: string }) {
     if (!["gpu_time", "cpu_time", "hardware_profile_time"].includes(command.hardware.kind)) {
       throw new InvalidArgumentError("hardware", "must be gpu_time, cpu_time or hardware_profile_time");
     }
     if (!Number.isInteger(command.replicas) || command.replicas < 1) throw new InvalidArgumentError("replicas", "must be at least 1");
-    return this.startWork("deployment", command.accountId, command.deploymentId, command.hardware, command.replicas, command.attribution, command.idempotencyKey, command.endpoint ?? "");
+    return this.startWork("deployment", command.accountId, command.deploymentId, command.hardware, command.replicas, command.attribution, command.labels ?? {}, command.idempotencyKey, command.endpoint ?? "");
   }
 
-  private async startWork(kind: "run" | "deployment", accountId: string, workId: string, usage: Usage, replicas: number, attribution: Record<string, string>, idempotencyKey: string, endpoint = "") {
+  private async startWork(kind: "run" | "deployment", accountId: string, workId: string, usage: Usage, replicas: number, attribution: Record<string, string>, labels: Record<string, string>, idempotencyKey: string, endpoint = "") {
     requireAccount(accountId);
     requireKey(idempotencyKey);
+    checkLabels(labels);
     if (!workId) throw new InvalidArgumentError(kind === "run" ? "run_id" : "deployment_id", "is required");
     const account = await this.accounts.get(accountId);
     const price = await this.price(account, this.usageFor({ kind, usage, replicas }, 1n), kind === "run" ? "run" : "hardware");
@@ -303,9 +316,9 @@ export class Ledger {
     // Runs need something left; deployments need the low-credit limit (seed 001).
     const minimum = kind === "deployment" && limits && limits.lowCreditLimitMicros > 0n ? limits.lowCreditLimitMicros : 1n;
     const result = await this.store.startWork({
-      kind, workId, accountId, unit: price.unit, usage: usageToJson(usage), replicas, attribution, minAvailableMicros: minimum,
+      kind, workId, accountId, unit: price.unit, usage: usageToJson(usage), replicas, attribution, labels, minAvailableMicros: minimum,
       denial: kind === "deployment" && minimum > 1n ? "BELOW_LOW_CREDIT_LIMIT" : "INSUFFICIENT_CREDITS",
-      idempotencyKey, requestHash: fingerprint({ op: `start_${kind}`, accountId, workId, usage, replicas, attribution, endpoint }), endpoint,
+      idempotencyKey, requestHash: fingerprint({ op: `start_${kind}`, accountId, workId, usage, replicas, attribution, labels, endpoint }), endpoint,
     });
     return { allowed: result.allowed, ...(result.reason ? { reason: result.reason as DenialReason } : {}) };
   }

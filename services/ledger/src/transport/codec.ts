@@ -113,6 +113,7 @@ export function workToProto(row: WorkRow): ledgerV1.MeteredWork {
     activeSeconds: (BigInt(row.active_ms) / 1000n).toString(),
     chargedMicros: row.charged_micros,
     stopReason: row.stop_reason,
+    labels: row.labels ?? {},
     createdAt: row.created_at,
     endedAt: row.ended_at ?? undefined,
   };

@@ -199,7 +199,7 @@ export function ledgerHandlers(
     }, options),
 
     startRun: unary(async (request: ledgerV1.StartRunRequest) => {
-      const outcome = await ledger.startRun({ accountId: request.accountId, runId: request.runId, attribution: attributionFromProto(request.attribution), idempotencyKey: request.idempotencyKey });
+      const outcome = await ledger.startRun({ accountId: request.accountId, runId: request.runId, attribution: attributionFromProto(request.attribution), labels: request.labels, idempotencyKey: request.idempotencyKey });
       return { allowed: outcome.allowed, reason: outcome.reason ? L.denialReasonFromJSON(`DENIAL_REASON_${outcome.reason}`) : 0 };
     }, options),
 
@@ -237,6 +237,7 @@ export function ledgerHandlers(
         hardware: usageFromProto(request.hardware, "hardware"),
         replicas: request.replicas,
         attribution: attributionFromProto(request.attribution),
+        labels: request.labels,
         idempotencyKey: request.idempotencyKey,
         endpoint: request.endpoint,
       });

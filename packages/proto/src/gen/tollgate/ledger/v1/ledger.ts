@@ -518,7 +518,16 @@ export interface MeteredWork {
   chargedMicros: string;
   stopReason: string;
   createdAt: Date | undefined;
-  endedAt: Date | undefined;
+  endedAt:
+    | Date
+    | undefined;
+  /** What the caller labelled the run or deployment with when it started. */
+  labels: { [key: string]: string };
+}
+
+export interface MeteredWork_LabelsEntry {
+  key: string;
+  value: string;
 }
 
 export interface ListMeteredWorkRequest {
@@ -622,6 +631,13 @@ export interface StartRunRequest {
   runId: string;
   attribution: Attribution | undefined;
   idempotencyKey: string;
+  /** Descriptive labels shown with the run (say "tool" or "owner"); never priced. */
+  labels: { [key: string]: string };
+}
+
+export interface StartRunRequest_LabelsEntry {
+  key: string;
+  value: string;
 }
 
 export interface StartRunResponse {
@@ -667,6 +683,16 @@ export interface DeployRequest {
   idempotencyKey: string;
   /** Where the deployment answers (shared with the account's admins in the deployment email). */
   endpoint: string;
+  /**
+   * Descriptive labels shown with the deployment (say "language": "Python 3.12" for a script,
+   * "type": "fine-tuned" for a model); never priced.
+   */
+  labels: { [key: string]: string };
+}
+
+export interface DeployRequest_LabelsEntry {
+  key: string;
+  value: string;
 }
 
 export interface DeployResponse {
@@ -3835,6 +3861,7 @@ function createBaseMeteredWork(): MeteredWork {
     stopReason: "",
     createdAt: undefined,
     endedAt: undefined,
+    labels: {},
   };
 }
 
@@ -3879,6 +3906,9 @@ export const MeteredWork: MessageFns<MeteredWork> = {
     if (message.endedAt !== undefined) {
       Timestamp.encode(toTimestamp(message.endedAt), writer.uint32(106).fork()).join();
     }
+    globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
+      MeteredWork_LabelsEntry.encode({ key: key as any, value }, writer.uint32(114).fork()).join();
+    });
     return writer;
   },
 
@@ -3999,6 +4029,17 @@ export const MeteredWork: MessageFns<MeteredWork> = {
             message.endedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            const entry14 = MeteredWork_LabelsEntry.decode(reader, reader.uint32());
+            if (entry14.value !== undefined) {
+              message.labels[entry14.key] = entry14.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4058,6 +4099,20 @@ export const MeteredWork: MessageFns<MeteredWork> = {
         : isSet(object.ended_at)
         ? fromJsonTimestamp(object.ended_at)
         : undefined,
+      labels: isObject(object.labels)
+        ? (globalThis.Object.entries(object.labels) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
     };
   },
 
@@ -4102,6 +4157,15 @@ export const MeteredWork: MessageFns<MeteredWork> = {
     if (message.endedAt !== undefined) {
       obj.endedAt = message.endedAt.toISOString();
     }
+    if (message.labels) {
+      const entries = globalThis.Object.entries(message.labels) as [string, string][];
+      if (entries.length > 0) {
+        obj.labels = {};
+        entries.forEach(([k, v]) => {
+          obj.labels[k] = v;
+        });
+      }
+    }
     return obj;
   },
 
@@ -4125,6 +4189,100 @@ export const MeteredWork: MessageFns<MeteredWork> = {
     message.stopReason = object.stopReason ?? "";
     message.createdAt = object.createdAt ?? undefined;
     message.endedAt = object.endedAt ?? undefined;
+    message.labels = (globalThis.Object.entries(object.labels ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseMeteredWork_LabelsEntry(): MeteredWork_LabelsEntry {
+  return { key: "", value: "" };
+}
+
+export const MeteredWork_LabelsEntry: MessageFns<MeteredWork_LabelsEntry> = {
+  encode(message: MeteredWork_LabelsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MeteredWork_LabelsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMeteredWork_LabelsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MeteredWork_LabelsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: MeteredWork_LabelsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MeteredWork_LabelsEntry>): MeteredWork_LabelsEntry {
+    return MeteredWork_LabelsEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MeteredWork_LabelsEntry>): MeteredWork_LabelsEntry {
+    const message = createBaseMeteredWork_LabelsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
     return message;
   },
 };
@@ -5803,7 +5961,7 @@ export const GetTopUsageResponse: MessageFns<GetTopUsageResponse> = {
 };
 
 function createBaseStartRunRequest(): StartRunRequest {
-  return { accountId: "", runId: "", attribution: undefined, idempotencyKey: "" };
+  return { accountId: "", runId: "", attribution: undefined, idempotencyKey: "", labels: {} };
 }
 
 export const StartRunRequest: MessageFns<StartRunRequest> = {
@@ -5820,6 +5978,9 @@ export const StartRunRequest: MessageFns<StartRunRequest> = {
     if (message.idempotencyKey !== "") {
       writer.uint32(34).string(message.idempotencyKey);
     }
+    globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
+      StartRunRequest_LabelsEntry.encode({ key: key as any, value }, writer.uint32(42).fork()).join();
+    });
     return writer;
   },
 
@@ -5868,6 +6029,17 @@ export const StartRunRequest: MessageFns<StartRunRequest> = {
             message.idempotencyKey = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            const entry5 = StartRunRequest_LabelsEntry.decode(reader, reader.uint32());
+            if (entry5.value !== undefined) {
+              message.labels[entry5.key] = entry5.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5898,6 +6070,20 @@ export const StartRunRequest: MessageFns<StartRunRequest> = {
         : isSet(object.idempotency_key)
         ? globalThis.String(object.idempotency_key)
         : "",
+      labels: isObject(object.labels)
+        ? (globalThis.Object.entries(object.labels) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
     };
   },
 
@@ -5915,6 +6101,15 @@ export const StartRunRequest: MessageFns<StartRunRequest> = {
     if (message.idempotencyKey !== "") {
       obj.idempotencyKey = message.idempotencyKey;
     }
+    if (message.labels) {
+      const entries = globalThis.Object.entries(message.labels) as [string, string][];
+      if (entries.length > 0) {
+        obj.labels = {};
+        entries.forEach(([k, v]) => {
+          obj.labels[k] = v;
+        });
+      }
+    }
     return obj;
   },
 
@@ -5929,6 +6124,100 @@ export const StartRunRequest: MessageFns<StartRunRequest> = {
       ? Attribution.fromPartial(object.attribution)
       : undefined;
     message.idempotencyKey = object.idempotencyKey ?? "";
+    message.labels = (globalThis.Object.entries(object.labels ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseStartRunRequest_LabelsEntry(): StartRunRequest_LabelsEntry {
+  return { key: "", value: "" };
+}
+
+export const StartRunRequest_LabelsEntry: MessageFns<StartRunRequest_LabelsEntry> = {
+  encode(message: StartRunRequest_LabelsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartRunRequest_LabelsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartRunRequest_LabelsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StartRunRequest_LabelsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: StartRunRequest_LabelsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<StartRunRequest_LabelsEntry>): StartRunRequest_LabelsEntry {
+    return StartRunRequest_LabelsEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<StartRunRequest_LabelsEntry>): StartRunRequest_LabelsEntry {
+    const message = createBaseStartRunRequest_LabelsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
     return message;
   },
 };
@@ -6555,6 +6844,7 @@ function createBaseDeployRequest(): DeployRequest {
     attribution: undefined,
     idempotencyKey: "",
     endpoint: "",
+    labels: {},
   };
 }
 
@@ -6581,6 +6871,9 @@ export const DeployRequest: MessageFns<DeployRequest> = {
     if (message.endpoint !== "") {
       writer.uint32(58).string(message.endpoint);
     }
+    globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
+      DeployRequest_LabelsEntry.encode({ key: key as any, value }, writer.uint32(66).fork()).join();
+    });
     return writer;
   },
 
@@ -6653,6 +6946,17 @@ export const DeployRequest: MessageFns<DeployRequest> = {
             message.endpoint = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            const entry8 = DeployRequest_LabelsEntry.decode(reader, reader.uint32());
+            if (entry8.value !== undefined) {
+              message.labels[entry8.key] = entry8.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6686,6 +6990,20 @@ export const DeployRequest: MessageFns<DeployRequest> = {
         ? globalThis.String(object.idempotency_key)
         : "",
       endpoint: isSet(object.endpoint) ? globalThis.String(object.endpoint) : "",
+      labels: isObject(object.labels)
+        ? (globalThis.Object.entries(object.labels) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
     };
   },
 
@@ -6712,6 +7030,15 @@ export const DeployRequest: MessageFns<DeployRequest> = {
     if (message.endpoint !== "") {
       obj.endpoint = message.endpoint;
     }
+    if (message.labels) {
+      const entries = globalThis.Object.entries(message.labels) as [string, string][];
+      if (entries.length > 0) {
+        obj.labels = {};
+        entries.forEach(([k, v]) => {
+          obj.labels[k] = v;
+        });
+      }
+    }
     return obj;
   },
 
@@ -6731,6 +7058,100 @@ export const DeployRequest: MessageFns<DeployRequest> = {
       : undefined;
     message.idempotencyKey = object.idempotencyKey ?? "";
     message.endpoint = object.endpoint ?? "";
+    message.labels = (globalThis.Object.entries(object.labels ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseDeployRequest_LabelsEntry(): DeployRequest_LabelsEntry {
+  return { key: "", value: "" };
+}
+
+export const DeployRequest_LabelsEntry: MessageFns<DeployRequest_LabelsEntry> = {
+  encode(message: DeployRequest_LabelsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeployRequest_LabelsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeployRequest_LabelsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeployRequest_LabelsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: DeployRequest_LabelsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeployRequest_LabelsEntry>): DeployRequest_LabelsEntry {
+    return DeployRequest_LabelsEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeployRequest_LabelsEntry>): DeployRequest_LabelsEntry {
+    const message = createBaseDeployRequest_LabelsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
     return message;
   },
 };
