@@ -49,3 +49,25 @@ export async function recordDemoUsage(ledger: ledgerV1.LedgerServiceClient): Pro
   }
   return charged;
 }
+
+/**
+ * A guardrail, a custom script and a fine-tuned model deployed on the demo
+ * enterprise account, so the console's Guardrails, Custom scripts and Models
+ * tabs have something to show (the metering tick charges them as they run).
+ * Fixed idempotency keys: a second start replays instead of deploying twice.
+ */
+export async function deployDemoWork(ledger: ledgerV1.LedgerServiceClient): Promise<number> {
+  const deployments: { deploymentId: string; hardware: pricingV1.Usage; replicas: number; labels: Record<string, string> }[] = [
+    { deploymentId: "pii-scanner", hardware: { kind: { $case: "cpuTime", cpuTime: { cpuType: "x86-standard", cores: "2", seconds: "0" } } }, replicas: 1, labels: { guardrail: "PII scanner" } },
+    { deploymentId: "invoice-parser", hardware: { kind: { $case: "hardwareProfileTime", hardwareProfileTime: { profile: "script-medium", seconds: "0" } } }, replicas: 1, labels: { language: "Python 3.12" } },
+    { deploymentId: "support-llama-ft", hardware: { kind: { $case: "gpuTime", gpuTime: { gpuType: "A100", replicas: "0", seconds: "0" } } }, replicas: 2, labels: { type: "fine-tuned", model: "llama-3.1-8b" } },
+  ];
+  let deployed = 0;
+  for (const d of deployments) {
+    const answer = await call(ledger, ledger.deploy, ledgerV1.DeployRequest.fromPartial({
+      accountId: "demo-enterprise", ...d, idempotencyKey: `demo-deploy-${d.deploymentId}`, endpoint: `https://demo-agents.example/${d.deploymentId}`,
+    }));
+    if (answer.allowed) deployed++;
+  }
+  return deployed;
+}

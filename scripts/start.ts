@@ -9,7 +9,7 @@ import { createClient } from "@tollgate/grpc-kit";
 import { ensurePostgres } from "@tollgate/postgres";
 import { entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { loadCatalogue } from "./catalogue.js";
-import { recordDemoUsage } from "./demo-usage.js";
+import { deployDemoWork, recordDemoUsage } from "./demo-usage.js";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -90,6 +90,7 @@ try {
   }
   const ledger = createClient(ledgerV1.LedgerServiceClient, services.addresses.ledger);
   const usageCount = await recordDemoUsage(ledger);
+  const deploymentCount = await deployDemoWork(ledger);
   ledger.close();
   entitlements.close();
   pricing.close();
@@ -105,7 +106,7 @@ Tollgate is running${postgres.embedded ? " on an embedded PostgreSQL" : ""}.
 
 Console: http://${gateway.address.replace(/^https?:\/\//, "")}/   (logins: ${demoUsers.split(",").map((u) => u.split(":").slice(0, 2).join(" / ")).join(", ")})
 
-Demo data: ${loaded.join("; ")}; ${usageCount} charges of demo usage
+Demo data: ${loaded.join("; ")}; ${usageCount} charges of demo usage; ${deploymentCount} deployments running on demo-enterprise (guardrail, script, model)
 Try it:   npm run demo        (Authorize → Charge on account demo-support, shows the balance drop)
 Inspect:  grpcurl -plaintext ${host}:${ports.ledger} list      (reflection is on)
 Press Ctrl-C to stop.
