@@ -66,6 +66,8 @@ export function accountView(account: entitlementsV1.Account, plan: entitlementsV
 export class AccountCache implements AccountDirectory {
   private readonly accounts = new Map<string, entitlementsV1.Account>();
   private readonly plans = new Map<string, entitlementsV1.Plan>();
+  /** The view last built for each account, reused while its account and plan messages are the same objects. */
+  private readonly views = new Map<string, { account: entitlementsV1.Account; plan: entitlementsV1.Plan; view: AccountView }>();
   private lastRevision = 0n;
   private lastPlanVersion = 0n;
   private readonly accountFeed: StreamFollower<entitlementsV1.WatchAccountsResponse>;
@@ -104,7 +106,11 @@ export class AccountCache implements AccountDirectory {
     if (!account || !plan) {
       ({ account, plan } = await this.fill(accountId));
     }
-    return accountView(account, plan);
+    const built = this.views.get(accountId);
+    if (built && built.account === account && built.plan === plan) return built.view;
+    const view = accountView(account, plan);
+    this.views.set(accountId, { account, plan, view });
+    return view;
   }
 
   private fill(accountId: string): Promise<{ account: entitlementsV1.Account; plan: entitlementsV1.Plan }> {

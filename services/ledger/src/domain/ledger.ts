@@ -111,6 +111,8 @@ function requireAccount(accountId: string): void {
  */
 export class Ledger {
   private readonly openCycles = new Set<string>();
+  /** What a cycle opens with (plan version and units), hashed once per account view. */
+  private readonly terms = new WeakMap<AccountView, string>();
 
   constructor(
     private readonly store: LedgerStore,
@@ -123,11 +125,20 @@ export class Ledger {
   private async ensureOpen(account: AccountView): Promise<{ rolled: boolean; cycleStart: Date }> {
     const cycle = cycleAt(account.cycleAnchor, this.now());
     // Anything that changes what a cycle opens with (plan version, limits, a spend cap) opens it again.
-    const key = `${account.accountId}:${cycle.start.toISOString()}:${fingerprint({ planVersion: account.planVersion, units: account.units })}`;
+    const key = `${account.accountId}:${cycle.start.getTime()}:${this.termsOf(account)}`;
     if (this.openCycles.has(key)) return { rolled: false, cycleStart: cycle.start };
     const { rolled } = await this.store.openAccount(account.accountId, account.planId, account.planVersion, cycle.start, cycle.end, account.units, account.signupGrants);
     this.openCycles.add(key);
     return { rolled, cycleStart: cycle.start };
+  }
+
+  private termsOf(account: AccountView): string {
+    let terms = this.terms.get(account);
+    if (terms === undefined) {
+      terms = fingerprint({ planVersion: account.planVersion, units: account.units });
+      this.terms.set(account, terms);
+    }
+    return terms;
   }
 
   /** Rolls the account into its current cycle if it is not there yet (idempotent; also done lazily on every request). */
