@@ -58,19 +58,37 @@ const authorizeReq = (accountId: string, key: string, replies = 1) =>
 const chargeReq = (accountId: string, holdId: string, key: string, final: boolean, replies = 1) =>
   ledgerV1.ChargeRequest.fromPartial({ accountId, holdId, usage: usage(replies), final, idempotencyKey: key });
 
+/** The canned grpc-js server with the ledger's contract, and channels to it. */
+async function startNoop() {
+  const noop = spawn(process.execPath, ["--import", "tsx", `${root}bench/noop-server.ts`], { stdio: ["ignore", "pipe", "inherit"] });
+  const address = await new Promise<string>((resolve) =>
+    createInterface({ input: noop.stdout! }).on("line", (line) => line.includes("listening") && resolve(JSON.parse(line).address)),
+  );
+  const clients = ledgerClients(address);
+  return { clients, stop: () => { clients.forEach((c) => c.close()); noop.kill("SIGTERM"); } };
+}
+
+/** Authorize → Charge pairs started at a fixed rate; Authorize latency counts from each pair's intended start. */
+function openPairs(clients: ledgerV1.LedgerServiceClient[], rate: number, accountOf: () => string, prefix: string) {
+  return openLoop(rate, SECONDS, async (index, intended, latencies) => {
+    const client = clients[index % CHANNELS]!;
+    const accountId = accountOf();
+    const hold = await call(client, client.authorize, authorizeReq(accountId, `${prefix}-a-${index}`));
+    latencies.record("Authorize", performance.now() - intended);
+    const chargeStarted = performance.now();
+    await call(client, client.charge, chargeReq(accountId, hold.holdId, `${prefix}-c-${index}`, true));
+    latencies.record("Charge", performance.now() - chargeStarted);
+  });
+}
+
 log(`B-grpc-noop: the same load generator against a canned grpc-js server, ${SECONDS} s`);
-const noop = spawn(process.execPath, ["--import", "tsx", `${root}bench/noop-server.ts`], { stdio: ["ignore", "pipe", "inherit"] });
-const noopAddress = await new Promise<string>((resolve) =>
-  createInterface({ input: noop.stdout! }).on("line", (line) => line.includes("listening") && resolve(JSON.parse(line).address)),
-);
-const noopClients = ledgerClients(noopAddress);
+const noop = await startNoop();
 const noopResult = await closedLoop(CONCURRENCY, SECONDS, async (worker, iteration, latencies) => {
-  const client = noopClients[worker % CHANNELS]!;
+  const client = noop.clients[worker % CHANNELS]!;
   const hold = await latencies.time("Authorize", () => call(client, client.authorize, authorizeReq("noop", `n-${worker}-${iteration}`)));
   await latencies.time("Charge", () => call(client, client.charge, chargeReq("noop", hold.holdId, `nc-${worker}-${iteration}`, true)));
 });
-noopClients.forEach((c) => c.close());
-noop.kill("SIGTERM");
+noop.stop();
 
 // ── the platform ────────────────────────────────────────────────────────────
 log("starting the services");
@@ -168,15 +186,12 @@ try {
 
   const halfRate = Math.max(1, uniform.perSecond / 2);
   log(`W-uniform open loop at ${round(halfRate, 0)} pairs/s (half the maximum), ${SECONDS} s`);
-  const open = await openLoop(halfRate, SECONDS, async (index, intended, latencies) => {
-    const client = clients[index % CHANNELS]!;
-    const accountId = pick();
-    const hold = await call(client, client.authorize, authorizeReq(accountId, `o-a-${index}`));
-    latencies.record("Authorize", performance.now() - intended);
-    const chargeStarted = performance.now();
-    await call(client, client.charge, chargeReq(accountId, hold.holdId, `o-c-${index}`, true));
-    latencies.record("Charge", performance.now() - chargeStarted);
-  });
+  const open = await openPairs(clients, halfRate, pick, "o");
+  // The floor of that figure on this machine: the same open loop against the canned server (load generator and gRPC alone).
+  log(`B-grpc-noop open loop at the same rate, ${SECONDS} s`);
+  const noopAgain = await startNoop();
+  const noopOpen = await openPairs(noopAgain.clients, halfRate, () => "noop", "no");
+  noopAgain.stop();
 
   await workload("W-hot", "pairs/s", async () => ({
     loop: await closedLoop(CONCURRENCY, SECONDS, (worker, iteration, latencies) => pair(clients[worker % CHANNELS]!, "hot", `h-${worker}-${iteration}`, latencies)),
@@ -273,6 +288,7 @@ try {
     invariants: w.invariants.ok ? "ok" : "VIOLATED",
   }])));
   console.log(`Open loop at half the maximum rate: ${round(open.perSecond, 0)} pairs/s`, open.latencies.percentiles());
+  console.log(`The same open loop against B-grpc-noop:`, noopOpen.latencies.percentiles());
   console.log("Goals");
   console.table(goals.map((g) => ({ figure: g.figure, value: g.value ?? "n/a", goal: `${g.atLeast ? "≥" : "≤"} ${g.goal}`, met: g.met === null ? "n/a" : g.met ? "yes" : "no" })));
 
@@ -287,7 +303,7 @@ try {
       latencies: w.loop.latencies.percentiles(), serviceCpuMsPerKiloOp: w.serviceCpuMsPerKiloOp, postgresCpuMsPerKiloOp: w.postgresCpuMsPerKiloOp,
       invariants: w.invariants, ...(w.extra ? { extra: w.extra } : {}),
     })),
-    openLoop: { ratePerSecond: round(halfRate), achieved: round(open.perSecond), latencies: open.latencies.percentiles() },
+    openLoop: { ratePerSecond: round(halfRate), achieved: round(open.perSecond), latencies: open.latencies.percentiles(), grpcNoopLatencies: noopOpen.latencies.percentiles() },
     ledgerRssMaxMiB: round(ledgerRssMaxMiB, 1),
     goals,
   };

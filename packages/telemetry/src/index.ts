@@ -15,9 +15,10 @@ let started: NodeSDK | undefined;
 
 /**
  * Starts OpenTelemetry for this process: gRPC, pg and HTTP instrumentation,
- * W3C trace context, and OTLP export configured by the standard OTEL_*
+ * W3C trace context, and OTLP trace export configured by the standard OTEL_*
  * variables (export is off unless OTEL_EXPORTER_OTLP_ENDPOINT or
- * OTEL_TRACES_EXPORTER is set). Call it before importing anything it
+ * OTEL_TRACES_EXPORTER is set; metrics and logs are not exported unless
+ * OTEL_METRICS_EXPORTER or OTEL_LOGS_EXPORTER is set). Call it before importing anything it
  * instruments. Calling it again returns the running SDK.
  */
 export function registerTelemetry(options: TelemetryOptions): NodeSDK {
@@ -27,6 +28,11 @@ export function registerTelemetry(options: TelemetryOptions): NodeSDK {
     process.env.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined ||
     process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT !== undefined ||
     process.env.OTEL_TRACES_EXPORTER !== undefined;
+  // Tollgate exports traces. The SDK would also push metrics and logs over OTLP by default; they stay off
+  // unless OTEL_METRICS_EXPORTER or OTEL_LOGS_EXPORTER asks for them.
+  process.env.OTEL_METRICS_EXPORTER ??= "none";
+  process.env.OTEL_LOGS_EXPORTER ??= "none";
+  // With no trace export and no processors the SDK installs no tracer provider: nothing is recorded.
   if (!exportConfigured) process.env.OTEL_TRACES_EXPORTER = "none";
   const sdk = new NodeSDK({
     resource: resourceFromAttributes({ "service.name": process.env.OTEL_SERVICE_NAME ?? options.serviceName }),

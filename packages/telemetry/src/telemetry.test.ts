@@ -1,0 +1,23 @@
+import { afterAll, expect, it } from "vitest";
+import { metrics } from "@opentelemetry/api";
+import { registerTelemetry, shutdownTelemetry, tracer } from "./index.js";
+
+// This file runs in its own process, with no exporter configured and no processors passed.
+delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+delete process.env.OTEL_TRACES_EXPORTER;
+delete process.env.OTEL_METRICS_EXPORTER;
+delete process.env.OTEL_LOGS_EXPORTER;
+registerTelemetry({ serviceName: "telemetry-test" });
+
+afterAll(() => shutdownTelemetry());
+
+it("records and exports nothing when nothing collects (no OTLP pushes of metrics or logs to a missing collector)", () => {
+  expect(process.env.OTEL_TRACES_EXPORTER).toBe("none");
+  expect(process.env.OTEL_METRICS_EXPORTER).toBe("none");
+  expect(process.env.OTEL_LOGS_EXPORTER).toBe("none");
+  const span = tracer("test").startSpan("unrecorded");
+  expect(span.isRecording()).toBe(false);
+  span.end();
+  // No meter provider was installed, so instruments record into the API's no-op.
+  expect((metrics.getMeterProvider() as { constructor: { name: string } }).constructor.name).toBe("NoopMeterProvider");
+});
