@@ -18,7 +18,9 @@ describe("group commit", () => {
     const group = new GroupCommit(applyBatch, { lanes: 1 });
     let releaseFirst!: (value: string) => void;
     const first = group.submit({ op: "charge", account: "m" }, () => new Promise<string>((resolve) => (releaseFirst = resolve)));
-    const queued = ["z", "a", "k"].map((account) => group.submit({ op: "authorize", account }, () => Promise.reject(new Error("not alone"))));
+    const queued = ["z", "a", "k"].map((account) => group.submit({ op: "authorize", account, unit: "credits" }, () => Promise.reject(new Error("not alone"))));
+    const usd = group.submit({ op: "charge", account: "a", unit: "usd" }, () => Promise.reject(new Error("not alone")));
+    const credits = group.submit({ op: "charge", account: "a", unit: "credits" }, () => Promise.reject(new Error("not alone")));
     await tick();
     expect(batches).toHaveLength(0); // the lane's transaction is still in flight
 
@@ -26,9 +28,11 @@ describe("group commit", () => {
     expect(await first).toBe("alone");
     await tick();
     expect(batches).toHaveLength(1);
-    expect(batches[0]!.calls.map((c) => c.account)).toEqual(["a", "k", "z"]);
+    expect(batches[0]!.calls.map((c) => `${c.account}/${c.unit}`)).toEqual(["a/credits", "a/credits", "a/usd", "k/credits", "z/credits"]);
 
-    batches[0]!.finish([{ ok: "for a" }, { ok: "for k" }, { error: { code: "P0001", message: "IDEMPOTENCY_KEY_REUSED: key-z" } }]);
+    batches[0]!.finish([{ ok: "for a" }, { ok: "a credits charge" }, { ok: "a usd charge" }, { ok: "for k" }, { error: { code: "P0001", message: "IDEMPOTENCY_KEY_REUSED: key-z" } }]);
+    expect(await usd).toBe("a usd charge");
+    expect(await credits).toBe("a credits charge");
     const [z, a, k] = await Promise.allSettled(queued);
     expect(a).toEqual({ status: "fulfilled", value: "for a" });
     expect(k).toEqual({ status: "fulfilled", value: "for k" });

@@ -35,6 +35,8 @@ export function laneOf(account: string, lanes: number): number {
   return (hash >>> 0) % lanes;
 }
 
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
 /** The error PostgreSQL raised for one call of a batch, in the shape the driver gives (translated at the edge). */
 function batchError(error: { code: string; message: string }): Error {
   return Object.assign(new Error(error.message), { code: error.code });
@@ -46,6 +48,10 @@ function batchError(error: { code: string; message: string }): Error {
  * transaction is in flight wait and go together in the next one. Nothing is
  * delayed on purpose: batches grow only with load. Every call is acknowledged
  * only after the transaction that holds it has committed.
+ *
+ * Lock order: each batch takes balance rows in (account, unit) order, and an
+ * account's calls always share one lane, so batches of this process never wait
+ * on each other and batches of two replicas take shared rows in one order.
  */
 export class GroupCommit {
   private readonly lanes: Lane[];
@@ -89,8 +95,8 @@ export class GroupCommit {
   }
 
   private async runBatch(batch: Pending[]): Promise<void> {
-    // One order of balance-row locks for every batch.
-    batch.sort((a, b) => (a.call.account < b.call.account ? -1 : a.call.account > b.call.account ? 1 : 0));
+    // One order of balance-row locks, (account, unit), for every batch, also across ledger replicas.
+    batch.sort((a, b) => compare(a.call.account, b.call.account) || compare(String(a.call.unit ?? ""), String(b.call.unit ?? "")));
     const links: Link[] = batch.map((p) => trace.getSpanContext(p.context)).filter((s) => s !== undefined).map((s) => ({ context: s }));
     await tracer.startActiveSpan("ledger.group_commit", { links, attributes: { "tollgate.batch_size": batch.length } }, batch[0]!.context, async (span) => {
       try {
