@@ -126,7 +126,14 @@ describe("support console in Chromium", () => {
     await page.getByTestId("run-out-warning").waitFor();
     expect(account.balance.cycle.will_run_out_before_cycle_end).toBe(true);
     await expect.poll(() => page.getByTestId("balance-credits").textContent()).toContain("20");
+    // The 80 % banner stands for the 20, 50 and 70 % ones, which wait behind a toggle.
+    const banners = page.getByTestId("account-banners");
+    await banners.getByText("You have used 80%").waitFor();
+    expect(await banners.getByText("You have used 50%").count()).toBe(0);
+    expect(await page.getByTestId("earlier-banners").textContent()).toBe("3 earlier banners not dismissed");
     await page.screenshot({ path: `${screenshots}/account-summary.png`, fullPage: true });
+    await page.getByTestId("earlier-banners").click();
+    await banners.getByText("You have used 50%").waitFor();
     await page.close();
   });
 

@@ -5,11 +5,11 @@ import { formatAmount, toMicros } from "../money";
 const day = (iso: string | null) => (iso ? new Date(iso).toLocaleDateString("en-US", { year: "numeric", month: "short", day: "numeric" }) : "—");
 const days = (n: number) => `${n} ${n === 1 ? "day" : "days"}`;
 
-/** "Run out in": the projection, or a dash when nothing is being used (the API sends -1). */
+/** "Run out in": the projection in whole days ("under a day" for 0), or "Not running out" when nothing is being used (the API sends -1). */
 export function runOutText(cycle: Cycle): string {
   const projected = cycle.projected_days_to_empty;
   if (projected === null || projected === undefined || projected < 0 || toMicros(cycle.average_per_day_micros) === 0n) return "Not running out";
-  return days(projected);
+  return projected === 0 ? "Under a day" : days(projected);
 }
 
 function Metric({ testId, label, value, hint }: { testId: string; label: string; value: string; hint?: string }) {
