@@ -226,7 +226,8 @@ export function GuardrailDeployments({ accountId }: { accountId: string }) {
 /** The hosting profiles of the account plan's rate table in effect now (for vCPUs and memory). */
 function useHostingProfiles(plan: { planId: string; version: string | number } | undefined) {
   const { data: planRecord } = useGetOne<Plan>(RESOURCES.plans, { id: plan ? `${plan.planId}@${plan.version}` : "" }, { enabled: Boolean(plan) });
-  const tableId = planRecord?.rate_table_id ?? "";
+  // A plan without a rate table is priced from "default", as the ledger does.
+  const tableId = planRecord ? planRecord.rate_table_id || "default" : "";
   const table = useTollgateQuery(["rate-table-in-effect", tableId], (p, signal) => p.getRateTableInEffect(RESOURCES.rateTables, { tableId, signal }), Boolean(tableId));
   return hostingProfiles(table.data?.rates ?? []);
 }

@@ -88,6 +88,27 @@ describe("cycle rollover", () => {
   });
 });
 
+describe("the pool sweeper", () => {
+  it("never waits for a balance row someone holds: that account waits for the next sweep", async () => {
+    const signup = [{ unit: "credits", amountMicros: 5n * CREDIT, expiresAt: new Date(Date.now() + 200) }];
+    const noAllotment = [{ unit: "credits", allotmentMicros: 0n, negativeLimitMicros: 0n, lowCreditLimitMicros: 0n }];
+    await store.openAccount("busy", "p", 1n, at(-1), at(29), noAllotment, signup);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await orm.em.fork().transactional(async (holder) => {
+      await sql(holder, "select 1 from ledger.balances where account_id = 'busy' for update");
+      // With the row held elsewhere the sweep closes nothing and returns at once (a wait would fail on the lock timeout).
+      const skipped = await orm.em.fork().transactional(async (sweeper) => {
+        await sql(sweeper, "set local lock_timeout = '2s'");
+        return sql<{ closed: number }>(sweeper, "select ledger.sweep_expired_pools(10) as closed");
+      });
+      expect(skipped[0]?.closed).toBe(0);
+      expect(await pools("busy")).toEqual([{ kind: "free_grant", balance: 5n }]);
+    });
+    expect(await store.sweepExpiredPools(10)).toBe(1);
+    expect(await pools("busy")).toEqual([]);
+  });
+});
+
 describe("idempotency keys", () => {
   it("are kept for the retention period and forgotten after it", async () => {
     await store.openAccount("keys", "p", 1n, at(-1), at(29), units, []);

@@ -50,8 +50,10 @@ function batchError(error: { code: string; message: string }): Error {
  * only after the transaction that holds it has committed.
  *
  * Lock order: each batch takes balance rows in (account, unit) order, and an
- * account's calls always share one lane, so batches of this process never wait
- * on each other and batches of two replicas take shared rows in one order.
+ * account's calls always share one lane, so batches of this process never
+ * share an account and batches of two replicas take shared rows in one order.
+ * Opening an account locks its units in the same order, and the pool sweeper
+ * never waits for a balance row (SKIP LOCKED), so neither can close a cycle.
  */
 export class GroupCommit {
   private readonly lanes: Lane[];
@@ -62,7 +64,7 @@ export class GroupCommit {
     options: GroupCommitOptions,
   ) {
     this.lanes = Array.from({ length: options.lanes }, () => ({ queue: [], busy: false }));
-    this.maxBatch = Math.min(options.maxBatch ?? 32, 60);
+    this.maxBatch = Math.max(1, Math.min(options.maxBatch ?? 32, 60));
   }
 
   submit<T>(call: BatchCall, alone: () => Promise<T>): Promise<T> {

@@ -181,17 +181,22 @@ export class PostgresLedgerStore implements LedgerStore {
   constructor(private readonly em: () => EntityManager, groupCommitLanes = 0) {
     this.groupCommit =
       groupCommitLanes > 0
-        ? new GroupCommit((calls) => this.one(`select ledger.apply_batch(?::jsonb) as result`, [JSON.stringify(calls)]), { lanes: groupCommitLanes })
+        ? new GroupCommit(async (calls) => {
+            // A batch carries many requests' calls: it runs in no request's transaction.
+            const rows = (await this.em().getConnection().execute(`select ledger.apply_batch(?::jsonb) as result`, [JSON.stringify(calls)], "all")) as { result: never }[];
+            return rows[0]!.result;
+          }, { lanes: groupCommitLanes })
         : undefined;
   }
 
-  private async one<T>(query: string, params: unknown[]): Promise<T> {
-    const [row] = await sql<{ result: T }>(this.em(), query, params);
+  private async one<T>(query: string, params: unknown[], em = this.em()): Promise<T> {
+    const [row] = await sql<{ result: T }>(em, query, params);
     return row!.result;
   }
 
   async openAccount(accountId: string, planId: string, planVersion: bigint, cycleStart: Date, cycleEnd: Date, units: UnitSetup[], signupGrants: SignupGrant[]): Promise<{ rolled: boolean }> {
-    const payload = units.map((u) => ({
+    // Units in one order ((account, unit), as group commit's batches take them), so the two never deadlock.
+    const payload = [...units].sort((a, b) => (a.unit < b.unit ? -1 : a.unit > b.unit ? 1 : 0)).map((u) => ({
       unit: u.unit,
       allotment_micros: u.allotmentMicros.toString(),
       negative_limit_micros: u.negativeLimitMicros.toString(),
@@ -205,11 +210,12 @@ export class PostgresLedgerStore implements LedgerStore {
   }
 
   authorize(c: AuthorizeCall): Promise<AuthorizeResult> {
+    const em = this.em(); // the caller's, also when its call runs later from the lane
     const alone = () =>
       this.one<AuthorizeResult>(`select ledger.authorize(?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?) as result`, [
         c.accountId, c.unit, c.bucket, c.amountMicros.toString(), c.idempotencyKey, c.requestHash, c.ttlMs,
         JSON.stringify(c.attribution), c.rateTableVersion.toString(),
-      ]);
+      ], em);
     if (!this.groupCommit) return alone();
     return this.groupCommit.submit({
       op: "authorize", account: c.accountId, unit: c.unit, bucket: c.bucket, amount: c.amountMicros.toString(), key: c.idempotencyKey,
@@ -218,12 +224,13 @@ export class PostgresLedgerStore implements LedgerStore {
   }
 
   charge(c: ChargeCall): Promise<ChargeResult> {
+    const em = this.em(); // the caller's, also when its call runs later from the lane
     const alone = () =>
       this.one<ChargeResult>(`select ledger.charge(?, ?::uuid, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?::text[], ?::integer[], ?, ?) as result`, [
         c.accountId, c.holdId, c.unit, c.bucket, c.amountMicros.toString(), c.final, c.idempotencyKey, c.requestHash,
         JSON.stringify(c.attribution), c.rateTableVersion.toString(), `{${c.drawdownOrder.join(",")}}`,
         `{${c.thresholdPercents.join(",")}}`, c.traceparent, c.traceId,
-      ]);
+      ], em);
     if (!this.groupCommit) return alone();
     return this.groupCommit.submit({
       op: "charge", account: c.accountId, hold: c.holdId, unit: c.unit, bucket: c.bucket, amount: c.amountMicros.toString(),
@@ -295,12 +302,13 @@ export class PostgresLedgerStore implements LedgerStore {
   startWork(c: StartWorkCall) {
     // The start and its labels in one transaction (labels are descriptive: they change no balance).
     return this.em().transactional(async (tx) => {
-      const [row] = await sql<{ result: { allowed: boolean; reason?: string; available_micros: string } }>(
+      const [row] = await sql<{ result: { allowed: boolean; reason?: string; available_micros: string; replayed?: boolean } }>(
         tx,
         `select ledger.start_work(?, ?, ?, ?, ?::jsonb, ?, ?::jsonb, ?, ?, ?, ?, ?) as result`,
         [c.kind, c.workId, c.accountId, c.unit, JSON.stringify(c.usage), c.replicas, JSON.stringify(c.attribution), c.minAvailableMicros.toString(), c.denial, c.idempotencyKey, c.requestHash, c.endpoint ?? ""],
       );
-      if (row!.result.allowed && Object.keys(c.labels).length > 0) {
+      // A replay changes nothing (and must not touch the work row a meter tick may hold).
+      if (row!.result.allowed && !row!.result.replayed && Object.keys(c.labels).length > 0) {
         await sql(tx, `update ledger.metered_work set labels = ?::jsonb where work_id = ?`, [JSON.stringify(c.labels), c.workId]);
       }
       return row!.result;

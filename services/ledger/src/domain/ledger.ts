@@ -94,9 +94,11 @@ const MAX_LABELS = 20;
 /** Labels describe work (a script's language, a model's type): a few short key/value pairs. */
 function checkLabels(labels: Record<string, string>): void {
   const entries = Object.entries(labels);
-  if (entries.length > MAX_LABELS) throw new InvalidArgumentError("labels", `must be at most ${MAX_LABELS}`);
+  if (entries.length > MAX_LABELS) throw new InvalidArgumentError("labels", `must have at most ${MAX_LABELS} entries, not ${entries.length}`);
   for (const [key, value] of entries) {
-    if (!/^[a-z][a-z0-9_.-]{0,62}$/.test(key)) throw new InvalidArgumentError(`labels.${key}`, "keys are 1–63 lower-case letters, digits, '_', '.' or '-', starting with a letter");
+    if (!/^[a-z][a-z0-9_.-]{0,62}$/.test(key)) {
+      throw new InvalidArgumentError("labels", `key "${key.slice(0, 64)}" must be 1–63 lower-case letters, digits, '_', '.' or '-', starting with a letter`);
+    }
     if (value.length > 256) throw new InvalidArgumentError(`labels.${key}`, "must be at most 256 characters");
   }
 }
@@ -329,7 +331,7 @@ export class Ledger {
     const result = await this.store.startWork({
       kind, workId, accountId, unit: price.unit, usage: usageToJson(usage), replicas, attribution, labels, minAvailableMicros: minimum,
       denial: kind === "deployment" && minimum > 1n ? "BELOW_LOW_CREDIT_LIMIT" : "INSUFFICIENT_CREDITS",
-      idempotencyKey, requestHash: fingerprint({ op: `start_${kind}`, accountId, workId, usage, replicas, attribution, labels, endpoint }), endpoint,
+      idempotencyKey, requestHash: fingerprint({ op: `start_${kind}`, accountId, workId, usage, replicas, attribution, endpoint, ...(Object.keys(labels).length > 0 ? { labels } : {}) }), endpoint,
     });
     return { allowed: result.allowed, ...(result.reason ? { reason: result.reason as DenialReason } : {}) };
   }

@@ -5,8 +5,8 @@
  * Each call runs in its own subtransaction, so a call that raises (a reused
  * idempotency key, a closed hold) is rolled back alone and reported in its
  * slot; the others commit. The caller keeps batches small (the subtransaction
- * cache of a backend holds 64) and sorted by account, so two batches never
- * wait on each other's balance rows in opposite orders.
+ * cache of a backend holds 64) and sorted by (account, unit), so two batches
+ * never wait on each other's balance rows in opposite orders.
  */
 export const GROUP_COMMIT_FUNCTIONS = [
   `
@@ -43,5 +43,32 @@ begin
     end;
   end loop;
   return v_results;
+end $$`,
+  // The pool sweeper closes expired pools of many accounts in one transaction. It
+  // must never wait for a balance row while holding others (a batch holds many):
+  // an account whose rows someone holds is left for the next sweep, or for the
+  // account's own next write, which closes expired pools lazily.
+  `
+create or replace function ledger.sweep_expired_pools(p_limit integer) returns integer
+language plpgsql as $$
+declare
+  v_account text;
+  v_free integer;
+  v_all integer;
+  v_count integer := 0;
+begin
+  for v_account in
+    select distinct account_id from ledger.pools
+     where not closed and kind not in ('monthly', 'spend_cap') and expires_at <= now()
+     order by account_id limit p_limit
+  loop
+    select count(*) into v_free from (
+      select 1 from ledger.balances where account_id = v_account for update skip locked) free;
+    select count(*) into v_all from ledger.balances where account_id = v_account;
+    if v_free = v_all then
+      v_count := v_count + ledger.expire_pools(v_account);
+    end if;
+  end loop;
+  return v_count;
 end $$`,
 ];
