@@ -263,4 +263,21 @@ describe("support console in Chromium", () => {
     await page.screenshot({ path: `${screenshots}/notifications.png`, fullPage: true });
     await page.close();
   });
+
+  it("renders the Overview, Tools and Models tabs of an account", async () => {
+    const page = await signIn("vera", "viewer-pass", "/#/tollgate-accounts/acme/show/overview");
+    await page.getByTestId("overview-credits").waitFor();
+    const account = await api("/api/accounts/acme");
+    const granted = Number(account.balance.units.find((u: { unit: string }) => u.unit === "credits").granted_micros) / 1_000_000;
+    expect(await page.getByTestId("overview-credits").textContent()).toContain(`of ${granted.toLocaleString("en-US")} credits`);
+    await page.getByTestId("bucket-pie").waitFor();
+    await page.screenshot({ path: `${screenshots}/account-overview.png`, fullPage: true });
+    await page.goto(`${gateway.url}/#/tollgate-accounts/acme/show/tools`);
+    await page.getByTestId("top-tool").getByText("Usage without a tool").waitFor(); // acme's replies name no tool
+    await page.screenshot({ path: `${screenshots}/account-tools.png`, fullPage: true });
+    await page.goto(`${gateway.url}/#/tollgate-accounts/acme/show/models`);
+    await page.getByTestId("top-model").getByText("gpt-4o").first().waitFor();
+    await page.screenshot({ path: `${screenshots}/account-models.png`, fullPage: true });
+    await page.close();
+  });
 });

@@ -22,9 +22,9 @@ export function SummaryTab() {
       {cycle && <CycleMetrics cycle={cycle} unit={unit} />}
       <UsageChart accountId={String(account.id)} unit={unit} />
       <Stack direction="row" sx={{ flexWrap: "wrap", gap: 2, "& > *": { flex: "1 1 380px", minWidth: 0 } }}>
-        <TopTable accountId={String(account.id)} dimension="workspace_id" title="Top workspaces" keyLabel="Workspace" unit={unit} />
-        <TopTable accountId={String(account.id)} dimension="workspace_group_id" title="Top workspace groups" keyLabel="Group" unit={unit} />
-        <TopTable accountId={String(account.id)} dimension="user_id" title="Top users" keyLabel="User" unit={unit} />
+        <TopTable accountId={String(account.id)} dimension="workspace_id" title="Top workspaces" keyLabel="Workspace" noneLabel="No workspace" unit={unit} />
+        <TopTable accountId={String(account.id)} dimension="workspace_group_id" title="Top workspace groups" keyLabel="Group" noneLabel="No group" unit={unit} />
+        <TopTable accountId={String(account.id)} dimension="user_id" title="Top users" keyLabel="User" noneLabel="No user" unit={unit} />
       </Stack>
     </Stack>
   );

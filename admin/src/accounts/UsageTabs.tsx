@@ -109,7 +109,7 @@ export function ToolsTab() {
   if (!ctx) return null;
   return (
     <Stack spacing={2} sx={{ py: 1 }}>
-      <TopTable accountId={ctx.id} dimension="tool" title="Tools" keyLabel="Tool name" requestsLabel="Runs" amountLabel="Used" unit={ctx.unit} pageSize={25} />
+      <TopTable accountId={ctx.id} dimension="tool" title="Tools" keyLabel="Tool name" requestsLabel="Runs" amountLabel="Used" noneLabel="Usage without a tool" unit={ctx.unit} pageSize={25} />
     </Stack>
   );
 }
@@ -142,12 +142,12 @@ export function ModelsTab() {
         <BucketTotal accountId={ctx.id} bucket="ai" title="Inference and guardrails (ai bucket)" unit={ctx.unit} />
         <BucketTotal accountId={ctx.id} bucket="compute" title="Hosting and fine-tuning (compute bucket)" unit={ctx.unit} />
       </Stack>
-      <TopTable accountId={ctx.id} dimension="model" title="Models" keyLabel="Model name" amountLabel="Credits used" unit={ctx.unit} pageSize={25} />
+      <TopTable accountId={ctx.id} dimension="model" title="Models" keyLabel="Model name" amountLabel="Credits used" noneLabel="Usage without a model" unit={ctx.unit} pageSize={25} />
       <GpuDeployments accountId={ctx.id} />
       <Alert severity="info" variant="outlined">
         Deployments are across all models: the API does not filter deployments by model.
       </Alert>
-      <TopTable accountId={ctx.id} dimension="deployment_id" title="Credits by deployment" keyLabel="Deployment" amountLabel="Credits used" unit={ctx.unit} pageSize={25} />
+      <TopTable accountId={ctx.id} dimension="deployment_id" title="Credits by deployment" keyLabel="Deployment" amountLabel="Credits used" noneLabel="Not a deployment" unit={ctx.unit} pageSize={25} />
     </Stack>
   );
 }
@@ -161,7 +161,7 @@ export function GuardrailsTab() {
         Guardrail credits come out of the model credits balance shown on the Overview tab.
       </Typography>
       <GuardrailDeployments accountId={ctx.id} />
-      <TopTable accountId={ctx.id} dimension="block" title="Guardrails and blocks" keyLabel="Name" amountLabel="Credits" unit={ctx.unit} pageSize={25} />
+      <TopTable accountId={ctx.id} dimension="block" title="Guardrails and blocks" keyLabel="Name" amountLabel="Credits" noneLabel="Not a block" unit={ctx.unit} pageSize={25} />
     </Stack>
   );
 }
@@ -175,7 +175,7 @@ export function ScriptsTab() {
         <BucketTotal accountId={ctx.id} bucket="compute" title="Hosting credits (compute bucket)" unit={ctx.unit} />
       </Stack>
       <ScriptDeployments accountId={ctx.id} plan={{ planId: ctx.account.plan_id, version: ctx.account.plan_version }} />
-      <TopTable accountId={ctx.id} dimension="deployment_id" title="Deployed scripts and hosting" keyLabel="Deployment" amountLabel="Credits used" unit={ctx.unit} pageSize={25} />
+      <TopTable accountId={ctx.id} dimension="deployment_id" title="Deployed scripts and hosting" keyLabel="Deployment" amountLabel="Credits used" noneLabel="Not a deployment" unit={ctx.unit} pageSize={25} />
     </Stack>
   );
 }

@@ -15,6 +15,8 @@ export interface TopTableProps {
   keyLabel?: string;
   amountLabel?: string;
   requestsLabel?: string;
+  /** What the row of usage without this attribution is called (e.g. "Usage without a tool"). */
+  noneLabel?: string;
   pageSize?: number;
 }
 
@@ -23,7 +25,7 @@ export const rowUnit = (dimension: TopDimension | string, key: string, unit: str
   dimension === "bucket" && key === "tool_runs" ? "tool_runs" : unit;
 
 /** A top-N table (`/api/accounts/:id/top`) with totals, requests and share, and "Show more" for the next page. */
-export function TopTable({ accountId, dimension, title, unit, keyLabel = "Name", amountLabel = "Used", requestsLabel = "Requests", pageSize = 10 }: TopTableProps) {
+export function TopTable({ accountId, dimension, title, unit, keyLabel = "Name", amountLabel = "Used", requestsLabel = "Requests", noneLabel = "(none)", pageSize = 10 }: TopTableProps) {
   const provider = useTollgate();
   const query = useInfiniteQuery({
     queryKey: ["tollgate", "top", accountId, dimension, pageSize],
@@ -59,7 +61,7 @@ export function TopTable({ accountId, dimension, title, unit, keyLabel = "Name",
             <TableBody>
               {rows.map((row) => (
                 <TableRow key={row.id}>
-                  <TableCell sx={{ wordBreak: "break-word" }}>{row.key || "(none)"}</TableCell>
+                  <TableCell sx={{ wordBreak: "break-word" }}>{row.key || <Box component="span" sx={{ color: "text.secondary", fontStyle: "italic" }}>{noneLabel}</Box>}</TableCell>
                   <TableCell align="right" sx={{ whiteSpace: "nowrap" }}>{formatAmount(row.amount_micros, rowUnit(dimension, row.key, unit))}</TableCell>
                   <TableCell align="right">{Number(row.requests).toLocaleString("en-US")}</TableCell>
                   <TableCell align="right">{formatBasisPoints(row.share_basis_points)}</TableCell>

@@ -6,6 +6,7 @@ import type { RateCache } from "../data/rate-cache.js";
 import type { AccountDirectory, AccountView } from "./account-view.js";
 import { cycleAt } from "./cycle.js";
 import { fingerprint } from "./fingerprint.js";
+import { attributionOf } from "./usage.js";
 
 export type DenialReason =
   | "INSUFFICIENT_CREDITS"
@@ -200,7 +201,7 @@ export class Ledger {
       idempotencyKey: command.idempotencyKey,
       requestHash: fingerprint({ op: "authorize", ...command }),
       ttlMs: command.ttlMs || DEFAULT_HOLD_TTL_MS,
-      attribution: command.attribution,
+      attribution: attributionOf(command.estimate, command.attribution),
       rateTableVersion: price.version,
     });
     return {
@@ -233,7 +234,7 @@ export class Ledger {
       final: command.final,
       idempotencyKey: command.idempotencyKey,
       requestHash: fingerprint({ op: "charge", ...hashed }),
-      attribution: command.attribution,
+      attribution: attributionOf(command.usage, command.attribution),
       rateTableVersion: price.version,
       drawdownOrder: account.drawdownOrder,
       thresholdPercents: account.thresholdPercents,

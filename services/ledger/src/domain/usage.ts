@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from "@tollgate/errors";
+import type { Usage } from "@tollgate/rating";
 
 /** The attribution dimensions usage can be split by (keys of the stored attribution, plus the bucket). */
 export const USAGE_DIMENSIONS = [
@@ -27,4 +28,19 @@ export function usageWindow(window: UsageWindow, now: Date): { since: Date; buck
 export function shareBasisPoints(amount: bigint, total: bigint): number {
   if (total <= 0n) return 0;
   return Number((amount * 20_000n + total) / (total * 2n));
+}
+
+/**
+ * The attribution an entry or hold is recorded with: the caller's, with the
+ * model, tool or block the usage itself names filled in where the caller left
+ * it empty (so usage by model or tool is complete without repeating it).
+ */
+export function attributionOf(usage: Usage, attribution: Record<string, string>): Record<string, string> {
+  const named =
+    usage.kind === "model_reply" || usage.kind === "model_tokens" ? { model: usage.model }
+    : usage.kind === "tool_run" ? { tool: usage.tool }
+    : usage.kind === "block_run" ? { block: usage.block }
+    : {};
+  const [key, value] = Object.entries(named)[0] ?? [];
+  return key && value && !attribution[key] ? { ...attribution, [key]: value } : attribution;
 }
