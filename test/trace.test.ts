@@ -81,3 +81,23 @@ it("follows Authorize → Charge → outbox → notifications as one trace", asy
   expect(byId.get(deliver.parentSpanContext!.spanId)?.name).toBe("notifications.consume thresholdCrossed");
   expect(smtp.messages.some((m) => m.subject === "You have used 50% of your credits")).toBe(true);
 });
+
+it("shows a group-commit transaction as one span linked to every call it carried", async () => {
+  const { ledger } = platform.clients;
+  const traceId = await trace.getTracer("test").startActiveSpan("caller: fan out", async (root) => {
+    const holds = await Promise.all(Array.from({ length: 6 }, (_, i) => call(ledger, ledger.authorize, authorizeRequest("traced", `fan-${i}`, 1))));
+    expect(holds.every((h) => h.allowed)).toBe(true);
+    root.end();
+    return root.spanContext().traceId;
+  });
+  const batch = await eventually(async () => {
+    const found = exporter.getFinishedSpans().find((s: ReadableSpan) => s.name === "ledger.group_commit" && s.spanContext().traceId === traceId);
+    return found;
+  }, 5_000, "the group-commit span");
+  expect(Number(batch.attributes["tollgate.batch_size"])).toBeGreaterThanOrEqual(2);
+  expect(batch.links.length).toBe(Number(batch.attributes["tollgate.batch_size"]));
+  expect(batch.links.every((link) => link.context.traceId === traceId)).toBe(true);
+  // Its Postgres statement is a child of it, in the same trace.
+  const children = exporter.getFinishedSpans().filter((s: ReadableSpan) => s.parentSpanContext?.spanId === batch.spanContext().spanId);
+  expect(children.some((s) => s.name.startsWith("pg.query"))).toBe(true);
+});
