@@ -23,11 +23,12 @@ import { CpuMeter, cpuSeconds, postgresPids, rssMiB } from "./procstat.js";
 
 const quick = process.argv.includes("--quick");
 const SECONDS = quick ? 4 : 15;
-const ACCOUNTS = quick ? 1_000 : 10_000;
+const ACCOUNTS = quick ? 500 : 10_000;
 const CONCURRENCY = 32;
 const CHANNELS = 4;
 const CREDIT = 1_000_000;
-const log = (line: string) => console.log(`[bench] ${line}`);
+const startedAt = performance.now();
+const log = (line: string) => console.log(`[bench +${((performance.now() - startedAt) / 1000).toFixed(1)} s] ${line}`);
 const root = new URL("..", import.meta.url).pathname;
 
 // ── database ────────────────────────────────────────────────────────────────
@@ -47,9 +48,12 @@ const benchDb = `tollgate_bench_${Date.now().toString(36)}`;
 const databaseUrl = adminUrl.toString();
 
 // ── baselines ───────────────────────────────────────────────────────────────
-log(`B-pg-uniform and B-pg-hot: pgbench, 16 clients, ${SECONDS} s each`);
-const pgUniformTps = await pgbenchTps(databaseUrl, "uniform", SECONDS);
-const pgHotTps = await pgbenchTps(databaseUrl, "hot", SECONDS);
+const PGBENCH_SECONDS = quick ? 3 : SECONDS;
+/** Unmeasured load before a server's first measured loop: JIT, connection pools and PL/pgSQL plan caches warm up. */
+const WARM_UP_SECONDS = quick ? 1.5 : 3;
+log(`B-pg-uniform and B-pg-hot: pgbench, 16 clients, ${PGBENCH_SECONDS} s each`);
+const pgUniformTps = await pgbenchTps(databaseUrl, "uniform", PGBENCH_SECONDS);
+const pgHotTps = await pgbenchTps(databaseUrl, "hot", PGBENCH_SECONDS);
 
 const ledgerClients = (address: string) => Array.from({ length: CHANNELS }, () => createClient(ledgerV1.LedgerServiceClient, address));
 const usage = (replies: number): pricingV1.Usage => ({ kind: { $case: "modelReply", modelReply: { model: "bench-model", replies: String(replies) } } });
@@ -69,8 +73,8 @@ async function startNoop() {
 }
 
 /** Authorize → Charge pairs started at a fixed rate; Authorize latency counts from each pair's intended start. */
-function openPairs(clients: ledgerV1.LedgerServiceClient[], rate: number, accountOf: () => string, prefix: string) {
-  return openLoop(rate, SECONDS, async (index, intended, latencies) => {
+function openPairs(clients: ledgerV1.LedgerServiceClient[], rate: number, accountOf: () => string, prefix: string, seconds = SECONDS) {
+  return openLoop(rate, seconds, async (index, intended, latencies) => {
     const client = clients[index % CHANNELS]!;
     const accountId = accountOf();
     const hold = await call(client, client.authorize, authorizeReq(accountId, `${prefix}-a-${index}`));
@@ -83,11 +87,13 @@ function openPairs(clients: ledgerV1.LedgerServiceClient[], rate: number, accoun
 
 log(`B-grpc-noop: the same load generator against a canned grpc-js server, ${SECONDS} s`);
 const noop = await startNoop();
-const noopResult = await closedLoop(CONCURRENCY, SECONDS, async (worker, iteration, latencies) => {
+const noopPair = async (worker: number, iteration: number, latencies: Latencies) => {
   const client = noop.clients[worker % CHANNELS]!;
   const hold = await latencies.time("Authorize", () => call(client, client.authorize, authorizeReq("noop", `n-${worker}-${iteration}`)));
   await latencies.time("Charge", () => call(client, client.charge, chargeReq("noop", hold.holdId, `nc-${worker}-${iteration}`, true)));
-});
+};
+await closedLoop(CONCURRENCY, WARM_UP_SECONDS, noopPair);
+const noopResult = await closedLoop(CONCURRENCY, SECONDS, noopPair);
 noop.stop();
 
 // ── the platform ────────────────────────────────────────────────────────────
@@ -180,6 +186,8 @@ try {
     return result;
   }
 
+  log(`warming up the platform: ${WARM_UP_SECONDS} s of W-uniform, not measured`);
+  await closedLoop(CONCURRENCY, WARM_UP_SECONDS, (worker, iteration, latencies) => pair(clients[worker % CHANNELS]!, pick(), `w-${worker}-${iteration}`, latencies));
   const uniform = await workload("W-uniform", "pairs/s", async () => ({
     loop: await closedLoop(CONCURRENCY, SECONDS, (worker, iteration, latencies) => pair(clients[worker % CHANNELS]!, pick(), `u-${worker}-${iteration}`, latencies)),
   }));
@@ -188,9 +196,10 @@ try {
   log(`W-uniform open loop at ${round(halfRate, 0)} pairs/s (half the maximum), ${SECONDS} s`);
   const open = await openPairs(clients, halfRate, pick, "o");
   // The floor of that figure on this machine: the same open loop against the canned server (load generator and gRPC alone).
-  log(`B-grpc-noop open loop at the same rate, ${SECONDS} s`);
+  const floorSeconds = quick ? 2 : SECONDS;
+  log(`B-grpc-noop open loop at the same rate, ${floorSeconds} s`);
   const noopAgain = await startNoop();
-  const noopOpen = await openPairs(noopAgain.clients, halfRate, () => "noop", "no");
+  const noopOpen = await openPairs(noopAgain.clients, halfRate, () => "noop", "no", floorSeconds);
   noopAgain.stop();
 
   await workload("W-hot", "pairs/s", async () => ({
