@@ -35,7 +35,8 @@ export function laneOf(account: string, lanes: number): number {
   return (hash >>> 0) % lanes;
 }
 
-const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+/** The order balance rows are locked in, by account and then by unit, wherever one transaction takes several. */
+export const lockOrder = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** The error PostgreSQL raised for one call of a batch, in the shape the driver gives (translated at the edge). */
 function batchError(error: { code: string; message: string }): Error {
@@ -67,6 +68,7 @@ export class GroupCommit {
     this.maxBatch = Math.max(1, Math.min(options.maxBatch ?? 32, 60));
   }
 
+  /** Runs `alone` at once when `call`'s lane is idle; otherwise `call` goes with the lane's next batch. */
   submit<T>(call: BatchCall, alone: () => Promise<T>): Promise<T> {
     const lane = this.lanes[laneOf(call.account, this.lanes.length)]!;
     return new Promise<T>((resolve, reject) => {
@@ -98,7 +100,7 @@ export class GroupCommit {
 
   private async runBatch(batch: Pending[]): Promise<void> {
     // One order of balance-row locks, (account, unit), for every batch, also across ledger replicas.
-    batch.sort((a, b) => compare(a.call.account, b.call.account) || compare(String(a.call.unit ?? ""), String(b.call.unit ?? "")));
+    batch.sort((a, b) => lockOrder(a.call.account, b.call.account) || lockOrder(String(a.call.unit ?? ""), String(b.call.unit ?? "")));
     const links: Link[] = batch.map((p) => trace.getSpanContext(p.context)).filter((s) => s !== undefined).map((s) => ({ context: s }));
     await tracer.startActiveSpan("ledger.group_commit", { links, attributes: { "tollgate.batch_size": batch.length } }, batch[0]!.context, async (span) => {
       try {

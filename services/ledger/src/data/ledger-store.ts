@@ -1,5 +1,5 @@
 import { sql, type EntityManager } from "@tollgate/db";
-import { GroupCommit } from "./group-commit.js";
+import { GroupCommit, lockOrder, type BatchCall } from "./group-commit.js";
 import { EntrySchema, HoldSchema, LedgerAccountSchema, LineSchema, PoolSchema, BalanceSchema, type Entry, type Hold, type LedgerAccount, type Line, type Pool, type Balance } from "./entities.js";
 
 export interface UnitSetup {
@@ -189,6 +189,11 @@ export class PostgresLedgerStore implements LedgerStore {
         : undefined;
   }
 
+  /** A hot-path call through group commit, or on its own when group commit is off. */
+  private commit<T>(call: BatchCall, alone: () => Promise<T>): Promise<T> {
+    return this.groupCommit ? this.groupCommit.submit(call, alone) : alone();
+  }
+
   private async one<T>(query: string, params: unknown[], em = this.em()): Promise<T> {
     const [row] = await sql<{ result: T }>(em, query, params);
     return row!.result;
@@ -196,7 +201,7 @@ export class PostgresLedgerStore implements LedgerStore {
 
   async openAccount(accountId: string, planId: string, planVersion: bigint, cycleStart: Date, cycleEnd: Date, units: UnitSetup[], signupGrants: SignupGrant[]): Promise<{ rolled: boolean }> {
     // Units in one order ((account, unit), as group commit's batches take them), so the two never deadlock.
-    const payload = [...units].sort((a, b) => (a.unit < b.unit ? -1 : a.unit > b.unit ? 1 : 0)).map((u) => ({
+    const payload = [...units].sort((a, b) => lockOrder(a.unit, b.unit)).map((u) => ({
       unit: u.unit,
       allotment_micros: u.allotmentMicros.toString(),
       negative_limit_micros: u.negativeLimitMicros.toString(),
@@ -216,8 +221,7 @@ export class PostgresLedgerStore implements LedgerStore {
         c.accountId, c.unit, c.bucket, c.amountMicros.toString(), c.idempotencyKey, c.requestHash, c.ttlMs,
         JSON.stringify(c.attribution), c.rateTableVersion.toString(),
       ], em);
-    if (!this.groupCommit) return alone();
-    return this.groupCommit.submit({
+    return this.commit({
       op: "authorize", account: c.accountId, unit: c.unit, bucket: c.bucket, amount: c.amountMicros.toString(), key: c.idempotencyKey,
       hash: c.requestHash, ttl_ms: c.ttlMs, attribution: c.attribution, rate_version: c.rateTableVersion.toString(),
     }, alone);
@@ -231,8 +235,7 @@ export class PostgresLedgerStore implements LedgerStore {
         JSON.stringify(c.attribution), c.rateTableVersion.toString(), `{${c.drawdownOrder.join(",")}}`,
         `{${c.thresholdPercents.join(",")}}`, c.traceparent, c.traceId,
       ], em);
-    if (!this.groupCommit) return alone();
-    return this.groupCommit.submit({
+    return this.commit({
       op: "charge", account: c.accountId, hold: c.holdId, unit: c.unit, bucket: c.bucket, amount: c.amountMicros.toString(),
       final: c.final, key: c.idempotencyKey, hash: c.requestHash, attribution: c.attribution, rate_version: c.rateTableVersion.toString(),
       order: c.drawdownOrder, thresholds: c.thresholdPercents, traceparent: c.traceparent, trace_id: c.traceId,

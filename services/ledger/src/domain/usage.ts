@@ -36,11 +36,10 @@ export function shareBasisPoints(amount: bigint, total: bigint): number {
  * it empty (so usage by model or tool is complete without repeating it).
  */
 export function attributionOf(usage: Usage, attribution: Record<string, string>): Record<string, string> {
-  const named =
-    usage.kind === "model_reply" || usage.kind === "model_tokens" ? { model: usage.model }
-    : usage.kind === "tool_run" ? { tool: usage.tool }
-    : usage.kind === "block_run" ? { block: usage.block }
-    : {};
-  const [key, value] = Object.entries(named)[0] ?? [];
+  const [key, value] =
+    usage.kind === "model_reply" || usage.kind === "model_tokens" ? ["model", usage.model]
+    : usage.kind === "tool_run" ? ["tool", usage.tool]
+    : usage.kind === "block_run" ? ["block", usage.block]
+    : [];
   return key && value && !attribution[key] ? { ...attribution, [key]: value } : attribution;
 }

@@ -154,6 +154,7 @@ begin
   end loop;
   return v_count;
 end $$`,
+  // Replaced by the version in group-commit.sql.ts, which never waits for a balance row.
   `
 create function ledger.sweep_expired_pools(p_limit integer) returns integer
 language plpgsql as $$
