@@ -73,7 +73,8 @@ try {
       GATEWAY_HOST: host,
       GATEWAY_PORT: String(gatewayPort),
       GATEWAY_SECRET: process.env.GATEWAY_SECRET ?? randomBytes(32).toString("hex"),
-      GATEWAY_USERS: demoUsers,
+      // The demo logins exist only here, when GATEWAY_USERS does not name the users.
+      ...(process.env.GATEWAY_USERS ? {} : { GATEWAY_DEMO_USERS: "true" }),
       GATEWAY_STATIC_DIR: consoleDir,
       ...Object.fromEntries(Object.entries(services.addresses).map(([name, address]) => [`${name.toUpperCase()}_ADDRESS`, address])),
     },

@@ -1,5 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SignJWT } from "jose";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startGateway, type Gateway } from "@tollgate/gateway";
+import { spawnService, stopProcesses } from "../scripts/services.js";
 import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
 import { call } from "@tollgate/grpc-kit";
 import { entitlementsV1, ledgerV1 } from "@tollgate/proto";
@@ -140,4 +146,151 @@ describe("limits and spend caps from the console", () => {
     const wrongKind = await api("/api/accounts/acme/spend-cap", { method: "POST", token: operator, body: { amount: "10", reason: "not byom" } });
     expect(wrongKind).toMatchObject({ status: 400, body: { error: { field: "spend_cap_micros" } } });
   });
+});
+
+describe("gateway hardening", () => {
+  let hardened: Gateway;
+  const origin = "https://console.example";
+
+  beforeAll(async () => {
+    const staticDir = mkdtempSync(join(tmpdir(), "tollgate-static-"));
+    writeFileSync(join(staticDir, "index.html"), "<!doctype html><title>console</title>");
+    writeFileSync(join(staticDir, ".env"), "GATEWAY_SECRET=do-not-serve");
+    hardened = await startGateway({
+      databaseUrl: db.url,
+      port: 0,
+      secret: SECRET,
+      users: "vera:viewer-pass:viewer,otto:operator-pass:operator,ada:admin-pass:admin,ida:ida-pass:viewer",
+      staticDir,
+      corsOrigins: [origin],
+      loginLimits: { perUser: 3, perAddress: 5, windowMs: 600_000 },
+      addresses: {
+        entitlements: platform.entitlements.address,
+        pricing: platform.pricing.address,
+        ledger: platform.ledger.address,
+        notifications: platform.notifications.address,
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await hardened?.stop();
+  });
+
+  /** A POST to the hardened gateway's login from a given loopback address (all of 127.0.0.0/8 is local). */
+  function loginFrom(localAddress: string, username: string, password: string): Promise<{ status: number; retryAfter: string | undefined; body: Record<string, any> }> {
+    const url = new URL("/api/login", hardened.url);
+    return new Promise((resolve, reject) => {
+      const req = httpRequest(url, { method: "POST", localAddress, headers: { "content-type": "application/json" } }, (res) => {
+        let text = "";
+        res.on("data", (chunk: Buffer) => (text += chunk.toString()));
+        res.on("end", () => resolve({ status: res.statusCode!, retryAfter: res.headers["retry-after"], body: JSON.parse(text) as Record<string, any> }));
+      });
+      req.on("error", reject);
+      req.end(JSON.stringify({ username, password }));
+    });
+  }
+
+  it("answers the framework's own errors with their 4xx status, and logs none of them as a fault", async () => {
+    const errors = vi.spyOn(console, "error");
+    try {
+      const token = await login("otto", "operator-pass");
+      const malformed = await fetch(`${gateway.url}/api/accounts/acme/grants`, {
+        method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: "{\"pool_kind\": ",
+      });
+      expect(malformed.status).toBe(400);
+      expect(((await malformed.json()) as { error: { code: string } }).error.code).toBe("INVALID_ARGUMENT");
+      const large = await fetch(`${gateway.url}/api/accounts/acme/grants`, {
+        method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ reason: "x".repeat(300 * 1024) }),
+      });
+      expect(large.status).toBe(413);
+      const unsupported = await fetch(`${gateway.url}/api/login`, { method: "POST", headers: { "content-type": "application/xml" }, body: "<login/>" });
+      expect(unsupported.status).toBe(415);
+
+      expect((await fetch(`${hardened.url}/`)).status).toBe(200);
+      for (const path of ["/.env", "/%2e%2e/%2e%2e/etc/passwd", "/..%2f..%2fetc%2fpasswd", "/%00"]) {
+        const status = (await fetch(`${hardened.url}${path}`)).status;
+        expect([403, 404, 400], path).toContain(status);
+      }
+      expect(errors.mock.calls.filter((args) => args[0] === "[gateway]")).toEqual([]);
+    } finally {
+      errors.mockRestore();
+    }
+  });
+
+  it("refuses a token without an expiry, even one signed with the right secret", async () => {
+    const key = new TextEncoder().encode(SECRET);
+    const forever = await new SignJWT({ role: "admin" }).setProtectedHeader({ alg: "HS256" }).setSubject("ada").setIssuedAt().sign(key);
+    const refused = await api("/api/me", { token: forever });
+    expect(refused).toMatchObject({ status: 401, body: { error: { reason: "TOKEN_INVALID" } } });
+    const expiring = await new SignJWT({ role: "admin" }).setProtectedHeader({ alg: "HS256" }).setSubject("ada").setIssuedAt().setExpirationTime("5m").sign(key);
+    expect((await api("/api/me", { token: expiring })).body).toEqual({ username: "ada", role: "admin" });
+    const issued = await login("ada", "admin-pass");
+    const claims = JSON.parse(Buffer.from(issued.split(".")[1]!, "base64url").toString()) as { exp?: number; iat: number };
+    expect(claims.exp! - claims.iat).toBe(12 * 3600);
+  });
+
+  it("answers CORS only for the configured origins, and for none by default", async () => {
+    const preflight = (url: string, from: string) =>
+      fetch(`${url}/api/accounts`, { method: "OPTIONS", headers: { origin: from, "access-control-request-method": "GET", "access-control-request-headers": "authorization" } });
+    const listed = await preflight(hardened.url, origin);
+    expect(listed.headers.get("access-control-allow-origin")).toBe(origin);
+    expect(listed.headers.get("access-control-allow-credentials")).toBeNull();
+    expect((await preflight(hardened.url, "https://evil.example")).headers.get("access-control-allow-origin")).toBeNull();
+    expect((await preflight(gateway.url, "https://evil.example")).headers.get("access-control-allow-origin")).toBeNull();
+    const read = await fetch(`${gateway.url}/api/accounts`, { headers: { origin: "https://evil.example", authorization: `Bearer ${await login("vera", "viewer-pass")}` } });
+    expect(read.headers.get("access-control-allow-origin")).toBeNull();
+  });
+
+  it("limits sign-in attempts per user, from any address, with 429 and Retry-After", async () => {
+    // Three attempts on ada's name from three addresses; the fourth is refused even with the right password.
+    expect((await loginFrom("127.0.0.11", "ada", "guess-1")).status).toBe(401);
+    expect((await loginFrom("127.0.0.12", "ada", "guess-2")).status).toBe(401);
+    expect((await loginFrom("127.0.0.13", "ada", "guess-3")).status).toBe(401);
+    const limited = await loginFrom("127.0.0.14", "ada", "admin-pass");
+    expect(limited).toMatchObject({ status: 429, body: { error: { code: "RESOURCE_EXHAUSTED", reason: "LOGIN_RATE_LIMITED" } } });
+    expect(Number(limited.retryAfter)).toBeGreaterThan(0);
+    expect(Number(limited.retryAfter)).toBeLessThanOrEqual(600);
+    // Other users, from the same address, still sign in.
+    expect((await loginFrom("127.0.0.14", "otto", "operator-pass")).status).toBe(200);
+  });
+
+  it("limits sign-in attempts per address, whatever the user names", async () => {
+    for (const username of ["u1", "u2", "u3", "u4", "u5"]) expect((await loginFrom("127.0.0.21", username, "guess")).status).toBe(401);
+    const limited = await loginFrom("127.0.0.21", "ida", "ida-pass");
+    expect(limited.status).toBe(429);
+    expect(Number(limited.retryAfter)).toBeGreaterThan(0);
+    expect((await loginFrom("127.0.0.22", "ida", "ida-pass")).status).toBe(200);
+  });
+});
+
+describe("the gateway's main", () => {
+  const addresses = () => ({
+    ENTITLEMENTS_ADDRESS: platform.entitlements.address,
+    PRICING_ADDRESS: platform.pricing.address,
+    LEDGER_ADDRESS: platform.ledger.address,
+    NOTIFICATIONS_ADDRESS: platform.notifications.address,
+  });
+  const baseEnv = () => ({ PATH: process.env.PATH, DATABASE_URL: db.url, GATEWAY_PORT: "0", GATEWAY_SECRET: SECRET, ...addresses() });
+
+  it("has no demo users by default: without GATEWAY_USERS it stops at boot naming the variable", async () => {
+    const lines: string[] = [];
+    const started = spawnService("gateway", baseEnv(), { onLine: (_name, line) => lines.push(line) });
+    await expect(started).rejects.toThrow(/exited with code 1/);
+    expect(lines.join("\n")).toContain("GATEWAY_USERS");
+  }, 120_000);
+
+  it("has the demo users when asked for, as npm start does", async () => {
+    const service = await spawnService("gateway", { ...baseEnv(), GATEWAY_DEMO_USERS: "true" });
+    try {
+      const signIn = (username: string, password: string) =>
+        fetch(`${service.address}/api/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username, password }) });
+      expect((await signIn("viewer", "viewer")).status).toBe(200);
+      expect((await signIn("admin", "admin")).status).toBe(200);
+    } finally {
+      await stopProcesses([service]);
+    }
+    // The in-process gateway above was given its users and has none of the demo ones.
+    expect((await api("/api/login", { method: "POST", body: { username: "admin", password: "admin" } })).status).toBe(401);
+  }, 120_000);
 });

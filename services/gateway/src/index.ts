@@ -1,8 +1,9 @@
 import { existsSync } from "node:fs";
 import cors from "@fastify/cors";
+import rateLimit from "@fastify/rate-limit";
 import fastifyStatic from "@fastify/static";
 import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
-import { SignJWT, jwtVerify } from "jose";
+import { jwtVerify } from "jose";
 import { openDatabase } from "@tollgate/db";
 import { UnauthenticatedError } from "@tollgate/errors";
 import { RequestContext } from "@mikro-orm/core";
@@ -14,7 +15,11 @@ import { PostgresAuditStore } from "./data/audit-store.js";
 import { migrations } from "./data/migrations/index.js";
 import { isRole, UserDirectory, type User } from "./domain/access.js";
 import { toHttpError } from "./transport/http-errors.js";
+import { DEFAULT_LOGIN_LIMITS, registerLogin, type LoginLimits } from "./transport/login.js";
 import { registerRoutes } from "./transport/routes.js";
+
+export { DEMO_USERS } from "./domain/access.js";
+export { DEFAULT_LOGIN_LIMITS, type LoginLimits } from "./transport/login.js";
 
 export interface GatewayOptions {
   databaseUrl: string;
@@ -27,8 +32,11 @@ export interface GatewayOptions {
   users: string;
   /** Built console to serve at `/` (admin/dist). */
   staticDir?: string;
+  /** Origins whose pages may call the API (CORS); none by default: only the console served from the gateway itself. */
   corsOrigins?: string[];
+  /** Lifetime of the tokens `/api/login` issues (every token must carry `exp`). */
   tokenTtl?: string;
+  loginLimits?: LoginLimits;
 }
 
 export interface Gateway {
@@ -50,9 +58,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   };
 
   const app = Fastify({ logger: false, bodyLimit: 256 * 1024 });
+  // Tokens travel in the Authorization header, never in cookies: no CORS credentials.
   await app.register(cors, {
-    origin: options.corsOrigins && options.corsOrigins.length > 0 ? options.corsOrigins : true,
-    credentials: true,
+    origin: options.corsOrigins && options.corsOrigins.length > 0 ? options.corsOrigins : false,
     allowedHeaders: ["authorization", "content-type", "idempotency-key"],
     exposedHeaders: ["content-range", "x-trace-id"],
   });
@@ -64,12 +72,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
 
   app.addHook("preHandler", async (request) => {
-    if (!request.url.startsWith("/api/") || request.url.startsWith("/api/login")) return;
+    // By the matched route, not the raw URL, so no spelling of a path slips past the check.
+    const route = request.routeOptions.url ?? "";
+    if (!route.startsWith("/api/") || route === "/api/login") return;
     const header = request.headers.authorization ?? "";
     const token = header.startsWith("Bearer ") ? header.slice(7) : "";
     if (!token) throw new UnauthenticatedError("sign in first", "LOGIN_REQUIRED");
     try {
-      const { payload } = await jwtVerify(token, key, { algorithms: ["HS256"] });
+      const { payload } = await jwtVerify(token, key, { algorithms: ["HS256"], requiredClaims: ["exp"] });
       if (typeof payload.sub !== "string" || !isRole(payload.role)) throw new Error("claims");
       (request as FastifyRequest & { user: User }).user = { username: payload.sub, role: payload.role };
     } catch {
@@ -78,31 +88,18 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
 
   app.setErrorHandler((error, _request, reply) => {
-    const validation = (error as { validation?: unknown; statusCode?: number }).statusCode === 400 && !(error as { code?: unknown }).code?.toString().startsWith("FST_ERR_CTP");
-    const http = validation
-      ? { status: 400, body: { error: { status: 400, code: "INVALID_ARGUMENT", message: (error as Error).message } } }
-      : toHttpError(error);
+    const http = toHttpError(error);
     if (http.status === 500) console.error("[gateway]", error);
     void reply.status(http.status).send(http.body);
   });
 
-  app.post("/api/login", async (request) => {
-    const body = (request.body ?? {}) as { username?: unknown; password?: unknown };
-    const user = users.verify(String(body.username ?? ""), String(body.password ?? ""));
-    if (!user) throw new UnauthenticatedError("wrong user name or password", "LOGIN_FAILED");
-    const token = await new SignJWT({ role: user.role })
-      .setProtectedHeader({ alg: "HS256" })
-      .setSubject(user.username)
-      .setIssuedAt()
-      .setExpirationTime(options.tokenTtl ?? "12h")
-      .sign(key);
-    return { token, user };
-  });
+  await app.register(rateLimit, { global: false });
+  registerLogin(app, users, key, { limits: options.loginLimits ?? DEFAULT_LOGIN_LIMITS, tokenTtl: options.tokenTtl ?? "12h" });
 
   registerRoutes(app, clients, audit);
 
   if (options.staticDir && existsSync(options.staticDir)) {
-    await app.register(fastifyStatic, { root: options.staticDir, index: ["index.html"] });
+    await app.register(fastifyStatic, { root: options.staticDir, index: ["index.html"], dotfiles: "deny" });
   }
 
   const address = await app.listen({ port: options.port, host: options.host ?? "127.0.0.1" });

@@ -5,7 +5,10 @@ registerTelemetry({ serviceName: "tollgate-gateway" });
 
 const { env, z } = await import("@tollgate/config");
 const { runService } = await import("@tollgate/grpc-kit");
-const { startGateway } = await import("./index.js");
+const { DEFAULT_LOGIN_LIMITS, DEMO_USERS, startGateway } = await import("./index.js");
+
+// Demo logins only when asked for (`npm start` does); otherwise GATEWAY_USERS must name the users.
+const demoUsers = process.env.GATEWAY_DEMO_USERS === "true";
 
 await runService(
   "gateway",
@@ -14,7 +17,11 @@ await runService(
     GATEWAY_HOST: env.host("127.0.0.1"),
     GATEWAY_PORT: env.port(8080),
     GATEWAY_SECRET: z.string().min(32, "use at least 32 characters"),
-    GATEWAY_USERS: z.string().min(1),
+    GATEWAY_USERS: demoUsers ? z.string().default("") : z.string({ error: "required: name:password:role,…" }).min(1, "required: name:password:role,…"),
+    GATEWAY_DEMO_USERS: z.enum(["true", "false"]).default("false"),
+    GATEWAY_LOGIN_MAX_PER_USER: env.positiveInt(DEFAULT_LOGIN_LIMITS.perUser),
+    GATEWAY_LOGIN_MAX_PER_ADDRESS: env.positiveInt(DEFAULT_LOGIN_LIMITS.perAddress),
+    GATEWAY_LOGIN_WINDOW_MS: env.positiveInt(DEFAULT_LOGIN_LIMITS.windowMs),
     GATEWAY_CORS_ORIGINS: z.string().default(""),
     GATEWAY_STATIC_DIR: z.string().optional(),
     ENTITLEMENTS_ADDRESS: env.address().default("127.0.0.1:50051"),
@@ -28,7 +35,8 @@ await runService(
       host: config.GATEWAY_HOST,
       port: config.GATEWAY_PORT,
       secret: config.GATEWAY_SECRET,
-      users: config.GATEWAY_USERS,
+      users: [config.GATEWAY_USERS, demoUsers ? DEMO_USERS : ""].filter(Boolean).join(","),
+      loginLimits: { perUser: config.GATEWAY_LOGIN_MAX_PER_USER, perAddress: config.GATEWAY_LOGIN_MAX_PER_ADDRESS, windowMs: config.GATEWAY_LOGIN_WINDOW_MS },
       corsOrigins: config.GATEWAY_CORS_ORIGINS.split(",").map((o) => o.trim()).filter(Boolean),
       ...(config.GATEWAY_STATIC_DIR ? { staticDir: config.GATEWAY_STATIC_DIR } : {}),
       addresses: {

@@ -25,6 +25,9 @@ export function requireReason(reason: unknown): string {
   return reason.trim();
 }
 
+/** The demo logins `npm start` asks for (`GATEWAY_DEMO_USERS=true`); never there otherwise. */
+export const DEMO_USERS = "viewer:viewer:viewer,operator:operator:operator,admin:admin:admin";
+
 interface ConfiguredUser extends User {
   passwordHash: Buffer;
 }

@@ -31,7 +31,22 @@ export interface HttpError {
   body: { error: { status: number; code: string; message: string; field?: string; reason?: string } };
 }
 
-/** The one place where errors become HTTP answers: the gateway's own, and those of the services it called. */
+/** Codes for the HTTP framework's own 4xx answers (malformed JSON, a body too large, a path the static files refuse). */
+const CODE_BY_HTTP: Record<number, string> = {
+  400: "INVALID_ARGUMENT",
+  401: "UNAUTHENTICATED",
+  403: "PERMISSION_DENIED",
+  404: "NOT_FOUND",
+  405: "METHOD_NOT_ALLOWED",
+  413: "PAYLOAD_TOO_LARGE",
+  415: "UNSUPPORTED_MEDIA_TYPE",
+  429: "RESOURCE_EXHAUSTED",
+};
+
+/**
+ * The one place where errors become HTTP answers: the gateway's own, those of
+ * the services it called, and the framework's (which keep their 4xx status).
+ */
 export function toHttpError(error: unknown): HttpError {
   if (error instanceof DomainError) {
     const code = HTTP_BY_KIND[error.kind];
@@ -55,6 +70,11 @@ export function toHttpError(error: unknown): HttpError {
         },
       },
     };
+  }
+  const frameworkStatus = (error as { statusCode?: unknown })?.statusCode;
+  if (typeof frameworkStatus === "number" && frameworkStatus >= 400 && frameworkStatus < 500) {
+    const code = CODE_BY_HTTP[frameworkStatus] ?? "INVALID_ARGUMENT";
+    return { status: frameworkStatus, body: { error: { status: frameworkStatus, code, message: (error as Error).message } } };
   }
   return { status: 500, body: { error: { status: 500, code: "INTERNAL", message: "internal error" } } };
 }

@@ -1,0 +1,51 @@
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { SignJWT } from "jose";
+import { UnauthenticatedError } from "@tollgate/errors";
+import type { UserDirectory } from "../domain/access.js";
+
+/** Sign-in attempts allowed per user name and per client address within one window. */
+export interface LoginLimits {
+  perUser: number;
+  perAddress: number;
+  windowMs: number;
+}
+
+export const DEFAULT_LOGIN_LIMITS: LoginLimits = { perUser: 20, perAddress: 100, windowMs: 15 * 60_000 };
+
+const usernameOf = (request: FastifyRequest) => String((request.body as { username?: unknown } | undefined)?.username ?? "");
+
+/**
+ * `POST /api/login`: every attempt counts against the user name and against
+ * the client's address (`@fastify/rate-limit`, counted before the password
+ * is checked so concurrent guesses cannot slip past the limit); past either
+ * limit the answer is 429 with `Retry-After`, whatever the password.
+ */
+export function registerLogin(app: FastifyInstance, users: UserDirectory, key: Uint8Array, options: { limits: LoginLimits; tokenTtl: string }): void {
+  const { limits } = options;
+  const checks = [
+    app.createRateLimit({ max: limits.perAddress, timeWindow: limits.windowMs }),
+    app.createRateLimit({ max: limits.perUser, timeWindow: limits.windowMs, keyGenerator: (request) => `user:${usernameOf(request)}` }),
+  ];
+
+  app.post("/api/login", async (request, reply) => {
+    for (const check of checks) {
+      const limit = await check(request);
+      if (!limit.isAllowed && limit.isExceeded) {
+        return reply
+          .code(429)
+          .header("retry-after", String(limit.ttlInSeconds))
+          .send({ error: { status: 429, code: "RESOURCE_EXHAUSTED", reason: "LOGIN_RATE_LIMITED", message: `too many sign-in attempts; try again in ${limit.ttlInSeconds} s` } });
+      }
+    }
+    const body = (request.body ?? {}) as { password?: unknown };
+    const user = users.verify(usernameOf(request), String(body.password ?? ""));
+    if (!user) throw new UnauthenticatedError("wrong user name or password", "LOGIN_FAILED");
+    const token = await new SignJWT({ role: user.role })
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject(user.username)
+      .setIssuedAt()
+      .setExpirationTime(options.tokenTtl)
+      .sign(key);
+    return { token, user };
+  });
+}
