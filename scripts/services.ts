@@ -18,15 +18,20 @@ export const DEFAULT_MAX_OLD_SPACE_MIB = 256;
 /** Young-generation semi-space of each service process, in MiB (`SERVICE_MAX_SEMI_SPACE_MIB`). */
 export const DEFAULT_MAX_SEMI_SPACE_MIB = 16;
 
+type OnLine = (service: ServiceName, line: string, stream: "stdout" | "stderr") => void;
+type OnExit = (name: ServiceName, code: number | null, signal: NodeJS.Signals | null) => void;
+
 /**
- * Starts one service (`services/<name>/src/main.ts`) as a Node process and
- * resolves with the address it logs once it listens. `onExit` hears of an
- * exit that `stopProcesses` did not ask for.
+ * Starts one service (`services/<name>/src/main.ts`, or `entry`) as a Node
+ * process and resolves with the address it logs once it listens; an exit
+ * before that rejects. `onExit` hears of a later exit that `stopProcesses`
+ * did not ask for.
  */
 export function spawnService(
   name: ServiceName,
   env: Record<string, string | undefined>,
-  hooks: { onLine?: (service: ServiceName, line: string, stream: "stdout" | "stderr") => void; onExit?: (name: ServiceName, code: number | null) => void } = {},
+  hooks: { onLine?: OnLine; onExit?: OnExit } = {},
+  entry = join(root, "services", name, "src", "main.ts"),
 ): Promise<ServiceProcess> {
   return new Promise((resolve, reject) => {
     // A bounded heap: V8 otherwise grows a busy service to ~500 MiB while ~250 MiB is enough, and a larger
@@ -35,7 +40,7 @@ export function spawnService(
       `--max-old-space-size=${env.SERVICE_MAX_OLD_SPACE_MIB ?? DEFAULT_MAX_OLD_SPACE_MIB}`,
       `--max-semi-space-size=${env.SERVICE_MAX_SEMI_SPACE_MIB ?? DEFAULT_MAX_SEMI_SPACE_MIB}`,
     ];
-    const child = spawn(process.execPath, [...heap, "--import", "tsx", join(root, "services", name, "src", "main.ts")], { env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...heap, "--import", "tsx", entry], { env, stdio: ["ignore", "pipe", "pipe"] });
     let listening = false;
     createInterface({ input: child.stdout! }).on("line", (line) => {
       if (!listening && line.includes('"msg":"listening"')) {
@@ -45,10 +50,10 @@ export function spawnService(
       hooks.onLine?.(name, line, "stdout");
     });
     createInterface({ input: child.stderr! }).on("line", (line) => hooks.onLine?.(name, line, "stderr"));
-    child.once("exit", (code) => {
+    child.once("exit", (code, signal) => {
       if (stopping.has(child)) return;
-      if (!listening) reject(new Error(`${name} exited with code ${code} before it listened`));
-      hooks.onExit?.(name, code);
+      if (!listening) reject(new Error(`${name} exited (${describeExit(code, signal)}) before it listened`));
+      else hooks.onExit?.(name, code, signal);
     });
   });
 }
@@ -72,6 +77,96 @@ export async function stopProcesses(processes: ServiceProcess[]): Promise<void> 
   );
 }
 
+const describeExit = (code: number | null, signal: NodeJS.Signals | null) => (signal ? `signal ${signal}` : `code ${code}`);
+
+/** How long a crashed service waits before it is started again. */
+export interface Backoff {
+  /** Before the first restart; each further restart in a row waits twice as long as the one before. */
+  initialMs: number;
+  maxMs: number;
+  /** A service that stayed up this long counts its next crash as the first again. */
+  resetAfterMs: number;
+}
+
+export const DEFAULT_BACKOFF: Backoff = { initialMs: 1_000, maxMs: 30_000, resetAfterMs: 60_000 };
+
+/** The delay before the `restarts`-th restart in a row (1-based): initial, 2×, 4×…, at most `maxMs`. */
+export function restartDelayMs(restarts: number, backoff: Backoff = DEFAULT_BACKOFF): number {
+  return Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(restarts - 1, 30));
+}
+
+/** A service that is started again when it crashes; `child` is the process running now. */
+export interface SupervisedService extends ServiceProcess {
+  /** Stops the process and any restart to come. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a service and keeps it running: when it crashes (an exit with a
+ * non-zero code or by a signal, not asked for by `stop`) it is started again
+ * on the same port after an exponential backoff, with a log line naming the
+ * service, how it exited and the delay; a restart that fails counts as
+ * another crash. A service that exits with code 0 on its own was stopped on
+ * purpose (it drained after SIGTERM or Ctrl-C) and stays stopped. The first
+ * start is not retried: it rejects as `spawnService` does.
+ */
+export async function superviseService(
+  name: ServiceName,
+  env: Record<string, string | undefined>,
+  options: { log: (line: string) => void; onLine?: OnLine; backoff?: Backoff; entry?: string },
+): Promise<SupervisedService> {
+  const backoff = options.backoff ?? DEFAULT_BACKOFF;
+  let stopped = false;
+  let restarts = 0;
+  let upSinceMs = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  let starting: Promise<void> | undefined;
+
+  const onExit: OnExit = (_name, code, signal) => {
+    if (stopped) return;
+    if (code === 0 && signal === null) {
+      options.log(`${name} exited (code 0); left stopped`);
+      return;
+    }
+    if (Date.now() - upSinceMs >= backoff.resetAfterMs) restarts = 0;
+    scheduleRestart(`${name} exited (${describeExit(code, signal)})`);
+  };
+  const scheduleRestart = (what: string) => {
+    if (stopped) return;
+    const delayMs = restartDelayMs(++restarts, backoff);
+    options.log(`${what}; restarting in ${delayMs} ms (restart ${restarts} in a row)`);
+    timer = setTimeout(() => {
+      starting = spawnService(name, restartEnv, { ...(options.onLine ? { onLine: options.onLine } : {}), onExit }, options.entry).then(
+        (started) => {
+          current = started;
+          upSinceMs = Date.now();
+          if (!stopped) options.log(`${name} is listening again on ${started.address}`);
+        },
+        (error: Error) => scheduleRestart(error.message),
+      );
+    }, delayMs);
+  };
+
+  let current = await spawnService(name, env, { ...(options.onLine ? { onLine: options.onLine } : {}), onExit }, options.entry);
+  // Restarts listen where the first start did, so the services that found it there still do (even after port 0).
+  const restartEnv = { ...env, [`${name.toUpperCase()}_PORT`]: current.address.slice(current.address.lastIndexOf(":") + 1) };
+  return {
+    name,
+    get address() {
+      return current.address;
+    },
+    get child() {
+      return current.child;
+    },
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await starting;
+      await stopProcesses([current]);
+    },
+  };
+}
+
 export interface ServiceProcesses {
   processes: ServiceProcess[];
   pids: Record<GrpcService, number>;
@@ -89,8 +184,10 @@ export async function spawnServices(options: {
   host?: string;
   ports: Record<GrpcService, number>;
   env?: Record<string, string>;
-  onLine?: (service: ServiceName, line: string, stream: "stdout" | "stderr") => void;
-  onExit?: (name: ServiceName, code: number | null) => void;
+  onLine?: OnLine;
+  onExit?: OnExit;
+  /** Restart a service that crashes (see `superviseService`) instead of telling `onExit`. */
+  supervise?: { log: (line: string) => void; backoff?: Backoff };
 }): Promise<ServiceProcesses> {
   const env: Record<string, string | undefined> = {
     ...process.env,
@@ -103,8 +200,12 @@ export async function spawnServices(options: {
     ...options.env,
   };
   const processes: ServiceProcess[] = [];
+  const stop = () =>
+    options.supervise ? Promise.all(processes.map((p) => (p as SupervisedService).stop())).then(() => undefined) : stopProcesses(processes);
   const start = async (name: GrpcService) => {
-    const started = await spawnService(name, { ...env }, options);
+    const started = options.supervise
+      ? await superviseService(name, { ...env }, { ...options.supervise, ...(options.onLine ? { onLine: options.onLine } : {}) })
+      : await spawnService(name, { ...env }, options);
     processes.push(started);
     env[`${name.toUpperCase()}_ADDRESS`] = started.address;
   };
@@ -114,7 +215,7 @@ export async function spawnServices(options: {
     const results = await Promise.allSettled(names.map(start));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) {
-      await stopProcesses(processes);
+      await stop();
       throw failed.reason;
     }
   };
@@ -127,6 +228,6 @@ export async function spawnServices(options: {
     processes,
     pids: Object.fromEntries(names.map((n) => [n, by(n).child.pid!])) as Record<GrpcService, number>,
     addresses: Object.fromEntries(names.map((n) => [n, by(n).address])) as Record<GrpcService, string>,
-    stop: () => stopProcesses(processes),
+    stop,
   };
 }

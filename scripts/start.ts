@@ -13,7 +13,7 @@ import { deployDemoWork, recordDemoUsage } from "./demo-usage.js";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { spawnService, spawnServices, stopProcesses, type ServiceName, type ServiceProcess, type ServiceProcesses } from "./services.js";
+import { spawnServices, superviseService, type ServiceName, type ServiceProcesses, type SupervisedService } from "./services.js";
 
 const root = new URL("..", import.meta.url).pathname;
 const host = process.env.GRPC_HOST ?? "127.0.0.1";
@@ -27,7 +27,7 @@ const log = (line: string) => console.log(`[start] ${line}`);
 
 const postgres = await ensurePostgres({ log });
 let services: ServiceProcesses | undefined;
-let gateway: ServiceProcess | undefined;
+let gateway: SupervisedService | undefined;
 const gatewayPort = Number(process.env.GATEWAY_PORT ?? 8080);
 const demoUsers = process.env.GATEWAY_USERS ?? "viewer:viewer:viewer,operator:operator:operator,admin:admin:admin";
 let stopping = false;
@@ -36,8 +36,7 @@ async function stopAll(code: number): Promise<never> {
   if (!stopping) {
     stopping = true;
     log("stopping services…");
-    if (gateway) await stopProcesses([gateway]);
-    await services?.stop();
+    await Promise.all([gateway?.stop(), services?.stop()]);
     await postgres.stop();
     log("stopped");
   }
@@ -52,10 +51,8 @@ try {
       if (line.includes('"msg":"listening"') && !process.env.VERBOSE) return;
       (stream === "stderr" ? console.error : console.log)(`${`[${name}]`.padEnd(16)}${line}`);
     },
-    onExit: (name: ServiceName, code: number | null) => {
-      log(`${name} exited (code ${code}); stopping the platform`);
-      void stopAll(1);
-    },
+    // A service that crashes is started again after a backoff, with a line saying so.
+    supervise: { log },
   };
   services = await spawnServices({ databaseUrl: postgres.url, host, ports, env: { DB_POOL_MAX: process.env.DB_POOL_MAX ?? "4" }, ...hooks });
 
@@ -65,7 +62,7 @@ try {
     log("building the console (admin/dist)…");
     execFileSync("npm", ["run", "build", "--workspace", "@tollgate/admin"], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
   }
-  gateway = await spawnService(
+  gateway = await superviseService(
     "gateway",
     {
       ...process.env,
@@ -78,7 +75,7 @@ try {
       GATEWAY_STATIC_DIR: consoleDir,
       ...Object.fromEntries(Object.entries(services.addresses).map(([name, address]) => [`${name.toUpperCase()}_ADDRESS`, address])),
     },
-    hooks,
+    { ...hooks.supervise, onLine: hooks.onLine },
   );
 
   const entitlements = createClient(entitlementsV1.EntitlementsServiceClient, services.addresses.entitlements);
