@@ -138,12 +138,12 @@ describe("threshold alerts", () => {
     await spend("burst", "burst-3", 4); // 75 %
     const restarted = await startNotificationsService({
       databaseUrl: db.url, port: 0, poolMax: 4, ledgerAddress: platform.ledger.address, entitlementsAddress: platform.entitlements.address,
-      smtpUrl: smtp.url, deliveryPollMs: 100, retryBaseMs: 50, maxAttempts: 5,
+      smtpUrl: smtp.url, deliveryPollMs: 100, retryBaseMs: 50, maxAttempts: 5, webhookAllowedNetworks: ["127.0.0.0/8"],
     });
     platform.notifications = restarted;
     const second = await startNotificationsService({
       databaseUrl: db.url, port: 0, poolMax: 4, ledgerAddress: platform.ledger.address, entitlementsAddress: platform.entitlements.address,
-      smtpUrl: smtp.url, deliveryPollMs: 100, retryBaseMs: 50, maxAttempts: 5,
+      smtpUrl: smtp.url, deliveryPollMs: 100, retryBaseMs: 50, maxAttempts: 5, webhookAllowedNetworks: ["127.0.0.0/8"],
     });
     const client = createClient(N.NotificationsServiceClient, restarted.address);
     try {

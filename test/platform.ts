@@ -48,6 +48,8 @@ export async function startPlatform(databaseUrl: string, options: PlatformOption
     retryBaseMs: options.retryBaseMs ?? 50,
     maxAttempts: options.maxAttempts ?? 5,
     ...(options.smtpUrl ? { smtpUrl: options.smtpUrl } : {}),
+    // The tests' webhook receivers listen on loopback, which webhooks may not reach by default.
+    webhookAllowedNetworks: ["127.0.0.0/8"],
   });
   const clients = {
     entitlements: createClient(entitlementsV1.EntitlementsServiceClient, entitlements.address),

@@ -27,6 +27,8 @@ export interface NotificationsServiceOptions {
   deliveryPollMs?: number;
   retryBaseMs?: number;
   maxAttempts?: number;
+  /** Networks webhooks may reach although loopback, private or link-local (e.g. `127.0.0.0/8` in tests); none by default. */
+  webhookAllowedNetworks?: string[];
 }
 
 export interface NotificationsService {
@@ -53,7 +55,7 @@ export async function startNotificationsService(options: NotificationsServiceOpt
   const worker = new DeliveryWorker(
     store,
     scope,
-    { ...(email ? { email } : {}), webhook: new WebhookChannel() },
+    { ...(email ? { email } : {}), webhook: new WebhookChannel({ allowedNetworks: options.webhookAllowedNetworks ?? [] }) },
     async (accountId, url) => (await store.preferences(accountId))?.webhooks.find((w) => w.url === url)?.secret,
     {
       pollMs: options.deliveryPollMs ?? 1_000,

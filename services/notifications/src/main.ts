@@ -6,6 +6,9 @@ registerTelemetry({ serviceName: "tollgate-notifications" });
 const { baseShape, env, z } = await import("@tollgate/config");
 const { runService } = await import("@tollgate/grpc-kit");
 const { startNotificationsService } = await import("./index.js");
+const { parseNetworks } = await import("./data/channels/outbound-address.js");
+
+const networks = (spec: string) => spec.split(",").map((n) => n.trim()).filter(Boolean);
 
 await runService(
   "notifications",
@@ -18,6 +21,13 @@ await runService(
     EMAIL_FROM: z.string().default("Tollgate <notifications@tollgate.local>"),
     WEBHOOK_MAX_ATTEMPTS: env.positiveInt(8),
     RETRY_BASE_MS: env.positiveInt(1_000),
+    WEBHOOK_ALLOWED_NETWORKS: z.string().default("").superRefine((spec, context) => {
+      try {
+        parseNetworks(spec);
+      } catch (error) {
+        context.addIssue({ code: "custom", message: (error as Error).message });
+      }
+    }),
   },
   (config) =>
     startNotificationsService({
@@ -31,6 +41,7 @@ await runService(
       emailFrom: config.EMAIL_FROM,
       maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
       retryBaseMs: config.RETRY_BASE_MS,
+      webhookAllowedNetworks: networks(config.WEBHOOK_ALLOWED_NETWORKS),
       ...(config.SERVICE_TOKEN ? { serviceToken: config.SERVICE_TOKEN } : {}),
     }),
 );

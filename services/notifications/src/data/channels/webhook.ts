@@ -1,4 +1,9 @@
+import { lookup as dnsLookup, type LookupAddress } from "node:dns";
+import { request as httpRequest, type RequestOptions } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { isIP, type LookupFunction } from "node:net";
 import { Webhook } from "standardwebhooks";
+import { OutboundAddressPolicy } from "./outbound-address.js";
 
 export interface WebhookMessage {
   url: string;
@@ -9,25 +14,72 @@ export interface WebhookMessage {
   data: Record<string, unknown>;
 }
 
-/** Posts events signed per the Standard Webhooks scheme. Any non-2xx answer is a failure. */
+export interface WebhookChannelOptions {
+  timeoutMs?: number;
+  /** Networks (`127.0.0.0/8`) webhooks may reach although they are loopback, private or link-local (tests, an internal receiver). */
+  allowedNetworks?: string[];
+}
+
+/**
+ * Posts events signed per the Standard Webhooks scheme. Any non-2xx answer is
+ * a failure, redirects included (never followed). The address connected to is
+ * checked when the connection is made (after DNS, so a name that resolves
+ * inward, or is re-pointed there, is refused too): loopback, private,
+ * link-local and reserved ranges are refused unless allowed.
+ */
 export class WebhookChannel {
-  constructor(private readonly timeoutMs = 10_000) {}
+  private readonly policy: OutboundAddressPolicy;
+  private readonly timeoutMs: number;
+
+  constructor(options: WebhookChannelOptions = {}) {
+    this.policy = new OutboundAddressPolicy(options.allowedNetworks);
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+  }
 
   async send(message: WebhookMessage): Promise<void> {
+    const url = new URL(message.url);
+    if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error(`webhook URL scheme ${url.protocol} is not http or https`);
+    const literal = url.hostname.replace(/^\[|\]$/g, "");
+    if (isIP(literal) && !this.policy.permits(literal)) throw new Error(`webhook address ${literal} is loopback, private or link-local`);
+
     const timestamp = new Date();
     const body = JSON.stringify({ type: message.type, timestamp: timestamp.toISOString(), data: message.data });
     const signature = new Webhook(message.secret).sign(message.id, timestamp, body);
-    const response = await fetch(message.url, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        "webhook-id": message.id,
-        "webhook-timestamp": String(Math.floor(timestamp.getTime() / 1000)),
-        "webhook-signature": signature,
-      },
-      body,
-      signal: AbortSignal.timeout(this.timeoutMs),
+    const status = await this.post(url, body, {
+      "content-type": "application/json",
+      "webhook-id": message.id,
+      "webhook-timestamp": String(Math.floor(timestamp.getTime() / 1000)),
+      "webhook-signature": signature,
     });
-    if (!response.ok) throw new Error(`HTTP ${response.status} from ${new URL(message.url).host}`);
+    if (status >= 300 && status < 400) throw new Error(`HTTP ${status} from ${url.host} (redirects are not followed)`);
+    if (status < 200 || status >= 300) throw new Error(`HTTP ${status} from ${url.host}`);
+  }
+
+  /** Resolves like the system does, then refuses every inward address before a connection is opened. */
+  private readonly lookup: LookupFunction = (hostname, options, callback) => {
+    dnsLookup(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
+      if (error) return callback(error, "", 0);
+      const refused = addresses.find((a) => !this.policy.permits(a.address));
+      if (refused || addresses.length === 0) {
+        return callback(Object.assign(new Error(`webhook host ${hostname} resolves to ${refused?.address ?? "nothing"}, which is loopback, private or link-local`), { code: "EADDRNOTAVAIL" }), "", 0);
+      }
+      if (options.all) return (callback as unknown as (e: null, all: LookupAddress[]) => void)(null, addresses);
+      callback(null, addresses[0]!.address, addresses[0]!.family);
+    });
+  };
+
+  private post(url: URL, body: string, headers: Record<string, string>): Promise<number> {
+    const request = url.protocol === "https:" ? httpsRequest : httpRequest;
+    const options: RequestOptions = { method: "POST", headers: { ...headers, "content-length": String(Buffer.byteLength(body)) }, lookup: this.lookup, timeout: this.timeoutMs };
+    return new Promise((resolve, reject) => {
+      const req = request(url, options, (response) => {
+        response.resume();
+        response.on("end", () => resolve(response.statusCode ?? 0));
+        response.on("error", reject);
+      });
+      req.on("timeout", () => req.destroy(new Error(`no answer from ${url.host} within ${this.timeoutMs} ms`)));
+      req.on("error", reject);
+      req.end(body);
+    });
   }
 }

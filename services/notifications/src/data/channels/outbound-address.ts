@@ -1,0 +1,67 @@
+import { BlockList, isIP } from "node:net";
+
+/**
+ * Addresses a webhook must not reach: this host, private networks, link-local
+ * (cloud metadata at 169.254.169.254), shared, reserved and multicast ranges.
+ */
+const INWARD: [string, number, "ipv4" | "ipv6"][] = [
+  ["0.0.0.0", 8, "ipv4"],
+  ["10.0.0.0", 8, "ipv4"],
+  ["100.64.0.0", 10, "ipv4"],
+  ["127.0.0.0", 8, "ipv4"],
+  ["169.254.0.0", 16, "ipv4"],
+  ["172.16.0.0", 12, "ipv4"],
+  ["192.0.0.0", 24, "ipv4"],
+  ["192.168.0.0", 16, "ipv4"],
+  ["198.18.0.0", 15, "ipv4"],
+  ["224.0.0.0", 3, "ipv4"], // multicast, reserved and broadcast
+  ["::", 128, "ipv6"],
+  ["::1", 128, "ipv6"],
+  ["fc00::", 7, "ipv6"],
+  ["fe80::", 10, "ipv6"],
+  ["ff00::", 8, "ipv6"],
+];
+
+/** `a.b.c.d` for an IPv4-mapped IPv6 address (`::ffff:7f00:1`, `::ffff:127.0.0.1`), else the address as given. */
+function unmapped(address: string): string {
+  const mapped = /^::ffff:(?:(\d+\.\d+\.\d+\.\d+)|([0-9a-f]{1,4}):([0-9a-f]{1,4}))$/i.exec(address);
+  if (!mapped) return address;
+  if (mapped[1]) return mapped[1];
+  const high = parseInt(mapped[2]!, 16);
+  const low = parseInt(mapped[3]!, 16);
+  return [high >> 8, high & 255, low >> 8, low & 255].join(".");
+}
+
+/** Parses `10.1.0.0/16,::1/128` (a bare address is one host); throws naming the bad entry. */
+export function parseNetworks(spec: string): [string, number, "ipv4" | "ipv6"][] {
+  return spec
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const [address = "", prefix] = entry.split("/");
+      const version = isIP(address);
+      const bits = prefix === undefined ? (version === 6 ? 128 : 32) : Number(prefix);
+      if (version === 0 || !Number.isInteger(bits) || bits < 0 || bits > (version === 6 ? 128 : 32)) {
+        throw new Error(`"${entry}" is not an address or address/prefix`);
+      }
+      return [address, bits, version === 6 ? "ipv6" : "ipv4"];
+    });
+}
+
+/** Which addresses outbound webhooks may connect to: anything but the inward ranges, except the allowed networks. */
+export class OutboundAddressPolicy {
+  private readonly inward = new BlockList();
+  private readonly allowed = new BlockList();
+
+  constructor(allowedNetworks: string[] = []) {
+    for (const [address, prefix, type] of INWARD) this.inward.addSubnet(address, prefix, type);
+    for (const [address, prefix, type] of parseNetworks(allowedNetworks.join(","))) this.allowed.addSubnet(address, prefix, type);
+  }
+
+  permits(address: string): boolean {
+    const plain = unmapped(address);
+    const type = isIP(plain) === 6 ? "ipv6" : "ipv4";
+    return this.allowed.check(plain, type) || !this.inward.check(plain, type);
+  }
+}

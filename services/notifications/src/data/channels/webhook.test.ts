@@ -1,0 +1,71 @@
+import { createServer, type Server } from "node:http";
+import { Webhook } from "standardwebhooks";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OutboundAddressPolicy, parseNetworks } from "./outbound-address.js";
+import { WebhookChannel } from "./webhook.js";
+
+const SECRET = `whsec_${Buffer.from("a-webhook-secret-for-the-tests").toString("base64")}`;
+const message = (url: string) => ({ url, secret: SECRET, id: "msg_1", type: "usage.threshold", data: { percent: 50 } });
+
+describe("where webhooks may go", () => {
+  it("refuses loopback, private, link-local and reserved addresses, mapped IPv6 included, unless allowed", () => {
+    const policy = new OutboundAddressPolicy();
+    for (const address of ["93.184.216.34", "8.8.8.8", "2606:4700::1111"]) expect(policy.permits(address), address).toBe(true);
+    for (const address of ["127.0.0.1", "10.2.3.4", "172.16.5.4", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1", "255.255.255.255", "::1", "::", "fd00::1", "fe80::1", "::ffff:127.0.0.1", "::ffff:7f00:1", "::ffff:a9fe:a9fe"]) {
+      expect(policy.permits(address), address).toBe(false);
+    }
+    const allowing = new OutboundAddressPolicy(["127.0.0.0/8", "10.1.0.0/16"]);
+    expect(["127.0.0.1", "::ffff:127.0.0.1", "10.1.9.9"].map((a) => allowing.permits(a))).toEqual([true, true, true]);
+    expect(["10.2.0.1", "169.254.169.254"].map((a) => allowing.permits(a))).toEqual([false, false]);
+    expect(() => parseNetworks("127.0.0.0/8,not-an-address")).toThrow(/not-an-address/);
+    expect(() => parseNetworks("10.0.0.0/40")).toThrow(/10.0.0.0\/40/);
+  });
+});
+
+describe("the webhook channel", () => {
+  let server: Server;
+  let base: string;
+  const received: { path: string; headers: Record<string, unknown>; body: string }[] = [];
+
+  beforeAll(async () => {
+    server = createServer((request, response) => {
+      let body = "";
+      request.on("data", (chunk: Buffer) => (body += chunk.toString()));
+      request.on("end", () => {
+        received.push({ path: request.url!, headers: request.headers, body });
+        if (request.url === "/moved") response.writeHead(302, { location: `${base}/target` }).end();
+        else response.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  });
+
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it("does not reach this host by default, by address or by name", async () => {
+    const channel = new WebhookChannel();
+    const port = new URL(base).port;
+    await expect(channel.send(message(`${base}/hook`))).rejects.toThrow(/127\.0\.0\.1 is loopback, private or link-local/);
+    await expect(channel.send(message(`http://localhost:${port}/hook`))).rejects.toThrow(/localhost resolves to .* loopback/);
+    await expect(channel.send(message(`http://[::ffff:127.0.0.1]:${port}/hook`))).rejects.toThrow(/loopback/);
+    await expect(channel.send(message("http://169.254.169.254/latest/meta-data/"))).rejects.toThrow(/169\.254\.169\.254/);
+    await expect(channel.send(message(`file:///etc/passwd`))).rejects.toThrow(/scheme file:/);
+    expect(received).toEqual([]);
+  });
+
+  it("delivers a signed event to an allowed network", async () => {
+    const channel = new WebhookChannel({ allowedNetworks: ["127.0.0.0/8"] });
+    await channel.send(message(`${base}/hook`));
+    expect(received).toHaveLength(1);
+    const [delivery] = received.splice(0);
+    const verified = new Webhook(SECRET).verify(delivery!.body, delivery!.headers as Record<string, string>) as { data: unknown };
+    expect(verified.data).toEqual({ percent: 50 });
+  });
+
+  it("does not follow a redirect", async () => {
+    const channel = new WebhookChannel({ allowedNetworks: ["127.0.0.0/8"] });
+    await expect(channel.send(message(`${base}/moved`))).rejects.toThrow("HTTP 302 from 127.0.0.1:" + new URL(base).port + " (redirects are not followed)");
+    expect(received.map((r) => r.path)).toEqual(["/moved"]);
+  });
+});
