@@ -463,8 +463,9 @@ export class PostgresLedgerStore implements LedgerStore {
     await sql(this.em(), `select ledger.sequence_outbox()`);
     return sql<OutboxRow>(
       this.em(),
-      `select sequence::text, account_id, kind, payload, traceparent, created_at from ledger.outbox
-        where sequence > ? order by sequence limit ?`,
+      // Ordered by the bigint column: a bare `sequence` here would name the text output column.
+      `select o.sequence::text as sequence, o.account_id, o.kind, o.payload, o.traceparent, o.created_at from ledger.outbox o
+        where o.sequence > ? order by o.sequence limit ?`,
       [sequence.toString(), limit],
     );
   }
