@@ -130,6 +130,12 @@ export interface MeterCall {
   traceId: string;
 }
 
+export interface UsageSince {
+  usedMicros: bigint;
+  events: number;
+  firstAt: Date | undefined;
+}
+
 export interface OutboxRow {
   sequence: string;
   account_id: string;
@@ -170,7 +176,8 @@ export interface LedgerStore {
   hold(holdId: string): Promise<Hold | null>;
   entries(filter: { accountId: string; holdId?: string; kind?: string; attribution?: Record<string, string>; beforeId?: bigint; limit: number }): Promise<Entry[]>;
   lines(entryIds: string[]): Promise<Line[]>;
-  usedSince(accountId: string, unit: string, since: Date): Promise<bigint>;
+  /** What the unit's charges since `since` drew: the total, how many drew more than zero, and when the first of those was. */
+  usedSince(accountId: string, unit: string, since: Date): Promise<UsageSince>;
   outboxAfter(sequence: bigint, limit: number): Promise<OutboxRow[]>;
 }
 
@@ -449,14 +456,16 @@ export class PostgresLedgerStore implements LedgerStore {
     return entryIds.length === 0 ? Promise.resolve([]) : this.em().find(LineSchema, { entryId: { $in: entryIds } }, { orderBy: { entryId: "asc", lineNo: "asc" } });
   }
 
-  async usedSince(accountId: string, unit: string, since: Date): Promise<bigint> {
-    const [row] = await sql<{ used: string }>(
+  async usedSince(accountId: string, unit: string, since: Date): Promise<UsageSince> {
+    const [row] = await sql<{ used: string; events: number; first_at: Date | null }>(
       this.em(),
-      `select coalesce(sum(amount_micros), 0)::text as used from ledger.entries
+      `select coalesce(sum(amount_micros), 0)::text as used, count(*) filter (where amount_micros > 0)::int as events,
+              min(created_at) filter (where amount_micros > 0) as first_at
+         from ledger.entries
         where account_id = ? and unit = ? and kind = 'charge' and created_at >= ?`,
       [accountId, unit, since],
     );
-    return BigInt(row!.used);
+    return { usedMicros: BigInt(row!.used), events: row!.events, firstAt: row!.first_at ? new Date(row!.first_at) : undefined };
   }
 
   async outboxAfter(sequence: bigint, limit: number): Promise<OutboxRow[]> {
