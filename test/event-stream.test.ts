@@ -4,7 +4,7 @@ import { call } from "@tollgate/grpc-kit";
 import { entitlementsV1, ledgerV1 } from "@tollgate/proto";
 import { startNotificationsService } from "@tollgate/notifications";
 import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
-import { replies, seedStarter } from "./fixtures.js";
+import { readEvents, replies, seedStarter } from "./fixtures.js";
 import { startPlatform, type Platform } from "./platform.js";
 
 let db: TestDatabase;
@@ -24,25 +24,6 @@ afterAll(async () => {
   await platform?.stop();
   await db?.drop();
 });
-
-/** The events after `after`, read through the real StreamEvents RPC until `count` arrived or the last one (`after + count`) did. */
-function readStream(after: number, count: number): Promise<ledgerV1.LedgerEvent[]> {
-  const { ledger } = platform.clients;
-  return new Promise((resolve, reject) => {
-    const events: ledgerV1.LedgerEvent[] = [];
-    const stream = ledger.streamEvents({ afterSequence: String(after) });
-    stream.on("data", (message: ledgerV1.StreamEventsResponse) => {
-      events.push(message.event!);
-      if (events.length === count || Number(message.event!.sequence) === after + count) {
-        stream.cancel();
-        resolve(events);
-      }
-    });
-    stream.on("error", (error: Error & { code?: number }) => {
-      if (error.code !== 1) reject(error); // 1: the cancel above
-    });
-  });
-}
 
 /** Rows with no contract case: the ledger streams them with no kind, and consumers only advance past them. */
 const filler = (count: number) =>
@@ -69,13 +50,13 @@ describe("the ledger's event stream", () => {
     const total = await outboxSize();
     expect(total).toBeGreaterThan(1_200);
 
-    const events = await readStream(0, total);
+    const events = await readEvents(platform, 0, total);
     const sequences = events.map((e) => Number(e.sequence));
     expect(sequences).toEqual(Array.from({ length: total }, (_, i) => i + 1)); // strictly increasing, none missing, none twice
     expect(events.filter((e) => e.kind?.$case === "thresholdCrossed").map((e) => e.accountId)).toEqual(crossers);
 
     // From an offset in the middle of the backlog, too.
-    const tail = await readStream(995, total - 995);
+    const tail = await readEvents(platform, 995, total - 995);
     expect(tail.map((e) => Number(e.sequence))).toEqual(Array.from({ length: total - 995 }, (_, i) => 996 + i));
 
     // The notifications consumer reads the same backlog from its stored offset: every crossing becomes its banner.

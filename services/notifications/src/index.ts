@@ -81,6 +81,7 @@ export async function startNotificationsService(options: NotificationsServiceOpt
       rules,
       recipients: {
         emails: preferences?.emailRecipients.length ? preferences.emailRecipients : (account?.adminEmails ?? []),
+        adminEmails: account?.adminEmails ?? [],
         webhooks: preferences?.webhooks ?? [],
         channelsByRule: preferences?.channelsByRule ?? {},
       },

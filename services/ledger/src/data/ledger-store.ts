@@ -153,6 +153,8 @@ export interface LedgerStore {
   charge(call: ChargeCall): Promise<ChargeResult>;
   release(accountId: string, holdId: string, idempotencyKey: string, requestHash: string): Promise<{ released_micros: string; status: string }>;
   grant(call: GrantCall): Promise<{ pool_id: string; entry_id: string; balance_micros: string }>;
+  /** The USD price per whole unit an add-on pool's reloads are billed at (null: none). */
+  setReloadPrice(poolId: string, usdMicrosPerUnit: bigint | null): Promise<void>;
   adjust(call: { accountId: string; poolId: string; amountMicros: bigint; reason: string; actor: string; idempotencyKey: string; requestHash: string; traceId: string }): Promise<{ entry_id: string; balance_micros: string }>;
   usage(accountId: string, dimension: string | null, since: Date, bucket: "hour" | "day" | "week"): Promise<{ start: Date; key: string; amount: string; requests: string }[]>;
   topUsage(accountId: string, dimension: string, since: Date, offset: number, limit: number): Promise<{ rows: { key: string; amount: string; requests: string }[]; total: bigint }>;
@@ -253,6 +255,10 @@ export class PostgresLedgerStore implements LedgerStore {
     return this.one<{ released_micros: string; status: string }>(`select ledger.release(?, ?::uuid, ?, ?) as result`, [
       accountId, holdId, idempotencyKey, requestHash,
     ]);
+  }
+
+  async setReloadPrice(poolId: string, usdMicrosPerUnit: bigint | null): Promise<void> {
+    await sql(this.em(), `update ledger.pools set reload_price_usd_micros = ? where pool_id = ?`, [usdMicrosPerUnit?.toString() ?? null, poolId]);
   }
 
   grant(c: GrantCall) {

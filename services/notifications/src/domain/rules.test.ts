@@ -3,6 +3,7 @@ import { DEFAULT_RULES, decide, nextAttempt, projectRunOut, runOutWarning, type 
 
 const recipients: Recipients = {
   emails: ["admin@acme.example"],
+  adminEmails: ["admin@acme.example"],
   webhooks: [{ url: "https://hooks.acme.example/tollgate", secret: "whsec_x" }],
   channelsByRule: {},
 };
