@@ -40,6 +40,28 @@ describe("notification rules", () => {
     expect(decide(crossing(50), DEFAULT_RULES, webhookOnly).deliveries.map((d) => d.channel)).toEqual(["webhook"]);
   });
 
+  it("always tells the admins and the webhooks that the spend cap is reached, whatever the channel preferences", () => {
+    const quiet = { ...recipients, emails: ["finance@acme.example"], channelsByRule: { spend_cap_reached: [] } };
+    const decisions = decide({ kind: "spend_cap_reached", accountId: "acme", capMicros: 1_000_000n, spentMicros: 1_000_000n, cycle: "2026-11-01" }, DEFAULT_RULES, quiet);
+    expect(decisions.deliveries.map((d) => [d.channel, d.recipient, d.dedupKey])).toEqual([
+      ["email", "admin@acme.example", "acme:usd:2026-11-01:spend_cap_reached:email:admin@acme.example"],
+      ["email", "finance@acme.example", "acme:usd:2026-11-01:spend_cap_reached:email:finance@acme.example"],
+      ["webhook", "https://hooks.acme.example/tollgate", "acme:usd:2026-11-01:spend_cap_reached:webhook:https://hooks.acme.example/tollgate"],
+    ]);
+    expect(decisions.deliveries[0]!.payload.text).toContain("has spent $1.00 of its $1.00 monthly AI spend cap");
+  });
+
+  it("bills an add-on reload by webhook, once per reload event, with its price when there is one", () => {
+    const reload = { kind: "pool_reloaded" as const, accountId: "acme", sequence: 42n, poolId: "p-1", unit: "credits" as const, amountMicros: 40_500_000n };
+    const priced = decide({ ...reload, priceUsdMicros: 405_000n }, DEFAULT_RULES, recipients);
+    expect(priced.deliveries.map((d) => [d.channel, d.dedupKey])).toEqual([["webhook", "acme:reload:42:webhook:https://hooks.acme.example/tollgate"]]);
+    expect(priced.deliveries[0]!.payload).toMatchObject({
+      type: "pool.reloaded", text: "Add-on pool p-1 was reloaded with 40.5 credits for $0.405.",
+      data: { pool_id: "p-1", unit: "credits", amount_micros: "40500000", price_usd_micros: "405000" },
+    });
+    expect(decide({ ...reload, priceUsdMicros: undefined }, DEFAULT_RULES, recipients).deliveries[0]!.payload.data).not.toHaveProperty("price_usd_micros");
+  });
+
   it("backs off exponentially and dead-letters after the last attempt", () => {
     expect([1, 2, 3, 4].map((a) => nextAttempt(a, 1_000, 5).delayMs)).toEqual([1_000, 2_000, 4_000, 8_000]);
     expect(nextAttempt(5, 1_000, 5)).toEqual({ deadLetter: true, delayMs: 0 });
