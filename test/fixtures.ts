@@ -55,3 +55,22 @@ export function authorizeRequest(accountId: string, key: string, count: number):
     context: undefined,
   };
 }
+
+/** The events after `after`, read through the real StreamEvents RPC until `count` arrived or the last one (`after + count`) did. */
+export function readEvents(platform: Platform, after: number, count: number): Promise<ledgerV1.LedgerEvent[]> {
+  const { ledger } = platform.clients;
+  return new Promise((resolve, reject) => {
+    const events: ledgerV1.LedgerEvent[] = [];
+    const stream = ledger.streamEvents({ afterSequence: String(after) });
+    stream.on("data", (message: ledgerV1.StreamEventsResponse) => {
+      events.push(message.event!);
+      if (events.length === count || Number(message.event!.sequence) === after + count) {
+        stream.cancel();
+        resolve(events);
+      }
+    });
+    stream.on("error", (error: Error & { code?: number }) => {
+      if (error.code !== 1) reject(error); // 1: the cancel above
+    });
+  });
+}

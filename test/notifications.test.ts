@@ -4,6 +4,7 @@ import { entitlementsV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
 import { startNotificationsService } from "@tollgate/notifications";
 import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
 import { createClient } from "@tollgate/grpc-kit";
+import pg from "pg";
 import { replies, seedStarter } from "./fixtures.js";
 import { startPlatform, type Platform } from "./platform.js";
 import { startSmtpSink, startWebhookReceiver } from "./sinks.js";
@@ -55,14 +56,63 @@ afterAll(async () => {
   await db?.drop();
 });
 
+describe("the run-out projection", () => {
+  const DAY = 86_400_000;
+  const banner = async (accountId: string) =>
+    (await call(platform.clients.notifications, platform.clients.notifications.listBanners, { accountId, includeDismissed: false }));
+
+  it("does not warn a fresh account that spent a fifth of its credits in its first minutes", async () => {
+    const hook = await startWebhookReceiver(SECRET);
+    await account("fresh", hook.url);
+    for (let i = 1; i <= 4; i++) await spend("fresh", `fresh-${i}`, 1); // 4 × 5 = 20 credits: crosses 20 %
+    await settled("fresh", 1); // the 20 % webhook only
+    const banners = await banner("fresh");
+    expect(banners.banners.map((b) => b.rule)).toEqual(["usage_20"]);
+    expect(banners.willRunOutBeforeCycleEnd).toBe(false);
+    expect(hook.received.map((w) => w.type)).toEqual(["usage.threshold_crossed"]);
+    await hook.stop();
+  });
+
+  it("warns, with the date, once three days of usage project that the credits run out before the cycle ends", async () => {
+    const hook = await startWebhookReceiver(SECRET);
+    const { entitlements, notifications } = platform.clients;
+    await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({
+      accountId: "steady", name: "steady", planId: "starter", seats: 2, adminEmails: ["admin@steady.example"],
+      cycleAnchor: new Date(new Date(Date.now() - 10 * DAY).toISOString().slice(0, 10)),
+    }));
+    await call(notifications, notifications.setPreferences, { preferences: N.Preferences.fromPartial({ accountId: "steady", webhooks: [{ url: hook.url, secret: SECRET }] }) });
+    for (let i = 1; i <= 4; i++) await spend("steady", `steady-${i}`, 1); // 20 credits, crosses 20 % with four charges: no projection
+    await settled("steady", 1);
+    // Those four charges were made three days ago.
+    const sql = new pg.Client({ connectionString: db.url });
+    await sql.connect();
+    await sql.query(`update ledger.entries set created_at = created_at - interval '3 days' where account_id = 'steady' and kind = 'charge'`);
+    await sql.end();
+    await spend("steady", "steady-5", 6); // 50 credits in 3 days and 5 charges: 50 left run out in about 3 days
+    await settled("steady", 4); // webhooks 20/50 and run-out, email 50
+
+    const banners = await banner("steady");
+    expect(banners.willRunOutBeforeCycleEnd).toBe(true);
+    const warning = banners.banners.find((b) => b.rule === "run_out_warning")!;
+    const expected = new Date(Date.now() + 3 * DAY);
+    const day = (offset: number) => new Date(expected.getTime() + offset * DAY).toISOString().slice(0, 10);
+    expect(warning.message).toMatch(/^At the current rate your credits will run out on (\d{4}-\d{2}-\d{2}), before the cycle ends on \d{4}-\d{2}-\d{2}\. Upgrade to keep going\.$/);
+    expect([day(-1), day(0)]).toContain(warning.message.match(/run out on (\S+),/)![1]);
+    const projected = hook.received.filter((w) => w.type === "usage.run_out_projected");
+    expect(projected).toHaveLength(1);
+    expect(Math.abs(Date.parse(String(projected[0]!.data.run_out_at)) - expected.getTime())).toBeLessThan(DAY / 2);
+    await hook.stop();
+  });
+});
+
 describe("threshold alerts", () => {
   it("sends one email and one signed webhook when usage crosses 50 %", async () => {
     const hook = await startWebhookReceiver(SECRET);
     await account("half", hook.url);
     await spend("half", "half-1", 9); // 45 %: crosses 20 only
     await spend("half", "half-2", 2); // 55 %: crosses 50
-    // webhook at 20 %, email + webhook at 50 %, and the run-out projection (45 % used on the cycle's first day)
-    const rows = await settled("half", 4);
+    // webhook at 20 %, email + webhook at 50 % (two charges on the first day are too little history to project a run-out)
+    const rows = await settled("half", 3);
     expect(rows.filter((r) => r.channel === N.Channel.CHANNEL_EMAIL).map((r) => r.rule)).toEqual(["usage_50"]);
 
     const mails = smtp.messages.filter((m) => m.to && JSON.stringify(m.to).includes("admin@half.example"));
@@ -72,7 +122,7 @@ describe("threshold alerts", () => {
     expect(mails[0]!.html).toContain("<h2>You have used 50% of your credits</h2>");
 
     expect(thresholds(hook)).toEqual([20, 50]);
-    expect(hook.received.filter((w) => w.type === "usage.run_out_projected")).toHaveLength(1);
+    expect(hook.received.filter((w) => w.type === "usage.run_out_projected")).toHaveLength(0);
     expect(hook.received.every((w) => w.data.account_id === "half")).toBe(true);
     expect(hook.rejectedSignatures()).toBe(0);
     await hook.stop();
@@ -82,13 +132,13 @@ describe("threshold alerts", () => {
     const hook = await startWebhookReceiver(SECRET);
     await account("jump", hook.url);
     await spend("jump", "jump-1", 15); // 75 %: crosses 20, 50, 70 (and the 75 % prompt has no channel)
-    await settled("jump", 6); // webhooks 20/50/70 and run-out, emails 50/70
+    await settled("jump", 5); // webhooks 20/50/70, emails 50/70
     const mails = smtp.messages.filter((m) => JSON.stringify(m.to).includes("admin@jump.example")).map((m) => m.subject).sort();
     expect(mails).toEqual(["You have used 50% of your credits", "You have used 70% of your credits"]);
     expect(thresholds(hook)).toEqual([20, 50, 70]);
 
     const banners = await call(platform.clients.notifications, platform.clients.notifications.listBanners, { accountId: "jump", includeDismissed: false });
-    expect(banners.banners.map((b) => b.rule).sort()).toEqual(["run_out_warning", "usage_20", "usage_50", "usage_70"]);
+    expect(banners.banners.map((b) => b.rule).sort()).toEqual(["usage_20", "usage_50", "usage_70"]);
     await hook.stop();
   });
 
@@ -96,7 +146,7 @@ describe("threshold alerts", () => {
     const hook = await startWebhookReceiver(SECRET, 3);
     await account("flaky", hook.url);
     await spend("flaky", "flaky-1", 11); // 55 %
-    const rows = await settled("flaky", 4);
+    const rows = await settled("flaky", 3);
     const hooks = rows.filter((r) => r.channel === N.Channel.CHANNEL_WEBHOOK);
     expect(hooks.reduce((sum, r) => sum + r.attempts, 0)).toBe(hooks.length + 3); // 3 failures, then one success each
     expect(new Set(hook.received.map((w) => w.id)).size).toBe(hook.received.length);
@@ -107,7 +157,7 @@ describe("threshold alerts", () => {
   it("dead-letters after the last attempt and sends again on a manual resend", async () => {
     const hook = await startWebhookReceiver(SECRET, 1_000);
     await account("dead", hook.url);
-    await spend("dead", "dead-1", 5); // 25 %: the 20 % webhook (and the run-out webhook)
+    await spend("dead", "dead-1", 5); // 25 %: the 20 % webhook
     const dead = await eventually(async () => {
       const rows = await log("dead");
       const usage = rows.find((r) => r.rule === "usage_20");
@@ -147,15 +197,15 @@ describe("threshold alerts", () => {
     });
     const client = createClient(N.NotificationsServiceClient, restarted.address);
     try {
-      await settled("burst", 6, client); // webhooks 20/50/70 and run-out, emails 50/70 — from two replicas at once
+      await settled("burst", 5, client); // webhooks 20/50/70, emails 50/70 — from two replicas at once
       await new Promise((resolve) => setTimeout(resolve, 500));
       expect(thresholds(hook)).toEqual([20, 50, 70]);
-      expect(hook.received).toHaveLength(4);
+      expect(hook.received).toHaveLength(3);
       expect(smtp.messages.filter((m) => JSON.stringify(m.to).includes("admin@burst.example"))).toHaveLength(2);
       const banners = await call(client, client.listBanners, { accountId: "burst", includeDismissed: false });
-      expect(banners.banners.map((b) => b.rule).sort()).toEqual(["run_out_warning", "usage_20", "usage_50", "usage_70"]);
+      expect(banners.banners.map((b) => b.rule).sort()).toEqual(["usage_20", "usage_50", "usage_70"]);
       expect(banners.statusIcon).toBe(2); // yellow: exactly 25 % left (red is below 25 %)
-      expect(banners.willRunOutBeforeCycleEnd).toBe(true);
+      expect(banners.willRunOutBeforeCycleEnd).toBe(false); // three charges within seconds: too little history
     } finally {
       client.close();
       await second.stop();

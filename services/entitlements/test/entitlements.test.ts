@@ -70,6 +70,16 @@ describe("plans and accounts", () => {
     }).catch((e: unknown) => e);
     expect(errorDetails(badPlan).fieldViolations[0]?.field).toBe("plan.thresholds.banner_percents[1]");
 
+    const price = (usdMicrosPerUnit: string) => ({ unit: commonV1.Unit.UNIT_CREDITS, usdMicrosPerUnit });
+    for (const [addOnPrices, field] of [
+      [[price("-1")], "plan.add_on_prices[0].usd_micros_per_unit"],
+      [[price("10000"), price("20000")], "plan.add_on_prices[1].unit"],
+      [[{ unit: commonV1.Unit.UNIT_UNSPECIFIED, usdMicrosPerUnit: "1" }], "plan.add_on_prices[0].unit"],
+    ] as const) {
+      const badPrice = await call(client, client.publishPlan, { plan: { ...plan(1), addOnPrices: [...addOnPrices] }, actor: "admin", reason: "" }).catch((e: unknown) => e);
+      expect(errorDetails(badPrice)).toMatchObject({ code: 3, fieldViolations: [{ field }] });
+    }
+
     const badSeats = await call(client, client.createAccount, account("org-c", 0)).catch((e: unknown) => e);
     expect(errorDetails(badSeats).fieldViolations[0]?.field).toBe("seats");
 

@@ -10,7 +10,7 @@ import { DeliveryWorker } from "./data/delivery-worker.js";
 import { LedgerConsumer } from "./data/ledger-consumer.js";
 import { migrations } from "./data/migrations/index.js";
 import { PostgresNotificationsStore } from "./data/notifications-store.js";
-import { DEFAULT_RULES, decide, runOutWarning, type PlanRules, type Recipients } from "./domain/rules.js";
+import { DEFAULT_RULES, decide, projectRunOut, runOutWarning, type PlanRules, type Recipients } from "./domain/rules.js";
 import { notificationsHandlers } from "./transport/notifications-handlers.js";
 
 export interface NotificationsServiceOptions {
@@ -83,20 +83,35 @@ export async function startNotificationsService(options: NotificationsServiceOpt
       rules,
       recipients: {
         emails: preferences?.emailRecipients.length ? preferences.emailRecipients : (account?.adminEmails ?? []),
+        adminEmails: account?.adminEmails ?? [],
         webhooks: preferences?.webhooks ?? [],
         channelsByRule: preferences?.channelsByRule ?? {},
       },
     };
   }
 
-  /** Icon and run-out projection, from the ledger (the one place they are computed). */
+  /** The ledger's status icon, and the run-out projection (domain/rules.ts) from the usage history the ledger reports. */
   async function accountState(accountId: string) {
     const balance = await call(ledger, ledger.getBalance, { accountId }, token);
     const main = balance.units.find((u) => u.unit === commonV1.Unit.UNIT_CREDITS) ?? balance.units[0];
+    const cycleEnd = balance.cycle?.cycleEnd ?? new Date(0);
+    const runOutAt = main
+      ? projectRunOut(
+          {
+            cycleEnd,
+            availableMicros: BigInt(main.availableMicros),
+            usedMicros: BigInt(main.usedMicros),
+            usageEvents: balance.cycle?.usageEvents ?? 0,
+            firstUsageAt: balance.cycle?.firstUsageAt,
+          },
+          new Date(),
+        )
+      : undefined;
     return {
       statusIcon: main?.statusIcon ?? ledgerV1.StatusIcon.STATUS_ICON_UNSPECIFIED,
-      willRunOut: balance.cycle?.willRunOutBeforeCycleEnd ?? false,
-      cycleStart: balance.cycle?.cycleStart,
+      willRunOut: runOutAt !== undefined,
+      runOutAt,
+      cycleEnd,
     };
   }
 
@@ -108,8 +123,8 @@ export async function startNotificationsService(options: NotificationsServiceOpt
       // Run-out projection: checked when usage crosses a threshold; once per cycle.
       if (event.facts.kind === "threshold_crossed") {
         const state = await accountState(event.facts.accountId);
-        if (state.willRunOut) {
-          const runOut = runOutWarning(event.facts.accountId, event.facts.cycle, recipients);
+        if (state.runOutAt) {
+          const runOut = runOutWarning(event.facts.accountId, event.facts.cycle, state.runOutAt, state.cycleEnd, recipients);
           decisions = { banners: [...decisions.banners, ...runOut.banners], deliveries: [...decisions.deliveries, ...runOut.deliveries] };
         }
       }

@@ -9,6 +9,8 @@ export interface PlanRules {
   limits: { unit: string; lowCreditLimitMicros: bigint; negativeLimitMicros: bigint }[];
   bannerPercents: number[];
   emailPercents: number[];
+  /** Add-on prices: micro-USD per whole unit, at most one per unit. */
+  addOnPrices: { unit: string; usdMicrosPerUnit: bigint }[];
 }
 
 function percents(field: string, values: number[]): void {
@@ -32,6 +34,11 @@ export class Plans {
     rules.limits.forEach((l, index) => {
       if (l.unit === "UNIT_UNSPECIFIED") throw new InvalidArgumentError(`plan.limits[${index}].unit`, "is required");
       if (l.negativeLimitMicros < 0n) throw new InvalidArgumentError(`plan.limits[${index}].negative_limit_micros`, "is a distance below zero and must not be negative");
+    });
+    rules.addOnPrices.forEach((price, index) => {
+      if (price.unit === "UNIT_UNSPECIFIED") throw new InvalidArgumentError(`plan.add_on_prices[${index}].unit`, "is required");
+      if (rules.addOnPrices.findIndex((other) => other.unit === price.unit) < index) throw new InvalidArgumentError(`plan.add_on_prices[${index}].unit`, "has a price already");
+      if (price.usdMicrosPerUnit < 0n) throw new InvalidArgumentError(`plan.add_on_prices[${index}].usd_micros_per_unit`, "must not be negative");
     });
     percents("plan.thresholds.banner_percents", rules.bannerPercents);
     percents("plan.thresholds.email_percents", rules.emailPercents);

@@ -60,6 +60,10 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
           })),
           bannerPercents: plan.thresholds?.bannerPercents ?? [],
           emailPercents: plan.thresholds?.emailPercents ?? [],
+          addOnPrices: plan.addOnPrices.map((price, i) => ({
+            unit: commonV1.unitToJSON(price.unit),
+            usdMicrosPerUnit: int64(price.usdMicrosPerUnit, `plan.add_on_prices[${i}].usd_micros_per_unit`),
+          })),
         },
         document,
         request.actor,

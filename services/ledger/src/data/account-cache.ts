@@ -56,6 +56,7 @@ export function accountView(account: entitlementsV1.Account, plan: entitlementsV
       amountMicros: BigInt(grant.amountMicros),
       expiresAt: new Date((account.createdAt ?? new Date()).getTime() + (grant.expiresAfterDays || 30) * 86_400_000),
     })),
+    addOnPrices: Object.fromEntries(plan.addOnPrices.map((price) => [unitName(price.unit), BigInt(price.usdMicrosPerUnit)])),
   };
 }
 

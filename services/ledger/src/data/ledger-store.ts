@@ -130,6 +130,12 @@ export interface MeterCall {
   traceId: string;
 }
 
+export interface UsageSince {
+  usedMicros: bigint;
+  events: number;
+  firstAt: Date | undefined;
+}
+
 export interface OutboxRow {
   sequence: string;
   account_id: string;
@@ -147,6 +153,8 @@ export interface LedgerStore {
   charge(call: ChargeCall): Promise<ChargeResult>;
   release(accountId: string, holdId: string, idempotencyKey: string, requestHash: string): Promise<{ released_micros: string; status: string }>;
   grant(call: GrantCall): Promise<{ pool_id: string; entry_id: string; balance_micros: string }>;
+  /** The USD price per whole unit an add-on pool's reloads are billed at (null: none). */
+  setReloadPrice(poolId: string, usdMicrosPerUnit: bigint | null): Promise<void>;
   adjust(call: { accountId: string; poolId: string; amountMicros: bigint; reason: string; actor: string; idempotencyKey: string; requestHash: string; traceId: string }): Promise<{ entry_id: string; balance_micros: string }>;
   usage(accountId: string, dimension: string | null, since: Date, bucket: "hour" | "day" | "week"): Promise<{ start: Date; key: string; amount: string; requests: string }[]>;
   topUsage(accountId: string, dimension: string, since: Date, offset: number, limit: number): Promise<{ rows: { key: string; amount: string; requests: string }[]; total: bigint }>;
@@ -170,7 +178,8 @@ export interface LedgerStore {
   hold(holdId: string): Promise<Hold | null>;
   entries(filter: { accountId: string; holdId?: string; kind?: string; attribution?: Record<string, string>; beforeId?: bigint; limit: number }): Promise<Entry[]>;
   lines(entryIds: string[]): Promise<Line[]>;
-  usedSince(accountId: string, unit: string, since: Date): Promise<bigint>;
+  /** What the unit's charges since `since` drew: the total, how many drew more than zero, and when the first of those was. */
+  usedSince(accountId: string, unit: string, since: Date): Promise<UsageSince>;
   outboxAfter(sequence: bigint, limit: number): Promise<OutboxRow[]>;
 }
 
@@ -246,6 +255,10 @@ export class PostgresLedgerStore implements LedgerStore {
     return this.one<{ released_micros: string; status: string }>(`select ledger.release(?, ?::uuid, ?, ?) as result`, [
       accountId, holdId, idempotencyKey, requestHash,
     ]);
+  }
+
+  async setReloadPrice(poolId: string, usdMicrosPerUnit: bigint | null): Promise<void> {
+    await sql(this.em(), `update ledger.pools set reload_price_usd_micros = ? where pool_id = ?`, [usdMicrosPerUnit?.toString() ?? null, poolId]);
   }
 
   grant(c: GrantCall) {
@@ -449,22 +462,25 @@ export class PostgresLedgerStore implements LedgerStore {
     return entryIds.length === 0 ? Promise.resolve([]) : this.em().find(LineSchema, { entryId: { $in: entryIds } }, { orderBy: { entryId: "asc", lineNo: "asc" } });
   }
 
-  async usedSince(accountId: string, unit: string, since: Date): Promise<bigint> {
-    const [row] = await sql<{ used: string }>(
+  async usedSince(accountId: string, unit: string, since: Date): Promise<UsageSince> {
+    const [row] = await sql<{ used: string; events: number; first_at: Date | null }>(
       this.em(),
-      `select coalesce(sum(amount_micros), 0)::text as used from ledger.entries
+      `select coalesce(sum(amount_micros), 0)::text as used, count(*) filter (where amount_micros > 0)::int as events,
+              min(created_at) filter (where amount_micros > 0) as first_at
+         from ledger.entries
         where account_id = ? and unit = ? and kind = 'charge' and created_at >= ?`,
       [accountId, unit, since],
     );
-    return BigInt(row!.used);
+    return { usedMicros: BigInt(row!.used), events: row!.events, firstAt: row!.first_at ? new Date(row!.first_at) : undefined };
   }
 
   async outboxAfter(sequence: bigint, limit: number): Promise<OutboxRow[]> {
     await sql(this.em(), `select ledger.sequence_outbox()`);
     return sql<OutboxRow>(
       this.em(),
-      `select sequence::text, account_id, kind, payload, traceparent, created_at from ledger.outbox
-        where sequence > ? order by sequence limit ?`,
+      // Ordered by the bigint column: a bare `sequence` here would name the text output column.
+      `select o.sequence::text as sequence, o.account_id, o.kind, o.payload, o.traceparent, o.created_at from ledger.outbox o
+        where o.sequence > ? order by o.sequence limit ?`,
       [sequence.toString(), limit],
     );
   }

@@ -21,6 +21,8 @@ export interface AccountView {
   eligibility: EligibilityRule[];
   /** Sign-up grants, each given once per account as an expiring free_grant pool. */
   signupGrants: { unit: Unit; amountMicros: bigint; expiresAt: Date }[];
+  /** The plan's add-on price per whole unit (micro-USD), for the units it prices. */
+  addOnPrices?: Partial<Record<Unit, bigint>>;
 }
 
 /** Where the hot path reads accounts and rates: in memory, filled on a miss, kept fresh by streams. */

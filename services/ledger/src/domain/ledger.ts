@@ -271,7 +271,8 @@ export class Ledger {
       if (command.reload.toMicros <= command.reload.belowMicros) throw new InvalidArgumentError("reload_to_micros", "must be above reload_below_micros");
       if (command.reload.cooldownMs < 0) throw new InvalidArgumentError("reload_cooldown_ms", "must not be negative");
     }
-    await this.ensureOpen(await this.accounts.get(command.accountId));
+    const account = await this.accounts.get(command.accountId);
+    await this.ensureOpen(account);
     const { traceId, ...hashed } = command;
     const result = await this.store.grant({
       accountId: command.accountId,
@@ -287,6 +288,8 @@ export class Ledger {
       traceId,
       reload: command.reload ?? null,
     });
+    // An auto-reloading pool bills each reload at the plan's add-on price (ledger.auto_reload puts it on the event).
+    if (command.reload) await this.store.setReloadPrice(result.pool_id, account.addOnPrices?.[command.unit] ?? null);
     return { poolId: result.pool_id, entryId: BigInt(result.entry_id), balanceMicros: BigInt(result.balance_micros) };
   }
 

@@ -175,6 +175,21 @@ export function eventToProto(row: OutboxRow): ledgerV1.LedgerEvent {
           deploymentChanged: { deploymentId: String(p.deployment_id), state: String(p.state), endpoint: String(p.endpoint ?? ""), replicas: Number(p.replicas ?? 0) },
         },
       };
+    case "spend_cap_reached":
+      return { ...base, kind: { $case: "spendCapReached", spendCapReached: { capMicros: String(p.cap_micros), spentMicros: String(p.spent_micros), cycle: String(p.cycle) } } };
+    case "pool_reloaded":
+      return {
+        ...base,
+        kind: {
+          $case: "poolReloaded",
+          poolReloaded: {
+            poolId: String(p.pool_id),
+            unit: unitOf(String(p.unit)),
+            amountMicros: String(p.amount_micros),
+            price: p.price_usd_micros === undefined ? undefined : { usdMicros: String(p.price_usd_micros) },
+          },
+        },
+      };
     case "work_stopped":
       return { ...base, kind: { $case: "workStopped", workStopped: { runId: String(p.run_id ?? ""), deploymentId: String(p.deployment_id ?? ""), message: String(p.message ?? "") } } };
     default:

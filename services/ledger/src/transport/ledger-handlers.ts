@@ -127,14 +127,16 @@ export function ledgerHandlers(
           const total = live.reduce((sum, p) => sum + BigInt(p.balanceMicros), 0n);
           const granted = live.reduce((sum, p) => sum + BigInt(p.grantedMicros), 0n);
           const held = BigInt(balance.heldMicros);
+          const usage = await store.usedSince(account.accountId, balance.unit, account.cycleStart);
           return {
             unit: unitOf(balance.unit),
             balanceMicros: total.toString(),
             heldMicros: held.toString(),
             availableMicros: (total - held).toString(),
             grantedMicros: granted.toString(),
-            usedMicros: (await store.usedSince(account.accountId, balance.unit, account.cycleStart)).toString(),
+            usedMicros: usage.usedMicros.toString(),
             statusIcon: statusIconToProto(statusIcon(total - held, granted)),
+            usage,
           };
         }),
       );
@@ -148,7 +150,7 @@ export function ledgerHandlers(
       return {
         accountId: account.accountId,
         pools: pools.map(poolToProto),
-        units,
+        units: units.map(({ usage: _usage, ...unit }) => unit),
         cycle: {
           cycleStart: account.cycleStart,
           cycleEnd: account.cycleEnd,
@@ -157,6 +159,8 @@ export function ledgerHandlers(
           averagePerDayMicros: metrics.averagePerDayMicros.toString(),
           projectedDaysToEmpty: metrics.projectedDaysToEmpty,
           willRunOutBeforeCycleEnd: metrics.willRunOutBeforeCycleEnd,
+          usageEvents: credits?.usage.events ?? 0,
+          firstUsageAt: credits?.usage.firstAt,
         },
       };
     }, options),

@@ -53,6 +53,26 @@ export function factsOf(event: ledgerV1.LedgerEvent): LedgerEventFacts | undefin
         deploymentId: event.kind.workStopped.deploymentId,
         message: event.kind.workStopped.message,
       };
+    case "spendCapReached":
+      return {
+        kind: "spend_cap_reached",
+        accountId: event.accountId,
+        capMicros: BigInt(event.kind.spendCapReached.capMicros),
+        spentMicros: BigInt(event.kind.spendCapReached.spentMicros),
+        cycle: event.kind.spendCapReached.cycle,
+      };
+    case "poolReloaded": {
+      const reloaded = event.kind.poolReloaded;
+      return {
+        kind: "pool_reloaded",
+        accountId: event.accountId,
+        sequence: BigInt(event.sequence),
+        poolId: reloaded.poolId,
+        unit: unitOf(reloaded.unit),
+        amountMicros: BigInt(reloaded.amountMicros),
+        priceUsdMicros: reloaded.price ? BigInt(reloaded.price.usdMicros) : undefined,
+      };
+    }
     default:
       return undefined;
   }

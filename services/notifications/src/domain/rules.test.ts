@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_RULES, decide, nextAttempt, type Recipients } from "./rules.js";
+import { DEFAULT_RULES, decide, nextAttempt, projectRunOut, runOutWarning, type Recipients, type UsageHistory } from "./rules.js";
 
 const recipients: Recipients = {
   emails: ["admin@acme.example"],
+  adminEmails: ["admin@acme.example"],
   webhooks: [{ url: "https://hooks.acme.example/tollgate", secret: "whsec_x" }],
   channelsByRule: {},
 };
@@ -39,8 +40,64 @@ describe("notification rules", () => {
     expect(decide(crossing(50), DEFAULT_RULES, webhookOnly).deliveries.map((d) => d.channel)).toEqual(["webhook"]);
   });
 
+  it("always tells the admins and the webhooks that the spend cap is reached, whatever the channel preferences", () => {
+    const quiet = { ...recipients, emails: ["finance@acme.example"], channelsByRule: { spend_cap_reached: [] } };
+    const decisions = decide({ kind: "spend_cap_reached", accountId: "acme", capMicros: 1_000_000n, spentMicros: 1_000_000n, cycle: "2026-11-01" }, DEFAULT_RULES, quiet);
+    expect(decisions.deliveries.map((d) => [d.channel, d.recipient, d.dedupKey])).toEqual([
+      ["email", "admin@acme.example", "acme:usd:2026-11-01:spend_cap_reached:email:admin@acme.example"],
+      ["email", "finance@acme.example", "acme:usd:2026-11-01:spend_cap_reached:email:finance@acme.example"],
+      ["webhook", "https://hooks.acme.example/tollgate", "acme:usd:2026-11-01:spend_cap_reached:webhook:https://hooks.acme.example/tollgate"],
+    ]);
+    expect(decisions.deliveries[0]!.payload.text).toContain("has spent $1.00 of its $1.00 monthly AI spend cap");
+  });
+
+  it("bills an add-on reload by webhook, once per reload event, with its price when there is one", () => {
+    const reload = { kind: "pool_reloaded" as const, accountId: "acme", sequence: 42n, poolId: "p-1", unit: "credits" as const, amountMicros: 40_500_000n };
+    const priced = decide({ ...reload, priceUsdMicros: 405_000n }, DEFAULT_RULES, recipients);
+    expect(priced.deliveries.map((d) => [d.channel, d.dedupKey])).toEqual([["webhook", "acme:reload:42:webhook:https://hooks.acme.example/tollgate"]]);
+    expect(priced.deliveries[0]!.payload).toMatchObject({
+      type: "pool.reloaded", text: "Add-on pool p-1 was reloaded with 40.5 credits for $0.405.",
+      data: { pool_id: "p-1", unit: "credits", amount_micros: "40500000", price_usd_micros: "405000" },
+    });
+    expect(decide({ ...reload, priceUsdMicros: undefined }, DEFAULT_RULES, recipients).deliveries[0]!.payload.data).not.toHaveProperty("price_usd_micros");
+  });
+
   it("backs off exponentially and dead-letters after the last attempt", () => {
     expect([1, 2, 3, 4].map((a) => nextAttempt(a, 1_000, 5).delayMs)).toEqual([1_000, 2_000, 4_000, 8_000]);
     expect(nextAttempt(5, 1_000, 5)).toEqual({ deadLetter: true, delayMs: 0 });
+  });
+
+  describe("the run-out projection", () => {
+    const DAY = 86_400_000;
+    const now = new Date("2026-11-10T12:00:00Z");
+    const cycleEnd = new Date("2026-12-01T00:00:00Z");
+    const history = (over: Partial<UsageHistory>): UsageHistory => ({
+      cycleEnd, availableMicros: 60_000_000n, usedMicros: 15_000_000n, usageEvents: 10, firstUsageAt: new Date(now.getTime() - 3 * DAY), ...over,
+    });
+
+    it("does not project from a fresh account's first hours or first few charges", () => {
+      // 15 of 75 credits spent in the first hour: no projection yet.
+      expect(projectRunOut(history({ firstUsageAt: new Date(now.getTime() - 3_600_000) }), now)).toBeUndefined();
+      expect(projectRunOut(history({ firstUsageAt: new Date(now.getTime() - DAY + 1) }), now)).toBeUndefined();
+      expect(projectRunOut(history({ usageEvents: 4 }), now)).toBeUndefined();
+      expect(projectRunOut(history({ firstUsageAt: undefined, usageEvents: 0, usedMicros: 0n }), now)).toBeUndefined();
+    });
+
+    it("projects from the rate since the first charge, and warns only when the balance runs out before the cycle ends", () => {
+      // 15 credits in 3 days = 5 a day; 60 left = 12 days: 2026-11-22, before the cycle ends.
+      expect(projectRunOut(history({}), now)).toEqual(new Date("2026-11-22T12:00:00Z"));
+      expect(projectRunOut(history({ firstUsageAt: new Date(now.getTime() - DAY), usageEvents: 5, usedMicros: 5_000_000n }), now)).toEqual(new Date("2026-11-22T12:00:00Z"));
+      // 1 credit a day lasts past the cycle's end.
+      expect(projectRunOut(history({ usedMicros: 3_000_000n }), now)).toBeUndefined();
+      // Nothing left: the thresholds have already said so.
+      expect(projectRunOut(history({ availableMicros: 0n }), now)).toBeUndefined();
+    });
+
+    it("says in the banner and the webhook when the credits run out, once per cycle", () => {
+      const decisions = runOutWarning("acme", "2026-11-01", new Date("2026-11-22T12:00:00Z"), cycleEnd, recipients);
+      expect(decisions.banners).toMatchObject([{ rule: "run_out_warning", dedupKey: "acme:2026-11-01:run_out_warning" }]);
+      expect(decisions.banners[0]!.message).toBe("At the current rate your credits will run out on 2026-11-22, before the cycle ends on 2026-12-01. Upgrade to keep going.");
+      expect(decisions.deliveries.map((d) => [d.channel, d.payload.data.run_out_at])).toEqual([["webhook", "2026-11-22T12:00:00.000Z"]]);
+    });
   });
 });

@@ -8,7 +8,9 @@ export type LedgerEventFacts =
   | { kind: "threshold_crossed"; accountId: string; unit: Unit; thresholdPercent: number; percentUsed: number; cycle: string }
   | { kind: "pool_expired"; accountId: string; poolId: string; poolKind: string; unit: Unit; expiredMicros: bigint }
   | { kind: "work_stopped"; accountId: string; sequence: bigint; runId: string; deploymentId: string; message: string }
-  | { kind: "deployment_changed"; accountId: string; sequence: bigint; deploymentId: string; state: string; endpoint: string; replicas: number };
+  | { kind: "deployment_changed"; accountId: string; sequence: bigint; deploymentId: string; state: string; endpoint: string; replicas: number }
+  | { kind: "spend_cap_reached"; accountId: string; capMicros: bigint; spentMicros: bigint; cycle: string }
+  | { kind: "pool_reloaded"; accountId: string; sequence: bigint; poolId: string; unit: Unit; amountMicros: bigint; priceUsdMicros: bigint | undefined };
 
 export interface PlanRules {
   bannerPercents: number[];
@@ -38,7 +40,10 @@ export interface BannerDraft {
 }
 
 export interface Recipients {
+  /** Who gets emails: the account's notification recipients, or its admins when none are set. */
   emails: string[];
+  /** The account's admins (always told when the spend cap is reached). */
+  adminEmails: string[];
   webhooks: { url: string; secret: string }[];
   /** rule → channels; a rule not listed uses its default channels. */
   channelsByRule: Record<string, string[]>;
@@ -54,6 +59,19 @@ export interface DeliveryDraft {
 }
 
 const UNIT_LABEL: Record<Unit, string> = { credits: "credits", tool_runs: "tool runs", usd: "AI spend cap" };
+
+/** Micro-units as a decimal number of units ("12.5"). */
+const micros = (value: bigint) => {
+  const sign = value < 0n ? "-" : "";
+  const abs = value < 0n ? -value : value;
+  const fraction = (abs % 1_000_000n).toString().padStart(6, "0").replace(/0+$/, "");
+  return `${sign}${abs / 1_000_000n}${fraction ? `.${fraction}` : ""}`;
+};
+/** Micro-USD as dollars and cents ("$1.50"; sub-cent amounts keep their digits). */
+const usd = (value: bigint) => {
+  const [whole, fraction = ""] = micros(value).split(".");
+  return `$${whole}.${fraction.padEnd(2, "0")}`;
+};
 
 export interface Decisions {
   banners: BannerDraft[];
@@ -103,6 +121,44 @@ export function decide(event: LedgerEventFacts, rules: PlanRules, recipients: Re
         },
         recipients,
         ["email", "webhook"],
+      ),
+    };
+  }
+  if (event.kind === "spend_cap_reached") {
+    // Always to the admins by email and webhook, whatever the plan's thresholds and the channel preferences; once per cycle.
+    const always = { emails: [...new Set([...recipients.adminEmails, ...recipients.emails])], adminEmails: [], webhooks: recipients.webhooks, channelsByRule: {} };
+    return {
+      banners: [],
+      deliveries: deliveriesFor(
+        {
+          accountId: event.accountId, rule: "spend_cap_reached", key: `${event.accountId}:usd:${event.cycle}:spend_cap_reached`, type: "spend_cap.reached",
+          subject: "Your AI spend cap is reached",
+          text: `Account ${event.accountId} has spent ${usd(event.spentMicros)} of its ${usd(event.capMicros)} monthly AI spend cap. New requests are blocked until the cap is raised or the next cycle starts.`,
+          data: { cap_micros: event.capMicros.toString(), spent_micros: event.spentMicros.toString(), cycle: event.cycle },
+        },
+        always,
+        ["email", "webhook"],
+      ),
+    };
+  }
+  if (event.kind === "pool_reloaded") {
+    // A purchase to bill: a webhook to the account's billing endpoints, keyed by the event (one reload, one delivery).
+    const unit = UNIT_LABEL[event.unit];
+    const price = event.priceUsdMicros === undefined ? "" : ` for ${usd(event.priceUsdMicros)}`;
+    return {
+      banners: [],
+      deliveries: deliveriesFor(
+        {
+          accountId: event.accountId, rule: "pool_reloaded", key: `${event.accountId}:reload:${event.sequence}`, type: "pool.reloaded",
+          subject: `Add-on ${unit} reloaded`,
+          text: `Add-on pool ${event.poolId} was reloaded with ${micros(event.amountMicros)} ${unit}${price}.`,
+          data: {
+            pool_id: event.poolId, unit: event.unit, amount_micros: event.amountMicros.toString(),
+            ...(event.priceUsdMicros === undefined ? {} : { price_usd_micros: event.priceUsdMicros.toString() }),
+          },
+        },
+        recipients,
+        ["webhook"],
       ),
     };
   }
@@ -173,31 +229,54 @@ export function decide(event: LedgerEventFacts, rules: PlanRules, recipients: Re
   if (rules.emailPercents.includes(t)) channels.push("email");
   if (rules.emailPercents.includes(t) || rules.bannerPercents.includes(t)) channels.push("webhook");
   deliveries.push(...deliveriesFor({ accountId, rule: `usage_${t}`, key: `${scope}:usage_${t}`, type: "usage.threshold_crossed", subject, text, data }, recipients, channels));
-  if (unit === "usd" && t >= 100) {
-    deliveries.push(
-      ...deliveriesFor(
-        {
-          accountId, rule: "spend_cap_reached", key: `${scope}:spend_cap_reached`, type: "spend_cap.reached",
-          subject: "Your AI spend cap is reached",
-          text: `Account ${accountId} has reached its monthly AI spend cap. New requests are blocked until the cap is raised or the next cycle starts.`,
-          data,
-        },
-        recipients,
-        ["email", "webhook"],
-      ),
-    );
-  }
   return { banners, deliveries };
 }
 
-/** The run-out projection warning (seed 002): a banner and a webhook, once per cycle. */
-export function runOutWarning(accountId: string, cycle: string, recipients: Recipients): Decisions {
+/** What the ledger reports about the cycle's usage of the credits unit. */
+export interface UsageHistory {
+  cycleEnd: Date;
+  availableMicros: bigint;
+  usedMicros: bigint;
+  /** Charges in this cycle that drew more than zero. */
+  usageEvents: number;
+  /** When the first of them was made. */
+  firstUsageAt: Date | undefined;
+}
+
+/** The history a projection needs: usage observed over at least a day, in at least five charges. */
+export const RUN_OUT_MIN_SPAN_MS = 86_400_000;
+export const RUN_OUT_MIN_EVENTS = 5;
+
+/**
+ * The run-out projection (seed 002). With enough history (the first charge of
+ * the cycle at least RUN_OUT_MIN_SPAN_MS ago and at least RUN_OUT_MIN_EVENTS
+ * charges that drew something), the rate is what was used divided by the time
+ * since the first charge, and the balance runs out at now + available ÷ rate.
+ * Returns that moment when it falls before the cycle ends, else undefined
+ * (also when nothing is left to run out of: the thresholds have said so).
+ */
+export function projectRunOut(history: UsageHistory, now: Date): Date | undefined {
+  const { firstUsageAt, usedMicros, availableMicros } = history;
+  if (!firstUsageAt || history.usageEvents < RUN_OUT_MIN_EVENTS) return undefined;
+  const spanMs = now.getTime() - firstUsageAt.getTime();
+  if (spanMs < RUN_OUT_MIN_SPAN_MS || usedMicros <= 0n || availableMicros <= 0n) return undefined;
+  const runOutAt = new Date(now.getTime() + Number((availableMicros * BigInt(spanMs)) / usedMicros));
+  return runOutAt < history.cycleEnd ? runOutAt : undefined;
+}
+
+const day = (date: Date) => date.toISOString().slice(0, 10);
+
+/** The run-out projection warning: a banner and a webhook that say when, once per cycle. */
+export function runOutWarning(accountId: string, cycle: string, runOutAt: Date, cycleEnd: Date, recipients: Recipients): Decisions {
   const key = `${accountId}:${cycle}:run_out_warning`;
-  const text = "At the current rate you will run out of credits before the cycle ends. Upgrade to keep going.";
+  const text = `At the current rate your credits will run out on ${day(runOutAt)}, before the cycle ends on ${day(cycleEnd)}. Upgrade to keep going.`;
   return {
     banners: [{ accountId, rule: "run_out_warning", kind: "dismissible", message: text, unit: "credits", thresholdPercent: 0, dedupKey: key }],
     deliveries: deliveriesFor(
-      { accountId, rule: "run_out_warning", key, type: "usage.run_out_projected", subject: "You are on track to run out of credits", text, data: { cycle } },
+      {
+        accountId, rule: "run_out_warning", key, type: "usage.run_out_projected", subject: "You are on track to run out of credits", text,
+        data: { cycle, run_out_at: runOutAt.toISOString(), cycle_end: cycleEnd.toISOString() },
+      },
       recipients,
       ["webhook"],
     ),

@@ -445,6 +445,14 @@ export interface Plan {
   rateTableId: string;
   publishedAt: Date | undefined;
   freeTier: boolean;
+  /** What an add-on auto reload costs, per unit (at most one entry per unit). */
+  addOnPrices: AddOnPrice[];
+}
+
+/** The price of one whole unit (1,000,000 micro-units) of add-on balance. */
+export interface AddOnPrice {
+  unit: Unit;
+  usdMicrosPerUnit: string;
 }
 
 export interface Account {
@@ -1912,6 +1920,7 @@ function createBasePlan(): Plan {
     rateTableId: "",
     publishedAt: undefined,
     freeTier: false,
+    addOnPrices: [],
   };
 }
 
@@ -1966,6 +1975,9 @@ export const Plan: MessageFns<Plan> = {
     }
     if (message.freeTier !== false) {
       writer.uint32(112).bool(message.freeTier);
+    }
+    for (const v of message.addOnPrices) {
+      AddOnPrice.encode(v!, writer.uint32(122).fork()).join();
     }
     return writer;
   },
@@ -2115,6 +2127,14 @@ export const Plan: MessageFns<Plan> = {
             message.freeTier = reader.bool();
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.addOnPrices.push(AddOnPrice.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2175,6 +2195,11 @@ export const Plan: MessageFns<Plan> = {
         : isSet(object.free_tier)
         ? globalThis.Boolean(object.free_tier)
         : false,
+      addOnPrices: globalThis.Array.isArray(object?.addOnPrices)
+        ? object.addOnPrices.map((e: any) => AddOnPrice.fromJSON(e))
+        : globalThis.Array.isArray(object?.add_on_prices)
+        ? object.add_on_prices.map((e: any) => AddOnPrice.fromJSON(e))
+        : [],
     };
   },
 
@@ -2222,6 +2247,9 @@ export const Plan: MessageFns<Plan> = {
     if (message.freeTier !== false) {
       obj.freeTier = message.freeTier;
     }
+    if (message.addOnPrices?.length) {
+      obj.addOnPrices = message.addOnPrices.map((e) => AddOnPrice.toJSON(e));
+    }
     return obj;
   },
 
@@ -2246,6 +2274,96 @@ export const Plan: MessageFns<Plan> = {
     message.rateTableId = object.rateTableId ?? "";
     message.publishedAt = object.publishedAt ?? undefined;
     message.freeTier = object.freeTier ?? false;
+    message.addOnPrices = object.addOnPrices?.map((e) => AddOnPrice.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseAddOnPrice(): AddOnPrice {
+  return { unit: 0, usdMicrosPerUnit: "0" };
+}
+
+export const AddOnPrice: MessageFns<AddOnPrice> = {
+  encode(message: AddOnPrice, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.unit !== 0) {
+      writer.uint32(8).int32(message.unit);
+    }
+    if (message.usdMicrosPerUnit !== "0") {
+      writer.uint32(16).int64(message.usdMicrosPerUnit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddOnPrice {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddOnPrice();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.unit = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.usdMicrosPerUnit = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AddOnPrice {
+    return {
+      unit: isSet(object.unit) ? unitFromJSON(object.unit) : 0,
+      usdMicrosPerUnit: isSet(object.usdMicrosPerUnit)
+        ? globalThis.String(object.usdMicrosPerUnit)
+        : isSet(object.usd_micros_per_unit)
+        ? globalThis.String(object.usd_micros_per_unit)
+        : "0",
+    };
+  },
+
+  toJSON(message: AddOnPrice): unknown {
+    const obj: any = {};
+    if (message.unit !== 0) {
+      obj.unit = unitToJSON(message.unit);
+    }
+    if (message.usdMicrosPerUnit !== "0") {
+      obj.usdMicrosPerUnit = message.usdMicrosPerUnit;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AddOnPrice>): AddOnPrice {
+    return AddOnPrice.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AddOnPrice>): AddOnPrice {
+    const message = createBaseAddOnPrice();
+    message.unit = object.unit ?? 0;
+    message.usdMicrosPerUnit = object.usdMicrosPerUnit ?? "0";
     return message;
   },
 };

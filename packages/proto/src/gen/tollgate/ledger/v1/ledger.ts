@@ -470,6 +470,13 @@ export interface CycleMetrics {
   /** -1 when nothing is being used. */
   projectedDaysToEmpty: number;
   willRunOutBeforeCycleEnd: boolean;
+  /**
+   * Charges of the unit in this cycle that drew more than zero, and when the
+   * first of them was made (unset when none): the history a run-out
+   * projection needs.
+   */
+  usageEvents: number;
+  firstUsageAt: Date | undefined;
 }
 
 export interface GetBalanceRequest {
@@ -751,9 +758,32 @@ export interface WorkStopped {
   message: string;
 }
 
+/**
+ * A BYOM account's USD spend cap is used up: sent once per cycle, when a
+ * charge brings the cap pool to zero.
+ */
 export interface SpendCapReached {
   capMicros: string;
   spentMicros: string;
+  /** The cycle's start (as in ThresholdCrossed.cycle). */
+  cycle: string;
+}
+
+/** An add-on pool with auto reload topped itself up: a purchase to bill. */
+export interface PoolReloaded {
+  poolId: string;
+  unit: Unit;
+  /** What was added to the pool. */
+  amountMicros: string;
+  /**
+   * The purchase's price in micro-USD (amount × the plan's add-on price for
+   * the unit, rounded half up); unset when the plan sets no price.
+   */
+  price: ReloadPrice | undefined;
+}
+
+export interface ReloadPrice {
+  usdMicros: string;
 }
 
 export interface DeploymentChanged {
@@ -778,6 +808,7 @@ export interface LedgerEvent {
     | { $case: "workStopped"; workStopped: WorkStopped }
     | { $case: "spendCapReached"; spendCapReached: SpendCapReached }
     | { $case: "deploymentChanged"; deploymentChanged: DeploymentChanged }
+    | { $case: "poolReloaded"; poolReloaded: PoolReloaded }
     | undefined;
 }
 
@@ -3122,6 +3153,8 @@ function createBaseCycleMetrics(): CycleMetrics {
     averagePerDayMicros: "0",
     projectedDaysToEmpty: 0,
     willRunOutBeforeCycleEnd: false,
+    usageEvents: 0,
+    firstUsageAt: undefined,
   };
 }
 
@@ -3147,6 +3180,12 @@ export const CycleMetrics: MessageFns<CycleMetrics> = {
     }
     if (message.willRunOutBeforeCycleEnd !== false) {
       writer.uint32(56).bool(message.willRunOutBeforeCycleEnd);
+    }
+    if (message.usageEvents !== 0) {
+      writer.uint32(64).int32(message.usageEvents);
+    }
+    if (message.firstUsageAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.firstUsageAt), writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -3220,6 +3259,22 @@ export const CycleMetrics: MessageFns<CycleMetrics> = {
             message.willRunOutBeforeCycleEnd = reader.bool();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.usageEvents = reader.int32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.firstUsageAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3269,6 +3324,16 @@ export const CycleMetrics: MessageFns<CycleMetrics> = {
         : isSet(object.will_run_out_before_cycle_end)
         ? globalThis.Boolean(object.will_run_out_before_cycle_end)
         : false,
+      usageEvents: isSet(object.usageEvents)
+        ? globalThis.Number(object.usageEvents)
+        : isSet(object.usage_events)
+        ? globalThis.Number(object.usage_events)
+        : 0,
+      firstUsageAt: isSet(object.firstUsageAt)
+        ? fromJsonTimestamp(object.firstUsageAt)
+        : isSet(object.first_usage_at)
+        ? fromJsonTimestamp(object.first_usage_at)
+        : undefined,
     };
   },
 
@@ -3295,6 +3360,12 @@ export const CycleMetrics: MessageFns<CycleMetrics> = {
     if (message.willRunOutBeforeCycleEnd !== false) {
       obj.willRunOutBeforeCycleEnd = message.willRunOutBeforeCycleEnd;
     }
+    if (message.usageEvents !== 0) {
+      obj.usageEvents = Math.round(message.usageEvents);
+    }
+    if (message.firstUsageAt !== undefined) {
+      obj.firstUsageAt = message.firstUsageAt.toISOString();
+    }
     return obj;
   },
 
@@ -3310,6 +3381,8 @@ export const CycleMetrics: MessageFns<CycleMetrics> = {
     message.averagePerDayMicros = object.averagePerDayMicros ?? "0";
     message.projectedDaysToEmpty = object.projectedDaysToEmpty ?? 0;
     message.willRunOutBeforeCycleEnd = object.willRunOutBeforeCycleEnd ?? false;
+    message.usageEvents = object.usageEvents ?? 0;
+    message.firstUsageAt = object.firstUsageAt ?? undefined;
     return message;
   },
 };
@@ -8162,7 +8235,7 @@ export const WorkStopped: MessageFns<WorkStopped> = {
 };
 
 function createBaseSpendCapReached(): SpendCapReached {
-  return { capMicros: "0", spentMicros: "0" };
+  return { capMicros: "0", spentMicros: "0", cycle: "" };
 }
 
 export const SpendCapReached: MessageFns<SpendCapReached> = {
@@ -8172,6 +8245,9 @@ export const SpendCapReached: MessageFns<SpendCapReached> = {
     }
     if (message.spentMicros !== "0") {
       writer.uint32(16).int64(message.spentMicros);
+    }
+    if (message.cycle !== "") {
+      writer.uint32(26).string(message.cycle);
     }
     return writer;
   },
@@ -8205,6 +8281,14 @@ export const SpendCapReached: MessageFns<SpendCapReached> = {
             message.spentMicros = reader.int64().toString();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.cycle = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -8229,6 +8313,7 @@ export const SpendCapReached: MessageFns<SpendCapReached> = {
         : isSet(object.spent_micros)
         ? globalThis.String(object.spent_micros)
         : "0",
+      cycle: isSet(object.cycle) ? globalThis.String(object.cycle) : "",
     };
   },
 
@@ -8240,6 +8325,9 @@ export const SpendCapReached: MessageFns<SpendCapReached> = {
     if (message.spentMicros !== "0") {
       obj.spentMicros = message.spentMicros;
     }
+    if (message.cycle !== "") {
+      obj.cycle = message.cycle;
+    }
     return obj;
   },
 
@@ -8250,6 +8338,207 @@ export const SpendCapReached: MessageFns<SpendCapReached> = {
     const message = createBaseSpendCapReached();
     message.capMicros = object.capMicros ?? "0";
     message.spentMicros = object.spentMicros ?? "0";
+    message.cycle = object.cycle ?? "";
+    return message;
+  },
+};
+
+function createBasePoolReloaded(): PoolReloaded {
+  return { poolId: "", unit: 0, amountMicros: "0", price: undefined };
+}
+
+export const PoolReloaded: MessageFns<PoolReloaded> = {
+  encode(message: PoolReloaded, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.poolId !== "") {
+      writer.uint32(10).string(message.poolId);
+    }
+    if (message.unit !== 0) {
+      writer.uint32(16).int32(message.unit);
+    }
+    if (message.amountMicros !== "0") {
+      writer.uint32(24).int64(message.amountMicros);
+    }
+    if (message.price !== undefined) {
+      ReloadPrice.encode(message.price, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PoolReloaded {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePoolReloaded();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.poolId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.unit = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.amountMicros = reader.int64().toString();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.price = ReloadPrice.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PoolReloaded {
+    return {
+      poolId: isSet(object.poolId)
+        ? globalThis.String(object.poolId)
+        : isSet(object.pool_id)
+        ? globalThis.String(object.pool_id)
+        : "",
+      unit: isSet(object.unit) ? unitFromJSON(object.unit) : 0,
+      amountMicros: isSet(object.amountMicros)
+        ? globalThis.String(object.amountMicros)
+        : isSet(object.amount_micros)
+        ? globalThis.String(object.amount_micros)
+        : "0",
+      price: isSet(object.price) ? ReloadPrice.fromJSON(object.price) : undefined,
+    };
+  },
+
+  toJSON(message: PoolReloaded): unknown {
+    const obj: any = {};
+    if (message.poolId !== "") {
+      obj.poolId = message.poolId;
+    }
+    if (message.unit !== 0) {
+      obj.unit = unitToJSON(message.unit);
+    }
+    if (message.amountMicros !== "0") {
+      obj.amountMicros = message.amountMicros;
+    }
+    if (message.price !== undefined) {
+      obj.price = ReloadPrice.toJSON(message.price);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PoolReloaded>): PoolReloaded {
+    return PoolReloaded.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PoolReloaded>): PoolReloaded {
+    const message = createBasePoolReloaded();
+    message.poolId = object.poolId ?? "";
+    message.unit = object.unit ?? 0;
+    message.amountMicros = object.amountMicros ?? "0";
+    message.price = (object.price !== undefined && object.price !== null)
+      ? ReloadPrice.fromPartial(object.price)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseReloadPrice(): ReloadPrice {
+  return { usdMicros: "0" };
+}
+
+export const ReloadPrice: MessageFns<ReloadPrice> = {
+  encode(message: ReloadPrice, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.usdMicros !== "0") {
+      writer.uint32(8).int64(message.usdMicros);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReloadPrice {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReloadPrice();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.usdMicros = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReloadPrice {
+    return {
+      usdMicros: isSet(object.usdMicros)
+        ? globalThis.String(object.usdMicros)
+        : isSet(object.usd_micros)
+        ? globalThis.String(object.usd_micros)
+        : "0",
+    };
+  },
+
+  toJSON(message: ReloadPrice): unknown {
+    const obj: any = {};
+    if (message.usdMicros !== "0") {
+      obj.usdMicros = message.usdMicros;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ReloadPrice>): ReloadPrice {
+    return ReloadPrice.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReloadPrice>): ReloadPrice {
+    const message = createBaseReloadPrice();
+    message.usdMicros = object.usdMicros ?? "0";
     return message;
   },
 };
@@ -8409,6 +8698,9 @@ export const LedgerEvent: MessageFns<LedgerEvent> = {
       case "deploymentChanged":
         DeploymentChanged.encode(message.kind.deploymentChanged, writer.uint32(114).fork()).join();
         break;
+      case "poolReloaded":
+        PoolReloaded.encode(message.kind.poolReloaded, writer.uint32(122).fork()).join();
+        break;
     }
     return writer;
   },
@@ -8507,6 +8799,14 @@ export const LedgerEvent: MessageFns<LedgerEvent> = {
             };
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.kind = { $case: "poolReloaded", poolReloaded: PoolReloaded.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -8553,6 +8853,10 @@ export const LedgerEvent: MessageFns<LedgerEvent> = {
         ? { $case: "deploymentChanged", deploymentChanged: DeploymentChanged.fromJSON(object.deploymentChanged) }
         : isSet(object.deployment_changed)
         ? { $case: "deploymentChanged", deploymentChanged: DeploymentChanged.fromJSON(object.deployment_changed) }
+        : isSet(object.poolReloaded)
+        ? { $case: "poolReloaded", poolReloaded: PoolReloaded.fromJSON(object.poolReloaded) }
+        : isSet(object.pool_reloaded)
+        ? { $case: "poolReloaded", poolReloaded: PoolReloaded.fromJSON(object.pool_reloaded) }
         : undefined,
     };
   },
@@ -8581,6 +8885,8 @@ export const LedgerEvent: MessageFns<LedgerEvent> = {
       obj.spendCapReached = SpendCapReached.toJSON(message.kind.spendCapReached);
     } else if (message.kind?.$case === "deploymentChanged") {
       obj.deploymentChanged = DeploymentChanged.toJSON(message.kind.deploymentChanged);
+    } else if (message.kind?.$case === "poolReloaded") {
+      obj.poolReloaded = PoolReloaded.toJSON(message.kind.poolReloaded);
     }
     return obj;
   },
@@ -8631,6 +8937,12 @@ export const LedgerEvent: MessageFns<LedgerEvent> = {
             $case: "deploymentChanged",
             deploymentChanged: DeploymentChanged.fromPartial(object.kind.deploymentChanged),
           };
+        }
+        break;
+      }
+      case "poolReloaded": {
+        if (object.kind?.poolReloaded !== undefined && object.kind?.poolReloaded !== null) {
+          message.kind = { $case: "poolReloaded", poolReloaded: PoolReloaded.fromPartial(object.kind.poolReloaded) };
         }
         break;
       }
