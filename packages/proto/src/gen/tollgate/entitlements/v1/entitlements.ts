@@ -25,6 +25,9 @@ import {
   Bucket,
   bucketFromJSON,
   bucketToJSON,
+  DenialReason,
+  denialReasonFromJSON,
+  denialReasonToJSON,
   PageRequest,
   Unit,
   unitFromJSON,
@@ -584,9 +587,21 @@ export interface CheckEligibilityRequest {
 
 export interface CheckEligibilityResponse {
   allowed: boolean;
+  /**
+   * Deprecated: the same words as message.
+   *
+   * @deprecated
+   */
   reason: string;
   buckets: Bucket[];
   metered: boolean;
+  /**
+   * Why not, as a code: DENIAL_REASON_NOT_ELIGIBLE or DENIAL_REASON_ACCOUNT_SUSPENDED,
+   * what Authorize, StartRun and Deploy answer for the same context.
+   */
+  denialReason: DenialReason;
+  /** The rule's reason in words, as AuthorizeResponse.message. */
+  message: string;
 }
 
 function createBaseSubject(): Subject {
@@ -4528,7 +4543,7 @@ export const CheckEligibilityRequest: MessageFns<CheckEligibilityRequest> = {
 };
 
 function createBaseCheckEligibilityResponse(): CheckEligibilityResponse {
-  return { allowed: false, reason: "", buckets: [], metered: false };
+  return { allowed: false, reason: "", buckets: [], metered: false, denialReason: 0, message: "" };
 }
 
 export const CheckEligibilityResponse: MessageFns<CheckEligibilityResponse> = {
@@ -4548,6 +4563,12 @@ export const CheckEligibilityResponse: MessageFns<CheckEligibilityResponse> = {
     }
     if (message.metered !== false) {
       writer.uint32(32).bool(message.metered);
+    }
+    if (message.denialReason !== 0) {
+      writer.uint32(40).int32(message.denialReason);
+    }
+    if (message.message !== "") {
+      writer.uint32(50).string(message.message);
     }
     return writer;
   },
@@ -4607,6 +4628,22 @@ export const CheckEligibilityResponse: MessageFns<CheckEligibilityResponse> = {
             message.metered = reader.bool();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.denialReason = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4625,6 +4662,12 @@ export const CheckEligibilityResponse: MessageFns<CheckEligibilityResponse> = {
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
       buckets: globalThis.Array.isArray(object?.buckets) ? object.buckets.map((e: any) => bucketFromJSON(e)) : [],
       metered: isSet(object.metered) ? globalThis.Boolean(object.metered) : false,
+      denialReason: isSet(object.denialReason)
+        ? denialReasonFromJSON(object.denialReason)
+        : isSet(object.denial_reason)
+        ? denialReasonFromJSON(object.denial_reason)
+        : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
     };
   },
 
@@ -4642,6 +4685,12 @@ export const CheckEligibilityResponse: MessageFns<CheckEligibilityResponse> = {
     if (message.metered !== false) {
       obj.metered = message.metered;
     }
+    if (message.denialReason !== 0) {
+      obj.denialReason = denialReasonToJSON(message.denialReason);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
     return obj;
   },
 
@@ -4654,6 +4703,8 @@ export const CheckEligibilityResponse: MessageFns<CheckEligibilityResponse> = {
     message.reason = object.reason ?? "";
     message.buckets = object.buckets?.map((e) => e) || [];
     message.metered = object.metered ?? false;
+    message.denialReason = object.denialReason ?? 0;
+    message.message = object.message ?? "";
     return message;
   },
 };
