@@ -416,7 +416,14 @@ export interface NotificationThresholds {
 
 /**
  * One row of the eligibility table: the first rule whose conditions all match
- * decides. An empty condition list matches anything.
+ * decides. An empty condition list matches anything. A plan with rules allows
+ * only what a rule allows. A plan without rules uses the defaults: every bucket
+ * is metered, except the model call (BUCKET_AI) of own-key inference (BYOK,
+ * BYOLLM, a custom endpoint), which the customer's provider bills. Whatever the
+ * rules, self-hosted accounts are unmetered, and a BYOM account (USD billing)
+ * still meters own-key model calls, in USD against its spend cap. A plan
+ * overrides the defaults with rules, e.g. a BYOK rule whose buckets include
+ * BUCKET_AI charges own-key model calls in credits.
  */
 export interface EligibilityRule {
   runLocations: RunLocation[];
@@ -574,6 +581,12 @@ export interface WatchAccountsResponse {
   account: Account | undefined;
 }
 
+/**
+ * Where work runs and who pays for its inference and compute: carried by
+ * Authorize, Charge, StartRun and Deploy, and judged by one rule (the plan's
+ * eligibility table). Unset fields mean a cloud run on managed inference and
+ * hosted compute.
+ */
 export interface RunContext {
   runLocation: RunLocation;
   inferenceSource: InferenceSource;
