@@ -54,6 +54,11 @@ beforeAll(async () => {
       rate(commonV1.Bucket.BUCKET_COMPUTE, { $case: "gpuHour", gpuHour: { gpuType: "A100", microsPerReplicaHour: String(3600 * CREDIT) } }), // 1 credit per replica-second
     ],
   });
+  await call(platform.clients.pricing, platform.clients.pricing.publishRateTable, {
+    tableId: "per-minute", effectiveFrom: new Date(Date.now() - 60_000), actor: "test", reason: "", idempotencyKey: "",
+    rates: [rate(commonV1.Bucket.BUCKET_PLATFORM, { $case: "activeMinute", activeMinute: { microsPerMinute: String(CREDIT) } })], // 16,666.67 µcr a second
+  });
+  await plan("per-minute", { rateTableId: "per-minute", allotments: [credits(100)] });
   await plan("bonus-only"); // no allotment, no grant, no limit for any unit
   await plan("small", { allotments: [credits(2)] });
   await plan("guarded", { allotments: [credits(10)], limits: [{ unit: commonV1.Unit.UNIT_CREDITS, negativeLimitMicros: "0", lowCreditLimitMicros: String(20 * CREDIT) }] });
@@ -169,6 +174,21 @@ describe("one meaning per field", () => {
     await age("timed-gpu", 3);
     const undeployed = await call(ledger, ledger.undeploy, { deploymentId: "timed-gpu", idempotencyKey: "u1" });
     expect(undeployed).toEqual({ totalChargedMicros: String(11 * CREDIT), chargedMicros: String(11 * CREDIT) }); // 4 s × 2 + 3 s × 1
+  });
+});
+
+describe("metered work rounds once", () => {
+  it("charges a run's total as one rounded amount, however its time was split", async () => {
+    await account("minute-co", "per-minute");
+    const { ledger } = platform.clients;
+    await call(ledger, ledger.startRun, L.StartRunRequest.fromPartial({ accountId: "minute-co", runId: "two-seconds", idempotencyKey: "s1" }));
+    await age("two-seconds", 1);
+    const first = await call(ledger, ledger.pauseRun, { runId: "two-seconds", idempotencyKey: "p1" });
+    expect(first.chargedThisCallMicros).toBe("16667"); // 1 s: 16,666.67 rounded
+    await call(ledger, ledger.resumeRun, { runId: "two-seconds", idempotencyKey: "r1" });
+    await age("two-seconds", 1);
+    const ended = await call(ledger, ledger.endRun, { runId: "two-seconds", state: L.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "e1" });
+    expect(ended).toMatchObject({ totalChargedMicros: "33333", activeSeconds: "2" }); // 2 s priced once, not 2 × 16,667
   });
 });
 

@@ -98,6 +98,9 @@ export interface WorkRow {
   context: Record<string, string>;
   /** False when the plan's eligibility rules (or the defaults) leave the work unmetered: its time is recorded, never charged. */
   metered: boolean;
+  /** Active seconds (runs) or replica-seconds (deployments) priced so far, and the rounded price of them all. */
+  priced_quantity: string;
+  priced_micros: string;
   stop_reason: string;
   created_at: Date;
   ended_at: Date | null;
@@ -135,6 +138,9 @@ export interface MeterCall {
   replicas: number | null;
   traceparent: string;
   traceId: string;
+  /** The running totals after this charge: what has been priced, and its price. */
+  pricedQuantity: bigint;
+  pricedMicros: bigint;
 }
 
 /** Unmetered work moving on in time: recorded like metered work, with no charge. */
@@ -343,13 +349,21 @@ export class PostgresLedgerStore implements LedgerStore {
   }
 
   meterWork(c: MeterCall) {
-    return this.one<{ stale: boolean; state: string; charged_micros?: string; proceed?: boolean }>(
-      `select ledger.meter_work(?, ?, ?, ?, ?, ?, ?, ?::text[], ?::integer[], ?, ?, ?, ?) as result`,
-      [
-        c.workId, c.from, c.to, c.amountMicros.toString(), c.unit, c.bucket, c.rateTableVersion.toString(), `{${c.drawdownOrder.join(",")}}`,
-        `{${c.thresholdPercents.join(",")}}`, c.nextState, c.replicas, c.traceparent, c.traceId,
-      ],
-    );
+    // The charge and the running totals it was priced from, in one transaction: a tick that lost the race changes neither.
+    return this.em().transactional(async (tx) => {
+      const result = await this.one<{ stale: boolean; state: string; charged_micros?: string; proceed?: boolean }>(
+        `select ledger.meter_work(?, ?, ?, ?, ?, ?, ?, ?::text[], ?::integer[], ?, ?, ?, ?) as result`,
+        [
+          c.workId, c.from, c.to, c.amountMicros.toString(), c.unit, c.bucket, c.rateTableVersion.toString(), `{${c.drawdownOrder.join(",")}}`,
+          `{${c.thresholdPercents.join(",")}}`, c.nextState, c.replicas, c.traceparent, c.traceId,
+        ],
+        tx,
+      );
+      if (!result.stale) {
+        await sql(tx, `update ledger.metered_work set priced_quantity = ?, priced_micros = ? where work_id = ?`, [c.pricedQuantity.toString(), c.pricedMicros.toString(), c.workId]);
+      }
+      return result;
+    });
   }
 
   /**

@@ -205,8 +205,9 @@ export class Ledger {
     return 0n;
   }
 
-  private async price(account: AccountView, usage: Usage, field: string) {
-    const table = await this.rates.inEffect(account.rateTableId, this.now());
+  /** `at`: the rates in effect then (metered work keeps the rates it started with). */
+  private async price(account: AccountView, usage: Usage, field: string, at: Date = this.now()) {
+    const table = await this.rates.inEffect(account.rateTableId, at);
     // BYOM: a reply costs the customer at their provider; the ledger tracks that spend against the cap.
     const lines = (account.billingMode === "byom_usd" ? quoteProviderCost(table, usage, field) : undefined) ?? quoteUsage(table, usage, field);
     const units = new Set(lines.map((line) => line.unit));
@@ -424,6 +425,11 @@ export class Ledger {
   /**
    * Charges a run's or deployment's time up to `to` (whole seconds) and moves
    * it to `nextState`. A tick that lost a race does nothing.
+   *
+   * Rounds once: the work's whole metered time so far (active seconds, or
+   * replica-seconds) is priced at the rates in effect when it started, rounded,
+   * and each tick charges the difference from what was priced before; so a
+   * total never depends on how the time was split into ticks, pauses or scales.
    */
   async meter(workId: string, options: { to?: Date; nextState?: string; replicas?: number; traceparent?: string; traceId?: string } = {}) {
     const work = await this.store.work(workId);
@@ -437,9 +443,14 @@ export class Ledger {
       return this.store.advanceWork({ workId, from: work.charged_until, to: until, nextState: options.nextState ?? null, replicas: options.replicas ?? null, traceparent: options.traceparent ?? "" });
     }
     const usage = usageFromJson(work.usage);
-    const price = await this.price(account, this.usageFor({ kind: work.kind, usage, replicas: work.replicas }, seconds), work.kind);
+    // Only running time is charged (meter_work charges nothing for a paused run).
+    const added = work.state === "running" ? seconds * (work.kind === "run" ? 1n : BigInt(work.replicas)) : 0n;
+    const pricedQuantity = BigInt(work.priced_quantity) + added;
+    const price = await this.price(account, this.usageFor({ kind: work.kind, usage, replicas: 1 }, pricedQuantity), work.kind, work.created_at);
+    const pricedMicros = price.amountMicros > BigInt(work.priced_micros) ? price.amountMicros : BigInt(work.priced_micros);
     return this.store.meterWork({
-      workId, from: work.charged_until, to: until, amountMicros: price.amountMicros, unit: price.unit, bucket: price.bucket,
+      workId, from: work.charged_until, to: until, amountMicros: pricedMicros - BigInt(work.priced_micros), unit: price.unit, bucket: price.bucket,
+      pricedQuantity, pricedMicros,
       rateTableVersion: price.version, drawdownOrder: account.drawdownOrder, thresholdPercents: account.thresholdPercents,
       nextState: options.nextState ?? null, replicas: options.replicas ?? null, traceparent: options.traceparent ?? "", traceId: options.traceId ?? "",
     });
