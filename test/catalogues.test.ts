@@ -232,7 +232,7 @@ describe("seed 000's matrix for runs: StartRun admits and meters as Authorize do
     expect(started.metered).toBe(expected.metered === true && (expected.buckets ?? []).includes(B.BUCKET_PLATFORM));
   });
 
-  it("never charges a free-tier local run platform credits, whatever its balance; a cloud run pays for its active time", async () => {
+  it("never charges a free-tier local run platform credits; a cloud run pays for its active time", async () => {
     const { ledger } = platform.clients;
     const local = { runLocation: L.RUN_LOCATION_LOCAL, inferenceSource: I.INFERENCE_SOURCE_MANAGED, computeSource: C.COMPUTE_SOURCE_SELF_HOSTED };
     const cloud = { runLocation: L.RUN_LOCATION_CLOUD, inferenceSource: I.INFERENCE_SOURCE_MANAGED, computeSource: C.COMPUTE_SOURCE_HOSTED };
