@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { call } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { createTestDatabase, type TestDatabase } from "@tollgate/testing";
+import pg from "pg";
 import { CatalogueError, loadCatalogue, readCatalogue } from "../scripts/catalogue.js";
 import { startPlatform, type Platform } from "./platform.js";
 
@@ -196,5 +197,101 @@ describe("eligibility on the ledger's hot path", () => {
     expect(recorded.chargedMicros).toBe("0");
     const entries = await call(ledger, ledger.listEntries, { accountId: "demo-terminal-free", holdId: "", page: undefined, kind: 2, attribution: {} });
     expect(entries.entries[0]).toMatchObject({ amountMicros: "0", attribution: expect.objectContaining({ agentId: "own-key-agent" }) });
+  });
+});
+
+/** Puts a run's or deployment's last charge `seconds` before now: that much uncharged time has passed, without waiting for it. */
+async function age(workId: string, seconds: number) {
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  try {
+    await client.query(`update ledger.metered_work set charged_until = date_trunc('milliseconds', clock_timestamp()) - make_interval(secs => $2) where work_id = $1`, [workId, seconds]);
+  } finally {
+    await client.end();
+  }
+}
+
+describe("seed 000's matrix for runs: StartRun admits and meters as Authorize does", () => {
+  beforeAll(async () => {
+    await loadCatalogue(join(dir, "agentic-terminal.yaml"), platform.clients, "test").catch(() => undefined);
+  });
+
+  it.each(matrix.map((row, i) => [i, ...row] as const))("run %i: %s", async (i, _case, planId, seats, runLocation, inferenceSource, computeSource, expected) => {
+    const { entitlements, ledger } = platform.clients;
+    const accountId = `run-matrix-${i}`;
+    await call(entitlements, entitlements.createAccount, E.CreateAccountRequest.fromPartial({ accountId, name: accountId, planId, seats }));
+    const context = { runLocation, inferenceSource, computeSource };
+    const started = await call(ledger, ledger.startRun, ledgerV1.StartRunRequest.fromPartial({ accountId, runId: accountId, idempotencyKey: "start", context }));
+    expect(started.allowed).toBe(expected.allowed);
+    if (!expected.allowed) {
+      const decision = await call(entitlements, entitlements.checkEligibility, { accountId, context });
+      expect(started).toMatchObject({ reason: ledgerV1.DenialReason.DENIAL_REASON_NOT_ELIGIBLE, message: decision.message });
+      return;
+    }
+    // A run's active time is platform credits: charged only where the rule meters the platform bucket.
+    expect(started.metered).toBe(expected.metered === true && (expected.buckets ?? []).includes(B.BUCKET_PLATFORM));
+  });
+
+  it("never charges a free-tier local run platform credits; a cloud run pays for its active time", async () => {
+    const { ledger } = platform.clients;
+    const local = { runLocation: L.RUN_LOCATION_LOCAL, inferenceSource: I.INFERENCE_SOURCE_MANAGED, computeSource: C.COMPUTE_SOURCE_SELF_HOSTED };
+    const cloud = { runLocation: L.RUN_LOCATION_CLOUD, inferenceSource: I.INFERENCE_SOURCE_MANAGED, computeSource: C.COMPUTE_SOURCE_HOSTED };
+    const before = await call(ledger, ledger.getBalance, { accountId: "demo-terminal-free" });
+    const localRun = await call(ledger, ledger.startRun, ledgerV1.StartRunRequest.fromPartial({ accountId: "demo-terminal-free", runId: "free-local", idempotencyKey: "free-local", context: local }));
+    expect(localRun).toMatchObject({ allowed: true, metered: false });
+    const cloudRun = await call(ledger, ledger.startRun, ledgerV1.StartRunRequest.fromPartial({ accountId: "demo-terminal-free", runId: "free-cloud", idempotencyKey: "free-cloud", context: cloud }));
+    expect(cloudRun).toMatchObject({ allowed: true, metered: true });
+    // Compute on the customer's machine is no compute credits either (a local sandbox "deployment").
+    const sandbox: pricingV1.Usage = { kind: { $case: "cpuTime", cpuTime: { cpuType: "cloud-sandbox", cores: "2", seconds: "0" } } };
+    const localSandbox = await call(ledger, ledger.deploy, ledgerV1.DeployRequest.fromPartial({ accountId: "demo-terminal-free", deploymentId: "free-local-sandbox", hardware: sandbox, replicas: 1, idempotencyKey: "free-local-sandbox", context: local }));
+    expect(localSandbox).toMatchObject({ allowed: true, metered: false });
+
+    for (const id of ["free-local", "free-cloud", "free-local-sandbox"]) await age(id, 60);
+    const localEnd = await call(ledger, ledger.endRun, { runId: "free-local", state: ledgerV1.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "end-local" });
+    const cloudEnd = await call(ledger, ledger.endRun, { runId: "free-cloud", state: ledgerV1.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "end-cloud" });
+    const sandboxEnd = await call(ledger, ledger.undeploy, { deploymentId: "free-local-sandbox", idempotencyKey: "undeploy-local" });
+    expect(localEnd.totalChargedMicros).toBe("0");
+    expect(Number(localEnd.activeSeconds)).toBeGreaterThanOrEqual(60); // the time is recorded, never charged
+    expect(sandboxEnd.totalChargedMicros).toBe("0");
+    expect(BigInt(cloudEnd.totalChargedMicros)).toBeGreaterThanOrEqual(1_000_000n); // a credit per active minute
+    const after = await call(ledger, ledger.getBalance, { accountId: "demo-terminal-free" });
+    expect(BigInt(before.units[0]!.balanceMicros) - BigInt(after.units[0]!.balanceMicros)).toBe(BigInt(cloudEnd.totalChargedMicros));
+  });
+});
+
+describe("own-key inference: no credits for the model call by default", () => {
+  const byok = { runLocation: L.RUN_LOCATION_CLOUD, inferenceSource: I.INFERENCE_SOURCE_BYOK, computeSource: C.COMPUTE_SOURCE_HOSTED };
+  const tokens = (model: string): pricingV1.Usage => ({
+    kind: { $case: "modelTokens", modelTokens: { model, inputTokens: "100000", outputTokens: "20000", cacheReadTokens: "0", cacheWriteTokens: "0" } },
+  });
+  const reply = (model: string): pricingV1.Usage => ({ kind: { $case: "modelReply", modelReply: { model, replies: "1" } } });
+
+  beforeAll(async () => {
+    for (const file of ["support-agent-builder.yaml", "workspace-coding-agent.yaml"]) {
+      await loadCatalogue(join(dir, file), platform.clients, "test").catch(() => undefined);
+    }
+  });
+
+  it("seed 004: an own-key reply is allowed, unmetered and journaled at zero on a plan without rules; a managed one costs its model's credits", async () => {
+    const { ledger, entitlements } = platform.clients;
+    const own = await call(ledger, ledger.authorize, ledgerV1.AuthorizeRequest.fromPartial({ accountId: "demo-support", estimate: reply("gpt-4o"), idempotencyKey: "byok-reply", ttlMs: "60000", context: byok }));
+    expect(own).toMatchObject({ allowed: true, metered: false, amountMicros: "0", holdId: "" });
+    const charged = await call(ledger, ledger.charge, ledgerV1.ChargeRequest.fromPartial({ accountId: "demo-support", usage: reply("gpt-4o"), final: true, idempotencyKey: "byok-charge", context: byok }));
+    expect(charged.chargedMicros).toBe("0");
+    const managed = await call(ledger, ledger.authorize, ledgerV1.AuthorizeRequest.fromPartial({ accountId: "demo-support", estimate: reply("gpt-4o"), idempotencyKey: "managed-reply", ttlMs: "60000" }));
+    expect(managed).toMatchObject({ allowed: true, metered: true, amountMicros: "5000000" });
+    const decision = await call(entitlements, entitlements.checkEligibility, { accountId: "demo-support", context: byok });
+    expect(decision).toMatchObject({ allowed: true, metered: true });
+    expect(decision.buckets).not.toContain(B.BUCKET_AI);
+  });
+
+  it("seed 002: a credits account draws nothing for own-key tokens; a BYOM account's provider cost still goes to its USD spend cap", async () => {
+    const { ledger } = platform.clients;
+    const credits = await call(ledger, ledger.authorize, ledgerV1.AuthorizeRequest.fromPartial({ accountId: "demo-workspace", estimate: tokens("claude-sonnet-4.6"), idempotencyKey: "byok-tokens", ttlMs: "60000", context: byok }));
+    expect(credits).toMatchObject({ allowed: true, metered: false, amountMicros: "0" });
+    const byom = await call(ledger, ledger.charge, ledgerV1.ChargeRequest.fromPartial({ accountId: "demo-workspace-byom", usage: tokens("claude-sonnet-4.6"), final: true, idempotencyKey: "byom-tokens", context: byok }));
+    expect(byom.chargedMicros).toBe("600000"); // 100k in at $3/M + 20k out at $15/M
+    const balance = await call(ledger, ledger.getBalance, { accountId: "demo-workspace-byom" });
+    expect(balance.units.find((u) => u.unit === commonV1.Unit.UNIT_USD)?.usedMicros).toBe("600000");
   });
 });

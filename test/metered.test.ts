@@ -62,7 +62,7 @@ describe("runs", () => {
     await call(ledger, ledger.resumeRun, { runId: "run-1", idempotencyKey: "r1" });
     await sleep(1_100);
     const ended = await call(ledger, ledger.endRun, { runId: "run-1", state: L.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "e1" });
-    expect(ended).toEqual({ chargedMicros: String(3 * CREDIT), activeSeconds: "3" });
+    expect(ended).toEqual({ totalChargedMicros: String(3 * CREDIT), chargedMicros: String(3 * CREDIT), activeSeconds: "3" });
     const again = await call(ledger, ledger.endRun, { runId: "run-1", state: L.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "e2" });
     expect(again.chargedMicros).toBe(String(3 * CREDIT));
     const replay = await call(ledger, ledger.endRun, { runId: "run-1", state: L.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "e1" });

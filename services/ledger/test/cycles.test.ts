@@ -4,6 +4,9 @@ import { createTestDatabase, type TestDatabase } from "@tollgate/testing";
 import { ledgerEntities } from "../src/data/entities.js";
 import { PostgresLedgerStore } from "../src/data/ledger-store.js";
 import { migrations } from "../src/data/migrations/index.js";
+import type { RateCache } from "../src/data/rate-cache.js";
+import type { AccountView } from "../src/domain/account-view.js";
+import { Ledger } from "../src/domain/ledger.js";
 
 const CREDIT = 1_000_000n;
 const DAY = 86_400_000;
@@ -85,6 +88,30 @@ describe("cycle rollover", () => {
       ttlMs: 1000, attribution: {}, rateTableVersion: 1n,
     });
     expect(denied).toMatchObject({ allowed: false, reason: "FREE_CREDITS_EXPIRED" });
+  });
+});
+
+describe("RollOverCycle", () => {
+  it("rolls only a cycle that has ended: calendar months from the anchor, the 31st on the last day of shorter months", async () => {
+    const view: AccountView = {
+      accountId: "anchored", status: "active", planId: "p", planVersion: 1n, cycleAnchor: new Date("2026-01-31T10:00:00Z"), rateTableId: "r",
+      drawdownOrder: [], thresholdPercents: [], units: units as AccountView["units"], billingMode: "credits", seats: 1, deploymentMode: "cloud", eligibility: [], signupGrants: [],
+    };
+    let clock = new Date("2026-02-10T00:00:00Z");
+    // Rolling over prices nothing: no rate table is needed.
+    const ledger = new Ledger(store, { get: async () => view }, {} as RateCache, () => clock);
+    const rollAt = async (iso: string) => {
+      clock = new Date(iso);
+      const { rolled, cycleStart } = await ledger.rollOver("anchored");
+      return [rolled, cycleStart.toISOString()];
+    };
+    expect(await rollAt("2026-02-10T00:00:00Z")).toEqual([false, "2026-01-31T10:00:00.000Z"]); // the first cycle opens
+    expect(await rollAt("2026-02-28T09:59:59Z")).toEqual([false, "2026-01-31T10:00:00.000Z"]); // not ended yet: nothing rolls
+    expect(await rollAt("2026-02-28T10:00:00Z")).toEqual([true, "2026-02-28T10:00:00.000Z"]);
+    expect(await rollAt("2026-03-05T00:00:00Z")).toEqual([false, "2026-02-28T10:00:00.000Z"]);
+    expect(await rollAt("2026-03-31T10:00:00Z")).toEqual([true, "2026-03-31T10:00:00.000Z"]); // back on the 31st
+    const monthly = (await store.pools("anchored")).filter((p) => p.kind === "monthly" && !p.closed);
+    expect(monthly).toHaveLength(1); // one allotment per cycle, however often it is asked
   });
 });
 

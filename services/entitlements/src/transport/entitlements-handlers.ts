@@ -168,14 +168,21 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
       const plan = planToProto(await plans.get(account.planId, BigInt(account.planVersion)));
       const decision = decideEligibility(
         eligibilityRulesFromProto(plan),
-        { seats: account.seats, deploymentMode: account.deploymentMode as "cloud" | "self_hosted" },
+        { seats: account.seats, deploymentMode: account.deploymentMode as "cloud" | "self_hosted", billingMode: account.billingMode as "credits" | "byom_usd" },
         runContextFromProto(request.context),
       );
+      // The same precedence as Authorize: a suspended account first, then the plan's rules.
+      const suspended = account.status === "suspended";
+      const allowed = decision.allowed && !suspended;
+      const message = suspended ? "the account is suspended" : decision.reason;
+      const D = commonV1.DenialReason;
       return {
-        allowed: decision.allowed,
-        reason: decision.reason,
-        buckets: decision.buckets.map(bucketToProto),
-        metered: decision.metered,
+        allowed,
+        reason: message,
+        message,
+        denialReason: allowed ? D.DENIAL_REASON_UNSPECIFIED : suspended ? D.DENIAL_REASON_ACCOUNT_SUSPENDED : D.DENIAL_REASON_NOT_ELIGIBLE,
+        buckets: allowed ? decision.buckets.map(bucketToProto) : [],
+        metered: allowed && decision.metered,
       };
     }, options),
   };

@@ -1,4 +1,5 @@
 import { sql, type EntityManager } from "@tollgate/db";
+import { NotFoundError } from "@tollgate/errors";
 import { GroupCommit, lockOrder, type BatchCall } from "./group-commit.js";
 import { EntrySchema, HoldSchema, LedgerAccountSchema, LineSchema, PoolSchema, BalanceSchema, type Entry, type Hold, type LedgerAccount, type Line, type Pool, type Balance } from "./entities.js";
 
@@ -93,6 +94,13 @@ export interface WorkRow {
   charged_micros: string;
   attribution: Record<string, string>;
   labels: Record<string, string>;
+  /** Where the work runs (run location, inference source, compute source), as decided at the start. */
+  context: Record<string, string>;
+  /** False when the plan's eligibility rules (or the defaults) leave the work unmetered: its time is recorded, never charged. */
+  metered: boolean;
+  /** Active seconds (runs) or replica-seconds (deployments) priced so far, and the rounded price of them all. */
+  priced_quantity: string;
+  priced_micros: string;
   stop_reason: string;
   created_at: Date;
   ended_at: Date | null;
@@ -107,6 +115,8 @@ export interface StartWorkCall {
   replicas: number;
   attribution: Record<string, string>;
   labels: Record<string, string>;
+  context: Record<string, string>;
+  metered: boolean;
   minAvailableMicros: bigint;
   denial: string;
   idempotencyKey: string;
@@ -128,6 +138,19 @@ export interface MeterCall {
   replicas: number | null;
   traceparent: string;
   traceId: string;
+  /** The running totals after this charge: what has been priced, and its price. */
+  pricedQuantity: bigint;
+  pricedMicros: bigint;
+}
+
+/** Unmetered work moving on in time: recorded like metered work, with no charge. */
+export interface AdvanceCall {
+  workId: string;
+  from: Date;
+  to: Date;
+  nextState: string | null;
+  replicas: number | null;
+  traceparent: string;
 }
 
 export interface UsageSince {
@@ -160,6 +183,11 @@ export interface LedgerStore {
   topUsage(accountId: string, dimension: string, since: Date, offset: number, limit: number): Promise<{ rows: { key: string; amount: string; requests: string }[]; total: bigint }>;
   startWork(call: StartWorkCall): Promise<{ allowed: boolean; reason?: string; available_micros: string }>;
   meterWork(call: MeterCall): Promise<{ stale: boolean; state: string; charged_micros?: string; proceed?: boolean }>;
+  advanceWork(call: AdvanceCall): Promise<{ stale: boolean; state: string; charged_micros?: string; proceed?: boolean }>;
+  /** Opens a balance row for a unit the plan does not name (no allotment, limits at zero); a no-op when it exists. */
+  openUnit(accountId: string, unit: string): Promise<void>;
+  /** The highest sequence of the event stream so far (0 when empty): StreamEvents after it starts from now. */
+  latestEventSequence(): Promise<bigint>;
   resumeWork(workId: string): Promise<{ state: string }>;
   work(workId: string): Promise<WorkRow | undefined>;
   listWork(filter: { accountId?: string; kind?: string; state?: string; offset: number; limit: number }): Promise<WorkRow[]>;
@@ -324,21 +352,75 @@ export class PostgresLedgerStore implements LedgerStore {
         [c.kind, c.workId, c.accountId, c.unit, JSON.stringify(c.usage), c.replicas, JSON.stringify(c.attribution), c.minAvailableMicros.toString(), c.denial, c.idempotencyKey, c.requestHash, c.endpoint ?? ""],
       );
       // A replay changes nothing (and must not touch the work row a meter tick may hold).
-      if (row!.result.allowed && !row!.result.replayed && Object.keys(c.labels).length > 0) {
-        await sql(tx, `update ledger.metered_work set labels = ?::jsonb where work_id = ?`, [JSON.stringify(c.labels), c.workId]);
+      if (row!.result.allowed && !row!.result.replayed) {
+        await sql(tx, `update ledger.metered_work set labels = ?::jsonb, context = ?::jsonb, metered = ? where work_id = ?`, [
+          JSON.stringify(c.labels), JSON.stringify(c.context), c.metered, c.workId,
+        ]);
       }
       return row!.result;
     });
   }
 
   meterWork(c: MeterCall) {
-    return this.one<{ stale: boolean; state: string; charged_micros?: string; proceed?: boolean }>(
-      `select ledger.meter_work(?, ?, ?, ?, ?, ?, ?, ?::text[], ?::integer[], ?, ?, ?, ?) as result`,
-      [
-        c.workId, c.from, c.to, c.amountMicros.toString(), c.unit, c.bucket, c.rateTableVersion.toString(), `{${c.drawdownOrder.join(",")}}`,
-        `{${c.thresholdPercents.join(",")}}`, c.nextState, c.replicas, c.traceparent, c.traceId,
-      ],
-    );
+    // The charge and the running totals it was priced from, in one transaction: a tick that lost the race changes neither.
+    return this.em().transactional(async (tx) => {
+      const result = await this.one<{ stale: boolean; state: string; charged_micros?: string; proceed?: boolean }>(
+        `select ledger.meter_work(?, ?, ?, ?, ?, ?, ?, ?::text[], ?::integer[], ?, ?, ?, ?) as result`,
+        [
+          c.workId, c.from, c.to, c.amountMicros.toString(), c.unit, c.bucket, c.rateTableVersion.toString(), `{${c.drawdownOrder.join(",")}}`,
+          `{${c.thresholdPercents.join(",")}}`, c.nextState, c.replicas, c.traceparent, c.traceId,
+        ],
+        tx,
+      );
+      if (!result.stale) {
+        await sql(tx, `update ledger.metered_work set priced_quantity = ?, priced_micros = ? where work_id = ?`, [c.pricedQuantity.toString(), c.pricedMicros.toString(), c.workId]);
+      }
+      return result;
+    });
+  }
+
+  /**
+   * Moves unmetered work on in time (active time, replicas, state) as
+   * ledger.meter_work does, without a charge: a tick whose `from` is no longer
+   * `charged_until` does nothing, and undeploying tells the stream.
+   */
+  advanceWork(c: AdvanceCall) {
+    return this.em().transactional(async (tx) => {
+      const [work] = await sql<WorkRow>(tx, `select * from ledger.metered_work where work_id = ? for update`, [c.workId]);
+      if (!work) throw new NotFoundError("work", c.workId);
+      if (new Date(work.charged_until).getTime() !== c.from.getTime()) return { stale: true, state: work.state };
+      const state = c.nextState ?? work.state;
+      await sql(
+        tx,
+        `update ledger.metered_work
+            set charged_until = ?,
+                active_ms = active_ms + case when state = 'running' then ? else 0 end,
+                replicas = coalesce(?, replicas),
+                state = ?,
+                ended_at = case when ? not in ('running', 'paused') then coalesce(ended_at, now()) else ended_at end
+          where work_id = ?`,
+        [c.to, Math.max(0, c.to.getTime() - c.from.getTime()), c.replicas, state, state, c.workId],
+      );
+      if (work.kind === "deployment" && state === "undeployed" && work.state !== "undeployed") {
+        await sql(
+          tx,
+          `insert into ledger.outbox (account_id, kind, payload, traceparent) values (?, 'deployment_changed', ?::jsonb, ?)`,
+          [work.account_id, JSON.stringify({ deployment_id: c.workId, state: "undeployed", endpoint: (work as WorkRow & { endpoint: string }).endpoint, replicas: work.replicas }), c.traceparent],
+        );
+      }
+      return { stale: false, state, charged_micros: "0", proceed: true };
+    });
+  }
+
+  async openUnit(accountId: string, unit: string): Promise<void> {
+    await sql(this.em(), `insert into ledger.balances (account_id, unit) values (?, ?) on conflict (account_id, unit) do nothing`, [accountId, unit]);
+  }
+
+  async latestEventSequence(): Promise<bigint> {
+    // Events already committed get their sequence first, so "after the latest" means from now on.
+    await sql(this.em(), `select ledger.sequence_outbox()`, []);
+    const [row] = await sql<{ sequence: string }>(this.em(), `select coalesce(max(sequence), 0)::text as sequence from ledger.outbox`, []);
+    return BigInt(row?.sequence ?? "0");
   }
 
   resumeWork(workId: string) {

@@ -19,4 +19,14 @@ describe("cycleAt", () => {
     expect(cycle.start.toISOString()).toBe("2026-02-28T00:00:00.000Z");
     expect(cycle.end.toISOString()).toBe("2026-03-31T00:00:00.000Z");
   });
+
+  it("comes back to the 31st in the months that have one, and starts each cycle where the last one ended", () => {
+    const anchor = new Date("2026-01-31T10:00:00Z");
+    const starts = ["2026-02-15", "2026-03-15", "2026-04-15", "2026-05-15", "2026-06-15", "2028-03-01"].map((day) => cycleAt(anchor, new Date(`${day}T12:00:00Z`)));
+    expect(starts.map((c) => c.start.toISOString().slice(0, 10))).toEqual(["2026-01-31", "2026-02-28", "2026-03-31", "2026-04-30", "2026-05-31", "2028-02-29"]);
+    expect(starts.map((c) => c.end.toISOString().slice(0, 10))).toEqual(["2026-02-28", "2026-03-31", "2026-04-30", "2026-05-31", "2026-06-30", "2028-03-31"]);
+    // The boundary belongs to the new cycle: a cycle ends at its end, not a moment later.
+    expect(cycleAt(anchor, new Date("2026-02-28T09:59:59.999Z")).start.toISOString()).toBe("2026-01-31T10:00:00.000Z");
+    expect(cycleAt(anchor, new Date("2026-02-28T10:00:00.000Z")).start.toISOString()).toBe("2026-02-28T10:00:00.000Z");
+  });
 });

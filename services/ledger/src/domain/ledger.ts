@@ -1,20 +1,15 @@
-import { decideEligibility, type RunContext } from "@tollgate/eligibility";
+import { decideEligibility, type Bucket, type RunContext } from "@tollgate/eligibility";
 import { InvalidArgumentError, NotFoundError } from "@tollgate/errors";
 import { quoteProviderCost, quoteUsage, totalMicros, type Unit, type Usage } from "@tollgate/rating";
 import type { LedgerStore } from "../data/ledger-store.js";
 import type { RateCache } from "../data/rate-cache.js";
 import type { AccountDirectory, AccountView } from "./account-view.js";
 import { cycleAt } from "./cycle.js";
+import { describeShortfall, type DenialReason } from "./denial.js";
 import { fingerprint } from "./fingerprint.js";
 import { attributionOf } from "./usage.js";
 
-export type DenialReason =
-  | "INSUFFICIENT_CREDITS"
-  | "SPEND_CAP_REACHED"
-  | "NOT_ELIGIBLE"
-  | "FREE_CREDITS_EXPIRED"
-  | "BELOW_LOW_CREDIT_LIMIT"
-  | "ACCOUNT_SUSPENDED";
+export type { DenialReason } from "./denial.js";
 
 export interface AuthorizeCommand {
   accountId: string;
@@ -104,6 +99,21 @@ function checkLabels(labels: Record<string, string>): void {
   }
 }
 
+/** What starting work looks like from its start: allowed or why not, with the figures. */
+export interface StartOutcome {
+  allowed: boolean;
+  reason?: DenialReason;
+  message?: string;
+  metered: boolean;
+}
+
+const DEFAULT_CONTEXT: RunContext = { runLocation: "cloud", inferenceSource: "managed", computeSource: "hosted" };
+const isDefaultContext = (c: RunContext) =>
+  c.runLocation === DEFAULT_CONTEXT.runLocation && c.inferenceSource === DEFAULT_CONTEXT.inferenceSource && c.computeSource === DEFAULT_CONTEXT.computeSource;
+
+/** Below any balance: unmetered work starts whatever the balance. */
+const NO_MINIMUM = -(2n ** 63n);
+
 function requireAccount(accountId: string): void {
   if (!accountId) throw new InvalidArgumentError("account_id", "is required");
 }
@@ -114,6 +124,8 @@ function requireAccount(accountId: string): void {
  */
 export class Ledger {
   private readonly openCycles = new Set<string>();
+  /** (account, unit) pairs outside the plan whose balance row exists (balance rows are never removed). */
+  private readonly openUnits = new Set<string>();
   /** What a cycle opens with (plan version and units), hashed once per account view. */
   private readonly terms = new WeakMap<AccountView, string>();
 
@@ -133,6 +145,19 @@ export class Ledger {
     const { rolled } = await this.store.openAccount(account.accountId, account.planId, account.planVersion, cycle.start, cycle.end, account.units, account.signupGrants);
     this.openCycles.add(key);
     return { rolled, cycleStart: cycle.start };
+  }
+
+  /**
+   * Any unit an account is granted or charged has a balance: a unit its plan
+   * does not name (no allotment, grant or limit) gets one on first use, with
+   * no allotment and its limits at zero.
+   */
+  private async ensureUnit(account: AccountView, unit: Unit): Promise<void> {
+    if (account.units.some((u) => u.unit === unit)) return; // the cycle's opening made it
+    const key = `${account.accountId}:${unit}`;
+    if (this.openUnits.has(key)) return;
+    await this.store.openUnit(account.accountId, unit);
+    this.openUnits.add(key);
   }
 
   private termsOf(account: AccountView): string {
@@ -160,8 +185,29 @@ export class Ledger {
     return { ...decision, metered: decision.allowed && decision.metered && decision.buckets.some((b) => b === bucket) };
   }
 
-  private async price(account: AccountView, usage: Usage, field: string) {
-    const table = await this.rates.inEffect(account.rateTableId, this.now());
+  /**
+   * Who may do this work and whether it is charged, for Authorize, StartRun
+   * and Deploy alike. Denials in order of precedence: ACCOUNT_SUSPENDED, then
+   * NOT_ELIGIBLE (with the rule's reason); the balance comes after, in the store.
+   */
+  private admit(account: AccountView, context: RunContext, bucket: Bucket): { denial?: { reason: DenialReason; message: string }; metered: boolean; reason: string } {
+    if (account.status === "suspended") return { denial: { reason: "ACCOUNT_SUSPENDED", message: "the account is suspended" }, metered: true, reason: "" };
+    const eligibility = this.eligibility(account, context, bucket);
+    if (!eligibility.allowed) return { denial: { reason: "NOT_ELIGIBLE", message: eligibility.reason }, metered: false, reason: eligibility.reason };
+    return { metered: eligibility.metered, reason: eligibility.reason };
+  }
+
+  /** The limit a balance denial is measured against: the spend cap, the low-credit limit, or the floor of zero. */
+  private limitOf(account: AccountView, reason: DenialReason, unit: Unit): bigint {
+    const limits = account.units.find((u) => u.unit === unit);
+    if (reason === "SPEND_CAP_REACHED") return limits?.allotmentMicros ?? 0n;
+    if (reason === "BELOW_LOW_CREDIT_LIMIT") return limits?.lowCreditLimitMicros ?? 0n;
+    return 0n;
+  }
+
+  /** `at`: the rates in effect then (metered work keeps the rates it started with). */
+  private async price(account: AccountView, usage: Usage, field: string, at: Date = this.now()) {
+    const table = await this.rates.inEffect(account.rateTableId, at);
     // BYOM: a reply costs the customer at their provider; the ledger tracks that spend against the cap.
     const lines = (account.billingMode === "byom_usd" ? quoteProviderCost(table, usage, field) : undefined) ?? quoteUsage(table, usage, field);
     const units = new Set(lines.map((line) => line.unit));
@@ -182,17 +228,15 @@ export class Ledger {
     const account = await this.accounts.get(command.accountId);
     const price = await this.price(account, command.estimate, "estimate");
     // Denial precedence: suspended, then not eligible, then balance.
-    if (account.status === "suspended") {
-      return { allowed: false, reason: "ACCOUNT_SUSPENDED", amountMicros: price.amountMicros, availableMicros: 0n, metered: true, rateTableVersion: price.version, message: "the account is suspended" };
+    const admitted = this.admit(account, command.context, price.bucket);
+    if (admitted.denial) {
+      return { allowed: false, ...admitted.denial, amountMicros: price.amountMicros, availableMicros: 0n, metered: admitted.metered, rateTableVersion: price.version };
     }
-    const eligibility = this.eligibility(account, command.context, price.bucket);
-    if (!eligibility.allowed) {
-      return { allowed: false, reason: "NOT_ELIGIBLE", amountMicros: price.amountMicros, availableMicros: 0n, metered: false, rateTableVersion: price.version, message: eligibility.reason };
-    }
-    if (!eligibility.metered) {
-      return { allowed: true, amountMicros: 0n, availableMicros: 0n, metered: false, rateTableVersion: price.version, message: eligibility.reason };
+    if (!admitted.metered) {
+      return { allowed: true, amountMicros: 0n, availableMicros: 0n, metered: false, rateTableVersion: price.version, message: admitted.reason };
     }
     await this.ensureOpen(account);
+    await this.ensureUnit(account, price.unit);
     const result = await this.store.authorize({
       accountId: command.accountId,
       unit: price.unit,
@@ -204,12 +248,21 @@ export class Ledger {
       attribution: attributionOf(command.estimate, command.attribution),
       rateTableVersion: price.version,
     });
+    const reason = result.reason as DenialReason | undefined;
+    const availableMicros = BigInt(result.available_micros);
     return {
       allowed: result.allowed,
-      ...(result.reason ? { reason: result.reason as DenialReason } : {}),
+      ...(reason
+        ? {
+            reason,
+            message: describeShortfall({
+              reason, unit: price.unit, neededMicros: price.amountMicros, availableMicros, limitMicros: this.limitOf(account, reason, price.unit), what: "the request",
+            }),
+          }
+        : {}),
       ...(result.hold_id ? { holdId: result.hold_id } : {}),
       amountMicros: price.amountMicros,
-      availableMicros: BigInt(result.available_micros),
+      availableMicros,
       metered: true,
       rateTableVersion: price.version,
       ...(result.expires_at ? { expiresAt: new Date(result.expires_at) } : {}),
@@ -222,6 +275,7 @@ export class Ledger {
     const account = await this.accounts.get(command.accountId);
     await this.ensureOpen(account);
     const price = await this.price(account, command.usage, "usage");
+    await this.ensureUnit(account, price.unit);
     // Unmetered usage is still journaled, at zero, for analytics.
     const metered = this.eligibility(account, command.context, price.bucket).metered;
     const { traceparent, traceId, ...hashed } = command;
@@ -273,6 +327,7 @@ export class Ledger {
     }
     const account = await this.accounts.get(command.accountId);
     await this.ensureOpen(account);
+    await this.ensureUnit(account, command.unit);
     const { traceId, ...hashed } = command;
     const result = await this.store.grant({
       accountId: command.accountId,
@@ -306,38 +361,57 @@ export class Ledger {
     return { entryId: BigInt(result.entry_id), balanceMicros: BigInt(result.balance_micros) };
   }
 
-  /** Starts an agent run: refused when the account is suspended or has nothing left. */
-  async startRun(command: { accountId: string; runId: string; attribution: Record<string, string>; labels?: Record<string, string>; idempotencyKey: string }) {
-    return this.startWork("run", command.accountId, command.runId, { kind: "active_time", seconds: 0n }, 1, command.attribution, command.labels ?? {}, command.idempotencyKey);
+  /**
+   * Starts an agent run where `context` says it runs: admitted and metered
+   * exactly as Authorize would admit a request of the run's bucket; refused
+   * when the account has nothing left, unless the run is unmetered.
+   */
+  async startRun(command: { accountId: string; runId: string; attribution: Record<string, string>; labels?: Record<string, string>; idempotencyKey: string; context?: RunContext }) {
+    return this.startWork("run", command.accountId, command.runId, { kind: "active_time", seconds: 0n }, 1, command.attribution, command.labels ?? {}, command.idempotencyKey, command.context ?? DEFAULT_CONTEXT);
   }
 
   /** Deploys hardware (GPU, CPU or a hardware profile) billed per replica-second; refused below the low-credit limit. */
-  async deploy(command: { accountId: string; deploymentId: string; hardware: Usage; replicas: number; attribution: Record<string, string>; labels?: Record<string, string>; idempotencyKey: string; endpoint?: string }) {
+  async deploy(command: { accountId: string; deploymentId: string; hardware: Usage; replicas: number; attribution: Record<string, string>; labels?: Record<string, string>; idempotencyKey: string; endpoint?: string; context?: RunContext }) {
     if (!["gpu_time", "cpu_time", "hardware_profile_time"].includes(command.hardware.kind)) {
       throw new InvalidArgumentError("hardware", "must be gpu_time, cpu_time or hardware_profile_time");
     }
     if (!Number.isInteger(command.replicas) || command.replicas < 1) throw new InvalidArgumentError("replicas", "must be at least 1");
-    return this.startWork("deployment", command.accountId, command.deploymentId, command.hardware, command.replicas, command.attribution, command.labels ?? {}, command.idempotencyKey, command.endpoint ?? "");
+    return this.startWork("deployment", command.accountId, command.deploymentId, command.hardware, command.replicas, command.attribution, command.labels ?? {}, command.idempotencyKey, command.context ?? DEFAULT_CONTEXT, command.endpoint ?? "");
   }
 
-  private async startWork(kind: "run" | "deployment", accountId: string, workId: string, usage: Usage, replicas: number, attribution: Record<string, string>, labels: Record<string, string>, idempotencyKey: string, endpoint = "") {
+  private async startWork(kind: "run" | "deployment", accountId: string, workId: string, usage: Usage, replicas: number, attribution: Record<string, string>, labels: Record<string, string>, idempotencyKey: string, context: RunContext, endpoint = ""): Promise<StartOutcome> {
     requireAccount(accountId);
     requireKey(idempotencyKey);
     checkLabels(labels);
     if (!workId) throw new InvalidArgumentError(kind === "run" ? "run_id" : "deployment_id", "is required");
     const account = await this.accounts.get(accountId);
     const price = await this.price(account, this.usageFor({ kind, usage, replicas }, 1n), kind === "run" ? "run" : "hardware");
-    if (account.status === "suspended") return { allowed: false, reason: "ACCOUNT_SUSPENDED" as DenialReason };
+    const admitted = this.admit(account, context, price.bucket);
+    if (admitted.denial) return { allowed: false, ...admitted.denial, metered: admitted.metered };
     await this.ensureOpen(account);
+    await this.ensureUnit(account, price.unit);
     const limits = account.units.find((u) => u.unit === price.unit);
-    // Runs need something left; deployments need the low-credit limit (seed 001).
-    const minimum = kind === "deployment" && limits && limits.lowCreditLimitMicros > 0n ? limits.lowCreditLimitMicros : 1n;
+    // Runs need something left; deployments need the low-credit limit (seed 001); unmetered work needs nothing.
+    const lowCreditLimit = kind === "deployment" && limits && limits.lowCreditLimitMicros > 0n;
+    const minimum = !admitted.metered ? NO_MINIMUM : lowCreditLimit ? limits.lowCreditLimitMicros : 1n;
+    const denial: DenialReason = lowCreditLimit ? "BELOW_LOW_CREDIT_LIMIT" : price.unit === "usd" ? "SPEND_CAP_REACHED" : "INSUFFICIENT_CREDITS";
     const result = await this.store.startWork({
-      kind, workId, accountId, unit: price.unit, usage: usageToJson(usage), replicas, attribution, labels, minAvailableMicros: minimum,
-      denial: kind === "deployment" && minimum > 1n ? "BELOW_LOW_CREDIT_LIMIT" : "INSUFFICIENT_CREDITS",
-      idempotencyKey, requestHash: fingerprint({ op: `start_${kind}`, accountId, workId, usage, replicas, attribution, endpoint, ...(Object.keys(labels).length > 0 ? { labels } : {}) }), endpoint,
+      kind, workId, accountId, unit: price.unit, usage: usageToJson(usage), replicas, attribution, labels, minAvailableMicros: minimum, denial,
+      context: { run_location: context.runLocation, inference_source: context.inferenceSource, compute_source: context.computeSource }, metered: admitted.metered,
+      idempotencyKey,
+      requestHash: fingerprint({
+        op: `start_${kind}`, accountId, workId, usage, replicas, attribution, endpoint,
+        ...(Object.keys(labels).length > 0 ? { labels } : {}), ...(isDefaultContext(context) ? {} : { context }),
+      }),
+      endpoint,
     });
-    return { allowed: result.allowed, ...(result.reason ? { reason: result.reason as DenialReason } : {}) };
+    if (result.allowed) return { allowed: true, metered: admitted.metered, ...(admitted.metered ? {} : { message: admitted.reason }) };
+    const reason = result.reason as DenialReason;
+    const message = describeShortfall({
+      reason, unit: price.unit, neededMicros: minimum, availableMicros: BigInt(result.available_micros),
+      limitMicros: this.limitOf(account, reason, price.unit), what: kind === "run" ? "starting the run" : "the deployment",
+    });
+    return { allowed: false, reason, message, metered: true };
   }
 
   /** The usage of `seconds` of a run's active time or a deployment's replicas. */
@@ -353,6 +427,11 @@ export class Ledger {
   /**
    * Charges a run's or deployment's time up to `to` (whole seconds) and moves
    * it to `nextState`. A tick that lost a race does nothing.
+   *
+   * Rounds once: the work's whole metered time so far (active seconds, or
+   * replica-seconds) is priced at the rates in effect when it started, rounded,
+   * and each tick charges the difference from what was priced before; so a
+   * total never depends on how the time was split into ticks, pauses or scales.
    */
   async meter(workId: string, options: { to?: Date; nextState?: string; replicas?: number; traceparent?: string; traceId?: string } = {}) {
     const work = await this.store.work(workId);
@@ -361,10 +440,19 @@ export class Ledger {
     const to = options.to ?? this.now();
     const seconds = BigInt(Math.max(0, Math.floor((to.getTime() - work.charged_until.getTime()) / 1000)));
     const until = new Date(work.charged_until.getTime() + Number(seconds) * 1000);
+    if (!work.metered) {
+      // Unmetered from its start (self-hosted, or a bucket the plan does not meter where it runs): time recorded, nothing charged.
+      return this.store.advanceWork({ workId, from: work.charged_until, to: until, nextState: options.nextState ?? null, replicas: options.replicas ?? null, traceparent: options.traceparent ?? "" });
+    }
     const usage = usageFromJson(work.usage);
-    const price = await this.price(account, this.usageFor({ kind: work.kind, usage, replicas: work.replicas }, seconds), work.kind);
+    // Only running time is charged (meter_work charges nothing for a paused run).
+    const added = work.state === "running" ? seconds * (work.kind === "run" ? 1n : BigInt(work.replicas)) : 0n;
+    const pricedQuantity = BigInt(work.priced_quantity) + added;
+    const price = await this.price(account, this.usageFor({ kind: work.kind, usage, replicas: 1 }, pricedQuantity), work.kind, work.created_at);
+    const pricedMicros = price.amountMicros > BigInt(work.priced_micros) ? price.amountMicros : BigInt(work.priced_micros);
     return this.store.meterWork({
-      workId, from: work.charged_until, to: until, amountMicros: price.amountMicros, unit: price.unit, bucket: price.bucket,
+      workId, from: work.charged_until, to: until, amountMicros: pricedMicros - BigInt(work.priced_micros), unit: price.unit, bucket: price.bucket,
+      pricedQuantity, pricedMicros,
       rateTableVersion: price.version, drawdownOrder: account.drawdownOrder, thresholdPercents: account.thresholdPercents,
       nextState: options.nextState ?? null, replicas: options.replicas ?? null, traceparent: options.traceparent ?? "", traceId: options.traceId ?? "",
     });

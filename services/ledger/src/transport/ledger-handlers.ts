@@ -7,7 +7,7 @@ import { int64, usageFromProto } from "@tollgate/rating";
 import { currentTraceId, currentTraceparent } from "@tollgate/telemetry";
 import type { LedgerStore, OutboxRow } from "../data/ledger-store.js";
 import { cycleMetrics } from "../domain/cycle.js";
-import type { Ledger } from "../domain/ledger.js";
+import type { DenialReason, Ledger, StartOutcome } from "../domain/ledger.js";
 import { statusIcon } from "../domain/status-icon.js";
 import { shareBasisPoints, usageDimension, usageWindow, type UsageWindow } from "../domain/usage.js";
 import {
@@ -28,6 +28,11 @@ const L = ledgerV1;
 
 
 const traceOf = () => ({ traceparent: currentTraceparent(), traceId: currentTraceId() });
+
+const denialToProto = (reason: DenialReason | undefined) => (reason ? L.denialReasonFromJSON(`DENIAL_REASON_${reason}`) : L.DenialReason.DENIAL_REASON_UNSPECIFIED);
+
+/** StartRun's and Deploy's answer. */
+const startToProto = (outcome: StartOutcome) => ({ allowed: outcome.allowed, reason: denialToProto(outcome.reason), message: outcome.message ?? "", metered: outcome.metered });
 
 export function ledgerHandlers(
   ledger: Ledger,
@@ -54,7 +59,7 @@ export function ledgerHandlers(
       });
       return {
         allowed: outcome.allowed,
-        reason: outcome.reason ? L.denialReasonFromJSON(`DENIAL_REASON_${outcome.reason}`) : L.DenialReason.DENIAL_REASON_UNSPECIFIED,
+        reason: denialToProto(outcome.reason),
         holdId: outcome.holdId ?? "",
         amountMicros: outcome.amountMicros.toString(),
         availableMicros: outcome.availableMicros.toString(),
@@ -203,15 +208,19 @@ export function ledgerHandlers(
     }, options),
 
     startRun: unary(async (request: ledgerV1.StartRunRequest) => {
-      const outcome = await ledger.startRun({ accountId: request.accountId, runId: request.runId, attribution: attributionFromProto(request.attribution), labels: request.labels, idempotencyKey: request.idempotencyKey });
-      return { allowed: outcome.allowed, reason: outcome.reason ? L.denialReasonFromJSON(`DENIAL_REASON_${outcome.reason}`) : 0 };
+      const outcome = await ledger.startRun({
+        accountId: request.accountId, runId: request.runId, attribution: attributionFromProto(request.attribution), labels: request.labels,
+        idempotencyKey: request.idempotencyKey, context: runContextFromProto(request.context),
+      });
+      return startToProto(outcome);
     }, options),
 
     pauseRun: unary(async (request: ledgerV1.PauseRunRequest) => {
       return ledger.once(request.runId, "pause_run", request.idempotencyKey, request, async () => {
         const before = await requireWork(request.runId, "run_id");
         const result = await ledger.meter(request.runId, { nextState: before.state === "running" ? "paused" : before.state, ...traceOf() });
-        return { chargedMicros: result.charged_micros ?? "0" };
+        const charged = result.charged_micros ?? "0";
+        return { chargedThisCallMicros: charged, chargedMicros: charged };
       });
     }, options),
 
@@ -230,7 +239,7 @@ export function ledgerHandlers(
         const before = await requireWork(request.runId, "run_id");
         if (["running", "paused"].includes(before.state)) await ledger.meter(request.runId, { nextState: state, ...traceOf() });
         const after = (await ledger.work(request.runId))!;
-        return { chargedMicros: after.charged_micros, activeSeconds: String(BigInt(after.active_ms) / 1000n) };
+        return { totalChargedMicros: after.charged_micros, chargedMicros: after.charged_micros, activeSeconds: String(BigInt(after.active_ms) / 1000n) };
       });
     }, options),
 
@@ -244,9 +253,10 @@ export function ledgerHandlers(
         labels: request.labels,
         idempotencyKey: request.idempotencyKey,
         endpoint: request.endpoint,
+        context: runContextFromProto(request.context),
       });
       if (outcome.allowed) events.notify();
-      return { allowed: outcome.allowed, reason: outcome.reason ? L.denialReasonFromJSON(`DENIAL_REASON_${outcome.reason}`) : 0 };
+      return startToProto(outcome);
     }, options),
 
     scale: unary(async (request: ledgerV1.ScaleRequest) => {
@@ -264,7 +274,7 @@ export function ledgerHandlers(
         const before = await requireWork(request.deploymentId, "deployment_id");
         if (before.state === "running") await ledger.meter(request.deploymentId, { nextState: "undeployed", ...traceOf() });
         const after = (await ledger.work(request.deploymentId))!;
-        return { chargedMicros: after.charged_micros };
+        return { totalChargedMicros: after.charged_micros, chargedMicros: after.charged_micros };
       });
     }, options),
 
@@ -328,6 +338,8 @@ export function ledgerHandlers(
         nextPageToken,
       };
     }, options),
+
+    getLatestEventSequence: unary(async () => ({ sequence: (await store.latestEventSequence()).toString() }), options),
 
     streamEvents: serverStream(async function* (request: ledgerV1.StreamEventsRequest, context) {
       for await (const row of events.follow(int64(request.afterSequence, "after_sequence"), context.signal)) {

@@ -3,6 +3,7 @@ import { Migration20261123030000_metered_time } from "./Migration20261123030000_
 import { Migration20261123040000_auto_reload } from "./Migration20261123040000_auto_reload.js";
 import { Migration20261123050000_group_commit } from "./Migration20261123050000_group_commit.js";
 import { Migration20261123060000_work_labels } from "./Migration20261123060000_work_labels.js";
+import { Migration20261130100000_work_context } from "./Migration20261130100000_work_context.js";
 import { Migration20261130200000_spend_cap_reached } from "./Migration20261130200000_spend_cap_reached.js";
 import { Migration20261130200100_reload_price } from "./Migration20261130200100_reload_price.js";
 
@@ -12,6 +13,7 @@ export const migrations = [
   Migration20261123040000_auto_reload,
   Migration20261123050000_group_commit,
   Migration20261123060000_work_labels,
+  Migration20261130100000_work_context,
   Migration20261130200000_spend_cap_reached,
   Migration20261130200100_reload_price,
 ];

@@ -58,6 +58,70 @@ export function unitToJSON(object: Unit): string {
   }
 }
 
+/**
+ * Why work was refused, with the same names and numbers as
+ * tollgate.ledger.v1.DenialReason, so CheckEligibility and Authorize answer the
+ * same kind of value.
+ */
+export enum DenialReason {
+  DENIAL_REASON_UNSPECIFIED = 0,
+  DENIAL_REASON_INSUFFICIENT_CREDITS = 1,
+  DENIAL_REASON_SPEND_CAP_REACHED = 2,
+  DENIAL_REASON_NOT_ELIGIBLE = 3,
+  DENIAL_REASON_FREE_CREDITS_EXPIRED = 4,
+  DENIAL_REASON_BELOW_LOW_CREDIT_LIMIT = 5,
+  DENIAL_REASON_ACCOUNT_SUSPENDED = 6,
+}
+
+export function denialReasonFromJSON(object: any): DenialReason {
+  switch (object) {
+    case 0:
+    case "DENIAL_REASON_UNSPECIFIED":
+      return DenialReason.DENIAL_REASON_UNSPECIFIED;
+    case 1:
+    case "DENIAL_REASON_INSUFFICIENT_CREDITS":
+      return DenialReason.DENIAL_REASON_INSUFFICIENT_CREDITS;
+    case 2:
+    case "DENIAL_REASON_SPEND_CAP_REACHED":
+      return DenialReason.DENIAL_REASON_SPEND_CAP_REACHED;
+    case 3:
+    case "DENIAL_REASON_NOT_ELIGIBLE":
+      return DenialReason.DENIAL_REASON_NOT_ELIGIBLE;
+    case 4:
+    case "DENIAL_REASON_FREE_CREDITS_EXPIRED":
+      return DenialReason.DENIAL_REASON_FREE_CREDITS_EXPIRED;
+    case 5:
+    case "DENIAL_REASON_BELOW_LOW_CREDIT_LIMIT":
+      return DenialReason.DENIAL_REASON_BELOW_LOW_CREDIT_LIMIT;
+    case 6:
+    case "DENIAL_REASON_ACCOUNT_SUSPENDED":
+      return DenialReason.DENIAL_REASON_ACCOUNT_SUSPENDED;
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum DenialReason");
+  }
+}
+
+export function denialReasonToJSON(object: DenialReason): string {
+  switch (object) {
+    case DenialReason.DENIAL_REASON_UNSPECIFIED:
+      return "DENIAL_REASON_UNSPECIFIED";
+    case DenialReason.DENIAL_REASON_INSUFFICIENT_CREDITS:
+      return "DENIAL_REASON_INSUFFICIENT_CREDITS";
+    case DenialReason.DENIAL_REASON_SPEND_CAP_REACHED:
+      return "DENIAL_REASON_SPEND_CAP_REACHED";
+    case DenialReason.DENIAL_REASON_NOT_ELIGIBLE:
+      return "DENIAL_REASON_NOT_ELIGIBLE";
+    case DenialReason.DENIAL_REASON_FREE_CREDITS_EXPIRED:
+      return "DENIAL_REASON_FREE_CREDITS_EXPIRED";
+    case DenialReason.DENIAL_REASON_BELOW_LOW_CREDIT_LIMIT:
+      return "DENIAL_REASON_BELOW_LOW_CREDIT_LIMIT";
+    case DenialReason.DENIAL_REASON_ACCOUNT_SUSPENDED:
+      return "DENIAL_REASON_ACCOUNT_SUSPENDED";
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum DenialReason");
+  }
+}
+
 /** The layer of the product a cost belongs to. */
 export enum Bucket {
   BUCKET_UNSPECIFIED = 0,

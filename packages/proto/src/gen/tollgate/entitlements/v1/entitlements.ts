@@ -25,6 +25,9 @@ import {
   Bucket,
   bucketFromJSON,
   bucketToJSON,
+  DenialReason,
+  denialReasonFromJSON,
+  denialReasonToJSON,
   PageRequest,
   Unit,
   unitFromJSON,
@@ -413,7 +416,14 @@ export interface NotificationThresholds {
 
 /**
  * One row of the eligibility table: the first rule whose conditions all match
- * decides. An empty condition list matches anything.
+ * decides. An empty condition list matches anything. A plan with rules allows
+ * only what a rule allows. A plan without rules uses the defaults: every bucket
+ * is metered, except the model call (BUCKET_AI) of own-key inference (BYOK,
+ * BYOLLM, a custom endpoint), which the customer's provider bills. Whatever the
+ * rules, self-hosted accounts are unmetered, and a BYOM account (USD billing)
+ * still meters own-key model calls, in USD against its spend cap. A plan
+ * overrides the defaults with rules, e.g. a BYOK rule whose buckets include
+ * BUCKET_AI charges own-key model calls in credits.
  */
 export interface EligibilityRule {
   runLocations: RunLocation[];
@@ -579,6 +589,12 @@ export interface WatchAccountsResponse {
   account: Account | undefined;
 }
 
+/**
+ * Where work runs and who pays for its inference and compute: carried by
+ * Authorize, Charge, StartRun and Deploy, and judged by one rule (the plan's
+ * eligibility table). Unset fields mean a cloud run on managed inference and
+ * hosted compute.
+ */
 export interface RunContext {
   runLocation: RunLocation;
   inferenceSource: InferenceSource;
@@ -592,9 +608,21 @@ export interface CheckEligibilityRequest {
 
 export interface CheckEligibilityResponse {
   allowed: boolean;
+  /**
+   * Deprecated: the same words as message.
+   *
+   * @deprecated
+   */
   reason: string;
   buckets: Bucket[];
   metered: boolean;
+  /**
+   * Why not, as a code: DENIAL_REASON_NOT_ELIGIBLE or DENIAL_REASON_ACCOUNT_SUSPENDED,
+   * what Authorize, StartRun and Deploy answer for the same context.
+   */
+  denialReason: DenialReason;
+  /** The rule's reason in words, as AuthorizeResponse.message. */
+  message: string;
 }
 
 function createBaseSubject(): Subject {
@@ -4646,7 +4674,7 @@ export const CheckEligibilityRequest: MessageFns<CheckEligibilityRequest> = {
 };
 
 function createBaseCheckEligibilityResponse(): CheckEligibilityResponse {
-  return { allowed: false, reason: "", buckets: [], metered: false };
+  return { allowed: false, reason: "", buckets: [], metered: false, denialReason: 0, message: "" };
 }
 
 export const CheckEligibilityResponse: MessageFns<CheckEligibilityResponse> = {
@@ -4666,6 +4694,12 @@ export const CheckEligibilityResponse: MessageFns<CheckEligibilityResponse> = {
     }
     if (message.metered !== false) {
       writer.uint32(32).bool(message.metered);
+    }
+    if (message.denialReason !== 0) {
+      writer.uint32(40).int32(message.denialReason);
+    }
+    if (message.message !== "") {
+      writer.uint32(50).string(message.message);
     }
     return writer;
   },
@@ -4725,6 +4759,22 @@ export const CheckEligibilityResponse: MessageFns<CheckEligibilityResponse> = {
             message.metered = reader.bool();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.denialReason = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4743,6 +4793,12 @@ export const CheckEligibilityResponse: MessageFns<CheckEligibilityResponse> = {
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
       buckets: globalThis.Array.isArray(object?.buckets) ? object.buckets.map((e: any) => bucketFromJSON(e)) : [],
       metered: isSet(object.metered) ? globalThis.Boolean(object.metered) : false,
+      denialReason: isSet(object.denialReason)
+        ? denialReasonFromJSON(object.denialReason)
+        : isSet(object.denial_reason)
+        ? denialReasonFromJSON(object.denial_reason)
+        : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
     };
   },
 
@@ -4760,6 +4816,12 @@ export const CheckEligibilityResponse: MessageFns<CheckEligibilityResponse> = {
     if (message.metered !== false) {
       obj.metered = message.metered;
     }
+    if (message.denialReason !== 0) {
+      obj.denialReason = denialReasonToJSON(message.denialReason);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
     return obj;
   },
 
@@ -4772,6 +4834,8 @@ export const CheckEligibilityResponse: MessageFns<CheckEligibilityResponse> = {
     message.reason = object.reason ?? "";
     message.buckets = object.buckets?.map((e) => e) || [];
     message.metered = object.metered ?? false;
+    message.denialReason = object.denialReason ?? 0;
+    message.message = object.message ?? "";
     return message;
   },
 };

@@ -360,7 +360,12 @@ export interface AuthorizeResponse {
   expiresAt:
     | Date
     | undefined;
-  /** Why a request was denied, in words (e.g. the eligibility rule's reason). */
+  /**
+   * Why a request was denied, in words: the eligibility rule's reason for
+   * NOT_ELIGIBLE; for SPEND_CAP_REACHED, INSUFFICIENT_CREDITS,
+   * FREE_CREDITS_EXPIRED the amount needed, what is available, the limit and
+   * the unit. For allowed unmetered usage, why it is unmetered.
+   */
   message: string;
 }
 
@@ -640,6 +645,13 @@ export interface StartRunRequest {
   idempotencyKey: string;
   /** Descriptive labels shown with the run (say "tool" or "owner"); never priced. */
   labels: { [key: string]: string };
+  /**
+   * Where the run runs, as on Authorize: the plan's eligibility rules admit it
+   * and decide whether its active time is metered (unset: cloud, managed
+   * inference, hosted compute). A run the rules leave unmetered starts
+   * whatever the balance and is never charged.
+   */
+  context: RunContext | undefined;
 }
 
 export interface StartRunRequest_LabelsEntry {
@@ -650,6 +662,10 @@ export interface StartRunRequest_LabelsEntry {
 export interface StartRunResponse {
   allowed: boolean;
   reason: DenialReason;
+  /** Why the run was refused, in words (as AuthorizeResponse.message), or why it is unmetered. */
+  message: string;
+  /** False when the run's active time is recorded but never charged. */
+  metered: boolean;
 }
 
 export interface PauseRunRequest {
@@ -658,7 +674,14 @@ export interface PauseRunRequest {
 }
 
 export interface PauseRunResponse {
+  /**
+   * Deprecated: the same value as charged_this_call_micros.
+   *
+   * @deprecated
+   */
   chargedMicros: string;
+  /** What this call charged: the active time since the last charge (a replay answers the same). */
+  chargedThisCallMicros: string;
 }
 
 export interface ResumeRunRequest {
@@ -677,8 +700,15 @@ export interface EndRunRequest {
 }
 
 export interface EndRunResponse {
+  /**
+   * Deprecated: the same value as total_charged_micros.
+   *
+   * @deprecated
+   */
   chargedMicros: string;
   activeSeconds: string;
+  /** The run's total: everything charged for its active time, from start to end. */
+  totalChargedMicros: string;
 }
 
 export interface DeployRequest {
@@ -695,6 +725,11 @@ export interface DeployRequest {
    * "type": "fine-tuned" for a model); never priced.
    */
   labels: { [key: string]: string };
+  /**
+   * Where the deployment runs, as on Authorize and StartRun (unset: cloud,
+   * managed inference, hosted compute).
+   */
+  context: RunContext | undefined;
 }
 
 export interface DeployRequest_LabelsEntry {
@@ -705,6 +740,13 @@ export interface DeployRequest_LabelsEntry {
 export interface DeployResponse {
   allowed: boolean;
   reason: DenialReason;
+  /**
+   * Why the deployment was refused, in words (BELOW_LOW_CREDIT_LIMIT gives the
+   * amount needed, what is available, the limit and the unit), or why it is unmetered.
+   */
+  message: string;
+  /** False when the deployment's time is recorded but never charged. */
+  metered: boolean;
 }
 
 export interface ScaleRequest {
@@ -723,7 +765,14 @@ export interface UndeployRequest {
 }
 
 export interface UndeployResponse {
+  /**
+   * Deprecated: the same value as total_charged_micros.
+   *
+   * @deprecated
+   */
   chargedMicros: string;
+  /** The deployment's total: everything charged for its replica time, from deploy to undeploy. */
+  totalChargedMicros: string;
 }
 
 export interface RollOverCycleRequest {
@@ -737,6 +786,13 @@ export interface RollOverCycleResponse {
 
 export interface StreamEventsRequest {
   afterSequence: string;
+}
+
+export interface GetLatestEventSequenceRequest {
+}
+
+export interface GetLatestEventSequenceResponse {
+  sequence: string;
 }
 
 export interface ThresholdCrossed {
@@ -6034,7 +6090,7 @@ export const GetTopUsageResponse: MessageFns<GetTopUsageResponse> = {
 };
 
 function createBaseStartRunRequest(): StartRunRequest {
-  return { accountId: "", runId: "", attribution: undefined, idempotencyKey: "", labels: {} };
+  return { accountId: "", runId: "", attribution: undefined, idempotencyKey: "", labels: {}, context: undefined };
 }
 
 export const StartRunRequest: MessageFns<StartRunRequest> = {
@@ -6054,6 +6110,9 @@ export const StartRunRequest: MessageFns<StartRunRequest> = {
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
       StartRunRequest_LabelsEntry.encode({ key: key as any, value }, writer.uint32(42).fork()).join();
     });
+    if (message.context !== undefined) {
+      RunContext.encode(message.context, writer.uint32(50).fork()).join();
+    }
     return writer;
   },
 
@@ -6113,6 +6172,14 @@ export const StartRunRequest: MessageFns<StartRunRequest> = {
             }
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.context = RunContext.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6157,6 +6224,7 @@ export const StartRunRequest: MessageFns<StartRunRequest> = {
           {},
         )
         : {},
+      context: isSet(object.context) ? RunContext.fromJSON(object.context) : undefined,
     };
   },
 
@@ -6183,6 +6251,9 @@ export const StartRunRequest: MessageFns<StartRunRequest> = {
         });
       }
     }
+    if (message.context !== undefined) {
+      obj.context = RunContext.toJSON(message.context);
+    }
     return obj;
   },
 
@@ -6206,6 +6277,9 @@ export const StartRunRequest: MessageFns<StartRunRequest> = {
       },
       {},
     );
+    message.context = (object.context !== undefined && object.context !== null)
+      ? RunContext.fromPartial(object.context)
+      : undefined;
     return message;
   },
 };
@@ -6296,7 +6370,7 @@ export const StartRunRequest_LabelsEntry: MessageFns<StartRunRequest_LabelsEntry
 };
 
 function createBaseStartRunResponse(): StartRunResponse {
-  return { allowed: false, reason: 0 };
+  return { allowed: false, reason: 0, message: "", metered: false };
 }
 
 export const StartRunResponse: MessageFns<StartRunResponse> = {
@@ -6306,6 +6380,12 @@ export const StartRunResponse: MessageFns<StartRunResponse> = {
     }
     if (message.reason !== 0) {
       writer.uint32(16).int32(message.reason);
+    }
+    if (message.message !== "") {
+      writer.uint32(26).string(message.message);
+    }
+    if (message.metered !== false) {
+      writer.uint32(32).bool(message.metered);
     }
     return writer;
   },
@@ -6339,6 +6419,22 @@ export const StartRunResponse: MessageFns<StartRunResponse> = {
             message.reason = reader.int32() as any;
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.metered = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6355,6 +6451,8 @@ export const StartRunResponse: MessageFns<StartRunResponse> = {
     return {
       allowed: isSet(object.allowed) ? globalThis.Boolean(object.allowed) : false,
       reason: isSet(object.reason) ? denialReasonFromJSON(object.reason) : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      metered: isSet(object.metered) ? globalThis.Boolean(object.metered) : false,
     };
   },
 
@@ -6366,6 +6464,12 @@ export const StartRunResponse: MessageFns<StartRunResponse> = {
     if (message.reason !== 0) {
       obj.reason = denialReasonToJSON(message.reason);
     }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.metered !== false) {
+      obj.metered = message.metered;
+    }
     return obj;
   },
 
@@ -6376,6 +6480,8 @@ export const StartRunResponse: MessageFns<StartRunResponse> = {
     const message = createBaseStartRunResponse();
     message.allowed = object.allowed ?? false;
     message.reason = object.reason ?? 0;
+    message.message = object.message ?? "";
+    message.metered = object.metered ?? false;
     return message;
   },
 };
@@ -6474,13 +6580,16 @@ export const PauseRunRequest: MessageFns<PauseRunRequest> = {
 };
 
 function createBasePauseRunResponse(): PauseRunResponse {
-  return { chargedMicros: "0" };
+  return { chargedMicros: "0", chargedThisCallMicros: "0" };
 }
 
 export const PauseRunResponse: MessageFns<PauseRunResponse> = {
   encode(message: PauseRunResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.chargedMicros !== "0") {
       writer.uint32(8).int64(message.chargedMicros);
+    }
+    if (message.chargedThisCallMicros !== "0") {
+      writer.uint32(16).int64(message.chargedThisCallMicros);
     }
     return writer;
   },
@@ -6506,6 +6615,14 @@ export const PauseRunResponse: MessageFns<PauseRunResponse> = {
             message.chargedMicros = reader.int64().toString();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.chargedThisCallMicros = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6525,6 +6642,11 @@ export const PauseRunResponse: MessageFns<PauseRunResponse> = {
         : isSet(object.charged_micros)
         ? globalThis.String(object.charged_micros)
         : "0",
+      chargedThisCallMicros: isSet(object.chargedThisCallMicros)
+        ? globalThis.String(object.chargedThisCallMicros)
+        : isSet(object.charged_this_call_micros)
+        ? globalThis.String(object.charged_this_call_micros)
+        : "0",
     };
   },
 
@@ -6532,6 +6654,9 @@ export const PauseRunResponse: MessageFns<PauseRunResponse> = {
     const obj: any = {};
     if (message.chargedMicros !== "0") {
       obj.chargedMicros = message.chargedMicros;
+    }
+    if (message.chargedThisCallMicros !== "0") {
+      obj.chargedThisCallMicros = message.chargedThisCallMicros;
     }
     return obj;
   },
@@ -6542,6 +6667,7 @@ export const PauseRunResponse: MessageFns<PauseRunResponse> = {
   fromPartial(object: DeepPartial<PauseRunResponse>): PauseRunResponse {
     const message = createBasePauseRunResponse();
     message.chargedMicros = object.chargedMicros ?? "0";
+    message.chargedThisCallMicros = object.chargedThisCallMicros ?? "0";
     return message;
   },
 };
@@ -6816,7 +6942,7 @@ export const EndRunRequest: MessageFns<EndRunRequest> = {
 };
 
 function createBaseEndRunResponse(): EndRunResponse {
-  return { chargedMicros: "0", activeSeconds: "0" };
+  return { chargedMicros: "0", activeSeconds: "0", totalChargedMicros: "0" };
 }
 
 export const EndRunResponse: MessageFns<EndRunResponse> = {
@@ -6826,6 +6952,9 @@ export const EndRunResponse: MessageFns<EndRunResponse> = {
     }
     if (message.activeSeconds !== "0") {
       writer.uint32(16).int64(message.activeSeconds);
+    }
+    if (message.totalChargedMicros !== "0") {
+      writer.uint32(24).int64(message.totalChargedMicros);
     }
     return writer;
   },
@@ -6859,6 +6988,14 @@ export const EndRunResponse: MessageFns<EndRunResponse> = {
             message.activeSeconds = reader.int64().toString();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.totalChargedMicros = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6883,6 +7020,11 @@ export const EndRunResponse: MessageFns<EndRunResponse> = {
         : isSet(object.active_seconds)
         ? globalThis.String(object.active_seconds)
         : "0",
+      totalChargedMicros: isSet(object.totalChargedMicros)
+        ? globalThis.String(object.totalChargedMicros)
+        : isSet(object.total_charged_micros)
+        ? globalThis.String(object.total_charged_micros)
+        : "0",
     };
   },
 
@@ -6894,6 +7036,9 @@ export const EndRunResponse: MessageFns<EndRunResponse> = {
     if (message.activeSeconds !== "0") {
       obj.activeSeconds = message.activeSeconds;
     }
+    if (message.totalChargedMicros !== "0") {
+      obj.totalChargedMicros = message.totalChargedMicros;
+    }
     return obj;
   },
 
@@ -6904,6 +7049,7 @@ export const EndRunResponse: MessageFns<EndRunResponse> = {
     const message = createBaseEndRunResponse();
     message.chargedMicros = object.chargedMicros ?? "0";
     message.activeSeconds = object.activeSeconds ?? "0";
+    message.totalChargedMicros = object.totalChargedMicros ?? "0";
     return message;
   },
 };
@@ -6918,6 +7064,7 @@ function createBaseDeployRequest(): DeployRequest {
     idempotencyKey: "",
     endpoint: "",
     labels: {},
+    context: undefined,
   };
 }
 
@@ -6947,6 +7094,9 @@ export const DeployRequest: MessageFns<DeployRequest> = {
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
       DeployRequest_LabelsEntry.encode({ key: key as any, value }, writer.uint32(66).fork()).join();
     });
+    if (message.context !== undefined) {
+      RunContext.encode(message.context, writer.uint32(74).fork()).join();
+    }
     return writer;
   },
 
@@ -7030,6 +7180,14 @@ export const DeployRequest: MessageFns<DeployRequest> = {
             }
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.context = RunContext.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -7077,6 +7235,7 @@ export const DeployRequest: MessageFns<DeployRequest> = {
           {},
         )
         : {},
+      context: isSet(object.context) ? RunContext.fromJSON(object.context) : undefined,
     };
   },
 
@@ -7112,6 +7271,9 @@ export const DeployRequest: MessageFns<DeployRequest> = {
         });
       }
     }
+    if (message.context !== undefined) {
+      obj.context = RunContext.toJSON(message.context);
+    }
     return obj;
   },
 
@@ -7140,6 +7302,9 @@ export const DeployRequest: MessageFns<DeployRequest> = {
       },
       {},
     );
+    message.context = (object.context !== undefined && object.context !== null)
+      ? RunContext.fromPartial(object.context)
+      : undefined;
     return message;
   },
 };
@@ -7230,7 +7395,7 @@ export const DeployRequest_LabelsEntry: MessageFns<DeployRequest_LabelsEntry> = 
 };
 
 function createBaseDeployResponse(): DeployResponse {
-  return { allowed: false, reason: 0 };
+  return { allowed: false, reason: 0, message: "", metered: false };
 }
 
 export const DeployResponse: MessageFns<DeployResponse> = {
@@ -7240,6 +7405,12 @@ export const DeployResponse: MessageFns<DeployResponse> = {
     }
     if (message.reason !== 0) {
       writer.uint32(16).int32(message.reason);
+    }
+    if (message.message !== "") {
+      writer.uint32(26).string(message.message);
+    }
+    if (message.metered !== false) {
+      writer.uint32(32).bool(message.metered);
     }
     return writer;
   },
@@ -7273,6 +7444,22 @@ export const DeployResponse: MessageFns<DeployResponse> = {
             message.reason = reader.int32() as any;
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.metered = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -7289,6 +7476,8 @@ export const DeployResponse: MessageFns<DeployResponse> = {
     return {
       allowed: isSet(object.allowed) ? globalThis.Boolean(object.allowed) : false,
       reason: isSet(object.reason) ? denialReasonFromJSON(object.reason) : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      metered: isSet(object.metered) ? globalThis.Boolean(object.metered) : false,
     };
   },
 
@@ -7300,6 +7489,12 @@ export const DeployResponse: MessageFns<DeployResponse> = {
     if (message.reason !== 0) {
       obj.reason = denialReasonToJSON(message.reason);
     }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.metered !== false) {
+      obj.metered = message.metered;
+    }
     return obj;
   },
 
@@ -7310,6 +7505,8 @@ export const DeployResponse: MessageFns<DeployResponse> = {
     const message = createBaseDeployResponse();
     message.allowed = object.allowed ?? false;
     message.reason = object.reason ?? 0;
+    message.message = object.message ?? "";
+    message.metered = object.metered ?? false;
     return message;
   },
 };
@@ -7584,13 +7781,16 @@ export const UndeployRequest: MessageFns<UndeployRequest> = {
 };
 
 function createBaseUndeployResponse(): UndeployResponse {
-  return { chargedMicros: "0" };
+  return { chargedMicros: "0", totalChargedMicros: "0" };
 }
 
 export const UndeployResponse: MessageFns<UndeployResponse> = {
   encode(message: UndeployResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.chargedMicros !== "0") {
       writer.uint32(8).int64(message.chargedMicros);
+    }
+    if (message.totalChargedMicros !== "0") {
+      writer.uint32(16).int64(message.totalChargedMicros);
     }
     return writer;
   },
@@ -7616,6 +7816,14 @@ export const UndeployResponse: MessageFns<UndeployResponse> = {
             message.chargedMicros = reader.int64().toString();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.totalChargedMicros = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -7635,6 +7843,11 @@ export const UndeployResponse: MessageFns<UndeployResponse> = {
         : isSet(object.charged_micros)
         ? globalThis.String(object.charged_micros)
         : "0",
+      totalChargedMicros: isSet(object.totalChargedMicros)
+        ? globalThis.String(object.totalChargedMicros)
+        : isSet(object.total_charged_micros)
+        ? globalThis.String(object.total_charged_micros)
+        : "0",
     };
   },
 
@@ -7642,6 +7855,9 @@ export const UndeployResponse: MessageFns<UndeployResponse> = {
     const obj: any = {};
     if (message.chargedMicros !== "0") {
       obj.chargedMicros = message.chargedMicros;
+    }
+    if (message.totalChargedMicros !== "0") {
+      obj.totalChargedMicros = message.totalChargedMicros;
     }
     return obj;
   },
@@ -7652,6 +7868,7 @@ export const UndeployResponse: MessageFns<UndeployResponse> = {
   fromPartial(object: DeepPartial<UndeployResponse>): UndeployResponse {
     const message = createBaseUndeployResponse();
     message.chargedMicros = object.chargedMicros ?? "0";
+    message.totalChargedMicros = object.totalChargedMicros ?? "0";
     return message;
   },
 };
@@ -7887,6 +8104,125 @@ export const StreamEventsRequest: MessageFns<StreamEventsRequest> = {
   fromPartial(object: DeepPartial<StreamEventsRequest>): StreamEventsRequest {
     const message = createBaseStreamEventsRequest();
     message.afterSequence = object.afterSequence ?? "0";
+    return message;
+  },
+};
+
+function createBaseGetLatestEventSequenceRequest(): GetLatestEventSequenceRequest {
+  return {};
+}
+
+export const GetLatestEventSequenceRequest: MessageFns<GetLatestEventSequenceRequest> = {
+  encode(_: GetLatestEventSequenceRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetLatestEventSequenceRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetLatestEventSequenceRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetLatestEventSequenceRequest {
+    return {};
+  },
+
+  toJSON(_: GetLatestEventSequenceRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetLatestEventSequenceRequest>): GetLatestEventSequenceRequest {
+    return GetLatestEventSequenceRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<GetLatestEventSequenceRequest>): GetLatestEventSequenceRequest {
+    const message = createBaseGetLatestEventSequenceRequest();
+    return message;
+  },
+};
+
+function createBaseGetLatestEventSequenceResponse(): GetLatestEventSequenceResponse {
+  return { sequence: "0" };
+}
+
+export const GetLatestEventSequenceResponse: MessageFns<GetLatestEventSequenceResponse> = {
+  encode(message: GetLatestEventSequenceResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sequence !== "0") {
+      writer.uint32(8).int64(message.sequence);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetLatestEventSequenceResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetLatestEventSequenceResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.sequence = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetLatestEventSequenceResponse {
+    return { sequence: isSet(object.sequence) ? globalThis.String(object.sequence) : "0" };
+  },
+
+  toJSON(message: GetLatestEventSequenceResponse): unknown {
+    const obj: any = {};
+    if (message.sequence !== "0") {
+      obj.sequence = message.sequence;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetLatestEventSequenceResponse>): GetLatestEventSequenceResponse {
+    return GetLatestEventSequenceResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetLatestEventSequenceResponse>): GetLatestEventSequenceResponse {
+    const message = createBaseGetLatestEventSequenceResponse();
+    message.sequence = object.sequence ?? "0";
     return message;
   },
 };
@@ -9202,6 +9538,15 @@ export const LedgerServiceService = {
     responseSerialize: (value: UndeployResponse): Buffer => Buffer.from(UndeployResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): UndeployResponse => UndeployResponse.decode(value),
   },
+  /**
+   * Rolls the account into its current cycle, and only a cycle that has ended
+   * rolls: before the current cycle's end it answers rolled = false and changes
+   * nothing. Cycles are calendar months from the account's cycle anchor (UTC
+   * day and time); an anchor on the 29th, 30th or 31st falls on the last day of
+   * a shorter month and returns to the anchor day in the next month that has it
+   * (anchor Jan 31: cycles start Feb 28/29, Mar 31, Apr 30, May 31). The ledger
+   * also rolls lazily on the first request of a new cycle; both are idempotent.
+   */
   rollOverCycle: {
     path: "/tollgate.ledger.v1.LedgerService/RollOverCycle" as const,
     requestStream: false as const,
@@ -9222,6 +9567,22 @@ export const LedgerServiceService = {
     responseSerialize: (value: StreamEventsResponse): Buffer =>
       Buffer.from(StreamEventsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): StreamEventsResponse => StreamEventsResponse.decode(value),
+  },
+  /**
+   * The sequence of the latest event so far (0 when there is none): streaming
+   * with after_sequence set to it delivers only events written from now on.
+   */
+  getLatestEventSequence: {
+    path: "/tollgate.ledger.v1.LedgerService/GetLatestEventSequence" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetLatestEventSequenceRequest): Buffer =>
+      Buffer.from(GetLatestEventSequenceRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetLatestEventSequenceRequest => GetLatestEventSequenceRequest.decode(value),
+    responseSerialize: (value: GetLatestEventSequenceResponse): Buffer =>
+      Buffer.from(GetLatestEventSequenceResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetLatestEventSequenceResponse =>
+      GetLatestEventSequenceResponse.decode(value),
   },
 } as const;
 
@@ -9248,9 +9609,23 @@ export interface LedgerServiceServer extends UntypedServiceImplementation {
   deploy: handleUnaryCall<DeployRequest, DeployResponse>;
   scale: handleUnaryCall<ScaleRequest, ScaleResponse>;
   undeploy: handleUnaryCall<UndeployRequest, UndeployResponse>;
+  /**
+   * Rolls the account into its current cycle, and only a cycle that has ended
+   * rolls: before the current cycle's end it answers rolled = false and changes
+   * nothing. Cycles are calendar months from the account's cycle anchor (UTC
+   * day and time); an anchor on the 29th, 30th or 31st falls on the last day of
+   * a shorter month and returns to the anchor day in the next month that has it
+   * (anchor Jan 31: cycles start Feb 28/29, Mar 31, Apr 30, May 31). The ledger
+   * also rolls lazily on the first request of a new cycle; both are idempotent.
+   */
   rollOverCycle: handleUnaryCall<RollOverCycleRequest, RollOverCycleResponse>;
   /** The ledger's transactional outbox, in commit order, from after_sequence on. */
   streamEvents: handleServerStreamingCall<StreamEventsRequest, StreamEventsResponse>;
+  /**
+   * The sequence of the latest event so far (0 when there is none): streaming
+   * with after_sequence set to it delivers only events written from now on.
+   */
+  getLatestEventSequence: handleUnaryCall<GetLatestEventSequenceRequest, GetLatestEventSequenceResponse>;
 }
 
 export interface LedgerServiceClient extends Client {
@@ -9542,6 +9917,15 @@ export interface LedgerServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: UndeployResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Rolls the account into its current cycle, and only a cycle that has ended
+   * rolls: before the current cycle's end it answers rolled = false and changes
+   * nothing. Cycles are calendar months from the account's cycle anchor (UTC
+   * day and time); an anchor on the 29th, 30th or 31st falls on the last day of
+   * a shorter month and returns to the anchor day in the next month that has it
+   * (anchor Jan 31: cycles start Feb 28/29, Mar 31, Apr 30, May 31). The ledger
+   * also rolls lazily on the first request of a new cycle; both are idempotent.
+   */
   rollOverCycle(
     request: RollOverCycleRequest,
     callback: (error: ServiceError | null, response: RollOverCycleResponse) => void,
@@ -9567,6 +9951,25 @@ export interface LedgerServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<StreamEventsResponse>;
+  /**
+   * The sequence of the latest event so far (0 when there is none): streaming
+   * with after_sequence set to it delivers only events written from now on.
+   */
+  getLatestEventSequence(
+    request: GetLatestEventSequenceRequest,
+    callback: (error: ServiceError | null, response: GetLatestEventSequenceResponse) => void,
+  ): ClientUnaryCall;
+  getLatestEventSequence(
+    request: GetLatestEventSequenceRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetLatestEventSequenceResponse) => void,
+  ): ClientUnaryCall;
+  getLatestEventSequence(
+    request: GetLatestEventSequenceRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetLatestEventSequenceResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const LedgerServiceClient = makeGenericClientConstructor(
