@@ -16,9 +16,10 @@
  * |---|---|---|---|
  * | 1 | error | `INVALID_ARGUMENT` (`field`) | a field is missing or out of range: `idempotency_key` (1–200 chars), `amount_micros`, `ttl_ms`, `hold_id`, `pool_id`, `reason`, `actor`, `expires_at`, `reload_*`, `replicas`, `work_id` |
  * | 2 | error | `NOT_FOUND` | the account has no open cycle, the unit no balance, or the hold, pool or work is not the account's |
- * | 3 | replay | — | the key was used with the same request: the recorded answer, nothing written |
+ * | 3 | replay | — | the key was used with the same request: the recorded answer, nothing written (whatever the time: a Grant's `expires_at` is checked after this) |
  * | 3 | error | `ALREADY_EXISTS` `IDEMPOTENCY_KEY_REUSED` | the key was used with another request |
  * | 4 | — | — | expired holds of the account give back what they reserve and expired pools close (before any write, Grant and Adjust included) |
+ * | 5 | error | `INVALID_ARGUMENT` `expires_at` | a Grant whose expiry is not in the future |
  * | 5 | error | `FAILED_PRECONDITION` | `UNIT_MISMATCH` (Charge in another unit than its hold), `HOLD_CLOSED` (Charge on a charged or released hold), `POOL_CLOSED` (Adjust of a closed pool), `ADJUSTMENT_BELOW_LIMIT`, `NO_POOL` (an overdraft with no pool to carry it), `WORK_EXISTS` |
  * | 6 | denial | `ACCOUNT_SUSPENDED` | Authorize, StartWork |
  * | 7 | denial | `NOT_ELIGIBLE` | Authorize: the plan rule's reason in `message` |
@@ -53,7 +54,7 @@ import { autoReload } from "./rules/auto-reload.js";
 import { deny } from "./rules/denial.js";
 import { drawDown, drawdownOrder } from "./rules/drawdown.js";
 import { grantPool, poolByGrantKey } from "./rules/grants.js";
-import { chargeHold, expireHolds, isClosedByCaller, remaining } from "./rules/holds.js";
+import { chargeHold, expireHolds, isClosedByCaller, remaining, reserved } from "./rules/holds.js";
 import { checkKey, recall, remember } from "./rules/idempotency.js";
 import { adjustFits, collectable, holdFits, startMinimum } from "./rules/limits.js";
 import { expirePools } from "./rules/pool-expiry.js";
@@ -136,11 +137,18 @@ class Work {
   }
 }
 
-/** Expired holds and pools of the account, before any write on it (on a copy: a refusal after this writes nothing). */
+/**
+ * Expired holds and pools of the account, before any write on it. When there
+ * are some, they go to a copy, so a refusal after them writes nothing; the
+ * rules themselves check everything before their first write.
+ */
 function lazyExpiry(account: AccountState, ctx: BatchContext): Work {
+  const expiredHolds = expireHolds(account, ctx.nowMs);
+  const expiredPools = expirePools(account, ctx);
+  if (expiredHolds.length === 0 && expiredPools.length === 0) return new Work(account);
   const work = new Work(cloneAccount(account));
-  work.add(expireHolds(work.account, ctx.nowMs));
-  work.add(expirePools(work.account, ctx));
+  work.add(expiredHolds);
+  work.add(expiredPools); // pools do not depend on holds
   return work;
 }
 
@@ -187,7 +195,7 @@ function decide(account: AccountState, command: Command, ctx: BatchContext): Dec
         found: () => (account.holds.has(command.holdId) ? null : notFound("hold", command.holdId)),
       }, (work) => release(work, command, ctx));
     case "grant":
-      return keyed(account, command, ctx, { fields: () => grantFields(command, ctx), found: () => unitFound(account, command.unit) }, (work) => grant(work, command, ctx));
+      return keyed(account, command, ctx, { fields: () => grantFields(command), found: () => unitFound(account, command.unit) }, (work) => grant(work, command, ctx));
     case "adjust":
       return keyed(account, command, ctx, {
         fields: () => adjustFields(command),
@@ -204,10 +212,9 @@ function decide(account: AccountState, command: Command, ctx: BatchContext): Dec
       return meter(account, command, ctx);
     case "expireHolds":
     case "expirePools": {
-      const work = new Work(cloneAccount(account));
-      const writes = command.type === "expireHolds" ? expireHolds(work.account, ctx.nowMs) : expirePools(work.account, ctx);
-      work.add(writes);
-      return work.done({ expired: writes.filter((w) => w.type === (command.type === "expireHolds" ? "holdChange" : "outbox")).length });
+      // A sweep is a write on the account like any other: both kinds of expiry run; the answer counts its own.
+      const work = lazyExpiry(account, ctx);
+      return work.done({ expired: work.writes.filter((w) => w.type === (command.type === "expireHolds" ? "holdChange" : "outbox")).length });
     }
   }
 }
@@ -222,12 +229,11 @@ function authorizeFields(c: AuthorizeCommand): LedgerError | null {
   return null;
 }
 
-function grantFields(c: GrantCommand, ctx: BatchContext): LedgerError | null {
+function grantFields(c: GrantCommand): LedgerError | null {
   if (c.amountMicros <= 0n) return invalid("amount_micros", "must be positive");
   if (!POOL_KINDS.includes(c.kind)) return invalid("pool_kind", `must be one of ${POOL_KINDS.join(", ")}`);
   if (!c.reason) return invalid("reason", "is required");
   if (!c.actor) return invalid("actor", "is required");
-  if (c.expiresAtMs !== null && c.expiresAtMs <= ctx.nowMs) return invalid("expires_at", "must be in the future");
   if (!Number.isInteger(c.priority)) return invalid("priority", "must be an integer");
   if (c.reload) {
     if (c.kind !== "add_on") return invalid("reload_to_micros", "auto reload is for add-on pools");
@@ -279,10 +285,10 @@ function charge(work: Work, c: ChargeCommand, ctx: BatchContext): LedgerError | 
   const hold = c.holdId === null ? null : a.holds.get(c.holdId)!;
   if (hold && hold.unit !== c.unit) return precondition("UNIT_MISMATCH", `hold ${hold.holdId} is held in ${hold.unit}, the usage is priced in ${c.unit}`);
   if (hold && isClosedByCaller(hold)) return precondition("HOLD_CLOSED", `hold ${hold.holdId} is already ${hold.status}`);
-  const onHold = hold ? chargeHold(hold, c.amountMicros, c.final) : { reservedMicros: 0n, consumedMicros: 0n, releasedMicros: 0n, closes: false };
   const totals = unitTotals(a, c.unit, ctx.nowMs);
   const unit = a.units.get(c.unit)!;
-  const limit = collectable(totals.availableMicros + onHold.reservedMicros, unit.negativeLimitMicros, c.amountMicros);
+  const limit = collectable(totals.availableMicros + (hold ? reserved(hold) : 0n), unit.negativeLimitMicros, c.amountMicros);
+  const onHold = hold ? chargeHold(hold, limit.collectMicros, c.final) : { reservedMicros: 0n, consumedMicros: 0n, releasedMicros: 0n, closes: false };
   const draws = drawDown(drawdownOrder(livePools(a, c.unit, ctx.nowMs), a.facts.drawdownOrder), limit.collectMicros);
   if (draws === null) return precondition("NO_POOL", `account ${a.accountId} has no ${c.unit} pool to charge`);
 
@@ -349,7 +355,9 @@ function release(work: Work, c: ReleaseCommand, ctx: BatchContext): { value: Ans
   return { value: { releasedMicros, status: "released" } };
 }
 
-function grant(work: Work, c: GrantCommand, ctx: BatchContext): { value: AnswerOf["grant"] } {
+function grant(work: Work, c: GrantCommand, ctx: BatchContext): LedgerError | { value: AnswerOf["grant"] } {
+  // Checked after the key: a replay answers the same once the expiry has passed.
+  if (c.expiresAtMs !== null && c.expiresAtMs <= ctx.nowMs) return invalid("expires_at", "must be in the future");
   const a = work.account;
   const grantKey = `grant:${a.accountId}:${c.idempotencyKey}`;
   const already = poolByGrantKey(a, grantKey);
@@ -440,12 +448,14 @@ function meter(account: AccountState, c: MeterCommand, ctx: BatchContext): Decis
   const item = account.work.get(c.workId);
   if (!item) return refused(notFound("work", c.workId));
   if (item.chargedUntilMs !== c.fromMs) return { result: { ok: true, value: { stale: true, state: item.state, charge: null }, replayed: false }, account, writes: [] };
-  let current = account;
-  const writes: Write[] = [];
+  // A tick writes on the account even when it charges nothing: expiry first, as before any write.
+  const lazy = lazyExpiry(account, ctx);
+  let current = lazy.account;
+  const writes: Write[] = [...lazy.writes];
   let state = c.nextState ?? item.state;
   let charged: ChargeAnswer | null = null;
   if (item.state === "running" && c.toMs > c.fromMs) {
-    const decided = decide(account, {
+    const decided = decide(current, {
       type: "charge", accountId: account.accountId, holdId: null, unit: item.unit, bucket: c.bucket, amountMicros: c.amountMicros, final: true,
       idempotencyKey: `meter:${c.workId}:${c.toMs}`, requestHash: `${c.amountMicros}:${item.unit}`,
       attribution: { ...item.attribution, [item.kind === "run" ? "task_id" : "deployment_id"]: c.workId },

@@ -65,7 +65,12 @@ function need<T>(value: T | undefined, what: string): T {
   return value;
 }
 
-/** Applies writes to a state in place. Invariant violations here are bugs in a rule, not bad input. */
+/**
+ * Applies writes to a state. Rows are replaced, never changed in place, so a
+ * copy made with {@link cloneAccount} shares the untouched rows and the state
+ * it was copied from stays as it was. Invariant violations here are bugs in a
+ * rule, not bad input.
+ */
 export function applyWrites(state: LedgerState, writes: readonly Write[]): void {
   for (const write of writes) {
     switch (write.type) {
@@ -74,40 +79,48 @@ export function applyWrites(state: LedgerState, writes: readonly Write[]): void 
         break;
       case "unit": {
         const a = account(state, write.accountId);
-        const unit = a.units.get(write.unit);
-        if (unit) {
-          unit.negativeLimitMicros = write.negativeLimitMicros;
-          unit.lowCreditLimitMicros = write.lowCreditLimitMicros;
-        } else {
-          a.units.set(write.unit, { unit: write.unit, negativeLimitMicros: write.negativeLimitMicros, lowCreditLimitMicros: write.lowCreditLimitMicros, heldMicros: 0n, crossedPercents: [] });
-        }
+        const unit = a.units.get(write.unit) ?? { unit: write.unit, heldMicros: 0n, crossedPercents: [] };
+        a.units.set(write.unit, { ...unit, negativeLimitMicros: write.negativeLimitMicros, lowCreditLimitMicros: write.lowCreditLimitMicros });
         break;
       }
-      case "held":
-        need(account(state, write.accountId).units.get(write.unit), `unit ${write.unit}`).heldMicros += write.deltaMicros;
+      case "held": {
+        const units = account(state, write.accountId).units;
+        const unit = need(units.get(write.unit), `unit ${write.unit}`);
+        units.set(write.unit, { ...unit, heldMicros: unit.heldMicros + write.deltaMicros });
         break;
-      case "crossed":
-        need(account(state, write.accountId).units.get(write.unit), `unit ${write.unit}`).crossedPercents = [...write.crossedPercents];
+      }
+      case "crossed": {
+        const units = account(state, write.accountId).units;
+        units.set(write.unit, { ...need(units.get(write.unit), `unit ${write.unit}`), crossedPercents: [...write.crossedPercents] });
         break;
+      }
       case "pool":
         account(state, write.pool.accountId).pools.set(write.pool.poolId, { ...write.pool });
         break;
       case "poolChange": {
-        const pool = need(account(state, write.accountId).pools.get(write.poolId), `pool ${write.poolId}`);
-        pool.balanceMicros += write.balanceDeltaMicros;
-        pool.grantedMicros += write.grantedDeltaMicros;
-        if (write.closed) pool.closed = true;
-        if (write.reloadedAtMs !== undefined) pool.reloadedAtMs = write.reloadedAtMs;
+        const pools = account(state, write.accountId).pools;
+        const pool = need(pools.get(write.poolId), `pool ${write.poolId}`);
+        pools.set(write.poolId, {
+          ...pool,
+          balanceMicros: pool.balanceMicros + write.balanceDeltaMicros,
+          grantedMicros: pool.grantedMicros + write.grantedDeltaMicros,
+          closed: pool.closed || write.closed === true,
+          reloadedAtMs: write.reloadedAtMs ?? pool.reloadedAtMs,
+        });
         break;
       }
       case "hold":
         account(state, write.hold.accountId).holds.set(write.hold.holdId, { ...write.hold });
         break;
       case "holdChange": {
-        const hold = need(account(state, write.accountId).holds.get(write.holdId), `hold ${write.holdId}`);
-        hold.chargedMicros += write.chargedDeltaMicros;
-        if (write.status) hold.status = write.status;
-        if (write.closedAtMs !== undefined) hold.closedAtMs = write.closedAtMs;
+        const holds = account(state, write.accountId).holds;
+        const hold = need(holds.get(write.holdId), `hold ${write.holdId}`);
+        holds.set(write.holdId, {
+          ...hold,
+          chargedMicros: hold.chargedMicros + write.chargedDeltaMicros,
+          status: write.status ?? hold.status,
+          closedAtMs: write.closedAtMs ?? hold.closedAtMs,
+        });
         break;
       }
       case "idempotency":
@@ -116,9 +129,11 @@ export function applyWrites(state: LedgerState, writes: readonly Write[]): void 
       case "work":
         account(state, write.work.accountId).work.set(write.work.workId, { ...write.work });
         break;
-      case "workChange":
-        Object.assign(need(account(state, write.accountId).work.get(write.workId), `work ${write.workId}`), write.changes);
+      case "workChange": {
+        const work = account(state, write.accountId).work;
+        work.set(write.workId, { ...need(work.get(write.workId), `work ${write.workId}`), ...write.changes });
         break;
+      }
       case "entry":
       case "outbox":
         break; // append-only: the store keeps them, the rules never read them back
@@ -126,16 +141,16 @@ export function applyWrites(state: LedgerState, writes: readonly Write[]): void 
   }
 }
 
-/** A copy of one account the rules may apply writes to without touching the original. */
+/** A copy of one account that writes may be applied to without touching the original (rows are shared until replaced). */
 export function cloneAccount(a: AccountState): AccountState {
   return {
     accountId: a.accountId,
-    cycle: a.cycle && { ...a.cycle },
+    cycle: a.cycle,
     facts: a.facts,
-    units: new Map([...a.units].map(([k, u]) => [k, { ...u, crossedPercents: [...u.crossedPercents] }])),
-    pools: new Map([...a.pools].map(([k, p]) => [k, { ...p }])),
-    holds: new Map([...a.holds].map(([k, h]) => [k, { ...h }])),
+    units: new Map(a.units),
+    pools: new Map(a.pools),
+    holds: new Map(a.holds),
     idempotency: new Map(a.idempotency),
-    work: new Map([...a.work].map(([k, w]) => [k, { ...w }])),
+    work: new Map(a.work),
   };
 }

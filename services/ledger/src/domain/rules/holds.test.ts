@@ -37,3 +37,10 @@ describe("holds", () => {
     expect(isClosedByCaller(hold({ holdId: "h", status: "released" }))).toBe(true);
   });
 });
+
+describe("a charge on a hold below the negative limit", () => {
+  it("consumes only what it collected, so held falls as the hold's remainder does", () => {
+    expect(chargeHold(hold({ holdId: "h" }), 3n, false)).toEqual({ reservedMicros: 10n, consumedMicros: 3n, releasedMicros: 0n, closes: false });
+    expect(chargeHold(hold({ holdId: "h" }), 3n, true)).toEqual({ reservedMicros: 10n, consumedMicros: 3n, releasedMicros: 7n, closes: true });
+  });
+});

@@ -26,15 +26,21 @@ export function expireHolds(account: AccountState, nowMs: number): Write[] {
   return writes;
 }
 
+/** What a hold reserves for a charge on it: nothing once it has expired. */
+export function reserved(hold: Hold): bigint {
+  return hold.status === "open" ? remaining(hold) : 0n;
+}
+
 /**
- * A charge on a hold: it consumes the hold up to what the hold still
- * reserves; `final` releases the rest and closes the hold. An expired hold
- * reserves nothing any more: the charge is usage above it and the hold stays
- * expired.
+ * A charge on a hold: what it collected consumes the hold up to what the hold
+ * still reserves (so `held` falls exactly as the hold's remainder does, even
+ * when less than the usage could be collected); `final` releases the rest and
+ * closes the hold. An expired hold reserves nothing any more: the charge is
+ * usage above it and the hold stays expired.
  */
-export function chargeHold(hold: Hold, amountMicros: bigint, final: boolean) {
-  const reservedMicros = hold.status === "open" ? remaining(hold) : 0n;
-  const consumedMicros = minBigint(amountMicros, reservedMicros);
+export function chargeHold(hold: Hold, collectedMicros: bigint, final: boolean) {
+  const reservedMicros = reserved(hold);
+  const consumedMicros = minBigint(collectedMicros, reservedMicros);
   const releasedMicros = final ? reservedMicros - consumedMicros : 0n;
   return { reservedMicros, consumedMicros, releasedMicros, closes: final && hold.status === "open" };
 }
