@@ -56,12 +56,14 @@ export function raise(error: LedgerError): never {
 
 /**
  * Runs one command against the account's current cycle: the cycle is opened
- * or rolled over first, in the same transaction, then the command decided;
- * its answer is returned or its refusal thrown.
+ * or rolled over first, in the same transaction (not for sweeps), then the
+ * command decided; its answer is returned or its refusal thrown.
  */
 export async function run<C extends Command>(deps: LedgerDeps, view: AccountView, command: C): Promise<AnswerOf[C["type"]]> {
   const now = deps.now();
-  const commands: Command[] = command.type === "rollOver" ? [command] : [cycleCommand(view, now), command];
+  // Sweeps do not open cycles; everything else runs in the account's current cycle.
+  const alone = command.type === "rollOver" || command.type === "expireHolds" || command.type === "expirePools";
+  const commands: Command[] = alone ? [command] : [cycleCommand(view, now), command];
   const result = await deps.store.transact(commands, (state, ids) => {
     for (const account of state.values()) account.facts = factsOf(view);
     const batch = execute(state, commands, { nowMs: now.getTime(), ids });
