@@ -40,9 +40,14 @@
  * 7. An Authorize is allowed only when its estimate fits in balance − held: a hold never reaches into the negative limit, which covers only usage above holds.
  * 8. `AuthorizeResponse.available_micros` is balance − held after the new hold (before it when denied; 0 when the balance was not consulted); Charge, Grant and Adjust `balance_micros` is the unit's balance (live pools, holds not subtracted); `Hold.charged_micros` includes usage above the hold; a pool's `granted_micros` counts its grant, auto reloads and spend-cap changes, not Adjusts.
  *
- * Also decided here: a debiting Adjust may not take balance − held (not only
- * the balance) below the negative limit, and an Adjust of a closed pool is
- * `POOL_CLOSED`.
+ * Also decided here (the running SQL differs): denials by suspension or
+ * eligibility are recorded under the key like any answer; a debiting Adjust
+ * may not take balance − held (not only the balance) below the negative
+ * limit; an Adjust of a closed pool is `POOL_CLOSED`; a replayed Grant answers
+ * after its `expires_at` has passed; a charge on a hold consumes the hold only
+ * by what it collected, so `held` always equals the open holds' remainders;
+ * `proceed` counts an auto reload the charge triggered; sweeps and metering
+ * ticks return expired holds and close expired pools like any other write.
  */
 import { unitTotals, livePools } from "./balance.js";
 import {
