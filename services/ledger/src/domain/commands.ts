@@ -1,0 +1,231 @@
+import type { PoolKind, WorkKind } from "./state.js";
+
+/**
+ * The commands the state machine decides, after pricing: amounts are
+ * already micro-units of one unit. `requestHash` binds the idempotency key
+ * to the caller's request (see fingerprint.ts).
+ */
+interface Keyed {
+  accountId: string;
+  idempotencyKey: string;
+  requestHash: string;
+}
+
+export interface Eligibility {
+  allowed: boolean;
+  metered: boolean;
+  reason: string;
+}
+
+export interface AuthorizeCommand extends Keyed {
+  type: "authorize";
+  unit: string;
+  bucket: string;
+  amountMicros: bigint;
+  ttlMs: number;
+  attribution: Record<string, string>;
+  rateTableVersion: bigint;
+  /** The plan's eligibility rules, decided for where the work runs. */
+  eligibility: Eligibility;
+}
+
+export interface ChargeCommand extends Keyed {
+  type: "charge";
+  holdId: string | null;
+  unit: string;
+  bucket: string;
+  /** Zero for unmetered usage (journaled at zero). */
+  amountMicros: bigint;
+  final: boolean;
+  attribution: Record<string, string>;
+  rateTableVersion: bigint;
+  traceparent: string;
+  traceId: string;
+}
+
+export interface ReleaseCommand extends Keyed {
+  type: "release";
+  holdId: string;
+}
+
+export interface GrantCommand extends Keyed {
+  type: "grant";
+  unit: string;
+  kind: PoolKind;
+  amountMicros: bigint;
+  expiresAtMs: number | null;
+  priority: number;
+  reason: string;
+  actor: string;
+  traceId: string;
+  reload: { belowMicros: bigint; toMicros: bigint; cooldownMs: number } | null;
+}
+
+export interface AdjustCommand extends Keyed {
+  type: "adjust";
+  poolId: string;
+  /** Signed: positive credits the pool, negative debits it. */
+  amountMicros: bigint;
+  reason: string;
+  actor: string;
+  traceId: string;
+}
+
+export interface UnitSetup {
+  unit: string;
+  allotmentMicros: bigint;
+  negativeLimitMicros: bigint;
+  lowCreditLimitMicros: bigint;
+  kind: "monthly" | "spend_cap";
+}
+
+/** Opens the account's cycle or rolls it over (idempotent: a repeated or late one changes nothing more). */
+export interface RollOverCommand {
+  type: "rollOver";
+  accountId: string;
+  planId: string;
+  planVersion: bigint;
+  cycleStartMs: number;
+  cycleEndMs: number;
+  units: UnitSetup[];
+  signupGrants: { unit: string; amountMicros: bigint; expiresAtMs: number }[];
+}
+
+export interface StartWorkCommand extends Keyed {
+  type: "startWork";
+  kind: WorkKind;
+  workId: string;
+  unit: string;
+  replicas: number;
+  attribution: Record<string, string>;
+  endpoint: string;
+}
+
+/** A metering tick: charges [fromMs, toMs) of a run's or deployment's time, priced by the caller. */
+export interface MeterCommand {
+  type: "meter";
+  accountId: string;
+  workId: string;
+  fromMs: number;
+  toMs: number;
+  amountMicros: bigint;
+  bucket: string;
+  rateTableVersion: bigint;
+  nextState: string | null;
+  replicas: number | null;
+  traceparent: string;
+  traceId: string;
+}
+
+/** The sweepers: expired holds and pools of one account, without waiting for its next write. */
+export interface ExpireCommand {
+  type: "expireHolds" | "expirePools";
+  accountId: string;
+}
+
+export type Command =
+  | AuthorizeCommand | ChargeCommand | ReleaseCommand | GrantCommand | AdjustCommand
+  | RollOverCommand | StartWorkCommand | MeterCommand | ExpireCommand;
+
+export type DenialReason =
+  | "ACCOUNT_SUSPENDED" | "NOT_ELIGIBLE" | "SPEND_CAP_REACHED" | "FREE_CREDITS_EXPIRED" | "BELOW_LOW_CREDIT_LIMIT" | "INSUFFICIENT_CREDITS";
+
+export interface AuthorizeAnswer {
+  allowed: boolean;
+  reason: DenialReason | null;
+  message: string;
+  holdId: string | null;
+  amountMicros: bigint;
+  /** balance − held after the hold (before it, when denied). */
+  availableMicros: bigint;
+  expiresAtMs: number | null;
+  metered: boolean;
+}
+
+export interface ChargeAnswer {
+  entryId: bigint;
+  chargedMicros: bigint;
+  uncollectedMicros: bigint;
+  releasedMicros: bigint;
+  /** The unit's balance (live pools) after the charge and any auto reload; holds not subtracted. */
+  balanceMicros: bigint;
+  proceed: boolean;
+}
+
+export interface ReleaseAnswer {
+  releasedMicros: bigint;
+  status: "charged" | "released" | "expired";
+}
+
+export interface GrantAnswer {
+  poolId: string;
+  entryId: bigint;
+  balanceMicros: bigint;
+}
+
+export interface AdjustAnswer {
+  entryId: bigint;
+  balanceMicros: bigint;
+}
+
+export interface RollOverAnswer {
+  rolled: boolean;
+  cycleStartMs: number;
+}
+
+export interface StartWorkAnswer {
+  allowed: boolean;
+  reason: DenialReason | null;
+  availableMicros: bigint;
+}
+
+export interface MeterAnswer {
+  stale: boolean;
+  state: string;
+  charge: ChargeAnswer | null;
+}
+
+export interface ExpireAnswer {
+  expired: number;
+}
+
+export interface AnswerOf {
+  authorize: AuthorizeAnswer;
+  charge: ChargeAnswer;
+  release: ReleaseAnswer;
+  grant: GrantAnswer;
+  adjust: AdjustAnswer;
+  rollOver: RollOverAnswer;
+  startWork: StartWorkAnswer;
+  meter: MeterAnswer;
+  expireHolds: ExpireAnswer;
+  expirePools: ExpireAnswer;
+}
+
+export type LedgerErrorCode = "INVALID_ARGUMENT" | "NOT_FOUND" | "ALREADY_EXISTS" | "FAILED_PRECONDITION";
+
+/** A command the state machine refused; it wrote nothing. `field` names the request field for INVALID_ARGUMENT. */
+export interface LedgerError {
+  code: LedgerErrorCode;
+  reason: string;
+  message: string;
+  field?: string;
+  /** NOT_FOUND: what was not found, and its id. */
+  missing?: { what: string; id: string };
+  /** ALREADY_EXISTS: the idempotency key. */
+  key?: string;
+}
+
+export type Result<T> = { ok: true; value: T; replayed: boolean } | { ok: false; error: LedgerError };
+
+export function invalid(field: string, problem: string): LedgerError {
+  return { code: "INVALID_ARGUMENT", reason: "INVALID_FIELD", field, message: `${field}: ${problem}` };
+}
+
+export function notFound(what: string, id: string): LedgerError {
+  return { code: "NOT_FOUND", reason: `${what.toUpperCase().replace(/\s+/g, "_")}_NOT_FOUND`, message: `${what} not found: ${id}`, missing: { what, id } };
+}
+
+export function precondition(reason: string, message: string): LedgerError {
+  return { code: "FAILED_PRECONDITION", reason, message };
+}

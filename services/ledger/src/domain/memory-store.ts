@@ -1,0 +1,64 @@
+import type { Command } from "./commands.js";
+import { emptyAccount, type AccountState, type Ids, type LedgerState } from "./state.js";
+import type { LedgerJournal, LedgerStateStore } from "./store.js";
+import { applyWrites, cloneAccount, type Entry, type OutboxEvent, type Write } from "./writes.js";
+
+/**
+ * The ledger's storage in memory: the reference store the state machine's
+ * tests and the use cases run against. One transaction at a time (a
+ * promise chain stands in for row locks); a transaction that throws applies
+ * nothing.
+ */
+export class MemoryLedgerStore implements LedgerStateStore, LedgerJournal {
+  private readonly accounts = new Map<string, AccountState>();
+  private readonly journal: Entry[] = [];
+  private readonly events: OutboxEvent[] = [];
+  private tail: Promise<unknown> = Promise.resolve();
+  private nextEntry = 1n;
+  private nextId = 1;
+
+  transact<T>(commands: readonly Command[], decide: (state: LedgerState, ids: Ids) => { value: T; writes: readonly Write[] }): Promise<T> {
+    const run = this.tail.then(() => this.apply(commands, decide));
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private apply<T>(commands: readonly Command[], decide: (state: LedgerState, ids: Ids) => { value: T; writes: readonly Write[] }): T {
+    const state: LedgerState = new Map();
+    for (const { accountId } of commands) {
+      if (!state.has(accountId)) state.set(accountId, cloneAccount(this.accounts.get(accountId) ?? emptyAccount(accountId)));
+    }
+    let entry = this.nextEntry;
+    let id = this.nextId;
+    const ids: Ids = {
+      entryId: () => entry++,
+      holdId: () => `hold-${id++}`,
+      poolId: () => `pool-${id++}`,
+    };
+    const { value, writes } = decide(state, ids);
+    // Committed: the rows the writes name become the store's.
+    for (const accountId of state.keys()) if (!this.accounts.has(accountId)) this.accounts.set(accountId, emptyAccount(accountId));
+    applyWrites(this.accounts, writes);
+    for (const write of writes) {
+      if (write.type === "entry") this.journal.push(write.entry);
+      if (write.type === "outbox") this.events.push(write.event);
+    }
+    this.nextEntry = entry;
+    this.nextId = id;
+    return value;
+  }
+
+  async entries(accountId: string): Promise<Entry[]> {
+    return this.journal.filter((e) => e.accountId === accountId);
+  }
+
+  async outbox(accountId: string): Promise<OutboxEvent[]> {
+    return this.events.filter((e) => e.accountId === accountId);
+  }
+
+  /** A copy of one account's state, as the next transaction would read it. */
+  async account(accountId: string): Promise<AccountState | undefined> {
+    const found = this.accounts.get(accountId);
+    return found && cloneAccount(found);
+  }
+}

@@ -1,0 +1,26 @@
+import { describe, expect, it } from "vitest";
+import { Machine } from "../fixtures.js";
+
+describe("auto reload", () => {
+  it("tops an add-on pool up to its target after a charge drew it below its level, once per cool-down", () => {
+    const m = Machine.open({ allotmentMicros: 0n, negativeLimitMicros: 0n });
+    const addOn = m.ok(m.grant(50n, { kind: "add_on", reload: { belowMicros: 20n, toMicros: 50n, cooldownMs: 1_000 } }));
+    expect(m.ok(m.charge(20n)).balanceMicros).toBe(30n);
+    expect(m.ok(m.charge(15n)).balanceMicros).toBe(50n);
+    const reloads = m.entries.filter((e) => e.reason === "add-on auto reload");
+    expect(reloads.map((e) => e.lines.map((l) => [l.ledgerAccount, l.amountMicros]))).toEqual([[[`pool:${addOn.poolId}`, 35n], ["purchases:acct", -35n]]]);
+    expect(m.events.filter((e) => e.kind === "pool_reloaded").map((e) => e.payload)).toEqual([{ pool_id: addOn.poolId, unit: "credits", amount_micros: "35" }]);
+    expect(m.account.pools.get(addOn.poolId)).toMatchObject({ balanceMicros: 50n, grantedMicros: 85n, reloadedAtMs: m.nowMs });
+
+    expect(m.ok(m.charge(40n)).balanceMicros).toBe(10n); // within the cool-down
+    m.nowMs += 1_000;
+    expect(m.ok(m.charge(1n)).balanceMicros).toBe(50n);
+  });
+
+  it("does not reload a pool the charge did not draw from", () => {
+    const m = Machine.open({ allotmentMicros: 100n });
+    m.ok(m.grant(10n, { kind: "add_on", reload: { belowMicros: 20n, toMicros: 50n, cooldownMs: 0 } }));
+    m.ok(m.charge(5n));
+    expect(m.entries.filter((e) => e.reason === "add-on auto reload")).toEqual([]);
+  });
+});

@@ -1,0 +1,44 @@
+import type { AccountState, BatchContext, Pool } from "../state.js";
+import type { Write } from "../writes.js";
+
+/** An add-on pool with auto reload that is below its level and out of its cool-down. */
+export function needsReload(pool: Pool, nowMs: number): boolean {
+  return (
+    pool.kind === "add_on" && !pool.closed && pool.reload !== null && pool.reload.toMicros > 0n &&
+    pool.balanceMicros < pool.reload.belowMicros &&
+    (pool.reloadedAtMs === null || pool.reloadedAtMs + pool.reload.cooldownMs <= nowMs)
+  );
+}
+
+/**
+ * Auto reload, after a charge that drew from a reloadable add-on pool: every
+ * add-on pool of the unit below its level and out of its cool-down is topped
+ * up to its target with a `grant` entry (`purchases:` pays) and a
+ * `pool_reloaded` event (the purchase to bill). `account` is as the charge
+ * left it.
+ */
+export function autoReload(account: AccountState, unit: string, ctx: BatchContext, traceparent: string) {
+  const writes: Write[] = [];
+  let reloadedMicros = 0n;
+  for (const pool of account.pools.values()) {
+    if (pool.unit !== unit || !needsReload(pool, ctx.nowMs)) continue;
+    const amount = pool.reload!.toMicros - pool.balanceMicros;
+    writes.push(
+      {
+        type: "entry",
+        entry: {
+          entryId: ctx.ids.entryId(), accountId: account.accountId, kind: "grant", unit, holdId: null, bucket: "", amountMicros: amount, uncollectedMicros: 0n,
+          attribution: {}, rateTableVersion: 0n, reason: "add-on auto reload", actor: "system", traceId: "", atMs: ctx.nowMs,
+          lines: [
+            { ledgerAccount: `pool:${pool.poolId}`, poolId: pool.poolId, amountMicros: amount },
+            { ledgerAccount: `purchases:${account.accountId}`, poolId: null, amountMicros: -amount },
+          ],
+        },
+      },
+      { type: "poolChange", accountId: account.accountId, poolId: pool.poolId, balanceDeltaMicros: amount, grantedDeltaMicros: amount, reloadedAtMs: ctx.nowMs },
+      { type: "outbox", event: { accountId: account.accountId, kind: "pool_reloaded", traceparent, payload: { pool_id: pool.poolId, unit, amount_micros: amount.toString() } } },
+    );
+    reloadedMicros += amount;
+  }
+  return { writes, reloadedMicros };
+}

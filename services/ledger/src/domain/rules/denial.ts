@@ -1,0 +1,42 @@
+import type { DenialReason, Eligibility } from "../commands.js";
+import type { AccountState } from "../state.js";
+
+/**
+ * Denial precedence, first that applies wins. Denials are answers
+ * (`allowed = false`), recorded under the idempotency key like any answer:
+ *   1. ACCOUNT_SUSPENDED
+ *   2. NOT_ELIGIBLE (the plan rule's reason in `message`)
+ *   3. the balance, when the amount does not fit:
+ *      SPEND_CAP_REACHED for a BYOM account's USD cap;
+ *      FREE_CREDITS_EXPIRED when sign-up credits have expired and no other pool is open;
+ *      BELOW_LOW_CREDIT_LIMIT for a new deployment under the low-credit limit;
+ *      INSUFFICIENT_CREDITS otherwise.
+ */
+export function deny(input: {
+  account: AccountState;
+  unit: string;
+  eligibility?: Eligibility;
+  fits: boolean;
+  /** The denial for a balance that does not fit, when not the unit's own (deployments: BELOW_LOW_CREDIT_LIMIT). */
+  balanceDenial?: DenialReason;
+}): { reason: DenialReason; message: string } | null {
+  const { account, unit, eligibility, fits } = input;
+  if (account.facts.suspended) return { reason: "ACCOUNT_SUSPENDED", message: "the account is suspended" };
+  if (eligibility && !eligibility.allowed) return { reason: "NOT_ELIGIBLE", message: eligibility.reason };
+  if (fits) return null;
+  if (unit === "usd") return { reason: "SPEND_CAP_REACHED", message: "the spend cap for this cycle is reached" };
+  if (freeCreditsExpired(account, unit)) return { reason: "FREE_CREDITS_EXPIRED", message: "the free credits have expired" };
+  if (input.balanceDenial && input.balanceDenial !== "INSUFFICIENT_CREDITS") return { reason: input.balanceDenial, message: "below the low-credit limit" };
+  return { reason: "INSUFFICIENT_CREDITS", message: "not enough credits" };
+}
+
+/** Only expired sign-up credits: a closed free grant and no other open pool of the unit. */
+function freeCreditsExpired(account: AccountState, unit: string): boolean {
+  let expiredFree = false;
+  for (const pool of account.pools.values()) {
+    if (pool.unit !== unit) continue;
+    if (pool.kind === "free_grant" && pool.closed) expiredFree = true;
+    if (!pool.closed && pool.kind !== "free_grant") return false;
+  }
+  return expiredFree;
+}

@@ -1,0 +1,53 @@
+import type { AccountState, BatchContext, Pool, PoolKind } from "../state.js";
+import type { Write } from "../writes.js";
+
+export interface PoolGrant {
+  unit: string;
+  kind: PoolKind;
+  amountMicros: bigint;
+  expiresAtMs: number | null;
+  priority: number;
+  grantKey: string;
+  reason: string;
+  actor: string;
+  traceId: string;
+  reload: Pool["reload"];
+}
+
+export function poolByGrantKey(account: AccountState, grantKey: string): Pool | undefined {
+  for (const pool of account.pools.values()) if (pool.grantKey === grantKey) return pool;
+  return undefined;
+}
+
+/**
+ * A new pool with its `grant` entry (`grants:` pays). Once per grant key: a
+ * key already granted answers its pool and writes nothing.
+ */
+export function grantPool(account: AccountState, grant: PoolGrant, ctx: BatchContext): { pool: Pool; entryId: bigint; writes: Write[] } {
+  const existing = poolByGrantKey(account, grant.grantKey);
+  if (existing) return { pool: existing, entryId: 0n, writes: [] };
+  const pool: Pool = {
+    poolId: ctx.ids.poolId(), accountId: account.accountId, unit: grant.unit, kind: grant.kind, priority: grant.priority,
+    expiresAtMs: grant.expiresAtMs, createdAtMs: ctx.nowMs, balanceMicros: grant.amountMicros, grantedMicros: grant.amountMicros,
+    closed: false, grantKey: grant.grantKey, reload: grant.reload, reloadedAtMs: null,
+  };
+  const entryId = ctx.ids.entryId();
+  return {
+    pool,
+    entryId,
+    writes: [
+      { type: "pool", pool },
+      {
+        type: "entry",
+        entry: {
+          entryId, accountId: account.accountId, kind: "grant", unit: grant.unit, holdId: null, bucket: "", amountMicros: grant.amountMicros,
+          uncollectedMicros: 0n, attribution: {}, rateTableVersion: 0n, reason: grant.reason, actor: grant.actor, traceId: grant.traceId, atMs: ctx.nowMs,
+          lines: [
+            { ledgerAccount: `pool:${pool.poolId}`, poolId: pool.poolId, amountMicros: grant.amountMicros },
+            { ledgerAccount: `grants:${account.accountId}`, poolId: null, amountMicros: -grant.amountMicros },
+          ],
+        },
+      },
+    ],
+  };
+}

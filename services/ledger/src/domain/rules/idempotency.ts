@@ -1,0 +1,31 @@
+import { invalid, type LedgerError } from "../commands.js";
+import type { AccountState, IdempotencyRecord } from "../state.js";
+import type { Write } from "../writes.js";
+
+export const MAX_KEY_LENGTH = 200;
+
+/** Every mutating call carries a key of 1–200 characters. */
+export function checkKey(key: string): LedgerError | null {
+  if (!key) return invalid("idempotency_key", "is required on every mutating call");
+  if (key.length > MAX_KEY_LENGTH) return invalid("idempotency_key", `must be at most ${MAX_KEY_LENGTH} characters`);
+  return null;
+}
+
+/**
+ * The same key and request answers the recorded answer and writes nothing;
+ * the same key with another request is ALREADY_EXISTS
+ * (IDEMPOTENCY_KEY_REUSED). Errors record nothing, so the key stays free.
+ */
+export function recall(account: AccountState, key: string, requestHash: string): { replay: unknown } | { error: LedgerError } | null {
+  const record = account.idempotency.get(key);
+  if (!record) return null;
+  if (record.requestHash !== requestHash) {
+    return { error: { code: "ALREADY_EXISTS", reason: "IDEMPOTENCY_KEY_REUSED", message: `idempotency key ${key} was already used for a different request`, key } };
+  }
+  return { replay: record.response };
+}
+
+export function remember(accountId: string, key: string, operation: string, requestHash: string, response: unknown, atMs: number): Write {
+  const record: IdempotencyRecord = { key, operation, requestHash, response, atMs };
+  return { type: "idempotency", accountId, record };
+}

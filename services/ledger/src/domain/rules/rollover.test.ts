@@ -1,0 +1,65 @@
+import { describe, expect, it } from "vitest";
+import { unitTotals } from "../balance.js";
+import { Machine } from "../fixtures.js";
+
+describe("rollover", () => {
+  it("grants the allotment once per cycle; a repeated or late call writes nothing", () => {
+    const m = Machine.open({ allotmentMicros: 100n });
+    expect(m.ok(m.rollOver())).toEqual({ rolled: false, cycleStartMs: m.cycleStartMs });
+    expect(m.last!.writes).toEqual([]);
+    const first = m.rollOver();
+    m.ok(m.nextCycle());
+    expect(m.ok(first)).toEqual({ rolled: false, cycleStartMs: m.cycleStartMs });
+    expect(m.last!.writes).toEqual([]);
+  });
+
+  it("lets unused allotment lapse and resets the thresholds crossed", () => {
+    const m = Machine.open({ allotmentMicros: 100n, facts: { thresholdPercents: [50] } });
+    m.ok(m.charge(60n));
+    expect(m.account.units.get("credits")!.crossedPercents).toEqual([50]);
+    const old = m.poolOf("monthly").poolId;
+    expect(m.ok(m.nextCycle()).rolled).toBe(true);
+    expect(m.account.pools.get(old)).toMatchObject({ closed: true, balanceMicros: 0n });
+    expect(m.entries.at(-1)).toMatchObject({ kind: "reset", amountMicros: 40n, reason: "unused monthly allotment lapses" });
+    expect(unitTotals(m.account, "credits", m.nowMs).balanceMicros).toBe(100n);
+    expect(m.account.units.get("credits")!.crossedPercents).toEqual([]);
+  });
+
+  it("carries a negative balance into the new allotment, one line per pool", () => {
+    const m = Machine.open({ allotmentMicros: 100n, negativeLimitMicros: 25n });
+    m.ok(m.charge(120n));
+    const old = m.poolOf("monthly").poolId;
+    m.ok(m.nextCycle());
+    const fresh = m.poolOf("monthly").poolId;
+    const reset = m.entries.find((e) => e.kind === "reset")!;
+    expect(reset.lines.map((l) => [l.poolId, l.amountMicros])).toEqual([[old, 20n], [fresh, -20n]]);
+    expect(unitTotals(m.account, "credits", m.nowMs).balanceMicros).toBe(80n);
+  });
+
+  it("leaves a negative balance where it is when the new cycle has no allotment", () => {
+    const m = Machine.open({ allotmentMicros: 10n, negativeLimitMicros: 25n });
+    m.ok(m.charge(20n));
+    m.setup.allotmentMicros = 0n;
+    m.ok(m.nextCycle());
+    expect(m.poolOf("monthly").balanceMicros).toBe(-10n);
+  });
+
+  it("follows a spend cap changed within the cycle with an adjustment", () => {
+    const m = Machine.open({ allotmentMicros: 0n });
+    const units = [...m.units(), { unit: "usd", allotmentMicros: 50n, negativeLimitMicros: 0n, lowCreditLimitMicros: 0n, kind: "spend_cap" as const }];
+    m.ok(m.rollOver({ units }));
+    m.ok(m.rollOver({ units: units.map((u) => (u.unit === "usd" ? { ...u, allotmentMicros: 80n } : u)) }));
+    const cap = m.poolOf("spend_cap");
+    expect(cap).toMatchObject({ balanceMicros: 80n, grantedMicros: 80n });
+    expect(m.entries.at(-1)).toMatchObject({ kind: "adjust", amountMicros: 30n, reason: "spend cap changed" });
+  });
+
+  it("gives sign-up grants once per account", () => {
+    const m = Machine.open();
+    const signupGrants = [{ unit: "credits", amountMicros: 5n, expiresAtMs: m.nowMs + 1_000 }];
+    m.ok(m.rollOver({ signupGrants }));
+    m.ok(m.nextCycle());
+    m.ok(m.rollOver({ signupGrants }));
+    expect([...m.account.pools.values()].filter((p) => p.kind === "free_grant")).toHaveLength(1);
+  });
+});

@@ -1,0 +1,116 @@
+import type { RollOverCommand } from "../commands.js";
+import type { AccountState, BatchContext, Pool } from "../state.js";
+import type { Write } from "../writes.js";
+import { grantPool, poolByGrantKey } from "./grants.js";
+
+export function cycleGrantKey(accountId: string, unit: string, cycleStartMs: number): string {
+  return `monthly:${accountId}:${unit}:${cycleStartMs}`;
+}
+
+/**
+ * Opens the account's cycle, or rolls it into a new one, idempotently:
+ * - each unit's limits follow the plan (and the account's overrides);
+ * - the cycle's allotment is granted once (`monthly`, or `spend_cap` for a
+ *   BYOM account's USD); a spend cap changed within the cycle is followed
+ *   with an `adjust` entry on the cap pool;
+ * - on a new cycle, the previous cycle's pools close: unused allotment lapses
+ *   (a `reset` entry back to `grants:`), a negative balance is carried into
+ *   the new allotment (a `reset` entry from the new pool to the old one; with
+ *   no new allotment the negative stays where it is), and the thresholds
+ *   crossed are cleared;
+ * - sign-up grants are given once per account.
+ * A call for a cycle older than the account's changes nothing but the limits.
+ */
+export function rollOver(account: AccountState, command: RollOverCommand, ctx: BatchContext): { rolled: boolean; cycleStartMs: number; writes: Write[] } {
+  const writes: Write[] = [];
+  const id = account.accountId;
+  const previous = account.cycle;
+  const rolled = previous !== null && previous.startMs < command.cycleStartMs;
+  const late = previous !== null && command.cycleStartMs < previous.startMs;
+  const kept = previous !== null && previous.startMs >= command.cycleStartMs;
+  const cycleStartMs = kept ? previous.startMs : command.cycleStartMs;
+  const cycleEndMs = kept ? previous.endMs : command.cycleEndMs;
+  const cycle = { planId: command.planId, planVersion: command.planVersion, startMs: cycleStartMs, endMs: cycleEndMs };
+  // Only what changes is written: a repeated call writes nothing.
+  if (!previous || previous.planId !== cycle.planId || previous.planVersion !== cycle.planVersion || previous.startMs !== cycleStartMs || previous.endMs !== cycleEndMs) {
+    writes.push({ type: "cycle", accountId: id, cycle });
+  }
+  const units = [...command.units].sort((a, b) => (a.unit < b.unit ? -1 : a.unit > b.unit ? 1 : 0));
+  for (const setup of units) {
+    const limits = account.units.get(setup.unit);
+    if (!limits || limits.negativeLimitMicros !== setup.negativeLimitMicros || limits.lowCreditLimitMicros !== setup.lowCreditLimitMicros) {
+      writes.push({ type: "unit", accountId: id, unit: setup.unit, negativeLimitMicros: setup.negativeLimitMicros, lowCreditLimitMicros: setup.lowCreditLimitMicros });
+    }
+    let newPool: Pool | null = null;
+    if (!late) {
+      const key = cycleGrantKey(id, setup.unit, command.cycleStartMs);
+      const cap = poolByGrantKey(account, key);
+      if (setup.allotmentMicros > 0n && !cap) {
+        const granted = grantPool(account, {
+          unit: setup.unit, kind: setup.kind, amountMicros: setup.allotmentMicros, expiresAtMs: command.cycleEndMs, priority: 0, grantKey: key,
+          reason: setup.kind === "spend_cap" ? "monthly spend cap" : "monthly allotment", actor: "system", traceId: "", reload: null,
+        }, ctx);
+        newPool = granted.pool;
+        writes.push(...granted.writes);
+      } else if (cap) {
+        newPool = cap;
+        if (setup.kind === "spend_cap" && cap.grantedMicros !== setup.allotmentMicros) writes.push(...followCap(account, cap, setup.allotmentMicros, ctx));
+      }
+    }
+    if (rolled) writes.push({ type: "crossed", accountId: id, unit: setup.unit, crossedPercents: [] }, ...closeCycle(account, setup.unit, newPool, command.cycleStartMs, ctx));
+  }
+  for (const grant of command.signupGrants) {
+    writes.push(...grantPool(account, {
+      unit: grant.unit, kind: "free_grant", amountMicros: grant.amountMicros, expiresAtMs: grant.expiresAtMs, priority: 0,
+      grantKey: `signup:${id}:${grant.unit}`, reason: "sign-up grant", actor: "system", traceId: "", reload: null,
+    }, ctx).writes);
+  }
+  return { rolled, cycleStartMs, writes };
+}
+
+function followCap(account: AccountState, cap: Pool, capMicros: bigint, ctx: BatchContext): Write[] {
+  const diff = capMicros - cap.grantedMicros;
+  return [
+    {
+      type: "entry",
+      entry: {
+        entryId: ctx.ids.entryId(), accountId: account.accountId, kind: "adjust", unit: cap.unit, holdId: null, bucket: "", amountMicros: diff,
+        uncollectedMicros: 0n, attribution: {}, rateTableVersion: 0n, reason: "spend cap changed", actor: "system", traceId: "", atMs: ctx.nowMs,
+        lines: [
+          { ledgerAccount: `pool:${cap.poolId}`, poolId: cap.poolId, amountMicros: diff },
+          { ledgerAccount: `adjustments:${account.accountId}`, poolId: null, amountMicros: -diff },
+        ],
+      },
+    },
+    { type: "poolChange", accountId: account.accountId, poolId: cap.poolId, balanceDeltaMicros: diff, grantedDeltaMicros: diff },
+  ];
+}
+
+/** The previous cycle's pools of one unit close; a negative balance moves into the new allotment. */
+function closeCycle(account: AccountState, unit: string, newPool: Pool | null, cycleStartMs: number, ctx: BatchContext): Write[] {
+  const writes: Write[] = [];
+  const old = [...account.pools.values()].filter(
+    (p) => p.unit === unit && (p.kind === "monthly" || p.kind === "spend_cap") && !p.closed && p.poolId !== newPool?.poolId && p.expiresAtMs !== null && p.expiresAtMs <= cycleStartMs,
+  );
+  for (const pool of old) {
+    const balance = pool.balanceMicros;
+    if (balance < 0n && !newPool) continue; // nothing to carry the negative into: it stays where it is
+    if (balance !== 0n) {
+      const counter = balance > 0n
+        ? { ledgerAccount: `grants:${account.accountId}`, poolId: null, amountMicros: balance }
+        : { ledgerAccount: `pool:${newPool!.poolId}`, poolId: newPool!.poolId, amountMicros: balance };
+      writes.push({
+        type: "entry",
+        entry: {
+          entryId: ctx.ids.entryId(), accountId: account.accountId, kind: "reset", unit, holdId: null, bucket: "", amountMicros: balance, uncollectedMicros: 0n,
+          attribution: {}, rateTableVersion: 0n, reason: balance > 0n ? "unused monthly allotment lapses" : "negative balance carried into the new cycle",
+          actor: "system", traceId: "", atMs: ctx.nowMs,
+          lines: [{ ledgerAccount: `pool:${pool.poolId}`, poolId: pool.poolId, amountMicros: -balance }, counter],
+        },
+      });
+      if (balance < 0n) writes.push({ type: "poolChange", accountId: account.accountId, poolId: newPool!.poolId, balanceDeltaMicros: balance, grantedDeltaMicros: 0n });
+    }
+    writes.push({ type: "poolChange", accountId: account.accountId, poolId: pool.poolId, balanceDeltaMicros: -balance, grantedDeltaMicros: 0n, closed: true });
+  }
+  return writes;
+}

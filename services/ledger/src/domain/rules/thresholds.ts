@@ -1,0 +1,29 @@
+/**
+ * Threshold crossings: a charge that collects something emits
+ * `threshold_crossed` for every plan threshold the cycle's usage has reached
+ * (used × 100 ≥ threshold × allotted) and that was not crossed before this
+ * cycle — once per threshold per cycle; rollover clears the crossed set.
+ * `allotted` is what was granted into the live pools (auto reloads included),
+ * `used` is allotted less the balance after the charge.
+ */
+export function crossings(input: {
+  allottedMicros: bigint;
+  balanceAfterMicros: bigint;
+  collectedMicros: bigint;
+  thresholdPercents: readonly number[];
+  crossedPercents: readonly number[];
+}): { crossed: number[]; events: { thresholdPercent: number; percentUsed: number }[] } {
+  const { allottedMicros, balanceAfterMicros, collectedMicros, thresholdPercents, crossedPercents } = input;
+  const crossed = [...crossedPercents];
+  const events: { thresholdPercent: number; percentUsed: number }[] = [];
+  if (allottedMicros <= 0n || collectedMicros <= 0n) return { crossed, events };
+  const usedMicros = allottedMicros - balanceAfterMicros;
+  for (const threshold of thresholdPercents) {
+    if (usedMicros * 100n >= BigInt(threshold) * allottedMicros && !crossed.includes(threshold)) {
+      const percent = (usedMicros * 100n) / allottedMicros;
+      events.push({ thresholdPercent: threshold, percentUsed: Number(percent > 100_000n ? 100_000n : percent) });
+      crossed.push(threshold);
+    }
+  }
+  return { crossed, events };
+}

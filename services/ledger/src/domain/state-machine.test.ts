@@ -1,0 +1,189 @@
+import { describe, expect, it } from "vitest";
+import { unitTotals } from "./balance.js";
+import { Machine } from "./fixtures.js";
+
+const credits = (m: Machine) => unitTotals(m.account, "credits", m.nowMs);
+
+describe("the contract", () => {
+  it("1. expired holds are returned before a Grant and before an Adjust", () => {
+    const m = Machine.open();
+    const hold = m.ok(m.authorize(3n, { ttlMs: 500 }));
+    m.nowMs += 700;
+    m.ok(m.grant(1n));
+    expect(m.account.holds.get(hold.holdId!)!.status).toBe("expired");
+    expect(credits(m).heldMicros).toBe(0n);
+
+    const again = m.ok(m.authorize(4n, { ttlMs: 500 }));
+    m.nowMs += 700;
+    m.ok(m.adjust(m.poolOf("monthly").poolId, 1n));
+    expect(m.account.holds.get(again.holdId!)!.status).toBe("expired");
+    expect(credits(m).heldMicros).toBe(0n);
+  });
+
+  it("2. an overdrawing charge writes one line per pool", () => {
+    const m = Machine.open({ allotmentMicros: 100n, negativeLimitMicros: 25n });
+    const bonus = m.ok(m.grant(3n));
+    const charged = m.ok(m.charge(110n));
+    expect(charged).toMatchObject({ chargedMicros: 110n, uncollectedMicros: 0n, balanceMicros: -7n });
+    const entry = m.entries.at(-1)!;
+    const monthly = m.poolOf("monthly").poolId;
+    expect(entry.lines.map((l) => [l.ledgerAccount, l.amountMicros])).toEqual([
+      [`pool:${monthly}`, -107n],
+      [`pool:${bonus.poolId}`, -3n],
+      ["usage:acct:ai", 110n],
+    ]);
+  });
+
+  it("3. a Charge on an expired hold is usage above it: released 0, the hold stays expired, its charged amount grows", () => {
+    const m = Machine.open();
+    const hold = m.ok(m.authorize(10n, { ttlMs: 500 }));
+    m.nowMs += 500;
+    const charged = m.ok(m.charge(4n, { holdId: hold.holdId! }));
+    expect(charged).toMatchObject({ chargedMicros: 4n, releasedMicros: 0n, balanceMicros: 96n });
+    expect(m.account.holds.get(hold.holdId!)).toMatchObject({ status: "expired", chargedMicros: 4n });
+    expect(credits(m).heldMicros).toBe(0n);
+  });
+
+  it("3. a Charge on a charged or released hold is HOLD_CLOSED and writes nothing", () => {
+    const m = Machine.open();
+    const charged = m.ok(m.authorize(10n));
+    m.ok(m.charge(4n, { holdId: charged.holdId! }));
+    const released = m.ok(m.authorize(10n));
+    m.ok(m.release(released.holdId!));
+    for (const holdId of [charged.holdId!, released.holdId!]) {
+      const [result] = m.run(m.charge(1n, { holdId }));
+      expect(result).toMatchObject({ ok: false, error: { code: "FAILED_PRECONDITION", reason: "HOLD_CLOSED" } });
+      expect(m.last!.writes).toEqual([]);
+    }
+  });
+
+  it("4. a Release of a hold no longer open answers OK with its status and 0", () => {
+    const m = Machine.open();
+    const hold = m.ok(m.authorize(10n));
+    m.ok(m.charge(4n, { holdId: hold.holdId! }));
+    expect(m.ok(m.release(hold.holdId!))).toEqual({ releasedMicros: 0n, status: "charged" });
+    const open = m.ok(m.authorize(10n));
+    expect(m.ok(m.release(open.holdId!))).toEqual({ releasedMicros: 10n, status: "released" });
+    expect(m.ok(m.release(open.holdId!))).toEqual({ releasedMicros: 0n, status: "released" });
+    const expiring = m.ok(m.authorize(10n, { ttlMs: 1 }));
+    m.nowMs += 1;
+    expect(m.ok(m.release(expiring.holdId!))).toEqual({ releasedMicros: 0n, status: "expired" });
+  });
+
+  it("5. proceed is false at exactly the negative limit though everything was collected", () => {
+    const m = Machine.open({ allotmentMicros: 100n, negativeLimitMicros: 25n });
+    expect(m.ok(m.charge(124n))).toMatchObject({ chargedMicros: 124n, proceed: true });
+    expect(m.ok(m.charge(1n))).toMatchObject({ chargedMicros: 1n, uncollectedMicros: 0n, balanceMicros: -25n, proceed: false });
+    expect(m.ok(m.charge(5n))).toMatchObject({ chargedMicros: 0n, uncollectedMicros: 5n, balanceMicros: -25n, proceed: false });
+  });
+
+  it("6. draw-down: monthly, then the plan's kinds, then priority, then expiring first, then oldest; the overdraft on the first pool", () => {
+    const m = Machine.open({ allotmentMicros: 10n, negativeLimitMicros: 100n, facts: { drawdownOrder: ["add_on", "bonus"] } });
+    const later = m.ok(m.grant(10n, { kind: "bonus", priority: 1 }));
+    const neverExpires = m.ok(m.grant(10n, { kind: "bonus" }));
+    const expires = m.ok(m.grant(10n, { kind: "bonus", expiresAtMs: m.nowMs + 1_000_000 }));
+    m.nowMs += 1;
+    const older = m.ok(m.grant(10n, { kind: "add_on" }));
+    m.nowMs += 1;
+    const newer = m.ok(m.grant(10n, { kind: "add_on" }));
+    const free = m.ok(m.grant(10n, { kind: "free_grant" }));
+    m.ok(m.charge(80n));
+    const monthly = m.poolOf("monthly").poolId;
+    expect(m.entries.at(-1)!.lines.filter((l) => l.poolId).map((l) => [l.poolId, l.amountMicros])).toEqual([
+      [monthly, -20n],
+      [older.poolId, -10n],
+      [newer.poolId, -10n],
+      [expires.poolId, -10n],
+      [neverExpires.poolId, -10n],
+      [later.poolId, -10n],
+      [free.poolId, -10n],
+    ]);
+  });
+
+  it("7. an Authorize never reaches into the negative limit", () => {
+    const m = Machine.open({ allotmentMicros: 10n, negativeLimitMicros: 1000n });
+    expect(m.ok(m.authorize(11n))).toMatchObject({ allowed: false, reason: "INSUFFICIENT_CREDITS", availableMicros: 10n, holdId: null });
+    expect(m.ok(m.authorize(10n))).toMatchObject({ allowed: true, availableMicros: 0n });
+  });
+
+  it("8. available after the hold; balance without holds; a hold's charged amount includes usage above it; granted ignores Adjusts", () => {
+    const m = Machine.open({ allotmentMicros: 100n, negativeLimitMicros: 25n });
+    const hold = m.ok(m.authorize(30n));
+    expect(hold.availableMicros).toBe(70n);
+    const charged = m.ok(m.charge(40n, { holdId: hold.holdId!, final: false }));
+    expect(charged.balanceMicros).toBe(60n);
+    expect(m.account.holds.get(hold.holdId!)!.chargedMicros).toBe(40n);
+    const monthly = m.poolOf("monthly");
+    expect(m.ok(m.adjust(monthly.poolId, 5n)).balanceMicros).toBe(65n);
+    expect(m.poolOf("monthly").grantedMicros).toBe(100n);
+    expect(m.ok(m.grant(7n)).balanceMicros).toBe(72n);
+  });
+
+  it("an Adjust may not take balance − held below the negative limit, and a closed pool is not adjusted", () => {
+    const m = Machine.open({ allotmentMicros: 100n, negativeLimitMicros: 25n });
+    m.ok(m.authorize(50n));
+    const monthly = m.poolOf("monthly").poolId;
+    expect(m.run(m.adjust(monthly, -76n))[0]).toMatchObject({ ok: false, error: { reason: "ADJUSTMENT_BELOW_LIMIT" } });
+    expect(m.ok(m.adjust(monthly, -75n)).balanceMicros).toBe(25n);
+    const bonus = m.ok(m.grant(5n, { expiresAtMs: m.nowMs + 10 }));
+    m.nowMs += 10;
+    expect(m.run(m.adjust(bonus.poolId, 1n))[0]).toMatchObject({ ok: false, error: { reason: "POOL_CLOSED" } });
+  });
+});
+
+describe("order of checks", () => {
+  it("INVALID_ARGUMENT before NOT_FOUND before the idempotency key before FAILED_PRECONDITION", () => {
+    const m = Machine.open();
+    const hold = m.ok(m.authorize(10n));
+    m.ok(m.charge(1n, { holdId: hold.holdId!, idempotencyKey: "used" }));
+    expect(m.run(m.charge(-1n, { holdId: "nope", idempotencyKey: "used" }))[0]).toMatchObject({ ok: false, error: { code: "INVALID_ARGUMENT", field: "usage" } });
+    expect(m.run(m.charge(1n, { holdId: "nope", idempotencyKey: "used" }))[0]).toMatchObject({ ok: false, error: { code: "NOT_FOUND", reason: "HOLD_NOT_FOUND" } });
+    expect(m.run(m.charge(2n, { holdId: hold.holdId!, idempotencyKey: "used" }))[0]).toMatchObject({ ok: false, error: { code: "ALREADY_EXISTS", reason: "IDEMPOTENCY_KEY_REUSED" } });
+    expect(m.run(m.charge(1n, { holdId: hold.holdId!, idempotencyKey: "used" }))[0]).toMatchObject({ ok: true, replayed: true });
+    expect(m.run(m.charge(1n, { holdId: hold.holdId! }))[0]).toMatchObject({ ok: false, error: { code: "FAILED_PRECONDITION", reason: "HOLD_CLOSED" } });
+    expect(m.run(m.charge(1n, { idempotencyKey: "" }))[0]).toMatchObject({ ok: false, error: { code: "INVALID_ARGUMENT", field: "idempotency_key" } });
+  });
+
+  it("an account with no cycle is NOT_FOUND", () => {
+    const m = Machine.open();
+    expect(m.run(m.charge(1n, { accountId: "other" }))[0]).toMatchObject({ ok: false, error: { code: "NOT_FOUND", reason: "ACCOUNT_NOT_FOUND" } });
+  });
+
+  it("one bad command never spoils a batch: the others commit, the bad one writes nothing", () => {
+    const m = Machine.open();
+    const results = m.run(m.charge(10n), m.charge(-5n), m.release("missing"), m.charge(20n));
+    expect(results.map((r) => r.ok)).toEqual([true, false, false, true]);
+    expect(m.last!.outcomes[1]!.writes).toEqual([]);
+    expect(m.last!.outcomes[2]!.writes).toEqual([]);
+    expect(unitTotals(m.account, "credits", m.nowMs).balanceMicros).toBe(70n);
+  });
+
+  it("a command later in a batch sees the writes of the ones before it", () => {
+    const m = Machine.open({ allotmentMicros: 10n, negativeLimitMicros: 0n });
+    const [first, second] = m.run(m.authorize(6n), m.authorize(6n));
+    expect(first).toMatchObject({ ok: true, value: { allowed: true } });
+    expect(second).toMatchObject({ ok: true, value: { allowed: false, availableMicros: 4n } });
+  });
+});
+
+describe("metering ticks", () => {
+  it("charges the interval, moves charged_until, stops the work it cannot pay with a work_stopped event, ignores a stale tick", () => {
+    const m = Machine.open({ allotmentMicros: 10n, negativeLimitMicros: 5n });
+    m.ok({ type: "startWork", kind: "run", accountId: "acct", workId: "run-1", unit: "credits", replicas: 1, attribution: {}, endpoint: "", idempotencyKey: "s", requestHash: "s" });
+    const start = m.nowMs;
+    m.nowMs += 10_000;
+    const tick = { type: "meter" as const, accountId: "acct", workId: "run-1", fromMs: start, toMs: start + 10_000, amountMicros: 8n, bucket: "compute", rateTableVersion: 1n, nextState: null, replicas: null, traceparent: "", traceId: "" };
+    expect(m.ok(tick)).toMatchObject({ stale: false, state: "running", charge: { chargedMicros: 8n, proceed: true } });
+    expect(m.ok(tick)).toMatchObject({ stale: true, state: "running", charge: null });
+    const next = { ...tick, fromMs: start + 10_000, toMs: start + 20_000 };
+    expect(m.ok(next)).toMatchObject({ state: "stopped", charge: { chargedMicros: 7n, uncollectedMicros: 1n, proceed: false } });
+    expect(m.account.work.get("run-1")).toMatchObject({ state: "stopped", chargedMicros: 15n, activeMs: 20_000, stopReason: "negative limit reached" });
+    expect(m.events.map((e) => e.kind)).toContain("work_stopped");
+  });
+
+  it("a deployment is refused below the low-credit limit", () => {
+    const m = Machine.open({ allotmentMicros: 10n, lowCreditLimitMicros: 20n });
+    const answer = m.ok({ type: "startWork", kind: "deployment", accountId: "acct", workId: "d", unit: "credits", replicas: 1, attribution: {}, endpoint: "", idempotencyKey: "d", requestHash: "d" });
+    expect(answer).toEqual({ allowed: false, reason: "BELOW_LOW_CREDIT_LIMIT", availableMicros: 10n });
+  });
+});

@@ -1,0 +1,493 @@
+/**
+ * # The ledger's state machine
+ *
+ * `execute(state, commands, { nowMs, ids })` decides a batch: for each
+ * command, in order, its result and the writes to make (journal entries with
+ * their lines, pool and hold changes, outbox events, idempotency records).
+ * It reads nothing but its arguments and keeps no clock: the store reads and
+ * locks the accounts, the caller supplies the time and new ids. Each command
+ * is checked completely before it produces a write, so a refused command
+ * writes nothing and never spoils the batch; the next command sees the writes
+ * of the ones before it.
+ *
+ * ## Order of checks (the first that applies answers)
+ *
+ * | # | result | code | when |
+ * |---|---|---|---|
+ * | 1 | error | `INVALID_ARGUMENT` (`field`) | a field is missing or out of range: `idempotency_key` (1–200 chars), `amount_micros`, `ttl_ms`, `hold_id`, `pool_id`, `reason`, `actor`, `expires_at`, `reload_*`, `replicas`, `work_id` |
+ * | 2 | error | `NOT_FOUND` | the account has no open cycle, the unit no balance, or the hold, pool or work is not the account's |
+ * | 3 | replay | — | the key was used with the same request: the recorded answer, nothing written (whatever the time: a Grant's `expires_at` is checked after this) |
+ * | 3 | error | `ALREADY_EXISTS` `IDEMPOTENCY_KEY_REUSED` | the key was used with another request |
+ * | 4 | — | — | expired holds of the account give back what they reserve and expired pools close (before any write, Grant and Adjust included) |
+ * | 5 | error | `INVALID_ARGUMENT` `expires_at` | a Grant whose expiry is not in the future |
+ * | 5 | error | `FAILED_PRECONDITION` | `UNIT_MISMATCH` (Charge in another unit than its hold), `HOLD_CLOSED` (Charge on a charged or released hold), `POOL_CLOSED` (Adjust of a closed pool), `ADJUSTMENT_BELOW_LIMIT`, `NO_POOL` (an overdraft with no pool to carry it), `WORK_EXISTS` |
+ * | 6 | denial | `ACCOUNT_SUSPENDED` | Authorize, StartWork |
+ * | 7 | denial | `NOT_ELIGIBLE` | Authorize: the plan rule's reason in `message` |
+ * | 8 | denial | `SPEND_CAP_REACHED` / `FREE_CREDITS_EXPIRED` / `BELOW_LOW_CREDIT_LIMIT` / `INSUFFICIENT_CREDITS` | the amount does not fit (rules/denial.ts) |
+ * | 9 | answer | OK | |
+ *
+ * Answers and denials are recorded under the idempotency key; errors record
+ * nothing, so the key stays free for a corrected request.
+ *
+ * ## The contract
+ *
+ * 1. Expired holds are returned before any write on the account, Grant and Adjust included (rules/holds.ts).
+ * 2. An entry has exactly one line per pool: an overdraft is added to the first pool's draw (rules/drawdown.ts).
+ * 3. A Charge on an expired hold is accepted as usage above the hold (the work was done): released 0, the hold stays `expired` and its `charged_micros` grows; a Charge on a charged or released hold is `HOLD_CLOSED`.
+ * 4. A Release of a hold that is no longer open answers OK with `released_micros` 0 and the hold's status (releasing is idempotent by state), while a Charge on a charged or released hold is `FAILED_PRECONDITION` (it would bill twice).
+ * 5. `proceed` is true only when the whole charge was collected and something is still left above the negative limit (auto reload included): at exactly the limit it is false, because the next charge could collect nothing.
+ * 6. Draw-down order: the cycle's pool (`monthly` or `spend_cap`) first, then the plan's order of kinds (kinds it does not name last), then the lower priority number, then the pool expiring first (expiring before non-expiring), then the oldest; an overdraft is carried by the first pool in that order.
+ * 7. An Authorize is allowed only when its estimate fits in balance − held: a hold never reaches into the negative limit, which covers only usage above holds.
+ * 8. `AuthorizeResponse.available_micros` is balance − held after the new hold (before it when denied; 0 when the balance was not consulted); Charge, Grant and Adjust `balance_micros` is the unit's balance (live pools, holds not subtracted); `Hold.charged_micros` includes usage above the hold; a pool's `granted_micros` counts its grant, auto reloads and spend-cap changes, not Adjusts.
+ *
+ * Also decided here (the running SQL differs): denials by suspension or
+ * eligibility are recorded under the key like any answer; a debiting Adjust
+ * may not take balance − held (not only the balance) below the negative
+ * limit; an Adjust of a closed pool is `POOL_CLOSED`; a replayed Grant answers
+ * after its `expires_at` has passed; a charge on a hold consumes the hold only
+ * by what it collected, so `held` always equals the open holds' remainders;
+ * `proceed` counts an auto reload the charge triggered; sweeps and metering
+ * ticks return expired holds and close expired pools like any other write.
+ */
+import { unitTotals, livePools } from "./balance.js";
+import {
+  invalid, notFound, precondition,
+  type AdjustCommand, type AnswerOf, type AuthorizeAnswer, type AuthorizeCommand, type ChargeAnswer, type ChargeCommand, type Command,
+  type GrantCommand, type LedgerError, type MeterCommand, type ReleaseCommand, type Result, type RollOverCommand, type StartWorkCommand,
+} from "./commands.js";
+import { autoReload } from "./rules/auto-reload.js";
+import { deny } from "./rules/denial.js";
+import { drawDown, drawdownOrder } from "./rules/drawdown.js";
+import { grantPool, poolByGrantKey } from "./rules/grants.js";
+import { chargeHold, expireHolds, isClosedByCaller, remaining, reserved } from "./rules/holds.js";
+import { checkKey, recall, remember } from "./rules/idempotency.js";
+import { adjustFits, collectable, holdFits, startMinimum } from "./rules/limits.js";
+import { expirePools } from "./rules/pool-expiry.js";
+import { rollOver } from "./rules/rollover.js";
+import { crossings } from "./rules/thresholds.js";
+import { POOL_KINDS, type AccountState, type BatchContext, type LedgerState } from "./state.js";
+import { applyWrites, cloneAccount, type Line, type Write } from "./writes.js";
+
+export const MAX_HOLD_TTL_MS = 24 * 60 * 60_000;
+export const STOP_MESSAGE = "You've used all your available credits. Please add more credits to your account to continue.";
+
+export interface Outcome {
+  result: Result<unknown>;
+  /** What this command wrote (none when it was refused or replayed). */
+  writes: Write[];
+}
+
+export interface BatchOutcome {
+  outcomes: Outcome[];
+  /** Every command's writes, in order: what the store applies in one transaction. */
+  writes: Write[];
+  /** The state after the batch (the input is not changed). */
+  state: LedgerState;
+}
+
+/** Decides a batch of commands over the state the store read. */
+export function execute(state: LedgerState, commands: readonly Command[], ctx: BatchContext): BatchOutcome {
+  const working: LedgerState = new Map();
+  const outcomes: Outcome[] = [];
+  const writes: Write[] = [];
+  for (const command of commands) {
+    let account = working.get(command.accountId);
+    if (!account) {
+      const read = state.get(command.accountId);
+      if (read) working.set(command.accountId, (account = cloneAccount(read)));
+    }
+    const decided = account ? decide(account, command, ctx) : { result: fail(notFound("account", command.accountId)), account: undefined, writes: [] };
+    if (decided.result.ok && decided.account) working.set(command.accountId, decided.account);
+    outcomes.push({ result: decided.result, writes: decided.writes });
+    writes.push(...decided.writes);
+  }
+  for (const [id, account] of state) if (!working.has(id)) working.set(id, account);
+  return { outcomes, writes, state: working };
+}
+
+/** One command alone (a batch of one), typed by its kind. */
+export function executeOne<C extends Command>(state: LedgerState, command: C, ctx: BatchContext): { result: Result<AnswerOf[C["type"]]>; writes: Write[]; state: LedgerState } {
+  const batch = execute(state, [command], ctx);
+  return { result: batch.outcomes[0]!.result as Result<AnswerOf[C["type"]]>, writes: batch.writes, state: batch.state };
+}
+
+interface Decision {
+  result: Result<unknown>;
+  /** The account after the command's writes (a copy; undefined when refused). */
+  account: AccountState | undefined;
+  writes: Write[];
+}
+
+function fail(error: LedgerError): Result<never> {
+  return { ok: false, error };
+}
+
+const refused = (error: LedgerError): Decision => ({ result: fail(error), account: undefined, writes: [] });
+
+/**
+ * A command that passed its checks against the state: the account copy with
+ * the lazy expiry applied, and the writes so far.
+ */
+class Work {
+  readonly writes: Write[] = [];
+  constructor(readonly account: AccountState) {}
+
+  add(writes: Write[]): void {
+    applyWrites(new Map([[this.account.accountId, this.account]]), writes);
+    this.writes.push(...writes);
+  }
+
+  done(value: unknown): Decision {
+    return { result: { ok: true, value, replayed: false }, account: this.account, writes: this.writes };
+  }
+}
+
+/**
+ * Expired holds and pools of the account, before any write on it. When there
+ * are some, they go to a copy, so a refusal after them writes nothing; the
+ * rules themselves check everything before their first write.
+ */
+function lazyExpiry(account: AccountState, ctx: BatchContext): Work {
+  const expiredHolds = expireHolds(account, ctx.nowMs);
+  const expiredPools = expirePools(account, ctx);
+  if (expiredHolds.length === 0 && expiredPools.length === 0) return new Work(account);
+  const work = new Work(cloneAccount(account));
+  work.add(expiredHolds);
+  work.add(expiredPools); // pools do not depend on holds
+  return work;
+}
+
+type Keyed = AuthorizeCommand | ChargeCommand | ReleaseCommand | GrantCommand | AdjustCommand | StartWorkCommand;
+
+/**
+ * The frame every keyed command shares: field checks, what it names, the
+ * idempotency key, the lazy expiry, then its own rule; the answer recorded.
+ */
+function keyed<C extends Keyed>(
+  account: AccountState,
+  command: C,
+  ctx: BatchContext,
+  checks: { fields: () => LedgerError | null; found: () => LedgerError | null },
+  rule: (work: Work) => LedgerError | { value: unknown },
+): Decision {
+  const invalidField = checkKey(command.idempotencyKey) ?? checks.fields();
+  if (invalidField) return refused(invalidField);
+  if (account.cycle === null) return refused(notFound("account", account.accountId));
+  const missing = checks.found();
+  if (missing) return refused(missing);
+  const recalled = recall(account, command.idempotencyKey, command.requestHash);
+  if (recalled && "error" in recalled) return refused(recalled.error);
+  if (recalled) return { result: { ok: true, value: recalled.replay, replayed: true }, account, writes: [] };
+  const work = lazyExpiry(account, ctx);
+  const decided = rule(work);
+  if (!("value" in decided)) return refused(decided);
+  work.add([remember(account.accountId, command.idempotencyKey, command.type, command.requestHash, decided.value, ctx.nowMs)]);
+  return work.done(decided.value);
+}
+
+function decide(account: AccountState, command: Command, ctx: BatchContext): Decision {
+  switch (command.type) {
+    case "authorize":
+      return keyed(account, command, ctx, { fields: () => authorizeFields(command), found: () => unitFound(account, command.unit) }, (work) => authorize(work, command, ctx));
+    case "charge":
+      return keyed(account, command, ctx, {
+        fields: () => (command.amountMicros < 0n ? invalid("usage", "must not price below zero") : null),
+        found: () => unitFound(account, command.unit) ?? (command.holdId !== null && !account.holds.has(command.holdId) ? notFound("hold", command.holdId) : null),
+      }, (work) => charge(work, command, ctx));
+    case "release":
+      return keyed(account, command, ctx, {
+        fields: () => (command.holdId ? null : invalid("hold_id", "is required")),
+        found: () => (account.holds.has(command.holdId) ? null : notFound("hold", command.holdId)),
+      }, (work) => release(work, command, ctx));
+    case "grant":
+      return keyed(account, command, ctx, { fields: () => grantFields(command), found: () => unitFound(account, command.unit) }, (work) => grant(work, command, ctx));
+    case "adjust":
+      return keyed(account, command, ctx, {
+        fields: () => adjustFields(command),
+        found: () => (account.pools.has(command.poolId) ? null : notFound("pool", command.poolId)),
+      }, (work) => adjust(work, command, ctx));
+    case "startWork":
+      return keyed(account, command, ctx, {
+        fields: () => (!command.workId ? invalid(command.kind === "run" ? "run_id" : "deployment_id", "is required") : !Number.isInteger(command.replicas) || command.replicas < 1 ? invalid("replicas", "must be at least 1") : null),
+        found: () => unitFound(account, command.unit),
+      }, (work) => startWork(work, command, ctx));
+    case "rollOver":
+      return rollOverAccount(account, command, ctx);
+    case "meter":
+      return meter(account, command, ctx);
+    case "expireHolds":
+    case "expirePools": {
+      // A sweep is a write on the account like any other: both kinds of expiry run; the answer counts its own.
+      const work = lazyExpiry(account, ctx);
+      return work.done({ expired: work.writes.filter((w) => w.type === (command.type === "expireHolds" ? "holdChange" : "outbox")).length });
+    }
+  }
+}
+
+function unitFound(account: AccountState, unit: string): LedgerError | null {
+  return account.units.has(unit) ? null : notFound("balance", `${account.accountId} ${unit}`);
+}
+
+function authorizeFields(c: AuthorizeCommand): LedgerError | null {
+  if (c.amountMicros < 0n) return invalid("estimate", "must not price below zero");
+  if (!Number.isInteger(c.ttlMs) || c.ttlMs < 1 || c.ttlMs > MAX_HOLD_TTL_MS) return invalid("ttl_ms", `must be between 1 and ${MAX_HOLD_TTL_MS}`);
+  return null;
+}
+
+function grantFields(c: GrantCommand): LedgerError | null {
+  if (c.amountMicros <= 0n) return invalid("amount_micros", "must be positive");
+  if (!POOL_KINDS.includes(c.kind)) return invalid("pool_kind", `must be one of ${POOL_KINDS.join(", ")}`);
+  if (!c.reason) return invalid("reason", "is required");
+  if (!c.actor) return invalid("actor", "is required");
+  if (!Number.isInteger(c.priority)) return invalid("priority", "must be an integer");
+  if (c.reload) {
+    if (c.kind !== "add_on") return invalid("reload_to_micros", "auto reload is for add-on pools");
+    if (c.reload.toMicros <= c.reload.belowMicros) return invalid("reload_to_micros", "must be above reload_below_micros");
+    if (c.reload.belowMicros < 0n) return invalid("reload_below_micros", "must not be negative");
+    if (c.reload.cooldownMs < 0) return invalid("reload_cooldown_ms", "must not be negative");
+  }
+  return null;
+}
+
+function adjustFields(c: AdjustCommand): LedgerError | null {
+  if (!c.poolId) return invalid("pool_id", "is required");
+  if (c.amountMicros === 0n) return invalid("amount_micros", "must not be zero");
+  if (!c.reason) return invalid("reason", "is required");
+  if (!c.actor) return invalid("actor", "is required");
+  return null;
+}
+
+function authorize(work: Work, c: AuthorizeCommand, ctx: BatchContext): { value: AuthorizeAnswer } {
+  const a = work.account;
+  const base = { amountMicros: c.amountMicros, holdId: null, expiresAtMs: null, metered: true, message: "" };
+  if (a.facts.suspended || !c.eligibility.allowed) {
+    const denial = deny({ account: a, unit: c.unit, eligibility: c.eligibility, fits: true })!;
+    return { value: { ...base, allowed: false, reason: denial.reason, message: denial.message, availableMicros: 0n, metered: denial.reason !== "NOT_ELIGIBLE" } };
+  }
+  if (!c.eligibility.metered) {
+    return { value: { ...base, allowed: true, reason: null, message: c.eligibility.reason, amountMicros: 0n, availableMicros: 0n, metered: false } };
+  }
+  const { availableMicros } = unitTotals(a, c.unit, ctx.nowMs);
+  const denial = deny({ account: a, unit: c.unit, fits: holdFits(availableMicros, c.amountMicros) });
+  if (denial) return { value: { ...base, allowed: false, reason: denial.reason, availableMicros } };
+  const holdId = ctx.ids.holdId();
+  const expiresAtMs = ctx.nowMs + c.ttlMs;
+  work.add([
+    {
+      type: "hold",
+      hold: {
+        holdId, accountId: a.accountId, unit: c.unit, bucket: c.bucket, amountMicros: c.amountMicros, chargedMicros: 0n, status: "open",
+        expiresAtMs, createdAtMs: ctx.nowMs, closedAtMs: null, attribution: c.attribution, rateTableVersion: c.rateTableVersion,
+      },
+    },
+    { type: "held", accountId: a.accountId, unit: c.unit, deltaMicros: c.amountMicros },
+  ]);
+  return { value: { ...base, allowed: true, reason: null, holdId, expiresAtMs, availableMicros: availableMicros - c.amountMicros } };
+}
+
+function charge(work: Work, c: ChargeCommand, ctx: BatchContext): LedgerError | { value: ChargeAnswer } {
+  const a = work.account;
+  const hold = c.holdId === null ? null : a.holds.get(c.holdId)!;
+  if (hold && hold.unit !== c.unit) return precondition("UNIT_MISMATCH", `hold ${hold.holdId} is held in ${hold.unit}, the usage is priced in ${c.unit}`);
+  if (hold && isClosedByCaller(hold)) return precondition("HOLD_CLOSED", `hold ${hold.holdId} is already ${hold.status}`);
+  const totals = unitTotals(a, c.unit, ctx.nowMs);
+  const unit = a.units.get(c.unit)!;
+  const limit = collectable(totals.availableMicros + (hold ? reserved(hold) : 0n), unit.negativeLimitMicros, c.amountMicros);
+  const onHold = hold ? chargeHold(hold, limit.collectMicros, c.final) : { reservedMicros: 0n, consumedMicros: 0n, releasedMicros: 0n, closes: false };
+  const draws = drawDown(drawdownOrder(livePools(a, c.unit, ctx.nowMs), a.facts.drawdownOrder), limit.collectMicros);
+  if (draws === null) return precondition("NO_POOL", `account ${a.accountId} has no ${c.unit} pool to charge`);
+
+  const entryId = ctx.ids.entryId();
+  const lines: Line[] = draws.map((d) => ({ ledgerAccount: `pool:${d.poolId}`, poolId: d.poolId, amountMicros: -d.takeMicros }));
+  if (limit.collectMicros > 0n) lines.push({ ledgerAccount: `usage:${a.accountId}:${c.bucket}`, poolId: null, amountMicros: limit.collectMicros });
+  const writes: Write[] = [
+    {
+      type: "entry",
+      entry: {
+        entryId, accountId: a.accountId, kind: "charge", unit: c.unit, holdId: c.holdId, bucket: c.bucket, amountMicros: limit.collectMicros,
+        uncollectedMicros: limit.uncollectedMicros, attribution: hold ? { ...hold.attribution, ...c.attribution } : c.attribution,
+        rateTableVersion: c.rateTableVersion, reason: "", actor: "", traceId: c.traceId, atMs: ctx.nowMs, lines,
+      },
+    },
+    ...draws.map((d): Write => ({ type: "poolChange", accountId: a.accountId, poolId: d.poolId, balanceDeltaMicros: -d.takeMicros, grantedDeltaMicros: 0n })),
+  ];
+  if (hold) {
+    writes.push({ type: "holdChange", accountId: a.accountId, holdId: hold.holdId, chargedDeltaMicros: limit.collectMicros, ...(onHold.closes ? { status: "charged" as const, closedAtMs: ctx.nowMs } : {}) });
+    const returned = onHold.consumedMicros + onHold.releasedMicros;
+    if (returned > 0n) writes.push({ type: "held", accountId: a.accountId, unit: c.unit, deltaMicros: -returned });
+  }
+  work.add(writes);
+
+  // Auto reload, when the charge drew from an add-on pool that reloads itself.
+  const drewReloadable = draws.some((d) => {
+    const pool = a.pools.get(d.poolId)!;
+    return pool.kind === "add_on" && pool.reload !== null && pool.reload.toMicros > 0n;
+  });
+  const reload = drewReloadable ? autoReload(a, c.unit, ctx, c.traceparent) : { writes: [], reloadedMicros: 0n };
+  work.add(reload.writes);
+
+  const balanceMicros = totals.balanceMicros - limit.collectMicros + reload.reloadedMicros;
+  const crossed = crossings({
+    allottedMicros: totals.grantedMicros + reload.reloadedMicros, balanceAfterMicros: balanceMicros, collectedMicros: limit.collectMicros,
+    thresholdPercents: a.facts.thresholdPercents, crossedPercents: unit.crossedPercents,
+  });
+  if (crossed.events.length > 0) {
+    const cycle = a.cycle ? new Date(a.cycle.startMs).toISOString() : "";
+    work.add([
+      ...crossed.events.map((e): Write => ({
+        type: "outbox",
+        event: { accountId: a.accountId, kind: "threshold_crossed", traceparent: c.traceparent, payload: { unit: c.unit, threshold_percent: e.thresholdPercent, percent_used: e.percentUsed, cycle } },
+      })),
+      { type: "crossed", accountId: a.accountId, unit: c.unit, crossedPercents: crossed.crossed },
+    ]);
+  }
+  return {
+    value: {
+      entryId, chargedMicros: limit.collectMicros, uncollectedMicros: limit.uncollectedMicros, releasedMicros: onHold.releasedMicros, balanceMicros,
+      proceed: limit.proceed || (limit.uncollectedMicros === 0n && reload.reloadedMicros > 0n),
+    },
+  };
+}
+
+function release(work: Work, c: ReleaseCommand, ctx: BatchContext): { value: AnswerOf["release"] } {
+  const hold = work.account.holds.get(c.holdId)!;
+  if (hold.status !== "open") return { value: { releasedMicros: 0n, status: hold.status } };
+  const releasedMicros = remaining(hold);
+  work.add([
+    { type: "holdChange", accountId: hold.accountId, holdId: hold.holdId, chargedDeltaMicros: 0n, status: "released", closedAtMs: ctx.nowMs },
+    ...(releasedMicros > 0n ? [{ type: "held", accountId: hold.accountId, unit: hold.unit, deltaMicros: -releasedMicros } as Write] : []),
+  ]);
+  return { value: { releasedMicros, status: "released" } };
+}
+
+function grant(work: Work, c: GrantCommand, ctx: BatchContext): LedgerError | { value: AnswerOf["grant"] } {
+  // Checked after the key: a replay answers the same once the expiry has passed.
+  if (c.expiresAtMs !== null && c.expiresAtMs <= ctx.nowMs) return invalid("expires_at", "must be in the future");
+  const a = work.account;
+  const grantKey = `grant:${a.accountId}:${c.idempotencyKey}`;
+  const already = poolByGrantKey(a, grantKey);
+  const granted = grantPool(a, {
+    unit: c.unit, kind: c.kind, amountMicros: c.amountMicros, expiresAtMs: c.expiresAtMs, priority: c.priority, grantKey,
+    reason: c.reason, actor: c.actor, traceId: c.traceId, reload: c.reload,
+  }, ctx);
+  work.add(granted.writes);
+  return { value: { poolId: granted.pool.poolId, entryId: already ? 0n : granted.entryId, balanceMicros: unitTotals(a, c.unit, ctx.nowMs).balanceMicros } };
+}
+
+function adjust(work: Work, c: AdjustCommand, ctx: BatchContext): LedgerError | { value: AnswerOf["adjust"] } {
+  const a = work.account;
+  const pool = a.pools.get(c.poolId)!;
+  if (pool.closed) return precondition("POOL_CLOSED", `pool ${pool.poolId} is closed`);
+  const totals = unitTotals(a, pool.unit, ctx.nowMs);
+  const unit = a.units.get(pool.unit);
+  if (!adjustFits(totals.availableMicros, unit?.negativeLimitMicros ?? 0n, c.amountMicros)) {
+    return precondition("ADJUSTMENT_BELOW_LIMIT", `the adjustment would take the available balance to ${totals.availableMicros + c.amountMicros} micro-units, below the negative limit`);
+  }
+  const entryId = ctx.ids.entryId();
+  work.add([
+    {
+      type: "entry",
+      entry: {
+        entryId, accountId: a.accountId, kind: "adjust", unit: pool.unit, holdId: null, bucket: "", amountMicros: c.amountMicros, uncollectedMicros: 0n,
+        attribution: {}, rateTableVersion: 0n, reason: c.reason, actor: c.actor, traceId: c.traceId, atMs: ctx.nowMs,
+        lines: [
+          { ledgerAccount: `pool:${pool.poolId}`, poolId: pool.poolId, amountMicros: c.amountMicros },
+          { ledgerAccount: `adjustments:${a.accountId}`, poolId: null, amountMicros: -c.amountMicros },
+        ],
+      },
+    },
+    { type: "poolChange", accountId: a.accountId, poolId: pool.poolId, balanceDeltaMicros: c.amountMicros, grantedDeltaMicros: 0n },
+  ]);
+  return { value: { entryId, balanceMicros: unitTotals(a, pool.unit, ctx.nowMs).balanceMicros } };
+}
+
+function startWork(work: Work, c: StartWorkCommand, ctx: BatchContext): LedgerError | { value: AnswerOf["startWork"] } {
+  const a = work.account;
+  if (a.work.has(c.workId)) return precondition("WORK_EXISTS", `${c.kind} ${c.workId} already exists`);
+  const { availableMicros } = unitTotals(a, c.unit, ctx.nowMs);
+  const minimum = startMinimum(c.kind, a.units.get(c.unit)!.lowCreditLimitMicros);
+  const denial = deny({ account: a, unit: c.unit, fits: availableMicros >= minimum.minimumMicros, balanceDenial: minimum.denial });
+  if (denial) return { value: { allowed: false, reason: denial.reason, availableMicros } };
+  work.add([
+    {
+      type: "work",
+      work: {
+        workId: c.workId, kind: c.kind, accountId: a.accountId, unit: c.unit, state: "running", replicas: c.replicas, chargedUntilMs: ctx.nowMs,
+        activeMs: 0, chargedMicros: 0n, attribution: c.attribution, endpoint: c.endpoint, stopReason: "",
+      },
+    },
+    ...(c.kind === "deployment"
+      ? [{ type: "outbox", event: { accountId: a.accountId, kind: "deployment_changed", traceparent: "", payload: { deployment_id: c.workId, state: "deployed", endpoint: c.endpoint, replicas: c.replicas } } } as Write]
+      : []),
+  ]);
+  return { value: { allowed: true, reason: null, availableMicros } };
+}
+
+function rollOverAccount(account: AccountState, c: RollOverCommand, ctx: BatchContext): Decision {
+  if (c.cycleEndMs <= c.cycleStartMs) return refused(invalid("cycle_end", "must be after the cycle start"));
+  for (const [i, u] of c.units.entries()) {
+    if (!u.unit) return refused(invalid(`units[${i}].unit`, "is required"));
+    if (u.allotmentMicros < 0n || u.negativeLimitMicros < 0n || u.lowCreditLimitMicros < 0n) return refused(invalid(`units[${i}]`, "amounts must not be negative"));
+  }
+  for (const [i, g] of c.signupGrants.entries()) {
+    if (g.amountMicros <= 0n) return refused(invalid(`signup_grants[${i}].amount_micros`, "must be positive"));
+    if (!account.units.has(g.unit) && !c.units.some((u) => u.unit === g.unit)) return refused(notFound("balance", `${account.accountId} ${g.unit}`));
+  }
+  const work = new Work(cloneAccount(account));
+  work.add(expireHolds(work.account, ctx.nowMs));
+  const rolled = rollOver(work.account, c, ctx);
+  work.add(rolled.writes);
+  work.add(expirePools(work.account, ctx));
+  return work.done({ rolled: rolled.rolled, cycleStartMs: rolled.cycleStartMs });
+}
+
+/**
+ * A metering tick: charges the interval as a final one-shot charge (keyed
+ * `meter:<work>:<to>`), moves `charged_until`, and stops work the charge
+ * could not pay (`proceed` false) with a `work_stopped` event. A tick whose
+ * `fromMs` is no longer `charged_until` lost a race and does nothing.
+ */
+function meter(account: AccountState, c: MeterCommand, ctx: BatchContext): Decision {
+  if (c.toMs < c.fromMs) return refused(invalid("to", "must not be before from"));
+  if (c.amountMicros < 0n) return refused(invalid("amount_micros", "must not be negative"));
+  const item = account.work.get(c.workId);
+  if (!item) return refused(notFound("work", c.workId));
+  if (item.chargedUntilMs !== c.fromMs) return { result: { ok: true, value: { stale: true, state: item.state, charge: null }, replayed: false }, account, writes: [] };
+  // A tick writes on the account even when it charges nothing: expiry first, as before any write.
+  const lazy = lazyExpiry(account, ctx);
+  let current = lazy.account;
+  const writes: Write[] = [...lazy.writes];
+  let state = c.nextState ?? item.state;
+  let charged: ChargeAnswer | null = null;
+  if (item.state === "running" && c.toMs > c.fromMs) {
+    const decided = decide(current, {
+      type: "charge", accountId: account.accountId, holdId: null, unit: item.unit, bucket: c.bucket, amountMicros: c.amountMicros, final: true,
+      idempotencyKey: `meter:${c.workId}:${c.toMs}`, requestHash: `${c.amountMicros}:${item.unit}`,
+      attribution: { ...item.attribution, [item.kind === "run" ? "task_id" : "deployment_id"]: c.workId },
+      rateTableVersion: c.rateTableVersion, traceparent: c.traceparent, traceId: c.traceId,
+    }, ctx);
+    if (!decided.result.ok) return refused(decided.result.error);
+    charged = decided.result.value as ChargeAnswer;
+    current = decided.account!;
+    writes.push(...decided.writes);
+  }
+  const work = new Work(current === account ? cloneAccount(account) : current);
+  work.writes.push(...writes);
+  const changes: Write[] = [];
+  if (charged && !charged.proceed && (state === "running" || state === "paused")) {
+    state = "stopped";
+    changes.push({ type: "outbox", event: { accountId: account.accountId, kind: "work_stopped", traceparent: c.traceparent, payload: { run_id: item.kind === "run" ? c.workId : "", deployment_id: item.kind === "deployment" ? c.workId : "", message: STOP_MESSAGE } } });
+  }
+  changes.push({
+    type: "workChange", accountId: account.accountId, workId: c.workId,
+    changes: {
+      chargedUntilMs: c.toMs, activeMs: item.activeMs + (item.state === "running" ? c.toMs - c.fromMs : 0), chargedMicros: item.chargedMicros + (charged?.chargedMicros ?? 0n),
+      replicas: c.replicas ?? item.replicas, state, ...(state === "stopped" && item.state !== "stopped" ? { stopReason: "negative limit reached" } : {}),
+    },
+  });
+  if (item.kind === "deployment" && state === "undeployed" && item.state !== "undeployed") {
+    changes.push({ type: "outbox", event: { accountId: account.accountId, kind: "deployment_changed", traceparent: c.traceparent, payload: { deployment_id: c.workId, state: "undeployed", endpoint: item.endpoint, replicas: item.replicas } } });
+  }
+  work.add(changes);
+  return work.done({ stale: false, state, charge: charged });
+}

@@ -1,0 +1,135 @@
+/**
+ * The ledger's state as the state machine sees it: what the store read and
+ * locked for one batch. Money is bigint micro-units, time is epoch
+ * milliseconds; nothing here knows of protobuf or PostgreSQL.
+ */
+
+export type PoolKind = "monthly" | "bonus" | "add_on" | "free_grant" | "spend_cap";
+export const POOL_KINDS: readonly PoolKind[] = ["monthly", "bonus", "add_on", "free_grant", "spend_cap"];
+export type HoldStatus = "open" | "charged" | "released" | "expired";
+export type EntryKind = "grant" | "charge" | "adjust" | "expire" | "reset";
+
+export interface Pool {
+  poolId: string;
+  accountId: string;
+  unit: string;
+  kind: PoolKind;
+  priority: number;
+  /** Epoch ms; null never expires. */
+  expiresAtMs: number | null;
+  createdAtMs: number;
+  balanceMicros: bigint;
+  /** What was granted into the pool: its grant, auto reloads and spend-cap changes; support Adjusts do not count. */
+  grantedMicros: bigint;
+  closed: boolean;
+  /** Makes a grant once-only (`monthly:…`, `signup:…`, `grant:…`). */
+  grantKey: string;
+  reload: { belowMicros: bigint; toMicros: bigint; cooldownMs: number } | null;
+  reloadedAtMs: number | null;
+}
+
+export interface Hold {
+  holdId: string;
+  accountId: string;
+  unit: string;
+  bucket: string;
+  amountMicros: bigint;
+  /** Everything charged on the hold, usage above the hold included. */
+  chargedMicros: bigint;
+  status: HoldStatus;
+  expiresAtMs: number;
+  createdAtMs: number;
+  closedAtMs: number | null;
+  attribution: Record<string, string>;
+  rateTableVersion: bigint;
+}
+
+/** One (account, unit): its limits, what open holds reserve, and the thresholds crossed this cycle. */
+export interface UnitState {
+  unit: string;
+  negativeLimitMicros: bigint;
+  lowCreditLimitMicros: bigint;
+  heldMicros: bigint;
+  crossedPercents: number[];
+}
+
+export interface IdempotencyRecord {
+  key: string;
+  operation: string;
+  requestHash: string;
+  response: unknown;
+  atMs: number;
+}
+
+export type WorkKind = "run" | "deployment";
+
+export interface Work {
+  workId: string;
+  kind: WorkKind;
+  accountId: string;
+  unit: string;
+  state: string;
+  replicas: number;
+  chargedUntilMs: number;
+  activeMs: number;
+  chargedMicros: bigint;
+  attribution: Record<string, string>;
+  endpoint: string;
+  stopReason: string;
+}
+
+/** Plan facts the rules need; the entitlements view supplies them. */
+export interface AccountFacts {
+  suspended: boolean;
+  /** Pool kinds after monthly, in draw-down order. */
+  drawdownOrder: string[];
+  /** Percent-used thresholds that emit `threshold_crossed`. */
+  thresholdPercents: number[];
+}
+
+export interface AccountState {
+  accountId: string;
+  /** Null until the account's first cycle is opened. */
+  cycle: { planId: string; planVersion: bigint; startMs: number; endMs: number } | null;
+  facts: AccountFacts;
+  units: Map<string, UnitState>;
+  /** Every live pool and every pool a command names (closed ones too, for grant keys). */
+  pools: Map<string, Pool>;
+  /** Every open hold and every hold a command names. */
+  holds: Map<string, Hold>;
+  /** The records of the idempotency keys the commands carry. */
+  idempotency: Map<string, IdempotencyRecord>;
+  work: Map<string, Work>;
+}
+
+/** What a batch reads: the accounts its commands touch. */
+export type LedgerState = Map<string, AccountState>;
+
+export function emptyAccount(accountId: string, facts: Partial<AccountFacts> = {}): AccountState {
+  return {
+    accountId,
+    cycle: null,
+    facts: { suspended: false, drawdownOrder: [], thresholdPercents: [], ...facts },
+    units: new Map(),
+    pools: new Map(),
+    holds: new Map(),
+    idempotency: new Map(),
+    work: new Map(),
+  };
+}
+
+/**
+ * New identifiers, supplied by the store (a sequence, UUIDs): the rules stay
+ * deterministic given the ids they are handed.
+ */
+export interface Ids {
+  entryId(): bigint;
+  holdId(): string;
+  poolId(): string;
+}
+
+/** Everything a batch is decided at: the time and where new ids come from. */
+export interface BatchContext {
+  nowMs: number;
+  ids: Ids;
+}

@@ -1,0 +1,22 @@
+import type { AdjustAnswer } from "../commands.js";
+import { fingerprint } from "../fingerprint.js";
+import { requireAccountId, run, type LedgerDeps } from "./run.js";
+
+export interface AdjustRequest {
+  accountId: string;
+  poolId: string;
+  /** Signed: positive credits the pool, negative debits it. */
+  amountMicros: bigint;
+  reason: string;
+  actor: string;
+  idempotencyKey: string;
+  traceId: string;
+}
+
+/** A support correction: a compensating entry on one pool, never below the negative limit. */
+export async function adjust(deps: LedgerDeps, request: AdjustRequest): Promise<AdjustAnswer> {
+  requireAccountId(request.accountId);
+  const view = await deps.accounts.get(request.accountId);
+  const { traceId, ...hashed } = request;
+  return run(deps, view, { type: "adjust", ...request, requestHash: fingerprint({ op: "adjust", ...hashed }), traceId });
+}

@@ -1,0 +1,30 @@
+import type { GrantAnswer } from "../commands.js";
+import { fingerprint } from "../fingerprint.js";
+import type { PoolKind } from "../state.js";
+import { requireAccountId, run, type LedgerDeps } from "./run.js";
+
+export interface GrantRequest {
+  accountId: string;
+  poolKind: PoolKind;
+  unit: string;
+  amountMicros: bigint;
+  expiresAt?: Date;
+  priority: number;
+  reason: string;
+  actor: string;
+  idempotencyKey: string;
+  traceId: string;
+  reload?: { belowMicros: bigint; toMicros: bigint; cooldownMs: number };
+}
+
+/** A new pool with its grant entry (add-on pools may reload themselves). */
+export async function grant(deps: LedgerDeps, request: GrantRequest): Promise<GrantAnswer> {
+  requireAccountId(request.accountId);
+  const view = await deps.accounts.get(request.accountId);
+  const { traceId, ...hashed } = request;
+  return run(deps, view, {
+    type: "grant", accountId: request.accountId, unit: request.unit, kind: request.poolKind, amountMicros: request.amountMicros,
+    expiresAtMs: request.expiresAt?.getTime() ?? null, priority: request.priority, reason: request.reason, actor: request.actor,
+    idempotencyKey: request.idempotencyKey, requestHash: fingerprint({ op: "grant", ...hashed }), traceId, reload: request.reload ?? null,
+  });
+}

@@ -1,0 +1,113 @@
+import { FailedPreconditionError, IdempotencyKeyReusedError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
+import type { RateTable } from "@tollgate/rating";
+import { describe, expect, it } from "vitest";
+import type { AccountView } from "../account-view.js";
+import { MemoryLedgerStore } from "../memory-store.js";
+import { adjust } from "./adjust.js";
+import { authorize } from "./authorize.js";
+import { charge } from "./charge.js";
+import { expire } from "./expire.js";
+import { grant } from "./grant.js";
+import { meter } from "./meter.js";
+import { release } from "./release.js";
+import { rollOver } from "./roll-over.js";
+import { startWork } from "./start-work.js";
+import type { LedgerDeps } from "./run.js";
+
+const CREDIT = 1_000_000n;
+
+const table: RateTable = {
+  tableId: "rates", version: 3n, effectiveFrom: new Date("2026-01-01T00:00:00Z"),
+  rates: [
+    { bucket: "ai", unit: "credits", kind: "model_reply", model: "gpt", microsPerReply: CREDIT },
+    { bucket: "compute", unit: "credits", kind: "active_minute", microsPerMinute: 60n * CREDIT },
+  ],
+};
+
+function view(fields: Partial<AccountView> = {}): AccountView {
+  return {
+    accountId: "acme", status: "active", planId: "team", planVersion: 1n, cycleAnchor: new Date("2026-11-01T00:00:00Z"), rateTableId: "rates",
+    drawdownOrder: ["add_on", "bonus"], thresholdPercents: [50, 100],
+    units: [{ unit: "credits", allotmentMicros: 10n * CREDIT, negativeLimitMicros: 2n * CREDIT, lowCreditLimitMicros: 0n }],
+    billingMode: "credits", seats: 1, deploymentMode: "cloud",
+    eligibility: [],
+    signupGrants: [], ...fields,
+  };
+}
+
+function ledger(account = view()) {
+  let now = new Date("2026-11-20T12:00:00Z");
+  const store = new MemoryLedgerStore();
+  const deps: LedgerDeps = {
+    store,
+    accounts: { get: async (id) => (id === account.accountId ? account : Promise.reject(new NotFoundError("account", id))) },
+    rates: { inEffect: async () => table },
+    now: () => now,
+  };
+  return { deps, store, account, advance: (ms: number) => (now = new Date(now.getTime() + ms)) };
+}
+
+const reply = { kind: "model_reply" as const, model: "gpt", replies: 1n };
+const context = { runLocation: "cloud", inferenceSource: "managed", computeSource: "hosted" } as const;
+
+describe("use cases over the in-memory store", () => {
+  it("authorize → charge → balance: the cycle opens lazily, the reply is priced and paid from its hold", async () => {
+    const { deps, store } = ledger();
+    const hold = await authorize(deps, { accountId: "acme", estimate: { ...reply, replies: 2n }, attribution: {}, idempotencyKey: "a1", ttlMs: 0, context });
+    expect(hold).toMatchObject({ allowed: true, amountMicros: 2n * CREDIT, availableMicros: 8n * CREDIT, rateTableVersion: 3n });
+    const charged = await charge(deps, { accountId: "acme", holdId: hold.holdId, usage: reply, final: true, idempotencyKey: "c1", attribution: {}, context, traceparent: "", traceId: "" });
+    expect(charged).toMatchObject({ chargedMicros: CREDIT, releasedMicros: CREDIT, balanceMicros: 9n * CREDIT, proceed: true });
+    const entries = await store.entries("acme");
+    expect(entries.map((e) => e.kind)).toEqual(["grant", "charge"]);
+    expect(entries[1]!.attribution).toEqual({ model: "gpt" });
+  });
+
+  it("replays a charge and refuses its key with another request", async () => {
+    const { deps } = ledger();
+    const request = { accountId: "acme", holdId: null, usage: reply, final: true, idempotencyKey: "c", attribution: {}, context, traceparent: "", traceId: "" };
+    const first = await charge(deps, request);
+    expect(await charge(deps, request)).toEqual(first);
+    await expect(charge(deps, { ...request, usage: { ...reply, replies: 2n } })).rejects.toBeInstanceOf(IdempotencyKeyReusedError);
+  });
+
+  it("turns refusals into domain errors naming the field or the reason", async () => {
+    const { deps } = ledger();
+    await expect(grant(deps, { accountId: "acme", poolKind: "bonus", unit: "credits", amountMicros: 0n, priority: 0, reason: "r", actor: "a", idempotencyKey: "g", traceId: "" }))
+      .rejects.toMatchObject({ constructor: InvalidArgumentError, field: "amount_micros" });
+    await expect(release(deps, { accountId: "acme", holdId: "nope", idempotencyKey: "r" })).rejects.toMatchObject({ constructor: NotFoundError, reason: "HOLD_NOT_FOUND" });
+    const hold = await authorize(deps, { accountId: "acme", estimate: reply, attribution: {}, idempotencyKey: "a", ttlMs: 0, context });
+    await release(deps, { accountId: "acme", holdId: hold.holdId!, idempotencyKey: "r1" });
+    await expect(charge(deps, { accountId: "acme", holdId: hold.holdId, usage: reply, final: true, idempotencyKey: "c", attribution: {}, context, traceparent: "", traceId: "" }))
+      .rejects.toMatchObject({ constructor: FailedPreconditionError, reason: "HOLD_CLOSED" });
+  });
+
+  it("grants, adjusts, sweeps and rolls over", async () => {
+    const { deps, store, advance } = ledger();
+    const bonus = await grant(deps, { accountId: "acme", poolKind: "bonus", unit: "credits", amountMicros: 5n * CREDIT, expiresAt: new Date("2026-11-20T13:00:00Z"), priority: 0, reason: "promo", actor: "ops", idempotencyKey: "g", traceId: "" });
+    expect(bonus.balanceMicros).toBe(15n * CREDIT);
+    expect((await adjust(deps, { accountId: "acme", poolId: bonus.poolId, amountMicros: -CREDIT, reason: "fix", actor: "ops", idempotencyKey: "j", traceId: "" })).balanceMicros).toBe(14n * CREDIT);
+    advance(3_600_000);
+    expect(await expire(deps, "acme", "pools")).toEqual({ expired: 1 });
+    expect((await store.outbox("acme")).map((e) => e.kind)).toEqual(["pool_expired"]);
+    advance(15 * 86_400_000);
+    expect(await rollOver(deps, "acme")).toEqual({ rolled: true, cycleStartMs: new Date("2026-12-01T00:00:00Z").getTime() });
+  });
+
+  it("starts a run and meters it until the negative limit stops it", async () => {
+    const { deps, store, advance } = ledger();
+    expect(await startWork(deps, { kind: "run", accountId: "acme", workId: "run-1", usagePerSecond: { kind: "active_time", seconds: 1n }, replicas: 1, attribution: {}, endpoint: "", idempotencyKey: "s" }))
+      .toEqual({ allowed: true, reason: null, availableMicros: 10n * CREDIT });
+    const started = (await store.account("acme"))!.work.get("run-1")!;
+    advance(13 * 60_000);
+    const tick = await meter(deps, { accountId: "acme", workId: "run-1", fromMs: started.chargedUntilMs, toMs: started.chargedUntilMs + 13 * 60_000, amountMicros: 13n * 60n * CREDIT, bucket: "compute", rateTableVersion: 3n, nextState: null, replicas: null, traceparent: "", traceId: "" });
+    expect(tick).toMatchObject({ stale: false, state: "stopped", charge: { chargedMicros: 12n * CREDIT, proceed: false } });
+    expect((await store.outbox("acme")).map((e) => e.kind)).toEqual(["threshold_crossed", "threshold_crossed", "work_stopped"]);
+  });
+
+  it("denies a suspended account before anything else, and records the denial under the key", async () => {
+    const { deps, store } = ledger(view({ status: "suspended" }));
+    const request = { accountId: "acme", estimate: reply, attribution: {}, idempotencyKey: "a", ttlMs: 0, context };
+    expect(await authorize(deps, request)).toMatchObject({ allowed: false, reason: "ACCOUNT_SUSPENDED" });
+    expect((await store.account("acme"))!.idempotency.has("a")).toBe(true);
+  });
+});

@@ -1,0 +1,156 @@
+import type { AccountState, EntryKind, Hold, HoldStatus, IdempotencyRecord, LedgerState, Pool, Work } from "./state.js";
+
+/** One journal line: a pool (`pool:<id>`) or a counter-account (`usage:…`, `grants:…`, `adjustments:…`, `purchases:…`). */
+export interface Line {
+  ledgerAccount: string;
+  poolId: string | null;
+  amountMicros: bigint;
+}
+
+/** A journal entry; its lines sum to zero and name each pool at most once. */
+export interface Entry {
+  entryId: bigint;
+  accountId: string;
+  kind: EntryKind;
+  unit: string;
+  holdId: string | null;
+  bucket: string;
+  amountMicros: bigint;
+  uncollectedMicros: bigint;
+  attribution: Record<string, string>;
+  rateTableVersion: bigint;
+  reason: string;
+  actor: string;
+  traceId: string;
+  atMs: number;
+  lines: Line[];
+}
+
+export interface OutboxEvent {
+  accountId: string;
+  kind: "threshold_crossed" | "pool_expired" | "pool_reloaded" | "work_stopped" | "deployment_changed";
+  payload: Record<string, unknown>;
+  traceparent: string;
+}
+
+/**
+ * What the store makes of a command: rows to insert and deltas to add. The
+ * state machine applies the same writes to its own copy of the state, so the
+ * next command of a batch sees them ({@link applyWrites} is the only place
+ * state changes).
+ */
+export type Write =
+  | { type: "cycle"; accountId: string; cycle: NonNullable<AccountState["cycle"]> }
+  | { type: "unit"; accountId: string; unit: string; negativeLimitMicros: bigint; lowCreditLimitMicros: bigint }
+  | { type: "held"; accountId: string; unit: string; deltaMicros: bigint }
+  | { type: "crossed"; accountId: string; unit: string; crossedPercents: number[] }
+  | { type: "pool"; pool: Pool }
+  | { type: "poolChange"; accountId: string; poolId: string; balanceDeltaMicros: bigint; grantedDeltaMicros: bigint; closed?: true; reloadedAtMs?: number }
+  | { type: "hold"; hold: Hold }
+  | { type: "holdChange"; accountId: string; holdId: string; chargedDeltaMicros: bigint; status?: HoldStatus; closedAtMs?: number }
+  | { type: "entry"; entry: Entry }
+  | { type: "outbox"; event: OutboxEvent }
+  | { type: "idempotency"; accountId: string; record: IdempotencyRecord }
+  | { type: "work"; work: Work }
+  | { type: "workChange"; accountId: string; workId: string; changes: Partial<Omit<Work, "workId" | "accountId">> };
+
+function account(state: LedgerState, accountId: string): AccountState {
+  const found = state.get(accountId);
+  if (!found) throw new Error(`write for an account the batch did not read: ${accountId}`);
+  return found;
+}
+
+function need<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`write for ${what} the batch did not read`);
+  return value;
+}
+
+/**
+ * Applies writes to a state. Rows are replaced, never changed in place, so a
+ * copy made with {@link cloneAccount} shares the untouched rows and the state
+ * it was copied from stays as it was. Invariant violations here are bugs in a
+ * rule, not bad input.
+ */
+export function applyWrites(state: LedgerState, writes: readonly Write[]): void {
+  for (const write of writes) {
+    switch (write.type) {
+      case "cycle":
+        account(state, write.accountId).cycle = { ...write.cycle };
+        break;
+      case "unit": {
+        const a = account(state, write.accountId);
+        const unit = a.units.get(write.unit) ?? { unit: write.unit, heldMicros: 0n, crossedPercents: [] };
+        a.units.set(write.unit, { ...unit, negativeLimitMicros: write.negativeLimitMicros, lowCreditLimitMicros: write.lowCreditLimitMicros });
+        break;
+      }
+      case "held": {
+        const units = account(state, write.accountId).units;
+        const unit = need(units.get(write.unit), `unit ${write.unit}`);
+        units.set(write.unit, { ...unit, heldMicros: unit.heldMicros + write.deltaMicros });
+        break;
+      }
+      case "crossed": {
+        const units = account(state, write.accountId).units;
+        units.set(write.unit, { ...need(units.get(write.unit), `unit ${write.unit}`), crossedPercents: [...write.crossedPercents] });
+        break;
+      }
+      case "pool":
+        account(state, write.pool.accountId).pools.set(write.pool.poolId, { ...write.pool });
+        break;
+      case "poolChange": {
+        const pools = account(state, write.accountId).pools;
+        const pool = need(pools.get(write.poolId), `pool ${write.poolId}`);
+        pools.set(write.poolId, {
+          ...pool,
+          balanceMicros: pool.balanceMicros + write.balanceDeltaMicros,
+          grantedMicros: pool.grantedMicros + write.grantedDeltaMicros,
+          closed: pool.closed || write.closed === true,
+          reloadedAtMs: write.reloadedAtMs ?? pool.reloadedAtMs,
+        });
+        break;
+      }
+      case "hold":
+        account(state, write.hold.accountId).holds.set(write.hold.holdId, { ...write.hold });
+        break;
+      case "holdChange": {
+        const holds = account(state, write.accountId).holds;
+        const hold = need(holds.get(write.holdId), `hold ${write.holdId}`);
+        holds.set(write.holdId, {
+          ...hold,
+          chargedMicros: hold.chargedMicros + write.chargedDeltaMicros,
+          status: write.status ?? hold.status,
+          closedAtMs: write.closedAtMs ?? hold.closedAtMs,
+        });
+        break;
+      }
+      case "idempotency":
+        account(state, write.accountId).idempotency.set(write.record.key, write.record);
+        break;
+      case "work":
+        account(state, write.work.accountId).work.set(write.work.workId, { ...write.work });
+        break;
+      case "workChange": {
+        const work = account(state, write.accountId).work;
+        work.set(write.workId, { ...need(work.get(write.workId), `work ${write.workId}`), ...write.changes });
+        break;
+      }
+      case "entry":
+      case "outbox":
+        break; // append-only: the store keeps them, the rules never read them back
+    }
+  }
+}
+
+/** A copy of one account that writes may be applied to without touching the original (rows are shared until replaced). */
+export function cloneAccount(a: AccountState): AccountState {
+  return {
+    accountId: a.accountId,
+    cycle: a.cycle,
+    facts: a.facts,
+    units: new Map(a.units),
+    pools: new Map(a.pools),
+    holds: new Map(a.holds),
+    idempotency: new Map(a.idempotency),
+    work: new Map(a.work),
+  };
+}
