@@ -12,6 +12,7 @@ await runService(
   {
     ...baseShape,
     LEDGER_PORT: env.port(50053),
+    LEDGER_METRICS_PORT: env.port(9463),
     ENTITLEMENTS_ADDRESS: env.address().default("127.0.0.1:50051"),
     PRICING_ADDRESS: env.address().default("127.0.0.1:50052"),
     HOLD_SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).default(5_000),
@@ -23,6 +24,7 @@ await runService(
     startLedgerService({
       databaseUrl: config.DATABASE_URL,
       port: config.LEDGER_PORT,
+      metricsPort: config.LEDGER_METRICS_PORT,
       host: config.GRPC_HOST,
       poolMax: config.DB_POOL_MAX,
       entitlementsAddress: config.ENTITLEMENTS_ADDRESS,

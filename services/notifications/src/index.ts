@@ -1,7 +1,7 @@
-import { openDatabase } from "@tollgate/db";
+import { connectionPool, openDatabase } from "@tollgate/db";
 import { call, createClient, mikroOrmScope, startGrpcServer, type RunningServer } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
-import { currentTraceId, currentTraceparent } from "@tollgate/telemetry";
+import { currentTraceId, currentTraceparent, startMetrics } from "@tollgate/telemetry";
 import { BannerSchema, ConsumerOffsetSchema } from "./data/banner.entity.js";
 import { EmailChannel } from "./data/channels/email.js";
 import { WebhookChannel } from "./data/channels/webhook.js";
@@ -11,6 +11,7 @@ import { LedgerConsumer } from "./data/ledger-consumer.js";
 import { migrations } from "./data/migrations/index.js";
 import { PostgresNotificationsStore } from "./data/notifications-store.js";
 import { DEFAULT_RULES, decide, runOutWarning, type PlanRules, type Recipients } from "./domain/rules.js";
+import { NotificationsMetrics } from "./metrics.js";
 import { notificationsHandlers } from "./transport/notifications-handlers.js";
 
 export interface NotificationsServiceOptions {
@@ -27,11 +28,14 @@ export interface NotificationsServiceOptions {
   deliveryPollMs?: number;
   retryBaseMs?: number;
   maxAttempts?: number;
+  /** Port of the Prometheus endpoint `/metrics` (0 or unset: a free port, see `metrics.port`). */
+  metricsPort?: number;
 }
 
 export interface NotificationsService {
   address: string;
   server: RunningServer;
+  metrics: { port: number; url: string };
   stop(): Promise<void>;
 }
 
@@ -44,6 +48,14 @@ export async function startNotificationsService(options: NotificationsServiceOpt
     ...(options.poolMax ? { poolMax: options.poolMax } : {}),
   });
   const store = new PostgresNotificationsStore(() => orm.em.getContext());
+  const telemetry = await startMetrics({
+    serviceName: "tollgate-notifications",
+    port: options.metricsPort ?? 0,
+    ...(options.host ? { host: options.host } : {}),
+    connectionPool: { name: "notifications", pool: await connectionPool(orm) },
+  });
+  // The consumer is made below; the lag gauge reads it at collection time.
+  const metrics = new NotificationsMetrics(telemetry.meter, { outboxLag: () => consumer.lag() });
   const scope = mikroOrmScope(orm.em);
   const token = options.serviceToken ? { serviceToken: options.serviceToken } : {};
   const ledger = createClient(ledgerV1.LedgerServiceClient, options.ledgerAddress);
@@ -61,6 +73,7 @@ export async function startNotificationsService(options: NotificationsServiceOpt
       retryBaseMs: options.retryBaseMs ?? 1_000,
       maxAttempts: options.maxAttempts ?? 8,
     },
+    (channel, outcome) => metrics.delivery(channel, outcome),
   );
 
   /** The account's plan rules and who hears about it. */
@@ -126,12 +139,14 @@ export async function startNotificationsService(options: NotificationsServiceOpt
     ],
     port: options.port,
     ...(options.host ? { host: options.host } : {}),
+    meter: telemetry.meter,
   });
   await consumer.start();
   worker.start();
   return {
     address: server.address,
     server,
+    metrics: { port: telemetry.port, url: telemetry.url },
     async stop() {
       consumer.stop();
       await worker.stop();
@@ -139,6 +154,7 @@ export async function startNotificationsService(options: NotificationsServiceOpt
       ledger.close();
       entitlements.close();
       email?.close();
+      await telemetry.shutdown();
       await orm.close();
     },
   };

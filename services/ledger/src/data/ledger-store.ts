@@ -1,5 +1,5 @@
 import { sql, type EntityManager } from "@tollgate/db";
-import { GroupCommit, lockOrder, type BatchCall } from "./group-commit.js";
+import { GroupCommit, lockOrder, type BatchCall, type GroupCommitOptions } from "./group-commit.js";
 import { EntrySchema, HoldSchema, LedgerAccountSchema, LineSchema, PoolSchema, BalanceSchema, type Entry, type Hold, type LedgerAccount, type Line, type Pool, type Balance } from "./entities.js";
 
 export interface UnitSetup {
@@ -178,14 +178,14 @@ export class PostgresLedgerStore implements LedgerStore {
   private readonly groupCommit: GroupCommit | undefined;
 
   /** `groupCommitLanes`: Authorize and Charge transactions in flight at once (0: every call its own transaction). */
-  constructor(private readonly em: () => EntityManager, groupCommitLanes = 0) {
+  constructor(private readonly em: () => EntityManager, groupCommitLanes = 0, observeGroupCommit?: GroupCommitOptions["observe"]) {
     this.groupCommit =
       groupCommitLanes > 0
         ? new GroupCommit(async (calls) => {
             // A batch carries many requests' calls: it runs in no request's transaction.
             const rows = (await this.em().getConnection().execute(`select ledger.apply_batch(?::jsonb) as result`, [JSON.stringify(calls)], "all")) as { result: never }[];
             return rows[0]!.result;
-          }, { lanes: groupCommitLanes })
+          }, { lanes: groupCommitLanes, ...(observeGroupCommit ? { observe: observeGroupCommit } : {}) })
         : undefined;
   }
 

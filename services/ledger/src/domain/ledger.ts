@@ -35,6 +35,11 @@ export interface AuthorizeOutcome {
   rateTableVersion: bigint;
   expiresAt?: Date;
   message?: string;
+  /** The unit the estimate was priced in, and the rate table that priced it (for traces). */
+  unit?: Unit;
+  rateTableId?: string;
+  /** True when the idempotency key had already been answered and this is the stored answer. */
+  replayed?: boolean;
 }
 
 export interface ChargeCommand {
@@ -56,6 +61,10 @@ export interface ChargeOutcome {
   releasedMicros: bigint;
   balanceMicros: bigint;
   proceed: boolean;
+  unit?: Unit;
+  rateTableId?: string;
+  rateTableVersion?: bigint;
+  replayed?: boolean;
 }
 
 export interface GrantCommand {
@@ -172,6 +181,7 @@ export class Ledger {
       bucket: first?.bucket ?? "ai",
       amountMicros: totalMicros(lines),
       version: table.version,
+      tableId: table.tableId,
     };
   }
 
@@ -181,16 +191,17 @@ export class Ledger {
     if (command.ttlMs < 0 || command.ttlMs > MAX_HOLD_TTL_MS) throw new InvalidArgumentError("ttl_ms", `must be between 1 and ${MAX_HOLD_TTL_MS}`);
     const account = await this.accounts.get(command.accountId);
     const price = await this.price(account, command.estimate, "estimate");
+    const priced = { unit: price.unit, rateTableId: price.tableId, rateTableVersion: price.version };
     // Denial precedence: suspended, then not eligible, then balance.
     if (account.status === "suspended") {
-      return { allowed: false, reason: "ACCOUNT_SUSPENDED", amountMicros: price.amountMicros, availableMicros: 0n, metered: true, rateTableVersion: price.version, message: "the account is suspended" };
+      return { allowed: false, reason: "ACCOUNT_SUSPENDED", amountMicros: price.amountMicros, availableMicros: 0n, metered: true, ...priced, message: "the account is suspended" };
     }
     const eligibility = this.eligibility(account, command.context, price.bucket);
     if (!eligibility.allowed) {
-      return { allowed: false, reason: "NOT_ELIGIBLE", amountMicros: price.amountMicros, availableMicros: 0n, metered: false, rateTableVersion: price.version, message: eligibility.reason };
+      return { allowed: false, reason: "NOT_ELIGIBLE", amountMicros: price.amountMicros, availableMicros: 0n, metered: false, ...priced, message: eligibility.reason };
     }
     if (!eligibility.metered) {
-      return { allowed: true, amountMicros: 0n, availableMicros: 0n, metered: false, rateTableVersion: price.version, message: eligibility.reason };
+      return { allowed: true, amountMicros: 0n, availableMicros: 0n, metered: false, ...priced, message: eligibility.reason };
     }
     await this.ensureOpen(account);
     const result = await this.store.authorize({
@@ -211,8 +222,9 @@ export class Ledger {
       amountMicros: price.amountMicros,
       availableMicros: BigInt(result.available_micros),
       metered: true,
-      rateTableVersion: price.version,
+      ...priced,
       ...(result.expires_at ? { expiresAt: new Date(result.expires_at) } : {}),
+      replayed: result.replayed === true,
     };
   }
 
@@ -248,6 +260,10 @@ export class Ledger {
       releasedMicros: BigInt(result.released_micros),
       balanceMicros: BigInt(result.balance_micros),
       proceed: result.proceed,
+      unit: price.unit,
+      rateTableId: price.tableId,
+      rateTableVersion: price.version,
+      replayed: result.replayed === true,
     };
   }
 

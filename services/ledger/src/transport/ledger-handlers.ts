@@ -9,6 +9,7 @@ import type { LedgerStore, OutboxRow } from "../data/ledger-store.js";
 import { cycleMetrics } from "../domain/cycle.js";
 import type { Ledger } from "../domain/ledger.js";
 import { statusIcon } from "../domain/status-icon.js";
+import type { DecisionTelemetry } from "./decision-telemetry.js";
 import { shareBasisPoints, usageDimension, usageWindow, type UsageWindow } from "../domain/usage.js";
 import {
   attributionFromProto,
@@ -34,6 +35,7 @@ export function ledgerHandlers(
   store: LedgerStore,
   events: LogFollower<OutboxRow>,
   options: HandlerOptions,
+  decisions: DecisionTelemetry,
 ): Partial<ledgerV1.LedgerServiceServer> {
   const requireWork = async (workId: string, field: string) => {
     if (!workId) throw new InvalidArgumentError(field, "is required");
@@ -52,6 +54,7 @@ export function ledgerHandlers(
         ttlMs: Number(int64(request.ttlMs, "ttl_ms")),
         context: runContextFromProto(request.context),
       });
+      decisions.authorized(request.accountId, outcome);
       return {
         allowed: outcome.allowed,
         reason: outcome.reason ? L.denialReasonFromJSON(`DENIAL_REASON_${outcome.reason}`) : L.DenialReason.DENIAL_REASON_UNSPECIFIED,
@@ -78,6 +81,7 @@ export function ledgerHandlers(
         traceId: currentTraceId(),
       });
       if (outcome.entryId > 0n) events.notify();
+      await decisions.charged(request.accountId, request.holdId, outcome);
       return {
         chargedMicros: outcome.chargedMicros.toString(),
         uncollectedMicros: outcome.uncollectedMicros.toString(),
