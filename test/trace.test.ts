@@ -80,6 +80,8 @@ it("follows Authorize → Charge → outbox → notifications as one trace", asy
   // The threshold email's delivery (the SMTP send) is in the same trace, under the consumer span.
   const deliver = spans.find((s) => s.name === "notifications.deliver email")!;
   expect(byId.get(deliver.parentSpanContext!.spanId)?.name).toBe("notifications.consume thresholdCrossed");
+  expect(consume.attributes["tollgate.rules"]).toContain("usage_50");
+  expect(consume.attributes["tollgate.channels"]).toContain("email");
   expect(deliver.attributes).toMatchObject({ "tollgate.rule": "usage_50", "tollgate.channel": "email", "tollgate.delivery.outcome": "delivered" });
   expect(smtp.messages.some((m) => m.subject === "You have used 50% of your credits")).toBe(true);
 });

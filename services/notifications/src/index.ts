@@ -1,3 +1,4 @@
+import { trace } from "@opentelemetry/api";
 import { connectionPool, openDatabase } from "@tollgate/db";
 import { call, createClient, mikroOrmScope, startGrpcServer, type RunningServer } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
@@ -125,6 +126,10 @@ export async function startNotificationsService(options: NotificationsServiceOpt
         }
       }
     }
+    trace.getActiveSpan()?.setAttributes({
+      "tollgate.rules": [...new Set([...decisions.banners, ...decisions.deliveries].map((d) => d.rule))],
+      "tollgate.channels": [...new Set(decisions.deliveries.map((d) => d.channel))],
+    });
     await store.recordEvent("notifications", event.sequence, decisions, { traceId: currentTraceId(), traceparent: currentTraceparent() });
     if (decisions.deliveries.length > 0) worker.wake();
   });
