@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { status } from "@grpc/grpc-js";
+import pg from "pg";
 import { call } from "@tollgate/grpc-kit";
 import { ledgerV1, notificationsV1 } from "@tollgate/proto";
 import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
@@ -143,4 +144,28 @@ it("exposes RPC latencies and pool use of pricing and entitlements, each on its 
   expect(value(entitlements, "rpc_server_duration_count", { rpc_method: "CreateAccount", rpc_grpc_status_code: "0" })).toBe(1);
   expect(value(entitlements, "db_client_connection_max", { db_client_connection_pool_name: "entitlements" })).toBe(4);
   expect((await fetch(platform.pricing.metrics.url.replace("/metrics", "/other"))).status).toBe(404);
+});
+
+it("reconciles every account in slices and reports books that disagree (last: it corrupts the ledger)", async () => {
+  const mismatches = async (check: string) => value(await scrape(platform.ledger.metrics.url), "tollgate_ledger_reconciliation_mismatches", { tollgate_check: check });
+  // A clean ledger after the flow: full passes and no difference.
+  const clean = await eventually(async () => {
+    const samples = await scrape(platform.ledger.metrics.url);
+    return (value(samples, "tollgate_ledger_reconciliation_passes_total") ?? 0) >= 2 ? samples : undefined;
+  }, 5_000, "two reconciliation passes");
+  expect(value(clean, "tollgate_ledger_reconciliation_mismatches", { tollgate_check: "journal" })).toBe(0);
+  expect(value(clean, "tollgate_ledger_reconciliation_mismatches", { tollgate_check: "held" })).toBe(0);
+  expect(value(clean, "tollgate_ledger_reconciliation_accounts_checked_total")).toBeGreaterThanOrEqual(1);
+
+  // A pool changed behind the journal's back, and a held amount no open hold explains.
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  try {
+    await client.query(`update ledger.pools set balance_micros = balance_micros + 1 where account_id = $1 and kind = 'monthly'`, [ACCOUNT]);
+    await client.query(`update ledger.balances set held_micros = held_micros + 7 where account_id = $1 and unit = 'credits'`, [ACCOUNT]);
+  } finally {
+    await client.end();
+  }
+  await eventually(async () => ((await mismatches("journal")) === 1 ? true : undefined), 5_000, "the journal mismatch");
+  await eventually(async () => ((await mismatches("held")) === 1 ? true : undefined), 5_000, "the held mismatch");
 });

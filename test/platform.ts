@@ -37,6 +37,7 @@ export async function startPlatform(databaseUrl: string, options: PlatformOption
     pricingAddress: pricing.address,
     sweepIntervalMs: 200,
     meterIntervalMs: 200,
+    reconcileIntervalMs: 100,
   });
   const notifications = await startNotificationsService({
     databaseUrl,

@@ -7,6 +7,7 @@ import { ledgerEntities } from "./data/entities.js";
 import { PostgresLedgerStore } from "./data/ledger-store.js";
 import { migrations } from "./data/migrations/index.js";
 import { openHolds, poolsDrawn } from "./data/operational-reads.js";
+import { reconcileSlice, Reconciler } from "./data/reconciliation.js";
 import { RateCache } from "./data/rate-cache.js";
 import { Ledger } from "./domain/ledger.js";
 import { LedgerMetrics } from "./metrics.js";
@@ -31,6 +32,10 @@ export interface LedgerServiceOptions {
   groupCommitLanes?: number;
   /** Port of the Prometheus endpoint `/metrics` (0 or unset: a free port, see `metrics.port`). */
   metricsPort?: number;
+  /** How often the reconciliation job checks its next slice of accounts (0 disables it). */
+  reconcileIntervalMs?: number;
+  /** Accounts per reconciliation slice. */
+  reconcileSliceAccounts?: number;
 }
 
 export interface LedgerService {
@@ -56,7 +61,12 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
     ...(options.host ? { host: options.host } : {}),
     connectionPool: { name: "ledger", pool: await connectionPool(orm) },
   });
-  const metrics = new LedgerMetrics(telemetry.meter, { openHolds: () => scope(() => openHolds(em())) });
+  const reconciler = new Reconciler(
+    (after, limit) => scope(() => reconcileSlice(em(), after, limit)),
+    options.reconcileSliceAccounts ?? 500,
+    (m) => console.error(JSON.stringify({ level: "error", service: "ledger", msg: "reconciliation mismatch", ...m, differenceMicros: m.differenceMicros.toString() })),
+  );
+  const metrics = new LedgerMetrics(telemetry.meter, { openHolds: () => scope(() => openHolds(em())), reconciliation: () => reconciler.state() });
   const store = new PostgresLedgerStore(em, options.groupCommitLanes ?? 4, (size, waits) => metrics.groupCommit(size, waits));
   const entitlements = createClient(entitlementsV1.EntitlementsServiceClient, options.entitlementsAddress);
   const pricing = createClient(pricingV1.PricingServiceClient, options.pricingAddress);
@@ -99,6 +109,20 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
       : undefined;
   meter?.unref();
 
+  // Reconciliation: journal = balances and held = open holds, one slice of accounts per tick, for ever.
+  const reconcileIntervalMs = options.reconcileIntervalMs ?? 10_000;
+  let reconciling: Promise<void> | undefined;
+  const reconcile =
+    reconcileIntervalMs > 0
+      ? setInterval(() => {
+          reconciling ??= reconciler
+            .step()
+            .catch((error: unknown) => console.error("[ledger] reconciliation step failed", error))
+            .finally(() => (reconciling = undefined));
+        }, reconcileIntervalMs)
+      : undefined;
+  reconcile?.unref();
+
   return {
     address: server.address,
     server,
@@ -106,6 +130,8 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
     async stop() {
       if (sweeper) clearInterval(sweeper);
       if (meter) clearInterval(meter);
+      if (reconcile) clearInterval(reconcile);
+      await reconciling;
       await server.drain();
       accounts.stop();
       rates.stop();

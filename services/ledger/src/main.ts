@@ -19,6 +19,8 @@ await runService(
     METER_INTERVAL_MS: z.coerce.number().int().min(0).default(10_000),
     IDEMPOTENCY_RETENTION_HOURS: z.coerce.number().int().min(24, "keys are kept at least 24 hours").default(168),
     GROUP_COMMIT_LANES: z.coerce.number().int().min(0).max(64).default(4),
+    RECONCILE_INTERVAL_MS: z.coerce.number().int().min(0).default(10_000),
+    RECONCILE_SLICE_ACCOUNTS: z.coerce.number().int().min(1).max(10_000).default(500),
   },
   (config) =>
     startLedgerService({
@@ -33,6 +35,8 @@ await runService(
       meterIntervalMs: config.METER_INTERVAL_MS,
       idempotencyRetentionMs: config.IDEMPOTENCY_RETENTION_HOURS * 3_600_000,
       groupCommitLanes: config.GROUP_COMMIT_LANES,
+      reconcileIntervalMs: config.RECONCILE_INTERVAL_MS,
+      reconcileSliceAccounts: config.RECONCILE_SLICE_ACCOUNTS,
       ...(config.SERVICE_TOKEN ? { serviceToken: config.SERVICE_TOKEN } : {}),
     }),
 );

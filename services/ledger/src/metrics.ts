@@ -1,11 +1,13 @@
 import { cachedReading, type Meter } from "@tollgate/telemetry";
 import type { OpenHolds } from "./data/operational-reads.js";
+import type { ReconciliationState } from "./data/reconciliation.js";
 
 /** How long one read of the open holds serves every collection (Prometheus scrapes and the OTLP push). */
 const GAUGE_READ_TTL_MS = 1_000;
 
 export interface LedgerMetricSources {
   openHolds: () => Promise<OpenHolds[]>;
+  reconciliation: () => ReconciliationState;
 }
 
 /**
@@ -46,6 +48,19 @@ export class LedgerMetrics {
         result.observe(holdsAmount, Number(holds.heldMicros), { "tollgate.unit": holds.unit });
       }
     }, [holdsCount, holdsAmount]);
+
+    const mismatches = meter.createObservableGauge("tollgate.ledger.reconciliation.mismatches", {
+      description: "Account-units whose books disagree (journal: pools vs journal lines; held: held amount vs open holds), in the last full pass or the one in progress",
+      unit: "{balance}",
+    });
+    const passes = meter.createObservableCounter("tollgate.ledger.reconciliation.passes", { description: "Full reconciliation passes over every account", unit: "{pass}" });
+    const checked = meter.createObservableCounter("tollgate.ledger.reconciliation.accounts_checked", { description: "Accounts reconciled", unit: "{account}" });
+    meter.addBatchObservableCallback((result) => {
+      const state = sources.reconciliation();
+      for (const [check, count] of Object.entries(state.mismatches)) result.observe(mismatches, count, { "tollgate.check": check });
+      result.observe(passes, state.passes);
+      result.observe(checked, state.accountsChecked);
+    }, [mismatches, passes, checked]);
   }
 
   decision(unit: string, allowed: boolean, reason: string | undefined): void {

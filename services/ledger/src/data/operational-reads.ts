@@ -11,7 +11,7 @@ export interface OpenHolds {
 export async function openHolds(em: EntityManager): Promise<OpenHolds[]> {
   const rows = await sql<{ unit: string; count: string; held: string }>(
     em,
-    `select unit, count(*)::text as count, coalesce(sum(amount_micros - charged_micros), 0)::text as held
+    `select unit, count(*)::text as count, coalesce(sum(greatest(amount_micros - charged_micros, 0)), 0)::text as held
        from ledger.holds where status = 'open' group by unit`,
   );
   return rows.map((row) => ({ unit: row.unit, count: Number(row.count), heldMicros: BigInt(row.held) }));
