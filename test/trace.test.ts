@@ -80,8 +80,10 @@ it("follows Authorize → Charge → outbox → notifications as one trace", asy
   // The threshold email's delivery (the SMTP send) is in the same trace, under the consumer span.
   const deliver = spans.find((s) => s.name === "notifications.deliver email")!;
   expect(byId.get(deliver.parentSpanContext!.spanId)?.name).toBe("notifications.consume thresholdCrossed");
-  expect(consume.attributes["tollgate.rules"]).toContain("usage_50");
-  expect(consume.attributes["tollgate.channels"]).toContain("email");
+  // That consume span says what its event became.
+  const crossing = byId.get(deliver.parentSpanContext!.spanId)!;
+  expect(crossing.attributes["tollgate.rules"]).toContain("usage_50");
+  expect(crossing.attributes["tollgate.channels"]).toContain("email");
   expect(deliver.attributes).toMatchObject({ "tollgate.rule": "usage_50", "tollgate.channel": "email", "tollgate.delivery.outcome": "delivered" });
   expect(smtp.messages.some((m) => m.subject === "You have used 50% of your credits")).toBe(true);
 });
@@ -167,4 +169,17 @@ it("names the pools a Charge drew, with the amount from each", async () => {
     "tollgate.idempotent_replay": false,
   });
   expect(span.attributes["tollgate.balance_after_micros"]).toBe(Number(monthly.balanceMicros));
+});
+
+it("does not trace Prometheus scrapes", async () => {
+  const before = exporter.getFinishedSpans().length;
+  expect((await fetch(platform.ledger.metrics.url)).status).toBe(200);
+  expect((await fetch(platform.ledger.metrics.url.replace("/metrics", "/nothing"))).status).toBe(404);
+  // The other request to the same server is traced, so the scrape's absence is the hook's doing.
+  const spans = await eventually(async () => {
+    const after = exporter.getFinishedSpans().slice(before);
+    return after.some((s: ReadableSpan) => s.kind === 1) ? after : undefined;
+  }, 5_000, "the traced request's server span");
+  const paths = spans.filter((s: ReadableSpan) => s.kind === 1).map((s) => s.attributes["url.path"] ?? s.attributes["http.target"]);
+  expect(paths).toEqual(["/nothing"]);
 });
