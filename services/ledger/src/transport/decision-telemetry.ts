@@ -12,13 +12,13 @@ const micros = (value: bigint) => Number(value);
  */
 export class DecisionTelemetry {
   constructor(
-    private readonly metrics: LedgerMetrics | undefined,
+    private readonly metrics: LedgerMetrics,
     /** The pools a charge entry drew (read only when the span is recorded). */
     private readonly poolsDrawn: (entryId: bigint) => Promise<{ poolId: string; amountMicros: bigint }[]>,
   ) {}
 
   authorized(accountId: string, outcome: AuthorizeOutcome): void {
-    if (!outcome.replayed) this.metrics?.decision(outcome.unit ?? "", outcome.allowed, outcome.reason);
+    if (!outcome.replayed) this.metrics.decision(outcome.unit ?? "", outcome.allowed, outcome.reason);
     const span = trace.getActiveSpan();
     if (!span?.isRecording()) return;
     span.setAttributes({
