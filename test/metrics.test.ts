@@ -6,6 +6,7 @@ import { ledgerV1, notificationsV1 } from "@tollgate/proto";
 import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
 import { authorizeRequest, CREDIT, replies, seedStarter } from "./fixtures.js";
 import { startPlatform, type Platform } from "./platform.js";
+import { scrape, value } from "./prometheus.js";
 import { startSmtpSink, startWebhookReceiver } from "./sinks.js";
 
 const N = notificationsV1;
@@ -16,34 +17,6 @@ let db: TestDatabase;
 let platform: Platform;
 let smtp: Awaited<ReturnType<typeof startSmtpSink>>;
 let hook: Awaited<ReturnType<typeof startWebhookReceiver>>;
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** Scrapes a Prometheus text endpoint over HTTP and parses its samples. */
-async function scrape(url: string): Promise<Sample[]> {
-  const response = await fetch(url);
-  expect(response.status).toBe(200);
-  expect(response.headers.get("content-type")).toContain("text/plain");
-  const samples: Sample[] = [];
-  for (const line of (await response.text()).split("\n")) {
-    if (!line || line.startsWith("#")) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)/.exec(line);
-    if (!match) throw new Error(`not a Prometheus sample: ${line}`);
-    const labels = Object.fromEntries([...(match[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1]!, m[2]!]));
-    samples.push({ name: match[1]!, labels, value: Number(match[3]) });
-  }
-  return samples;
-}
-
-/** The sum of the samples named `name` whose labels include `labels` (undefined when there is none). */
-function value(samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
-  const matching = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
-  return matching.length === 0 ? undefined : matching.reduce((sum, s) => sum + s.value, 0);
-}
 
 const ACCOUNT = "metered";
 const ALLOWED = 3; // 2 replies (10 credits) each: three open holds of 10 credits
@@ -81,8 +54,10 @@ it("exposes the ledger's decisions, RPC latencies, group commit, open holds and 
   const samples = await scrape(platform.ledger.metrics.url);
 
   // Decisions by reason and unit: exactly the calls made.
-  expect(value(samples, "tollgate_ledger_decisions_total", { tollgate_unit: "credits", tollgate_allowed: "false", tollgate_reason: "INSUFFICIENT_CREDITS" })).toBe(DENIED);
-  expect(value(samples, "tollgate_ledger_decisions_total", { tollgate_unit: "credits", tollgate_allowed: "true" })).toBe(ALLOWED);
+  const authorized = { tollgate_operation: "authorize", tollgate_unit: "credits" };
+  expect(value(samples, "tollgate_ledger_decisions_total", { ...authorized, tollgate_allowed: "false", tollgate_reason: "INSUFFICIENT_CREDITS" })).toBe(DENIED);
+  expect(value(samples, "tollgate_ledger_decisions_total", { ...authorized, tollgate_allowed: "true" })).toBe(ALLOWED);
+  expect(value(samples, "tollgate_ledger_decisions_total", { tollgate_allowed: "true" })).toBe(ALLOWED); // nothing else decided
 
   // rpc.server.duration: one observation per call, by method and status code.
   const authorize = { rpc_service: "tollgate.ledger.v1.LedgerService", rpc_method: "Authorize" };

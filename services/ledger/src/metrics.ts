@@ -22,7 +22,7 @@ export class LedgerMetrics {
 
   constructor(meter: Meter, sources: LedgerMetricSources) {
     this.decisions = meter.createCounter("tollgate.ledger.decisions", {
-      description: "Authorize decisions (replays not counted), by unit, allowed and denial reason",
+      description: "Authorize, StartRun and Deploy decisions (replays not counted), by operation, unit, allowed and denial reason",
       unit: "{decision}",
     });
     this.batchSize = meter.createHistogram("tollgate.ledger.group_commit.batch_size", {
@@ -63,8 +63,8 @@ export class LedgerMetrics {
     }, [mismatches, passes, checked]);
   }
 
-  decision(unit: string, allowed: boolean, reason: string | undefined): void {
-    this.decisions.add(1, { "tollgate.unit": unit, "tollgate.allowed": allowed, ...(reason ? { "tollgate.reason": reason } : {}) });
+  decision(operation: "authorize" | "start_run" | "deploy", unit: string, allowed: boolean, reason: string | undefined): void {
+    this.decisions.add(1, { "tollgate.operation": operation, "tollgate.unit": unit, "tollgate.allowed": allowed, ...(reason ? { "tollgate.reason": reason } : {}) });
   }
 
   groupCommit(batchSize: number, waitsMs: number[]): void {

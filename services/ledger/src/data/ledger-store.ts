@@ -150,7 +150,7 @@ export interface LedgerStore {
   adjust(call: { accountId: string; poolId: string; amountMicros: bigint; reason: string; actor: string; idempotencyKey: string; requestHash: string; traceId: string }): Promise<{ entry_id: string; balance_micros: string }>;
   usage(accountId: string, dimension: string | null, since: Date, bucket: "hour" | "day" | "week"): Promise<{ start: Date; key: string; amount: string; requests: string }[]>;
   topUsage(accountId: string, dimension: string, since: Date, offset: number, limit: number): Promise<{ rows: { key: string; amount: string; requests: string }[]; total: bigint }>;
-  startWork(call: StartWorkCall): Promise<{ allowed: boolean; reason?: string; available_micros: string }>;
+  startWork(call: StartWorkCall): Promise<{ allowed: boolean; reason?: string; available_micros: string; replayed?: boolean }>;
   meterWork(call: MeterCall): Promise<{ stale: boolean; state: string; charged_micros?: string; proceed?: boolean }>;
   resumeWork(workId: string): Promise<{ state: string }>;
   work(workId: string): Promise<WorkRow | undefined>;

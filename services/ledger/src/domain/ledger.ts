@@ -340,7 +340,7 @@ export class Ledger {
     if (!workId) throw new InvalidArgumentError(kind === "run" ? "run_id" : "deployment_id", "is required");
     const account = await this.accounts.get(accountId);
     const price = await this.price(account, this.usageFor({ kind, usage, replicas }, 1n), kind === "run" ? "run" : "hardware");
-    if (account.status === "suspended") return { allowed: false, reason: "ACCOUNT_SUSPENDED" as DenialReason };
+    if (account.status === "suspended") return { allowed: false, reason: "ACCOUNT_SUSPENDED" as DenialReason, unit: price.unit };
     await this.ensureOpen(account);
     const limits = account.units.find((u) => u.unit === price.unit);
     // Runs need something left; deployments need the low-credit limit (seed 001).
@@ -350,7 +350,7 @@ export class Ledger {
       denial: kind === "deployment" && minimum > 1n ? "BELOW_LOW_CREDIT_LIMIT" : "INSUFFICIENT_CREDITS",
       idempotencyKey, requestHash: fingerprint({ op: `start_${kind}`, accountId, workId, usage, replicas, attribution, endpoint, ...(Object.keys(labels).length > 0 ? { labels } : {}) }), endpoint,
     });
-    return { allowed: result.allowed, ...(result.reason ? { reason: result.reason as DenialReason } : {}) };
+    return { allowed: result.allowed, ...(result.reason ? { reason: result.reason as DenialReason } : {}), unit: price.unit, replayed: result.replayed === true };
   }
 
   /** The usage of `seconds` of a run's active time or a deployment's replicas. */

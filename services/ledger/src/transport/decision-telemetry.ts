@@ -18,7 +18,7 @@ export class DecisionTelemetry {
   ) {}
 
   authorized(accountId: string, outcome: AuthorizeOutcome): void {
-    if (!outcome.replayed) this.metrics.decision(outcome.unit ?? "", outcome.allowed, outcome.reason);
+    if (!outcome.replayed) this.metrics.decision("authorize", outcome.unit ?? "", outcome.allowed, outcome.reason);
     const span = trace.getActiveSpan();
     if (!span?.isRecording()) return;
     span.setAttributes({
@@ -29,6 +29,18 @@ export class DecisionTelemetry {
       "tollgate.available_after_micros": micros(outcome.availableMicros),
       "tollgate.metered": outcome.metered,
       ...(outcome.holdId ? { "tollgate.hold_id": outcome.holdId } : {}),
+    });
+  }
+
+  /** A run or a deployment asked to start. */
+  started(accountId: string, operation: "start_run" | "deploy", outcome: { allowed: boolean; reason?: string; unit?: string; replayed?: boolean }): void {
+    if (!outcome.replayed) this.metrics.decision(operation, outcome.unit ?? "", outcome.allowed, outcome.reason);
+    trace.getActiveSpan()?.setAttributes({
+      "tollgate.account_id": accountId,
+      ...(outcome.unit ? { "tollgate.unit": outcome.unit } : {}),
+      "tollgate.allowed": outcome.allowed,
+      ...(outcome.reason ? { "tollgate.reason": outcome.reason } : {}),
+      "tollgate.idempotent_replay": outcome.replayed === true,
     });
   }
 

@@ -204,6 +204,7 @@ export function ledgerHandlers(
 
     startRun: unary(async (request: ledgerV1.StartRunRequest) => {
       const outcome = await ledger.startRun({ accountId: request.accountId, runId: request.runId, attribution: attributionFromProto(request.attribution), labels: request.labels, idempotencyKey: request.idempotencyKey });
+      decisions.started(request.accountId, "start_run", outcome);
       return { allowed: outcome.allowed, reason: outcome.reason ? L.denialReasonFromJSON(`DENIAL_REASON_${outcome.reason}`) : 0 };
     }, options),
 
@@ -246,6 +247,7 @@ export function ledgerHandlers(
         endpoint: request.endpoint,
       });
       if (outcome.allowed) events.notify();
+      decisions.started(request.accountId, "deploy", outcome);
       return { allowed: outcome.allowed, reason: outcome.reason ? L.denialReasonFromJSON(`DENIAL_REASON_${outcome.reason}`) : 0 };
     }, options),
 
