@@ -9,6 +9,8 @@ export interface ServiceProcess {
   name: ServiceName;
   child: ChildProcess;
   address: string;
+  /** The Prometheus endpoint it logged (gRPC services). */
+  metrics?: string;
 }
 
 const root = new URL("..", import.meta.url).pathname;
@@ -45,7 +47,8 @@ export function spawnService(
     createInterface({ input: child.stdout! }).on("line", (line) => {
       if (!listening && line.includes('"msg":"listening"')) {
         listening = true;
-        resolve({ name, child, address: (JSON.parse(line) as { address: string }).address });
+        const { address, metrics } = JSON.parse(line) as { address: string; metrics?: string };
+        resolve({ name, child, address, ...(metrics ? { metrics } : {}) });
       }
       hooks.onLine?.(name, line, "stdout");
     });
@@ -171,6 +174,8 @@ export interface ServiceProcesses {
   processes: ServiceProcess[];
   pids: Record<GrpcService, number>;
   addresses: Record<GrpcService, string>;
+  /** Each service's Prometheus endpoint. */
+  metrics: Record<GrpcService, string>;
   stop(): Promise<void>;
 }
 
@@ -197,6 +202,8 @@ export async function spawnServices(options: {
     PRICING_PORT: String(options.ports.pricing),
     LEDGER_PORT: String(options.ports.ledger),
     NOTIFICATIONS_PORT: String(options.ports.notifications),
+    // A service on a free gRPC port gets a free metrics port too (several platforms on one machine).
+    ...Object.fromEntries(Object.entries(options.ports).filter(([, port]) => port === 0).map(([name]) => [`${name.toUpperCase()}_METRICS_PORT`, "0"])),
     ...options.env,
   };
   const processes: ServiceProcess[] = [];
@@ -228,6 +235,7 @@ export async function spawnServices(options: {
     processes,
     pids: Object.fromEntries(names.map((n) => [n, by(n).child.pid!])) as Record<GrpcService, number>,
     addresses: Object.fromEntries(names.map((n) => [n, by(n).address])) as Record<GrpcService, string>,
+    metrics: Object.fromEntries(names.map((n) => [n, by(n).metrics ?? ""])) as Record<GrpcService, string>,
     stop,
   };
 }

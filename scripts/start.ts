@@ -96,10 +96,10 @@ try {
   console.log(`
 Tollgate is running${postgres.embedded ? " on an embedded PostgreSQL" : ""}.
 
-  entitlements   ${host}:${ports.entitlements}   tollgate.entitlements.v1.EntitlementsService
-  pricing        ${host}:${ports.pricing}   tollgate.pricing.v1.PricingService
-  ledger         ${host}:${ports.ledger}   tollgate.ledger.v1.LedgerService
-  notifications  ${host}:${ports.notifications}   tollgate.notifications.v1.NotificationsService
+  entitlements   ${host}:${ports.entitlements}   tollgate.entitlements.v1.EntitlementsService     metrics ${services.metrics.entitlements}
+  pricing        ${host}:${ports.pricing}   tollgate.pricing.v1.PricingService               metrics ${services.metrics.pricing}
+  ledger         ${host}:${ports.ledger}   tollgate.ledger.v1.LedgerService                 metrics ${services.metrics.ledger}
+  notifications  ${host}:${ports.notifications}   tollgate.notifications.v1.NotificationsService   metrics ${services.metrics.notifications}
   postgres       ${new URL(postgres.url).host}
 
 Console: http://${gateway.address.replace(/^https?:\/\//, "")}/   (logins: ${demoUsers.split(",").map((u) => u.split(":").slice(0, 2).join(" / ")).join(", ")})

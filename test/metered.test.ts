@@ -5,6 +5,7 @@ import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/tes
 import pg from "pg";
 import { CREDIT } from "./fixtures.js";
 import { startPlatform, type Platform } from "./platform.js";
+import { scrape, value } from "./prometheus.js";
 
 let db: TestDatabase;
 let platform: Platform;
@@ -122,6 +123,8 @@ describe("deployments", () => {
     }, 15_000, "the balance to fall below the low-credit limit");
     const refused = await call(ledger, ledger.deploy, L.DeployRequest.fromPartial({ accountId: "lowcredit", deploymentId: "small", hardware: gpu("A100"), replicas: 1, idempotencyKey: "small" }));
     expect(refused).toMatchObject({ allowed: false, reason: L.DenialReason.DENIAL_REASON_BELOW_LOW_CREDIT_LIMIT });
+    const decisions = { tollgate_operation: "deploy", tollgate_unit: "credits", tollgate_allowed: "false", tollgate_reason: "BELOW_LOW_CREDIT_LIMIT" };
+    expect(value(await scrape(platform.ledger.metrics.url), "tollgate_ledger_decisions_total", decisions)).toBe(1);
     await call(ledger, ledger.undeploy, { deploymentId: "big", idempotencyKey: "ub" });
   });
 

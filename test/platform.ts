@@ -39,6 +39,7 @@ export async function startPlatform(databaseUrl: string, options: PlatformOption
     pricingAddress: pricing.address,
     sweepIntervalMs: 200,
     meterIntervalMs: options.meterIntervalMs ?? 200,
+    reconcileIntervalMs: 100,
   });
   const notifications = await startNotificationsService({
     databaseUrl,

@@ -9,7 +9,8 @@ const { afterAll, beforeAll, expect, it } = await import("vitest");
 const { trace } = await import("@opentelemetry/api");
 const { call } = await import("@tollgate/grpc-kit");
 const { createTestDatabase, eventually } = await import("@tollgate/testing");
-const { authorizeRequest, replies, seedStarter } = await import("./fixtures.js");
+const { authorizeRequest, CREDIT, replies, seedStarter } = await import("./fixtures.js");
+const { commonV1 } = await import("@tollgate/proto");
 const { startPlatform } = await import("./platform.js");
 const { startSmtpSink } = await import("./sinks.js");
 
@@ -79,6 +80,11 @@ it("follows Authorize → Charge → outbox → notifications as one trace", asy
   // The threshold email's delivery (the SMTP send) is in the same trace, under the consumer span.
   const deliver = spans.find((s) => s.name === "notifications.deliver email")!;
   expect(byId.get(deliver.parentSpanContext!.spanId)?.name).toBe("notifications.consume thresholdCrossed");
+  // That consume span says what its event became.
+  const crossing = byId.get(deliver.parentSpanContext!.spanId)!;
+  expect(crossing.attributes["tollgate.rules"]).toContain("usage_50");
+  expect(crossing.attributes["tollgate.channels"]).toContain("email");
+  expect(deliver.attributes).toMatchObject({ "tollgate.rule": "usage_50", "tollgate.channel": "email", "tollgate.delivery.outcome": "delivered" });
   expect(smtp.messages.some((m) => m.subject === "You have used 50% of your credits")).toBe(true);
 });
 
@@ -100,4 +106,80 @@ it("shows a group-commit transaction as one span linked to every call it carried
   // Its Postgres statement is a child of it, in the same trace.
   const children = exporter.getFinishedSpans().filter((s: ReadableSpan) => s.parentSpanContext?.spanId === batch.spanContext().spanId);
   expect(children.some((s) => s.name.startsWith("pg.query"))).toBe(true);
+});
+
+/** The finished server span of one ledger RPC in a trace. */
+const rpcSpan = (traceId: string, method: string) =>
+  eventually(async () => exporter.getFinishedSpans().find((s: ReadableSpan) => s.spanContext().traceId === traceId && s.name === `grpc.tollgate.ledger.v1.LedgerService/${method}`), 5_000, `the ${method} span`);
+
+it("says on a denied Authorize's span why it was denied, with the numbers behind it", async () => {
+  const { ledger } = platform.clients;
+  const balance = await call(ledger, ledger.getBalance, { accountId: "traced" });
+  const available = balance.units.find((u) => u.unit === commonV1.Unit.UNIT_CREDITS)!.availableMicros;
+  const request = authorizeRequest("traced", "trace-denied", 100); // 500 credits
+  const traced = (name: string) => trace.getTracer("test").startActiveSpan(name, async (root) => {
+    const response = await call(ledger, ledger.authorize, request);
+    root.end();
+    return { response, traceId: root.spanContext().traceId };
+  });
+
+  const denied = await traced("caller: too big a reply");
+  expect(denied.response.allowed).toBe(false);
+  const span = await rpcSpan(denied.traceId, "Authorize");
+  expect(span.attributes).toMatchObject({
+    "rpc.system": "grpc",
+    "rpc.method": "Authorize",
+    "tollgate.account_id": "traced",
+    "tollgate.unit": "credits",
+    "tollgate.allowed": false,
+    "tollgate.reason": "INSUFFICIENT_CREDITS",
+    "tollgate.amount_micros": 500 * CREDIT,
+    "tollgate.available_after_micros": Number(available),
+    "tollgate.rate_table.id": "default",
+    "tollgate.rate_table.version": Number(denied.response.rateTableVersion),
+    "tollgate.idempotent_replay": false,
+    "tollgate.batch_size": 1,
+  });
+  expect(Number(available)).toBeLessThan(500 * CREDIT);
+  expect(span.attributes["tollgate.hold_id"]).toBeUndefined();
+
+  // The same key again is answered from the idempotency record, and the span says so.
+  const replay = await traced("caller: retry");
+  expect(replay.response).toEqual(denied.response);
+  expect((await rpcSpan(replay.traceId, "Authorize")).attributes).toMatchObject({ "tollgate.reason": "INSUFFICIENT_CREDITS", "tollgate.idempotent_replay": true });
+});
+
+it("names the pools a Charge drew, with the amount from each", async () => {
+  const { ledger } = platform.clients;
+  const traceId = await trace.getTracer("test").startActiveSpan("caller: one reply", async (root) => {
+    await call(ledger, ledger.charge, { accountId: "traced", holdId: "", usage: replies("gpt-4o", 1), final: true, idempotencyKey: "trace-pools", attribution: undefined, context: undefined });
+    root.end();
+    return root.spanContext().traceId;
+  });
+  const span = await rpcSpan(traceId, "Charge");
+  const { pools } = await call(ledger, ledger.getBalance, { accountId: "traced" });
+  const monthly = pools.find((p) => p.unit === commonV1.Unit.UNIT_CREDITS)!;
+  expect(span.attributes).toMatchObject({
+    "tollgate.account_id": "traced",
+    "tollgate.unit": "credits",
+    "tollgate.amount_micros": 5 * CREDIT,
+    "tollgate.pools_drawn.ids": [monthly.poolId],
+    "tollgate.pools_drawn.amounts_micros": [5 * CREDIT],
+    "tollgate.rate_table.id": "default",
+    "tollgate.idempotent_replay": false,
+  });
+  expect(span.attributes["tollgate.balance_after_micros"]).toBe(Number(monthly.balanceMicros));
+});
+
+it("does not trace Prometheus scrapes", async () => {
+  const before = exporter.getFinishedSpans().length;
+  expect((await fetch(platform.ledger.metrics.url)).status).toBe(200);
+  expect((await fetch(platform.ledger.metrics.url.replace("/metrics", "/nothing"))).status).toBe(404);
+  // The other request to the same server is traced, so the scrape's absence is the hook's doing.
+  const spans = await eventually(async () => {
+    const after = exporter.getFinishedSpans().slice(before);
+    return after.some((s: ReadableSpan) => s.kind === 1) ? after : undefined;
+  }, 5_000, "the traced request's server span");
+  const paths = spans.filter((s: ReadableSpan) => s.kind === 1).map((s) => s.attributes["url.path"] ?? s.attributes["http.target"]);
+  expect(paths).toEqual(["/nothing"]);
 });

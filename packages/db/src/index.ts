@@ -50,3 +50,8 @@ export async function sql<T = Record<string, unknown>>(
   return (await em.getConnection().execute(query, params, "all", em.getTransactionContext())) as T[];
 }
 export { LogFollower } from "./follow.js";
+
+/** The `pg` pool behind the ORM (for pool-use metrics). */
+export async function connectionPool(orm: MikroORM) {
+  return orm.em.getConnection().getNativeClient();
+}

@@ -5,3 +5,4 @@ export { createClient, call } from "./client.js";
 export { mikroOrmScope } from "./orm-scope.js";
 export { pageSize, page, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "./paging.js";
 export { runService } from "./main.js";
+export { rpcMetricsInterceptor } from "./rpc-metrics.js";

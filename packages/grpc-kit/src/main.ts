@@ -9,7 +9,7 @@ import { onShutdownSignal } from "./server.js";
 export async function runService<S extends z.ZodRawShape>(
   name: string,
   shape: S,
-  start: (config: z.infer<z.ZodObject<S>>) => Promise<{ address: string; stop(): Promise<void> }>,
+  start: (config: z.infer<z.ZodObject<S>>) => Promise<{ address: string; metrics?: { url: string }; stop(): Promise<void> }>,
 ): Promise<void> {
   let config: z.infer<z.ZodObject<S>>;
   try {
@@ -22,6 +22,6 @@ export async function runService<S extends z.ZodRawShape>(
     throw error;
   }
   const service = await start(config);
-  console.log(JSON.stringify({ level: "info", service: name, msg: "listening", address: service.address }));
+  console.log(JSON.stringify({ level: "info", service: name, msg: "listening", address: service.address, ...(service.metrics ? { metrics: service.metrics.url } : {}) }));
   onShutdownSignal(() => service.stop());
 }

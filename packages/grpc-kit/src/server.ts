@@ -3,7 +3,9 @@ import { createRequire } from "node:module";
 import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { loadFileDescriptorSetFromBuffer } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
+import type { Meter } from "@opentelemetry/api";
 import { HealthImplementation } from "grpc-health-check";
+import { rpcMetricsInterceptor } from "./rpc-metrics.js";
 
 export interface ServiceBinding {
   /** Fully qualified name, e.g. `tollgate.ledger.v1.LedgerService`. */
@@ -20,6 +22,8 @@ export interface GrpcServerOptions {
   port: number;
   /** How long SIGTERM waits for in-flight calls before cutting them. */
   drainTimeoutMs?: number;
+  /** When set, every call is recorded in `rpc.server.duration` on this meter. */
+  meter?: Meter;
 }
 
 export interface RunningServer {
@@ -43,7 +47,10 @@ function reflectionService(): ReflectionService {
 
 /** Starts a gRPC server with health checking and reflection beside the given services. */
 export async function startGrpcServer(options: GrpcServerOptions): Promise<RunningServer> {
-  const server = new Server({ "grpc.max_receive_message_length": 4 * 1024 * 1024 });
+  const server = new Server({
+    "grpc.max_receive_message_length": 4 * 1024 * 1024,
+    ...(options.meter ? { interceptors: [rpcMetricsInterceptor(options.meter)] } : {}),
+  });
   const health = new HealthImplementation({ "": "SERVING" });
   for (const binding of options.services) {
     server.addService(binding.definition, binding.implementation as UntypedServiceImplementation);

@@ -91,3 +91,5 @@ export async function withRemoteParent<T>(
 export async function inSpan<T>(tracerName: string, spanName: string, fn: (span: Span) => Promise<T>): Promise<T> {
   return tracer(tracerName).startActiveSpan(spanName, (span) => runInSpan(span, fn));
 }
+
+export { startMetrics, observeConnectionPool, cachedReading, type MetricsOptions, type ServiceMetrics, type ConnectionPoolLike, type Meter, type ObservableResult } from "./metrics.js";

@@ -5,7 +5,8 @@ import { PgInstrumentation } from "@opentelemetry/instrumentation-pg";
 export function getNodeAutoInstrumentations() {
   return [
     new GrpcInstrumentation(),
-    new HttpInstrumentation(),
+    // Prometheus scrapes of /metrics are not traced.
+    new HttpInstrumentation({ ignoreIncomingRequestHook: (request) => request.url?.split("?")[0] === "/metrics" }),
     new PgInstrumentation({ requireParentSpan: true, enhancedDatabaseReporting: false }),
   ];
 }

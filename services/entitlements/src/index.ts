@@ -1,4 +1,5 @@
-import { LogFollower, openDatabase } from "@tollgate/db";
+import { connectionPool, LogFollower, openDatabase } from "@tollgate/db";
+import { startMetrics } from "@tollgate/telemetry";
 import { mikroOrmScope, startGrpcServer, type RunningServer } from "@tollgate/grpc-kit";
 import { entitlementsV1 } from "@tollgate/proto";
 import { AccountSchema } from "./data/account.entity.js";
@@ -17,11 +18,14 @@ export interface EntitlementsServiceOptions {
   host?: string;
   poolMax?: number;
   serviceToken?: string;
+  /** Port of the Prometheus endpoint `/metrics` (0 or unset: a free port, see `metrics.port`). */
+  metricsPort?: number;
 }
 
 export interface EntitlementsService {
   address: string;
   server: RunningServer;
+  metrics: { port: number; url: string };
   stop(): Promise<void>;
 }
 
@@ -32,6 +36,12 @@ export async function startEntitlementsService(options: EntitlementsServiceOptio
     entities: [PlanVersionSchema, AccountSchema, SubjectSchema],
     migrations,
     ...(options.poolMax ? { poolMax: options.poolMax } : {}),
+  });
+  const telemetry = await startMetrics({
+    serviceName: "tollgate-entitlements",
+    port: options.metricsPort ?? 0,
+    ...(options.host ? { host: options.host } : {}),
+    connectionPool: { name: "entitlements", pool: await connectionPool(orm) },
   });
   const store = new PostgresEntitlementsStore(() => orm.em.getContext());
   const handlers = entitlementsHandlers(
@@ -49,12 +59,15 @@ export async function startEntitlementsService(options: EntitlementsServiceOptio
     services: [{ name: "tollgate.entitlements.v1.EntitlementsService", definition: entitlementsV1.EntitlementsServiceService, implementation: handlers }],
     port: options.port,
     ...(options.host ? { host: options.host } : {}),
+    meter: telemetry.meter,
   });
   return {
     address: server.address,
     server,
+    metrics: { port: telemetry.port, url: telemetry.url },
     async stop() {
       await server.drain();
+      await telemetry.shutdown();
       await orm.close();
     },
   };

@@ -12,11 +12,13 @@ await runService(
   {
     ...baseShape,
     ENTITLEMENTS_PORT: env.port(50051),
+    ENTITLEMENTS_METRICS_PORT: env.port(9461),
   },
   (config) =>
     startEntitlementsService({
       databaseUrl: config.DATABASE_URL,
       port: config.ENTITLEMENTS_PORT,
+      metricsPort: config.ENTITLEMENTS_METRICS_PORT,
       host: config.GRPC_HOST,
       poolMax: config.DB_POOL_MAX,
       ...(config.SERVICE_TOKEN ? { serviceToken: config.SERVICE_TOKEN } : {}),

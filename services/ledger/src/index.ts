@@ -1,12 +1,17 @@
-import { LogFollower, openDatabase } from "@tollgate/db";
+import { connectionPool, LogFollower, openDatabase } from "@tollgate/db";
+import { startMetrics } from "@tollgate/telemetry";
 import { createClient, mikroOrmScope, startGrpcServer, type RunningServer } from "@tollgate/grpc-kit";
 import { entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { AccountCache } from "./data/account-cache.js";
 import { ledgerEntities } from "./data/entities.js";
 import { PostgresLedgerStore } from "./data/ledger-store.js";
 import { migrations } from "./data/migrations/index.js";
+import { openHolds, poolsDrawn } from "./data/operational-reads.js";
+import { reconcileSlice, Reconciler } from "./data/reconciliation.js";
 import { RateCache } from "./data/rate-cache.js";
 import { Ledger } from "./domain/ledger.js";
+import { LedgerMetrics } from "./metrics.js";
+import { DecisionTelemetry } from "./transport/decision-telemetry.js";
 import { ledgerHandlers } from "./transport/ledger-handlers.js";
 
 export interface LedgerServiceOptions {
@@ -25,11 +30,18 @@ export interface LedgerServiceOptions {
   idempotencyRetentionMs?: number;
   /** Authorize/Charge transactions in flight at once, each carrying every call that queued meanwhile (0: one transaction per call). */
   groupCommitLanes?: number;
+  /** Port of the Prometheus endpoint `/metrics` (0 or unset: a free port, see `metrics.port`). */
+  metricsPort?: number;
+  /** How often the reconciliation job checks its next slice of accounts (0 disables it). */
+  reconcileIntervalMs?: number;
+  /** Accounts per reconciliation slice. */
+  reconcileSliceAccounts?: number;
 }
 
 export interface LedgerService {
   address: string;
   server: RunningServer;
+  metrics: { port: number; url: string };
   stop(): Promise<void>;
 }
 
@@ -41,19 +53,34 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
     migrations,
     ...(options.poolMax ? { poolMax: options.poolMax } : {}),
   });
-  const store = new PostgresLedgerStore(() => orm.em.getContext(), options.groupCommitLanes ?? 4);
+  const em = () => orm.em.getContext();
+  const scope = mikroOrmScope(orm.em);
+  const telemetry = await startMetrics({
+    serviceName: "tollgate-ledger",
+    port: options.metricsPort ?? 0,
+    ...(options.host ? { host: options.host } : {}),
+    connectionPool: { name: "ledger", pool: await connectionPool(orm) },
+  });
+  const reconciler = new Reconciler(
+    (after, limit) => scope(() => reconcileSlice(em(), after, limit)),
+    options.reconcileSliceAccounts ?? 500,
+    (m) => console.error(JSON.stringify({ level: "error", service: "ledger", msg: "reconciliation mismatch", ...m, differenceMicros: m.differenceMicros.toString() })),
+  );
+  const metrics = new LedgerMetrics(telemetry.meter, { openHolds: () => scope(() => openHolds(em())), reconciliation: () => reconciler.state() });
+  const store = new PostgresLedgerStore(em, options.groupCommitLanes ?? 4, (size, waits) => metrics.groupCommit(size, waits));
   const entitlements = createClient(entitlementsV1.EntitlementsServiceClient, options.entitlementsAddress);
   const pricing = createClient(pricingV1.PricingServiceClient, options.pricingAddress);
   const accounts = new AccountCache(entitlements, options.serviceToken);
   const rates = new RateCache(pricing, options.serviceToken);
   const ledger = new Ledger(store, accounts, rates);
   const events = new LogFollower((after, limit) => store.outboxAfter(after, limit), (row) => BigInt(row.sequence), 250);
-  const scope = mikroOrmScope(orm.em);
-  const handlers = ledgerHandlers(ledger, store, events, { scope, ...(options.serviceToken ? { serviceToken: options.serviceToken } : {}) });
+  const decisions = new DecisionTelemetry(metrics, (entryId) => poolsDrawn(em(), entryId));
+  const handlers = ledgerHandlers(ledger, store, events, { scope, ...(options.serviceToken ? { serviceToken: options.serviceToken } : {}) }, decisions);
   const server = await startGrpcServer({
     services: [{ name: "tollgate.ledger.v1.LedgerService", definition: ledgerV1.LedgerServiceService, implementation: handlers }],
     port: options.port,
     ...(options.host ? { host: options.host } : {}),
+    meter: telemetry.meter,
   });
 
   const sweepIntervalMs = options.sweepIntervalMs ?? 5_000;
@@ -82,17 +109,35 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
       : undefined;
   meter?.unref();
 
+  // Reconciliation: journal = balances and held = open holds, one slice of accounts per tick, for ever.
+  const reconcileIntervalMs = options.reconcileIntervalMs ?? 10_000;
+  let reconciling: Promise<void> | undefined;
+  const reconcile =
+    reconcileIntervalMs > 0
+      ? setInterval(() => {
+          reconciling ??= reconciler
+            .step()
+            .catch((error: unknown) => console.error("[ledger] reconciliation step failed", error))
+            .finally(() => (reconciling = undefined));
+        }, reconcileIntervalMs)
+      : undefined;
+  reconcile?.unref();
+
   return {
     address: server.address,
     server,
+    metrics: { port: telemetry.port, url: telemetry.url },
     async stop() {
       if (sweeper) clearInterval(sweeper);
       if (meter) clearInterval(meter);
+      if (reconcile) clearInterval(reconcile);
+      await reconciling;
       await server.drain();
       accounts.stop();
       rates.stop();
       entitlements.close();
       pricing.close();
+      await telemetry.shutdown();
       await orm.close();
     },
   };

@@ -12,17 +12,21 @@ await runService(
   {
     ...baseShape,
     LEDGER_PORT: env.port(50053),
+    LEDGER_METRICS_PORT: env.port(9463),
     ENTITLEMENTS_ADDRESS: env.address().default("127.0.0.1:50051"),
     PRICING_ADDRESS: env.address().default("127.0.0.1:50052"),
     HOLD_SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).default(5_000),
     METER_INTERVAL_MS: z.coerce.number().int().min(0).default(10_000),
     IDEMPOTENCY_RETENTION_HOURS: z.coerce.number().int().min(24, "keys are kept at least 24 hours").default(168),
     GROUP_COMMIT_LANES: z.coerce.number().int().min(0).max(64).default(4),
+    RECONCILE_INTERVAL_MS: z.coerce.number().int().min(0).default(10_000),
+    RECONCILE_SLICE_ACCOUNTS: z.coerce.number().int().min(1).max(10_000).default(500),
   },
   (config) =>
     startLedgerService({
       databaseUrl: config.DATABASE_URL,
       port: config.LEDGER_PORT,
+      metricsPort: config.LEDGER_METRICS_PORT,
       host: config.GRPC_HOST,
       poolMax: config.DB_POOL_MAX,
       entitlementsAddress: config.ENTITLEMENTS_ADDRESS,
@@ -31,6 +35,8 @@ await runService(
       meterIntervalMs: config.METER_INTERVAL_MS,
       idempotencyRetentionMs: config.IDEMPOTENCY_RETENTION_HOURS * 3_600_000,
       groupCommitLanes: config.GROUP_COMMIT_LANES,
+      reconcileIntervalMs: config.RECONCILE_INTERVAL_MS,
+      reconcileSliceAccounts: config.RECONCILE_SLICE_ACCOUNTS,
       ...(config.SERVICE_TOKEN ? { serviceToken: config.SERVICE_TOKEN } : {}),
     }),
 );

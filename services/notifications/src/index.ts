@@ -1,7 +1,8 @@
-import { openDatabase } from "@tollgate/db";
+import { trace } from "@opentelemetry/api";
+import { connectionPool, openDatabase } from "@tollgate/db";
 import { call, createClient, mikroOrmScope, startGrpcServer, type RunningServer } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
-import { currentTraceId, currentTraceparent } from "@tollgate/telemetry";
+import { currentTraceId, currentTraceparent, startMetrics } from "@tollgate/telemetry";
 import { BannerSchema, ConsumerOffsetSchema } from "./data/banner.entity.js";
 import { EmailChannel } from "./data/channels/email.js";
 import { WebhookChannel } from "./data/channels/webhook.js";
@@ -11,6 +12,7 @@ import { LedgerConsumer } from "./data/ledger-consumer.js";
 import { migrations } from "./data/migrations/index.js";
 import { PostgresNotificationsStore } from "./data/notifications-store.js";
 import { DEFAULT_RULES, decide, projectRunOut, runOutWarning, type PlanRules, type Recipients } from "./domain/rules.js";
+import { NotificationsMetrics } from "./metrics.js";
 import { notificationsHandlers } from "./transport/notifications-handlers.js";
 
 export interface NotificationsServiceOptions {
@@ -29,11 +31,14 @@ export interface NotificationsServiceOptions {
   maxAttempts?: number;
   /** Networks webhooks may reach although loopback, private or link-local (e.g. `127.0.0.0/8` in tests); none by default. */
   webhookAllowedNetworks?: string[];
+  /** Port of the Prometheus endpoint `/metrics` (0 or unset: a free port, see `metrics.port`). */
+  metricsPort?: number;
 }
 
 export interface NotificationsService {
   address: string;
   server: RunningServer;
+  metrics: { port: number; url: string };
   stop(): Promise<void>;
 }
 
@@ -46,6 +51,14 @@ export async function startNotificationsService(options: NotificationsServiceOpt
     ...(options.poolMax ? { poolMax: options.poolMax } : {}),
   });
   const store = new PostgresNotificationsStore(() => orm.em.getContext());
+  const telemetry = await startMetrics({
+    serviceName: "tollgate-notifications",
+    port: options.metricsPort ?? 0,
+    ...(options.host ? { host: options.host } : {}),
+    connectionPool: { name: "notifications", pool: await connectionPool(orm) },
+  });
+  // The consumer is made below; the lag gauge reads it at collection time.
+  const metrics = new NotificationsMetrics(telemetry.meter, { outboxLag: () => consumer.lag() });
   const scope = mikroOrmScope(orm.em);
   const token = options.serviceToken ? { serviceToken: options.serviceToken } : {};
   const ledger = createClient(ledgerV1.LedgerServiceClient, options.ledgerAddress);
@@ -63,6 +76,7 @@ export async function startNotificationsService(options: NotificationsServiceOpt
       retryBaseMs: options.retryBaseMs ?? 1_000,
       maxAttempts: options.maxAttempts ?? 8,
     },
+    (channel, outcome) => metrics.delivery(channel, outcome),
   );
 
   /** The account's plan rules and who hears about it. */
@@ -129,6 +143,10 @@ export async function startNotificationsService(options: NotificationsServiceOpt
         }
       }
     }
+    trace.getActiveSpan()?.setAttributes({
+      "tollgate.rules": [...new Set([...decisions.banners, ...decisions.deliveries].map((d) => d.rule))],
+      "tollgate.channels": [...new Set(decisions.deliveries.map((d) => d.channel))],
+    });
     await store.recordEvent("notifications", event.sequence, decisions, { traceId: currentTraceId(), traceparent: currentTraceparent() });
     if (decisions.deliveries.length > 0) worker.wake();
   });
@@ -143,12 +161,14 @@ export async function startNotificationsService(options: NotificationsServiceOpt
     ],
     port: options.port,
     ...(options.host ? { host: options.host } : {}),
+    meter: telemetry.meter,
   });
   await consumer.start();
   worker.start();
   return {
     address: server.address,
     server,
+    metrics: { port: telemetry.port, url: telemetry.url },
     async stop() {
       consumer.stop();
       await worker.stop();
@@ -156,6 +176,7 @@ export async function startNotificationsService(options: NotificationsServiceOpt
       ledger.close();
       entitlements.close();
       email?.close();
+      await telemetry.shutdown();
       await orm.close();
     },
   };

@@ -15,6 +15,7 @@ await runService(
   {
     ...baseShape,
     NOTIFICATIONS_PORT: env.port(50054),
+    NOTIFICATIONS_METRICS_PORT: env.port(9464),
     LEDGER_ADDRESS: env.address().default("127.0.0.1:50053"),
     ENTITLEMENTS_ADDRESS: env.address().default("127.0.0.1:50051"),
     SMTP_URL: env.optionalUrl(),
@@ -33,6 +34,7 @@ await runService(
     startNotificationsService({
       databaseUrl: config.DATABASE_URL,
       port: config.NOTIFICATIONS_PORT,
+      metricsPort: config.NOTIFICATIONS_METRICS_PORT,
       host: config.GRPC_HOST,
       poolMax: config.DB_POOL_MAX,
       ledgerAddress: config.LEDGER_ADDRESS,

@@ -1,5 +1,6 @@
 import { mikroOrmScope, startGrpcServer, type RunningServer } from "@tollgate/grpc-kit";
-import { LogFollower, openDatabase } from "@tollgate/db";
+import { connectionPool, LogFollower, openDatabase } from "@tollgate/db";
+import { startMetrics } from "@tollgate/telemetry";
 import { pricingV1 } from "@tollgate/proto";
 import { migrations } from "./data/migrations/index.js";
 import { RateTableVersionSchema } from "./data/rate-table-version.entity.js";
@@ -13,11 +14,14 @@ export interface PricingServiceOptions {
   host?: string;
   poolMax?: number;
   serviceToken?: string;
+  /** Port of the Prometheus endpoint `/metrics` (0 or unset: a free port, see `metrics.port`). */
+  metricsPort?: number;
 }
 
 export interface PricingService {
   address: string;
   server: RunningServer;
+  metrics: { port: number; url: string };
   stop(): Promise<void>;
 }
 
@@ -29,6 +33,12 @@ export async function startPricingService(options: PricingServiceOptions): Promi
     migrations,
     ...(options.poolMax ? { poolMax: options.poolMax } : {}),
   });
+  const telemetry = await startMetrics({
+    serviceName: "tollgate-pricing",
+    port: options.metricsPort ?? 0,
+    ...(options.host ? { host: options.host } : {}),
+    connectionPool: { name: "pricing", pool: await connectionPool(orm) },
+  });
   const store = new PostgresRateTableStore(() => orm.em.getContext());
   const feed = new LogFollower((after, limit) => store.after(after, limit), (row) => BigInt(row.version));
   const handlers = pricingHandlers(new RateTables(store), store, feed, {
@@ -39,12 +49,15 @@ export async function startPricingService(options: PricingServiceOptions): Promi
     services: [{ name: "tollgate.pricing.v1.PricingService", definition: pricingV1.PricingServiceService, implementation: handlers }],
     port: options.port,
     ...(options.host ? { host: options.host } : {}),
+    meter: telemetry.meter,
   });
   return {
     address: server.address,
     server,
+    metrics: { port: telemetry.port, url: telemetry.url },
     async stop() {
       await server.drain();
+      await telemetry.shutdown();
       await orm.close();
     },
   };

@@ -12,11 +12,13 @@ await runService(
   {
     ...baseShape,
     PRICING_PORT: env.port(50052),
+    PRICING_METRICS_PORT: env.port(9462),
   },
   (config) =>
     startPricingService({
       databaseUrl: config.DATABASE_URL,
       port: config.PRICING_PORT,
+      metricsPort: config.PRICING_METRICS_PORT,
       host: config.GRPC_HOST,
       poolMax: config.DB_POOL_MAX,
       ...(config.SERVICE_TOKEN ? { serviceToken: config.SERVICE_TOKEN } : {}),

@@ -8,6 +8,8 @@ interface Pending {
   /** The same call on its own, used when it is alone in its lane. */
   alone: () => Promise<unknown>;
   context: Context;
+  /** performance.now() when the call joined its lane. */
+  queuedAt: number;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -24,6 +26,8 @@ export interface GroupCommitOptions {
   lanes: number;
   /** Calls per transaction at most (each is a subtransaction; a backend caches 64). */
   maxBatch?: number;
+  /** Told of every transaction as it starts: its calls, and how long each waited in the lane (ms). */
+  observe?: (batchSize: number, waitsMs: number[]) => void;
 }
 
 const tracer = trace.getTracer("tollgate-ledger");
@@ -59,6 +63,7 @@ function batchError(error: { code: string; message: string }): Error {
 export class GroupCommit {
   private readonly lanes: Lane[];
   private readonly maxBatch: number;
+  private readonly observe: (batchSize: number, waitsMs: number[]) => void;
 
   constructor(
     private readonly applyBatch: (calls: BatchCall[]) => Promise<BatchSlot[]>,
@@ -66,13 +71,14 @@ export class GroupCommit {
   ) {
     this.lanes = Array.from({ length: options.lanes }, () => ({ queue: [], busy: false }));
     this.maxBatch = Math.max(1, Math.min(options.maxBatch ?? 32, 60));
+    this.observe = options.observe ?? (() => {});
   }
 
   /** Runs `alone` at once when `call`'s lane is idle; otherwise `call` goes with the lane's next batch. */
   submit<T>(call: BatchCall, alone: () => Promise<T>): Promise<T> {
     const lane = this.lanes[laneOf(call.account, this.lanes.length)]!;
     return new Promise<T>((resolve, reject) => {
-      lane.queue.push({ call, alone, context: context.active(), resolve: resolve as (value: unknown) => void, reject });
+      lane.queue.push({ call, alone, context: context.active(), queuedAt: performance.now(), resolve: resolve as (value: unknown) => void, reject });
       if (!lane.busy) void this.drain(lane);
     });
   }
@@ -82,12 +88,20 @@ export class GroupCommit {
     try {
       while (lane.queue.length > 0) {
         const batch = lane.queue.splice(0, this.maxBatch);
+        this.started(batch);
         if (batch.length === 1) await this.runAlone(batch[0]!);
         else await this.runBatch(batch);
       }
     } finally {
       lane.busy = false;
     }
+  }
+
+  /** Each call's span says how many calls shared its transaction; the observer hears of the batch and the waits. */
+  private started(batch: Pending[]): void {
+    const now = performance.now();
+    for (const pending of batch) trace.getSpan(pending.context)?.setAttribute("tollgate.batch_size", batch.length);
+    this.observe(batch.length, batch.map((pending) => now - pending.queuedAt));
   }
 
   private async runAlone(pending: Pending): Promise<void> {

@@ -1,6 +1,6 @@
 import { sql, type EntityManager } from "@tollgate/db";
 import { NotFoundError } from "@tollgate/errors";
-import { GroupCommit, lockOrder, type BatchCall } from "./group-commit.js";
+import { GroupCommit, lockOrder, type BatchCall, type GroupCommitOptions } from "./group-commit.js";
 import { EntrySchema, HoldSchema, LedgerAccountSchema, LineSchema, PoolSchema, BalanceSchema, type Entry, type Hold, type LedgerAccount, type Line, type Pool, type Balance } from "./entities.js";
 
 export interface UnitSetup {
@@ -181,7 +181,7 @@ export interface LedgerStore {
   adjust(call: { accountId: string; poolId: string; amountMicros: bigint; reason: string; actor: string; idempotencyKey: string; requestHash: string; traceId: string }): Promise<{ entry_id: string; balance_micros: string }>;
   usage(accountId: string, dimension: string | null, since: Date, bucket: "hour" | "day" | "week"): Promise<{ start: Date; key: string; amount: string; requests: string }[]>;
   topUsage(accountId: string, dimension: string, since: Date, offset: number, limit: number): Promise<{ rows: { key: string; amount: string; requests: string }[]; total: bigint }>;
-  startWork(call: StartWorkCall): Promise<{ allowed: boolean; reason?: string; available_micros: string }>;
+  startWork(call: StartWorkCall): Promise<{ allowed: boolean; reason?: string; available_micros: string; replayed?: boolean }>;
   meterWork(call: MeterCall): Promise<{ stale: boolean; state: string; charged_micros?: string; proceed?: boolean }>;
   advanceWork(call: AdvanceCall): Promise<{ stale: boolean; state: string; charged_micros?: string; proceed?: boolean }>;
   /** Opens a balance row for a unit the plan does not name (no allotment, limits at zero); a no-op when it exists. */
@@ -215,14 +215,14 @@ export class PostgresLedgerStore implements LedgerStore {
   private readonly groupCommit: GroupCommit | undefined;
 
   /** `groupCommitLanes`: Authorize and Charge transactions in flight at once (0: every call its own transaction). */
-  constructor(private readonly em: () => EntityManager, groupCommitLanes = 0) {
+  constructor(private readonly em: () => EntityManager, groupCommitLanes = 0, observeGroupCommit?: GroupCommitOptions["observe"]) {
     this.groupCommit =
       groupCommitLanes > 0
         ? new GroupCommit(async (calls) => {
             // A batch carries many requests' calls: it runs in no request's transaction.
             const rows = (await this.em().getConnection().execute(`select ledger.apply_batch(?::jsonb) as result`, [JSON.stringify(calls)], "all")) as { result: never }[];
             return rows[0]!.result;
-          }, { lanes: groupCommitLanes })
+          }, { lanes: groupCommitLanes, ...(observeGroupCommit ? { observe: observeGroupCommit } : {}) })
         : undefined;
   }
 

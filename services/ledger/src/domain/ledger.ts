@@ -30,6 +30,11 @@ export interface AuthorizeOutcome {
   rateTableVersion: bigint;
   expiresAt?: Date;
   message?: string;
+  /** The unit the estimate was priced in, and the rate table that priced it (for traces). */
+  unit?: Unit;
+  rateTableId?: string;
+  /** True when the idempotency key had already been answered and this is the stored answer. */
+  replayed?: boolean;
 }
 
 export interface ChargeCommand {
@@ -51,6 +56,10 @@ export interface ChargeOutcome {
   releasedMicros: bigint;
   balanceMicros: bigint;
   proceed: boolean;
+  unit?: Unit;
+  rateTableId?: string;
+  rateTableVersion?: bigint;
+  replayed?: boolean;
 }
 
 export interface GrantCommand {
@@ -105,6 +114,10 @@ export interface StartOutcome {
   reason?: DenialReason;
   message?: string;
   metered: boolean;
+  /** The unit the work is metered in (absent when the account was not consulted). */
+  unit?: string;
+  /** The answer was an idempotent replay. */
+  replayed?: boolean;
 }
 
 const DEFAULT_CONTEXT: RunContext = { runLocation: "cloud", inferenceSource: "managed", computeSource: "hosted" };
@@ -218,6 +231,7 @@ export class Ledger {
       bucket: first?.bucket ?? "ai",
       amountMicros: totalMicros(lines),
       version: table.version,
+      tableId: table.tableId,
     };
   }
 
@@ -227,13 +241,14 @@ export class Ledger {
     if (command.ttlMs < 0 || command.ttlMs > MAX_HOLD_TTL_MS) throw new InvalidArgumentError("ttl_ms", `must be between 1 and ${MAX_HOLD_TTL_MS}`);
     const account = await this.accounts.get(command.accountId);
     const price = await this.price(account, command.estimate, "estimate");
+    const priced = { unit: price.unit, rateTableId: price.tableId, rateTableVersion: price.version };
     // Denial precedence: suspended, then not eligible, then balance.
     const admitted = this.admit(account, command.context, price.bucket);
     if (admitted.denial) {
-      return { allowed: false, ...admitted.denial, amountMicros: price.amountMicros, availableMicros: 0n, metered: admitted.metered, rateTableVersion: price.version };
+      return { allowed: false, ...admitted.denial, amountMicros: price.amountMicros, availableMicros: 0n, metered: admitted.metered, ...priced };
     }
     if (!admitted.metered) {
-      return { allowed: true, amountMicros: 0n, availableMicros: 0n, metered: false, rateTableVersion: price.version, message: admitted.reason };
+      return { allowed: true, amountMicros: 0n, availableMicros: 0n, metered: false, ...priced, message: admitted.reason };
     }
     await this.ensureOpen(account);
     await this.ensureUnit(account, price.unit);
@@ -264,8 +279,9 @@ export class Ledger {
       amountMicros: price.amountMicros,
       availableMicros,
       metered: true,
-      rateTableVersion: price.version,
+      ...priced,
       ...(result.expires_at ? { expiresAt: new Date(result.expires_at) } : {}),
+      replayed: result.replayed === true,
     };
   }
 
@@ -302,6 +318,10 @@ export class Ledger {
       releasedMicros: BigInt(result.released_micros),
       balanceMicros: BigInt(result.balance_micros),
       proceed: result.proceed,
+      unit: price.unit,
+      rateTableId: price.tableId,
+      rateTableVersion: price.version,
+      replayed: result.replayed === true,
     };
   }
 
@@ -387,7 +407,7 @@ export class Ledger {
     const account = await this.accounts.get(accountId);
     const price = await this.price(account, this.usageFor({ kind, usage, replicas }, 1n), kind === "run" ? "run" : "hardware");
     const admitted = this.admit(account, context, price.bucket);
-    if (admitted.denial) return { allowed: false, ...admitted.denial, metered: admitted.metered };
+    if (admitted.denial) return { allowed: false, ...admitted.denial, metered: admitted.metered, unit: price.unit };
     await this.ensureOpen(account);
     await this.ensureUnit(account, price.unit);
     const limits = account.units.find((u) => u.unit === price.unit);
@@ -405,13 +425,14 @@ export class Ledger {
       }),
       endpoint,
     });
-    if (result.allowed) return { allowed: true, metered: admitted.metered, ...(admitted.metered ? {} : { message: admitted.reason }) };
+    const replayed = result.replayed === true;
+    if (result.allowed) return { allowed: true, metered: admitted.metered, unit: price.unit, replayed, ...(admitted.metered ? {} : { message: admitted.reason }) };
     const reason = result.reason as DenialReason;
     const message = describeShortfall({
       reason, unit: price.unit, neededMicros: minimum, availableMicros: BigInt(result.available_micros),
       limitMicros: this.limitOf(account, reason, price.unit), what: kind === "run" ? "starting the run" : "the deployment",
     });
-    return { allowed: false, reason, message, metered: true };
+    return { allowed: false, reason, message, metered: true, unit: price.unit, replayed };
   }
 
   /** The usage of `seconds` of a run's active time or a deployment's replicas. */

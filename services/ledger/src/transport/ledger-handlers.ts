@@ -9,6 +9,7 @@ import type { LedgerStore, OutboxRow } from "../data/ledger-store.js";
 import { cycleMetrics } from "../domain/cycle.js";
 import type { DenialReason, Ledger, StartOutcome } from "../domain/ledger.js";
 import { statusIcon } from "../domain/status-icon.js";
+import type { DecisionTelemetry } from "./decision-telemetry.js";
 import { shareBasisPoints, usageDimension, usageWindow, type UsageWindow } from "../domain/usage.js";
 import {
   attributionFromProto,
@@ -39,6 +40,7 @@ export function ledgerHandlers(
   store: LedgerStore,
   events: LogFollower<OutboxRow>,
   options: HandlerOptions,
+  decisions: DecisionTelemetry,
 ): Partial<ledgerV1.LedgerServiceServer> {
   const requireWork = async (workId: string, field: string) => {
     if (!workId) throw new InvalidArgumentError(field, "is required");
@@ -57,6 +59,7 @@ export function ledgerHandlers(
         ttlMs: Number(int64(request.ttlMs, "ttl_ms")),
         context: runContextFromProto(request.context),
       });
+      decisions.authorized(request.accountId, outcome);
       return {
         allowed: outcome.allowed,
         reason: denialToProto(outcome.reason),
@@ -83,6 +86,7 @@ export function ledgerHandlers(
         traceId: currentTraceId(),
       });
       if (outcome.entryId > 0n) events.notify();
+      await decisions.charged(request.accountId, request.holdId, outcome);
       return {
         chargedMicros: outcome.chargedMicros.toString(),
         uncollectedMicros: outcome.uncollectedMicros.toString(),
@@ -212,6 +216,7 @@ export function ledgerHandlers(
         accountId: request.accountId, runId: request.runId, attribution: attributionFromProto(request.attribution), labels: request.labels,
         idempotencyKey: request.idempotencyKey, context: runContextFromProto(request.context),
       });
+      decisions.started(request.accountId, "start_run", outcome);
       return startToProto(outcome);
     }, options),
 
@@ -256,6 +261,7 @@ export function ledgerHandlers(
         context: runContextFromProto(request.context),
       });
       if (outcome.allowed) events.notify();
+      decisions.started(request.accountId, "deploy", outcome);
       return startToProto(outcome);
     }, options),
 

@@ -5,6 +5,8 @@ import type { WebhookChannel } from "./channels/webhook.js";
 import type { Delivery } from "./delivery.entity.js";
 import type { NotificationsStore } from "./notifications-store.js";
 
+export type DeliveryOutcome = "delivered" | "failed" | "dead_letter";
+
 export interface DeliveryWorkerOptions {
   pollMs: number;
   leaseMs: number;
@@ -29,6 +31,8 @@ export class DeliveryWorker {
     private readonly channels: { email?: EmailChannel; webhook: WebhookChannel },
     private readonly webhookSecret: (accountId: string, url: string) => Promise<string | undefined>,
     private readonly options: DeliveryWorkerOptions,
+    /** Told of every attempt's outcome (metrics). */
+    private readonly observe: (channel: string, outcome: DeliveryOutcome) => void = () => {},
   ) {}
 
   start(): void {
@@ -66,16 +70,23 @@ export class DeliveryWorker {
     return withRemoteParent("tollgate.notifications", `notifications.deliver ${delivery.channel}`, delivery.traceparent, async (span) => {
       span.setAttribute("tollgate.notification_id", delivery.notificationId);
       span.setAttribute("tollgate.rule", delivery.rule);
+      span.setAttribute("tollgate.channel", delivery.channel);
       span.setAttribute("tollgate.attempt", delivery.attempts);
+      let outcome: DeliveryOutcome;
       try {
         await this.send(delivery);
         await this.scope(() => this.store.markDelivered(delivery.notificationId));
+        outcome = "delivered";
       } catch (error) {
         const message = (error as Error).message || String(error);
         const next = nextAttempt(delivery.attempts, this.options.retryBaseMs, this.options.maxAttempts);
         await this.scope(() => this.store.markFailed(delivery.notificationId, message, next.deadLetter ? null : new Date(Date.now() + next.delayMs)));
         span.setAttribute("tollgate.dead_letter", next.deadLetter);
+        span.setAttribute("tollgate.delivery.error", message);
+        outcome = next.deadLetter ? "dead_letter" : "failed";
       }
+      span.setAttribute("tollgate.delivery.outcome", outcome);
+      this.observe(delivery.channel, outcome);
     });
   }
 

@@ -89,6 +89,9 @@ export class LedgerConsumer {
   private stopped = false;
   private stream: ReturnType<ledgerV1.LedgerServiceClient["streamEvents"]> | undefined;
   private backoffMs = 100;
+  /** The highest sequence the ledger has sent, and the last one recorded here (the stored offset). */
+  private received = 0n;
+  private recorded = 0n;
 
   constructor(
     private readonly client: ledgerV1.LedgerServiceClient,
@@ -107,6 +110,8 @@ export class LedgerConsumer {
       console.error("[notifications] reading the consumer offset failed", error);
       return this.retry();
     }
+    this.recorded = after;
+    if (this.received < after) this.received = after;
     const stream = this.client.streamEvents({ afterSequence: after.toString() });
     this.stream = stream;
     // Events are handled one at a time, in order.
@@ -114,6 +119,7 @@ export class LedgerConsumer {
     stream.on("data", (message: ledgerV1.StreamEventsResponse) => {
       const event = message.event;
       if (!event) return;
+      if (BigInt(event.sequence) > this.received) this.received = BigInt(event.sequence);
       chain = chain.then(() => this.process(event)).catch((error: unknown) => {
         console.error("[notifications] handling a ledger event failed; re-reading from the stored offset", error);
         stream.cancel();
@@ -146,7 +152,13 @@ export class LedgerConsumer {
       const facts = factsOf(event);
       await this.scope(() => this.handle({ sequence: BigInt(event.sequence), ...(facts ? { facts } : {}) }));
     });
+    this.recorded = BigInt(event.sequence);
     this.backoffMs = 100;
+  }
+
+  /** Outbox lag: events the ledger has sent that are not yet recorded here (while the stream is up, the ledger's latest sequence minus the stored offset). */
+  lag(): number {
+    return Number(this.received - this.recorded);
   }
 
   stop(): void {

@@ -1,0 +1,43 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, expect, it } from "vitest";
+import { startMetrics } from "./metrics.js";
+
+afterEach(() => {
+  delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+});
+
+it("serves the service's instruments at /metrics on a free port, and pushes nothing over OTLP unless asked", async () => {
+  delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const metrics = await startMetrics({ serviceName: "metrics-test", port: 0 });
+  try {
+    expect(metrics.port).toBeGreaterThan(0);
+    metrics.meter.createCounter("tollgate.test.calls").add(3, { "tollgate.unit": "credits" });
+    const text = await (await fetch(metrics.url)).text();
+    expect(text).toMatch(/^tollgate_test_calls_total\{[^}]*tollgate_unit="credits"[^}]*\} 3$/m);
+    expect(text).toContain('service_name="metrics-test"');
+  } finally {
+    await metrics.shutdown();
+  }
+});
+
+it("also pushes the same instruments over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set", async () => {
+  const received: { path: string; type: string; bytes: number }[] = [];
+  const collector = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on("data", (chunk: Buffer) => chunks.push(chunk));
+    request.on("end", () => {
+      received.push({ path: request.url ?? "", type: String(request.headers["content-type"]), bytes: Buffer.concat(chunks).length });
+      response.writeHead(200, { "content-type": "application/x-protobuf" }).end();
+    });
+  });
+  await new Promise<void>((resolve) => collector.listen(0, "127.0.0.1", resolve));
+  process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
+  const metrics = await startMetrics({ serviceName: "metrics-test", port: 0 });
+  metrics.meter.createCounter("tollgate.test.calls").add(1);
+  await metrics.shutdown(); // a last export on the way out
+  await new Promise<void>((resolve) => collector.close(() => resolve()));
+  expect(received).toHaveLength(1);
+  expect(received[0]).toMatchObject({ path: "/v1/metrics", type: "application/x-protobuf" });
+  expect(received[0]!.bytes).toBeGreaterThan(0);
+});

@@ -1,0 +1,74 @@
+import { cachedReading, type Meter } from "@tollgate/telemetry";
+import type { OpenHolds } from "./data/operational-reads.js";
+import type { ReconciliationState } from "./data/reconciliation.js";
+
+/** How long one read of the open holds serves every collection (Prometheus scrapes and the OTLP push). */
+const GAUGE_READ_TTL_MS = 1_000;
+
+export interface LedgerMetricSources {
+  openHolds: () => Promise<OpenHolds[]>;
+  reconciliation: () => ReconciliationState;
+}
+
+/**
+ * Every instrument of the ledger, made in one place. Attribute keys are the
+ * span attributes' (`tollgate.*`), so a metric and a trace of the same call
+ * are filtered the same way.
+ */
+export class LedgerMetrics {
+  private readonly decisions;
+  private readonly batchSize;
+  private readonly batchWait;
+
+  constructor(meter: Meter, sources: LedgerMetricSources) {
+    this.decisions = meter.createCounter("tollgate.ledger.decisions", {
+      description: "Authorize, StartRun and Deploy decisions (replays not counted), by operation, unit, allowed and denial reason",
+      unit: "{decision}",
+    });
+    this.batchSize = meter.createHistogram("tollgate.ledger.group_commit.batch_size", {
+      description: "Authorize/Charge calls carried by one group-commit transaction (1: the call ran alone)",
+      unit: "{call}",
+      advice: { explicitBucketBoundaries: [1, 2, 4, 8, 16, 32, 64] },
+    });
+    this.batchWait = meter.createHistogram("tollgate.ledger.group_commit.wait", {
+      description: "Time a call waited in its group-commit lane before its transaction started",
+      unit: "ms",
+      advice: { explicitBucketBoundaries: [0.1, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 1_000] },
+    });
+
+    const holdsCount = meter.createObservableGauge("tollgate.ledger.holds.open", { description: "Open holds, by unit", unit: "{hold}" });
+    const holdsAmount = meter.createObservableGauge("tollgate.ledger.holds.open_amount", {
+      description: "Micro-units the open holds still reserve, by unit",
+      unit: "{micro-unit}",
+    });
+    const readHolds = cachedReading(sources.openHolds, GAUGE_READ_TTL_MS);
+    meter.addBatchObservableCallback(async (result) => {
+      for (const holds of await readHolds()) {
+        result.observe(holdsCount, holds.count, { "tollgate.unit": holds.unit });
+        result.observe(holdsAmount, Number(holds.heldMicros), { "tollgate.unit": holds.unit });
+      }
+    }, [holdsCount, holdsAmount]);
+
+    const mismatches = meter.createObservableGauge("tollgate.ledger.reconciliation.mismatches", {
+      description: "Account-units whose books disagree (journal: pools vs journal lines; held: held amount vs open holds), in the last full pass or the one in progress",
+      unit: "{balance}",
+    });
+    const passes = meter.createObservableCounter("tollgate.ledger.reconciliation.passes", { description: "Full reconciliation passes over every account", unit: "{pass}" });
+    const checked = meter.createObservableCounter("tollgate.ledger.reconciliation.accounts_checked", { description: "Accounts reconciled", unit: "{account}" });
+    meter.addBatchObservableCallback((result) => {
+      const state = sources.reconciliation();
+      for (const [check, count] of Object.entries(state.mismatches)) result.observe(mismatches, count, { "tollgate.check": check });
+      result.observe(passes, state.passes);
+      result.observe(checked, state.accountsChecked);
+    }, [mismatches, passes, checked]);
+  }
+
+  decision(operation: "authorize" | "start_run" | "deploy", unit: string, allowed: boolean, reason: string | undefined): void {
+    this.decisions.add(1, { "tollgate.operation": operation, "tollgate.unit": unit, "tollgate.allowed": allowed, ...(reason ? { "tollgate.reason": reason } : {}) });
+  }
+
+  groupCommit(batchSize: number, waitsMs: number[]): void {
+    this.batchSize.record(batchSize);
+    for (const waitMs of waitsMs) this.batchWait.record(waitMs);
+  }
+}
