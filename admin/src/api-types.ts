@@ -94,6 +94,8 @@ export interface Entry {
   amount_micros: string;
   uncollected_micros: string;
   attribution: Attribution;
+  /** The rate table and its version (numbered per table) that priced the entry; empty and 0 when none did. */
+  rate_table_id: string;
   rate_table_version: number | string;
   reason: string;
   actor: string;
@@ -115,6 +117,7 @@ export interface HoldRow {
   expires_at: string | null;
   created_at: string | null;
   attribution: Attribution;
+  rate_table_id: string;
   rate_table_version: number | string;
 }
 
@@ -183,10 +186,12 @@ export interface Plan {
 }
 
 export interface RateTable {
-  /** The console's id: `${table_id}@${version}` (the API's `id` is the version alone). */
+  /** `${table_id}@${version}`: versions are numbered per table, from 1. */
   id: string;
   table_id: string;
   version: number | string;
+  /** Publication order across every table. */
+  sequence?: number | string;
   effective_from: string | null;
   published_at: string | null;
   published_by: string;

@@ -93,7 +93,6 @@ const LIST_ROUTES: Partial<Record<string, ListRoute>> = {
   },
   [RESOURCES.rateTables]: {
     path: "/api/rate-tables",
-    toRecord: (row) => ({ ...row, api_id: row.id, id: versionId(row.table_id, row.version) }),
   },
   [RESOURCES.notifications]: { path: "/api/notifications" },
   [RESOURCES.audit]: { path: "/api/audit" },
@@ -270,10 +269,7 @@ export function tollgateDataProvider(options: TollgateDataProviderOptions): Toll
         return { data: await get<Hold>(`/api/holds/${seg(id)}`, undefined, signal) };
       case RESOURCES.rateTables: {
         const { owner, version } = parseVersionId(id);
-        const table = await get<RateTable>(`/api/rate-tables/${seg(version)}`, undefined, signal);
-        if (!owner || String(table.table_id) === owner) return { data: { ...table, api_id: table.id, id: versionId(table.table_id, table.version) } };
-        // The version belongs to another table: find this table's version in the list.
-        return { data: await findInList(resource, { table_id: owner }, (r) => String(r.version) === version, signal) };
+        return { data: await get<RateTable>(`/api/rate-tables/${seg(owner)}/${seg(version)}`, undefined, signal) };
       }
       case RESOURCES.plans: {
         const wanted = String(id);

@@ -3,6 +3,7 @@ import { useState } from "react";
 import { DataTable, DateField, SelectInput, TextInput, useRecordContext } from "react-admin";
 import type { Attribution as AttributionMap, Entry } from "../api-types";
 import { Amount } from "../components/Amount";
+import { RateTableRef } from "../components/RateTableRef";
 import { TraceLink } from "../components/TraceLink";
 import { HoldDialog } from "./HoldDialog";
 
@@ -56,7 +57,7 @@ function EntryLines() {
         </TableBody>
       </Table>
       <Typography variant="caption" color="text.secondary">
-        Rate table v{String(entry.rate_table_version || "—")}
+        Rate table <RateTableRef tableId={entry.rate_table_id} version={entry.rate_table_version} />
       </Typography>
     </Box>
   );

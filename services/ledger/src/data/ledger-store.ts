@@ -1,5 +1,6 @@
 import { sql, type EntityManager } from "@tollgate/db";
 import { GroupCommit, lockOrder, type BatchCall } from "./group-commit.js";
+import { searchMatches, type SearchFound } from "./search.js";
 import { EntrySchema, HoldSchema, LedgerAccountSchema, LineSchema, PoolSchema, BalanceSchema, type Entry, type Hold, type LedgerAccount, type Line, type Pool, type Balance } from "./entities.js";
 
 export interface UnitSetup {
@@ -26,7 +27,7 @@ export interface AuthorizeCall {
   requestHash: string;
   ttlMs: number;
   attribution: Record<string, string>;
-  rateTableVersion: bigint;
+  rateTableSequence: bigint;
 }
 
 export interface AuthorizeResult {
@@ -49,7 +50,7 @@ export interface ChargeCall {
   idempotencyKey: string;
   requestHash: string;
   attribution: Record<string, string>;
-  rateTableVersion: bigint;
+  rateTableSequence: bigint;
   drawdownOrder: string[];
   thresholdPercents: number[];
   traceparent: string;
@@ -121,7 +122,7 @@ export interface MeterCall {
   amountMicros: bigint;
   unit: string;
   bucket: string;
-  rateTableVersion: bigint;
+  rateTableSequence: bigint;
   drawdownOrder: string[];
   thresholdPercents: number[];
   nextState: string | null;
@@ -172,6 +173,8 @@ export interface LedgerStore {
   lines(entryIds: string[]): Promise<Line[]>;
   usedSince(accountId: string, unit: string, since: Date): Promise<bigint>;
   outboxAfter(sequence: bigint, limit: number): Promise<OutboxRow[]>;
+  /** Holds, entries and metered work across every account, found by an id a support ticket carries (index-backed). */
+  search(query: string, limit: number): Promise<SearchFound[]>;
 }
 
 export class PostgresLedgerStore implements LedgerStore {
@@ -219,11 +222,11 @@ export class PostgresLedgerStore implements LedgerStore {
     const alone = () =>
       this.one<AuthorizeResult>(`select ledger.authorize(?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?) as result`, [
         c.accountId, c.unit, c.bucket, c.amountMicros.toString(), c.idempotencyKey, c.requestHash, c.ttlMs,
-        JSON.stringify(c.attribution), c.rateTableVersion.toString(),
+        JSON.stringify(c.attribution), c.rateTableSequence.toString(),
       ], em);
     return this.commit({
       op: "authorize", account: c.accountId, unit: c.unit, bucket: c.bucket, amount: c.amountMicros.toString(), key: c.idempotencyKey,
-      hash: c.requestHash, ttl_ms: c.ttlMs, attribution: c.attribution, rate_version: c.rateTableVersion.toString(),
+      hash: c.requestHash, ttl_ms: c.ttlMs, attribution: c.attribution, rate_version: c.rateTableSequence.toString(),
     }, alone);
   }
 
@@ -232,12 +235,12 @@ export class PostgresLedgerStore implements LedgerStore {
     const alone = () =>
       this.one<ChargeResult>(`select ledger.charge(?, ?::uuid, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?::text[], ?::integer[], ?, ?) as result`, [
         c.accountId, c.holdId, c.unit, c.bucket, c.amountMicros.toString(), c.final, c.idempotencyKey, c.requestHash,
-        JSON.stringify(c.attribution), c.rateTableVersion.toString(), `{${c.drawdownOrder.join(",")}}`,
+        JSON.stringify(c.attribution), c.rateTableSequence.toString(), `{${c.drawdownOrder.join(",")}}`,
         `{${c.thresholdPercents.join(",")}}`, c.traceparent, c.traceId,
       ], em);
     return this.commit({
       op: "charge", account: c.accountId, hold: c.holdId, unit: c.unit, bucket: c.bucket, amount: c.amountMicros.toString(),
-      final: c.final, key: c.idempotencyKey, hash: c.requestHash, attribution: c.attribution, rate_version: c.rateTableVersion.toString(),
+      final: c.final, key: c.idempotencyKey, hash: c.requestHash, attribution: c.attribution, rate_version: c.rateTableSequence.toString(),
       order: c.drawdownOrder, thresholds: c.thresholdPercents, traceparent: c.traceparent, trace_id: c.traceId,
     }, alone);
   }
@@ -322,7 +325,7 @@ export class PostgresLedgerStore implements LedgerStore {
     return this.one<{ stale: boolean; state: string; charged_micros?: string; proceed?: boolean }>(
       `select ledger.meter_work(?, ?, ?, ?, ?, ?, ?, ?::text[], ?::integer[], ?, ?, ?, ?) as result`,
       [
-        c.workId, c.from, c.to, c.amountMicros.toString(), c.unit, c.bucket, c.rateTableVersion.toString(), `{${c.drawdownOrder.join(",")}}`,
+        c.workId, c.from, c.to, c.amountMicros.toString(), c.unit, c.bucket, c.rateTableSequence.toString(), `{${c.drawdownOrder.join(",")}}`,
         `{${c.thresholdPercents.join(",")}}`, c.nextState, c.replicas, c.traceparent, c.traceId,
       ],
     );
@@ -457,6 +460,27 @@ export class PostgresLedgerStore implements LedgerStore {
       [accountId, unit, since],
     );
     return BigInt(row!.used);
+  }
+
+  async search(query: string, limit: number): Promise<SearchFound[]> {
+    const matches = await searchMatches(this.em(), query, limit);
+    const ids = (target: string) => [...new Set(matches.filter((m) => m.target === target).map((m) => m.id))];
+    const [holds, entries, work] = await Promise.all([
+      ids("hold").length ? this.em().find(HoldSchema, { holdId: { $in: ids("hold") } }) : [],
+      ids("entry").length ? this.em().find(EntrySchema, { entryId: { $in: ids("entry") } }) : [],
+      Promise.all(ids("work").map((id) => this.work(id))),
+    ]);
+    const holdById = new Map(holds.map((h) => [h.holdId, h]));
+    const entryById = new Map(entries.map((e) => [String(e.entryId), e]));
+    const workById = new Map(work.flatMap((w) => (w ? [[w.work_id, w] as const] : [])));
+    return matches.flatMap((m): SearchFound[] => {
+      const hold = m.target === "hold" ? holdById.get(m.id) : undefined;
+      if (hold) return [{ field: m.field, accountId: hold.accountId, hold }];
+      const entry = m.target === "entry" ? entryById.get(m.id) : undefined;
+      if (entry) return [{ field: m.field, accountId: entry.accountId, entry }];
+      const row = m.target === "work" ? workById.get(m.id) : undefined;
+      return row ? [{ field: m.field, accountId: row.account_id, work: row }] : [];
+    });
   }
 
   async outboxAfter(sequence: bigint, limit: number): Promise<OutboxRow[]> {

@@ -32,6 +32,7 @@ export interface AuthorizeOutcome {
   amountMicros: bigint;
   availableMicros: bigint;
   metered: boolean;
+  rateTableId: string;
   rateTableVersion: bigint;
   expiresAt?: Date;
   message?: string;
@@ -160,6 +161,11 @@ export class Ledger {
     return { ...decision, metered: decision.allowed && decision.metered && decision.buckets.some((b) => b === bucket) };
   }
 
+  /** The rate table versions recorded holds and entries name (by pricing sequence), for showing their table and version. */
+  publishedRateTables(sequences: Iterable<bigint>) {
+    return this.rates.published(sequences);
+  }
+
   private async price(account: AccountView, usage: Usage, field: string) {
     const table = await this.rates.inEffect(account.rateTableId, this.now());
     // BYOM: a reply costs the customer at their provider; the ledger tracks that spend against the cap.
@@ -171,7 +177,9 @@ export class Ledger {
       unit: first?.unit ?? "credits",
       bucket: first?.bucket ?? "ai",
       amountMicros: totalMicros(lines),
+      tableId: table.tableId,
       version: table.version,
+      sequence: table.sequence ?? 0n,
     };
   }
 
@@ -183,14 +191,14 @@ export class Ledger {
     const price = await this.price(account, command.estimate, "estimate");
     // Denial precedence: suspended, then not eligible, then balance.
     if (account.status === "suspended") {
-      return { allowed: false, reason: "ACCOUNT_SUSPENDED", amountMicros: price.amountMicros, availableMicros: 0n, metered: true, rateTableVersion: price.version, message: "the account is suspended" };
+      return { allowed: false, reason: "ACCOUNT_SUSPENDED", amountMicros: price.amountMicros, availableMicros: 0n, metered: true, rateTableId: price.tableId, rateTableVersion: price.version, message: "the account is suspended" };
     }
     const eligibility = this.eligibility(account, command.context, price.bucket);
     if (!eligibility.allowed) {
-      return { allowed: false, reason: "NOT_ELIGIBLE", amountMicros: price.amountMicros, availableMicros: 0n, metered: false, rateTableVersion: price.version, message: eligibility.reason };
+      return { allowed: false, reason: "NOT_ELIGIBLE", amountMicros: price.amountMicros, availableMicros: 0n, metered: false, rateTableId: price.tableId, rateTableVersion: price.version, message: eligibility.reason };
     }
     if (!eligibility.metered) {
-      return { allowed: true, amountMicros: 0n, availableMicros: 0n, metered: false, rateTableVersion: price.version, message: eligibility.reason };
+      return { allowed: true, amountMicros: 0n, availableMicros: 0n, metered: false, rateTableId: price.tableId, rateTableVersion: price.version, message: eligibility.reason };
     }
     await this.ensureOpen(account);
     const result = await this.store.authorize({
@@ -202,7 +210,7 @@ export class Ledger {
       requestHash: fingerprint({ op: "authorize", ...command }),
       ttlMs: command.ttlMs || DEFAULT_HOLD_TTL_MS,
       attribution: attributionOf(command.estimate, command.attribution),
-      rateTableVersion: price.version,
+      rateTableSequence: price.sequence,
     });
     return {
       allowed: result.allowed,
@@ -211,6 +219,7 @@ export class Ledger {
       amountMicros: price.amountMicros,
       availableMicros: BigInt(result.available_micros),
       metered: true,
+      rateTableId: price.tableId,
       rateTableVersion: price.version,
       ...(result.expires_at ? { expiresAt: new Date(result.expires_at) } : {}),
     };
@@ -235,7 +244,7 @@ export class Ledger {
       idempotencyKey: command.idempotencyKey,
       requestHash: fingerprint({ op: "charge", ...hashed }),
       attribution: attributionOf(command.usage, command.attribution),
-      rateTableVersion: price.version,
+      rateTableSequence: price.sequence,
       drawdownOrder: account.drawdownOrder,
       thresholdPercents: account.thresholdPercents,
       traceparent,
@@ -362,7 +371,7 @@ export class Ledger {
     const price = await this.price(account, this.usageFor({ kind: work.kind, usage, replicas: work.replicas }, seconds), work.kind);
     return this.store.meterWork({
       workId, from: work.charged_until, to: until, amountMicros: price.amountMicros, unit: price.unit, bucket: price.bucket,
-      rateTableVersion: price.version, drawdownOrder: account.drawdownOrder, thresholdPercents: account.thresholdPercents,
+      rateTableSequence: price.sequence, drawdownOrder: account.drawdownOrder, thresholdPercents: account.thresholdPercents,
       nextState: options.nextState ?? null, replicas: options.replicas ?? null, traceparent: options.traceparent ?? "", traceId: options.traceId ?? "",
     });
   }
