@@ -271,3 +271,17 @@ export type TopDimension =
   | "task_id"
   | "surface"
   | "bucket";
+
+/** Which field of a search hit matched the query. */
+export type SearchMatch = "hold_id" | "entry_id" | "idempotency_key" | "trace_id" | "conversation_id" | "task_id" | "work_id";
+
+/** A row of `/api/search`: the account and the hold, entry, run or deployment found. */
+export interface SearchHit {
+  id: string;
+  match: SearchMatch | string;
+  account_id: string;
+  kind: "hold" | "entry" | "run" | "deployment" | string;
+  hold?: HoldRow;
+  entry?: Entry;
+  work?: WorkRow;
+}

@@ -6,6 +6,7 @@ import { Amount } from "../components/Amount";
 import { RateTableRef } from "../components/RateTableRef";
 import { TraceLink } from "../components/TraceLink";
 import { HoldDialog } from "./HoldDialog";
+import { EmptyState } from "../components/EmptyState";
 
 export const ENTRY_KINDS = ["grant", "charge", "adjust", "expire", "reset"].map((k) => ({ id: k, name: k }));
 
@@ -64,13 +65,9 @@ function EntryLines() {
 }
 
 /** Ledger entries (inside a List of `tollgate-entries`): amounts exact, hold ids open the hold's life, trace ids link out. */
-export function EntriesTable({ emptyText = "No entries." }: { emptyText?: string }) {
+export function EntriesTable({ emptyText = "No entries match.", emptyHint }: { emptyText?: string; emptyHint?: string }) {
   const [holdId, setHoldId] = useState<string | null>(null);
-  const empty = (
-    <Typography sx={{ p: 2 }} color="text.secondary">
-      {emptyText}
-    </Typography>
-  );
+  const empty = <EmptyState title={emptyText} {...(emptyHint ? { hint: emptyHint } : {})} />;
   return (
     <>
       <DataTable<Entry> rowClick={false} bulkActionButtons={false} expand={<EntryLines />} empty={empty}>
