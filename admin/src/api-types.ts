@@ -280,7 +280,9 @@ export interface SearchHit {
   id: string;
   match: SearchMatch | string;
   account_id: string;
-  kind: "hold" | "entry" | "run" | "deployment" | string;
+  kind: "hold" | "entry" | "run" | "deployment" | "call" | string;
+  /** For an idempotency key: the call it was used for (e.g. `charge`, `start_run`). */
+  operation?: string;
   hold?: HoldRow;
   entry?: Entry;
   work?: WorkRow;

@@ -127,7 +127,7 @@ function What({ hit, openHold }: { hit: SearchHit; openHold: (id: string) => voi
       </>
     );
   }
-  return null;
+  return <>A {hit.operation || "ledger"} call that made no hold or entry</>;
 }
 
 /** Search results across accounts (`/api/search`): what matched, on which account, and the hold, entry or work itself. */

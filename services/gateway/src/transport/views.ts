@@ -199,6 +199,6 @@ export function searchHitView(hit: ledgerV1.SearchHit) {
         ? { kind: "entry", id: `entry:${target.entry.entryId}`, entry: entryView(target.entry) }
         : target?.$case === "work"
           ? { kind: target.work.kind === "deployment" ? "deployment" : "run", id: `work:${target.work.workId}`, work: workView(target.work) }
-          : { kind: "unknown", id: `unknown:${hit.accountId}` };
-  return { ...found, id: `${match}:${found.id}`, match, account_id: hit.accountId };
+          : { kind: "call", id: `call:${hit.accountId}:${hit.operation}` };
+  return { ...found, id: `${match}:${found.id}`, match, account_id: hit.accountId, operation: hit.operation };
 }

@@ -473,13 +473,12 @@ export class PostgresLedgerStore implements LedgerStore {
     const holdById = new Map(holds.map((h) => [h.holdId, h]));
     const entryById = new Map(entries.map((e) => [String(e.entryId), e]));
     const workById = new Map(work.flatMap((w) => (w ? [[w.work_id, w] as const] : [])));
-    return matches.flatMap((m): SearchFound[] => {
+    return matches.map((m): SearchFound => {
+      const found = { field: m.field, accountId: m.account_id, operation: m.operation };
       const hold = m.target === "hold" ? holdById.get(m.id) : undefined;
-      if (hold) return [{ field: m.field, accountId: hold.accountId, hold }];
       const entry = m.target === "entry" ? entryById.get(m.id) : undefined;
-      if (entry) return [{ field: m.field, accountId: entry.accountId, entry }];
       const row = m.target === "work" ? workById.get(m.id) : undefined;
-      return row ? [{ field: m.field, accountId: row.account_id, work: row }] : [];
+      return hold ? { ...found, hold } : entry ? { ...found, entry } : row ? { ...found, work: row } : found;
     });
   }
 

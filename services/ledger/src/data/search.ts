@@ -5,10 +5,7 @@ import type { WorkRow } from "./ledger-store.js";
 export type SearchField = "hold_id" | "entry_id" | "idempotency_key" | "trace_id" | "conversation_id" | "task_id" | "work_id";
 
 /** One thing a support search found: which field matched, on which account, and the hold, entry or metered work itself. */
-export type SearchFound =
-  | { field: SearchField; accountId: string; hold: Hold }
-  | { field: SearchField; accountId: string; entry: Entry }
-  | { field: SearchField; accountId: string; work: WorkRow };
+export type SearchFound = { field: SearchField; accountId: string; operation: string } & ({ hold: Hold } | { entry: Entry } | { work: WorkRow } | {});
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ENTRY_ID = /^[1-9][0-9]{0,17}$/;
@@ -17,58 +14,57 @@ const ENTRY_ID = /^[1-9][0-9]{0,17}$/;
  * The ledger search query: one statement, each branch reading one index
  * (named beside it; see Migration20261130600000_search), at most `limit`
  * newest matches per branch. An idempotency key leads to what its call
- * made: a charge's entry, an authorization's hold, a run or a deployment.
+ * made (a charge's entry, an authorization's hold), or names its account and
+ * operation when the call made neither (starting a run, a denial).
  */
-const SEARCH_SQL = `
+export const SEARCH_SQL = `
   select * from (
-    select 'hold_id' as field, 'hold' as target, hold_id::text as id from ledger.holds where hold_id = ?::uuid         -- holds_pkey
+    select 'hold_id' as field, 'hold' as target, hold_id::text as id, account_id, '' as operation from ledger.holds where hold_id = ?::uuid -- holds_pkey
   ) hold
   union all select * from (
-    select 'entry_id', 'entry', entry_id::text from ledger.entries where entry_id = ?::bigint                           -- entries_pkey
+    select 'entry_id', 'entry', entry_id::text, account_id, '' from ledger.entries where entry_id = ?::bigint         -- entries_pkey
   ) entry
   union all select * from (
-    select 'work_id', 'work', work_id from ledger.metered_work where work_id = ?                                         -- metered_work_pkey
+    select 'work_id', 'work', work_id, account_id, '' from ledger.metered_work where work_id = ?                       -- metered_work_pkey
   ) work
   union all select * from (
     select 'idempotency_key',
-      case when response ? 'entry_id' then 'entry' when response ? 'hold_id' then 'hold' else 'work' end,
-      coalesce(response ->> 'entry_id', response ->> 'hold_id', response ->> 'run_id', response ->> 'deployment_id')
+      case when response ->> 'entry_id' is not null then 'entry' when response ->> 'hold_id' is not null then 'hold' else 'none' end,
+      coalesce(response ->> 'entry_id', response ->> 'hold_id', ''), account_id, operation
     from ledger.idempotency_keys where idempotency_key = ?                                                                -- idempotency_keys_key_idx
     order by created_at desc limit ?
   ) idempotency
   union all select * from (
-    select 'trace_id', 'entry', entry_id::text from ledger.entries where trace_id = ? and trace_id <> ''                 -- entries_trace_idx
+    select 'trace_id', 'entry', entry_id::text, account_id, '' from ledger.entries where trace_id = ? and trace_id <> ''                 -- entries_trace_idx
     order by entry_id desc limit ?
   ) trace
   union all select * from (
-    select 'conversation_id', 'entry', entry_id::text from ledger.entries
-    where attribution ? 'conversation_id' and attribution ->> 'conversation_id' = ?                                     -- entries_conversation_idx
+    select 'conversation_id', 'entry', entry_id::text, account_id, '' from ledger.entries
+    where attribution ->> 'conversation_id' = ?                                     -- entries_conversation_idx
     order by entry_id desc limit ?
   ) conversation
   union all select * from (
-    select 'task_id', 'entry', entry_id::text from ledger.entries
-    where attribution ? 'task_id' and attribution ->> 'task_id' = ?                                                     -- entries_task_idx
+    select 'task_id', 'entry', entry_id::text, account_id, '' from ledger.entries
+    where attribution ->> 'task_id' = ?                                                     -- entries_task_idx
     order by entry_id desc limit ?
   ) task`;
 
+/** SEARCH_SQL's parameters, in order. */
+export function searchParameters(query: string, limit: number): unknown[] {
+  return [UUID.test(query) ? query : null, ENTRY_ID.test(query) ? query : null, query, query, limit, query, limit, query, limit, query, limit];
+}
+
 export interface SearchMatch {
   field: SearchField;
-  target: "hold" | "entry" | "work";
+  target: "hold" | "entry" | "work" | "none";
   id: string;
+  account_id: string;
+  operation: string;
 }
 
 /** What matches the query, as (field, target, id) in the query's branch order; the caller loads the targets. */
 export async function searchMatches(em: EntityManager, query: string, limit: number): Promise<SearchMatch[]> {
   const q = query.trim();
   if (!q) return [];
-  const rows = await sql<{ field: SearchField; target: SearchMatch["target"]; id: string | null }>(em, SEARCH_SQL, [
-    UUID.test(q) ? q : null,
-    ENTRY_ID.test(q) ? q : null,
-    q,
-    q, limit,
-    q, limit,
-    q, limit,
-    q, limit,
-  ]);
-  return rows.filter((row): row is SearchMatch => Boolean(row.id));
+  return sql<SearchMatch>(em, SEARCH_SQL, searchParameters(q, limit));
 }

@@ -338,12 +338,15 @@ export function ledgerHandlers(
         hits: found.map((f) => ({
           match: L.searchMatchFromJSON(`SEARCH_MATCH_${f.field.toUpperCase()}`),
           accountId: f.accountId,
+          operation: f.operation,
           target:
             "entry" in f
               ? { $case: "entry" as const, entry: entryToProto(f.entry, lines.filter((line) => line.entryId === f.entry.entryId), rates) }
               : "hold" in f
                 ? { $case: "hold" as const, hold: holdToProto(f.hold, rates) }
-                : { $case: "work" as const, work: workToProto(f.work) },
+                : "work" in f
+                  ? { $case: "work" as const, work: workToProto(f.work) }
+                  : undefined,
         })),
       };
     }, options),

@@ -14,10 +14,10 @@ export class Migration20261130600000_search extends Migration {
     this.addSql(`create index entries_trace_idx on ledger.entries (trace_id, entry_id desc) where trace_id <> ''`);
     this.addSql(`
       create index entries_conversation_idx on ledger.entries ((attribution ->> 'conversation_id'), entry_id desc)
-      where attribution ? 'conversation_id'`);
+      where attribution ->> 'conversation_id' is not null`);
     this.addSql(`
       create index entries_task_idx on ledger.entries ((attribution ->> 'task_id'), entry_id desc)
-      where attribution ? 'task_id'`);
+      where attribution ->> 'task_id' is not null`);
   }
 
   override down(): void {

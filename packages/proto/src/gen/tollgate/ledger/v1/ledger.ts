@@ -681,6 +681,11 @@ export interface SearchHit {
     | { $case: "entry"; entry: Entry }
     | { $case: "work"; work: MeteredWork }
     | undefined;
+  /**
+   * For an idempotency key: the call it was used for (e.g. "authorize", "charge", "start_run").
+   * A call that made no hold or entry (starting or ending a run, a denial) names no target.
+   */
+  operation: string;
 }
 
 export interface SearchResponse {
@@ -5555,7 +5560,7 @@ export const SearchRequest: MessageFns<SearchRequest> = {
 };
 
 function createBaseSearchHit(): SearchHit {
-  return { match: 0, accountId: "", target: undefined };
+  return { match: 0, accountId: "", target: undefined, operation: "" };
 }
 
 export const SearchHit: MessageFns<SearchHit> = {
@@ -5576,6 +5581,9 @@ export const SearchHit: MessageFns<SearchHit> = {
       case "work":
         MeteredWork.encode(message.target.work, writer.uint32(42).fork()).join();
         break;
+    }
+    if (message.operation !== "") {
+      writer.uint32(50).string(message.operation);
     }
     return writer;
   },
@@ -5633,6 +5641,14 @@ export const SearchHit: MessageFns<SearchHit> = {
             message.target = { $case: "work", work: MeteredWork.decode(reader, reader.uint32()) };
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.operation = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5660,6 +5676,7 @@ export const SearchHit: MessageFns<SearchHit> = {
         : isSet(object.work)
         ? { $case: "work", work: MeteredWork.fromJSON(object.work) }
         : undefined,
+      operation: isSet(object.operation) ? globalThis.String(object.operation) : "",
     };
   },
 
@@ -5677,6 +5694,9 @@ export const SearchHit: MessageFns<SearchHit> = {
       obj.entry = Entry.toJSON(message.target.entry);
     } else if (message.target?.$case === "work") {
       obj.work = MeteredWork.toJSON(message.target.work);
+    }
+    if (message.operation !== "") {
+      obj.operation = message.operation;
     }
     return obj;
   },
@@ -5708,6 +5728,7 @@ export const SearchHit: MessageFns<SearchHit> = {
         break;
       }
     }
+    message.operation = object.operation ?? "";
     return message;
   },
 };
