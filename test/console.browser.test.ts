@@ -303,7 +303,7 @@ describe("support console in Chromium", () => {
     await page.getByTestId("empty-state").first().waitFor();
     await page.screenshot({ path: `${screenshots}/ledger-explorer-empty.png`, fullPage: true });
     await page.close();
-  });
+  }, 120_000);
 
   it("finds a conversation's charge across accounts from the app bar, and a hold from the ledger explorer's search box", async () => {
     const { ledger } = platform.clients;
@@ -335,5 +335,5 @@ describe("support console in Chromium", () => {
     await page.getByTestId("search-hit").first().getByText("hold id").waitFor();
     expect(await page.getByTestId("search-hit").count()).toBe(1);
     await page.close();
-  });
+  }, 120_000);
 });
