@@ -63,7 +63,7 @@ describe("the demo catalogues", () => {
     const { pricing, entitlements } = platform.clients;
     for (const raw of catalogue.rateTables) {
       const tableId = (raw as { tableId: string }).tableId;
-      const table = (await call(pricing, pricing.getRateTable, { tableId, version: "0", at: undefined })).table!;
+      const table = (await call(pricing, pricing.getRateTable, { tableId, version: "0", at: undefined, sequence: "0" })).table!;
       for (const rate of table.rates) {
         const quote = await call(pricing, pricing.quote, { tableId, usage: [usageFor(rate)], version: "0", at: undefined });
         expect(quote.lineItems.length, `${file} ${JSON.stringify(rate.kind)}`).toBeGreaterThan(0);
@@ -161,7 +161,7 @@ describe("eligibility on the ledger's hot path", () => {
 
   it("denies a run the plan does not allow with NOT_ELIGIBLE and the rule's reason", async () => {
     const { ledger, pricing } = platform.clients;
-    const table = (await call(pricing, pricing.getRateTable, { tableId: "terminal-rates", version: "0", at: undefined })).table!;
+    const table = (await call(pricing, pricing.getRateTable, { tableId: "terminal-rates", version: "0", at: undefined, sequence: "0" })).table!;
     const model = table.rates.find((r) => r.kind?.$case === "modelToken")!.kind!;
     const name = model.$case === "modelToken" ? model.modelToken.model : "";
     const denied = await call(ledger, ledger.authorize, {

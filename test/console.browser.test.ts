@@ -280,4 +280,60 @@ describe("support console in Chromium", () => {
     await page.screenshot({ path: `${screenshots}/account-models.png`, fullPage: true });
     await page.close();
   });
+
+  it("says so when a list is empty, on every list page, without a pager", async () => {
+    const page = await signIn("vera", "viewer-pass", "/#/tollgate-entries");
+    const emptyPages = [
+      "/#/tollgate-entries",
+      `/#/tollgate-accounts?filter=${encodeURIComponent(JSON.stringify({ q: "no-such-account" }))}`,
+      `/#/tollgate-holds?filter=${encodeURIComponent(JSON.stringify({ account_id: "nobody", status: "open" }))}`,
+      `/#/tollgate-work?filter=${encodeURIComponent(JSON.stringify({ account_id: "nobody", state: "running" }))}`,
+      `/#/tollgate-rate-tables?filter=${encodeURIComponent(JSON.stringify({ table_id: "no-such-table" }))}`,
+      `/#/tollgate-notifications?filter=${encodeURIComponent(JSON.stringify({ account_id: "nobody" }))}`,
+      `/#/tollgate-audit?filter=${encodeURIComponent(JSON.stringify({ account_id: "nobody" }))}`,
+      "/#/tollgate-search",
+    ];
+    for (const path of emptyPages) {
+      await page.goto(`${gateway.url}${path}`);
+      await page.getByTestId("empty-state").first().waitFor();
+      expect(await page.locator(".MuiTablePagination-root").count(), path).toBe(0);
+      expect(await page.getByText(/\d+–\d+ of/).count(), path).toBe(0);
+    }
+    await page.goto(`${gateway.url}/#/tollgate-entries`);
+    await page.getByTestId("empty-state").first().waitFor();
+    await page.screenshot({ path: `${screenshots}/ledger-explorer-empty.png`, fullPage: true });
+    await page.close();
+  }, 120_000);
+
+  it("finds a conversation's charge across accounts from the app bar, and a hold from the ledger explorer's search box", async () => {
+    const { ledger } = platform.clients;
+    const hold = await call(ledger, ledger.authorize, ledgerV1.AuthorizeRequest.fromPartial({
+      accountId: "acme", estimate: replies("gpt-4o", 1), attribution: { conversationId: "conv-ticket-1234" }, idempotencyKey: "browser-ticket-hold", ttlMs: "600000",
+    }));
+    await call(ledger, ledger.charge, ledgerV1.ChargeRequest.fromPartial({
+      accountId: "acme", holdId: hold.holdId, usage: replies("gpt-4o", 1), attribution: { conversationId: "conv-ticket-1234" }, final: true, idempotencyKey: "browser-ticket-charge",
+    }));
+    const page = await signIn("vera", "viewer-pass", "/#/tollgate-accounts");
+    await page.getByTestId("app-search").fill("conv-ticket-1234");
+    await page.getByTestId("app-search").press("Enter");
+    const hits = page.getByTestId("search-hit");
+    await hits.first().waitFor();
+    expect(await hits.count()).toBe(1);
+    const text = (await hits.first().textContent()) ?? "";
+    expect(text).toContain("conversation");
+    expect(text).toContain("acme");
+    expect(text).toContain(hold.holdId);
+    await page.screenshot({ path: `${screenshots}/search.png`, fullPage: true });
+    await hits.first().getByTestId("hold-link").click();
+    await page.getByTestId("hold-dialog").getByText("default v").first().waitFor(); // the rate table, numbered per table
+
+    await page.keyboard.press("Escape");
+    await page.goto(`${gateway.url}/#/tollgate-entries`);
+    await page.getByTestId("explorer-search").fill(hold.holdId);
+    await page.getByTestId("explorer-search").press("Enter");
+    await page.waitForURL((url) => url.hash.includes("tollgate-search"));
+    await page.getByTestId("search-hit").first().getByText("hold id").waitFor();
+    expect(await page.getByTestId("search-hit").count()).toBe(1);
+    await page.close();
+  }, 120_000);
 });

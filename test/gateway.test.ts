@@ -294,3 +294,27 @@ describe("the gateway's main", () => {
     expect((await api("/api/login", { method: "POST", body: { username: "admin", password: "admin" } })).status).toBe(401);
   }, 120_000);
 });
+
+describe("search and rate table versions from the console", () => {
+  it("finds a hold across accounts by its conversation, with the rate table numbered per table, and names an empty query", async () => {
+    const viewer = await login("vera", "viewer-pass");
+    const hold = await call(platform.clients.ledger, platform.clients.ledger.authorize, ledgerV1.AuthorizeRequest.fromPartial({
+      accountId: "acme", estimate: replies("gpt-4o", 1), attribution: { conversationId: "conv-gw-1" }, idempotencyKey: "gw-search-hold", ttlMs: "600000",
+    }));
+    await call(platform.clients.ledger, platform.clients.ledger.charge, ledgerV1.ChargeRequest.fromPartial({
+      accountId: "acme", holdId: hold.holdId, usage: replies("gpt-4o", 1), attribution: { conversationId: "conv-gw-1" }, final: true, idempotencyKey: "gw-search-charge",
+    }));
+    const found = await api("/api/search?q=conv-gw-1", { token: viewer });
+    expect(found.body.data).toHaveLength(1);
+    expect(found.body.data[0]).toMatchObject({ match: "conversation_id", account_id: "acme", kind: "entry", entry: { hold_id: hold.holdId, rate_table_id: "default", rate_table_version: "1" } });
+    const byKey = await api("/api/search?q=gw-search-hold", { token: viewer });
+    expect(byKey.body.data[0]).toMatchObject({ match: "idempotency_key", kind: "hold", hold: { id: hold.holdId, rate_table_id: "default" } });
+    const empty = await api("/api/search?q=%20", { token: viewer });
+    expect(empty.status).toBe(400);
+    expect(empty.body.error.field).toBe("q");
+
+    const version = await api("/api/rate-tables/default/1", { token: viewer });
+    expect(version.body).toMatchObject({ id: "default@1", table_id: "default", version: "1" });
+    expect((await api("/api/rate-tables/default/99", { token: viewer })).status).toBe(404);
+  });
+});

@@ -6,6 +6,7 @@ import { TollgateLoginPage } from "./components/LoginPage";
 import { TollgateConfigProvider } from "./config";
 import { tollgateDataProvider, type TollgateDataProviderOptions } from "./data-provider";
 import { tollgateResources } from "./resources";
+import { TollgateLayout } from "./search/SupportSearch";
 
 export interface TollgateAdminProps extends TollgateDataProviderOptions {
   /** Trace viewer base URL; trace ids link to `${traceUrl}/trace/<id>`. */
@@ -43,7 +44,7 @@ export function TollgateAdmin({ apiUrl, httpClient, getToken, traceUrl, title = 
   const queryClient = useMemo(() => consoleQueryClient(), []);
   return (
     <TollgateConfigProvider traceUrl={traceUrl}>
-      <Admin dataProvider={dataProvider} authProvider={authProvider} queryClient={queryClient} loginPage={TollgateLoginPage} title={title} disableTelemetry>
+      <Admin dataProvider={dataProvider} authProvider={authProvider} queryClient={queryClient} loginPage={TollgateLoginPage} title={title} layout={TollgateLayout} disableTelemetry>
         {tollgateResources.map((resource) => (
           <Resource key={resource.name} {...resource} />
         ))}

@@ -94,6 +94,8 @@ export interface Entry {
   amount_micros: string;
   uncollected_micros: string;
   attribution: Attribution;
+  /** The rate table and its version (numbered per table) that priced the entry; empty and 0 when none did. */
+  rate_table_id: string;
   rate_table_version: number | string;
   reason: string;
   actor: string;
@@ -115,6 +117,7 @@ export interface HoldRow {
   expires_at: string | null;
   created_at: string | null;
   attribution: Attribution;
+  rate_table_id: string;
   rate_table_version: number | string;
 }
 
@@ -183,10 +186,12 @@ export interface Plan {
 }
 
 export interface RateTable {
-  /** The console's id: `${table_id}@${version}` (the API's `id` is the version alone). */
+  /** `${table_id}@${version}`: versions are numbered per table, from 1. */
   id: string;
   table_id: string;
   version: number | string;
+  /** Publication order across every table. */
+  sequence?: number | string;
   effective_from: string | null;
   published_at: string | null;
   published_by: string;
@@ -266,3 +271,19 @@ export type TopDimension =
   | "task_id"
   | "surface"
   | "bucket";
+
+/** Which field of a search hit matched the query. */
+export type SearchMatch = "hold_id" | "entry_id" | "idempotency_key" | "trace_id" | "conversation_id" | "task_id" | "work_id";
+
+/** A row of `/api/search`: the account and the hold, entry, run or deployment found. */
+export interface SearchHit {
+  id: string;
+  match: SearchMatch | string;
+  account_id: string;
+  kind: "hold" | "entry" | "run" | "deployment" | "call" | string;
+  /** For an idempotency key: the call it was used for (e.g. `charge`, `start_run`). */
+  operation?: string;
+  hold?: HoldRow;
+  entry?: Entry;
+  work?: WorkRow;
+}

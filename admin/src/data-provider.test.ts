@@ -165,4 +165,18 @@ describe("tollgateDataProvider page tokens", () => {
     expect(calls[0]!.request.method).toBe("POST");
     expect(JSON.parse(calls[0]!.request.body!)).toEqual({ unit: "credits", low_credit_limit: "10", negative_limit: "0", reason: "r" });
   });
+
+  it("answers an empty list with a total of zero (so no pager shows), also the ledger asked without an account id", async () => {
+    const calls: string[] = [];
+    const httpClient: HttpClient = async (raw) => {
+      calls.push(raw);
+      return { status: 200, json: { data: [], next_page_token: "" } };
+    };
+    const dp = tollgateDataProvider({ apiUrl: "http://gw.test", httpClient, getToken: () => "tok" });
+    const ledger = await dp.getList(RESOURCES.entries, list(1, 25));
+    expect(ledger).toMatchObject({ data: [], total: 0 });
+    expect(calls).toEqual([]);
+    const holds = await dp.getList(RESOURCES.holds, list(1, 50, { account_id: "nobody" }));
+    expect(holds).toMatchObject({ data: [], total: 0 });
+  });
 });

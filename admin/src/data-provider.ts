@@ -7,6 +7,7 @@ import type {
   NotificationRow,
   RateChange,
   RateTable,
+  SearchHit,
   SetAccountLimitsBody,
   SetSpendCapBody,
   TopDimension,
@@ -26,6 +27,8 @@ export const RESOURCES = {
   audit: "tollgate-audit",
   holds: "tollgate-holds",
   work: "tollgate-work",
+  /** Search across accounts (a page, not a list the API pages). */
+  search: "tollgate-search",
 } as const;
 
 export type TollgateResource = (typeof RESOURCES)[keyof typeof RESOURCES];
@@ -61,6 +64,8 @@ export interface TollgateDataProvider extends DataProvider {
   setSpendCap(resource: string, params: { accountId: string } & SetSpendCapBody): Promise<AccountActionAnswer>;
   resendNotification(resource: string, params: { id: string; reason: string }): Promise<{ notification: NotificationRow; audit_id: string }>;
   dismissBanner(resource: string, params: { id: string; reason: string }): Promise<{ banner: Banner; audit_id: string }>;
+  /** Holds, entries, runs and deployments across every account, by an id a support ticket carries. */
+  search(resource: string, params: { q: string; signal?: AbortSignal }): Promise<{ data: SearchHit[] }>;
 }
 
 type Query = Record<string, string | number | boolean | undefined | null>;
@@ -93,7 +98,6 @@ const LIST_ROUTES: Partial<Record<string, ListRoute>> = {
   },
   [RESOURCES.rateTables]: {
     path: "/api/rate-tables",
-    toRecord: (row) => ({ ...row, api_id: row.id, id: versionId(row.table_id, row.version) }),
   },
   [RESOURCES.notifications]: { path: "/api/notifications" },
   [RESOURCES.audit]: { path: "/api/audit" },
@@ -219,7 +223,8 @@ export function tollgateDataProvider(options: TollgateDataProviderOptions): Toll
     const pageSize = Math.min(MAX_PAGE_SIZE, Math.max(1, params.pagination?.perPage ?? 50));
     const query = listQuery(route, params.filter);
     if (route.requires?.some((k) => query[k] === undefined)) {
-      return { data: [], pageInfo: { hasNextPage: false, hasPreviousPage: page > 1 } };
+      // Zero rows, said as a total of zero: the list shows its empty state, not a pager.
+      return { data: [], total: 0, pageInfo: { hasNextPage: false, hasPreviousPage: false } };
     }
     const key = PageTokens.key(resource, query, pageSize);
     let token = tokens.get(key, page);
@@ -270,10 +275,7 @@ export function tollgateDataProvider(options: TollgateDataProviderOptions): Toll
         return { data: await get<Hold>(`/api/holds/${seg(id)}`, undefined, signal) };
       case RESOURCES.rateTables: {
         const { owner, version } = parseVersionId(id);
-        const table = await get<RateTable>(`/api/rate-tables/${seg(version)}`, undefined, signal);
-        if (!owner || String(table.table_id) === owner) return { data: { ...table, api_id: table.id, id: versionId(table.table_id, table.version) } };
-        // The version belongs to another table: find this table's version in the list.
-        return { data: await findInList(resource, { table_id: owner }, (r) => String(r.version) === version, signal) };
+        return { data: await get<RateTable>(`/api/rate-tables/${seg(owner)}/${seg(version)}`, undefined, signal) };
       }
       case RESOURCES.plans: {
         const wanted = String(id);
@@ -314,6 +316,7 @@ export function tollgateDataProvider(options: TollgateDataProviderOptions): Toll
     setSpendCap: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/spend-cap`, body),
     resendNotification: (_r, { id, reason }) => post(`/api/notifications/${seg(id)}/resend`, { reason }),
     dismissBanner: (_r, { id, reason }) => post(`/api/banners/${seg(id)}/dismiss`, { reason }),
+    search: (_r, { q, signal }) => get("/api/search", { q }, signal),
   };
   return provider;
 }

@@ -6,6 +6,7 @@ import NotificationsActive from "@mui/icons-material/NotificationsActive";
 import PriceChange from "@mui/icons-material/PriceChange";
 import ReceiptLong from "@mui/icons-material/ReceiptLong";
 import RocketLaunch from "@mui/icons-material/RocketLaunch";
+import Search from "@mui/icons-material/Search";
 import type { ComponentType } from "react";
 import { AccountList } from "./accounts/AccountList";
 import { AccountShow } from "./accounts/AccountShow";
@@ -18,6 +19,7 @@ import { PlanList } from "./plans/PlanList";
 import { PlanShow } from "./plans/PlanShow";
 import { RateTableList } from "./rate-tables/RateTableList";
 import { RateTableShow } from "./rate-tables/RateTableShow";
+import { SearchPage } from "./search/SupportSearch";
 import { WorkList } from "./work/WorkList";
 
 /** What a host spreads into `<Resource {...accounts} />`. */
@@ -93,5 +95,13 @@ export const work: TollgateResourceConfig = {
   options: { label: "Runs & deployments" },
 };
 
+/** Search across accounts by a hold, entry, idempotency key, trace, conversation, task, run or deployment id. */
+export const search: TollgateResourceConfig = {
+  name: RESOURCES.search,
+  list: SearchPage,
+  icon: Search,
+  options: { label: "Search" },
+};
+
 /** Every resource of the plugin, in menu order. */
-export const tollgateResources = [accounts, entries, holds, work, plans, rateTables, notifications, audit] as const;
+export const tollgateResources = [accounts, entries, search, holds, work, plans, rateTables, notifications, audit] as const;

@@ -1,6 +1,7 @@
 import { Chip } from "@mui/material";
 import { DataTable, DateField, List, SearchInput } from "react-admin";
 import type { AccountRow } from "../api-types";
+import { EmptyState } from "../components/EmptyState";
 
 const filters = [<SearchInput key="q" source="q" alwaysOn placeholder="Account id or name" />];
 
@@ -12,7 +13,7 @@ export const StatusChip = ({ status }: { status: string }) => (
 export function AccountList() {
   return (
     <List filters={filters} perPage={25} sort={{ field: "id", order: "ASC" }} empty={false}>
-      <DataTable<AccountRow> rowClick="show" bulkActionButtons={false}>
+      <DataTable<AccountRow> rowClick="show" bulkActionButtons={false} empty={<EmptyState title="No accounts match." hint="Check the filters, or search by a hold, entry, trace or conversation id in the app bar." />}>
         <DataTable.Col source="id" label="Account" disableSort />
         <DataTable.Col source="name" disableSort />
         <DataTable.Col label="Plan" disableSort render={(r) => `${r.plan_id} v${r.plan_version}`} />

@@ -21,7 +21,7 @@ export function LedgerTab() {
       actions={false}
       pagination={<Pagination rowsPerPageOptions={[10, 25, 50, 100]} />}
     >
-      <EntriesTable />
+      <EntriesTable emptyText="No entries match." emptyHint="This account has no ledger entries of this kind or hold yet." />
     </List>
   );
 }

@@ -3,6 +3,7 @@ import { DataTable, DateField, List, TextInput, useRecordContext } from "react-a
 import type { AuditRow } from "../api-types";
 import { JsonBlock } from "../components/JsonBlock";
 import { TraceLink } from "../components/TraceLink";
+import { EmptyState } from "../components/EmptyState";
 
 const filters = [<TextInput key="account_id" source="account_id" label="Account id" alwaysOn />];
 
@@ -28,7 +29,7 @@ function BeforeAfter() {
 export function AuditList() {
   return (
     <List filters={filters} perPage={50} empty={false} exporter={false}>
-      <DataTable<AuditRow> rowClick="expand" bulkActionButtons={false} expand={<BeforeAfter />}>
+      <DataTable<AuditRow> rowClick="expand" bulkActionButtons={false} expand={<BeforeAfter />} empty={<EmptyState title="No support actions match." hint="Every grant, adjustment, status or limit change made in this console is recorded here." />}>
         <DataTable.Col label="When" disableSort render={(a) => <DateField record={a} source="created_at" showTime />} />
         <DataTable.Col source="actor" label="Who" disableSort />
         <DataTable.Col label="Role" disableSort render={(a) => <Chip size="small" variant="outlined" label={a.role} />} />

@@ -3,8 +3,10 @@ import { useState } from "react";
 import { DataTable, DateField, SelectInput, TextInput, useRecordContext } from "react-admin";
 import type { Attribution as AttributionMap, Entry } from "../api-types";
 import { Amount } from "../components/Amount";
+import { RateTableRef } from "../components/RateTableRef";
 import { TraceLink } from "../components/TraceLink";
 import { HoldDialog } from "./HoldDialog";
+import { EmptyState } from "../components/EmptyState";
 
 export const ENTRY_KINDS = ["grant", "charge", "adjust", "expire", "reset"].map((k) => ({ id: k, name: k }));
 
@@ -56,20 +58,16 @@ function EntryLines() {
         </TableBody>
       </Table>
       <Typography variant="caption" color="text.secondary">
-        Rate table v{String(entry.rate_table_version || "—")}
+        Rate table <RateTableRef tableId={entry.rate_table_id} version={entry.rate_table_version} />
       </Typography>
     </Box>
   );
 }
 
 /** Ledger entries (inside a List of `tollgate-entries`): amounts exact, hold ids open the hold's life, trace ids link out. */
-export function EntriesTable({ emptyText = "No entries." }: { emptyText?: string }) {
+export function EntriesTable({ emptyText = "No entries match.", emptyHint }: { emptyText?: string; emptyHint?: string }) {
   const [holdId, setHoldId] = useState<string | null>(null);
-  const empty = (
-    <Typography sx={{ p: 2 }} color="text.secondary">
-      {emptyText}
-    </Typography>
-  );
+  const empty = <EmptyState title={emptyText} {...(emptyHint ? { hint: emptyHint } : {})} />;
   return (
     <>
       <DataTable<Entry> rowClick={false} bulkActionButtons={false} expand={<EntryLines />} empty={empty}>

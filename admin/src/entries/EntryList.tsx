@@ -1,11 +1,18 @@
+import { Box } from "@mui/material";
 import { List, Pagination } from "react-admin";
+import { SupportSearchBox } from "../search/SupportSearch";
 import { EntriesTable, entryFilters } from "./EntriesTable";
 
 /** The ledger explorer: entries of one account (the API needs `account_id`), by kind and hold. */
 export function EntryList() {
   return (
-    <List filters={entryFilters(true)} perPage={25} empty={false} pagination={<Pagination rowsPerPageOptions={[10, 25, 50, 100]} />}>
-      <EntriesTable emptyText="No entries. The ledger lists one account at a time: enter an account id." />
-    </List>
+    <>
+      <Box sx={{ mt: 2 }}>
+        <SupportSearchBox placement="explorer" />
+      </Box>
+      <List filters={entryFilters(true)} perPage={25} empty={false} pagination={<Pagination rowsPerPageOptions={[10, 25, 50, 100]} />}>
+      <EntriesTable emptyText="No entries to show." emptyHint="The ledger lists one account at a time: enter an account id, or search by a hold, entry, trace or conversation id above." />
+      </List>
+    </>
   );
 }

@@ -2,6 +2,7 @@ import { Alert, Box, Button, Dialog, DialogActions, DialogContent, DialogTitle, 
 import { useGetOne } from "react-admin";
 import type { Entry, Hold } from "../api-types";
 import { Amount } from "../components/Amount";
+import { RateTableRef } from "../components/RateTableRef";
 import { TraceLink } from "../components/TraceLink";
 import { RESOURCES } from "../data-provider";
 import { describeError } from "../http";
@@ -41,7 +42,7 @@ export function HoldDialog({ holdId, onClose }: { holdId: string | null; onClose
           <Stack spacing={2}>
             <Typography variant="body2">
               Account {hold.account_id} · status <b>{hold.status}</b> · authorized {formatAmount(hold.amount_micros, hold.unit, { exact: true })} · charged{" "}
-              {formatAmount(hold.charged_micros, hold.unit, { exact: true })} · rate table v{String(hold.rate_table_version)} · expires {when(hold.expires_at)}
+              {formatAmount(hold.charged_micros, hold.unit, { exact: true })} · rate table <RateTableRef tableId={hold.rate_table_id} version={hold.rate_table_version} /> · expires {when(hold.expires_at)}
             </Typography>
             <Box>
               <Attribution attribution={hold.attribution} />

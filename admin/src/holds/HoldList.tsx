@@ -4,6 +4,7 @@ import { DataTable, DateField, List, SelectInput, TextInput } from "react-admin"
 import type { Attribution, HoldRow } from "../api-types";
 import { Amount } from "../components/Amount";
 import { HoldDialog } from "../entries/HoldDialog";
+import { EmptyState } from "../components/EmptyState";
 
 export const HOLD_STATUSES = ["open", "charged", "released", "expired"].map((s) => ({ id: s, name: s }));
 
@@ -39,7 +40,7 @@ export function HoldList() {
   const [holdId, setHoldId] = useState<string | null>(null);
   return (
     <List filters={filters} filterDefaultValues={{ status: "open" }} perPage={50} empty={false} exporter={false} data-testid="holds-list">
-      <DataTable<HoldRow> rowClick={false} bulkActionButtons={false}>
+      <DataTable<HoldRow> rowClick={false} bulkActionButtons={false} empty={<EmptyState title="No holds match." hint="Only open holds are shown by default: choose another status to see charged, released or expired ones." />}>
         <DataTable.Col
           label="Hold"
           disableSort

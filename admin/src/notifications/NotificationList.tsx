@@ -7,6 +7,7 @@ import { ActionDialog } from "../components/ActionDialog";
 import { TraceLink } from "../components/TraceLink";
 import { RESOURCES } from "../data-provider";
 import { useRole, useTollgate } from "../hooks";
+import { EmptyState } from "../components/EmptyState";
 
 const filters = [<TextInput key="account_id" source="account_id" label="Account id" alwaysOn />];
 
@@ -19,7 +20,7 @@ export function NotificationList() {
   const [resending, setResending] = useState<NotificationRow | null>(null);
   return (
     <List filters={filters} perPage={50} empty={false} exporter={false}>
-      <DataTable<NotificationRow> rowClick={false} bulkActionButtons={false}>
+      <DataTable<NotificationRow> rowClick={false} bulkActionButtons={false} empty={<EmptyState title="No notifications match." hint="Emails and webhooks appear when an account crosses a threshold, runs out or a deployment changes." />}>
         <DataTable.Col label="Created" disableSort render={(n) => <DateField record={n} source="created_at" showTime />} />
         <DataTable.Col source="account_id" label="Account" disableSort />
         <DataTable.Col source="channel" disableSort />

@@ -1,6 +1,7 @@
 import { DataTable, DateField, List } from "react-admin";
 import type { Plan } from "../api-types";
 import { formatAmount } from "../money";
+import { EmptyState } from "../components/EmptyState";
 
 export const allotmentsText = (plan: Plan) => (plan.allotments ?? []).map((a) => formatAmount(a.amount_micros, a.unit)).join(" + ") || "—";
 
@@ -8,7 +9,7 @@ export const allotmentsText = (plan: Plan) => (plan.allotments ?? []).map((a) =>
 export function PlanList() {
   return (
     <List perPage={50} empty={false} exporter={false}>
-      <DataTable<Plan> rowClick="show" bulkActionButtons={false}>
+      <DataTable<Plan> rowClick="show" bulkActionButtons={false} empty={<EmptyState title="No plans published yet." hint="Plans are published through the entitlements service (npm start loads the demo catalogues)." />}>
         <DataTable.Col source="plan_id" label="Plan" disableSort />
         <DataTable.Col source="version" disableSort />
         <DataTable.Col source="name" disableSort />

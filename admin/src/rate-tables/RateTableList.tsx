@@ -1,5 +1,6 @@
 import { DataTable, DateField, List, TextInput } from "react-admin";
 import type { RateTable } from "../api-types";
+import { EmptyState } from "../components/EmptyState";
 
 const filters = [<TextInput key="table_id" source="table_id" label="Table id" alwaysOn />];
 
@@ -7,7 +8,7 @@ const filters = [<TextInput key="table_id" source="table_id" label="Table id" al
 export function RateTableList() {
   return (
     <List filters={filters} perPage={50} empty={false} exporter={false}>
-      <DataTable<RateTable> rowClick="show" bulkActionButtons={false}>
+      <DataTable<RateTable> rowClick="show" bulkActionButtons={false} empty={<EmptyState title="No rate table versions match." hint="Rate tables are published through the pricing service; check the table id." />}>
         <DataTable.Col source="table_id" label="Table" disableSort />
         <DataTable.Col source="version" disableSort />
         <DataTable.Col label="Effective from" disableSort render={(t) => <DateField record={t} source="effective_from" showTime />} />

@@ -3,6 +3,7 @@ import { DataTable, DateField, List, SelectInput, TextInput } from "react-admin"
 import type { WorkRow } from "../api-types";
 import { Amount } from "../components/Amount";
 import { formatDuration } from "../duration";
+import { EmptyState } from "../components/EmptyState";
 
 export const WORK_KINDS = [
   { id: "run", name: "run" },
@@ -29,7 +30,7 @@ export function WorkStateChip({ row }: { row: WorkRow }) {
 export function WorkList() {
   return (
     <List filters={filters} filterDefaultValues={{ state: "running" }} perPage={50} empty={false} exporter={false} data-testid="work-list">
-      <DataTable<WorkRow> rowClick={false} bulkActionButtons={false}>
+      <DataTable<WorkRow> rowClick={false} bulkActionButtons={false} empty={<EmptyState title="No runs or deployments match." hint="Only running work is shown by default: choose another state to see paused, finished or undeployed work." />}>
         <DataTable.Col source="id" label="Id" disableSort />
         <DataTable.Col label="Kind" disableSort render={(w) => <Chip size="small" variant="outlined" label={w.kind} />} />
         <DataTable.Col source="account_id" label="Account" disableSort />

@@ -156,6 +156,7 @@ export function rateTableFromProto(table: pricingV1.RateTable): RateTable {
   return {
     tableId: table.tableId,
     version: BigInt(table.version),
+    sequence: BigInt(table.sequence),
     effectiveFrom: table.effectiveFrom ?? new Date(0),
     rates: table.rates.map((rate, index) => rateFromProto(rate, `rates[${index}]`)),
   };

@@ -38,7 +38,10 @@ export type Usage =
 
 export interface RateTable {
   tableId: string;
+  /** Numbered per table, from 1. */
   version: bigint;
+  /** Publication order across every table (what the ledger records on holds and entries). */
+  sequence?: bigint;
   effectiveFrom: Date;
   rates: Rate[];
 }

@@ -20,7 +20,7 @@ const at = (days: number) => new Date(Math.floor(Date.now() / DAY) * DAY + days 
 const directCharge = (accountId: string, key: string, credits: bigint) =>
   store.charge({
     accountId, holdId: null, unit: "credits", bucket: "ai", amountMicros: credits * CREDIT, final: true, idempotencyKey: key,
-    requestHash: key, attribution: {}, rateTableVersion: 1n, drawdownOrder: [], thresholdPercents: [50], traceparent: "", traceId: "",
+    requestHash: key, attribution: {}, rateTableSequence: 1n, drawdownOrder: [], thresholdPercents: [50], traceparent: "", traceId: "",
   });
 
 const pools = async (accountId: string) =>
@@ -85,7 +85,7 @@ describe("cycle rollover", () => {
     expect(event?.payload).toMatchObject({ kind: "free_grant", expired_micros: String(75n * CREDIT) });
     const denied = await store.authorize({
       accountId: "trial", unit: "credits", bucket: "ai", amountMicros: CREDIT, idempotencyKey: "a", requestHash: "a",
-      ttlMs: 1000, attribution: {}, rateTableVersion: 1n,
+      ttlMs: 1000, attribution: {}, rateTableSequence: 1n,
     });
     expect(denied).toMatchObject({ allowed: false, reason: "FREE_CREDITS_EXPIRED" });
   });

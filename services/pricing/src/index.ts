@@ -40,7 +40,7 @@ export async function startPricingService(options: PricingServiceOptions): Promi
     connectionPool: { name: "pricing", pool: await connectionPool(orm) },
   });
   const store = new PostgresRateTableStore(() => orm.em.getContext());
-  const feed = new LogFollower((after, limit) => store.after(after, limit), (row) => BigInt(row.version));
+  const feed = new LogFollower((after, limit) => store.after(after, limit), (row) => BigInt(row.sequence));
   const handlers = pricingHandlers(new RateTables(store), store, feed, {
     scope: mikroOrmScope(orm.em),
     ...(options.serviceToken ? { serviceToken: options.serviceToken } : {}),

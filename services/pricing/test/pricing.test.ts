@@ -60,7 +60,7 @@ describe("pricing over gRPC", () => {
   });
 
   it("streams published versions to a watcher", async () => {
-    const stream = client.watchRateTables({ afterVersion: "0" });
+    const stream = client.watchRateTables({ afterVersion: "0", afterSequence: "0" });
     const seen: string[] = [];
     await new Promise<void>((resolve, reject) => {
       stream.on("data", (message: pricingV1.WatchRateTablesResponse) => {
@@ -84,18 +84,25 @@ describe("rate table history", () => {
     const v2 = await publish(2, [replyRate("haiku", 1)], new Date("2026-06-01T00:00:00Z"));
     const v3 = await publish(3, [], new Date(Date.now() + 86_400_000));
 
+    // Numbered per table: other tables published before "hist" do not push its numbers up.
+    expect([v1, v2, v3].map((v) => v.table!.version)).toEqual(["1", "2", "3"]);
     const first = await call(client, client.listRateTableVersions, { tableId: "hist", page: { pageSize: 2, pageToken: "" } });
     expect(first.tables.map((t) => t.version)).toEqual([v1.table!.version, v2.table!.version]);
     const second = await call(client, client.listRateTableVersions, { tableId: "hist", page: { pageSize: 2, pageToken: first.nextPageToken } });
     expect(second.tables.map((t) => t.version)).toEqual([v3.table!.version]);
     expect(second.nextPageToken).toBe("");
 
-    const march = await call(client, client.getRateTable, { tableId: "hist", version: "0", at: new Date("2026-03-01T00:00:00Z") });
+    const march = await call(client, client.getRateTable, { tableId: "hist", version: "0", at: new Date("2026-03-01T00:00:00Z"), sequence: "0" });
     expect(march.table?.version).toBe(v1.table!.version);
 
     const diff = await call(client, client.diffRateTables, { tableId: "hist", fromVersion: v1.table!.version, toVersion: v2.table!.version });
     expect(diff.changes.map((c) => c.key)).toEqual(["model:gpt-4o", "model:haiku"]);
     expect(diff.changes[1]?.before).toBeUndefined();
+
+    const pinned = await call(client, client.getRateTable, { tableId: "hist", version: "2", at: undefined, sequence: "0" });
+    expect(pinned.table?.sequence).toBe(v2.table!.sequence);
+    const missing = await call(client, client.getRateTable, { tableId: "hist", version: "4", at: undefined, sequence: "0" }).catch((e: unknown) => e);
+    expect(errorDetails(missing)).toMatchObject({ code: 5, message: expect.stringContaining("hist@4") });
   });
 
   it("rejects a table with two rates for the same model, naming the duplicate", async () => {

@@ -7,7 +7,7 @@ import { currentTraceId } from "@tollgate/telemetry";
 import type { AuditStore } from "../data/audit-store.js";
 import { parseAmount } from "../domain/amount.js";
 import { requireReason, requireRole, type Role, type User } from "../domain/access.js";
-import { accountView, balanceView, bannerView, entryView, holdView, notificationView, planView, rateTableView, workView } from "./views.js";
+import { accountView, balanceView, bannerView, entryView, holdView, notificationView, planView, rateTableView, searchHitView, workView } from "./views.js";
 
 export interface Clients {
   entitlements: entitlementsV1.EntitlementsServiceClient;
@@ -154,6 +154,15 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     return { ...holdView(hold!), entries: entries.entries.map(entryView) };
   });
 
+  // Support search across accounts: a hold, entry, idempotency key, trace, conversation, task, run or deployment id.
+  app.get("/api/search", async (request) => {
+    const query = request.query as Query;
+    const limit = query.limit === undefined ? 0 : Number(query.limit);
+    if (!Number.isInteger(limit)) throw new InvalidArgumentError("limit", "must be a whole number");
+    const response = await call(ledger, ledger.search, { query: required(query.q?.trim(), "q"), limit });
+    return { data: response.hits.map(searchHitView) };
+  });
+
   app.get("/api/plans", async (request) => {
     const query = request.query as Query;
     const response = await call(entitlements, entitlements.listPlans, { page: page(query), allVersions: query.all_versions === "true" });
@@ -182,17 +191,14 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
 
   app.get("/api/rate-tables/in-effect", async (request) => {
     const query = request.query as Query;
-    const { table } = await call(pricing, pricing.getRateTable, { tableId: required(query.table_id, "table_id"), version: "0", at: undefined });
+    const { table } = await call(pricing, pricing.getRateTable, { tableId: required(query.table_id, "table_id"), version: "0", at: undefined, sequence: "0" });
     return rateTableView(table!);
   });
 
-  app.get("/api/rate-tables/:version", async (request) => {
-    const { version } = request.params as { version: string };
-    const query = request.query as Query;
-    const versions = await call(pricing, pricing.listRateTableVersions, { tableId: query.table_id ?? "", page: { pageSize: 1, pageToken: String(BigInt(version) - 1n) } });
-    const table = versions.tables.find((t) => t.version === version);
-    if (!table) throw new NotFoundError("rate table version", version);
-    return rateTableView(table);
+  app.get("/api/rate-tables/:table_id/:version", async (request) => {
+    const { table_id: tableId, version } = request.params as { table_id: string; version: string };
+    const { table } = await call(pricing, pricing.getRateTable, { tableId, version, at: undefined, sequence: "0" });
+    return rateTableView(table!);
   });
 
   app.get("/api/notifications", async (request) => {

@@ -114,6 +114,7 @@ export function entryView(e: ledgerV1.Entry) {
     amount_micros: e.amountMicros,
     uncollected_micros: e.uncollectedMicros,
     attribution: attributionView(e.attribution),
+    rate_table_id: e.rateTableId,
     rate_table_version: e.rateTableVersion,
     reason: e.reason,
     actor: e.actor,
@@ -134,15 +135,17 @@ export function holdView(h: ledgerV1.Hold) {
     expires_at: iso(h.expiresAt),
     created_at: iso(h.createdAt),
     attribution: attributionView(h.attribution),
+    rate_table_id: h.rateTableId,
     rate_table_version: h.rateTableVersion,
   };
 }
 
 export function rateTableView(t: pricingV1.RateTable) {
   return {
-    id: t.version,
+    id: `${t.tableId}@${t.version}`,
     table_id: t.tableId,
     version: t.version,
+    sequence: t.sequence,
     effective_from: iso(t.effectiveFrom),
     published_at: iso(t.publishedAt),
     published_by: t.publishedBy,
@@ -183,4 +186,19 @@ export function workView(w: ledgerV1.MeteredWork) {
     created_at: iso(w.createdAt),
     ended_at: iso(w.endedAt),
   };
+}
+
+/** A search hit: which field matched, the account, and the hold, entry or metered work found. */
+export function searchHitView(hit: ledgerV1.SearchHit) {
+  const match = ledgerV1.searchMatchToJSON(hit.match).slice("SEARCH_MATCH_".length).toLowerCase();
+  const target = hit.target;
+  const found =
+    target?.$case === "hold"
+      ? { kind: "hold", id: `hold:${target.hold.holdId}`, hold: holdView(target.hold) }
+      : target?.$case === "entry"
+        ? { kind: "entry", id: `entry:${target.entry.entryId}`, entry: entryView(target.entry) }
+        : target?.$case === "work"
+          ? { kind: target.work.kind === "deployment" ? "deployment" : "run", id: `work:${target.work.workId}`, work: workView(target.work) }
+          : { kind: "call", id: `call:${hit.accountId}:${hit.operation}` };
+  return { ...found, id: `${match}:${found.id}`, match, account_id: hit.accountId, operation: hit.operation };
 }

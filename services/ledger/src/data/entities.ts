@@ -37,7 +37,8 @@ export const HoldSchema = defineEntity({
     createdAt: p.datetime().fieldName("created_at"),
     closedAt: p.datetime().nullable().fieldName("closed_at"),
     attribution: p.json<Record<string, string>>(),
-    rateTableVersion: p.bigint("string").fieldName("rate_table_version"),
+    /** The pricing sequence of the rate table version that priced it (0: none); the API shows that table's id and version. */
+    rateTableSequence: p.bigint("string").fieldName("rate_table_version"),
   },
 });
 export type Hold = InferEntity<typeof HoldSchema>;
@@ -55,7 +56,8 @@ export const EntrySchema = defineEntity({
     amountMicros: p.bigint("string").fieldName("amount_micros"),
     uncollectedMicros: p.bigint("string").fieldName("uncollected_micros"),
     attribution: p.json<Record<string, string>>(),
-    rateTableVersion: p.bigint("string").fieldName("rate_table_version"),
+    /** The pricing sequence of the rate table version that priced it (0: none); the API shows that table's id and version. */
+    rateTableSequence: p.bigint("string").fieldName("rate_table_version"),
     reason: p.text(),
     actor: p.string(),
     traceId: p.string().fieldName("trace_id"),

@@ -1,6 +1,7 @@
 import { sql, type EntityManager } from "@tollgate/db";
 import { NotFoundError } from "@tollgate/errors";
 import { GroupCommit, lockOrder, type BatchCall, type GroupCommitOptions } from "./group-commit.js";
+import { searchMatches, type SearchFound } from "./search.js";
 import { EntrySchema, HoldSchema, LedgerAccountSchema, LineSchema, PoolSchema, BalanceSchema, type Entry, type Hold, type LedgerAccount, type Line, type Pool, type Balance } from "./entities.js";
 
 export interface UnitSetup {
@@ -27,7 +28,7 @@ export interface AuthorizeCall {
   requestHash: string;
   ttlMs: number;
   attribution: Record<string, string>;
-  rateTableVersion: bigint;
+  rateTableSequence: bigint;
 }
 
 export interface AuthorizeResult {
@@ -50,7 +51,7 @@ export interface ChargeCall {
   idempotencyKey: string;
   requestHash: string;
   attribution: Record<string, string>;
-  rateTableVersion: bigint;
+  rateTableSequence: bigint;
   drawdownOrder: string[];
   thresholdPercents: number[];
   traceparent: string;
@@ -131,7 +132,7 @@ export interface MeterCall {
   amountMicros: bigint;
   unit: string;
   bucket: string;
-  rateTableVersion: bigint;
+  rateTableSequence: bigint;
   drawdownOrder: string[];
   thresholdPercents: number[];
   nextState: string | null;
@@ -209,6 +210,8 @@ export interface LedgerStore {
   /** What the unit's charges since `since` drew: the total, how many drew more than zero, and when the first of those was. */
   usedSince(accountId: string, unit: string, since: Date): Promise<UsageSince>;
   outboxAfter(sequence: bigint, limit: number): Promise<OutboxRow[]>;
+  /** Holds, entries and metered work across every account, found by an id a support ticket carries (index-backed). */
+  search(query: string, limit: number): Promise<SearchFound[]>;
 }
 
 export class PostgresLedgerStore implements LedgerStore {
@@ -256,11 +259,11 @@ export class PostgresLedgerStore implements LedgerStore {
     const alone = () =>
       this.one<AuthorizeResult>(`select ledger.authorize(?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?) as result`, [
         c.accountId, c.unit, c.bucket, c.amountMicros.toString(), c.idempotencyKey, c.requestHash, c.ttlMs,
-        JSON.stringify(c.attribution), c.rateTableVersion.toString(),
+        JSON.stringify(c.attribution), c.rateTableSequence.toString(),
       ], em);
     return this.commit({
       op: "authorize", account: c.accountId, unit: c.unit, bucket: c.bucket, amount: c.amountMicros.toString(), key: c.idempotencyKey,
-      hash: c.requestHash, ttl_ms: c.ttlMs, attribution: c.attribution, rate_version: c.rateTableVersion.toString(),
+      hash: c.requestHash, ttl_ms: c.ttlMs, attribution: c.attribution, rate_version: c.rateTableSequence.toString(),
     }, alone);
   }
 
@@ -269,12 +272,12 @@ export class PostgresLedgerStore implements LedgerStore {
     const alone = () =>
       this.one<ChargeResult>(`select ledger.charge(?, ?::uuid, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?::text[], ?::integer[], ?, ?) as result`, [
         c.accountId, c.holdId, c.unit, c.bucket, c.amountMicros.toString(), c.final, c.idempotencyKey, c.requestHash,
-        JSON.stringify(c.attribution), c.rateTableVersion.toString(), `{${c.drawdownOrder.join(",")}}`,
+        JSON.stringify(c.attribution), c.rateTableSequence.toString(), `{${c.drawdownOrder.join(",")}}`,
         `{${c.thresholdPercents.join(",")}}`, c.traceparent, c.traceId,
       ], em);
     return this.commit({
       op: "charge", account: c.accountId, hold: c.holdId, unit: c.unit, bucket: c.bucket, amount: c.amountMicros.toString(),
-      final: c.final, key: c.idempotencyKey, hash: c.requestHash, attribution: c.attribution, rate_version: c.rateTableVersion.toString(),
+      final: c.final, key: c.idempotencyKey, hash: c.requestHash, attribution: c.attribution, rate_version: c.rateTableSequence.toString(),
       order: c.drawdownOrder, thresholds: c.thresholdPercents, traceparent: c.traceparent, trace_id: c.traceId,
     }, alone);
   }
@@ -367,7 +370,7 @@ export class PostgresLedgerStore implements LedgerStore {
       const result = await this.one<{ stale: boolean; state: string; charged_micros?: string; proceed?: boolean }>(
         `select ledger.meter_work(?, ?, ?, ?, ?, ?, ?, ?::text[], ?::integer[], ?, ?, ?, ?) as result`,
         [
-          c.workId, c.from, c.to, c.amountMicros.toString(), c.unit, c.bucket, c.rateTableVersion.toString(), `{${c.drawdownOrder.join(",")}}`,
+          c.workId, c.from, c.to, c.amountMicros.toString(), c.unit, c.bucket, c.rateTableSequence.toString(), `{${c.drawdownOrder.join(",")}}`,
           `{${c.thresholdPercents.join(",")}}`, c.nextState, c.replicas, c.traceparent, c.traceId,
         ],
         tx,
@@ -554,6 +557,26 @@ export class PostgresLedgerStore implements LedgerStore {
       [accountId, unit, since],
     );
     return { usedMicros: BigInt(row!.used), events: row!.events, firstAt: row!.first_at ? new Date(row!.first_at) : undefined };
+  }
+
+  async search(query: string, limit: number): Promise<SearchFound[]> {
+    const matches = await searchMatches(this.em(), query, limit);
+    const ids = (target: string) => [...new Set(matches.filter((m) => m.target === target).map((m) => m.id))];
+    const [holds, entries, work] = await Promise.all([
+      ids("hold").length ? this.em().find(HoldSchema, { holdId: { $in: ids("hold") } }) : [],
+      ids("entry").length ? this.em().find(EntrySchema, { entryId: { $in: ids("entry") } }) : [],
+      Promise.all(ids("work").map((id) => this.work(id))),
+    ]);
+    const holdById = new Map(holds.map((h) => [h.holdId, h]));
+    const entryById = new Map(entries.map((e) => [String(e.entryId), e]));
+    const workById = new Map(work.flatMap((w) => (w ? [[w.work_id, w] as const] : [])));
+    return matches.map((m): SearchFound => {
+      const found = { field: m.field, accountId: m.account_id, operation: m.operation };
+      const hold = m.target === "hold" ? holdById.get(m.id) : undefined;
+      const entry = m.target === "entry" ? entryById.get(m.id) : undefined;
+      const row = m.target === "work" ? workById.get(m.id) : undefined;
+      return hold ? { ...found, hold } : entry ? { ...found, entry } : row ? { ...found, work: row } : found;
+    });
   }
 
   async outboxAfter(sequence: bigint, limit: number): Promise<OutboxRow[]> {

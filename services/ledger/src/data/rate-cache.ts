@@ -1,3 +1,4 @@
+import { status } from "@grpc/grpc-js";
 import { call } from "@tollgate/grpc-kit";
 import { NotFoundError } from "@tollgate/errors";
 import { pricingV1 } from "@tollgate/proto";
@@ -12,12 +13,14 @@ import { StreamFollower } from "./stream-follower.js";
  */
 export class RateCache {
   private readonly versions = new Map<string, Map<bigint, RateTable>>();
-  private lastVersion = 0n;
+  /** Every version seen, by its publication sequence (what holds and entries record). */
+  private readonly bySequence = new Map<bigint, RateTable>();
+  private lastSequence = 0n;
   private readonly follower: StreamFollower<pricingV1.WatchRateTablesResponse>;
 
   constructor(private readonly client: pricingV1.PricingServiceClient, private readonly serviceToken?: string) {
     this.follower = new StreamFollower(
-      () => this.client.watchRateTables({ afterVersion: this.lastVersion.toString() }),
+      () => this.client.watchRateTables({ afterVersion: "0", afterSequence: this.lastSequence.toString() }),
       (message) => message.table && this.add(rateTableFromProto(message.table)),
       (line) => console.warn(`[ledger] rate feed: ${line}`),
     );
@@ -27,7 +30,26 @@ export class RateCache {
     let versions = this.versions.get(table.tableId);
     if (!versions) this.versions.set(table.tableId, (versions = new Map()));
     versions.set(table.version, table);
-    if (table.version > this.lastVersion) this.lastVersion = table.version;
+    const sequence = table.sequence ?? 0n;
+    this.bySequence.set(sequence, table);
+    if (sequence > this.lastSequence) this.lastSequence = sequence;
+  }
+
+  /** The versions published with these sequences (a hold's or entry's rate table); unknown ones are left out. */
+  async published(sequences: Iterable<bigint>): Promise<Map<bigint, RateTable>> {
+    const wanted = [...new Set(sequences)].filter((sequence) => sequence > 0n);
+    const missing = wanted.filter((sequence) => !this.bySequence.has(sequence));
+    await Promise.all(
+      missing.map(async (sequence) => {
+        try {
+          const { table } = await call(this.client, this.client.getRateTable, { tableId: "", version: "0", at: undefined, sequence: sequence.toString() }, this.token());
+          if (table) this.bySequence.set(sequence, rateTableFromProto(table));
+        } catch (error) {
+          if ((error as { code?: number }).code !== status.NOT_FOUND) throw error;
+        }
+      }),
+    );
+    return new Map(wanted.flatMap((sequence) => (this.bySequence.has(sequence) ? [[sequence, this.bySequence.get(sequence)!] as const] : [])));
   }
 
   async inEffect(tableId: string, at: Date = new Date()): Promise<RateTable> {

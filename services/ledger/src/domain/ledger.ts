@@ -27,12 +27,12 @@ export interface AuthorizeOutcome {
   amountMicros: bigint;
   availableMicros: bigint;
   metered: boolean;
+  rateTableId: string;
   rateTableVersion: bigint;
   expiresAt?: Date;
   message?: string;
-  /** The unit the estimate was priced in, and the rate table that priced it (for traces). */
+  /** The unit the estimate was priced in (for traces). */
   unit?: Unit;
-  rateTableId?: string;
   /** True when the idempotency key had already been answered and this is the stored answer. */
   replayed?: boolean;
 }
@@ -218,6 +218,11 @@ export class Ledger {
     return 0n;
   }
 
+  /** The rate table versions recorded holds and entries name (by pricing sequence), for showing their table and version. */
+  publishedRateTables(sequences: Iterable<bigint>) {
+    return this.rates.published(sequences);
+  }
+
   /** `at`: the rates in effect then (metered work keeps the rates it started with). */
   private async price(account: AccountView, usage: Usage, field: string, at: Date = this.now()) {
     const table = await this.rates.inEffect(account.rateTableId, at);
@@ -230,8 +235,9 @@ export class Ledger {
       unit: first?.unit ?? "credits",
       bucket: first?.bucket ?? "ai",
       amountMicros: totalMicros(lines),
-      version: table.version,
       tableId: table.tableId,
+      version: table.version,
+      sequence: table.sequence ?? 0n,
     };
   }
 
@@ -261,7 +267,7 @@ export class Ledger {
       requestHash: fingerprint({ op: "authorize", ...command }),
       ttlMs: command.ttlMs || DEFAULT_HOLD_TTL_MS,
       attribution: attributionOf(command.estimate, command.attribution),
-      rateTableVersion: price.version,
+      rateTableSequence: price.sequence,
     });
     const reason = result.reason as DenialReason | undefined;
     const availableMicros = BigInt(result.available_micros);
@@ -305,7 +311,7 @@ export class Ledger {
       idempotencyKey: command.idempotencyKey,
       requestHash: fingerprint({ op: "charge", ...hashed }),
       attribution: attributionOf(command.usage, command.attribution),
-      rateTableVersion: price.version,
+      rateTableSequence: price.sequence,
       drawdownOrder: account.drawdownOrder,
       thresholdPercents: account.thresholdPercents,
       traceparent,
@@ -474,7 +480,7 @@ export class Ledger {
     return this.store.meterWork({
       workId, from: work.charged_until, to: until, amountMicros: pricedMicros - BigInt(work.priced_micros), unit: price.unit, bucket: price.bucket,
       pricedQuantity, pricedMicros,
-      rateTableVersion: price.version, drawdownOrder: account.drawdownOrder, thresholdPercents: account.thresholdPercents,
+      rateTableSequence: price.sequence, drawdownOrder: account.drawdownOrder, thresholdPercents: account.thresholdPercents,
       nextState: options.nextState ?? null, replicas: options.replicas ?? null, traceparent: options.traceparent ?? "", traceId: options.traceId ?? "",
     });
   }

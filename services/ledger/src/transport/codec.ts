@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from "@tollgate/errors";
 import { commonV1, entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
-import { bucketToProto, unitFromProto, unitToProto, type Bucket, type Unit } from "@tollgate/rating";
+import { bucketToProto, unitFromProto, unitToProto, type Bucket, type RateTable, type Unit } from "@tollgate/rating";
 import type { Entry, Hold, Line, Pool } from "../data/entities.js";
 import type { OutboxRow, WorkRow } from "../data/ledger-store.js";
 import type { StatusIcon } from "../domain/status-icon.js";
@@ -65,7 +65,16 @@ export function holdStatusToProto(status: string): ledgerV1.HoldStatus {
   return L.holdStatusFromJSON(`HOLD_STATUS_${status.toUpperCase()}`);
 }
 
-export function holdToProto(hold: Hold): ledgerV1.Hold {
+/** The published rate table versions holds and entries name, by their pricing sequence. */
+export type PublishedRateTables = ReadonlyMap<bigint, RateTable>;
+
+/** The table id and per-table version a recorded sequence names (zero and empty when nothing priced it). */
+function rateTableOf(sequence: string, rates: PublishedRateTables) {
+  const table = rates.get(BigInt(sequence));
+  return { rateTableId: table?.tableId ?? "", rateTableVersion: (table?.version ?? 0n).toString() };
+}
+
+export function holdToProto(hold: Hold, rates: PublishedRateTables): ledgerV1.Hold {
   return {
     holdId: hold.holdId,
     accountId: hold.accountId,
@@ -76,11 +85,11 @@ export function holdToProto(hold: Hold): ledgerV1.Hold {
     expiresAt: hold.expiresAt,
     createdAt: hold.createdAt,
     attribution: attributionToProto(hold.attribution),
-    rateTableVersion: hold.rateTableVersion,
+    ...rateTableOf(hold.rateTableSequence, rates),
   };
 }
 
-export function entryToProto(entry: Entry, lines: Line[]): ledgerV1.Entry {
+export function entryToProto(entry: Entry, lines: Line[], rates: PublishedRateTables): ledgerV1.Entry {
   return {
     entryId: entry.entryId,
     accountId: entry.accountId,
@@ -91,7 +100,7 @@ export function entryToProto(entry: Entry, lines: Line[]): ledgerV1.Entry {
     uncollectedMicros: entry.uncollectedMicros,
     bucket: entry.bucket ? bucketToProto(entry.bucket as Bucket) : commonV1.Bucket.BUCKET_UNSPECIFIED,
     attribution: attributionToProto(entry.attribution),
-    rateTableVersion: entry.rateTableVersion,
+    ...rateTableOf(entry.rateTableSequence, rates),
     reason: entry.reason,
     actor: entry.actor,
     lines: lines.map((line) => ({ ledgerAccount: line.ledgerAccount, poolId: line.poolId ?? "", amountMicros: line.amountMicros })),

@@ -68,6 +68,7 @@ export function ledgerHandlers(
         availableMicros: outcome.availableMicros.toString(),
         metered: outcome.metered,
         rateTableVersion: outcome.rateTableVersion.toString(),
+        rateTableId: outcome.rateTableId,
         expiresAt: outcome.expiresAt,
         message: outcome.message ?? "",
       };
@@ -293,7 +294,7 @@ export function ledgerHandlers(
       if (!request.holdId) throw new InvalidArgumentError("hold_id", "is required");
       const hold = await store.hold(request.holdId);
       if (!hold) throw new NotFoundError("hold", request.holdId);
-      return { hold: holdToProto(hold) };
+      return { hold: holdToProto(hold, await ledger.publishedRateTables([BigInt(hold.rateTableSequence)])) };
     }, options),
 
     listHolds: unary(async (request: ledgerV1.ListHoldsRequest) => {
@@ -306,7 +307,8 @@ export function ledgerHandlers(
         limit: limit + 1,
       });
       const { items, nextPageToken } = page(rows, limit, () => String(offset + limit));
-      return { holds: items.map(holdToProto), nextPageToken };
+      const rates = await ledger.publishedRateTables(items.map((hold) => BigInt(hold.rateTableSequence)));
+      return { holds: items.map((hold) => holdToProto(hold, rates)), nextPageToken };
     }, options),
 
     listMeteredWork: unary(async (request: ledgerV1.ListMeteredWorkRequest) => {
@@ -338,14 +340,37 @@ export function ledgerHandlers(
         limit: limit + 1,
       });
       const { items, nextPageToken } = page(entries, limit, (entry) => entry.entryId);
-      const lines = await store.lines(items.map((e) => e.entryId));
+      const [lines, rates] = await Promise.all([store.lines(items.map((e) => e.entryId)), ledger.publishedRateTables(items.map((e) => BigInt(e.rateTableSequence)))]);
       return {
-        entries: items.map((entry) => entryToProto(entry, lines.filter((line) => line.entryId === entry.entryId))),
+        entries: items.map((entry) => entryToProto(entry, lines.filter((line) => line.entryId === entry.entryId), rates)),
         nextPageToken,
       };
     }, options),
 
     getLatestEventSequence: unary(async () => ({ sequence: (await store.latestEventSequence()).toString() }), options),
+    search: unary(async (request: ledgerV1.SearchRequest) => {
+      if (!request.query.trim()) throw new InvalidArgumentError("query", "is required");
+      if (request.limit < 0 || request.limit > 100) throw new InvalidArgumentError("limit", "must be between 0 and 100");
+      const found = await store.search(request.query, request.limit || 20);
+      const entryIds = found.flatMap((f) => ("entry" in f ? [f.entry.entryId] : []));
+      const sequences = found.flatMap((f) => ("entry" in f ? [BigInt(f.entry.rateTableSequence)] : "hold" in f ? [BigInt(f.hold.rateTableSequence)] : []));
+      const [lines, rates] = await Promise.all([store.lines(entryIds), ledger.publishedRateTables(sequences)]);
+      return {
+        hits: found.map((f) => ({
+          match: L.searchMatchFromJSON(`SEARCH_MATCH_${f.field.toUpperCase()}`),
+          accountId: f.accountId,
+          operation: f.operation,
+          target:
+            "entry" in f
+              ? { $case: "entry" as const, entry: entryToProto(f.entry, lines.filter((line) => line.entryId === f.entry.entryId), rates) }
+              : "hold" in f
+                ? { $case: "hold" as const, hold: holdToProto(f.hold, rates) }
+                : "work" in f
+                  ? { $case: "work" as const, work: workToProto(f.work) }
+                  : undefined,
+        })),
+      };
+    }, options),
 
     streamEvents: serverStream(async function* (request: ledgerV1.StreamEventsRequest, context) {
       for await (const row of events.follow(int64(request.afterSequence, "after_sequence"), context.signal)) {

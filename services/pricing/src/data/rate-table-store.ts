@@ -1,4 +1,4 @@
-import type { EntityManager } from "@tollgate/db";
+import { sql, type EntityManager } from "@tollgate/db";
 import { RateTableVersionSchema, type RateTableVersion } from "./rate-table-version.entity.js";
 
 export interface NewRateTableVersion {
@@ -11,40 +11,51 @@ export interface NewRateTableVersion {
 
 /** Storage of rate table versions (append-only). */
 export interface RateTableStore {
+  /** Appends the table's next version (numbered per table, from 1). */
   append(version: NewRateTableVersion): Promise<RateTableVersion>;
   versions(tableId: string): Promise<RateTableVersion[]>;
-  get(version: bigint): Promise<RateTableVersion | null>;
-  after(version: bigint, limit: number): Promise<RateTableVersion[]>;
-  list(options: { tableId?: string; afterVersion: bigint; limit: number }): Promise<RateTableVersion[]>;
+  get(tableId: string, version: bigint): Promise<RateTableVersion | null>;
+  bySequence(sequence: bigint): Promise<RateTableVersion | null>;
+  /** Versions of every table published after a sequence, in publication order. */
+  after(sequence: bigint, limit: number): Promise<RateTableVersion[]>;
+  list(options: { tableId?: string; afterSequence: bigint; limit: number }): Promise<RateTableVersion[]>;
 }
 
 export class PostgresRateTableStore implements RateTableStore {
   constructor(private readonly em: () => EntityManager) {}
 
-  async append(version: NewRateTableVersion): Promise<RateTableVersion> {
-    const em = this.em();
-    const row = em.create(RateTableVersionSchema, { ...version, publishedAt: new Date() });
-    await em.flush();
-    return row;
+  append(version: NewRateTableVersion): Promise<RateTableVersion> {
+    return this.em().transactional(async (tx) => {
+      // Publishers of one table take turns, so each gets the next number.
+      await sql(tx, `select pg_advisory_xact_lock(hashtext('pricing.rate_table:' || ?))`, [version.tableId]);
+      const [last] = await sql<{ version: number | null }>(tx, `select max(version) as version from pricing.rate_table_versions where table_id = ?`, [version.tableId]);
+      const row = tx.create(RateTableVersionSchema, { ...version, version: (last?.version ?? 0) + 1, publishedAt: new Date() });
+      await tx.flush();
+      return row;
+    });
   }
 
   versions(tableId: string): Promise<RateTableVersion[]> {
     return this.em().find(RateTableVersionSchema, { tableId }, { orderBy: { version: "asc" } });
   }
 
-  get(version: bigint): Promise<RateTableVersion | null> {
-    return this.em().findOne(RateTableVersionSchema, { version: version.toString() });
+  get(tableId: string, version: bigint): Promise<RateTableVersion | null> {
+    return this.em().findOne(RateTableVersionSchema, { tableId, version: Number(version) });
   }
 
-  after(version: bigint, limit: number): Promise<RateTableVersion[]> {
-    return this.em().find(RateTableVersionSchema, { version: { $gt: version.toString() } }, { orderBy: { version: "asc" }, limit });
+  bySequence(sequence: bigint): Promise<RateTableVersion | null> {
+    return this.em().findOne(RateTableVersionSchema, { sequence: sequence.toString() });
   }
 
-  list(options: { tableId?: string; afterVersion: bigint; limit: number }): Promise<RateTableVersion[]> {
+  after(sequence: bigint, limit: number): Promise<RateTableVersion[]> {
+    return this.em().find(RateTableVersionSchema, { sequence: { $gt: sequence.toString() } }, { orderBy: { sequence: "asc" }, limit });
+  }
+
+  list(options: { tableId?: string; afterSequence: bigint; limit: number }): Promise<RateTableVersion[]> {
     return this.em().find(
       RateTableVersionSchema,
-      { ...(options.tableId ? { tableId: options.tableId } : {}), version: { $gt: options.afterVersion.toString() } },
-      { orderBy: { version: "asc" }, limit: options.limit },
+      { ...(options.tableId ? { tableId: options.tableId } : {}), sequence: { $gt: options.afterSequence.toString() } },
+      { orderBy: { sequence: "asc" }, limit: options.limit },
     );
   }
 }

@@ -5,8 +5,11 @@ export const RateTableVersionSchema = defineEntity({
   name: "RateTableVersion",
   tableName: "rate_table_versions",
   properties: {
-    version: p.bigint("string").primary().autoincrement(),
+    /** Publication order across every table; the ledger records it on holds and entries. */
+    sequence: p.bigint("string").primary().autoincrement(),
     tableId: p.string().fieldName("table_id"),
+    /** Numbered per table, from 1. */
+    version: p.integer(),
     effectiveFrom: p.datetime().fieldName("effective_from"),
     publishedAt: p.datetime().fieldName("published_at"),
     publishedBy: p.string().fieldName("published_by"),
@@ -15,6 +18,7 @@ export const RateTableVersionSchema = defineEntity({
     rates: p.json<unknown[]>(),
   },
   indexes: [{ name: "rate_table_versions_table_effective_idx", properties: ["tableId", "effectiveFrom"] }],
+  uniques: [{ name: "rate_table_versions_table_version_idx", properties: ["tableId", "version"] }],
 });
 
 export type RateTableVersion = InferEntity<typeof RateTableVersionSchema>;

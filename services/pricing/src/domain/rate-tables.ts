@@ -36,7 +36,7 @@ export function rateKey(rate: Rate): string {
 }
 
 export function toRateTable(row: RateTableVersion): RateTable {
-  return { tableId: row.tableId, version: BigInt(row.version), effectiveFrom: row.effectiveFrom, rates: ratesFromJson(row.rates) };
+  return { tableId: row.tableId, version: BigInt(row.version), sequence: BigInt(row.sequence), effectiveFrom: row.effectiveFrom, rates: ratesFromJson(row.rates) };
 }
 
 export class RateTables {
@@ -70,8 +70,8 @@ export class RateTables {
   /** A pinned version, or the version in effect at `at` (default now). */
   async resolve(tableId: string, version: bigint, at?: Date): Promise<{ table: RateTable; row: RateTableVersion }> {
     if (version > 0n) {
-      const row = await this.store.get(version);
-      if (!row || row.tableId !== tableId) throw new NotFoundError("rate table version", `${tableId}@${version}`);
+      const row = await this.store.get(tableId, version);
+      if (!row) throw new NotFoundError("rate table version", `${tableId}@${version}`);
       return { table: toRateTable(row), row };
     }
     const rows = await this.store.versions(tableId);
@@ -79,6 +79,13 @@ export class RateTables {
     const inEffect = versionInEffect(rows.map(toRateTable), at ?? this.now());
     if (!inEffect) throw new NotFoundError("rate table in effect", `${tableId} at ${(at ?? this.now()).toISOString()}`);
     return { table: inEffect, row: rows.find((r) => BigInt(r.version) === inEffect.version)! };
+  }
+
+  /** The version published with this sequence (what the ledger recorded on a hold or entry). */
+  async published(sequence: bigint): Promise<RateTableVersion> {
+    const row = await this.store.bySequence(sequence);
+    if (!row) throw new NotFoundError("rate table version", `sequence ${sequence}`);
+    return row;
   }
 
   async quote(tableId: string, usages: Usage[], version: bigint, at?: Date): Promise<{ lines: LineItem[]; version: bigint }> {

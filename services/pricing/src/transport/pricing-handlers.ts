@@ -11,7 +11,8 @@ function tableToProto(row: RateTableVersion): pricingV1.RateTable {
   const table = toRateTable(row);
   return {
     tableId: row.tableId,
-    version: row.version,
+    version: String(row.version),
+    sequence: row.sequence,
     effectiveFrom: row.effectiveFrom,
     publishedAt: row.publishedAt,
     publishedBy: row.publishedBy,
@@ -40,15 +41,16 @@ export function pricingHandlers(
     }, options),
 
     getRateTable: unary(async (request: pricingV1.GetRateTableRequest) => {
-      const { row } = await rateTables.resolve(request.tableId, int64(request.version, "version"), request.at);
+      const sequence = int64(request.sequence, "sequence");
+      const row = sequence > 0n ? await rateTables.published(sequence) : (await rateTables.resolve(request.tableId, int64(request.version, "version"), request.at)).row;
       return { table: tableToProto(row) };
     }, options),
 
     listRateTableVersions: unary(async (request: pricingV1.ListRateTableVersionsRequest) => {
       const limit = pageSize(request.page?.pageSize);
       const after = int64(request.page?.pageToken, "page.page_token");
-      const rows = await store.list({ ...(request.tableId ? { tableId: request.tableId } : {}), afterVersion: after, limit: limit + 1 });
-      const { items, nextPageToken } = page(rows, limit, (row) => row.version);
+      const rows = await store.list({ ...(request.tableId ? { tableId: request.tableId } : {}), afterSequence: after, limit: limit + 1 });
+      const { items, nextPageToken } = page(rows, limit, (row) => row.sequence);
       return { tables: items.map(tableToProto), nextPageToken };
     }, options),
 
@@ -71,7 +73,9 @@ export function pricingHandlers(
     }, options),
 
     watchRateTables: serverStream(async function* (request: pricingV1.WatchRateTablesRequest, context) {
-      for await (const row of feed.follow(int64(request.afterVersion, "after_version"), context.signal)) {
+      // Before versions were numbered per table, after_version was this sequence.
+      const after = int64(request.afterSequence, "after_sequence") || int64(request.afterVersion, "after_version");
+      for await (const row of feed.follow(after, context.signal)) {
         yield { table: tableToProto(row) };
       }
     }, options),

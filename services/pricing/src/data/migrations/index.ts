@@ -1,3 +1,4 @@
 import { Migration20261123000000_initial } from "./Migration20261123000000_initial.js";
+import { Migration20261130600000_per_table_versions } from "./Migration20261130600000_per_table_versions.js";
 
-export const migrations = [Migration20261123000000_initial];
+export const migrations = [Migration20261123000000_initial, Migration20261130600000_per_table_versions];

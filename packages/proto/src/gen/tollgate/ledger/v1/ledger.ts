@@ -244,6 +244,78 @@ export function statusIconToJSON(object: StatusIcon): string {
   }
 }
 
+/** Which field of the hit matched the query. */
+export enum SearchMatch {
+  SEARCH_MATCH_UNSPECIFIED = 0,
+  SEARCH_MATCH_HOLD_ID = 1,
+  SEARCH_MATCH_ENTRY_ID = 2,
+  SEARCH_MATCH_IDEMPOTENCY_KEY = 3,
+  SEARCH_MATCH_TRACE_ID = 4,
+  SEARCH_MATCH_CONVERSATION_ID = 5,
+  SEARCH_MATCH_TASK_ID = 6,
+  SEARCH_MATCH_WORK_ID = 7,
+  SEARCH_MATCH_DEPLOYMENT_ID = 8,
+}
+
+export function searchMatchFromJSON(object: any): SearchMatch {
+  switch (object) {
+    case 0:
+    case "SEARCH_MATCH_UNSPECIFIED":
+      return SearchMatch.SEARCH_MATCH_UNSPECIFIED;
+    case 1:
+    case "SEARCH_MATCH_HOLD_ID":
+      return SearchMatch.SEARCH_MATCH_HOLD_ID;
+    case 2:
+    case "SEARCH_MATCH_ENTRY_ID":
+      return SearchMatch.SEARCH_MATCH_ENTRY_ID;
+    case 3:
+    case "SEARCH_MATCH_IDEMPOTENCY_KEY":
+      return SearchMatch.SEARCH_MATCH_IDEMPOTENCY_KEY;
+    case 4:
+    case "SEARCH_MATCH_TRACE_ID":
+      return SearchMatch.SEARCH_MATCH_TRACE_ID;
+    case 5:
+    case "SEARCH_MATCH_CONVERSATION_ID":
+      return SearchMatch.SEARCH_MATCH_CONVERSATION_ID;
+    case 6:
+    case "SEARCH_MATCH_TASK_ID":
+      return SearchMatch.SEARCH_MATCH_TASK_ID;
+    case 7:
+    case "SEARCH_MATCH_WORK_ID":
+      return SearchMatch.SEARCH_MATCH_WORK_ID;
+    case 8:
+    case "SEARCH_MATCH_DEPLOYMENT_ID":
+      return SearchMatch.SEARCH_MATCH_DEPLOYMENT_ID;
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum SearchMatch");
+  }
+}
+
+export function searchMatchToJSON(object: SearchMatch): string {
+  switch (object) {
+    case SearchMatch.SEARCH_MATCH_UNSPECIFIED:
+      return "SEARCH_MATCH_UNSPECIFIED";
+    case SearchMatch.SEARCH_MATCH_HOLD_ID:
+      return "SEARCH_MATCH_HOLD_ID";
+    case SearchMatch.SEARCH_MATCH_ENTRY_ID:
+      return "SEARCH_MATCH_ENTRY_ID";
+    case SearchMatch.SEARCH_MATCH_IDEMPOTENCY_KEY:
+      return "SEARCH_MATCH_IDEMPOTENCY_KEY";
+    case SearchMatch.SEARCH_MATCH_TRACE_ID:
+      return "SEARCH_MATCH_TRACE_ID";
+    case SearchMatch.SEARCH_MATCH_CONVERSATION_ID:
+      return "SEARCH_MATCH_CONVERSATION_ID";
+    case SearchMatch.SEARCH_MATCH_TASK_ID:
+      return "SEARCH_MATCH_TASK_ID";
+    case SearchMatch.SEARCH_MATCH_WORK_ID:
+      return "SEARCH_MATCH_WORK_ID";
+    case SearchMatch.SEARCH_MATCH_DEPLOYMENT_ID:
+      return "SEARCH_MATCH_DEPLOYMENT_ID";
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum SearchMatch");
+  }
+}
+
 export enum UsageWindow {
   USAGE_WINDOW_UNSPECIFIED = 0,
   USAGE_WINDOW_DAY_HOURLY = 1,
@@ -335,8 +407,12 @@ export interface Hold {
   status: HoldStatus;
   expiresAt: Date | undefined;
   createdAt: Date | undefined;
-  attribution: Attribution | undefined;
+  attribution:
+    | Attribution
+    | undefined;
+  /** The rate table and its version (numbered per table) that priced the hold. */
   rateTableVersion: string;
+  rateTableId: string;
 }
 
 export interface AuthorizeRequest {
@@ -367,6 +443,7 @@ export interface AuthorizeResponse {
    * the unit. For allowed unmetered usage, why it is unmetered.
    */
   message: string;
+  rateTableId: string;
 }
 
 export interface ChargeRequest {
@@ -569,13 +646,17 @@ export interface Entry {
   amountMicros: string;
   uncollectedMicros: string;
   bucket: Bucket;
-  attribution: Attribution | undefined;
+  attribution:
+    | Attribution
+    | undefined;
+  /** The rate table and its version (numbered per table) that priced the entry; zero and empty when none did. */
   rateTableVersion: string;
   reason: string;
   actor: string;
   lines: JournalLine[];
   createdAt: Date | undefined;
   traceId: string;
+  rateTableId: string;
 }
 
 export interface ListEntriesRequest {
@@ -595,6 +676,32 @@ export interface ListEntriesRequest_AttributionEntry {
 export interface ListEntriesResponse {
   entries: Entry[];
   nextPageToken: string;
+}
+
+export interface SearchRequest {
+  /** A hold id, entry id, idempotency key, trace id, conversation id, task id, run id or deployment id. */
+  query: string;
+  /** Hits per kind of match, newest first; 20 when zero, at most 100. */
+  limit: number;
+}
+
+export interface SearchHit {
+  match: SearchMatch;
+  accountId: string;
+  target:
+    | { $case: "hold"; hold: Hold }
+    | { $case: "entry"; entry: Entry }
+    | { $case: "work"; work: MeteredWork }
+    | undefined;
+  /**
+   * For an idempotency key: the call it was used for (e.g. "authorize", "charge", "start_run").
+   * A call that made no hold or entry (starting or ending a run, a denial) names no target.
+   */
+  operation: string;
+}
+
+export interface SearchResponse {
+  hits: SearchHit[];
 }
 
 export interface GetUsageRequest {
@@ -884,6 +991,7 @@ function createBaseHold(): Hold {
     createdAt: undefined,
     attribution: undefined,
     rateTableVersion: "0",
+    rateTableId: "",
   };
 }
 
@@ -918,6 +1026,9 @@ export const Hold: MessageFns<Hold> = {
     }
     if (message.rateTableVersion !== "0") {
       writer.uint32(80).int64(message.rateTableVersion);
+    }
+    if (message.rateTableId !== "") {
+      writer.uint32(90).string(message.rateTableId);
     }
     return writer;
   },
@@ -1015,6 +1126,14 @@ export const Hold: MessageFns<Hold> = {
             message.rateTableVersion = reader.int64().toString();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.rateTableId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1067,6 +1186,11 @@ export const Hold: MessageFns<Hold> = {
         : isSet(object.rate_table_version)
         ? globalThis.String(object.rate_table_version)
         : "0",
+      rateTableId: isSet(object.rateTableId)
+        ? globalThis.String(object.rateTableId)
+        : isSet(object.rate_table_id)
+        ? globalThis.String(object.rate_table_id)
+        : "",
     };
   },
 
@@ -1102,6 +1226,9 @@ export const Hold: MessageFns<Hold> = {
     if (message.rateTableVersion !== "0") {
       obj.rateTableVersion = message.rateTableVersion;
     }
+    if (message.rateTableId !== "") {
+      obj.rateTableId = message.rateTableId;
+    }
     return obj;
   },
 
@@ -1122,6 +1249,7 @@ export const Hold: MessageFns<Hold> = {
       ? Attribution.fromPartial(object.attribution)
       : undefined;
     message.rateTableVersion = object.rateTableVersion ?? "0";
+    message.rateTableId = object.rateTableId ?? "";
     return message;
   },
 };
@@ -1311,6 +1439,7 @@ function createBaseAuthorizeResponse(): AuthorizeResponse {
     rateTableVersion: "0",
     expiresAt: undefined,
     message: "",
+    rateTableId: "",
   };
 }
 
@@ -1342,6 +1471,9 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
     }
     if (message.message !== "") {
       writer.uint32(74).string(message.message);
+    }
+    if (message.rateTableId !== "") {
+      writer.uint32(82).string(message.rateTableId);
     }
     return writer;
   },
@@ -1431,6 +1563,14 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
             message.message = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.rateTableId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1474,6 +1614,11 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
         ? fromJsonTimestamp(object.expires_at)
         : undefined,
       message: isSet(object.message) ? globalThis.String(object.message) : "",
+      rateTableId: isSet(object.rateTableId)
+        ? globalThis.String(object.rateTableId)
+        : isSet(object.rate_table_id)
+        ? globalThis.String(object.rate_table_id)
+        : "",
     };
   },
 
@@ -1506,6 +1651,9 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
     if (message.message !== "") {
       obj.message = message.message;
     }
+    if (message.rateTableId !== "") {
+      obj.rateTableId = message.rateTableId;
+    }
     return obj;
   },
 
@@ -1523,6 +1671,7 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
     message.rateTableVersion = object.rateTableVersion ?? "0";
     message.expiresAt = object.expiresAt ?? undefined;
     message.message = object.message ?? "";
+    message.rateTableId = object.rateTableId ?? "";
     return message;
   },
 };
@@ -4758,6 +4907,7 @@ function createBaseEntry(): Entry {
     lines: [],
     createdAt: undefined,
     traceId: "",
+    rateTableId: "",
   };
 }
 
@@ -4807,6 +4957,9 @@ export const Entry: MessageFns<Entry> = {
     }
     if (message.traceId !== "") {
       writer.uint32(122).string(message.traceId);
+    }
+    if (message.rateTableId !== "") {
+      writer.uint32(130).string(message.rateTableId);
     }
     return writer;
   },
@@ -4944,6 +5097,14 @@ export const Entry: MessageFns<Entry> = {
             message.traceId = reader.string();
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.rateTableId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5007,6 +5168,11 @@ export const Entry: MessageFns<Entry> = {
         : isSet(object.trace_id)
         ? globalThis.String(object.trace_id)
         : "",
+      rateTableId: isSet(object.rateTableId)
+        ? globalThis.String(object.rateTableId)
+        : isSet(object.rate_table_id)
+        ? globalThis.String(object.rate_table_id)
+        : "",
     };
   },
 
@@ -5057,6 +5223,9 @@ export const Entry: MessageFns<Entry> = {
     if (message.traceId !== "") {
       obj.traceId = message.traceId;
     }
+    if (message.rateTableId !== "") {
+      obj.rateTableId = message.rateTableId;
+    }
     return obj;
   },
 
@@ -5082,6 +5251,7 @@ export const Entry: MessageFns<Entry> = {
     message.lines = object.lines?.map((e) => JournalLine.fromPartial(e)) || [];
     message.createdAt = object.createdAt ?? undefined;
     message.traceId = object.traceId ?? "";
+    message.rateTableId = object.rateTableId ?? "";
     return message;
   },
 };
@@ -5429,6 +5599,332 @@ export const ListEntriesResponse: MessageFns<ListEntriesResponse> = {
     const message = createBaseListEntriesResponse();
     message.entries = object.entries?.map((e) => Entry.fromPartial(e)) || [];
     message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseSearchRequest(): SearchRequest {
+  return { query: "", limit: 0 };
+}
+
+export const SearchRequest: MessageFns<SearchRequest> = {
+  encode(message: SearchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.query !== "") {
+      writer.uint32(10).string(message.query);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(16).int32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SearchRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSearchRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.query = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.limit = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SearchRequest {
+    return {
+      query: isSet(object.query) ? globalThis.String(object.query) : "",
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+    };
+  },
+
+  toJSON(message: SearchRequest): unknown {
+    const obj: any = {};
+    if (message.query !== "") {
+      obj.query = message.query;
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SearchRequest>): SearchRequest {
+    return SearchRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SearchRequest>): SearchRequest {
+    const message = createBaseSearchRequest();
+    message.query = object.query ?? "";
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseSearchHit(): SearchHit {
+  return { match: 0, accountId: "", target: undefined, operation: "" };
+}
+
+export const SearchHit: MessageFns<SearchHit> = {
+  encode(message: SearchHit, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.match !== 0) {
+      writer.uint32(8).int32(message.match);
+    }
+    if (message.accountId !== "") {
+      writer.uint32(18).string(message.accountId);
+    }
+    switch (message.target?.$case) {
+      case "hold":
+        Hold.encode(message.target.hold, writer.uint32(26).fork()).join();
+        break;
+      case "entry":
+        Entry.encode(message.target.entry, writer.uint32(34).fork()).join();
+        break;
+      case "work":
+        MeteredWork.encode(message.target.work, writer.uint32(42).fork()).join();
+        break;
+    }
+    if (message.operation !== "") {
+      writer.uint32(50).string(message.operation);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SearchHit {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSearchHit();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.match = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.target = { $case: "hold", hold: Hold.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.target = { $case: "entry", entry: Entry.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.target = { $case: "work", work: MeteredWork.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.operation = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SearchHit {
+    return {
+      match: isSet(object.match) ? searchMatchFromJSON(object.match) : 0,
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      target: isSet(object.hold)
+        ? { $case: "hold", hold: Hold.fromJSON(object.hold) }
+        : isSet(object.entry)
+        ? { $case: "entry", entry: Entry.fromJSON(object.entry) }
+        : isSet(object.work)
+        ? { $case: "work", work: MeteredWork.fromJSON(object.work) }
+        : undefined,
+      operation: isSet(object.operation) ? globalThis.String(object.operation) : "",
+    };
+  },
+
+  toJSON(message: SearchHit): unknown {
+    const obj: any = {};
+    if (message.match !== 0) {
+      obj.match = searchMatchToJSON(message.match);
+    }
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.target?.$case === "hold") {
+      obj.hold = Hold.toJSON(message.target.hold);
+    } else if (message.target?.$case === "entry") {
+      obj.entry = Entry.toJSON(message.target.entry);
+    } else if (message.target?.$case === "work") {
+      obj.work = MeteredWork.toJSON(message.target.work);
+    }
+    if (message.operation !== "") {
+      obj.operation = message.operation;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SearchHit>): SearchHit {
+    return SearchHit.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SearchHit>): SearchHit {
+    const message = createBaseSearchHit();
+    message.match = object.match ?? 0;
+    message.accountId = object.accountId ?? "";
+    switch (object.target?.$case) {
+      case "hold": {
+        if (object.target?.hold !== undefined && object.target?.hold !== null) {
+          message.target = { $case: "hold", hold: Hold.fromPartial(object.target.hold) };
+        }
+        break;
+      }
+      case "entry": {
+        if (object.target?.entry !== undefined && object.target?.entry !== null) {
+          message.target = { $case: "entry", entry: Entry.fromPartial(object.target.entry) };
+        }
+        break;
+      }
+      case "work": {
+        if (object.target?.work !== undefined && object.target?.work !== null) {
+          message.target = { $case: "work", work: MeteredWork.fromPartial(object.target.work) };
+        }
+        break;
+      }
+    }
+    message.operation = object.operation ?? "";
+    return message;
+  },
+};
+
+function createBaseSearchResponse(): SearchResponse {
+  return { hits: [] };
+}
+
+export const SearchResponse: MessageFns<SearchResponse> = {
+  encode(message: SearchResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.hits) {
+      SearchHit.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SearchResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSearchResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.hits.push(SearchHit.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SearchResponse {
+    return { hits: globalThis.Array.isArray(object?.hits) ? object.hits.map((e: any) => SearchHit.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: SearchResponse): unknown {
+    const obj: any = {};
+    if (message.hits?.length) {
+      obj.hits = message.hits.map((e) => SearchHit.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SearchResponse>): SearchResponse {
+    return SearchResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SearchResponse>): SearchResponse {
+    const message = createBaseSearchResponse();
+    message.hits = object.hits?.map((e) => SearchHit.fromPartial(e)) || [];
     return message;
   },
 };
@@ -9456,6 +9952,16 @@ export const LedgerServiceService = {
     responseSerialize: (value: ListEntriesResponse): Buffer => Buffer.from(ListEntriesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListEntriesResponse => ListEntriesResponse.decode(value),
   },
+  /** Holds, entries and metered work across every account, found by an id a support ticket carries. */
+  search: {
+    path: "/tollgate.ledger.v1.LedgerService/Search" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SearchRequest): Buffer => Buffer.from(SearchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SearchRequest => SearchRequest.decode(value),
+    responseSerialize: (value: SearchResponse): Buffer => Buffer.from(SearchResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SearchResponse => SearchResponse.decode(value),
+  },
   getUsage: {
     path: "/tollgate.ledger.v1.LedgerService/GetUsage" as const,
     requestStream: false as const,
@@ -9599,6 +10105,8 @@ export interface LedgerServiceServer extends UntypedServiceImplementation {
   /** Runs and deployments whose time is metered, newest first. */
   listMeteredWork: handleUnaryCall<ListMeteredWorkRequest, ListMeteredWorkResponse>;
   listEntries: handleUnaryCall<ListEntriesRequest, ListEntriesResponse>;
+  /** Holds, entries and metered work across every account, found by an id a support ticket carries. */
+  search: handleUnaryCall<SearchRequest, SearchResponse>;
   getUsage: handleUnaryCall<GetUsageRequest, GetUsageResponse>;
   /** Top-N table by an attribution dimension: totals, request counts, share of total. */
   getTopUsage: handleUnaryCall<GetTopUsageRequest, GetTopUsageResponse>;
@@ -9780,6 +10288,22 @@ export interface LedgerServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListEntriesResponse) => void,
+  ): ClientUnaryCall;
+  /** Holds, entries and metered work across every account, found by an id a support ticket carries. */
+  search(
+    request: SearchRequest,
+    callback: (error: ServiceError | null, response: SearchResponse) => void,
+  ): ClientUnaryCall;
+  search(
+    request: SearchRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SearchResponse) => void,
+  ): ClientUnaryCall;
+  search(
+    request: SearchRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SearchResponse) => void,
   ): ClientUnaryCall;
   getUsage(
     request: GetUsageRequest,

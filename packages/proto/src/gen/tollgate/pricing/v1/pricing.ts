@@ -192,11 +192,14 @@ export interface ToolRunRate {
 
 export interface RateTable {
   tableId: string;
+  /** Numbered per table: a table's first version is 1. */
   version: string;
   effectiveFrom: Date | undefined;
   publishedAt: Date | undefined;
   publishedBy: string;
   rates: Rate[];
+  /** Publication order across every table (WatchRateTables' cursor); never reused. */
+  sequence: string;
 }
 
 export interface PublishRateTableRequest {
@@ -216,7 +219,11 @@ export interface GetRateTableRequest {
   tableId: string;
   /** Zero means the version in effect at `at` (or now). */
   version: string;
-  at: Date | undefined;
+  at:
+    | Date
+    | undefined;
+  /** When set, the version published with this sequence (table_id and version may then be empty). */
+  sequence: string;
 }
 
 export interface GetRateTableResponse {
@@ -276,8 +283,15 @@ export interface QuoteResponse {
 }
 
 export interface WatchRateTablesRequest {
-  /** Only versions above this are sent. */
+  /**
+   * Deprecated: read as after_sequence when that is zero (versions were numbered
+   * by one global sequence before they were numbered per table).
+   *
+   * @deprecated
+   */
   afterVersion: string;
+  /** Only versions published after this sequence are sent. */
+  afterSequence: string;
 }
 
 export interface WatchRateTablesResponse {
@@ -3015,7 +3029,15 @@ export const ToolRunRate: MessageFns<ToolRunRate> = {
 };
 
 function createBaseRateTable(): RateTable {
-  return { tableId: "", version: "0", effectiveFrom: undefined, publishedAt: undefined, publishedBy: "", rates: [] };
+  return {
+    tableId: "",
+    version: "0",
+    effectiveFrom: undefined,
+    publishedAt: undefined,
+    publishedBy: "",
+    rates: [],
+    sequence: "0",
+  };
 }
 
 export const RateTable: MessageFns<RateTable> = {
@@ -3037,6 +3059,9 @@ export const RateTable: MessageFns<RateTable> = {
     }
     for (const v of message.rates) {
       Rate.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.sequence !== "0") {
+      writer.uint32(56).int64(message.sequence);
     }
     return writer;
   },
@@ -3102,6 +3127,14 @@ export const RateTable: MessageFns<RateTable> = {
             message.rates.push(Rate.decode(reader, reader.uint32()));
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.sequence = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3140,6 +3173,7 @@ export const RateTable: MessageFns<RateTable> = {
       rates: globalThis.Array.isArray(object?.rates)
         ? object.rates.map((e: any) => Rate.fromJSON(e))
         : [],
+      sequence: isSet(object.sequence) ? globalThis.String(object.sequence) : "0",
     };
   },
 
@@ -3163,6 +3197,9 @@ export const RateTable: MessageFns<RateTable> = {
     if (message.rates?.length) {
       obj.rates = message.rates.map((e) => Rate.toJSON(e));
     }
+    if (message.sequence !== "0") {
+      obj.sequence = message.sequence;
+    }
     return obj;
   },
 
@@ -3177,6 +3214,7 @@ export const RateTable: MessageFns<RateTable> = {
     message.publishedAt = object.publishedAt ?? undefined;
     message.publishedBy = object.publishedBy ?? "";
     message.rates = object.rates?.map((e) => Rate.fromPartial(e)) || [];
+    message.sequence = object.sequence ?? "0";
     return message;
   },
 };
@@ -3412,7 +3450,7 @@ export const PublishRateTableResponse: MessageFns<PublishRateTableResponse> = {
 };
 
 function createBaseGetRateTableRequest(): GetRateTableRequest {
-  return { tableId: "", version: "0", at: undefined };
+  return { tableId: "", version: "0", at: undefined, sequence: "0" };
 }
 
 export const GetRateTableRequest: MessageFns<GetRateTableRequest> = {
@@ -3425,6 +3463,9 @@ export const GetRateTableRequest: MessageFns<GetRateTableRequest> = {
     }
     if (message.at !== undefined) {
       Timestamp.encode(toTimestamp(message.at), writer.uint32(26).fork()).join();
+    }
+    if (message.sequence !== "0") {
+      writer.uint32(32).int64(message.sequence);
     }
     return writer;
   },
@@ -3466,6 +3507,14 @@ export const GetRateTableRequest: MessageFns<GetRateTableRequest> = {
             message.at = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.sequence = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3487,6 +3536,7 @@ export const GetRateTableRequest: MessageFns<GetRateTableRequest> = {
         : "",
       version: isSet(object.version) ? globalThis.String(object.version) : "0",
       at: isSet(object.at) ? fromJsonTimestamp(object.at) : undefined,
+      sequence: isSet(object.sequence) ? globalThis.String(object.sequence) : "0",
     };
   },
 
@@ -3501,6 +3551,9 @@ export const GetRateTableRequest: MessageFns<GetRateTableRequest> = {
     if (message.at !== undefined) {
       obj.at = message.at.toISOString();
     }
+    if (message.sequence !== "0") {
+      obj.sequence = message.sequence;
+    }
     return obj;
   },
 
@@ -3512,6 +3565,7 @@ export const GetRateTableRequest: MessageFns<GetRateTableRequest> = {
     message.tableId = object.tableId ?? "";
     message.version = object.version ?? "0";
     message.at = object.at ?? undefined;
+    message.sequence = object.sequence ?? "0";
     return message;
   },
 };
@@ -4488,13 +4542,16 @@ export const QuoteResponse: MessageFns<QuoteResponse> = {
 };
 
 function createBaseWatchRateTablesRequest(): WatchRateTablesRequest {
-  return { afterVersion: "0" };
+  return { afterVersion: "0", afterSequence: "0" };
 }
 
 export const WatchRateTablesRequest: MessageFns<WatchRateTablesRequest> = {
   encode(message: WatchRateTablesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.afterVersion !== "0") {
       writer.uint32(8).int64(message.afterVersion);
+    }
+    if (message.afterSequence !== "0") {
+      writer.uint32(16).int64(message.afterSequence);
     }
     return writer;
   },
@@ -4520,6 +4577,14 @@ export const WatchRateTablesRequest: MessageFns<WatchRateTablesRequest> = {
             message.afterVersion = reader.int64().toString();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.afterSequence = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4539,6 +4604,11 @@ export const WatchRateTablesRequest: MessageFns<WatchRateTablesRequest> = {
         : isSet(object.after_version)
         ? globalThis.String(object.after_version)
         : "0",
+      afterSequence: isSet(object.afterSequence)
+        ? globalThis.String(object.afterSequence)
+        : isSet(object.after_sequence)
+        ? globalThis.String(object.after_sequence)
+        : "0",
     };
   },
 
@@ -4546,6 +4616,9 @@ export const WatchRateTablesRequest: MessageFns<WatchRateTablesRequest> = {
     const obj: any = {};
     if (message.afterVersion !== "0") {
       obj.afterVersion = message.afterVersion;
+    }
+    if (message.afterSequence !== "0") {
+      obj.afterSequence = message.afterSequence;
     }
     return obj;
   },
@@ -4556,6 +4629,7 @@ export const WatchRateTablesRequest: MessageFns<WatchRateTablesRequest> = {
   fromPartial(object: DeepPartial<WatchRateTablesRequest>): WatchRateTablesRequest {
     const message = createBaseWatchRateTablesRequest();
     message.afterVersion = object.afterVersion ?? "0";
+    message.afterSequence = object.afterSequence ?? "0";
     return message;
   },
 };
