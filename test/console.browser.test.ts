@@ -8,7 +8,7 @@ import { mkdirSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { startGateway, type Gateway } from "@tollgate/gateway";
-import { call } from "@tollgate/grpc-kit";
+import { call, ROLES } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, type pricingV1 } from "@tollgate/proto";
 import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
 import { replies, seedStarter } from "./fixtures.js";
@@ -38,6 +38,7 @@ beforeAll(async () => {
     secret: "a-browser-test-secret-long-enough-0123456789",
     users: "vera:viewer-pass:viewer,otto:operator-pass:operator",
     staticDir: `${root}admin/dist`,
+    ...platform.serviceCredentials("gateway", ROLES),
     addresses: {
       entitlements: platform.entitlements.address,
       pricing: platform.pricing.address,

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import { guardService, type ServerAuth } from "./guard.js";
 import { loadFileDescriptorSetFromBuffer } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
@@ -20,6 +21,10 @@ export interface GrpcServerOptions {
   port: number;
   /** How long SIGTERM waits for in-flight calls before cutting them. */
   drainTimeoutMs?: number;
+  /** Who may call: verified credentials checked against the access table, or (on loopback only) nobody checked. */
+  auth: ServerAuth;
+  /** Serve gRPC reflection (default true). */
+  reflection?: boolean;
 }
 
 export interface RunningServer {
@@ -43,16 +48,20 @@ function reflectionService(): ReflectionService {
 
 /** Starts a gRPC server with health checking and reflection beside the given services. */
 export async function startGrpcServer(options: GrpcServerOptions): Promise<RunningServer> {
+  const host = options.host ?? "127.0.0.1";
+  if ("disabled" in options.auth && !isLoopback(host)) {
+    throw new Error(`authentication can be turned off only on a loopback address, not on ${host}`);
+  }
   const server = new Server({ "grpc.max_receive_message_length": 4 * 1024 * 1024 });
   const health = new HealthImplementation({ "": "SERVING" });
   for (const binding of options.services) {
-    server.addService(binding.definition, binding.implementation as UntypedServiceImplementation);
+    server.addService(binding.definition, guardService(binding.definition, binding.implementation as UntypedServiceImplementation, options.auth));
     health.setStatus(binding.name, "SERVING");
   }
+  // Health checks and reflection stay open to every caller.
   health.addToServer(server);
-  reflectionService().addToServer(server);
+  if (options.reflection ?? true) reflectionService().addToServer(server);
 
-  const host = options.host ?? "127.0.0.1";
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${host}:${options.port}`, ServerCredentials.createInsecure(), (error, bound) =>
       error ? reject(error) : resolve(bound),
@@ -77,6 +86,11 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
     }));
 
   return { server, port, address: `${host}:${port}`, health, drain };
+}
+
+/** True for addresses only this machine reaches. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** Calls `stop` once on SIGTERM or SIGINT, then exits. */

@@ -1,5 +1,5 @@
 import { LogFollower, openDatabase } from "@tollgate/db";
-import { mikroOrmScope, startGrpcServer, type RunningServer } from "@tollgate/grpc-kit";
+import { mikroOrmScope, startGrpcServer, type RunningServer, type ServerAuth } from "@tollgate/grpc-kit";
 import { entitlementsV1 } from "@tollgate/proto";
 import { AccountSchema } from "./data/account.entity.js";
 import { PostgresEntitlementsStore } from "./data/entitlements-store.js";
@@ -16,7 +16,9 @@ export interface EntitlementsServiceOptions {
   port: number;
   host?: string;
   poolMax?: number;
-  serviceToken?: string;
+  /** Who may call this service. */
+  auth: ServerAuth;
+  reflection?: boolean;
 }
 
 export interface EntitlementsService {
@@ -43,12 +45,14 @@ export async function startEntitlementsService(options: EntitlementsServiceOptio
       planFeed: new LogFollower((after, limit) => store.plansAfter(after, limit), (row) => BigInt(row.version)),
       accountFeed: new LogFollower((after, limit) => store.accountsAfter(after, limit), (row) => BigInt(row.revision)),
     },
-    { scope: mikroOrmScope(orm.em), ...(options.serviceToken ? { serviceToken: options.serviceToken } : {}) },
+    { scope: mikroOrmScope(orm.em) },
   );
   const server = await startGrpcServer({
     services: [{ name: "tollgate.entitlements.v1.EntitlementsService", definition: entitlementsV1.EntitlementsServiceService, implementation: handlers }],
     port: options.port,
     ...(options.host ? { host: options.host } : {}),
+    auth: options.auth,
+    ...(options.reflection === undefined ? {} : { reflection: options.reflection }),
   });
   return {
     address: server.address,

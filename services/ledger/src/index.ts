@@ -1,5 +1,5 @@
 import { LogFollower, openDatabase } from "@tollgate/db";
-import { createClient, mikroOrmScope, startGrpcServer, type RunningServer } from "@tollgate/grpc-kit";
+import { createClient, mikroOrmScope, startGrpcServer, type RunningServer, type ServerAuth, type Credential } from "@tollgate/grpc-kit";
 import { entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { AccountCache } from "./data/account-cache.js";
 import { ledgerEntities } from "./data/entities.js";
@@ -16,7 +16,11 @@ export interface LedgerServiceOptions {
   poolMax?: number;
   entitlementsAddress: string;
   pricingAddress: string;
-  serviceToken?: string;
+  /** Who may call this service. */
+  auth: ServerAuth;
+  /** The credential this service sends to the services it calls. */
+  credentials?: Credential;
+  reflection?: boolean;
   /** How often expired holds are swept (0 disables the sweeper). */
   sweepIntervalMs?: number;
   /** How often running runs and deployments are charged for their time (0 disables the meter). */
@@ -42,18 +46,22 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
     ...(options.poolMax ? { poolMax: options.poolMax } : {}),
   });
   const store = new PostgresLedgerStore(() => orm.em.getContext(), options.groupCommitLanes ?? 4);
-  const entitlements = createClient(entitlementsV1.EntitlementsServiceClient, options.entitlementsAddress);
-  const pricing = createClient(pricingV1.PricingServiceClient, options.pricingAddress);
-  const accounts = new AccountCache(entitlements, options.serviceToken);
-  const rates = new RateCache(pricing, options.serviceToken);
+  // Every call to entitlements and pricing (watch streams and their unary fallbacks) carries the ledger's credential.
+  const credentials = options.credentials ? { credentials: options.credentials } : {};
+  const entitlements = createClient(entitlementsV1.EntitlementsServiceClient, options.entitlementsAddress, credentials);
+  const pricing = createClient(pricingV1.PricingServiceClient, options.pricingAddress, credentials);
+  const accounts = new AccountCache(entitlements);
+  const rates = new RateCache(pricing);
   const ledger = new Ledger(store, accounts, rates);
   const events = new LogFollower((after, limit) => store.outboxAfter(after, limit), (row) => BigInt(row.sequence), 250);
   const scope = mikroOrmScope(orm.em);
-  const handlers = ledgerHandlers(ledger, store, events, { scope, ...(options.serviceToken ? { serviceToken: options.serviceToken } : {}) });
+  const handlers = ledgerHandlers(ledger, store, events, { scope });
   const server = await startGrpcServer({
     services: [{ name: "tollgate.ledger.v1.LedgerService", definition: ledgerV1.LedgerServiceService, implementation: handlers }],
     port: options.port,
     ...(options.host ? { host: options.host } : {}),
+    auth: options.auth,
+    ...(options.reflection === undefined ? {} : { reflection: options.reflection }),
   });
 
   const sweepIntervalMs = options.sweepIntervalMs ?? 5_000;

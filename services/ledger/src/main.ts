@@ -4,7 +4,8 @@ import { registerTelemetry } from "@tollgate/telemetry";
 registerTelemetry({ serviceName: "tollgate-ledger" });
 
 const { baseShape, env, z } = await import("@tollgate/config");
-const { runService } = await import("@tollgate/grpc-kit");
+const { runService, serverAuthFromEnv, clientCredentialFromEnv } = await import("@tollgate/grpc-kit");
+const credentialsOf = <T>(credentials: T | undefined) => (credentials === undefined ? {} : { credentials });
 const { startLedgerService } = await import("./index.js");
 
 await runService(
@@ -31,6 +32,8 @@ await runService(
       meterIntervalMs: config.METER_INTERVAL_MS,
       idempotencyRetentionMs: config.IDEMPOTENCY_RETENTION_HOURS * 3_600_000,
       groupCommitLanes: config.GROUP_COMMIT_LANES,
-      ...(config.SERVICE_TOKEN ? { serviceToken: config.SERVICE_TOKEN } : {}),
+      auth: serverAuthFromEnv(config),
+      reflection: config.GRPC_REFLECTION === "true",
+      ...credentialsOf(clientCredentialFromEnv(config, "ledger", ["service"])),
     }),
 );

@@ -4,7 +4,8 @@ import { registerTelemetry } from "@tollgate/telemetry";
 registerTelemetry({ serviceName: "tollgate-notifications" });
 
 const { baseShape, env, z } = await import("@tollgate/config");
-const { runService } = await import("@tollgate/grpc-kit");
+const { runService, serverAuthFromEnv, clientCredentialFromEnv } = await import("@tollgate/grpc-kit");
+const credentialsOf = <T>(credentials: T | undefined) => (credentials === undefined ? {} : { credentials });
 const { startNotificationsService } = await import("./index.js");
 
 await runService(
@@ -31,6 +32,8 @@ await runService(
       emailFrom: config.EMAIL_FROM,
       maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
       retryBaseMs: config.RETRY_BASE_MS,
-      ...(config.SERVICE_TOKEN ? { serviceToken: config.SERVICE_TOKEN } : {}),
+      auth: serverAuthFromEnv(config),
+      reflection: config.GRPC_REFLECTION === "true",
+      ...credentialsOf(clientCredentialFromEnv(config, "notifications", ["service"])),
     }),
 );

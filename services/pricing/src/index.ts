@@ -1,4 +1,4 @@
-import { mikroOrmScope, startGrpcServer, type RunningServer } from "@tollgate/grpc-kit";
+import { mikroOrmScope, startGrpcServer, type RunningServer, type ServerAuth } from "@tollgate/grpc-kit";
 import { LogFollower, openDatabase } from "@tollgate/db";
 import { pricingV1 } from "@tollgate/proto";
 import { migrations } from "./data/migrations/index.js";
@@ -12,7 +12,9 @@ export interface PricingServiceOptions {
   port: number;
   host?: string;
   poolMax?: number;
-  serviceToken?: string;
+  /** Who may call this service. */
+  auth: ServerAuth;
+  reflection?: boolean;
 }
 
 export interface PricingService {
@@ -33,12 +35,13 @@ export async function startPricingService(options: PricingServiceOptions): Promi
   const feed = new LogFollower((after, limit) => store.after(after, limit), (row) => BigInt(row.version));
   const handlers = pricingHandlers(new RateTables(store), store, feed, {
     scope: mikroOrmScope(orm.em),
-    ...(options.serviceToken ? { serviceToken: options.serviceToken } : {}),
   });
   const server = await startGrpcServer({
     services: [{ name: "tollgate.pricing.v1.PricingService", definition: pricingV1.PricingServiceService, implementation: handlers }],
     port: options.port,
     ...(options.host ? { host: options.host } : {}),
+    auth: options.auth,
+    ...(options.reflection === undefined ? {} : { reflection: options.reflection }),
   });
   return {
     address: server.address,

@@ -4,7 +4,7 @@ import { registerTelemetry } from "@tollgate/telemetry";
 registerTelemetry({ serviceName: "tollgate-pricing" });
 
 const { baseShape, env } = await import("@tollgate/config");
-const { runService } = await import("@tollgate/grpc-kit");
+const { runService, serverAuthFromEnv } = await import("@tollgate/grpc-kit");
 const { startPricingService } = await import("./index.js");
 
 await runService(
@@ -19,6 +19,7 @@ await runService(
       port: config.PRICING_PORT,
       host: config.GRPC_HOST,
       poolMax: config.DB_POOL_MAX,
-      ...(config.SERVICE_TOKEN ? { serviceToken: config.SERVICE_TOKEN } : {}),
+      auth: serverAuthFromEnv(config),
+      reflection: config.GRPC_REFLECTION === "true",
     }),
 );

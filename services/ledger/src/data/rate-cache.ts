@@ -15,7 +15,7 @@ export class RateCache {
   private lastVersion = 0n;
   private readonly follower: StreamFollower<pricingV1.WatchRateTablesResponse>;
 
-  constructor(private readonly client: pricingV1.PricingServiceClient, private readonly serviceToken?: string) {
+  constructor(private readonly client: pricingV1.PricingServiceClient) {
     this.follower = new StreamFollower(
       () => this.client.watchRateTables({ afterVersion: this.lastVersion.toString() }),
       (message) => message.table && this.add(rateTableFromProto(message.table)),
@@ -42,17 +42,13 @@ export class RateCache {
       span.setAttribute("tollgate.rate_table_id", tableId);
       let pageToken = "";
       do {
-        const page = await call(this.client, this.client.listRateTableVersions, { tableId, page: { pageSize: 500, pageToken } }, this.token());
+        const page = await call(this.client, this.client.listRateTableVersions, { tableId, page: { pageSize: 500, pageToken } });
         page.tables.forEach((table) => this.add(rateTableFromProto(table)));
         pageToken = page.nextPageToken;
       } while (pageToken);
       if (!this.versions.has(tableId)) this.versions.set(tableId, new Map());
       this.follower.start();
     });
-  }
-
-  private token() {
-    return this.serviceToken ? { serviceToken: this.serviceToken } : {};
   }
 
   stop(): void {

@@ -94,6 +94,7 @@ export function entryToProto(entry: Entry, lines: Line[]): ledgerV1.Entry {
     rateTableVersion: entry.rateTableVersion,
     reason: entry.reason,
     actor: entry.actor,
+    onBehalfOf: entry.onBehalfOf ?? "",
     lines: lines.map((line) => ({ ledgerAccount: line.ledgerAccount, poolId: line.poolId ?? "", amountMicros: line.amountMicros })),
     createdAt: entry.createdAt,
     traceId: entry.traceId,

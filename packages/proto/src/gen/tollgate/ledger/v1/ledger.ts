@@ -564,6 +564,8 @@ export interface Entry {
   lines: JournalLine[];
   createdAt: Date | undefined;
   traceId: string;
+  /** The person the actor acted for (a console user, sent by a service as x-tollgate-on-behalf-of). */
+  onBehalfOf: string;
 }
 
 export interface ListEntriesRequest {
@@ -4629,6 +4631,7 @@ function createBaseEntry(): Entry {
     lines: [],
     createdAt: undefined,
     traceId: "",
+    onBehalfOf: "",
   };
 }
 
@@ -4678,6 +4681,9 @@ export const Entry: MessageFns<Entry> = {
     }
     if (message.traceId !== "") {
       writer.uint32(122).string(message.traceId);
+    }
+    if (message.onBehalfOf !== "") {
+      writer.uint32(130).string(message.onBehalfOf);
     }
     return writer;
   },
@@ -4815,6 +4821,14 @@ export const Entry: MessageFns<Entry> = {
             message.traceId = reader.string();
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.onBehalfOf = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4878,6 +4892,11 @@ export const Entry: MessageFns<Entry> = {
         : isSet(object.trace_id)
         ? globalThis.String(object.trace_id)
         : "",
+      onBehalfOf: isSet(object.onBehalfOf)
+        ? globalThis.String(object.onBehalfOf)
+        : isSet(object.on_behalf_of)
+        ? globalThis.String(object.on_behalf_of)
+        : "",
     };
   },
 
@@ -4928,6 +4947,9 @@ export const Entry: MessageFns<Entry> = {
     if (message.traceId !== "") {
       obj.traceId = message.traceId;
     }
+    if (message.onBehalfOf !== "") {
+      obj.onBehalfOf = message.onBehalfOf;
+    }
     return obj;
   },
 
@@ -4953,6 +4975,7 @@ export const Entry: MessageFns<Entry> = {
     message.lines = object.lines?.map((e) => JournalLine.fromPartial(e)) || [];
     message.createdAt = object.createdAt ?? undefined;
     message.traceId = object.traceId ?? "";
+    message.onBehalfOf = object.onBehalfOf ?? "";
     return message;
   },
 };
