@@ -3,7 +3,7 @@ import { credentials, makeGenericClientConstructor, Metadata, status } from "@gr
 import { service as healthService } from "grpc-health-check";
 import { SignJWT, importJWK } from "jose";
 import { call, createClient, errorDetails, generateIssuerKey, mintToken, type Role } from "@tollgate/grpc-kit";
-import { commonV1, entitlementsV1, ledgerV1 } from "@tollgate/proto";
+import { commonV1, entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { createTestDatabase, eventually, type TestDatabase, type TestIssuer } from "@tollgate/testing";
 import { authorizeRequest, CREDIT, seedStarter } from "./fixtures.js";
 import { startPlatform, type Platform } from "./platform.js";
@@ -172,6 +172,30 @@ describe("credentials on every gRPC call", () => {
       expect(answer.status).toBe("SERVING");
     } finally {
       health.close();
+    }
+  });
+});
+
+describe("per-principal rate limits on gRPC", () => {
+  it("refuses a flooding principal with RESOURCE_EXHAUSTED and retry info while another keeps calling", async () => {
+    const { startPricingService } = await import("@tollgate/pricing");
+    const pricing = await startPricingService({ databaseUrl: db.url, port: 0, auth: issuer.auth, rateLimit: { perSecond: 0.001, burst: 5 } });
+    const clientAs = async (subject: string) =>
+      createClient(pricingV1.PricingServiceClient, pricing.address, { credentials: await issuer.token(subject, ["meter"]) });
+    const flood = await clientAs("flood");
+    const quiet = await clientAs("quiet");
+    try {
+      const list = (client: pricingV1.PricingServiceClient) => call(client, client.listRateTableVersions, { tableId: "", page: undefined });
+      const answers = await Promise.allSettled(Array.from({ length: 20 }, () => list(flood)));
+      const refused = answers.filter((a): a is PromiseRejectedResult => a.status === "rejected");
+      expect(answers.length - refused.length).toBe(5);
+      expect(errorDetails(refused[0]!.reason)).toMatchObject({ code: status.RESOURCE_EXHAUSTED, reason: "RATE_LIMITED", metadata: { principal: "flood" } });
+      expect(errorDetails(refused[0]!.reason).retryDelayMs).toBeGreaterThan(0);
+      await expect(list(quiet)).resolves.toBeDefined();
+    } finally {
+      flood.close();
+      quiet.close();
+      await pricing.stop();
     }
   });
 });

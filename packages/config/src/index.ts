@@ -65,4 +65,7 @@ export const baseShape = {
   AUTH_DISABLED: z.enum(["true", "false"]).default("false"),
   ...credentialShape,
   GRPC_REFLECTION: z.enum(["true", "false"]).default("true"),
+  // Calls per second each principal may make (0: no limit), and how many at once after an idle spell.
+  GRPC_RATE_LIMIT: z.coerce.number().min(0).default(0),
+  GRPC_RATE_BURST: z.coerce.number().int().min(0).default(0),
 };

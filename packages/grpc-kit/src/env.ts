@@ -3,6 +3,7 @@ import type { JSONWebKeySet, JWK } from "jose";
 import type { Role } from "./access.js";
 import { selfSignedCredential, tokenVerifier, type Credential, type IssuerKeys } from "./credentials.js";
 import type { ServerAuth } from "./guard.js";
+import type { RateLimit } from "./rate-limit.js";
 import { isLoopback } from "./server.js";
 
 export interface AuthEnvironment {
@@ -51,6 +52,17 @@ export function serverAuthFromEnv(config: AuthEnvironment): ServerAuth {
     '{ "<issuer>": { "keys": [JWK, …] } }',
   );
   return { verifier: tokenVerifier(issuers as Record<string, JSONWebKeySet>) };
+}
+
+/** Who may call a service, whether it serves reflection, and how fast each caller may call. */
+export function serverSecurityFromEnv(
+  config: AuthEnvironment & { GRPC_REFLECTION: "true" | "false"; GRPC_RATE_LIMIT: number; GRPC_RATE_BURST: number },
+): { auth: ServerAuth; reflection: boolean; rateLimit?: RateLimit } {
+  return {
+    auth: serverAuthFromEnv(config),
+    reflection: config.GRPC_REFLECTION === "true",
+    ...(config.GRPC_RATE_LIMIT > 0 ? { rateLimit: { perSecond: config.GRPC_RATE_LIMIT, ...(config.GRPC_RATE_BURST > 0 ? { burst: config.GRPC_RATE_BURST } : {}) } } : {}),
+  };
 }
 
 /** The credential a service sends on its own calls: AUTH_TOKEN, or tokens it mints with AUTH_SIGNING_KEY as AUTH_ISSUER. */

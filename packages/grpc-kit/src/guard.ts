@@ -11,6 +11,7 @@ import { PermissionDeniedError, UnauthenticatedError } from "@tollgate/errors";
 import { accessOf, type Access } from "./access.js";
 import type { Principal, TokenVerifier } from "./credentials.js";
 import { toServiceError } from "./errors.js";
+import { RateLimitedError, rateLimitedError, type RateLimiter } from "./rate-limit.js";
 
 /** Verified credentials, or (loopback only, said explicitly) no checks at all. */
 export type ServerAuth = { verifier: TokenVerifier } | { disabled: true };
@@ -48,16 +49,20 @@ function checkAccount(access: Access, principal: Principal, request: Record<stri
  * the account within the credential's, and an on-behalf-of header sent only
  * by a `service` principal.
  */
-async function authorize(path: string, call: ServerUnaryCall<unknown, unknown>, auth: ServerAuth): Promise<Principal | undefined> {
+async function authorize(path: string, call: ServerUnaryCall<unknown, unknown>, auth: ServerAuth, limiter: RateLimiter | undefined): Promise<Principal | undefined> {
   const method = path.slice(path.lastIndexOf("/") + 1);
   const access = accessOf(path);
   if (!access) throw new PermissionDeniedError(`${method} is not open to any role`, "RPC_NOT_PERMITTED", {});
-  if ("disabled" in auth) return undefined;
+  if ("disabled" in auth) {
+    limit(limiter, call.getPeer());
+    return undefined;
+  }
   const header = first(call.metadata, "authorization");
   if (!header?.startsWith("Bearer ")) {
     throw new UnauthenticatedError("a credential is required: send 'authorization: Bearer <token>'", "CREDENTIAL_REQUIRED");
   }
   let principal = await auth.verifier.verify(header.slice("Bearer ".length).trim());
+  limit(limiter, principal.name);
   if (!access.roles.some((role) => principal.roles.includes(role))) {
     const needed = access.roles.join(" or ");
     throw new PermissionDeniedError(`${method} needs the ${needed} role; ${principal.name} has ${principal.roles.join(", ") || "no role"}`, "ROLE_REQUIRED", {
@@ -75,8 +80,20 @@ async function authorize(path: string, call: ServerUnaryCall<unknown, unknown>, 
   return principal;
 }
 
-/** Wraps every handler of a service so it runs only after `authorize` admits the call. */
-export function guardService(definition: ServiceDefinition, implementation: UntypedServiceImplementation, auth: ServerAuth): UntypedServiceImplementation {
+function limit(limiter: RateLimiter | undefined, caller: string): void {
+  const taken = limiter?.take(caller);
+  if (taken && !taken.allowed) throw new RateLimitedError(caller, taken.retryAfterMs);
+}
+
+const refusal = (error: unknown) => (error instanceof RateLimitedError ? rateLimitedError(error.caller, error.retryAfterMs) : toServiceError(error));
+
+/** Wraps every handler of a service so it runs only after `authorize` admits the call (and, with a limiter, the caller has calls left). */
+export function guardService(
+  definition: ServiceDefinition,
+  implementation: UntypedServiceImplementation,
+  auth: ServerAuth,
+  limiter?: RateLimiter,
+): UntypedServiceImplementation {
   const guarded: UntypedServiceImplementation = {};
   for (const [name, method] of Object.entries(definition)) {
     const handler = implementation[name];
@@ -85,23 +102,23 @@ export function guardService(definition: ServiceDefinition, implementation: Unty
     if (method.responseStream) {
       const stream = handler as (call: ServerWritableStream<unknown, unknown>) => void;
       guarded[name] = ((call: ServerWritableStream<unknown, unknown>) => {
-        authorize(method.path, call as unknown as ServerUnaryCall<unknown, unknown>, auth).then(
+        authorize(method.path, call as unknown as ServerUnaryCall<unknown, unknown>, auth, limiter).then(
           (principal) => {
             if (principal) principals.set(call, principal);
             stream(call);
           },
-          (error: unknown) => call.emit("error", toServiceError(error)),
+          (error: unknown) => call.emit("error", refusal(error)),
         );
       }) as UntypedHandleCall;
     } else {
       const unary = handler as (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => void;
       guarded[name] = ((call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-        authorize(method.path, call, auth).then(
+        authorize(method.path, call, auth, limiter).then(
           (principal) => {
             if (principal) principals.set(call, principal);
             unary(call, callback);
           },
-          (error: unknown) => callback(toServiceError(error)),
+          (error: unknown) => callback(refusal(error)),
         );
       }) as UntypedHandleCall;
     }

@@ -15,7 +15,8 @@ export {
   type Credential,
 } from "./credentials.js";
 export { ON_BEHALF_OF, principalOf, type ServerAuth } from "./guard.js";
-export { serverAuthFromEnv, clientCredentialFromEnv, type AuthEnvironment } from "./env.js";
+export { RateLimiter, type RateLimit } from "./rate-limit.js";
+export { serverAuthFromEnv, serverSecurityFromEnv, clientCredentialFromEnv, type AuthEnvironment } from "./env.js";
 export { toServiceError, errorDetails, type ErrorDetails } from "./errors.js";
 export { createClient, call, type ClientOptions } from "./client.js";
 export { mikroOrmScope } from "./orm-scope.js";

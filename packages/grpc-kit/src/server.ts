@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { guardService, type ServerAuth } from "./guard.js";
+import { RateLimiter, type RateLimit } from "./rate-limit.js";
 import { loadFileDescriptorSetFromBuffer } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
@@ -25,6 +26,8 @@ export interface GrpcServerOptions {
   auth: ServerAuth;
   /** Serve gRPC reflection (default true). */
   reflection?: boolean;
+  /** Calls per second per principal (unset: no limit). */
+  rateLimit?: RateLimit;
 }
 
 export interface RunningServer {
@@ -54,8 +57,10 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   }
   const server = new Server({ "grpc.max_receive_message_length": 4 * 1024 * 1024 });
   const health = new HealthImplementation({ "": "SERVING" });
+  const limiter = options.rateLimit && options.rateLimit.perSecond > 0 ? new RateLimiter(options.rateLimit) : undefined;
   for (const binding of options.services) {
-    server.addService(binding.definition, guardService(binding.definition, binding.implementation as UntypedServiceImplementation, options.auth));
+    const implementation = binding.implementation as UntypedServiceImplementation;
+    server.addService(binding.definition, guardService(binding.definition, implementation, options.auth, limiter));
     health.setStatus(binding.name, "SERVING");
   }
   // Health checks and reflection stay open to every caller.

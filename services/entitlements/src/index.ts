@@ -1,5 +1,5 @@
 import { LogFollower, openDatabase } from "@tollgate/db";
-import { mikroOrmScope, startGrpcServer, type RunningServer, type ServerAuth } from "@tollgate/grpc-kit";
+import { mikroOrmScope, startGrpcServer, type RunningServer, type RateLimit, type ServerAuth } from "@tollgate/grpc-kit";
 import { entitlementsV1 } from "@tollgate/proto";
 import { AccountSchema } from "./data/account.entity.js";
 import { PostgresEntitlementsStore } from "./data/entitlements-store.js";
@@ -19,6 +19,8 @@ export interface EntitlementsServiceOptions {
   /** Who may call this service. */
   auth: ServerAuth;
   reflection?: boolean;
+  /** Calls per second per principal (unset: no limit). */
+  rateLimit?: RateLimit;
 }
 
 export interface EntitlementsService {
@@ -53,6 +55,7 @@ export async function startEntitlementsService(options: EntitlementsServiceOptio
     ...(options.host ? { host: options.host } : {}),
     auth: options.auth,
     ...(options.reflection === undefined ? {} : { reflection: options.reflection }),
+    ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
   });
   return {
     address: server.address,

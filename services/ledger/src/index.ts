@@ -1,5 +1,5 @@
 import { LogFollower, openDatabase } from "@tollgate/db";
-import { createClient, mikroOrmScope, startGrpcServer, type RunningServer, type ServerAuth, type Credential } from "@tollgate/grpc-kit";
+import { createClient, mikroOrmScope, startGrpcServer, type RunningServer, type RateLimit, type ServerAuth, type Credential } from "@tollgate/grpc-kit";
 import { entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { AccountCache } from "./data/account-cache.js";
 import { ledgerEntities } from "./data/entities.js";
@@ -21,6 +21,8 @@ export interface LedgerServiceOptions {
   /** The credential this service sends to the services it calls. */
   credentials?: Credential;
   reflection?: boolean;
+  /** Calls per second per principal (unset: no limit). */
+  rateLimit?: RateLimit;
   /** How often expired holds are swept (0 disables the sweeper). */
   sweepIntervalMs?: number;
   /** How often running runs and deployments are charged for their time (0 disables the meter). */
@@ -62,6 +64,7 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
     ...(options.host ? { host: options.host } : {}),
     auth: options.auth,
     ...(options.reflection === undefined ? {} : { reflection: options.reflection }),
+    ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
   });
 
   const sweepIntervalMs = options.sweepIntervalMs ?? 5_000;

@@ -4,7 +4,7 @@ import { registerTelemetry } from "@tollgate/telemetry";
 registerTelemetry({ serviceName: "tollgate-ledger" });
 
 const { baseShape, env, z } = await import("@tollgate/config");
-const { runService, serverAuthFromEnv, clientCredentialFromEnv } = await import("@tollgate/grpc-kit");
+const { runService, serverSecurityFromEnv, clientCredentialFromEnv } = await import("@tollgate/grpc-kit");
 const credentialsOf = <T>(credentials: T | undefined) => (credentials === undefined ? {} : { credentials });
 const { startLedgerService } = await import("./index.js");
 
@@ -32,8 +32,7 @@ await runService(
       meterIntervalMs: config.METER_INTERVAL_MS,
       idempotencyRetentionMs: config.IDEMPOTENCY_RETENTION_HOURS * 3_600_000,
       groupCommitLanes: config.GROUP_COMMIT_LANES,
-      auth: serverAuthFromEnv(config),
-      reflection: config.GRPC_REFLECTION === "true",
+      ...serverSecurityFromEnv(config),
       ...credentialsOf(clientCredentialFromEnv(config, "ledger", ["service"])),
     }),
 );

@@ -1,5 +1,5 @@
 import { openDatabase } from "@tollgate/db";
-import { call, createClient, mikroOrmScope, startGrpcServer, type RunningServer, type ServerAuth, type Credential } from "@tollgate/grpc-kit";
+import { call, createClient, mikroOrmScope, startGrpcServer, type RunningServer, type RateLimit, type ServerAuth, type Credential } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
 import { currentTraceId, currentTraceparent } from "@tollgate/telemetry";
 import { BannerSchema, ConsumerOffsetSchema } from "./data/banner.entity.js";
@@ -28,6 +28,8 @@ export interface NotificationsServiceOptions {
   /** The credential this service sends to the services it calls. */
   credentials?: Credential;
   reflection?: boolean;
+  /** Calls per second per principal (unset: no limit). */
+  rateLimit?: RateLimit;
   deliveryPollMs?: number;
   retryBaseMs?: number;
   maxAttempts?: number;
@@ -133,6 +135,7 @@ export async function startNotificationsService(options: NotificationsServiceOpt
     ...(options.host ? { host: options.host } : {}),
     auth: options.auth,
     ...(options.reflection === undefined ? {} : { reflection: options.reflection }),
+    ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
   });
   await consumer.start();
   worker.start();

@@ -4,7 +4,7 @@ import { registerTelemetry } from "@tollgate/telemetry";
 registerTelemetry({ serviceName: "tollgate-notifications" });
 
 const { baseShape, env, z } = await import("@tollgate/config");
-const { runService, serverAuthFromEnv, clientCredentialFromEnv } = await import("@tollgate/grpc-kit");
+const { runService, serverSecurityFromEnv, clientCredentialFromEnv } = await import("@tollgate/grpc-kit");
 const credentialsOf = <T>(credentials: T | undefined) => (credentials === undefined ? {} : { credentials });
 const { startNotificationsService } = await import("./index.js");
 
@@ -32,8 +32,7 @@ await runService(
       emailFrom: config.EMAIL_FROM,
       maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
       retryBaseMs: config.RETRY_BASE_MS,
-      auth: serverAuthFromEnv(config),
-      reflection: config.GRPC_REFLECTION === "true",
+      ...serverSecurityFromEnv(config),
       ...credentialsOf(clientCredentialFromEnv(config, "notifications", ["service"])),
     }),
 );

@@ -1,4 +1,4 @@
-import { mikroOrmScope, startGrpcServer, type RunningServer, type ServerAuth } from "@tollgate/grpc-kit";
+import { mikroOrmScope, startGrpcServer, type RunningServer, type RateLimit, type ServerAuth } from "@tollgate/grpc-kit";
 import { LogFollower, openDatabase } from "@tollgate/db";
 import { pricingV1 } from "@tollgate/proto";
 import { migrations } from "./data/migrations/index.js";
@@ -15,6 +15,8 @@ export interface PricingServiceOptions {
   /** Who may call this service. */
   auth: ServerAuth;
   reflection?: boolean;
+  /** Calls per second per principal (unset: no limit). */
+  rateLimit?: RateLimit;
 }
 
 export interface PricingService {
@@ -42,6 +44,7 @@ export async function startPricingService(options: PricingServiceOptions): Promi
     ...(options.host ? { host: options.host } : {}),
     auth: options.auth,
     ...(options.reflection === undefined ? {} : { reflection: options.reflection }),
+    ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
   });
   return {
     address: server.address,

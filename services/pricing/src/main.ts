@@ -4,7 +4,7 @@ import { registerTelemetry } from "@tollgate/telemetry";
 registerTelemetry({ serviceName: "tollgate-pricing" });
 
 const { baseShape, env } = await import("@tollgate/config");
-const { runService, serverAuthFromEnv } = await import("@tollgate/grpc-kit");
+const { runService, serverSecurityFromEnv } = await import("@tollgate/grpc-kit");
 const { startPricingService } = await import("./index.js");
 
 await runService(
@@ -19,7 +19,6 @@ await runService(
       port: config.PRICING_PORT,
       host: config.GRPC_HOST,
       poolMax: config.DB_POOL_MAX,
-      auth: serverAuthFromEnv(config),
-      reflection: config.GRPC_REFLECTION === "true",
+      ...serverSecurityFromEnv(config),
     }),
 );
