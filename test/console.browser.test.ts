@@ -169,7 +169,8 @@ describe("support console in Chromium", () => {
     await page.screenshot({ path: `${screenshots}/audit-log.png`, fullPage: true });
 
     const entries = await api("/api/entries?account_id=acme&kind=grant");
-    expect(entries.data[0]).toMatchObject({ amount_micros: "500000000", actor: "otto", reason: "apology for the outage on 21 Nov" });
+    // The journal's actor is the gateway's principal; the console user it acted for is recorded beside it.
+    expect(entries.data[0]).toMatchObject({ amount_micros: "500000000", actor: "gateway", on_behalf_of: "otto", reason: "apology for the outage on 21 Nov" });
     await page.close();
   });
 

@@ -59,11 +59,10 @@ export function createClient<C extends Client>(
   address: string,
   options: ClientOptions = {},
 ): C {
-  const interceptors = options.credentials || options.onBehalfOf ? [credentialInterceptor(options)] : [];
   return new Ctor(address, channelCredentials.createInsecure(), {
     "grpc.keepalive_time_ms": 30_000,
     "grpc.enable_retries": 1,
-    interceptors,
+    ...(options.credentials || options.onBehalfOf ? { interceptors: [credentialInterceptor(options)] } : {}),
   });
 }
 
