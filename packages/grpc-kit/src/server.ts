@@ -1,11 +1,12 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
-import { guardService, type ServerAuth } from "./guard.js";
-import { RateLimiter, type RateLimit } from "./rate-limit.js";
 import { loadFileDescriptorSetFromBuffer } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
+// After the gRPC packages: these load @tollgate/proto, whose clients must be made from the instrumented grpc-js.
+import { guardService, type ServerAuth } from "./guard.js";
+import { RateLimiter, type RateLimit } from "./rate-limit.js";
 
 export interface ServiceBinding {
   /** Fully qualified name, e.g. `tollgate.ledger.v1.LedgerService`. */
