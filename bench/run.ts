@@ -12,7 +12,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { createInterface } from "node:readline";
 import pg from "pg";
-import { call, createClient } from "@tollgate/grpc-kit";
+import { call, createClient, generateIssuerKey, mintToken } from "@tollgate/grpc-kit";
 import { ensurePostgres } from "@tollgate/postgres";
 import { commonV1, entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { spawnServices } from "../scripts/services.js";
@@ -55,7 +55,12 @@ log(`B-pg-uniform and B-pg-hot: pgbench, 16 clients, ${PGBENCH_SECONDS} s each`)
 const pgUniformTps = await pgbenchTps(databaseUrl, "uniform", PGBENCH_SECONDS);
 const pgHotTps = await pgbenchTps(databaseUrl, "hot", PGBENCH_SECONDS);
 
-const ledgerClients = (address: string) => Array.from({ length: CHANNELS }, () => createClient(ledgerV1.LedgerServiceClient, address));
+// Authentication on, as in production: a key pair for this run, one token for the load generator (sent to the no-op server too).
+const benchIssuer = await generateIssuerKey("bench");
+const benchToken = (subject: string, roles: ("meter" | "admin" | "service")[]) =>
+  mintToken(benchIssuer.privateJwk, { issuer: "tollgate-bench", subject, roles, ttlSeconds: 86_400 });
+const credentials = { credentials: await benchToken("bench", ["meter", "admin"]) };
+const ledgerClients = (address: string) => Array.from({ length: CHANNELS }, () => createClient(ledgerV1.LedgerServiceClient, address, credentials));
 const usage = (replies: number): pricingV1.Usage => ({ kind: { $case: "modelReply", modelReply: { model: "bench-model", replies: String(replies) } } });
 const authorizeReq = (accountId: string, key: string, replies = 1) =>
   ledgerV1.AuthorizeRequest.fromPartial({ accountId, estimate: usage(replies), idempotencyKey: key, ttlMs: "60000" });
@@ -101,7 +106,13 @@ log("starting the services");
 const services = await spawnServices({
   databaseUrl,
   ports: { entitlements: 0, pricing: 0, ledger: 0, notifications: 0 },
-  env: { DB_POOL_MAX: "8", HOLD_SWEEP_INTERVAL_MS: "1000", NODE_OPTIONS: process.env.BENCH_SERVICE_NODE_OPTIONS ?? "" },
+  env: {
+    DB_POOL_MAX: "8",
+    HOLD_SWEEP_INTERVAL_MS: "1000",
+    NODE_OPTIONS: process.env.BENCH_SERVICE_NODE_OPTIONS ?? "",
+    AUTH_ISSUERS: JSON.stringify({ "tollgate-bench": benchIssuer.publicJwks }),
+    AUTH_TOKEN: await benchToken("bench-services", ["service"]),
+  },
   onLine: (name, line, stream) => {
     if (stream === "stderr") console.error(`[${name}] ${line}`);
   },
@@ -109,8 +120,8 @@ const services = await spawnServices({
 const servicePids = () => Object.values(services.pids);
 
 try {
-  const entitlements = createClient(entitlementsV1.EntitlementsServiceClient, services.addresses.entitlements);
-  const pricing = createClient(pricingV1.PricingServiceClient, services.addresses.pricing);
+  const entitlements = createClient(entitlementsV1.EntitlementsServiceClient, services.addresses.entitlements, credentials);
+  const pricing = createClient(pricingV1.PricingServiceClient, services.addresses.pricing, credentials);
   const clients = ledgerClients(services.addresses.ledger);
 
   log(`seeding a rate table, two plans and ${ACCOUNTS.toLocaleString("en")} accounts`);

@@ -1,11 +1,14 @@
 /** Authorize → Charge against a running platform, printing the balance before and after. */
 import { call, createClient } from "@tollgate/grpc-kit";
 import { commonV1, ledgerV1 } from "@tollgate/proto";
+import { localToken, readLocalIssuer } from "./issuer.js";
 
 const address = process.env.LEDGER_ADDRESS ?? "127.0.0.1:50053";
 const accountId = process.argv[2] ?? "demo-support";
 const model = process.argv[3] ?? "gpt-4o";
-const ledger = createClient(ledgerV1.LedgerServiceClient, address);
+// A meter credential for this one account: TOLLGATE_TOKEN, or one signed by the running npm start's issuer.
+const token = process.env.TOLLGATE_TOKEN ?? (await localToken(readLocalIssuer(), "demo-client", ["meter"], { accounts: [accountId], ttlSeconds: 300 }));
+const ledger = createClient(ledgerV1.LedgerServiceClient, address, { credentials: token });
 const credits = (micros: string) => `${(Number(BigInt(micros)) / 1e6).toLocaleString("en", { maximumFractionDigits: 6 })} credits`;
 const run = `${Date.now()}`;
 

@@ -5,10 +5,11 @@
  */
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { createClient } from "@tollgate/grpc-kit";
+import { createClient, ROLES } from "@tollgate/grpc-kit";
 import { ensurePostgres } from "@tollgate/postgres";
 import { entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { loadCatalogue } from "./catalogue.js";
+import { createLocalIssuer, ISSUER_FILE, localToken, trustEnv } from "./issuer.js";
 import { deployDemoWork, recordDemoUsage } from "./demo-usage.js";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -54,7 +55,14 @@ try {
     // A service that crashes is started again after a backoff, with a line saying so.
     supervise: { log },
   };
-  services = await spawnServices({ databaseUrl: postgres.url, host, ports, env: { DB_POOL_MAX: process.env.DB_POOL_MAX ?? "4" }, ...hooks });
+  // Authentication is on: a fresh issuer key for this run; the services trust it and carry a token of their own.
+  const issuer = await createLocalIssuer();
+  const day = 86_400;
+  const auth = {
+    ...trustEnv(issuer),
+    AUTH_TOKEN: await localToken(issuer, "platform-services", ["service"], { ttlSeconds: 30 * day }),
+  };
+  services = await spawnServices({ databaseUrl: postgres.url, host, ports, env: { DB_POOL_MAX: process.env.DB_POOL_MAX ?? "4", ...auth }, ...hooks });
 
   // The console: build it once, then the gateway serves it beside its API.
   const consoleDir = join(root, "admin", "dist");
@@ -73,20 +81,24 @@ try {
       // The demo logins exist only here, when GATEWAY_USERS does not name the users.
       ...(process.env.GATEWAY_USERS ? {} : { GATEWAY_DEMO_USERS: "true" }),
       GATEWAY_STATIC_DIR: consoleDir,
+      // The gateway acts for console users of every role.
+      AUTH_TOKEN: await localToken(issuer, "gateway", ROLES, { ttlSeconds: 30 * day }),
       ...Object.fromEntries(Object.entries(services.addresses).map(([name, address]) => [`${name.toUpperCase()}_ADDRESS`, address])),
     },
     { ...hooks.supervise, onLine: hooks.onLine },
   );
 
-  const entitlements = createClient(entitlementsV1.EntitlementsServiceClient, services.addresses.entitlements);
-  const pricing = createClient(pricingV1.PricingServiceClient, services.addresses.pricing);
+  // The catalogues and demo usage are loaded as an admin and meter of their own.
+  const loader = { credentials: await localToken(issuer, "npm-start", ["admin", "meter"]) };
+  const entitlements = createClient(entitlementsV1.EntitlementsServiceClient, services.addresses.entitlements, loader);
+  const pricing = createClient(pricingV1.PricingServiceClient, services.addresses.pricing, loader);
   const catalogueDir = join(root, "catalogues");
   const loaded: string[] = [];
   for (const file of readdirSync(catalogueDir).filter((f) => f.endsWith(".yaml")).sort()) {
     const catalogue = await loadCatalogue(join(catalogueDir, file), { entitlements, pricing }, "demo");
     loaded.push(`${catalogue.name} (${catalogue.plans.length} plans, ${catalogue.accounts.length} accounts)`);
   }
-  const ledger = createClient(ledgerV1.LedgerServiceClient, services.addresses.ledger);
+  const ledger = createClient(ledgerV1.LedgerServiceClient, services.addresses.ledger, loader);
   const usageCount = await recordDemoUsage(ledger);
   const deploymentCount = await deployDemoWork(ledger);
   ledger.close();
@@ -106,7 +118,11 @@ Console: http://${gateway.address.replace(/^https?:\/\//, "")}/   (logins: ${dem
 
 Demo data: ${loaded.join("; ")}; ${usageCount} charges of demo usage; ${deploymentCount} deployments running on demo-enterprise (guardrail, script, model)
 Try it:   npm run demo        (Authorize → Charge on account demo-support, shows the balance drop)
-Inspect:  grpcurl -plaintext ${host}:${ports.ledger} list      (reflection is on)
+Inspect:  grpcurl -plaintext ${host}:${ports.ledger} list      (reflection and health checks need no credential)
+Credentials: every RPC needs one, signed by this run's issuer (${ISSUER_FILE.replace(root, "")}):
+          npm run -s token -- --role meter [--role support|admin|service] [--account demo-support] [--ttl 1h]
+          grpcurl -plaintext -H "authorization: Bearer $(npm run -s token -- --role meter)" -d '{"account_id":"demo-support"}' \\
+            ${host}:${ports.ledger} tollgate.ledger.v1.LedgerService/GetBalance
 Press Ctrl-C to stop.
 `);
 } catch (error) {

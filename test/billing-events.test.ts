@@ -170,6 +170,7 @@ describe("add-on auto reload", () => {
     platform.notifications = await startNotificationsService({
       databaseUrl: db.url, port: 0, poolMax: 4, ledgerAddress: platform.ledger.address, entitlementsAddress: platform.entitlements.address,
       smtpUrl: smtp.url, deliveryPollMs: 100, retryBaseMs: 50, maxAttempts: 5,
+      webhookAllowedNetworks: ["127.0.0.0/8"], auth: platform.auth, ...platform.serviceCredentials("notifications"),
     });
     const last = Number((await sql.query<{ n: string }>(`select max(sequence)::text as n from ledger.outbox`)).rows[0]!.n);
     await eventually(async () => {

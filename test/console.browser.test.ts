@@ -8,7 +8,7 @@ import { mkdirSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { startGateway, type Gateway } from "@tollgate/gateway";
-import { call } from "@tollgate/grpc-kit";
+import { call, ROLES } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, type pricingV1 } from "@tollgate/proto";
 import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
 import { replies, seedStarter } from "./fixtures.js";
@@ -38,6 +38,7 @@ beforeAll(async () => {
     secret: "a-browser-test-secret-long-enough-0123456789",
     users: "vera:viewer-pass:viewer,otto:operator-pass:operator",
     staticDir: `${root}admin/dist`,
+    ...platform.serviceCredentials("gateway", ROLES),
     addresses: {
       entitlements: platform.entitlements.address,
       pricing: platform.pricing.address,
@@ -168,7 +169,8 @@ describe("support console in Chromium", () => {
     await page.screenshot({ path: `${screenshots}/audit-log.png`, fullPage: true });
 
     const entries = await api("/api/entries?account_id=acme&kind=grant");
-    expect(entries.data[0]).toMatchObject({ amount_micros: "500000000", actor: "otto", reason: "apology for the outage on 21 Nov" });
+    // The journal's actor is the gateway's principal; the console user it acted for is recorded beside it.
+    expect(entries.data[0]).toMatchObject({ amount_micros: "500000000", actor: "gateway", on_behalf_of: "otto", reason: "apology for the outage on 21 Nov" });
     await page.close();
   });
 

@@ -62,7 +62,7 @@ describe("the ledger's event stream", () => {
     // The notifications consumer reads the same backlog from its stored offset: every crossing becomes its banner.
     platform.notifications = await startNotificationsService({
       databaseUrl: db.url, port: 0, poolMax: 4, ledgerAddress: platform.ledger.address, entitlementsAddress: platform.entitlements.address,
-      deliveryPollMs: 100,
+      deliveryPollMs: 100, auth: platform.auth, ...platform.serviceCredentials("notifications"),
     });
     await eventually(async () => {
       const row = (await sql.query<{ sequence: string }>(`select sequence::text from notifications.consumer_offsets where consumer = 'notifications'`)).rows[0];

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startGateway, type Gateway } from "@tollgate/gateway";
 import { spawnService, stopProcesses } from "../scripts/services.js";
 import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
-import { call } from "@tollgate/grpc-kit";
+import { call, ROLES } from "@tollgate/grpc-kit";
 import { entitlementsV1, ledgerV1 } from "@tollgate/proto";
 import { replies, seedStarter } from "./fixtures.js";
 import { startPlatform, type Platform } from "./platform.js";
@@ -37,6 +37,7 @@ beforeAll(async () => {
     port: 0,
     secret: SECRET,
     users: "vera:viewer-pass:viewer,otto:operator-pass:operator,ada:admin-pass:admin",
+    ...platform.serviceCredentials("gateway", ROLES),
     addresses: {
       entitlements: platform.entitlements.address,
       pricing: platform.pricing.address,
@@ -98,7 +99,8 @@ describe("console gateway", () => {
     expect(account.body.balance.pools.map((p: { kind: string; balance_micros: string }) => [p.kind, p.balance_micros])).toContainEqual(["bonus", "500000000"]);
 
     const entries = await api("/api/entries?account_id=acme&kind=grant", { token: operator });
-    expect(entries.body.data[0]).toMatchObject({ amount_micros: "500000000", reason: "service outage on 21 Nov", actor: "otto" });
+    // The journal records the authenticated principal (the gateway) and the console user it acted for.
+    expect(entries.body.data[0]).toMatchObject({ amount_micros: "500000000", reason: "service outage on 21 Nov", actor: "gateway", on_behalf_of: "otto" });
 
     const audit = await api("/api/audit?account_id=acme", { token: operator });
     expect(audit.body.data[0]).toMatchObject({ actor: "otto", role: "operator", action: "grant", reason: "service outage on 21 Nov", after: { balance_micros: "520000000" } });

@@ -188,14 +188,14 @@ describe("threshold alerts", () => {
     await spend("burst", "burst-3", 4); // 75 %
     const restarted = await startNotificationsService({
       databaseUrl: db.url, port: 0, poolMax: 4, ledgerAddress: platform.ledger.address, entitlementsAddress: platform.entitlements.address,
-      smtpUrl: smtp.url, deliveryPollMs: 100, retryBaseMs: 50, maxAttempts: 5, webhookAllowedNetworks: ["127.0.0.0/8"],
+      smtpUrl: smtp.url, deliveryPollMs: 100, retryBaseMs: 50, maxAttempts: 5, webhookAllowedNetworks: ["127.0.0.0/8"], auth: platform.auth, ...platform.serviceCredentials("notifications"),
     });
     platform.notifications = restarted;
     const second = await startNotificationsService({
       databaseUrl: db.url, port: 0, poolMax: 4, ledgerAddress: platform.ledger.address, entitlementsAddress: platform.entitlements.address,
-      smtpUrl: smtp.url, deliveryPollMs: 100, retryBaseMs: 50, maxAttempts: 5, webhookAllowedNetworks: ["127.0.0.0/8"],
+      smtpUrl: smtp.url, deliveryPollMs: 100, retryBaseMs: 50, maxAttempts: 5, webhookAllowedNetworks: ["127.0.0.0/8"], auth: platform.auth, ...platform.serviceCredentials("notifications"),
     });
-    const client = createClient(N.NotificationsServiceClient, restarted.address);
+    const client = createClient(N.NotificationsServiceClient, restarted.address, platform.serviceCredentials("support-desk"));
     try {
       await settled("burst", 5, client); // webhooks 20/50/70, emails 50/70 — from two replicas at once
       await new Promise((resolve) => setTimeout(resolve, 500));

@@ -2,8 +2,9 @@ import { startEntitlementsService, type EntitlementsService } from "@tollgate/en
 import { startLedgerService, type LedgerService } from "@tollgate/ledger";
 import { startNotificationsService, type NotificationsService } from "@tollgate/notifications";
 import { startPricingService, type PricingService } from "@tollgate/pricing";
-import { createClient } from "@tollgate/grpc-kit";
+import { createClient, ROLES, type ClientOptions, type Role, type ServerAuth } from "@tollgate/grpc-kit";
 import { entitlementsV1, ledgerV1, notificationsV1, pricingV1 } from "@tollgate/proto";
+import { TEST_PRINCIPAL, testIssuer, type TestIssuer } from "@tollgate/testing";
 
 export interface Platform {
   entitlements: EntitlementsService;
@@ -16,6 +17,14 @@ export interface Platform {
     ledger: ledgerV1.LedgerServiceClient;
     notifications: notificationsV1.NotificationsServiceClient;
   };
+  /** Mints the test clients' credentials (undefined with `auth: false`). */
+  issuer: TestIssuer | undefined;
+  /** The principal the test clients call as (every role). */
+  principal: string;
+  /** How the services check callers, for a service a test restarts. */
+  auth: ServerAuth;
+  /** Client options for a service's own calls (ledger, notifications; the gateway with every role). */
+  serviceCredentials(name: string, roles?: readonly Role[]): ClientOptions;
   stop(): Promise<void>;
 }
 
@@ -26,11 +35,18 @@ export interface PlatformOptions {
   maxAttempts?: number;
   /** How often running work is charged (200 ms by default; a test that moves time itself sets it out of the way). */
   meterIntervalMs?: number;
+  /** Authentication is on unless a test turns it off. */
+  auth?: boolean;
 }
 
 export async function startPlatform(databaseUrl: string, options: PlatformOptions = {}): Promise<Platform> {
-  const entitlements = await startEntitlementsService({ databaseUrl, port: 0, poolMax: 4 });
-  const pricing = await startPricingService({ databaseUrl, port: 0, poolMax: 4 });
+  const issuer = options.auth === false ? undefined : await testIssuer();
+  const auth: ServerAuth = issuer ? issuer.auth : { disabled: true };
+  const serviceCredentials = (name: string, roles: readonly Role[] = ["service"]): ClientOptions =>
+    issuer ? { credentials: issuer.credential(name, roles) } : {};
+  const clientOptions: ClientOptions = issuer ? { credentials: issuer.credential(TEST_PRINCIPAL, ROLES) } : {};
+  const entitlements = await startEntitlementsService({ databaseUrl, port: 0, poolMax: 4, auth });
+  const pricing = await startPricingService({ databaseUrl, port: 0, poolMax: 4, auth });
   const ledger = await startLedgerService({
     databaseUrl,
     port: 0,
@@ -40,6 +56,8 @@ export async function startPlatform(databaseUrl: string, options: PlatformOption
     sweepIntervalMs: 200,
     meterIntervalMs: options.meterIntervalMs ?? 200,
     reconcileIntervalMs: 100,
+    auth,
+    ...serviceCredentials("ledger"),
   });
   const notifications = await startNotificationsService({
     databaseUrl,
@@ -53,12 +71,14 @@ export async function startPlatform(databaseUrl: string, options: PlatformOption
     ...(options.smtpUrl ? { smtpUrl: options.smtpUrl } : {}),
     // The tests' webhook receivers listen on loopback, which webhooks may not reach by default.
     webhookAllowedNetworks: ["127.0.0.0/8"],
+    auth,
+    ...serviceCredentials("notifications"),
   });
   const clients = {
-    entitlements: createClient(entitlementsV1.EntitlementsServiceClient, entitlements.address),
-    pricing: createClient(pricingV1.PricingServiceClient, pricing.address),
-    ledger: createClient(ledgerV1.LedgerServiceClient, ledger.address),
-    notifications: createClient(notificationsV1.NotificationsServiceClient, notifications.address),
+    entitlements: createClient(entitlementsV1.EntitlementsServiceClient, entitlements.address, clientOptions),
+    pricing: createClient(pricingV1.PricingServiceClient, pricing.address, clientOptions),
+    ledger: createClient(ledgerV1.LedgerServiceClient, ledger.address, clientOptions),
+    notifications: createClient(notificationsV1.NotificationsServiceClient, notifications.address, clientOptions),
   };
   const platform: Platform = {
     entitlements,
@@ -66,6 +86,10 @@ export async function startPlatform(databaseUrl: string, options: PlatformOption
     ledger,
     notifications,
     clients,
+    issuer,
+    principal: TEST_PRINCIPAL,
+    auth,
+    serviceCredentials,
     async stop() {
       Object.values(clients).forEach((client) => client.close());
       // `this.notifications`: a test may have replaced the instance (restart tests).

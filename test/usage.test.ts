@@ -77,7 +77,8 @@ describe("adjustments", () => {
     });
     expect(credited.balanceMicros).toBe(String(65 * CREDIT));
     const entries = await call(ledger, ledger.listEntries, { accountId: "usage", holdId: "", page: undefined, kind: ledgerV1.EntryKind.ENTRY_KIND_ADJUST, attribution: {} });
-    expect(entries.entries[0]).toMatchObject({ amountMicros: String(5 * CREDIT), reason: "refund a failed reply", actor: "support@example.com" });
+    // The actor is the caller's authenticated principal, not the name in the request.
+    expect(entries.entries[0]).toMatchObject({ amountMicros: String(5 * CREDIT), reason: "refund a failed reply", actor: platform.principal });
 
     const tooMuch = await call(ledger, ledger.adjust, {
       accountId: "usage", poolId: pool.poolId, amountMicros: String(-100 * CREDIT), reason: "typo", actor: "support@example.com", idempotencyKey: "adj-2",

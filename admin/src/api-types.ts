@@ -98,7 +98,10 @@ export interface Entry {
   rate_table_id: string;
   rate_table_version: number | string;
   reason: string;
+  /** The authenticated principal that made the entry. */
   actor: string;
+  /** The person it acted for (a console user), when a service made it. */
+  on_behalf_of?: string;
   trace_id: string;
   created_at: string | null;
   lines: LedgerLine[];

@@ -95,7 +95,12 @@ export function EntriesTable({ emptyText = "No entries match.", emptyHint }: { e
           }
         />
         <DataTable.Col source="reason" disableSort />
-        <DataTable.Col source="actor" disableSort />
+        <DataTable.Col
+          source="actor"
+          label="Who"
+          disableSort
+          render={(e) => (e.on_behalf_of ? `${e.on_behalf_of} (via ${e.actor})` : e.actor)}
+        />
         <DataTable.Col label="Trace" disableSort render={(e) => <TraceLink traceId={e.trace_id} />} />
       </DataTable>
       <HoldDialog holdId={holdId} onClose={() => setHoldId(null)} />

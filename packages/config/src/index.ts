@@ -46,12 +46,26 @@ export const env = {
   logLevel: () => z.enum(["debug", "info", "warn", "error"]).default("info"),
 };
 
+/** The credential a process sends on its own gRPC calls: a token, or a private JWK to mint its own with. */
+export const credentialShape = {
+  AUTH_TOKEN: z.string().min(1).optional(),
+  AUTH_SIGNING_KEY: z.string().min(1).optional(),
+  AUTH_ISSUER: z.string().min(1).optional(),
+};
+
 /** Variables every service reads. */
 export const baseShape = {
   DATABASE_URL: env.url(),
   LOG_LEVEL: env.logLevel(),
   GRPC_HOST: env.host("127.0.0.1"),
   DB_POOL_MAX: env.positiveInt(8),
-  // When set, callers must send `authorization: Bearer <token>`.
-  SERVICE_TOKEN: z.string().min(1).optional(),
+  // Trusted credential issuers and their public keys, as JSON: { "<iss>": { "keys": [JWK, …] } }.
+  AUTH_ISSUERS: z.string().min(1).optional(),
+  // Turns authentication off; accepted only with a loopback GRPC_HOST.
+  AUTH_DISABLED: z.enum(["true", "false"]).default("false"),
+  ...credentialShape,
+  GRPC_REFLECTION: z.enum(["true", "false"]).default("true"),
+  // Calls per second each principal may make (0: no limit), and how many at once after an idle spell.
+  GRPC_RATE_LIMIT: z.coerce.number().min(0).default(0),
+  GRPC_RATE_BURST: z.coerce.number().int().min(0).default(0),
 };

@@ -1,4 +1,16 @@
-import { credentials, Metadata, type CallOptions, type Client, type ClientUnaryCall, type ServiceError } from "@grpc/grpc-js";
+import {
+  credentials as channelCredentials,
+  InterceptingCall,
+  Metadata,
+  status,
+  type CallOptions,
+  type Client,
+  type ClientUnaryCall,
+  type Interceptor,
+  type ServiceError,
+} from "@grpc/grpc-js";
+import type { Credential } from "./credentials.js";
+import { ON_BEHALF_OF } from "./guard.js";
 
 type UnaryMethod<Req, Res> = (
   request: Req,
@@ -8,17 +20,49 @@ type UnaryMethod<Req, Res> = (
 ) => ClientUnaryCall;
 
 export interface ClientOptions {
-  serviceToken?: string;
+  /** The bearer token sent on every call: a token, or a function returning a fresh one. */
+  credentials?: Credential;
+  /** The person the caller acts for, read at each call (sent only by `service` principals). */
+  onBehalfOf?: () => string | undefined;
 }
 
-/** Creates a ts-proto grpc-js client on a reused channel. */
+/** Adds `authorization` (and on-behalf-of) to every call's metadata. */
+function credentialInterceptor(options: ClientOptions): Interceptor {
+  const credential = options.credentials;
+  const token = typeof credential === "function" ? credential : () => credential;
+  return (callOptions, nextCall) =>
+    new InterceptingCall(nextCall(callOptions), {
+      start(metadata, listener, next) {
+        const onBehalfOf = options.onBehalfOf?.();
+        if (onBehalfOf) metadata.set(ON_BEHALF_OF, onBehalfOf);
+        Promise.resolve()
+          .then(token)
+          .then(
+            (value) => {
+              if (value) metadata.set("authorization", `Bearer ${value}`);
+              next(metadata, listener);
+            },
+            (error: unknown) =>
+              listener.onReceiveStatus?.({
+                code: status.UNAUTHENTICATED,
+                details: `could not make a credential: ${error instanceof Error ? error.message : String(error)}`,
+                metadata: new Metadata(),
+              }),
+          );
+      },
+    });
+}
+
+/** Creates a ts-proto grpc-js client on a reused channel; every call carries the given credentials. */
 export function createClient<C extends Client>(
-  Ctor: new (address: string, creds: ReturnType<typeof credentials.createInsecure>, options?: object) => C,
+  Ctor: new (address: string, creds: ReturnType<typeof channelCredentials.createInsecure>, options?: object) => C,
   address: string,
+  options: ClientOptions = {},
 ): C {
-  return new Ctor(address, credentials.createInsecure(), {
+  return new Ctor(address, channelCredentials.createInsecure(), {
     "grpc.keepalive_time_ms": 30_000,
     "grpc.enable_retries": 1,
+    ...(options.credentials || options.onBehalfOf ? { interceptors: [credentialInterceptor(options)] } : {}),
   });
 }
 
@@ -27,12 +71,10 @@ export function call<Req, Res>(
   client: Client,
   method: UnaryMethod<Req, Res>,
   request: Req,
-  options: { deadlineMs?: number; serviceToken?: string } = {},
+  options: { deadlineMs?: number } = {},
 ): Promise<Res> {
-  const metadata = new Metadata();
-  if (options.serviceToken) metadata.set("authorization", `Bearer ${options.serviceToken}`);
   return new Promise((resolve, reject) => {
-    method.call(client, request, metadata, { deadline: Date.now() + (options.deadlineMs ?? 10_000) }, (error, response) =>
+    method.call(client, request, new Metadata(), { deadline: Date.now() + (options.deadlineMs ?? 10_000) }, (error, response) =>
       error ? reject(error) : resolve(response),
     );
   });

@@ -61,6 +61,8 @@ export interface ErrorDetails {
   reason?: string;
   metadata: Record<string, string>;
   fieldViolations: { field: string; description: string }[];
+  /** From a google.rpc.RetryInfo: how long the server asked to wait. */
+  retryDelayMs?: number;
 }
 
 /** Reads the structured details a Tollgate server attached to an error. */
@@ -80,6 +82,9 @@ export function errorDetails(error: unknown): ErrorDetails {
       const info = googleRpcErrorDetails.ErrorInfo.decode(detail.value);
       result.reason = info.reason;
       result.metadata = info.metadata;
+    } else if (detail.typeUrl.endsWith("google.rpc.RetryInfo")) {
+      const delay = googleRpcErrorDetails.RetryInfo.decode(detail.value).retryDelay;
+      if (delay) result.retryDelayMs = Number(delay.seconds) * 1000 + Math.round(delay.nanos / 1_000_000);
     } else if (detail.typeUrl.endsWith("google.rpc.BadRequest")) {
       result.fieldViolations = googleRpcErrorDetails.BadRequest.decode(detail.value).fieldViolations;
     }

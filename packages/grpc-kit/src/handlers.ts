@@ -1,7 +1,8 @@
 import type { ServerUnaryCall, ServerWritableStream, sendUnaryData, handleUnaryCall, handleServerStreamingCall } from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
-import { UnauthenticatedError } from "@tollgate/errors";
+import type { Principal } from "./credentials.js";
 import { toServiceError } from "./errors.js";
+import { principalOf } from "./guard.js";
 
 /** Runs a handler inside a per-request scope (e.g. a forked MikroORM context). */
 export type RequestScope = <T>(fn: () => Promise<T>) => Promise<T>;
@@ -10,20 +11,23 @@ export interface CallContext {
   /** Resolves when the client cancels or the deadline passes. */
   signal: AbortSignal;
   metadata: Record<string, string>;
+  /** Who is calling (checked before the handler); undefined only when authentication is off. */
+  principal: Principal | undefined;
 }
 
 export interface HandlerOptions {
   scope?: RequestScope;
-  /** When set, callers must send `authorization: Bearer <token>`. */
-  serviceToken?: string;
 }
 
 const direct: RequestScope = (fn) => fn();
 
-function checkToken(metadata: { get(key: string): unknown[] }, token: string | undefined): void {
-  if (!token) return;
-  const sent = metadata.get("authorization")[0];
-  if (sent !== `Bearer ${token}`) throw new UnauthenticatedError("missing or wrong service token", "SERVICE_TOKEN_REQUIRED");
+/**
+ * Who a change is recorded as: the authenticated principal, and the person it
+ * acted for; with authentication off, the actor the request names.
+ */
+export function actorOf(context: CallContext, requested: string): { actor: string; onBehalfOf: string | undefined } {
+  const principal = context.principal;
+  return principal ? { actor: principal.name, onBehalfOf: principal.onBehalfOf } : { actor: requested, onBehalfOf: undefined };
 }
 
 /**
@@ -35,6 +39,7 @@ function contextOf(call: ServerUnaryCall<unknown, unknown> | ServerWritableStrea
   let signal: AbortSignal | undefined;
   let metadata: Record<string, string> | undefined;
   return {
+    principal: principalOf(call),
     get signal() {
       if (!signal) {
         const controller = new AbortController();
@@ -59,7 +64,6 @@ export function unary<Req, Res>(
   const scope = options.scope ?? direct;
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
     scope(async () => {
-      checkToken(call.metadata, options.serviceToken);
       return handler(call.request, contextOf(call as ServerUnaryCall<unknown, unknown>));
     }).then(
       (response) => callback(null, response),
@@ -80,7 +84,6 @@ export function serverStream<Req, Res>(
   return (call: ServerWritableStream<Req, Res>) => {
     const context = contextOf(call as ServerWritableStream<unknown, unknown>);
     scope(async () => {
-      checkToken(call.metadata, options.serviceToken);
       for await (const message of handler(call.request, context)) {
         if (context.signal.aborted) break;
         if (!call.write(message)) await new Promise((resolve) => call.once("drain", resolve));

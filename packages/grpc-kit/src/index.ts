@@ -1,7 +1,24 @@
-export { startGrpcServer, onShutdownSignal, type ServiceBinding, type RunningServer, type GrpcServerOptions } from "./server.js";
-export { unary, serverStream, type CallContext, type HandlerOptions, type RequestScope } from "./handlers.js";
+export { startGrpcServer, onShutdownSignal, isLoopback, type ServiceBinding, type RunningServer, type GrpcServerOptions } from "./server.js";
+export { unary, serverStream, actorOf, type CallContext, type HandlerOptions, type RequestScope } from "./handlers.js";
+export { ACCESS, ROLES, accessOf, type Access, type Role } from "./access.js";
+export {
+  AUDIENCE,
+  tokenVerifier,
+  generateIssuerKey,
+  mintToken,
+  selfSignedCredential,
+  type Principal,
+  type TokenVerifier,
+  type IssuerKeys,
+  type IssuerKeyPair,
+  type TokenClaims,
+  type Credential,
+} from "./credentials.js";
+export { ON_BEHALF_OF, principalOf, type ServerAuth } from "./guard.js";
+export { RateLimiter, type RateLimit } from "./rate-limit.js";
+export { serverAuthFromEnv, serverSecurityFromEnv, clientCredentialFromEnv, type AuthEnvironment } from "./env.js";
 export { toServiceError, errorDetails, type ErrorDetails } from "./errors.js";
-export { createClient, call } from "./client.js";
+export { createClient, call, type ClientOptions } from "./client.js";
 export { mikroOrmScope } from "./orm-scope.js";
 export { pageSize, page, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "./paging.js";
 export { runService } from "./main.js";

@@ -11,9 +11,9 @@ export async function runService<S extends z.ZodRawShape>(
   shape: S,
   start: (config: z.infer<z.ZodObject<S>>) => Promise<{ address: string; metrics?: { url: string }; stop(): Promise<void> }>,
 ): Promise<void> {
-  let config: z.infer<z.ZodObject<S>>;
+  let service: { address: string; metrics?: { url: string }; stop(): Promise<void> };
   try {
-    config = loadConfig(shape);
+    service = await start(loadConfig(shape));
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(JSON.stringify({ level: "error", service: name, msg: error.message, issues: error.issues }));
@@ -21,7 +21,6 @@ export async function runService<S extends z.ZodRawShape>(
     }
     throw error;
   }
-  const service = await start(config);
   console.log(JSON.stringify({ level: "info", service: name, msg: "listening", address: service.address, ...(service.metrics ? { metrics: service.metrics.url } : {}) }));
   onShutdownSignal(() => service.stop());
 }

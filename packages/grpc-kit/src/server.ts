@@ -6,6 +6,9 @@ import { ReflectionService } from "@grpc/reflection";
 import type { Meter } from "@opentelemetry/api";
 import { HealthImplementation } from "grpc-health-check";
 import { rpcMetricsInterceptor } from "./rpc-metrics.js";
+// After the gRPC packages: these load @tollgate/proto, whose clients must be made from the instrumented grpc-js.
+import { guardService, type ServerAuth } from "./guard.js";
+import { RateLimiter, type RateLimit } from "./rate-limit.js";
 
 export interface ServiceBinding {
   /** Fully qualified name, e.g. `tollgate.ledger.v1.LedgerService`. */
@@ -24,6 +27,12 @@ export interface GrpcServerOptions {
   drainTimeoutMs?: number;
   /** When set, every call is recorded in `rpc.server.duration` on this meter. */
   meter?: Meter;
+  /** Who may call: verified credentials checked against the access table, or (on loopback only) nobody checked. */
+  auth: ServerAuth;
+  /** Serve gRPC reflection (default true). */
+  reflection?: boolean;
+  /** Calls per second per principal (unset: no limit). */
+  rateLimit?: RateLimit;
 }
 
 export interface RunningServer {
@@ -47,19 +56,25 @@ function reflectionService(): ReflectionService {
 
 /** Starts a gRPC server with health checking and reflection beside the given services. */
 export async function startGrpcServer(options: GrpcServerOptions): Promise<RunningServer> {
+  const host = options.host ?? "127.0.0.1";
+  if ("disabled" in options.auth && !isLoopback(host)) {
+    throw new Error(`authentication can be turned off only on a loopback address, not on ${host}`);
+  }
   const server = new Server({
     "grpc.max_receive_message_length": 4 * 1024 * 1024,
     ...(options.meter ? { interceptors: [rpcMetricsInterceptor(options.meter)] } : {}),
   });
   const health = new HealthImplementation({ "": "SERVING" });
+  const limiter = options.rateLimit && options.rateLimit.perSecond > 0 ? new RateLimiter(options.rateLimit) : undefined;
   for (const binding of options.services) {
-    server.addService(binding.definition, binding.implementation as UntypedServiceImplementation);
+    const implementation = binding.implementation as UntypedServiceImplementation;
+    server.addService(binding.definition, guardService(binding.definition, implementation, options.auth, limiter));
     health.setStatus(binding.name, "SERVING");
   }
+  // Health checks and reflection stay open to every caller.
   health.addToServer(server);
-  reflectionService().addToServer(server);
+  if (options.reflection ?? true) reflectionService().addToServer(server);
 
-  const host = options.host ?? "127.0.0.1";
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${host}:${options.port}`, ServerCredentials.createInsecure(), (error, bound) =>
       error ? reject(error) : resolve(bound),
@@ -84,6 +99,11 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
     }));
 
   return { server, port, address: `${host}:${port}`, health, drain };
+}
+
+/** True for addresses only this machine reaches. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** Calls `stop` once on SIGTERM or SIGINT, then exits. */

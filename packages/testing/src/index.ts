@@ -1,5 +1,17 @@
 import pg from "pg";
 
+import {
+  generateIssuerKey,
+  mintToken,
+  selfSignedCredential,
+  tokenVerifier,
+  type Credential,
+  type IssuerKeyPair,
+  type IssuerKeys,
+  type Role,
+  type ServerAuth,
+} from "@tollgate/grpc-kit";
+
 export { errorDetails } from "@tollgate/grpc-kit";
 
 /** The server tests create their databases on (set up by global-setup). */
@@ -64,4 +76,41 @@ export async function eventually<T>(probe: () => Promise<T | undefined>, timeout
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** The test issuer: one key pair per test process, trusted by every service a test starts. */
+export interface TestIssuer {
+  /** The issuer map services verify against. */
+  issuers: IssuerKeys;
+  /** The server side: verify credentials from this issuer. */
+  auth: ServerAuth;
+  /** A signed token (default: an hour). */
+  token(subject: string, roles: readonly Role[], options?: { accounts?: string[]; ttlSeconds?: number }): Promise<string>;
+  /** A token source for a client, minted once and renewed before it expires. */
+  credential(subject: string, roles: readonly Role[], options?: { accounts?: string[] }): Credential;
+  privateJwk: IssuerKeyPair["privateJwk"];
+  name: string;
+}
+
+/** The subject and roles of the client a test uses by default: it may call every RPC. */
+export const TEST_PRINCIPAL = "test-operator";
+
+let issuer: Promise<TestIssuer> | undefined;
+
+export function testIssuer(): Promise<TestIssuer> {
+  issuer ??= generateIssuerKey("test").then(({ privateJwk, publicJwks }) => {
+    const name = "tollgate-tests";
+    const issuers = { [name]: publicJwks };
+    return {
+      issuers,
+      auth: { verifier: tokenVerifier(issuers) },
+      privateJwk,
+      name,
+      token: (subject, roles, options = {}) =>
+        mintToken(privateJwk, { issuer: name, subject, roles, ttlSeconds: options.ttlSeconds ?? 3_600, ...(options.accounts ? { accounts: options.accounts } : {}) }),
+      credential: (subject, roles, options = {}) =>
+        selfSignedCredential(privateJwk, { issuer: name, subject, roles, ...(options.accounts ? { accounts: options.accounts } : {}) }),
+    };
+  });
+  return issuer;
 }

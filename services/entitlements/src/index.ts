@@ -1,6 +1,6 @@
 import { connectionPool, LogFollower, openDatabase } from "@tollgate/db";
 import { startMetrics } from "@tollgate/telemetry";
-import { mikroOrmScope, startGrpcServer, type RunningServer } from "@tollgate/grpc-kit";
+import { mikroOrmScope, startGrpcServer, type RunningServer, type RateLimit, type ServerAuth } from "@tollgate/grpc-kit";
 import { entitlementsV1 } from "@tollgate/proto";
 import { AccountSchema } from "./data/account.entity.js";
 import { PostgresEntitlementsStore } from "./data/entitlements-store.js";
@@ -17,7 +17,11 @@ export interface EntitlementsServiceOptions {
   port: number;
   host?: string;
   poolMax?: number;
-  serviceToken?: string;
+  /** Who may call this service. */
+  auth: ServerAuth;
+  reflection?: boolean;
+  /** Calls per second per principal (unset: no limit). */
+  rateLimit?: RateLimit;
   /** Port of the Prometheus endpoint `/metrics` (0 or unset: a free port, see `metrics.port`). */
   metricsPort?: number;
 }
@@ -53,13 +57,16 @@ export async function startEntitlementsService(options: EntitlementsServiceOptio
       planFeed: new LogFollower((after, limit) => store.plansAfter(after, limit), (row) => BigInt(row.version)),
       accountFeed: new LogFollower((after, limit) => store.accountsAfter(after, limit), (row) => BigInt(row.revision)),
     },
-    { scope: mikroOrmScope(orm.em), ...(options.serviceToken ? { serviceToken: options.serviceToken } : {}) },
+    { scope: mikroOrmScope(orm.em) },
   );
   const server = await startGrpcServer({
     services: [{ name: "tollgate.entitlements.v1.EntitlementsService", definition: entitlementsV1.EntitlementsServiceService, implementation: handlers }],
     port: options.port,
     ...(options.host ? { host: options.host } : {}),
     meter: telemetry.meter,
+    auth: options.auth,
+    ...(options.reflection === undefined ? {} : { reflection: options.reflection }),
+    ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
   });
   return {
     address: server.address,

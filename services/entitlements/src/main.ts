@@ -4,7 +4,7 @@ import { registerTelemetry } from "@tollgate/telemetry";
 registerTelemetry({ serviceName: "tollgate-entitlements" });
 
 const { baseShape, env } = await import("@tollgate/config");
-const { runService } = await import("@tollgate/grpc-kit");
+const { runService, serverSecurityFromEnv } = await import("@tollgate/grpc-kit");
 const { startEntitlementsService } = await import("./index.js");
 
 await runService(
@@ -21,6 +21,6 @@ await runService(
       metricsPort: config.ENTITLEMENTS_METRICS_PORT,
       host: config.GRPC_HOST,
       poolMax: config.DB_POOL_MAX,
-      ...(config.SERVICE_TOKEN ? { serviceToken: config.SERVICE_TOKEN } : {}),
+      ...serverSecurityFromEnv(config),
     }),
 );

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call, createClient, errorDetails } from "@tollgate/grpc-kit";
+import { call, createClient, errorDetails, ROLES } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1 } from "@tollgate/proto";
-import { createTestDatabase, type TestDatabase } from "@tollgate/testing";
+import { createTestDatabase, type TestDatabase, TEST_PRINCIPAL, testIssuer } from "@tollgate/testing";
 import { startEntitlementsService, type EntitlementsService } from "../src/index.js";
 
 let db: TestDatabase;
@@ -21,8 +21,9 @@ const account = (id: string, seats = 3) =>
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  service = await startEntitlementsService({ databaseUrl: db.url, port: 0 });
-  client = createClient(entitlementsV1.EntitlementsServiceClient, service.address);
+  const issuer = await testIssuer();
+  service = await startEntitlementsService({ databaseUrl: db.url, port: 0, auth: issuer.auth });
+  client = createClient(entitlementsV1.EntitlementsServiceClient, service.address, { credentials: issuer.credential(TEST_PRINCIPAL, ROLES) });
 });
 
 afterAll(async () => {

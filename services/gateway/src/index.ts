@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { existsSync } from "node:fs";
 import cors from "@fastify/cors";
 import rateLimit from "@fastify/rate-limit";
@@ -7,7 +8,7 @@ import { jwtVerify } from "jose";
 import { openDatabase } from "@tollgate/db";
 import { UnauthenticatedError } from "@tollgate/errors";
 import { RequestContext } from "@mikro-orm/core";
-import { createClient } from "@tollgate/grpc-kit";
+import { createClient, type ClientOptions, type Credential } from "@tollgate/grpc-kit";
 import { entitlementsV1, ledgerV1, notificationsV1, pricingV1 } from "@tollgate/proto";
 import { currentTraceId } from "@tollgate/telemetry";
 import { AuditEntrySchema } from "./data/audit.entity.js";
@@ -37,6 +38,8 @@ export interface GatewayOptions {
   /** Lifetime of the tokens `/api/login` issues (every token must carry `exp`). */
   tokenTtl?: string;
   loginLimits?: LoginLimits;
+  /** The gateway's own credential on its gRPC calls (a `service` principal holding every role). */
+  credentials?: Credential;
 }
 
 export interface Gateway {
@@ -50,11 +53,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const audit = new PostgresAuditStore(() => orm.em.getContext());
   const users = new UserDirectory(options.users);
   const key = new TextEncoder().encode(options.secret);
+  // Every gRPC call carries the gateway's credential and names the signed-in console user it acts for.
+  const consoleUser = new AsyncLocalStorage<{ username?: string }>();
+  const clientOptions: ClientOptions = {
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+    onBehalfOf: () => consoleUser.getStore()?.username,
+  };
   const clients = {
-    entitlements: createClient(entitlementsV1.EntitlementsServiceClient, options.addresses.entitlements),
-    pricing: createClient(pricingV1.PricingServiceClient, options.addresses.pricing),
-    ledger: createClient(ledgerV1.LedgerServiceClient, options.addresses.ledger),
-    notifications: createClient(notificationsV1.NotificationsServiceClient, options.addresses.notifications),
+    entitlements: createClient(entitlementsV1.EntitlementsServiceClient, options.addresses.entitlements, clientOptions),
+    pricing: createClient(pricingV1.PricingServiceClient, options.addresses.pricing, clientOptions),
+    ledger: createClient(ledgerV1.LedgerServiceClient, options.addresses.ledger, clientOptions),
+    notifications: createClient(notificationsV1.NotificationsServiceClient, options.addresses.notifications, clientOptions),
   };
 
   const app = Fastify({ logger: false, bodyLimit: 256 * 1024 });
@@ -68,7 +77,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // Each request runs in its own MikroORM context and answers with its trace id.
   app.addHook("onRequest", (_request, reply, done) => {
     reply.header("x-trace-id", currentTraceId());
-    RequestContext.create(orm.em, done);
+    consoleUser.run({}, () => RequestContext.create(orm.em, done));
   });
 
   app.addHook("preHandler", async (request) => {
@@ -82,6 +91,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       const { payload } = await jwtVerify(token, key, { algorithms: ["HS256"], requiredClaims: ["exp"] });
       if (typeof payload.sub !== "string" || !isRole(payload.role)) throw new Error("claims");
       (request as FastifyRequest & { user: User }).user = { username: payload.sub, role: payload.role };
+      const context = consoleUser.getStore();
+      if (context) context.username = payload.sub;
     } catch {
       throw new UnauthenticatedError("the session has expired or the token is not valid; sign in again", "TOKEN_INVALID");
     }

@@ -1,6 +1,6 @@
 import { connectionPool, LogFollower, openDatabase } from "@tollgate/db";
 import { startMetrics } from "@tollgate/telemetry";
-import { createClient, mikroOrmScope, startGrpcServer, type RunningServer } from "@tollgate/grpc-kit";
+import { createClient, mikroOrmScope, startGrpcServer, type RunningServer, type RateLimit, type ServerAuth, type Credential } from "@tollgate/grpc-kit";
 import { entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { AccountCache } from "./data/account-cache.js";
 import { ledgerEntities } from "./data/entities.js";
@@ -21,7 +21,13 @@ export interface LedgerServiceOptions {
   poolMax?: number;
   entitlementsAddress: string;
   pricingAddress: string;
-  serviceToken?: string;
+  /** Who may call this service. */
+  auth: ServerAuth;
+  /** The credential this service sends to the services it calls. */
+  credentials?: Credential;
+  reflection?: boolean;
+  /** Calls per second per principal (unset: no limit). */
+  rateLimit?: RateLimit;
   /** How often expired holds are swept (0 disables the sweeper). */
   sweepIntervalMs?: number;
   /** How often running runs and deployments are charged for their time (0 disables the meter). */
@@ -68,19 +74,24 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
   );
   const metrics = new LedgerMetrics(telemetry.meter, { openHolds: () => scope(() => openHolds(em())), reconciliation: () => reconciler.state() });
   const store = new PostgresLedgerStore(em, options.groupCommitLanes ?? 4, (size, waits) => metrics.groupCommit(size, waits));
-  const entitlements = createClient(entitlementsV1.EntitlementsServiceClient, options.entitlementsAddress);
-  const pricing = createClient(pricingV1.PricingServiceClient, options.pricingAddress);
-  const accounts = new AccountCache(entitlements, options.serviceToken);
-  const rates = new RateCache(pricing, options.serviceToken);
+  // Every call to entitlements and pricing (watch streams and their unary fallbacks) carries the ledger's credential.
+  const credentials = options.credentials ? { credentials: options.credentials } : {};
+  const entitlements = createClient(entitlementsV1.EntitlementsServiceClient, options.entitlementsAddress, credentials);
+  const pricing = createClient(pricingV1.PricingServiceClient, options.pricingAddress, credentials);
+  const accounts = new AccountCache(entitlements);
+  const rates = new RateCache(pricing);
   const ledger = new Ledger(store, accounts, rates);
   const events = new LogFollower((after, limit) => store.outboxAfter(after, limit), (row) => BigInt(row.sequence), 250);
   const decisions = new DecisionTelemetry(metrics, (entryId) => poolsDrawn(em(), entryId));
-  const handlers = ledgerHandlers(ledger, store, events, { scope, ...(options.serviceToken ? { serviceToken: options.serviceToken } : {}) }, decisions);
+  const handlers = ledgerHandlers(ledger, store, events, { scope }, decisions);
   const server = await startGrpcServer({
     services: [{ name: "tollgate.ledger.v1.LedgerService", definition: ledgerV1.LedgerServiceService, implementation: handlers }],
     port: options.port,
     ...(options.host ? { host: options.host } : {}),
     meter: telemetry.meter,
+    auth: options.auth,
+    ...(options.reflection === undefined ? {} : { reflection: options.reflection }),
+    ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
   });
 
   const sweepIntervalMs = options.sweepIntervalMs ?? 5_000;

@@ -4,7 +4,8 @@ import { registerTelemetry } from "@tollgate/telemetry";
 registerTelemetry({ serviceName: "tollgate-ledger" });
 
 const { baseShape, env, z } = await import("@tollgate/config");
-const { runService } = await import("@tollgate/grpc-kit");
+const { runService, serverSecurityFromEnv, clientCredentialFromEnv } = await import("@tollgate/grpc-kit");
+const credentialsOf = <T>(credentials: T | undefined) => (credentials === undefined ? {} : { credentials });
 const { startLedgerService } = await import("./index.js");
 
 await runService(
@@ -37,6 +38,7 @@ await runService(
       groupCommitLanes: config.GROUP_COMMIT_LANES,
       reconcileIntervalMs: config.RECONCILE_INTERVAL_MS,
       reconcileSliceAccounts: config.RECONCILE_SLICE_ACCOUNTS,
-      ...(config.SERVICE_TOKEN ? { serviceToken: config.SERVICE_TOKEN } : {}),
+      ...serverSecurityFromEnv(config),
+      ...credentialsOf(clientCredentialFromEnv(config, "ledger", ["service"])),
     }),
 );

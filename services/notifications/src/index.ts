@@ -1,6 +1,6 @@
 import { trace } from "@opentelemetry/api";
 import { connectionPool, openDatabase } from "@tollgate/db";
-import { call, createClient, mikroOrmScope, startGrpcServer, type RunningServer } from "@tollgate/grpc-kit";
+import { call, createClient, mikroOrmScope, startGrpcServer, type RunningServer, type RateLimit, type ServerAuth, type Credential } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
 import { currentTraceId, currentTraceparent, startMetrics } from "@tollgate/telemetry";
 import { BannerSchema, ConsumerOffsetSchema } from "./data/banner.entity.js";
@@ -25,7 +25,13 @@ export interface NotificationsServiceOptions {
   /** e.g. smtp://127.0.0.1:2525; without it emails stay pending with an error. */
   smtpUrl?: string;
   emailFrom?: string;
-  serviceToken?: string;
+  /** Who may call this service. */
+  auth: ServerAuth;
+  /** The credential this service sends to the services it calls. */
+  credentials?: Credential;
+  reflection?: boolean;
+  /** Calls per second per principal (unset: no limit). */
+  rateLimit?: RateLimit;
   deliveryPollMs?: number;
   retryBaseMs?: number;
   maxAttempts?: number;
@@ -60,9 +66,10 @@ export async function startNotificationsService(options: NotificationsServiceOpt
   // The consumer is made below; the lag gauge reads it at collection time.
   const metrics = new NotificationsMetrics(telemetry.meter, { outboxLag: () => consumer.lag() });
   const scope = mikroOrmScope(orm.em);
-  const token = options.serviceToken ? { serviceToken: options.serviceToken } : {};
-  const ledger = createClient(ledgerV1.LedgerServiceClient, options.ledgerAddress);
-  const entitlements = createClient(entitlementsV1.EntitlementsServiceClient, options.entitlementsAddress);
+  // StreamEvents, GetBalance and the entitlements reads carry the service's credential.
+  const credentials = options.credentials ? { credentials: options.credentials } : {};
+  const ledger = createClient(ledgerV1.LedgerServiceClient, options.ledgerAddress, credentials);
+  const entitlements = createClient(entitlementsV1.EntitlementsServiceClient, options.entitlementsAddress, credentials);
   const email = options.smtpUrl ? new EmailChannel(options.smtpUrl, options.emailFrom ?? "Tollgate <notifications@tollgate.local>") : undefined;
 
   const worker = new DeliveryWorker(
@@ -81,7 +88,7 @@ export async function startNotificationsService(options: NotificationsServiceOpt
 
   /** The account's plan rules and who hears about it. */
   async function audience(accountId: string): Promise<{ rules: PlanRules; recipients: Recipients }> {
-    const { account, plan } = await call(entitlements, entitlements.getAccount, { accountId }, token);
+    const { account, plan } = await call(entitlements, entitlements.getAccount, { accountId });
     const t = plan?.thresholds;
     const rules: PlanRules = t
       ? {
@@ -106,7 +113,7 @@ export async function startNotificationsService(options: NotificationsServiceOpt
 
   /** The ledger's status icon, and the run-out projection (domain/rules.ts) from the usage history the ledger reports. */
   async function accountState(accountId: string) {
-    const balance = await call(ledger, ledger.getBalance, { accountId }, token);
+    const balance = await call(ledger, ledger.getBalance, { accountId });
     const main = balance.units.find((u) => u.unit === commonV1.Unit.UNIT_CREDITS) ?? balance.units[0];
     const cycleEnd = balance.cycle?.cycleEnd ?? new Date(0);
     const runOutAt = main
@@ -156,12 +163,15 @@ export async function startNotificationsService(options: NotificationsServiceOpt
       {
         name: "tollgate.notifications.v1.NotificationsService",
         definition: notificationsV1.NotificationsServiceService,
-        implementation: notificationsHandlers(store, worker, accountState, { scope, ...token }),
+        implementation: notificationsHandlers(store, worker, accountState, { scope }),
       },
     ],
     port: options.port,
     ...(options.host ? { host: options.host } : {}),
     meter: telemetry.meter,
+    auth: options.auth,
+    ...(options.reflection === undefined ? {} : { reflection: options.reflection }),
+    ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
   });
   await consumer.start();
   worker.start();

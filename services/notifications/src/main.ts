@@ -4,7 +4,8 @@ import { registerTelemetry } from "@tollgate/telemetry";
 registerTelemetry({ serviceName: "tollgate-notifications" });
 
 const { baseShape, env, z } = await import("@tollgate/config");
-const { runService } = await import("@tollgate/grpc-kit");
+const { runService, serverSecurityFromEnv, clientCredentialFromEnv } = await import("@tollgate/grpc-kit");
+const credentialsOf = <T>(credentials: T | undefined) => (credentials === undefined ? {} : { credentials });
 const { startNotificationsService } = await import("./index.js");
 const { parseNetworks } = await import("./data/channels/outbound-address.js");
 
@@ -44,6 +45,7 @@ await runService(
       maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
       retryBaseMs: config.RETRY_BASE_MS,
       webhookAllowedNetworks: networks(config.WEBHOOK_ALLOWED_NETWORKS),
-      ...(config.SERVICE_TOKEN ? { serviceToken: config.SERVICE_TOKEN } : {}),
+      ...serverSecurityFromEnv(config),
+      ...credentialsOf(clientCredentialFromEnv(config, "notifications", ["service"])),
     }),
 );

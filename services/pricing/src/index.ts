@@ -1,4 +1,4 @@
-import { mikroOrmScope, startGrpcServer, type RunningServer } from "@tollgate/grpc-kit";
+import { mikroOrmScope, startGrpcServer, type RunningServer, type RateLimit, type ServerAuth } from "@tollgate/grpc-kit";
 import { connectionPool, LogFollower, openDatabase } from "@tollgate/db";
 import { startMetrics } from "@tollgate/telemetry";
 import { pricingV1 } from "@tollgate/proto";
@@ -13,7 +13,11 @@ export interface PricingServiceOptions {
   port: number;
   host?: string;
   poolMax?: number;
-  serviceToken?: string;
+  /** Who may call this service. */
+  auth: ServerAuth;
+  reflection?: boolean;
+  /** Calls per second per principal (unset: no limit). */
+  rateLimit?: RateLimit;
   /** Port of the Prometheus endpoint `/metrics` (0 or unset: a free port, see `metrics.port`). */
   metricsPort?: number;
 }
@@ -43,13 +47,15 @@ export async function startPricingService(options: PricingServiceOptions): Promi
   const feed = new LogFollower((after, limit) => store.after(after, limit), (row) => BigInt(row.sequence));
   const handlers = pricingHandlers(new RateTables(store), store, feed, {
     scope: mikroOrmScope(orm.em),
-    ...(options.serviceToken ? { serviceToken: options.serviceToken } : {}),
   });
   const server = await startGrpcServer({
     services: [{ name: "tollgate.pricing.v1.PricingService", definition: pricingV1.PricingServiceService, implementation: handlers }],
     port: options.port,
     ...(options.host ? { host: options.host } : {}),
     meter: telemetry.meter,
+    auth: options.auth,
+    ...(options.reflection === undefined ? {} : { reflection: options.reflection }),
+    ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
   });
   return {
     address: server.address,

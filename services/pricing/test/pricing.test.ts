@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call, createClient, errorDetails } from "@tollgate/grpc-kit";
+import { call, createClient, errorDetails, ROLES } from "@tollgate/grpc-kit";
 import { commonV1, pricingV1 } from "@tollgate/proto";
-import { createTestDatabase, type TestDatabase } from "@tollgate/testing";
+import { createTestDatabase, type TestDatabase, TEST_PRINCIPAL, testIssuer } from "@tollgate/testing";
 import { startPricingService, type PricingService } from "../src/index.js";
 
 const { Unit, Bucket } = commonV1;
@@ -20,8 +20,9 @@ const replies = (model: string, n: number): pricingV1.Usage => ({ kind: { $case:
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  service = await startPricingService({ databaseUrl: db.url, port: 0 });
-  client = createClient(pricingV1.PricingServiceClient, service.address);
+  const issuer = await testIssuer();
+  service = await startPricingService({ databaseUrl: db.url, port: 0, auth: issuer.auth });
+  client = createClient(pricingV1.PricingServiceClient, service.address, { credentials: issuer.credential(TEST_PRINCIPAL, ROLES) });
 });
 
 afterAll(async () => {

@@ -1,6 +1,6 @@
 import type { LogFollower } from "@tollgate/db";
 import { InvalidArgumentError } from "@tollgate/errors";
-import { page, pageSize, serverStream, unary, type HandlerOptions } from "@tollgate/grpc-kit";
+import { actorOf, page, pageSize, serverStream, unary, type HandlerOptions } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1 } from "@tollgate/proto";
 import { int64 } from "@tollgate/rating";
 import type { Account } from "../data/account.entity.js";
@@ -44,8 +44,34 @@ export interface EntitlementsDeps {
 
 export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOptions): entitlementsV1.EntitlementsServiceServer {
   const { plans, accounts, store } = deps;
+
+  /** One account change: UpdateAccount, and the plan (admin) and controls (support) halves it was split into. */
+  async function update(
+    request: Pick<entitlementsV1.UpdateAccountRequest, "accountId" | "planId" | "status" | "seats" | "spendCapMicros" | "limits" | "reason">,
+    actor: string,
+  ) {
+    const status =
+      request.status === E.AccountStatus.ACCOUNT_STATUS_ACTIVE ? "active" : request.status === E.AccountStatus.ACCOUNT_STATUS_SUSPENDED ? "suspended" : undefined;
+    const account = await accounts.update({
+      accountId: request.accountId,
+      ...(request.planId ? { planId: request.planId } : {}),
+      ...(status ? { status } : {}),
+      ...(request.seats ? { seats: request.seats } : {}),
+      ...(request.spendCapMicros !== undefined ? { spendCapMicros: int64(request.spendCapMicros, "spend_cap_micros") } : {}),
+      limits: request.limits.map((l, i) => ({
+        unit: commonV1.unitToJSON(l.unit).slice("UNIT_".length).toLowerCase(),
+        lowCreditLimitMicros: int64(l.lowCreditLimitMicros, `limits[${i}].low_credit_limit_micros`),
+        negativeLimitMicros: int64(l.negativeLimitMicros, `limits[${i}].negative_limit_micros`),
+      })),
+      actor,
+      reason: request.reason,
+    });
+    deps.accountFeed.notify();
+    return { account: accountToProto(account) };
+  }
+
   return {
-    publishPlan: unary(async (request: entitlementsV1.PublishPlanRequest) => {
+    publishPlan: unary(async (request: entitlementsV1.PublishPlanRequest, context) => {
       const plan = request.plan;
       if (!plan) throw new InvalidArgumentError("plan", "is required");
       const document = E.Plan.toJSON({ ...plan, version: "0", publishedAt: undefined }) as Record<string, unknown>;
@@ -66,7 +92,7 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
           })),
         },
         document,
-        request.actor,
+        actorOf(context, request.actor).actor,
         request.reason,
       );
       deps.planFeed.notify();
@@ -117,26 +143,16 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
       return { accounts: items.map(accountToProto), nextPageToken };
     }, options),
 
-    updateAccount: unary(async (request: entitlementsV1.UpdateAccountRequest) => {
-      const status =
-        request.status === E.AccountStatus.ACCOUNT_STATUS_ACTIVE ? "active" : request.status === E.AccountStatus.ACCOUNT_STATUS_SUSPENDED ? "suspended" : undefined;
-      const account = await accounts.update({
-        accountId: request.accountId,
-        ...(request.planId ? { planId: request.planId } : {}),
-        ...(status ? { status } : {}),
-        ...(request.seats ? { seats: request.seats } : {}),
-        ...(request.spendCapMicros !== undefined ? { spendCapMicros: int64(request.spendCapMicros, "spend_cap_micros") } : {}),
-        limits: request.limits.map((l, i) => ({
-          unit: commonV1.unitToJSON(l.unit).slice("UNIT_".length).toLowerCase(),
-          lowCreditLimitMicros: int64(l.lowCreditLimitMicros, `limits[${i}].low_credit_limit_micros`),
-          negativeLimitMicros: int64(l.negativeLimitMicros, `limits[${i}].negative_limit_micros`),
-        })),
-        actor: request.actor,
-        reason: request.reason,
-      });
-      deps.accountFeed.notify();
-      return { account: accountToProto(account) };
-    }, options),
+    updateAccount: unary((request: entitlementsV1.UpdateAccountRequest, context) => update(request, actorOf(context, request.actor).actor), options),
+    changeAccountPlan: unary(
+      (request: entitlementsV1.ChangeAccountPlanRequest, context) =>
+        update({ ...request, status: E.AccountStatus.ACCOUNT_STATUS_UNSPECIFIED, limits: [] }, actorOf(context, "").actor),
+      options,
+    ),
+    setAccountControls: unary(
+      (request: entitlementsV1.SetAccountControlsRequest, context) => update({ ...request, planId: "", seats: 0 }, actorOf(context, "").actor),
+      options,
+    ),
 
     watchAccounts: serverStream(async function* (request: entitlementsV1.WatchAccountsRequest, context) {
       for await (const row of deps.accountFeed.follow(int64(request.afterRevision, "after_revision"), context.signal)) yield { account: accountToProto(row) };

@@ -118,6 +118,7 @@ export function entryView(e: ledgerV1.Entry) {
     rate_table_version: e.rateTableVersion,
     reason: e.reason,
     actor: e.actor,
+    on_behalf_of: e.onBehalfOf,
     trace_id: e.traceId,
     created_at: iso(e.createdAt),
     lines: e.lines.map((l) => ({ ledger_account: l.ledgerAccount, pool_id: l.poolId, amount_micros: l.amountMicros })),

@@ -74,7 +74,7 @@ export class AccountCache implements AccountDirectory {
   private readonly accountFeed: StreamFollower<entitlementsV1.WatchAccountsResponse>;
   private readonly planFeed: StreamFollower<entitlementsV1.WatchPlansResponse>;
 
-  constructor(private readonly client: entitlementsV1.EntitlementsServiceClient, private readonly serviceToken?: string) {
+  constructor(private readonly client: entitlementsV1.EntitlementsServiceClient) {
     this.accountFeed = new StreamFollower(
       () => this.client.watchAccounts({ afterRevision: this.lastRevision.toString() }),
       (message) => message.account && this.putAccount(message.account, true),
@@ -117,7 +117,7 @@ export class AccountCache implements AccountDirectory {
   private fill(accountId: string): Promise<{ account: entitlementsV1.Account; plan: entitlementsV1.Plan }> {
     return inSpan("tollgate.ledger", "ledger.account_cache.fill", async (span) => {
       span.setAttribute("tollgate.account_id", accountId);
-      const response = await call(this.client, this.client.getAccount, { accountId }, this.serviceToken ? { serviceToken: this.serviceToken } : {});
+      const response = await call(this.client, this.client.getAccount, { accountId });
       this.putAccount(response.account!, false);
       this.putPlan(response.plan!);
       this.accountFeed.start();

@@ -60,6 +60,7 @@ export const EntrySchema = defineEntity({
     rateTableSequence: p.bigint("string").fieldName("rate_table_version"),
     reason: p.text(),
     actor: p.string(),
+    onBehalfOf: p.string().nullable().fieldName("on_behalf_of"),
     traceId: p.string().fieldName("trace_id"),
     createdAt: p.datetime().fieldName("created_at"),
   },

@@ -77,10 +77,24 @@ export interface GrantCall {
   priority: number;
   reason: string;
   actor: string;
+  /** The person the actor acted for, recorded beside it. */
+  onBehalfOf?: string | undefined;
   idempotencyKey: string;
   requestHash: string;
   traceId: string;
   reload: { belowMicros: bigint; toMicros: bigint; cooldownMs: number } | null;
+}
+
+export interface AdjustCall {
+  accountId: string;
+  poolId: string;
+  amountMicros: bigint;
+  reason: string;
+  actor: string;
+  onBehalfOf?: string | undefined;
+  idempotencyKey: string;
+  requestHash: string;
+  traceId: string;
 }
 
 export interface WorkRow {
@@ -179,7 +193,7 @@ export interface LedgerStore {
   grant(call: GrantCall): Promise<{ pool_id: string; entry_id: string; balance_micros: string }>;
   /** The USD price per whole unit an add-on pool's reloads are billed at (null: none). */
   setReloadPrice(poolId: string, usdMicrosPerUnit: bigint | null): Promise<void>;
-  adjust(call: { accountId: string; poolId: string; amountMicros: bigint; reason: string; actor: string; idempotencyKey: string; requestHash: string; traceId: string }): Promise<{ entry_id: string; balance_micros: string }>;
+  adjust(call: AdjustCall): Promise<{ entry_id: string; balance_micros: string }>;
   usage(accountId: string, dimension: string | null, since: Date, bucket: "hour" | "day" | "week"): Promise<{ start: Date; key: string; amount: string; requests: string }[]>;
   topUsage(accountId: string, dimension: string, since: Date, offset: number, limit: number): Promise<{ rows: { key: string; amount: string; requests: string }[]; total: bigint }>;
   startWork(call: StartWorkCall): Promise<{ allowed: boolean; reason?: string; available_micros: string; replayed?: boolean }>;
@@ -293,19 +307,36 @@ export class PostgresLedgerStore implements LedgerStore {
   }
 
   grant(c: GrantCall) {
-    return this.one<{ pool_id: string; entry_id: string; balance_micros: string }>(
-      `select ledger.grant(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) as result`,
-      [
-        c.accountId, c.unit, c.kind, c.amountMicros.toString(), c.expiresAt, c.priority, c.reason, c.actor, c.idempotencyKey, c.requestHash, c.traceId,
-        (c.reload?.belowMicros ?? 0n).toString(), (c.reload?.toMicros ?? 0n).toString(), c.reload?.cooldownMs ?? 0,
-      ],
+    return this.withOnBehalfOf(c.onBehalfOf, (em) =>
+      this.one<{ pool_id: string; entry_id: string; balance_micros: string }>(
+        `select ledger.grant(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) as result`,
+        [
+          c.accountId, c.unit, c.kind, c.amountMicros.toString(), c.expiresAt, c.priority, c.reason, c.actor, c.idempotencyKey, c.requestHash, c.traceId,
+          (c.reload?.belowMicros ?? 0n).toString(), (c.reload?.toMicros ?? 0n).toString(), c.reload?.cooldownMs ?? 0,
+        ],
+        em,
+      ),
     );
   }
 
-  adjust(c: { accountId: string; poolId: string; amountMicros: bigint; reason: string; actor: string; idempotencyKey: string; requestHash: string; traceId: string }) {
-    return this.one<{ entry_id: string; balance_micros: string }>(`select ledger.adjust(?, ?::uuid, ?, ?, ?, ?, ?, ?) as result`, [
-      c.accountId, c.poolId, c.amountMicros.toString(), c.reason, c.actor, c.idempotencyKey, c.requestHash, c.traceId,
-    ]);
+  adjust(c: AdjustCall) {
+    return this.withOnBehalfOf(c.onBehalfOf, (em) =>
+      this.one<{ entry_id: string; balance_micros: string }>(
+        `select ledger.adjust(?, ?::uuid, ?, ?, ?, ?, ?, ?) as result`,
+        [c.accountId, c.poolId, c.amountMicros.toString(), c.reason, c.actor, c.idempotencyKey, c.requestHash, c.traceId],
+        em,
+      ),
+    );
+  }
+
+  /** Runs a journal write and, in the same transaction, records on its entry whom the actor acted for. */
+  private withOnBehalfOf<T extends { entry_id: string }>(onBehalfOf: string | undefined, write: (em: EntityManager) => Promise<T>): Promise<T> {
+    if (!onBehalfOf) return write(this.em());
+    return this.em().transactional(async (tx) => {
+      const result = await write(tx);
+      await sql(tx, `update ledger.entries set on_behalf_of = ? where entry_id = ? and on_behalf_of is null`, [onBehalfOf, result.entry_id]);
+      return result;
+    });
   }
 
   /** `dimension` is a validated attribution key or "bucket" (never user text in SQL). */

@@ -18,7 +18,7 @@ export class RateCache {
   private lastSequence = 0n;
   private readonly follower: StreamFollower<pricingV1.WatchRateTablesResponse>;
 
-  constructor(private readonly client: pricingV1.PricingServiceClient, private readonly serviceToken?: string) {
+  constructor(private readonly client: pricingV1.PricingServiceClient) {
     this.follower = new StreamFollower(
       () => this.client.watchRateTables({ afterVersion: "0", afterSequence: this.lastSequence.toString() }),
       (message) => message.table && this.add(rateTableFromProto(message.table)),
@@ -42,7 +42,7 @@ export class RateCache {
     await Promise.all(
       missing.map(async (sequence) => {
         try {
-          const { table } = await call(this.client, this.client.getRateTable, { tableId: "", version: "0", at: undefined, sequence: sequence.toString() }, this.token());
+          const { table } = await call(this.client, this.client.getRateTable, { tableId: "", version: "0", at: undefined, sequence: sequence.toString() });
           if (table) this.bySequence.set(sequence, rateTableFromProto(table));
         } catch (error) {
           if ((error as { code?: number }).code !== status.NOT_FOUND) throw error;
@@ -64,17 +64,13 @@ export class RateCache {
       span.setAttribute("tollgate.rate_table_id", tableId);
       let pageToken = "";
       do {
-        const page = await call(this.client, this.client.listRateTableVersions, { tableId, page: { pageSize: 500, pageToken } }, this.token());
+        const page = await call(this.client, this.client.listRateTableVersions, { tableId, page: { pageSize: 500, pageToken } });
         page.tables.forEach((table) => this.add(rateTableFromProto(table)));
         pageToken = page.nextPageToken;
       } while (pageToken);
       if (!this.versions.has(tableId)) this.versions.set(tableId, new Map());
       this.follower.start();
     });
-  }
-
-  private token() {
-    return this.serviceToken ? { serviceToken: this.serviceToken } : {};
   }
 
   stop(): void {

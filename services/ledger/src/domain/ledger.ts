@@ -71,6 +71,8 @@ export interface GrantCommand {
   priority: number;
   reason: string;
   actor: string;
+  /** The person the actor acted for (not part of the request's fingerprint). */
+  onBehalfOf?: string | undefined;
   idempotencyKey: string;
   traceId: string;
   /** Add-on auto reload: top up to `toMicros` when below `belowMicros`, at most once per `cooldownMs`. */
@@ -354,7 +356,7 @@ export class Ledger {
     const account = await this.accounts.get(command.accountId);
     await this.ensureOpen(account);
     await this.ensureUnit(account, command.unit);
-    const { traceId, ...hashed } = command;
+    const { traceId, onBehalfOf, ...hashed } = command;
     const result = await this.store.grant({
       accountId: command.accountId,
       unit: command.unit,
@@ -364,6 +366,7 @@ export class Ledger {
       priority: command.priority,
       reason: command.reason,
       actor: command.actor,
+      onBehalfOf,
       idempotencyKey: command.idempotencyKey,
       requestHash: fingerprint({ op: "grant", ...hashed }),
       traceId,
@@ -375,15 +378,15 @@ export class Ledger {
   }
 
   /** A compensating entry on one pool; needs a reason and an actor. */
-  async adjust(command: { accountId: string; poolId: string; amountMicros: bigint; reason: string; actor: string; idempotencyKey: string; traceId: string }) {
+  async adjust(command: { accountId: string; poolId: string; amountMicros: bigint; reason: string; actor: string; onBehalfOf?: string | undefined; idempotencyKey: string; traceId: string }) {
     requireAccount(command.accountId);
     requireKey(command.idempotencyKey);
     if (!command.poolId) throw new InvalidArgumentError("pool_id", "is required");
     if (command.amountMicros === 0n) throw new InvalidArgumentError("amount_micros", "must not be zero");
     if (!command.reason) throw new InvalidArgumentError("reason", "is required");
     if (!command.actor) throw new InvalidArgumentError("actor", "is required");
-    const { traceId, ...hashed } = command;
-    const result = await this.store.adjust({ ...command, requestHash: fingerprint({ op: "adjust", ...hashed }), traceId });
+    const { traceId, onBehalfOf, ...hashed } = command;
+    const result = await this.store.adjust({ ...command, onBehalfOf, requestHash: fingerprint({ op: "adjust", ...hashed }), traceId });
     return { entryId: BigInt(result.entry_id), balanceMicros: BigInt(result.balance_micros) };
   }
 

@@ -103,6 +103,7 @@ export function entryToProto(entry: Entry, lines: Line[], rates: PublishedRateTa
     ...rateTableOf(entry.rateTableSequence, rates),
     reason: entry.reason,
     actor: entry.actor,
+    onBehalfOf: entry.onBehalfOf ?? "",
     lines: lines.map((line) => ({ ledgerAccount: line.ledgerAccount, poolId: line.poolId ?? "", amountMicros: line.amountMicros })),
     createdAt: entry.createdAt,
     traceId: entry.traceId,

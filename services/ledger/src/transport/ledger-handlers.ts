@@ -1,7 +1,7 @@
 import type { LogFollower } from "@tollgate/db";
 import { runContextFromProto } from "@tollgate/eligibility";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
-import { page, pageSize, serverStream, unary, type HandlerOptions } from "@tollgate/grpc-kit";
+import { actorOf, page, pageSize, serverStream, unary, type HandlerOptions } from "@tollgate/grpc-kit";
 import { ledgerV1 } from "@tollgate/proto";
 import { int64, usageFromProto } from "@tollgate/rating";
 import { currentTraceId, currentTraceparent } from "@tollgate/telemetry";
@@ -103,7 +103,7 @@ export function ledgerHandlers(
       return { releasedMicros: outcome.releasedMicros.toString(), status: holdStatusToProto(outcome.status) };
     }, options),
 
-    grant: unary(async (request: ledgerV1.GrantRequest) => {
+    grant: unary(async (request: ledgerV1.GrantRequest, context) => {
       const outcome = await ledger.grant({
         accountId: request.accountId,
         poolKind: poolKindFromProto(request.poolKind),
@@ -112,7 +112,7 @@ export function ledgerHandlers(
         ...(request.expiresAt ? { expiresAt: request.expiresAt } : {}),
         priority: request.priority,
         reason: request.reason,
-        actor: request.actor,
+        ...actorOf(context, request.actor),
         idempotencyKey: request.idempotencyKey,
         traceId: currentTraceId(),
         ...(int64(request.reloadToMicros, "reload_to_micros") > 0n
@@ -175,13 +175,13 @@ export function ledgerHandlers(
       };
     }, options),
 
-    adjust: unary(async (request: ledgerV1.AdjustRequest) => {
+    adjust: unary(async (request: ledgerV1.AdjustRequest, context) => {
       const outcome = await ledger.adjust({
         accountId: request.accountId,
         poolId: request.poolId,
         amountMicros: int64(request.amountMicros, "amount_micros"),
         reason: request.reason,
-        actor: request.actor,
+        ...actorOf(context, request.actor),
         idempotencyKey: request.idempotencyKey,
         traceId: currentTraceId(),
       });

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
-import { page, pageSize, unary, type HandlerOptions } from "@tollgate/grpc-kit";
+import { actorOf, page, pageSize, unary, type HandlerOptions } from "@tollgate/grpc-kit";
 import { commonV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
 import type { Banner } from "../data/banner.entity.js";
 import type { Delivery, Preferences } from "../data/delivery.entity.js";
@@ -78,13 +78,14 @@ export function notificationsHandlers(
       return { banners: banners.map(bannerToProto), statusIcon: state.statusIcon, willRunOutBeforeCycleEnd: state.willRunOut };
     }, options),
 
-    dismissBanner: unary(async (request: notificationsV1.DismissBannerRequest) => {
+    dismissBanner: unary(async (request: notificationsV1.DismissBannerRequest, context) => {
       if (!request.bannerId) throw new InvalidArgumentError("banner_id", "is required");
-      if (!request.actor) throw new InvalidArgumentError("actor", "is required");
+      const { actor } = actorOf(context, request.actor);
+      if (!actor) throw new InvalidArgumentError("actor", "is required");
       const banner = await store.banner(request.bannerId);
       if (!banner) throw new NotFoundError("banner", request.bannerId);
       if (banner.kind === "fixed") throw new FailedPreconditionError("fixed banners cannot be dismissed", "BANNER_FIXED", { banner_id: banner.bannerId });
-      return { banner: bannerToProto(await store.dismiss(banner, request.actor)) };
+      return { banner: bannerToProto(await store.dismiss(banner, actor)) };
     }, options),
 
     listNotifications: unary(async (request: notificationsV1.ListNotificationsRequest) => {
@@ -96,9 +97,9 @@ export function notificationsHandlers(
       return { notifications: items.map(deliveryToProto), nextPageToken };
     }, options),
 
-    resendNotification: unary(async (request: notificationsV1.ResendNotificationRequest) => {
+    resendNotification: unary(async (request: notificationsV1.ResendNotificationRequest, context) => {
       if (!request.notificationId) throw new InvalidArgumentError("notification_id", "is required");
-      if (!request.actor) throw new InvalidArgumentError("actor", "is required");
+      if (!actorOf(context, request.actor).actor) throw new InvalidArgumentError("actor", "is required");
       const delivery = await store.resend(request.notificationId);
       if (!delivery) throw new NotFoundError("notification", request.notificationId);
       worker.wake();

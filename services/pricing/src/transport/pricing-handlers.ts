@@ -1,4 +1,4 @@
-import { page, pageSize, serverStream, unary, type HandlerOptions } from "@tollgate/grpc-kit";
+import { actorOf, page, pageSize, serverStream, unary, type HandlerOptions } from "@tollgate/grpc-kit";
 import { InvalidArgumentError } from "@tollgate/errors";
 import { pricingV1 } from "@tollgate/proto";
 import { int64, lineItemToProto, rateFromProto, rateToProto, usageFromProto } from "@tollgate/rating";
@@ -28,12 +28,12 @@ export function pricingHandlers(
   options: HandlerOptions,
 ): pricingV1.PricingServiceServer {
   return {
-    publishRateTable: unary(async (request: pricingV1.PublishRateTableRequest) => {
+    publishRateTable: unary(async (request: pricingV1.PublishRateTableRequest, context) => {
       const { row } = await rateTables.publish({
         tableId: request.tableId,
         ...(request.effectiveFrom ? { effectiveFrom: request.effectiveFrom } : {}),
         rates: request.rates.map((rate, index) => rateFromProto(rate, `rates[${index}]`)),
-        actor: request.actor,
+        actor: actorOf(context, request.actor).actor,
         reason: request.reason,
       });
       feed.notify();

@@ -581,6 +581,37 @@ export interface UpdateAccountResponse {
   account: Account | undefined;
 }
 
+export interface ChangeAccountPlanRequest {
+  accountId: string;
+  /** Empty fields are left as they are. */
+  planId: string;
+  seats: number;
+  reason: string;
+  idempotencyKey: string;
+}
+
+export interface ChangeAccountPlanResponse {
+  account: Account | undefined;
+}
+
+export interface SetAccountControlsRequest {
+  accountId: string;
+  /** Unspecified leaves the status as it is. */
+  status: AccountStatus;
+  /** Set when present; 0 removes the cap. */
+  spendCapMicros?:
+    | string
+    | undefined;
+  /** Overrides the plan's limits for each unit listed. */
+  limits: UsageLimits[];
+  reason: string;
+  idempotencyKey: string;
+}
+
+export interface SetAccountControlsResponse {
+  account: Account | undefined;
+}
+
 export interface WatchAccountsRequest {
   afterRevision: string;
 }
@@ -4327,6 +4358,450 @@ export const UpdateAccountResponse: MessageFns<UpdateAccountResponse> = {
   },
 };
 
+function createBaseChangeAccountPlanRequest(): ChangeAccountPlanRequest {
+  return { accountId: "", planId: "", seats: 0, reason: "", idempotencyKey: "" };
+}
+
+export const ChangeAccountPlanRequest: MessageFns<ChangeAccountPlanRequest> = {
+  encode(message: ChangeAccountPlanRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accountId !== "") {
+      writer.uint32(10).string(message.accountId);
+    }
+    if (message.planId !== "") {
+      writer.uint32(18).string(message.planId);
+    }
+    if (message.seats !== 0) {
+      writer.uint32(24).int32(message.seats);
+    }
+    if (message.reason !== "") {
+      writer.uint32(34).string(message.reason);
+    }
+    if (message.idempotencyKey !== "") {
+      writer.uint32(42).string(message.idempotencyKey);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChangeAccountPlanRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChangeAccountPlanRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.planId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.seats = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChangeAccountPlanRequest {
+    return {
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      planId: isSet(object.planId)
+        ? globalThis.String(object.planId)
+        : isSet(object.plan_id)
+        ? globalThis.String(object.plan_id)
+        : "",
+      seats: isSet(object.seats) ? globalThis.Number(object.seats) : 0,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : "",
+    };
+  },
+
+  toJSON(message: ChangeAccountPlanRequest): unknown {
+    const obj: any = {};
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.planId !== "") {
+      obj.planId = message.planId;
+    }
+    if (message.seats !== 0) {
+      obj.seats = Math.round(message.seats);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.idempotencyKey !== "") {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ChangeAccountPlanRequest>): ChangeAccountPlanRequest {
+    return ChangeAccountPlanRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ChangeAccountPlanRequest>): ChangeAccountPlanRequest {
+    const message = createBaseChangeAccountPlanRequest();
+    message.accountId = object.accountId ?? "";
+    message.planId = object.planId ?? "";
+    message.seats = object.seats ?? 0;
+    message.reason = object.reason ?? "";
+    message.idempotencyKey = object.idempotencyKey ?? "";
+    return message;
+  },
+};
+
+function createBaseChangeAccountPlanResponse(): ChangeAccountPlanResponse {
+  return { account: undefined };
+}
+
+export const ChangeAccountPlanResponse: MessageFns<ChangeAccountPlanResponse> = {
+  encode(message: ChangeAccountPlanResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.account !== undefined) {
+      Account.encode(message.account, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChangeAccountPlanResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChangeAccountPlanResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.account = Account.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChangeAccountPlanResponse {
+    return { account: isSet(object.account) ? Account.fromJSON(object.account) : undefined };
+  },
+
+  toJSON(message: ChangeAccountPlanResponse): unknown {
+    const obj: any = {};
+    if (message.account !== undefined) {
+      obj.account = Account.toJSON(message.account);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ChangeAccountPlanResponse>): ChangeAccountPlanResponse {
+    return ChangeAccountPlanResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ChangeAccountPlanResponse>): ChangeAccountPlanResponse {
+    const message = createBaseChangeAccountPlanResponse();
+    message.account = (object.account !== undefined && object.account !== null)
+      ? Account.fromPartial(object.account)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSetAccountControlsRequest(): SetAccountControlsRequest {
+  return { accountId: "", status: 0, spendCapMicros: undefined, limits: [], reason: "", idempotencyKey: "" };
+}
+
+export const SetAccountControlsRequest: MessageFns<SetAccountControlsRequest> = {
+  encode(message: SetAccountControlsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accountId !== "") {
+      writer.uint32(10).string(message.accountId);
+    }
+    if (message.status !== 0) {
+      writer.uint32(16).int32(message.status);
+    }
+    if (message.spendCapMicros !== undefined) {
+      writer.uint32(24).int64(message.spendCapMicros);
+    }
+    for (const v of message.limits) {
+      UsageLimits.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.reason !== "") {
+      writer.uint32(42).string(message.reason);
+    }
+    if (message.idempotencyKey !== "") {
+      writer.uint32(50).string(message.idempotencyKey);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetAccountControlsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetAccountControlsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.spendCapMicros = reader.int64().toString();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.limits.push(UsageLimits.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetAccountControlsRequest {
+    return {
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      status: isSet(object.status) ? accountStatusFromJSON(object.status) : 0,
+      spendCapMicros: isSet(object.spendCapMicros)
+        ? globalThis.String(object.spendCapMicros)
+        : isSet(object.spend_cap_micros)
+        ? globalThis.String(object.spend_cap_micros)
+        : undefined,
+      limits: globalThis.Array.isArray(object?.limits) ? object.limits.map((e: any) => UsageLimits.fromJSON(e)) : [],
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : "",
+    };
+  },
+
+  toJSON(message: SetAccountControlsRequest): unknown {
+    const obj: any = {};
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.status !== 0) {
+      obj.status = accountStatusToJSON(message.status);
+    }
+    if (message.spendCapMicros !== undefined) {
+      obj.spendCapMicros = message.spendCapMicros;
+    }
+    if (message.limits?.length) {
+      obj.limits = message.limits.map((e) => UsageLimits.toJSON(e));
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.idempotencyKey !== "") {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetAccountControlsRequest>): SetAccountControlsRequest {
+    return SetAccountControlsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetAccountControlsRequest>): SetAccountControlsRequest {
+    const message = createBaseSetAccountControlsRequest();
+    message.accountId = object.accountId ?? "";
+    message.status = object.status ?? 0;
+    message.spendCapMicros = object.spendCapMicros ?? undefined;
+    message.limits = object.limits?.map((e) => UsageLimits.fromPartial(e)) || [];
+    message.reason = object.reason ?? "";
+    message.idempotencyKey = object.idempotencyKey ?? "";
+    return message;
+  },
+};
+
+function createBaseSetAccountControlsResponse(): SetAccountControlsResponse {
+  return { account: undefined };
+}
+
+export const SetAccountControlsResponse: MessageFns<SetAccountControlsResponse> = {
+  encode(message: SetAccountControlsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.account !== undefined) {
+      Account.encode(message.account, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetAccountControlsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetAccountControlsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.account = Account.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetAccountControlsResponse {
+    return { account: isSet(object.account) ? Account.fromJSON(object.account) : undefined };
+  },
+
+  toJSON(message: SetAccountControlsResponse): unknown {
+    const obj: any = {};
+    if (message.account !== undefined) {
+      obj.account = Account.toJSON(message.account);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetAccountControlsResponse>): SetAccountControlsResponse {
+    return SetAccountControlsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetAccountControlsResponse>): SetAccountControlsResponse {
+    const message = createBaseSetAccountControlsResponse();
+    message.account = (object.account !== undefined && object.account !== null)
+      ? Account.fromPartial(object.account)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseWatchAccountsRequest(): WatchAccountsRequest {
   return { afterRevision: "0" };
 }
@@ -4909,6 +5384,12 @@ export const EntitlementsServiceService = {
       Buffer.from(ListAccountsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListAccountsResponse => ListAccountsResponse.decode(value),
   },
+  /**
+   * Deprecated: mixes plan changes (admin) with suspension and limits (support); needs the admin role.
+   * Use ChangeAccountPlan and SetAccountControls.
+   *
+   * @deprecated
+   */
   updateAccount: {
     path: "/tollgate.entitlements.v1.EntitlementsService/UpdateAccount" as const,
     requestStream: false as const,
@@ -4918,6 +5399,30 @@ export const EntitlementsServiceService = {
     responseSerialize: (value: UpdateAccountResponse): Buffer =>
       Buffer.from(UpdateAccountResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): UpdateAccountResponse => UpdateAccountResponse.decode(value),
+  },
+  /** Moves an account to another plan or seat count (admin). */
+  changeAccountPlan: {
+    path: "/tollgate.entitlements.v1.EntitlementsService/ChangeAccountPlan" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ChangeAccountPlanRequest): Buffer =>
+      Buffer.from(ChangeAccountPlanRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ChangeAccountPlanRequest => ChangeAccountPlanRequest.decode(value),
+    responseSerialize: (value: ChangeAccountPlanResponse): Buffer =>
+      Buffer.from(ChangeAccountPlanResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ChangeAccountPlanResponse => ChangeAccountPlanResponse.decode(value),
+  },
+  /** Suspends or reactivates an account, overrides its limits, sets its spend cap (support). */
+  setAccountControls: {
+    path: "/tollgate.entitlements.v1.EntitlementsService/SetAccountControls" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetAccountControlsRequest): Buffer =>
+      Buffer.from(SetAccountControlsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetAccountControlsRequest => SetAccountControlsRequest.decode(value),
+    responseSerialize: (value: SetAccountControlsResponse): Buffer =>
+      Buffer.from(SetAccountControlsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetAccountControlsResponse => SetAccountControlsResponse.decode(value),
   },
   /** Streams account changes (every revision above after_revision, then each new one). */
   watchAccounts: {
@@ -4973,7 +5478,17 @@ export interface EntitlementsServiceServer extends UntypedServiceImplementation 
   createAccount: handleUnaryCall<CreateAccountRequest, CreateAccountResponse>;
   getAccount: handleUnaryCall<GetAccountRequest, GetAccountResponse>;
   listAccounts: handleUnaryCall<ListAccountsRequest, ListAccountsResponse>;
+  /**
+   * Deprecated: mixes plan changes (admin) with suspension and limits (support); needs the admin role.
+   * Use ChangeAccountPlan and SetAccountControls.
+   *
+   * @deprecated
+   */
   updateAccount: handleUnaryCall<UpdateAccountRequest, UpdateAccountResponse>;
+  /** Moves an account to another plan or seat count (admin). */
+  changeAccountPlan: handleUnaryCall<ChangeAccountPlanRequest, ChangeAccountPlanResponse>;
+  /** Suspends or reactivates an account, overrides its limits, sets its spend cap (support). */
+  setAccountControls: handleUnaryCall<SetAccountControlsRequest, SetAccountControlsResponse>;
   /** Streams account changes (every revision above after_revision, then each new one). */
   watchAccounts: handleServerStreamingCall<WatchAccountsRequest, WatchAccountsResponse>;
   checkEligibility: handleUnaryCall<CheckEligibilityRequest, CheckEligibilityResponse>;
@@ -5080,6 +5595,12 @@ export interface EntitlementsServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListAccountsResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Deprecated: mixes plan changes (admin) with suspension and limits (support); needs the admin role.
+   * Use ChangeAccountPlan and SetAccountControls.
+   *
+   * @deprecated
+   */
   updateAccount(
     request: UpdateAccountRequest,
     callback: (error: ServiceError | null, response: UpdateAccountResponse) => void,
@@ -5094,6 +5615,38 @@ export interface EntitlementsServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: UpdateAccountResponse) => void,
+  ): ClientUnaryCall;
+  /** Moves an account to another plan or seat count (admin). */
+  changeAccountPlan(
+    request: ChangeAccountPlanRequest,
+    callback: (error: ServiceError | null, response: ChangeAccountPlanResponse) => void,
+  ): ClientUnaryCall;
+  changeAccountPlan(
+    request: ChangeAccountPlanRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ChangeAccountPlanResponse) => void,
+  ): ClientUnaryCall;
+  changeAccountPlan(
+    request: ChangeAccountPlanRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ChangeAccountPlanResponse) => void,
+  ): ClientUnaryCall;
+  /** Suspends or reactivates an account, overrides its limits, sets its spend cap (support). */
+  setAccountControls(
+    request: SetAccountControlsRequest,
+    callback: (error: ServiceError | null, response: SetAccountControlsResponse) => void,
+  ): ClientUnaryCall;
+  setAccountControls(
+    request: SetAccountControlsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetAccountControlsResponse) => void,
+  ): ClientUnaryCall;
+  setAccountControls(
+    request: SetAccountControlsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetAccountControlsResponse) => void,
   ): ClientUnaryCall;
   /** Streams account changes (every revision above after_revision, then each new one). */
   watchAccounts(

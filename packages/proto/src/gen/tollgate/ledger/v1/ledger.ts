@@ -657,6 +657,8 @@ export interface Entry {
   createdAt: Date | undefined;
   traceId: string;
   rateTableId: string;
+  /** The person the actor acted for (a console user, sent by a service as x-tollgate-on-behalf-of). */
+  onBehalfOf: string;
 }
 
 export interface ListEntriesRequest {
@@ -4908,6 +4910,7 @@ function createBaseEntry(): Entry {
     createdAt: undefined,
     traceId: "",
     rateTableId: "",
+    onBehalfOf: "",
   };
 }
 
@@ -4960,6 +4963,9 @@ export const Entry: MessageFns<Entry> = {
     }
     if (message.rateTableId !== "") {
       writer.uint32(130).string(message.rateTableId);
+    }
+    if (message.onBehalfOf !== "") {
+      writer.uint32(138).string(message.onBehalfOf);
     }
     return writer;
   },
@@ -5105,6 +5111,14 @@ export const Entry: MessageFns<Entry> = {
             message.rateTableId = reader.string();
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.onBehalfOf = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5173,6 +5187,11 @@ export const Entry: MessageFns<Entry> = {
         : isSet(object.rate_table_id)
         ? globalThis.String(object.rate_table_id)
         : "",
+      onBehalfOf: isSet(object.onBehalfOf)
+        ? globalThis.String(object.onBehalfOf)
+        : isSet(object.on_behalf_of)
+        ? globalThis.String(object.on_behalf_of)
+        : "",
     };
   },
 
@@ -5226,6 +5245,9 @@ export const Entry: MessageFns<Entry> = {
     if (message.rateTableId !== "") {
       obj.rateTableId = message.rateTableId;
     }
+    if (message.onBehalfOf !== "") {
+      obj.onBehalfOf = message.onBehalfOf;
+    }
     return obj;
   },
 
@@ -5252,6 +5274,7 @@ export const Entry: MessageFns<Entry> = {
     message.createdAt = object.createdAt ?? undefined;
     message.traceId = object.traceId ?? "";
     message.rateTableId = object.rateTableId ?? "";
+    message.onBehalfOf = object.onBehalfOf ?? "";
     return message;
   },
 };

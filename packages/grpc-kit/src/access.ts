@@ -1,0 +1,94 @@
+/**
+ * The one table of who may call what. Every RPC of the four services has an
+ * entry; an RPC missing here is refused (default deny). `roles` lists the
+ * roles any one of which admits the call; `scope` says how a credential
+ * limited to some accounts is checked:
+ * - `account`: the request names one account (`account` reads it), which must be one of the credential's;
+ * - `catalogue`: plans, rate tables and prices, not any account's data: open to limited credentials;
+ * - `all`: spans accounts or names an object by its own id: refused to limited credentials.
+ */
+export const ROLES = ["meter", "support", "admin", "service"] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface Access {
+  roles: readonly Role[];
+  scope: "account" | "catalogue" | "all";
+  /** The account a request names (default: `account_id`). */
+  account?: (request: Record<string, unknown>) => unknown;
+}
+
+const READ: readonly Role[] = ROLES;
+const meter: Access = { roles: ["meter"], scope: "account" };
+const meterById: Access = { roles: ["meter"], scope: "all" };
+const support: Access = { roles: ["support"], scope: "account" };
+const admin: Access = { roles: ["admin"], scope: "account" };
+const adminCatalogue: Access = { roles: ["admin"], scope: "catalogue" };
+const read: Access = { roles: READ, scope: "account" };
+const readCatalogue: Access = { roles: READ, scope: "catalogue" };
+const readAll: Access = { roles: READ, scope: "all" };
+const watch: Access = { roles: ["service"], scope: "all" };
+const nested = (field: string): ((request: Record<string, unknown>) => unknown) => (request) =>
+  (request[field] as { accountId?: unknown } | undefined)?.accountId;
+
+const E = "/tollgate.entitlements.v1.EntitlementsService/";
+const P = "/tollgate.pricing.v1.PricingService/";
+const L = "/tollgate.ledger.v1.LedgerService/";
+const N = "/tollgate.notifications.v1.NotificationsService/";
+
+export const ACCESS: Readonly<Record<string, Access>> = {
+  [`${E}PublishPlan`]: adminCatalogue,
+  [`${E}GetPlan`]: readCatalogue,
+  [`${E}ListPlans`]: readCatalogue,
+  [`${E}WatchPlans`]: watch,
+  [`${E}CreateAccount`]: admin,
+  [`${E}GetAccount`]: read,
+  [`${E}ListAccounts`]: readAll,
+  [`${E}UpdateAccount`]: admin,
+  [`${E}ChangeAccountPlan`]: admin,
+  [`${E}SetAccountControls`]: support,
+  [`${E}WatchAccounts`]: watch,
+  [`${E}CheckEligibility`]: read,
+  [`${E}UpsertSubject`]: { roles: ["meter"], scope: "account", account: nested("subject") },
+  [`${E}ListSubjects`]: read,
+
+  [`${P}PublishRateTable`]: adminCatalogue,
+  [`${P}GetRateTable`]: readCatalogue,
+  [`${P}ListRateTableVersions`]: readCatalogue,
+  [`${P}DiffRateTables`]: readCatalogue,
+  [`${P}Quote`]: readCatalogue,
+  [`${P}WatchRateTables`]: watch,
+
+  [`${L}Authorize`]: meter,
+  [`${L}Charge`]: meter,
+  [`${L}Release`]: meter,
+  [`${L}Grant`]: support,
+  [`${L}Adjust`]: support,
+  [`${L}GetBalance`]: read,
+  [`${L}GetHold`]: readAll,
+  [`${L}ListHolds`]: read,
+  [`${L}ListMeteredWork`]: read,
+  [`${L}ListEntries`]: read,
+  [`${L}GetUsage`]: read,
+  [`${L}GetTopUsage`]: read,
+  [`${L}StartRun`]: meter,
+  [`${L}PauseRun`]: meterById,
+  [`${L}ResumeRun`]: meterById,
+  [`${L}EndRun`]: meterById,
+  [`${L}Deploy`]: meter,
+  [`${L}Scale`]: meterById,
+  [`${L}Undeploy`]: meterById,
+  [`${L}RollOverCycle`]: admin,
+  [`${L}StreamEvents`]: watch,
+
+  [`${N}ListBanners`]: read,
+  [`${N}DismissBanner`]: meterById,
+  [`${N}ListNotifications`]: read,
+  [`${N}ResendNotification`]: { roles: ["support"], scope: "all" },
+  [`${N}GetPreferences`]: read,
+  [`${N}SetPreferences`]: { roles: ["support"], scope: "account", account: nested("preferences") },
+};
+
+/** The roles that may call `path`, or undefined when the RPC is not in the table. */
+export function accessOf(path: string): Access | undefined {
+  return Object.hasOwn(ACCESS, path) ? ACCESS[path] : undefined;
+}

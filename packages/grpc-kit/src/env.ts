@@ -1,0 +1,75 @@
+import { ConfigError } from "@tollgate/config";
+import type { JSONWebKeySet, JWK } from "jose";
+import type { Role } from "./access.js";
+import { selfSignedCredential, tokenVerifier, type Credential, type IssuerKeys } from "./credentials.js";
+import type { ServerAuth } from "./guard.js";
+import type { RateLimit } from "./rate-limit.js";
+import { isLoopback } from "./server.js";
+
+export interface AuthEnvironment {
+  GRPC_HOST: string;
+  AUTH_ISSUERS?: string | undefined;
+  AUTH_DISABLED: "true" | "false";
+  AUTH_TOKEN?: string | undefined;
+  AUTH_SIGNING_KEY?: string | undefined;
+  AUTH_ISSUER?: string | undefined;
+}
+
+function json<T>(variable: string, text: string, check: (value: unknown) => boolean, expected: string): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ConfigError([{ variable, problem: `is not JSON (expected ${expected})` }]);
+  }
+  if (!check(value)) throw new ConfigError([{ variable, problem: `expected ${expected}` }]);
+  return value as T;
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
+
+/**
+ * How a service checks its callers, from the environment. Secure by default:
+ * without AUTH_ISSUERS the service does not start, and AUTH_DISABLED=true is
+ * accepted only on a loopback GRPC_HOST.
+ */
+export function serverAuthFromEnv(config: AuthEnvironment): ServerAuth {
+  if (config.AUTH_DISABLED === "true") {
+    if (!isLoopback(config.GRPC_HOST)) {
+      throw new ConfigError([{ variable: "AUTH_DISABLED", problem: `authentication can be turned off only on a loopback GRPC_HOST, not ${config.GRPC_HOST}` }]);
+    }
+    return { disabled: true };
+  }
+  if (!config.AUTH_ISSUERS) {
+    throw new ConfigError([
+      { variable: "AUTH_ISSUERS", problem: "is required: the trusted issuers' public keys (or AUTH_DISABLED=true, on a loopback GRPC_HOST only)" },
+    ]);
+  }
+  const issuers = json<IssuerKeys>(
+    "AUTH_ISSUERS",
+    config.AUTH_ISSUERS,
+    (v) => isObject(v) && Object.keys(v).length > 0 && Object.values(v).every((set) => isObject(set) && Array.isArray(set.keys)),
+    '{ "<issuer>": { "keys": [JWK, …] } }',
+  );
+  return { verifier: tokenVerifier(issuers as Record<string, JSONWebKeySet>) };
+}
+
+/** Who may call a service, whether it serves reflection, and how fast each caller may call. */
+export function serverSecurityFromEnv(
+  config: AuthEnvironment & { GRPC_REFLECTION: "true" | "false"; GRPC_RATE_LIMIT: number; GRPC_RATE_BURST: number },
+): { auth: ServerAuth; reflection: boolean; rateLimit?: RateLimit } {
+  return {
+    auth: serverAuthFromEnv(config),
+    reflection: config.GRPC_REFLECTION === "true",
+    ...(config.GRPC_RATE_LIMIT > 0 ? { rateLimit: { perSecond: config.GRPC_RATE_LIMIT, ...(config.GRPC_RATE_BURST > 0 ? { burst: config.GRPC_RATE_BURST } : {}) } } : {}),
+  };
+}
+
+/** The credential a service sends on its own calls: AUTH_TOKEN, or tokens it mints with AUTH_SIGNING_KEY as AUTH_ISSUER. */
+export function clientCredentialFromEnv(config: Pick<AuthEnvironment, "AUTH_TOKEN" | "AUTH_SIGNING_KEY" | "AUTH_ISSUER">, subject: string, roles: readonly Role[]): Credential | undefined {
+  if (config.AUTH_TOKEN) return config.AUTH_TOKEN;
+  if (!config.AUTH_SIGNING_KEY) return undefined;
+  if (!config.AUTH_ISSUER) throw new ConfigError([{ variable: "AUTH_ISSUER", problem: "is required with AUTH_SIGNING_KEY (the issuer its tokens name)" }]);
+  const key = json<JWK>("AUTH_SIGNING_KEY", config.AUTH_SIGNING_KEY, (v) => isObject(v) && typeof v.d === "string", "a private JWK");
+  return selfSignedCredential(key, { issuer: config.AUTH_ISSUER, subject, roles });
+}

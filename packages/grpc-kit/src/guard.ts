@@ -1,0 +1,127 @@
+import type {
+  Metadata,
+  sendUnaryData,
+  ServerUnaryCall,
+  ServerWritableStream,
+  ServiceDefinition,
+  UntypedHandleCall,
+  UntypedServiceImplementation,
+} from "@grpc/grpc-js";
+import { PermissionDeniedError, UnauthenticatedError } from "@tollgate/errors";
+import { accessOf, type Access } from "./access.js";
+import type { Principal, TokenVerifier } from "./credentials.js";
+import { toServiceError } from "./errors.js";
+import { RateLimitedError, rateLimitedError, type RateLimiter } from "./rate-limit.js";
+
+/** Verified credentials, or (loopback only, said explicitly) no checks at all. */
+export type ServerAuth = { verifier: TokenVerifier } | { disabled: true };
+
+export const ON_BEHALF_OF = "x-tollgate-on-behalf-of";
+
+const principals = new WeakMap<object, Principal>();
+
+/** The principal a call was authenticated as (undefined when authentication is off). */
+export function principalOf(call: object): Principal | undefined {
+  return principals.get(call);
+}
+
+function first(metadata: Metadata, key: string): string | undefined {
+  const value = metadata.get(key)[0];
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+function checkAccount(access: Access, principal: Principal, request: Record<string, unknown>, method: string): void {
+  if (!principal.accounts || access.scope === "catalogue") return;
+  if (access.scope === "all") {
+    throw new PermissionDeniedError(`${method} is not open to a credential limited to some accounts`, "ACCOUNT_LIMITED_CREDENTIAL", {});
+  }
+  const account = (access.account ?? ((r) => r.accountId))(request);
+  if (typeof account !== "string" || !principal.accounts.includes(account)) {
+    throw new PermissionDeniedError(`the credential is not valid for account '${String(account ?? "")}'`, "ACCOUNT_NOT_PERMITTED", {
+      account_id: String(account ?? ""),
+    });
+  }
+}
+
+/**
+ * Checks one call before its handler: the RPC must be in the access table
+ * (default deny), the bearer credential valid, one of the RPC's roles held,
+ * the account within the credential's, and an on-behalf-of header sent only
+ * by a `service` principal.
+ */
+async function authorize(path: string, call: ServerUnaryCall<unknown, unknown>, auth: ServerAuth, limiter: RateLimiter | undefined): Promise<Principal | undefined> {
+  const method = path.slice(path.lastIndexOf("/") + 1);
+  const access = accessOf(path);
+  if (!access) throw new PermissionDeniedError(`${method} is not open to any role`, "RPC_NOT_PERMITTED", {});
+  if ("disabled" in auth) {
+    limit(limiter, call.getPeer());
+    return undefined;
+  }
+  const header = first(call.metadata, "authorization");
+  if (!header?.startsWith("Bearer ")) {
+    throw new UnauthenticatedError("a credential is required: send 'authorization: Bearer <token>'", "CREDENTIAL_REQUIRED");
+  }
+  let principal = await auth.verifier.verify(header.slice("Bearer ".length).trim());
+  limit(limiter, principal.name);
+  if (!access.roles.some((role) => principal.roles.includes(role))) {
+    const needed = access.roles.join(" or ");
+    throw new PermissionDeniedError(`${method} needs the ${needed} role; ${principal.name} has ${principal.roles.join(", ") || "no role"}`, "ROLE_REQUIRED", {
+      role: access.roles.join(","),
+    });
+  }
+  checkAccount(access, principal, (call.request ?? {}) as Record<string, unknown>, method);
+  const onBehalfOf = first(call.metadata, ON_BEHALF_OF);
+  if (onBehalfOf !== undefined) {
+    if (!principal.roles.includes("service")) {
+      throw new PermissionDeniedError(`only a service may act on behalf of someone (${ON_BEHALF_OF})`, "ON_BEHALF_OF_NOT_PERMITTED", { role: "service" });
+    }
+    principal = { ...principal, onBehalfOf };
+  }
+  return principal;
+}
+
+function limit(limiter: RateLimiter | undefined, caller: string): void {
+  const taken = limiter?.take(caller);
+  if (taken && !taken.allowed) throw new RateLimitedError(caller, taken.retryAfterMs);
+}
+
+const refusal = (error: unknown) => (error instanceof RateLimitedError ? rateLimitedError(error.caller, error.retryAfterMs) : toServiceError(error));
+
+/** Wraps every handler of a service so it runs only after `authorize` admits the call (and, with a limiter, the caller has calls left). */
+export function guardService(
+  definition: ServiceDefinition,
+  implementation: UntypedServiceImplementation,
+  auth: ServerAuth,
+  limiter?: RateLimiter,
+): UntypedServiceImplementation {
+  const guarded: UntypedServiceImplementation = {};
+  for (const [name, method] of Object.entries(definition)) {
+    const handler = implementation[name];
+    if (!handler) continue;
+    if (method.requestStream) throw new Error(`${method.path}: client streams are not supported by the access check`);
+    if (method.responseStream) {
+      const stream = handler as (call: ServerWritableStream<unknown, unknown>) => void;
+      guarded[name] = ((call: ServerWritableStream<unknown, unknown>) => {
+        authorize(method.path, call as unknown as ServerUnaryCall<unknown, unknown>, auth, limiter).then(
+          (principal) => {
+            if (principal) principals.set(call, principal);
+            stream(call);
+          },
+          (error: unknown) => call.emit("error", refusal(error)),
+        );
+      }) as UntypedHandleCall;
+    } else {
+      const unary = handler as (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => void;
+      guarded[name] = ((call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+        authorize(method.path, call, auth, limiter).then(
+          (principal) => {
+            if (principal) principals.set(call, principal);
+            unary(call, callback);
+          },
+          (error: unknown) => callback(refusal(error)),
+        );
+      }) as UntypedHandleCall;
+    }
+  }
+  return guarded;
+}

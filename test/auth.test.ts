@@ -1,0 +1,201 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { credentials, makeGenericClientConstructor, Metadata, status } from "@grpc/grpc-js";
+import { service as healthService } from "grpc-health-check";
+import { SignJWT, importJWK } from "jose";
+import { call, createClient, errorDetails, generateIssuerKey, mintToken, type Role } from "@tollgate/grpc-kit";
+import { commonV1, entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
+import { createTestDatabase, eventually, type TestDatabase, type TestIssuer } from "@tollgate/testing";
+import { authorizeRequest, CREDIT, seedStarter } from "./fixtures.js";
+import { startPlatform, type Platform } from "./platform.js";
+
+let db: TestDatabase;
+let platform: Platform;
+let issuer: TestIssuer;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  platform = await startPlatform(db.url);
+  issuer = platform.issuer!;
+  await seedStarter(platform, "tenant-a");
+  await call(platform.clients.entitlements, platform.clients.entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({
+    accountId: "tenant-b", name: "Tenant B", planId: "starter", seats: 1,
+  }));
+});
+
+afterAll(async () => {
+  await platform?.stop();
+  await db?.drop();
+});
+
+/** A ledger client calling with `token` (or with no credential at all). */
+function ledgerAs(token?: string | (() => Promise<string>), onBehalfOf?: string) {
+  return createClient(ledgerV1.LedgerServiceClient, platform.ledger.address, {
+    ...(token ? { credentials: token } : {}),
+    ...(onBehalfOf ? { onBehalfOf: () => onBehalfOf } : {}),
+  });
+}
+
+async function as<T>(roles: readonly Role[], run: (ledger: ledgerV1.LedgerServiceClient) => Promise<T>, options: { subject?: string; accounts?: string[]; onBehalfOf?: string } = {}): Promise<T> {
+  const token = await issuer.token(options.subject ?? `as-${roles.join("-")}`, roles, options.accounts ? { accounts: options.accounts } : {});
+  const ledger = ledgerAs(token, options.onBehalfOf);
+  try {
+    return await run(ledger);
+  } finally {
+    ledger.close();
+  }
+}
+
+const grant = (accountId: string, key: string): ledgerV1.GrantRequest =>
+  ledgerV1.GrantRequest.fromPartial({
+    accountId,
+    poolKind: entitlementsV1.PoolKind.POOL_KIND_BONUS,
+    unit: commonV1.Unit.UNIT_CREDITS,
+    amountMicros: String(1_000_000 * CREDIT),
+    reason: "a million credits",
+    actor: "mallory",
+    idempotencyKey: key,
+  });
+
+const available = async (accountId: string) => {
+  const { ledger } = platform.clients;
+  const balance = await call(ledger, ledger.getBalance, { accountId });
+  return balance.units.find((u) => u.unit === commonV1.Unit.UNIT_CREDITS)?.availableMicros;
+};
+
+describe("credentials on every gRPC call", () => {
+  it("refuses a Grant without a credential (UNAUTHENTICATED) and changes no balance", async () => {
+    await call(platform.clients.ledger, platform.clients.ledger.getBalance, { accountId: "tenant-a" });
+    const before = await available("tenant-a");
+    const anonymous = ledgerAs();
+    try {
+      const error = await call(anonymous, anonymous.grant, grant("tenant-a", "anon-grant")).catch((e: unknown) => e);
+      expect(errorDetails(error)).toMatchObject({ code: status.UNAUTHENTICATED, reason: "CREDENTIAL_REQUIRED" });
+    } finally {
+      anonymous.close();
+    }
+    expect(await available("tenant-a")).toBe(before);
+  });
+
+  it("refuses a meter credential's Grant with PERMISSION_DENIED naming the support role", async () => {
+    const error = await as(["meter"], (ledger) => call(ledger, ledger.grant, grant("tenant-a", "meter-grant"))).catch((e: unknown) => e);
+    expect(errorDetails(error)).toMatchObject({ code: status.PERMISSION_DENIED, reason: "ROLE_REQUIRED", metadata: { role: "support" } });
+  });
+
+  it("keeps an account-limited credential to its accounts", async () => {
+    const allowed = await as(["meter"], (ledger) => call(ledger, ledger.authorize, authorizeRequest("tenant-a", "limited-a", 1)), { accounts: ["tenant-a"] });
+    expect(allowed.allowed).toBe(true);
+    const error = await as(["meter"], (ledger) => call(ledger, ledger.authorize, authorizeRequest("tenant-b", "limited-b", 1)), { accounts: ["tenant-a"] }).catch(
+      (e: unknown) => e,
+    );
+    expect(errorDetails(error)).toMatchObject({ code: status.PERMISSION_DENIED, reason: "ACCOUNT_NOT_PERMITTED", metadata: { account_id: "tenant-b" } });
+    // Calls that span accounts or name an object by its own id are not open to it either.
+    const byId = await as(["meter"], (ledger) => call(ledger, ledger.getHold, { holdId: allowed.holdId }), { accounts: ["tenant-a"] }).catch((e: unknown) => e);
+    expect(errorDetails(byId)).toMatchObject({ code: status.PERMISSION_DENIED, reason: "ACCOUNT_LIMITED_CREDENTIAL" });
+  });
+
+  it("refuses a token without exp, a token of an unknown issuer and an expired token", async () => {
+    const key = await importJWK(issuer.privateJwk, "ES256");
+    const noExp = await new SignJWT({ roles: ["meter"] })
+      .setProtectedHeader({ alg: "ES256", kid: issuer.privateJwk.kid! })
+      .setIssuer(issuer.name)
+      .setSubject("forever")
+      .setAudience("tollgate")
+      .sign(key);
+    const stranger = await generateIssuerKey("stranger");
+    const foreign = await mintToken(stranger.privateJwk, { issuer: issuer.name, subject: "forger", roles: ["support"], ttlSeconds: 600 });
+    const expired = await mintToken(issuer.privateJwk, { issuer: issuer.name, subject: "late", roles: ["meter"], ttlSeconds: -10 });
+    for (const token of [noExp, foreign, expired, "not-a-jwt"]) {
+      const ledger = ledgerAs(token);
+      try {
+        const error = await call(ledger, ledger.getBalance, { accountId: "tenant-a" }).catch((e: unknown) => e);
+        expect(errorDetails(error)).toMatchObject({ code: status.UNAUTHENTICATED, reason: "CREDENTIAL_INVALID" });
+      } finally {
+        ledger.close();
+      }
+    }
+  });
+
+  it("records the authenticated principal as the journal's actor, and whom a service acted for", async () => {
+    await as(["support"], (ledger) => call(ledger, ledger.grant, grant("tenant-a", "support-grant")), { subject: "support-sam" });
+    await as(["support", "service"], (ledger) => call(ledger, ledger.grant, grant("tenant-a", "console-grant")), { subject: "console", onBehalfOf: "carol" });
+    const { ledger } = platform.clients;
+    const entries = await call(ledger, ledger.listEntries, {
+      accountId: "tenant-a", holdId: "", kind: ledgerV1.EntryKind.ENTRY_KIND_GRANT, page: { pageSize: 10, pageToken: "" }, attribution: {},
+    });
+    const byReason = entries.entries.filter((e) => e.reason === "a million credits").map((e) => ({ actor: e.actor, onBehalfOf: e.onBehalfOf }));
+    expect(byReason).toEqual(expect.arrayContaining([{ actor: "support-sam", onBehalfOf: "" }, { actor: "console", onBehalfOf: "carol" }]));
+    expect(byReason).toHaveLength(2);
+  });
+
+  it("accepts on-behalf-of only from a service principal", async () => {
+    const error = await as(["support"], (ledger) => call(ledger, ledger.grant, grant("tenant-a", "impostor-grant")), { onBehalfOf: "carol" }).catch((e: unknown) => e);
+    expect(errorDetails(error)).toMatchObject({ code: status.PERMISSION_DENIED, reason: "ON_BEHALF_OF_NOT_PERMITTED", metadata: { role: "service" } });
+  });
+
+  it("needs admin for the deprecated UpdateAccount, support for SetAccountControls, and the suspension reaches the ledger within a second", async () => {
+    const entitlementsAs = async (roles: Role[]) =>
+      createClient(entitlementsV1.EntitlementsServiceClient, platform.entitlements.address, { credentials: await issuer.token("desk", roles) });
+    const support = await entitlementsAs(["support"]);
+    try {
+      const suspend = { accountId: "tenant-b", status: entitlementsV1.AccountStatus.ACCOUNT_STATUS_SUSPENDED, limits: [], reason: "unpaid", idempotencyKey: "" };
+      const legacy = await call(support, support.updateAccount, entitlementsV1.UpdateAccountRequest.fromPartial({ ...suspend, actor: "desk" })).catch((e: unknown) => e);
+      expect(errorDetails(legacy)).toMatchObject({ code: status.PERMISSION_DENIED, metadata: { role: "admin" } });
+      const plan = await call(support, support.changeAccountPlan, { accountId: "tenant-b", planId: "starter", seats: 2, reason: "upsell", idempotencyKey: "" }).catch(
+        (e: unknown) => e,
+      );
+      expect(errorDetails(plan)).toMatchObject({ code: status.PERMISSION_DENIED, metadata: { role: "admin" } });
+
+      const { ledger } = platform.clients;
+      expect((await call(ledger, ledger.authorize, authorizeRequest("tenant-b", "before-suspend", 0))).reason).not.toBe(ledgerV1.DenialReason.DENIAL_REASON_ACCOUNT_SUSPENDED);
+      const suspended = await call(support, support.setAccountControls, suspend);
+      expect(suspended.account?.status).toBe(entitlementsV1.AccountStatus.ACCOUNT_STATUS_SUSPENDED);
+      let attempt = 0;
+      await eventually(async () => {
+        const hold = await call(ledger, ledger.authorize, authorizeRequest("tenant-b", `after-suspend-${attempt++}`, 0));
+        return hold.reason === ledgerV1.DenialReason.DENIAL_REASON_ACCOUNT_SUSPENDED ? hold : undefined;
+      }, 1_000, "the suspension in the ledger");
+    } finally {
+      support.close();
+    }
+  });
+
+  it("keeps health checks open", async () => {
+    const Health = makeGenericClientConstructor(healthService, "Health");
+    const health = new Health(platform.ledger.address, credentials.createInsecure()) as unknown as {
+      check(request: { service: string }, metadata: Metadata, callback: (error: Error | null, response: { status: string | number }) => void): void;
+      close(): void;
+    };
+    try {
+      const answer = await new Promise<{ status: string | number }>((resolve, reject) =>
+        health.check({ service: "tollgate.ledger.v1.LedgerService" }, new Metadata(), (error, response) => (error ? reject(error) : resolve(response))),
+      );
+      expect(answer.status).toBe("SERVING");
+    } finally {
+      health.close();
+    }
+  });
+});
+
+describe("per-principal rate limits on gRPC", () => {
+  it("refuses a flooding principal with RESOURCE_EXHAUSTED and retry info while another keeps calling", async () => {
+    const { startPricingService } = await import("@tollgate/pricing");
+    const pricing = await startPricingService({ databaseUrl: db.url, port: 0, auth: issuer.auth, rateLimit: { perSecond: 0.001, burst: 5 } });
+    const clientAs = async (subject: string) =>
+      createClient(pricingV1.PricingServiceClient, pricing.address, { credentials: await issuer.token(subject, ["meter"]) });
+    const flood = await clientAs("flood");
+    const quiet = await clientAs("quiet");
+    try {
+      const list = (client: pricingV1.PricingServiceClient) => call(client, client.listRateTableVersions, { tableId: "", page: undefined });
+      const answers = await Promise.allSettled(Array.from({ length: 20 }, () => list(flood)));
+      const refused = answers.filter((a): a is PromiseRejectedResult => a.status === "rejected");
+      expect(answers.length - refused.length).toBe(5);
+      expect(errorDetails(refused[0]!.reason)).toMatchObject({ code: status.RESOURCE_EXHAUSTED, reason: "RATE_LIMITED", metadata: { principal: "flood" } });
+      expect(errorDetails(refused[0]!.reason).retryDelayMs).toBeGreaterThan(0);
+      await expect(list(quiet)).resolves.toBeDefined();
+    } finally {
+      flood.close();
+      quiet.close();
+      await pricing.stop();
+    }
+  });
+});
