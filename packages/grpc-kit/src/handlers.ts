@@ -1,7 +1,8 @@
 import type { ServerUnaryCall, ServerWritableStream, sendUnaryData, handleUnaryCall, handleServerStreamingCall } from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
 import { UnauthenticatedError } from "@tollgate/errors";
-import { toServiceError } from "./errors.js";
+import { toServiceError, traceIdOf } from "./errors.js";
+import { refusal } from "./validation.js";
 
 /** Runs a handler inside a per-request scope (e.g. a forked MikroORM context). */
 export type RequestScope = <T>(fn: () => Promise<T>) => Promise<T>;
@@ -19,6 +20,12 @@ export interface HandlerOptions {
 }
 
 const direct: RequestScope = (fn) => fn();
+
+/** A request the validating deserializer refused (validation.ts) is answered INVALID_ARGUMENT before the handler runs. */
+function checkRequest(request: unknown): void {
+  const refused = refusal(request);
+  if (refused) throw refused;
+}
 
 function checkToken(metadata: { get(key: string): unknown[] }, token: string | undefined): void {
   if (!token) return;
@@ -60,10 +67,11 @@ export function unary<Req, Res>(
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
     scope(async () => {
       checkToken(call.metadata, options.serviceToken);
+      checkRequest(call.request);
       return handler(call.request, contextOf(call as ServerUnaryCall<unknown, unknown>));
     }).then(
       (response) => callback(null, response),
-      (error: unknown) => callback(toServiceError(error)),
+      (error: unknown) => callback(toServiceError(error, () => traceIdOf(call.metadata))),
     );
   };
 }
@@ -81,6 +89,7 @@ export function serverStream<Req, Res>(
     const context = contextOf(call as ServerWritableStream<unknown, unknown>);
     scope(async () => {
       checkToken(call.metadata, options.serviceToken);
+      checkRequest(call.request);
       for await (const message of handler(call.request, context)) {
         if (context.signal.aborted) break;
         if (!call.write(message)) await new Promise((resolve) => call.once("drain", resolve));
@@ -89,7 +98,7 @@ export function serverStream<Req, Res>(
       () => call.end(),
       (error: unknown) => {
         if (context.signal.aborted) return;
-        call.emit("error", toServiceError(error));
+        call.emit("error", toServiceError(error, () => traceIdOf(call.metadata)));
       },
     );
   };

@@ -4,6 +4,7 @@ import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceI
 import { loadFileDescriptorSetFromBuffer } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
+import { validatingDefinition } from "./validation.js";
 
 export interface ServiceBinding {
   /** Fully qualified name, e.g. `tollgate.ledger.v1.LedgerService`. */
@@ -46,7 +47,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   const server = new Server({ "grpc.max_receive_message_length": 4 * 1024 * 1024 });
   const health = new HealthImplementation({ "": "SERVING" });
   for (const binding of options.services) {
-    server.addService(binding.definition, binding.implementation as UntypedServiceImplementation);
+    server.addService(validatingDefinition(binding.name, binding.definition), binding.implementation as UntypedServiceImplementation);
     health.setStatus(binding.name, "SERVING");
   }
   health.addToServer(server);

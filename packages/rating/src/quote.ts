@@ -44,8 +44,27 @@ function item(rate: Rate, table: RateTable, description: string, quantity: bigin
   };
 }
 
-/** Prices one usage against a rate table. Unknown names are NOT_FOUND. */
+/**
+ * The most one usage (or one quote) may price at: 10^15 micro-units, a
+ * thousand million credits or dollars. Far below int64's 9.2 × 10^18, so no
+ * sum a balance, hold or report makes from such amounts can overflow; a
+ * quantity × rate above it is INVALID_ARGUMENT before anything is written.
+ */
+export const MAX_PRICED_MICROS = 10n ** 15n;
+
+function bounded(lines: LineItem[], field: string): LineItem[] {
+  if (lines.some((line) => line.amountMicros > MAX_PRICED_MICROS) || totalMicros(lines) > MAX_PRICED_MICROS) {
+    throw new InvalidArgumentError(field, `prices above ${MAX_PRICED_MICROS} micro-units (quantity × rate is out of range)`);
+  }
+  return lines;
+}
+
+/** Prices one usage against a rate table. Unknown names are NOT_FOUND; a price above MAX_PRICED_MICROS is INVALID_ARGUMENT. */
 export function quoteUsage(table: RateTable, usage: Usage, field = "usage"): LineItem[] {
+  return bounded(priceUsage(table, usage, field), field);
+}
+
+function priceUsage(table: RateTable, usage: Usage, field: string): LineItem[] {
   switch (usage.kind) {
     case "model_reply": {
       const replies = nonNegative(`${field}.model_reply.replies`, usage.replies);
@@ -146,11 +165,11 @@ export function quoteProviderCost(table: RateTable, usage: Usage, field = "usage
     ["input tokens (provider cost)", nonNegative(`${field}.model_tokens.input_tokens`, usage.inputTokens), rate.inputUsdMicrosPerMillion],
     ["output tokens (provider cost)", nonNegative(`${field}.model_tokens.output_tokens`, usage.outputTokens), rate.outputUsdMicrosPerMillion],
   ];
-  return parts.filter(([, q]) => q > 0n).map(([label, q, micros]) => item(usd, table, `${usage.model} ${label}`, q, micros, MILLION));
+  return bounded(parts.filter(([, q]) => q > 0n).map(([label, q, micros]) => item(usd, table, `${usage.model} ${label}`, q, micros, MILLION)), field);
 }
 
 export function quote(table: RateTable, usages: Usage[]): LineItem[] {
-  return usages.flatMap((usage, index) => quoteUsage(table, usage, `usage[${index}]`));
+  return bounded(usages.flatMap((usage, index) => quoteUsage(table, usage, `usage[${index}]`)), "usage");
 }
 
 /** Sum of line items per unit (a usage may price in one unit only). */
