@@ -89,9 +89,9 @@ describe("refused at the edge, naming the field", () => {
 
   it("enum values out of range, nested fields named by their path", async () => {
     const { ledger } = platform.clients;
-    const grant = await refusal(call(ledger, ledger.grant, ledgerV1.GrantRequest.fromPartial({ accountId: "valid", poolKind: 99, unit: commonV1.Unit.UNIT_CREDITS, amountMicros: "1", reason: "r", actor: "a", idempotencyKey: "g" })));
+    const grant = await refusal(call(ledger, ledger.grant, ledgerV1.GrantRequest.fromPartial({ accountId: "valid", poolKind: 99 as entitlementsV1.PoolKind, unit: commonV1.Unit.UNIT_CREDITS, amountMicros: "1", reason: "r", actor: "a", idempotencyKey: "g" })));
     expect(grant).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "pool_kind" }] });
-    const surface = await refusal(call(ledger, ledger.charge, chargeRequest({ attribution: commonV1.Attribution.fromPartial({ surface: -3 }) })));
+    const surface = await refusal(call(ledger, ledger.charge, chargeRequest({ attribution: commonV1.Attribution.fromPartial({ surface: -3 as commonV1.Surface }) })));
     expect(surface.fieldViolations[0]?.field).toBe("attribution.surface");
   });
 

@@ -102,6 +102,13 @@ export function fromServiceError(error: unknown): unknown {
   return new UpstreamError(kind, details.message, details.reason ?? code.toString(), details.metadata);
 }
 
+/** A call to another Tollgate service whose error, if any, is re-raised here by fromServiceError. */
+export function upstream<T>(pending: Promise<T>): Promise<T> {
+  return pending.catch((error: unknown) => {
+    throw fromServiceError(error);
+  });
+}
+
 /** A downstream service's domain error, re-raised here with its kind, reason and metadata. */
 class UpstreamError extends DomainError {
   constructor(readonly kind: DomainError["kind"], message: string, reason: string, metadata: Record<string, string>) {

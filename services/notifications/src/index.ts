@@ -1,5 +1,5 @@
 import { openDatabase } from "@tollgate/db";
-import { call, createClient, mikroOrmScope, startGrpcServer, type RunningServer } from "@tollgate/grpc-kit";
+import { call, upstream, createClient, mikroOrmScope, startGrpcServer, type RunningServer } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
 import { currentTraceId, currentTraceparent } from "@tollgate/telemetry";
 import { BannerSchema, ConsumerOffsetSchema } from "./data/banner.entity.js";
@@ -65,7 +65,7 @@ export async function startNotificationsService(options: NotificationsServiceOpt
 
   /** The account's plan rules and who hears about it. */
   async function audience(accountId: string): Promise<{ rules: PlanRules; recipients: Recipients }> {
-    const { account, plan } = await call(entitlements, entitlements.getAccount, { accountId }, token);
+    const { account, plan } = await upstream(call(entitlements, entitlements.getAccount, { accountId }, token));
     const t = plan?.thresholds;
     const rules: PlanRules = t
       ? {
@@ -89,7 +89,7 @@ export async function startNotificationsService(options: NotificationsServiceOpt
 
   /** Icon and run-out projection, from the ledger (the one place they are computed). */
   async function accountState(accountId: string) {
-    const balance = await call(ledger, ledger.getBalance, { accountId }, token);
+    const balance = await upstream(call(ledger, ledger.getBalance, { accountId }, token));
     const main = balance.units.find((u) => u.unit === commonV1.Unit.UNIT_CREDITS) ?? balance.units[0];
     return {
       statusIcon: main?.statusIcon ?? ledgerV1.StatusIcon.STATUS_ICON_UNSPECIFIED,

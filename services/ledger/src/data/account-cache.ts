@@ -1,5 +1,5 @@
 import { eligibilityRulesFromProto } from "@tollgate/eligibility";
-import { call, fromServiceError } from "@tollgate/grpc-kit";
+import { call, upstream } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1 } from "@tollgate/proto";
 import { unitFromProto, type Unit } from "@tollgate/rating";
 import { inSpan } from "@tollgate/telemetry";
@@ -127,9 +127,7 @@ export class AccountCache implements AccountDirectory {
   private fetch(accountId: string): Promise<{ account: entitlementsV1.Account; plan: entitlementsV1.Plan }> {
     return inSpan("tollgate.ledger", "ledger.account_cache.fill", async (span) => {
       span.setAttribute("tollgate.account_id", accountId);
-      const response = await call(this.client, this.client.getAccount, { accountId }, this.serviceToken ? { serviceToken: this.serviceToken } : {}).catch((error: unknown) => {
-        throw fromServiceError(error);
-      });
+      const response = await upstream(call(this.client, this.client.getAccount, { accountId }, this.serviceToken ? { serviceToken: this.serviceToken } : {}));
       this.putAccount(response.account!, false);
       this.putPlan(response.plan!);
       this.accountFeed.start();

@@ -1,4 +1,4 @@
-import { call, fromServiceError } from "@tollgate/grpc-kit";
+import { call, upstream } from "@tollgate/grpc-kit";
 import { NotFoundError } from "@tollgate/errors";
 import { pricingV1 } from "@tollgate/proto";
 import { rateTableFromProto, versionInEffect, type RateTable } from "@tollgate/rating";
@@ -42,9 +42,7 @@ export class RateCache {
       span.setAttribute("tollgate.rate_table_id", tableId);
       let pageToken = "";
       do {
-        const page = await call(this.client, this.client.listRateTableVersions, { tableId, page: { pageSize: 500, pageToken } }, this.token()).catch((error: unknown) => {
-          throw fromServiceError(error);
-        });
+        const page = await upstream(call(this.client, this.client.listRateTableVersions, { tableId, page: { pageSize: 500, pageToken } }, this.token()));
         page.tables.forEach((table) => this.add(rateTableFromProto(table)));
         pageToken = page.nextPageToken;
       } while (pageToken);
