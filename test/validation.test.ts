@@ -170,12 +170,12 @@ describe("refused by the use case", () => {
     expect(deployed.allowed).toBe(true);
     const scale = await refusal(call(ledger, ledger.scale, { deploymentId: "v-run", replicas: 2, idempotencyKey: "s" }));
     expect(scale).toMatchObject({ code: status.FAILED_PRECONDITION, reason: "WORK_KIND_MISMATCH" });
-    for (const pending of [
-      call(ledger, ledger.pauseRun, { runId: "v-dep", idempotencyKey: "p" }),
-      call(ledger, ledger.endRun, { runId: "v-dep", state: ledgerV1.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "e" }),
-      call(ledger, ledger.undeploy, { deploymentId: "v-run", idempotencyKey: "u" }),
+    for (const send of [
+      () => call(ledger, ledger.pauseRun, { runId: "v-dep", idempotencyKey: "p" }),
+      () => call(ledger, ledger.endRun, { runId: "v-dep", state: ledgerV1.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "e" }),
+      () => call(ledger, ledger.undeploy, { deploymentId: "v-run", idempotencyKey: "u" }),
     ]) {
-      expect((await refusal(pending)).code).toBe(status.FAILED_PRECONDITION);
+      expect((await refusal(send())).code).toBe(status.FAILED_PRECONDITION);
     }
   });
 });

@@ -52,19 +52,16 @@ function item(rate: Rate, table: RateTable, description: string, quantity: bigin
  */
 export const MAX_PRICED_MICROS = 10n ** 15n;
 
-function bounded(lines: LineItem[], field: string): LineItem[] {
+/** The line items of a price a request may ask for: INVALID_ARGUMENT on `field` above MAX_PRICED_MICROS, checked by callers before anything is written. */
+export function withinPriceRange(lines: LineItem[], field: string): LineItem[] {
   if (lines.some((line) => line.amountMicros > MAX_PRICED_MICROS) || totalMicros(lines) > MAX_PRICED_MICROS) {
     throw new InvalidArgumentError(field, `prices above ${MAX_PRICED_MICROS} micro-units (quantity × rate is out of range)`);
   }
   return lines;
 }
 
-/** Prices one usage against a rate table. Unknown names are NOT_FOUND; a price above MAX_PRICED_MICROS is INVALID_ARGUMENT. */
+/** Prices one usage against a rate table (exact, in integers of any size). Unknown names are NOT_FOUND. */
 export function quoteUsage(table: RateTable, usage: Usage, field = "usage"): LineItem[] {
-  return bounded(priceUsage(table, usage, field), field);
-}
-
-function priceUsage(table: RateTable, usage: Usage, field: string): LineItem[] {
   switch (usage.kind) {
     case "model_reply": {
       const replies = nonNegative(`${field}.model_reply.replies`, usage.replies);
@@ -165,11 +162,11 @@ export function quoteProviderCost(table: RateTable, usage: Usage, field = "usage
     ["input tokens (provider cost)", nonNegative(`${field}.model_tokens.input_tokens`, usage.inputTokens), rate.inputUsdMicrosPerMillion],
     ["output tokens (provider cost)", nonNegative(`${field}.model_tokens.output_tokens`, usage.outputTokens), rate.outputUsdMicrosPerMillion],
   ];
-  return bounded(parts.filter(([, q]) => q > 0n).map(([label, q, micros]) => item(usd, table, `${usage.model} ${label}`, q, micros, MILLION)), field);
+  return parts.filter(([, q]) => q > 0n).map(([label, q, micros]) => item(usd, table, `${usage.model} ${label}`, q, micros, MILLION));
 }
 
 export function quote(table: RateTable, usages: Usage[]): LineItem[] {
-  return bounded(usages.flatMap((usage, index) => quoteUsage(table, usage, `usage[${index}]`)), "usage");
+  return usages.flatMap((usage, index) => quoteUsage(table, usage, `usage[${index}]`));
 }
 
 /** Sum of line items per unit (a usage may price in one unit only). */

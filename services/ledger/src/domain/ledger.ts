@@ -1,6 +1,6 @@
 import { decideEligibility, type RunContext } from "@tollgate/eligibility";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
-import { quoteProviderCost, quoteUsage, totalMicros, type Unit, type Usage } from "@tollgate/rating";
+import { quoteProviderCost, quoteUsage, totalMicros, withinPriceRange, type Unit, type Usage } from "@tollgate/rating";
 import type { LedgerStore } from "../data/ledger-store.js";
 import type { RateCache } from "../data/rate-cache.js";
 import type { AccountDirectory, AccountView } from "./account-view.js";
@@ -167,7 +167,7 @@ export class Ledger {
       throw error;
     });
     // BYOM: a reply costs the customer at their provider; the ledger tracks that spend against the cap.
-    const lines = (account.billingMode === "byom_usd" ? quoteProviderCost(table, usage, field) : undefined) ?? quoteUsage(table, usage, field);
+    const lines = withinPriceRange((account.billingMode === "byom_usd" ? quoteProviderCost(table, usage, field) : undefined) ?? quoteUsage(table, usage, field), field);
     const units = new Set(lines.map((line) => line.unit));
     if (units.size > 1) throw new InvalidArgumentError(field, "prices in more than one unit; send one usage per unit");
     const first = lines[0];
