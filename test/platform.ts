@@ -92,9 +92,9 @@ export async function startPlatform(databaseUrl: string, options: PlatformOption
     serviceCredentials,
     async stop() {
       Object.values(clients).forEach((client) => client.close());
-      // `this.notifications`: a test may have replaced the instance (restart tests).
+      // `platform.notifications`, `platform.ledger`: a test may have replaced the instance (restart tests).
       await platform.notifications.stop();
-      await ledger.stop();
+      await platform.ledger.stop();
       await pricing.stop();
       await entitlements.stop();
     },

@@ -1,4 +1,5 @@
 import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import { trace } from "@opentelemetry/api";
 import { DomainError, InvalidArgumentError, translateDatabaseError } from "@tollgate/errors";
 import { googleProtobufAny, googleRpcErrorDetails, googleRpcStatus } from "@tollgate/proto";
 
@@ -20,15 +21,34 @@ function any(typeName: string, value: Uint8Array): googleProtobufAny.Any {
   return { typeUrl: `type.googleapis.com/${typeName}`, value: Buffer.from(value) };
 }
 
+/** The call's trace id: the active span's, else the one in the caller's `traceparent` header, else "". */
+export function traceIdOf(metadata: { get(key: string): unknown[] }): string {
+  const active = trace.getActiveSpan()?.spanContext().traceId;
+  if (active && !/^0+$/.test(active)) return active;
+  const traceparent = metadata.get("traceparent")[0];
+  return typeof traceparent === "string" ? (/^[0-9a-f]{2}-([0-9a-f]{32})-/.exec(traceparent)?.[1] ?? "") : "";
+}
+
 /**
  * The one place where errors become gRPC statuses. Domain errors keep their
  * reason in a google.rpc.ErrorInfo (and the field in a google.rpc.BadRequest);
- * anything unexpected becomes INTERNAL without leaking its message.
+ * anything unexpected becomes INTERNAL without leaking its message, and is
+ * logged (one JSON line on stderr) with its stack and the call's trace id.
  */
-export function toServiceError(error: unknown): Partial<ServiceError> {
+export function toServiceError(error: unknown, traceId: () => string = () => ""): Partial<ServiceError> {
   const translated = translateDatabaseError(error);
   if (!(translated instanceof DomainError)) {
-    return { code: status.INTERNAL, details: "internal error", metadata: new Metadata() };
+    const id = traceId();
+    console.error(
+      JSON.stringify({
+        level: "error",
+        msg: "internal error",
+        error: error instanceof Error ? error.message : String(error),
+        stack: error instanceof Error ? error.stack : undefined,
+        trace_id: id,
+      }),
+    );
+    return { code: status.INTERNAL, details: id ? `internal error (trace ${id})` : "internal error", metadata: new Metadata() };
   }
   const details: googleProtobufAny.Any[] = [
     any(
@@ -53,6 +73,47 @@ export function toServiceError(error: unknown): Partial<ServiceError> {
     Buffer.from(googleRpcStatus.Status.encode({ code, message: translated.message, details }).finish()),
   );
   return { code, details: translated.message, metadata };
+}
+
+/** Downstream codes passed on as they are; an UNAUTHENTICATED or PERMISSION_DENIED answer to this service is its own fault, not its caller's. */
+const PASSED_ON: Partial<Record<status, DomainError["kind"]>> = {
+  [status.INVALID_ARGUMENT]: "invalid_argument",
+  [status.NOT_FOUND]: "not_found",
+  [status.FAILED_PRECONDITION]: "failed_precondition",
+  [status.ABORTED]: "aborted",
+  [status.UNAVAILABLE]: "unavailable",
+  [status.DEADLINE_EXCEEDED]: "unavailable",
+};
+
+/**
+ * A Tollgate service's error as this service's domain error of the same kind
+ * (NOT_FOUND stays NOT_FOUND, with its reason and metadata), so a
+ * downstream answer is never lost as INTERNAL. Deadlines and lost
+ * connections are UNAVAILABLE; anything else is returned unchanged.
+ */
+export function fromServiceError(error: unknown): unknown {
+  const code = (error as ServiceError)?.code;
+  if (typeof code !== "number") return error;
+  const details = errorDetails(error);
+  const kind = PASSED_ON[code as status];
+  if (!kind) return error;
+  const field = details.fieldViolations[0]?.field;
+  if (kind === "invalid_argument" && field) return new InvalidArgumentError(field, details.fieldViolations[0]!.description.replace(`${field}: `, ""));
+  return new UpstreamError(kind, details.message, details.reason ?? code.toString(), details.metadata);
+}
+
+/** A call to another Tollgate service whose error, if any, is re-raised here by fromServiceError. */
+export function upstream<T>(pending: Promise<T>): Promise<T> {
+  return pending.catch((error: unknown) => {
+    throw fromServiceError(error);
+  });
+}
+
+/** A downstream service's domain error, re-raised here with its kind, reason and metadata. */
+class UpstreamError extends DomainError {
+  constructor(readonly kind: DomainError["kind"], message: string, reason: string, metadata: Record<string, string>) {
+    super(message, reason, metadata);
+  }
 }
 
 export interface ErrorDetails {

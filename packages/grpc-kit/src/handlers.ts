@@ -1,8 +1,9 @@
 import type { ServerUnaryCall, ServerWritableStream, sendUnaryData, handleUnaryCall, handleServerStreamingCall } from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
 import type { Principal } from "./credentials.js";
-import { toServiceError } from "./errors.js";
+import { toServiceError, traceIdOf } from "./errors.js";
 import { principalOf } from "./guard.js";
+import { refusal } from "./validation.js";
 
 /** Runs a handler inside a per-request scope (e.g. a forked MikroORM context). */
 export type RequestScope = <T>(fn: () => Promise<T>) => Promise<T>;
@@ -28,6 +29,12 @@ const direct: RequestScope = (fn) => fn();
 export function actorOf(context: CallContext, requested: string): { actor: string; onBehalfOf: string | undefined } {
   const principal = context.principal;
   return principal ? { actor: principal.name, onBehalfOf: principal.onBehalfOf } : { actor: requested, onBehalfOf: undefined };
+}
+
+/** A request the validating deserializer refused (validation.ts) is answered INVALID_ARGUMENT before the handler runs. */
+function checkRequest(request: unknown): void {
+  const refused = refusal(request);
+  if (refused) throw refused;
 }
 
 /**
@@ -64,10 +71,11 @@ export function unary<Req, Res>(
   const scope = options.scope ?? direct;
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
     scope(async () => {
+      checkRequest(call.request);
       return handler(call.request, contextOf(call as ServerUnaryCall<unknown, unknown>));
     }).then(
       (response) => callback(null, response),
-      (error: unknown) => callback(toServiceError(error)),
+      (error: unknown) => callback(toServiceError(error, () => traceIdOf(call.metadata))),
     );
   };
 }
@@ -84,6 +92,7 @@ export function serverStream<Req, Res>(
   return (call: ServerWritableStream<Req, Res>) => {
     const context = contextOf(call as ServerWritableStream<unknown, unknown>);
     scope(async () => {
+      checkRequest(call.request);
       for await (const message of handler(call.request, context)) {
         if (context.signal.aborted) break;
         if (!call.write(message)) await new Promise((resolve) => call.once("drain", resolve));
@@ -92,7 +101,7 @@ export function serverStream<Req, Res>(
       () => call.end(),
       (error: unknown) => {
         if (context.signal.aborted) return;
-        call.emit("error", toServiceError(error));
+        call.emit("error", toServiceError(error, () => traceIdOf(call.metadata)));
       },
     );
   };

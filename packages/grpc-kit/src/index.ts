@@ -17,9 +17,11 @@ export {
 export { ON_BEHALF_OF, principalOf, type ServerAuth } from "./guard.js";
 export { RateLimiter, type RateLimit } from "./rate-limit.js";
 export { serverAuthFromEnv, serverSecurityFromEnv, clientCredentialFromEnv, type AuthEnvironment } from "./env.js";
-export { toServiceError, errorDetails, type ErrorDetails } from "./errors.js";
+export { toServiceError, errorDetails, traceIdOf, fromServiceError, upstream, type ErrorDetails } from "./errors.js";
+export { validatingDefinition, validateMessage, descriptors } from "./validation.js";
+export { FIELD_RULES, DEFAULT_MAX_ITEMS, DEFAULT_MAX_LENGTH, TIMESTAMP_RANGE, type FieldRule } from "./request-rules.js";
 export { createClient, call, type ClientOptions } from "./client.js";
 export { mikroOrmScope } from "./orm-scope.js";
-export { pageSize, page, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "./paging.js";
+export { pageSize, page, pageOffset, encodedSize, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_PAGE_BYTES } from "./paging.js";
 export { runService } from "./main.js";
 export { rpcMetricsInterceptor } from "./rpc-metrics.js";

@@ -10,8 +10,39 @@ export function pageSize(requested: number | undefined): number {
   return requested;
 }
 
-/** Splits rows fetched with one extra into a page and the cursor of its last row (empty when no more). */
-export function page<T>(rows: T[], size: number, cursorOf: (row: T) => string): { items: T[]; nextPageToken: string } {
-  const items = rows.slice(0, size);
-  return { items, nextPageToken: rows.length > size ? cursorOf(items[items.length - 1]!) : "" };
+/** Encoded bytes a page of a list answer may fill, far below gRPC's 4 MiB message limit. */
+export const MAX_PAGE_BYTES = 2 * 1024 * 1024;
+
+/** An item's encoded size, for `page`'s byte budget: `encodedSize(ledgerV1.Hold)`. */
+export function encodedSize<T>(type: { encode(message: T): { finish(): Uint8Array } }): (message: T) => number {
+  return (message) => type.encode(message).finish().length;
+}
+
+/** A numeric page token (an offset or a version): digits only; "" is the start. */
+export function pageOffset(token: string | undefined): number {
+  if (!token) return 0;
+  if (!/^\d{1,15}$/.test(token)) throw new InvalidArgumentError("page.page_token", "is not a page token this service handed out");
+  return Number(token);
+}
+
+/**
+ * Splits rows fetched with one extra into a page and the cursor after its
+ * last row (empty when no more). With `bytesOf` (an item's encoded size), a
+ * page also ends before it passes MAX_PAGE_BYTES (it always carries at least
+ * one item), so a page stays below the message limit whatever the data.
+ */
+export function page<T>(
+  rows: T[],
+  size: number,
+  cursorOf: (row: T, count: number) => string,
+  bytesOf?: (row: T) => number,
+): { items: T[]; nextPageToken: string } {
+  let items = rows.slice(0, size);
+  if (bytesOf) {
+    let bytes = 0;
+    const fits = items.findIndex((row, index) => (bytes += bytesOf(row)) > MAX_PAGE_BYTES && index > 0);
+    if (fits >= 0) items = items.slice(0, fits);
+  }
+  const more = rows.length > items.length;
+  return { items, nextPageToken: more ? cursorOf(items[items.length - 1]!, items.length) : "" };
 }

@@ -9,6 +9,7 @@ import { rpcMetricsInterceptor } from "./rpc-metrics.js";
 // After the gRPC packages: these load @tollgate/proto, whose clients must be made from the instrumented grpc-js.
 import { guardService, type ServerAuth } from "./guard.js";
 import { RateLimiter, type RateLimit } from "./rate-limit.js";
+import { validatingDefinition } from "./validation.js";
 
 export interface ServiceBinding {
   /** Fully qualified name, e.g. `tollgate.ledger.v1.LedgerService`. */
@@ -68,7 +69,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   const limiter = options.rateLimit && options.rateLimit.perSecond > 0 ? new RateLimiter(options.rateLimit) : undefined;
   for (const binding of options.services) {
     const implementation = binding.implementation as UntypedServiceImplementation;
-    server.addService(binding.definition, guardService(binding.definition, implementation, options.auth, limiter));
+    server.addService(validatingDefinition(binding.name, binding.definition), guardService(binding.definition, implementation, options.auth, limiter));
     health.setStatus(binding.name, "SERVING");
   }
   // Health checks and reflection stay open to every caller.

@@ -1,3 +1,3 @@
 export * from "./types.js";
-export { quote, quoteProviderCost, quoteUsage, roundHalfUp, totalMicros, versionInEffect } from "./quote.js";
+export { MAX_PRICED_MICROS, withinPriceRange, quote, quoteProviderCost, quoteUsage, roundHalfUp, totalMicros, versionInEffect } from "./quote.js";
 export * from "./codec.js";

@@ -44,7 +44,23 @@ function item(rate: Rate, table: RateTable, description: string, quantity: bigin
   };
 }
 
-/** Prices one usage against a rate table. Unknown names are NOT_FOUND. */
+/**
+ * The most one usage (or one quote) may price at: 10^15 micro-units, a
+ * thousand million credits or dollars. Far below int64's 9.2 × 10^18, so no
+ * sum a balance, hold or report makes from such amounts can overflow; a
+ * quantity × rate above it is INVALID_ARGUMENT before anything is written.
+ */
+export const MAX_PRICED_MICROS = 10n ** 15n;
+
+/** The line items of a price a request may ask for: INVALID_ARGUMENT on `field` above MAX_PRICED_MICROS, checked by callers before anything is written. */
+export function withinPriceRange(lines: LineItem[], field: string): LineItem[] {
+  if (lines.some((line) => line.amountMicros > MAX_PRICED_MICROS) || totalMicros(lines) > MAX_PRICED_MICROS) {
+    throw new InvalidArgumentError(field, `prices above ${MAX_PRICED_MICROS} micro-units (quantity × rate is out of range)`);
+  }
+  return lines;
+}
+
+/** Prices one usage against a rate table (exact, in integers of any size). Unknown names are NOT_FOUND. */
 export function quoteUsage(table: RateTable, usage: Usage, field = "usage"): LineItem[] {
   switch (usage.kind) {
     case "model_reply": {

@@ -1,6 +1,6 @@
 import { trace } from "@opentelemetry/api";
 import { connectionPool, openDatabase } from "@tollgate/db";
-import { call, createClient, mikroOrmScope, startGrpcServer, type RunningServer, type RateLimit, type ServerAuth, type Credential } from "@tollgate/grpc-kit";
+import { call, upstream, createClient, mikroOrmScope, startGrpcServer, type RunningServer, type RateLimit, type ServerAuth, type Credential } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
 import { currentTraceId, currentTraceparent, startMetrics } from "@tollgate/telemetry";
 import { BannerSchema, ConsumerOffsetSchema } from "./data/banner.entity.js";
@@ -88,7 +88,7 @@ export async function startNotificationsService(options: NotificationsServiceOpt
 
   /** The account's plan rules and who hears about it. */
   async function audience(accountId: string): Promise<{ rules: PlanRules; recipients: Recipients }> {
-    const { account, plan } = await call(entitlements, entitlements.getAccount, { accountId });
+    const { account, plan } = await upstream(call(entitlements, entitlements.getAccount, { accountId }));
     const t = plan?.thresholds;
     const rules: PlanRules = t
       ? {
@@ -113,7 +113,7 @@ export async function startNotificationsService(options: NotificationsServiceOpt
 
   /** The ledger's status icon, and the run-out projection (domain/rules.ts) from the usage history the ledger reports. */
   async function accountState(accountId: string) {
-    const balance = await call(ledger, ledger.getBalance, { accountId });
+    const balance = await upstream(call(ledger, ledger.getBalance, { accountId }));
     const main = balance.units.find((u) => u.unit === commonV1.Unit.UNIT_CREDITS) ?? balance.units[0];
     const cycleEnd = balance.cycle?.cycleEnd ?? new Date(0);
     const runOutAt = main

@@ -1,6 +1,6 @@
 import type { LogFollower } from "@tollgate/db";
 import { InvalidArgumentError } from "@tollgate/errors";
-import { actorOf, page, pageSize, serverStream, unary, type HandlerOptions } from "@tollgate/grpc-kit";
+import { actorOf, encodedSize, page, pageOffset, pageSize, serverStream, unary, type HandlerOptions } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1 } from "@tollgate/proto";
 import { int64 } from "@tollgate/rating";
 import type { Account } from "../data/account.entity.js";
@@ -105,9 +105,9 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
 
     listPlans: unary(async (request: entitlementsV1.ListPlansRequest) => {
       const limit = pageSize(request.page?.pageSize);
-      const rows = await store.listPlans({ afterVersion: int64(request.page?.pageToken, "page.page_token"), limit: limit + 1, allVersions: request.allVersions });
-      const { items, nextPageToken } = page(rows, limit, (row) => row.version);
-      return { plans: items.map(planToProto), nextPageToken };
+      const rows = await store.listPlans({ afterVersion: BigInt(pageOffset(request.page?.pageToken)), limit: limit + 1, allVersions: request.allVersions });
+      const { items, nextPageToken } = page(rows.map(planToProto), limit, (plan) => plan.version, encodedSize(E.Plan));
+      return { plans: items, nextPageToken };
     }, options),
 
     watchPlans: serverStream(async function* (request: entitlementsV1.WatchPlansRequest, context) {
@@ -139,8 +139,8 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
     listAccounts: unary(async (request: entitlementsV1.ListAccountsRequest) => {
       const limit = pageSize(request.page?.pageSize);
       const rows = await store.listAccounts({ after: request.page?.pageToken ?? "", limit: limit + 1, query: request.query });
-      const { items, nextPageToken } = page(rows, limit, (row) => row.accountId);
-      return { accounts: items.map(accountToProto), nextPageToken };
+      const { items, nextPageToken } = page(rows.map(accountToProto), limit, (account) => account.accountId, encodedSize(E.Account));
+      return { accounts: items, nextPageToken };
     }, options),
 
     updateAccount: unary((request: entitlementsV1.UpdateAccountRequest, context) => update(request, actorOf(context, request.actor).actor), options),
@@ -175,8 +175,8 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
         after: request.page?.pageToken ?? "",
         limit: limit + 1,
       });
-      const { items, nextPageToken } = page(rows, limit, (row) => row.subjectId);
-      return { subjects: items.map(subjectToProto), nextPageToken };
+      const { items, nextPageToken } = page(rows.map(subjectToProto), limit, (subject) => subject.subjectId, encodedSize(E.Subject));
+      return { subjects: items, nextPageToken };
     }, options),
 
     checkEligibility: unary(async (request: entitlementsV1.CheckEligibilityRequest) => {

@@ -1,5 +1,5 @@
 import { eligibilityRulesFromProto } from "@tollgate/eligibility";
-import { call } from "@tollgate/grpc-kit";
+import { call, upstream } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1 } from "@tollgate/proto";
 import { unitFromProto, type Unit } from "@tollgate/rating";
 import { inSpan } from "@tollgate/telemetry";
@@ -69,6 +69,8 @@ export class AccountCache implements AccountDirectory {
   private readonly plans = new Map<string, entitlementsV1.Plan>();
   /** The view last built for each account, reused while its account and plan messages are the same objects. */
   private readonly views = new Map<string, { account: entitlementsV1.Account; plan: entitlementsV1.Plan; view: AccountView }>();
+  /** Fills in flight, so concurrent first uses of one account (a burst right after a restart) make one GetAccount call. */
+  private readonly filling = new Map<string, Promise<{ account: entitlementsV1.Account; plan: entitlementsV1.Plan }>>();
   private lastRevision = 0n;
   private lastPlanVersion = 0n;
   private readonly accountFeed: StreamFollower<entitlementsV1.WatchAccountsResponse>;
@@ -115,9 +117,18 @@ export class AccountCache implements AccountDirectory {
   }
 
   private fill(accountId: string): Promise<{ account: entitlementsV1.Account; plan: entitlementsV1.Plan }> {
+    let filling = this.filling.get(accountId);
+    if (!filling) {
+      filling = this.fetch(accountId).finally(() => this.filling.delete(accountId));
+      this.filling.set(accountId, filling);
+    }
+    return filling;
+  }
+
+  private fetch(accountId: string): Promise<{ account: entitlementsV1.Account; plan: entitlementsV1.Plan }> {
     return inSpan("tollgate.ledger", "ledger.account_cache.fill", async (span) => {
       span.setAttribute("tollgate.account_id", accountId);
-      const response = await call(this.client, this.client.getAccount, { accountId });
+      const response = await upstream(call(this.client, this.client.getAccount, { accountId }));
       this.putAccount(response.account!, false);
       this.putPlan(response.plan!);
       this.accountFeed.start();

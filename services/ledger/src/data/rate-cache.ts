@@ -1,5 +1,5 @@
 import { status } from "@grpc/grpc-js";
-import { call } from "@tollgate/grpc-kit";
+import { call, upstream } from "@tollgate/grpc-kit";
 import { NotFoundError } from "@tollgate/errors";
 import { pricingV1 } from "@tollgate/proto";
 import { rateTableFromProto, versionInEffect, type RateTable } from "@tollgate/rating";
@@ -64,7 +64,7 @@ export class RateCache {
       span.setAttribute("tollgate.rate_table_id", tableId);
       let pageToken = "";
       do {
-        const page = await call(this.client, this.client.listRateTableVersions, { tableId, page: { pageSize: 500, pageToken } });
+        const page = await upstream(call(this.client, this.client.listRateTableVersions, { tableId, page: { pageSize: 500, pageToken } }));
         page.tables.forEach((table) => this.add(rateTableFromProto(table)));
         pageToken = page.nextPageToken;
       } while (pageToken);

@@ -1,6 +1,6 @@
 import { decideEligibility, type Bucket, type RunContext } from "@tollgate/eligibility";
-import { InvalidArgumentError, NotFoundError } from "@tollgate/errors";
-import { quoteProviderCost, quoteUsage, totalMicros, type Unit, type Usage } from "@tollgate/rating";
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
+import { quoteProviderCost, quoteUsage, totalMicros, withinPriceRange, type Unit, type Usage } from "@tollgate/rating";
 import type { LedgerStore } from "../data/ledger-store.js";
 import type { RateCache } from "../data/rate-cache.js";
 import type { AccountDirectory, AccountView } from "./account-view.js";
@@ -227,9 +227,13 @@ export class Ledger {
 
   /** `at`: the rates in effect then (metered work keeps the rates it started with). */
   private async price(account: AccountView, usage: Usage, field: string, at: Date = this.now()) {
-    const table = await this.rates.inEffect(account.rateTableId, at);
+    const table = await this.rates.inEffect(account.rateTableId, at).catch((error: unknown) => {
+      // The request is fine; the account's plan names a rate table pricing does not have.
+      if (error instanceof NotFoundError) throw new FailedPreconditionError(`the plan of ${account.accountId} names rate table ${account.rateTableId}, which has no version in effect`, "RATE_TABLE_NOT_FOUND", { rate_table_id: account.rateTableId });
+      throw error;
+    });
     // BYOM: a reply costs the customer at their provider; the ledger tracks that spend against the cap.
-    const lines = (account.billingMode === "byom_usd" ? quoteProviderCost(table, usage, field) : undefined) ?? quoteUsage(table, usage, field);
+    const lines = withinPriceRange((account.billingMode === "byom_usd" ? quoteProviderCost(table, usage, field) : undefined) ?? quoteUsage(table, usage, field), field);
     const units = new Set(lines.map((line) => line.unit));
     if (units.size > 1) throw new InvalidArgumentError(field, "prices in more than one unit; send one usage per unit");
     const first = lines[0];
@@ -500,6 +504,10 @@ export class Ledger {
     requireKey(idempotencyKey);
     const work = await this.store.work(workId);
     if (!work) throw new NotFoundError(isRun ? "run" : "deployment", workId);
+    // A run's calls refuse a deployment's id, and a deployment's calls a run's.
+    if (work.kind !== (isRun ? "run" : "deployment")) {
+      throw new FailedPreconditionError(`${workId} is a ${work.kind}, not a ${isRun ? "run" : "deployment"}`, "WORK_KIND_MISMATCH", { [isRun ? "run_id" : "deployment_id"]: workId });
+    }
     const hash = fingerprint({ op: operation, workId, request });
     const replayed = await this.store.recall(work.account_id, idempotencyKey, hash);
     if (replayed !== undefined && replayed !== null) return (replayed as { result: T }).result;

@@ -1,7 +1,7 @@
 import type { LogFollower } from "@tollgate/db";
 import { runContextFromProto } from "@tollgate/eligibility";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
-import { actorOf, page, pageSize, serverStream, unary, type HandlerOptions } from "@tollgate/grpc-kit";
+import { actorOf, encodedSize, page, pageOffset, pageSize, serverStream, unary, type HandlerOptions } from "@tollgate/grpc-kit";
 import { ledgerV1 } from "@tollgate/proto";
 import { int64, usageFromProto } from "@tollgate/rating";
 import { currentTraceId, currentTraceparent } from "@tollgate/telemetry";
@@ -201,10 +201,10 @@ export function ledgerHandlers(
       if (!request.accountId) throw new InvalidArgumentError("account_id", "is required");
       const dimension = usageDimension(request.dimension, "dimension");
       const limit = pageSize(request.page?.pageSize);
-      const offset = request.page?.pageToken ? Number(int64(request.page.pageToken, "page.page_token")) : 0;
+      const offset = pageOffset(request.page?.pageToken);
       const since = request.since ?? (await store.account(request.accountId))?.cycleStart ?? new Date(0);
       const { rows, total } = await store.topUsage(request.accountId, dimension, since, offset, limit + 1);
-      const { items, nextPageToken } = page(rows, limit, () => String(offset + limit));
+      const { items, nextPageToken } = page(rows, limit, (_, count) => String(offset + count));
       return {
         rows: items.map((row) => ({ key: row.key, amountMicros: row.amount, requests: row.requests, shareBasisPoints: shareBasisPoints(BigInt(row.amount), total) })),
         totalMicros: total.toString(),
@@ -299,22 +299,22 @@ export function ledgerHandlers(
 
     listHolds: unary(async (request: ledgerV1.ListHoldsRequest) => {
       const limit = pageSize(request.page?.pageSize);
-      const offset = Number(int64(request.page?.pageToken, "page.page_token"));
+      const offset = pageOffset(request.page?.pageToken);
       const rows = await store.listHolds({
         ...(request.accountId ? { accountId: request.accountId } : {}),
         ...(request.status ? { status: L.holdStatusToJSON(request.status).slice("HOLD_STATUS_".length).toLowerCase() } : {}),
         offset,
         limit: limit + 1,
       });
-      const { items, nextPageToken } = page(rows, limit, () => String(offset + limit));
-      const rates = await ledger.publishedRateTables(items.map((hold) => BigInt(hold.rateTableSequence)));
-      return { holds: items.map((hold) => holdToProto(hold, rates)), nextPageToken };
+      const rates = await ledger.publishedRateTables(rows.slice(0, limit).map((hold) => BigInt(hold.rateTableSequence)));
+      const { items, nextPageToken } = page(rows.map((hold) => holdToProto(hold, rates)), limit, (_, count) => String(offset + count), encodedSize(L.Hold));
+      return { holds: items, nextPageToken };
     }, options),
 
     listMeteredWork: unary(async (request: ledgerV1.ListMeteredWorkRequest) => {
       if (request.kind && !["run", "deployment"].includes(request.kind)) throw new InvalidArgumentError("kind", "must be run or deployment");
       const limit = pageSize(request.page?.pageSize);
-      const offset = Number(int64(request.page?.pageToken, "page.page_token"));
+      const offset = pageOffset(request.page?.pageToken);
       const rows = await store.listWork({
         ...(request.accountId ? { accountId: request.accountId } : {}),
         ...(request.kind ? { kind: request.kind } : {}),
@@ -322,8 +322,8 @@ export function ledgerHandlers(
         offset,
         limit: limit + 1,
       });
-      const { items, nextPageToken } = page(rows, limit, () => String(offset + limit));
-      return { work: items.map(workToProto), nextPageToken };
+      const { items, nextPageToken } = page(rows.map(workToProto), limit, (_, count) => String(offset + count), encodedSize(L.MeteredWork));
+      return { work: items, nextPageToken };
     }, options),
 
     listEntries: unary(async (request: ledgerV1.ListEntriesRequest) => {
@@ -336,15 +336,14 @@ export function ledgerHandlers(
         attribution: Object.fromEntries(
           Object.entries(request.attribution).map(([key, value]) => [usageDimension(key, `attribution[${key}]`), value]),
         ),
-        ...(request.page?.pageToken ? { beforeId: int64(request.page.pageToken, "page.page_token") } : {}),
+        ...(request.page?.pageToken ? { beforeId: BigInt(pageOffset(request.page.pageToken)) } : {}),
         limit: limit + 1,
       });
-      const { items, nextPageToken } = page(entries, limit, (entry) => entry.entryId);
-      const [lines, rates] = await Promise.all([store.lines(items.map((e) => e.entryId)), ledger.publishedRateTables(items.map((e) => BigInt(e.rateTableSequence)))]);
-      return {
-        entries: items.map((entry) => entryToProto(entry, lines.filter((line) => line.entryId === entry.entryId), rates)),
-        nextPageToken,
-      };
+      const shown = entries.slice(0, limit);
+      const [lines, rates] = await Promise.all([store.lines(shown.map((e) => e.entryId)), ledger.publishedRateTables(shown.map((e) => BigInt(e.rateTableSequence)))]);
+      const protos = entries.map((entry) => entryToProto(entry, lines.filter((line) => line.entryId === entry.entryId), rates));
+      const { items, nextPageToken } = page(protos, limit, (entry) => entry.entryId, encodedSize(L.Entry));
+      return { entries: items, nextPageToken };
     }, options),
 
     getLatestEventSequence: unary(async () => ({ sequence: (await store.latestEventSequence()).toString() }), options),

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
-import { actorOf, page, pageSize, unary, type HandlerOptions } from "@tollgate/grpc-kit";
+import { actorOf, encodedSize, page, pageOffset, pageSize, unary, type HandlerOptions } from "@tollgate/grpc-kit";
 import { commonV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
 import type { Banner } from "../data/banner.entity.js";
 import type { Delivery, Preferences } from "../data/delivery.entity.js";
@@ -90,11 +90,10 @@ export function notificationsHandlers(
 
     listNotifications: unary(async (request: notificationsV1.ListNotificationsRequest) => {
       const limit = pageSize(request.page?.pageSize);
-      const offset = request.page?.pageToken ? Number(request.page.pageToken) : 0;
-      if (!Number.isInteger(offset) || offset < 0) throw new InvalidArgumentError("page.page_token", "not a token from a previous page");
+      const offset = pageOffset(request.page?.pageToken);
       const rows = await store.deliveries(request.accountId, offset, limit + 1);
-      const { items, nextPageToken } = page(rows, limit, () => String(offset + limit));
-      return { notifications: items.map(deliveryToProto), nextPageToken };
+      const { items, nextPageToken } = page(rows.map(deliveryToProto), limit, (_, count) => String(offset + count), encodedSize(notificationsV1.Notification));
+      return { notifications: items, nextPageToken };
     }, options),
 
     resendNotification: unary(async (request: notificationsV1.ResendNotificationRequest, context) => {

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, NotFoundError } from "@tollgate/errors";
-import { quote, versionInEffect, type LineItem, type Rate, type RateTable, type Usage } from "@tollgate/rating";
+import { quote, versionInEffect, withinPriceRange, type LineItem, type Rate, type RateTable, type Usage } from "@tollgate/rating";
 import type { RateTableStore } from "../data/rate-table-store.js";
 import type { RateTableVersion } from "../data/rate-table-version.entity.js";
 import { ratesFromJson, ratesToJson } from "../data/rate-json.js";
@@ -90,7 +90,7 @@ export class RateTables {
 
   async quote(tableId: string, usages: Usage[], version: bigint, at?: Date): Promise<{ lines: LineItem[]; version: bigint }> {
     const { table } = await this.resolve(tableId, version, at);
-    return { lines: quote(table, usages), version: table.version };
+    return { lines: withinPriceRange(quote(table, usages), "usage"), version: table.version };
   }
 
   async diff(tableId: string, from: bigint, to: bigint): Promise<{ key: string; before?: Rate; after?: Rate }[]> {

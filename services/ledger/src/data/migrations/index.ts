@@ -6,6 +6,7 @@ import { Migration20261123060000_work_labels } from "./Migration20261123060000_w
 import { Migration20261130100000_work_context } from "./Migration20261130100000_work_context.js";
 import { Migration20261130200000_spend_cap_reached } from "./Migration20261130200000_spend_cap_reached.js";
 import { Migration20261130200100_reload_price } from "./Migration20261130200100_reload_price.js";
+import { Migration20261130300000_account_lock_order } from "./Migration20261130300000_account_lock_order.js";
 import { Migration20261130400000_on_behalf_of } from "./Migration20261130400000_on_behalf_of.js";
 import { Migration20261130600000_search } from "./Migration20261130600000_search.js";
 
@@ -18,6 +19,7 @@ export const migrations = [
   Migration20261130100000_work_context,
   Migration20261130200000_spend_cap_reached,
   Migration20261130200100_reload_price,
+  Migration20261130300000_account_lock_order,
   Migration20261130400000_on_behalf_of,
   Migration20261130600000_search,
 ];

@@ -213,22 +213,35 @@ export function surfaceToJSON(object: Surface): string {
 
 /** Who and what a piece of usage is attributed to. Every journal entry keeps it. */
 export interface Attribution {
+  /** Bound: at most 256 characters. */
   userId: string;
+  /** Bound: at most 256 characters. */
   workspaceId: string;
+  /** Bound: at most 256 characters. */
   workspaceGroupId: string;
+  /** Bound: at most 256 characters. */
   agentId: string;
+  /** Bound: at most 256 characters. */
   conversationId: string;
+  /** Bound: at most 256 characters. */
   taskId: string;
+  /** Bound: at most 256 characters. */
   tool: string;
+  /** Bound: at most 256 characters. */
   block: string;
+  /** Bound: at most 256 characters. */
   model: string;
+  /** Bound: at most 128 characters. */
   deploymentId: string;
+  /** Bound: a declared value. */
   surface: Surface;
 }
 
 /** A cursor page request: page_token is opaque and comes from the previous response. */
 export interface PageRequest {
+  /** Bound: from 0 to 500. */
   pageSize: number;
+  /** Bound: at most 128 characters. */
   pageToken: string;
 }
 

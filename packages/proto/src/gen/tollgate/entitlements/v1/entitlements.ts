@@ -355,14 +355,25 @@ export function computeSourceToJSON(object: ComputeSource): string {
 }
 
 export interface Subject {
+  /** Bound: at most 128 characters. */
   accountId: string;
+  /** Bound: a declared value. */
   kind: SubjectKind;
-  /** The id that attribution carries (workspace_id, workspace_group_id, user_id). */
+  /**
+   * The id that attribution carries (workspace_id, workspace_group_id, user_id).
+   * Bound: at most 128 characters.
+   */
   subjectId: string;
+  /** Bound: at most 256 characters. */
   name: string;
-  /** A workspace's group, or a user's workspace (optional). */
+  /**
+   * A workspace's group, or a user's workspace (optional).
+   * Bound: at most 128 characters.
+   */
   parentId: string;
+  /** Bound: at most 320 characters. */
   email: string;
+  /** Bound: from 1970-01-01 and before 2200-01-01 UTC. */
   createdAt: Date | undefined;
 }
 
@@ -375,7 +386,9 @@ export interface UpsertSubjectResponse {
 }
 
 export interface ListSubjectsRequest {
+  /** Bound: at most 128 characters. */
   accountId: string;
+  /** Bound: a declared value. */
   kind: SubjectKind;
   page: PageRequest | undefined;
 }
@@ -387,30 +400,46 @@ export interface ListSubjectsResponse {
 
 /** A plan's allotment of one unit per cycle, for the buckets that share it. */
 export interface Allotment {
+  /** Bound: a declared value. */
   unit: Unit;
+  /** Bound: from -1000000000000000 to 1000000000000000. */
   amountMicros: string;
+  /** Bound: at most 100 items; a declared value. */
   buckets: Bucket[];
 }
 
 export interface SignupGrant {
+  /** Bound: a declared value. */
   unit: Unit;
+  /** Bound: from -1000000000000000 to 1000000000000000. */
   amountMicros: string;
+  /** Bound: from 0 to 3660. */
   expiresAfterDays: number;
+  /** Bound: at most 100 items; a declared value. */
   buckets: Bucket[];
 }
 
 /** Limits for one kind of usage; zero values mean "no allowance below zero". */
 export interface UsageLimits {
+  /** Bound: a declared value. */
   unit: Unit;
+  /** Bound: from -1000000000000000 to 1000000000000000. */
   lowCreditLimitMicros: string;
-  /** How far below zero running work may take the balance (a positive number). */
+  /**
+   * How far below zero running work may take the balance (a positive number).
+   * Bound: from -1000000000000000 to 1000000000000000.
+   */
   negativeLimitMicros: string;
 }
 
 export interface NotificationThresholds {
+  /** Bound: at most 100 items; from 0 to 1000. */
   bannerPercents: number[];
+  /** Bound: at most 100 items; from 0 to 1000. */
   emailPercents: number[];
+  /** Bound: from 0 to 1000. */
   upgradePromptPercent: number;
+  /** Bound: from 0 to 1000. */
   referralPromptPercent: number;
 }
 
@@ -426,33 +455,55 @@ export interface NotificationThresholds {
  * BUCKET_AI charges own-key model calls in credits.
  */
 export interface EligibilityRule {
+  /** Bound: at most 100 items; a declared value. */
   runLocations: RunLocation[];
+  /** Bound: at most 100 items; a declared value. */
   inferenceSources: InferenceSource[];
+  /** Bound: at most 100 items; a declared value. */
   computeSources: ComputeSource[];
-  /** Matches when the organisation has at most this many seats (0: any size). */
+  /**
+   * Matches when the organisation has at most this many seats (0: any size).
+   * Bound: from 0 to 1000000.
+   */
   maxSeats: number;
   allowed: boolean;
+  /** Bound: at most 1024 characters. */
   reason: string;
+  /** Bound: at most 100 items; a declared value. */
   buckets: Bucket[];
   metered: boolean;
 }
 
 export interface Plan {
+  /** Bound: at most 128 characters. */
   planId: string;
+  /** Bound: at least 0. */
   version: string;
+  /** Bound: at most 256 characters. */
   name: string;
+  /** Bound: at most 256 characters. */
   tier: string;
+  /** Bound: at most 100 items. */
   allotments: Allotment[];
+  /** Bound: at most 100 items. */
   signupGrants: SignupGrant[];
+  /** Bound: at most 100 items. */
   limits: UsageLimits[];
   thresholds:
     | NotificationThresholds
     | undefined;
-  /** Pool kinds after monthly, in draw-down order. */
+  /**
+   * Pool kinds after monthly, in draw-down order.
+   * Bound: at most 100 items; a declared value.
+   */
   drawdownOrder: PoolKind[];
+  /** Bound: at most 100 items. */
   eligibility: EligibilityRule[];
+  /** Bound: at most 100 items; a declared value. */
   meteredBuckets: Bucket[];
+  /** Bound: at most 256 characters. */
   rateTableId: string;
+  /** Bound: from 1970-01-01 and before 2200-01-01 UTC. */
   publishedAt: Date | undefined;
   freeTier: boolean;
   /** What an add-on auto reload costs, per unit (at most one entry per unit). */
@@ -487,8 +538,12 @@ export interface Account {
 }
 
 export interface PublishPlanRequest {
-  plan: Plan | undefined;
+  plan:
+    | Plan
+    | undefined;
+  /** Bound: at most 128 characters. */
   actor: string;
+  /** Bound: at most 1024 characters. */
   reason: string;
 }
 
@@ -497,8 +552,12 @@ export interface PublishPlanResponse {
 }
 
 export interface GetPlanRequest {
+  /** Bound: at most 128 characters. */
   planId: string;
-  /** Zero means the latest version. */
+  /**
+   * Zero means the latest version.
+   * Bound: at least 0.
+   */
   version: string;
 }
 
@@ -517,6 +576,7 @@ export interface ListPlansResponse {
 }
 
 export interface WatchPlansRequest {
+  /** Bound: at least 0. */
   afterVersion: string;
 }
 
@@ -525,15 +585,27 @@ export interface WatchPlansResponse {
 }
 
 export interface CreateAccountRequest {
+  /** Bound: at most 128 characters. */
   accountId: string;
+  /** Bound: at most 256 characters. */
   name: string;
+  /** Bound: at most 128 characters. */
   planId: string;
+  /** Bound: from 0 to 1000000. */
   seats: number;
+  /** Bound: a declared value. */
   deploymentMode: DeploymentMode;
+  /** Bound: a declared value. */
   billingMode: BillingMode;
-  cycleAnchor: Date | undefined;
+  /** Bound: from 1970-01-01 and before 2200-01-01 UTC. */
+  cycleAnchor:
+    | Date
+    | undefined;
+  /** Bound: at most 20 items; each at most 320 characters. */
   adminEmails: string[];
+  /** Bound: from 0 to 1000000000000000. */
   spendCapMicros: string;
+  /** Bound: at most 128 characters. */
   idempotencyKey: string;
 }
 
@@ -542,6 +614,7 @@ export interface CreateAccountResponse {
 }
 
 export interface GetAccountRequest {
+  /** Bound: at most 128 characters. */
   accountId: string;
 }
 
@@ -551,7 +624,10 @@ export interface GetAccountResponse {
 }
 
 export interface ListAccountsRequest {
-  page: PageRequest | undefined;
+  page:
+    | PageRequest
+    | undefined;
+  /** Bound: at most 256 characters. */
   query: string;
 }
 
@@ -561,19 +637,34 @@ export interface ListAccountsResponse {
 }
 
 export interface UpdateAccountRequest {
+  /** Bound: at most 128 characters. */
   accountId: string;
-  /** Empty fields are left as they are. */
+  /**
+   * Empty fields are left as they are.
+   * Bound: at most 128 characters.
+   */
   planId: string;
+  /** Bound: a declared value. */
   status: AccountStatus;
+  /** Bound: from 0 to 1000000. */
   seats: number;
+  /** Bound: at most 128 characters. */
   actor: string;
+  /** Bound: at most 1024 characters. */
   reason: string;
+  /** Bound: at most 128 characters. */
   idempotencyKey: string;
-  /** Set when present; 0 removes the cap. */
+  /**
+   * Set when present; 0 removes the cap.
+   * Bound: from 0 to 1000000000000000.
+   */
   spendCapMicros?:
     | string
     | undefined;
-  /** Overrides the plan's limits for each unit listed. */
+  /**
+   * Overrides the plan's limits for each unit listed.
+   * Bound: at most 100 items.
+   */
   limits: UsageLimits[];
 }
 
@@ -613,6 +704,7 @@ export interface SetAccountControlsResponse {
 }
 
 export interface WatchAccountsRequest {
+  /** Bound: at least 0. */
   afterRevision: string;
 }
 
@@ -627,12 +719,16 @@ export interface WatchAccountsResponse {
  * hosted compute.
  */
 export interface RunContext {
+  /** Bound: a declared value. */
   runLocation: RunLocation;
+  /** Bound: a declared value. */
   inferenceSource: InferenceSource;
+  /** Bound: a declared value. */
   computeSource: ComputeSource;
 }
 
 export interface CheckEligibilityRequest {
+  /** Bound: at most 128 characters. */
   accountId: string;
   context: RunContext | undefined;
 }

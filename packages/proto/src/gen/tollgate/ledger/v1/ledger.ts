@@ -416,10 +416,15 @@ export interface Hold {
 }
 
 export interface AuthorizeRequest {
+  /** Bound: at most 128 characters. */
   accountId: string;
   estimate: Usage | undefined;
-  attribution: Attribution | undefined;
+  attribution:
+    | Attribution
+    | undefined;
+  /** Bound: at most 128 characters. */
   idempotencyKey: string;
+  /** Bound: from 0 to 604800000. */
   ttlMs: string;
   context: RunContext | undefined;
 }
@@ -447,11 +452,16 @@ export interface AuthorizeResponse {
 }
 
 export interface ChargeRequest {
+  /** Bound: at most 128 characters. */
   accountId: string;
-  /** Empty for a one-shot charge without a hold. */
+  /**
+   * Empty for a one-shot charge without a hold.
+   * Bound: at most 256 characters; a UUID.
+   */
   holdId: string;
   usage: Usage | undefined;
   final: boolean;
+  /** Bound: at most 128 characters. */
   idempotencyKey: string;
   attribution:
     | Attribution
@@ -470,8 +480,11 @@ export interface ChargeResponse {
 }
 
 export interface ReleaseRequest {
+  /** Bound: at most 128 characters. */
   accountId: string;
+  /** Bound: at most 256 characters; a UUID. */
   holdId: string;
+  /** Bound: at most 128 characters. */
   idempotencyKey: string;
 }
 
@@ -481,21 +494,35 @@ export interface ReleaseResponse {
 }
 
 export interface GrantRequest {
+  /** Bound: at most 128 characters. */
   accountId: string;
+  /** Bound: a declared value. */
   poolKind: PoolKind;
+  /** Bound: a declared value. */
   unit: Unit;
+  /** Bound: from -1000000000000000 to 1000000000000000. */
   amountMicros: string;
-  expiresAt: Date | undefined;
+  /** Bound: from 1970-01-01 and before 2200-01-01 UTC. */
+  expiresAt:
+    | Date
+    | undefined;
+  /** Bound: at most 1024 characters. */
   reason: string;
+  /** Bound: at most 128 characters. */
   actor: string;
+  /** Bound: at most 128 characters. */
   idempotencyKey: string;
+  /** Bound: from -1000000 to 1000000. */
   priority: number;
   /**
    * Add-on auto reload: when the pool falls below reload_below_micros it is
    * topped up to reload_to_micros, at most once per reload_cooldown_ms.
+   * Bound: from 0 to 1000000000000000.
    */
   reloadBelowMicros: string;
+  /** Bound: from 0 to 1000000000000000. */
   reloadToMicros: string;
+  /** Bound: from 0 to 31622400000. */
   reloadCooldownMs: string;
 }
 
@@ -506,12 +533,20 @@ export interface GrantResponse {
 }
 
 export interface AdjustRequest {
+  /** Bound: at most 128 characters. */
   accountId: string;
+  /** Bound: at most 256 characters; a UUID. */
   poolId: string;
-  /** Signed: positive credits the pool, negative debits it. */
+  /**
+   * Signed: positive credits the pool, negative debits it.
+   * Bound: from -1000000000000000 to 1000000000000000.
+   */
   amountMicros: string;
+  /** Bound: at most 1024 characters. */
   reason: string;
+  /** Bound: at most 128 characters. */
   actor: string;
+  /** Bound: at most 128 characters. */
   idempotencyKey: string;
 }
 
@@ -562,6 +597,7 @@ export interface CycleMetrics {
 }
 
 export interface GetBalanceRequest {
+  /** Bound: at most 128 characters. */
   accountId: string;
 }
 
@@ -573,6 +609,7 @@ export interface GetBalanceResponse {
 }
 
 export interface GetHoldRequest {
+  /** Bound: at most 256 characters; a UUID. */
   holdId: string;
 }
 
@@ -581,8 +618,12 @@ export interface GetHoldResponse {
 }
 
 export interface ListHoldsRequest {
-  /** Empty: every account. */
+  /**
+   * Empty: every account.
+   * Bound: at most 128 characters.
+   */
   accountId: string;
+  /** Bound: a declared value. */
   status: HoldStatus;
   page: PageRequest | undefined;
 }
@@ -620,8 +661,11 @@ export interface MeteredWork_LabelsEntry {
 }
 
 export interface ListMeteredWorkRequest {
+  /** Bound: at most 128 characters. */
   accountId: string;
+  /** Bound: at most 256 characters. */
   kind: string;
+  /** Bound: at most 256 characters. */
   state: string;
   page: PageRequest | undefined;
 }
@@ -662,11 +706,19 @@ export interface Entry {
 }
 
 export interface ListEntriesRequest {
+  /** Bound: at most 128 characters. */
   accountId: string;
-  page: PageRequest | undefined;
+  page:
+    | PageRequest
+    | undefined;
+  /** Bound: at most 256 characters; a UUID. */
   holdId: string;
+  /** Bound: a declared value. */
   kind: EntryKind;
-  /** Attribution filters, e.g. {"workspace_id": "ws-1", "model": "gpt-4o"}; all must match. */
+  /**
+   * Attribution filters, e.g. {"workspace_id": "ws-1", "model": "gpt-4o"}; all must match.
+   * Bound: at most 11 entries; keys at most 256 characters.
+   */
   attribution: { [key: string]: string };
 }
 
@@ -707,9 +759,14 @@ export interface SearchResponse {
 }
 
 export interface GetUsageRequest {
+  /** Bound: at most 128 characters. */
   accountId: string;
+  /** Bound: a declared value. */
   window: UsageWindow;
-  /** Attribution dimension to split by, e.g. "surface", "bucket", "workspace_id". */
+  /**
+   * Attribution dimension to split by, e.g. "surface", "bucket", "workspace_id".
+   * Bound: at most 256 characters.
+   */
   splitBy: string;
 }
 
@@ -725,10 +782,17 @@ export interface GetUsageResponse {
 }
 
 export interface GetTopUsageRequest {
+  /** Bound: at most 128 characters. */
   accountId: string;
-  /** An attribution dimension: "workspace_id", "workspace_group_id", "user_id", "model", "agent_id", … */
+  /**
+   * An attribution dimension: "workspace_id", "workspace_group_id", "user_id", "model", "agent_id", …
+   * Bound: at most 256 characters.
+   */
   dimension: string;
-  /** Start of the period; unset means the start of the current cycle. */
+  /**
+   * Start of the period; unset means the start of the current cycle.
+   * Bound: from 1970-01-01 and before 2200-01-01 UTC.
+   */
   since: Date | undefined;
   page: PageRequest | undefined;
 }
@@ -748,11 +812,19 @@ export interface GetTopUsageResponse {
 }
 
 export interface StartRunRequest {
+  /** Bound: at most 128 characters. */
   accountId: string;
+  /** Bound: at most 128 characters. */
   runId: string;
-  attribution: Attribution | undefined;
+  attribution:
+    | Attribution
+    | undefined;
+  /** Bound: at most 128 characters. */
   idempotencyKey: string;
-  /** Descriptive labels shown with the run (say "tool" or "owner"); never priced. */
+  /**
+   * Descriptive labels shown with the run (say "tool" or "owner"); never priced.
+   * Bound: at most 20 entries; keys at most 256 characters.
+   */
   labels: { [key: string]: string };
   /**
    * Where the run runs, as on Authorize: the plan's eligibility rules admit it
@@ -778,7 +850,9 @@ export interface StartRunResponse {
 }
 
 export interface PauseRunRequest {
+  /** Bound: at most 128 characters. */
   runId: string;
+  /** Bound: at most 128 characters. */
   idempotencyKey: string;
 }
 
@@ -794,7 +868,9 @@ export interface PauseRunResponse {
 }
 
 export interface ResumeRunRequest {
+  /** Bound: at most 128 characters. */
   runId: string;
+  /** Bound: at most 128 characters. */
   idempotencyKey: string;
 }
 
@@ -803,8 +879,11 @@ export interface ResumeRunResponse {
 }
 
 export interface EndRunRequest {
+  /** Bound: at most 128 characters. */
   runId: string;
+  /** Bound: a declared value. */
   state: RunEndState;
+  /** Bound: at most 128 characters. */
   idempotencyKey: string;
 }
 
@@ -821,17 +900,29 @@ export interface EndRunResponse {
 }
 
 export interface DeployRequest {
+  /** Bound: at most 128 characters. */
   accountId: string;
+  /** Bound: at most 128 characters. */
   deploymentId: string;
-  hardware: Usage | undefined;
+  hardware:
+    | Usage
+    | undefined;
+  /** Bound: from 0 to 10000. */
   replicas: number;
-  attribution: Attribution | undefined;
+  attribution:
+    | Attribution
+    | undefined;
+  /** Bound: at most 128 characters. */
   idempotencyKey: string;
-  /** Where the deployment answers (shared with the account's admins in the deployment email). */
+  /**
+   * Where the deployment answers (shared with the account's admins in the deployment email).
+   * Bound: at most 2048 characters.
+   */
   endpoint: string;
   /**
    * Descriptive labels shown with the deployment (say "language": "Python 3.12" for a script,
    * "type": "fine-tuned" for a model); never priced.
+   * Bound: at most 20 entries; keys at most 256 characters.
    */
   labels: { [key: string]: string };
   /**
@@ -859,8 +950,11 @@ export interface DeployResponse {
 }
 
 export interface ScaleRequest {
+  /** Bound: at most 128 characters. */
   deploymentId: string;
+  /** Bound: from 0 to 10000. */
   replicas: number;
+  /** Bound: at most 128 characters. */
   idempotencyKey: string;
 }
 
@@ -869,7 +963,9 @@ export interface ScaleResponse {
 }
 
 export interface UndeployRequest {
+  /** Bound: at most 128 characters. */
   deploymentId: string;
+  /** Bound: at most 128 characters. */
   idempotencyKey: string;
 }
 
@@ -885,6 +981,7 @@ export interface UndeployResponse {
 }
 
 export interface RollOverCycleRequest {
+  /** Bound: at most 128 characters. */
   accountId: string;
 }
 
@@ -894,6 +991,7 @@ export interface RollOverCycleResponse {
 }
 
 export interface StreamEventsRequest {
+  /** Bound: at least 0. */
   afterSequence: string;
 }
 

@@ -162,6 +162,7 @@ export interface Banner {
 }
 
 export interface ListBannersRequest {
+  /** Bound: at most 128 characters. */
   accountId: string;
   includeDismissed: boolean;
 }
@@ -175,7 +176,9 @@ export interface ListBannersResponse {
 }
 
 export interface DismissBannerRequest {
+  /** Bound: at most 256 characters; a UUID. */
   bannerId: string;
+  /** Bound: at most 128 characters. */
   actor: string;
 }
 
@@ -198,6 +201,7 @@ export interface Notification {
 }
 
 export interface ListNotificationsRequest {
+  /** Bound: at most 128 characters. */
   accountId: string;
   page: PageRequest | undefined;
 }
@@ -208,8 +212,11 @@ export interface ListNotificationsResponse {
 }
 
 export interface ResendNotificationRequest {
+  /** Bound: at most 256 characters; a UUID. */
   notificationId: string;
+  /** Bound: at most 128 characters. */
   actor: string;
+  /** Bound: at most 1024 characters. */
   reason: string;
 }
 
@@ -218,15 +225,23 @@ export interface ResendNotificationResponse {
 }
 
 export interface WebhookEndpoint {
+  /** Bound: at most 2048 characters. */
   url: string;
+  /** Bound: at most 256 characters. */
   secret: string;
 }
 
 export interface Preferences {
+  /** Bound: at most 128 characters. */
   accountId: string;
+  /** Bound: at most 20 items; each at most 320 characters. */
   emailRecipients: string[];
+  /** Bound: at most 10 items. */
   webhooks: WebhookEndpoint[];
-  /** rule name → channels that deliver it; an absent rule uses the defaults. */
+  /**
+   * rule name → channels that deliver it; an absent rule uses the defaults.
+   * Bound: at most 100 entries; keys at most 256 characters.
+   */
   channelsByRule: { [key: string]: ChannelSet };
 }
 
@@ -236,10 +251,12 @@ export interface Preferences_ChannelsByRuleEntry {
 }
 
 export interface ChannelSet {
+  /** Bound: at most 100 items; a declared value. */
   channels: Channel[];
 }
 
 export interface GetPreferencesRequest {
+  /** Bound: at most 128 characters. */
   accountId: string;
 }
 

@@ -51,21 +51,31 @@ export interface Usage {
 }
 
 export interface ModelReplyUsage {
+  /** Bound: at most 256 characters. */
   model: string;
+  /** Bound: from 0 to 1000000000000. */
   replies: string;
 }
 
 export interface ModelTokensUsage {
+  /** Bound: at most 256 characters. */
   model: string;
+  /** Bound: from 0 to 1000000000000. */
   inputTokens: string;
+  /** Bound: from 0 to 1000000000000. */
   outputTokens: string;
+  /** Bound: from 0 to 1000000000000. */
   cacheReadTokens: string;
+  /** Bound: from 0 to 1000000000000. */
   cacheWriteTokens: string;
 }
 
 export interface BlockRunUsage {
+  /** Bound: at most 256 characters. */
   block: string;
+  /** Bound: at most 20 entries; keys at most 256 characters. */
   configuration: { [key: string]: string };
+  /** Bound: from 0 to 1000000000000. */
   runs: string;
 }
 
@@ -75,41 +85,58 @@ export interface BlockRunUsage_ConfigurationEntry {
 }
 
 export interface GpuTimeUsage {
+  /** Bound: at most 256 characters. */
   gpuType: string;
+  /** Bound: from 0 to 10000. */
   replicas: string;
+  /** Bound: from 0 to 1000000000000. */
   seconds: string;
 }
 
 export interface CpuTimeUsage {
+  /** Bound: at most 256 characters. */
   cpuType: string;
+  /** Bound: from 0 to 1000000000000. */
   cores: string;
+  /** Bound: from 0 to 1000000000000. */
   seconds: string;
 }
 
 export interface HardwareProfileTimeUsage {
+  /** Bound: at most 256 characters. */
   profile: string;
+  /** Bound: from 0 to 1000000000000. */
   seconds: string;
 }
 
 export interface FineTuningUsage {
+  /** Bound: from 0 to 1000000000000. */
   trainingTokens: string;
+  /** Bound: at most 256 characters. */
   sizeClass: string;
+  /** Bound: from 0 to 1000000000000. */
   epochs: string;
+  /** Bound: at most 256 characters. */
   hardware: string;
 }
 
 export interface ActiveTimeUsage {
+  /** Bound: from 0 to 1000000000000. */
   seconds: string;
 }
 
 export interface ToolRunUsage {
+  /** Bound: at most 256 characters. */
   tool: string;
+  /** Bound: from 0 to 1000000000000. */
   runs: string;
 }
 
 /** One rate of a table. Amounts are micro-units of the rate's unit. */
 export interface Rate {
+  /** Bound: a declared value. */
   bucket: Bucket;
+  /** Bound: a declared value. */
   unit: Unit;
   kind:
     | { $case: "modelReply"; modelReply: ModelReplyRate }
@@ -125,30 +152,47 @@ export interface Rate {
 }
 
 export interface ModelReplyRate {
+  /** Bound: at most 256 characters. */
   model: string;
+  /** Bound: from 0 to 1000000000000000. */
   microsPerReply: string;
 }
 
 export interface ModelTokenRate {
+  /** Bound: at most 256 characters. */
   model: string;
+  /** Bound: from 0 to 1000000000000000. */
   inputMicrosPerMillion: string;
+  /** Bound: from 0 to 1000000000000000. */
   outputMicrosPerMillion: string;
+  /** Bound: from 0 to 1000000000000000. */
   cacheReadMicrosPerMillion: string;
+  /** Bound: from 0 to 1000000000000000. */
   cacheWriteMicrosPerMillion: string;
-  /** Optional provider cost in micro-USD per million tokens, for BYOM spend caps. */
+  /**
+   * Optional provider cost in micro-USD per million tokens, for BYOM spend caps.
+   * Bound: from 0 to 1000000000000000.
+   */
   inputUsdMicrosPerMillion: string;
+  /** Bound: from 0 to 1000000000000000. */
   outputUsdMicrosPerMillion: string;
 }
 
 export interface BlockRate {
+  /** Bound: at most 256 characters. */
   block: string;
-  /** Fixed price per run when configuration_key is empty. */
+  /**
+   * Fixed price per run when configuration_key is empty.
+   * Bound: from 0 to 1000000000000000.
+   */
   microsPerRun: string;
   /**
    * Variable price: the run's configuration[configuration_key] selects a price;
    * micros_per_run is the default for values not listed.
+   * Bound: at most 256 characters.
    */
   configurationKey: string;
+  /** Bound: at most 100 entries; keys at most 256 characters. */
   microsPerRunByValue: { [key: string]: string };
 }
 
@@ -158,35 +202,51 @@ export interface BlockRate_MicrosPerRunByValueEntry {
 }
 
 export interface GpuHourRate {
+  /** Bound: at most 256 characters. */
   gpuType: string;
+  /** Bound: from 0 to 1000000000000000. */
   microsPerReplicaHour: string;
 }
 
 export interface CpuCoreHourRate {
+  /** Bound: at most 256 characters. */
   cpuType: string;
+  /** Bound: from 0 to 1000000000000000. */
   microsPerCoreHour: string;
 }
 
 export interface HardwareProfileHourRate {
+  /** Bound: at most 256 characters. */
   profile: string;
+  /** Bound: from 0 to 1000000. */
   vcpus: number;
+  /** Bound: from 0 to 1000000000. */
   memoryMib: number;
+  /** Bound: from 0 to 1000000000000000. */
   microsPerHour: string;
 }
 
 export interface FineTuningRate {
+  /** Bound: at most 256 characters. */
   sizeClass: string;
+  /** Bound: at most 256 characters. */
   hardware: string;
+  /** Bound: from 0 to 1000000000000000. */
   microsPerMillionTrainingTokensPerEpoch: string;
 }
 
 export interface ActiveMinuteRate {
+  /** Bound: from 0 to 1000000000000000. */
   microsPerMinute: string;
 }
 
 export interface ToolRunRate {
-  /** Empty tool means every tool. */
+  /**
+   * Empty tool means every tool.
+   * Bound: at most 256 characters.
+   */
   tool: string;
+  /** Bound: from 0 to 1000000000000000. */
   microsPerRun: string;
 }
 
@@ -203,11 +263,19 @@ export interface RateTable {
 }
 
 export interface PublishRateTableRequest {
+  /** Bound: at most 128 characters. */
   tableId: string;
-  effectiveFrom: Date | undefined;
+  /** Bound: from 1970-01-01 and before 2200-01-01 UTC. */
+  effectiveFrom:
+    | Date
+    | undefined;
+  /** Bound: at most 2000 items. */
   rates: Rate[];
+  /** Bound: at most 128 characters. */
   actor: string;
+  /** Bound: at most 1024 characters. */
   reason: string;
+  /** Bound: at most 128 characters. */
   idempotencyKey: string;
 }
 
@@ -216,9 +284,14 @@ export interface PublishRateTableResponse {
 }
 
 export interface GetRateTableRequest {
+  /** Bound: at most 128 characters. */
   tableId: string;
-  /** Zero means the version in effect at `at` (or now). */
+  /**
+   * Zero means the version in effect at `at` (or now).
+   * Bound: at least 0.
+   */
   version: string;
+  /** Bound: from 1970-01-01 and before 2200-01-01 UTC. */
   at:
     | Date
     | undefined;
@@ -231,6 +304,7 @@ export interface GetRateTableResponse {
 }
 
 export interface ListRateTableVersionsRequest {
+  /** Bound: at most 128 characters. */
   tableId: string;
   page: PageRequest | undefined;
 }
@@ -241,8 +315,11 @@ export interface ListRateTableVersionsResponse {
 }
 
 export interface DiffRateTablesRequest {
+  /** Bound: at most 128 characters. */
   tableId: string;
+  /** Bound: at least 1. */
   fromVersion: string;
+  /** Bound: at least 1. */
   toVersion: string;
 }
 
@@ -257,10 +334,16 @@ export interface DiffRateTablesResponse {
 }
 
 export interface QuoteRequest {
+  /** Bound: at most 128 characters. */
   tableId: string;
+  /** Bound: at most 100 items. */
   usage: Usage[];
-  /** Zero means the version in effect at `at` (or now). */
+  /**
+   * Zero means the version in effect at `at` (or now).
+   * Bound: at least 0.
+   */
   version: string;
+  /** Bound: from 1970-01-01 and before 2200-01-01 UTC. */
   at: Date | undefined;
 }
 
@@ -286,11 +369,15 @@ export interface WatchRateTablesRequest {
   /**
    * Deprecated: read as after_sequence when that is zero (versions were numbered
    * by one global sequence before they were numbered per table).
+   * Bound: at least 0.
    *
    * @deprecated
    */
   afterVersion: string;
-  /** Only versions published after this sequence are sent. */
+  /**
+   * Only versions published after this sequence are sent.
+   * Bound: at least 0.
+   */
   afterSequence: string;
 }
 

@@ -1,0 +1,210 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { Client, credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import { call, errorDetails, startGrpcServer, unary } from "@tollgate/grpc-kit";
+import { commonV1, entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
+import { createTestDatabase, type TestDatabase } from "@tollgate/testing";
+import { CREDIT, replies, seedStarter } from "./fixtures.js";
+import { startPlatform, type Platform } from "./platform.js";
+
+/**
+ * Bad input is answered INVALID_ARGUMENT (naming the field), NOT_FOUND or
+ * FAILED_PRECONDITION by real services, never INTERNAL; what still fails
+ * inside is logged with its stack and trace id.
+ */
+let db: TestDatabase;
+let platform: Platform;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  platform = await startPlatform(db.url);
+  await seedStarter(platform, "valid");
+  const { pricing, ledger } = platform.clients;
+  await call(pricing, pricing.publishRateTable, {
+    tableId: "default",
+    effectiveFrom: new Date(Date.now() - 30_000),
+    rates: [
+      { bucket: commonV1.Bucket.BUCKET_AI, unit: commonV1.Unit.UNIT_CREDITS, kind: { $case: "modelReply", modelReply: { model: "gpt-4o", microsPerReply: String(5 * CREDIT) } } },
+      { bucket: commonV1.Bucket.BUCKET_AI, unit: commonV1.Unit.UNIT_CREDITS, kind: { $case: "activeMinute", activeMinute: { microsPerMinute: "1000" } } },
+      { bucket: commonV1.Bucket.BUCKET_AI, unit: commonV1.Unit.UNIT_CREDITS, kind: { $case: "gpuHour", gpuHour: { gpuType: "a100", microsPerReplicaHour: String(CREDIT) } } },
+    ],
+    actor: "test",
+    reason: "runs and deployments",
+    idempotencyKey: "",
+  });
+  await call(ledger, ledger.grant, ledgerV1.GrantRequest.fromPartial({
+    accountId: "valid", poolKind: entitlementsV1.PoolKind.POOL_KIND_BONUS, unit: commonV1.Unit.UNIT_CREDITS, amountMicros: String(1_000 * CREDIT),
+    reason: "test", actor: "test", idempotencyKey: "valid-grant",
+  }));
+});
+
+afterAll(async () => {
+  await platform?.stop();
+  await db?.drop();
+});
+
+async function refusal(promise: Promise<unknown>) {
+  const error = await promise.then(() => undefined, (e: unknown) => e);
+  expect(error, "the call should have been refused").toBeDefined();
+  return errorDetails(error);
+}
+
+/** Sends raw bytes as the request of `path` on `address`, as a caller with another (or a broken) contract would. */
+function raw(address: string, path: string, bytes: Buffer): Promise<unknown> {
+  const client = new Client(address, credentials.createInsecure());
+  return new Promise<unknown>((resolve, reject) => {
+    client.makeUnaryRequest(path, (b: Buffer) => b, (b: Buffer) => b, bytes, new Metadata(), { deadline: Date.now() + 10_000 }, (error, response) =>
+      error ? reject(error) : resolve(response),
+    );
+  }).finally(() => client.close());
+}
+
+const chargeRequest = (overrides: Partial<ledgerV1.ChargeRequest>): ledgerV1.ChargeRequest =>
+  ledgerV1.ChargeRequest.fromPartial({ accountId: "valid", usage: replies("gpt-4o", 1), final: true, idempotencyKey: `k-${Math.random()}`, ...overrides });
+
+describe("refused at the edge, naming the field", () => {
+  it("a hold id that is not a UUID", async () => {
+    const { ledger } = platform.clients;
+    const details = await refusal(call(ledger, ledger.charge, chargeRequest({ holdId: "not-a-uuid" })));
+    expect(details.code).toBe(status.INVALID_ARGUMENT);
+    expect(details.fieldViolations.map((v) => v.field)).toEqual(["hold_id"]);
+    const release = await refusal(call(ledger, ledger.release, { accountId: "valid", holdId: "x'; drop table", idempotencyKey: "r" }));
+    expect(release.fieldViolations[0]?.field).toBe("hold_id");
+    const adjust = await refusal(call(ledger, ledger.adjust, { accountId: "valid", poolId: "1", amountMicros: "1", reason: "r", actor: "a", idempotencyKey: "a" }));
+    expect(adjust.fieldViolations[0]?.field).toBe("pool_id");
+  });
+
+  it("NUL characters, strings over their bound, lists over theirs", async () => {
+    const { entitlements } = platform.clients;
+    const create = (patch: Partial<entitlementsV1.CreateAccountRequest>) =>
+      call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId: "bounded", name: "Bounded", planId: "starter", ...patch }));
+    expect((await refusal(create({ name: "a\0b" }))).fieldViolations[0]).toMatchObject({ field: "name", description: "name: must not contain NUL characters" });
+    expect((await refusal(create({ name: "n".repeat(257) }))).fieldViolations[0]?.field).toBe("name");
+    expect((await refusal(create({ accountId: "a".repeat(129) }))).fieldViolations[0]?.field).toBe("account_id");
+    expect((await refusal(create({ adminEmails: Array.from({ length: 21 }, (_, i) => `a${i}@example.com`) }))).fieldViolations[0]?.field).toBe("admin_emails");
+    // A 1 MiB name is refused before anything is stored.
+    expect((await refusal(create({ name: "x".repeat(1 << 20) }))).code).toBe(status.INVALID_ARGUMENT);
+    const listed = await call(entitlements, entitlements.listAccounts, { page: { pageSize: 500, pageToken: "" }, query: "" });
+    expect(listed.accounts.map((a) => a.accountId)).not.toContain("bounded");
+  });
+
+  it("enum values out of range, nested fields named by their path", async () => {
+    const { ledger } = platform.clients;
+    const grant = await refusal(call(ledger, ledger.grant, ledgerV1.GrantRequest.fromPartial({ accountId: "valid", poolKind: 99 as entitlementsV1.PoolKind, unit: commonV1.Unit.UNIT_CREDITS, amountMicros: "1", reason: "r", actor: "a", idempotencyKey: "g" })));
+    expect(grant).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "pool_kind" }] });
+    const surface = await refusal(call(ledger, ledger.charge, chargeRequest({ attribution: commonV1.Attribution.fromPartial({ surface: -3 as commonV1.Surface }) })));
+    expect(surface.fieldViolations[0]?.field).toBe("attribution.surface");
+  });
+
+  it("invalid UTF-8 and bytes that are not a message", async () => {
+    const address = platform.ledger.address;
+    // GetBalanceRequest.account_id (field 1, length-delimited) holding 0xff 0xfe.
+    const utf8 = errorDetails(await raw(address, "/tollgate.ledger.v1.LedgerService/GetBalance", Buffer.from([0x0a, 0x02, 0xff, 0xfe])).catch((e: unknown) => e));
+    expect(utf8).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "request" }] });
+    expect(utf8.message).toMatch(/UTF-8/);
+    // A length that runs past the end of the message.
+    const truncated = errorDetails(await raw(address, "/tollgate.ledger.v1.LedgerService/GetBalance", Buffer.from([0x0a, 0x7f, 0x61])).catch((e: unknown) => e));
+    expect(truncated.code).toBe(status.INVALID_ARGUMENT);
+    // Unknown field numbers are skipped (the contract can grow): this is an empty request, which the handler refuses for what it lacks.
+    const unknown = errorDetails(await raw(address, "/tollgate.ledger.v1.LedgerService/GetBalance", Buffer.from([0xf8, 0x3f, 0x01])).catch((e: unknown) => e));
+    expect(unknown.code).toBe(status.INVALID_ARGUMENT);
+  });
+
+  it("timestamps outside 1970–2200, page tokens that do not parse, versions below their range", async () => {
+    const { ledger, entitlements, pricing } = platform.clients;
+    const far = await refusal(call(ledger, ledger.grant, ledgerV1.GrantRequest.fromPartial({
+      accountId: "valid", poolKind: entitlementsV1.PoolKind.POOL_KIND_BONUS, unit: commonV1.Unit.UNIT_CREDITS, amountMicros: "1",
+      expiresAt: new Date("3000-01-01T00:00:00Z"), reason: "r", actor: "a", idempotencyKey: "far",
+    })));
+    expect(far.fieldViolations[0]?.field).toBe("expires_at");
+    for (const pageToken of ["-1", "abc", "1e3", "99999999999999999999"]) {
+      const details = await refusal(call(ledger, ledger.listHolds, { accountId: "valid", status: 0, page: { pageSize: 10, pageToken } }));
+      expect(details, pageToken).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "page.page_token" }] });
+    }
+    expect((await refusal(call(ledger, ledger.listHolds, { accountId: "valid", status: 0, page: { pageSize: -1, pageToken: "" } }))).fieldViolations[0]?.field).toBe("page.page_size");
+    expect((await refusal(call(entitlements, entitlements.getPlan, { planId: "starter", version: "-1" }))).fieldViolations[0]?.field).toBe("version");
+    expect((await refusal(call(pricing, pricing.diffRateTables, { tableId: "default", fromVersion: "0", toVersion: "1" }))).fieldViolations[0]?.field).toBe("from_version");
+    const stream = ledger.streamEvents({ afterSequence: "-5" });
+    const streamError = await new Promise<unknown>((resolve) => stream.on("error", resolve));
+    expect(errorDetails(streamError).fieldViolations[0]?.field).toBe("after_sequence");
+  });
+});
+
+describe("refused by the use case", () => {
+  it("an unknown account is NOT_FOUND on every ledger call that names one", async () => {
+    const { ledger } = platform.clients;
+    const authorize = await refusal(call(ledger, ledger.authorize, ledgerV1.AuthorizeRequest.fromPartial({ accountId: "nobody", estimate: replies("gpt-4o", 1), idempotencyKey: "n" })));
+    expect(authorize).toMatchObject({ code: status.NOT_FOUND, reason: "ACCOUNT_NOT_FOUND" });
+    expect((await refusal(call(ledger, ledger.charge, chargeRequest({ accountId: "nobody" })))).code).toBe(status.NOT_FOUND);
+    expect((await refusal(call(ledger, ledger.getBalance, { accountId: "nobody" }))).code).toBe(status.NOT_FOUND);
+  });
+
+  it("a price whose quantity × rate passes the range is INVALID_ARGUMENT, before anything is written", async () => {
+    const { ledger } = platform.clients;
+    const before = await call(ledger, ledger.getBalance, { accountId: "valid" });
+    const huge = await refusal(call(ledger, ledger.charge, chargeRequest({ usage: replies("gpt-4o", 999_999_999_999) })));
+    expect(huge).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "usage" }] });
+    const overflow = await refusal(call(ledger, ledger.charge, chargeRequest({ usage: replies("gpt-4o", 10 ** 13) })));
+    expect(overflow.fieldViolations[0]?.field).toBe("usage.model_reply.replies");
+    expect(await call(ledger, ledger.getBalance, { accountId: "valid" })).toEqual(before);
+  });
+
+  it("a plan naming an unknown rate table is FAILED_PRECONDITION", async () => {
+    const { entitlements, ledger } = platform.clients;
+    await call(entitlements, entitlements.publishPlan, {
+      plan: entitlementsV1.Plan.fromPartial({ planId: "orphan", name: "Orphan", allotments: [{ unit: commonV1.Unit.UNIT_CREDITS, amountMicros: String(10 * CREDIT) }], rateTableId: "no-such-table" }),
+      actor: "test",
+      reason: "test",
+    });
+    await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId: "orphaned", name: "Orphaned", planId: "orphan", seats: 1 }));
+    const details = await refusal(call(ledger, ledger.authorize, ledgerV1.AuthorizeRequest.fromPartial({ accountId: "orphaned", estimate: replies("gpt-4o", 1), idempotencyKey: "o" })));
+    expect(details).toMatchObject({ code: status.FAILED_PRECONDITION, reason: "RATE_TABLE_NOT_FOUND" });
+  });
+
+  it("a run's calls refuse a deployment's id and a deployment's calls a run's", async () => {
+    const { ledger } = platform.clients;
+    await call(ledger, ledger.startRun, ledgerV1.StartRunRequest.fromPartial({ accountId: "valid", runId: "v-run", idempotencyKey: "v-run" }));
+    const deployed = await call(ledger, ledger.deploy, ledgerV1.DeployRequest.fromPartial({
+      accountId: "valid", deploymentId: "v-dep", replicas: 1, idempotencyKey: "v-dep",
+      hardware: { kind: { $case: "gpuTime", gpuTime: { gpuType: "a100", replicas: "1", seconds: "0" } } },
+    }));
+    expect(deployed.allowed).toBe(true);
+    const scale = await refusal(call(ledger, ledger.scale, { deploymentId: "v-run", replicas: 2, idempotencyKey: "s" }));
+    expect(scale).toMatchObject({ code: status.FAILED_PRECONDITION, reason: "WORK_KIND_MISMATCH" });
+    for (const send of [
+      () => call(ledger, ledger.pauseRun, { runId: "v-dep", idempotencyKey: "p" }),
+      () => call(ledger, ledger.endRun, { runId: "v-dep", state: ledgerV1.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "e" }),
+      () => call(ledger, ledger.undeploy, { deploymentId: "v-run", idempotencyKey: "u" }),
+    ]) {
+      expect((await refusal(send())).code).toBe(status.FAILED_PRECONDITION);
+    }
+  });
+});
+
+it("an internal error is answered INTERNAL without its message and logged with its stack and the trace id", async () => {
+  const server = await startGrpcServer({
+    port: 0,
+    auth: { disabled: true },
+    services: [{
+      name: "tollgate.ledger.v1.LedgerService",
+      definition: ledgerV1.LedgerServiceService,
+      implementation: { getBalance: unary(async () => { throw new Error("induced fault with a secret"); }) },
+    }],
+  });
+  const logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
+  const client = new ledgerV1.LedgerServiceClient(server.address, credentials.createInsecure());
+  try {
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const metadata = new Metadata();
+    metadata.set("traceparent", `00-${traceId}-00f067aa0ba902b7-01`);
+    const error = await new Promise<ServiceError>((resolve) => client.getBalance({ accountId: "a" }, metadata, (e) => resolve(e!)));
+    expect(error.code).toBe(status.INTERNAL);
+    expect(error.details).toBe(`internal error (trace ${traceId})`);
+    const line = logged.mock.calls.map((args) => String(args[0])).find((text) => text.includes("induced fault"));
+    expect(JSON.parse(line!)).toMatchObject({ level: "error", msg: "internal error", trace_id: traceId, error: "induced fault with a secret" });
+    expect(JSON.parse(line!).stack).toMatch(/validation\.test\.ts/);
+  } finally {
+    logged.mockRestore();
+    client.close();
+    await server.drain();
+  }
+});
