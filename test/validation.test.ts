@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Client, credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
-import { call, errorDetails, startGrpcServer, unary } from "@tollgate/grpc-kit";
+import { call, createClient, errorDetails, ROLES, startGrpcServer, unary } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { createTestDatabase, type TestDatabase } from "@tollgate/testing";
 import { CREDIT, replies, seedStarter } from "./fixtures.js";
@@ -50,7 +50,8 @@ async function refusal(promise: Promise<unknown>) {
 
 /** Sends raw bytes as the request of `path` on `address`, as a caller with another (or a broken) contract would. */
 function raw(address: string, path: string, bytes: Buffer): Promise<unknown> {
-  const client = new Client(address, credentials.createInsecure());
+  // The test principal's credential: validation runs after authentication.
+  const client = createClient(Client, address, platform.serviceCredentials(platform.principal, ROLES));
   return new Promise<unknown>((resolve, reject) => {
     client.makeUnaryRequest(path, (b: Buffer) => b, (b: Buffer) => b, bytes, new Metadata(), { deadline: Date.now() + 10_000 }, (error, response) =>
       error ? reject(error) : resolve(response),

@@ -68,6 +68,10 @@ export const ACCESS: Readonly<Record<string, Access>> = {
   [`${L}ListHolds`]: read,
   [`${L}ListMeteredWork`]: read,
   [`${L}ListEntries`]: read,
+  // Across accounts: the support desk's search box (the gateway), never a credential limited to some accounts.
+  [`${L}Search`]: { roles: ["support", "admin", "service"], scope: "all" },
+  // Where the event stream stands, for a consumer about to stream from now.
+  [`${L}GetLatestEventSequence`]: watch,
   [`${L}GetUsage`]: read,
   [`${L}GetTopUsage`]: read,
   [`${L}StartRun`]: meter,
