@@ -161,6 +161,9 @@ export async function superviseService(
     get child() {
       return current.child;
     },
+    get metrics() {
+      return current.metrics;
+    },
     async stop() {
       stopped = true;
       clearTimeout(timer);
