@@ -213,6 +213,11 @@ export interface LedgerStore {
   remember(accountId: string, key: string, operation: string, requestHash: string, response: unknown): Promise<void>;
   /** Forgets idempotency keys older than `retentionMs` (at most `limit` per call). */
   pruneIdempotencyKeys(retentionMs: number, limit: number): Promise<number>;
+  /**
+   * Deletes up to `limit` sequenced outbox rows older than `retentionMs`,
+   * oldest first, always keeping the latest (GetLatestEventSequence reads it).
+   */
+  pruneOutbox(retentionMs: number, limit: number): Promise<number>;
   sweepExpiredHolds(limit: number): Promise<number>;
   sweepExpiredPools(limit: number): Promise<number>;
   account(accountId: string): Promise<LedgerAccount | null>;
@@ -531,6 +536,19 @@ export class PostgresLedgerStore implements LedgerStore {
       `delete from ledger.idempotency_keys where ctid in (
          select ctid from ledger.idempotency_keys where created_at < now() - make_interval(secs => ? / 1000.0) limit ?)
        returning idempotency_key`,
+      [retentionMs, limit],
+    );
+    return rows.length;
+  }
+
+  async pruneOutbox(retentionMs: number, limit: number): Promise<number> {
+    const rows = await sql<{ sequence: string }>(
+      this.em(),
+      `delete from ledger.outbox where id in (
+         select id from ledger.outbox
+          where sequence < (select max(sequence) from ledger.outbox) and created_at < now() - make_interval(secs => ? / 1000.0)
+          order by sequence limit ?)
+       returning sequence`,
       [retentionMs, limit],
     );
     return rows.length;
