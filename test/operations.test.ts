@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import pg from "pg";
 import { call } from "@tollgate/grpc-kit";
@@ -59,6 +60,8 @@ it("prunes consumed outbox events past their retention, and a consumer resuming 
   }, 10_000, "the outbox pruned");
   expect(remaining).toEqual([last]);
   expect(await latest()).toBe(last); // GetLatestEventSequence still answers
+  // A consumer asking to resume from before what was pruned is told so, not handed a gap.
+  await expect(readEvents(platform, offset, 1)).rejects.toMatchObject({ code: status.FAILED_PRECONDITION, details: expect.stringContaining("after_sequence") });
 
   // New events keep their sequence after the pruned ones; a consumer resuming at the latest offset gets each of them.
   await usage("initech");

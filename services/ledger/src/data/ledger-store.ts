@@ -218,6 +218,8 @@ export interface LedgerStore {
    * oldest first, always keeping the latest (GetLatestEventSequence reads it).
    */
   pruneOutbox(retentionMs: number, limit: number): Promise<number>;
+  /** The highest outbox sequence pruned so far (0: none). */
+  outboxPrunedThrough(): Promise<bigint>;
   sweepExpiredHolds(limit: number): Promise<number>;
   sweepExpiredPools(limit: number): Promise<number>;
   account(accountId: string): Promise<LedgerAccount | null>;
@@ -542,16 +544,26 @@ export class PostgresLedgerStore implements LedgerStore {
   }
 
   async pruneOutbox(retentionMs: number, limit: number): Promise<number> {
-    const rows = await sql<{ sequence: string }>(
+    const [row] = await sql<{ count: number }>(
       this.em(),
-      `delete from ledger.outbox where id in (
-         select id from ledger.outbox
-          where sequence < (select max(sequence) from ledger.outbox) and created_at < now() - make_interval(secs => ? / 1000.0)
-          order by sequence limit ?)
-       returning sequence`,
+      `with pruned as (
+         delete from ledger.outbox where id in (
+           select id from ledger.outbox
+            where sequence < (select max(sequence) from ledger.outbox) and created_at < now() - make_interval(secs => ? / 1000.0)
+            order by sequence limit ?)
+         returning sequence),
+       marked as (
+         update ledger.outbox_retention set pruned_through = greatest(pruned_through, (select max(sequence) from pruned))
+          where exists (select 1 from pruned))
+       select count(*)::int as count from pruned`,
       [retentionMs, limit],
     );
-    return rows.length;
+    return row!.count;
+  }
+
+  async outboxPrunedThrough(): Promise<bigint> {
+    const [row] = await sql<{ through: string }>(this.em(), `select pruned_through::text as through from ledger.outbox_retention`);
+    return BigInt(row?.through ?? 0);
   }
 
   async sweepExpiredHolds(limit: number): Promise<number> {
