@@ -34,6 +34,8 @@ export interface LedgerServiceOptions {
   meterIntervalMs?: number;
   /** How long idempotency keys are kept (at least 24 h; default 7 days). */
   idempotencyRetentionMs?: number;
+  /** How long sequenced outbox events are kept for consumers that resume (default 7 days; 0: pruned on the next sweep). */
+  outboxRetentionMs?: number;
   /** Authorize/Charge transactions in flight at once, each carrying every call that queued meanwhile (0: one transaction per call). */
   groupCommitLanes?: number;
   /** Port of the Prometheus endpoint `/metrics` (0 or unset: a free port, see `metrics.port`). */
@@ -96,12 +98,14 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
 
   const sweepIntervalMs = options.sweepIntervalMs ?? 5_000;
   const retentionMs = Math.max(options.idempotencyRetentionMs ?? 7 * 86_400_000, 86_400_000);
+  const outboxRetentionMs = options.outboxRetentionMs ?? 7 * 86_400_000;
   const sweeper =
     sweepIntervalMs > 0
       ? setInterval(() => {
           scope(async () => {
             await store.sweepExpiredHolds(500);
             await store.pruneIdempotencyKeys(retentionMs, 1_000);
+            await store.pruneOutbox(outboxRetentionMs, 1_000);
             if ((await store.sweepExpiredPools(100)) > 0) events.notify();
           }).catch((error: unknown) => console.error("[ledger] expiry sweep failed", error));
         }, sweepIntervalMs)

@@ -39,6 +39,10 @@ export interface NotificationsServiceOptions {
   webhookAllowedNetworks?: string[];
   /** Port of the Prometheus endpoint `/metrics` (0 or unset: a free port, see `metrics.port`). */
   metricsPort?: number;
+  /** How long delivered emails and webhooks stay in the log (default 30 days). */
+  deliveredRetentionMs?: number;
+  /** How often delivered rows past their retention are pruned (default hourly; 0: never). */
+  pruneIntervalMs?: number;
 }
 
 export interface NotificationsService {
@@ -175,11 +179,21 @@ export async function startNotificationsService(options: NotificationsServiceOpt
   });
   await consumer.start();
   worker.start();
+  const deliveredRetentionMs = options.deliveredRetentionMs ?? 30 * 86_400_000;
+  const pruneIntervalMs = options.pruneIntervalMs ?? 3_600_000;
+  const pruner =
+    pruneIntervalMs > 0
+      ? setInterval(() => {
+          scope(() => store.pruneDelivered(deliveredRetentionMs, 1_000)).catch((error: unknown) => console.error("[notifications] pruning delivered notifications failed", error));
+        }, pruneIntervalMs)
+      : undefined;
+  pruner?.unref();
   return {
     address: server.address,
     server,
     metrics: { port: telemetry.port, url: telemetry.url },
     async stop() {
+      if (pruner) clearInterval(pruner);
       consumer.stop();
       await worker.stop();
       await server.drain();

@@ -23,6 +23,7 @@ await runService(
     EMAIL_FROM: z.string().default("Tollgate <notifications@tollgate.local>"),
     WEBHOOK_MAX_ATTEMPTS: env.positiveInt(8),
     RETRY_BASE_MS: env.positiveInt(1_000),
+    DELIVERED_RETENTION_DAYS: env.positiveInt(30),
     WEBHOOK_ALLOWED_NETWORKS: z.string().default("").superRefine((spec, context) => {
       try {
         parseNetworks(spec);
@@ -44,6 +45,7 @@ await runService(
       emailFrom: config.EMAIL_FROM,
       maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
       retryBaseMs: config.RETRY_BASE_MS,
+      deliveredRetentionMs: config.DELIVERED_RETENTION_DAYS * 86_400_000,
       webhookAllowedNetworks: networks(config.WEBHOOK_ALLOWED_NETWORKS),
       ...serverSecurityFromEnv(config),
       ...credentialsOf(clientCredentialFromEnv(config, "notifications", ["service"])),

@@ -213,6 +213,13 @@ export interface LedgerStore {
   remember(accountId: string, key: string, operation: string, requestHash: string, response: unknown): Promise<void>;
   /** Forgets idempotency keys older than `retentionMs` (at most `limit` per call). */
   pruneIdempotencyKeys(retentionMs: number, limit: number): Promise<number>;
+  /**
+   * Deletes up to `limit` sequenced outbox rows older than `retentionMs`,
+   * oldest first, always keeping the latest (GetLatestEventSequence reads it).
+   */
+  pruneOutbox(retentionMs: number, limit: number): Promise<number>;
+  /** The highest outbox sequence pruned so far (0: none). */
+  outboxPrunedThrough(): Promise<bigint>;
   sweepExpiredHolds(limit: number): Promise<number>;
   sweepExpiredPools(limit: number): Promise<number>;
   account(accountId: string): Promise<LedgerAccount | null>;
@@ -534,6 +541,29 @@ export class PostgresLedgerStore implements LedgerStore {
       [retentionMs, limit],
     );
     return rows.length;
+  }
+
+  async pruneOutbox(retentionMs: number, limit: number): Promise<number> {
+    const [row] = await sql<{ count: number }>(
+      this.em(),
+      `with pruned as (
+         delete from ledger.outbox where id in (
+           select id from ledger.outbox
+            where sequence < (select max(sequence) from ledger.outbox) and created_at < now() - make_interval(secs => ? / 1000.0)
+            order by sequence limit ?)
+         returning sequence),
+       marked as (
+         update ledger.outbox_retention set pruned_through = greatest(pruned_through, (select max(sequence) from pruned))
+          where exists (select 1 from pruned))
+       select count(*)::int as count from pruned`,
+      [retentionMs, limit],
+    );
+    return row!.count;
+  }
+
+  async outboxPrunedThrough(): Promise<bigint> {
+    const [row] = await sql<{ through: string }>(this.em(), `select pruned_through::text as through from ledger.outbox_retention`);
+    return BigInt(row?.through ?? 0);
   }
 
   async sweepExpiredHolds(limit: number): Promise<number> {

@@ -372,7 +372,12 @@ export function ledgerHandlers(
     }, options),
 
     streamEvents: serverStream(async function* (request: ledgerV1.StreamEventsRequest, context) {
-      for await (const row of events.follow(int64(request.afterSequence, "after_sequence"), context.signal)) {
+      const after = int64(request.afterSequence, "after_sequence");
+      const prunedThrough = await store.outboxPrunedThrough();
+      if (after < prunedThrough) {
+        throw new FailedPreconditionError(`after_sequence ${after}: events up to ${prunedThrough} were pruned (OUTBOX_RETENTION_HOURS); resume from ${prunedThrough} or later`, "EVENTS_PRUNED", { field: "after_sequence", pruned_through: prunedThrough.toString() });
+      }
+      for await (const row of events.follow(after, context.signal)) {
         yield { event: eventToProto(row) };
       }
     }, options),

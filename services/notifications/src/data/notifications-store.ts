@@ -16,6 +16,8 @@ export interface NotificationsStore {
   /** Claims due deliveries for `leaseMs` (skipping rows other replicas hold). */
   claimDue(limit: number, leaseMs: number): Promise<Delivery[]>;
   markDelivered(notificationId: string): Promise<void>;
+  /** Deletes up to `limit` deliveries delivered more than `retentionMs` ago (pending, failed and dead letters stay). */
+  pruneDelivered(retentionMs: number, limit: number): Promise<number>;
   markFailed(notificationId: string, error: string, retryAt: Date | null): Promise<void>;
   deliveries(accountId: string, offset: number, limit: number): Promise<Delivery[]>;
   delivery(notificationId: string): Promise<Delivery | null>;
@@ -26,6 +28,18 @@ export interface NotificationsStore {
 
 export class PostgresNotificationsStore implements NotificationsStore {
   constructor(private readonly em: () => EntityManager) {}
+
+  async pruneDelivered(retentionMs: number, limit: number): Promise<number> {
+    const rows = await sql<{ id: string }>(
+      this.em(),
+      `delete from notifications.deliveries where notification_id in (
+         select notification_id from notifications.deliveries
+          where status = 'delivered' and delivered_at < now() - make_interval(secs => ? / 1000.0) limit ?)
+       returning notification_id as id`,
+      [retentionMs, limit],
+    );
+    return rows.length;
+  }
 
   async offset(consumer: string): Promise<bigint> {
     const [row] = await sql<{ sequence: string }>(this.em(), `select sequence::text from notifications.consumer_offsets where consumer = ?`, [consumer]);

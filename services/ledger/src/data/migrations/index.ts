@@ -9,6 +9,7 @@ import { Migration20261130200100_reload_price } from "./Migration20261130200100_
 import { Migration20261130300000_account_lock_order } from "./Migration20261130300000_account_lock_order.js";
 import { Migration20261130400000_on_behalf_of } from "./Migration20261130400000_on_behalf_of.js";
 import { Migration20261130600000_search } from "./Migration20261130600000_search.js";
+import { Migration20261130800000_outbox_retention } from "./Migration20261130800000_outbox_retention.js";
 
 export const migrations = [
   Migration20261123000000_initial,
@@ -22,4 +23,5 @@ export const migrations = [
   Migration20261130300000_account_lock_order,
   Migration20261130400000_on_behalf_of,
   Migration20261130600000_search,
+  Migration20261130800000_outbox_retention,
 ];
