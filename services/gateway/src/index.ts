@@ -5,7 +5,7 @@ import rateLimit from "@fastify/rate-limit";
 import fastifyStatic from "@fastify/static";
 import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
 import { jwtVerify } from "jose";
-import { openDatabase } from "@tollgate/db";
+import { CallAuditLog, openDatabase } from "@tollgate/db";
 import { UnauthenticatedError } from "@tollgate/errors";
 import { RequestContext } from "@mikro-orm/core";
 import { createClient, type ClientOptions, type Credential } from "@tollgate/grpc-kit";
@@ -51,6 +51,8 @@ export interface Gateway {
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const orm = await openDatabase({ url: options.databaseUrl, schema: "gateway", entities: [AuditEntrySchema], migrations, poolMax: 4 });
   const audit = new PostgresAuditStore(() => orm.em.getContext());
+  // The services' audit of admin and refused gRPC calls, shown beside the console's own.
+  const calls = await CallAuditLog.open(options.databaseUrl);
   const users = new UserDirectory(options.users);
   const key = new TextEncoder().encode(options.secret);
   // Every gRPC call carries the gateway's credential and names the signed-in console user it acts for.
@@ -107,7 +109,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   await app.register(rateLimit, { global: false });
   registerLogin(app, users, key, { limits: options.loginLimits ?? DEFAULT_LOGIN_LIMITS, tokenTtl: options.tokenTtl ?? "12h" });
 
-  registerRoutes(app, clients, audit);
+  registerRoutes(app, clients, audit, calls);
 
   if (options.staticDir && existsSync(options.staticDir)) {
     await app.register(fastifyStatic, { root: options.staticDir, index: ["index.html"], dotfiles: "deny" });
@@ -121,6 +123,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       await app.close();
       Object.values(clients).forEach((client) => client.close());
       await orm.close();
+      await calls.close();
     },
   };
 }

@@ -64,4 +64,16 @@ export class OutboundAddressPolicy {
     const type = isIP(plain) === 6 ? "ipv6" : "ipv4";
     return this.allowed.check(plain, type) || !this.inward.check(plain, type);
   }
+
+  /**
+   * Why a URL's host is refused before any lookup: an inward address written
+   * as a literal, or a name of this host (`localhost`). Names that resolve
+   * inward are refused when the connection is made.
+   */
+  refusesHost(url: URL): string | undefined {
+    const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase();
+    if (isIP(host)) return this.permits(host) ? undefined : `${host} is a loopback, private or link-local address`;
+    if ((host === "localhost" || host.endsWith(".localhost")) && !this.permits("127.0.0.1")) return `${host} is this host`;
+    return undefined;
+  }
 }
