@@ -65,15 +65,20 @@ export class OutboundAddressPolicy {
     return this.allowed.check(plain, type) || !this.inward.check(plain, type);
   }
 
+  /** Why a URL whose host is an address literal is refused (undefined: allowed, or a name, checked when resolved). */
+  refusesLiteral(url: URL): string | undefined {
+    const host = url.hostname.replace(/^\[|\]$/g, "");
+    return isIP(host) && !this.permits(host) ? `${host} is loopback, private or link-local` : undefined;
+  }
+
   /**
-   * Why a URL's host is refused before any lookup: an inward address written
-   * as a literal, or a name of this host (`localhost`). Names that resolve
-   * inward are refused when the connection is made.
+   * Why a webhook URL is refused when it is saved: an inward address literal,
+   * or a name of this host (`localhost`). Other names that resolve inward are
+   * refused when the connection is made.
    */
   refusesHost(url: URL): string | undefined {
-    const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase();
-    if (isIP(host)) return this.permits(host) ? undefined : `${host} is a loopback, private or link-local address`;
+    const host = url.hostname.toLowerCase();
     if ((host === "localhost" || host.endsWith(".localhost")) && !this.permits("127.0.0.1")) return `${host} is this host`;
-    return undefined;
+    return this.refusesLiteral(url);
   }
 }
