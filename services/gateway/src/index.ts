@@ -48,6 +48,23 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
+/** A refused console request (401, 403) is counted in the platform's audit log, per user (or address), route and minute. */
+async function recordRefusal(calls: CallAuditLog, request: FastifyRequest, status: number): Promise<void> {
+  const user = (request as FastifyRequest & { user?: User }).user;
+  const route = request.routeOptions.url ?? request.url;
+  const accountId = route.startsWith("/api/accounts/:id") ? (request.params as { id?: string }).id : undefined;
+  await calls
+    .refused({
+      rpc: `${request.method} ${route}`,
+      principal: user ? user.username : `address:${request.ip}`,
+      roles: user ? [user.role] : [],
+      accountId,
+      traceId: currentTraceId(),
+      outcome: `HTTP ${status}`,
+    })
+    .catch((failure: unknown) => console.error("[gateway] could not record a refused request", failure));
+}
+
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const orm = await openDatabase({ url: options.databaseUrl, schema: "gateway", entities: [AuditEntrySchema], migrations, poolMax: 4 });
   const audit = new PostgresAuditStore(() => orm.em.getContext());
@@ -100,10 +117,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
   });
 
-  app.setErrorHandler((error, _request, reply) => {
+  app.setErrorHandler(async (error, request, reply) => {
     const http = toHttpError(error);
     if (http.status === 500) console.error("[gateway]", error);
-    void reply.status(http.status).send(http.body);
+    if (http.status === 401 || http.status === 403) await recordRefusal(calls, request, http.status);
+    return reply.status(http.status).send(http.body);
   });
 
   await app.register(rateLimit, { global: false });

@@ -235,7 +235,9 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
       })),
       ...callRows.map((c) => ({
         at: c.at, source: "grpc" as const, rowId: c.callId,
-        view: { id: `grpc-${c.callId}`, source: "grpc", actor: c.principal, role: c.roles, on_behalf_of: c.onBehalfOf, action: c.rpc.slice(c.rpc.lastIndexOf("/") + 1),
+        // A gRPC method path, or a console request the gateway refused (`POST /api/…`).
+        view: { id: `grpc-${c.callId}`, source: c.rpc.startsWith("/") ? "grpc" : "console", actor: c.principal, role: c.roles, on_behalf_of: c.onBehalfOf,
+          action: c.rpc.startsWith("/") ? c.rpc.slice(c.rpc.lastIndexOf("/") + 1) : c.rpc,
           target: c.accountId ? `account:${c.accountId}` : c.rpc, account_id: c.accountId, reason: c.reason, before: c.before, after: c.after,
           trace_id: c.traceId, outcome: c.outcome, count: c.count, created_at: c.at.toISOString() },
       })),
