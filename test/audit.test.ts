@@ -1,5 +1,6 @@
 import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CallAuditLog } from "@tollgate/db";
 import { startGateway, type Gateway } from "@tollgate/gateway";
 import { createClient, call, errorDetails, ROLES, type Role } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, notificationsV1 as N } from "@tollgate/proto";
@@ -135,6 +136,20 @@ describe("audit of gRPC admin calls", () => {
     expect(seen).toEqual(all.map((r) => String(r.id)));
     const times = all.map((r) => Date.parse(r.created_at));
     expect([...times].sort((a, b) => b - a)).toEqual(times);
+  });
+});
+
+describe("the audit log's schema", () => {
+  it("is brought up by services starting at the same time", async () => {
+    const fresh = await createTestDatabase();
+    try {
+      const logs = await Promise.all(Array.from({ length: 5 }, () => CallAuditLog.open(fresh.url)));
+      await logs[0]!.record({ rpc: "/x/Y", principal: "p", roles: ["admin"], onBehalfOf: undefined, reason: "r", accountId: "a", before: null, after: { n: 1n }, traceId: "", outcome: "OK" });
+      expect(await logs[4]!.list({ accountId: "a", limit: 10 })).toEqual([expect.objectContaining({ rpc: "/x/Y", after: { n: "1" }, count: 1, refused: false })]);
+      await Promise.all(logs.map((log) => log.close()));
+    } finally {
+      await fresh.drop();
+    }
   });
 });
 
