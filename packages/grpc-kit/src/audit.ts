@@ -28,11 +28,17 @@ export interface CallAudit {
 type Call = ServerUnaryCall<unknown, unknown>;
 type Fields = Record<string, unknown>;
 
-const text = (value: unknown): string | undefined => (typeof value === "string" && value !== "" ? value : undefined);
+/** PostgreSQL text cannot hold NUL, which a refused request may carry. */
+const storable = (value: string): string => value.replaceAll("\u0000", "\uFFFD");
+const text = (value: unknown): string | undefined => (typeof value === "string" && value !== "" ? storable(value) : undefined);
 
 /** The request as recorded: secrets are never written to the log. */
 function summary(request: unknown): unknown {
-  return JSON.parse(JSON.stringify(request ?? {}, (key, value: unknown) => (key === "secret" ? (value ? "(set)" : "") : typeof value === "bigint" ? value.toString() : value)));
+  return JSON.parse(
+    JSON.stringify(request ?? {}, (key, value: unknown) =>
+      key === "secret" ? (value ? "(set)" : "") : typeof value === "bigint" ? value.toString() : typeof value === "string" ? storable(value) : value,
+    ),
+  );
 }
 
 function accountOf(access: Access, request: Fields, response: Fields | undefined): string | undefined {
