@@ -8,7 +8,7 @@ import { mkdirSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { startGateway, type Gateway } from "@tollgate/gateway";
-import { call, ROLES } from "@tollgate/grpc-kit";
+import { call, createClient, ROLES } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, type pricingV1 } from "@tollgate/proto";
 import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
 import { replies, seedStarter } from "./fixtures.js";
@@ -162,10 +162,22 @@ describe("support console in Chromium", () => {
     await page.getByText("apology for the outage on 21 Nov").first().waitFor();
     await page.screenshot({ path: `${screenshots}/account-ledger.png`, fullPage: true });
 
+    // A meter credential's Grant is refused, and the ledger records the attempt.
+    const meter = createClient(ledgerV1.LedgerServiceClient, platform.ledger.address, { credentials: platform.issuer!.credential("meter-probe", ["meter"]) });
+    const refused = await call(meter, meter.grant, ledgerV1.GrantRequest.fromPartial({
+      accountId: "acme", poolKind: entitlementsV1.PoolKind.POOL_KIND_BONUS, unit: commonV1.Unit.UNIT_CREDITS, amountMicros: "1000000", reason: "probe", idempotencyKey: "probe",
+    })).then(() => undefined, (error: Error) => error);
+    meter.close();
+    expect(refused).toBeDefined();
+
     await page.goto(`${gateway.url}/#/tollgate-audit`);
     const row = page.getByRole("row").filter({ hasText: "apology for the outage on 21 Nov" });
     await row.first().waitFor();
     expect(await row.first().textContent()).toContain("otto");
+    // The ledger's own record of the gRPC Grant: the gateway's principal, acting for otto.
+    const grpcGrant = page.getByRole("row").filter({ hasText: /Grant/ }).filter({ hasText: "apology for the outage on 21 Nov" });
+    expect(await grpcGrant.first().textContent()).toMatch(/gateway.*otto/);
+    await page.getByRole("row").filter({ hasText: "meter-probe" }).filter({ hasText: "PERMISSION_DENIED" }).first().waitFor();
     await page.screenshot({ path: `${screenshots}/audit-log.png`, fullPage: true });
 
     const entries = await api("/api/entries?account_id=acme&kind=grant");

@@ -81,7 +81,14 @@ describe("console gateway", () => {
     const refused = await api("/api/accounts/acme/grants", { method: "POST", token: viewer, body: { pool_kind: "bonus", unit: "credits", amount: "500", reason: "goodwill" } });
     expect(refused.status).toBe(403);
     expect(refused.body.error.reason).toBe("ROLE_REQUIRED");
-    expect((await api("/api/audit", { token: viewer })).body.data).toEqual([]);
+    // The console changed nothing: its log holds only the refused attempt, counted (the other rows are the services' audit of the setup's gRPC calls).
+    const logged = (await api("/api/audit", { token: viewer })).body.data.filter((r: { source: string }) => r.source === "console");
+    expect(logged.filter((r: { outcome: string }) => r.outcome === "OK")).toEqual([]);
+    expect(logged.filter((r: { actor: string }) => r.actor === "vera")).toEqual([
+      expect.objectContaining({ role: "viewer", action: "POST /api/accounts/:id/grants", account_id: "acme", outcome: "HTTP 403", count: 1 }),
+    ]);
+    // The first test's requests without a valid token, by address.
+    expect(logged).toContainEqual(expect.objectContaining({ actor: "address:127.0.0.1", action: "GET /api/accounts", outcome: "HTTP 401" }));
   });
 
   it("lets an operator grant 500 bonus credits with a reason: balance, ledger entry and audit row agree", async () => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { call } from "@tollgate/grpc-kit";
 import { entitlementsV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
+import { CallAuditLog } from "@tollgate/db";
 import { startNotificationsService } from "@tollgate/notifications";
 import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
 import { createClient } from "@tollgate/grpc-kit";
@@ -170,6 +171,11 @@ describe("threshold alerts", () => {
     const { notifications } = platform.clients;
     const resent = await call(notifications, notifications.resendNotification, { notificationId: dead!.notificationId, actor: "support@example.com", reason: "receiver fixed" });
     expect(resent.notification?.status).toBe(N.DeliveryStatus.DELIVERY_STATUS_PENDING);
+    // The resend is audited under the notification's account, although the request names only the notification.
+    const audit = await CallAuditLog.open(db.url);
+    const audited = (await audit.list({ accountId: resent.notification!.accountId, limit: 100 })).filter((r) => r.rpc.endsWith("/ResendNotification"));
+    await audit.close();
+    expect(audited).toEqual([expect.objectContaining({ principal: platform.principal, reason: "receiver fixed", outcome: "OK", accountId: "dead" })]);
     const delivered = await eventually(async () => {
       const row = (await log("dead")).find((r) => r.notificationId === dead!.notificationId);
       return row?.status === N.DeliveryStatus.DELIVERY_STATUS_DELIVERED ? row : undefined;

@@ -223,7 +223,11 @@ export interface NotificationRow {
 
 export interface AuditRow {
   id: string;
+  /** `console`: an action taken here; `grpc`: an admin or refused call recorded by a service. */
+  source: "console" | "grpc";
+  /** The principal (or `address:<peer>` for a call without a credential). */
   actor: string;
+  on_behalf_of: string | null;
   role: Role | string;
   action: string;
   target: string;
@@ -231,6 +235,10 @@ export interface AuditRow {
   before: unknown;
   after: unknown;
   trace_id: string;
+  /** `OK`, or the gRPC status of a failed or refused call. */
+  outcome: string;
+  /** Refused calls this row stands for (one row per caller, RPC and minute). */
+  count: number;
   created_at: string | null;
 }
 

@@ -25,17 +25,27 @@ function BeforeAfter() {
   );
 }
 
-/** Every support action: who, with which role, did what to what, why, and the trace (`/api/audit`). */
+/**
+ * Every support action and every admin gRPC call: who (and for whom), with
+ * which role, did what to what, why, the outcome (refused calls counted per
+ * minute) and the trace (`/api/audit`).
+ */
 export function AuditList() {
   return (
     <List filters={filters} perPage={50} empty={false} exporter={false}>
-      <DataTable<AuditRow> rowClick="expand" bulkActionButtons={false} expand={<BeforeAfter />} empty={<EmptyState title="No support actions match." hint="Every grant, adjustment, status or limit change made in this console is recorded here." />}>
+      <DataTable<AuditRow> rowClick="expand" bulkActionButtons={false} expand={<BeforeAfter />} empty={<EmptyState title="No support actions match." hint="Every grant, adjustment, status, limit, plan or price change, and every refused call, is recorded here." />}>
         <DataTable.Col label="When" disableSort render={(a) => <DateField record={a} source="created_at" showTime />} />
         <DataTable.Col source="actor" label="Who" disableSort />
+        <DataTable.Col source="on_behalf_of" label="For" disableSort />
         <DataTable.Col label="Role" disableSort render={(a) => <Chip size="small" variant="outlined" label={a.role} />} />
         <DataTable.Col source="action" disableSort />
         <DataTable.Col source="target" disableSort />
         <DataTable.Col source="reason" disableSort />
+        <DataTable.Col
+          label="Outcome"
+          disableSort
+          render={(a) => <Chip size="small" color={a.outcome === "OK" ? "default" : "warning"} label={a.count > 1 ? `${a.outcome} ×${a.count}` : a.outcome} />}
+        />
         <DataTable.Col label="Trace" disableSort render={(a) => <TraceLink traceId={a.trace_id} />} />
       </DataTable>
     </List>

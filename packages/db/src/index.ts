@@ -55,3 +55,4 @@ export { LogFollower } from "./follow.js";
 export async function connectionPool(orm: MikroORM) {
   return orm.em.getConnection().getNativeClient();
 }
+export { CallAuditLog, type CallRecord, type CallAuditRow } from "./call-audit.js";

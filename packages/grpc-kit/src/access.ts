@@ -15,6 +15,8 @@ export interface Access {
   scope: "account" | "catalogue" | "all";
   /** The account a request names (default: `account_id`). */
   account?: (request: Record<string, unknown>) => unknown;
+  /** An admin change: each call is written to the audit log, with the account its answer names when the request names none. */
+  audited?: { account?: (response: Record<string, unknown>) => unknown };
 }
 
 const READ: readonly Role[] = ROLES;
@@ -27,6 +29,7 @@ const read: Access = { roles: READ, scope: "account" };
 const readCatalogue: Access = { roles: READ, scope: "catalogue" };
 const readAll: Access = { roles: READ, scope: "all" };
 const watch: Access = { roles: ["service"], scope: "all" };
+const audited = (access: Access, account?: (response: Record<string, unknown>) => unknown): Access => ({ ...access, audited: account ? { account } : {} });
 const nested = (field: string): ((request: Record<string, unknown>) => unknown) => (request) =>
   (request[field] as { accountId?: unknown } | undefined)?.accountId;
 
@@ -36,22 +39,22 @@ const L = "/tollgate.ledger.v1.LedgerService/";
 const N = "/tollgate.notifications.v1.NotificationsService/";
 
 export const ACCESS: Readonly<Record<string, Access>> = {
-  [`${E}PublishPlan`]: adminCatalogue,
+  [`${E}PublishPlan`]: audited(adminCatalogue),
   [`${E}GetPlan`]: readCatalogue,
   [`${E}ListPlans`]: readCatalogue,
   [`${E}WatchPlans`]: watch,
-  [`${E}CreateAccount`]: admin,
+  [`${E}CreateAccount`]: audited(admin),
   [`${E}GetAccount`]: read,
   [`${E}ListAccounts`]: readAll,
-  [`${E}UpdateAccount`]: admin,
-  [`${E}ChangeAccountPlan`]: admin,
-  [`${E}SetAccountControls`]: support,
+  [`${E}UpdateAccount`]: audited(admin),
+  [`${E}ChangeAccountPlan`]: audited(admin),
+  [`${E}SetAccountControls`]: audited(support),
   [`${E}WatchAccounts`]: watch,
   [`${E}CheckEligibility`]: read,
   [`${E}UpsertSubject`]: { roles: ["meter"], scope: "account", account: nested("subject") },
   [`${E}ListSubjects`]: read,
 
-  [`${P}PublishRateTable`]: adminCatalogue,
+  [`${P}PublishRateTable`]: audited(adminCatalogue),
   [`${P}GetRateTable`]: readCatalogue,
   [`${P}ListRateTableVersions`]: readCatalogue,
   [`${P}DiffRateTables`]: readCatalogue,
@@ -61,8 +64,8 @@ export const ACCESS: Readonly<Record<string, Access>> = {
   [`${L}Authorize`]: meter,
   [`${L}Charge`]: meter,
   [`${L}Release`]: meter,
-  [`${L}Grant`]: support,
-  [`${L}Adjust`]: support,
+  [`${L}Grant`]: audited(support),
+  [`${L}Adjust`]: audited(support),
   [`${L}GetBalance`]: read,
   [`${L}GetHold`]: readAll,
   [`${L}ListHolds`]: read,
@@ -81,15 +84,15 @@ export const ACCESS: Readonly<Record<string, Access>> = {
   [`${L}Deploy`]: meter,
   [`${L}Scale`]: meterById,
   [`${L}Undeploy`]: meterById,
-  [`${L}RollOverCycle`]: admin,
+  [`${L}RollOverCycle`]: audited(admin),
   [`${L}StreamEvents`]: watch,
 
   [`${N}ListBanners`]: read,
-  [`${N}DismissBanner`]: meterById,
+  [`${N}DismissBanner`]: audited(meterById, nested("banner")),
   [`${N}ListNotifications`]: read,
-  [`${N}ResendNotification`]: { roles: ["support"], scope: "all" },
+  [`${N}ResendNotification`]: audited({ roles: ["support"], scope: "all" }, nested("notification")),
   [`${N}GetPreferences`]: read,
-  [`${N}SetPreferences`]: { roles: ["support"], scope: "account", account: nested("preferences") },
+  [`${N}SetPreferences`]: audited({ roles: ["support"], scope: "account", account: nested("preferences") }),
 };
 
 /** The roles that may call `path`, or undefined when the RPC is not in the table. */

@@ -9,6 +9,7 @@ import type {
 } from "@grpc/grpc-js";
 import { PermissionDeniedError, UnauthenticatedError } from "@tollgate/errors";
 import { accessOf, type Access } from "./access.js";
+import { recordCall, recordRefusal, type CallAudit } from "./audit.js";
 import type { Principal, TokenVerifier } from "./credentials.js";
 import { toServiceError } from "./errors.js";
 import { RateLimitedError, rateLimitedError, type RateLimiter } from "./rate-limit.js";
@@ -49,7 +50,13 @@ function checkAccount(access: Access, principal: Principal, request: Record<stri
  * the account within the credential's, and an on-behalf-of header sent only
  * by a `service` principal.
  */
-async function authorize(path: string, call: ServerUnaryCall<unknown, unknown>, auth: ServerAuth, limiter: RateLimiter | undefined): Promise<Principal | undefined> {
+async function authorize(
+  path: string,
+  call: ServerUnaryCall<unknown, unknown>,
+  auth: ServerAuth,
+  limiter: RateLimiter | undefined,
+  seen: { principal?: Principal },
+): Promise<Principal | undefined> {
   const method = path.slice(path.lastIndexOf("/") + 1);
   const access = accessOf(path);
   if (!access) throw new PermissionDeniedError(`${method} is not open to any role`, "RPC_NOT_PERMITTED", {});
@@ -62,6 +69,7 @@ async function authorize(path: string, call: ServerUnaryCall<unknown, unknown>, 
     throw new UnauthenticatedError("a credential is required: send 'authorization: Bearer <token>'", "CREDENTIAL_REQUIRED");
   }
   let principal = await auth.verifier.verify(header.slice("Bearer ".length).trim());
+  seen.principal = principal;
   limit(limiter, principal.name);
   if (!access.roles.some((role) => principal.roles.includes(role))) {
     const needed = access.roles.join(" or ");
@@ -87,38 +95,57 @@ function limit(limiter: RateLimiter | undefined, caller: string): void {
 
 const refusal = (error: unknown) => (error instanceof RateLimitedError ? rateLimitedError(error.caller, error.retryAfterMs) : toServiceError(error));
 
-/** Wraps every handler of a service so it runs only after `authorize` admits the call (and, with a limiter, the caller has calls left). */
+/**
+ * Wraps every handler of a service so it runs only after `authorize` admits
+ * the call (and, with a limiter, the caller has calls left). With an audit
+ * log, calls the access table marks `audited` are written to it after their
+ * handler answers, and refused calls are counted in it, before the caller
+ * hears back.
+ */
 export function guardService(
   definition: ServiceDefinition,
   implementation: UntypedServiceImplementation,
   auth: ServerAuth,
   limiter?: RateLimiter,
+  audit?: CallAudit,
 ): UntypedServiceImplementation {
   const guarded: UntypedServiceImplementation = {};
   for (const [name, method] of Object.entries(definition)) {
     const handler = implementation[name];
     if (!handler) continue;
+    const access = accessOf(method.path);
+    const refuse = async (call: ServerUnaryCall<unknown, unknown>, seen: { principal?: Principal }, error: unknown) => {
+      if (audit) await recordRefusal(audit, method.path, access, call, seen.principal, error);
+      return refusal(error);
+    };
     if (method.requestStream) throw new Error(`${method.path}: client streams are not supported by the access check`);
     if (method.responseStream) {
       const stream = handler as (call: ServerWritableStream<unknown, unknown>) => void;
       guarded[name] = ((call: ServerWritableStream<unknown, unknown>) => {
-        authorize(method.path, call as unknown as ServerUnaryCall<unknown, unknown>, auth, limiter).then(
+        const asUnary = call as unknown as ServerUnaryCall<unknown, unknown>;
+        const seen: { principal?: Principal } = {};
+        authorize(method.path, asUnary, auth, limiter, seen).then(
           (principal) => {
             if (principal) principals.set(call, principal);
             stream(call);
           },
-          (error: unknown) => call.emit("error", refusal(error)),
+          (error: unknown) => void refuse(asUnary, seen, error).then((refused) => call.emit("error", refused)),
         );
       }) as UntypedHandleCall;
     } else {
       const unary = handler as (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => void;
+      const audited = audit && access?.audited ? { audit, access } : undefined;
       guarded[name] = ((call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-        authorize(method.path, call, auth, limiter).then(
+        const seen: { principal?: Principal } = {};
+        authorize(method.path, call, auth, limiter, seen).then(
           (principal) => {
             if (principal) principals.set(call, principal);
-            unary(call, callback);
+            if (!audited) return unary(call, callback);
+            unary(call, (error, response) => {
+              void recordCall(audited.audit, method.path, audited.access, call, principal, error, response).then(() => callback(error, response));
+            });
           },
-          (error: unknown) => callback(refusal(error)),
+          (error: unknown) => void refuse(call, seen, error).then((refused) => callback(refused)),
         );
       }) as UntypedHandleCall;
     }

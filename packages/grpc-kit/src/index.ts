@@ -14,6 +14,7 @@ export {
   type TokenClaims,
   type Credential,
 } from "./credentials.js";
+export { type CallAudit, type AuditedCall } from "./audit.js";
 export { ON_BEHALF_OF, principalOf, type ServerAuth } from "./guard.js";
 export { RateLimiter, type RateLimit } from "./rate-limit.js";
 export { serverAuthFromEnv, serverSecurityFromEnv, clientCredentialFromEnv, type AuthEnvironment } from "./env.js";

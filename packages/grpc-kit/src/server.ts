@@ -7,6 +7,7 @@ import type { Meter } from "@opentelemetry/api";
 import { HealthImplementation } from "grpc-health-check";
 import { rpcMetricsInterceptor } from "./rpc-metrics.js";
 // After the gRPC packages: these load @tollgate/proto, whose clients must be made from the instrumented grpc-js.
+import type { CallAudit } from "./audit.js";
 import { guardService, type ServerAuth } from "./guard.js";
 import { RateLimiter, type RateLimit } from "./rate-limit.js";
 import { validatingDefinition } from "./validation.js";
@@ -34,6 +35,8 @@ export interface GrpcServerOptions {
   reflection?: boolean;
   /** Calls per second per principal (unset: no limit). */
   rateLimit?: RateLimit;
+  /** Where admin calls and refused calls are recorded (unset: not recorded). */
+  audit?: CallAudit;
 }
 
 export interface RunningServer {
@@ -69,7 +72,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   const limiter = options.rateLimit && options.rateLimit.perSecond > 0 ? new RateLimiter(options.rateLimit) : undefined;
   for (const binding of options.services) {
     const implementation = binding.implementation as UntypedServiceImplementation;
-    server.addService(validatingDefinition(binding.name, binding.definition), guardService(binding.definition, implementation, options.auth, limiter));
+    server.addService(validatingDefinition(binding.name, binding.definition), guardService(binding.definition, implementation, options.auth, limiter, options.audit));
     health.setStatus(binding.name, "SERVING");
   }
   // Health checks and reflection stay open to every caller.

@@ -1,4 +1,4 @@
-import { connectionPool, LogFollower, openDatabase } from "@tollgate/db";
+import { CallAuditLog, connectionPool, LogFollower, openDatabase } from "@tollgate/db";
 import { startMetrics } from "@tollgate/telemetry";
 import { mikroOrmScope, startGrpcServer, type RunningServer, type RateLimit, type ServerAuth } from "@tollgate/grpc-kit";
 import { entitlementsV1 } from "@tollgate/proto";
@@ -34,6 +34,8 @@ export interface EntitlementsService {
 }
 
 export async function startEntitlementsService(options: EntitlementsServiceOptions): Promise<EntitlementsService> {
+  // Admin and refused calls are written to the platform's audit log (the `audit` schema the gateway shows).
+  const audit = await CallAuditLog.open(options.databaseUrl);
   const orm = await openDatabase({
     url: options.databaseUrl,
     schema: "entitlements",
@@ -65,6 +67,7 @@ export async function startEntitlementsService(options: EntitlementsServiceOptio
     ...(options.host ? { host: options.host } : {}),
     meter: telemetry.meter,
     auth: options.auth,
+    audit,
     ...(options.reflection === undefined ? {} : { reflection: options.reflection }),
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
   });
@@ -76,6 +79,7 @@ export async function startEntitlementsService(options: EntitlementsServiceOptio
       await server.drain();
       await telemetry.shutdown();
       await orm.close();
+      await audit.close();
     },
   };
 }

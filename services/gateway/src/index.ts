@@ -5,7 +5,7 @@ import rateLimit from "@fastify/rate-limit";
 import fastifyStatic from "@fastify/static";
 import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
 import { jwtVerify } from "jose";
-import { openDatabase } from "@tollgate/db";
+import { CallAuditLog, openDatabase } from "@tollgate/db";
 import { UnauthenticatedError } from "@tollgate/errors";
 import { RequestContext } from "@mikro-orm/core";
 import { createClient, type ClientOptions, type Credential } from "@tollgate/grpc-kit";
@@ -48,9 +48,28 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
+/** A refused console request (401, 403) is counted in the platform's audit log, per user (or address), route and minute. */
+async function recordRefusal(calls: CallAuditLog, request: FastifyRequest, status: number): Promise<void> {
+  const user = (request as FastifyRequest & { user?: User }).user;
+  const route = request.routeOptions.url ?? request.url;
+  const accountId = route.startsWith("/api/accounts/:id") ? (request.params as { id?: string }).id : undefined;
+  await calls
+    .refused({
+      rpc: `${request.method} ${route}`,
+      principal: user ? user.username : `address:${request.ip}`,
+      roles: user ? [user.role] : [],
+      accountId,
+      traceId: currentTraceId(),
+      outcome: `HTTP ${status}`,
+    })
+    .catch((failure: unknown) => console.error("[gateway] could not record a refused request", failure));
+}
+
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const orm = await openDatabase({ url: options.databaseUrl, schema: "gateway", entities: [AuditEntrySchema], migrations, poolMax: 4 });
   const audit = new PostgresAuditStore(() => orm.em.getContext());
+  // The services' audit of admin and refused gRPC calls, shown beside the console's own.
+  const calls = await CallAuditLog.open(options.databaseUrl);
   const users = new UserDirectory(options.users);
   const key = new TextEncoder().encode(options.secret);
   // Every gRPC call carries the gateway's credential and names the signed-in console user it acts for.
@@ -98,16 +117,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
   });
 
-  app.setErrorHandler((error, _request, reply) => {
+  app.setErrorHandler(async (error, request, reply) => {
     const http = toHttpError(error);
     if (http.status === 500) console.error("[gateway]", error);
-    void reply.status(http.status).send(http.body);
+    if (http.status === 401 || http.status === 403) await recordRefusal(calls, request, http.status);
+    return reply.status(http.status).send(http.body);
   });
 
   await app.register(rateLimit, { global: false });
   registerLogin(app, users, key, { limits: options.loginLimits ?? DEFAULT_LOGIN_LIMITS, tokenTtl: options.tokenTtl ?? "12h" });
 
-  registerRoutes(app, clients, audit);
+  registerRoutes(app, clients, audit, calls);
 
   if (options.staticDir && existsSync(options.staticDir)) {
     await app.register(fastifyStatic, { root: options.staticDir, index: ["index.html"], dotfiles: "deny" });
@@ -121,6 +141,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       await app.close();
       Object.values(clients).forEach((client) => client.close());
       await orm.close();
+      await calls.close();
     },
   };
 }

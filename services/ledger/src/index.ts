@@ -1,4 +1,4 @@
-import { connectionPool, LogFollower, openDatabase } from "@tollgate/db";
+import { CallAuditLog, connectionPool, LogFollower, openDatabase } from "@tollgate/db";
 import { startMetrics } from "@tollgate/telemetry";
 import { createClient, mikroOrmScope, startGrpcServer, type RunningServer, type RateLimit, type ServerAuth, type Credential } from "@tollgate/grpc-kit";
 import { entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
@@ -54,6 +54,8 @@ export interface LedgerService {
 }
 
 export async function startLedgerService(options: LedgerServiceOptions): Promise<LedgerService> {
+  // Admin and refused calls are written to the platform's audit log (the `audit` schema the gateway shows).
+  const audit = await CallAuditLog.open(options.databaseUrl);
   const orm = await openDatabase({
     url: options.databaseUrl,
     schema: "ledger",
@@ -92,6 +94,7 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
     ...(options.host ? { host: options.host } : {}),
     meter: telemetry.meter,
     auth: options.auth,
+    audit,
     ...(options.reflection === undefined ? {} : { reflection: options.reflection }),
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
   });
@@ -154,6 +157,7 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
       pricing.close();
       await telemetry.shutdown();
       await orm.close();
+      await audit.close();
     },
   };
 }

@@ -1,10 +1,11 @@
 import { trace } from "@opentelemetry/api";
-import { connectionPool, openDatabase } from "@tollgate/db";
+import { CallAuditLog, connectionPool, openDatabase } from "@tollgate/db";
 import { call, upstream, createClient, mikroOrmScope, startGrpcServer, type RunningServer, type RateLimit, type ServerAuth, type Credential } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
 import { currentTraceId, currentTraceparent, startMetrics } from "@tollgate/telemetry";
 import { BannerSchema, ConsumerOffsetSchema } from "./data/banner.entity.js";
 import { EmailChannel } from "./data/channels/email.js";
+import { OutboundAddressPolicy } from "./data/channels/outbound-address.js";
 import { WebhookChannel } from "./data/channels/webhook.js";
 import { DeliverySchema, PreferencesSchema } from "./data/delivery.entity.js";
 import { DeliveryWorker } from "./data/delivery-worker.js";
@@ -53,6 +54,8 @@ export interface NotificationsService {
 }
 
 export async function startNotificationsService(options: NotificationsServiceOptions): Promise<NotificationsService> {
+  // Admin and refused calls are written to the platform's audit log (the `audit` schema the gateway shows).
+  const audit = await CallAuditLog.open(options.databaseUrl);
   const orm = await openDatabase({
     url: options.databaseUrl,
     schema: "notifications",
@@ -167,13 +170,14 @@ export async function startNotificationsService(options: NotificationsServiceOpt
       {
         name: "tollgate.notifications.v1.NotificationsService",
         definition: notificationsV1.NotificationsServiceService,
-        implementation: notificationsHandlers(store, worker, accountState, { scope }),
+        implementation: notificationsHandlers(store, worker, accountState, { scope }, new OutboundAddressPolicy(options.webhookAllowedNetworks ?? [])),
       },
     ],
     port: options.port,
     ...(options.host ? { host: options.host } : {}),
     meter: telemetry.meter,
     auth: options.auth,
+    audit,
     ...(options.reflection === undefined ? {} : { reflection: options.reflection }),
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
   });
@@ -202,6 +206,7 @@ export async function startNotificationsService(options: NotificationsServiceOpt
       email?.close();
       await telemetry.shutdown();
       await orm.close();
+      await audit.close();
     },
   };
 }

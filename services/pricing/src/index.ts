@@ -1,5 +1,5 @@
 import { mikroOrmScope, startGrpcServer, type RunningServer, type RateLimit, type ServerAuth } from "@tollgate/grpc-kit";
-import { connectionPool, LogFollower, openDatabase } from "@tollgate/db";
+import { CallAuditLog, connectionPool, LogFollower, openDatabase } from "@tollgate/db";
 import { startMetrics } from "@tollgate/telemetry";
 import { pricingV1 } from "@tollgate/proto";
 import { migrations } from "./data/migrations/index.js";
@@ -30,6 +30,8 @@ export interface PricingService {
 }
 
 export async function startPricingService(options: PricingServiceOptions): Promise<PricingService> {
+  // Admin and refused calls are written to the platform's audit log (the `audit` schema the gateway shows).
+  const audit = await CallAuditLog.open(options.databaseUrl);
   const orm = await openDatabase({
     url: options.databaseUrl,
     schema: "pricing",
@@ -54,6 +56,7 @@ export async function startPricingService(options: PricingServiceOptions): Promi
     ...(options.host ? { host: options.host } : {}),
     meter: telemetry.meter,
     auth: options.auth,
+    audit,
     ...(options.reflection === undefined ? {} : { reflection: options.reflection }),
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
   });
@@ -65,6 +68,7 @@ export async function startPricingService(options: PricingServiceOptions): Promi
       await server.drain();
       await telemetry.shutdown();
       await orm.close();
+      await audit.close();
     },
   };
 }

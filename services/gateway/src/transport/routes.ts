@@ -4,6 +4,7 @@ import { InvalidArgumentError, NotFoundError } from "@tollgate/errors";
 import { call, page as paged, pageSize } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, notificationsV1, pricingV1 } from "@tollgate/proto";
 import { currentTraceId } from "@tollgate/telemetry";
+import type { CallAuditLog } from "@tollgate/db";
 import type { AuditStore } from "../data/audit-store.js";
 import { parseAmount } from "../domain/amount.js";
 import { requireReason, requireRole, type Role, type User } from "../domain/access.js";
@@ -46,7 +47,16 @@ const WINDOWS: Record<string, ledgerV1.UsageWindow> = {
 const ENTRY_KINDS = ["grant", "charge", "adjust", "expire", "reset"];
 const HOLD_STATUSES = ["open", "charged", "released", "expired"];
 
-export function registerRoutes(app: FastifyInstance, clients: Clients, audit: AuditStore): void {
+/** Where a page of the audit log starts in each of its two logs: below an id, from the top (undefined), or past the end (0). */
+function auditCursor(token: string | undefined): { console: bigint | undefined; calls: bigint | undefined } {
+  if (!token) return { console: undefined, calls: undefined };
+  const match = /^(\d*)\.(\d*)$/.exec(token);
+  if (!match) throw new InvalidArgumentError("page_token", "not a token from a previous page");
+  const part = (value: string) => (value === "" ? undefined : BigInt(value));
+  return { console: part(match[1]!), calls: part(match[2]!) };
+}
+
+export function registerRoutes(app: FastifyInstance, clients: Clients, audit: AuditStore, calls: CallAuditLog): void {
   const { entitlements, pricing, ledger, notifications } = clients;
 
   /** Runs a support action: role check, reason, before/after, and an audit row with the trace id. */
@@ -210,18 +220,40 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
   app.get("/api/audit", async (request) => {
     const query = request.query as Query;
     const limit = pageSize(page(query).pageSize);
-    if (query.page_token && !/^\d+$/.test(query.page_token)) throw new InvalidArgumentError("page_token", "not a token from a previous page");
-    const rows = await audit.list({
-      ...(query.account_id ? { accountId: query.account_id } : {}),
-      ...(query.page_token ? { beforeId: BigInt(query.page_token) } : {}),
-      limit: limit + 1,
-    });
-    const { items, nextPageToken } = paged(rows, limit, (r) => r.auditId);
-    const data = items.map((r) => ({
-      id: r.auditId, actor: r.actor, role: r.role, action: r.action, target: r.target, account_id: r.accountId, reason: r.reason,
-      before: r.before, after: r.after, trace_id: r.traceId, created_at: r.createdAt.toISOString(),
-    }));
-    return { data, next_page_token: nextPageToken };
+    const cursor = auditCursor(query.page_token);
+    const filter = query.account_id ? { accountId: query.account_id } : {};
+    const [consoleRows, callRows] = await Promise.all([
+      cursor.console === 0n ? [] : audit.list({ ...filter, ...(cursor.console ? { beforeId: cursor.console } : {}), limit: limit + 1 }),
+      cursor.calls === 0n ? [] : calls.list({ ...filter, ...(cursor.calls ? { beforeId: cursor.calls } : {}), limit: limit + 1 }),
+    ]);
+    // Both logs, newest first by time; the token keeps where each stopped.
+    const merged = [
+      ...consoleRows.map((r) => ({
+        at: r.createdAt, source: "console" as const, rowId: r.auditId,
+        view: { id: r.auditId, source: "console", actor: r.actor, role: r.role, on_behalf_of: null, action: r.action, target: r.target, account_id: r.accountId,
+          reason: r.reason, before: r.before, after: r.after, trace_id: r.traceId, outcome: "OK", count: 1, created_at: r.createdAt.toISOString() },
+      })),
+      ...callRows.map((c) => ({
+        at: c.at, source: "grpc" as const, rowId: c.callId,
+        // A gRPC method path, or a console request the gateway refused (`POST /api/…`).
+        view: { id: `grpc-${c.callId}`, source: c.rpc.startsWith("/") ? "grpc" : "console", actor: c.principal, role: c.roles, on_behalf_of: c.onBehalfOf,
+          action: c.rpc.startsWith("/") ? c.rpc.slice(c.rpc.lastIndexOf("/") + 1) : c.rpc,
+          target: c.accountId ? `account:${c.accountId}` : c.rpc, account_id: c.accountId, reason: c.reason, before: c.before, after: c.after,
+          trace_id: c.traceId, outcome: c.outcome, count: c.count, created_at: c.at.toISOString() },
+      })),
+    ].sort((x, y) => y.at.getTime() - x.at.getTime());
+    const items = merged.slice(0, limit);
+    // Per log: "0" when every row it gave made the page (it had fewer than asked: done), else below its last shown row.
+    const next = (source: "console" | "grpc", fetched: number, previous: bigint | undefined) => {
+      const shown = items.filter((i) => i.source === source);
+      if (shown.length === fetched) return "0";
+      return shown.at(-1)?.rowId ?? previous?.toString() ?? "";
+    };
+    const more = merged.length > limit;
+    return {
+      data: items.map((i) => i.view),
+      next_page_token: more ? `${next("console", consoleRows.length, cursor.console)}.${next("grpc", callRows.length, cursor.calls)}` : "",
+    };
   });
 
   app.post("/api/accounts/:id/grants", async (request) => {

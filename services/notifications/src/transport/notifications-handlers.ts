@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
 import { actorOf, encodedSize, page, pageOffset, pageSize, unary, type HandlerOptions } from "@tollgate/grpc-kit";
 import { commonV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
@@ -6,6 +6,7 @@ import type { Banner } from "../data/banner.entity.js";
 import type { Delivery, Preferences } from "../data/delivery.entity.js";
 import type { DeliveryWorker } from "../data/delivery-worker.js";
 import type { NotificationsStore } from "../data/notifications-store.js";
+import type { OutboundAddressPolicy } from "../data/channels/outbound-address.js";
 
 const N = notificationsV1;
 
@@ -47,12 +48,19 @@ function deliveryToProto(delivery: Delivery): notificationsV1.Notification {
   };
 }
 
+const FINGERPRINT = "sha256:";
+
+/** Names a stored signing secret without revealing it: `sha256:` and the first 16 hex digits of its hash. */
+export function fingerprint(secret: string): string {
+  return `${FINGERPRINT}${createHash("sha256").update(secret).digest("hex").slice(0, 16)}`;
+}
+
 function preferencesToProto(accountId: string, preferences: Preferences | null): notificationsV1.Preferences {
   return {
     accountId,
     emailRecipients: preferences?.emailRecipients ?? [],
-    // Secrets are write-only: shown masked.
-    webhooks: (preferences?.webhooks ?? []).map((w) => ({ url: w.url, secret: `${w.secret.slice(0, 10)}…` })),
+    // Secrets are write-only: answered as a fingerprint, never the secret or part of it.
+    webhooks: (preferences?.webhooks ?? []).map((w) => ({ url: w.url, secret: fingerprint(w.secret) })),
     channelsByRule: Object.fromEntries(
       Object.entries(preferences?.channelsByRule ?? {}).map(([rule, channels]) => [
         rule,
@@ -70,6 +78,7 @@ export function notificationsHandlers(
   worker: DeliveryWorker,
   accountState: AccountState,
   options: HandlerOptions,
+  webhookAddresses: OutboundAddressPolicy,
 ): Partial<notificationsV1.NotificationsServiceServer> {
   return {
     listBanners: unary(async (request: notificationsV1.ListBannersRequest) => {
@@ -125,9 +134,13 @@ export function notificationsHandlers(
           throw new InvalidArgumentError(`preferences.webhooks[${i}].url`, "not a URL");
         }
         if (!["http:", "https:"].includes(url.protocol)) throw new InvalidArgumentError(`preferences.webhooks[${i}].url`, "must be http or https");
-        // Keep a known endpoint's secret when none is sent; generate one for a new endpoint.
+        // The sender's rules, at save time: a webhook cannot be aimed inward.
+        const refused = webhookAddresses.refusesHost(url);
+        if (refused) throw new InvalidArgumentError(`preferences.webhooks[${i}].url`, `must not reach inward: ${refused}`);
+        // Keep a known endpoint's secret when none (or its fingerprint) is sent; generate one for a new endpoint.
         const known = existing?.webhooks.find((e) => e.url === w.url)?.secret;
-        const secret = w.secret && !w.secret.endsWith("…") ? w.secret : (known ?? `whsec_${randomBytes(24).toString("base64")}`);
+        const sent = w.secret && !w.secret.startsWith(FINGERPRINT) && !w.secret.endsWith("…") ? w.secret : undefined;
+        const secret = sent ?? known ?? `whsec_${randomBytes(24).toString("base64")}`;
         if (!/^whsec_[A-Za-z0-9+/=]+$/.test(secret)) throw new InvalidArgumentError(`preferences.webhooks[${i}].secret`, "must be whsec_ followed by base64");
         return { url: w.url, secret };
       });

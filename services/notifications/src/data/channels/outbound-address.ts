@@ -64,4 +64,21 @@ export class OutboundAddressPolicy {
     const type = isIP(plain) === 6 ? "ipv6" : "ipv4";
     return this.allowed.check(plain, type) || !this.inward.check(plain, type);
   }
+
+  /** Why a URL whose host is an address literal is refused (undefined: allowed, or a name, checked when resolved). */
+  refusesLiteral(url: URL): string | undefined {
+    const host = url.hostname.replace(/^\[|\]$/g, "");
+    return isIP(host) && !this.permits(host) ? `${host} is loopback, private or link-local` : undefined;
+  }
+
+  /**
+   * Why a webhook URL is refused when it is saved: an inward address literal,
+   * or a name of this host (`localhost`). Other names that resolve inward are
+   * refused when the connection is made.
+   */
+  refusesHost(url: URL): string | undefined {
+    const host = url.hostname.toLowerCase();
+    if ((host === "localhost" || host.endsWith(".localhost")) && !this.permits("127.0.0.1")) return `${host} is this host`;
+    return this.refusesLiteral(url);
+  }
 }

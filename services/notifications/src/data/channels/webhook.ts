@@ -1,7 +1,7 @@
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { request as httpRequest, type RequestOptions } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { isIP, type LookupFunction } from "node:net";
+import type { LookupFunction } from "node:net";
 import { Webhook } from "standardwebhooks";
 import { OutboundAddressPolicy } from "./outbound-address.js";
 
@@ -39,8 +39,8 @@ export class WebhookChannel {
   async send(message: WebhookMessage): Promise<void> {
     const url = new URL(message.url);
     if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error(`webhook URL scheme ${url.protocol} is not http or https`);
-    const literal = url.hostname.replace(/^\[|\]$/g, "");
-    if (isIP(literal) && !this.policy.permits(literal)) throw new Error(`webhook address ${literal} is loopback, private or link-local`);
+    const refused = this.policy.refusesLiteral(url);
+    if (refused) throw new Error(`webhook address ${refused}`);
 
     const timestamp = new Date();
     const body = JSON.stringify({ type: message.type, timestamp: timestamp.toISOString(), data: message.data });

@@ -225,9 +225,20 @@ export interface ResendNotificationResponse {
 }
 
 export interface WebhookEndpoint {
-  /** Bound: at most 2048 characters. */
+  /**
+   * Checked when saved: a host that is a loopback, private, link-local or
+   * reserved address literal, or localhost, is INVALID_ARGUMENT (unless in
+   * the service's WEBHOOK_ALLOWED_NETWORKS).
+   * Bound: at most 2048 characters.
+   */
   url: string;
-  /** Bound: at most 256 characters. */
+  /**
+   * Write-only: answers carry the stored secret's fingerprint (`sha256:` and
+   * 16 hex digits), never the secret; sending the fingerprint (or nothing)
+   * back keeps the stored secret, and a new endpoint without one gets a
+   * generated secret.
+   * Bound: at most 256 characters.
+   */
   secret: string;
 }
 

@@ -1,0 +1,91 @@
+import { status, type ServerUnaryCall } from "@grpc/grpc-js";
+import { PermissionDeniedError, UnauthenticatedError } from "@tollgate/errors";
+import type { Access } from "./access.js";
+import type { Principal } from "./credentials.js";
+import { traceIdOf } from "./errors.js";
+
+/** One audited call, as the guard reports it after the handler. */
+export interface AuditedCall {
+  rpc: string;
+  principal: string;
+  roles: readonly string[];
+  onBehalfOf: string | undefined;
+  reason: string;
+  accountId: string | undefined;
+  before: unknown;
+  after: unknown;
+  traceId: string;
+  outcome: string;
+}
+
+/** Where the guard writes admin calls and refused ones (e.g. `@tollgate/db`'s `CallAuditLog`). */
+export interface CallAudit {
+  record(call: AuditedCall): Promise<void>;
+  /** Refused calls are counted per caller, RPC and minute, never one row each. */
+  refused(call: Omit<AuditedCall, "before" | "after" | "onBehalfOf" | "reason">): Promise<void>;
+}
+
+type Call = ServerUnaryCall<unknown, unknown>;
+type Fields = Record<string, unknown>;
+
+/** PostgreSQL text cannot hold NUL, which a refused request may carry. */
+const storable = (value: string): string => value.replaceAll("\u0000", "\uFFFD");
+const text = (value: unknown): string | undefined => (typeof value === "string" && value !== "" ? storable(value) : undefined);
+
+/** The request as recorded: secrets are never written to the log. */
+function summary(request: unknown): unknown {
+  return JSON.parse(
+    JSON.stringify(request ?? {}, (key, value: unknown) =>
+      key === "secret" ? (value ? "(set)" : "") : typeof value === "bigint" ? value.toString() : typeof value === "string" ? storable(value) : value,
+    ),
+  );
+}
+
+function accountOf(access: Access, request: Fields, response: Fields | undefined): string | undefined {
+  return text((access.account ?? ((r) => r.accountId))(request)) ?? (response && access.audited?.account ? text(access.audited.account(response)) : undefined);
+}
+
+/** Who a refused call came from: its principal, else its peer's address (without the port, which changes per connection). */
+function callerOf(call: Call, principal: Principal | undefined): string {
+  if (principal) return principal.name;
+  const peer = call.getPeer();
+  return `address:${peer.replace(/^ipv[46]:/, "").replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1")}`;
+}
+
+const statusName = (code: number): string => status[code] ?? String(code);
+
+/** Writes an audited call after its handler answered (failed writes are logged, never change the answer). */
+export async function recordCall(audit: CallAudit, path: string, access: Access, call: Call, principal: Principal | undefined, error: { code?: number } | null, response: unknown): Promise<void> {
+  const request = (call.request ?? {}) as Fields;
+  await audit
+    .record({
+      rpc: path,
+      principal: principal?.name ?? "anonymous",
+      roles: principal?.roles ?? [],
+      onBehalfOf: principal?.onBehalfOf,
+      reason: text(request.reason) ?? "",
+      accountId: accountOf(access, request, (response ?? undefined) as Fields | undefined),
+      before: null,
+      after: summary(request),
+      traceId: traceIdOf(call.metadata),
+      outcome: error ? statusName(error.code ?? status.UNKNOWN) : "OK",
+    })
+    .catch((failure: unknown) => console.error(`[audit] could not record ${path}`, failure));
+}
+
+/** Counts a call the guard refused (no credential, a wrong one, a wrong role or account). */
+export async function recordRefusal(audit: CallAudit, path: string, access: Access | undefined, call: Call, principal: Principal | undefined, error: unknown): Promise<void> {
+  const denied = error instanceof PermissionDeniedError;
+  if (!denied && !(error instanceof UnauthenticatedError)) return;
+  const request = (call.request ?? {}) as Fields;
+  await audit
+    .refused({
+      rpc: path,
+      principal: callerOf(call, principal),
+      roles: principal?.roles ?? [],
+      accountId: access ? accountOf(access, request, undefined) : undefined,
+      traceId: traceIdOf(call.metadata),
+      outcome: denied ? "PERMISSION_DENIED" : "UNAUTHENTICATED",
+    })
+    .catch((failure: unknown) => console.error(`[audit] could not record a refused ${path}`, failure));
+}

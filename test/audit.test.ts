@@ -1,0 +1,185 @@
+import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CallAuditLog } from "@tollgate/db";
+import { startGateway, type Gateway } from "@tollgate/gateway";
+import { createClient, call, errorDetails, ROLES, type Role } from "@tollgate/grpc-kit";
+import { commonV1, entitlementsV1, ledgerV1, notificationsV1 as N } from "@tollgate/proto";
+import { createTestDatabase, type TestDatabase } from "@tollgate/testing";
+import { CREDIT, seedStarter } from "./fixtures.js";
+import { startPlatform, type Platform } from "./platform.js";
+
+let db: TestDatabase;
+let platform: Platform;
+let gateway: Gateway;
+let operator: string;
+
+async function api(path: string) {
+  const response = await fetch(`${gateway.url}${path}`, { headers: { authorization: `Bearer ${operator}` } });
+  return (await response.json()) as { data: Record<string, any>[]; next_page_token: string };
+}
+
+/** A ledger client calling as `subject` with `roles` (and, for a service, on behalf of someone). */
+function ledgerAs(subject: string, roles: readonly Role[], onBehalfOf?: string) {
+  return createClient(ledgerV1.LedgerServiceClient, platform.ledger.address, {
+    credentials: platform.issuer!.credential(subject, roles),
+    ...(onBehalfOf ? { onBehalfOf: () => onBehalfOf } : {}),
+  });
+}
+
+const grant = (key: string) =>
+  ledgerV1.GrantRequest.fromPartial({
+    accountId: "acme", poolKind: entitlementsV1.PoolKind.POOL_KIND_BONUS, unit: commonV1.Unit.UNIT_CREDITS,
+    amountMicros: String(5 * CREDIT), reason: "outage credit", idempotencyKey: key,
+  });
+
+function grantWith(client: ledgerV1.LedgerServiceClient, key: string, traceId?: string): Promise<ServiceError | null> {
+  const metadata = new Metadata();
+  if (traceId) metadata.set("traceparent", `00-${traceId}-00f067aa0ba902b7-01`);
+  return new Promise((resolve) => client.grant(grant(key), metadata, (error) => resolve(error)));
+}
+
+/** Refused calls are counted per minute: start a burst well inside one so it cannot straddle two. */
+async function awayFromMinuteEnd(): Promise<void> {
+  const second = new Date().getUTCSeconds();
+  if (second >= 50) await new Promise((resolve) => setTimeout(resolve, (61 - second) * 1000));
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  platform = await startPlatform(db.url);
+  await seedStarter(platform, "acme");
+  gateway = await startGateway({
+    databaseUrl: db.url,
+    port: 0,
+    secret: "a-test-secret-that-is-long-enough-0123456789",
+    users: "otto:operator-pass:operator",
+    ...platform.serviceCredentials("gateway", ROLES),
+    addresses: {
+      entitlements: platform.entitlements.address,
+      pricing: platform.pricing.address,
+      ledger: platform.ledger.address,
+      notifications: platform.notifications.address,
+    },
+  });
+  const login = await fetch(`${gateway.url}/api/login`, {
+    method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "otto", password: "operator-pass" }),
+  });
+  operator = ((await login.json()) as { token: string }).token;
+}, 60_000);
+
+afterAll(async () => {
+  await gateway?.stop();
+  await platform?.stop();
+  await db?.drop();
+});
+
+describe("audit of gRPC admin calls", () => {
+  it("records a Grant over gRPC with its principal, roles, on-behalf-of, reason, trace id and outcome, shown by the console's audit list", async () => {
+    const desk = ledgerAs("support-desk", ["support", "service"], "otto");
+    const traceId = "0af7651916cd43dd8448eb211c80319c";
+    expect(await grantWith(desk, "audited-grant", traceId)).toBeNull();
+    desk.close();
+
+    const rows = (await api("/api/audit?account_id=acme")).data.filter((r) => r.action === "Grant" && r.outcome === "OK");
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({
+      source: "grpc", actor: "support-desk", on_behalf_of: "otto", reason: "outage credit", trace_id: traceId,
+      account_id: "acme", target: "account:acme", count: 1,
+    });
+    expect(rows[0]!.role.split(",")).toEqual(expect.arrayContaining(["support", "service"]));
+    expect(rows[0]!.after).toMatchObject({ accountId: "acme", amountMicros: String(5 * CREDIT), idempotencyKey: "audited-grant" });
+  });
+
+  it("records plan and account changes made by the platform's own setup", async () => {
+    const actions = new Set((await api("/api/audit?page_size=200")).data.map((r) => r.action));
+    for (const action of ["PublishPlan", "PublishRateTable", "CreateAccount"]) expect(actions.has(action)).toBe(true);
+  });
+
+  it("records a meter credential's refused Grant once with a count, and 50 refused attempts as one row of 50", async () => {
+    await awayFromMinuteEnd();
+    const meter = ledgerAs("meter-once", ["meter"]);
+    const refused = await grantWith(meter, "refused-once");
+    expect(refused?.code).toBe(status.PERMISSION_DENIED);
+    expect(errorDetails(refused!).reason).toBe("ROLE_REQUIRED");
+    meter.close();
+
+    const flood = ledgerAs("meter-flood", ["meter"]);
+    const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => grantWith(flood, `flood-${i}`)));
+    expect(answers.every((a) => a?.code === status.PERMISSION_DENIED)).toBe(true);
+    flood.close();
+
+    const rows = (await api("/api/audit?account_id=acme&page_size=200")).data.filter((r) => r.outcome === "PERMISSION_DENIED");
+    expect(rows.filter((r) => r.actor === "meter-once")).toEqual([
+      expect.objectContaining({ source: "grpc", action: "Grant", role: "meter", count: 1, account_id: "acme" }),
+    ]);
+    expect(rows.filter((r) => r.actor === "meter-flood")).toEqual([expect.objectContaining({ action: "Grant", count: 50 })]);
+  });
+
+  it("records a call with no credential by the caller's address", async () => {
+    await awayFromMinuteEnd();
+    const anonymous = createClient(ledgerV1.LedgerServiceClient, platform.ledger.address);
+    for (const key of ["anon-1", "anon-2"]) expect((await grantWith(anonymous, key))?.code).toBe(status.UNAUTHENTICATED);
+    anonymous.close();
+    const rows = (await api("/api/audit?page_size=200")).data.filter((r) => r.outcome === "UNAUTHENTICATED");
+    expect(rows).toEqual([expect.objectContaining({ actor: "address:127.0.0.1", action: "Grant", count: 2 })]);
+  });
+
+  it("pages the console's and the services' audit rows together, newest first, each row once", async () => {
+    const all = (await api("/api/audit?page_size=200")).data;
+    const seen: string[] = [];
+    let token = "";
+    do {
+      const page = await api(`/api/audit?page_size=3${token ? `&page_token=${token}` : ""}`);
+      seen.push(...page.data.map((r) => String(r.id)));
+      token = page.next_page_token;
+    } while (token);
+    expect(seen).toEqual(all.map((r) => String(r.id)));
+    const times = all.map((r) => Date.parse(r.created_at));
+    expect([...times].sort((a, b) => b - a)).toEqual(times);
+  });
+});
+
+describe("the audit log's schema", () => {
+  it("is brought up by services starting at the same time", async () => {
+    const fresh = await createTestDatabase();
+    try {
+      const logs = await Promise.all(Array.from({ length: 5 }, () => CallAuditLog.open(fresh.url)));
+      await logs[0]!.record({ rpc: "/x/Y", principal: "p", roles: ["admin"], onBehalfOf: undefined, reason: "r", accountId: "a", before: null, after: { n: 1n }, traceId: "", outcome: "OK" });
+      expect(await logs[4]!.list({ accountId: "a", limit: 10 })).toEqual([expect.objectContaining({ rpc: "/x/Y", after: { n: "1" }, count: 1, refused: false })]);
+      await Promise.all(logs.map((log) => log.close()));
+    } finally {
+      await fresh.drop();
+    }
+  });
+});
+
+describe("webhook endpoints", () => {
+  it("never answers a signing secret, only its fingerprint, and keeps the secret when the fingerprint is sent back", async () => {
+    const { notifications } = platform.clients;
+    const secret = "whsec_c2VjcmV0LXNpZ25pbmcta2V5LTAxMjM0NTY3";
+    const saved = await call(notifications, notifications.setPreferences, {
+      preferences: N.Preferences.fromPartial({ accountId: "acme", webhooks: [{ url: "https://hooks.example.com/tollgate", secret }] }),
+    });
+    const read = await call(notifications, notifications.getPreferences, { accountId: "acme" });
+    for (const answer of [saved.preferences!, read.preferences!]) {
+      expect(answer.webhooks[0]!.secret).toMatch(/^sha256:[0-9a-f]{16}$/);
+      expect(JSON.stringify(answer)).not.toContain(secret.slice(6, 12));
+    }
+    const resaved = await call(notifications, notifications.setPreferences, { preferences: read.preferences! });
+    expect(resaved.preferences!.webhooks[0]!.secret).toBe(read.preferences!.webhooks[0]!.secret);
+    // The audit log records the change without the secret.
+    const row = (await api("/api/audit?account_id=acme&page_size=200")).data.find((r) => r.action === "SetPreferences");
+    expect(JSON.stringify(row)).not.toContain(secret);
+  });
+
+  it("refuses at save time a webhook aimed inward, naming the field", async () => {
+    const { notifications } = platform.clients;
+    for (const url of ["http://169.254.169.254/latest/meta-data", "http://10.0.0.7/hook", "http://[::1]:8080/hook", "https://192.168.1.1/"]) {
+      const error = await call(notifications, notifications.setPreferences, {
+        preferences: N.Preferences.fromPartial({ accountId: "acme", webhooks: [{ url: "https://hooks.example.com/ok" }, { url }] }),
+      }).then(() => undefined, (e: ServiceError) => e);
+      expect(error?.code, url).toBe(status.INVALID_ARGUMENT);
+      expect(errorDetails(error!).fieldViolations?.[0]?.field ?? error!.details, url).toContain("preferences.webhooks[1].url");
+    }
+  });
+});
