@@ -32,7 +32,8 @@ describe("docker-compose.yml", () => {
           const [host, port] = value.split(":");
           expect(grpcServices[host as keyof typeof grpcServices], `${name}.${key}`).toBe(Number(port));
         }
-        if (key === "DATABASE_URL") expect(new URL(value).hostname).toBe("postgres");
+        // Compose substitutes ${VAR} (the password) before the service sees the URL.
+        if (key === "DATABASE_URL") expect(new URL(value.replace(/\$\{[^}]+\}/g, "secret")).hostname).toBe("postgres");
         if (key === "OTEL_EXPORTER_OTLP_ENDPOINT") {
           const url = new URL(value);
           expect(services[url.hostname]?.ports, `${name}.${key}`).toContain(`${url.port}:${url.port}`);
@@ -48,6 +49,14 @@ describe("docker-compose.yml", () => {
     expect(readFileSync(`${root}services/gateway/src/main.ts`, "utf8")).toContain("GATEWAY_PORT: env.port(8080)");
     // No fixed secret: compose requires it from the environment (.env, written by npm run compose:env).
     expect(gateway.environment?.GATEWAY_SECRET).toMatch(/^\$\{GATEWAY_SECRET:\?.+\}$/);
+    expect(gateway.environment?.GATEWAY_USERS).toMatch(/^\$\{GATEWAY_USERS:\?.+\}$/);
+  });
+
+  it("has PostgreSQL's password from the environment, and publishes it on loopback only", () => {
+    const postgres = services.postgres!;
+    expect(postgres.environment?.POSTGRES_PASSWORD).toMatch(/^\$\{POSTGRES_PASSWORD:\?.+\}$/);
+    expect(postgres.ports).toEqual(["127.0.0.1:5432:5432"]);
+    expect(services.ledger!.environment?.DATABASE_URL).toContain("${POSTGRES_PASSWORD:?");
   });
 
   it("runs every gRPC service and the gateway with authentication on and no fixed credential", () => {
