@@ -403,6 +403,7 @@ export interface Hold {
   accountId: string;
   unit: Unit;
   amountMicros: string;
+  /** Everything charged on the hold, usage above the hold included. */
   chargedMicros: string;
   status: HoldStatus;
   expiresAt: Date | undefined;
@@ -435,6 +436,10 @@ export interface AuthorizeResponse {
   /** Empty when the usage is unmetered. */
   holdId: string;
   amountMicros: string;
+  /**
+   * balance − held after the new hold; before it when denied; 0 when the
+   * balance was not consulted (suspended, not eligible, unmetered).
+   */
   availableMicros: string;
   metered: boolean;
   rateTableVersion: string;
@@ -472,8 +477,19 @@ export interface ChargeRequest {
 
 export interface ChargeResponse {
   chargedMicros: string;
+  /** What could not be collected because the balance reached its negative limit. */
   uncollectedMicros: string;
+  /**
+   * The unit's balance after the charge and any auto reload it triggered:
+   * live pools, holds not subtracted.
+   */
   balanceMicros: string;
+  /**
+   * True only when the whole charge was collected and something is still left
+   * above the negative limit (an auto reload the charge triggered counts): at
+   * exactly the limit it is false, because the next charge could collect
+   * nothing.
+   */
   proceed: boolean;
   releasedMicros: string;
   entryId: string;
@@ -529,6 +545,7 @@ export interface GrantRequest {
 export interface GrantResponse {
   poolId: string;
   entryId: string;
+  /** The unit's balance (live pools, holds not subtracted). */
   balanceMicros: string;
 }
 
@@ -552,6 +569,7 @@ export interface AdjustRequest {
 
 export interface AdjustResponse {
   entryId: string;
+  /** The unit's balance (live pools, holds not subtracted). */
   balanceMicros: string;
 }
 
@@ -560,6 +578,10 @@ export interface Pool {
   kind: PoolKind;
   unit: Unit;
   balanceMicros: string;
+  /**
+   * What was granted into the pool: its grant, auto reloads and spend-cap
+   * changes; support Adjusts do not count.
+   */
   grantedMicros: string;
   priority: number;
   expiresAt: Date | undefined;
@@ -9975,10 +9997,26 @@ export const StreamEventsResponse: MessageFns<StreamEventsResponse> = {
 
 /**
  * Pools, holds, the journal, metered time, cycles and the event feed.
- * Every mutating RPC takes an idempotency key.
+ *
+ * Every mutating RPC takes an idempotency key: the same key and request
+ * answers the recorded result, the same key with another request is
+ * ALREADY_EXISTS (IDEMPOTENCY_KEY_REUSED). A call is checked in this order and
+ * the first rule that applies answers: INVALID_ARGUMENT (the field named);
+ * NOT_FOUND; the idempotency key (replay or reuse); expired holds of the
+ * account are returned and expired pools closed, before any write on the
+ * account (Grant and Adjust included); FAILED_PRECONDITION; then the denials
+ * ACCOUNT_SUSPENDED, NOT_ELIGIBLE, and the balance denials. An RPC error
+ * writes nothing and leaves the key free; answers, denials included, are
+ * recorded under the key. Every journal entry has exactly one line per pool
+ * it touches, and its lines sum to zero.
  */
 export type LedgerServiceService = typeof LedgerServiceService;
 export const LedgerServiceService = {
+  /**
+   * Reserves the priced estimate with a hold. Allowed only when the estimate
+   * fits in balance − held: a hold never reaches into the negative limit,
+   * which covers only usage above holds.
+   */
   authorize: {
     path: "/tollgate.ledger.v1.LedgerService/Authorize" as const,
     requestStream: false as const,
@@ -9988,6 +10026,17 @@ export const LedgerServiceService = {
     responseSerialize: (value: AuthorizeResponse): Buffer => Buffer.from(AuthorizeResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): AuthorizeResponse => AuthorizeResponse.decode(value),
   },
+  /**
+   * Charges priced usage, on a hold or alone, drawing pools in draw-down
+   * order: the cycle's pool (monthly or spend_cap) first, then the plan's
+   * order of kinds (kinds it does not name last), then the lower priority
+   * number, then the pool expiring first (expiring before non-expiring), then
+   * the oldest; an overdraft is carried by the first pool in that order.
+   * Usage above the hold is collected down to the negative limit and no
+   * further. A Charge on an expired hold is accepted as usage above the hold
+   * (released 0, the hold stays EXPIRED and its charged_micros grows); a
+   * Charge on a charged or released hold is FAILED_PRECONDITION HOLD_CLOSED.
+   */
   charge: {
     path: "/tollgate.ledger.v1.LedgerService/Charge" as const,
     requestStream: false as const,
@@ -9997,6 +10046,11 @@ export const LedgerServiceService = {
     responseSerialize: (value: ChargeResponse): Buffer => Buffer.from(ChargeResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ChargeResponse => ChargeResponse.decode(value),
   },
+  /**
+   * Voids an open hold and returns what it still reserves. Releasing a hold
+   * that is no longer open answers OK with released_micros 0 and the hold's
+   * status (releasing is idempotent by state).
+   */
   release: {
     path: "/tollgate.ledger.v1.LedgerService/Release" as const,
     requestStream: false as const,
@@ -10015,6 +10069,11 @@ export const LedgerServiceService = {
     responseSerialize: (value: GrantResponse): Buffer => Buffer.from(GrantResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GrantResponse => GrantResponse.decode(value),
   },
+  /**
+   * Credits or debits one pool with a reason (support). A debit may not take
+   * balance − held below the negative limit (ADJUSTMENT_BELOW_LIMIT); an
+   * Adjust of a closed pool is POOL_CLOSED.
+   */
   adjust: {
     path: "/tollgate.ledger.v1.LedgerService/Adjust" as const,
     requestStream: false as const,
@@ -10214,10 +10273,36 @@ export const LedgerServiceService = {
 } as const;
 
 export interface LedgerServiceServer extends UntypedServiceImplementation {
+  /**
+   * Reserves the priced estimate with a hold. Allowed only when the estimate
+   * fits in balance − held: a hold never reaches into the negative limit,
+   * which covers only usage above holds.
+   */
   authorize: handleUnaryCall<AuthorizeRequest, AuthorizeResponse>;
+  /**
+   * Charges priced usage, on a hold or alone, drawing pools in draw-down
+   * order: the cycle's pool (monthly or spend_cap) first, then the plan's
+   * order of kinds (kinds it does not name last), then the lower priority
+   * number, then the pool expiring first (expiring before non-expiring), then
+   * the oldest; an overdraft is carried by the first pool in that order.
+   * Usage above the hold is collected down to the negative limit and no
+   * further. A Charge on an expired hold is accepted as usage above the hold
+   * (released 0, the hold stays EXPIRED and its charged_micros grows); a
+   * Charge on a charged or released hold is FAILED_PRECONDITION HOLD_CLOSED.
+   */
   charge: handleUnaryCall<ChargeRequest, ChargeResponse>;
+  /**
+   * Voids an open hold and returns what it still reserves. Releasing a hold
+   * that is no longer open answers OK with released_micros 0 and the hold's
+   * status (releasing is idempotent by state).
+   */
   release: handleUnaryCall<ReleaseRequest, ReleaseResponse>;
   grant: handleUnaryCall<GrantRequest, GrantResponse>;
+  /**
+   * Credits or debits one pool with a reason (support). A debit may not take
+   * balance − held below the negative limit (ADJUSTMENT_BELOW_LIMIT); an
+   * Adjust of a closed pool is POOL_CLOSED.
+   */
   adjust: handleUnaryCall<AdjustRequest, AdjustResponse>;
   getBalance: handleUnaryCall<GetBalanceRequest, GetBalanceResponse>;
   getHold: handleUnaryCall<GetHoldRequest, GetHoldResponse>;
@@ -10258,6 +10343,11 @@ export interface LedgerServiceServer extends UntypedServiceImplementation {
 }
 
 export interface LedgerServiceClient extends Client {
+  /**
+   * Reserves the priced estimate with a hold. Allowed only when the estimate
+   * fits in balance − held: a hold never reaches into the negative limit,
+   * which covers only usage above holds.
+   */
   authorize(
     request: AuthorizeRequest,
     callback: (error: ServiceError | null, response: AuthorizeResponse) => void,
@@ -10273,6 +10363,17 @@ export interface LedgerServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: AuthorizeResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Charges priced usage, on a hold or alone, drawing pools in draw-down
+   * order: the cycle's pool (monthly or spend_cap) first, then the plan's
+   * order of kinds (kinds it does not name last), then the lower priority
+   * number, then the pool expiring first (expiring before non-expiring), then
+   * the oldest; an overdraft is carried by the first pool in that order.
+   * Usage above the hold is collected down to the negative limit and no
+   * further. A Charge on an expired hold is accepted as usage above the hold
+   * (released 0, the hold stays EXPIRED and its charged_micros grows); a
+   * Charge on a charged or released hold is FAILED_PRECONDITION HOLD_CLOSED.
+   */
   charge(
     request: ChargeRequest,
     callback: (error: ServiceError | null, response: ChargeResponse) => void,
@@ -10288,6 +10389,11 @@ export interface LedgerServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ChargeResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Voids an open hold and returns what it still reserves. Releasing a hold
+   * that is no longer open answers OK with released_micros 0 and the hold's
+   * status (releasing is idempotent by state).
+   */
   release(
     request: ReleaseRequest,
     callback: (error: ServiceError | null, response: ReleaseResponse) => void,
@@ -10318,6 +10424,11 @@ export interface LedgerServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GrantResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Credits or debits one pool with a reason (support). A debit may not take
+   * balance − held below the negative limit (ADJUSTMENT_BELOW_LIMIT); an
+   * Adjust of a closed pool is POOL_CLOSED.
+   */
   adjust(
     request: AdjustRequest,
     callback: (error: ServiceError | null, response: AdjustResponse) => void,
