@@ -48,6 +48,18 @@ export interface ReleaseCommand extends Keyed {
   holdId: string;
 }
 
+/** Reserves more on an open hold and/or moves its expiry later (a long streamed response). */
+export interface ExtendHoldCommand extends Keyed {
+  type: "extendHold";
+  holdId: string;
+  /** The unit the added estimate is priced in (must be the hold's); empty when nothing is added. */
+  unit: string;
+  /** Added to what the hold reserves; 0 keeps the amount. */
+  addMicros: bigint;
+  /** The hold expires this long from now, unless it already expires later; 0 keeps the expiry. */
+  ttlMs: number;
+}
+
 export interface GrantCommand extends Keyed {
   type: "grant";
   unit: string;
@@ -124,7 +136,7 @@ export interface ExpireCommand {
 }
 
 export type Command =
-  | AuthorizeCommand | ChargeCommand | ReleaseCommand | GrantCommand | AdjustCommand
+  | AuthorizeCommand | ChargeCommand | ReleaseCommand | ExtendHoldCommand | GrantCommand | AdjustCommand
   | RollOverCommand | StartWorkCommand | MeterCommand | ExpireCommand;
 
 export type DenialReason =
@@ -155,6 +167,17 @@ export interface ChargeAnswer {
 export interface ReleaseAnswer {
   releasedMicros: bigint;
   status: "charged" | "released" | "expired";
+}
+
+export interface ExtendHoldAnswer {
+  allowed: boolean;
+  reason: DenialReason | null;
+  message: string;
+  /** What the hold reserves in all after the call (unchanged when denied). */
+  amountMicros: bigint;
+  expiresAtMs: number;
+  /** balance − held after the extension (before it when denied). */
+  availableMicros: bigint;
 }
 
 export interface GrantAnswer {
@@ -193,6 +216,7 @@ export interface AnswerOf {
   authorize: AuthorizeAnswer;
   charge: ChargeAnswer;
   release: ReleaseAnswer;
+  extendHold: ExtendHoldAnswer;
   grant: GrantAnswer;
   adjust: AdjustAnswer;
   rollOver: RollOverAnswer;

@@ -3,7 +3,7 @@
  * state, the journal and the outbox between batches, and command builders
  * with sensible defaults. Used by the rules' tests and the property tests.
  */
-import type { AdjustCommand, AnswerOf, AuthorizeCommand, ChargeCommand, Command, GrantCommand, ReleaseCommand, Result, RollOverCommand, UnitSetup } from "./commands.js";
+import type { AdjustCommand, AnswerOf, AuthorizeCommand, ChargeCommand, Command, ExtendHoldCommand, GrantCommand, ReleaseCommand, Result, RollOverCommand, UnitSetup } from "./commands.js";
 import { execute, type BatchOutcome } from "./state-machine.js";
 import { emptyAccount, type AccountFacts, type AccountState, type Ids, type LedgerState, type Pool } from "./state.js";
 import type { Entry, OutboxEvent } from "./writes.js";
@@ -114,6 +114,13 @@ export class Machine {
 
   release(holdId: string, fields: Partial<ReleaseCommand> = {}): ReleaseCommand {
     return { type: "release", accountId: this.setup.accountId, holdId, idempotencyKey: fields.idempotencyKey ?? this.nextKey(), requestHash: `release:${holdId}`, ...fields };
+  }
+
+  extendHold(holdId: string, addMicros: bigint, ttlMs: number, fields: Partial<ExtendHoldCommand> = {}): ExtendHoldCommand {
+    return {
+      type: "extendHold", accountId: this.setup.accountId, holdId, unit: "credits", addMicros, ttlMs,
+      idempotencyKey: fields.idempotencyKey ?? this.nextKey(), requestHash: `extend:${holdId}:${addMicros}:${ttlMs}`, ...fields,
+    };
   }
 
   grant(amountMicros: bigint, fields: Partial<GrantCommand> = {}): GrantCommand {

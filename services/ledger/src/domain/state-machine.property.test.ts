@@ -23,6 +23,7 @@ type Op =
   | { op: "authorize"; amount: number; ttl: number }
   | { op: "charge"; hold: number | null; amount: number; final: boolean }
   | { op: "release"; hold: number }
+  | { op: "extend"; hold: number; amount: number; ttl: number }
   | { op: "grant"; kind: "bonus" | "add_on" | "free_grant"; amount: number; expiresIn: number | null; priority: number; reload: boolean }
   | { op: "adjust"; pool: number; amount: number }
   | { op: "tick"; ms: number }
@@ -39,6 +40,7 @@ const simple: fc.Arbitrary<Op>[] = [
   fc.record({ op: fc.constant("authorize" as const), amount: fc.integer({ min: 0, max: 60 }), ttl: fc.integer({ min: 1, max: 3_000 }) }),
   fc.record({ op: fc.constant("charge" as const), hold: fc.option(fc.nat(30), { nil: null }), amount: fc.integer({ min: 0, max: 80 }), final: fc.boolean() }),
   fc.record({ op: fc.constant("release" as const), hold: fc.nat(30) }),
+  fc.record({ op: fc.constant("extend" as const), hold: fc.nat(30), amount: fc.integer({ min: 0, max: 30 }), ttl: fc.integer({ min: 0, max: 3_000 }) }),
   fc.record({
     op: fc.constant("grant" as const), kind: fc.constantFrom("bonus" as const, "add_on" as const, "free_grant" as const), amount: fc.integer({ min: 1, max: 50 }),
     expiresIn: fc.option(fc.integer({ min: 1, max: 5_000 }), { nil: null }), priority: fc.integer({ min: 0, max: 2 }), reload: fc.boolean(),
@@ -50,8 +52,9 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { arbitrary: simple[0]!, weight: 6 },
   { arbitrary: simple[1]!, weight: 8 },
   { arbitrary: simple[2]!, weight: 3 },
-  { arbitrary: simple[3]!, weight: 3 },
-  { arbitrary: simple[4]!, weight: 2 },
+  { arbitrary: simple[3]!, weight: 2 },
+  { arbitrary: simple[4]!, weight: 3 },
+  { arbitrary: simple[5]!, weight: 2 },
   { arbitrary: fc.record({ op: fc.constant("tick" as const), ms: fc.integer({ min: 0, max: 2_000 }) }), weight: 4 },
   { arbitrary: fc.constant({ op: "nextCycle" as const }), weight: 1 },
   { arbitrary: fc.constant({ op: "startRun" as const }), weight: 1 },
@@ -68,7 +71,7 @@ function check(condition: boolean, message: string): void {
   if (!condition) throw new Error(message);
 }
 
-const KEYED = new Set(["authorize", "charge", "release", "grant", "adjust", "startWork"]);
+const KEYED = new Set(["authorize", "charge", "release", "extendHold", "grant", "adjust", "startWork"]);
 const keyOf = (c: Command): string | null => ("idempotencyKey" in c && KEYED.has(c.type) ? c.idempotencyKey : null);
 
 /** A stable text of a state, to compare two states. */
@@ -159,6 +162,10 @@ class Run {
       case "release": {
         const holdId = pick(this.holds, op.hold);
         return holdId ? m.release(holdId) : null;
+      }
+      case "extend": {
+        const holdId = pick(this.holds, op.hold);
+        return holdId && (op.amount > 0 || op.ttl > 0) ? m.extendHold(holdId, BigInt(op.amount), op.ttl) : null;
       }
       case "grant":
         return m.grant(BigInt(op.amount), {

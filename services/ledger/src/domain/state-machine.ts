@@ -20,7 +20,7 @@
  * | 3 | error | `ALREADY_EXISTS` `IDEMPOTENCY_KEY_REUSED` | the key was used with another request |
  * | 4 | — | — | expired holds of the account give back what they reserve and expired pools close (before any write, Grant and Adjust included) |
  * | 5 | error | `INVALID_ARGUMENT` `expires_at` | a Grant whose expiry is not in the future |
- * | 5 | error | `FAILED_PRECONDITION` | `UNIT_MISMATCH` (Charge in another unit than its hold), `HOLD_CLOSED` (Charge on a charged or released hold), `POOL_CLOSED` (Adjust of a closed pool), `ADJUSTMENT_BELOW_LIMIT`, `NO_POOL` (an overdraft with no pool to carry it), `WORK_EXISTS` |
+ * | 5 | error | `FAILED_PRECONDITION` | `UNIT_MISMATCH` (Charge or ExtendHold in another unit than its hold), `HOLD_CLOSED` (Charge or ExtendHold on a charged or released hold), `HOLD_EXPIRED` (ExtendHold of an expired hold), `POOL_CLOSED` (Adjust of a closed pool), `ADJUSTMENT_BELOW_LIMIT`, `NO_POOL` (an overdraft with no pool to carry it), `WORK_EXISTS` |
  * | 6 | denial | `ACCOUNT_SUSPENDED` | Authorize, StartWork |
  * | 7 | denial | `NOT_ELIGIBLE` | Authorize: the plan rule's reason in `message` |
  * | 8 | denial | `SPEND_CAP_REACHED` / `FREE_CREDITS_EXPIRED` / `BELOW_LOW_CREDIT_LIMIT` / `INSUFFICIENT_CREDITS` | the amount does not fit (rules/denial.ts) |
@@ -53,13 +53,13 @@ import { unitTotals, livePools } from "./balance.js";
 import {
   invalid, notFound, precondition,
   type AdjustCommand, type AnswerOf, type AuthorizeAnswer, type AuthorizeCommand, type ChargeAnswer, type ChargeCommand, type Command,
-  type GrantCommand, type LedgerError, type MeterCommand, type ReleaseCommand, type Result, type RollOverCommand, type StartWorkCommand,
+  type ExtendHoldCommand, type GrantCommand, type LedgerError, type MeterCommand, type ReleaseCommand, type Result, type RollOverCommand, type StartWorkCommand,
 } from "./commands.js";
 import { autoReload } from "./rules/auto-reload.js";
 import { deny } from "./rules/denial.js";
 import { drawDown, drawdownOrder } from "./rules/drawdown.js";
 import { grantPool, poolByGrantKey } from "./rules/grants.js";
-import { chargeHold, expireHolds, isClosedByCaller, remaining, reserved } from "./rules/holds.js";
+import { chargeHold, expireHolds, extension, isClosedByCaller, remaining, reserved } from "./rules/holds.js";
 import { checkKey, recall, remember } from "./rules/idempotency.js";
 import { adjustFits, collectable, holdFits, startMinimum } from "./rules/limits.js";
 import { expirePools } from "./rules/pool-expiry.js";
@@ -157,7 +157,7 @@ function lazyExpiry(account: AccountState, ctx: BatchContext): Work {
   return work;
 }
 
-type Keyed = AuthorizeCommand | ChargeCommand | ReleaseCommand | GrantCommand | AdjustCommand | StartWorkCommand;
+type Keyed = AuthorizeCommand | ChargeCommand | ReleaseCommand | ExtendHoldCommand | GrantCommand | AdjustCommand | StartWorkCommand;
 
 /**
  * The frame every keyed command shares: field checks, what it names, the
@@ -199,6 +199,11 @@ function decide(account: AccountState, command: Command, ctx: BatchContext): Dec
         fields: () => (command.holdId ? null : invalid("hold_id", "is required")),
         found: () => (account.holds.has(command.holdId) ? null : notFound("hold", command.holdId)),
       }, (work) => release(work, command, ctx));
+    case "extendHold":
+      return keyed(account, command, ctx, {
+        fields: () => extendFields(command),
+        found: () => (account.holds.has(command.holdId) ? null : notFound("hold", command.holdId)),
+      }, (work) => extendHold(work, command, ctx));
     case "grant":
       return keyed(account, command, ctx, { fields: () => grantFields(command), found: () => unitFound(account, command.unit) }, (work) => grant(work, command, ctx));
     case "adjust":
@@ -231,6 +236,14 @@ function unitFound(account: AccountState, unit: string): LedgerError | null {
 function authorizeFields(c: AuthorizeCommand): LedgerError | null {
   if (c.amountMicros < 0n) return invalid("estimate", "must not price below zero");
   if (!Number.isInteger(c.ttlMs) || c.ttlMs < 1 || c.ttlMs > MAX_HOLD_TTL_MS) return invalid("ttl_ms", `must be between 1 and ${MAX_HOLD_TTL_MS}`);
+  return null;
+}
+
+function extendFields(c: ExtendHoldCommand): LedgerError | null {
+  if (!c.holdId) return invalid("hold_id", "is required");
+  if (c.addMicros < 0n) return invalid("estimate", "must not price below zero");
+  if (!Number.isInteger(c.ttlMs) || c.ttlMs < 0 || c.ttlMs > MAX_HOLD_TTL_MS) return invalid("ttl_ms", `must be between 0 and ${MAX_HOLD_TTL_MS}`);
+  if (c.addMicros === 0n && c.ttlMs === 0) return invalid("ttl_ms", "nothing to extend: give an estimate or a ttl");
   return null;
 }
 
@@ -358,6 +371,36 @@ function release(work: Work, c: ReleaseCommand, ctx: BatchContext): { value: Ans
     ...(releasedMicros > 0n ? [{ type: "held", accountId: hold.accountId, unit: hold.unit, deltaMicros: -releasedMicros } as Write] : []),
   ]);
   return { value: { releasedMicros, status: "released" } };
+}
+
+/**
+ * Reserves more on an open hold and/or keeps it open longer. The added amount
+ * must fit in balance − held like an Authorize's estimate, and the same
+ * denials apply (suspension first); a denial leaves the hold as it was.
+ */
+function extendHold(work: Work, c: ExtendHoldCommand, ctx: BatchContext): LedgerError | { value: AnswerOf["extendHold"] } {
+  const a = work.account;
+  const hold = a.holds.get(c.holdId)!;
+  if (c.unit && hold.unit !== c.unit) return precondition("UNIT_MISMATCH", `hold ${hold.holdId} is held in ${hold.unit}, the estimate is priced in ${c.unit}`);
+  const extended = extension(hold, c.addMicros, c.ttlMs, ctx.nowMs);
+  if ("closed" in extended) {
+    return extended.closed === "expired"
+      ? precondition("HOLD_EXPIRED", `hold ${hold.holdId} has expired and returned its reservation; authorize again`)
+      : precondition("HOLD_CLOSED", `hold ${hold.holdId} is already ${extended.closed}`);
+  }
+  const { availableMicros } = unitTotals(a, hold.unit, ctx.nowMs);
+  // What the hold reserves more: usage already above the hold absorbs the first of the added amount.
+  const reservedMoreMicros = remaining({ ...hold, amountMicros: hold.amountMicros + c.addMicros }) - remaining(hold);
+  const base = { amountMicros: hold.amountMicros, expiresAtMs: hold.expiresAtMs, availableMicros };
+  const denial = deny({ account: a, unit: hold.unit, fits: holdFits(availableMicros, reservedMoreMicros) });
+  if (denial) return { value: { ...base, allowed: false, reason: denial.reason, message: denial.message } };
+  work.add([
+    { type: "holdChange", accountId: a.accountId, holdId: hold.holdId, chargedDeltaMicros: 0n, amountDeltaMicros: c.addMicros, expiresAtMs: extended.expiresAtMs },
+    ...(reservedMoreMicros > 0n ? [{ type: "held", accountId: a.accountId, unit: hold.unit, deltaMicros: reservedMoreMicros } as Write] : []),
+  ]);
+  return {
+    value: { allowed: true, reason: null, message: "", amountMicros: hold.amountMicros + c.addMicros, expiresAtMs: extended.expiresAtMs, availableMicros: availableMicros - reservedMoreMicros },
+  };
 }
 
 function grant(work: Work, c: GrantCommand, ctx: BatchContext): LedgerError | { value: AnswerOf["grant"] } {

@@ -47,7 +47,7 @@ export type Write =
   | { type: "pool"; pool: Pool }
   | { type: "poolChange"; accountId: string; poolId: string; balanceDeltaMicros: bigint; grantedDeltaMicros: bigint; closed?: true; reloadedAtMs?: number }
   | { type: "hold"; hold: Hold }
-  | { type: "holdChange"; accountId: string; holdId: string; chargedDeltaMicros: bigint; status?: HoldStatus; closedAtMs?: number }
+  | { type: "holdChange"; accountId: string; holdId: string; chargedDeltaMicros: bigint; status?: HoldStatus; closedAtMs?: number; amountDeltaMicros?: bigint; expiresAtMs?: number }
   | { type: "entry"; entry: Entry }
   | { type: "outbox"; event: OutboxEvent }
   | { type: "idempotency"; accountId: string; record: IdempotencyRecord }
@@ -118,6 +118,8 @@ export function applyWrites(state: LedgerState, writes: readonly Write[]): void 
         holds.set(write.holdId, {
           ...hold,
           chargedMicros: hold.chargedMicros + write.chargedDeltaMicros,
+          amountMicros: hold.amountMicros + (write.amountDeltaMicros ?? 0n),
+          expiresAtMs: write.expiresAtMs ?? hold.expiresAtMs,
           status: write.status ?? hold.status,
           closedAtMs: write.closedAtMs ?? hold.closedAtMs,
         });

@@ -1,5 +1,5 @@
 import { maxBigint, minBigint } from "../balance.js";
-import type { AccountState, Hold } from "../state.js";
+import type { AccountState, Hold, HoldStatus } from "../state.js";
 import type { Write } from "../writes.js";
 
 /** What a hold still reserves. */
@@ -48,4 +48,15 @@ export function chargeHold(hold: Hold, collectedMicros: bigint, final: boolean) 
 /** Closed by the caller's own last word: a charge on it would bill twice. */
 export function isClosedByCaller(hold: Hold): boolean {
   return hold.status === "charged" || hold.status === "released";
+}
+
+/**
+ * Extending an open hold: what it reserves grows by `addMicros` and its expiry
+ * moves to `nowMs + ttlMs` when that is later (an extension never shortens a
+ * hold). Only an open hold can be extended: an expired one has returned its
+ * reservation (authorize again), a charged or released one is closed.
+ */
+export function extension(hold: Hold, addMicros: bigint, ttlMs: number, nowMs: number): { expiresAtMs: number } | { closed: HoldStatus } {
+  if (hold.status !== "open") return { closed: hold.status };
+  return { expiresAtMs: ttlMs > 0 ? Math.max(hold.expiresAtMs, nowMs + ttlMs) : hold.expiresAtMs };
 }

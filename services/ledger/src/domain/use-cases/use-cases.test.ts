@@ -7,6 +7,7 @@ import { adjust } from "./adjust.js";
 import { authorize } from "./authorize.js";
 import { charge } from "./charge.js";
 import { expire } from "./expire.js";
+import { extendHold } from "./extend-hold.js";
 import { grant } from "./grant.js";
 import { meter } from "./meter.js";
 import { release } from "./release.js";
@@ -109,5 +110,28 @@ describe("use cases over the in-memory store", () => {
     const request = { accountId: "acme", estimate: reply, attribution: {}, idempotencyKey: "a", ttlMs: 0, context };
     expect(await authorize(deps, request)).toMatchObject({ allowed: false, reason: "ACCOUNT_SUSPENDED" });
     expect((await store.account("acme"))!.idempotency.has("a")).toBe(true);
+  });
+
+  it("extends an open hold's amount and expiry, denies what does not fit, and refuses closed and expired holds", async () => {
+    const { deps, store, advance } = ledger();
+    const hold = await authorize(deps, { accountId: "acme", estimate: { ...reply, replies: 4n }, attribution: {}, idempotencyKey: "a", ttlMs: 1_000, context });
+    const extended = await extendHold(deps, { accountId: "acme", holdId: hold.holdId!, estimate: { ...reply, replies: 3n }, ttlMs: 60_000, idempotencyKey: "x1" });
+    expect(extended).toMatchObject({ allowed: true, amountMicros: 7n * CREDIT, availableMicros: 3n * CREDIT });
+    expect((await store.account("acme"))!.units.get("credits")!.heldMicros).toBe(7n * CREDIT);
+    // Only balance − held may be reserved: 4 more do not fit in 3.
+    const denied = await extendHold(deps, { accountId: "acme", holdId: hold.holdId!, estimate: { ...reply, replies: 4n }, ttlMs: 0, idempotencyKey: "x2" });
+    expect(denied).toMatchObject({ allowed: false, reason: "INSUFFICIENT_CREDITS", amountMicros: 7n * CREDIT, availableMicros: 3n * CREDIT });
+    // The first extension moved the expiry: still open after the original ttl.
+    advance(2_000);
+    const charged = await charge(deps, { accountId: "acme", holdId: hold.holdId, usage: { ...reply, replies: 6n }, final: true, idempotencyKey: "c", attribution: {}, context, traceparent: "", traceId: "" });
+    expect(charged).toMatchObject({ chargedMicros: 6n * CREDIT, releasedMicros: CREDIT });
+    await expect(extendHold(deps, { accountId: "acme", holdId: hold.holdId!, estimate: null, ttlMs: 1_000, idempotencyKey: "x3" }))
+      .rejects.toMatchObject({ constructor: FailedPreconditionError, reason: "HOLD_CLOSED" });
+    const short = await authorize(deps, { accountId: "acme", estimate: reply, attribution: {}, idempotencyKey: "b", ttlMs: 1_000, context });
+    advance(1_001);
+    await expect(extendHold(deps, { accountId: "acme", holdId: short.holdId!, estimate: null, ttlMs: 1_000, idempotencyKey: "x4" }))
+      .rejects.toMatchObject({ constructor: FailedPreconditionError, reason: "HOLD_EXPIRED" });
+    await expect(extendHold(deps, { accountId: "acme", holdId: short.holdId!, estimate: null, ttlMs: 0, idempotencyKey: "x5" }))
+      .rejects.toMatchObject({ constructor: InvalidArgumentError, field: "ttl_ms" });
   });
 });
