@@ -83,6 +83,15 @@ export interface AdjustCommand extends Keyed {
   traceId: string;
 }
 
+/** Returns a charge to the pools it drew from (support; reason required). */
+export interface ReverseCommand extends Keyed {
+  type: "reverse";
+  entryId: bigint;
+  reason: string;
+  actor: string;
+  traceId: string;
+}
+
 export interface UnitSetup {
   unit: string;
   allotmentMicros: bigint;
@@ -136,7 +145,7 @@ export interface ExpireCommand {
 }
 
 export type Command =
-  | AuthorizeCommand | ChargeCommand | ReleaseCommand | ExtendHoldCommand | GrantCommand | AdjustCommand
+  | AuthorizeCommand | ChargeCommand | ReleaseCommand | ExtendHoldCommand | GrantCommand | AdjustCommand | ReverseCommand
   | RollOverCommand | StartWorkCommand | MeterCommand | ExpireCommand;
 
 export type DenialReason =
@@ -191,6 +200,13 @@ export interface AdjustAnswer {
   balanceMicros: bigint;
 }
 
+export interface ReverseAnswer {
+  entryId: bigint;
+  returnedMicros: bigint;
+  /** The unit's balance after the reversal (live pools, holds not subtracted). */
+  balanceMicros: bigint;
+}
+
 export interface RollOverAnswer {
   rolled: boolean;
   cycleStartMs: number;
@@ -219,6 +235,7 @@ export interface AnswerOf {
   extendHold: ExtendHoldAnswer;
   grant: GrantAnswer;
   adjust: AdjustAnswer;
+  reverse: ReverseAnswer;
   rollOver: RollOverAnswer;
   startWork: StartWorkAnswer;
   meter: MeterAnswer;

@@ -23,6 +23,7 @@ type Op =
   | { op: "authorize"; amount: number; ttl: number }
   | { op: "charge"; hold: number | null; amount: number; final: boolean }
   | { op: "release"; hold: number }
+  | { op: "reverse"; charge: number }
   | { op: "extend"; hold: number; amount: number; ttl: number }
   | { op: "grant"; kind: "bonus" | "add_on" | "free_grant"; amount: number; expiresIn: number | null; priority: number; reload: boolean }
   | { op: "adjust"; pool: number; amount: number }
@@ -59,6 +60,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { arbitrary: fc.constant({ op: "nextCycle" as const }), weight: 1 },
   { arbitrary: fc.constant({ op: "startRun" as const }), weight: 1 },
   { arbitrary: fc.record({ op: fc.constant("meter" as const), work: fc.nat(5), amount: fc.integer({ min: 0, max: 30 }) }), weight: 2 },
+  { arbitrary: fc.record({ op: fc.constant("reverse" as const), charge: fc.nat(40) }), weight: 1 },
   { arbitrary: fc.record({ op: fc.constant("expire" as const), what: fc.constantFrom("expireHolds" as const, "expirePools" as const) }), weight: 1 },
   { arbitrary: fc.record({ op: fc.constant("replay" as const), index: fc.nat(1_000) }), weight: 3 },
   { arbitrary: fc.record({ op: fc.constant("reuse" as const), index: fc.nat(1_000) }), weight: 1 },
@@ -71,7 +73,7 @@ function check(condition: boolean, message: string): void {
   if (!condition) throw new Error(message);
 }
 
-const KEYED = new Set(["authorize", "charge", "release", "extendHold", "grant", "adjust", "startWork"]);
+const KEYED = new Set(["authorize", "charge", "release", "extendHold", "grant", "adjust", "reverse", "startWork"]);
 const keyOf = (c: Command): string | null => ("idempotencyKey" in c && KEYED.has(c.type) ? c.idempotencyKey : null);
 
 /** A stable text of a state, to compare two states. */
@@ -162,6 +164,10 @@ class Run {
       case "release": {
         const holdId = pick(this.holds, op.hold);
         return holdId ? m.release(holdId) : null;
+      }
+      case "reverse": {
+        const charge = pick(m.entries.filter((e) => e.kind === "charge"), op.charge);
+        return charge ? { type: "reverse", accountId: "acct", entryId: charge.entryId, reason: "refund", actor: "support", traceId: "", idempotencyKey: m.nextKey(), requestHash: `reverse:${charge.entryId}` } : null;
       }
       case "extend": {
         const holdId = pick(this.holds, op.hold);

@@ -53,7 +53,7 @@ import { unitTotals, livePools } from "./balance.js";
 import {
   invalid, notFound, precondition,
   type AdjustCommand, type AnswerOf, type AuthorizeAnswer, type AuthorizeCommand, type ChargeAnswer, type ChargeCommand, type Command,
-  type ExtendHoldCommand, type GrantCommand, type LedgerError, type MeterCommand, type ReleaseCommand, type Result, type RollOverCommand, type StartWorkCommand,
+  type ExtendHoldCommand, type GrantCommand, type LedgerError, type MeterCommand, type ReleaseCommand, type Result, type ReverseCommand, type RollOverCommand, type StartWorkCommand,
 } from "./commands.js";
 import { autoReload } from "./rules/auto-reload.js";
 import { deny } from "./rules/denial.js";
@@ -63,6 +63,7 @@ import { chargeHold, expireHolds, extension, isClosedByCaller, remaining, reserv
 import { checkKey, recall, remember } from "./rules/idempotency.js";
 import { adjustFits, collectable, holdFits, startMinimum } from "./rules/limits.js";
 import { expirePools } from "./rules/pool-expiry.js";
+import { reversal } from "./rules/reversal.js";
 import { rollOver } from "./rules/rollover.js";
 import { crossings } from "./rules/thresholds.js";
 import { POOL_KINDS, type AccountState, type BatchContext, type LedgerState } from "./state.js";
@@ -157,7 +158,7 @@ function lazyExpiry(account: AccountState, ctx: BatchContext): Work {
   return work;
 }
 
-type Keyed = AuthorizeCommand | ChargeCommand | ReleaseCommand | ExtendHoldCommand | GrantCommand | AdjustCommand | StartWorkCommand;
+type Keyed = AuthorizeCommand | ChargeCommand | ReleaseCommand | ExtendHoldCommand | GrantCommand | AdjustCommand | ReverseCommand | StartWorkCommand;
 
 /**
  * The frame every keyed command shares: field checks, what it names, the
@@ -211,6 +212,11 @@ function decide(account: AccountState, command: Command, ctx: BatchContext): Dec
         fields: () => adjustFields(command),
         found: () => (account.pools.has(command.poolId) ? null : notFound("pool", command.poolId)),
       }, (work) => adjust(work, command, ctx));
+    case "reverse":
+      return keyed(account, command, ctx, {
+        fields: () => (command.entryId <= 0n ? invalid("entry_id", "is required") : !command.reason ? invalid("reason", "is required") : !command.actor ? invalid("actor", "is required") : null),
+        found: () => (account.charges.has(String(command.entryId)) ? null : notFound("entry", String(command.entryId))),
+      }, (work) => reverse(work, command, ctx));
     case "startWork":
       return keyed(account, command, ctx, {
         fields: () => (!command.workId ? invalid(command.kind === "run" ? "run_id" : "deployment_id", "is required") : !Number.isInteger(command.replicas) || command.replicas < 1 ? invalid("replicas", "must be at least 1") : null),
@@ -442,6 +448,29 @@ function adjust(work: Work, c: AdjustCommand, ctx: BatchContext): LedgerError | 
     { type: "poolChange", accountId: a.accountId, poolId: pool.poolId, balanceDeltaMicros: c.amountMicros, grantedDeltaMicros: 0n },
   ]);
   return { value: { entryId, balanceMicros: unitTotals(a, pool.unit, ctx.nowMs).balanceMicros } };
+}
+
+/** A compensating entry that returns a charge to the pools it drew from (rules/reversal.ts). */
+function reverse(work: Work, c: ReverseCommand, ctx: BatchContext): LedgerError | { value: AnswerOf["reverse"] } {
+  const a = work.account;
+  const charge = a.charges.get(String(c.entryId))!;
+  const decided = reversal(a, charge, ctx.nowMs);
+  if ("error" in decided) return precondition(decided.error.reason, decided.error.message);
+  const returnedMicros = decided.returns.reduce((sum, [, micros]) => sum + micros, 0n);
+  const entryId = ctx.ids.entryId();
+  const lines: Line[] = decided.returns.map(([poolId, micros]) => ({ ledgerAccount: `pool:${poolId}`, poolId, amountMicros: micros }));
+  if (returnedMicros !== 0n) lines.push({ ledgerAccount: `usage:${a.accountId}:${charge.bucket}`, poolId: null, amountMicros: -returnedMicros });
+  work.add([
+    {
+      type: "entry",
+      entry: {
+        entryId, accountId: a.accountId, kind: "reverse", unit: charge.unit, holdId: null, bucket: charge.bucket, amountMicros: -returnedMicros, uncollectedMicros: 0n,
+        attribution: {}, rateTableVersion: 0n, reason: c.reason, actor: c.actor, traceId: c.traceId, atMs: ctx.nowMs, lines, reversesEntryId: charge.entryId,
+      },
+    },
+    ...decided.returns.map(([poolId, micros]): Write => ({ type: "poolChange", accountId: a.accountId, poolId, balanceDeltaMicros: micros, grantedDeltaMicros: 0n })),
+  ]);
+  return { value: { entryId, returnedMicros, balanceMicros: unitTotals(a, charge.unit, ctx.nowMs).balanceMicros } };
 }
 
 function startWork(work: Work, c: StartWorkCommand, ctx: BatchContext): LedgerError | { value: AnswerOf["startWork"] } {

@@ -7,7 +7,7 @@
 export type PoolKind = "monthly" | "bonus" | "add_on" | "free_grant" | "spend_cap";
 export const POOL_KINDS: readonly PoolKind[] = ["monthly", "bonus", "add_on", "free_grant", "spend_cap"];
 export type HoldStatus = "open" | "charged" | "released" | "expired";
-export type EntryKind = "grant" | "charge" | "adjust" | "expire" | "reset";
+export type EntryKind = "grant" | "charge" | "adjust" | "expire" | "reset" | "reverse";
 
 export interface Pool {
   poolId: string;
@@ -78,6 +78,18 @@ export interface Work {
   stopReason: string;
 }
 
+/** A charge a command names (a reversal): what it drew from each pool, and the entry that reversed it, if any. */
+export interface ChargeRecord {
+  entryId: bigint;
+  accountId: string;
+  unit: string;
+  bucket: string;
+  amountMicros: bigint;
+  /** Pool id → what the charge took from it (positive). */
+  drawnMicros: Map<string, bigint>;
+  reversedByEntryId: bigint | null;
+}
+
 /** Plan facts the rules need; the entitlements view supplies them. */
 export interface AccountFacts {
   suspended: boolean;
@@ -100,6 +112,8 @@ export interface AccountState {
   /** The records of the idempotency keys the commands carry. */
   idempotency: Map<string, IdempotencyRecord>;
   work: Map<string, Work>;
+  /** The charge entries the commands name (by entry id), for reversals. */
+  charges: Map<string, ChargeRecord>;
 }
 
 /** What a batch reads: the accounts its commands touch. */
@@ -115,6 +129,7 @@ export function emptyAccount(accountId: string, facts: Partial<AccountFacts> = {
     holds: new Map(),
     idempotency: new Map(),
     work: new Map(),
+    charges: new Map(),
   };
 }
 

@@ -1,4 +1,4 @@
-import type { AccountState, EntryKind, Hold, HoldStatus, IdempotencyRecord, LedgerState, Pool, Work } from "./state.js";
+import type { AccountState, ChargeRecord, EntryKind, Hold, HoldStatus, IdempotencyRecord, LedgerState, Pool, Work } from "./state.js";
 
 /** One journal line: a pool (`pool:<id>`) or a counter-account (`usage:…`, `grants:…`, `adjustments:…`, `purchases:…`). */
 export interface Line {
@@ -24,6 +24,8 @@ export interface Entry {
   traceId: string;
   atMs: number;
   lines: Line[];
+  /** A `reverse` entry: the charge it returns (at most one reversal per charge). */
+  reversesEntryId?: bigint;
 }
 
 export interface OutboxEvent {
@@ -136,11 +138,26 @@ export function applyWrites(state: LedgerState, writes: readonly Write[]): void 
         work.set(write.workId, { ...need(work.get(write.workId), `work ${write.workId}`), ...write.changes });
         break;
       }
-      case "entry":
+      case "entry": {
+        // Append-only: the store keeps entries; the rules read back only charges (what a reversal returns) and whether one was reversed.
+        const { entry } = write;
+        const charges = account(state, entry.accountId).charges;
+        if (entry.kind === "charge") charges.set(String(entry.entryId), chargeRecordOf(entry, null));
+        const reversed = entry.reversesEntryId === undefined ? undefined : charges.get(String(entry.reversesEntryId));
+        if (reversed) charges.set(String(entry.reversesEntryId), { ...reversed, reversedByEntryId: entry.entryId });
+        break;
+      }
       case "outbox":
         break; // append-only: the store keeps them, the rules never read them back
     }
   }
+}
+
+/** What a charge entry drew from each pool, as a reversal needs it. */
+export function chargeRecordOf(entry: Pick<Entry, "entryId" | "accountId" | "unit" | "bucket" | "amountMicros" | "lines">, reversedByEntryId: bigint | null): ChargeRecord {
+  const drawnMicros = new Map<string, bigint>();
+  for (const line of entry.lines) if (line.poolId !== null) drawnMicros.set(line.poolId, -line.amountMicros);
+  return { entryId: entry.entryId, accountId: entry.accountId, unit: entry.unit, bucket: entry.bucket, amountMicros: entry.amountMicros, drawnMicros, reversedByEntryId };
 }
 
 /** A copy of one account that writes may be applied to without touching the original (rows are shared until replaced). */
@@ -154,5 +171,6 @@ export function cloneAccount(a: AccountState): AccountState {
     holds: new Map(a.holds),
     idempotency: new Map(a.idempotency),
     work: new Map(a.work),
+    charges: new Map(a.charges),
   };
 }

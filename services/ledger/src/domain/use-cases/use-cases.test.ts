@@ -11,6 +11,7 @@ import { extendHold } from "./extend-hold.js";
 import { grant } from "./grant.js";
 import { meter } from "./meter.js";
 import { release } from "./release.js";
+import { reverse } from "./reverse.js";
 import { rollOver } from "./roll-over.js";
 import { startWork } from "./start-work.js";
 import type { LedgerDeps } from "./run.js";
@@ -133,5 +134,28 @@ describe("use cases over the in-memory store", () => {
       .rejects.toMatchObject({ constructor: FailedPreconditionError, reason: "HOLD_EXPIRED" });
     await expect(extendHold(deps, { accountId: "acme", holdId: short.holdId!, estimate: null, ttlMs: 0, idempotencyKey: "x5" }))
       .rejects.toMatchObject({ constructor: InvalidArgumentError, field: "ttl_ms" });
+  });
+
+  it("reverses a charge into the pools it drew from, once, and refuses a pool that has closed", async () => {
+    const { deps, store, advance } = ledger();
+    await grant(deps, { accountId: "acme", poolKind: "bonus", unit: "credits", amountMicros: 5n * CREDIT, priority: 0, reason: "promo", actor: "ops", idempotencyKey: "g", traceId: "" });
+    // 12 credits: monthly 10 first, then bonus 2.
+    const charged = await charge(deps, { accountId: "acme", holdId: null, usage: { ...reply, replies: 12n }, final: true, idempotencyKey: "c", attribution: {}, context, traceparent: "", traceId: "" });
+    expect(charged.balanceMicros).toBe(3n * CREDIT);
+    const request = { accountId: "acme", entryId: charged.entryId, reason: "model outage", actor: "support@acme", idempotencyKey: "r", traceId: "" };
+    const reversed = await reverse(deps, request);
+    expect(reversed).toMatchObject({ returnedMicros: 12n * CREDIT, balanceMicros: 15n * CREDIT });
+    expect(await reverse(deps, request)).toEqual(reversed);
+    await expect(reverse(deps, { ...request, idempotencyKey: "r2" })).rejects.toMatchObject({ constructor: FailedPreconditionError, reason: "ALREADY_REVERSED" });
+    const entry = (await store.entries("acme")).find((e) => e.entryId === reversed.entryId)!;
+    expect(entry).toMatchObject({ kind: "reverse", reversesEntryId: charged.entryId, amountMicros: -12n * CREDIT, reason: "model outage" });
+    expect(entry.lines.map((l) => l.amountMicros).sort()).toEqual([-12n * CREDIT, 2n * CREDIT, 10n * CREDIT].sort());
+    await expect(reverse(deps, { ...request, entryId: 999n, idempotencyKey: "r3" })).rejects.toMatchObject({ constructor: NotFoundError });
+    await expect(reverse(deps, { ...request, reason: "", idempotencyKey: "r4" })).rejects.toMatchObject({ constructor: InvalidArgumentError, field: "reason" });
+    // A charge drawn from last cycle's monthly pool cannot go back into it.
+    const old = await charge(deps, { accountId: "acme", holdId: null, usage: reply, final: true, idempotencyKey: "c2", attribution: {}, context, traceparent: "", traceId: "" });
+    advance(15 * 86_400_000);
+    await rollOver(deps, "acme");
+    await expect(reverse(deps, { ...request, entryId: old.entryId, idempotencyKey: "r5" })).rejects.toMatchObject({ constructor: FailedPreconditionError, reason: "POOL_CLOSED" });
   });
 });

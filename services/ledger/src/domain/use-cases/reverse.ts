@@ -1,0 +1,21 @@
+import type { ReverseAnswer } from "../commands.js";
+import { fingerprint } from "../fingerprint.js";
+import { requireAccountId, run, type LedgerDeps } from "./run.js";
+
+export interface ReverseRequest {
+  accountId: string;
+  /** The charge entry to return. */
+  entryId: bigint;
+  reason: string;
+  actor: string;
+  idempotencyKey: string;
+  traceId: string;
+}
+
+/** Returns a charge to the pools it drew from as one compensating entry; a charge is reversed at most once. */
+export async function reverse(deps: LedgerDeps, request: ReverseRequest): Promise<ReverseAnswer> {
+  requireAccountId(request.accountId);
+  const view = await deps.accounts.get(request.accountId);
+  const { traceId, ...hashed } = request;
+  return run(deps, view, { type: "reverse", ...request, requestHash: fingerprint({ op: "reverse", ...hashed }), traceId });
+}
