@@ -57,6 +57,7 @@ export const FIELD_RULES: Record<string, FieldRule> = {
   // Identifiers the platform made: UUIDs.
   "tollgate.ledger.v1.ChargeRequest.hold_id": UUID,
   "tollgate.ledger.v1.ReleaseRequest.hold_id": UUID,
+  "tollgate.ledger.v1.ExtendHoldRequest.hold_id": UUID,
   "tollgate.ledger.v1.GetHoldRequest.hold_id": UUID,
   "tollgate.ledger.v1.ListEntriesRequest.hold_id": UUID,
   "tollgate.ledger.v1.AdjustRequest.pool_id": UUID,
@@ -95,6 +96,8 @@ export const FIELD_RULES: Record<string, FieldRule> = {
   "*.reload_to_micros": { min: 0n, max: AMOUNT.max },
   "*.reload_cooldown_ms": { min: 0n, max: 366n * 86_400_000n },
   "tollgate.ledger.v1.AuthorizeRequest.ttl_ms": { min: 0n, max: 7n * 86_400_000n },
+  "tollgate.ledger.v1.ExtendHoldRequest.ttl_ms": { min: 0n, max: 7n * 86_400_000n },
+  "tollgate.ledger.v1.ReverseChargeRequest.entry_id": { min: 1n, max: 9_223_372_036_854_775_807n },
   "*.seats": { min: 0n, max: 1_000_000n },
   "*.replicas": { min: 0n, max: 10_000n },
   "*.priority": { min: -1_000_000n, max: 1_000_000n },

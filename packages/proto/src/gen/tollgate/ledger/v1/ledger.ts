@@ -151,6 +151,7 @@ export enum EntryKind {
   ENTRY_KIND_ADJUST = 3,
   ENTRY_KIND_EXPIRE = 4,
   ENTRY_KIND_RESET = 5,
+  ENTRY_KIND_REVERSE = 6,
 }
 
 export function entryKindFromJSON(object: any): EntryKind {
@@ -173,6 +174,9 @@ export function entryKindFromJSON(object: any): EntryKind {
     case 5:
     case "ENTRY_KIND_RESET":
       return EntryKind.ENTRY_KIND_RESET;
+    case 6:
+    case "ENTRY_KIND_REVERSE":
+      return EntryKind.ENTRY_KIND_REVERSE;
     default:
       throw new globalThis.Error("Unrecognized enum value " + object + " for enum EntryKind");
   }
@@ -192,6 +196,8 @@ export function entryKindToJSON(object: EntryKind): string {
       return "ENTRY_KIND_EXPIRE";
     case EntryKind.ENTRY_KIND_RESET:
       return "ENTRY_KIND_RESET";
+    case EntryKind.ENTRY_KIND_REVERSE:
+      return "ENTRY_KIND_REVERSE";
     default:
       throw new globalThis.Error("Unrecognized enum value " + object + " for enum EntryKind");
   }
@@ -509,6 +515,41 @@ export interface ReleaseResponse {
   status: HoldStatus;
 }
 
+export interface ExtendHoldRequest {
+  /** Bound: at most 128 characters. */
+  accountId: string;
+  /** Bound: at most 256 characters; a UUID. */
+  holdId: string;
+  /**
+   * What more the work is expected to use, priced like Authorize's estimate;
+   * absent keeps the amount.
+   */
+  estimate:
+    | Usage
+    | undefined;
+  /**
+   * The hold expires this long from now, unless it already expires later; 0
+   * keeps the expiry.
+   * Bound: from 0 to 604800000.
+   */
+  ttlMs: string;
+  /** Bound: at most 128 characters. */
+  idempotencyKey: string;
+}
+
+export interface ExtendHoldResponse {
+  allowed: boolean;
+  reason: DenialReason;
+  message: string;
+  /** What the hold reserves in all after the call (unchanged when denied). */
+  amountMicros: string;
+  expiresAt:
+    | Date
+    | undefined;
+  /** balance − held after the extension (before it when denied). */
+  availableMicros: string;
+}
+
 export interface GrantRequest {
   /** Bound: at most 128 characters. */
   accountId: string;
@@ -570,6 +611,30 @@ export interface AdjustRequest {
 export interface AdjustResponse {
   entryId: string;
   /** The unit's balance (live pools, holds not subtracted). */
+  balanceMicros: string;
+}
+
+export interface ReverseChargeRequest {
+  /** Bound: at most 128 characters. */
+  accountId: string;
+  /**
+   * The CHARGE entry to return.
+   * Bound: from 1 to 9223372036854775807.
+   */
+  entryId: string;
+  /** Bound: at most 1024 characters. */
+  reason: string;
+  /** Bound: at most 128 characters. */
+  actor: string;
+  /** Bound: at most 128 characters. */
+  idempotencyKey: string;
+}
+
+export interface ReverseChargeResponse {
+  /** The REVERSE entry. */
+  entryId: string;
+  returnedMicros: string;
+  /** The unit's balance after the reversal (live pools, holds not subtracted). */
   balanceMicros: string;
 }
 
@@ -725,6 +790,10 @@ export interface Entry {
   rateTableId: string;
   /** The person the actor acted for (a console user, sent by a service as x-tollgate-on-behalf-of). */
   onBehalfOf: string;
+  /** A REVERSE entry: the charge it returned. */
+  reversesEntryId: string;
+  /** A charge that was reversed: the REVERSE entry that returned it. */
+  reversedByEntryId: string;
 }
 
 export interface ListEntriesRequest {
@@ -2365,6 +2434,318 @@ export const ReleaseResponse: MessageFns<ReleaseResponse> = {
   },
 };
 
+function createBaseExtendHoldRequest(): ExtendHoldRequest {
+  return { accountId: "", holdId: "", estimate: undefined, ttlMs: "0", idempotencyKey: "" };
+}
+
+export const ExtendHoldRequest: MessageFns<ExtendHoldRequest> = {
+  encode(message: ExtendHoldRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accountId !== "") {
+      writer.uint32(10).string(message.accountId);
+    }
+    if (message.holdId !== "") {
+      writer.uint32(18).string(message.holdId);
+    }
+    if (message.estimate !== undefined) {
+      Usage.encode(message.estimate, writer.uint32(26).fork()).join();
+    }
+    if (message.ttlMs !== "0") {
+      writer.uint32(32).int64(message.ttlMs);
+    }
+    if (message.idempotencyKey !== "") {
+      writer.uint32(42).string(message.idempotencyKey);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExtendHoldRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExtendHoldRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.holdId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.estimate = Usage.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.ttlMs = reader.int64().toString();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExtendHoldRequest {
+    return {
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      holdId: isSet(object.holdId)
+        ? globalThis.String(object.holdId)
+        : isSet(object.hold_id)
+        ? globalThis.String(object.hold_id)
+        : "",
+      estimate: isSet(object.estimate) ? Usage.fromJSON(object.estimate) : undefined,
+      ttlMs: isSet(object.ttlMs)
+        ? globalThis.String(object.ttlMs)
+        : isSet(object.ttl_ms)
+        ? globalThis.String(object.ttl_ms)
+        : "0",
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : "",
+    };
+  },
+
+  toJSON(message: ExtendHoldRequest): unknown {
+    const obj: any = {};
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.holdId !== "") {
+      obj.holdId = message.holdId;
+    }
+    if (message.estimate !== undefined) {
+      obj.estimate = Usage.toJSON(message.estimate);
+    }
+    if (message.ttlMs !== "0") {
+      obj.ttlMs = message.ttlMs;
+    }
+    if (message.idempotencyKey !== "") {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ExtendHoldRequest>): ExtendHoldRequest {
+    return ExtendHoldRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ExtendHoldRequest>): ExtendHoldRequest {
+    const message = createBaseExtendHoldRequest();
+    message.accountId = object.accountId ?? "";
+    message.holdId = object.holdId ?? "";
+    message.estimate = (object.estimate !== undefined && object.estimate !== null)
+      ? Usage.fromPartial(object.estimate)
+      : undefined;
+    message.ttlMs = object.ttlMs ?? "0";
+    message.idempotencyKey = object.idempotencyKey ?? "";
+    return message;
+  },
+};
+
+function createBaseExtendHoldResponse(): ExtendHoldResponse {
+  return { allowed: false, reason: 0, message: "", amountMicros: "0", expiresAt: undefined, availableMicros: "0" };
+}
+
+export const ExtendHoldResponse: MessageFns<ExtendHoldResponse> = {
+  encode(message: ExtendHoldResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.allowed !== false) {
+      writer.uint32(8).bool(message.allowed);
+    }
+    if (message.reason !== 0) {
+      writer.uint32(16).int32(message.reason);
+    }
+    if (message.message !== "") {
+      writer.uint32(26).string(message.message);
+    }
+    if (message.amountMicros !== "0") {
+      writer.uint32(32).int64(message.amountMicros);
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.expiresAt), writer.uint32(42).fork()).join();
+    }
+    if (message.availableMicros !== "0") {
+      writer.uint32(48).int64(message.availableMicros);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExtendHoldResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExtendHoldResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.allowed = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.reason = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.amountMicros = reader.int64().toString();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.expiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.availableMicros = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExtendHoldResponse {
+    return {
+      allowed: isSet(object.allowed) ? globalThis.Boolean(object.allowed) : false,
+      reason: isSet(object.reason) ? denialReasonFromJSON(object.reason) : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      amountMicros: isSet(object.amountMicros)
+        ? globalThis.String(object.amountMicros)
+        : isSet(object.amount_micros)
+        ? globalThis.String(object.amount_micros)
+        : "0",
+      expiresAt: isSet(object.expiresAt)
+        ? fromJsonTimestamp(object.expiresAt)
+        : isSet(object.expires_at)
+        ? fromJsonTimestamp(object.expires_at)
+        : undefined,
+      availableMicros: isSet(object.availableMicros)
+        ? globalThis.String(object.availableMicros)
+        : isSet(object.available_micros)
+        ? globalThis.String(object.available_micros)
+        : "0",
+    };
+  },
+
+  toJSON(message: ExtendHoldResponse): unknown {
+    const obj: any = {};
+    if (message.allowed !== false) {
+      obj.allowed = message.allowed;
+    }
+    if (message.reason !== 0) {
+      obj.reason = denialReasonToJSON(message.reason);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.amountMicros !== "0") {
+      obj.amountMicros = message.amountMicros;
+    }
+    if (message.expiresAt !== undefined) {
+      obj.expiresAt = message.expiresAt.toISOString();
+    }
+    if (message.availableMicros !== "0") {
+      obj.availableMicros = message.availableMicros;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ExtendHoldResponse>): ExtendHoldResponse {
+    return ExtendHoldResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ExtendHoldResponse>): ExtendHoldResponse {
+    const message = createBaseExtendHoldResponse();
+    message.allowed = object.allowed ?? false;
+    message.reason = object.reason ?? 0;
+    message.message = object.message ?? "";
+    message.amountMicros = object.amountMicros ?? "0";
+    message.expiresAt = object.expiresAt ?? undefined;
+    message.availableMicros = object.availableMicros ?? "0";
+    return message;
+  },
+};
+
 function createBaseGrantRequest(): GrantRequest {
   return {
     accountId: "",
@@ -3021,6 +3402,264 @@ export const AdjustResponse: MessageFns<AdjustResponse> = {
   fromPartial(object: DeepPartial<AdjustResponse>): AdjustResponse {
     const message = createBaseAdjustResponse();
     message.entryId = object.entryId ?? "0";
+    message.balanceMicros = object.balanceMicros ?? "0";
+    return message;
+  },
+};
+
+function createBaseReverseChargeRequest(): ReverseChargeRequest {
+  return { accountId: "", entryId: "0", reason: "", actor: "", idempotencyKey: "" };
+}
+
+export const ReverseChargeRequest: MessageFns<ReverseChargeRequest> = {
+  encode(message: ReverseChargeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accountId !== "") {
+      writer.uint32(10).string(message.accountId);
+    }
+    if (message.entryId !== "0") {
+      writer.uint32(16).int64(message.entryId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    if (message.actor !== "") {
+      writer.uint32(34).string(message.actor);
+    }
+    if (message.idempotencyKey !== "") {
+      writer.uint32(42).string(message.idempotencyKey);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReverseChargeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReverseChargeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.entryId = reader.int64().toString();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.actor = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReverseChargeRequest {
+    return {
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      entryId: isSet(object.entryId)
+        ? globalThis.String(object.entryId)
+        : isSet(object.entry_id)
+        ? globalThis.String(object.entry_id)
+        : "0",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      actor: isSet(object.actor) ? globalThis.String(object.actor) : "",
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : "",
+    };
+  },
+
+  toJSON(message: ReverseChargeRequest): unknown {
+    const obj: any = {};
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.entryId !== "0") {
+      obj.entryId = message.entryId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.actor !== "") {
+      obj.actor = message.actor;
+    }
+    if (message.idempotencyKey !== "") {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ReverseChargeRequest>): ReverseChargeRequest {
+    return ReverseChargeRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReverseChargeRequest>): ReverseChargeRequest {
+    const message = createBaseReverseChargeRequest();
+    message.accountId = object.accountId ?? "";
+    message.entryId = object.entryId ?? "0";
+    message.reason = object.reason ?? "";
+    message.actor = object.actor ?? "";
+    message.idempotencyKey = object.idempotencyKey ?? "";
+    return message;
+  },
+};
+
+function createBaseReverseChargeResponse(): ReverseChargeResponse {
+  return { entryId: "0", returnedMicros: "0", balanceMicros: "0" };
+}
+
+export const ReverseChargeResponse: MessageFns<ReverseChargeResponse> = {
+  encode(message: ReverseChargeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.entryId !== "0") {
+      writer.uint32(8).int64(message.entryId);
+    }
+    if (message.returnedMicros !== "0") {
+      writer.uint32(16).int64(message.returnedMicros);
+    }
+    if (message.balanceMicros !== "0") {
+      writer.uint32(24).int64(message.balanceMicros);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReverseChargeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReverseChargeResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.entryId = reader.int64().toString();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.returnedMicros = reader.int64().toString();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.balanceMicros = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReverseChargeResponse {
+    return {
+      entryId: isSet(object.entryId)
+        ? globalThis.String(object.entryId)
+        : isSet(object.entry_id)
+        ? globalThis.String(object.entry_id)
+        : "0",
+      returnedMicros: isSet(object.returnedMicros)
+        ? globalThis.String(object.returnedMicros)
+        : isSet(object.returned_micros)
+        ? globalThis.String(object.returned_micros)
+        : "0",
+      balanceMicros: isSet(object.balanceMicros)
+        ? globalThis.String(object.balanceMicros)
+        : isSet(object.balance_micros)
+        ? globalThis.String(object.balance_micros)
+        : "0",
+    };
+  },
+
+  toJSON(message: ReverseChargeResponse): unknown {
+    const obj: any = {};
+    if (message.entryId !== "0") {
+      obj.entryId = message.entryId;
+    }
+    if (message.returnedMicros !== "0") {
+      obj.returnedMicros = message.returnedMicros;
+    }
+    if (message.balanceMicros !== "0") {
+      obj.balanceMicros = message.balanceMicros;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ReverseChargeResponse>): ReverseChargeResponse {
+    return ReverseChargeResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReverseChargeResponse>): ReverseChargeResponse {
+    const message = createBaseReverseChargeResponse();
+    message.entryId = object.entryId ?? "0";
+    message.returnedMicros = object.returnedMicros ?? "0";
     message.balanceMicros = object.balanceMicros ?? "0";
     return message;
   },
@@ -5031,6 +5670,8 @@ function createBaseEntry(): Entry {
     traceId: "",
     rateTableId: "",
     onBehalfOf: "",
+    reversesEntryId: "0",
+    reversedByEntryId: "0",
   };
 }
 
@@ -5086,6 +5727,12 @@ export const Entry: MessageFns<Entry> = {
     }
     if (message.onBehalfOf !== "") {
       writer.uint32(138).string(message.onBehalfOf);
+    }
+    if (message.reversesEntryId !== "0") {
+      writer.uint32(144).int64(message.reversesEntryId);
+    }
+    if (message.reversedByEntryId !== "0") {
+      writer.uint32(152).int64(message.reversedByEntryId);
     }
     return writer;
   },
@@ -5239,6 +5886,22 @@ export const Entry: MessageFns<Entry> = {
             message.onBehalfOf = reader.string();
             continue;
           }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.reversesEntryId = reader.int64().toString();
+            continue;
+          }
+          case 19: {
+            if (tag !== 152) {
+              break;
+            }
+
+            message.reversedByEntryId = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5312,6 +5975,16 @@ export const Entry: MessageFns<Entry> = {
         : isSet(object.on_behalf_of)
         ? globalThis.String(object.on_behalf_of)
         : "",
+      reversesEntryId: isSet(object.reversesEntryId)
+        ? globalThis.String(object.reversesEntryId)
+        : isSet(object.reverses_entry_id)
+        ? globalThis.String(object.reverses_entry_id)
+        : "0",
+      reversedByEntryId: isSet(object.reversedByEntryId)
+        ? globalThis.String(object.reversedByEntryId)
+        : isSet(object.reversed_by_entry_id)
+        ? globalThis.String(object.reversed_by_entry_id)
+        : "0",
     };
   },
 
@@ -5368,6 +6041,12 @@ export const Entry: MessageFns<Entry> = {
     if (message.onBehalfOf !== "") {
       obj.onBehalfOf = message.onBehalfOf;
     }
+    if (message.reversesEntryId !== "0") {
+      obj.reversesEntryId = message.reversesEntryId;
+    }
+    if (message.reversedByEntryId !== "0") {
+      obj.reversedByEntryId = message.reversedByEntryId;
+    }
     return obj;
   },
 
@@ -5395,6 +6074,8 @@ export const Entry: MessageFns<Entry> = {
     message.traceId = object.traceId ?? "";
     message.rateTableId = object.rateTableId ?? "";
     message.onBehalfOf = object.onBehalfOf ?? "";
+    message.reversesEntryId = object.reversesEntryId ?? "0";
+    message.reversedByEntryId = object.reversedByEntryId ?? "0";
     return message;
   },
 };
@@ -10060,6 +10741,23 @@ export const LedgerServiceService = {
     responseSerialize: (value: ReleaseResponse): Buffer => Buffer.from(ReleaseResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReleaseResponse => ReleaseResponse.decode(value),
   },
+  /**
+   * Reserves more on an open hold and/or keeps it open longer, for work that
+   * outgrows its estimate (a long streamed response). The added estimate must
+   * fit in balance − held, with Authorize's denials (allowed = false leaves
+   * the hold as it was); an extension never shortens a hold. An expired hold
+   * is FAILED_PRECONDITION HOLD_EXPIRED (authorize again); a charged or
+   * released one HOLD_CLOSED.
+   */
+  extendHold: {
+    path: "/tollgate.ledger.v1.LedgerService/ExtendHold" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ExtendHoldRequest): Buffer => Buffer.from(ExtendHoldRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExtendHoldRequest => ExtendHoldRequest.decode(value),
+    responseSerialize: (value: ExtendHoldResponse): Buffer => Buffer.from(ExtendHoldResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ExtendHoldResponse => ExtendHoldResponse.decode(value),
+  },
   grant: {
     path: "/tollgate.ledger.v1.LedgerService/Grant" as const,
     requestStream: false as const,
@@ -10082,6 +10780,23 @@ export const LedgerServiceService = {
     requestDeserialize: (value: Buffer): AdjustRequest => AdjustRequest.decode(value),
     responseSerialize: (value: AdjustResponse): Buffer => Buffer.from(AdjustResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): AdjustResponse => AdjustResponse.decode(value),
+  },
+  /**
+   * Returns a charge to the pools it drew from as one compensating REVERSE
+   * entry, with a reason (support). A charge is reversed at most once
+   * (FAILED_PRECONDITION ALREADY_REVERSED); a pool that has closed or expired
+   * since cannot take its share back (FAILED_PRECONDITION POOL_CLOSED: grant
+   * instead).
+   */
+  reverseCharge: {
+    path: "/tollgate.ledger.v1.LedgerService/ReverseCharge" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReverseChargeRequest): Buffer => Buffer.from(ReverseChargeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReverseChargeRequest => ReverseChargeRequest.decode(value),
+    responseSerialize: (value: ReverseChargeResponse): Buffer =>
+      Buffer.from(ReverseChargeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReverseChargeResponse => ReverseChargeResponse.decode(value),
   },
   getBalance: {
     path: "/tollgate.ledger.v1.LedgerService/GetBalance" as const,
@@ -10297,6 +11012,15 @@ export interface LedgerServiceServer extends UntypedServiceImplementation {
    * status (releasing is idempotent by state).
    */
   release: handleUnaryCall<ReleaseRequest, ReleaseResponse>;
+  /**
+   * Reserves more on an open hold and/or keeps it open longer, for work that
+   * outgrows its estimate (a long streamed response). The added estimate must
+   * fit in balance − held, with Authorize's denials (allowed = false leaves
+   * the hold as it was); an extension never shortens a hold. An expired hold
+   * is FAILED_PRECONDITION HOLD_EXPIRED (authorize again); a charged or
+   * released one HOLD_CLOSED.
+   */
+  extendHold: handleUnaryCall<ExtendHoldRequest, ExtendHoldResponse>;
   grant: handleUnaryCall<GrantRequest, GrantResponse>;
   /**
    * Credits or debits one pool with a reason (support). A debit may not take
@@ -10304,6 +11028,14 @@ export interface LedgerServiceServer extends UntypedServiceImplementation {
    * Adjust of a closed pool is POOL_CLOSED.
    */
   adjust: handleUnaryCall<AdjustRequest, AdjustResponse>;
+  /**
+   * Returns a charge to the pools it drew from as one compensating REVERSE
+   * entry, with a reason (support). A charge is reversed at most once
+   * (FAILED_PRECONDITION ALREADY_REVERSED); a pool that has closed or expired
+   * since cannot take its share back (FAILED_PRECONDITION POOL_CLOSED: grant
+   * instead).
+   */
+  reverseCharge: handleUnaryCall<ReverseChargeRequest, ReverseChargeResponse>;
   getBalance: handleUnaryCall<GetBalanceRequest, GetBalanceResponse>;
   getHold: handleUnaryCall<GetHoldRequest, GetHoldResponse>;
   /** Holds, newest first (e.g. the open ones: work in flight). */
@@ -10409,6 +11141,29 @@ export interface LedgerServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReleaseResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Reserves more on an open hold and/or keeps it open longer, for work that
+   * outgrows its estimate (a long streamed response). The added estimate must
+   * fit in balance − held, with Authorize's denials (allowed = false leaves
+   * the hold as it was); an extension never shortens a hold. An expired hold
+   * is FAILED_PRECONDITION HOLD_EXPIRED (authorize again); a charged or
+   * released one HOLD_CLOSED.
+   */
+  extendHold(
+    request: ExtendHoldRequest,
+    callback: (error: ServiceError | null, response: ExtendHoldResponse) => void,
+  ): ClientUnaryCall;
+  extendHold(
+    request: ExtendHoldRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ExtendHoldResponse) => void,
+  ): ClientUnaryCall;
+  extendHold(
+    request: ExtendHoldRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ExtendHoldResponse) => void,
+  ): ClientUnaryCall;
   grant(
     request: GrantRequest,
     callback: (error: ServiceError | null, response: GrantResponse) => void,
@@ -10443,6 +11198,28 @@ export interface LedgerServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: AdjustResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Returns a charge to the pools it drew from as one compensating REVERSE
+   * entry, with a reason (support). A charge is reversed at most once
+   * (FAILED_PRECONDITION ALREADY_REVERSED); a pool that has closed or expired
+   * since cannot take its share back (FAILED_PRECONDITION POOL_CLOSED: grant
+   * instead).
+   */
+  reverseCharge(
+    request: ReverseChargeRequest,
+    callback: (error: ServiceError | null, response: ReverseChargeResponse) => void,
+  ): ClientUnaryCall;
+  reverseCharge(
+    request: ReverseChargeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReverseChargeResponse) => void,
+  ): ClientUnaryCall;
+  reverseCharge(
+    request: ReverseChargeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReverseChargeResponse) => void,
   ): ClientUnaryCall;
   getBalance(
     request: GetBalanceRequest,
