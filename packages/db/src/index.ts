@@ -50,6 +50,7 @@ export async function sql<T = Record<string, unknown>>(
   return (await em.getConnection().execute(query, params, "all", em.getTransactionContext())) as T[];
 }
 export { LogFollower } from "./follow.js";
+export { NotificationListener, type ListenerOptions } from "./listen.js";
 
 /** The `pg` pool behind the ORM (for pool-use metrics). */
 export async function connectionPool(orm: MikroORM) {

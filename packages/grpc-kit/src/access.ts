@@ -86,6 +86,8 @@ export const ACCESS: Readonly<Record<string, Access>> = {
   [`${L}Undeploy`]: meterById,
   [`${L}RollOverCycle`]: audited(admin),
   [`${L}StreamEvents`]: watch,
+  // A stream: roles are checked when it opens, the account (named by its first message, `open`) when that message arrives.
+  [`${L}Meter`]: { roles: ["meter", "service"], scope: "account", account: (request) => (request.kind as { open?: { accountId?: unknown } } | undefined)?.open?.accountId },
 
   [`${N}ListBanners`]: read,
   [`${N}DismissBanner`]: audited(meterById, nested("banner")),

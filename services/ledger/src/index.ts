@@ -13,6 +13,9 @@ import { Ledger } from "./domain/ledger.js";
 import { LedgerMetrics } from "./metrics.js";
 import { DecisionTelemetry } from "./transport/decision-telemetry.js";
 import { ledgerHandlers } from "./transport/ledger-handlers.js";
+import { MeterSignals } from "./data/meter-signals.js";
+import { ledgerMeterPort } from "./transport/meter-ledger-port.js";
+import { MeterStreams } from "./transport/meter-stream.js";
 
 export interface LedgerServiceOptions {
   databaseUrl: string;
@@ -44,6 +47,8 @@ export interface LedgerServiceOptions {
   reconcileIntervalMs?: number;
   /** Accounts per reconciliation slice. */
   reconcileSliceAccounts?: number;
+  /** How long a broken Meter stream's hold waits for a reconnect before the unused rest is released (default 30 s). */
+  meterGraceMs?: number;
 }
 
 export interface LedgerService {
@@ -88,8 +93,12 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
   const events = new LogFollower((after, limit) => store.outboxAfter(after, limit), (row) => BigInt(row.sequence), 250);
   const decisions = new DecisionTelemetry(metrics, (entryId) => poolsDrawn(em(), entryId));
   const handlers = ledgerHandlers(ledger, store, events, { scope }, decisions);
+  // Meter streams learn of other callers' charges and of reopened work through LISTEN/NOTIFY, on every replica.
+  const signals = new MeterSignals(options.databaseUrl);
+  await signals.start();
+  const meterStreams = new MeterStreams(ledgerMeterPort(ledger, store, events, decisions, scope), signals, accounts, { graceMs: options.meterGraceMs ?? 30_000 });
   const server = await startGrpcServer({
-    services: [{ name: "tollgate.ledger.v1.LedgerService", definition: ledgerV1.LedgerServiceService, implementation: handlers }],
+    services: [{ name: "tollgate.ledger.v1.LedgerService", definition: ledgerV1.LedgerServiceService, implementation: { ...handlers, meter: meterStreams.handler } }],
     port: options.port,
     ...(options.host ? { host: options.host } : {}),
     meter: telemetry.meter,
@@ -150,9 +159,11 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
       if (meter) clearInterval(meter);
       if (reconcile) clearInterval(reconcile);
       await reconciling;
+      meterStreams.stop();
       await server.drain();
       accounts.stop();
       rates.stop();
+      await signals.stop();
       entitlements.close();
       pricing.close();
       await telemetry.shutdown();

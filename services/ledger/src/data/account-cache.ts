@@ -71,6 +71,8 @@ export class AccountCache implements AccountDirectory {
   private readonly views = new Map<string, { account: entitlementsV1.Account; plan: entitlementsV1.Plan; view: AccountView }>();
   /** Fills in flight, so concurrent first uses of one account (a burst right after a restart) make one GetAccount call. */
   private readonly filling = new Map<string, Promise<{ account: entitlementsV1.Account; plan: entitlementsV1.Plan }>>();
+  /** Told of every change the account feed brings for an account in the cache (e.g. a Meter stream watching for suspension). */
+  private readonly watchers = new Set<(accountId: string) => void>();
   private lastRevision = 0n;
   private lastPlanVersion = 0n;
   private readonly accountFeed: StreamFollower<entitlementsV1.WatchAccountsResponse>;
@@ -95,6 +97,13 @@ export class AccountCache implements AccountDirectory {
     // The feed carries every account; keep only those this ledger has used.
     if (fromFeed && !this.accounts.has(account.accountId)) return;
     this.accounts.set(account.accountId, account);
+    if (fromFeed) for (const watcher of this.watchers) watcher(account.accountId);
+  }
+
+  /** Calls `watcher` with the id of each cached account the feed changes (get() then reads the new view); returns the unsubscribe. */
+  watch(watcher: (accountId: string) => void): () => void {
+    this.watchers.add(watcher);
+    return () => this.watchers.delete(watcher);
   }
 
   private putPlan(plan: entitlementsV1.Plan): void {

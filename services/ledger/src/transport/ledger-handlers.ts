@@ -30,7 +30,7 @@ const L = ledgerV1;
 
 const traceOf = () => ({ traceparent: currentTraceparent(), traceId: currentTraceId() });
 
-const denialToProto = (reason: DenialReason | undefined) => (reason ? L.denialReasonFromJSON(`DENIAL_REASON_${reason}`) : L.DenialReason.DENIAL_REASON_UNSPECIFIED);
+export const denialToProto = (reason: DenialReason | undefined) => (reason ? L.denialReasonFromJSON(`DENIAL_REASON_${reason}`) : L.DenialReason.DENIAL_REASON_UNSPECIFIED);
 
 /** StartRun's and Deploy's answer. */
 const startToProto = (outcome: StartOutcome) => ({ allowed: outcome.allowed, reason: denialToProto(outcome.reason), message: outcome.message ?? "", metered: outcome.metered });

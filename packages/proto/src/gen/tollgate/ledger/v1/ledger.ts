@@ -10,9 +10,11 @@ import {
   type CallOptions,
   type ChannelCredentials,
   Client,
+  type ClientDuplexStream,
   type ClientOptions,
   type ClientReadableStream,
   type ClientUnaryCall,
+  type handleBidiStreamingCall,
   type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
@@ -395,6 +397,64 @@ export function runEndStateToJSON(object: RunEndState): string {
       return "RUN_END_STATE_CANCELLED";
     default:
       throw new globalThis.Error("Unrecognized enum value " + object + " for enum RunEndState");
+  }
+}
+
+export enum MeterStopReason {
+  METER_STOP_REASON_UNSPECIFIED = 0,
+  /** METER_STOP_REASON_NEGATIVE_LIMIT - The account's unit has nothing left beyond its negative limit. */
+  METER_STOP_REASON_NEGATIVE_LIMIT = 1,
+  /** METER_STOP_REASON_SPEND_CAP - A BYOM account's USD spend cap is used up. */
+  METER_STOP_REASON_SPEND_CAP = 2,
+  /** METER_STOP_REASON_BUDGET - Reserved for budgets per run, agent or workspace: not produced yet. */
+  METER_STOP_REASON_BUDGET = 3,
+  /** METER_STOP_REASON_ACCOUNT_SUSPENDED - Support suspended the account. */
+  METER_STOP_REASON_ACCOUNT_SUSPENDED = 4,
+  /** METER_STOP_REASON_HOLD_EXPIRED - The hold's ttl ran out: further increments are charged without a reservation. */
+  METER_STOP_REASON_HOLD_EXPIRED = 5,
+}
+
+export function meterStopReasonFromJSON(object: any): MeterStopReason {
+  switch (object) {
+    case 0:
+    case "METER_STOP_REASON_UNSPECIFIED":
+      return MeterStopReason.METER_STOP_REASON_UNSPECIFIED;
+    case 1:
+    case "METER_STOP_REASON_NEGATIVE_LIMIT":
+      return MeterStopReason.METER_STOP_REASON_NEGATIVE_LIMIT;
+    case 2:
+    case "METER_STOP_REASON_SPEND_CAP":
+      return MeterStopReason.METER_STOP_REASON_SPEND_CAP;
+    case 3:
+    case "METER_STOP_REASON_BUDGET":
+      return MeterStopReason.METER_STOP_REASON_BUDGET;
+    case 4:
+    case "METER_STOP_REASON_ACCOUNT_SUSPENDED":
+      return MeterStopReason.METER_STOP_REASON_ACCOUNT_SUSPENDED;
+    case 5:
+    case "METER_STOP_REASON_HOLD_EXPIRED":
+      return MeterStopReason.METER_STOP_REASON_HOLD_EXPIRED;
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum MeterStopReason");
+  }
+}
+
+export function meterStopReasonToJSON(object: MeterStopReason): string {
+  switch (object) {
+    case MeterStopReason.METER_STOP_REASON_UNSPECIFIED:
+      return "METER_STOP_REASON_UNSPECIFIED";
+    case MeterStopReason.METER_STOP_REASON_NEGATIVE_LIMIT:
+      return "METER_STOP_REASON_NEGATIVE_LIMIT";
+    case MeterStopReason.METER_STOP_REASON_SPEND_CAP:
+      return "METER_STOP_REASON_SPEND_CAP";
+    case MeterStopReason.METER_STOP_REASON_BUDGET:
+      return "METER_STOP_REASON_BUDGET";
+    case MeterStopReason.METER_STOP_REASON_ACCOUNT_SUSPENDED:
+      return "METER_STOP_REASON_ACCOUNT_SUSPENDED";
+    case MeterStopReason.METER_STOP_REASON_HOLD_EXPIRED:
+      return "METER_STOP_REASON_HOLD_EXPIRED";
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum MeterStopReason");
   }
 }
 
@@ -1077,6 +1137,117 @@ export interface LedgerEvent {
 
 export interface StreamEventsResponse {
   event: LedgerEvent | undefined;
+}
+
+export interface MeterRequest {
+  kind: { $case: "open"; open: MeterOpen } | { $case: "increment"; increment: MeterIncrement } | {
+    $case: "close";
+    close: MeterClose;
+  } | undefined;
+}
+
+/** The first message of a Meter stream, and the only one naming the account. */
+export interface MeterOpen {
+  /** Bound: at most 128 characters. */
+  accountId: string;
+  /**
+   * The stream's idempotency root: the work's id, unique per account. A
+   * reconnect sends the same open (same work_id, estimate, attribution,
+   * context and ttl) and resumes the same hold.
+   * Bound: at most 128 characters.
+   */
+  workId: string;
+  /** The usage to authorize (held) before the work starts. */
+  estimate:
+    | Usage
+    | undefined;
+  /** Attributes the hold and every charge of the stream. */
+  attribution:
+    | Attribution
+    | undefined;
+  /** Where the work runs; unmetered work is recorded at zero cost. */
+  context:
+    | RunContext
+    | undefined;
+  /**
+   * How long the hold lives (0: the default, 5 minutes).
+   * Bound: from 0 to 604800000.
+   */
+  ttlMs: string;
+}
+
+/** Usage since the previous increment. */
+export interface MeterIncrement {
+  /**
+   * 1 for the first increment, then one more each time.
+   * Bound: from 1 to 1000000000000.
+   */
+  sequence: string;
+  /** Priced in the hold's unit (tokens, replies or seconds of the estimate's kind). */
+  usage: Usage | undefined;
+}
+
+/** Ends the work: posts the final charge and releases the rest of the hold. */
+export interface MeterClose {
+  /**
+   * The usage since the last increment, charged as the final charge; unset
+   * when there is none (the rest of the hold is then released).
+   */
+  usage: Usage | undefined;
+}
+
+export interface MeterResponse {
+  kind:
+    | { $case: "opened"; opened: MeterOpened }
+    | { $case: "charged"; charged: MeterCharged }
+    | { $case: "stop"; stop: MeterStop }
+    | { $case: "closed"; closed: MeterClosed }
+    | undefined;
+}
+
+/**
+ * The answer to open: Authorize's answer for the estimate. When allowed is
+ * false the server ends the stream after it.
+ */
+export interface MeterOpened {
+  allowed: boolean;
+  reason: DenialReason;
+  message: string;
+  /** Empty when the usage is unmetered. */
+  holdId: string;
+  amountMicros: string;
+  availableMicros: string;
+  metered: boolean;
+  expiresAt: Date | undefined;
+}
+
+/** The answer to one increment (as Charge answers). */
+export interface MeterCharged {
+  sequence: string;
+  chargedMicros: string;
+  uncollectedMicros: string;
+  /** The unit's balance after the charge. */
+  balanceMicros: string;
+  /** False: the limit is reached (a stop follows). */
+  proceed: boolean;
+  entryId: string;
+  /** True when this sequence had been charged before and this is the recorded answer. */
+  replayed: boolean;
+}
+
+export interface MeterStop {
+  reason: MeterStopReason;
+  message: string;
+}
+
+/** The answer to close. */
+export interface MeterClosed {
+  /** What the hold was charged in all (every increment and the final charge). */
+  totalChargedMicros: string;
+  /** What the final charge charged (0 when close carried no usage). */
+  finalChargedMicros: string;
+  /** The unused rest of the hold, released. */
+  releasedMicros: string;
 }
 
 function createBaseHold(): Hold {
@@ -9973,6 +10144,1183 @@ export const StreamEventsResponse: MessageFns<StreamEventsResponse> = {
   },
 };
 
+function createBaseMeterRequest(): MeterRequest {
+  return { kind: undefined };
+}
+
+export const MeterRequest: MessageFns<MeterRequest> = {
+  encode(message: MeterRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.kind?.$case) {
+      case "open":
+        MeterOpen.encode(message.kind.open, writer.uint32(10).fork()).join();
+        break;
+      case "increment":
+        MeterIncrement.encode(message.kind.increment, writer.uint32(18).fork()).join();
+        break;
+      case "close":
+        MeterClose.encode(message.kind.close, writer.uint32(26).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MeterRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMeterRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = { $case: "open", open: MeterOpen.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = { $case: "increment", increment: MeterIncrement.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.kind = { $case: "close", close: MeterClose.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MeterRequest {
+    return {
+      kind: isSet(object.open)
+        ? { $case: "open", open: MeterOpen.fromJSON(object.open) }
+        : isSet(object.increment)
+        ? { $case: "increment", increment: MeterIncrement.fromJSON(object.increment) }
+        : isSet(object.close)
+        ? { $case: "close", close: MeterClose.fromJSON(object.close) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: MeterRequest): unknown {
+    const obj: any = {};
+    if (message.kind?.$case === "open") {
+      obj.open = MeterOpen.toJSON(message.kind.open);
+    } else if (message.kind?.$case === "increment") {
+      obj.increment = MeterIncrement.toJSON(message.kind.increment);
+    } else if (message.kind?.$case === "close") {
+      obj.close = MeterClose.toJSON(message.kind.close);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MeterRequest>): MeterRequest {
+    return MeterRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MeterRequest>): MeterRequest {
+    const message = createBaseMeterRequest();
+    switch (object.kind?.$case) {
+      case "open": {
+        if (object.kind?.open !== undefined && object.kind?.open !== null) {
+          message.kind = { $case: "open", open: MeterOpen.fromPartial(object.kind.open) };
+        }
+        break;
+      }
+      case "increment": {
+        if (object.kind?.increment !== undefined && object.kind?.increment !== null) {
+          message.kind = { $case: "increment", increment: MeterIncrement.fromPartial(object.kind.increment) };
+        }
+        break;
+      }
+      case "close": {
+        if (object.kind?.close !== undefined && object.kind?.close !== null) {
+          message.kind = { $case: "close", close: MeterClose.fromPartial(object.kind.close) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseMeterOpen(): MeterOpen {
+  return { accountId: "", workId: "", estimate: undefined, attribution: undefined, context: undefined, ttlMs: "0" };
+}
+
+export const MeterOpen: MessageFns<MeterOpen> = {
+  encode(message: MeterOpen, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accountId !== "") {
+      writer.uint32(10).string(message.accountId);
+    }
+    if (message.workId !== "") {
+      writer.uint32(18).string(message.workId);
+    }
+    if (message.estimate !== undefined) {
+      Usage.encode(message.estimate, writer.uint32(26).fork()).join();
+    }
+    if (message.attribution !== undefined) {
+      Attribution.encode(message.attribution, writer.uint32(34).fork()).join();
+    }
+    if (message.context !== undefined) {
+      RunContext.encode(message.context, writer.uint32(42).fork()).join();
+    }
+    if (message.ttlMs !== "0") {
+      writer.uint32(48).int64(message.ttlMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MeterOpen {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMeterOpen();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.workId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.estimate = Usage.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.attribution = Attribution.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.context = RunContext.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.ttlMs = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MeterOpen {
+    return {
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      workId: isSet(object.workId)
+        ? globalThis.String(object.workId)
+        : isSet(object.work_id)
+        ? globalThis.String(object.work_id)
+        : "",
+      estimate: isSet(object.estimate) ? Usage.fromJSON(object.estimate) : undefined,
+      attribution: isSet(object.attribution) ? Attribution.fromJSON(object.attribution) : undefined,
+      context: isSet(object.context) ? RunContext.fromJSON(object.context) : undefined,
+      ttlMs: isSet(object.ttlMs)
+        ? globalThis.String(object.ttlMs)
+        : isSet(object.ttl_ms)
+        ? globalThis.String(object.ttl_ms)
+        : "0",
+    };
+  },
+
+  toJSON(message: MeterOpen): unknown {
+    const obj: any = {};
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.workId !== "") {
+      obj.workId = message.workId;
+    }
+    if (message.estimate !== undefined) {
+      obj.estimate = Usage.toJSON(message.estimate);
+    }
+    if (message.attribution !== undefined) {
+      obj.attribution = Attribution.toJSON(message.attribution);
+    }
+    if (message.context !== undefined) {
+      obj.context = RunContext.toJSON(message.context);
+    }
+    if (message.ttlMs !== "0") {
+      obj.ttlMs = message.ttlMs;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MeterOpen>): MeterOpen {
+    return MeterOpen.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MeterOpen>): MeterOpen {
+    const message = createBaseMeterOpen();
+    message.accountId = object.accountId ?? "";
+    message.workId = object.workId ?? "";
+    message.estimate = (object.estimate !== undefined && object.estimate !== null)
+      ? Usage.fromPartial(object.estimate)
+      : undefined;
+    message.attribution = (object.attribution !== undefined && object.attribution !== null)
+      ? Attribution.fromPartial(object.attribution)
+      : undefined;
+    message.context = (object.context !== undefined && object.context !== null)
+      ? RunContext.fromPartial(object.context)
+      : undefined;
+    message.ttlMs = object.ttlMs ?? "0";
+    return message;
+  },
+};
+
+function createBaseMeterIncrement(): MeterIncrement {
+  return { sequence: "0", usage: undefined };
+}
+
+export const MeterIncrement: MessageFns<MeterIncrement> = {
+  encode(message: MeterIncrement, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sequence !== "0") {
+      writer.uint32(8).int64(message.sequence);
+    }
+    if (message.usage !== undefined) {
+      Usage.encode(message.usage, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MeterIncrement {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMeterIncrement();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.sequence = reader.int64().toString();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.usage = Usage.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MeterIncrement {
+    return {
+      sequence: isSet(object.sequence) ? globalThis.String(object.sequence) : "0",
+      usage: isSet(object.usage) ? Usage.fromJSON(object.usage) : undefined,
+    };
+  },
+
+  toJSON(message: MeterIncrement): unknown {
+    const obj: any = {};
+    if (message.sequence !== "0") {
+      obj.sequence = message.sequence;
+    }
+    if (message.usage !== undefined) {
+      obj.usage = Usage.toJSON(message.usage);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MeterIncrement>): MeterIncrement {
+    return MeterIncrement.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MeterIncrement>): MeterIncrement {
+    const message = createBaseMeterIncrement();
+    message.sequence = object.sequence ?? "0";
+    message.usage = (object.usage !== undefined && object.usage !== null) ? Usage.fromPartial(object.usage) : undefined;
+    return message;
+  },
+};
+
+function createBaseMeterClose(): MeterClose {
+  return { usage: undefined };
+}
+
+export const MeterClose: MessageFns<MeterClose> = {
+  encode(message: MeterClose, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.usage !== undefined) {
+      Usage.encode(message.usage, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MeterClose {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMeterClose();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.usage = Usage.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MeterClose {
+    return { usage: isSet(object.usage) ? Usage.fromJSON(object.usage) : undefined };
+  },
+
+  toJSON(message: MeterClose): unknown {
+    const obj: any = {};
+    if (message.usage !== undefined) {
+      obj.usage = Usage.toJSON(message.usage);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MeterClose>): MeterClose {
+    return MeterClose.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MeterClose>): MeterClose {
+    const message = createBaseMeterClose();
+    message.usage = (object.usage !== undefined && object.usage !== null) ? Usage.fromPartial(object.usage) : undefined;
+    return message;
+  },
+};
+
+function createBaseMeterResponse(): MeterResponse {
+  return { kind: undefined };
+}
+
+export const MeterResponse: MessageFns<MeterResponse> = {
+  encode(message: MeterResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.kind?.$case) {
+      case "opened":
+        MeterOpened.encode(message.kind.opened, writer.uint32(10).fork()).join();
+        break;
+      case "charged":
+        MeterCharged.encode(message.kind.charged, writer.uint32(18).fork()).join();
+        break;
+      case "stop":
+        MeterStop.encode(message.kind.stop, writer.uint32(26).fork()).join();
+        break;
+      case "closed":
+        MeterClosed.encode(message.kind.closed, writer.uint32(34).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MeterResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMeterResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = { $case: "opened", opened: MeterOpened.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = { $case: "charged", charged: MeterCharged.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.kind = { $case: "stop", stop: MeterStop.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.kind = { $case: "closed", closed: MeterClosed.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MeterResponse {
+    return {
+      kind: isSet(object.opened)
+        ? { $case: "opened", opened: MeterOpened.fromJSON(object.opened) }
+        : isSet(object.charged)
+        ? { $case: "charged", charged: MeterCharged.fromJSON(object.charged) }
+        : isSet(object.stop)
+        ? { $case: "stop", stop: MeterStop.fromJSON(object.stop) }
+        : isSet(object.closed)
+        ? { $case: "closed", closed: MeterClosed.fromJSON(object.closed) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: MeterResponse): unknown {
+    const obj: any = {};
+    if (message.kind?.$case === "opened") {
+      obj.opened = MeterOpened.toJSON(message.kind.opened);
+    } else if (message.kind?.$case === "charged") {
+      obj.charged = MeterCharged.toJSON(message.kind.charged);
+    } else if (message.kind?.$case === "stop") {
+      obj.stop = MeterStop.toJSON(message.kind.stop);
+    } else if (message.kind?.$case === "closed") {
+      obj.closed = MeterClosed.toJSON(message.kind.closed);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MeterResponse>): MeterResponse {
+    return MeterResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MeterResponse>): MeterResponse {
+    const message = createBaseMeterResponse();
+    switch (object.kind?.$case) {
+      case "opened": {
+        if (object.kind?.opened !== undefined && object.kind?.opened !== null) {
+          message.kind = { $case: "opened", opened: MeterOpened.fromPartial(object.kind.opened) };
+        }
+        break;
+      }
+      case "charged": {
+        if (object.kind?.charged !== undefined && object.kind?.charged !== null) {
+          message.kind = { $case: "charged", charged: MeterCharged.fromPartial(object.kind.charged) };
+        }
+        break;
+      }
+      case "stop": {
+        if (object.kind?.stop !== undefined && object.kind?.stop !== null) {
+          message.kind = { $case: "stop", stop: MeterStop.fromPartial(object.kind.stop) };
+        }
+        break;
+      }
+      case "closed": {
+        if (object.kind?.closed !== undefined && object.kind?.closed !== null) {
+          message.kind = { $case: "closed", closed: MeterClosed.fromPartial(object.kind.closed) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseMeterOpened(): MeterOpened {
+  return {
+    allowed: false,
+    reason: 0,
+    message: "",
+    holdId: "",
+    amountMicros: "0",
+    availableMicros: "0",
+    metered: false,
+    expiresAt: undefined,
+  };
+}
+
+export const MeterOpened: MessageFns<MeterOpened> = {
+  encode(message: MeterOpened, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.allowed !== false) {
+      writer.uint32(8).bool(message.allowed);
+    }
+    if (message.reason !== 0) {
+      writer.uint32(16).int32(message.reason);
+    }
+    if (message.message !== "") {
+      writer.uint32(26).string(message.message);
+    }
+    if (message.holdId !== "") {
+      writer.uint32(34).string(message.holdId);
+    }
+    if (message.amountMicros !== "0") {
+      writer.uint32(40).int64(message.amountMicros);
+    }
+    if (message.availableMicros !== "0") {
+      writer.uint32(48).int64(message.availableMicros);
+    }
+    if (message.metered !== false) {
+      writer.uint32(56).bool(message.metered);
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.expiresAt), writer.uint32(66).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MeterOpened {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMeterOpened();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.allowed = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.reason = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.holdId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.amountMicros = reader.int64().toString();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.availableMicros = reader.int64().toString();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.metered = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.expiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MeterOpened {
+    return {
+      allowed: isSet(object.allowed) ? globalThis.Boolean(object.allowed) : false,
+      reason: isSet(object.reason) ? denialReasonFromJSON(object.reason) : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      holdId: isSet(object.holdId)
+        ? globalThis.String(object.holdId)
+        : isSet(object.hold_id)
+        ? globalThis.String(object.hold_id)
+        : "",
+      amountMicros: isSet(object.amountMicros)
+        ? globalThis.String(object.amountMicros)
+        : isSet(object.amount_micros)
+        ? globalThis.String(object.amount_micros)
+        : "0",
+      availableMicros: isSet(object.availableMicros)
+        ? globalThis.String(object.availableMicros)
+        : isSet(object.available_micros)
+        ? globalThis.String(object.available_micros)
+        : "0",
+      metered: isSet(object.metered) ? globalThis.Boolean(object.metered) : false,
+      expiresAt: isSet(object.expiresAt)
+        ? fromJsonTimestamp(object.expiresAt)
+        : isSet(object.expires_at)
+        ? fromJsonTimestamp(object.expires_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: MeterOpened): unknown {
+    const obj: any = {};
+    if (message.allowed !== false) {
+      obj.allowed = message.allowed;
+    }
+    if (message.reason !== 0) {
+      obj.reason = denialReasonToJSON(message.reason);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.holdId !== "") {
+      obj.holdId = message.holdId;
+    }
+    if (message.amountMicros !== "0") {
+      obj.amountMicros = message.amountMicros;
+    }
+    if (message.availableMicros !== "0") {
+      obj.availableMicros = message.availableMicros;
+    }
+    if (message.metered !== false) {
+      obj.metered = message.metered;
+    }
+    if (message.expiresAt !== undefined) {
+      obj.expiresAt = message.expiresAt.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MeterOpened>): MeterOpened {
+    return MeterOpened.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MeterOpened>): MeterOpened {
+    const message = createBaseMeterOpened();
+    message.allowed = object.allowed ?? false;
+    message.reason = object.reason ?? 0;
+    message.message = object.message ?? "";
+    message.holdId = object.holdId ?? "";
+    message.amountMicros = object.amountMicros ?? "0";
+    message.availableMicros = object.availableMicros ?? "0";
+    message.metered = object.metered ?? false;
+    message.expiresAt = object.expiresAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseMeterCharged(): MeterCharged {
+  return {
+    sequence: "0",
+    chargedMicros: "0",
+    uncollectedMicros: "0",
+    balanceMicros: "0",
+    proceed: false,
+    entryId: "0",
+    replayed: false,
+  };
+}
+
+export const MeterCharged: MessageFns<MeterCharged> = {
+  encode(message: MeterCharged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sequence !== "0") {
+      writer.uint32(8).int64(message.sequence);
+    }
+    if (message.chargedMicros !== "0") {
+      writer.uint32(16).int64(message.chargedMicros);
+    }
+    if (message.uncollectedMicros !== "0") {
+      writer.uint32(24).int64(message.uncollectedMicros);
+    }
+    if (message.balanceMicros !== "0") {
+      writer.uint32(32).int64(message.balanceMicros);
+    }
+    if (message.proceed !== false) {
+      writer.uint32(40).bool(message.proceed);
+    }
+    if (message.entryId !== "0") {
+      writer.uint32(48).int64(message.entryId);
+    }
+    if (message.replayed !== false) {
+      writer.uint32(56).bool(message.replayed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MeterCharged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMeterCharged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.sequence = reader.int64().toString();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.chargedMicros = reader.int64().toString();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.uncollectedMicros = reader.int64().toString();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.balanceMicros = reader.int64().toString();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.proceed = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.entryId = reader.int64().toString();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MeterCharged {
+    return {
+      sequence: isSet(object.sequence) ? globalThis.String(object.sequence) : "0",
+      chargedMicros: isSet(object.chargedMicros)
+        ? globalThis.String(object.chargedMicros)
+        : isSet(object.charged_micros)
+        ? globalThis.String(object.charged_micros)
+        : "0",
+      uncollectedMicros: isSet(object.uncollectedMicros)
+        ? globalThis.String(object.uncollectedMicros)
+        : isSet(object.uncollected_micros)
+        ? globalThis.String(object.uncollected_micros)
+        : "0",
+      balanceMicros: isSet(object.balanceMicros)
+        ? globalThis.String(object.balanceMicros)
+        : isSet(object.balance_micros)
+        ? globalThis.String(object.balance_micros)
+        : "0",
+      proceed: isSet(object.proceed) ? globalThis.Boolean(object.proceed) : false,
+      entryId: isSet(object.entryId)
+        ? globalThis.String(object.entryId)
+        : isSet(object.entry_id)
+        ? globalThis.String(object.entry_id)
+        : "0",
+      replayed: isSet(object.replayed) ? globalThis.Boolean(object.replayed) : false,
+    };
+  },
+
+  toJSON(message: MeterCharged): unknown {
+    const obj: any = {};
+    if (message.sequence !== "0") {
+      obj.sequence = message.sequence;
+    }
+    if (message.chargedMicros !== "0") {
+      obj.chargedMicros = message.chargedMicros;
+    }
+    if (message.uncollectedMicros !== "0") {
+      obj.uncollectedMicros = message.uncollectedMicros;
+    }
+    if (message.balanceMicros !== "0") {
+      obj.balanceMicros = message.balanceMicros;
+    }
+    if (message.proceed !== false) {
+      obj.proceed = message.proceed;
+    }
+    if (message.entryId !== "0") {
+      obj.entryId = message.entryId;
+    }
+    if (message.replayed !== false) {
+      obj.replayed = message.replayed;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MeterCharged>): MeterCharged {
+    return MeterCharged.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MeterCharged>): MeterCharged {
+    const message = createBaseMeterCharged();
+    message.sequence = object.sequence ?? "0";
+    message.chargedMicros = object.chargedMicros ?? "0";
+    message.uncollectedMicros = object.uncollectedMicros ?? "0";
+    message.balanceMicros = object.balanceMicros ?? "0";
+    message.proceed = object.proceed ?? false;
+    message.entryId = object.entryId ?? "0";
+    message.replayed = object.replayed ?? false;
+    return message;
+  },
+};
+
+function createBaseMeterStop(): MeterStop {
+  return { reason: 0, message: "" };
+}
+
+export const MeterStop: MessageFns<MeterStop> = {
+  encode(message: MeterStop, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reason !== 0) {
+      writer.uint32(8).int32(message.reason);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MeterStop {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMeterStop();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.reason = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MeterStop {
+    return {
+      reason: isSet(object.reason) ? meterStopReasonFromJSON(object.reason) : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: MeterStop): unknown {
+    const obj: any = {};
+    if (message.reason !== 0) {
+      obj.reason = meterStopReasonToJSON(message.reason);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MeterStop>): MeterStop {
+    return MeterStop.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MeterStop>): MeterStop {
+    const message = createBaseMeterStop();
+    message.reason = object.reason ?? 0;
+    message.message = object.message ?? "";
+    return message;
+  },
+};
+
+function createBaseMeterClosed(): MeterClosed {
+  return { totalChargedMicros: "0", finalChargedMicros: "0", releasedMicros: "0" };
+}
+
+export const MeterClosed: MessageFns<MeterClosed> = {
+  encode(message: MeterClosed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.totalChargedMicros !== "0") {
+      writer.uint32(8).int64(message.totalChargedMicros);
+    }
+    if (message.finalChargedMicros !== "0") {
+      writer.uint32(16).int64(message.finalChargedMicros);
+    }
+    if (message.releasedMicros !== "0") {
+      writer.uint32(24).int64(message.releasedMicros);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MeterClosed {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMeterClosed();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.totalChargedMicros = reader.int64().toString();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.finalChargedMicros = reader.int64().toString();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.releasedMicros = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MeterClosed {
+    return {
+      totalChargedMicros: isSet(object.totalChargedMicros)
+        ? globalThis.String(object.totalChargedMicros)
+        : isSet(object.total_charged_micros)
+        ? globalThis.String(object.total_charged_micros)
+        : "0",
+      finalChargedMicros: isSet(object.finalChargedMicros)
+        ? globalThis.String(object.finalChargedMicros)
+        : isSet(object.final_charged_micros)
+        ? globalThis.String(object.final_charged_micros)
+        : "0",
+      releasedMicros: isSet(object.releasedMicros)
+        ? globalThis.String(object.releasedMicros)
+        : isSet(object.released_micros)
+        ? globalThis.String(object.released_micros)
+        : "0",
+    };
+  },
+
+  toJSON(message: MeterClosed): unknown {
+    const obj: any = {};
+    if (message.totalChargedMicros !== "0") {
+      obj.totalChargedMicros = message.totalChargedMicros;
+    }
+    if (message.finalChargedMicros !== "0") {
+      obj.finalChargedMicros = message.finalChargedMicros;
+    }
+    if (message.releasedMicros !== "0") {
+      obj.releasedMicros = message.releasedMicros;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MeterClosed>): MeterClosed {
+    return MeterClosed.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MeterClosed>): MeterClosed {
+    const message = createBaseMeterClosed();
+    message.totalChargedMicros = object.totalChargedMicros ?? "0";
+    message.finalChargedMicros = object.finalChargedMicros ?? "0";
+    message.releasedMicros = object.releasedMicros ?? "0";
+    return message;
+  },
+};
+
 /**
  * Pools, holds, the journal, metered time, cycles and the event feed.
  * Every mutating RPC takes an idempotency key.
@@ -10211,6 +11559,44 @@ export const LedgerServiceService = {
     responseDeserialize: (value: Buffer): GetLatestEventSequenceResponse =>
       GetLatestEventSequenceResponse.decode(value),
   },
+  /**
+   * Meters one piece of work (a streamed response) on one stream.
+   *
+   * The client sends `open` first (it authorizes the estimate: a hold, keyed
+   * by work_id), then `increment`s as usage happens, then `close`. The server
+   * answers open with `opened`, each increment with `charged` (a charge on the
+   * hold with final = false, through the same path as Charge), and close with
+   * `closed` (the final charge, final = true: the rest of the hold is
+   * released); then it ends the stream.
+   *
+   * `stop` is pushed, at most once per stream, as soon as the work must stop:
+   * a charge answered proceed = false (NEGATIVE_LIMIT, or SPEND_CAP for a
+   * BYOM account's USD cap), another caller's charge left the account with
+   * nothing beyond this stream's own hold (NEGATIVE_LIMIT / SPEND_CAP, learnt
+   * through the database on whichever replica holds the stream), the account
+   * suspended (ACCOUNT_SUSPENDED), or the hold's expiry (HOLD_EXPIRED). After
+   * `stop` the client should close; increments it still sends are charged
+   * (they report usage that happened).
+   *
+   * Idempotency: every write is keyed from work_id (`meter:<work_id>:open`,
+   * `meter:<work_id>:<sequence>`, `meter:<work_id>:close`), so a client that
+   * reconnects with the same open and replays increments charges each once and
+   * gets the recorded answers again. Within one stream sequences run 1, 2, 3…:
+   * a sequence already sent is answered again; one that skips ahead is refused
+   * with INVALID_ARGUMENT (field increment.sequence). A stream that breaks
+   * without close keeps its hold for METER_GRACE_MS (default 30 s), then the
+   * unused rest is released, unless a stream with the same work_id opens first
+   * (on any replica).
+   */
+  meter: {
+    path: "/tollgate.ledger.v1.LedgerService/Meter" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: MeterRequest): Buffer => Buffer.from(MeterRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): MeterRequest => MeterRequest.decode(value),
+    responseSerialize: (value: MeterResponse): Buffer => Buffer.from(MeterResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): MeterResponse => MeterResponse.decode(value),
+  },
 } as const;
 
 export interface LedgerServiceServer extends UntypedServiceImplementation {
@@ -10255,6 +11641,36 @@ export interface LedgerServiceServer extends UntypedServiceImplementation {
    * with after_sequence set to it delivers only events written from now on.
    */
   getLatestEventSequence: handleUnaryCall<GetLatestEventSequenceRequest, GetLatestEventSequenceResponse>;
+  /**
+   * Meters one piece of work (a streamed response) on one stream.
+   *
+   * The client sends `open` first (it authorizes the estimate: a hold, keyed
+   * by work_id), then `increment`s as usage happens, then `close`. The server
+   * answers open with `opened`, each increment with `charged` (a charge on the
+   * hold with final = false, through the same path as Charge), and close with
+   * `closed` (the final charge, final = true: the rest of the hold is
+   * released); then it ends the stream.
+   *
+   * `stop` is pushed, at most once per stream, as soon as the work must stop:
+   * a charge answered proceed = false (NEGATIVE_LIMIT, or SPEND_CAP for a
+   * BYOM account's USD cap), another caller's charge left the account with
+   * nothing beyond this stream's own hold (NEGATIVE_LIMIT / SPEND_CAP, learnt
+   * through the database on whichever replica holds the stream), the account
+   * suspended (ACCOUNT_SUSPENDED), or the hold's expiry (HOLD_EXPIRED). After
+   * `stop` the client should close; increments it still sends are charged
+   * (they report usage that happened).
+   *
+   * Idempotency: every write is keyed from work_id (`meter:<work_id>:open`,
+   * `meter:<work_id>:<sequence>`, `meter:<work_id>:close`), so a client that
+   * reconnects with the same open and replays increments charges each once and
+   * gets the recorded answers again. Within one stream sequences run 1, 2, 3…:
+   * a sequence already sent is answered again; one that skips ahead is refused
+   * with INVALID_ARGUMENT (field increment.sequence). A stream that breaks
+   * without close keeps its hold for METER_GRACE_MS (default 30 s), then the
+   * unused rest is released, unless a stream with the same work_id opens first
+   * (on any replica).
+   */
+  meter: handleBidiStreamingCall<MeterRequest, MeterResponse>;
 }
 
 export interface LedgerServiceClient extends Client {
@@ -10615,6 +12031,38 @@ export interface LedgerServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetLatestEventSequenceResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Meters one piece of work (a streamed response) on one stream.
+   *
+   * The client sends `open` first (it authorizes the estimate: a hold, keyed
+   * by work_id), then `increment`s as usage happens, then `close`. The server
+   * answers open with `opened`, each increment with `charged` (a charge on the
+   * hold with final = false, through the same path as Charge), and close with
+   * `closed` (the final charge, final = true: the rest of the hold is
+   * released); then it ends the stream.
+   *
+   * `stop` is pushed, at most once per stream, as soon as the work must stop:
+   * a charge answered proceed = false (NEGATIVE_LIMIT, or SPEND_CAP for a
+   * BYOM account's USD cap), another caller's charge left the account with
+   * nothing beyond this stream's own hold (NEGATIVE_LIMIT / SPEND_CAP, learnt
+   * through the database on whichever replica holds the stream), the account
+   * suspended (ACCOUNT_SUSPENDED), or the hold's expiry (HOLD_EXPIRED). After
+   * `stop` the client should close; increments it still sends are charged
+   * (they report usage that happened).
+   *
+   * Idempotency: every write is keyed from work_id (`meter:<work_id>:open`,
+   * `meter:<work_id>:<sequence>`, `meter:<work_id>:close`), so a client that
+   * reconnects with the same open and replays increments charges each once and
+   * gets the recorded answers again. Within one stream sequences run 1, 2, 3…:
+   * a sequence already sent is answered again; one that skips ahead is refused
+   * with INVALID_ARGUMENT (field increment.sequence). A stream that breaks
+   * without close keeps its hold for METER_GRACE_MS (default 30 s), then the
+   * unused rest is released, unless a stream with the same work_id opens first
+   * (on any replica).
+   */
+  meter(): ClientDuplexStream<MeterRequest, MeterResponse>;
+  meter(options: Partial<CallOptions>): ClientDuplexStream<MeterRequest, MeterResponse>;
+  meter(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<MeterRequest, MeterResponse>;
 }
 
 export const LedgerServiceClient = makeGenericClientConstructor(
