@@ -8,7 +8,7 @@ import { CREDIT, replies, seedStarter } from "./fixtures.js";
 import { startPlatform, type Platform } from "./platform.js";
 
 /** How long a broken stream's hold waits here (the default is 30 s). */
-const GRACE_MS = 400;
+const GRACE_MS = 1_500;
 
 let db: TestDatabase;
 let platform: Platform;

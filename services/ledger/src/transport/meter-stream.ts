@@ -124,6 +124,10 @@ export class MeterStreams {
     const accountId = open.accountId;
     const attribution = attributionFromProto(open.attribution);
     const context = runContextFromProto(open.context);
+    // The work is held by this stream from now on: no replica releases it after a broken stream's grace period.
+    const streamId = randomUUID();
+    this.reopened(accountId, open.workId, streamId);
+    this.feeds.announceOpened(accountId, open.workId, streamId).catch((error: unknown) => this.log(`could not announce ${open.workId}: ${String(error)}`));
     const authorized = await this.port.authorize({
       accountId,
       estimate: usageFromProto(open.estimate, "open.estimate"),
@@ -148,16 +152,12 @@ export class MeterStreams {
     }
     const hold = authorized.holdId ? await this.port.hold(authorized.holdId) : undefined;
     const session = new MeterSession(accountId, open.workId, hold);
-    const streamId = randomUUID();
     const push = (stop: MeterStop | undefined) => {
       if (stop) call.send(stopResponse(stop));
     };
     const checkStatus = () => this.accounts.get(accountId).then((view) => push(session.accountStatus(view.status)), (error: unknown) => this.log(`account ${accountId}: ${String(error)}`));
     const checkRoom = (unit: string) => this.port.room(accountId, unit).then((room) => push(session.roomExhausted(unit, room)), (error: unknown) => this.log(`room of ${accountId}: ${String(error)}`));
 
-    // This work is held here now: no replica releases it after a grace period.
-    this.reopened(accountId, open.workId, streamId);
-    this.feeds.announceOpened(accountId, open.workId, streamId).catch((error: unknown) => this.log(`could not announce ${open.workId}: ${String(error)}`));
     subscriptions.push(this.accounts.watch((changed) => void (changed === accountId && checkStatus())));
     const unit = session.unit;
     if (unit) {
