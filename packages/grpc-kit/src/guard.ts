@@ -57,7 +57,7 @@ async function authorize(
   auth: ServerAuth,
   limiter: RateLimiter | undefined,
   seen: { principal?: Principal },
-  /** A bidirectional stream has no request yet: its messages are checked as they arrive (`admitMessage`). */
+  /** A bidirectional stream has no request yet: the accounts its messages name are checked as they arrive (`admitMessage`). */
   deferAccount = false,
 ): Promise<Principal | undefined> {
   const method = path.slice(path.lastIndexOf("/") + 1);
@@ -80,7 +80,7 @@ async function authorize(
       role: access.roles.join(","),
     });
   }
-  if (!deferAccount) checkAccount(access, principal, (call.request ?? {}) as Record<string, unknown>, method);
+  if (!deferAccount || access.scope !== "account") checkAccount(access, principal, (call.request ?? {}) as Record<string, unknown>, method);
   const onBehalfOf = first(call.metadata, ON_BEHALF_OF);
   if (onBehalfOf !== undefined) {
     if (!principal.roles.includes("service")) {
