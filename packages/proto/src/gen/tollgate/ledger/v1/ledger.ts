@@ -11571,9 +11571,10 @@ export const LedgerServiceService = {
    *
    * `stop` is pushed, at most once per stream, as soon as the work must stop:
    * a charge answered proceed = false (NEGATIVE_LIMIT, or SPEND_CAP for a
-   * BYOM account's USD cap), another caller's charge left the account with
-   * nothing beyond this stream's own hold (NEGATIVE_LIMIT / SPEND_CAP, learnt
-   * through the database on whichever replica holds the stream), the account
+   * BYOM account's USD cap), another caller's charge used up what the account
+   * had left once this stream's own hold is used up too (NEGATIVE_LIMIT /
+   * SPEND_CAP, learnt through the database on whichever replica holds the
+   * stream), the account
    * suspended (ACCOUNT_SUSPENDED), or the hold's expiry (HOLD_EXPIRED). After
    * `stop` the client should close; increments it still sends are charged
    * (they report usage that happened).
@@ -11653,9 +11654,10 @@ export interface LedgerServiceServer extends UntypedServiceImplementation {
    *
    * `stop` is pushed, at most once per stream, as soon as the work must stop:
    * a charge answered proceed = false (NEGATIVE_LIMIT, or SPEND_CAP for a
-   * BYOM account's USD cap), another caller's charge left the account with
-   * nothing beyond this stream's own hold (NEGATIVE_LIMIT / SPEND_CAP, learnt
-   * through the database on whichever replica holds the stream), the account
+   * BYOM account's USD cap), another caller's charge used up what the account
+   * had left once this stream's own hold is used up too (NEGATIVE_LIMIT /
+   * SPEND_CAP, learnt through the database on whichever replica holds the
+   * stream), the account
    * suspended (ACCOUNT_SUSPENDED), or the hold's expiry (HOLD_EXPIRED). After
    * `stop` the client should close; increments it still sends are charged
    * (they report usage that happened).
@@ -12043,9 +12045,10 @@ export interface LedgerServiceClient extends Client {
    *
    * `stop` is pushed, at most once per stream, as soon as the work must stop:
    * a charge answered proceed = false (NEGATIVE_LIMIT, or SPEND_CAP for a
-   * BYOM account's USD cap), another caller's charge left the account with
-   * nothing beyond this stream's own hold (NEGATIVE_LIMIT / SPEND_CAP, learnt
-   * through the database on whichever replica holds the stream), the account
+   * BYOM account's USD cap), another caller's charge used up what the account
+   * had left once this stream's own hold is used up too (NEGATIVE_LIMIT /
+   * SPEND_CAP, learnt through the database on whichever replica holds the
+   * stream), the account
    * suspended (ACCOUNT_SUSPENDED), or the hold's expiry (HOLD_EXPIRED). After
    * `stop` the client should close; increments it still sends are charged
    * (they report usage that happened).
