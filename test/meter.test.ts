@@ -248,6 +248,15 @@ describe("Meter", () => {
     }, GRACE_MS + 3_000, "the broken stream's hold released");
     expect(released.chargedMicros).toBe(String(5 * CREDIT));
 
+    // Reopened after the grace period: replays are answered as recorded, new usage needs a new work id.
+    const late = meterStream();
+    late.open("meter-grace", "grace-broken", 4);
+    expect((await late.next()).kind).toMatchObject({ $case: "opened", opened: { holdId } });
+    late.increment(1, 1);
+    expect((await late.next()).kind).toMatchObject({ $case: "charged", charged: { sequence: "1", replayed: true } });
+    late.increment(2, 1);
+    expect(errorDetails(await late.finished())).toMatchObject({ code: status.FAILED_PRECONDITION, reason: "HOLD_CLOSED" });
+
     // The reopened work still holds its 20 credits well after the first stream's grace period.
     await new Promise((resolve) => setTimeout(resolve, GRACE_MS));
     expect((await holdOf(keptHold?.$case === "opened" ? keptHold.opened.holdId : "")).status).toBe(ledgerV1.HoldStatus.HOLD_STATUS_OPEN);
