@@ -26,7 +26,7 @@ export interface TollgateClientOptions {
   /** Extra client interceptors (tracing, logging), run after the credential's. */
   interceptors?: Interceptor[];
   channelOptions?: Partial<ChannelOptions>;
-  /** Told of each retry, e.g. to log or count it. */
+  /** Told of each retry, e.g. to log or count it (`method` is the RPC's name, e.g. "Charge"). */
   onRetry?: (error: RpcError, attempt: number, delayMs: number, method: string) => void;
 }
 
@@ -124,6 +124,8 @@ const micros = (value: string | undefined) => BigInt(value || "0");
 export const attributionOf = (value: Attribution | undefined) => (value ? commonV1.Attribution.fromPartial(value) : undefined);
 export const contextOf = (value: RunContext | undefined) => (value ? entitlementsV1.RunContext.fromPartial(value) : undefined);
 const DEFAULT_DEADLINE_MS = 5_000;
+/** The RPC's name ("Charge") from the path grpc-js attaches to each generated method. */
+const rpcName = (method: object) => ((method as { path?: string }).path ?? "").split("/").pop() || "unknown";
 
 /**
  * Tollgate's ledger, for a service that meters work: one channel, a bearer
@@ -175,7 +177,7 @@ export class TollgateClient {
         idempotent: true,
         signal: options.signal,
         giveUpAt: started + (options.totalTimeoutMs ?? 4 * deadlineMs),
-        onRetry: (error, attempt, delayMs) => this.options.onRetry?.(error, attempt, delayMs, method.name),
+        onRetry: (error, attempt, delayMs) => this.options.onRetry?.(error, attempt, delayMs, rpcName(method)),
       },
     );
   }

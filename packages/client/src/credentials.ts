@@ -49,7 +49,8 @@ export function tokenCache(source: TokenSource, options: { refreshBeforeMs?: num
 /** Whether an address (`host:port`, `[v6]:port`, `dns:///host:port`, `unix:…`) is this machine. */
 export function isLoopback(address: string): boolean {
   if (address.startsWith("unix:")) return true;
-  const target = address.replace(/^[a-z0-9+.-]+:\/\/\/?/i, "").replace(/^[a-z0-9+.-]+:(?=\[)/i, "");
+  // grpc-js targets: dns:[//authority/]host:port, ipv4:host:port, ipv6:[host]:port, or a bare host:port.
+  const target = address.replace(/^(dns|ipv4|ipv6):(\/\/[^/]*\/)?/i, "");
   const host = target.startsWith("[") ? target.slice(1, target.indexOf("]")) : target.split(":")[0]!;
   return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
 }
