@@ -90,15 +90,8 @@ const CLASSES: Partial<Record<status, typeof RpcError>> = {
   [status.CANCELLED]: CancelledError,
 };
 
-/** The denial reasons of Authorize, StartRun and Deploy, without their enum prefix. */
-export type DenialReason =
-  | "INSUFFICIENT_CREDITS"
-  | "SPEND_CAP_REACHED"
-  | "NOT_ELIGIBLE"
-  | "FREE_CREDITS_EXPIRED"
-  | "BELOW_LOW_CREDIT_LIMIT"
-  | "ACCOUNT_SUSPENDED"
-  | "UNSPECIFIED";
+/** The denial reasons of Authorize, StartRun and Deploy (the contract's enum), without their prefix: "INSUFFICIENT_CREDITS". */
+export type DenialReason = keyof typeof ledgerV1.DenialReason extends infer Name ? (Name extends `DENIAL_REASON_${infer Reason}` ? Reason : never) : never;
 
 export function denialReasonName(reason: ledgerV1.DenialReason): DenialReason {
   return ledgerV1.denialReasonToJSON(reason).replace(/^DENIAL_REASON_/, "") as DenialReason;
