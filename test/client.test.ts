@@ -207,6 +207,18 @@ describe("streamed response", () => {
     expect(await available("bodies")).toBe(75n * BigInt(CREDIT)); // the 5 streamed stay charged, the rest of the hold is back
   });
 
+  it("the caller's own signal stops the meter, which still posts its final charge", async () => {
+    await account("cancels", "hundred");
+    const cancel = new AbortController();
+    const meter = await client().openMeter({ accountId: "cancels", estimate: usage.tokens("sonnet", { output: 20 }), signal: cancel.signal });
+    await meter.report(usage.tokens("sonnet", { output: 3 }));
+    cancel.abort(); // the end user went away
+    expect(await meter.stopped).toMatchObject({ reason: "CANCELLED" });
+    expect(meter.signal.aborted).toBe(true);
+    expect(await meter.close()).toMatchObject({ releasedMicros: 17n * BigInt(CREDIT) });
+    expect(await available("cancels")).toBe(97n * BigInt(CREDIT));
+  });
+
   it("a denied estimate throws DeniedError with the reason and the words", async () => {
     await account("poor", "tiny");
     const error = await client().openMeter({ accountId: "poor", estimate: usage.tokens("sonnet", { output: 50 }) }).catch((e: unknown) => e);

@@ -29,6 +29,19 @@ describe("tokenCache", () => {
     expect(a).not.toBe(first);
   });
 
+  it("keeps a token shorter-lived than the refresh margin for half its life", async () => {
+    let now = 1_000_000;
+    let calls = 0;
+    const token = tokenCache(async () => jwt({ exp: (now + 30_000) / 1000, n: ++calls }), { now: () => now });
+    await token();
+    now += 14_000;
+    await token();
+    expect(calls).toBe(1);
+    now += 2_000;
+    await token();
+    expect(calls).toBe(2);
+  });
+
   it("asks the provider on every call when its token has no exp, and again after a failure", async () => {
     let calls = 0;
     const token = tokenCache(async () => {

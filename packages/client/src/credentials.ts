@@ -20,8 +20,9 @@ export function tokenExpiryMs(token: string): number | undefined {
 
 /**
  * A token for each call from a token source: a provider's token is kept
- * until `refreshBeforeMs` before its `exp`, then the provider is asked again
- * (once, however many calls are waiting). A token without `exp` is not kept.
+ * until `refreshBeforeMs` before its `exp` (or half its remaining life, if
+ * that is later), then the provider is asked again (once, however many calls
+ * are waiting). A token without `exp` is not kept.
  */
 export function tokenCache(source: TokenSource, options: { refreshBeforeMs?: number; now?: () => number } = {}): () => Promise<string> {
   if (typeof source === "string") {
@@ -38,7 +39,8 @@ export function tokenCache(source: TokenSource, options: { refreshBeforeMs?: num
       .then(source)
       .then((token) => {
         const exp = tokenExpiryMs(token);
-        current = exp === undefined ? undefined : { token, renewAt: exp - refreshBeforeMs };
+        // A short-lived token is kept for half its remaining life at least, so it is not fetched on every call.
+        current = exp === undefined ? undefined : { token, renewAt: Math.max(exp - refreshBeforeMs, now() + (exp - now()) / 2) };
         return token;
       })
       .finally(() => (pending = undefined));
