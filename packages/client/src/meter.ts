@@ -194,10 +194,15 @@ export class Meter {
   }
 
   /**
-   * Grows the hold by `amountMicros` and renews its ttl. The ledger has no
-   * RPC for it yet, so this answers false and the meter goes on charging
-   * past the hold, which the ledger accepts as usage above the hold while the
-   * balance lasts (and answers `proceed` false once it does not).
+   * Grows the hold by `amountMicros` and renews its ttl; true when the ledger
+   * allowed it. The ledger has no RPC for it yet, so this answers false and
+   * the meter goes on charging past the hold, which the ledger accepts as
+   * usage above the hold while the balance lasts (and answers `proceed`
+   * false once it does not). Once it has one, this is the only place to
+   * fill: `ExtendHold { account_id, hold_id, amount_micros (added), ttl_ms,
+   * idempotency_key = stepKey(workKey, "extend/<n>") }` answering `allowed`,
+   * `reason`, the hold's new `amount_micros` and `expires_at` (a denial stops
+   * the meter with its reason).
    */
   private async extendHold(amountMicros: bigint): Promise<boolean> {
     void amountMicros;
