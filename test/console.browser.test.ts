@@ -287,7 +287,7 @@ describe("support console in Chromium", () => {
     await page.getByTestId("bucket-pie").waitFor();
     await page.screenshot({ path: `${screenshots}/account-overview.png`, fullPage: true });
     await page.goto(`${gateway.url}/#/tollgate-accounts/acme/show/tools`);
-    await page.getByTestId("top-tool").getByText("Usage without a tool").waitFor(); // acme's replies name no tool
+    await page.getByTestId("tool-catalogue").getByTestId("empty-state").waitFor(); // acme has deployed no tool
     await page.screenshot({ path: `${screenshots}/account-tools.png`, fullPage: true });
     await page.goto(`${gateway.url}/#/tollgate-accounts/acme/show/models`);
     await page.getByTestId("top-model").getByText("gpt-4o").first().waitFor();
