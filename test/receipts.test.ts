@@ -19,6 +19,8 @@ const { startGateway } = await import("@tollgate/gateway");
 const { CREDIT, replies } = await import("./fixtures.js");
 const { startPlatform } = await import("./platform.js");
 const { seedTeam, blockRuns, toolRuns } = await import("./team-fixtures.js");
+const { RECEIPT_SQL } = await import("../services/ledger/src/data/receipts.js");
+const pg = (await import("pg")).default;
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let platform: Awaited<ReturnType<typeof startPlatform>>;
@@ -113,6 +115,28 @@ describe("LedgerService.GetReceipt", () => {
     expect(errorDetails(await receipt({}).catch((e: unknown) => e))).toMatchObject({ code: 3, fieldViolations: [{ field: "entry_id" }] });
   });
 
+  it("finds the call's key and the events by the transaction's time through indexes (no sequential scan of keys or the outbox)", async () => {
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      // The tables here are tiny, where a sequential scan is cheapest; forbid it to see that an index serves each look-up.
+      await client.query("set enable_seqscan = off");
+      const r = await receipt({ entryId });
+      for (const [statement, parameters] of [
+        [RECEIPT_SQL.entryKey, [entryId, "team-co", entryId]],
+        [RECEIPT_SQL.holdKey, [holdId, "team-co", holdId]],
+        [RECEIPT_SQL.events, ["team-co", `{${entryId}}`, r.traceId, r.traceId]],
+      ] as const) {
+        let n = 0;
+        const { rows } = await client.query(`explain ${statement.replace(/\?/g, () => `$${++n}`)}`, [...parameters]);
+        const plan = rows.map((row: Record<string, string>) => row["QUERY PLAN"]).join("\n");
+        expect(plan, plan).not.toMatch(/Seq Scan on (idempotency_keys|outbox)/);
+      }
+    } finally {
+      await client.end();
+    }
+  });
+
   it("is refused to a meter credential", async () => {
     const meter = createClient(ledgerV1.LedgerServiceClient, platform.ledger.address, { credentials: platform.issuer!.credential("meter-probe", ["meter"]) });
     const error = await call(meter, meter.getReceipt, { entryId, holdId: "" }).catch((e: unknown) => e);
@@ -127,7 +151,7 @@ describe("LedgerService.GetReceipt", () => {
     }, 10_000, "the 50 % notifications");
     expect(answer).toMatchObject({ asked_micros: String(60 * CREDIT), charged_micros: String(55 * CREDIT), idempotency_key: "r-charge", trace_id: traceId, rate_table_version: "1" });
     expect(answer.notifications.every((n: { trace_id: string; rule: string }) => n.trace_id === traceId)).toBe(true);
-    expect(answer.events).toMatchObject([{ kind: "threshold_crossed", details: { thresholdPercent: 50 } }]);
+    expect(answer.events).toMatchObject([{ kind: "threshold_crossed", details: { thresholdPercent: 50, unit: "credits" } }]);
     expect((await api(`/api/receipts/${holdId}`)).body.idempotency_key).toBe("r-authorize");
     expect((await api("/api/receipts/not-an-id")).status).toBe(400);
   });

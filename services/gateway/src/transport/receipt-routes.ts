@@ -12,13 +12,17 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const lower = (json: string, prefix: string) => json.slice(prefix.length).toLowerCase();
 const snake = (text: string) => text.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
+/** An event's fields as the console shows them: units and pool kinds by name ("credits", not "UNIT_CREDITS"). */
+const readable = (fields: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, typeof v === "string" && /^(UNIT|POOL_KIND)_[A-Z_]+$/.test(v) ? v.replace(/^(UNIT|POOL_KIND)_/, "").toLowerCase() : v]));
+
 function eventView(e: ledgerV1.LedgerEvent) {
   const kind = e.kind;
   return {
     sequence: e.sequence,
     kind: kind ? snake(kind.$case) : "unknown",
     occurred_at: e.occurredAt?.toISOString() ?? null,
-    details: kind ? (ledgerV1.LedgerEvent.toJSON({ ...e, kind }) as Record<string, unknown>)[kind.$case] ?? {} : {},
+    details: kind ? readable((ledgerV1.LedgerEvent.toJSON({ ...e, kind }) as Record<string, Record<string, unknown> | undefined>)[kind.$case] ?? {}) : {},
   };
 }
 

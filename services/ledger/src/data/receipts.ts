@@ -2,6 +2,26 @@ import { sql, type EntityManager } from "@tollgate/db";
 import { EntrySchema, HoldSchema, LineSchema, PoolSchema, type Entry, type Hold, type Line, type Pool } from "./entities.js";
 import type { OutboxRow, WorkRow } from "./ledger-store.js";
 
+/**
+ * The receipt's look-ups by time of transaction, each read through an index:
+ * the key of the call that wrote an entry or a hold (idempotency_keys_created_idx)
+ * and the outbox rows it wrote (outbox_account_created_idx). Parameters: the
+ * entry or hold id, the account, the id again; for events the account, the
+ * entry ids (a bigint array literal) and the trace id twice.
+ */
+export const RECEIPT_SQL = {
+  entryKey: `select idempotency_key as key, operation from ledger.idempotency_keys
+              where created_at = (select created_at from ledger.entries where entry_id = ?) and account_id = ? and response ->> 'entry_id' = ?`,
+  holdKey: `select idempotency_key as key, operation from ledger.idempotency_keys
+             where created_at = (select created_at from ledger.holds where hold_id = ?) and account_id = ? and response ->> 'hold_id' = ?`,
+  events: `select o.sequence::text as sequence, o.account_id, o.kind, o.payload, o.traceparent, o.created_at
+             from ledger.outbox o
+            where o.account_id = ? and o.sequence is not null
+              and o.created_at in (select created_at from ledger.entries where entry_id = any(?::bigint[]))
+              and (? = '' or split_part(o.traceparent, '-', 2) = ?)
+            order by o.sequence`,
+};
+
 /** Everything the journal holds about one charge or hold: the reads behind a cost receipt. */
 export interface ReceiptRecord {
   accountId: string;
@@ -94,14 +114,12 @@ async function idempotencyOf(em: EntityManager, accountId: string, made: { entry
   const [row] = "entryId" in made
     ? await sql<{ key: string; operation: string }>(
         em,
-        `select idempotency_key as key, operation from ledger.idempotency_keys
-          where created_at = (select created_at from ledger.entries where entry_id = ?) and account_id = ? and response ->> 'entry_id' = ?`,
+        RECEIPT_SQL.entryKey,
         [made.entryId, accountId, made.entryId],
       )
     : await sql<{ key: string; operation: string }>(
         em,
-        `select idempotency_key as key, operation from ledger.idempotency_keys
-          where created_at = (select created_at from ledger.holds where hold_id = ?) and account_id = ? and response ->> 'hold_id' = ?`,
+        RECEIPT_SQL.holdKey,
         [made.holdId, accountId, made.holdId],
       );
   return row ?? null;
@@ -115,12 +133,7 @@ async function idempotencyOf(em: EntityManager, accountId: string, made: { entry
 function eventsOf(em: EntityManager, accountId: string, entryIds: string[], traceId: string) {
   return sql<OutboxRow>(
     em,
-    `select o.sequence::text as sequence, o.account_id, o.kind, o.payload, o.traceparent, o.created_at
-       from ledger.outbox o
-      where o.account_id = ? and o.sequence is not null
-        and o.created_at in (select created_at from ledger.entries where entry_id = any(?::bigint[]))
-        and (? = '' or split_part(o.traceparent, '-', 2) = ?)
-      order by o.sequence`,
+    RECEIPT_SQL.events,
     [accountId, `{${entryIds.join(",")}}`, traceId, traceId],
   );
 }
