@@ -41,7 +41,7 @@ function toolToProto(row: ToolRow): ledgerV1.Tool {
   };
 }
 
-async function receiptToProto(record: ReceiptRecord, rates: PublishedRateTables): Promise<ledgerV1.Receipt> {
+function receiptToProto(record: ReceiptRecord, rates: PublishedRateTables): ledgerV1.Receipt {
   const charged = record.charges.reduce((sum, c) => sum + BigInt(c.amountMicros), 0n);
   const uncollected = record.charges.reduce((sum, c) => sum + BigInt(c.uncollectedMicros), 0n);
   const priced = record.charges[0] ?? record.hold!;
@@ -95,7 +95,7 @@ export function receiptHandlers(deps: ReceiptDependencies, options: HandlerOptio
       if (record === undefined) throw entryId > 0n ? new NotFoundError("entry", entryId.toString()) : new NotFoundError("hold", request.holdId);
       if (record === "notCharge") throw new InvalidArgumentError("entry_id", `entry ${entryId} is not a charge; receipts are for charges and holds`);
       const sequences = [...record.charges.map((c) => BigInt(c.rateTableSequence)), ...(record.hold ? [BigInt(record.hold.rateTableSequence)] : [])];
-      return { receipt: await receiptToProto(record, await deps.publishedRateTables(sequences)) };
+      return { receipt: receiptToProto(record, await deps.publishedRateTables(sequences)) };
     }, options),
 
     getUsageBreakdown: unary(async (request: ledgerV1.GetUsageBreakdownRequest) => {
