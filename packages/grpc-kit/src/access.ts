@@ -86,6 +86,12 @@ export const ACCESS: Readonly<Record<string, Access>> = {
   [`${L}Undeploy`]: meterById,
   [`${L}RollOverCycle`]: audited(admin),
   [`${L}StreamEvents`]: watch,
+  // A receipt names its charge or hold by id (across accounts, like GetHold): the support desk, admins and services.
+  [`${L}GetReceipt`]: { roles: ["support", "admin", "service"], scope: "all" },
+  [`${L}GetUsageBreakdown`]: read,
+  // The product reports its tools (owner and status) as it reports their usage.
+  [`${L}SetTool`]: meter,
+  [`${L}ListTools`]: read,
 
   [`${N}ListBanners`]: read,
   [`${N}DismissBanner`]: audited(meterById, nested("banner")),

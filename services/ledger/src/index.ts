@@ -13,6 +13,7 @@ import { Ledger } from "./domain/ledger.js";
 import { LedgerMetrics } from "./metrics.js";
 import { DecisionTelemetry } from "./transport/decision-telemetry.js";
 import { ledgerHandlers } from "./transport/ledger-handlers.js";
+import { receiptHandlers } from "./transport/receipt-handlers.js";
 
 export interface LedgerServiceOptions {
   databaseUrl: string;
@@ -87,7 +88,10 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
   const ledger = new Ledger(store, accounts, rates);
   const events = new LogFollower((after, limit) => store.outboxAfter(after, limit), (row) => BigInt(row.sequence), 250);
   const decisions = new DecisionTelemetry(metrics, (entryId) => poolsDrawn(em(), entryId));
-  const handlers = ledgerHandlers(ledger, store, events, { scope }, decisions);
+  const handlers = {
+    ...ledgerHandlers(ledger, store, events, { scope }, decisions),
+    ...receiptHandlers({ em, account: (id) => store.account(id), requireAccount: (id) => accounts.get(id), publishedRateTables: (s) => ledger.publishedRateTables(s) }, { scope }),
+  };
   const server = await startGrpcServer({
     services: [{ name: "tollgate.ledger.v1.LedgerService", definition: ledgerV1.LedgerServiceService, implementation: handlers }],
     port: options.port,
