@@ -86,7 +86,7 @@ it("exposes deliveries, failures, dead letters and the outbox lag of notificatio
   const { notifications } = platform.clients;
   // Settled: the email delivered, every webhook dead-lettered after its last attempt.
   const rows = await eventually(async () => {
-    const log = (await call(notifications, notifications.listNotifications, { accountId: ACCOUNT, page: { pageSize: 100, pageToken: "" } })).notifications;
+    const log = (await call(notifications, notifications.listNotifications, { accountId: ACCOUNT, page: { pageSize: 100, pageToken: "" }, traceId: "" })).notifications;
     const emails = log.filter((n) => n.channel === N.Channel.CHANNEL_EMAIL);
     const webhooks = log.filter((n) => n.channel === N.Channel.CHANNEL_WEBHOOK);
     const done = emails.length > 0 && emails.every((n) => n.status === N.DeliveryStatus.DELIVERY_STATUS_DELIVERED)

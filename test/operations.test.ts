@@ -104,7 +104,7 @@ it("prunes delivered notifications past their retention and keeps the rest", asy
     // The recently delivered ones stay (more may have been delivered meanwhile).
     expect(left.filter((r) => r.status === "delivered").map((r) => r.notification_id)).toEqual(expect.arrayContaining(recent));
     expect(left.some((r) => r.status === "dead_letter")).toBe(true);
-    const log = await call(platform.clients.notifications, platform.clients.notifications.listNotifications, { accountId: "acme", page: { pageSize: 100, pageToken: "" } });
+    const log = await call(platform.clients.notifications, platform.clients.notifications.listNotifications, { accountId: "acme", page: { pageSize: 100, pageToken: "" }, traceId: "" });
     expect(log.notifications.some((n) => n.notificationId === old)).toBe(false);
     expect(log.notifications.some((n) => n.status === notificationsV1.DeliveryStatus.DELIVERY_STATUS_DEAD_LETTER)).toBe(true);
   } finally {

@@ -55,12 +55,16 @@ export const FIELD_RULES: Record<string, FieldRule> = {
   "*.parent_id": ID,
   "*.idempotency_key": ID,
   "*.actor": ID,
+  "tollgate.ledger.v1.SetToolRequest.tool": ID,
+  "tollgate.ledger.v1.SetToolRequest.owner": ID,
+  "tollgate.notifications.v1.ListNotificationsRequest.trace_id": ID,
   // Identifiers the platform made: UUIDs.
   "tollgate.ledger.v1.ChargeRequest.hold_id": UUID,
   "tollgate.ledger.v1.ReleaseRequest.hold_id": UUID,
   "tollgate.ledger.v1.GetHoldRequest.hold_id": UUID,
   "tollgate.ledger.v1.ListEntriesRequest.hold_id": UUID,
   "tollgate.ledger.v1.AdjustRequest.pool_id": UUID,
+  "tollgate.ledger.v1.GetReceiptRequest.hold_id": UUID,
   "tollgate.notifications.v1.DismissBannerRequest.banner_id": UUID,
   "tollgate.notifications.v1.ResendNotificationRequest.notification_id": UUID,
   // Free text.
@@ -77,6 +81,7 @@ export const FIELD_RULES: Record<string, FieldRule> = {
   "*.after_version": CURSOR,
   "*.after_revision": CURSOR,
   "*.after_sequence": CURSOR,
+  "tollgate.ledger.v1.GetReceiptRequest.entry_id": CURSOR,
   // Versions: 0 means the latest (or the one in effect); a named version is positive.
   "*.version": { min: 0n },
   "tollgate.pricing.v1.DiffRateTablesRequest.from_version": { min: 1n },

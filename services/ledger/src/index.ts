@@ -16,6 +16,7 @@ import { ledgerHandlers } from "./transport/ledger-handlers.js";
 import { MeterSignals } from "./data/meter-signals.js";
 import { ledgerMeterPort } from "./transport/meter-ledger-port.js";
 import { MeterStreams } from "./transport/meter-stream.js";
+import { receiptHandlers } from "./transport/receipt-handlers.js";
 
 export interface LedgerServiceOptions {
   databaseUrl: string;
@@ -92,7 +93,10 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
   const ledger = new Ledger(store, accounts, rates);
   const events = new LogFollower((after, limit) => store.outboxAfter(after, limit), (row) => BigInt(row.sequence), 250);
   const decisions = new DecisionTelemetry(metrics, (entryId) => poolsDrawn(em(), entryId));
-  const handlers = ledgerHandlers(ledger, store, events, { scope }, decisions);
+  const handlers = {
+    ...ledgerHandlers(ledger, store, events, { scope }, decisions),
+    ...receiptHandlers({ em, account: (id) => store.account(id), requireAccount: (id) => accounts.get(id), publishedRateTables: (s) => ledger.publishedRateTables(s) }, { scope }),
+  };
   // Meter streams learn of other callers' charges and of reopened work through LISTEN/NOTIFY, on every replica.
   const signals = new MeterSignals(options.databaseUrl);
   await signals.start();
