@@ -86,6 +86,8 @@ export const ACCESS: Readonly<Record<string, Access>> = {
   [`${L}Undeploy`]: meterById,
   [`${L}RollOverCycle`]: audited(admin),
   [`${L}StreamEvents`]: watch,
+  // A consumer of the stream reports how far it consumed (outbox retention waits for it).
+  [`${L}AcknowledgeEvents`]: watch,
 
   [`${N}ListBanners`]: read,
   [`${N}DismissBanner`]: audited(meterById, nested("banner")),
