@@ -350,7 +350,6 @@ export function ledgerHandlers(
     acknowledgeEvents: unary(async (request: ledgerV1.AcknowledgeEventsRequest) => {
       if (!request.consumer) throw new InvalidArgumentError("consumer", "is required");
       const through = int64(request.throughSequence, "through_sequence");
-      if (through < 0n) throw new InvalidArgumentError("through_sequence", "must not be negative");
       return { throughSequence: (await store.acknowledgeEvents(request.consumer, through)).toString() };
     }, options),
     search: unary(async (request: ledgerV1.SearchRequest) => {
