@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, cpSync, globSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -8,9 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const script = join(root, "scripts/check-migrations.mjs");
 const ledger = "services/ledger/src/data/migrations";
-const folders = ["services/entitlements", "services/gateway", "services/ledger", "services/notifications", "services/pricing"]
-  .map((s) => `${s}/src/data/migrations`)
-  .concat("packages/db/src/call-audit");
+/** Every folder of migrations, found by its manifest. */
+const folders = globSync("{services,packages}/*/src/**/migrations.lock.json", { cwd: root }).map((lock) => dirname(lock));
 
 const check = (dir: string, ...args: string[]) => {
   const run = spawnSync(process.execPath, [script, "--root", dir, ...args], { encoding: "utf8" });
@@ -21,10 +20,12 @@ it("passes on the tree: every registered migration is recorded and unchanged", (
   const result = check(root);
   expect(result.err).toBe("");
   expect(result.code).toBe(0);
+  expect(folders).toEqual(expect.arrayContaining([ledger, "packages/db/src/call-audit", "services/notifications/src/data/migrations"]));
   expect(result.out).toContain(`${folders.length} folders of migrations`);
 });
 
-describe("on a copy of the migrations", () => {
+// Each check is a Node process of its own: slow on a loaded machine.
+describe("on a copy of the migrations", { timeout: 120_000 }, () => {
   let dir: string;
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), "tollgate-migrations-"));
