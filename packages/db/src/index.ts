@@ -66,5 +66,4 @@ export { LogFollower } from "./follow.js";
 export async function connectionPool(orm: MikroORM) {
   return orm.em.getConnection().getNativeClient();
 }
-export { migrationChecksum } from "./migration-checksums.js";
 export { CallAuditLog, type CallRecord, type CallAuditRow } from "./call-audit.js";
