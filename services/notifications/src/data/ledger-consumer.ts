@@ -99,6 +99,7 @@ export class LedgerConsumer {
   /** The offset the ledger was last told (-1: not yet), and whether a call telling it is in flight. */
   private acknowledged = -1n;
   private acknowledging = false;
+  private acknowledgeFailing = false;
   private acknowledger: NodeJS.Timeout | undefined;
 
   constructor(
@@ -118,8 +119,11 @@ export class LedgerConsumer {
     try {
       await call(this.client, this.client.acknowledgeEvents, { consumer: this.consumer, throughSequence: through.toString() });
       this.acknowledged = through;
+      this.acknowledgeFailing = false;
     } catch (error) {
-      if (!this.stopped) console.warn(`[notifications] acknowledging ledger events through ${through}: ${(error as Error).message}`);
+      // Said once per outage (the stream reports its own reconnects).
+      if (!this.stopped && !this.acknowledgeFailing) console.warn(`[notifications] acknowledging ledger events through ${through}: ${(error as Error).message}; retrying`);
+      this.acknowledgeFailing = true;
     } finally {
       this.acknowledging = false;
     }
