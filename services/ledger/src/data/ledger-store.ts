@@ -461,8 +461,12 @@ export class PostgresLedgerStore implements LedgerStore {
   }
 
   async latestEventSequence(): Promise<bigint> {
-    // Events already committed get their sequence first, so "after the latest" means from now on.
-    await sql(this.em(), `select ledger.sequence_outbox()`, []);
+    // Events already committed get their sequence first, so "after the latest" means from now on. ledger.sequence_outbox
+    // skips when another call is sequencing: this waits for that one (its lock), then sequences what is left.
+    await this.em().transactional(async (tx) => {
+      await sql(tx, `select pg_advisory_xact_lock(hashtext('ledger.sequence_outbox'))`, []);
+      await sql(tx, `select ledger.sequence_outbox()`, []);
+    });
     const [row] = await sql<{ sequence: string }>(this.em(), `select coalesce(max(sequence), 0)::text as sequence from ledger.outbox`, []);
     return BigInt(row?.sequence ?? "0");
   }
