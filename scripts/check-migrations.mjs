@@ -5,9 +5,12 @@
 // fails, naming the file, when a recorded file changed or disappeared, when a
 // recorded migration is no longer registered, or when a registered migration
 // is not recorded yet. `--update` appends the unrecorded ones (it never
-// rewrites a recorded entry). `--root DIR` checks another tree (for tests).
+// rewrites a recorded entry). `--against REF` also fails when a manifest lost
+// or changed an entry it has at git REF (so a migration edited together with
+// its recorded hash is caught too). `--root DIR` checks another tree.
 //
-//   node scripts/check-migrations.mjs [--update] [--root DIR]
+//   node scripts/check-migrations.mjs [--update] [--against REF] [--root DIR]
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
@@ -88,13 +91,27 @@ function fingerprint(folder, file) {
  * Checks (and with `update`, extends) every folder's manifest under `root`.
  * Returns the problems found (empty when the tree is fine) and what was appended.
  */
-export function checkMigrations(root, { update = false } = {}) {
+export function checkMigrations(root, { update = false, against = undefined } = {}) {
   const problems = [];
   const appended = [];
   for (const folder of migrationFolders(root)) {
     const where = posix(relative(root, folder));
     const lockPath = join(folder, LOCK_FILE);
     const lock = existsSync(lockPath) ? JSON.parse(readFileSync(lockPath, "utf8")) : { note: NOTE, migrations: [] };
+    if (against) {
+      let earlier;
+      try {
+        earlier = JSON.parse(execFileSync("git", ["show", `${against}:${where}/${LOCK_FILE}`], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }));
+      } catch {
+        earlier = { migrations: [] }; // no manifest there yet
+      }
+      for (const entry of earlier.migrations) {
+        const now = lock.migrations.find((m) => m.name === entry.name);
+        if (!now || JSON.stringify(now.files) !== JSON.stringify(entry.files)) {
+          problems.push(`${where}/${LOCK_FILE} ${now ? "changed" : "dropped"} the entry of ${entry.name} recorded at ${against}: a landed migration, its imports and their hashes are never edited`);
+        }
+      }
+    }
     let registered;
     try {
       registered = registeredMigrations(folder);
@@ -141,7 +158,8 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1
   const args = process.argv.slice(2);
   const rootAt = args.indexOf("--root");
   const root = resolve(rootAt >= 0 ? args[rootAt + 1] : join(dirname(fileURLToPath(import.meta.url)), ".."));
-  const { problems, appended } = checkMigrations(root, { update: args.includes("--update") });
+  const againstAt = args.indexOf("--against");
+  const { problems, appended } = checkMigrations(root, { update: args.includes("--update"), against: againstAt >= 0 ? args[againstAt + 1] : undefined });
   for (const line of appended) console.log(`recorded ${line}`);
   if (problems.length > 0) {
     for (const line of problems) console.error(`check-migrations: ${line}`);

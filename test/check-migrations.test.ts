@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { appendFileSync, cpSync, globSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -94,6 +95,26 @@ describe("on a copy of the migrations", { timeout: 120_000 }, () => {
     expect(result.code).toBe(1);
     expect(result.err).toContain(`${ledger}/metered-time.sql.ts changed since migration Migration20261123030000_metered_time landed`);
     expect(readFileSync(lockPath, "utf8")).toBe(before);
+  });
+
+  it("--against a commit fails when a manifest's recorded entry was rewritten along with its migration", () => {
+    const git = (...args: string[]) => spawnSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", ...args], { cwd: dir, encoding: "utf8" });
+    git("init", "-q");
+    git("add", ".");
+    git("commit", "-qm", "landed");
+    expect(check(dir, "--against", "HEAD")).toMatchObject({ code: 0, err: "" });
+    // The edit and a hand-made hash for it: the manifest alone is satisfied, the landed one is not.
+    const file = join(dir, ledger, "Migration20261130600000_search.ts");
+    appendFileSync(file, "// edited\n");
+    const lockPath = join(dir, ledger, "migrations.lock.json");
+    const lock = JSON.parse(readFileSync(lockPath, "utf8"));
+    const entry = lock.migrations.find((m: { name: string }) => m.name === "Migration20261130600000_search");
+    entry.files["Migration20261130600000_search.ts"] = createHash("sha256").update(readFileSync(file)).digest("hex");
+    writeFileSync(lockPath, JSON.stringify(lock, null, 2));
+    expect(check(dir).code).toBe(0);
+    const result = check(dir, "--against", "HEAD");
+    expect(result.code).toBe(1);
+    expect(result.err).toContain(`${ledger}/migrations.lock.json changed the entry of Migration20261130600000_search recorded at HEAD`);
   });
 
   it("fails when a landed migration is no longer registered", () => {
