@@ -92,6 +92,8 @@ export const ACCESS: Readonly<Record<string, Access>> = {
   // The product reports its tools (owner and status) as it reports their usage.
   [`${L}SetTool`]: meter,
   [`${L}ListTools`]: read,
+  // A consumer of the stream reports how far it consumed (outbox retention waits for it).
+  [`${L}AcknowledgeEvents`]: watch,
 
   [`${N}ListBanners`]: read,
   [`${N}DismissBanner`]: audited(meterById, nested("banner")),

@@ -1049,6 +1049,21 @@ export interface GetLatestEventSequenceResponse {
   sequence: string;
 }
 
+export interface AcknowledgeEventsRequest {
+  /**
+   * The consumer's stable name, shared by its replicas (e.g. "notifications").
+   * Bound: at most 128 characters.
+   */
+  consumer: string;
+  /** Bound: at least 0. */
+  throughSequence: string;
+}
+
+export interface AcknowledgeEventsResponse {
+  /** The consumer's acknowledged sequence after this call (never beyond the latest event). */
+  throughSequence: string;
+}
+
 export interface ThresholdCrossed {
   unit: Unit;
   thresholdPercent: number;
@@ -9061,6 +9076,168 @@ export const GetLatestEventSequenceResponse: MessageFns<GetLatestEventSequenceRe
   },
 };
 
+function createBaseAcknowledgeEventsRequest(): AcknowledgeEventsRequest {
+  return { consumer: "", throughSequence: "0" };
+}
+
+export const AcknowledgeEventsRequest: MessageFns<AcknowledgeEventsRequest> = {
+  encode(message: AcknowledgeEventsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.consumer !== "") {
+      writer.uint32(10).string(message.consumer);
+    }
+    if (message.throughSequence !== "0") {
+      writer.uint32(16).int64(message.throughSequence);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AcknowledgeEventsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAcknowledgeEventsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.consumer = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.throughSequence = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AcknowledgeEventsRequest {
+    return {
+      consumer: isSet(object.consumer) ? globalThis.String(object.consumer) : "",
+      throughSequence: isSet(object.throughSequence)
+        ? globalThis.String(object.throughSequence)
+        : isSet(object.through_sequence)
+        ? globalThis.String(object.through_sequence)
+        : "0",
+    };
+  },
+
+  toJSON(message: AcknowledgeEventsRequest): unknown {
+    const obj: any = {};
+    if (message.consumer !== "") {
+      obj.consumer = message.consumer;
+    }
+    if (message.throughSequence !== "0") {
+      obj.throughSequence = message.throughSequence;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AcknowledgeEventsRequest>): AcknowledgeEventsRequest {
+    return AcknowledgeEventsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AcknowledgeEventsRequest>): AcknowledgeEventsRequest {
+    const message = createBaseAcknowledgeEventsRequest();
+    message.consumer = object.consumer ?? "";
+    message.throughSequence = object.throughSequence ?? "0";
+    return message;
+  },
+};
+
+function createBaseAcknowledgeEventsResponse(): AcknowledgeEventsResponse {
+  return { throughSequence: "0" };
+}
+
+export const AcknowledgeEventsResponse: MessageFns<AcknowledgeEventsResponse> = {
+  encode(message: AcknowledgeEventsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.throughSequence !== "0") {
+      writer.uint32(8).int64(message.throughSequence);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AcknowledgeEventsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAcknowledgeEventsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.throughSequence = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AcknowledgeEventsResponse {
+    return {
+      throughSequence: isSet(object.throughSequence)
+        ? globalThis.String(object.throughSequence)
+        : isSet(object.through_sequence)
+        ? globalThis.String(object.through_sequence)
+        : "0",
+    };
+  },
+
+  toJSON(message: AcknowledgeEventsResponse): unknown {
+    const obj: any = {};
+    if (message.throughSequence !== "0") {
+      obj.throughSequence = message.throughSequence;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AcknowledgeEventsResponse>): AcknowledgeEventsResponse {
+    return AcknowledgeEventsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AcknowledgeEventsResponse>): AcknowledgeEventsResponse {
+    const message = createBaseAcknowledgeEventsResponse();
+    message.throughSequence = object.throughSequence ?? "0";
+    return message;
+  },
+};
+
 function createBaseThresholdCrossed(): ThresholdCrossed {
   return { unit: 0, thresholdPercent: 0, percentUsed: 0, cycle: "" };
 }
@@ -12405,6 +12582,25 @@ export const LedgerServiceService = {
     responseSerialize: (value: ListToolsResponse): Buffer => Buffer.from(ListToolsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListToolsResponse => ListToolsResponse.decode(value),
   },
+  /**
+   * A consumer of StreamEvents reports the sequence through which it has
+   * durably consumed the events. Outbox rows are pruned only once every
+   * registered consumer (each one that ever acknowledged, and notifications
+   * from the start) acknowledged them and they are past the retention, so a
+   * consumer that is behind never loses events. Only moves forward: an older
+   * acknowledgement changes nothing, so repeating one is harmless.
+   */
+  acknowledgeEvents: {
+    path: "/tollgate.ledger.v1.LedgerService/AcknowledgeEvents" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AcknowledgeEventsRequest): Buffer =>
+      Buffer.from(AcknowledgeEventsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AcknowledgeEventsRequest => AcknowledgeEventsRequest.decode(value),
+    responseSerialize: (value: AcknowledgeEventsResponse): Buffer =>
+      Buffer.from(AcknowledgeEventsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AcknowledgeEventsResponse => AcknowledgeEventsResponse.decode(value),
+  },
 } as const;
 
 export interface LedgerServiceServer extends UntypedServiceImplementation {
@@ -12472,6 +12668,15 @@ export interface LedgerServiceServer extends UntypedServiceImplementation {
    * runs, what they used and when they were last active.
    */
   listTools: handleUnaryCall<ListToolsRequest, ListToolsResponse>;
+  /**
+   * A consumer of StreamEvents reports the sequence through which it has
+   * durably consumed the events. Outbox rows are pruned only once every
+   * registered consumer (each one that ever acknowledged, and notifications
+   * from the start) acknowledged them and they are past the retention, so a
+   * consumer that is behind never loses events. Only moves forward: an older
+   * acknowledgement changes nothing, so repeating one is harmless.
+   */
+  acknowledgeEvents: handleUnaryCall<AcknowledgeEventsRequest, AcknowledgeEventsResponse>;
 }
 
 export interface LedgerServiceClient extends Client {
@@ -12910,6 +13115,29 @@ export interface LedgerServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListToolsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * A consumer of StreamEvents reports the sequence through which it has
+   * durably consumed the events. Outbox rows are pruned only once every
+   * registered consumer (each one that ever acknowledged, and notifications
+   * from the start) acknowledged them and they are past the retention, so a
+   * consumer that is behind never loses events. Only moves forward: an older
+   * acknowledgement changes nothing, so repeating one is harmless.
+   */
+  acknowledgeEvents(
+    request: AcknowledgeEventsRequest,
+    callback: (error: ServiceError | null, response: AcknowledgeEventsResponse) => void,
+  ): ClientUnaryCall;
+  acknowledgeEvents(
+    request: AcknowledgeEventsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AcknowledgeEventsResponse) => void,
+  ): ClientUnaryCall;
+  acknowledgeEvents(
+    request: AcknowledgeEventsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AcknowledgeEventsResponse) => void,
   ): ClientUnaryCall;
 }
 
