@@ -48,15 +48,17 @@ function checkAccount(access: Access, principal: Principal, request: Record<stri
  * Checks one call before its handler: the RPC must be in the access table
  * (default deny), the bearer credential valid, one of the RPC's roles held,
  * the account within the credential's, and an on-behalf-of header sent only
- * by a `service` principal.
+ * by a `service` principal. A token verified before (and not yet expired) is
+ * checked without a promise; a new one waits for its signature check.
+ * Refusals are thrown, or rejected when the signature check runs.
  */
-async function authorize(
+function authorize(
   path: string,
   call: ServerUnaryCall<unknown, unknown>,
   auth: ServerAuth,
   limiter: RateLimiter | undefined,
   seen: { principal?: Principal },
-): Promise<Principal | undefined> {
+): Principal | undefined | Promise<Principal | undefined> {
   const method = path.slice(path.lastIndexOf("/") + 1);
   const access = accessOf(path);
   if (!access) throw new PermissionDeniedError(`${method} is not open to any role`, "RPC_NOT_PERMITTED", {});
@@ -68,7 +70,22 @@ async function authorize(
   if (!header?.startsWith("Bearer ")) {
     throw new UnauthenticatedError("a credential is required: send 'authorization: Bearer <token>'", "CREDENTIAL_REQUIRED");
   }
-  let principal = await auth.verifier.verify(header.slice("Bearer ".length).trim());
+  const token = header.slice("Bearer ".length).trim();
+  const known = auth.verifier.cached?.(token);
+  const admit = (principal: Principal) => admitPrincipal(method, access, call, limiter, seen, principal);
+  return known ? admit(known) : auth.verifier.verify(token).then(admit);
+}
+
+/** The checks after the credential is verified: rate, role, account, on-behalf-of. */
+function admitPrincipal(
+  method: string,
+  access: Access,
+  call: ServerUnaryCall<unknown, unknown>,
+  limiter: RateLimiter | undefined,
+  seen: { principal?: Principal },
+  verified: Principal,
+): Principal {
+  let principal = verified;
   seen.principal = principal;
   limit(limiter, principal.name);
   if (!access.roles.some((role) => principal.roles.includes(role))) {
@@ -86,6 +103,23 @@ async function authorize(
     principal = { ...principal, onBehalfOf };
   }
   return principal;
+}
+
+/** Runs `authorize`, then `admitted` or `refused`: at once when it decided without waiting, else when its promise settles. */
+function whenAuthorized(
+  authorizing: () => Principal | undefined | Promise<Principal | undefined>,
+  admitted: (principal: Principal | undefined) => void,
+  refused: (error: unknown) => void,
+): void {
+  let outcome: Principal | undefined | Promise<Principal | undefined>;
+  try {
+    outcome = authorizing();
+  } catch (error) {
+    refused(error);
+    return;
+  }
+  if (outcome instanceof Promise) outcome.then(admitted, refused);
+  else admitted(outcome);
 }
 
 function limit(limiter: RateLimiter | undefined, caller: string): void {
@@ -124,7 +158,8 @@ export function guardService(
       guarded[name] = ((call: ServerWritableStream<unknown, unknown>) => {
         const asUnary = call as unknown as ServerUnaryCall<unknown, unknown>;
         const seen: { principal?: Principal } = {};
-        authorize(method.path, asUnary, auth, limiter, seen).then(
+        whenAuthorized(
+          () => authorize(method.path, asUnary, auth, limiter, seen),
           (principal) => {
             if (principal) principals.set(call, principal);
             stream(call);
@@ -137,7 +172,8 @@ export function guardService(
       const audited = audit && access?.audited ? { audit, access } : undefined;
       guarded[name] = ((call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
         const seen: { principal?: Principal } = {};
-        authorize(method.path, call, auth, limiter, seen).then(
+        whenAuthorized(
+          () => authorize(method.path, call, auth, limiter, seen),
           (principal) => {
             if (principal) principals.set(call, principal);
             if (!audited) return unary(call, callback);
