@@ -55,6 +55,16 @@ const benchDb = `tollgate_bench_${Date.now().toString(36)}`;
   process.env.BENCH_PG_VERSION = version;
 }
 const databaseUrl = adminUrl.toString();
+/** The PostgreSQL backends connected to this run's database now. */
+async function benchBackends(): Promise<number[]> {
+  const admin = new pg.Client({ connectionString: server.url });
+  await admin.connect();
+  try {
+    return (await admin.query<{ pid: number }>("select pid from pg_stat_activity where datname = $1", [benchDb])).rows.map((row) => row.pid);
+  } finally {
+    await admin.end();
+  }
+}
 
 // ── baselines ───────────────────────────────────────────────────────────────
 const PGBENCH_SECONDS = quick ? 3 : SECONDS;
@@ -191,6 +201,8 @@ try {
     perSecond: number;
     serviceCpuMsPerKiloOp: number;
     postgresCpuMsPerKiloOp: number;
+    /** Only the backends connected to the bench's database (the server may be shared with other work). */
+    benchBackendsCpuMsPerKiloOp: number;
     invariants: InvariantReport;
     extra?: Record<string, number>;
     profile?: Record<string, ProfileSummary>;
@@ -204,10 +216,15 @@ try {
     const stopProfiles = await profiler?.start(name);
     const serviceCpu = new CpuMeter(servicePids);
     const postgresCpu = new CpuMeter(postgresPids);
+    let backends = await benchBackends();
+    const backendsCpu = new CpuMeter(() => backends);
     const rss = setInterval(() => (ledgerRssMaxMiB = Math.max(ledgerRssMaxMiB, ...ledgerPids().map(rssMiB))), 250);
     const { loop, operations = loop.operations, extra } = await body();
     clearInterval(rss);
     const profiles = await stopProfiles?.();
+    // Backends that connected during the workload count from zero.
+    backends = [...new Set([...backends, ...(await benchBackends())])];
+    const backendsSeconds = backendsCpu.seconds();
     const kilo = Math.max(operations, 1) / 1000;
     const result: WorkloadResult = {
       name,
@@ -216,6 +233,7 @@ try {
       perSecond: operations / loop.seconds,
       serviceCpuMsPerKiloOp: round((serviceCpu.seconds() * 1000) / kilo),
       postgresCpuMsPerKiloOp: round((postgresCpu.seconds() * 1000) / kilo),
+      benchBackendsCpuMsPerKiloOp: round((backendsSeconds * 1000) / kilo),
       invariants: await checkInvariants(databaseUrl),
       ...(extra ? { extra } : {}),
       ...(profiles ? { profile: Object.fromEntries([...profiles].map(([process, profile]) => [process, summarise(profile, operations)])) } : {}),
@@ -343,6 +361,7 @@ try {
     ...flatten(w.loop.latencies),
     "svc CPU ms/1k": w.serviceCpuMsPerKiloOp,
     "pg CPU ms/1k": w.postgresCpuMsPerKiloOp,
+    "bench db CPU ms/1k": w.benchBackendsCpuMsPerKiloOp,
     invariants: w.invariants.ok ? "ok" : "VIOLATED",
   }])));
   if (open) {
@@ -364,6 +383,7 @@ try {
     workloads: workloads.map((w) => ({
       name: w.name, unit: w.unit, perSecond: round(w.perSecond), operations: w.loop.operations, errors: w.loop.errors,
       latencies: w.loop.latencies.percentiles(), serviceCpuMsPerKiloOp: w.serviceCpuMsPerKiloOp, postgresCpuMsPerKiloOp: w.postgresCpuMsPerKiloOp,
+      benchBackendsCpuMsPerKiloOp: w.benchBackendsCpuMsPerKiloOp,
       invariants: w.invariants, ...(w.extra ? { extra: w.extra } : {}), ...(w.profile ? { profile: w.profile } : {}),
     })),
     openLoop: open
