@@ -23,8 +23,6 @@ export type IssuerKeys = Record<string, JSONWebKeySet>;
 export interface TokenVerifier {
   /** The principal of a bearer token; UNAUTHENTICATED when the token is missing, expired, unsigned by a trusted issuer or lacks a claim. */
   verify(token: string): Promise<Principal>;
-  /** The principal of this exact token if it was verified before and has not expired since (no signature check, no promise). */
-  cached?(token: string): Principal | undefined;
 }
 
 const CACHE_LIMIT = 10_000;
@@ -41,19 +39,13 @@ export function tokenVerifier(issuers: IssuerKeys): TokenVerifier {
   const refuse = (why: string): never => {
     throw new UnauthenticatedError(`the credential is not valid: ${why}`, "CREDENTIAL_INVALID");
   };
-  // Keyed by the whole token string, signature included: only the very token that was verified finds its principal.
-  const cached = (token: string): Principal | undefined => {
-    const known = verified.get(token);
-    if (!known) return undefined;
-    if (known.expiresAt > Date.now()) return known.principal;
-    verified.delete(token);
-    return undefined;
-  };
   return {
-    cached,
     async verify(token) {
-      const known = cached(token);
-      if (known) return known;
+      const known = verified.get(token);
+      if (known) {
+        if (known.expiresAt > Date.now()) return known.principal;
+        verified.delete(token);
+      }
       let issuer: unknown;
       try {
         issuer = decodeJwt(token).iss;

@@ -48,17 +48,15 @@ function checkAccount(access: Access, principal: Principal, request: Record<stri
  * Checks one call before its handler: the RPC must be in the access table
  * (default deny), the bearer credential valid, one of the RPC's roles held,
  * the account within the credential's, and an on-behalf-of header sent only
- * by a `service` principal. A token verified before (and not yet expired) is
- * checked without a promise; a new one waits for its signature check.
- * Refusals are thrown, or rejected when the signature check runs.
+ * by a `service` principal.
  */
-function authorize(
+async function authorize(
   path: string,
   call: ServerUnaryCall<unknown, unknown>,
   auth: ServerAuth,
   limiter: RateLimiter | undefined,
   seen: { principal?: Principal },
-): Principal | undefined | Promise<Principal | undefined> {
+): Promise<Principal | undefined> {
   const method = path.slice(path.lastIndexOf("/") + 1);
   const access = accessOf(path);
   if (!access) throw new PermissionDeniedError(`${method} is not open to any role`, "RPC_NOT_PERMITTED", {});
@@ -70,22 +68,7 @@ function authorize(
   if (!header?.startsWith("Bearer ")) {
     throw new UnauthenticatedError("a credential is required: send 'authorization: Bearer <token>'", "CREDENTIAL_REQUIRED");
   }
-  const token = header.slice("Bearer ".length).trim();
-  const known = auth.verifier.cached?.(token);
-  const admit = (principal: Principal) => admitPrincipal(method, access, call, limiter, seen, principal);
-  return known ? admit(known) : auth.verifier.verify(token).then(admit);
-}
-
-/** The checks after the credential is verified: rate, role, account, on-behalf-of. */
-function admitPrincipal(
-  method: string,
-  access: Access,
-  call: ServerUnaryCall<unknown, unknown>,
-  limiter: RateLimiter | undefined,
-  seen: { principal?: Principal },
-  verified: Principal,
-): Principal {
-  let principal = verified;
+  let principal = await auth.verifier.verify(header.slice("Bearer ".length).trim());
   seen.principal = principal;
   limit(limiter, principal.name);
   if (!access.roles.some((role) => principal.roles.includes(role))) {
@@ -103,23 +86,6 @@ function admitPrincipal(
     principal = { ...principal, onBehalfOf };
   }
   return principal;
-}
-
-/** Runs `authorize`, then `admitted` or `refused`: at once when it decided without waiting, else when its promise settles. */
-function whenAuthorized(
-  authorizing: () => Principal | undefined | Promise<Principal | undefined>,
-  admitted: (principal: Principal | undefined) => void,
-  refused: (error: unknown) => void,
-): void {
-  let outcome: Principal | undefined | Promise<Principal | undefined>;
-  try {
-    outcome = authorizing();
-  } catch (error) {
-    refused(error);
-    return;
-  }
-  if (outcome instanceof Promise) outcome.then(admitted, refused);
-  else admitted(outcome);
 }
 
 function limit(limiter: RateLimiter | undefined, caller: string): void {
@@ -158,8 +124,7 @@ export function guardService(
       guarded[name] = ((call: ServerWritableStream<unknown, unknown>) => {
         const asUnary = call as unknown as ServerUnaryCall<unknown, unknown>;
         const seen: { principal?: Principal } = {};
-        whenAuthorized(
-          () => authorize(method.path, asUnary, auth, limiter, seen),
+        authorize(method.path, asUnary, auth, limiter, seen).then(
           (principal) => {
             if (principal) principals.set(call, principal);
             stream(call);
@@ -172,8 +137,7 @@ export function guardService(
       const audited = audit && access?.audited ? { audit, access } : undefined;
       guarded[name] = ((call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
         const seen: { principal?: Principal } = {};
-        whenAuthorized(
-          () => authorize(method.path, call, auth, limiter, seen),
+        authorize(method.path, call, auth, limiter, seen).then(
           (principal) => {
             if (principal) principals.set(call, principal);
             if (!audited) return unary(call, callback);
