@@ -159,6 +159,8 @@ try {
   const replicaClients = clients.slice(0, Math.min(options.replicas, CHANNELS));
 
   log(`seeding a rate table, two plans and ${ACCOUNTS.toLocaleString("en")} accounts`);
+  /** Seeding is not measured: on a busy machine 64 concurrent calls may take longer than the usual 10 s deadline. */
+  const SEEDING = { deadlineMs: 120_000 };
   await call(pricing, pricing.publishRateTable, {
     tableId: "bench", effectiveFrom: new Date(Date.now() - 60_000), actor: "bench", reason: "bench", idempotencyKey: "",
     rates: [{ bucket: commonV1.Bucket.BUCKET_AI, unit: commonV1.Unit.UNIT_CREDITS, kind: { $case: "modelReply", modelReply: { model: "bench-model", microsPerReply: String(CREDIT) } } }],
@@ -177,14 +179,14 @@ try {
   await plan("bench-edge", 100, 50);
   const accounts = Array.from({ length: ACCOUNTS }, (_, i) => `acct-${i}`);
   const create = (accountId: string, planId = "bench") =>
-    call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId, name: accountId, planId, seats: 1 }));
+    call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId, name: accountId, planId, seats: 1 }), SEEDING);
   await create("hot");
   await create("edge", "bench-edge");
   for (let i = 0; i < accounts.length; i += 64) await Promise.all(accounts.slice(i, i + 64).map((a) => create(a)));
   // First sight of an account in a ledger process fetches it once and opens its cycle; do that in each replica before measuring.
   const warm = [...accounts, "hot", "edge"];
   for (let i = 0; i < warm.length; i += 64) {
-    await Promise.all(warm.slice(i, i + 64).flatMap((accountId) => replicaClients.map((c) => call(c, c.getBalance, { accountId }))));
+    await Promise.all(warm.slice(i, i + 64).flatMap((accountId) => replicaClients.map((c) => call(c, c.getBalance, { accountId }, SEEDING))));
   }
 
   const pick = () => accounts[Math.floor(Math.random() * accounts.length)]!;
