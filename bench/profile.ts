@@ -7,7 +7,7 @@
  * profile is written as `<workload>-<service>-<pid>.cpuprofile` (Chrome
  * DevTools and speedscope open it) and summarised by `summarise`.
  */
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 interface ProfileNode {
@@ -62,7 +62,9 @@ const INSPECTOR_LINE = /Debugger listening on (ws:\/\/\S+)/;
 export class ServiceProfiler {
   private readonly urls = new Map<string, string>();
 
-  constructor(private readonly dir: string) {}
+  constructor(private readonly dir: string) {
+    mkdirSync(dir, { recursive: true });
+  }
 
   /** NODE_OPTIONS for the services: an inspector on a free loopback port. */
   static readonly nodeOptions = "--inspect=127.0.0.1:0";

@@ -130,7 +130,6 @@ const noopResult = baselines ? await noopBaseline() : undefined;
 // ── the platform ────────────────────────────────────────────────────────────
 log(`starting the services${options.replicas > 1 ? `, ${options.replicas} ledger and ${options.replicas} notifications replicas` : ""}`);
 const profiler = options.profileDir ? new ServiceProfiler(options.profileDir) : undefined;
-if (options.profileDir) mkdirSync(options.profileDir, { recursive: true });
 const services = await spawnServices({
   databaseUrl,
   ports: { entitlements: 0, pricing: 0, ledger: 0, notifications: 0 },
