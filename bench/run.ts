@@ -158,12 +158,12 @@ try {
   const replicaClients = clients.slice(0, Math.min(options.replicas, CHANNELS));
 
   log(`seeding a rate table, two plans and ${ACCOUNTS.toLocaleString("en")} accounts`);
-  /** Seeding is not measured: on a busy machine 64 concurrent calls may take longer than the usual 10 s deadline. */
+  /** Seeding is not measured: on a busy machine a call (or 64 at once) may take longer than the usual 10 s deadline. */
   const SEEDING = { deadlineMs: 120_000 };
   await call(pricing, pricing.publishRateTable, {
     tableId: "bench", effectiveFrom: new Date(Date.now() - 60_000), actor: "bench", reason: "bench", idempotencyKey: "",
     rates: [{ bucket: commonV1.Bucket.BUCKET_AI, unit: commonV1.Unit.UNIT_CREDITS, kind: { $case: "modelReply", modelReply: { model: "bench-model", microsPerReply: String(CREDIT) } } }],
-  });
+  }, SEEDING);
   const plan = (planId: string, credits: number, negativeCredits: number) =>
     call(entitlements, entitlements.publishPlan, {
       actor: "bench", reason: "bench",
@@ -173,7 +173,7 @@ try {
         limits: [{ unit: commonV1.Unit.UNIT_CREDITS, negativeLimitMicros: String(negativeCredits * CREDIT), lowCreditLimitMicros: "0" }],
         thresholds: { bannerPercents: [50, 100], emailPercents: [] },
       }),
-    });
+    }, SEEDING);
   await plan("bench", 1_000_000_000, 0);
   await plan("bench-edge", 100, 50);
   const accounts = Array.from({ length: ACCOUNTS }, (_, i) => `acct-${i}`);
