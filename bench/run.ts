@@ -55,16 +55,20 @@ const benchDb = `tollgate_bench_${Date.now().toString(36)}`;
   process.env.BENCH_PG_VERSION = version;
 }
 const databaseUrl = adminUrl.toString();
-/** The PostgreSQL backends connected to this run's database now. */
-async function benchBackends(): Promise<number[]> {
+/** One query on the server's maintenance connection. */
+async function adminQuery<Row extends object>(text: string, values: unknown[]): Promise<Row[]> {
   const admin = new pg.Client({ connectionString: server.url });
   await admin.connect();
   try {
-    return (await admin.query<{ pid: number }>("select pid from pg_stat_activity where datname = $1", [benchDb])).rows.map((row) => row.pid);
+    return (await admin.query<Row>(text, values)).rows;
   } finally {
     await admin.end();
   }
 }
+/** The PostgreSQL backends connected to this run's database now. */
+const benchBackends = async () => (await adminQuery<{ pid: number }>("select pid from pg_stat_activity where datname = $1", [benchDb])).map((row) => row.pid);
+/** Deadlocks PostgreSQL has detected (and broken by cancelling a transaction) in this run's database so far. */
+const benchDeadlocks = async () => Number((await adminQuery<{ deadlocks: string }>("select deadlocks from pg_stat_database where datname = $1", [benchDb]))[0]?.deadlocks ?? 0);
 
 // ── baselines ───────────────────────────────────────────────────────────────
 const PGBENCH_SECONDS = quick ? 3 : SECONDS;
@@ -204,6 +208,8 @@ try {
     postgresCpuMsPerKiloOp: number;
     /** Only the backends connected to the bench's database (the server may be shared with other work). */
     benchBackendsCpuMsPerKiloOp: number;
+    /** Deadlocks detected in the bench database during the workload (and its invariant check). */
+    deadlocks: number;
     invariants: InvariantReport;
     extra?: Record<string, number>;
     profile?: Record<string, ProfileSummary>;
@@ -218,6 +224,7 @@ try {
     const serviceCpu = new CpuMeter(servicePids);
     const postgresCpu = new CpuMeter(postgresPids);
     let backends = await benchBackends();
+    const deadlocksBefore = await benchDeadlocks();
     const backendsCpu = new CpuMeter(() => backends);
     const rss = setInterval(() => (ledgerRssMaxMiB = Math.max(ledgerRssMaxMiB, ...ledgerPids().map(rssMiB))), 250);
     const { loop, operations = loop.operations, extra } = await body();
@@ -236,12 +243,14 @@ try {
       postgresCpuMsPerKiloOp: round((postgresCpu.seconds() * 1000) / kilo),
       benchBackendsCpuMsPerKiloOp: round((backendsSeconds * 1000) / kilo),
       invariants: await checkInvariants(databaseUrl),
+      deadlocks: (await benchDeadlocks()) - deadlocksBefore,
       ...(extra ? { extra } : {}),
       ...(profiles ? { profile: Object.fromEntries([...profiles].map(([process, profile]) => [process, summarise(profile, operations)])) } : {}),
     };
     if (result.profile) log(`  profiles in ${options.profileDir}; the ledger's attributed CPU by category: ${describeProfile(result.profile["ledger-0"])}`);
     if (loop.errors > 0) log(`  ${loop.errors} errors, first: ${loop.firstError}`);
     if (!result.invariants.ok) log(`  INVARIANT VIOLATED: ${result.invariants.violations.join("; ")}`);
+    if (result.deadlocks > 0) log(`  ${result.deadlocks} deadlocks detected in the bench database`);
     workloads.push(result);
     return result;
   }
@@ -363,6 +372,7 @@ try {
     "svc CPU ms/1k": w.serviceCpuMsPerKiloOp,
     "pg CPU ms/1k": w.postgresCpuMsPerKiloOp,
     "bench db CPU ms/1k": w.benchBackendsCpuMsPerKiloOp,
+    deadlocks: w.deadlocks,
     invariants: w.invariants.ok ? "ok" : "VIOLATED",
   }])));
   if (open) {
@@ -384,7 +394,7 @@ try {
     workloads: workloads.map((w) => ({
       name: w.name, unit: w.unit, perSecond: round(w.perSecond), operations: w.loop.operations, errors: w.loop.errors,
       latencies: w.loop.latencies.percentiles(), serviceCpuMsPerKiloOp: w.serviceCpuMsPerKiloOp, postgresCpuMsPerKiloOp: w.postgresCpuMsPerKiloOp,
-      benchBackendsCpuMsPerKiloOp: w.benchBackendsCpuMsPerKiloOp,
+      benchBackendsCpuMsPerKiloOp: w.benchBackendsCpuMsPerKiloOp, deadlocks: w.deadlocks,
       invariants: w.invariants, ...(w.extra ? { extra: w.extra } : {}), ...(w.profile ? { profile: w.profile } : {}),
     })),
     openLoop: open
