@@ -94,6 +94,8 @@ export const ACCESS: Readonly<Record<string, Access>> = {
   [`${L}ListTools`]: read,
   // A stream: roles are checked when it opens, the account (named by its first message, `open`) when that message arrives.
   [`${L}Meter`]: { roles: ["meter", "service"], scope: "account", account: (request) => (request.kind as { open?: { accountId?: unknown } } | undefined)?.open?.accountId },
+  // A consumer of the stream reports how far it consumed (outbox retention waits for it).
+  [`${L}AcknowledgeEvents`]: watch,
 
   [`${N}ListBanners`]: read,
   [`${N}DismissBanner`]: audited(meterById, nested("banner")),

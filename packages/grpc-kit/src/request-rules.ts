@@ -82,6 +82,8 @@ export const FIELD_RULES: Record<string, FieldRule> = {
   "*.after_revision": CURSOR,
   "*.after_sequence": CURSOR,
   "tollgate.ledger.v1.GetReceiptRequest.entry_id": CURSOR,
+  "tollgate.ledger.v1.AcknowledgeEventsRequest.through_sequence": CURSOR,
+  "tollgate.ledger.v1.AcknowledgeEventsRequest.consumer": ID,
   // Versions: 0 means the latest (or the one in effect); a named version is positive.
   "*.version": { min: 0n },
   "tollgate.pricing.v1.DiffRateTablesRequest.from_version": { min: 1n },

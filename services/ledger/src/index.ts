@@ -82,14 +82,18 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
     options.reconcileSliceAccounts ?? 500,
     (m) => console.error(JSON.stringify({ level: "error", service: "ledger", msg: "reconciliation mismatch", ...m, differenceMicros: m.differenceMicros.toString() })),
   );
-  const metrics = new LedgerMetrics(telemetry.meter, { openHolds: () => scope(() => openHolds(em())), reconciliation: () => reconciler.state() });
-  const store = new PostgresLedgerStore(em, options.groupCommitLanes ?? 4, (size, waits) => metrics.groupCommit(size, waits));
   // Every call to entitlements and pricing (watch streams and their unary fallbacks) carries the ledger's credential.
   const credentials = options.credentials ? { credentials: options.credentials } : {};
   const entitlements = createClient(entitlementsV1.EntitlementsServiceClient, options.entitlementsAddress, credentials);
   const pricing = createClient(pricingV1.PricingServiceClient, options.pricingAddress, credentials);
   const accounts = new AccountCache(entitlements);
   const rates = new RateCache(pricing);
+  const metrics = new LedgerMetrics(telemetry.meter, {
+    openHolds: () => scope(() => openHolds(em())),
+    reconciliation: () => reconciler.state(),
+    watchStreams: [...accounts.lags, rates.lag],
+  });
+  const store = new PostgresLedgerStore(em, options.groupCommitLanes ?? 4, (size, waits) => metrics.groupCommit(size, waits));
   const ledger = new Ledger(store, accounts, rates);
   const events = new LogFollower((after, limit) => store.outboxAfter(after, limit), (row) => BigInt(row.sequence), 250);
   const decisions = new DecisionTelemetry(metrics, (entryId) => poolsDrawn(em(), entryId));

@@ -4,7 +4,7 @@ import { commonV1, entitlementsV1 } from "@tollgate/proto";
 import { unitFromProto, type Unit } from "@tollgate/rating";
 import { inSpan } from "@tollgate/telemetry";
 import type { AccountDirectory, AccountView } from "../domain/account-view.js";
-import { StreamFollower } from "./stream-follower.js";
+import { StreamFollower, VersionLag } from "./stream-follower.js";
 
 const E = entitlementsV1;
 
@@ -77,16 +77,25 @@ export class AccountCache implements AccountDirectory {
   private lastPlanVersion = 0n;
   private readonly accountFeed: StreamFollower<entitlementsV1.WatchAccountsResponse>;
   private readonly planFeed: StreamFollower<entitlementsV1.WatchPlansResponse>;
+  /** The feeds' lag: revisions and plan versions published but not applied here. */
+  readonly lags = [new VersionLag("accounts", () => this.lastRevision), new VersionLag("plans", () => this.lastPlanVersion)] as const;
 
   constructor(private readonly client: entitlementsV1.EntitlementsServiceClient) {
+    const [accountLag, planLag] = this.lags;
     this.accountFeed = new StreamFollower(
       () => this.client.watchAccounts({ afterRevision: this.lastRevision.toString() }),
-      (message) => message.account && this.putAccount(message.account, true),
+      (message) => {
+        if (message.account) this.putAccount(message.account, true);
+        accountLag.heardOf(message.latestRevision);
+      },
       (line) => console.warn(`[ledger] account feed: ${line}`),
     );
     this.planFeed = new StreamFollower(
       () => this.client.watchPlans({ afterVersion: this.lastPlanVersion.toString() }),
-      (message) => message.plan && this.putPlan(message.plan),
+      (message) => {
+        if (message.plan) this.putPlan(message.plan);
+        planLag.heardOf(message.latestVersion);
+      },
       (line) => console.warn(`[ledger] plan feed: ${line}`),
     );
   }

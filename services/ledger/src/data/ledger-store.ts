@@ -214,10 +214,13 @@ export interface LedgerStore {
   /** Forgets idempotency keys older than `retentionMs` (at most `limit` per call). */
   pruneIdempotencyKeys(retentionMs: number, limit: number): Promise<number>;
   /**
-   * Deletes up to `limit` sequenced outbox rows older than `retentionMs`,
-   * oldest first, always keeping the latest (GetLatestEventSequence reads it).
+   * Deletes up to `limit` sequenced outbox rows older than `retentionMs` that
+   * every registered consumer has acknowledged, oldest first, always keeping
+   * the latest (GetLatestEventSequence reads it).
    */
   pruneOutbox(retentionMs: number, limit: number): Promise<number>;
+  /** Records that `consumer` consumed the events through `through` (only forward, never past the latest); answers where it stands. */
+  acknowledgeEvents(consumer: string, through: bigint): Promise<bigint>;
   /** The highest outbox sequence pruned so far (0: none). */
   outboxPrunedThrough(): Promise<bigint>;
   sweepExpiredHolds(limit: number): Promise<number>;
@@ -458,8 +461,12 @@ export class PostgresLedgerStore implements LedgerStore {
   }
 
   async latestEventSequence(): Promise<bigint> {
-    // Events already committed get their sequence first, so "after the latest" means from now on.
-    await sql(this.em(), `select ledger.sequence_outbox()`, []);
+    // Events already committed get their sequence first, so "after the latest" means from now on. ledger.sequence_outbox
+    // skips when another call is sequencing: this waits for that one (its lock), then sequences what is left.
+    await this.em().transactional(async (tx) => {
+      await sql(tx, `select pg_advisory_xact_lock(hashtext('ledger.sequence_outbox'))`, []);
+      await sql(tx, `select ledger.sequence_outbox()`, []);
+    });
     const [row] = await sql<{ sequence: string }>(this.em(), `select coalesce(max(sequence), 0)::text as sequence from ledger.outbox`, []);
     return BigInt(row?.sequence ?? "0");
   }
@@ -550,6 +557,7 @@ export class PostgresLedgerStore implements LedgerStore {
          delete from ledger.outbox where id in (
            select id from ledger.outbox
             where sequence < (select max(sequence) from ledger.outbox) and created_at < now() - make_interval(secs => ? / 1000.0)
+              and not exists (select 1 from ledger.outbox_consumers c where c.acknowledged_through < ledger.outbox.sequence)
             order by sequence limit ?)
          returning sequence),
        marked as (
@@ -559,6 +567,19 @@ export class PostgresLedgerStore implements LedgerStore {
       [retentionMs, limit],
     );
     return row!.count;
+  }
+
+  async acknowledgeEvents(consumer: string, through: bigint): Promise<bigint> {
+    const [row] = await sql<{ through: string }>(
+      this.em(),
+      `insert into ledger.outbox_consumers as c (consumer, acknowledged_through)
+       values (?, least(?::bigint, (select coalesce(max(sequence), 0) from ledger.outbox)))
+       on conflict (consumer) do update
+         set acknowledged_through = greatest(c.acknowledged_through, excluded.acknowledged_through), acknowledged_at = now()
+       returning acknowledged_through::text as through`,
+      [consumer, through.toString()],
+    );
+    return BigInt(row!.through);
   }
 
   async outboxPrunedThrough(): Promise<bigint> {

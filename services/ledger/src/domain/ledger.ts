@@ -468,6 +468,16 @@ export class Ledger {
    * total never depends on how the time was split into ticks, pauses or scales.
    */
   async meter(workId: string, options: { to?: Date; nextState?: string; replicas?: number; traceparent?: string; traceId?: string } = {}) {
+    // A state or replica change (pause, end, scale, undeploy) is never lost to a metering tick that moved the
+    // work on meanwhile (which leaves this call's interval stale): it is metered again from where the tick left it.
+    const changes = options.nextState !== undefined || options.replicas !== undefined;
+    for (let attempt = 1; ; attempt++) {
+      const result = await this.meterOnce(workId, options);
+      if (!result.stale || !changes || attempt >= 5) return result;
+    }
+  }
+
+  private async meterOnce(workId: string, options: { to?: Date; nextState?: string; replicas?: number; traceparent?: string; traceId?: string }) {
     const work = await this.store.work(workId);
     if (!work) throw new NotFoundError("work", workId);
     const account = await this.accounts.get(work.account_id);

@@ -347,6 +347,11 @@ export function ledgerHandlers(
     }, options),
 
     getLatestEventSequence: unary(async () => ({ sequence: (await store.latestEventSequence()).toString() }), options),
+    acknowledgeEvents: unary(async (request: ledgerV1.AcknowledgeEventsRequest) => {
+      if (!request.consumer) throw new InvalidArgumentError("consumer", "is required");
+      const through = int64(request.throughSequence, "through_sequence");
+      return { throughSequence: (await store.acknowledgeEvents(request.consumer, through)).toString() };
+    }, options),
     search: unary(async (request: ledgerV1.SearchRequest) => {
       if (!request.query.trim()) throw new InvalidArgumentError("query", "is required");
       if (request.limit < 0 || request.limit > 100) throw new InvalidArgumentError("limit", "must be between 0 and 100");
