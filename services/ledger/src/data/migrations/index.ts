@@ -10,6 +10,7 @@ import { Migration20261130300000_account_lock_order } from "./Migration202611303
 import { Migration20261130400000_on_behalf_of } from "./Migration20261130400000_on_behalf_of.js";
 import { Migration20261130600000_search } from "./Migration20261130600000_search.js";
 import { Migration20261130800000_outbox_retention } from "./Migration20261130800000_outbox_retention.js";
+import { Migration20261201100000_work_unit } from "./Migration20261201100000_work_unit.js";
 
 export const migrations = [
   Migration20261123000000_initial,
@@ -24,4 +25,5 @@ export const migrations = [
   Migration20261130400000_on_behalf_of,
   Migration20261130600000_search,
   Migration20261130800000_outbox_retention,
+  Migration20261201100000_work_unit,
 ];
