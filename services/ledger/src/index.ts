@@ -4,12 +4,15 @@ import { createClient, mikroOrmScope, startGrpcServer, type RunningServer, type 
 import { entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { AccountCache } from "./data/account-cache.js";
 import { ledgerEntities } from "./data/entities.js";
+import { GroupCommitStore } from "./data/group-commit.js";
 import { PostgresLedgerStore } from "./data/ledger-store.js";
 import { migrations } from "./data/migrations/index.js";
 import { openHolds, poolsDrawn } from "./data/operational-reads.js";
 import { reconcileSlice, Reconciler } from "./data/reconciliation.js";
 import { RateCache } from "./data/rate-cache.js";
+import { PostgresLedgerStateStore } from "./data/state-store.js";
 import { Ledger } from "./domain/ledger.js";
+import type { LedgerDeps } from "./domain/use-cases/run.js";
 import { LedgerMetrics } from "./metrics.js";
 import { DecisionTelemetry } from "./transport/decision-telemetry.js";
 import { ledgerHandlers } from "./transport/ledger-handlers.js";
@@ -64,12 +67,13 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
     ...(options.poolMax ? { poolMax: options.poolMax } : {}),
   });
   const em = () => orm.em.getContext();
+  const pool = await connectionPool(orm);
   const scope = mikroOrmScope(orm.em);
   const telemetry = await startMetrics({
     serviceName: "tollgate-ledger",
     port: options.metricsPort ?? 0,
     ...(options.host ? { host: options.host } : {}),
-    connectionPool: { name: "ledger", pool: await connectionPool(orm) },
+    connectionPool: { name: "ledger", pool },
   });
   const reconciler = new Reconciler(
     (after, limit) => scope(() => reconcileSlice(em(), after, limit)),
@@ -77,7 +81,11 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
     (m) => console.error(JSON.stringify({ level: "error", service: "ledger", msg: "reconciliation mismatch", ...m, differenceMicros: m.differenceMicros.toString() })),
   );
   const metrics = new LedgerMetrics(telemetry.meter, { openHolds: () => scope(() => openHolds(em())), reconciliation: () => reconciler.state() });
-  const store = new PostgresLedgerStore(em, options.groupCommitLanes ?? 4, (size, waits) => metrics.groupCommit(size, waits));
+  const store = new PostgresLedgerStore(em);
+  // Every write goes through the state machine: one transaction per batch of concurrent calls (group commit), set-based writes.
+  const stateStore = new PostgresLedgerStateStore(pool);
+  const lanes = options.groupCommitLanes ?? 4;
+  const writes = lanes > 0 ? new GroupCommitStore(stateStore, { lanes, observe: (size, waits) => metrics.groupCommit(size, waits) }) : stateStore;
   // Every call to entitlements and pricing (watch streams and their unary fallbacks) carries the ledger's credential.
   const credentials = options.credentials ? { credentials: options.credentials } : {};
   const entitlements = createClient(entitlementsV1.EntitlementsServiceClient, options.entitlementsAddress, credentials);
@@ -85,9 +93,10 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
   const accounts = new AccountCache(entitlements);
   const rates = new RateCache(pricing);
   const ledger = new Ledger(store, accounts, rates);
+  const deps: LedgerDeps = { store: writes, accounts, rates, now: () => new Date(), reloadPrices: { set: (poolId, price) => scope(() => store.setReloadPrice(poolId, price)) } };
   const events = new LogFollower((after, limit) => store.outboxAfter(after, limit), (row) => BigInt(row.sequence), 250);
   const decisions = new DecisionTelemetry(metrics, (entryId) => poolsDrawn(em(), entryId));
-  const handlers = ledgerHandlers(ledger, store, events, { scope }, decisions);
+  const handlers = ledgerHandlers(deps, ledger, store, events, { scope }, decisions);
   const server = await startGrpcServer({
     services: [{ name: "tollgate.ledger.v1.LedgerService", definition: ledgerV1.LedgerServiceService, implementation: handlers }],
     port: options.port,

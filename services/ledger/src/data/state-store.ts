@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Command } from "../domain/commands.js";
 import { emptyAccount, type AccountState, type Hold, type HoldStatus, type IdempotencyRecord, type Ids, type LedgerState, type Pool, type PoolKind, type Work } from "../domain/state.js";
-import type { LedgerJournal, LedgerStateStore } from "../domain/store.js";
+import { IdsExhausted, type LedgerJournal, type LedgerStateStore } from "../domain/store.js";
 import { applyWrites, type Entry, type OutboxEvent, type Write } from "../domain/writes.js";
 import { decodeAnswer, encodeAnswer } from "./stored-answers.js";
 
@@ -23,8 +23,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Errors a transaction may meet only because another one ran beside it: the batch is tried again. */
 const RETRYABLE = new Set(["40P01", "40001", "23505"]);
 const ATTEMPTS = 4;
-
-class IdsExhausted extends Error {}
 
 /** Entry ids reserved from the `entries` sequence for one batch; the batch asks for more when they run out. */
 class ReservedIds implements Ids {
@@ -204,6 +202,12 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
     private readonly options: { onRetry?: (code: string) => void } = {},
   ) {}
 
+  /**
+   * Reads, for each account: the cycle, every balance row, the live pools,
+   * the closed free grants (FREE_CREDITS_EXPIRED is decided from them), the
+   * open holds, and what the commands name — holds, pools, work, grant keys
+   * and idempotency keys.
+   */
   async transact<T>(commands: readonly Command[], decide: (state: LedgerState, ids: Ids) => { value: T; writes: readonly Write[] }): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -274,7 +278,7 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
       await client.query<PoolRow>(
         `select ${POOL_COLUMNS} from ledger.pools
           where account_id = any($1::text[])
-            and ($7 or not closed or pool_id = any($2::uuid[]) or grant_key = any($3::text[])
+            and ($7 or not closed or kind = 'free_grant' or pool_id = any($2::uuid[]) or grant_key = any($3::text[])
                  or grant_key = any(select 'monthly:' || a || ':' || u || ':' || ${TS("ms")}::text from unnest($4::text[], $5::text[], $6::bigint[]) as k(a, u, ms)))`,
         [n.accounts, n.poolIds, n.grantKeys, n.cycleKeys.map((k) => k.accountId), n.cycleKeys.map((k) => k.unit), n.cycleKeys.map((k) => k.startMs), !lock],
       )
@@ -315,11 +319,11 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
     try {
       const { rows } = await client.query<{
         entry_id: string; kind: Entry["kind"]; unit: string; hold_id: string | null; bucket: string; amount_micros: string; uncollected_micros: string;
-        attribution: Record<string, string>; rate_table_version: string; reason: string; actor: string; trace_id: string; at_ms: string;
+        attribution: Record<string, string>; rate_table_version: string; reason: string; actor: string; trace_id: string; at_ms: string; on_behalf_of: string | null;
         lines: { ledger_account: string; pool_id: string | null; amount_micros: number | string }[];
       }>(
         `select e.entry_id::text, e.kind, e.unit, e.hold_id::text, e.bucket, e.amount_micros::text, e.uncollected_micros::text, e.attribution,
-                e.rate_table_version::text, e.reason, e.actor, e.trace_id, ${MS("e.created_at")} as at_ms,
+                e.rate_table_version::text, e.reason, e.actor, e.trace_id, ${MS("e.created_at")} as at_ms, e.on_behalf_of,
                 coalesce((select jsonb_agg(jsonb_build_object('ledger_account', l.ledger_account, 'pool_id', l.pool_id, 'amount_micros', l.amount_micros::text) order by l.line_no)
                             from ledger.lines l where l.entry_id = e.entry_id), '[]') as lines
            from ledger.entries e where e.account_id = $1 order by e.entry_id`,
@@ -328,7 +332,7 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
       return rows.map((r) => ({
         entryId: BigInt(r.entry_id), accountId, kind: r.kind, unit: r.unit, holdId: r.hold_id, bucket: r.bucket, amountMicros: BigInt(r.amount_micros),
         uncollectedMicros: BigInt(r.uncollected_micros), attribution: r.attribution, rateTableVersion: BigInt(r.rate_table_version), reason: r.reason,
-        actor: r.actor, traceId: r.trace_id, atMs: Number(r.at_ms),
+        actor: r.actor, ...(r.on_behalf_of === null ? {} : { onBehalfOf: r.on_behalf_of }), traceId: r.trace_id, atMs: Number(r.at_ms),
         lines: r.lines.map((l) => ({ ledgerAccount: l.ledger_account, poolId: l.pool_id, amountMicros: BigInt(l.amount_micros) })),
       }));
     } finally {
@@ -535,14 +539,15 @@ async function applyAll(client: PgClient, read: LedgerState, writes: readonly Wr
   }
   if (entries.length > 0) {
     await client.query(
-      `insert into ledger.entries (entry_id, account_id, kind, hold_id, unit, bucket, amount_micros, uncollected_micros, attribution, rate_table_version, reason, actor, trace_id, created_at)
-       select id, a, k, h, u, bk, am, un, at, rv, re, ac, tr, ${TS("t")}
-         from unnest($1::bigint[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::jsonb[], $10::bigint[], $11::text[], $12::text[], $13::text[], $14::bigint[])
-           as x(id, a, k, h, u, bk, am, un, at, rv, re, ac, tr, t)`,
+      `insert into ledger.entries (entry_id, account_id, kind, hold_id, unit, bucket, amount_micros, uncollected_micros, attribution, rate_table_version, reason, actor, trace_id, created_at, on_behalf_of)
+       select id, a, k, h, u, bk, am, un, at, rv, re, ac, tr, ${TS("t")}, ob
+         from unnest($1::bigint[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::jsonb[], $10::bigint[], $11::text[], $12::text[], $13::text[], $14::bigint[], $15::text[])
+           as x(id, a, k, h, u, bk, am, un, at, rv, re, ac, tr, t, ob)`,
       [
         entries.map((e) => text(e.entryId)), entries.map((e) => e.accountId), entries.map((e) => e.kind), entries.map((e) => e.holdId), entries.map((e) => e.unit),
         entries.map((e) => e.bucket), entries.map((e) => text(e.amountMicros)), entries.map((e) => text(e.uncollectedMicros)), entries.map((e) => json(e.attribution)),
         entries.map((e) => text(e.rateTableVersion)), entries.map((e) => e.reason), entries.map((e) => e.actor), entries.map((e) => e.traceId), entries.map((e) => e.atMs),
+        entries.map((e) => e.onBehalfOf ?? null),
       ],
     );
     const lines = entries.flatMap((e) => e.lines.map((l, i) => ({ entryId: e.entryId, lineNo: i + 1, ...l })));
