@@ -12,6 +12,8 @@ import { reconcileSlice, Reconciler } from "./data/reconciliation.js";
 import { RateCache } from "./data/rate-cache.js";
 import { PostgresLedgerStateStore } from "./data/state-store.js";
 import { Ledger } from "./domain/ledger.js";
+import { sweep } from "./domain/use-cases/expire.js";
+import { CycleOpener } from "./domain/use-cases/open-cycle.js";
 import type { LedgerDeps } from "./domain/use-cases/run.js";
 import { LedgerMetrics } from "./metrics.js";
 import { DecisionTelemetry } from "./transport/decision-telemetry.js";
@@ -92,11 +94,12 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
   const pricing = createClient(pricingV1.PricingServiceClient, options.pricingAddress, credentials);
   const accounts = new AccountCache(entitlements);
   const rates = new RateCache(pricing);
-  const ledger = new Ledger(store, accounts, rates);
   const deps: LedgerDeps = { store: writes, accounts, rates, now: () => new Date(), reloadPrices: { set: (poolId, price) => scope(() => store.setReloadPrice(poolId, price)) } };
+  const cycles = new CycleOpener(deps);
+  const ledger = new Ledger(store, accounts, rates, cycles);
   const events = new LogFollower((after, limit) => store.outboxAfter(after, limit), (row) => BigInt(row.sequence), 250);
   const decisions = new DecisionTelemetry(metrics, (entryId) => poolsDrawn(em(), entryId));
-  const handlers = ledgerHandlers(deps, ledger, store, events, { scope }, decisions);
+  const handlers = ledgerHandlers(deps, cycles, ledger, store, events, { scope }, decisions);
   const server = await startGrpcServer({
     services: [{ name: "tollgate.ledger.v1.LedgerService", definition: ledgerV1.LedgerServiceService, implementation: handlers }],
     port: options.port,
@@ -115,10 +118,11 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
     sweepIntervalMs > 0
       ? setInterval(() => {
           scope(async () => {
-            await store.sweepExpiredHolds(500);
+            // Expiry goes through the state machine, account by account, like any other write.
+            await sweep(deps, await store.expiredHoldAccounts(500), "holds");
             await store.pruneIdempotencyKeys(retentionMs, 1_000);
             await store.pruneOutbox(outboxRetentionMs, 1_000);
-            if ((await store.sweepExpiredPools(100)) > 0) events.notify();
+            if ((await sweep(deps, await store.expiredPoolAccounts(100), "pools")) > 0) events.notify();
           }).catch((error: unknown) => console.error("[ledger] expiry sweep failed", error));
         }, sweepIntervalMs)
       : undefined;

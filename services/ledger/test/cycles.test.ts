@@ -100,7 +100,8 @@ describe("cycle rollover", () => {
     await openAccount("trial", "p", 1n, at(-1), at(29), noAllotment, signup);
     expect(await pools("trial")).toEqual([{ kind: "free_grant", balance: 75n }]);
     await new Promise((resolve) => setTimeout(resolve, 400));
-    expect(await store.sweepExpiredPools(10)).toBe(1);
+    expect(await store.expiredPoolAccounts(10)).toContain("trial");
+    expect(await decide({ type: "expirePools", accountId: "trial" })).toEqual({ expired: 1 });
     expect(await pools("trial")).toEqual([]);
     const [event] = await sql<{ payload: { kind: string; expired_micros: string } }>(orm.em.fork(),
       `select payload from ledger.outbox where account_id = 'trial' and kind = 'pool_expired'`);
@@ -138,23 +139,16 @@ describe("RollOverCycle", () => {
 });
 
 describe("the pool sweeper", () => {
-  it("never waits for a balance row someone holds: that account waits for the next sweep", async () => {
+  it("finds the accounts with expired pools, which the state machine then closes, and finds them no more", async () => {
     const signup = [{ unit: "credits", amountMicros: 5n * CREDIT, expiresAt: new Date(Date.now() + 200) }];
     const noAllotment: UnitSetup[] = [{ unit: "credits", allotmentMicros: 0n, negativeLimitMicros: 0n, lowCreditLimitMicros: 0n, kind: "monthly" }];
     await openAccount("busy", "p", 1n, at(-1), at(29), noAllotment, signup);
+    expect(await store.expiredPoolAccounts(10)).not.toContain("busy");
     await new Promise((resolve) => setTimeout(resolve, 300));
-    await orm.em.fork().transactional(async (holder) => {
-      await sql(holder, "select 1 from ledger.balances where account_id = 'busy' for update");
-      // With the row held elsewhere the sweep closes nothing and returns at once (a wait would fail on the lock timeout).
-      const skipped = await orm.em.fork().transactional(async (sweeper) => {
-        await sql(sweeper, "set local lock_timeout = '2s'");
-        return sql<{ closed: number }>(sweeper, "select ledger.sweep_expired_pools(10) as closed");
-      });
-      expect(skipped[0]?.closed).toBe(0);
-      expect(await pools("busy")).toEqual([{ kind: "free_grant", balance: 5n }]);
-    });
-    expect(await store.sweepExpiredPools(10)).toBe(1);
+    expect(await store.expiredPoolAccounts(10)).toContain("busy");
+    expect(await decide({ type: "expirePools", accountId: "busy" })).toEqual({ expired: 1 });
     expect(await pools("busy")).toEqual([]);
+    expect(await store.expiredPoolAccounts(10)).not.toContain("busy");
   });
 });
 

@@ -1,23 +1,7 @@
 import { sql, type EntityManager } from "@tollgate/db";
 import { NotFoundError } from "@tollgate/errors";
-import { byCodeUnit } from "./state-store.js";
 import { searchMatches, type SearchFound } from "./search.js";
 import { EntrySchema, HoldSchema, LedgerAccountSchema, LineSchema, PoolSchema, BalanceSchema, type Entry, type Hold, type LedgerAccount, type Line, type Pool, type Balance } from "./entities.js";
-
-export interface UnitSetup {
-  unit: string;
-  allotmentMicros: bigint;
-  negativeLimitMicros: bigint;
-  lowCreditLimitMicros: bigint;
-  /** `spend_cap` for a BYOM account's USD cap; otherwise the plan's monthly allotment. */
-  kind?: "monthly" | "spend_cap";
-}
-
-export interface SignupGrant {
-  unit: string;
-  amountMicros: bigint;
-  expiresAt: Date;
-}
 
 export interface WorkRow {
   work_id: string;
@@ -108,7 +92,6 @@ export interface OutboxRow {
 
 /** The ledger's reads, and the writes of metered work that still go through SQL functions (the hot path goes through the state store). */
 export interface LedgerStore {
-  openAccount(accountId: string, planId: string, planVersion: bigint, cycleStart: Date, cycleEnd: Date, units: UnitSetup[], signupGrants: SignupGrant[]): Promise<{ rolled: boolean }>;
   /** The USD price per whole unit an add-on pool's reloads are billed at (null: none). */
   setReloadPrice(poolId: string, usdMicrosPerUnit: bigint | null): Promise<void>;
   usage(accountId: string, dimension: string | null, since: Date, bucket: "hour" | "day" | "week"): Promise<{ start: Date; key: string; amount: string; requests: string }[]>;
@@ -116,8 +99,6 @@ export interface LedgerStore {
   startWork(call: StartWorkCall): Promise<{ allowed: boolean; reason?: string; available_micros: string; replayed?: boolean }>;
   meterWork(call: MeterCall): Promise<{ stale: boolean; state: string; charged_micros?: string; proceed?: boolean }>;
   advanceWork(call: AdvanceCall): Promise<{ stale: boolean; state: string; charged_micros?: string; proceed?: boolean }>;
-  /** Opens a balance row for a unit the plan does not name (no allotment, limits at zero); a no-op when it exists. */
-  openUnit(accountId: string, unit: string): Promise<void>;
   /** The highest sequence of the event stream so far (0 when empty): StreamEvents after it starts from now. */
   latestEventSequence(): Promise<bigint>;
   resumeWork(workId: string): Promise<{ state: string }>;
@@ -137,8 +118,10 @@ export interface LedgerStore {
   pruneOutbox(retentionMs: number, limit: number): Promise<number>;
   /** The highest outbox sequence pruned so far (0: none). */
   outboxPrunedThrough(): Promise<bigint>;
-  sweepExpiredHolds(limit: number): Promise<number>;
-  sweepExpiredPools(limit: number): Promise<number>;
+  /** Accounts with an open hold past its expiry (at most `limit`), for the hold sweeper. */
+  expiredHoldAccounts(limit: number): Promise<string[]>;
+  /** Accounts with an open pool past its expiry that rollover does not close (at most `limit`), for the pool sweeper. */
+  expiredPoolAccounts(limit: number): Promise<string[]>;
   account(accountId: string): Promise<LedgerAccount | null>;
   pools(accountId: string): Promise<Pool[]>;
   balances(accountId: string): Promise<Balance[]>;
@@ -158,21 +141,6 @@ export class PostgresLedgerStore implements LedgerStore {
   private async one<T>(query: string, params: unknown[], em = this.em()): Promise<T> {
     const [row] = await sql<{ result: T }>(em, query, params);
     return row!.result;
-  }
-
-  async openAccount(accountId: string, planId: string, planVersion: bigint, cycleStart: Date, cycleEnd: Date, units: UnitSetup[], signupGrants: SignupGrant[]): Promise<{ rolled: boolean }> {
-    // Units in one order ((account, unit), as group commit's batches take them), so the two never deadlock.
-    const payload = [...units].sort((a, b) => byCodeUnit(a.unit, b.unit)).map((u) => ({
-      unit: u.unit,
-      allotment_micros: u.allotmentMicros.toString(),
-      negative_limit_micros: u.negativeLimitMicros.toString(),
-      low_credit_limit_micros: u.lowCreditLimitMicros.toString(),
-      kind: u.kind ?? "monthly",
-    }));
-    const grants = signupGrants.map((g) => ({ unit: g.unit, amount_micros: g.amountMicros.toString(), expires_at: g.expiresAt.toISOString() }));
-    return this.one(`select ledger.open_account(?, ?, ?, ?, ?, ?::jsonb, ?::jsonb) as result`, [
-      accountId, planId, planVersion.toString(), cycleStart, cycleEnd, JSON.stringify(payload), JSON.stringify(grants),
-    ]);
   }
 
   async setReloadPrice(poolId: string, usdMicrosPerUnit: bigint | null): Promise<void> {
@@ -286,10 +254,6 @@ export class PostgresLedgerStore implements LedgerStore {
     });
   }
 
-  async openUnit(accountId: string, unit: string): Promise<void> {
-    await sql(this.em(), `insert into ledger.balances (account_id, unit) values (?, ?) on conflict (account_id, unit) do nothing`, [accountId, unit]);
-  }
-
   async latestEventSequence(): Promise<bigint> {
     // Events already committed get their sequence first, so "after the latest" means from now on.
     await sql(this.em(), `select ledger.sequence_outbox()`, []);
@@ -399,12 +363,23 @@ export class PostgresLedgerStore implements LedgerStore {
     return BigInt(row?.through ?? 0);
   }
 
-  async sweepExpiredHolds(limit: number): Promise<number> {
-    return this.one(`select ledger.sweep_expired_holds(?) as result`, [limit]);
+  async expiredHoldAccounts(limit: number): Promise<string[]> {
+    // holds_open_expiry_idx
+    const rows = await sql<{ account_id: string }>(
+      this.em(),
+      `select distinct account_id from (select account_id from ledger.holds where status = 'open' and expires_at <= now() order by expires_at limit ?) due`,
+      [limit],
+    );
+    return rows.map((r) => r.account_id);
   }
 
-  sweepExpiredPools(limit: number): Promise<number> {
-    return this.one(`select ledger.sweep_expired_pools(?) as result`, [limit]);
+  async expiredPoolAccounts(limit: number): Promise<string[]> {
+    const rows = await sql<{ account_id: string }>(
+      this.em(),
+      `select distinct account_id from ledger.pools where not closed and kind not in ('monthly', 'spend_cap') and expires_at <= now() limit ?`,
+      [limit],
+    );
+    return rows.map((r) => r.account_id);
   }
 
   account(accountId: string) {

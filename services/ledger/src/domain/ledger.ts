@@ -1,12 +1,12 @@
-import { decideEligibility, type Bucket, type RunContext } from "@tollgate/eligibility";
+import type { Bucket, RunContext } from "@tollgate/eligibility";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
-import { quoteProviderCost, quoteUsage, totalMicros, withinPriceRange, type Unit, type Usage } from "@tollgate/rating";
+import type { Unit, Usage } from "@tollgate/rating";
 import type { LedgerStore } from "../data/ledger-store.js";
 import type { RateCache } from "../data/rate-cache.js";
 import type { AccountDirectory, AccountView } from "./account-view.js";
-import { cycleAt } from "./cycle.js";
-import { describeShortfall, type DenialReason } from "./denial.js";
+import type { DenialReason } from "./denial.js";
 import { fingerprint } from "./fingerprint.js";
+import { shortfallMessage } from "./use-cases/authorize.js";
 import { eligibilityOf, price } from "./use-cases/run.js";
 
 export type { DenialReason } from "./denial.js";
@@ -67,51 +67,14 @@ function requireAccount(accountId: string): void {
  * call to the store; nothing here knows of gRPC.
  */
 export class Ledger {
-  private readonly openCycles = new Set<string>();
-  /** (account, unit) pairs outside the plan whose balance row exists (balance rows are never removed). */
-  private readonly openUnits = new Set<string>();
-  /** What a cycle opens with (plan version and units), hashed once per account view. */
-  private readonly terms = new WeakMap<AccountView, string>();
-
   constructor(
     private readonly store: LedgerStore,
     private readonly accounts: AccountDirectory,
     private readonly rates: RateCache,
+    /** Opens the account's current cycle (through the state machine) with a balance for `unit`. */
+    private readonly cycles: { open(accountId: string, unit: string): Promise<void> },
     private readonly now: () => Date = () => new Date(),
   ) {}
-
-  /** Makes sure the account's current cycle exists in the ledger (balances and the monthly grant). */
-  private async ensureOpen(account: AccountView): Promise<{ rolled: boolean; cycleStart: Date }> {
-    const cycle = cycleAt(account.cycleAnchor, this.now());
-    // Anything that changes what a cycle opens with (plan version, limits, a spend cap) opens it again.
-    const key = `${account.accountId}:${cycle.start.getTime()}:${this.termsOf(account)}`;
-    if (this.openCycles.has(key)) return { rolled: false, cycleStart: cycle.start };
-    const { rolled } = await this.store.openAccount(account.accountId, account.planId, account.planVersion, cycle.start, cycle.end, account.units, account.signupGrants);
-    this.openCycles.add(key);
-    return { rolled, cycleStart: cycle.start };
-  }
-
-  /**
-   * Any unit an account is granted or charged has a balance: a unit its plan
-   * does not name (no allotment, grant or limit) gets one on first use, with
-   * no allotment and its limits at zero.
-   */
-  private async ensureUnit(account: AccountView, unit: Unit): Promise<void> {
-    if (account.units.some((u) => u.unit === unit)) return; // the cycle's opening made it
-    const key = `${account.accountId}:${unit}`;
-    if (this.openUnits.has(key)) return;
-    await this.store.openUnit(account.accountId, unit);
-    this.openUnits.add(key);
-  }
-
-  private termsOf(account: AccountView): string {
-    let terms = this.terms.get(account);
-    if (terms === undefined) {
-      terms = fingerprint({ planVersion: account.planVersion, units: account.units });
-      this.terms.set(account, terms);
-    }
-    return terms;
-  }
 
   /**
    * Whether this usage is charged: the plan's eligibility rules decide which
@@ -132,14 +95,6 @@ export class Ledger {
     const eligibility = this.eligibility(account, context, bucket);
     if (!eligibility.allowed) return { denial: { reason: "NOT_ELIGIBLE", message: eligibility.reason }, metered: false, reason: eligibility.reason };
     return { metered: eligibility.metered, reason: eligibility.reason };
-  }
-
-  /** The limit a balance denial is measured against: the spend cap, the low-credit limit, or the floor of zero. */
-  private limitOf(account: AccountView, reason: DenialReason, unit: Unit): bigint {
-    const limits = account.units.find((u) => u.unit === unit);
-    if (reason === "SPEND_CAP_REACHED") return limits?.allotmentMicros ?? 0n;
-    if (reason === "BELOW_LOW_CREDIT_LIMIT") return limits?.lowCreditLimitMicros ?? 0n;
-    return 0n;
   }
 
   /** The rate table versions recorded holds and entries name (by pricing sequence), for showing their table and version. */
@@ -180,8 +135,7 @@ export class Ledger {
     const price = await this.price(account, this.usageFor({ kind, usage, replicas }, 1n), kind === "run" ? "run" : "hardware");
     const admitted = this.admit(account, context, price.bucket);
     if (admitted.denial) return { allowed: false, ...admitted.denial, metered: admitted.metered, unit: price.unit };
-    await this.ensureOpen(account);
-    await this.ensureUnit(account, price.unit);
+    await this.cycles.open(accountId, price.unit);
     const limits = account.units.find((u) => u.unit === price.unit);
     // Runs need something left; deployments need the low-credit limit (seed 001); unmetered work needs nothing.
     const lowCreditLimit = kind === "deployment" && limits && limits.lowCreditLimitMicros > 0n;
@@ -200,10 +154,7 @@ export class Ledger {
     const replayed = result.replayed === true;
     if (result.allowed) return { allowed: true, metered: admitted.metered, unit: price.unit, replayed, ...(admitted.metered ? {} : { message: admitted.reason }) };
     const reason = result.reason as DenialReason;
-    const message = describeShortfall({
-      reason, unit: price.unit, neededMicros: minimum, availableMicros: BigInt(result.available_micros),
-      limitMicros: this.limitOf(account, reason, price.unit), what: kind === "run" ? "starting the run" : "the deployment",
-    });
+    const message = shortfallMessage(account, reason, price.unit, minimum, BigInt(result.available_micros), kind === "run" ? "starting the run" : "the deployment");
     return { allowed: false, reason, message, metered: true, unit: price.unit, replayed };
   }
 

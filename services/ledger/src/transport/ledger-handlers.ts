@@ -14,7 +14,7 @@ import { authorize } from "../domain/use-cases/authorize.js";
 import { charge } from "../domain/use-cases/charge.js";
 import { grant } from "../domain/use-cases/grant.js";
 import { release } from "../domain/use-cases/release.js";
-import { CycleOpener } from "../domain/use-cases/open-cycle.js";
+import type { CycleOpener } from "../domain/use-cases/open-cycle.js";
 import { rollOver } from "../domain/use-cases/roll-over.js";
 import type { LedgerDeps } from "../domain/use-cases/run.js";
 import { statusIcon } from "../domain/status-icon.js";
@@ -46,13 +46,13 @@ const startToProto = (outcome: StartOutcome) => ({ allowed: outcome.allowed, rea
 
 export function ledgerHandlers(
   deps: LedgerDeps,
+  cycles: CycleOpener,
   ledger: Ledger,
   store: LedgerStore,
   events: LogFollower<OutboxRow>,
   options: HandlerOptions,
   decisions: DecisionTelemetry,
 ): Partial<ledgerV1.LedgerServiceServer> {
-  const cycles = new CycleOpener(deps);
   const requireWork = async (workId: string, field: string) => {
     if (!workId) throw new InvalidArgumentError(field, "is required");
     const work = await ledger.work(workId);
