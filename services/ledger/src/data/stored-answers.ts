@@ -26,8 +26,19 @@ function untag(value: unknown): unknown {
   return value;
 }
 
+/**
+ * Beside the answer, what the call made, where support search looks for it
+ * (`entry_id` of a charge, grant or adjustment, `hold_id` of an
+ * authorization).
+ */
 export function encodeAnswer(answer: unknown): unknown {
-  return { v: 2, answer: tag(answer) };
+  const made = answer !== null && typeof answer === "object" ? (answer as { entryId?: unknown; holdId?: unknown }) : {};
+  return {
+    v: 2,
+    answer: tag(answer),
+    ...(typeof made.entryId === "bigint" && made.entryId > 0n ? { entry_id: made.entryId.toString() } : {}),
+    ...(typeof made.holdId === "string" ? { hold_id: made.holdId } : {}),
+  };
 }
 
 type Flat = Record<string, unknown>;

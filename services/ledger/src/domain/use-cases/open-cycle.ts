@@ -2,7 +2,7 @@ import type { AccountView } from "../account-view.js";
 import { cycleAt } from "../cycle.js";
 import { fingerprint } from "../fingerprint.js";
 import { rollOver } from "./roll-over.js";
-import type { LedgerDeps } from "./run.js";
+import { requireAccountId, type LedgerDeps } from "./run.js";
 
 /**
  * For calls that do not open the cycle in their own transaction (GetBalance,
@@ -21,6 +21,7 @@ export class CycleOpener {
 
   /** `unit`: one the plan may not name, which gets a balance with no allotment and its limits at zero. */
   async open(accountId: string, unit: string | null = null): Promise<void> {
+    requireAccountId(accountId);
     const view = await this.deps.accounts.get(accountId);
     let terms = this.terms.get(view);
     if (terms === undefined) this.terms.set(view, (terms = fingerprint({ planVersion: view.planVersion, units: view.units, signupGrants: view.signupGrants })));
