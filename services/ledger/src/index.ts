@@ -87,7 +87,11 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
   // Every write goes through the state machine: one transaction per batch of concurrent calls (group commit), set-based writes.
   const stateStore = new PostgresLedgerStateStore(pool);
   const lanes = options.groupCommitLanes ?? 4;
-  const writes = lanes > 0 ? new GroupCommitStore(stateStore, { lanes, observe: (size, waits) => metrics.groupCommit(size, waits) }) : stateStore;
+  const writes = lanes > 0 ? new GroupCommitStore(stateStore, {
+    lanes,
+    observe: (size, waits) => metrics.groupCommit(size, waits),
+    refused: (size, error) => console.error(JSON.stringify({ level: "warn", service: "ledger", msg: "group commit batch refused; retrying its halves", size, error: String(error) })),
+  }) : stateStore;
   // Every call to entitlements and pricing (watch streams and their unary fallbacks) carries the ledger's credential.
   const credentials = options.credentials ? { credentials: options.credentials } : {};
   const entitlements = createClient(entitlementsV1.EntitlementsServiceClient, options.entitlementsAddress, credentials);

@@ -28,6 +28,8 @@ export interface GroupCommitOptions {
   maxBatch?: number;
   /** Told of every transaction as it starts: its calls, and how long each waited in the lane (ms). */
   observe?: (batchSize: number, waitsMs: number[]) => void;
+  /** Told when the database refused a batch as a whole (its halves are tried again). */
+  refused?: (batchSize: number, error: unknown) => void;
 }
 
 const tracer = trace.getTracer("tollgate-ledger");
@@ -59,6 +61,7 @@ export class GroupCommitStore implements LedgerStateStore {
   private readonly lanes: Lane[];
   private readonly maxBatch: number;
   private readonly observe: (batchSize: number, waitsMs: number[]) => void;
+  private readonly refused: (batchSize: number, error: unknown) => void;
 
   constructor(
     private readonly inner: LedgerStateStore,
@@ -67,6 +70,7 @@ export class GroupCommitStore implements LedgerStateStore {
     this.lanes = Array.from({ length: Math.max(1, options.lanes) }, () => ({ queue: [], busy: false }));
     this.maxBatch = Math.max(1, options.maxBatch ?? 64);
     this.observe = options.observe ?? (() => {});
+    this.refused = options.refused ?? (() => {});
   }
 
   transact<T>(commands: readonly Command[], decide: Decide<T>): Promise<T> {
@@ -139,7 +143,8 @@ export class GroupCommitStore implements LedgerStateStore {
         }
         return { value: decided, writes };
       });
-    } catch {
+    } catch (error) {
+      this.refused(batch.length, error);
       const half = Math.ceil(batch.length / 2);
       await this.commit(batch.slice(0, half));
       await this.commit(batch.slice(half));

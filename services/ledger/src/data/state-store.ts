@@ -51,11 +51,13 @@ interface Named {
   grantKeys: string[];
   /** Cycle grant keys (`monthly:<account>:<unit>:<start>`), stored with the start as PostgreSQL prints a timestamptz. */
   cycleKeys: { accountId: string; unit: string; startMs: number }[];
+  /** Entry ids to reserve from the sequence up front (more are reserved if the batch needs them). */
+  reserve: number;
 }
 
 function named(commands: readonly Command[]): Named {
   const accounts = [...new Set(commands.map((c) => c.accountId))].sort(byCodeUnit);
-  const n: Named = { accounts, holdIds: [], poolIds: [], workIds: [], keys: [], grantKeys: [], cycleKeys: [] };
+  const n: Named = { accounts, holdIds: [], poolIds: [], workIds: [], keys: [], grantKeys: [], cycleKeys: [], reserve: commands.length * 3 + 4 };
   for (const c of commands) {
     if ("idempotencyKey" in c) n.keys.push({ accountId: c.accountId, key: c.idempotencyKey });
     switch (c.type) {
@@ -98,6 +100,8 @@ interface Rows {
   holds: HoldRow[];
   keys: { account_id: string; idempotency_key: string; operation: string; request_hash: string; response: unknown; at_ms: string }[];
   work: WorkRow[];
+  /** Entry ids reserved for the batch. */
+  ids: bigint[];
 }
 
 interface PoolRow {
@@ -228,7 +232,7 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
       try {
         const names = named(commands);
         const rows = await this.read(client, names, true);
-        let reserved = await reserveEntryIds(client, commands.length * 3 + 4);
+        let reserved = rows.ids;
         let decided: { value: T; writes: readonly Write[] };
         for (;;) {
           try {
@@ -260,13 +264,16 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
         [n.accounts],
       )
     ).rows;
-    const work = (
-      await client.query<WorkRow>(
-        `select ${WORK_COLUMNS} from ledger.metered_work where account_id = any($1::text[]) and ($3 or work_id = any($2::text[]))
-          order by work_id collate "C" ${lock ? "for update" : ""}`,
-        [n.accounts, n.workIds, !lock],
-      )
-    ).rows;
+    // Work rows are locked only when a command names one (ticks, starts).
+    const work = !lock || n.workIds.length > 0
+      ? (
+          await client.query<WorkRow>(
+            `select ${WORK_COLUMNS} from ledger.metered_work where account_id = any($1::text[]) and ($3 or work_id = any($2::text[]))
+              order by work_id collate "C" ${lock ? "for update" : ""}`,
+            [n.accounts, n.workIds, !lock],
+          )
+        ).rows
+      : [];
     const balances = (
       await client.query<Rows["balances"][number]>(
         `select account_id, unit, held_micros::text, negative_limit_micros::text, low_credit_limit_micros::text, crossed_percents
@@ -274,32 +281,32 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
         [n.accounts],
       )
     ).rows;
-    const pools = (
-      await client.query<PoolRow>(
-        `select ${POOL_COLUMNS} from ledger.pools
-          where account_id = any($1::text[])
-            and ($7 or not closed or kind = 'free_grant' or pool_id = any($2::uuid[]) or grant_key = any($3::text[])
-                 or grant_key = any(select 'monthly:' || a || ':' || u || ':' || ${TS("ms")}::text from unnest($4::text[], $5::text[], $6::bigint[]) as k(a, u, ms)))`,
-        [n.accounts, n.poolIds, n.grantKeys, n.cycleKeys.map((k) => k.accountId), n.cycleKeys.map((k) => k.unit), n.cycleKeys.map((k) => k.startMs), !lock],
+    // What the locks protect, and the batch's entry ids, in one round trip.
+    const [rest] = (
+      await client.query<{ pools: PoolRow[]; holds: HoldRow[]; keys: Rows["keys"]; ids: string[] }>(
+        `select
+           (select coalesce(json_agg(p), '[]') from (
+              select ${POOL_COLUMNS} from ledger.pools
+               where account_id = any($1::text[])
+                 and ($7 or not closed or kind = 'free_grant' or pool_id = any($2::uuid[]) or grant_key = any($3::text[])
+                      or grant_key = any(select 'monthly:' || a || ':' || u || ':' || ${TS("ms")}::text from unnest($4::text[], $5::text[], $6::bigint[]) as k(a, u, ms)))) p) as pools,
+           (select coalesce(json_agg(h), '[]') from (
+              select ${HOLD_COLUMNS} from ledger.holds where account_id = any($1::text[]) and ($7 or status = 'open' or hold_id = any($8::uuid[]))) h) as holds,
+           (select coalesce(json_agg(i), '[]') from (
+              select i.account_id, i.idempotency_key, i.operation, i.request_hash, i.response, ${MS("i.created_at")} as at_ms
+                from ledger.idempotency_keys i where $7 and i.account_id = any($1::text[])
+              union all -- by primary key, one probe per key
+              select i.account_id, i.idempotency_key, i.operation, i.request_hash, i.response, ${MS("i.created_at")} as at_ms
+                from unnest($9::text[], $10::text[]) as k(a, key) join ledger.idempotency_keys i on i.account_id = k.a and i.idempotency_key = k.key
+               where not $7) i) as keys,
+           array(select nextval('ledger.entries_entry_id_seq')::text from generate_series(1, $11::int)) as ids`,
+        [
+          n.accounts, n.poolIds, n.grantKeys, n.cycleKeys.map((k) => k.accountId), n.cycleKeys.map((k) => k.unit), n.cycleKeys.map((k) => k.startMs), !lock,
+          n.holdIds, n.keys.map((k) => k.accountId), n.keys.map((k) => k.key), lock ? n.reserve : 0,
+        ],
       )
     ).rows;
-    const holds = (
-      await client.query<HoldRow>(
-        `select ${HOLD_COLUMNS} from ledger.holds where account_id = any($1::text[]) and ($3 or status = 'open' or hold_id = any($2::uuid[]))`,
-        [n.accounts, n.holdIds, !lock],
-      )
-    ).rows;
-    const keys = (
-      await client.query<Rows["keys"][number]>(
-        lock
-          ? `select i.account_id, i.idempotency_key, i.operation, i.request_hash, i.response, ${MS("i.created_at")} as at_ms
-               from ledger.idempotency_keys i join unnest($1::text[], $2::text[]) as k(a, key) on i.account_id = k.a and i.idempotency_key = k.key`
-          : `select account_id, idempotency_key, operation, request_hash, response, ${MS("created_at")} as at_ms
-               from ledger.idempotency_keys where account_id = any($1::text[])`,
-        lock ? [n.keys.map((k) => k.accountId), n.keys.map((k) => k.key)] : [n.accounts],
-      )
-    ).rows;
-    return { accounts, balances, pools, holds, keys, work };
+    return { accounts, balances, pools: rest!.pools, holds: rest!.holds, keys: rest!.keys, work, ids: rest!.ids.map((id) => BigInt(id)) };
   }
 
   /** One account as the next transaction would read it, with every pool, hold, key and work it ever had (support tools, tests). */
