@@ -173,6 +173,19 @@ try {
   const workloads: WorkloadResult[] = [];
   let ledgerRssMaxMiB = 0;
 
+  /** Updates of ledger.balances so far; idle backends report their statistics within 10 s, so this waits for them. */
+  async function balanceRowUpdates(): Promise<number> {
+    await new Promise((resolve) => setTimeout(resolve, 11_000));
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    try {
+      const { rows } = await client.query(`select coalesce(sum(n_tup_upd), 0)::bigint as n from pg_stat_user_tables where schemaname = 'ledger' and relname = 'balances'`);
+      return Number(rows[0].n);
+    } finally {
+      await client.end();
+    }
+  }
+
   async function workload(name: string, unit: string, body: () => Promise<{ loop: LoopResult; operations?: number; extra?: Record<string, number> }>) {
     log(`${name}: ${SECONDS} s, ${CONCURRENCY} callers on ${CHANNELS} channels`);
     const serviceCpu = new CpuMeter(servicePids);
@@ -213,9 +226,13 @@ try {
   const noopOpen = await openPairs(noopAgain.clients, halfRate, () => "noop", "no", floorSeconds);
   noopAgain.stop();
 
-  await workload("W-hot", "pairs/s", async () => ({
-    loop: await closedLoop(CONCURRENCY, SECONDS, (worker, iteration, latencies) => pair(clients[worker % CHANNELS]!, "hot", `h-${worker}-${iteration}`, latencies)),
-  }));
+  await workload("W-hot", "pairs/s", async () => {
+    // Balance-row updates per pair (pg_stat_user_tables): how well the hot row's lock is amortised over batches.
+    const before = await balanceRowUpdates();
+    const loop = await closedLoop(CONCURRENCY, SECONDS, (worker, iteration, latencies) => pair(clients[worker % CHANNELS]!, "hot", `h-${worker}-${iteration}`, latencies));
+    const updates = (await balanceRowUpdates()) - before;
+    return { loop, extra: { balanceRowUpdatesPerPair: round(updates / Math.max(loop.operations, 1), 3) } };
+  });
 
   let charges = 0;
   await workload("W-stream", "charges/s", async () => {
