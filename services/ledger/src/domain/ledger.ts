@@ -63,8 +63,10 @@ function requireAccount(accountId: string): void {
 }
 
 /**
- * The ledger's use cases. Each reads plans and rates from memory and makes one
- * call to the store; nothing here knows of gRPC.
+ * Metered work (runs and deployments: start, ticks, pause, resume, end,
+ * scale, undeploy) and the balance read, still on the SQL functions; every
+ * other write goes through the state machine (use-cases/). Nothing here knows
+ * of gRPC.
  */
 export class Ledger {
   constructor(

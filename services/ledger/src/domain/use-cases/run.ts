@@ -80,7 +80,8 @@ export async function run<C extends Command>(deps: LedgerDeps, view: AccountView
   const result = await deps.store.transact(commands, (state, ids) => {
     const account = state.get(view.accountId);
     if (account) account.facts = factsOf(view);
-    const batch = execute(state, commands, { nowMs: now.getTime(), ids });
+    // Decided at the time it is decided, under the batch's locks: the calls of one batch share (almost) one instant.
+    const batch = execute(state, commands, { nowMs: deps.now().getTime(), ids });
     return { value: batch.outcomes[commands.length - 1]!.result, writes: batch.writes };
   });
   if (!result.ok) raise(result.error);
