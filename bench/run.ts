@@ -217,6 +217,19 @@ try {
   const workloads: WorkloadResult[] = [];
   let ledgerRssMaxMiB = 0;
 
+  /** Updates of ledger.balances so far; idle backends report their statistics within 10 s, so this waits for them. */
+  async function balanceRowUpdates(): Promise<number> {
+    await new Promise((resolve) => setTimeout(resolve, 11_000));
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    try {
+      const { rows } = await client.query(`select coalesce(sum(n_tup_upd), 0)::bigint as n from pg_stat_user_tables where schemaname = 'ledger' and relname = 'balances'`);
+      return Number(rows[0].n);
+    } finally {
+      await client.end();
+    }
+  }
+
   async function workload(name: Workload, unit: string, body: () => Promise<{ loop: LoopResult; operations?: number; extra?: Record<string, number> }>) {
     if (!runs(name)) return undefined;
     log(`${name}: ${SECONDS} s, ${CONCURRENCY} callers on ${CHANNELS} channels${options.replicas > 1 ? ` to ${options.replicas} ledger replicas` : ""}`);
@@ -276,9 +289,12 @@ try {
   }
   const open = baselines && uniform ? await openLoops(uniform.perSecond) : undefined;
 
-  await workload("W-hot", "pairs/s", async () => ({
+  // Balance-row updates per pair (pg_stat_user_tables): how well the hot row's lock is amortised over batches (read outside the CPU window).
+  const balanceUpdatesBefore = runs("W-hot") ? await balanceRowUpdates() : 0;
+  const hot = await workload("W-hot", "pairs/s", async () => ({
     loop: await closedLoop(CONCURRENCY, SECONDS, (worker, iteration, latencies) => pair(clients[worker % CHANNELS]!, "hot", `h-${worker}-${iteration}`, latencies)),
   }));
+  if (hot) hot.extra = { ...hot.extra, balanceRowUpdatesPerPair: round(((await balanceRowUpdates()) - balanceUpdatesBefore) / Math.max(hot.loop.operations, 1), 3) };
 
   let charges = 0;
   await workload("W-stream", "charges/s", async () => {

@@ -57,6 +57,8 @@ export interface GrantCommand extends Keyed {
   priority: number;
   reason: string;
   actor: string;
+  /** The person the actor acted for; recorded on the entry, not part of the request. */
+  onBehalfOf?: string;
   traceId: string;
   reload: { belowMicros: bigint; toMicros: bigint; cooldownMs: number } | null;
 }
@@ -68,6 +70,8 @@ export interface AdjustCommand extends Keyed {
   amountMicros: bigint;
   reason: string;
   actor: string;
+  /** The person the actor acted for; recorded on the entry, not part of the request. */
+  onBehalfOf?: string;
   traceId: string;
 }
 
