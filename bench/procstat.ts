@@ -36,9 +36,10 @@ export class CpuMeter {
     for (const pid of pids()) this.before.set(pid, cpuSeconds(pid));
   }
 
+  /** A process that ended in between counts nothing (its last reading is gone with it). */
   seconds(): number {
     let total = 0;
-    for (const pid of this.pids()) total += cpuSeconds(pid) - (this.before.get(pid) ?? 0);
+    for (const pid of this.pids()) total += Math.max(0, cpuSeconds(pid) - (this.before.get(pid) ?? 0));
     return total;
   }
 }

@@ -1,11 +1,14 @@
 /**
- * npm run bench [-- --quick]
+ * npm run bench [-- --quick] [--only W-uniform,W-hot] [--replicas 2] [--profile DIR]
  *
  * Baselines and workloads in one run on this machine, reported as ratios
  * (see BENCHMARK.md in the project's docs and bench/README.md). Starts the
  * services as separate processes on a fresh database, drives them over gRPC
  * from this process, checks the ledger's invariants after every workload and
- * exits non-zero if one fails.
+ * exits non-zero if one fails. `--only` runs the named workloads without the
+ * baselines and the open loop; `--replicas` runs that many ledger and
+ * notifications processes; `--profile` writes the services' CPU profiles of
+ * each measured workload to a directory, with a summary by category.
  */
 import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -19,10 +22,16 @@ import { spawnServices } from "../scripts/services.js";
 import { pgbenchTps } from "./baselines.js";
 import { checkInvariants, type InvariantReport } from "./invariants.js";
 import { closedLoop, openLoop, round, type Latencies, type LoopResult } from "./load.js";
+import { parseOptions, type Workload } from "./options.js";
 import { CpuMeter, cpuSeconds, postgresPids, rssMiB } from "./procstat.js";
+import { ServiceProfiler, summarise, type ProfileSummary } from "./profile.js";
 
-const quick = process.argv.includes("--quick");
+const options = parseOptions(process.argv.slice(2));
+const quick = options.quick;
 const SECONDS = quick ? 4 : 15;
+const runs = (workload: Workload) => !options.only || options.only.has(workload);
+/** The baselines and the open loop run only with the whole bench. */
+const baselines = !options.only;
 const ACCOUNTS = quick ? 500 : 10_000;
 const CONCURRENCY = 32;
 const CHANNELS = 4;
@@ -46,21 +55,37 @@ const benchDb = `tollgate_bench_${Date.now().toString(36)}`;
   process.env.BENCH_PG_VERSION = version;
 }
 const databaseUrl = adminUrl.toString();
+/** One query on the server's maintenance connection. */
+async function adminQuery<Row extends object>(text: string, values: unknown[]): Promise<Row[]> {
+  const admin = new pg.Client({ connectionString: server.url });
+  await admin.connect();
+  try {
+    return (await admin.query<Row>(text, values)).rows;
+  } finally {
+    await admin.end();
+  }
+}
+/** The PostgreSQL backends connected to this run's database now. */
+const benchBackends = async () => (await adminQuery<{ pid: number }>("select pid from pg_stat_activity where datname = $1", [benchDb])).map((row) => row.pid);
+/** Deadlocks PostgreSQL has detected (and broken by cancelling a transaction) in this run's database so far. */
+const benchDeadlocks = async () => Number((await adminQuery<{ deadlocks: string }>("select deadlocks from pg_stat_database where datname = $1", [benchDb]))[0]?.deadlocks ?? 0);
 
 // ── baselines ───────────────────────────────────────────────────────────────
 const PGBENCH_SECONDS = quick ? 3 : SECONDS;
 /** Unmeasured load before a server's first measured loop: JIT, connection pools and PL/pgSQL plan caches warm up. */
 const WARM_UP_SECONDS = quick ? 1.5 : 3;
-log(`B-pg-uniform and B-pg-hot: pgbench, 16 clients, ${PGBENCH_SECONDS} s each`);
-const pgUniformTps = await pgbenchTps(databaseUrl, "uniform", PGBENCH_SECONDS);
-const pgHotTps = await pgbenchTps(databaseUrl, "hot", PGBENCH_SECONDS);
+if (baselines) log(`B-pg-uniform and B-pg-hot: pgbench, 16 clients, ${PGBENCH_SECONDS} s each`);
+const pgUniformTps = baselines ? await pgbenchTps(databaseUrl, "uniform", PGBENCH_SECONDS) : null;
+const pgHotTps = baselines ? await pgbenchTps(databaseUrl, "hot", PGBENCH_SECONDS) : null;
 
 // Authentication on, as in production: a key pair for this run, one token for the load generator (sent to the no-op server too).
 const benchIssuer = await generateIssuerKey("bench");
 const benchToken = (subject: string, roles: ("meter" | "admin" | "service")[]) =>
   mintToken(benchIssuer.privateJwk, { issuer: "tollgate-bench", subject, roles, ttlSeconds: 86_400 });
 const credentials = { credentials: await benchToken("bench", ["meter", "admin"]) };
-const ledgerClients = (address: string) => Array.from({ length: CHANNELS }, () => createClient(ledgerV1.LedgerServiceClient, address, credentials));
+/** CHANNELS channels, spread round-robin over the addresses (ledger replicas). */
+const ledgerClients = (addresses: string[]) =>
+  Array.from({ length: CHANNELS }, (_, i) => createClient(ledgerV1.LedgerServiceClient, addresses[i % addresses.length]!, credentials));
 const usage = (replies: number): pricingV1.Usage => ({ kind: { $case: "modelReply", modelReply: { model: "bench-model", replies: String(replies) } } });
 const authorizeReq = (accountId: string, key: string, replies = 1) =>
   ledgerV1.AuthorizeRequest.fromPartial({ accountId, estimate: usage(replies), idempotencyKey: key, ttlMs: "60000" });
@@ -73,7 +98,7 @@ async function startNoop() {
   const address = await new Promise<string>((resolve) =>
     createInterface({ input: noop.stdout! }).on("line", (line) => line.includes("listening") && resolve(JSON.parse(line).address)),
   );
-  const clients = ledgerClients(address);
+  const clients = ledgerClients([address]);
   return { clients, stop: () => { clients.forEach((c) => c.close()); noop.kill("SIGTERM"); } };
 }
 
@@ -90,45 +115,59 @@ function openPairs(clients: ledgerV1.LedgerServiceClient[], rate: number, accoun
   });
 }
 
-log(`B-grpc-noop: the same load generator against a canned grpc-js server, ${SECONDS} s`);
-const noop = await startNoop();
-const noopPair = async (worker: number, iteration: number, latencies: Latencies) => {
-  const client = noop.clients[worker % CHANNELS]!;
-  const hold = await latencies.time("Authorize", () => call(client, client.authorize, authorizeReq("noop", `n-${worker}-${iteration}`)));
-  await latencies.time("Charge", () => call(client, client.charge, chargeReq("noop", hold.holdId, `nc-${worker}-${iteration}`, true)));
-};
-await closedLoop(CONCURRENCY, WARM_UP_SECONDS, noopPair);
-const noopResult = await closedLoop(CONCURRENCY, SECONDS, noopPair);
-noop.stop();
+/** B-grpc-noop: the same load generator against the canned server, after its warm-up. */
+async function noopBaseline(): Promise<LoopResult> {
+  log(`B-grpc-noop: the same load generator against a canned grpc-js server, ${SECONDS} s`);
+  const noop = await startNoop();
+  const noopPair = async (worker: number, iteration: number, latencies: Latencies) => {
+    const client = noop.clients[worker % CHANNELS]!;
+    const hold = await latencies.time("Authorize", () => call(client, client.authorize, authorizeReq("noop", `n-${worker}-${iteration}`)));
+    await latencies.time("Charge", () => call(client, client.charge, chargeReq("noop", hold.holdId, `nc-${worker}-${iteration}`, true)));
+  };
+  await closedLoop(CONCURRENCY, WARM_UP_SECONDS, noopPair);
+  const result = await closedLoop(CONCURRENCY, SECONDS, noopPair);
+  noop.stop();
+  return result;
+}
+const noopResult = baselines ? await noopBaseline() : undefined;
 
 // ── the platform ────────────────────────────────────────────────────────────
-log("starting the services");
+log(`starting the services${options.replicas > 1 ? `, ${options.replicas} ledger and ${options.replicas} notifications replicas` : ""}`);
+const profiler = options.profileDir ? new ServiceProfiler(options.profileDir) : undefined;
 const services = await spawnServices({
   databaseUrl,
   ports: { entitlements: 0, pricing: 0, ledger: 0, notifications: 0 },
+  replicas: options.replicas,
   env: {
     DB_POOL_MAX: "8",
     HOLD_SWEEP_INTERVAL_MS: "1000",
-    NODE_OPTIONS: process.env.BENCH_SERVICE_NODE_OPTIONS ?? "",
+    NODE_OPTIONS: [process.env.BENCH_SERVICE_NODE_OPTIONS ?? "", profiler ? ServiceProfiler.nodeOptions : ""].join(" ").trim(),
     AUTH_ISSUERS: JSON.stringify({ "tollgate-bench": benchIssuer.publicJwks }),
     AUTH_TOKEN: await benchToken("bench-services", ["service"]),
   },
   onLine: (name, line, stream) => {
-    if (stream === "stderr") console.error(`[${name}] ${line}`);
+    if (stream !== "stderr") return;
+    if (profiler?.onLine(name, line)) return;
+    console.error(`[${name}] ${line}`);
   },
 });
-const servicePids = () => Object.values(services.pids);
+const servicePids = () => services.processes.map((p) => p.child.pid!);
+const ledgerPids = () => services.replicas.ledger.map((p) => p.child.pid!);
 
 try {
   const entitlements = createClient(entitlementsV1.EntitlementsServiceClient, services.addresses.entitlements, credentials);
   const pricing = createClient(pricingV1.PricingServiceClient, services.addresses.pricing, credentials);
-  const clients = ledgerClients(services.addresses.ledger);
+  const clients = ledgerClients(services.replicas.ledger.map((p) => p.address));
+  /** One channel to each ledger replica. */
+  const replicaClients = clients.slice(0, Math.min(options.replicas, CHANNELS));
 
   log(`seeding a rate table, two plans and ${ACCOUNTS.toLocaleString("en")} accounts`);
+  /** Seeding is not measured: on a busy machine a call (or 64 at once) may take longer than the usual 10 s deadline. */
+  const SEEDING = { deadlineMs: 120_000 };
   await call(pricing, pricing.publishRateTable, {
     tableId: "bench", effectiveFrom: new Date(Date.now() - 60_000), actor: "bench", reason: "bench", idempotencyKey: "",
     rates: [{ bucket: commonV1.Bucket.BUCKET_AI, unit: commonV1.Unit.UNIT_CREDITS, kind: { $case: "modelReply", modelReply: { model: "bench-model", microsPerReply: String(CREDIT) } } }],
-  });
+  }, SEEDING);
   const plan = (planId: string, credits: number, negativeCredits: number) =>
     call(entitlements, entitlements.publishPlan, {
       actor: "bench", reason: "bench",
@@ -138,19 +177,19 @@ try {
         limits: [{ unit: commonV1.Unit.UNIT_CREDITS, negativeLimitMicros: String(negativeCredits * CREDIT), lowCreditLimitMicros: "0" }],
         thresholds: { bannerPercents: [50, 100], emailPercents: [] },
       }),
-    });
+    }, SEEDING);
   await plan("bench", 1_000_000_000, 0);
   await plan("bench-edge", 100, 50);
   const accounts = Array.from({ length: ACCOUNTS }, (_, i) => `acct-${i}`);
   const create = (accountId: string, planId = "bench") =>
-    call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId, name: accountId, planId, seats: 1 }));
+    call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId, name: accountId, planId, seats: 1 }), SEEDING);
   await create("hot");
   await create("edge", "bench-edge");
   for (let i = 0; i < accounts.length; i += 64) await Promise.all(accounts.slice(i, i + 64).map((a) => create(a)));
-  // First sight of an account in the ledger fetches it once and opens its cycle; do that before measuring.
+  // First sight of an account in a ledger process fetches it once and opens its cycle; do that in each replica before measuring.
   const warm = [...accounts, "hot", "edge"];
   for (let i = 0; i < warm.length; i += 64) {
-    await Promise.all(warm.slice(i, i + 64).map((accountId, j) => { const c = clients[j % CHANNELS]!; return call(c, c.getBalance, { accountId }); }));
+    await Promise.all(warm.slice(i, i + 64).flatMap((accountId) => replicaClients.map((c) => call(c, c.getBalance, { accountId }, SEEDING))));
   }
 
   const pick = () => accounts[Math.floor(Math.random() * accounts.length)]!;
@@ -167,19 +206,46 @@ try {
     perSecond: number;
     serviceCpuMsPerKiloOp: number;
     postgresCpuMsPerKiloOp: number;
+    /** Only the backends connected to the bench's database (the server may be shared with other work). */
+    benchBackendsCpuMsPerKiloOp: number;
+    /** Deadlocks detected in the bench database during the workload (and its invariant check). */
+    deadlocks: number;
     invariants: InvariantReport;
     extra?: Record<string, number>;
+    profile?: Record<string, ProfileSummary>;
   }
   const workloads: WorkloadResult[] = [];
   let ledgerRssMaxMiB = 0;
 
-  async function workload(name: string, unit: string, body: () => Promise<{ loop: LoopResult; operations?: number; extra?: Record<string, number> }>) {
-    log(`${name}: ${SECONDS} s, ${CONCURRENCY} callers on ${CHANNELS} channels`);
+  /** Updates of ledger.balances so far; idle backends report their statistics within 10 s, so this waits for them. */
+  async function balanceRowUpdates(): Promise<number> {
+    await new Promise((resolve) => setTimeout(resolve, 11_000));
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    try {
+      const { rows } = await client.query(`select coalesce(sum(n_tup_upd), 0)::bigint as n from pg_stat_user_tables where schemaname = 'ledger' and relname = 'balances'`);
+      return Number(rows[0].n);
+    } finally {
+      await client.end();
+    }
+  }
+
+  async function workload(name: Workload, unit: string, body: () => Promise<{ loop: LoopResult; operations?: number; extra?: Record<string, number> }>) {
+    if (!runs(name)) return undefined;
+    log(`${name}: ${SECONDS} s, ${CONCURRENCY} callers on ${CHANNELS} channels${options.replicas > 1 ? ` to ${options.replicas} ledger replicas` : ""}`);
+    const stopProfiles = await profiler?.start(name);
     const serviceCpu = new CpuMeter(servicePids);
     const postgresCpu = new CpuMeter(postgresPids);
-    const rss = setInterval(() => (ledgerRssMaxMiB = Math.max(ledgerRssMaxMiB, rssMiB(services.pids.ledger))), 250);
+    let backends = await benchBackends();
+    const deadlocksBefore = await benchDeadlocks();
+    const backendsCpu = new CpuMeter(() => backends);
+    const rss = setInterval(() => (ledgerRssMaxMiB = Math.max(ledgerRssMaxMiB, ...ledgerPids().map(rssMiB))), 250);
     const { loop, operations = loop.operations, extra } = await body();
     clearInterval(rss);
+    const profiles = await stopProfiles?.();
+    // Backends that connected during the workload count from zero.
+    backends = [...new Set([...backends, ...(await benchBackends())])];
+    const backendsSeconds = backendsCpu.seconds();
     const kilo = Math.max(operations, 1) / 1000;
     const result: WorkloadResult = {
       name,
@@ -188,11 +254,16 @@ try {
       perSecond: operations / loop.seconds,
       serviceCpuMsPerKiloOp: round((serviceCpu.seconds() * 1000) / kilo),
       postgresCpuMsPerKiloOp: round((postgresCpu.seconds() * 1000) / kilo),
+      benchBackendsCpuMsPerKiloOp: round((backendsSeconds * 1000) / kilo),
       invariants: await checkInvariants(databaseUrl),
+      deadlocks: (await benchDeadlocks()) - deadlocksBefore,
       ...(extra ? { extra } : {}),
+      ...(profiles ? { profile: Object.fromEntries([...profiles].map(([process, profile]) => [process, summarise(profile, operations)])) } : {}),
     };
+    if (result.profile) log(`  profiles in ${options.profileDir}; the ledger's attributed CPU by category: ${describeProfile(result.profile["ledger-0"])}`);
     if (loop.errors > 0) log(`  ${loop.errors} errors, first: ${loop.firstError}`);
     if (!result.invariants.ok) log(`  INVARIANT VIOLATED: ${result.invariants.violations.join("; ")}`);
+    if (result.deadlocks > 0) log(`  ${result.deadlocks} deadlocks detected in the bench database`);
     workloads.push(result);
     return result;
   }
@@ -203,19 +274,27 @@ try {
     loop: await closedLoop(CONCURRENCY, SECONDS, (worker, iteration, latencies) => pair(clients[worker % CHANNELS]!, pick(), `u-${worker}-${iteration}`, latencies)),
   }));
 
-  const halfRate = Math.max(1, uniform.perSecond / 2);
-  log(`W-uniform open loop at ${round(halfRate, 0)} pairs/s (half the maximum), ${SECONDS} s`);
-  const open = await openPairs(clients, halfRate, pick, "o");
-  // The floor of that figure on this machine: the same open loop against the canned server (load generator and gRPC alone).
-  const floorSeconds = quick ? 2 : SECONDS;
-  log(`B-grpc-noop open loop at the same rate, ${floorSeconds} s`);
-  const noopAgain = await startNoop();
-  const noopOpen = await openPairs(noopAgain.clients, halfRate, () => "noop", "no", floorSeconds);
-  noopAgain.stop();
+  /** Authorize latency at half the W-uniform maximum, against the platform and against the canned server. */
+  async function openLoops(uniformPerSecond: number) {
+    const halfRate = Math.max(1, uniformPerSecond / 2);
+    log(`W-uniform open loop at ${round(halfRate, 0)} pairs/s (half the maximum), ${SECONDS} s`);
+    const platform = await openPairs(clients, halfRate, pick, "o");
+    // The floor of that figure on this machine: the same open loop against the canned server (load generator and gRPC alone).
+    const floorSeconds = quick ? 2 : SECONDS;
+    log(`B-grpc-noop open loop at the same rate, ${floorSeconds} s`);
+    const noopAgain = await startNoop();
+    const noop = await openPairs(noopAgain.clients, halfRate, () => "noop", "no", floorSeconds);
+    noopAgain.stop();
+    return { halfRate, platform, noop };
+  }
+  const open = baselines && uniform ? await openLoops(uniform.perSecond) : undefined;
 
-  await workload("W-hot", "pairs/s", async () => ({
+  // Balance-row updates per pair (pg_stat_user_tables): how well the hot row's lock is amortised over batches (read outside the CPU window).
+  const balanceUpdatesBefore = runs("W-hot") ? await balanceRowUpdates() : 0;
+  const hot = await workload("W-hot", "pairs/s", async () => ({
     loop: await closedLoop(CONCURRENCY, SECONDS, (worker, iteration, latencies) => pair(clients[worker % CHANNELS]!, "hot", `h-${worker}-${iteration}`, latencies)),
   }));
+  if (hot) hot.extra = { ...hot.extra, balanceRowUpdatesPerPair: round(((await balanceRowUpdates()) - balanceUpdatesBefore) / Math.max(hot.loop.operations, 1), 3) };
 
   let charges = 0;
   await workload("W-stream", "charges/s", async () => {
@@ -281,23 +360,26 @@ try {
   // ── report ────────────────────────────────────────────────────────────────
   const byName = Object.fromEntries(workloads.map((w) => [w.name, w]));
   const ratio = (a: number | null | undefined, b: number | null | undefined) => (a && b ? round(a / b, 3) : null);
-  const authorizeP99AtHalf = open.latencies.percentiles().Authorize?.p99Ms ?? null;
+  const authorizeP99AtHalf = open?.platform.latencies.percentiles().Authorize?.p99Ms ?? null;
+  const rate = (name: Workload) => byName[name]?.perSecond;
   const goals = [
-    { figure: "W-uniform pairs/s ÷ B-grpc-noop pairs/s", value: ratio(byName["W-uniform"]!.perSecond, noopResult.perSecond), goal: 0.6, atLeast: true },
-    { figure: "W-uniform pairs/s ÷ B-pg-uniform tps", value: ratio(byName["W-uniform"]!.perSecond, pgUniformTps), goal: 0.25, atLeast: true },
-    { figure: "W-hot pairs/s ÷ B-pg-hot tps", value: ratio(byName["W-hot"]!.perSecond, pgHotTps), goal: 1.0, atLeast: true },
-    { figure: "W-hot pairs/s ÷ W-uniform pairs/s", value: ratio(byName["W-hot"]!.perSecond, byName["W-uniform"]!.perSecond), goal: 0.8, atLeast: true },
-    { figure: "W-stream charges/s ÷ W-uniform pairs/s", value: ratio(byName["W-stream"]!.perSecond, byName["W-uniform"]!.perSecond), goal: 1.5, atLeast: true },
+    { figure: "W-uniform pairs/s ÷ B-grpc-noop pairs/s", value: ratio(rate("W-uniform"), noopResult?.perSecond), goal: 0.6, atLeast: true },
+    { figure: "W-uniform pairs/s ÷ B-pg-uniform tps", value: ratio(rate("W-uniform"), pgUniformTps), goal: 0.25, atLeast: true },
+    { figure: "W-hot pairs/s ÷ B-pg-hot tps", value: ratio(rate("W-hot"), pgHotTps), goal: 1.0, atLeast: true },
+    { figure: "W-hot pairs/s ÷ W-uniform pairs/s", value: ratio(rate("W-hot"), rate("W-uniform")), goal: 0.8, atLeast: true },
+    { figure: "W-stream charges/s ÷ W-uniform pairs/s", value: ratio(rate("W-stream"), rate("W-uniform")), goal: 1.5, atLeast: true },
     { figure: "Authorize p99 at half the maximum rate (ms)", value: authorizeP99AtHalf, goal: 10, atLeast: false },
     { figure: "ledger resident memory under load (MiB)", value: round(ledgerRssMaxMiB, 1), goal: 300, atLeast: false },
   ].map((g) => ({ ...g, met: g.value === null ? null : g.atLeast ? g.value >= g.goal : g.value <= g.goal }));
 
-  console.log("\nBaselines");
-  console.table({
-    "B-pg-uniform": { "tps": pgUniformTps === null ? "n/a" : round(pgUniformTps, 0) },
-    "B-pg-hot": { "tps": pgHotTps === null ? "n/a" : round(pgHotTps, 0) },
-    "B-grpc-noop": { "tps": round(noopResult.perSecond, 0), ...flatten(noopResult.latencies) },
-  });
+  if (noopResult) {
+    console.log("\nBaselines");
+    console.table({
+      "B-pg-uniform": { "tps": pgUniformTps === null ? "n/a" : round(pgUniformTps, 0) },
+      "B-pg-hot": { "tps": pgHotTps === null ? "n/a" : round(pgHotTps, 0) },
+      "B-grpc-noop": { "tps": round(noopResult.perSecond, 0), ...flatten(noopResult.latencies) },
+    });
+  }
   console.log("Workloads");
   console.table(Object.fromEntries(workloads.map((w) => [w.name, {
     rate: `${round(w.perSecond, 0)} ${w.unit}`,
@@ -305,10 +387,14 @@ try {
     ...flatten(w.loop.latencies),
     "svc CPU ms/1k": w.serviceCpuMsPerKiloOp,
     "pg CPU ms/1k": w.postgresCpuMsPerKiloOp,
+    "bench db CPU ms/1k": w.benchBackendsCpuMsPerKiloOp,
+    deadlocks: w.deadlocks,
     invariants: w.invariants.ok ? "ok" : "VIOLATED",
   }])));
-  console.log(`Open loop at half the maximum rate: ${round(open.perSecond, 0)} pairs/s`, open.latencies.percentiles());
-  console.log(`The same open loop against B-grpc-noop:`, noopOpen.latencies.percentiles());
+  if (open) {
+    console.log(`Open loop at half the maximum rate: ${round(open.platform.perSecond, 0)} pairs/s`, open.platform.latencies.percentiles());
+    console.log(`The same open loop against B-grpc-noop:`, open.noop.latencies.percentiles());
+  }
   console.log("Goals");
   console.table(goals.map((g) => ({ figure: g.figure, value: g.value ?? "n/a", goal: `${g.atLeast ? "≥" : "≤"} ${g.goal}`, met: g.met === null ? "n/a" : g.met ? "yes" : "no" })));
 
@@ -316,14 +402,20 @@ try {
     at: new Date().toISOString(),
     mode: quick ? "quick" : "full",
     machine: { nproc: availableParallelism(), node: process.version, postgres: process.env.BENCH_PG_VERSION, cpuSecondsOfThisProcess: round(cpuSeconds(process.pid)) },
-    settings: { seconds: SECONDS, accounts: ACCOUNTS, concurrency: CONCURRENCY, channels: CHANNELS },
-    baselines: { pgUniformTps, pgHotTps, grpcNoop: { pairsPerSecond: noopResult.perSecond, latencies: noopResult.latencies.percentiles() } },
+    settings: {
+      seconds: SECONDS, accounts: ACCOUNTS, concurrency: CONCURRENCY, channels: CHANNELS, replicas: options.replicas,
+      ...(options.only ? { only: [...options.only] } : {}),
+    },
+    baselines: noopResult ? { pgUniformTps, pgHotTps, grpcNoop: { pairsPerSecond: noopResult.perSecond, latencies: noopResult.latencies.percentiles() } } : null,
     workloads: workloads.map((w) => ({
       name: w.name, unit: w.unit, perSecond: round(w.perSecond), operations: w.loop.operations, errors: w.loop.errors,
       latencies: w.loop.latencies.percentiles(), serviceCpuMsPerKiloOp: w.serviceCpuMsPerKiloOp, postgresCpuMsPerKiloOp: w.postgresCpuMsPerKiloOp,
-      invariants: w.invariants, ...(w.extra ? { extra: w.extra } : {}),
+      benchBackendsCpuMsPerKiloOp: w.benchBackendsCpuMsPerKiloOp, deadlocks: w.deadlocks,
+      invariants: w.invariants, ...(w.extra ? { extra: w.extra } : {}), ...(w.profile ? { profile: w.profile } : {}),
     })),
-    openLoop: { ratePerSecond: round(halfRate), achieved: round(open.perSecond), latencies: open.latencies.percentiles(), grpcNoopLatencies: noopOpen.latencies.percentiles() },
+    openLoop: open
+      ? { ratePerSecond: round(open.halfRate), achieved: round(open.platform.perSecond), latencies: open.platform.latencies.percentiles(), grpcNoopLatencies: open.noop.latencies.percentiles() }
+      : null,
     ledgerRssMaxMiB: round(ledgerRssMaxMiB, 1),
     goals,
   };
@@ -340,6 +432,12 @@ try {
   await admin.query(`drop database if exists ${benchDb} with (force)`);
   await admin.end();
   await server.stop();
+}
+
+function describeProfile(summary: ProfileSummary | undefined): string {
+  if (!summary) return "no profile";
+  const categories = Object.entries(summary.byCategory).map(([category, { percent, msPerKiloOp }]) => `${category} ${percent} % (${msPerKiloOp} ms/1k)`);
+  return `${categories.join(", ")}; (program) ${summary.programMs} ms apart`;
 }
 
 function flatten(latencies: Latencies): Record<string, number> {

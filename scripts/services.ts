@@ -175,8 +175,11 @@ export async function superviseService(
 
 export interface ServiceProcesses {
   processes: ServiceProcess[];
+  /** The first process of each service. */
   pids: Record<GrpcService, number>;
   addresses: Record<GrpcService, string>;
+  /** Every process of each service (more than one with `replicas`). */
+  replicas: Record<GrpcService, ServiceProcess[]>;
   /** Each service's Prometheus endpoint. */
   metrics: Record<GrpcService, string>;
   stop(): Promise<void>;
@@ -185,7 +188,10 @@ export interface ServiceProcesses {
 /**
  * Starts the four gRPC services in dependency order (entitlements and
  * pricing, then the ledger, then notifications); later services are given the
- * addresses the earlier ones listen on (so port 0 works).
+ * addresses the earlier ones listen on (so port 0 works). With `replicas`,
+ * that many ledger and notifications processes run on the one database, each
+ * on a free port; the i-th notifications process consumes the i-th ledger's
+ * event stream.
  */
 export async function spawnServices(options: {
   databaseUrl: string;
@@ -196,7 +202,13 @@ export async function spawnServices(options: {
   onExit?: OnExit;
   /** Restart a service that crashes (see `superviseService`) instead of telling `onExit`. */
   supervise?: { log: (line: string) => void; backoff?: Backoff };
+  /** Processes of the ledger and of notifications (default 1; more need port 0 for both). */
+  replicas?: number;
 }): Promise<ServiceProcesses> {
+  const replicas = options.replicas ?? 1;
+  if (replicas > 1 && (options.ports.ledger !== 0 || options.ports.notifications !== 0)) {
+    throw new Error("ledger and notifications replicas need port 0 (a free port each)");
+  }
   const env: Record<string, string | undefined> = {
     ...process.env,
     DATABASE_URL: options.databaseUrl,
@@ -212,17 +224,23 @@ export async function spawnServices(options: {
   const processes: ServiceProcess[] = [];
   const stop = () =>
     options.supervise ? Promise.all(processes.map((p) => (p as SupervisedService).stop())).then(() => undefined) : stopProcesses(processes);
-  const start = async (name: GrpcService) => {
+  const start = async (name: GrpcService, replica = 0) => {
+    const own = replica > 0 && name === "notifications" ? { LEDGER_ADDRESS: replicaAddress("ledger", replica) } : {};
     const started = options.supervise
-      ? await superviseService(name, { ...env }, { ...options.supervise, ...(options.onLine ? { onLine: options.onLine } : {}) })
-      : await spawnService(name, { ...env }, options);
+      ? await superviseService(name, { ...env, ...own }, { ...options.supervise, ...(options.onLine ? { onLine: options.onLine } : {}) })
+      : await spawnService(name, { ...env, ...own }, options);
     processes.push(started);
-    env[`${name.toUpperCase()}_ADDRESS`] = started.address;
+    if (replica === 0) env[`${name.toUpperCase()}_ADDRESS`] = started.address;
+  };
+  const all = (name: GrpcService) => processes.filter((p) => p.name === name);
+  const replicaAddress = (name: GrpcService, replica: number) => {
+    const started = all(name);
+    return started[replica % started.length]!.address;
   };
   // Wait for every start of a step to settle, so a sibling that is still
   // starting when another fails is stopped too, not orphaned.
-  const step = async (names: GrpcService[]) => {
-    const results = await Promise.allSettled(names.map(start));
+  const step = async (names: GrpcService[], replica = 0) => {
+    const results = await Promise.allSettled(names.map((name) => start(name, replica)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) {
       await stop();
@@ -230,14 +248,16 @@ export async function spawnServices(options: {
     }
   };
   await step(["entitlements", "pricing"]);
-  await step(["ledger"]);
-  await step(["notifications"]);
+  // Each replica after the first once the first listens (it runs the migrations), one step each.
+  for (let replica = 0; replica < replicas; replica++) await step(["ledger"], replica);
+  for (let replica = 0; replica < replicas; replica++) await step(["notifications"], replica);
   const by = (name: GrpcService) => processes.find((p) => p.name === name)!;
   const names: GrpcService[] = ["entitlements", "pricing", "ledger", "notifications"];
   return {
     processes,
     pids: Object.fromEntries(names.map((n) => [n, by(n).child.pid!])) as Record<GrpcService, number>,
     addresses: Object.fromEntries(names.map((n) => [n, by(n).address])) as Record<GrpcService, string>,
+    replicas: Object.fromEntries(names.map((n) => [n, all(n)])) as Record<GrpcService, ServiceProcess[]>,
     metrics: Object.fromEntries(names.map((n) => [n, by(n).metrics ?? ""])) as Record<GrpcService, string>,
     stop,
   };

@@ -30,7 +30,7 @@ async function createAccount(request: Partial<entitlementsV1.CreateAccountReques
 }
 
 const rows = async (accountId: string) =>
-  (await call(platform.clients.notifications, platform.clients.notifications.listNotifications, { accountId, page: { pageSize: 100, pageToken: "" } })).notifications;
+  (await call(platform.clients.notifications, platform.clients.notifications.listNotifications, { accountId, page: { pageSize: 100, pageToken: "" }, traceId: "" })).notifications;
 
 const delivered = (accountId: string, count: number) =>
   eventually(async () => {

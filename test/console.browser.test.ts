@@ -6,12 +6,13 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { startGateway, type Gateway } from "@tollgate/gateway";
 import { call, createClient, ROLES } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, type pricingV1 } from "@tollgate/proto";
 import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
 import { replies, seedStarter } from "./fixtures.js";
+import { launchChromium, signInPage } from "./browser.js";
 import { startPlatform, type Platform } from "./platform.js";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -46,10 +47,7 @@ beforeAll(async () => {
       notifications: platform.notifications.address,
     },
   });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-  });
+  browser = await launchChromium();
 }, 180_000);
 
 afterAll(async () => {
@@ -59,15 +57,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-async function signIn(username: string, password: string, path = "/"): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  await page.goto(`${gateway.url}${path}`);
-  await page.getByTestId("login-username").fill(username);
-  await page.getByTestId("login-password").fill(password);
-  await page.getByTestId("login-submit").click();
-  await page.waitForURL((url) => !url.hash.includes("login"));
-  return page;
-}
+const signIn = (username: string, password: string, path = "/"): Promise<Page> => signInPage(browser, gateway.url, username, password, path);
 
 const api = async (path: string) => {
   const login = await fetch(`${gateway.url}/api/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "vera", password: "viewer-pass" }) });
@@ -287,7 +277,7 @@ describe("support console in Chromium", () => {
     await page.getByTestId("bucket-pie").waitFor();
     await page.screenshot({ path: `${screenshots}/account-overview.png`, fullPage: true });
     await page.goto(`${gateway.url}/#/tollgate-accounts/acme/show/tools`);
-    await page.getByTestId("top-tool").getByText("Usage without a tool").waitFor(); // acme's replies name no tool
+    await page.getByTestId("tool-catalogue").getByTestId("empty-state").waitFor(); // acme has deployed no tool
     await page.screenshot({ path: `${screenshots}/account-tools.png`, fullPage: true });
     await page.goto(`${gateway.url}/#/tollgate-accounts/acme/show/models`);
     await page.getByTestId("top-model").getByText("gpt-4o").first().waitFor();

@@ -139,10 +139,10 @@ describe("alerts and dashboard", () => {
 
   it("alert rules pass `promtool check rules` and use only metrics and labels the services export", () => {
     const hasPromtool = spawnSync("promtool", ["--version"]).status === 0;
-    if (hasPromtool) expect(execFileSync("promtool", ["check", "rules", "deploy/prometheus/alerts.yaml"], { cwd: root, encoding: "utf8" })).toContain("SUCCESS: 5 rules found");
+    if (hasPromtool) expect(execFileSync("promtool", ["check", "rules", "deploy/prometheus/alerts.yaml"], { cwd: root, encoding: "utf8" })).toContain("SUCCESS: 6 rules found");
     else console.warn("promtool not installed (Debian package `prometheus`): alert rules checked against the scrape only");
     const rules = parse(read("deploy/prometheus/alerts.yaml")).groups.flatMap((g: any) => g.rules);
-    expect(rules.map((r: any) => r.alert)).toEqual(["TollgateDenialSpike", "TollgateOutboxLag", "TollgateDeadLetters", "TollgateRpcLatencyP99", "TollgateReconciliationMismatch"]);
+    expect(rules.map((r: any) => r.alert)).toEqual(["TollgateDenialSpike", "TollgateOutboxLag", "TollgateWatchStreamLag", "TollgateDeadLetters", "TollgateRpcLatencyP99", "TollgateReconciliationMismatch"]);
     for (const rule of rules) checkAgainstScrape(rule.expr, rule.alert);
   });
 

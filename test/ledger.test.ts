@@ -114,12 +114,13 @@ describe("holds", () => {
   it("returns an expired hold's amount to the balance", async () => {
     await createAccount("expiry");
     const { ledger } = platform.clients;
-    const hold = await call(ledger, ledger.authorize, { ...authorizeRequest("expiry", "expiry-auth", 10), ttlMs: "100" });
+    // Long enough to read the balance with the hold still open on a busy machine, short enough to watch it expire.
+    const hold = await call(ledger, ledger.authorize, { ...authorizeRequest("expiry", "expiry-auth", 10), ttlMs: "1000" });
     expect((await balanceOf("expiry")).credits.availableMicros).toBe(String(50 * CREDIT));
     const expired = await eventually(async () => {
       const response = await call(ledger, ledger.getHold, { holdId: hold.holdId });
       return response.hold?.status === ledgerV1.HoldStatus.HOLD_STATUS_EXPIRED ? response.hold : undefined;
-    }, 3_000, "the hold to expire");
+    }, 5_000, "the hold to expire");
     expect(expired.chargedMicros).toBe("0");
     expect((await balanceOf("expiry")).credits).toMatchObject({ heldMicros: "0", availableMicros: String(100 * CREDIT) });
   });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { status } from "@grpc/grpc-js";
 import pg from "pg";
 import { call } from "@tollgate/grpc-kit";
-import { ledgerV1, notificationsV1 } from "@tollgate/proto";
+import { entitlementsV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
 import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
 import { authorizeRequest, CREDIT, replies, seedStarter } from "./fixtures.js";
 import { startPlatform, type Platform } from "./platform.js";
@@ -86,7 +86,7 @@ it("exposes deliveries, failures, dead letters and the outbox lag of notificatio
   const { notifications } = platform.clients;
   // Settled: the email delivered, every webhook dead-lettered after its last attempt.
   const rows = await eventually(async () => {
-    const log = (await call(notifications, notifications.listNotifications, { accountId: ACCOUNT, page: { pageSize: 100, pageToken: "" } })).notifications;
+    const log = (await call(notifications, notifications.listNotifications, { accountId: ACCOUNT, page: { pageSize: 100, pageToken: "" }, traceId: "" })).notifications;
     const emails = log.filter((n) => n.channel === N.Channel.CHANNEL_EMAIL);
     const webhooks = log.filter((n) => n.channel === N.Channel.CHANNEL_WEBHOOK);
     const done = emails.length > 0 && emails.every((n) => n.status === N.DeliveryStatus.DELIVERY_STATUS_DELIVERED)
@@ -119,6 +119,27 @@ it("exposes RPC latencies and pool use of pricing and entitlements, each on its 
   expect(value(entitlements, "rpc_server_duration_count", { rpc_method: "CreateAccount", rpc_grpc_status_code: "0" })).toBe(1);
   expect(value(entitlements, "db_client_connection_max", { db_client_connection_pool_name: "entitlements" })).toBe(4);
   expect((await fetch(platform.pricing.metrics.url.replace("/metrics", "/other"))).status).toBe(404);
+});
+
+it("exposes each watch stream's version lag (latest published minus applied), 0 once the ledger has caught up", async () => {
+  const lags = async () => {
+    const samples = await scrape(platform.ledger.metrics.url);
+    return Object.fromEntries(["accounts", "plans", "rate_tables"].map((stream) => [stream, value(samples, "tollgate_ledger_watch_version_lag", { tollgate_stream: stream })]));
+  };
+  expect(await eventually(async () => {
+    const now = await lags();
+    return Object.values(now).every((v) => v === 0) ? now : undefined;
+  }, 10_000, "every watch stream caught up")).toEqual({ accounts: 0, plans: 0, rate_tables: 0 });
+
+  // A new plan version and an account change reach the ledger through the streams, which catch up again.
+  const { entitlements } = platform.clients;
+  const { plan } = await call(entitlements, entitlements.getPlan, { planId: "starter", version: "0" });
+  await call(entitlements, entitlements.publishPlan, { plan: { ...plan!, name: "Starter (renamed)" }, actor: "test", reason: "lag" });
+  await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId: "lagging", name: "Lagging", planId: "starter", seats: 1 }));
+  expect(await eventually(async () => {
+    const now = await lags();
+    return Object.values(now).every((v) => v === 0) ? now : undefined;
+  }, 10_000, "every watch stream caught up again")).toEqual({ accounts: 0, plans: 0, rate_tables: 0 });
 });
 
 it("reconciles every account in slices and reports books that disagree (last: it corrupts the ledger)", async () => {

@@ -33,7 +33,7 @@ const spend = (accountId: string, key: string, count: number) =>
   }));
 
 const log = async (accountId: string, client = platform.clients.notifications) =>
-  (await call(client, client.listNotifications, { accountId, page: { pageSize: 100, pageToken: "" } })).notifications;
+  (await call(client, client.listNotifications, { accountId, page: { pageSize: 100, pageToken: "" }, traceId: "" })).notifications;
 
 const thresholds = (hook: { received: { type: string; data: Record<string, unknown> }[] }) =>
   hook.received.filter((w) => w.type === "usage.threshold_crossed").map((w) => w.data.threshold_percent).sort();

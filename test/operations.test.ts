@@ -73,6 +73,41 @@ it("prunes consumed outbox events past their retention, and a consumer resuming 
   await eventually(async () => ((await consumedOffset()) === newest ? true : undefined), 10_000, "notifications consumed the new events");
 });
 
+it("keeps the outbox rows a registered consumer has not acknowledged, however old, until it acknowledges them", async () => {
+  const { ledger } = platform.clients;
+  const acknowledge = async (consumer: string, through: number) =>
+    Number((await call(ledger, ledger.acknowledgeEvents, { consumer, throughSequence: String(through) })).throughSequence);
+  const before = await latest();
+  // A second consumer, registered by its first acknowledgement, stops at `before`.
+  expect(await acknowledge("analytics", before)).toBe(before);
+  await usage("umbrella");
+  const newest = await latest();
+  expect(newest).toBeGreaterThan(before + 1);
+  await eventually(async () => ((await consumedOffset()) === newest ? true : undefined), 10_000, "notifications consumed every event");
+  await eventually(async () => {
+    const { rows } = await client.query(`select acknowledged_through::int as through from ledger.outbox_consumers where consumer = 'notifications'`);
+    return rows[0]?.through === newest ? true : undefined;
+  }, 10_000, "notifications acknowledged every event");
+
+  // Every row is past the retention, and notifications acknowledged them all: the ones after `before` stay for analytics.
+  await client.query(`update ledger.outbox set created_at = now() - interval '30 days'`);
+  await new Promise((resolve) => setTimeout(resolve, 1_000)); // five sweeps
+  const kept = (await client.query(`select sequence::int from ledger.outbox order by sequence`)).rows.map((r) => r.sequence);
+  expect(kept).toEqual(Array.from({ length: newest - before }, (_, i) => before + 1 + i));
+  const resumed = await readEvents(platform, before, newest - before);
+  expect(resumed.map((e) => Number(e.sequence))).toEqual(Array.from({ length: newest - before }, (_, i) => before + 1 + i));
+
+  // An acknowledgement only moves forward, and never past the latest event.
+  expect(await acknowledge("analytics", 1)).toBe(before);
+  await expect(acknowledge("", 1)).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining("consumer") });
+  expect(await acknowledge("analytics", newest + 1_000)).toBe(newest);
+  const remaining = await eventually(async () => {
+    const { rows } = await client.query(`select sequence::int from ledger.outbox order by sequence`);
+    return rows.length === 1 ? rows.map((r) => r.sequence) : undefined;
+  }, 10_000, "the outbox pruned once analytics caught up");
+  expect(remaining).toEqual([newest]);
+});
+
 it("prunes delivered notifications past their retention and keeps the rest", async () => {
   const delivered = await eventually(async () => {
     const { rows } = await client.query(`select notification_id from notifications.deliveries where status = 'delivered' order by notification_id`);
@@ -104,7 +139,7 @@ it("prunes delivered notifications past their retention and keeps the rest", asy
     // The recently delivered ones stay (more may have been delivered meanwhile).
     expect(left.filter((r) => r.status === "delivered").map((r) => r.notification_id)).toEqual(expect.arrayContaining(recent));
     expect(left.some((r) => r.status === "dead_letter")).toBe(true);
-    const log = await call(platform.clients.notifications, platform.clients.notifications.listNotifications, { accountId: "acme", page: { pageSize: 100, pageToken: "" } });
+    const log = await call(platform.clients.notifications, platform.clients.notifications.listNotifications, { accountId: "acme", page: { pageSize: 100, pageToken: "" }, traceId: "" });
     expect(log.notifications.some((n) => n.notificationId === old)).toBe(false);
     expect(log.notifications.some((n) => n.status === notificationsV1.DeliveryStatus.DELIVERY_STATUS_DEAD_LETTER)).toBe(true);
   } finally {

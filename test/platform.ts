@@ -37,6 +37,8 @@ export interface PlatformOptions {
   meterIntervalMs?: number;
   /** Authentication is on unless a test turns it off. */
   auth?: boolean;
+  /** How long a broken Meter stream's hold waits for a reconnect (the ledger's default unless set). */
+  meterGraceMs?: number;
 }
 
 export async function startPlatform(databaseUrl: string, options: PlatformOptions = {}): Promise<Platform> {
@@ -56,6 +58,7 @@ export async function startPlatform(databaseUrl: string, options: PlatformOption
     sweepIntervalMs: 200,
     meterIntervalMs: options.meterIntervalMs ?? 200,
     reconcileIntervalMs: 100,
+    ...(options.meterGraceMs === undefined ? {} : { meterGraceMs: options.meterGraceMs }),
     auth,
     ...serviceCredentials("ledger"),
   });

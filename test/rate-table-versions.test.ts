@@ -106,7 +106,8 @@ describe("rate table versions numbered per table, after an upgrade", () => {
     const seen: string[] = [];
     await new Promise<void>((resolve, reject) => {
       stream.on("data", (message: pricingV1.WatchRateTablesResponse) => {
-        seen.push(`${message.table!.tableId}@${message.table!.version}`);
+        if (!message.table) return; // a heartbeat
+        seen.push(`${message.table.tableId}@${message.table.version}`);
         if (seen.length === 3) resolve();
       });
       stream.on("error", reject);

@@ -298,3 +298,85 @@ export interface SearchHit {
   entry?: Entry;
   work?: WorkRow;
 }
+
+/** A line of a receipt: a rate of the version that priced the charge; `quantity` null when the recorded amount does not tell it. */
+export interface ReceiptLineItem {
+  bucket: string;
+  unit: string;
+  description: string;
+  rate_micros: string;
+  rate_per: string;
+  quantity: string | null;
+  /** "0" when the charge spans several lines whose split is not recorded. */
+  amount_micros: string;
+}
+
+export interface ReceiptEvent {
+  sequence: string;
+  kind: string;
+  occurred_at: string | null;
+  details: Record<string, unknown>;
+}
+
+/** `GET /api/receipts/:id`: the cost receipt of a charge entry or a hold. */
+export interface Receipt {
+  id: string;
+  account_id: string;
+  unit: string;
+  bucket: string;
+  hold: HoldRow | null;
+  charges: Entry[];
+  asked_micros: string;
+  charged_micros: string;
+  uncollected_micros: string;
+  rate_table_id: string;
+  rate_table_version: string;
+  line_items: ReceiptLineItem[];
+  pools: { pool_id: string; kind: string; drawn_micros: string }[];
+  balance_before_micros: string;
+  balance_after_micros: string;
+  idempotency_key: string;
+  operation: string;
+  actor: string;
+  on_behalf_of: string;
+  trace_id: string;
+  events: ReceiptEvent[];
+  notifications: NotificationRow[];
+}
+
+/** One member's (or the team's) usage of the cycle in seed 000's three buckets. */
+export interface MemberUsageAmounts {
+  ai_micros: string;
+  compute_micros: string;
+  platform_micros: string;
+  total_micros: string;
+}
+
+/** `GET /api/accounts/:id/member-usage`. */
+export interface MemberUsage {
+  unit: string;
+  since: string | null;
+  team: MemberUsageAmounts;
+  data: (MemberUsageAmounts & { id: string; user_id: string })[];
+}
+
+export type ToolStatus = "deployed" | "undeployed" | "deleted";
+
+/** A row of `GET /api/accounts/:id/tools`: a tool deployed at least once. */
+export interface ToolRow {
+  id: string;
+  owner: string;
+  status: ToolStatus | string;
+  runs: string;
+  used_micros: string;
+  unit: string;
+  last_active_at: string | null;
+  first_deployed_at: string | null;
+}
+
+export interface ToolsPage {
+  data: ToolRow[];
+  next_page_token: string;
+  total_tools: string;
+  total_runs: string;
+}

@@ -4,13 +4,16 @@ import type {
   AccountActionAnswer,
   Banner,
   Hold,
+  MemberUsage,
   NotificationRow,
+  Receipt,
   RateChange,
   RateTable,
   SearchHit,
   SetAccountLimitsBody,
   SetSpendCapBody,
   TopDimension,
+  ToolsPage,
   TopPage,
   UsagePoint,
   UsageWindow,
@@ -29,6 +32,8 @@ export const RESOURCES = {
   work: "tollgate-work",
   /** Search across accounts (a page, not a list the API pages). */
   search: "tollgate-search",
+  /** Cost receipts of charges and holds (a page per receipt, no list). */
+  receipts: "tollgate-receipts",
 } as const;
 
 export type TollgateResource = (typeof RESOURCES)[keyof typeof RESOURCES];
@@ -66,6 +71,10 @@ export interface TollgateDataProvider extends DataProvider {
   dismissBanner(resource: string, params: { id: string; reason: string }): Promise<{ banner: Banner; audit_id: string }>;
   /** Holds, entries, runs and deployments across every account, by an id a support ticket carries. */
   search(resource: string, params: { q: string; signal?: AbortSignal }): Promise<{ data: SearchHit[] }>;
+  /** The cycle's usage per member and for the team, in the ai, compute and platform buckets. */
+  getMemberUsage(resource: string, params: { accountId: string; unit: string; signal?: AbortSignal }): Promise<MemberUsage>;
+  /** Tools deployed at least once, with owner, runs, last activity and status. */
+  getAccountTools(resource: string, params: { accountId: string; pageSize?: number; pageToken?: string; signal?: AbortSignal }): Promise<ToolsPage>;
 }
 
 type Query = Record<string, string | number | boolean | undefined | null>;
@@ -273,6 +282,8 @@ export function tollgateDataProvider(options: TollgateDataProviderOptions): Toll
         return { data: await get<Account>(`/api/accounts/${seg(id)}`, undefined, signal) };
       case RESOURCES.holds:
         return { data: await get<Hold>(`/api/holds/${seg(id)}`, undefined, signal) };
+      case RESOURCES.receipts:
+        return { data: await get<Receipt>(`/api/receipts/${seg(id)}`, undefined, signal) };
       case RESOURCES.rateTables: {
         const { owner, version } = parseVersionId(id);
         return { data: await get<RateTable>(`/api/rate-tables/${seg(owner)}/${seg(version)}`, undefined, signal) };
@@ -317,6 +328,9 @@ export function tollgateDataProvider(options: TollgateDataProviderOptions): Toll
     resendNotification: (_r, { id, reason }) => post(`/api/notifications/${seg(id)}/resend`, { reason }),
     dismissBanner: (_r, { id, reason }) => post(`/api/banners/${seg(id)}/dismiss`, { reason }),
     search: (_r, { q, signal }) => get("/api/search", { q }, signal),
+    getMemberUsage: (_r, { accountId, unit, signal }) => get(`/api/accounts/${seg(accountId)}/member-usage`, { unit }, signal),
+    getAccountTools: (_r, { accountId, pageSize, pageToken, signal }) =>
+      get(`/api/accounts/${seg(accountId)}/tools`, { page_size: pageSize, page_token: pageToken }, signal),
   };
   return provider;
 }

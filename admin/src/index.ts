@@ -11,7 +11,7 @@ export { tollgateAuthProvider, readTokenClaims } from "./auth-provider";
 export type { TollgateAuthProviderOptions } from "./auth-provider";
 export { fetchHttpClient, HttpError, TOKEN_KEY, USER_KEY } from "./http";
 export type { HttpClient, HttpRequest, HttpResponse } from "./http";
-export { accounts, entries, search, holds, work, plans, rateTables, notifications, audit, tollgateResources } from "./resources";
+export { accounts, entries, search, holds, work, plans, rateTables, notifications, audit, receipts, tollgateResources } from "./resources";
 export type { TollgateResourceConfig } from "./resources";
 export { TollgateAdmin } from "./TollgateAdmin";
 export type { TollgateAdminProps } from "./TollgateAdmin";

@@ -6,6 +6,7 @@ import NotificationsActive from "@mui/icons-material/NotificationsActive";
 import PriceChange from "@mui/icons-material/PriceChange";
 import ReceiptLong from "@mui/icons-material/ReceiptLong";
 import RocketLaunch from "@mui/icons-material/RocketLaunch";
+import Receipt from "@mui/icons-material/Receipt";
 import Search from "@mui/icons-material/Search";
 import type { ComponentType } from "react";
 import { AccountList } from "./accounts/AccountList";
@@ -19,13 +20,15 @@ import { PlanList } from "./plans/PlanList";
 import { PlanShow } from "./plans/PlanShow";
 import { RateTableList } from "./rate-tables/RateTableList";
 import { RateTableShow } from "./rate-tables/RateTableShow";
+import { ReceiptShow } from "./receipts/ReceiptShow";
 import { SearchPage } from "./search/SupportSearch";
 import { WorkList } from "./work/WorkList";
 
 /** What a host spreads into `<Resource {...accounts} />`. */
 export interface TollgateResourceConfig {
   name: string;
-  list: ComponentType;
+  /** Unset for a resource reached only by links (receipts): it has no menu entry. */
+  list?: ComponentType;
   show?: ComponentType;
   icon: ComponentType;
   options: { label: string };
@@ -103,5 +106,13 @@ export const search: TollgateResourceConfig = {
   options: { label: "Search" },
 };
 
-/** Every resource of the plugin, in menu order. */
-export const tollgateResources = [accounts, entries, search, holds, work, plans, rateTables, notifications, audit] as const;
+/** The cost receipt of a charge or a hold, opened from the ledger, an account's ledger tab and search results. */
+export const receipts: TollgateResourceConfig = {
+  name: RESOURCES.receipts,
+  show: ReceiptShow,
+  icon: Receipt,
+  options: { label: "Receipts" },
+};
+
+/** Every resource of the plugin, in menu order (receipts have no list, so no menu entry). */
+export const tollgateResources = [accounts, entries, search, holds, work, plans, rateTables, notifications, audit, receipts] as const;

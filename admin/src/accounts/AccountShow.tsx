@@ -3,6 +3,7 @@ import type { Account } from "../api-types";
 import { AccountActions } from "./Actions";
 import { StatusChip } from "./AccountList";
 import { LedgerTab } from "./LedgerTab";
+import { MembersTab } from "./MembersTab";
 import { SummaryTab } from "./SummaryTab";
 import { GuardrailsTab, ModelsTab, OverviewTab, ScriptsTab, ToolsTab } from "./UsageTabs";
 
@@ -21,7 +22,7 @@ function AccountHeader() {
   );
 }
 
-/** One account: the dashboard, the five usage tabs of seed 001, and the ledger. */
+/** One account: the dashboard, the five usage tabs of seed 001, the members' usage (seed 000), and the ledger. */
 export function AccountShow() {
   return (
     <Show title={<AccountTitle />} actions={<AccountActions />}>
@@ -44,6 +45,9 @@ export function AccountShow() {
         </TabbedShowLayout.Tab>
         <TabbedShowLayout.Tab label="Custom scripts" path="scripts">
           <ScriptsTab />
+        </TabbedShowLayout.Tab>
+        <TabbedShowLayout.Tab label="Members" path="members">
+          <MembersTab />
         </TabbedShowLayout.Tab>
         <TabbedShowLayout.Tab label="Ledger" path="ledger">
           <LedgerTab />

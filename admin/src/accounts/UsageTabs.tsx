@@ -9,6 +9,7 @@ import { useTollgateQuery } from "../hooks";
 import { formatAmount, microsToNumber, numberToMicros, percentOf } from "../money";
 import { primaryUnit } from "./account-units";
 import { GpuDeployments, GuardrailDeployments, ScriptDeployments } from "./Deployments";
+import { ToolCatalogue } from "./ToolCatalogue";
 
 /*
  * The five usage tabs of seed 001 (Overview, Tools, Models, Guardrails,
@@ -109,7 +110,7 @@ export function ToolsTab() {
   if (!ctx) return null;
   return (
     <Stack spacing={2} sx={{ py: 1 }}>
-      <TopTable accountId={ctx.id} dimension="tool" title="Tools" keyLabel="Tool name" requestsLabel="Runs" amountLabel="Used" noneLabel="Usage without a tool" unit={ctx.unit} pageSize={25} />
+      <ToolCatalogue accountId={ctx.id} />
     </Stack>
   );
 }

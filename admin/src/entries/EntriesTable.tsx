@@ -1,11 +1,12 @@
 import { Box, Chip, Link, Table, TableBody, TableCell, TableHead, TableRow, Typography } from "@mui/material";
 import { useState } from "react";
-import { DataTable, DateField, SelectInput, TextInput, useRecordContext } from "react-admin";
+import { DataTable, DateField, Link as RaLink, SelectInput, TextInput, useRecordContext } from "react-admin";
 import type { Attribution as AttributionMap, Entry } from "../api-types";
 import { Amount } from "../components/Amount";
 import { RateTableRef } from "../components/RateTableRef";
 import { TraceLink } from "../components/TraceLink";
 import { HoldDialog } from "./HoldDialog";
+import { receiptPath } from "../receipts/ReceiptShow";
 import { EmptyState } from "../components/EmptyState";
 
 export const ENTRY_KINDS = ["grant", "charge", "adjust", "expire", "reset"].map((k) => ({ id: k, name: k }));
@@ -102,6 +103,19 @@ export function EntriesTable({ emptyText = "No entries match.", emptyHint }: { e
           render={(e) => (e.on_behalf_of ? `${e.on_behalf_of} (via ${e.actor})` : e.actor)}
         />
         <DataTable.Col label="Trace" disableSort render={(e) => <TraceLink traceId={e.trace_id} />} />
+        <DataTable.Col
+          label="Receipt"
+          disableSort
+          render={(e) =>
+            e.kind === "charge" ? (
+              <RaLink to={receiptPath(String(e.id))} data-testid="receipt-link" onClick={(ev: React.MouseEvent) => ev.stopPropagation()}>
+                Receipt
+              </RaLink>
+            ) : (
+              ""
+            )
+          }
+        />
       </DataTable>
       <HoldDialog holdId={holdId} onClose={() => setHoldId(null)} />
     </>

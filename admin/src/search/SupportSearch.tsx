@@ -8,6 +8,7 @@ import { EmptyState } from "../components/EmptyState";
 import { TraceLink } from "../components/TraceLink";
 import { RESOURCES } from "../data-provider";
 import { HoldDialog } from "../entries/HoldDialog";
+import { receiptPath } from "../receipts/ReceiptShow";
 import { useTollgateQuery } from "../hooks";
 import { describeError } from "../http";
 
@@ -87,6 +88,14 @@ function TollgateAppBar() {
   );
 }
 
+function ReceiptLink({ id }: { id: string }) {
+  return (
+    <RaLink to={receiptPath(id)} data-testid="receipt-link">
+      receipt
+    </RaLink>
+  );
+}
+
 function What({ hit, openHold }: { hit: SearchHit; openHold: (id: string) => void }) {
   if (hit.hold) {
     return (
@@ -95,7 +104,7 @@ function What({ hit, openHold }: { hit: SearchHit; openHold: (id: string) => voi
         <Link component="button" variant="body2" data-testid="hold-link" onClick={() => openHold(hit.hold!.id)}>
           {hit.hold.id}
         </Link>{" "}
-        · <Amount micros={hit.hold.amount_micros} unit={hit.hold.unit} /> · {hit.hold.status}
+        · <Amount micros={hit.hold.amount_micros} unit={hit.hold.unit} /> · {hit.hold.status} · <ReceiptLink id={hit.hold.id} />
       </>
     );
   }
@@ -104,6 +113,11 @@ function What({ hit, openHold }: { hit: SearchHit; openHold: (id: string) => voi
     return (
       <>
         Entry #{String(entry.id)} · {entry.kind} <Amount micros={entry.amount_micros} unit={entry.unit} exact />
+        {entry.kind === "charge" && (
+          <>
+            {" "}· <ReceiptLink id={String(entry.id)} />
+          </>
+        )}
         {entry.hold_id && (
           <>
             {" "}· hold{" "}

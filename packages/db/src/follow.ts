@@ -1,5 +1,8 @@
 import { EventEmitter } from "node:events";
 
+/** How often a caught-up follower is told where the log ends while nothing new arrives. */
+export const HEARTBEAT_MS = 5_000;
+
 /**
  * Follows an ordered log (rows with a growing cursor): everything after a
  * cursor, then each new row as it appears. `notify()` wakes followers at once
@@ -31,6 +34,34 @@ export class LogFollower<Row> {
         cursor = this.cursorOf(row);
       }
       if (rows.length < this.batch) await this.nextWake(signal);
+    }
+  }
+
+  /**
+   * follow(), also telling where the log ends, for a follower's lag: a row's
+   * `head` is the newest cursor in the log when it is the last of what was
+   * there (undefined while a backlog is sent), and once caught up, a `{ head }`
+   * without a row comes at once and then every `heartbeatMs` while nothing new
+   * arrives.
+   */
+  async *followWithHead(after: bigint, signal: AbortSignal, heartbeatMs = HEARTBEAT_MS): AsyncGenerator<{ row?: Row; head: bigint | undefined }> {
+    let cursor = after;
+    let toldAt: number | undefined;
+    while (!signal.aborted) {
+      const rows = await this.fetchAfter(cursor, this.batch);
+      const caughtUp = rows.length < this.batch;
+      for (const [i, row] of rows.entries()) {
+        cursor = this.cursorOf(row);
+        const head = caughtUp && i === rows.length - 1 ? cursor : undefined;
+        yield { row, head };
+        if (head !== undefined) toldAt = Date.now();
+      }
+      if (!caughtUp) continue;
+      if (toldAt === undefined || Date.now() - toldAt >= heartbeatMs) {
+        yield { head: cursor };
+        toldAt = Date.now();
+      }
+      await this.nextWake(signal);
     }
   }
 

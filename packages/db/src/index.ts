@@ -1,6 +1,7 @@
 import { MikroORM, type EntityManager } from "@mikro-orm/postgresql";
 import { Migration, Migrator } from "@mikro-orm/migrations";
 import type { EntitySchema } from "@mikro-orm/core";
+import { MigrationChecksums } from "./migration-checksums.js";
 
 export { Migration, MikroORM, type EntityManager };
 
@@ -16,7 +17,9 @@ export interface DatabaseOptions {
 /**
  * Opens a MikroORM instance on the service's schema and brings the schema up
  * to date with the service's committed migrations (tracked in
- * `<schema>.mikro_orm_migrations`).
+ * `<schema>.mikro_orm_migrations`, their checksums in
+ * `<schema>.migration_checksums`). Refuses to open, naming the migration, when
+ * an applied migration's SQL differs from the code's.
  */
 export async function openDatabase(options: DatabaseOptions): Promise<MikroORM> {
   const orm = await MikroORM.init({
@@ -36,8 +39,16 @@ export async function openDatabase(options: DatabaseOptions): Promise<MikroORM> 
     allowGlobalContext: false,
     debug: false,
   });
-  await orm.em.getConnection().execute(`create schema if not exists "${options.schema}"`);
-  await orm.migrator.up();
+  try {
+    await orm.em.getConnection().execute(`create schema if not exists "${options.schema}"`);
+    const checksums = new MigrationChecksums(orm, options.schema, options.migrations);
+    await checksums.verify();
+    await orm.migrator.up();
+    await checksums.record();
+  } catch (error) {
+    await orm.close();
+    throw error;
+  }
   return orm;
 }
 
@@ -50,6 +61,7 @@ export async function sql<T = Record<string, unknown>>(
   return (await em.getConnection().execute(query, params, "all", em.getTransactionContext())) as T[];
 }
 export { LogFollower } from "./follow.js";
+export { NotificationListener, type ListenerOptions } from "./listen.js";
 
 /** The `pg` pool behind the ORM (for pool-use metrics). */
 export async function connectionPool(orm: MikroORM) {

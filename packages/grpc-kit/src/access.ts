@@ -88,6 +88,16 @@ export const ACCESS: Readonly<Record<string, Access>> = {
   [`${L}Undeploy`]: meterById,
   [`${L}RollOverCycle`]: audited(admin),
   [`${L}StreamEvents`]: watch,
+  // A receipt names its charge or hold by id (across accounts, like GetHold): the support desk, admins and services.
+  [`${L}GetReceipt`]: { roles: ["support", "admin", "service"], scope: "all" },
+  [`${L}GetUsageBreakdown`]: read,
+  // The product reports its tools (owner and status) as it reports their usage.
+  [`${L}SetTool`]: meter,
+  [`${L}ListTools`]: read,
+  // A stream: roles are checked when it opens, the account (named by its first message, `open`) when that message arrives.
+  [`${L}Meter`]: { roles: ["meter", "service"], scope: "account", account: (request) => (request.kind as { open?: { accountId?: unknown } } | undefined)?.open?.accountId },
+  // A consumer of the stream reports how far it consumed (outbox retention waits for it).
+  [`${L}AcknowledgeEvents`]: watch,
 
   [`${N}ListBanners`]: read,
   [`${N}DismissBanner`]: audited(meterById, nested("banner")),

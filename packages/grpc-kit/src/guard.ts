@@ -1,6 +1,7 @@
 import type {
   Metadata,
   sendUnaryData,
+  ServerDuplexStream,
   ServerUnaryCall,
   ServerWritableStream,
   ServiceDefinition,
@@ -56,6 +57,8 @@ async function authorize(
   auth: ServerAuth,
   limiter: RateLimiter | undefined,
   seen: { principal?: Principal },
+  /** A bidirectional stream has no request yet: the accounts its messages name are checked as they arrive (`admitMessage`). */
+  deferAccount = false,
 ): Promise<Principal | undefined> {
   const method = path.slice(path.lastIndexOf("/") + 1);
   const access = accessOf(path);
@@ -77,7 +80,7 @@ async function authorize(
       role: access.roles.join(","),
     });
   }
-  checkAccount(access, principal, (call.request ?? {}) as Record<string, unknown>, method);
+  if (!deferAccount || access.scope !== "account") checkAccount(access, principal, (call.request ?? {}) as Record<string, unknown>, method);
   const onBehalfOf = first(call.metadata, ON_BEHALF_OF);
   if (onBehalfOf !== undefined) {
     if (!principal.roles.includes("service")) {
@@ -91,6 +94,21 @@ async function authorize(
 function limit(limiter: RateLimiter | undefined, caller: string): void {
   const taken = limiter?.take(caller);
   if (taken && !taken.allowed) throw new RateLimitedError(caller, taken.retryAfterMs);
+}
+
+/** Bidirectional streams admitted by role, whose messages' accounts are checked as they arrive. */
+const streams = new WeakMap<object, { access: Access; principal: Principal; method: string }>();
+
+/**
+ * Checks one message of a bidirectional stream against the credential's
+ * accounts: a message that names an account (the access entry's `account`)
+ * must name one of them. Throws PERMISSION_DENIED otherwise.
+ */
+export function admitMessage(call: object, message: Record<string, unknown>): void {
+  const admitted = streams.get(call);
+  if (!admitted || !admitted.principal.accounts) return;
+  if ((admitted.access.account ?? ((r) => r.accountId))(message) === undefined) return;
+  checkAccount(admitted.access, admitted.principal, message, admitted.method);
 }
 
 const refusal = (error: unknown) => (error instanceof RateLimitedError ? rateLimitedError(error.caller, error.retryAfterMs) : toServiceError(error));
@@ -118,8 +136,24 @@ export function guardService(
       if (audit) await recordRefusal(audit, method.path, access, call, seen.principal, error);
       return refusal(error);
     };
-    if (method.requestStream) throw new Error(`${method.path}: client streams are not supported by the access check`);
-    if (method.responseStream) {
+    if (method.requestStream && !method.responseStream) throw new Error(`${method.path}: client streams are not supported by the access check`);
+    if (method.requestStream) {
+      const duplex = handler as (call: ServerDuplexStream<unknown, unknown>) => void;
+      guarded[name] = ((call: ServerDuplexStream<unknown, unknown>) => {
+        const asUnary = call as unknown as ServerUnaryCall<unknown, unknown>;
+        const seen: { principal?: Principal } = {};
+        authorize(method.path, asUnary, auth, limiter, seen, true).then(
+          (principal) => {
+            if (principal) {
+              principals.set(call, principal);
+              streams.set(call, { access: access!, principal, method: method.path.slice(method.path.lastIndexOf("/") + 1) });
+            }
+            duplex(call);
+          },
+          (error: unknown) => void refuse(asUnary, seen, error).then((refused) => call.emit("error", refused)),
+        );
+      }) as UntypedHandleCall;
+    } else if (method.responseStream) {
       const stream = handler as (call: ServerWritableStream<unknown, unknown>) => void;
       guarded[name] = ((call: ServerWritableStream<unknown, unknown>) => {
         const asUnary = call as unknown as ServerUnaryCall<unknown, unknown>;

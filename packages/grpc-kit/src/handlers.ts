@@ -1,8 +1,16 @@
-import type { ServerUnaryCall, ServerWritableStream, sendUnaryData, handleUnaryCall, handleServerStreamingCall } from "@grpc/grpc-js";
+import type {
+  ServerDuplexStream,
+  ServerUnaryCall,
+  ServerWritableStream,
+  sendUnaryData,
+  handleBidiStreamingCall,
+  handleUnaryCall,
+  handleServerStreamingCall,
+} from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
 import type { Principal } from "./credentials.js";
 import { toServiceError, traceIdOf } from "./errors.js";
-import { principalOf } from "./guard.js";
+import { admitMessage, principalOf } from "./guard.js";
 import { refusal } from "./validation.js";
 
 /** Runs a handler inside a per-request scope (e.g. a forked MikroORM context). */
@@ -42,7 +50,7 @@ function checkRequest(request: unknown): void {
  * when a handler asks for them: unary handlers on the hot path rarely do, and
  * grpc-js reports every finished call as "cancelled".
  */
-function contextOf(call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>): CallContext {
+function contextOf(call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>): CallContext {
   let signal: AbortSignal | undefined;
   let metadata: Record<string, string> | undefined;
   return {
@@ -51,7 +59,7 @@ function contextOf(call: ServerUnaryCall<unknown, unknown> | ServerWritableStrea
       if (!signal) {
         const controller = new AbortController();
         if (call.cancelled) controller.abort();
-        else call.once("cancelled", () => controller.abort());
+        else (call as ServerWritableStream<unknown, unknown>).once("cancelled", () => controller.abort());
         signal = controller.signal;
       }
       return signal;
@@ -103,6 +111,82 @@ export function serverStream<Req, Res>(
         if (context.signal.aborted) return;
         call.emit("error", toServiceError(error, () => traceIdOf(call.metadata)));
       },
+    );
+  };
+}
+
+/** One bidirectional call as its handler sees it. */
+export interface BidiCall<Req, Res> {
+  /**
+   * The client's messages in order, each validated and checked against the
+   * credential's accounts (a refused one throws). Ends when the client
+   * half-closes, or when it goes away (then `context.signal` is aborted).
+   */
+  messages: AsyncIterable<Req>;
+  /** Sends a message at any time (dropped once the call is over). */
+  send(message: Res): void;
+  /** Ends the call at once with the error's status (e.g. UNAVAILABLE on shutdown); `messages` then ends. */
+  fail(error: unknown): void;
+  context: CallContext;
+}
+
+/** Messages read ahead of the handler before the stream stops reading (flow control). */
+const READ_AHEAD = 16;
+
+/**
+ * Adapts a handler of a bidirectional stream to grpc-js. When the handler
+ * returns the call ends OK; when it throws, with the error's status. The
+ * handler runs in no request scope: a long-lived stream should scope each
+ * unit of work itself.
+ */
+export function bidiStream<Req, Res>(handler: (call: BidiCall<Req, Res>) => Promise<void>): handleBidiStreamingCall<Req, Res> {
+  return (call: ServerDuplexStream<Req, Res>) => {
+    const context = contextOf(call as ServerDuplexStream<unknown, unknown>);
+    const queue: Req[] = [];
+    let ended = false;
+    let wake: (() => void) | undefined;
+    const wakeUp = () => {
+      const resume = wake;
+      wake = undefined;
+      resume?.();
+    };
+    const finish = () => {
+      ended = true;
+      wakeUp();
+    };
+    call.on("data", (message: Req) => {
+      queue.push(message);
+      if (queue.length >= READ_AHEAD) call.pause();
+      wakeUp();
+    });
+    call.on("end", finish);
+    call.on("close", finish);
+    call.on("cancelled", finish);
+    async function* messages(): AsyncGenerator<Req> {
+      for (;;) {
+        const message = queue.shift();
+        if (message === undefined) {
+          if (ended || call.cancelled) return;
+          if (call.isPaused()) call.resume();
+          await new Promise<void>((resolve) => (wake = resolve));
+          continue;
+        }
+        const refused = refusal(message);
+        if (refused) throw refused;
+        admitMessage(call, message as Record<string, unknown>);
+        yield message;
+      }
+    }
+    const over = () => call.cancelled || call.destroyed || call.writableEnded;
+    const fail = (error: unknown) => {
+      if (!over()) call.emit("error", toServiceError(error, () => traceIdOf(call.metadata)));
+      finish();
+    };
+    handler({ messages: messages(), send: (message) => void (over() || call.write(message)), fail, context }).then(
+      () => {
+        if (!over()) call.end();
+      },
+      (error: unknown) => fail(error),
     );
   };
 }

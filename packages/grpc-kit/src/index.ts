@@ -1,5 +1,5 @@
 export { startGrpcServer, onShutdownSignal, isLoopback, type ServiceBinding, type RunningServer, type GrpcServerOptions } from "./server.js";
-export { unary, serverStream, actorOf, type CallContext, type HandlerOptions, type RequestScope } from "./handlers.js";
+export { unary, serverStream, bidiStream, actorOf, type BidiCall, type CallContext, type HandlerOptions, type RequestScope } from "./handlers.js";
 export { ACCESS, ROLES, accessOf, type Access, type Role } from "./access.js";
 export {
   AUDIENCE,

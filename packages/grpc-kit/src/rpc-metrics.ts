@@ -1,5 +1,5 @@
 import { ServerInterceptingCall, ServerListenerBuilder, status, type Responder, type ServerInterceptor } from "@grpc/grpc-js";
-import type { Meter } from "@opentelemetry/api";
+import type { Attributes, Meter } from "@opentelemetry/api";
 
 /** Millisecond bucket bounds of `rpc.server.duration`: the hot path is a few ms, a slow call seconds. */
 const DURATION_BOUNDS_MS = [0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000];
@@ -16,15 +16,26 @@ export function rpcMetricsInterceptor(meter: Meter): ServerInterceptor {
     unit: "ms",
     advice: { explicitBucketBoundaries: DURATION_BOUNDS_MS },
   });
+  // One attribute set per method and status code, made at its first use (not two string slices and a copy per call);
+  // grpc-js runs interceptors only for the methods the server registered, so the map stays as small as the contract.
+  const attributeSets = new Map<string, Attributes[]>();
+  const attributesOf = (path: string, code: number): Attributes => {
+    let byCode = attributeSets.get(path);
+    if (!byCode) attributeSets.set(path, (byCode = []));
+    let attributes = byCode[code];
+    if (!attributes) {
+      const slash = path.lastIndexOf("/");
+      byCode[code] = attributes = { "rpc.system": "grpc", "rpc.service": path.slice(1, slash), "rpc.method": path.slice(slash + 1), "rpc.grpc.status_code": code };
+    }
+    return attributes;
+  };
   return (method, call) => {
     const startedAt = performance.now();
-    const slash = method.path.lastIndexOf("/");
-    const attributes = { "rpc.system": "grpc", "rpc.service": method.path.slice(1, slash), "rpc.method": method.path.slice(slash + 1) };
     let recorded = false;
     const record = (code: number) => {
       if (recorded) return;
       recorded = true;
-      duration.record(performance.now() - startedAt, { ...attributes, "rpc.grpc.status_code": code });
+      duration.record(performance.now() - startedAt, attributesOf(method.path, code));
     };
     return new ServerInterceptingCall(call, {
       start: (next) => next(new ServerListenerBuilder().withOnCancel(() => record(status.CANCELLED)).build()),

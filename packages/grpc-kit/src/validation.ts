@@ -11,7 +11,9 @@ import { DEFAULT_MAX_ITEMS, DEFAULT_MAX_LENGTH, ruleOf, TIMESTAMP_RANGE, type Fi
  * Request validation at the edge, once per message: the request is decoded
  * strictly (invalid UTF-8 and malformed wire data are refused) and walked
  * against its descriptor and the rule table (request-rules.ts) before the
- * handler sees it. A refused request becomes INVALID_ARGUMENT naming the
+ * handler sees it. Each message type's fields, rules and checks are resolved
+ * once (`planOf`); a walk looks nothing up and builds a field's path only
+ * when it refuses it. A refused request becomes INVALID_ARGUMENT naming the
  * field, through the usual error mapping.
  */
 
@@ -72,88 +74,170 @@ export function validatingDefinition(serviceName: string, definition: ServiceDef
 }
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const DIGITS_PATTERN = /^\d{1,19}$/;
 const INTEGER_SCALARS = new Set([
   ScalarType.INT32, ScalarType.INT64, ScalarType.UINT32, ScalarType.UINT64, ScalarType.SINT32, ScalarType.SINT64,
   ScalarType.FIXED32, ScalarType.FIXED64, ScalarType.SFIXED32, ScalarType.SFIXED64,
 ]);
 
+/**
+ * A refused value, thrown from deep in a message and given its path on the
+ * way out: the walk builds no path string unless something is refused. The
+ * path is relative to the value being checked ("" for the value itself).
+ */
+class FieldRefusal {
+  constructor(readonly problem: string, public path = "") {}
+}
+
+/** A refusal from inside the value at `segment` (a field name, `[index]` or `[key]`), its path re-based on that value's parent. */
+function within(error: unknown, segment: string): unknown {
+  if (!(error instanceof FieldRefusal)) return error;
+  error.path = error.path === "" || error.path.startsWith("[") ? `${segment}${error.path}` : `${segment}.${error.path}`;
+  return error;
+}
+
+/** Checks one present value (a field, a list item, a map value); throws FieldRefusal. */
+type Check = (value: unknown) => void;
+
+/** What a message type's fields need, resolved once per type: the field's reader, its rules and its check. */
+interface FieldPlan {
+  name: string;
+  read: (message: Record<string, unknown>) => unknown;
+  check: Check;
+}
+
+const plans = new Map<DescMessage, FieldPlan[]>();
+
+/** The fields of a message type with their rules looked up once (request-rules.ts), cached per type. */
+function planOf(desc: DescMessage): FieldPlan[] {
+  let plan = plans.get(desc);
+  if (!plan) {
+    plan = desc.fields.map((field) => ({ name: field.name, read: readerOf(field), check: fieldCheck(desc, field) }));
+    plans.set(desc, plan);
+  }
+  return plan;
+}
+
+function readerOf(field: DescField): (message: Record<string, unknown>) => unknown {
+  const name = field.localName;
+  if (!field.oneof) return (message) => message[name];
+  const union = field.oneof.localName;
+  return (message) => {
+    const value = message[union] as Record<string, unknown> | undefined;
+    return value && value.$case === name ? value[name] : undefined;
+  };
+}
+
+function fieldCheck(desc: DescMessage, field: DescField): Check {
+  const rule = ruleOf(desc.typeName, field.name);
+  switch (field.fieldKind) {
+    case "scalar":
+      return scalarCheck(field.scalar, rule);
+    case "enum":
+      return enumCheck(field);
+    case "message":
+      return messageCheck(field.message);
+    case "list": {
+      const maxItems = rule.maxItems ?? DEFAULT_MAX_ITEMS;
+      const item = field.listKind === "scalar" ? scalarCheck(field.scalar, rule) : field.listKind === "enum" ? enumCheck(field) : messageCheck(field.message);
+      return (value) => {
+        const items = value as unknown[];
+        if (items.length > maxItems) throw new FieldRefusal(`must have at most ${maxItems} items`);
+        for (let index = 0; index < items.length; index++) {
+          try {
+            item(items[index]);
+          } catch (error) {
+            throw within(error, `[${index}]`);
+          }
+        }
+      };
+    }
+    case "map": {
+      const maxItems = rule.maxItems ?? DEFAULT_MAX_ITEMS;
+      const key = scalarCheck(ScalarType.STRING, {});
+      const item = field.mapKind === "scalar" ? scalarCheck(field.scalar, {}) : field.mapKind === "enum" ? enumCheck(field) : messageCheck(field.message);
+      return (value) => {
+        const entries = Object.entries(value as Record<string, unknown>);
+        if (entries.length > maxItems) throw new FieldRefusal(`must have at most ${maxItems} entries`);
+        for (const [name, entry] of entries) {
+          try {
+            key(name);
+            item(entry);
+          } catch (error) {
+            throw within(error, `[${JSON.stringify(name.slice(0, 64))}]`);
+          }
+        }
+      };
+    }
+  }
+}
+
+function walk(plan: FieldPlan[], message: Record<string, unknown>): void {
+  for (const field of plan) {
+    const value = field.read(message);
+    if (value === undefined || value === null) continue;
+    try {
+      field.check(value);
+    } catch (error) {
+      throw within(error, field.name);
+    }
+  }
+}
+
 /** Walks a decoded ts-proto message (camelCase keys, oneofs as `{ $case, [name]: value }`, Timestamps as Date). */
 export function validateMessage(desc: DescMessage, message: Record<string, unknown>, prefix: string): void {
-  for (const field of desc.fields) {
-    const value = field.oneof ? oneofValue(message, field) : message[field.localName];
-    if (value === undefined || value === null) continue;
-    const path = `${prefix}${field.name}`;
-    const rule = ruleOf(desc.typeName, field.name);
-    switch (field.fieldKind) {
-      case "scalar":
-        checkScalar(field.scalar, value, path, rule);
-        break;
-      case "enum":
-        checkEnum(field, value, path);
-        break;
-      case "message":
-        checkMessage(field.message, value, path);
-        break;
-      case "list": {
-        const items = value as unknown[];
-        if (items.length > (rule.maxItems ?? DEFAULT_MAX_ITEMS)) throw new InvalidArgumentError(path, `must have at most ${rule.maxItems ?? DEFAULT_MAX_ITEMS} items`);
-        items.forEach((item, index) => {
-          const at = `${path}[${index}]`;
-          if (field.listKind === "scalar") checkScalar(field.scalar, item, at, rule);
-          else if (field.listKind === "enum") checkEnum(field, item, at);
-          else checkMessage(field.message, item, at);
-        });
-        break;
-      }
-      case "map": {
-        const entries = Object.entries(value as Record<string, unknown>);
-        if (entries.length > (rule.maxItems ?? DEFAULT_MAX_ITEMS)) throw new InvalidArgumentError(path, `must have at most ${rule.maxItems ?? DEFAULT_MAX_ITEMS} entries`);
-        for (const [key, item] of entries) {
-          const at = `${path}[${JSON.stringify(key.slice(0, 64))}]`;
-          checkScalar(ScalarType.STRING, key, at, {});
-          if (field.mapKind === "scalar") checkScalar(field.scalar, item, at, {});
-          else if (field.mapKind === "enum") checkEnum(field, item, at);
-          else checkMessage(field.message, item, at);
-        }
-        break;
-      }
-    }
+  try {
+    walk(planOf(desc), message);
+  } catch (error) {
+    if (error instanceof FieldRefusal) throw new InvalidArgumentError(`${prefix}${error.path}`, error.problem);
+    throw error;
   }
 }
 
-function oneofValue(message: Record<string, unknown>, field: DescField): unknown {
-  const union = message[field.oneof!.localName] as Record<string, unknown> | undefined;
-  return union && union.$case === field.localName ? union[field.localName] : undefined;
-}
-
-function checkMessage(desc: DescMessage, value: unknown, path: string): void {
+function messageCheck(desc: DescMessage): Check {
   if (desc.typeName === "google.protobuf.Timestamp") {
-    const time = (value as Date).getTime();
-    if (!(time >= TIMESTAMP_RANGE.from.getTime() && time < TIMESTAMP_RANGE.to.getTime())) {
-      throw new InvalidArgumentError(path, `must be from ${TIMESTAMP_RANGE.from.toISOString()} and before ${TIMESTAMP_RANGE.to.toISOString()}`);
-    }
-    return;
+    const from = TIMESTAMP_RANGE.from.getTime();
+    const to = TIMESTAMP_RANGE.to.getTime();
+    const problem = `must be from ${TIMESTAMP_RANGE.from.toISOString()} and before ${TIMESTAMP_RANGE.to.toISOString()}`;
+    return (value) => {
+      const time = (value as Date).getTime();
+      if (!(time >= from && time < to)) throw new FieldRefusal(problem);
+    };
   }
-  validateMessage(desc, value as Record<string, unknown>, `${path}.`);
+  // Resolved at first use: a message type may contain itself.
+  let plan: FieldPlan[] | undefined;
+  return (value) => walk((plan ??= planOf(desc)), value as Record<string, unknown>);
 }
 
-function checkEnum(field: DescField, value: unknown, path: string): void {
-  if (!field.enum!.values.some((v) => v.number === value)) throw new InvalidArgumentError(path, `${String(value)} is not a value of ${field.enum!.typeName}`);
+function enumCheck(field: DescField): Check {
+  const values = new Set(field.enum!.values.map((v) => v.number));
+  const typeName = field.enum!.typeName;
+  return (value) => {
+    if (!values.has(value as number)) throw new FieldRefusal(`${String(value)} is not a value of ${typeName}`);
+  };
 }
 
-function checkScalar(scalar: ScalarType | undefined, value: unknown, path: string, rule: FieldRule): void {
+const unchecked: Check = () => undefined;
+
+function scalarCheck(scalar: ScalarType | undefined, rule: FieldRule): Check {
   if (scalar === ScalarType.STRING) {
-    const text = value as string;
     const maxLength = rule.maxLength ?? DEFAULT_MAX_LENGTH;
-    if (text.length > maxLength) throw new InvalidArgumentError(path, `must be at most ${maxLength} characters`);
-    if (text.includes("\0")) throw new InvalidArgumentError(path, "must not contain NUL characters");
-    if (text && rule.format === "uuid" && !UUID_PATTERN.test(text)) throw new InvalidArgumentError(path, "must be a UUID");
-    if (text && rule.format === "digits" && !/^\d{1,19}$/.test(text)) throw new InvalidArgumentError(path, "must be a non-negative integer");
-    return;
+    const pattern = rule.format === "uuid" ? UUID_PATTERN : rule.format === "digits" ? DIGITS_PATTERN : undefined;
+    const malformed = rule.format === "uuid" ? "must be a UUID" : "must be a non-negative integer";
+    return (value) => {
+      const text = value as string;
+      if (text.length > maxLength) throw new FieldRefusal(`must be at most ${maxLength} characters`);
+      if (text.includes("\0")) throw new FieldRefusal("must not contain NUL characters");
+      if (text && pattern && !pattern.test(text)) throw new FieldRefusal(malformed);
+    };
   }
   if (scalar !== undefined && INTEGER_SCALARS.has(scalar) && (rule.min !== undefined || rule.max !== undefined)) {
-    const number = BigInt(value as string | number);
-    if (rule.min !== undefined && number < rule.min) throw new InvalidArgumentError(path, `must be at least ${rule.min}`);
-    if (rule.max !== undefined && number > rule.max) throw new InvalidArgumentError(path, `must be at most ${rule.max}`);
+    const { min, max } = rule;
+    return (value) => {
+      const number = BigInt(value as string | number);
+      if (min !== undefined && number < min) throw new FieldRefusal(`must be at least ${min}`);
+      if (max !== undefined && number > max) throw new FieldRefusal(`must be at most ${max}`);
+    };
   }
+  return unchecked;
 }

@@ -14,8 +14,9 @@ export interface TelemetryOptions {
 let started: NodeSDK | undefined;
 
 /**
- * Starts OpenTelemetry for this process: gRPC, pg and HTTP instrumentation,
- * W3C trace context, and OTLP trace export configured by the standard OTEL_*
+ * Starts OpenTelemetry for this process: gRPC, pg and HTTP instrumentation
+ * (pg only when spans or the SDK's metrics are recorded), W3C trace
+ * context, and OTLP trace export configured by the standard OTEL_*
  * variables (export is off unless OTEL_EXPORTER_OTLP_ENDPOINT or
  * OTEL_TRACES_EXPORTER is set; metrics and logs are not exported unless
  * OTEL_METRICS_EXPORTER or OTEL_LOGS_EXPORTER is set). Call it before importing anything it
@@ -34,9 +35,11 @@ export function registerTelemetry(options: TelemetryOptions): NodeSDK {
   process.env.OTEL_LOGS_EXPORTER ??= "none";
   // With no trace export and no processors the SDK installs no tracer provider: nothing is recorded.
   if (!exportConfigured) process.env.OTEL_TRACES_EXPORTER = "none";
+  const spansRecorded = exportConfigured || (options.spanProcessors?.length ?? 0) > 0;
+  const sdkMetricsExported = process.env.OTEL_METRICS_EXPORTER !== "none";
   const sdk = new NodeSDK({
     resource: resourceFromAttributes({ "service.name": process.env.OTEL_SERVICE_NAME ?? options.serviceName }),
-    instrumentations: getNodeAutoInstrumentations(),
+    instrumentations: getNodeAutoInstrumentations({ database: spansRecorded || sdkMetricsExported }),
     ...(options.spanProcessors ? { spanProcessors: options.spanProcessors } : {}),
   });
   sdk.start();

@@ -17,6 +17,7 @@ import { migrations } from "./data/migrations/index.js";
 import { isRole, UserDirectory, type User } from "./domain/access.js";
 import { toHttpError } from "./transport/http-errors.js";
 import { DEFAULT_LOGIN_LIMITS, registerLogin, type LoginLimits } from "./transport/login.js";
+import { registerReceiptRoutes } from "./transport/receipt-routes.js";
 import { registerRoutes } from "./transport/routes.js";
 
 export { DEMO_USERS } from "./domain/access.js";
@@ -128,6 +129,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   registerLogin(app, users, key, { limits: options.loginLimits ?? DEFAULT_LOGIN_LIMITS, tokenTtl: options.tokenTtl ?? "12h" });
 
   registerRoutes(app, clients, audit, calls);
+  registerReceiptRoutes(app, clients);
 
   if (options.staticDir && existsSync(options.staticDir)) {
     await app.register(fastifyStatic, { root: options.staticDir, index: ["index.html"], dotfiles: "deny" });

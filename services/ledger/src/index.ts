@@ -4,15 +4,24 @@ import { createClient, mikroOrmScope, startGrpcServer, type RunningServer, type 
 import { entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { AccountCache } from "./data/account-cache.js";
 import { ledgerEntities } from "./data/entities.js";
+import { GroupCommitStore } from "./data/group-commit.js";
 import { PostgresLedgerStore } from "./data/ledger-store.js";
 import { migrations } from "./data/migrations/index.js";
 import { openHolds, poolsDrawn } from "./data/operational-reads.js";
 import { reconcileSlice, Reconciler } from "./data/reconciliation.js";
 import { RateCache } from "./data/rate-cache.js";
+import { PostgresLedgerStateStore } from "./data/state-store.js";
 import { Ledger } from "./domain/ledger.js";
+import { sweep } from "./domain/use-cases/expire.js";
+import { CycleOpener } from "./domain/use-cases/open-cycle.js";
+import type { LedgerDeps } from "./domain/use-cases/run.js";
 import { LedgerMetrics } from "./metrics.js";
 import { DecisionTelemetry } from "./transport/decision-telemetry.js";
 import { ledgerHandlers } from "./transport/ledger-handlers.js";
+import { MeterSignals } from "./data/meter-signals.js";
+import { ledgerMeterPort } from "./transport/meter-ledger-port.js";
+import { MeterStreams } from "./transport/meter-stream.js";
+import { receiptHandlers } from "./transport/receipt-handlers.js";
 
 export interface LedgerServiceOptions {
   databaseUrl: string;
@@ -44,6 +53,8 @@ export interface LedgerServiceOptions {
   reconcileIntervalMs?: number;
   /** Accounts per reconciliation slice. */
   reconcileSliceAccounts?: number;
+  /** How long a broken Meter stream's hold waits for a reconnect before the unused rest is released (default 30 s). */
+  meterGraceMs?: number;
 }
 
 export interface LedgerService {
@@ -64,32 +75,54 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
     ...(options.poolMax ? { poolMax: options.poolMax } : {}),
   });
   const em = () => orm.em.getContext();
+  const pool = await connectionPool(orm);
   const scope = mikroOrmScope(orm.em);
   const telemetry = await startMetrics({
     serviceName: "tollgate-ledger",
     port: options.metricsPort ?? 0,
     ...(options.host ? { host: options.host } : {}),
-    connectionPool: { name: "ledger", pool: await connectionPool(orm) },
+    connectionPool: { name: "ledger", pool },
   });
   const reconciler = new Reconciler(
     (after, limit) => scope(() => reconcileSlice(em(), after, limit)),
     options.reconcileSliceAccounts ?? 500,
     (m) => console.error(JSON.stringify({ level: "error", service: "ledger", msg: "reconciliation mismatch", ...m, differenceMicros: m.differenceMicros.toString() })),
   );
-  const metrics = new LedgerMetrics(telemetry.meter, { openHolds: () => scope(() => openHolds(em())), reconciliation: () => reconciler.state() });
-  const store = new PostgresLedgerStore(em, options.groupCommitLanes ?? 4, (size, waits) => metrics.groupCommit(size, waits));
   // Every call to entitlements and pricing (watch streams and their unary fallbacks) carries the ledger's credential.
   const credentials = options.credentials ? { credentials: options.credentials } : {};
   const entitlements = createClient(entitlementsV1.EntitlementsServiceClient, options.entitlementsAddress, credentials);
   const pricing = createClient(pricingV1.PricingServiceClient, options.pricingAddress, credentials);
   const accounts = new AccountCache(entitlements);
   const rates = new RateCache(pricing);
-  const ledger = new Ledger(store, accounts, rates);
+  const metrics = new LedgerMetrics(telemetry.meter, {
+    openHolds: () => scope(() => openHolds(em())),
+    reconciliation: () => reconciler.state(),
+    watchStreams: [...accounts.lags, rates.lag],
+  });
+  const store = new PostgresLedgerStore(em);
+  // Every write goes through the state machine: one transaction per batch of concurrent calls (group commit), set-based writes.
+  const stateStore = new PostgresLedgerStateStore(pool);
+  const lanes = options.groupCommitLanes ?? 4;
+  const writes = lanes > 0 ? new GroupCommitStore(stateStore, {
+    lanes,
+    observe: (size, waits) => metrics.groupCommit(size, waits),
+    refused: (size, error) => console.error(JSON.stringify({ level: "warn", service: "ledger", msg: "group commit batch refused; retrying its halves", size, error: String(error) })),
+  }) : stateStore;
+  const deps: LedgerDeps = { store: writes, accounts, rates, now: () => new Date(), reloadPrices: { set: (poolId, price) => scope(() => store.setReloadPrice(poolId, price)) } };
+  const cycles = new CycleOpener(deps);
+  const ledger = new Ledger(store, accounts, rates, cycles);
   const events = new LogFollower((after, limit) => store.outboxAfter(after, limit), (row) => BigInt(row.sequence), 250);
   const decisions = new DecisionTelemetry(metrics, (entryId) => poolsDrawn(em(), entryId));
-  const handlers = ledgerHandlers(ledger, store, events, { scope }, decisions);
+  const handlers = {
+    ...ledgerHandlers(deps, cycles, ledger, store, events, { scope }, decisions),
+    ...receiptHandlers({ em, account: (id) => store.account(id), requireAccount: (id) => accounts.get(id), publishedRateTables: (s) => ledger.publishedRateTables(s) }, { scope }),
+  };
+  // Meter streams learn of other callers' charges and of reopened work through LISTEN/NOTIFY, on every replica.
+  const signals = new MeterSignals(options.databaseUrl);
+  await signals.start();
+  const meterStreams = new MeterStreams(ledgerMeterPort(deps, ledger, store, events, decisions, scope), signals, accounts, { graceMs: options.meterGraceMs ?? 30_000 });
   const server = await startGrpcServer({
-    services: [{ name: "tollgate.ledger.v1.LedgerService", definition: ledgerV1.LedgerServiceService, implementation: handlers }],
+    services: [{ name: "tollgate.ledger.v1.LedgerService", definition: ledgerV1.LedgerServiceService, implementation: { ...handlers, meter: meterStreams.handler } }],
     port: options.port,
     ...(options.host ? { host: options.host } : {}),
     meter: telemetry.meter,
@@ -106,10 +139,11 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
     sweepIntervalMs > 0
       ? setInterval(() => {
           scope(async () => {
-            await store.sweepExpiredHolds(500);
+            // Expiry goes through the state machine, account by account, like any other write.
+            await sweep(deps, await store.expiredHoldAccounts(500), "holds");
             await store.pruneIdempotencyKeys(retentionMs, 1_000);
             await store.pruneOutbox(outboxRetentionMs, 1_000);
-            if ((await store.sweepExpiredPools(100)) > 0) events.notify();
+            if ((await sweep(deps, await store.expiredPoolAccounts(100), "pools")) > 0) events.notify();
           }).catch((error: unknown) => console.error("[ledger] expiry sweep failed", error));
         }, sweepIntervalMs)
       : undefined;
@@ -150,9 +184,11 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
       if (meter) clearInterval(meter);
       if (reconcile) clearInterval(reconcile);
       await reconciling;
+      meterStreams.stop();
       await server.drain();
       accounts.stop();
       rates.stop();
+      await signals.stop();
       entitlements.close();
       pricing.close();
       await telemetry.shutdown();

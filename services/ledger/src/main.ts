@@ -23,6 +23,7 @@ await runService(
     GROUP_COMMIT_LANES: z.coerce.number().int().min(0).max(64).default(4),
     RECONCILE_INTERVAL_MS: z.coerce.number().int().min(0).default(10_000),
     RECONCILE_SLICE_ACCOUNTS: z.coerce.number().int().min(1).max(10_000).default(500),
+    METER_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
   },
   (config) =>
     startLedgerService({
@@ -40,6 +41,7 @@ await runService(
       groupCommitLanes: config.GROUP_COMMIT_LANES,
       reconcileIntervalMs: config.RECONCILE_INTERVAL_MS,
       reconcileSliceAccounts: config.RECONCILE_SLICE_ACCOUNTS,
+      meterGraceMs: config.METER_GRACE_MS,
       ...serverSecurityFromEnv(config),
       ...credentialsOf(clientCredentialFromEnv(config, "ledger", ["service"])),
     }),

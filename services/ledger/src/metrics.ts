@@ -8,6 +8,8 @@ const GAUGE_READ_TTL_MS = 1_000;
 export interface LedgerMetricSources {
   openHolds: () => Promise<OpenHolds[]>;
   reconciliation: () => ReconciliationState;
+  /** The watch streams followed (entitlements' accounts and plans, pricing's rate tables): versions published but not applied. */
+  watchStreams: readonly { stream: string; versions(): number | undefined }[];
 }
 
 /**
@@ -55,6 +57,18 @@ export class LedgerMetrics {
     });
     const passes = meter.createObservableCounter("tollgate.ledger.reconciliation.passes", { description: "Full reconciliation passes over every account", unit: "{pass}" });
     const checked = meter.createObservableCounter("tollgate.ledger.reconciliation.accounts_checked", { description: "Accounts reconciled", unit: "{account}" });
+    meter
+      .createObservableGauge("tollgate.ledger.watch.version_lag", {
+        description: "Versions a watch stream's server has published that this ledger has not applied yet (latest published minus applied), by stream",
+        unit: "{version}",
+      })
+      .addCallback((result) => {
+        for (const watched of sources.watchStreams) {
+          const versions = watched.versions();
+          if (versions !== undefined) result.observe(versions, { "tollgate.stream": watched.stream });
+        }
+      });
+
     meter.addBatchObservableCallback((result) => {
       const state = sources.reconciliation();
       for (const [check, count] of Object.entries(state.mismatches)) result.observe(mismatches, count, { "tollgate.check": check });

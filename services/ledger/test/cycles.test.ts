@@ -1,26 +1,47 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openDatabase, sql, type MikroORM } from "@tollgate/db";
+import { connectionPool, openDatabase, sql, type MikroORM } from "@tollgate/db";
 import { createTestDatabase, type TestDatabase } from "@tollgate/testing";
 import { ledgerEntities } from "../src/data/entities.js";
 import { PostgresLedgerStore } from "../src/data/ledger-store.js";
 import { migrations } from "../src/data/migrations/index.js";
-import type { RateCache } from "../src/data/rate-cache.js";
+import { PostgresLedgerStateStore } from "../src/data/state-store.js";
 import type { AccountView } from "../src/domain/account-view.js";
-import { Ledger } from "../src/domain/ledger.js";
+import type { Command, Result, UnitSetup } from "../src/domain/commands.js";
+import { execute } from "../src/domain/state-machine.js";
+import { rollOver } from "../src/domain/use-cases/roll-over.js";
+import type { RateTables } from "../src/domain/store.js";
 
 const CREDIT = 1_000_000n;
 const DAY = 86_400_000;
 let db: TestDatabase;
 let orm: MikroORM;
 let store: PostgresLedgerStore;
+let stateStore: PostgresLedgerStateStore;
 
-const units = [{ unit: "credits", allotmentMicros: 100n * CREDIT, negativeLimitMicros: 50n * CREDIT, lowCreditLimitMicros: 0n }];
+const units: UnitSetup[] = [{ unit: "credits", allotmentMicros: 100n * CREDIT, negativeLimitMicros: 50n * CREDIT, lowCreditLimitMicros: 0n, kind: "monthly" }];
 const at = (days: number) => new Date(Math.floor(Date.now() / DAY) * DAY + days * DAY);
 
+/** One command through the state machine and the PostgreSQL state store, as the running ledger decides it. */
+async function decide(command: Command): Promise<unknown> {
+  const [result] = await stateStore.transact([command], (state, ids) => {
+    for (const account of state.values()) account.facts = { suspended: false, drawdownOrder: [], thresholdPercents: [50] };
+    const batch = execute(state, [command], { nowMs: Date.now(), ids });
+    return { value: batch.outcomes.map((o) => o.result), writes: batch.writes };
+  });
+  if (!result?.ok) throw new Error(JSON.stringify((result as Extract<Result<unknown>, { ok: false }>).error));
+  return result.value;
+}
+
+const openAccount = (accountId: string, planId: string, planVersion: bigint, start: Date, end: Date, unitSetup: UnitSetup[], signup: { unit: string; amountMicros: bigint; expiresAt: Date }[]) =>
+  decide({
+    type: "rollOver", accountId, planId, planVersion, cycleStartMs: start.getTime(), cycleEndMs: end.getTime(), units: unitSetup,
+    signupGrants: signup.map((g) => ({ unit: g.unit, amountMicros: g.amountMicros, expiresAtMs: g.expiresAt.getTime() })),
+  });
+
 const directCharge = (accountId: string, key: string, credits: bigint) =>
-  store.charge({
-    accountId, holdId: null, unit: "credits", bucket: "ai", amountMicros: credits * CREDIT, final: true, idempotencyKey: key,
-    requestHash: key, attribution: {}, rateTableSequence: 1n, drawdownOrder: [], thresholdPercents: [50], traceparent: "", traceId: "",
+  decide({
+    type: "charge", accountId, holdId: null, unit: "credits", bucket: "ai", amountMicros: credits * CREDIT, final: true, idempotencyKey: key,
+    requestHash: key, attribution: {}, rateTableVersion: 1n, traceparent: "", traceId: "",
   });
 
 const pools = async (accountId: string) =>
@@ -30,6 +51,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   orm = await openDatabase({ url: db.url, schema: "ledger", entities: ledgerEntities, migrations });
   store = new PostgresLedgerStore(() => orm.em.fork());
+  stateStore = new PostgresLedgerStateStore(await connectionPool(orm));
 });
 
 afterAll(async () => {
@@ -39,19 +61,19 @@ afterAll(async () => {
 
 describe("cycle rollover", () => {
   it("carries a negative balance into the next allotment, once, and lets unused allotment lapse", async () => {
-    await store.openAccount("roll", "p", 1n, at(-10), at(20), units, []);
+    await openAccount("roll", "p", 1n, at(-10), at(20), units, []);
     await directCharge("roll", "over", 130n);
     expect(await pools("roll")).toEqual([{ kind: "monthly", balance: -30n }]);
 
-    expect(await store.openAccount("roll", "p", 1n, at(20), at(50), units, [])).toMatchObject({ rolled: true });
+    expect(await openAccount("roll", "p", 1n, at(20), at(50), units, [])).toMatchObject({ rolled: true });
     expect(await pools("roll")).toEqual([{ kind: "monthly", balance: 70n }]);
 
     // Twice, or late with the old cycle: nothing more happens.
-    expect(await store.openAccount("roll", "p", 1n, at(20), at(50), units, [])).toMatchObject({ rolled: false });
-    expect(await store.openAccount("roll", "p", 1n, at(-10), at(20), units, [])).toMatchObject({ rolled: false });
+    expect(await openAccount("roll", "p", 1n, at(20), at(50), units, [])).toMatchObject({ rolled: false });
+    expect(await openAccount("roll", "p", 1n, at(-10), at(20), units, [])).toMatchObject({ rolled: false });
     expect(await pools("roll")).toEqual([{ kind: "monthly", balance: 70n }]);
 
-    await store.openAccount("roll", "p", 1n, at(50), at(80), units, []);
+    await openAccount("roll", "p", 1n, at(50), at(80), units, []);
     expect(await pools("roll")).toEqual([{ kind: "monthly", balance: 100n }]);
 
     const [journal] = await sql<{ ok: boolean }>(orm.em.fork(), `
@@ -62,9 +84,9 @@ describe("cycle rollover", () => {
   });
 
   it("resets threshold state so a crossing fires again in the new cycle", async () => {
-    await store.openAccount("thresholds", "p", 1n, at(-10), at(20), units, []);
+    await openAccount("thresholds", "p", 1n, at(-10), at(20), units, []);
     await directCharge("thresholds", "t1", 60n);
-    await store.openAccount("thresholds", "p", 1n, at(20), at(50), units, []);
+    await openAccount("thresholds", "p", 1n, at(20), at(50), units, []);
     await directCharge("thresholds", "t2", 60n);
     const events = await sql<{ payload: { threshold_percent: number; cycle: string } }>(orm.em.fork(),
       `select payload from ledger.outbox where account_id = 'thresholds' and kind = 'threshold_crossed' order by id`);
@@ -74,18 +96,19 @@ describe("cycle rollover", () => {
 
   it("closes an expired sign-up grant with an entry and an event, then denies with FREE_CREDITS_EXPIRED", async () => {
     const signup = [{ unit: "credits", amountMicros: 75n * CREDIT, expiresAt: new Date(Date.now() + 300) }];
-    const noAllotment = [{ unit: "credits", allotmentMicros: 0n, negativeLimitMicros: 0n, lowCreditLimitMicros: 0n }];
-    await store.openAccount("trial", "p", 1n, at(-1), at(29), noAllotment, signup);
+    const noAllotment: UnitSetup[] = [{ unit: "credits", allotmentMicros: 0n, negativeLimitMicros: 0n, lowCreditLimitMicros: 0n, kind: "monthly" }];
+    await openAccount("trial", "p", 1n, at(-1), at(29), noAllotment, signup);
     expect(await pools("trial")).toEqual([{ kind: "free_grant", balance: 75n }]);
     await new Promise((resolve) => setTimeout(resolve, 400));
-    expect(await store.sweepExpiredPools(10)).toBe(1);
+    expect(await store.expiredPoolAccounts(10)).toContain("trial");
+    expect(await decide({ type: "expirePools", accountId: "trial" })).toEqual({ expired: 1 });
     expect(await pools("trial")).toEqual([]);
     const [event] = await sql<{ payload: { kind: string; expired_micros: string } }>(orm.em.fork(),
       `select payload from ledger.outbox where account_id = 'trial' and kind = 'pool_expired'`);
     expect(event?.payload).toMatchObject({ kind: "free_grant", expired_micros: String(75n * CREDIT) });
-    const denied = await store.authorize({
-      accountId: "trial", unit: "credits", bucket: "ai", amountMicros: CREDIT, idempotencyKey: "a", requestHash: "a",
-      ttlMs: 1000, attribution: {}, rateTableSequence: 1n,
+    const denied = await decide({
+      type: "authorize", accountId: "trial", unit: "credits", bucket: "ai", amountMicros: CREDIT, idempotencyKey: "a", requestHash: "a",
+      ttlMs: 1000, attribution: {}, rateTableVersion: 1n, eligibility: { allowed: true, metered: true, reason: "" },
     });
     expect(denied).toMatchObject({ allowed: false, reason: "FREE_CREDITS_EXPIRED" });
   });
@@ -99,11 +122,11 @@ describe("RollOverCycle", () => {
     };
     let clock = new Date("2026-02-10T00:00:00Z");
     // Rolling over prices nothing: no rate table is needed.
-    const ledger = new Ledger(store, { get: async () => view }, {} as RateCache, () => clock);
+    const deps = { store: stateStore, accounts: { get: async () => view }, rates: {} as RateTables, now: () => clock };
     const rollAt = async (iso: string) => {
       clock = new Date(iso);
-      const { rolled, cycleStart } = await ledger.rollOver("anchored");
-      return [rolled, cycleStart.toISOString()];
+      const { rolled, cycleStartMs } = await rollOver(deps, "anchored");
+      return [rolled, new Date(cycleStartMs).toISOString()];
     };
     expect(await rollAt("2026-02-10T00:00:00Z")).toEqual([false, "2026-01-31T10:00:00.000Z"]); // the first cycle opens
     expect(await rollAt("2026-02-28T09:59:59Z")).toEqual([false, "2026-01-31T10:00:00.000Z"]); // not ended yet: nothing rolls
@@ -116,29 +139,22 @@ describe("RollOverCycle", () => {
 });
 
 describe("the pool sweeper", () => {
-  it("never waits for a balance row someone holds: that account waits for the next sweep", async () => {
+  it("finds the accounts with expired pools, which the state machine then closes, and finds them no more", async () => {
     const signup = [{ unit: "credits", amountMicros: 5n * CREDIT, expiresAt: new Date(Date.now() + 200) }];
-    const noAllotment = [{ unit: "credits", allotmentMicros: 0n, negativeLimitMicros: 0n, lowCreditLimitMicros: 0n }];
-    await store.openAccount("busy", "p", 1n, at(-1), at(29), noAllotment, signup);
+    const noAllotment: UnitSetup[] = [{ unit: "credits", allotmentMicros: 0n, negativeLimitMicros: 0n, lowCreditLimitMicros: 0n, kind: "monthly" }];
+    await openAccount("busy", "p", 1n, at(-1), at(29), noAllotment, signup);
+    expect(await store.expiredPoolAccounts(10)).not.toContain("busy");
     await new Promise((resolve) => setTimeout(resolve, 300));
-    await orm.em.fork().transactional(async (holder) => {
-      await sql(holder, "select 1 from ledger.balances where account_id = 'busy' for update");
-      // With the row held elsewhere the sweep closes nothing and returns at once (a wait would fail on the lock timeout).
-      const skipped = await orm.em.fork().transactional(async (sweeper) => {
-        await sql(sweeper, "set local lock_timeout = '2s'");
-        return sql<{ closed: number }>(sweeper, "select ledger.sweep_expired_pools(10) as closed");
-      });
-      expect(skipped[0]?.closed).toBe(0);
-      expect(await pools("busy")).toEqual([{ kind: "free_grant", balance: 5n }]);
-    });
-    expect(await store.sweepExpiredPools(10)).toBe(1);
+    expect(await store.expiredPoolAccounts(10)).toContain("busy");
+    expect(await decide({ type: "expirePools", accountId: "busy" })).toEqual({ expired: 1 });
     expect(await pools("busy")).toEqual([]);
+    expect(await store.expiredPoolAccounts(10)).not.toContain("busy");
   });
 });
 
 describe("idempotency keys", () => {
   it("are kept for the retention period and forgotten after it", async () => {
-    await store.openAccount("keys", "p", 1n, at(-1), at(29), units, []);
+    await openAccount("keys", "p", 1n, at(-1), at(29), units, []);
     await directCharge("keys", "recent", 1n);
     await directCharge("keys", "old", 1n);
     await sql(orm.em.fork(), `update ledger.idempotency_keys set created_at = now() - interval '8 days' where account_id = 'keys' and idempotency_key = 'old'`);

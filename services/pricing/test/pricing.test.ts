@@ -65,8 +65,13 @@ describe("pricing over gRPC", () => {
     const seen: string[] = [];
     await new Promise<void>((resolve, reject) => {
       stream.on("data", (message: pricingV1.WatchRateTablesResponse) => {
-        seen.push(message.table!.tableId);
-        if (seen.includes("t3")) resolve();
+        if (!message.table) return; // a heartbeat
+        seen.push(message.table.tableId);
+        if (message.table.tableId === "t3") {
+          // The newest version so far, and the stream has caught up: it says so.
+          expect(message.latestSequence).toBe(message.table.sequence);
+          resolve();
+        }
       });
       stream.on("error", reject);
       void call(client, client.publishRateTable, { tableId: "t3", rates: [replyRate("x", 1)], actor: "test", reason: "", idempotencyKey: "", effectiveFrom: undefined });

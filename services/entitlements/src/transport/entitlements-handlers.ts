@@ -111,7 +111,9 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
     }, options),
 
     watchPlans: serverStream(async function* (request: entitlementsV1.WatchPlansRequest, context) {
-      for await (const row of deps.planFeed.follow(int64(request.afterVersion, "after_version"), context.signal)) yield { plan: planToProto(row) };
+      for await (const { row, head } of deps.planFeed.followWithHead(int64(request.afterVersion, "after_version"), context.signal)) {
+        yield { ...(row ? { plan: planToProto(row) } : {}), latestVersion: (head ?? 0n).toString() };
+      }
     }, options),
 
     createAccount: unary(async (request: entitlementsV1.CreateAccountRequest) => {
@@ -155,7 +157,9 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
     ),
 
     watchAccounts: serverStream(async function* (request: entitlementsV1.WatchAccountsRequest, context) {
-      for await (const row of deps.accountFeed.follow(int64(request.afterRevision, "after_revision"), context.signal)) yield { account: accountToProto(row) };
+      for await (const { row, head } of deps.accountFeed.followWithHead(int64(request.afterRevision, "after_revision"), context.signal)) {
+        yield { ...(row ? { account: accountToProto(row) } : {}), latestRevision: (head ?? 0n).toString() };
+      }
     }, options),
 
     upsertSubject: unary(async (request: entitlementsV1.UpsertSubjectRequest) => {

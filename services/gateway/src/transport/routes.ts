@@ -213,7 +213,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
 
   app.get("/api/notifications", async (request) => {
     const query = request.query as Query;
-    const response = await call(notifications, notifications.listNotifications, { accountId: query.account_id ?? "", page: page(query) });
+    const response = await call(notifications, notifications.listNotifications, { accountId: query.account_id ?? "", traceId: query.trace_id ?? "", page: page(query) });
     return { data: response.notifications.map(notificationView), next_page_token: response.nextPageToken };
   });
 

@@ -4,7 +4,7 @@ import { commonV1, entitlementsV1 } from "@tollgate/proto";
 import { unitFromProto, type Unit } from "@tollgate/rating";
 import { inSpan } from "@tollgate/telemetry";
 import type { AccountDirectory, AccountView } from "../domain/account-view.js";
-import { StreamFollower } from "./stream-follower.js";
+import { StreamFollower, VersionLag } from "./stream-follower.js";
 
 const E = entitlementsV1;
 
@@ -71,20 +71,31 @@ export class AccountCache implements AccountDirectory {
   private readonly views = new Map<string, { account: entitlementsV1.Account; plan: entitlementsV1.Plan; view: AccountView }>();
   /** Fills in flight, so concurrent first uses of one account (a burst right after a restart) make one GetAccount call. */
   private readonly filling = new Map<string, Promise<{ account: entitlementsV1.Account; plan: entitlementsV1.Plan }>>();
+  /** Told of every change the account feed brings for an account in the cache (e.g. a Meter stream watching for suspension). */
+  private readonly watchers = new Set<(accountId: string) => void>();
   private lastRevision = 0n;
   private lastPlanVersion = 0n;
   private readonly accountFeed: StreamFollower<entitlementsV1.WatchAccountsResponse>;
   private readonly planFeed: StreamFollower<entitlementsV1.WatchPlansResponse>;
+  /** The feeds' lag: revisions and plan versions published but not applied here. */
+  readonly lags = [new VersionLag("accounts", () => this.lastRevision), new VersionLag("plans", () => this.lastPlanVersion)] as const;
 
   constructor(private readonly client: entitlementsV1.EntitlementsServiceClient) {
+    const [accountLag, planLag] = this.lags;
     this.accountFeed = new StreamFollower(
       () => this.client.watchAccounts({ afterRevision: this.lastRevision.toString() }),
-      (message) => message.account && this.putAccount(message.account, true),
+      (message) => {
+        if (message.account) this.putAccount(message.account, true);
+        accountLag.heardOf(message.latestRevision);
+      },
       (line) => console.warn(`[ledger] account feed: ${line}`),
     );
     this.planFeed = new StreamFollower(
       () => this.client.watchPlans({ afterVersion: this.lastPlanVersion.toString() }),
-      (message) => message.plan && this.putPlan(message.plan),
+      (message) => {
+        if (message.plan) this.putPlan(message.plan);
+        planLag.heardOf(message.latestVersion);
+      },
       (line) => console.warn(`[ledger] plan feed: ${line}`),
     );
   }
@@ -95,6 +106,13 @@ export class AccountCache implements AccountDirectory {
     // The feed carries every account; keep only those this ledger has used.
     if (fromFeed && !this.accounts.has(account.accountId)) return;
     this.accounts.set(account.accountId, account);
+    if (fromFeed) for (const watcher of this.watchers) watcher(account.accountId);
+  }
+
+  /** Calls `watcher` with the id of each cached account the feed changes (get() then reads the new view); returns the unsubscribe. */
+  watch(watcher: (accountId: string) => void): () => void {
+    this.watchers.add(watcher);
+    return () => this.watchers.delete(watcher);
   }
 
   private putPlan(plan: entitlementsV1.Plan): void {

@@ -63,6 +63,8 @@ export const EntrySchema = defineEntity({
     onBehalfOf: p.string().nullable().fieldName("on_behalf_of"),
     traceId: p.string().fieldName("trace_id"),
     createdAt: p.datetime().fieldName("created_at"),
+    /** A `reverse` entry: the charge it returned. */
+    reversesEntryId: p.bigint("string").nullable().fieldName("reverses_entry_id"),
   },
 });
 export type Entry = InferEntity<typeof EntrySchema>;

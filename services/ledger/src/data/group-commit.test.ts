@@ -1,82 +1,121 @@
 import { describe, expect, it } from "vitest";
-import { translateDatabaseError, IdempotencyKeyReusedError } from "@tollgate/errors";
-import { GroupCommit, laneOf, type BatchCall } from "./group-commit.js";
+import type { Command, Result } from "../domain/commands.js";
+import { MemoryLedgerStore } from "../domain/memory-store.js";
+import { execute } from "../domain/state-machine.js";
+import type { Ids, LedgerState } from "../domain/state.js";
+import type { LedgerStateStore } from "../domain/store.js";
+import type { Write } from "../domain/writes.js";
+import { GroupCommitStore, laneOf } from "./group-commit.js";
 
-/** A database stand-in whose transactions finish when the test says so. */
-function controlledBatches() {
-  const batches: { calls: BatchCall[]; finish: (slots: unknown[]) => void; fail: (error: Error) => void }[] = [];
-  const applyBatch = (calls: BatchCall[]) =>
-    new Promise<any[]>((resolve, reject) => batches.push({ calls, finish: resolve, fail: reject }));
-  return { batches, applyBatch };
+/** A store whose transactions wait until the test lets them through, and that refuses any transaction carrying a poisoned key. */
+class ControlledStore implements LedgerStateStore {
+  readonly memory = new MemoryLedgerStore();
+  readonly transactions: string[][] = [];
+  private gates: (() => void)[] = [];
+  held = true;
+
+  async transact<T>(commands: readonly Command[], decide: (state: LedgerState, ids: Ids) => { value: T; writes: readonly Write[] }): Promise<T> {
+    this.transactions.push(commands.flatMap((c) => ("idempotencyKey" in c ? [c.idempotencyKey] : [])));
+    if (this.held) await new Promise<void>((resolve) => this.gates.push(resolve));
+    if (commands.some((c) => "idempotencyKey" in c && c.idempotencyKey.startsWith("poison"))) throw Object.assign(new Error("check constraint violated"), { code: "23514" });
+    return this.memory.transact(commands, decide);
+  }
+
+  /** Lets every waiting transaction through. */
+  open(): void {
+    this.held = false;
+    for (const gate of this.gates.splice(0)) gate();
+  }
 }
 
+const open = (accountId: string): Command => ({
+  type: "rollOver", accountId, planId: "p", planVersion: 1n, cycleStartMs: 0, cycleEndMs: 1_000_000,
+  units: [{ unit: "credits", allotmentMicros: 100n, negativeLimitMicros: 0n, lowCreditLimitMicros: 0n, kind: "monthly" }], signupGrants: [],
+});
+const charge = (accountId: string, key: string, amountMicros: bigint): Command => ({
+  type: "charge", accountId, holdId: null, unit: "credits", bucket: "ai", amountMicros, final: true, idempotencyKey: key, requestHash: key,
+  attribution: {}, rateTableVersion: 1n, traceparent: "", traceId: "",
+});
+
+/** A call as the use cases make one: its commands, decided alone on the state it is handed. */
+function call(store: LedgerStateStore, commands: Command[], options: { throws?: boolean } = {}): Promise<Result<unknown>> {
+  return store.transact(commands, (state, ids) => {
+    if (options.throws) throw new Error("a bug in this call's rule");
+    const batch = execute(state, commands, { nowMs: 10, ids });
+    return { value: batch.outcomes[batch.outcomes.length - 1]!.result, writes: batch.writes };
+  });
+}
+
+const charged = (result: Result<unknown>) => (result.ok ? (result.value as { chargedMicros: bigint }).chargedMicros : result.error.reason);
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 describe("group commit", () => {
-  it("sends a call alone when its lane is idle, and what queued meanwhile as one batch sorted by account", async () => {
-    const { batches, applyBatch } = controlledBatches();
-    const group = new GroupCommit(applyBatch, { lanes: 1 });
-    let releaseFirst!: (value: string) => void;
-    const first = group.submit({ op: "charge", account: "m" }, () => new Promise<string>((resolve) => (releaseFirst = resolve)));
-    const queued = ["z", "a", "k"].map((account) => group.submit({ op: "authorize", account, unit: "credits" }, () => Promise.reject(new Error("not alone"))));
-    const usd = group.submit({ op: "charge", account: "a", unit: "usd" }, () => Promise.reject(new Error("not alone")));
-    const credits = group.submit({ op: "charge", account: "a", unit: "credits" }, () => Promise.reject(new Error("not alone")));
+  it("sends a call alone when its lane is idle, and what queued meanwhile as one transaction deciding each call on the state the last one left", async () => {
+    const inner = new ControlledStore();
+    inner.open();
+    await call(inner, [open("hot")]);
+    inner.held = true;
+    const group = new GroupCommitStore(inner, { lanes: 1 });
+    const first = call(group, [charge("hot", "k0", 10n)]);
+    const queued = [1, 2, 3, 4].map((i) => call(group, [charge("hot", `k${i}`, 30n)]));
     await tick();
-    expect(batches).toHaveLength(0); // the lane's transaction is still in flight
-
-    releaseFirst("alone");
-    expect(await first).toBe("alone");
-    await tick();
-    expect(batches).toHaveLength(1);
-    expect(batches[0]!.calls.map((c) => `${c.account}/${c.unit}`)).toEqual(["a/credits", "a/credits", "a/usd", "k/credits", "z/credits"]);
-
-    batches[0]!.finish([{ ok: "for a" }, { ok: "a credits charge" }, { ok: "a usd charge" }, { ok: "for k" }, { error: { code: "P0001", message: "IDEMPOTENCY_KEY_REUSED: key-z" } }]);
-    expect(await usd).toBe("a usd charge");
-    expect(await credits).toBe("a credits charge");
-    const [z, a, k] = await Promise.allSettled(queued);
-    expect(a).toEqual({ status: "fulfilled", value: "for a" });
-    expect(k).toEqual({ status: "fulfilled", value: "for k" });
-    expect(z!.status).toBe("rejected");
-    // The slot's error keeps PostgreSQL's code, so the edge maps it like any other database error.
-    expect(translateDatabaseError((z as PromiseRejectedResult).reason)).toBeInstanceOf(IdempotencyKeyReusedError);
+    expect(inner.transactions.slice(1)).toEqual([["k0"]]); // the others wait for the lane
+    inner.open();
+    expect(charged(await first)).toBe(10n);
+    expect((await Promise.all(queued)).map(charged)).toEqual([30n, 30n, 30n, 0n]); // 90 left: the fourth finds nothing
+    expect(inner.transactions.slice(1)).toEqual([["k0"], ["k1", "k2", "k3", "k4"]]);
+    expect((await inner.memory.entries("hot")).filter((e) => e.kind === "charge").map((e) => e.amountMicros)).toEqual([10n, 30n, 30n, 30n, 0n]);
   });
 
-  it("rejects every call of a transaction that failed as a whole", async () => {
-    const { batches, applyBatch } = controlledBatches();
-    const group = new GroupCommit(applyBatch, { lanes: 1 });
-    let releaseFirst!: () => void;
-    const first = group.submit({ op: "charge", account: "a" }, () => new Promise<void>((resolve) => (releaseFirst = resolve)));
-    const queued = [group.submit({ op: "charge", account: "b" }, async () => "b"), group.submit({ op: "charge", account: "c" }, async () => "c")];
-    releaseFirst();
-    await first;
+  it("answers a call whose decision throws with its error, and commits its neighbours", async () => {
+    const inner = new ControlledStore();
+    inner.open();
+    await call(inner, [open("a")]);
+    inner.held = true;
+    const group = new GroupCommitStore(inner, { lanes: 1 });
+    const first = call(group, [charge("a", "first", 1n)]);
+    const calls = [call(group, [charge("a", "x", 5n)]), call(group, [charge("a", "y", 5n)], { throws: true }), call(group, [charge("a", "z", 5n)])];
     await tick();
-    batches[0]!.fail(new Error("connection terminated"));
-    const results = await Promise.allSettled(queued);
-    expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+    inner.open();
+    await first;
+    const results = await Promise.allSettled(calls);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect((await inner.memory.entries("a")).filter((e) => e.kind === "charge")).toHaveLength(3);
+  });
+
+  it("splits a batch the database refuses and tries the halves again, so only the call that fails alone fails", async () => {
+    const inner = new ControlledStore();
+    inner.open();
+    await Promise.all(["a", "b", "c", "d", "e"].map((id) => call(inner, [open(id)])));
+    inner.held = true;
+    const group = new GroupCommitStore(inner, { lanes: 1 });
+    const first = call(group, [charge("a", "first", 1n)]);
+    const calls = ["a", "b", "poison-c", "d", "e"].map((key) => call(group, [charge(key.replace("poison-", ""), key, 2n)]));
+    await tick();
+    inner.open();
+    await first;
+    const results = await Promise.allSettled(calls);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "rejected", "fulfilled", "fulfilled"]);
+    expect(inner.transactions.slice(5)).toEqual([["first"], ["a", "b", "poison-c", "d", "e"], ["a", "b", "poison-c"], ["a", "b"], ["poison-c"], ["d", "e"]]);
+    for (const id of ["a", "b", "d", "e"]) expect((await inner.memory.entries(id)).filter((e) => e.kind === "charge").length).toBeGreaterThan(0);
+    expect((await inner.memory.entries("c")).filter((e) => e.kind === "charge")).toEqual([]);
   });
 
   it("makes a call wait for its own account's lane only", async () => {
-    const { batches, applyBatch } = controlledBatches();
-    const group = new GroupCommit(applyBatch, { lanes: 8 });
+    const inner = new ControlledStore();
+    inner.open();
     const a = "account-a";
     const b = Array.from({ length: 50 }, (_, i) => `account-${i}`).find((id) => laneOf(id, 8) !== laneOf(a, 8))!;
-    const started: string[] = [];
-    const releases = new Map<string, () => void>();
-    const alone = (name: string) => () => new Promise<string>((resolve) => { started.push(name); releases.set(name, () => resolve(name)); });
-
-    const a1 = group.submit({ op: "authorize", account: a }, alone("a1"));
-    const a2 = group.submit({ op: "charge", account: a }, alone("a2"));
-    const b1 = group.submit({ op: "authorize", account: b }, alone("b1"));
+    await Promise.all([call(inner, [open(a)]), call(inner, [open(b)])]);
+    inner.held = true;
+    const group = new GroupCommitStore(inner, { lanes: 8 });
+    const a1 = call(group, [charge(a, "a1", 1n)]);
+    const a2 = call(group, [charge(a, "a2", 1n)]);
+    const b1 = call(group, [charge(b, "b1", 1n)]);
     await tick();
-    expect(started).toEqual(["a1", "b1"]); // a2 waits behind a1; b1 did not wait for a's lane
-    releases.get("b1")!();
-    expect(await b1).toBe("b1");
-    releases.get("a1")!();
-    expect(await a1).toBe("a1");
-    await tick();
-    expect(started).toEqual(["a1", "b1", "a2"]);
-    releases.get("a2")!();
-    expect(await a2).toBe("a2");
-    expect(batches).toHaveLength(0);
+    expect(inner.transactions.slice(2)).toEqual([["a1"], ["b1"]]); // a2 waits behind a1; b1 did not wait for a's lane
+    inner.open();
+    await Promise.all([a1, a2, b1]);
+    expect(inner.transactions.slice(2)).toEqual([["a1"], ["b1"], ["a2"]]);
   });
 });

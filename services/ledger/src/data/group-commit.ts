@@ -1,12 +1,14 @@
 import { context, trace, type Context, type Link } from "@opentelemetry/api";
+import type { Command } from "../domain/commands.js";
+import type { Ids, LedgerState } from "../domain/state.js";
+import { IdsExhausted, type LedgerStateStore } from "../domain/store.js";
+import { applyWrites, type Write } from "../domain/writes.js";
 
-/** One call of a batch, as `ledger.apply_batch` reads it (`op` names the function). */
-export type BatchCall = { op: "authorize" | "charge"; account: string } & Record<string, unknown>;
+type Decide<T> = (state: LedgerState, ids: Ids) => { value: T; writes: readonly Write[] };
 
 interface Pending {
-  call: BatchCall;
-  /** The same call on its own, used when it is alone in its lane. */
-  alone: () => Promise<unknown>;
+  commands: readonly Command[];
+  decide: Decide<unknown>;
   context: Context;
   /** performance.now() when the call joined its lane. */
   queuedAt: number;
@@ -19,15 +21,15 @@ interface Lane {
   busy: boolean;
 }
 
-type BatchSlot = { ok: unknown } | { error: { code: string; message: string } };
-
 export interface GroupCommitOptions {
   /** Batches in flight at once; an account always goes to the same lane. */
   lanes: number;
-  /** Calls per transaction at most (each is a subtransaction; a backend caches 64). */
+  /** Calls per transaction at most. */
   maxBatch?: number;
   /** Told of every transaction as it starts: its calls, and how long each waited in the lane (ms). */
   observe?: (batchSize: number, waitsMs: number[]) => void;
+  /** Told when the database refused a batch as a whole (its halves are tried again). */
+  refused?: (batchSize: number, error: unknown) => void;
 }
 
 const tracer = trace.getTracer("tollgate-ledger");
@@ -39,46 +41,42 @@ export function laneOf(account: string, lanes: number): number {
   return (hash >>> 0) % lanes;
 }
 
-/** The order balance rows are locked in, by account and then by unit, wherever one transaction takes several. */
-export const lockOrder = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-
-/** The error PostgreSQL raised for one call of a batch, in the shape the driver gives (translated at the edge). */
-function batchError(error: { code: string; message: string }): Error {
-  return Object.assign(new Error(error.message), { code: error.code });
-}
-
 /**
- * In-process group commit. A call that finds its lane idle goes to the
- * database at once, on its own; calls that arrive while the lane's
- * transaction is in flight wait and go together in the next one. Nothing is
- * delayed on purpose: batches grow only with load. Every call is acknowledged
- * only after the transaction that holds it has committed.
+ * In-process group commit, as a state store over another: a call that finds
+ * its lane idle goes to the store at once, on its own; calls that arrive
+ * while the lane's transaction is in flight wait and go together in the next
+ * one — one `transact` over all their commands, whose decision runs each
+ * call's own decision in order on the state the ones before it left. So a hot
+ * account costs one lock and one balance-row update per batch, however many
+ * of its calls the batch carries. Nothing is delayed on purpose: batches grow
+ * only with load. Every call is answered only after the transaction that
+ * holds it has committed.
  *
- * Lock order: each batch takes balance rows in (account, unit) order, and an
- * account's calls always share one lane, so batches of this process never
- * share an account and batches of two replicas take shared rows in one order.
- * Opening an account locks its units in the same order, and the pool sweeper
- * never waits for a balance row (SKIP LOCKED), so neither can close a cycle.
+ * One call's failure never fails its neighbours: a call whose decision throws
+ * is answered with its error and writes nothing, and a batch the database
+ * refuses as a whole is split in halves, each tried again, down to the call
+ * that fails alone.
  */
-export class GroupCommit {
+export class GroupCommitStore implements LedgerStateStore {
   private readonly lanes: Lane[];
   private readonly maxBatch: number;
   private readonly observe: (batchSize: number, waitsMs: number[]) => void;
+  private readonly refused: (batchSize: number, error: unknown) => void;
 
   constructor(
-    private readonly applyBatch: (calls: BatchCall[]) => Promise<BatchSlot[]>,
+    private readonly inner: LedgerStateStore,
     options: GroupCommitOptions,
   ) {
-    this.lanes = Array.from({ length: options.lanes }, () => ({ queue: [], busy: false }));
-    this.maxBatch = Math.max(1, Math.min(options.maxBatch ?? 32, 60));
+    this.lanes = Array.from({ length: Math.max(1, options.lanes) }, () => ({ queue: [], busy: false }));
+    this.maxBatch = Math.max(1, options.maxBatch ?? 64);
     this.observe = options.observe ?? (() => {});
+    this.refused = options.refused ?? (() => {});
   }
 
-  /** Runs `alone` at once when `call`'s lane is idle; otherwise `call` goes with the lane's next batch. */
-  submit<T>(call: BatchCall, alone: () => Promise<T>): Promise<T> {
-    const lane = this.lanes[laneOf(call.account, this.lanes.length)]!;
+  transact<T>(commands: readonly Command[], decide: Decide<T>): Promise<T> {
+    const lane = this.lanes[laneOf(commands[0]?.accountId ?? "", this.lanes.length)]!;
     return new Promise<T>((resolve, reject) => {
-      lane.queue.push({ call, alone, context: context.active(), queuedAt: performance.now(), resolve: resolve as (value: unknown) => void, reject });
+      lane.queue.push({ commands, decide, context: context.active(), queuedAt: performance.now(), resolve: resolve as (value: unknown) => void, reject });
       if (!lane.busy) void this.drain(lane);
     });
   }
@@ -106,30 +104,56 @@ export class GroupCommit {
 
   private async runAlone(pending: Pending): Promise<void> {
     try {
-      pending.resolve(await context.with(pending.context, pending.alone));
+      pending.resolve(await context.with(pending.context, () => this.inner.transact(pending.commands, pending.decide)));
     } catch (error) {
       pending.reject(error);
     }
   }
 
   private async runBatch(batch: Pending[]): Promise<void> {
-    // One order of balance-row locks, (account, unit), for every batch, also across ledger replicas.
-    batch.sort((a, b) => lockOrder(a.call.account, b.call.account) || lockOrder(String(a.call.unit ?? ""), String(b.call.unit ?? "")));
     const links: Link[] = batch.map((p) => trace.getSpanContext(p.context)).filter((s) => s !== undefined).map((s) => ({ context: s }));
     await tracer.startActiveSpan("ledger.group_commit", { links, attributes: { "tollgate.batch_size": batch.length } }, batch[0]!.context, async (span) => {
       try {
-        const slots = await this.applyBatch(batch.map((p) => p.call));
-        batch.forEach((pending, i) => {
-          const slot = slots[i];
-          if (slot && "ok" in slot) pending.resolve(slot.ok);
-          else pending.reject(slot ? batchError(slot.error) : new Error("the batch returned no result for this call"));
-        });
-      } catch (error) {
-        // The whole transaction failed (connection lost, say): nothing of it was committed.
-        for (const pending of batch) pending.reject(error);
+        await this.commit(batch);
       } finally {
         span.end();
       }
+    });
+  }
+
+  /** One transaction for the batch; if the database refuses it, each half again (a call alone is answered with its error). */
+  private async commit(batch: Pending[]): Promise<void> {
+    if (batch.length === 1) return this.runAlone(batch[0]!);
+    let outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[];
+    try {
+      outcomes = await this.inner.transact(batch.flatMap((p) => p.commands), (state, ids) => {
+        const decided: typeof outcomes = [];
+        const writes: Write[] = [];
+        for (const pending of batch) {
+          try {
+            const one = pending.decide(state, ids);
+            // The next call decides on the state this one leaves.
+            applyWrites(state, one.writes);
+            writes.push(...one.writes);
+            decided.push({ ok: true, value: one.value });
+          } catch (error) {
+            if (error instanceof IdsExhausted) throw error; // the store decides the whole batch again
+            decided.push({ ok: false, error });
+          }
+        }
+        return { value: decided, writes };
+      });
+    } catch (error) {
+      this.refused(batch.length, error);
+      const half = Math.ceil(batch.length / 2);
+      await this.commit(batch.slice(0, half));
+      await this.commit(batch.slice(half));
+      return;
+    }
+    batch.forEach((pending, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) pending.resolve(outcome.value);
+      else pending.reject(outcome.error);
     });
   }
 }

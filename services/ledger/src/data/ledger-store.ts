@@ -1,101 +1,7 @@
 import { sql, type EntityManager } from "@tollgate/db";
 import { NotFoundError } from "@tollgate/errors";
-import { GroupCommit, lockOrder, type BatchCall, type GroupCommitOptions } from "./group-commit.js";
 import { searchMatches, type SearchFound } from "./search.js";
 import { EntrySchema, HoldSchema, LedgerAccountSchema, LineSchema, PoolSchema, BalanceSchema, type Entry, type Hold, type LedgerAccount, type Line, type Pool, type Balance } from "./entities.js";
-
-export interface UnitSetup {
-  unit: string;
-  allotmentMicros: bigint;
-  negativeLimitMicros: bigint;
-  lowCreditLimitMicros: bigint;
-  /** `spend_cap` for a BYOM account's USD cap; otherwise the plan's monthly allotment. */
-  kind?: "monthly" | "spend_cap";
-}
-
-export interface SignupGrant {
-  unit: string;
-  amountMicros: bigint;
-  expiresAt: Date;
-}
-
-export interface AuthorizeCall {
-  accountId: string;
-  unit: string;
-  bucket: string;
-  amountMicros: bigint;
-  idempotencyKey: string;
-  requestHash: string;
-  ttlMs: number;
-  attribution: Record<string, string>;
-  rateTableSequence: bigint;
-}
-
-export interface AuthorizeResult {
-  allowed: boolean;
-  reason?: string;
-  hold_id?: string;
-  amount_micros?: string;
-  available_micros: string;
-  expires_at?: string;
-  replayed?: boolean;
-}
-
-export interface ChargeCall {
-  accountId: string;
-  holdId: string | null;
-  unit: string;
-  bucket: string;
-  amountMicros: bigint;
-  final: boolean;
-  idempotencyKey: string;
-  requestHash: string;
-  attribution: Record<string, string>;
-  rateTableSequence: bigint;
-  drawdownOrder: string[];
-  thresholdPercents: number[];
-  traceparent: string;
-  traceId: string;
-}
-
-export interface ChargeResult {
-  entry_id: string;
-  charged_micros: string;
-  uncollected_micros: string;
-  released_micros: string;
-  balance_micros: string;
-  proceed: boolean;
-  replayed?: boolean;
-}
-
-export interface GrantCall {
-  accountId: string;
-  unit: string;
-  kind: string;
-  amountMicros: bigint;
-  expiresAt: Date | null;
-  priority: number;
-  reason: string;
-  actor: string;
-  /** The person the actor acted for, recorded beside it. */
-  onBehalfOf?: string | undefined;
-  idempotencyKey: string;
-  requestHash: string;
-  traceId: string;
-  reload: { belowMicros: bigint; toMicros: bigint; cooldownMs: number } | null;
-}
-
-export interface AdjustCall {
-  accountId: string;
-  poolId: string;
-  amountMicros: bigint;
-  reason: string;
-  actor: string;
-  onBehalfOf?: string | undefined;
-  idempotencyKey: string;
-  requestHash: string;
-  traceId: string;
-}
 
 export interface WorkRow {
   work_id: string;
@@ -184,23 +90,15 @@ export interface OutboxRow {
   created_at: string | Date;
 }
 
-/** The ledger's storage. Every balance change is one call, one statement, one transaction. */
+/** The ledger's reads, and the writes of metered work that still go through SQL functions (the hot path goes through the state store). */
 export interface LedgerStore {
-  openAccount(accountId: string, planId: string, planVersion: bigint, cycleStart: Date, cycleEnd: Date, units: UnitSetup[], signupGrants: SignupGrant[]): Promise<{ rolled: boolean }>;
-  authorize(call: AuthorizeCall): Promise<AuthorizeResult>;
-  charge(call: ChargeCall): Promise<ChargeResult>;
-  release(accountId: string, holdId: string, idempotencyKey: string, requestHash: string): Promise<{ released_micros: string; status: string }>;
-  grant(call: GrantCall): Promise<{ pool_id: string; entry_id: string; balance_micros: string }>;
   /** The USD price per whole unit an add-on pool's reloads are billed at (null: none). */
   setReloadPrice(poolId: string, usdMicrosPerUnit: bigint | null): Promise<void>;
-  adjust(call: AdjustCall): Promise<{ entry_id: string; balance_micros: string }>;
   usage(accountId: string, dimension: string | null, since: Date, bucket: "hour" | "day" | "week"): Promise<{ start: Date; key: string; amount: string; requests: string }[]>;
   topUsage(accountId: string, dimension: string, since: Date, offset: number, limit: number): Promise<{ rows: { key: string; amount: string; requests: string }[]; total: bigint }>;
   startWork(call: StartWorkCall): Promise<{ allowed: boolean; reason?: string; available_micros: string; replayed?: boolean }>;
   meterWork(call: MeterCall): Promise<{ stale: boolean; state: string; charged_micros?: string; proceed?: boolean }>;
   advanceWork(call: AdvanceCall): Promise<{ stale: boolean; state: string; charged_micros?: string; proceed?: boolean }>;
-  /** Opens a balance row for a unit the plan does not name (no allotment, limits at zero); a no-op when it exists. */
-  openUnit(accountId: string, unit: string): Promise<void>;
   /** The highest sequence of the event stream so far (0 when empty): StreamEvents after it starts from now. */
   latestEventSequence(): Promise<bigint>;
   resumeWork(workId: string): Promise<{ state: string }>;
@@ -214,20 +112,26 @@ export interface LedgerStore {
   /** Forgets idempotency keys older than `retentionMs` (at most `limit` per call). */
   pruneIdempotencyKeys(retentionMs: number, limit: number): Promise<number>;
   /**
-   * Deletes up to `limit` sequenced outbox rows older than `retentionMs`,
-   * oldest first, always keeping the latest (GetLatestEventSequence reads it).
+   * Deletes up to `limit` sequenced outbox rows older than `retentionMs` that
+   * every registered consumer has acknowledged, oldest first, always keeping
+   * the latest (GetLatestEventSequence reads it).
    */
   pruneOutbox(retentionMs: number, limit: number): Promise<number>;
+  /** Records that `consumer` consumed the events through `through` (only forward, never past the latest); answers where it stands. */
+  acknowledgeEvents(consumer: string, through: bigint): Promise<bigint>;
   /** The highest outbox sequence pruned so far (0: none). */
   outboxPrunedThrough(): Promise<bigint>;
-  sweepExpiredHolds(limit: number): Promise<number>;
-  sweepExpiredPools(limit: number): Promise<number>;
+  /** Accounts with an open hold past its expiry (at most `limit`), for the hold sweeper. */
+  expiredHoldAccounts(limit: number): Promise<string[]>;
+  /** Accounts with an open pool past its expiry that rollover does not close (at most `limit`), for the pool sweeper. */
+  expiredPoolAccounts(limit: number): Promise<string[]>;
   account(accountId: string): Promise<LedgerAccount | null>;
   pools(accountId: string): Promise<Pool[]>;
   balances(accountId: string): Promise<Balance[]>;
   hold(holdId: string): Promise<Hold | null>;
   entries(filter: { accountId: string; holdId?: string; kind?: string; attribution?: Record<string, string>; beforeId?: bigint; limit: number }): Promise<Entry[]>;
   lines(entryIds: string[]): Promise<Line[]>;
+  reversals(accountId: string, entryIds: string[]): Promise<Map<string, string>>;
   /** What the unit's charges since `since` drew: the total, how many drew more than zero, and when the first of those was. */
   usedSince(accountId: string, unit: string, since: Date): Promise<UsageSince>;
   outboxAfter(sequence: bigint, limit: number): Promise<OutboxRow[]>;
@@ -236,114 +140,15 @@ export interface LedgerStore {
 }
 
 export class PostgresLedgerStore implements LedgerStore {
-  private readonly groupCommit: GroupCommit | undefined;
-
-  /** `groupCommitLanes`: Authorize and Charge transactions in flight at once (0: every call its own transaction). */
-  constructor(private readonly em: () => EntityManager, groupCommitLanes = 0, observeGroupCommit?: GroupCommitOptions["observe"]) {
-    this.groupCommit =
-      groupCommitLanes > 0
-        ? new GroupCommit(async (calls) => {
-            // A batch carries many requests' calls: it runs in no request's transaction.
-            const rows = (await this.em().getConnection().execute(`select ledger.apply_batch(?::jsonb) as result`, [JSON.stringify(calls)], "all")) as { result: never }[];
-            return rows[0]!.result;
-          }, { lanes: groupCommitLanes, ...(observeGroupCommit ? { observe: observeGroupCommit } : {}) })
-        : undefined;
-  }
-
-  /** A hot-path call through group commit, or on its own when group commit is off. */
-  private commit<T>(call: BatchCall, alone: () => Promise<T>): Promise<T> {
-    return this.groupCommit ? this.groupCommit.submit(call, alone) : alone();
-  }
+  constructor(private readonly em: () => EntityManager) {}
 
   private async one<T>(query: string, params: unknown[], em = this.em()): Promise<T> {
     const [row] = await sql<{ result: T }>(em, query, params);
     return row!.result;
   }
 
-  async openAccount(accountId: string, planId: string, planVersion: bigint, cycleStart: Date, cycleEnd: Date, units: UnitSetup[], signupGrants: SignupGrant[]): Promise<{ rolled: boolean }> {
-    // Units in one order ((account, unit), as group commit's batches take them), so the two never deadlock.
-    const payload = [...units].sort((a, b) => lockOrder(a.unit, b.unit)).map((u) => ({
-      unit: u.unit,
-      allotment_micros: u.allotmentMicros.toString(),
-      negative_limit_micros: u.negativeLimitMicros.toString(),
-      low_credit_limit_micros: u.lowCreditLimitMicros.toString(),
-      kind: u.kind ?? "monthly",
-    }));
-    const grants = signupGrants.map((g) => ({ unit: g.unit, amount_micros: g.amountMicros.toString(), expires_at: g.expiresAt.toISOString() }));
-    return this.one(`select ledger.open_account(?, ?, ?, ?, ?, ?::jsonb, ?::jsonb) as result`, [
-      accountId, planId, planVersion.toString(), cycleStart, cycleEnd, JSON.stringify(payload), JSON.stringify(grants),
-    ]);
-  }
-
-  authorize(c: AuthorizeCall): Promise<AuthorizeResult> {
-    const em = this.em(); // the caller's, also when its call runs later from the lane
-    const alone = () =>
-      this.one<AuthorizeResult>(`select ledger.authorize(?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?) as result`, [
-        c.accountId, c.unit, c.bucket, c.amountMicros.toString(), c.idempotencyKey, c.requestHash, c.ttlMs,
-        JSON.stringify(c.attribution), c.rateTableSequence.toString(),
-      ], em);
-    return this.commit({
-      op: "authorize", account: c.accountId, unit: c.unit, bucket: c.bucket, amount: c.amountMicros.toString(), key: c.idempotencyKey,
-      hash: c.requestHash, ttl_ms: c.ttlMs, attribution: c.attribution, rate_version: c.rateTableSequence.toString(),
-    }, alone);
-  }
-
-  charge(c: ChargeCall): Promise<ChargeResult> {
-    const em = this.em(); // the caller's, also when its call runs later from the lane
-    const alone = () =>
-      this.one<ChargeResult>(`select ledger.charge(?, ?::uuid, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?::text[], ?::integer[], ?, ?) as result`, [
-        c.accountId, c.holdId, c.unit, c.bucket, c.amountMicros.toString(), c.final, c.idempotencyKey, c.requestHash,
-        JSON.stringify(c.attribution), c.rateTableSequence.toString(), `{${c.drawdownOrder.join(",")}}`,
-        `{${c.thresholdPercents.join(",")}}`, c.traceparent, c.traceId,
-      ], em);
-    return this.commit({
-      op: "charge", account: c.accountId, hold: c.holdId, unit: c.unit, bucket: c.bucket, amount: c.amountMicros.toString(),
-      final: c.final, key: c.idempotencyKey, hash: c.requestHash, attribution: c.attribution, rate_version: c.rateTableSequence.toString(),
-      order: c.drawdownOrder, thresholds: c.thresholdPercents, traceparent: c.traceparent, trace_id: c.traceId,
-    }, alone);
-  }
-
-  release(accountId: string, holdId: string, idempotencyKey: string, requestHash: string) {
-    return this.one<{ released_micros: string; status: string }>(`select ledger.release(?, ?::uuid, ?, ?) as result`, [
-      accountId, holdId, idempotencyKey, requestHash,
-    ]);
-  }
-
   async setReloadPrice(poolId: string, usdMicrosPerUnit: bigint | null): Promise<void> {
     await sql(this.em(), `update ledger.pools set reload_price_usd_micros = ? where pool_id = ?`, [usdMicrosPerUnit?.toString() ?? null, poolId]);
-  }
-
-  grant(c: GrantCall) {
-    return this.withOnBehalfOf(c.onBehalfOf, (em) =>
-      this.one<{ pool_id: string; entry_id: string; balance_micros: string }>(
-        `select ledger.grant(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) as result`,
-        [
-          c.accountId, c.unit, c.kind, c.amountMicros.toString(), c.expiresAt, c.priority, c.reason, c.actor, c.idempotencyKey, c.requestHash, c.traceId,
-          (c.reload?.belowMicros ?? 0n).toString(), (c.reload?.toMicros ?? 0n).toString(), c.reload?.cooldownMs ?? 0,
-        ],
-        em,
-      ),
-    );
-  }
-
-  adjust(c: AdjustCall) {
-    return this.withOnBehalfOf(c.onBehalfOf, (em) =>
-      this.one<{ entry_id: string; balance_micros: string }>(
-        `select ledger.adjust(?, ?::uuid, ?, ?, ?, ?, ?, ?) as result`,
-        [c.accountId, c.poolId, c.amountMicros.toString(), c.reason, c.actor, c.idempotencyKey, c.requestHash, c.traceId],
-        em,
-      ),
-    );
-  }
-
-  /** Runs a journal write and, in the same transaction, records on its entry whom the actor acted for. */
-  private withOnBehalfOf<T extends { entry_id: string }>(onBehalfOf: string | undefined, write: (em: EntityManager) => Promise<T>): Promise<T> {
-    if (!onBehalfOf) return write(this.em());
-    return this.em().transactional(async (tx) => {
-      const result = await write(tx);
-      await sql(tx, `update ledger.entries set on_behalf_of = ? where entry_id = ? and on_behalf_of is null`, [onBehalfOf, result.entry_id]);
-      return result;
-    });
   }
 
   /** `dimension` is a validated attribution key or "bucket" (never user text in SQL). */
@@ -453,13 +258,13 @@ export class PostgresLedgerStore implements LedgerStore {
     });
   }
 
-  async openUnit(accountId: string, unit: string): Promise<void> {
-    await sql(this.em(), `insert into ledger.balances (account_id, unit) values (?, ?) on conflict (account_id, unit) do nothing`, [accountId, unit]);
-  }
-
   async latestEventSequence(): Promise<bigint> {
-    // Events already committed get their sequence first, so "after the latest" means from now on.
-    await sql(this.em(), `select ledger.sequence_outbox()`, []);
+    // Events already committed get their sequence first, so "after the latest" means from now on. ledger.sequence_outbox
+    // skips when another call is sequencing: this waits for that one (its lock), then sequences what is left.
+    await this.em().transactional(async (tx) => {
+      await sql(tx, `select pg_advisory_xact_lock(hashtext('ledger.sequence_outbox'))`, []);
+      await sql(tx, `select ledger.sequence_outbox()`, []);
+    });
     const [row] = await sql<{ sequence: string }>(this.em(), `select coalesce(max(sequence), 0)::text as sequence from ledger.outbox`, []);
     return BigInt(row?.sequence ?? "0");
   }
@@ -550,6 +355,7 @@ export class PostgresLedgerStore implements LedgerStore {
          delete from ledger.outbox where id in (
            select id from ledger.outbox
             where sequence < (select max(sequence) from ledger.outbox) and created_at < now() - make_interval(secs => ? / 1000.0)
+              and not exists (select 1 from ledger.outbox_consumers c where c.acknowledged_through < ledger.outbox.sequence)
             order by sequence limit ?)
          returning sequence),
        marked as (
@@ -561,17 +367,41 @@ export class PostgresLedgerStore implements LedgerStore {
     return row!.count;
   }
 
+  async acknowledgeEvents(consumer: string, through: bigint): Promise<bigint> {
+    const [row] = await sql<{ through: string }>(
+      this.em(),
+      `insert into ledger.outbox_consumers as c (consumer, acknowledged_through)
+       values (?, least(?::bigint, (select coalesce(max(sequence), 0) from ledger.outbox)))
+       on conflict (consumer) do update
+         set acknowledged_through = greatest(c.acknowledged_through, excluded.acknowledged_through), acknowledged_at = now()
+       returning acknowledged_through::text as through`,
+      [consumer, through.toString()],
+    );
+    return BigInt(row!.through);
+  }
+
   async outboxPrunedThrough(): Promise<bigint> {
     const [row] = await sql<{ through: string }>(this.em(), `select pruned_through::text as through from ledger.outbox_retention`);
     return BigInt(row?.through ?? 0);
   }
 
-  async sweepExpiredHolds(limit: number): Promise<number> {
-    return this.one(`select ledger.sweep_expired_holds(?) as result`, [limit]);
+  async expiredHoldAccounts(limit: number): Promise<string[]> {
+    // holds_open_expiry_idx
+    const rows = await sql<{ account_id: string }>(
+      this.em(),
+      `select distinct account_id from (select account_id from ledger.holds where status = 'open' and expires_at <= now() order by expires_at limit ?) due`,
+      [limit],
+    );
+    return rows.map((r) => r.account_id);
   }
 
-  sweepExpiredPools(limit: number): Promise<number> {
-    return this.one(`select ledger.sweep_expired_pools(?) as result`, [limit]);
+  async expiredPoolAccounts(limit: number): Promise<string[]> {
+    const rows = await sql<{ account_id: string }>(
+      this.em(),
+      `select distinct account_id from ledger.pools where not closed and kind not in ('monthly', 'spend_cap') and expires_at <= now() limit ?`,
+      [limit],
+    );
+    return rows.map((r) => r.account_id);
   }
 
   account(accountId: string) {
@@ -602,6 +432,13 @@ export class PostgresLedgerStore implements LedgerStore {
       },
       { orderBy: { entryId: "desc" }, limit: filter.limit },
     );
+  }
+
+  /** The `reverse` entries that returned these charges: charge entry id → reversing entry id. */
+  async reversals(accountId: string, entryIds: string[]): Promise<Map<string, string>> {
+    if (entryIds.length === 0) return new Map();
+    const found = await this.em().find(EntrySchema, { accountId, reversesEntryId: { $in: entryIds } }, { fields: ["entryId", "reversesEntryId"] });
+    return new Map(found.map((e) => [e.reversesEntryId!, e.entryId]));
   }
 
   lines(entryIds: string[]) {

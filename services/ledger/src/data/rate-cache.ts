@@ -4,7 +4,7 @@ import { NotFoundError } from "@tollgate/errors";
 import { pricingV1 } from "@tollgate/proto";
 import { rateTableFromProto, versionInEffect, type RateTable } from "@tollgate/rating";
 import { inSpan } from "@tollgate/telemetry";
-import { StreamFollower } from "./stream-follower.js";
+import { StreamFollower, VersionLag } from "./stream-follower.js";
 
 /**
  * Rate tables in memory. A table is fetched once on first use (the only call
@@ -17,11 +17,16 @@ export class RateCache {
   private readonly bySequence = new Map<bigint, RateTable>();
   private lastSequence = 0n;
   private readonly follower: StreamFollower<pricingV1.WatchRateTablesResponse>;
+  /** The feed's lag: publication sequences not applied here. */
+  readonly lag = new VersionLag("rate_tables", () => this.lastSequence);
 
   constructor(private readonly client: pricingV1.PricingServiceClient) {
     this.follower = new StreamFollower(
       () => this.client.watchRateTables({ afterVersion: "0", afterSequence: this.lastSequence.toString() }),
-      (message) => message.table && this.add(rateTableFromProto(message.table)),
+      (message) => {
+        if (message.table) this.add(rateTableFromProto(message.table));
+        this.lag.heardOf(message.latestSequence);
+      },
       (line) => console.warn(`[ledger] rate feed: ${line}`),
     );
   }

@@ -44,3 +44,32 @@ export class StreamFollower<M> {
     this.stream = undefined;
   }
 }
+
+/**
+ * How far a follower is behind its stream: the newest version the server says
+ * is published (each message and heartbeat carries it; 0 when it does not
+ * know) minus the newest one applied here.
+ */
+export class VersionLag {
+  private latest = 0n;
+  private heard = false;
+
+  constructor(
+    readonly stream: string,
+    private readonly applied: () => bigint,
+  ) {}
+
+  /** A message arrived, after it was applied. */
+  heardOf(latest: string | bigint): void {
+    this.heard = true;
+    const version = BigInt(latest);
+    if (version > this.latest) this.latest = version;
+  }
+
+  /** Undefined until the stream has said anything. */
+  versions(): number | undefined {
+    if (!this.heard) return undefined;
+    const behind = this.latest - this.applied();
+    return behind > 0n ? Number(behind) : 0;
+  }
+}

@@ -69,6 +69,8 @@ export interface GrantCommand extends Keyed {
   priority: number;
   reason: string;
   actor: string;
+  /** The person the actor acted for; recorded on the entry, not part of the request. */
+  onBehalfOf?: string;
   traceId: string;
   reload: { belowMicros: bigint; toMicros: bigint; cooldownMs: number } | null;
 }
@@ -80,6 +82,8 @@ export interface AdjustCommand extends Keyed {
   amountMicros: bigint;
   reason: string;
   actor: string;
+  /** The person the actor acted for; recorded on the entry, not part of the request. */
+  onBehalfOf?: string;
   traceId: string;
 }
 
@@ -89,6 +93,7 @@ export interface ReverseCommand extends Keyed {
   entryId: bigint;
   reason: string;
   actor: string;
+  onBehalfOf?: string;
   traceId: string;
 }
 

@@ -1,83 +1,15 @@
-import { decideEligibility, type Bucket, type RunContext } from "@tollgate/eligibility";
+import type { Bucket, RunContext } from "@tollgate/eligibility";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
-import { quoteProviderCost, quoteUsage, totalMicros, withinPriceRange, type Unit, type Usage } from "@tollgate/rating";
+import type { Unit, Usage } from "@tollgate/rating";
 import type { LedgerStore } from "../data/ledger-store.js";
 import type { RateCache } from "../data/rate-cache.js";
 import type { AccountDirectory, AccountView } from "./account-view.js";
-import { cycleAt } from "./cycle.js";
-import { describeShortfall, type DenialReason } from "./denial.js";
+import type { DenialReason } from "./denial.js";
 import { fingerprint } from "./fingerprint.js";
-import { attributionOf } from "./usage.js";
+import { shortfallMessage } from "./use-cases/authorize.js";
+import { eligibilityOf, price } from "./use-cases/run.js";
 
 export type { DenialReason } from "./denial.js";
-
-export interface AuthorizeCommand {
-  accountId: string;
-  estimate: Usage;
-  attribution: Record<string, string>;
-  idempotencyKey: string;
-  ttlMs: number;
-  context: RunContext;
-}
-
-export interface AuthorizeOutcome {
-  allowed: boolean;
-  reason?: DenialReason;
-  holdId?: string;
-  amountMicros: bigint;
-  availableMicros: bigint;
-  metered: boolean;
-  rateTableId: string;
-  rateTableVersion: bigint;
-  expiresAt?: Date;
-  message?: string;
-  /** The unit the estimate was priced in (for traces). */
-  unit?: Unit;
-  /** True when the idempotency key had already been answered and this is the stored answer. */
-  replayed?: boolean;
-}
-
-export interface ChargeCommand {
-  accountId: string;
-  holdId?: string;
-  usage: Usage;
-  final: boolean;
-  idempotencyKey: string;
-  attribution: Record<string, string>;
-  context: RunContext;
-  traceparent: string;
-  traceId: string;
-}
-
-export interface ChargeOutcome {
-  entryId: bigint;
-  chargedMicros: bigint;
-  uncollectedMicros: bigint;
-  releasedMicros: bigint;
-  balanceMicros: bigint;
-  proceed: boolean;
-  unit?: Unit;
-  rateTableId?: string;
-  rateTableVersion?: bigint;
-  replayed?: boolean;
-}
-
-export interface GrantCommand {
-  accountId: string;
-  poolKind: "monthly" | "bonus" | "add_on" | "free_grant" | "spend_cap";
-  unit: Unit;
-  amountMicros: bigint;
-  expiresAt?: Date;
-  priority: number;
-  reason: string;
-  actor: string;
-  /** The person the actor acted for (not part of the request's fingerprint). */
-  onBehalfOf?: string | undefined;
-  idempotencyKey: string;
-  traceId: string;
-  /** Add-on auto reload: top up to `toMicros` when below `belowMicros`, at most once per `cooldownMs`. */
-  reload?: { belowMicros: bigint; toMicros: bigint; cooldownMs: number };
-}
 
 /** A stored usage (bigint amounts as strings) and back. */
 function usageToJson(usage: Usage): unknown {
@@ -87,9 +19,6 @@ function usageFromJson(json: unknown): Usage {
   const raw = json as Record<string, unknown>;
   return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, typeof v === "string" && /^-?\d+$/.test(v) && !["model", "block", "gpuType", "cpuType", "profile", "sizeClass", "hardware", "tool"].includes(k) ? BigInt(v) : v])) as Usage;
 }
-
-export const DEFAULT_HOLD_TTL_MS = 5 * 60_000;
-export const MAX_HOLD_TTL_MS = 24 * 60 * 60_000;
 
 function requireKey(key: string): void {
   if (!key) throw new InvalidArgumentError("idempotency_key", "is required on every mutating call");
@@ -134,61 +63,20 @@ function requireAccount(accountId: string): void {
 }
 
 /**
- * The ledger's use cases. Each reads plans and rates from memory and makes one
- * call to the store; nothing here knows of gRPC.
+ * Metered work (runs and deployments: start, ticks, pause, resume, end,
+ * scale, undeploy) and the balance read, still on the SQL functions; every
+ * other write goes through the state machine (use-cases/). Nothing here knows
+ * of gRPC.
  */
 export class Ledger {
-  private readonly openCycles = new Set<string>();
-  /** (account, unit) pairs outside the plan whose balance row exists (balance rows are never removed). */
-  private readonly openUnits = new Set<string>();
-  /** What a cycle opens with (plan version and units), hashed once per account view. */
-  private readonly terms = new WeakMap<AccountView, string>();
-
   constructor(
     private readonly store: LedgerStore,
     private readonly accounts: AccountDirectory,
     private readonly rates: RateCache,
+    /** Opens the account's current cycle (through the state machine) with a balance for `unit`. */
+    private readonly cycles: { open(accountId: string, unit: string): Promise<void> },
     private readonly now: () => Date = () => new Date(),
   ) {}
-
-  /** Makes sure the account's current cycle exists in the ledger (balances and the monthly grant). */
-  private async ensureOpen(account: AccountView): Promise<{ rolled: boolean; cycleStart: Date }> {
-    const cycle = cycleAt(account.cycleAnchor, this.now());
-    // Anything that changes what a cycle opens with (plan version, limits, a spend cap) opens it again.
-    const key = `${account.accountId}:${cycle.start.getTime()}:${this.termsOf(account)}`;
-    if (this.openCycles.has(key)) return { rolled: false, cycleStart: cycle.start };
-    const { rolled } = await this.store.openAccount(account.accountId, account.planId, account.planVersion, cycle.start, cycle.end, account.units, account.signupGrants);
-    this.openCycles.add(key);
-    return { rolled, cycleStart: cycle.start };
-  }
-
-  /**
-   * Any unit an account is granted or charged has a balance: a unit its plan
-   * does not name (no allotment, grant or limit) gets one on first use, with
-   * no allotment and its limits at zero.
-   */
-  private async ensureUnit(account: AccountView, unit: Unit): Promise<void> {
-    if (account.units.some((u) => u.unit === unit)) return; // the cycle's opening made it
-    const key = `${account.accountId}:${unit}`;
-    if (this.openUnits.has(key)) return;
-    await this.store.openUnit(account.accountId, unit);
-    this.openUnits.add(key);
-  }
-
-  private termsOf(account: AccountView): string {
-    let terms = this.terms.get(account);
-    if (terms === undefined) {
-      terms = fingerprint({ planVersion: account.planVersion, units: account.units });
-      this.terms.set(account, terms);
-    }
-    return terms;
-  }
-
-  /** Rolls the account into its current cycle if it is not there yet (idempotent; also done lazily on every request). */
-  async rollOver(accountId: string): Promise<{ rolled: boolean; cycleStart: Date }> {
-    requireAccount(accountId);
-    return this.ensureOpen(await this.accounts.get(accountId));
-  }
 
   /**
    * Whether this usage is charged: the plan's eligibility rules decide which
@@ -196,8 +84,7 @@ export class Ledger {
    * inference are unmetered (allowed, recorded, charged nothing).
    */
   private eligibility(account: AccountView, context: RunContext, bucket: string) {
-    const decision = decideEligibility(account.eligibility, account, context);
-    return { ...decision, metered: decision.allowed && decision.metered && decision.buckets.some((b) => b === bucket) };
+    return eligibilityOf(account, context, bucket);
   }
 
   /**
@@ -212,14 +99,6 @@ export class Ledger {
     return { metered: eligibility.metered, reason: eligibility.reason };
   }
 
-  /** The limit a balance denial is measured against: the spend cap, the low-credit limit, or the floor of zero. */
-  private limitOf(account: AccountView, reason: DenialReason, unit: Unit): bigint {
-    const limits = account.units.find((u) => u.unit === unit);
-    if (reason === "SPEND_CAP_REACHED") return limits?.allotmentMicros ?? 0n;
-    if (reason === "BELOW_LOW_CREDIT_LIMIT") return limits?.lowCreditLimitMicros ?? 0n;
-    return 0n;
-  }
-
   /** The rate table versions recorded holds and entries name (by pricing sequence), for showing their table and version. */
   publishedRateTables(sequences: Iterable<bigint>) {
     return this.rates.published(sequences);
@@ -227,171 +106,8 @@ export class Ledger {
 
   /** `at`: the rates in effect then (metered work keeps the rates it started with). */
   private async price(account: AccountView, usage: Usage, field: string, at: Date = this.now()) {
-    const table = await this.rates.inEffect(account.rateTableId, at).catch((error: unknown) => {
-      // The request is fine; the account's plan names a rate table pricing does not have.
-      if (error instanceof NotFoundError) throw new FailedPreconditionError(`the plan of ${account.accountId} names rate table ${account.rateTableId}, which has no version in effect`, "RATE_TABLE_NOT_FOUND", { rate_table_id: account.rateTableId });
-      throw error;
-    });
-    // BYOM: a reply costs the customer at their provider; the ledger tracks that spend against the cap.
-    const lines = withinPriceRange((account.billingMode === "byom_usd" ? quoteProviderCost(table, usage, field) : undefined) ?? quoteUsage(table, usage, field), field);
-    const units = new Set(lines.map((line) => line.unit));
-    if (units.size > 1) throw new InvalidArgumentError(field, "prices in more than one unit; send one usage per unit");
-    const first = lines[0];
-    return {
-      unit: first?.unit ?? "credits",
-      bucket: first?.bucket ?? "ai",
-      amountMicros: totalMicros(lines),
-      tableId: table.tableId,
-      version: table.version,
-      sequence: table.sequence ?? 0n,
-    };
-  }
-
-  async authorize(command: AuthorizeCommand): Promise<AuthorizeOutcome> {
-    requireAccount(command.accountId);
-    requireKey(command.idempotencyKey);
-    if (command.ttlMs < 0 || command.ttlMs > MAX_HOLD_TTL_MS) throw new InvalidArgumentError("ttl_ms", `must be between 1 and ${MAX_HOLD_TTL_MS}`);
-    const account = await this.accounts.get(command.accountId);
-    const price = await this.price(account, command.estimate, "estimate");
-    const priced = { unit: price.unit, rateTableId: price.tableId, rateTableVersion: price.version };
-    // Denial precedence: suspended, then not eligible, then balance.
-    const admitted = this.admit(account, command.context, price.bucket);
-    if (admitted.denial) {
-      return { allowed: false, ...admitted.denial, amountMicros: price.amountMicros, availableMicros: 0n, metered: admitted.metered, ...priced };
-    }
-    if (!admitted.metered) {
-      return { allowed: true, amountMicros: 0n, availableMicros: 0n, metered: false, ...priced, message: admitted.reason };
-    }
-    await this.ensureOpen(account);
-    await this.ensureUnit(account, price.unit);
-    const result = await this.store.authorize({
-      accountId: command.accountId,
-      unit: price.unit,
-      bucket: price.bucket,
-      amountMicros: price.amountMicros,
-      idempotencyKey: command.idempotencyKey,
-      requestHash: fingerprint({ op: "authorize", ...command }),
-      ttlMs: command.ttlMs || DEFAULT_HOLD_TTL_MS,
-      attribution: attributionOf(command.estimate, command.attribution),
-      rateTableSequence: price.sequence,
-    });
-    const reason = result.reason as DenialReason | undefined;
-    const availableMicros = BigInt(result.available_micros);
-    return {
-      allowed: result.allowed,
-      ...(reason
-        ? {
-            reason,
-            message: describeShortfall({
-              reason, unit: price.unit, neededMicros: price.amountMicros, availableMicros, limitMicros: this.limitOf(account, reason, price.unit), what: "the request",
-            }),
-          }
-        : {}),
-      ...(result.hold_id ? { holdId: result.hold_id } : {}),
-      amountMicros: price.amountMicros,
-      availableMicros,
-      metered: true,
-      ...priced,
-      ...(result.expires_at ? { expiresAt: new Date(result.expires_at) } : {}),
-      replayed: result.replayed === true,
-    };
-  }
-
-  async charge(command: ChargeCommand): Promise<ChargeOutcome> {
-    requireAccount(command.accountId);
-    requireKey(command.idempotencyKey);
-    const account = await this.accounts.get(command.accountId);
-    await this.ensureOpen(account);
-    const price = await this.price(account, command.usage, "usage");
-    await this.ensureUnit(account, price.unit);
-    // Unmetered usage is still journaled, at zero, for analytics.
-    const metered = this.eligibility(account, command.context, price.bucket).metered;
-    const { traceparent, traceId, ...hashed } = command;
-    const result = await this.store.charge({
-      accountId: command.accountId,
-      holdId: command.holdId ?? null,
-      unit: price.unit,
-      bucket: price.bucket,
-      amountMicros: metered ? price.amountMicros : 0n,
-      final: command.final,
-      idempotencyKey: command.idempotencyKey,
-      requestHash: fingerprint({ op: "charge", ...hashed }),
-      attribution: attributionOf(command.usage, command.attribution),
-      rateTableSequence: price.sequence,
-      drawdownOrder: account.drawdownOrder,
-      thresholdPercents: account.thresholdPercents,
-      traceparent,
-      traceId,
-    });
-    return {
-      entryId: BigInt(result.entry_id),
-      chargedMicros: BigInt(result.charged_micros),
-      uncollectedMicros: BigInt(result.uncollected_micros),
-      releasedMicros: BigInt(result.released_micros),
-      balanceMicros: BigInt(result.balance_micros),
-      proceed: result.proceed,
-      unit: price.unit,
-      rateTableId: price.tableId,
-      rateTableVersion: price.version,
-      replayed: result.replayed === true,
-    };
-  }
-
-  async release(accountId: string, holdId: string, idempotencyKey: string) {
-    requireAccount(accountId);
-    requireKey(idempotencyKey);
-    if (!holdId) throw new InvalidArgumentError("hold_id", "is required");
-    const result = await this.store.release(accountId, holdId, idempotencyKey, fingerprint({ op: "release", accountId, holdId }));
-    return { releasedMicros: BigInt(result.released_micros), status: result.status };
-  }
-
-  async grant(command: GrantCommand) {
-    requireAccount(command.accountId);
-    requireKey(command.idempotencyKey);
-    if (command.amountMicros <= 0n) throw new InvalidArgumentError("amount_micros", "must be positive");
-    if (!command.reason) throw new InvalidArgumentError("reason", "is required");
-    if (!command.actor) throw new InvalidArgumentError("actor", "is required");
-    if (command.expiresAt && command.expiresAt <= this.now()) throw new InvalidArgumentError("expires_at", "must be in the future");
-    if (command.reload) {
-      if (command.poolKind !== "add_on") throw new InvalidArgumentError("reload_to_micros", "auto reload is for add-on pools");
-      if (command.reload.toMicros <= command.reload.belowMicros) throw new InvalidArgumentError("reload_to_micros", "must be above reload_below_micros");
-      if (command.reload.cooldownMs < 0) throw new InvalidArgumentError("reload_cooldown_ms", "must not be negative");
-    }
-    const account = await this.accounts.get(command.accountId);
-    await this.ensureOpen(account);
-    await this.ensureUnit(account, command.unit);
-    const { traceId, onBehalfOf, ...hashed } = command;
-    const result = await this.store.grant({
-      accountId: command.accountId,
-      unit: command.unit,
-      kind: command.poolKind,
-      amountMicros: command.amountMicros,
-      expiresAt: command.expiresAt ?? null,
-      priority: command.priority,
-      reason: command.reason,
-      actor: command.actor,
-      onBehalfOf,
-      idempotencyKey: command.idempotencyKey,
-      requestHash: fingerprint({ op: "grant", ...hashed }),
-      traceId,
-      reload: command.reload ?? null,
-    });
-    // An auto-reloading pool bills each reload at the plan's add-on price (ledger.auto_reload puts it on the event).
-    if (command.reload) await this.store.setReloadPrice(result.pool_id, account.addOnPrices?.[command.unit] ?? null);
-    return { poolId: result.pool_id, entryId: BigInt(result.entry_id), balanceMicros: BigInt(result.balance_micros) };
-  }
-
-  /** A compensating entry on one pool; needs a reason and an actor. */
-  async adjust(command: { accountId: string; poolId: string; amountMicros: bigint; reason: string; actor: string; onBehalfOf?: string | undefined; idempotencyKey: string; traceId: string }) {
-    requireAccount(command.accountId);
-    requireKey(command.idempotencyKey);
-    if (!command.poolId) throw new InvalidArgumentError("pool_id", "is required");
-    if (command.amountMicros === 0n) throw new InvalidArgumentError("amount_micros", "must not be zero");
-    if (!command.reason) throw new InvalidArgumentError("reason", "is required");
-    if (!command.actor) throw new InvalidArgumentError("actor", "is required");
-    const { traceId, onBehalfOf, ...hashed } = command;
-    const result = await this.store.adjust({ ...command, onBehalfOf, requestHash: fingerprint({ op: "adjust", ...hashed }), traceId });
-    return { entryId: BigInt(result.entry_id), balanceMicros: BigInt(result.balance_micros) };
+    const priced = await price({ rates: this.rates, now: this.now }, account, usage, field, at);
+    return { ...priced, unit: priced.unit as Unit, bucket: priced.bucket as Bucket };
   }
 
   /**
@@ -421,8 +137,7 @@ export class Ledger {
     const price = await this.price(account, this.usageFor({ kind, usage, replicas }, 1n), kind === "run" ? "run" : "hardware");
     const admitted = this.admit(account, context, price.bucket);
     if (admitted.denial) return { allowed: false, ...admitted.denial, metered: admitted.metered, unit: price.unit };
-    await this.ensureOpen(account);
-    await this.ensureUnit(account, price.unit);
+    await this.cycles.open(accountId, price.unit);
     const limits = account.units.find((u) => u.unit === price.unit);
     // Runs need something left; deployments need the low-credit limit (seed 001); unmetered work needs nothing.
     const lowCreditLimit = kind === "deployment" && limits && limits.lowCreditLimitMicros > 0n;
@@ -441,10 +156,7 @@ export class Ledger {
     const replayed = result.replayed === true;
     if (result.allowed) return { allowed: true, metered: admitted.metered, unit: price.unit, replayed, ...(admitted.metered ? {} : { message: admitted.reason }) };
     const reason = result.reason as DenialReason;
-    const message = describeShortfall({
-      reason, unit: price.unit, neededMicros: minimum, availableMicros: BigInt(result.available_micros),
-      limitMicros: this.limitOf(account, reason, price.unit), what: kind === "run" ? "starting the run" : "the deployment",
-    });
+    const message = shortfallMessage(account, reason, price.unit, minimum, BigInt(result.available_micros), kind === "run" ? "starting the run" : "the deployment");
     return { allowed: false, reason, message, metered: true, unit: price.unit, replayed };
   }
 
@@ -468,6 +180,16 @@ export class Ledger {
    * total never depends on how the time was split into ticks, pauses or scales.
    */
   async meter(workId: string, options: { to?: Date; nextState?: string; replicas?: number; traceparent?: string; traceId?: string } = {}) {
+    // A state or replica change (pause, end, scale, undeploy) is never lost to a metering tick that moved the
+    // work on meanwhile (which leaves this call's interval stale): it is metered again from where the tick left it.
+    const changes = options.nextState !== undefined || options.replicas !== undefined;
+    for (let attempt = 1; ; attempt++) {
+      const result = await this.meterOnce(workId, options);
+      if (!result.stale || !changes || attempt >= 5) return result;
+    }
+  }
+
+  private async meterOnce(workId: string, options: { to?: Date; nextState?: string; replicas?: number; traceparent?: string; traceId?: string }) {
     const work = await this.store.work(workId);
     if (!work) throw new NotFoundError("work", workId);
     const account = await this.accounts.get(work.account_id);
@@ -535,11 +257,9 @@ export class Ledger {
     return this.store.work(workId);
   }
 
-  /** Pools, per-unit totals and the account's cycle. Opens the account on first sight. */
+  /** Pools, per-unit totals and the account's cycle (the caller opens the account's cycle first). */
   async balance(accountId: string) {
     requireAccount(accountId);
-    const view = await this.accounts.get(accountId);
-    await this.ensureOpen(view);
     const [account, pools, balances] = await Promise.all([this.store.account(accountId), this.store.pools(accountId), this.store.balances(accountId)]);
     if (!account) throw new NotFoundError("account", accountId);
     return { account, pools, balances };

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Command } from "./commands.js";
 import { MemoryLedgerStore } from "./memory-store.js";
 import { execute } from "./state-machine.js";
+import { describeLedgerStateStore } from "./store-contract.js";
 
 const open: Command = {
   type: "rollOver", accountId: "acct", planId: "p", planVersion: 1n, cycleStartMs: 0, cycleEndMs: 1_000,
@@ -43,3 +44,5 @@ describe("the in-memory store", () => {
     expect((await store.entries("acct")).map((e) => e.kind)).toEqual(["grant", "charge"]);
   });
 });
+
+describeLedgerStateStore("memory", async () => ({ store: new MemoryLedgerStore() }));

@@ -6,8 +6,8 @@ import { applyWrites, cloneAccount, type Entry, type OutboxEvent, type Write } f
 /**
  * The ledger's storage in memory: the reference store the state machine's
  * tests and the use cases run against. One transaction at a time (a
- * promise chain stands in for row locks); a transaction that throws applies
- * nothing.
+ * promise chain stands in for row locks); a transaction that throws, or whose
+ * writes name an account it did not read, applies nothing.
  */
 export class MemoryLedgerStore implements LedgerStateStore, LedgerJournal {
   private readonly accounts = new Map<string, AccountState>();
@@ -36,9 +36,11 @@ export class MemoryLedgerStore implements LedgerStateStore, LedgerJournal {
       poolId: () => `pool-${id++}`,
     };
     const { value, writes } = decide(state, ids);
-    // Committed: the rows the writes name become the store's.
-    for (const accountId of state.keys()) if (!this.accounts.has(accountId)) this.accounts.set(accountId, emptyAccount(accountId));
-    applyWrites(this.accounts, writes);
+    // Applied to copies of the accounts read, then committed: a write the batch may not make (an account it did not read) applies nothing.
+    const next: LedgerState = new Map();
+    for (const accountId of state.keys()) next.set(accountId, cloneAccount(this.accounts.get(accountId) ?? emptyAccount(accountId)));
+    applyWrites(next, writes);
+    for (const [accountId, account] of next) this.accounts.set(accountId, account);
     for (const write of writes) {
       if (write.type === "entry") this.journal.push(write.entry);
       if (write.type === "outbox") this.events.push(write.event);

@@ -417,7 +417,7 @@ function grant(work: Work, c: GrantCommand, ctx: BatchContext): LedgerError | { 
   const already = poolByGrantKey(a, grantKey);
   const granted = grantPool(a, {
     unit: c.unit, kind: c.kind, amountMicros: c.amountMicros, expiresAtMs: c.expiresAtMs, priority: c.priority, grantKey,
-    reason: c.reason, actor: c.actor, traceId: c.traceId, reload: c.reload,
+    reason: c.reason, actor: c.actor, traceId: c.traceId, reload: c.reload, ...(c.onBehalfOf ? { onBehalfOf: c.onBehalfOf } : {}),
   }, ctx);
   work.add(granted.writes);
   return { value: { poolId: granted.pool.poolId, entryId: already ? 0n : granted.entryId, balanceMicros: unitTotals(a, c.unit, ctx.nowMs).balanceMicros } };
@@ -438,7 +438,7 @@ function adjust(work: Work, c: AdjustCommand, ctx: BatchContext): LedgerError | 
       type: "entry",
       entry: {
         entryId, accountId: a.accountId, kind: "adjust", unit: pool.unit, holdId: null, bucket: "", amountMicros: c.amountMicros, uncollectedMicros: 0n,
-        attribution: {}, rateTableVersion: 0n, reason: c.reason, actor: c.actor, traceId: c.traceId, atMs: ctx.nowMs,
+        attribution: {}, rateTableVersion: 0n, reason: c.reason, actor: c.actor, ...(c.onBehalfOf ? { onBehalfOf: c.onBehalfOf } : {}), traceId: c.traceId, atMs: ctx.nowMs,
         lines: [
           { ledgerAccount: `pool:${pool.poolId}`, poolId: pool.poolId, amountMicros: c.amountMicros },
           { ledgerAccount: `adjustments:${a.accountId}`, poolId: null, amountMicros: -c.amountMicros },
@@ -465,7 +465,7 @@ function reverse(work: Work, c: ReverseCommand, ctx: BatchContext): LedgerError 
       type: "entry",
       entry: {
         entryId, accountId: a.accountId, kind: "reverse", unit: charge.unit, holdId: null, bucket: charge.bucket, amountMicros: -returnedMicros, uncollectedMicros: 0n,
-        attribution: {}, rateTableVersion: 0n, reason: c.reason, actor: c.actor, traceId: c.traceId, atMs: ctx.nowMs, lines, reversesEntryId: charge.entryId,
+        attribution: {}, rateTableVersion: 0n, reason: c.reason, actor: c.actor, ...(c.onBehalfOf ? { onBehalfOf: c.onBehalfOf } : {}), traceId: c.traceId, atMs: ctx.nowMs, lines, reversesEntryId: charge.entryId,
       },
     },
     ...decided.returns.map(([poolId, micros]): Write => ({ type: "poolChange", accountId: a.accountId, poolId, balanceDeltaMicros: micros, grantedDeltaMicros: 0n })),

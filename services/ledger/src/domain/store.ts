@@ -16,6 +16,13 @@ export interface LedgerStateStore {
   transact<T>(commands: readonly Command[], decide: (state: LedgerState, ids: Ids) => { value: T; writes: readonly Write[] }): Promise<T>;
 }
 
+/**
+ * Thrown by a store's `Ids` when the ids it reserved for a batch run out: the
+ * store reserves more and decides the batch again. Whoever wraps `decide`
+ * lets it through.
+ */
+export class IdsExhausted extends Error {}
+
 /** The journal and the outbox as written, for reading back (support tools, tests). */
 export interface LedgerJournal {
   entries(accountId: string): Promise<Entry[]>;

@@ -21,6 +21,8 @@ export interface Entry {
   rateTableVersion: bigint;
   reason: string;
   actor: string;
+  /** The person the actor acted for (the console's user), when a service acted for someone. */
+  onBehalfOf?: string;
   traceId: string;
   atMs: number;
   lines: Line[];

@@ -89,7 +89,7 @@ export function holdToProto(hold: Hold, rates: PublishedRateTables): ledgerV1.Ho
   };
 }
 
-export function entryToProto(entry: Entry, lines: Line[], rates: PublishedRateTables): ledgerV1.Entry {
+export function entryToProto(entry: Entry, lines: Line[], rates: PublishedRateTables, reversedBy?: Map<string, string>): ledgerV1.Entry {
   return {
     entryId: entry.entryId,
     accountId: entry.accountId,
@@ -107,6 +107,8 @@ export function entryToProto(entry: Entry, lines: Line[], rates: PublishedRateTa
     lines: lines.map((line) => ({ ledgerAccount: line.ledgerAccount, poolId: line.poolId ?? "", amountMicros: line.amountMicros })),
     createdAt: entry.createdAt,
     traceId: entry.traceId,
+    reversesEntryId: entry.reversesEntryId ?? "0",
+    reversedByEntryId: reversedBy?.get(entry.entryId) ?? "0",
   };
 }
 

@@ -1,5 +1,6 @@
 import { trace, type Attributes } from "@opentelemetry/api";
-import type { AuthorizeOutcome, ChargeOutcome } from "../domain/ledger.js";
+import type { AuthorizeOutcome } from "../domain/use-cases/authorize.js";
+import type { ChargeOutcome } from "../domain/use-cases/charge.js";
 import type { LedgerMetrics } from "../metrics.js";
 
 /** Micro-units as a span attribute (exact up to 2^53 µ, nine billion credits). */
@@ -18,7 +19,7 @@ export class DecisionTelemetry {
   ) {}
 
   authorized(accountId: string, outcome: AuthorizeOutcome): void {
-    if (!outcome.replayed) this.metrics.decision("authorize", outcome.unit ?? "", outcome.allowed, outcome.reason);
+    if (!outcome.replayed) this.metrics.decision("authorize", outcome.unit ?? "", outcome.allowed, outcome.reason ?? undefined);
     const span = trace.getActiveSpan();
     if (!span?.isRecording()) return;
     span.setAttributes({

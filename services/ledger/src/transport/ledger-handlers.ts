@@ -7,7 +7,18 @@ import { int64, usageFromProto } from "@tollgate/rating";
 import { currentTraceId, currentTraceparent } from "@tollgate/telemetry";
 import type { LedgerStore, OutboxRow } from "../data/ledger-store.js";
 import { cycleMetrics } from "../domain/cycle.js";
-import type { DenialReason, Ledger, StartOutcome } from "../domain/ledger.js";
+import type { DenialReason } from "../domain/denial.js";
+import type { Ledger, StartOutcome } from "../domain/ledger.js";
+import { adjust } from "../domain/use-cases/adjust.js";
+import { authorize } from "../domain/use-cases/authorize.js";
+import { charge } from "../domain/use-cases/charge.js";
+import { grant } from "../domain/use-cases/grant.js";
+import { extendHold } from "../domain/use-cases/extend-hold.js";
+import { release } from "../domain/use-cases/release.js";
+import { reverse } from "../domain/use-cases/reverse.js";
+import type { CycleOpener } from "../domain/use-cases/open-cycle.js";
+import { rollOver } from "../domain/use-cases/roll-over.js";
+import type { LedgerDeps } from "../domain/use-cases/run.js";
 import { statusIcon } from "../domain/status-icon.js";
 import type { DecisionTelemetry } from "./decision-telemetry.js";
 import { shareBasisPoints, usageDimension, usageWindow, type UsageWindow } from "../domain/usage.js";
@@ -30,12 +41,14 @@ const L = ledgerV1;
 
 const traceOf = () => ({ traceparent: currentTraceparent(), traceId: currentTraceId() });
 
-const denialToProto = (reason: DenialReason | undefined) => (reason ? L.denialReasonFromJSON(`DENIAL_REASON_${reason}`) : L.DenialReason.DENIAL_REASON_UNSPECIFIED);
+export const denialToProto = (reason: DenialReason | null | undefined) => (reason ? L.denialReasonFromJSON(`DENIAL_REASON_${reason}`) : L.DenialReason.DENIAL_REASON_UNSPECIFIED);
 
 /** StartRun's and Deploy's answer. */
 const startToProto = (outcome: StartOutcome) => ({ allowed: outcome.allowed, reason: denialToProto(outcome.reason), message: outcome.message ?? "", metered: outcome.metered });
 
 export function ledgerHandlers(
+  deps: LedgerDeps,
+  cycles: CycleOpener,
   ledger: Ledger,
   store: LedgerStore,
   events: LogFollower<OutboxRow>,
@@ -51,7 +64,7 @@ export function ledgerHandlers(
 
   return {
     authorize: unary(async (request: ledgerV1.AuthorizeRequest) => {
-      const outcome = await ledger.authorize({
+      const outcome = await authorize(deps, {
         accountId: request.accountId,
         estimate: usageFromProto(request.estimate, "estimate"),
         attribution: attributionFromProto(request.attribution),
@@ -69,15 +82,15 @@ export function ledgerHandlers(
         metered: outcome.metered,
         rateTableVersion: outcome.rateTableVersion.toString(),
         rateTableId: outcome.rateTableId,
-        expiresAt: outcome.expiresAt,
-        message: outcome.message ?? "",
+        expiresAt: outcome.expiresAtMs === null ? undefined : new Date(outcome.expiresAtMs),
+        message: outcome.message,
       };
     }, options),
 
     charge: unary(async (request: ledgerV1.ChargeRequest) => {
-      const outcome = await ledger.charge({
+      const outcome = await charge(deps, {
         accountId: request.accountId,
-        ...(request.holdId ? { holdId: request.holdId } : {}),
+        holdId: request.holdId || null,
         usage: usageFromProto(request.usage, "usage"),
         final: request.final,
         idempotencyKey: request.idempotencyKey,
@@ -99,12 +112,43 @@ export function ledgerHandlers(
     }, options),
 
     release: unary(async (request: ledgerV1.ReleaseRequest) => {
-      const outcome = await ledger.release(request.accountId, request.holdId, request.idempotencyKey);
+      const outcome = await release(deps, { accountId: request.accountId, holdId: request.holdId, idempotencyKey: request.idempotencyKey });
       return { releasedMicros: outcome.releasedMicros.toString(), status: holdStatusToProto(outcome.status) };
     }, options),
 
+    extendHold: unary(async (request: ledgerV1.ExtendHoldRequest) => {
+      const outcome = await extendHold(deps, {
+        accountId: request.accountId,
+        holdId: request.holdId,
+        estimate: request.estimate ? usageFromProto(request.estimate, "estimate") : null,
+        ttlMs: Number(int64(request.ttlMs, "ttl_ms")),
+        idempotencyKey: request.idempotencyKey,
+      });
+      return {
+        allowed: outcome.allowed,
+        reason: denialToProto(outcome.reason),
+        message: outcome.message,
+        amountMicros: outcome.amountMicros.toString(),
+        expiresAt: new Date(outcome.expiresAtMs),
+        availableMicros: outcome.availableMicros.toString(),
+      };
+    }, options),
+
+    reverseCharge: unary(async (request: ledgerV1.ReverseChargeRequest, context) => {
+      const outcome = await reverse(deps, {
+        accountId: request.accountId,
+        entryId: int64(request.entryId, "entry_id"),
+        reason: request.reason,
+        ...actorOf(context, request.actor),
+        idempotencyKey: request.idempotencyKey,
+        traceId: currentTraceId(),
+      });
+      if (outcome.entryId > 0n) events.notify();
+      return { entryId: outcome.entryId.toString(), returnedMicros: outcome.returnedMicros.toString(), balanceMicros: outcome.balanceMicros.toString() };
+    }, options),
+
     grant: unary(async (request: ledgerV1.GrantRequest, context) => {
-      const outcome = await ledger.grant({
+      const outcome = await grant(deps, {
         accountId: request.accountId,
         poolKind: poolKindFromProto(request.poolKind),
         unit: unitFromProto(request.unit, "unit"),
@@ -129,6 +173,8 @@ export function ledgerHandlers(
     }, options),
 
     getBalance: unary(async (request: ledgerV1.GetBalanceRequest) => {
+      // The account's current cycle is opened (or rolled into) before it is shown.
+      await cycles.open(request.accountId);
       const { account, pools, balances } = await ledger.balance(request.accountId);
       const now = new Date();
       const units = await Promise.all(
@@ -176,7 +222,7 @@ export function ledgerHandlers(
     }, options),
 
     adjust: unary(async (request: ledgerV1.AdjustRequest, context) => {
-      const outcome = await ledger.adjust({
+      const outcome = await adjust(deps, {
         accountId: request.accountId,
         poolId: request.poolId,
         amountMicros: int64(request.amountMicros, "amount_micros"),
@@ -286,8 +332,8 @@ export function ledgerHandlers(
     }, options),
 
     rollOverCycle: unary(async (request: ledgerV1.RollOverCycleRequest) => {
-      const outcome = await ledger.rollOver(request.accountId);
-      return { cycleStart: outcome.cycleStart, rolled: outcome.rolled };
+      const outcome = await rollOver(deps, request.accountId);
+      return { cycleStart: new Date(outcome.cycleStartMs), rolled: outcome.rolled };
     }, options),
 
     getHold: unary(async (request: ledgerV1.GetHoldRequest) => {
@@ -340,13 +386,19 @@ export function ledgerHandlers(
         limit: limit + 1,
       });
       const shown = entries.slice(0, limit);
-      const [lines, rates] = await Promise.all([store.lines(shown.map((e) => e.entryId)), ledger.publishedRateTables(shown.map((e) => BigInt(e.rateTableSequence)))]);
-      const protos = entries.map((entry) => entryToProto(entry, lines.filter((line) => line.entryId === entry.entryId), rates));
+      const ids = shown.map((e) => e.entryId);
+      const [lines, rates, reversals] = await Promise.all([store.lines(ids), ledger.publishedRateTables(shown.map((e) => BigInt(e.rateTableSequence))), store.reversals(request.accountId, ids)]);
+      const protos = entries.map((entry) => entryToProto(entry, lines.filter((line) => line.entryId === entry.entryId), rates, reversals));
       const { items, nextPageToken } = page(protos, limit, (entry) => entry.entryId, encodedSize(L.Entry));
       return { entries: items, nextPageToken };
     }, options),
 
     getLatestEventSequence: unary(async () => ({ sequence: (await store.latestEventSequence()).toString() }), options),
+    acknowledgeEvents: unary(async (request: ledgerV1.AcknowledgeEventsRequest) => {
+      if (!request.consumer) throw new InvalidArgumentError("consumer", "is required");
+      const through = int64(request.throughSequence, "through_sequence");
+      return { throughSequence: (await store.acknowledgeEvents(request.consumer, through)).toString() };
+    }, options),
     search: unary(async (request: ledgerV1.SearchRequest) => {
       if (!request.query.trim()) throw new InvalidArgumentError("query", "is required");
       if (request.limit < 0 || request.limit > 100) throw new InvalidArgumentError("limit", "must be between 0 and 100");

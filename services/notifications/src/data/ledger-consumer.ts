@@ -1,3 +1,4 @@
+import { call } from "@tollgate/grpc-kit";
 import { ledgerV1 } from "@tollgate/proto";
 import { withRemoteParent } from "@tollgate/telemetry";
 import { entitlementsV1, type commonV1 } from "@tollgate/proto";
@@ -84,6 +85,9 @@ export function factsOf(event: ledgerV1.LedgerEvent): LedgerEventFacts | undefin
  * ledger transaction that wrote it (the traceparent kept in the outbox row).
  * On a stream error it reconnects from the stored offset, so events that were
  * sent but not recorded are read again (and de-duplicated by their key).
+ * Every `acknowledgeMs` it tells the ledger the stored offset
+ * (AcknowledgeEvents): the ledger prunes no outbox row this consumer has not
+ * recorded.
  */
 export class LedgerConsumer {
   private stopped = false;
@@ -92,6 +96,11 @@ export class LedgerConsumer {
   /** The highest sequence the ledger has sent, and the last one recorded here (the stored offset). */
   private received = 0n;
   private recorded = 0n;
+  /** The offset the ledger was last told (-1: not yet), and whether a call telling it is in flight. */
+  private acknowledged = -1n;
+  private acknowledging = false;
+  private acknowledgeFailing = false;
+  private acknowledger: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly client: ledgerV1.LedgerServiceClient,
@@ -99,10 +108,33 @@ export class LedgerConsumer {
     private readonly scope: <T>(fn: () => Promise<T>) => Promise<T>,
     private readonly handle: EventHandler,
     readonly consumer = "notifications",
+    private readonly acknowledgeMs = 1_000,
   ) {}
+
+  /** Tells the ledger the stored offset when it moved (one call at a time; a failure is retried on the next tick). */
+  private async acknowledge(): Promise<void> {
+    const through = this.recorded;
+    if (this.acknowledging || through <= this.acknowledged) return;
+    this.acknowledging = true;
+    try {
+      await call(this.client, this.client.acknowledgeEvents, { consumer: this.consumer, throughSequence: through.toString() });
+      this.acknowledged = through;
+      this.acknowledgeFailing = false;
+    } catch (error) {
+      // Said once per outage (the stream reports its own reconnects).
+      if (!this.stopped && !this.acknowledgeFailing) console.warn(`[notifications] acknowledging ledger events through ${through}: ${(error as Error).message}; retrying`);
+      this.acknowledgeFailing = true;
+    } finally {
+      this.acknowledging = false;
+    }
+  }
 
   async start(): Promise<void> {
     if (this.stopped) return;
+    if (!this.acknowledger && this.acknowledgeMs > 0) {
+      this.acknowledger = setInterval(() => void this.acknowledge(), this.acknowledgeMs);
+      this.acknowledger.unref();
+    }
     let after: bigint;
     try {
       after = await this.scope(() => this.store.offset(this.consumer));
@@ -163,6 +195,7 @@ export class LedgerConsumer {
 
   stop(): void {
     this.stopped = true;
+    if (this.acknowledger) clearInterval(this.acknowledger);
     this.stream?.cancel();
     this.stream = undefined;
   }

@@ -19,7 +19,8 @@ export interface NotificationsStore {
   /** Deletes up to `limit` deliveries delivered more than `retentionMs` ago (pending, failed and dead letters stay). */
   pruneDelivered(retentionMs: number, limit: number): Promise<number>;
   markFailed(notificationId: string, error: string, retryAt: Date | null): Promise<void>;
-  deliveries(accountId: string, offset: number, limit: number): Promise<Delivery[]>;
+  /** Newest first; `traceId` keeps those of the ledger events written under that trace. */
+  deliveries(accountId: string, offset: number, limit: number, traceId?: string): Promise<Delivery[]>;
   delivery(notificationId: string): Promise<Delivery | null>;
   resend(notificationId: string): Promise<Delivery | null>;
   preferences(accountId: string): Promise<Preferences | null>;
@@ -121,8 +122,8 @@ export class PostgresNotificationsStore implements NotificationsStore {
     );
   }
 
-  deliveries(accountId: string, offset: number, limit: number): Promise<Delivery[]> {
-    return this.em().find(DeliverySchema, accountId ? { accountId } : {}, { orderBy: { createdAt: "desc", notificationId: "asc" }, limit, offset });
+  deliveries(accountId: string, offset: number, limit: number, traceId = ""): Promise<Delivery[]> {
+    return this.em().find(DeliverySchema, { ...(accountId ? { accountId } : {}), ...(traceId ? { traceId } : {}) }, { orderBy: { createdAt: "desc", notificationId: "asc" }, limit, offset });
   }
 
   delivery(notificationId: string): Promise<Delivery | null> {

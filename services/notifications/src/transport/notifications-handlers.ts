@@ -100,7 +100,7 @@ export function notificationsHandlers(
     listNotifications: unary(async (request: notificationsV1.ListNotificationsRequest) => {
       const limit = pageSize(request.page?.pageSize);
       const offset = pageOffset(request.page?.pageToken);
-      const rows = await store.deliveries(request.accountId, offset, limit + 1);
+      const rows = await store.deliveries(request.accountId, offset, limit + 1, request.traceId);
       const { items, nextPageToken } = page(rows.map(deliveryToProto), limit, (_, count) => String(offset + count), encodedSize(notificationsV1.Notification));
       return { notifications: items, nextPageToken };
     }, options),

@@ -10,7 +10,11 @@ import { Migration20261130300000_account_lock_order } from "./Migration202611303
 import { Migration20261130400000_on_behalf_of } from "./Migration20261130400000_on_behalf_of.js";
 import { Migration20261130600000_search } from "./Migration20261130600000_search.js";
 import { Migration20261130800000_outbox_retention } from "./Migration20261130800000_outbox_retention.js";
-import { Migration20261201140000_reversals } from "./Migration20261201140000_reversals.js";
+import { Migration20261201100000_work_unit } from "./Migration20261201100000_work_unit.js";
+import { Migration20261201170000_room_exhausted } from "./Migration20261201170000_room_exhausted.js";
+import { Migration20261201200000_outbox_consumers } from "./Migration20261201200000_outbox_consumers.js";
+import { Migration20261201300000_receipts_and_tools } from "./Migration20261201300000_receipts_and_tools.js";
+import { Migration20261201400000_reversals } from "./Migration20261201400000_reversals.js";
 
 export const migrations = [
   Migration20261123000000_initial,
@@ -25,5 +29,9 @@ export const migrations = [
   Migration20261130400000_on_behalf_of,
   Migration20261130600000_search,
   Migration20261130800000_outbox_retention,
-  Migration20261201140000_reversals,
+  Migration20261201100000_work_unit,
+  Migration20261201170000_room_exhausted,
+  Migration20261201200000_outbox_consumers,
+  Migration20261201300000_receipts_and_tools,
+  Migration20261201400000_reversals,
 ];

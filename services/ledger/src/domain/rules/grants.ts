@@ -11,6 +11,7 @@ export interface PoolGrant {
   reason: string;
   actor: string;
   traceId: string;
+  onBehalfOf?: string;
   reload: Pool["reload"];
 }
 
@@ -41,7 +42,7 @@ export function grantPool(account: AccountState, grant: PoolGrant, ctx: BatchCon
         type: "entry",
         entry: {
           entryId, accountId: account.accountId, kind: "grant", unit: grant.unit, holdId: null, bucket: "", amountMicros: grant.amountMicros,
-          uncollectedMicros: 0n, attribution: {}, rateTableVersion: 0n, reason: grant.reason, actor: grant.actor, traceId: grant.traceId, atMs: ctx.nowMs,
+          uncollectedMicros: 0n, attribution: {}, rateTableVersion: 0n, reason: grant.reason, actor: grant.actor, ...(grant.onBehalfOf ? { onBehalfOf: grant.onBehalfOf } : {}), traceId: grant.traceId, atMs: ctx.nowMs,
           lines: [
             { ledgerAccount: `pool:${pool.poolId}`, poolId: pool.poolId, amountMicros: grant.amountMicros },
             { ledgerAccount: `grants:${account.accountId}`, poolId: null, amountMicros: -grant.amountMicros },

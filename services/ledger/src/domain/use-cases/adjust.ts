@@ -9,6 +9,8 @@ export interface AdjustRequest {
   amountMicros: bigint;
   reason: string;
   actor: string;
+  /** The person the actor acted for (recorded on the entry; not part of the request's fingerprint). */
+  onBehalfOf?: string | undefined;
   idempotencyKey: string;
   traceId: string;
 }
@@ -17,6 +19,6 @@ export interface AdjustRequest {
 export async function adjust(deps: LedgerDeps, request: AdjustRequest): Promise<AdjustAnswer> {
   requireAccountId(request.accountId);
   const view = await deps.accounts.get(request.accountId);
-  const { traceId, ...hashed } = request;
-  return run(deps, view, { type: "adjust", ...request, requestHash: fingerprint({ op: "adjust", ...hashed }), traceId });
+  const { traceId, onBehalfOf, ...hashed } = request;
+  return run(deps, view, { type: "adjust", ...hashed, ...(onBehalfOf ? { onBehalfOf } : {}), requestHash: fingerprint({ op: "adjust", ...hashed }), traceId });
 }

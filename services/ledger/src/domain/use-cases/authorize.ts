@@ -1,9 +1,11 @@
 import type { RunContext } from "@tollgate/eligibility";
-import type { Usage } from "@tollgate/rating";
-import type { AuthorizeAnswer } from "../commands.js";
+import type { Unit, Usage } from "@tollgate/rating";
+import type { AccountView } from "../account-view.js";
+import type { AuthorizeAnswer, DenialReason } from "../commands.js";
+import { describeShortfall } from "../denial.js";
 import { fingerprint } from "../fingerprint.js";
 import { attributionOf } from "../usage.js";
-import { eligibilityOf, price, requireAccountId, run, type LedgerDeps } from "./run.js";
+import { eligibilityOf, price, requireAccountId, run, type LedgerDeps, type Replayed } from "./run.js";
 
 export const DEFAULT_HOLD_TTL_MS = 5 * 60_000;
 
@@ -17,16 +19,34 @@ export interface AuthorizeRequest {
   context: RunContext;
 }
 
+export interface AuthorizeOutcome extends AuthorizeAnswer, Replayed {
+  unit: string;
+  rateTableId: string;
+  rateTableVersion: bigint;
+}
+
 /** Prices the estimate and reserves it with a hold, or answers why not (denial precedence in rules/denial.ts). */
-export async function authorize(deps: LedgerDeps, request: AuthorizeRequest): Promise<AuthorizeAnswer & { rateTableVersion: bigint }> {
+export async function authorize(deps: LedgerDeps, request: AuthorizeRequest): Promise<AuthorizeOutcome> {
   requireAccountId(request.accountId);
   const view = await deps.accounts.get(request.accountId);
   const priced = await price(deps, view, request.estimate, "estimate");
   const answer = await run(deps, view, {
     type: "authorize", accountId: request.accountId, unit: priced.unit, bucket: priced.bucket, amountMicros: priced.amountMicros,
     idempotencyKey: request.idempotencyKey, requestHash: fingerprint({ op: "authorize", ...request }), ttlMs: request.ttlMs || DEFAULT_HOLD_TTL_MS,
-    attribution: attributionOf(request.estimate, request.attribution), rateTableVersion: priced.version,
+    attribution: attributionOf(request.estimate, request.attribution), rateTableVersion: priced.sequence,
     eligibility: eligibilityOf(view, request.context, priced.bucket),
   });
-  return { ...answer, rateTableVersion: priced.version };
+  const shortfall = answer.reason !== null && answer.reason !== "ACCOUNT_SUSPENDED" && answer.reason !== "NOT_ELIGIBLE";
+  return {
+    ...answer,
+    ...(shortfall ? { message: shortfallMessage(view, answer.reason!, priced.unit, answer.amountMicros, answer.availableMicros, "the request") } : {}),
+    unit: priced.unit, rateTableId: priced.tableId, rateTableVersion: priced.version,
+  };
+}
+
+/** A balance denial's `message`: every figure a caller needs to act on it, measured against the limit that applies. */
+export function shortfallMessage(view: AccountView, reason: DenialReason, unit: string, neededMicros: bigint, availableMicros: bigint, what: string): string {
+  const limits = view.units.find((u) => u.unit === unit);
+  const limitMicros = reason === "SPEND_CAP_REACHED" ? (limits?.allotmentMicros ?? 0n) : reason === "BELOW_LOW_CREDIT_LIMIT" ? (limits?.lowCreditLimitMicros ?? 0n) : 0n;
+  return describeShortfall({ reason, unit: unit as Unit, neededMicros, availableMicros, limitMicros, what });
 }

@@ -14,6 +14,8 @@ export interface GrantRequest {
   actor: string;
   idempotencyKey: string;
   traceId: string;
+  /** The person the actor acted for (recorded on the entry; not part of the request's fingerprint). */
+  onBehalfOf?: string | undefined;
   reload?: { belowMicros: bigint; toMicros: bigint; cooldownMs: number };
 }
 
@@ -21,10 +23,14 @@ export interface GrantRequest {
 export async function grant(deps: LedgerDeps, request: GrantRequest): Promise<GrantAnswer> {
   requireAccountId(request.accountId);
   const view = await deps.accounts.get(request.accountId);
-  const { traceId, ...hashed } = request;
-  return run(deps, view, {
+  const { traceId, onBehalfOf, ...hashed } = request;
+  const answer = await run(deps, view, {
     type: "grant", accountId: request.accountId, unit: request.unit, kind: request.poolKind, amountMicros: request.amountMicros,
     expiresAtMs: request.expiresAt?.getTime() ?? null, priority: request.priority, reason: request.reason, actor: request.actor,
+    ...(onBehalfOf ? { onBehalfOf } : {}),
     idempotencyKey: request.idempotencyKey, requestHash: fingerprint({ op: "grant", ...hashed }), traceId, reload: request.reload ?? null,
   });
+  // An auto-reloading pool bills each reload at the plan's add-on price (its pool_reloaded event carries it).
+  if (request.reload && deps.reloadPrices) await deps.reloadPrices.set(answer.poolId, view.addOnPrices?.[request.unit as keyof NonNullable<typeof view.addOnPrices>] ?? null);
+  return answer;
 }

@@ -8,6 +8,7 @@ export interface ReverseRequest {
   entryId: bigint;
   reason: string;
   actor: string;
+  onBehalfOf?: string | undefined;
   idempotencyKey: string;
   traceId: string;
 }
@@ -16,6 +17,6 @@ export interface ReverseRequest {
 export async function reverse(deps: LedgerDeps, request: ReverseRequest): Promise<ReverseAnswer> {
   requireAccountId(request.accountId);
   const view = await deps.accounts.get(request.accountId);
-  const { traceId, ...hashed } = request;
-  return run(deps, view, { type: "reverse", ...request, requestHash: fingerprint({ op: "reverse", ...hashed }), traceId });
+  const { traceId, onBehalfOf, ...hashed } = request;
+  return run(deps, view, { type: "reverse", ...hashed, ...(onBehalfOf ? { onBehalfOf } : {}), requestHash: fingerprint({ op: "reverse", ...hashed }), traceId });
 }

@@ -1,6 +1,6 @@
 import { decideEligibility, type RunContext } from "@tollgate/eligibility";
 import { FailedPreconditionError, IdempotencyKeyReusedError, InvalidArgumentError, NotFoundError, type DomainError } from "@tollgate/errors";
-import { quoteProviderCost, quoteUsage, totalMicros, type Usage } from "@tollgate/rating";
+import { quoteProviderCost, quoteUsage, totalMicros, withinPriceRange, type Usage } from "@tollgate/rating";
 import type { AccountDirectory, AccountView } from "../account-view.js";
 import type { AnswerOf, Command, Eligibility, LedgerError, RollOverCommand } from "../commands.js";
 import { cycleAt } from "../cycle.js";
@@ -14,6 +14,12 @@ export interface LedgerDeps {
   accounts: AccountDirectory;
   rates: RateTables;
   now: () => Date;
+  /** What an auto-reloading add-on pool's reloads are billed at (the plan's add-on price per whole unit); unset: not billed. */
+  reloadPrices?: ReloadPrices;
+}
+
+export interface ReloadPrices {
+  set(poolId: string, usdMicrosPerUnit: bigint | null): Promise<void>;
 }
 
 export function requireAccountId(accountId: string): void {
@@ -24,12 +30,19 @@ export function factsOf(view: AccountView): AccountFacts {
   return { suspended: view.status === "suspended", drawdownOrder: view.drawdownOrder, thresholdPercents: view.thresholdPercents };
 }
 
-/** The account's current cycle as the plan says it should be (opened or rolled over lazily before every command). */
-export function cycleCommand(view: AccountView, now: Date): RollOverCommand {
+/**
+ * The account's current cycle as the plan says it should be (opened or rolled
+ * over lazily before every command). `unit`: the unit the command is in; one
+ * the plan does not name gets a balance on first use, with no allotment and
+ * its limits at zero.
+ */
+export function cycleCommand(view: AccountView, now: Date, unit: string | null = null): RollOverCommand {
   const cycle = cycleAt(view.cycleAnchor, now);
+  const units = view.units.map((u) => ({ unit: u.unit as string, allotmentMicros: u.allotmentMicros, negativeLimitMicros: u.negativeLimitMicros, lowCreditLimitMicros: u.lowCreditLimitMicros, kind: u.kind ?? ("monthly" as const) }));
+  if (unit !== null && !units.some((u) => u.unit === unit)) units.push({ unit, allotmentMicros: 0n, negativeLimitMicros: 0n, lowCreditLimitMicros: 0n, kind: "monthly" });
   return {
     type: "rollOver", accountId: view.accountId, planId: view.planId, planVersion: view.planVersion, cycleStartMs: cycle.start.getTime(), cycleEndMs: cycle.end.getTime(),
-    units: view.units.map((u) => ({ unit: u.unit, allotmentMicros: u.allotmentMicros, negativeLimitMicros: u.negativeLimitMicros, lowCreditLimitMicros: u.lowCreditLimitMicros, kind: u.kind ?? "monthly" })),
+    units,
     signupGrants: view.signupGrants.map((g) => ({ unit: g.unit, amountMicros: g.amountMicros, expiresAtMs: g.expiresAt.getTime() })),
   };
 }
@@ -59,33 +72,53 @@ export function raise(error: LedgerError): never {
  * or rolled over first, in the same transaction (not for sweeps), then the
  * command decided; its answer is returned or its refusal thrown.
  */
-export async function run<C extends Command>(deps: LedgerDeps, view: AccountView, command: C): Promise<AnswerOf[C["type"]]> {
+export async function run<C extends Command>(deps: LedgerDeps, view: AccountView, command: C): Promise<AnswerOf[C["type"]] & Replayed> {
   const now = deps.now();
-  // Sweeps do not open cycles; everything else runs in the account's current cycle.
-  const alone = command.type === "rollOver" || command.type === "expireHolds" || command.type === "expirePools";
-  const commands: Command[] = alone ? [command] : [cycleCommand(view, now), command];
+  // Sweeps and ticks do not open cycles; everything else runs in the account's current cycle.
+  const alone = command.type === "rollOver" || command.type === "expireHolds" || command.type === "expirePools" || command.type === "meter";
+  const commands: Command[] = alone ? [command] : [cycleCommand(view, now, "unit" in command ? command.unit : null), command];
   const result = await deps.store.transact(commands, (state, ids) => {
-    for (const account of state.values()) account.facts = factsOf(view);
-    const batch = execute(state, commands, { nowMs: now.getTime(), ids });
+    const account = state.get(view.accountId);
+    if (account) account.facts = factsOf(view);
+    // Decided at the time it is decided, under the batch's locks: the calls of one batch share (almost) one instant.
+    const batch = execute(state, commands, { nowMs: deps.now().getTime(), ids });
     return { value: batch.outcomes[commands.length - 1]!.result, writes: batch.writes };
   });
   if (!result.ok) raise(result.error);
-  return result.value as AnswerOf[C["type"]];
+  const value = result.value as AnswerOf[C["type"]];
+  return result.replayed ? { ...value, replayed: true } : value;
+}
+
+/** Set on an answer that is the recorded answer of an earlier call with the same key. */
+export interface Replayed {
+  replayed?: true;
 }
 
 export interface Price {
   unit: string;
   bucket: string;
   amountMicros: bigint;
+  tableId: string;
   version: bigint;
+  /** Pricing's sequence of the table version: what holds and entries record (reads show the table and version it names). */
+  sequence: bigint;
 }
 
-/** Prices usage from the rate table in effect; a BYOM account's replies are priced at their provider cost. */
-export async function price(deps: LedgerDeps, view: AccountView, usage: Usage, field: string): Promise<Price> {
-  const table = await deps.rates.inEffect(view.rateTableId, deps.now());
-  const lines = (view.billingMode === "byom_usd" ? quoteProviderCost(table, usage, field) : undefined) ?? quoteUsage(table, usage, field);
+/** Prices usage from the rate table in effect (`at`, default now); a BYOM account's replies are priced at their provider cost. */
+export async function price(deps: Pick<LedgerDeps, "rates" | "now">, view: AccountView, usage: Usage, field: string, at: Date = deps.now()): Promise<Price> {
+  const table = await deps.rates.inEffect(view.rateTableId, at).catch((error: unknown) => {
+    // The request is fine; the account's plan names a rate table pricing does not have.
+    if (error instanceof NotFoundError) {
+      throw new FailedPreconditionError(`the plan of ${view.accountId} names rate table ${view.rateTableId}, which has no version in effect`, "RATE_TABLE_NOT_FOUND", { rate_table_id: view.rateTableId });
+    }
+    throw error;
+  });
+  const lines = withinPriceRange((view.billingMode === "byom_usd" ? quoteProviderCost(table, usage, field) : undefined) ?? quoteUsage(table, usage, field), field);
   if (new Set(lines.map((line) => line.unit)).size > 1) throw new InvalidArgumentError(field, "prices in more than one unit; send one usage per unit");
-  return { unit: lines[0]?.unit ?? "credits", bucket: lines[0]?.bucket ?? "ai", amountMicros: totalMicros(lines), version: table.version };
+  return {
+    unit: lines[0]?.unit ?? "credits", bucket: lines[0]?.bucket ?? "ai", amountMicros: totalMicros(lines), tableId: table.tableId, version: table.version,
+    sequence: table.sequence ?? table.version,
+  };
 }
 
 /** The plan's eligibility rules for where the work runs, and whether this bucket is metered there. */

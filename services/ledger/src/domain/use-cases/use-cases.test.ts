@@ -68,7 +68,7 @@ describe("use cases over the in-memory store", () => {
     const { deps } = ledger();
     const request = { accountId: "acme", holdId: null, usage: reply, final: true, idempotencyKey: "c", attribution: {}, context, traceparent: "", traceId: "" };
     const first = await charge(deps, request);
-    expect(await charge(deps, request)).toEqual(first);
+    expect(await charge(deps, request)).toEqual({ ...first, replayed: true });
     await expect(charge(deps, { ...request, usage: { ...reply, replies: 2n } })).rejects.toBeInstanceOf(IdempotencyKeyReusedError);
   });
 

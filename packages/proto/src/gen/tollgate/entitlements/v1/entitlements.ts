@@ -581,7 +581,18 @@ export interface WatchPlansRequest {
 }
 
 export interface WatchPlansResponse {
-  plan: Plan | undefined;
+  /** Unset in a heartbeat. */
+  plan:
+    | Plan
+    | undefined;
+  /**
+   * The newest plan version published when this message was sent (0: not
+   * known, while a backlog is sent). A message without a plan is a heartbeat,
+   * sent as soon as the stream has caught up and then every few seconds while
+   * nothing new is published: latest_version minus the last version applied
+   * is the follower's lag.
+   */
+  latestVersion: string;
 }
 
 export interface CreateAccountRequest {
@@ -709,7 +720,18 @@ export interface WatchAccountsRequest {
 }
 
 export interface WatchAccountsResponse {
-  account: Account | undefined;
+  /** Unset in a heartbeat. */
+  account:
+    | Account
+    | undefined;
+  /**
+   * The newest account revision when this message was sent (0: not known,
+   * while a backlog is sent). A message without an account is a heartbeat,
+   * sent as soon as the stream has caught up and then every few seconds while
+   * nothing changes: latest_revision minus the last revision applied is the
+   * follower's lag.
+   */
+  latestRevision: string;
 }
 
 /**
@@ -3433,13 +3455,16 @@ export const WatchPlansRequest: MessageFns<WatchPlansRequest> = {
 };
 
 function createBaseWatchPlansResponse(): WatchPlansResponse {
-  return { plan: undefined };
+  return { plan: undefined, latestVersion: "0" };
 }
 
 export const WatchPlansResponse: MessageFns<WatchPlansResponse> = {
   encode(message: WatchPlansResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.plan !== undefined) {
       Plan.encode(message.plan, writer.uint32(10).fork()).join();
+    }
+    if (message.latestVersion !== "0") {
+      writer.uint32(16).int64(message.latestVersion);
     }
     return writer;
   },
@@ -3465,6 +3490,14 @@ export const WatchPlansResponse: MessageFns<WatchPlansResponse> = {
             message.plan = Plan.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.latestVersion = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3478,13 +3511,23 @@ export const WatchPlansResponse: MessageFns<WatchPlansResponse> = {
   },
 
   fromJSON(object: any): WatchPlansResponse {
-    return { plan: isSet(object.plan) ? Plan.fromJSON(object.plan) : undefined };
+    return {
+      plan: isSet(object.plan) ? Plan.fromJSON(object.plan) : undefined,
+      latestVersion: isSet(object.latestVersion)
+        ? globalThis.String(object.latestVersion)
+        : isSet(object.latest_version)
+        ? globalThis.String(object.latest_version)
+        : "0",
+    };
   },
 
   toJSON(message: WatchPlansResponse): unknown {
     const obj: any = {};
     if (message.plan !== undefined) {
       obj.plan = Plan.toJSON(message.plan);
+    }
+    if (message.latestVersion !== "0") {
+      obj.latestVersion = message.latestVersion;
     }
     return obj;
   },
@@ -3495,6 +3538,7 @@ export const WatchPlansResponse: MessageFns<WatchPlansResponse> = {
   fromPartial(object: DeepPartial<WatchPlansResponse>): WatchPlansResponse {
     const message = createBaseWatchPlansResponse();
     message.plan = (object.plan !== undefined && object.plan !== null) ? Plan.fromPartial(object.plan) : undefined;
+    message.latestVersion = object.latestVersion ?? "0";
     return message;
   },
 };
@@ -4972,13 +5016,16 @@ export const WatchAccountsRequest: MessageFns<WatchAccountsRequest> = {
 };
 
 function createBaseWatchAccountsResponse(): WatchAccountsResponse {
-  return { account: undefined };
+  return { account: undefined, latestRevision: "0" };
 }
 
 export const WatchAccountsResponse: MessageFns<WatchAccountsResponse> = {
   encode(message: WatchAccountsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.account !== undefined) {
       Account.encode(message.account, writer.uint32(10).fork()).join();
+    }
+    if (message.latestRevision !== "0") {
+      writer.uint32(16).int64(message.latestRevision);
     }
     return writer;
   },
@@ -5004,6 +5051,14 @@ export const WatchAccountsResponse: MessageFns<WatchAccountsResponse> = {
             message.account = Account.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.latestRevision = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5017,13 +5072,23 @@ export const WatchAccountsResponse: MessageFns<WatchAccountsResponse> = {
   },
 
   fromJSON(object: any): WatchAccountsResponse {
-    return { account: isSet(object.account) ? Account.fromJSON(object.account) : undefined };
+    return {
+      account: isSet(object.account) ? Account.fromJSON(object.account) : undefined,
+      latestRevision: isSet(object.latestRevision)
+        ? globalThis.String(object.latestRevision)
+        : isSet(object.latest_revision)
+        ? globalThis.String(object.latest_revision)
+        : "0",
+    };
   },
 
   toJSON(message: WatchAccountsResponse): unknown {
     const obj: any = {};
     if (message.account !== undefined) {
       obj.account = Account.toJSON(message.account);
+    }
+    if (message.latestRevision !== "0") {
+      obj.latestRevision = message.latestRevision;
     }
     return obj;
   },
@@ -5036,6 +5101,7 @@ export const WatchAccountsResponse: MessageFns<WatchAccountsResponse> = {
     message.account = (object.account !== undefined && object.account !== null)
       ? Account.fromPartial(object.account)
       : undefined;
+    message.latestRevision = object.latestRevision ?? "0";
     return message;
   },
 };

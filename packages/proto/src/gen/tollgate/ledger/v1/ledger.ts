@@ -10,9 +10,11 @@ import {
   type CallOptions,
   type ChannelCredentials,
   Client,
+  type ClientDuplexStream,
   type ClientOptions,
   type ClientReadableStream,
   type ClientUnaryCall,
+  type handleBidiStreamingCall,
   type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
@@ -401,6 +403,111 @@ export function runEndStateToJSON(object: RunEndState): string {
       return "RUN_END_STATE_CANCELLED";
     default:
       throw new globalThis.Error("Unrecognized enum value " + object + " for enum RunEndState");
+  }
+}
+
+export enum ToolStatus {
+  TOOL_STATUS_UNSPECIFIED = 0,
+  TOOL_STATUS_DEVELOPMENT = 1,
+  TOOL_STATUS_DEPLOYED = 2,
+  TOOL_STATUS_UNDEPLOYED = 3,
+  TOOL_STATUS_DELETED = 4,
+}
+
+export function toolStatusFromJSON(object: any): ToolStatus {
+  switch (object) {
+    case 0:
+    case "TOOL_STATUS_UNSPECIFIED":
+      return ToolStatus.TOOL_STATUS_UNSPECIFIED;
+    case 1:
+    case "TOOL_STATUS_DEVELOPMENT":
+      return ToolStatus.TOOL_STATUS_DEVELOPMENT;
+    case 2:
+    case "TOOL_STATUS_DEPLOYED":
+      return ToolStatus.TOOL_STATUS_DEPLOYED;
+    case 3:
+    case "TOOL_STATUS_UNDEPLOYED":
+      return ToolStatus.TOOL_STATUS_UNDEPLOYED;
+    case 4:
+    case "TOOL_STATUS_DELETED":
+      return ToolStatus.TOOL_STATUS_DELETED;
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum ToolStatus");
+  }
+}
+
+export function toolStatusToJSON(object: ToolStatus): string {
+  switch (object) {
+    case ToolStatus.TOOL_STATUS_UNSPECIFIED:
+      return "TOOL_STATUS_UNSPECIFIED";
+    case ToolStatus.TOOL_STATUS_DEVELOPMENT:
+      return "TOOL_STATUS_DEVELOPMENT";
+    case ToolStatus.TOOL_STATUS_DEPLOYED:
+      return "TOOL_STATUS_DEPLOYED";
+    case ToolStatus.TOOL_STATUS_UNDEPLOYED:
+      return "TOOL_STATUS_UNDEPLOYED";
+    case ToolStatus.TOOL_STATUS_DELETED:
+      return "TOOL_STATUS_DELETED";
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum ToolStatus");
+  }
+}
+
+export enum MeterStopReason {
+  METER_STOP_REASON_UNSPECIFIED = 0,
+  /** METER_STOP_REASON_NEGATIVE_LIMIT - The account's unit has nothing left beyond its negative limit. */
+  METER_STOP_REASON_NEGATIVE_LIMIT = 1,
+  /** METER_STOP_REASON_SPEND_CAP - A BYOM account's USD spend cap is used up. */
+  METER_STOP_REASON_SPEND_CAP = 2,
+  /** METER_STOP_REASON_BUDGET - Reserved for budgets per run, agent or workspace: not produced yet. */
+  METER_STOP_REASON_BUDGET = 3,
+  /** METER_STOP_REASON_ACCOUNT_SUSPENDED - Support suspended the account. */
+  METER_STOP_REASON_ACCOUNT_SUSPENDED = 4,
+  /** METER_STOP_REASON_HOLD_EXPIRED - The hold's ttl ran out: further increments are charged without a reservation. */
+  METER_STOP_REASON_HOLD_EXPIRED = 5,
+}
+
+export function meterStopReasonFromJSON(object: any): MeterStopReason {
+  switch (object) {
+    case 0:
+    case "METER_STOP_REASON_UNSPECIFIED":
+      return MeterStopReason.METER_STOP_REASON_UNSPECIFIED;
+    case 1:
+    case "METER_STOP_REASON_NEGATIVE_LIMIT":
+      return MeterStopReason.METER_STOP_REASON_NEGATIVE_LIMIT;
+    case 2:
+    case "METER_STOP_REASON_SPEND_CAP":
+      return MeterStopReason.METER_STOP_REASON_SPEND_CAP;
+    case 3:
+    case "METER_STOP_REASON_BUDGET":
+      return MeterStopReason.METER_STOP_REASON_BUDGET;
+    case 4:
+    case "METER_STOP_REASON_ACCOUNT_SUSPENDED":
+      return MeterStopReason.METER_STOP_REASON_ACCOUNT_SUSPENDED;
+    case 5:
+    case "METER_STOP_REASON_HOLD_EXPIRED":
+      return MeterStopReason.METER_STOP_REASON_HOLD_EXPIRED;
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum MeterStopReason");
+  }
+}
+
+export function meterStopReasonToJSON(object: MeterStopReason): string {
+  switch (object) {
+    case MeterStopReason.METER_STOP_REASON_UNSPECIFIED:
+      return "METER_STOP_REASON_UNSPECIFIED";
+    case MeterStopReason.METER_STOP_REASON_NEGATIVE_LIMIT:
+      return "METER_STOP_REASON_NEGATIVE_LIMIT";
+    case MeterStopReason.METER_STOP_REASON_SPEND_CAP:
+      return "METER_STOP_REASON_SPEND_CAP";
+    case MeterStopReason.METER_STOP_REASON_BUDGET:
+      return "METER_STOP_REASON_BUDGET";
+    case MeterStopReason.METER_STOP_REASON_ACCOUNT_SUSPENDED:
+      return "METER_STOP_REASON_ACCOUNT_SUSPENDED";
+    case MeterStopReason.METER_STOP_REASON_HOLD_EXPIRED:
+      return "METER_STOP_REASON_HOLD_EXPIRED";
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum MeterStopReason");
   }
 }
 
@@ -1093,6 +1200,21 @@ export interface GetLatestEventSequenceResponse {
   sequence: string;
 }
 
+export interface AcknowledgeEventsRequest {
+  /**
+   * The consumer's stable name, shared by its replicas (e.g. "notifications").
+   * Bound: at most 128 characters.
+   */
+  consumer: string;
+  /** Bound: at least 0. */
+  throughSequence: string;
+}
+
+export interface AcknowledgeEventsResponse {
+  /** The consumer's acknowledged sequence after this call (never beyond the latest event). */
+  throughSequence: string;
+}
+
 export interface ThresholdCrossed {
   unit: Unit;
   thresholdPercent: number;
@@ -1168,6 +1290,287 @@ export interface LedgerEvent {
 
 export interface StreamEventsResponse {
   event: LedgerEvent | undefined;
+}
+
+export interface GetReceiptRequest {
+  /**
+   * A charge entry's id; or zero and hold_id set.
+   * Bound: at least 0.
+   */
+  entryId: string;
+  /** Bound: at most 256 characters; a UUID. */
+  holdId: string;
+}
+
+/**
+ * One priced line of a receipt, re-priced from the rate table version that
+ * priced the charge.
+ */
+export interface ReceiptLine {
+  bucket: Bucket;
+  unit: Unit;
+  /** What the rate prices, e.g. "gpt-4o replies". */
+  description: string;
+  /** Rate in micro-units per rate_per units of quantity. */
+  rateMicros: string;
+  ratePer: string;
+  /**
+   * The quantity the amount prices at this rate; zero when quantity_known is
+   * false (the usage's quantities are not recorded, and the amount does not
+   * name one quantity at this rate).
+   */
+  quantity: string;
+  quantityKnown: boolean;
+  amountMicros: string;
+}
+
+/** A pool a receipt's charges drew from, and how much. */
+export interface ReceiptPool {
+  poolId: string;
+  kind: PoolKind;
+  drawnMicros: string;
+}
+
+export interface Receipt {
+  accountId: string;
+  unit: Unit;
+  bucket: Bucket;
+  /** The hold the charges were made on; unset for a one-shot charge. */
+  hold:
+    | Hold
+    | undefined;
+  /** The charge entries the receipt covers (a hold's, oldest first), with their journal lines. */
+  charges: Entry[];
+  /**
+   * What was asked: the hold's priced estimate, or the one-shot charge's price
+   * (charged plus uncollected).
+   */
+  askedMicros: string;
+  chargedMicros: string;
+  uncollectedMicros: string;
+  rateTableId: string;
+  rateTableVersion: string;
+  lines: ReceiptLine[];
+  pools: ReceiptPool[];
+  /**
+   * The unit's pool balance just before the first charge (or the hold) and
+   * just after the last, from the journal.
+   */
+  balanceBeforeMicros: string;
+  balanceAfterMicros: string;
+  /**
+   * The idempotency key of the call that made the hold (authorize) or the
+   * charge, while the key is retained; and that call's operation.
+   */
+  idempotencyKey: string;
+  operation: string;
+  /** Who made the charge, as the journal records it, and the person it acted for. */
+  actor: string;
+  onBehalfOf: string;
+  traceId: string;
+  /**
+   * Events the charges wrote to the outbox (thresholds crossed, spend cap
+   * reached, work stopped, pools reloaded), while the outbox retains them.
+   */
+  events: LedgerEvent[];
+}
+
+export interface GetReceiptResponse {
+  receipt: Receipt | undefined;
+}
+
+export interface GetUsageBreakdownRequest {
+  /** Bound: at most 128 characters. */
+  accountId: string;
+  /**
+   * The rows, an attribution dimension (e.g. "user_id").
+   * Bound: at most 256 characters.
+   */
+  dimension: string;
+  /**
+   * The segments of each row (e.g. "bucket").
+   * Bound: at most 256 characters.
+   */
+  splitBy: string;
+  /**
+   * Start of the period; unset means the start of the current cycle.
+   * Bound: from 1970-01-01 and before 2200-01-01 UTC.
+   */
+  since: Date | undefined;
+}
+
+export interface UsageBreakdownRow {
+  key: string;
+  split: string;
+  unit: Unit;
+  amountMicros: string;
+  requests: string;
+}
+
+export interface GetUsageBreakdownResponse {
+  /** Ordered by key, split and unit. */
+  rows: UsageBreakdownRow[];
+  since: Date | undefined;
+}
+
+export interface Tool {
+  accountId: string;
+  /** The tool's name, as tool-run usage and attribution name it. */
+  tool: string;
+  /** The user who created the tool. */
+  owner: string;
+  status: ToolStatus;
+  /** When the tool was first deployed; unset while it never was. */
+  firstDeployedAt: Date | undefined;
+  updatedAt:
+    | Date
+    | undefined;
+  /** Charges attributed to the tool (each an invocation), what they used, and the last one. */
+  runs: string;
+  usedMicros: string;
+  unit: Unit;
+  lastActiveAt: Date | undefined;
+}
+
+export interface SetToolRequest {
+  /** Bound: at most 128 characters. */
+  accountId: string;
+  /** Bound: at most 128 characters. */
+  tool: string;
+  /** Bound: at most 128 characters. */
+  owner: string;
+  /** Bound: a declared value. */
+  status: ToolStatus;
+}
+
+export interface SetToolResponse {
+  tool: Tool | undefined;
+}
+
+export interface ListToolsRequest {
+  /** Bound: at most 128 characters. */
+  accountId: string;
+  page: PageRequest | undefined;
+}
+
+export interface ListToolsResponse {
+  /** Most recently active first. */
+  tools: Tool[];
+  nextPageToken: string;
+  /** Over every page: the tools listed and their runs. */
+  totalTools: string;
+  totalRuns: string;
+}
+
+export interface MeterRequest {
+  kind: { $case: "open"; open: MeterOpen } | { $case: "increment"; increment: MeterIncrement } | {
+    $case: "close";
+    close: MeterClose;
+  } | undefined;
+}
+
+/** The first message of a Meter stream, and the only one naming the account. */
+export interface MeterOpen {
+  /** Bound: at most 128 characters. */
+  accountId: string;
+  /**
+   * The stream's idempotency root: the work's id, unique per account. A
+   * reconnect sends the same open (same work_id, estimate, attribution,
+   * context and ttl) and resumes the same hold.
+   * Bound: at most 128 characters.
+   */
+  workId: string;
+  /** The usage to authorize (held) before the work starts. */
+  estimate:
+    | Usage
+    | undefined;
+  /** Attributes the hold and every charge of the stream. */
+  attribution:
+    | Attribution
+    | undefined;
+  /** Where the work runs; unmetered work is recorded at zero cost. */
+  context:
+    | RunContext
+    | undefined;
+  /**
+   * How long the hold lives (0: the default, 5 minutes).
+   * Bound: from 0 to 604800000.
+   */
+  ttlMs: string;
+}
+
+/** Usage since the previous increment. */
+export interface MeterIncrement {
+  /**
+   * 1 for the first increment, then one more each time.
+   * Bound: from 1 to 1000000000000.
+   */
+  sequence: string;
+  /** Priced in the hold's unit (tokens, replies or seconds of the estimate's kind). */
+  usage: Usage | undefined;
+}
+
+/** Ends the work: posts the final charge and releases the rest of the hold. */
+export interface MeterClose {
+  /**
+   * The usage since the last increment, charged as the final charge; unset
+   * when there is none (the rest of the hold is then released).
+   */
+  usage: Usage | undefined;
+}
+
+export interface MeterResponse {
+  kind:
+    | { $case: "opened"; opened: MeterOpened }
+    | { $case: "charged"; charged: MeterCharged }
+    | { $case: "stop"; stop: MeterStop }
+    | { $case: "closed"; closed: MeterClosed }
+    | undefined;
+}
+
+/**
+ * The answer to open: Authorize's answer for the estimate. When allowed is
+ * false the server ends the stream after it.
+ */
+export interface MeterOpened {
+  allowed: boolean;
+  reason: DenialReason;
+  message: string;
+  /** Empty when the usage is unmetered. */
+  holdId: string;
+  amountMicros: string;
+  availableMicros: string;
+  metered: boolean;
+  expiresAt: Date | undefined;
+}
+
+/** The answer to one increment (as Charge answers). */
+export interface MeterCharged {
+  sequence: string;
+  chargedMicros: string;
+  uncollectedMicros: string;
+  /** The unit's balance after the charge. */
+  balanceMicros: string;
+  /** False: the limit is reached (a stop follows). */
+  proceed: boolean;
+  entryId: string;
+  /** True when this sequence had been charged before and this is the recorded answer. */
+  replayed: boolean;
+}
+
+export interface MeterStop {
+  reason: MeterStopReason;
+  message: string;
+}
+
+/** The answer to close. */
+export interface MeterClosed {
+  /** What the hold was charged in all (every increment and the final charge). */
+  totalChargedMicros: string;
+  /** What the final charge charged (0 when close carried no usage). */
+  finalChargedMicros: string;
+  /** The unused rest of the hold, released. */
+  releasedMicros: string;
 }
 
 function createBaseHold(): Hold {
@@ -9547,6 +9950,168 @@ export const GetLatestEventSequenceResponse: MessageFns<GetLatestEventSequenceRe
   },
 };
 
+function createBaseAcknowledgeEventsRequest(): AcknowledgeEventsRequest {
+  return { consumer: "", throughSequence: "0" };
+}
+
+export const AcknowledgeEventsRequest: MessageFns<AcknowledgeEventsRequest> = {
+  encode(message: AcknowledgeEventsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.consumer !== "") {
+      writer.uint32(10).string(message.consumer);
+    }
+    if (message.throughSequence !== "0") {
+      writer.uint32(16).int64(message.throughSequence);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AcknowledgeEventsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAcknowledgeEventsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.consumer = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.throughSequence = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AcknowledgeEventsRequest {
+    return {
+      consumer: isSet(object.consumer) ? globalThis.String(object.consumer) : "",
+      throughSequence: isSet(object.throughSequence)
+        ? globalThis.String(object.throughSequence)
+        : isSet(object.through_sequence)
+        ? globalThis.String(object.through_sequence)
+        : "0",
+    };
+  },
+
+  toJSON(message: AcknowledgeEventsRequest): unknown {
+    const obj: any = {};
+    if (message.consumer !== "") {
+      obj.consumer = message.consumer;
+    }
+    if (message.throughSequence !== "0") {
+      obj.throughSequence = message.throughSequence;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AcknowledgeEventsRequest>): AcknowledgeEventsRequest {
+    return AcknowledgeEventsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AcknowledgeEventsRequest>): AcknowledgeEventsRequest {
+    const message = createBaseAcknowledgeEventsRequest();
+    message.consumer = object.consumer ?? "";
+    message.throughSequence = object.throughSequence ?? "0";
+    return message;
+  },
+};
+
+function createBaseAcknowledgeEventsResponse(): AcknowledgeEventsResponse {
+  return { throughSequence: "0" };
+}
+
+export const AcknowledgeEventsResponse: MessageFns<AcknowledgeEventsResponse> = {
+  encode(message: AcknowledgeEventsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.throughSequence !== "0") {
+      writer.uint32(8).int64(message.throughSequence);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AcknowledgeEventsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAcknowledgeEventsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.throughSequence = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AcknowledgeEventsResponse {
+    return {
+      throughSequence: isSet(object.throughSequence)
+        ? globalThis.String(object.throughSequence)
+        : isSet(object.through_sequence)
+        ? globalThis.String(object.through_sequence)
+        : "0",
+    };
+  },
+
+  toJSON(message: AcknowledgeEventsResponse): unknown {
+    const obj: any = {};
+    if (message.throughSequence !== "0") {
+      obj.throughSequence = message.throughSequence;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AcknowledgeEventsResponse>): AcknowledgeEventsResponse {
+    return AcknowledgeEventsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AcknowledgeEventsResponse>): AcknowledgeEventsResponse {
+    const message = createBaseAcknowledgeEventsResponse();
+    message.throughSequence = object.throughSequence ?? "0";
+    return message;
+  },
+};
+
 function createBaseThresholdCrossed(): ThresholdCrossed {
   return { unit: 0, thresholdPercent: 0, percentUsed: 0, cycle: "" };
 }
@@ -10676,6 +11241,3103 @@ export const StreamEventsResponse: MessageFns<StreamEventsResponse> = {
   },
 };
 
+function createBaseGetReceiptRequest(): GetReceiptRequest {
+  return { entryId: "0", holdId: "" };
+}
+
+export const GetReceiptRequest: MessageFns<GetReceiptRequest> = {
+  encode(message: GetReceiptRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.entryId !== "0") {
+      writer.uint32(8).int64(message.entryId);
+    }
+    if (message.holdId !== "") {
+      writer.uint32(18).string(message.holdId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetReceiptRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetReceiptRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.entryId = reader.int64().toString();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.holdId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetReceiptRequest {
+    return {
+      entryId: isSet(object.entryId)
+        ? globalThis.String(object.entryId)
+        : isSet(object.entry_id)
+        ? globalThis.String(object.entry_id)
+        : "0",
+      holdId: isSet(object.holdId)
+        ? globalThis.String(object.holdId)
+        : isSet(object.hold_id)
+        ? globalThis.String(object.hold_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetReceiptRequest): unknown {
+    const obj: any = {};
+    if (message.entryId !== "0") {
+      obj.entryId = message.entryId;
+    }
+    if (message.holdId !== "") {
+      obj.holdId = message.holdId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetReceiptRequest>): GetReceiptRequest {
+    return GetReceiptRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetReceiptRequest>): GetReceiptRequest {
+    const message = createBaseGetReceiptRequest();
+    message.entryId = object.entryId ?? "0";
+    message.holdId = object.holdId ?? "";
+    return message;
+  },
+};
+
+function createBaseReceiptLine(): ReceiptLine {
+  return {
+    bucket: 0,
+    unit: 0,
+    description: "",
+    rateMicros: "0",
+    ratePer: "0",
+    quantity: "0",
+    quantityKnown: false,
+    amountMicros: "0",
+  };
+}
+
+export const ReceiptLine: MessageFns<ReceiptLine> = {
+  encode(message: ReceiptLine, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.bucket !== 0) {
+      writer.uint32(8).int32(message.bucket);
+    }
+    if (message.unit !== 0) {
+      writer.uint32(16).int32(message.unit);
+    }
+    if (message.description !== "") {
+      writer.uint32(26).string(message.description);
+    }
+    if (message.rateMicros !== "0") {
+      writer.uint32(32).int64(message.rateMicros);
+    }
+    if (message.ratePer !== "0") {
+      writer.uint32(40).int64(message.ratePer);
+    }
+    if (message.quantity !== "0") {
+      writer.uint32(48).int64(message.quantity);
+    }
+    if (message.quantityKnown !== false) {
+      writer.uint32(56).bool(message.quantityKnown);
+    }
+    if (message.amountMicros !== "0") {
+      writer.uint32(64).int64(message.amountMicros);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReceiptLine {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReceiptLine();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.bucket = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.unit = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.rateMicros = reader.int64().toString();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.ratePer = reader.int64().toString();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.quantity = reader.int64().toString();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.quantityKnown = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.amountMicros = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReceiptLine {
+    return {
+      bucket: isSet(object.bucket) ? bucketFromJSON(object.bucket) : 0,
+      unit: isSet(object.unit) ? unitFromJSON(object.unit) : 0,
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      rateMicros: isSet(object.rateMicros)
+        ? globalThis.String(object.rateMicros)
+        : isSet(object.rate_micros)
+        ? globalThis.String(object.rate_micros)
+        : "0",
+      ratePer: isSet(object.ratePer)
+        ? globalThis.String(object.ratePer)
+        : isSet(object.rate_per)
+        ? globalThis.String(object.rate_per)
+        : "0",
+      quantity: isSet(object.quantity) ? globalThis.String(object.quantity) : "0",
+      quantityKnown: isSet(object.quantityKnown)
+        ? globalThis.Boolean(object.quantityKnown)
+        : isSet(object.quantity_known)
+        ? globalThis.Boolean(object.quantity_known)
+        : false,
+      amountMicros: isSet(object.amountMicros)
+        ? globalThis.String(object.amountMicros)
+        : isSet(object.amount_micros)
+        ? globalThis.String(object.amount_micros)
+        : "0",
+    };
+  },
+
+  toJSON(message: ReceiptLine): unknown {
+    const obj: any = {};
+    if (message.bucket !== 0) {
+      obj.bucket = bucketToJSON(message.bucket);
+    }
+    if (message.unit !== 0) {
+      obj.unit = unitToJSON(message.unit);
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.rateMicros !== "0") {
+      obj.rateMicros = message.rateMicros;
+    }
+    if (message.ratePer !== "0") {
+      obj.ratePer = message.ratePer;
+    }
+    if (message.quantity !== "0") {
+      obj.quantity = message.quantity;
+    }
+    if (message.quantityKnown !== false) {
+      obj.quantityKnown = message.quantityKnown;
+    }
+    if (message.amountMicros !== "0") {
+      obj.amountMicros = message.amountMicros;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ReceiptLine>): ReceiptLine {
+    return ReceiptLine.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReceiptLine>): ReceiptLine {
+    const message = createBaseReceiptLine();
+    message.bucket = object.bucket ?? 0;
+    message.unit = object.unit ?? 0;
+    message.description = object.description ?? "";
+    message.rateMicros = object.rateMicros ?? "0";
+    message.ratePer = object.ratePer ?? "0";
+    message.quantity = object.quantity ?? "0";
+    message.quantityKnown = object.quantityKnown ?? false;
+    message.amountMicros = object.amountMicros ?? "0";
+    return message;
+  },
+};
+
+function createBaseReceiptPool(): ReceiptPool {
+  return { poolId: "", kind: 0, drawnMicros: "0" };
+}
+
+export const ReceiptPool: MessageFns<ReceiptPool> = {
+  encode(message: ReceiptPool, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.poolId !== "") {
+      writer.uint32(10).string(message.poolId);
+    }
+    if (message.kind !== 0) {
+      writer.uint32(16).int32(message.kind);
+    }
+    if (message.drawnMicros !== "0") {
+      writer.uint32(24).int64(message.drawnMicros);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReceiptPool {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReceiptPool();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.poolId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.drawnMicros = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReceiptPool {
+    return {
+      poolId: isSet(object.poolId)
+        ? globalThis.String(object.poolId)
+        : isSet(object.pool_id)
+        ? globalThis.String(object.pool_id)
+        : "",
+      kind: isSet(object.kind) ? poolKindFromJSON(object.kind) : 0,
+      drawnMicros: isSet(object.drawnMicros)
+        ? globalThis.String(object.drawnMicros)
+        : isSet(object.drawn_micros)
+        ? globalThis.String(object.drawn_micros)
+        : "0",
+    };
+  },
+
+  toJSON(message: ReceiptPool): unknown {
+    const obj: any = {};
+    if (message.poolId !== "") {
+      obj.poolId = message.poolId;
+    }
+    if (message.kind !== 0) {
+      obj.kind = poolKindToJSON(message.kind);
+    }
+    if (message.drawnMicros !== "0") {
+      obj.drawnMicros = message.drawnMicros;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ReceiptPool>): ReceiptPool {
+    return ReceiptPool.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReceiptPool>): ReceiptPool {
+    const message = createBaseReceiptPool();
+    message.poolId = object.poolId ?? "";
+    message.kind = object.kind ?? 0;
+    message.drawnMicros = object.drawnMicros ?? "0";
+    return message;
+  },
+};
+
+function createBaseReceipt(): Receipt {
+  return {
+    accountId: "",
+    unit: 0,
+    bucket: 0,
+    hold: undefined,
+    charges: [],
+    askedMicros: "0",
+    chargedMicros: "0",
+    uncollectedMicros: "0",
+    rateTableId: "",
+    rateTableVersion: "0",
+    lines: [],
+    pools: [],
+    balanceBeforeMicros: "0",
+    balanceAfterMicros: "0",
+    idempotencyKey: "",
+    operation: "",
+    actor: "",
+    onBehalfOf: "",
+    traceId: "",
+    events: [],
+  };
+}
+
+export const Receipt: MessageFns<Receipt> = {
+  encode(message: Receipt, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accountId !== "") {
+      writer.uint32(10).string(message.accountId);
+    }
+    if (message.unit !== 0) {
+      writer.uint32(16).int32(message.unit);
+    }
+    if (message.bucket !== 0) {
+      writer.uint32(24).int32(message.bucket);
+    }
+    if (message.hold !== undefined) {
+      Hold.encode(message.hold, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.charges) {
+      Entry.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.askedMicros !== "0") {
+      writer.uint32(48).int64(message.askedMicros);
+    }
+    if (message.chargedMicros !== "0") {
+      writer.uint32(56).int64(message.chargedMicros);
+    }
+    if (message.uncollectedMicros !== "0") {
+      writer.uint32(64).int64(message.uncollectedMicros);
+    }
+    if (message.rateTableId !== "") {
+      writer.uint32(74).string(message.rateTableId);
+    }
+    if (message.rateTableVersion !== "0") {
+      writer.uint32(80).int64(message.rateTableVersion);
+    }
+    for (const v of message.lines) {
+      ReceiptLine.encode(v!, writer.uint32(90).fork()).join();
+    }
+    for (const v of message.pools) {
+      ReceiptPool.encode(v!, writer.uint32(98).fork()).join();
+    }
+    if (message.balanceBeforeMicros !== "0") {
+      writer.uint32(104).int64(message.balanceBeforeMicros);
+    }
+    if (message.balanceAfterMicros !== "0") {
+      writer.uint32(112).int64(message.balanceAfterMicros);
+    }
+    if (message.idempotencyKey !== "") {
+      writer.uint32(122).string(message.idempotencyKey);
+    }
+    if (message.operation !== "") {
+      writer.uint32(130).string(message.operation);
+    }
+    if (message.actor !== "") {
+      writer.uint32(138).string(message.actor);
+    }
+    if (message.onBehalfOf !== "") {
+      writer.uint32(146).string(message.onBehalfOf);
+    }
+    if (message.traceId !== "") {
+      writer.uint32(154).string(message.traceId);
+    }
+    for (const v of message.events) {
+      LedgerEvent.encode(v!, writer.uint32(162).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Receipt {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReceipt();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.unit = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.bucket = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.hold = Hold.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.charges.push(Entry.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.askedMicros = reader.int64().toString();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.chargedMicros = reader.int64().toString();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.uncollectedMicros = reader.int64().toString();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.rateTableId = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.rateTableVersion = reader.int64().toString();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.lines.push(ReceiptLine.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.pools.push(ReceiptPool.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.balanceBeforeMicros = reader.int64().toString();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.balanceAfterMicros = reader.int64().toString();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.operation = reader.string();
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.actor = reader.string();
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.onBehalfOf = reader.string();
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.traceId = reader.string();
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.events.push(LedgerEvent.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Receipt {
+    return {
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      unit: isSet(object.unit) ? unitFromJSON(object.unit) : 0,
+      bucket: isSet(object.bucket) ? bucketFromJSON(object.bucket) : 0,
+      hold: isSet(object.hold) ? Hold.fromJSON(object.hold) : undefined,
+      charges: globalThis.Array.isArray(object?.charges) ? object.charges.map((e: any) => Entry.fromJSON(e)) : [],
+      askedMicros: isSet(object.askedMicros)
+        ? globalThis.String(object.askedMicros)
+        : isSet(object.asked_micros)
+        ? globalThis.String(object.asked_micros)
+        : "0",
+      chargedMicros: isSet(object.chargedMicros)
+        ? globalThis.String(object.chargedMicros)
+        : isSet(object.charged_micros)
+        ? globalThis.String(object.charged_micros)
+        : "0",
+      uncollectedMicros: isSet(object.uncollectedMicros)
+        ? globalThis.String(object.uncollectedMicros)
+        : isSet(object.uncollected_micros)
+        ? globalThis.String(object.uncollected_micros)
+        : "0",
+      rateTableId: isSet(object.rateTableId)
+        ? globalThis.String(object.rateTableId)
+        : isSet(object.rate_table_id)
+        ? globalThis.String(object.rate_table_id)
+        : "",
+      rateTableVersion: isSet(object.rateTableVersion)
+        ? globalThis.String(object.rateTableVersion)
+        : isSet(object.rate_table_version)
+        ? globalThis.String(object.rate_table_version)
+        : "0",
+      lines: globalThis.Array.isArray(object?.lines)
+        ? object.lines.map((e: any) => ReceiptLine.fromJSON(e))
+        : [],
+      pools: globalThis.Array.isArray(object?.pools)
+        ? object.pools.map((e: any) => ReceiptPool.fromJSON(e))
+        : [],
+      balanceBeforeMicros: isSet(object.balanceBeforeMicros)
+        ? globalThis.String(object.balanceBeforeMicros)
+        : isSet(object.balance_before_micros)
+        ? globalThis.String(object.balance_before_micros)
+        : "0",
+      balanceAfterMicros: isSet(object.balanceAfterMicros)
+        ? globalThis.String(object.balanceAfterMicros)
+        : isSet(object.balance_after_micros)
+        ? globalThis.String(object.balance_after_micros)
+        : "0",
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : "",
+      operation: isSet(object.operation) ? globalThis.String(object.operation) : "",
+      actor: isSet(object.actor) ? globalThis.String(object.actor) : "",
+      onBehalfOf: isSet(object.onBehalfOf)
+        ? globalThis.String(object.onBehalfOf)
+        : isSet(object.on_behalf_of)
+        ? globalThis.String(object.on_behalf_of)
+        : "",
+      traceId: isSet(object.traceId)
+        ? globalThis.String(object.traceId)
+        : isSet(object.trace_id)
+        ? globalThis.String(object.trace_id)
+        : "",
+      events: globalThis.Array.isArray(object?.events)
+        ? object.events.map((e: any) => LedgerEvent.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: Receipt): unknown {
+    const obj: any = {};
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.unit !== 0) {
+      obj.unit = unitToJSON(message.unit);
+    }
+    if (message.bucket !== 0) {
+      obj.bucket = bucketToJSON(message.bucket);
+    }
+    if (message.hold !== undefined) {
+      obj.hold = Hold.toJSON(message.hold);
+    }
+    if (message.charges?.length) {
+      obj.charges = message.charges.map((e) => Entry.toJSON(e));
+    }
+    if (message.askedMicros !== "0") {
+      obj.askedMicros = message.askedMicros;
+    }
+    if (message.chargedMicros !== "0") {
+      obj.chargedMicros = message.chargedMicros;
+    }
+    if (message.uncollectedMicros !== "0") {
+      obj.uncollectedMicros = message.uncollectedMicros;
+    }
+    if (message.rateTableId !== "") {
+      obj.rateTableId = message.rateTableId;
+    }
+    if (message.rateTableVersion !== "0") {
+      obj.rateTableVersion = message.rateTableVersion;
+    }
+    if (message.lines?.length) {
+      obj.lines = message.lines.map((e) => ReceiptLine.toJSON(e));
+    }
+    if (message.pools?.length) {
+      obj.pools = message.pools.map((e) => ReceiptPool.toJSON(e));
+    }
+    if (message.balanceBeforeMicros !== "0") {
+      obj.balanceBeforeMicros = message.balanceBeforeMicros;
+    }
+    if (message.balanceAfterMicros !== "0") {
+      obj.balanceAfterMicros = message.balanceAfterMicros;
+    }
+    if (message.idempotencyKey !== "") {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
+    if (message.operation !== "") {
+      obj.operation = message.operation;
+    }
+    if (message.actor !== "") {
+      obj.actor = message.actor;
+    }
+    if (message.onBehalfOf !== "") {
+      obj.onBehalfOf = message.onBehalfOf;
+    }
+    if (message.traceId !== "") {
+      obj.traceId = message.traceId;
+    }
+    if (message.events?.length) {
+      obj.events = message.events.map((e) => LedgerEvent.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Receipt>): Receipt {
+    return Receipt.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Receipt>): Receipt {
+    const message = createBaseReceipt();
+    message.accountId = object.accountId ?? "";
+    message.unit = object.unit ?? 0;
+    message.bucket = object.bucket ?? 0;
+    message.hold = (object.hold !== undefined && object.hold !== null) ? Hold.fromPartial(object.hold) : undefined;
+    message.charges = object.charges?.map((e) => Entry.fromPartial(e)) || [];
+    message.askedMicros = object.askedMicros ?? "0";
+    message.chargedMicros = object.chargedMicros ?? "0";
+    message.uncollectedMicros = object.uncollectedMicros ?? "0";
+    message.rateTableId = object.rateTableId ?? "";
+    message.rateTableVersion = object.rateTableVersion ?? "0";
+    message.lines = object.lines?.map((e) => ReceiptLine.fromPartial(e)) || [];
+    message.pools = object.pools?.map((e) => ReceiptPool.fromPartial(e)) || [];
+    message.balanceBeforeMicros = object.balanceBeforeMicros ?? "0";
+    message.balanceAfterMicros = object.balanceAfterMicros ?? "0";
+    message.idempotencyKey = object.idempotencyKey ?? "";
+    message.operation = object.operation ?? "";
+    message.actor = object.actor ?? "";
+    message.onBehalfOf = object.onBehalfOf ?? "";
+    message.traceId = object.traceId ?? "";
+    message.events = object.events?.map((e) => LedgerEvent.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGetReceiptResponse(): GetReceiptResponse {
+  return { receipt: undefined };
+}
+
+export const GetReceiptResponse: MessageFns<GetReceiptResponse> = {
+  encode(message: GetReceiptResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.receipt !== undefined) {
+      Receipt.encode(message.receipt, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetReceiptResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetReceiptResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.receipt = Receipt.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetReceiptResponse {
+    return { receipt: isSet(object.receipt) ? Receipt.fromJSON(object.receipt) : undefined };
+  },
+
+  toJSON(message: GetReceiptResponse): unknown {
+    const obj: any = {};
+    if (message.receipt !== undefined) {
+      obj.receipt = Receipt.toJSON(message.receipt);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetReceiptResponse>): GetReceiptResponse {
+    return GetReceiptResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetReceiptResponse>): GetReceiptResponse {
+    const message = createBaseGetReceiptResponse();
+    message.receipt = (object.receipt !== undefined && object.receipt !== null)
+      ? Receipt.fromPartial(object.receipt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetUsageBreakdownRequest(): GetUsageBreakdownRequest {
+  return { accountId: "", dimension: "", splitBy: "", since: undefined };
+}
+
+export const GetUsageBreakdownRequest: MessageFns<GetUsageBreakdownRequest> = {
+  encode(message: GetUsageBreakdownRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accountId !== "") {
+      writer.uint32(10).string(message.accountId);
+    }
+    if (message.dimension !== "") {
+      writer.uint32(18).string(message.dimension);
+    }
+    if (message.splitBy !== "") {
+      writer.uint32(26).string(message.splitBy);
+    }
+    if (message.since !== undefined) {
+      Timestamp.encode(toTimestamp(message.since), writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetUsageBreakdownRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetUsageBreakdownRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.dimension = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.splitBy = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.since = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetUsageBreakdownRequest {
+    return {
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      dimension: isSet(object.dimension) ? globalThis.String(object.dimension) : "",
+      splitBy: isSet(object.splitBy)
+        ? globalThis.String(object.splitBy)
+        : isSet(object.split_by)
+        ? globalThis.String(object.split_by)
+        : "",
+      since: isSet(object.since) ? fromJsonTimestamp(object.since) : undefined,
+    };
+  },
+
+  toJSON(message: GetUsageBreakdownRequest): unknown {
+    const obj: any = {};
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.dimension !== "") {
+      obj.dimension = message.dimension;
+    }
+    if (message.splitBy !== "") {
+      obj.splitBy = message.splitBy;
+    }
+    if (message.since !== undefined) {
+      obj.since = message.since.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetUsageBreakdownRequest>): GetUsageBreakdownRequest {
+    return GetUsageBreakdownRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetUsageBreakdownRequest>): GetUsageBreakdownRequest {
+    const message = createBaseGetUsageBreakdownRequest();
+    message.accountId = object.accountId ?? "";
+    message.dimension = object.dimension ?? "";
+    message.splitBy = object.splitBy ?? "";
+    message.since = object.since ?? undefined;
+    return message;
+  },
+};
+
+function createBaseUsageBreakdownRow(): UsageBreakdownRow {
+  return { key: "", split: "", unit: 0, amountMicros: "0", requests: "0" };
+}
+
+export const UsageBreakdownRow: MessageFns<UsageBreakdownRow> = {
+  encode(message: UsageBreakdownRow, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.split !== "") {
+      writer.uint32(18).string(message.split);
+    }
+    if (message.unit !== 0) {
+      writer.uint32(24).int32(message.unit);
+    }
+    if (message.amountMicros !== "0") {
+      writer.uint32(32).int64(message.amountMicros);
+    }
+    if (message.requests !== "0") {
+      writer.uint32(40).int64(message.requests);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UsageBreakdownRow {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUsageBreakdownRow();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.split = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.unit = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.amountMicros = reader.int64().toString();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.requests = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UsageBreakdownRow {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      split: isSet(object.split) ? globalThis.String(object.split) : "",
+      unit: isSet(object.unit) ? unitFromJSON(object.unit) : 0,
+      amountMicros: isSet(object.amountMicros)
+        ? globalThis.String(object.amountMicros)
+        : isSet(object.amount_micros)
+        ? globalThis.String(object.amount_micros)
+        : "0",
+      requests: isSet(object.requests) ? globalThis.String(object.requests) : "0",
+    };
+  },
+
+  toJSON(message: UsageBreakdownRow): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.split !== "") {
+      obj.split = message.split;
+    }
+    if (message.unit !== 0) {
+      obj.unit = unitToJSON(message.unit);
+    }
+    if (message.amountMicros !== "0") {
+      obj.amountMicros = message.amountMicros;
+    }
+    if (message.requests !== "0") {
+      obj.requests = message.requests;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UsageBreakdownRow>): UsageBreakdownRow {
+    return UsageBreakdownRow.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UsageBreakdownRow>): UsageBreakdownRow {
+    const message = createBaseUsageBreakdownRow();
+    message.key = object.key ?? "";
+    message.split = object.split ?? "";
+    message.unit = object.unit ?? 0;
+    message.amountMicros = object.amountMicros ?? "0";
+    message.requests = object.requests ?? "0";
+    return message;
+  },
+};
+
+function createBaseGetUsageBreakdownResponse(): GetUsageBreakdownResponse {
+  return { rows: [], since: undefined };
+}
+
+export const GetUsageBreakdownResponse: MessageFns<GetUsageBreakdownResponse> = {
+  encode(message: GetUsageBreakdownResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.rows) {
+      UsageBreakdownRow.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.since !== undefined) {
+      Timestamp.encode(toTimestamp(message.since), writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetUsageBreakdownResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetUsageBreakdownResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rows.push(UsageBreakdownRow.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.since = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetUsageBreakdownResponse {
+    return {
+      rows: globalThis.Array.isArray(object?.rows) ? object.rows.map((e: any) => UsageBreakdownRow.fromJSON(e)) : [],
+      since: isSet(object.since) ? fromJsonTimestamp(object.since) : undefined,
+    };
+  },
+
+  toJSON(message: GetUsageBreakdownResponse): unknown {
+    const obj: any = {};
+    if (message.rows?.length) {
+      obj.rows = message.rows.map((e) => UsageBreakdownRow.toJSON(e));
+    }
+    if (message.since !== undefined) {
+      obj.since = message.since.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetUsageBreakdownResponse>): GetUsageBreakdownResponse {
+    return GetUsageBreakdownResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetUsageBreakdownResponse>): GetUsageBreakdownResponse {
+    const message = createBaseGetUsageBreakdownResponse();
+    message.rows = object.rows?.map((e) => UsageBreakdownRow.fromPartial(e)) || [];
+    message.since = object.since ?? undefined;
+    return message;
+  },
+};
+
+function createBaseTool(): Tool {
+  return {
+    accountId: "",
+    tool: "",
+    owner: "",
+    status: 0,
+    firstDeployedAt: undefined,
+    updatedAt: undefined,
+    runs: "0",
+    usedMicros: "0",
+    unit: 0,
+    lastActiveAt: undefined,
+  };
+}
+
+export const Tool: MessageFns<Tool> = {
+  encode(message: Tool, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accountId !== "") {
+      writer.uint32(10).string(message.accountId);
+    }
+    if (message.tool !== "") {
+      writer.uint32(18).string(message.tool);
+    }
+    if (message.owner !== "") {
+      writer.uint32(26).string(message.owner);
+    }
+    if (message.status !== 0) {
+      writer.uint32(32).int32(message.status);
+    }
+    if (message.firstDeployedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.firstDeployedAt), writer.uint32(42).fork()).join();
+    }
+    if (message.updatedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.updatedAt), writer.uint32(50).fork()).join();
+    }
+    if (message.runs !== "0") {
+      writer.uint32(56).int64(message.runs);
+    }
+    if (message.usedMicros !== "0") {
+      writer.uint32(64).int64(message.usedMicros);
+    }
+    if (message.unit !== 0) {
+      writer.uint32(72).int32(message.unit);
+    }
+    if (message.lastActiveAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastActiveAt), writer.uint32(82).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Tool {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTool();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tool = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.owner = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.firstDeployedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.updatedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.runs = reader.int64().toString();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.usedMicros = reader.int64().toString();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.unit = reader.int32() as any;
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.lastActiveAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Tool {
+    return {
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      tool: isSet(object.tool) ? globalThis.String(object.tool) : "",
+      owner: isSet(object.owner) ? globalThis.String(object.owner) : "",
+      status: isSet(object.status) ? toolStatusFromJSON(object.status) : 0,
+      firstDeployedAt: isSet(object.firstDeployedAt)
+        ? fromJsonTimestamp(object.firstDeployedAt)
+        : isSet(object.first_deployed_at)
+        ? fromJsonTimestamp(object.first_deployed_at)
+        : undefined,
+      updatedAt: isSet(object.updatedAt)
+        ? fromJsonTimestamp(object.updatedAt)
+        : isSet(object.updated_at)
+        ? fromJsonTimestamp(object.updated_at)
+        : undefined,
+      runs: isSet(object.runs) ? globalThis.String(object.runs) : "0",
+      usedMicros: isSet(object.usedMicros)
+        ? globalThis.String(object.usedMicros)
+        : isSet(object.used_micros)
+        ? globalThis.String(object.used_micros)
+        : "0",
+      unit: isSet(object.unit) ? unitFromJSON(object.unit) : 0,
+      lastActiveAt: isSet(object.lastActiveAt)
+        ? fromJsonTimestamp(object.lastActiveAt)
+        : isSet(object.last_active_at)
+        ? fromJsonTimestamp(object.last_active_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Tool): unknown {
+    const obj: any = {};
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.tool !== "") {
+      obj.tool = message.tool;
+    }
+    if (message.owner !== "") {
+      obj.owner = message.owner;
+    }
+    if (message.status !== 0) {
+      obj.status = toolStatusToJSON(message.status);
+    }
+    if (message.firstDeployedAt !== undefined) {
+      obj.firstDeployedAt = message.firstDeployedAt.toISOString();
+    }
+    if (message.updatedAt !== undefined) {
+      obj.updatedAt = message.updatedAt.toISOString();
+    }
+    if (message.runs !== "0") {
+      obj.runs = message.runs;
+    }
+    if (message.usedMicros !== "0") {
+      obj.usedMicros = message.usedMicros;
+    }
+    if (message.unit !== 0) {
+      obj.unit = unitToJSON(message.unit);
+    }
+    if (message.lastActiveAt !== undefined) {
+      obj.lastActiveAt = message.lastActiveAt.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Tool>): Tool {
+    return Tool.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Tool>): Tool {
+    const message = createBaseTool();
+    message.accountId = object.accountId ?? "";
+    message.tool = object.tool ?? "";
+    message.owner = object.owner ?? "";
+    message.status = object.status ?? 0;
+    message.firstDeployedAt = object.firstDeployedAt ?? undefined;
+    message.updatedAt = object.updatedAt ?? undefined;
+    message.runs = object.runs ?? "0";
+    message.usedMicros = object.usedMicros ?? "0";
+    message.unit = object.unit ?? 0;
+    message.lastActiveAt = object.lastActiveAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseSetToolRequest(): SetToolRequest {
+  return { accountId: "", tool: "", owner: "", status: 0 };
+}
+
+export const SetToolRequest: MessageFns<SetToolRequest> = {
+  encode(message: SetToolRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accountId !== "") {
+      writer.uint32(10).string(message.accountId);
+    }
+    if (message.tool !== "") {
+      writer.uint32(18).string(message.tool);
+    }
+    if (message.owner !== "") {
+      writer.uint32(26).string(message.owner);
+    }
+    if (message.status !== 0) {
+      writer.uint32(32).int32(message.status);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetToolRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetToolRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tool = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.owner = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetToolRequest {
+    return {
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      tool: isSet(object.tool) ? globalThis.String(object.tool) : "",
+      owner: isSet(object.owner) ? globalThis.String(object.owner) : "",
+      status: isSet(object.status) ? toolStatusFromJSON(object.status) : 0,
+    };
+  },
+
+  toJSON(message: SetToolRequest): unknown {
+    const obj: any = {};
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.tool !== "") {
+      obj.tool = message.tool;
+    }
+    if (message.owner !== "") {
+      obj.owner = message.owner;
+    }
+    if (message.status !== 0) {
+      obj.status = toolStatusToJSON(message.status);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetToolRequest>): SetToolRequest {
+    return SetToolRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetToolRequest>): SetToolRequest {
+    const message = createBaseSetToolRequest();
+    message.accountId = object.accountId ?? "";
+    message.tool = object.tool ?? "";
+    message.owner = object.owner ?? "";
+    message.status = object.status ?? 0;
+    return message;
+  },
+};
+
+function createBaseSetToolResponse(): SetToolResponse {
+  return { tool: undefined };
+}
+
+export const SetToolResponse: MessageFns<SetToolResponse> = {
+  encode(message: SetToolResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tool !== undefined) {
+      Tool.encode(message.tool, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetToolResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetToolResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tool = Tool.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetToolResponse {
+    return { tool: isSet(object.tool) ? Tool.fromJSON(object.tool) : undefined };
+  },
+
+  toJSON(message: SetToolResponse): unknown {
+    const obj: any = {};
+    if (message.tool !== undefined) {
+      obj.tool = Tool.toJSON(message.tool);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetToolResponse>): SetToolResponse {
+    return SetToolResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetToolResponse>): SetToolResponse {
+    const message = createBaseSetToolResponse();
+    message.tool = (object.tool !== undefined && object.tool !== null) ? Tool.fromPartial(object.tool) : undefined;
+    return message;
+  },
+};
+
+function createBaseListToolsRequest(): ListToolsRequest {
+  return { accountId: "", page: undefined };
+}
+
+export const ListToolsRequest: MessageFns<ListToolsRequest> = {
+  encode(message: ListToolsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accountId !== "") {
+      writer.uint32(10).string(message.accountId);
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListToolsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListToolsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListToolsRequest {
+    return {
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListToolsRequest): unknown {
+    const obj: any = {};
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListToolsRequest>): ListToolsRequest {
+    return ListToolsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListToolsRequest>): ListToolsRequest {
+    const message = createBaseListToolsRequest();
+    message.accountId = object.accountId ?? "";
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListToolsResponse(): ListToolsResponse {
+  return { tools: [], nextPageToken: "", totalTools: "0", totalRuns: "0" };
+}
+
+export const ListToolsResponse: MessageFns<ListToolsResponse> = {
+  encode(message: ListToolsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.tools) {
+      Tool.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    if (message.totalTools !== "0") {
+      writer.uint32(24).int64(message.totalTools);
+    }
+    if (message.totalRuns !== "0") {
+      writer.uint32(32).int64(message.totalRuns);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListToolsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListToolsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tools.push(Tool.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.totalTools = reader.int64().toString();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.totalRuns = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListToolsResponse {
+    return {
+      tools: globalThis.Array.isArray(object?.tools) ? object.tools.map((e: any) => Tool.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+      totalTools: isSet(object.totalTools)
+        ? globalThis.String(object.totalTools)
+        : isSet(object.total_tools)
+        ? globalThis.String(object.total_tools)
+        : "0",
+      totalRuns: isSet(object.totalRuns)
+        ? globalThis.String(object.totalRuns)
+        : isSet(object.total_runs)
+        ? globalThis.String(object.total_runs)
+        : "0",
+    };
+  },
+
+  toJSON(message: ListToolsResponse): unknown {
+    const obj: any = {};
+    if (message.tools?.length) {
+      obj.tools = message.tools.map((e) => Tool.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    if (message.totalTools !== "0") {
+      obj.totalTools = message.totalTools;
+    }
+    if (message.totalRuns !== "0") {
+      obj.totalRuns = message.totalRuns;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListToolsResponse>): ListToolsResponse {
+    return ListToolsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListToolsResponse>): ListToolsResponse {
+    const message = createBaseListToolsResponse();
+    message.tools = object.tools?.map((e) => Tool.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    message.totalTools = object.totalTools ?? "0";
+    message.totalRuns = object.totalRuns ?? "0";
+    return message;
+  },
+};
+
+function createBaseMeterRequest(): MeterRequest {
+  return { kind: undefined };
+}
+
+export const MeterRequest: MessageFns<MeterRequest> = {
+  encode(message: MeterRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.kind?.$case) {
+      case "open":
+        MeterOpen.encode(message.kind.open, writer.uint32(10).fork()).join();
+        break;
+      case "increment":
+        MeterIncrement.encode(message.kind.increment, writer.uint32(18).fork()).join();
+        break;
+      case "close":
+        MeterClose.encode(message.kind.close, writer.uint32(26).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MeterRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMeterRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = { $case: "open", open: MeterOpen.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = { $case: "increment", increment: MeterIncrement.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.kind = { $case: "close", close: MeterClose.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MeterRequest {
+    return {
+      kind: isSet(object.open)
+        ? { $case: "open", open: MeterOpen.fromJSON(object.open) }
+        : isSet(object.increment)
+        ? { $case: "increment", increment: MeterIncrement.fromJSON(object.increment) }
+        : isSet(object.close)
+        ? { $case: "close", close: MeterClose.fromJSON(object.close) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: MeterRequest): unknown {
+    const obj: any = {};
+    if (message.kind?.$case === "open") {
+      obj.open = MeterOpen.toJSON(message.kind.open);
+    } else if (message.kind?.$case === "increment") {
+      obj.increment = MeterIncrement.toJSON(message.kind.increment);
+    } else if (message.kind?.$case === "close") {
+      obj.close = MeterClose.toJSON(message.kind.close);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MeterRequest>): MeterRequest {
+    return MeterRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MeterRequest>): MeterRequest {
+    const message = createBaseMeterRequest();
+    switch (object.kind?.$case) {
+      case "open": {
+        if (object.kind?.open !== undefined && object.kind?.open !== null) {
+          message.kind = { $case: "open", open: MeterOpen.fromPartial(object.kind.open) };
+        }
+        break;
+      }
+      case "increment": {
+        if (object.kind?.increment !== undefined && object.kind?.increment !== null) {
+          message.kind = { $case: "increment", increment: MeterIncrement.fromPartial(object.kind.increment) };
+        }
+        break;
+      }
+      case "close": {
+        if (object.kind?.close !== undefined && object.kind?.close !== null) {
+          message.kind = { $case: "close", close: MeterClose.fromPartial(object.kind.close) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseMeterOpen(): MeterOpen {
+  return { accountId: "", workId: "", estimate: undefined, attribution: undefined, context: undefined, ttlMs: "0" };
+}
+
+export const MeterOpen: MessageFns<MeterOpen> = {
+  encode(message: MeterOpen, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accountId !== "") {
+      writer.uint32(10).string(message.accountId);
+    }
+    if (message.workId !== "") {
+      writer.uint32(18).string(message.workId);
+    }
+    if (message.estimate !== undefined) {
+      Usage.encode(message.estimate, writer.uint32(26).fork()).join();
+    }
+    if (message.attribution !== undefined) {
+      Attribution.encode(message.attribution, writer.uint32(34).fork()).join();
+    }
+    if (message.context !== undefined) {
+      RunContext.encode(message.context, writer.uint32(42).fork()).join();
+    }
+    if (message.ttlMs !== "0") {
+      writer.uint32(48).int64(message.ttlMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MeterOpen {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMeterOpen();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.workId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.estimate = Usage.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.attribution = Attribution.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.context = RunContext.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.ttlMs = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MeterOpen {
+    return {
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      workId: isSet(object.workId)
+        ? globalThis.String(object.workId)
+        : isSet(object.work_id)
+        ? globalThis.String(object.work_id)
+        : "",
+      estimate: isSet(object.estimate) ? Usage.fromJSON(object.estimate) : undefined,
+      attribution: isSet(object.attribution) ? Attribution.fromJSON(object.attribution) : undefined,
+      context: isSet(object.context) ? RunContext.fromJSON(object.context) : undefined,
+      ttlMs: isSet(object.ttlMs)
+        ? globalThis.String(object.ttlMs)
+        : isSet(object.ttl_ms)
+        ? globalThis.String(object.ttl_ms)
+        : "0",
+    };
+  },
+
+  toJSON(message: MeterOpen): unknown {
+    const obj: any = {};
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.workId !== "") {
+      obj.workId = message.workId;
+    }
+    if (message.estimate !== undefined) {
+      obj.estimate = Usage.toJSON(message.estimate);
+    }
+    if (message.attribution !== undefined) {
+      obj.attribution = Attribution.toJSON(message.attribution);
+    }
+    if (message.context !== undefined) {
+      obj.context = RunContext.toJSON(message.context);
+    }
+    if (message.ttlMs !== "0") {
+      obj.ttlMs = message.ttlMs;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MeterOpen>): MeterOpen {
+    return MeterOpen.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MeterOpen>): MeterOpen {
+    const message = createBaseMeterOpen();
+    message.accountId = object.accountId ?? "";
+    message.workId = object.workId ?? "";
+    message.estimate = (object.estimate !== undefined && object.estimate !== null)
+      ? Usage.fromPartial(object.estimate)
+      : undefined;
+    message.attribution = (object.attribution !== undefined && object.attribution !== null)
+      ? Attribution.fromPartial(object.attribution)
+      : undefined;
+    message.context = (object.context !== undefined && object.context !== null)
+      ? RunContext.fromPartial(object.context)
+      : undefined;
+    message.ttlMs = object.ttlMs ?? "0";
+    return message;
+  },
+};
+
+function createBaseMeterIncrement(): MeterIncrement {
+  return { sequence: "0", usage: undefined };
+}
+
+export const MeterIncrement: MessageFns<MeterIncrement> = {
+  encode(message: MeterIncrement, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sequence !== "0") {
+      writer.uint32(8).int64(message.sequence);
+    }
+    if (message.usage !== undefined) {
+      Usage.encode(message.usage, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MeterIncrement {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMeterIncrement();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.sequence = reader.int64().toString();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.usage = Usage.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MeterIncrement {
+    return {
+      sequence: isSet(object.sequence) ? globalThis.String(object.sequence) : "0",
+      usage: isSet(object.usage) ? Usage.fromJSON(object.usage) : undefined,
+    };
+  },
+
+  toJSON(message: MeterIncrement): unknown {
+    const obj: any = {};
+    if (message.sequence !== "0") {
+      obj.sequence = message.sequence;
+    }
+    if (message.usage !== undefined) {
+      obj.usage = Usage.toJSON(message.usage);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MeterIncrement>): MeterIncrement {
+    return MeterIncrement.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MeterIncrement>): MeterIncrement {
+    const message = createBaseMeterIncrement();
+    message.sequence = object.sequence ?? "0";
+    message.usage = (object.usage !== undefined && object.usage !== null) ? Usage.fromPartial(object.usage) : undefined;
+    return message;
+  },
+};
+
+function createBaseMeterClose(): MeterClose {
+  return { usage: undefined };
+}
+
+export const MeterClose: MessageFns<MeterClose> = {
+  encode(message: MeterClose, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.usage !== undefined) {
+      Usage.encode(message.usage, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MeterClose {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMeterClose();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.usage = Usage.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MeterClose {
+    return { usage: isSet(object.usage) ? Usage.fromJSON(object.usage) : undefined };
+  },
+
+  toJSON(message: MeterClose): unknown {
+    const obj: any = {};
+    if (message.usage !== undefined) {
+      obj.usage = Usage.toJSON(message.usage);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MeterClose>): MeterClose {
+    return MeterClose.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MeterClose>): MeterClose {
+    const message = createBaseMeterClose();
+    message.usage = (object.usage !== undefined && object.usage !== null) ? Usage.fromPartial(object.usage) : undefined;
+    return message;
+  },
+};
+
+function createBaseMeterResponse(): MeterResponse {
+  return { kind: undefined };
+}
+
+export const MeterResponse: MessageFns<MeterResponse> = {
+  encode(message: MeterResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.kind?.$case) {
+      case "opened":
+        MeterOpened.encode(message.kind.opened, writer.uint32(10).fork()).join();
+        break;
+      case "charged":
+        MeterCharged.encode(message.kind.charged, writer.uint32(18).fork()).join();
+        break;
+      case "stop":
+        MeterStop.encode(message.kind.stop, writer.uint32(26).fork()).join();
+        break;
+      case "closed":
+        MeterClosed.encode(message.kind.closed, writer.uint32(34).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MeterResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMeterResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = { $case: "opened", opened: MeterOpened.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = { $case: "charged", charged: MeterCharged.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.kind = { $case: "stop", stop: MeterStop.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.kind = { $case: "closed", closed: MeterClosed.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MeterResponse {
+    return {
+      kind: isSet(object.opened)
+        ? { $case: "opened", opened: MeterOpened.fromJSON(object.opened) }
+        : isSet(object.charged)
+        ? { $case: "charged", charged: MeterCharged.fromJSON(object.charged) }
+        : isSet(object.stop)
+        ? { $case: "stop", stop: MeterStop.fromJSON(object.stop) }
+        : isSet(object.closed)
+        ? { $case: "closed", closed: MeterClosed.fromJSON(object.closed) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: MeterResponse): unknown {
+    const obj: any = {};
+    if (message.kind?.$case === "opened") {
+      obj.opened = MeterOpened.toJSON(message.kind.opened);
+    } else if (message.kind?.$case === "charged") {
+      obj.charged = MeterCharged.toJSON(message.kind.charged);
+    } else if (message.kind?.$case === "stop") {
+      obj.stop = MeterStop.toJSON(message.kind.stop);
+    } else if (message.kind?.$case === "closed") {
+      obj.closed = MeterClosed.toJSON(message.kind.closed);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MeterResponse>): MeterResponse {
+    return MeterResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MeterResponse>): MeterResponse {
+    const message = createBaseMeterResponse();
+    switch (object.kind?.$case) {
+      case "opened": {
+        if (object.kind?.opened !== undefined && object.kind?.opened !== null) {
+          message.kind = { $case: "opened", opened: MeterOpened.fromPartial(object.kind.opened) };
+        }
+        break;
+      }
+      case "charged": {
+        if (object.kind?.charged !== undefined && object.kind?.charged !== null) {
+          message.kind = { $case: "charged", charged: MeterCharged.fromPartial(object.kind.charged) };
+        }
+        break;
+      }
+      case "stop": {
+        if (object.kind?.stop !== undefined && object.kind?.stop !== null) {
+          message.kind = { $case: "stop", stop: MeterStop.fromPartial(object.kind.stop) };
+        }
+        break;
+      }
+      case "closed": {
+        if (object.kind?.closed !== undefined && object.kind?.closed !== null) {
+          message.kind = { $case: "closed", closed: MeterClosed.fromPartial(object.kind.closed) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseMeterOpened(): MeterOpened {
+  return {
+    allowed: false,
+    reason: 0,
+    message: "",
+    holdId: "",
+    amountMicros: "0",
+    availableMicros: "0",
+    metered: false,
+    expiresAt: undefined,
+  };
+}
+
+export const MeterOpened: MessageFns<MeterOpened> = {
+  encode(message: MeterOpened, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.allowed !== false) {
+      writer.uint32(8).bool(message.allowed);
+    }
+    if (message.reason !== 0) {
+      writer.uint32(16).int32(message.reason);
+    }
+    if (message.message !== "") {
+      writer.uint32(26).string(message.message);
+    }
+    if (message.holdId !== "") {
+      writer.uint32(34).string(message.holdId);
+    }
+    if (message.amountMicros !== "0") {
+      writer.uint32(40).int64(message.amountMicros);
+    }
+    if (message.availableMicros !== "0") {
+      writer.uint32(48).int64(message.availableMicros);
+    }
+    if (message.metered !== false) {
+      writer.uint32(56).bool(message.metered);
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.expiresAt), writer.uint32(66).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MeterOpened {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMeterOpened();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.allowed = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.reason = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.holdId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.amountMicros = reader.int64().toString();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.availableMicros = reader.int64().toString();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.metered = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.expiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MeterOpened {
+    return {
+      allowed: isSet(object.allowed) ? globalThis.Boolean(object.allowed) : false,
+      reason: isSet(object.reason) ? denialReasonFromJSON(object.reason) : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      holdId: isSet(object.holdId)
+        ? globalThis.String(object.holdId)
+        : isSet(object.hold_id)
+        ? globalThis.String(object.hold_id)
+        : "",
+      amountMicros: isSet(object.amountMicros)
+        ? globalThis.String(object.amountMicros)
+        : isSet(object.amount_micros)
+        ? globalThis.String(object.amount_micros)
+        : "0",
+      availableMicros: isSet(object.availableMicros)
+        ? globalThis.String(object.availableMicros)
+        : isSet(object.available_micros)
+        ? globalThis.String(object.available_micros)
+        : "0",
+      metered: isSet(object.metered) ? globalThis.Boolean(object.metered) : false,
+      expiresAt: isSet(object.expiresAt)
+        ? fromJsonTimestamp(object.expiresAt)
+        : isSet(object.expires_at)
+        ? fromJsonTimestamp(object.expires_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: MeterOpened): unknown {
+    const obj: any = {};
+    if (message.allowed !== false) {
+      obj.allowed = message.allowed;
+    }
+    if (message.reason !== 0) {
+      obj.reason = denialReasonToJSON(message.reason);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.holdId !== "") {
+      obj.holdId = message.holdId;
+    }
+    if (message.amountMicros !== "0") {
+      obj.amountMicros = message.amountMicros;
+    }
+    if (message.availableMicros !== "0") {
+      obj.availableMicros = message.availableMicros;
+    }
+    if (message.metered !== false) {
+      obj.metered = message.metered;
+    }
+    if (message.expiresAt !== undefined) {
+      obj.expiresAt = message.expiresAt.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MeterOpened>): MeterOpened {
+    return MeterOpened.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MeterOpened>): MeterOpened {
+    const message = createBaseMeterOpened();
+    message.allowed = object.allowed ?? false;
+    message.reason = object.reason ?? 0;
+    message.message = object.message ?? "";
+    message.holdId = object.holdId ?? "";
+    message.amountMicros = object.amountMicros ?? "0";
+    message.availableMicros = object.availableMicros ?? "0";
+    message.metered = object.metered ?? false;
+    message.expiresAt = object.expiresAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseMeterCharged(): MeterCharged {
+  return {
+    sequence: "0",
+    chargedMicros: "0",
+    uncollectedMicros: "0",
+    balanceMicros: "0",
+    proceed: false,
+    entryId: "0",
+    replayed: false,
+  };
+}
+
+export const MeterCharged: MessageFns<MeterCharged> = {
+  encode(message: MeterCharged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sequence !== "0") {
+      writer.uint32(8).int64(message.sequence);
+    }
+    if (message.chargedMicros !== "0") {
+      writer.uint32(16).int64(message.chargedMicros);
+    }
+    if (message.uncollectedMicros !== "0") {
+      writer.uint32(24).int64(message.uncollectedMicros);
+    }
+    if (message.balanceMicros !== "0") {
+      writer.uint32(32).int64(message.balanceMicros);
+    }
+    if (message.proceed !== false) {
+      writer.uint32(40).bool(message.proceed);
+    }
+    if (message.entryId !== "0") {
+      writer.uint32(48).int64(message.entryId);
+    }
+    if (message.replayed !== false) {
+      writer.uint32(56).bool(message.replayed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MeterCharged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMeterCharged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.sequence = reader.int64().toString();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.chargedMicros = reader.int64().toString();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.uncollectedMicros = reader.int64().toString();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.balanceMicros = reader.int64().toString();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.proceed = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.entryId = reader.int64().toString();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MeterCharged {
+    return {
+      sequence: isSet(object.sequence) ? globalThis.String(object.sequence) : "0",
+      chargedMicros: isSet(object.chargedMicros)
+        ? globalThis.String(object.chargedMicros)
+        : isSet(object.charged_micros)
+        ? globalThis.String(object.charged_micros)
+        : "0",
+      uncollectedMicros: isSet(object.uncollectedMicros)
+        ? globalThis.String(object.uncollectedMicros)
+        : isSet(object.uncollected_micros)
+        ? globalThis.String(object.uncollected_micros)
+        : "0",
+      balanceMicros: isSet(object.balanceMicros)
+        ? globalThis.String(object.balanceMicros)
+        : isSet(object.balance_micros)
+        ? globalThis.String(object.balance_micros)
+        : "0",
+      proceed: isSet(object.proceed) ? globalThis.Boolean(object.proceed) : false,
+      entryId: isSet(object.entryId)
+        ? globalThis.String(object.entryId)
+        : isSet(object.entry_id)
+        ? globalThis.String(object.entry_id)
+        : "0",
+      replayed: isSet(object.replayed) ? globalThis.Boolean(object.replayed) : false,
+    };
+  },
+
+  toJSON(message: MeterCharged): unknown {
+    const obj: any = {};
+    if (message.sequence !== "0") {
+      obj.sequence = message.sequence;
+    }
+    if (message.chargedMicros !== "0") {
+      obj.chargedMicros = message.chargedMicros;
+    }
+    if (message.uncollectedMicros !== "0") {
+      obj.uncollectedMicros = message.uncollectedMicros;
+    }
+    if (message.balanceMicros !== "0") {
+      obj.balanceMicros = message.balanceMicros;
+    }
+    if (message.proceed !== false) {
+      obj.proceed = message.proceed;
+    }
+    if (message.entryId !== "0") {
+      obj.entryId = message.entryId;
+    }
+    if (message.replayed !== false) {
+      obj.replayed = message.replayed;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MeterCharged>): MeterCharged {
+    return MeterCharged.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MeterCharged>): MeterCharged {
+    const message = createBaseMeterCharged();
+    message.sequence = object.sequence ?? "0";
+    message.chargedMicros = object.chargedMicros ?? "0";
+    message.uncollectedMicros = object.uncollectedMicros ?? "0";
+    message.balanceMicros = object.balanceMicros ?? "0";
+    message.proceed = object.proceed ?? false;
+    message.entryId = object.entryId ?? "0";
+    message.replayed = object.replayed ?? false;
+    return message;
+  },
+};
+
+function createBaseMeterStop(): MeterStop {
+  return { reason: 0, message: "" };
+}
+
+export const MeterStop: MessageFns<MeterStop> = {
+  encode(message: MeterStop, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reason !== 0) {
+      writer.uint32(8).int32(message.reason);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MeterStop {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMeterStop();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.reason = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MeterStop {
+    return {
+      reason: isSet(object.reason) ? meterStopReasonFromJSON(object.reason) : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: MeterStop): unknown {
+    const obj: any = {};
+    if (message.reason !== 0) {
+      obj.reason = meterStopReasonToJSON(message.reason);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MeterStop>): MeterStop {
+    return MeterStop.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MeterStop>): MeterStop {
+    const message = createBaseMeterStop();
+    message.reason = object.reason ?? 0;
+    message.message = object.message ?? "";
+    return message;
+  },
+};
+
+function createBaseMeterClosed(): MeterClosed {
+  return { totalChargedMicros: "0", finalChargedMicros: "0", releasedMicros: "0" };
+}
+
+export const MeterClosed: MessageFns<MeterClosed> = {
+  encode(message: MeterClosed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.totalChargedMicros !== "0") {
+      writer.uint32(8).int64(message.totalChargedMicros);
+    }
+    if (message.finalChargedMicros !== "0") {
+      writer.uint32(16).int64(message.finalChargedMicros);
+    }
+    if (message.releasedMicros !== "0") {
+      writer.uint32(24).int64(message.releasedMicros);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MeterClosed {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMeterClosed();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.totalChargedMicros = reader.int64().toString();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.finalChargedMicros = reader.int64().toString();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.releasedMicros = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MeterClosed {
+    return {
+      totalChargedMicros: isSet(object.totalChargedMicros)
+        ? globalThis.String(object.totalChargedMicros)
+        : isSet(object.total_charged_micros)
+        ? globalThis.String(object.total_charged_micros)
+        : "0",
+      finalChargedMicros: isSet(object.finalChargedMicros)
+        ? globalThis.String(object.finalChargedMicros)
+        : isSet(object.final_charged_micros)
+        ? globalThis.String(object.final_charged_micros)
+        : "0",
+      releasedMicros: isSet(object.releasedMicros)
+        ? globalThis.String(object.releasedMicros)
+        : isSet(object.released_micros)
+        ? globalThis.String(object.released_micros)
+        : "0",
+    };
+  },
+
+  toJSON(message: MeterClosed): unknown {
+    const obj: any = {};
+    if (message.totalChargedMicros !== "0") {
+      obj.totalChargedMicros = message.totalChargedMicros;
+    }
+    if (message.finalChargedMicros !== "0") {
+      obj.finalChargedMicros = message.finalChargedMicros;
+    }
+    if (message.releasedMicros !== "0") {
+      obj.releasedMicros = message.releasedMicros;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MeterClosed>): MeterClosed {
+    return MeterClosed.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MeterClosed>): MeterClosed {
+    const message = createBaseMeterClosed();
+    message.totalChargedMicros = object.totalChargedMicros ?? "0";
+    message.finalChargedMicros = object.finalChargedMicros ?? "0";
+    message.releasedMicros = object.releasedMicros ?? "0";
+    return message;
+  },
+};
+
 /**
  * Pools, holds, the journal, metered time, cycles and the event feed.
  *
@@ -10985,6 +14647,121 @@ export const LedgerServiceService = {
     responseDeserialize: (value: Buffer): GetLatestEventSequenceResponse =>
       GetLatestEventSequenceResponse.decode(value),
   },
+  /**
+   * The cost receipt of a charge entry or a hold: what was asked and charged,
+   * the rate table version and its line items, the pools drawn, the unit's
+   * balance before and after, the idempotency key, who called, the trace and
+   * the events it wrote.
+   */
+  getReceipt: {
+    path: "/tollgate.ledger.v1.LedgerService/GetReceipt" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetReceiptRequest): Buffer => Buffer.from(GetReceiptRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetReceiptRequest => GetReceiptRequest.decode(value),
+    responseSerialize: (value: GetReceiptResponse): Buffer => Buffer.from(GetReceiptResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetReceiptResponse => GetReceiptResponse.decode(value),
+  },
+  /**
+   * Charges of the period by one attribution dimension and split by another
+   * (e.g. per member by bucket: the team admin's stacked usage bars).
+   */
+  getUsageBreakdown: {
+    path: "/tollgate.ledger.v1.LedgerService/GetUsageBreakdown" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetUsageBreakdownRequest): Buffer =>
+      Buffer.from(GetUsageBreakdownRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetUsageBreakdownRequest => GetUsageBreakdownRequest.decode(value),
+    responseSerialize: (value: GetUsageBreakdownResponse): Buffer =>
+      Buffer.from(GetUsageBreakdownResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetUsageBreakdownResponse => GetUsageBreakdownResponse.decode(value),
+  },
+  /**
+   * Records a tool of the account's catalogue: who owns it and whether it is
+   * in development, deployed, undeployed or deleted. Setting the same state
+   * again changes nothing.
+   */
+  setTool: {
+    path: "/tollgate.ledger.v1.LedgerService/SetTool" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetToolRequest): Buffer => Buffer.from(SetToolRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetToolRequest => SetToolRequest.decode(value),
+    responseSerialize: (value: SetToolResponse): Buffer => Buffer.from(SetToolResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetToolResponse => SetToolResponse.decode(value),
+  },
+  /**
+   * Tools deployed at least once (never those in development), with their
+   * runs, what they used and when they were last active.
+   */
+  listTools: {
+    path: "/tollgate.ledger.v1.LedgerService/ListTools" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListToolsRequest): Buffer => Buffer.from(ListToolsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListToolsRequest => ListToolsRequest.decode(value),
+    responseSerialize: (value: ListToolsResponse): Buffer => Buffer.from(ListToolsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListToolsResponse => ListToolsResponse.decode(value),
+  },
+  /**
+   * Meters one piece of work (a streamed response) on one stream.
+   *
+   * The client sends `open` first (it authorizes the estimate: a hold, keyed
+   * by work_id), then `increment`s as usage happens, then `close`. The server
+   * answers open with `opened`, each increment with `charged` (a charge on the
+   * hold with final = false, through the same path as Charge), and close with
+   * `closed` (the final charge, final = true: the rest of the hold is
+   * released); then it ends the stream.
+   *
+   * `stop` is pushed, at most once per stream, as soon as the work must stop:
+   * a charge answered proceed = false (NEGATIVE_LIMIT, or SPEND_CAP for a
+   * BYOM account's USD cap), another caller's charge used up what the account
+   * had left once this stream's own hold is used up too (NEGATIVE_LIMIT /
+   * SPEND_CAP, learnt through the database on whichever replica holds the
+   * stream), the account
+   * suspended (ACCOUNT_SUSPENDED), or the hold's expiry (HOLD_EXPIRED). After
+   * `stop` the client should close; increments it still sends are charged
+   * (they report usage that happened).
+   *
+   * Idempotency: every write is keyed from work_id (`meter:<work_id>:open`,
+   * `meter:<work_id>:<sequence>`, `meter:<work_id>:close`), so a client that
+   * reconnects with the same open and replays increments charges each once and
+   * gets the recorded answers again. Within one stream sequences run 1, 2, 3…:
+   * a sequence already sent is answered again; one that skips ahead is refused
+   * with INVALID_ARGUMENT (field increment.sequence). A stream that breaks
+   * without close keeps its hold for METER_GRACE_MS (default 30 s), then the
+   * unused rest is released, unless a stream with the same work_id opens first
+   * (on any replica).
+   */
+  meter: {
+    path: "/tollgate.ledger.v1.LedgerService/Meter" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: MeterRequest): Buffer => Buffer.from(MeterRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): MeterRequest => MeterRequest.decode(value),
+    responseSerialize: (value: MeterResponse): Buffer => Buffer.from(MeterResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): MeterResponse => MeterResponse.decode(value),
+  },
+  /**
+   * A consumer of StreamEvents reports the sequence through which it has
+   * durably consumed the events. Outbox rows are pruned only once every
+   * registered consumer (each one that ever acknowledged, and notifications
+   * from the start) acknowledged them and they are past the retention, so a
+   * consumer that is behind never loses events. Only moves forward: an older
+   * acknowledgement changes nothing, so repeating one is harmless.
+   */
+  acknowledgeEvents: {
+    path: "/tollgate.ledger.v1.LedgerService/AcknowledgeEvents" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AcknowledgeEventsRequest): Buffer =>
+      Buffer.from(AcknowledgeEventsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AcknowledgeEventsRequest => AcknowledgeEventsRequest.decode(value),
+    responseSerialize: (value: AcknowledgeEventsResponse): Buffer =>
+      Buffer.from(AcknowledgeEventsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AcknowledgeEventsResponse => AcknowledgeEventsResponse.decode(value),
+  },
 } as const;
 
 export interface LedgerServiceServer extends UntypedServiceImplementation {
@@ -11072,6 +14849,69 @@ export interface LedgerServiceServer extends UntypedServiceImplementation {
    * with after_sequence set to it delivers only events written from now on.
    */
   getLatestEventSequence: handleUnaryCall<GetLatestEventSequenceRequest, GetLatestEventSequenceResponse>;
+  /**
+   * The cost receipt of a charge entry or a hold: what was asked and charged,
+   * the rate table version and its line items, the pools drawn, the unit's
+   * balance before and after, the idempotency key, who called, the trace and
+   * the events it wrote.
+   */
+  getReceipt: handleUnaryCall<GetReceiptRequest, GetReceiptResponse>;
+  /**
+   * Charges of the period by one attribution dimension and split by another
+   * (e.g. per member by bucket: the team admin's stacked usage bars).
+   */
+  getUsageBreakdown: handleUnaryCall<GetUsageBreakdownRequest, GetUsageBreakdownResponse>;
+  /**
+   * Records a tool of the account's catalogue: who owns it and whether it is
+   * in development, deployed, undeployed or deleted. Setting the same state
+   * again changes nothing.
+   */
+  setTool: handleUnaryCall<SetToolRequest, SetToolResponse>;
+  /**
+   * Tools deployed at least once (never those in development), with their
+   * runs, what they used and when they were last active.
+   */
+  listTools: handleUnaryCall<ListToolsRequest, ListToolsResponse>;
+  /**
+   * Meters one piece of work (a streamed response) on one stream.
+   *
+   * The client sends `open` first (it authorizes the estimate: a hold, keyed
+   * by work_id), then `increment`s as usage happens, then `close`. The server
+   * answers open with `opened`, each increment with `charged` (a charge on the
+   * hold with final = false, through the same path as Charge), and close with
+   * `closed` (the final charge, final = true: the rest of the hold is
+   * released); then it ends the stream.
+   *
+   * `stop` is pushed, at most once per stream, as soon as the work must stop:
+   * a charge answered proceed = false (NEGATIVE_LIMIT, or SPEND_CAP for a
+   * BYOM account's USD cap), another caller's charge used up what the account
+   * had left once this stream's own hold is used up too (NEGATIVE_LIMIT /
+   * SPEND_CAP, learnt through the database on whichever replica holds the
+   * stream), the account
+   * suspended (ACCOUNT_SUSPENDED), or the hold's expiry (HOLD_EXPIRED). After
+   * `stop` the client should close; increments it still sends are charged
+   * (they report usage that happened).
+   *
+   * Idempotency: every write is keyed from work_id (`meter:<work_id>:open`,
+   * `meter:<work_id>:<sequence>`, `meter:<work_id>:close`), so a client that
+   * reconnects with the same open and replays increments charges each once and
+   * gets the recorded answers again. Within one stream sequences run 1, 2, 3…:
+   * a sequence already sent is answered again; one that skips ahead is refused
+   * with INVALID_ARGUMENT (field increment.sequence). A stream that breaks
+   * without close keeps its hold for METER_GRACE_MS (default 30 s), then the
+   * unused rest is released, unless a stream with the same work_id opens first
+   * (on any replica).
+   */
+  meter: handleBidiStreamingCall<MeterRequest, MeterResponse>;
+  /**
+   * A consumer of StreamEvents reports the sequence through which it has
+   * durably consumed the events. Outbox rows are pruned only once every
+   * registered consumer (each one that ever acknowledged, and notifications
+   * from the start) acknowledged them and they are past the retention, so a
+   * consumer that is behind never loses events. Only moves forward: an older
+   * acknowledgement changes nothing, so repeating one is harmless.
+   */
+  acknowledgeEvents: handleUnaryCall<AcknowledgeEventsRequest, AcknowledgeEventsResponse>;
 }
 
 export interface LedgerServiceClient extends Client {
@@ -11502,6 +15342,141 @@ export interface LedgerServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetLatestEventSequenceResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The cost receipt of a charge entry or a hold: what was asked and charged,
+   * the rate table version and its line items, the pools drawn, the unit's
+   * balance before and after, the idempotency key, who called, the trace and
+   * the events it wrote.
+   */
+  getReceipt(
+    request: GetReceiptRequest,
+    callback: (error: ServiceError | null, response: GetReceiptResponse) => void,
+  ): ClientUnaryCall;
+  getReceipt(
+    request: GetReceiptRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetReceiptResponse) => void,
+  ): ClientUnaryCall;
+  getReceipt(
+    request: GetReceiptRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetReceiptResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Charges of the period by one attribution dimension and split by another
+   * (e.g. per member by bucket: the team admin's stacked usage bars).
+   */
+  getUsageBreakdown(
+    request: GetUsageBreakdownRequest,
+    callback: (error: ServiceError | null, response: GetUsageBreakdownResponse) => void,
+  ): ClientUnaryCall;
+  getUsageBreakdown(
+    request: GetUsageBreakdownRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetUsageBreakdownResponse) => void,
+  ): ClientUnaryCall;
+  getUsageBreakdown(
+    request: GetUsageBreakdownRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetUsageBreakdownResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Records a tool of the account's catalogue: who owns it and whether it is
+   * in development, deployed, undeployed or deleted. Setting the same state
+   * again changes nothing.
+   */
+  setTool(
+    request: SetToolRequest,
+    callback: (error: ServiceError | null, response: SetToolResponse) => void,
+  ): ClientUnaryCall;
+  setTool(
+    request: SetToolRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetToolResponse) => void,
+  ): ClientUnaryCall;
+  setTool(
+    request: SetToolRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetToolResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Tools deployed at least once (never those in development), with their
+   * runs, what they used and when they were last active.
+   */
+  listTools(
+    request: ListToolsRequest,
+    callback: (error: ServiceError | null, response: ListToolsResponse) => void,
+  ): ClientUnaryCall;
+  listTools(
+    request: ListToolsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListToolsResponse) => void,
+  ): ClientUnaryCall;
+  listTools(
+    request: ListToolsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListToolsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Meters one piece of work (a streamed response) on one stream.
+   *
+   * The client sends `open` first (it authorizes the estimate: a hold, keyed
+   * by work_id), then `increment`s as usage happens, then `close`. The server
+   * answers open with `opened`, each increment with `charged` (a charge on the
+   * hold with final = false, through the same path as Charge), and close with
+   * `closed` (the final charge, final = true: the rest of the hold is
+   * released); then it ends the stream.
+   *
+   * `stop` is pushed, at most once per stream, as soon as the work must stop:
+   * a charge answered proceed = false (NEGATIVE_LIMIT, or SPEND_CAP for a
+   * BYOM account's USD cap), another caller's charge used up what the account
+   * had left once this stream's own hold is used up too (NEGATIVE_LIMIT /
+   * SPEND_CAP, learnt through the database on whichever replica holds the
+   * stream), the account
+   * suspended (ACCOUNT_SUSPENDED), or the hold's expiry (HOLD_EXPIRED). After
+   * `stop` the client should close; increments it still sends are charged
+   * (they report usage that happened).
+   *
+   * Idempotency: every write is keyed from work_id (`meter:<work_id>:open`,
+   * `meter:<work_id>:<sequence>`, `meter:<work_id>:close`), so a client that
+   * reconnects with the same open and replays increments charges each once and
+   * gets the recorded answers again. Within one stream sequences run 1, 2, 3…:
+   * a sequence already sent is answered again; one that skips ahead is refused
+   * with INVALID_ARGUMENT (field increment.sequence). A stream that breaks
+   * without close keeps its hold for METER_GRACE_MS (default 30 s), then the
+   * unused rest is released, unless a stream with the same work_id opens first
+   * (on any replica).
+   */
+  meter(): ClientDuplexStream<MeterRequest, MeterResponse>;
+  meter(options: Partial<CallOptions>): ClientDuplexStream<MeterRequest, MeterResponse>;
+  meter(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<MeterRequest, MeterResponse>;
+  /**
+   * A consumer of StreamEvents reports the sequence through which it has
+   * durably consumed the events. Outbox rows are pruned only once every
+   * registered consumer (each one that ever acknowledged, and notifications
+   * from the start) acknowledged them and they are past the retention, so a
+   * consumer that is behind never loses events. Only moves forward: an older
+   * acknowledgement changes nothing, so repeating one is harmless.
+   */
+  acknowledgeEvents(
+    request: AcknowledgeEventsRequest,
+    callback: (error: ServiceError | null, response: AcknowledgeEventsResponse) => void,
+  ): ClientUnaryCall;
+  acknowledgeEvents(
+    request: AcknowledgeEventsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AcknowledgeEventsResponse) => void,
+  ): ClientUnaryCall;
+  acknowledgeEvents(
+    request: AcknowledgeEventsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AcknowledgeEventsResponse) => void,
   ): ClientUnaryCall;
 }
 

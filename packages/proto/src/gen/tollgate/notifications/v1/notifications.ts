@@ -203,7 +203,14 @@ export interface Notification {
 export interface ListNotificationsRequest {
   /** Bound: at most 128 characters. */
   accountId: string;
-  page: PageRequest | undefined;
+  page:
+    | PageRequest
+    | undefined;
+  /**
+   * Only the notifications of the ledger events written under this trace (e.g. a charge's receipt).
+   * Bound: at most 128 characters.
+   */
+  traceId: string;
 }
 
 export interface ListNotificationsResponse {
@@ -1132,7 +1139,7 @@ export const Notification: MessageFns<Notification> = {
 };
 
 function createBaseListNotificationsRequest(): ListNotificationsRequest {
-  return { accountId: "", page: undefined };
+  return { accountId: "", page: undefined, traceId: "" };
 }
 
 export const ListNotificationsRequest: MessageFns<ListNotificationsRequest> = {
@@ -1142,6 +1149,9 @@ export const ListNotificationsRequest: MessageFns<ListNotificationsRequest> = {
     }
     if (message.page !== undefined) {
       PageRequest.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    if (message.traceId !== "") {
+      writer.uint32(26).string(message.traceId);
     }
     return writer;
   },
@@ -1175,6 +1185,14 @@ export const ListNotificationsRequest: MessageFns<ListNotificationsRequest> = {
             message.page = PageRequest.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.traceId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1195,6 +1213,11 @@ export const ListNotificationsRequest: MessageFns<ListNotificationsRequest> = {
         ? globalThis.String(object.account_id)
         : "",
       page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+      traceId: isSet(object.traceId)
+        ? globalThis.String(object.traceId)
+        : isSet(object.trace_id)
+        ? globalThis.String(object.trace_id)
+        : "",
     };
   },
 
@@ -1205,6 +1228,9 @@ export const ListNotificationsRequest: MessageFns<ListNotificationsRequest> = {
     }
     if (message.page !== undefined) {
       obj.page = PageRequest.toJSON(message.page);
+    }
+    if (message.traceId !== "") {
+      obj.traceId = message.traceId;
     }
     return obj;
   },
@@ -1218,6 +1244,7 @@ export const ListNotificationsRequest: MessageFns<ListNotificationsRequest> = {
     message.page = (object.page !== undefined && object.page !== null)
       ? PageRequest.fromPartial(object.page)
       : undefined;
+    message.traceId = object.traceId ?? "";
     return message;
   },
 };

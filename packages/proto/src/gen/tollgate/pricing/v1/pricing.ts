@@ -382,7 +382,18 @@ export interface WatchRateTablesRequest {
 }
 
 export interface WatchRateTablesResponse {
-  table: RateTable | undefined;
+  /** Unset in a heartbeat. */
+  table:
+    | RateTable
+    | undefined;
+  /**
+   * The newest publication sequence when this message was sent (0: not
+   * known, while a backlog is sent). A message without a table is a
+   * heartbeat, sent as soon as the stream has caught up and then every few
+   * seconds while nothing new is published: latest_sequence minus the last
+   * sequence applied is the follower's lag.
+   */
+  latestSequence: string;
 }
 
 function createBaseUsage(): Usage {
@@ -4722,13 +4733,16 @@ export const WatchRateTablesRequest: MessageFns<WatchRateTablesRequest> = {
 };
 
 function createBaseWatchRateTablesResponse(): WatchRateTablesResponse {
-  return { table: undefined };
+  return { table: undefined, latestSequence: "0" };
 }
 
 export const WatchRateTablesResponse: MessageFns<WatchRateTablesResponse> = {
   encode(message: WatchRateTablesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.table !== undefined) {
       RateTable.encode(message.table, writer.uint32(10).fork()).join();
+    }
+    if (message.latestSequence !== "0") {
+      writer.uint32(16).int64(message.latestSequence);
     }
     return writer;
   },
@@ -4754,6 +4768,14 @@ export const WatchRateTablesResponse: MessageFns<WatchRateTablesResponse> = {
             message.table = RateTable.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.latestSequence = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4767,13 +4789,23 @@ export const WatchRateTablesResponse: MessageFns<WatchRateTablesResponse> = {
   },
 
   fromJSON(object: any): WatchRateTablesResponse {
-    return { table: isSet(object.table) ? RateTable.fromJSON(object.table) : undefined };
+    return {
+      table: isSet(object.table) ? RateTable.fromJSON(object.table) : undefined,
+      latestSequence: isSet(object.latestSequence)
+        ? globalThis.String(object.latestSequence)
+        : isSet(object.latest_sequence)
+        ? globalThis.String(object.latest_sequence)
+        : "0",
+    };
   },
 
   toJSON(message: WatchRateTablesResponse): unknown {
     const obj: any = {};
     if (message.table !== undefined) {
       obj.table = RateTable.toJSON(message.table);
+    }
+    if (message.latestSequence !== "0") {
+      obj.latestSequence = message.latestSequence;
     }
     return obj;
   },
@@ -4786,6 +4818,7 @@ export const WatchRateTablesResponse: MessageFns<WatchRateTablesResponse> = {
     message.table = (object.table !== undefined && object.table !== null)
       ? RateTable.fromPartial(object.table)
       : undefined;
+    message.latestSequence = object.latestSequence ?? "0";
     return message;
   },
 };

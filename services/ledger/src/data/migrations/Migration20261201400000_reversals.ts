@@ -5,8 +5,8 @@ import { Migration } from "@tollgate/db";
  * charge is reversed at most once (the unique index is also how a reversal
  * reads whether one was made).
  */
-export class Migration20261201140000_reversals extends Migration {
-  override name = "Migration20261201140000_reversals";
+export class Migration20261201400000_reversals extends Migration {
+  override name = "Migration20261201400000_reversals";
 
   override up(): void {
     this.addSql(`alter table ledger.entries drop constraint entries_kind_check`);

@@ -1,0 +1,272 @@
+import { Alert, Box, Card, CardContent, CardHeader, Chip, Stack, Table, TableBody, TableCell, TableHead, TableRow, Typography } from "@mui/material";
+import { Link as RaLink, ShowBase, Title, useShowContext } from "react-admin";
+import type { Receipt } from "../api-types";
+import { Amount } from "../components/Amount";
+import { EmptyState } from "../components/EmptyState";
+import { RateTableRef } from "../components/RateTableRef";
+import { TraceLink } from "../components/TraceLink";
+import { RESOURCES } from "../data-provider";
+import { Attribution } from "../entries/EntriesTable";
+import { describeError } from "../http";
+import { formatAmount } from "../money";
+
+/** The console route of a charge's or hold's receipt. */
+export const receiptPath = (id: string) => `/${RESOURCES.receipts}/${encodeURIComponent(id)}/show`;
+
+function Fact({ label, testId, children }: { label: string; testId: string; children: React.ReactNode }) {
+  return (
+    <Box sx={{ minWidth: 180 }}>
+      <Typography variant="caption" color="text.secondary">
+        {label}
+      </Typography>
+      <Typography variant="body1" component="div" data-testid={testId}>
+        {children}
+      </Typography>
+    </Box>
+  );
+}
+
+const when = (iso: string | null | undefined) => (iso ? new Date(iso).toLocaleString("en-US") : "—");
+
+function Summary({ r }: { r: Receipt }) {
+  return (
+    <Card variant="outlined">
+      <CardContent>
+        <Stack direction="row" sx={{ flexWrap: "wrap", gap: 3 }}>
+          <Fact label="Account" testId="receipt-account">
+            <RaLink to={`/${RESOURCES.accounts}/${encodeURIComponent(r.account_id)}/show`}>{r.account_id}</RaLink>
+          </Fact>
+          <Fact label="Asked" testId="receipt-asked">
+            <Amount micros={r.asked_micros} unit={r.unit} exact />
+          </Fact>
+          <Fact label="Charged" testId="receipt-charged">
+            <Amount micros={r.charged_micros} unit={r.unit} exact />
+          </Fact>
+          {r.uncollected_micros !== "0" && (
+            <Fact label="Uncollected" testId="receipt-uncollected">
+              <Amount micros={r.uncollected_micros} unit={r.unit} exact />
+            </Fact>
+          )}
+          <Fact label="Balance before" testId="receipt-balance-before">
+            <Amount micros={r.balance_before_micros} unit={r.unit} exact />
+          </Fact>
+          <Fact label="Balance after" testId="receipt-balance-after">
+            <Amount micros={r.balance_after_micros} unit={r.unit} exact />
+          </Fact>
+          <Fact label="Bucket" testId="receipt-bucket">
+            {r.bucket || "—"}
+          </Fact>
+        </Stack>
+        <Stack direction="row" sx={{ flexWrap: "wrap", gap: 3, mt: 2 }}>
+          <Fact label="Idempotency key" testId="receipt-idempotency-key">
+            {r.idempotency_key ? (
+              <>
+                <Box component="span" sx={{ fontFamily: "monospace" }}>
+                  {r.idempotency_key}
+                </Box>{" "}
+                <Chip size="small" variant="outlined" label={r.operation} />
+              </>
+            ) : (
+              <Typography variant="body2" color="text.secondary">
+                not retained
+              </Typography>
+            )}
+          </Fact>
+          <Fact label="Called by" testId="receipt-actor">
+            {r.actor ? (r.on_behalf_of ? `${r.on_behalf_of} (via ${r.actor})` : r.actor) : <Typography variant="body2" color="text.secondary">not recorded for charges</Typography>}
+          </Fact>
+          <Fact label="Trace" testId="receipt-trace">
+            <TraceLink traceId={r.trace_id} />
+          </Fact>
+          {r.hold && (
+            <Fact label="Hold" testId="receipt-hold">
+              <RaLink to={receiptPath(r.hold.id)}>{r.hold.id}</RaLink> · {r.hold.status}
+            </Fact>
+          )}
+        </Stack>
+        {r.charges[0] && (
+          <Box sx={{ mt: 2 }}>
+            <Attribution attribution={r.charges[0].attribution} />
+          </Box>
+        )}
+      </CardContent>
+    </Card>
+  );
+}
+
+function LineItems({ r }: { r: Receipt }) {
+  return (
+    <Card variant="outlined">
+      <CardHeader
+        title={
+          <>
+            Priced by <RateTableRef tableId={r.rate_table_id} version={r.rate_table_version} />
+          </>
+        }
+        slotProps={{ title: { variant: "subtitle1" } }}
+      />
+      {r.line_items.length === 0 ? (
+        <EmptyState title="No line items." hint="No rate of the version that priced this charge names what it used (unmetered usage is charged at zero)." />
+      ) : (
+        <Table size="small" data-testid="receipt-lines">
+          <TableHead>
+            <TableRow>
+              <TableCell>Line item</TableCell>
+              <TableCell>Bucket</TableCell>
+              <TableCell align="right">Quantity</TableCell>
+              <TableCell align="right">Rate</TableCell>
+              <TableCell align="right">Amount</TableCell>
+            </TableRow>
+          </TableHead>
+          <TableBody>
+            {r.line_items.map((l) => (
+              <TableRow key={l.description} data-testid="receipt-line">
+                <TableCell>{l.description}</TableCell>
+                <TableCell>{l.bucket}</TableCell>
+                <TableCell align="right" data-testid="receipt-line-quantity">
+                  {l.quantity ?? "not recorded"}
+                </TableCell>
+                <TableCell align="right">
+                  {formatAmount(l.rate_micros, l.unit, { exact: true })}
+                  {l.rate_per !== "1" ? ` per ${Number(l.rate_per).toLocaleString("en-US")}` : " each"}
+                </TableCell>
+                <TableCell align="right">{l.amount_micros === "0" && r.line_items.length > 1 ? "—" : <Amount micros={l.amount_micros} unit={l.unit} exact />}</TableCell>
+              </TableRow>
+            ))}
+          </TableBody>
+        </Table>
+      )}
+    </Card>
+  );
+}
+
+function Pools({ r }: { r: Receipt }) {
+  return (
+    <Card variant="outlined">
+      <CardHeader title="Pools drawn" slotProps={{ title: { variant: "subtitle1" } }} />
+      {r.pools.length === 0 ? (
+        <EmptyState title="No pool was drawn." hint={r.charges.length ? "The charge was at zero, or uncollected." : "The hold has not been charged yet."} />
+      ) : (
+        <Table size="small">
+          <TableHead>
+            <TableRow>
+              <TableCell>Pool</TableCell>
+              <TableCell>Kind</TableCell>
+              <TableCell align="right">Drawn</TableCell>
+            </TableRow>
+          </TableHead>
+          <TableBody>
+            {r.pools.map((p) => (
+              <TableRow key={p.pool_id} data-testid="receipt-pool">
+                <TableCell sx={{ fontFamily: "monospace" }}>{p.pool_id}</TableCell>
+                <TableCell>{p.kind}</TableCell>
+                <TableCell align="right" data-testid="receipt-pool-drawn">
+                  <Amount micros={p.drawn_micros} unit={r.unit} exact />
+                </TableCell>
+              </TableRow>
+            ))}
+          </TableBody>
+        </Table>
+      )}
+    </Card>
+  );
+}
+
+function Caused({ r }: { r: Receipt }) {
+  return (
+    <Card variant="outlined">
+      <CardHeader title="What it caused" slotProps={{ title: { variant: "subtitle1" } }} />
+      {r.events.length === 0 && r.notifications.length === 0 ? (
+        <EmptyState title="No events or notifications." hint="Threshold crossings, spend caps, stopped work and reloads a charge causes show here (events while the outbox keeps them)." />
+      ) : (
+        <Table size="small">
+          <TableHead>
+            <TableRow>
+              <TableCell>What</TableCell>
+              <TableCell>Details</TableCell>
+              <TableCell>When</TableCell>
+            </TableRow>
+          </TableHead>
+          <TableBody>
+            {r.events.map((e) => (
+              <TableRow key={`event-${e.sequence}`} data-testid="receipt-event">
+                <TableCell>
+                  <Chip size="small" label={e.kind.replace(/_/g, " ")} /> #{e.sequence}
+                </TableCell>
+                <TableCell>
+                  {Object.entries(e.details)
+                    .map(([k, v]) => `${k}: ${String(v)}`)
+                    .join(" · ")}
+                </TableCell>
+                <TableCell>{when(e.occurred_at)}</TableCell>
+              </TableRow>
+            ))}
+            {r.notifications.map((n) => (
+              <TableRow key={n.id} data-testid="receipt-notification">
+                <TableCell>
+                  <Chip size="small" variant="outlined" label={n.channel} /> {n.rule}
+                </TableCell>
+                <TableCell>
+                  {n.recipient || "—"} · {n.status}
+                </TableCell>
+                <TableCell>{when(n.created_at)}</TableCell>
+              </TableRow>
+            ))}
+          </TableBody>
+        </Table>
+      )}
+    </Card>
+  );
+}
+
+function Charges({ r }: { r: Receipt }) {
+  if (!r.hold || r.charges.length <= 1) return null;
+  return (
+    <Card variant="outlined">
+      <CardHeader title={`Charges on this hold (${r.charges.length})`} slotProps={{ title: { variant: "subtitle1" } }} />
+      <Table size="small">
+        <TableBody>
+          {r.charges.map((c) => (
+            <TableRow key={c.id}>
+              <TableCell>
+                <RaLink to={receiptPath(String(c.id))}>Entry #{String(c.id)}</RaLink>
+              </TableCell>
+              <TableCell align="right">
+                <Amount micros={c.amount_micros} unit={c.unit} exact />
+              </TableCell>
+              <TableCell>{when(c.created_at)}</TableCell>
+            </TableRow>
+          ))}
+        </TableBody>
+      </Table>
+    </Card>
+  );
+}
+
+function ReceiptView() {
+  const { record, isPending, error } = useShowContext<Receipt>();
+  if (isPending) return <Typography sx={{ p: 2 }}>Loading…</Typography>;
+  if (error || !record) return <Alert severity="error">{error ? describeError(error).message : "No such receipt."}</Alert>;
+  const r = record;
+  const title = r.hold && !r.charges.some((c) => String(c.id) === String(r.id)) ? `Receipt of hold ${r.hold.id}` : `Receipt of charge #${String(r.id)}`;
+  return (
+    <Stack spacing={2} sx={{ mt: 2 }} data-testid="receipt-page">
+      <Title title={title} />
+      <Typography variant="h6">{title}</Typography>
+      <Summary r={r} />
+      <LineItems r={r} />
+      <Pools r={r} />
+      <Charges r={r} />
+      <Caused r={r} />
+    </Stack>
+  );
+}
+
+/** The cost receipt of a charge (by entry id) or a hold (by hold id). */
+export function ReceiptShow() {
+  return (
+    <ShowBase resource={RESOURCES.receipts}>
+      <ReceiptView />
+    </ShowBase>
+  );
+}

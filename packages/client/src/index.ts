@@ -1,0 +1,41 @@
+export { TollgateClient } from "./client.js";
+export type {
+  Attribution,
+  Authorization,
+  AuthorizeInput,
+  CallOptions,
+  ChargeInput,
+  ChargeResult,
+  ReleaseInput,
+  ReleaseResult,
+  RunContext,
+  TollgateClientOptions,
+  UnitBalance,
+} from "./client.js";
+export { isLoopback, tokenCache, tokenExpiryMs, type TlsOptions, type TokenSource } from "./credentials.js";
+export {
+  AbortedError,
+  AlreadyExistsError,
+  CancelledError,
+  DeadlineExceededError,
+  decodeError,
+  DeniedError,
+  FailedPreconditionError,
+  InternalError,
+  InvalidArgumentError,
+  NotFoundError,
+  PermissionDeniedError,
+  ResourceExhaustedError,
+  RpcError,
+  TollgateError,
+  UnauthenticatedError,
+  UnavailableError,
+  type CodeName,
+  type DenialReason,
+  type FieldViolation,
+} from "./errors.js";
+export { stepKey, uuidv7 } from "./keys.js";
+export { Meter, type MeterOptions, type Stop, type StopReason } from "./meter.js";
+export { backoffMs, DEFAULT_RETRY, isRetryable, type RetryPolicy } from "./retry.js";
+export { Run, type RunEnd, type RunOptions } from "./run.js";
+export { usage, zeroOf, type Count, type Usage } from "./usage.js";

@@ -1,0 +1,86 @@
+import { sql, type EntityManager } from "@tollgate/db";
+import type { UsageDimension } from "../domain/usage.js";
+
+export type ToolStatus = "development" | "deployed" | "undeployed" | "deleted";
+
+export interface ToolRow {
+  account_id: string;
+  tool: string;
+  owner: string;
+  status: ToolStatus;
+  /** Timestamps as the driver answers them (a Date or an ISO string). */
+  first_deployed_at: Date | string | null;
+  updated_at: Date | string;
+  runs: string;
+  used_micros: string;
+  unit: string;
+  last_active_at: Date | string | null;
+}
+
+/** A dimension as a column of entries: the bucket, or an attribution key (bound as a parameter). */
+const column = (dimension: UsageDimension) => (dimension === "bucket" ? { sql: "bucket", params: [] } : { sql: "coalesce(attribution ->> ?, '')", params: [dimension] });
+
+/** Charges since `since`, summed per (dimension, split, unit): e.g. per member and bucket. */
+export function usageBreakdown(em: EntityManager, accountId: string, dimension: UsageDimension, splitBy: UsageDimension, since: Date) {
+  const key = column(dimension);
+  const split = column(splitBy);
+  return sql<{ key: string; split: string; unit: string; amount: string; requests: string }>(
+    em,
+    `select ${key.sql} as key, ${split.sql} as split, unit, sum(amount_micros)::text as amount, count(*)::text as requests
+       from ledger.entries
+      where account_id = ? and kind = 'charge' and created_at >= ?
+      group by 1, 2, 3 order by 1, 2, 3`,
+    [...key.params, ...split.params, accountId, since],
+  );
+}
+
+const TOOL_COLUMNS = `t.account_id, t.tool, t.owner, t.status, t.first_deployed_at, t.updated_at,
+  coalesce(u.runs, 0)::text as runs, coalesce(u.used, 0)::text as used_micros, coalesce(u.unit, '') as unit, u.last_active_at`;
+
+/** Each tool's charges (an invocation each): how many, what they used (in their unit), the latest; read through entries_tool_idx. */
+const TOOL_USAGE = `left join lateral (
+    select count(*) as runs, sum(amount_micros) as used, max(unit) as unit, max(created_at) as last_active_at
+      from ledger.entries e
+     where e.account_id = t.account_id and e.attribution ->> 'tool' = t.tool and e.kind = 'charge'
+  ) u on true`;
+
+/**
+ * Records a tool's owner and status. The first time it is deployed is kept:
+ * a tool counts as deployed at least once from then on, whatever its status.
+ */
+export async function setTool(em: EntityManager, accountId: string, tool: string, owner: string, status: ToolStatus): Promise<ToolRow> {
+  await sql(
+    em,
+    `insert into ledger.tools as t (account_id, tool, owner, status, first_deployed_at)
+     values (?, ?, ?, ?, case when ? = 'deployed' then now() end)
+     on conflict (account_id, tool) do update
+        set owner = excluded.owner, status = excluded.status,
+            first_deployed_at = coalesce(t.first_deployed_at, excluded.first_deployed_at),
+            updated_at = case when (t.owner, t.status) is distinct from (excluded.owner, excluded.status) then now() else t.updated_at end`,
+    [accountId, tool, owner, status, status],
+  );
+  const [row] = await sql<ToolRow>(em, `select ${TOOL_COLUMNS} from ledger.tools t ${TOOL_USAGE} where t.account_id = ? and t.tool = ?`, [accountId, tool]);
+  return row!;
+}
+
+/** What a tool list shows: deployed at least once, and not back in development. */
+const LISTED = `t.account_id = ? and t.first_deployed_at is not null and t.status <> 'development'`;
+
+/** The account's listed tools, most recently active first, and the totals over all of them. */
+export async function listTools(em: EntityManager, accountId: string, offset: number, limit: number) {
+  const [rows, [totals]] = await Promise.all([
+    sql<ToolRow>(
+      em,
+      `select ${TOOL_COLUMNS} from ledger.tools t ${TOOL_USAGE}
+        where ${LISTED}
+        order by u.last_active_at desc nulls last, t.tool limit ? offset ?`,
+      [accountId, limit, offset],
+    ),
+    sql<{ tools: string; runs: string }>(
+      em,
+      `select count(*)::text as tools, coalesce(sum(u.runs), 0)::text as runs from ledger.tools t ${TOOL_USAGE} where ${LISTED}`,
+      [accountId],
+    ),
+  ]);
+  return { rows, totalTools: BigInt(totals?.tools ?? "0"), totalRuns: BigInt(totals?.runs ?? "0") };
+}

@@ -1,0 +1,61 @@
+import type { RunContext } from "@tollgate/eligibility";
+import type { Usage } from "@tollgate/rating";
+import type { DenialReason } from "./denial.js";
+import type { MeterHold } from "./meter-session.js";
+
+export interface MeterAuthorizeCall {
+  accountId: string;
+  estimate: Usage;
+  attribution: Record<string, string>;
+  idempotencyKey: string;
+  ttlMs: number;
+  context: RunContext;
+}
+
+export interface MeterAuthorized {
+  allowed: boolean;
+  reason?: DenialReason;
+  message?: string;
+  /** Absent when the usage is unmetered. */
+  holdId?: string;
+  amountMicros: bigint;
+  availableMicros: bigint;
+  metered: boolean;
+  expiresAt?: Date;
+}
+
+export interface MeterChargeCall {
+  accountId: string;
+  holdId?: string;
+  usage: Usage;
+  final: boolean;
+  idempotencyKey: string;
+  attribution: Record<string, string>;
+  context: RunContext;
+}
+
+export interface MeterCharged {
+  entryId: bigint;
+  chargedMicros: bigint;
+  uncollectedMicros: bigint;
+  releasedMicros: bigint;
+  balanceMicros: bigint;
+  proceed: boolean;
+  /** The idempotency key had been answered: this is the recorded answer. */
+  replayed: boolean;
+}
+
+/**
+ * Everything a Meter stream asks of the ledger's write path: the same
+ * Authorize, Charge and Release the unary RPCs run (one group commit, one set
+ * of rules), plus two reads. One adapter maps it onto the ledger.
+ */
+export interface MeterPort {
+  authorize(call: MeterAuthorizeCall): Promise<MeterAuthorized>;
+  charge(call: MeterChargeCall): Promise<MeterCharged>;
+  release(call: { accountId: string; holdId: string; idempotencyKey: string }): Promise<{ releasedMicros: bigint }>;
+  /** The hold as stored (undefined when there is none). */
+  hold(holdId: string): Promise<MeterHold | undefined>;
+  /** What a charge without a hold could still collect in the unit: live pools - held + negative limit. */
+  room(accountId: string, unit: string): Promise<bigint>;
+}

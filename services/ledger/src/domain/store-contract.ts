@@ -1,0 +1,176 @@
+/**
+ * One test suite for every LedgerStateStore (the in-memory one and
+ * PostgreSQL's): what a store must do whatever it keeps its rows in. Run by
+ * memory-store.test.ts and data/state-store.test.ts.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { AnswerOf, Command, Result, RollOverCommand } from "./commands.js";
+import { execute, type BatchOutcome } from "./state-machine.js";
+import type { AccountState } from "./state.js";
+import type { LedgerJournal, LedgerStateStore } from "./store.js";
+import type { Entry, OutboxEvent, Write } from "./writes.js";
+
+export interface StoreUnderTest extends LedgerStateStore, LedgerJournal {
+  /** The account as the next transaction would read it, with every row it ever had. */
+  account(accountId: string): Promise<AccountState | undefined>;
+}
+
+export interface OpenedStore {
+  store: StoreUnderTest;
+  /** Error codes of transactions the store had to try again (a deadlock would show here). */
+  retried?: () => string[];
+  close?: () => Promise<void>;
+}
+
+const CREDIT = 1_000_000n;
+const T0 = Date.UTC(2026, 10, 1);
+const FACTS = { suspended: false, drawdownOrder: ["free_grant", "bonus", "add_on"], thresholdPercents: [50, 90] };
+
+const rollOver = (accountId: string, allotmentMicros: bigint, signup: RollOverCommand["signupGrants"] = []): RollOverCommand => ({
+  type: "rollOver", accountId, planId: "plan", planVersion: 1n, cycleStartMs: T0, cycleEndMs: T0 + 30 * 86_400_000,
+  units: [{ unit: "credits", allotmentMicros, negativeLimitMicros: 20n * CREDIT, lowCreditLimitMicros: 0n, kind: "monthly" }], signupGrants: signup,
+});
+const charge = (accountId: string, key: string, amountMicros: bigint, holdId: string | null = null, final = true): Command => ({
+  type: "charge", accountId, holdId, unit: "credits", bucket: "ai", amountMicros, final, idempotencyKey: key, requestHash: `h:${key}:${amountMicros}`,
+  attribution: { conversation_id: "c1" }, rateTableVersion: 7n, traceparent: "00-aa-bb-01", traceId: "trace",
+});
+
+/** A cycle as an instant, however the store prints it. */
+function normalised(event: OutboxEvent) {
+  const { cycle, ...payload } = event.payload;
+  return { ...event, payload: { ...payload, ...(cycle === undefined ? {} : { cycle: Date.parse(String(cycle)) }) } };
+}
+
+export function describeLedgerStateStore(name: string, open: () => Promise<OpenedStore>): void {
+  describe(`ledger state store: ${name}`, () => {
+    let opened: OpenedStore;
+    let store: StoreUnderTest;
+    beforeAll(async () => {
+      opened = await open();
+      store = opened.store;
+    });
+    afterAll(async () => {
+      await opened?.close?.();
+    });
+
+    /** Runs a batch through the state machine in one transaction, keeping what it decided. */
+    const decided: BatchOutcome[] = [];
+    async function run(commands: Command[], nowMs: number): Promise<Result<unknown>[]> {
+      return store.transact(commands, (state, ids) => {
+        for (const account of state.values()) account.facts = FACTS;
+        const batch = execute(state, commands, { nowMs, ids });
+        decided.push(batch);
+        return { value: batch.outcomes.map((o) => o.result), writes: batch.writes };
+      });
+    }
+    const value = <K extends keyof AnswerOf>(result: Result<unknown> | undefined, _kind: K): AnswerOf[K] => {
+      if (!result?.ok) throw new Error(`refused: ${JSON.stringify(result, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v))}`);
+      return result.value as AnswerOf[K];
+    };
+
+    it("reads back every kind of write exactly as the state machine made it", async () => {
+      const id = `raw-${name}`;
+      decided.length = 0;
+      await run([rollOver(id, 100n * CREDIT, [{ unit: "credits", amountMicros: 5n * CREDIT, expiresAtMs: T0 + 1_000 }])], T0);
+      const [addOn] = await run([
+        { type: "grant", accountId: id, unit: "credits", kind: "add_on", amountMicros: 10n * CREDIT, expiresAtMs: null, priority: 1, reason: "bought", actor: "ops", traceId: "t", reload: { belowMicros: 5n * CREDIT, toMicros: 10n * CREDIT, cooldownMs: 0 }, idempotencyKey: "g1", requestHash: "g1" },
+        { type: "grant", accountId: id, unit: "credits", kind: "bonus", amountMicros: 3n * CREDIT, expiresAtMs: T0 + 500, priority: 0, reason: "promo", actor: "ops", traceId: "t", reload: null, idempotencyKey: "g2", requestHash: "g2" },
+      ], T0 + 1);
+      const authorize = (key: string, amountMicros: bigint, ttlMs: number): Command => ({
+        type: "authorize", accountId: id, unit: "credits", bucket: "ai", amountMicros, ttlMs, attribution: { task_id: key }, rateTableVersion: 7n,
+        eligibility: { allowed: true, metered: true, reason: "" }, idempotencyKey: key, requestHash: key,
+      });
+      const [a, b] = await run([authorize("a1", 30n * CREDIT, 1_000_000), authorize("a2", 10n * CREDIT, 100)], T0 + 10);
+      const holdA = value(a, "authorize").holdId!;
+      expect(value(b, "authorize").allowed).toBe(true);
+      await run([
+        charge(id, "c1", 20n * CREDIT, holdA, false),
+        { type: "startWork", kind: "deployment", accountId: id, workId: `dep-${name}`, unit: "credits", replicas: 2, attribution: { team: "x" }, endpoint: "https://e", idempotencyKey: "s1", requestHash: "s1" },
+      ], T0 + 20);
+      // The second hold and the bonus pool have expired: returned and closed before the next write.
+      await run([charge(id, "c2", 108n * CREDIT), { type: "release", accountId: id, holdId: holdA, idempotencyKey: "r1", requestHash: "r1" }], T0 + 600);
+      await run([{ type: "adjust", accountId: id, poolId: value(addOn, "grant").poolId, amountMicros: -CREDIT, reason: "fix", actor: "support", traceId: "t", idempotencyKey: "ad1", requestHash: "ad1" }], T0 + 700);
+      await run([{
+        type: "meter", accountId: id, workId: `dep-${name}`, fromMs: T0 + 20, toMs: T0 + 800, amountMicros: 1_000n * CREDIT, bucket: "compute", rateTableVersion: 7n,
+        nextState: null, replicas: null, traceparent: "", traceId: "",
+      }], T0 + 800);
+      await run([{ type: "expireHolds", accountId: id }, { type: "expirePools", accountId: id }], T0 + 2_000);
+      const [replay] = await run([charge(id, "c1", 20n * CREDIT, holdA, false)], T0 + 3_000);
+      expect(replay).toMatchObject({ ok: true, replayed: true });
+
+      // Everything the batches read or wrote, as they left it.
+      const expected: AccountState = { ...decided[0]!.state.get(id)!, units: new Map(), pools: new Map(), holds: new Map(), idempotency: new Map(), work: new Map() };
+      for (const batch of decided) {
+        const after = batch.state.get(id)!;
+        expected.cycle = after.cycle;
+        for (const field of ["units", "pools", "holds", "idempotency", "work"] as const) {
+          for (const [k, v] of after[field] as Map<string, unknown>) (expected[field] as Map<string, unknown>).set(k, v);
+        }
+      }
+      const read = (await store.account(id))!;
+      expect(read.cycle).toEqual(expected.cycle);
+      for (const field of ["units", "pools", "holds", "idempotency", "work"] as const) {
+        expect(new Map([...(read[field] as Map<string, unknown>)].sort()), field).toEqual(new Map([...(expected[field] as Map<string, unknown>)].sort()));
+      }
+      const writes = decided.flatMap((batch) => batch.writes);
+      const entries = writes.flatMap((w: Write) => (w.type === "entry" ? [w.entry] : [])).sort((x: Entry, y: Entry) => (x.entryId < y.entryId ? -1 : 1));
+      expect(entries.map((e) => e.kind)).toEqual(["grant", "grant", "grant", "grant", "charge", "expire", "charge", "grant", "adjust", "charge", "grant", "expire"]);
+      expect(await store.entries(id)).toEqual(entries);
+      const events = writes.flatMap((w: Write) => (w.type === "outbox" ? [normalised(w.event)] : []));
+      expect(events.map((e) => e.kind)).toEqual(["deployment_changed", "pool_expired", "pool_reloaded", "threshold_crossed", "threshold_crossed", "pool_reloaded", "work_stopped", "pool_expired"]);
+      expect((await store.outbox(id)).map(normalised)).toEqual(events);
+    });
+
+    it("applies nothing of a batch whose decision throws or whose writes cannot all be made", async () => {
+      const id = `all-${name}`;
+      await run([rollOver(id, 10n * CREDIT)], T0);
+      const before = await store.account(id);
+      await expect(store.transact([charge(id, "x", CREDIT)], () => { throw new Error("boom"); })).rejects.toThrow("boom");
+      // A valid cycle change and held delta, then a pool of an account nobody read: all or nothing.
+      await expect(store.transact([charge(id, "y", CREDIT)], () => ({
+        value: null,
+        writes: [
+          { type: "cycle", accountId: id, cycle: { planId: "other", planVersion: 2n, startMs: T0, endMs: T0 + 1 } },
+          { type: "held", accountId: id, unit: "credits", deltaMicros: CREDIT },
+          { type: "pool", pool: { ...[...before!.pools.values()][0]!, poolId: "7f0c1a8e-0000-4000-8000-000000000000", accountId: `ghost-${name}`, grantKey: `ghost-${name}` } },
+        ],
+      }))).rejects.toThrow();
+      expect(await store.account(id)).toEqual(before);
+      expect((await store.entries(id)).map((e) => e.kind)).toEqual(["grant"]);
+    });
+
+    it("runs concurrent batches over overlapping accounts without a deadlock, each seeing the last one's writes", async () => {
+      const ids = ["d", "a", "c", "b"].map((x) => `lock-${name}-${x}`);
+      await run(ids.map((id) => rollOver(id, 1_000n * CREDIT)), T0);
+      const orders = [[0, 1, 2], [2, 1, 0], [3, 0], [1, 3, 2], [0, 3], [2, 0, 1]];
+      const rounds = 4;
+      const results = await Promise.all(
+        Array.from({ length: rounds }, (_, round) => orders.map((order, i) => run(order.flatMap((k) => [charge(ids[k]!, `k${round}:${i}:${k}:1`, CREDIT), charge(ids[k]!, `k${round}:${i}:${k}:2`, CREDIT)]), T0 + 10))).flat(),
+      );
+      expect(results.flat().every((r) => r.ok)).toBe(true);
+      for (const [k, id] of ids.entries()) {
+        const charges = 2 * rounds * orders.filter((order) => order.includes(k)).length;
+        const pools = [...(await store.account(id))!.pools.values()];
+        expect(pools.reduce((total, p) => total + p.balanceMicros, 0n), id).toBe((1_000n - BigInt(charges)) * CREDIT);
+        expect((await store.entries(id)).filter((e) => e.kind === "charge")).toHaveLength(charges);
+      }
+      expect(opened.retried?.().filter((code) => code === "40P01") ?? []).toEqual([]);
+    });
+
+    it("keeps one record per idempotency key: a replay answers the same and writes nothing, another request is refused", async () => {
+      const id = `keys-${name}`;
+      await run([rollOver(id, 10n * CREDIT)], T0);
+      const [first, again] = await run([charge(id, "k", 3n * CREDIT), charge(id, "k", 3n * CREDIT)], T0 + 1);
+      const [later] = await run([charge(id, "k", 3n * CREDIT)], T0 + 2);
+      const [other] = await run([charge(id, "k", 4n * CREDIT)], T0 + 3);
+      expect(first).toMatchObject({ ok: true, replayed: false });
+      const answer = value(first, "charge");
+      expect(again).toEqual({ ok: true, value: answer, replayed: true });
+      expect(later).toEqual({ ok: true, value: answer, replayed: true });
+      expect(other).toMatchObject({ ok: false, error: { code: "ALREADY_EXISTS", reason: "IDEMPOTENCY_KEY_REUSED" } });
+      const account = (await store.account(id))!;
+      expect(account.idempotency.get("k")).toEqual({ key: "k", operation: "charge", requestHash: `h:k:${3n * CREDIT}`, response: answer, atMs: T0 + 1 });
+      expect((await store.entries(id)).filter((e) => e.kind === "charge")).toHaveLength(1);
+    });
+  });
+}

@@ -1,0 +1,75 @@
+import type { LogFollower } from "@tollgate/db";
+import type { RequestScope } from "@tollgate/grpc-kit";
+import { currentTraceId, currentTraceparent } from "@tollgate/telemetry";
+import type { LedgerStore, OutboxRow } from "../data/ledger-store.js";
+import type { Ledger } from "../domain/ledger.js";
+import type { MeterPort } from "../domain/meter-port.js";
+import type { MeterHold } from "../domain/meter-session.js";
+import { authorize } from "../domain/use-cases/authorize.js";
+import { charge } from "../domain/use-cases/charge.js";
+import { release } from "../domain/use-cases/release.js";
+import type { LedgerDeps } from "../domain/use-cases/run.js";
+import type { DecisionTelemetry } from "./decision-telemetry.js";
+
+/**
+ * The Meter stream's port onto the ledger: the very use cases the Authorize,
+ * Charge and Release handlers call (the same group commit and state machine,
+ * with their telemetry and event wake-up), each in its own request scope,
+ * since a stream outlives any one of them. The only file that knows how a
+ * stream's writes reach the ledger.
+ */
+export function ledgerMeterPort(deps: LedgerDeps, ledger: Ledger, store: LedgerStore, events: LogFollower<OutboxRow>, decisions: DecisionTelemetry, scope: RequestScope): MeterPort {
+  return {
+    authorize: (call) =>
+      scope(async () => {
+        const outcome = await authorize(deps, call);
+        decisions.authorized(call.accountId, outcome);
+        return {
+          allowed: outcome.allowed,
+          ...(outcome.reason ? { reason: outcome.reason } : {}),
+          message: outcome.message,
+          ...(outcome.holdId ? { holdId: outcome.holdId } : {}),
+          amountMicros: outcome.amountMicros,
+          availableMicros: outcome.availableMicros,
+          metered: outcome.metered,
+          ...(outcome.expiresAtMs === null ? {} : { expiresAt: new Date(outcome.expiresAtMs) }),
+        };
+      }),
+
+    charge: (call) =>
+      scope(async () => {
+        const outcome = await charge(deps, { ...call, holdId: call.holdId ?? null, traceparent: currentTraceparent(), traceId: currentTraceId() });
+        if (outcome.entryId > 0n) events.notify();
+        await decisions.charged(call.accountId, call.holdId, outcome);
+        return {
+          entryId: outcome.entryId, chargedMicros: outcome.chargedMicros, uncollectedMicros: outcome.uncollectedMicros, releasedMicros: outcome.releasedMicros,
+          balanceMicros: outcome.balanceMicros, proceed: outcome.proceed, replayed: outcome.replayed === true,
+        };
+      }),
+
+    release: (call) => scope(() => release(deps, call)),
+
+    hold: (holdId) =>
+      scope(async () => {
+        const hold = await store.hold(holdId);
+        if (!hold) return undefined;
+        return {
+          holdId: hold.holdId,
+          unit: hold.unit,
+          amountMicros: BigInt(hold.amountMicros),
+          chargedMicros: BigInt(hold.chargedMicros),
+          status: hold.status as MeterHold["status"],
+          expiresAt: hold.expiresAt,
+        };
+      }),
+
+    room: (accountId, unit) =>
+      scope(async () => {
+        const { pools, balances } = await ledger.balance(accountId);
+        const balance = balances.find((b) => b.unit === unit);
+        const now = new Date();
+        const live = pools.filter((p) => p.unit === unit && !p.closed && (!p.expiresAt || p.expiresAt > now)).reduce((sum, p) => sum + BigInt(p.balanceMicros), 0n);
+        return live - BigInt(balance?.heldMicros ?? 0) + BigInt(balance?.negativeLimitMicros ?? 0);
+      }),
+  };
+}

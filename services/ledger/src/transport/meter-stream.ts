@@ -1,0 +1,288 @@
+import { randomUUID } from "node:crypto";
+import { runContextFromProto, type RunContext } from "@tollgate/eligibility";
+import { InvalidArgumentError, UnavailableError } from "@tollgate/errors";
+import { bidiStream, type BidiCall } from "@tollgate/grpc-kit";
+import { ledgerV1 } from "@tollgate/proto";
+import { int64, usageFromProto } from "@tollgate/rating";
+import type { AccountView } from "../domain/account-view.js";
+import type { MeterPort } from "../domain/meter-port.js";
+import { meterKeys, MeterSession, type MeterStop } from "../domain/meter-session.js";
+import { attributionFromProto } from "./codec.js";
+import { denialToProto } from "./ledger-handlers.js";
+
+const L = ledgerV1;
+
+/** What streams learn from the database, on any replica (data/meter-signals.ts). */
+export interface MeterFeeds {
+  onRoomExhausted(accountId: string, listener: (unit: string, roomMicros: bigint) => void): () => void;
+  onOpened(listener: (accountId: string, workId: string, streamId: string) => void): () => void;
+  onReconnect(listener: () => void): () => void;
+  announceOpened(accountId: string, workId: string, streamId: string): Promise<void>;
+}
+
+/** Accounts as the ledger's cache holds them, and a word when the entitlements feed changes one. */
+export interface AccountWatch {
+  get(accountId: string): Promise<AccountView>;
+  watch(watcher: (accountId: string) => void): () => void;
+}
+
+export interface MeterStreamOptions {
+  /** How long a broken stream's hold is kept for a reconnect before the unused rest is released. */
+  graceMs: number;
+  now?: () => Date;
+  log?: (line: string) => void;
+}
+
+type Call = BidiCall<ledgerV1.MeterRequest, ledgerV1.MeterResponse>;
+
+/** One open stream's fixed facts. */
+interface Opened {
+  session: MeterSession;
+  streamId: string;
+  attribution: Record<string, string>;
+  context: RunContext;
+}
+
+const stopResponse = (stop: MeterStop): ledgerV1.MeterResponse => ({
+  kind: { $case: "stop", stop: { reason: L.meterStopReasonFromJSON(`METER_STOP_REASON_${stop.reason}`), message: stop.message } },
+});
+
+const workKey = (accountId: string, workId: string) => `${accountId}\n${workId}`;
+/** setTimeout's longest delay; a later expiry is checked again when it fires. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * The Meter RPC: decodes the stream's messages, feeds the session
+ * (domain/meter-session.ts) and writes through the MeterPort. It also keeps
+ * the replica's broken streams' holds for their grace period, and forgets
+ * them when a stream anywhere reopens their work.
+ */
+export class MeterStreams {
+  private readonly parked = new Map<string, NodeJS.Timeout>();
+  /** The latest stream to open each work id, as announced (kept about twice the grace period). */
+  private readonly openedBy = new Map<string, { streamId: string; at: number }>();
+  private readonly live = new Set<Call>();
+  private readonly unsubscribe: () => void;
+  private stopped = false;
+  private readonly now: () => Date;
+  private readonly log: (line: string) => void;
+
+  constructor(
+    private readonly port: MeterPort,
+    private readonly feeds: MeterFeeds,
+    private readonly accounts: AccountWatch,
+    private readonly options: MeterStreamOptions,
+  ) {
+    this.now = options.now ?? (() => new Date());
+    this.log = options.log ?? ((line) => console.warn(`[ledger] meter: ${line}`));
+    this.unsubscribe = feeds.onOpened((accountId, workId, streamId) => this.reopened(accountId, workId, streamId));
+  }
+
+  readonly handler = bidiStream<ledgerV1.MeterRequest, ledgerV1.MeterResponse>((call) => this.run(call));
+
+  /** Ends every live stream with UNAVAILABLE (clients reconnect elsewhere) and forgets parked holds (they expire at their ttl). */
+  stop(): void {
+    this.stopped = true;
+    this.unsubscribe();
+    for (const call of this.live) call.fail(new UnavailableError("the ledger is shutting down: reconnect and send the same open to resume", "SHUTTING_DOWN"));
+    for (const timer of this.parked.values()) clearTimeout(timer);
+    this.parked.clear();
+  }
+
+  private async run(call: Call): Promise<void> {
+    this.live.add(call);
+    const subscriptions: (() => void)[] = [];
+    let opened: Opened | undefined;
+    try {
+      for await (const message of call.messages) {
+        const kind = message.kind;
+        if (!kind) throw new InvalidArgumentError("kind", "must be open, increment or close");
+        if (kind.$case === "open") {
+          if (opened) throw new InvalidArgumentError("open", "is sent once, as the first message");
+          opened = await this.open(kind.open, call, subscriptions);
+          if (!opened) return;
+        } else if (!opened) {
+          throw new InvalidArgumentError(kind.$case, "must come after open (the first message opens the work)");
+        } else if (kind.$case === "increment") {
+          await this.increment(opened, kind.increment, call);
+        } else {
+          await this.close(opened, kind.close, call);
+          return;
+        }
+      }
+    } finally {
+      this.live.delete(call);
+      for (const unsubscribe of subscriptions) unsubscribe();
+      if (opened?.session.holding) this.park(opened);
+    }
+  }
+
+  private async open(open: ledgerV1.MeterOpen, call: Call, subscriptions: (() => void)[]): Promise<Opened | undefined> {
+    if (!open.accountId) throw new InvalidArgumentError("open.account_id", "is required");
+    if (!open.workId) throw new InvalidArgumentError("open.work_id", "is required");
+    if (!open.estimate) throw new InvalidArgumentError("open.estimate", "is required");
+    const accountId = open.accountId;
+    const attribution = attributionFromProto(open.attribution);
+    const context = runContextFromProto(open.context);
+    // The work is held by this stream from now on: no replica releases it after a broken stream's grace period.
+    const streamId = randomUUID();
+    this.reopened(accountId, open.workId, streamId);
+    this.feeds.announceOpened(accountId, open.workId, streamId).catch((error: unknown) => this.log(`could not announce ${open.workId}: ${String(error)}`));
+    const authorized = await this.port.authorize({
+      accountId,
+      estimate: usageFromProto(open.estimate, "open.estimate"),
+      attribution,
+      idempotencyKey: meterKeys(open.workId).open,
+      ttlMs: Number(int64(open.ttlMs, "open.ttl_ms")),
+      context,
+    });
+    const answer = {
+      allowed: authorized.allowed,
+      reason: denialToProto(authorized.reason),
+      message: authorized.message ?? "",
+      holdId: authorized.holdId ?? "",
+      amountMicros: authorized.amountMicros.toString(),
+      availableMicros: authorized.availableMicros.toString(),
+      metered: authorized.metered,
+      expiresAt: authorized.expiresAt,
+    };
+    if (!authorized.allowed) {
+      call.send({ kind: { $case: "opened", opened: answer } });
+      return undefined;
+    }
+    const hold = authorized.holdId ? await this.port.hold(authorized.holdId) : undefined;
+    const session = new MeterSession(accountId, open.workId, hold);
+    const push = (stop: MeterStop | undefined) => {
+      if (stop) call.send(stopResponse(stop));
+    };
+    const checkStatus = () => this.accounts.get(accountId).then((view) => push(session.accountStatus(view.status)), (error: unknown) => this.log(`account ${accountId}: ${String(error)}`));
+    const checkRoom = (unit: string) => this.port.room(accountId, unit).then((room) => push(session.roomExhausted(unit, room)), (error: unknown) => this.log(`room of ${accountId}: ${String(error)}`));
+
+    subscriptions.push(this.accounts.watch((changed) => void (changed === accountId && checkStatus())));
+    const unit = session.unit;
+    if (unit) {
+      subscriptions.push(this.feeds.onRoomExhausted(accountId, (exhausted, room) => push(session.roomExhausted(exhausted, room))));
+      subscriptions.push(this.feeds.onReconnect(() => void checkRoom(unit)));
+    }
+    subscriptions.push(this.expiryTimer(session, push));
+    call.send({ kind: { $case: "opened", opened: answer } });
+
+    // A reconnect's authorize is a replay: the account may have been suspended, the hold used up or expired since.
+    push(session.tick(this.now()));
+    await checkStatus();
+    if (unit && session.reserved === 0n) await checkRoom(unit);
+    return { session, streamId, attribution, context };
+  }
+
+  private expiryTimer(session: MeterSession, push: (stop: MeterStop | undefined) => void): () => void {
+    let timer: NodeJS.Timeout | undefined;
+    const arm = () => {
+      const expiresAt = session.expiresAt;
+      if (!expiresAt) return;
+      timer = setTimeout(() => {
+        const stop = session.tick(this.now());
+        if (stop) push(stop);
+        else if (!session.stopped) arm();
+      }, Math.min(Math.max(expiresAt.getTime() - this.now().getTime(), 0), MAX_TIMER_MS));
+      timer.unref();
+    };
+    arm();
+    return () => clearTimeout(timer);
+  }
+
+  private async increment({ session, attribution, context }: Opened, increment: ledgerV1.MeterIncrement, call: Call): Promise<void> {
+    const sequence = int64(increment.sequence, "increment.sequence");
+    if (!increment.usage) throw new InvalidArgumentError("increment.usage", "is required");
+    const usage = usageFromProto(increment.usage, "increment.usage");
+    session.admit(sequence);
+    const charged = await this.port.charge({
+      accountId: session.accountId,
+      ...(session.hold ? { holdId: session.hold.holdId } : {}),
+      usage,
+      final: false,
+      idempotencyKey: session.keys.increment(sequence),
+      attribution,
+      context,
+    });
+    call.send({
+      kind: {
+        $case: "charged",
+        charged: {
+          sequence: sequence.toString(),
+          chargedMicros: charged.chargedMicros.toString(),
+          uncollectedMicros: charged.uncollectedMicros.toString(),
+          balanceMicros: charged.balanceMicros.toString(),
+          proceed: charged.proceed,
+          entryId: charged.entryId.toString(),
+          replayed: charged.replayed,
+        },
+      },
+    });
+    const stop = session.charged(charged);
+    if (stop) call.send(stopResponse(stop));
+  }
+
+  /** The final charge (or, with no usage left to report, the release) of the work, keyed so a reconnect replays it. */
+  private async close({ session, attribution, context }: Opened, close: ledgerV1.MeterClose, call: Call): Promise<void> {
+    session.close();
+    const hold = session.hold;
+    let finalMicros = 0n;
+    let releasedMicros = 0n;
+    if (close.usage) {
+      const charged = await this.port.charge({
+        accountId: session.accountId,
+        ...(hold ? { holdId: hold.holdId } : {}),
+        usage: usageFromProto(close.usage, "close.usage"),
+        final: true,
+        idempotencyKey: session.keys.close,
+        attribution,
+        context,
+      });
+      finalMicros = charged.chargedMicros;
+      releasedMicros = charged.releasedMicros;
+    } else if (hold) {
+      releasedMicros = (await this.port.release({ accountId: session.accountId, holdId: hold.holdId, idempotencyKey: session.keys.close })).releasedMicros;
+    }
+    const total = hold ? ((await this.port.hold(hold.holdId))?.chargedMicros ?? 0n) : finalMicros;
+    call.send({
+      kind: {
+        $case: "closed",
+        closed: { totalChargedMicros: total.toString(), finalChargedMicros: finalMicros.toString(), releasedMicros: releasedMicros.toString() },
+      },
+    });
+  }
+
+  /** A stream broke holding its work: the unused rest is released after the grace period, unless a stream reopens the work first. */
+  private park({ session, streamId }: Opened): void {
+    if (this.stopped || !session.hold) return;
+    const key = workKey(session.accountId, session.workId);
+    const latest = this.openedBy.get(key);
+    if (latest && latest.streamId !== streamId) return; // another stream (maybe on another replica) holds the work now
+    const holdId = session.hold.holdId;
+    clearTimeout(this.parked.get(key));
+    const timer = setTimeout(() => {
+      this.parked.delete(key);
+      this.port
+        .release({ accountId: session.accountId, holdId, idempotencyKey: session.keys.release })
+        .catch((error: unknown) => this.log(`could not release ${holdId} of ${session.workId} after the grace period: ${String(error)}`));
+    }, this.options.graceMs);
+    timer.unref();
+    this.parked.set(key, timer);
+  }
+
+  /** A stream opened this work (here or on another replica): a parked hold of it is kept. */
+  private reopened(accountId: string, workId: string, streamId: string): void {
+    const key = workKey(accountId, workId);
+    const timer = this.parked.get(key);
+    if (timer) {
+      clearTimeout(timer);
+      this.parked.delete(key);
+    }
+    const now = Date.now();
+    this.openedBy.set(key, { streamId, at: now });
+    if (this.openedBy.size > 1_000) {
+      const keepMs = 2 * Math.max(this.options.graceMs, 60_000);
+      for (const [k, v] of this.openedBy) if (now - v.at > keepMs) this.openedBy.delete(k);
+    }
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * ExtendHold and ReverseCharge through the real ledger, with authentication
+ * on: a hold that outgrows its estimate, and a charge returned to the pools
+ * it drew from, once.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { call, createClient, errorDetails } from "@tollgate/grpc-kit";
+import { ledgerV1 } from "@tollgate/proto";
+import { createTestDatabase } from "@tollgate/testing";
+import { CREDIT, replies } from "./fixtures.js";
+import { startPlatform } from "./platform.js";
+import { seedTeam } from "./team-fixtures.js";
+
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let platform: Awaited<ReturnType<typeof startPlatform>>;
+const ACCOUNT = "rev-co";
+const ledger = () => platform.clients.ledger;
+const available = async () => (await call(ledger(), ledger().getBalance, { accountId: ACCOUNT })).units.find((b) => b.unit === 1)!;
+const refusal = async (promise: Promise<unknown>) => {
+  const error = await promise.then(() => undefined, (e: unknown) => e);
+  expect(error, "the call is refused").toBeDefined();
+  const details = errorDetails(error);
+  return { ...details, field: details.fieldViolations[0]?.field };
+};
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  platform = await startPlatform(db.url);
+  await seedTeam(platform, ACCOUNT);
+}, 120_000);
+
+afterAll(async () => {
+  await platform?.stop();
+  await db?.drop();
+});
+
+describe("LedgerService.ExtendHold", () => {
+  it("reserves more and keeps the hold open longer; what does not fit is denied and changes nothing; a released hold cannot grow", async () => {
+    // gpt-4o replies cost 5 credits; the account has 100.
+    const hold = await call(ledger(), ledger().authorize, ledgerV1.AuthorizeRequest.fromPartial({ accountId: ACCOUNT, estimate: replies("gpt-4o", 2), idempotencyKey: "x-auth", ttlMs: "60000" }));
+    const request = ledgerV1.ExtendHoldRequest.fromPartial({ accountId: ACCOUNT, holdId: hold.holdId, estimate: replies("gpt-4o", 4), ttlMs: "600000", idempotencyKey: "x-1" });
+    const extended = await call(ledger(), ledger().extendHold, request);
+    expect(extended).toMatchObject({ allowed: true, amountMicros: String(30 * CREDIT), availableMicros: String(70 * CREDIT) });
+    expect(extended.expiresAt!.getTime()).toBeGreaterThan(hold.expiresAt!.getTime() + 500_000);
+    expect(await call(ledger(), ledger().extendHold, request), "a replay answers the same").toEqual(extended);
+    const stored = (await call(ledger(), ledger().getHold, { holdId: hold.holdId })).hold!;
+    expect(stored).toMatchObject({ amountMicros: String(30 * CREDIT), status: ledgerV1.HoldStatus.HOLD_STATUS_OPEN });
+    expect((await available()).heldMicros).toBe(String(30 * CREDIT));
+
+    const denied = await call(ledger(), ledger().extendHold, ledgerV1.ExtendHoldRequest.fromPartial({ accountId: ACCOUNT, holdId: hold.holdId, estimate: replies("gpt-4o", 15), idempotencyKey: "x-2" }));
+    expect(denied).toMatchObject({ allowed: false, reason: ledgerV1.DenialReason.DENIAL_REASON_INSUFFICIENT_CREDITS, amountMicros: String(30 * CREDIT) });
+    expect((await available()).heldMicros).toBe(String(30 * CREDIT));
+
+    await call(ledger(), ledger().release, { accountId: ACCOUNT, holdId: hold.holdId, idempotencyKey: "x-release" });
+    const closed = await refusal(call(ledger(), ledger().extendHold, ledgerV1.ExtendHoldRequest.fromPartial({ accountId: ACCOUNT, holdId: hold.holdId, ttlMs: "1000", idempotencyKey: "x-3" })));
+    expect(closed).toMatchObject({ code: 9, reason: "HOLD_CLOSED" });
+    const nothing = await refusal(call(ledger(), ledger().extendHold, ledgerV1.ExtendHoldRequest.fromPartial({ accountId: ACCOUNT, holdId: hold.holdId, idempotencyKey: "x-4" })));
+    expect(nothing).toMatchObject({ code: 3, field: "ttl_ms" });
+  });
+});
+
+describe("LedgerService.ReverseCharge", () => {
+  it("returns a charge to its pools as one REVERSE entry, once, shown on both entries and on the receipt", async () => {
+    const before = await available();
+    const charged = await call(ledger(), ledger().charge, ledgerV1.ChargeRequest.fromPartial({ accountId: ACCOUNT, usage: replies("gpt-4o", 3), final: true, idempotencyKey: "r-charge" }));
+    expect(charged.chargedMicros).toBe(String(15 * CREDIT));
+    const request = { accountId: ACCOUNT, entryId: charged.entryId, reason: "model outage: answers were empty", actor: "", idempotencyKey: "r-reverse" };
+    const reversed = await call(ledger(), ledger().reverseCharge, request);
+    expect(reversed).toMatchObject({ returnedMicros: String(15 * CREDIT), balanceMicros: before.balanceMicros });
+    expect(await call(ledger(), ledger().reverseCharge, request), "a replay answers the same").toEqual(reversed);
+    expect(await refusal(call(ledger(), ledger().reverseCharge, { ...request, idempotencyKey: "r-again" }))).toMatchObject({ code: 9, reason: "ALREADY_REVERSED" });
+    expect((await available()).balanceMicros).toBe(before.balanceMicros);
+
+    const entries = (await call(ledger(), ledger().listEntries, ledgerV1.ListEntriesRequest.fromPartial({ accountId: ACCOUNT }))).entries;
+    const reverse = entries.find((e) => e.entryId === reversed.entryId)!;
+    expect(reverse).toMatchObject({ kind: ledgerV1.EntryKind.ENTRY_KIND_REVERSE, reversesEntryId: charged.entryId, amountMicros: String(-15 * CREDIT), reason: request.reason });
+    expect(reverse.lines.reduce((sum, l) => sum + BigInt(l.amountMicros), 0n)).toBe(0n);
+    expect(entries.find((e) => e.entryId === charged.entryId)).toMatchObject({ reversedByEntryId: reversed.entryId });
+    const receipt = (await call(ledger(), ledger().getReceipt, { entryId: charged.entryId, holdId: "" })).receipt!;
+    expect(receipt.charges[0]).toMatchObject({ reversedByEntryId: reversed.entryId });
+
+    expect(await refusal(call(ledger(), ledger().reverseCharge, { ...request, entryId: reversed.entryId, idempotencyKey: "r-not-a-charge" }))).toMatchObject({ code: 5 });
+    expect(await refusal(call(ledger(), ledger().reverseCharge, { ...request, reason: "", idempotencyKey: "r-no-reason" }))).toMatchObject({ code: 3, field: "reason" });
+  });
+
+  it("is support's: a meter credential is refused", async () => {
+    const meter = createClient(ledgerV1.LedgerServiceClient, platform.ledger.address, { credentials: platform.issuer!.credential("meter-probe", ["meter"]) });
+    const refused = await refusal(call(meter, meter.reverseCharge, { accountId: ACCOUNT, entryId: "1", reason: "r", actor: "", idempotencyKey: "r-meter" }));
+    meter.close();
+    expect(refused).toMatchObject({ code: 7, reason: "ROLE_REQUIRED" });
+  });
+});
