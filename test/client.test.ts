@@ -16,7 +16,7 @@ import {
   type TollgateClientOptions,
 } from "@tollgate/client";
 import { call } from "@tollgate/grpc-kit";
-import { commonV1, entitlementsV1, pricingV1 } from "@tollgate/proto";
+import { commonV1, entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { createTestDatabase, type TestDatabase } from "@tollgate/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CREDIT } from "./fixtures.js";
@@ -182,6 +182,21 @@ describe("streamed response", () => {
     expect(await again.close()).toMatchObject({ chargedMicros: 0n, entryId: final!.entryId });
     expect(again.chargedMicros).toBe(20n * BigInt(CREDIT));
     expect(await available("streamer")).toBe(0n);
+  });
+
+  it("grows the hold before it runs out (ExtendHold), so a stream longer than its estimate stays reserved", async () => {
+    await account("outgrown", "hundred");
+    const tollgate = client();
+    const meter = await tollgate.openMeter({ accountId: "outgrown", workKey: "reply-outgrown-1", estimate: usage.tokens("sonnet", { output: 10 }), ttlMs: 60_000 });
+    // Chunks of 5 credits on a 10-credit hold: from the third on, each is reserved by an extension before it is charged.
+    expect(await stream(meter, 5)).toBe(5);
+    const ledger = platform.clients.ledger;
+    const hold = (await call(ledger, ledger.getHold, { holdId: meter.holdId! })).hold!;
+    expect(hold).toMatchObject({ amountMicros: String(25 * CREDIT), chargedMicros: String(25 * CREDIT) });
+    const entries = await call(ledger, ledger.listEntries, ledgerV1.ListEntriesRequest.fromPartial({ accountId: "outgrown" }));
+    expect(entries.entries.filter((e) => e.kind === ledgerV1.EntryKind.ENTRY_KIND_CHARGE)).toHaveLength(5);
+    expect(await meter.close()).toMatchObject({ chargedMicros: 0n, releasedMicros: 0n });
+    expect(await available("outgrown")).toBe(75n * BigInt(CREDIT));
   });
 
   it("meter(…, body) closes with a final charge when the body returns and releases the hold when it throws", async () => {

@@ -105,6 +105,20 @@ export interface ReleaseResult {
   idempotencyKey: string;
 }
 
+export interface ExtendHoldInput {
+  accountId: string;
+  holdId: string;
+  /** What more the work is expected to use (absent: keep the amount). */
+  estimate?: Usage;
+  /** The hold expires this long from now, unless it already expires later (absent: keep the expiry). */
+  ttlMs?: number;
+  idempotencyKey?: string;
+}
+
+export type HoldExtension =
+  | { allowed: true; amountMicros: bigint; expiresAt: Date | undefined; availableMicros: bigint; idempotencyKey: string }
+  | { allowed: false; reason: DenialReason; message: string; amountMicros: bigint; availableMicros: bigint; idempotencyKey: string };
+
 export interface UnitBalance {
   unit: string;
   balanceMicros: bigint;
@@ -237,6 +251,24 @@ export class TollgateClient {
       entryId: micros(answer.entryId),
       idempotencyKey,
     };
+  }
+
+  /**
+   * Reserves more on an open hold and/or keeps it open longer. A denial
+   * (`allowed: false`) leaves the hold as it was; an expired hold is
+   * `FAILED_PRECONDITION` `HOLD_EXPIRED` (authorize again).
+   */
+  async extendHold(input: ExtendHoldInput, options?: CallOptions): Promise<HoldExtension> {
+    const idempotencyKey = input.idempotencyKey ?? uuidv7();
+    const answer = await this.call(
+      this.ledger.extendHold,
+      { accountId: input.accountId, holdId: input.holdId, estimate: input.estimate, ttlMs: String(input.ttlMs ?? 0), idempotencyKey },
+      options,
+    );
+    const amounts = { amountMicros: micros(answer.amountMicros), availableMicros: micros(answer.availableMicros), idempotencyKey };
+    return answer.allowed
+      ? { allowed: true, ...amounts, expiresAt: answer.expiresAt }
+      : { allowed: false, reason: denialReasonName(answer.reason), message: answer.message, ...amounts };
   }
 
   /** Gives back what a hold still reserves (answers 0 for a hold no longer open). */

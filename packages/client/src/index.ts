@@ -6,6 +6,8 @@ export type {
   CallOptions,
   ChargeInput,
   ChargeResult,
+  ExtendHoldInput,
+  HoldExtension,
   ReleaseInput,
   ReleaseResult,
   RunContext,

@@ -58,6 +58,13 @@ export class Meter {
   private charged = 0n;
   private uncollected = 0n;
   private largestIncrement = 0n;
+  /** The increment that was the largest so far: what an extension asks for. */
+  private largestUsage: Usage | undefined;
+  /** What the hold reserves in all (it grows with each extension). */
+  private reservedMicros: bigint;
+  private extensions = 0;
+  /** Set once an extension was refused: the meter charges above the hold from then on. */
+  private extensionRefused = false;
   private ending: { kind: "close"; done: Promise<ChargeResult | undefined> } | { kind: "release"; done: Promise<ReleaseResult | undefined> } | undefined;
 
   constructor(
@@ -66,6 +73,7 @@ export class Meter {
     readonly authorization: Extract<Authorization, { allowed: true }>,
   ) {
     this.holdId = authorization.holdId;
+    this.reservedMicros = authorization.amountMicros;
     this.signal = this.controller.signal;
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
     const caller = options.signal;
@@ -172,7 +180,10 @@ export class Meter {
       throw error;
     }
     this.count(result);
-    if (result.chargedMicros + result.uncollectedMicros > this.largestIncrement) this.largestIncrement = result.chargedMicros + result.uncollectedMicros;
+    if (result.chargedMicros + result.uncollectedMicros > this.largestIncrement) {
+      this.largestIncrement = result.chargedMicros + result.uncollectedMicros;
+      this.largestUsage = usage;
+    }
     if (!result.proceed) this.stop("LIMIT_REACHED", `the account is at its limit (balance ${result.balanceMicros} micros, ${result.uncollectedMicros} uncollected)`);
     return result;
   }
@@ -187,26 +198,36 @@ export class Meter {
    * the next increment (judged by the largest so far), ask for more.
    */
   private async keepHoldAhead(): Promise<void> {
-    if (!this.holdId || this.signal.aborted) return;
-    const left = this.authorization.amountMicros - this.charged;
+    if (!this.holdId || this.signal.aborted || this.extensionRefused || !this.largestUsage) return;
+    const left = this.reservedMicros - this.charged;
     if (left >= this.largestIncrement) return;
-    await this.extendHold(this.largestIncrement * EXTEND_BY_INCREMENTS);
+    await this.extendHold(this.largestUsage);
   }
 
   /**
-   * Grows the hold by `amountMicros` and renews its ttl; true when the ledger
-   * allowed it. The ledger has no RPC for it yet, so this answers false and
-   * the meter goes on charging past the hold, which the ledger accepts as
-   * usage above the hold while the balance lasts (and answers `proceed`
-   * false once it does not). Once it has one, this is the only place to
-   * fill: `ExtendHold { account_id, hold_id, amount_micros (added), ttl_ms,
-   * idempotency_key = stepKey(workKey, "extend/<n>") }` answering `allowed`,
-   * `reason`, the hold's new `amount_micros` and `expires_at` (a denial stops
-   * the meter with its reason).
+   * Grows the hold by one more of the largest increment and renews its ttl
+   * (`ExtendHold`, keyed `<workKey>/extend/<n>`); true when the ledger allowed
+   * it. A refusal (the balance cannot cover it, the hold expired) is not a
+   * stop: the meter goes on charging above the hold, which the ledger accepts
+   * while the balance lasts and answers `proceed` false once it does not.
    */
-  private async extendHold(amountMicros: bigint): Promise<boolean> {
-    void amountMicros;
-    return false;
+  private async extendHold(usage: Usage): Promise<boolean> {
+    try {
+      const extended = await this.client.extendHold(
+        {
+          accountId: this.options.accountId, holdId: this.holdId!, estimate: usage, ttlMs: this.options.ttlMs ?? DEFAULT_TTL_MS,
+          idempotencyKey: stepKey(this.workKey, `extend/${++this.extensions}`),
+        },
+        this.options.callOptions,
+      );
+      if (extended.allowed) this.reservedMicros = extended.amountMicros;
+      else this.extensionRefused = true;
+      return extended.allowed;
+    } catch (error) {
+      if (!(error instanceof FailedPreconditionError)) throw error;
+      this.extensionRefused = true;
+      return false;
+    }
   }
 
   private stop(reason: StopReason, message: string) {
@@ -217,8 +238,8 @@ export class Meter {
   }
 }
 
-/** How many increments (the largest so far) an extension asks for. */
-const EXTEND_BY_INCREMENTS = 4n;
+/** The ledger's default hold ttl, renewed by each extension when the meter names none. */
+const DEFAULT_TTL_MS = 5 * 60_000;
 
 export async function openMeter(client: TollgateClient, options: MeterOptions): Promise<Meter> {
   const workKey = options.workKey ?? uuidv7();
