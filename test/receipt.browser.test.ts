@@ -73,7 +73,7 @@ beforeAll(async () => {
     toolEntryId = (await call(L, L.charge, ledgerV1.ChargeRequest.fromPartial({ accountId: "team-co", usage: toolRuns(tool, 1), attribution: { userId: "bob" }, final: true, idempotencyKey: key }))).entryId;
   }
   gateway = await startGateway({
-    databaseUrl: db.url, port: 0, secret: "a-browser-receipt-secret-long-enough-0123", users: "vera:viewer-pass:viewer",
+    databaseUrl: db.url, port: 0, secret: "a-browser-receipt-secret-long-enough-0123", users: "vera:viewer-pass:viewer,otto:operator-pass:operator",
     staticDir: `${root}admin/dist`,
     ...platform.serviceCredentials("gateway", ROLES),
     addresses: { entitlements: platform.entitlements.address, pricing: platform.pricing.address, ledger: platform.ledger.address, notifications: platform.notifications.address },
@@ -197,6 +197,34 @@ describe("usage views in Chromium", () => {
     expect(await text(page, "tools-total")).toBe(listed.totalTools);
     expect(await text(page, "tools-runs")).toBe(listed.totalRuns);
     await page.screenshot({ path: `${screenshots}/account-tools-catalogue.png`, fullPage: true });
+    await page.close();
+  }, 120_000);
+});
+
+describe("reversing a charge in Chromium", () => {
+  it("an operator reverses a charge from its receipt with a reason; the receipt then shows the reversal and the pools have it back", async () => {
+    const L = ledger();
+    const charged = await call(L, L.charge, ledgerV1.ChargeRequest.fromPartial({ accountId: "team-co", usage: blockRuns("sandbox", 4), final: true, idempotencyKey: "b-to-reverse" }));
+    const balance = async () => (await call(L, L.getBalance, { accountId: "team-co" })).units.find((u) => unitName(u.unit) === "credits")!.balanceMicros;
+    const before = BigInt(await balance());
+
+    const viewer = await signIn(`/#/tollgate-receipts/${charged.entryId}/show`);
+    await viewer.getByTestId("receipt-page").waitFor();
+    expect(await viewer.getByTestId("reverse-button").isDisabled(), "a viewer may not reverse").toBe(true);
+    await viewer.close();
+
+    const page = await signInPage(browser, gateway.url, "otto", "operator-pass", `/#/tollgate-receipts/${charged.entryId}/show`);
+    await page.getByTestId("reverse-button").click();
+    await page.getByTestId("reverse-reason").fill("Sandbox crashed before running: refund");
+    await page.getByTestId("reverse-submit").click();
+    await page.getByTestId("receipt-reversed").waitFor();
+    const reversedBy = (await call(L, L.getReceipt, { entryId: charged.entryId, holdId: "" })).receipt!.charges[0]!.reversedByEntryId;
+    expect(reversedBy).not.toBe("0");
+    expect(await text(page, "receipt-reversed")).toContain(`#${reversedBy}`);
+    expect(BigInt(await balance())).toBe(before + BigInt(charged.chargedMicros));
+    const entries = (await call(L, L.listEntries, ledgerV1.ListEntriesRequest.fromPartial({ accountId: "team-co", kind: ledgerV1.EntryKind.ENTRY_KIND_REVERSE }))).entries;
+    expect(entries.map((e) => [e.reversesEntryId, e.reason, e.onBehalfOf])).toEqual([[charged.entryId, "Sandbox crashed before running: refund", "otto"]]);
+    await page.screenshot({ path: `${screenshots}/receipt-reversed.png`, fullPage: true });
     await page.close();
   }, 120_000);
 });

@@ -105,6 +105,10 @@ export interface Entry {
   trace_id: string;
   created_at: string | null;
   lines: LedgerLine[];
+  /** A reverse entry: the charge it returned. */
+  reverses_entry_id?: string | null;
+  /** A charge that was reversed: the reverse entry that returned it. */
+  reversed_by_entry_id?: string | null;
 }
 
 export type HoldStatus = "open" | "charged" | "released" | "expired";

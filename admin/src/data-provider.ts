@@ -61,6 +61,8 @@ export interface TollgateDataProvider extends DataProvider {
   getRateTableDiff(resource: string, params: { tableId: string; from: string | number; to: string | number; signal?: AbortSignal }): Promise<{ changes: RateChange[] }>;
   grantCredits(resource: string, params: { accountId: string; pool_kind: string; unit: string; amount: string; expires_at?: string; reason: string }): Promise<{ pool_id: string; entry_id: string; balance_micros: string; audit_id: string }>;
   adjustBalance(resource: string, params: { accountId: string; pool_id: string; amount: string; reason: string }): Promise<{ entry_id: string; balance_micros: string; audit_id: string }>;
+  /** Returns a charge to the pools it drew from (operator; once per charge). */
+  reverseCharge(resource: string, params: { accountId: string; entry_id: string; reason: string }): Promise<{ entry_id: string; returned_micros: string; balance_micros: string; audit_id: string }>;
   setAccountStatus(resource: string, params: { accountId: string; status: "active" | "suspended"; reason: string }): Promise<{ account: Account; audit_id: string }>;
   changePlan(resource: string, params: { accountId: string; plan_id: string; reason: string }): Promise<{ account: Account; audit_id: string }>;
   /** Overrides the plan's low-credit and negative limits of one unit for this account (operator). */
@@ -321,6 +323,7 @@ export function tollgateDataProvider(options: TollgateDataProviderOptions): Toll
     getRateTableDiff: (_r, { tableId, from, to, signal }) => get("/api/rate-tables/diff", { table_id: tableId, from, to }, signal),
     grantCredits: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/grants`, body),
     adjustBalance: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/adjustments`, body),
+    reverseCharge: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/reversals`, body),
     setAccountStatus: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/status`, body),
     changePlan: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/plan`, body),
     setAccountLimits: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/limits`, body),

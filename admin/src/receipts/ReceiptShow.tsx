@@ -1,4 +1,6 @@
-import { Alert, Box, Card, CardContent, CardHeader, Chip, Stack, Table, TableBody, TableCell, TableHead, TableRow, Typography } from "@mui/material";
+import Undo from "@mui/icons-material/Undo";
+import { Alert, Box, Button, Card, CardContent, CardHeader, Chip, Stack, Table, TableBody, TableCell, TableHead, TableRow, Tooltip, Typography } from "@mui/material";
+import { useState } from "react";
 import { Link as RaLink, ShowBase, Title, useShowContext } from "react-admin";
 import type { Receipt } from "../api-types";
 import { Amount } from "../components/Amount";
@@ -7,6 +9,8 @@ import { RateTableRef } from "../components/RateTableRef";
 import { TraceLink } from "../components/TraceLink";
 import { RESOURCES } from "../data-provider";
 import { Attribution } from "../entries/EntriesTable";
+import { ActionDialog } from "../components/ActionDialog";
+import { useRole, useTollgate } from "../hooks";
 import { describeError } from "../http";
 import { formatAmount } from "../money";
 
@@ -243,6 +247,51 @@ function Charges({ r }: { r: Receipt }) {
   );
 }
 
+/**
+ * Reversing the receipt's charge: one compensating entry that returns it to
+ * the pools it drew from (operator, reason required, audited, once). A
+ * reversed charge links to its reversal.
+ */
+function Reversal({ r }: { r: Receipt }) {
+  const provider = useTollgate();
+  const { canOperate } = useRole();
+  const [open, setOpen] = useState(false);
+  const charge = r.charges.find((c) => String(c.id) === String(r.id));
+  if (!charge) return null;
+  if (charge.reversed_by_entry_id) {
+    return (
+      <Alert severity="info" data-testid="receipt-reversed">
+        This charge was reversed by entry #{charge.reversed_by_entry_id}: its credits went back to the pools it drew from.
+      </Alert>
+    );
+  }
+  const button = (
+    <Button size="small" startIcon={<Undo />} onClick={() => setOpen(true)} disabled={!canOperate} data-testid="reverse-button">
+      Reverse charge
+    </Button>
+  );
+  return (
+    <Box>
+      {canOperate ? button : <Tooltip title="Needs the operator role"><span>{button}</span></Tooltip>}
+      <ActionDialog
+        open={open}
+        onClose={() => setOpen(false)}
+        title={`Reverse charge #${String(charge.id)}`}
+        testId="reverse"
+        submitLabel="Reverse"
+        successMessage="Charge reversed"
+        onSubmit={(reason) => provider.reverseCharge(RESOURCES.accounts, { accountId: r.account_id, entry_id: String(charge.id), reason })}
+      >
+        {() => (
+          <Typography variant="body2">
+            Returns <Amount micros={charge.amount_micros} unit={charge.unit} exact /> to the pools the charge drew from, as one compensating entry. A charge is reversed once.
+          </Typography>
+        )}
+      </ActionDialog>
+    </Box>
+  );
+}
+
 function ReceiptView() {
   const { record, isPending, error } = useShowContext<Receipt>();
   if (isPending) return <Typography sx={{ p: 2 }}>Loading…</Typography>;
@@ -254,6 +303,7 @@ function ReceiptView() {
       <Title title={title} />
       <Typography variant="h6">{title}</Typography>
       <Summary r={r} />
+      <Reversal r={r} />
       <LineItems r={r} />
       <Pools r={r} />
       <Charges r={r} />

@@ -44,7 +44,7 @@ const WINDOWS: Record<string, ledgerV1.UsageWindow> = {
   "7d": ledgerV1.UsageWindow.USAGE_WINDOW_WEEK_DAILY,
   "30d": ledgerV1.UsageWindow.USAGE_WINDOW_MONTH_WEEKLY,
 };
-const ENTRY_KINDS = ["grant", "charge", "adjust", "expire", "reset"];
+const ENTRY_KINDS = ["grant", "charge", "adjust", "expire", "reset", "reverse"];
 const HOLD_STATUSES = ["open", "charged", "released", "expired"];
 
 /** Where a page of the audit log starts in each of its two logs: below an id, from the top (undefined), or past the end (0). */
@@ -293,6 +293,22 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
       before: () => balanceOf(id),
       run: (reason, key) => call(ledger, ledger.adjust, { accountId: id, poolId, amountMicros: amount.toString(), reason, actor: userOf(request).username, idempotencyKey: key }),
       after: (r) => ({ entry_id: r.entryId, balance_micros: r.balanceMicros }),
+    });
+  });
+
+  app.post("/api/accounts/:id/reversals", async (request) => {
+    const { id } = request.params as { id: string };
+    const body = (request.body ?? {}) as Body;
+    const entryId = required(body.entry_id, "entry_id");
+    if (!/^[1-9][0-9]{0,17}$/.test(entryId)) throw new InvalidArgumentError("entry_id", "must be a charge's entry id");
+    return action(request, {
+      role: "operator",
+      name: "reverse_charge",
+      target: `entry:${entryId}`,
+      accountId: id,
+      before: () => balanceOf(id),
+      run: (reason, key) => call(ledger, ledger.reverseCharge, { accountId: id, entryId, reason, actor: userOf(request).username, idempotencyKey: key }),
+      after: (r) => ({ entry_id: r.entryId, returned_micros: r.returnedMicros, balance_micros: r.balanceMicros }),
     });
   });
 

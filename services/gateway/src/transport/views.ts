@@ -122,6 +122,8 @@ export function entryView(e: ledgerV1.Entry) {
     trace_id: e.traceId,
     created_at: iso(e.createdAt),
     lines: e.lines.map((l) => ({ ledger_account: l.ledgerAccount, pool_id: l.poolId, amount_micros: l.amountMicros })),
+    reverses_entry_id: e.reversesEntryId !== "0" ? e.reversesEntryId : null,
+    reversed_by_entry_id: e.reversedByEntryId !== "0" ? e.reversedByEntryId : null,
   };
 }
 
