@@ -145,7 +145,7 @@ describe("use cases over the in-memory store", () => {
     const request = { accountId: "acme", entryId: charged.entryId, reason: "model outage", actor: "support@acme", idempotencyKey: "r", traceId: "" };
     const reversed = await reverse(deps, request);
     expect(reversed).toMatchObject({ returnedMicros: 12n * CREDIT, balanceMicros: 15n * CREDIT });
-    expect(await reverse(deps, request)).toEqual(reversed);
+    expect(await reverse(deps, request)).toEqual({ ...reversed, replayed: true });
     await expect(reverse(deps, { ...request, idempotencyKey: "r2" })).rejects.toMatchObject({ constructor: FailedPreconditionError, reason: "ALREADY_REVERSED" });
     const entry = (await store.entries("acme")).find((e) => e.entryId === reversed.entryId)!;
     expect(entry).toMatchObject({ kind: "reverse", reversesEntryId: charged.entryId, amountMicros: -12n * CREDIT, reason: "model outage" });
