@@ -11,7 +11,7 @@ import { openHolds, poolsDrawn } from "./data/operational-reads.js";
 import { reconcileSlice, Reconciler } from "./data/reconciliation.js";
 import { RateCache } from "./data/rate-cache.js";
 import { PostgresLedgerStateStore } from "./data/state-store.js";
-import { Ledger } from "./domain/ledger.js";
+import { Ledger } from "./app/metered-work.js";
 import { sweep } from "./domain/use-cases/expire.js";
 import { CycleOpener } from "./domain/use-cases/open-cycle.js";
 import type { LedgerDeps } from "./domain/use-cases/run.js";

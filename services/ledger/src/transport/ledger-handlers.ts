@@ -8,7 +8,7 @@ import { currentTraceId, currentTraceparent } from "@tollgate/telemetry";
 import type { LedgerStore, OutboxRow } from "../data/ledger-store.js";
 import { cycleMetrics } from "../domain/cycle.js";
 import type { DenialReason } from "../domain/denial.js";
-import type { Ledger, StartOutcome } from "../domain/ledger.js";
+import type { Ledger, StartOutcome } from "../app/metered-work.js";
 import { adjust } from "../domain/use-cases/adjust.js";
 import { authorize } from "../domain/use-cases/authorize.js";
 import { charge } from "../domain/use-cases/charge.js";

@@ -2,7 +2,7 @@ import type { LogFollower } from "@tollgate/db";
 import type { RequestScope } from "@tollgate/grpc-kit";
 import { currentTraceId, currentTraceparent } from "@tollgate/telemetry";
 import type { LedgerStore, OutboxRow } from "../data/ledger-store.js";
-import type { Ledger } from "../domain/ledger.js";
+import type { Ledger } from "../app/metered-work.js";
 import type { MeterPort } from "../domain/meter-port.js";
 import type { MeterHold } from "../domain/meter-session.js";
 import { authorize } from "../domain/use-cases/authorize.js";

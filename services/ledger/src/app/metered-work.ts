@@ -3,13 +3,13 @@ import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@t
 import type { Unit, Usage } from "@tollgate/rating";
 import type { LedgerStore } from "../data/ledger-store.js";
 import type { RateCache } from "../data/rate-cache.js";
-import type { AccountDirectory, AccountView } from "./account-view.js";
-import type { DenialReason } from "./denial.js";
-import { fingerprint } from "./fingerprint.js";
-import { shortfallMessage } from "./use-cases/authorize.js";
-import { eligibilityOf, price } from "./use-cases/run.js";
+import type { AccountDirectory, AccountView } from "../domain/account-view.js";
+import type { DenialReason } from "../domain/denial.js";
+import { fingerprint } from "../domain/fingerprint.js";
+import { shortfallMessage } from "../domain/use-cases/authorize.js";
+import { eligibilityOf, price } from "../domain/use-cases/run.js";
 
-export type { DenialReason } from "./denial.js";
+export type { DenialReason } from "../domain/denial.js";
 
 /** A stored usage (bigint amounts as strings) and back. */
 function usageToJson(usage: Usage): unknown {
