@@ -115,7 +115,7 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
   const decisions = new DecisionTelemetry(metrics, (entryId) => poolsDrawn(em(), entryId));
   const handlers = {
     ...ledgerHandlers(deps, cycles, ledger, store, events, { scope }, decisions),
-    ...receiptHandlers({ em, account: (id) => store.account(id), requireAccount: (id) => accounts.get(id), publishedRateTables: (s) => ledger.publishedRateTables(s) }, { scope }),
+    ...receiptHandlers({ em, account: (id) => store.account(id), requireAccount: (id) => accounts.get(id), publishedRateTables: (s) => ledger.publishedRateTables(s), reversals: (a, ids) => store.reversals(a, ids) }, { scope }),
   };
   // Meter streams learn of other callers' charges and of reopened work through LISTEN/NOTIFY, on every replica.
   const signals = new MeterSignals(options.databaseUrl);

@@ -7,7 +7,8 @@ import { entryView, holdView, notificationView, unitName } from "./views.js";
 
 type Query = Record<string, string | undefined>;
 
-const ENTRY_ID = /^[1-9][0-9]{0,17}$/;
+/** A journal entry's id as the console may name it. */
+export const ENTRY_ID = /^[1-9][0-9]{0,17}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const lower = (json: string, prefix: string) => json.slice(prefix.length).toLowerCase();
 const snake = (text: string) => text.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);

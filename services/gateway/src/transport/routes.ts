@@ -8,6 +8,7 @@ import type { CallAuditLog } from "@tollgate/db";
 import type { AuditStore } from "../data/audit-store.js";
 import { parseAmount } from "../domain/amount.js";
 import { requireReason, requireRole, type Role, type User } from "../domain/access.js";
+import { ENTRY_ID } from "./receipt-routes.js";
 import { accountView, balanceView, bannerView, entryView, holdView, notificationView, planView, rateTableView, searchHitView, workView } from "./views.js";
 
 export interface Clients {
@@ -300,7 +301,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     const { id } = request.params as { id: string };
     const body = (request.body ?? {}) as Body;
     const entryId = required(body.entry_id, "entry_id");
-    if (!/^[1-9][0-9]{0,17}$/.test(entryId)) throw new InvalidArgumentError("entry_id", "must be a charge's entry id");
+    if (!ENTRY_ID.test(entryId)) throw new InvalidArgumentError("entry_id", "must be a charge's entry id");
     return action(request, {
       role: "operator",
       name: "reverse_charge",

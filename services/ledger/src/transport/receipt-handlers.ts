@@ -3,7 +3,7 @@ import { InvalidArgumentError, NotFoundError } from "@tollgate/errors";
 import { page, pageOffset, pageSize, unary, type HandlerOptions } from "@tollgate/grpc-kit";
 import { entitlementsV1, ledgerV1 } from "@tollgate/proto";
 import { bucketToProto, int64, type Bucket } from "@tollgate/rating";
-import { EntrySchema, type LedgerAccount } from "../data/entities.js";
+import type { LedgerAccount } from "../data/entities.js";
 import { receiptRecord, type ReceiptRecord } from "../data/receipts.js";
 import { listTools, setTool, usageBreakdown, type ToolRow, type ToolStatus } from "../data/usage-views.js";
 import { receiptLines } from "../domain/receipt.js";
@@ -19,6 +19,8 @@ export interface ReceiptDependencies {
   /** Throws NOT_FOUND for an account entitlements does not know. */
   requireAccount: (accountId: string) => Promise<unknown>;
   publishedRateTables: (sequences: Iterable<bigint>) => Promise<PublishedRateTables>;
+  /** The reverse entries that returned these charges: charge entry id → reversing entry id. */
+  reversals: (accountId: string, entryIds: string[]) => Promise<Map<string, string>>;
 }
 
 const TOOL_STATUSES: readonly ToolStatus[] = ["development", "deployed", "undeployed", "deleted"];
@@ -95,8 +97,7 @@ export function receiptHandlers(deps: ReceiptDependencies, options: HandlerOptio
       if (record === undefined) throw entryId > 0n ? new NotFoundError("entry", entryId.toString()) : new NotFoundError("hold", request.holdId);
       if (record === "notCharge") throw new InvalidArgumentError("entry_id", `entry ${entryId} is not a charge; receipts are for charges and holds`);
       const sequences = [...record.charges.map((c) => BigInt(c.rateTableSequence)), ...(record.hold ? [BigInt(record.hold.rateTableSequence)] : [])];
-      const reversals = await deps.em().find(EntrySchema, { accountId: record.accountId, reversesEntryId: { $in: record.charges.map((c) => c.entryId) } }, { fields: ["entryId", "reversesEntryId"] });
-      const reversedBy = new Map(reversals.map((e) => [e.reversesEntryId!, e.entryId]));
+      const reversedBy = await deps.reversals(record.accountId, record.charges.map((c) => c.entryId));
       return { receipt: receiptToProto(record, await deps.publishedRateTables(sequences), reversedBy) };
     }, options),
 
