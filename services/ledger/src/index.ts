@@ -55,6 +55,8 @@ export interface LedgerServiceOptions {
   reconcileSliceAccounts?: number;
   /** How long a broken Meter stream's hold waits for a reconnect before the unused rest is released (default 30 s). */
   meterGraceMs?: number;
+  /** The time the ledger decides commands at (default: the system clock); a test that compares the ledger with the state machine sets it. */
+  now?: () => Date;
 }
 
 export interface LedgerService {
@@ -108,7 +110,7 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
     observe: (size, waits) => metrics.groupCommit(size, waits),
     refused: (size, error) => console.error(JSON.stringify({ level: "warn", service: "ledger", msg: "group commit batch refused; retrying its halves", size, error: String(error) })),
   }) : stateStore;
-  const deps: LedgerDeps = { store: writes, accounts, rates, now: () => new Date(), reloadPrices: { set: (poolId, price) => scope(() => store.setReloadPrice(poolId, price)) } };
+  const deps: LedgerDeps = { store: writes, accounts, rates, now: options.now ?? (() => new Date()), reloadPrices: { set: (poolId, price) => scope(() => store.setReloadPrice(poolId, price)) } };
   const cycles = new CycleOpener(deps);
   const ledger = new Ledger(store, accounts, rates, cycles);
   const events = new LogFollower((after, limit) => store.outboxAfter(after, limit), (row) => BigInt(row.sequence), 250);

@@ -129,6 +129,16 @@ describe("the contract", () => {
     m.nowMs += 10;
     expect(m.run(m.adjust(bonus.poolId, 1n))[0]).toMatchObject({ ok: false, error: { reason: "POOL_CLOSED" } });
   });
+
+  it("a Grant makes a bonus, add-on or free-grant pool: the cycle's pools (monthly, spend cap) are opened by rollover alone", () => {
+    // A granted monthly pool with an expiry was never expired (the sweep leaves cycle pools to rollover) yet stopped counting at its expiry: credits left the balance with no entry.
+    const m = Machine.open({ allotmentMicros: 100n });
+    for (const kind of ["monthly", "spend_cap"] as const) {
+      expect(m.run(m.grant(12n, { kind, expiresAtMs: m.nowMs + 10 }))[0]).toMatchObject({ ok: false, error: { code: "INVALID_ARGUMENT", field: "pool_kind" } });
+    }
+    expect(m.last!.writes).toEqual([]);
+    expect(credits(m).balanceMicros).toBe(100n);
+  });
 });
 
 describe("order of checks", () => {

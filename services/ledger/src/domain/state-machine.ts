@@ -14,7 +14,7 @@
  *
  * | # | result | code | when |
  * |---|---|---|---|
- * | 1 | error | `INVALID_ARGUMENT` (`field`) | a field is missing or out of range: `idempotency_key` (1–200 chars), `amount_micros`, `ttl_ms`, `hold_id`, `pool_id`, `reason`, `actor`, `expires_at`, `reload_*`, `replicas`, `work_id` |
+ * | 1 | error | `INVALID_ARGUMENT` (`field`) | a field is missing or out of range: `idempotency_key` (1–200 chars), `amount_micros`, `ttl_ms`, `hold_id`, `pool_id`, `reason`, `actor`, `expires_at`, `reload_*`, `replicas`, `work_id`; a Grant's `pool_kind` that is not `bonus`, `add_on` or `free_grant` |
  * | 2 | error | `NOT_FOUND` | the account has no open cycle, the unit no balance, or the hold, pool or work is not the account's |
  * | 3 | replay | — | the key was used with the same request: the recorded answer, nothing written (whatever the time: a Grant's `expires_at` is checked after this) |
  * | 3 | error | `ALREADY_EXISTS` `IDEMPOTENCY_KEY_REUSED` | the key was used with another request |
@@ -68,6 +68,9 @@ import { rollOver } from "./rules/rollover.js";
 import { crossings } from "./rules/thresholds.js";
 import { POOL_KINDS, type AccountState, type BatchContext, type LedgerState } from "./state.js";
 import { applyWrites, cloneAccount, type Line, type Write } from "./writes.js";
+
+/** The pool kinds a Grant makes. */
+const GRANTED_KINDS: readonly string[] = POOL_KINDS.filter((kind) => kind !== "monthly" && kind !== "spend_cap");
 
 export const MAX_HOLD_TTL_MS = 24 * 60 * 60_000;
 export const STOP_MESSAGE = "You've used all your available credits. Please add more credits to your account to continue.";
@@ -255,7 +258,8 @@ function extendFields(c: ExtendHoldCommand): LedgerError | null {
 
 function grantFields(c: GrantCommand): LedgerError | null {
   if (c.amountMicros <= 0n) return invalid("amount_micros", "must be positive");
-  if (!POOL_KINDS.includes(c.kind)) return invalid("pool_kind", `must be one of ${POOL_KINDS.join(", ")}`);
+  // The cycle's pools (monthly, spend_cap) are opened by rollover, once per cycle, and closed by the next one; a Grant makes the others.
+  if (!GRANTED_KINDS.includes(c.kind)) return invalid("pool_kind", `must be one of ${GRANTED_KINDS.join(", ")}`);
   if (!c.reason) return invalid("reason", "is required");
   if (!c.actor) return invalid("actor", "is required");
   if (!Number.isInteger(c.priority)) return invalid("priority", "must be an integer");

@@ -176,7 +176,7 @@ export function ledgerHandlers(
       // The account's current cycle is opened (or rolled into) before it is shown.
       await cycles.open(request.accountId);
       const { account, pools, balances } = await ledger.balance(request.accountId);
-      const now = new Date();
+      const now = deps.now(); // the ledger's clock, the one its commands are decided at
       const units = await Promise.all(
         balances.map(async (balance) => {
           const live = pools.filter((p) => p.unit === balance.unit && (!p.expiresAt || p.expiresAt > now));
