@@ -644,4 +644,4 @@ it("answers every call as the state machine does, and ends in the same balances,
   ]) {
     expect(seen.get(path) ?? 0, `${path} (reached: ${reached.join(", ")})`).toBeGreaterThan(0);
   }
-}, 120_000);
+}, 180_000);
