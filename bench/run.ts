@@ -319,7 +319,8 @@ try {
   await workload("W-meter", "charges/s", async () => {
     const loop = await closedLoop(CONCURRENCY, SECONDS, async (worker, iteration, latencies) => {
       const client = clients[worker % CHANNELS]!;
-      meterCharges += await meterWork(client, { accountId: pick(), workId: `m-${worker}-${iteration}`, estimate: usage(21) }, usage(1), 20, latencies);
+      const charged = await meterWork(client, { accountId: pick(), workId: `m-${worker}-${iteration}`, estimate: usage(21) }, usage(1), 20, latencies);
+      meterCharges += charged;
     });
     return { loop, operations: meterCharges };
   });
