@@ -253,13 +253,23 @@ export class Ledger {
     return resumeWork(this.deps, await this.accounts.get(work.account_id), { accountId: work.account_id, workId });
   }
 
-  /** Charges every running run and deployment whose last charge is older than `ageMs`; returns how many were stopped. */
-  async meterDue(ageMs: number): Promise<number> {
+  /**
+   * Charges every running run and deployment whose last charge is older than
+   * `ageMs`; returns how many were stopped. Ticks of different work run side
+   * by side (at most `concurrency` at once), so the group commit puts many of
+   * them in one transaction.
+   */
+  async meterDue(ageMs: number, concurrency = 32): Promise<number> {
+    const due = await this.store.dueWork(new Date(this.now().getTime() - ageMs), 200);
     let stopped = 0;
-    for (const work of await this.store.dueWork(new Date(this.now().getTime() - ageMs), 200)) {
-      const result = await this.meter(work.work_id);
-      if (result.state === "stopped") stopped++;
-    }
+    let next = 0;
+    const ticker = async () => {
+      while (next < due.length) {
+        const work = due[next++]!;
+        if ((await this.meter(work.work_id)).state === "stopped") stopped++;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, due.length) }, ticker));
     return stopped;
   }
 
