@@ -112,7 +112,7 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
   }) : stateStore;
   const deps: LedgerDeps = { store: writes, accounts, rates, now: options.now ?? (() => new Date()), reloadPrices: { set: (poolId, price) => scope(() => store.setReloadPrice(poolId, price)) } };
   const cycles = new CycleOpener(deps);
-  const ledger = new Ledger(store, accounts, rates, cycles);
+  const ledger = new Ledger(store, rates, deps);
   const events = new LogFollower((after, limit) => store.outboxAfter(after, limit), (row) => BigInt(row.sequence), 250);
   const decisions = new DecisionTelemetry(metrics, (entryId) => poolsDrawn(em(), entryId));
   const handlers = {

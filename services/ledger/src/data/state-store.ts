@@ -1,9 +1,12 @@
 import { randomUUID } from "node:crypto";
 import type { Command } from "../domain/commands.js";
+import { atCommit } from "../domain/commit-rules.js";
 import { emptyAccount, type AccountState, type Hold, type HoldStatus, type IdempotencyRecord, type Ids, type LedgerState, type Pool, type PoolKind, type Work } from "../domain/state.js";
 import { IdsExhausted, type LedgerJournal, type LedgerStateStore } from "../domain/store.js";
 import { applyWrites, chargeRecordOf, type Entry, type OutboxEvent, type Write } from "../domain/writes.js";
+import { applyCommitEffects, BEGIN_WITH_COMMIT_RULES } from "./commit-effects.js";
 import { decodeAnswer, encodeAnswer } from "./stored-answers.js";
+import { insertWork, toWork, updateWork, WORK_COLUMNS, type WorkRow } from "./work-rows.js";
 
 /** The part of a `pg` client the store uses (the pool behind the ORM: `connectionPool(orm)`). */
 export interface PgClient {
@@ -81,6 +84,7 @@ function named(commands: readonly Command[]): Named {
         break;
       case "startWork":
       case "meter":
+      case "resumeWork":
         n.workIds.push(c.workId);
         break;
       case "rollOver":
@@ -126,11 +130,6 @@ interface HoldRow {
   created_ms: string; closed_ms: string | null; attribution: Record<string, string>; rate_table_version: string;
 }
 
-interface WorkRow {
-  work_id: string; kind: "run" | "deployment"; account_id: string; unit: string; state: string; replicas: number; charged_until_ms: string; active_ms: string;
-  charged_micros: string; attribution: Record<string, string>; endpoint: string; stop_reason: string;
-}
-
 /** A cycle grant key as the state machine names it: the cycle start in epoch ms (stored as PostgreSQL prints the timestamptz). */
 const POOL_COLUMNS = `
   pool_id::text, account_id, unit, kind, priority, ${MS("expires_at")} as expires_ms, ${MS("created_at")} as created_ms,
@@ -143,10 +142,6 @@ const POOL_COLUMNS = `
 const HOLD_COLUMNS = `
   hold_id::text, account_id, unit, bucket, amount_micros::text, charged_micros::text, status, ${MS("expires_at")} as expires_ms,
   ${MS("created_at")} as created_ms, ${MS("closed_at")} as closed_ms, attribution, rate_table_version::text`;
-
-const WORK_COLUMNS = `
-  work_id, kind, account_id, unit, state, replicas, ${MS("charged_until")} as charged_until_ms, active_ms::text, charged_micros::text,
-  attribution, endpoint, stop_reason`;
 
 function toPool(r: PoolRow): Pool {
   const reloadTo = BigInt(r.reload_to_micros);
@@ -163,13 +158,6 @@ function toHold(r: HoldRow): Hold {
     holdId: r.hold_id, accountId: r.account_id, unit: r.unit, bucket: r.bucket, amountMicros: BigInt(r.amount_micros), chargedMicros: BigInt(r.charged_micros),
     status: r.status, expiresAtMs: Number(r.expires_ms), createdAtMs: Number(r.created_ms), closedAtMs: r.closed_ms === null ? null : Number(r.closed_ms),
     attribution: r.attribution, rateTableVersion: BigInt(r.rate_table_version),
-  };
-}
-
-function toWork(r: WorkRow): Work {
-  return {
-    workId: r.work_id, kind: r.kind, accountId: r.account_id, unit: r.unit, state: r.state, replicas: r.replicas, chargedUntilMs: Number(r.charged_until_ms),
-    activeMs: Number(r.active_ms), chargedMicros: BigInt(r.charged_micros), attribution: r.attribution, endpoint: r.endpoint, stopReason: r.stop_reason,
   };
 }
 
@@ -247,7 +235,7 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
     const client = await this.pool.connect();
     let broken: Error | undefined;
     try {
-      await client.query("begin");
+      await client.query(BEGIN_WITH_COMMIT_RULES);
       try {
         const names = named(commands);
         const rows = await this.read(client, names, true);
@@ -262,7 +250,9 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
             reserved = [...reserved, ...(await reserveEntryIds(client, reserved.length * 2))];
           }
         }
-        await applyAll(client, stateOf(names.accounts, rows), decided.writes);
+        const read = stateOf(names.accounts, rows);
+        await applyAll(client, read, decided.writes);
+        await applyCommitEffects(client, atCommit(read, decided.writes));
         await client.query("commit");
         return decided.value;
       } catch (error) {
@@ -601,35 +591,15 @@ async function applyAll(client: PgClient, read: LedgerState, writes: readonly Wr
       );
     }
   }
-  if (newWork.length > 0) {
-    await client.query(
-      `insert into ledger.metered_work (work_id, kind, account_id, unit, state, usage, replicas, attribution, charged_until, active_ms, charged_micros, stop_reason, endpoint)
-       select id, k, a, u, st, '{}', r, at, ${TS("cu")}, am, cm, sr, ep
-         from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::jsonb[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[], $12::text[])
-           as x(id, k, a, u, st, r, at, cu, am, cm, sr, ep)`,
-      [
-        newWork.map((w) => w.workId), newWork.map((w) => w.kind), newWork.map((w) => w.accountId), newWork.map((w) => w.unit), newWork.map((w) => w.state),
-        newWork.map((w) => w.replicas), newWork.map((w) => json(w.attribution)), newWork.map((w) => w.chargedUntilMs), newWork.map((w) => w.activeMs),
-        newWork.map((w) => text(w.chargedMicros)), newWork.map((w) => w.stopReason), newWork.map((w) => w.endpoint),
-      ],
-    );
-  }
+  await insertWork(client, newWork);
   if (changedWork.size > 0) {
     // The work rows as the batch left them (changes are partial and may follow one another).
     const after: LedgerState = new Map([...read].map(([id, a]) => [id, { ...a, work: new Map(a.work) }]));
     applyWrites(after, writes.filter((w) => w.type === "work" || w.type === "workChange"));
-    const rows = [...changedWork].map((k) => {
+    await updateWork(client, [...changedWork].map((k) => {
       const [accountId, workId] = JSON.parse(k) as [string, string];
       return after.get(accountId)!.work.get(workId)!;
-    });
-    await client.query(
-      `update ledger.metered_work m
-          set state = x.st, replicas = x.r, charged_until = ${TS("x.cu")}, active_ms = x.am, charged_micros = x.cm, stop_reason = x.sr,
-              ended_at = case when x.st not in ('running', 'paused') then coalesce(m.ended_at, now()) else m.ended_at end
-         from unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[]) as x(id, st, r, cu, am, cm, sr)
-        where m.work_id = x.id`,
-      [rows.map((w) => w.workId), rows.map((w) => w.state), rows.map((w) => w.replicas), rows.map((w) => w.chargedUntilMs), rows.map((w) => w.activeMs), rows.map((w) => text(w.chargedMicros)), rows.map((w) => w.stopReason)],
-    );
+    }));
   }
   if (events.length > 0) {
     // As earlier releases wrote them: a threshold's cycle as PostgreSQL prints a timestamptz in JSON, a priced reload with its USD price.

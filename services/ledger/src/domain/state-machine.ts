@@ -53,7 +53,7 @@ import { unitTotals, livePools } from "./balance.js";
 import {
   invalid, notFound, precondition,
   type AdjustCommand, type AnswerOf, type AuthorizeAnswer, type AuthorizeCommand, type ChargeAnswer, type ChargeCommand, type Command,
-  type ExtendHoldCommand, type GrantCommand, type LedgerError, type MeterCommand, type ReleaseCommand, type Result, type ReverseCommand, type RollOverCommand, type StartWorkCommand,
+  type ExtendHoldCommand, type GrantCommand, type LedgerError, type MeterCommand, type ReleaseCommand, type Result, type ResumeWorkCommand, type ReverseCommand, type RollOverCommand, type StartWorkCommand,
 } from "./commands.js";
 import { autoReload } from "./rules/auto-reload.js";
 import { deny } from "./rules/denial.js";
@@ -185,8 +185,13 @@ function keyed<C extends Keyed>(
   const work = lazyExpiry(account, ctx);
   const decided = rule(work);
   if (!("value" in decided)) return refused(decided);
-  work.add([remember(account.accountId, command.idempotencyKey, command.type, command.requestHash, decided.value, ctx.nowMs)]);
+  work.add([remember(account.accountId, command.idempotencyKey, operationOf(command), command.requestHash, decided.value, ctx.nowMs)]);
   return work.done(decided.value);
+}
+
+/** The operation a key's record names (support search shows it): a start says what it started, as earlier releases recorded it. */
+function operationOf(command: Keyed): string {
+  return command.type === "startWork" ? `start_${command.kind}` : command.type;
 }
 
 function decide(account: AccountState, command: Command, ctx: BatchContext): Decision {
@@ -229,6 +234,8 @@ function decide(account: AccountState, command: Command, ctx: BatchContext): Dec
       return rollOverAccount(account, command, ctx);
     case "meter":
       return meter(account, command, ctx);
+    case "resumeWork":
+      return resumeWork(account, command, ctx);
     case "expireHolds":
     case "expirePools": {
       // A sweep is a write on the account like any other: both kinds of expiry run; the answer counts its own.
@@ -481,8 +488,10 @@ function startWork(work: Work, c: StartWorkCommand, ctx: BatchContext): LedgerEr
   const a = work.account;
   if (a.work.has(c.workId)) return precondition("WORK_EXISTS", `${c.kind} ${c.workId} already exists`);
   const { availableMicros } = unitTotals(a, c.unit, ctx.nowMs);
+  const metered = c.metered ?? true;
   const minimum = startMinimum(c.kind, a.units.get(c.unit)!.lowCreditLimitMicros);
-  const denial = deny({ account: a, unit: c.unit, fits: availableMicros >= minimum.minimumMicros, balanceDenial: minimum.denial });
+  // Unmetered work starts whatever the balance (it is never charged); suspension still refuses it.
+  const denial = deny({ account: a, unit: c.unit, fits: !metered || availableMicros >= minimum.minimumMicros, balanceDenial: minimum.denial });
   if (denial) return { value: { allowed: false, reason: denial.reason, availableMicros } };
   work.add([
     {
@@ -490,6 +499,7 @@ function startWork(work: Work, c: StartWorkCommand, ctx: BatchContext): LedgerEr
       work: {
         workId: c.workId, kind: c.kind, accountId: a.accountId, unit: c.unit, state: "running", replicas: c.replicas, chargedUntilMs: ctx.nowMs,
         activeMs: 0, chargedMicros: 0n, attribution: c.attribution, endpoint: c.endpoint, stopReason: "",
+        usage: c.usage ?? {}, labels: c.labels ?? {}, context: c.context ?? {}, metered, pricedQuantity: 0n, pricedMicros: 0n, createdAtMs: ctx.nowMs,
       },
     },
     ...(c.kind === "deployment"
@@ -535,10 +545,13 @@ function meter(account: AccountState, c: MeterCommand, ctx: BatchContext): Decis
   const writes: Write[] = [...lazy.writes];
   let state = c.nextState ?? item.state;
   let charged: ChargeAnswer | null = null;
-  if (item.state === "running" && c.toMs > c.fromMs) {
+  // Work started before its unit was recorded says `credits`: the tick's own pricing names the unit.
+  const unit = c.unit ?? item.unit;
+  // Only running, metered time is charged: a paused run's interval and unmetered work move on in time with no entry.
+  if (item.metered && item.state === "running" && c.toMs > c.fromMs) {
     const decided = decide(current, {
-      type: "charge", accountId: account.accountId, holdId: null, unit: item.unit, bucket: c.bucket, amountMicros: c.amountMicros, final: true,
-      idempotencyKey: `meter:${c.workId}:${c.toMs}`, requestHash: `${c.amountMicros}:${item.unit}`,
+      type: "charge", accountId: account.accountId, holdId: null, unit, bucket: c.bucket, amountMicros: c.amountMicros, final: true,
+      idempotencyKey: `meter:${c.workId}:${c.toMs}`, requestHash: `${c.amountMicros}:${unit}`,
       attribution: { ...item.attribution, [item.kind === "run" ? "task_id" : "deployment_id"]: c.workId },
       rateTableVersion: c.rateTableVersion, traceparent: c.traceparent, traceId: c.traceId,
     }, ctx);
@@ -559,6 +572,9 @@ function meter(account: AccountState, c: MeterCommand, ctx: BatchContext): Decis
     changes: {
       chargedUntilMs: c.toMs, activeMs: item.activeMs + (item.state === "running" ? c.toMs - c.fromMs : 0), chargedMicros: item.chargedMicros + (charged?.chargedMicros ?? 0n),
       replicas: c.replicas ?? item.replicas, state, ...(state === "stopped" && item.state !== "stopped" ? { stopReason: "negative limit reached" } : {}),
+      ...(unit !== item.unit ? { unit } : {}),
+      ...(item.metered && c.pricedQuantity !== undefined ? { pricedQuantity: c.pricedQuantity } : {}),
+      ...(item.metered && c.pricedMicros !== undefined ? { pricedMicros: c.pricedMicros } : {}),
     },
   });
   if (item.kind === "deployment" && state === "undeployed" && item.state !== "undeployed") {
@@ -566,4 +582,18 @@ function meter(account: AccountState, c: MeterCommand, ctx: BatchContext): Decis
   }
   work.add(changes);
   return work.done({ stale: false, state, charge: charged });
+}
+
+/**
+ * A paused run resumes: running again from now, so the pause is never
+ * charged. Work in any other state is left as it is and answers its state
+ * (resuming is idempotent by state).
+ */
+function resumeWork(account: AccountState, c: ResumeWorkCommand, ctx: BatchContext): Decision {
+  const item = account.work.get(c.workId);
+  if (!item) return refused(notFound("work", c.workId));
+  if (item.state !== "paused") return { result: { ok: true, value: { state: item.state }, replayed: false }, account, writes: [] };
+  const work = lazyExpiry(account, ctx);
+  work.add([{ type: "workChange", accountId: account.accountId, workId: c.workId, changes: { state: "running", chargedUntilMs: ctx.nowMs } }]);
+  return work.done({ state: "running" });
 }

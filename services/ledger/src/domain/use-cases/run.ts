@@ -74,8 +74,8 @@ export function raise(error: LedgerError): never {
  */
 export async function run<C extends Command>(deps: LedgerDeps, view: AccountView, command: C): Promise<AnswerOf[C["type"]] & Replayed> {
   const now = deps.now();
-  // Sweeps and ticks do not open cycles; everything else runs in the account's current cycle.
-  const alone = command.type === "rollOver" || command.type === "expireHolds" || command.type === "expirePools" || command.type === "meter";
+  // Sweeps, ticks and resumes do not open cycles; everything else runs in the account's current cycle.
+  const alone = command.type === "rollOver" || command.type === "expireHolds" || command.type === "expirePools" || command.type === "meter" || command.type === "resumeWork";
   const commands: Command[] = alone ? [command] : [cycleCommand(view, now, "unit" in command ? command.unit : null), command];
   const result = await deps.store.transact(commands, (state, ids) => {
     const account = state.get(view.accountId);
