@@ -13,7 +13,7 @@ import { RateCache } from "./data/rate-cache.js";
 import { PostgresLedgerStateStore } from "./data/state-store.js";
 import { Ledger } from "./app/metered-work.js";
 import { sweep } from "./domain/use-cases/expire.js";
-import { CycleOpener } from "./domain/use-cases/open-cycle.js";
+import { CycleOpener, OpenCycles } from "./domain/use-cases/open-cycle.js";
 import type { LedgerDeps } from "./domain/use-cases/run.js";
 import { LedgerMetrics } from "./metrics.js";
 import { DecisionTelemetry } from "./transport/decision-telemetry.js";
@@ -108,7 +108,7 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
     observe: (size, waits) => metrics.groupCommit(size, waits),
     refused: (size, error) => console.error(JSON.stringify({ level: "warn", service: "ledger", msg: "group commit batch refused; retrying its halves", size, error: String(error) })),
   }) : stateStore;
-  const deps: LedgerDeps = { store: writes, accounts, rates, now: () => new Date(), reloadPrices: { set: (poolId, price) => scope(() => store.setReloadPrice(poolId, price)) } };
+  const deps: LedgerDeps = { store: writes, accounts, rates, now: () => new Date(), reloadPrices: { set: (poolId, price) => scope(() => store.setReloadPrice(poolId, price)) }, cycles: new OpenCycles() };
   const cycles = new CycleOpener(deps);
   const ledger = new Ledger(store, accounts, rates, cycles);
   const events = new LogFollower((after, limit) => store.outboxAfter(after, limit), (row) => BigInt(row.sequence), 250);
