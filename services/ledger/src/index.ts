@@ -112,7 +112,7 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
   const cycles = new CycleOpener(deps);
   const ledger = new Ledger(store, accounts, rates, cycles);
   const events = new LogFollower((after, limit) => store.outboxAfter(after, limit), (row) => BigInt(row.sequence), 250);
-  const decisions = new DecisionTelemetry(metrics, (entryId) => poolsDrawn(em(), entryId));
+  const decisions = new DecisionTelemetry(metrics, (accountId, entryId) => poolsDrawn(em(), accountId, entryId));
   const handlers = {
     ...ledgerHandlers(deps, cycles, ledger, store, events, { scope }, decisions),
     ...receiptHandlers({ em, account: (id) => store.account(id), requireAccount: (id) => accounts.get(id), publishedRateTables: (s) => ledger.publishedRateTables(s), reversals: (a, ids) => store.reversals(a, ids) }, { scope }),

@@ -359,7 +359,7 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
       statements.push(inline(
         `select e.entry_id::text, e.account_id, e.unit, e.bucket, e.amount_micros::text,
                 (select r.entry_id::text from ledger.entries r where r.account_id = e.account_id and r.reverses_entry_id = e.entry_id) as reversed_by,
-                coalesce((select json_agg(json_build_object('pool_id', l.pool_id, 'amount_micros', l.amount_micros::text)) from ledger.lines l where l.entry_id = e.entry_id), '[]') as lines
+                coalesce((select json_agg(json_build_object('pool_id', l.pool_id, 'amount_micros', l.amount_micros::text)) from ledger.lines l where l.account_id = e.account_id and l.entry_id = e.entry_id), '[]') as lines
            from unnest($1::text[], $2::bigint[]) as k(a, id) join ledger.entries e on e.entry_id = k.id and e.account_id = k.a
           where e.kind = 'charge'`,
         [n.entryIds.map((e) => e.accountId), n.entryIds.map((e) => e.entryId)],
@@ -401,7 +401,7 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
         `select e.entry_id::text, e.kind, e.unit, e.hold_id::text, e.bucket, e.amount_micros::text, e.uncollected_micros::text, e.attribution,
                 e.rate_table_version::text, e.reason, e.actor, e.trace_id, ${MS("e.created_at")} as at_ms, e.on_behalf_of,
                 coalesce((select jsonb_agg(jsonb_build_object('ledger_account', l.ledger_account, 'pool_id', l.pool_id, 'amount_micros', l.amount_micros::text) order by l.line_no)
-                            from ledger.lines l where l.entry_id = e.entry_id), '[]') as lines
+                            from ledger.lines l where l.account_id = e.account_id and l.entry_id = e.entry_id), '[]') as lines
            from ledger.entries e where e.account_id = $1 order by e.entry_id`,
         [accountId],
       );
@@ -630,12 +630,15 @@ function writeStatements(read: LedgerState, writes: readonly Write[]): string[] 
         entries.map((e) => e.onBehalfOf ?? null), entries.map((e) => text(e.reversesEntryId)),
       ],
     ));
-    const lines = entries.flatMap((e) => e.lines.map((l, i) => ({ entryId: e.entryId, lineNo: i + 1, ...l })));
+    const lines = entries.flatMap((e) => e.lines.map((l, i) => ({ accountId: e.accountId, entryId: e.entryId, lineNo: i + 1, ...l })));
     if (lines.length > 0) {
       statements.push(inline(
-        `insert into ledger.lines (entry_id, line_no, ledger_account, pool_id, amount_micros)
-         select * from unnest($1::bigint[], $2::int[], $3::text[], $4::uuid[], $5::bigint[])`,
-        [lines.map((l) => text(l.entryId)), lines.map((l) => l.lineNo), lines.map((l) => l.ledgerAccount), lines.map((l) => l.poolId), lines.map((l) => text(l.amountMicros))],
+        `insert into ledger.lines (account_id, entry_id, line_no, ledger_account, pool_id, amount_micros)
+         select * from unnest($1::text[], $2::bigint[], $3::int[], $4::text[], $5::uuid[], $6::bigint[])`,
+        [
+          lines.map((l) => l.accountId), lines.map((l) => text(l.entryId)), lines.map((l) => l.lineNo), lines.map((l) => l.ledgerAccount), lines.map((l) => l.poolId),
+          lines.map((l) => text(l.amountMicros)),
+        ],
       ));
     }
   }
