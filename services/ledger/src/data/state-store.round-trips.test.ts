@@ -49,8 +49,8 @@ const rollOver = (accountId: string): RollOverCommand => ({
   type: "rollOver", accountId, planId: "plan", planVersion: 1n, cycleStartMs: T0, cycleEndMs: T0 + 30 * 86_400_000,
   units: [{ unit: "credits", allotmentMicros: 100n * CREDIT, negativeLimitMicros: 0n, lowCreditLimitMicros: 0n, kind: "monthly" }], signupGrants: [],
 });
-const authorize = (accountId: string, key: string): Command => ({
-  type: "authorize", accountId, unit: "credits", bucket: "ai", amountMicros: CREDIT, ttlMs: 60_000, attribution: { model: "m" }, rateTableVersion: 1n,
+const authorize = (accountId: string, key: string, attribution: Record<string, string> = { model: "m" }): Command => ({
+  type: "authorize", accountId, unit: "credits", bucket: "ai", amountMicros: CREDIT, ttlMs: 60_000, attribution, rateTableVersion: 1n,
   eligibility: { allowed: true, metered: true, reason: "" }, idempotencyKey: key, requestHash: key,
 });
 const charge = (accountId: string, holdId: string, key: string): Command => ({
@@ -82,5 +82,16 @@ describe("PostgreSQL state store round trips", () => {
     const after = await store.account("rt-0");
     expect([...after!.pools.values()].reduce((total, p) => total + p.balanceMicros, 0n)).toBe(98n * CREDIT);
     expect(after!.units.get("credits")!.heldMicros).toBe(0n);
+  });
+
+  it("writes values exactly as given, whatever quotes, backslashes and array syntax they hold", async () => {
+    const id = `rt-'quoted' \\ "x" {a,b} NULL`;
+    const nasty = { model: `it's "quoted" \\ back\\slash {1,2} NULL ,\n$1 E'x'`, "key \"with\" quotes": "\\N" };
+    await run([rollOver(id)], T0);
+    const [authorized] = await run([authorize(id, `key '1' \\ "2"`, nasty)], T0 + 1);
+    expect(authorized).toMatchObject({ ok: true });
+    const read = (await store.account(id))!;
+    expect([...read.holds.values()].map((h) => h.attribution)).toEqual([nasty]);
+    expect([...read.idempotency.keys()]).toEqual([`key '1' \\ "2"`]);
   });
 });
