@@ -243,8 +243,9 @@ const text = (value: bigint | number | null | undefined) => (value === null || v
  * holds and the records of its keys, lets the state machine decide, then
  * applies all writes with one multi-row statement per table and commits — in
  * two round trips: the begin, the locks and the reads in one, the writes and
- * the commit in the other. The locks are the ones the SQL functions of earlier releases take, in their
- * order, so old and new ledgers may run side by side. No SQL function and no
+ * the commit in the other. The locks are the ones the SQL functions of
+ * earlier releases take, in their order, so old and new ledgers may run side
+ * by side. No SQL function and no
  * subtransaction on the way; a batch that meets a concurrent one (a deadlock,
  * an account opened by two at once) is tried again.
  */
