@@ -91,6 +91,11 @@ async function snapshot(accountId: string) {
 
 const before: Record<string, Awaited<ReturnType<typeof snapshot>>> = {};
 let openHolds: string[] = [];
+/** Every journal line before the upgrade, with the account of its entry. */
+let linesBefore: Record<string, unknown>[] = [];
+const journalLines = async () =>
+  (await client.query(`select e.account_id, l.entry_id::text, l.line_no, l.ledger_account, l.pool_id, l.amount_micros::text
+                         from ledger.lines l join ledger.entries e on e.entry_id = l.entry_id order by l.entry_id, l.line_no`)).rows;
 
 beforeAll(async () => {
   expect(cut, `${LANDED_THROUGH} is registered`).toBeGreaterThanOrEqual(0);
@@ -157,6 +162,7 @@ beforeAll(async () => {
   expect(await meterWork("run-2", 1, CREDIT, "paused")).toMatchObject({ stale: false, state: "paused" });
   expect(await meterWork("dep-1", 2, 4 * CREDIT, null)).toMatchObject({ stale: false, state: "running" });
   for (const id of ["acme", "deployco", "byom-co"]) before[id] = await snapshot(id);
+  linesBefore = await journalLines();
 
   // The upgrade: the ledger service starts on the filled database and applies every later migration.
   ledger = await startLedgerService({
@@ -281,5 +287,15 @@ describe(`a ledger database upgraded from the migrations through ${LANDED_THROUG
     await client.query(`update ledger.pools set balance_micros = 0 where account_id = 'byom-old'`);
     expect(await events("byom-old")).toEqual([]);
     await client.query("rollback");
+  });
+
+  it("keeps every journal line, each now carrying its entry's account, also those metered work wrote since", async () => {
+    expect(linesBefore.length).toBeGreaterThan(10);
+    const carried = (await client.query(`select l.account_id, e.account_id as entry_account, l.entry_id::text from ledger.lines l join ledger.entries e on e.entry_id = l.entry_id`)).rows;
+    expect(carried.filter((r) => r.account_id !== r.entry_account)).toEqual([]);
+    const after = await journalLines();
+    expect(after.slice(0, linesBefore.length)).toEqual(linesBefore);
+    // The deployment's metering charges were journaled after the upgrade.
+    expect(after.filter((l) => l.account_id === "deployco").length).toBeGreaterThan(linesBefore.filter((l) => l.account_id === "deployco").length);
   });
 });

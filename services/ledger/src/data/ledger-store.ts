@@ -79,7 +79,7 @@ export interface LedgerStore {
   balances(accountId: string): Promise<Balance[]>;
   hold(holdId: string): Promise<Hold | null>;
   entries(filter: { accountId: string; holdId?: string; kind?: string; attribution?: Record<string, string>; beforeId?: bigint; limit: number }): Promise<Entry[]>;
-  lines(entryIds: string[]): Promise<Line[]>;
+  lines(entries: { accountId: string; entryId: string }[]): Promise<Line[]>;
   reversals(accountId: string, entryIds: string[]): Promise<Map<string, string>>;
   /** What the unit's charges since `since` drew: the total, how many drew more than zero, and when the first of those was. */
   usedSince(accountId: string, unit: string, since: Date): Promise<UsageSince>;
@@ -318,8 +318,12 @@ export class PostgresLedgerStore implements LedgerStore {
     return new Map(found.map((e) => [e.reversesEntryId!, e.entryId]));
   }
 
-  lines(entryIds: string[]) {
-    return entryIds.length === 0 ? Promise.resolve([]) : this.em().find(LineSchema, { entryId: { $in: entryIds } }, { orderBy: { entryId: "asc", lineNo: "asc" } });
+  /** The lines of these entries, each named with its account (lines_pkey). */
+  lines(entries: { accountId: string; entryId: string }[]) {
+    if (entries.length === 0) return Promise.resolve([]);
+    const accountIds = [...new Set(entries.map((e) => e.accountId))];
+    // Entry ids are unique on their own: the account narrows the index scan, the id picks the lines.
+    return this.em().find(LineSchema, { accountId: { $in: accountIds }, entryId: { $in: entries.map((e) => e.entryId) } }, { orderBy: { entryId: "asc", lineNo: "asc" } });
   }
 
   async usedSince(accountId: string, unit: string, since: Date): Promise<UsageSince> {

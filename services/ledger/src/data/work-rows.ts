@@ -1,10 +1,11 @@
 /**
  * Metered work's rows in the state store: how a batch reads a run's or
  * deployment's row into the state machine's `Work`, inserts the ones it
- * starts and writes back the ones it changes (one multi-row statement each).
+ * starts and writes back the ones it changes (one multi-row statement each,
+ * sent with the batch's other writes).
  */
 import type { Work } from "../domain/state.js";
-import type { PgClient } from "./state-store.js";
+import { inline } from "./sql-literals.js";
 
 /** Epoch milliseconds in SQL, exactly (no float on the way). */
 const TS = (param: string) => `(timestamptz 'epoch' + ${param} * interval '1 millisecond')`;
@@ -32,9 +33,9 @@ export function toWork(r: WorkRow): Work {
 }
 
 /** Runs and deployments a batch started. */
-export async function insertWork(client: PgClient, rows: readonly Work[]): Promise<void> {
-  if (rows.length === 0) return;
-  await client.query(
+export function insertWorkStatement(rows: readonly Work[]): string | null {
+  if (rows.length === 0) return null;
+  return inline(
     `insert into ledger.metered_work (work_id, kind, account_id, unit, state, usage, replicas, attribution, charged_until, active_ms, charged_micros, stop_reason, endpoint,
                                       labels, context, metered, priced_quantity, priced_micros, created_at)
      select id, k, a, u, st, us, r, at, ${TS("cu")}, am, cm, sr, ep, lb, cx, me, pq, pm, ${TS("cr")}
@@ -51,9 +52,9 @@ export async function insertWork(client: PgClient, rows: readonly Work[]): Promi
 }
 
 /** Runs and deployments as a batch left them (every field a tick, a pause, a resume or a scale may change). */
-export async function updateWork(client: PgClient, rows: readonly Work[]): Promise<void> {
-  if (rows.length === 0) return;
-  await client.query(
+export function updateWorkStatement(rows: readonly Work[]): string | null {
+  if (rows.length === 0) return null;
+  return inline(
     `update ledger.metered_work m
         set state = x.st, replicas = x.r, charged_until = ${TS("x.cu")}, active_ms = x.am, charged_micros = x.cm, stop_reason = x.sr, unit = x.u,
             priced_quantity = x.pq, priced_micros = x.pm,
