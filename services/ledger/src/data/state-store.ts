@@ -1,9 +1,11 @@
 import { randomUUID } from "node:crypto";
+import type { Usage } from "@tollgate/rating";
 import type { Command } from "../domain/commands.js";
 import { emptyAccount, type AccountState, type Hold, type HoldStatus, type IdempotencyRecord, type Ids, type LedgerState, type Pool, type PoolKind, type Work } from "../domain/state.js";
 import { IdsExhausted, type LedgerJournal, type LedgerStateStore } from "../domain/store.js";
 import { applyWrites, chargeRecordOf, type Entry, type OutboxEvent, type Write } from "../domain/writes.js";
 import { decodeAnswer, encodeAnswer } from "./stored-answers.js";
+import { usageFromJson } from "./usage-json.js";
 
 /** The part of a `pg` client the store uses (the pool behind the ORM: `connectionPool(orm)`). */
 export interface PgClient {
@@ -123,7 +125,7 @@ interface PoolRow {
 
 interface HoldRow {
   hold_id: string; account_id: string; unit: string; bucket: string; amount_micros: string; charged_micros: string; status: HoldStatus; expires_ms: string;
-  created_ms: string; closed_ms: string | null; attribution: Record<string, string>; rate_table_version: string;
+  created_ms: string; closed_ms: string | null; attribution: Record<string, string>; rate_table_version: string; priced_usage: unknown[]; priced_micros: string;
 }
 
 interface WorkRow {
@@ -142,7 +144,7 @@ const POOL_COLUMNS = `
 
 const HOLD_COLUMNS = `
   hold_id::text, account_id, unit, bucket, amount_micros::text, charged_micros::text, status, ${MS("expires_at")} as expires_ms,
-  ${MS("created_at")} as created_ms, ${MS("closed_at")} as closed_ms, attribution, rate_table_version::text`;
+  ${MS("created_at")} as created_ms, ${MS("closed_at")} as closed_ms, attribution, rate_table_version::text, priced_usage, priced_micros::text`;
 
 const WORK_COLUMNS = `
   work_id, kind, account_id, unit, state, replicas, ${MS("charged_until")} as charged_until_ms, active_ms::text, charged_micros::text,
@@ -162,7 +164,7 @@ function toHold(r: HoldRow): Hold {
   return {
     holdId: r.hold_id, accountId: r.account_id, unit: r.unit, bucket: r.bucket, amountMicros: BigInt(r.amount_micros), chargedMicros: BigInt(r.charged_micros),
     status: r.status, expiresAtMs: Number(r.expires_ms), createdAtMs: Number(r.created_ms), closedAtMs: r.closed_ms === null ? null : Number(r.closed_ms),
-    attribution: r.attribution, rateTableVersion: BigInt(r.rate_table_version),
+    attribution: r.attribution, rateTableVersion: BigInt(r.rate_table_version), pricedUsage: r.priced_usage.map(usageFromJson), pricedMicros: BigInt(r.priced_micros),
   };
 }
 
@@ -418,7 +420,7 @@ async function applyAll(client: PgClient, read: LedgerState, writes: readonly Wr
   const newPools: Pool[] = [];
   const poolChanges = new Map<string, { balance: bigint; granted: bigint; closed: boolean; reloadedAtMs: number | null }>();
   const newHolds: Hold[] = [];
-  const holdChanges = new Map<string, { charged: bigint; amount: bigint; expiresAtMs: number | null; status: HoldStatus | null; closedAtMs: number | null }>();
+  const holdChanges = new Map<string, { charged: bigint; amount: bigint; expiresAtMs: number | null; status: HoldStatus | null; closedAtMs: number | null; priced: { usage: Usage[]; micros: bigint } | null }>();
   const entries: Entry[] = [];
   const events: OutboxEvent[] = [];
   const keys: { accountId: string; record: IdempotencyRecord }[] = [];
@@ -455,12 +457,13 @@ async function applyAll(client: PgClient, read: LedgerState, writes: readonly Wr
         newHolds.push(w.hold);
         break;
       case "holdChange": {
-        const change = holdChanges.get(w.holdId) ?? { charged: 0n, amount: 0n, expiresAtMs: null, status: null, closedAtMs: null };
+        const change = holdChanges.get(w.holdId) ?? { charged: 0n, amount: 0n, expiresAtMs: null, status: null, closedAtMs: null, priced: null };
         change.charged += w.chargedDeltaMicros;
         change.amount += w.amountDeltaMicros ?? 0n;
         change.expiresAtMs = w.expiresAtMs ?? change.expiresAtMs;
         change.status = w.status ?? change.status;
         change.closedAtMs = w.closedAtMs ?? change.closedAtMs;
+        change.priced = w.priced ?? change.priced; // the latest running total replaces the ones before
         holdChanges.set(w.holdId, change);
         break;
       }
@@ -559,10 +562,14 @@ async function applyAll(client: PgClient, read: LedgerState, writes: readonly Wr
     await client.query(
       `update ledger.holds h
           set charged_micros = h.charged_micros + x.ch, amount_micros = h.amount_micros + x.am, expires_at = coalesce(${TS("x.ex")}, h.expires_at),
-              status = coalesce(x.st, h.status), closed_at = coalesce(${TS("x.cl")}, h.closed_at)
-         from unnest($1::uuid[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[]) as x(id, ch, st, cl, am, ex)
+              status = coalesce(x.st, h.status), closed_at = coalesce(${TS("x.cl")}, h.closed_at),
+              priced_usage = coalesce(x.pu, h.priced_usage), priced_micros = coalesce(x.pm, h.priced_micros)
+         from unnest($1::uuid[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::jsonb[], $8::bigint[]) as x(id, ch, st, cl, am, ex, pu, pm)
         where h.hold_id = x.id`,
-      [ids, changes.map((c) => text(c.charged)), changes.map((c) => c.status), changes.map((c) => c.closedAtMs), changes.map((c) => text(c.amount)), changes.map((c) => c.expiresAtMs)],
+      [
+        ids, changes.map((c) => text(c.charged)), changes.map((c) => c.status), changes.map((c) => c.closedAtMs), changes.map((c) => text(c.amount)), changes.map((c) => c.expiresAtMs),
+        changes.map((c) => (c.priced ? json(c.priced.usage) : null)), changes.map((c) => (c.priced ? text(c.priced.micros) : null)),
+      ],
     );
   }
   const balanceKeys = [...new Set([...held.keys(), ...crossed.keys()])];

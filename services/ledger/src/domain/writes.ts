@@ -1,3 +1,4 @@
+import type { Usage } from "@tollgate/rating";
 import type { AccountState, ChargeRecord, EntryKind, Hold, HoldStatus, IdempotencyRecord, LedgerState, Pool, Work } from "./state.js";
 
 /** One journal line: a pool (`pool:<id>`) or a counter-account (`usage:…`, `grants:…`, `adjustments:…`, `purchases:…`). */
@@ -51,7 +52,11 @@ export type Write =
   | { type: "pool"; pool: Pool }
   | { type: "poolChange"; accountId: string; poolId: string; balanceDeltaMicros: bigint; grantedDeltaMicros: bigint; closed?: true; reloadedAtMs?: number }
   | { type: "hold"; hold: Hold }
-  | { type: "holdChange"; accountId: string; holdId: string; chargedDeltaMicros: bigint; status?: HoldStatus; closedAtMs?: number; amountDeltaMicros?: bigint; expiresAtMs?: number }
+  | {
+      type: "holdChange"; accountId: string; holdId: string; chargedDeltaMicros: bigint; status?: HoldStatus; closedAtMs?: number; amountDeltaMicros?: bigint; expiresAtMs?: number;
+      /** The hold's new running total of usage and its price (replacing the old). */
+      priced?: { usage: Usage[]; micros: bigint };
+    }
   | { type: "entry"; entry: Entry }
   | { type: "outbox"; event: OutboxEvent }
   | { type: "idempotency"; accountId: string; record: IdempotencyRecord }
@@ -126,6 +131,8 @@ export function applyWrites(state: LedgerState, writes: readonly Write[]): void 
           expiresAtMs: write.expiresAtMs ?? hold.expiresAtMs,
           status: write.status ?? hold.status,
           closedAtMs: write.closedAtMs ?? hold.closedAtMs,
+          pricedUsage: write.priced?.usage ?? hold.pricedUsage,
+          pricedMicros: write.priced?.micros ?? hold.pricedMicros,
         });
         break;
       }
