@@ -361,10 +361,11 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
       const { rows } = await client.query<{
         entry_id: string; kind: Entry["kind"]; unit: string; hold_id: string | null; bucket: string; amount_micros: string; uncollected_micros: string;
         attribution: Record<string, string>; rate_table_version: string; reason: string; actor: string; trace_id: string; at_ms: string; on_behalf_of: string | null;
+        occurred_ms: string | null;
         lines: { ledger_account: string; pool_id: string | null; amount_micros: number | string }[];
       }>(
         `select e.entry_id::text, e.kind, e.unit, e.hold_id::text, e.bucket, e.amount_micros::text, e.uncollected_micros::text, e.attribution,
-                e.rate_table_version::text, e.reason, e.actor, e.trace_id, ${MS("e.created_at")} as at_ms, e.on_behalf_of,
+                e.rate_table_version::text, e.reason, e.actor, e.trace_id, ${MS("e.created_at")} as at_ms, e.on_behalf_of, ${MS("e.occurred_at")} as occurred_ms,
                 coalesce((select jsonb_agg(jsonb_build_object('ledger_account', l.ledger_account, 'pool_id', l.pool_id, 'amount_micros', l.amount_micros::text) order by l.line_no)
                             from ledger.lines l where l.entry_id = e.entry_id), '[]') as lines
            from ledger.entries e where e.account_id = $1 order by e.entry_id`,
@@ -374,6 +375,7 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
         entryId: BigInt(r.entry_id), accountId, kind: r.kind, unit: r.unit, holdId: r.hold_id, bucket: r.bucket, amountMicros: BigInt(r.amount_micros),
         uncollectedMicros: BigInt(r.uncollected_micros), attribution: r.attribution, rateTableVersion: BigInt(r.rate_table_version), reason: r.reason,
         actor: r.actor, ...(r.on_behalf_of === null ? {} : { onBehalfOf: r.on_behalf_of }), traceId: r.trace_id, atMs: Number(r.at_ms),
+        ...(r.occurred_ms === null ? {} : { occurredAtMs: Number(r.occurred_ms) }),
         lines: r.lines.map((l) => ({ ledgerAccount: l.ledger_account, poolId: l.pool_id, amountMicros: BigInt(l.amount_micros) })),
       }));
     } finally {
@@ -588,15 +590,15 @@ async function applyAll(client: PgClient, read: LedgerState, writes: readonly Wr
   }
   if (entries.length > 0) {
     await client.query(
-      `insert into ledger.entries (entry_id, account_id, kind, hold_id, unit, bucket, amount_micros, uncollected_micros, attribution, rate_table_version, reason, actor, trace_id, created_at, on_behalf_of, reverses_entry_id)
-       select id, a, k, h, u, bk, am, un, at, rv, re, ac, tr, ${TS("t")}, ob, rev
-         from unnest($1::bigint[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::jsonb[], $10::bigint[], $11::text[], $12::text[], $13::text[], $14::bigint[], $15::text[], $16::bigint[])
-           as x(id, a, k, h, u, bk, am, un, at, rv, re, ac, tr, t, ob, rev)`,
+      `insert into ledger.entries (entry_id, account_id, kind, hold_id, unit, bucket, amount_micros, uncollected_micros, attribution, rate_table_version, reason, actor, trace_id, created_at, on_behalf_of, reverses_entry_id, occurred_at)
+       select id, a, k, h, u, bk, am, un, at, rv, re, ac, tr, ${TS("t")}, ob, rev, ${TS("oc")}
+         from unnest($1::bigint[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::jsonb[], $10::bigint[], $11::text[], $12::text[], $13::text[], $14::bigint[], $15::text[], $16::bigint[], $17::bigint[])
+           as x(id, a, k, h, u, bk, am, un, at, rv, re, ac, tr, t, ob, rev, oc)`,
       [
         entries.map((e) => text(e.entryId)), entries.map((e) => e.accountId), entries.map((e) => e.kind), entries.map((e) => e.holdId), entries.map((e) => e.unit),
         entries.map((e) => e.bucket), entries.map((e) => text(e.amountMicros)), entries.map((e) => text(e.uncollectedMicros)), entries.map((e) => json(e.attribution)),
         entries.map((e) => text(e.rateTableVersion)), entries.map((e) => e.reason), entries.map((e) => e.actor), entries.map((e) => e.traceId), entries.map((e) => e.atMs),
-        entries.map((e) => e.onBehalfOf ?? null), entries.map((e) => text(e.reversesEntryId)),
+        entries.map((e) => e.onBehalfOf ?? null), entries.map((e) => text(e.reversesEntryId)), entries.map((e) => e.occurredAtMs ?? null),
       ],
     );
     const lines = entries.flatMap((e) => e.lines.map((l, i) => ({ entryId: e.entryId, lineNo: i + 1, ...l })));

@@ -44,6 +44,8 @@ export interface ChargeCommand extends Keyed {
   traceId: string;
   /** The usage and the rate table it was priced at: a charge on a hold rounds the hold's running total once (rules/running-total.ts). */
   running?: RunningPricing;
+  /** Late usage: when it happened (epoch ms, checked by rules/late-usage.ts); absent: now. */
+  occurredAtMs?: number;
 }
 
 export interface ReleaseCommand extends Keyed {

@@ -332,6 +332,7 @@ function charge(work: Work, c: ChargeCommand, ctx: BatchContext): LedgerError | 
         entryId, accountId: a.accountId, kind: "charge", unit: c.unit, holdId: c.holdId, bucket: c.bucket, amountMicros: limit.collectMicros,
         uncollectedMicros: limit.uncollectedMicros, attribution: hold ? { ...hold.attribution, ...c.attribution } : c.attribution,
         rateTableVersion: c.rateTableVersion, reason: "", actor: "", traceId: c.traceId, atMs: ctx.nowMs, lines,
+        ...(c.occurredAtMs !== undefined ? { occurredAtMs: c.occurredAtMs } : {}),
       },
     },
     ...draws.map((d): Write => ({ type: "poolChange", accountId: a.accountId, poolId: d.poolId, balanceDeltaMicros: -d.takeMicros, grantedDeltaMicros: 0n })),

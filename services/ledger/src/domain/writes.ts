@@ -26,6 +26,8 @@ export interface Entry {
   onBehalfOf?: string;
   traceId: string;
   atMs: number;
+  /** Late usage: when the charged usage happened (usage windows and cycles count it then); absent: at `atMs`. */
+  occurredAtMs?: number;
   lines: Line[];
   /** A `reverse` entry: the charge it returns (at most one reversal per charge). */
   reversesEntryId?: bigint;

@@ -16,6 +16,7 @@ import { Migration20261201200000_outbox_consumers } from "./Migration20261201200
 import { Migration20261201300000_receipts_and_tools } from "./Migration20261201300000_receipts_and_tools.js";
 import { Migration20261201400000_reversals } from "./Migration20261201400000_reversals.js";
 import { Migration20261202500000_hold_running_total } from "./Migration20261202500000_hold_running_total.js";
+import { Migration20261202510000_late_usage } from "./Migration20261202510000_late_usage.js";
 
 export const migrations = [
   Migration20261123000000_initial,
@@ -36,4 +37,5 @@ export const migrations = [
   Migration20261201300000_receipts_and_tools,
   Migration20261201400000_reversals,
   Migration20261202500000_hold_running_total,
+  Migration20261202510000_late_usage,
 ];

@@ -18,7 +18,12 @@ export interface LedgerDeps {
   now: () => Date;
   /** What an auto-reloading add-on pool's reloads are billed at (the plan's add-on price per whole unit); unset: not billed. */
   reloadPrices?: ReloadPrices;
+  /** How long idempotency keys are kept (IDEMPOTENCY_RETENTION_HOURS): late usage may be no older. Unset: the least kept, 24 hours. */
+  idempotencyRetentionMs?: number;
 }
+
+/** Idempotency keys are kept at least this long. */
+export const MIN_IDEMPOTENCY_RETENTION_MS = 24 * 3_600_000;
 
 export interface ReloadPrices {
   set(poolId: string, usdMicrosPerUnit: bigint | null): Promise<void>;
