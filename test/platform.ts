@@ -41,6 +41,8 @@ export interface PlatformOptions {
   meterGraceMs?: number;
   /** How long the ledger keeps idempotency keys (late usage may be no older); default 7 days. */
   idempotencyRetentionMs?: number;
+  /** The time the ledger decides commands at (the system clock unless set). */
+  now?: () => Date;
 }
 
 export async function startPlatform(databaseUrl: string, options: PlatformOptions = {}): Promise<Platform> {
@@ -62,6 +64,7 @@ export async function startPlatform(databaseUrl: string, options: PlatformOption
     reconcileIntervalMs: 100,
     ...(options.meterGraceMs === undefined ? {} : { meterGraceMs: options.meterGraceMs }),
     ...(options.idempotencyRetentionMs === undefined ? {} : { idempotencyRetentionMs: options.idempotencyRetentionMs }),
+    ...(options.now ? { now: options.now } : {}),
     auth,
     ...serviceCredentials("ledger"),
   });
