@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type { Usage } from "@tollgate/rating";
 import type { Command } from "../domain/commands.js";
 import { atCommit } from "../domain/commit-rules.js";
@@ -7,6 +6,7 @@ import { IdsExhausted, type LedgerJournal, type LedgerStateStore } from "../doma
 import { applyWrites, chargeRecordOf, type Entry, type OutboxEvent, type Write } from "../domain/writes.js";
 import { COMMIT_RULES_IN_APP, commitEffectStatements } from "./commit-effects.js";
 import { inline } from "./sql-literals.js";
+import { TimeOrderedIds } from "./time-ordered-ids.js";
 import { decodeAnswer, encodeAnswer } from "./stored-answers.js";
 import { usageFromJson } from "./usage-json.js";
 import { insertWorkStatement, toWork, updateWorkStatement, WORK_COLUMNS, type WorkRow } from "./work-rows.js";
@@ -37,6 +37,9 @@ const RETRYABLE = new Set(["40P01", "40001", "23505"]);
 const ATTEMPTS = 4;
 
 /** Entry ids reserved from the `entries` sequence for one batch; the batch asks for more when they run out. */
+/** One per process: pools and holds sort in the order this ledger made them. */
+const timeOrdered = new TimeOrderedIds();
+
 class ReservedIds implements Ids {
   private next = 0;
   constructor(private readonly entryIds: bigint[]) {}
@@ -46,10 +49,10 @@ class ReservedIds implements Ids {
     return id;
   }
   holdId(): string {
-    return randomUUID();
+    return timeOrdered.next();
   }
   poolId(): string {
-    return randomUUID();
+    return timeOrdered.next();
   }
 }
 
