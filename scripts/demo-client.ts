@@ -40,6 +40,7 @@ const charge = await call(ledger, ledger.charge, {
   idempotencyKey: `demo-charge-${run}`,
   attribution: undefined,
   context: undefined,
+  occurredAt: undefined,
 });
 console.log(`Charge(final): charged ${credits(charge.chargedMicros)}, released ${credits(charge.releasedMicros)}, proceed=${charge.proceed}`);
 

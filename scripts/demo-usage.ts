@@ -1,53 +1,111 @@
-import { call } from "@tollgate/grpc-kit";
+import { status } from "@grpc/grpc-js";
+import { call, errorDetails } from "@tollgate/grpc-kit";
 import { commonV1, ledgerV1, type pricingV1 } from "@tollgate/proto";
 
+const DAY_MS = 86_400_000;
+/** Days of history `npm start` seeds, ending yesterday (all of it in the past, so a restart sends the same requests). */
+export const HISTORY_DAYS = 30;
+/** Charges per account and day. */
+const PER_DAY = 2;
+/** Charges sent at once: the ledger's group commit takes them in a few transactions. */
+const CONCURRENCY = 24;
+
+/** Who did the work: a workspace, its group, a user, an agent, a tool it used. */
+const PEOPLE = [
+  { workspaceId: "ws-support", workspaceGroupId: "group-cx", userId: "ana", agentId: "triage-agent", tool: "ticket-lookup" },
+  { workspaceId: "ws-sales", workspaceGroupId: "group-revenue", userId: "ben", agentId: "outreach-agent", tool: "crm-search" },
+  { workspaceId: "ws-platform", workspaceGroupId: "group-eng", userId: "chen", agentId: "ops-agent", tool: "log-search" },
+  { workspaceId: "ws-support", workspaceGroupId: "group-cx", userId: "dara", agentId: "triage-agent", tool: "kb-search" },
+] as const;
+
+/** The demo accounts' usage, by charge number (0–59; 60 consecutive numbers always make the same total). */
+const ACCOUNTS: { accountId: string; usage: (k: number) => pricingV1.Usage }[] = [
+  {
+    // 360 credits per 30 days: 1,640 of the Hobby plan's 2,000 left on first start.
+    accountId: "demo-support",
+    usage: (k) => ({ kind: { $case: "modelReply", modelReply: { model: ["gpt-4o-mini", "claude-haiku-4.5", "claude-sonnet-4.6", "gpt-4o"][k % 4]!, replies: String(1 + (k % 3)) } } }),
+  },
+  {
+    accountId: "demo-workspace",
+    usage: (k) => ({
+      kind: {
+        $case: "modelTokens",
+        modelTokens: { model: ["claude-sonnet-4.6", "claude-haiku-4.5", "gpt-5"][k % 3]!, inputTokens: String(20_000 + (k % 40) * 1_000), outputTokens: String(2_000 + (k % 40) * 100), cacheReadTokens: String(50_000), cacheWriteTokens: "0" },
+      },
+    }),
+  },
+];
+
+export interface HistoryCharge {
+  request: ledgerV1.ChargeRequest;
+  day: string;
+}
+
 /**
- * Some usage for the demo accounts, so the console has something to show:
- * replies and token usage spread over workspaces, groups, users, agents and
- * surfaces, through the public Charge RPC (so it is journaled like any usage).
+ * The demo history: for each of the HISTORY_DAYS days before `now`'s day,
+ * PER_DAY charges per demo account, reported late with when they happened
+ * (`occurred_at`) and attributed to users, workspaces, groups, agents, tools
+ * and surfaces (the model comes from the usage). Everything is fixed by the
+ * date: keys and requests are the same on every start of that day, and any
+ * 30 days carry the same usage.
  */
-export async function recordDemoUsage(ledger: ledgerV1.LedgerServiceClient): Promise<number> {
-  const workspaces = [
-    ["ws-support", "group-cx", "ana"],
-    ["ws-sales", "group-revenue", "ben"],
-    ["ws-platform", "group-eng", "chen"],
-    ["ws-support", "group-cx", "dara"],
-  ] as const;
-  const plans: { accountId: string; usage: (i: number) => pricingV1.Usage; count: number }[] = [
-    {
-      accountId: "demo-support",
-      count: 60,
-      usage: (i) => ({ kind: { $case: "modelReply", modelReply: { model: ["gpt-4o-mini", "claude-haiku-4.5", "claude-sonnet-4.6", "gpt-4o"][i % 4]!, replies: String(1 + (i % 3)) } } }),
-    },
-    {
-      accountId: "demo-workspace",
-      count: 40,
-      usage: (i) => ({
-        kind: {
-          $case: "modelTokens",
-          modelTokens: { model: ["claude-sonnet-4.6", "claude-haiku-4.5", "gpt-5"][i % 3]!, inputTokens: String(20_000 + i * 1_000), outputTokens: String(2_000 + i * 100), cacheReadTokens: String(50_000), cacheWriteTokens: "0" },
-        },
-      }),
-    },
-  ];
-  let charged = 0;
-  for (const plan of plans) {
-    for (let i = 0; i < plan.count; i++) {
-      const [workspaceId, workspaceGroupId, userId] = workspaces[i % workspaces.length]!;
-      await call(ledger, ledger.charge, ledgerV1.ChargeRequest.fromPartial({
-        accountId: plan.accountId,
-        usage: plan.usage(i),
-        final: true,
-        idempotencyKey: `demo-usage-${plan.accountId}-${i}`,
-        attribution: commonV1.Attribution.fromPartial({
-          workspaceId, workspaceGroupId, userId, agentId: `agent-${(i % 3) + 1}`, conversationId: `conv-${i % 7}`,
-          surface: i % 3 === 0 ? commonV1.Surface.SURFACE_CLI : commonV1.Surface.SURFACE_WEB,
-        }),
-      }));
-      charged++;
+export function demoHistory(now: Date): HistoryCharge[] {
+  const today = Math.floor(now.getTime() / DAY_MS);
+  const charges: HistoryCharge[] = [];
+  for (let back = HISTORY_DAYS; back >= 1; back--) {
+    const dayNumber = today - back;
+    const day = new Date(dayNumber * DAY_MS).toISOString().slice(0, 10);
+    for (let j = 0; j < PER_DAY; j++) {
+      const k = (dayNumber * PER_DAY + j) % 60;
+      const person = PEOPLE[k % PEOPLE.length]!;
+      for (const account of ACCOUNTS) {
+        charges.push({
+          day,
+          request: ledgerV1.ChargeRequest.fromPartial({
+            accountId: account.accountId,
+            usage: account.usage(k),
+            final: true,
+            idempotencyKey: `demo-history-${account.accountId}-${day}-${j}`,
+            occurredAt: new Date(dayNumber * DAY_MS + ((7 + k * 5) % 24) * 3_600_000 + j * 1_800_000),
+            attribution: commonV1.Attribution.fromPartial({
+              ...person, conversationId: `conv-${k % 7}`, surface: k % 3 === 0 ? commonV1.Surface.SURFACE_CLI : commonV1.Surface.SURFACE_WEB,
+            }),
+          }),
+        });
+      }
     }
   }
-  return charged;
+  return charges;
+}
+
+/**
+ * Seeds the demo history through the public Charge RPC (journaled like any
+ * usage, late usage landing on its day), CONCURRENCY calls at a time.
+ * Idempotent: a restart replays what is already there. A day the ledger no
+ * longer takes late usage for (before the previous cycle, or older than its
+ * key retention) is skipped. `progress` hears how far it got, once it has
+ * taken more than a couple of seconds.
+ */
+export async function recordDemoUsage(ledger: ledgerV1.LedgerServiceClient, options: { now?: Date; progress?: (done: number, total: number) => void } = {}): Promise<{ charged: number; skipped: number }> {
+  const charges = demoHistory(options.now ?? new Date());
+  const started = Date.now();
+  let charged = 0;
+  let skipped = 0;
+  for (let i = 0; i < charges.length; i += CONCURRENCY) {
+    await Promise.all(
+      charges.slice(i, i + CONCURRENCY).map(async ({ request }) => {
+        try {
+          await call(ledger, ledger.charge, request);
+          charged++;
+        } catch (error) {
+          if ((error as { code?: number }).code !== status.INVALID_ARGUMENT || errorDetails(error).fieldViolations[0]?.field !== "occurred_at") throw error;
+          skipped++;
+        }
+      }),
+    );
+    if (Date.now() - started > 2_000) options.progress?.(Math.min(i + CONCURRENCY, charges.length), charges.length);
+  }
+  return { charged, skipped };
 }
 
 /**

@@ -10,7 +10,7 @@ import { ensurePostgres } from "@tollgate/postgres";
 import { entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { loadCatalogue } from "./catalogue.js";
 import { createLocalIssuer, ISSUER_FILE, localToken, trustEnv } from "./issuer.js";
-import { deployDemoWork, recordDemoUsage } from "./demo-usage.js";
+import { deployDemoWork, HISTORY_DAYS, recordDemoUsage } from "./demo-usage.js";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -62,7 +62,9 @@ try {
     ...trustEnv(issuer),
     AUTH_TOKEN: await localToken(issuer, "platform-services", ["service"], { ttlSeconds: 30 * day }),
   };
-  services = await spawnServices({ databaseUrl: postgres.url, host, ports, env: { DB_POOL_MAX: process.env.DB_POOL_MAX ?? "4", ...auth }, ...hooks });
+  // The ledger keeps idempotency keys 32 days here, so the 30 days of demo history can be reported as late usage (and replayed on restart).
+  const retention = { IDEMPOTENCY_RETENTION_HOURS: process.env.IDEMPOTENCY_RETENTION_HOURS ?? String(32 * 24) };
+  services = await spawnServices({ databaseUrl: postgres.url, host, ports, env: { DB_POOL_MAX: process.env.DB_POOL_MAX ?? "4", ...retention, ...auth }, ...hooks });
 
   // The console: build it once, then the gateway serves it beside its API.
   const consoleDir = join(root, "admin", "dist");
@@ -99,7 +101,8 @@ try {
     loaded.push(`${catalogue.name} (${catalogue.plans.length} plans, ${catalogue.accounts.length} accounts)`);
   }
   const ledger = createClient(ledgerV1.LedgerServiceClient, services.addresses.ledger, loader);
-  const usageCount = await recordDemoUsage(ledger);
+  log(`seeding ${HISTORY_DAYS} days of demo history…`);
+  const history = await recordDemoUsage(ledger, { progress: (done, total) => log(`demo history: ${done}/${total} charges`) });
   const deploymentCount = await deployDemoWork(ledger);
   ledger.close();
   entitlements.close();
@@ -116,7 +119,7 @@ Tollgate is running${postgres.embedded ? " on an embedded PostgreSQL" : ""}.
 
 Console: http://${gateway.address.replace(/^https?:\/\//, "")}/   (logins: ${demoUsers.split(",").map((u) => u.split(":").slice(0, 2).join(" / ")).join(", ")})
 
-Demo data: ${loaded.join("; ")}; ${usageCount} charges of demo usage; ${deploymentCount} deployments running on demo-enterprise (guardrail, script, model)
+Demo data: ${loaded.join("; ")}; ${history.charged} charges of demo usage over the last ${HISTORY_DAYS} days${history.skipped ? ` (${history.skipped} too old for late usage, skipped)` : ""}; ${deploymentCount} deployments running on demo-enterprise (guardrail, script, model)
 Try it:   npm run demo        (Authorize → Charge on account demo-support, shows the balance drop)
 Inspect:  grpcurl -plaintext ${host}:${ports.ledger} list      (reflection and health checks need no credential)
 Credentials: every RPC needs one, signed by this run's issuer (${ISSUER_FILE.replace(root, "")}):

@@ -193,6 +193,7 @@ describe("eligibility on the ledger's hot path", () => {
       idempotencyKey: "local-byok-charge",
       attribution: commonV1.Attribution.fromPartial({ agentId: "own-key-agent" }),
       context: { runLocation: L.RUN_LOCATION_LOCAL, inferenceSource: I.INFERENCE_SOURCE_BYOK, computeSource: C.COMPUTE_SOURCE_SELF_HOSTED },
+      occurredAt: undefined,
     });
     expect(recorded.chargedMicros).toBe("0");
     const entries = await call(ledger, ledger.listEntries, { accountId: "demo-terminal-free", holdId: "", page: undefined, kind: 2, attribution: {} });

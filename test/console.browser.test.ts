@@ -28,11 +28,15 @@ beforeAll(async () => {
   mkdirSync(screenshots, { recursive: true });
   db = await createTestDatabase();
   platform = await startPlatform(db.url);
-  await seedStarter(platform, "acme");
-  // 80 of 100 credits used today: red icon, and at this rate the credits run out before the cycle ends.
-  await call(platform.clients.ledger, platform.clients.ledger.charge, ledgerV1.ChargeRequest.fromPartial({
-    accountId: "acme", usage: replies("gpt-4o", 16), final: true, idempotencyKey: "browser-spend",
-  }));
+  // A cycle that began ten days ago, and 80 of its 100 credits used over the last three days in five charges (reported late):
+  // red icon, and at this rate the credits run out before the cycle ends (enough history for the run-out rule).
+  const DAY = 86_400_000;
+  await seedStarter(platform, "acme", { cycleAnchor: new Date(Date.now() - 10 * DAY) });
+  for (const [i, [count, daysAgo]] of ([[4, 3], [3, 2.5], [3, 2], [3, 1.5], [3, 1]] as const).entries()) {
+    await call(platform.clients.ledger, platform.clients.ledger.charge, ledgerV1.ChargeRequest.fromPartial({
+      accountId: "acme", usage: replies("gpt-4o", count), final: true, idempotencyKey: `browser-spend-${i}`, occurredAt: new Date(Date.now() - daysAgo * DAY),
+    }));
+  }
   gateway = await startGateway({
     databaseUrl: db.url,
     port: 0,

@@ -9,7 +9,8 @@ export function replies(model: string, count: number): pricingV1.Usage {
 }
 
 /** A per-reply rate table, a 100-credit monthly plan and an account on it. */
-export async function seedStarter(platform: Platform, accountId: string): Promise<void> {
+/** The starter plan and rate table, and an account on it (`account`: its other fields, e.g. a cycle anchor). */
+export async function seedStarter(platform: Platform, accountId: string, account: Partial<entitlementsV1.CreateAccountRequest> = {}): Promise<void> {
   const { pricing, entitlements } = platform.clients;
   await call(pricing, pricing.publishRateTable, {
     tableId: "default",
@@ -42,6 +43,7 @@ export async function seedStarter(platform: Platform, accountId: string): Promis
     planId: "starter",
     seats: 5,
     adminEmails: ["admin@example.com"],
+    ...account,
   }));
 }
 

@@ -38,6 +38,7 @@ describe("Authorize → Charge over gRPC and Postgres", () => {
       idempotencyKey: "charge-1",
       attribution: undefined,
       context: undefined,
+      occurredAt: undefined,
     });
     expect(charge).toMatchObject({ chargedMicros: String(5 * CREDIT), uncollectedMicros: "0", balanceMicros: String(95 * CREDIT), proceed: true });
 
@@ -99,6 +100,7 @@ describe("Authorize → Charge over gRPC and Postgres", () => {
       idempotencyKey: "charge-direct",
       attribution: undefined,
       context: undefined,
+      occurredAt: undefined,
     });
     expect(charge.balanceMicros).toBe(String(45 * CREDIT));
     const banners = await eventually(async () => {

@@ -45,6 +45,8 @@ export interface Cycle {
   average_per_day_micros: string;
   projected_days_to_empty: number | null;
   will_run_out_before_cycle_end: boolean;
+  /** When the balance runs out, when that is before the cycle ends (absent from older gateways). */
+  run_out_at?: string | null;
 }
 
 export interface Banner {

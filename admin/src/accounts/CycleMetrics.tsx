@@ -5,7 +5,7 @@ import { formatAmount, toMicros } from "../money";
 const day = (iso: string | null) => (iso ? new Date(iso).toLocaleDateString("en-US", { year: "numeric", month: "short", day: "numeric" }) : "—");
 const days = (n: number) => `${n} ${n === 1 ? "day" : "days"}`;
 
-/** "Run out in": the projection in whole days ("under a day" for 0), or "Not running out" when nothing is being used (the API sends -1). */
+/** "Run out in": the projection in whole days ("under a day" for 0), or "Not running out" when nothing projects (no usage, or under a day and five charges of history: the API sends -1). */
 export function runOutText(cycle: Cycle): string {
   const projected = cycle.projected_days_to_empty;
   if (projected === null || projected === undefined || projected < 0 || toMicros(cycle.average_per_day_micros) === 0n) return "Not running out";
@@ -49,7 +49,7 @@ export function RunOutWarning({ cycle }: { cycle: Cycle }) {
   if (!cycle.will_run_out_before_cycle_end) return null;
   return (
     <Alert severity="warning" data-testid="run-out-warning">
-      At the current rate this account runs out in {runOutText(cycle).toLowerCase()}, before its cycle ends on {day(cycle.cycle_end)} ({days(cycle.days_left)} left).
+      At the current rate this account runs out {cycle.run_out_at ? `on ${day(cycle.run_out_at)}` : `in ${runOutText(cycle).toLowerCase()}`}, before its cycle ends on {day(cycle.cycle_end)} ({days(cycle.days_left)} left).
       Consider a grant or a plan upgrade.
     </Alert>
   );

@@ -239,6 +239,7 @@ export class TollgateClient {
         idempotencyKey,
         attribution: attributionOf(input.attribution),
         context: contextOf(input.context),
+        occurredAt: undefined,
       },
       options,
     );

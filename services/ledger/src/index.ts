@@ -110,7 +110,11 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
     observe: (size, waits) => metrics.groupCommit(size, waits),
     refused: (size, error) => console.error(JSON.stringify({ level: "warn", service: "ledger", msg: "group commit batch refused; retrying its halves", size, error: String(error) })),
   }) : stateStore;
-  const deps: LedgerDeps = { store: writes, accounts, rates, now: options.now ?? (() => new Date()), reloadPrices: { set: (poolId, price) => scope(() => store.setReloadPrice(poolId, price)) }, cycles: new OpenCycles() };
+  // Idempotency keys are kept at least a day; late usage (Charge.occurred_at) may be no older than they are kept.
+  const retentionMs = Math.max(options.idempotencyRetentionMs ?? 7 * 86_400_000, 86_400_000);
+  const deps: LedgerDeps = {
+    store: writes, accounts, rates, now: options.now ?? (() => new Date()), reloadPrices: { set: (poolId, price) => scope(() => store.setReloadPrice(poolId, price)) }, idempotencyRetentionMs: retentionMs, cycles: new OpenCycles(),
+  };
   const cycles = new CycleOpener(deps);
   const ledger = new Ledger(store, rates, deps);
   const events = new LogFollower((after, limit) => store.outboxAfter(after, limit), (row) => BigInt(row.sequence), 250);
@@ -135,7 +139,6 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
   });
 
   const sweepIntervalMs = options.sweepIntervalMs ?? 5_000;
-  const retentionMs = Math.max(options.idempotencyRetentionMs ?? 7 * 86_400_000, 86_400_000);
   const outboxRetentionMs = options.outboxRetentionMs ?? 7 * 86_400_000;
   const sweeper =
     sweepIntervalMs > 0

@@ -12,7 +12,8 @@ import { DeliveryWorker } from "./data/delivery-worker.js";
 import { LedgerConsumer } from "./data/ledger-consumer.js";
 import { migrations } from "./data/migrations/index.js";
 import { PostgresNotificationsStore } from "./data/notifications-store.js";
-import { DEFAULT_RULES, decide, projectRunOut, runOutWarning, type PlanRules, type Recipients } from "./domain/rules.js";
+import { projectRunOut } from "@tollgate/projection";
+import { DEFAULT_RULES, decide, runOutWarning, type PlanRules, type Recipients } from "./domain/rules.js";
 import { NotificationsMetrics } from "./metrics.js";
 import { notificationsHandlers } from "./transport/notifications-handlers.js";
 
@@ -118,7 +119,7 @@ export async function startNotificationsService(options: NotificationsServiceOpt
     };
   }
 
-  /** The ledger's status icon, and the run-out projection (domain/rules.ts) from the usage history the ledger reports. */
+  /** The ledger's status icon, and the run-out projection (@tollgate/projection, the ledger's own rule) from the usage history the ledger reports. */
   async function accountState(accountId: string) {
     const balance = await upstream(call(ledger, ledger.getBalance, { accountId }));
     const main = balance.units.find((u) => u.unit === commonV1.Unit.UNIT_CREDITS) ?? balance.units[0];

@@ -85,6 +85,7 @@ export function balanceView(b: ledgerV1.GetBalanceResponse) {
           average_per_day_micros: b.cycle.averagePerDayMicros,
           projected_days_to_empty: b.cycle.projectedDaysToEmpty,
           will_run_out_before_cycle_end: b.cycle.willRunOutBeforeCycleEnd,
+          run_out_at: iso(b.cycle.runOutAt),
         }
       : null,
   };

@@ -2,6 +2,7 @@ import type { Bucket, RunContext } from "@tollgate/eligibility";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
 import type { Unit, Usage } from "@tollgate/rating";
 import type { LedgerStore } from "../data/ledger-store.js";
+import { usageFromJson, usageToJson } from "../data/usage-json.js";
 import type { RateCache } from "../data/rate-cache.js";
 import type { AccountView } from "../domain/account-view.js";
 import type { DenialReason } from "../domain/denial.js";
@@ -13,15 +14,6 @@ import { eligibilityOf, price, type LedgerDeps } from "../domain/use-cases/run.j
 import { startWork } from "../domain/use-cases/start-work.js";
 
 export type { DenialReason } from "../domain/denial.js";
-
-/** A stored usage (bigint amounts as strings) and back. */
-function usageToJson(usage: Usage): unknown {
-  return JSON.parse(JSON.stringify(usage, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
-}
-function usageFromJson(json: unknown): Usage {
-  const raw = json as Record<string, unknown>;
-  return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, typeof v === "string" && /^-?\d+$/.test(v) && !["model", "block", "gpuType", "cpuType", "profile", "sizeClass", "hardware", "tool"].includes(k) ? BigInt(v) : v])) as Usage;
-}
 
 function requireKey(key: string): void {
   if (!key) throw new InvalidArgumentError("idempotency_key", "is required on every mutating call");

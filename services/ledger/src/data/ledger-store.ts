@@ -1,6 +1,7 @@
 import { sql, type EntityManager } from "@tollgate/db";
 import { IdempotencyKeyReusedError } from "@tollgate/errors";
 import { searchMatches, type SearchFound } from "./search.js";
+import { USAGE_AT } from "./usage-views.js";
 import { EntrySchema, HoldSchema, LedgerAccountSchema, LineSchema, PoolSchema, BalanceSchema, type Entry, type Hold, type LedgerAccount, type Line, type Pool, type Balance } from "./entities.js";
 
 export interface WorkRow {
@@ -104,10 +105,10 @@ export class PostgresLedgerStore implements LedgerStore {
   async usage(accountId: string, dimension: string | null, since: Date, bucket: "hour" | "day" | "week") {
     const rows = await sql<{ start: string | Date; key: string; amount: string; requests: string }>(
       this.em(),
-      `select date_trunc('${bucket}', created_at) as start, ${PostgresLedgerStore.keyExpression(dimension)} as key,
+      `select date_trunc('${bucket}', ${USAGE_AT}) as start, ${PostgresLedgerStore.keyExpression(dimension)} as key,
               sum(amount_micros)::text as amount, count(*)::text as requests
          from ledger.entries
-        where account_id = ? and kind = 'charge' and created_at >= ?
+        where account_id = ? and kind = 'charge' and ${USAGE_AT} >= ?
         group by 1, 2 order by 1, 2`,
       [accountId, since],
     );
@@ -120,14 +121,14 @@ export class PostgresLedgerStore implements LedgerStore {
       this.em(),
       `select key, amount::text, requests::text, (sum(amount) over ())::text as total from (
          select ${key} as key, sum(amount_micros) as amount, count(*) as requests
-           from ledger.entries where account_id = ? and kind = 'charge' and created_at >= ?
+           from ledger.entries where account_id = ? and kind = 'charge' and ${USAGE_AT} >= ?
           group by 1) t
         order by t.amount desc, t.key limit ? offset ?`,
       [accountId, since, limit, offset],
     );
     const [totals] = await sql<{ total: string }>(
       this.em(),
-      `select coalesce(sum(amount_micros), 0)::text as total from ledger.entries where account_id = ? and kind = 'charge' and created_at >= ?`,
+      `select coalesce(sum(amount_micros), 0)::text as total from ledger.entries where account_id = ? and kind = 'charge' and ${USAGE_AT} >= ?`,
       [accountId, since],
     );
     return { rows, total: BigInt(totals?.total ?? "0") };
@@ -330,9 +331,9 @@ export class PostgresLedgerStore implements LedgerStore {
     const [row] = await sql<{ used: string; events: number; first_at: Date | null }>(
       this.em(),
       `select coalesce(sum(amount_micros), 0)::text as used, count(*) filter (where amount_micros > 0)::int as events,
-              min(created_at) filter (where amount_micros > 0) as first_at
+              min(${USAGE_AT}) filter (where amount_micros > 0) as first_at
          from ledger.entries
-        where account_id = ? and unit = ? and kind = 'charge' and created_at >= ?`,
+        where account_id = ? and unit = ? and kind = 'charge' and ${USAGE_AT} >= ?`,
       [accountId, unit, since],
     );
     return { usedMicros: BigInt(row!.used), events: row!.events, firstAt: row!.first_at ? new Date(row!.first_at) : undefined };

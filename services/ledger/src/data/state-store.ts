@@ -1,3 +1,4 @@
+import type { Usage } from "@tollgate/rating";
 import type { Command } from "../domain/commands.js";
 import { atCommit } from "../domain/commit-rules.js";
 import { emptyAccount, type AccountState, type Hold, type HoldStatus, type IdempotencyRecord, type Ids, type LedgerState, type Pool, type PoolKind, type Work } from "../domain/state.js";
@@ -7,6 +8,7 @@ import { COMMIT_RULES_IN_APP, commitEffectStatements } from "./commit-effects.js
 import { inline } from "./sql-literals.js";
 import { TimeOrderedIds } from "./time-ordered-ids.js";
 import { decodeAnswer, encodeAnswer } from "./stored-answers.js";
+import { usageFromJson } from "./usage-json.js";
 import { insertWorkStatement, toWork, updateWorkStatement, WORK_COLUMNS, type WorkRow } from "./work-rows.js";
 
 /** The part of a `pg` client the store uses (the pool behind the ORM: `connectionPool(orm)`). */
@@ -137,7 +139,7 @@ interface PoolRow {
 
 interface HoldRow {
   hold_id: string; account_id: string; unit: string; bucket: string; amount_micros: string; charged_micros: string; status: HoldStatus; expires_ms: string;
-  created_ms: string; closed_ms: string | null; attribution: Record<string, string>; rate_table_version: string;
+  created_ms: string; closed_ms: string | null; attribution: Record<string, string>; rate_table_version: string; priced_usage: unknown[]; priced_micros: string;
 }
 
 /** A cycle grant key as the state machine names it: the cycle start in epoch ms (stored as PostgreSQL prints the timestamptz). */
@@ -151,7 +153,7 @@ const POOL_COLUMNS = `
 
 const HOLD_COLUMNS = `
   hold_id::text, account_id, unit, bucket, amount_micros::text, charged_micros::text, status, ${MS("expires_at")} as expires_ms,
-  ${MS("created_at")} as created_ms, ${MS("closed_at")} as closed_ms, attribution, rate_table_version::text`;
+  ${MS("created_at")} as created_ms, ${MS("closed_at")} as closed_ms, attribution, rate_table_version::text, priced_usage, priced_micros::text`;
 
 function toPool(r: PoolRow): Pool {
   const reloadTo = BigInt(r.reload_to_micros);
@@ -167,7 +169,7 @@ function toHold(r: HoldRow): Hold {
   return {
     holdId: r.hold_id, accountId: r.account_id, unit: r.unit, bucket: r.bucket, amountMicros: BigInt(r.amount_micros), chargedMicros: BigInt(r.charged_micros),
     status: r.status, expiresAtMs: Number(r.expires_ms), createdAtMs: Number(r.created_ms), closedAtMs: r.closed_ms === null ? null : Number(r.closed_ms),
-    attribution: r.attribution, rateTableVersion: BigInt(r.rate_table_version),
+    attribution: r.attribution, rateTableVersion: BigInt(r.rate_table_version), pricedUsage: r.priced_usage.map(usageFromJson), pricedMicros: BigInt(r.priced_micros),
   };
 }
 
@@ -368,10 +370,11 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
       const { rows } = await client.query<{
         entry_id: string; kind: Entry["kind"]; unit: string; hold_id: string | null; bucket: string; amount_micros: string; uncollected_micros: string;
         attribution: Record<string, string>; rate_table_version: string; reason: string; actor: string; trace_id: string; at_ms: string; on_behalf_of: string | null;
+        occurred_ms: string | null;
         lines: { ledger_account: string; pool_id: string | null; amount_micros: number | string }[];
       }>(
         `select e.entry_id::text, e.kind, e.unit, e.hold_id::text, e.bucket, e.amount_micros::text, e.uncollected_micros::text, e.attribution,
-                e.rate_table_version::text, e.reason, e.actor, e.trace_id, ${MS("e.created_at")} as at_ms, e.on_behalf_of,
+                e.rate_table_version::text, e.reason, e.actor, e.trace_id, ${MS("e.created_at")} as at_ms, e.on_behalf_of, ${MS("e.occurred_at")} as occurred_ms,
                 coalesce((select jsonb_agg(jsonb_build_object('ledger_account', l.ledger_account, 'pool_id', l.pool_id, 'amount_micros', l.amount_micros::text) order by l.line_no)
                             from ledger.lines l where l.account_id = e.account_id and l.entry_id = e.entry_id), '[]') as lines
            from ledger.entries e where e.account_id = $1 order by e.entry_id`,
@@ -381,6 +384,7 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
         entryId: BigInt(r.entry_id), accountId, kind: r.kind, unit: r.unit, holdId: r.hold_id, bucket: r.bucket, amountMicros: BigInt(r.amount_micros),
         uncollectedMicros: BigInt(r.uncollected_micros), attribution: r.attribution, rateTableVersion: BigInt(r.rate_table_version), reason: r.reason,
         actor: r.actor, ...(r.on_behalf_of === null ? {} : { onBehalfOf: r.on_behalf_of }), traceId: r.trace_id, atMs: Number(r.at_ms),
+        ...(r.occurred_ms === null ? {} : { occurredAtMs: Number(r.occurred_ms) }),
         lines: r.lines.map((l) => ({ ledgerAccount: l.ledger_account, poolId: l.pool_id, amountMicros: BigInt(l.amount_micros) })),
       }));
     } finally {
@@ -428,7 +432,7 @@ function writeStatements(read: LedgerState, writes: readonly Write[]): string[] 
   const newPools: Pool[] = [];
   const poolChanges = new Map<string, { balance: bigint; granted: bigint; closed: boolean; reloadedAtMs: number | null }>();
   const newHolds: Hold[] = [];
-  const holdChanges = new Map<string, { charged: bigint; amount: bigint; expiresAtMs: number | null; status: HoldStatus | null; closedAtMs: number | null }>();
+  const holdChanges = new Map<string, { charged: bigint; amount: bigint; expiresAtMs: number | null; status: HoldStatus | null; closedAtMs: number | null; priced: { usage: Usage[]; micros: bigint } | null }>();
   const entries: Entry[] = [];
   const events: OutboxEvent[] = [];
   const keys: { accountId: string; record: IdempotencyRecord }[] = [];
@@ -465,12 +469,13 @@ function writeStatements(read: LedgerState, writes: readonly Write[]): string[] 
         newHolds.push(w.hold);
         break;
       case "holdChange": {
-        const change = holdChanges.get(w.holdId) ?? { charged: 0n, amount: 0n, expiresAtMs: null, status: null, closedAtMs: null };
+        const change = holdChanges.get(w.holdId) ?? { charged: 0n, amount: 0n, expiresAtMs: null, status: null, closedAtMs: null, priced: null };
         change.charged += w.chargedDeltaMicros;
         change.amount += w.amountDeltaMicros ?? 0n;
         change.expiresAtMs = w.expiresAtMs ?? change.expiresAtMs;
         change.status = w.status ?? change.status;
         change.closedAtMs = w.closedAtMs ?? change.closedAtMs;
+        change.priced = w.priced ?? change.priced; // the latest running total replaces the ones before
         holdChanges.set(w.holdId, change);
         break;
       }
@@ -569,10 +574,14 @@ function writeStatements(read: LedgerState, writes: readonly Write[]): string[] 
     statements.push(inline(
       `update ledger.holds h
           set charged_micros = h.charged_micros + x.ch, amount_micros = h.amount_micros + x.am, expires_at = coalesce(${TS("x.ex")}, h.expires_at),
-              status = coalesce(x.st, h.status), closed_at = coalesce(${TS("x.cl")}, h.closed_at)
-         from unnest($1::uuid[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[]) as x(id, ch, st, cl, am, ex)
+              status = coalesce(x.st, h.status), closed_at = coalesce(${TS("x.cl")}, h.closed_at),
+              priced_usage = coalesce(x.pu, h.priced_usage), priced_micros = coalesce(x.pm, h.priced_micros)
+         from unnest($1::uuid[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::jsonb[], $8::bigint[]) as x(id, ch, st, cl, am, ex, pu, pm)
         where h.hold_id = x.id`,
-      [ids, changes.map((c) => text(c.charged)), changes.map((c) => c.status), changes.map((c) => c.closedAtMs), changes.map((c) => text(c.amount)), changes.map((c) => c.expiresAtMs)],
+      [
+        ids, changes.map((c) => text(c.charged)), changes.map((c) => c.status), changes.map((c) => c.closedAtMs), changes.map((c) => text(c.amount)), changes.map((c) => c.expiresAtMs),
+        changes.map((c) => (c.priced ? json(c.priced.usage) : null)), changes.map((c) => (c.priced ? text(c.priced.micros) : null)),
+      ],
     ));
   }
   const balanceKeys = [...new Set([...held.keys(), ...crossed.keys()])];
@@ -591,15 +600,15 @@ function writeStatements(read: LedgerState, writes: readonly Write[]): string[] 
   }
   if (entries.length > 0) {
     statements.push(inline(
-      `insert into ledger.entries (entry_id, account_id, kind, hold_id, unit, bucket, amount_micros, uncollected_micros, attribution, rate_table_version, reason, actor, trace_id, created_at, on_behalf_of, reverses_entry_id)
-       select id, a, k, h, u, bk, am, un, at, rv, re, ac, tr, ${TS("t")}, ob, rev
-         from unnest($1::bigint[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::jsonb[], $10::bigint[], $11::text[], $12::text[], $13::text[], $14::bigint[], $15::text[], $16::bigint[])
-           as x(id, a, k, h, u, bk, am, un, at, rv, re, ac, tr, t, ob, rev)`,
+      `insert into ledger.entries (entry_id, account_id, kind, hold_id, unit, bucket, amount_micros, uncollected_micros, attribution, rate_table_version, reason, actor, trace_id, created_at, on_behalf_of, reverses_entry_id, occurred_at)
+       select id, a, k, h, u, bk, am, un, at, rv, re, ac, tr, ${TS("t")}, ob, rev, ${TS("oc")}
+         from unnest($1::bigint[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::jsonb[], $10::bigint[], $11::text[], $12::text[], $13::text[], $14::bigint[], $15::text[], $16::bigint[], $17::bigint[])
+           as x(id, a, k, h, u, bk, am, un, at, rv, re, ac, tr, t, ob, rev, oc)`,
       [
         entries.map((e) => text(e.entryId)), entries.map((e) => e.accountId), entries.map((e) => e.kind), entries.map((e) => e.holdId), entries.map((e) => e.unit),
         entries.map((e) => e.bucket), entries.map((e) => text(e.amountMicros)), entries.map((e) => text(e.uncollectedMicros)), entries.map((e) => json(e.attribution)),
         entries.map((e) => text(e.rateTableVersion)), entries.map((e) => e.reason), entries.map((e) => e.actor), entries.map((e) => e.traceId), entries.map((e) => e.atMs),
-        entries.map((e) => e.onBehalfOf ?? null), entries.map((e) => text(e.reversesEntryId)),
+        entries.map((e) => e.onBehalfOf ?? null), entries.map((e) => text(e.reversesEntryId)), entries.map((e) => e.occurredAtMs ?? null),
       ],
     ));
     const lines = entries.flatMap((e) => e.lines.map((l, i) => ({ accountId: e.accountId, entryId: e.entryId, lineNo: i + 1, ...l })));

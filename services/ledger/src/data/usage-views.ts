@@ -17,6 +17,9 @@ export interface ToolRow {
   last_active_at: Date | string | null;
 }
 
+/** When an entry's usage happened: when it was charged, or the `occurred_at` a late report gave (usage windows and cycles count it then). */
+export const USAGE_AT = "coalesce(occurred_at, created_at)";
+
 /** A dimension as a column of entries: the bucket, or an attribution key (bound as a parameter). */
 const column = (dimension: UsageDimension) => (dimension === "bucket" ? { sql: "bucket", params: [] } : { sql: "coalesce(attribution ->> ?, '')", params: [dimension] });
 
@@ -28,7 +31,7 @@ export function usageBreakdown(em: EntityManager, accountId: string, dimension: 
     em,
     `select ${key.sql} as key, ${split.sql} as split, unit, sum(amount_micros)::text as amount, count(*)::text as requests
        from ledger.entries
-      where account_id = ? and kind = 'charge' and created_at >= ?
+      where account_id = ? and kind = 'charge' and ${USAGE_AT} >= ?
       group by 1, 2, 3 order by 1, 2, 3`,
     [...key.params, ...split.params, accountId, since],
   );
@@ -39,7 +42,7 @@ const TOOL_COLUMNS = `t.account_id, t.tool, t.owner, t.status, t.first_deployed_
 
 /** Each tool's charges (an invocation each): how many, what they used (in their unit), the latest; read through entries_tool_idx. */
 const TOOL_USAGE = `left join lateral (
-    select count(*) as runs, sum(amount_micros) as used, max(unit) as unit, max(created_at) as last_active_at
+    select count(*) as runs, sum(amount_micros) as used, max(unit) as unit, max(coalesce(e.occurred_at, e.created_at)) as last_active_at
       from ledger.entries e
      where e.account_id = t.account_id and e.attribution ->> 'tool' = t.tool and e.kind = 'charge'
   ) u on true`;

@@ -1,3 +1,4 @@
+import type { RunningPricing } from "./rules/running-total.js";
 import type { PoolKind, WorkKind } from "./state.js";
 
 /**
@@ -34,13 +35,17 @@ export interface ChargeCommand extends Keyed {
   holdId: string | null;
   unit: string;
   bucket: string;
-  /** Zero for unmetered usage (journaled at zero). */
+  /** Zero for unmetered usage (journaled at zero). A charge on a hold with `running` is priced by the running total instead. */
   amountMicros: bigint;
   final: boolean;
   attribution: Record<string, string>;
   rateTableVersion: bigint;
   traceparent: string;
   traceId: string;
+  /** The usage and the rate table it was priced at: a charge on a hold rounds the hold's running total once (rules/running-total.ts). */
+  running?: RunningPricing;
+  /** Late usage: when it happened (epoch ms, checked by rules/late-usage.ts); absent: now. */
+  occurredAtMs?: number;
 }
 
 export interface ReleaseCommand extends Keyed {
@@ -56,6 +61,8 @@ export interface ExtendHoldCommand extends Keyed {
   unit: string;
   /** Added to what the hold reserves; 0 keeps the amount. */
   addMicros: bigint;
+  /** The rate table version (sequence) the estimate was priced at: it must be the hold's (RATE_TABLE_PINNED); absent when nothing is added. */
+  rateTableVersion?: bigint;
   /** The hold expires this long from now, unless it already expires later; 0 keeps the expiry. */
   ttlMs: number;
 }
@@ -287,6 +294,8 @@ export interface LedgerError {
   missing?: { what: string; id: string };
   /** ALREADY_EXISTS: the idempotency key. */
   key?: string;
+  /** FAILED_PRECONDITION `RATE_TABLE_PINNED`: the rate table version (sequence) the hold was authorized at, to price the call at. */
+  pinnedRateTable?: bigint;
 }
 
 export type Result<T> = { ok: true; value: T; replayed: boolean } | { ok: false; error: LedgerError };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { cycleAt } from "./cycle.js";
+import { projectRunOut } from "@tollgate/projection";
+import { cycleAt, cycleMetrics } from "./cycle.js";
 
 describe("cycleAt", () => {
   it("finds the month containing now from the anchor day", () => {
@@ -28,5 +29,27 @@ describe("cycleAt", () => {
     // The boundary belongs to the new cycle: a cycle ends at its end, not a moment later.
     expect(cycleAt(anchor, new Date("2026-02-28T09:59:59.999Z")).start.toISOString()).toBe("2026-01-31T10:00:00.000Z");
     expect(cycleAt(anchor, new Date("2026-02-28T10:00:00.000Z")).start.toISOString()).toBe("2026-02-28T10:00:00.000Z");
+  });
+});
+
+describe("cycleMetrics", () => {
+  const cycle = { start: new Date("2026-11-01T00:00:00Z"), end: new Date("2026-12-01T00:00:00Z") };
+  const CREDIT = 1_000_000n;
+
+  it("does not flag a fresh account: 15 of 75 credits in the first hour is no projection", () => {
+    const now = new Date("2026-11-01T01:00:00Z");
+    const metrics = cycleMetrics(cycle, now, { usedMicros: 15n * CREDIT, availableMicros: 60n * CREDIT, usageEvents: 15, firstUsageAt: new Date("2026-11-01T00:05:00Z") });
+    expect(metrics).toMatchObject({ willRunOutBeforeCycleEnd: false, projectedDaysToEmpty: -1, runOutAt: undefined });
+  });
+
+  it("flags the run-out with its date by the same rule as notifications' warning", () => {
+    const now = new Date("2026-11-10T12:00:00Z");
+    const history = { usedMicros: 15n * CREDIT, availableMicros: 60n * CREDIT, usageEvents: 10, firstUsageAt: new Date("2026-11-07T12:00:00Z") };
+    const metrics = cycleMetrics(cycle, now, history);
+    // 15 credits in 3 days = 5 a day; 60 left = 12 days.
+    expect(metrics).toMatchObject({ willRunOutBeforeCycleEnd: true, projectedDaysToEmpty: 12, runOutAt: new Date("2026-11-22T12:00:00Z") });
+    expect(metrics.runOutAt).toEqual(projectRunOut({ ...history, cycleEnd: cycle.end }, now));
+    // Four charges are not enough history.
+    expect(cycleMetrics(cycle, now, { ...history, usageEvents: 4 })).toMatchObject({ willRunOutBeforeCycleEnd: false, projectedDaysToEmpty: -1 });
   });
 });

@@ -1,3 +1,5 @@
+import { projectRunOut, runOutAt, type UsageHistory } from "@tollgate/projection";
+
 /**
  * Billing cycles are calendar months anchored on the account's anchor day and
  * time (UTC). An anchor on the 31st falls on the last day of shorter months.
@@ -35,24 +37,31 @@ export interface CycleMetrics {
   daysElapsed: number;
   daysLeft: number;
   averagePerDayMicros: bigint;
-  /** -1 when nothing has been used yet. */
+  /** Whole days until the balance runs out at the current rate; 0 when nothing is left; -1 without enough history to project. */
   projectedDaysToEmpty: number;
   willRunOutBeforeCycleEnd: boolean;
+  /** When the balance runs out, if before the cycle ends. */
+  runOutAt: Date | undefined;
 }
 
 const DAY_MS = 86_400_000;
 
-/** Used / remaining projections for the console's metric cards (seed 002). */
-export function cycleMetrics(cycle: Cycle, now: Date, usedMicros: bigint, remainingMicros: bigint): CycleMetrics {
+/**
+ * Used / remaining figures for the console's metric cards (seed 002) and the
+ * run-out flag, by the one run-out rule notifications warns with
+ * (@tollgate/projection): no projection without a day of history and five charges.
+ */
+export function cycleMetrics(cycle: Cycle, now: Date, history: Omit<UsageHistory, "cycleEnd">): CycleMetrics {
   const elapsedMs = Math.max(0, now.getTime() - cycle.start.getTime());
   const leftMs = Math.max(0, cycle.end.getTime() - now.getTime());
   const daysElapsed = Math.floor(elapsedMs / DAY_MS);
   const daysLeft = Math.ceil(leftMs / DAY_MS);
-  // Average over at least one day so the first hours do not project wildly.
-  const averagePerDayMicros = usedMicros / BigInt(Math.max(1, Math.ceil(elapsedMs / DAY_MS)));
-  if (averagePerDayMicros <= 0n) {
-    return { daysElapsed, daysLeft, averagePerDayMicros: 0n, projectedDaysToEmpty: -1, willRunOutBeforeCycleEnd: false };
-  }
-  const projectedDaysToEmpty = remainingMicros <= 0n ? 0 : Number(remainingMicros / averagePerDayMicros);
-  return { daysElapsed, daysLeft, averagePerDayMicros, projectedDaysToEmpty, willRunOutBeforeCycleEnd: projectedDaysToEmpty < daysLeft };
+  // Average over at least one day so the first hours do not show wildly.
+  const averagePerDayMicros = history.usedMicros / BigInt(Math.max(1, Math.ceil(elapsedMs / DAY_MS)));
+  const full = { ...history, cycleEnd: cycle.end };
+  const at = runOutAt(full, now);
+  const warning = projectRunOut(full, now);
+  const projectedDaysToEmpty =
+    history.usedMicros > 0n && history.availableMicros <= 0n ? 0 : at ? Math.floor((at.getTime() - now.getTime()) / DAY_MS) : -1;
+  return { daysElapsed, daysLeft, averagePerDayMicros, projectedDaysToEmpty, willRunOutBeforeCycleEnd: warning !== undefined, runOutAt: warning };
 }

@@ -20,7 +20,7 @@
  * | 3 | error | `ALREADY_EXISTS` `IDEMPOTENCY_KEY_REUSED` | the key was used with another request |
  * | 4 | — | — | expired holds of the account give back what they reserve and expired pools close (before any write, Grant and Adjust included) |
  * | 5 | error | `INVALID_ARGUMENT` `expires_at` | a Grant whose expiry is not in the future |
- * | 5 | error | `FAILED_PRECONDITION` | `UNIT_MISMATCH` (Charge or ExtendHold in another unit than its hold), `HOLD_CLOSED` (Charge or ExtendHold on a charged or released hold), `HOLD_EXPIRED` (ExtendHold of an expired hold), `POOL_CLOSED` (Adjust of a closed pool), `ADJUSTMENT_BELOW_LIMIT`, `NO_POOL` (an overdraft with no pool to carry it), `WORK_EXISTS` |
+ * | 5 | error | `FAILED_PRECONDITION` | `UNIT_MISMATCH` (Charge or ExtendHold in another unit than its hold), `RATE_TABLE_PINNED` (Charge or ExtendHold on a hold priced at another rate table version than the hold's: the use case prices it again at the hold's, rules/running-total.ts), `HOLD_CLOSED` (Charge or ExtendHold on a charged or released hold), `HOLD_EXPIRED` (ExtendHold of an expired hold), `POOL_CLOSED` (Adjust of a closed pool), `ADJUSTMENT_BELOW_LIMIT`, `NO_POOL` (an overdraft with no pool to carry it), `WORK_EXISTS` |
  * | 6 | denial | `ACCOUNT_SUSPENDED` | Authorize, StartWork |
  * | 7 | denial | `NOT_ELIGIBLE` | Authorize: the plan rule's reason in `message` |
  * | 8 | denial | `SPEND_CAP_REACHED` / `FREE_CREDITS_EXPIRED` / `BELOW_LOW_CREDIT_LIMIT` / `INSUFFICIENT_CREDITS` | the amount does not fit (rules/denial.ts) |
@@ -65,6 +65,7 @@ import { adjustFits, collectable, holdFits, startMinimum } from "./rules/limits.
 import { expirePools } from "./rules/pool-expiry.js";
 import { reversal } from "./rules/reversal.js";
 import { rollOver } from "./rules/rollover.js";
+import { runningCharge } from "./rules/running-total.js";
 import { crossings } from "./rules/thresholds.js";
 import { POOL_KINDS, type AccountState, type BatchContext, type LedgerState } from "./state.js";
 import { applyWrites, cloneAccount, type Line, type Write } from "./writes.js";
@@ -308,6 +309,7 @@ function authorize(work: Work, c: AuthorizeCommand, ctx: BatchContext): { value:
       hold: {
         holdId, accountId: a.accountId, unit: c.unit, bucket: c.bucket, amountMicros: c.amountMicros, chargedMicros: 0n, status: "open",
         expiresAtMs, createdAtMs: ctx.nowMs, closedAtMs: null, attribution: c.attribution, rateTableVersion: c.rateTableVersion,
+        pricedUsage: [], pricedMicros: 0n,
       },
     },
     { type: "held", accountId: a.accountId, unit: c.unit, deltaMicros: c.amountMicros },
@@ -320,9 +322,13 @@ function charge(work: Work, c: ChargeCommand, ctx: BatchContext): LedgerError | 
   const hold = c.holdId === null ? null : a.holds.get(c.holdId)!;
   if (hold && hold.unit !== c.unit) return precondition("UNIT_MISMATCH", `hold ${hold.holdId} is held in ${hold.unit}, the usage is priced in ${c.unit}`);
   if (hold && isClosedByCaller(hold)) return precondition("HOLD_CLOSED", `hold ${hold.holdId} is already ${hold.status}`);
+  // On a hold, the running total is priced and the difference charged (rules/running-total.ts).
+  const running = hold && c.running ? runningCharge(hold, c.running) : null;
+  if (running && "code" in running) return running;
+  const amountMicros = running ? running.amountMicros : c.amountMicros;
   const totals = unitTotals(a, c.unit, ctx.nowMs);
   const unit = a.units.get(c.unit)!;
-  const limit = collectable(totals.availableMicros + (hold ? reserved(hold) : 0n), unit.negativeLimitMicros, c.amountMicros);
+  const limit = collectable(totals.availableMicros + (hold ? reserved(hold) : 0n), unit.negativeLimitMicros, amountMicros);
   const onHold = hold ? chargeHold(hold, limit.collectMicros, c.final) : { reservedMicros: 0n, consumedMicros: 0n, releasedMicros: 0n, closes: false };
   const draws = drawDown(drawdownOrder(livePools(a, c.unit, ctx.nowMs), a.facts.drawdownOrder), limit.collectMicros);
   if (draws === null) return precondition("NO_POOL", `account ${a.accountId} has no ${c.unit} pool to charge`);
@@ -337,12 +343,16 @@ function charge(work: Work, c: ChargeCommand, ctx: BatchContext): LedgerError | 
         entryId, accountId: a.accountId, kind: "charge", unit: c.unit, holdId: c.holdId, bucket: c.bucket, amountMicros: limit.collectMicros,
         uncollectedMicros: limit.uncollectedMicros, attribution: hold ? { ...hold.attribution, ...c.attribution } : c.attribution,
         rateTableVersion: c.rateTableVersion, reason: "", actor: "", traceId: c.traceId, atMs: ctx.nowMs, lines,
+        ...(c.occurredAtMs !== undefined ? { occurredAtMs: c.occurredAtMs } : {}),
       },
     },
     ...draws.map((d): Write => ({ type: "poolChange", accountId: a.accountId, poolId: d.poolId, balanceDeltaMicros: -d.takeMicros, grantedDeltaMicros: 0n })),
   ];
   if (hold) {
-    writes.push({ type: "holdChange", accountId: a.accountId, holdId: hold.holdId, chargedDeltaMicros: limit.collectMicros, ...(onHold.closes ? { status: "charged" as const, closedAtMs: ctx.nowMs } : {}) });
+    writes.push({
+      type: "holdChange", accountId: a.accountId, holdId: hold.holdId, chargedDeltaMicros: limit.collectMicros, ...(onHold.closes ? { status: "charged" as const, closedAtMs: ctx.nowMs } : {}),
+      ...(running ? { priced: { usage: running.pricedUsage, micros: running.pricedMicros } } : {}),
+    });
     const returned = onHold.consumedMicros + onHold.releasedMicros;
     if (returned > 0n) writes.push({ type: "held", accountId: a.accountId, unit: c.unit, deltaMicros: -returned });
   }
@@ -399,6 +409,13 @@ function extendHold(work: Work, c: ExtendHoldCommand, ctx: BatchContext): Ledger
   const a = work.account;
   const hold = a.holds.get(c.holdId)!;
   if (c.unit && hold.unit !== c.unit) return precondition("UNIT_MISMATCH", `hold ${hold.holdId} is held in ${hold.unit}, the estimate is priced in ${c.unit}`);
+  // The added estimate is priced at the hold's rate table version, like every charge on it.
+  if (c.addMicros > 0n && c.rateTableVersion !== undefined && hold.rateTableVersion > 0n && c.rateTableVersion !== hold.rateTableVersion) {
+    return {
+      code: "FAILED_PRECONDITION", reason: "RATE_TABLE_PINNED", pinnedRateTable: hold.rateTableVersion,
+      message: `hold ${hold.holdId} is priced at rate table sequence ${hold.rateTableVersion}, the estimate at ${c.rateTableVersion}`,
+    };
+  }
   const extended = extension(hold, c.addMicros, c.ttlMs, ctx.nowMs);
   if ("closed" in extended) {
     return extended.closed === "expired"

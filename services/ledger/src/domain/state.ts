@@ -1,3 +1,5 @@
+import type { Usage } from "@tollgate/rating";
+
 /**
  * The ledger's state as the state machine sees it: what the store read and
  * locked for one batch. Money is bigint micro-units, time is epoch
@@ -41,7 +43,11 @@ export interface Hold {
   createdAtMs: number;
   closedAtMs: number | null;
   attribution: Record<string, string>;
+  /** The rate table version (publication sequence) the hold was authorized at: every charge on it is priced there. */
   rateTableVersion: bigint;
+  /** The running total of the usage its charges reported (rules/running-total.ts), and the rounded price of all of it. */
+  pricedUsage: Usage[];
+  pricedMicros: bigint;
 }
 
 /** One (account, unit): its limits, what open holds reserve, and the thresholds crossed this cycle. */

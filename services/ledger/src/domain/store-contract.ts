@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AnswerOf, Command, MeterCommand, Result, RollOverCommand, StartWorkCommand } from "./commands.js";
 import type { RoomExhausted } from "./rules/room-exhausted.js";
 import { execute, type BatchOutcome } from "./state-machine.js";
+import type { RunningPricing } from "./rules/running-total.js";
 import type { AccountState } from "./state.js";
 import type { LedgerJournal, LedgerStateStore } from "./store.js";
 import type { Entry, OutboxEvent, Write } from "./writes.js";
@@ -39,10 +40,20 @@ const rollOver = (accountId: string, allotmentMicros: bigint, signup: RollOverCo
   type: "rollOver", accountId, planId: "plan", planVersion: 1n, cycleStartMs: T0, cycleEndMs: T0 + 30 * 86_400_000,
   units: [{ unit: "credits", allotmentMicros, negativeLimitMicros: 20n * CREDIT, lowCreditLimitMicros: 0n, kind: "monthly" }], signupGrants: signup,
 });
-const charge = (accountId: string, key: string, amountMicros: bigint, holdId: string | null = null, final = true): Command => ({
+const charge = (accountId: string, key: string, amountMicros: bigint, holdId: string | null = null, final = true, running?: RunningPricing): Command => ({
   type: "charge", accountId, holdId, unit: "credits", bucket: "ai", amountMicros, final, idempotencyKey: key, requestHash: `h:${key}:${amountMicros}`,
-  attribution: { conversation_id: "c1" }, rateTableVersion: 7n, traceparent: "00-aa-bb-01", traceId: "trace",
+  attribution: { conversation_id: "c1" }, rateTableVersion: 7n, traceparent: "00-aa-bb-01", traceId: "trace", ...(running ? { running } : {}),
 });
+/** 10 credits per million input tokens, at the rate table sequence the holds here record (7). */
+const TOKENS: RunningPricing = {
+  usage: { kind: "model_tokens", model: "m", inputTokens: 2_000_000n, outputTokens: 0n, cacheReadTokens: 0n, cacheWriteTokens: 0n },
+  table: {
+    tableId: "rates", version: 1n, sequence: 7n, effectiveFrom: new Date(0),
+    rates: [{ bucket: "ai", unit: "credits", kind: "model_token", model: "m", inputMicrosPerMillion: 10n * CREDIT, outputMicrosPerMillion: 0n, cacheReadMicrosPerMillion: 0n, cacheWriteMicrosPerMillion: 0n, inputUsdMicrosPerMillion: 0n, outputUsdMicrosPerMillion: 0n }],
+  },
+  providerCost: false,
+  metered: true,
+};
 
 /** A cycle as an instant, however the store prints it. */
 function normalised(event: OutboxEvent) {
@@ -93,7 +104,8 @@ export function describeLedgerStateStore(name: string, open: () => Promise<Opene
       const holdA = value(a, "authorize").holdId!;
       expect(value(b, "authorize").allowed).toBe(true);
       await run([
-        charge(id, "c1", 20n * CREDIT, holdA, false),
+        // On a hold, priced by its running total (kept on the hold).
+        charge(id, "c1", 20n * CREDIT, holdA, false, TOKENS),
         { type: "startWork", kind: "deployment", accountId: id, workId: `dep-${name}`, unit: "credits", replicas: 2, attribution: { team: "x" }, endpoint: "https://e", idempotencyKey: "s1", requestHash: "s1" },
       ], T0 + 20);
       // The second hold and the bonus pool have expired: returned and closed before the next write.
@@ -104,7 +116,7 @@ export function describeLedgerStateStore(name: string, open: () => Promise<Opene
         nextState: null, replicas: null, traceparent: "", traceId: "",
       }], T0 + 800);
       await run([{ type: "expireHolds", accountId: id }, { type: "expirePools", accountId: id }], T0 + 2_000);
-      const [replay] = await run([charge(id, "c1", 20n * CREDIT, holdA, false)], T0 + 3_000);
+      const [replay] = await run([charge(id, "c1", 20n * CREDIT, holdA, false, TOKENS)], T0 + 3_000);
       expect(replay).toMatchObject({ ok: true, replayed: true });
 
       // Everything the batches read or wrote, as they left it.

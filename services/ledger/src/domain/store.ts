@@ -32,4 +32,6 @@ export interface LedgerJournal {
 /** Rate tables by id, the version in effect at a time (kept in memory by the composition). */
 export interface RateTables {
   inEffect(tableId: string, at: Date): Promise<RateTable>;
+  /** The versions published with these sequences (what holds record), whatever their table; unknown ones are left out. */
+  published(sequences: Iterable<bigint>): Promise<ReadonlyMap<bigint, RateTable>>;
 }

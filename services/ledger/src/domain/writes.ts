@@ -1,3 +1,4 @@
+import type { Usage } from "@tollgate/rating";
 import type { AccountState, ChargeRecord, EntryKind, Hold, HoldStatus, IdempotencyRecord, LedgerState, Pool, Work } from "./state.js";
 
 /** One journal line: a pool (`pool:<id>`) or a counter-account (`usage:…`, `grants:…`, `adjustments:…`, `purchases:…`). */
@@ -25,6 +26,8 @@ export interface Entry {
   onBehalfOf?: string;
   traceId: string;
   atMs: number;
+  /** Late usage: when the charged usage happened (usage windows and cycles count it then); absent: at `atMs`. */
+  occurredAtMs?: number;
   lines: Line[];
   /** A `reverse` entry: the charge it returns (at most one reversal per charge). */
   reversesEntryId?: bigint;
@@ -51,7 +54,11 @@ export type Write =
   | { type: "pool"; pool: Pool }
   | { type: "poolChange"; accountId: string; poolId: string; balanceDeltaMicros: bigint; grantedDeltaMicros: bigint; closed?: true; reloadedAtMs?: number }
   | { type: "hold"; hold: Hold }
-  | { type: "holdChange"; accountId: string; holdId: string; chargedDeltaMicros: bigint; status?: HoldStatus; closedAtMs?: number; amountDeltaMicros?: bigint; expiresAtMs?: number }
+  | {
+      type: "holdChange"; accountId: string; holdId: string; chargedDeltaMicros: bigint; status?: HoldStatus; closedAtMs?: number; amountDeltaMicros?: bigint; expiresAtMs?: number;
+      /** The hold's new running total of usage and its price (replacing the old). */
+      priced?: { usage: Usage[]; micros: bigint };
+    }
   | { type: "entry"; entry: Entry }
   | { type: "outbox"; event: OutboxEvent }
   | { type: "idempotency"; accountId: string; record: IdempotencyRecord }
@@ -128,6 +135,8 @@ export function applyWrites(state: LedgerState, writes: readonly Write[]): void 
           expiresAtMs: write.expiresAtMs ?? hold.expiresAtMs,
           status: write.status ?? hold.status,
           closedAtMs: write.closedAtMs ?? hold.closedAtMs,
+          pricedUsage: write.priced?.usage ?? hold.pricedUsage,
+          pricedMicros: write.priced?.micros ?? hold.pricedMicros,
         });
         break;
       }

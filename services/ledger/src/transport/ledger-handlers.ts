@@ -100,6 +100,7 @@ export function ledgerHandlers(
         context: runContextFromProto(request.context),
         traceparent: currentTraceparent(),
         traceId: currentTraceId(),
+        ...(request.occurredAt ? { occurredAt: request.occurredAt } : {}),
       });
       if (outcome.entryId > 0n) events.notify();
       await decisions.charged(request.accountId, request.holdId, outcome);
@@ -196,12 +197,12 @@ export function ledgerHandlers(
         }),
       );
       const credits = units.find((u) => u.unit === unitOf("credits")) ?? units[0];
-      const metrics = cycleMetrics(
-        { start: account.cycleStart, end: account.cycleEnd },
-        now,
-        BigInt(credits?.usedMicros ?? 0),
-        BigInt(credits?.availableMicros ?? 0),
-      );
+      const metrics = cycleMetrics({ start: account.cycleStart, end: account.cycleEnd }, now, {
+        usedMicros: BigInt(credits?.usedMicros ?? 0),
+        availableMicros: BigInt(credits?.availableMicros ?? 0),
+        usageEvents: credits?.usage.events ?? 0,
+        firstUsageAt: credits?.usage.firstAt,
+      });
       return {
         accountId: account.accountId,
         pools: pools.map(poolToProto),
@@ -216,6 +217,7 @@ export function ledgerHandlers(
           willRunOutBeforeCycleEnd: metrics.willRunOutBeforeCycleEnd,
           usageEvents: credits?.usage.events ?? 0,
           firstUsageAt: credits?.usage.firstAt,
+          runOutAt: metrics.runOutAt,
         },
       };
     }, options),

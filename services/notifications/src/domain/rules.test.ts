@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_RULES, decide, nextAttempt, projectRunOut, runOutWarning, type Recipients, type UsageHistory } from "./rules.js";
+import { DEFAULT_RULES, decide, nextAttempt, runOutWarning, type Recipients } from "./rules.js";
 
 const recipients: Recipients = {
   emails: ["admin@acme.example"],
@@ -67,31 +67,8 @@ describe("notification rules", () => {
     expect(nextAttempt(5, 1_000, 5)).toEqual({ deadLetter: true, delayMs: 0 });
   });
 
-  describe("the run-out projection", () => {
-    const DAY = 86_400_000;
-    const now = new Date("2026-11-10T12:00:00Z");
+  describe("the run-out projection (the rule itself: @tollgate/projection)", () => {
     const cycleEnd = new Date("2026-12-01T00:00:00Z");
-    const history = (over: Partial<UsageHistory>): UsageHistory => ({
-      cycleEnd, availableMicros: 60_000_000n, usedMicros: 15_000_000n, usageEvents: 10, firstUsageAt: new Date(now.getTime() - 3 * DAY), ...over,
-    });
-
-    it("does not project from a fresh account's first hours or first few charges", () => {
-      // 15 of 75 credits spent in the first hour: no projection yet.
-      expect(projectRunOut(history({ firstUsageAt: new Date(now.getTime() - 3_600_000) }), now)).toBeUndefined();
-      expect(projectRunOut(history({ firstUsageAt: new Date(now.getTime() - DAY + 1) }), now)).toBeUndefined();
-      expect(projectRunOut(history({ usageEvents: 4 }), now)).toBeUndefined();
-      expect(projectRunOut(history({ firstUsageAt: undefined, usageEvents: 0, usedMicros: 0n }), now)).toBeUndefined();
-    });
-
-    it("projects from the rate since the first charge, and warns only when the balance runs out before the cycle ends", () => {
-      // 15 credits in 3 days = 5 a day; 60 left = 12 days: 2026-11-22, before the cycle ends.
-      expect(projectRunOut(history({}), now)).toEqual(new Date("2026-11-22T12:00:00Z"));
-      expect(projectRunOut(history({ firstUsageAt: new Date(now.getTime() - DAY), usageEvents: 5, usedMicros: 5_000_000n }), now)).toEqual(new Date("2026-11-22T12:00:00Z"));
-      // 1 credit a day lasts past the cycle's end.
-      expect(projectRunOut(history({ usedMicros: 3_000_000n }), now)).toBeUndefined();
-      // Nothing left: the thresholds have already said so.
-      expect(projectRunOut(history({ availableMicros: 0n }), now)).toBeUndefined();
-    });
 
     it("says in the banner and the webhook when the credits run out, once per cycle", () => {
       const decisions = runOutWarning("acme", "2026-11-01", new Date("2026-11-22T12:00:00Z"), cycleEnd, recipients);

@@ -232,38 +232,6 @@ export function decide(event: LedgerEventFacts, rules: PlanRules, recipients: Re
   return { banners, deliveries };
 }
 
-/** What the ledger reports about the cycle's usage of the credits unit. */
-export interface UsageHistory {
-  cycleEnd: Date;
-  availableMicros: bigint;
-  usedMicros: bigint;
-  /** Charges in this cycle that drew more than zero. */
-  usageEvents: number;
-  /** When the first of them was made. */
-  firstUsageAt: Date | undefined;
-}
-
-/** The history a projection needs: usage observed over at least a day, in at least five charges. */
-export const RUN_OUT_MIN_SPAN_MS = 86_400_000;
-export const RUN_OUT_MIN_EVENTS = 5;
-
-/**
- * The run-out projection (seed 002). With enough history (the first charge of
- * the cycle at least RUN_OUT_MIN_SPAN_MS ago and at least RUN_OUT_MIN_EVENTS
- * charges that drew something), the rate is what was used divided by the time
- * since the first charge, and the balance runs out at now + available ÷ rate.
- * Returns that moment when it falls before the cycle ends, else undefined
- * (also when nothing is left to run out of: the thresholds have said so).
- */
-export function projectRunOut(history: UsageHistory, now: Date): Date | undefined {
-  const { firstUsageAt, usedMicros, availableMicros } = history;
-  if (!firstUsageAt || history.usageEvents < RUN_OUT_MIN_EVENTS) return undefined;
-  const spanMs = now.getTime() - firstUsageAt.getTime();
-  if (spanMs < RUN_OUT_MIN_SPAN_MS || usedMicros <= 0n || availableMicros <= 0n) return undefined;
-  const runOutAt = new Date(now.getTime() + Number((availableMicros * BigInt(spanMs)) / usedMicros));
-  return runOutAt < history.cycleEnd ? runOutAt : undefined;
-}
-
 const day = (date: Date) => date.toISOString().slice(0, 10);
 
 /** The run-out projection warning: a banner and a webhook that say when, once per cycle. */

@@ -4,7 +4,7 @@ import { chargeHold, expireHolds, isClosedByCaller, remaining } from "./holds.js
 
 const hold = (fields: Partial<Hold> & Pick<Hold, "holdId">): Hold => ({
   accountId: "acct", unit: "credits", bucket: "ai", amountMicros: 10n, chargedMicros: 0n, status: "open", expiresAtMs: 100, createdAtMs: 0,
-  closedAtMs: null, attribution: {}, rateTableVersion: 1n, ...fields,
+  closedAtMs: null, attribution: {}, rateTableVersion: 1n, pricedUsage: [], pricedMicros: 0n, ...fields,
 });
 
 describe("holds", () => {

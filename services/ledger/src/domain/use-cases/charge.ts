@@ -1,9 +1,10 @@
 import type { RunContext } from "@tollgate/eligibility";
 import type { Usage } from "@tollgate/rating";
-import type { ChargeAnswer } from "../commands.js";
+import type { ChargeAnswer, ChargeCommand } from "../commands.js";
 import { fingerprint } from "../fingerprint.js";
 import { attributionOf } from "../usage.js";
-import { eligibilityOf, price, requireAccountId, run, type LedgerDeps, type Replayed } from "./run.js";
+import { occurredAt } from "../rules/late-usage.js";
+import { eligibilityOf, MIN_IDEMPOTENCY_RETENTION_MS, priceWith, raise, requireAccountId, runPinned, type LedgerDeps, type Replayed } from "./run.js";
 
 export interface ChargeRequest {
   accountId: string;
@@ -16,6 +17,8 @@ export interface ChargeRequest {
   context: RunContext;
   traceparent: string;
   traceId: string;
+  /** Late usage: when it happened (rules/late-usage.ts); absent: now. */
+  occurredAt?: Date;
 }
 
 export interface ChargeOutcome extends ChargeAnswer, Replayed {
@@ -24,18 +27,31 @@ export interface ChargeOutcome extends ChargeAnswer, Replayed {
   rateTableVersion: bigint;
 }
 
-/** Prices usage and charges it, on its hold or alone; unmetered usage is journaled at zero. */
+/**
+ * Prices usage and charges it, on its hold or alone; unmetered usage is
+ * journaled at zero. On a hold, the usage is priced at the rate table version
+ * the hold was authorized at and the hold's running total is rounded once
+ * (rules/running-total.ts).
+ */
 export async function charge(deps: LedgerDeps, request: ChargeRequest): Promise<ChargeOutcome> {
   requireAccountId(request.accountId);
   const view = await deps.accounts.get(request.accountId);
-  const priced = await price(deps, view, request.usage, "usage");
-  // A one-shot charge hashes without a hold id, as it always has (a retry across an upgrade replays).
-  const { traceparent, traceId, holdId, ...hashed } = request;
-  const answer = await run(deps, view, {
-    type: "charge", accountId: request.accountId, holdId: request.holdId, unit: priced.unit, bucket: priced.bucket,
-    amountMicros: eligibilityOf(view, request.context, priced.bucket).metered ? priced.amountMicros : 0n, final: request.final,
-    idempotencyKey: request.idempotencyKey, requestHash: fingerprint({ op: "charge", ...hashed, ...(holdId ? { holdId } : {}) }),
-    attribution: attributionOf(request.usage, request.attribution), rateTableVersion: priced.sequence, traceparent, traceId,
+  const late = request.occurredAt ? occurredAt(request.occurredAt, deps.now(), view.cycleAnchor, deps.idempotencyRetentionMs ?? MIN_IDEMPOTENCY_RETENTION_MS) : null;
+  if (late && "code" in late) raise(late);
+  // A one-shot charge hashes without a hold id, as it always has (a retry across an upgrade replays); a charge without occurred_at as before.
+  const { traceparent, traceId, holdId, occurredAt: _occurredAt, ...hashed } = request;
+  const requestHash = fingerprint({ op: "charge", ...hashed, ...(holdId ? { holdId } : {}), ...(request.occurredAt ? { occurredAt: request.occurredAt } : {}) });
+  let priced: ReturnType<typeof priceWith> | undefined;
+  const { answer } = await runPinned(deps, view, (table): ChargeCommand => {
+    priced = priceWith(table, view, request.usage, "usage");
+    const metered = eligibilityOf(view, request.context, priced.bucket).metered;
+    return {
+      type: "charge", accountId: request.accountId, holdId: request.holdId, unit: priced.unit, bucket: priced.bucket,
+      amountMicros: metered ? priced.amountMicros : 0n, final: request.final, idempotencyKey: request.idempotencyKey, requestHash,
+      attribution: attributionOf(request.usage, request.attribution), rateTableVersion: priced.sequence, traceparent, traceId,
+      ...(request.holdId !== null ? { running: { usage: request.usage, table, providerCost: view.billingMode === "byom_usd", metered } } : {}),
+      ...(late ? { occurredAtMs: late.atMs } : {}),
+    };
   });
-  return { ...answer, unit: priced.unit, rateTableId: priced.tableId, rateTableVersion: priced.version };
+  return { ...answer, unit: priced!.unit, rateTableId: priced!.tableId, rateTableVersion: priced!.version };
 }

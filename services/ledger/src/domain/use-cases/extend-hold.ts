@@ -1,7 +1,7 @@
 import type { Usage } from "@tollgate/rating";
-import type { ExtendHoldAnswer } from "../commands.js";
+import type { ExtendHoldAnswer, ExtendHoldCommand } from "../commands.js";
 import { fingerprint } from "../fingerprint.js";
-import { price, requireAccountId, run, type LedgerDeps } from "./run.js";
+import { priceWith, requireAccountId, run, runPinned, type LedgerDeps } from "./run.js";
 
 export interface ExtendHoldRequest {
   accountId: string;
@@ -13,14 +13,23 @@ export interface ExtendHoldRequest {
   idempotencyKey: string;
 }
 
-/** Reserves more on an open hold and/or keeps it open longer (a long streamed response); the work's eligibility was decided by its Authorize. */
+/**
+ * Reserves more on an open hold and/or keeps it open longer (a long streamed
+ * response); the work's eligibility was decided by its Authorize, and the
+ * added estimate is priced at the rate table version the hold was authorized at.
+ */
 export async function extendHold(deps: LedgerDeps, request: ExtendHoldRequest): Promise<ExtendHoldAnswer> {
   requireAccountId(request.accountId);
   const view = await deps.accounts.get(request.accountId);
-  const priced = request.estimate ? await price(deps, view, request.estimate, "estimate") : null;
-  const hold = { unit: priced?.unit ?? "", addMicros: priced?.amountMicros ?? 0n };
-  return run(deps, view, {
-    type: "extendHold", accountId: request.accountId, holdId: request.holdId, ...hold, ttlMs: request.ttlMs,
+  const command = (fields: Pick<ExtendHoldCommand, "unit" | "addMicros" | "rateTableVersion">): ExtendHoldCommand => ({
+    type: "extendHold", accountId: request.accountId, holdId: request.holdId, ...fields, ttlMs: request.ttlMs,
     idempotencyKey: request.idempotencyKey, requestHash: fingerprint({ op: "extendHold", ...request }),
   });
+  const estimate = request.estimate;
+  if (!estimate) return run(deps, view, command({ unit: "", addMicros: 0n }));
+  const { answer } = await runPinned(deps, view, (table) => {
+    const priced = priceWith(table, view, estimate, "estimate");
+    return command({ unit: priced.unit, addMicros: priced.amountMicros, rateTableVersion: priced.sequence });
+  });
+  return answer;
 }

@@ -1,9 +1,11 @@
 import { decideEligibility, type RunContext } from "@tollgate/eligibility";
 import { FailedPreconditionError, IdempotencyKeyReusedError, InvalidArgumentError, NotFoundError, type DomainError } from "@tollgate/errors";
-import { quoteProviderCost, quoteUsage, totalMicros, withinPriceRange, type Usage } from "@tollgate/rating";
+import type { RateTable, Usage } from "@tollgate/rating";
 import type { AccountDirectory, AccountView } from "../account-view.js";
-import type { AnswerOf, Command, Eligibility, LedgerError, RollOverCommand } from "../commands.js";
+import type { AnswerOf, Command, Eligibility, LedgerError, Result, RollOverCommand } from "../commands.js";
 import { cycleAt } from "../cycle.js";
+import { priceAt } from "../pricing.js";
+import { sequenceOf } from "../rules/running-total.js";
 import { execute } from "../state-machine.js";
 import type { AccountFacts } from "../state.js";
 import type { LedgerStateStore, RateTables } from "../store.js";
@@ -17,9 +19,14 @@ export interface LedgerDeps {
   now: () => Date;
   /** What an auto-reloading add-on pool's reloads are billed at (the plan's add-on price per whole unit); unset: not billed. */
   reloadPrices?: ReloadPrices;
+  /** How long idempotency keys are kept (IDEMPOTENCY_RETENTION_HOURS): late usage may be no older. Unset: the least kept, 24 hours. */
+  idempotencyRetentionMs?: number;
   /** Cycles known open: a call in one leaves out its rollOver command. Unset: every call rolls over first. */
   cycles?: OpenCycles;
 }
+
+/** Idempotency keys are kept at least this long. */
+export const MIN_IDEMPOTENCY_RETENTION_MS = 24 * 3_600_000;
 
 export interface ReloadPrices {
   set(poolId: string, usdMicrosPerUnit: bigint | null): Promise<void>;
@@ -77,6 +84,13 @@ export function raise(error: LedgerError): never {
  * refusal thrown.
  */
 export async function run<C extends Command>(deps: LedgerDeps, view: AccountView, command: C): Promise<AnswerOf[C["type"]] & Replayed> {
+  const result = await decideOne(deps, view, command);
+  if (!result.ok) raise(result.error);
+  return result.value;
+}
+
+/** {@link run}, answering a refusal instead of throwing it. */
+async function decideOne<C extends Command>(deps: LedgerDeps, view: AccountView, command: C): Promise<Result<AnswerOf[C["type"]] & Replayed>> {
   const now = deps.now();
   // Sweeps, ticks and resumes do not open cycles; everything else runs in the account's current cycle.
   const alone = command.type === "rollOver" || command.type === "expireHolds" || command.type === "expirePools" || command.type === "meter" || command.type === "resumeWork";
@@ -94,9 +108,28 @@ export async function run<C extends Command>(deps: LedgerDeps, view: AccountView
     return { value: batch.outcomes[commands.length - 1]!.result, writes: batch.writes };
   });
   if (opened && cycleKey !== undefined) deps.cycles!.remember(cycleKey);
-  if (!result.ok) raise(result.error);
+  if (!result.ok) return result;
   const value = result.value as AnswerOf[C["type"]];
-  return result.replayed ? { ...value, replayed: true } : value;
+  return { ok: true, value: result.replayed ? { ...value, replayed: true } : value, replayed: result.replayed };
+}
+
+/**
+ * Runs a command on a hold priced at the rate table in effect now, or, when
+ * the hold was authorized at another version (`RATE_TABLE_PINNED`), priced
+ * again at that one: the rate version is pinned for the whole hold. Answers
+ * with the table it was priced at.
+ */
+export async function runPinned<C extends Command>(deps: LedgerDeps, view: AccountView, build: (table: RateTable) => C): Promise<{ answer: AnswerOf[C["type"]] & Replayed; table: RateTable }> {
+  let table = await rateTableInEffect(deps, view);
+  for (let attempt = 1; ; attempt++) {
+    const result = await decideOne(deps, view, build(table));
+    if (result.ok) return { answer: result.value, table };
+    const pinned = result.error.pinnedRateTable;
+    if (pinned === undefined || attempt > 1) raise(result.error);
+    const found = (await deps.rates.published([pinned])).get(pinned);
+    if (!found) throw new FailedPreconditionError(`the rate table version the hold was authorized at (sequence ${pinned}) is not published`, "RATE_TABLE_NOT_FOUND", { rate_table_sequence: String(pinned) });
+    table = found;
+  }
 }
 
 /** Set on an answer that is the recorded answer of an earlier call with the same key. */
@@ -116,19 +149,24 @@ export interface Price {
 
 /** Prices usage from the rate table in effect (`at`, default now); a BYOM account's replies are priced at their provider cost. */
 export async function price(deps: Pick<LedgerDeps, "rates" | "now">, view: AccountView, usage: Usage, field: string, at: Date = deps.now()): Promise<Price> {
-  const table = await deps.rates.inEffect(view.rateTableId, at).catch((error: unknown) => {
+  return priceWith(await rateTableInEffect(deps, view, at), view, usage, field);
+}
+
+/** Prices usage at one rate table version (a BYOM account's replies at their provider cost). */
+export function priceWith(table: RateTable, view: AccountView, usage: Usage, field: string): Price {
+  const priced = priceAt(table, usage, field, view.billingMode === "byom_usd");
+  return { ...priced, tableId: table.tableId, version: table.version, sequence: sequenceOf(table) };
+}
+
+/** The version of the account's rate table in effect at `at` (default now). */
+export async function rateTableInEffect(deps: Pick<LedgerDeps, "rates" | "now">, view: AccountView, at: Date = deps.now()): Promise<RateTable> {
+  return deps.rates.inEffect(view.rateTableId, at).catch((error: unknown) => {
     // The request is fine; the account's plan names a rate table pricing does not have.
     if (error instanceof NotFoundError) {
       throw new FailedPreconditionError(`the plan of ${view.accountId} names rate table ${view.rateTableId}, which has no version in effect`, "RATE_TABLE_NOT_FOUND", { rate_table_id: view.rateTableId });
     }
     throw error;
   });
-  const lines = withinPriceRange((view.billingMode === "byom_usd" ? quoteProviderCost(table, usage, field) : undefined) ?? quoteUsage(table, usage, field), field);
-  if (new Set(lines.map((line) => line.unit)).size > 1) throw new InvalidArgumentError(field, "prices in more than one unit; send one usage per unit");
-  return {
-    unit: lines[0]?.unit ?? "credits", bucket: lines[0]?.bucket ?? "ai", amountMicros: totalMicros(lines), tableId: table.tableId, version: table.version,
-    sequence: table.sequence ?? table.version,
-  };
 }
 
 /** The plan's eligibility rules for where the work runs, and whether this bucket is metered there. */

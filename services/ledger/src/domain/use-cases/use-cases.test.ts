@@ -40,13 +40,18 @@ function view(fields: Partial<AccountView> = {}): AccountView {
 function ledger(account = view()) {
   let now = new Date("2026-11-20T12:00:00Z");
   const store = new MemoryLedgerStore();
+  // Every version published so far (by sequence); the last one is in effect.
+  const published: RateTable[] = [table];
   const deps: LedgerDeps = {
     store,
     accounts: { get: async (id) => (id === account.accountId ? account : Promise.reject(new NotFoundError("account", id))) },
-    rates: { inEffect: async () => table },
+    rates: {
+      inEffect: async () => published.at(-1)!,
+      published: async (sequences) => new Map([...sequences].flatMap((s) => published.filter((t) => (t.sequence ?? t.version) === s).map((t) => [s, t] as const))),
+    },
     now: () => now,
   };
-  return { deps, store, account, advance: (ms: number) => (now = new Date(now.getTime() + ms)) };
+  return { deps, store, account, advance: (ms: number) => (now = new Date(now.getTime() + ms)), publish: (next: RateTable) => published.push(next) };
 }
 
 const reply = { kind: "model_reply" as const, model: "gpt", replies: 1n };
@@ -137,6 +142,60 @@ describe("use cases over the in-memory store", () => {
       .rejects.toMatchObject({ constructor: FailedPreconditionError, reason: "HOLD_EXPIRED" });
     await expect(extendHold(deps, { accountId: "acme", holdId: short.holdId!, estimate: null, ttlMs: 0, idempotencyKey: "x5" }))
       .rejects.toMatchObject({ constructor: InvalidArgumentError, field: "ttl_ms" });
+  });
+
+  describe("charges on a hold round the hold's running total once, at the hold's rate table version", () => {
+    // 1,500 µcr per million input tokens: 1,000 tokens cost 1.5 µcr, 2 once rounded; 100 tokens alone round to 0.
+    const tokenTable: RateTable = {
+      ...table, rates: [...table.rates, {
+        bucket: "ai", unit: "credits", kind: "model_token", model: "tok", inputMicrosPerMillion: 1_500n, outputMicrosPerMillion: 0n,
+        cacheReadMicrosPerMillion: 0n, cacheWriteMicrosPerMillion: 0n, inputUsdMicrosPerMillion: 0n, outputUsdMicrosPerMillion: 0n,
+      }],
+    };
+    const tokens = (inputTokens: bigint) => ({ kind: "model_tokens" as const, model: "tok", inputTokens, outputTokens: 0n, cacheReadTokens: 0n, cacheWriteTokens: 0n });
+
+    /** Authorizes 1,000 tokens and charges them in `parts` increments as even as whole tokens allow (the last one final); the hold's total. */
+    async function chargedInParts(parts: number, between: (l: ReturnType<typeof ledger>) => void = () => undefined) {
+      const l = ledger();
+      l.publish({ ...tokenTable, version: 4n });
+      const hold = await authorize(l.deps, { accountId: "acme", estimate: tokens(1_000n), attribution: {}, idempotencyKey: "a", ttlMs: 60_000, context });
+      between(l);
+      let total = 0n;
+      for (let i = 0; i < parts; i++) {
+        const answer = await charge(l.deps, {
+          accountId: "acme", holdId: hold.holdId, usage: tokens(1_000n / BigInt(parts) + (BigInt(i) < 1_000n % BigInt(parts) ? 1n : 0n)), final: i === parts - 1, idempotencyKey: `c${i}`, attribution: {}, context, traceparent: "", traceId: "",
+        });
+        expect(answer.rateTableVersion).toBe(4n);
+        total += answer.chargedMicros;
+      }
+      const entries = (await l.store.entries("acme")).filter((e) => e.kind === "charge");
+      expect(entries.reduce((sum, e) => sum + e.amountMicros, 0n)).toBe(total);
+      return total;
+    }
+
+    it("costs exactly the same split 1, 3 and 10 ways (Charge with final=false, then final)", async () => {
+      // Rounded per charge, the same usage would cost 2, 1 and 0 µcr.
+      expect([await chargedInParts(1), await chargedInParts(3), await chargedInParts(10)]).toEqual([2n, 2n, 2n]);
+    });
+
+    it("keeps the hold's rate table version when a new one is published mid-hold", async () => {
+      const dearer = { ...tokenTable, version: 5n, rates: tokenTable.rates.map((r) => (r.kind === "model_token" ? { ...r, inputMicrosPerMillion: 900_000n } : r)) };
+      expect(await chargedInParts(10, (l) => l.publish(dearer))).toBe(2n);
+      // A hold authorized after the change pays the new rate.
+      const l = ledger();
+      l.publish(dearer);
+      const hold = await authorize(l.deps, { accountId: "acme", estimate: tokens(1_000n), attribution: {}, idempotencyKey: "a", ttlMs: 60_000, context });
+      const charged = await charge(l.deps, { accountId: "acme", holdId: hold.holdId, usage: tokens(1_000n), final: true, idempotencyKey: "c", attribution: {}, context, traceparent: "", traceId: "" });
+      expect(charged).toMatchObject({ chargedMicros: 900n, rateTableVersion: 5n });
+    });
+
+    it("prices an ExtendHold estimate at the hold's version too", async () => {
+      const l = ledger();
+      const hold = await authorize(l.deps, { accountId: "acme", estimate: reply, attribution: {}, idempotencyKey: "a", ttlMs: 60_000, context });
+      l.publish({ ...table, version: 4n, rates: table.rates.map((r) => (r.kind === "model_reply" ? { ...r, microsPerReply: 3n * CREDIT } : r)) });
+      const extended = await extendHold(l.deps, { accountId: "acme", holdId: hold.holdId!, estimate: reply, ttlMs: 0, idempotencyKey: "x" });
+      expect(extended).toMatchObject({ allowed: true, amountMicros: 2n * CREDIT });
+    });
   });
 
   it("reverses a charge into the pools it drew from, once, and refuses a pool that has closed", async () => {

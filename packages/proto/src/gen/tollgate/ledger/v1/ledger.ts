@@ -585,7 +585,21 @@ export interface ChargeRequest {
     | Attribution
     | undefined;
   /** Where the work ran; unmetered work (e.g. own-key replies) is recorded at zero cost. */
-  context: RunContext | undefined;
+  context:
+    | RunContext
+    | undefined;
+  /**
+   * When the usage happened, for usage reported after the fact (an agent
+   * runtime that batches, a replay after an outage); unset: now. The charge
+   * counts in the usage windows (GetUsage, GetTopUsage) and the cycle of that
+   * moment, and is paid from the balance as it is now; thresholds are judged
+   * as of now. Bound: not in the future, within the account's current or
+   * previous billing cycle, and no older than the ledger keeps idempotency
+   * keys (IDEMPOTENCY_RETENTION_HOURS, 7 days by default), so a replay of
+   * the same report is always recognised and never charged twice;
+   * INVALID_ARGUMENT naming `occurred_at` otherwise.
+   */
+  occurredAt: Date | undefined;
 }
 
 export interface ChargeResponse {
@@ -778,7 +792,10 @@ export interface CycleMetrics {
   daysElapsed: number;
   daysLeft: number;
   averagePerDayMicros: string;
-  /** -1 when nothing is being used. */
+  /**
+   * Whole days until the balance runs out at the current rate (the run-out
+   * rule below); 0 when nothing is left; -1 without enough history to project.
+   */
   projectedDaysToEmpty: number;
   willRunOutBeforeCycleEnd: boolean;
   /**
@@ -787,7 +804,18 @@ export interface CycleMetrics {
    * projection needs.
    */
   usageEvents: number;
-  firstUsageAt: Date | undefined;
+  firstUsageAt:
+    | Date
+    | undefined;
+  /**
+   * When the balance runs out at the current rate, if that is before the
+   * cycle ends (unset otherwise); set exactly when will_run_out_before_cycle_end
+   * is true. The run-out rule (one for the ledger and notifications): with at
+   * least 24 hours since the cycle's first charge and at least 5 charges that
+   * drew something, the rate is what was used divided by the time since the
+   * first charge.
+   */
+  runOutAt: Date | undefined;
 }
 
 export interface GetBalanceRequest {
@@ -2280,6 +2308,7 @@ function createBaseChargeRequest(): ChargeRequest {
     idempotencyKey: "",
     attribution: undefined,
     context: undefined,
+    occurredAt: undefined,
   };
 }
 
@@ -2305,6 +2334,9 @@ export const ChargeRequest: MessageFns<ChargeRequest> = {
     }
     if (message.context !== undefined) {
       RunContext.encode(message.context, writer.uint32(58).fork()).join();
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.occurredAt), writer.uint32(482).fork()).join();
     }
     return writer;
   },
@@ -2378,6 +2410,14 @@ export const ChargeRequest: MessageFns<ChargeRequest> = {
             message.context = RunContext.decode(reader, reader.uint32());
             continue;
           }
+          case 60: {
+            if (tag !== 482) {
+              break;
+            }
+
+            message.occurredAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2411,6 +2451,11 @@ export const ChargeRequest: MessageFns<ChargeRequest> = {
         : "",
       attribution: isSet(object.attribution) ? Attribution.fromJSON(object.attribution) : undefined,
       context: isSet(object.context) ? RunContext.fromJSON(object.context) : undefined,
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
     };
   },
 
@@ -2437,6 +2482,9 @@ export const ChargeRequest: MessageFns<ChargeRequest> = {
     if (message.context !== undefined) {
       obj.context = RunContext.toJSON(message.context);
     }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = message.occurredAt.toISOString();
+    }
     return obj;
   },
 
@@ -2456,6 +2504,7 @@ export const ChargeRequest: MessageFns<ChargeRequest> = {
     message.context = (object.context !== undefined && object.context !== null)
       ? RunContext.fromPartial(object.context)
       : undefined;
+    message.occurredAt = object.occurredAt ?? undefined;
     return message;
   },
 };
@@ -4525,6 +4574,7 @@ function createBaseCycleMetrics(): CycleMetrics {
     willRunOutBeforeCycleEnd: false,
     usageEvents: 0,
     firstUsageAt: undefined,
+    runOutAt: undefined,
   };
 }
 
@@ -4556,6 +4606,9 @@ export const CycleMetrics: MessageFns<CycleMetrics> = {
     }
     if (message.firstUsageAt !== undefined) {
       Timestamp.encode(toTimestamp(message.firstUsageAt), writer.uint32(74).fork()).join();
+    }
+    if (message.runOutAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.runOutAt), writer.uint32(482).fork()).join();
     }
     return writer;
   },
@@ -4645,6 +4698,14 @@ export const CycleMetrics: MessageFns<CycleMetrics> = {
             message.firstUsageAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 60: {
+            if (tag !== 482) {
+              break;
+            }
+
+            message.runOutAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4704,6 +4765,11 @@ export const CycleMetrics: MessageFns<CycleMetrics> = {
         : isSet(object.first_usage_at)
         ? fromJsonTimestamp(object.first_usage_at)
         : undefined,
+      runOutAt: isSet(object.runOutAt)
+        ? fromJsonTimestamp(object.runOutAt)
+        : isSet(object.run_out_at)
+        ? fromJsonTimestamp(object.run_out_at)
+        : undefined,
     };
   },
 
@@ -4736,6 +4802,9 @@ export const CycleMetrics: MessageFns<CycleMetrics> = {
     if (message.firstUsageAt !== undefined) {
       obj.firstUsageAt = message.firstUsageAt.toISOString();
     }
+    if (message.runOutAt !== undefined) {
+      obj.runOutAt = message.runOutAt.toISOString();
+    }
     return obj;
   },
 
@@ -4753,6 +4822,7 @@ export const CycleMetrics: MessageFns<CycleMetrics> = {
     message.willRunOutBeforeCycleEnd = object.willRunOutBeforeCycleEnd ?? false;
     message.usageEvents = object.usageEvents ?? 0;
     message.firstUsageAt = object.firstUsageAt ?? undefined;
+    message.runOutAt = object.runOutAt ?? undefined;
     return message;
   },
 };

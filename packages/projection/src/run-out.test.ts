@@ -1,0 +1,29 @@
+import { describe, expect, it } from "vitest";
+import { projectRunOut, runOutAt, RUN_OUT_MIN_EVENTS, type UsageHistory } from "./run-out.js";
+
+const DAY = 86_400_000;
+const now = new Date("2026-11-20T00:00:00Z");
+const history = (fields: Partial<UsageHistory> = {}): UsageHistory => ({
+  cycleEnd: new Date(now.getTime() + 10 * DAY), availableMicros: 60n, usedMicros: 15n, usageEvents: RUN_OUT_MIN_EVENTS, firstUsageAt: new Date(now.getTime() - 2 * DAY), ...fields,
+});
+
+describe("the run-out projection", () => {
+  it("projects at the rate since the cycle's first charge: 15 used in 2 days, 60 left → 8 days from now", () => {
+    expect(projectRunOut(history(), now)).toEqual(new Date(now.getTime() + 8 * DAY));
+  });
+
+  it("needs a day of history and five charges (15 of 75 credits spent in an hour is no projection)", () => {
+    expect(projectRunOut(history({ firstUsageAt: new Date(now.getTime() - 3_600_000) }), now)).toBeUndefined();
+    expect(projectRunOut(history({ firstUsageAt: new Date(now.getTime() - DAY + 1) }), now)).toBeUndefined();
+    expect(projectRunOut(history({ firstUsageAt: new Date(now.getTime() - DAY) }), now)).toBeDefined();
+    expect(projectRunOut(history({ usageEvents: RUN_OUT_MIN_EVENTS - 1 }), now)).toBeUndefined();
+    expect(projectRunOut(history({ firstUsageAt: undefined }), now)).toBeUndefined();
+  });
+
+  it("warns only when the balance runs out before the cycle ends, and not when nothing is left or used", () => {
+    expect(projectRunOut(history({ cycleEnd: new Date(now.getTime() + 8 * DAY) }), now)).toBeUndefined();
+    expect(runOutAt(history({ cycleEnd: new Date(now.getTime() + 8 * DAY) }), now)).toEqual(new Date(now.getTime() + 8 * DAY));
+    expect(projectRunOut(history({ availableMicros: 0n }), now)).toBeUndefined();
+    expect(projectRunOut(history({ usedMicros: 0n }), now)).toBeUndefined();
+  });
+});
