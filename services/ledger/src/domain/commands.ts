@@ -1,4 +1,4 @@
-import type { PoolKind, WorkKind } from "./state.js";
+import type { BudgetMode, BudgetScope, PoolKind, WorkKind } from "./state.js";
 
 /**
  * The commands the state machine decides, after pricing: amounts are
@@ -97,6 +97,22 @@ export interface ReverseCommand extends Keyed {
   traceId: string;
 }
 
+/** Sets (or changes) the budget of one unit and scope (support; reason required). */
+export interface SetBudgetCommand extends Keyed {
+  type: "setBudget";
+  unit: string;
+  scope: BudgetScope;
+  scopeId: string;
+  limitMicros: bigint;
+  mode: BudgetMode;
+  perCycle: boolean;
+  /** Empty: a soft budget warns at 80 % and 100 %, a hard one at none. */
+  thresholdPercents: number[];
+  reason: string;
+  actor: string;
+  onBehalfOf?: string;
+}
+
 export interface UnitSetup {
   unit: string;
   allotmentMicros: bigint;
@@ -151,10 +167,10 @@ export interface ExpireCommand {
 
 export type Command =
   | AuthorizeCommand | ChargeCommand | ReleaseCommand | ExtendHoldCommand | GrantCommand | AdjustCommand | ReverseCommand
-  | RollOverCommand | StartWorkCommand | MeterCommand | ExpireCommand;
+  | RollOverCommand | StartWorkCommand | MeterCommand | ExpireCommand | SetBudgetCommand;
 
 export type DenialReason =
-  | "ACCOUNT_SUSPENDED" | "NOT_ELIGIBLE" | "SPEND_CAP_REACHED" | "FREE_CREDITS_EXPIRED" | "BELOW_LOW_CREDIT_LIMIT" | "INSUFFICIENT_CREDITS";
+  | "ACCOUNT_SUSPENDED" | "NOT_ELIGIBLE" | "BUDGET_EXCEEDED" | "SPEND_CAP_REACHED" | "FREE_CREDITS_EXPIRED" | "BELOW_LOW_CREDIT_LIMIT" | "INSUFFICIENT_CREDITS";
 
 export interface AuthorizeAnswer {
   allowed: boolean;
@@ -176,6 +192,8 @@ export interface ChargeAnswer {
   /** The unit's balance (live pools) after the charge and any auto reload; holds not subtracted. */
   balanceMicros: bigint;
   proceed: boolean;
+  /** Set when a hard budget is why the charge collected less or `proceed` is false: the budget's id. */
+  budgetId?: string;
 }
 
 export interface ReleaseAnswer {
@@ -229,6 +247,20 @@ export interface MeterAnswer {
   charge: ChargeAnswer | null;
 }
 
+/** A budget as it now counts: used in its period, and what open holds reserve against it. */
+export interface BudgetAnswer {
+  budgetId: string;
+  unit: string;
+  scope: BudgetScope;
+  scopeId: string;
+  limitMicros: bigint;
+  mode: BudgetMode;
+  perCycle: boolean;
+  thresholdPercents: number[];
+  usedMicros: bigint;
+  reservedMicros: bigint;
+}
+
 export interface ExpireAnswer {
   expired: number;
 }
@@ -246,6 +278,7 @@ export interface AnswerOf {
   meter: MeterAnswer;
   expireHolds: ExpireAnswer;
   expirePools: ExpireAnswer;
+  setBudget: BudgetAnswer;
 }
 
 export type LedgerErrorCode = "INVALID_ARGUMENT" | "NOT_FOUND" | "ALREADY_EXISTS" | "FAILED_PRECONDITION";
