@@ -3,6 +3,7 @@ import type { Command } from "../domain/commands.js";
 import { emptyAccount, type AccountState, type Hold, type HoldStatus, type IdempotencyRecord, type Ids, type LedgerState, type Pool, type PoolKind, type Work } from "../domain/state.js";
 import { IdsExhausted, type LedgerJournal, type LedgerStateStore } from "../domain/store.js";
 import { applyWrites, chargeRecordOf, type Entry, type OutboxEvent, type Write } from "../domain/writes.js";
+import { addBudgets, applyBudgetWrites, readBudgets, type BudgetRow } from "./budgets.js";
 import { decodeAnswer, encodeAnswer } from "./stored-answers.js";
 
 /** The part of a `pg` client the store uses (the pool behind the ORM: `connectionPool(orm)`). */
@@ -107,6 +108,8 @@ interface Rows {
   keys: { account_id: string; idempotency_key: string; operation: string; request_hash: string; response: unknown; at_ms: string }[];
   work: WorkRow[];
   charges: ChargeRow[];
+  /** Every budget of the accounts (data/budgets.ts). */
+  budgets: BudgetRow[];
   /** Entry ids reserved for the batch. */
   ids: bigint[];
 }
@@ -200,6 +203,7 @@ function stateOf(accountIds: readonly string[], rows: Rows): LedgerState {
     };
     of(r.account_id).charges.set(r.entry_id, chargeRecordOf(entry, r.reversed_by === null ? null : BigInt(r.reversed_by)));
   }
+  addBudgets(state, rows.budgets);
   return state;
 }
 
@@ -338,7 +342,9 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
           )
         ).rows
       : [];
-    return { accounts, balances, pools: rest!.pools, holds: rest!.holds, keys: rest!.keys, work, charges, ids: rest!.ids.map((id) => BigInt(id)) };
+    // Budgets, under the accounts' locks (every write to them takes those first).
+    const budgets = await readBudgets(client, n.accounts);
+    return { accounts, balances, pools: rest!.pools, holds: rest!.holds, keys: rest!.keys, work, charges, budgets, ids: rest!.ids.map((id) => BigInt(id)) };
   }
 
   /** One account as the next transaction would read it, with every pool, hold, key and work it ever had (support tools, tests). */
@@ -579,6 +585,7 @@ async function applyAll(client: PgClient, read: LedgerState, writes: readonly Wr
       ],
     );
   }
+  await applyBudgetWrites(client, writes);
   if (entries.length > 0) {
     await client.query(
       `insert into ledger.entries (entry_id, account_id, kind, hold_id, unit, bucket, amount_micros, uncollected_micros, attribution, rate_table_version, reason, actor, trace_id, created_at, on_behalf_of, reverses_entry_id)

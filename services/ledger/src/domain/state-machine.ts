@@ -57,7 +57,7 @@ import {
   type AdjustCommand, type AnswerOf, type AuthorizeAnswer, type AuthorizeCommand, type BudgetAnswer, type ChargeAnswer, type ChargeCommand, type Command,
   type ExtendHoldCommand, type GrantCommand, type LedgerError, type MeterCommand, type ReleaseCommand, type Result, type ReverseCommand, type RollOverCommand, type SetBudgetCommand, type StartWorkCommand,
 } from "./commands.js";
-import { budgetCap, chargeBudgets, hardRoom, reservationPasses, reservedOf, setBudget, usedOf } from "./rules/budgets.js";
+import { budgetAnswer, budgetCap, chargeBudgets, hardRoom, reservationPasses, setBudget } from "./rules/budgets.js";
 import { autoReload } from "./rules/auto-reload.js";
 import { deny } from "./rules/denial.js";
 import { drawDown, drawdownOrder } from "./rules/drawdown.js";
@@ -69,7 +69,7 @@ import { expirePools } from "./rules/pool-expiry.js";
 import { reversal } from "./rules/reversal.js";
 import { rollOver } from "./rules/rollover.js";
 import { crossings } from "./rules/thresholds.js";
-import { BUDGET_SCOPES, POOL_KINDS, type AccountState, type Budget, type BatchContext, type LedgerState } from "./state.js";
+import { BUDGET_SCOPES, POOL_KINDS, type AccountState, type BatchContext, type LedgerState } from "./state.js";
 import { applyWrites, cloneAccount, type Line, type Write } from "./writes.js";
 
 export const MAX_HOLD_TTL_MS = 24 * 60 * 60_000;
@@ -283,14 +283,6 @@ function budgetFields(c: SetBudgetCommand): LedgerError | null {
   if (!c.reason) return invalid("reason", "is required");
   if (!c.actor) return invalid("actor", "is required");
   return null;
-}
-
-/** A budget as it counts now: used in its period and what open holds reserve against it. */
-export function budgetAnswer(account: AccountState, budget: Budget): BudgetAnswer {
-  return {
-    budgetId: budget.budgetId, unit: budget.unit, scope: budget.scope, scopeId: budget.scopeId, limitMicros: budget.limitMicros, mode: budget.mode,
-    perCycle: budget.perCycle, thresholdPercents: [...budget.thresholdPercents], usedMicros: usedOf(account, budget), reservedMicros: reservedOf(account, budget),
-  };
 }
 
 function setBudgetOf(work: Work, c: SetBudgetCommand, ctx: BatchContext): { value: BudgetAnswer } {

@@ -1,4 +1,5 @@
 import { minBigint } from "../balance.js";
+import type { BudgetAnswer } from "../commands.js";
 import type { AccountState, Budget, BudgetScope } from "../state.js";
 import type { Write } from "../writes.js";
 import { remaining } from "./holds.js";
@@ -168,5 +169,13 @@ export function setBudget(
   return {
     budgetId, accountId: account.accountId, unit: input.unit, scope: input.scope, scopeId: input.scopeId, limitMicros: input.limitMicros, mode: input.mode,
     perCycle: input.perCycle, thresholdPercents, usedMicros, crossedPercents, periodStartMs, reason: input.reason, actor: input.actor, updatedAtMs: nowMs,
+  };
+}
+
+/** A budget as it counts now: used in its period and what open holds reserve against it. */
+export function budgetAnswer(account: AccountState, budget: Budget): BudgetAnswer {
+  return {
+    budgetId: budget.budgetId, unit: budget.unit, scope: budget.scope, scopeId: budget.scopeId, limitMicros: budget.limitMicros, mode: budget.mode,
+    perCycle: budget.perCycle, thresholdPercents: [...budget.thresholdPercents], usedMicros: usedOf(account, budget), reservedMicros: reservedOf(account, budget),
   };
 }
