@@ -1,6 +1,9 @@
 import { sql, type EntityManager } from "@tollgate/db";
 import { NotFoundError } from "@tollgate/errors";
+import type { BudgetAnswer } from "../domain/commands.js";
+import { budgetsOf } from "./budgets.js";
 import { searchMatches, type SearchFound } from "./search.js";
+import type { PgPool } from "./state-store.js";
 import { EntrySchema, HoldSchema, LedgerAccountSchema, LineSchema, PoolSchema, BalanceSchema, type Entry, type Hold, type LedgerAccount, type Line, type Pool, type Balance } from "./entities.js";
 
 export interface WorkRow {
@@ -137,6 +140,8 @@ export interface LedgerStore {
   outboxAfter(sequence: bigint, limit: number): Promise<OutboxRow[]>;
   /** Holds, entries and metered work across every account, found by an id a support ticket carries (index-backed). */
   search(query: string, limit: number): Promise<SearchFound[]>;
+  /** The account's budgets as they count now (data/budgets.ts). */
+  budgets(accountId: string, now: Date): Promise<BudgetAnswer[]>;
 }
 
 export class PostgresLedgerStore implements LedgerStore {
@@ -443,6 +448,15 @@ export class PostgresLedgerStore implements LedgerStore {
 
   lines(entryIds: string[]) {
     return entryIds.length === 0 ? Promise.resolve([]) : this.em().find(LineSchema, { entryId: { $in: entryIds } }, { orderBy: { entryId: "asc", lineNo: "asc" } });
+  }
+
+  async budgets(accountId: string, now: Date): Promise<BudgetAnswer[]> {
+    const client = await ((await this.em().getConnection().getNativeClient()) as unknown as PgPool).connect();
+    try {
+      return await budgetsOf(client, accountId, now.getTime());
+    } finally {
+      client.release();
+    }
   }
 
   async usedSince(accountId: string, unit: string, since: Date): Promise<UsageSince> {
