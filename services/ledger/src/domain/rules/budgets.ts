@@ -40,13 +40,14 @@ export const DEFAULT_SOFT_THRESHOLDS: readonly number[] = [80, 100];
 
 export const budgetIdOf = (unit: string, scope: BudgetScope, scopeId: string): string => `${unit}/${scope}/${scopeId}`;
 
+/** Whether usage in `unit` attributed to `attribution` falls under the budget. */
+export function covers(budget: Pick<Budget, "unit" | "scope" | "scopeId">, unit: string, attribution: Record<string, string>): boolean {
+  return budget.unit === unit && budget.scopeId !== "" && attribution[SCOPE_ATTRIBUTE[budget.scope]] === budget.scopeId;
+}
+
 /** The budgets of the account in `unit` that `attribution` falls under. */
 export function covering(account: AccountState, unit: string, attribution: Record<string, string>): Budget[] {
-  const found: Budget[] = [];
-  for (const budget of account.budgets.values()) {
-    if (budget.unit === unit && budget.scopeId !== "" && attribution[SCOPE_ATTRIBUTE[budget.scope]] === budget.scopeId) found.push(budget);
-  }
-  return found;
+  return [...account.budgets.values()].filter((budget) => covers(budget, unit, attribution));
 }
 
 /** A per-cycle budget counts from the account's cycle start: usage of an earlier cycle is not its. */
