@@ -1,6 +1,6 @@
 import Edit from "@mui/icons-material/Edit";
 import Add from "@mui/icons-material/Add";
-import { Button, Card, CardContent, Checkbox, FormControlLabel, LinearProgress, MenuItem, Stack, Table, TableBody, TableCell, TableHead, TableRow, TextField, Tooltip, Typography } from "@mui/material";
+import { Button, Card, CardContent, Checkbox, FormControlLabel, LinearProgress, Stack, Table, TableBody, TableCell, TableHead, TableRow, TextField, Tooltip, Typography } from "@mui/material";
 import { useState, type ReactNode } from "react";
 import type { Budget, BudgetScope, SetBudgetBody } from "../api-types";
 import { ActionDialog } from "../components/ActionDialog";
@@ -110,11 +110,11 @@ function BudgetDialog({ accountId, initial, existing, onClose }: { accountId: st
     >
       {(errorFor) => (
         <>
-          <TextField select label="Scope" value={draft.scope} onChange={(e) => set("scope", e.target.value as BudgetScope)} disabled={existing} slotProps={{ htmlInput: { "data-testid": "budget-scope" } }}>
+          <TextField select label="Scope" value={draft.scope} onChange={(e) => set("scope", e.target.value as BudgetScope)} disabled={existing} slotProps={{ htmlInput: { "data-testid": "budget-scope" }, select: { native: true } }}>
             {SCOPES.map((s) => (
-              <MenuItem key={s.value} value={s.value}>
+              <option key={s.value} value={s.value}>
                 {s.label}
-              </MenuItem>
+              </option>
             ))}
           </TextField>
           <TextField
@@ -137,9 +137,9 @@ function BudgetDialog({ accountId, initial, existing, onClose }: { accountId: st
             helperText={errorFor("limit") ?? "What the scope may spend"}
             slotProps={{ htmlInput: { "data-testid": "budget-limit", inputMode: "decimal" } }}
           />
-          <TextField select label="Mode" value={draft.mode} onChange={(e) => set("mode", e.target.value as Draft["mode"])} slotProps={{ htmlInput: { "data-testid": "budget-mode" } }}>
-            <MenuItem value="hard">Hard: refuse work past the limit</MenuItem>
-            <MenuItem value="soft">Soft: warn at 80 % and 100 %</MenuItem>
+          <TextField select label="Mode" value={draft.mode} onChange={(e) => set("mode", e.target.value as Draft["mode"])} slotProps={{ htmlInput: { "data-testid": "budget-mode" }, select: { native: true } }}>
+            <option value="hard">Hard: refuse work past the limit</option>
+            <option value="soft">Soft: warn at 80 % and 100 %</option>
           </TextField>
           <FormControlLabel
             control={<Checkbox checked={draft.per_cycle} onChange={(e) => set("per_cycle", e.target.checked)} slotProps={{ input: { "data-testid": "budget-per-cycle" } as object }} />}

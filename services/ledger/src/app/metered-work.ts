@@ -156,9 +156,7 @@ export class Ledger {
     const replayed = result.replayed === true;
     if (result.allowed) return { allowed: true, metered: admitted.metered, unit: price.unit, replayed, ...(admitted.metered ? {} : { message: admitted.reason }) };
     const reason = result.reason as DenialReason;
-    const message = reason === "BUDGET_EXCEEDED"
-      ? `a hard budget over the ${kind === "run" ? "run" : "deployment"}'s attribution has no room left`
-      : shortfallMessage(account, reason, price.unit, minimum, BigInt(result.available_micros), kind === "run" ? "starting the run" : "the deployment");
+    const message = shortfallMessage(account, reason, price.unit, minimum, BigInt(result.available_micros), kind === "run" ? "starting the run" : "the deployment");
     return { allowed: false, reason, message, metered: true, unit: price.unit, replayed };
   }
 

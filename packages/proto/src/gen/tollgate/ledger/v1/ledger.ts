@@ -15556,10 +15556,11 @@ export const LedgerServiceService = {
    * Sets (or changes) the budget of one unit and attribution scope, with a
    * reason (support). Open holds reserve against the budgets over their
    * attribution as against the balance; a HARD budget is never passed
-   * (Authorize, ExtendHold, StartRun and Deploy are denied BUDGET_EXCEEDED, a
-   * Charge collects at most what is left of it and names it, Meter streams
-   * under it stop with reason BUDGET); every budget emits BudgetCrossed once
-   * per threshold per period. A changed budget keeps what it used.
+   * (Authorize and ExtendHold are denied BUDGET_EXCEEDED, a Charge collects
+   * at most what is left of it and names it, Meter streams under it stop with
+   * reason BUDGET); every budget emits BudgetCrossed once per threshold per
+   * period. A changed budget keeps what it used. Metered time (StartRun,
+   * Deploy and their ticks) is not counted against budgets yet.
    */
   setBudget: {
     path: "/tollgate.ledger.v1.LedgerService/SetBudget" as const,
@@ -15927,10 +15928,11 @@ export interface LedgerServiceServer extends UntypedServiceImplementation {
    * Sets (or changes) the budget of one unit and attribution scope, with a
    * reason (support). Open holds reserve against the budgets over their
    * attribution as against the balance; a HARD budget is never passed
-   * (Authorize, ExtendHold, StartRun and Deploy are denied BUDGET_EXCEEDED, a
-   * Charge collects at most what is left of it and names it, Meter streams
-   * under it stop with reason BUDGET); every budget emits BudgetCrossed once
-   * per threshold per period. A changed budget keeps what it used.
+   * (Authorize and ExtendHold are denied BUDGET_EXCEEDED, a Charge collects
+   * at most what is left of it and names it, Meter streams under it stop with
+   * reason BUDGET); every budget emits BudgetCrossed once per threshold per
+   * period. A changed budget keeps what it used. Metered time (StartRun,
+   * Deploy and their ticks) is not counted against budgets yet.
    */
   setBudget: handleUnaryCall<SetBudgetRequest, SetBudgetResponse>;
   getBalance: handleUnaryCall<GetBalanceRequest, GetBalanceResponse>;
@@ -16185,10 +16187,11 @@ export interface LedgerServiceClient extends Client {
    * Sets (or changes) the budget of one unit and attribution scope, with a
    * reason (support). Open holds reserve against the budgets over their
    * attribution as against the balance; a HARD budget is never passed
-   * (Authorize, ExtendHold, StartRun and Deploy are denied BUDGET_EXCEEDED, a
-   * Charge collects at most what is left of it and names it, Meter streams
-   * under it stop with reason BUDGET); every budget emits BudgetCrossed once
-   * per threshold per period. A changed budget keeps what it used.
+   * (Authorize and ExtendHold are denied BUDGET_EXCEEDED, a Charge collects
+   * at most what is left of it and names it, Meter streams under it stop with
+   * reason BUDGET); every budget emits BudgetCrossed once per threshold per
+   * period. A changed budget keeps what it used. Metered time (StartRun,
+   * Deploy and their ticks) is not counted against budgets yet.
    */
   setBudget(
     request: SetBudgetRequest,
