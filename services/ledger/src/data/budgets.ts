@@ -51,7 +51,12 @@ export async function applyBudgetWrites(client: Queryable, writes: readonly Writ
   const set = new Map<string, Budget>();
   const usage = new Map<string, Extract<Write, { type: "budgetUsage" }>>();
   for (const w of writes) {
-    if (w.type === "budget") set.set(JSON.stringify([w.budget.accountId, w.budget.budgetId]), w.budget);
+    if (w.type === "budget") {
+      // The budget as set carries its usage as of then: usage written before it in the batch is in it.
+      const key = JSON.stringify([w.budget.accountId, w.budget.budgetId]);
+      set.set(key, w.budget);
+      usage.delete(key);
+    }
     if (w.type === "budgetUsage") usage.set(JSON.stringify([w.accountId, w.budgetId]), w);
   }
   if (set.size > 0) {

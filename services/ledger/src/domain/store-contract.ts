@@ -176,6 +176,12 @@ export function describeLedgerStateStore(name: string, open: () => Promise<Opene
       expect(new Map([...read.budgets].sort())).toEqual(new Map([...expected].sort()));
       expect(read.budgets.get("credits/agent/a1")).toMatchObject({ usedMicros: 10n * CREDIT, crossedPercents: [50], periodStartMs: T0 });
       expect(read.budgets.get("credits/workspace/w1")).toMatchObject({ usedMicros: 10n * CREDIT, crossedPercents: [80, 100], periodStartMs: T0 + 1 });
+      // In one batch: a charge, then support turns the budget per set-time (its usage starts again), then another charge.
+      await run([spend("m1", 0n), set("b3", 20n * CREDIT, { perCycle: false }), spend("m2", 2n * CREDIT)], T0 + 3);
+      await run([spend("n1", CREDIT), set("b4", 30n * CREDIT, { perCycle: true })], T0 + 4);
+      const changed = (await store.account(id))!.budgets.get("credits/agent/a1")!;
+      expect(changed).toEqual(decided.at(-1)!.state.get(id)!.budgets.get("credits/agent/a1"));
+      expect(changed).toMatchObject({ usedMicros: 0n, perCycle: true, limitMicros: 30n * CREDIT });
       expect((await store.outbox(id)).filter((e) => e.kind === "budget_crossed").map((e) => [e.payload.budget_id, e.payload.threshold_percent])).toEqual([
         ["credits/workspace/w1", 80], ["credits/workspace/w1", 100], ["credits/agent/a1", 50],
       ]);
