@@ -31,6 +31,10 @@ export async function readBudgets(client: Queryable, accountIds: readonly string
   return (await client.query<BudgetRow>(`select ${COLUMNS} from ledger.budgets where account_id = any($1::text[])`, [accountIds])).rows;
 }
 
+/** The same rows as one JSON array, for a statement that reads a batch's other rows in the same round trip (`accounts`: a text[] parameter). */
+export const budgetRowsJson = (accounts: string) =>
+  `(select coalesce(json_agg(b), '[]') from (select ${COLUMNS} from ledger.budgets where account_id = any(${accounts})) b)`;
+
 function toBudget(r: BudgetRow): Budget {
   return {
     budgetId: r.budget_id, accountId: r.account_id, unit: r.unit, scope: r.scope, scopeId: r.scope_id, limitMicros: BigInt(r.limit_micros), mode: r.mode,

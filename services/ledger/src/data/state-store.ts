@@ -3,7 +3,7 @@ import type { Command } from "../domain/commands.js";
 import { emptyAccount, type AccountState, type Hold, type HoldStatus, type IdempotencyRecord, type Ids, type LedgerState, type Pool, type PoolKind, type Work } from "../domain/state.js";
 import { IdsExhausted, type LedgerJournal, type LedgerStateStore } from "../domain/store.js";
 import { applyWrites, chargeRecordOf, type Entry, type OutboxEvent, type Write } from "../domain/writes.js";
-import { addBudgets, applyBudgetWrites, readBudgets, type BudgetRow } from "./budgets.js";
+import { addBudgets, applyBudgetWrites, budgetRowsJson, type BudgetRow } from "./budgets.js";
 import { decodeAnswer, encodeAnswer } from "./stored-answers.js";
 
 /** The part of a `pg` client the store uses (the pool behind the ORM: `connectionPool(orm)`). */
@@ -304,9 +304,9 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
         [n.accounts],
       )
     ).rows;
-    // What the locks protect, and the batch's entry ids, in one round trip.
+    // What the locks protect (budgets included: every write to them takes the accounts' locks first), and the batch's entry ids, in one round trip.
     const [rest] = (
-      await client.query<{ pools: PoolRow[]; holds: HoldRow[]; keys: Rows["keys"]; ids: string[] }>(
+      await client.query<{ pools: PoolRow[]; holds: HoldRow[]; keys: Rows["keys"]; budgets: BudgetRow[]; ids: string[] }>(
         `select
            (select coalesce(json_agg(p), '[]') from (
               select ${POOL_COLUMNS} from ledger.pools
@@ -322,6 +322,7 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
               select i.account_id, i.idempotency_key, i.operation, i.request_hash, i.response, ${MS("i.created_at")} as at_ms
                 from unnest($9::text[], $10::text[]) as k(a, key) join ledger.idempotency_keys i on i.account_id = k.a and i.idempotency_key = k.key
                where not $7) i) as keys,
+           ${budgetRowsJson("$1::text[]")} as budgets,
            array(select nextval('ledger.entries_entry_id_seq')::text from generate_series(1, $11::int)) as ids`,
         [
           n.accounts, n.poolIds, n.grantKeys, n.cycleKeys.map((k) => k.accountId), n.cycleKeys.map((k) => k.unit), n.cycleKeys.map((k) => k.startMs), !lock,
@@ -342,9 +343,7 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
           )
         ).rows
       : [];
-    // Budgets, under the accounts' locks (every write to them takes those first).
-    const budgets = await readBudgets(client, n.accounts);
-    return { accounts, balances, pools: rest!.pools, holds: rest!.holds, keys: rest!.keys, work, charges, budgets, ids: rest!.ids.map((id) => BigInt(id)) };
+    return { accounts, balances, pools: rest!.pools, holds: rest!.holds, keys: rest!.keys, work, charges, budgets: rest!.budgets, ids: rest!.ids.map((id) => BigInt(id)) };
   }
 
   /** One account as the next transaction would read it, with every pool, hold, key and work it ever had (support tools, tests). */
