@@ -2,6 +2,7 @@ import type { BudgetAnswer } from "../domain/commands.js";
 import { budgetAnswer } from "../domain/rules/budgets.js";
 import { emptyAccount, type Budget, type BudgetMode, type BudgetScope, type Hold, type LedgerState } from "../domain/state.js";
 import type { Write } from "../domain/writes.js";
+import { inline } from "./sql-literals.js";
 
 /**
  * Budgets on PostgreSQL (`ledger.budgets`): read with a batch's accounts and
@@ -50,8 +51,13 @@ export function addBudgets(state: LedgerState, rows: readonly BudgetRow[]): void
 
 const intArray = (values: readonly number[]) => `{${values.join(",")}}`;
 
-/** A batch's budget writes: the budgets support set (upserted), then the usage charges left (the last per budget). */
-export async function applyBudgetWrites(client: Queryable, writes: readonly Write[]): Promise<void> {
+/**
+ * A batch's budget writes as statements (sent with its other writes and the
+ * commit): the budgets support set (upserted), then the usage charges left
+ * (the last per budget).
+ */
+export function budgetWriteStatements(writes: readonly Write[]): string[] {
+  const statements: string[] = [];
   const set = new Map<string, Budget>();
   const usage = new Map<string, Extract<Write, { type: "budgetUsage" }>>();
   for (const w of writes) {
@@ -65,7 +71,7 @@ export async function applyBudgetWrites(client: Queryable, writes: readonly Writ
   }
   if (set.size > 0) {
     const rows = [...set.values()];
-    await client.query(
+    statements.push(inline(
       `insert into ledger.budgets (account_id, budget_id, unit, scope, scope_id, limit_micros, mode, per_cycle, threshold_percents, used_micros, crossed_percents,
                                    period_start, reason, actor, updated_at)
        select a, b, u, s, si, l, m, pc, tp::integer[], us, cp::integer[], ${TS("ps")}, r, ac, ${TS("t")}
@@ -81,18 +87,19 @@ export async function applyBudgetWrites(client: Queryable, writes: readonly Writ
         rows.map((b) => b.usedMicros.toString()), rows.map((b) => intArray(b.crossedPercents)), rows.map((b) => b.periodStartMs), rows.map((b) => b.reason),
         rows.map((b) => b.actor), rows.map((b) => b.updatedAtMs),
       ],
-    );
+    ));
   }
   if (usage.size > 0) {
     const rows = [...usage.values()];
-    await client.query(
+    statements.push(inline(
       `update ledger.budgets b
           set used_micros = x.us, crossed_percents = x.cp::integer[], period_start = ${TS("x.ps")}
          from unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[]) as x(a, id, us, cp, ps)
         where b.account_id = x.a and b.budget_id = x.id`,
       [rows.map((w) => w.accountId), rows.map((w) => w.budgetId), rows.map((w) => w.usedMicros.toString()), rows.map((w) => intArray(w.crossedPercents)), rows.map((w) => w.periodStartMs)],
-    );
+    ));
   }
+  return statements;
 }
 
 /**

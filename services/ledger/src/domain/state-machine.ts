@@ -14,7 +14,7 @@
  *
  * | # | result | code | when |
  * |---|---|---|---|
- * | 1 | error | `INVALID_ARGUMENT` (`field`) | a field is missing or out of range: `idempotency_key` (1–200 chars), `amount_micros`, `ttl_ms`, `hold_id`, `pool_id`, `reason`, `actor`, `expires_at`, `reload_*`, `replicas`, `work_id` |
+ * | 1 | error | `INVALID_ARGUMENT` (`field`) | a field is missing or out of range: `idempotency_key` (1–200 chars), `amount_micros`, `ttl_ms`, `hold_id`, `pool_id`, `reason`, `actor`, `expires_at`, `reload_*`, `replicas`, `work_id`; a Grant's `pool_kind` that is not `bonus`, `add_on` or `free_grant` |
  * | 2 | error | `NOT_FOUND` | the account has no open cycle, the unit no balance, or the hold, pool or work is not the account's |
  * | 3 | replay | — | the key was used with the same request: the recorded answer, nothing written (whatever the time: a Grant's `expires_at` is checked after this) |
  * | 3 | error | `ALREADY_EXISTS` `IDEMPOTENCY_KEY_REUSED` | the key was used with another request |
@@ -55,7 +55,8 @@ import { unitTotals, livePools } from "./balance.js";
 import {
   invalid, notFound, precondition,
   type AdjustCommand, type AnswerOf, type AuthorizeAnswer, type AuthorizeCommand, type BudgetAnswer, type ChargeAnswer, type ChargeCommand, type Command,
-  type ExtendHoldCommand, type GrantCommand, type LedgerError, type MeterCommand, type ReleaseCommand, type Result, type ReverseCommand, type RollOverCommand, type SetBudgetCommand, type StartWorkCommand,
+  type ExtendHoldCommand, type GrantCommand, type LedgerError, type MeterCommand, type ReleaseCommand, type Result, type ResumeWorkCommand, type ReverseCommand, type RollOverCommand,
+  type SetBudgetCommand, type StartWorkCommand,
 } from "./commands.js";
 import { budgetAnswer, budgetCap, chargeBudgets, hardRoom, reservationPasses, setBudget } from "./rules/budgets.js";
 import { autoReload } from "./rules/auto-reload.js";
@@ -71,6 +72,9 @@ import { rollOver } from "./rules/rollover.js";
 import { crossings } from "./rules/thresholds.js";
 import { BUDGET_SCOPES, POOL_KINDS, type AccountState, type BatchContext, type LedgerState } from "./state.js";
 import { applyWrites, cloneAccount, type Line, type Write } from "./writes.js";
+
+/** The pool kinds a Grant makes. */
+const GRANTED_KINDS: readonly string[] = POOL_KINDS.filter((kind) => kind !== "monthly" && kind !== "spend_cap");
 
 export const MAX_HOLD_TTL_MS = 24 * 60 * 60_000;
 export const STOP_MESSAGE = "You've used all your available credits. Please add more credits to your account to continue.";
@@ -185,8 +189,13 @@ function keyed<C extends Keyed>(
   const work = lazyExpiry(account, ctx);
   const decided = rule(work);
   if (!("value" in decided)) return refused(decided);
-  work.add([remember(account.accountId, command.idempotencyKey, command.type, command.requestHash, decided.value, ctx.nowMs)]);
+  work.add([remember(account.accountId, command.idempotencyKey, operationOf(command), command.requestHash, decided.value, ctx.nowMs)]);
   return work.done(decided.value);
+}
+
+/** The operation a key's record names (support search shows it): a start says what it started, as earlier releases recorded it. */
+function operationOf(command: Keyed): string {
+  return command.type === "startWork" ? `start_${command.kind}` : command.type;
 }
 
 function decide(account: AccountState, command: Command, ctx: BatchContext): Decision {
@@ -231,6 +240,8 @@ function decide(account: AccountState, command: Command, ctx: BatchContext): Dec
       return rollOverAccount(account, command, ctx);
     case "meter":
       return meter(account, command, ctx);
+    case "resumeWork":
+      return resumeWork(account, command, ctx);
     case "expireHolds":
     case "expirePools": {
       // A sweep is a write on the account like any other: both kinds of expiry run; the answer counts its own.
@@ -260,7 +271,8 @@ function extendFields(c: ExtendHoldCommand): LedgerError | null {
 
 function grantFields(c: GrantCommand): LedgerError | null {
   if (c.amountMicros <= 0n) return invalid("amount_micros", "must be positive");
-  if (!POOL_KINDS.includes(c.kind)) return invalid("pool_kind", `must be one of ${POOL_KINDS.join(", ")}`);
+  // The cycle's pools (monthly, spend_cap) are opened by rollover, once per cycle, and closed by the next one; a Grant makes the others.
+  if (!GRANTED_KINDS.includes(c.kind)) return invalid("pool_kind", `must be one of ${GRANTED_KINDS.join(", ")}`);
   if (!c.reason) return invalid("reason", "is required");
   if (!c.actor) return invalid("actor", "is required");
   if (!Number.isInteger(c.priority)) return invalid("priority", "must be an integer");
@@ -510,10 +522,12 @@ function startWork(work: Work, c: StartWorkCommand, ctx: BatchContext): LedgerEr
   const a = work.account;
   if (a.work.has(c.workId)) return precondition("WORK_EXISTS", `${c.kind} ${c.workId} already exists`);
   const { availableMicros } = unitTotals(a, c.unit, ctx.nowMs);
+  const metered = c.metered ?? true;
   const minimum = startMinimum(c.kind, a.units.get(c.unit)!.lowCreditLimitMicros);
-  const room = hardRoom(a, c.unit, workAttribution(c.kind, c.workId, c.attribution));
+  // Unmetered work starts whatever the balance or its budgets (it is never charged); suspension still refuses it.
+  const room = metered ? hardRoom(a, c.unit, workAttribution(c.kind, c.workId, c.attribution)) : null;
   const denial = deny({
-    account: a, unit: c.unit, fits: availableMicros >= minimum.minimumMicros, balanceDenial: minimum.denial,
+    account: a, unit: c.unit, fits: !metered || availableMicros >= minimum.minimumMicros, balanceDenial: minimum.denial,
     budget: room && room.roomMicros < 1n ? { ...room, neededMicros: 1n } : null,
   });
   if (denial) return { value: { allowed: false, reason: denial.reason, availableMicros } };
@@ -523,6 +537,7 @@ function startWork(work: Work, c: StartWorkCommand, ctx: BatchContext): LedgerEr
       work: {
         workId: c.workId, kind: c.kind, accountId: a.accountId, unit: c.unit, state: "running", replicas: c.replicas, chargedUntilMs: ctx.nowMs,
         activeMs: 0, chargedMicros: 0n, attribution: c.attribution, endpoint: c.endpoint, stopReason: "",
+        usage: c.usage ?? {}, labels: c.labels ?? {}, context: c.context ?? {}, metered, pricedQuantity: 0n, pricedMicros: 0n, createdAtMs: ctx.nowMs,
       },
     },
     ...(c.kind === "deployment"
@@ -573,10 +588,13 @@ function meter(account: AccountState, c: MeterCommand, ctx: BatchContext): Decis
   const writes: Write[] = [...lazy.writes];
   let state = c.nextState ?? item.state;
   let charged: ChargeAnswer | null = null;
-  if (item.state === "running" && c.toMs > c.fromMs) {
+  // Work started before its unit was recorded says `credits`: the tick's own pricing names the unit.
+  const unit = c.unit ?? item.unit;
+  // Only running, metered time is charged: a paused run's interval and unmetered work move on in time with no entry.
+  if (item.metered && item.state === "running" && c.toMs > c.fromMs) {
     const decided = decide(current, {
-      type: "charge", accountId: account.accountId, holdId: null, unit: item.unit, bucket: c.bucket, amountMicros: c.amountMicros, final: true,
-      idempotencyKey: `meter:${c.workId}:${c.toMs}`, requestHash: `${c.amountMicros}:${item.unit}`,
+      type: "charge", accountId: account.accountId, holdId: null, unit, bucket: c.bucket, amountMicros: c.amountMicros, final: true,
+      idempotencyKey: `meter:${c.workId}:${c.toMs}`, requestHash: `${c.amountMicros}:${unit}`,
       attribution: workAttribution(item.kind, c.workId, item.attribution),
       rateTableVersion: c.rateTableVersion, traceparent: c.traceparent, traceId: c.traceId,
     }, ctx);
@@ -597,6 +615,9 @@ function meter(account: AccountState, c: MeterCommand, ctx: BatchContext): Decis
     changes: {
       chargedUntilMs: c.toMs, activeMs: item.activeMs + (item.state === "running" ? c.toMs - c.fromMs : 0), chargedMicros: item.chargedMicros + (charged?.chargedMicros ?? 0n),
       replicas: c.replicas ?? item.replicas, state, ...(state === "stopped" && item.state !== "stopped" ? { stopReason: charged?.budgetId ? "budget exceeded" : "negative limit reached" } : {}),
+      ...(unit !== item.unit ? { unit } : {}),
+      ...(item.metered && c.pricedQuantity !== undefined ? { pricedQuantity: c.pricedQuantity } : {}),
+      ...(item.metered && c.pricedMicros !== undefined ? { pricedMicros: c.pricedMicros } : {}),
     },
   });
   if (item.kind === "deployment" && state === "undeployed" && item.state !== "undeployed") {
@@ -604,4 +625,18 @@ function meter(account: AccountState, c: MeterCommand, ctx: BatchContext): Decis
   }
   work.add(changes);
   return work.done({ stale: false, state, charge: charged });
+}
+
+/**
+ * A paused run resumes: running again from now, so the pause is never
+ * charged. Work in any other state is left as it is and answers its state
+ * (resuming is idempotent by state).
+ */
+function resumeWork(account: AccountState, c: ResumeWorkCommand, ctx: BatchContext): Decision {
+  const item = account.work.get(c.workId);
+  if (!item) return refused(notFound("work", c.workId));
+  if (item.state !== "paused") return { result: { ok: true, value: { state: item.state }, replayed: false }, account, writes: [] };
+  const work = lazyExpiry(account, ctx);
+  work.add([{ type: "workChange", accountId: account.accountId, workId: c.workId, changes: { state: "running", chargedUntilMs: ctx.nowMs } }]);
+  return work.done({ state: "running" });
 }

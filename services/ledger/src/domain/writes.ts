@@ -32,7 +32,7 @@ export interface Entry {
 
 export interface OutboxEvent {
   accountId: string;
-  kind: "threshold_crossed" | "budget_crossed" | "pool_expired" | "pool_reloaded" | "work_stopped" | "deployment_changed";
+  kind: "threshold_crossed" | "budget_crossed" | "pool_expired" | "pool_reloaded" | "work_stopped" | "deployment_changed" | "spend_cap_reached";
   payload: Record<string, unknown>;
   traceparent: string;
 }
@@ -60,7 +60,9 @@ export type Write =
   /** A budget set (or changed) by support: its definition, and its usage as it now counts. */
   | { type: "budget"; budget: Budget }
   /** What a budget has used in its period, as the charge left it (absolute: the account's lock orders them). */
-  | { type: "budgetUsage"; accountId: string; budgetId: string; usedMicros: bigint; crossedPercents: number[]; periodStartMs: number | null };
+  | { type: "budgetUsage"; accountId: string; budgetId: string; usedMicros: bigint; crossedPercents: number[]; periodStartMs: number | null }
+  /** A commit left the unit with no room (rules/room-exhausted.ts): a signal to listeners, not a row. */
+  | { type: "roomExhausted"; accountId: string; unit: string; roomMicros: bigint };
 
 function account(state: LedgerState, accountId: string): AccountState {
   const found = state.get(accountId);
@@ -163,7 +165,8 @@ export function applyWrites(state: LedgerState, writes: readonly Write[]): void 
         break;
       }
       case "outbox":
-        break; // append-only: the store keeps them, the rules never read them back
+      case "roomExhausted":
+        break; // append-only or sent: the store keeps or sends them, the rules never read them back
     }
   }
 }
