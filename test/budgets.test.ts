@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { status } from "@grpc/grpc-js";
 import { call, createClient } from "@tollgate/grpc-kit";
-import { commonV1, entitlementsV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
+import { commonV1, entitlementsV1, ledgerV1, notificationsV1, pricingV1 } from "@tollgate/proto";
 import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
+import pg from "pg";
 import { CREDIT, replies, seedStarter } from "./fixtures.js";
 import { meterStream } from "./meter-stream.js";
 import { startPlatform, type Platform } from "./platform.js";
@@ -157,5 +158,62 @@ describe("budgets", () => {
     expect((await idle.next()).kind).toMatchObject({ $case: "stop", stop: { reason: L.MeterStopReason.METER_STOP_REASON_BUDGET } });
     idle.close();
     await idle.finished();
+  });
+
+  it("runs and deployments under a hard budget: their ticks count as used, they stop at the limit, and then StartRun and Deploy are denied BUDGET_EXCEEDED", async () => {
+    const { ledger, entitlements, pricing } = platform.clients;
+    const rate = (kind: pricingV1.Rate["kind"]): pricingV1.Rate => ({ bucket: commonV1.Bucket.BUCKET_COMPUTE, unit: commonV1.Unit.UNIT_CREDITS, kind });
+    await call(pricing, pricing.publishRateTable, {
+      tableId: "budget-time", effectiveFrom: new Date(Date.now() - 60_000), actor: "test", reason: "", idempotencyKey: "",
+      rates: [
+        rate({ $case: "activeMinute", activeMinute: { microsPerMinute: String(60 * CREDIT) } }), // 1 credit per active second
+        rate({ $case: "gpuHour", gpuHour: { gpuType: "A100", microsPerReplicaHour: String(3600 * CREDIT) } }), // 1 credit per replica-second
+      ],
+    });
+    await call(entitlements, entitlements.publishPlan, {
+      actor: "test", reason: "",
+      plan: entitlementsV1.Plan.fromPartial({
+        planId: "budget-time", name: "budget-time", rateTableId: "budget-time",
+        allotments: [{ unit: commonV1.Unit.UNIT_CREDITS, amountMicros: String(1000 * CREDIT) }],
+        limits: [{ unit: commonV1.Unit.UNIT_CREDITS, negativeLimitMicros: "0", lowCreditLimitMicros: "0" }],
+      }),
+    });
+    const accountId = "budget-work";
+    await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId, name: accountId, planId: "budget-time", seats: 1 }));
+    await setBudget(accountId, { scopeId: "agent-run", limitMicros: String(2 * CREDIT), idempotencyKey: "work-run" });
+    await setBudget(accountId, { scopeId: "agent-dep", limitMicros: String(3 * CREDIT), idempotencyKey: "work-dep" });
+    const a100: pricingV1.Usage = { kind: { $case: "gpuTime", gpuTime: { gpuType: "A100", replicas: "0", seconds: "0" } } };
+    const startRun = (runId: string, agentId: string) =>
+      call(ledger, ledger.startRun, L.StartRunRequest.fromPartial({ accountId, runId, idempotencyKey: runId, attribution: agent(agentId) }));
+    const deploy = (deploymentId: string, agentId: string) =>
+      call(ledger, ledger.deploy, L.DeployRequest.fromPartial({ accountId, deploymentId, hardware: a100, replicas: 1, idempotencyKey: deploymentId, attribution: agent(agentId) }));
+
+    expect(await startRun("run-b", "agent-run")).toMatchObject({ allowed: true, metered: true });
+    expect(await deploy("dep-b", "agent-dep")).toMatchObject({ allowed: true, metered: true });
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      for (const [workId, limit] of [["run-b", 2], ["dep-b", 3]] as const) {
+        const stopped = await eventually(async () => {
+          const { rows } = await client.query(`select state, stop_reason, charged_micros from ledger.metered_work where work_id = $1`, [workId]);
+          return rows[0]?.state === "stopped" ? rows[0] : undefined;
+        }, 20_000, `${workId} to stop at its budget`);
+        expect(stopped).toMatchObject({ stop_reason: "budget exceeded", charged_micros: String(limit * CREDIT) });
+      }
+      const { rows } = await client.query(`select payload from ledger.outbox where account_id = $1 and kind = 'work_stopped' order by id`, [accountId]);
+      expect(rows.map((r) => r.payload.message)).toEqual([expect.stringContaining("budget"), expect.stringContaining("budget")]);
+    } finally {
+      await client.end();
+    }
+    // The ticks counted as used; the balance paid exactly that.
+    const balance = await call(ledger, ledger.getBalance, { accountId });
+    expect(balance.budgets.map((b) => [b.scopeId, b.usedMicros])).toEqual([["agent-dep", String(3 * CREDIT)], ["agent-run", String(2 * CREDIT)]]);
+
+    for (const refused of [await startRun("run-c", "agent-run"), await deploy("dep-c", "agent-dep"), await deploy("dep-d", "agent-run")]) {
+      expect(refused).toMatchObject({ allowed: false, reason: L.DenialReason.DENIAL_REASON_BUDGET_EXCEEDED, message: expect.stringMatching(/agent agent-(run|dep) budget has 0 of its/) });
+    }
+    // Work of another agent is not under them.
+    expect(await startRun("run-e", "agent-free")).toMatchObject({ allowed: true });
+    await call(ledger, ledger.endRun, { runId: "run-e", state: L.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "end-e" });
   });
 });

@@ -260,6 +260,8 @@ export interface StartWorkAnswer {
   allowed: boolean;
   reason: DenialReason | null;
   availableMicros: bigint;
+  /** BUDGET_EXCEEDED: which budget refused the start, with its figures. */
+  message?: string;
 }
 
 export interface MeterAnswer {

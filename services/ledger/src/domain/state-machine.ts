@@ -78,6 +78,7 @@ const GRANTED_KINDS: readonly string[] = POOL_KINDS.filter((kind) => kind !== "m
 
 export const MAX_HOLD_TTL_MS = 24 * 60 * 60_000;
 export const STOP_MESSAGE = "You've used all your available credits. Please add more credits to your account to continue.";
+export const BUDGET_STOP_MESSAGE = "This work has used all of its budget. Ask support to raise the budget to continue.";
 
 export interface Outcome {
   result: Result<unknown>;
@@ -530,7 +531,7 @@ function startWork(work: Work, c: StartWorkCommand, ctx: BatchContext): LedgerEr
     account: a, unit: c.unit, fits: !metered || availableMicros >= minimum.minimumMicros, balanceDenial: minimum.denial,
     budget: room && room.roomMicros < 1n ? { ...room, neededMicros: 1n } : null,
   });
-  if (denial) return { value: { allowed: false, reason: denial.reason, availableMicros } };
+  if (denial) return { value: { allowed: false, reason: denial.reason, availableMicros, ...(denial.reason === "BUDGET_EXCEEDED" ? { message: denial.message } : {}) } };
   work.add([
     {
       type: "work",
@@ -608,7 +609,7 @@ function meter(account: AccountState, c: MeterCommand, ctx: BatchContext): Decis
   const changes: Write[] = [];
   if (charged && !charged.proceed && (state === "running" || state === "paused")) {
     state = "stopped";
-    changes.push({ type: "outbox", event: { accountId: account.accountId, kind: "work_stopped", traceparent: c.traceparent, payload: { run_id: item.kind === "run" ? c.workId : "", deployment_id: item.kind === "deployment" ? c.workId : "", message: STOP_MESSAGE } } });
+    changes.push({ type: "outbox", event: { accountId: account.accountId, kind: "work_stopped", traceparent: c.traceparent, payload: { run_id: item.kind === "run" ? c.workId : "", deployment_id: item.kind === "deployment" ? c.workId : "", message: charged.budgetId ? BUDGET_STOP_MESSAGE : STOP_MESSAGE } } });
   }
   changes.push({
     type: "workChange", accountId: account.accountId, workId: c.workId,

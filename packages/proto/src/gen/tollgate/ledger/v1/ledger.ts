@@ -15559,8 +15559,10 @@ export const LedgerServiceService = {
    * (Authorize and ExtendHold are denied BUDGET_EXCEEDED, a Charge collects
    * at most what is left of it and names it, Meter streams under it stop with
    * reason BUDGET); every budget emits BudgetCrossed once per threshold per
-   * period. A changed budget keeps what it used. Metered time (StartRun,
-   * Deploy and their ticks) is not counted against budgets yet.
+   * period. A changed budget keeps what it used. Runs and deployments count
+   * too: their ticks are charges under the work's attribution, a HARD budget
+   * with nothing left denies StartRun and Deploy BUDGET_EXCEEDED, and stops
+   * running work when a tick reaches it.
    */
   setBudget: {
     path: "/tollgate.ledger.v1.LedgerService/SetBudget" as const,
@@ -15931,8 +15933,10 @@ export interface LedgerServiceServer extends UntypedServiceImplementation {
    * (Authorize and ExtendHold are denied BUDGET_EXCEEDED, a Charge collects
    * at most what is left of it and names it, Meter streams under it stop with
    * reason BUDGET); every budget emits BudgetCrossed once per threshold per
-   * period. A changed budget keeps what it used. Metered time (StartRun,
-   * Deploy and their ticks) is not counted against budgets yet.
+   * period. A changed budget keeps what it used. Runs and deployments count
+   * too: their ticks are charges under the work's attribution, a HARD budget
+   * with nothing left denies StartRun and Deploy BUDGET_EXCEEDED, and stops
+   * running work when a tick reaches it.
    */
   setBudget: handleUnaryCall<SetBudgetRequest, SetBudgetResponse>;
   getBalance: handleUnaryCall<GetBalanceRequest, GetBalanceResponse>;
@@ -16190,8 +16194,10 @@ export interface LedgerServiceClient extends Client {
    * (Authorize and ExtendHold are denied BUDGET_EXCEEDED, a Charge collects
    * at most what is left of it and names it, Meter streams under it stop with
    * reason BUDGET); every budget emits BudgetCrossed once per threshold per
-   * period. A changed budget keeps what it used. Metered time (StartRun,
-   * Deploy and their ticks) is not counted against budgets yet.
+   * period. A changed budget keeps what it used. Runs and deployments count
+   * too: their ticks are charges under the work's attribution, a HARD budget
+   * with nothing left denies StartRun and Deploy BUDGET_EXCEEDED, and stops
+   * running work when a tick reaches it.
    */
   setBudget(
     request: SetBudgetRequest,
