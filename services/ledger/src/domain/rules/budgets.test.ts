@@ -52,6 +52,25 @@ describe("budgets", () => {
     expect(m.ok(start)).toMatchObject({ allowed: false, reason: "BUDGET_EXCEEDED" });
   });
 
+  it("a tick is a charge under the work's budgets: used, capped at a hard one, which stops the work; unmetered work starts past it", () => {
+    const m = Machine.open({ allotmentMicros: 1_000n });
+    m.ok(m.setBudget(12n));
+    const start = (workId: string, metered: boolean) => ({
+      type: "startWork" as const, accountId: "acct", kind: "run" as const, workId, unit: "credits", replicas: 1, attribution: AGENT, endpoint: "", metered, idempotencyKey: workId, requestHash: workId,
+    });
+    expect(m.ok(start("run-1", true)).allowed).toBe(true);
+    const from = m.nowMs;
+    m.nowMs += 10_000;
+    const tick = { type: "meter" as const, accountId: "acct", workId: "run-1", fromMs: from, toMs: from + 5_000, amountMicros: 8n, bucket: "compute", rateTableVersion: 1n, nextState: null, replicas: null, traceparent: "", traceId: "" };
+    expect(m.ok(tick)).toMatchObject({ state: "running", charge: { chargedMicros: 8n, proceed: true } });
+    expect(m.ok({ ...tick, fromMs: from + 5_000, toMs: from + 10_000 })).toMatchObject({ state: "stopped", charge: { chargedMicros: 4n, uncollectedMicros: 4n, proceed: false, budgetId: "credits/agent/agent-1" } });
+    expect(m.account.budgets.get("credits/agent/agent-1")!.usedMicros).toBe(12n);
+    expect(m.account.work.get("run-1")).toMatchObject({ state: "stopped", chargedMicros: 12n, stopReason: "budget exceeded" });
+    expect(m.events.find((e) => e.kind === "work_stopped")?.payload.message).toContain("budget");
+    expect(m.ok(start("run-2", true))).toMatchObject({ allowed: false, reason: "BUDGET_EXCEEDED", message: expect.stringContaining("agent agent-1 budget") });
+    expect(m.ok(start("run-3", false)).allowed).toBe(true);
+  });
+
   it("a soft budget never refuses and emits budget_crossed once per threshold", () => {
     const m = Machine.open({ allotmentMicros: 1_000n });
     const set = m.ok(m.setBudget(100n, { mode: "soft" }));
