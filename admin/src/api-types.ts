@@ -27,6 +27,23 @@ export interface UnitBalance {
   status_icon: StatusIcon;
 }
 
+/** A cap on what one attribution scope of the account may spend, with what is used and held against it. */
+export interface Budget {
+  /** `<unit>/<scope>/<scope id>`. */
+  id: string;
+  unit: string;
+  scope: BudgetScope;
+  scope_id: string;
+  limit_micros: string;
+  mode: "soft" | "hard";
+  per_cycle: boolean;
+  threshold_percents: number[];
+  used_micros: string;
+  reserved_micros: string;
+}
+
+export type BudgetScope = "task" | "agent" | "user" | "workspace" | "workspace_group";
+
 export interface PoolBalance {
   id: string;
   kind: PoolKind | string;
@@ -72,7 +89,7 @@ export interface Account extends AccountRow {
   /** The monthly spend cap of a `byom_usd` account, in USD micro-units ("0": no cap). */
   spend_cap_micros?: string | null;
   plan?: Plan | null;
-  balance?: { units: UnitBalance[]; pools: PoolBalance[]; cycle: Cycle | null } | null;
+  balance?: { units: UnitBalance[]; pools: PoolBalance[]; cycle: Cycle | null; budgets?: Budget[] } | null;
   banners?: Banner[];
 }
 
@@ -259,6 +276,17 @@ export interface SetAccountLimitsBody {
 /** `POST /api/accounts/:id/spend-cap`: the monthly cap in USD as a human amount ("0" removes the cap). */
 export interface SetSpendCapBody {
   amount: string;
+  reason: string;
+}
+
+/** `POST /api/accounts/:id/budgets`: sets (or changes) the budget of one scope; the limit as a human amount. */
+export interface SetBudgetBody {
+  unit: string;
+  scope: BudgetScope;
+  scope_id: string;
+  limit: string;
+  mode: "soft" | "hard";
+  per_cycle: boolean;
   reason: string;
 }
 

@@ -12,6 +12,8 @@ import type {
   SearchHit,
   SetAccountLimitsBody,
   SetSpendCapBody,
+  SetBudgetBody,
+  Budget,
   TopDimension,
   ToolsPage,
   TopPage,
@@ -69,6 +71,8 @@ export interface TollgateDataProvider extends DataProvider {
   setAccountLimits(resource: string, params: { accountId: string } & SetAccountLimitsBody): Promise<AccountActionAnswer>;
   /** Sets the monthly USD spend cap of a `byom_usd` account; "0" removes it (operator). */
   setSpendCap(resource: string, params: { accountId: string } & SetSpendCapBody): Promise<AccountActionAnswer>;
+  /** Sets (or changes) a budget on one attribution scope (operator; reason audited). */
+  setBudget(resource: string, params: { accountId: string } & SetBudgetBody): Promise<{ budget: Budget; audit_id: string }>;
   resendNotification(resource: string, params: { id: string; reason: string }): Promise<{ notification: NotificationRow; audit_id: string }>;
   dismissBanner(resource: string, params: { id: string; reason: string }): Promise<{ banner: Banner; audit_id: string }>;
   /** Holds, entries, runs and deployments across every account, by an id a support ticket carries. */
@@ -328,6 +332,7 @@ export function tollgateDataProvider(options: TollgateDataProviderOptions): Toll
     changePlan: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/plan`, body),
     setAccountLimits: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/limits`, body),
     setSpendCap: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/spend-cap`, body),
+    setBudget: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/budgets`, body),
     resendNotification: (_r, { id, reason }) => post(`/api/notifications/${seg(id)}/resend`, { reason }),
     dismissBanner: (_r, { id, reason }) => post(`/api/banners/${seg(id)}/dismiss`, { reason }),
     search: (_r, { q, signal }) => get("/api/search", { q }, signal),

@@ -6,6 +6,7 @@ import { UsageChart } from "../components/UsageChart";
 import { primaryUnit } from "./account-units";
 import { BalancePanel } from "./Balance";
 import { Banners } from "./Banners";
+import { BudgetsPanel } from "./Budgets";
 import { CycleMetrics, RunOutWarning } from "./CycleMetrics";
 
 /** The dashboard of one account: balance (with the account's limit overrides), status, cycle, banners, usage chart and the top tables. */
@@ -19,6 +20,7 @@ export function SummaryTab() {
       <Banners banners={account.banners ?? []} />
       {cycle && <RunOutWarning cycle={cycle} />}
       <BalancePanel units={account.balance?.units ?? []} pools={account.balance?.pools ?? []} primaryUnit={unit} limitOverrides={account.limit_overrides ?? []} />
+      <BudgetsPanel accountId={String(account.id)} budgets={account.balance?.budgets ?? []} />
       {cycle && <CycleMetrics cycle={cycle} unit={unit} />}
       <UsageChart accountId={String(account.id)} unit={unit} />
       <Stack direction="row" sx={{ flexWrap: "wrap", gap: 2, "& > *": { flex: "1 1 380px", minWidth: 0 } }}>

@@ -68,6 +68,7 @@ export const ACCESS: Readonly<Record<string, Access>> = {
   [`${L}Grant`]: audited(support),
   [`${L}Adjust`]: audited(support),
   [`${L}ReverseCharge`]: audited(support),
+  [`${L}SetBudget`]: audited(support),
   [`${L}GetBalance`]: read,
   [`${L}GetHold`]: readAll,
   [`${L}ListHolds`]: read,

@@ -95,9 +95,11 @@ export const FIELD_RULES: Record<string, FieldRule> = {
   "tollgate.pricing.v1.BlockRunUsage.configuration": { maxItems: 20 },
   "*.labels": { maxItems: 20 },
   "tollgate.ledger.v1.ListEntriesRequest.attribution": { maxItems: 11 },
+  "tollgate.ledger.v1.SetBudgetRequest.threshold_percents": { maxItems: 10, min: 1n, max: 1_000n },
   // Money and quantities.
   "*.amount_micros": AMOUNT,
   "*.spend_cap_micros": { min: 0n, max: AMOUNT.max },
+  "tollgate.ledger.v1.SetBudgetRequest.limit_micros": { min: 0n, max: AMOUNT.max },
   "*.low_credit_limit_micros": AMOUNT,
   "*.negative_limit_micros": AMOUNT,
   "*.reload_below_micros": { min: 0n, max: AMOUNT.max },

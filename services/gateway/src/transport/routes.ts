@@ -9,7 +9,7 @@ import type { AuditStore } from "../data/audit-store.js";
 import { parseAmount } from "../domain/amount.js";
 import { requireReason, requireRole, type Role, type User } from "../domain/access.js";
 import { ENTRY_ID } from "./receipt-routes.js";
-import { accountView, balanceView, bannerView, entryView, holdView, notificationView, planView, rateTableView, searchHitView, workView } from "./views.js";
+import { accountView, balanceView, bannerView, budgetView, entryView, holdView, notificationView, planView, rateTableView, searchHitView, workView } from "./views.js";
 
 export interface Clients {
   entitlements: entitlementsV1.EntitlementsServiceClient;
@@ -35,6 +35,10 @@ function required(value: unknown, field: string): string {
 }
 
 const UNITS: Record<string, commonV1.Unit> = { credits: commonV1.Unit.UNIT_CREDITS, tool_runs: commonV1.Unit.UNIT_TOOL_RUNS, usd: commonV1.Unit.UNIT_USD };
+const BUDGET_SCOPES: Record<string, ledgerV1.BudgetScope> = {
+  task: ledgerV1.BudgetScope.BUDGET_SCOPE_TASK, agent: ledgerV1.BudgetScope.BUDGET_SCOPE_AGENT, user: ledgerV1.BudgetScope.BUDGET_SCOPE_USER,
+  workspace: ledgerV1.BudgetScope.BUDGET_SCOPE_WORKSPACE, workspace_group: ledgerV1.BudgetScope.BUDGET_SCOPE_WORKSPACE_GROUP,
+};
 const GRANT_KINDS: Record<string, entitlementsV1.PoolKind> = {
   bonus: entitlementsV1.PoolKind.POOL_KIND_BONUS,
   add_on: entitlementsV1.PoolKind.POOL_KIND_ADD_ON,
@@ -310,6 +314,34 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
       before: () => balanceOf(id),
       run: (reason, key) => call(ledger, ledger.reverseCharge, { accountId: id, entryId, reason, actor: userOf(request).username, idempotencyKey: key }),
       after: (r) => ({ entry_id: r.entryId, returned_micros: r.returnedMicros, balance_micros: r.balanceMicros }),
+    });
+  });
+
+  app.post("/api/accounts/:id/budgets", async (request) => {
+    const { id } = request.params as { id: string };
+    const body = (request.body ?? {}) as Body;
+    const unit = UNITS[String(body.unit ?? "credits")];
+    if (unit === undefined) throw new InvalidArgumentError("unit", `must be one of ${Object.keys(UNITS).join(", ")}`);
+    const scope = BUDGET_SCOPES[String(body.scope ?? "")];
+    if (scope === undefined) throw new InvalidArgumentError("scope", `must be one of ${Object.keys(BUDGET_SCOPES).join(", ")}`);
+    const scopeId = required(body.scope_id, "scope_id");
+    const mode = body.mode === "soft" ? ledgerV1.BudgetMode.BUDGET_MODE_SOFT : body.mode === "hard" ? ledgerV1.BudgetMode.BUDGET_MODE_HARD : undefined;
+    if (mode === undefined) throw new InvalidArgumentError("mode", "must be soft or hard");
+    const limit = String(body.limit ?? "").trim() === "0" ? 0n : parseAmount(body.limit, "limit");
+    const thresholds = Array.isArray(body.threshold_percents) ? body.threshold_percents.map(Number) : [];
+    const budgetId = `${String(body.unit ?? "credits")}/${String(body.scope)}/${scopeId}`;
+    return action(request, {
+      role: "operator",
+      name: "set_budget",
+      target: `budget:${budgetId}`,
+      accountId: id,
+      before: async () => (await balanceOf(id)).budgets.find((b) => b.id === budgetId) ?? null,
+      run: (reason, key) =>
+        call(ledger, ledger.setBudget, ledgerV1.SetBudgetRequest.fromPartial({
+          accountId: id, unit, scope, scopeId, limitMicros: limit.toString(), mode, perCycle: body.per_cycle === true, thresholdPercents: thresholds,
+          reason, actor: userOf(request).username, idempotencyKey: key,
+        })),
+      after: (r) => ({ budget: budgetView(r.budget!) }),
     });
   });
 

@@ -88,6 +88,23 @@ export function balanceView(b: ledgerV1.GetBalanceResponse) {
           run_out_at: iso(b.cycle.runOutAt),
         }
       : null,
+    budgets: b.budgets.map(budgetView),
+  };
+}
+
+/** A budget as the console shows it: used and reserved against its limit. */
+export function budgetView(b: ledgerV1.Budget) {
+  return {
+    id: b.budgetId,
+    unit: unitName(b.unit),
+    scope: name(ledgerV1.budgetScopeToJSON(b.scope), "BUDGET_SCOPE_"),
+    scope_id: b.scopeId,
+    limit_micros: b.limitMicros,
+    mode: name(ledgerV1.budgetModeToJSON(b.mode), "BUDGET_MODE_"),
+    per_cycle: b.perCycle,
+    threshold_percents: b.thresholdPercents,
+    used_micros: b.usedMicros,
+    reserved_micros: b.reservedMicros,
   };
 }
 

@@ -150,7 +150,8 @@ export class Ledger {
     const replayed = result.replayed === true;
     if (result.allowed) return { allowed: true, metered: admitted.metered, unit: price.unit, replayed, ...(admitted.metered ? {} : { message: admitted.reason }) };
     const reason = result.reason!;
-    const message = shortfallMessage(account, reason, price.unit, minimum, result.availableMicros, kind === "run" ? "starting the run" : "the deployment");
+    const what = kind === "run" ? "starting the run" : "the deployment";
+    const message = reason === "BUDGET_EXCEEDED" ? `${what} ${result.message ?? "is over a hard budget"}` : shortfallMessage(account, reason, price.unit, minimum, result.availableMicros, what);
     return { allowed: false, reason, message, metered: true, unit: price.unit, replayed };
   }
 

@@ -1,7 +1,10 @@
 import { sql, type EntityManager } from "@tollgate/db";
 import { IdempotencyKeyReusedError } from "@tollgate/errors";
+import type { BudgetAnswer } from "../domain/commands.js";
+import { budgetsOf } from "./budgets.js";
 import { searchMatches, type SearchFound } from "./search.js";
 import { USAGE_AT } from "./usage-views.js";
+import type { PgPool } from "./state-store.js";
 import { EntrySchema, HoldSchema, LedgerAccountSchema, LineSchema, PoolSchema, BalanceSchema, type Entry, type Hold, type LedgerAccount, type Line, type Pool, type Balance } from "./entities.js";
 
 export interface WorkRow {
@@ -87,6 +90,8 @@ export interface LedgerStore {
   outboxAfter(sequence: bigint, limit: number): Promise<OutboxRow[]>;
   /** Holds, entries and metered work across every account, found by an id a support ticket carries (index-backed). */
   search(query: string, limit: number): Promise<SearchFound[]>;
+  /** The account's budgets as they count now (data/budgets.ts). */
+  budgets(accountId: string, now: Date): Promise<BudgetAnswer[]>;
 }
 
 export class PostgresLedgerStore implements LedgerStore {
@@ -325,6 +330,15 @@ export class PostgresLedgerStore implements LedgerStore {
     const accountIds = [...new Set(entries.map((e) => e.accountId))];
     // Entry ids are unique on their own: the account narrows the index scan, the id picks the lines.
     return this.em().find(LineSchema, { accountId: { $in: accountIds }, entryId: { $in: entries.map((e) => e.entryId) } }, { orderBy: { entryId: "asc", lineNo: "asc" } });
+  }
+
+  async budgets(accountId: string, now: Date): Promise<BudgetAnswer[]> {
+    const client = await ((await this.em().getConnection().getNativeClient()) as unknown as PgPool).connect();
+    try {
+      return await budgetsOf(client, accountId, now.getTime());
+    } finally {
+      client.release();
+    }
   }
 
   async usedSince(accountId: string, unit: string, since: Date): Promise<UsageSince> {

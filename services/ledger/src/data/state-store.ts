@@ -4,6 +4,7 @@ import { atCommit } from "../domain/commit-rules.js";
 import { emptyAccount, type AccountState, type Hold, type HoldStatus, type IdempotencyRecord, type Ids, type LedgerState, type Pool, type PoolKind, type Work } from "../domain/state.js";
 import { IdsExhausted, type LedgerJournal, type LedgerStateStore } from "../domain/store.js";
 import { applyWrites, chargeRecordOf, type Entry, type OutboxEvent, type Write } from "../domain/writes.js";
+import { addBudgets, budgetRowsJson, budgetWriteStatements, type BudgetRow } from "./budgets.js";
 import { COMMIT_RULES_IN_APP, commitEffectStatements } from "./commit-effects.js";
 import { inline } from "./sql-literals.js";
 import { TimeOrderedIds } from "./time-ordered-ids.js";
@@ -123,6 +124,8 @@ interface Rows {
   keys: { account_id: string; idempotency_key: string; operation: string; request_hash: string; response: unknown; at_ms: string }[];
   work: WorkRow[];
   charges: ChargeRow[];
+  /** Every budget of the accounts (data/budgets.ts). */
+  budgets: BudgetRow[];
   /** Entry ids reserved for the batch. */
   ids: bigint[];
 }
@@ -200,6 +203,7 @@ function stateOf(accountIds: readonly string[], rows: Rows): LedgerState {
     };
     of(r.account_id).charges.set(r.entry_id, chargeRecordOf(entry, r.reversed_by === null ? null : BigInt(r.reversed_by)));
   }
+  addBudgets(state, rows.budgets);
   return state;
 }
 
@@ -304,7 +308,7 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
          from ledger.balances where account_id = any($1::text[]) order by account_id collate "C", unit collate "C" ${lock ? "for update" : ""}`,
       [n.accounts],
     ));
-    // What the locks protect, and the batch's entry ids.
+    // What the locks protect (budgets included: every write to them takes the accounts' locks first), and the batch's entry ids.
     statements.push(inline(
       `select
          (select coalesce(json_agg(p), '[]') from (
@@ -321,6 +325,7 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
             select i.account_id, i.idempotency_key, i.operation, i.request_hash, i.response, ${MS("i.created_at")} as at_ms
               from unnest($9::text[], $10::text[]) as k(a, key) join ledger.idempotency_keys i on i.account_id = k.a and i.idempotency_key = k.key
              where not $7::boolean) i) as keys,
+         ${budgetRowsJson("$1::text[]")} as budgets,
          array(select nextval('ledger.entries_entry_id_seq')::text from generate_series(1, $11::int)) as ids`,
       [
         n.accounts, n.poolIds, n.grantKeys, n.cycleKeys.map((k) => k.accountId), n.cycleKeys.map((k) => k.unit), n.cycleKeys.map((k) => k.startMs), !lock,
@@ -344,9 +349,9 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
       const accounts = results[i++] as Rows["accounts"];
       const work = readsWork ? (results[i++] as WorkRow[]) : [];
       const balances = results[i++] as Rows["balances"];
-      const [rest] = results[i++] as { pools: PoolRow[]; holds: HoldRow[]; keys: Rows["keys"]; ids: string[] }[];
+      const [rest] = results[i++] as { pools: PoolRow[]; holds: HoldRow[]; keys: Rows["keys"]; budgets: BudgetRow[]; ids: string[] }[];
       const charges = readsCharges ? (results[i++] as ChargeRow[]) : [];
-      return { accounts, balances, pools: rest!.pools, holds: rest!.holds, keys: rest!.keys, work, charges, ids: rest!.ids.map((id) => BigInt(id)) };
+      return { accounts, balances, pools: rest!.pools, holds: rest!.holds, keys: rest!.keys, work, charges, budgets: rest!.budgets, ids: rest!.ids.map((id) => BigInt(id)) };
     };
     return { statements, rows };
   }
@@ -598,6 +603,7 @@ function writeStatements(read: LedgerState, writes: readonly Write[]): string[] 
       ],
     ));
   }
+  statements.push(...budgetWriteStatements(writes));
   if (entries.length > 0) {
     statements.push(inline(
       `insert into ledger.entries (entry_id, account_id, kind, hold_id, unit, bucket, amount_micros, uncollected_micros, attribution, rate_table_version, reason, actor, trace_id, created_at, on_behalf_of, reverses_entry_id, occurred_at)

@@ -1,5 +1,5 @@
 import type { RunningPricing } from "./rules/running-total.js";
-import type { PoolKind, WorkKind } from "./state.js";
+import type { BudgetMode, BudgetScope, PoolKind, WorkKind } from "./state.js";
 
 /**
  * The commands the state machine decides, after pricing: amounts are
@@ -104,6 +104,22 @@ export interface ReverseCommand extends Keyed {
   traceId: string;
 }
 
+/** Sets (or changes) the budget of one unit and scope (support; reason required). */
+export interface SetBudgetCommand extends Keyed {
+  type: "setBudget";
+  unit: string;
+  scope: BudgetScope;
+  scopeId: string;
+  limitMicros: bigint;
+  mode: BudgetMode;
+  perCycle: boolean;
+  /** Empty: a soft budget warns at 80 % and 100 %, a hard one at none. */
+  thresholdPercents: number[];
+  reason: string;
+  actor: string;
+  onBehalfOf?: string;
+}
+
 export interface UnitSetup {
   unit: string;
   allotmentMicros: bigint;
@@ -179,10 +195,10 @@ export interface ExpireCommand {
 
 export type Command =
   | AuthorizeCommand | ChargeCommand | ReleaseCommand | ExtendHoldCommand | GrantCommand | AdjustCommand | ReverseCommand
-  | RollOverCommand | StartWorkCommand | MeterCommand | ResumeWorkCommand | ExpireCommand;
+  | RollOverCommand | StartWorkCommand | MeterCommand | ResumeWorkCommand | ExpireCommand | SetBudgetCommand;
 
 export type DenialReason =
-  | "ACCOUNT_SUSPENDED" | "NOT_ELIGIBLE" | "SPEND_CAP_REACHED" | "FREE_CREDITS_EXPIRED" | "BELOW_LOW_CREDIT_LIMIT" | "INSUFFICIENT_CREDITS";
+  | "ACCOUNT_SUSPENDED" | "NOT_ELIGIBLE" | "BUDGET_EXCEEDED" | "SPEND_CAP_REACHED" | "FREE_CREDITS_EXPIRED" | "BELOW_LOW_CREDIT_LIMIT" | "INSUFFICIENT_CREDITS";
 
 export interface AuthorizeAnswer {
   allowed: boolean;
@@ -204,6 +220,8 @@ export interface ChargeAnswer {
   /** The unit's balance (live pools) after the charge and any auto reload; holds not subtracted. */
   balanceMicros: bigint;
   proceed: boolean;
+  /** Set when a hard budget is why the charge collected less or `proceed` is false: the budget's id. */
+  budgetId?: string;
 }
 
 export interface ReleaseAnswer {
@@ -249,12 +267,28 @@ export interface StartWorkAnswer {
   allowed: boolean;
   reason: DenialReason | null;
   availableMicros: bigint;
+  /** BUDGET_EXCEEDED: which budget refused the start, with its figures. */
+  message?: string;
 }
 
 export interface MeterAnswer {
   stale: boolean;
   state: string;
   charge: ChargeAnswer | null;
+}
+
+/** A budget as it now counts: used in its period, and what open holds reserve against it. */
+export interface BudgetAnswer {
+  budgetId: string;
+  unit: string;
+  scope: BudgetScope;
+  scopeId: string;
+  limitMicros: bigint;
+  mode: BudgetMode;
+  perCycle: boolean;
+  thresholdPercents: number[];
+  usedMicros: bigint;
+  reservedMicros: bigint;
 }
 
 export interface ResumeWorkAnswer {
@@ -280,6 +314,7 @@ export interface AnswerOf {
   resumeWork: ResumeWorkAnswer;
   expireHolds: ExpireAnswer;
   expirePools: ExpireAnswer;
+  setBudget: BudgetAnswer;
 }
 
 export type LedgerErrorCode = "INVALID_ARGUMENT" | "NOT_FOUND" | "ALREADY_EXISTS" | "FAILED_PRECONDITION";

@@ -24,6 +24,8 @@ export function accountOfWrite(w: Write): string {
       return w.event.accountId;
     case "work":
       return w.work.accountId;
+    case "budget":
+      return w.budget.accountId;
     default:
       return w.accountId;
   }

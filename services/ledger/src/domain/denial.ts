@@ -6,7 +6,8 @@ export type DenialReason =
   | "NOT_ELIGIBLE"
   | "FREE_CREDITS_EXPIRED"
   | "BELOW_LOW_CREDIT_LIMIT"
-  | "ACCOUNT_SUSPENDED";
+  | "ACCOUNT_SUSPENDED"
+  | "BUDGET_EXCEEDED";
 
 const UNIT_NAMES: Record<Unit, string> = { credits: "credits", tool_runs: "tool runs", usd: "USD" };
 

@@ -41,6 +41,8 @@ export interface MeterCharged {
   releasedMicros: bigint;
   balanceMicros: bigint;
   proceed: boolean;
+  /** The hard budget that left nothing (proceed false because of it). */
+  budgetId?: string;
   /** The idempotency key had been answered: this is the recorded answer. */
   replayed: boolean;
 }

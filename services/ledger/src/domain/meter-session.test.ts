@@ -64,6 +64,14 @@ describe("when a Meter session stops", () => {
     expect(usd.charged(charge(5n, false))).toMatchObject({ reason: "SPEND_CAP" });
   });
 
+  it("stops with BUDGET at a charge a hard budget stopped, and when a hard budget over it is used up elsewhere", () => {
+    expect(new MeterSession("acct", "work", hold()).charged({ ...charge(5n, false), budgetId: "credits/agent/a" })).toEqual({ reason: "BUDGET", message: "the budget credits/agent/a is used up" });
+    const idle = new MeterSession("acct", "work", hold());
+    expect(idle.budgetExhausted("credits/agent/a")?.reason).toBe("BUDGET");
+    expect(idle.budgetExhausted("credits/agent/a")).toBeUndefined();
+    expect(new MeterSession("acct", "work", undefined).budgetExhausted("credits/agent/a")).toBeUndefined();
+  });
+
   it("stops once: later causes are not pushed again", () => {
     const session = new MeterSession("acct", "work", hold());
     expect(session.accountStatus("suspended")).toMatchObject({ reason: "ACCOUNT_SUSPENDED" });

@@ -1,9 +1,6 @@
 import { InvalidArgumentError } from "@tollgate/errors";
 
-/**
- * Why a Meter stream is told to stop. BUDGET is reserved for budgets per
- * run, agent or workspace and not produced yet.
- */
+/** Why a Meter stream is told to stop. */
 export type MeterStopReason = "NEGATIVE_LIMIT" | "SPEND_CAP" | "BUDGET" | "ACCOUNT_SUSPENDED" | "HOLD_EXPIRED";
 
 export interface MeterStop {
@@ -38,6 +35,8 @@ export interface MeterCharge {
   chargedMicros: bigint;
   proceed: boolean;
   replayed: boolean;
+  /** The hard budget that left nothing, when it is why the charge may not proceed. */
+  budgetId?: string | undefined;
 }
 
 /** The limit a unit stops at: a BYOM account's USD is capped by its spend cap, other units by their negative limit. */
@@ -114,6 +113,7 @@ export class MeterSession {
   charged(charge: MeterCharge): MeterStop | undefined {
     if (!charge.replayed) this.holdLeft = max0(this.holdLeft - charge.chargedMicros);
     if (charge.proceed || !this.hold) return undefined;
+    if (charge.budgetId) return this.budgetExhausted(charge.budgetId);
     const reason = limitReason(this.hold.unit);
     return this.decide(reason, LIMIT_MESSAGE[reason as "NEGATIVE_LIMIT" | "SPEND_CAP"]);
   }
@@ -127,6 +127,16 @@ export class MeterSession {
     if (!this.hold || unit !== this.hold.unit || roomMicros + this.holdLeft > 0n) return undefined;
     const reason = limitReason(unit);
     return this.decide(reason, `${LIMIT_MESSAGE[reason as "NEGATIVE_LIMIT" | "SPEND_CAP"]} (another charge used it)`);
+  }
+
+  /**
+   * A hard budget over the stream's attribution is used up (its own charge,
+   * another caller's, or support lowering it): nothing more can be charged
+   * under it, the stream's own hold included.
+   */
+  budgetExhausted(budgetId: string): MeterStop | undefined {
+    if (!this.hold) return undefined;
+    return this.decide("BUDGET", `the budget ${budgetId} is used up`);
   }
 
   /** The account's status as the ledger last heard it. */

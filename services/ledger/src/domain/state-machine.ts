@@ -23,8 +23,9 @@
  * | 5 | error | `FAILED_PRECONDITION` | `UNIT_MISMATCH` (Charge or ExtendHold in another unit than its hold), `RATE_TABLE_PINNED` (Charge or ExtendHold on a hold priced at another rate table version than the hold's: the use case prices it again at the hold's, rules/running-total.ts), `HOLD_CLOSED` (Charge or ExtendHold on a charged or released hold), `HOLD_EXPIRED` (ExtendHold of an expired hold), `POOL_CLOSED` (Adjust of a closed pool), `ADJUSTMENT_BELOW_LIMIT`, `NO_POOL` (an overdraft with no pool to carry it), `WORK_EXISTS` |
  * | 6 | denial | `ACCOUNT_SUSPENDED` | Authorize, StartWork |
  * | 7 | denial | `NOT_ELIGIBLE` | Authorize: the plan rule's reason in `message` |
- * | 8 | denial | `SPEND_CAP_REACHED` / `FREE_CREDITS_EXPIRED` / `BELOW_LOW_CREDIT_LIMIT` / `INSUFFICIENT_CREDITS` | the amount does not fit (rules/denial.ts) |
- * | 9 | answer | OK | |
+ * | 8 | denial | `BUDGET_EXCEEDED` | Authorize, ExtendHold, StartWork: the amount does not fit in a hard budget over its attribution (rules/budgets.ts) |
+ * | 9 | denial | `SPEND_CAP_REACHED` / `FREE_CREDITS_EXPIRED` / `BELOW_LOW_CREDIT_LIMIT` / `INSUFFICIENT_CREDITS` | the amount does not fit (rules/denial.ts) |
+ * | 10 | answer | OK | |
  *
  * Answers and denials are recorded under the idempotency key; errors record
  * nothing, so the key stays free for a corrected request.
@@ -38,6 +39,7 @@
  * 5. `proceed` is true only when the whole charge was collected and something is still left above the negative limit (auto reload included): at exactly the limit it is false, because the next charge could collect nothing.
  * 6. Draw-down order: the cycle's pool (`monthly` or `spend_cap`) first, then the plan's order of kinds (kinds it does not name last), then the lower priority number, then the pool expiring first (expiring before non-expiring), then the oldest; an overdraft is carried by the first pool in that order.
  * 7. An Authorize is allowed only when its estimate fits in balance − held: a hold never reaches into the negative limit, which covers only usage above holds.
+ * 9. Budgets (rules/budgets.ts): open holds reserve against the budgets over their attribution as against the balance; a hard budget is never passed — a Charge collects at most its room and names it (`budgetId`) when it collected less or may not proceed; every budget counts what charges collected and emits `budget_crossed` once per threshold per period.
  * 8. `AuthorizeResponse.available_micros` is balance − held after the new hold (before it when denied; 0 when the balance was not consulted); Charge, Grant and Adjust `balance_micros` is the unit's balance (live pools, holds not subtracted); `Hold.charged_micros` includes usage above the hold; a pool's `granted_micros` counts its grant, auto reloads and spend-cap changes, not Adjusts.
  *
  * Also decided here (the running SQL differs): denials by suspension or
@@ -52,9 +54,11 @@
 import { unitTotals, livePools } from "./balance.js";
 import {
   invalid, notFound, precondition,
-  type AdjustCommand, type AnswerOf, type AuthorizeAnswer, type AuthorizeCommand, type ChargeAnswer, type ChargeCommand, type Command,
-  type ExtendHoldCommand, type GrantCommand, type LedgerError, type MeterCommand, type ReleaseCommand, type Result, type ResumeWorkCommand, type ReverseCommand, type RollOverCommand, type StartWorkCommand,
+  type AdjustCommand, type AnswerOf, type AuthorizeAnswer, type AuthorizeCommand, type BudgetAnswer, type ChargeAnswer, type ChargeCommand, type Command,
+  type ExtendHoldCommand, type GrantCommand, type LedgerError, type MeterCommand, type ReleaseCommand, type Result, type ResumeWorkCommand, type ReverseCommand, type RollOverCommand,
+  type SetBudgetCommand, type StartWorkCommand,
 } from "./commands.js";
+import { budgetAnswer, budgetCap, chargeBudgets, hardRoom, reservationPasses, setBudget } from "./rules/budgets.js";
 import { autoReload } from "./rules/auto-reload.js";
 import { deny } from "./rules/denial.js";
 import { drawDown, drawdownOrder } from "./rules/drawdown.js";
@@ -67,7 +71,7 @@ import { reversal } from "./rules/reversal.js";
 import { rollOver } from "./rules/rollover.js";
 import { runningCharge } from "./rules/running-total.js";
 import { crossings } from "./rules/thresholds.js";
-import { POOL_KINDS, type AccountState, type BatchContext, type LedgerState } from "./state.js";
+import { BUDGET_SCOPES, POOL_KINDS, type AccountState, type BatchContext, type LedgerState } from "./state.js";
 import { applyWrites, cloneAccount, type Line, type Write } from "./writes.js";
 
 /** The pool kinds a Grant makes. */
@@ -75,6 +79,7 @@ const GRANTED_KINDS: readonly string[] = POOL_KINDS.filter((kind) => kind !== "m
 
 export const MAX_HOLD_TTL_MS = 24 * 60 * 60_000;
 export const STOP_MESSAGE = "You've used all your available credits. Please add more credits to your account to continue.";
+export const BUDGET_STOP_MESSAGE = "This work has used all of its budget. Ask support to raise the budget to continue.";
 
 export interface Outcome {
   result: Result<unknown>;
@@ -162,7 +167,7 @@ function lazyExpiry(account: AccountState, ctx: BatchContext): Work {
   return work;
 }
 
-type Keyed = AuthorizeCommand | ChargeCommand | ReleaseCommand | ExtendHoldCommand | GrantCommand | AdjustCommand | ReverseCommand | StartWorkCommand;
+type Keyed = AuthorizeCommand | ChargeCommand | ReleaseCommand | ExtendHoldCommand | GrantCommand | AdjustCommand | ReverseCommand | StartWorkCommand | SetBudgetCommand;
 
 /**
  * The frame every keyed command shares: field checks, what it names, the
@@ -231,6 +236,8 @@ function decide(account: AccountState, command: Command, ctx: BatchContext): Dec
         fields: () => (!command.workId ? invalid(command.kind === "run" ? "run_id" : "deployment_id", "is required") : !Number.isInteger(command.replicas) || command.replicas < 1 ? invalid("replicas", "must be at least 1") : null),
         found: () => unitFound(account, command.unit),
       }, (work) => startWork(work, command, ctx));
+    case "setBudget":
+      return keyed(account, command, ctx, { fields: () => budgetFields(command), found: () => unitFound(account, command.unit) }, (work) => setBudgetOf(work, command, ctx));
     case "rollOver":
       return rollOverAccount(account, command, ctx);
     case "meter":
@@ -280,6 +287,24 @@ function grantFields(c: GrantCommand): LedgerError | null {
   return null;
 }
 
+function budgetFields(c: SetBudgetCommand): LedgerError | null {
+  if (!BUDGET_SCOPES.includes(c.scope)) return invalid("scope", `must be one of ${BUDGET_SCOPES.join(", ")}`);
+  if (!c.scopeId) return invalid("scope_id", "is required");
+  if (c.limitMicros < 0n) return invalid("limit_micros", "must not be negative");
+  if (c.mode !== "soft" && c.mode !== "hard") return invalid("mode", "must be soft or hard");
+  if (c.thresholdPercents.some((t) => !Number.isInteger(t) || t < 1 || t > 1_000)) return invalid("threshold_percents", "each must be between 1 and 1000");
+  if (new Set(c.thresholdPercents).size !== c.thresholdPercents.length) return invalid("threshold_percents", "must not repeat");
+  if (!c.reason) return invalid("reason", "is required");
+  if (!c.actor) return invalid("actor", "is required");
+  return null;
+}
+
+function setBudgetOf(work: Work, c: SetBudgetCommand, ctx: BatchContext): { value: BudgetAnswer } {
+  const budget = setBudget(work.account, c, ctx.nowMs);
+  work.add([{ type: "budget", budget }]);
+  return { value: budgetAnswer(work.account, budget) };
+}
+
 function adjustFields(c: AdjustCommand): LedgerError | null {
   if (!c.poolId) return invalid("pool_id", "is required");
   if (c.amountMicros === 0n) return invalid("amount_micros", "must not be zero");
@@ -299,8 +324,9 @@ function authorize(work: Work, c: AuthorizeCommand, ctx: BatchContext): { value:
     return { value: { ...base, allowed: true, reason: null, message: c.eligibility.reason, amountMicros: 0n, availableMicros: 0n, metered: false } };
   }
   const { availableMicros } = unitTotals(a, c.unit, ctx.nowMs);
-  const denial = deny({ account: a, unit: c.unit, fits: holdFits(availableMicros, c.amountMicros) });
-  if (denial) return { value: { ...base, allowed: false, reason: denial.reason, availableMicros } };
+  const over = reservationPasses(a, c.unit, c.attribution, c.amountMicros);
+  const denial = deny({ account: a, unit: c.unit, fits: holdFits(availableMicros, c.amountMicros), budget: over && { ...over, neededMicros: c.amountMicros } });
+  if (denial) return { value: { ...base, allowed: false, reason: denial.reason, message: denial.reason === "BUDGET_EXCEEDED" ? denial.message : "", availableMicros } };
   const holdId = ctx.ids.holdId();
   const expiresAtMs = ctx.nowMs + c.ttlMs;
   work.add([
@@ -328,7 +354,13 @@ function charge(work: Work, c: ChargeCommand, ctx: BatchContext): LedgerError | 
   const amountMicros = running ? running.amountMicros : c.amountMicros;
   const totals = unitTotals(a, c.unit, ctx.nowMs);
   const unit = a.units.get(c.unit)!;
-  const limit = collectable(totals.availableMicros + (hold ? reserved(hold) : 0n), unit.negativeLimitMicros, amountMicros);
+  const attribution = hold ? { ...hold.attribution, ...c.attribution } : c.attribution;
+  const balanceLimit = collectable(totals.availableMicros + (hold ? reserved(hold) : 0n), unit.negativeLimitMicros, amountMicros);
+  // A hard budget over the charge is never passed: it collects at most the budget's room (rules/budgets.ts).
+  const cap = budgetCap(a, c.unit, attribution, hold?.holdId ?? null, balanceLimit.collectMicros);
+  const limit = {
+    collectMicros: cap.collectMicros, uncollectedMicros: amountMicros - cap.collectMicros, proceed: balanceLimit.proceed && cap.stopped === null,
+  };
   const onHold = hold ? chargeHold(hold, limit.collectMicros, c.final) : { reservedMicros: 0n, consumedMicros: 0n, releasedMicros: 0n, closes: false };
   const draws = drawDown(drawdownOrder(livePools(a, c.unit, ctx.nowMs), a.facts.drawdownOrder), limit.collectMicros);
   if (draws === null) return precondition("NO_POOL", `account ${a.accountId} has no ${c.unit} pool to charge`);
@@ -341,7 +373,7 @@ function charge(work: Work, c: ChargeCommand, ctx: BatchContext): LedgerError | 
       type: "entry",
       entry: {
         entryId, accountId: a.accountId, kind: "charge", unit: c.unit, holdId: c.holdId, bucket: c.bucket, amountMicros: limit.collectMicros,
-        uncollectedMicros: limit.uncollectedMicros, attribution: hold ? { ...hold.attribution, ...c.attribution } : c.attribution,
+        uncollectedMicros: limit.uncollectedMicros, attribution,
         rateTableVersion: c.rateTableVersion, reason: "", actor: "", traceId: c.traceId, atMs: ctx.nowMs, lines,
         ...(c.occurredAtMs !== undefined ? { occurredAtMs: c.occurredAtMs } : {}),
       },
@@ -357,6 +389,7 @@ function charge(work: Work, c: ChargeCommand, ctx: BatchContext): LedgerError | 
     if (returned > 0n) writes.push({ type: "held", accountId: a.accountId, unit: c.unit, deltaMicros: -returned });
   }
   work.add(writes);
+  work.add(chargeBudgets(a, c.unit, attribution, limit.collectMicros, c.traceparent));
 
   // Auto reload, when the charge drew from an add-on pool that reloads itself.
   const drewReloadable = draws.some((d) => {
@@ -384,7 +417,8 @@ function charge(work: Work, c: ChargeCommand, ctx: BatchContext): LedgerError | 
   return {
     value: {
       entryId, chargedMicros: limit.collectMicros, uncollectedMicros: limit.uncollectedMicros, releasedMicros: onHold.releasedMicros, balanceMicros,
-      proceed: limit.proceed || (limit.uncollectedMicros === 0n && reload.reloadedMicros > 0n),
+      proceed: cap.stopped === null && (balanceLimit.proceed || (balanceLimit.uncollectedMicros === 0n && reload.reloadedMicros > 0n)),
+      ...(cap.stopped ? { budgetId: cap.stopped.budgetId } : {}),
     },
   };
 }
@@ -426,7 +460,8 @@ function extendHold(work: Work, c: ExtendHoldCommand, ctx: BatchContext): Ledger
   // What the hold reserves more: usage already above the hold absorbs the first of the added amount.
   const reservedMoreMicros = remaining({ ...hold, amountMicros: hold.amountMicros + c.addMicros }) - remaining(hold);
   const base = { amountMicros: hold.amountMicros, expiresAtMs: hold.expiresAtMs, availableMicros };
-  const denial = deny({ account: a, unit: hold.unit, fits: holdFits(availableMicros, reservedMoreMicros) });
+  const over = reservationPasses(a, hold.unit, hold.attribution, reservedMoreMicros);
+  const denial = deny({ account: a, unit: hold.unit, fits: holdFits(availableMicros, reservedMoreMicros), budget: over && { ...over, neededMicros: reservedMoreMicros } });
   if (denial) return { value: { ...base, allowed: false, reason: denial.reason, message: denial.message } };
   work.add([
     { type: "holdChange", accountId: a.accountId, holdId: hold.holdId, chargedDeltaMicros: 0n, amountDeltaMicros: c.addMicros, expiresAtMs: extended.expiresAtMs },
@@ -507,9 +542,13 @@ function startWork(work: Work, c: StartWorkCommand, ctx: BatchContext): LedgerEr
   const { availableMicros } = unitTotals(a, c.unit, ctx.nowMs);
   const metered = c.metered ?? true;
   const minimum = startMinimum(c.kind, a.units.get(c.unit)!.lowCreditLimitMicros);
-  // Unmetered work starts whatever the balance (it is never charged); suspension still refuses it.
-  const denial = deny({ account: a, unit: c.unit, fits: !metered || availableMicros >= minimum.minimumMicros, balanceDenial: minimum.denial });
-  if (denial) return { value: { allowed: false, reason: denial.reason, availableMicros } };
+  // Unmetered work starts whatever the balance or its budgets (it is never charged); suspension still refuses it.
+  const room = metered ? hardRoom(a, c.unit, workAttribution(c.kind, c.workId, c.attribution)) : null;
+  const denial = deny({
+    account: a, unit: c.unit, fits: !metered || availableMicros >= minimum.minimumMicros, balanceDenial: minimum.denial,
+    budget: room && room.roomMicros < 1n ? { ...room, neededMicros: 1n } : null,
+  });
+  if (denial) return { value: { allowed: false, reason: denial.reason, availableMicros, ...(denial.reason === "BUDGET_EXCEEDED" ? { message: denial.message } : {}) } };
   work.add([
     {
       type: "work",
@@ -524,6 +563,11 @@ function startWork(work: Work, c: StartWorkCommand, ctx: BatchContext): LedgerEr
       : []),
   ]);
   return { value: { allowed: true, reason: null, availableMicros } };
+}
+
+/** What a run's or deployment's charges are attributed to: its own attribution and its id (a run's as `task_id`, so a task budget covers it). */
+function workAttribution(kind: "run" | "deployment", workId: string, attribution: Record<string, string>): Record<string, string> {
+  return { ...attribution, [kind === "run" ? "task_id" : "deployment_id"]: workId };
 }
 
 function rollOverAccount(account: AccountState, c: RollOverCommand, ctx: BatchContext): Decision {
@@ -571,7 +615,7 @@ function meter(account: AccountState, c: MeterCommand, ctx: BatchContext): Decis
     const decided = decide(current, {
       type: "charge", accountId: account.accountId, holdId: null, unit, bucket: c.bucket, amountMicros: c.amountMicros, final: true,
       idempotencyKey: `meter:${c.workId}:${c.toMs}`, requestHash: `${c.amountMicros}:${unit}`,
-      attribution: { ...item.attribution, [item.kind === "run" ? "task_id" : "deployment_id"]: c.workId },
+      attribution: workAttribution(item.kind, c.workId, item.attribution),
       rateTableVersion: c.rateTableVersion, traceparent: c.traceparent, traceId: c.traceId,
     }, ctx);
     if (!decided.result.ok) return refused(decided.result.error);
@@ -584,13 +628,13 @@ function meter(account: AccountState, c: MeterCommand, ctx: BatchContext): Decis
   const changes: Write[] = [];
   if (charged && !charged.proceed && (state === "running" || state === "paused")) {
     state = "stopped";
-    changes.push({ type: "outbox", event: { accountId: account.accountId, kind: "work_stopped", traceparent: c.traceparent, payload: { run_id: item.kind === "run" ? c.workId : "", deployment_id: item.kind === "deployment" ? c.workId : "", message: STOP_MESSAGE } } });
+    changes.push({ type: "outbox", event: { accountId: account.accountId, kind: "work_stopped", traceparent: c.traceparent, payload: { run_id: item.kind === "run" ? c.workId : "", deployment_id: item.kind === "deployment" ? c.workId : "", message: charged.budgetId ? BUDGET_STOP_MESSAGE : STOP_MESSAGE } } });
   }
   changes.push({
     type: "workChange", accountId: account.accountId, workId: c.workId,
     changes: {
       chargedUntilMs: c.toMs, activeMs: item.activeMs + (item.state === "running" ? c.toMs - c.fromMs : 0), chargedMicros: item.chargedMicros + (charged?.chargedMicros ?? 0n),
-      replicas: c.replicas ?? item.replicas, state, ...(state === "stopped" && item.state !== "stopped" ? { stopReason: "negative limit reached" } : {}),
+      replicas: c.replicas ?? item.replicas, state, ...(state === "stopped" && item.state !== "stopped" ? { stopReason: charged?.budgetId ? "budget exceeded" : "negative limit reached" } : {}),
       ...(unit !== item.unit ? { unit } : {}),
       ...(item.metered && c.pricedQuantity !== undefined ? { pricedQuantity: c.pricedQuantity } : {}),
       ...(item.metered && c.pricedMicros !== undefined ? { pricedMicros: c.pricedMicros } : {}),

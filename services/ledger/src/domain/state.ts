@@ -108,6 +108,39 @@ export interface ChargeRecord {
   reversedByEntryId: bigint | null;
 }
 
+export type BudgetScope = "task" | "agent" | "user" | "workspace" | "workspace_group";
+export const BUDGET_SCOPES: readonly BudgetScope[] = ["task", "agent", "user", "workspace", "workspace_group"];
+export type BudgetMode = "soft" | "hard";
+
+/**
+ * A cap in one unit on what one attribution scope of the account may spend
+ * (a run or task, an agent, a user, a workspace, a workspace group): charges
+ * whose attribution names the scope count against it, open holds that name
+ * it reserve against it (rules/budgets.ts).
+ */
+export interface Budget {
+  /** `<unit>/<scope>/<scope id>`: one budget per unit and scope. */
+  budgetId: string;
+  accountId: string;
+  unit: string;
+  scope: BudgetScope;
+  scopeId: string;
+  limitMicros: bigint;
+  mode: BudgetMode;
+  /** Used counts from the account's current cycle start (false: since the budget was set). */
+  perCycle: boolean;
+  /** Percent-of-limit thresholds that emit `budget_crossed`, once each per period. */
+  thresholdPercents: number[];
+  /** Collected by charges in the budget's period (see `periodStartMs`). */
+  usedMicros: bigint;
+  crossedPercents: number[];
+  /** The cycle start `usedMicros` counts from (per-cycle budgets); null before the first charge. */
+  periodStartMs: number | null;
+  reason: string;
+  actor: string;
+  updatedAtMs: number;
+}
+
 /** Plan facts the rules need; the entitlements view supplies them. */
 export interface AccountFacts {
   suspended: boolean;
@@ -132,6 +165,8 @@ export interface AccountState {
   work: Map<string, Work>;
   /** The charge entries the commands name (by entry id), for reversals. */
   charges: Map<string, ChargeRecord>;
+  /** Every budget of the account, by id. */
+  budgets: Map<string, Budget>;
 }
 
 /** What a batch reads: the accounts its commands touch. */
@@ -148,6 +183,7 @@ export function emptyAccount(accountId: string, facts: Partial<AccountFacts> = {
     idempotency: new Map(),
     work: new Map(),
     charges: new Map(),
+    budgets: new Map(),
   };
 }
 

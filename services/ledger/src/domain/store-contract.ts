@@ -178,6 +178,36 @@ export function describeLedgerStateStore(name: string, open: () => Promise<Opene
       expect(opened.retried?.().filter((code) => code === "40P01") ?? []).toEqual([]);
     });
 
+    it("keeps budgets as the batches left them: set by support, counted by charges, crossings in the outbox; concurrent charges never pass a hard one", async () => {
+      const id = `budget-${name}`;
+      decided.length = 0;
+      await run([rollOver(id, 100n * CREDIT)], T0);
+      const set = (key: string, limitMicros: bigint, fields: Partial<Extract<Command, { type: "setBudget" }>> = {}): Command => ({
+        type: "setBudget", accountId: id, unit: "credits", scope: "agent", scopeId: "a1", limitMicros, mode: "hard", perCycle: true, thresholdPercents: [50],
+        reason: "cap", actor: "support", idempotencyKey: key, requestHash: key, ...fields,
+      });
+      await run([set("b1", 10n * CREDIT), set("b2", 4n * CREDIT, { scope: "workspace", scopeId: "w1", mode: "soft", perCycle: false, thresholdPercents: [] })], T0 + 1);
+      const spend = (key: string, amountMicros: bigint): Command => ({ ...(charge(id, key, amountMicros) as Extract<Command, { type: "charge" }>), attribution: { agent_id: "a1", workspace_id: "w1" } });
+      const results = await Promise.all(Array.from({ length: 12 }, (_, i) => run([spend(`s${i}`, CREDIT)], T0 + 2)));
+      const charged = results.flat().reduce((total, r) => total + value(r, "charge").chargedMicros, 0n);
+      expect(charged).toBe(10n * CREDIT);
+      const expected = new Map<string, unknown>();
+      for (const batch of decided) for (const [k, v] of batch.state.get(id)!.budgets) expected.set(k, v);
+      const read = (await store.account(id))!;
+      expect(new Map([...read.budgets].sort())).toEqual(new Map([...expected].sort()));
+      expect(read.budgets.get("credits/agent/a1")).toMatchObject({ usedMicros: 10n * CREDIT, crossedPercents: [50], periodStartMs: T0 });
+      expect(read.budgets.get("credits/workspace/w1")).toMatchObject({ usedMicros: 10n * CREDIT, crossedPercents: [80, 100], periodStartMs: T0 + 1 });
+      // In one batch: a charge, then support turns the budget per set-time (its usage starts again), then another charge.
+      await run([spend("m1", 0n), set("b3", 20n * CREDIT, { perCycle: false }), spend("m2", 2n * CREDIT)], T0 + 3);
+      await run([spend("n1", CREDIT), set("b4", 30n * CREDIT, { perCycle: true })], T0 + 4);
+      const changed = (await store.account(id))!.budgets.get("credits/agent/a1")!;
+      expect(changed).toEqual(decided.at(-1)!.state.get(id)!.budgets.get("credits/agent/a1"));
+      expect(changed).toMatchObject({ usedMicros: 0n, perCycle: true, limitMicros: 30n * CREDIT });
+      expect((await store.outbox(id)).filter((e) => e.kind === "budget_crossed").map((e) => [e.payload.budget_id, e.payload.threshold_percent])).toEqual([
+        ["credits/workspace/w1", 80], ["credits/workspace/w1", 100], ["credits/agent/a1", 50],
+      ]);
+    });
+
     it("keeps runs and deployments as the state machine leaves them: start, ticks with running totals, pause, resume, scale, undeploy", async () => {
       const id = `work-${name}`;
       const dep = `dep-w-${name}`;

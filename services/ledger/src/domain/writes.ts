@@ -1,5 +1,5 @@
 import type { Usage } from "@tollgate/rating";
-import type { AccountState, ChargeRecord, EntryKind, Hold, HoldStatus, IdempotencyRecord, LedgerState, Pool, Work } from "./state.js";
+import type { AccountState, Budget, ChargeRecord, EntryKind, Hold, HoldStatus, IdempotencyRecord, LedgerState, Pool, Work } from "./state.js";
 
 /** One journal line: a pool (`pool:<id>`) or a counter-account (`usage:…`, `grants:…`, `adjustments:…`, `purchases:…`). */
 export interface Line {
@@ -35,7 +35,7 @@ export interface Entry {
 
 export interface OutboxEvent {
   accountId: string;
-  kind: "threshold_crossed" | "pool_expired" | "pool_reloaded" | "work_stopped" | "deployment_changed" | "spend_cap_reached";
+  kind: "threshold_crossed" | "budget_crossed" | "pool_expired" | "pool_reloaded" | "work_stopped" | "deployment_changed" | "spend_cap_reached";
   payload: Record<string, unknown>;
   traceparent: string;
 }
@@ -64,6 +64,10 @@ export type Write =
   | { type: "idempotency"; accountId: string; record: IdempotencyRecord }
   | { type: "work"; work: Work }
   | { type: "workChange"; accountId: string; workId: string; changes: Partial<Omit<Work, "workId" | "accountId">> }
+  /** A budget set (or changed) by support: its definition, and its usage as it now counts. */
+  | { type: "budget"; budget: Budget }
+  /** What a budget has used in its period, as the charge left it (absolute: the account's lock orders them). */
+  | { type: "budgetUsage"; accountId: string; budgetId: string; usedMicros: bigint; crossedPercents: number[]; periodStartMs: number | null }
   /** A commit left the unit with no room (rules/room-exhausted.ts): a signal to listeners, not a row. */
   | { type: "roomExhausted"; accountId: string; unit: string; roomMicros: bigint };
 
@@ -160,6 +164,15 @@ export function applyWrites(state: LedgerState, writes: readonly Write[]): void 
         if (reversed) charges.set(String(entry.reversesEntryId), { ...reversed, reversedByEntryId: entry.entryId });
         break;
       }
+      case "budget":
+        account(state, write.budget.accountId).budgets.set(write.budget.budgetId, { ...write.budget });
+        break;
+      case "budgetUsage": {
+        const budgets = account(state, write.accountId).budgets;
+        const budget = need(budgets.get(write.budgetId), `budget ${write.budgetId}`);
+        budgets.set(write.budgetId, { ...budget, usedMicros: write.usedMicros, crossedPercents: [...write.crossedPercents], periodStartMs: write.periodStartMs });
+        break;
+      }
       case "outbox":
       case "roomExhausted":
         break; // append-only or sent: the store keeps or sends them, the rules never read them back
@@ -186,5 +199,6 @@ export function cloneAccount(a: AccountState): AccountState {
     idempotency: new Map(a.idempotency),
     work: new Map(a.work),
     charges: new Map(a.charges),
+    budgets: new Map(a.budgets),
   };
 }

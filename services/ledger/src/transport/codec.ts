@@ -5,6 +5,8 @@ import type { Entry, Hold, Line, Pool } from "../data/entities.js";
 import type { OutboxRow, WorkRow } from "../data/ledger-store.js";
 import type { PoolFigures } from "../domain/balance.js";
 import type { StatusIcon } from "../domain/status-icon.js";
+import type { BudgetAnswer } from "../domain/commands.js";
+import { BUDGET_SCOPES, type BudgetMode, type BudgetScope } from "../domain/state.js";
 
 const L = ledgerV1;
 const E = entitlementsV1;
@@ -208,6 +210,18 @@ export function eventToProto(row: OutboxRow): ledgerV1.LedgerEvent {
           },
         },
       };
+    case "budget_crossed":
+      return {
+        ...base,
+        kind: {
+          $case: "budgetCrossed",
+          budgetCrossed: {
+            budgetId: String(p.budget_id), unit: unitOf(String(p.unit)), scope: budgetScopeToProto(String(p.scope) as BudgetScope), scopeId: String(p.scope_id),
+            mode: budgetModeToProto(String(p.mode) as BudgetMode), thresholdPercent: Number(p.threshold_percent), percentUsed: Number(p.percent_used),
+            usedMicros: String(p.used_micros), limitMicros: String(p.limit_micros),
+          },
+        },
+      };
     case "work_stopped":
       return { ...base, kind: { $case: "workStopped", workStopped: { runId: String(p.run_id ?? ""), deploymentId: String(p.deployment_id ?? ""), message: String(p.message ?? "") } } };
     default:
@@ -216,3 +230,31 @@ export function eventToProto(row: OutboxRow): ledgerV1.LedgerEvent {
 }
 
 export { unitFromProto };
+
+export function budgetScopeToProto(scope: BudgetScope): ledgerV1.BudgetScope {
+  return L.budgetScopeFromJSON(`BUDGET_SCOPE_${scope.toUpperCase()}`);
+}
+
+export function budgetModeToProto(mode: BudgetMode): ledgerV1.BudgetMode {
+  return L.budgetModeFromJSON(`BUDGET_MODE_${mode.toUpperCase()}`);
+}
+
+export function budgetScopeFromProto(scope: ledgerV1.BudgetScope): BudgetScope {
+  const name = L.budgetScopeToJSON(scope).slice("BUDGET_SCOPE_".length).toLowerCase();
+  if (!BUDGET_SCOPES.includes(name as BudgetScope)) throw new InvalidArgumentError("scope", `must be one of ${BUDGET_SCOPES.join(", ")}`);
+  return name as BudgetScope;
+}
+
+export function budgetModeFromProto(mode: ledgerV1.BudgetMode): BudgetMode {
+  if (mode === L.BudgetMode.BUDGET_MODE_SOFT) return "soft";
+  if (mode === L.BudgetMode.BUDGET_MODE_HARD) return "hard";
+  throw new InvalidArgumentError("mode", "must be SOFT or HARD");
+}
+
+export function budgetToProto(b: BudgetAnswer): ledgerV1.Budget {
+  return {
+    budgetId: b.budgetId, unit: unitOf(b.unit), scope: budgetScopeToProto(b.scope), scopeId: b.scopeId, limitMicros: b.limitMicros.toString(),
+    mode: budgetModeToProto(b.mode), perCycle: b.perCycle, thresholdPercents: b.thresholdPercents, usedMicros: b.usedMicros.toString(),
+    reservedMicros: b.reservedMicros.toString(),
+  };
+}

@@ -17,6 +17,7 @@ import { grant } from "../domain/use-cases/grant.js";
 import { extendHold } from "../domain/use-cases/extend-hold.js";
 import { release } from "../domain/use-cases/release.js";
 import { reverse } from "../domain/use-cases/reverse.js";
+import { setBudget } from "../domain/use-cases/set-budget.js";
 import type { CycleOpener } from "../domain/use-cases/open-cycle.js";
 import { rollOver } from "../domain/use-cases/roll-over.js";
 import type { LedgerDeps } from "../domain/use-cases/run.js";
@@ -25,6 +26,9 @@ import type { DecisionTelemetry } from "./decision-telemetry.js";
 import { shareBasisPoints, usageDimension, usageWindow, type UsageWindow } from "../domain/usage.js";
 import {
   attributionFromProto,
+  budgetModeFromProto,
+  budgetScopeFromProto,
+  budgetToProto,
   entryToProto,
   eventToProto,
   holdStatusToProto,
@@ -111,7 +115,25 @@ export function ledgerHandlers(
         proceed: outcome.proceed,
         releasedMicros: outcome.releasedMicros.toString(),
         entryId: outcome.entryId.toString(),
+        budgetId: outcome.budgetId ?? "",
       };
+    }, options),
+
+    setBudget: unary(async (request: ledgerV1.SetBudgetRequest, context) => {
+      const budget = await setBudget(deps, {
+        accountId: request.accountId,
+        unit: unitFromProto(request.unit, "unit"),
+        scope: budgetScopeFromProto(request.scope),
+        scopeId: request.scopeId,
+        limitMicros: int64(request.limitMicros, "limit_micros"),
+        mode: budgetModeFromProto(request.mode),
+        perCycle: request.perCycle,
+        thresholdPercents: request.thresholdPercents,
+        reason: request.reason,
+        ...actorOf(context, request.actor),
+        idempotencyKey: request.idempotencyKey,
+      });
+      return { budget: budgetToProto(budget) };
     }, options),
 
     release: unary(async (request: ledgerV1.ReleaseRequest) => {
@@ -203,8 +225,10 @@ export function ledgerHandlers(
         usageEvents: credits?.usage.events ?? 0,
         firstUsageAt: credits?.usage.firstAt,
       });
+      const budgets = await store.budgets(account.accountId, now);
       return {
         accountId: account.accountId,
+        budgets: budgets.map(budgetToProto),
         pools: pools.map(poolToProto),
         units: units.map(({ usage: _usage, ...unit }) => unit),
         cycle: {

@@ -45,7 +45,7 @@ export function ledgerMeterPort(deps: LedgerDeps, ledger: Ledger, store: LedgerS
         await decisions.charged(call.accountId, call.holdId, outcome);
         return {
           entryId: outcome.entryId, chargedMicros: outcome.chargedMicros, uncollectedMicros: outcome.uncollectedMicros, releasedMicros: outcome.releasedMicros,
-          balanceMicros: outcome.balanceMicros, proceed: outcome.proceed, replayed: outcome.replayed === true,
+          balanceMicros: outcome.balanceMicros, proceed: outcome.proceed, replayed: outcome.replayed === true, ...(outcome.budgetId ? { budgetId: outcome.budgetId } : {}),
         };
       }),
 

@@ -7,6 +7,8 @@ import { int64, usageFromProto } from "@tollgate/rating";
 import type { AccountView } from "../domain/account-view.js";
 import type { MeterPort } from "../domain/meter-port.js";
 import { meterKeys, MeterSession, type MeterStop } from "../domain/meter-session.js";
+import { covers } from "../domain/rules/budgets.js";
+import type { BudgetScope } from "../domain/state.js";
 import { attributionFromProto } from "./codec.js";
 import { denialToProto } from "./ledger-handlers.js";
 
@@ -15,9 +17,18 @@ const L = ledgerV1;
 /** What streams learn from the database, on any replica (data/meter-signals.ts). */
 export interface MeterFeeds {
   onRoomExhausted(accountId: string, listener: (unit: string, roomMicros: bigint) => void): () => void;
+  /** A hard budget of the account was used up (data/meter-signals.ts). */
+  onBudgetExhausted(accountId: string, listener: (budget: ExhaustedBudget) => void): () => void;
   onOpened(listener: (accountId: string, workId: string, streamId: string) => void): () => void;
   onReconnect(listener: () => void): () => void;
   announceOpened(accountId: string, workId: string, streamId: string): Promise<void>;
+}
+
+export interface ExhaustedBudget {
+  budgetId: string;
+  unit: string;
+  scope: BudgetScope;
+  scopeId: string;
 }
 
 /** Accounts as the ledger's cache holds them, and a word when the entitlements feed changes one. */
@@ -163,6 +174,7 @@ export class MeterStreams {
     if (unit) {
       subscriptions.push(this.feeds.onRoomExhausted(accountId, (exhausted, room) => push(session.roomExhausted(exhausted, room))));
       subscriptions.push(this.feeds.onReconnect(() => void checkRoom(unit)));
+      subscriptions.push(this.feeds.onBudgetExhausted(accountId, (budget) => void (covers(budget, unit, attribution) && push(session.budgetExhausted(budget.budgetId)))));
     }
     subscriptions.push(this.expiryTimer(session, push));
     call.send({ kind: { $case: "opened", opened: answer } });

@@ -74,6 +74,23 @@ export function factsOf(event: ledgerV1.LedgerEvent): LedgerEventFacts | undefin
         priceUsdMicros: reloaded.price ? BigInt(reloaded.price.usdMicros) : undefined,
       };
     }
+    case "budgetCrossed": {
+      const crossed = event.kind.budgetCrossed;
+      return {
+        kind: "budget_crossed",
+        accountId: event.accountId,
+        sequence: BigInt(event.sequence),
+        budgetId: crossed.budgetId,
+        unit: unitOf(crossed.unit),
+        scope: ledgerV1.budgetScopeToJSON(crossed.scope).slice("BUDGET_SCOPE_".length).toLowerCase(),
+        scopeId: crossed.scopeId,
+        mode: crossed.mode === ledgerV1.BudgetMode.BUDGET_MODE_HARD ? "hard" : "soft",
+        thresholdPercent: crossed.thresholdPercent,
+        percentUsed: crossed.percentUsed,
+        usedMicros: BigInt(crossed.usedMicros),
+        limitMicros: BigInt(crossed.limitMicros),
+      };
+    }
     default:
       return undefined;
   }

@@ -23,6 +23,18 @@ describe("notification rules", () => {
     expect(decisions.deliveries[0]!.payload.text).toContain("https://models.acme.example/llama-ft");
   });
 
+  it("warns of a budget's crossing with a banner and a webhook keyed by the event; a hard budget's 100 % banner is fixed", () => {
+    const crossing = (t: number, mode: "soft" | "hard", sequence: bigint) => decide({
+      kind: "budget_crossed", accountId: "acme", sequence, budgetId: "credits/agent/bot", unit: "credits", scope: "agent", scopeId: "bot", mode,
+      thresholdPercent: t, percentUsed: t, usedMicros: BigInt(t) * 1_000_000n, limitMicros: 100_000_000n,
+    }, DEFAULT_RULES, recipients);
+    const soft = crossing(80, "soft", 11n);
+    expect(soft.banners).toEqual([expect.objectContaining({ rule: "budget_80", kind: "dismissible", dedupKey: "acme:budget:11" })]);
+    expect(soft.banners[0]!.message).toBe("The agent bot has used 80% of its 100 credits budget (80 used).");
+    expect(soft.deliveries.map((d) => [d.channel, d.payload.type, d.dedupKey])).toEqual([["webhook", "budget.threshold_crossed", "acme:budget:11:webhook:https://hooks.acme.example/tollgate"]]);
+    expect(crossing(100, "hard", 12n).banners[0]).toMatchObject({ kind: "fixed", message: expect.stringContaining("refused until the budget is raised") });
+  });
+
   it("tells the admins why work stopped", () => {
     const decisions = decide(
       { kind: "work_stopped", accountId: "acme", sequence: 9n, runId: "", deploymentId: "guard-1", message: "You've used all your available credits." },

@@ -10,7 +10,11 @@ export type LedgerEventFacts =
   | { kind: "work_stopped"; accountId: string; sequence: bigint; runId: string; deploymentId: string; message: string }
   | { kind: "deployment_changed"; accountId: string; sequence: bigint; deploymentId: string; state: string; endpoint: string; replicas: number }
   | { kind: "spend_cap_reached"; accountId: string; capMicros: bigint; spentMicros: bigint; cycle: string }
-  | { kind: "pool_reloaded"; accountId: string; sequence: bigint; poolId: string; unit: Unit; amountMicros: bigint; priceUsdMicros: bigint | undefined };
+  | { kind: "pool_reloaded"; accountId: string; sequence: bigint; poolId: string; unit: Unit; amountMicros: bigint; priceUsdMicros: bigint | undefined }
+  | {
+      kind: "budget_crossed"; accountId: string; sequence: bigint; budgetId: string; unit: Unit; scope: string; scopeId: string; mode: "soft" | "hard";
+      thresholdPercent: number; percentUsed: number; usedMicros: bigint; limitMicros: bigint;
+    };
 
 export interface PlanRules {
   bannerPercents: number[];
@@ -182,6 +186,7 @@ export function decide(event: LedgerEventFacts, rules: PlanRules, recipients: Re
       ),
     };
   }
+  if (event.kind === "budget_crossed") return budgetCrossed(event, recipients);
   if (event.kind === "pool_expired") {
     if (event.poolKind !== "free_grant") return { banners: [], deliveries: [] };
     const key = `${event.accountId}:${event.poolId}:free_credits_expired`;
@@ -230,6 +235,39 @@ export function decide(event: LedgerEventFacts, rules: PlanRules, recipients: Re
   if (rules.emailPercents.includes(t) || rules.bannerPercents.includes(t)) channels.push("webhook");
   deliveries.push(...deliveriesFor({ accountId, rule: `usage_${t}`, key: `${scope}:usage_${t}`, type: "usage.threshold_crossed", subject, text, data }, recipients, channels));
   return { banners, deliveries };
+}
+
+const SCOPE_LABEL: Record<string, string> = { task: "task", agent: "agent", user: "user", workspace: "workspace", workspace_group: "workspace group" };
+
+/**
+ * A budget's threshold crossed: a banner and a webhook, once per crossing
+ * (the ledger emits one event per threshold per period; its sequence keys
+ * both, so a redelivered event changes nothing). A hard budget's banner at
+ * 100 % is fixed: work under it is refused until support raises it.
+ */
+function budgetCrossed(event: Extract<LedgerEventFacts, { kind: "budget_crossed" }>, recipients: Recipients): Decisions {
+  const t = event.thresholdPercent;
+  const who = `${SCOPE_LABEL[event.scope] ?? event.scope} ${event.scopeId}`;
+  const label = UNIT_LABEL[event.unit];
+  const stops = event.mode === "hard" && t >= 100;
+  const text = stops
+    ? `The ${who} has used all of its ${micros(event.limitMicros)} ${label} budget. New work under it is refused until the budget is raised.`
+    : `The ${who} has used ${event.percentUsed}% of its ${micros(event.limitMicros)} ${label} budget (${micros(event.usedMicros)} used).`;
+  const key = `${event.accountId}:budget:${event.sequence}`;
+  return {
+    banners: [{ accountId: event.accountId, rule: `budget_${t}`, kind: stops ? "fixed" : "dismissible", message: text, unit: event.unit, thresholdPercent: t, dedupKey: key }],
+    deliveries: deliveriesFor(
+      {
+        accountId: event.accountId, rule: `budget_${t}`, key, type: "budget.threshold_crossed", subject: `The ${who} reached ${t}% of its budget`, text,
+        data: {
+          budget_id: event.budgetId, unit: event.unit, scope: event.scope, scope_id: event.scopeId, mode: event.mode, threshold_percent: t,
+          percent_used: event.percentUsed, used_micros: event.usedMicros.toString(), limit_micros: event.limitMicros.toString(),
+        },
+      },
+      recipients,
+      ["webhook"],
+    ),
+  };
 }
 
 const day = (date: Date) => date.toISOString().slice(0, 10);

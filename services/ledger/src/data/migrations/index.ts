@@ -17,6 +17,7 @@ import { Migration20261201300000_receipts_and_tools } from "./Migration202612013
 import { Migration20261201400000_reversals } from "./Migration20261201400000_reversals.js";
 import { Migration20261202100000_commit_rules } from "./Migration20261202100000_commit_rules.js";
 import { Migration20261202200000_account_keys } from "./Migration20261202200000_account_keys.js";
+import { Migration20261202300000_budgets } from "./Migration20261202300000_budgets.js";
 import { Migration20261202500000_hold_running_total } from "./Migration20261202500000_hold_running_total.js";
 import { Migration20261202510000_late_usage } from "./Migration20261202510000_late_usage.js";
 
@@ -40,6 +41,7 @@ export const migrations = [
   Migration20261201400000_reversals,
   Migration20261202100000_commit_rules,
   Migration20261202200000_account_keys,
+  Migration20261202300000_budgets,
   Migration20261202500000_hold_running_total,
   Migration20261202510000_late_usage,
 ];

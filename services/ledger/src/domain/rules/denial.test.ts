@@ -13,6 +13,17 @@ describe("denial precedence", () => {
     expect(deny({ account: emptyAccount("acct"), unit: "credits", eligibility: eligible, fits: true })).toBeNull();
   });
 
+  it("a hard budget the amount would pass: after suspension and eligibility, before the balance", () => {
+    const budget = { budgetId: "credits/agent/a", accountId: "acct", unit: "credits", scope: "agent" as const, scopeId: "a", limitMicros: 10n, mode: "hard" as const,
+      perCycle: false, thresholdPercents: [], usedMicros: 8n, crossedPercents: [], periodStartMs: 0, reason: "r", actor: "s", updatedAtMs: 0 };
+    const over = { budget, roomMicros: 2n, neededMicros: 5n };
+    expect(deny({ account: emptyAccount("acct", { suspended: true }), unit: "credits", fits: false, budget: over })?.reason).toBe("ACCOUNT_SUSPENDED");
+    expect(deny({ account: emptyAccount("acct"), unit: "credits", eligibility: { ...eligible, allowed: false, reason: "no" }, fits: false, budget: over })?.reason).toBe("NOT_ELIGIBLE");
+    expect(deny({ account: emptyAccount("acct"), unit: "credits", fits: false, budget: over })).toEqual({
+      reason: "BUDGET_EXCEEDED", message: "needs 5 micro-units; the agent a budget has 2 of its 10 micro-credits left",
+    });
+  });
+
   it("names the balance: spend cap, expired free credits, low-credit limit, else insufficient credits", () => {
     const account = emptyAccount("acct");
     expect(deny({ account, unit: "usd", fits: false })?.reason).toBe("SPEND_CAP_REACHED");

@@ -1,12 +1,13 @@
 import type { DenialReason, Eligibility } from "../commands.js";
-import type { AccountState } from "../state.js";
+import type { AccountState, Budget } from "../state.js";
 
 /**
  * Denial precedence, first that applies wins. Denials are answers
  * (`allowed = false`), recorded under the idempotency key like any answer:
  *   1. ACCOUNT_SUSPENDED
  *   2. NOT_ELIGIBLE (the plan rule's reason in `message`)
- *   3. the balance, when the amount does not fit:
+ *   3. BUDGET_EXCEEDED: the amount does not fit in a hard budget over it (rules/budgets.ts)
+ *   4. the balance, when the amount does not fit:
  *      SPEND_CAP_REACHED for a BYOM account's USD cap;
  *      FREE_CREDITS_EXPIRED when sign-up credits have expired and no other pool is open;
  *      BELOW_LOW_CREDIT_LIMIT for a new deployment under the low-credit limit;
@@ -19,10 +20,20 @@ export function deny(input: {
   fits: boolean;
   /** The denial for a balance that does not fit, when not the unit's own (deployments: BELOW_LOW_CREDIT_LIMIT). */
   balanceDenial?: DenialReason;
+  /** The hard budget the amount would pass, and its room (rules/budgets.ts). */
+  budget?: { budget: Budget; roomMicros: bigint; neededMicros: bigint } | null;
 }): { reason: DenialReason; message: string } | null {
-  const { account, unit, eligibility, fits } = input;
+  const { account, unit, eligibility, fits, budget } = input;
   if (account.facts.suspended) return { reason: "ACCOUNT_SUSPENDED", message: "the account is suspended" };
   if (eligibility && !eligibility.allowed) return { reason: "NOT_ELIGIBLE", message: eligibility.reason };
+  if (budget) {
+    const b = budget.budget;
+    const room = budget.roomMicros > 0n ? budget.roomMicros : 0n;
+    return {
+      reason: "BUDGET_EXCEEDED",
+      message: `needs ${budget.neededMicros} micro-units; the ${b.scope} ${b.scopeId} budget has ${room} of its ${b.limitMicros} micro-${b.unit} left${b.perCycle ? " this cycle" : ""}`,
+    };
+  }
   if (fits) return null;
   if (unit === "usd") return { reason: "SPEND_CAP_REACHED", message: "the spend cap for this cycle is reached" };
   if (freeCreditsExpired(account, unit)) return { reason: "FREE_CREDITS_EXPIRED", message: "the free credits have expired" };

@@ -36,7 +36,8 @@ export async function authorize(deps: LedgerDeps, request: AuthorizeRequest): Pr
     attribution: attributionOf(request.estimate, request.attribution), rateTableVersion: priced.sequence,
     eligibility: eligibilityOf(view, request.context, priced.bucket),
   });
-  const shortfall = answer.reason !== null && answer.reason !== "ACCOUNT_SUSPENDED" && answer.reason !== "NOT_ELIGIBLE";
+  // The balance denials get every figure of the balance; the others (the budget's included) keep the rule's own words.
+  const shortfall = answer.reason !== null && answer.reason !== "ACCOUNT_SUSPENDED" && answer.reason !== "NOT_ELIGIBLE" && answer.reason !== "BUDGET_EXCEEDED";
   return {
     ...answer,
     ...(shortfall ? { message: shortfallMessage(view, answer.reason!, priced.unit, answer.amountMicros, answer.availableMicros, "the request") } : {}),

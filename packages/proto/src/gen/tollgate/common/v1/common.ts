@@ -71,6 +71,7 @@ export enum DenialReason {
   DENIAL_REASON_FREE_CREDITS_EXPIRED = 4,
   DENIAL_REASON_BELOW_LOW_CREDIT_LIMIT = 5,
   DENIAL_REASON_ACCOUNT_SUSPENDED = 6,
+  DENIAL_REASON_BUDGET_EXCEEDED = 40,
 }
 
 export function denialReasonFromJSON(object: any): DenialReason {
@@ -96,6 +97,9 @@ export function denialReasonFromJSON(object: any): DenialReason {
     case 6:
     case "DENIAL_REASON_ACCOUNT_SUSPENDED":
       return DenialReason.DENIAL_REASON_ACCOUNT_SUSPENDED;
+    case 40:
+    case "DENIAL_REASON_BUDGET_EXCEEDED":
+      return DenialReason.DENIAL_REASON_BUDGET_EXCEEDED;
     default:
       throw new globalThis.Error("Unrecognized enum value " + object + " for enum DenialReason");
   }
@@ -117,6 +121,8 @@ export function denialReasonToJSON(object: DenialReason): string {
       return "DENIAL_REASON_BELOW_LOW_CREDIT_LIMIT";
     case DenialReason.DENIAL_REASON_ACCOUNT_SUSPENDED:
       return "DENIAL_REASON_ACCOUNT_SUSPENDED";
+    case DenialReason.DENIAL_REASON_BUDGET_EXCEEDED:
+      return "DENIAL_REASON_BUDGET_EXCEEDED";
     default:
       throw new globalThis.Error("Unrecognized enum value " + object + " for enum DenialReason");
   }

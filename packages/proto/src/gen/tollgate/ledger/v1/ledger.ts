@@ -48,6 +48,8 @@ export enum DenialReason {
   DENIAL_REASON_FREE_CREDITS_EXPIRED = 4,
   DENIAL_REASON_BELOW_LOW_CREDIT_LIMIT = 5,
   DENIAL_REASON_ACCOUNT_SUSPENDED = 6,
+  /** DENIAL_REASON_BUDGET_EXCEEDED - A HARD budget over the request's attribution has no room for it. */
+  DENIAL_REASON_BUDGET_EXCEEDED = 40,
 }
 
 export function denialReasonFromJSON(object: any): DenialReason {
@@ -73,6 +75,9 @@ export function denialReasonFromJSON(object: any): DenialReason {
     case 6:
     case "DENIAL_REASON_ACCOUNT_SUSPENDED":
       return DenialReason.DENIAL_REASON_ACCOUNT_SUSPENDED;
+    case 40:
+    case "DENIAL_REASON_BUDGET_EXCEEDED":
+      return DenialReason.DENIAL_REASON_BUDGET_EXCEEDED;
     default:
       throw new globalThis.Error("Unrecognized enum value " + object + " for enum DenialReason");
   }
@@ -94,6 +99,8 @@ export function denialReasonToJSON(object: DenialReason): string {
       return "DENIAL_REASON_BELOW_LOW_CREDIT_LIMIT";
     case DenialReason.DENIAL_REASON_ACCOUNT_SUSPENDED:
       return "DENIAL_REASON_ACCOUNT_SUSPENDED";
+    case DenialReason.DENIAL_REASON_BUDGET_EXCEEDED:
+      return "DENIAL_REASON_BUDGET_EXCEEDED";
     default:
       throw new globalThis.Error("Unrecognized enum value " + object + " for enum DenialReason");
   }
@@ -202,6 +209,105 @@ export function entryKindToJSON(object: EntryKind): string {
       return "ENTRY_KIND_REVERSE";
     default:
       throw new globalThis.Error("Unrecognized enum value " + object + " for enum EntryKind");
+  }
+}
+
+/**
+ * Who a budget caps: the attribution field a hold or charge must carry with
+ * the budget's scope_id to count against it.
+ */
+export enum BudgetScope {
+  BUDGET_SCOPE_UNSPECIFIED = 0,
+  /** BUDGET_SCOPE_TASK - attribution.task_id (a run's id is its task id). */
+  BUDGET_SCOPE_TASK = 1,
+  /** BUDGET_SCOPE_AGENT - attribution.agent_id */
+  BUDGET_SCOPE_AGENT = 2,
+  /** BUDGET_SCOPE_USER - attribution.user_id */
+  BUDGET_SCOPE_USER = 3,
+  /** BUDGET_SCOPE_WORKSPACE - attribution.workspace_id */
+  BUDGET_SCOPE_WORKSPACE = 4,
+  /** BUDGET_SCOPE_WORKSPACE_GROUP - attribution.workspace_group_id */
+  BUDGET_SCOPE_WORKSPACE_GROUP = 5,
+}
+
+export function budgetScopeFromJSON(object: any): BudgetScope {
+  switch (object) {
+    case 0:
+    case "BUDGET_SCOPE_UNSPECIFIED":
+      return BudgetScope.BUDGET_SCOPE_UNSPECIFIED;
+    case 1:
+    case "BUDGET_SCOPE_TASK":
+      return BudgetScope.BUDGET_SCOPE_TASK;
+    case 2:
+    case "BUDGET_SCOPE_AGENT":
+      return BudgetScope.BUDGET_SCOPE_AGENT;
+    case 3:
+    case "BUDGET_SCOPE_USER":
+      return BudgetScope.BUDGET_SCOPE_USER;
+    case 4:
+    case "BUDGET_SCOPE_WORKSPACE":
+      return BudgetScope.BUDGET_SCOPE_WORKSPACE;
+    case 5:
+    case "BUDGET_SCOPE_WORKSPACE_GROUP":
+      return BudgetScope.BUDGET_SCOPE_WORKSPACE_GROUP;
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum BudgetScope");
+  }
+}
+
+export function budgetScopeToJSON(object: BudgetScope): string {
+  switch (object) {
+    case BudgetScope.BUDGET_SCOPE_UNSPECIFIED:
+      return "BUDGET_SCOPE_UNSPECIFIED";
+    case BudgetScope.BUDGET_SCOPE_TASK:
+      return "BUDGET_SCOPE_TASK";
+    case BudgetScope.BUDGET_SCOPE_AGENT:
+      return "BUDGET_SCOPE_AGENT";
+    case BudgetScope.BUDGET_SCOPE_USER:
+      return "BUDGET_SCOPE_USER";
+    case BudgetScope.BUDGET_SCOPE_WORKSPACE:
+      return "BUDGET_SCOPE_WORKSPACE";
+    case BudgetScope.BUDGET_SCOPE_WORKSPACE_GROUP:
+      return "BUDGET_SCOPE_WORKSPACE_GROUP";
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum BudgetScope");
+  }
+}
+
+export enum BudgetMode {
+  BUDGET_MODE_UNSPECIFIED = 0,
+  /** BUDGET_MODE_SOFT - Warns at its thresholds (banner and webhook), never refuses. */
+  BUDGET_MODE_SOFT = 1,
+  /** BUDGET_MODE_HARD - Never passed: denies BUDGET_EXCEEDED and stops Meter streams. */
+  BUDGET_MODE_HARD = 2,
+}
+
+export function budgetModeFromJSON(object: any): BudgetMode {
+  switch (object) {
+    case 0:
+    case "BUDGET_MODE_UNSPECIFIED":
+      return BudgetMode.BUDGET_MODE_UNSPECIFIED;
+    case 1:
+    case "BUDGET_MODE_SOFT":
+      return BudgetMode.BUDGET_MODE_SOFT;
+    case 2:
+    case "BUDGET_MODE_HARD":
+      return BudgetMode.BUDGET_MODE_HARD;
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum BudgetMode");
+  }
+}
+
+export function budgetModeToJSON(object: BudgetMode): string {
+  switch (object) {
+    case BudgetMode.BUDGET_MODE_UNSPECIFIED:
+      return "BUDGET_MODE_UNSPECIFIED";
+    case BudgetMode.BUDGET_MODE_SOFT:
+      return "BUDGET_MODE_SOFT";
+    case BudgetMode.BUDGET_MODE_HARD:
+      return "BUDGET_MODE_HARD";
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum BudgetMode");
   }
 }
 
@@ -459,7 +565,7 @@ export enum MeterStopReason {
   METER_STOP_REASON_NEGATIVE_LIMIT = 1,
   /** METER_STOP_REASON_SPEND_CAP - A BYOM account's USD spend cap is used up. */
   METER_STOP_REASON_SPEND_CAP = 2,
-  /** METER_STOP_REASON_BUDGET - Reserved for budgets per run, agent or workspace: not produced yet. */
+  /** METER_STOP_REASON_BUDGET - A HARD budget over the stream's attribution is used up. */
   METER_STOP_REASON_BUDGET = 3,
   /** METER_STOP_REASON_ACCOUNT_SUSPENDED - Support suspended the account. */
   METER_STOP_REASON_ACCOUNT_SUSPENDED = 4,
@@ -620,6 +726,11 @@ export interface ChargeResponse {
   proceed: boolean;
   releasedMicros: string;
   entryId: string;
+  /**
+   * Set when a HARD budget is why proceed is false (and why any of the usage
+   * went uncollected): the budget's id.
+   */
+  budgetId: string;
 }
 
 export interface ReleaseRequest {
@@ -759,6 +870,58 @@ export interface ReverseChargeResponse {
   balanceMicros: string;
 }
 
+export interface Budget {
+  /** "<unit>/<scope>/<scope_id>": one budget per unit and scope. */
+  budgetId: string;
+  unit: Unit;
+  scope: BudgetScope;
+  scopeId: string;
+  limitMicros: string;
+  mode: BudgetMode;
+  /**
+   * Used counts from the account's current cycle start (false: since the
+   * budget was first set).
+   */
+  perCycle: boolean;
+  thresholdPercents: number[];
+  /** What charges under the budget collected in its period. */
+  usedMicros: string;
+  /** What open holds under the budget still reserve. */
+  reservedMicros: string;
+}
+
+export interface SetBudgetRequest {
+  /** Bound: at most 128 characters. */
+  accountId: string;
+  /** Bound: a declared value. */
+  unit: Unit;
+  /** Bound: a declared value. */
+  scope: BudgetScope;
+  /** Bound: at most 256 characters. */
+  scopeId: string;
+  /** Bound: from 0 to 1000000000000000. */
+  limitMicros: string;
+  /** Bound: a declared value. */
+  mode: BudgetMode;
+  perCycle: boolean;
+  /**
+   * Percents of the limit that emit BudgetCrossed; empty: 80 and 100 for a
+   * SOFT budget, none for a HARD one.
+   * Bound: at most 10 items, each from 1 to 1000.
+   */
+  thresholdPercents: number[];
+  /** Bound: at most 1024 characters. */
+  reason: string;
+  /** Bound: at most 128 characters. */
+  actor: string;
+  /** Bound: at most 128 characters. */
+  idempotencyKey: string;
+}
+
+export interface SetBudgetResponse {
+  budget: Budget | undefined;
+}
+
 export interface Pool {
   poolId: string;
   kind: PoolKind;
@@ -827,7 +990,11 @@ export interface GetBalanceResponse {
   accountId: string;
   pools: Pool[];
   units: UnitBalance[];
-  cycle: CycleMetrics | undefined;
+  cycle:
+    | CycleMetrics
+    | undefined;
+  /** Every budget of the account: used and reserved against its limit. */
+  budgets: Budget[];
 }
 
 export interface GetHoldRequest {
@@ -1298,6 +1465,22 @@ export interface DeploymentChanged {
   replicas: number;
 }
 
+/**
+ * A budget's used reached one of its thresholds (once per threshold per
+ * period).
+ */
+export interface BudgetCrossed {
+  budgetId: string;
+  unit: Unit;
+  scope: BudgetScope;
+  scopeId: string;
+  mode: BudgetMode;
+  thresholdPercent: number;
+  percentUsed: number;
+  usedMicros: string;
+  limitMicros: string;
+}
+
 export interface LedgerEvent {
   sequence: string;
   accountId: string;
@@ -1313,6 +1496,7 @@ export interface LedgerEvent {
     | { $case: "spendCapReached"; spendCapReached: SpendCapReached }
     | { $case: "deploymentChanged"; deploymentChanged: DeploymentChanged }
     | { $case: "poolReloaded"; poolReloaded: PoolReloaded }
+    | { $case: "budgetCrossed"; budgetCrossed: BudgetCrossed }
     | undefined;
 }
 
@@ -2517,6 +2701,7 @@ function createBaseChargeResponse(): ChargeResponse {
     proceed: false,
     releasedMicros: "0",
     entryId: "0",
+    budgetId: "",
   };
 }
 
@@ -2539,6 +2724,9 @@ export const ChargeResponse: MessageFns<ChargeResponse> = {
     }
     if (message.entryId !== "0") {
       writer.uint32(48).int64(message.entryId);
+    }
+    if (message.budgetId !== "") {
+      writer.uint32(322).string(message.budgetId);
     }
     return writer;
   },
@@ -2604,6 +2792,14 @@ export const ChargeResponse: MessageFns<ChargeResponse> = {
             message.entryId = reader.int64().toString();
             continue;
           }
+          case 40: {
+            if (tag !== 322) {
+              break;
+            }
+
+            message.budgetId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2644,6 +2840,11 @@ export const ChargeResponse: MessageFns<ChargeResponse> = {
         : isSet(object.entry_id)
         ? globalThis.String(object.entry_id)
         : "0",
+      budgetId: isSet(object.budgetId)
+        ? globalThis.String(object.budgetId)
+        : isSet(object.budget_id)
+        ? globalThis.String(object.budget_id)
+        : "",
     };
   },
 
@@ -2667,6 +2868,9 @@ export const ChargeResponse: MessageFns<ChargeResponse> = {
     if (message.entryId !== "0") {
       obj.entryId = message.entryId;
     }
+    if (message.budgetId !== "") {
+      obj.budgetId = message.budgetId;
+    }
     return obj;
   },
 
@@ -2681,6 +2885,7 @@ export const ChargeResponse: MessageFns<ChargeResponse> = {
     message.proceed = object.proceed ?? false;
     message.releasedMicros = object.releasedMicros ?? "0";
     message.entryId = object.entryId ?? "0";
+    message.budgetId = object.budgetId ?? "";
     return message;
   },
 };
@@ -4118,6 +4323,620 @@ export const ReverseChargeResponse: MessageFns<ReverseChargeResponse> = {
   },
 };
 
+function createBaseBudget(): Budget {
+  return {
+    budgetId: "",
+    unit: 0,
+    scope: 0,
+    scopeId: "",
+    limitMicros: "0",
+    mode: 0,
+    perCycle: false,
+    thresholdPercents: [],
+    usedMicros: "0",
+    reservedMicros: "0",
+  };
+}
+
+export const Budget: MessageFns<Budget> = {
+  encode(message: Budget, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.budgetId !== "") {
+      writer.uint32(10).string(message.budgetId);
+    }
+    if (message.unit !== 0) {
+      writer.uint32(16).int32(message.unit);
+    }
+    if (message.scope !== 0) {
+      writer.uint32(24).int32(message.scope);
+    }
+    if (message.scopeId !== "") {
+      writer.uint32(34).string(message.scopeId);
+    }
+    if (message.limitMicros !== "0") {
+      writer.uint32(40).int64(message.limitMicros);
+    }
+    if (message.mode !== 0) {
+      writer.uint32(48).int32(message.mode);
+    }
+    if (message.perCycle !== false) {
+      writer.uint32(56).bool(message.perCycle);
+    }
+    if (message.thresholdPercents.length !== 0) {
+      writer.uint32(66).fork();
+      for (const v of message.thresholdPercents) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    if (message.usedMicros !== "0") {
+      writer.uint32(72).int64(message.usedMicros);
+    }
+    if (message.reservedMicros !== "0") {
+      writer.uint32(80).int64(message.reservedMicros);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Budget {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBudget();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.budgetId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.unit = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.scope = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.scopeId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.limitMicros = reader.int64().toString();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.mode = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.perCycle = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag === 64) {
+              message.thresholdPercents.push(reader.int32());
+
+              continue;
+            }
+
+            if (tag === 66) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.thresholdPercents.push(reader.int32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.usedMicros = reader.int64().toString();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.reservedMicros = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Budget {
+    return {
+      budgetId: isSet(object.budgetId)
+        ? globalThis.String(object.budgetId)
+        : isSet(object.budget_id)
+        ? globalThis.String(object.budget_id)
+        : "",
+      unit: isSet(object.unit) ? unitFromJSON(object.unit) : 0,
+      scope: isSet(object.scope) ? budgetScopeFromJSON(object.scope) : 0,
+      scopeId: isSet(object.scopeId)
+        ? globalThis.String(object.scopeId)
+        : isSet(object.scope_id)
+        ? globalThis.String(object.scope_id)
+        : "",
+      limitMicros: isSet(object.limitMicros)
+        ? globalThis.String(object.limitMicros)
+        : isSet(object.limit_micros)
+        ? globalThis.String(object.limit_micros)
+        : "0",
+      mode: isSet(object.mode) ? budgetModeFromJSON(object.mode) : 0,
+      perCycle: isSet(object.perCycle)
+        ? globalThis.Boolean(object.perCycle)
+        : isSet(object.per_cycle)
+        ? globalThis.Boolean(object.per_cycle)
+        : false,
+      thresholdPercents: globalThis.Array.isArray(object?.thresholdPercents)
+        ? object.thresholdPercents.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.threshold_percents)
+        ? object.threshold_percents.map((e: any) => globalThis.Number(e))
+        : [],
+      usedMicros: isSet(object.usedMicros)
+        ? globalThis.String(object.usedMicros)
+        : isSet(object.used_micros)
+        ? globalThis.String(object.used_micros)
+        : "0",
+      reservedMicros: isSet(object.reservedMicros)
+        ? globalThis.String(object.reservedMicros)
+        : isSet(object.reserved_micros)
+        ? globalThis.String(object.reserved_micros)
+        : "0",
+    };
+  },
+
+  toJSON(message: Budget): unknown {
+    const obj: any = {};
+    if (message.budgetId !== "") {
+      obj.budgetId = message.budgetId;
+    }
+    if (message.unit !== 0) {
+      obj.unit = unitToJSON(message.unit);
+    }
+    if (message.scope !== 0) {
+      obj.scope = budgetScopeToJSON(message.scope);
+    }
+    if (message.scopeId !== "") {
+      obj.scopeId = message.scopeId;
+    }
+    if (message.limitMicros !== "0") {
+      obj.limitMicros = message.limitMicros;
+    }
+    if (message.mode !== 0) {
+      obj.mode = budgetModeToJSON(message.mode);
+    }
+    if (message.perCycle !== false) {
+      obj.perCycle = message.perCycle;
+    }
+    if (message.thresholdPercents?.length) {
+      obj.thresholdPercents = message.thresholdPercents.map((e) => Math.round(e));
+    }
+    if (message.usedMicros !== "0") {
+      obj.usedMicros = message.usedMicros;
+    }
+    if (message.reservedMicros !== "0") {
+      obj.reservedMicros = message.reservedMicros;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Budget>): Budget {
+    return Budget.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Budget>): Budget {
+    const message = createBaseBudget();
+    message.budgetId = object.budgetId ?? "";
+    message.unit = object.unit ?? 0;
+    message.scope = object.scope ?? 0;
+    message.scopeId = object.scopeId ?? "";
+    message.limitMicros = object.limitMicros ?? "0";
+    message.mode = object.mode ?? 0;
+    message.perCycle = object.perCycle ?? false;
+    message.thresholdPercents = object.thresholdPercents?.map((e) => e) || [];
+    message.usedMicros = object.usedMicros ?? "0";
+    message.reservedMicros = object.reservedMicros ?? "0";
+    return message;
+  },
+};
+
+function createBaseSetBudgetRequest(): SetBudgetRequest {
+  return {
+    accountId: "",
+    unit: 0,
+    scope: 0,
+    scopeId: "",
+    limitMicros: "0",
+    mode: 0,
+    perCycle: false,
+    thresholdPercents: [],
+    reason: "",
+    actor: "",
+    idempotencyKey: "",
+  };
+}
+
+export const SetBudgetRequest: MessageFns<SetBudgetRequest> = {
+  encode(message: SetBudgetRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accountId !== "") {
+      writer.uint32(10).string(message.accountId);
+    }
+    if (message.unit !== 0) {
+      writer.uint32(16).int32(message.unit);
+    }
+    if (message.scope !== 0) {
+      writer.uint32(24).int32(message.scope);
+    }
+    if (message.scopeId !== "") {
+      writer.uint32(34).string(message.scopeId);
+    }
+    if (message.limitMicros !== "0") {
+      writer.uint32(40).int64(message.limitMicros);
+    }
+    if (message.mode !== 0) {
+      writer.uint32(48).int32(message.mode);
+    }
+    if (message.perCycle !== false) {
+      writer.uint32(56).bool(message.perCycle);
+    }
+    if (message.thresholdPercents.length !== 0) {
+      writer.uint32(66).fork();
+      for (const v of message.thresholdPercents) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    if (message.reason !== "") {
+      writer.uint32(74).string(message.reason);
+    }
+    if (message.actor !== "") {
+      writer.uint32(82).string(message.actor);
+    }
+    if (message.idempotencyKey !== "") {
+      writer.uint32(90).string(message.idempotencyKey);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetBudgetRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetBudgetRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.unit = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.scope = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.scopeId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.limitMicros = reader.int64().toString();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.mode = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.perCycle = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag === 64) {
+              message.thresholdPercents.push(reader.int32());
+
+              continue;
+            }
+
+            if (tag === 66) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.thresholdPercents.push(reader.int32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.actor = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetBudgetRequest {
+    return {
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      unit: isSet(object.unit) ? unitFromJSON(object.unit) : 0,
+      scope: isSet(object.scope) ? budgetScopeFromJSON(object.scope) : 0,
+      scopeId: isSet(object.scopeId)
+        ? globalThis.String(object.scopeId)
+        : isSet(object.scope_id)
+        ? globalThis.String(object.scope_id)
+        : "",
+      limitMicros: isSet(object.limitMicros)
+        ? globalThis.String(object.limitMicros)
+        : isSet(object.limit_micros)
+        ? globalThis.String(object.limit_micros)
+        : "0",
+      mode: isSet(object.mode) ? budgetModeFromJSON(object.mode) : 0,
+      perCycle: isSet(object.perCycle)
+        ? globalThis.Boolean(object.perCycle)
+        : isSet(object.per_cycle)
+        ? globalThis.Boolean(object.per_cycle)
+        : false,
+      thresholdPercents: globalThis.Array.isArray(object?.thresholdPercents)
+        ? object.thresholdPercents.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.threshold_percents)
+        ? object.threshold_percents.map((e: any) => globalThis.Number(e))
+        : [],
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      actor: isSet(object.actor) ? globalThis.String(object.actor) : "",
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : "",
+    };
+  },
+
+  toJSON(message: SetBudgetRequest): unknown {
+    const obj: any = {};
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.unit !== 0) {
+      obj.unit = unitToJSON(message.unit);
+    }
+    if (message.scope !== 0) {
+      obj.scope = budgetScopeToJSON(message.scope);
+    }
+    if (message.scopeId !== "") {
+      obj.scopeId = message.scopeId;
+    }
+    if (message.limitMicros !== "0") {
+      obj.limitMicros = message.limitMicros;
+    }
+    if (message.mode !== 0) {
+      obj.mode = budgetModeToJSON(message.mode);
+    }
+    if (message.perCycle !== false) {
+      obj.perCycle = message.perCycle;
+    }
+    if (message.thresholdPercents?.length) {
+      obj.thresholdPercents = message.thresholdPercents.map((e) => Math.round(e));
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.actor !== "") {
+      obj.actor = message.actor;
+    }
+    if (message.idempotencyKey !== "") {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetBudgetRequest>): SetBudgetRequest {
+    return SetBudgetRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetBudgetRequest>): SetBudgetRequest {
+    const message = createBaseSetBudgetRequest();
+    message.accountId = object.accountId ?? "";
+    message.unit = object.unit ?? 0;
+    message.scope = object.scope ?? 0;
+    message.scopeId = object.scopeId ?? "";
+    message.limitMicros = object.limitMicros ?? "0";
+    message.mode = object.mode ?? 0;
+    message.perCycle = object.perCycle ?? false;
+    message.thresholdPercents = object.thresholdPercents?.map((e) => e) || [];
+    message.reason = object.reason ?? "";
+    message.actor = object.actor ?? "";
+    message.idempotencyKey = object.idempotencyKey ?? "";
+    return message;
+  },
+};
+
+function createBaseSetBudgetResponse(): SetBudgetResponse {
+  return { budget: undefined };
+}
+
+export const SetBudgetResponse: MessageFns<SetBudgetResponse> = {
+  encode(message: SetBudgetResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.budget !== undefined) {
+      Budget.encode(message.budget, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetBudgetResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetBudgetResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.budget = Budget.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetBudgetResponse {
+    return { budget: isSet(object.budget) ? Budget.fromJSON(object.budget) : undefined };
+  },
+
+  toJSON(message: SetBudgetResponse): unknown {
+    const obj: any = {};
+    if (message.budget !== undefined) {
+      obj.budget = Budget.toJSON(message.budget);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetBudgetResponse>): SetBudgetResponse {
+    return SetBudgetResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetBudgetResponse>): SetBudgetResponse {
+    const message = createBaseSetBudgetResponse();
+    message.budget = (object.budget !== undefined && object.budget !== null)
+      ? Budget.fromPartial(object.budget)
+      : undefined;
+    return message;
+  },
+};
+
 function createBasePool(): Pool {
   return {
     poolId: "",
@@ -4901,7 +5720,7 @@ export const GetBalanceRequest: MessageFns<GetBalanceRequest> = {
 };
 
 function createBaseGetBalanceResponse(): GetBalanceResponse {
-  return { accountId: "", pools: [], units: [], cycle: undefined };
+  return { accountId: "", pools: [], units: [], cycle: undefined, budgets: [] };
 }
 
 export const GetBalanceResponse: MessageFns<GetBalanceResponse> = {
@@ -4917,6 +5736,9 @@ export const GetBalanceResponse: MessageFns<GetBalanceResponse> = {
     }
     if (message.cycle !== undefined) {
       CycleMetrics.encode(message.cycle, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.budgets) {
+      Budget.encode(v!, writer.uint32(322).fork()).join();
     }
     return writer;
   },
@@ -4966,6 +5788,14 @@ export const GetBalanceResponse: MessageFns<GetBalanceResponse> = {
             message.cycle = CycleMetrics.decode(reader, reader.uint32());
             continue;
           }
+          case 40: {
+            if (tag !== 322) {
+              break;
+            }
+
+            message.budgets.push(Budget.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4988,6 +5818,7 @@ export const GetBalanceResponse: MessageFns<GetBalanceResponse> = {
       pools: globalThis.Array.isArray(object?.pools) ? object.pools.map((e: any) => Pool.fromJSON(e)) : [],
       units: globalThis.Array.isArray(object?.units) ? object.units.map((e: any) => UnitBalance.fromJSON(e)) : [],
       cycle: isSet(object.cycle) ? CycleMetrics.fromJSON(object.cycle) : undefined,
+      budgets: globalThis.Array.isArray(object?.budgets) ? object.budgets.map((e: any) => Budget.fromJSON(e)) : [],
     };
   },
 
@@ -5005,6 +5836,9 @@ export const GetBalanceResponse: MessageFns<GetBalanceResponse> = {
     if (message.cycle !== undefined) {
       obj.cycle = CycleMetrics.toJSON(message.cycle);
     }
+    if (message.budgets?.length) {
+      obj.budgets = message.budgets.map((e) => Budget.toJSON(e));
+    }
     return obj;
   },
 
@@ -5019,6 +5853,7 @@ export const GetBalanceResponse: MessageFns<GetBalanceResponse> = {
     message.cycle = (object.cycle !== undefined && object.cycle !== null)
       ? CycleMetrics.fromPartial(object.cycle)
       : undefined;
+    message.budgets = object.budgets?.map((e) => Budget.fromPartial(e)) || [];
     return message;
   },
 };
@@ -10956,6 +11791,237 @@ export const DeploymentChanged: MessageFns<DeploymentChanged> = {
   },
 };
 
+function createBaseBudgetCrossed(): BudgetCrossed {
+  return {
+    budgetId: "",
+    unit: 0,
+    scope: 0,
+    scopeId: "",
+    mode: 0,
+    thresholdPercent: 0,
+    percentUsed: 0,
+    usedMicros: "0",
+    limitMicros: "0",
+  };
+}
+
+export const BudgetCrossed: MessageFns<BudgetCrossed> = {
+  encode(message: BudgetCrossed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.budgetId !== "") {
+      writer.uint32(10).string(message.budgetId);
+    }
+    if (message.unit !== 0) {
+      writer.uint32(16).int32(message.unit);
+    }
+    if (message.scope !== 0) {
+      writer.uint32(24).int32(message.scope);
+    }
+    if (message.scopeId !== "") {
+      writer.uint32(34).string(message.scopeId);
+    }
+    if (message.mode !== 0) {
+      writer.uint32(40).int32(message.mode);
+    }
+    if (message.thresholdPercent !== 0) {
+      writer.uint32(48).int32(message.thresholdPercent);
+    }
+    if (message.percentUsed !== 0) {
+      writer.uint32(56).int32(message.percentUsed);
+    }
+    if (message.usedMicros !== "0") {
+      writer.uint32(64).int64(message.usedMicros);
+    }
+    if (message.limitMicros !== "0") {
+      writer.uint32(72).int64(message.limitMicros);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BudgetCrossed {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBudgetCrossed();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.budgetId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.unit = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.scope = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.scopeId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.mode = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.thresholdPercent = reader.int32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.percentUsed = reader.int32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.usedMicros = reader.int64().toString();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.limitMicros = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BudgetCrossed {
+    return {
+      budgetId: isSet(object.budgetId)
+        ? globalThis.String(object.budgetId)
+        : isSet(object.budget_id)
+        ? globalThis.String(object.budget_id)
+        : "",
+      unit: isSet(object.unit) ? unitFromJSON(object.unit) : 0,
+      scope: isSet(object.scope) ? budgetScopeFromJSON(object.scope) : 0,
+      scopeId: isSet(object.scopeId)
+        ? globalThis.String(object.scopeId)
+        : isSet(object.scope_id)
+        ? globalThis.String(object.scope_id)
+        : "",
+      mode: isSet(object.mode) ? budgetModeFromJSON(object.mode) : 0,
+      thresholdPercent: isSet(object.thresholdPercent)
+        ? globalThis.Number(object.thresholdPercent)
+        : isSet(object.threshold_percent)
+        ? globalThis.Number(object.threshold_percent)
+        : 0,
+      percentUsed: isSet(object.percentUsed)
+        ? globalThis.Number(object.percentUsed)
+        : isSet(object.percent_used)
+        ? globalThis.Number(object.percent_used)
+        : 0,
+      usedMicros: isSet(object.usedMicros)
+        ? globalThis.String(object.usedMicros)
+        : isSet(object.used_micros)
+        ? globalThis.String(object.used_micros)
+        : "0",
+      limitMicros: isSet(object.limitMicros)
+        ? globalThis.String(object.limitMicros)
+        : isSet(object.limit_micros)
+        ? globalThis.String(object.limit_micros)
+        : "0",
+    };
+  },
+
+  toJSON(message: BudgetCrossed): unknown {
+    const obj: any = {};
+    if (message.budgetId !== "") {
+      obj.budgetId = message.budgetId;
+    }
+    if (message.unit !== 0) {
+      obj.unit = unitToJSON(message.unit);
+    }
+    if (message.scope !== 0) {
+      obj.scope = budgetScopeToJSON(message.scope);
+    }
+    if (message.scopeId !== "") {
+      obj.scopeId = message.scopeId;
+    }
+    if (message.mode !== 0) {
+      obj.mode = budgetModeToJSON(message.mode);
+    }
+    if (message.thresholdPercent !== 0) {
+      obj.thresholdPercent = Math.round(message.thresholdPercent);
+    }
+    if (message.percentUsed !== 0) {
+      obj.percentUsed = Math.round(message.percentUsed);
+    }
+    if (message.usedMicros !== "0") {
+      obj.usedMicros = message.usedMicros;
+    }
+    if (message.limitMicros !== "0") {
+      obj.limitMicros = message.limitMicros;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BudgetCrossed>): BudgetCrossed {
+    return BudgetCrossed.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BudgetCrossed>): BudgetCrossed {
+    const message = createBaseBudgetCrossed();
+    message.budgetId = object.budgetId ?? "";
+    message.unit = object.unit ?? 0;
+    message.scope = object.scope ?? 0;
+    message.scopeId = object.scopeId ?? "";
+    message.mode = object.mode ?? 0;
+    message.thresholdPercent = object.thresholdPercent ?? 0;
+    message.percentUsed = object.percentUsed ?? 0;
+    message.usedMicros = object.usedMicros ?? "0";
+    message.limitMicros = object.limitMicros ?? "0";
+    return message;
+  },
+};
+
 function createBaseLedgerEvent(): LedgerEvent {
   return { sequence: "0", accountId: "", occurredAt: undefined, traceparent: "", kind: undefined };
 }
@@ -10992,6 +12058,9 @@ export const LedgerEvent: MessageFns<LedgerEvent> = {
         break;
       case "poolReloaded":
         PoolReloaded.encode(message.kind.poolReloaded, writer.uint32(122).fork()).join();
+        break;
+      case "budgetCrossed":
+        BudgetCrossed.encode(message.kind.budgetCrossed, writer.uint32(322).fork()).join();
         break;
     }
     return writer;
@@ -11099,6 +12168,14 @@ export const LedgerEvent: MessageFns<LedgerEvent> = {
             message.kind = { $case: "poolReloaded", poolReloaded: PoolReloaded.decode(reader, reader.uint32()) };
             continue;
           }
+          case 40: {
+            if (tag !== 322) {
+              break;
+            }
+
+            message.kind = { $case: "budgetCrossed", budgetCrossed: BudgetCrossed.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -11149,6 +12226,10 @@ export const LedgerEvent: MessageFns<LedgerEvent> = {
         ? { $case: "poolReloaded", poolReloaded: PoolReloaded.fromJSON(object.poolReloaded) }
         : isSet(object.pool_reloaded)
         ? { $case: "poolReloaded", poolReloaded: PoolReloaded.fromJSON(object.pool_reloaded) }
+        : isSet(object.budgetCrossed)
+        ? { $case: "budgetCrossed", budgetCrossed: BudgetCrossed.fromJSON(object.budgetCrossed) }
+        : isSet(object.budget_crossed)
+        ? { $case: "budgetCrossed", budgetCrossed: BudgetCrossed.fromJSON(object.budget_crossed) }
         : undefined,
     };
   },
@@ -11179,6 +12260,8 @@ export const LedgerEvent: MessageFns<LedgerEvent> = {
       obj.deploymentChanged = DeploymentChanged.toJSON(message.kind.deploymentChanged);
     } else if (message.kind?.$case === "poolReloaded") {
       obj.poolReloaded = PoolReloaded.toJSON(message.kind.poolReloaded);
+    } else if (message.kind?.$case === "budgetCrossed") {
+      obj.budgetCrossed = BudgetCrossed.toJSON(message.kind.budgetCrossed);
     }
     return obj;
   },
@@ -11235,6 +12318,15 @@ export const LedgerEvent: MessageFns<LedgerEvent> = {
       case "poolReloaded": {
         if (object.kind?.poolReloaded !== undefined && object.kind?.poolReloaded !== null) {
           message.kind = { $case: "poolReloaded", poolReloaded: PoolReloaded.fromPartial(object.kind.poolReloaded) };
+        }
+        break;
+      }
+      case "budgetCrossed": {
+        if (object.kind?.budgetCrossed !== undefined && object.kind?.budgetCrossed !== null) {
+          message.kind = {
+            $case: "budgetCrossed",
+            budgetCrossed: BudgetCrossed.fromPartial(object.kind.budgetCrossed),
+          };
         }
         break;
       }
@@ -14419,7 +15511,7 @@ export const MeterClosed: MessageFns<MeterClosed> = {
  * NOT_FOUND; the idempotency key (replay or reuse); expired holds of the
  * account are returned and expired pools closed, before any write on the
  * account (Grant and Adjust included); FAILED_PRECONDITION; then the denials
- * ACCOUNT_SUSPENDED, NOT_ELIGIBLE, and the balance denials. An RPC error
+ * ACCOUNT_SUSPENDED, NOT_ELIGIBLE, BUDGET_EXCEEDED, and the balance denials. An RPC error
  * writes nothing and leaves the key free; answers, denials included, are
  * recorded under the key. Every journal entry has exactly one line per pool
  * it touches, and its lines sum to zero.
@@ -14530,6 +15622,27 @@ export const LedgerServiceService = {
     responseSerialize: (value: ReverseChargeResponse): Buffer =>
       Buffer.from(ReverseChargeResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReverseChargeResponse => ReverseChargeResponse.decode(value),
+  },
+  /**
+   * Sets (or changes) the budget of one unit and attribution scope, with a
+   * reason (support). Open holds reserve against the budgets over their
+   * attribution as against the balance; a HARD budget is never passed
+   * (Authorize and ExtendHold are denied BUDGET_EXCEEDED, a Charge collects
+   * at most what is left of it and names it, Meter streams under it stop with
+   * reason BUDGET); every budget emits BudgetCrossed once per threshold per
+   * period. A changed budget keeps what it used. Runs and deployments count
+   * too: their ticks are charges under the work's attribution, a HARD budget
+   * with nothing left denies StartRun and Deploy BUDGET_EXCEEDED, and stops
+   * running work when a tick reaches it.
+   */
+  setBudget: {
+    path: "/tollgate.ledger.v1.LedgerService/SetBudget" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetBudgetRequest): Buffer => Buffer.from(SetBudgetRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetBudgetRequest => SetBudgetRequest.decode(value),
+    responseSerialize: (value: SetBudgetResponse): Buffer => Buffer.from(SetBudgetResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetBudgetResponse => SetBudgetResponse.decode(value),
   },
   getBalance: {
     path: "/tollgate.ledger.v1.LedgerService/GetBalance" as const,
@@ -14885,6 +15998,19 @@ export interface LedgerServiceServer extends UntypedServiceImplementation {
    * instead).
    */
   reverseCharge: handleUnaryCall<ReverseChargeRequest, ReverseChargeResponse>;
+  /**
+   * Sets (or changes) the budget of one unit and attribution scope, with a
+   * reason (support). Open holds reserve against the budgets over their
+   * attribution as against the balance; a HARD budget is never passed
+   * (Authorize and ExtendHold are denied BUDGET_EXCEEDED, a Charge collects
+   * at most what is left of it and names it, Meter streams under it stop with
+   * reason BUDGET); every budget emits BudgetCrossed once per threshold per
+   * period. A changed budget keeps what it used. Runs and deployments count
+   * too: their ticks are charges under the work's attribution, a HARD budget
+   * with nothing left denies StartRun and Deploy BUDGET_EXCEEDED, and stops
+   * running work when a tick reaches it.
+   */
+  setBudget: handleUnaryCall<SetBudgetRequest, SetBudgetResponse>;
   getBalance: handleUnaryCall<GetBalanceRequest, GetBalanceResponse>;
   getHold: handleUnaryCall<GetHoldRequest, GetHoldResponse>;
   /** Holds, newest first (e.g. the open ones: work in flight). */
@@ -15133,6 +16259,33 @@ export interface LedgerServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReverseChargeResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Sets (or changes) the budget of one unit and attribution scope, with a
+   * reason (support). Open holds reserve against the budgets over their
+   * attribution as against the balance; a HARD budget is never passed
+   * (Authorize and ExtendHold are denied BUDGET_EXCEEDED, a Charge collects
+   * at most what is left of it and names it, Meter streams under it stop with
+   * reason BUDGET); every budget emits BudgetCrossed once per threshold per
+   * period. A changed budget keeps what it used. Runs and deployments count
+   * too: their ticks are charges under the work's attribution, a HARD budget
+   * with nothing left denies StartRun and Deploy BUDGET_EXCEEDED, and stops
+   * running work when a tick reaches it.
+   */
+  setBudget(
+    request: SetBudgetRequest,
+    callback: (error: ServiceError | null, response: SetBudgetResponse) => void,
+  ): ClientUnaryCall;
+  setBudget(
+    request: SetBudgetRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetBudgetResponse) => void,
+  ): ClientUnaryCall;
+  setBudget(
+    request: SetBudgetRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetBudgetResponse) => void,
   ): ClientUnaryCall;
   getBalance(
     request: GetBalanceRequest,

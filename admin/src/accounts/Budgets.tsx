@@ -1,0 +1,152 @@
+import Edit from "@mui/icons-material/Edit";
+import Add from "@mui/icons-material/Add";
+import { Button, Card, CardContent, Checkbox, FormControlLabel, LinearProgress, Stack, Table, TableBody, TableCell, TableHead, TableRow, TextField, Tooltip, Typography } from "@mui/material";
+import { useState, type ReactNode } from "react";
+import type { Budget, BudgetScope, SetBudgetBody } from "../api-types";
+import { ActionDialog } from "../components/ActionDialog";
+import { RESOURCES } from "../data-provider";
+import { useRole, useTollgate } from "../hooks";
+import { checkHumanAmount, formatAmount, microsToHuman, percentOf, unitLabel } from "../money";
+
+const SCOPES: { value: BudgetScope; label: string }[] = [
+  { value: "task", label: "Run or task" },
+  { value: "agent", label: "Agent" },
+  { value: "user", label: "User" },
+  { value: "workspace", label: "Workspace" },
+  { value: "workspace_group", label: "Workspace group" },
+];
+const scopeLabel = (scope: string) => SCOPES.find((s) => s.value === scope)?.label ?? scope;
+
+type Draft = Omit<SetBudgetBody, "reason">;
+const NEW: Draft = { unit: "credits", scope: "agent", scope_id: "", limit: "", mode: "hard", per_cycle: true };
+
+/**
+ * The account's budgets: used (and held) against each limit, and the
+ * operator's action to set or change one, with a reason (audited).
+ */
+export function BudgetsPanel({ accountId, budgets }: { accountId: string; budgets: Budget[] }) {
+  const { canOperate } = useRole();
+  const [editing, setEditing] = useState<{ draft: Draft; existing: boolean } | null>(null);
+  const edit = (b: Budget) =>
+    setEditing({ existing: true, draft: { unit: b.unit, scope: b.scope, scope_id: b.scope_id, limit: microsToHuman(b.limit_micros), mode: b.mode, per_cycle: b.per_cycle } });
+  const action = (testId: string, label: string, icon: ReactNode, onClick: () => void) => {
+    const button = (
+      <Button size="small" startIcon={icon} onClick={onClick} disabled={!canOperate} data-testid={testId}>
+        {label}
+      </Button>
+    );
+    return canOperate ? button : <Tooltip title="Needs the operator role"><span>{button}</span></Tooltip>;
+  };
+  return (
+    <Card variant="outlined" data-testid="budgets">
+      <CardContent>
+        <Stack direction="row" sx={{ alignItems: "center", justifyContent: "space-between", mb: 1 }}>
+          <Typography variant="subtitle2" color="text.secondary">
+            Budgets
+          </Typography>
+          {action("budget-add-button", "Set budget", <Add />, () => setEditing({ existing: false, draft: NEW }))}
+        </Stack>
+        {budgets.length === 0 ? (
+          <Typography color="text.secondary" data-testid="budgets-empty">
+            No budgets: runs, agents, users and workspaces may spend up to the account's balance.
+          </Typography>
+        ) : (
+          <Table size="small">
+            <TableHead>
+              <TableRow>
+                <TableCell>Scope</TableCell>
+                <TableCell>Mode</TableCell>
+                <TableCell>Used / limit</TableCell>
+                <TableCell>Held</TableCell>
+                <TableCell>Period</TableCell>
+                <TableCell />
+              </TableRow>
+            </TableHead>
+            <TableBody>
+              {budgets.map((b) => (
+                <TableRow key={b.id} data-testid={`budget-${b.id}`}>
+                  <TableCell>
+                    {scopeLabel(b.scope)} <strong>{b.scope_id}</strong>
+                  </TableCell>
+                  <TableCell>{b.mode === "hard" ? "Hard (refuses)" : `Soft (warns at ${b.threshold_percents.join(", ")} %)`}</TableCell>
+                  <TableCell sx={{ minWidth: 200 }}>
+                    <span data-testid={`budget-used-${b.id}`}>
+                      {formatAmount(b.used_micros, b.unit)} / {formatAmount(b.limit_micros, b.unit)}
+                    </span>
+                    <LinearProgress variant="determinate" value={Math.min(100, percentOf(b.used_micros, b.limit_micros))} color={b.mode === "hard" ? "error" : "warning"} />
+                  </TableCell>
+                  <TableCell>{formatAmount(b.reserved_micros, b.unit)}</TableCell>
+                  <TableCell>{b.per_cycle ? "This cycle" : "Since set"}</TableCell>
+                  <TableCell align="right">{action(`budget-edit-${b.id}`, "Edit", <Edit />, () => edit(b))}</TableCell>
+                </TableRow>
+              ))}
+            </TableBody>
+          </Table>
+        )}
+      </CardContent>
+      {editing && <BudgetDialog accountId={accountId} initial={editing.draft} existing={editing.existing} onClose={() => setEditing(null)} />}
+    </Card>
+  );
+}
+
+function BudgetDialog({ accountId, initial, existing, onClose }: { accountId: string; initial: Draft; existing: boolean; onClose: () => void }) {
+  const provider = useTollgate();
+  const [draft, setDraft] = useState<Draft>(initial);
+  const set = <K extends keyof Draft>(key: K, value: Draft[K]) => setDraft((d) => ({ ...d, [key]: value }));
+  return (
+    <ActionDialog
+      open
+      onClose={onClose}
+      title={existing ? `Change the ${scopeLabel(draft.scope).toLowerCase()} ${draft.scope_id} budget` : "Set a budget"}
+      testId="budget"
+      submitLabel="Set budget"
+      successMessage="Budget set"
+      validate={() => {
+        if (!draft.scope_id.trim()) return { field: "scope_id", message: "Name the run, agent, user or workspace" };
+        const problem = checkHumanAmount(draft.limit, { allowZero: true });
+        return problem ? { field: "limit", message: problem } : null;
+      }}
+      onSubmit={(reason) => provider.setBudget(RESOURCES.accounts, { accountId, ...draft, scope_id: draft.scope_id.trim(), limit: draft.limit.trim(), reason })}
+    >
+      {(errorFor) => (
+        <>
+          <TextField select label="Scope" value={draft.scope} onChange={(e) => set("scope", e.target.value as BudgetScope)} disabled={existing} slotProps={{ htmlInput: { "data-testid": "budget-scope" }, select: { native: true } }}>
+            {SCOPES.map((s) => (
+              <option key={s.value} value={s.value}>
+                {s.label}
+              </option>
+            ))}
+          </TextField>
+          <TextField
+            label="Id (as the attribution names it)"
+            value={draft.scope_id}
+            onChange={(e) => set("scope_id", e.target.value)}
+            disabled={existing}
+            required
+            error={Boolean(errorFor("scope_id"))}
+            helperText={errorFor("scope_id") ?? "e.g. the agent_id, user_id or workspace_id its usage carries"}
+            slotProps={{ htmlInput: { "data-testid": "budget-scope-id" } }}
+          />
+          <TextField
+            label={`Limit (${unitLabel(draft.unit)})`}
+            value={draft.limit}
+            onChange={(e) => set("limit", e.target.value)}
+            required
+            placeholder="50"
+            error={Boolean(errorFor("limit"))}
+            helperText={errorFor("limit") ?? "What the scope may spend"}
+            slotProps={{ htmlInput: { "data-testid": "budget-limit", inputMode: "decimal" } }}
+          />
+          <TextField select label="Mode" value={draft.mode} onChange={(e) => set("mode", e.target.value as Draft["mode"])} slotProps={{ htmlInput: { "data-testid": "budget-mode" }, select: { native: true } }}>
+            <option value="hard">Hard: refuse work past the limit</option>
+            <option value="soft">Soft: warn at 80 % and 100 %</option>
+          </TextField>
+          <FormControlLabel
+            control={<Checkbox checked={draft.per_cycle} onChange={(e) => set("per_cycle", e.target.checked)} slotProps={{ input: { "data-testid": "budget-per-cycle" } as object }} />}
+            label="Per cycle (starts again each cycle)"
+          />
+        </>
+      )}
+    </ActionDialog>
+  );
+}

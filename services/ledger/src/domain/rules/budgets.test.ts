@@ -1,0 +1,108 @@
+import { describe, expect, it } from "vitest";
+import { Machine } from "../fixtures.js";
+
+const AGENT = { agent_id: "agent-1" };
+
+describe("budgets", () => {
+  it("a hard budget denies an Authorize that does not fit in limit − used − reserved, with BUDGET_EXCEEDED", () => {
+    const m = Machine.open({ allotmentMicros: 1_000n });
+    m.ok(m.setBudget(50n));
+    const first = m.ok(m.authorize(30n, { attribution: AGENT }));
+    expect(first.allowed).toBe(true);
+    // The open hold reserves 30 of the 50: 25 more does not fit, 20 does.
+    expect(m.ok(m.authorize(25n, { attribution: AGENT }))).toMatchObject({ allowed: false, reason: "BUDGET_EXCEEDED" });
+    expect(m.ok(m.authorize(20n, { attribution: AGENT })).allowed).toBe(true);
+    // Another agent and unattributed usage are not covered.
+    expect(m.ok(m.authorize(500n, { attribution: { agent_id: "agent-2" } })).allowed).toBe(true);
+    expect(m.ok(m.authorize(100n)).allowed).toBe(true);
+  });
+
+  it("suspension and eligibility answer before the budget, the budget before the balance", () => {
+    const m = Machine.open({ allotmentMicros: 10n });
+    m.ok(m.setBudget(5n));
+    expect(m.ok(m.authorize(50n, { attribution: AGENT }))).toMatchObject({ allowed: false, reason: "BUDGET_EXCEEDED" });
+    expect(m.ok(m.authorize(50n, { attribution: AGENT, eligibility: { allowed: false, metered: true, reason: "no" } }))).toMatchObject({ reason: "NOT_ELIGIBLE" });
+    expect(m.ok(m.authorize(50n))).toMatchObject({ allowed: false, reason: "INSUFFICIENT_CREDITS" });
+  });
+
+  it("a Charge collects at most the hard budget's room, names the budget and may not proceed; its own hold's remainder is its own", () => {
+    const m = Machine.open({ allotmentMicros: 1_000n });
+    m.ok(m.setBudget(50n));
+    const hold = m.ok(m.authorize(40n, { attribution: AGENT }));
+    // 40 of the hold + 10 of the budget's room: 60 asked, 50 collected.
+    const charged = m.ok(m.charge(60n, { holdId: hold.holdId!, attribution: {} }));
+    expect(charged).toMatchObject({ chargedMicros: 50n, uncollectedMicros: 10n, proceed: false, budgetId: "credits/agent/agent-1" });
+    expect(m.ok(m.charge(1n, { attribution: AGENT }))).toMatchObject({ chargedMicros: 0n, uncollectedMicros: 1n, proceed: false });
+    expect(m.account.budgets.get("credits/agent/agent-1")!.usedMicros).toBe(50n);
+    // Under the budget, a charge proceeds and names no budget.
+    const other = Machine.open({ allotmentMicros: 1_000n });
+    other.ok(other.setBudget(50n));
+    expect(other.ok(other.charge(10n, { attribution: AGENT }))).toEqual(expect.not.objectContaining({ budgetId: expect.anything() }));
+  });
+
+  it("an ExtendHold and a StartWork are denied past a hard budget", () => {
+    const m = Machine.open({ allotmentMicros: 1_000n });
+    m.ok(m.setBudget(50n));
+    const hold = m.ok(m.authorize(40n, { attribution: AGENT }));
+    expect(m.ok(m.extendHold(hold.holdId!, 20n, 0))).toMatchObject({ allowed: false, reason: "BUDGET_EXCEEDED" });
+    expect(m.ok(m.extendHold(hold.holdId!, 10n, 0)).allowed).toBe(true);
+    m.ok(m.setBudget(5n, { scope: "task", scopeId: "run-1" }));
+    m.ok(m.charge(5n, { attribution: { task_id: "run-1" } }));
+    const start = { type: "startWork" as const, accountId: "acct", kind: "run" as const, workId: "run-1", unit: "credits", replicas: 1, attribution: {}, endpoint: "", idempotencyKey: "s1", requestHash: "s1" };
+    expect(m.ok(start)).toMatchObject({ allowed: false, reason: "BUDGET_EXCEEDED" });
+  });
+
+  it("a tick is a charge under the work's budgets: used, capped at a hard one, which stops the work; unmetered work starts past it", () => {
+    const m = Machine.open({ allotmentMicros: 1_000n });
+    m.ok(m.setBudget(12n));
+    const start = (workId: string, metered: boolean) => ({
+      type: "startWork" as const, accountId: "acct", kind: "run" as const, workId, unit: "credits", replicas: 1, attribution: AGENT, endpoint: "", metered, idempotencyKey: workId, requestHash: workId,
+    });
+    expect(m.ok(start("run-1", true)).allowed).toBe(true);
+    const from = m.nowMs;
+    m.nowMs += 10_000;
+    const tick = { type: "meter" as const, accountId: "acct", workId: "run-1", fromMs: from, toMs: from + 5_000, amountMicros: 8n, bucket: "compute", rateTableVersion: 1n, nextState: null, replicas: null, traceparent: "", traceId: "" };
+    expect(m.ok(tick)).toMatchObject({ state: "running", charge: { chargedMicros: 8n, proceed: true } });
+    expect(m.ok({ ...tick, fromMs: from + 5_000, toMs: from + 10_000 })).toMatchObject({ state: "stopped", charge: { chargedMicros: 4n, uncollectedMicros: 4n, proceed: false, budgetId: "credits/agent/agent-1" } });
+    expect(m.account.budgets.get("credits/agent/agent-1")!.usedMicros).toBe(12n);
+    expect(m.account.work.get("run-1")).toMatchObject({ state: "stopped", chargedMicros: 12n, stopReason: "budget exceeded" });
+    expect(m.events.find((e) => e.kind === "work_stopped")?.payload.message).toContain("budget");
+    expect(m.ok(start("run-2", true))).toMatchObject({ allowed: false, reason: "BUDGET_EXCEEDED", message: expect.stringContaining("agent agent-1 budget") });
+    expect(m.ok(start("run-3", false)).allowed).toBe(true);
+  });
+
+  it("a soft budget never refuses and emits budget_crossed once per threshold", () => {
+    const m = Machine.open({ allotmentMicros: 1_000n });
+    const set = m.ok(m.setBudget(100n, { mode: "soft" }));
+    expect(set.thresholdPercents).toEqual([80, 100]);
+    m.ok(m.charge(70n, { attribution: AGENT }));
+    m.ok(m.charge(15n, { attribution: AGENT }));
+    m.ok(m.charge(5n, { attribution: AGENT }));
+    expect(m.ok(m.charge(50n, { attribution: AGENT }))).toMatchObject({ chargedMicros: 50n, proceed: true });
+    m.ok(m.charge(50n, { attribution: AGENT }));
+    const crossed = m.events.filter((e) => e.kind === "budget_crossed").map((e) => [e.payload.threshold_percent, e.payload.percent_used]);
+    expect(crossed).toEqual([[80, 85], [100, 140]]);
+  });
+
+  it("a per-cycle budget counts from the cycle start: a new cycle starts it at 0 and its thresholds again", () => {
+    const m = Machine.open({ allotmentMicros: 1_000n });
+    m.ok(m.setBudget(10n, { perCycle: true, thresholdPercents: [100] }));
+    expect(m.ok(m.charge(15n, { attribution: AGENT }))).toMatchObject({ chargedMicros: 10n, proceed: false });
+    m.ok(m.nextCycle());
+    expect(m.ok(m.charge(4n, { attribution: AGENT }))).toMatchObject({ chargedMicros: 4n, proceed: true });
+    expect(m.account.budgets.get("credits/agent/agent-1")!.usedMicros).toBe(4n);
+    m.ok(m.charge(6n, { attribution: AGENT }));
+    expect(m.events.filter((e) => e.kind === "budget_crossed")).toHaveLength(2);
+  });
+
+  it("a budget changed by support keeps what it used; setting needs a reason, a scope id and a known unit", () => {
+    const m = Machine.open({ allotmentMicros: 1_000n });
+    m.ok(m.setBudget(50n));
+    m.ok(m.charge(30n, { attribution: AGENT }));
+    expect(m.ok(m.setBudget(100n, { mode: "soft" }))).toMatchObject({ usedMicros: 30n, limitMicros: 100n, mode: "soft" });
+    expect(m.run(m.setBudget(1n, { reason: "" }))[0]).toMatchObject({ ok: false, error: { code: "INVALID_ARGUMENT", field: "reason" } });
+    expect(m.run(m.setBudget(1n, { scopeId: "" }))[0]).toMatchObject({ ok: false, error: { field: "scope_id" } });
+    expect(m.run(m.setBudget(-1n))[0]).toMatchObject({ ok: false, error: { field: "limit_micros" } });
+    expect(m.run(m.setBudget(1n, { unit: "usd" }))[0]).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
+  });
+});

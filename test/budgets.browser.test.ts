@@ -1,0 +1,105 @@
+/**
+ * Budgets on the console's account page, in real headless Chromium against
+ * the real gateway and services with authentication on: an operator sets a
+ * budget with a reason, the page shows used / limit as the ledger answers it,
+ * a change keeps what was used, and the audit log has the row. Screenshots go
+ * to test-results/screenshots/.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startGateway } from "@tollgate/gateway";
+import { call, ROLES } from "@tollgate/grpc-kit";
+import { commonV1, ledgerV1 } from "@tollgate/proto";
+import { createTestDatabase } from "@tollgate/testing";
+import { formatAmount } from "../admin/src/money.js";
+import { launchChromium, signInPage } from "./browser.js";
+import { replies, seedStarter } from "./fixtures.js";
+import { startPlatform } from "./platform.js";
+
+const root = new URL("..", import.meta.url).pathname;
+const screenshots = `${root}test-results/screenshots`;
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let platform: Awaited<ReturnType<typeof startPlatform>>;
+let gateway: Awaited<ReturnType<typeof startGateway>>;
+let browser: import("playwright-core").Browser;
+
+beforeAll(async () => {
+  execFileSync("npm", ["run", "build", "--workspace", "@tollgate/admin"], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+  mkdirSync(screenshots, { recursive: true });
+  db = await createTestDatabase();
+  platform = await startPlatform(db.url);
+  await seedStarter(platform, "budget-co");
+  gateway = await startGateway({
+    databaseUrl: db.url, port: 0, secret: "a-browser-budgets-secret-long-enough-0123", users: "vera:viewer-pass:viewer,otto:operator-pass:operator",
+    staticDir: `${root}admin/dist`,
+    ...platform.serviceCredentials("gateway", ROLES),
+    addresses: { entitlements: platform.entitlements.address, pricing: platform.pricing.address, ledger: platform.ledger.address, notifications: platform.notifications.address },
+  });
+  browser = await launchChromium();
+}, 240_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await gateway?.stop();
+  await platform?.stop();
+  await db?.drop();
+});
+
+const BUDGET = "credits/agent/support-bot";
+
+describe("budgets in the console", () => {
+  it("an operator sets a budget with a reason; the account page shows used / limit as the ledger counts it, a change keeps it, and the audit log has both", async () => {
+    const viewer = await signInPage(browser, gateway.url, "vera", "viewer-pass", "/#/tollgate-accounts/budget-co/show");
+    await viewer.getByTestId("budgets-empty").waitFor();
+    expect(await viewer.getByTestId("budget-add-button").isDisabled(), "a viewer may not set budgets").toBe(true);
+    await viewer.close();
+
+    const page = await signInPage(browser, gateway.url, "otto", "operator-pass", "/#/tollgate-accounts/budget-co/show");
+    await page.getByTestId("budget-add-button").click();
+    await page.getByTestId("budget-dialog").waitFor();
+    await page.getByTestId("budget-scope").selectOption("agent");
+    await page.getByTestId("budget-scope-id").fill("support-bot");
+    await page.getByTestId("budget-limit").fill("40");
+    await page.getByTestId("budget-mode").selectOption("hard");
+    await page.getByTestId("budget-submit").click();
+    // The reason is required: the dialog stays open and says so.
+    await page.getByTestId("budget-dialog").waitFor();
+    await page.getByTestId("budget-reason").fill("support bot looped on 28 Nov");
+    await page.getByTestId("budget-submit").click();
+    await page.getByTestId("budget-dialog").waitFor({ state: "hidden" });
+    await page.getByTestId(`budget-${BUDGET}`).waitFor();
+
+    // The agent spends 15 credits (three replies); the page, reloaded, shows what GetBalance answers.
+    const { ledger } = platform.clients;
+    for (const key of ["r1", "r2", "r3"]) {
+      await call(ledger, ledger.charge, ledgerV1.ChargeRequest.fromPartial({
+        accountId: "budget-co", usage: replies("gpt-4o", 1), final: true, idempotencyKey: key, attribution: commonV1.Attribution.fromPartial({ agentId: "support-bot" }),
+      }));
+    }
+    const budget = (await call(ledger, ledger.getBalance, { accountId: "budget-co" })).budgets.find((b) => b.budgetId === BUDGET)!;
+    expect(budget).toMatchObject({ usedMicros: "15000000", limitMicros: "40000000" });
+    await page.reload();
+    const used = page.getByTestId(`budget-used-${BUDGET}`);
+    await expect.poll(() => used.textContent(), { timeout: 10_000 }).toBe(`${formatAmount(budget.usedMicros, "credits")} / ${formatAmount(budget.limitMicros, "credits")}`);
+    expect(await used.textContent()).toBe("15 credits / 40 credits");
+    await page.screenshot({ path: `${screenshots}/account-budgets.png`, fullPage: true });
+
+    // Raised to 60 with a reason: what was used is kept.
+    await page.getByTestId(`budget-edit-${BUDGET}`).click();
+    await page.getByTestId("budget-limit").fill("60");
+    await page.getByTestId("budget-reason").fill("raised after the fix shipped");
+    await page.getByTestId("budget-submit").click();
+    await page.getByTestId("budget-dialog").waitFor({ state: "hidden" });
+    await expect.poll(() => used.textContent(), { timeout: 10_000 }).toBe("15 credits / 60 credits");
+
+    await page.goto(`${gateway.url}/#/tollgate-audit`);
+    const row = page.getByRole("row").filter({ hasText: "support bot looped on 28 Nov" });
+    await row.first().waitFor();
+    expect(await row.first().textContent()).toContain("otto");
+    // The ledger's own record of the gRPC SetBudget: the gateway's principal, acting for otto.
+    await page.getByRole("row").filter({ hasText: /SetBudget/ }).filter({ hasText: "raised after the fix shipped" }).first().waitFor();
+    await page.screenshot({ path: `${screenshots}/audit-budget.png`, fullPage: true });
+    await page.close();
+  }, 180_000);
+});
