@@ -631,6 +631,11 @@ it("answers every call as the state machine does, and ends in the same balances,
           { op: "tick", ms: 300 },
           { op: "release", account: 2, hold: { known: 0 } },
           { op: "release", account: 2, hold: { known: 1 } },
+          { op: "reuse", index: 2 }, // the authorize above, asked again with its key and another estimate
+          { op: "adjust", account: 0, pool: 0, amount: 5, reason: "differential" },
+          { op: "adjust", account: 0, pool: 0, amount: -1_000_000, reason: "differential" },
+          { op: "reverse", account: 1, charge: 0, reason: "differential" },
+          { op: "reverse", account: 1, charge: null, reason: "differential" },
         ]]],
       },
     );
