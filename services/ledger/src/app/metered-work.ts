@@ -6,8 +6,11 @@ import type { RateCache } from "../data/rate-cache.js";
 import type { AccountDirectory, AccountView } from "../domain/account-view.js";
 import type { DenialReason } from "../domain/denial.js";
 import { fingerprint } from "../domain/fingerprint.js";
+import { withWorkKind } from "../domain/usage.js";
 import { shortfallMessage } from "../domain/use-cases/authorize.js";
 import { eligibilityOf, price } from "../domain/use-cases/run.js";
+import { limitsFor, newWork, stopsRunningWork } from "../domain/rules/kind-limits.js";
+import { STOP_MESSAGE } from "../domain/state-machine.js";
 
 export type { DenialReason } from "../domain/denial.js";
 
@@ -49,6 +52,8 @@ export interface StartOutcome {
   unit?: string;
   /** The answer was an idempotent replay. */
   replayed?: boolean;
+  /** Denied at zero, and the kind allows drafts: save the work as a draft only. */
+  draftsOnly?: boolean;
 }
 
 const DEFAULT_CONTEXT: RunContext = { runLocation: "cloud", inferenceSource: "managed", computeSource: "hosted" };
@@ -115,20 +120,20 @@ export class Ledger {
    * exactly as Authorize would admit a request of the run's bucket; refused
    * when the account has nothing left, unless the run is unmetered.
    */
-  async startRun(command: { accountId: string; runId: string; attribution: Record<string, string>; labels?: Record<string, string>; idempotencyKey: string; context?: RunContext }) {
-    return this.startWork("run", command.accountId, command.runId, { kind: "active_time", seconds: 0n }, 1, command.attribution, command.labels ?? {}, command.idempotencyKey, command.context ?? DEFAULT_CONTEXT);
+  async startRun(command: { accountId: string; runId: string; attribution: Record<string, string>; labels?: Record<string, string>; idempotencyKey: string; context?: RunContext; workKind?: string }) {
+    return this.startWork("run", command.accountId, command.runId, { kind: "active_time", seconds: 0n }, 1, command.attribution, command.labels ?? {}, command.idempotencyKey, command.context ?? DEFAULT_CONTEXT, "", command.workKind ?? "");
   }
 
   /** Deploys hardware (GPU, CPU or a hardware profile) billed per replica-second; refused below the low-credit limit. */
-  async deploy(command: { accountId: string; deploymentId: string; hardware: Usage; replicas: number; attribution: Record<string, string>; labels?: Record<string, string>; idempotencyKey: string; endpoint?: string; context?: RunContext }) {
+  async deploy(command: { accountId: string; deploymentId: string; hardware: Usage; replicas: number; attribution: Record<string, string>; labels?: Record<string, string>; idempotencyKey: string; endpoint?: string; context?: RunContext; workKind?: string }) {
     if (!["gpu_time", "cpu_time", "hardware_profile_time"].includes(command.hardware.kind)) {
       throw new InvalidArgumentError("hardware", "must be gpu_time, cpu_time or hardware_profile_time");
     }
     if (!Number.isInteger(command.replicas) || command.replicas < 1) throw new InvalidArgumentError("replicas", "must be at least 1");
-    return this.startWork("deployment", command.accountId, command.deploymentId, command.hardware, command.replicas, command.attribution, command.labels ?? {}, command.idempotencyKey, command.context ?? DEFAULT_CONTEXT, command.endpoint ?? "");
+    return this.startWork("deployment", command.accountId, command.deploymentId, command.hardware, command.replicas, command.attribution, command.labels ?? {}, command.idempotencyKey, command.context ?? DEFAULT_CONTEXT, command.endpoint ?? "", command.workKind ?? "");
   }
 
-  private async startWork(kind: "run" | "deployment", accountId: string, workId: string, usage: Usage, replicas: number, attribution: Record<string, string>, labels: Record<string, string>, idempotencyKey: string, context: RunContext, endpoint = ""): Promise<StartOutcome> {
+  private async startWork(kind: "run" | "deployment", accountId: string, workId: string, usage: Usage, replicas: number, callerAttribution: Record<string, string>, labels: Record<string, string>, idempotencyKey: string, context: RunContext, endpoint = "", workKind = ""): Promise<StartOutcome> {
     requireAccount(accountId);
     requireKey(idempotencyKey);
     checkLabels(labels);
@@ -138,26 +143,33 @@ export class Ledger {
     const admitted = this.admit(account, context, price.bucket);
     if (admitted.denial) return { allowed: false, ...admitted.denial, metered: admitted.metered, unit: price.unit };
     await this.cycles.open(accountId, price.unit);
-    const limits = account.units.find((u) => u.unit === price.unit);
-    // Runs need something left; deployments need the low-credit limit (seed 001); unmetered work needs nothing.
-    const lowCreditLimit = kind === "deployment" && limits && limits.lowCreditLimitMicros > 0n;
-    const minimum = !admitted.metered ? NO_MINIMUM : lowCreditLimit ? limits.lowCreditLimitMicros : 1n;
-    const denial: DenialReason = lowCreditLimit ? "BELOW_LOW_CREDIT_LIMIT" : price.unit === "usd" ? "SPEND_CAP_REACHED" : "INSUFFICIENT_CREDITS";
+    // Runs need something left; deployments need the low-credit limit (seed 001); a kind with its own limits needs
+    // its low-credit limit (rules/kind-limits.ts); unmetered work needs nothing.
+    const limits = limitsFor(account.units.find((u) => u.unit === price.unit), account.kindLimits, price.unit, workKind);
+    const start = newWork({ work: kind, limits, availableMicros: 0n });
+    const minimum = !admitted.metered ? NO_MINIMUM : start.minimumMicros;
+    const denial: DenialReason = start.denial === "BELOW_LOW_CREDIT_LIMIT" ? start.denial : price.unit === "usd" ? "SPEND_CAP_REACHED" : "INSUFFICIENT_CREDITS";
+    // Usage of a kind is attributed to it (usage by kind of work).
+    const attribution = withWorkKind(callerAttribution, workKind);
     const result = await this.store.startWork({
       kind, workId, accountId, unit: price.unit, usage: usageToJson(usage), replicas, attribution, labels, minAvailableMicros: minimum, denial,
       context: { run_location: context.runLocation, inference_source: context.inferenceSource, compute_source: context.computeSource }, metered: admitted.metered,
       idempotencyKey,
       requestHash: fingerprint({
-        op: `start_${kind}`, accountId, workId, usage, replicas, attribution, endpoint,
-        ...(Object.keys(labels).length > 0 ? { labels } : {}), ...(isDefaultContext(context) ? {} : { context }),
+        op: `start_${kind}`, accountId, workId, usage, replicas, attribution: callerAttribution, endpoint,
+        ...(Object.keys(labels).length > 0 ? { labels } : {}), ...(isDefaultContext(context) ? {} : { context }), ...(workKind ? { workKind } : {}),
       }),
       endpoint,
+      workKind,
     });
     const replayed = result.replayed === true;
     if (result.allowed) return { allowed: true, metered: admitted.metered, unit: price.unit, replayed, ...(admitted.metered ? {} : { message: admitted.reason }) };
     const reason = result.reason as DenialReason;
-    const message = shortfallMessage(account, reason, price.unit, minimum, BigInt(result.available_micros), kind === "run" ? "starting the run" : "the deployment");
-    return { allowed: false, reason, message, metered: true, unit: price.unit, replayed };
+    const availableMicros = BigInt(result.available_micros);
+    const message = shortfallMessage(account, reason, price.unit, minimum, availableMicros, kind === "run" ? "starting the run" : "the deployment", workKind);
+    // Drafts only: the kind's rule decided on the balance the store found.
+    const draftsOnly = newWork({ work: kind, limits, availableMicros }).draftsOnly;
+    return { allowed: false, reason, message, metered: true, unit: price.unit, replayed, ...(draftsOnly ? { draftsOnly } : {}) };
   }
 
   /** The usage of `seconds` of a run's active time or a deployment's replicas. */
@@ -211,7 +223,15 @@ export class Ledger {
       pricedQuantity, pricedMicros,
       rateTableSequence: price.sequence, drawdownOrder: account.drawdownOrder, thresholdPercents: account.thresholdPercents,
       nextState: options.nextState ?? null, replicas: options.replicas ?? null, traceparent: options.traceparent ?? "", traceId: options.traceId ?? "",
+      ...this.kindStop(account, price.unit, work.work_kind),
     });
+  }
+
+  /** Work of a kind with its own limits stops at −its negative limit, with its message (rules/kind-limits.ts). */
+  private kindStop(account: AccountView, unit: string, workKind: string): { stopAfter?: (availableMicros: bigint) => string | null } {
+    const limits = limitsFor(account.units.find((u) => u.unit === unit), account.kindLimits, unit, workKind);
+    if (!limits.own) return {};
+    return { stopAfter: (availableMicros) => (stopsRunningWork(limits, availableMicros) ? limits.stopMessage || STOP_MESSAGE : null) };
   }
 
   /**

@@ -7,6 +7,8 @@ export interface WorkRow {
   work_id: string;
   kind: "run" | "deployment";
   account_id: string;
+  /** The kind of work ("guardrail", "custom_script"…; empty: none named). */
+  work_kind: string;
   state: string;
   usage: unknown;
   replicas: number;
@@ -43,6 +45,8 @@ export interface StartWorkCall {
   idempotencyKey: string;
   requestHash: string;
   endpoint?: string;
+  /** The kind of work (empty: none): kept on the row, named by the work's events. */
+  workKind?: string;
 }
 
 export interface MeterCall {
@@ -62,6 +66,12 @@ export interface MeterCall {
   /** The running totals after this charge: what has been priced, and its price. */
   pricedQuantity: bigint;
   pricedMicros: bigint;
+  /**
+   * Work of a kind with its own limits: given the unit's balance − held after
+   * the charge, the message to stop the work with, or null to go on (the
+   * domain's rule, rules/kind-limits.ts).
+   */
+  stopAfter?: (availableMicros: bigint) => string | null;
 }
 
 /** Unmetered work moving on in time: recorded like metered work, with no charge. */
@@ -72,6 +82,20 @@ export interface AdvanceCall {
   nextState: string | null;
   replicas: number | null;
   traceparent: string;
+}
+
+/**
+ * The events of one piece of work written in this transaction name its kind
+ * (the SQL functions that write some of them do not know it).
+ */
+async function nameWorkKind(tx: EntityManager, accountId: string, workId: string, workKind: string): Promise<void> {
+  await sql(
+    tx,
+    `update ledger.outbox set payload = payload || jsonb_build_object('work_kind', ?::text)
+      where account_id = ? and sequence is null and kind in ('work_stopped', 'deployment_changed')
+        and (payload->>'deployment_id' = ? or payload->>'run_id' = ?) and payload->>'work_kind' is null`,
+    [workKind, accountId, workId, workId],
+  );
 }
 
 export interface UsageSince {
@@ -199,9 +223,10 @@ export class PostgresLedgerStore implements LedgerStore {
       );
       // A replay changes nothing (and must not touch the work row a meter tick may hold).
       if (row!.result.allowed && !row!.result.replayed) {
-        await sql(tx, `update ledger.metered_work set labels = ?::jsonb, context = ?::jsonb, metered = ? where work_id = ?`, [
-          JSON.stringify(c.labels), JSON.stringify(c.context), c.metered, c.workId,
+        await sql(tx, `update ledger.metered_work set labels = ?::jsonb, context = ?::jsonb, metered = ?, work_kind = ? where work_id = ?`, [
+          JSON.stringify(c.labels), JSON.stringify(c.context), c.metered, c.workKind ?? "", c.workId,
         ]);
+        if (c.workKind) await nameWorkKind(tx, c.accountId, c.workId, c.workKind);
       }
       return row!.result;
     });
@@ -220,6 +245,25 @@ export class PostgresLedgerStore implements LedgerStore {
       );
       if (!result.stale) {
         await sql(tx, `update ledger.metered_work set priced_quantity = ?, priced_micros = ? where work_id = ?`, [c.pricedQuantity.toString(), c.pricedMicros.toString(), c.workId]);
+        const [work] = await sql<{ account_id: string; kind: string; work_kind: string }>(tx, `select account_id, kind, work_kind from ledger.metered_work where work_id = ?`, [c.workId]);
+        if (c.stopAfter && result.charged_micros !== undefined && (result.state === "running" || result.state === "paused")) {
+          const [room] = await sql<{ available: string }>(
+            tx, `select (ledger.total_balance(account_id, unit) - held_micros)::text as available from ledger.balances where account_id = ? and unit = ?`, [work!.account_id, c.unit],
+          );
+          const message = c.stopAfter(BigInt(room?.available ?? "0"));
+          if (message !== null) {
+            // The kind's negative limit is reached: the work stops as at the unit's, with the kind's message.
+            await sql(tx, `update ledger.metered_work set state = 'stopped', stop_reason = 'negative limit reached', ended_at = coalesce(ended_at, now()) where work_id = ?`, [c.workId]);
+            await sql(tx, `insert into ledger.outbox (account_id, kind, payload, traceparent) values (?, 'work_stopped', ?::jsonb, ?)`, [
+              work!.account_id,
+              JSON.stringify({ run_id: work!.kind === "run" ? c.workId : "", deployment_id: work!.kind === "deployment" ? c.workId : "", message }),
+              c.traceparent,
+            ]);
+            result.state = "stopped";
+            result.proceed = false;
+          }
+        }
+        if (work?.work_kind) await nameWorkKind(tx, work.account_id, c.workId, work.work_kind);
       }
       return result;
     });

@@ -128,7 +128,7 @@ interface HoldRow {
 
 interface WorkRow {
   work_id: string; kind: "run" | "deployment"; account_id: string; unit: string; state: string; replicas: number; charged_until_ms: string; active_ms: string;
-  charged_micros: string; attribution: Record<string, string>; endpoint: string; stop_reason: string;
+  charged_micros: string; attribution: Record<string, string>; endpoint: string; stop_reason: string; work_kind: string;
 }
 
 /** A cycle grant key as the state machine names it: the cycle start in epoch ms (stored as PostgreSQL prints the timestamptz). */
@@ -146,7 +146,7 @@ const HOLD_COLUMNS = `
 
 const WORK_COLUMNS = `
   work_id, kind, account_id, unit, state, replicas, ${MS("charged_until")} as charged_until_ms, active_ms::text, charged_micros::text,
-  attribution, endpoint, stop_reason`;
+  attribution, endpoint, stop_reason, work_kind`;
 
 function toPool(r: PoolRow): Pool {
   const reloadTo = BigInt(r.reload_to_micros);
@@ -170,6 +170,7 @@ function toWork(r: WorkRow): Work {
   return {
     workId: r.work_id, kind: r.kind, accountId: r.account_id, unit: r.unit, state: r.state, replicas: r.replicas, chargedUntilMs: Number(r.charged_until_ms),
     activeMs: Number(r.active_ms), chargedMicros: BigInt(r.charged_micros), attribution: r.attribution, endpoint: r.endpoint, stopReason: r.stop_reason,
+    ...(r.work_kind ? { workKind: r.work_kind } : {}),
   };
 }
 
@@ -603,14 +604,14 @@ async function applyAll(client: PgClient, read: LedgerState, writes: readonly Wr
   }
   if (newWork.length > 0) {
     await client.query(
-      `insert into ledger.metered_work (work_id, kind, account_id, unit, state, usage, replicas, attribution, charged_until, active_ms, charged_micros, stop_reason, endpoint)
-       select id, k, a, u, st, '{}', r, at, ${TS("cu")}, am, cm, sr, ep
-         from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::jsonb[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[], $12::text[])
-           as x(id, k, a, u, st, r, at, cu, am, cm, sr, ep)`,
+      `insert into ledger.metered_work (work_id, kind, account_id, unit, state, usage, replicas, attribution, charged_until, active_ms, charged_micros, stop_reason, endpoint, work_kind)
+       select id, k, a, u, st, '{}', r, at, ${TS("cu")}, am, cm, sr, ep, wk
+         from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::jsonb[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[], $12::text[], $13::text[])
+           as x(id, k, a, u, st, r, at, cu, am, cm, sr, ep, wk)`,
       [
         newWork.map((w) => w.workId), newWork.map((w) => w.kind), newWork.map((w) => w.accountId), newWork.map((w) => w.unit), newWork.map((w) => w.state),
         newWork.map((w) => w.replicas), newWork.map((w) => json(w.attribution)), newWork.map((w) => w.chargedUntilMs), newWork.map((w) => w.activeMs),
-        newWork.map((w) => text(w.chargedMicros)), newWork.map((w) => w.stopReason), newWork.map((w) => w.endpoint),
+        newWork.map((w) => text(w.chargedMicros)), newWork.map((w) => w.stopReason), newWork.map((w) => w.endpoint), newWork.map((w) => w.workKind ?? ""),
       ],
     );
   }

@@ -27,6 +27,8 @@ export interface AuthorizeCommand extends Keyed {
   rateTableVersion: bigint;
   /** The plan's eligibility rules, decided for where the work runs. */
   eligibility: Eligibility;
+  /** The kind of work asked for (empty: none): its limits apply (rules/kind-limits.ts). */
+  workKind?: string;
 }
 
 export interface ChargeCommand extends Keyed {
@@ -125,6 +127,8 @@ export interface StartWorkCommand extends Keyed {
   replicas: number;
   attribution: Record<string, string>;
   endpoint: string;
+  /** The kind of work (empty: none): its limits apply (rules/kind-limits.ts). */
+  workKind?: string;
 }
 
 /** A metering tick: charges [fromMs, toMs) of a run's or deployment's time, priced by the caller. */
@@ -166,6 +170,8 @@ export interface AuthorizeAnswer {
   availableMicros: bigint;
   expiresAtMs: number | null;
   metered: boolean;
+  /** Denied at zero and the kind allows drafts: the work may be saved as a draft only. */
+  draftsOnly?: boolean;
 }
 
 export interface ChargeAnswer {
@@ -221,6 +227,8 @@ export interface StartWorkAnswer {
   allowed: boolean;
   reason: DenialReason | null;
   availableMicros: bigint;
+  /** As AuthorizeAnswer.draftsOnly. */
+  draftsOnly?: boolean;
 }
 
 export interface MeterAnswer {

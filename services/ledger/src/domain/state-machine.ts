@@ -61,7 +61,8 @@ import { drawDown, drawdownOrder } from "./rules/drawdown.js";
 import { grantPool, poolByGrantKey } from "./rules/grants.js";
 import { chargeHold, expireHolds, extension, isClosedByCaller, remaining, reserved } from "./rules/holds.js";
 import { checkKey, recall, remember } from "./rules/idempotency.js";
-import { adjustFits, collectable, holdFits, startMinimum } from "./rules/limits.js";
+import { limitsFor, newWork, stopsRunningWork, type AppliedLimits } from "./rules/kind-limits.js";
+import { adjustFits, collectable, holdFits } from "./rules/limits.js";
 import { expirePools } from "./rules/pool-expiry.js";
 import { reversal } from "./rules/reversal.js";
 import { rollOver } from "./rules/rollover.js";
@@ -235,6 +236,16 @@ function decide(account: AccountState, command: Command, ctx: BatchContext): Dec
   }
 }
 
+/** The limits that apply to work of `workKind` in `unit` on this account. */
+function appliedLimits(account: AccountState, unit: string, workKind: string | undefined): AppliedLimits {
+  return limitsFor(account.units.get(unit), account.facts.kindLimits, unit, workKind ?? "");
+}
+
+/** Events of work name its kind when it has one. */
+function workKindPayload(workKind: string | undefined): { work_kind?: string } {
+  return workKind ? { work_kind: workKind } : {};
+}
+
 function unitFound(account: AccountState, unit: string): LedgerError | null {
   return account.units.has(unit) ? null : notFound("balance", `${account.accountId} ${unit}`);
 }
@@ -287,8 +298,9 @@ function authorize(work: Work, c: AuthorizeCommand, ctx: BatchContext): { value:
     return { value: { ...base, allowed: true, reason: null, message: c.eligibility.reason, amountMicros: 0n, availableMicros: 0n, metered: false } };
   }
   const { availableMicros } = unitTotals(a, c.unit, ctx.nowMs);
-  const denial = deny({ account: a, unit: c.unit, fits: holdFits(availableMicros, c.amountMicros) });
-  if (denial) return { value: { ...base, allowed: false, reason: denial.reason, availableMicros } };
+  const start = newWork({ work: "hold", limits: appliedLimits(a, c.unit, c.workKind), availableMicros, amountMicros: c.amountMicros });
+  const denial = deny({ account: a, unit: c.unit, fits: start.fits, balanceDenial: start.denial });
+  if (denial) return { value: { ...base, allowed: false, reason: denial.reason, availableMicros, ...(start.draftsOnly ? { draftsOnly: true } : {}) } };
   const holdId = ctx.ids.holdId();
   const expiresAtMs = ctx.nowMs + c.ttlMs;
   work.add([
@@ -477,19 +489,19 @@ function startWork(work: Work, c: StartWorkCommand, ctx: BatchContext): LedgerEr
   const a = work.account;
   if (a.work.has(c.workId)) return precondition("WORK_EXISTS", `${c.kind} ${c.workId} already exists`);
   const { availableMicros } = unitTotals(a, c.unit, ctx.nowMs);
-  const minimum = startMinimum(c.kind, a.units.get(c.unit)!.lowCreditLimitMicros);
-  const denial = deny({ account: a, unit: c.unit, fits: availableMicros >= minimum.minimumMicros, balanceDenial: minimum.denial });
-  if (denial) return { value: { allowed: false, reason: denial.reason, availableMicros } };
+  const start = newWork({ work: c.kind, limits: appliedLimits(a, c.unit, c.workKind), availableMicros });
+  const denial = deny({ account: a, unit: c.unit, fits: start.fits, balanceDenial: start.denial });
+  if (denial) return { value: { allowed: false, reason: denial.reason, availableMicros, ...(start.draftsOnly ? { draftsOnly: true } : {}) } };
   work.add([
     {
       type: "work",
       work: {
         workId: c.workId, kind: c.kind, accountId: a.accountId, unit: c.unit, state: "running", replicas: c.replicas, chargedUntilMs: ctx.nowMs,
-        activeMs: 0, chargedMicros: 0n, attribution: c.attribution, endpoint: c.endpoint, stopReason: "",
+        activeMs: 0, chargedMicros: 0n, attribution: c.attribution, endpoint: c.endpoint, stopReason: "", ...(c.workKind ? { workKind: c.workKind } : {}),
       },
     },
     ...(c.kind === "deployment"
-      ? [{ type: "outbox", event: { accountId: a.accountId, kind: "deployment_changed", traceparent: "", payload: { deployment_id: c.workId, state: "deployed", endpoint: c.endpoint, replicas: c.replicas } } } as Write]
+      ? [{ type: "outbox", event: { accountId: a.accountId, kind: "deployment_changed", traceparent: "", payload: { deployment_id: c.workId, state: "deployed", endpoint: c.endpoint, replicas: c.replicas, ...workKindPayload(c.workKind) } } } as Write]
       : []),
   ]);
   return { value: { allowed: true, reason: null, availableMicros } };
@@ -546,9 +558,18 @@ function meter(account: AccountState, c: MeterCommand, ctx: BatchContext): Decis
   const work = new Work(current === account ? cloneAccount(account) : current);
   work.writes.push(...writes);
   const changes: Write[] = [];
-  if (charged && !charged.proceed && (state === "running" || state === "paused")) {
+  // The kind's own negative limit stops its work before the unit's would (rules/kind-limits.ts).
+  const limits = appliedLimits(work.account, item.unit, item.workKind);
+  const kindStops = charged !== null && stopsRunningWork(limits, unitTotals(work.account, item.unit, ctx.nowMs).availableMicros);
+  if (charged && (!charged.proceed || kindStops) && (state === "running" || state === "paused")) {
     state = "stopped";
-    changes.push({ type: "outbox", event: { accountId: account.accountId, kind: "work_stopped", traceparent: c.traceparent, payload: { run_id: item.kind === "run" ? c.workId : "", deployment_id: item.kind === "deployment" ? c.workId : "", message: STOP_MESSAGE } } });
+    changes.push({
+      type: "outbox",
+      event: {
+        accountId: account.accountId, kind: "work_stopped", traceparent: c.traceparent,
+        payload: { run_id: item.kind === "run" ? c.workId : "", deployment_id: item.kind === "deployment" ? c.workId : "", message: limits.stopMessage || STOP_MESSAGE, ...workKindPayload(item.workKind) },
+      },
+    });
   }
   changes.push({
     type: "workChange", accountId: account.accountId, workId: c.workId,
@@ -558,7 +579,7 @@ function meter(account: AccountState, c: MeterCommand, ctx: BatchContext): Decis
     },
   });
   if (item.kind === "deployment" && state === "undeployed" && item.state !== "undeployed") {
-    changes.push({ type: "outbox", event: { accountId: account.accountId, kind: "deployment_changed", traceparent: c.traceparent, payload: { deployment_id: c.workId, state: "undeployed", endpoint: item.endpoint, replicas: item.replicas } } });
+    changes.push({ type: "outbox", event: { accountId: account.accountId, kind: "deployment_changed", traceparent: c.traceparent, payload: { deployment_id: c.workId, state: "undeployed", endpoint: item.endpoint, replicas: item.replicas, ...workKindPayload(item.workKind) } } });
   }
   work.add(changes);
   return work.done({ stale: false, state, charge: charged });

@@ -3,6 +3,7 @@
  * locked for one batch. Money is bigint micro-units, time is epoch
  * milliseconds; nothing here knows of protobuf or PostgreSQL.
  */
+import type { KindLimits } from "./rules/kind-limits.js";
 
 export type PoolKind = "monthly" | "bonus" | "add_on" | "free_grant" | "spend_cap";
 export const POOL_KINDS: readonly PoolKind[] = ["monthly", "bonus", "add_on", "free_grant", "spend_cap"];
@@ -76,6 +77,8 @@ export interface Work {
   attribution: Record<string, string>;
   endpoint: string;
   stopReason: string;
+  /** The kind of work ("guardrail", "custom_script"…; empty: none named). */
+  workKind?: string;
 }
 
 /** A charge a command names (a reversal): what it drew from each pool, and the entry that reversed it, if any. */
@@ -97,6 +100,8 @@ export interface AccountFacts {
   drawdownOrder: string[];
   /** Percent-used thresholds that emit `threshold_crossed`. */
   thresholdPercents: number[];
+  /** The plan's (and account's) limits per kind of work (rules/kind-limits.ts). */
+  kindLimits?: readonly KindLimits[];
 }
 
 export interface AccountState {

@@ -14,6 +14,8 @@ export interface StartWorkRequest {
   attribution: Record<string, string>;
   endpoint: string;
   idempotencyKey: string;
+  /** The kind of work (empty: none); its limits apply. */
+  workKind?: string;
 }
 
 /** Starts a run or a deployment: refused when suspended, when nothing is left, or (deployments) below the low-credit limit. */
@@ -23,7 +25,7 @@ export async function startWork(deps: LedgerDeps, request: StartWorkRequest): Pr
   const priced = await price(deps, view, request.usagePerSecond, request.kind === "run" ? "run" : "hardware");
   return run(deps, view, {
     type: "startWork", kind: request.kind, accountId: request.accountId, workId: request.workId, unit: priced.unit, replicas: request.replicas,
-    attribution: request.attribution, endpoint: request.endpoint, idempotencyKey: request.idempotencyKey,
+    attribution: request.attribution, endpoint: request.endpoint, idempotencyKey: request.idempotencyKey, ...(request.workKind ? { workKind: request.workKind } : {}),
     requestHash: fingerprint({ op: `start_${request.kind}`, ...request }),
   });
 }

@@ -32,6 +32,9 @@ import {
   Unit,
   unitFromJSON,
   unitToJSON,
+  WorkKind,
+  workKindFromJSON,
+  workKindToJSON,
 } from "../../common/v1/common.js";
 import { PoolKind, poolKindFromJSON, poolKindToJSON, RunContext } from "../../entitlements/v1/entitlements.js";
 import { Usage } from "../../pricing/v1/pricing.js";
@@ -540,7 +543,14 @@ export interface AuthorizeRequest {
   idempotencyKey: string;
   /** Bound: from 0 to 604800000. */
   ttlMs: string;
-  context: RunContext | undefined;
+  context:
+    | RunContext
+    | undefined;
+  /**
+   * The kind of work asked for: its plan limits apply (low-credit limit).
+   * Bound: a declared value.
+   */
+  workKind: WorkKind;
 }
 
 export interface AuthorizeResponse {
@@ -567,6 +577,11 @@ export interface AuthorizeResponse {
    */
   message: string;
   rateTableId: string;
+  /**
+   * Denied with nothing left: the kind allows saving the work as a draft only
+   * (the plan's drafts_at_zero), never starting it.
+   */
+  draftsOnly: boolean;
 }
 
 export interface ChargeRequest {
@@ -847,6 +862,7 @@ export interface MeteredWork {
     | undefined;
   /** What the caller labelled the run or deployment with when it started. */
   labels: { [key: string]: string };
+  workKind: WorkKind;
 }
 
 export interface MeteredWork_LabelsEntry {
@@ -1030,7 +1046,14 @@ export interface StartRunRequest {
    * inference, hosted compute). A run the rules leave unmetered starts
    * whatever the balance and is never charged.
    */
-  context: RunContext | undefined;
+  context:
+    | RunContext
+    | undefined;
+  /**
+   * The kind of work (unspecified: an agent run); its plan limits apply.
+   * Bound: a declared value.
+   */
+  workKind: WorkKind;
 }
 
 export interface StartRunRequest_LabelsEntry {
@@ -1045,6 +1068,8 @@ export interface StartRunResponse {
   message: string;
   /** False when the run's active time is recorded but never charged. */
   metered: boolean;
+  /** As AuthorizeResponse.drafts_only. */
+  draftsOnly: boolean;
 }
 
 export interface PauseRunRequest {
@@ -1127,7 +1152,15 @@ export interface DeployRequest {
    * Where the deployment runs, as on Authorize and StartRun (unset: cloud,
    * managed inference, hosted compute).
    */
-  context: RunContext | undefined;
+  context:
+    | RunContext
+    | undefined;
+  /**
+   * The kind of work deployed (guardrail, custom script, model hosting…);
+   * its plan limits apply at the start and while it runs.
+   * Bound: a declared value.
+   */
+  workKind: WorkKind;
 }
 
 export interface DeployRequest_LabelsEntry {
@@ -1145,6 +1178,8 @@ export interface DeployResponse {
   message: string;
   /** False when the deployment's time is recorded but never charged. */
   metered: boolean;
+  /** As AuthorizeResponse.drafts_only: a custom script at zero imports as a draft only. */
+  draftsOnly: boolean;
 }
 
 export interface ScaleRequest {
@@ -1232,6 +1267,8 @@ export interface WorkStopped {
   runId: string;
   deploymentId: string;
   message: string;
+  /** The kind of work stopped. */
+  workKind: WorkKind;
 }
 
 /**
@@ -1268,6 +1305,8 @@ export interface DeploymentChanged {
   state: string;
   endpoint: string;
   replicas: number;
+  /** The kind of work deployed. */
+  workKind: WorkKind;
 }
 
 export interface LedgerEvent {
@@ -1497,6 +1536,11 @@ export interface MeterOpen {
    * Bound: from 0 to 604800000.
    */
   ttlMs: string;
+  /**
+   * The kind of work metered; its plan limits apply to the hold.
+   * Bound: a declared value.
+   */
+  workKind: WorkKind;
 }
 
 /** Usage since the previous increment. */
@@ -1541,7 +1585,11 @@ export interface MeterOpened {
   amountMicros: string;
   availableMicros: string;
   metered: boolean;
-  expiresAt: Date | undefined;
+  expiresAt:
+    | Date
+    | undefined;
+  /** As AuthorizeResponse.drafts_only. */
+  draftsOnly: boolean;
 }
 
 /** The answer to one increment (as Charge answers). */
@@ -1856,6 +1904,7 @@ function createBaseAuthorizeRequest(): AuthorizeRequest {
     idempotencyKey: "",
     ttlMs: "0",
     context: undefined,
+    workKind: 0,
   };
 }
 
@@ -1878,6 +1927,9 @@ export const AuthorizeRequest: MessageFns<AuthorizeRequest> = {
     }
     if (message.context !== undefined) {
       RunContext.encode(message.context, writer.uint32(50).fork()).join();
+    }
+    if (message.workKind !== 0) {
+      writer.uint32(400).int32(message.workKind);
     }
     return writer;
   },
@@ -1943,6 +1995,14 @@ export const AuthorizeRequest: MessageFns<AuthorizeRequest> = {
             message.context = RunContext.decode(reader, reader.uint32());
             continue;
           }
+          case 50: {
+            if (tag !== 400) {
+              break;
+            }
+
+            message.workKind = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1975,6 +2035,11 @@ export const AuthorizeRequest: MessageFns<AuthorizeRequest> = {
         ? globalThis.String(object.ttl_ms)
         : "0",
       context: isSet(object.context) ? RunContext.fromJSON(object.context) : undefined,
+      workKind: isSet(object.workKind)
+        ? workKindFromJSON(object.workKind)
+        : isSet(object.work_kind)
+        ? workKindFromJSON(object.work_kind)
+        : 0,
     };
   },
 
@@ -1998,6 +2063,9 @@ export const AuthorizeRequest: MessageFns<AuthorizeRequest> = {
     if (message.context !== undefined) {
       obj.context = RunContext.toJSON(message.context);
     }
+    if (message.workKind !== 0) {
+      obj.workKind = workKindToJSON(message.workKind);
+    }
     return obj;
   },
 
@@ -2018,6 +2086,7 @@ export const AuthorizeRequest: MessageFns<AuthorizeRequest> = {
     message.context = (object.context !== undefined && object.context !== null)
       ? RunContext.fromPartial(object.context)
       : undefined;
+    message.workKind = object.workKind ?? 0;
     return message;
   },
 };
@@ -2034,6 +2103,7 @@ function createBaseAuthorizeResponse(): AuthorizeResponse {
     expiresAt: undefined,
     message: "",
     rateTableId: "",
+    draftsOnly: false,
   };
 }
 
@@ -2068,6 +2138,9 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
     }
     if (message.rateTableId !== "") {
       writer.uint32(82).string(message.rateTableId);
+    }
+    if (message.draftsOnly !== false) {
+      writer.uint32(400).bool(message.draftsOnly);
     }
     return writer;
   },
@@ -2165,6 +2238,14 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
             message.rateTableId = reader.string();
             continue;
           }
+          case 50: {
+            if (tag !== 400) {
+              break;
+            }
+
+            message.draftsOnly = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2213,6 +2294,11 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
         : isSet(object.rate_table_id)
         ? globalThis.String(object.rate_table_id)
         : "",
+      draftsOnly: isSet(object.draftsOnly)
+        ? globalThis.Boolean(object.draftsOnly)
+        : isSet(object.drafts_only)
+        ? globalThis.Boolean(object.drafts_only)
+        : false,
     };
   },
 
@@ -2248,6 +2334,9 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
     if (message.rateTableId !== "") {
       obj.rateTableId = message.rateTableId;
     }
+    if (message.draftsOnly !== false) {
+      obj.draftsOnly = message.draftsOnly;
+    }
     return obj;
   },
 
@@ -2266,6 +2355,7 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
     message.expiresAt = object.expiresAt ?? undefined;
     message.message = object.message ?? "";
     message.rateTableId = object.rateTableId ?? "";
+    message.draftsOnly = object.draftsOnly ?? false;
     return message;
   },
 };
@@ -5304,6 +5394,7 @@ function createBaseMeteredWork(): MeteredWork {
     createdAt: undefined,
     endedAt: undefined,
     labels: {},
+    workKind: 0,
   };
 }
 
@@ -5351,6 +5442,9 @@ export const MeteredWork: MessageFns<MeteredWork> = {
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
       MeteredWork_LabelsEntry.encode({ key: key as any, value }, writer.uint32(114).fork()).join();
     });
+    if (message.workKind !== 0) {
+      writer.uint32(400).int32(message.workKind);
+    }
     return writer;
   },
 
@@ -5482,6 +5576,14 @@ export const MeteredWork: MessageFns<MeteredWork> = {
             }
             continue;
           }
+          case 50: {
+            if (tag !== 400) {
+              break;
+            }
+
+            message.workKind = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5555,6 +5657,11 @@ export const MeteredWork: MessageFns<MeteredWork> = {
           {},
         )
         : {},
+      workKind: isSet(object.workKind)
+        ? workKindFromJSON(object.workKind)
+        : isSet(object.work_kind)
+        ? workKindFromJSON(object.work_kind)
+        : 0,
     };
   },
 
@@ -5608,6 +5715,9 @@ export const MeteredWork: MessageFns<MeteredWork> = {
         });
       }
     }
+    if (message.workKind !== 0) {
+      obj.workKind = workKindToJSON(message.workKind);
+    }
     return obj;
   },
 
@@ -5640,6 +5750,7 @@ export const MeteredWork: MessageFns<MeteredWork> = {
       },
       {},
     );
+    message.workKind = object.workKind ?? 0;
     return message;
   },
 };
@@ -7813,7 +7924,15 @@ export const GetTopUsageResponse: MessageFns<GetTopUsageResponse> = {
 };
 
 function createBaseStartRunRequest(): StartRunRequest {
-  return { accountId: "", runId: "", attribution: undefined, idempotencyKey: "", labels: {}, context: undefined };
+  return {
+    accountId: "",
+    runId: "",
+    attribution: undefined,
+    idempotencyKey: "",
+    labels: {},
+    context: undefined,
+    workKind: 0,
+  };
 }
 
 export const StartRunRequest: MessageFns<StartRunRequest> = {
@@ -7835,6 +7954,9 @@ export const StartRunRequest: MessageFns<StartRunRequest> = {
     });
     if (message.context !== undefined) {
       RunContext.encode(message.context, writer.uint32(50).fork()).join();
+    }
+    if (message.workKind !== 0) {
+      writer.uint32(400).int32(message.workKind);
     }
     return writer;
   },
@@ -7903,6 +8025,14 @@ export const StartRunRequest: MessageFns<StartRunRequest> = {
             message.context = RunContext.decode(reader, reader.uint32());
             continue;
           }
+          case 50: {
+            if (tag !== 400) {
+              break;
+            }
+
+            message.workKind = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -7948,6 +8078,11 @@ export const StartRunRequest: MessageFns<StartRunRequest> = {
         )
         : {},
       context: isSet(object.context) ? RunContext.fromJSON(object.context) : undefined,
+      workKind: isSet(object.workKind)
+        ? workKindFromJSON(object.workKind)
+        : isSet(object.work_kind)
+        ? workKindFromJSON(object.work_kind)
+        : 0,
     };
   },
 
@@ -7977,6 +8112,9 @@ export const StartRunRequest: MessageFns<StartRunRequest> = {
     if (message.context !== undefined) {
       obj.context = RunContext.toJSON(message.context);
     }
+    if (message.workKind !== 0) {
+      obj.workKind = workKindToJSON(message.workKind);
+    }
     return obj;
   },
 
@@ -8003,6 +8141,7 @@ export const StartRunRequest: MessageFns<StartRunRequest> = {
     message.context = (object.context !== undefined && object.context !== null)
       ? RunContext.fromPartial(object.context)
       : undefined;
+    message.workKind = object.workKind ?? 0;
     return message;
   },
 };
@@ -8093,7 +8232,7 @@ export const StartRunRequest_LabelsEntry: MessageFns<StartRunRequest_LabelsEntry
 };
 
 function createBaseStartRunResponse(): StartRunResponse {
-  return { allowed: false, reason: 0, message: "", metered: false };
+  return { allowed: false, reason: 0, message: "", metered: false, draftsOnly: false };
 }
 
 export const StartRunResponse: MessageFns<StartRunResponse> = {
@@ -8109,6 +8248,9 @@ export const StartRunResponse: MessageFns<StartRunResponse> = {
     }
     if (message.metered !== false) {
       writer.uint32(32).bool(message.metered);
+    }
+    if (message.draftsOnly !== false) {
+      writer.uint32(400).bool(message.draftsOnly);
     }
     return writer;
   },
@@ -8158,6 +8300,14 @@ export const StartRunResponse: MessageFns<StartRunResponse> = {
             message.metered = reader.bool();
             continue;
           }
+          case 50: {
+            if (tag !== 400) {
+              break;
+            }
+
+            message.draftsOnly = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -8176,6 +8326,11 @@ export const StartRunResponse: MessageFns<StartRunResponse> = {
       reason: isSet(object.reason) ? denialReasonFromJSON(object.reason) : 0,
       message: isSet(object.message) ? globalThis.String(object.message) : "",
       metered: isSet(object.metered) ? globalThis.Boolean(object.metered) : false,
+      draftsOnly: isSet(object.draftsOnly)
+        ? globalThis.Boolean(object.draftsOnly)
+        : isSet(object.drafts_only)
+        ? globalThis.Boolean(object.drafts_only)
+        : false,
     };
   },
 
@@ -8193,6 +8348,9 @@ export const StartRunResponse: MessageFns<StartRunResponse> = {
     if (message.metered !== false) {
       obj.metered = message.metered;
     }
+    if (message.draftsOnly !== false) {
+      obj.draftsOnly = message.draftsOnly;
+    }
     return obj;
   },
 
@@ -8205,6 +8363,7 @@ export const StartRunResponse: MessageFns<StartRunResponse> = {
     message.reason = object.reason ?? 0;
     message.message = object.message ?? "";
     message.metered = object.metered ?? false;
+    message.draftsOnly = object.draftsOnly ?? false;
     return message;
   },
 };
@@ -8788,6 +8947,7 @@ function createBaseDeployRequest(): DeployRequest {
     endpoint: "",
     labels: {},
     context: undefined,
+    workKind: 0,
   };
 }
 
@@ -8819,6 +8979,9 @@ export const DeployRequest: MessageFns<DeployRequest> = {
     });
     if (message.context !== undefined) {
       RunContext.encode(message.context, writer.uint32(74).fork()).join();
+    }
+    if (message.workKind !== 0) {
+      writer.uint32(400).int32(message.workKind);
     }
     return writer;
   },
@@ -8911,6 +9074,14 @@ export const DeployRequest: MessageFns<DeployRequest> = {
             message.context = RunContext.decode(reader, reader.uint32());
             continue;
           }
+          case 50: {
+            if (tag !== 400) {
+              break;
+            }
+
+            message.workKind = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -8959,6 +9130,11 @@ export const DeployRequest: MessageFns<DeployRequest> = {
         )
         : {},
       context: isSet(object.context) ? RunContext.fromJSON(object.context) : undefined,
+      workKind: isSet(object.workKind)
+        ? workKindFromJSON(object.workKind)
+        : isSet(object.work_kind)
+        ? workKindFromJSON(object.work_kind)
+        : 0,
     };
   },
 
@@ -8997,6 +9173,9 @@ export const DeployRequest: MessageFns<DeployRequest> = {
     if (message.context !== undefined) {
       obj.context = RunContext.toJSON(message.context);
     }
+    if (message.workKind !== 0) {
+      obj.workKind = workKindToJSON(message.workKind);
+    }
     return obj;
   },
 
@@ -9028,6 +9207,7 @@ export const DeployRequest: MessageFns<DeployRequest> = {
     message.context = (object.context !== undefined && object.context !== null)
       ? RunContext.fromPartial(object.context)
       : undefined;
+    message.workKind = object.workKind ?? 0;
     return message;
   },
 };
@@ -9118,7 +9298,7 @@ export const DeployRequest_LabelsEntry: MessageFns<DeployRequest_LabelsEntry> = 
 };
 
 function createBaseDeployResponse(): DeployResponse {
-  return { allowed: false, reason: 0, message: "", metered: false };
+  return { allowed: false, reason: 0, message: "", metered: false, draftsOnly: false };
 }
 
 export const DeployResponse: MessageFns<DeployResponse> = {
@@ -9134,6 +9314,9 @@ export const DeployResponse: MessageFns<DeployResponse> = {
     }
     if (message.metered !== false) {
       writer.uint32(32).bool(message.metered);
+    }
+    if (message.draftsOnly !== false) {
+      writer.uint32(400).bool(message.draftsOnly);
     }
     return writer;
   },
@@ -9183,6 +9366,14 @@ export const DeployResponse: MessageFns<DeployResponse> = {
             message.metered = reader.bool();
             continue;
           }
+          case 50: {
+            if (tag !== 400) {
+              break;
+            }
+
+            message.draftsOnly = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -9201,6 +9392,11 @@ export const DeployResponse: MessageFns<DeployResponse> = {
       reason: isSet(object.reason) ? denialReasonFromJSON(object.reason) : 0,
       message: isSet(object.message) ? globalThis.String(object.message) : "",
       metered: isSet(object.metered) ? globalThis.Boolean(object.metered) : false,
+      draftsOnly: isSet(object.draftsOnly)
+        ? globalThis.Boolean(object.draftsOnly)
+        : isSet(object.drafts_only)
+        ? globalThis.Boolean(object.drafts_only)
+        : false,
     };
   },
 
@@ -9218,6 +9414,9 @@ export const DeployResponse: MessageFns<DeployResponse> = {
     if (message.metered !== false) {
       obj.metered = message.metered;
     }
+    if (message.draftsOnly !== false) {
+      obj.draftsOnly = message.draftsOnly;
+    }
     return obj;
   },
 
@@ -9230,6 +9429,7 @@ export const DeployResponse: MessageFns<DeployResponse> = {
     message.reason = object.reason ?? 0;
     message.message = object.message ?? "";
     message.metered = object.metered ?? false;
+    message.draftsOnly = object.draftsOnly ?? false;
     return message;
   },
 };
@@ -10347,7 +10547,7 @@ export const PoolExpired: MessageFns<PoolExpired> = {
 };
 
 function createBaseWorkStopped(): WorkStopped {
-  return { runId: "", deploymentId: "", message: "" };
+  return { runId: "", deploymentId: "", message: "", workKind: 0 };
 }
 
 export const WorkStopped: MessageFns<WorkStopped> = {
@@ -10360,6 +10560,9 @@ export const WorkStopped: MessageFns<WorkStopped> = {
     }
     if (message.message !== "") {
       writer.uint32(26).string(message.message);
+    }
+    if (message.workKind !== 0) {
+      writer.uint32(400).int32(message.workKind);
     }
     return writer;
   },
@@ -10401,6 +10604,14 @@ export const WorkStopped: MessageFns<WorkStopped> = {
             message.message = reader.string();
             continue;
           }
+          case 50: {
+            if (tag !== 400) {
+              break;
+            }
+
+            message.workKind = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -10426,6 +10637,11 @@ export const WorkStopped: MessageFns<WorkStopped> = {
         ? globalThis.String(object.deployment_id)
         : "",
       message: isSet(object.message) ? globalThis.String(object.message) : "",
+      workKind: isSet(object.workKind)
+        ? workKindFromJSON(object.workKind)
+        : isSet(object.work_kind)
+        ? workKindFromJSON(object.work_kind)
+        : 0,
     };
   },
 
@@ -10440,6 +10656,9 @@ export const WorkStopped: MessageFns<WorkStopped> = {
     if (message.message !== "") {
       obj.message = message.message;
     }
+    if (message.workKind !== 0) {
+      obj.workKind = workKindToJSON(message.workKind);
+    }
     return obj;
   },
 
@@ -10451,6 +10670,7 @@ export const WorkStopped: MessageFns<WorkStopped> = {
     message.runId = object.runId ?? "";
     message.deploymentId = object.deploymentId ?? "";
     message.message = object.message ?? "";
+    message.workKind = object.workKind ?? 0;
     return message;
   },
 };
@@ -10765,7 +10985,7 @@ export const ReloadPrice: MessageFns<ReloadPrice> = {
 };
 
 function createBaseDeploymentChanged(): DeploymentChanged {
-  return { deploymentId: "", state: "", endpoint: "", replicas: 0 };
+  return { deploymentId: "", state: "", endpoint: "", replicas: 0, workKind: 0 };
 }
 
 export const DeploymentChanged: MessageFns<DeploymentChanged> = {
@@ -10781,6 +11001,9 @@ export const DeploymentChanged: MessageFns<DeploymentChanged> = {
     }
     if (message.replicas !== 0) {
       writer.uint32(32).int32(message.replicas);
+    }
+    if (message.workKind !== 0) {
+      writer.uint32(400).int32(message.workKind);
     }
     return writer;
   },
@@ -10830,6 +11053,14 @@ export const DeploymentChanged: MessageFns<DeploymentChanged> = {
             message.replicas = reader.int32();
             continue;
           }
+          case 50: {
+            if (tag !== 400) {
+              break;
+            }
+
+            message.workKind = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -10852,6 +11083,11 @@ export const DeploymentChanged: MessageFns<DeploymentChanged> = {
       state: isSet(object.state) ? globalThis.String(object.state) : "",
       endpoint: isSet(object.endpoint) ? globalThis.String(object.endpoint) : "",
       replicas: isSet(object.replicas) ? globalThis.Number(object.replicas) : 0,
+      workKind: isSet(object.workKind)
+        ? workKindFromJSON(object.workKind)
+        : isSet(object.work_kind)
+        ? workKindFromJSON(object.work_kind)
+        : 0,
     };
   },
 
@@ -10869,6 +11105,9 @@ export const DeploymentChanged: MessageFns<DeploymentChanged> = {
     if (message.replicas !== 0) {
       obj.replicas = Math.round(message.replicas);
     }
+    if (message.workKind !== 0) {
+      obj.workKind = workKindToJSON(message.workKind);
+    }
     return obj;
   },
 
@@ -10881,6 +11120,7 @@ export const DeploymentChanged: MessageFns<DeploymentChanged> = {
     message.state = object.state ?? "";
     message.endpoint = object.endpoint ?? "";
     message.replicas = object.replicas ?? 0;
+    message.workKind = object.workKind ?? 0;
     return message;
   },
 };
@@ -13284,7 +13524,15 @@ export const MeterRequest: MessageFns<MeterRequest> = {
 };
 
 function createBaseMeterOpen(): MeterOpen {
-  return { accountId: "", workId: "", estimate: undefined, attribution: undefined, context: undefined, ttlMs: "0" };
+  return {
+    accountId: "",
+    workId: "",
+    estimate: undefined,
+    attribution: undefined,
+    context: undefined,
+    ttlMs: "0",
+    workKind: 0,
+  };
 }
 
 export const MeterOpen: MessageFns<MeterOpen> = {
@@ -13306,6 +13554,9 @@ export const MeterOpen: MessageFns<MeterOpen> = {
     }
     if (message.ttlMs !== "0") {
       writer.uint32(48).int64(message.ttlMs);
+    }
+    if (message.workKind !== 0) {
+      writer.uint32(400).int32(message.workKind);
     }
     return writer;
   },
@@ -13371,6 +13622,14 @@ export const MeterOpen: MessageFns<MeterOpen> = {
             message.ttlMs = reader.int64().toString();
             continue;
           }
+          case 50: {
+            if (tag !== 400) {
+              break;
+            }
+
+            message.workKind = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -13403,6 +13662,11 @@ export const MeterOpen: MessageFns<MeterOpen> = {
         : isSet(object.ttl_ms)
         ? globalThis.String(object.ttl_ms)
         : "0",
+      workKind: isSet(object.workKind)
+        ? workKindFromJSON(object.workKind)
+        : isSet(object.work_kind)
+        ? workKindFromJSON(object.work_kind)
+        : 0,
     };
   },
 
@@ -13426,6 +13690,9 @@ export const MeterOpen: MessageFns<MeterOpen> = {
     if (message.ttlMs !== "0") {
       obj.ttlMs = message.ttlMs;
     }
+    if (message.workKind !== 0) {
+      obj.workKind = workKindToJSON(message.workKind);
+    }
     return obj;
   },
 
@@ -13446,6 +13713,7 @@ export const MeterOpen: MessageFns<MeterOpen> = {
       ? RunContext.fromPartial(object.context)
       : undefined;
     message.ttlMs = object.ttlMs ?? "0";
+    message.workKind = object.workKind ?? 0;
     return message;
   },
 };
@@ -13755,6 +14023,7 @@ function createBaseMeterOpened(): MeterOpened {
     availableMicros: "0",
     metered: false,
     expiresAt: undefined,
+    draftsOnly: false,
   };
 }
 
@@ -13783,6 +14052,9 @@ export const MeterOpened: MessageFns<MeterOpened> = {
     }
     if (message.expiresAt !== undefined) {
       Timestamp.encode(toTimestamp(message.expiresAt), writer.uint32(66).fork()).join();
+    }
+    if (message.draftsOnly !== false) {
+      writer.uint32(400).bool(message.draftsOnly);
     }
     return writer;
   },
@@ -13864,6 +14136,14 @@ export const MeterOpened: MessageFns<MeterOpened> = {
             message.expiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 50: {
+            if (tag !== 400) {
+              break;
+            }
+
+            message.draftsOnly = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -13902,6 +14182,11 @@ export const MeterOpened: MessageFns<MeterOpened> = {
         : isSet(object.expires_at)
         ? fromJsonTimestamp(object.expires_at)
         : undefined,
+      draftsOnly: isSet(object.draftsOnly)
+        ? globalThis.Boolean(object.draftsOnly)
+        : isSet(object.drafts_only)
+        ? globalThis.Boolean(object.drafts_only)
+        : false,
     };
   },
 
@@ -13931,6 +14216,9 @@ export const MeterOpened: MessageFns<MeterOpened> = {
     if (message.expiresAt !== undefined) {
       obj.expiresAt = message.expiresAt.toISOString();
     }
+    if (message.draftsOnly !== false) {
+      obj.draftsOnly = message.draftsOnly;
+    }
     return obj;
   },
 
@@ -13947,6 +14235,7 @@ export const MeterOpened: MessageFns<MeterOpened> = {
     message.availableMicros = object.availableMicros ?? "0";
     message.metered = object.metered ?? false;
     message.expiresAt = object.expiresAt ?? undefined;
+    message.draftsOnly = object.draftsOnly ?? false;
     return message;
   },
 };
