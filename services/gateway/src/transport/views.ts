@@ -37,11 +37,8 @@ export function accountView(a: entitlementsV1.Account) {
 
 /** A limit row: a unit's, or (work_kind set) one kind of work's in the unit. */
 export function limitView(l: entitlementsV1.UsageLimits) {
-  return {
-    unit: unitName(l.unit), low_credit_limit_micros: l.lowCreditLimitMicros, negative_limit_micros: l.negativeLimitMicros,
-    work_kind: l.workKind ? name(commonV1.workKindToJSON(l.workKind), "WORK_KIND_") : "",
-    drafts_at_zero: l.draftsAtZero, stop_message: l.stopMessage,
-  };
+  const unit = { unit: unitName(l.unit), low_credit_limit_micros: l.lowCreditLimitMicros, negative_limit_micros: l.negativeLimitMicros };
+  return l.workKind ? { ...unit, work_kind: name(commonV1.workKindToJSON(l.workKind), "WORK_KIND_"), drafts_at_zero: l.draftsAtZero, stop_message: l.stopMessage } : unit;
 }
 
 export function planView(p: entitlementsV1.Plan) {
