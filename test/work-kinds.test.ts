@@ -232,6 +232,12 @@ describe("plans and overrides per kind of work", () => {
       limits: [{ unit: commonV1.Unit.UNIT_CREDITS, lowCreditLimitMicros: String(10 * CREDIT), negativeLimitMicros: String(30 * CREDIT), workKind: K.WORK_KIND_MODEL_HOSTING, draftsAtZero: false, stopMessage: "" }],
     }));
     expect(changed.account!.limitOverrides).toEqual([expect.objectContaining({ workKind: K.WORK_KIND_MODEL_HOSTING, lowCreditLimitMicros: String(10 * CREDIT) })]);
+    // A kind's negative limit may not exceed its unit's (the plan's 50 credits here).
+    const tooDeep = await call(entitlements, entitlements.setAccountControls, entitlementsV1.SetAccountControlsRequest.fromPartial({
+      accountId: "override-co", reason: "typo", idempotencyKey: "o2",
+      limits: [{ unit: commonV1.Unit.UNIT_CREDITS, lowCreditLimitMicros: "0", negativeLimitMicros: String(60 * CREDIT), workKind: K.WORK_KIND_GUARDRAIL, draftsAtZero: false, stopMessage: "" }],
+    })).catch((error: unknown) => error);
+    expect(String(tooDeep)).toContain("limits[0].negative_limit_micros");
     await eventually(async () => ((await deploy("override-co", "hosting", "after")).allowed ? true : undefined), 10_000, "the override reaching the ledger");
   });
 });
