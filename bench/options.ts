@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 
-export const WORKLOADS = ["W-uniform", "W-hot", "W-stream", "W-replay", "W-edge"] as const;
+export const WORKLOADS = ["W-uniform", "W-hot", "W-stream", "W-meter", "W-replay", "W-edge"] as const;
 export type Workload = (typeof WORKLOADS)[number];
 
 export interface BenchOptions {

@@ -21,6 +21,7 @@ import { commonV1, entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { spawnServices } from "../scripts/services.js";
 import { pgbenchTps } from "./baselines.js";
 import { checkInvariants, type InvariantReport } from "./invariants.js";
+import { meterWork } from "./meter.js";
 import { closedLoop, openLoop, round, type Latencies, type LoopResult } from "./load.js";
 import { parseOptions, type Workload } from "./options.js";
 import { CpuMeter, cpuSeconds, postgresPids, rssMiB } from "./procstat.js";
@@ -313,6 +314,17 @@ try {
     return { loop, operations: charges };
   });
 
+  // The same callers and work as W-stream, over Meter streams: open (the hold), 20 increments each waited for, close (the final charge).
+  let meterCharges = 0;
+  await workload("W-meter", "charges/s", async () => {
+    const loop = await closedLoop(CONCURRENCY, SECONDS, async (worker, iteration, latencies) => {
+      const client = clients[worker % CHANNELS]!;
+      const charged = await meterWork(client, { accountId: pick(), workId: `m-${worker}-${iteration}`, estimate: usage(21) }, usage(1), 20, latencies);
+      meterCharges += charged;
+    });
+    return { loop, operations: meterCharges };
+  });
+
   let replays = 0;
   let conflicts = 0;
   await workload("W-replay", "pairs/s", async () => {
@@ -368,6 +380,7 @@ try {
     { figure: "W-hot pairs/s ÷ B-pg-hot tps", value: ratio(rate("W-hot"), pgHotTps), goal: 1.0, atLeast: true },
     { figure: "W-hot pairs/s ÷ W-uniform pairs/s", value: ratio(rate("W-hot"), rate("W-uniform")), goal: 0.8, atLeast: true },
     { figure: "W-stream charges/s ÷ W-uniform pairs/s", value: ratio(rate("W-stream"), rate("W-uniform")), goal: 1.5, atLeast: true },
+    { figure: "W-meter charges/s ÷ W-stream charges/s", value: ratio(rate("W-meter"), rate("W-stream")), goal: 1.0, atLeast: true },
     { figure: "Authorize p99 at half the maximum rate (ms)", value: authorizeP99AtHalf, goal: 10, atLeast: false },
     { figure: "ledger resident memory under load (MiB)", value: round(ledgerRssMaxMiB, 1), goal: 300, atLeast: false },
   ].map((g) => ({ ...g, met: g.value === null ? null : g.atLeast ? g.value >= g.goal : g.value <= g.goal }));

@@ -7,6 +7,7 @@ it("reads the bench's options and refuses unknown workloads and replica counts o
   const options = parseOptions(["--quick", "--only", "W-uniform, W-hot", "--replicas", "2", "--profile", "/tmp/p"]);
   expect(options).toMatchObject({ quick: true, replicas: 2, profileDir: "/tmp/p" });
   expect([...options.only!]).toEqual(["W-uniform", "W-hot"]);
+  expect([...parseOptions(["--only", "W-stream,W-meter"]).only!]).toEqual(["W-stream", "W-meter"]);
   expect(() => parseOptions(["--only", "W-nothing"])).toThrow(/unknown workload W-nothing/);
   expect(() => parseOptions(["--replicas", "0"])).toThrow(/--replicas/);
   expect(() => parseOptions(["--replicas", "1.5"])).toThrow(/--replicas/);

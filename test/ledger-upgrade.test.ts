@@ -66,6 +66,18 @@ const startWork = (kind: "run" | "deployment", account: string, workId: string, 
     kind, workId, account, JSON.stringify(usage), replicas, kind === "deployment" ? `https://${workId}.example.com` : "",
   ]);
 
+/** A metering tick of the landed schema, as a ledger of that release made it: the charge, then the running totals it was priced from. */
+async function meterWork(workId: string, seconds: number, micros: number, nextState: string | null) {
+  const { rows } = await client.query(`select charged_until, priced_quantity::int as quantity, priced_micros::bigint as priced, replicas from ledger.metered_work where work_id = $1`, [workId]);
+  const work = rows[0] as { charged_until: Date; quantity: number; priced: string; replicas: number };
+  const to = new Date(work.charged_until.getTime() + seconds * 1000);
+  const result = await fn<{ stale: boolean; state: string }>(`ledger.meter_work($1, $2, $3, $4, 'credits', 'compute', 1, '{}'::text[], '{50,100}'::integer[], $5, null, '', '')`, [
+    workId, work.charged_until, to, micros, nextState,
+  ]);
+  await client.query(`update ledger.metered_work set priced_quantity = $2, priced_micros = $3 where work_id = $1`, [workId, work.quantity + seconds * work.replicas, BigInt(work.priced) + BigInt(micros)]);
+  return result;
+}
+
 /** What the database holds for an account, read with SQL. */
 async function snapshot(accountId: string) {
   const q = async (text: string) => (await client.query(text, [accountId])).rows;
@@ -79,6 +91,11 @@ async function snapshot(accountId: string) {
 
 const before: Record<string, Awaited<ReturnType<typeof snapshot>>> = {};
 let openHolds: string[] = [];
+/** Every journal line before the upgrade, with the account of its entry. */
+let linesBefore: Record<string, unknown>[] = [];
+const journalLines = async () =>
+  (await client.query(`select e.account_id, l.entry_id::text, l.line_no, l.ledger_account, l.pool_id, l.amount_micros::text
+                         from ledger.lines l join ledger.entries e on e.entry_id = l.entry_id order by l.entry_id, l.line_no`)).rows;
 
 beforeAll(async () => {
   expect(cut, `${LANDED_THROUGH} is registered`).toBeGreaterThanOrEqual(0);
@@ -139,8 +156,13 @@ beforeAll(async () => {
   // deployco: a running deployment and a running run.
   expect((await startWork("deployment", "deployco", "dep-1", { kind: "gpu_time", gpuType: "A100", replicas: "0", seconds: "0" }, 2)).allowed).toBe(true);
   expect((await startWork("run", "deployco", "run-1", { kind: "active_time", seconds: "0" }, 1)).allowed).toBe(true);
+  // A run paused before the upgrade, after one charged second; the deployment charged for two seconds of its two replicas.
+  expect((await startWork("run", "deployco", "run-2", { kind: "active_time", seconds: "0" }, 1)).allowed).toBe(true);
   await client.query(`update ledger.metered_work set metered = true where account_id = 'deployco'`);
+  expect(await meterWork("run-2", 1, CREDIT, "paused")).toMatchObject({ stale: false, state: "paused" });
+  expect(await meterWork("dep-1", 2, 4 * CREDIT, null)).toMatchObject({ stale: false, state: "running" });
   for (const id of ["acme", "deployco", "byom-co"]) before[id] = await snapshot(id);
+  linesBefore = await journalLines();
 
   // The upgrade: the ledger service starts on the filled database and applies every later migration.
   ledger = await startLedgerService({
@@ -215,7 +237,7 @@ describe(`a ledger database upgraded from the migrations through ${LANDED_THROUG
       (await call(ledgerRpc, ledgerRpc.listMeteredWork, ledgerV1.ListMeteredWorkRequest.fromPartial({ accountId: "deployco", page: { pageSize: 10, pageToken: "" } }))).work;
     const deployment = await eventually(async () => {
       const dep = (await work()).find((w) => w.workId === "dep-1");
-      return dep && Number(dep.chargedMicros) >= 2 * CREDIT ? dep : undefined; // 2 replicas × 1 credit per replica-second
+      return dep && Number(dep.chargedMicros) > 4 * CREDIT ? dep : undefined; // 2 replicas × 1 credit per replica-second, beyond the 4 charged before
     }, 15_000, "the deployment charged after the upgrade");
     expect(deployment).toMatchObject({ kind: "deployment", state: "running", replicas: 2 });
 
@@ -224,10 +246,56 @@ describe(`a ledger database upgraded from the migrations through ${LANDED_THROUG
     const ended = await call(ledgerRpc, ledgerRpc.endRun, { runId: "run-1", state: ledgerV1.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "after-e1" });
     expect(Number(ended.totalChargedMicros)).toBeGreaterThan(0);
 
+    // The run paused before the upgrade resumes where it stopped: its pause is never charged, every active second is.
+    expect((await work()).find((w) => w.workId === "run-2")).toMatchObject({ state: "paused", chargedMicros: String(CREDIT) });
+    expect(await call(ledgerRpc, ledgerRpc.resumeRun, { runId: "run-2", idempotencyKey: "after-r2" })).toEqual({ proceed: true });
+    await eventually(async () => {
+      const run = (await work()).find((w) => w.workId === "run-2");
+      return run && Number(run.chargedMicros) > CREDIT ? run : undefined;
+    }, 15_000, "the resumed run charged after the upgrade");
+    const resumed = await call(ledgerRpc, ledgerRpc.endRun, { runId: "run-2", state: ledgerV1.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "after-e2" });
+    expect(BigInt(resumed.totalChargedMicros)).toBe(BigInt(resumed.activeSeconds) * BigInt(CREDIT)); // 1 credit per active second, whole seconds
+
     const all = await work();
-    expect(all.map((w) => w.state).sort()).toEqual(["finished", "undeployed"]);
+    expect(all.map((w) => w.state).sort()).toEqual(["finished", "finished", "undeployed"]);
     const charged = all.reduce((sum, w) => sum + Number(w.chargedMicros), 0);
     const balance = await call(ledgerRpc, ledgerRpc.getBalance, { accountId: "deployco" });
     expect(Number(balance.units[0]!.balanceMicros)).toBe(1000 * CREDIT - charged);
+  });
+
+  it("emits spend_cap_reached once per cycle for a new ledger's charge and for an earlier release's, its triggers quiet only for the new one", async () => {
+    const ledgerRpc = rpc();
+    const events = async (accountId: string) => (await client.query(`select payload from ledger.outbox where account_id = $1 and kind = 'spend_cap_reached'`, [accountId])).rows;
+    // The new ledger takes byom-co's cap (0.70 left) to zero: the TypeScript rule emits, the trigger keeps quiet.
+    await call(ledgerRpc, ledgerRpc.charge, ledgerV1.ChargeRequest.fromPartial({ accountId: "byom-co", usage: { kind: { $case: "modelTokens", modelTokens: { model: "own-sonnet", inputTokens: "100000", outputTokens: "30000", cacheReadTokens: "0", cacheWriteTokens: "0" } } }, final: true, idempotencyKey: "after-b1" }));
+    const capped = await events("byom-co");
+    expect(capped).toHaveLength(1);
+    expect(capped[0].payload).toMatchObject({ cap_micros: String(USD) });
+    // A ledger of the earlier release beside it (its SQL function): the trigger still emits for it, once per cycle.
+    await call(clients.entitlements, clients.entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({
+      accountId: "byom-old", name: "byom-old", planId: "byom", seats: 1, billingMode: entitlementsV1.BillingMode.BILLING_MODE_BYOM_USD, spendCapMicros: String(USD),
+    }));
+    await call(ledgerRpc, ledgerRpc.getBalance, { accountId: "byom-old" }); // opens its cycle
+    await charge("byom-old", "usd", null, USD, "old-b1");
+    await charge("byom-old", "usd", null, 1, "old-b2");
+    expect(await events("byom-old")).toMatchObject([{ payload: { cap_micros: String(USD), spent_micros: String(USD) } }]);
+    // The guard itself: in a transaction that says its commit rules run in TypeScript, the trigger writes nothing.
+    await client.query("begin");
+    await client.query(`set local tollgate.commit_rules = 'app'`);
+    await client.query(`update ledger.pools set balance_micros = balance_micros + 1 where account_id = 'byom-old'`);
+    await client.query(`delete from ledger.outbox where account_id = 'byom-old' and kind = 'spend_cap_reached'`);
+    await client.query(`update ledger.pools set balance_micros = 0 where account_id = 'byom-old'`);
+    expect(await events("byom-old")).toEqual([]);
+    await client.query("rollback");
+  });
+
+  it("keeps every journal line, each now carrying its entry's account, also those metered work wrote since", async () => {
+    expect(linesBefore.length).toBeGreaterThan(10);
+    const carried = (await client.query(`select l.account_id, e.account_id as entry_account, l.entry_id::text from ledger.lines l join ledger.entries e on e.entry_id = l.entry_id`)).rows;
+    expect(carried.filter((r) => r.account_id !== r.entry_account)).toEqual([]);
+    const after = await journalLines();
+    expect(after.slice(0, linesBefore.length)).toEqual(linesBefore);
+    // The deployment's metering charges were journaled after the upgrade.
+    expect(after.filter((l) => l.account_id === "deployco").length).toBeGreaterThan(linesBefore.filter((l) => l.account_id === "deployco").length);
   });
 });

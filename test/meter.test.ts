@@ -20,7 +20,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   platform = await startPlatform(db.url, { meterGraceMs: GRACE_MS });
   await seedStarter(platform, "meter-drain");
-  for (const accountId of ["meter-suspend", "meter-replay", "meter-close", "meter-grace", "meter-expiry", "meter-rules"]) {
+  for (const accountId of ["meter-suspend", "meter-replay", "meter-close", "meter-grace", "meter-expiry", "meter-rules", "meter-limited"]) {
     await call(platform.clients.entitlements, platform.clients.entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({
       accountId, name: accountId, planId: "starter", seats: 1, adminEmails: ["admin@example.com"],
     }));
@@ -302,5 +302,44 @@ describe("Meter", () => {
     } finally {
       limited.close();
     }
+  });
+
+  it("counts each increment against the caller's rate limit as a Charge: an empty bucket ends the stream with RESOURCE_EXHAUSTED and RetryInfo, and a reconnect charges the refused increment once", async () => {
+    // A ledger replica where this caller may make 4 calls (the bucket does not refill within the test), on the same database.
+    const limited = await startLedgerService({
+      databaseUrl: db.url, port: 0, poolMax: 2, entitlementsAddress: platform.entitlements.address, pricingAddress: platform.pricing.address,
+      sweepIntervalMs: 0, meterIntervalMs: 0, reconcileIntervalMs: 0, meterGraceMs: GRACE_MS, auth: platform.auth, ...platform.serviceCredentials("ledger"),
+      rateLimit: { perSecond: 0.001, burst: 4 },
+    });
+    const client = createClient(ledgerV1.LedgerServiceClient, limited.address, platform.serviceCredentials(platform.principal, ROLES));
+    try {
+      const first = meterStream(client);
+      first.open("meter-limited", "limited-1", 10); // the stream's admission: call 1
+      expect((await first.next()).kind?.$case).toBe("opened");
+      for (let sequence = 1; sequence <= 3; sequence++) {
+        first.increment(sequence, 1); // calls 2, 3, 4
+        expect((await first.next()).kind).toMatchObject({ $case: "charged", charged: { sequence: String(sequence), chargedMicros: String(5 * CREDIT) } });
+      }
+      first.increment(4, 1); // call 5: the bucket is empty
+      const refused = await first.finished();
+      expect(refused?.code).toBe(status.RESOURCE_EXHAUSTED);
+      const details = errorDetails(refused);
+      expect(details.reason).toBe("RATE_LIMITED");
+      expect(details.retryDelayMs).toBeGreaterThan(0);
+      // The same bucket as unary calls: a Charge now is refused the same way.
+      const charge = await call(client, client.charge, ledgerV1.ChargeRequest.fromPartial({ accountId: "meter-limited", usage: replies("gpt-4o", 1), final: true, idempotencyKey: "limited-unary" })).catch((e: unknown) => e);
+      expect(errorDetails(charge)).toMatchObject({ code: status.RESOURCE_EXHAUSTED, reason: "RATE_LIMITED" });
+    } finally {
+      client.close();
+      await limited.stop();
+    }
+    // The refused increment was not charged: a reconnect (here on the replica without a limit) charges it now, once.
+    const second = meterStream();
+    second.open("meter-limited", "limited-1", 10);
+    expect((await second.next()).kind?.$case).toBe("opened");
+    second.increment(4, 1);
+    expect((await second.next()).kind).toMatchObject({ $case: "charged", charged: { sequence: "4", replayed: false, chargedMicros: String(5 * CREDIT) } });
+    second.close();
+    expect((await second.next()).kind).toMatchObject({ $case: "closed", closed: { totalChargedMicros: String(4 * 5 * CREDIT) } });
   });
 });

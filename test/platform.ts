@@ -39,6 +39,8 @@ export interface PlatformOptions {
   auth?: boolean;
   /** How long a broken Meter stream's hold waits for a reconnect (the ledger's default unless set). */
   meterGraceMs?: number;
+  /** The time the ledger decides commands at (the system clock unless set). */
+  now?: () => Date;
 }
 
 export async function startPlatform(databaseUrl: string, options: PlatformOptions = {}): Promise<Platform> {
@@ -59,6 +61,7 @@ export async function startPlatform(databaseUrl: string, options: PlatformOption
     meterIntervalMs: options.meterIntervalMs ?? 200,
     reconcileIntervalMs: 100,
     ...(options.meterGraceMs === undefined ? {} : { meterGraceMs: options.meterGraceMs }),
+    ...(options.now ? { now: options.now } : {}),
     auth,
     ...serviceCredentials("ledger"),
   });

@@ -99,19 +99,33 @@ function limit(limiter: RateLimiter | undefined, caller: string): void {
 /** Bidirectional streams admitted by role, whose messages' accounts are checked as they arrive. */
 const streams = new WeakMap<object, { access: Access; principal: Principal; method: string }>();
 
+/** Bidirectional streams under a rate limit: the caller whose bucket each message after the first draws from. */
+const metered = new WeakMap<object, { limiter: RateLimiter; caller: string; first: boolean }>();
+
 /**
  * Checks one message of a bidirectional stream against the credential's
  * accounts: a message that names an account (the access entry's `account`)
- * must name one of them. Throws PERMISSION_DENIED otherwise.
+ * must name one of them. Throws PERMISSION_DENIED otherwise. Under a rate
+ * limit, each message after the first is a call of its own (a Meter
+ * increment costs what a Charge costs; the first was counted when the stream
+ * was admitted): an empty bucket throws RateLimitedError, which ends the
+ * stream with RESOURCE_EXHAUSTED and a RetryInfo, as a unary call is answered.
  */
 export function admitMessage(call: object, message: Record<string, unknown>): void {
+  const limited = metered.get(call);
+  if (limited) {
+    if (limited.first) limited.first = false;
+    else limit(limited.limiter, limited.caller);
+  }
   const admitted = streams.get(call);
   if (!admitted || !admitted.principal.accounts) return;
   if ((admitted.access.account ?? ((r) => r.accountId))(message) === undefined) return;
   checkAccount(admitted.access, admitted.principal, message, admitted.method);
 }
 
-const refusal = (error: unknown) => (error instanceof RateLimitedError ? rateLimitedError(error.caller, error.retryAfterMs) : toServiceError(error));
+/** The status a refused call or stream ends with: RESOURCE_EXHAUSTED with a RetryInfo for a rate limit, else the usual mapping. */
+export const refusal = (error: unknown, traceId?: () => string) =>
+  error instanceof RateLimitedError ? rateLimitedError(error.caller, error.retryAfterMs) : toServiceError(error, traceId);
 
 /**
  * Wraps every handler of a service so it runs only after `authorize` admits
@@ -148,6 +162,7 @@ export function guardService(
               principals.set(call, principal);
               streams.set(call, { access: access!, principal, method: method.path.slice(method.path.lastIndexOf("/") + 1) });
             }
+            if (limiter) metered.set(call, { limiter, caller: principal?.name ?? call.getPeer(), first: true });
             duplex(call);
           },
           (error: unknown) => void refuse(asUnary, seen, error).then((refused) => call.emit("error", refused)),

@@ -10,7 +10,7 @@ import type {
 import { status } from "@grpc/grpc-js";
 import type { Principal } from "./credentials.js";
 import { toServiceError, traceIdOf } from "./errors.js";
-import { admitMessage, principalOf } from "./guard.js";
+import { admitMessage, principalOf, refusal as streamRefusal } from "./guard.js";
 import { refusal } from "./validation.js";
 
 /** Runs a handler inside a per-request scope (e.g. a forked MikroORM context). */
@@ -179,7 +179,7 @@ export function bidiStream<Req, Res>(handler: (call: BidiCall<Req, Res>) => Prom
     }
     const over = () => call.cancelled || call.destroyed || call.writableEnded;
     const fail = (error: unknown) => {
-      if (!over()) call.emit("error", toServiceError(error, () => traceIdOf(call.metadata)));
+      if (!over()) call.emit("error", streamRefusal(error, () => traceIdOf(call.metadata)));
       finish();
     };
     handler({ messages: messages(), send: (message) => void (over() || call.write(message)), fail, context }).then(

@@ -13,7 +13,7 @@ import { RateCache } from "./data/rate-cache.js";
 import { PostgresLedgerStateStore } from "./data/state-store.js";
 import { Ledger } from "./app/metered-work.js";
 import { sweep } from "./domain/use-cases/expire.js";
-import { CycleOpener } from "./domain/use-cases/open-cycle.js";
+import { CycleOpener, OpenCycles } from "./domain/use-cases/open-cycle.js";
 import type { LedgerDeps } from "./domain/use-cases/run.js";
 import { LedgerMetrics } from "./metrics.js";
 import { DecisionTelemetry } from "./transport/decision-telemetry.js";
@@ -55,6 +55,8 @@ export interface LedgerServiceOptions {
   reconcileSliceAccounts?: number;
   /** How long a broken Meter stream's hold waits for a reconnect before the unused rest is released (default 30 s). */
   meterGraceMs?: number;
+  /** The time the ledger decides commands at (default: the system clock); a test that compares the ledger with the state machine sets it. */
+  now?: () => Date;
 }
 
 export interface LedgerService {
@@ -108,11 +110,11 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
     observe: (size, waits) => metrics.groupCommit(size, waits),
     refused: (size, error) => console.error(JSON.stringify({ level: "warn", service: "ledger", msg: "group commit batch refused; retrying its halves", size, error: String(error) })),
   }) : stateStore;
-  const deps: LedgerDeps = { store: writes, accounts, rates, now: () => new Date(), reloadPrices: { set: (poolId, price) => scope(() => store.setReloadPrice(poolId, price)) } };
+  const deps: LedgerDeps = { store: writes, accounts, rates, now: options.now ?? (() => new Date()), reloadPrices: { set: (poolId, price) => scope(() => store.setReloadPrice(poolId, price)) }, cycles: new OpenCycles() };
   const cycles = new CycleOpener(deps);
-  const ledger = new Ledger(store, accounts, rates, cycles);
+  const ledger = new Ledger(store, rates, deps);
   const events = new LogFollower((after, limit) => store.outboxAfter(after, limit), (row) => BigInt(row.sequence), 250);
-  const decisions = new DecisionTelemetry(metrics, (entryId) => poolsDrawn(em(), entryId));
+  const decisions = new DecisionTelemetry(metrics, (accountId, entryId) => poolsDrawn(em(), accountId, entryId));
   const handlers = {
     ...ledgerHandlers(deps, cycles, ledger, store, events, { scope }, decisions),
     ...receiptHandlers({ em, account: (id) => store.account(id), requireAccount: (id) => accounts.get(id), publishedRateTables: (s) => ledger.publishedRateTables(s), reversals: (a, ids) => store.reversals(a, ids) }, { scope }),

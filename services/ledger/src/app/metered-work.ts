@@ -3,14 +3,16 @@ import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@t
 import type { Unit, Usage } from "@tollgate/rating";
 import type { LedgerStore } from "../data/ledger-store.js";
 import type { RateCache } from "../data/rate-cache.js";
-import type { AccountDirectory, AccountView } from "../domain/account-view.js";
+import type { AccountView } from "../domain/account-view.js";
 import type { DenialReason } from "../domain/denial.js";
 import { fingerprint } from "../domain/fingerprint.js";
-import { withWorkKind } from "../domain/usage.js";
 import { shortfallMessage } from "../domain/use-cases/authorize.js";
-import { eligibilityOf, price } from "../domain/use-cases/run.js";
-import { limitsFor, newWork, stopsRunningWork } from "../domain/rules/kind-limits.js";
-import { STOP_MESSAGE } from "../domain/state-machine.js";
+import { limitsFor, newWork } from "../domain/rules/kind-limits.js";
+import { withWorkKind } from "../domain/usage.js";
+import { meter } from "../domain/use-cases/meter.js";
+import { resumeWork } from "../domain/use-cases/resume-work.js";
+import { eligibilityOf, price, type LedgerDeps } from "../domain/use-cases/run.js";
+import { startWork } from "../domain/use-cases/start-work.js";
 
 export type { DenialReason } from "../domain/denial.js";
 
@@ -60,8 +62,6 @@ const DEFAULT_CONTEXT: RunContext = { runLocation: "cloud", inferenceSource: "ma
 const isDefaultContext = (c: RunContext) =>
   c.runLocation === DEFAULT_CONTEXT.runLocation && c.inferenceSource === DEFAULT_CONTEXT.inferenceSource && c.computeSource === DEFAULT_CONTEXT.computeSource;
 
-/** Below any balance: unmetered work starts whatever the balance. */
-const NO_MINIMUM = -(2n ** 63n);
 
 function requireAccount(accountId: string): void {
   if (!accountId) throw new InvalidArgumentError("account_id", "is required");
@@ -69,19 +69,23 @@ function requireAccount(accountId: string): void {
 
 /**
  * Metered work (runs and deployments: start, ticks, pause, resume, end,
- * scale, undeploy) and the balance read, still on the SQL functions; every
- * other write goes through the state machine (use-cases/). Nothing here knows
- * of gRPC.
+ * scale, undeploy): validates, prices and admits, then writes through the
+ * state machine (use-cases/start-work.ts, meter.ts, resume-work.ts) like
+ * every other write; reads the work and the balance from the ledger store.
+ * Nothing here knows of gRPC.
  */
 export class Ledger {
+  private readonly accounts: LedgerDeps["accounts"];
+  private readonly now: () => Date;
+
   constructor(
     private readonly store: LedgerStore,
-    private readonly accounts: AccountDirectory,
     private readonly rates: RateCache,
-    /** Opens the account's current cycle (through the state machine) with a balance for `unit`. */
-    private readonly cycles: { open(accountId: string, unit: string): Promise<void> },
-    private readonly now: () => Date = () => new Date(),
-  ) {}
+    private readonly deps: LedgerDeps,
+  ) {
+    this.accounts = deps.accounts;
+    this.now = deps.now;
+  }
 
   /**
    * Whether this usage is charged: the plan's eligibility rules decide which
@@ -142,17 +146,15 @@ export class Ledger {
     const price = await this.price(account, this.usageFor({ kind, usage, replicas }, 1n), kind === "run" ? "run" : "hardware");
     const admitted = this.admit(account, context, price.bucket);
     if (admitted.denial) return { allowed: false, ...admitted.denial, metered: admitted.metered, unit: price.unit };
-    await this.cycles.open(accountId, price.unit);
     // Runs need something left; deployments need the low-credit limit (seed 001); a kind with its own limits needs
-    // its low-credit limit (rules/kind-limits.ts); unmetered work needs nothing.
+    // its low-credit limit; unmetered work needs nothing (the state machine decides, rules/kind-limits.ts). The
+    // minimum here only words a denial.
     const limits = limitsFor(account.units.find((u) => u.unit === price.unit), account.kindLimits, price.unit, workKind);
-    const start = newWork({ work: kind, limits, availableMicros: 0n });
-    const minimum = !admitted.metered ? NO_MINIMUM : start.minimumMicros;
-    const denial: DenialReason = start.denial === "BELOW_LOW_CREDIT_LIMIT" ? start.denial : price.unit === "usd" ? "SPEND_CAP_REACHED" : "INSUFFICIENT_CREDITS";
+    const minimum = newWork({ work: kind, limits, availableMicros: 0n }).minimumMicros;
     // Usage of a kind is attributed to it (usage by kind of work).
     const attribution = withWorkKind(callerAttribution, workKind);
-    const result = await this.store.startWork({
-      kind, workId, accountId, unit: price.unit, usage: usageToJson(usage), replicas, attribution, labels, minAvailableMicros: minimum, denial,
+    const result = await startWork(this.deps, account, {
+      type: "startWork", kind, workId, accountId, unit: price.unit, usage: usageToJson(usage) as Record<string, unknown>, replicas, attribution, labels,
       context: { run_location: context.runLocation, inference_source: context.inferenceSource, compute_source: context.computeSource }, metered: admitted.metered,
       idempotencyKey,
       requestHash: fingerprint({
@@ -160,16 +162,14 @@ export class Ledger {
         ...(Object.keys(labels).length > 0 ? { labels } : {}), ...(isDefaultContext(context) ? {} : { context }), ...(workKind ? { workKind } : {}),
       }),
       endpoint,
-      workKind,
+      ...(workKind ? { workKind } : {}),
     });
     const replayed = result.replayed === true;
     if (result.allowed) return { allowed: true, metered: admitted.metered, unit: price.unit, replayed, ...(admitted.metered ? {} : { message: admitted.reason }) };
-    const reason = result.reason as DenialReason;
-    const availableMicros = BigInt(result.available_micros);
-    const message = shortfallMessage(account, reason, price.unit, minimum, availableMicros, kind === "run" ? "starting the run" : "the deployment", workKind);
-    // Drafts only: the kind's rule decided on the balance the store found.
-    const draftsOnly = newWork({ work: kind, limits, availableMicros }).draftsOnly;
-    return { allowed: false, reason, message, metered: true, unit: price.unit, replayed, ...(draftsOnly ? { draftsOnly } : {}) };
+    const reason = result.reason!;
+    const message = shortfallMessage(account, reason, price.unit, minimum, result.availableMicros, kind === "run" ? "starting the run" : "the deployment", workKind);
+    // Drafts only: the kind's rule decided on the balance the state machine found.
+    return { allowed: false, reason, message, metered: true, unit: price.unit, replayed, ...(result.draftsOnly ? { draftsOnly: true } : {}) };
   }
 
   /** The usage of `seconds` of a run's active time or a deployment's replicas. */
@@ -207,31 +207,29 @@ export class Ledger {
     const account = await this.accounts.get(work.account_id);
     const to = options.to ?? this.now();
     const seconds = BigInt(Math.max(0, Math.floor((to.getTime() - work.charged_until.getTime()) / 1000)));
-    const until = new Date(work.charged_until.getTime() + Number(seconds) * 1000);
+    const tick = {
+      accountId: work.account_id, workId, fromMs: work.charged_until.getTime(), toMs: work.charged_until.getTime() + Number(seconds) * 1000,
+      nextState: options.nextState ?? null, replicas: options.replicas ?? null, traceparent: options.traceparent ?? "", traceId: options.traceId ?? "",
+    };
     if (!work.metered) {
       // Unmetered from its start (self-hosted, or a bucket the plan does not meter where it runs): time recorded, nothing charged.
-      return this.store.advanceWork({ workId, from: work.charged_until, to: until, nextState: options.nextState ?? null, replicas: options.replicas ?? null, traceparent: options.traceparent ?? "" });
+      return this.answer(await meter(this.deps, account, { ...tick, amountMicros: 0n, bucket: "", rateTableVersion: 0n }));
     }
     const usage = usageFromJson(work.usage);
-    // Only running time is charged (meter_work charges nothing for a paused run).
+    // Only running time is charged (a paused run's interval charges nothing).
     const added = work.state === "running" ? seconds * (work.kind === "run" ? 1n : BigInt(work.replicas)) : 0n;
     const pricedQuantity = BigInt(work.priced_quantity) + added;
     const price = await this.price(account, this.usageFor({ kind: work.kind, usage, replicas: 1 }, pricedQuantity), work.kind, work.created_at);
     const pricedMicros = price.amountMicros > BigInt(work.priced_micros) ? price.amountMicros : BigInt(work.priced_micros);
-    return this.store.meterWork({
-      workId, from: work.charged_until, to: until, amountMicros: pricedMicros - BigInt(work.priced_micros), unit: price.unit, bucket: price.bucket,
-      pricedQuantity, pricedMicros,
-      rateTableSequence: price.sequence, drawdownOrder: account.drawdownOrder, thresholdPercents: account.thresholdPercents,
-      nextState: options.nextState ?? null, replicas: options.replicas ?? null, traceparent: options.traceparent ?? "", traceId: options.traceId ?? "",
-      ...this.kindStop(account, price.unit, work.work_kind),
-    });
+    return this.answer(await meter(this.deps, account, {
+      ...tick, amountMicros: pricedMicros - BigInt(work.priced_micros), unit: price.unit, bucket: price.bucket, rateTableVersion: price.sequence, pricedQuantity, pricedMicros,
+    }));
   }
 
-  /** Work of a kind with its own limits stops at −its negative limit, with its message (rules/kind-limits.ts). */
-  private kindStop(account: AccountView, unit: string, workKind: string): { stopAfter?: (availableMicros: bigint) => string | null } {
-    const limits = limitsFor(account.units.find((u) => u.unit === unit), account.kindLimits, unit, workKind);
-    if (!limits.own) return {};
-    return { stopAfter: (availableMicros) => (stopsRunningWork(limits, availableMicros) ? limits.stopMessage || STOP_MESSAGE : null) };
+  /** A tick's answer as the handlers read it. */
+  private answer(result: Awaited<ReturnType<typeof meter>>): { stale: boolean; state: string; charged_micros?: string; proceed?: boolean } {
+    if (result.stale) return { stale: true, state: result.state };
+    return { stale: false, state: result.state, charged_micros: (result.charge?.chargedMicros ?? 0n).toString(), proceed: result.charge?.proceed ?? true };
   }
 
   /**
@@ -258,18 +256,30 @@ export class Ledger {
     return result;
   }
 
-  resume(workId: string) {
+  async resume(workId: string): Promise<{ state: string }> {
     if (!workId) throw new InvalidArgumentError("run_id", "is required");
-    return this.store.resumeWork(workId);
+    const work = await this.store.work(workId);
+    if (!work) throw new NotFoundError("run", workId);
+    return resumeWork(this.deps, await this.accounts.get(work.account_id), { accountId: work.account_id, workId });
   }
 
-  /** Charges every running run and deployment whose last charge is older than `ageMs`; returns how many were stopped. */
-  async meterDue(ageMs: number): Promise<number> {
+  /**
+   * Charges every running run and deployment whose last charge is older than
+   * `ageMs`; returns how many were stopped. Ticks of different work run side
+   * by side (at most `concurrency` at once), so the group commit puts many of
+   * them in one transaction.
+   */
+  async meterDue(ageMs: number, concurrency = 32): Promise<number> {
+    const due = await this.store.dueWork(new Date(this.now().getTime() - ageMs), 200);
     let stopped = 0;
-    for (const work of await this.store.dueWork(new Date(this.now().getTime() - ageMs), 200)) {
-      const result = await this.meter(work.work_id);
-      if (result.state === "stopped") stopped++;
-    }
+    let next = 0;
+    const ticker = async () => {
+      while (next < due.length) {
+        const work = due[next++]!;
+        if ((await this.meter(work.work_id)).state === "stopped") stopped++;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, due.length) }, ticker));
     return stopped;
   }
 

@@ -73,6 +73,7 @@ export const LineSchema = defineEntity({
   name: "Line",
   tableName: "lines",
   properties: {
+    accountId: p.string().primary().fieldName("account_id"),
     entryId: p.bigint("string").primary().fieldName("entry_id"),
     lineNo: p.integer().primary().fieldName("line_no"),
     ledgerAccount: p.string().fieldName("ledger_account"),

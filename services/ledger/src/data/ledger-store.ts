@@ -1,5 +1,5 @@
 import { sql, type EntityManager } from "@tollgate/db";
-import { NotFoundError } from "@tollgate/errors";
+import { IdempotencyKeyReusedError } from "@tollgate/errors";
 import { searchMatches, type SearchFound } from "./search.js";
 import { EntrySchema, HoldSchema, LedgerAccountSchema, LineSchema, PoolSchema, BalanceSchema, type Entry, type Hold, type LedgerAccount, type Line, type Pool, type Balance } from "./entities.js";
 
@@ -29,75 +29,6 @@ export interface WorkRow {
   ended_at: Date | null;
 }
 
-export interface StartWorkCall {
-  kind: "run" | "deployment";
-  workId: string;
-  accountId: string;
-  unit: string;
-  usage: unknown;
-  replicas: number;
-  attribution: Record<string, string>;
-  labels: Record<string, string>;
-  context: Record<string, string>;
-  metered: boolean;
-  minAvailableMicros: bigint;
-  denial: string;
-  idempotencyKey: string;
-  requestHash: string;
-  endpoint?: string;
-  /** The kind of work (empty: none): kept on the row, named by the work's events. */
-  workKind?: string;
-}
-
-export interface MeterCall {
-  workId: string;
-  from: Date;
-  to: Date;
-  amountMicros: bigint;
-  unit: string;
-  bucket: string;
-  rateTableSequence: bigint;
-  drawdownOrder: string[];
-  thresholdPercents: number[];
-  nextState: string | null;
-  replicas: number | null;
-  traceparent: string;
-  traceId: string;
-  /** The running totals after this charge: what has been priced, and its price. */
-  pricedQuantity: bigint;
-  pricedMicros: bigint;
-  /**
-   * Work of a kind with its own limits: given the unit's balance − held after
-   * the charge, the message to stop the work with, or null to go on (the
-   * domain's rule, rules/kind-limits.ts).
-   */
-  stopAfter?: (availableMicros: bigint) => string | null;
-}
-
-/** Unmetered work moving on in time: recorded like metered work, with no charge. */
-export interface AdvanceCall {
-  workId: string;
-  from: Date;
-  to: Date;
-  nextState: string | null;
-  replicas: number | null;
-  traceparent: string;
-}
-
-/**
- * The events of one piece of work written in this transaction name its kind
- * (the SQL functions that write some of them do not know it).
- */
-async function nameWorkKind(tx: EntityManager, accountId: string, workId: string, workKind: string): Promise<void> {
-  await sql(
-    tx,
-    `update ledger.outbox set payload = payload || jsonb_build_object('work_kind', ?::text)
-      where account_id = ? and sequence is null and kind in ('work_stopped', 'deployment_changed')
-        and (payload->>'deployment_id' = ? or payload->>'run_id' = ?) and payload->>'work_kind' is null`,
-    [workKind, accountId, workId, workId],
-  );
-}
-
 export interface UsageSince {
   usedMicros: bigint;
   events: number;
@@ -114,18 +45,14 @@ export interface OutboxRow {
   created_at: string | Date;
 }
 
-/** The ledger's reads, and the writes of metered work that still go through SQL functions (the hot path goes through the state store). */
+/** The ledger's reads and its bookkeeping (idempotency of metered work's state changes, pruning, acknowledgements); every balance write goes through the state store. */
 export interface LedgerStore {
   /** The USD price per whole unit an add-on pool's reloads are billed at (null: none). */
   setReloadPrice(poolId: string, usdMicrosPerUnit: bigint | null): Promise<void>;
   usage(accountId: string, dimension: string | null, since: Date, bucket: "hour" | "day" | "week"): Promise<{ start: Date; key: string; amount: string; requests: string }[]>;
   topUsage(accountId: string, dimension: string, since: Date, offset: number, limit: number): Promise<{ rows: { key: string; amount: string; requests: string }[]; total: bigint }>;
-  startWork(call: StartWorkCall): Promise<{ allowed: boolean; reason?: string; available_micros: string; replayed?: boolean }>;
-  meterWork(call: MeterCall): Promise<{ stale: boolean; state: string; charged_micros?: string; proceed?: boolean }>;
-  advanceWork(call: AdvanceCall): Promise<{ stale: boolean; state: string; charged_micros?: string; proceed?: boolean }>;
   /** The highest sequence of the event stream so far (0 when empty): StreamEvents after it starts from now. */
   latestEventSequence(): Promise<bigint>;
-  resumeWork(workId: string): Promise<{ state: string }>;
   work(workId: string): Promise<WorkRow | undefined>;
   listWork(filter: { accountId?: string; kind?: string; state?: string; offset: number; limit: number }): Promise<WorkRow[]>;
   listHolds(filter: { accountId?: string; status?: string; offset: number; limit: number }): Promise<Hold[]>;
@@ -154,7 +81,7 @@ export interface LedgerStore {
   balances(accountId: string): Promise<Balance[]>;
   hold(holdId: string): Promise<Hold | null>;
   entries(filter: { accountId: string; holdId?: string; kind?: string; attribution?: Record<string, string>; beforeId?: bigint; limit: number }): Promise<Entry[]>;
-  lines(entryIds: string[]): Promise<Line[]>;
+  lines(entries: { accountId: string; entryId: string }[]): Promise<Line[]>;
   reversals(accountId: string, entryIds: string[]): Promise<Map<string, string>>;
   /** What the unit's charges since `since` drew: the total, how many drew more than zero, and when the first of those was. */
   usedSince(accountId: string, unit: string, since: Date): Promise<UsageSince>;
@@ -165,11 +92,6 @@ export interface LedgerStore {
 
 export class PostgresLedgerStore implements LedgerStore {
   constructor(private readonly em: () => EntityManager) {}
-
-  private async one<T>(query: string, params: unknown[], em = this.em()): Promise<T> {
-    const [row] = await sql<{ result: T }>(em, query, params);
-    return row!.result;
-  }
 
   async setReloadPrice(poolId: string, usdMicrosPerUnit: bigint | null): Promise<void> {
     await sql(this.em(), `update ledger.pools set reload_price_usd_micros = ? where pool_id = ?`, [usdMicrosPerUnit?.toString() ?? null, poolId]);
@@ -213,95 +135,6 @@ export class PostgresLedgerStore implements LedgerStore {
     return { rows, total: BigInt(totals?.total ?? "0") };
   }
 
-  startWork(c: StartWorkCall) {
-    // The start and its labels in one transaction (labels are descriptive: they change no balance).
-    return this.em().transactional(async (tx) => {
-      const [row] = await sql<{ result: { allowed: boolean; reason?: string; available_micros: string; replayed?: boolean } }>(
-        tx,
-        `select ledger.start_work(?, ?, ?, ?, ?::jsonb, ?, ?::jsonb, ?, ?, ?, ?, ?) as result`,
-        [c.kind, c.workId, c.accountId, c.unit, JSON.stringify(c.usage), c.replicas, JSON.stringify(c.attribution), c.minAvailableMicros.toString(), c.denial, c.idempotencyKey, c.requestHash, c.endpoint ?? ""],
-      );
-      // A replay changes nothing (and must not touch the work row a meter tick may hold).
-      if (row!.result.allowed && !row!.result.replayed) {
-        await sql(tx, `update ledger.metered_work set labels = ?::jsonb, context = ?::jsonb, metered = ?, work_kind = ? where work_id = ?`, [
-          JSON.stringify(c.labels), JSON.stringify(c.context), c.metered, c.workKind ?? "", c.workId,
-        ]);
-        if (c.workKind) await nameWorkKind(tx, c.accountId, c.workId, c.workKind);
-      }
-      return row!.result;
-    });
-  }
-
-  meterWork(c: MeterCall) {
-    // The charge and the running totals it was priced from, in one transaction: a tick that lost the race changes neither.
-    return this.em().transactional(async (tx) => {
-      const result = await this.one<{ stale: boolean; state: string; charged_micros?: string; proceed?: boolean }>(
-        `select ledger.meter_work(?, ?, ?, ?, ?, ?, ?, ?::text[], ?::integer[], ?, ?, ?, ?) as result`,
-        [
-          c.workId, c.from, c.to, c.amountMicros.toString(), c.unit, c.bucket, c.rateTableSequence.toString(), `{${c.drawdownOrder.join(",")}}`,
-          `{${c.thresholdPercents.join(",")}}`, c.nextState, c.replicas, c.traceparent, c.traceId,
-        ],
-        tx,
-      );
-      if (!result.stale) {
-        await sql(tx, `update ledger.metered_work set priced_quantity = ?, priced_micros = ? where work_id = ?`, [c.pricedQuantity.toString(), c.pricedMicros.toString(), c.workId]);
-        const [work] = await sql<{ account_id: string; kind: string; work_kind: string }>(tx, `select account_id, kind, work_kind from ledger.metered_work where work_id = ?`, [c.workId]);
-        if (c.stopAfter && result.charged_micros !== undefined && (result.state === "running" || result.state === "paused")) {
-          const [room] = await sql<{ available: string }>(
-            tx, `select (ledger.total_balance(account_id, unit) - held_micros)::text as available from ledger.balances where account_id = ? and unit = ?`, [work!.account_id, c.unit],
-          );
-          const message = c.stopAfter(BigInt(room?.available ?? "0"));
-          if (message !== null) {
-            // The kind's negative limit is reached: the work stops as at the unit's, with the kind's message.
-            await sql(tx, `update ledger.metered_work set state = 'stopped', stop_reason = 'negative limit reached', ended_at = coalesce(ended_at, now()) where work_id = ?`, [c.workId]);
-            await sql(tx, `insert into ledger.outbox (account_id, kind, payload, traceparent) values (?, 'work_stopped', ?::jsonb, ?)`, [
-              work!.account_id,
-              JSON.stringify({ run_id: work!.kind === "run" ? c.workId : "", deployment_id: work!.kind === "deployment" ? c.workId : "", message }),
-              c.traceparent,
-            ]);
-            result.state = "stopped";
-            result.proceed = false;
-          }
-        }
-        if (work?.work_kind) await nameWorkKind(tx, work.account_id, c.workId, work.work_kind);
-      }
-      return result;
-    });
-  }
-
-  /**
-   * Moves unmetered work on in time (active time, replicas, state) as
-   * ledger.meter_work does, without a charge: a tick whose `from` is no longer
-   * `charged_until` does nothing, and undeploying tells the stream.
-   */
-  advanceWork(c: AdvanceCall) {
-    return this.em().transactional(async (tx) => {
-      const [work] = await sql<WorkRow>(tx, `select * from ledger.metered_work where work_id = ? for update`, [c.workId]);
-      if (!work) throw new NotFoundError("work", c.workId);
-      if (new Date(work.charged_until).getTime() !== c.from.getTime()) return { stale: true, state: work.state };
-      const state = c.nextState ?? work.state;
-      await sql(
-        tx,
-        `update ledger.metered_work
-            set charged_until = ?,
-                active_ms = active_ms + case when state = 'running' then ? else 0 end,
-                replicas = coalesce(?, replicas),
-                state = ?,
-                ended_at = case when ? not in ('running', 'paused') then coalesce(ended_at, now()) else ended_at end
-          where work_id = ?`,
-        [c.to, Math.max(0, c.to.getTime() - c.from.getTime()), c.replicas, state, state, c.workId],
-      );
-      if (work.kind === "deployment" && state === "undeployed" && work.state !== "undeployed") {
-        await sql(
-          tx,
-          `insert into ledger.outbox (account_id, kind, payload, traceparent) values (?, 'deployment_changed', ?::jsonb, ?)`,
-          [work.account_id, JSON.stringify({ deployment_id: c.workId, state: "undeployed", endpoint: (work as WorkRow & { endpoint: string }).endpoint, replicas: work.replicas }), c.traceparent],
-        );
-      }
-      return { stale: false, state, charged_micros: "0", proceed: true };
-    });
-  }
-
   async latestEventSequence(): Promise<bigint> {
     // Events already committed get their sequence first, so "after the latest" means from now on. ledger.sequence_outbox
     // skips when another call is sequencing: this waits for that one (its lock), then sequences what is left.
@@ -311,10 +144,6 @@ export class PostgresLedgerStore implements LedgerStore {
     });
     const [row] = await sql<{ sequence: string }>(this.em(), `select coalesce(max(sequence), 0)::text as sequence from ledger.outbox`, []);
     return BigInt(row?.sequence ?? "0");
-  }
-
-  resumeWork(workId: string) {
-    return this.one<{ state: string }>(`select ledger.resume_work(?) as result`, [workId]);
   }
 
   private static workRow(row: WorkRow & { charged_until: string | Date }): WorkRow {
@@ -368,8 +197,14 @@ export class PostgresLedgerStore implements LedgerStore {
   }
 
   async recall(accountId: string, key: string, requestHash: string): Promise<unknown> {
-    const [row] = await sql<{ result: unknown }>(this.em(), `select ledger.replayed(?, ?, ?) as result`, [accountId, key, requestHash]);
-    return row?.result ?? undefined;
+    const [row] = await sql<{ request_hash: string; response: unknown }>(
+      this.em(),
+      `select request_hash, response from ledger.idempotency_keys where account_id = ? and idempotency_key = ?`,
+      [accountId, key],
+    );
+    if (!row) return undefined;
+    if (row.request_hash !== requestHash) throw new IdempotencyKeyReusedError(key);
+    return row.response;
   }
 
   async remember(accountId: string, key: string, operation: string, requestHash: string, response: unknown): Promise<void> {
@@ -485,8 +320,12 @@ export class PostgresLedgerStore implements LedgerStore {
     return new Map(found.map((e) => [e.reversesEntryId!, e.entryId]));
   }
 
-  lines(entryIds: string[]) {
-    return entryIds.length === 0 ? Promise.resolve([]) : this.em().find(LineSchema, { entryId: { $in: entryIds } }, { orderBy: { entryId: "asc", lineNo: "asc" } });
+  /** The lines of these entries, each named with its account (lines_pkey). */
+  lines(entries: { accountId: string; entryId: string }[]) {
+    if (entries.length === 0) return Promise.resolve([]);
+    const accountIds = [...new Set(entries.map((e) => e.accountId))];
+    // Entry ids are unique on their own: the account narrows the index scan, the id picks the lines.
+    return this.em().find(LineSchema, { accountId: { $in: accountIds }, entryId: { $in: entries.map((e) => e.entryId) } }, { orderBy: { entryId: "asc", lineNo: "asc" } });
   }
 
   async usedSince(accountId: string, unit: string, since: Date): Promise<UsageSince> {

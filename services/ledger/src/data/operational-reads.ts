@@ -18,11 +18,11 @@ export async function openHolds(em: EntityManager): Promise<OpenHolds[]> {
 }
 
 /** Pools a charge entry drew from, with the amount taken from each (pool lines only). */
-export async function poolsDrawn(em: EntityManager, entryId: bigint): Promise<{ poolId: string; amountMicros: bigint }[]> {
+export async function poolsDrawn(em: EntityManager, accountId: string, entryId: bigint): Promise<{ poolId: string; amountMicros: bigint }[]> {
   const rows = await sql<{ pool_id: string; amount: string }>(
     em,
-    `select pool_id::text, (-amount_micros)::text as amount from ledger.lines where entry_id = ? and pool_id is not null order by line_no`,
-    [entryId.toString()],
+    `select pool_id::text, (-amount_micros)::text as amount from ledger.lines where account_id = ? and entry_id = ? and pool_id is not null order by line_no`,
+    [accountId, entryId.toString()],
   );
   return rows.map((row) => ({ poolId: row.pool_id, amountMicros: BigInt(row.amount) }));
 }

@@ -60,7 +60,7 @@ export async function receiptRecord(em: EntityManager, target: { entryId: bigint
   const accountId = hold?.accountId ?? first!.accountId;
   const unit = hold?.unit ?? first!.unit;
   const ids = charges.map((c) => c.entryId);
-  const lines = ids.length ? await em.find(LineSchema, { entryId: { $in: ids } }, { orderBy: { entryId: "asc", lineNo: "asc" } }) : [];
+  const lines = ids.length ? await em.find(LineSchema, { accountId, entryId: { $in: ids } }, { orderBy: { entryId: "asc", lineNo: "asc" } }) : [];
   const poolIds = [...new Set(lines.flatMap((l) => (l.poolId ? [l.poolId] : [])))];
   const [pools, balance, idempotency, events, work] = await Promise.all([
     poolIds.length ? em.find(PoolSchema, { poolId: { $in: poolIds } }) : Promise.resolve([] as Pool[]),

@@ -22,7 +22,7 @@ export const SEARCH_SQL = `
     select 'hold_id' as field, 'hold' as target, hold_id::text as id, account_id, '' as operation from ledger.holds where hold_id = ?::uuid -- holds_pkey
   ) hold
   union all select * from (
-    select 'entry_id', 'entry', entry_id::text, account_id, '' from ledger.entries where entry_id = ?::bigint         -- entries_pkey
+    select 'entry_id', 'entry', entry_id::text, account_id, '' from ledger.entries where entry_id = ?::bigint         -- entries_entry_idx
   ) entry
   union all select * from (
     select 'work_id', 'work', work_id, account_id, '' from ledger.metered_work where work_id = ?                       -- metered_work_pkey

@@ -1,9 +1,13 @@
 import { randomUUID } from "node:crypto";
 import type { Command } from "../domain/commands.js";
+import { atCommit } from "../domain/commit-rules.js";
 import { emptyAccount, type AccountState, type Hold, type HoldStatus, type IdempotencyRecord, type Ids, type LedgerState, type Pool, type PoolKind, type Work } from "../domain/state.js";
 import { IdsExhausted, type LedgerJournal, type LedgerStateStore } from "../domain/store.js";
 import { applyWrites, chargeRecordOf, type Entry, type OutboxEvent, type Write } from "../domain/writes.js";
+import { COMMIT_RULES_IN_APP, commitEffectStatements } from "./commit-effects.js";
+import { inline } from "./sql-literals.js";
 import { decodeAnswer, encodeAnswer } from "./stored-answers.js";
+import { insertWorkStatement, toWork, updateWorkStatement, WORK_COLUMNS, type WorkRow } from "./work-rows.js";
 
 /** The part of a `pg` client the store uses (the pool behind the ORM: `connectionPool(orm)`). */
 export interface PgClient {
@@ -19,6 +23,12 @@ export interface PgPool {
 const TS = (param: string) => `(timestamptz 'epoch' + ${param} * interval '1 millisecond')`;
 const MS = (column: string) => `floor(extract(epoch from ${column}) * 1000)::bigint::text`;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Statements sent in one round trip (the simple query protocol); each one's rows, in order. */
+async function many(client: PgClient, statements: readonly string[]): Promise<unknown[][]> {
+  const result = (await client.query(statements.join(";\n"))) as unknown as { rows: unknown[] } | { rows: unknown[] }[];
+  return Array.isArray(result) ? result.map((r) => r.rows) : [result.rows];
+}
 
 /** Errors a transaction may meet only because another one ran beside it: the batch is tried again. */
 const RETRYABLE = new Set(["40P01", "40001", "23505"]);
@@ -81,6 +91,7 @@ function named(commands: readonly Command[]): Named {
         break;
       case "startWork":
       case "meter":
+      case "resumeWork":
         n.workIds.push(c.workId);
         break;
       case "rollOver":
@@ -126,11 +137,6 @@ interface HoldRow {
   created_ms: string; closed_ms: string | null; attribution: Record<string, string>; rate_table_version: string;
 }
 
-interface WorkRow {
-  work_id: string; kind: "run" | "deployment"; account_id: string; unit: string; state: string; replicas: number; charged_until_ms: string; active_ms: string;
-  charged_micros: string; attribution: Record<string, string>; endpoint: string; stop_reason: string; work_kind: string;
-}
-
 /** A cycle grant key as the state machine names it: the cycle start in epoch ms (stored as PostgreSQL prints the timestamptz). */
 const POOL_COLUMNS = `
   pool_id::text, account_id, unit, kind, priority, ${MS("expires_at")} as expires_ms, ${MS("created_at")} as created_ms,
@@ -143,10 +149,6 @@ const POOL_COLUMNS = `
 const HOLD_COLUMNS = `
   hold_id::text, account_id, unit, bucket, amount_micros::text, charged_micros::text, status, ${MS("expires_at")} as expires_ms,
   ${MS("created_at")} as created_ms, ${MS("closed_at")} as closed_ms, attribution, rate_table_version::text`;
-
-const WORK_COLUMNS = `
-  work_id, kind, account_id, unit, state, replicas, ${MS("charged_until")} as charged_until_ms, active_ms::text, charged_micros::text,
-  attribution, endpoint, stop_reason, work_kind`;
 
 function toPool(r: PoolRow): Pool {
   const reloadTo = BigInt(r.reload_to_micros);
@@ -163,14 +165,6 @@ function toHold(r: HoldRow): Hold {
     holdId: r.hold_id, accountId: r.account_id, unit: r.unit, bucket: r.bucket, amountMicros: BigInt(r.amount_micros), chargedMicros: BigInt(r.charged_micros),
     status: r.status, expiresAtMs: Number(r.expires_ms), createdAtMs: Number(r.created_ms), closedAtMs: r.closed_ms === null ? null : Number(r.closed_ms),
     attribution: r.attribution, rateTableVersion: BigInt(r.rate_table_version),
-  };
-}
-
-function toWork(r: WorkRow): Work {
-  return {
-    workId: r.work_id, kind: r.kind, accountId: r.account_id, unit: r.unit, state: r.state, replicas: r.replicas, chargedUntilMs: Number(r.charged_until_ms),
-    activeMs: Number(r.active_ms), chargedMicros: BigInt(r.charged_micros), attribution: r.attribution, endpoint: r.endpoint, stopReason: r.stop_reason,
-    ...(r.work_kind ? { workKind: r.work_kind } : {}),
   };
 }
 
@@ -214,9 +208,11 @@ const text = (value: bigint | number | null | undefined) => (value === null || v
  * check), then the work rows it names, then every balance row of those
  * accounts (FOR UPDATE), each by code unit — reads their live pools, open
  * holds and the records of its keys, lets the state machine decide, then
- * applies all writes with one multi-row statement per table and commits. The
- * locks are the ones the SQL functions of earlier releases take, in their
- * order, so old and new ledgers may run side by side. No SQL function and no
+ * applies all writes with one multi-row statement per table and commits — in
+ * two round trips: the begin, the locks and the reads in one, the writes and
+ * the commit in the other. The locks are the ones the SQL functions of
+ * earlier releases take, in their order, so old and new ledgers may run side
+ * by side. No SQL function and no
  * subtransaction on the way; a batch that meets a concurrent one (a deadlock,
  * an account opened by two at once) is tried again.
  */
@@ -248,10 +244,11 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
     const client = await this.pool.connect();
     let broken: Error | undefined;
     try {
-      await client.query("begin");
       try {
+        // Round trip 1: begin, the locks in their order, the reads.
         const names = named(commands);
-        const rows = await this.read(client, names, true);
+        const reads = this.reads(names, true);
+        const rows = reads.rows((await many(client, ["begin", COMMIT_RULES_IN_APP, ...reads.statements])).slice(2));
         let reserved = rows.ids;
         let decided: { value: T; writes: readonly Write[] };
         for (;;) {
@@ -263,8 +260,9 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
             reserved = [...reserved, ...(await reserveEntryIds(client, reserved.length * 2))];
           }
         }
-        await applyAll(client, stateOf(names.accounts, rows), decided.writes);
-        await client.query("commit");
+        // Round trip 2: every write, what the commit rules add, then the commit.
+        const read = stateOf(names.accounts, rows);
+        await many(client, [...writeStatements(read, decided.writes), ...commitEffectStatements(atCommit(read, decided.writes)), "commit"]);
         return decided.value;
       } catch (error) {
         await client.query("rollback").catch((e: unknown) => (broken = e as Error));
@@ -275,78 +273,85 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
     }
   }
 
-  /** The rows of a batch; `lock` takes the batch's locks in the one order. */
-  private async read(client: PgClient, n: Named, lock: boolean): Promise<Rows> {
-    const accounts = (
-      await client.query<Rows["accounts"][number]>(
+  /**
+   * The statements that read a batch's rows, in the order their locks are
+   * taken (`lock`: the batch's locks), and how to make rows of their results.
+   */
+  private reads(n: Named, lock: boolean): { statements: string[]; rows: (results: unknown[][]) => Rows } {
+    const statements = [
+      inline(
         `select account_id, plan_id, plan_version::text, ${MS("cycle_start")} as start_ms, ${MS("cycle_end")} as end_ms
            from ledger.accounts where account_id = any($1::text[]) order by account_id collate "C" ${lock ? "for no key update" : ""}`,
         [n.accounts],
-      )
-    ).rows;
+      ),
+    ];
     // Work rows are locked only when a command names one (ticks, starts).
-    const work = !lock || n.workIds.length > 0
-      ? (
-          await client.query<WorkRow>(
-            `select ${WORK_COLUMNS} from ledger.metered_work where account_id = any($1::text[]) and ($3 or work_id = any($2::text[]))
-              order by work_id collate "C" ${lock ? "for update" : ""}`,
-            [n.accounts, n.workIds, !lock],
-          )
-        ).rows
-      : [];
-    const balances = (
-      await client.query<Rows["balances"][number]>(
-        `select account_id, unit, held_micros::text, negative_limit_micros::text, low_credit_limit_micros::text, crossed_percents
-           from ledger.balances where account_id = any($1::text[]) order by account_id collate "C", unit collate "C" ${lock ? "for update" : ""}`,
-        [n.accounts],
-      )
-    ).rows;
-    // What the locks protect, and the batch's entry ids, in one round trip.
-    const [rest] = (
-      await client.query<{ pools: PoolRow[]; holds: HoldRow[]; keys: Rows["keys"]; ids: string[] }>(
-        `select
-           (select coalesce(json_agg(p), '[]') from (
-              select ${POOL_COLUMNS} from ledger.pools
-               where account_id = any($1::text[])
-                 and ($7 or not closed or kind = 'free_grant' or pool_id = any($2::uuid[]) or grant_key = any($3::text[])
-                      or grant_key = any(select 'monthly:' || a || ':' || u || ':' || ${TS("ms")}::text from unnest($4::text[], $5::text[], $6::bigint[]) as k(a, u, ms)))) p) as pools,
-           (select coalesce(json_agg(h), '[]') from (
-              select ${HOLD_COLUMNS} from ledger.holds where account_id = any($1::text[]) and ($7 or status = 'open' or hold_id = any($8::uuid[]))) h) as holds,
-           (select coalesce(json_agg(i), '[]') from (
-              select i.account_id, i.idempotency_key, i.operation, i.request_hash, i.response, ${MS("i.created_at")} as at_ms
-                from ledger.idempotency_keys i where $7 and i.account_id = any($1::text[])
-              union all -- by primary key, one probe per key
-              select i.account_id, i.idempotency_key, i.operation, i.request_hash, i.response, ${MS("i.created_at")} as at_ms
-                from unnest($9::text[], $10::text[]) as k(a, key) join ledger.idempotency_keys i on i.account_id = k.a and i.idempotency_key = k.key
-               where not $7) i) as keys,
-           array(select nextval('ledger.entries_entry_id_seq')::text from generate_series(1, $11::int)) as ids`,
-        [
-          n.accounts, n.poolIds, n.grantKeys, n.cycleKeys.map((k) => k.accountId), n.cycleKeys.map((k) => k.unit), n.cycleKeys.map((k) => k.startMs), !lock,
-          n.holdIds, n.keys.map((k) => k.accountId), n.keys.map((k) => k.key), lock ? n.reserve : 0,
-        ],
-      )
-    ).rows;
+    const readsWork = !lock || n.workIds.length > 0;
+    if (readsWork) {
+      statements.push(inline(
+        `select ${WORK_COLUMNS} from ledger.metered_work where account_id = any($1::text[]) and ($3::boolean or work_id = any($2::text[]))
+          order by work_id collate "C" ${lock ? "for update" : ""}`,
+        [n.accounts, n.workIds, !lock],
+      ));
+    }
+    statements.push(inline(
+      `select account_id, unit, held_micros::text, negative_limit_micros::text, low_credit_limit_micros::text, crossed_percents
+         from ledger.balances where account_id = any($1::text[]) order by account_id collate "C", unit collate "C" ${lock ? "for update" : ""}`,
+      [n.accounts],
+    ));
+    // What the locks protect, and the batch's entry ids.
+    statements.push(inline(
+      `select
+         (select coalesce(json_agg(p), '[]') from (
+            select ${POOL_COLUMNS} from ledger.pools
+             where account_id = any($1::text[])
+               and ($7::boolean or not closed or kind = 'free_grant' or pool_id = any($2::uuid[]) or grant_key = any($3::text[])
+                    or grant_key = any(select 'monthly:' || a || ':' || u || ':' || ${TS("ms")}::text from unnest($4::text[], $5::text[], $6::bigint[]) as k(a, u, ms)))) p) as pools,
+         (select coalesce(json_agg(h), '[]') from (
+            select ${HOLD_COLUMNS} from ledger.holds where account_id = any($1::text[]) and ($7::boolean or status = 'open' or hold_id = any($8::uuid[]))) h) as holds,
+         (select coalesce(json_agg(i), '[]') from (
+            select i.account_id, i.idempotency_key, i.operation, i.request_hash, i.response, ${MS("i.created_at")} as at_ms
+              from ledger.idempotency_keys i where $7::boolean and i.account_id = any($1::text[])
+            union all -- by primary key, one probe per key
+            select i.account_id, i.idempotency_key, i.operation, i.request_hash, i.response, ${MS("i.created_at")} as at_ms
+              from unnest($9::text[], $10::text[]) as k(a, key) join ledger.idempotency_keys i on i.account_id = k.a and i.idempotency_key = k.key
+             where not $7::boolean) i) as keys,
+         array(select nextval('ledger.entries_entry_id_seq')::text from generate_series(1, $11::int)) as ids`,
+      [
+        n.accounts, n.poolIds, n.grantKeys, n.cycleKeys.map((k) => k.accountId), n.cycleKeys.map((k) => k.unit), n.cycleKeys.map((k) => k.startMs), !lock,
+        n.holdIds, n.keys.map((k) => k.accountId), n.keys.map((k) => k.key), lock ? n.reserve : 0,
+      ],
+    ));
     // Charges a reversal names (support only): what each drew from its pools, and whether it was reversed (entries_reverses_idx).
-    const charges = n.entryIds.length > 0
-      ? (
-          await client.query<ChargeRow>(
-            `select e.entry_id::text, e.account_id, e.unit, e.bucket, e.amount_micros::text,
-                    (select r.entry_id::text from ledger.entries r where r.account_id = e.account_id and r.reverses_entry_id = e.entry_id) as reversed_by,
-                    coalesce((select json_agg(json_build_object('pool_id', l.pool_id, 'amount_micros', l.amount_micros::text)) from ledger.lines l where l.entry_id = e.entry_id), '[]') as lines
-               from unnest($1::text[], $2::bigint[]) as k(a, id) join ledger.entries e on e.entry_id = k.id and e.account_id = k.a
-              where e.kind = 'charge'`,
-            [n.entryIds.map((e) => e.accountId), n.entryIds.map((e) => e.entryId)],
-          )
-        ).rows
-      : [];
-    return { accounts, balances, pools: rest!.pools, holds: rest!.holds, keys: rest!.keys, work, charges, ids: rest!.ids.map((id) => BigInt(id)) };
+    const readsCharges = n.entryIds.length > 0;
+    if (readsCharges) {
+      statements.push(inline(
+        `select e.entry_id::text, e.account_id, e.unit, e.bucket, e.amount_micros::text,
+                (select r.entry_id::text from ledger.entries r where r.account_id = e.account_id and r.reverses_entry_id = e.entry_id) as reversed_by,
+                coalesce((select json_agg(json_build_object('pool_id', l.pool_id, 'amount_micros', l.amount_micros::text)) from ledger.lines l where l.account_id = e.account_id and l.entry_id = e.entry_id), '[]') as lines
+           from unnest($1::text[], $2::bigint[]) as k(a, id) join ledger.entries e on e.entry_id = k.id and e.account_id = k.a
+          where e.kind = 'charge'`,
+        [n.entryIds.map((e) => e.accountId), n.entryIds.map((e) => e.entryId)],
+      ));
+    }
+    const rows = (results: unknown[][]): Rows => {
+      let i = 0;
+      const accounts = results[i++] as Rows["accounts"];
+      const work = readsWork ? (results[i++] as WorkRow[]) : [];
+      const balances = results[i++] as Rows["balances"];
+      const [rest] = results[i++] as { pools: PoolRow[]; holds: HoldRow[]; keys: Rows["keys"]; ids: string[] }[];
+      const charges = readsCharges ? (results[i++] as ChargeRow[]) : [];
+      return { accounts, balances, pools: rest!.pools, holds: rest!.holds, keys: rest!.keys, work, charges, ids: rest!.ids.map((id) => BigInt(id)) };
+    };
+    return { statements, rows };
   }
 
   /** One account as the next transaction would read it, with every pool, hold, key and work it ever had (support tools, tests). */
   async account(accountId: string): Promise<AccountState | undefined> {
     const client = await this.pool.connect();
     try {
-      const rows = await this.read(client, { ...named([]), accounts: [accountId] }, false);
+      const reads = this.reads({ ...named([]), accounts: [accountId] }, false);
+      const rows = reads.rows(await many(client, reads.statements));
       if (rows.accounts.length === 0 && rows.balances.length === 0 && rows.pools.length === 0) return undefined;
       return stateOf([accountId], rows).get(accountId);
     } finally {
@@ -365,7 +370,7 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
         `select e.entry_id::text, e.kind, e.unit, e.hold_id::text, e.bucket, e.amount_micros::text, e.uncollected_micros::text, e.attribution,
                 e.rate_table_version::text, e.reason, e.actor, e.trace_id, ${MS("e.created_at")} as at_ms, e.on_behalf_of,
                 coalesce((select jsonb_agg(jsonb_build_object('ledger_account', l.ledger_account, 'pool_id', l.pool_id, 'amount_micros', l.amount_micros::text) order by l.line_no)
-                            from ledger.lines l where l.entry_id = e.entry_id), '[]') as lines
+                            from ledger.lines l where l.account_id = e.account_id and l.entry_id = e.entry_id), '[]') as lines
            from ledger.entries e where e.account_id = $1 order by e.entry_id`,
         [accountId],
       );
@@ -405,13 +410,14 @@ function sum<K>(map: Map<K, bigint>, key: K, delta: bigint): void {
 }
 
 /**
- * Applies a batch's writes: one statement per table and kind of change, in
- * an order that satisfies the foreign keys (accounts, balances, pools and
+ * A batch's writes as statements (sent together, with the commit): one per
+ * table and kind of change, in an order that satisfies the foreign keys (accounts, balances, pools and
  * holds before the entries and lines that name them). Changes to one row are
  * folded into one update: a hot account's balance row is updated once per
  * batch, however many of its calls the batch carries.
  */
-async function applyAll(client: PgClient, read: LedgerState, writes: readonly Write[]): Promise<void> {
+function writeStatements(read: LedgerState, writes: readonly Write[]): string[] {
+  const statements: string[] = [];
   const cycles = new Map<string, Extract<Write, { type: "cycle" }>>();
   const limits = new Map<string, Extract<Write, { type: "unit" }>>();
   const held = new Map<string, bigint>();
@@ -485,23 +491,23 @@ async function applyAll(client: PgClient, read: LedgerState, writes: readonly Wr
 
   if (cycles.size > 0) {
     const rows = [...cycles.values()];
-    await client.query(
+    statements.push(inline(
       `insert into ledger.accounts (account_id, plan_id, plan_version, cycle_start, cycle_end)
        select a, p, v, ${TS("s")}, ${TS("e")} from unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) as x(a, p, v, s, e)
        on conflict (account_id) do update
          set plan_id = excluded.plan_id, plan_version = excluded.plan_version, cycle_start = excluded.cycle_start, cycle_end = excluded.cycle_end`,
       [rows.map((r) => r.accountId), rows.map((r) => r.cycle.planId), rows.map((r) => text(r.cycle.planVersion)), rows.map((r) => r.cycle.startMs), rows.map((r) => r.cycle.endMs)],
-    );
+    ));
   }
   if (limits.size > 0) {
     const rows = [...limits.values()];
-    await client.query(
+    statements.push(inline(
       `insert into ledger.balances (account_id, unit, negative_limit_micros, low_credit_limit_micros)
        select * from unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])
        on conflict (account_id, unit) do update
          set negative_limit_micros = excluded.negative_limit_micros, low_credit_limit_micros = excluded.low_credit_limit_micros`,
       [rows.map((r) => r.accountId), rows.map((r) => r.unit), rows.map((r) => text(r.negativeLimitMicros)), rows.map((r) => text(r.lowCreditLimitMicros))],
-    );
+    ));
   }
   if (newPools.length > 0) {
     // A cycle's grant key is stored with its start as PostgreSQL prints a timestamptz, as earlier releases wrote it.
@@ -510,7 +516,7 @@ async function applyAll(client: PgClient, read: LedgerState, writes: readonly Wr
       const rest = p.grantKey.startsWith(prefix) ? p.grantKey.slice(prefix.length) : "";
       return /^\d+$/.test(rest) ? rest : null;
     };
-    await client.query(
+    statements.push(inline(
       `insert into ledger.pools (pool_id, account_id, unit, kind, priority, expires_at, balance_micros, granted_micros, closed, grant_key, created_at,
                                  reload_below_micros, reload_to_micros, reload_cooldown_ms, reloaded_at)
        select id, a, u, k, pr, ${TS("ex")}, b, g, c,
@@ -526,10 +532,10 @@ async function applyAll(client: PgClient, read: LedgerState, writes: readonly Wr
         newPools.map((p) => text(p.reload?.belowMicros ?? 0n)), newPools.map((p) => text(p.reload?.toMicros ?? 0n)), newPools.map((p) => p.reload?.cooldownMs ?? 0),
         newPools.map((p) => p.reloadedAtMs),
       ],
-    );
+    ));
   }
   if (newHolds.length > 0) {
-    await client.query(
+    statements.push(inline(
       `insert into ledger.holds (hold_id, account_id, unit, bucket, amount_micros, charged_micros, status, expires_at, created_at, closed_at, attribution, rate_table_version)
        select id, a, u, bk, am, ch, st, ${TS("ex")}, ${TS("cr")}, ${TS("cl")}, at, rv
          from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::jsonb[], $12::bigint[])
@@ -539,37 +545,37 @@ async function applyAll(client: PgClient, read: LedgerState, writes: readonly Wr
         newHolds.map((h) => text(h.chargedMicros)), newHolds.map((h) => h.status), newHolds.map((h) => h.expiresAtMs), newHolds.map((h) => h.createdAtMs),
         newHolds.map((h) => h.closedAtMs), newHolds.map((h) => json(h.attribution)), newHolds.map((h) => text(h.rateTableVersion)),
       ],
-    );
+    ));
   }
   if (poolChanges.size > 0) {
     const ids = [...poolChanges.keys()];
     const changes = [...poolChanges.values()];
     // The spend-cap trigger of earlier releases still sees each pool's balance move once, as before.
-    await client.query(
+    statements.push(inline(
       `update ledger.pools p
           set balance_micros = p.balance_micros + x.b, granted_micros = p.granted_micros + x.g, closed = p.closed or x.c,
               reloaded_at = coalesce(${TS("x.ra")}, p.reloaded_at)
          from unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::boolean[], $5::bigint[]) as x(id, b, g, c, ra)
         where p.pool_id = x.id`,
       [ids, changes.map((c) => text(c.balance)), changes.map((c) => text(c.granted)), changes.map((c) => c.closed), changes.map((c) => c.reloadedAtMs)],
-    );
+    ));
   }
   if (holdChanges.size > 0) {
     const ids = [...holdChanges.keys()];
     const changes = [...holdChanges.values()];
-    await client.query(
+    statements.push(inline(
       `update ledger.holds h
           set charged_micros = h.charged_micros + x.ch, amount_micros = h.amount_micros + x.am, expires_at = coalesce(${TS("x.ex")}, h.expires_at),
               status = coalesce(x.st, h.status), closed_at = coalesce(${TS("x.cl")}, h.closed_at)
          from unnest($1::uuid[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[]) as x(id, ch, st, cl, am, ex)
         where h.hold_id = x.id`,
       [ids, changes.map((c) => text(c.charged)), changes.map((c) => c.status), changes.map((c) => c.closedAtMs), changes.map((c) => text(c.amount)), changes.map((c) => c.expiresAtMs)],
-    );
+    ));
   }
   const balanceKeys = [...new Set([...held.keys(), ...crossed.keys()])];
   if (balanceKeys.length > 0) {
     const parsed = balanceKeys.map((k) => JSON.parse(k) as [string, string]);
-    await client.query(
+    statements.push(inline(
       `update ledger.balances b
           set held_micros = b.held_micros + x.h, crossed_percents = coalesce(x.cr::integer[], b.crossed_percents)
          from unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) as x(a, u, h, cr)
@@ -578,10 +584,10 @@ async function applyAll(client: PgClient, read: LedgerState, writes: readonly Wr
         parsed.map(([a]) => a), parsed.map(([, u]) => u), balanceKeys.map((k) => text(held.get(k) ?? 0n)),
         balanceKeys.map((k) => (crossed.has(k) ? `{${crossed.get(k)!.join(",")}}` : null)),
       ],
-    );
+    ));
   }
   if (entries.length > 0) {
-    await client.query(
+    statements.push(inline(
       `insert into ledger.entries (entry_id, account_id, kind, hold_id, unit, bucket, amount_micros, uncollected_micros, attribution, rate_table_version, reason, actor, trace_id, created_at, on_behalf_of, reverses_entry_id)
        select id, a, k, h, u, bk, am, un, at, rv, re, ac, tr, ${TS("t")}, ob, rev
          from unnest($1::bigint[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::jsonb[], $10::bigint[], $11::text[], $12::text[], $13::text[], $14::bigint[], $15::text[], $16::bigint[])
@@ -592,49 +598,34 @@ async function applyAll(client: PgClient, read: LedgerState, writes: readonly Wr
         entries.map((e) => text(e.rateTableVersion)), entries.map((e) => e.reason), entries.map((e) => e.actor), entries.map((e) => e.traceId), entries.map((e) => e.atMs),
         entries.map((e) => e.onBehalfOf ?? null), entries.map((e) => text(e.reversesEntryId)),
       ],
-    );
-    const lines = entries.flatMap((e) => e.lines.map((l, i) => ({ entryId: e.entryId, lineNo: i + 1, ...l })));
+    ));
+    const lines = entries.flatMap((e) => e.lines.map((l, i) => ({ accountId: e.accountId, entryId: e.entryId, lineNo: i + 1, ...l })));
     if (lines.length > 0) {
-      await client.query(
-        `insert into ledger.lines (entry_id, line_no, ledger_account, pool_id, amount_micros)
-         select * from unnest($1::bigint[], $2::int[], $3::text[], $4::uuid[], $5::bigint[])`,
-        [lines.map((l) => text(l.entryId)), lines.map((l) => l.lineNo), lines.map((l) => l.ledgerAccount), lines.map((l) => l.poolId), lines.map((l) => text(l.amountMicros))],
-      );
+      statements.push(inline(
+        `insert into ledger.lines (account_id, entry_id, line_no, ledger_account, pool_id, amount_micros)
+         select * from unnest($1::text[], $2::bigint[], $3::int[], $4::text[], $5::uuid[], $6::bigint[])`,
+        [
+          lines.map((l) => l.accountId), lines.map((l) => text(l.entryId)), lines.map((l) => l.lineNo), lines.map((l) => l.ledgerAccount), lines.map((l) => l.poolId),
+          lines.map((l) => text(l.amountMicros)),
+        ],
+      ));
     }
   }
-  if (newWork.length > 0) {
-    await client.query(
-      `insert into ledger.metered_work (work_id, kind, account_id, unit, state, usage, replicas, attribution, charged_until, active_ms, charged_micros, stop_reason, endpoint, work_kind)
-       select id, k, a, u, st, '{}', r, at, ${TS("cu")}, am, cm, sr, ep, wk
-         from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::jsonb[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[], $12::text[], $13::text[])
-           as x(id, k, a, u, st, r, at, cu, am, cm, sr, ep, wk)`,
-      [
-        newWork.map((w) => w.workId), newWork.map((w) => w.kind), newWork.map((w) => w.accountId), newWork.map((w) => w.unit), newWork.map((w) => w.state),
-        newWork.map((w) => w.replicas), newWork.map((w) => json(w.attribution)), newWork.map((w) => w.chargedUntilMs), newWork.map((w) => w.activeMs),
-        newWork.map((w) => text(w.chargedMicros)), newWork.map((w) => w.stopReason), newWork.map((w) => w.endpoint), newWork.map((w) => w.workKind ?? ""),
-      ],
-    );
-  }
+  const inserted = insertWorkStatement(newWork);
+  if (inserted) statements.push(inserted);
   if (changedWork.size > 0) {
     // The work rows as the batch left them (changes are partial and may follow one another).
     const after: LedgerState = new Map([...read].map(([id, a]) => [id, { ...a, work: new Map(a.work) }]));
     applyWrites(after, writes.filter((w) => w.type === "work" || w.type === "workChange"));
-    const rows = [...changedWork].map((k) => {
+    const updated = updateWorkStatement([...changedWork].map((k) => {
       const [accountId, workId] = JSON.parse(k) as [string, string];
       return after.get(accountId)!.work.get(workId)!;
-    });
-    await client.query(
-      `update ledger.metered_work m
-          set state = x.st, replicas = x.r, charged_until = ${TS("x.cu")}, active_ms = x.am, charged_micros = x.cm, stop_reason = x.sr,
-              ended_at = case when x.st not in ('running', 'paused') then coalesce(m.ended_at, now()) else m.ended_at end
-         from unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[]) as x(id, st, r, cu, am, cm, sr)
-        where m.work_id = x.id`,
-      [rows.map((w) => w.workId), rows.map((w) => w.state), rows.map((w) => w.replicas), rows.map((w) => w.chargedUntilMs), rows.map((w) => w.activeMs), rows.map((w) => text(w.chargedMicros)), rows.map((w) => w.stopReason)],
-    );
+    }));
+    if (updated) statements.push(updated);
   }
   if (events.length > 0) {
     // As earlier releases wrote them: a threshold's cycle as PostgreSQL prints a timestamptz in JSON, a priced reload with its USD price.
-    await client.query(
+    statements.push(inline(
       `insert into ledger.outbox (account_id, kind, payload, traceparent, created_at)
        select x.a, x.k,
               case when x.p ? 'cycle' and x.p->>'cycle' <> '' then x.p || jsonb_build_object('cycle', (x.p->>'cycle')::timestamptz) else x.p end
@@ -647,16 +638,17 @@ async function applyAll(client: PgClient, read: LedgerState, writes: readonly Wr
         order by x.n`,
       // Stamped with the batch's time, as its entries and keys are: a receipt finds the events its charge caused by it.
       [events.map((e) => e.accountId), events.map((e) => e.kind), events.map((e) => json(e.payload)), events.map((e) => e.traceparent), entries[0]?.atMs ?? keys[0]?.record.atMs ?? null],
-    );
+    ));
   }
   if (keys.length > 0) {
-    await client.query(
+    statements.push(inline(
       `insert into ledger.idempotency_keys (account_id, idempotency_key, operation, request_hash, response, created_at)
        select a, k, o, h, r, ${TS("t")} from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::bigint[]) as x(a, k, o, h, r, t)`,
       [
         keys.map((k) => k.accountId), keys.map((k) => k.record.key), keys.map((k) => k.record.operation), keys.map((k) => k.record.requestHash),
         keys.map((k) => json(encodeAnswer(k.record.response))), keys.map((k) => k.record.atMs),
       ],
-    );
+    ));
   }
+  return statements;
 }

@@ -127,11 +127,20 @@ export interface StartWorkCommand extends Keyed {
   replicas: number;
   attribution: Record<string, string>;
   endpoint: string;
+  /** What one second of the work is, as priced (stored for the ticks to price again). */
+  usage?: Record<string, unknown>;
+  labels?: Record<string, string>;
+  context?: Record<string, string>;
+  /** False: the plan leaves the work unmetered where it runs; it starts whatever the balance and is never charged. Default true. */
+  metered?: boolean;
   /** The kind of work (empty: none): its limits apply (rules/kind-limits.ts). */
   workKind?: string;
 }
 
-/** A metering tick: charges [fromMs, toMs) of a run's or deployment's time, priced by the caller. */
+/**
+ * A metering tick: charges [fromMs, toMs) of a run's or deployment's time,
+ * priced by the caller, and moves the work to `nextState` / `replicas`.
+ */
 export interface MeterCommand {
   type: "meter";
   accountId: string;
@@ -139,12 +148,24 @@ export interface MeterCommand {
   fromMs: number;
   toMs: number;
   amountMicros: bigint;
+  /** The unit the tick is priced in (default: the work's). */
+  unit?: string;
   bucket: string;
   rateTableVersion: bigint;
   nextState: string | null;
   replicas: number | null;
   traceparent: string;
   traceId: string;
+  /** The work's running totals after this tick: what has been priced so far, and its rounded price (unchanged when absent). */
+  pricedQuantity?: bigint;
+  pricedMicros?: bigint;
+}
+
+/** A paused run resumes: a new active period starts now, so the pause is never charged. Any other state is left as it is. */
+export interface ResumeWorkCommand {
+  type: "resumeWork";
+  accountId: string;
+  workId: string;
 }
 
 /** The sweepers: expired holds and pools of one account, without waiting for its next write. */
@@ -155,7 +176,7 @@ export interface ExpireCommand {
 
 export type Command =
   | AuthorizeCommand | ChargeCommand | ReleaseCommand | ExtendHoldCommand | GrantCommand | AdjustCommand | ReverseCommand
-  | RollOverCommand | StartWorkCommand | MeterCommand | ExpireCommand;
+  | RollOverCommand | StartWorkCommand | MeterCommand | ResumeWorkCommand | ExpireCommand;
 
 export type DenialReason =
   | "ACCOUNT_SUSPENDED" | "NOT_ELIGIBLE" | "SPEND_CAP_REACHED" | "FREE_CREDITS_EXPIRED" | "BELOW_LOW_CREDIT_LIMIT" | "INSUFFICIENT_CREDITS";
@@ -237,6 +258,11 @@ export interface MeterAnswer {
   charge: ChargeAnswer | null;
 }
 
+export interface ResumeWorkAnswer {
+  /** The work's state after the call (`running` when it resumed or was running). */
+  state: string;
+}
+
 export interface ExpireAnswer {
   expired: number;
 }
@@ -252,6 +278,7 @@ export interface AnswerOf {
   rollOver: RollOverAnswer;
   startWork: StartWorkAnswer;
   meter: MeterAnswer;
+  resumeWork: ResumeWorkAnswer;
   expireHolds: ExpireAnswer;
   expirePools: ExpireAnswer;
 }

@@ -45,4 +45,7 @@ describe("the in-memory store", () => {
   });
 });
 
-describeLedgerStateStore("memory", async () => ({ store: new MemoryLedgerStore() }));
+describeLedgerStateStore("memory", async () => {
+  const store = new MemoryLedgerStore();
+  return { store, roomSignals: () => store.roomSignals };
+});

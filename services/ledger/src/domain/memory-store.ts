@@ -1,4 +1,6 @@
 import type { Command } from "./commands.js";
+import { atCommit } from "./commit-rules.js";
+import type { RoomExhausted } from "./rules/room-exhausted.js";
 import { emptyAccount, type AccountState, type Ids, type LedgerState } from "./state.js";
 import type { LedgerJournal, LedgerStateStore } from "./store.js";
 import { applyWrites, cloneAccount, type Entry, type OutboxEvent, type Write } from "./writes.js";
@@ -13,6 +15,8 @@ export class MemoryLedgerStore implements LedgerStateStore, LedgerJournal {
   private readonly accounts = new Map<string, AccountState>();
   private readonly journal: Entry[] = [];
   private readonly events: OutboxEvent[] = [];
+  /** Room-exhausted signals sent at commit, in order (PostgreSQL's store sends them with NOTIFY). */
+  readonly roomSignals: RoomExhausted[] = [];
   private tail: Promise<unknown> = Promise.resolve();
   private nextEntry = 1n;
   private nextId = 1;
@@ -35,7 +39,11 @@ export class MemoryLedgerStore implements LedgerStateStore, LedgerJournal {
       holdId: () => `hold-${id++}`,
       poolId: () => `pool-${id++}`,
     };
-    const { value, writes } = decide(state, ids);
+    const decided = decide(state, ids);
+    const { value } = decided;
+    const read: LedgerState = new Map();
+    for (const accountId of state.keys()) read.set(accountId, this.accounts.get(accountId) ?? emptyAccount(accountId));
+    const writes = [...decided.writes, ...atCommit(read, decided.writes)];
     // Applied to copies of the accounts read, then committed: a write the batch may not make (an account it did not read) applies nothing.
     const next: LedgerState = new Map();
     for (const accountId of state.keys()) next.set(accountId, cloneAccount(this.accounts.get(accountId) ?? emptyAccount(accountId)));
@@ -43,11 +51,17 @@ export class MemoryLedgerStore implements LedgerStateStore, LedgerJournal {
     for (const [accountId, account] of next) this.accounts.set(accountId, account);
     for (const write of writes) {
       if (write.type === "entry") this.journal.push(write.entry);
-      if (write.type === "outbox") this.events.push(write.event);
+      if (write.type === "outbox" && !this.once(write.event)) this.events.push(write.event);
+      if (write.type === "roomExhausted") this.roomSignals.push({ accountId: write.accountId, unit: write.unit, roomMicros: write.roomMicros });
     }
     this.nextEntry = entry;
     this.nextId = id;
     return value;
+  }
+
+  /** The outbox keeps one `spend_cap_reached` per account and cycle (PostgreSQL: a unique index): whether this one is a second. */
+  private once(event: OutboxEvent): boolean {
+    return event.kind === "spend_cap_reached" && this.events.some((e) => e.kind === event.kind && e.accountId === event.accountId && e.payload.cycle === event.payload.cycle);
   }
 
   async entries(accountId: string): Promise<Entry[]> {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { unitTotals } from "./balance.js";
 import { Machine } from "./fixtures.js";
+import type { MeterCommand, StartWorkCommand } from "./commands.js";
 
 const credits = (m: Machine) => unitTotals(m.account, "credits", m.nowMs);
 
@@ -129,6 +130,16 @@ describe("the contract", () => {
     m.nowMs += 10;
     expect(m.run(m.adjust(bonus.poolId, 1n))[0]).toMatchObject({ ok: false, error: { reason: "POOL_CLOSED" } });
   });
+
+  it("a Grant makes a bonus, add-on or free-grant pool: the cycle's pools (monthly, spend cap) are opened by rollover alone", () => {
+    // A granted monthly pool with an expiry was never expired (the sweep leaves cycle pools to rollover) yet stopped counting at its expiry: credits left the balance with no entry.
+    const m = Machine.open({ allotmentMicros: 100n });
+    for (const kind of ["monthly", "spend_cap"] as const) {
+      expect(m.run(m.grant(12n, { kind, expiresAtMs: m.nowMs + 10 }))[0]).toMatchObject({ ok: false, error: { code: "INVALID_ARGUMENT", field: "pool_kind" } });
+    }
+    expect(m.last!.writes).toEqual([]);
+    expect(credits(m).balanceMicros).toBe(100n);
+  });
 });
 
 describe("order of checks", () => {
@@ -179,6 +190,78 @@ describe("metering ticks", () => {
     expect(m.ok(next)).toMatchObject({ state: "stopped", charge: { chargedMicros: 7n, uncollectedMicros: 1n, proceed: false } });
     expect(m.account.work.get("run-1")).toMatchObject({ state: "stopped", chargedMicros: 15n, activeMs: 20_000, stopReason: "negative limit reached" });
     expect(m.events.map((e) => e.kind)).toContain("work_stopped");
+  });
+
+  const start = (m: Machine, fields: Partial<StartWorkCommand> = {}): StartWorkCommand => ({
+    type: "startWork", kind: "run", accountId: "acct", workId: "run-1", unit: "credits", replicas: 1, attribution: {}, endpoint: "", idempotencyKey: m.nextKey(), requestHash: "s", ...fields,
+  });
+  const tick = (m: Machine, fields: Partial<MeterCommand> = {}): MeterCommand => {
+    const item = m.account.work.get(fields.workId ?? "run-1")!;
+    return {
+      type: "meter", accountId: "acct", workId: item.workId, fromMs: item.chargedUntilMs, toMs: m.nowMs, amountMicros: 1n, bucket: "compute", rateTableVersion: 1n,
+      nextState: null, replicas: null, traceparent: "", traceId: "", ...fields,
+    };
+  };
+
+  it("starts work with what it was priced from, records the start under the key as start_<kind>, and keeps the running totals a tick carries", () => {
+    const m = Machine.open({ allotmentMicros: 100n });
+    const usage = { kind: "gpu_time", gpuType: "A100", replicas: "0", seconds: "0" };
+    const context = { run_location: "cloud", inference_source: "managed", compute_source: "hosted" };
+    m.ok(start(m, { kind: "deployment", workId: "d", replicas: 2, usage, labels: { team: "ml" }, context, endpoint: "https://d", idempotencyKey: "dep" }));
+    expect(m.account.work.get("d")).toMatchObject({ usage, labels: { team: "ml" }, context, metered: true, pricedQuantity: 0n, pricedMicros: 0n, createdAtMs: m.nowMs, chargedUntilMs: m.nowMs });
+    expect(m.account.idempotency.get("dep")?.operation).toBe("start_deployment");
+    m.nowMs += 3_000;
+    expect(m.ok(tick(m, { workId: "d", amountMicros: 6n, pricedQuantity: 6n, pricedMicros: 6n }))).toMatchObject({ charge: { chargedMicros: 6n } });
+    expect(m.account.work.get("d")).toMatchObject({ pricedQuantity: 6n, pricedMicros: 6n, chargedMicros: 6n, activeMs: 3_000 });
+  });
+
+  it("charges a tick in the unit it was priced in (work started before its unit was recorded says credits) and records the unit", () => {
+    const m = Machine.open({ allotmentMicros: 100n });
+    m.ok(start(m));
+    m.run(m.rollOver({ units: [...m.units(), { unit: "usd", allotmentMicros: 50n, negativeLimitMicros: 0n, lowCreditLimitMicros: 0n, kind: "spend_cap" }] }));
+    m.nowMs += 1_000;
+    expect(m.ok(tick(m, { unit: "usd", amountMicros: 7n }))).toMatchObject({ charge: { chargedMicros: 7n, balanceMicros: 43n } });
+    expect(m.entries.at(-1)).toMatchObject({ kind: "charge", unit: "usd", amountMicros: 7n });
+    expect(m.account.work.get("run-1")?.unit).toBe("usd");
+  });
+
+  it("charges nothing for a paused run's interval or unmetered work, and moves their time on", () => {
+    const m = Machine.open({ allotmentMicros: 0n, negativeLimitMicros: 0n });
+    expect(m.ok(start(m, { metered: false }))).toMatchObject({ allowed: true });
+    m.nowMs += 5_000;
+    const entries = m.entries.length;
+    expect(m.ok(tick(m, { amountMicros: 0n, nextState: "paused" }))).toEqual({ stale: false, state: "paused", charge: null });
+    expect(m.entries.length).toBe(entries);
+    expect(m.account.work.get("run-1")).toMatchObject({ state: "paused", activeMs: 5_000, chargedUntilMs: m.nowMs, metered: false });
+
+    const paid = Machine.open({ allotmentMicros: 100n });
+    paid.ok(start(paid));
+    paid.nowMs += 2_000;
+    paid.ok(tick(paid, { nextState: "paused" }));
+    paid.nowMs += 60_000;
+    expect(paid.ok(tick(paid, { amountMicros: 50n, nextState: "finished" }))).toEqual({ stale: false, state: "finished", charge: null });
+    expect(paid.account.work.get("run-1")).toMatchObject({ state: "finished", activeMs: 2_000, chargedMicros: 1n });
+  });
+
+  it("resumes a paused run from now, so the pause is never charged; other states stay as they are", () => {
+    const m = Machine.open({ allotmentMicros: 100n });
+    m.ok(start(m));
+    m.nowMs += 1_000;
+    m.ok(tick(m, { nextState: "paused" }));
+    m.nowMs += 30_000;
+    expect(m.ok({ type: "resumeWork", accountId: "acct", workId: "run-1" })).toEqual({ state: "running" });
+    expect(m.account.work.get("run-1")).toMatchObject({ state: "running", chargedUntilMs: m.nowMs, activeMs: 1_000 });
+    expect(m.ok({ type: "resumeWork", accountId: "acct", workId: "run-1" })).toEqual({ state: "running" });
+    expect(m.last!.writes).toEqual([]);
+    expect(m.run({ type: "resumeWork", accountId: "acct", workId: "nope" })[0]).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
+  });
+
+  it("starts unmetered work whatever the balance, but not for a suspended account", () => {
+    const m = Machine.open({ allotmentMicros: 0n, negativeLimitMicros: 0n });
+    expect(m.ok(start(m))).toMatchObject({ allowed: false, reason: "INSUFFICIENT_CREDITS" });
+    expect(m.ok(start(m, { metered: false }))).toMatchObject({ allowed: true });
+    const suspended = Machine.open({ allotmentMicros: 0n, facts: { suspended: true } });
+    expect(suspended.ok(start(suspended, { metered: false }))).toMatchObject({ allowed: false, reason: "ACCOUNT_SUSPENDED" });
   });
 
   it("a deployment is refused below the low-credit limit", () => {

@@ -14,7 +14,7 @@
  *
  * | # | result | code | when |
  * |---|---|---|---|
- * | 1 | error | `INVALID_ARGUMENT` (`field`) | a field is missing or out of range: `idempotency_key` (1–200 chars), `amount_micros`, `ttl_ms`, `hold_id`, `pool_id`, `reason`, `actor`, `expires_at`, `reload_*`, `replicas`, `work_id` |
+ * | 1 | error | `INVALID_ARGUMENT` (`field`) | a field is missing or out of range: `idempotency_key` (1–200 chars), `amount_micros`, `ttl_ms`, `hold_id`, `pool_id`, `reason`, `actor`, `expires_at`, `reload_*`, `replicas`, `work_id`; a Grant's `pool_kind` that is not `bonus`, `add_on` or `free_grant` |
  * | 2 | error | `NOT_FOUND` | the account has no open cycle, the unit no balance, or the hold, pool or work is not the account's |
  * | 3 | replay | — | the key was used with the same request: the recorded answer, nothing written (whatever the time: a Grant's `expires_at` is checked after this) |
  * | 3 | error | `ALREADY_EXISTS` `IDEMPOTENCY_KEY_REUSED` | the key was used with another request |
@@ -53,7 +53,7 @@ import { unitTotals, livePools } from "./balance.js";
 import {
   invalid, notFound, precondition,
   type AdjustCommand, type AnswerOf, type AuthorizeAnswer, type AuthorizeCommand, type ChargeAnswer, type ChargeCommand, type Command,
-  type ExtendHoldCommand, type GrantCommand, type LedgerError, type MeterCommand, type ReleaseCommand, type Result, type ReverseCommand, type RollOverCommand, type StartWorkCommand,
+  type ExtendHoldCommand, type GrantCommand, type LedgerError, type MeterCommand, type ReleaseCommand, type Result, type ResumeWorkCommand, type ReverseCommand, type RollOverCommand, type StartWorkCommand,
 } from "./commands.js";
 import { autoReload } from "./rules/auto-reload.js";
 import { deny } from "./rules/denial.js";
@@ -69,6 +69,9 @@ import { rollOver } from "./rules/rollover.js";
 import { crossings } from "./rules/thresholds.js";
 import { POOL_KINDS, type AccountState, type BatchContext, type LedgerState } from "./state.js";
 import { applyWrites, cloneAccount, type Line, type Write } from "./writes.js";
+
+/** The pool kinds a Grant makes. */
+const GRANTED_KINDS: readonly string[] = POOL_KINDS.filter((kind) => kind !== "monthly" && kind !== "spend_cap");
 
 export const MAX_HOLD_TTL_MS = 24 * 60 * 60_000;
 export const STOP_MESSAGE = "You've used all your available credits. Please add more credits to your account to continue.";
@@ -183,8 +186,13 @@ function keyed<C extends Keyed>(
   const work = lazyExpiry(account, ctx);
   const decided = rule(work);
   if (!("value" in decided)) return refused(decided);
-  work.add([remember(account.accountId, command.idempotencyKey, command.type, command.requestHash, decided.value, ctx.nowMs)]);
+  work.add([remember(account.accountId, command.idempotencyKey, operationOf(command), command.requestHash, decided.value, ctx.nowMs)]);
   return work.done(decided.value);
+}
+
+/** The operation a key's record names (support search shows it): a start says what it started, as earlier releases recorded it. */
+function operationOf(command: Keyed): string {
+  return command.type === "startWork" ? `start_${command.kind}` : command.type;
 }
 
 function decide(account: AccountState, command: Command, ctx: BatchContext): Decision {
@@ -227,6 +235,8 @@ function decide(account: AccountState, command: Command, ctx: BatchContext): Dec
       return rollOverAccount(account, command, ctx);
     case "meter":
       return meter(account, command, ctx);
+    case "resumeWork":
+      return resumeWork(account, command, ctx);
     case "expireHolds":
     case "expirePools": {
       // A sweep is a write on the account like any other: both kinds of expiry run; the answer counts its own.
@@ -266,7 +276,8 @@ function extendFields(c: ExtendHoldCommand): LedgerError | null {
 
 function grantFields(c: GrantCommand): LedgerError | null {
   if (c.amountMicros <= 0n) return invalid("amount_micros", "must be positive");
-  if (!POOL_KINDS.includes(c.kind)) return invalid("pool_kind", `must be one of ${POOL_KINDS.join(", ")}`);
+  // The cycle's pools (monthly, spend_cap) are opened by rollover, once per cycle, and closed by the next one; a Grant makes the others.
+  if (!GRANTED_KINDS.includes(c.kind)) return invalid("pool_kind", `must be one of ${GRANTED_KINDS.join(", ")}`);
   if (!c.reason) return invalid("reason", "is required");
   if (!c.actor) return invalid("actor", "is required");
   if (!Number.isInteger(c.priority)) return invalid("priority", "must be an integer");
@@ -489,15 +500,20 @@ function startWork(work: Work, c: StartWorkCommand, ctx: BatchContext): LedgerEr
   const a = work.account;
   if (a.work.has(c.workId)) return precondition("WORK_EXISTS", `${c.kind} ${c.workId} already exists`);
   const { availableMicros } = unitTotals(a, c.unit, ctx.nowMs);
+  const metered = c.metered ?? true;
+  // The kind's limits, else the unit's (rules/kind-limits.ts). Unmetered work starts whatever the balance (it is
+  // never charged); suspension still refuses it.
   const start = newWork({ work: c.kind, limits: appliedLimits(a, c.unit, c.workKind), availableMicros });
-  const denial = deny({ account: a, unit: c.unit, fits: start.fits, balanceDenial: start.denial });
-  if (denial) return { value: { allowed: false, reason: denial.reason, availableMicros, ...(start.draftsOnly ? { draftsOnly: true } : {}) } };
+  const denial = deny({ account: a, unit: c.unit, fits: !metered || start.fits, balanceDenial: start.denial });
+  if (denial) return { value: { allowed: false, reason: denial.reason, availableMicros, ...(metered && start.draftsOnly ? { draftsOnly: true } : {}) } };
   work.add([
     {
       type: "work",
       work: {
         workId: c.workId, kind: c.kind, accountId: a.accountId, unit: c.unit, state: "running", replicas: c.replicas, chargedUntilMs: ctx.nowMs,
-        activeMs: 0, chargedMicros: 0n, attribution: c.attribution, endpoint: c.endpoint, stopReason: "", ...(c.workKind ? { workKind: c.workKind } : {}),
+        activeMs: 0, chargedMicros: 0n, attribution: c.attribution, endpoint: c.endpoint, stopReason: "",
+        usage: c.usage ?? {}, labels: c.labels ?? {}, context: c.context ?? {}, metered, pricedQuantity: 0n, pricedMicros: 0n, createdAtMs: ctx.nowMs,
+        ...(c.workKind ? { workKind: c.workKind } : {}),
       },
     },
     ...(c.kind === "deployment"
@@ -528,8 +544,10 @@ function rollOverAccount(account: AccountState, c: RollOverCommand, ctx: BatchCo
 /**
  * A metering tick: charges the interval as a final one-shot charge (keyed
  * `meter:<work>:<to>`), moves `charged_until`, and stops work the charge
- * could not pay (`proceed` false) with a `work_stopped` event. A tick whose
- * `fromMs` is no longer `charged_until` lost a race and does nothing.
+ * could not pay (`proceed` false), or work of a kind with its own limits at
+ * −its negative limit (rules/kind-limits.ts), with a `work_stopped` event.
+ * A tick whose `fromMs` is no longer `charged_until` lost a race and does
+ * nothing.
  */
 function meter(account: AccountState, c: MeterCommand, ctx: BatchContext): Decision {
   if (c.toMs < c.fromMs) return refused(invalid("to", "must not be before from"));
@@ -543,10 +561,13 @@ function meter(account: AccountState, c: MeterCommand, ctx: BatchContext): Decis
   const writes: Write[] = [...lazy.writes];
   let state = c.nextState ?? item.state;
   let charged: ChargeAnswer | null = null;
-  if (item.state === "running" && c.toMs > c.fromMs) {
+  // Work started before its unit was recorded says `credits`: the tick's own pricing names the unit.
+  const unit = c.unit ?? item.unit;
+  // Only running, metered time is charged: a paused run's interval and unmetered work move on in time with no entry.
+  if (item.metered && item.state === "running" && c.toMs > c.fromMs) {
     const decided = decide(current, {
-      type: "charge", accountId: account.accountId, holdId: null, unit: item.unit, bucket: c.bucket, amountMicros: c.amountMicros, final: true,
-      idempotencyKey: `meter:${c.workId}:${c.toMs}`, requestHash: `${c.amountMicros}:${item.unit}`,
+      type: "charge", accountId: account.accountId, holdId: null, unit, bucket: c.bucket, amountMicros: c.amountMicros, final: true,
+      idempotencyKey: `meter:${c.workId}:${c.toMs}`, requestHash: `${c.amountMicros}:${unit}`,
       attribution: { ...item.attribution, [item.kind === "run" ? "task_id" : "deployment_id"]: c.workId },
       rateTableVersion: c.rateTableVersion, traceparent: c.traceparent, traceId: c.traceId,
     }, ctx);
@@ -559,8 +580,8 @@ function meter(account: AccountState, c: MeterCommand, ctx: BatchContext): Decis
   work.writes.push(...writes);
   const changes: Write[] = [];
   // The kind's own negative limit stops its work before the unit's would (rules/kind-limits.ts).
-  const limits = appliedLimits(work.account, item.unit, item.workKind);
-  const kindStops = charged !== null && stopsRunningWork(limits, unitTotals(work.account, item.unit, ctx.nowMs).availableMicros);
+  const limits = appliedLimits(work.account, unit, item.workKind);
+  const kindStops = charged !== null && stopsRunningWork(limits, unitTotals(work.account, unit, ctx.nowMs).availableMicros);
   if (charged && (!charged.proceed || kindStops) && (state === "running" || state === "paused")) {
     state = "stopped";
     changes.push({
@@ -576,6 +597,9 @@ function meter(account: AccountState, c: MeterCommand, ctx: BatchContext): Decis
     changes: {
       chargedUntilMs: c.toMs, activeMs: item.activeMs + (item.state === "running" ? c.toMs - c.fromMs : 0), chargedMicros: item.chargedMicros + (charged?.chargedMicros ?? 0n),
       replicas: c.replicas ?? item.replicas, state, ...(state === "stopped" && item.state !== "stopped" ? { stopReason: "negative limit reached" } : {}),
+      ...(unit !== item.unit ? { unit } : {}),
+      ...(item.metered && c.pricedQuantity !== undefined ? { pricedQuantity: c.pricedQuantity } : {}),
+      ...(item.metered && c.pricedMicros !== undefined ? { pricedMicros: c.pricedMicros } : {}),
     },
   });
   if (item.kind === "deployment" && state === "undeployed" && item.state !== "undeployed") {
@@ -583,4 +607,18 @@ function meter(account: AccountState, c: MeterCommand, ctx: BatchContext): Decis
   }
   work.add(changes);
   return work.done({ stale: false, state, charge: charged });
+}
+
+/**
+ * A paused run resumes: running again from now, so the pause is never
+ * charged. Work in any other state is left as it is and answers its state
+ * (resuming is idempotent by state).
+ */
+function resumeWork(account: AccountState, c: ResumeWorkCommand, ctx: BatchContext): Decision {
+  const item = account.work.get(c.workId);
+  if (!item) return refused(notFound("work", c.workId));
+  if (item.state !== "paused") return { result: { ok: true, value: { state: item.state }, replayed: false }, account, writes: [] };
+  const work = lazyExpiry(account, ctx);
+  work.add([{ type: "workChange", accountId: account.accountId, workId: c.workId, changes: { state: "running", chargedUntilMs: ctx.nowMs } }]);
+  return work.done({ state: "running" });
 }

@@ -77,6 +77,18 @@ export interface Work {
   attribution: Record<string, string>;
   endpoint: string;
   stopReason: string;
+  /** What one second of the work is (a run's active time, a deployment's hardware per replica), as the caller priced it; opaque here. */
+  usage: Record<string, unknown>;
+  /** Descriptive key/value pairs, never priced. */
+  labels: Record<string, string>;
+  /** Where the work runs (run location, inference and compute source), as decided at its start. */
+  context: Record<string, string>;
+  /** False when the plan leaves the work unmetered: its time is recorded, never charged. */
+  metered: boolean;
+  /** Active seconds (runs) or replica-seconds (deployments) priced so far, and the rounded price of them all. */
+  pricedQuantity: bigint;
+  pricedMicros: bigint;
+  createdAtMs: number;
   /** The kind of work ("guardrail", "custom_script"…; empty: none named). */
   workKind?: string;
 }

@@ -4,7 +4,8 @@
  * memory-store.test.ts and data/state-store.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AnswerOf, Command, Result, RollOverCommand } from "./commands.js";
+import type { AnswerOf, Command, MeterCommand, Result, RollOverCommand, StartWorkCommand } from "./commands.js";
+import type { RoomExhausted } from "./rules/room-exhausted.js";
 import { execute, type BatchOutcome } from "./state-machine.js";
 import type { AccountState } from "./state.js";
 import type { LedgerJournal, LedgerStateStore } from "./store.js";
@@ -20,6 +21,14 @@ export interface OpenedStore {
   /** Error codes of transactions the store had to try again (a deadlock would show here). */
   retried?: () => string[];
   close?: () => Promise<void>;
+  /** The room-exhausted signals the store has sent at commit so far, as a listener received them (in commit order). */
+  roomSignals: () => readonly RoomExhausted[];
+}
+
+/** Waits until `check` holds (a store's signals may arrive after its commit), failing after a generous while. */
+async function until(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+  if (!check()) throw new Error(`never happened: ${what}`);
 }
 
 const CREDIT = 1_000_000n;
@@ -155,6 +164,82 @@ export function describeLedgerStateStore(name: string, open: () => Promise<Opene
         expect((await store.entries(id)).filter((e) => e.kind === "charge")).toHaveLength(charges);
       }
       expect(opened.retried?.().filter((code) => code === "40P01") ?? []).toEqual([]);
+    });
+
+    it("keeps runs and deployments as the state machine leaves them: start, ticks with running totals, pause, resume, scale, undeploy", async () => {
+      const id = `work-${name}`;
+      const dep = `dep-w-${name}`;
+      const runId = `run-w-${name}`;
+      decided.length = 0;
+      await run([rollOver(id, 100n * CREDIT)], T0);
+      const start = (fields: Partial<StartWorkCommand> & Pick<StartWorkCommand, "kind" | "workId" | "idempotencyKey">): StartWorkCommand => ({
+        type: "startWork", accountId: id, unit: "credits", replicas: 1, attribution: { team: "x" }, endpoint: "", requestHash: fields.idempotencyKey, ...fields,
+      });
+      const tick = (workId: string, fromMs: number, toMs: number, amountMicros: bigint, fields: Partial<MeterCommand> = {}): MeterCommand => ({
+        type: "meter", accountId: id, workId, fromMs, toMs, amountMicros, bucket: "compute", rateTableVersion: 7n, nextState: null, replicas: null, traceparent: "", traceId: "", ...fields,
+      });
+      const [deployed, started] = await run([
+        start({
+          kind: "deployment", workId: dep, idempotencyKey: "w1", replicas: 2, endpoint: "https://e", usage: { kind: "gpu_time", gpuType: "A100", replicas: "0", seconds: "0" },
+          labels: { model: "llama" }, context: { run_location: "cloud", inference_source: "managed", compute_source: "hosted" },
+        }),
+        start({ kind: "run", workId: runId, idempotencyKey: "w2", usage: { kind: "active_time", seconds: "0" }, metered: false }),
+      ], T0 + 1_000);
+      expect([value(deployed, "startWork").allowed, value(started, "startWork").allowed]).toEqual([true, true]);
+      await run([tick(dep, T0 + 1_000, T0 + 4_000, 6n * CREDIT, { pricedQuantity: 6n, pricedMicros: 6n * CREDIT }), tick(runId, T0 + 1_000, T0 + 4_000, 0n, { nextState: "paused" })], T0 + 4_000);
+      const [resumed] = await run([{ type: "resumeWork", accountId: id, workId: runId }], T0 + 9_000);
+      expect(value(resumed, "resumeWork")).toEqual({ state: "running" });
+      await run([tick(dep, T0 + 4_000, T0 + 5_000, 2n * CREDIT, { replicas: 3, pricedQuantity: 8n, pricedMicros: 8n * CREDIT })], T0 + 5_000);
+      const [stale] = await run([tick(dep, T0 + 4_000, T0 + 5_000, 2n * CREDIT)], T0 + 5_001);
+      expect(value(stale, "meter")).toEqual({ stale: true, state: "running", charge: null });
+      await run([
+        tick(dep, T0 + 5_000, T0 + 6_000, 3n * CREDIT, { nextState: "undeployed", pricedQuantity: 11n, pricedMicros: 11n * CREDIT }),
+        tick(runId, T0 + 9_000, T0 + 10_000, 0n, { nextState: "finished" }),
+      ], T0 + 10_000);
+
+      const expected = decided.at(-1)!.state.get(id)!.work;
+      expect(expected.get(dep)).toMatchObject({ state: "undeployed", replicas: 3, chargedMicros: 11n * CREDIT, pricedQuantity: 11n, activeMs: 5_000, chargedUntilMs: T0 + 6_000 });
+      expect(expected.get(runId)).toMatchObject({ state: "finished", chargedMicros: 0n, activeMs: 4_000, metered: false });
+      const read = (await store.account(id))!;
+      expect(new Map([...read.work].sort())).toEqual(new Map([...expected].sort()));
+      expect(read.idempotency.get("w1")?.operation).toBe("start_deployment");
+      expect((await store.entries(id)).filter((e) => e.kind === "charge").map((e) => [e.amountMicros, e.attribution.deployment_id])).toEqual([
+        [6n * CREDIT, dep], [2n * CREDIT, dep], [3n * CREDIT, dep],
+      ]);
+      expect((await store.outbox(id)).filter((e) => e.kind === "deployment_changed").map((e) => e.payload)).toEqual([
+        { deployment_id: dep, state: "deployed", endpoint: "https://e", replicas: 2 },
+        { deployment_id: dep, state: "undeployed", endpoint: "https://e", replicas: 3 },
+      ]);
+    });
+
+    it("emits spend_cap_reached when a batch takes the cap to zero, once per account and cycle", async () => {
+      const id = `cap-${name}`;
+      const usd = (key: string, amountMicros: bigint): Command => ({ ...charge(id, key, amountMicros), unit: "usd" } as Command);
+      await run([{ ...rollOver(id, 0n), units: [{ unit: "usd", allotmentMicros: 10n * CREDIT, negativeLimitMicros: 0n, lowCreditLimitMicros: 0n, kind: "spend_cap" }] }], T0);
+      await run([usd("u1", 4n * CREDIT)], T0 + 1);
+      const capped = async () => (await store.outbox(id)).filter((e) => e.kind === "spend_cap_reached").map(normalised);
+      expect(await capped()).toEqual([]);
+      await run([usd("u2", 6n * CREDIT)], T0 + 2);
+      const reached = { accountId: id, kind: "spend_cap_reached", traceparent: "", payload: { cap_micros: String(10n * CREDIT), spent_micros: String(10n * CREDIT), cycle: T0 } };
+      expect(await capped()).toEqual([reached]);
+      // The cap raised and reached again in the same cycle: nothing more.
+      const cap = [...(await store.account(id))!.pools.values()].find((p) => p.kind === "spend_cap")!;
+      await run([{ type: "adjust", accountId: id, poolId: cap.poolId, amountMicros: 5n * CREDIT, reason: "raise", actor: "ops", traceId: "", idempotencyKey: "a1", requestHash: "a1" }], T0 + 3);
+      await run([usd("u3", 5n * CREDIT)], T0 + 4);
+      expect(await capped()).toEqual([reached]);
+    });
+
+    it("signals a unit left with no room when the batch commits, not when the batch gives the room back", async () => {
+      const [quiet, exhausted] = [`room-q-${name}`, `room-x-${name}`];
+      await run([rollOver(quiet, 10n * CREDIT), rollOver(exhausted, 10n * CREDIT)], T0);
+      const grant = (accountId: string): Command => ({
+        type: "grant", accountId, unit: "credits", kind: "bonus", amountMicros: 40n * CREDIT, expiresAtMs: null, priority: 0, reason: "r", actor: "ops", traceId: "", reload: null, idempotencyKey: "g", requestHash: "g",
+      });
+      // Up to the negative limit (20) and back in one batch; then the other account up to it alone.
+      await run([charge(quiet, "q1", 30n * CREDIT), grant(quiet)], T0 + 1);
+      await run([charge(exhausted, "x1", 30n * CREDIT)], T0 + 2);
+      await until(() => opened.roomSignals().some((r) => r.accountId === exhausted), "the room-exhausted signal");
+      expect(opened.roomSignals().filter((r) => r.accountId === quiet || r.accountId === exhausted)).toEqual([{ accountId: exhausted, unit: "credits", roomMicros: 0n }]);
     });
 
     it("keeps one record per idempotency key: a replay answers the same and writes nothing, another request is refused", async () => {

@@ -32,7 +32,7 @@ export interface Entry {
 
 export interface OutboxEvent {
   accountId: string;
-  kind: "threshold_crossed" | "pool_expired" | "pool_reloaded" | "work_stopped" | "deployment_changed";
+  kind: "threshold_crossed" | "pool_expired" | "pool_reloaded" | "work_stopped" | "deployment_changed" | "spend_cap_reached";
   payload: Record<string, unknown>;
   traceparent: string;
 }
@@ -56,7 +56,9 @@ export type Write =
   | { type: "outbox"; event: OutboxEvent }
   | { type: "idempotency"; accountId: string; record: IdempotencyRecord }
   | { type: "work"; work: Work }
-  | { type: "workChange"; accountId: string; workId: string; changes: Partial<Omit<Work, "workId" | "accountId">> };
+  | { type: "workChange"; accountId: string; workId: string; changes: Partial<Omit<Work, "workId" | "accountId">> }
+  /** A commit left the unit with no room (rules/room-exhausted.ts): a signal to listeners, not a row. */
+  | { type: "roomExhausted"; accountId: string; unit: string; roomMicros: bigint };
 
 function account(state: LedgerState, accountId: string): AccountState {
   const found = state.get(accountId);
@@ -150,7 +152,8 @@ export function applyWrites(state: LedgerState, writes: readonly Write[]): void 
         break;
       }
       case "outbox":
-        break; // append-only: the store keeps them, the rules never read them back
+      case "roomExhausted":
+        break; // append-only or sent: the store keeps or sends them, the rules never read them back
     }
   }
 }

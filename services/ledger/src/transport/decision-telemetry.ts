@@ -15,7 +15,7 @@ export class DecisionTelemetry {
   constructor(
     private readonly metrics: LedgerMetrics,
     /** The pools a charge entry drew (read only when the span is recorded). */
-    private readonly poolsDrawn: (entryId: bigint) => Promise<{ poolId: string; amountMicros: bigint }[]>,
+    private readonly poolsDrawn: (accountId: string, entryId: bigint) => Promise<{ poolId: string; amountMicros: bigint }[]>,
   ) {}
 
   authorized(accountId: string, outcome: AuthorizeOutcome): void {
@@ -48,7 +48,7 @@ export class DecisionTelemetry {
   async charged(accountId: string, holdId: string | undefined, outcome: ChargeOutcome): Promise<void> {
     const span = trace.getActiveSpan();
     if (!span?.isRecording()) return;
-    const pools = outcome.entryId > 0n ? await this.poolsDrawn(outcome.entryId) : [];
+    const pools = outcome.entryId > 0n ? await this.poolsDrawn(accountId, outcome.entryId) : [];
     span.setAttributes({
       ...common(accountId, outcome),
       "tollgate.allowed": outcome.proceed,

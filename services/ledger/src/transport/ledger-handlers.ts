@@ -178,7 +178,7 @@ export function ledgerHandlers(
       // The account's current cycle is opened (or rolled into) before it is shown.
       await cycles.open(request.accountId);
       const { account, pools, balances } = await ledger.balance(request.accountId);
-      const now = new Date();
+      const now = deps.now(); // the ledger's clock, the one its commands are decided at
       const units = await Promise.all(
         balances.map(async (balance) => {
           const live = pools.filter((p) => p.unit === balance.unit && (!p.expiresAt || p.expiresAt > now));
@@ -390,7 +390,7 @@ export function ledgerHandlers(
       });
       const shown = entries.slice(0, limit);
       const ids = shown.map((e) => e.entryId);
-      const [lines, rates, reversals] = await Promise.all([store.lines(ids), ledger.publishedRateTables(shown.map((e) => BigInt(e.rateTableSequence))), store.reversals(request.accountId, ids)]);
+      const [lines, rates, reversals] = await Promise.all([store.lines(shown.map((e) => ({ accountId: e.accountId, entryId: e.entryId }))), ledger.publishedRateTables(shown.map((e) => BigInt(e.rateTableSequence))), store.reversals(request.accountId, ids)]);
       const protos = entries.map((entry) => entryToProto(entry, lines.filter((line) => line.entryId === entry.entryId), rates, reversals));
       const { items, nextPageToken } = page(protos, limit, (entry) => entry.entryId, encodedSize(L.Entry));
       return { entries: items, nextPageToken };
@@ -406,7 +406,7 @@ export function ledgerHandlers(
       if (!request.query.trim()) throw new InvalidArgumentError("query", "is required");
       if (request.limit < 0 || request.limit > 100) throw new InvalidArgumentError("limit", "must be between 0 and 100");
       const found = await store.search(request.query, request.limit || 20);
-      const entryIds = found.flatMap((f) => ("entry" in f ? [f.entry.entryId] : []));
+      const entryIds = found.flatMap((f) => ("entry" in f ? [{ accountId: f.entry.accountId, entryId: f.entry.entryId }] : []));
       const sequences = found.flatMap((f) => ("entry" in f ? [BigInt(f.entry.rateTableSequence)] : "hold" in f ? [BigInt(f.hold.rateTableSequence)] : []));
       const [lines, rates] = await Promise.all([store.lines(entryIds), ledger.publishedRateTables(sequences)]);
       return {

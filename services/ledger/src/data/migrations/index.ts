@@ -15,6 +15,8 @@ import { Migration20261201170000_room_exhausted } from "./Migration2026120117000
 import { Migration20261201200000_outbox_consumers } from "./Migration20261201200000_outbox_consumers.js";
 import { Migration20261201300000_receipts_and_tools } from "./Migration20261201300000_receipts_and_tools.js";
 import { Migration20261201400000_reversals } from "./Migration20261201400000_reversals.js";
+import { Migration20261202100000_commit_rules } from "./Migration20261202100000_commit_rules.js";
+import { Migration20261202200000_account_keys } from "./Migration20261202200000_account_keys.js";
 import { Migration20261202400000_work_kind } from "./Migration20261202400000_work_kind.js";
 
 export const migrations = [
@@ -35,5 +37,7 @@ export const migrations = [
   Migration20261201200000_outbox_consumers,
   Migration20261201300000_receipts_and_tools,
   Migration20261201400000_reversals,
+  Migration20261202100000_commit_rules,
+  Migration20261202200000_account_keys,
   Migration20261202400000_work_kind,
 ];

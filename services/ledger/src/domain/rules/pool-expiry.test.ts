@@ -19,4 +19,14 @@ describe("pool expiry", () => {
     expect(account.pools.get("bonus")).toMatchObject({ closed: true, balanceMicros: 0n });
     expect(account.pools.get("monthly")!.closed).toBe(false);
   });
+
+  it("closes several pools due at once in the order they expired, then the oldest first, whatever their ids", () => {
+    const account = emptyAccount("acct");
+    account.pools.set("a", pool({ poolId: "a", balanceMicros: 1n, expiresAtMs: 90, createdAtMs: 5 }));
+    account.pools.set("b", pool({ poolId: "b", balanceMicros: 2n, expiresAtMs: 80, createdAtMs: 9 }));
+    account.pools.set("c", pool({ poolId: "c", balanceMicros: 3n, expiresAtMs: 90, createdAtMs: 1 }));
+    let entry = 1n;
+    const writes = expirePools(account, { nowMs: 100, ids: { entryId: () => entry++, holdId: () => "h", poolId: () => "p" } });
+    expect(writes.flatMap((w) => (w.type === "poolChange" ? [w.poolId] : []))).toEqual(["b", "c", "a"]);
+  });
 });

@@ -5,13 +5,17 @@ import type { Write } from "../writes.js";
  * Pools past their expiry close with an `expire` entry (their balance goes
  * back to `grants:`) and a `pool_expired` event. The cycle's own pools
  * (`monthly`, `spend_cap`) are closed by rollover instead. Run before any
- * write on the account and by the sweeper.
+ * write on the account and by the sweeper. Several due at once close in the
+ * order they expired, the oldest first.
  */
+const compare = <T extends string | number>(a: T, b: T): number => (a < b ? -1 : a > b ? 1 : 0);
+
 export function expirePools(account: AccountState, { nowMs, ids }: BatchContext): Write[] {
   const writes: Write[] = [];
   const due = [...account.pools.values()]
     .filter((p) => !p.closed && p.kind !== "monthly" && p.kind !== "spend_cap" && p.expiresAtMs !== null && p.expiresAtMs <= nowMs)
-    .sort((a, b) => (a.unit < b.unit ? -1 : a.unit > b.unit ? 1 : a.poolId < b.poolId ? -1 : a.poolId > b.poolId ? 1 : 0));
+    // In the order they expired (then the oldest first): the journal does not depend on how a store names pools or reads them.
+    .sort((a, b) => compare(a.unit, b.unit) || compare(a.expiresAtMs!, b.expiresAtMs!) || compare(a.createdAtMs, b.createdAtMs) || compare(a.poolId, b.poolId));
   for (const pool of due) {
     const balance = pool.balanceMicros;
     writes.push(

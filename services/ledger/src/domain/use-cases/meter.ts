@@ -1,3 +1,4 @@
+import type { AccountView } from "../account-view.js";
 import type { MeterAnswer, MeterCommand } from "../commands.js";
 import { requireAccountId, run, type LedgerDeps } from "./run.js";
 
@@ -8,9 +9,8 @@ import { requireAccountId, run, type LedgerDeps } from "./run.js";
  */
 export type MeterRequest = Omit<MeterCommand, "type">;
 
-/** Charges a run's or deployment's time up to `toMs` and stops it at the negative limit. */
-export async function meter(deps: LedgerDeps, request: MeterRequest): Promise<MeterAnswer> {
+/** Charges a run's or deployment's time up to `toMs`, moves it to its next state, and stops it at the negative limit. */
+export async function meter(deps: LedgerDeps, view: AccountView, request: MeterRequest): Promise<MeterAnswer> {
   requireAccountId(request.accountId);
-  const view = await deps.accounts.get(request.accountId);
   return run(deps, view, { type: "meter", ...request });
 }

@@ -7,6 +7,7 @@ import { cycleAt } from "../cycle.js";
 import { execute } from "../state-machine.js";
 import type { AccountFacts } from "../state.js";
 import type { LedgerStateStore, RateTables } from "../store.js";
+import type { OpenCycles } from "./open-cycle.js";
 
 /** What every use case runs on: ports the domain declares, and the time. */
 export interface LedgerDeps {
@@ -16,6 +17,8 @@ export interface LedgerDeps {
   now: () => Date;
   /** What an auto-reloading add-on pool's reloads are billed at (the plan's add-on price per whole unit); unset: not billed. */
   reloadPrices?: ReloadPrices;
+  /** Cycles known open: a call in one leaves out its rollOver command. Unset: every call rolls over first. */
+  cycles?: OpenCycles;
 }
 
 export interface ReloadPrices {
@@ -69,21 +72,28 @@ export function raise(error: LedgerError): never {
 
 /**
  * Runs one command against the account's current cycle: the cycle is opened
- * or rolled over first, in the same transaction (not for sweeps), then the
- * command decided; its answer is returned or its refusal thrown.
+ * or rolled over first, in the same transaction (not for sweeps, and not when
+ * it is known open), then the command decided; its answer is returned or its
+ * refusal thrown.
  */
 export async function run<C extends Command>(deps: LedgerDeps, view: AccountView, command: C): Promise<AnswerOf[C["type"]] & Replayed> {
   const now = deps.now();
-  // Sweeps and ticks do not open cycles; everything else runs in the account's current cycle.
-  const alone = command.type === "rollOver" || command.type === "expireHolds" || command.type === "expirePools" || command.type === "meter";
-  const commands: Command[] = alone ? [command] : [cycleCommand(view, now, "unit" in command ? command.unit : null), command];
+  // Sweeps, ticks and resumes do not open cycles; everything else runs in the account's current cycle.
+  const alone = command.type === "rollOver" || command.type === "expireHolds" || command.type === "expirePools" || command.type === "meter" || command.type === "resumeWork";
+  const unit = ("unit" in command ? command.unit : null) ?? null;
+  const cycleKey = alone ? undefined : deps.cycles?.key(view, now, unit);
+  const opening = alone || (cycleKey !== undefined && deps.cycles!.isOpen(cycleKey)) ? null : cycleCommand(view, now, unit);
+  const commands: Command[] = opening ? [opening, command] : [command];
+  let opened = false;
   const result = await deps.store.transact(commands, (state, ids) => {
     const account = state.get(view.accountId);
     if (account) account.facts = factsOf(view);
     // Decided at the time it is decided, under the batch's locks: the calls of one batch share (almost) one instant.
     const batch = execute(state, commands, { nowMs: deps.now().getTime(), ids });
+    opened = opening !== null && batch.outcomes[0]!.result.ok;
     return { value: batch.outcomes[commands.length - 1]!.result, writes: batch.writes };
   });
+  if (opened && cycleKey !== undefined) deps.cycles!.remember(cycleKey);
   if (!result.ok) raise(result.error);
   const value = result.value as AnswerOf[C["type"]];
   return result.replayed ? { ...value, replayed: true } : value;

@@ -97,11 +97,14 @@ describe("use cases over the in-memory store", () => {
 
   it("starts a run and meters it until the negative limit stops it", async () => {
     const { deps, store, advance } = ledger();
-    expect(await startWork(deps, { kind: "run", accountId: "acme", workId: "run-1", usagePerSecond: { kind: "active_time", seconds: 1n }, replicas: 1, attribution: {}, endpoint: "", idempotencyKey: "s" }))
-      .toEqual({ allowed: true, reason: null, availableMicros: 10n * CREDIT });
+    const account = await deps.accounts.get("acme");
+    const start = { type: "startWork" as const, kind: "run" as const, accountId: "acme", workId: "run-1", unit: "credits", replicas: 1, attribution: {}, endpoint: "", idempotencyKey: "s", requestHash: "s" };
+    expect(await startWork(deps, account, start)).toEqual({ allowed: true, reason: null, availableMicros: 10n * CREDIT });
+    expect(await startWork(deps, account, start)).toEqual({ allowed: true, reason: null, availableMicros: 10n * CREDIT, replayed: true });
     const started = (await store.account("acme"))!.work.get("run-1")!;
+    expect((await store.account("acme"))!.idempotency.get("s")?.operation).toBe("start_run");
     advance(13 * 60_000);
-    const tick = await meter(deps, { accountId: "acme", workId: "run-1", fromMs: started.chargedUntilMs, toMs: started.chargedUntilMs + 13 * 60_000, amountMicros: 13n * 60n * CREDIT, bucket: "compute", rateTableVersion: 3n, nextState: null, replicas: null, traceparent: "", traceId: "" });
+    const tick = await meter(deps, account, { accountId: "acme", workId: "run-1", fromMs: started.chargedUntilMs, toMs: started.chargedUntilMs + 13 * 60_000, amountMicros: 13n * 60n * CREDIT, bucket: "compute", rateTableVersion: 3n, nextState: null, replicas: null, traceparent: "", traceId: "" });
     expect(tick).toMatchObject({ stale: false, state: "stopped", charge: { chargedMicros: 12n * CREDIT, proceed: false } });
     expect((await store.outbox("acme")).map((e) => e.kind)).toEqual(["threshold_crossed", "threshold_crossed", "work_stopped"]);
   });
