@@ -510,9 +510,6 @@ async function runSequence(ops: Op[]): Promise<string | null> {
       }
     }
     if (difference) return difference;
-    // A millisecond passes between calls: the draw-down order's last tie-break ("then the oldest") is by creation time, and
-    // pools created in the same millisecond would fall back to their ids, which the two stores choose differently.
-    clock.nowMs += 1;
   }
 
   // Every account written once more (expired holds and pools are returned on a write), then compared whole.

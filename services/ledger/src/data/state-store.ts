@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type { Command } from "../domain/commands.js";
 import { atCommit } from "../domain/commit-rules.js";
 import { emptyAccount, type AccountState, type Hold, type HoldStatus, type IdempotencyRecord, type Ids, type LedgerState, type Pool, type PoolKind, type Work } from "../domain/state.js";
@@ -6,6 +5,7 @@ import { IdsExhausted, type LedgerJournal, type LedgerStateStore } from "../doma
 import { applyWrites, chargeRecordOf, type Entry, type OutboxEvent, type Write } from "../domain/writes.js";
 import { COMMIT_RULES_IN_APP, commitEffectStatements } from "./commit-effects.js";
 import { inline } from "./sql-literals.js";
+import { TimeOrderedIds } from "./time-ordered-ids.js";
 import { decodeAnswer, encodeAnswer } from "./stored-answers.js";
 import { insertWorkStatement, toWork, updateWorkStatement, WORK_COLUMNS, type WorkRow } from "./work-rows.js";
 
@@ -35,6 +35,9 @@ const RETRYABLE = new Set(["40P01", "40001", "23505"]);
 const ATTEMPTS = 4;
 
 /** Entry ids reserved from the `entries` sequence for one batch; the batch asks for more when they run out. */
+/** One per process: pools and holds sort in the order this ledger made them. */
+const timeOrdered = new TimeOrderedIds();
+
 class ReservedIds implements Ids {
   private next = 0;
   constructor(private readonly entryIds: bigint[]) {}
@@ -44,10 +47,10 @@ class ReservedIds implements Ids {
     return id;
   }
   holdId(): string {
-    return randomUUID();
+    return timeOrdered.next();
   }
   poolId(): string {
-    return randomUUID();
+    return timeOrdered.next();
   }
 }
 

@@ -38,8 +38,8 @@ export class Machine {
   private nextId = 1;
   readonly ids: Ids = {
     entryId: () => this.nextEntry++,
-    holdId: () => `hold-${this.nextId++}`,
-    poolId: () => `pool-${this.nextId++}`,
+    holdId: () => `hold-${String(this.nextId++).padStart(9, "0")}`,
+    poolId: () => `pool-${String(this.nextId++).padStart(9, "0")}`,
   };
   private key = 0;
 

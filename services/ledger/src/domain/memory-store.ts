@@ -36,8 +36,8 @@ export class MemoryLedgerStore implements LedgerStateStore, LedgerJournal {
     let id = this.nextId;
     const ids: Ids = {
       entryId: () => entry++,
-      holdId: () => `hold-${id++}`,
-      poolId: () => `pool-${id++}`,
+      holdId: () => `hold-${String(id++).padStart(9, "0")}`,
+      poolId: () => `pool-${String(id++).padStart(9, "0")}`,
     };
     const decided = decide(state, ids);
     const { value } = decided;

@@ -35,6 +35,18 @@ describe("the contract", () => {
     ]);
   });
 
+  it("1. a rollover of the cycle already current writes nothing, not even the expiry, so a call that fails after it leaves the journal as it was", () => {
+    const m = Machine.open();
+    const hold = m.ok(m.authorize(3n, { ttlMs: 500 }));
+    m.nowMs += 700;
+    const [rolled] = m.run(m.rollOver());
+    expect(rolled).toMatchObject({ ok: true, value: { rolled: false } });
+    expect(m.last!.writes).toEqual([]);
+    expect(m.account.holds.get(hold.holdId!)!.status).toBe("open");
+    m.ok(m.grant(1n));
+    expect(m.account.holds.get(hold.holdId!)!.status).toBe("expired");
+  });
+
   it("3. a Charge on an expired hold is usage above it: released 0, the hold stays expired, its charged amount grows", () => {
     const m = Machine.open();
     const hold = m.ok(m.authorize(10n, { ttlMs: 500 }));

@@ -536,6 +536,8 @@ function rollOverAccount(account: AccountState, c: RollOverCommand, ctx: BatchCo
   const work = new Work(cloneAccount(account));
   work.add(expireHolds(work.account, ctx.nowMs));
   const rolled = rollOver(work.account, c, ctx);
+  // A cycle already current writes nothing, not even the expiry: whether a process re-opens a cycle it knows open must not change the journal.
+  if (rolled.writes.length === 0) return { result: { ok: true, value: { rolled: false, cycleStartMs: rolled.cycleStartMs }, replayed: false }, account, writes: [] };
   work.add(rolled.writes);
   work.add(expirePools(work.account, ctx));
   return work.done({ rolled: rolled.rolled, cycleStartMs: rolled.cycleStartMs });
