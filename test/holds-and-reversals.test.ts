@@ -78,6 +78,9 @@ describe("LedgerService.ReverseCharge", () => {
     expect(entries.find((e) => e.entryId === charged.entryId)).toMatchObject({ reversedByEntryId: reversed.entryId });
     const receipt = (await call(ledger(), ledger().getReceipt, { entryId: charged.entryId, holdId: "" })).receipt!;
     expect(receipt.charges[0]).toMatchObject({ reversedByEntryId: reversed.entryId });
+    const fromReversal = (await call(ledger(), ledger().getReceipt, { entryId: reversed.entryId, holdId: "" })).receipt!;
+    expect(fromReversal.charges.map((c) => c.entryId), "a reversal's receipt is its charge's").toEqual([charged.entryId]);
+    expect(fromReversal).toEqual(receipt);
 
     expect(await refusal(call(ledger(), ledger().reverseCharge, { ...request, entryId: reversed.entryId, idempotencyKey: "r-not-a-charge" }))).toMatchObject({ code: 5 });
     expect(await refusal(call(ledger(), ledger().reverseCharge, { ...request, reason: "", idempotencyKey: "r-no-reason" }))).toMatchObject({ code: 3, field: "reason" });

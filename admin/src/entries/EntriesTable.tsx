@@ -107,7 +107,7 @@ export function EntriesTable({ emptyText = "No entries match.", emptyHint }: { e
           label="Receipt"
           disableSort
           render={(e) =>
-            e.kind === "charge" ? (
+            e.kind === "charge" || e.kind === "reverse" ? (
               <RaLink to={receiptPath(String(e.id))} data-testid="receipt-link" onClick={(ev: React.MouseEvent) => ev.stopPropagation()}>
                 Receipt
               </RaLink>

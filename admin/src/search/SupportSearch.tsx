@@ -113,7 +113,7 @@ function What({ hit, openHold }: { hit: SearchHit; openHold: (id: string) => voi
     return (
       <>
         Entry #{String(entry.id)} · {entry.kind} <Amount micros={entry.amount_micros} unit={entry.unit} exact />
-        {entry.kind === "charge" && (
+        {(entry.kind === "charge" || entry.kind === "reverse") && (
           <>
             {" "}· <ReceiptLink id={String(entry.id)} />
           </>

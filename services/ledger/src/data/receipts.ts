@@ -41,14 +41,16 @@ export interface ReceiptRecord {
   work: WorkRow | undefined;
 }
 
-/** A charge entry (with its hold, if any), or a hold and every charge made on it; undefined when the id names neither. Non-charge entries are `notCharge`. */
+/** A charge entry (with its hold, if any; a reversal stands for the charge it returned), or a hold and every charge made on it; undefined when the id names neither. Other entries are `notCharge`. */
 export async function receiptRecord(em: EntityManager, target: { entryId: bigint } | { holdId: string }): Promise<ReceiptRecord | "notCharge" | undefined> {
   let hold: Hold | null = null;
   let charges: Entry[];
   if ("entryId" in target) {
-    const entry = await em.findOne(EntrySchema, { entryId: target.entryId.toString() });
+    let entry = await em.findOne(EntrySchema, { entryId: target.entryId.toString() });
     if (!entry) return undefined;
-    if (entry.kind !== "charge") return "notCharge";
+    // A reversal's receipt is the receipt of the charge it returned, which shows both.
+    if (entry.kind === "reverse" && entry.reversesEntryId) entry = await em.findOne(EntrySchema, { accountId: entry.accountId, entryId: entry.reversesEntryId });
+    if (!entry || entry.kind !== "charge") return "notCharge";
     hold = entry.holdId ? await em.findOne(HoldSchema, { holdId: entry.holdId }) : null;
     charges = [entry];
   } else {

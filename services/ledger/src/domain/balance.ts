@@ -5,7 +5,7 @@ import type { AccountState, Pool } from "./state.js";
  * expiry; a unit's balance is the sum of its live pools; what is available is
  * the balance less what open holds reserve.
  */
-export function isLive(pool: Pool, nowMs: number): boolean {
+export function isLive(pool: Pick<Pool, "closed" | "expiresAtMs">, nowMs: number): boolean {
   return !pool.closed && (pool.expiresAtMs === null || pool.expiresAtMs > nowMs);
 }
 
@@ -26,14 +26,27 @@ export interface UnitTotals {
 }
 
 export function unitTotals(account: AccountState, unit: string, nowMs: number): UnitTotals {
+  return totalsOf(livePools(account, unit, nowMs), account.units.get(unit)?.heldMicros ?? 0n, nowMs);
+}
+
+/** The pool figures the totals need: the state machine's pools, or pools as a read model holds them. */
+export type PoolFigures = Pick<Pool, "closed" | "expiresAtMs" | "balanceMicros" | "grantedMicros">;
+
+/** A unit's totals from its pools (those not live are left out) and what its open holds reserve. */
+export function totalsOf(pools: readonly PoolFigures[], heldMicros: bigint, nowMs: number): UnitTotals {
   let balanceMicros = 0n;
   let grantedMicros = 0n;
-  for (const pool of livePools(account, unit, nowMs)) {
+  for (const pool of pools) {
+    if (!isLive(pool, nowMs)) continue;
     balanceMicros += pool.balanceMicros;
     grantedMicros += pool.grantedMicros;
   }
-  const heldMicros = account.units.get(unit)?.heldMicros ?? 0n;
   return { balanceMicros, grantedMicros, heldMicros, availableMicros: balanceMicros - heldMicros };
+}
+
+/** What a unit can still pay before its negative limit: available plus the limit. */
+export function roomMicros(totals: UnitTotals, negativeLimitMicros: bigint): bigint {
+  return totals.availableMicros + negativeLimitMicros;
 }
 
 export function minBigint(a: bigint, b: bigint): bigint {

@@ -4,6 +4,7 @@ import { commonV1, entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { bucketToProto, unitFromProto, unitToProto, type Bucket, type RateTable, type Unit } from "@tollgate/rating";
 import type { Entry, Hold, Line, Pool } from "../data/entities.js";
 import type { OutboxRow, WorkRow } from "../data/ledger-store.js";
+import type { PoolFigures } from "../domain/balance.js";
 import type { StatusIcon } from "../domain/status-icon.js";
 
 const L = ledgerV1;
@@ -60,6 +61,11 @@ export function poolToProto(pool: Pool): ledgerV1.Pool {
     reloadBelowMicros: pool.reloadBelowMicros,
     reloadToMicros: pool.reloadToMicros,
   };
+}
+
+/** A stored pool's figures as the balance arithmetic (domain/balance.ts) takes them. */
+export function poolFigures(pool: Pool): PoolFigures {
+  return { closed: pool.closed, expiresAtMs: pool.expiresAt ? pool.expiresAt.getTime() : null, balanceMicros: BigInt(pool.balanceMicros), grantedMicros: BigInt(pool.grantedMicros) };
 }
 
 export function holdStatusToProto(status: string): ledgerV1.HoldStatus {

@@ -6,6 +6,7 @@ import { ledgerV1 } from "@tollgate/proto";
 import { int64, usageFromProto } from "@tollgate/rating";
 import { currentTraceId, currentTraceparent } from "@tollgate/telemetry";
 import type { LedgerStore, OutboxRow } from "../data/ledger-store.js";
+import { totalsOf } from "../domain/balance.js";
 import { cycleMetrics } from "../domain/cycle.js";
 import type { DenialReason } from "../domain/denial.js";
 import type { Ledger, StartOutcome } from "../app/metered-work.js";
@@ -34,6 +35,7 @@ import {
   workToProto,
   unitFromProto,
   unitOf,
+  poolFigures,
 } from "./codec.js";
 
 const L = ledgerV1;
@@ -181,19 +183,16 @@ export function ledgerHandlers(
       const now = deps.now(); // the ledger's clock, the one its commands are decided at
       const units = await Promise.all(
         balances.map(async (balance) => {
-          const live = pools.filter((p) => p.unit === balance.unit && (!p.expiresAt || p.expiresAt > now));
-          const total = live.reduce((sum, p) => sum + BigInt(p.balanceMicros), 0n);
-          const granted = live.reduce((sum, p) => sum + BigInt(p.grantedMicros), 0n);
-          const held = BigInt(balance.heldMicros);
+          const totals = totalsOf(pools.filter((p) => p.unit === balance.unit).map(poolFigures), BigInt(balance.heldMicros), now.getTime());
           const usage = await store.usedSince(account.accountId, balance.unit, account.cycleStart);
           return {
             unit: unitOf(balance.unit),
-            balanceMicros: total.toString(),
-            heldMicros: held.toString(),
-            availableMicros: (total - held).toString(),
-            grantedMicros: granted.toString(),
+            balanceMicros: totals.balanceMicros.toString(),
+            heldMicros: totals.heldMicros.toString(),
+            availableMicros: totals.availableMicros.toString(),
+            grantedMicros: totals.grantedMicros.toString(),
             usedMicros: usage.usedMicros.toString(),
-            statusIcon: statusIconToProto(statusIcon(total - held, granted)),
+            statusIcon: statusIconToProto(statusIcon(totals.availableMicros, totals.grantedMicros)),
             usage,
           };
         }),

@@ -3,12 +3,14 @@ import type { RequestScope } from "@tollgate/grpc-kit";
 import { currentTraceId, currentTraceparent } from "@tollgate/telemetry";
 import type { LedgerStore, OutboxRow } from "../data/ledger-store.js";
 import type { Ledger } from "../app/metered-work.js";
+import { roomMicros, totalsOf } from "../domain/balance.js";
 import type { MeterPort } from "../domain/meter-port.js";
 import type { MeterHold } from "../domain/meter-session.js";
 import { authorize } from "../domain/use-cases/authorize.js";
 import { charge } from "../domain/use-cases/charge.js";
 import { release } from "../domain/use-cases/release.js";
 import type { LedgerDeps } from "../domain/use-cases/run.js";
+import { poolFigures } from "./codec.js";
 import type { DecisionTelemetry } from "./decision-telemetry.js";
 
 /**
@@ -68,9 +70,8 @@ export function ledgerMeterPort(deps: LedgerDeps, ledger: Ledger, store: LedgerS
       scope(async () => {
         const { pools, balances } = await ledger.balance(accountId);
         const balance = balances.find((b) => b.unit === unit);
-        const now = new Date();
-        const live = pools.filter((p) => p.unit === unit && !p.closed && (!p.expiresAt || p.expiresAt > now)).reduce((sum, p) => sum + BigInt(p.balanceMicros), 0n);
-        return live - BigInt(balance?.heldMicros ?? 0) + BigInt(balance?.negativeLimitMicros ?? 0);
+        const totals = totalsOf(pools.filter((p) => p.unit === unit).map(poolFigures), BigInt(balance?.heldMicros ?? 0), deps.now().getTime());
+        return roomMicros(totals, BigInt(balance?.negativeLimitMicros ?? 0));
       }),
   };
 }

@@ -95,7 +95,7 @@ export function receiptHandlers(deps: ReceiptDependencies, options: HandlerOptio
       if ((entryId > 0n) === Boolean(request.holdId)) throw new InvalidArgumentError(entryId > 0n ? "hold_id" : "entry_id", "give either entry_id or hold_id");
       const record = await receiptRecord(deps.em(), entryId > 0n ? { entryId } : { holdId: request.holdId });
       if (record === undefined) throw entryId > 0n ? new NotFoundError("entry", entryId.toString()) : new NotFoundError("hold", request.holdId);
-      if (record === "notCharge") throw new InvalidArgumentError("entry_id", `entry ${entryId} is not a charge; receipts are for charges and holds`);
+      if (record === "notCharge") throw new InvalidArgumentError("entry_id", `entry ${entryId} is not a charge or a reversal; receipts are for charges, reversals and holds`);
       const sequences = [...record.charges.map((c) => BigInt(c.rateTableSequence)), ...(record.hold ? [BigInt(record.hold.rateTableSequence)] : [])];
       const reversedBy = await deps.reversals(record.accountId, record.charges.map((c) => c.entryId));
       return { receipt: receiptToProto(record, await deps.publishedRateTables(sequences), reversedBy) };

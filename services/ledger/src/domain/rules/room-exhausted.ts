@@ -1,4 +1,4 @@
-import { unitTotals } from "../balance.js";
+import { roomMicros as roomOf, unitTotals } from "../balance.js";
 import type { AccountState } from "../state.js";
 
 export interface RoomExhausted {
@@ -27,7 +27,7 @@ export function roomExhausted(account: AccountState, balanceBefore: ReadonlyMap<
   for (const unit of units) {
     const limits = account.units.get(unit);
     if (!limits) continue;
-    const roomMicros = unitTotals(account, unit, nowMs).availableMicros + limits.negativeLimitMicros;
+    const roomMicros = roomOf(unitTotals(account, unit, nowMs), limits.negativeLimitMicros);
     if (roomMicros <= 0n) exhausted.push({ accountId: account.accountId, unit, roomMicros });
   }
   return exhausted;

@@ -1333,7 +1333,8 @@ export interface StreamEventsResponse {
 
 export interface GetReceiptRequest {
   /**
-   * A charge entry's id; or zero and hold_id set.
+   * A charge entry's id (or a reversal's: the receipt of the charge it
+   * returned); or zero and hold_id set.
    * Bound: at least 0.
    */
   entryId: string;
@@ -14940,7 +14941,8 @@ export const LedgerServiceService = {
    * The cost receipt of a charge entry or a hold: what was asked and charged,
    * the rate table version and its line items, the pools drawn, the unit's
    * balance before and after, the idempotency key, who called, the trace and
-   * the events it wrote.
+   * the events it wrote. A reversal's entry id answers the receipt of the
+   * charge it returned, which names the reversal.
    */
   getReceipt: {
     path: "/tollgate.ledger.v1.LedgerService/GetReceipt" as const,
@@ -15142,7 +15144,8 @@ export interface LedgerServiceServer extends UntypedServiceImplementation {
    * The cost receipt of a charge entry or a hold: what was asked and charged,
    * the rate table version and its line items, the pools drawn, the unit's
    * balance before and after, the idempotency key, who called, the trace and
-   * the events it wrote.
+   * the events it wrote. A reversal's entry id answers the receipt of the
+   * charge it returned, which names the reversal.
    */
   getReceipt: handleUnaryCall<GetReceiptRequest, GetReceiptResponse>;
   /**
@@ -15636,7 +15639,8 @@ export interface LedgerServiceClient extends Client {
    * The cost receipt of a charge entry or a hold: what was asked and charged,
    * the rate table version and its line items, the pools drawn, the unit's
    * balance before and after, the idempotency key, who called, the trace and
-   * the events it wrote.
+   * the events it wrote. A reversal's entry id answers the receipt of the
+   * charge it returned, which names the reversal.
    */
   getReceipt(
     request: GetReceiptRequest,
