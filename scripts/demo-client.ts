@@ -23,6 +23,7 @@ const hold = await call(ledger, ledger.authorize, {
   estimate: usage,
   attribution: commonV1.Attribution.fromPartial({ agentId: "demo-agent", conversationId: `demo-${run}`, model, surface: commonV1.Surface.SURFACE_CLI }),
   idempotencyKey: `demo-authorize-${run}`,
+  workKind: commonV1.WorkKind.WORK_KIND_MODEL_REPLY,
   ttlMs: "60000",
   context: undefined,
 });

@@ -171,6 +171,7 @@ describe("eligibility on the ledger's hot path", () => {
       idempotencyKey: "byok-25-seats",
       ttlMs: "60000",
       context: { runLocation: L.RUN_LOCATION_CLOUD, inferenceSource: I.INFERENCE_SOURCE_BYOK, computeSource: C.COMPUTE_SOURCE_HOSTED },
+      workKind: commonV1.WorkKind.WORK_KIND_MODEL_REPLY,
     });
     expect(denied).toMatchObject({ allowed: false, reason: ledgerV1.DenialReason.DENIAL_REASON_NOT_ELIGIBLE, holdId: "" });
     expect(denied.message).toMatch(/10/);
@@ -182,6 +183,7 @@ describe("eligibility on the ledger's hot path", () => {
       idempotencyKey: "local-byok",
       ttlMs: "60000",
       context: { runLocation: L.RUN_LOCATION_LOCAL, inferenceSource: I.INFERENCE_SOURCE_BYOK, computeSource: C.COMPUTE_SOURCE_SELF_HOSTED },
+      workKind: commonV1.WorkKind.WORK_KIND_MODEL_REPLY,
     });
     expect(own).toMatchObject({ allowed: true, metered: false, holdId: "", amountMicros: "0" });
 
@@ -194,6 +196,7 @@ describe("eligibility on the ledger's hot path", () => {
       attribution: commonV1.Attribution.fromPartial({ agentId: "own-key-agent" }),
       context: { runLocation: L.RUN_LOCATION_LOCAL, inferenceSource: I.INFERENCE_SOURCE_BYOK, computeSource: C.COMPUTE_SOURCE_SELF_HOSTED },
       occurredAt: undefined,
+      workKind: commonV1.WorkKind.WORK_KIND_MODEL_REPLY,
     });
     expect(recorded.chargedMicros).toBe("0");
     const entries = await call(ledger, ledger.listEntries, { accountId: "demo-terminal-free", holdId: "", page: undefined, kind: 2, attribution: {} });

@@ -55,6 +55,7 @@ export function authorizeRequest(accountId: string, key: string, count: number):
     idempotencyKey: key,
     ttlMs: "60000",
     context: undefined,
+    workKind: commonV1.WorkKind.WORK_KIND_UNSPECIFIED,
   };
 }
 

@@ -381,7 +381,7 @@ beforeAll(async () => {
     tableId: "diff", effectiveFrom: new Date(Date.now() - 60_000), actor: "test", reason: "seed", idempotencyKey: "",
     rates: [rate("credits", C.Unit.UNIT_CREDITS, C.Bucket.BUCKET_AI), rate("tool_runs", C.Unit.UNIT_TOOL_RUNS, C.Bucket.BUCKET_TOOL_RUNS), rate("usd", C.Unit.UNIT_USD, C.Bucket.BUCKET_AI)],
   });
-  const plan = (planId: string, fields: Partial<entitlementsV1.Plan>) =>
+  const plan = (planId: string, fields: Parameters<typeof E.Plan.fromPartial>[0]) =>
     call(e, e.publishPlan, { plan: E.Plan.fromPartial({ planId, name: planId, rateTableId: "diff", ...fields }), actor: "test", reason: "seed" });
   await plan("diff-overdraft", {
     allotments: [{ unit: C.Unit.UNIT_CREDITS, amountMicros: "100000", buckets: [] }, { unit: C.Unit.UNIT_TOOL_RUNS, amountMicros: "20000", buckets: [] }],

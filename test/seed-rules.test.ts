@@ -61,7 +61,7 @@ beforeAll(async () => {
   await plan("per-minute", { rateTableId: "per-minute", allotments: [credits(100)] });
   await plan("bonus-only"); // no allotment, no grant, no limit for any unit
   await plan("small", { allotments: [credits(2)] });
-  await plan("guarded", { allotments: [credits(10)], limits: [{ unit: commonV1.Unit.UNIT_CREDITS, negativeLimitMicros: "0", lowCreditLimitMicros: String(20 * CREDIT) }] });
+  await plan("guarded", { allotments: [credits(10)], limits: [entitlementsV1.UsageLimits.fromPartial({ unit: commonV1.Unit.UNIT_CREDITS, negativeLimitMicros: "0", lowCreditLimitMicros: String(20 * CREDIT) })] });
   await plan("timed", { allotments: [credits(1000)] });
   await plan("byom");
   await plan("cloud-only", {

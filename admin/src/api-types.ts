@@ -76,11 +76,19 @@ export interface Banner {
   created_at: string | null;
 }
 
-/** An account's own limits for one unit, overriding its plan's (micro-units). */
+/**
+ * Limits for one unit, or (work_kind set) for one kind of work in that unit
+ * (micro-units): a plan's, or an account's own overriding its plan's.
+ */
 export interface LimitOverride {
   unit: string;
   low_credit_limit_micros: string;
   negative_limit_micros: string;
+  /** Empty: the unit's limits; else the kind of work ("guardrail", "custom_script"…). */
+  work_kind?: string;
+  /** At zero the kind's work may be saved as a draft only. */
+  drafts_at_zero?: boolean;
+  stop_message?: string;
 }
 
 export interface Account extends AccountRow {
@@ -206,6 +214,8 @@ export interface Plan {
   tier: string;
   rate_table_id: string;
   allotments: { unit: string; amount_micros: string }[];
+  /** The plan's limits: per unit, and per kind of work in a unit. */
+  limits?: LimitOverride[];
   thresholds: Record<string, unknown>;
   published_at: string | null;
   document: unknown;
@@ -268,6 +278,8 @@ export interface AuditRow {
 /** `POST /api/accounts/:id/limits`: human amounts (≥ 0, "0" allowed) in `unit`. */
 export interface SetAccountLimitsBody {
   unit: string;
+  /** Empty or absent: the unit's limits; else the kind of work they are for. */
+  work_kind?: string;
   low_credit_limit: string;
   negative_limit: string;
   reason: string;
@@ -304,6 +316,7 @@ export interface ApiErrorBody {
 export type UsageWindow = "24h" | "7d" | "30d";
 
 export type TopDimension =
+  | "work_kind"
   | "workspace_id"
   | "workspace_group_id"
   | "user_id"

@@ -14,6 +14,7 @@ import { RESOURCES } from "../data-provider";
 import { useRole, useTollgate } from "../hooks";
 import { checkHumanAmount, formatAmount, microsToHuman, toMicros, unitLabel } from "../money";
 import { POOL_LABELS, primaryUnit } from "./account-units";
+import { WORK_KINDS, workKindLabel } from "./KindLimits";
 
 const GRANT_KINDS = ["bonus", "add_on", "free_grant"] as const;
 const UNITS = ["credits", "tool_runs", "usd"] as const;
@@ -182,8 +183,8 @@ function StatusAction({ account, allowed }: { account: Account; allowed: boolean
   );
 }
 
-/** The account's own limits for a unit, if it overrides the plan's. */
-const overrideFor = (account: Account, unit: string) => (account.limit_overrides ?? []).find((o) => o.unit === unit);
+/** The account's own limits for a unit (or one kind of work in it), if it overrides the plan's. */
+const overrideFor = (account: Account, unit: string, workKind = "") => (account.limit_overrides ?? []).find((o) => o.unit === unit && (o.work_kind ?? "") === workKind);
 
 /** True for a bring-your-own-model account, billed in USD with a monthly spend cap. */
 export const isByomUsd = (account: Pick<Account, "billing_mode">) => (account.billing_mode ?? "").toLowerCase() === "byom_usd";
@@ -192,12 +193,14 @@ function LimitsAction({ account, allowed }: { account: Account; allowed: boolean
   const provider = useTollgate();
   const [open, setOpen] = useState(false);
   const [unit, setUnit] = useState<string>("credits");
+  const [workKind, setWorkKind] = useState("");
   const [lowCredit, setLowCredit] = useState("");
   const [negative, setNegative] = useState("");
-  // The form starts from the account's current override for the unit (empty when it has none: the plan's limits apply).
-  const fill = (u: string) => {
-    const current = overrideFor(account, u);
+  // The form starts from the account's current override for the unit or kind (else the plan's kind row, else empty: the plan's limits apply).
+  const fill = (u: string, kind = "") => {
+    const current = overrideFor(account, u, kind) ?? (kind ? account.plan?.limits?.find((l) => l.unit === u && l.work_kind === kind) : undefined);
     setUnit(u);
+    setWorkKind(kind);
     setLowCredit(current ? microsToHuman(current.low_credit_limit_micros) : "");
     setNegative(current ? microsToHuman(current.negative_limit_micros) : "");
   };
@@ -206,7 +209,7 @@ function LimitsAction({ account, allowed }: { account: Account; allowed: boolean
     fill((UNITS as readonly string[]).includes(primary) ? primary : "credits");
     setOpen(true);
   };
-  const current = overrideFor(account, unit);
+  const current = overrideFor(account, unit, workKind);
   return (
     <>
       <ActionButton allowed={allowed} needs="operator" testId="limits-button" icon={<Rule />} label="Set limits" onClick={start} />
@@ -227,6 +230,7 @@ function LimitsAction({ account, allowed }: { account: Account; allowed: boolean
           provider.setAccountLimits(RESOURCES.accounts, {
             accountId: String(account.id),
             unit,
+            ...(workKind ? { work_kind: workKind } : {}),
             low_credit_limit: lowCredit.trim(),
             negative_limit: negative.trim(),
             reason,
@@ -252,6 +256,22 @@ function LimitsAction({ account, allowed }: { account: Account; allowed: boolean
               {UNITS.map((u) => (
                 <option key={u} value={u}>
                   {unitLabel(u)}
+                </option>
+              ))}
+            </TextField>
+            <TextField
+              select
+              label="Kind of work"
+              value={workKind}
+              onChange={(e) => fill(unit, e.target.value)}
+              error={Boolean(errorFor("work_kind"))}
+              helperText={errorFor("work_kind") ?? (workKind ? `Limits for ${workKindLabel(workKind).toLowerCase()} only; its negative limit may not exceed the unit's` : "Every kind of work without limits of its own")}
+              slotProps={{ ...field("limits-work-kind"), select: { native: true } }}
+            >
+              <option value="">All work (the unit's limits)</option>
+              {WORK_KINDS.map((k) => (
+                <option key={k} value={k}>
+                  {workKindLabel(k)}
                 </option>
               ))}
             </TextField>

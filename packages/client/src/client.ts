@@ -49,8 +49,17 @@ export interface AuthorizeInput {
   /** How long the hold lives before the ledger returns it by itself (the ledger's default when unset). */
   ttlMs?: number;
   context?: RunContext;
+  /** The kind of work ("guardrail", "custom_script"…): the plan's limits for it apply. */
+  workKind?: WorkKind;
   /** Generated (UUIDv7) when unset; the answer says which was used. */
   idempotencyKey?: string;
+}
+
+/** The kinds of work a plan may set limits for (tollgate.common.v1.WorkKind). */
+export type WorkKind = "model_reply" | "tool_run" | "guardrail" | "custom_script" | "model_hosting" | "fine_tuning" | "agent_run";
+
+export function workKindOf(kind: WorkKind | undefined): commonV1.WorkKind {
+  return kind ? commonV1.workKindFromJSON(`WORK_KIND_${kind.toUpperCase()}`) : commonV1.WorkKind.WORK_KIND_UNSPECIFIED;
 }
 
 export type Authorization =
@@ -208,6 +217,7 @@ export class TollgateClient {
         idempotencyKey,
         ttlMs: String(input.ttlMs ?? 0),
         context: contextOf(input.context),
+        workKind: workKindOf(input.workKind),
       },
       options,
     );

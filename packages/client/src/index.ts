@@ -13,6 +13,7 @@ export type {
   RunContext,
   TollgateClientOptions,
   UnitBalance,
+  WorkKind,
 } from "./client.js";
 export { isLoopback, tokenCache, tokenExpiryMs, type TlsOptions, type TokenSource } from "./credentials.js";
 export {

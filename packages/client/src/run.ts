@@ -1,5 +1,5 @@
 import { ledgerV1 } from "@tollgate/proto";
-import { attributionOf, contextOf, denied, type Attribution, type CallOptions, type RunContext, type TollgateClient } from "./client.js";
+import { attributionOf, contextOf, denied, workKindOf, type Attribution, type CallOptions, type RunContext, type TollgateClient, type WorkKind } from "./client.js";
 import { stepKey, uuidv7 } from "./keys.js";
 import type { Stop } from "./meter.js";
 
@@ -11,6 +11,8 @@ export interface RunOptions {
   /** Descriptive labels shown with the run, never priced (at most 20). */
   labels?: Record<string, string>;
   context?: RunContext;
+  /** The kind of work (an agent run when unset): the plan's limits for it apply. */
+  workKind?: WorkKind;
   /**
    * How often to ask the ledger whether it stopped the run (the balance ran
    * out while the ledger charged its active time): 5 s; 0 never asks.
@@ -118,6 +120,7 @@ export async function startRun(client: TollgateClient, options: RunOptions): Pro
       idempotencyKey: stepKey(runId, "start"),
       labels: options.labels ?? {},
       context: contextOf(options.context),
+      workKind: workKindOf(options.workKind),
     },
     options.callOptions,
   );

@@ -70,6 +70,7 @@ export const FIELD_RULES: Record<string, FieldRule> = {
   "tollgate.notifications.v1.ResendNotificationRequest.notification_id": UUID,
   // Free text.
   "*.reason": TEXT,
+  "tollgate.entitlements.v1.UsageLimits.stop_message": TEXT,
   "tollgate.ledger.v1.DeployRequest.endpoint": { maxLength: 2048 },
   "tollgate.notifications.v1.WebhookEndpoint.url": { maxLength: 2048 },
   "*.email": { maxLength: 320 },

@@ -4,6 +4,10 @@ export interface LimitOverride {
   unit: string;
   lowCreditLimitMicros: string;
   negativeLimitMicros: string;
+  /** Absent: the unit's limits; set: the limits of that kind of work in the unit. */
+  workKind?: string;
+  draftsAtZero?: boolean;
+  stopMessage?: string;
 }
 
 export const AccountSchema = defineEntity({

@@ -21,9 +21,45 @@ export interface UpdateAccountCommand {
   status?: "active" | "suspended";
   seats?: number;
   spendCapMicros?: bigint;
-  limits?: { unit: string; lowCreditLimitMicros: bigint; negativeLimitMicros: bigint }[];
+  limits?: LimitRow[];
   actor: string;
   reason: string;
+}
+
+/** A limit row: a unit's (no work kind) or one kind of work's in that unit (rules/kind-limits.ts in the ledger). */
+export interface LimitRow {
+  unit: string;
+  lowCreditLimitMicros: bigint;
+  negativeLimitMicros: bigint;
+  workKind?: string;
+  draftsAtZero?: boolean;
+  stopMessage?: string;
+}
+
+const limitKey = (l: { unit: string; workKind?: string }) => `${l.unit}:${l.workKind ?? ""}`;
+
+/**
+ * A unit's negative limit bounds what any charge collects, so a kind's may
+ * not exceed it: the kind's work stops first. Checked over the rows as they
+ * apply (a plan's, or an account's overrides).
+ */
+export function kindsWithinUnits(
+  rows: readonly LimitRow[],
+  field: string,
+  units: ReadonlyMap<string, bigint> = new Map(rows.filter((r) => !r.workKind).map((r) => [r.unit, r.negativeLimitMicros])),
+  indexOf: (row: LimitRow, at: number) => number = (_row, at) => at,
+): void {
+  rows.forEach((row, at) => {
+    if (!row.workKind) return;
+    const unitLimit = units.get(row.unit) ?? 0n;
+    if (row.negativeLimitMicros > unitLimit) {
+      const index = indexOf(row, at);
+      throw new InvalidArgumentError(
+        index >= 0 ? `${field}[${index}].negative_limit_micros` : field,
+        `the ${row.workKind} negative limit (${row.negativeLimitMicros}) may not exceed the ${row.unit} negative limit (${unitLimit}), which bounds every charge`,
+      );
+    }
+  });
 }
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
@@ -89,14 +125,29 @@ export class Accounts {
       changes.spendCapMicros = command.spendCapMicros.toString();
     }
     if (command.limits && command.limits.length > 0) {
-      const overrides = new Map(account.limitOverrides.map((o) => [o.unit, o]));
+      // One override per unit, and per kind of work in a unit.
+      const overrides = new Map(account.limitOverrides.map((o) => [limitKey(o), o]));
       command.limits.forEach((limit, index) => {
         if (!["credits", "tool_runs", "usd"].includes(limit.unit)) throw new InvalidArgumentError(`limits[${index}].unit`, "is required");
         if (limit.negativeLimitMicros < 0n) throw new InvalidArgumentError(`limits[${index}].negative_limit_micros`, "is a distance below zero and must not be negative");
         if (limit.lowCreditLimitMicros < 0n) throw new InvalidArgumentError(`limits[${index}].low_credit_limit_micros`, "must not be negative");
-        overrides.set(limit.unit, { unit: limit.unit, lowCreditLimitMicros: limit.lowCreditLimitMicros.toString(), negativeLimitMicros: limit.negativeLimitMicros.toString() });
+        overrides.set(limitKey(limit), {
+          unit: limit.unit, lowCreditLimitMicros: limit.lowCreditLimitMicros.toString(), negativeLimitMicros: limit.negativeLimitMicros.toString(),
+          ...(limit.workKind ? { workKind: limit.workKind, draftsAtZero: limit.draftsAtZero === true, stopMessage: limit.stopMessage ?? "" } : {}),
+        });
       });
-      changes.limitOverrides = [...overrides.values()];
+      const merged = [...overrides.values()];
+      // As they apply: the plan's unit rows, then the account's overrides.
+      const plan = await this.store.planVersion(BigInt(changes.planVersion ?? account.planVersion));
+      const planUnits = ((plan?.document.limits ?? []) as { unit?: string; negativeLimitMicros?: string; workKind?: string }[])
+        .filter((l) => !l.workKind || l.workKind === "WORK_KIND_UNSPECIFIED")
+        .map((l) => ({ unit: String(l.unit ?? "").replace(/^UNIT_/, "").toLowerCase(), lowCreditLimitMicros: 0n, negativeLimitMicros: BigInt(l.negativeLimitMicros ?? "0") }));
+      const units = new Map(planUnits.map((u) => [u.unit, u.negativeLimitMicros]));
+      for (const o of merged) if (!o.workKind) units.set(o.unit, BigInt(o.negativeLimitMicros));
+      // Every kind override as it now applies (a lowered unit limit may leave an earlier kind override above it).
+      const kinds = merged.filter((o) => o.workKind).map((o) => ({ ...o, lowCreditLimitMicros: BigInt(o.lowCreditLimitMicros), negativeLimitMicros: BigInt(o.negativeLimitMicros) }));
+      kindsWithinUnits(kinds, "limits", units, (row) => command.limits!.findIndex((l) => limitKey(l) === limitKey(row)));
+      changes.limitOverrides = merged;
     }
     if (command.seats !== undefined) {
       if (!Number.isInteger(command.seats) || command.seats < 1) throw new InvalidArgumentError("seats", "must be at least 1");

@@ -1,12 +1,12 @@
 import { InvalidArgumentError, NotFoundError } from "@tollgate/errors";
 import type { PlanVersion } from "../data/plan-version.entity.js";
 import type { EntitlementsStore } from "../data/entitlements-store.js";
-import { validateId } from "./accounts.js";
+import { kindsWithinUnits, validateId, type LimitRow } from "./accounts.js";
 
 /** The parts of a plan the rules check; the whole plan is kept as a document. */
 export interface PlanRules {
   allotments: { unit: string; amountMicros: bigint }[];
-  limits: { unit: string; lowCreditLimitMicros: bigint; negativeLimitMicros: bigint }[];
+  limits: LimitRow[];
   bannerPercents: number[];
   emailPercents: number[];
   /** Add-on prices: micro-USD per whole unit, at most one per unit. */
@@ -34,7 +34,11 @@ export class Plans {
     rules.limits.forEach((l, index) => {
       if (l.unit === "UNIT_UNSPECIFIED") throw new InvalidArgumentError(`plan.limits[${index}].unit`, "is required");
       if (l.negativeLimitMicros < 0n) throw new InvalidArgumentError(`plan.limits[${index}].negative_limit_micros`, "is a distance below zero and must not be negative");
+      if (rules.limits.findIndex((other) => other.unit === l.unit && (other.workKind ?? "") === (l.workKind ?? "")) < index) {
+        throw new InvalidArgumentError(`plan.limits[${index}]`, `has limits for ${l.workKind ? `${l.workKind} in ` : ""}${l.unit} already`);
+      }
     });
+    kindsWithinUnits(rules.limits, "plan.limits");
     rules.addOnPrices.forEach((price, index) => {
       if (price.unit === "UNIT_UNSPECIFIED") throw new InvalidArgumentError(`plan.add_on_prices[${index}].unit`, "is required");
       if (rules.addOnPrices.findIndex((other) => other.unit === price.unit) < index) throw new InvalidArgumentError(`plan.add_on_prices[${index}].unit`, "has a price already");

@@ -1,3 +1,4 @@
+import { workKindToProto } from "@tollgate/eligibility";
 import { InvalidArgumentError } from "@tollgate/errors";
 import { commonV1, entitlementsV1 } from "@tollgate/proto";
 import type { Account } from "../data/account.entity.js";
@@ -47,6 +48,9 @@ export function accountToProto(account: Account): entitlementsV1.Account {
       unit: commonV1.unitFromJSON(`UNIT_${o.unit.toUpperCase()}`),
       lowCreditLimitMicros: o.lowCreditLimitMicros,
       negativeLimitMicros: o.negativeLimitMicros,
+      workKind: workKindToProto(o.workKind),
+      draftsAtZero: o.draftsAtZero === true,
+      stopMessage: o.stopMessage ?? "",
     })),
   };
 }

@@ -1,3 +1,4 @@
+import { workKindFromProto } from "@tollgate/eligibility";
 import type { LogFollower } from "@tollgate/db";
 import { InvalidArgumentError } from "@tollgate/errors";
 import { actorOf, encodedSize, page, pageOffset, pageSize, serverStream, unary, type HandlerOptions } from "@tollgate/grpc-kit";
@@ -42,6 +43,12 @@ export interface EntitlementsDeps {
   accountFeed: LogFollower<Account>;
 }
 
+/** A limit row's kind of work and what the kind does at its limits (absent for a unit's row). */
+function kindOfLimit(l: entitlementsV1.UsageLimits): { workKind?: string; draftsAtZero?: boolean; stopMessage?: string } {
+  const workKind = workKindFromProto(l.workKind);
+  return workKind ? { workKind, draftsAtZero: l.draftsAtZero, stopMessage: l.stopMessage } : {};
+}
+
 export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOptions): entitlementsV1.EntitlementsServiceServer {
   const { plans, accounts, store } = deps;
 
@@ -62,6 +69,7 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
         unit: commonV1.unitToJSON(l.unit).slice("UNIT_".length).toLowerCase(),
         lowCreditLimitMicros: int64(l.lowCreditLimitMicros, `limits[${i}].low_credit_limit_micros`),
         negativeLimitMicros: int64(l.negativeLimitMicros, `limits[${i}].negative_limit_micros`),
+        ...kindOfLimit(l),
       })),
       actor,
       reason: request.reason,
@@ -83,6 +91,7 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
             unit: commonV1.unitToJSON(l.unit),
             lowCreditLimitMicros: int64(l.lowCreditLimitMicros, `plan.limits[${i}].low_credit_limit_micros`),
             negativeLimitMicros: int64(l.negativeLimitMicros, `plan.limits[${i}].negative_limit_micros`),
+            ...kindOfLimit(l),
           })),
           bannerPercents: plan.thresholds?.bannerPercents ?? [],
           emailPercents: plan.thresholds?.emailPercents ?? [],

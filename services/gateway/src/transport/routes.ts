@@ -34,6 +34,10 @@ function required(value: unknown, field: string): string {
   return value;
 }
 
+/** The kinds of work, as the contract names them ("guardrail", "custom_script"…). */
+const WORK_KINDS: string[] = Object.values(commonV1.WorkKind)
+  .filter((v): v is commonV1.WorkKind => typeof v === "number" && v > 0)
+  .map((v) => commonV1.workKindToJSON(v).slice("WORK_KIND_".length).toLowerCase());
 const UNITS: Record<string, commonV1.Unit> = { credits: commonV1.Unit.UNIT_CREDITS, tool_runs: commonV1.Unit.UNIT_TOOL_RUNS, usd: commonV1.Unit.UNIT_USD };
 const BUDGET_SCOPES: Record<string, ledgerV1.BudgetScope> = {
   task: ledgerV1.BudgetScope.BUDGET_SCOPE_TASK, agent: ledgerV1.BudgetScope.BUDGET_SCOPE_AGENT, user: ledgerV1.BudgetScope.BUDGET_SCOPE_USER,
@@ -371,8 +375,15 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     const unit = UNITS[String(body.unit ?? "")];
     if (unit === undefined) throw new InvalidArgumentError("unit", `must be one of ${Object.keys(UNITS).join(", ")}`);
     const limit = (field: string) => (String(body[field] ?? "").trim() === "0" ? 0n : parseAmount(body[field], field));
+    // Without work_kind: the unit's limits; with it: that kind of work's in the unit (guardrail, custom_script…).
+    const workKind = String(body.work_kind ?? "");
+    const kind = workKind ? commonV1.workKindFromJSON(WORK_KINDS.includes(workKind) ? `WORK_KIND_${workKind.toUpperCase()}` : "WORK_KIND_UNSPECIFIED") : commonV1.WorkKind.WORK_KIND_UNSPECIFIED;
+    if (workKind && kind === commonV1.WorkKind.WORK_KIND_UNSPECIFIED) throw new InvalidArgumentError("work_kind", `must be one of ${WORK_KINDS.join(", ")}`);
     return updateAccount(request, "operator", "set_limits", {
-      limits: [{ unit, lowCreditLimitMicros: limit("low_credit_limit").toString(), negativeLimitMicros: limit("negative_limit").toString() }],
+      limits: [{
+        unit, lowCreditLimitMicros: limit("low_credit_limit").toString(), negativeLimitMicros: limit("negative_limit").toString(),
+        workKind: kind, draftsAtZero: body.drafts_at_zero === true, stopMessage: String(body.stop_message ?? ""),
+      }],
     });
   });
 

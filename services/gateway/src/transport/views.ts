@@ -29,10 +29,16 @@ export function accountView(a: entitlementsV1.Account) {
     billing_mode: name(entitlementsV1.billingModeToJSON(a.billingMode), "BILLING_MODE_"),
     admin_emails: a.adminEmails,
     spend_cap_micros: a.spendCapMicros,
-    limit_overrides: a.limitOverrides.map((l) => ({ unit: unitName(l.unit), low_credit_limit_micros: l.lowCreditLimitMicros, negative_limit_micros: l.negativeLimitMicros })),
+    limit_overrides: a.limitOverrides.map(limitView),
     cycle_anchor: iso(a.cycleAnchor),
     created_at: iso(a.createdAt),
   };
+}
+
+/** A limit row: a unit's, or (work_kind set) one kind of work's in the unit. */
+export function limitView(l: entitlementsV1.UsageLimits) {
+  const unit = { unit: unitName(l.unit), low_credit_limit_micros: l.lowCreditLimitMicros, negative_limit_micros: l.negativeLimitMicros };
+  return l.workKind ? { ...unit, work_kind: name(commonV1.workKindToJSON(l.workKind), "WORK_KIND_"), drafts_at_zero: l.draftsAtZero, stop_message: l.stopMessage } : unit;
 }
 
 export function planView(p: entitlementsV1.Plan) {
@@ -51,6 +57,7 @@ export function planView(p: entitlementsV1.Plan) {
       upgrade_prompt_percent: p.thresholds?.upgradePromptPercent ?? 0,
       referral_prompt_percent: p.thresholds?.referralPromptPercent ?? 0,
     },
+    limits: p.limits.map(limitView),
     published_at: iso(p.publishedAt),
     document: entitlementsV1.Plan.toJSON(p),
   };

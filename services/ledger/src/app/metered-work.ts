@@ -8,6 +8,8 @@ import type { AccountView } from "../domain/account-view.js";
 import type { DenialReason } from "../domain/denial.js";
 import { fingerprint } from "../domain/fingerprint.js";
 import { shortfallMessage } from "../domain/use-cases/authorize.js";
+import { limitsFor, newWork } from "../domain/rules/kind-limits.js";
+import { withWorkKind } from "../domain/usage.js";
 import { meter } from "../domain/use-cases/meter.js";
 import { resumeWork } from "../domain/use-cases/resume-work.js";
 import { eligibilityOf, price, type LedgerDeps } from "../domain/use-cases/run.js";
@@ -44,6 +46,8 @@ export interface StartOutcome {
   unit?: string;
   /** The answer was an idempotent replay. */
   replayed?: boolean;
+  /** Denied at zero, and the kind allows drafts: save the work as a draft only. */
+  draftsOnly?: boolean;
 }
 
 const DEFAULT_CONTEXT: RunContext = { runLocation: "cloud", inferenceSource: "managed", computeSource: "hosted" };
@@ -112,20 +116,20 @@ export class Ledger {
    * exactly as Authorize would admit a request of the run's bucket; refused
    * when the account has nothing left, unless the run is unmetered.
    */
-  async startRun(command: { accountId: string; runId: string; attribution: Record<string, string>; labels?: Record<string, string>; idempotencyKey: string; context?: RunContext }) {
-    return this.startWork("run", command.accountId, command.runId, { kind: "active_time", seconds: 0n }, 1, command.attribution, command.labels ?? {}, command.idempotencyKey, command.context ?? DEFAULT_CONTEXT);
+  async startRun(command: { accountId: string; runId: string; attribution: Record<string, string>; labels?: Record<string, string>; idempotencyKey: string; context?: RunContext; workKind?: string }) {
+    return this.startWork("run", command.accountId, command.runId, { kind: "active_time", seconds: 0n }, 1, command.attribution, command.labels ?? {}, command.idempotencyKey, command.context ?? DEFAULT_CONTEXT, "", command.workKind ?? "");
   }
 
   /** Deploys hardware (GPU, CPU or a hardware profile) billed per replica-second; refused below the low-credit limit. */
-  async deploy(command: { accountId: string; deploymentId: string; hardware: Usage; replicas: number; attribution: Record<string, string>; labels?: Record<string, string>; idempotencyKey: string; endpoint?: string; context?: RunContext }) {
+  async deploy(command: { accountId: string; deploymentId: string; hardware: Usage; replicas: number; attribution: Record<string, string>; labels?: Record<string, string>; idempotencyKey: string; endpoint?: string; context?: RunContext; workKind?: string }) {
     if (!["gpu_time", "cpu_time", "hardware_profile_time"].includes(command.hardware.kind)) {
       throw new InvalidArgumentError("hardware", "must be gpu_time, cpu_time or hardware_profile_time");
     }
     if (!Number.isInteger(command.replicas) || command.replicas < 1) throw new InvalidArgumentError("replicas", "must be at least 1");
-    return this.startWork("deployment", command.accountId, command.deploymentId, command.hardware, command.replicas, command.attribution, command.labels ?? {}, command.idempotencyKey, command.context ?? DEFAULT_CONTEXT, command.endpoint ?? "");
+    return this.startWork("deployment", command.accountId, command.deploymentId, command.hardware, command.replicas, command.attribution, command.labels ?? {}, command.idempotencyKey, command.context ?? DEFAULT_CONTEXT, command.endpoint ?? "", command.workKind ?? "");
   }
 
-  private async startWork(kind: "run" | "deployment", accountId: string, workId: string, usage: Usage, replicas: number, attribution: Record<string, string>, labels: Record<string, string>, idempotencyKey: string, context: RunContext, endpoint = ""): Promise<StartOutcome> {
+  private async startWork(kind: "run" | "deployment", accountId: string, workId: string, usage: Usage, replicas: number, callerAttribution: Record<string, string>, labels: Record<string, string>, idempotencyKey: string, context: RunContext, endpoint = "", workKind = ""): Promise<StartOutcome> {
     requireAccount(accountId);
     requireKey(idempotencyKey);
     checkLabels(labels);
@@ -134,25 +138,31 @@ export class Ledger {
     const price = await this.price(account, this.usageFor({ kind, usage, replicas }, 1n), kind === "run" ? "run" : "hardware");
     const admitted = this.admit(account, context, price.bucket);
     if (admitted.denial) return { allowed: false, ...admitted.denial, metered: admitted.metered, unit: price.unit };
-    const limits = account.units.find((u) => u.unit === price.unit);
-    // Runs need something left; deployments need the low-credit limit (seed 001); unmetered work needs nothing (the state machine decides, rules/limits.ts).
-    const minimum = kind === "deployment" && limits && limits.lowCreditLimitMicros > 0n ? limits.lowCreditLimitMicros : 1n;
+    // Runs need something left; deployments need the low-credit limit (seed 001); a kind with its own limits needs
+    // its low-credit limit; unmetered work needs nothing (the state machine decides, rules/kind-limits.ts). The
+    // minimum here only words a denial.
+    const limits = limitsFor(account.units.find((u) => u.unit === price.unit), account.kindLimits, price.unit, workKind);
+    const minimum = newWork({ work: kind, limits, availableMicros: 0n }).minimumMicros;
+    // Usage of a kind is attributed to it (usage by kind of work).
+    const attribution = withWorkKind(callerAttribution, workKind);
     const result = await startWork(this.deps, account, {
       type: "startWork", kind, workId, accountId, unit: price.unit, usage: usageToJson(usage) as Record<string, unknown>, replicas, attribution, labels,
       context: { run_location: context.runLocation, inference_source: context.inferenceSource, compute_source: context.computeSource }, metered: admitted.metered,
       idempotencyKey,
       requestHash: fingerprint({
-        op: `start_${kind}`, accountId, workId, usage, replicas, attribution, endpoint,
-        ...(Object.keys(labels).length > 0 ? { labels } : {}), ...(isDefaultContext(context) ? {} : { context }),
+        op: `start_${kind}`, accountId, workId, usage, replicas, attribution: callerAttribution, endpoint,
+        ...(Object.keys(labels).length > 0 ? { labels } : {}), ...(isDefaultContext(context) ? {} : { context }), ...(workKind ? { workKind } : {}),
       }),
       endpoint,
+      ...(workKind ? { workKind } : {}),
     });
     const replayed = result.replayed === true;
     if (result.allowed) return { allowed: true, metered: admitted.metered, unit: price.unit, replayed, ...(admitted.metered ? {} : { message: admitted.reason }) };
     const reason = result.reason!;
     const what = kind === "run" ? "starting the run" : "the deployment";
-    const message = reason === "BUDGET_EXCEEDED" ? `${what} ${result.message ?? "is over a hard budget"}` : shortfallMessage(account, reason, price.unit, minimum, result.availableMicros, what);
-    return { allowed: false, reason, message, metered: true, unit: price.unit, replayed };
+    const message = reason === "BUDGET_EXCEEDED" ? `${what} ${result.message ?? "is over a hard budget"}` : shortfallMessage(account, reason, price.unit, minimum, result.availableMicros, what, workKind);
+    // Drafts only: the kind's rule decided on the balance the state machine found.
+    return { allowed: false, reason, message, metered: true, unit: price.unit, replayed, ...(result.draftsOnly ? { draftsOnly: true } : {}) };
   }
 
   /** The usage of `seconds` of a run's active time or a deployment's replicas. */

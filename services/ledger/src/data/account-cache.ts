@@ -1,9 +1,10 @@
-import { eligibilityRulesFromProto } from "@tollgate/eligibility";
+import { eligibilityRulesFromProto, workKindFromProto } from "@tollgate/eligibility";
 import { call, upstream } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1 } from "@tollgate/proto";
 import { unitFromProto, type Unit } from "@tollgate/rating";
 import { inSpan } from "@tollgate/telemetry";
 import type { AccountDirectory, AccountView } from "../domain/account-view.js";
+import type { KindLimits } from "../domain/rules/kind-limits.js";
 import { StreamFollower, VersionLag } from "./stream-follower.js";
 
 const E = entitlementsV1;
@@ -20,9 +21,20 @@ export function accountView(account: entitlementsV1.Account, plan: entitlementsV
   };
   for (const grant of plan.signupGrants) unitEntry(unitName(grant.unit));
   for (const allotment of plan.allotments) unitEntry(unitName(allotment.unit)).allotmentMicros += BigInt(allotment.amountMicros);
-  // The plan's limits, then the account's own overrides.
+  // The plan's limits, then the account's own overrides: a unit's rows, and rows per kind of work (rules/kind-limits.ts).
+  const kindLimits = new Map<string, KindLimits>();
   for (const limit of [...plan.limits, ...account.limitOverrides]) {
-    const entry = unitEntry(unitName(limit.unit));
+    const unit = unitName(limit.unit);
+    const workKind = workKindFromProto(limit.workKind);
+    if (workKind) {
+      kindLimits.set(`${unit}:${workKind}`, {
+        unit, workKind, lowCreditLimitMicros: BigInt(limit.lowCreditLimitMicros), negativeLimitMicros: BigInt(limit.negativeLimitMicros),
+        draftsAtZero: limit.draftsAtZero, stopMessage: limit.stopMessage,
+      });
+      unitEntry(unit);
+      continue;
+    }
+    const entry = unitEntry(unit);
     entry.negativeLimitMicros = BigInt(limit.negativeLimitMicros);
     entry.lowCreditLimitMicros = BigInt(limit.lowCreditLimitMicros);
   }
@@ -47,6 +59,7 @@ export function accountView(account: entitlementsV1.Account, plan: entitlementsV
       .map((kind) => E.poolKindToJSON(kind).slice("POOL_KIND_".length).toLowerCase()),
     thresholdPercents: [...thresholds].sort((a, b) => a - b),
     units: [...units.values()],
+    ...(kindLimits.size > 0 ? { kindLimits: [...kindLimits.values()] } : {}),
     billingMode: byom ? "byom_usd" : "credits",
     seats: account.seats,
     deploymentMode: account.deploymentMode === E.DeploymentMode.DEPLOYMENT_MODE_SELF_HOSTED ? "self_hosted" : "cloud",

@@ -11,6 +11,8 @@ export interface WorkRow {
   work_id: string;
   kind: "run" | "deployment";
   account_id: string;
+  /** The kind of work ("guardrail", "custom_script"…; empty: none named). */
+  work_kind: string;
   state: string;
   usage: unknown;
   replicas: number;

@@ -1,5 +1,6 @@
 import type { EligibilityRule } from "@tollgate/eligibility";
 import type { Unit } from "@tollgate/rating";
+import type { KindLimits } from "./rules/kind-limits.js";
 
 /** What the ledger needs to know of an account and its plan version, from the entitlements cache. */
 export interface AccountView {
@@ -14,6 +15,8 @@ export interface AccountView {
   /** Percent-used thresholds that emit events (banner and email thresholds together). */
   thresholdPercents: number[];
   units: { unit: Unit; allotmentMicros: bigint; negativeLimitMicros: bigint; lowCreditLimitMicros: bigint; kind?: "monthly" | "spend_cap" }[];
+  /** Limits per kind of work: the plan's rows with a work kind, then the account's overrides of them. */
+  kindLimits?: KindLimits[];
   /** Bring-your-own-model accounts: per-token replies are tracked in USD against the spend cap. */
   billingMode: "credits" | "byom_usd";
   seats: number;

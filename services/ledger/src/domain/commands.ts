@@ -28,6 +28,8 @@ export interface AuthorizeCommand extends Keyed {
   rateTableVersion: bigint;
   /** The plan's eligibility rules, decided for where the work runs. */
   eligibility: Eligibility;
+  /** The kind of work asked for (empty: none): its limits apply (rules/kind-limits.ts). */
+  workKind?: string;
 }
 
 export interface ChargeCommand extends Keyed {
@@ -154,6 +156,8 @@ export interface StartWorkCommand extends Keyed {
   context?: Record<string, string>;
   /** False: the plan leaves the work unmetered where it runs; it starts whatever the balance and is never charged. Default true. */
   metered?: boolean;
+  /** The kind of work (empty: none): its limits apply (rules/kind-limits.ts). */
+  workKind?: string;
 }
 
 /**
@@ -210,6 +214,8 @@ export interface AuthorizeAnswer {
   availableMicros: bigint;
   expiresAtMs: number | null;
   metered: boolean;
+  /** Denied at zero and the kind allows drafts: the work may be saved as a draft only. */
+  draftsOnly?: boolean;
 }
 
 export interface ChargeAnswer {
@@ -269,6 +275,8 @@ export interface StartWorkAnswer {
   availableMicros: bigint;
   /** BUDGET_EXCEEDED: which budget refused the start, with its figures. */
   message?: string;
+  /** As AuthorizeAnswer.draftsOnly. */
+  draftsOnly?: boolean;
 }
 
 export interface MeterAnswer {

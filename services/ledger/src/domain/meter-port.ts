@@ -10,6 +10,8 @@ export interface MeterAuthorizeCall {
   idempotencyKey: string;
   ttlMs: number;
   context: RunContext;
+  /** The kind of work metered (empty: none); its limits apply to the hold. */
+  workKind?: string;
 }
 
 export interface MeterAuthorized {
@@ -22,6 +24,8 @@ export interface MeterAuthorized {
   availableMicros: bigint;
   metered: boolean;
   expiresAt?: Date;
+  /** As AuthorizeAnswer.draftsOnly. */
+  draftsOnly?: boolean;
 }
 
 export interface MeterChargeCall {

@@ -282,3 +282,37 @@ describe("metering ticks", () => {
     expect(answer).toEqual({ allowed: false, reason: "BELOW_LOW_CREDIT_LIMIT", availableMicros: 10n });
   });
 });
+
+describe("limits per kind of work", () => {
+  const kindLimits = [
+    { unit: "credits", workKind: "guardrail", lowCreditLimitMicros: 20n, negativeLimitMicros: 5n, draftsAtZero: false, stopMessage: "guardrail out of credits" },
+    { unit: "credits", workKind: "custom_script", lowCreditLimitMicros: 0n, negativeLimitMicros: 2n, draftsAtZero: true, stopMessage: "" },
+  ];
+  const start = (m: Machine, workId: string, workKind: string) =>
+    m.ok({ type: "startWork", kind: "deployment", accountId: "acct", workId, unit: "credits", replicas: 1, attribution: {}, endpoint: "https://e", idempotencyKey: workId, requestHash: workId, workKind });
+
+  it("refuses new work of a kind below its low-credit limit and says drafts only at zero when the kind allows drafts", () => {
+    const m = Machine.open({ allotmentMicros: 10n, negativeLimitMicros: 25n, facts: { kindLimits } });
+    expect(start(m, "g", "guardrail")).toEqual({ allowed: false, reason: "BELOW_LOW_CREDIT_LIMIT", availableMicros: 10n });
+    expect(start(m, "s", "custom_script")).toEqual({ allowed: true, reason: null, availableMicros: 10n });
+    expect(m.ok(m.authorize(1n, { workKind: "guardrail" }))).toMatchObject({ allowed: false, reason: "BELOW_LOW_CREDIT_LIMIT" });
+    expect(m.ok(m.authorize(10n, { workKind: "custom_script" }))).toMatchObject({ allowed: true });
+    // Nothing left: a custom script may be saved as a draft only.
+    expect(m.ok(m.authorize(1n, { workKind: "custom_script" }))).toMatchObject({ allowed: false, reason: "INSUFFICIENT_CREDITS", draftsOnly: true });
+    expect(start(m, "s2", "custom_script")).toEqual({ allowed: false, reason: "INSUFFICIENT_CREDITS", availableMicros: 0n, draftsOnly: true });
+  });
+
+  it("stops running work of a kind at its own negative limit, with its message and kind, before the unit's", () => {
+    const m = Machine.open({ allotmentMicros: 30n, negativeLimitMicros: 25n, facts: { kindLimits } });
+    expect(start(m, "g", "guardrail").allowed).toBe(true);
+    const from = m.nowMs;
+    m.nowMs += 10_000;
+    const tick = { type: "meter" as const, accountId: "acct", workId: "g", fromMs: from, toMs: from + 10_000, amountMicros: 34n, bucket: "compute", rateTableVersion: 1n, nextState: null, replicas: null, traceparent: "", traceId: "" };
+    // −4: past zero, not yet past the guardrail's −5 (the unit allows −25).
+    expect(m.ok(tick)).toMatchObject({ state: "running", charge: { chargedMicros: 34n, proceed: true } });
+    expect(m.ok({ ...tick, fromMs: from + 10_000, toMs: from + 20_000, amountMicros: 1n })).toMatchObject({ state: "stopped", charge: { proceed: true } });
+    const stopped = m.events.filter((e) => e.kind === "work_stopped");
+    expect(stopped.map((e) => e.payload)).toEqual([{ run_id: "", deployment_id: "g", message: "guardrail out of credits", work_kind: "guardrail" }]);
+    expect(m.events.find((e) => e.kind === "deployment_changed")?.payload).toMatchObject({ deployment_id: "g", work_kind: "guardrail" });
+  });
+});

@@ -65,7 +65,8 @@ import { drawDown, drawdownOrder } from "./rules/drawdown.js";
 import { grantPool, poolByGrantKey } from "./rules/grants.js";
 import { chargeHold, expireHolds, extension, isClosedByCaller, remaining, reserved } from "./rules/holds.js";
 import { checkKey, recall, remember } from "./rules/idempotency.js";
-import { adjustFits, collectable, holdFits, startMinimum } from "./rules/limits.js";
+import { limitsFor, newWork, stopsRunningWork, type AppliedLimits } from "./rules/kind-limits.js";
+import { adjustFits, collectable, holdFits } from "./rules/limits.js";
 import { expirePools } from "./rules/pool-expiry.js";
 import { reversal } from "./rules/reversal.js";
 import { rollOver } from "./rules/rollover.js";
@@ -253,6 +254,16 @@ function decide(account: AccountState, command: Command, ctx: BatchContext): Dec
   }
 }
 
+/** The limits that apply to work of `workKind` in `unit` on this account. */
+function appliedLimits(account: AccountState, unit: string, workKind: string | undefined): AppliedLimits {
+  return limitsFor(account.units.get(unit), account.facts.kindLimits, unit, workKind ?? "");
+}
+
+/** Events of work name its kind when it has one. */
+function workKindPayload(workKind: string | undefined): { work_kind?: string } {
+  return workKind ? { work_kind: workKind } : {};
+}
+
 function unitFound(account: AccountState, unit: string): LedgerError | null {
   return account.units.has(unit) ? null : notFound("balance", `${account.accountId} ${unit}`);
 }
@@ -324,9 +335,13 @@ function authorize(work: Work, c: AuthorizeCommand, ctx: BatchContext): { value:
     return { value: { ...base, allowed: true, reason: null, message: c.eligibility.reason, amountMicros: 0n, availableMicros: 0n, metered: false } };
   }
   const { availableMicros } = unitTotals(a, c.unit, ctx.nowMs);
+  const start = newWork({ work: "hold", limits: appliedLimits(a, c.unit, c.workKind), availableMicros, amountMicros: c.amountMicros });
   const over = reservationPasses(a, c.unit, c.attribution, c.amountMicros);
-  const denial = deny({ account: a, unit: c.unit, fits: holdFits(availableMicros, c.amountMicros), budget: over && { ...over, neededMicros: c.amountMicros } });
-  if (denial) return { value: { ...base, allowed: false, reason: denial.reason, message: denial.reason === "BUDGET_EXCEEDED" ? denial.message : "", availableMicros } };
+  const denial = deny({ account: a, unit: c.unit, fits: start.fits, balanceDenial: start.denial, budget: over && { ...over, neededMicros: c.amountMicros } });
+  if (denial) {
+    const byBudget = denial.reason === "BUDGET_EXCEEDED";
+    return { value: { ...base, allowed: false, reason: denial.reason, message: byBudget ? denial.message : "", availableMicros, ...(!byBudget && start.draftsOnly ? { draftsOnly: true } : {}) } };
+  }
   const holdId = ctx.ids.holdId();
   const expiresAtMs = ctx.nowMs + c.ttlMs;
   work.add([
@@ -541,14 +556,18 @@ function startWork(work: Work, c: StartWorkCommand, ctx: BatchContext): LedgerEr
   if (a.work.has(c.workId)) return precondition("WORK_EXISTS", `${c.kind} ${c.workId} already exists`);
   const { availableMicros } = unitTotals(a, c.unit, ctx.nowMs);
   const metered = c.metered ?? true;
-  const minimum = startMinimum(c.kind, a.units.get(c.unit)!.lowCreditLimitMicros);
-  // Unmetered work starts whatever the balance or its budgets (it is never charged); suspension still refuses it.
+  // The kind's limits, else the unit's (rules/kind-limits.ts). Unmetered work starts whatever the balance or its
+  // budgets (it is never charged); suspension still refuses it.
+  const start = newWork({ work: c.kind, limits: appliedLimits(a, c.unit, c.workKind), availableMicros });
   const room = metered ? hardRoom(a, c.unit, workAttribution(c.kind, c.workId, c.attribution)) : null;
   const denial = deny({
-    account: a, unit: c.unit, fits: !metered || availableMicros >= minimum.minimumMicros, balanceDenial: minimum.denial,
+    account: a, unit: c.unit, fits: !metered || start.fits, balanceDenial: start.denial,
     budget: room && room.roomMicros < 1n ? { ...room, neededMicros: 1n } : null,
   });
-  if (denial) return { value: { allowed: false, reason: denial.reason, availableMicros, ...(denial.reason === "BUDGET_EXCEEDED" ? { message: denial.message } : {}) } };
+  if (denial) {
+    const byBudget = denial.reason === "BUDGET_EXCEEDED";
+    return { value: { allowed: false, reason: denial.reason, availableMicros, ...(byBudget ? { message: denial.message } : {}), ...(metered && !byBudget && start.draftsOnly ? { draftsOnly: true } : {}) } };
+  }
   work.add([
     {
       type: "work",
@@ -556,10 +575,11 @@ function startWork(work: Work, c: StartWorkCommand, ctx: BatchContext): LedgerEr
         workId: c.workId, kind: c.kind, accountId: a.accountId, unit: c.unit, state: "running", replicas: c.replicas, chargedUntilMs: ctx.nowMs,
         activeMs: 0, chargedMicros: 0n, attribution: c.attribution, endpoint: c.endpoint, stopReason: "",
         usage: c.usage ?? {}, labels: c.labels ?? {}, context: c.context ?? {}, metered, pricedQuantity: 0n, pricedMicros: 0n, createdAtMs: ctx.nowMs,
+        ...(c.workKind ? { workKind: c.workKind } : {}),
       },
     },
     ...(c.kind === "deployment"
-      ? [{ type: "outbox", event: { accountId: a.accountId, kind: "deployment_changed", traceparent: "", payload: { deployment_id: c.workId, state: "deployed", endpoint: c.endpoint, replicas: c.replicas } } } as Write]
+      ? [{ type: "outbox", event: { accountId: a.accountId, kind: "deployment_changed", traceparent: "", payload: { deployment_id: c.workId, state: "deployed", endpoint: c.endpoint, replicas: c.replicas, ...workKindPayload(c.workKind) } } } as Write]
       : []),
   ]);
   return { value: { allowed: true, reason: null, availableMicros } };
@@ -593,8 +613,10 @@ function rollOverAccount(account: AccountState, c: RollOverCommand, ctx: BatchCo
 /**
  * A metering tick: charges the interval as a final one-shot charge (keyed
  * `meter:<work>:<to>`), moves `charged_until`, and stops work the charge
- * could not pay (`proceed` false) with a `work_stopped` event. A tick whose
- * `fromMs` is no longer `charged_until` lost a race and does nothing.
+ * could not pay (`proceed` false), or work of a kind with its own limits at
+ * −its negative limit (rules/kind-limits.ts), with a `work_stopped` event.
+ * A tick whose `fromMs` is no longer `charged_until` lost a race and does
+ * nothing.
  */
 function meter(account: AccountState, c: MeterCommand, ctx: BatchContext): Decision {
   if (c.toMs < c.fromMs) return refused(invalid("to", "must not be before from"));
@@ -626,9 +648,18 @@ function meter(account: AccountState, c: MeterCommand, ctx: BatchContext): Decis
   const work = new Work(current === account ? cloneAccount(account) : current);
   work.writes.push(...writes);
   const changes: Write[] = [];
-  if (charged && !charged.proceed && (state === "running" || state === "paused")) {
+  // The kind's own negative limit stops its work before the unit's would (rules/kind-limits.ts).
+  const limits = appliedLimits(work.account, unit, item.workKind);
+  const kindStops = charged !== null && stopsRunningWork(limits, unitTotals(work.account, unit, ctx.nowMs).availableMicros);
+  if (charged && (!charged.proceed || kindStops) && (state === "running" || state === "paused")) {
     state = "stopped";
-    changes.push({ type: "outbox", event: { accountId: account.accountId, kind: "work_stopped", traceparent: c.traceparent, payload: { run_id: item.kind === "run" ? c.workId : "", deployment_id: item.kind === "deployment" ? c.workId : "", message: charged.budgetId ? BUDGET_STOP_MESSAGE : STOP_MESSAGE } } });
+    changes.push({
+      type: "outbox",
+      event: {
+        accountId: account.accountId, kind: "work_stopped", traceparent: c.traceparent,
+        payload: { run_id: item.kind === "run" ? c.workId : "", deployment_id: item.kind === "deployment" ? c.workId : "", message: charged.budgetId ? BUDGET_STOP_MESSAGE : limits.stopMessage || STOP_MESSAGE, ...workKindPayload(item.workKind) },
+      },
+    });
   }
   changes.push({
     type: "workChange", accountId: account.accountId, workId: c.workId,
@@ -641,7 +672,7 @@ function meter(account: AccountState, c: MeterCommand, ctx: BatchContext): Decis
     },
   });
   if (item.kind === "deployment" && state === "undeployed" && item.state !== "undeployed") {
-    changes.push({ type: "outbox", event: { accountId: account.accountId, kind: "deployment_changed", traceparent: c.traceparent, payload: { deployment_id: c.workId, state: "undeployed", endpoint: item.endpoint, replicas: item.replicas } } });
+    changes.push({ type: "outbox", event: { accountId: account.accountId, kind: "deployment_changed", traceparent: c.traceparent, payload: { deployment_id: c.workId, state: "undeployed", endpoint: item.endpoint, replicas: item.replicas, ...workKindPayload(item.workKind) } } });
   }
   work.add(changes);
   return work.done({ stale: false, state, charge: charged });

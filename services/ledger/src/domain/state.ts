@@ -5,6 +5,7 @@ import type { Usage } from "@tollgate/rating";
  * locked for one batch. Money is bigint micro-units, time is epoch
  * milliseconds; nothing here knows of protobuf or PostgreSQL.
  */
+import type { KindLimits } from "./rules/kind-limits.js";
 
 export type PoolKind = "monthly" | "bonus" | "add_on" | "free_grant" | "spend_cap";
 export const POOL_KINDS: readonly PoolKind[] = ["monthly", "bonus", "add_on", "free_grant", "spend_cap"];
@@ -94,6 +95,8 @@ export interface Work {
   pricedQuantity: bigint;
   pricedMicros: bigint;
   createdAtMs: number;
+  /** The kind of work ("guardrail", "custom_script"…; empty: none named). */
+  workKind?: string;
 }
 
 /** A charge a command names (a reversal): what it drew from each pool, and the entry that reversed it, if any. */
@@ -148,6 +151,8 @@ export interface AccountFacts {
   drawdownOrder: string[];
   /** Percent-used thresholds that emit `threshold_crossed`. */
   thresholdPercents: number[];
+  /** The plan's (and account's) limits per kind of work (rules/kind-limits.ts). */
+  kindLimits?: readonly KindLimits[];
 }
 
 export interface AccountState {

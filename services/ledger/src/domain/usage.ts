@@ -5,6 +5,8 @@ import type { Usage } from "@tollgate/rating";
 export const USAGE_DIMENSIONS = [
   "bucket", "surface", "model", "agent_id", "tool", "block", "deployment_id", "user_id",
   "workspace_id", "workspace_group_id", "conversation_id", "task_id",
+  // The kind of work (guardrail, custom script…), recorded on the holds and metered work that name one.
+  "work_kind",
 ] as const;
 export type UsageDimension = (typeof USAGE_DIMENSIONS)[number];
 
@@ -42,4 +44,9 @@ export function attributionOf(usage: Usage, attribution: Record<string, string>)
     : usage.kind === "block_run" ? ["block", usage.block]
     : [];
   return key && value && !attribution[key] ? { ...attribution, [key]: value } : attribution;
+}
+
+/** Usage of a kind of work is attributed to it (usage by kind: the `work_kind` dimension). */
+export function withWorkKind(attribution: Record<string, string>, workKind: string | undefined): Record<string, string> {
+  return workKind ? { ...attribution, work_kind: workKind } : attribution;
 }

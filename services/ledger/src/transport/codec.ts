@@ -1,3 +1,4 @@
+import { workKindToProto } from "@tollgate/eligibility";
 import { InvalidArgumentError } from "@tollgate/errors";
 import { commonV1, entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { bucketToProto, unitFromProto, unitToProto, type Bucket, type RateTable, type Unit } from "@tollgate/rating";
@@ -133,6 +134,7 @@ export function workToProto(row: WorkRow): ledgerV1.MeteredWork {
     activeSeconds: (BigInt(row.active_ms) / 1000n).toString(),
     chargedMicros: row.charged_micros,
     stopReason: row.stop_reason,
+    workKind: workKindToProto(row.work_kind),
     labels: row.labels ?? {},
     createdAt: row.created_at,
     endedAt: row.ended_at ?? undefined,
@@ -192,7 +194,10 @@ export function eventToProto(row: OutboxRow): ledgerV1.LedgerEvent {
         ...base,
         kind: {
           $case: "deploymentChanged",
-          deploymentChanged: { deploymentId: String(p.deployment_id), state: String(p.state), endpoint: String(p.endpoint ?? ""), replicas: Number(p.replicas ?? 0) },
+          deploymentChanged: {
+            deploymentId: String(p.deployment_id), state: String(p.state), endpoint: String(p.endpoint ?? ""), replicas: Number(p.replicas ?? 0),
+            workKind: workKindToProto(p.work_kind === undefined ? "" : String(p.work_kind)),
+          },
         },
       };
     case "spend_cap_reached":
@@ -223,7 +228,10 @@ export function eventToProto(row: OutboxRow): ledgerV1.LedgerEvent {
         },
       };
     case "work_stopped":
-      return { ...base, kind: { $case: "workStopped", workStopped: { runId: String(p.run_id ?? ""), deploymentId: String(p.deployment_id ?? ""), message: String(p.message ?? "") } } };
+      return { ...base, kind: { $case: "workStopped", workStopped: {
+        runId: String(p.run_id ?? ""), deploymentId: String(p.deployment_id ?? ""), message: String(p.message ?? ""),
+        workKind: workKindToProto(p.work_kind === undefined ? "" : String(p.work_kind)),
+      } } };
     default:
       return { ...base, kind: undefined };
   }

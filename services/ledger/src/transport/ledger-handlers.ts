@@ -1,5 +1,5 @@
 import type { LogFollower } from "@tollgate/db";
-import { runContextFromProto } from "@tollgate/eligibility";
+import { runContextFromProto, workKindFromProto } from "@tollgate/eligibility";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
 import { actorOf, encodedSize, page, pageOffset, pageSize, serverStream, unary, type HandlerOptions } from "@tollgate/grpc-kit";
 import { ledgerV1 } from "@tollgate/proto";
@@ -50,7 +50,7 @@ const traceOf = () => ({ traceparent: currentTraceparent(), traceId: currentTrac
 export const denialToProto = (reason: DenialReason | null | undefined) => (reason ? L.denialReasonFromJSON(`DENIAL_REASON_${reason}`) : L.DenialReason.DENIAL_REASON_UNSPECIFIED);
 
 /** StartRun's and Deploy's answer. */
-const startToProto = (outcome: StartOutcome) => ({ allowed: outcome.allowed, reason: denialToProto(outcome.reason), message: outcome.message ?? "", metered: outcome.metered });
+const startToProto = (outcome: StartOutcome) => ({ allowed: outcome.allowed, reason: denialToProto(outcome.reason), message: outcome.message ?? "", metered: outcome.metered, draftsOnly: outcome.draftsOnly === true });
 
 export function ledgerHandlers(
   deps: LedgerDeps,
@@ -77,6 +77,7 @@ export function ledgerHandlers(
         idempotencyKey: request.idempotencyKey,
         ttlMs: Number(int64(request.ttlMs, "ttl_ms")),
         context: runContextFromProto(request.context),
+        workKind: workKindFromProto(request.workKind),
       });
       decisions.authorized(request.accountId, outcome);
       return {
@@ -90,6 +91,7 @@ export function ledgerHandlers(
         rateTableId: outcome.rateTableId,
         expiresAt: outcome.expiresAtMs === null ? undefined : new Date(outcome.expiresAtMs),
         message: outcome.message,
+        draftsOnly: outcome.draftsOnly === true,
       };
     }, options),
 
@@ -286,7 +288,7 @@ export function ledgerHandlers(
     startRun: unary(async (request: ledgerV1.StartRunRequest) => {
       const outcome = await ledger.startRun({
         accountId: request.accountId, runId: request.runId, attribution: attributionFromProto(request.attribution), labels: request.labels,
-        idempotencyKey: request.idempotencyKey, context: runContextFromProto(request.context),
+        idempotencyKey: request.idempotencyKey, context: runContextFromProto(request.context), workKind: workKindFromProto(request.workKind),
       });
       decisions.started(request.accountId, "start_run", outcome);
       return startToProto(outcome);
@@ -331,6 +333,7 @@ export function ledgerHandlers(
         idempotencyKey: request.idempotencyKey,
         endpoint: request.endpoint,
         context: runContextFromProto(request.context),
+        workKind: workKindFromProto(request.workKind),
       });
       if (outcome.allowed) events.notify();
       decisions.started(request.accountId, "deploy", outcome);

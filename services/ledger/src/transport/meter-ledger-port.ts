@@ -35,6 +35,7 @@ export function ledgerMeterPort(deps: LedgerDeps, ledger: Ledger, store: LedgerS
           availableMicros: outcome.availableMicros,
           metered: outcome.metered,
           ...(outcome.expiresAtMs === null ? {} : { expiresAt: new Date(outcome.expiresAtMs) }),
+          ...(outcome.draftsOnly ? { draftsOnly: true } : {}),
         };
       }),
 

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { runContextFromProto, type RunContext } from "@tollgate/eligibility";
+import { runContextFromProto, workKindFromProto, type RunContext } from "@tollgate/eligibility";
 import { InvalidArgumentError, UnavailableError } from "@tollgate/errors";
 import { bidiStream, type BidiCall } from "@tollgate/grpc-kit";
 import { ledgerV1 } from "@tollgate/proto";
@@ -146,6 +146,7 @@ export class MeterStreams {
       idempotencyKey: meterKeys(open.workId).open,
       ttlMs: Number(int64(open.ttlMs, "open.ttl_ms")),
       context,
+      workKind: workKindFromProto(open.workKind),
     });
     const answer = {
       allowed: authorized.allowed,
@@ -156,6 +157,7 @@ export class MeterStreams {
       availableMicros: authorized.availableMicros.toString(),
       metered: authorized.metered,
       expiresAt: authorized.expiresAt,
+      draftsOnly: authorized.draftsOnly === true,
     };
     if (!authorized.allowed) {
       call.send({ kind: { $case: "opened", opened: answer } });

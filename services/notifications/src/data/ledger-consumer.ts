@@ -1,7 +1,7 @@
 import { call } from "@tollgate/grpc-kit";
 import { ledgerV1 } from "@tollgate/proto";
 import { withRemoteParent } from "@tollgate/telemetry";
-import { entitlementsV1, type commonV1 } from "@tollgate/proto";
+import { commonV1, entitlementsV1 } from "@tollgate/proto";
 import { unitFromProto } from "@tollgate/rating";
 import type { LedgerEventFacts, Unit } from "../domain/rules.js";
 import type { NotificationsStore } from "./notifications-store.js";
@@ -9,6 +9,9 @@ import type { NotificationsStore } from "./notifications-store.js";
 export type EventHandler = (event: { sequence: bigint; facts?: LedgerEventFacts }) => Promise<void>;
 
 const unitOf = (unit: commonV1.Unit): Unit => unitFromProto(unit, "event.unit");
+/** The event's kind of work as alerts name it ("custom_script"; empty: none). */
+const workKindName = (kind: commonV1.WorkKind): string =>
+  kind === commonV1.WorkKind.WORK_KIND_UNSPECIFIED ? "" : commonV1.workKindToJSON(kind).replace(/^WORK_KIND_/, "").toLowerCase().replace(/^unrecognized$/, "");
 
 /** The domain facts of a ledger event (undefined for kinds this service does not act on). */
 export function factsOf(event: ledgerV1.LedgerEvent): LedgerEventFacts | undefined {
@@ -44,6 +47,7 @@ export function factsOf(event: ledgerV1.LedgerEvent): LedgerEventFacts | undefin
         state: event.kind.deploymentChanged.state,
         endpoint: event.kind.deploymentChanged.endpoint,
         replicas: event.kind.deploymentChanged.replicas,
+        workKind: workKindName(event.kind.deploymentChanged.workKind),
       };
     case "workStopped":
       return {
@@ -53,6 +57,7 @@ export function factsOf(event: ledgerV1.LedgerEvent): LedgerEventFacts | undefin
         runId: event.kind.workStopped.runId,
         deploymentId: event.kind.workStopped.deploymentId,
         message: event.kind.workStopped.message,
+        workKind: workKindName(event.kind.workStopped.workKind),
       };
     case "spendCapReached":
       return {

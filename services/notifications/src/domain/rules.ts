@@ -2,13 +2,15 @@
  * Notification rules: what a ledger event turns into. The thresholds are data
  * on the account's plan; the defaults are those of seed 001.
  */
+import { deploymentAlert, stoppedAlert } from "./work-alerts.js";
+
 export type Unit = "credits" | "tool_runs" | "usd";
 
 export type LedgerEventFacts =
   | { kind: "threshold_crossed"; accountId: string; unit: Unit; thresholdPercent: number; percentUsed: number; cycle: string }
   | { kind: "pool_expired"; accountId: string; poolId: string; poolKind: string; unit: Unit; expiredMicros: bigint }
-  | { kind: "work_stopped"; accountId: string; sequence: bigint; runId: string; deploymentId: string; message: string }
-  | { kind: "deployment_changed"; accountId: string; sequence: bigint; deploymentId: string; state: string; endpoint: string; replicas: number }
+  | { kind: "work_stopped"; accountId: string; sequence: bigint; runId: string; deploymentId: string; message: string; workKind?: string }
+  | { kind: "deployment_changed"; accountId: string; sequence: bigint; deploymentId: string; state: string; endpoint: string; replicas: number; workKind?: string }
   | { kind: "spend_cap_reached"; accountId: string; capMicros: bigint; spentMicros: bigint; cycle: string }
   | { kind: "pool_reloaded"; accountId: string; sequence: bigint; poolId: string; unit: Unit; amountMicros: bigint; priceUsdMicros: bigint | undefined }
   | {
@@ -106,11 +108,10 @@ function deliveriesFor(
 /** What one ledger event produces: banners, and one delivery per recipient and channel. */
 export function decide(event: LedgerEventFacts, rules: PlanRules, recipients: Recipients): Decisions {
   if (event.kind === "deployment_changed") {
-    // Deployment emails carry the endpoint's details (seed 001).
+    // Deployment emails carry the endpoint's details and name the kind of work (seed 001; work-alerts.ts).
     const deployed = event.state === "deployed";
-    const text = deployed
-      ? `Deployment ${event.deploymentId} is running with ${event.replicas} replica(s).${event.endpoint ? `\n\nEndpoint: ${event.endpoint}` : ""}`
-      : `Deployment ${event.deploymentId} was undeployed.${event.endpoint ? ` Its endpoint ${event.endpoint} no longer answers.` : ""}`;
+    const workKind = event.workKind ?? "";
+    const alert = deploymentAlert({ ...event, workKind });
     return {
       banners: [],
       deliveries: deliveriesFor(
@@ -118,10 +119,10 @@ export function decide(event: LedgerEventFacts, rules: PlanRules, recipients: Re
           accountId: event.accountId,
           rule: deployed ? "deployment_deployed" : "deployment_undeployed",
           key: `${event.accountId}:deployment:${event.sequence}`,
-          type: deployed ? "deployment.deployed" : "deployment.undeployed",
-          subject: deployed ? `Deployment ${event.deploymentId} is live` : `Deployment ${event.deploymentId} was undeployed`,
-          text,
-          data: { deployment_id: event.deploymentId, state: event.state, endpoint: event.endpoint, replicas: event.replicas },
+          type: alert.type,
+          subject: alert.subject,
+          text: alert.text,
+          data: { deployment_id: event.deploymentId, state: event.state, endpoint: event.endpoint, replicas: event.replicas, ...(workKind ? { work_kind: workKind } : {}) },
         },
         recipients,
         ["email", "webhook"],
@@ -167,8 +168,9 @@ export function decide(event: LedgerEventFacts, rules: PlanRules, recipients: Re
     };
   }
   if (event.kind === "work_stopped") {
-    // A stop happens once; the event's sequence keys it.
-    const what = event.deploymentId ? `Deployment ${event.deploymentId}` : `Run ${event.runId}`;
+    // A stop happens once; the event's sequence keys it. The wording is the kind's (work-alerts.ts).
+    const workKind = event.workKind ?? "";
+    const alert = stoppedAlert({ ...event, workKind });
     return {
       banners: [],
       deliveries: deliveriesFor(
@@ -176,10 +178,10 @@ export function decide(event: LedgerEventFacts, rules: PlanRules, recipients: Re
           accountId: event.accountId,
           rule: "work_stopped",
           key: `${event.accountId}:stop:${event.sequence}`,
-          type: event.deploymentId ? "deployment.stopped" : "run.stopped",
-          subject: `${what} was stopped`,
-          text: `${what} was stopped: ${event.message}`,
-          data: { run_id: event.runId, deployment_id: event.deploymentId, message: event.message },
+          type: alert.type,
+          subject: alert.subject,
+          text: alert.text,
+          data: { run_id: event.runId, deployment_id: event.deploymentId, message: event.message, ...(workKind ? { work_kind: workKind } : {}) },
         },
         recipients,
         ["email", "webhook"],

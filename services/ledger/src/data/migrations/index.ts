@@ -18,6 +18,7 @@ import { Migration20261201400000_reversals } from "./Migration20261201400000_rev
 import { Migration20261202100000_commit_rules } from "./Migration20261202100000_commit_rules.js";
 import { Migration20261202200000_account_keys } from "./Migration20261202200000_account_keys.js";
 import { Migration20261202300000_budgets } from "./Migration20261202300000_budgets.js";
+import { Migration20261202400000_work_kind } from "./Migration20261202400000_work_kind.js";
 import { Migration20261202500000_hold_running_total } from "./Migration20261202500000_hold_running_total.js";
 import { Migration20261202510000_late_usage } from "./Migration20261202510000_late_usage.js";
 
@@ -42,6 +43,7 @@ export const migrations = [
   Migration20261202100000_commit_rules,
   Migration20261202200000_account_keys,
   Migration20261202300000_budgets,
+  Migration20261202400000_work_kind,
   Migration20261202500000_hold_running_total,
   Migration20261202510000_late_usage,
 ];

@@ -3,8 +3,9 @@ import type { Unit, Usage } from "@tollgate/rating";
 import type { AccountView } from "../account-view.js";
 import type { AuthorizeAnswer, DenialReason } from "../commands.js";
 import { describeShortfall } from "../denial.js";
+import { limitsFor } from "../rules/kind-limits.js";
 import { fingerprint } from "../fingerprint.js";
-import { attributionOf } from "../usage.js";
+import { attributionOf, withWorkKind } from "../usage.js";
 import { eligibilityOf, price, requireAccountId, run, type LedgerDeps, type Replayed } from "./run.js";
 
 export const DEFAULT_HOLD_TTL_MS = 5 * 60_000;
@@ -17,6 +18,8 @@ export interface AuthorizeRequest {
   /** 0: the default (five minutes). */
   ttlMs: number;
   context: RunContext;
+  /** The kind of work (empty: none); its limits apply. */
+  workKind?: string;
 }
 
 export interface AuthorizeOutcome extends AuthorizeAnswer, Replayed {
@@ -33,21 +36,25 @@ export async function authorize(deps: LedgerDeps, request: AuthorizeRequest): Pr
   const answer = await run(deps, view, {
     type: "authorize", accountId: request.accountId, unit: priced.unit, bucket: priced.bucket, amountMicros: priced.amountMicros,
     idempotencyKey: request.idempotencyKey, requestHash: fingerprint({ op: "authorize", ...request }), ttlMs: request.ttlMs || DEFAULT_HOLD_TTL_MS,
-    attribution: attributionOf(request.estimate, request.attribution), rateTableVersion: priced.sequence,
+    attribution: withWorkKind(attributionOf(request.estimate, request.attribution), request.workKind), rateTableVersion: priced.sequence,
     eligibility: eligibilityOf(view, request.context, priced.bucket),
+    ...(request.workKind ? { workKind: request.workKind } : {}),
   });
   // The balance denials get every figure of the balance; the others (the budget's included) keep the rule's own words.
   const shortfall = answer.reason !== null && answer.reason !== "ACCOUNT_SUSPENDED" && answer.reason !== "NOT_ELIGIBLE" && answer.reason !== "BUDGET_EXCEEDED";
   return {
     ...answer,
-    ...(shortfall ? { message: shortfallMessage(view, answer.reason!, priced.unit, answer.amountMicros, answer.availableMicros, "the request") } : {}),
+    ...(shortfall ? { message: shortfallMessage(view, answer.reason!, priced.unit, answer.amountMicros, answer.availableMicros, "the request", request.workKind) } : {}),
     unit: priced.unit, rateTableId: priced.tableId, rateTableVersion: priced.version,
   };
 }
 
 /** A balance denial's `message`: every figure a caller needs to act on it, measured against the limit that applies. */
-export function shortfallMessage(view: AccountView, reason: DenialReason, unit: string, neededMicros: bigint, availableMicros: bigint, what: string): string {
+export function shortfallMessage(view: AccountView, reason: DenialReason, unit: string, neededMicros: bigint, availableMicros: bigint, what: string, workKind = ""): string {
   const limits = view.units.find((u) => u.unit === unit);
-  const limitMicros = reason === "SPEND_CAP_REACHED" ? (limits?.allotmentMicros ?? 0n) : reason === "BELOW_LOW_CREDIT_LIMIT" ? (limits?.lowCreditLimitMicros ?? 0n) : 0n;
+  const applied = limitsFor(limits, view.kindLimits, unit, workKind);
+  const limitMicros = reason === "SPEND_CAP_REACHED" ? (limits?.allotmentMicros ?? 0n) : reason === "BELOW_LOW_CREDIT_LIMIT" ? applied.lowCreditLimitMicros : 0n;
+  if (reason === "BELOW_LOW_CREDIT_LIMIT" && neededMicros < applied.lowCreditLimitMicros) neededMicros = applied.lowCreditLimitMicros;
+  if (applied.own) what = `${what} (${workKind.replace(/_/g, " ")})`;
   return describeShortfall({ reason, unit: unit as Unit, neededMicros, availableMicros, limitMicros, what });
 }

@@ -37,7 +37,7 @@ export function requireAccountId(accountId: string): void {
 }
 
 export function factsOf(view: AccountView): AccountFacts {
-  return { suspended: view.status === "suspended", drawdownOrder: view.drawdownOrder, thresholdPercents: view.thresholdPercents };
+  return { suspended: view.status === "suspended", drawdownOrder: view.drawdownOrder, thresholdPercents: view.thresholdPercents, ...(view.kindLimits?.length ? { kindLimits: view.kindLimits } : {}) };
 }
 
 /**

@@ -176,6 +176,85 @@ export function bucketToJSON(object: Bucket): string {
   }
 }
 
+/**
+ * The kind of work a piece of usage belongs to, named once for every service:
+ * Authorize, StartRun, Deploy and a Meter stream's open carry it, a plan's
+ * limits may be set per kind (tollgate.entitlements.v1.UsageLimits), and the
+ * events of work (work stopped, deployment changed) name it.
+ * Unspecified: the unit's limits apply, as for work of no particular kind.
+ */
+export enum WorkKind {
+  WORK_KIND_UNSPECIFIED = 0,
+  /** WORK_KIND_MODEL_REPLY - A model's reply (inference). */
+  WORK_KIND_MODEL_REPLY = 1,
+  /** WORK_KIND_TOOL_RUN - A tool invocation. */
+  WORK_KIND_TOOL_RUN = 2,
+  /** WORK_KIND_GUARDRAIL - A guardrail (scanner) deployment. */
+  WORK_KIND_GUARDRAIL = 3,
+  /** WORK_KIND_CUSTOM_SCRIPT - A custom script deployment. */
+  WORK_KIND_CUSTOM_SCRIPT = 4,
+  /** WORK_KIND_MODEL_HOSTING - A model deployed on GPUs (each replica counts). */
+  WORK_KIND_MODEL_HOSTING = 5,
+  /** WORK_KIND_FINE_TUNING - A fine-tuning job. */
+  WORK_KIND_FINE_TUNING = 6,
+  /** WORK_KIND_AGENT_RUN - An agent run. */
+  WORK_KIND_AGENT_RUN = 7,
+}
+
+export function workKindFromJSON(object: any): WorkKind {
+  switch (object) {
+    case 0:
+    case "WORK_KIND_UNSPECIFIED":
+      return WorkKind.WORK_KIND_UNSPECIFIED;
+    case 1:
+    case "WORK_KIND_MODEL_REPLY":
+      return WorkKind.WORK_KIND_MODEL_REPLY;
+    case 2:
+    case "WORK_KIND_TOOL_RUN":
+      return WorkKind.WORK_KIND_TOOL_RUN;
+    case 3:
+    case "WORK_KIND_GUARDRAIL":
+      return WorkKind.WORK_KIND_GUARDRAIL;
+    case 4:
+    case "WORK_KIND_CUSTOM_SCRIPT":
+      return WorkKind.WORK_KIND_CUSTOM_SCRIPT;
+    case 5:
+    case "WORK_KIND_MODEL_HOSTING":
+      return WorkKind.WORK_KIND_MODEL_HOSTING;
+    case 6:
+    case "WORK_KIND_FINE_TUNING":
+      return WorkKind.WORK_KIND_FINE_TUNING;
+    case 7:
+    case "WORK_KIND_AGENT_RUN":
+      return WorkKind.WORK_KIND_AGENT_RUN;
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum WorkKind");
+  }
+}
+
+export function workKindToJSON(object: WorkKind): string {
+  switch (object) {
+    case WorkKind.WORK_KIND_UNSPECIFIED:
+      return "WORK_KIND_UNSPECIFIED";
+    case WorkKind.WORK_KIND_MODEL_REPLY:
+      return "WORK_KIND_MODEL_REPLY";
+    case WorkKind.WORK_KIND_TOOL_RUN:
+      return "WORK_KIND_TOOL_RUN";
+    case WorkKind.WORK_KIND_GUARDRAIL:
+      return "WORK_KIND_GUARDRAIL";
+    case WorkKind.WORK_KIND_CUSTOM_SCRIPT:
+      return "WORK_KIND_CUSTOM_SCRIPT";
+    case WorkKind.WORK_KIND_MODEL_HOSTING:
+      return "WORK_KIND_MODEL_HOSTING";
+    case WorkKind.WORK_KIND_FINE_TUNING:
+      return "WORK_KIND_FINE_TUNING";
+    case WorkKind.WORK_KIND_AGENT_RUN:
+      return "WORK_KIND_AGENT_RUN";
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum WorkKind");
+  }
+}
+
 export enum Surface {
   SURFACE_UNSPECIFIED = 0,
   SURFACE_WEB = 1,

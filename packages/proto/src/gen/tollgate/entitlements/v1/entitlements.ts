@@ -32,6 +32,9 @@ import {
   Unit,
   unitFromJSON,
   unitToJSON,
+  WorkKind,
+  workKindFromJSON,
+  workKindToJSON,
 } from "../../common/v1/common.js";
 
 export const protobufPackage = "tollgate.entitlements.v1";
@@ -419,7 +422,15 @@ export interface SignupGrant {
   buckets: Bucket[];
 }
 
-/** Limits for one kind of usage; zero values mean "no allowance below zero". */
+/**
+ * Limits for one unit, or for one kind of work in that unit; zero values
+ * mean "no allowance below zero". A row without work_kind is the unit's: the
+ * balance never goes below its negative limit, and its low-credit limit
+ * applies to new deployments. A row with work_kind applies to work of that
+ * kind instead (new work of the kind needs its low-credit limit available;
+ * running work of the kind stops at its negative limit, which may not exceed
+ * the unit's). At most one row per (unit, work_kind).
+ */
 export interface UsageLimits {
   /** Bound: a declared value. */
   unit: Unit;
@@ -430,6 +441,22 @@ export interface UsageLimits {
    * Bound: from -1000000000000000 to 1000000000000000.
    */
   negativeLimitMicros: string;
+  /**
+   * The kind of work these limits are for; unspecified: the unit's.
+   * Bound: a declared value.
+   */
+  workKind: WorkKind;
+  /**
+   * At zero or below, new work of this kind may still be saved as a draft
+   * (never started): denials say so with drafts_only (seed 001's custom scripts).
+   */
+  draftsAtZero: boolean;
+  /**
+   * What running work of this kind is told when it stops at its negative
+   * limit (empty: the platform's message).
+   * Bound: at most 1024 characters.
+   */
+  stopMessage: string;
 }
 
 export interface NotificationThresholds {
@@ -1548,7 +1575,14 @@ export const SignupGrant: MessageFns<SignupGrant> = {
 };
 
 function createBaseUsageLimits(): UsageLimits {
-  return { unit: 0, lowCreditLimitMicros: "0", negativeLimitMicros: "0" };
+  return {
+    unit: 0,
+    lowCreditLimitMicros: "0",
+    negativeLimitMicros: "0",
+    workKind: 0,
+    draftsAtZero: false,
+    stopMessage: "",
+  };
 }
 
 export const UsageLimits: MessageFns<UsageLimits> = {
@@ -1561,6 +1595,15 @@ export const UsageLimits: MessageFns<UsageLimits> = {
     }
     if (message.negativeLimitMicros !== "0") {
       writer.uint32(24).int64(message.negativeLimitMicros);
+    }
+    if (message.workKind !== 0) {
+      writer.uint32(400).int32(message.workKind);
+    }
+    if (message.draftsAtZero !== false) {
+      writer.uint32(408).bool(message.draftsAtZero);
+    }
+    if (message.stopMessage !== "") {
+      writer.uint32(418).string(message.stopMessage);
     }
     return writer;
   },
@@ -1602,6 +1645,30 @@ export const UsageLimits: MessageFns<UsageLimits> = {
             message.negativeLimitMicros = reader.int64().toString();
             continue;
           }
+          case 50: {
+            if (tag !== 400) {
+              break;
+            }
+
+            message.workKind = reader.int32() as any;
+            continue;
+          }
+          case 51: {
+            if (tag !== 408) {
+              break;
+            }
+
+            message.draftsAtZero = reader.bool();
+            continue;
+          }
+          case 52: {
+            if (tag !== 418) {
+              break;
+            }
+
+            message.stopMessage = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1627,6 +1694,21 @@ export const UsageLimits: MessageFns<UsageLimits> = {
         : isSet(object.negative_limit_micros)
         ? globalThis.String(object.negative_limit_micros)
         : "0",
+      workKind: isSet(object.workKind)
+        ? workKindFromJSON(object.workKind)
+        : isSet(object.work_kind)
+        ? workKindFromJSON(object.work_kind)
+        : 0,
+      draftsAtZero: isSet(object.draftsAtZero)
+        ? globalThis.Boolean(object.draftsAtZero)
+        : isSet(object.drafts_at_zero)
+        ? globalThis.Boolean(object.drafts_at_zero)
+        : false,
+      stopMessage: isSet(object.stopMessage)
+        ? globalThis.String(object.stopMessage)
+        : isSet(object.stop_message)
+        ? globalThis.String(object.stop_message)
+        : "",
     };
   },
 
@@ -1641,6 +1723,15 @@ export const UsageLimits: MessageFns<UsageLimits> = {
     if (message.negativeLimitMicros !== "0") {
       obj.negativeLimitMicros = message.negativeLimitMicros;
     }
+    if (message.workKind !== 0) {
+      obj.workKind = workKindToJSON(message.workKind);
+    }
+    if (message.draftsAtZero !== false) {
+      obj.draftsAtZero = message.draftsAtZero;
+    }
+    if (message.stopMessage !== "") {
+      obj.stopMessage = message.stopMessage;
+    }
     return obj;
   },
 
@@ -1652,6 +1743,9 @@ export const UsageLimits: MessageFns<UsageLimits> = {
     message.unit = object.unit ?? 0;
     message.lowCreditLimitMicros = object.lowCreditLimitMicros ?? "0";
     message.negativeLimitMicros = object.negativeLimitMicros ?? "0";
+    message.workKind = object.workKind ?? 0;
+    message.draftsAtZero = object.draftsAtZero ?? false;
+    message.stopMessage = object.stopMessage ?? "";
     return message;
   },
 };

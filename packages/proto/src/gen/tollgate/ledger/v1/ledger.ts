@@ -32,6 +32,9 @@ import {
   Unit,
   unitFromJSON,
   unitToJSON,
+  WorkKind,
+  workKindFromJSON,
+  workKindToJSON,
 } from "../../common/v1/common.js";
 import { PoolKind, poolKindFromJSON, poolKindToJSON, RunContext } from "../../entitlements/v1/entitlements.js";
 import { Usage } from "../../pricing/v1/pricing.js";
@@ -646,7 +649,14 @@ export interface AuthorizeRequest {
   idempotencyKey: string;
   /** Bound: from 0 to 604800000. */
   ttlMs: string;
-  context: RunContext | undefined;
+  context:
+    | RunContext
+    | undefined;
+  /**
+   * The kind of work asked for: its plan limits apply (low-credit limit).
+   * Bound: a declared value.
+   */
+  workKind: WorkKind;
 }
 
 export interface AuthorizeResponse {
@@ -673,6 +683,11 @@ export interface AuthorizeResponse {
    */
   message: string;
   rateTableId: string;
+  /**
+   * Denied with nothing left: the kind allows saving the work as a draft only
+   * (the plan's drafts_at_zero), never starting it.
+   */
+  draftsOnly: boolean;
 }
 
 export interface ChargeRequest {
@@ -1042,6 +1057,7 @@ export interface MeteredWork {
     | undefined;
   /** What the caller labelled the run or deployment with when it started. */
   labels: { [key: string]: string };
+  workKind: WorkKind;
 }
 
 export interface MeteredWork_LabelsEntry {
@@ -1225,7 +1241,14 @@ export interface StartRunRequest {
    * inference, hosted compute). A run the rules leave unmetered starts
    * whatever the balance and is never charged.
    */
-  context: RunContext | undefined;
+  context:
+    | RunContext
+    | undefined;
+  /**
+   * The kind of work (unspecified: an agent run); its plan limits apply.
+   * Bound: a declared value.
+   */
+  workKind: WorkKind;
 }
 
 export interface StartRunRequest_LabelsEntry {
@@ -1240,6 +1263,8 @@ export interface StartRunResponse {
   message: string;
   /** False when the run's active time is recorded but never charged. */
   metered: boolean;
+  /** As AuthorizeResponse.drafts_only. */
+  draftsOnly: boolean;
 }
 
 export interface PauseRunRequest {
@@ -1322,7 +1347,15 @@ export interface DeployRequest {
    * Where the deployment runs, as on Authorize and StartRun (unset: cloud,
    * managed inference, hosted compute).
    */
-  context: RunContext | undefined;
+  context:
+    | RunContext
+    | undefined;
+  /**
+   * The kind of work deployed (guardrail, custom script, model hosting…);
+   * its plan limits apply at the start and while it runs.
+   * Bound: a declared value.
+   */
+  workKind: WorkKind;
 }
 
 export interface DeployRequest_LabelsEntry {
@@ -1340,6 +1373,8 @@ export interface DeployResponse {
   message: string;
   /** False when the deployment's time is recorded but never charged. */
   metered: boolean;
+  /** As AuthorizeResponse.drafts_only: a custom script at zero imports as a draft only. */
+  draftsOnly: boolean;
 }
 
 export interface ScaleRequest {
@@ -1427,6 +1462,8 @@ export interface WorkStopped {
   runId: string;
   deploymentId: string;
   message: string;
+  /** The kind of work stopped. */
+  workKind: WorkKind;
 }
 
 /**
@@ -1463,6 +1500,8 @@ export interface DeploymentChanged {
   state: string;
   endpoint: string;
   replicas: number;
+  /** The kind of work deployed. */
+  workKind: WorkKind;
 }
 
 /**
@@ -1710,6 +1749,11 @@ export interface MeterOpen {
    * Bound: from 0 to 604800000.
    */
   ttlMs: string;
+  /**
+   * The kind of work metered; its plan limits apply to the hold.
+   * Bound: a declared value.
+   */
+  workKind: WorkKind;
 }
 
 /** Usage since the previous increment. */
@@ -1754,7 +1798,11 @@ export interface MeterOpened {
   amountMicros: string;
   availableMicros: string;
   metered: boolean;
-  expiresAt: Date | undefined;
+  expiresAt:
+    | Date
+    | undefined;
+  /** As AuthorizeResponse.drafts_only. */
+  draftsOnly: boolean;
 }
 
 /** The answer to one increment (as Charge answers). */
@@ -2069,6 +2117,7 @@ function createBaseAuthorizeRequest(): AuthorizeRequest {
     idempotencyKey: "",
     ttlMs: "0",
     context: undefined,
+    workKind: 0,
   };
 }
 
@@ -2091,6 +2140,9 @@ export const AuthorizeRequest: MessageFns<AuthorizeRequest> = {
     }
     if (message.context !== undefined) {
       RunContext.encode(message.context, writer.uint32(50).fork()).join();
+    }
+    if (message.workKind !== 0) {
+      writer.uint32(400).int32(message.workKind);
     }
     return writer;
   },
@@ -2156,6 +2208,14 @@ export const AuthorizeRequest: MessageFns<AuthorizeRequest> = {
             message.context = RunContext.decode(reader, reader.uint32());
             continue;
           }
+          case 50: {
+            if (tag !== 400) {
+              break;
+            }
+
+            message.workKind = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2188,6 +2248,11 @@ export const AuthorizeRequest: MessageFns<AuthorizeRequest> = {
         ? globalThis.String(object.ttl_ms)
         : "0",
       context: isSet(object.context) ? RunContext.fromJSON(object.context) : undefined,
+      workKind: isSet(object.workKind)
+        ? workKindFromJSON(object.workKind)
+        : isSet(object.work_kind)
+        ? workKindFromJSON(object.work_kind)
+        : 0,
     };
   },
 
@@ -2211,6 +2276,9 @@ export const AuthorizeRequest: MessageFns<AuthorizeRequest> = {
     if (message.context !== undefined) {
       obj.context = RunContext.toJSON(message.context);
     }
+    if (message.workKind !== 0) {
+      obj.workKind = workKindToJSON(message.workKind);
+    }
     return obj;
   },
 
@@ -2231,6 +2299,7 @@ export const AuthorizeRequest: MessageFns<AuthorizeRequest> = {
     message.context = (object.context !== undefined && object.context !== null)
       ? RunContext.fromPartial(object.context)
       : undefined;
+    message.workKind = object.workKind ?? 0;
     return message;
   },
 };
@@ -2247,6 +2316,7 @@ function createBaseAuthorizeResponse(): AuthorizeResponse {
     expiresAt: undefined,
     message: "",
     rateTableId: "",
+    draftsOnly: false,
   };
 }
 
@@ -2281,6 +2351,9 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
     }
     if (message.rateTableId !== "") {
       writer.uint32(82).string(message.rateTableId);
+    }
+    if (message.draftsOnly !== false) {
+      writer.uint32(400).bool(message.draftsOnly);
     }
     return writer;
   },
@@ -2378,6 +2451,14 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
             message.rateTableId = reader.string();
             continue;
           }
+          case 50: {
+            if (tag !== 400) {
+              break;
+            }
+
+            message.draftsOnly = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2426,6 +2507,11 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
         : isSet(object.rate_table_id)
         ? globalThis.String(object.rate_table_id)
         : "",
+      draftsOnly: isSet(object.draftsOnly)
+        ? globalThis.Boolean(object.draftsOnly)
+        : isSet(object.drafts_only)
+        ? globalThis.Boolean(object.drafts_only)
+        : false,
     };
   },
 
@@ -2461,6 +2547,9 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
     if (message.rateTableId !== "") {
       obj.rateTableId = message.rateTableId;
     }
+    if (message.draftsOnly !== false) {
+      obj.draftsOnly = message.draftsOnly;
+    }
     return obj;
   },
 
@@ -2479,6 +2568,7 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
     message.expiresAt = object.expiresAt ?? undefined;
     message.message = object.message ?? "";
     message.rateTableId = object.rateTableId ?? "";
+    message.draftsOnly = object.draftsOnly ?? false;
     return message;
   },
 };
@@ -6210,6 +6300,7 @@ function createBaseMeteredWork(): MeteredWork {
     createdAt: undefined,
     endedAt: undefined,
     labels: {},
+    workKind: 0,
   };
 }
 
@@ -6257,6 +6348,9 @@ export const MeteredWork: MessageFns<MeteredWork> = {
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
       MeteredWork_LabelsEntry.encode({ key: key as any, value }, writer.uint32(114).fork()).join();
     });
+    if (message.workKind !== 0) {
+      writer.uint32(400).int32(message.workKind);
+    }
     return writer;
   },
 
@@ -6388,6 +6482,14 @@ export const MeteredWork: MessageFns<MeteredWork> = {
             }
             continue;
           }
+          case 50: {
+            if (tag !== 400) {
+              break;
+            }
+
+            message.workKind = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6461,6 +6563,11 @@ export const MeteredWork: MessageFns<MeteredWork> = {
           {},
         )
         : {},
+      workKind: isSet(object.workKind)
+        ? workKindFromJSON(object.workKind)
+        : isSet(object.work_kind)
+        ? workKindFromJSON(object.work_kind)
+        : 0,
     };
   },
 
@@ -6514,6 +6621,9 @@ export const MeteredWork: MessageFns<MeteredWork> = {
         });
       }
     }
+    if (message.workKind !== 0) {
+      obj.workKind = workKindToJSON(message.workKind);
+    }
     return obj;
   },
 
@@ -6546,6 +6656,7 @@ export const MeteredWork: MessageFns<MeteredWork> = {
       },
       {},
     );
+    message.workKind = object.workKind ?? 0;
     return message;
   },
 };
@@ -8719,7 +8830,15 @@ export const GetTopUsageResponse: MessageFns<GetTopUsageResponse> = {
 };
 
 function createBaseStartRunRequest(): StartRunRequest {
-  return { accountId: "", runId: "", attribution: undefined, idempotencyKey: "", labels: {}, context: undefined };
+  return {
+    accountId: "",
+    runId: "",
+    attribution: undefined,
+    idempotencyKey: "",
+    labels: {},
+    context: undefined,
+    workKind: 0,
+  };
 }
 
 export const StartRunRequest: MessageFns<StartRunRequest> = {
@@ -8741,6 +8860,9 @@ export const StartRunRequest: MessageFns<StartRunRequest> = {
     });
     if (message.context !== undefined) {
       RunContext.encode(message.context, writer.uint32(50).fork()).join();
+    }
+    if (message.workKind !== 0) {
+      writer.uint32(400).int32(message.workKind);
     }
     return writer;
   },
@@ -8809,6 +8931,14 @@ export const StartRunRequest: MessageFns<StartRunRequest> = {
             message.context = RunContext.decode(reader, reader.uint32());
             continue;
           }
+          case 50: {
+            if (tag !== 400) {
+              break;
+            }
+
+            message.workKind = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -8854,6 +8984,11 @@ export const StartRunRequest: MessageFns<StartRunRequest> = {
         )
         : {},
       context: isSet(object.context) ? RunContext.fromJSON(object.context) : undefined,
+      workKind: isSet(object.workKind)
+        ? workKindFromJSON(object.workKind)
+        : isSet(object.work_kind)
+        ? workKindFromJSON(object.work_kind)
+        : 0,
     };
   },
 
@@ -8883,6 +9018,9 @@ export const StartRunRequest: MessageFns<StartRunRequest> = {
     if (message.context !== undefined) {
       obj.context = RunContext.toJSON(message.context);
     }
+    if (message.workKind !== 0) {
+      obj.workKind = workKindToJSON(message.workKind);
+    }
     return obj;
   },
 
@@ -8909,6 +9047,7 @@ export const StartRunRequest: MessageFns<StartRunRequest> = {
     message.context = (object.context !== undefined && object.context !== null)
       ? RunContext.fromPartial(object.context)
       : undefined;
+    message.workKind = object.workKind ?? 0;
     return message;
   },
 };
@@ -8999,7 +9138,7 @@ export const StartRunRequest_LabelsEntry: MessageFns<StartRunRequest_LabelsEntry
 };
 
 function createBaseStartRunResponse(): StartRunResponse {
-  return { allowed: false, reason: 0, message: "", metered: false };
+  return { allowed: false, reason: 0, message: "", metered: false, draftsOnly: false };
 }
 
 export const StartRunResponse: MessageFns<StartRunResponse> = {
@@ -9015,6 +9154,9 @@ export const StartRunResponse: MessageFns<StartRunResponse> = {
     }
     if (message.metered !== false) {
       writer.uint32(32).bool(message.metered);
+    }
+    if (message.draftsOnly !== false) {
+      writer.uint32(400).bool(message.draftsOnly);
     }
     return writer;
   },
@@ -9064,6 +9206,14 @@ export const StartRunResponse: MessageFns<StartRunResponse> = {
             message.metered = reader.bool();
             continue;
           }
+          case 50: {
+            if (tag !== 400) {
+              break;
+            }
+
+            message.draftsOnly = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -9082,6 +9232,11 @@ export const StartRunResponse: MessageFns<StartRunResponse> = {
       reason: isSet(object.reason) ? denialReasonFromJSON(object.reason) : 0,
       message: isSet(object.message) ? globalThis.String(object.message) : "",
       metered: isSet(object.metered) ? globalThis.Boolean(object.metered) : false,
+      draftsOnly: isSet(object.draftsOnly)
+        ? globalThis.Boolean(object.draftsOnly)
+        : isSet(object.drafts_only)
+        ? globalThis.Boolean(object.drafts_only)
+        : false,
     };
   },
 
@@ -9099,6 +9254,9 @@ export const StartRunResponse: MessageFns<StartRunResponse> = {
     if (message.metered !== false) {
       obj.metered = message.metered;
     }
+    if (message.draftsOnly !== false) {
+      obj.draftsOnly = message.draftsOnly;
+    }
     return obj;
   },
 
@@ -9111,6 +9269,7 @@ export const StartRunResponse: MessageFns<StartRunResponse> = {
     message.reason = object.reason ?? 0;
     message.message = object.message ?? "";
     message.metered = object.metered ?? false;
+    message.draftsOnly = object.draftsOnly ?? false;
     return message;
   },
 };
@@ -9694,6 +9853,7 @@ function createBaseDeployRequest(): DeployRequest {
     endpoint: "",
     labels: {},
     context: undefined,
+    workKind: 0,
   };
 }
 
@@ -9725,6 +9885,9 @@ export const DeployRequest: MessageFns<DeployRequest> = {
     });
     if (message.context !== undefined) {
       RunContext.encode(message.context, writer.uint32(74).fork()).join();
+    }
+    if (message.workKind !== 0) {
+      writer.uint32(400).int32(message.workKind);
     }
     return writer;
   },
@@ -9817,6 +9980,14 @@ export const DeployRequest: MessageFns<DeployRequest> = {
             message.context = RunContext.decode(reader, reader.uint32());
             continue;
           }
+          case 50: {
+            if (tag !== 400) {
+              break;
+            }
+
+            message.workKind = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -9865,6 +10036,11 @@ export const DeployRequest: MessageFns<DeployRequest> = {
         )
         : {},
       context: isSet(object.context) ? RunContext.fromJSON(object.context) : undefined,
+      workKind: isSet(object.workKind)
+        ? workKindFromJSON(object.workKind)
+        : isSet(object.work_kind)
+        ? workKindFromJSON(object.work_kind)
+        : 0,
     };
   },
 
@@ -9903,6 +10079,9 @@ export const DeployRequest: MessageFns<DeployRequest> = {
     if (message.context !== undefined) {
       obj.context = RunContext.toJSON(message.context);
     }
+    if (message.workKind !== 0) {
+      obj.workKind = workKindToJSON(message.workKind);
+    }
     return obj;
   },
 
@@ -9934,6 +10113,7 @@ export const DeployRequest: MessageFns<DeployRequest> = {
     message.context = (object.context !== undefined && object.context !== null)
       ? RunContext.fromPartial(object.context)
       : undefined;
+    message.workKind = object.workKind ?? 0;
     return message;
   },
 };
@@ -10024,7 +10204,7 @@ export const DeployRequest_LabelsEntry: MessageFns<DeployRequest_LabelsEntry> = 
 };
 
 function createBaseDeployResponse(): DeployResponse {
-  return { allowed: false, reason: 0, message: "", metered: false };
+  return { allowed: false, reason: 0, message: "", metered: false, draftsOnly: false };
 }
 
 export const DeployResponse: MessageFns<DeployResponse> = {
@@ -10040,6 +10220,9 @@ export const DeployResponse: MessageFns<DeployResponse> = {
     }
     if (message.metered !== false) {
       writer.uint32(32).bool(message.metered);
+    }
+    if (message.draftsOnly !== false) {
+      writer.uint32(400).bool(message.draftsOnly);
     }
     return writer;
   },
@@ -10089,6 +10272,14 @@ export const DeployResponse: MessageFns<DeployResponse> = {
             message.metered = reader.bool();
             continue;
           }
+          case 50: {
+            if (tag !== 400) {
+              break;
+            }
+
+            message.draftsOnly = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -10107,6 +10298,11 @@ export const DeployResponse: MessageFns<DeployResponse> = {
       reason: isSet(object.reason) ? denialReasonFromJSON(object.reason) : 0,
       message: isSet(object.message) ? globalThis.String(object.message) : "",
       metered: isSet(object.metered) ? globalThis.Boolean(object.metered) : false,
+      draftsOnly: isSet(object.draftsOnly)
+        ? globalThis.Boolean(object.draftsOnly)
+        : isSet(object.drafts_only)
+        ? globalThis.Boolean(object.drafts_only)
+        : false,
     };
   },
 
@@ -10124,6 +10320,9 @@ export const DeployResponse: MessageFns<DeployResponse> = {
     if (message.metered !== false) {
       obj.metered = message.metered;
     }
+    if (message.draftsOnly !== false) {
+      obj.draftsOnly = message.draftsOnly;
+    }
     return obj;
   },
 
@@ -10136,6 +10335,7 @@ export const DeployResponse: MessageFns<DeployResponse> = {
     message.reason = object.reason ?? 0;
     message.message = object.message ?? "";
     message.metered = object.metered ?? false;
+    message.draftsOnly = object.draftsOnly ?? false;
     return message;
   },
 };
@@ -11253,7 +11453,7 @@ export const PoolExpired: MessageFns<PoolExpired> = {
 };
 
 function createBaseWorkStopped(): WorkStopped {
-  return { runId: "", deploymentId: "", message: "" };
+  return { runId: "", deploymentId: "", message: "", workKind: 0 };
 }
 
 export const WorkStopped: MessageFns<WorkStopped> = {
@@ -11266,6 +11466,9 @@ export const WorkStopped: MessageFns<WorkStopped> = {
     }
     if (message.message !== "") {
       writer.uint32(26).string(message.message);
+    }
+    if (message.workKind !== 0) {
+      writer.uint32(400).int32(message.workKind);
     }
     return writer;
   },
@@ -11307,6 +11510,14 @@ export const WorkStopped: MessageFns<WorkStopped> = {
             message.message = reader.string();
             continue;
           }
+          case 50: {
+            if (tag !== 400) {
+              break;
+            }
+
+            message.workKind = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -11332,6 +11543,11 @@ export const WorkStopped: MessageFns<WorkStopped> = {
         ? globalThis.String(object.deployment_id)
         : "",
       message: isSet(object.message) ? globalThis.String(object.message) : "",
+      workKind: isSet(object.workKind)
+        ? workKindFromJSON(object.workKind)
+        : isSet(object.work_kind)
+        ? workKindFromJSON(object.work_kind)
+        : 0,
     };
   },
 
@@ -11346,6 +11562,9 @@ export const WorkStopped: MessageFns<WorkStopped> = {
     if (message.message !== "") {
       obj.message = message.message;
     }
+    if (message.workKind !== 0) {
+      obj.workKind = workKindToJSON(message.workKind);
+    }
     return obj;
   },
 
@@ -11357,6 +11576,7 @@ export const WorkStopped: MessageFns<WorkStopped> = {
     message.runId = object.runId ?? "";
     message.deploymentId = object.deploymentId ?? "";
     message.message = object.message ?? "";
+    message.workKind = object.workKind ?? 0;
     return message;
   },
 };
@@ -11671,7 +11891,7 @@ export const ReloadPrice: MessageFns<ReloadPrice> = {
 };
 
 function createBaseDeploymentChanged(): DeploymentChanged {
-  return { deploymentId: "", state: "", endpoint: "", replicas: 0 };
+  return { deploymentId: "", state: "", endpoint: "", replicas: 0, workKind: 0 };
 }
 
 export const DeploymentChanged: MessageFns<DeploymentChanged> = {
@@ -11687,6 +11907,9 @@ export const DeploymentChanged: MessageFns<DeploymentChanged> = {
     }
     if (message.replicas !== 0) {
       writer.uint32(32).int32(message.replicas);
+    }
+    if (message.workKind !== 0) {
+      writer.uint32(400).int32(message.workKind);
     }
     return writer;
   },
@@ -11736,6 +11959,14 @@ export const DeploymentChanged: MessageFns<DeploymentChanged> = {
             message.replicas = reader.int32();
             continue;
           }
+          case 50: {
+            if (tag !== 400) {
+              break;
+            }
+
+            message.workKind = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -11758,6 +11989,11 @@ export const DeploymentChanged: MessageFns<DeploymentChanged> = {
       state: isSet(object.state) ? globalThis.String(object.state) : "",
       endpoint: isSet(object.endpoint) ? globalThis.String(object.endpoint) : "",
       replicas: isSet(object.replicas) ? globalThis.Number(object.replicas) : 0,
+      workKind: isSet(object.workKind)
+        ? workKindFromJSON(object.workKind)
+        : isSet(object.work_kind)
+        ? workKindFromJSON(object.work_kind)
+        : 0,
     };
   },
 
@@ -11775,6 +12011,9 @@ export const DeploymentChanged: MessageFns<DeploymentChanged> = {
     if (message.replicas !== 0) {
       obj.replicas = Math.round(message.replicas);
     }
+    if (message.workKind !== 0) {
+      obj.workKind = workKindToJSON(message.workKind);
+    }
     return obj;
   },
 
@@ -11787,6 +12026,7 @@ export const DeploymentChanged: MessageFns<DeploymentChanged> = {
     message.state = object.state ?? "";
     message.endpoint = object.endpoint ?? "";
     message.replicas = object.replicas ?? 0;
+    message.workKind = object.workKind ?? 0;
     return message;
   },
 };
@@ -14447,7 +14687,15 @@ export const MeterRequest: MessageFns<MeterRequest> = {
 };
 
 function createBaseMeterOpen(): MeterOpen {
-  return { accountId: "", workId: "", estimate: undefined, attribution: undefined, context: undefined, ttlMs: "0" };
+  return {
+    accountId: "",
+    workId: "",
+    estimate: undefined,
+    attribution: undefined,
+    context: undefined,
+    ttlMs: "0",
+    workKind: 0,
+  };
 }
 
 export const MeterOpen: MessageFns<MeterOpen> = {
@@ -14469,6 +14717,9 @@ export const MeterOpen: MessageFns<MeterOpen> = {
     }
     if (message.ttlMs !== "0") {
       writer.uint32(48).int64(message.ttlMs);
+    }
+    if (message.workKind !== 0) {
+      writer.uint32(400).int32(message.workKind);
     }
     return writer;
   },
@@ -14534,6 +14785,14 @@ export const MeterOpen: MessageFns<MeterOpen> = {
             message.ttlMs = reader.int64().toString();
             continue;
           }
+          case 50: {
+            if (tag !== 400) {
+              break;
+            }
+
+            message.workKind = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -14566,6 +14825,11 @@ export const MeterOpen: MessageFns<MeterOpen> = {
         : isSet(object.ttl_ms)
         ? globalThis.String(object.ttl_ms)
         : "0",
+      workKind: isSet(object.workKind)
+        ? workKindFromJSON(object.workKind)
+        : isSet(object.work_kind)
+        ? workKindFromJSON(object.work_kind)
+        : 0,
     };
   },
 
@@ -14589,6 +14853,9 @@ export const MeterOpen: MessageFns<MeterOpen> = {
     if (message.ttlMs !== "0") {
       obj.ttlMs = message.ttlMs;
     }
+    if (message.workKind !== 0) {
+      obj.workKind = workKindToJSON(message.workKind);
+    }
     return obj;
   },
 
@@ -14609,6 +14876,7 @@ export const MeterOpen: MessageFns<MeterOpen> = {
       ? RunContext.fromPartial(object.context)
       : undefined;
     message.ttlMs = object.ttlMs ?? "0";
+    message.workKind = object.workKind ?? 0;
     return message;
   },
 };
@@ -14918,6 +15186,7 @@ function createBaseMeterOpened(): MeterOpened {
     availableMicros: "0",
     metered: false,
     expiresAt: undefined,
+    draftsOnly: false,
   };
 }
 
@@ -14946,6 +15215,9 @@ export const MeterOpened: MessageFns<MeterOpened> = {
     }
     if (message.expiresAt !== undefined) {
       Timestamp.encode(toTimestamp(message.expiresAt), writer.uint32(66).fork()).join();
+    }
+    if (message.draftsOnly !== false) {
+      writer.uint32(400).bool(message.draftsOnly);
     }
     return writer;
   },
@@ -15027,6 +15299,14 @@ export const MeterOpened: MessageFns<MeterOpened> = {
             message.expiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 50: {
+            if (tag !== 400) {
+              break;
+            }
+
+            message.draftsOnly = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -15065,6 +15345,11 @@ export const MeterOpened: MessageFns<MeterOpened> = {
         : isSet(object.expires_at)
         ? fromJsonTimestamp(object.expires_at)
         : undefined,
+      draftsOnly: isSet(object.draftsOnly)
+        ? globalThis.Boolean(object.draftsOnly)
+        : isSet(object.drafts_only)
+        ? globalThis.Boolean(object.drafts_only)
+        : false,
     };
   },
 
@@ -15094,6 +15379,9 @@ export const MeterOpened: MessageFns<MeterOpened> = {
     if (message.expiresAt !== undefined) {
       obj.expiresAt = message.expiresAt.toISOString();
     }
+    if (message.draftsOnly !== false) {
+      obj.draftsOnly = message.draftsOnly;
+    }
     return obj;
   },
 
@@ -15110,6 +15398,7 @@ export const MeterOpened: MessageFns<MeterOpened> = {
     message.availableMicros = object.availableMicros ?? "0";
     message.metered = object.metered ?? false;
     message.expiresAt = object.expiresAt ?? undefined;
+    message.draftsOnly = object.draftsOnly ?? false;
     return message;
   },
 };

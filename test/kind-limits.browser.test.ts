@@ -1,0 +1,137 @@
+/**
+ * Limits per kind of work in the support console (headless Chromium, the
+ * real gateway and services, auth on): an account on seed 001's
+ * enterprise-standard plan shows its plan's limits per kind, what new work of
+ * each kind may do at its balance, and its usage by kind; an operator
+ * overrides model hosting's limits with a reason, audited. Screenshots go to
+ * test-results/screenshots/.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pg from "pg";
+import type { Browser } from "playwright-core";
+import { startGateway, type Gateway } from "@tollgate/gateway";
+import { call, ROLES } from "@tollgate/grpc-kit";
+import { commonV1, entitlementsV1, ledgerV1 } from "@tollgate/proto";
+import { createTestDatabase, type TestDatabase } from "@tollgate/testing";
+import { loadCatalogue } from "../scripts/catalogue.js";
+import { CREDIT } from "./fixtures.js";
+import { launchChromium, signInPage } from "./browser.js";
+import { startPlatform, type Platform } from "./platform.js";
+
+const root = new URL("..", import.meta.url).pathname;
+const screenshots = `${root}test-results/screenshots`;
+let db: TestDatabase;
+let platform: Platform;
+let gateway: Gateway;
+let browser: Browser;
+let sql: pg.Client;
+
+beforeAll(async () => {
+  execFileSync("npm", ["run", "build", "--workspace", "@tollgate/admin"], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+  mkdirSync(screenshots, { recursive: true });
+  db = await createTestDatabase();
+  platform = await startPlatform(db.url, { meterIntervalMs: 0 });
+  sql = new pg.Client({ connectionString: db.url });
+  await sql.connect();
+  await loadCatalogue(join(root, "catalogues/enterprise-agent-builder.yaml"), platform.clients, "test");
+  const { entitlements, ledger } = platform.clients;
+  await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({
+    accountId: "guard-co", name: "Guard Co", planId: "enterprise-standard", seats: 3, adminEmails: ["admin@guard-co.example"],
+  }));
+  // 20 credits available: above the guardrail's low-credit limit (10), below model hosting's (25).
+  const balance = await call(ledger, ledger.getBalance, { accountId: "guard-co" });
+  const credits = balance.units.find((u) => u.unit === commonV1.Unit.UNIT_CREDITS)!;
+  const monthly = balance.pools.find((p) => p.kind === entitlementsV1.PoolKind.POOL_KIND_MONTHLY)!;
+  await call(ledger, ledger.adjust, {
+    accountId: "guard-co", poolId: monthly.poolId, amountMicros: String(20n * BigInt(CREDIT) - BigInt(credits.availableMicros)), reason: "test", actor: "support", idempotencyKey: "drain",
+  });
+  // A guardrail deployed and metered for an hour: 5 credits of guardrail usage.
+  await call(ledger, ledger.deploy, ledgerV1.DeployRequest.fromPartial({
+    accountId: "guard-co", deploymentId: "pii-scan", replicas: 1, idempotencyKey: "deploy", workKind: commonV1.WorkKind.WORK_KIND_GUARDRAIL,
+    hardware: { kind: { $case: "cpuTime", cpuTime: { cpuType: "x86-standard", cores: "10", seconds: "0" } } },
+  }));
+  await sql.query(`update ledger.metered_work set charged_until = charged_until - interval '1 hour' where work_id = 'pii-scan'`);
+  await call(ledger, ledger.scale, { deploymentId: "pii-scan", replicas: 1, idempotencyKey: "tick" });
+  gateway = await startGateway({
+    databaseUrl: db.url,
+    port: 0,
+    secret: "a-browser-test-secret-long-enough-0123456789",
+    users: "vera:viewer-pass:viewer,otto:operator-pass:operator",
+    staticDir: `${root}admin/dist`,
+    ...platform.serviceCredentials("gateway", ROLES),
+    addresses: {
+      entitlements: platform.entitlements.address,
+      pricing: platform.pricing.address,
+      ledger: platform.ledger.address,
+      notifications: platform.notifications.address,
+    },
+  });
+  browser = await launchChromium();
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await gateway?.stop();
+  await sql?.end();
+  await platform?.stop();
+  await db?.drop();
+});
+
+const api = async (path: string) => {
+  const login = await fetch(`${gateway.url}/api/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "vera", password: "viewer-pass" }) });
+  const { token } = (await login.json()) as { token: string };
+  return (await fetch(`${gateway.url}${path}`, { headers: { authorization: `Bearer ${token}` } })).json() as Promise<Record<string, any>>;
+};
+
+describe("limits per kind of work in the console", () => {
+  it("shows the plan's limits per kind, what new work may do now and the usage by kind, and lets an operator override one kind with a reason, audited", async () => {
+    const page = await signInPage(browser, gateway.url, "otto", "operator-pass", "/#/tollgate-accounts/guard-co/show");
+    const panel = page.getByTestId("kind-limits");
+    await panel.waitFor().catch(async (error: unknown) => {
+      await page.screenshot({ path: `${screenshots}/account-kind-limits-failed.png`, fullPage: true });
+      throw error;
+    });
+    // 15 credits available after the guardrail's 5: guardrails may start (10), model hosting may not (25).
+    expect(await page.getByTestId("kind-limit-guardrail").textContent()).toMatch(/Guardrails.*10 credits.*20 credits.*Refused.*Allowed.*35 credits.*Plan/);
+    expect(await page.getByTestId("kind-limit-custom_script").textContent()).toMatch(/Custom scripts.*0 credits.*10 credits.*Drafts only.*Allowed/);
+    expect(await page.getByTestId("kind-new-work-model_hosting").textContent()).toBe("Refused: below the low-credit limit");
+    const usage = page.getByText("Used by kind of work").locator("xpath=ancestor::*[contains(@class,'MuiCard-root')][1]");
+    await usage.getByText("guardrail").waitFor();
+    expect(await usage.textContent()).toContain("5 credits");
+    await page.screenshot({ path: `${screenshots}/account-kind-limits.png`, fullPage: true });
+
+    await page.getByTestId("limits-button").click();
+    await page.getByTestId("limits-dialog").waitFor();
+    await page.getByTestId("limits-work-kind").selectOption("model_hosting");
+    // The form starts from the plan's row for the kind.
+    expect(await page.getByTestId("limits-low-credit").inputValue()).toBe("25");
+    await page.getByTestId("limits-low-credit").fill("10");
+    await page.getByTestId("limits-negative").fill("30");
+    await page.screenshot({ path: `${screenshots}/kind-limits-dialog.png`, fullPage: true });
+    await page.getByTestId("limits-submit").click();
+    expect(await page.getByTestId("limits-dialog").isVisible()).toBe(true); // no reason: nothing sent
+    await page.getByTestId("limits-reason").fill("hosting pilot for this customer");
+    await page.getByTestId("limits-submit").click();
+    await page.getByTestId("limits-dialog").waitFor({ state: "hidden" });
+    await expect.poll(() => page.getByTestId("kind-limit-model_hosting").textContent(), { timeout: 10_000 }).toMatch(/Model hosting.*10 credits.*30 credits.*Allowed.*Account override/);
+    await page.screenshot({ path: `${screenshots}/account-kind-limits-override.png`, fullPage: true });
+
+    const account = await api("/api/accounts/guard-co");
+    expect(account.limit_overrides).toEqual([
+      { unit: "credits", low_credit_limit_micros: "10000000", negative_limit_micros: "30000000", work_kind: "model_hosting", drafts_at_zero: false, stop_message: "" },
+    ]);
+    const audit = await api("/api/audit?account_id=guard-co");
+    const changes = audit.data.filter((row: { action: string }) => row.action === "set_limits");
+    expect(changes).toHaveLength(1);
+    expect(changes[0]).toMatchObject({ actor: "otto", reason: "hosting pilot for this customer" });
+    // The ledger follows: model hosting may now deploy at 15 credits.
+    await expect.poll(async () => (await call(platform.clients.ledger, platform.clients.ledger.deploy, ledgerV1.DeployRequest.fromPartial({
+      accountId: "guard-co", deploymentId: "llama", replicas: 1, idempotencyKey: `llama-${Date.now()}`, workKind: commonV1.WorkKind.WORK_KIND_MODEL_HOSTING,
+      hardware: { kind: { $case: "gpuTime", gpuTime: { gpuType: "A100", replicas: "0", seconds: "0" } } },
+    }))).allowed, { timeout: 10_000 }).toBe(true);
+    await page.close();
+  }, 120_000);
+});
