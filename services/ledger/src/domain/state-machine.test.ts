@@ -302,6 +302,14 @@ describe("limits per kind of work", () => {
     expect(start(m, "s2", "custom_script")).toEqual({ allowed: false, reason: "INSUFFICIENT_CREDITS", availableMicros: 0n, draftsOnly: true });
   });
 
+  it("says stop to a charge on a hold of a kind once it leaves the unit at the kind's negative limit, though the unit's allows more", () => {
+    const m = Machine.open({ allotmentMicros: 30n, negativeLimitMicros: 25n, facts: { kindLimits } });
+    const hold = m.ok(m.authorize(20n, { workKind: "guardrail", attribution: { work_kind: "guardrail" } })); // as the use case attributes it
+    expect(m.ok(m.charge(34n, { holdId: hold.holdId!, final: false }))).toMatchObject({ chargedMicros: 34n, proceed: true }); // −4
+    expect(m.ok(m.charge(1n, { holdId: hold.holdId! }))).toMatchObject({ chargedMicros: 1n, proceed: false }); // −5: the guardrail's limit
+    expect(m.ok(m.charge(1n))).toMatchObject({ chargedMicros: 1n, proceed: true }); // usage of no kind: the unit's −25
+  });
+
   it("stops running work of a kind at its own negative limit, with its message and kind, before the unit's", () => {
     const m = Machine.open({ allotmentMicros: 30n, negativeLimitMicros: 25n, facts: { kindLimits } });
     expect(start(m, "g", "guardrail").allowed).toBe(true);

@@ -413,6 +413,9 @@ function charge(work: Work, c: ChargeCommand, ctx: BatchContext): LedgerError | 
   });
   const reload = drewReloadable ? autoReload(a, c.unit, ctx, c.traceparent) : { writes: [], reloadedMicros: 0n };
   work.add(reload.writes);
+  // Usage of a kind of work with its own limits (its hold's or its own attribution names the kind) says stop once it
+  // leaves the unit at or below the kind's negative limit, as running work of that kind stops (rules/kind-limits.ts).
+  const kindStops = attribution.work_kind !== undefined && stopsRunningWork(appliedLimits(work.account, c.unit, attribution.work_kind), unitTotals(work.account, c.unit, ctx.nowMs).availableMicros);
 
   const balanceMicros = totals.balanceMicros - limit.collectMicros + reload.reloadedMicros;
   const crossed = crossings({
@@ -432,7 +435,7 @@ function charge(work: Work, c: ChargeCommand, ctx: BatchContext): LedgerError | 
   return {
     value: {
       entryId, chargedMicros: limit.collectMicros, uncollectedMicros: limit.uncollectedMicros, releasedMicros: onHold.releasedMicros, balanceMicros,
-      proceed: cap.stopped === null && (balanceLimit.proceed || (balanceLimit.uncollectedMicros === 0n && reload.reloadedMicros > 0n)),
+      proceed: cap.stopped === null && !kindStops && (balanceLimit.proceed || (balanceLimit.uncollectedMicros === 0n && reload.reloadedMicros > 0n)),
       ...(cap.stopped ? { budgetId: cap.stopped.budgetId } : {}),
     },
   };
