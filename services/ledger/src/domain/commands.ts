@@ -1,5 +1,5 @@
 import type { RunningPricing } from "./rules/running-total.js";
-import type { BudgetMode, BudgetScope, PoolKind, WorkKind } from "./state.js";
+import type { BudgetTerms, PoolKind, WorkKind } from "./state.js";
 
 /**
  * The commands the state machine decides, after pricing: amounts are
@@ -107,16 +107,8 @@ export interface ReverseCommand extends Keyed {
 }
 
 /** Sets (or changes) the budget of one unit and scope (support; reason required). */
-export interface SetBudgetCommand extends Keyed {
+export interface SetBudgetCommand extends Keyed, BudgetTerms {
   type: "setBudget";
-  unit: string;
-  scope: BudgetScope;
-  scopeId: string;
-  limitMicros: bigint;
-  mode: BudgetMode;
-  perCycle: boolean;
-  /** Empty: a soft budget warns at 80 % and 100 %, a hard one at none. */
-  thresholdPercents: number[];
   reason: string;
   actor: string;
   onBehalfOf?: string;
@@ -286,15 +278,8 @@ export interface MeterAnswer {
 }
 
 /** A budget as it now counts: used in its period, and what open holds reserve against it. */
-export interface BudgetAnswer {
+export interface BudgetAnswer extends BudgetTerms {
   budgetId: string;
-  unit: string;
-  scope: BudgetScope;
-  scopeId: string;
-  limitMicros: bigint;
-  mode: BudgetMode;
-  perCycle: boolean;
-  thresholdPercents: number[];
   usedMicros: bigint;
   reservedMicros: bigint;
 }

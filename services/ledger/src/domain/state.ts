@@ -115,16 +115,8 @@ export type BudgetScope = "task" | "agent" | "user" | "workspace" | "workspace_g
 export const BUDGET_SCOPES: readonly BudgetScope[] = ["task", "agent", "user", "workspace", "workspace_group"];
 export type BudgetMode = "soft" | "hard";
 
-/**
- * A cap in one unit on what one attribution scope of the account may spend
- * (a run or task, an agent, a user, a workspace, a workspace group): charges
- * whose attribution names the scope count against it, open holds that name
- * it reserve against it (rules/budgets.ts).
- */
-export interface Budget {
-  /** `<unit>/<scope>/<scope id>`: one budget per unit and scope. */
-  budgetId: string;
-  accountId: string;
+/** What support sets on a budget (SetBudget), as the budget keeps it and answers it. */
+export interface BudgetTerms {
   unit: string;
   scope: BudgetScope;
   scopeId: string;
@@ -132,8 +124,20 @@ export interface Budget {
   mode: BudgetMode;
   /** Used counts from the account's current cycle start (false: since the budget was set). */
   perCycle: boolean;
-  /** Percent-of-limit thresholds that emit `budget_crossed`, once each per period. */
+  /** Percent-of-limit thresholds that emit `budget_crossed`, once each per period (empty when set: a soft budget warns at 80 % and 100 %, a hard one at none). */
   thresholdPercents: number[];
+}
+
+/**
+ * A cap in one unit on what one attribution scope of the account may spend
+ * (a run or task, an agent, a user, a workspace, a workspace group): charges
+ * whose attribution names the scope count against it, open holds that name
+ * it reserve against it (rules/budgets.ts).
+ */
+export interface Budget extends BudgetTerms {
+  /** `<unit>/<scope>/<scope id>`: one budget per unit and scope. */
+  budgetId: string;
+  accountId: string;
   /** Collected by charges in the budget's period (see `periodStartMs`). */
   usedMicros: bigint;
   crossedPercents: number[];

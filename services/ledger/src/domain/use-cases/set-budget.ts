@@ -1,17 +1,10 @@
 import type { BudgetAnswer } from "../commands.js";
 import { fingerprint } from "../fingerprint.js";
-import type { BudgetMode, BudgetScope } from "../state.js";
+import type { BudgetTerms } from "../state.js";
 import { requireAccountId, run, type LedgerDeps } from "./run.js";
 
-export interface SetBudgetRequest {
+export interface SetBudgetRequest extends BudgetTerms {
   accountId: string;
-  unit: string;
-  scope: BudgetScope;
-  scopeId: string;
-  limitMicros: bigint;
-  mode: BudgetMode;
-  perCycle: boolean;
-  thresholdPercents: number[];
   reason: string;
   actor: string;
   /** The person the actor acted for (audited; not part of the request's fingerprint). */
