@@ -178,6 +178,17 @@ export interface AccountState {
   budgets: Map<string, Budget>;
 }
 
+/**
+ * The account's pools oldest first (then by id). A rule that writes once per
+ * pool walks them in this order, so the journal does not depend on the order
+ * a store happened to read them in.
+ */
+export function poolsOldestFirst(account: AccountState): Pool[] {
+  return [...account.pools.values()].sort(
+    (a, b) => a.createdAtMs - b.createdAtMs || (a.poolId < b.poolId ? -1 : a.poolId > b.poolId ? 1 : 0),
+  );
+}
+
 /** What a batch reads: the accounts its commands touch. */
 export type LedgerState = Map<string, AccountState>;
 

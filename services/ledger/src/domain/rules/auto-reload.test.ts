@@ -23,4 +23,15 @@ describe("auto reload", () => {
     m.ok(m.charge(5n));
     expect(m.entries.filter((e) => e.reason === "add-on auto reload")).toEqual([]);
   });
+
+  it("reloads several pools oldest first, whatever order the store read them in", () => {
+    const m = Machine.open({ allotmentMicros: 0n, negativeLimitMicros: 0n });
+    const reload = { belowMicros: 20n, toMicros: 50n, cooldownMs: 0 };
+    const older = m.ok(m.grant(10n, { kind: "add_on", reload }));
+    const newer = m.ok(m.grant(10n, { kind: "add_on", reload }));
+    m.account.pools = new Map([...m.account.pools].reverse()); // as a store reading newest first would hand them over
+    m.ok(m.charge(15n));
+    const reloaded = m.entries.filter((e) => e.reason === "add-on auto reload").map((e) => e.lines[0]!.poolId);
+    expect(reloaded).toEqual([older.poolId, newer.poolId]);
+  });
 });

@@ -1,4 +1,4 @@
-import type { AccountState, BatchContext, Pool } from "../state.js";
+import { type AccountState, type BatchContext, type Pool, poolsOldestFirst } from "../state.js";
 import type { Write } from "../writes.js";
 
 /** An add-on pool with auto reload that is below its level and out of its cool-down. */
@@ -14,13 +14,13 @@ export function needsReload(pool: Pool, nowMs: number): boolean {
  * Auto reload, after a charge that drew from a reloadable add-on pool: every
  * add-on pool of the unit below its level and out of its cool-down is topped
  * up to its target with a `grant` entry (`purchases:` pays) and a
- * `pool_reloaded` event (the purchase to bill). `account` is as the charge
- * left it.
+ * `pool_reloaded` event (the purchase to bill), oldest pool first. `account`
+ * is as the charge left it.
  */
 export function autoReload(account: AccountState, unit: string, ctx: BatchContext, traceparent: string) {
   const writes: Write[] = [];
   let reloadedMicros = 0n;
-  for (const pool of account.pools.values()) {
+  for (const pool of poolsOldestFirst(account)) {
     if (pool.unit !== unit || !needsReload(pool, ctx.nowMs)) continue;
     const amount = pool.reload!.toMicros - pool.balanceMicros;
     writes.push(

@@ -1,5 +1,5 @@
 import type { RollOverCommand } from "../commands.js";
-import type { AccountState, BatchContext, Pool } from "../state.js";
+import { type AccountState, type BatchContext, type Pool, poolsOldestFirst } from "../state.js";
 import type { Write } from "../writes.js";
 import { grantPool, poolByGrantKey } from "./grants.js";
 
@@ -89,7 +89,7 @@ function followCap(account: AccountState, cap: Pool, capMicros: bigint, ctx: Bat
 /** The previous cycle's pools of one unit close; a negative balance moves into the new allotment. */
 function closeCycle(account: AccountState, unit: string, newPool: Pool | null, cycleStartMs: number, ctx: BatchContext): Write[] {
   const writes: Write[] = [];
-  const old = [...account.pools.values()].filter(
+  const old = poolsOldestFirst(account).filter(
     (p) => p.unit === unit && (p.kind === "monthly" || p.kind === "spend_cap") && !p.closed && p.poolId !== newPool?.poolId && p.expiresAtMs !== null && p.expiresAtMs <= cycleStartMs,
   );
   for (const pool of old) {

@@ -1,5 +1,5 @@
 import { roomMicros as roomOf, unitTotals } from "../balance.js";
-import type { AccountState } from "../state.js";
+import { type AccountState, poolsOldestFirst } from "../state.js";
 
 export interface RoomExhausted {
   accountId: string;
@@ -19,7 +19,7 @@ export interface RoomExhausted {
  */
 export function roomExhausted(account: AccountState, balanceBefore: ReadonlyMap<string, bigint>, nowMs: number): RoomExhausted[] {
   const units = new Set<string>();
-  for (const pool of account.pools.values()) {
+  for (const pool of poolsOldestFirst(account)) {
     const before = balanceBefore.get(pool.poolId);
     if (before !== undefined && pool.balanceMicros < before) units.add(pool.unit);
   }

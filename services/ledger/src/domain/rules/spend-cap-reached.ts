@@ -1,4 +1,4 @@
-import type { AccountState, Pool } from "../state.js";
+import { type AccountState, type Pool, poolsOldestFirst } from "../state.js";
 import type { OutboxEvent } from "../writes.js";
 
 /**
@@ -15,7 +15,7 @@ import type { OutboxEvent } from "../writes.js";
  */
 export function spendCapReached(account: AccountState, balanceBefore: ReadonlyMap<string, bigint>): OutboxEvent[] {
   const events: OutboxEvent[] = [];
-  for (const pool of account.pools.values()) {
+  for (const pool of poolsOldestFirst(account)) {
     const before = balanceBefore.get(pool.poolId);
     if (before === undefined || !reachedCap(pool, before)) continue;
     events.push({
