@@ -21,3 +21,23 @@ function arrayText(values: readonly unknown[]): string {
   const element = (v: unknown) => (v === null || v === undefined ? "NULL" : `"${String(v).replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`);
   return `{${values.map(element).join(",")}}`;
 }
+
+/**
+ * A statement to run prepared: PostgreSQL parses and plans its text once per
+ * connection (`prepare … as text`), and each batch sends only
+ * `execute name(values as literals)`. The text must be a constant: each
+ * distinct text is a prepared statement kept on every connection.
+ */
+export interface Prepared {
+  readonly text: string;
+  readonly values: readonly unknown[];
+}
+
+export const prepared = (text: string, values: readonly unknown[]): Prepared => ({ text, values });
+
+export type Statement = string | Prepared;
+
+/** `execute name(…)` with the values written in. */
+export function executeCall(name: string, values: readonly unknown[]): string {
+  return `execute ${name}(${values.map(literal).join(", ")})`;
+}

@@ -11,18 +11,28 @@ const CREDIT = 1_000_000n;
 const T0 = Date.UTC(2026, 10, 1);
 const FACTS = { suspended: false, drawdownOrder: ["free_grant", "bonus", "add_on"], thresholdPercents: [50, 90] };
 
-/** A pool whose clients count the queries they send: one query is one round trip to PostgreSQL. */
+/**
+ * A pool whose clients count the queries they send: one query is one round
+ * trip to PostgreSQL. One wrapper per connection, as the pool hands out the
+ * same client for the same connection (the store keeps what each has prepared).
+ */
 function counting(pool: PgPool): { pool: PgPool; sent: string[] } {
   const sent: string[] = [];
+  const wrappers = new Map<PgClient, PgClient>();
   return {
     sent,
     pool: {
       async connect(): Promise<PgClient> {
         const client = await pool.connect();
-        return {
-          query: (text, values) => (sent.push(text), client.query(text, values)),
-          release: (error) => client.release(error),
-        } as PgClient;
+        let wrapper = wrappers.get(client);
+        if (!wrapper) {
+          wrapper = {
+            query: (text, values) => (sent.push(text), client.query(text, values)),
+            release: (error) => client.release(error),
+          } as PgClient;
+          wrappers.set(client, wrapper);
+        }
+        return wrapper;
       },
     },
   };

@@ -6,7 +6,8 @@ import { IdsExhausted, type LedgerJournal, type LedgerStateStore } from "../doma
 import { applyWrites, chargeRecordOf, type Entry, type OutboxEvent, type Write } from "../domain/writes.js";
 import { addBudgets, budgetRowsJson, budgetWriteStatements, type BudgetRow } from "./budgets.js";
 import { COMMIT_RULES_IN_APP, commitEffectStatements } from "./commit-effects.js";
-import { inline } from "./sql-literals.js";
+import { PreparedStatements } from "./prepared-statements.js";
+import { inline, prepared, type Statement } from "./sql-literals.js";
 import { TimeOrderedIds } from "./time-ordered-ids.js";
 import { decodeAnswer, encodeAnswer } from "./stored-answers.js";
 import { usageFromJson } from "./usage-json.js";
@@ -28,10 +29,13 @@ const MS = (column: string) => `floor(extract(epoch from ${column}) * 1000)::big
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Statements sent in one round trip (the simple query protocol); each one's rows, in order. */
-async function many(client: PgClient, statements: readonly string[]): Promise<unknown[][]> {
-  const result = (await client.query(statements.join(";\n"))) as unknown as { rows: unknown[] } | { rows: unknown[] }[];
-  return Array.isArray(result) ? result.map((r) => r.rows) : [result.rows];
-}
+/**
+ * A transaction's prepared statements keep one generic plan each: planned
+ * once per connection, never again per batch. Every statement of the store
+ * reads by key (an account, an id), so no plan may scan a whole table: a plan
+ * made while a table was small would otherwise keep scanning it as it grows.
+ */
+const PLANNING = ["set local plan_cache_mode = force_generic_plan", "set local enable_seqscan = off"];
 
 /** Errors a transaction may meet only because another one ran beside it: the batch is tried again. */
 const RETRYABLE = new Set(["40P01", "40001", "23505"]);
@@ -231,6 +235,8 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
     private readonly options: { onRetry?: (code: string) => void } = {},
   ) {}
 
+  private readonly statements = new PreparedStatements();
+
   /**
    * Reads, for each account: the cycle, every balance row, the live pools,
    * the closed free grants (FREE_CREDITS_EXPIRED is decided from them), the
@@ -257,7 +263,8 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
         // Round trip 1: begin, the locks in their order, the reads.
         const names = named(commands);
         const reads = this.reads(names, true);
-        const rows = reads.rows((await many(client, ["begin", COMMIT_RULES_IN_APP, ...reads.statements])).slice(2));
+        const opening = ["begin", COMMIT_RULES_IN_APP, ...PLANNING];
+        const rows = reads.rows((await this.statements.send(client, [...opening, ...reads.statements])).slice(opening.length));
         let reserved = rows.ids;
         let decided: { value: T; writes: readonly Write[] };
         for (;;) {
@@ -271,14 +278,14 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
         }
         // Round trip 2: every write, what the commit rules add, then the commit.
         const read = stateOf(names.accounts, rows);
-        await many(client, [...writeStatements(read, decided.writes), ...commitEffectStatements(atCommit(read, decided.writes)), "commit"]);
+        await this.statements.send(client, [...writeStatements(read, decided.writes), ...commitEffectStatements(atCommit(read, decided.writes)), "commit"]);
         return decided.value;
       } catch (error) {
         await client.query("rollback").catch((e: unknown) => (broken = e as Error));
         throw error;
       }
     } finally {
-      client.release(broken);
+      client.release(broken ?? (this.statements.mustDiscard(client) ? new Error("a message that prepared statements failed") : undefined));
     }
   }
 
@@ -286,9 +293,9 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
    * The statements that read a batch's rows, in the order their locks are
    * taken (`lock`: the batch's locks), and how to make rows of their results.
    */
-  private reads(n: Named, lock: boolean): { statements: string[]; rows: (results: unknown[][]) => Rows } {
-    const statements = [
-      inline(
+  private reads(n: Named, lock: boolean): { statements: Statement[]; rows: (results: unknown[][]) => Rows } {
+    const statements: Statement[] = [
+      prepared(
         `select account_id, plan_id, plan_version::text, ${MS("cycle_start")} as start_ms, ${MS("cycle_end")} as end_ms
            from ledger.accounts where account_id = any($1::text[]) order by account_id collate "C" ${lock ? "for no key update" : ""}`,
         [n.accounts],
@@ -296,46 +303,51 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
     ];
     // Work rows are locked only when a command names one (ticks, starts).
     const readsWork = !lock || n.workIds.length > 0;
+    // Unlocked (support) reads take every row of the account: written into the text, so a generic plan of the locked one has nothing to fold.
+    const every = lock ? "false" : "true";
     if (readsWork) {
-      statements.push(inline(
-        `select ${WORK_COLUMNS} from ledger.metered_work where account_id = any($1::text[]) and ($3::boolean or work_id = any($2::text[]))
+      statements.push(prepared(
+        `select ${WORK_COLUMNS} from ledger.metered_work where account_id = any($1::text[]) and (${every} or work_id = any($2::text[]))
           order by work_id collate "C" ${lock ? "for update" : ""}`,
-        [n.accounts, n.workIds, !lock],
+        [n.accounts, n.workIds],
       ));
     }
-    statements.push(inline(
+    statements.push(prepared(
       `select account_id, unit, held_micros::text, negative_limit_micros::text, low_credit_limit_micros::text, crossed_percents
          from ledger.balances where account_id = any($1::text[]) order by account_id collate "C", unit collate "C" ${lock ? "for update" : ""}`,
       [n.accounts],
     ));
     // What the locks protect (budgets included: every write to them takes the accounts' locks first), and the batch's entry ids.
-    statements.push(inline(
+    // Pools by `pools_pkey` (every pool of the account: closed ones for grant keys); open holds by `holds_open_account_idx`, named ones by `holds_pkey`.
+    statements.push(prepared(
       `select
          (select coalesce(json_agg(p), '[]') from (
             select ${POOL_COLUMNS} from ledger.pools
              where account_id = any($1::text[])
-               and ($7::boolean or not closed or kind = 'free_grant' or pool_id = any($2::uuid[]) or grant_key = any($3::text[])
+               and (${every} or not closed or kind = 'free_grant' or pool_id = any($2::uuid[]) or grant_key = any($3::text[])
                     or grant_key = any(select 'monthly:' || a || ':' || u || ':' || ${TS("ms")}::text from unnest($4::text[], $5::text[], $6::bigint[]) as k(a, u, ms)))) p) as pools,
          (select coalesce(json_agg(h), '[]') from (
-            select ${HOLD_COLUMNS} from ledger.holds where account_id = any($1::text[]) and ($7::boolean or status = 'open' or hold_id = any($8::uuid[]))) h) as holds,
+            select ${HOLD_COLUMNS} from ledger.holds where account_id = any($1::text[]) and (${every} or status = 'open')
+            union all
+            select ${HOLD_COLUMNS} from ledger.holds where account_id = any($1::text[]) and not ${every} and hold_id = any($7::uuid[]) and status <> 'open') h) as holds,
          (select coalesce(json_agg(i), '[]') from (
             select i.account_id, i.idempotency_key, i.operation, i.request_hash, i.response, ${MS("i.created_at")} as at_ms
-              from ledger.idempotency_keys i where $7::boolean and i.account_id = any($1::text[])
+              from ledger.idempotency_keys i where ${every} and i.account_id = any($1::text[])
             union all -- by primary key, one probe per key
             select i.account_id, i.idempotency_key, i.operation, i.request_hash, i.response, ${MS("i.created_at")} as at_ms
-              from unnest($9::text[], $10::text[]) as k(a, key) join ledger.idempotency_keys i on i.account_id = k.a and i.idempotency_key = k.key
-             where not $7::boolean) i) as keys,
+              from unnest($8::text[], $9::text[]) as k(a, key) join ledger.idempotency_keys i on i.account_id = k.a and i.idempotency_key = k.key
+             where not ${every}) i) as keys,
          ${budgetRowsJson("$1::text[]")} as budgets,
-         array(select nextval('ledger.entries_entry_id_seq')::text from generate_series(1, $11::int)) as ids`,
+         array(select nextval('ledger.entries_entry_id_seq')::text from generate_series(1, $10::int)) as ids`,
       [
-        n.accounts, n.poolIds, n.grantKeys, n.cycleKeys.map((k) => k.accountId), n.cycleKeys.map((k) => k.unit), n.cycleKeys.map((k) => k.startMs), !lock,
+        n.accounts, n.poolIds, n.grantKeys, n.cycleKeys.map((k) => k.accountId), n.cycleKeys.map((k) => k.unit), n.cycleKeys.map((k) => k.startMs),
         n.holdIds, n.keys.map((k) => k.accountId), n.keys.map((k) => k.key), lock ? n.reserve : 0,
       ],
     ));
     // Charges a reversal names (support only): what each drew from its pools, and whether it was reversed (entries_reverses_idx).
     const readsCharges = n.entryIds.length > 0;
     if (readsCharges) {
-      statements.push(inline(
+      statements.push(prepared(
         `select e.entry_id::text, e.account_id, e.unit, e.bucket, e.amount_micros::text,
                 (select r.entry_id::text from ledger.entries r where r.account_id = e.account_id and r.reverses_entry_id = e.entry_id) as reversed_by,
                 coalesce((select json_agg(json_build_object('pool_id', l.pool_id, 'amount_micros', l.amount_micros::text)) from ledger.lines l where l.account_id = e.account_id and l.entry_id = e.entry_id), '[]') as lines
@@ -361,7 +373,7 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
     const client = await this.pool.connect();
     try {
       const reads = this.reads({ ...named([]), accounts: [accountId] }, false);
-      const rows = reads.rows(await many(client, reads.statements));
+      const rows = reads.rows(await this.statements.send(client, reads.statements));
       if (rows.accounts.length === 0 && rows.balances.length === 0 && rows.pools.length === 0) return undefined;
       return stateOf([accountId], rows).get(accountId);
     } finally {
@@ -428,16 +440,16 @@ function sum<K>(map: Map<K, bigint>, key: K, delta: bigint): void {
  * folded into one update: a hot account's balance row is updated once per
  * batch, however many of its calls the batch carries.
  */
-function writeStatements(read: LedgerState, writes: readonly Write[]): string[] {
-  const statements: string[] = [];
+function writeStatements(read: LedgerState, writes: readonly Write[]): Statement[] {
+  const statements: Statement[] = [];
   const cycles = new Map<string, Extract<Write, { type: "cycle" }>>();
   const limits = new Map<string, Extract<Write, { type: "unit" }>>();
   const held = new Map<string, bigint>();
   const crossed = new Map<string, number[]>();
   const newPools: Pool[] = [];
-  const poolChanges = new Map<string, { balance: bigint; granted: bigint; closed: boolean; reloadedAtMs: number | null }>();
+  const poolChanges = new Map<string, { accountId: string; balance: bigint; granted: bigint; closed: boolean; reloadedAtMs: number | null }>();
   const newHolds: Hold[] = [];
-  const holdChanges = new Map<string, { charged: bigint; amount: bigint; expiresAtMs: number | null; status: HoldStatus | null; closedAtMs: number | null; priced: { usage: Usage[]; micros: bigint } | null }>();
+  const holdChanges = new Map<string, { accountId: string; charged: bigint; amount: bigint; expiresAtMs: number | null; status: HoldStatus | null; closedAtMs: number | null; priced: { usage: Usage[]; micros: bigint } | null }>();
   const entries: Entry[] = [];
   const events: OutboxEvent[] = [];
   const keys: { accountId: string; record: IdempotencyRecord }[] = [];
@@ -462,7 +474,7 @@ function writeStatements(read: LedgerState, writes: readonly Write[]): string[] 
         newPools.push(w.pool);
         break;
       case "poolChange": {
-        const change = poolChanges.get(w.poolId) ?? { balance: 0n, granted: 0n, closed: false, reloadedAtMs: null };
+        const change = poolChanges.get(w.poolId) ?? { accountId: w.accountId, balance: 0n, granted: 0n, closed: false, reloadedAtMs: null };
         change.balance += w.balanceDeltaMicros;
         change.granted += w.grantedDeltaMicros;
         change.closed ||= w.closed === true;
@@ -474,7 +486,7 @@ function writeStatements(read: LedgerState, writes: readonly Write[]): string[] 
         newHolds.push(w.hold);
         break;
       case "holdChange": {
-        const change = holdChanges.get(w.holdId) ?? { charged: 0n, amount: 0n, expiresAtMs: null, status: null, closedAtMs: null, priced: null };
+        const change = holdChanges.get(w.holdId) ?? { accountId: w.accountId, charged: 0n, amount: 0n, expiresAtMs: null, status: null, closedAtMs: null, priced: null };
         change.charged += w.chargedDeltaMicros;
         change.amount += w.amountDeltaMicros ?? 0n;
         change.expiresAtMs = w.expiresAtMs ?? change.expiresAtMs;
@@ -504,7 +516,7 @@ function writeStatements(read: LedgerState, writes: readonly Write[]): string[] 
 
   if (cycles.size > 0) {
     const rows = [...cycles.values()];
-    statements.push(inline(
+    statements.push(prepared(
       `insert into ledger.accounts (account_id, plan_id, plan_version, cycle_start, cycle_end)
        select a, p, v, ${TS("s")}, ${TS("e")} from unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) as x(a, p, v, s, e)
        on conflict (account_id) do update
@@ -514,7 +526,7 @@ function writeStatements(read: LedgerState, writes: readonly Write[]): string[] 
   }
   if (limits.size > 0) {
     const rows = [...limits.values()];
-    statements.push(inline(
+    statements.push(prepared(
       `insert into ledger.balances (account_id, unit, negative_limit_micros, low_credit_limit_micros)
        select * from unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])
        on conflict (account_id, unit) do update
@@ -529,7 +541,7 @@ function writeStatements(read: LedgerState, writes: readonly Write[]): string[] 
       const rest = p.grantKey.startsWith(prefix) ? p.grantKey.slice(prefix.length) : "";
       return /^\d+$/.test(rest) ? rest : null;
     };
-    statements.push(inline(
+    statements.push(prepared(
       `insert into ledger.pools (pool_id, account_id, unit, kind, priority, expires_at, balance_micros, granted_micros, closed, grant_key, created_at,
                                  reload_below_micros, reload_to_micros, reload_cooldown_ms, reloaded_at)
        select id, a, u, k, pr, ${TS("ex")}, b, g, c,
@@ -548,7 +560,7 @@ function writeStatements(read: LedgerState, writes: readonly Write[]): string[] 
     ));
   }
   if (newHolds.length > 0) {
-    statements.push(inline(
+    statements.push(prepared(
       `insert into ledger.holds (hold_id, account_id, unit, bucket, amount_micros, charged_micros, status, expires_at, created_at, closed_at, attribution, rate_table_version)
        select id, a, u, bk, am, ch, st, ${TS("ex")}, ${TS("cr")}, ${TS("cl")}, at, rv
          from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::jsonb[], $12::bigint[])
@@ -564,35 +576,35 @@ function writeStatements(read: LedgerState, writes: readonly Write[]): string[] 
     const ids = [...poolChanges.keys()];
     const changes = [...poolChanges.values()];
     // The spend-cap trigger of earlier releases still sees each pool's balance move once, as before.
-    statements.push(inline(
+    statements.push(prepared(
       `update ledger.pools p
           set balance_micros = p.balance_micros + x.b, granted_micros = p.granted_micros + x.g, closed = p.closed or x.c,
               reloaded_at = coalesce(${TS("x.ra")}, p.reloaded_at)
-         from unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::boolean[], $5::bigint[]) as x(id, b, g, c, ra)
-        where p.pool_id = x.id`,
-      [ids, changes.map((c) => text(c.balance)), changes.map((c) => text(c.granted)), changes.map((c) => c.closed), changes.map((c) => c.reloadedAtMs)],
+         from unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::boolean[], $5::bigint[], $6::text[]) as x(id, b, g, c, ra, a)
+        where p.account_id = x.a and p.pool_id = x.id`,
+      [ids, changes.map((c) => text(c.balance)), changes.map((c) => text(c.granted)), changes.map((c) => c.closed), changes.map((c) => c.reloadedAtMs), changes.map((c) => c.accountId)],
     ));
   }
   if (holdChanges.size > 0) {
     const ids = [...holdChanges.keys()];
     const changes = [...holdChanges.values()];
-    statements.push(inline(
+    statements.push(prepared(
       `update ledger.holds h
           set charged_micros = h.charged_micros + x.ch, amount_micros = h.amount_micros + x.am, expires_at = coalesce(${TS("x.ex")}, h.expires_at),
               status = coalesce(x.st, h.status), closed_at = coalesce(${TS("x.cl")}, h.closed_at),
               priced_usage = coalesce(x.pu, h.priced_usage), priced_micros = coalesce(x.pm, h.priced_micros)
-         from unnest($1::uuid[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::jsonb[], $8::bigint[]) as x(id, ch, st, cl, am, ex, pu, pm)
-        where h.hold_id = x.id`,
+         from unnest($1::uuid[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::jsonb[], $8::bigint[], $9::text[]) as x(id, ch, st, cl, am, ex, pu, pm, a)
+        where h.account_id = x.a and h.hold_id = x.id`,
       [
         ids, changes.map((c) => text(c.charged)), changes.map((c) => c.status), changes.map((c) => c.closedAtMs), changes.map((c) => text(c.amount)), changes.map((c) => c.expiresAtMs),
-        changes.map((c) => (c.priced ? json(c.priced.usage) : null)), changes.map((c) => (c.priced ? text(c.priced.micros) : null)),
+        changes.map((c) => (c.priced ? json(c.priced.usage) : null)), changes.map((c) => (c.priced ? text(c.priced.micros) : null)), changes.map((c) => c.accountId),
       ],
     ));
   }
   const balanceKeys = [...new Set([...held.keys(), ...crossed.keys()])];
   if (balanceKeys.length > 0) {
     const parsed = balanceKeys.map((k) => JSON.parse(k) as [string, string]);
-    statements.push(inline(
+    statements.push(prepared(
       `update ledger.balances b
           set held_micros = b.held_micros + x.h, crossed_percents = coalesce(x.cr::integer[], b.crossed_percents)
          from unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) as x(a, u, h, cr)
@@ -605,7 +617,7 @@ function writeStatements(read: LedgerState, writes: readonly Write[]): string[] 
   }
   statements.push(...budgetWriteStatements(writes));
   if (entries.length > 0) {
-    statements.push(inline(
+    statements.push(prepared(
       `insert into ledger.entries (entry_id, account_id, kind, hold_id, unit, bucket, amount_micros, uncollected_micros, attribution, rate_table_version, reason, actor, trace_id, created_at, on_behalf_of, reverses_entry_id, occurred_at)
        select id, a, k, h, u, bk, am, un, at, rv, re, ac, tr, ${TS("t")}, ob, rev, ${TS("oc")}
          from unnest($1::bigint[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::jsonb[], $10::bigint[], $11::text[], $12::text[], $13::text[], $14::bigint[], $15::text[], $16::bigint[], $17::bigint[])
@@ -619,7 +631,7 @@ function writeStatements(read: LedgerState, writes: readonly Write[]): string[] 
     ));
     const lines = entries.flatMap((e) => e.lines.map((l, i) => ({ accountId: e.accountId, entryId: e.entryId, lineNo: i + 1, ...l })));
     if (lines.length > 0) {
-      statements.push(inline(
+      statements.push(prepared(
         `insert into ledger.lines (account_id, entry_id, line_no, ledger_account, pool_id, amount_micros)
          select * from unnest($1::text[], $2::bigint[], $3::int[], $4::text[], $5::uuid[], $6::bigint[])`,
         [
@@ -643,13 +655,13 @@ function writeStatements(read: LedgerState, writes: readonly Write[]): string[] 
   }
   if (events.length > 0) {
     // As earlier releases wrote them: a threshold's cycle as PostgreSQL prints a timestamptz in JSON, a priced reload with its USD price.
-    statements.push(inline(
+    statements.push(prepared(
       `insert into ledger.outbox (account_id, kind, payload, traceparent, created_at)
        select x.a, x.k,
               case when x.p ? 'cycle' and x.p->>'cycle' <> '' then x.p || jsonb_build_object('cycle', (x.p->>'cycle')::timestamptz) else x.p end
               || case when x.k = 'pool_reloaded' then coalesce((
                    select jsonb_build_object('price_usd_micros', round((x.p->>'amount_micros')::numeric * p.reload_price_usd_micros / 1000000)::bigint::text)
-                     from ledger.pools p where p.pool_id = (x.p->>'pool_id')::uuid and p.reload_price_usd_micros is not null), '{}'::jsonb)
+                     from ledger.pools p where p.account_id = x.a and p.pool_id = (x.p->>'pool_id')::uuid and p.reload_price_usd_micros is not null), '{}'::jsonb)
                  else '{}'::jsonb end,
               x.t, coalesce(${TS("$5::bigint")}, now())
          from unnest($1::text[], $2::text[], $3::jsonb[], $4::text[]) with ordinality as x(a, k, p, t, n)
@@ -659,7 +671,7 @@ function writeStatements(read: LedgerState, writes: readonly Write[]): string[] 
     ));
   }
   if (keys.length > 0) {
-    statements.push(inline(
+    statements.push(prepared(
       `insert into ledger.idempotency_keys (account_id, idempotency_key, operation, request_hash, response, created_at)
        select a, k, o, h, r, ${TS("t")} from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::bigint[]) as x(a, k, o, h, r, t)`,
       [

@@ -21,6 +21,7 @@ import { Migration20261202300000_budgets } from "./Migration20261202300000_budge
 import { Migration20261202400000_work_kind } from "./Migration20261202400000_work_kind.js";
 import { Migration20261202500000_hold_running_total } from "./Migration20261202500000_hold_running_total.js";
 import { Migration20261202510000_late_usage } from "./Migration20261202510000_late_usage.js";
+import { Migration20261203100000_pool_hold_work_keys } from "./Migration20261203100000_pool_hold_work_keys.js";
 
 export const migrations = [
   Migration20261123000000_initial,
@@ -46,4 +47,5 @@ export const migrations = [
   Migration20261202400000_work_kind,
   Migration20261202500000_hold_running_total,
   Migration20261202510000_late_usage,
+  Migration20261203100000_pool_hold_work_keys,
 ];
