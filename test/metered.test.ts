@@ -72,6 +72,38 @@ describe("runs", () => {
     expect(errorDetails(reused)).toMatchObject({ code: 6, reason: "IDEMPOTENCY_KEY_REUSED" });
   });
 
+  it("records a call's key with the state change it makes: repeats sent at once all answer the one pause, which charged once", async () => {
+    await account("repeater", "time");
+    const { ledger } = platform.clients;
+    await call(ledger, ledger.startRun, L.StartRunRequest.fromPartial({ accountId: "repeater", runId: "run-rep", idempotencyKey: "run-rep" }));
+    await sleep(2_100);
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      // Three more seconds to charge, for the pause (the 200 ms metering tick may take some first). Half a second off
+      // the whole seconds ticks end on, so no tick's own key (`meter:<work>:<to>`) comes round again.
+      await client.query(`update ledger.metered_work set charged_until = charged_until - interval '3.5 seconds' where work_id = 'run-rep'`);
+      const pauses = await Promise.all(Array.from({ length: 12 }, () => call(ledger, ledger.pauseRun, { runId: "run-rep", idempotencyKey: "pause-once" })));
+      expect(new Set(pauses.map((p) => JSON.stringify(p))).size).toBe(1);
+      const { rows } = await client.query(
+        `select (select count(*)::int from ledger.idempotency_keys where account_id = 'repeater' and idempotency_key = 'pause-once') as records,
+                (select state from ledger.metered_work where work_id = 'run-rep') as state,
+                (select charged_micros::text from ledger.metered_work where work_id = 'run-rep') as charged,
+                (select coalesce(sum(amount_micros), 0)::text from ledger.entries where account_id = 'repeater' and kind = 'charge') as journaled`,
+      );
+      expect(rows[0]).toMatchObject({ records: 1, state: "paused" });
+      expect(rows[0].charged).toBe(rows[0].journaled); // nothing charged twice, nothing lost
+    } finally {
+      await client.end();
+    }
+    // A resume, an end and their repeats: each answers as the first did.
+    const resumed = await Promise.all([1, 2, 3].map(() => call(ledger, ledger.resumeRun, { runId: "run-rep", idempotencyKey: "resume-once" })));
+    expect(resumed).toEqual([{ proceed: true }, { proceed: true }, { proceed: true }]);
+    const ended = await Promise.all([1, 2, 3].map(() => call(ledger, ledger.endRun, { runId: "run-rep", state: L.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "end-once" })));
+    expect(new Set(ended.map((e) => JSON.stringify(e))).size).toBe(1);
+    expect(BigInt(ended[0]!.chargedMicros)).toBeGreaterThanOrEqual(2n * BigInt(CREDIT));
+  });
+
   it("stops a long run when the balance is gone and emits a stop event with the reason", async () => {
     await account("short", "tiny");
     const { ledger } = platform.clients;

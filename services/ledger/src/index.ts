@@ -104,7 +104,7 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
   const store = new PostgresLedgerStore(em);
   // Every write goes through the state machine: one transaction per batch of concurrent calls (group commit), set-based writes.
   const stateStore = new PostgresLedgerStateStore(pool);
-  const lanes = options.groupCommitLanes ?? 4;
+  const lanes = options.groupCommitLanes ?? 1;
   const writes = lanes > 0 ? new GroupCommitStore(stateStore, {
     lanes,
     observe: (size, waits) => metrics.groupCommit(size, waits),

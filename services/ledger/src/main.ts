@@ -20,7 +20,7 @@ await runService(
     METER_INTERVAL_MS: z.coerce.number().int().min(0).default(10_000),
     IDEMPOTENCY_RETENTION_HOURS: z.coerce.number().int().min(24, "keys are kept at least 24 hours").default(168),
     OUTBOX_RETENTION_HOURS: z.coerce.number().int().min(1, "events are kept at least an hour").default(168),
-    GROUP_COMMIT_LANES: z.coerce.number().int().min(0).max(64).default(4),
+    GROUP_COMMIT_LANES: z.coerce.number().int().min(0).max(64).default(1),
     RECONCILE_INTERVAL_MS: z.coerce.number().int().min(0).default(10_000),
     RECONCILE_SLICE_ACCOUNTS: z.coerce.number().int().min(1).max(10_000).default(500),
     METER_GRACE_MS: z.coerce.number().int().min(0).default(30_000),

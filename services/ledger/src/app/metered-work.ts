@@ -2,9 +2,11 @@ import type { Bucket, RunContext } from "@tollgate/eligibility";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
 import type { Unit, Usage } from "@tollgate/rating";
 import type { LedgerStore } from "../data/ledger-store.js";
+import { decodeAnswer, encodeAnswer } from "../data/stored-answers.js";
 import { usageFromJson, usageToJson } from "../data/usage-json.js";
 import type { RateCache } from "../data/rate-cache.js";
 import type { AccountView } from "../domain/account-view.js";
+import type { WorkCall, WorkCallAnswer } from "../domain/commands.js";
 import type { DenialReason } from "../domain/denial.js";
 import { fingerprint } from "../domain/fingerprint.js";
 import { shortfallMessage } from "../domain/use-cases/authorize.js";
@@ -184,7 +186,7 @@ export class Ledger {
    * and each tick charges the difference from what was priced before; so a
    * total never depends on how the time was split into ticks, pauses or scales.
    */
-  async meter(workId: string, options: { to?: Date; nextState?: string; replicas?: number; traceparent?: string; traceId?: string } = {}) {
+  async meter(workId: string, options: { to?: Date; nextState?: string; replicas?: number; traceparent?: string; traceId?: string; call?: WorkCall } = {}) {
     // A state or replica change (pause, end, scale, undeploy) is never lost to a metering tick that moved the
     // work on meanwhile (which leaves this call's interval stale): it is metered again from where the tick left it.
     const changes = options.nextState !== undefined || options.replicas !== undefined;
@@ -194,7 +196,7 @@ export class Ledger {
     }
   }
 
-  private async meterOnce(workId: string, options: { to?: Date; nextState?: string; replicas?: number; traceparent?: string; traceId?: string }) {
+  private async meterOnce(workId: string, options: { to?: Date; nextState?: string; replicas?: number; traceparent?: string; traceId?: string; call?: WorkCall }) {
     const work = await this.store.work(workId);
     if (!work) throw new NotFoundError("work", workId);
     const account = await this.accounts.get(work.account_id);
@@ -203,6 +205,7 @@ export class Ledger {
     const tick = {
       accountId: work.account_id, workId, fromMs: work.charged_until.getTime(), toMs: work.charged_until.getTime() + Number(seconds) * 1000,
       nextState: options.nextState ?? null, replicas: options.replicas ?? null, traceparent: options.traceparent ?? "", traceId: options.traceId ?? "",
+      ...(options.call ? { call: options.call } : {}),
     };
     if (!work.metered) {
       // Unmetered from its start (self-hosted, or a bucket the plan does not meter where it runs): time recorded, nothing charged.
@@ -220,18 +223,24 @@ export class Ledger {
   }
 
   /** A tick's answer as the handlers read it. */
-  private answer(result: Awaited<ReturnType<typeof meter>>): { stale: boolean; state: string; charged_micros?: string; proceed?: boolean } {
+  private answer(result: Awaited<ReturnType<typeof meter>>): { stale: boolean; state: string; charged_micros?: string; proceed?: boolean; work?: WorkCallAnswer } {
     if (result.stale) return { stale: true, state: result.state };
-    return { stale: false, state: result.state, charged_micros: (result.charge?.chargedMicros ?? 0n).toString(), proceed: result.charge?.proceed ?? true };
+    return {
+      stale: false, state: result.state, charged_micros: (result.charge?.chargedMicros ?? 0n).toString(), proceed: result.charge?.proceed ?? true,
+      ...(result.work ? { work: result.work } : {}),
+    };
   }
 
   /**
-   * Runs a state change of metered work once per idempotency key: a replay
-   * answers the stored result, the key with another request is refused. The
-   * state changes are themselves idempotent, so a crash between the change and
-   * recording the key only repeats a no-op.
+   * Runs a call on a run or deployment once per idempotency key: a repeat
+   * answers the recorded answer, the key with another request is refused.
+   * `fn` carries the call out with the `WorkCall` it is given, so the tick or
+   * resume it makes records the key in the same transaction as the state
+   * change (a repeat arriving meanwhile is answered from that record). A call
+   * that changes nothing (ending work that already ended) records its answer
+   * afterwards; the insert does nothing when the tick already recorded it.
    */
-  async once<T>(workId: string, operation: string, idempotencyKey: string, request: unknown, fn: () => Promise<T>): Promise<T> {
+  async once<T>(workId: string, operation: string, idempotencyKey: string, request: unknown, fn: (call: WorkCall) => Promise<WorkCallAnswer>, reply: (answer: WorkCallAnswer) => T): Promise<T> {
     const isRun = operation.endsWith("run");
     if (!workId) throw new InvalidArgumentError(isRun ? "run_id" : "deployment_id", "is required");
     requireKey(idempotencyKey);
@@ -241,19 +250,31 @@ export class Ledger {
     if (work.kind !== (isRun ? "run" : "deployment")) {
       throw new FailedPreconditionError(`${workId} is a ${work.kind}, not a ${isRun ? "run" : "deployment"}`, "WORK_KIND_MISMATCH", { [isRun ? "run_id" : "deployment_id"]: workId });
     }
-    const hash = fingerprint({ op: operation, workId, request });
-    const replayed = await this.store.recall(work.account_id, idempotencyKey, hash);
-    if (replayed !== undefined && replayed !== null) return (replayed as { result: T }).result;
-    const result = await fn();
-    await this.store.remember(work.account_id, idempotencyKey, operation, hash, { result });
-    return result;
+    const requestHash = fingerprint({ op: operation, workId, request });
+    const recorded = await this.store.recall(work.account_id, idempotencyKey, requestHash);
+    if (recorded !== undefined && recorded !== null) {
+      // Earlier releases recorded the reply itself, as `{ result }`.
+      if (typeof recorded === "object" && "result" in recorded) return (recorded as { result: T }).result;
+      return reply(decodeAnswer(operation, recorded) as WorkCallAnswer);
+    }
+    const answer = await fn({ idempotencyKey, requestHash, operation });
+    await this.store.remember(work.account_id, idempotencyKey, operation, requestHash, encodeAnswer(answer));
+    return reply(answer);
   }
 
-  async resume(workId: string): Promise<{ state: string }> {
+  /** A run or deployment as it stands, as a call on it answers when the call changed nothing. */
+  async workAnswer(workId: string): Promise<WorkCallAnswer> {
+    const work = (await this.store.work(workId))!;
+    return {
+      state: work.state, chargedThisCallMicros: 0n, totalChargedMicros: BigInt(work.charged_micros), activeMs: Number(work.active_ms), replicas: work.replicas, proceed: true,
+    };
+  }
+
+  async resume(workId: string, call?: WorkCall): Promise<{ state: string; work?: WorkCallAnswer }> {
     if (!workId) throw new InvalidArgumentError("run_id", "is required");
     const work = await this.store.work(workId);
     if (!work) throw new NotFoundError("run", workId);
-    return resumeWork(this.deps, await this.accounts.get(work.account_id), { accountId: work.account_id, workId });
+    return resumeWork(this.deps, await this.accounts.get(work.account_id), { accountId: work.account_id, workId, ...(call ? { call } : {}) });
   }
 
   /**

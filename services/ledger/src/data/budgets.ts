@@ -19,13 +19,14 @@ interface Queryable {
 export interface BudgetRow {
   account_id: string; budget_id: string; unit: string; scope: BudgetScope; scope_id: string; limit_micros: string; mode: BudgetMode; per_cycle: boolean;
   threshold_percents: number[]; used_micros: string; crossed_percents: number[]; period_start_ms: string | null; reason: string; actor: string; updated_ms: string;
+  created_ms: string;
 }
 
 const MS = (column: string) => `floor(extract(epoch from ${column}) * 1000)::bigint::text`;
 const TS = (param: string) => `(timestamptz 'epoch' + ${param} * interval '1 millisecond')`;
 
 const COLUMNS = `account_id, budget_id, unit, scope, scope_id, limit_micros::text, mode, per_cycle, threshold_percents, used_micros::text, crossed_percents,
-  ${MS("period_start")} as period_start_ms, reason, actor, ${MS("updated_at")} as updated_ms`;
+  ${MS("period_start")} as period_start_ms, reason, actor, ${MS("updated_at")} as updated_ms, ${MS("created_at")} as created_ms`;
 
 /** Every budget of the accounts (read under the accounts' locks). */
 export async function readBudgets(client: Queryable, accountIds: readonly string[]): Promise<BudgetRow[]> {
@@ -41,6 +42,7 @@ function toBudget(r: BudgetRow): Budget {
     budgetId: r.budget_id, accountId: r.account_id, unit: r.unit, scope: r.scope, scopeId: r.scope_id, limitMicros: BigInt(r.limit_micros), mode: r.mode,
     perCycle: r.per_cycle, thresholdPercents: r.threshold_percents, usedMicros: BigInt(r.used_micros), crossedPercents: r.crossed_percents,
     periodStartMs: r.period_start_ms === null ? null : Number(r.period_start_ms), reason: r.reason, actor: r.actor, updatedAtMs: Number(r.updated_ms),
+    createdAtMs: Number(r.created_ms),
   };
 }
 
@@ -73,10 +75,10 @@ export function budgetWriteStatements(writes: readonly Write[]): string[] {
     const rows = [...set.values()];
     statements.push(inline(
       `insert into ledger.budgets (account_id, budget_id, unit, scope, scope_id, limit_micros, mode, per_cycle, threshold_percents, used_micros, crossed_percents,
-                                   period_start, reason, actor, updated_at)
-       select a, b, u, s, si, l, m, pc, tp::integer[], us, cp::integer[], ${TS("ps")}, r, ac, ${TS("t")}
+                                   period_start, reason, actor, updated_at, created_at)
+       select a, b, u, s, si, l, m, pc, tp::integer[], us, cp::integer[], ${TS("ps")}, r, ac, ${TS("t")}, ${TS("cr")}
          from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::boolean[], $9::text[], $10::bigint[], $11::text[],
-                     $12::bigint[], $13::text[], $14::text[], $15::bigint[]) as x(a, b, u, s, si, l, m, pc, tp, us, cp, ps, r, ac, t)
+                     $12::bigint[], $13::text[], $14::text[], $15::bigint[], $16::bigint[]) as x(a, b, u, s, si, l, m, pc, tp, us, cp, ps, r, ac, t, cr)
        on conflict (account_id, budget_id) do update
          set limit_micros = excluded.limit_micros, mode = excluded.mode, per_cycle = excluded.per_cycle, threshold_percents = excluded.threshold_percents,
              used_micros = excluded.used_micros, crossed_percents = excluded.crossed_percents, period_start = excluded.period_start,
@@ -85,7 +87,7 @@ export function budgetWriteStatements(writes: readonly Write[]): string[] {
         rows.map((b) => b.accountId), rows.map((b) => b.budgetId), rows.map((b) => b.unit), rows.map((b) => b.scope), rows.map((b) => b.scopeId),
         rows.map((b) => b.limitMicros.toString()), rows.map((b) => b.mode), rows.map((b) => b.perCycle), rows.map((b) => intArray(b.thresholdPercents)),
         rows.map((b) => b.usedMicros.toString()), rows.map((b) => intArray(b.crossedPercents)), rows.map((b) => b.periodStartMs), rows.map((b) => b.reason),
-        rows.map((b) => b.actor), rows.map((b) => b.updatedAtMs),
+        rows.map((b) => b.actor), rows.map((b) => b.updatedAtMs), rows.map((b) => b.createdAtMs),
       ],
     ));
   }

@@ -82,6 +82,7 @@ function named(commands: readonly Command[]): Named {
   const n: Named = { accounts, holdIds: [], poolIds: [], workIds: [], keys: [], grantKeys: [], cycleKeys: [], entryIds: [], reserve: commands.length * 3 + 4 };
   for (const c of commands) {
     if ("idempotencyKey" in c) n.keys.push({ accountId: c.accountId, key: c.idempotencyKey });
+    if ((c.type === "meter" || c.type === "resumeWork") && c.call) n.keys.push({ accountId: c.accountId, key: c.call.idempotencyKey });
     switch (c.type) {
       case "charge":
         if (c.holdId) n.holdIds.push(c.holdId);
@@ -135,7 +136,7 @@ interface Rows {
 }
 
 interface ChargeRow {
-  entry_id: string; account_id: string; unit: string; bucket: string; amount_micros: string; reversed_by: string | null;
+  entry_id: string; account_id: string; unit: string; bucket: string; amount_micros: string; attribution: Record<string, string>; at_ms: string; reversed_by: string | null;
   lines: { pool_id: string | null; amount_micros: string }[];
 }
 
@@ -203,7 +204,7 @@ function stateOf(accountIds: readonly string[], rows: Rows): LedgerState {
   for (const r of rows.charges) {
     const entry = {
       entryId: BigInt(r.entry_id), accountId: r.account_id, unit: r.unit, bucket: r.bucket, amountMicros: BigInt(r.amount_micros),
-      lines: r.lines.map((l) => ({ ledgerAccount: "", poolId: l.pool_id, amountMicros: BigInt(l.amount_micros) })),
+      lines: r.lines.map((l) => ({ ledgerAccount: "", poolId: l.pool_id, amountMicros: BigInt(l.amount_micros) })), attribution: r.attribution, atMs: Number(r.at_ms),
     };
     of(r.account_id).charges.set(r.entry_id, chargeRecordOf(entry, r.reversed_by === null ? null : BigInt(r.reversed_by)));
   }
@@ -348,7 +349,7 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
     const readsCharges = n.entryIds.length > 0;
     if (readsCharges) {
       statements.push(prepared(
-        `select e.entry_id::text, e.account_id, e.unit, e.bucket, e.amount_micros::text,
+        `select e.entry_id::text, e.account_id, e.unit, e.bucket, e.amount_micros::text, e.attribution, ${MS("e.created_at")} as at_ms,
                 (select r.entry_id::text from ledger.entries r where r.account_id = e.account_id and r.reverses_entry_id = e.entry_id) as reversed_by,
                 coalesce((select json_agg(json_build_object('pool_id', l.pool_id, 'amount_micros', l.amount_micros::text)) from ledger.lines l where l.account_id = e.account_id and l.entry_id = e.entry_id), '[]') as lines
            from unnest($1::text[], $2::bigint[]) as k(a, id) join ledger.entries e on e.entry_id = k.id and e.account_id = k.a

@@ -174,6 +174,30 @@ export interface MeterCommand {
   /** The work's running totals after this tick: what has been priced so far, and its rounded price (unchanged when absent). */
   pricedQuantity?: bigint;
   pricedMicros?: bigint;
+  /** The caller's call (PauseRun, EndRun, Scale, Undeploy) this tick carries out: its key is recorded with the tick. */
+  call?: WorkCall;
+}
+
+/**
+ * A call on a run or deployment, keyed: its record is written in the same
+ * transaction as the state change it makes, and a repeat answers it.
+ */
+export interface WorkCall {
+  idempotencyKey: string;
+  requestHash: string;
+  /** `pause_run`, `resume_run`, `end_run`, `scale_deployment`, `undeploy`. */
+  operation: string;
+}
+
+/** What a call on a run or deployment answers, and its key records: the work as the call left it. */
+export interface WorkCallAnswer {
+  state: string;
+  chargedThisCallMicros: bigint;
+  totalChargedMicros: bigint;
+  activeMs: number;
+  replicas: number;
+  /** False when the call's charge could not be paid in full. */
+  proceed: boolean;
 }
 
 /** A paused run resumes: a new active period starts now, so the pause is never charged. Any other state is left as it is. */
@@ -181,6 +205,7 @@ export interface ResumeWorkCommand {
   type: "resumeWork";
   accountId: string;
   workId: string;
+  call?: WorkCall;
 }
 
 /** The sweepers: expired holds and pools of one account, without waiting for its next write. */
@@ -275,6 +300,8 @@ export interface MeterAnswer {
   stale: boolean;
   state: string;
   charge: ChargeAnswer | null;
+  /** With a `call`: what it answers (a repeat of the call answers the recorded one, and ticks nothing). */
+  work?: WorkCallAnswer;
 }
 
 /** A budget as it now counts: used in its period, and what open holds reserve against it. */
@@ -287,6 +314,10 @@ export interface BudgetAnswer extends BudgetTerms {
 export interface ResumeWorkAnswer {
   /** The work's state after the call (`running` when it resumed or was running). */
   state: string;
+  /** The hard budget with no room left that kept a paused run paused. */
+  budgetId?: string;
+  /** With a `call`: what it answers. */
+  work?: WorkCallAnswer;
 }
 
 export interface ExpireAnswer {

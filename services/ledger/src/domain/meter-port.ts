@@ -2,17 +2,10 @@ import type { RunContext } from "@tollgate/eligibility";
 import type { Usage } from "@tollgate/rating";
 import type { DenialReason } from "./denial.js";
 import type { MeterHold } from "./meter-session.js";
+import type { AuthorizeRequest } from "./use-cases/authorize.js";
 
-export interface MeterAuthorizeCall {
-  accountId: string;
-  estimate: Usage;
-  attribution: Record<string, string>;
-  idempotencyKey: string;
-  ttlMs: number;
-  context: RunContext;
-  /** The kind of work metered (empty: none); its limits apply to the hold. */
-  workKind?: string;
-}
+/** A Meter stream's opening authorization is an Authorize like any other. */
+export type MeterAuthorizeCall = AuthorizeRequest;
 
 export interface MeterAuthorized {
   allowed: boolean;

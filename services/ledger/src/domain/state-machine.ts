@@ -55,10 +55,10 @@ import { unitTotals, livePools } from "./balance.js";
 import {
   invalid, notFound, precondition,
   type AdjustCommand, type AnswerOf, type AuthorizeAnswer, type AuthorizeCommand, type BudgetAnswer, type ChargeAnswer, type ChargeCommand, type Command,
-  type ExtendHoldCommand, type GrantCommand, type LedgerError, type MeterCommand, type ReleaseCommand, type Result, type ResumeWorkCommand, type ReverseCommand, type RollOverCommand,
+  type ExtendHoldCommand, type GrantCommand, type LedgerError, type MeterCommand, type ReleaseCommand, type Result, type ResumeWorkCommand, type ReverseCommand, type RollOverCommand, type WorkCallAnswer,
   type SetBudgetCommand, type StartWorkCommand,
 } from "./commands.js";
-import { budgetAnswer, budgetCap, chargeBudgets, hardRoom, reservationPasses, setBudget } from "./rules/budgets.js";
+import { budgetAnswer, budgetCap, chargeBudgets, hardRoom, reservationPasses, reverseBudgets, setBudget } from "./rules/budgets.js";
 import { autoReload } from "./rules/auto-reload.js";
 import { deny } from "./rules/denial.js";
 import { drawDown, drawdownOrder } from "./rules/drawdown.js";
@@ -242,9 +242,9 @@ function decide(account: AccountState, command: Command, ctx: BatchContext): Dec
     case "rollOver":
       return rollOverAccount(account, command, ctx);
     case "meter":
-      return meter(account, command, ctx);
+      return workCall(account, command, ctx, meter);
     case "resumeWork":
-      return resumeWork(account, command, ctx);
+      return workCall(account, command, ctx, resumeWork);
     case "expireHolds":
     case "expirePools": {
       // A sweep is a write on the account like any other: both kinds of expiry run; the answer counts its own.
@@ -550,6 +550,7 @@ function reverse(work: Work, c: ReverseCommand, ctx: BatchContext): LedgerError 
       },
     },
     ...decided.returns.map(([poolId, micros]): Write => ({ type: "poolChange", accountId: a.accountId, poolId, balanceDeltaMicros: micros, grantedDeltaMicros: 0n })),
+    ...reverseBudgets(a, charge),
   ]);
   return { value: { entryId, returnedMicros, balanceMicros: unitTotals(a, charge.unit, ctx.nowMs).balanceMicros } };
 }
@@ -682,14 +683,51 @@ function meter(account: AccountState, c: MeterCommand, ctx: BatchContext): Decis
 }
 
 /**
+ * A tick or resume that carries a caller's keyed call (PauseRun, ResumeRun,
+ * EndRun, Scale, Undeploy): a repeat answers the recorded answer and changes
+ * nothing; otherwise the call's record is written with the state change it
+ * made, in the same batch. A tick that lost its race records nothing (the
+ * caller tries again).
+ */
+function workCall<C extends MeterCommand | ResumeWorkCommand>(account: AccountState, c: C, ctx: BatchContext, rule: (account: AccountState, c: C, ctx: BatchContext) => Decision): Decision {
+  if (!c.call) return rule(account, c, ctx);
+  const invalidKey = checkKey(c.call.idempotencyKey);
+  if (invalidKey) return refused(invalidKey);
+  const recalled = recall(account, c.call.idempotencyKey, c.call.requestHash);
+  if (recalled && "error" in recalled) return refused(recalled.error);
+  if (recalled) {
+    const work = recalled.replay as WorkCallAnswer;
+    return { result: { ok: true, value: { stale: false, state: work.state, charge: null, work }, replayed: true }, account, writes: [] };
+  }
+  const decided = rule(account, c, ctx);
+  if (!decided.result.ok) return decided;
+  const value = decided.result.value as { stale?: boolean; charge?: ChargeAnswer | null };
+  if (value.stale) return decided;
+  const after = (decided.account ?? account).work.get(c.workId)!;
+  const answer: WorkCallAnswer = {
+    state: after.state, chargedThisCallMicros: value.charge?.chargedMicros ?? 0n, totalChargedMicros: after.chargedMicros, activeMs: after.activeMs,
+    replicas: after.replicas, proceed: value.charge?.proceed ?? true,
+  };
+  // A rule that changed nothing answers the account it was given: the record goes to a copy.
+  const work = new Work(decided.account && decided.account !== account ? decided.account : cloneAccount(account));
+  work.writes.push(...decided.writes);
+  work.add([remember(account.accountId, c.call.idempotencyKey, c.call.operation, c.call.requestHash, answer, ctx.nowMs)]);
+  return work.done({ ...value, work: answer });
+}
+
+/**
  * A paused run resumes: running again from now, so the pause is never
  * charged. Work in any other state is left as it is and answers its state
- * (resuming is idempotent by state).
+ * (resuming is idempotent by state), and so is a paused run under a hard
+ * budget with no room left, which also names the budget.
  */
 function resumeWork(account: AccountState, c: ResumeWorkCommand, ctx: BatchContext): Decision {
   const item = account.work.get(c.workId);
   if (!item) return refused(notFound("work", c.workId));
   if (item.state !== "paused") return { result: { ok: true, value: { state: item.state }, replayed: false }, account, writes: [] };
+  // Under a hard budget with no room left the run stays paused: running again, its next tick could charge nothing and would stop it.
+  const room = item.metered ? hardRoom(account, item.unit, workAttribution(item.kind, c.workId, item.attribution)) : null;
+  if (room && room.roomMicros <= 0n) return { result: { ok: true, value: { state: item.state, budgetId: room.budget.budgetId }, replayed: false }, account, writes: [] };
   const work = lazyExpiry(account, ctx);
   work.add([{ type: "workChange", accountId: account.accountId, workId: c.workId, changes: { state: "running", chargedUntilMs: ctx.nowMs } }]);
   return work.done({ state: "running" });

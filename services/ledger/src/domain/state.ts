@@ -109,6 +109,9 @@ export interface ChargeRecord {
   /** Pool id → what the charge took from it (positive). */
   drawnMicros: Map<string, bigint>;
   reversedByEntryId: bigint | null;
+  /** What the charge was attributed to, and when it was made: the budgets that counted it. */
+  attribution: Record<string, string>;
+  atMs: number;
 }
 
 export type BudgetScope = "task" | "agent" | "user" | "workspace" | "workspace_group";
@@ -146,6 +149,8 @@ export interface Budget extends BudgetTerms {
   reason: string;
   actor: string;
   updatedAtMs: number;
+  /** When support first set it: a budget counts no charge made before. */
+  createdAtMs: number;
 }
 
 /** Plan facts the rules need; the entitlements view supplies them. */

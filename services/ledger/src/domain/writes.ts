@@ -181,10 +181,15 @@ export function applyWrites(state: LedgerState, writes: readonly Write[]): void 
 }
 
 /** What a charge entry drew from each pool, as a reversal needs it. */
-export function chargeRecordOf(entry: Pick<Entry, "entryId" | "accountId" | "unit" | "bucket" | "amountMicros" | "lines">, reversedByEntryId: bigint | null): ChargeRecord {
+export function chargeRecordOf(
+  entry: Pick<Entry, "entryId" | "accountId" | "unit" | "bucket" | "amountMicros" | "lines" | "attribution" | "atMs">, reversedByEntryId: bigint | null,
+): ChargeRecord {
   const drawnMicros = new Map<string, bigint>();
   for (const line of entry.lines) if (line.poolId !== null) drawnMicros.set(line.poolId, -line.amountMicros);
-  return { entryId: entry.entryId, accountId: entry.accountId, unit: entry.unit, bucket: entry.bucket, amountMicros: entry.amountMicros, drawnMicros, reversedByEntryId };
+  return {
+    entryId: entry.entryId, accountId: entry.accountId, unit: entry.unit, bucket: entry.bucket, amountMicros: entry.amountMicros, drawnMicros, reversedByEntryId,
+    attribution: entry.attribution, atMs: entry.atMs,
+  };
 }
 
 /** A copy of one account that writes may be applied to without touching the original (rows are shared until replaced). */

@@ -295,31 +295,30 @@ export function ledgerHandlers(
     }, options),
 
     pauseRun: unary(async (request: ledgerV1.PauseRunRequest) => {
-      return ledger.once(request.runId, "pause_run", request.idempotencyKey, request, async () => {
+      return ledger.once(request.runId, "pause_run", request.idempotencyKey, request, async (call) => {
         const before = await requireWork(request.runId, "run_id");
-        const result = await ledger.meter(request.runId, { nextState: before.state === "running" ? "paused" : before.state, ...traceOf() });
-        const charged = result.charged_micros ?? "0";
-        return { chargedThisCallMicros: charged, chargedMicros: charged };
-      });
+        const result = await ledger.meter(request.runId, { nextState: before.state === "running" ? "paused" : before.state, call, ...traceOf() });
+        return result.work ?? (await ledger.workAnswer(request.runId));
+      }, (answer) => ({ chargedThisCallMicros: answer.chargedThisCallMicros.toString(), chargedMicros: answer.chargedThisCallMicros.toString() }));
     }, options),
 
     resumeRun: unary(async (request: ledgerV1.ResumeRunRequest) => {
-      return ledger.once(request.runId, "resume_run", request.idempotencyKey, request, async () => {
+      return ledger.once(request.runId, "resume_run", request.idempotencyKey, request, async (call) => {
         await requireWork(request.runId, "run_id");
-        const { state } = await ledger.resume(request.runId);
-        return { proceed: state === "running" };
-      });
+        return (await ledger.resume(request.runId, call)).work ?? (await ledger.workAnswer(request.runId));
+      }, (answer) => ({ proceed: answer.state === "running" }));
     }, options),
 
     endRun: unary(async (request: ledgerV1.EndRunRequest) => {
-      return ledger.once(request.runId, "end_run", request.idempotencyKey, request, async () => {
+      return ledger.once(request.runId, "end_run", request.idempotencyKey, request, async (call) => {
         const state = L.runEndStateToJSON(request.state).slice("RUN_END_STATE_".length).toLowerCase();
         if (!["finished", "failed", "cancelled"].includes(state)) throw new InvalidArgumentError("state", "must be finished, failed or cancelled");
         const before = await requireWork(request.runId, "run_id");
-        if (["running", "paused"].includes(before.state)) await ledger.meter(request.runId, { nextState: state, ...traceOf() });
-        const after = (await ledger.work(request.runId))!;
-        return { totalChargedMicros: after.charged_micros, chargedMicros: after.charged_micros, activeSeconds: String(BigInt(after.active_ms) / 1000n) };
-      });
+        const ended = ["running", "paused"].includes(before.state) ? (await ledger.meter(request.runId, { nextState: state, call, ...traceOf() })).work : undefined;
+        return ended ?? (await ledger.workAnswer(request.runId));
+      }, (answer) => ({
+        totalChargedMicros: answer.totalChargedMicros.toString(), chargedMicros: answer.totalChargedMicros.toString(), activeSeconds: String(BigInt(answer.activeMs) / 1000n),
+      }));
     }, options),
 
     deploy: unary(async (request: ledgerV1.DeployRequest) => {
@@ -341,22 +340,20 @@ export function ledgerHandlers(
     }, options),
 
     scale: unary(async (request: ledgerV1.ScaleRequest) => {
-      return ledger.once(request.deploymentId, "scale_deployment", request.idempotencyKey, request, async () => {
+      return ledger.once(request.deploymentId, "scale_deployment", request.idempotencyKey, request, async (call) => {
         if (!Number.isInteger(request.replicas) || request.replicas < 0) throw new InvalidArgumentError("replicas", "must not be negative");
         const before = await requireWork(request.deploymentId, "deployment_id");
         if (before.state !== "running") throw new FailedPreconditionError(`deployment ${request.deploymentId} is ${before.state}`, "DEPLOYMENT_NOT_RUNNING");
-        await ledger.meter(request.deploymentId, { replicas: request.replicas, ...traceOf() });
-        return { replicas: request.replicas };
-      });
+        return (await ledger.meter(request.deploymentId, { replicas: request.replicas, call, ...traceOf() })).work ?? (await ledger.workAnswer(request.deploymentId));
+      }, (answer) => ({ replicas: answer.replicas }));
     }, options),
 
     undeploy: unary(async (request: ledgerV1.UndeployRequest) => {
-      return ledger.once(request.deploymentId, "undeploy", request.idempotencyKey, request, async () => {
+      return ledger.once(request.deploymentId, "undeploy", request.idempotencyKey, request, async (call) => {
         const before = await requireWork(request.deploymentId, "deployment_id");
-        if (before.state === "running") await ledger.meter(request.deploymentId, { nextState: "undeployed", ...traceOf() });
-        const after = (await ledger.work(request.deploymentId))!;
-        return { totalChargedMicros: after.charged_micros, chargedMicros: after.charged_micros };
-      });
+        const undeployed = before.state === "running" ? (await ledger.meter(request.deploymentId, { nextState: "undeployed", call, ...traceOf() })).work : undefined;
+        return undeployed ?? (await ledger.workAnswer(request.deploymentId));
+      }, (answer) => ({ totalChargedMicros: answer.totalChargedMicros.toString(), chargedMicros: answer.totalChargedMicros.toString() }));
     }, options),
 
     rollOverCycle: unary(async (request: ledgerV1.RollOverCycleRequest) => {

@@ -22,6 +22,8 @@ import { Migration20261202400000_work_kind } from "./Migration20261202400000_wor
 import { Migration20261202500000_hold_running_total } from "./Migration20261202500000_hold_running_total.js";
 import { Migration20261202510000_late_usage } from "./Migration20261202510000_late_usage.js";
 import { Migration20261203100000_pool_hold_work_keys } from "./Migration20261203100000_pool_hold_work_keys.js";
+import { Migration20261203200000_quiet_pool_triggers } from "./Migration20261203200000_quiet_pool_triggers.js";
+import { Migration20261203300000_budget_created_at } from "./Migration20261203300000_budget_created_at.js";
 
 export const migrations = [
   Migration20261123000000_initial,
@@ -48,4 +50,6 @@ export const migrations = [
   Migration20261202500000_hold_running_total,
   Migration20261202510000_late_usage,
   Migration20261203100000_pool_hold_work_keys,
+  Migration20261203200000_quiet_pool_triggers,
+  Migration20261203300000_budget_created_at,
 ];

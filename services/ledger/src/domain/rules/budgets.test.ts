@@ -71,6 +71,45 @@ describe("budgets", () => {
     expect(m.ok(start("run-3", false)).allowed).toBe(true);
   });
 
+  it("a paused run stays paused when a hard budget over it has no room left, and resumes once support raises it", () => {
+    const m = Machine.open({ allotmentMicros: 1_000n });
+    m.ok(m.setBudget(10n));
+    const start = (workId: string) => ({
+      type: "startWork" as const, accountId: "acct", kind: "run" as const, workId, unit: "credits", replicas: 1, attribution: AGENT, endpoint: "", metered: true, idempotencyKey: workId, requestHash: workId,
+    });
+    m.ok(start("run-a"));
+    m.ok(start("run-b"));
+    const tick = (workId: string, fromMs: number, amountMicros: bigint, nextState: string | null = null) => ({
+      type: "meter" as const, accountId: "acct", workId, fromMs, toMs: fromMs + 1_000, amountMicros, bucket: "compute", rateTableVersion: 1n, nextState, replicas: null, traceparent: "", traceId: "",
+    });
+    const from = m.nowMs;
+    m.nowMs += 2_000;
+    expect(m.ok(tick("run-a", from, 2n, "paused")).state).toBe("paused");
+    expect(m.ok(tick("run-b", from, 8n)).state).toBe("stopped"); // run-b used the agent's last 8 credits
+    const resume = { type: "resumeWork" as const, accountId: "acct", workId: "run-a" };
+    expect(m.ok(resume)).toMatchObject({ state: "paused", budgetId: "credits/agent/agent-1" });
+    expect(m.account.work.get("run-a")!.state).toBe("paused");
+    m.ok(m.setBudget(20n));
+    expect(m.ok(resume)).toMatchObject({ state: "running" });
+  });
+
+  it("a reversal gives back to each budget the charge it counted, never one made before the budget was set", () => {
+    const m = Machine.open({ allotmentMicros: 1_000n });
+    const before = m.ok(m.charge(7n, { attribution: AGENT }));
+    m.nowMs += 1;
+    m.ok(m.setBudget(50n));
+    m.ok(m.setBudget(20n, { scope: "task", scopeId: "t-1" }));
+    const counted = m.ok(m.charge(30n, { attribution: { ...AGENT, task_id: "t-1" } })); // the task's hard budget lets it collect 20
+    m.ok(m.charge(5n, { attribution: AGENT }));
+    const budget = (id: string) => m.account.budgets.get(id)!.usedMicros;
+    expect([budget("credits/agent/agent-1"), budget("credits/task/t-1")]).toEqual([25n, 20n]);
+    const reverse = (entryId: bigint) => ({ type: "reverse" as const, accountId: "acct", entryId, reason: "refund", actor: "support", traceId: "", idempotencyKey: m.nextKey(), requestHash: `r${entryId}` });
+    m.ok(reverse(counted.entryId));
+    expect([budget("credits/agent/agent-1"), budget("credits/task/t-1")]).toEqual([5n, 0n]);
+    m.ok(reverse(before.entryId)); // made before the agent's budget was set: it never counted it
+    expect(budget("credits/agent/agent-1")).toBe(5n);
+  });
+
   it("a soft budget never refuses and emits budget_crossed once per threshold", () => {
     const m = Machine.open({ allotmentMicros: 1_000n });
     const set = m.ok(m.setBudget(100n, { mode: "soft" }));

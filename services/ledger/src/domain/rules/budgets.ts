@@ -1,6 +1,6 @@
-import { minBigint } from "../balance.js";
+import { maxBigint, minBigint } from "../balance.js";
 import type { BudgetAnswer } from "../commands.js";
-import type { AccountState, Budget, BudgetScope } from "../state.js";
+import type { AccountState, Budget, BudgetScope, ChargeRecord } from "../state.js";
 import type { Write } from "../writes.js";
 import { remaining } from "./holds.js";
 
@@ -17,13 +17,16 @@ import { remaining } from "./holds.js";
  * - Open holds reserve against the budgets that cover them as they reserve
  *   against the balance: `room = limit − used − reserved`.
  * - A `hard` budget is never passed: an Authorize, ExtendHold or StartWork
- *   whose amount does not fit in its room is denied `BUDGET_EXCEEDED`; a
+ *   whose amount does not fit in its room is denied `BUDGET_EXCEEDED`, a
+ *   paused run under one with no room left is not resumed; a
  *   Charge collects at most the room (its own hold's remainder included) and
  *   leaves the rest uncollected, and `proceed` is false once nothing is left.
  * - A `soft` budget never refuses; every budget emits `budget_crossed` once
  *   per threshold per period when used reaches the threshold's percent of
  *   the limit.
- * - A Reverse does not give back budget: a budget counts what was charged.
+ * - A Reverse gives back to every budget over the reversed charge what the
+ *   charge collected, when the budget counted it: made in the budget's
+ *   current period, after the budget was set.
  */
 
 /** The attribution key that names each scope. */
@@ -170,7 +173,25 @@ export function setBudget(
   return {
     budgetId, accountId: account.accountId, unit: input.unit, scope: input.scope, scopeId: input.scopeId, limitMicros: input.limitMicros, mode: input.mode,
     perCycle: input.perCycle, thresholdPercents, usedMicros, crossedPercents, periodStartMs, reason: input.reason, actor: input.actor, updatedAtMs: nowMs,
+    createdAtMs: before?.createdAtMs ?? nowMs,
   };
+}
+
+/**
+ * A reversed charge: each budget over it that counted it (the charge was made
+ * in the budget's current period, after the budget was set) uses that much
+ * less. Thresholds already crossed stay crossed.
+ */
+export function reverseBudgets(account: AccountState, charge: ChargeRecord): Write[] {
+  if (charge.amountMicros <= 0n) return [];
+  const writes: Write[] = [];
+  for (const budget of covering(account, charge.unit, charge.attribution)) {
+    const periodStartMs = budget.perCycle ? (account.cycle?.startMs ?? Infinity) : (budget.periodStartMs ?? Infinity);
+    if (charge.atMs < budget.createdAtMs || charge.atMs < periodStartMs) continue;
+    const usedMicros = maxBigint(0n, usedOf(account, budget) - charge.amountMicros);
+    writes.push({ type: "budgetUsage", accountId: account.accountId, budgetId: budget.budgetId, usedMicros, crossedPercents: [...crossedOf(account, budget)], periodStartMs: budget.perCycle ? (account.cycle?.startMs ?? null) : budget.periodStartMs });
+  }
+  return writes;
 }
 
 /** A budget as it counts now: used in its period and what open holds reserve against it. */

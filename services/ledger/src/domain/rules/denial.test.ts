@@ -15,7 +15,7 @@ describe("denial precedence", () => {
 
   it("a hard budget the amount would pass: after suspension and eligibility, before the balance", () => {
     const budget = { budgetId: "credits/agent/a", accountId: "acct", unit: "credits", scope: "agent" as const, scopeId: "a", limitMicros: 10n, mode: "hard" as const,
-      perCycle: false, thresholdPercents: [], usedMicros: 8n, crossedPercents: [], periodStartMs: 0, reason: "r", actor: "s", updatedAtMs: 0 };
+      perCycle: false, thresholdPercents: [], usedMicros: 8n, crossedPercents: [], periodStartMs: 0, reason: "r", actor: "s", updatedAtMs: 0, createdAtMs: 0 };
     const over = { budget, roomMicros: 2n, neededMicros: 5n };
     expect(deny({ account: emptyAccount("acct", { suspended: true }), unit: "credits", fits: false, budget: over })?.reason).toBe("ACCOUNT_SUSPENDED");
     expect(deny({ account: emptyAccount("acct"), unit: "credits", eligibility: { ...eligible, allowed: false, reason: "no" }, fits: false, budget: over })?.reason).toBe("NOT_ELIGIBLE");
