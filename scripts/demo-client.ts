@@ -41,7 +41,7 @@ const charge = await call(ledger, ledger.charge, {
   idempotencyKey: `demo-charge-${run}`,
   attribution: undefined,
   context: undefined,
-  occurredAt: undefined,
+  occurredAt: undefined, workKind: 0,
 });
 console.log(`Charge(final): charged ${credits(charge.chargedMicros)}, released ${credits(charge.releasedMicros)}, proceed=${charge.proceed}`);
 

@@ -38,7 +38,7 @@ describe("Authorize → Charge over gRPC and Postgres", () => {
       idempotencyKey: "charge-1",
       attribution: undefined,
       context: undefined,
-      occurredAt: undefined,
+      occurredAt: undefined, workKind: 0,
     });
     expect(charge).toMatchObject({ chargedMicros: String(5 * CREDIT), uncollectedMicros: "0", balanceMicros: String(95 * CREDIT), proceed: true });
 
@@ -100,7 +100,7 @@ describe("Authorize → Charge over gRPC and Postgres", () => {
       idempotencyKey: "charge-direct",
       attribution: undefined,
       context: undefined,
-      occurredAt: undefined,
+      occurredAt: undefined, workKind: 0,
     });
     expect(charge.balanceMicros).toBe(String(45 * CREDIT));
     const banners = await eventually(async () => {

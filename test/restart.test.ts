@@ -44,7 +44,7 @@ afterAll(async () => {
 });
 
 const charge = (accountId: string, key: string): ledgerV1.ChargeRequest => ({
-  accountId, holdId: "", usage: replies("gpt-4o", 1), final: true, idempotencyKey: key, attribution: undefined, context: undefined, occurredAt: undefined,
+  accountId, holdId: "", usage: replies("gpt-4o", 1), final: true, idempotencyKey: key, attribution: undefined, context: undefined, occurredAt: undefined, workKind: 0,
 });
 
 it("concurrent charges on existing accounts right after a ledger restart are never ABORTED", async () => {

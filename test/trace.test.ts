@@ -44,7 +44,7 @@ it("follows Authorize → Charge → outbox → notifications as one trace", asy
       idempotencyKey: "trace-charge",
       attribution: undefined,
       context: undefined,
-      occurredAt: undefined,
+      occurredAt: undefined, workKind: 0,
     });
     root.end();
     return root.spanContext().traceId;
@@ -153,7 +153,7 @@ it("says on a denied Authorize's span why it was denied, with the numbers behind
 it("names the pools a Charge drew, with the amount from each", async () => {
   const { ledger } = platform.clients;
   const traceId = await trace.getTracer("test").startActiveSpan("caller: one reply", async (root) => {
-    await call(ledger, ledger.charge, { accountId: "traced", holdId: "", usage: replies("gpt-4o", 1), final: true, idempotencyKey: "trace-pools", attribution: undefined, context: undefined, occurredAt: undefined });
+    await call(ledger, ledger.charge, { accountId: "traced", holdId: "", usage: replies("gpt-4o", 1), final: true, idempotencyKey: "trace-pools", attribution: undefined, context: undefined, occurredAt: undefined, workKind: 0 });
     root.end();
     return root.spanContext().traceId;
   });

@@ -207,6 +207,28 @@ describe("seed 001: running work per kind at the negative limit", () => {
   });
 });
 
+describe("one-shot usage of a kind", () => {
+  it("says stop to a one-shot Charge of a kind at the kind's negative limit, where a Charge of no kind goes on to the unit's, and counts it by kind", async () => {
+    await account("oneshot-co");
+    await setAvailable("oneshot-co", 0, "set");
+    const { ledger } = platform.clients;
+    const charge = (key: string, replies: number, workKind: commonV1.WorkKind) =>
+      call(ledger, ledger.charge, L.ChargeRequest.fromPartial({
+        accountId: "oneshot-co", usage: { kind: { $case: "modelReply", modelReply: { model: "mistral-7b-instruct", replies: String(replies) } } }, final: true, idempotencyKey: key, workKind,
+      }));
+    // 19.99 credits of guardrail replies: −19.99, above the guardrail's −20.
+    expect(await charge("g1", 1999, K.WORK_KIND_GUARDRAIL)).toMatchObject({ chargedMicros: String(19.99 * CREDIT), proceed: true });
+    // One more reply of the guardrail takes the unit to −20: stop.
+    expect(await charge("g2", 1, K.WORK_KIND_GUARDRAIL)).toMatchObject({ chargedMicros: String(0.01 * CREDIT), proceed: false });
+    // A reply of no kind may go on to the unit's −50.
+    expect(await charge("n1", 1, K.WORK_KIND_UNSPECIFIED)).toMatchObject({ proceed: true });
+    // The same key with another kind is another request.
+    await expect(charge("g2", 1, K.WORK_KIND_CUSTOM_SCRIPT)).rejects.toMatchObject({ code: 6 });
+    const top = await call(ledger, ledger.getTopUsage, { accountId: "oneshot-co", dimension: "work_kind", since: undefined, page: undefined });
+    expect(top.rows.filter((r) => r.key).map((r) => [r.key, Number(r.amountMicros) / CREDIT])).toEqual([["guardrail", 20]]);
+  });
+});
+
 describe("plans and overrides per kind of work", () => {
   it("refuses a kind's negative limit beyond its unit's, naming the field", async () => {
     const { entitlements } = platform.clients;

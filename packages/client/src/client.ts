@@ -88,6 +88,8 @@ export interface ChargeInput {
   attribution?: Attribution;
   context?: RunContext;
   idempotencyKey?: string;
+  /** The kind of work a one-shot charge is for: `proceed` follows the kind's negative limit (a charge on a hold takes the hold's kind). */
+  workKind?: WorkKind;
 }
 
 export interface ChargeResult {
@@ -250,6 +252,7 @@ export class TollgateClient {
         attribution: attributionOf(input.attribution),
         context: contextOf(input.context),
         occurredAt: undefined,
+        workKind: workKindOf(input.workKind),
       },
       options,
     );

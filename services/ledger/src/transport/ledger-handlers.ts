@@ -107,6 +107,7 @@ export function ledgerHandlers(
         traceparent: currentTraceparent(),
         traceId: currentTraceId(),
         ...(request.occurredAt ? { occurredAt: request.occurredAt } : {}),
+        workKind: workKindFromProto(request.workKind),
       });
       if (outcome.entryId > 0n) events.notify();
       await decisions.charged(request.accountId, request.holdId, outcome);

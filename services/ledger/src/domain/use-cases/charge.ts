@@ -2,7 +2,7 @@ import type { RunContext } from "@tollgate/eligibility";
 import type { Usage } from "@tollgate/rating";
 import type { ChargeAnswer, ChargeCommand } from "../commands.js";
 import { fingerprint } from "../fingerprint.js";
-import { attributionOf } from "../usage.js";
+import { attributionOf, withWorkKind } from "../usage.js";
 import { occurredAt } from "../rules/late-usage.js";
 import { eligibilityOf, MIN_IDEMPOTENCY_RETENTION_MS, priceWith, raise, requireAccountId, runPinned, type LedgerDeps, type Replayed } from "./run.js";
 
@@ -19,6 +19,8 @@ export interface ChargeRequest {
   traceId: string;
   /** Late usage: when it happened (rules/late-usage.ts); absent: now. */
   occurredAt?: Date;
+  /** The kind of work a one-shot charge is for (empty: none); a charge on a hold takes the hold's. */
+  workKind?: string;
 }
 
 export interface ChargeOutcome extends ChargeAnswer, Replayed {
@@ -38,9 +40,11 @@ export async function charge(deps: LedgerDeps, request: ChargeRequest): Promise<
   const view = await deps.accounts.get(request.accountId);
   const late = request.occurredAt ? occurredAt(request.occurredAt, deps.now(), view.cycleAnchor, deps.idempotencyRetentionMs ?? MIN_IDEMPOTENCY_RETENTION_MS) : null;
   if (late && "code" in late) raise(late);
-  // A one-shot charge hashes without a hold id, as it always has (a retry across an upgrade replays); a charge without occurred_at as before.
-  const { traceparent, traceId, holdId, occurredAt: _occurredAt, ...hashed } = request;
-  const requestHash = fingerprint({ op: "charge", ...hashed, ...(holdId ? { holdId } : {}), ...(request.occurredAt ? { occurredAt: request.occurredAt } : {}) });
+  // A one-shot charge hashes without a hold id, as it always has (a retry across an upgrade replays); a charge without occurred_at or a kind as before.
+  const { traceparent, traceId, holdId, occurredAt: _occurredAt, workKind, ...hashed } = request;
+  const requestHash = fingerprint({
+    op: "charge", ...hashed, ...(holdId ? { holdId } : {}), ...(request.occurredAt ? { occurredAt: request.occurredAt } : {}), ...(workKind && !holdId ? { workKind } : {}),
+  });
   let priced: ReturnType<typeof priceWith> | undefined;
   const { answer } = await runPinned(deps, view, (table): ChargeCommand => {
     priced = priceWith(table, view, request.usage, "usage");
@@ -48,7 +52,7 @@ export async function charge(deps: LedgerDeps, request: ChargeRequest): Promise<
     return {
       type: "charge", accountId: request.accountId, holdId: request.holdId, unit: priced.unit, bucket: priced.bucket,
       amountMicros: metered ? priced.amountMicros : 0n, final: request.final, idempotencyKey: request.idempotencyKey, requestHash,
-      attribution: attributionOf(request.usage, request.attribution), rateTableVersion: priced.sequence, traceparent, traceId,
+      attribution: attributionOf(request.usage, request.holdId === null ? withWorkKind(request.attribution, request.workKind) : request.attribution), rateTableVersion: priced.sequence, traceparent, traceId,
       ...(request.holdId !== null ? { running: { usage: request.usage, table, providerCost: view.billingMode === "byom_usd", metered } } : {}),
       ...(late ? { occurredAtMs: late.atMs } : {}),
     };

@@ -720,7 +720,16 @@ export interface ChargeRequest {
    * the same report is always recognised and never charged twice;
    * INVALID_ARGUMENT naming `occurred_at` otherwise.
    */
-  occurredAt: Date | undefined;
+  occurredAt:
+    | Date
+    | undefined;
+  /**
+   * The kind of work a one-shot charge (no hold) is for: usage by kind counts
+   * it, and `proceed` is false once it leaves the unit at the kind's negative
+   * limit, as running work of that kind stops. A charge on a hold takes the
+   * hold's kind; this field is then ignored. Bound: a declared value.
+   */
+  workKind: WorkKind;
 }
 
 export interface ChargeResponse {
@@ -2583,6 +2592,7 @@ function createBaseChargeRequest(): ChargeRequest {
     attribution: undefined,
     context: undefined,
     occurredAt: undefined,
+    workKind: 0,
   };
 }
 
@@ -2611,6 +2621,9 @@ export const ChargeRequest: MessageFns<ChargeRequest> = {
     }
     if (message.occurredAt !== undefined) {
       Timestamp.encode(toTimestamp(message.occurredAt), writer.uint32(482).fork()).join();
+    }
+    if (message.workKind !== 0) {
+      writer.uint32(400).int32(message.workKind);
     }
     return writer;
   },
@@ -2692,6 +2705,14 @@ export const ChargeRequest: MessageFns<ChargeRequest> = {
             message.occurredAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 50: {
+            if (tag !== 400) {
+              break;
+            }
+
+            message.workKind = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2730,6 +2751,11 @@ export const ChargeRequest: MessageFns<ChargeRequest> = {
         : isSet(object.occurred_at)
         ? fromJsonTimestamp(object.occurred_at)
         : undefined,
+      workKind: isSet(object.workKind)
+        ? workKindFromJSON(object.workKind)
+        : isSet(object.work_kind)
+        ? workKindFromJSON(object.work_kind)
+        : 0,
     };
   },
 
@@ -2759,6 +2785,9 @@ export const ChargeRequest: MessageFns<ChargeRequest> = {
     if (message.occurredAt !== undefined) {
       obj.occurredAt = message.occurredAt.toISOString();
     }
+    if (message.workKind !== 0) {
+      obj.workKind = workKindToJSON(message.workKind);
+    }
     return obj;
   },
 
@@ -2779,6 +2808,7 @@ export const ChargeRequest: MessageFns<ChargeRequest> = {
       ? RunContext.fromPartial(object.context)
       : undefined;
     message.occurredAt = object.occurredAt ?? undefined;
+    message.workKind = object.workKind ?? 0;
     return message;
   },
 };
