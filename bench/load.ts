@@ -6,11 +6,42 @@
  */
 export class Latencies {
   private readonly samples = new Map<string, number[]>();
+  /** Per rpc, when each recorded operation started (ms into the loop), beside `samples` (open loops only). */
+  private readonly starts = new Map<string, number[]>();
 
-  record(rpc: string, ms: number): void {
+  record(rpc: string, ms: number, startedAtMs?: number): void {
     let list = this.samples.get(rpc);
     if (!list) this.samples.set(rpc, (list = []));
     list.push(ms);
+    if (startedAtMs === undefined) return;
+    let at = this.starts.get(rpc);
+    if (!at) this.starts.set(rpc, (at = []));
+    at.push(startedAtMs);
+  }
+
+  /**
+   * When the slowest `fraction` of `rpc`'s operations started, as windows of
+   * operations that started within `gapMs` of each other: a few windows are
+   * stalls of the system, many spread out are a slow system.
+   */
+  slowest(rpc: string, fraction = 0.01, gapMs = 250): { fromS: number; toS: number; count: number; worstMs: number }[] {
+    const ms = this.samples.get(rpc) ?? [];
+    const at = this.starts.get(rpc) ?? [];
+    if (at.length !== ms.length || ms.length === 0) return [];
+    const worst = ms.map((latency, i) => ({ latency, at: at[i]! })).sort((a, b) => b.latency - a.latency).slice(0, Math.max(1, Math.floor(fraction * ms.length)));
+    worst.sort((a, b) => a.at - b.at);
+    const windows: { fromS: number; toS: number; count: number; worstMs: number }[] = [];
+    let lastStart = -Infinity;
+    for (const { latency, at: start } of worst) {
+      const last = windows.at(-1);
+      if (last && start - lastStart <= gapMs) {
+        last.toS = round(start / 1000);
+        last.count++;
+        last.worstMs = Math.max(last.worstMs, round(latency));
+      } else windows.push({ fromS: round(start / 1000), toS: round(start / 1000), count: 1, worstMs: round(latency) });
+      lastStart = start;
+    }
+    return windows;
   }
 
   /** Times `fn` and records it under `rpc`. */
@@ -76,12 +107,13 @@ export async function closedLoop(
 
 /**
  * Starts `operation` at `ratePerSecond` for `seconds` whatever the server's
- * speed; `operation` receives the intended start time to measure from.
+ * speed; `operation` receives the intended start time to measure from, and
+ * when the loop started (so it can record when each operation began).
  */
 export async function openLoop(
   ratePerSecond: number,
   seconds: number,
-  operation: (index: number, intendedStart: number, latencies: Latencies) => Promise<void>,
+  operation: (index: number, intendedStart: number, latencies: Latencies, loopStart: number) => Promise<void>,
 ): Promise<LoopResult> {
   const latencies = new Latencies();
   const total = Math.max(1, Math.floor(ratePerSecond * seconds));
@@ -95,7 +127,7 @@ export async function openLoop(
     const wait = intended - performance.now();
     if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
     inFlight.push(
-      operation(index, intended, latencies).catch((error: unknown) => {
+      operation(index, intended, latencies, started).catch((error: unknown) => {
         errors++;
         firstError ??= (error as Error).message;
       }),

@@ -10,11 +10,13 @@ export interface BenchOptions {
   only: ReadonlySet<Workload> | undefined;
   /** Ledger and notifications processes, each on the one database; callers' channels spread across the ledger replicas. */
   replicas: number;
+  /** With `--only`: also the open loop at half the W-uniform maximum, and the no-op server's at that rate (needs W-uniform). */
+  openLoop: boolean;
   /** Where to write CPU profiles of the service processes, one per measured workload. */
   profileDir: string | undefined;
 }
 
-const USAGE = "usage: npm run bench -- [--quick] [--only W-uniform,W-hot] [--replicas N] [--profile DIR]";
+const USAGE = "usage: npm run bench -- [--quick] [--only W-uniform,W-hot] [--open-loop] [--replicas N] [--profile DIR]";
 
 /** The bench's command line (see bench/README.md). */
 export function parseOptions(args: string[]): BenchOptions {
@@ -25,17 +27,20 @@ export function parseOptions(args: string[]): BenchOptions {
       only: { type: "string" },
       replicas: { type: "string", default: "1" },
       profile: { type: "string" },
+      "open-loop": { type: "boolean", default: false },
     },
     strict: true,
   });
   const only = values.only?.split(",").map((name) => name.trim());
   const unknown = only?.filter((name) => !(WORKLOADS as readonly string[]).includes(name));
   if (unknown?.length) throw new Error(`unknown workload ${unknown.join(", ")} (known: ${WORKLOADS.join(", ")}); ${USAGE}`);
+  if (values["open-loop"] && only && !only.includes("W-uniform")) throw new Error(`--open-loop runs at half the W-uniform maximum: add W-uniform to --only; ${USAGE}`);
   const replicas = Number(values.replicas);
   if (!Number.isInteger(replicas) || replicas < 1 || replicas > 8) throw new Error(`--replicas must be an integer from 1 to 8; ${USAGE}`);
   return {
     quick: values.quick,
     only: only ? new Set(only as Workload[]) : undefined,
+    openLoop: values["open-loop"] || !only,
     replicas,
     profileDir: values.profile,
   };

@@ -105,11 +105,11 @@ async function startNoop() {
 
 /** Authorize → Charge pairs started at a fixed rate; Authorize latency counts from each pair's intended start. */
 function openPairs(clients: ledgerV1.LedgerServiceClient[], rate: number, accountOf: () => string, prefix: string, seconds = SECONDS) {
-  return openLoop(rate, seconds, async (index, intended, latencies) => {
+  return openLoop(rate, seconds, async (index, intended, latencies, loopStart) => {
     const client = clients[index % CHANNELS]!;
     const accountId = accountOf();
     const hold = await call(client, client.authorize, authorizeReq(accountId, `${prefix}-a-${index}`));
-    latencies.record("Authorize", performance.now() - intended);
+    latencies.record("Authorize", performance.now() - intended, intended - loopStart);
     const chargeStarted = performance.now();
     await call(client, client.charge, chargeReq(accountId, hold.holdId, `${prefix}-c-${index}`, true));
     latencies.record("Charge", performance.now() - chargeStarted);
@@ -275,20 +275,39 @@ try {
     loop: await closedLoop(CONCURRENCY, SECONDS, (worker, iteration, latencies) => pair(clients[worker % CHANNELS]!, pick(), `u-${worker}-${iteration}`, latencies)),
   }));
 
+  /** Major garbage collections of the ledger processes so far (their `v8js.gc.duration` metric): how many, and seconds in them. */
+  async function ledgerMajorGcs(): Promise<{ count: number; seconds: number }> {
+    let count = 0;
+    let seconds = 0;
+    for (const ledger of services.replicas.ledger) {
+      if (!ledger.metrics) continue;
+      for (const line of (await (await fetch(ledger.metrics)).text()).split("\n")) {
+        if (!line.includes('v8js_gc_type="major"')) continue;
+        const value = Number(line.slice(line.lastIndexOf(" ") + 1));
+        if (line.startsWith("v8js_gc_duration_count")) count += value;
+        else if (line.startsWith("v8js_gc_duration_sum")) seconds += value;
+      }
+    }
+    return { count, seconds };
+  }
+
   /** Authorize latency at half the W-uniform maximum, against the platform and against the canned server. */
   async function openLoops(uniformPerSecond: number) {
     const halfRate = Math.max(1, uniformPerSecond / 2);
     log(`W-uniform open loop at ${round(halfRate, 0)} pairs/s (half the maximum), ${SECONDS} s`);
+    const gcBefore = await ledgerMajorGcs();
     const platform = await openPairs(clients, halfRate, pick, "o");
+    const gcAfter = await ledgerMajorGcs();
+    const majorGcs = { count: gcAfter.count - gcBefore.count, ms: round((gcAfter.seconds - gcBefore.seconds) * 1000, 1) };
     // The floor of that figure on this machine: the same open loop against the canned server (load generator and gRPC alone).
     const floorSeconds = quick ? 2 : SECONDS;
     log(`B-grpc-noop open loop at the same rate, ${floorSeconds} s`);
     const noopAgain = await startNoop();
     const noop = await openPairs(noopAgain.clients, halfRate, () => "noop", "no", floorSeconds);
     noopAgain.stop();
-    return { halfRate, platform, noop };
+    return { halfRate, platform, noop, majorGcs, slowest: platform.latencies.slowest("Authorize") };
   }
-  const open = baselines && uniform ? await openLoops(uniform.perSecond) : undefined;
+  const open = options.openLoop && uniform ? await openLoops(uniform.perSecond) : undefined;
 
   // Balance-row updates per pair (pg_stat_user_tables): how well the hot row's lock is amortised over batches (read outside the CPU window).
   const balanceUpdatesBefore = runs("W-hot") ? await balanceRowUpdates() : 0;
@@ -407,6 +426,10 @@ try {
   if (open) {
     console.log(`Open loop at half the maximum rate: ${round(open.platform.perSecond, 0)} pairs/s`, open.platform.latencies.percentiles());
     console.log(`The same open loop against B-grpc-noop:`, open.noop.latencies.percentiles());
+    // Where the tail comes from: a few windows are stalls; the ledger's major collections are one cause of them.
+    const windows = open.slowest.map((w) => `${w.fromS}${w.toS > w.fromS ? `–${w.toS}` : ""} s (${w.count}, worst ${w.worstMs} ms)`);
+    console.log(`Slowest 1 % of the open loop's Authorizes started at: ${windows.join("; ")}`);
+    console.log(`Ledger major garbage collections during it: ${open.majorGcs.count} (${open.majorGcs.ms} ms of pauses)`);
   }
   console.log("Goals");
   console.table(goals.map((g) => ({ figure: g.figure, value: g.value ?? "n/a", goal: `${g.atLeast ? "≥" : "≤"} ${g.goal}`, met: g.met === null ? "n/a" : g.met ? "yes" : "no" })));
@@ -427,7 +450,10 @@ try {
       invariants: w.invariants, ...(w.extra ? { extra: w.extra } : {}), ...(w.profile ? { profile: w.profile } : {}),
     })),
     openLoop: open
-      ? { ratePerSecond: round(open.halfRate), achieved: round(open.platform.perSecond), latencies: open.platform.latencies.percentiles(), grpcNoopLatencies: open.noop.latencies.percentiles() }
+      ? {
+          ratePerSecond: round(open.halfRate), achieved: round(open.platform.perSecond), latencies: open.platform.latencies.percentiles(), grpcNoopLatencies: open.noop.latencies.percentiles(),
+          slowestAuthorizes: open.slowest, ledgerMajorGcs: open.majorGcs,
+        }
       : null,
     ledgerRssMaxMiB: round(ledgerRssMaxMiB, 1),
     goals,

@@ -1,9 +1,13 @@
 import { expect, it } from "vitest";
+import { Latencies } from "../bench/load.js";
 import { parseOptions } from "../bench/options.js";
 import { summarise, type CpuProfile } from "../bench/profile.js";
 
 it("reads the bench's options and refuses unknown workloads and replica counts out of range", () => {
-  expect(parseOptions([])).toEqual({ quick: false, only: undefined, replicas: 1, profileDir: undefined });
+  expect(parseOptions([])).toEqual({ quick: false, only: undefined, openLoop: true, replicas: 1, profileDir: undefined });
+  expect(parseOptions(["--only", "W-uniform"]).openLoop).toBe(false);
+  expect(parseOptions(["--only", "W-uniform", "--open-loop"]).openLoop).toBe(true);
+  expect(() => parseOptions(["--only", "W-hot", "--open-loop"])).toThrow(/add W-uniform/);
   const options = parseOptions(["--quick", "--only", "W-uniform, W-hot", "--replicas", "2", "--profile", "/tmp/p"]);
   expect(options).toMatchObject({ quick: true, replicas: 2, profileDir: "/tmp/p" });
   expect([...options.only!]).toEqual(["W-uniform", "W-hot"]);
@@ -43,4 +47,22 @@ it("gives each CPU sample to the first category from the leaf up, and leaves idl
     validation: { ms: 1, percent: 14.3, msPerKiloOp: 500 },
     gRPC: { ms: 1, percent: 14.3, msPerKiloOp: 500 },
   });
+});
+
+it("finds when the slowest operations of an open loop started, as windows of operations close together", () => {
+  const latencies = new Latencies();
+  // 200 operations 10 ms apart at 5 ms; a stall delays the ones starting at 0.50–0.52 s, and one at 1.5 s is slow alone.
+  for (let i = 0; i < 200; i++) {
+    const at = i * 10;
+    const ms = at >= 500 && at <= 520 ? 100 - (at - 500) : at === 1500 ? 40 : 5;
+    latencies.record("Authorize", ms, at);
+  }
+  expect(latencies.slowest("Authorize", 0.02)).toEqual([
+    { fromS: 0.5, toS: 0.52, count: 3, worstMs: 100 },
+    { fromS: 1.5, toS: 1.5, count: 1, worstMs: 40 },
+  ]);
+  // Without start times (a closed loop) there is nothing to say.
+  const closed = new Latencies();
+  closed.record("Authorize", 5);
+  expect(closed.slowest("Authorize")).toEqual([]);
 });

@@ -41,3 +41,20 @@ it("also pushes the same instruments over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT 
   expect(received[0]).toMatchObject({ path: "/v1/metrics", type: "application/x-protobuf" });
   expect(received[0]!.bytes).toBeGreaterThan(0);
 });
+
+it("serves the runtime's own: garbage collection by kind, event-loop delay and heap use", async () => {
+  const metrics = await startMetrics({ serviceName: "metrics-test", port: 0 });
+  try {
+    // Enough short-lived garbage for the young generation to be collected at least once.
+    let kept = 0;
+    for (let i = 0; i < 400_000; i++) kept += { i, text: `garbage ${i}` }.text.length;
+    expect(kept).toBeGreaterThan(0);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const text = await (await fetch(metrics.url)).text();
+    expect(text).toMatch(/^v8js_gc_duration_count\{[^}]*v8js_gc_type="minor"[^}]*\} [1-9]\d*$/m);
+    expect(text).toMatch(/^nodejs_eventloop_delay_max\{[^}]*\} \d/m);
+    expect(text).toMatch(/^v8js_memory_heap_used\{[^}]*v8js_heap_space_name="new_space"[^}]*\} [1-9]/m);
+  } finally {
+    await metrics.shutdown();
+  }
+});

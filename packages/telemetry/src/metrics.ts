@@ -2,6 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { Attributes, Meter, ObservableResult } from "@opentelemetry/api";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { OTLPMetricExporter } from "@opentelemetry/exporter-metrics-otlp-proto";
+import { RuntimeNodeInstrumentation } from "@opentelemetry/instrumentation-runtime-node";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { MeterProvider, PeriodicExportingMetricReader, type IMetricReader } from "@opentelemetry/sdk-metrics";
 
@@ -30,7 +31,10 @@ export interface ServiceMetrics {
  * process keep separate registries), read by a Prometheus endpoint at
  * `/metrics` and, when OTEL_EXPORTER_OTLP_ENDPOINT (or
  * OTEL_EXPORTER_OTLP_METRICS_ENDPOINT) is set, pushed over OTLP every
- * OTEL_METRIC_EXPORT_INTERVAL ms (60 s by default).
+ * OTEL_METRIC_EXPORT_INTERVAL ms (60 s by default). It includes the
+ * runtime's own: garbage collection by kind (`v8js.gc.duration`, major and
+ * minor), event-loop delay and utilisation (`nodejs.eventloop.*`) and heap
+ * use by space (`v8js.memory.heap.*`).
  */
 export async function startMetrics(options: MetricsOptions): Promise<ServiceMetrics> {
   const prometheus = new PrometheusExporter({ preventServerStart: true });
@@ -52,6 +56,9 @@ export async function startMetrics(options: MetricsOptions): Promise<ServiceMetr
     server.listen(options.port, host, () => resolve());
   });
   server.unref();
+  const runtime = new RuntimeNodeInstrumentation();
+  runtime.setMeterProvider(provider);
+  runtime.enable();
   const meter = provider.getMeter(options.serviceName);
   if (options.connectionPool) observeConnectionPool(meter, options.connectionPool.name, options.connectionPool.pool);
   const address = server.address();
@@ -61,6 +68,7 @@ export async function startMetrics(options: MetricsOptions): Promise<ServiceMetr
     port,
     url: `http://${host}:${port}/metrics`,
     async shutdown() {
+      runtime.disable();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await provider.shutdown();
     },

@@ -39,6 +39,14 @@ describe("prepared statements", () => {
     const statements = new PreparedStatements();
     const nasty = `it's "quoted" \\ {1,2} NULL $1`;
     expect(await statements.send(client, [prepared("select $1::text as v, $2::text[] as a", [nasty, [nasty, null]])])).toEqual([[{ v: nasty, a: [nasty, null] }]]);
+
+    // Each kind of value alone, as the escaping takes a shorter path when a value has nothing to escape.
+    const texts = ["plain", "only'quote", "only\\backslash", 'only"double', "NULL", "{a,b}", "", " padded "];
+    const read = "select $1::text[] as t, $2::bigint[] as b, $3::jsonb as j, $4::text as one, $5::text as other";
+    const json = { note: `it's "x" \\ y` };
+    expect(await statements.send(client, [prepared(read, [texts, [-5, 9_007_199_254_740_993n, null], json, "only'quote", "plain"])])).toEqual([
+      [{ t: texts, b: ["-5", "9007199254740993", null], j: json, one: "only'quote", other: "plain" }],
+    ]);
   });
 
   it("says a connection must be discarded when a message that prepared fails, not when one that only executed does", async () => {
