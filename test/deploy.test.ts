@@ -132,7 +132,7 @@ describe("alerts and dashboard", () => {
     const labels = new Set(samples.flatMap((s) => Object.keys(s.labels)));
     const selectors = [...expr.matchAll(/\b([a-z_][a-z0-9_]*)\s*[{[]/g)].map((m) => m[1]!);
     for (const name of selectors) expect(metrics.has(name), `${where}: metric ${name}`).toBe(true);
-    const identifiers = [...expr.matchAll(/\b((?:tollgate|rpc|db)_[a-z0-9_]+)\b/g)].map((m) => m[1]!);
+    const identifiers = [...expr.matchAll(/\b((?:tollgate|rpc|db|v8js|nodejs)_[a-z0-9_]+)\b/g)].map((m) => m[1]!);
     for (const name of identifiers) expect(metrics.has(name) || labels.has(name), `${where}: ${name}`).toBe(true);
     expect(identifiers.length, where).toBeGreaterThan(0);
   }
