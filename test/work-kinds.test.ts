@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
+import { TollgateClient, usage } from "@tollgate/client";
 import { call } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
@@ -226,6 +227,34 @@ describe("one-shot usage of a kind", () => {
     await expect(charge("g2", 1, K.WORK_KIND_CUSTOM_SCRIPT)).rejects.toMatchObject({ code: 6 });
     const top = await call(ledger, ledger.getTopUsage, { accountId: "oneshot-co", dimension: "work_kind", since: undefined, page: undefined });
     expect(top.rows.filter((r) => r.key).map((r) => [r.key, Number(r.amountMicros) / CREDIT])).toEqual([["guardrail", 20]]);
+  });
+});
+
+describe("a streamed response of a kind (the SDK's meter)", () => {
+  it("stops a guardrail's stream at the guardrail's negative limit, not the unit's, and counts every increment by kind", async () => {
+    await account("stream-co");
+    await setAvailable("stream-co", 15, "set");
+    const tollgate = new TollgateClient({ address: platform.ledger.address, credentials: platform.issuer!.credential("guard-service", ["meter"]) });
+    try {
+      // One credit per increment (100 replies at 0.01) on a 5-credit hold of the guardrail kind.
+      const meter = await tollgate.openMeter({ accountId: "stream-co", workKey: "guard-1", estimate: usage.replies("mistral-7b-instruct", 500), workKind: "guardrail" });
+      let sent = 0;
+      while (!meter.signal.aborted && sent < 100) {
+        await meter.report(usage.replies("mistral-7b-instruct", 100));
+        sent++;
+      }
+      // From 15 to the guardrail's −20: the 35th increment reaches it and says stop (a stream of no kind would go on to −50).
+      expect(sent).toBe(35);
+      expect(await meter.stopped).toMatchObject({ reason: "LIMIT_REACHED" });
+      await meter.close();
+      const { ledger } = platform.clients;
+      const credits = (await call(ledger, ledger.getBalance, { accountId: "stream-co" })).units.find((u) => u.unit === commonV1.Unit.UNIT_CREDITS)!;
+      expect(Number(credits.availableMicros) / CREDIT).toBe(-20);
+      const top = await call(ledger, ledger.getTopUsage, { accountId: "stream-co", dimension: "work_kind", since: undefined, page: undefined });
+      expect(top.rows.filter((r) => r.key).map((r) => [r.key, Number(r.amountMicros) / CREDIT])).toEqual([["guardrail", 35]]);
+    } finally {
+      tollgate.close();
+    }
   });
 });
 

@@ -1,4 +1,4 @@
-import type { Attribution, Authorization, CallOptions, ChargeResult, ReleaseResult, RunContext, TollgateClient } from "./client.js";
+import type { Attribution, Authorization, CallOptions, ChargeResult, ReleaseResult, RunContext, TollgateClient, WorkKind } from "./client.js";
 import { DeniedError, FailedPreconditionError } from "./errors.js";
 import { stepKey, uuidv7 } from "./keys.js";
 import { zeroOf, type Usage } from "./usage.js";
@@ -16,6 +16,8 @@ export interface MeterOptions {
   workKey?: string;
   attribution?: Attribution;
   context?: RunContext;
+  /** The kind of work ("guardrail", "custom_script"…): the plan's limits for it apply to the hold and every charge on it. */
+  workKind?: WorkKind;
   /** The hold's lifetime (the ledger's default when unset). */
   ttlMs?: number;
   /** The caller's own cancellation (say, the end user went away): stops the meter with reason CANCELLED. */
@@ -251,6 +253,7 @@ export async function openMeter(client: TollgateClient, options: MeterOptions): 
       ...(options.attribution ? { attribution: options.attribution } : {}),
       ...(options.context ? { context: options.context } : {}),
       ...(options.ttlMs !== undefined ? { ttlMs: options.ttlMs } : {}),
+      ...(options.workKind ? { workKind: options.workKind } : {}),
     },
     options.callOptions,
   );
