@@ -1,7 +1,8 @@
 /**
  * The differential test of the ledger: one random sequence of Grant,
  * Authorize, Charge (one-shot, on a hold, above the hold), Release,
- * ExtendHold, Adjust and ReverseCharge — with bad inputs, replays, reused
+ * ExtendHold, Adjust, ReverseCharge and SetBudget (soft and hard budgets on
+ * two tasks, which Authorize and Charge are attributed to or not) — with bad inputs, replays, reused
  * keys, unknown and foreign ids, several accounts, plans and units, negative
  * and low-credit limits, pools with priorities and expiry, holds that expire —
  * is run (a) by the use cases over the in-memory store (the state machine
@@ -9,7 +10,7 @@
  * as the ledger's edge checks them) and (b) by the running ledger over gRPC
  * (PostgreSQL store, group commit, authentication on). Every answer must be the same
  * (ok or error code, reason and field; denial reason, amounts, balances,
- * held, hold status, expiry times), and so must each account's balances,
+ * held, hold status, expiry times, a budget's used and reserved), and so must each account's balances,
  * pools, holds and journal at the end.
  *
  * Time: both sides decide at the same instants. The ledger is started with a
@@ -39,9 +40,10 @@ import { extendHold } from "../services/ledger/src/domain/use-cases/extend-hold.
 import { grant } from "../services/ledger/src/domain/use-cases/grant.js";
 import { release } from "../services/ledger/src/domain/use-cases/release.js";
 import { reverse } from "../services/ledger/src/domain/use-cases/reverse.js";
+import { setBudget } from "../services/ledger/src/domain/use-cases/set-budget.js";
 import { rollOver } from "../services/ledger/src/domain/use-cases/roll-over.js";
 import type { LedgerDeps } from "../services/ledger/src/domain/use-cases/run.js";
-import { attributionFromProto, poolKindFromProto } from "../services/ledger/src/transport/codec.js";
+import { attributionFromProto, budgetModeFromProto, budgetScopeFromProto, poolKindFromProto } from "../services/ledger/src/transport/codec.js";
 import { startPlatform, type Platform } from "./platform.js";
 
 const L = ledgerV1;
@@ -70,14 +72,17 @@ const planOf = (account: number) => (account % 2 === 0 ? "diff-overdraft" : "dif
 
 /** A hold of the call's account (most often), of any account, or one that does not exist. */
 type HoldRef = { known: number } | { any: number } | { unknown: number };
+/** Which of two tasks a call is attributed to (null: none): budgets are set on them. */
+type Task = number | null;
 type Op =
-  | { op: "authorize"; account: number; model: Model; replies: number; ttlMs: number; badKey: boolean }
-  | { op: "charge"; account: number; hold: HoldRef | null; model: Model; replies: number; final: boolean }
+  | { op: "authorize"; account: number; model: Model; replies: number; ttlMs: number; badKey: boolean; task?: Task }
+  | { op: "charge"; account: number; hold: HoldRef | null; model: Model; replies: number; final: boolean; task?: Task }
   | { op: "release"; account: number; hold: HoldRef }
   | { op: "extend"; account: number; hold: HoldRef; model: Model | null; replies: number; ttlMs: number }
   | { op: "grant"; account: number; unit: keyof typeof UNITS; kind: keyof typeof KINDS; amount: number; expiresInMs: number | null; priority: number; reload: boolean; reason: string }
   | { op: "adjust"; account: number; pool: number | null; amount: number; reason: string }
   | { op: "reverse"; account: number; charge: number | null; reason: string }
+  | { op: "budget"; account: number; unit: "credits" | "tool_runs"; task: number; limit: number; hard: boolean; perCycle: boolean }
   | { op: "tick"; ms: number }
   | { op: "replay"; index: number }
   | { op: "reuse"; index: number }
@@ -97,10 +102,11 @@ const ttl = fc.oneof(
   { arbitrary: fc.constantFrom(-5, 86_400_001, 700_000_000), weight: 1 }, // out of range
 );
 const reason = fc.oneof({ arbitrary: fc.constant("differential"), weight: 9 }, { arbitrary: fc.constant(""), weight: 1 });
+const task: fc.Arbitrary<Task> = fc.option(fc.nat(1), { nil: null, freq: 2 });
 
 const simple: fc.Arbitrary<Op>[] = [
-  fc.record({ op: fc.constant("authorize" as const), account, model, replies: fc.integer({ min: 0, max: 70 }), ttlMs: ttl, badKey: fc.nat(19).map((n) => n === 0) }),
-  fc.record({ op: fc.constant("charge" as const), account, hold: fc.option(holdRef, { nil: null, freq: 3 }), model, replies: fc.integer({ min: 0, max: 90 }), final: fc.boolean() }),
+  fc.record({ op: fc.constant("authorize" as const), account, model, replies: fc.integer({ min: 0, max: 70 }), ttlMs: ttl, badKey: fc.nat(19).map((n) => n === 0), task }),
+  fc.record({ op: fc.constant("charge" as const), account, hold: fc.option(holdRef, { nil: null, freq: 3 }), model, replies: fc.integer({ min: 0, max: 90 }), final: fc.boolean(), task }),
   fc.record({ op: fc.constant("release" as const), account, hold: holdRef }),
   fc.record({
     op: fc.constant("extend" as const), account, hold: holdRef, model: fc.option(model, { nil: null, freq: 4 }), replies: fc.integer({ min: 0, max: 40 }),
@@ -116,6 +122,10 @@ const simple: fc.Arbitrary<Op>[] = [
   }),
   fc.record({ op: fc.constant("adjust" as const), account, pool: fc.option(fc.nat(40), { nil: null, freq: 12 }), amount: fc.integer({ min: -80_000, max: 40_000 }), reason }),
   fc.record({ op: fc.constant("reverse" as const), account, charge: fc.option(fc.nat(60), { nil: null, freq: 12 }), reason }),
+  fc.record({
+    op: fc.constant("budget" as const), account, unit: fc.constantFrom("credits" as const, "tool_runs" as const), task: fc.nat(1),
+    limit: fc.oneof({ arbitrary: fc.integer({ min: 0, max: 80_000 }), weight: 12 }, { arbitrary: fc.constant(-1), weight: 1 }), hard: fc.boolean(), perCycle: fc.boolean(),
+  }),
 ];
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
@@ -193,6 +203,9 @@ function usage(m: Model, replies: number): pricingV1.Usage {
   return { kind: { $case: "modelReply", modelReply: { model: MODELS[m], replies: String(replies) } } };
 }
 
+const taskId = (task: number) => `task-${task}`;
+const attributed = (task: Task | undefined) => (task === null || task === undefined ? {} : { attribution: { taskId: taskId(task) } });
+
 /** The proto requests of an op (the memory side decodes them as the handlers do). */
 function requests(accountId: string, op: Exclude<Op, { op: "tick" | "replay" | "reuse" | "burst" }>, key: string, side: Side, nowMs: number) {
   const own = side.holdsOf.get(accountId) ?? [];
@@ -203,9 +216,14 @@ function requests(accountId: string, op: Exclude<Op, { op: "tick" | "replay" | "
     : UNKNOWN_HOLDS[ref.unknown]!;
   switch (op.op) {
     case "authorize":
-      return L.AuthorizeRequest.fromPartial({ accountId, estimate: usage(op.model, op.replies), idempotencyKey: op.badKey ? "" : key, ttlMs: String(op.ttlMs) });
+      return L.AuthorizeRequest.fromPartial({ accountId, estimate: usage(op.model, op.replies), idempotencyKey: op.badKey ? "" : key, ttlMs: String(op.ttlMs), ...attributed(op.task) });
     case "charge":
-      return L.ChargeRequest.fromPartial({ accountId, holdId: holdId(op.hold), usage: usage(op.model, op.replies), final: op.final, idempotencyKey: key });
+      return L.ChargeRequest.fromPartial({ accountId, holdId: holdId(op.hold), usage: usage(op.model, op.replies), final: op.final, idempotencyKey: key, ...attributed(op.task) });
+    case "budget":
+      return L.SetBudgetRequest.fromPartial({
+        accountId, unit: UNITS[op.unit], scope: L.BudgetScope.BUDGET_SCOPE_TASK, scopeId: taskId(op.task), limitMicros: String(op.limit),
+        mode: op.hard ? L.BudgetMode.BUDGET_MODE_HARD : L.BudgetMode.BUDGET_MODE_SOFT, perCycle: op.perCycle, reason: "differential", actor: "differential", idempotencyKey: key,
+      });
     case "release":
       return L.ReleaseRequest.fromPartial({ accountId, holdId: holdId(op.hold), idempotencyKey: key });
     case "extend":
@@ -283,6 +301,10 @@ function ledgerSide(platform: Platform, clock: Clock): Side {
           const r = await call(ledger, ledger.reverseCharge, request as ledgerV1.ReverseChargeRequest);
           return { ok: true, value: { entry: String(r.entryId), returned: r.returnedMicros, balance: r.balanceMicros } };
         }
+        case "budget": {
+          const b = (await call(ledger, ledger.setBudget, request as ledgerV1.SetBudgetRequest)).budget!;
+          return { ok: true, value: { budget: b.budgetId, limit: b.limitMicros, hard: b.mode === L.BudgetMode.BUDGET_MODE_HARD, used: b.usedMicros, reserved: b.reservedMicros, thresholds: b.thresholdPercents.join(",") } };
+        }
       }
     } catch (error) {
       return refusal(error);
@@ -290,7 +312,7 @@ function ledgerSide(platform: Platform, clock: Clock): Side {
   });
 }
 
-const MESSAGES = { authorize: "AuthorizeRequest", charge: "ChargeRequest", release: "ReleaseRequest", extend: "ExtendHoldRequest", grant: "GrantRequest", adjust: "AdjustRequest", reverse: "ReverseChargeRequest" } as const;
+const MESSAGES = { authorize: "AuthorizeRequest", charge: "ChargeRequest", release: "ReleaseRequest", extend: "ExtendHoldRequest", grant: "GrantRequest", adjust: "AdjustRequest", reverse: "ReverseChargeRequest", budget: "SetBudgetRequest" } as const;
 
 /** The use cases over the in-memory store: the state machine alone. Requests are decoded as the handlers decode them. */
 function memorySide(deps: LedgerDeps, clock: Clock): Side {
@@ -347,6 +369,14 @@ function memorySide(deps: LedgerDeps, clock: Clock): Side {
           const q = request as ledgerV1.ReverseChargeRequest;
           const r = await reverse(deps, { accountId, entryId: int64(q.entryId, "entry_id"), reason: q.reason, ...actor, idempotencyKey: q.idempotencyKey, traceId: "" });
           return { ok: true, value: { entry: String(r.entryId), returned: String(r.returnedMicros), balance: String(r.balanceMicros) } };
+        }
+        case "budget": {
+          const q = request as ledgerV1.SetBudgetRequest;
+          const b = await setBudget(deps, {
+            accountId, unit: unitFromProto(q.unit, "unit"), scope: budgetScopeFromProto(q.scope), scopeId: q.scopeId, limitMicros: int64(q.limitMicros, "limit_micros"),
+            mode: budgetModeFromProto(q.mode), perCycle: q.perCycle, thresholdPercents: q.thresholdPercents, reason: q.reason, ...actor, idempotencyKey: q.idempotencyKey,
+          });
+          return { ok: true, value: { budget: b.budgetId, limit: String(b.limitMicros), hard: b.mode === "hard", used: String(b.usedMicros), reserved: String(b.reservedMicros), thresholds: b.thresholdPercents.join(",") } };
         }
       }
     } catch (error) {
@@ -539,6 +569,8 @@ function changed(op: Op): Op {
       return { ...op, hold: "known" in op.hold ? { known: op.hold.known + 1 } : { known: 0 } };
     case "reverse":
       return { ...op, charge: (op.charge ?? 0) + 1 };
+    case "budget":
+      return { ...op, limit: op.limit + 1 };
     default:
       return op;
   }
@@ -636,6 +668,14 @@ it("answers every call as the state machine does, and ends in the same balances,
           { op: "adjust", account: 0, pool: 0, amount: -1_000_000, reason: "differential" },
           { op: "reverse", account: 1, charge: 0, reason: "differential" },
           { op: "reverse", account: 1, charge: null, reason: "differential" },
+          // A hard budget on a task: a call of the task past it is denied, one of the other task is not.
+          { op: "budget", account: 2, unit: "credits", task: 0, limit: 3_000, hard: true, perCycle: false },
+          { op: "authorize", account: 2, model: "credits", replies: 2, ttlMs: LONG_TTL_MS, badKey: false, task: 0 },
+          { op: "authorize", account: 2, model: "credits", replies: 2, ttlMs: LONG_TTL_MS, badKey: false, task: 0 },
+          { op: "charge", account: 2, hold: null, model: "credits", replies: 5, final: true, task: 0 },
+          { op: "authorize", account: 2, model: "credits", replies: 2, ttlMs: LONG_TTL_MS, badKey: false, task: 1 },
+          { op: "budget", account: 2, unit: "credits", task: 0, limit: 8_000, hard: false, perCycle: true },
+          { op: "budget", account: 3, unit: "credits", task: 1, limit: -1, hard: true, perCycle: false },
         ]]],
       },
     );
@@ -648,6 +688,7 @@ it("answers every call as the state machine does, and ends in the same balances,
     "authorize: ok", "authorize: INSUFFICIENT_CREDITS", "authorize: INVALID_FIELD", "charge: ok", "charge: uncollected", "charge: stop", "charge: HOLD_CLOSED",
     "charge: HOLD_NOT_FOUND", "charge: MODEL_NOT_FOUND", "release: released", "release: expired", "extend: ok", "grant: ok", "grant: INVALID_FIELD",
     "adjust: ok", "adjust: ADJUSTMENT_BELOW_LIMIT", "adjust: POOL_NOT_FOUND", "reverse: ok", "reverse: ENTRY_NOT_FOUND", "authorize: IDEMPOTENCY_KEY_REUSED",
+    "budget: ok", "budget: INVALID_FIELD", "authorize: BUDGET_EXCEEDED",
   ]) {
     expect(seen.get(path) ?? 0, `${path} (reached: ${reached.join(", ")})`).toBeGreaterThan(0);
   }
