@@ -68,6 +68,16 @@ function requireAccount(accountId: string): void {
  * every other write; reads the work and the balance from the ledger store.
  * Nothing here knows of gRPC.
  */
+/** What a tick of a run or deployment is asked to do beyond charging its time (the call it carries out, if any). */
+interface TickOptions {
+  to?: Date;
+  nextState?: string;
+  replicas?: number;
+  traceparent?: string;
+  traceId?: string;
+  call?: WorkCall;
+}
+
 export class Ledger {
   private readonly accounts: LedgerDeps["accounts"];
   private readonly now: () => Date;
@@ -186,7 +196,7 @@ export class Ledger {
    * and each tick charges the difference from what was priced before; so a
    * total never depends on how the time was split into ticks, pauses or scales.
    */
-  async meter(workId: string, options: { to?: Date; nextState?: string; replicas?: number; traceparent?: string; traceId?: string; call?: WorkCall } = {}) {
+  async meter(workId: string, options: TickOptions = {}) {
     // A state or replica change (pause, end, scale, undeploy) is never lost to a metering tick that moved the
     // work on meanwhile (which leaves this call's interval stale): it is metered again from where the tick left it.
     const changes = options.nextState !== undefined || options.replicas !== undefined;
@@ -196,7 +206,7 @@ export class Ledger {
     }
   }
 
-  private async meterOnce(workId: string, options: { to?: Date; nextState?: string; replicas?: number; traceparent?: string; traceId?: string; call?: WorkCall }) {
+  private async meterOnce(workId: string, options: TickOptions) {
     const work = await this.store.work(workId);
     if (!work) throw new NotFoundError("work", workId);
     const account = await this.accounts.get(work.account_id);
@@ -237,10 +247,14 @@ export class Ledger {
    * `fn` carries the call out with the `WorkCall` it is given, so the tick or
    * resume it makes records the key in the same transaction as the state
    * change (a repeat arriving meanwhile is answered from that record). A call
-   * that changes nothing (ending work that already ended) records its answer
-   * afterwards; the insert does nothing when the tick already recorded it.
+   * that changes nothing (ending work that already ended: `fn` answers
+   * undefined) answers the work as it stands and records that afterwards; the
+   * insert does nothing when the tick already recorded it.
    */
-  async once<T>(workId: string, operation: string, idempotencyKey: string, request: unknown, fn: (call: WorkCall) => Promise<WorkCallAnswer>, reply: (answer: WorkCallAnswer) => T): Promise<T> {
+  async once<T>(
+    workId: string, operation: string, idempotencyKey: string, request: unknown,
+    fn: (call: WorkCall) => Promise<WorkCallAnswer | undefined>, reply: (answer: WorkCallAnswer) => T,
+  ): Promise<T> {
     const isRun = operation.endsWith("run");
     if (!workId) throw new InvalidArgumentError(isRun ? "run_id" : "deployment_id", "is required");
     requireKey(idempotencyKey);
@@ -257,13 +271,13 @@ export class Ledger {
       if (typeof recorded === "object" && "result" in recorded) return (recorded as { result: T }).result;
       return reply(decodeAnswer(operation, recorded) as WorkCallAnswer);
     }
-    const answer = await fn({ idempotencyKey, requestHash, operation });
+    const answer = (await fn({ idempotencyKey, requestHash, operation })) ?? (await this.workAnswer(workId));
     await this.store.remember(work.account_id, idempotencyKey, operation, requestHash, encodeAnswer(answer));
     return reply(answer);
   }
 
   /** A run or deployment as it stands, as a call on it answers when the call changed nothing. */
-  async workAnswer(workId: string): Promise<WorkCallAnswer> {
+  private async workAnswer(workId: string): Promise<WorkCallAnswer> {
     const work = (await this.store.work(workId))!;
     return {
       state: work.state, chargedThisCallMicros: 0n, totalChargedMicros: BigInt(work.charged_micros), activeMs: Number(work.active_ms), replicas: work.replicas, proceed: true,

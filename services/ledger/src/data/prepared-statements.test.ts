@@ -40,7 +40,7 @@ describe("prepared statements", () => {
     const nasty = `it's "quoted" \\ {1,2} NULL $1`;
     expect(await statements.send(client, [prepared("select $1::text as v, $2::text[] as a", [nasty, [nasty, null]])])).toEqual([[{ v: nasty, a: [nasty, null] }]]);
 
-    // Each kind of value alone, as the escaping takes a shorter path when a value has nothing to escape.
+    // Each character the escaping treats specially, alone, and values that look like SQL or array syntax.
     const texts = ["plain", "only'quote", "only\\backslash", 'only"double', "NULL", "{a,b}", "", " padded "];
     const read = "select $1::text[] as t, $2::bigint[] as b, $3::jsonb as j, $4::text as one, $5::text as other";
     const json = { note: `it's "x" \\ y` };

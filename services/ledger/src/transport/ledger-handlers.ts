@@ -298,15 +298,14 @@ export function ledgerHandlers(
     pauseRun: unary(async (request: ledgerV1.PauseRunRequest) => {
       return ledger.once(request.runId, "pause_run", request.idempotencyKey, request, async (call) => {
         const before = await requireWork(request.runId, "run_id");
-        const result = await ledger.meter(request.runId, { nextState: before.state === "running" ? "paused" : before.state, call, ...traceOf() });
-        return result.work ?? (await ledger.workAnswer(request.runId));
+        return (await ledger.meter(request.runId, { nextState: before.state === "running" ? "paused" : before.state, call, ...traceOf() })).work;
       }, (answer) => ({ chargedThisCallMicros: answer.chargedThisCallMicros.toString(), chargedMicros: answer.chargedThisCallMicros.toString() }));
     }, options),
 
     resumeRun: unary(async (request: ledgerV1.ResumeRunRequest) => {
       return ledger.once(request.runId, "resume_run", request.idempotencyKey, request, async (call) => {
         await requireWork(request.runId, "run_id");
-        return (await ledger.resume(request.runId, call)).work ?? (await ledger.workAnswer(request.runId));
+        return (await ledger.resume(request.runId, call)).work;
       }, (answer) => ({ proceed: answer.state === "running" }));
     }, options),
 
@@ -315,8 +314,7 @@ export function ledgerHandlers(
         const state = L.runEndStateToJSON(request.state).slice("RUN_END_STATE_".length).toLowerCase();
         if (!["finished", "failed", "cancelled"].includes(state)) throw new InvalidArgumentError("state", "must be finished, failed or cancelled");
         const before = await requireWork(request.runId, "run_id");
-        const ended = ["running", "paused"].includes(before.state) ? (await ledger.meter(request.runId, { nextState: state, call, ...traceOf() })).work : undefined;
-        return ended ?? (await ledger.workAnswer(request.runId));
+        return ["running", "paused"].includes(before.state) ? (await ledger.meter(request.runId, { nextState: state, call, ...traceOf() })).work : undefined;
       }, (answer) => ({
         totalChargedMicros: answer.totalChargedMicros.toString(), chargedMicros: answer.totalChargedMicros.toString(), activeSeconds: String(BigInt(answer.activeMs) / 1000n),
       }));
@@ -345,15 +343,14 @@ export function ledgerHandlers(
         if (!Number.isInteger(request.replicas) || request.replicas < 0) throw new InvalidArgumentError("replicas", "must not be negative");
         const before = await requireWork(request.deploymentId, "deployment_id");
         if (before.state !== "running") throw new FailedPreconditionError(`deployment ${request.deploymentId} is ${before.state}`, "DEPLOYMENT_NOT_RUNNING");
-        return (await ledger.meter(request.deploymentId, { replicas: request.replicas, call, ...traceOf() })).work ?? (await ledger.workAnswer(request.deploymentId));
+        return (await ledger.meter(request.deploymentId, { replicas: request.replicas, call, ...traceOf() })).work;
       }, (answer) => ({ replicas: answer.replicas }));
     }, options),
 
     undeploy: unary(async (request: ledgerV1.UndeployRequest) => {
       return ledger.once(request.deploymentId, "undeploy", request.idempotencyKey, request, async (call) => {
         const before = await requireWork(request.deploymentId, "deployment_id");
-        const undeployed = before.state === "running" ? (await ledger.meter(request.deploymentId, { nextState: "undeployed", call, ...traceOf() })).work : undefined;
-        return undeployed ?? (await ledger.workAnswer(request.deploymentId));
+        return before.state === "running" ? (await ledger.meter(request.deploymentId, { nextState: "undeployed", call, ...traceOf() })).work : undefined;
       }, (answer) => ({ totalChargedMicros: answer.totalChargedMicros.toString(), chargedMicros: answer.totalChargedMicros.toString() }));
     }, options),
 

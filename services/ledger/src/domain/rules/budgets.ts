@@ -63,6 +63,11 @@ export function usedOf(account: AccountState, budget: Budget): bigint {
   return current(account, budget) ? budget.usedMicros : 0n;
 }
 
+/** Where the budget's current period starts (per cycle: the account's cycle, null before one opens). */
+function periodStartOf(account: AccountState, budget: Budget): number | null {
+  return budget.perCycle ? (account.cycle?.startMs ?? null) : budget.periodStartMs;
+}
+
 function crossedOf(account: AccountState, budget: Budget): number[] {
   return current(account, budget) ? budget.crossedPercents : [];
 }
@@ -145,7 +150,7 @@ export function chargeBudgets(account: AccountState, unit: string, attribution: 
     }
     writes.push({
       type: "budgetUsage", accountId: account.accountId, budgetId: budget.budgetId, usedMicros, crossedPercents: crossed,
-      periodStartMs: budget.perCycle ? (account.cycle?.startMs ?? null) : budget.periodStartMs,
+      periodStartMs: periodStartOf(account, budget),
     });
   }
   return writes;
@@ -186,10 +191,10 @@ export function reverseBudgets(account: AccountState, charge: ChargeRecord): Wri
   if (charge.amountMicros <= 0n) return [];
   const writes: Write[] = [];
   for (const budget of covering(account, charge.unit, charge.attribution)) {
-    const periodStartMs = budget.perCycle ? (account.cycle?.startMs ?? Infinity) : (budget.periodStartMs ?? Infinity);
-    if (charge.atMs < budget.createdAtMs || charge.atMs < periodStartMs) continue;
+    const periodStartMs = periodStartOf(account, budget);
+    if (periodStartMs === null || charge.atMs < budget.createdAtMs || charge.atMs < periodStartMs) continue;
     const usedMicros = maxBigint(0n, usedOf(account, budget) - charge.amountMicros);
-    writes.push({ type: "budgetUsage", accountId: account.accountId, budgetId: budget.budgetId, usedMicros, crossedPercents: [...crossedOf(account, budget)], periodStartMs: budget.perCycle ? (account.cycle?.startMs ?? null) : budget.periodStartMs });
+    writes.push({ type: "budgetUsage", accountId: account.accountId, budgetId: budget.budgetId, usedMicros, crossedPercents: [...crossedOf(account, budget)], periodStartMs });
   }
   return writes;
 }
