@@ -18,6 +18,7 @@ import pg from "pg";
 import { call, createClient, generateIssuerKey, mintToken } from "@tollgate/grpc-kit";
 import { ensurePostgres } from "@tollgate/postgres";
 import { commonV1, entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
+import { parseSamples, value } from "../scripts/prometheus-text.js";
 import { spawnServices } from "../scripts/services.js";
 import { pgbenchTps } from "./baselines.js";
 import { checkInvariants, type InvariantReport } from "./invariants.js";
@@ -281,12 +282,9 @@ try {
     let seconds = 0;
     for (const ledger of services.replicas.ledger) {
       if (!ledger.metrics) continue;
-      for (const line of (await (await fetch(ledger.metrics)).text()).split("\n")) {
-        if (!line.includes('v8js_gc_type="major"')) continue;
-        const value = Number(line.slice(line.lastIndexOf(" ") + 1));
-        if (line.startsWith("v8js_gc_duration_count")) count += value;
-        else if (line.startsWith("v8js_gc_duration_sum")) seconds += value;
-      }
+      const samples = parseSamples(await (await fetch(ledger.metrics)).text());
+      count += value(samples, "v8js_gc_duration_count", { v8js_gc_type: "major" }) ?? 0;
+      seconds += value(samples, "v8js_gc_duration_sum", { v8js_gc_type: "major" }) ?? 0;
     }
     return { count, seconds };
   }

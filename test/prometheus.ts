@@ -1,29 +1,12 @@
 import { expect } from "vitest";
+import { parseSamples, type Sample } from "../scripts/prometheus-text.js";
 
-export interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
+export { value, type Sample } from "../scripts/prometheus-text.js";
 
 /** Scrapes a Prometheus text endpoint over HTTP and parses its samples. */
 export async function scrape(url: string): Promise<Sample[]> {
   const response = await fetch(url);
   expect(response.status).toBe(200);
   expect(response.headers.get("content-type")).toContain("text/plain");
-  const samples: Sample[] = [];
-  for (const line of (await response.text()).split("\n")) {
-    if (!line || line.startsWith("#")) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)/.exec(line);
-    if (!match) throw new Error(`not a Prometheus sample: ${line}`);
-    const labels = Object.fromEntries([...(match[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1]!, m[2]!]));
-    samples.push({ name: match[1]!, labels, value: Number(match[3]) });
-  }
-  return samples;
-}
-
-/** The sum of the samples named `name` whose labels include `labels` (undefined when there is none). */
-export function value(samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
-  const matching = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
-  return matching.length === 0 ? undefined : matching.reduce((sum, s) => sum + s.value, 0);
+  return parseSamples(await response.text());
 }
