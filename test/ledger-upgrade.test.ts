@@ -263,30 +263,19 @@ describe(`a ledger database upgraded from the migrations through ${LANDED_THROUG
     expect(Number(balance.units[0]!.balanceMicros)).toBe(1000 * CREDIT - charged);
   });
 
-  it("emits spend_cap_reached once per cycle for a new ledger's charge and for an earlier release's, its triggers quiet only for the new one", async () => {
+  it("emits spend_cap_reached once per cycle from the state machine, with the earlier releases' pool triggers and SQL ledger gone", async () => {
     const ledgerRpc = rpc();
     const events = async (accountId: string) => (await client.query(`select payload from ledger.outbox where account_id = $1 and kind = 'spend_cap_reached'`, [accountId])).rows;
-    // The new ledger takes byom-co's cap (0.70 left) to zero: the TypeScript rule emits, the trigger keeps quiet.
-    await call(ledgerRpc, ledgerRpc.charge, ledgerV1.ChargeRequest.fromPartial({ accountId: "byom-co", usage: { kind: { $case: "modelTokens", modelTokens: { model: "own-sonnet", inputTokens: "100000", outputTokens: "30000", cacheReadTokens: "0", cacheWriteTokens: "0" } } }, final: true, idempotencyKey: "after-b1" }));
+    // byom-co's cap (0.70 left) taken to zero, then charged past it: one event.
+    const tokens = (input: string) => ({ kind: { $case: "modelTokens" as const, modelTokens: { model: "own-sonnet", inputTokens: input, outputTokens: "30000", cacheReadTokens: "0", cacheWriteTokens: "0" } } });
+    await call(ledgerRpc, ledgerRpc.charge, ledgerV1.ChargeRequest.fromPartial({ accountId: "byom-co", usage: tokens("100000"), final: true, idempotencyKey: "after-b1" }));
+    await call(ledgerRpc, ledgerRpc.charge, ledgerV1.ChargeRequest.fromPartial({ accountId: "byom-co", usage: tokens("1000"), final: true, idempotencyKey: "after-b2" }));
     const capped = await events("byom-co");
     expect(capped).toHaveLength(1);
     expect(capped[0].payload).toMatchObject({ cap_micros: String(USD) });
-    // A ledger of the earlier release beside it (its SQL function): the trigger still emits for it, once per cycle.
-    await call(clients.entitlements, clients.entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({
-      accountId: "byom-old", name: "byom-old", planId: "byom", seats: 1, billingMode: entitlementsV1.BillingMode.BILLING_MODE_BYOM_USD, spendCapMicros: String(USD),
-    }));
-    await call(ledgerRpc, ledgerRpc.getBalance, { accountId: "byom-old" }); // opens its cycle
-    await charge("byom-old", "usd", null, USD, "old-b1");
-    await charge("byom-old", "usd", null, 1, "old-b2");
-    expect(await events("byom-old")).toMatchObject([{ payload: { cap_micros: String(USD), spent_micros: String(USD) } }]);
-    // The guard itself: in a transaction that says its commit rules run in TypeScript, the trigger writes nothing.
-    await client.query("begin");
-    await client.query(`set local tollgate.commit_rules = 'app'`);
-    await client.query(`update ledger.pools set balance_micros = balance_micros + 1 where account_id = 'byom-old'`);
-    await client.query(`delete from ledger.outbox where account_id = 'byom-old' and kind = 'spend_cap_reached'`);
-    await client.query(`update ledger.pools set balance_micros = 0 where account_id = 'byom-old'`);
-    expect(await events("byom-old")).toEqual([]);
-    await client.query("rollback");
+    // What wrote that event before this release is gone (Migration20261216100000_drop_sql_ledger).
+    const old = await client.query(`select proname from pg_proc where pronamespace = 'ledger'::regnamespace and proname = any($1)`, [["charge", "spend_cap_reached", "notify_room_exhausted"]]);
+    expect(old.rows).toEqual([]);
   });
 
   it("keeps every journal line, each now carrying its entry's account, also those metered work wrote since", async () => {

@@ -9,14 +9,6 @@ import type { Write } from "../domain/writes.js";
 import { ROOM_EXHAUSTED_CHANNEL } from "./migrations/room-exhausted.sql.js";
 import { inline } from "./sql-literals.js";
 
-/**
- * Said first in a batch's transaction, it tells the pool triggers of earlier releases
- * (spend cap reached, room exhausted) that this transaction's commit rules
- * run in TypeScript, so they stay quiet (Migration20261202100000_commit_rules).
- * A ledger of an earlier release never sets it: its triggers still fire for it.
- */
-export const COMMIT_RULES_IN_APP = `set local tollgate.commit_rules = 'app'`;
-
 /** The statements that apply them, sent with the batch's writes. */
 export function commitEffectStatements(writes: readonly Write[]): string[] {
   const statements: string[] = [];

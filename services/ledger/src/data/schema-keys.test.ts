@@ -1,6 +1,7 @@
 // Every key of the migrated ledger schema carries account_id, so PostgreSQL
 // sharded by account (Citus) could hold it: read from pg_catalog, not from
-// the migrations' text. docs/scaling.md names the exceptions and why.
+// the migrations' text. docs/scaling.md names the exceptions and why. And
+// the schema keeps no code of the PL/pgSQL ledger earlier releases ran.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
 import { openDatabase } from "@tollgate/db";
@@ -17,9 +18,6 @@ const EXEMPT_BY_DESIGN = new Map([
   ["migration_checksums.migration_checksums_pkey", "the migrator's bookkeeping"],
   ["mikro_orm_migrations.mikro_orm_migrations_pkey", "the migrator's bookkeeping"],
 ]);
-
-/** Keys not yet carrying account_id (docs/scaling.md): earlier ledgers' grant functions write `on conflict (grant_key)`. */
-const NOT_YET = ["pools.pools_grant_key_key"];
 
 let db: TestDatabase;
 let client: pg.Client;
@@ -50,10 +48,11 @@ describe("the migrated ledger schema's keys", () => {
     );
     expect(rows.length).toBeGreaterThan(10);
     const without = rows.filter((r) => !r.has_account).map((r) => r.key);
-    expect(without).toEqual([...EXEMPT_BY_DESIGN.keys(), ...NOT_YET].sort());
+    expect(without).toEqual([...EXEMPT_BY_DESIGN.keys()].sort());
     expect(rows.map((r) => r.key)).toEqual(expect.arrayContaining([
       "entries.entries_pkey", "lines.lines_pkey", "balances.balances_pkey", "idempotency_keys.idempotency_keys_pkey", "holds.holds_pkey", "pools.pools_pkey", "metered_work.metered_work_pkey",
     ]));
+    expect(rows.find((r) => r.key === "pools.pools_grant_key_key")).toBeDefined(); // now (account_id, grant_key): Migration20261216100000_drop_sql_ledger
   });
 
   it("names each foreign key between account tables by the account too", async () => {
@@ -67,5 +66,17 @@ describe("the migrated ledger schema's keys", () => {
     expect(rows.find((r) => r.key === "lines.lines_entry_fkey")?.columns).toEqual(["account_id", "entry_id"]);
     expect(rows.find((r) => r.key === "lines.lines_pool_fkey")?.columns).toEqual(["account_id", "pool_id"]);
     expect(rows.find((r) => r.key === "entries.entries_hold_fkey")?.columns).toEqual(["account_id", "hold_id"]);
+  });
+});
+
+describe("the migrated ledger schema's code", () => {
+  it("holds no PL/pgSQL ledger: the event feed's sequence and the hard budgets' signal are its only functions and triggers", async () => {
+    const functions = await client.query(`select proname from pg_proc where pronamespace = 'ledger'::regnamespace order by 1`);
+    expect(functions.rows.map((r) => r.proname)).toEqual(["notify_budget_exhausted", "sequence_outbox"]);
+    const triggers = await client.query(
+      `select c.relname || '.' || t.tgname as name from pg_trigger t join pg_class c on c.oid = t.tgrelid
+        where c.relnamespace = 'ledger'::regnamespace and not t.tgisinternal order by 1`,
+    );
+    expect(triggers.rows.map((r) => r.name)).toEqual(["budgets.budgets_exhausted"]);
   });
 });

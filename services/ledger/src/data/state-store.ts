@@ -5,7 +5,7 @@ import { emptyAccount, type AccountState, type Hold, type HoldStatus, type Idemp
 import { IdsExhausted, type LedgerJournal, type LedgerStateStore } from "../domain/store.js";
 import { applyWrites, chargeRecordOf, type Entry, type OutboxEvent, type Write } from "../domain/writes.js";
 import { addBudgets, budgetRowsJson, budgetWriteStatements, type BudgetRow } from "./budgets.js";
-import { COMMIT_RULES_IN_APP, commitEffectStatements } from "./commit-effects.js";
+import { commitEffectStatements } from "./commit-effects.js";
 import { PreparedStatements } from "./prepared-statements.js";
 import { inline, prepared, type Statement } from "./sql-literals.js";
 import { TimeOrderedIds } from "./time-ordered-ids.js";
@@ -264,7 +264,7 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
         // Round trip 1: begin, the locks in their order, the reads.
         const names = named(commands);
         const reads = this.reads(names, true);
-        const opening = ["begin", COMMIT_RULES_IN_APP, ...PLANNING];
+        const opening = ["begin", ...PLANNING];
         const rows = reads.rows((await this.statements.send(client, [...opening, ...reads.statements])).slice(opening.length));
         let reserved = rows.ids;
         let decided: { value: T; writes: readonly Write[] };

@@ -24,6 +24,7 @@ import { Migration20261202510000_late_usage } from "./Migration20261202510000_la
 import { Migration20261203100000_pool_hold_work_keys } from "./Migration20261203100000_pool_hold_work_keys.js";
 import { Migration20261203200000_quiet_pool_triggers } from "./Migration20261203200000_quiet_pool_triggers.js";
 import { Migration20261203300000_budget_created_at } from "./Migration20261203300000_budget_created_at.js";
+import { Migration20261216100000_drop_sql_ledger } from "./Migration20261216100000_drop_sql_ledger.js";
 
 export const migrations = [
   Migration20261123000000_initial,
@@ -52,4 +53,5 @@ export const migrations = [
   Migration20261203100000_pool_hold_work_keys,
   Migration20261203200000_quiet_pool_triggers,
   Migration20261203300000_budget_created_at,
+  Migration20261216100000_drop_sql_ledger,
 ];
