@@ -16,11 +16,11 @@ import { availableParallelism } from "node:os";
 import { createInterface } from "node:readline";
 import pg from "pg";
 import { call, createClient, generateIssuerKey, mintToken } from "@tollgate/grpc-kit";
-import { ensurePostgres } from "@tollgate/postgres";
 import { commonV1, entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { parseSamples, value } from "../scripts/prometheus-text.js";
 import { spawnServices } from "../scripts/services.js";
 import { pgbenchTps } from "./baselines.js";
+import { benchDatabase } from "./database.js";
 import { checkInvariants, type InvariantReport } from "./invariants.js";
 import { meterWork } from "./meter.js";
 import { closedLoop, openLoop, round, type Latencies, type LoopResult } from "./load.js";
@@ -43,34 +43,14 @@ const log = (line: string) => console.log(`[bench +${((performance.now() - start
 const root = new URL("..", import.meta.url).pathname;
 
 // ── database ────────────────────────────────────────────────────────────────
-const server = await ensurePostgres({ tryLocal: true, log });
-const adminUrl = new URL(server.url);
-const benchDb = `tollgate_bench_${Date.now().toString(36)}`;
-{
-  const admin = new pg.Client({ connectionString: server.url });
-  await admin.connect();
-  await admin.query(`create database ${benchDb}`);
-  const version = (await admin.query("show server_version")).rows[0].server_version as string;
-  await admin.end();
-  adminUrl.pathname = `/${benchDb}`;
-  log(`database ${benchDb} on PostgreSQL ${version}`);
-  process.env.BENCH_PG_VERSION = version;
-}
-const databaseUrl = adminUrl.toString();
-/** One query on the server's maintenance connection. */
-async function adminQuery<Row extends object>(text: string, values: unknown[]): Promise<Row[]> {
-  const admin = new pg.Client({ connectionString: server.url });
-  await admin.connect();
-  try {
-    return (await admin.query<Row>(text, values)).rows;
-  } finally {
-    await admin.end();
-  }
-}
+const database = await benchDatabase("tollgate_bench", log);
+log(`database ${database.name} on PostgreSQL ${database.version}`);
+process.env.BENCH_PG_VERSION = database.version;
+const databaseUrl = database.url;
 /** The PostgreSQL backends connected to this run's database now. */
-const benchBackends = async () => (await adminQuery<{ pid: number }>("select pid from pg_stat_activity where datname = $1", [benchDb])).map((row) => row.pid);
+const benchBackends = async () => (await database.admin<{ pid: number }>("select pid from pg_stat_activity where datname = $1", [database.name])).map((row) => row.pid);
 /** Deadlocks PostgreSQL has detected (and broken by cancelling a transaction) in this run's database so far. */
-const benchDeadlocks = async () => Number((await adminQuery<{ deadlocks: string }>("select deadlocks from pg_stat_database where datname = $1", [benchDb]))[0]?.deadlocks ?? 0);
+const benchDeadlocks = async () => Number((await database.admin<{ deadlocks: string }>("select deadlocks from pg_stat_database where datname = $1", [database.name]))[0]?.deadlocks ?? 0);
 
 // ── baselines ───────────────────────────────────────────────────────────────
 const PGBENCH_SECONDS = quick ? 3 : SECONDS;
@@ -464,11 +444,7 @@ try {
   if (violated.length > 0) log(`invariants violated after ${violated.map((w) => w.name).join(", ")}`);
 } finally {
   await services.stop();
-  const admin = new pg.Client({ connectionString: server.url });
-  await admin.connect();
-  await admin.query(`drop database if exists ${benchDb} with (force)`);
-  await admin.end();
-  await server.stop();
+  await database.drop();
 }
 
 function describeProfile(summary: ProfileSummary | undefined): string {

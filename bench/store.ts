@@ -15,13 +15,12 @@
 // before writing its migration.
 import { parseArgs } from "node:util";
 import { connectionPool, openDatabase } from "@tollgate/db";
-import pg from "pg";
 import type { Command, RollOverCommand } from "../services/ledger/src/domain/commands.js";
 import { execute } from "../services/ledger/src/domain/state-machine.js";
 import { ledgerEntities } from "../services/ledger/src/data/entities.js";
 import { migrations } from "../services/ledger/src/data/migrations/index.js";
 import { PostgresLedgerStateStore } from "../services/ledger/src/data/state-store.js";
-import { ensurePostgres } from "@tollgate/postgres";
+import { benchDatabase } from "./database.js";
 import { cpuSeconds } from "./procstat.js";
 
 const { values: options } = parseArgs({
@@ -56,17 +55,8 @@ const charge = (accountId: string, holdId: string, key: string): Command => ({
   attribution, rateTableVersion: 1n, traceparent: "", traceId: "0af7651916cd43dd8448eb211c80319c",
 });
 
-const server = await ensurePostgres({ tryLocal: true, log: console.log });
-const benchDb = `tollgate_store_${Date.now().toString(36)}`;
-const admin = async (sql: string) => {
-  const client = new pg.Client({ connectionString: server.url });
-  await client.connect();
-  await client.query(sql).finally(() => client.end());
-};
-await admin(`create database ${benchDb}`);
-const url = new URL(server.url);
-url.pathname = `/${benchDb}`;
-const orm = await openDatabase({ url: url.toString(), schema: "ledger", entities: ledgerEntities, migrations, poolMax: 4 });
+const database = await benchDatabase("tollgate_store", console.log);
+const orm = await openDatabase({ url: database.url, schema: "ledger", entities: ledgerEntities, migrations, poolMax: 4 });
 try {
   const pool = await connectionPool(orm);
   if (options.sql) await pool.query(options.sql);
@@ -139,6 +129,5 @@ try {
   }
 } finally {
   await orm.close();
-  await admin(`drop database if exists ${benchDb} with (force)`);
-  await server.stop();
+  await database.drop();
 }
