@@ -27,7 +27,7 @@ function counting(pool: PgPool): { pool: PgPool; sent: string[] } {
         let wrapper = wrappers.get(client);
         if (!wrapper) {
           wrapper = {
-            query: (text, values) => (sent.push(text), client.query(text, values)),
+            query: (text: string, valuesOrCallback?: unknown) => (sent.push(text), (client.query as (text: string, more?: unknown) => unknown)(text, valuesOrCallback)),
             release: (error) => client.release(error),
           } as PgClient;
           wrappers.set(client, wrapper);

@@ -16,6 +16,7 @@ import { insertWorkStatement, toWork, updateWorkStatement, WORK_COLUMNS, type Wo
 /** The part of a `pg` client the store uses (the pool behind the ORM: `connectionPool(orm)`). */
 export interface PgClient {
   query<R = Record<string, unknown>>(text: string, values?: readonly unknown[]): Promise<{ rows: R[] }>;
+  query(text: string, callback: (error: Error | undefined, result: unknown) => void): void;
   release(error?: Error | boolean): void;
 }
 
