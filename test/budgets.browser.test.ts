@@ -49,7 +49,7 @@ afterAll(async () => {
 const BUDGET = "credits/agent/support-bot";
 
 describe("budgets in the console", () => {
-  it("an operator sets a budget with a reason; the account page shows used / limit as the ledger counts it, a change keeps it, and the audit log has both", async () => {
+  it("an operator sets a budget with a reason; the account page shows used / limit as the ledger counts it, a change keeps it, removing it ends it, and the audit log has each", async () => {
     const viewer = await signInPage(browser, gateway.url, "vera", "viewer-pass", "/#/tollgate-accounts/budget-co/show");
     await viewer.getByTestId("budgets-empty").waitFor();
     expect(await viewer.getByTestId("budget-add-button").isDisabled(), "a viewer may not set budgets").toBe(true);
@@ -100,6 +100,19 @@ describe("budgets in the console", () => {
     // The ledger's own record of the gRPC SetBudget: the gateway's principal, acting for otto.
     await page.getByRole("row").filter({ hasText: /SetBudget/ }).filter({ hasText: "raised after the fix shipped" }).first().waitFor();
     await page.screenshot({ path: `${screenshots}/audit-budget.png`, fullPage: true });
+
+    // Removed with a reason: the account page no longer lists it, the ledger no longer counts it, the audit log has it.
+    await page.goto(`${gateway.url}/#/tollgate-accounts/budget-co/show`);
+    await page.getByTestId(`budget-remove-${BUDGET}`).click();
+    await page.getByTestId("budget-remove-dialog").waitFor();
+    expect(await page.getByTestId("budget-remove-summary").textContent()).toContain("15 credits of 60 credits");
+    await page.getByTestId("budget-remove-reason").fill("support bot retired");
+    await page.getByTestId("budget-remove-submit").click();
+    await page.getByTestId("budget-remove-dialog").waitFor({ state: "hidden" });
+    await page.getByTestId("budgets-empty").waitFor();
+    expect((await call(ledger, ledger.getBalance, { accountId: "budget-co" })).budgets).toEqual([]);
+    await page.goto(`${gateway.url}/#/tollgate-audit`);
+    await page.getByRole("row").filter({ hasText: "support bot retired" }).first().waitFor();
     await page.close();
   }, 180_000);
 });

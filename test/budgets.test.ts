@@ -216,4 +216,30 @@ describe("budgets", () => {
     expect(await startRun("run-e", "agent-free")).toMatchObject({ allowed: true });
     await call(ledger, ledger.endRun, { runId: "run-e", state: L.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "end-e" });
   });
+
+  it("support removes a budget: the agent's work is no longer denied, a repeat answers the same, an unknown one is NOT_FOUND, the meter role may not", async () => {
+    const accountId = "budget-meter";
+    const { ledger } = platform.clients;
+    await setBudget(accountId, { scopeId: "agent-gone", limitMicros: String(5 * CREDIT), idempotencyKey: "gone-set" });
+    await call(ledger, ledger.charge, L.ChargeRequest.fromPartial({ accountId, usage: replies("gpt-4o", 1), final: true, idempotencyKey: "gone-c1", attribution: agent("agent-gone") }));
+    const authorize = (key: string) =>
+      call(ledger, ledger.authorize, L.AuthorizeRequest.fromPartial({ accountId, estimate: replies("gpt-4o", 1), idempotencyKey: key, ttlMs: "60000", attribution: agent("agent-gone") }));
+    expect(await authorize("gone-a1")).toMatchObject({ allowed: false, reason: L.DenialReason.DENIAL_REASON_BUDGET_EXCEEDED });
+
+    const remove = (fields: Partial<ledgerV1.DeleteBudgetRequest>) =>
+      call(ledger, ledger.deleteBudget, L.DeleteBudgetRequest.fromPartial({ accountId, budgetId: "credits/agent/agent-gone", reason: "agent retired", idempotencyKey: "gone-d1", ...fields }));
+    const removed = await remove({});
+    expect(removed.budget).toMatchObject({ budgetId: "credits/agent/agent-gone", limitMicros: String(5 * CREDIT), usedMicros: String(5 * CREDIT) });
+    expect((await budgetsOf(accountId)).map((b) => b.budgetId)).not.toContain("credits/agent/agent-gone");
+    expect(await authorize("gone-a2")).toMatchObject({ allowed: true });
+    expect(await remove({})).toEqual(removed);
+    await expect(remove({ idempotencyKey: "gone-d2" })).rejects.toMatchObject({ code: status.NOT_FOUND, details: expect.stringContaining("credits/agent/agent-gone") });
+    await expect(remove({ idempotencyKey: "gone-d3", reason: "" })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining("reason") });
+    const reader = createClient(L.LedgerServiceClient, platform.ledger.address, platform.serviceCredentials("metering", ["meter"]));
+    try {
+      await expect(call(reader, reader.deleteBudget, L.DeleteBudgetRequest.fromPartial({ accountId, budgetId: "credits/agent/x", reason: "r", idempotencyKey: "meter-del" }))).rejects.toMatchObject({ code: status.PERMISSION_DENIED });
+    } finally {
+      reader.close();
+    }
+  });
 });

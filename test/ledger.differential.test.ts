@@ -1,7 +1,7 @@
 /**
  * The differential test of the ledger: one random sequence of Grant,
  * Authorize, Charge (one-shot, on a hold, above the hold), Release,
- * ExtendHold, Adjust, ReverseCharge and SetBudget (soft and hard budgets on
+ * ExtendHold, Adjust, ReverseCharge, SetBudget and DeleteBudget (soft and hard budgets on
  * two tasks, which Authorize and Charge are attributed to or not) — with bad inputs, replays, reused
  * keys, unknown and foreign ids, several accounts, plans and units, negative
  * and low-credit limits, pools with priorities and expiry, holds that expire —
@@ -11,7 +11,7 @@
  * (PostgreSQL store, group commit, authentication on). Every answer must be the same
  * (ok or error code, reason and field; denial reason, amounts, balances,
  * held, hold status, expiry times, a budget's used and reserved), and so must each account's balances,
- * pools, holds and journal at the end.
+ * pools, holds, journal and budgets at the end.
  *
  * Time: both sides decide at the same instants. The ledger is started with a
  * clock the test moves (`tick`), and the memory side reads the same clock. The
@@ -40,9 +40,12 @@ import { extendHold } from "../services/ledger/src/domain/use-cases/extend-hold.
 import { grant } from "../services/ledger/src/domain/use-cases/grant.js";
 import { release } from "../services/ledger/src/domain/use-cases/release.js";
 import { reverse } from "../services/ledger/src/domain/use-cases/reverse.js";
+import { deleteBudget } from "../services/ledger/src/domain/use-cases/delete-budget.js";
 import { setBudget } from "../services/ledger/src/domain/use-cases/set-budget.js";
 import { rollOver } from "../services/ledger/src/domain/use-cases/roll-over.js";
 import type { LedgerDeps } from "../services/ledger/src/domain/use-cases/run.js";
+import type { BudgetAnswer } from "../services/ledger/src/domain/commands.js";
+import { budgetAnswer } from "../services/ledger/src/domain/rules/budgets.js";
 import { attributionFromProto, budgetModeFromProto, budgetScopeFromProto, poolKindFromProto } from "../services/ledger/src/transport/codec.js";
 import { startPlatform, type Platform } from "./platform.js";
 
@@ -83,6 +86,7 @@ type Op =
   | { op: "adjust"; account: number; pool: number | null; amount: number; reason: string }
   | { op: "reverse"; account: number; charge: number | null; reason: string }
   | { op: "budget"; account: number; unit: "credits" | "tool_runs"; task: number; limit: number; hard: boolean; perCycle: boolean }
+  | { op: "unbudget"; account: number; unit: "credits" | "tool_runs"; task: number; reason: string }
   | { op: "tick"; ms: number }
   | { op: "replay"; index: number }
   | { op: "reuse"; index: number }
@@ -126,6 +130,7 @@ const simple: fc.Arbitrary<Op>[] = [
     op: fc.constant("budget" as const), account, unit: fc.constantFrom("credits" as const, "tool_runs" as const), task: fc.nat(1),
     limit: fc.oneof({ arbitrary: fc.integer({ min: 0, max: 80_000 }), weight: 12 }, { arbitrary: fc.constant(-1), weight: 1 }), hard: fc.boolean(), perCycle: fc.boolean(),
   }),
+  fc.record({ op: fc.constant("unbudget" as const), account, unit: fc.constantFrom("credits" as const, "tool_runs" as const), task: fc.nat(1), reason }),
 ];
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
@@ -224,6 +229,8 @@ function requests(accountId: string, op: Exclude<Op, { op: "tick" | "replay" | "
         accountId, unit: UNITS[op.unit], scope: L.BudgetScope.BUDGET_SCOPE_TASK, scopeId: taskId(op.task), limitMicros: String(op.limit),
         mode: op.hard ? L.BudgetMode.BUDGET_MODE_HARD : L.BudgetMode.BUDGET_MODE_SOFT, perCycle: op.perCycle, reason: "differential", actor: "differential", idempotencyKey: key,
       });
+    case "unbudget":
+      return L.DeleteBudgetRequest.fromPartial({ accountId, budgetId: `${op.unit}/task/${taskId(op.task)}`, reason: op.reason, actor: "differential", idempotencyKey: key });
     case "release":
       return L.ReleaseRequest.fromPartial({ accountId, holdId: holdId(op.hold), idempotencyKey: key });
     case "extend":
@@ -303,7 +310,11 @@ function ledgerSide(platform: Platform, clock: Clock): Side {
         }
         case "budget": {
           const b = (await call(ledger, ledger.setBudget, request as ledgerV1.SetBudgetRequest)).budget!;
-          return { ok: true, value: { budget: b.budgetId, limit: b.limitMicros, hard: b.mode === L.BudgetMode.BUDGET_MODE_HARD, used: b.usedMicros, reserved: b.reservedMicros, thresholds: b.thresholdPercents.join(",") } };
+          return { ok: true, value: budgetOnWire(b) };
+        }
+        case "unbudget": {
+          const b = (await call(ledger, ledger.deleteBudget, request as ledgerV1.DeleteBudgetRequest)).budget!;
+          return { ok: true, value: budgetOnWire(b) };
         }
       }
     } catch (error) {
@@ -312,7 +323,16 @@ function ledgerSide(platform: Platform, clock: Clock): Side {
   });
 }
 
-const MESSAGES = { authorize: "AuthorizeRequest", charge: "ChargeRequest", release: "ReleaseRequest", extend: "ExtendHoldRequest", grant: "GrantRequest", adjust: "AdjustRequest", reverse: "ReverseChargeRequest", budget: "SetBudgetRequest" } as const;
+const MESSAGES = {
+  authorize: "AuthorizeRequest", charge: "ChargeRequest", release: "ReleaseRequest", extend: "ExtendHoldRequest", grant: "GrantRequest", adjust: "AdjustRequest", reverse: "ReverseChargeRequest",
+  budget: "SetBudgetRequest", unbudget: "DeleteBudgetRequest",
+} as const;
+
+/** A budget as both sides compare it (an answer of SetBudget or DeleteBudget, and the final state). */
+const budgetOnWire = (b: ledgerV1.Budget) =>
+  ({ budget: b.budgetId, limit: b.limitMicros, hard: b.mode === L.BudgetMode.BUDGET_MODE_HARD, used: b.usedMicros, reserved: b.reservedMicros, thresholds: b.thresholdPercents.join(",") });
+const budgetInMemory = (b: BudgetAnswer) =>
+  ({ budget: b.budgetId, limit: String(b.limitMicros), hard: b.mode === "hard", used: String(b.usedMicros), reserved: String(b.reservedMicros), thresholds: b.thresholdPercents.join(",") });
 
 /** The use cases over the in-memory store: the state machine alone. Requests are decoded as the handlers decode them. */
 function memorySide(deps: LedgerDeps, clock: Clock): Side {
@@ -376,7 +396,11 @@ function memorySide(deps: LedgerDeps, clock: Clock): Side {
             accountId, unit: unitFromProto(q.unit, "unit"), scope: budgetScopeFromProto(q.scope), scopeId: q.scopeId, limitMicros: int64(q.limitMicros, "limit_micros"),
             mode: budgetModeFromProto(q.mode), perCycle: q.perCycle, thresholdPercents: q.thresholdPercents, reason: q.reason, ...actor, idempotencyKey: q.idempotencyKey,
           });
-          return { ok: true, value: { budget: b.budgetId, limit: String(b.limitMicros), hard: b.mode === "hard", used: String(b.usedMicros), reserved: String(b.reservedMicros), thresholds: b.thresholdPercents.join(",") } };
+          return { ok: true, value: budgetInMemory(b) };
+        }
+        case "unbudget": {
+          const q = request as ledgerV1.DeleteBudgetRequest;
+          return { ok: true, value: budgetInMemory(await deleteBudget(deps, { accountId, budgetId: q.budgetId, reason: q.reason, ...actor, idempotencyKey: q.idempotencyKey })) };
         }
       }
     } catch (error) {
@@ -548,7 +572,7 @@ async function runSequence(ops: Op[]): Promise<string | null> {
   if (difference) return difference;
   for (const accountId of ids) {
     const [theirs, mine] = [await ledgerState(accountId, server.names), await memoryState(store, accountId, memory.names)];
-    for (const part of ["pools", "holds", "entries", "units"] as const) {
+    for (const part of ["pools", "holds", "entries", "units", "budgets"] as const) {
       if (JSON.stringify(theirs[part]) !== JSON.stringify(mine[part])) return differ(`${accountId}: the ${part} differ at the end (pools: ${JSON.stringify(theirs.pools)})`, theirs[part], mine[part]);
     }
   }
@@ -571,6 +595,8 @@ function changed(op: Op): Op {
       return { ...op, charge: (op.charge ?? 0) + 1 };
     case "budget":
       return { ...op, limit: op.limit + 1 };
+    case "unbudget":
+      return { ...op, task: 1 - op.task };
     default:
       return op;
   }
@@ -585,6 +611,7 @@ interface Final {
   pools: unknown[];
   holds: unknown[];
   entries: unknown[];
+  budgets: unknown[];
 }
 
 async function ledgerState(accountId: string, names: Names): Promise<Final> {
@@ -605,6 +632,7 @@ async function ledgerState(accountId: string, names: Names): Promise<Final> {
   entries.sort((a, b) => Number(BigInt(a.entryId) - BigInt(b.entryId)));
   const order = entries.map((e) => e.entryId);
   return {
+    budgets: balance.budgets.map(budgetOnWire).sort(byText),
     units: balance.units.map((u) => ({ unit: unitName(u.unit), balance: u.balanceMicros, held: u.heldMicros, available: u.availableMicros })).sort(byText),
     pools: balance.pools.map((p) => ({ pool: names.pool(p.poolId), kind: kindName(p.kind), unit: unitName(p.unit), balance: p.balanceMicros, granted: p.grantedMicros, priority: p.priority, expiresAtMs: ms(p.expiresAt), closed: p.closed, reload: `${p.reloadBelowMicros}/${p.reloadToMicros}` })).sort(byText),
     holds: holds.map((h) => ({ hold: names.hold(h.holdId), unit: unitName(h.unit), amount: h.amountMicros, charged: h.chargedMicros, status: L.holdStatusToJSON(h.status).replace("HOLD_STATUS_", "").toLowerCase(), expiresAtMs: ms(h.expiresAt), createdAtMs: ms(h.createdAt) })).sort(byText),
@@ -622,6 +650,7 @@ async function memoryState(store: MemoryLedgerStore, accountId: string, names: N
   const entries = (await store.entries(accountId)).sort((a, b) => Number(a.entryId - b.entryId));
   const order = entries.map((e) => String(e.entryId));
   return {
+    budgets: [...account.budgets.values()].map((b) => budgetInMemory(budgetAnswer(account, b))).sort(byText),
     units: [...account.units.values()].map((u) => {
       const balance = live.filter((p) => p.unit === u.unit).reduce((sum, p) => sum + p.balanceMicros, 0n);
       return { unit: u.unit, balance: String(balance), held: String(u.heldMicros), available: String(balance - u.heldMicros) };
@@ -637,7 +666,7 @@ async function memoryState(store: MemoryLedgerStore, accountId: string, names: N
   };
 }
 
-it("answers every call as the state machine does, and ends in the same balances, pools, holds and journal", async () => {
+it("answers every call as the state machine does, and ends in the same balances, pools, holds, journal and budgets", async () => {
   const differences: string[] = [];
   try {
     await fc.assert(
@@ -676,6 +705,13 @@ it("answers every call as the state machine does, and ends in the same balances,
           { op: "authorize", account: 2, model: "credits", replies: 2, ttlMs: LONG_TTL_MS, badKey: false, task: 1 },
           { op: "budget", account: 2, unit: "credits", task: 0, limit: 8_000, hard: false, perCycle: true },
           { op: "budget", account: 3, unit: "credits", task: 1, limit: -1, hard: true, perCycle: false },
+          // Removed: the task's next call is not denied; a second removal is NOT_FOUND; a budget left in place is compared at the end.
+          { op: "unbudget", account: 2, unit: "credits", task: 0, reason: "differential" },
+          { op: "authorize", account: 2, model: "credits", replies: 2, ttlMs: LONG_TTL_MS, badKey: false, task: 0 },
+          { op: "unbudget", account: 2, unit: "credits", task: 0, reason: "differential" },
+          { op: "unbudget", account: 2, unit: "credits", task: 1, reason: "" },
+          { op: "budget", account: 1, unit: "credits", task: 1, limit: 9_000, hard: true, perCycle: false },
+          { op: "charge", account: 1, hold: null, model: "credits", replies: 1, final: true, task: 1 },
         ]]],
       },
     );
@@ -688,7 +724,7 @@ it("answers every call as the state machine does, and ends in the same balances,
     "authorize: ok", "authorize: INSUFFICIENT_CREDITS", "authorize: INVALID_FIELD", "charge: ok", "charge: uncollected", "charge: stop", "charge: HOLD_CLOSED",
     "charge: HOLD_NOT_FOUND", "charge: MODEL_NOT_FOUND", "release: released", "release: expired", "extend: ok", "grant: ok", "grant: INVALID_FIELD",
     "adjust: ok", "adjust: ADJUSTMENT_BELOW_LIMIT", "adjust: POOL_NOT_FOUND", "reverse: ok", "reverse: ENTRY_NOT_FOUND", "authorize: IDEMPOTENCY_KEY_REUSED",
-    "budget: ok", "budget: INVALID_FIELD", "authorize: BUDGET_EXCEEDED",
+    "budget: ok", "budget: INVALID_FIELD", "authorize: BUDGET_EXCEEDED", "unbudget: ok", "unbudget: BUDGET_NOT_FOUND", "unbudget: INVALID_FIELD",
   ]) {
     expect(seen.get(path) ?? 0, `${path} (reached: ${reached.join(", ")})`).toBeGreaterThan(0);
   }

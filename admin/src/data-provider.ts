@@ -73,6 +73,8 @@ export interface TollgateDataProvider extends DataProvider {
   setSpendCap(resource: string, params: { accountId: string } & SetSpendCapBody): Promise<AccountActionAnswer>;
   /** Sets (or changes) a budget on one attribution scope (operator; reason audited). */
   setBudget(resource: string, params: { accountId: string } & SetBudgetBody): Promise<{ budget: Budget; audit_id: string }>;
+  /** Removes a budget (operator; reason audited); answers it as it counted then. */
+  deleteBudget(resource: string, params: { accountId: string; budgetId: string; reason: string }): Promise<{ removed: Budget; audit_id: string }>;
   resendNotification(resource: string, params: { id: string; reason: string }): Promise<{ notification: NotificationRow; audit_id: string }>;
   dismissBanner(resource: string, params: { id: string; reason: string }): Promise<{ banner: Banner; audit_id: string }>;
   /** Holds, entries, runs and deployments across every account, by an id a support ticket carries. */
@@ -333,6 +335,7 @@ export function tollgateDataProvider(options: TollgateDataProviderOptions): Toll
     setAccountLimits: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/limits`, body),
     setSpendCap: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/spend-cap`, body),
     setBudget: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/budgets`, body),
+    deleteBudget: (_r, { accountId, budgetId, reason }) => request("DELETE", `/api/accounts/${seg(accountId)}/budgets/${seg(budgetId)}`, undefined, { reason }),
     resendNotification: (_r, { id, reason }) => post(`/api/notifications/${seg(id)}/resend`, { reason }),
     dismissBanner: (_r, { id, reason }) => post(`/api/banners/${seg(id)}/dismiss`, { reason }),
     search: (_r, { q, signal }) => get("/api/search", { q }, signal),

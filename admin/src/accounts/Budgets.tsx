@@ -1,3 +1,4 @@
+import Delete from "@mui/icons-material/Delete";
 import Edit from "@mui/icons-material/Edit";
 import Add from "@mui/icons-material/Add";
 import { Button, Card, CardContent, Checkbox, FormControlLabel, LinearProgress, Stack, Table, TableBody, TableCell, TableHead, TableRow, TextField, Tooltip, Typography } from "@mui/material";
@@ -27,6 +28,7 @@ const NEW: Draft = { unit: "credits", scope: "agent", scope_id: "", limit: "", m
 export function BudgetsPanel({ accountId, budgets }: { accountId: string; budgets: Budget[] }) {
   const { canOperate } = useRole();
   const [editing, setEditing] = useState<{ draft: Draft; existing: boolean } | null>(null);
+  const [removing, setRemoving] = useState<Budget | null>(null);
   const edit = (b: Budget) =>
     setEditing({ existing: true, draft: { unit: b.unit, scope: b.scope, scope_id: b.scope_id, limit: microsToHuman(b.limit_micros), mode: b.mode, per_cycle: b.per_cycle } });
   const action = (testId: string, label: string, icon: ReactNode, onClick: () => void) => {
@@ -77,7 +79,10 @@ export function BudgetsPanel({ accountId, budgets }: { accountId: string; budget
                   </TableCell>
                   <TableCell>{formatAmount(b.reserved_micros, b.unit)}</TableCell>
                   <TableCell>{b.per_cycle ? "This cycle" : "Since set"}</TableCell>
-                  <TableCell align="right">{action(`budget-edit-${b.id}`, "Edit", <Edit />, () => edit(b))}</TableCell>
+                  <TableCell align="right">
+                    {action(`budget-edit-${b.id}`, "Edit", <Edit />, () => edit(b))}
+                    {action(`budget-remove-${b.id}`, "Remove", <Delete />, () => setRemoving(b))}
+                  </TableCell>
                 </TableRow>
               ))}
             </TableBody>
@@ -85,7 +90,30 @@ export function BudgetsPanel({ accountId, budgets }: { accountId: string; budget
         )}
       </CardContent>
       {editing && <BudgetDialog accountId={accountId} initial={editing.draft} existing={editing.existing} onClose={() => setEditing(null)} />}
+      {removing && <RemoveBudgetDialog accountId={accountId} budget={removing} onClose={() => setRemoving(null)} />}
     </Card>
+  );
+}
+
+function RemoveBudgetDialog({ accountId, budget, onClose }: { accountId: string; budget: Budget; onClose: () => void }) {
+  const provider = useTollgate();
+  return (
+    <ActionDialog
+      open
+      onClose={onClose}
+      title={`Remove the ${scopeLabel(budget.scope).toLowerCase()} ${budget.scope_id} budget`}
+      testId="budget-remove"
+      submitLabel="Remove budget"
+      successMessage="Budget removed"
+      onSubmit={(reason) => provider.deleteBudget(RESOURCES.accounts, { accountId, budgetId: budget.id, reason })}
+    >
+      {() => (
+        <Typography data-testid="budget-remove-summary">
+          It has used {formatAmount(budget.used_micros, budget.unit)} of {formatAmount(budget.limit_micros, budget.unit)}.
+          {budget.mode === "hard" ? " Its work will no longer be refused at the limit." : " Its warnings stop."} Setting it again starts a new budget.
+        </Typography>
+      )}
+    </ActionDialog>
   );
 }
 

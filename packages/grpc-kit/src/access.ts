@@ -69,6 +69,7 @@ export const ACCESS: Readonly<Record<string, Access>> = {
   [`${L}Adjust`]: audited(support),
   [`${L}ReverseCharge`]: audited(support),
   [`${L}SetBudget`]: audited(support),
+  [`${L}DeleteBudget`]: audited(support),
   [`${L}GetBalance`]: read,
   [`${L}GetHold`]: readAll,
   [`${L}ListHolds`]: read,

@@ -101,6 +101,8 @@ export const FIELD_RULES: Record<string, FieldRule> = {
   "*.amount_micros": AMOUNT,
   "*.spend_cap_micros": { min: 0n, max: AMOUNT.max },
   "tollgate.ledger.v1.SetBudgetRequest.limit_micros": { min: 0n, max: AMOUNT.max },
+  // "<unit>/<scope>/<scope_id>": a scope id is at most DEFAULT_MAX_LENGTH characters.
+  "tollgate.ledger.v1.DeleteBudgetRequest.budget_id": { maxLength: 512 },
   "*.low_credit_limit_micros": AMOUNT,
   "*.negative_limit_micros": AMOUNT,
   "*.reload_below_micros": { min: 0n, max: AMOUNT.max },

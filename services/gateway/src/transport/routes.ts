@@ -349,6 +349,19 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     });
   });
 
+  app.delete("/api/accounts/:id/budgets/:budgetId", async (request) => {
+    const { id, budgetId } = request.params as { id: string; budgetId: string };
+    return action(request, {
+      role: "operator",
+      name: "delete_budget",
+      target: `budget:${budgetId}`,
+      accountId: id,
+      before: async () => (await balanceOf(id)).budgets.find((b) => b.id === budgetId) ?? null,
+      run: (reason, key) => call(ledger, ledger.deleteBudget, { accountId: id, budgetId, reason, actor: userOf(request).username, idempotencyKey: key }),
+      after: (r) => ({ removed: budgetView(r.budget!) }),
+    });
+  });
+
   const updateAccount = (request: FastifyRequest, role: Role, name: string, change: Partial<entitlementsV1.UpdateAccountRequest>) => {
     const { id } = request.params as { id: string };
     return action(request, {

@@ -55,14 +55,22 @@ const intArray = (values: readonly number[]) => `{${values.join(",")}}`;
 
 /**
  * A batch's budget writes as statements (sent with its other writes and the
- * commit): the budgets support set (upserted), then the usage charges left
- * (the last per budget).
+ * commit): the budgets support removed, then those it set (upserted: a
+ * budget removed and set again in one batch is a new row), then the usage
+ * charges left (the last per budget).
  */
 export function budgetWriteStatements(writes: readonly Write[]): string[] {
   const statements: string[] = [];
   const set = new Map<string, Budget>();
   const usage = new Map<string, Extract<Write, { type: "budgetUsage" }>>();
+  const deleted = new Map<string, { accountId: string; budgetId: string }>();
   for (const w of writes) {
+    if (w.type === "budgetDeleted") {
+      const key = JSON.stringify([w.accountId, w.budgetId]);
+      set.delete(key);
+      usage.delete(key);
+      deleted.set(key, w);
+    }
     if (w.type === "budget") {
       // The budget as set carries its usage as of then: usage written before it in the batch is in it.
       const key = JSON.stringify([w.budget.accountId, w.budget.budgetId]);
@@ -70,6 +78,13 @@ export function budgetWriteStatements(writes: readonly Write[]): string[] {
       usage.delete(key);
     }
     if (w.type === "budgetUsage") usage.set(JSON.stringify([w.accountId, w.budgetId]), w);
+  }
+  if (deleted.size > 0) {
+    const rows = [...deleted.values()];
+    statements.push(inline(
+      `delete from ledger.budgets b using unnest($1::text[], $2::text[]) as x(a, id) where b.account_id = x.a and b.budget_id = x.id`,
+      [rows.map((w) => w.accountId), rows.map((w) => w.budgetId)],
+    ));
   }
   if (set.size > 0) {
     const rows = [...set.values()];

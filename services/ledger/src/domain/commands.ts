@@ -114,6 +114,18 @@ export interface SetBudgetCommand extends Keyed, BudgetTerms {
   onBehalfOf?: string;
 }
 
+/**
+ * Removes a budget (support; reason required). What its scope spends stops
+ * counting against it; setting it again starts a new budget.
+ */
+export interface DeleteBudgetCommand extends Keyed {
+  type: "deleteBudget";
+  budgetId: string;
+  reason: string;
+  actor: string;
+  onBehalfOf?: string;
+}
+
 export interface UnitSetup {
   unit: string;
   allotmentMicros: bigint;
@@ -216,7 +228,7 @@ export interface ExpireCommand {
 
 export type Command =
   | AuthorizeCommand | ChargeCommand | ReleaseCommand | ExtendHoldCommand | GrantCommand | AdjustCommand | ReverseCommand
-  | RollOverCommand | StartWorkCommand | MeterCommand | ResumeWorkCommand | ExpireCommand | SetBudgetCommand;
+  | RollOverCommand | StartWorkCommand | MeterCommand | ResumeWorkCommand | ExpireCommand | SetBudgetCommand | DeleteBudgetCommand;
 
 export type DenialReason =
   | "ACCOUNT_SUSPENDED" | "NOT_ELIGIBLE" | "BUDGET_EXCEEDED" | "SPEND_CAP_REACHED" | "FREE_CREDITS_EXPIRED" | "BELOW_LOW_CREDIT_LIMIT" | "INSUFFICIENT_CREDITS";
@@ -339,6 +351,8 @@ export interface AnswerOf {
   expireHolds: ExpireAnswer;
   expirePools: ExpireAnswer;
   setBudget: BudgetAnswer;
+  /** The budget as it counted when it was removed. */
+  deleteBudget: BudgetAnswer;
 }
 
 export type LedgerErrorCode = "INVALID_ARGUMENT" | "NOT_FOUND" | "ALREADY_EXISTS" | "FAILED_PRECONDITION";

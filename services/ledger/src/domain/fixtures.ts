@@ -3,7 +3,7 @@
  * state, the journal and the outbox between batches, and command builders
  * with sensible defaults. Used by the rules' tests and the property tests.
  */
-import type { AdjustCommand, AnswerOf, AuthorizeCommand, ChargeCommand, Command, ExtendHoldCommand, GrantCommand, ReleaseCommand, Result, RollOverCommand, SetBudgetCommand, UnitSetup } from "./commands.js";
+import type { AdjustCommand, AnswerOf, AuthorizeCommand, ChargeCommand, Command, ExtendHoldCommand, GrantCommand, ReleaseCommand, Result, RollOverCommand, SetBudgetCommand, UnitSetup, DeleteBudgetCommand } from "./commands.js";
 import { execute, type BatchOutcome } from "./state-machine.js";
 import { emptyAccount, type AccountFacts, type AccountState, type Ids, type LedgerState, type Pool } from "./state.js";
 import type { Entry, OutboxEvent } from "./writes.js";
@@ -141,6 +141,13 @@ export class Machine {
     return {
       type: "setBudget", accountId: this.setup.accountId, unit: "credits", scope: "agent", scopeId: "agent-1", limitMicros, mode: "hard", perCycle: false, thresholdPercents: [],
       reason: "cap the agent", actor: "support", idempotencyKey: fields.idempotencyKey ?? this.nextKey(), requestHash: `budget:${limitMicros}:${JSON.stringify({ ...fields, idempotencyKey: "" })}`, ...fields,
+    };
+  }
+
+  deleteBudget(budgetId: string, fields: Partial<DeleteBudgetCommand> = {}): DeleteBudgetCommand {
+    return {
+      type: "deleteBudget", accountId: this.setup.accountId, budgetId, reason: "no longer needed", actor: "support",
+      idempotencyKey: fields.idempotencyKey ?? this.nextKey(), requestHash: `delete-budget:${budgetId}:${JSON.stringify({ ...fields, idempotencyKey: "" })}`, ...fields,
     };
   }
 

@@ -56,7 +56,7 @@ import {
   invalid, notFound, precondition,
   type AdjustCommand, type AnswerOf, type AuthorizeAnswer, type AuthorizeCommand, type BudgetAnswer, type ChargeAnswer, type ChargeCommand, type Command,
   type ExtendHoldCommand, type GrantCommand, type LedgerError, type MeterCommand, type ReleaseCommand, type Result, type ResumeWorkCommand, type ReverseCommand, type RollOverCommand, type WorkCallAnswer,
-  type SetBudgetCommand, type StartWorkCommand,
+  type DeleteBudgetCommand, type SetBudgetCommand, type StartWorkCommand,
 } from "./commands.js";
 import { budgetAnswer, budgetCap, chargeBudgets, hardRoom, reservationPasses, reverseBudgets, setBudget } from "./rules/budgets.js";
 import { autoReload } from "./rules/auto-reload.js";
@@ -168,7 +168,7 @@ function lazyExpiry(account: AccountState, ctx: BatchContext): Work {
   return work;
 }
 
-type Keyed = AuthorizeCommand | ChargeCommand | ReleaseCommand | ExtendHoldCommand | GrantCommand | AdjustCommand | ReverseCommand | StartWorkCommand | SetBudgetCommand;
+type Keyed = AuthorizeCommand | ChargeCommand | ReleaseCommand | ExtendHoldCommand | GrantCommand | AdjustCommand | ReverseCommand | StartWorkCommand | SetBudgetCommand | DeleteBudgetCommand;
 
 /**
  * The frame every keyed command shares: field checks, what it names, the
@@ -239,6 +239,9 @@ function decide(account: AccountState, command: Command, ctx: BatchContext): Dec
       }, (work) => startWork(work, command, ctx));
     case "setBudget":
       return keyed(account, command, ctx, { fields: () => budgetFields(command), found: () => unitFound(account, command.unit) }, (work) => setBudgetOf(work, command, ctx));
+    case "deleteBudget":
+      // The budget is looked for after a replay is recalled: once removed, a repeated call answers as the first did.
+      return keyed(account, command, ctx, { fields: () => deleteBudgetFields(command), found: () => null }, (work) => deleteBudgetOf(work, command));
     case "rollOver":
       return rollOverAccount(account, command, ctx);
     case "meter":
@@ -314,6 +317,21 @@ function setBudgetOf(work: Work, c: SetBudgetCommand, ctx: BatchContext): { valu
   const budget = setBudget(work.account, c, ctx.nowMs);
   work.add([{ type: "budget", budget }]);
   return { value: budgetAnswer(work.account, budget) };
+}
+
+function deleteBudgetFields(c: DeleteBudgetCommand): LedgerError | null {
+  if (!c.budgetId) return invalid("budget_id", "is required");
+  if (!c.reason) return invalid("reason", "is required");
+  if (!c.actor) return invalid("actor", "is required");
+  return null;
+}
+
+function deleteBudgetOf(work: Work, c: DeleteBudgetCommand): LedgerError | { value: BudgetAnswer } {
+  const budget = work.account.budgets.get(c.budgetId);
+  if (!budget) return notFound("budget", c.budgetId);
+  const value = budgetAnswer(work.account, budget);
+  work.add([{ type: "budgetDeleted", accountId: c.accountId, budgetId: c.budgetId }]);
+  return { value };
 }
 
 function adjustFields(c: AdjustCommand): LedgerError | null {

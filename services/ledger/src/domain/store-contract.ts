@@ -206,6 +206,14 @@ export function describeLedgerStateStore(name: string, open: () => Promise<Opene
       expect((await store.outbox(id)).filter((e) => e.kind === "budget_crossed").map((e) => [e.payload.budget_id, e.payload.threshold_percent])).toEqual([
         ["credits/workspace/w1", 80], ["credits/workspace/w1", 100], ["credits/agent/a1", 50],
       ]);
+      // Support removes budgets: one alone; another removed, charged past and set again in one batch (a new budget, nothing used).
+      const remove = (key: string, budgetId: string): Command => ({ type: "deleteBudget", accountId: id, budgetId, reason: "done", actor: "support", idempotencyKey: key, requestHash: key });
+      await run([remove("d1", "credits/workspace/w1")], T0 + 5);
+      await run([remove("d2", "credits/agent/a1"), spend("p1", CREDIT), set("b5", 5n * CREDIT, { perCycle: false })], T0 + 6);
+      const after = (await store.account(id))!.budgets;
+      expect([...after.keys()]).toEqual(["credits/agent/a1"]);
+      expect(after.get("credits/agent/a1")).toEqual(decided.at(-1)!.state.get(id)!.budgets.get("credits/agent/a1"));
+      expect(after.get("credits/agent/a1")).toMatchObject({ usedMicros: 0n, limitMicros: 5n * CREDIT, createdAtMs: T0 + 6 });
     });
 
     it("keeps runs and deployments as the state machine leaves them: start, ticks with running totals, pause, resume, scale, undeploy", async () => {

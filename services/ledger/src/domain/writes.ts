@@ -66,6 +66,8 @@ export type Write =
   | { type: "workChange"; accountId: string; workId: string; changes: Partial<Omit<Work, "workId" | "accountId">> }
   /** A budget set (or changed) by support: its definition, and its usage as it now counts. */
   | { type: "budget"; budget: Budget }
+  /** A budget support removed. */
+  | { type: "budgetDeleted"; accountId: string; budgetId: string }
   /** What a budget has used in its period, as the charge left it (absolute: the account's lock orders them). */
   | { type: "budgetUsage"; accountId: string; budgetId: string; usedMicros: bigint; crossedPercents: number[]; periodStartMs: number | null }
   /** A commit left the unit with no room (rules/room-exhausted.ts): a signal to listeners, not a row. */
@@ -166,6 +168,9 @@ export function applyWrites(state: LedgerState, writes: readonly Write[]): void 
       }
       case "budget":
         account(state, write.budget.accountId).budgets.set(write.budget.budgetId, { ...write.budget });
+        break;
+      case "budgetDeleted":
+        account(state, write.accountId).budgets.delete(write.budgetId);
         break;
       case "budgetUsage": {
         const budgets = account(state, write.accountId).budgets;

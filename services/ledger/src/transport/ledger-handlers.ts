@@ -17,6 +17,7 @@ import { grant } from "../domain/use-cases/grant.js";
 import { extendHold } from "../domain/use-cases/extend-hold.js";
 import { release } from "../domain/use-cases/release.js";
 import { reverse } from "../domain/use-cases/reverse.js";
+import { deleteBudget } from "../domain/use-cases/delete-budget.js";
 import { setBudget } from "../domain/use-cases/set-budget.js";
 import type { CycleOpener } from "../domain/use-cases/open-cycle.js";
 import { rollOver } from "../domain/use-cases/roll-over.js";
@@ -132,6 +133,17 @@ export function ledgerHandlers(
         mode: budgetModeFromProto(request.mode),
         perCycle: request.perCycle,
         thresholdPercents: request.thresholdPercents,
+        reason: request.reason,
+        ...actorOf(context, request.actor),
+        idempotencyKey: request.idempotencyKey,
+      });
+      return { budget: budgetToProto(budget) };
+    }, options),
+
+    deleteBudget: unary(async (request: ledgerV1.DeleteBudgetRequest, context) => {
+      const budget = await deleteBudget(deps, {
+        accountId: request.accountId,
+        budgetId: request.budgetId,
         reason: request.reason,
         ...actorOf(context, request.actor),
         idempotencyKey: request.idempotencyKey,

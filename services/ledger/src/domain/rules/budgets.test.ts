@@ -144,4 +144,23 @@ describe("budgets", () => {
     expect(m.run(m.setBudget(-1n))[0]).toMatchObject({ ok: false, error: { field: "limit_micros" } });
     expect(m.run(m.setBudget(1n, { unit: "usd" }))[0]).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
   });
+
+  it("a budget support removes stops counting and denying; a repeated removal answers as the first, an unknown one is NOT_FOUND", () => {
+    const m = Machine.open({ allotmentMicros: 1_000n });
+    m.ok(m.setBudget(50n));
+    m.ok(m.charge(30n, { attribution: AGENT }));
+    expect(m.ok(m.authorize(40n, { attribution: AGENT }))).toMatchObject({ allowed: false, reason: "BUDGET_EXCEEDED" });
+    const held = m.ok(m.authorize(10n, { attribution: AGENT }));
+    const removal = m.deleteBudget("credits/agent/agent-1", { idempotencyKey: "remove-1" });
+    expect(m.ok(removal)).toMatchObject({ budgetId: "credits/agent/agent-1", usedMicros: 30n, reservedMicros: 10n, limitMicros: 50n });
+    expect(m.account.budgets.has("credits/agent/agent-1")).toBe(false);
+    expect(m.ok(m.authorize(400n, { attribution: AGENT })).allowed).toBe(true);
+    expect(m.ok(m.charge(100n, { holdId: held.holdId!, attribution: {} }))).toMatchObject({ chargedMicros: 100n, proceed: true });
+    // The same key again: the first answer, not NOT_FOUND; a new key on the removed budget: NOT_FOUND.
+    expect(m.run(removal)[0]).toMatchObject({ ok: true, replayed: true, value: { usedMicros: 30n } });
+    expect(m.run(m.deleteBudget("credits/agent/agent-1"))[0]).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
+    expect(m.run(m.deleteBudget("credits/agent/agent-1", { reason: "" }))[0]).toMatchObject({ ok: false, error: { code: "INVALID_ARGUMENT", field: "reason" } });
+    // Set again, it is a new budget: nothing used.
+    expect(m.ok(m.setBudget(50n))).toMatchObject({ usedMicros: 0n });
+  });
 });

@@ -1,17 +1,11 @@
 import type { AdjustAnswer } from "../commands.js";
 import { fingerprint } from "../fingerprint.js";
-import { requireAccountId, run, type LedgerDeps } from "./run.js";
+import { requireAccountId, run, type LedgerDeps, type SupportRequest } from "./run.js";
 
-export interface AdjustRequest {
-  accountId: string;
+export interface AdjustRequest extends SupportRequest {
   poolId: string;
   /** Signed: positive credits the pool, negative debits it. */
   amountMicros: bigint;
-  reason: string;
-  actor: string;
-  /** The person the actor acted for (recorded on the entry; not part of the request's fingerprint). */
-  onBehalfOf?: string | undefined;
-  idempotencyKey: string;
   traceId: string;
 }
 

@@ -1,21 +1,15 @@
 import type { GrantAnswer } from "../commands.js";
 import { fingerprint } from "../fingerprint.js";
 import type { PoolKind } from "../state.js";
-import { requireAccountId, run, type LedgerDeps } from "./run.js";
+import { requireAccountId, run, type LedgerDeps, type SupportRequest } from "./run.js";
 
-export interface GrantRequest {
-  accountId: string;
+export interface GrantRequest extends SupportRequest {
   poolKind: PoolKind;
   unit: string;
   amountMicros: bigint;
   expiresAt?: Date;
   priority: number;
-  reason: string;
-  actor: string;
-  idempotencyKey: string;
   traceId: string;
-  /** The person the actor acted for (recorded on the entry; not part of the request's fingerprint). */
-  onBehalfOf?: string | undefined;
   reload?: { belowMicros: bigint; toMicros: bigint; cooldownMs: number };
 }
 

@@ -1,15 +1,10 @@
 import type { ReverseAnswer } from "../commands.js";
 import { fingerprint } from "../fingerprint.js";
-import { requireAccountId, run, type LedgerDeps } from "./run.js";
+import { requireAccountId, run, type LedgerDeps, type SupportRequest } from "./run.js";
 
-export interface ReverseRequest {
-  accountId: string;
+export interface ReverseRequest extends SupportRequest {
   /** The charge entry to return. */
   entryId: bigint;
-  reason: string;
-  actor: string;
-  onBehalfOf?: string | undefined;
-  idempotencyKey: string;
   traceId: string;
 }
 

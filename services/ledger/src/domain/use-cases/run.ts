@@ -26,6 +26,16 @@ export interface LedgerDeps {
 }
 
 /** Idempotency keys are kept at least this long. */
+/** What every support write names beside its own fields: whose account, why, who, for whom, and its key. */
+export interface SupportRequest {
+  accountId: string;
+  reason: string;
+  actor: string;
+  /** The person the actor acted for (recorded with the change; not part of the request's fingerprint). */
+  onBehalfOf?: string | undefined;
+  idempotencyKey: string;
+}
+
 export const MIN_IDEMPOTENCY_RETENTION_MS = 24 * 3_600_000;
 
 export interface ReloadPrices {

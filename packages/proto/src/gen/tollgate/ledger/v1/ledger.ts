@@ -946,6 +946,27 @@ export interface SetBudgetResponse {
   budget: Budget | undefined;
 }
 
+export interface DeleteBudgetRequest {
+  /** Bound: at most 128 characters. */
+  accountId: string;
+  /**
+   * "<unit>/<scope>/<scope_id>", as Budget.budget_id.
+   * Bound: at most 512 characters.
+   */
+  budgetId: string;
+  /** Bound: at most 1024 characters. */
+  reason: string;
+  /** Bound: at most 128 characters. */
+  actor: string;
+  /** Bound: at most 128 characters. */
+  idempotencyKey: string;
+}
+
+export interface DeleteBudgetResponse {
+  /** The budget as it counted when it was removed. */
+  budget: Budget | undefined;
+}
+
 export interface Pool {
   poolId: string;
   kind: PoolKind;
@@ -5050,6 +5071,220 @@ export const SetBudgetResponse: MessageFns<SetBudgetResponse> = {
   },
   fromPartial(object: DeepPartial<SetBudgetResponse>): SetBudgetResponse {
     const message = createBaseSetBudgetResponse();
+    message.budget = (object.budget !== undefined && object.budget !== null)
+      ? Budget.fromPartial(object.budget)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDeleteBudgetRequest(): DeleteBudgetRequest {
+  return { accountId: "", budgetId: "", reason: "", actor: "", idempotencyKey: "" };
+}
+
+export const DeleteBudgetRequest: MessageFns<DeleteBudgetRequest> = {
+  encode(message: DeleteBudgetRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accountId !== "") {
+      writer.uint32(10).string(message.accountId);
+    }
+    if (message.budgetId !== "") {
+      writer.uint32(18).string(message.budgetId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    if (message.actor !== "") {
+      writer.uint32(34).string(message.actor);
+    }
+    if (message.idempotencyKey !== "") {
+      writer.uint32(42).string(message.idempotencyKey);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteBudgetRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteBudgetRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.budgetId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.actor = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteBudgetRequest {
+    return {
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      budgetId: isSet(object.budgetId)
+        ? globalThis.String(object.budgetId)
+        : isSet(object.budget_id)
+        ? globalThis.String(object.budget_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      actor: isSet(object.actor) ? globalThis.String(object.actor) : "",
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : "",
+    };
+  },
+
+  toJSON(message: DeleteBudgetRequest): unknown {
+    const obj: any = {};
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.budgetId !== "") {
+      obj.budgetId = message.budgetId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.actor !== "") {
+      obj.actor = message.actor;
+    }
+    if (message.idempotencyKey !== "") {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteBudgetRequest>): DeleteBudgetRequest {
+    return DeleteBudgetRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeleteBudgetRequest>): DeleteBudgetRequest {
+    const message = createBaseDeleteBudgetRequest();
+    message.accountId = object.accountId ?? "";
+    message.budgetId = object.budgetId ?? "";
+    message.reason = object.reason ?? "";
+    message.actor = object.actor ?? "";
+    message.idempotencyKey = object.idempotencyKey ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteBudgetResponse(): DeleteBudgetResponse {
+  return { budget: undefined };
+}
+
+export const DeleteBudgetResponse: MessageFns<DeleteBudgetResponse> = {
+  encode(message: DeleteBudgetResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.budget !== undefined) {
+      Budget.encode(message.budget, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteBudgetResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteBudgetResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.budget = Budget.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteBudgetResponse {
+    return { budget: isSet(object.budget) ? Budget.fromJSON(object.budget) : undefined };
+  },
+
+  toJSON(message: DeleteBudgetResponse): unknown {
+    const obj: any = {};
+    if (message.budget !== undefined) {
+      obj.budget = Budget.toJSON(message.budget);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteBudgetResponse>): DeleteBudgetResponse {
+    return DeleteBudgetResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeleteBudgetResponse>): DeleteBudgetResponse {
+    const message = createBaseDeleteBudgetResponse();
     message.budget = (object.budget !== undefined && object.budget !== null)
       ? Budget.fromPartial(object.budget)
       : undefined;
@@ -15963,6 +16198,22 @@ export const LedgerServiceService = {
     responseSerialize: (value: SetBudgetResponse): Buffer => Buffer.from(SetBudgetResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SetBudgetResponse => SetBudgetResponse.decode(value),
   },
+  /**
+   * Removes a budget, with a reason (support): what its scope spends stops
+   * counting against it and a HARD one no longer denies or stops anything.
+   * The answer is the budget as it counted when removed; setting it again
+   * starts a new budget. An unknown budget_id is NOT_FOUND.
+   */
+  deleteBudget: {
+    path: "/tollgate.ledger.v1.LedgerService/DeleteBudget" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteBudgetRequest): Buffer => Buffer.from(DeleteBudgetRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteBudgetRequest => DeleteBudgetRequest.decode(value),
+    responseSerialize: (value: DeleteBudgetResponse): Buffer =>
+      Buffer.from(DeleteBudgetResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteBudgetResponse => DeleteBudgetResponse.decode(value),
+  },
   getBalance: {
     path: "/tollgate.ledger.v1.LedgerService/GetBalance" as const,
     requestStream: false as const,
@@ -16330,6 +16581,13 @@ export interface LedgerServiceServer extends UntypedServiceImplementation {
    * running work when a tick reaches it.
    */
   setBudget: handleUnaryCall<SetBudgetRequest, SetBudgetResponse>;
+  /**
+   * Removes a budget, with a reason (support): what its scope spends stops
+   * counting against it and a HARD one no longer denies or stops anything.
+   * The answer is the budget as it counted when removed; setting it again
+   * starts a new budget. An unknown budget_id is NOT_FOUND.
+   */
+  deleteBudget: handleUnaryCall<DeleteBudgetRequest, DeleteBudgetResponse>;
   getBalance: handleUnaryCall<GetBalanceRequest, GetBalanceResponse>;
   getHold: handleUnaryCall<GetHoldRequest, GetHoldResponse>;
   /** Holds, newest first (e.g. the open ones: work in flight). */
@@ -16605,6 +16863,27 @@ export interface LedgerServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SetBudgetResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Removes a budget, with a reason (support): what its scope spends stops
+   * counting against it and a HARD one no longer denies or stops anything.
+   * The answer is the budget as it counted when removed; setting it again
+   * starts a new budget. An unknown budget_id is NOT_FOUND.
+   */
+  deleteBudget(
+    request: DeleteBudgetRequest,
+    callback: (error: ServiceError | null, response: DeleteBudgetResponse) => void,
+  ): ClientUnaryCall;
+  deleteBudget(
+    request: DeleteBudgetRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteBudgetResponse) => void,
+  ): ClientUnaryCall;
+  deleteBudget(
+    request: DeleteBudgetRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteBudgetResponse) => void,
   ): ClientUnaryCall;
   getBalance(
     request: GetBalanceRequest,
