@@ -115,6 +115,21 @@ describe("console gateway", () => {
     expect(audit.body.data[0].before.units[0].available_micros).toBe("20000000");
   });
 
+  it("lets an operator remove a budget with a reason (the budget id URL-encoded), and answers a viewer 403, no reason 400, an unknown budget 404", async () => {
+    const operator = await login("otto", "operator-pass");
+    const viewer = await login("vera", "viewer-pass");
+    const set = await api("/api/accounts/acme/budgets", { method: "POST", token: operator, body: { unit: "credits", scope: "agent", scope_id: "bot/1", limit: "40", mode: "hard", reason: "cap the bot" } });
+    expect(set.status).toBe(200);
+    const path = `/api/accounts/acme/budgets/${encodeURIComponent("credits/agent/bot/1")}`;
+    expect(await api(path, { method: "DELETE", token: viewer, body: { reason: "tidy" } })).toMatchObject({ status: 403, body: { error: { reason: "ROLE_REQUIRED" } } });
+    expect(await api(path, { method: "DELETE", token: operator, body: {} })).toMatchObject({ status: 400, body: { error: { field: "reason" } } });
+    const removed = await api(path, { method: "DELETE", token: operator, body: { reason: "bot retired" } });
+    expect(removed).toMatchObject({ status: 200, body: { removed: { id: "credits/agent/bot/1", scope_id: "bot/1" } } });
+    expect(removed.body.audit_id).toBeTruthy();
+    expect((await api("/api/accounts/acme", { token: viewer })).body.balance.budgets).toEqual([]);
+    expect(await api(path, { method: "DELETE", token: operator, body: { reason: "again" } })).toMatchObject({ status: 404 });
+  });
+
   it("keeps plan changes for admins", async () => {
     const operator = await login("otto", "operator-pass");
     const admin = await login("ada", "admin-pass");
