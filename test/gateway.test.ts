@@ -115,16 +115,17 @@ describe("console gateway", () => {
     expect(audit.body.data[0].before.units[0].available_micros).toBe("20000000");
   });
 
-  it("lets an operator remove a budget with a reason (the budget id URL-encoded), and answers a viewer 403, no reason 400, an unknown budget 404", async () => {
+  it("lets an operator remove a budget with a reason (the budget id URL-encoded, however long its scope id), and answers a viewer 403, no reason 400, an unknown budget 404", async () => {
     const operator = await login("otto", "operator-pass");
     const viewer = await login("vera", "viewer-pass");
-    const set = await api("/api/accounts/acme/budgets", { method: "POST", token: operator, body: { unit: "credits", scope: "agent", scope_id: "bot/1", limit: "40", mode: "hard", reason: "cap the bot" } });
+    const scopeId = `bot/${"x".repeat(250)}`; // the longest scope id SetBudget takes (256)
+    const set = await api("/api/accounts/acme/budgets", { method: "POST", token: operator, body: { unit: "credits", scope: "agent", scope_id: scopeId, limit: "40", mode: "hard", reason: "cap the bot" } });
     expect(set.status).toBe(200);
-    const path = `/api/accounts/acme/budgets/${encodeURIComponent("credits/agent/bot/1")}`;
+    const path = `/api/accounts/acme/budgets/${encodeURIComponent(`credits/agent/${scopeId}`)}`;
     expect(await api(path, { method: "DELETE", token: viewer, body: { reason: "tidy" } })).toMatchObject({ status: 403, body: { error: { reason: "ROLE_REQUIRED" } } });
     expect(await api(path, { method: "DELETE", token: operator, body: {} })).toMatchObject({ status: 400, body: { error: { field: "reason" } } });
     const removed = await api(path, { method: "DELETE", token: operator, body: { reason: "bot retired" } });
-    expect(removed).toMatchObject({ status: 200, body: { removed: { id: "credits/agent/bot/1", scope_id: "bot/1" } } });
+    expect(removed).toMatchObject({ status: 200, body: { removed: { id: `credits/agent/${scopeId}`, scope_id: scopeId } } });
     expect(removed.body.audit_id).toBeTruthy();
     expect((await api("/api/accounts/acme", { token: viewer })).body.balance.budgets).toEqual([]);
     expect(await api(path, { method: "DELETE", token: operator, body: { reason: "again" } })).toMatchObject({ status: 404 });
@@ -263,6 +264,9 @@ describe("gateway hardening", () => {
     expect(listed.headers.get("access-control-allow-credentials")).toBeNull();
     expect((await preflight(hardened.url, "https://evil.example")).headers.get("access-control-allow-origin")).toBeNull();
     expect((await preflight(gateway.url, "https://evil.example")).headers.get("access-control-allow-origin")).toBeNull();
+    // Removing a budget is a DELETE with a JSON body: a listed origin may send it.
+    const removal = await fetch(`${hardened.url}/api/accounts/acme/budgets/x`, { method: "OPTIONS", headers: { origin, "access-control-request-method": "DELETE", "access-control-request-headers": "authorization,content-type" } });
+    expect(removal.headers.get("access-control-allow-methods")).toContain("DELETE");
     const read = await fetch(`${gateway.url}/api/accounts`, { headers: { origin: "https://evil.example", authorization: `Bearer ${await login("vera", "viewer-pass")}` } });
     expect(read.headers.get("access-control-allow-origin")).toBeNull();
   });

@@ -15,6 +15,7 @@ import { createTestDatabase, eventually, TEST_PRINCIPAL, testIssuer, type TestDa
 import { accountView } from "../services/ledger/src/data/account-cache.js";
 import { ledgerEntities } from "../services/ledger/src/data/entities.js";
 import { migrations } from "../services/ledger/src/data/migrations/index.js";
+import { DROPPED_FUNCTIONS } from "../services/ledger/src/data/migrations/Migration20261216100000_drop_sql_ledger.js";
 import { cycleAt } from "../services/ledger/src/domain/cycle.js";
 import { CREDIT, replies } from "./fixtures.js";
 
@@ -273,8 +274,9 @@ describe(`a ledger database upgraded from the migrations through ${LANDED_THROUG
     const capped = await events("byom-co");
     expect(capped).toHaveLength(1);
     expect(capped[0].payload).toMatchObject({ cap_micros: String(USD) });
-    // What wrote that event before this release is gone (Migration20261216100000_drop_sql_ledger).
-    const old = await client.query(`select proname from pg_proc where pronamespace = 'ledger'::regnamespace and proname = any($1)`, [["charge", "spend_cap_reached", "notify_room_exhausted"]]);
+    // What wrote that event before this release, and every other function the upgrade test filled the schema through, is gone.
+    const old = await client.query(`select proname from pg_proc where pronamespace = 'ledger'::regnamespace and proname = any($1)`, [DROPPED_FUNCTIONS]);
+    expect(DROPPED_FUNCTIONS).toEqual(expect.arrayContaining(["open_account", "authorize", "charge", "grant", "start_work", "meter_work", "spend_cap_reached"]));
     expect(old.rows).toEqual([]);
   });
 

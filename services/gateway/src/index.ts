@@ -86,10 +86,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     notifications: createClient(notificationsV1.NotificationsServiceClient, options.addresses.notifications, clientOptions),
   };
 
-  const app = Fastify({ logger: false, bodyLimit: 256 * 1024 });
+  // A budget id (`<unit>/<scope>/<scope id>`, up to 512 characters) is a path parameter of its removal.
+  const app = Fastify({ logger: false, bodyLimit: 256 * 1024, routerOptions: { maxParamLength: 600 } });
   // Tokens travel in the Authorization header, never in cookies: no CORS credentials.
   await app.register(cors, {
     origin: options.corsOrigins && options.corsOrigins.length > 0 ? options.corsOrigins : false,
+    methods: ["GET", "HEAD", "POST", "DELETE"],
     allowedHeaders: ["authorization", "content-type", "idempotency-key"],
     exposedHeaders: ["content-range", "x-trace-id"],
   });

@@ -5,8 +5,8 @@ import { executeCall, inline, type Statement } from "./sql-literals.js";
  * The part of a `pg` client a sender uses: its callback form. Awaited
  * through `pg`'s own promise form, a batch's result rows outlived the batch
  * in V8's young generation — bench/store.ts promoted 761 KB per young
- * collection against 13 KB through the callback (bench/README.md, "Where the
- * open loop's tail comes from").
+ * collection against 13 KB through the callback (bench/README.md,
+ * "Following the chain further").
  */
 export interface QueryClient {
   query(text: string, callback: (error: Error | undefined, result: unknown) => void): void;

@@ -225,9 +225,8 @@ const text = (value: bigint | number | null | undefined) => (value === null || v
  * holds and the records of its keys, lets the state machine decide, then
  * applies all writes with one multi-row statement per table and commits — in
  * two round trips: the begin, the locks and the reads in one, the writes and
- * the commit in the other. The locks are the ones the SQL functions of
- * earlier releases take, in their order, so old and new ledgers may run side
- * by side. No SQL function and no
+ * the commit in the other. Every release takes the locks in this one order,
+ * so old and new ledgers may run side by side. No SQL function and no
  * subtransaction on the way; a batch that meets a concurrent one (a deadlock,
  * an account opened by two at once) is tried again.
  */
@@ -577,7 +576,6 @@ function writeStatements(read: LedgerState, writes: readonly Write[]): Statement
   if (poolChanges.size > 0) {
     const ids = [...poolChanges.keys()];
     const changes = [...poolChanges.values()];
-    // The spend-cap trigger of earlier releases still sees each pool's balance move once, as before.
     statements.push(prepared(
       `update ledger.pools p
           set balance_micros = p.balance_micros + x.b, granted_micros = p.granted_micros + x.g, closed = p.closed or x.c,

@@ -25,7 +25,6 @@ export interface LedgerDeps {
   cycles?: OpenCycles;
 }
 
-/** Idempotency keys are kept at least this long. */
 /** What every support write names beside its own fields: whose account, why, who, for whom, and its key. */
 export interface SupportRequest {
   accountId: string;
@@ -36,6 +35,7 @@ export interface SupportRequest {
   idempotencyKey: string;
 }
 
+/** Idempotency keys are kept at least this long. */
 export const MIN_IDEMPOTENCY_RETENTION_MS = 24 * 3_600_000;
 
 export interface ReloadPrices {
