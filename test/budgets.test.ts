@@ -217,14 +217,18 @@ describe("budgets", () => {
     await call(ledger, ledger.endRun, { runId: "run-e", state: L.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "end-e" });
   });
 
-  it("support removes a budget: the agent's work is no longer denied, a repeat answers the same, an unknown one is NOT_FOUND, the meter role may not", async () => {
+  it("support removes a budget: the agent's work is no longer denied, its fixed banner comes down, a repeat answers the same, an unknown one is NOT_FOUND, the meter role may not", async () => {
     const accountId = "budget-meter";
-    const { ledger } = platform.clients;
-    await setBudget(accountId, { scopeId: "agent-gone", limitMicros: String(5 * CREDIT), idempotencyKey: "gone-set" });
+    const { ledger, notifications } = platform.clients;
+    await setBudget(accountId, { scopeId: "agent-gone", limitMicros: String(5 * CREDIT), thresholdPercents: [100], idempotencyKey: "gone-set" });
     await call(ledger, ledger.charge, L.ChargeRequest.fromPartial({ accountId, usage: replies("gpt-4o", 1), final: true, idempotencyKey: "gone-c1", attribution: agent("agent-gone") }));
     const authorize = (key: string) =>
       call(ledger, ledger.authorize, L.AuthorizeRequest.fromPartial({ accountId, estimate: replies("gpt-4o", 1), idempotencyKey: key, ttlMs: "60000", attribution: agent("agent-gone") }));
     expect(await authorize("gone-a1")).toMatchObject({ allowed: false, reason: L.DenialReason.DENIAL_REASON_BUDGET_EXCEEDED });
+    const bannersOf = async (scopeId: string) =>
+      (await call(notifications, notifications.listBanners, { accountId, includeDismissed: false })).banners.filter((b) => b.rule === "budget_100" && b.message.includes(scopeId));
+    const fixed = await eventually(async () => ((await bannersOf("agent-gone")).length > 0 ? await bannersOf("agent-gone") : undefined), 8_000, "the hard budget's banner");
+    expect(fixed[0]).toMatchObject({ kind: notificationsV1.BannerKind.BANNER_KIND_FIXED });
 
     const remove = (fields: Partial<ledgerV1.DeleteBudgetRequest>) =>
       call(ledger, ledger.deleteBudget, L.DeleteBudgetRequest.fromPartial({ accountId, budgetId: "credits/agent/agent-gone", reason: "agent retired", idempotencyKey: "gone-d1", ...fields }));
@@ -232,6 +236,13 @@ describe("budgets", () => {
     expect(removed.budget).toMatchObject({ budgetId: "credits/agent/agent-gone", limitMicros: String(5 * CREDIT), usedMicros: String(5 * CREDIT) });
     expect((await budgetsOf(accountId)).map((b) => b.budgetId)).not.toContain("credits/agent/agent-gone");
     expect(await authorize("gone-a2")).toMatchObject({ allowed: true });
+    await eventually(async () => ((await bannersOf("agent-gone")).length === 0 ? true : undefined), 8_000, "the banner taken down after the removal");
+    // Raised past what it used, a hard budget's banner comes down too.
+    await setBudget(accountId, { scopeId: "agent-raised", limitMicros: String(5 * CREDIT), thresholdPercents: [100], idempotencyKey: "raised-set" });
+    await call(ledger, ledger.charge, L.ChargeRequest.fromPartial({ accountId, usage: replies("gpt-4o", 1), final: true, idempotencyKey: "raised-c1", attribution: agent("agent-raised") }));
+    await eventually(async () => ((await bannersOf("agent-raised")).length > 0 ? true : undefined), 8_000, "the second budget's banner");
+    await setBudget(accountId, { scopeId: "agent-raised", limitMicros: String(10 * CREDIT), thresholdPercents: [100], idempotencyKey: "raised-up" });
+    await eventually(async () => ((await bannersOf("agent-raised")).length === 0 ? true : undefined), 8_000, "the banner taken down after the raise");
     expect(await remove({})).toEqual(removed);
     await expect(remove({ idempotencyKey: "gone-d2" })).rejects.toMatchObject({ code: status.NOT_FOUND, details: expect.stringContaining("credits/agent/agent-gone") });
     await expect(remove({ idempotencyKey: "gone-d3", reason: "" })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining("reason") });

@@ -58,7 +58,7 @@ import {
   type ExtendHoldCommand, type GrantCommand, type LedgerError, type MeterCommand, type ReleaseCommand, type Result, type ResumeWorkCommand, type ReverseCommand, type RollOverCommand, type WorkCallAnswer,
   type DeleteBudgetCommand, type SetBudgetCommand, type StartWorkCommand,
 } from "./commands.js";
-import { budgetAnswer, budgetCap, chargeBudgets, hardRoom, reservationPasses, reverseBudgets, setBudget } from "./rules/budgets.js";
+import { budgetAnswer, budgetCap, budgetIdOf, chargeBudgets, hardRoom, liftedBudget, reservationPasses, reverseBudgets, setBudget } from "./rules/budgets.js";
 import { autoReload } from "./rules/auto-reload.js";
 import { deny } from "./rules/denial.js";
 import { drawDown, drawdownOrder } from "./rules/drawdown.js";
@@ -314,8 +314,9 @@ function budgetFields(c: SetBudgetCommand): LedgerError | null {
 }
 
 function setBudgetOf(work: Work, c: SetBudgetCommand, ctx: BatchContext): { value: BudgetAnswer } {
+  const before = work.account.budgets.get(budgetIdOf(c.unit, c.scope, c.scopeId));
   const budget = setBudget(work.account, c, ctx.nowMs);
-  work.add([{ type: "budget", budget }]);
+  work.add([...liftedBudget(work.account, before, budget), { type: "budget", budget }]);
   return { value: budgetAnswer(work.account, budget) };
 }
 
@@ -330,7 +331,7 @@ function deleteBudgetOf(work: Work, c: DeleteBudgetCommand): LedgerError | { val
   const budget = work.account.budgets.get(c.budgetId);
   if (!budget) return notFound("budget", c.budgetId);
   const value = budgetAnswer(work.account, budget);
-  work.add([{ type: "budgetDeleted", accountId: c.accountId, budgetId: c.budgetId }]);
+  work.add([...liftedBudget(work.account, budget, null), { type: "budgetDeleted", accountId: c.accountId, budgetId: c.budgetId }]);
   return { value };
 }
 

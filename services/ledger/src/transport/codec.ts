@@ -227,6 +227,14 @@ export function eventToProto(row: OutboxRow): ledgerV1.LedgerEvent {
           },
         },
       };
+    case "budget_lifted":
+      return {
+        ...base,
+        kind: {
+          $case: "budgetLifted",
+          budgetLifted: { budgetId: String(p.budget_id), unit: unitOf(String(p.unit)), scope: budgetScopeToProto(String(p.scope) as BudgetScope), scopeId: String(p.scope_id), removed: (row.payload as { removed?: unknown }).removed === true },
+        },
+      };
     case "work_stopped":
       return { ...base, kind: { $case: "workStopped", workStopped: {
         runId: String(p.run_id ?? ""), deploymentId: String(p.deployment_id ?? ""), message: String(p.message ?? ""),

@@ -96,6 +96,8 @@ export function factsOf(event: ledgerV1.LedgerEvent): LedgerEventFacts | undefin
         limitMicros: BigInt(crossed.limitMicros),
       };
     }
+    case "budgetLifted":
+      return { kind: "budget_lifted", accountId: event.accountId, budgetId: event.kind.budgetLifted.budgetId };
     default:
       return undefined;
   }

@@ -52,9 +52,18 @@ export class PostgresNotificationsStore implements NotificationsStore {
       for (const banner of decisions.banners) {
         await sql(
           em,
-          `insert into notifications.banners (account_id, rule, kind, message, unit, threshold_percent, dedup_key, trace_id)
-           values (?, ?, ?, ?, ?, ?, ?, ?) on conflict (dedup_key) do nothing`,
-          [banner.accountId, banner.rule, banner.kind, banner.message, banner.unit, banner.thresholdPercent, banner.dedupKey, trace.traceId],
+          `insert into notifications.banners (account_id, rule, kind, message, unit, threshold_percent, dedup_key, trace_id, budget_id)
+           values (?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (dedup_key) do nothing`,
+          [banner.accountId, banner.rule, banner.kind, banner.message, banner.unit, banner.thresholdPercent, banner.dedupKey, trace.traceId, banner.budgetId ?? null],
+        );
+      }
+      for (const { accountId, budgetId } of decisions.lifted ?? []) {
+        // Fixed ones too: they said work is refused until the budget is raised, which no longer holds.
+        await sql(
+          em,
+          `update notifications.banners set dismissed_at = now(), dismissed_by = 'ledger'
+            where account_id = ? and budget_id = ? and dismissed_at is null`,
+          [accountId, budgetId],
         );
       }
       for (const delivery of decisions.deliveries) {

@@ -16,7 +16,8 @@ export type LedgerEventFacts =
   | {
       kind: "budget_crossed"; accountId: string; sequence: bigint; budgetId: string; unit: Unit; scope: string; scopeId: string; mode: "soft" | "hard";
       thresholdPercent: number; percentUsed: number; usedMicros: bigint; limitMicros: bigint;
-    };
+    }
+  | { kind: "budget_lifted"; accountId: string; budgetId: string };
 
 export interface PlanRules {
   bannerPercents: number[];
@@ -43,6 +44,8 @@ export interface BannerDraft {
   thresholdPercent: number;
   /** One banner per (account, unit, cycle, rule): the key that makes it exactly once. */
   dedupKey: string;
+  /** A budget's banner names its budget: taken down when the budget is lifted. */
+  budgetId?: string;
 }
 
 export interface Recipients {
@@ -82,6 +85,8 @@ const usd = (value: bigint) => {
 export interface Decisions {
   banners: BannerDraft[];
   deliveries: DeliveryDraft[];
+  /** Budgets whose banners no longer apply (removed, or raised past what they used). */
+  lifted?: { accountId: string; budgetId: string }[];
 }
 
 function deliveriesFor(
@@ -189,6 +194,7 @@ export function decide(event: LedgerEventFacts, rules: PlanRules, recipients: Re
     };
   }
   if (event.kind === "budget_crossed") return budgetCrossed(event, recipients);
+  if (event.kind === "budget_lifted") return { banners: [], deliveries: [], lifted: [{ accountId: event.accountId, budgetId: event.budgetId }] };
   if (event.kind === "pool_expired") {
     if (event.poolKind !== "free_grant") return { banners: [], deliveries: [] };
     const key = `${event.accountId}:${event.poolId}:free_credits_expired`;
@@ -257,7 +263,7 @@ function budgetCrossed(event: Extract<LedgerEventFacts, { kind: "budget_crossed"
     : `The ${who} has used ${event.percentUsed}% of its ${micros(event.limitMicros)} ${label} budget (${micros(event.usedMicros)} used).`;
   const key = `${event.accountId}:budget:${event.sequence}`;
   return {
-    banners: [{ accountId: event.accountId, rule: `budget_${t}`, kind: stops ? "fixed" : "dismissible", message: text, unit: event.unit, thresholdPercent: t, dedupKey: key }],
+    banners: [{ accountId: event.accountId, rule: `budget_${t}`, kind: stops ? "fixed" : "dismissible", message: text, unit: event.unit, thresholdPercent: t, dedupKey: key, budgetId: event.budgetId }],
     deliveries: deliveriesFor(
       {
         accountId: event.accountId, rule: `budget_${t}`, key, type: "budget.threshold_crossed", subject: `The ${who} reached ${t}% of its budget`, text,

@@ -163,4 +163,19 @@ describe("budgets", () => {
     // Set again, it is a new budget: nothing used.
     expect(m.ok(m.setBudget(50n))).toMatchObject({ usedMicros: 0n });
   });
+
+  it("emits budget_lifted when a budget stops refusing: removed, or a used-up hard one raised or softened; not for a change that still refuses", () => {
+    const m = Machine.open({ allotmentMicros: 1_000n });
+    const lifted = () => m.events.filter((e) => e.kind === "budget_lifted").map((e) => e.payload);
+    m.ok(m.setBudget(50n));
+    m.ok(m.setBudget(60n)); // not used up: nothing was refused
+    m.ok(m.charge(60n, { attribution: AGENT }));
+    m.ok(m.setBudget(40n)); // used up before and after
+    expect(lifted()).toEqual([]);
+    m.ok(m.setBudget(100n));
+    expect(lifted()).toEqual([{ budget_id: "credits/agent/agent-1", unit: "credits", scope: "agent", scope_id: "agent-1", removed: false }]);
+    m.ok(m.setBudget(100n, { scopeId: "agent-2" }));
+    m.ok(m.deleteBudget("credits/agent/agent-2"));
+    expect(lifted().at(-1)).toMatchObject({ budget_id: "credits/agent/agent-2", removed: true });
+  });
 });

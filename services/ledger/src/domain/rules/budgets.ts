@@ -183,6 +183,24 @@ export function setBudget(
 }
 
 /**
+ * `budget_lifted` when support's change makes a budget stop refusing: it is
+ * removed (`after` null), or it was hard with nothing left of its limit and
+ * is now soft or has room again. Its banners (notifications) no longer apply.
+ */
+export function liftedBudget(account: AccountState, before: Budget | undefined, after: Budget | null): Write[] {
+  if (!before) return [];
+  const exhausted = (b: Budget) => b.mode === "hard" && usedOf(account, b) >= b.limitMicros;
+  if (after !== null && (!exhausted(before) || exhausted(after))) return [];
+  return [{
+    type: "outbox",
+    event: {
+      accountId: account.accountId, kind: "budget_lifted", traceparent: "",
+      payload: { budget_id: before.budgetId, unit: before.unit, scope: before.scope, scope_id: before.scopeId, removed: after === null },
+    },
+  }];
+}
+
+/**
  * A reversed charge: each budget over it that counted it (the charge was made
  * in the budget's current period, after the budget was set) uses that much
  * less. Thresholds already crossed stay crossed.

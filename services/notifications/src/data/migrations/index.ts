@@ -1,4 +1,5 @@
 import { Migration20261123000000_initial } from "./Migration20261123000000_initial.js";
 import { Migration20261123010000_delivery } from "./Migration20261123010000_delivery.js";
+import { Migration20261201500000_banner_budget } from "./Migration20261201500000_banner_budget.js";
 
-export const migrations = [Migration20261123000000_initial, Migration20261123010000_delivery];
+export const migrations = [Migration20261123000000_initial, Migration20261123010000_delivery, Migration20261201500000_banner_budget];

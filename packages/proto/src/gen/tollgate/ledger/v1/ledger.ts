@@ -1550,6 +1550,19 @@ export interface BudgetCrossed {
   limitMicros: string;
 }
 
+/**
+ * A budget stopped refusing: support removed it, or raised (or softened) a
+ * hard budget that had no room left. Its banners no longer apply.
+ */
+export interface BudgetLifted {
+  budgetId: string;
+  unit: Unit;
+  scope: BudgetScope;
+  scopeId: string;
+  /** True when the budget was removed (DeleteBudget); false when it was changed. */
+  removed: boolean;
+}
+
 export interface LedgerEvent {
   sequence: string;
   accountId: string;
@@ -1566,6 +1579,7 @@ export interface LedgerEvent {
     | { $case: "deploymentChanged"; deploymentChanged: DeploymentChanged }
     | { $case: "poolReloaded"; poolReloaded: PoolReloaded }
     | { $case: "budgetCrossed"; budgetCrossed: BudgetCrossed }
+    | { $case: "budgetLifted"; budgetLifted: BudgetLifted }
     | undefined;
 }
 
@@ -12527,6 +12541,147 @@ export const BudgetCrossed: MessageFns<BudgetCrossed> = {
   },
 };
 
+function createBaseBudgetLifted(): BudgetLifted {
+  return { budgetId: "", unit: 0, scope: 0, scopeId: "", removed: false };
+}
+
+export const BudgetLifted: MessageFns<BudgetLifted> = {
+  encode(message: BudgetLifted, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.budgetId !== "") {
+      writer.uint32(10).string(message.budgetId);
+    }
+    if (message.unit !== 0) {
+      writer.uint32(16).int32(message.unit);
+    }
+    if (message.scope !== 0) {
+      writer.uint32(24).int32(message.scope);
+    }
+    if (message.scopeId !== "") {
+      writer.uint32(34).string(message.scopeId);
+    }
+    if (message.removed !== false) {
+      writer.uint32(40).bool(message.removed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BudgetLifted {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBudgetLifted();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.budgetId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.unit = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.scope = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.scopeId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.removed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BudgetLifted {
+    return {
+      budgetId: isSet(object.budgetId)
+        ? globalThis.String(object.budgetId)
+        : isSet(object.budget_id)
+        ? globalThis.String(object.budget_id)
+        : "",
+      unit: isSet(object.unit) ? unitFromJSON(object.unit) : 0,
+      scope: isSet(object.scope) ? budgetScopeFromJSON(object.scope) : 0,
+      scopeId: isSet(object.scopeId)
+        ? globalThis.String(object.scopeId)
+        : isSet(object.scope_id)
+        ? globalThis.String(object.scope_id)
+        : "",
+      removed: isSet(object.removed) ? globalThis.Boolean(object.removed) : false,
+    };
+  },
+
+  toJSON(message: BudgetLifted): unknown {
+    const obj: any = {};
+    if (message.budgetId !== "") {
+      obj.budgetId = message.budgetId;
+    }
+    if (message.unit !== 0) {
+      obj.unit = unitToJSON(message.unit);
+    }
+    if (message.scope !== 0) {
+      obj.scope = budgetScopeToJSON(message.scope);
+    }
+    if (message.scopeId !== "") {
+      obj.scopeId = message.scopeId;
+    }
+    if (message.removed !== false) {
+      obj.removed = message.removed;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BudgetLifted>): BudgetLifted {
+    return BudgetLifted.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BudgetLifted>): BudgetLifted {
+    const message = createBaseBudgetLifted();
+    message.budgetId = object.budgetId ?? "";
+    message.unit = object.unit ?? 0;
+    message.scope = object.scope ?? 0;
+    message.scopeId = object.scopeId ?? "";
+    message.removed = object.removed ?? false;
+    return message;
+  },
+};
+
 function createBaseLedgerEvent(): LedgerEvent {
   return { sequence: "0", accountId: "", occurredAt: undefined, traceparent: "", kind: undefined };
 }
@@ -12566,6 +12721,9 @@ export const LedgerEvent: MessageFns<LedgerEvent> = {
         break;
       case "budgetCrossed":
         BudgetCrossed.encode(message.kind.budgetCrossed, writer.uint32(322).fork()).join();
+        break;
+      case "budgetLifted":
+        BudgetLifted.encode(message.kind.budgetLifted, writer.uint32(330).fork()).join();
         break;
     }
     return writer;
@@ -12681,6 +12839,14 @@ export const LedgerEvent: MessageFns<LedgerEvent> = {
             message.kind = { $case: "budgetCrossed", budgetCrossed: BudgetCrossed.decode(reader, reader.uint32()) };
             continue;
           }
+          case 41: {
+            if (tag !== 330) {
+              break;
+            }
+
+            message.kind = { $case: "budgetLifted", budgetLifted: BudgetLifted.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -12735,6 +12901,10 @@ export const LedgerEvent: MessageFns<LedgerEvent> = {
         ? { $case: "budgetCrossed", budgetCrossed: BudgetCrossed.fromJSON(object.budgetCrossed) }
         : isSet(object.budget_crossed)
         ? { $case: "budgetCrossed", budgetCrossed: BudgetCrossed.fromJSON(object.budget_crossed) }
+        : isSet(object.budgetLifted)
+        ? { $case: "budgetLifted", budgetLifted: BudgetLifted.fromJSON(object.budgetLifted) }
+        : isSet(object.budget_lifted)
+        ? { $case: "budgetLifted", budgetLifted: BudgetLifted.fromJSON(object.budget_lifted) }
         : undefined,
     };
   },
@@ -12767,6 +12937,8 @@ export const LedgerEvent: MessageFns<LedgerEvent> = {
       obj.poolReloaded = PoolReloaded.toJSON(message.kind.poolReloaded);
     } else if (message.kind?.$case === "budgetCrossed") {
       obj.budgetCrossed = BudgetCrossed.toJSON(message.kind.budgetCrossed);
+    } else if (message.kind?.$case === "budgetLifted") {
+      obj.budgetLifted = BudgetLifted.toJSON(message.kind.budgetLifted);
     }
     return obj;
   },
@@ -12832,6 +13004,12 @@ export const LedgerEvent: MessageFns<LedgerEvent> = {
             $case: "budgetCrossed",
             budgetCrossed: BudgetCrossed.fromPartial(object.kind.budgetCrossed),
           };
+        }
+        break;
+      }
+      case "budgetLifted": {
+        if (object.kind?.budgetLifted !== undefined && object.kind?.budgetLifted !== null) {
+          message.kind = { $case: "budgetLifted", budgetLifted: BudgetLifted.fromPartial(object.kind.budgetLifted) };
         }
         break;
       }
