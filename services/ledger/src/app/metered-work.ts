@@ -61,13 +61,6 @@ function requireAccount(accountId: string): void {
   if (!accountId) throw new InvalidArgumentError("account_id", "is required");
 }
 
-/**
- * Metered work (runs and deployments: start, ticks, pause, resume, end,
- * scale, undeploy): validates, prices and admits, then writes through the
- * state machine (use-cases/start-work.ts, meter.ts, resume-work.ts) like
- * every other write; reads the work and the balance from the ledger store.
- * Nothing here knows of gRPC.
- */
 /** What a tick of a run or deployment is asked to do beyond charging its time (the call it carries out, if any). */
 interface TickOptions {
   to?: Date;
@@ -78,6 +71,13 @@ interface TickOptions {
   call?: WorkCall;
 }
 
+/**
+ * Metered work (runs and deployments: start, ticks, pause, resume, end,
+ * scale, undeploy): validates, prices and admits, then writes through the
+ * state machine (use-cases/start-work.ts, meter.ts, resume-work.ts) like
+ * every other write; reads the work and the balance from the ledger store.
+ * Nothing here knows of gRPC.
+ */
 export class Ledger {
   private readonly accounts: LedgerDeps["accounts"];
   private readonly now: () => Date;

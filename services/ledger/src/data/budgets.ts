@@ -60,24 +60,25 @@ const intArray = (values: readonly number[]) => `{${values.join(",")}}`;
  * charges left (the last per budget).
  */
 export function budgetWriteStatements(writes: readonly Write[]): string[] {
+  const keyOf = (accountId: string, budgetId: string) => JSON.stringify([accountId, budgetId]);
   const statements: string[] = [];
   const set = new Map<string, Budget>();
   const usage = new Map<string, Extract<Write, { type: "budgetUsage" }>>();
   const deleted = new Map<string, { accountId: string; budgetId: string }>();
   for (const w of writes) {
     if (w.type === "budgetDeleted") {
-      const key = JSON.stringify([w.accountId, w.budgetId]);
+      const key = keyOf(w.accountId, w.budgetId);
       set.delete(key);
       usage.delete(key);
       deleted.set(key, w);
     }
     if (w.type === "budget") {
       // The budget as set carries its usage as of then: usage written before it in the batch is in it.
-      const key = JSON.stringify([w.budget.accountId, w.budget.budgetId]);
+      const key = keyOf(w.budget.accountId, w.budget.budgetId);
       set.set(key, w.budget);
       usage.delete(key);
     }
-    if (w.type === "budgetUsage") usage.set(JSON.stringify([w.accountId, w.budgetId]), w);
+    if (w.type === "budgetUsage") usage.set(keyOf(w.accountId, w.budgetId), w);
   }
   if (deleted.size > 0) {
     const rows = [...deleted.values()];

@@ -12,6 +12,13 @@ interface Keyed {
   requestHash: string;
 }
 
+/** A support write: who made it, for whom, and why (both required); the person acted for is recorded, not part of the request. */
+export interface SupportKeyed extends Keyed {
+  reason: string;
+  actor: string;
+  onBehalfOf?: string;
+}
+
 export interface Eligibility {
   allowed: boolean;
   metered: boolean;
@@ -69,61 +76,44 @@ export interface ExtendHoldCommand extends Keyed {
   ttlMs: number;
 }
 
-export interface GrantCommand extends Keyed {
+export interface GrantCommand extends SupportKeyed {
   type: "grant";
   unit: string;
   kind: PoolKind;
   amountMicros: bigint;
   expiresAtMs: number | null;
   priority: number;
-  reason: string;
-  actor: string;
-  /** The person the actor acted for; recorded on the entry, not part of the request. */
-  onBehalfOf?: string;
   traceId: string;
   reload: { belowMicros: bigint; toMicros: bigint; cooldownMs: number } | null;
 }
 
-export interface AdjustCommand extends Keyed {
+export interface AdjustCommand extends SupportKeyed {
   type: "adjust";
   poolId: string;
   /** Signed: positive credits the pool, negative debits it. */
   amountMicros: bigint;
-  reason: string;
-  actor: string;
-  /** The person the actor acted for; recorded on the entry, not part of the request. */
-  onBehalfOf?: string;
   traceId: string;
 }
 
 /** Returns a charge to the pools it drew from (support; reason required). */
-export interface ReverseCommand extends Keyed {
+export interface ReverseCommand extends SupportKeyed {
   type: "reverse";
   entryId: bigint;
-  reason: string;
-  actor: string;
-  onBehalfOf?: string;
   traceId: string;
 }
 
 /** Sets (or changes) the budget of one unit and scope (support; reason required). */
-export interface SetBudgetCommand extends Keyed, BudgetTerms {
+export interface SetBudgetCommand extends SupportKeyed, BudgetTerms {
   type: "setBudget";
-  reason: string;
-  actor: string;
-  onBehalfOf?: string;
 }
 
 /**
  * Removes a budget (support; reason required). What its scope spends stops
  * counting against it; setting it again starts a new budget.
  */
-export interface DeleteBudgetCommand extends Keyed {
+export interface DeleteBudgetCommand extends SupportKeyed {
   type: "deleteBudget";
   budgetId: string;
-  reason: string;
-  actor: string;
-  onBehalfOf?: string;
 }
 
 export interface UnitSetup {

@@ -56,7 +56,7 @@ import {
   invalid, notFound, precondition,
   type AdjustCommand, type AnswerOf, type AuthorizeAnswer, type AuthorizeCommand, type BudgetAnswer, type ChargeAnswer, type ChargeCommand, type Command,
   type ExtendHoldCommand, type GrantCommand, type LedgerError, type MeterCommand, type ReleaseCommand, type Result, type ResumeWorkCommand, type ReverseCommand, type RollOverCommand, type WorkCallAnswer,
-  type DeleteBudgetCommand, type SetBudgetCommand, type StartWorkCommand,
+  type DeleteBudgetCommand, type SetBudgetCommand, type StartWorkCommand, type SupportKeyed,
 } from "./commands.js";
 import { budgetAnswer, budgetCap, budgetIdOf, chargeBudgets, hardRoom, liftedBudget, reservationPasses, reverseBudgets, setBudget } from "./rules/budgets.js";
 import { autoReload } from "./rules/auto-reload.js";
@@ -229,7 +229,7 @@ function decide(account: AccountState, command: Command, ctx: BatchContext): Dec
       }, (work) => adjust(work, command, ctx));
     case "reverse":
       return keyed(account, command, ctx, {
-        fields: () => (command.entryId <= 0n ? invalid("entry_id", "is required") : !command.reason ? invalid("reason", "is required") : !command.actor ? invalid("actor", "is required") : null),
+        fields: () => (command.entryId <= 0n ? invalid("entry_id", "is required") : supportFields(command)),
         found: () => (account.charges.has(String(command.entryId)) ? null : notFound("entry", String(command.entryId))),
       }, (work) => reverse(work, command, ctx));
     case "startWork":
@@ -289,8 +289,8 @@ function grantFields(c: GrantCommand): LedgerError | null {
   if (c.amountMicros <= 0n) return invalid("amount_micros", "must be positive");
   // The cycle's pools (monthly, spend_cap) are opened by rollover, once per cycle, and closed by the next one; a Grant makes the others.
   if (!GRANTED_KINDS.includes(c.kind)) return invalid("pool_kind", `must be one of ${GRANTED_KINDS.join(", ")}`);
-  if (!c.reason) return invalid("reason", "is required");
-  if (!c.actor) return invalid("actor", "is required");
+  const unsigned = supportFields(c);
+  if (unsigned) return unsigned;
   if (!Number.isInteger(c.priority)) return invalid("priority", "must be an integer");
   if (c.reload) {
     if (c.kind !== "add_on") return invalid("reload_to_micros", "auto reload is for add-on pools");
@@ -301,6 +301,13 @@ function grantFields(c: GrantCommand): LedgerError | null {
   return null;
 }
 
+/** Who made a support write and why: both required. */
+function supportFields(c: SupportKeyed): LedgerError | null {
+  if (!c.reason) return invalid("reason", "is required");
+  if (!c.actor) return invalid("actor", "is required");
+  return null;
+}
+
 function budgetFields(c: SetBudgetCommand): LedgerError | null {
   if (!BUDGET_SCOPES.includes(c.scope)) return invalid("scope", `must be one of ${BUDGET_SCOPES.join(", ")}`);
   if (!c.scopeId) return invalid("scope_id", "is required");
@@ -308,9 +315,7 @@ function budgetFields(c: SetBudgetCommand): LedgerError | null {
   if (c.mode !== "soft" && c.mode !== "hard") return invalid("mode", "must be soft or hard");
   if (c.thresholdPercents.some((t) => !Number.isInteger(t) || t < 1 || t > 1_000)) return invalid("threshold_percents", "each must be between 1 and 1000");
   if (new Set(c.thresholdPercents).size !== c.thresholdPercents.length) return invalid("threshold_percents", "must not repeat");
-  if (!c.reason) return invalid("reason", "is required");
-  if (!c.actor) return invalid("actor", "is required");
-  return null;
+  return supportFields(c);
 }
 
 function setBudgetOf(work: Work, c: SetBudgetCommand, ctx: BatchContext): { value: BudgetAnswer } {
@@ -322,9 +327,7 @@ function setBudgetOf(work: Work, c: SetBudgetCommand, ctx: BatchContext): { valu
 
 function deleteBudgetFields(c: DeleteBudgetCommand): LedgerError | null {
   if (!c.budgetId) return invalid("budget_id", "is required");
-  if (!c.reason) return invalid("reason", "is required");
-  if (!c.actor) return invalid("actor", "is required");
-  return null;
+  return supportFields(c);
 }
 
 function deleteBudgetOf(work: Work, c: DeleteBudgetCommand): LedgerError | { value: BudgetAnswer } {
@@ -338,9 +341,7 @@ function deleteBudgetOf(work: Work, c: DeleteBudgetCommand): LedgerError | { val
 function adjustFields(c: AdjustCommand): LedgerError | null {
   if (!c.poolId) return invalid("pool_id", "is required");
   if (c.amountMicros === 0n) return invalid("amount_micros", "must not be zero");
-  if (!c.reason) return invalid("reason", "is required");
-  if (!c.actor) return invalid("actor", "is required");
-  return null;
+  return supportFields(c);
 }
 
 function authorize(work: Work, c: AuthorizeCommand, ctx: BatchContext): { value: AuthorizeAnswer } {
