@@ -217,7 +217,7 @@ describe("budgets", () => {
     await call(ledger, ledger.endRun, { runId: "run-e", state: L.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "end-e" });
   });
 
-  it("support removes a budget: the agent's work is no longer denied, its fixed banner comes down, a repeat answers the same, an unknown one is NOT_FOUND, the meter role may not", async () => {
+  it("support removes a budget: the agent's work is no longer denied, its fixed banner comes down (as after a raise or a reversal), a repeat answers the same, an unknown one is NOT_FOUND, the meter role may not", async () => {
     const accountId = "budget-meter";
     const { ledger, notifications } = platform.clients;
     await setBudget(accountId, { scopeId: "agent-gone", limitMicros: String(5 * CREDIT), thresholdPercents: [100], idempotencyKey: "gone-set" });
@@ -243,6 +243,12 @@ describe("budgets", () => {
     await eventually(async () => ((await bannersOf("agent-raised")).length > 0 ? true : undefined), 8_000, "the second budget's banner");
     await setBudget(accountId, { scopeId: "agent-raised", limitMicros: String(10 * CREDIT), thresholdPercents: [100], idempotencyKey: "raised-up" });
     await eventually(async () => ((await bannersOf("agent-raised")).length === 0 ? true : undefined), 8_000, "the banner taken down after the raise");
+    // So does a reversal that gives it room again.
+    await setBudget(accountId, { scopeId: "agent-refunded", limitMicros: String(5 * CREDIT), thresholdPercents: [100], idempotencyKey: "refunded-set" });
+    const refunded = await call(ledger, ledger.charge, L.ChargeRequest.fromPartial({ accountId, usage: replies("gpt-4o", 1), final: true, idempotencyKey: "refunded-c1", attribution: agent("agent-refunded") }));
+    await eventually(async () => ((await bannersOf("agent-refunded")).length > 0 ? true : undefined), 8_000, "the third budget's banner");
+    await call(ledger, ledger.reverseCharge, L.ReverseChargeRequest.fromPartial({ accountId, entryId: refunded.entryId, reason: "bad answer refunded", idempotencyKey: "refunded-r1" }));
+    await eventually(async () => ((await bannersOf("agent-refunded")).length === 0 ? true : undefined), 8_000, "the banner taken down after the reversal");
     expect(await remove({})).toEqual(removed);
     await expect(remove({ idempotencyKey: "gone-d2" })).rejects.toMatchObject({ code: status.NOT_FOUND, details: expect.stringContaining("credits/agent/agent-gone") });
     await expect(remove({ idempotencyKey: "gone-d3", reason: "" })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining("reason") });

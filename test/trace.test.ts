@@ -10,7 +10,7 @@ const { trace } = await import("@opentelemetry/api");
 const { call } = await import("@tollgate/grpc-kit");
 const { createTestDatabase, eventually } = await import("@tollgate/testing");
 const { authorizeRequest, CREDIT, replies, seedStarter } = await import("./fixtures.js");
-const { commonV1 } = await import("@tollgate/proto");
+const { commonV1, ledgerV1 } = await import("@tollgate/proto");
 const { startPlatform } = await import("./platform.js");
 const { startSmtpSink } = await import("./sinks.js");
 
@@ -23,6 +23,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   platform = await startPlatform(db.url, { smtpUrl: smtp.url });
   await seedStarter(platform, "traced");
+  await seedStarter(platform, "traced-budget");
 });
 
 afterAll(async () => {
@@ -87,6 +88,35 @@ it("follows Authorize → Charge → outbox → notifications as one trace", asy
   expect(crossing.attributes["tollgate.channels"]).toContain("email");
   expect(deliver.attributes).toMatchObject({ "tollgate.rule": "usage_50", "tollgate.channel": "email", "tollgate.delivery.outcome": "delivered" });
   expect(smtp.messages.some((m) => m.subject === "You have used 50% of your credits")).toBe(true);
+});
+
+it("follows support removing a used-up budget to notifications taking its banner down, as one trace", async () => {
+  const { ledger, notifications } = platform.clients;
+  const accountId = "traced-budget";
+  const attribution = commonV1.Attribution.fromPartial({ agentId: "agent-traced", model: "gpt-4o" });
+  await call(ledger, ledger.setBudget, ledgerV1.SetBudgetRequest.fromPartial({
+    accountId, unit: commonV1.Unit.UNIT_CREDITS, scope: ledgerV1.BudgetScope.BUDGET_SCOPE_AGENT, scopeId: "agent-traced", mode: ledgerV1.BudgetMode.BUDGET_MODE_HARD,
+    limitMicros: String(5 * CREDIT), thresholdPercents: [100], reason: "cap the agent", idempotencyKey: "traced-budget-set",
+  }));
+  await call(ledger, ledger.charge, ledgerV1.ChargeRequest.fromPartial({ accountId, usage: replies("gpt-4o", 1), final: true, idempotencyKey: "traced-budget-c1", attribution }));
+  const budgetBanners = async () => (await call(notifications, notifications.listBanners, { accountId, includeDismissed: false })).banners.filter((b) => b.rule === "budget_100");
+  await eventually(async () => ((await budgetBanners()).length > 0 ? true : undefined), 8_000, "the used-up budget's banner");
+
+  const traceId = await trace.getTracer("test").startActiveSpan("support: retire the agent", async (root) => {
+    await call(ledger, ledger.deleteBudget, ledgerV1.DeleteBudgetRequest.fromPartial({ accountId, budgetId: "credits/agent/agent-traced", reason: "agent retired", idempotencyKey: "traced-budget-d1" }));
+    root.end();
+    return root.spanContext().traceId;
+  });
+  const spans = await eventually(async () => {
+    const inTrace = exporter.getFinishedSpans().filter((s: ReadableSpan) => s.spanContext().traceId === traceId);
+    return inTrace.some((s) => s.name === "notifications.consume budgetLifted") ? inTrace : undefined;
+  }, 8_000, "the budget_lifted consume span in the DeleteBudget's trace");
+  const byId = new Map(spans.map((s) => [s.spanContext().spanId, s]));
+  const consume = spans.find((s) => s.name === "notifications.consume budgetLifted")!;
+  const ancestors: string[] = [];
+  for (let parent = consume.parentSpanContext?.spanId; parent; parent = byId.get(parent)?.parentSpanContext?.spanId) ancestors.push(byId.get(parent)?.name ?? "?");
+  expect(ancestors).toContain("grpc.tollgate.ledger.v1.LedgerService/DeleteBudget");
+  expect(await budgetBanners()).toEqual([]);
 });
 
 it("shows a group-commit transaction as one span linked to every call it carried", async () => {

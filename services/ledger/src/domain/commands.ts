@@ -17,6 +17,8 @@ export interface SupportKeyed extends Keyed {
   reason: string;
   actor: string;
   onBehalfOf?: string;
+  /** The call's W3C traceparent: the events the change causes continue its trace (not part of the request's fingerprint). */
+  traceparent?: string;
 }
 
 export interface Eligibility {

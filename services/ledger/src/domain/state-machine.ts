@@ -321,7 +321,7 @@ function budgetFields(c: SetBudgetCommand): LedgerError | null {
 function setBudgetOf(work: Work, c: SetBudgetCommand, ctx: BatchContext): { value: BudgetAnswer } {
   const before = work.account.budgets.get(budgetIdOf(c.unit, c.scope, c.scopeId));
   const budget = setBudget(work.account, c, ctx.nowMs);
-  work.add([...liftedBudget(work.account, before, budget), { type: "budget", budget }]);
+  work.add([...liftedBudget(work.account, before, budget, c.traceparent ?? ""), { type: "budget", budget }]);
   return { value: budgetAnswer(work.account, budget) };
 }
 
@@ -334,7 +334,7 @@ function deleteBudgetOf(work: Work, c: DeleteBudgetCommand): LedgerError | { val
   const budget = work.account.budgets.get(c.budgetId);
   if (!budget) return notFound("budget", c.budgetId);
   const value = budgetAnswer(work.account, budget);
-  work.add([...liftedBudget(work.account, budget, null), { type: "budgetDeleted", accountId: c.accountId, budgetId: c.budgetId }]);
+  work.add([...liftedBudget(work.account, budget, null, c.traceparent ?? ""), { type: "budgetDeleted", accountId: c.accountId, budgetId: c.budgetId }]);
   return { value };
 }
 
@@ -570,7 +570,7 @@ function reverse(work: Work, c: ReverseCommand, ctx: BatchContext): LedgerError 
       },
     },
     ...decided.returns.map(([poolId, micros]): Write => ({ type: "poolChange", accountId: a.accountId, poolId, balanceDeltaMicros: micros, grantedDeltaMicros: 0n })),
-    ...reverseBudgets(a, charge),
+    ...reverseBudgets(a, charge, c.traceparent ?? ""),
   ]);
   return { value: { entryId, returnedMicros, balanceMicros: unitTotals(a, charge.unit, ctx.nowMs).balanceMicros } };
 }

@@ -105,8 +105,7 @@ export function ledgerHandlers(
         idempotencyKey: request.idempotencyKey,
         attribution: attributionFromProto(request.attribution),
         context: runContextFromProto(request.context),
-        traceparent: currentTraceparent(),
-        traceId: currentTraceId(),
+        ...traceOf(),
         ...(request.occurredAt ? { occurredAt: request.occurredAt } : {}),
         workKind: workKindFromProto(request.workKind),
       });
@@ -136,6 +135,7 @@ export function ledgerHandlers(
         reason: request.reason,
         ...actorOf(context, request.actor),
         idempotencyKey: request.idempotencyKey,
+        traceparent: currentTraceparent(),
       });
       return { budget: budgetToProto(budget) };
     }, options),
@@ -147,6 +147,7 @@ export function ledgerHandlers(
         reason: request.reason,
         ...actorOf(context, request.actor),
         idempotencyKey: request.idempotencyKey,
+        traceparent: currentTraceparent(),
       });
       return { budget: budgetToProto(budget) };
     }, options),
@@ -181,7 +182,7 @@ export function ledgerHandlers(
         reason: request.reason,
         ...actorOf(context, request.actor),
         idempotencyKey: request.idempotencyKey,
-        traceId: currentTraceId(),
+        ...traceOf(),
       });
       if (outcome.entryId > 0n) events.notify();
       return { entryId: outcome.entryId.toString(), returnedMicros: outcome.returnedMicros.toString(), balanceMicros: outcome.balanceMicros.toString() };
@@ -198,7 +199,7 @@ export function ledgerHandlers(
         reason: request.reason,
         ...actorOf(context, request.actor),
         idempotencyKey: request.idempotencyKey,
-        traceId: currentTraceId(),
+        ...traceOf(),
         ...(int64(request.reloadToMicros, "reload_to_micros") > 0n
           ? {
               reload: {
@@ -269,7 +270,7 @@ export function ledgerHandlers(
         reason: request.reason,
         ...actorOf(context, request.actor),
         idempotencyKey: request.idempotencyKey,
-        traceId: currentTraceId(),
+        ...traceOf(),
       });
       return { entryId: outcome.entryId.toString(), balanceMicros: outcome.balanceMicros.toString() };
     }, options),

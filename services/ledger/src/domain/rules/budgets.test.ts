@@ -178,4 +178,22 @@ describe("budgets", () => {
     m.ok(m.deleteBudget("credits/agent/agent-2"));
     expect(lifted().at(-1)).toMatchObject({ budget_id: "credits/agent/agent-2", removed: true });
   });
+
+  it("a reversal that gives a used-up hard budget room again lifts it; the event continues the support call's trace", () => {
+    const m = Machine.open({ allotmentMicros: 1_000n });
+    const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    const reverse = (entryId: bigint) => ({ type: "reverse" as const, accountId: "acct", entryId, reason: "refund", actor: "support", traceId: "", traceparent, idempotencyKey: m.nextKey(), requestHash: `r${entryId}` });
+    const liftedEvents = () => m.events.filter((e) => e.kind === "budget_lifted");
+    m.ok(m.setBudget(50n));
+    const small = m.ok(m.charge(20n, { attribution: AGENT }));
+    const large = m.ok(m.charge(30n, { attribution: AGENT }));
+    m.ok(m.charge(5n, { attribution: AGENT })); // nothing left of the limit: collects nothing
+    m.ok(reverse(small.entryId));
+    expect(liftedEvents()).toEqual([{ accountId: "acct", kind: "budget_lifted", traceparent, payload: { budget_id: "credits/agent/agent-1", unit: "credits", scope: "agent", scope_id: "agent-1", removed: false } }]);
+    m.ok(reverse(large.entryId)); // it already had room: nothing more to lift
+    expect(liftedEvents()).toHaveLength(1);
+    m.ok(m.setBudget(50n, { scopeId: "agent-2", traceparent }));
+    m.ok(m.deleteBudget("credits/agent/agent-2", { traceparent }));
+    expect(liftedEvents().at(-1)).toMatchObject({ traceparent, payload: { budget_id: "credits/agent/agent-2", removed: true } });
+  });
 });

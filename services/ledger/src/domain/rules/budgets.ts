@@ -187,25 +187,35 @@ export function setBudget(
  * removed (`after` null), or it was hard with nothing left of its limit and
  * is now soft or has room again. Its banners (notifications) no longer apply.
  */
-export function liftedBudget(account: AccountState, before: Budget | undefined, after: Budget | null): Write[] {
+export function liftedBudget(account: AccountState, before: Budget | undefined, after: Budget | null, traceparent: string): Write[] {
   if (!before) return [];
-  const exhausted = (b: Budget) => b.mode === "hard" && usedOf(account, b) >= b.limitMicros;
-  if (after !== null && (!exhausted(before) || exhausted(after))) return [];
-  return [{
+  if (after !== null && (!usedUp(before, usedOf(account, before)) || usedUp(after, usedOf(account, after)))) return [];
+  return [budgetLifted(account, before, after === null, traceparent)];
+}
+
+/** A hard budget with nothing left of its limit: what its fixed banner says. */
+function usedUp(budget: Budget, usedMicros: bigint): boolean {
+  return budget.mode === "hard" && usedMicros >= budget.limitMicros;
+}
+
+function budgetLifted(account: AccountState, budget: Budget, removed: boolean, traceparent: string): Write {
+  return {
     type: "outbox",
     event: {
-      accountId: account.accountId, kind: "budget_lifted", traceparent: "",
-      payload: { budget_id: before.budgetId, unit: before.unit, scope: before.scope, scope_id: before.scopeId, removed: after === null },
+      accountId: account.accountId, kind: "budget_lifted", traceparent,
+      payload: { budget_id: budget.budgetId, unit: budget.unit, scope: budget.scope, scope_id: budget.scopeId, removed },
     },
-  }];
+  };
 }
 
 /**
  * A reversed charge: each budget over it that counted it (the charge was made
  * in the budget's current period, after the budget was set) uses that much
- * less. Thresholds already crossed stay crossed.
+ * less. Thresholds already crossed stay crossed; a used-up hard budget the
+ * reversal gives room again is lifted (`budget_lifted`), as support raising it
+ * would be.
  */
-export function reverseBudgets(account: AccountState, charge: ChargeRecord): Write[] {
+export function reverseBudgets(account: AccountState, charge: ChargeRecord, traceparent: string): Write[] {
   if (charge.amountMicros <= 0n) return [];
   const writes: Write[] = [];
   for (const budget of covering(account, charge.unit, charge.attribution)) {
@@ -213,6 +223,7 @@ export function reverseBudgets(account: AccountState, charge: ChargeRecord): Wri
     if (periodStartMs === null || charge.atMs < budget.createdAtMs || charge.atMs < periodStartMs) continue;
     const usedMicros = maxBigint(0n, usedOf(account, budget) - charge.amountMicros);
     writes.push({ type: "budgetUsage", accountId: account.accountId, budgetId: budget.budgetId, usedMicros, crossedPercents: [...crossedOf(account, budget)], periodStartMs });
+    if (usedUp(budget, usedOf(account, budget)) && !usedUp(budget, usedMicros)) writes.push(budgetLifted(account, budget, false, traceparent));
   }
   return writes;
 }

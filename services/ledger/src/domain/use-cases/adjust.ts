@@ -1,6 +1,5 @@
 import type { AdjustAnswer } from "../commands.js";
-import { fingerprint } from "../fingerprint.js";
-import { requireAccountId, run, type LedgerDeps, type SupportRequest } from "./run.js";
+import { requireAccountId, run, supportCommand, type LedgerDeps, type SupportRequest } from "./run.js";
 
 export interface AdjustRequest extends SupportRequest {
   poolId: string;
@@ -13,6 +12,6 @@ export interface AdjustRequest extends SupportRequest {
 export async function adjust(deps: LedgerDeps, request: AdjustRequest): Promise<AdjustAnswer> {
   requireAccountId(request.accountId);
   const view = await deps.accounts.get(request.accountId);
-  const { traceId, onBehalfOf, ...hashed } = request;
-  return run(deps, view, { type: "adjust", ...hashed, ...(onBehalfOf ? { onBehalfOf } : {}), requestHash: fingerprint({ op: "adjust", ...hashed }), traceId });
+  const { traceId, ...rest } = request;
+  return run(deps, view, { type: "adjust", ...supportCommand("adjust", rest), traceId });
 }

@@ -1,6 +1,5 @@
 import type { BudgetAnswer } from "../commands.js";
-import { fingerprint } from "../fingerprint.js";
-import { requireAccountId, run, type LedgerDeps, type SupportRequest } from "./run.js";
+import { requireAccountId, run, supportCommand, type LedgerDeps, type SupportRequest } from "./run.js";
 
 export interface DeleteBudgetRequest extends SupportRequest {
   budgetId: string;
@@ -10,6 +9,5 @@ export interface DeleteBudgetRequest extends SupportRequest {
 export async function deleteBudget(deps: LedgerDeps, request: DeleteBudgetRequest): Promise<BudgetAnswer> {
   requireAccountId(request.accountId);
   const view = await deps.accounts.get(request.accountId);
-  const { onBehalfOf, ...hashed } = request;
-  return run(deps, view, { type: "deleteBudget", ...hashed, ...(onBehalfOf ? { onBehalfOf } : {}), requestHash: fingerprint({ op: "deleteBudget", ...hashed }) });
+  return run(deps, view, { type: "deleteBudget", ...supportCommand("deleteBudget", request) });
 }

@@ -1,6 +1,5 @@
 import type { ReverseAnswer } from "../commands.js";
-import { fingerprint } from "../fingerprint.js";
-import { requireAccountId, run, type LedgerDeps, type SupportRequest } from "./run.js";
+import { requireAccountId, run, supportCommand, type LedgerDeps, type SupportRequest } from "./run.js";
 
 export interface ReverseRequest extends SupportRequest {
   /** The charge entry to return. */
@@ -12,6 +11,6 @@ export interface ReverseRequest extends SupportRequest {
 export async function reverse(deps: LedgerDeps, request: ReverseRequest): Promise<ReverseAnswer> {
   requireAccountId(request.accountId);
   const view = await deps.accounts.get(request.accountId);
-  const { traceId, onBehalfOf, ...hashed } = request;
-  return run(deps, view, { type: "reverse", ...hashed, ...(onBehalfOf ? { onBehalfOf } : {}), requestHash: fingerprint({ op: "reverse", ...hashed }), traceId });
+  const { traceId, ...rest } = request;
+  return run(deps, view, { type: "reverse", ...supportCommand("reverse", rest), traceId });
 }

@@ -2,7 +2,8 @@ import { decideEligibility, type RunContext } from "@tollgate/eligibility";
 import { FailedPreconditionError, IdempotencyKeyReusedError, InvalidArgumentError, NotFoundError, type DomainError } from "@tollgate/errors";
 import type { RateTable, Usage } from "@tollgate/rating";
 import type { AccountDirectory, AccountView } from "../account-view.js";
-import type { AnswerOf, Command, Eligibility, LedgerError, Result, RollOverCommand } from "../commands.js";
+import type { AnswerOf, Command, Eligibility, LedgerError, Result, RollOverCommand, SupportKeyed } from "../commands.js";
+import { fingerprint } from "../fingerprint.js";
 import { cycleAt } from "../cycle.js";
 import { priceAt } from "../pricing.js";
 import { sequenceOf } from "../rules/running-total.js";
@@ -32,7 +33,20 @@ export interface SupportRequest {
   actor: string;
   /** The person the actor acted for (recorded with the change; not part of the request's fingerprint). */
   onBehalfOf?: string | undefined;
+  /** The call's traceparent, for the events the change causes (not part of the request's fingerprint). */
+  traceparent?: string | undefined;
   idempotencyKey: string;
+}
+
+/** What a support command carries outside its request's fingerprint: for whom, and the trace its events continue. */
+export function supportContext(request: SupportRequest): Pick<SupportKeyed, "onBehalfOf" | "traceparent"> {
+  return { ...(request.onBehalfOf ? { onBehalfOf: request.onBehalfOf } : {}), ...(request.traceparent ? { traceparent: request.traceparent } : {}) };
+}
+
+/** A support request as its command's fields: the request, its context, and the fingerprint of the rest. */
+export function supportCommand<R extends SupportRequest>(op: string, request: R) {
+  const { onBehalfOf: _onBehalfOf, traceparent: _traceparent, ...hashed } = request;
+  return { ...hashed, ...supportContext(request), requestHash: fingerprint({ op, ...hashed }) };
 }
 
 /** Idempotency keys are kept at least this long. */

@@ -1,7 +1,6 @@
 import type { BudgetAnswer } from "../commands.js";
-import { fingerprint } from "../fingerprint.js";
 import type { BudgetTerms } from "../state.js";
-import { requireAccountId, run, type LedgerDeps, type SupportRequest } from "./run.js";
+import { requireAccountId, run, supportCommand, type LedgerDeps, type SupportRequest } from "./run.js";
 
 export type SetBudgetRequest = BudgetTerms & SupportRequest;
 
@@ -9,6 +8,5 @@ export type SetBudgetRequest = BudgetTerms & SupportRequest;
 export async function setBudget(deps: LedgerDeps, request: SetBudgetRequest): Promise<BudgetAnswer> {
   requireAccountId(request.accountId);
   const view = await deps.accounts.get(request.accountId);
-  const { onBehalfOf, ...hashed } = request;
-  return run(deps, view, { type: "setBudget", ...hashed, ...(onBehalfOf ? { onBehalfOf } : {}), requestHash: fingerprint({ op: "setBudget", ...hashed }) });
+  return run(deps, view, { type: "setBudget", ...supportCommand("setBudget", request) });
 }

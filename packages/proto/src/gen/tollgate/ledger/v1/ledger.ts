@@ -1551,15 +1551,19 @@ export interface BudgetCrossed {
 }
 
 /**
- * A budget stopped refusing: support removed it, or raised (or softened) a
- * hard budget that had no room left. Its banners no longer apply.
+ * A budget stopped refusing: support removed it, raised (or softened) a hard
+ * budget that had no room left, or reversed a charge that gives it room
+ * again. Its banners no longer apply.
  */
 export interface BudgetLifted {
   budgetId: string;
   unit: Unit;
   scope: BudgetScope;
   scopeId: string;
-  /** True when the budget was removed (DeleteBudget); false when it was changed. */
+  /**
+   * True when the budget was removed (DeleteBudget); false when it was
+   * changed or a reversal gave it room.
+   */
   removed: boolean;
 }
 
