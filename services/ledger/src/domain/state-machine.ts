@@ -58,7 +58,7 @@ import {
   type ExtendHoldCommand, type GrantCommand, type LedgerError, type MeterCommand, type ReleaseCommand, type Result, type ResumeWorkCommand, type ReverseCommand, type RollOverCommand, type WorkCallAnswer,
   type DeleteBudgetCommand, type SetBudgetCommand, type StartWorkCommand, type SupportKeyed,
 } from "./commands.js";
-import { budgetAnswer, budgetCap, budgetIdOf, chargeBudgets, hardRoom, liftedBudget, reservationPasses, reverseBudgets, setBudget } from "./rules/budgets.js";
+import { budgetAnswer, budgetCap, budgetIdOf, chargeBudgets, hardRoom, liftedBudget, liftedByNewCycle, reservationPasses, reverseBudgets, setBudget } from "./rules/budgets.js";
 import { autoReload } from "./rules/auto-reload.js";
 import { deny } from "./rules/denial.js";
 import { drawDown, drawdownOrder } from "./rules/drawdown.js";
@@ -630,6 +630,7 @@ function rollOverAccount(account: AccountState, c: RollOverCommand, ctx: BatchCo
   // A cycle already current writes nothing, not even the expiry: whether a process re-opens a cycle it knows open must not change the journal.
   if (rolled.writes.length === 0) return { result: { ok: true, value: { rolled: false, cycleStartMs: rolled.cycleStartMs }, replayed: false }, account, writes: [] };
   work.add(rolled.writes);
+  work.add(liftedByNewCycle(account, work.account));
   work.add(expirePools(work.account, ctx));
   return work.done({ rolled: rolled.rolled, cycleStartMs: rolled.cycleStartMs });
 }

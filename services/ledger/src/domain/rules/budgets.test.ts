@@ -134,6 +134,23 @@ describe("budgets", () => {
     expect(m.events.filter((e) => e.kind === "budget_crossed")).toHaveLength(2);
   });
 
+  it("a new cycle lifts a per-cycle hard budget the cycle before used up, and no other budget", () => {
+    const m = Machine.open({ allotmentMicros: 1_000n });
+    const lifted = () => m.events.filter((e) => e.kind === "budget_lifted").map((e) => e.payload.budget_id);
+    m.ok(m.setBudget(10n, { perCycle: true }));
+    m.ok(m.setBudget(10n, { perCycle: true, scopeId: "agent-2" })); // used, not used up
+    m.ok(m.setBudget(10n, { scopeId: "agent-3" })); // used up, but not per cycle: it still refuses
+    m.ok(m.setBudget(10n, { perCycle: true, scopeId: "agent-4", mode: "soft" })); // soft: never refused
+    m.ok(m.charge(15n, { attribution: AGENT }));
+    m.ok(m.charge(5n, { attribution: { agent_id: "agent-2" } }));
+    m.ok(m.charge(15n, { attribution: { agent_id: "agent-3" } }));
+    m.ok(m.charge(15n, { attribution: { agent_id: "agent-4" } }));
+    m.ok(m.nextCycle());
+    expect(lifted()).toEqual(["credits/agent/agent-1"]);
+    m.ok(m.rollOver()); // the same cycle again: nothing new
+    expect(lifted()).toHaveLength(1);
+  });
+
   it("a budget changed by support keeps what it used; setting needs a reason, a scope id and a known unit", () => {
     const m = Machine.open({ allotmentMicros: 1_000n });
     m.ok(m.setBudget(50n));

@@ -193,6 +193,13 @@ export function liftedBudget(account: AccountState, before: Budget | undefined, 
   return [budgetLifted(account, before, after === null, traceparent)];
 }
 
+/** A new cycle lifts each per-cycle hard budget the cycle before used up: it counts from zero again. */
+export function liftedByNewCycle(before: AccountState, after: AccountState): Write[] {
+  return [...before.budgets.values()]
+    .filter((b) => b.perCycle && usedUp(b, usedOf(before, b)) && !usedUp(b, usedOf(after, b)))
+    .map((b) => budgetLifted(after, b, false, ""));
+}
+
 /** A hard budget with nothing left of its limit: what its fixed banner says. */
 function usedUp(budget: Budget, usedMicros: bigint): boolean {
   return budget.mode === "hard" && usedMicros >= budget.limitMicros;

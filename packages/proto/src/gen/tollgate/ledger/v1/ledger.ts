@@ -1553,17 +1553,15 @@ export interface BudgetCrossed {
 /**
  * A budget stopped refusing: support removed it, raised (or softened) a hard
  * budget that had no room left, or reversed a charge that gives it room
- * again. Its banners no longer apply.
+ * again, or a new cycle started a used-up per-cycle budget from zero. Its
+ * banners no longer apply.
  */
 export interface BudgetLifted {
   budgetId: string;
   unit: Unit;
   scope: BudgetScope;
   scopeId: string;
-  /**
-   * True when the budget was removed (DeleteBudget); false when it was
-   * changed or a reversal gave it room.
-   */
+  /** True when the budget was removed (DeleteBudget); false otherwise. */
   removed: boolean;
 }
 
