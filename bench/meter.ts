@@ -30,14 +30,14 @@ export async function meterWork(
     let charges = 0;
     for (let sequence = 1; sequence <= increments; sequence++) {
       const charged = await latencies.time("Meter increment", () => {
-        stream.write({ kind: { $case: "increment", increment: { sequence: String(sequence), usage } } });
+        stream.write({ kind: { $case: "increment", increment: { sequence: String(sequence), usage, occurredAt: undefined } } });
         return answers.next("charged");
       });
       if (charged.kind?.$case !== "charged") throw new Error(`increment ${sequence} answered ${charged.kind?.$case}`);
       charges++;
     }
     const closed = await latencies.time("Meter close", () => {
-      stream.write({ kind: { $case: "close", close: { usage } } });
+      stream.write({ kind: { $case: "close", close: { usage, occurredAt: undefined } } });
       return answers.next("closed");
     });
     if (closed.kind?.$case !== "closed") throw new Error(`close answered ${closed.kind?.$case}`);

@@ -3,7 +3,9 @@ import { call, errorDetails } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1 } from "@tollgate/proto";
 import { createTestDatabase, type TestDatabase } from "@tollgate/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TollgateClient, usage } from "@tollgate/client";
 import { CREDIT, replies, seedStarter } from "./fixtures.js";
+import { meterStream } from "./meter-stream.js";
 import { startPlatform, type Platform } from "./platform.js";
 
 const DAY = 86_400_000;
@@ -67,6 +69,46 @@ describe("late usage (Charge.occurred_at)", () => {
     // The same key with another moment is another request.
     const moved = await call(ledger, ledger.charge, { ...request, occurredAt: new Date(occurredAt.getTime() - 1_000) }).catch((e: unknown) => e);
     expect((moved as { code: number }).code).toBe(status.ALREADY_EXISTS);
+  });
+
+  it("a Meter stream's increments and close, and the client library's charges and meter reports, may say when their usage happened", async () => {
+    const { entitlements, ledger } = platform.clients;
+    await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({
+      accountId: "late-meter", name: "late-meter", planId: "starter", seats: 1, cycleAnchor: new Date(Date.now() - DAY),
+    }));
+    const threeDaysAgo = new Date(Date.now() - 3 * DAY);
+    const stream = meterStream(ledger, { workspaceId: "ws-stream" });
+    stream.open("late-meter", "late-work", 4);
+    expect((await stream.next()).kind).toMatchObject({ $case: "opened", opened: { allowed: true } });
+    stream.write({ kind: { $case: "increment", increment: { sequence: "1", usage: replies("gpt-4o", 1), occurredAt: threeDaysAgo } } });
+    expect((await stream.next()).kind).toMatchObject({ $case: "charged", charged: { sequence: "1", chargedMicros: String(5 * CREDIT) } });
+    stream.write({ kind: { $case: "close", close: ledgerV1.MeterClose.fromPartial({ usage: replies("gpt-4o", 1), occurredAt: threeDaysAgo }) } });
+    expect((await stream.next()).kind?.$case).toBe("closed");
+
+    const tollgate = new TollgateClient({ address: platform.ledger.address, credentials: platform.issuer!.credential("late-reporter", ["meter"]) });
+    try {
+      await tollgate.charge({ accountId: "late-meter", usage: usage.replies("gpt-4o", 1), attribution: { workspaceId: "ws-client" }, occurredAt: threeDaysAgo });
+      await tollgate.meter({ accountId: "late-meter", estimate: usage.replies("gpt-4o", 2), attribution: { workspaceId: "ws-client" } }, async (meter) => {
+        await meter.report(usage.replies("gpt-4o", 1), { occurredAt: threeDaysAgo });
+      });
+    } finally {
+      tollgate.close();
+    }
+    // Three days ago: the stream's 10 credits and the client's 5 + 5; today: the meter's final charge, at zero usage.
+    const week = await call(ledger, ledger.getUsage, { accountId: "late-meter", window: ledgerV1.UsageWindow.USAGE_WINDOW_WEEK_DAILY, splitBy: "workspace_id" });
+    expect(week.points.filter((p) => p.amountMicros !== "0").map((p) => [p.start!.toISOString().slice(0, 10), p.key, p.amountMicros])).toEqual([
+      [threeDaysAgo.toISOString().slice(0, 10), "ws-client", String(10 * CREDIT)],
+      [threeDaysAgo.toISOString().slice(0, 10), "ws-stream", String(10 * CREDIT)],
+    ]);
+
+    // Outside the bounds, the stream ends with INVALID_ARGUMENT naming occurred_at, and nothing is charged.
+    const bad = meterStream(ledger, { workspaceId: "ws-stream" });
+    bad.open("late-meter", "late-work-bad", 1);
+    await bad.next();
+    bad.write({ kind: { $case: "increment", increment: { sequence: "1", usage: replies("gpt-4o", 1), occurredAt: new Date(Date.now() - 8 * DAY) } } });
+    const failure = await bad.finished();
+    expect(failure?.code).toBe(status.INVALID_ARGUMENT);
+    expect(errorDetails(failure).fieldViolations[0]).toMatchObject({ field: "occurred_at" });
   });
 
   it("refuses a moment in the future or older than idempotency keys are kept, naming occurred_at", async () => {

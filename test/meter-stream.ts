@@ -36,7 +36,7 @@ export function meterStream(client: ledgerV1.LedgerServiceClient, attribution: P
           }),
         },
       }),
-    increment: (sequence: number, count: number) => stream.write({ kind: { $case: "increment", increment: { sequence: String(sequence), usage: replies("gpt-4o", count) } } }),
+    increment: (sequence: number, count: number) => stream.write({ kind: { $case: "increment", increment: ledgerV1.MeterIncrement.fromPartial({ sequence: String(sequence), usage: replies("gpt-4o", count) }) } }),
     close: (count?: number) => stream.write({ kind: { $case: "close", close: ledgerV1.MeterClose.fromPartial(count === undefined ? {} : { usage: replies("gpt-4o", count) }) } }),
     write: (message: ledgerV1.MeterRequest) => stream.write(message),
     /** The next answer not read yet (rejects with the stream's error, or after `timeoutMs`). */

@@ -90,6 +90,13 @@ export interface ChargeInput {
   idempotencyKey?: string;
   /** The kind of work a one-shot charge is for: `proceed` follows the kind's negative limit (a charge on a hold takes the hold's kind). */
   workKind?: WorkKind;
+  /**
+   * When the usage happened, for usage reported late; unset: now. It counts in
+   * the usage windows and cycle of that moment. Within the current or
+   * previous cycle and no older than the ledger keeps idempotency keys;
+   * a retry must send the same value.
+   */
+  occurredAt?: Date;
 }
 
 export interface ChargeResult {
@@ -251,7 +258,7 @@ export class TollgateClient {
         idempotencyKey,
         attribution: attributionOf(input.attribution),
         context: contextOf(input.context),
-        occurredAt: undefined,
+        occurredAt: input.occurredAt,
         workKind: workKindOf(input.workKind),
       },
       options,

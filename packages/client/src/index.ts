@@ -38,7 +38,7 @@ export {
   type FieldViolation,
 } from "./errors.js";
 export { stepKey, uuidv7 } from "./keys.js";
-export { Meter, type MeterOptions, type Stop, type StopReason } from "./meter.js";
+export { Meter, type MeterOptions, type ReportOptions, type Stop, type StopReason } from "./meter.js";
 export { backoffMs, DEFAULT_RETRY, isRetryable, type RetryPolicy } from "./retry.js";
 export { Run, type RunEnd, type RunOptions } from "./run.js";
 export { usage, zeroOf, type Count, type Usage } from "./usage.js";

@@ -34,6 +34,12 @@ export interface MeterOptions {
  */
 export type StopReason = "LIMIT_REACHED" | "HOLD_CLOSED" | "CANCELLED" | "FAILED" | "CLOSED" | "RELEASED";
 
+/** A report's own options. */
+export interface ReportOptions {
+  /** When the usage happened, for usage reported late (as ChargeInput.occurredAt); unset: now. */
+  occurredAt?: Date;
+}
+
 export interface Stop {
   reason: StopReason;
   message: string;
@@ -108,11 +114,12 @@ export class Meter {
   /**
    * Charges one increment (say, the tokens streamed since the last report).
    * Its idempotency key is `<workKey>/charge/<n>`, n counting reports from 1.
+   * `occurredAt`: when the usage happened, for an increment reported late.
    */
-  report(usage: Usage): Promise<ChargeResult> {
+  report(usage: Usage, options: ReportOptions = {}): Promise<ChargeResult> {
     if (this.ending) return Promise.reject(new TypeError(`meter ${this.workKey} is closed`));
     const step = `charge/${++this.sequence}`;
-    const result = this.chain.then(() => this.chargeIncrement(step, usage));
+    const result = this.chain.then(() => this.chargeIncrement(step, usage, options));
     this.chain = result.catch(() => undefined);
     return result;
   }
@@ -123,14 +130,14 @@ export class Meter {
    * hold reserved beyond the usage. Calling it again answers the same.
    * Unmetered work without a final usage charges nothing (undefined).
    */
-  close(usage?: Usage): Promise<ChargeResult | undefined> {
+  close(usage?: Usage, options: ReportOptions = {}): Promise<ChargeResult | undefined> {
     if (this.ending?.kind === "release") return Promise.reject(new TypeError(`meter ${this.workKey} was released`));
     this.ending ??= {
       kind: "close",
       done: this.chain.then(async () => {
         if (!this.holdId && !usage) return undefined;
         const result = await this.client.charge(
-          { ...this.target(), usage: usage ?? zeroOf(this.options.estimate), final: true, idempotencyKey: stepKey(this.workKey, "final") },
+          { ...this.target(), usage: usage ?? zeroOf(this.options.estimate), final: true, idempotencyKey: stepKey(this.workKey, "final"), ...options },
           this.options.callOptions,
         );
         this.count(result);
@@ -170,12 +177,12 @@ export class Meter {
     };
   }
 
-  private async chargeIncrement(step: string, usage: Usage): Promise<ChargeResult> {
+  private async chargeIncrement(step: string, usage: Usage, options: ReportOptions): Promise<ChargeResult> {
     await this.keepHoldAhead();
     let result: ChargeResult;
     try {
       // Without a hold (unmetered work) each increment is a one-shot charge, journaled at zero.
-      result = await this.client.charge({ ...this.target(), usage, final: !this.holdId, idempotencyKey: stepKey(this.workKey, step) }, this.options.callOptions);
+      result = await this.client.charge({ ...this.target(), usage, final: !this.holdId, idempotencyKey: stepKey(this.workKey, step), ...options }, this.options.callOptions);
     } catch (error) {
       if (error instanceof FailedPreconditionError && error.reason === "HOLD_CLOSED") this.stop("HOLD_CLOSED", error.message);
       else this.stop("FAILED", error instanceof Error ? error.message : String(error));

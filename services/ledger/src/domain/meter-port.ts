@@ -29,6 +29,8 @@ export interface MeterChargeCall {
   idempotencyKey: string;
   attribution: Record<string, string>;
   context: RunContext;
+  /** Late usage: when it happened (as ChargeRequest.occurredAt); absent: now. */
+  occurredAt?: Date;
 }
 
 export interface MeterCharged {

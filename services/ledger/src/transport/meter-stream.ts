@@ -217,6 +217,7 @@ export class MeterStreams {
       idempotencyKey: session.keys.increment(sequence),
       attribution,
       context,
+      ...(increment.occurredAt ? { occurredAt: increment.occurredAt } : {}),
     });
     call.send({
       kind: {
@@ -251,6 +252,7 @@ export class MeterStreams {
         idempotencyKey: session.keys.close,
         attribution,
         context,
+        ...(close.occurredAt ? { occurredAt: close.occurredAt } : {}),
       });
       finalMicros = charged.chargedMicros;
       releasedMicros = charged.releasedMicros;

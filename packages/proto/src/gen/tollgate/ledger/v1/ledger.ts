@@ -1810,7 +1810,16 @@ export interface MeterIncrement {
    */
   sequence: string;
   /** Priced in the hold's unit (tokens, replies or seconds of the estimate's kind). */
-  usage: Usage | undefined;
+  usage:
+    | Usage
+    | undefined;
+  /**
+   * When the usage happened, for increments sent late (a caller that buffered
+   * them while disconnected); unset: now. As ChargeRequest.occurred_at: the
+   * same bounds, and INVALID_ARGUMENT naming `occurred_at` outside them. A
+   * reconnect resends an increment with the same value.
+   */
+  occurredAt: Date | undefined;
 }
 
 /** Ends the work: posts the final charge and releases the rest of the hold. */
@@ -1819,7 +1828,11 @@ export interface MeterClose {
    * The usage since the last increment, charged as the final charge; unset
    * when there is none (the rest of the hold is then released).
    */
-  usage: Usage | undefined;
+  usage:
+    | Usage
+    | undefined;
+  /** When that usage happened (as MeterIncrement.occurred_at); unset: now. */
+  occurredAt: Date | undefined;
 }
 
 export interface MeterResponse {
@@ -15327,7 +15340,7 @@ export const MeterOpen: MessageFns<MeterOpen> = {
 };
 
 function createBaseMeterIncrement(): MeterIncrement {
-  return { sequence: "0", usage: undefined };
+  return { sequence: "0", usage: undefined, occurredAt: undefined };
 }
 
 export const MeterIncrement: MessageFns<MeterIncrement> = {
@@ -15337,6 +15350,9 @@ export const MeterIncrement: MessageFns<MeterIncrement> = {
     }
     if (message.usage !== undefined) {
       Usage.encode(message.usage, writer.uint32(18).fork()).join();
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.occurredAt), writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -15370,6 +15386,14 @@ export const MeterIncrement: MessageFns<MeterIncrement> = {
             message.usage = Usage.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.occurredAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -15386,6 +15410,11 @@ export const MeterIncrement: MessageFns<MeterIncrement> = {
     return {
       sequence: isSet(object.sequence) ? globalThis.String(object.sequence) : "0",
       usage: isSet(object.usage) ? Usage.fromJSON(object.usage) : undefined,
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
     };
   },
 
@@ -15397,6 +15426,9 @@ export const MeterIncrement: MessageFns<MeterIncrement> = {
     if (message.usage !== undefined) {
       obj.usage = Usage.toJSON(message.usage);
     }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = message.occurredAt.toISOString();
+    }
     return obj;
   },
 
@@ -15407,18 +15439,22 @@ export const MeterIncrement: MessageFns<MeterIncrement> = {
     const message = createBaseMeterIncrement();
     message.sequence = object.sequence ?? "0";
     message.usage = (object.usage !== undefined && object.usage !== null) ? Usage.fromPartial(object.usage) : undefined;
+    message.occurredAt = object.occurredAt ?? undefined;
     return message;
   },
 };
 
 function createBaseMeterClose(): MeterClose {
-  return { usage: undefined };
+  return { usage: undefined, occurredAt: undefined };
 }
 
 export const MeterClose: MessageFns<MeterClose> = {
   encode(message: MeterClose, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.usage !== undefined) {
       Usage.encode(message.usage, writer.uint32(10).fork()).join();
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.occurredAt), writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -15444,6 +15480,14 @@ export const MeterClose: MessageFns<MeterClose> = {
             message.usage = Usage.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.occurredAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -15457,13 +15501,23 @@ export const MeterClose: MessageFns<MeterClose> = {
   },
 
   fromJSON(object: any): MeterClose {
-    return { usage: isSet(object.usage) ? Usage.fromJSON(object.usage) : undefined };
+    return {
+      usage: isSet(object.usage) ? Usage.fromJSON(object.usage) : undefined,
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
   },
 
   toJSON(message: MeterClose): unknown {
     const obj: any = {};
     if (message.usage !== undefined) {
       obj.usage = Usage.toJSON(message.usage);
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = message.occurredAt.toISOString();
     }
     return obj;
   },
@@ -15474,6 +15528,7 @@ export const MeterClose: MessageFns<MeterClose> = {
   fromPartial(object: DeepPartial<MeterClose>): MeterClose {
     const message = createBaseMeterClose();
     message.usage = (object.usage !== undefined && object.usage !== null) ? Usage.fromPartial(object.usage) : undefined;
+    message.occurredAt = object.occurredAt ?? undefined;
     return message;
   },
 };
