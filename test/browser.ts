@@ -1,4 +1,13 @@
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
+import { startGateway, type Gateway } from "@tollgate/gateway";
+import { ROLES } from "@tollgate/grpc-kit";
+import type { Platform } from "./platform.js";
+
+const root = new URL("..", import.meta.url).pathname;
 
 /** Headless Chromium (Debian's /usr/bin/chromium unless CHROMIUM_PATH says otherwise), as the console tests drive it. */
 export function launchChromium(): Promise<Browser> {
@@ -17,4 +26,44 @@ export async function signInPage(browser: Browser, consoleUrl: string, username:
   await page.getByTestId("login-submit").click();
   await page.waitForURL((url) => !url.hash.includes("login"));
   return page;
+}
+
+/** Where the console tests leave their screenshots. */
+export const screenshotDir = `${root}test-results/screenshots`;
+
+export interface ConsoleUnderTest {
+  gateway: Gateway;
+  browser: Browser;
+  stop(): Promise<void>;
+}
+
+/**
+ * The support console as it ships, for one test file: built by Vite into a
+ * directory of the file's own (files that build at once never serve each
+ * other's half-emptied output), served by a real gateway in front of
+ * `platform` with a viewer (vera / viewer-pass) and an operator
+ * (otto / operator-pass), and headless Chromium to drive it.
+ */
+export async function startConsole(platform: Platform, databaseUrl: string): Promise<ConsoleUnderTest> {
+  const staticDir = mkdtempSync(join(tmpdir(), "tollgate-console-"));
+  execFileSync("npm", ["run", "build", "--workspace", "@tollgate/admin", "--", "--outDir", staticDir], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+  mkdirSync(screenshotDir, { recursive: true });
+  const gateway = await startGateway({
+    databaseUrl, port: 0, secret: "a-browser-test-secret-long-enough-0123456789", users: "vera:viewer-pass:viewer,otto:operator-pass:operator", staticDir,
+    ...platform.serviceCredentials("gateway", ROLES),
+    addresses: { entitlements: platform.entitlements.address, pricing: platform.pricing.address, ledger: platform.ledger.address, notifications: platform.notifications.address },
+  });
+  const browser = await launchChromium().catch(async (error: unknown) => {
+    await gateway.stop();
+    throw error;
+  });
+  return {
+    gateway,
+    browser,
+    async stop() {
+      await browser.close();
+      await gateway.stop();
+      rmSync(staticDir, { recursive: true, force: true });
+    },
+  };
 }

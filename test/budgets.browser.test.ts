@@ -5,43 +5,32 @@
  * a change keeps what was used, and the audit log has the row. Screenshots go
  * to test-results/screenshots/.
  */
-import { execFileSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startGateway } from "@tollgate/gateway";
-import { call, ROLES } from "@tollgate/grpc-kit";
+import type { Gateway } from "@tollgate/gateway";
+import { call } from "@tollgate/grpc-kit";
 import { commonV1, ledgerV1 } from "@tollgate/proto";
 import { createTestDatabase } from "@tollgate/testing";
 import { formatAmount } from "../admin/src/money.js";
-import { launchChromium, signInPage } from "./browser.js";
+import { screenshotDir, signInPage, startConsole, type ConsoleUnderTest } from "./browser.js";
 import { replies, seedStarter } from "./fixtures.js";
 import { startPlatform } from "./platform.js";
 
-const root = new URL("..", import.meta.url).pathname;
-const screenshots = `${root}test-results/screenshots`;
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let platform: Awaited<ReturnType<typeof startPlatform>>;
-let gateway: Awaited<ReturnType<typeof startGateway>>;
+let gateway: Gateway;
+let ui: ConsoleUnderTest;
 let browser: import("playwright-core").Browser;
 
 beforeAll(async () => {
-  execFileSync("npm", ["run", "build", "--workspace", "@tollgate/admin"], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
-  mkdirSync(screenshots, { recursive: true });
   db = await createTestDatabase();
   platform = await startPlatform(db.url);
   await seedStarter(platform, "budget-co");
-  gateway = await startGateway({
-    databaseUrl: db.url, port: 0, secret: "a-browser-budgets-secret-long-enough-0123", users: "vera:viewer-pass:viewer,otto:operator-pass:operator",
-    staticDir: `${root}admin/dist`,
-    ...platform.serviceCredentials("gateway", ROLES),
-    addresses: { entitlements: platform.entitlements.address, pricing: platform.pricing.address, ledger: platform.ledger.address, notifications: platform.notifications.address },
-  });
-  browser = await launchChromium();
+  ui = await startConsole(platform, db.url);
+  ({ gateway, browser } = ui);
 }, 240_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await gateway?.stop();
+  await ui?.stop();
   await platform?.stop();
   await db?.drop();
 });
@@ -83,7 +72,7 @@ describe("budgets in the console", () => {
     const used = page.getByTestId(`budget-used-${BUDGET}`);
     await expect.poll(() => used.textContent(), { timeout: 10_000 }).toBe(`${formatAmount(budget.usedMicros, "credits")} / ${formatAmount(budget.limitMicros, "credits")}`);
     expect(await used.textContent()).toBe("15 credits / 40 credits");
-    await page.screenshot({ path: `${screenshots}/account-budgets.png`, fullPage: true });
+    await page.screenshot({ path: `${screenshotDir}/account-budgets.png`, fullPage: true });
 
     // Raised to 60 with a reason: what was used is kept.
     await page.getByTestId(`budget-edit-${BUDGET}`).click();
@@ -99,7 +88,7 @@ describe("budgets in the console", () => {
     expect(await row.first().textContent()).toContain("otto");
     // The ledger's own record of the gRPC SetBudget: the gateway's principal, acting for otto.
     await page.getByRole("row").filter({ hasText: /SetBudget/ }).filter({ hasText: "raised after the fix shipped" }).first().waitFor();
-    await page.screenshot({ path: `${screenshots}/audit-budget.png`, fullPage: true });
+    await page.screenshot({ path: `${screenshotDir}/audit-budget.png`, fullPage: true });
 
     // Removed with a reason: the account page no longer lists it, the ledger no longer counts it, the audit log has it.
     await page.goto(`${gateway.url}/#/tollgate-accounts/budget-co/show`);

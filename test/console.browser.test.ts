@@ -3,29 +3,23 @@
  * driven by playwright-core) against the real gateway and services on real
  * PostgreSQL. Screenshots of the main pages go to test-results/screenshots/.
  */
-import { execFileSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
-import { startGateway, type Gateway } from "@tollgate/gateway";
-import { call, createClient, ROLES } from "@tollgate/grpc-kit";
+import type { Gateway } from "@tollgate/gateway";
+import { call, createClient } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, type pricingV1 } from "@tollgate/proto";
 import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
 import { replies, seedStarter } from "./fixtures.js";
-import { launchChromium, signInPage } from "./browser.js";
+import { screenshotDir, signInPage, startConsole, type ConsoleUnderTest } from "./browser.js";
 import { startPlatform, type Platform } from "./platform.js";
 
-const root = new URL("..", import.meta.url).pathname;
-const screenshots = `${root}test-results/screenshots`;
 let db: TestDatabase;
 let platform: Platform;
 let gateway: Gateway;
+let ui: ConsoleUnderTest;
 let browser: Browser;
 
 beforeAll(async () => {
-  // The console as it ships: built by Vite, served by the gateway.
-  execFileSync("npm", ["run", "build", "--workspace", "@tollgate/admin"], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
-  mkdirSync(screenshots, { recursive: true });
   db = await createTestDatabase();
   platform = await startPlatform(db.url);
   // A cycle that began ten days ago, and 80 of its 100 credits used over the last three days in five charges (reported late):
@@ -37,26 +31,12 @@ beforeAll(async () => {
       accountId: "acme", usage: replies("gpt-4o", count), final: true, idempotencyKey: `browser-spend-${i}`, occurredAt: new Date(Date.now() - daysAgo * DAY),
     }));
   }
-  gateway = await startGateway({
-    databaseUrl: db.url,
-    port: 0,
-    secret: "a-browser-test-secret-long-enough-0123456789",
-    users: "vera:viewer-pass:viewer,otto:operator-pass:operator",
-    staticDir: `${root}admin/dist`,
-    ...platform.serviceCredentials("gateway", ROLES),
-    addresses: {
-      entitlements: platform.entitlements.address,
-      pricing: platform.pricing.address,
-      ledger: platform.ledger.address,
-      notifications: platform.notifications.address,
-    },
-  });
-  browser = await launchChromium();
+  ui = await startConsole(platform, db.url);
+  ({ gateway, browser } = ui);
 }, 180_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await gateway?.stop();
+  await ui?.stop();
   await platform?.stop();
   await db?.drop();
 });
@@ -86,7 +66,7 @@ async function detailPanel(tab: string, kind: "guardrail" | "script", shows: str
   await panel.getByText(shows).first().waitFor();
   const text = (await panel.textContent()) ?? "";
   await page.waitForTimeout(500); // let the drawer finish sliding in before the screenshot
-  await page.screenshot({ path: `${screenshots}/${kind}-panel.png`, fullPage: true });
+  await page.screenshot({ path: `${screenshotDir}/${kind}-panel.png`, fullPage: true });
   await page.close();
   return text;
 }
@@ -126,7 +106,7 @@ describe("support console in Chromium", () => {
     await banners.getByText("You have used 80%").waitFor();
     expect(await banners.getByText("You have used 50%").count()).toBe(0);
     expect(await page.getByTestId("earlier-banners").textContent()).toBe("3 earlier banners not dismissed");
-    await page.screenshot({ path: `${screenshots}/account-summary.png`, fullPage: true });
+    await page.screenshot({ path: `${screenshotDir}/account-summary.png`, fullPage: true });
     await page.getByTestId("earlier-banners").click();
     await banners.getByText("You have used 50%").waitFor();
     await page.close();
@@ -150,11 +130,11 @@ describe("support console in Chromium", () => {
     await page.getByTestId("grant-submit").click();
     await page.getByTestId("grant-dialog").waitFor({ state: "hidden" });
     await expect.poll(() => page.getByTestId("balance-credits").textContent(), { timeout: 10_000 }).toContain("520");
-    await page.screenshot({ path: `${screenshots}/account-after-grant.png`, fullPage: true });
+    await page.screenshot({ path: `${screenshotDir}/account-after-grant.png`, fullPage: true });
 
     await page.goto(`${gateway.url}/#/tollgate-accounts/acme/show/ledger`);
     await page.getByText("apology for the outage on 21 Nov").first().waitFor();
-    await page.screenshot({ path: `${screenshots}/account-ledger.png`, fullPage: true });
+    await page.screenshot({ path: `${screenshotDir}/account-ledger.png`, fullPage: true });
 
     // A meter credential's Grant is refused, and the ledger records the attempt.
     const meter = createClient(ledgerV1.LedgerServiceClient, platform.ledger.address, { credentials: platform.issuer!.credential("meter-probe", ["meter"]) });
@@ -172,7 +152,7 @@ describe("support console in Chromium", () => {
     const grpcGrant = page.getByRole("row").filter({ hasText: /Grant/ }).filter({ hasText: "apology for the outage on 21 Nov" });
     expect(await grpcGrant.first().textContent()).toMatch(/gateway.*otto/);
     await page.getByRole("row").filter({ hasText: "meter-probe" }).filter({ hasText: "PERMISSION_DENIED" }).first().waitFor();
-    await page.screenshot({ path: `${screenshots}/audit-log.png`, fullPage: true });
+    await page.screenshot({ path: `${screenshotDir}/audit-log.png`, fullPage: true });
 
     const entries = await api("/api/entries?account_id=acme&kind=grant");
     // The journal's actor is the gateway's principal; the console user it acted for is recorded beside it.
@@ -243,7 +223,7 @@ describe("support console in Chromium", () => {
     for (const label of ["Customers", "Accounts", "Audit log"]) await page.getByRole("menuitem", { name: label }).first().waitFor();
     await page.getByRole("menuitem", { name: "Customers" }).first().click();
     await page.waitForURL((url) => url.hash.includes("customers"));
-    await page.screenshot({ path: `${screenshots}/host-example.png`, fullPage: true });
+    await page.screenshot({ path: `${screenshotDir}/host-example.png`, fullPage: true });
     await page.getByRole("menuitem", { name: "Accounts" }).first().click();
     await page.getByText("acme").first().waitFor();
     await page.close();
@@ -255,20 +235,20 @@ describe("support console in Chromium", () => {
     }));
     const page = await signIn("vera", "viewer-pass", "/#/tollgate-plans");
     await page.getByText("starter").first().waitFor();
-    await page.screenshot({ path: `${screenshots}/plans.png`, fullPage: true });
+    await page.screenshot({ path: `${screenshotDir}/plans.png`, fullPage: true });
     await page.goto(`${gateway.url}/#/tollgate-rate-tables`);
     await page.getByText("default").first().waitFor();
-    await page.screenshot({ path: `${screenshots}/rate-tables.png`, fullPage: true });
+    await page.screenshot({ path: `${screenshotDir}/rate-tables.png`, fullPage: true });
     await page.goto(`${gateway.url}/#/tollgate-holds`);
     await page.getByTestId("holds-list").waitFor();
     await page.getByText("acme").first().waitFor();
-    await page.screenshot({ path: `${screenshots}/holds-in-flight.png`, fullPage: true });
+    await page.screenshot({ path: `${screenshotDir}/holds-in-flight.png`, fullPage: true });
     await page.goto(`${gateway.url}/#/tollgate-work`);
     await page.getByTestId("work-list").waitFor();
-    await page.screenshot({ path: `${screenshots}/runs-and-deployments.png`, fullPage: true });
+    await page.screenshot({ path: `${screenshotDir}/runs-and-deployments.png`, fullPage: true });
     await page.goto(`${gateway.url}/#/tollgate-notifications`);
     await page.waitForLoadState("networkidle");
-    await page.screenshot({ path: `${screenshots}/notifications.png`, fullPage: true });
+    await page.screenshot({ path: `${screenshotDir}/notifications.png`, fullPage: true });
     await page.close();
   });
 
@@ -279,13 +259,13 @@ describe("support console in Chromium", () => {
     const granted = Number(account.balance.units.find((u: { unit: string }) => u.unit === "credits").granted_micros) / 1_000_000;
     expect(await page.getByTestId("overview-credits").textContent()).toContain(`of ${granted.toLocaleString("en-US")} credits`);
     await page.getByTestId("bucket-pie").waitFor();
-    await page.screenshot({ path: `${screenshots}/account-overview.png`, fullPage: true });
+    await page.screenshot({ path: `${screenshotDir}/account-overview.png`, fullPage: true });
     await page.goto(`${gateway.url}/#/tollgate-accounts/acme/show/tools`);
     await page.getByTestId("tool-catalogue").getByTestId("empty-state").waitFor(); // acme has deployed no tool
-    await page.screenshot({ path: `${screenshots}/account-tools.png`, fullPage: true });
+    await page.screenshot({ path: `${screenshotDir}/account-tools.png`, fullPage: true });
     await page.goto(`${gateway.url}/#/tollgate-accounts/acme/show/models`);
     await page.getByTestId("top-model").getByText("gpt-4o").first().waitFor();
-    await page.screenshot({ path: `${screenshots}/account-models.png`, fullPage: true });
+    await page.screenshot({ path: `${screenshotDir}/account-models.png`, fullPage: true });
     await page.close();
   });
 
@@ -309,7 +289,7 @@ describe("support console in Chromium", () => {
     }
     await page.goto(`${gateway.url}/#/tollgate-entries`);
     await page.getByTestId("empty-state").first().waitFor();
-    await page.screenshot({ path: `${screenshots}/ledger-explorer-empty.png`, fullPage: true });
+    await page.screenshot({ path: `${screenshotDir}/ledger-explorer-empty.png`, fullPage: true });
     await page.close();
   }, 120_000);
 
@@ -331,7 +311,7 @@ describe("support console in Chromium", () => {
     expect(text).toContain("conversation");
     expect(text).toContain("acme");
     expect(text).toContain(hold.holdId);
-    await page.screenshot({ path: `${screenshots}/search.png`, fullPage: true });
+    await page.screenshot({ path: `${screenshotDir}/search.png`, fullPage: true });
     await hits.first().getByTestId("hold-link").click();
     await page.getByTestId("hold-dialog").getByText("default v").first().waitFor(); // the rate table, numbered per table
 

@@ -6,32 +6,28 @@
  * overrides model hosting's limits with a reason, audited. Screenshots go to
  * test-results/screenshots/.
  */
-import { execFileSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
 import type { Browser } from "playwright-core";
-import { startGateway, type Gateway } from "@tollgate/gateway";
-import { call, ROLES } from "@tollgate/grpc-kit";
+import type { Gateway } from "@tollgate/gateway";
+import { call } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1 } from "@tollgate/proto";
 import { createTestDatabase, type TestDatabase } from "@tollgate/testing";
 import { loadCatalogue } from "../scripts/catalogue.js";
 import { CREDIT } from "./fixtures.js";
-import { launchChromium, signInPage } from "./browser.js";
+import { screenshotDir, signInPage, startConsole, type ConsoleUnderTest } from "./browser.js";
 import { startPlatform, type Platform } from "./platform.js";
 
 const root = new URL("..", import.meta.url).pathname;
-const screenshots = `${root}test-results/screenshots`;
 let db: TestDatabase;
 let platform: Platform;
 let gateway: Gateway;
+let ui: ConsoleUnderTest;
 let browser: Browser;
 let sql: pg.Client;
 
 beforeAll(async () => {
-  execFileSync("npm", ["run", "build", "--workspace", "@tollgate/admin"], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
-  mkdirSync(screenshots, { recursive: true });
   db = await createTestDatabase();
   platform = await startPlatform(db.url, { meterIntervalMs: 0 });
   sql = new pg.Client({ connectionString: db.url });
@@ -55,26 +51,12 @@ beforeAll(async () => {
   }));
   await sql.query(`update ledger.metered_work set charged_until = charged_until - interval '1 hour' where work_id = 'pii-scan'`);
   await call(ledger, ledger.scale, { deploymentId: "pii-scan", replicas: 1, idempotencyKey: "tick" });
-  gateway = await startGateway({
-    databaseUrl: db.url,
-    port: 0,
-    secret: "a-browser-test-secret-long-enough-0123456789",
-    users: "vera:viewer-pass:viewer,otto:operator-pass:operator",
-    staticDir: `${root}admin/dist`,
-    ...platform.serviceCredentials("gateway", ROLES),
-    addresses: {
-      entitlements: platform.entitlements.address,
-      pricing: platform.pricing.address,
-      ledger: platform.ledger.address,
-      notifications: platform.notifications.address,
-    },
-  });
-  browser = await launchChromium();
+  ui = await startConsole(platform, db.url);
+  ({ gateway, browser } = ui);
 }, 180_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await gateway?.stop();
+  await ui?.stop();
   await sql?.end();
   await platform?.stop();
   await db?.drop();
@@ -91,7 +73,7 @@ describe("limits per kind of work in the console", () => {
     const page = await signInPage(browser, gateway.url, "otto", "operator-pass", "/#/tollgate-accounts/guard-co/show");
     const panel = page.getByTestId("kind-limits");
     await panel.waitFor().catch(async (error: unknown) => {
-      await page.screenshot({ path: `${screenshots}/account-kind-limits-failed.png`, fullPage: true });
+      await page.screenshot({ path: `${screenshotDir}/account-kind-limits-failed.png`, fullPage: true });
       throw error;
     });
     // 15 credits available after the guardrail's 5: guardrails may start (10), model hosting may not (25).
@@ -101,7 +83,7 @@ describe("limits per kind of work in the console", () => {
     const usage = page.getByText("Used by kind of work").locator("xpath=ancestor::*[contains(@class,'MuiCard-root')][1]");
     await usage.getByText("guardrail").waitFor();
     expect(await usage.textContent()).toContain("5 credits");
-    await page.screenshot({ path: `${screenshots}/account-kind-limits.png`, fullPage: true });
+    await page.screenshot({ path: `${screenshotDir}/account-kind-limits.png`, fullPage: true });
 
     await page.getByTestId("limits-button").click();
     await page.getByTestId("limits-dialog").waitFor();
@@ -110,14 +92,14 @@ describe("limits per kind of work in the console", () => {
     expect(await page.getByTestId("limits-low-credit").inputValue()).toBe("25");
     await page.getByTestId("limits-low-credit").fill("10");
     await page.getByTestId("limits-negative").fill("30");
-    await page.screenshot({ path: `${screenshots}/kind-limits-dialog.png`, fullPage: true });
+    await page.screenshot({ path: `${screenshotDir}/kind-limits-dialog.png`, fullPage: true });
     await page.getByTestId("limits-submit").click();
     expect(await page.getByTestId("limits-dialog").isVisible()).toBe(true); // no reason: nothing sent
     await page.getByTestId("limits-reason").fill("hosting pilot for this customer");
     await page.getByTestId("limits-submit").click();
     await page.getByTestId("limits-dialog").waitFor({ state: "hidden" });
     await expect.poll(() => page.getByTestId("kind-limit-model_hosting").textContent(), { timeout: 10_000 }).toMatch(/Model hosting.*10 credits.*30 credits.*Allowed.*Account override/);
-    await page.screenshot({ path: `${screenshots}/account-kind-limits-override.png`, fullPage: true });
+    await page.screenshot({ path: `${screenshotDir}/account-kind-limits-override.png`, fullPage: true });
 
     const account = await api("/api/accounts/guard-co");
     expect(account.limit_overrides).toEqual([

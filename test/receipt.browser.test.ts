@@ -11,27 +11,23 @@ import { registerTelemetry } from "@tollgate/telemetry";
 // Tracing on, so a charge carries a trace that ties it to the notifications it caused. Before gRPC and pg load.
 registerTelemetry({ serviceName: "tollgate-test", spanProcessors: [new SimpleSpanProcessor({ exporter: new InMemorySpanExporter() })] });
 
-const { execFileSync } = await import("node:child_process");
-const { mkdirSync } = await import("node:fs");
 const { afterAll, beforeAll, describe, expect, it } = await import("vitest");
 const { trace } = await import("@opentelemetry/api");
-const { startGateway } = await import("@tollgate/gateway");
-const { call, ROLES } = await import("@tollgate/grpc-kit");
+const { call } = await import("@tollgate/grpc-kit");
 const { ledgerV1 } = await import("@tollgate/proto");
 const { createTestDatabase, eventually } = await import("@tollgate/testing");
 const { formatAmount } = await import("../admin/src/money.js");
 const { replies } = await import("./fixtures.js");
-const { launchChromium, signInPage } = await import("./browser.js");
+const { screenshotDir, signInPage, startConsole } = await import("./browser.js");
 const { startPlatform } = await import("./platform.js");
 const { blockRuns, seedTeam, toolRuns } = await import("./team-fixtures.js");
 
 type Page = import("playwright-core").Page;
 
-const root = new URL("..", import.meta.url).pathname;
-const screenshots = `${root}test-results/screenshots`;
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let platform: Awaited<ReturnType<typeof startPlatform>>;
-let gateway: Awaited<ReturnType<typeof startGateway>>;
+let gateway: import("@tollgate/gateway").Gateway;
+let ui: import("./browser.js").ConsoleUnderTest;
 let browser: import("playwright-core").Browser;
 let holdId: string;
 let entryId: string;
@@ -44,8 +40,6 @@ const unitOf = (unit: number) => ledgerV1.Hold.toJSON({ ...ledgerV1.Hold.fromPar
 const unitName = (unit: number) => (unitOf(unit).unit ?? "").slice("UNIT_".length).toLowerCase();
 
 beforeAll(async () => {
-  execFileSync("npm", ["run", "build", "--workspace", "@tollgate/admin"], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
-  mkdirSync(screenshots, { recursive: true });
   db = await createTestDatabase();
   platform = await startPlatform(db.url);
   await seedTeam(platform, "team-co");
@@ -72,13 +66,8 @@ beforeAll(async () => {
   for (const [tool, key] of [["web-search", "b-tool-1"], ["web-search", "b-tool-2"], ["pdf-reader", "b-tool-3"], ["draft-tool", "b-tool-4"]] as const) {
     toolEntryId = (await call(L, L.charge, ledgerV1.ChargeRequest.fromPartial({ accountId: "team-co", usage: toolRuns(tool, 1), attribution: { userId: "bob" }, final: true, idempotencyKey: key }))).entryId;
   }
-  gateway = await startGateway({
-    databaseUrl: db.url, port: 0, secret: "a-browser-receipt-secret-long-enough-0123", users: "vera:viewer-pass:viewer,otto:operator-pass:operator",
-    staticDir: `${root}admin/dist`,
-    ...platform.serviceCredentials("gateway", ROLES),
-    addresses: { entitlements: platform.entitlements.address, pricing: platform.pricing.address, ledger: platform.ledger.address, notifications: platform.notifications.address },
-  });
-  browser = await launchChromium();
+  ui = await startConsole(platform, db.url);
+  ({ gateway, browser } = ui);
   // The notifications of the 50 % crossing exist before any page shows them.
   await eventually(async () => {
     const { notifications } = await call(platform.clients.notifications, platform.clients.notifications.listNotifications, { accountId: "team-co", traceId: "", page: undefined });
@@ -87,8 +76,7 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await gateway?.stop();
+  await ui?.stop();
   await platform?.stop();
   await db?.drop();
 });
@@ -130,7 +118,7 @@ describe("cost receipts in Chromium", () => {
     await page.getByTestId("receipt-notification").first().waitFor();
     const { notifications } = await call(platform.clients.notifications, platform.clients.notifications.listNotifications, { accountId: "team-co", traceId: r.traceId, page: undefined });
     expect(await page.getByTestId("receipt-notification").count()).toBe(notifications.length);
-    await page.screenshot({ path: `${screenshots}/receipt-charge.png`, fullPage: true });
+    await page.screenshot({ path: `${screenshotDir}/receipt-charge.png`, fullPage: true });
     await page.close();
   }, 120_000);
 
@@ -140,7 +128,7 @@ describe("cost receipts in Chromium", () => {
     await page.waitForURL((url) => url.hash.includes(`tollgate-receipts/${toolEntryId}`));
     const r = await expectReceipt(page, { entryId: toolEntryId });
     expect(unitName(r.unit)).toBe("tool_runs");
-    await page.screenshot({ path: `${screenshots}/receipt-tool-run.png`, fullPage: true });
+    await page.screenshot({ path: `${screenshotDir}/receipt-tool-run.png`, fullPage: true });
     await page.close();
   }, 120_000);
 
@@ -159,7 +147,7 @@ describe("cost receipts in Chromium", () => {
     const r = await expectReceipt(page, { holdId });
     expect(r.idempotencyKey).toBe("b-authorize");
     await page.getByText(`Receipt of hold ${holdId}`).first().waitFor();
-    await page.screenshot({ path: `${screenshots}/receipt-hold.png`, fullPage: true });
+    await page.screenshot({ path: `${screenshotDir}/receipt-hold.png`, fullPage: true });
     await page.close();
   }, 120_000);
 });
@@ -181,7 +169,7 @@ describe("usage views in Chromium", () => {
     // ana: 55 ai + 3 compute; bob: 2 compute + 3 platform; the team: 55 / 5 / 3.
     expect(await page.getByTestId("member-usage-team").getByTestId("member-total").textContent()).toBe("63 credits");
     expect(await page.locator("[data-testid=member-usage-chart] .recharts-bar-rectangle").count()).toBeGreaterThanOrEqual(6);
-    await page.screenshot({ path: `${screenshots}/account-members.png`, fullPage: true });
+    await page.screenshot({ path: `${screenshotDir}/account-members.png`, fullPage: true });
     await page.close();
   }, 120_000);
 
@@ -196,7 +184,7 @@ describe("usage views in Chromium", () => {
     expect(shown).toEqual([["pdf-reader", "bob", "1", "undeployed"], ["web-search", "ana", "2", "deployed"]]);
     expect(await text(page, "tools-total")).toBe(listed.totalTools);
     expect(await text(page, "tools-runs")).toBe(listed.totalRuns);
-    await page.screenshot({ path: `${screenshots}/account-tools-catalogue.png`, fullPage: true });
+    await page.screenshot({ path: `${screenshotDir}/account-tools-catalogue.png`, fullPage: true });
     await page.close();
   }, 120_000);
 });
@@ -224,7 +212,7 @@ describe("reversing a charge in Chromium", () => {
     expect(BigInt(await balance())).toBe(before + BigInt(charged.chargedMicros));
     const entries = (await call(L, L.listEntries, ledgerV1.ListEntriesRequest.fromPartial({ accountId: "team-co", kind: ledgerV1.EntryKind.ENTRY_KIND_REVERSE }))).entries;
     expect(entries.map((e) => [e.reversesEntryId, e.reason, e.onBehalfOf])).toEqual([[charged.entryId, "Sandbox crashed before running: refund", "otto"]]);
-    await page.screenshot({ path: `${screenshots}/receipt-reversed.png`, fullPage: true });
+    await page.screenshot({ path: `${screenshotDir}/receipt-reversed.png`, fullPage: true });
     await page.close();
   }, 120_000);
 });
