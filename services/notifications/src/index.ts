@@ -199,7 +199,7 @@ export async function startNotificationsService(options: NotificationsServiceOpt
     metrics: { port: telemetry.port, url: telemetry.url },
     async stop() {
       if (pruner) clearInterval(pruner);
-      consumer.stop();
+      await consumer.stop();
       await worker.stop();
       await server.drain();
       ledger.close();

@@ -125,6 +125,8 @@ export class LedgerConsumer {
   private acknowledging = false;
   private acknowledgeFailing = false;
   private acknowledger: NodeJS.Timeout | undefined;
+  /** The events received and not yet handled, one at a time, in order. */
+  private chain = Promise.resolve();
 
   constructor(
     private readonly client: ledgerV1.LedgerServiceClient,
@@ -166,17 +168,17 @@ export class LedgerConsumer {
       console.error("[notifications] reading the consumer offset failed", error);
       return this.retry();
     }
+    if (this.stopped) return;
     this.recorded = after;
     if (this.received < after) this.received = after;
     const stream = this.client.streamEvents({ afterSequence: after.toString() });
     this.stream = stream;
-    // Events are handled one at a time, in order.
-    let chain = Promise.resolve();
     stream.on("data", (message: ledgerV1.StreamEventsResponse) => {
       const event = message.event;
       if (!event) return;
       if (BigInt(event.sequence) > this.received) this.received = BigInt(event.sequence);
-      chain = chain.then(() => this.process(event)).catch((error: unknown) => {
+      // After stop, what is still queued is left to the next start (it re-reads from the stored offset).
+      this.chain = this.chain.then(() => (this.stopped ? undefined : this.process(event))).catch((error: unknown) => {
         console.error("[notifications] handling a ledger event failed; re-reading from the stored offset", error);
         stream.cancel();
       });
@@ -184,7 +186,7 @@ export class LedgerConsumer {
     const restart = () => {
       if (this.stream !== stream) return;
       this.stream = undefined;
-      void chain.finally(() => this.retry());
+      void this.chain.finally(() => this.retry());
     };
     stream.on("error", (error: Error) => {
       if (!this.stopped) console.warn(`[notifications] ledger event stream: ${error.message}; reconnecting`);
@@ -217,10 +219,12 @@ export class LedgerConsumer {
     return Number(this.received - this.recorded);
   }
 
-  stop(): void {
+  /** Stops reading; resolves once the event being handled is done, so the store may close after it. */
+  async stop(): Promise<void> {
     this.stopped = true;
     if (this.acknowledger) clearInterval(this.acknowledger);
     this.stream?.cancel();
     this.stream = undefined;
+    await this.chain;
   }
 }
