@@ -46,24 +46,28 @@ export interface ConsoleUnderTest {
  */
 export async function startConsole(platform: Platform, databaseUrl: string): Promise<ConsoleUnderTest> {
   const staticDir = mkdtempSync(join(tmpdir(), "tollgate-console-"));
-  execFileSync("npm", ["run", "build", "--workspace", "@tollgate/admin", "--", "--outDir", staticDir], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
-  mkdirSync(screenshotDir, { recursive: true });
-  const gateway = await startGateway({
-    databaseUrl, port: 0, secret: "a-browser-test-secret-long-enough-0123456789", users: "vera:viewer-pass:viewer,otto:operator-pass:operator", staticDir,
-    ...platform.serviceCredentials("gateway", ROLES),
-    addresses: { entitlements: platform.entitlements.address, pricing: platform.pricing.address, ledger: platform.ledger.address, notifications: platform.notifications.address },
-  });
-  const browser = await launchChromium().catch(async (error: unknown) => {
-    await gateway.stop();
-    throw error;
-  });
-  return {
-    gateway,
-    browser,
-    async stop() {
-      await browser.close();
-      await gateway.stop();
+  let gateway: Gateway | undefined;
+  let browser: Browser | undefined;
+  const stop = async () => {
+    try {
+      await browser?.close();
+      await gateway?.stop();
+    } finally {
       rmSync(staticDir, { recursive: true, force: true });
-    },
+    }
   };
+  try {
+    execFileSync("npm", ["run", "build", "--workspace", "@tollgate/admin", "--", "--outDir", staticDir], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+    mkdirSync(screenshotDir, { recursive: true });
+    gateway = await startGateway({
+      databaseUrl, port: 0, secret: "a-browser-test-secret-long-enough-0123456789", users: "vera:viewer-pass:viewer,otto:operator-pass:operator", staticDir,
+      ...platform.serviceCredentials("gateway", ROLES),
+      addresses: { entitlements: platform.entitlements.address, pricing: platform.pricing.address, ledger: platform.ledger.address, notifications: platform.notifications.address },
+    });
+    browser = await launchChromium();
+    return { gateway, browser, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }

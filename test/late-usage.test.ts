@@ -88,16 +88,16 @@ describe("late usage (Charge.occurred_at)", () => {
     const tollgate = new TollgateClient({ address: platform.ledger.address, credentials: platform.issuer!.credential("late-reporter", ["meter"]) });
     try {
       await tollgate.charge({ accountId: "late-meter", usage: usage.replies("gpt-4o", 1), attribution: { workspaceId: "ws-client" }, occurredAt: threeDaysAgo });
-      await tollgate.meter({ accountId: "late-meter", estimate: usage.replies("gpt-4o", 2), attribution: { workspaceId: "ws-client" } }, async (meter) => {
-        await meter.report(usage.replies("gpt-4o", 1), { occurredAt: threeDaysAgo });
-      });
+      const meter = await tollgate.openMeter({ accountId: "late-meter", estimate: usage.replies("gpt-4o", 2), attribution: { workspaceId: "ws-client" } });
+      await meter.report(usage.replies("gpt-4o", 1), { occurredAt: threeDaysAgo });
+      await meter.close(usage.replies("gpt-4o", 1), { occurredAt: threeDaysAgo });
     } finally {
       tollgate.close();
     }
-    // Three days ago: the stream's 10 credits and the client's 5 + 5; today: the meter's final charge, at zero usage.
+    // Three days ago: the stream's 10 credits and the client's 5 + 5 + 5; nothing today.
     const week = await call(ledger, ledger.getUsage, { accountId: "late-meter", window: ledgerV1.UsageWindow.USAGE_WINDOW_WEEK_DAILY, splitBy: "workspace_id" });
-    expect(week.points.filter((p) => p.amountMicros !== "0").map((p) => [p.start!.toISOString().slice(0, 10), p.key, p.amountMicros])).toEqual([
-      [threeDaysAgo.toISOString().slice(0, 10), "ws-client", String(10 * CREDIT)],
+    expect(week.points.map((p) => [p.start!.toISOString().slice(0, 10), p.key, p.amountMicros])).toEqual([
+      [threeDaysAgo.toISOString().slice(0, 10), "ws-client", String(15 * CREDIT)],
       [threeDaysAgo.toISOString().slice(0, 10), "ws-stream", String(10 * CREDIT)],
     ]);
 

@@ -1,4 +1,4 @@
-import type { Attribution, Authorization, CallOptions, ChargeResult, ReleaseResult, RunContext, TollgateClient, WorkKind } from "./client.js";
+import type { Attribution, Authorization, CallOptions, ChargeInput, ChargeResult, ReleaseResult, RunContext, TollgateClient, WorkKind } from "./client.js";
 import { DeniedError, FailedPreconditionError } from "./errors.js";
 import { stepKey, uuidv7 } from "./keys.js";
 import { zeroOf, type Usage } from "./usage.js";
@@ -38,6 +38,11 @@ export type StopReason = "LIMIT_REACHED" | "HOLD_CLOSED" | "CANCELLED" | "FAILED
 export interface ReportOptions {
   /** When the usage happened, for usage reported late (as ChargeInput.occurredAt); unset: now. */
   occurredAt?: Date;
+}
+
+/** A report's options as charge fields (only these: options never override the meter's own). */
+function reported(options: ReportOptions): Pick<ChargeInput, "occurredAt"> {
+  return options.occurredAt ? { occurredAt: options.occurredAt } : {};
 }
 
 export interface Stop {
@@ -137,7 +142,7 @@ export class Meter {
       done: this.chain.then(async () => {
         if (!this.holdId && !usage) return undefined;
         const result = await this.client.charge(
-          { ...this.target(), usage: usage ?? zeroOf(this.options.estimate), final: true, idempotencyKey: stepKey(this.workKey, "final"), ...options },
+          { ...this.target(), usage: usage ?? zeroOf(this.options.estimate), final: true, idempotencyKey: stepKey(this.workKey, "final"), ...reported(options) },
           this.options.callOptions,
         );
         this.count(result);
@@ -182,7 +187,7 @@ export class Meter {
     let result: ChargeResult;
     try {
       // Without a hold (unmetered work) each increment is a one-shot charge, journaled at zero.
-      result = await this.client.charge({ ...this.target(), usage, final: !this.holdId, idempotencyKey: stepKey(this.workKey, step), ...options }, this.options.callOptions);
+      result = await this.client.charge({ ...this.target(), usage, final: !this.holdId, idempotencyKey: stepKey(this.workKey, step), ...reported(options) }, this.options.callOptions);
     } catch (error) {
       if (error instanceof FailedPreconditionError && error.reason === "HOLD_CLOSED") this.stop("HOLD_CLOSED", error.message);
       else this.stop("FAILED", error instanceof Error ? error.message : String(error));

@@ -201,14 +201,17 @@ describe("budgets", () => {
     const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     const reverse = (entryId: bigint) => ({ type: "reverse" as const, accountId: "acct", entryId, reason: "refund", actor: "support", traceId: "", traceparent, idempotencyKey: m.nextKey(), requestHash: `r${entryId}` });
     const liftedEvents = () => m.events.filter((e) => e.kind === "budget_lifted");
-    m.ok(m.setBudget(50n));
+    m.ok(m.setBudget(50n, { thresholdPercents: [100] }));
     const small = m.ok(m.charge(20n, { attribution: AGENT }));
     const large = m.ok(m.charge(30n, { attribution: AGENT }));
     m.ok(m.charge(5n, { attribution: AGENT })); // nothing left of the limit: collects nothing
     m.ok(reverse(small.entryId));
     expect(liftedEvents()).toEqual([{ accountId: "acct", kind: "budget_lifted", traceparent, payload: { budget_id: "credits/agent/agent-1", unit: "credits", scope: "agent", scope_id: "agent-1", removed: false } }]);
-    m.ok(reverse(large.entryId)); // it already had room: nothing more to lift
-    expect(liftedEvents()).toHaveLength(1);
+    // Used up again, its 100 % is crossed again (its banner came down with the lift).
+    m.ok(m.charge(20n, { attribution: AGENT }));
+    expect(m.events.filter((e) => e.kind === "budget_crossed").map((e) => e.payload.threshold_percent)).toEqual([100, 100]);
+    m.ok(reverse(large.entryId)); // lifted again: 30 of 50 used
+    expect(liftedEvents()).toHaveLength(2);
     m.ok(m.setBudget(50n, { scopeId: "agent-2", traceparent }));
     m.ok(m.deleteBudget("credits/agent/agent-2", { traceparent }));
     expect(liftedEvents().at(-1)).toMatchObject({ traceparent, payload: { budget_id: "credits/agent/agent-2", removed: true } });

@@ -172,9 +172,7 @@ export function setBudget(
   const periodStartMs = input.perCycle ? (account.cycle?.startMs ?? null) : before && !before.perCycle ? before.periodStartMs : nowMs;
   const kept = before && (before.perCycle === input.perCycle) ? before : null;
   const usedMicros = kept ? usedOf(account, kept) : 0n;
-  const crossedPercents = kept
-    ? crossedOf(account, kept).filter((t) => thresholdPercents.includes(t) && usedMicros * 100n >= BigInt(t) * input.limitMicros)
-    : [];
+  const crossedPercents = kept ? stillReached(crossedOf(account, kept).filter((t) => thresholdPercents.includes(t)), usedMicros, input.limitMicros) : [];
   return {
     budgetId, accountId: account.accountId, unit: input.unit, scope: input.scope, scopeId: input.scopeId, limitMicros: input.limitMicros, mode: input.mode,
     perCycle: input.perCycle, thresholdPercents, usedMicros, crossedPercents, periodStartMs, reason: input.reason, actor: input.actor, updatedAtMs: nowMs,
@@ -191,6 +189,11 @@ export function liftedBudget(account: AccountState, before: Budget | undefined, 
   if (!before) return [];
   if (after !== null && (!usedUp(before, usedOf(account, before)) || usedUp(after, usedOf(account, after)))) return [];
   return [budgetLifted(account, before, after === null, traceparent)];
+}
+
+/** The thresholds (percents of `limitMicros`) of `crossed` that `usedMicros` still reaches. */
+function stillReached(crossed: number[], usedMicros: bigint, limitMicros: bigint): number[] {
+  return crossed.filter((t) => usedMicros * 100n >= BigInt(t) * limitMicros);
 }
 
 /** A new cycle lifts each per-cycle hard budget the cycle before used up: it counts from zero again. */
@@ -218,9 +221,10 @@ function budgetLifted(account: AccountState, budget: Budget, removed: boolean, t
 /**
  * A reversed charge: each budget over it that counted it (the charge was made
  * in the budget's current period, after the budget was set) uses that much
- * less. Thresholds already crossed stay crossed; a used-up hard budget the
- * reversal gives room again is lifted (`budget_lifted`), as support raising it
- * would be.
+ * less. Thresholds already crossed stay crossed, unless the reversal gives
+ * a used-up hard budget room again: it is lifted (`budget_lifted`), as
+ * support raising it would be, and the thresholds it no longer reaches can
+ * be crossed again.
  */
 export function reverseBudgets(account: AccountState, charge: ChargeRecord, traceparent: string): Write[] {
   if (charge.amountMicros <= 0n) return [];
@@ -229,8 +233,11 @@ export function reverseBudgets(account: AccountState, charge: ChargeRecord, trac
     const periodStartMs = periodStartOf(account, budget);
     if (periodStartMs === null || charge.atMs < budget.createdAtMs || charge.atMs < periodStartMs) continue;
     const usedMicros = maxBigint(0n, usedOf(account, budget) - charge.amountMicros);
-    writes.push({ type: "budgetUsage", accountId: account.accountId, budgetId: budget.budgetId, usedMicros, crossedPercents: [...crossedOf(account, budget)], periodStartMs });
-    if (usedUp(budget, usedOf(account, budget)) && !usedUp(budget, usedMicros)) writes.push(budgetLifted(account, budget, false, traceparent));
+    const lifted = usedUp(budget, usedOf(account, budget)) && !usedUp(budget, usedMicros);
+    // Lifted, its banners come down: the thresholds it no longer reaches are crossed again when it does.
+    const crossedPercents = lifted ? stillReached(crossedOf(account, budget), usedMicros, budget.limitMicros) : [...crossedOf(account, budget)];
+    writes.push({ type: "budgetUsage", accountId: account.accountId, budgetId: budget.budgetId, usedMicros, crossedPercents, periodStartMs });
+    if (lifted) writes.push(budgetLifted(account, budget, false, traceparent));
   }
   return writes;
 }

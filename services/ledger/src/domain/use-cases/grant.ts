@@ -1,7 +1,6 @@
 import type { GrantAnswer } from "../commands.js";
-import { fingerprint } from "../fingerprint.js";
 import type { PoolKind } from "../state.js";
-import { requireAccountId, run, supportContext, type LedgerDeps, type SupportRequest } from "./run.js";
+import { requireAccountId, run, supportContext, supportFingerprint, type LedgerDeps, type SupportRequest } from "./run.js";
 
 export interface GrantRequest extends SupportRequest {
   poolKind: PoolKind;
@@ -17,12 +16,12 @@ export interface GrantRequest extends SupportRequest {
 export async function grant(deps: LedgerDeps, request: GrantRequest): Promise<GrantAnswer> {
   requireAccountId(request.accountId);
   const view = await deps.accounts.get(request.accountId);
-  const { traceId, traceparent: _traceparent, onBehalfOf: _onBehalfOf, ...hashed } = request;
+  const { traceId, ...rest } = request;
   const answer = await run(deps, view, {
     type: "grant", accountId: request.accountId, unit: request.unit, kind: request.poolKind, amountMicros: request.amountMicros,
     expiresAtMs: request.expiresAt?.getTime() ?? null, priority: request.priority, reason: request.reason, actor: request.actor,
     ...supportContext(request),
-    idempotencyKey: request.idempotencyKey, requestHash: fingerprint({ op: "grant", ...hashed }), traceId, reload: request.reload ?? null,
+    idempotencyKey: request.idempotencyKey, requestHash: supportFingerprint("grant", rest).requestHash, traceId, reload: request.reload ?? null,
   });
   // An auto-reloading pool bills each reload at the plan's add-on price (its pool_reloaded event carries it).
   if (request.reload && deps.reloadPrices) await deps.reloadPrices.set(answer.poolId, view.addOnPrices?.[request.unit as keyof NonNullable<typeof view.addOnPrices>] ?? null);

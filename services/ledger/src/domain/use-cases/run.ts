@@ -43,10 +43,16 @@ export function supportContext(request: SupportRequest): Pick<SupportKeyed, "onB
   return { ...(request.onBehalfOf ? { onBehalfOf: request.onBehalfOf } : {}), ...(request.traceparent ? { traceparent: request.traceparent } : {}) };
 }
 
-/** A support request as its command's fields: the request, its context, and the fingerprint of the rest. */
-export function supportCommand<R extends SupportRequest>(op: string, request: R) {
+/** A support request without what is kept outside its fingerprint (`supportContext`): what `op`'s request hash covers. */
+export function supportFingerprint<R extends SupportRequest>(op: string, request: R): { hashed: Omit<R, "onBehalfOf" | "traceparent">; requestHash: string } {
   const { onBehalfOf: _onBehalfOf, traceparent: _traceparent, ...hashed } = request;
-  return { ...hashed, ...supportContext(request), requestHash: fingerprint({ op, ...hashed }) };
+  return { hashed, requestHash: fingerprint({ op, ...hashed }) };
+}
+
+/** A support request as its command's fields: the request, its context, and its fingerprint. */
+export function supportCommand<R extends SupportRequest>(op: string, request: R) {
+  const { hashed, requestHash } = supportFingerprint(op, request);
+  return { ...hashed, ...supportContext(request), requestHash };
 }
 
 /** Idempotency keys are kept at least this long. */

@@ -1817,7 +1817,8 @@ export interface MeterIncrement {
    * When the usage happened, for increments sent late (a caller that buffered
    * them while disconnected); unset: now. As ChargeRequest.occurred_at: the
    * same bounds, and INVALID_ARGUMENT naming `occurred_at` outside them. A
-   * reconnect resends an increment with the same value.
+   * reconnect resends an increment with the same value. Send it only once
+   * every ledger replica knows the field (docs/operations.md).
    */
   occurredAt: Date | undefined;
 }
