@@ -214,7 +214,7 @@ describe("budgets", () => {
     }
     // Work of another agent is not under them.
     expect(await startRun("run-e", "agent-free")).toMatchObject({ allowed: true });
-    await call(ledger, ledger.endRun, { runId: "run-e", state: L.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "end-e" });
+    await call(ledger, ledger.endRun, { accountId, runId: "run-e", state: L.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "end-e" });
   });
 
   it("support removes a budget: the agent's work is no longer denied, its fixed banner comes down (as after a raise or a reversal), a repeat answers the same, an unknown one is NOT_FOUND, the meter role may not", async () => {

@@ -251,9 +251,9 @@ describe("seed 000's matrix for runs: StartRun admits and meters as Authorize do
     expect(localSandbox).toMatchObject({ allowed: true, metered: false });
 
     for (const id of ["free-local", "free-cloud", "free-local-sandbox"]) await age(id, 60);
-    const localEnd = await call(ledger, ledger.endRun, { runId: "free-local", state: ledgerV1.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "end-local" });
-    const cloudEnd = await call(ledger, ledger.endRun, { runId: "free-cloud", state: ledgerV1.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "end-cloud" });
-    const sandboxEnd = await call(ledger, ledger.undeploy, { deploymentId: "free-local-sandbox", idempotencyKey: "undeploy-local" });
+    const localEnd = await call(ledger, ledger.endRun, { accountId: "demo-terminal-free", runId: "free-local", state: ledgerV1.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "end-local" });
+    const cloudEnd = await call(ledger, ledger.endRun, { accountId: "demo-terminal-free", runId: "free-cloud", state: ledgerV1.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "end-cloud" });
+    const sandboxEnd = await call(ledger, ledger.undeploy, { accountId: "demo-terminal-free", deploymentId: "free-local-sandbox", idempotencyKey: "undeploy-local" });
     expect(localEnd.totalChargedMicros).toBe("0");
     expect(Number(localEnd.activeSeconds)).toBeGreaterThanOrEqual(60); // the time is recorded, never charged
     expect(sandboxEnd.totalChargedMicros).toBe("0");

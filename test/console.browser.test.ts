@@ -182,7 +182,7 @@ describe("support console in Chromium", () => {
     await deployOnHardware("pii-guard", { kind: { $case: "cpuTime", cpuTime: { cpuType: "xeon-4", cores: "2", seconds: "0" } } });
     const { ledger } = platform.clients;
     await new Promise((resolve) => setTimeout(resolve, 1_200));
-    await call(ledger, ledger.undeploy, { deploymentId: "pii-guard", idempotencyKey: "pii-guard-undeploy" });
+    await call(ledger, ledger.undeploy, { accountId: "acme", deploymentId: "pii-guard", idempotencyKey: "pii-guard-undeploy" });
 
     const text = await detailPanel("guardrails", "guardrail", "xeon-4");
     expect(text).toContain("pii-guard");
@@ -195,7 +195,7 @@ describe("support console in Chromium", () => {
     expect(text).toContain("Python 3.12");
     expect(text).toContain("invoice-parser");
     expect(text).toContain("script-medium");
-    await call(ledger, ledger.undeploy, { deploymentId: "invoice-parser", idempotencyKey: "invoice-parser-undeploy" });
+    await call(ledger, ledger.undeploy, { accountId: "acme", deploymentId: "invoice-parser", idempotencyKey: "invoice-parser-undeploy" });
   });
 
   it("lets an operator set a BYOM account's spend cap through the dialog, asking for a reason", async () => {

@@ -50,7 +50,7 @@ beforeAll(async () => {
     hardware: { kind: { $case: "cpuTime", cpuTime: { cpuType: "x86-standard", cores: "10", seconds: "0" } } },
   }));
   await sql.query(`update ledger.metered_work set charged_until = charged_until - interval '1 hour' where work_id = 'pii-scan'`);
-  await call(ledger, ledger.scale, { deploymentId: "pii-scan", replicas: 1, idempotencyKey: "tick" });
+  await call(ledger, ledger.scale, { accountId: "guard-co", deploymentId: "pii-scan", replicas: 1, idempotencyKey: "tick" });
   ui = await startConsole(platform, db.url);
   ({ gateway, browser } = ui);
 }, 180_000);

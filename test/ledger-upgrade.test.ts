@@ -242,19 +242,19 @@ describe(`a ledger database upgraded from the migrations through ${LANDED_THROUG
     }, 15_000, "the deployment charged after the upgrade");
     expect(deployment).toMatchObject({ kind: "deployment", state: "running", replicas: 2 });
 
-    const undeployed = await call(ledgerRpc, ledgerRpc.undeploy, { deploymentId: "dep-1", idempotencyKey: "after-u1" });
+    const undeployed = await call(ledgerRpc, ledgerRpc.undeploy, { accountId: "deployco", deploymentId: "dep-1", idempotencyKey: "after-u1" });
     expect(Number(undeployed.totalChargedMicros)).toBeGreaterThanOrEqual(Number(deployment.chargedMicros));
-    const ended = await call(ledgerRpc, ledgerRpc.endRun, { runId: "run-1", state: ledgerV1.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "after-e1" });
+    const ended = await call(ledgerRpc, ledgerRpc.endRun, { accountId: "deployco", runId: "run-1", state: ledgerV1.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "after-e1" });
     expect(Number(ended.totalChargedMicros)).toBeGreaterThan(0);
 
     // The run paused before the upgrade resumes where it stopped: its pause is never charged, every active second is.
     expect((await work()).find((w) => w.workId === "run-2")).toMatchObject({ state: "paused", chargedMicros: String(CREDIT) });
-    expect(await call(ledgerRpc, ledgerRpc.resumeRun, { runId: "run-2", idempotencyKey: "after-r2" })).toEqual({ proceed: true });
+    expect(await call(ledgerRpc, ledgerRpc.resumeRun, { accountId: "deployco", runId: "run-2", idempotencyKey: "after-r2" })).toEqual({ proceed: true });
     await eventually(async () => {
       const run = (await work()).find((w) => w.workId === "run-2");
       return run && Number(run.chargedMicros) > CREDIT ? run : undefined;
     }, 15_000, "the resumed run charged after the upgrade");
-    const resumed = await call(ledgerRpc, ledgerRpc.endRun, { runId: "run-2", state: ledgerV1.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "after-e2" });
+    const resumed = await call(ledgerRpc, ledgerRpc.endRun, { accountId: "deployco", runId: "run-2", state: ledgerV1.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "after-e2" });
     expect(BigInt(resumed.totalChargedMicros)).toBe(BigInt(resumed.activeSeconds) * BigInt(CREDIT)); // 1 credit per active second, whole seconds
 
     const all = await work();

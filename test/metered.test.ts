@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call, errorDetails } from "@tollgate/grpc-kit";
+import { status } from "@grpc/grpc-js";
+import { call, createClient, errorDetails } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
 import pg from "pg";
@@ -58,17 +59,17 @@ describe("runs", () => {
     const started = await call(ledger, ledger.startRun, L.StartRunRequest.fromPartial({ accountId: "runner", runId: "run-1", idempotencyKey: "run-1" }));
     expect(started.allowed).toBe(true);
     await sleep(2_200);
-    await call(ledger, ledger.pauseRun, { runId: "run-1", idempotencyKey: "p1" });
+    await call(ledger, ledger.pauseRun, { accountId: "runner", runId: "run-1", idempotencyKey: "p1" });
     await sleep(1_500); // waiting for user input: free
-    await call(ledger, ledger.resumeRun, { runId: "run-1", idempotencyKey: "r1" });
+    await call(ledger, ledger.resumeRun, { accountId: "runner", runId: "run-1", idempotencyKey: "r1" });
     await sleep(1_100);
-    const ended = await call(ledger, ledger.endRun, { runId: "run-1", state: L.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "e1" });
+    const ended = await call(ledger, ledger.endRun, { accountId: "runner", runId: "run-1", state: L.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "e1" });
     expect(ended).toEqual({ totalChargedMicros: String(3 * CREDIT), chargedMicros: String(3 * CREDIT), activeSeconds: "3" });
-    const again = await call(ledger, ledger.endRun, { runId: "run-1", state: L.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "e2" });
+    const again = await call(ledger, ledger.endRun, { accountId: "runner", runId: "run-1", state: L.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "e2" });
     expect(again.chargedMicros).toBe(String(3 * CREDIT));
-    const replay = await call(ledger, ledger.endRun, { runId: "run-1", state: L.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "e1" });
+    const replay = await call(ledger, ledger.endRun, { accountId: "runner", runId: "run-1", state: L.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "e1" });
     expect(replay).toEqual(ended);
-    const reused = await call(ledger, ledger.endRun, { runId: "run-1", state: L.RunEndState.RUN_END_STATE_FAILED, idempotencyKey: "e1" }).catch((e: unknown) => e);
+    const reused = await call(ledger, ledger.endRun, { accountId: "runner", runId: "run-1", state: L.RunEndState.RUN_END_STATE_FAILED, idempotencyKey: "e1" }).catch((e: unknown) => e);
     expect(errorDetails(reused)).toMatchObject({ code: 6, reason: "IDEMPOTENCY_KEY_REUSED" });
   });
 
@@ -83,7 +84,7 @@ describe("runs", () => {
       // Three more seconds to charge, for the pause (the 200 ms metering tick may take some first). Half a second off
       // the whole seconds ticks end on, so no tick's own key (`meter:<work>:<to>`) comes round again.
       await client.query(`update ledger.metered_work set charged_until = charged_until - interval '3.5 seconds' where work_id = 'run-rep'`);
-      const pauses = await Promise.all(Array.from({ length: 12 }, () => call(ledger, ledger.pauseRun, { runId: "run-rep", idempotencyKey: "pause-once" })));
+      const pauses = await Promise.all(Array.from({ length: 12 }, () => call(ledger, ledger.pauseRun, { accountId: "repeater", runId: "run-rep", idempotencyKey: "pause-once" })));
       expect(new Set(pauses.map((p) => JSON.stringify(p))).size).toBe(1);
       const { rows } = await client.query(
         `select (select count(*)::int from ledger.idempotency_keys where account_id = 'repeater' and idempotency_key = 'pause-once') as records,
@@ -97,9 +98,9 @@ describe("runs", () => {
       await client.end();
     }
     // A resume, an end and their repeats: each answers as the first did.
-    const resumed = await Promise.all([1, 2, 3].map(() => call(ledger, ledger.resumeRun, { runId: "run-rep", idempotencyKey: "resume-once" })));
+    const resumed = await Promise.all([1, 2, 3].map(() => call(ledger, ledger.resumeRun, { accountId: "repeater", runId: "run-rep", idempotencyKey: "resume-once" })));
     expect(resumed).toEqual([{ proceed: true }, { proceed: true }, { proceed: true }]);
-    const ended = await Promise.all([1, 2, 3].map(() => call(ledger, ledger.endRun, { runId: "run-rep", state: L.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "end-once" })));
+    const ended = await Promise.all([1, 2, 3].map(() => call(ledger, ledger.endRun, { accountId: "repeater", runId: "run-rep", state: L.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "end-once" })));
     expect(new Set(ended.map((e) => JSON.stringify(e))).size).toBe(1);
     expect(BigInt(ended[0]!.chargedMicros)).toBeGreaterThanOrEqual(2n * BigInt(CREDIT));
   });
@@ -135,8 +136,8 @@ describe("deployments", () => {
       expect(deployed.allowed).toBe(true);
     }
     await sleep(2_300);
-    const one = await call(ledger, ledger.undeploy, { deploymentId: "one", idempotencyKey: "u1" });
-    const two = await call(ledger, ledger.undeploy, { deploymentId: "two", idempotencyKey: "u2" });
+    const one = await call(ledger, ledger.undeploy, { accountId: "hosting", deploymentId: "one", idempotencyKey: "u1" });
+    const two = await call(ledger, ledger.undeploy, { accountId: "hosting", deploymentId: "two", idempotencyKey: "u2" });
     const oneCredits = Number(one.chargedMicros) / CREDIT;
     const twoCredits = Number(two.chargedMicros) / CREDIT;
     expect(oneCredits).toBeGreaterThanOrEqual(2);
@@ -157,7 +158,7 @@ describe("deployments", () => {
     expect(refused).toMatchObject({ allowed: false, reason: L.DenialReason.DENIAL_REASON_BELOW_LOW_CREDIT_LIMIT });
     const decisions = { tollgate_operation: "deploy", tollgate_unit: "credits", tollgate_allowed: "false", tollgate_reason: "BELOW_LOW_CREDIT_LIMIT" };
     expect(value(await scrape(platform.ledger.metrics.url), "tollgate_ledger_decisions_total", decisions)).toBe(1);
-    await call(ledger, ledger.undeploy, { deploymentId: "big", idempotencyKey: "ub" });
+    await call(ledger, ledger.undeploy, { accountId: "lowcredit", deploymentId: "big", idempotencyKey: "ub" });
   });
 
   it("lists the work in flight and the holds still open", async () => {
@@ -165,7 +166,7 @@ describe("deployments", () => {
     const { ledger } = platform.clients;
     await call(ledger, ledger.deploy, L.DeployRequest.fromPartial({ accountId: "flight", deploymentId: "flight-gpu", hardware: gpu("A100"), replicas: 3, idempotencyKey: "fg", endpoint: "https://models.example/flight-gpu", labels: { type: "fine-tuned", "base-model": "llama-3-8b" } }));
     await call(ledger, ledger.startRun, L.StartRunRequest.fromPartial({ accountId: "flight", runId: "flight-run", idempotencyKey: "fr" }));
-    await call(ledger, ledger.endRun, { runId: "flight-run", state: L.RunEndState.RUN_END_STATE_CANCELLED, idempotencyKey: "fe" });
+    await call(ledger, ledger.endRun, { accountId: "flight", runId: "flight-run", state: L.RunEndState.RUN_END_STATE_CANCELLED, idempotencyKey: "fe" });
     const running = await call(ledger, ledger.listMeteredWork, { accountId: "flight", kind: "", state: "running", page: undefined });
     expect(running.work).toMatchObject([{ workId: "flight-gpu", kind: "deployment", replicas: 3, state: "running", labels: { type: "fine-tuned", "base-model": "llama-3-8b" } }]);
     const all = await call(ledger, ledger.listMeteredWork, { accountId: "flight", kind: "run", state: "", page: undefined });
@@ -174,7 +175,7 @@ describe("deployments", () => {
     const bad = await call(ledger, ledger.deploy, L.DeployRequest.fromPartial({ accountId: "flight", deploymentId: "bad-labels", hardware: gpu("A100"), replicas: 1, idempotencyKey: "bl", labels: { "Not Allowed": "x" } })).catch((e: unknown) => e);
     expect(errorDetails(bad)).toMatchObject({ code: 3, fieldViolations: [{ field: "labels", description: expect.stringContaining('key "Not Allowed"') }] });
     expect((await call(ledger, ledger.listMeteredWork, { accountId: "flight", kind: "deployment", state: "", page: undefined })).work.map((w) => w.workId)).toEqual(["flight-gpu"]);
-    await call(ledger, ledger.undeploy, { deploymentId: "flight-gpu", idempotencyKey: "fu" });
+    await call(ledger, ledger.undeploy, { accountId: "flight", deploymentId: "flight-gpu", idempotencyKey: "fu" });
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();
     try {
@@ -186,5 +187,66 @@ describe("deployments", () => {
     } finally {
       await client.end();
     }
+  });
+});
+
+describe("run and deployment ids belong to their account", () => {
+  const state = async (accountId: string, workId: string) => {
+    const { ledger } = platform.clients;
+    const listed = await call(ledger, ledger.listMeteredWork, { accountId, kind: "", state: "", page: undefined });
+    return listed.work.find((w) => w.workId === workId)?.state;
+  };
+
+  it("lets two accounts use one id: a call on one account's run or deployment leaves the other's running", async () => {
+    await account("tenant-x", "time");
+    await account("tenant-y", "time");
+    const { ledger } = platform.clients;
+    for (const accountId of ["tenant-x", "tenant-y"]) {
+      expect((await call(ledger, ledger.startRun, L.StartRunRequest.fromPartial({ accountId, runId: "shared", idempotencyKey: "start-shared" }))).allowed).toBe(true);
+      const deployed = await call(ledger, ledger.deploy, L.DeployRequest.fromPartial({ accountId, deploymentId: "shared-gpu", hardware: gpu("A100"), replicas: 1, idempotencyKey: "deploy-shared" }));
+      expect(deployed.allowed).toBe(true);
+    }
+    await call(ledger, ledger.endRun, { accountId: "tenant-x", runId: "shared", state: L.RunEndState.RUN_END_STATE_CANCELLED, idempotencyKey: "end-x" });
+    await call(ledger, ledger.undeploy, { accountId: "tenant-y", deploymentId: "shared-gpu", idempotencyKey: "undeploy-y" });
+    expect([await state("tenant-x", "shared"), await state("tenant-y", "shared")]).toEqual(["cancelled", "running"]);
+    expect([await state("tenant-x", "shared-gpu"), await state("tenant-y", "shared-gpu")]).toEqual(["running", "undeployed"]);
+
+    // A caller that names no account cannot say which one it means.
+    const ambiguous = await call(ledger, ledger.endRun, L.EndRunRequest.fromPartial({ runId: "shared", state: L.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "end-any" })).catch((e: unknown) => e);
+    expect(errorDetails(ambiguous)).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "account_id" }] });
+    const scaleAny = await call(ledger, ledger.scale, L.ScaleRequest.fromPartial({ deploymentId: "shared-gpu", replicas: 2, idempotencyKey: "scale-any" })).catch((e: unknown) => e);
+    expect(errorDetails(scaleAny)).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "account_id" }] });
+    expect(await state("tenant-y", "shared")).toBe("running");
+
+    // An id in one account only still works without the account (callers from before it was sent), and is not found from another account.
+    await call(ledger, ledger.startRun, L.StartRunRequest.fromPartial({ accountId: "tenant-y", runId: "only-y", idempotencyKey: "start-only-y" }));
+    const elsewhere = await call(ledger, ledger.pauseRun, { accountId: "tenant-x", runId: "only-y", idempotencyKey: "pause-from-x" }).catch((e: unknown) => e);
+    expect(errorDetails(elsewhere)).toMatchObject({ code: status.NOT_FOUND });
+    await call(ledger, ledger.pauseRun, L.PauseRunRequest.fromPartial({ runId: "only-y", idempotencyKey: "pause-only-y" }));
+    expect(await state("tenant-y", "only-y")).toBe("paused");
+    await call(ledger, ledger.endRun, { accountId: "tenant-y", runId: "shared", state: L.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "end-y" });
+    await call(ledger, ledger.undeploy, { accountId: "tenant-x", deploymentId: "shared-gpu", idempotencyKey: "undeploy-x" });
+  });
+
+  it("keeps a credential limited to one account to that account's runs", async () => {
+    await account("tenant-z", "time");
+    const { ledger } = platform.clients;
+    await call(ledger, ledger.startRun, L.StartRunRequest.fromPartial({ accountId: "tenant-z", runId: "z-run", idempotencyKey: "start-z" }));
+    await call(ledger, ledger.startRun, L.StartRunRequest.fromPartial({ accountId: "tenant-x", runId: "x-run", idempotencyKey: "start-x-run" }));
+    const limited = createClient(L.LedgerServiceClient, platform.ledger.address, { credentials: await platform.issuer!.token("tenant-z-app", ["meter"], { accounts: ["tenant-z"] }) });
+    try {
+      const other = await call(limited, limited.endRun, { accountId: "tenant-x", runId: "x-run", state: L.RunEndState.RUN_END_STATE_CANCELLED, idempotencyKey: "z-ends-x" }).catch((e: unknown) => e);
+      expect(errorDetails(other)).toMatchObject({ code: status.PERMISSION_DENIED, reason: "ACCOUNT_NOT_PERMITTED" });
+      const unnamed = await call(limited, limited.endRun, L.EndRunRequest.fromPartial({ runId: "x-run", state: L.RunEndState.RUN_END_STATE_CANCELLED, idempotencyKey: "z-ends-any" })).catch((e: unknown) => e);
+      expect(errorDetails(unnamed)).toMatchObject({ code: status.PERMISSION_DENIED, reason: "ACCOUNT_NOT_PERMITTED" });
+      const viaOwn = await call(limited, limited.endRun, { accountId: "tenant-z", runId: "x-run", state: L.RunEndState.RUN_END_STATE_CANCELLED, idempotencyKey: "z-ends-x-own" }).catch((e: unknown) => e);
+      expect(errorDetails(viaOwn)).toMatchObject({ code: status.NOT_FOUND });
+      expect(await state("tenant-x", "x-run")).toBe("running");
+      await call(limited, limited.endRun, { accountId: "tenant-z", runId: "z-run", state: L.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "end-z" });
+      expect(await state("tenant-z", "z-run")).toBe("finished");
+    } finally {
+      limited.close();
+    }
+    await call(ledger, ledger.endRun, { accountId: "tenant-x", runId: "x-run", state: L.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "end-x-run" });
   });
 });

@@ -156,13 +156,13 @@ describe("one meaning per field", () => {
     const { ledger } = platform.clients;
     await call(ledger, ledger.startRun, L.StartRunRequest.fromPartial({ accountId: "timer-co", runId: "timed-run", idempotencyKey: "s1" }));
     await age("timed-run", 3);
-    const paused = await call(ledger, ledger.pauseRun, { runId: "timed-run", idempotencyKey: "p1" });
+    const paused = await call(ledger, ledger.pauseRun, { accountId: "timer-co", runId: "timed-run", idempotencyKey: "p1" });
     expect(paused).toEqual({ chargedThisCallMicros: String(3 * CREDIT), chargedMicros: String(3 * CREDIT) });
-    await call(ledger, ledger.resumeRun, { runId: "timed-run", idempotencyKey: "r1" });
+    await call(ledger, ledger.resumeRun, { accountId: "timer-co", runId: "timed-run", idempotencyKey: "r1" });
     await age("timed-run", 2);
-    const pausedAgain = await call(ledger, ledger.pauseRun, { runId: "timed-run", idempotencyKey: "p2" });
+    const pausedAgain = await call(ledger, ledger.pauseRun, { accountId: "timer-co", runId: "timed-run", idempotencyKey: "p2" });
     expect(pausedAgain.chargedThisCallMicros).toBe(String(2 * CREDIT)); // this call's, not the run's 5
-    const ended = await call(ledger, ledger.endRun, { runId: "timed-run", state: L.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "e1" });
+    const ended = await call(ledger, ledger.endRun, { accountId: "timer-co", runId: "timed-run", state: L.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "e1" });
     expect(ended).toEqual({ totalChargedMicros: String(5 * CREDIT), chargedMicros: String(5 * CREDIT), activeSeconds: "5" });
   });
 
@@ -170,9 +170,9 @@ describe("one meaning per field", () => {
     const { ledger } = platform.clients;
     await call(ledger, ledger.deploy, L.DeployRequest.fromPartial({ accountId: "timer-co", deploymentId: "timed-gpu", hardware: gpu(), replicas: 2, idempotencyKey: "d1" }));
     await age("timed-gpu", 4);
-    await call(ledger, ledger.scale, { deploymentId: "timed-gpu", replicas: 1, idempotencyKey: "sc1" });
+    await call(ledger, ledger.scale, { accountId: "timer-co", deploymentId: "timed-gpu", replicas: 1, idempotencyKey: "sc1" });
     await age("timed-gpu", 3);
-    const undeployed = await call(ledger, ledger.undeploy, { deploymentId: "timed-gpu", idempotencyKey: "u1" });
+    const undeployed = await call(ledger, ledger.undeploy, { accountId: "timer-co", deploymentId: "timed-gpu", idempotencyKey: "u1" });
     expect(undeployed).toEqual({ totalChargedMicros: String(11 * CREDIT), chargedMicros: String(11 * CREDIT) }); // 4 s × 2 + 3 s × 1
   });
 });
@@ -183,11 +183,11 @@ describe("metered work rounds once", () => {
     const { ledger } = platform.clients;
     await call(ledger, ledger.startRun, L.StartRunRequest.fromPartial({ accountId: "minute-co", runId: "two-seconds", idempotencyKey: "s1" }));
     await age("two-seconds", 1);
-    const first = await call(ledger, ledger.pauseRun, { runId: "two-seconds", idempotencyKey: "p1" });
+    const first = await call(ledger, ledger.pauseRun, { accountId: "minute-co", runId: "two-seconds", idempotencyKey: "p1" });
     expect(first.chargedThisCallMicros).toBe("16667"); // 1 s: 16,666.67 rounded
-    await call(ledger, ledger.resumeRun, { runId: "two-seconds", idempotencyKey: "r1" });
+    await call(ledger, ledger.resumeRun, { accountId: "minute-co", runId: "two-seconds", idempotencyKey: "r1" });
     await age("two-seconds", 1);
-    const ended = await call(ledger, ledger.endRun, { runId: "two-seconds", state: L.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "e1" });
+    const ended = await call(ledger, ledger.endRun, { accountId: "minute-co", runId: "two-seconds", state: L.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "e1" });
     expect(ended).toMatchObject({ totalChargedMicros: "33333", activeSeconds: "2" }); // 2 s priced once, not 2 × 16,667
   });
 });
@@ -197,7 +197,7 @@ describe("the event stream from now", () => {
     const { ledger } = platform.clients;
     // Some history first: a deployment event.
     await call(ledger, ledger.deploy, L.DeployRequest.fromPartial({ accountId: "timer-co", deploymentId: "history", hardware: gpu(), replicas: 1, idempotencyKey: "h1", endpoint: "https://old.example" }));
-    await call(ledger, ledger.undeploy, { deploymentId: "history", idempotencyKey: "h2" });
+    await call(ledger, ledger.undeploy, { accountId: "timer-co", deploymentId: "history", idempotencyKey: "h2" });
     const { sequence } = await call(ledger, ledger.getLatestEventSequence, {});
     expect(BigInt(sequence)).toBeGreaterThan(0n);
 

@@ -169,12 +169,12 @@ describe("refused by the use case", () => {
       hardware: { kind: { $case: "gpuTime", gpuTime: { gpuType: "a100", replicas: "1", seconds: "0" } } },
     }));
     expect(deployed.allowed).toBe(true);
-    const scale = await refusal(call(ledger, ledger.scale, { deploymentId: "v-run", replicas: 2, idempotencyKey: "s" }));
+    const scale = await refusal(call(ledger, ledger.scale, { accountId: "valid", deploymentId: "v-run", replicas: 2, idempotencyKey: "s" }));
     expect(scale).toMatchObject({ code: status.FAILED_PRECONDITION, reason: "WORK_KIND_MISMATCH" });
     for (const send of [
-      () => call(ledger, ledger.pauseRun, { runId: "v-dep", idempotencyKey: "p" }),
-      () => call(ledger, ledger.endRun, { runId: "v-dep", state: ledgerV1.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "e" }),
-      () => call(ledger, ledger.undeploy, { deploymentId: "v-run", idempotencyKey: "u" }),
+      () => call(ledger, ledger.pauseRun, { accountId: "valid", runId: "v-dep", idempotencyKey: "p" }),
+      () => call(ledger, ledger.endRun, { accountId: "valid", runId: "v-dep", state: ledgerV1.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "e" }),
+      () => call(ledger, ledger.undeploy, { accountId: "valid", deploymentId: "v-run", idempotencyKey: "u" }),
     ]) {
       expect((await refusal(send())).code).toBe(status.FAILED_PRECONDITION);
     }

@@ -66,8 +66,8 @@ const deploy = (accountId: string, kind: Kind, deploymentId: string, endpoint = 
 /** Puts a deployment's last charge `seconds` before now, then meters it (a scale to the same replicas). */
 async function runFor(deploymentId: string, seconds: number, key: string) {
   await sql.query(`update ledger.metered_work set charged_until = date_trunc('milliseconds', clock_timestamp()) - make_interval(secs => $2) where work_id = $1`, [deploymentId, seconds]);
-  const work = await sql.query<{ replicas: number }>(`select replicas from ledger.metered_work where work_id = $1`, [deploymentId]);
-  await call(platform.clients.ledger, platform.clients.ledger.scale, { deploymentId, replicas: work.rows[0]!.replicas, idempotencyKey: key });
+  const work = await sql.query<{ replicas: number; account_id: string }>(`select replicas, account_id from ledger.metered_work where work_id = $1`, [deploymentId]);
+  await call(platform.clients.ledger, platform.clients.ledger.scale, { accountId: work.rows[0]!.account_id, deploymentId, replicas: work.rows[0]!.replicas, idempotencyKey: key });
 }
 
 const stateOf = async (deploymentId: string) =>

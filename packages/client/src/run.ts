@@ -67,13 +67,13 @@ export class Run {
 
   /** Stops the clock; answers what this pause charged (the active time since the last charge). */
   async pause(): Promise<bigint> {
-    const answer = await this.client.call(this.client.ledger.pauseRun, { runId: this.runId, idempotencyKey: stepKey(this.runId, `pause/${uuidv7()}`) }, this.options.callOptions);
+    const answer = await this.client.call(this.client.ledger.pauseRun, { accountId: this.options.accountId, runId: this.runId, idempotencyKey: stepKey(this.runId, `pause/${uuidv7()}`) }, this.options.callOptions);
     return BigInt(answer.chargedThisCallMicros || "0");
   }
 
   /** Starts the clock again; false (and a stop) when the ledger has stopped the run. */
   async resume(): Promise<boolean> {
-    const answer = await this.client.call(this.client.ledger.resumeRun, { runId: this.runId, idempotencyKey: stepKey(this.runId, `resume/${uuidv7()}`) }, this.options.callOptions);
+    const answer = await this.client.call(this.client.ledger.resumeRun, { accountId: this.options.accountId, runId: this.runId, idempotencyKey: stepKey(this.runId, `resume/${uuidv7()}`) }, this.options.callOptions);
     if (!answer.proceed) this.stop({ reason: "LIMIT_REACHED", message: `run ${this.runId} was stopped by the ledger` });
     return answer.proceed;
   }
@@ -81,7 +81,7 @@ export class Run {
   /** Settles the run: its total charge and active seconds. Calling it again answers the same. */
   end(state: RunEnd = "finished"): Promise<{ totalChargedMicros: bigint; activeSeconds: bigint }> {
     this.ending ??= this.client
-      .call(this.client.ledger.endRun, { runId: this.runId, state: END_STATES[state], idempotencyKey: stepKey(this.runId, "end") }, this.options.callOptions)
+      .call(this.client.ledger.endRun, { accountId: this.options.accountId, runId: this.runId, state: END_STATES[state], idempotencyKey: stepKey(this.runId, "end") }, this.options.callOptions)
       .then((answer) => ({ totalChargedMicros: BigInt(answer.totalChargedMicros || "0"), activeSeconds: BigInt(answer.activeSeconds || "0") }));
     return this.ending.finally(() => this.stop({ reason: "CLOSED", message: `run ${this.runId} ended` }));
   }

@@ -82,12 +82,13 @@ export const ACCESS: Readonly<Record<string, Access>> = {
   [`${L}GetUsage`]: read,
   [`${L}GetTopUsage`]: read,
   [`${L}StartRun`]: meter,
-  [`${L}PauseRun`]: meterById,
-  [`${L}ResumeRun`]: meterById,
-  [`${L}EndRun`]: meterById,
+  // Run and deployment ids are unique within an account: a limited credential names the account, and the ledger looks the id up there.
+  [`${L}PauseRun`]: meter,
+  [`${L}ResumeRun`]: meter,
+  [`${L}EndRun`]: meter,
   [`${L}Deploy`]: meter,
-  [`${L}Scale`]: meterById,
-  [`${L}Undeploy`]: meterById,
+  [`${L}Scale`]: meter,
+  [`${L}Undeploy`]: meter,
   [`${L}RollOverCycle`]: audited(admin),
   [`${L}StreamEvents`]: watch,
   // A receipt names its charge or hold by id (across accounts, like GetHold): the support desk, admins and services.

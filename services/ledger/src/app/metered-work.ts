@@ -1,7 +1,7 @@
 import type { Bucket, RunContext } from "@tollgate/eligibility";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
 import type { Unit, Usage } from "@tollgate/rating";
-import type { LedgerStore } from "../data/ledger-store.js";
+import type { LedgerStore, WorkRow } from "../data/ledger-store.js";
 import { decodeAnswer, encodeAnswer } from "../data/stored-answers.js";
 import { usageFromJson, usageToJson } from "../data/usage-json.js";
 import type { RateCache } from "../data/rate-cache.js";
@@ -59,6 +59,12 @@ const isDefaultContext = (c: RunContext) =>
 
 function requireAccount(accountId: string): void {
   if (!accountId) throw new InvalidArgumentError("account_id", "is required");
+}
+
+/** A run or deployment: its id is unique within its account. */
+export interface WorkRef {
+  accountId: string;
+  workId: string;
 }
 
 /** What a tick of a run or deployment is asked to do beyond charging its time (the call it carries out, if any). */
@@ -196,18 +202,18 @@ export class Ledger {
    * and each tick charges the difference from what was priced before; so a
    * total never depends on how the time was split into ticks, pauses or scales.
    */
-  async meter(workId: string, options: TickOptions = {}) {
+  async meter(ref: WorkRef, options: TickOptions = {}) {
     // A state or replica change (pause, end, scale, undeploy) is never lost to a metering tick that moved the
     // work on meanwhile (which leaves this call's interval stale): it is metered again from where the tick left it.
     const changes = options.nextState !== undefined || options.replicas !== undefined;
     for (let attempt = 1; ; attempt++) {
-      const result = await this.meterOnce(workId, options);
+      const result = await this.meterOnce(ref, options);
       if (!result.stale || !changes || attempt >= 5) return result;
     }
   }
 
-  private async meterOnce(workId: string, options: TickOptions) {
-    const work = await this.store.work(workId);
+  private async meterOnce({ accountId, workId }: WorkRef, options: TickOptions) {
+    const work = await this.store.work(accountId, workId);
     if (!work) throw new NotFoundError("work", workId);
     const account = await this.accounts.get(work.account_id);
     const to = options.to ?? this.now();
@@ -242,53 +248,68 @@ export class Ledger {
   }
 
   /**
+   * The run or deployment a call names. Its id is the caller's, unique only
+   * within an account: the call names the account, or (callers from before
+   * `account_id` was sent) the id must name work in one account only.
+   */
+  async find(kind: "run" | "deployment", workId: string, accountId: string): Promise<WorkRow> {
+    const field = kind === "run" ? "run_id" : "deployment_id";
+    if (!workId) throw new InvalidArgumentError(field, "is required");
+    const found = accountId ? [await this.store.work(accountId, workId)].filter((w) => w !== undefined) : await this.store.workNamed(workId, 2);
+    if (found.length > 1) throw new InvalidArgumentError("account_id", `is required: ${kind} '${workId}' exists in more than one account`);
+    const work = found[0];
+    if (!work) throw new NotFoundError(kind, workId);
+    // A run's calls refuse a deployment's id, and a deployment's calls a run's.
+    if (work.kind !== kind) throw new FailedPreconditionError(`${workId} is a ${work.kind}, not a ${kind}`, "WORK_KIND_MISMATCH", { [field]: workId });
+    return work;
+  }
+
+  /**
    * Runs a call on a run or deployment once per idempotency key: a repeat
    * answers the recorded answer, the key with another request is refused.
-   * `fn` carries the call out with the `WorkCall` it is given, so the tick or
-   * resume it makes records the key in the same transaction as the state
-   * change (a repeat arriving meanwhile is answered from that record). A call
-   * that changes nothing (ending work that already ended: `fn` answers
-   * undefined) answers the work as it stands and records that afterwards; the
-   * insert does nothing when the tick already recorded it.
+   * `fn` carries the call out on the work it is given (as it stood before the
+   * call) with the `WorkCall` it is given, so the tick or resume it makes
+   * records the key in the same transaction as the state change (a repeat
+   * arriving meanwhile is answered from that record). A call that changes
+   * nothing (ending work that already ended: `fn` answers undefined) answers
+   * the work as it stands and records that afterwards; the insert does
+   * nothing when the tick already recorded it.
+   *
+   * The request's `account_id` is left out of its fingerprint: the key is
+   * recorded in the work's account anyway, and a retry of a call made before
+   * callers sent it still finds its answer.
    */
   async once<T>(
-    workId: string, operation: string, idempotencyKey: string, request: unknown,
-    fn: (call: WorkCall) => Promise<WorkCallAnswer | undefined>, reply: (answer: WorkCallAnswer) => T,
+    kind: "run" | "deployment", workId: string, operation: string, request: { accountId: string; idempotencyKey: string },
+    fn: (call: WorkCall, work: WorkRow) => Promise<WorkCallAnswer | undefined>, reply: (answer: WorkCallAnswer) => T,
   ): Promise<T> {
-    const isRun = operation.endsWith("run");
-    if (!workId) throw new InvalidArgumentError(isRun ? "run_id" : "deployment_id", "is required");
+    const work = await this.find(kind, workId, request.accountId);
+    const { accountId: _account, ...fields } = request;
+    const idempotencyKey = request.idempotencyKey;
     requireKey(idempotencyKey);
-    const work = await this.store.work(workId);
-    if (!work) throw new NotFoundError(isRun ? "run" : "deployment", workId);
-    // A run's calls refuse a deployment's id, and a deployment's calls a run's.
-    if (work.kind !== (isRun ? "run" : "deployment")) {
-      throw new FailedPreconditionError(`${workId} is a ${work.kind}, not a ${isRun ? "run" : "deployment"}`, "WORK_KIND_MISMATCH", { [isRun ? "run_id" : "deployment_id"]: workId });
-    }
-    const requestHash = fingerprint({ op: operation, workId, request });
+    const requestHash = fingerprint({ op: operation, workId, request: fields });
     const recorded = await this.store.recall(work.account_id, idempotencyKey, requestHash);
     if (recorded !== undefined && recorded !== null) {
       // Earlier releases recorded the reply itself, as `{ result }`.
       if (typeof recorded === "object" && "result" in recorded) return (recorded as { result: T }).result;
       return reply(decodeAnswer(operation, recorded) as WorkCallAnswer);
     }
-    const answer = (await fn({ idempotencyKey, requestHash, operation })) ?? (await this.workAnswer(workId));
+    const ref = { accountId: work.account_id, workId };
+    const answer = (await fn({ idempotencyKey, requestHash, operation }, work)) ?? (await this.workAnswer(ref));
     await this.store.remember(work.account_id, idempotencyKey, operation, requestHash, encodeAnswer(answer));
     return reply(answer);
   }
 
   /** A run or deployment as it stands, as a call on it answers when the call changed nothing. */
-  private async workAnswer(workId: string): Promise<WorkCallAnswer> {
-    const work = (await this.store.work(workId))!;
+  private async workAnswer({ accountId, workId }: WorkRef): Promise<WorkCallAnswer> {
+    const work = (await this.store.work(accountId, workId))!;
     return {
       state: work.state, chargedThisCallMicros: 0n, totalChargedMicros: BigInt(work.charged_micros), activeMs: Number(work.active_ms), replicas: work.replicas, proceed: true,
     };
   }
 
-  async resume(workId: string, call?: WorkCall): Promise<{ state: string; work?: WorkCallAnswer }> {
-    if (!workId) throw new InvalidArgumentError("run_id", "is required");
-    const work = await this.store.work(workId);
-    if (!work) throw new NotFoundError("run", workId);
-    return resumeWork(this.deps, await this.accounts.get(work.account_id), { accountId: work.account_id, workId, ...(call ? { call } : {}) });
+  async resume({ accountId, workId }: WorkRef, call?: WorkCall): Promise<{ state: string; work?: WorkCallAnswer }> {
+    return resumeWork(this.deps, await this.accounts.get(accountId), { accountId, workId, ...(call ? { call } : {}) });
   }
 
   /**
@@ -304,15 +325,11 @@ export class Ledger {
     const ticker = async () => {
       while (next < due.length) {
         const work = due[next++]!;
-        if ((await this.meter(work.work_id)).state === "stopped") stopped++;
+        if ((await this.meter({ accountId: work.account_id, workId: work.work_id })).state === "stopped") stopped++;
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, due.length) }, ticker));
     return stopped;
-  }
-
-  work(workId: string) {
-    return this.store.work(workId);
   }
 
   /** Pools, per-unit totals and the account's cycle (the caller opens the account's cycle first). */

@@ -57,7 +57,10 @@ export interface LedgerStore {
   topUsage(accountId: string, dimension: string, since: Date, offset: number, limit: number): Promise<{ rows: { key: string; amount: string; requests: string }[]; total: bigint }>;
   /** The highest sequence of the event stream so far (0 when empty): StreamEvents after it starts from now. */
   latestEventSequence(): Promise<bigint>;
-  work(workId: string): Promise<WorkRow | undefined>;
+  /** A run or deployment of the account. */
+  work(accountId: string, workId: string): Promise<WorkRow | undefined>;
+  /** Runs and deployments with this id, in any account (at most `limit`). */
+  workNamed(workId: string, limit: number): Promise<WorkRow[]>;
   listWork(filter: { accountId?: string; kind?: string; state?: string; offset: number; limit: number }): Promise<WorkRow[]>;
   listHolds(filter: { accountId?: string; status?: string; offset: number; limit: number }): Promise<Hold[]>;
   dueWork(chargedBefore: Date, limit: number): Promise<WorkRow[]>;
@@ -188,9 +191,14 @@ export class PostgresLedgerStore implements LedgerStore {
     );
   }
 
-  async work(workId: string): Promise<WorkRow | undefined> {
-    const [row] = await sql<WorkRow>(this.em(), `select * from ledger.metered_work where work_id = ?`, [workId]);
+  async work(accountId: string, workId: string): Promise<WorkRow | undefined> {
+    const [row] = await sql<WorkRow>(this.em(), `select * from ledger.metered_work where account_id = ? and work_id = ?`, [accountId, workId]); // metered_work_pkey
     return row ? PostgresLedgerStore.workRow(row) : undefined;
+  }
+
+  async workNamed(workId: string, limit: number): Promise<WorkRow[]> {
+    const rows = await sql<WorkRow>(this.em(), `select * from ledger.metered_work where work_id = ? order by account_id limit ?`, [workId, limit]); // metered_work_work_idx
+    return rows.map(PostgresLedgerStore.workRow);
   }
 
   async dueWork(chargedBefore: Date, limit: number): Promise<WorkRow[]> {
@@ -361,16 +369,17 @@ export class PostgresLedgerStore implements LedgerStore {
     const [holds, entries, work] = await Promise.all([
       ids("hold").length ? this.em().find(HoldSchema, { holdId: { $in: ids("hold") } }) : [],
       ids("entry").length ? this.em().find(EntrySchema, { entryId: { $in: ids("entry") } }) : [],
-      Promise.all(ids("work").map((id) => this.work(id))),
+      Promise.all(matches.filter((m) => m.target === "work").map((m) => this.work(m.account_id, m.id))),
     ]);
     const holdById = new Map(holds.map((h) => [h.holdId, h]));
     const entryById = new Map(entries.map((e) => [String(e.entryId), e]));
-    const workById = new Map(work.flatMap((w) => (w ? [[w.work_id, w] as const] : [])));
+    // Work ids are unique only within an account.
+    const workById = new Map(work.flatMap((w) => (w ? [[`${w.account_id}/${w.work_id}`, w] as const] : [])));
     return matches.map((m): SearchFound => {
       const found = { field: m.field, accountId: m.account_id, operation: m.operation };
       const hold = m.target === "hold" ? holdById.get(m.id) : undefined;
       const entry = m.target === "entry" ? entryById.get(m.id) : undefined;
-      const row = m.target === "work" ? workById.get(m.id) : undefined;
+      const row = m.target === "work" ? workById.get(`${m.account_id}/${m.id}`) : undefined;
       return hold ? { ...found, hold } : entry ? { ...found, entry } : row ? { ...found, work: row } : found;
     });
   }

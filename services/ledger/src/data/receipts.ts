@@ -70,7 +70,7 @@ export async function receiptRecord(em: EntityManager, target: { entryId: bigint
     // Asked by entry: the charge's own call; by hold: the authorization that made it.
     idempotencyOf(em, accountId, "entryId" in target ? { entryId: first!.entryId } : { holdId: hold!.holdId }),
     ids.length ? eventsOf(em, accountId, ids, first!.traceId) : Promise.resolve([] as OutboxRow[]),
-    workOf(em, (first ?? hold)!.attribution),
+    workOf(em, accountId, (first ?? hold)!.attribution),
   ]);
   return {
     accountId, unit, bucket: hold?.bucket ?? first!.bucket, hold, charges, lines, pools,
@@ -141,9 +141,9 @@ function eventsOf(em: EntityManager, accountId: string, entryIds: string[], trac
 }
 
 /** The metered run (task id) or deployment the attribution names, when there is one. */
-async function workOf(em: EntityManager, attribution: Record<string, string>): Promise<WorkRow | undefined> {
+async function workOf(em: EntityManager, accountId: string, attribution: Record<string, string>): Promise<WorkRow | undefined> {
   const id = attribution.deployment_id ?? attribution.task_id;
   if (!id) return undefined;
-  const [row] = await sql<WorkRow>(em, `select * from ledger.metered_work where work_id = ?`, [id]);
+  const [row] = await sql<WorkRow>(em, `select * from ledger.metered_work where account_id = ? and work_id = ?`, [accountId, id]);
   return row;
 }

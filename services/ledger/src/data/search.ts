@@ -25,7 +25,7 @@ export const SEARCH_SQL = `
     select 'entry_id', 'entry', entry_id::text, account_id, '' from ledger.entries where entry_id = ?::bigint         -- entries_entry_idx
   ) entry
   union all select * from (
-    select 'work_id', 'work', work_id, account_id, '' from ledger.metered_work where work_id = ?                       -- metered_work_pkey
+    select 'work_id', 'work', work_id, account_id, '' from ledger.metered_work where work_id = ?                       -- metered_work_work_idx
   ) work
   union all select * from (
     select 'idempotency_key',

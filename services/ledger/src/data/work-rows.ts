@@ -61,12 +61,13 @@ export function updateWorkStatement(rows: readonly Work[]): string | null {
         set state = x.st, replicas = x.r, charged_until = ${TS("x.cu")}, active_ms = x.am, charged_micros = x.cm, stop_reason = x.sr, unit = x.u,
             priced_quantity = x.pq, priced_micros = x.pm,
             ended_at = case when x.st not in ('running', 'paused') then coalesce(m.ended_at, now()) else m.ended_at end
-       from unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::bigint[], $10::bigint[])
-         as x(id, st, r, cu, am, cm, sr, u, pq, pm)
-      where m.work_id = x.id`,
+       from unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::text[])
+         as x(id, st, r, cu, am, cm, sr, u, pq, pm, a)
+      where m.account_id = x.a and m.work_id = x.id`,
     [
       rows.map((w) => w.workId), rows.map((w) => w.state), rows.map((w) => w.replicas), rows.map((w) => w.chargedUntilMs), rows.map((w) => w.activeMs),
       rows.map((w) => text(w.chargedMicros)), rows.map((w) => w.stopReason), rows.map((w) => w.unit), rows.map((w) => text(w.pricedQuantity)), rows.map((w) => text(w.pricedMicros)),
+      rows.map((w) => w.accountId),
     ],
   );
 }

@@ -119,7 +119,7 @@ describe("the contract", () => {
     expect(m.ok(m.authorize(10n))).toMatchObject({ allowed: true, availableMicros: 0n });
   });
 
-  it("8. available after the hold; balance without holds; a hold's charged amount includes usage above it; granted ignores Adjusts", () => {
+  it("8. available after the hold; balance without holds; a hold's charged amount includes usage above it; granted follows Adjusts", () => {
     const m = Machine.open({ allotmentMicros: 100n, negativeLimitMicros: 25n });
     const hold = m.ok(m.authorize(30n));
     expect(hold.availableMicros).toBe(70n);
@@ -128,8 +128,24 @@ describe("the contract", () => {
     expect(m.account.holds.get(hold.holdId!)!.chargedMicros).toBe(40n);
     const monthly = m.poolOf("monthly");
     expect(m.ok(m.adjust(monthly.poolId, 5n)).balanceMicros).toBe(65n);
-    expect(m.poolOf("monthly").grantedMicros).toBe(100n);
-    expect(m.ok(m.grant(7n)).balanceMicros).toBe(72n);
+    expect(m.poolOf("monthly").grantedMicros).toBe(105n);
+    const bonus = m.ok(m.grant(7n));
+    expect(bonus.balanceMicros).toBe(72n);
+    // Taking back more than a pool was given leaves it given nothing (never below zero).
+    expect(m.ok(m.adjust(bonus.poolId, -60n)).balanceMicros).toBe(12n);
+    expect(m.account.pools.get(bonus.poolId)).toMatchObject({ balanceMicros: -53n, grantedMicros: 0n });
+  });
+
+  it("an Adjust that takes back a mistaken grant is not usage: no usage threshold fires on the next charge", () => {
+    const m = Machine.open({ allotmentMicros: 100n, facts: { thresholdPercents: [50, 80, 100] } });
+    const granted = m.ok(m.grant(1_000_000n, { kind: "bonus" }));
+    m.ok(m.adjust(granted.poolId, -1_000_000n));
+    expect(m.account.pools.get(granted.poolId)).toMatchObject({ balanceMicros: 0n, grantedMicros: 0n });
+    m.ok(m.charge(10n));
+    expect(m.events.filter((e) => e.kind === "threshold_crossed")).toEqual([]);
+    // Real usage still crosses them: 60 of the 100 allotted.
+    m.ok(m.charge(50n));
+    expect(m.events.filter((e) => e.kind === "threshold_crossed").map((e) => e.payload)).toMatchObject([{ threshold_percent: 50 }]);
   });
 
   it("an Adjust may not take balance − held below the negative limit, and a closed pool is not adjusted", () => {

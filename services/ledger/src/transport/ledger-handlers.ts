@@ -62,13 +62,6 @@ export function ledgerHandlers(
   options: HandlerOptions,
   decisions: DecisionTelemetry,
 ): Partial<ledgerV1.LedgerServiceServer> {
-  const requireWork = async (workId: string, field: string) => {
-    if (!workId) throw new InvalidArgumentError(field, "is required");
-    const work = await ledger.work(workId);
-    if (!work) throw new NotFoundError(field === "run_id" ? "run" : "deployment", workId);
-    return work;
-  };
-
   return {
     authorize: unary(async (request: ledgerV1.AuthorizeRequest) => {
       const outcome = await authorize(deps, {
@@ -309,25 +302,24 @@ export function ledgerHandlers(
     }, options),
 
     pauseRun: unary(async (request: ledgerV1.PauseRunRequest) => {
-      return ledger.once(request.runId, "pause_run", request.idempotencyKey, request, async (call) => {
-        const before = await requireWork(request.runId, "run_id");
-        return (await ledger.meter(request.runId, { nextState: before.state === "running" ? "paused" : before.state, call, ...traceOf() })).work;
+      return ledger.once("run", request.runId, "pause_run", request, async (call, before) => {
+        const ref = { accountId: before.account_id, workId: before.work_id };
+        return (await ledger.meter(ref, { nextState: before.state === "running" ? "paused" : before.state, call, ...traceOf() })).work;
       }, (answer) => ({ chargedThisCallMicros: answer.chargedThisCallMicros.toString(), chargedMicros: answer.chargedThisCallMicros.toString() }));
     }, options),
 
     resumeRun: unary(async (request: ledgerV1.ResumeRunRequest) => {
-      return ledger.once(request.runId, "resume_run", request.idempotencyKey, request, async (call) => {
-        await requireWork(request.runId, "run_id");
-        return (await ledger.resume(request.runId, call)).work;
+      return ledger.once("run", request.runId, "resume_run", request, async (call, before) => {
+        return (await ledger.resume({ accountId: before.account_id, workId: before.work_id }, call)).work;
       }, (answer) => ({ proceed: answer.state === "running" }));
     }, options),
 
     endRun: unary(async (request: ledgerV1.EndRunRequest) => {
-      return ledger.once(request.runId, "end_run", request.idempotencyKey, request, async (call) => {
+      return ledger.once("run", request.runId, "end_run", request, async (call, before) => {
         const state = L.runEndStateToJSON(request.state).slice("RUN_END_STATE_".length).toLowerCase();
         if (!["finished", "failed", "cancelled"].includes(state)) throw new InvalidArgumentError("state", "must be finished, failed or cancelled");
-        const before = await requireWork(request.runId, "run_id");
-        return ["running", "paused"].includes(before.state) ? (await ledger.meter(request.runId, { nextState: state, call, ...traceOf() })).work : undefined;
+        const ref = { accountId: before.account_id, workId: before.work_id };
+        return ["running", "paused"].includes(before.state) ? (await ledger.meter(ref, { nextState: state, call, ...traceOf() })).work : undefined;
       }, (answer) => ({
         totalChargedMicros: answer.totalChargedMicros.toString(), chargedMicros: answer.totalChargedMicros.toString(), activeSeconds: String(BigInt(answer.activeMs) / 1000n),
       }));
@@ -352,18 +344,17 @@ export function ledgerHandlers(
     }, options),
 
     scale: unary(async (request: ledgerV1.ScaleRequest) => {
-      return ledger.once(request.deploymentId, "scale_deployment", request.idempotencyKey, request, async (call) => {
+      return ledger.once("deployment", request.deploymentId, "scale_deployment", request, async (call, before) => {
         if (!Number.isInteger(request.replicas) || request.replicas < 0) throw new InvalidArgumentError("replicas", "must not be negative");
-        const before = await requireWork(request.deploymentId, "deployment_id");
         if (before.state !== "running") throw new FailedPreconditionError(`deployment ${request.deploymentId} is ${before.state}`, "DEPLOYMENT_NOT_RUNNING");
-        return (await ledger.meter(request.deploymentId, { replicas: request.replicas, call, ...traceOf() })).work;
+        return (await ledger.meter({ accountId: before.account_id, workId: before.work_id }, { replicas: request.replicas, call, ...traceOf() })).work;
       }, (answer) => ({ replicas: answer.replicas }));
     }, options),
 
     undeploy: unary(async (request: ledgerV1.UndeployRequest) => {
-      return ledger.once(request.deploymentId, "undeploy", request.idempotencyKey, request, async (call) => {
-        const before = await requireWork(request.deploymentId, "deployment_id");
-        return before.state === "running" ? (await ledger.meter(request.deploymentId, { nextState: "undeployed", call, ...traceOf() })).work : undefined;
+      return ledger.once("deployment", request.deploymentId, "undeploy", request, async (call, before) => {
+        const ref = { accountId: before.account_id, workId: before.work_id };
+        return before.state === "running" ? (await ledger.meter(ref, { nextState: "undeployed", call, ...traceOf() })).work : undefined;
       }, (answer) => ({ totalChargedMicros: answer.totalChargedMicros.toString(), chargedMicros: answer.totalChargedMicros.toString() }));
     }, options),
 

@@ -52,3 +52,13 @@ export function grantPool(account: AccountState, grant: PoolGrant, ctx: BatchCon
     ],
   };
 }
+
+/**
+ * What a pool was given after an Adjust of `amountMicros`: an Adjust corrects
+ * the grant (support taking back a mistaken grant, or adding to one), so it
+ * moves `granted_micros` with the balance, never below zero, and the cycle's
+ * usage (granted less balance, which the usage thresholds read) stays as it was.
+ */
+export function adjustedGrant(grantedMicros: bigint, amountMicros: bigint): bigint {
+  return amountMicros < -grantedMicros ? -grantedMicros : amountMicros;
+}

@@ -973,8 +973,9 @@ export interface Pool {
   unit: Unit;
   balanceMicros: string;
   /**
-   * What was granted into the pool: its grant, auto reloads and spend-cap
-   * changes; support Adjusts do not count.
+   * What was granted into the pool: its grant, auto reloads, spend-cap
+   * changes and support Adjusts (which correct the grant, never below zero;
+   * they are not usage).
    */
   grantedMicros: string;
   priority: number;
@@ -1302,6 +1303,14 @@ export interface PauseRunRequest {
   runId: string;
   /** Bound: at most 128 characters. */
   idempotencyKey: string;
+  /**
+   * The run's account. Run ids are the caller's and unique only within an
+   * account: without it the call is refused with INVALID_ARGUMENT when the id
+   * names runs in more than one account. A credential limited to some
+   * accounts must name it. Send it always.
+   * Bound: at most 128 characters.
+   */
+  accountId: string;
 }
 
 export interface PauseRunResponse {
@@ -1320,6 +1329,14 @@ export interface ResumeRunRequest {
   runId: string;
   /** Bound: at most 128 characters. */
   idempotencyKey: string;
+  /**
+   * The run's account. Run ids are the caller's and unique only within an
+   * account: without it the call is refused with INVALID_ARGUMENT when the id
+   * names runs in more than one account. A credential limited to some
+   * accounts must name it. Send it always.
+   * Bound: at most 128 characters.
+   */
+  accountId: string;
 }
 
 export interface ResumeRunResponse {
@@ -1333,6 +1350,14 @@ export interface EndRunRequest {
   state: RunEndState;
   /** Bound: at most 128 characters. */
   idempotencyKey: string;
+  /**
+   * The run's account. Run ids are the caller's and unique only within an
+   * account: without it the call is refused with INVALID_ARGUMENT when the id
+   * names runs in more than one account. A credential limited to some
+   * accounts must name it. Send it always.
+   * Bound: at most 128 characters.
+   */
+  accountId: string;
 }
 
 export interface EndRunResponse {
@@ -1414,6 +1439,14 @@ export interface ScaleRequest {
   replicas: number;
   /** Bound: at most 128 characters. */
   idempotencyKey: string;
+  /**
+   * The deployment's account. Deployment ids are the caller's and unique only within an
+   * account: without it the call is refused with INVALID_ARGUMENT when the id
+   * names deployments in more than one account. A credential limited to some
+   * accounts must name it. Send it always.
+   * Bound: at most 128 characters.
+   */
+  accountId: string;
 }
 
 export interface ScaleResponse {
@@ -1425,6 +1458,14 @@ export interface UndeployRequest {
   deploymentId: string;
   /** Bound: at most 128 characters. */
   idempotencyKey: string;
+  /**
+   * The deployment's account. Deployment ids are the caller's and unique only within an
+   * account: without it the call is refused with INVALID_ARGUMENT when the id
+   * names deployments in more than one account. A credential limited to some
+   * accounts must name it. Send it always.
+   * Bound: at most 128 characters.
+   */
+  accountId: string;
 }
 
 export interface UndeployResponse {
@@ -9570,7 +9611,7 @@ export const StartRunResponse: MessageFns<StartRunResponse> = {
 };
 
 function createBasePauseRunRequest(): PauseRunRequest {
-  return { runId: "", idempotencyKey: "" };
+  return { runId: "", idempotencyKey: "", accountId: "" };
 }
 
 export const PauseRunRequest: MessageFns<PauseRunRequest> = {
@@ -9580,6 +9621,9 @@ export const PauseRunRequest: MessageFns<PauseRunRequest> = {
     }
     if (message.idempotencyKey !== "") {
       writer.uint32(18).string(message.idempotencyKey);
+    }
+    if (message.accountId !== "") {
+      writer.uint32(26).string(message.accountId);
     }
     return writer;
   },
@@ -9613,6 +9657,14 @@ export const PauseRunRequest: MessageFns<PauseRunRequest> = {
             message.idempotencyKey = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -9637,6 +9689,11 @@ export const PauseRunRequest: MessageFns<PauseRunRequest> = {
         : isSet(object.idempotency_key)
         ? globalThis.String(object.idempotency_key)
         : "",
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
     };
   },
 
@@ -9648,6 +9705,9 @@ export const PauseRunRequest: MessageFns<PauseRunRequest> = {
     if (message.idempotencyKey !== "") {
       obj.idempotencyKey = message.idempotencyKey;
     }
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
     return obj;
   },
 
@@ -9658,6 +9718,7 @@ export const PauseRunRequest: MessageFns<PauseRunRequest> = {
     const message = createBasePauseRunRequest();
     message.runId = object.runId ?? "";
     message.idempotencyKey = object.idempotencyKey ?? "";
+    message.accountId = object.accountId ?? "";
     return message;
   },
 };
@@ -9756,7 +9817,7 @@ export const PauseRunResponse: MessageFns<PauseRunResponse> = {
 };
 
 function createBaseResumeRunRequest(): ResumeRunRequest {
-  return { runId: "", idempotencyKey: "" };
+  return { runId: "", idempotencyKey: "", accountId: "" };
 }
 
 export const ResumeRunRequest: MessageFns<ResumeRunRequest> = {
@@ -9766,6 +9827,9 @@ export const ResumeRunRequest: MessageFns<ResumeRunRequest> = {
     }
     if (message.idempotencyKey !== "") {
       writer.uint32(18).string(message.idempotencyKey);
+    }
+    if (message.accountId !== "") {
+      writer.uint32(26).string(message.accountId);
     }
     return writer;
   },
@@ -9799,6 +9863,14 @@ export const ResumeRunRequest: MessageFns<ResumeRunRequest> = {
             message.idempotencyKey = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -9823,6 +9895,11 @@ export const ResumeRunRequest: MessageFns<ResumeRunRequest> = {
         : isSet(object.idempotency_key)
         ? globalThis.String(object.idempotency_key)
         : "",
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
     };
   },
 
@@ -9834,6 +9911,9 @@ export const ResumeRunRequest: MessageFns<ResumeRunRequest> = {
     if (message.idempotencyKey !== "") {
       obj.idempotencyKey = message.idempotencyKey;
     }
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
     return obj;
   },
 
@@ -9844,6 +9924,7 @@ export const ResumeRunRequest: MessageFns<ResumeRunRequest> = {
     const message = createBaseResumeRunRequest();
     message.runId = object.runId ?? "";
     message.idempotencyKey = object.idempotencyKey ?? "";
+    message.accountId = object.accountId ?? "";
     return message;
   },
 };
@@ -9916,7 +9997,7 @@ export const ResumeRunResponse: MessageFns<ResumeRunResponse> = {
 };
 
 function createBaseEndRunRequest(): EndRunRequest {
-  return { runId: "", state: 0, idempotencyKey: "" };
+  return { runId: "", state: 0, idempotencyKey: "", accountId: "" };
 }
 
 export const EndRunRequest: MessageFns<EndRunRequest> = {
@@ -9929,6 +10010,9 @@ export const EndRunRequest: MessageFns<EndRunRequest> = {
     }
     if (message.idempotencyKey !== "") {
       writer.uint32(26).string(message.idempotencyKey);
+    }
+    if (message.accountId !== "") {
+      writer.uint32(34).string(message.accountId);
     }
     return writer;
   },
@@ -9970,6 +10054,14 @@ export const EndRunRequest: MessageFns<EndRunRequest> = {
             message.idempotencyKey = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -9995,6 +10087,11 @@ export const EndRunRequest: MessageFns<EndRunRequest> = {
         : isSet(object.idempotency_key)
         ? globalThis.String(object.idempotency_key)
         : "",
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
     };
   },
 
@@ -10009,6 +10106,9 @@ export const EndRunRequest: MessageFns<EndRunRequest> = {
     if (message.idempotencyKey !== "") {
       obj.idempotencyKey = message.idempotencyKey;
     }
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
     return obj;
   },
 
@@ -10020,6 +10120,7 @@ export const EndRunRequest: MessageFns<EndRunRequest> = {
     message.runId = object.runId ?? "";
     message.state = object.state ?? 0;
     message.idempotencyKey = object.idempotencyKey ?? "";
+    message.accountId = object.accountId ?? "";
     return message;
   },
 };
@@ -10636,7 +10737,7 @@ export const DeployResponse: MessageFns<DeployResponse> = {
 };
 
 function createBaseScaleRequest(): ScaleRequest {
-  return { deploymentId: "", replicas: 0, idempotencyKey: "" };
+  return { deploymentId: "", replicas: 0, idempotencyKey: "", accountId: "" };
 }
 
 export const ScaleRequest: MessageFns<ScaleRequest> = {
@@ -10649,6 +10750,9 @@ export const ScaleRequest: MessageFns<ScaleRequest> = {
     }
     if (message.idempotencyKey !== "") {
       writer.uint32(26).string(message.idempotencyKey);
+    }
+    if (message.accountId !== "") {
+      writer.uint32(34).string(message.accountId);
     }
     return writer;
   },
@@ -10690,6 +10794,14 @@ export const ScaleRequest: MessageFns<ScaleRequest> = {
             message.idempotencyKey = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -10715,6 +10827,11 @@ export const ScaleRequest: MessageFns<ScaleRequest> = {
         : isSet(object.idempotency_key)
         ? globalThis.String(object.idempotency_key)
         : "",
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
     };
   },
 
@@ -10729,6 +10846,9 @@ export const ScaleRequest: MessageFns<ScaleRequest> = {
     if (message.idempotencyKey !== "") {
       obj.idempotencyKey = message.idempotencyKey;
     }
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
     return obj;
   },
 
@@ -10740,6 +10860,7 @@ export const ScaleRequest: MessageFns<ScaleRequest> = {
     message.deploymentId = object.deploymentId ?? "";
     message.replicas = object.replicas ?? 0;
     message.idempotencyKey = object.idempotencyKey ?? "";
+    message.accountId = object.accountId ?? "";
     return message;
   },
 };
@@ -10812,7 +10933,7 @@ export const ScaleResponse: MessageFns<ScaleResponse> = {
 };
 
 function createBaseUndeployRequest(): UndeployRequest {
-  return { deploymentId: "", idempotencyKey: "" };
+  return { deploymentId: "", idempotencyKey: "", accountId: "" };
 }
 
 export const UndeployRequest: MessageFns<UndeployRequest> = {
@@ -10822,6 +10943,9 @@ export const UndeployRequest: MessageFns<UndeployRequest> = {
     }
     if (message.idempotencyKey !== "") {
       writer.uint32(18).string(message.idempotencyKey);
+    }
+    if (message.accountId !== "") {
+      writer.uint32(26).string(message.accountId);
     }
     return writer;
   },
@@ -10855,6 +10979,14 @@ export const UndeployRequest: MessageFns<UndeployRequest> = {
             message.idempotencyKey = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -10879,6 +11011,11 @@ export const UndeployRequest: MessageFns<UndeployRequest> = {
         : isSet(object.idempotency_key)
         ? globalThis.String(object.idempotency_key)
         : "",
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
     };
   },
 
@@ -10890,6 +11027,9 @@ export const UndeployRequest: MessageFns<UndeployRequest> = {
     if (message.idempotencyKey !== "") {
       obj.idempotencyKey = message.idempotencyKey;
     }
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
     return obj;
   },
 
@@ -10900,6 +11040,7 @@ export const UndeployRequest: MessageFns<UndeployRequest> = {
     const message = createBaseUndeployRequest();
     message.deploymentId = object.deploymentId ?? "";
     message.idempotencyKey = object.idempotencyKey ?? "";
+    message.accountId = object.accountId ?? "";
     return message;
   },
 };
