@@ -131,6 +131,21 @@ describe("console gateway", () => {
     expect(await api(path, { method: "DELETE", token: operator, body: { reason: "again" } })).toMatchObject({ status: 404 });
   });
 
+  it("answers a budget with malformed thresholds or per_cycle 400 naming the field, and sets nothing", async () => {
+    const operator = await login("otto", "operator-pass");
+    const budget = (fields: Record<string, unknown>) =>
+      api("/api/accounts/acme/budgets", { method: "POST", token: operator, body: { unit: "credits", scope: "agent", scope_id: "shape-bot", limit: "40", mode: "soft", reason: "cap the bot", ...fields } });
+    for (const thresholds of [[80.5], ["x"], [1e10], "80", { 0: 80 }]) {
+      expect(await budget({ threshold_percents: thresholds })).toMatchObject({ status: 400, body: { error: { field: "threshold_percents" } } });
+    }
+    expect(await budget({ threshold_percents: [5000] })).toMatchObject({ status: 400, body: { error: { field: "threshold_percents[0]" } } });
+    expect(await budget({ per_cycle: "yes" })).toMatchObject({ status: 400, body: { error: { field: "per_cycle" } } });
+    expect((await api("/api/accounts/acme", { token: operator })).body.balance.budgets.map((b: { scope_id: string }) => b.scope_id)).not.toContain("shape-bot");
+    const set = await budget({ threshold_percents: [50, 90], per_cycle: false });
+    expect(set).toMatchObject({ status: 200, body: { budget: { scope_id: "shape-bot", threshold_percents: [50, 90], per_cycle: false } } });
+    await api(`/api/accounts/acme/budgets/${encodeURIComponent("credits/agent/shape-bot")}`, { method: "DELETE", token: operator, body: { reason: "done with it" } });
+  });
+
   it("keeps plan changes for admins", async () => {
     const operator = await login("otto", "operator-pass");
     const admin = await login("ada", "admin-pass");
@@ -238,7 +253,9 @@ describe("gateway hardening", () => {
         const status = (await fetch(`${hardened.url}${path}`)).status;
         expect([403, 404, 400], path).toContain(status);
       }
-      expect(errors.mock.calls.filter((args) => args[0] === "[gateway]")).toEqual([]);
+      const unknown = await api("/api/no-such-thing", { token });
+      expect(unknown).toMatchObject({ status: 404, body: { error: { status: 404, code: "NOT_FOUND", reason: "ROUTE_NOT_FOUND" } } });
+      expect(errors.mock.calls.filter((args) => String(args[0]).startsWith("[gateway]"))).toEqual([]);
     } finally {
       errors.mockRestore();
     }

@@ -122,10 +122,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   app.setErrorHandler(async (error, request, reply) => {
     const http = toHttpError(error);
-    if (http.status === 500) console.error("[gateway]", error);
+    if (http.status === 500) console.error(`[gateway] internal error (trace ${currentTraceId() || "not recorded"}) on ${request.method} ${request.routeOptions.url ?? request.url}:`, error);
     if (http.status === 401 || http.status === 403) await recordRefusal(calls, request, http.status);
     return reply.status(http.status).send(http.body);
   });
+
+  // An unknown path answers in the same error shape as every other refusal.
+  app.setNotFoundHandler(async (request, reply) =>
+    reply.status(404).send({ error: { status: 404, code: "NOT_FOUND", reason: "ROUTE_NOT_FOUND", message: `no such route: ${request.method} ${request.url.split("?")[0]}` } }),
+  );
 
   await app.register(rateLimit, { global: false });
   registerLogin(app, users, key, { limits: options.loginLimits ?? DEFAULT_LOGIN_LIMITS, tokenTtl: options.tokenTtl ?? "12h" });

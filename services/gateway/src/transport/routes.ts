@@ -34,6 +34,22 @@ function required(value: unknown, field: string): string {
   return value;
 }
 
+/** An optional list of whole numbers (the ledger checks their range; here only that each is one and fits its int32 field). */
+function wholeNumbers(value: unknown, field: string): number[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value) || !value.every((v) => Number.isInteger(v) && Math.abs(v as number) < 2 ** 31)) {
+    throw new InvalidArgumentError(field, "must be a list of whole numbers");
+  }
+  return value as number[];
+}
+
+/** An optional true or false (absent: false). */
+function flag(value: unknown, field: string): boolean {
+  if (value === undefined || value === null) return false;
+  if (typeof value !== "boolean") throw new InvalidArgumentError(field, "must be true or false");
+  return value;
+}
+
 /** The kinds of work, as the contract names them ("guardrail", "custom_script"…). */
 const WORK_KINDS: string[] = Object.values(commonV1.WorkKind)
   .filter((v): v is commonV1.WorkKind => typeof v === "number" && v > 0)
@@ -332,7 +348,8 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     const mode = body.mode === "soft" ? ledgerV1.BudgetMode.BUDGET_MODE_SOFT : body.mode === "hard" ? ledgerV1.BudgetMode.BUDGET_MODE_HARD : undefined;
     if (mode === undefined) throw new InvalidArgumentError("mode", "must be soft or hard");
     const limit = String(body.limit ?? "").trim() === "0" ? 0n : parseAmount(body.limit, "limit");
-    const thresholds = Array.isArray(body.threshold_percents) ? body.threshold_percents.map(Number) : [];
+    const thresholds = wholeNumbers(body.threshold_percents, "threshold_percents");
+    const perCycle = flag(body.per_cycle, "per_cycle");
     const budgetId = `${String(body.unit ?? "credits")}/${String(body.scope)}/${scopeId}`;
     return action(request, {
       role: "operator",
@@ -342,7 +359,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
       before: async () => (await balanceOf(id)).budgets.find((b) => b.id === budgetId) ?? null,
       run: (reason, key) =>
         call(ledger, ledger.setBudget, ledgerV1.SetBudgetRequest.fromPartial({
-          accountId: id, unit, scope, scopeId, limitMicros: limit.toString(), mode, perCycle: body.per_cycle === true, thresholdPercents: thresholds,
+          accountId: id, unit, scope, scopeId, limitMicros: limit.toString(), mode, perCycle, thresholdPercents: thresholds,
           reason, actor: userOf(request).username, idempotencyKey: key,
         })),
       after: (r) => ({ budget: budgetView(r.budget!) }),
