@@ -1,4 +1,4 @@
-import { context, propagation, SpanStatusCode, trace, type Span, type Tracer } from "@opentelemetry/api";
+import { context, isSpanContextValid, propagation, SpanStatusCode, trace, type Span, type Tracer } from "@opentelemetry/api";
 import { getNodeAutoInstrumentations } from "./instrumentations.js";
 import { NodeSDK } from "@opentelemetry/sdk-node";
 import { resourceFromAttributes } from "@opentelemetry/resources";
@@ -63,8 +63,10 @@ export function currentTraceparent(): string {
   return carrier.traceparent ?? "";
 }
 
+/** The active span's trace id; "" when there is none or it is not recorded (no tracer provider: the all-zero id would tie unrelated calls together). */
 export function currentTraceId(): string {
-  return trace.getActiveSpan()?.spanContext().traceId ?? "";
+  const span = trace.getActiveSpan()?.spanContext();
+  return span && isSpanContextValid(span) ? span.traceId : "";
 }
 
 async function runInSpan<T>(span: Span, fn: (span: Span) => Promise<T>): Promise<T> {

@@ -1,6 +1,6 @@
 import { afterAll, expect, it } from "vitest";
-import { metrics } from "@opentelemetry/api";
-import { registerTelemetry, shutdownTelemetry, tracer } from "./index.js";
+import { context, metrics, trace } from "@opentelemetry/api";
+import { currentTraceId, currentTraceparent, registerTelemetry, shutdownTelemetry, tracer } from "./index.js";
 
 // This file runs in its own process, with no exporter configured and no processors passed.
 delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
@@ -20,4 +20,14 @@ it("records and exports nothing when nothing collects (no OTLP pushes of metrics
   span.end();
   // No meter provider was installed, so instruments record into the API's no-op.
   expect((metrics.getMeterProvider() as { constructor: { name: string } }).constructor.name).toBe("NoopMeterProvider");
+});
+
+it("names no trace when spans are not recorded: no all-zero id that would tie unrelated calls together", () => {
+  const span = tracer("test").startSpan("unrecorded");
+  context.with(trace.setSpan(context.active(), span), () => {
+    expect(trace.getActiveSpan()?.spanContext().traceId).toBe("0".repeat(32));
+    expect(currentTraceId()).toBe("");
+    expect(currentTraceparent()).toBe("");
+  });
+  span.end();
 });
