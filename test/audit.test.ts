@@ -172,6 +172,16 @@ describe("webhook endpoints", () => {
     expect(JSON.stringify(row)).not.toContain(secret);
   });
 
+  it("refuses preferences for an account the platform does not have, and saves none", async () => {
+    const { notifications } = platform.clients;
+    const error = await call(notifications, notifications.setPreferences, {
+      preferences: N.Preferences.fromPartial({ accountId: "no-such-account", emailRecipients: ["someone@example.com"] }),
+    }).then(() => undefined, (e: ServiceError) => e);
+    expect(error?.code).toBe(status.NOT_FOUND);
+    const read = await call(notifications, notifications.getPreferences, { accountId: "no-such-account" });
+    expect(read.preferences?.emailRecipients ?? []).toEqual([]);
+  });
+
   it("refuses at save time a webhook aimed inward, naming the field", async () => {
     const { notifications } = platform.clients;
     for (const url of ["http://169.254.169.254/latest/meta-data", "http://10.0.0.7/hook", "http://[::1]:8080/hook", "https://192.168.1.1/"]) {

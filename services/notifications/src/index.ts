@@ -171,7 +171,9 @@ export async function startNotificationsService(options: NotificationsServiceOpt
       {
         name: "tollgate.notifications.v1.NotificationsService",
         definition: notificationsV1.NotificationsServiceService,
-        implementation: notificationsHandlers(store, worker, accountState, { scope }, new OutboundAddressPolicy(options.webhookAllowedNetworks ?? [])),
+        implementation: notificationsHandlers(store, worker, accountState, { scope }, new OutboundAddressPolicy(options.webhookAllowedNetworks ?? []), async (accountId) => {
+          await upstream(call(entitlements, entitlements.getAccount, { accountId }));
+        }),
       },
     ],
     port: options.port,

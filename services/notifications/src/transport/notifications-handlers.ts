@@ -79,6 +79,8 @@ export function notificationsHandlers(
   accountState: AccountState,
   options: HandlerOptions,
   webhookAddresses: OutboundAddressPolicy,
+  /** Refuses an account the platform does not have (NOT_FOUND). */
+  requireAccount: (accountId: string) => Promise<void>,
 ): Partial<notificationsV1.NotificationsServiceServer> {
   return {
     listBanners: unary(async (request: notificationsV1.ListBannersRequest) => {
@@ -125,6 +127,7 @@ export function notificationsHandlers(
       p.emailRecipients.forEach((email, i) => {
         if (!/^[^\s@]+@[^\s@]+$/.test(email)) throw new InvalidArgumentError(`preferences.email_recipients[${i}]`, `not an email address: ${email}`);
       });
+      await requireAccount(p.accountId);
       const existing = await store.preferences(p.accountId);
       const webhooks = p.webhooks.map((w, i) => {
         let url: URL;
