@@ -81,6 +81,16 @@ describe("plans and accounts", () => {
       expect(errorDetails(badPrice)).toMatchObject({ code: 3, fieldViolations: [{ field }] });
     }
 
+    const grant = (amountMicros: string, unit = commonV1.Unit.UNIT_CREDITS) => ({ unit, amountMicros, expiresAfterDays: 30, buckets: [] });
+    for (const [signupGrants, field] of [
+      [[grant("5000000"), grant("7000000")], "plan.signup_grants[1].unit"],
+      [[grant("0")], "plan.signup_grants[0].amount_micros"],
+      [[grant("1", commonV1.Unit.UNIT_UNSPECIFIED)], "plan.signup_grants[0].unit"],
+    ] as const) {
+      const badGrant = await call(client, client.publishPlan, { plan: { ...plan(1), signupGrants: [...signupGrants] }, actor: "admin", reason: "" }).catch((e: unknown) => e);
+      expect(errorDetails(badGrant)).toMatchObject({ code: 3, fieldViolations: [{ field }] });
+    }
+
     const badSeats = await call(client, client.createAccount, account("org-c", 0)).catch((e: unknown) => e);
     expect(errorDetails(badSeats).fieldViolations[0]?.field).toBe("seats");
 

@@ -6,6 +6,8 @@ import { kindsWithinUnits, validateId, type LimitRow } from "./accounts.js";
 /** The parts of a plan the rules check; the whole plan is kept as a document. */
 export interface PlanRules {
   allotments: { unit: string; amountMicros: bigint }[];
+  /** Credits a new account is given once, at most one per unit. */
+  signupGrants: { unit: string; amountMicros: bigint }[];
   limits: LimitRow[];
   bannerPercents: number[];
   emailPercents: number[];
@@ -30,6 +32,11 @@ export class Plans {
     rules.allotments.forEach((a, index) => {
       if (a.unit === "UNIT_UNSPECIFIED") throw new InvalidArgumentError(`plan.allotments[${index}].unit`, "is required");
       if (a.amountMicros < 0n) throw new InvalidArgumentError(`plan.allotments[${index}].amount_micros`, "must not be negative");
+    });
+    rules.signupGrants.forEach((g, index) => {
+      if (g.unit === "UNIT_UNSPECIFIED") throw new InvalidArgumentError(`plan.signup_grants[${index}].unit`, "is required");
+      if (g.amountMicros <= 0n) throw new InvalidArgumentError(`plan.signup_grants[${index}].amount_micros`, "must be positive");
+      if (rules.signupGrants.findIndex((other) => other.unit === g.unit) < index) throw new InvalidArgumentError(`plan.signup_grants[${index}].unit`, "has a sign-up grant already");
     });
     rules.limits.forEach((l, index) => {
       if (l.unit === "UNIT_UNSPECIFIED") throw new InvalidArgumentError(`plan.limits[${index}].unit`, "is required");

@@ -87,6 +87,7 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
         plan.planId,
         {
           allotments: plan.allotments.map((a, i) => ({ unit: commonV1.unitToJSON(a.unit), amountMicros: int64(a.amountMicros, `plan.allotments[${i}].amount_micros`) })),
+          signupGrants: plan.signupGrants.map((g, i) => ({ unit: commonV1.unitToJSON(g.unit), amountMicros: int64(g.amountMicros, `plan.signup_grants[${i}].amount_micros`) })),
           limits: plan.limits.map((l, i) => ({
             unit: commonV1.unitToJSON(l.unit),
             lowCreditLimitMicros: int64(l.lowCreditLimitMicros, `plan.limits[${i}].low_credit_limit_micros`),

@@ -54,6 +54,17 @@ describe("rollover", () => {
     expect(m.entries.at(-1)).toMatchObject({ kind: "adjust", amountMicros: 30n, reason: "spend cap changed" });
   });
 
+  it("keeps a support Adjust on the spend-cap pool: it changes the room left, not the cap rollover follows", () => {
+    const m = Machine.open({ allotmentMicros: 0n });
+    const units = [...m.units(), { unit: "usd", allotmentMicros: 50n, negativeLimitMicros: 0n, lowCreditLimitMicros: 0n, kind: "spend_cap" as const }];
+    m.ok(m.rollOver({ units }));
+    const cap = m.poolOf("spend_cap");
+    m.ok(m.adjust(cap.poolId, 10n));
+    m.ok(m.rollOver({ units }));
+    expect(m.poolOf("spend_cap")).toMatchObject({ balanceMicros: 60n, grantedMicros: 50n });
+    expect(m.entries.filter((e) => e.reason === "spend cap changed")).toEqual([]);
+  });
+
   it("gives sign-up grants once per account", () => {
     const m = Machine.open();
     const signupGrants = [{ unit: "credits", amountMicros: 5n, expiresAtMs: m.nowMs + 1_000 }];
@@ -61,5 +72,12 @@ describe("rollover", () => {
     m.ok(m.nextCycle());
     m.ok(m.rollOver({ signupGrants }));
     expect([...m.account.pools.values()].filter((p) => p.kind === "free_grant")).toHaveLength(1);
+  });
+
+  it("gives one sign-up grant per unit when a plan names the unit twice (the first)", () => {
+    const m = Machine.open();
+    const expiresAtMs = m.nowMs + 1_000;
+    m.ok(m.rollOver({ signupGrants: [{ unit: "credits", amountMicros: 5n, expiresAtMs }, { unit: "credits", amountMicros: 7n, expiresAtMs }] }));
+    expect([...m.account.pools.values()].filter((p) => p.kind === "free_grant").map((p) => p.grantedMicros)).toEqual([5n]);
   });
 });

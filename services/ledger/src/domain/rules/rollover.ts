@@ -59,10 +59,15 @@ export function rollOver(account: AccountState, command: RollOverCommand, ctx: B
     }
     if (rolled) writes.push({ type: "crossed", accountId: id, unit: setup.unit, crossedPercents: [] }, ...closeCycle(account, setup.unit, newPool, command.cycleStartMs, ctx));
   }
+  const given = new Set<string>();
   for (const grant of command.signupGrants) {
+    const grantKey = `signup:${id}:${grant.unit}`;
+    // One per unit: of a plan with two in one unit (PublishPlan refuses those now), the first.
+    if (given.has(grantKey)) continue;
+    given.add(grantKey);
     writes.push(...grantPool(account, {
       unit: grant.unit, kind: "free_grant", amountMicros: grant.amountMicros, expiresAtMs: grant.expiresAtMs, priority: 0,
-      grantKey: `signup:${id}:${grant.unit}`, reason: "sign-up grant", actor: "system", traceId: "", reload: null,
+      grantKey, reason: "sign-up grant", actor: "system", traceId: "", reload: null,
     }, ctx).writes);
   }
   return { rolled, cycleStartMs, writes };
