@@ -101,14 +101,14 @@ describe("late usage (Charge.occurred_at)", () => {
       [threeDaysAgo.toISOString().slice(0, 10), "ws-stream", String(10 * CREDIT)],
     ]);
 
-    // Outside the bounds, the stream ends with INVALID_ARGUMENT naming occurred_at, and nothing is charged.
+    // Outside the bounds, the stream ends with INVALID_ARGUMENT naming the increment's occurred_at, and nothing is charged.
     const bad = meterStream(ledger, { workspaceId: "ws-stream" });
     bad.open("late-meter", "late-work-bad", 1);
     await bad.next();
     bad.write({ kind: { $case: "increment", increment: { sequence: "1", usage: replies("gpt-4o", 1), occurredAt: new Date(Date.now() - 8 * DAY) } } });
     const failure = await bad.finished();
     expect(failure?.code).toBe(status.INVALID_ARGUMENT);
-    expect(errorDetails(failure).fieldViolations[0]).toMatchObject({ field: "occurred_at" });
+    expect(errorDetails(failure).fieldViolations[0]).toMatchObject({ field: "increment.occurred_at", description: expect.stringContaining("no older than") });
   });
 
   it("refuses a moment in the future or older than idempotency keys are kept, naming occurred_at", async () => {

@@ -171,6 +171,11 @@ describe("deployments", () => {
     expect(running.work).toMatchObject([{ workId: "flight-gpu", kind: "deployment", replicas: 3, state: "running", labels: { type: "fine-tuned", "base-model": "llama-3-8b" } }]);
     const all = await call(ledger, ledger.listMeteredWork, { accountId: "flight", kind: "run", state: "", page: undefined });
     expect(all.work.map((w) => [w.workId, w.state, w.labels])).toEqual([["flight-run", "cancelled", {}]]);
+    // A state or kind filter that names none is refused by name, not answered with an empty page.
+    for (const [field, filter] of [["state", { kind: "", state: "done" }], ["kind", { kind: "job", state: "" }]] as const) {
+      const refused = await call(ledger, ledger.listMeteredWork, { accountId: "flight", ...filter, page: undefined }).catch((e: unknown) => e);
+      expect(errorDetails(refused)).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field }] });
+    }
     // A label key outside the allowed form is refused by name, and nothing starts.
     const bad = await call(ledger, ledger.deploy, L.DeployRequest.fromPartial({ accountId: "flight", deploymentId: "bad-labels", hardware: gpu("A100"), replicas: 1, idempotencyKey: "bl", labels: { "Not Allowed": "x" } })).catch((e: unknown) => e);
     expect(errorDetails(bad)).toMatchObject({ code: 3, fieldViolations: [{ field: "labels", description: expect.stringContaining('key "Not Allowed"') }] });

@@ -171,6 +171,7 @@ describe("members' usage and the tool catalogue", () => {
       { id: "ana", user_id: "ana", ai_micros: String(55 * CREDIT), compute_micros: String(2 * CREDIT), platform_micros: "0", total_micros: String(57 * CREDIT) },
       { id: "bob", user_id: "bob", ai_micros: "0", compute_micros: String(1 * CREDIT), platform_micros: String(2 * CREDIT), total_micros: String(3 * CREDIT) },
     ]);
+    expect(await api("/api/accounts/team-co/member-usage?unit=coins")).toMatchObject({ status: 400, body: { error: { field: "unit" } } });
     const bad = await call(ledger(), ledger().getUsageBreakdown, { accountId: "team-co", dimension: "password", splitBy: "bucket", since: undefined }).catch((e: unknown) => e);
     expect(errorDetails(bad)).toMatchObject({ code: 3, fieldViolations: [{ field: "dimension" }] });
   });

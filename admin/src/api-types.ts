@@ -165,7 +165,9 @@ export type WorkState = "running" | "paused" | "finished" | "failed" | "cancelle
 
 /** A row of `/api/work`: a run or a deployment, charged while active. */
 export interface WorkRow {
+  /** `<account_id>/<work_id>`: run and deployment ids are unique within an account. */
   id: string;
+  work_id: string;
   kind: WorkKind | string;
   account_id: string;
   state: WorkState | string;

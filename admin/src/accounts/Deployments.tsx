@@ -148,7 +148,7 @@ function DetailPanel({ title, testId, row, lines, onClose }: { title: string; te
             </IconButton>
           </Stack>
           <Typography variant="h6" sx={{ wordBreak: "break-all", mb: 1 }}>
-            {row.id}
+            {row.work_id}
           </Typography>
           <DeploymentStatus row={row} />
           <Stack spacing={1} sx={{ mt: 2 }}>
@@ -197,7 +197,7 @@ export function GuardrailDeployments({ accountId }: { accountId: string }) {
         truncated={truncated}
         onRowClick={setOpen}
         columns={[
-          { label: "Name", render: (r) => r.id },
+          { label: "Name", render: (r) => r.work_id },
           { label: "Credits used", align: "right", render: credits },
           { label: "Time deployed", align: "right", render: (r) => formatDuration(r.active_seconds) },
           { label: "Last deployed on", render: (r) => when(r.created_at) },
@@ -250,7 +250,7 @@ export function ScriptDeployments({ accountId, plan }: { accountId: string; plan
         truncated={truncated}
         onRowClick={setOpen}
         columns={[
-          { label: "Script name", render: (r) => r.id },
+          { label: "Script name", render: (r) => r.work_id },
           { label: "Language (version)", render: (r) => r.labels?.language || "—" },
           { label: "Credits used", align: "right", render: credits },
           { label: "Last active on", render: (r) => when(r.charged_until) },
@@ -291,7 +291,7 @@ export function GpuDeployments({ accountId }: { accountId: string }) {
       error={error}
       truncated={truncated}
       columns={[
-        { label: "Name", render: (r) => r.id },
+        { label: "Name", render: (r) => r.work_id },
         { label: "Type", render: (r) => r.labels?.type || "—" },
         { label: "GPU type", render: (r) => { const h = hw(r); return h?.kind === "gpu" && h.gpuType ? h.gpuType : "—"; } },
         { label: "Replicas", align: "right", render: (r) => deploymentReplicas(r).toLocaleString("en-US") },

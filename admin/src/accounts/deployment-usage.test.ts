@@ -4,7 +4,8 @@ import { formatHoursMinutes } from "../duration";
 import { cpuCount, deploymentHardware, deploymentReplicas, deploymentStatus, deploymentsOfKind, formatHostingProfile, hostingProfiles, totalActiveSeconds, totalChargedMicros } from "./deployment-usage";
 
 const row = (over: Partial<WorkRow>): WorkRow => ({
-  id: "d1",
+  id: "a1/d1",
+  work_id: "d1",
   kind: "deployment",
   account_id: "a1",
   state: "running",

@@ -137,7 +137,7 @@ function What({ hit, openHold }: { hit: SearchHit; openHold: (id: string) => voi
   if (hit.work) {
     return (
       <>
-        {hit.kind === "deployment" ? "Deployment" : "Run"} {hit.work.id} · {hit.work.state} · charged <Amount micros={hit.work.charged_micros} unit="credits" />
+        {hit.kind === "deployment" ? "Deployment" : "Run"} {hit.work.work_id} · {hit.work.state} · charged <Amount micros={hit.work.charged_micros} unit="credits" />
       </>
     );
   }

@@ -31,7 +31,7 @@ export function WorkList() {
   return (
     <List filters={filters} filterDefaultValues={{ state: "running" }} perPage={50} empty={false} exporter={false} data-testid="work-list">
       <DataTable<WorkRow> rowClick={false} bulkActionButtons={false} empty={<EmptyState title="No runs or deployments match." hint="Only running work is shown by default: choose another state to see paused, finished or undeployed work." />}>
-        <DataTable.Col source="id" label="Id" disableSort />
+        <DataTable.Col source="work_id" label="Id" disableSort />
         <DataTable.Col label="Kind" disableSort render={(w) => <Chip size="small" variant="outlined" label={w.kind} />} />
         <DataTable.Col source="account_id" label="Account" disableSort />
         <DataTable.Col label="State" disableSort render={(w) => <WorkStateChip row={w as WorkRow} />} />

@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { InvalidArgumentError } from "@tollgate/errors";
 import { call } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1 } from "@tollgate/proto";
-import type { Clients } from "./routes.js";
+import { page, unitOf, type Clients } from "./routes.js";
 import { entryView, holdView, notificationView, unitName } from "./views.js";
 
 type Query = Record<string, string | undefined>;
@@ -91,6 +91,7 @@ export function registerReceiptRoutes(app: FastifyInstance, clients: Clients): v
   app.get("/api/accounts/:id/member-usage", async (request) => {
     const { id } = request.params as { id: string };
     const unit = (request.query as Query).unit ?? "credits";
+    unitOf(unit);
     const { rows, since } = await call(ledger, ledger.getUsageBreakdown, { accountId: id, dimension: "user_id", splitBy: "bucket", since: undefined });
     const members = new Map<string, Record<string, bigint>>();
     const team: Record<string, bigint> = Object.fromEntries(MEMBER_BUCKETS.map((b) => [b, 0n]));
@@ -114,9 +115,7 @@ export function registerReceiptRoutes(app: FastifyInstance, clients: Clients): v
   app.get("/api/accounts/:id/tools", async (request) => {
     const { id } = request.params as { id: string };
     const query = request.query as Query;
-    const size = query.page_size === undefined ? 0 : Number(query.page_size);
-    if (!Number.isInteger(size)) throw new InvalidArgumentError("page_size", "must be a whole number");
-    const response = await call(ledger, ledger.listTools, { accountId: id, page: { pageSize: size, pageToken: query.page_token ?? "" } });
+    const response = await call(ledger, ledger.listTools, { accountId: id, page: page(query) });
     return { data: response.tools.map(toolView), next_page_token: response.nextPageToken, total_tools: response.totalTools, total_runs: response.totalRuns };
   });
 }

@@ -23,7 +23,8 @@ type Body = Record<string, unknown>;
 
 const userOf = (request: FastifyRequest) => (request as FastifyRequest & { user: User }).user;
 
-function page(query: Query) {
+/** A list's page from `page_size` (0 or unset: the service's default) and `page_token`. */
+export function page(query: Query) {
   const size = query.page_size === undefined ? 0 : Number(query.page_size);
   if (!Number.isInteger(size)) throw new InvalidArgumentError("page_size", "must be a whole number");
   return { pageSize: size, pageToken: query.page_token ?? "" };
@@ -32,6 +33,16 @@ function page(query: Query) {
 function required(value: unknown, field: string): string {
   if (typeof value !== "string" || value === "") throw new InvalidArgumentError(field, "is required");
   return value;
+}
+
+/** A table's own entry for a name a request sent (never one it inherits, such as `constructor`). */
+const known = <T>(table: Record<string, T>, name: string): T | undefined => (Object.hasOwn(table, name) ? table[name] : undefined);
+
+/** A unit by its API name (unset: `byDefault`). */
+export function unitOf(value: unknown, byDefault = "credits"): commonV1.Unit {
+  const unit = known(UNITS, String(value ?? byDefault));
+  if (unit === undefined) throw new InvalidArgumentError("unit", `must be one of ${Object.keys(UNITS).join(", ")}`);
+  return unit;
 }
 
 /** An optional list of whole numbers (the ledger checks their range; here only that each is one and fits its int32 field). */
@@ -132,7 +143,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
   app.get("/api/accounts/:id/usage", async (request) => {
     const { id } = request.params as { id: string };
     const query = request.query as Query;
-    const window = WINDOWS[query.window ?? "7d"];
+    const window = known(WINDOWS, query.window ?? "7d");
     if (window === undefined) throw new InvalidArgumentError("window", "must be 24h, 7d or 30d");
     const usage = await call(ledger, ledger.getUsage, { accountId: id, window, splitBy: query.split_by ?? "surface" });
     return { points: usage.points.map((p) => ({ start: p.start?.toISOString(), key: p.key, amount_micros: p.amountMicros, requests: p.requests })) };
@@ -284,10 +295,9 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
   app.post("/api/accounts/:id/grants", async (request) => {
     const { id } = request.params as { id: string };
     const body = (request.body ?? {}) as Body;
-    const poolKind = GRANT_KINDS[String(body.pool_kind)];
+    const poolKind = known(GRANT_KINDS, String(body.pool_kind));
     if (poolKind === undefined) throw new InvalidArgumentError("pool_kind", `must be one of ${Object.keys(GRANT_KINDS).join(", ")}`);
-    const unit = UNITS[String(body.unit ?? "credits")];
-    if (unit === undefined) throw new InvalidArgumentError("unit", `must be one of ${Object.keys(UNITS).join(", ")}`);
+    const unit = unitOf(body.unit);
     const amount = parseAmount(body.amount, "amount");
     const expiresAt = body.expires_at ? new Date(String(body.expires_at)) : undefined;
     if (expiresAt && Number.isNaN(expiresAt.getTime())) throw new InvalidArgumentError("expires_at", "is not a date");
@@ -340,9 +350,8 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
   app.post("/api/accounts/:id/budgets", async (request) => {
     const { id } = request.params as { id: string };
     const body = (request.body ?? {}) as Body;
-    const unit = UNITS[String(body.unit ?? "credits")];
-    if (unit === undefined) throw new InvalidArgumentError("unit", `must be one of ${Object.keys(UNITS).join(", ")}`);
-    const scope = BUDGET_SCOPES[String(body.scope ?? "")];
+    const unit = unitOf(body.unit);
+    const scope = known(BUDGET_SCOPES, String(body.scope ?? ""));
     if (scope === undefined) throw new InvalidArgumentError("scope", `must be one of ${Object.keys(BUDGET_SCOPES).join(", ")}`);
     const scopeId = required(body.scope_id, "scope_id");
     const mode = body.mode === "soft" ? ledgerV1.BudgetMode.BUDGET_MODE_SOFT : body.mode === "hard" ? ledgerV1.BudgetMode.BUDGET_MODE_HARD : undefined;
@@ -402,8 +411,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
 
   app.post("/api/accounts/:id/limits", async (request) => {
     const body = (request.body ?? {}) as Body;
-    const unit = UNITS[String(body.unit ?? "")];
-    if (unit === undefined) throw new InvalidArgumentError("unit", `must be one of ${Object.keys(UNITS).join(", ")}`);
+    const unit = unitOf(body.unit, "");
     const limit = (field: string) => (String(body[field] ?? "").trim() === "0" ? 0n : parseAmount(body[field], field));
     // Without work_kind: the unit's limits; with it: that kind of work's in the unit (guardrail, custom_script…).
     const workKind = String(body.work_kind ?? "");

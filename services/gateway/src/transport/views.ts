@@ -199,7 +199,9 @@ export function notificationView(n: notificationsV1.Notification) {
 
 export function workView(w: ledgerV1.MeteredWork) {
   return {
-    id: w.workId,
+    // Run and deployment ids are unique within an account.
+    id: `${w.accountId}/${w.workId}`,
+    work_id: w.workId,
     kind: w.kind,
     account_id: w.accountId,
     state: w.state,
@@ -226,7 +228,7 @@ export function searchHitView(hit: ledgerV1.SearchHit) {
       : target?.$case === "entry"
         ? { kind: "entry", id: `entry:${target.entry.entryId}`, entry: entryView(target.entry) }
         : target?.$case === "work"
-          ? { kind: target.work.kind === "deployment" ? "deployment" : "run", id: `work:${target.work.workId}`, work: workView(target.work) }
+          ? { kind: target.work.kind === "deployment" ? "deployment" : "run", id: `work:${target.work.accountId}/${target.work.workId}`, work: workView(target.work) }
           : { kind: "call", id: `call:${hit.accountId}:${hit.operation}` };
   return { ...found, id: `${match}:${found.id}`, match, account_id: hit.accountId, operation: hit.operation };
 }

@@ -283,10 +283,10 @@ export class Ledger {
     kind: "run" | "deployment", workId: string, operation: string, request: { accountId: string; idempotencyKey: string },
     fn: (call: WorkCall, work: WorkRow) => Promise<WorkCallAnswer | undefined>, reply: (answer: WorkCallAnswer) => T,
   ): Promise<T> {
-    const work = await this.find(kind, workId, request.accountId);
-    const { accountId: _account, ...fields } = request;
     const idempotencyKey = request.idempotencyKey;
     requireKey(idempotencyKey);
+    const work = await this.find(kind, workId, request.accountId);
+    const { accountId: _account, ...fields } = request;
     const requestHash = fingerprint({ op: operation, workId, request: fields });
     const recorded = await this.store.recall(work.account_id, idempotencyKey, requestHash);
     if (recorded !== undefined && recorded !== null) {

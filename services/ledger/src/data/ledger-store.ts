@@ -177,7 +177,7 @@ export class PostgresLedgerStore implements LedgerStore {
     const rows = await sql<WorkRow>(
       this.em(),
       `select * from ledger.metered_work ${conditions.length ? `where ${conditions.join(" and ")}` : ""}
-        order by created_at desc, work_id limit ? offset ?`,
+        order by created_at desc, work_id, account_id limit ? offset ?`,
       [...params, filter.limit, filter.offset],
     );
     return rows.map(PostgresLedgerStore.workRow);

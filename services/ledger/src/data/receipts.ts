@@ -22,6 +22,9 @@ export const RECEIPT_SQL = {
             order by o.sequence`,
 };
 
+/** A journal entry's trace id, or "" for none: entries written while spans were not recorded carry the all-zero id, which names no trace. */
+export const recordedTrace = (traceId: string): string => (/^0+$/.test(traceId) ? "" : traceId);
+
 /** Everything the journal holds about one charge or hold: the reads behind a cost receipt. */
 export interface ReceiptRecord {
   accountId: string;
@@ -69,7 +72,7 @@ export async function receiptRecord(em: EntityManager, target: { entryId: bigint
     balanceAround(em, accountId, unit, first ? { firstEntryId: first.entryId, lastEntryId: charges.at(-1)!.entryId } : { holdId: hold!.holdId }),
     // Asked by entry: the charge's own call; by hold: the authorization that made it.
     idempotencyOf(em, accountId, "entryId" in target ? { entryId: first!.entryId } : { holdId: hold!.holdId }),
-    ids.length ? eventsOf(em, accountId, ids, first!.traceId) : Promise.resolve([] as OutboxRow[]),
+    ids.length ? eventsOf(em, accountId, ids, recordedTrace(first!.traceId)) : Promise.resolve([] as OutboxRow[]),
     workOf(em, accountId, (first ?? hold)!.attribution),
   ]);
   return {

@@ -26,6 +26,7 @@ export const SEARCH_SQL = `
   ) entry
   union all select * from (
     select 'work_id', 'work', work_id, account_id, '' from ledger.metered_work where work_id = ?                       -- metered_work_work_idx
+    order by created_at desc limit ?
   ) work
   union all select * from (
     select 'idempotency_key',
@@ -51,7 +52,7 @@ export const SEARCH_SQL = `
 
 /** SEARCH_SQL's parameters, in order. */
 export function searchParameters(query: string, limit: number): unknown[] {
-  return [UUID.test(query) ? query : null, ENTRY_ID.test(query) ? query : null, query, query, limit, query, limit, query, limit, query, limit];
+  return [UUID.test(query) ? query : null, ENTRY_ID.test(query) ? query : null, query, limit, query, limit, query, limit, query, limit, query, limit];
 }
 
 export interface SearchMatch {

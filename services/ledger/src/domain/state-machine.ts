@@ -40,7 +40,7 @@
  * 6. Draw-down order: the cycle's pool (`monthly` or `spend_cap`) first, then the plan's order of kinds (kinds it does not name last), then the lower priority number, then the pool expiring first (expiring before non-expiring), then the oldest; an overdraft is carried by the first pool in that order.
  * 7. An Authorize is allowed only when its estimate fits in balance − held: a hold never reaches into the negative limit, which covers only usage above holds.
  * 9. Budgets (rules/budgets.ts): open holds reserve against the budgets over their attribution as against the balance; a hard budget is never passed — a Charge collects at most its room and names it (`budgetId`) when it collected less or may not proceed; every budget counts what charges collected and emits `budget_crossed` once per threshold per period.
- * 8. `AuthorizeResponse.available_micros` is balance − held after the new hold (before it when denied; 0 when the balance was not consulted); Charge, Grant and Adjust `balance_micros` is the unit's balance (live pools, holds not subtracted); `Hold.charged_micros` includes usage above the hold; a pool's `granted_micros` counts its grant, auto reloads, spend-cap changes and Adjusts (never below zero), so an Adjust is never usage.
+ * 8. `AuthorizeResponse.available_micros` is balance − held after the new hold (before it when denied; 0 when the balance was not consulted); Charge, Grant and Adjust `balance_micros` is the unit's balance (live pools, holds not subtracted); `Hold.charged_micros` includes usage above the hold; a pool's `granted_micros` counts its grant, auto reloads, spend-cap changes and Adjusts (down to zero; not on a spend-cap pool, which follows the plan's cap).
  *
  * Also decided here (the running SQL differs): denials by suspension or
  * eligibility are recorded under the key like any answer; a debiting Adjust
@@ -546,8 +546,8 @@ function adjust(work: Work, c: AdjustCommand, ctx: BatchContext): LedgerError | 
         ],
       },
     },
-    // A correction of what the pool was given, never usage: taking back a mistaken grant leaves the cycle's usage (and its thresholds) as they were.
-    { type: "poolChange", accountId: a.accountId, poolId: pool.poolId, balanceDeltaMicros: c.amountMicros, grantedDeltaMicros: adjustedGrant(pool.grantedMicros, c.amountMicros) },
+    // A correction of what the pool was given, not usage (rules/grants.ts).
+    { type: "poolChange", accountId: a.accountId, poolId: pool.poolId, balanceDeltaMicros: c.amountMicros, grantedDeltaMicros: adjustedGrant(pool, c.amountMicros) },
   ]);
   return { value: { entryId, balanceMicros: unitTotals(a, pool.unit, ctx.nowMs).balanceMicros } };
 }

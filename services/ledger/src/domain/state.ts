@@ -70,6 +70,9 @@ export interface IdempotencyRecord {
 
 export type WorkKind = "run" | "deployment";
 
+/** Where a run or deployment stands: running or paused, then one of the ends. */
+export const WORK_STATES = ["running", "paused", "finished", "failed", "cancelled", "stopped", "undeployed"] as const;
+
 export interface Work {
   workId: string;
   kind: WorkKind;

@@ -22,6 +22,7 @@ import { setBudget } from "../domain/use-cases/set-budget.js";
 import type { CycleOpener } from "../domain/use-cases/open-cycle.js";
 import { rollOver } from "../domain/use-cases/roll-over.js";
 import type { LedgerDeps } from "../domain/use-cases/run.js";
+import { WORK_STATES } from "../domain/state.js";
 import { statusIcon } from "../domain/status-icon.js";
 import type { DecisionTelemetry } from "./decision-telemetry.js";
 import { shareBasisPoints, usageDimension, usageWindow, type UsageWindow } from "../domain/usage.js";
@@ -386,6 +387,7 @@ export function ledgerHandlers(
 
     listMeteredWork: unary(async (request: ledgerV1.ListMeteredWorkRequest) => {
       if (request.kind && !["run", "deployment"].includes(request.kind)) throw new InvalidArgumentError("kind", "must be run or deployment");
+      if (request.state && !(WORK_STATES as readonly string[]).includes(request.state)) throw new InvalidArgumentError("state", `must be one of ${WORK_STATES.join(", ")}`);
       const limit = pageSize(request.page?.pageSize);
       const offset = pageOffset(request.page?.pageToken);
       const rows = await store.listWork({

@@ -209,7 +209,7 @@ export class MeterStreams {
     if (!increment.usage) throw new InvalidArgumentError("increment.usage", "is required");
     const usage = usageFromProto(increment.usage, "increment.usage");
     session.admit(sequence);
-    const charged = await this.port.charge({
+    const charged = await fieldsOf("increment", this.port.charge({
       accountId: session.accountId,
       ...(session.hold ? { holdId: session.hold.holdId } : {}),
       usage,
@@ -218,7 +218,7 @@ export class MeterStreams {
       attribution,
       context,
       ...(increment.occurredAt ? { occurredAt: increment.occurredAt } : {}),
-    });
+    }));
     call.send({
       kind: {
         $case: "charged",
@@ -244,7 +244,7 @@ export class MeterStreams {
     let finalMicros = 0n;
     let releasedMicros = 0n;
     if (close.usage) {
-      const charged = await this.port.charge({
+      const charged = await fieldsOf("close", this.port.charge({
         accountId: session.accountId,
         ...(hold ? { holdId: hold.holdId } : {}),
         usage: usageFromProto(close.usage, "close.usage"),
@@ -253,7 +253,7 @@ export class MeterStreams {
         attribution,
         context,
         ...(close.occurredAt ? { occurredAt: close.occurredAt } : {}),
-      });
+      }));
       finalMicros = charged.chargedMicros;
       releasedMicros = charged.releasedMicros;
     } else if (hold) {
@@ -300,5 +300,20 @@ export class MeterStreams {
       const keepMs = 2 * Math.max(this.options.graceMs, 60_000);
       for (const [k, v] of this.openedBy) if (now - v.at > keepMs) this.openedBy.delete(k);
     }
+  }
+}
+
+/** Fields of an increment or close (and those within them) that the charge it makes checks: its errors name them within the stream message. */
+const ownField = (field: string) => field === "occurred_at" || field === "usage" || field.startsWith("usage.");
+
+/** A charge a stream message makes, its field errors named as in that message (`increment.occurred_at`, not `occurred_at`). */
+async function fieldsOf<T>(message: "increment" | "close", pending: Promise<T>): Promise<T> {
+  try {
+    return await pending;
+  } catch (error) {
+    if (error instanceof InvalidArgumentError && ownField(error.field)) {
+      throw new InvalidArgumentError(`${message}.${error.field}`, error.message.slice(error.field.length + 2));
+    }
+    throw error;
   }
 }

@@ -4,7 +4,7 @@ import { page, pageOffset, pageSize, unary, type HandlerOptions } from "@tollgat
 import { entitlementsV1, ledgerV1 } from "@tollgate/proto";
 import { bucketToProto, int64, type Bucket } from "@tollgate/rating";
 import type { LedgerAccount } from "../data/entities.js";
-import { receiptRecord, type ReceiptRecord } from "../data/receipts.js";
+import { receiptRecord, recordedTrace, type ReceiptRecord } from "../data/receipts.js";
 import { listTools, setTool, usageBreakdown, type ToolRow, type ToolStatus } from "../data/usage-views.js";
 import { receiptLines } from "../domain/receipt.js";
 import { usageDimension } from "../domain/usage.js";
@@ -82,7 +82,7 @@ function receiptToProto(record: ReceiptRecord, rates: PublishedRateTables, rever
     operation: record.idempotency?.operation ?? "",
     actor: last?.actor ?? "",
     onBehalfOf: last?.onBehalfOf ?? "",
-    traceId: record.charges[0]?.traceId ?? "",
+    traceId: recordedTrace(record.charges[0]?.traceId ?? ""),
     events: record.events.map(eventToProto),
   };
 }

@@ -54,11 +54,16 @@ export function grantPool(account: AccountState, grant: PoolGrant, ctx: BatchCon
 }
 
 /**
- * What a pool was given after an Adjust of `amountMicros`: an Adjust corrects
- * the grant (support taking back a mistaken grant, or adding to one), so it
- * moves `granted_micros` with the balance, never below zero, and the cycle's
- * usage (granted less balance, which the usage thresholds read) stays as it was.
+ * How much an Adjust of `amountMicros` changes what a pool was given. An
+ * Adjust corrects the grant (support taking back a mistaken grant, or adding
+ * to one), so `granted_micros` moves with the balance and the cycle's usage
+ * (granted less balance, which usage thresholds and the status icon read)
+ * stays as it was. It takes back at most what the pool was given: beyond
+ * that, the debit counts as usage. A spend-cap pool's grant is the plan's
+ * cap, which rollover follows (rules/rollover.ts): an Adjust there changes the
+ * room left, as a charge or reversal does, not the cap.
  */
-export function adjustedGrant(grantedMicros: bigint, amountMicros: bigint): bigint {
-  return amountMicros < -grantedMicros ? -grantedMicros : amountMicros;
+export function adjustedGrant(pool: Pool, amountMicros: bigint): bigint {
+  if (pool.kind === "spend_cap") return 0n;
+  return amountMicros < -pool.grantedMicros ? -pool.grantedMicros : amountMicros;
 }

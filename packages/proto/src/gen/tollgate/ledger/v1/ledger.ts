@@ -974,8 +974,8 @@ export interface Pool {
   balanceMicros: string;
   /**
    * What was granted into the pool: its grant, auto reloads, spend-cap
-   * changes and support Adjusts (which correct the grant, never below zero;
-   * they are not usage).
+   * changes and support Adjusts (which correct the grant, down to zero; not
+   * on a spend-cap pool, whose grant is the plan's cap).
    */
   grantedMicros: string;
   priority: number;
@@ -1099,9 +1099,16 @@ export interface MeteredWork_LabelsEntry {
 export interface ListMeteredWorkRequest {
   /** Bound: at most 128 characters. */
   accountId: string;
-  /** Bound: at most 256 characters. */
+  /**
+   * "run" or "deployment" (empty: both).
+   * Bound: at most 256 characters.
+   */
   kind: string;
-  /** Bound: at most 256 characters. */
+  /**
+   * "running", "paused", "finished", "failed", "cancelled", "stopped" or
+   * "undeployed" (empty: any).
+   * Bound: at most 256 characters.
+   */
   state: string;
   page: PageRequest | undefined;
 }
@@ -1857,8 +1864,8 @@ export interface MeterIncrement {
   /**
    * When the usage happened, for increments sent late (a caller that buffered
    * them while disconnected); unset: now. As ChargeRequest.occurred_at: the
-   * same bounds, and INVALID_ARGUMENT naming `occurred_at` outside them. A
-   * reconnect resends an increment with the same value. Send it only once
+   * same bounds, and INVALID_ARGUMENT naming `increment.occurred_at` outside
+   * them. A reconnect resends an increment with the same value. Send it only once
    * every ledger replica knows the field (docs/operations.md).
    */
   occurredAt: Date | undefined;
@@ -1873,7 +1880,10 @@ export interface MeterClose {
   usage:
     | Usage
     | undefined;
-  /** When that usage happened (as MeterIncrement.occurred_at); unset: now. */
+  /**
+   * When that usage happened (as MeterIncrement.occurred_at; an error names
+   * `close.occurred_at`); unset: now.
+   */
   occurredAt: Date | undefined;
 }
 
