@@ -51,7 +51,9 @@
  * `proceed` counts an auto reload the charge triggered; sweeps and metering
  * ticks return expired holds and close expired pools like any other write.
  */
+import type { Unit } from "@tollgate/rating";
 import { unitTotals, livePools } from "./balance.js";
+import { formatAmount } from "./denial.js";
 import {
   invalid, notFound, precondition,
   type AdjustCommand, type AnswerOf, type AuthorizeAnswer, type AuthorizeCommand, type BudgetAnswer, type ChargeAnswer, type ChargeCommand, type Command,
@@ -531,7 +533,8 @@ function adjust(work: Work, c: AdjustCommand, ctx: BatchContext): LedgerError | 
   const totals = unitTotals(a, pool.unit, ctx.nowMs);
   const unit = a.units.get(pool.unit);
   if (!adjustFits(totals.availableMicros, unit?.negativeLimitMicros ?? 0n, c.amountMicros)) {
-    return precondition("ADJUSTMENT_BELOW_LIMIT", `the adjustment would take the available balance to ${totals.availableMicros + c.amountMicros} micro-units, below the negative limit`);
+    const limit = formatAmount(-(unit?.negativeLimitMicros ?? 0n), pool.unit as Unit);
+    return precondition("ADJUSTMENT_BELOW_LIMIT", `the adjustment would take the available balance to ${formatAmount(totals.availableMicros + c.amountMicros, pool.unit as Unit)}, below the negative limit (${limit})`);
   }
   const entryId = ctx.ids.entryId();
   work.add([

@@ -14,13 +14,13 @@ describe("denial precedence", () => {
   });
 
   it("a hard budget the amount would pass: after suspension and eligibility, before the balance", () => {
-    const budget = { budgetId: "credits/agent/a", accountId: "acct", unit: "credits", scope: "agent" as const, scopeId: "a", limitMicros: 10n, mode: "hard" as const,
+    const budget = { budgetId: "credits/agent/a", accountId: "acct", unit: "credits", scope: "agent" as const, scopeId: "a", limitMicros: 10_000_000n, mode: "hard" as const,
       perCycle: false, thresholdPercents: [], usedMicros: 8n, crossedPercents: [], periodStartMs: 0, reason: "r", actor: "s", updatedAtMs: 0, createdAtMs: 0 };
-    const over = { budget, roomMicros: 2n, neededMicros: 5n };
+    const over = { budget, roomMicros: 2_000_000n, neededMicros: 5_500_000n };
     expect(deny({ account: emptyAccount("acct", { suspended: true }), unit: "credits", fits: false, budget: over })?.reason).toBe("ACCOUNT_SUSPENDED");
     expect(deny({ account: emptyAccount("acct"), unit: "credits", eligibility: { ...eligible, allowed: false, reason: "no" }, fits: false, budget: over })?.reason).toBe("NOT_ELIGIBLE");
     expect(deny({ account: emptyAccount("acct"), unit: "credits", fits: false, budget: over })).toEqual({
-      reason: "BUDGET_EXCEEDED", message: "needs 5 micro-units; the agent a budget has 2 of its 10 micro-credits left",
+      reason: "BUDGET_EXCEEDED", message: "needs 5.5 credits; the agent a budget has 2 credits of its 10 credits left",
     });
   });
 

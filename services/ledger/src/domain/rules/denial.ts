@@ -1,4 +1,6 @@
 import type { DenialReason, Eligibility } from "../commands.js";
+import type { Unit } from "@tollgate/rating";
+import { formatAmount } from "../denial.js";
 import type { AccountState, Budget } from "../state.js";
 
 /**
@@ -31,7 +33,7 @@ export function deny(input: {
     const room = budget.roomMicros > 0n ? budget.roomMicros : 0n;
     return {
       reason: "BUDGET_EXCEEDED",
-      message: `needs ${budget.neededMicros} micro-units; the ${b.scope} ${b.scopeId} budget has ${room} of its ${b.limitMicros} micro-${b.unit} left${b.perCycle ? " this cycle" : ""}`,
+      message: `needs ${formatAmount(budget.neededMicros, b.unit as Unit)}; the ${b.scope} ${b.scopeId} budget has ${formatAmount(room, b.unit as Unit)} of its ${formatAmount(b.limitMicros, b.unit as Unit)} left${b.perCycle ? " this cycle" : ""}`,
     };
   }
   if (fits) return null;
