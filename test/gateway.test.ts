@@ -247,6 +247,10 @@ describe("gateway hardening", () => {
       expect(large.status).toBe(413);
       const unsupported = await fetch(`${gateway.url}/api/login`, { method: "POST", headers: { "content-type": "application/xml" }, body: "<login/>" });
       expect(unsupported.status).toBe(415);
+      const plain = await fetch(`${gateway.url}/api/accounts/acme/grants`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "text/plain" }, body: "reason=x" });
+      expect(plain.status).toBe(415);
+      const numbered = await api("/api/accounts/acme/reversals", { method: "POST", token, body: { entry_id: 1.5, reason: "a wrong charge" } });
+      expect(numbered).toMatchObject({ status: 400, body: { error: { field: "entry_id", message: expect.stringContaining("must be a string") } } });
 
       expect((await fetch(`${hardened.url}/`)).status).toBe(200);
       for (const path of ["/.env", "/%2e%2e/%2e%2e/etc/passwd", "/..%2f..%2fetc%2fpasswd", "/%00"]) {

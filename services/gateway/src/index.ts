@@ -88,6 +88,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   // A budget id (`<unit>/<scope>/<scope id>`, up to 512 characters) is a path parameter of its removal.
   const app = Fastify({ logger: false, bodyLimit: 256 * 1024, routerOptions: { maxParamLength: 600 } });
+  // The API takes JSON bodies only: a text/plain body is 415, not a string every field of which reads as missing.
+  app.removeContentTypeParser("text/plain");
   // Tokens travel in the Authorization header, never in cookies: no CORS credentials.
   await app.register(cors, {
     origin: options.corsOrigins && options.corsOrigins.length > 0 ? options.corsOrigins : false,

@@ -31,7 +31,8 @@ export function page(query: Query) {
 }
 
 function required(value: unknown, field: string): string {
-  if (typeof value !== "string" || value === "") throw new InvalidArgumentError(field, "is required");
+  if (value === undefined || value === null || value === "") throw new InvalidArgumentError(field, "is required");
+  if (typeof value !== "string") throw new InvalidArgumentError(field, "must be a string");
   return value;
 }
 
