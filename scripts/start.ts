@@ -31,20 +31,33 @@ let services: ServiceProcesses | undefined;
 let gateway: SupervisedService | undefined;
 const gatewayPort = Number(process.env.GATEWAY_PORT ?? 8080);
 const demoUsers = process.env.GATEWAY_USERS ?? "viewer:viewer:viewer,operator:operator:operator,admin:admin:admin";
-let stopping = false;
+let stopping: Promise<never> | undefined;
+let stoppingSince = 0;
 
-async function stopAll(code: number): Promise<never> {
-  if (!stopping) {
-    stopping = true;
+/** Stops the gateway and the services, then PostgreSQL (removing an embedded one's data), then exits; once. */
+function stopAll(code: number): Promise<never> {
+  stoppingSince ||= Date.now();
+  stopping ??= (async () => {
     log("stopping services…");
     await Promise.all([gateway?.stop(), services?.stop()]);
     await postgres.stop();
     log("stopped");
-  }
-  process.exit(code);
+    process.exit(code);
+  })();
+  return stopping;
 }
-process.on("SIGINT", () => void stopAll(0));
-process.on("SIGTERM", () => void stopAll(0));
+
+// Ctrl-C reaches this process more than once (from the terminal and relayed by npm and tsx): signals in the first
+// seconds join the stop under way; one after that stops at once, leaving what is still running.
+const onSignal = () => {
+  if (stoppingSince && Date.now() - stoppingSince > 3_000) {
+    log("stopping now, without waiting for the services");
+    process.exit(130);
+  }
+  void stopAll(0);
+};
+process.on("SIGINT", onSignal);
+process.on("SIGTERM", onSignal);
 
 try {
   const hooks = {
