@@ -26,7 +26,7 @@ export abstract class DomainError extends Error {
 /** A request field is missing or wrong. `field` is the request path, e.g. `estimate.model_reply.replies`. */
 export class InvalidArgumentError extends DomainError {
   readonly kind = "invalid_argument";
-  constructor(readonly field: string, problem: string) {
+  constructor(readonly field: string, readonly problem: string) {
     super(`${field}: ${problem}`, "INVALID_FIELD", { field });
   }
 }

@@ -91,12 +91,12 @@ export function registerReceiptRoutes(app: FastifyInstance, clients: Clients): v
   app.get("/api/accounts/:id/member-usage", async (request) => {
     const { id } = request.params as { id: string };
     const unit = (request.query as Query).unit ?? "credits";
-    unitOf(unit);
+    const wanted = unitOf(unit);
     const { rows, since } = await call(ledger, ledger.getUsageBreakdown, { accountId: id, dimension: "user_id", splitBy: "bucket", since: undefined });
     const members = new Map<string, Record<string, bigint>>();
     const team: Record<string, bigint> = Object.fromEntries(MEMBER_BUCKETS.map((b) => [b, 0n]));
     for (const row of rows) {
-      if (unitName(row.unit) !== unit || !(MEMBER_BUCKETS as readonly string[]).includes(row.split)) continue;
+      if (row.unit !== wanted || !(MEMBER_BUCKETS as readonly string[]).includes(row.split)) continue;
       const member = members.get(row.key) ?? Object.fromEntries(MEMBER_BUCKETS.map((b) => [b, 0n]));
       member[row.split] = member[row.split]! + BigInt(row.amountMicros);
       team[row.split] = team[row.split]! + BigInt(row.amountMicros);

@@ -39,11 +39,16 @@ function required(value: unknown, field: string): string {
 /** A table's own entry for a name a request sent (never one it inherits, such as `constructor`). */
 const known = <T>(table: Record<string, T>, name: string): T | undefined => (Object.hasOwn(table, name) ? table[name] : undefined);
 
+/** A table's entry for the name a request sent in `field`, or 400 naming the field and the names it takes. */
+function oneOf<T>(table: Record<string, T>, name: string, field: string): T {
+  const value = known(table, name);
+  if (value === undefined) throw new InvalidArgumentError(field, `must be one of ${Object.keys(table).join(", ")}`);
+  return value;
+}
+
 /** A unit by its API name (unset: `byDefault`). */
 export function unitOf(value: unknown, byDefault = "credits"): commonV1.Unit {
-  const unit = known(UNITS, String(value ?? byDefault));
-  if (unit === undefined) throw new InvalidArgumentError("unit", `must be one of ${Object.keys(UNITS).join(", ")}`);
-  return unit;
+  return oneOf(UNITS, String(value ?? byDefault), "unit");
 }
 
 /** An optional list of whole numbers (the ledger checks their range; here only that each is one and fits its int32 field). */
@@ -296,8 +301,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
   app.post("/api/accounts/:id/grants", async (request) => {
     const { id } = request.params as { id: string };
     const body = (request.body ?? {}) as Body;
-    const poolKind = known(GRANT_KINDS, String(body.pool_kind));
-    if (poolKind === undefined) throw new InvalidArgumentError("pool_kind", `must be one of ${Object.keys(GRANT_KINDS).join(", ")}`);
+    const poolKind = oneOf(GRANT_KINDS, String(body.pool_kind), "pool_kind");
     const unit = unitOf(body.unit);
     const amount = parseAmount(body.amount, "amount");
     const expiresAt = body.expires_at ? new Date(String(body.expires_at)) : undefined;
@@ -352,8 +356,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     const { id } = request.params as { id: string };
     const body = (request.body ?? {}) as Body;
     const unit = unitOf(body.unit);
-    const scope = known(BUDGET_SCOPES, String(body.scope ?? ""));
-    if (scope === undefined) throw new InvalidArgumentError("scope", `must be one of ${Object.keys(BUDGET_SCOPES).join(", ")}`);
+    const scope = oneOf(BUDGET_SCOPES, String(body.scope ?? ""), "scope");
     const scopeId = required(body.scope_id, "scope_id");
     const mode = body.mode === "soft" ? ledgerV1.BudgetMode.BUDGET_MODE_SOFT : body.mode === "hard" ? ledgerV1.BudgetMode.BUDGET_MODE_HARD : undefined;
     if (mode === undefined) throw new InvalidArgumentError("mode", "must be soft or hard");

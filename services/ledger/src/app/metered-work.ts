@@ -268,7 +268,7 @@ export class Ledger {
    * Runs a call on a run or deployment once per idempotency key: a repeat
    * answers the recorded answer, the key with another request is refused.
    * `fn` carries the call out on the work it is given (as it stood before the
-   * call) with the `WorkCall` it is given, so the tick or resume it makes
+   * call, and the reference to it) with the `WorkCall` it is given, so the tick or resume it makes
    * records the key in the same transaction as the state change (a repeat
    * arriving meanwhile is answered from that record). A call that changes
    * nothing (ending work that already ended: `fn` answers undefined) answers
@@ -281,7 +281,7 @@ export class Ledger {
    */
   async once<T>(
     kind: "run" | "deployment", workId: string, operation: string, request: { accountId: string; idempotencyKey: string },
-    fn: (call: WorkCall, work: WorkRow) => Promise<WorkCallAnswer | undefined>, reply: (answer: WorkCallAnswer) => T,
+    fn: (call: WorkCall, work: WorkRow, ref: WorkRef) => Promise<WorkCallAnswer | undefined>, reply: (answer: WorkCallAnswer) => T,
   ): Promise<T> {
     const idempotencyKey = request.idempotencyKey;
     requireKey(idempotencyKey);
@@ -295,7 +295,7 @@ export class Ledger {
       return reply(decodeAnswer(operation, recorded) as WorkCallAnswer);
     }
     const ref = { accountId: work.account_id, workId };
-    const answer = (await fn({ idempotencyKey, requestHash, operation }, work)) ?? (await this.workAnswer(ref));
+    const answer = (await fn({ idempotencyKey, requestHash, operation }, work, ref)) ?? (await this.workAnswer(ref));
     await this.store.remember(work.account_id, idempotencyKey, operation, requestHash, encodeAnswer(answer));
     return reply(answer);
   }

@@ -303,23 +303,21 @@ export function ledgerHandlers(
     }, options),
 
     pauseRun: unary(async (request: ledgerV1.PauseRunRequest) => {
-      return ledger.once("run", request.runId, "pause_run", request, async (call, before) => {
-        const ref = { accountId: before.account_id, workId: before.work_id };
+      return ledger.once("run", request.runId, "pause_run", request, async (call, before, ref) => {
         return (await ledger.meter(ref, { nextState: before.state === "running" ? "paused" : before.state, call, ...traceOf() })).work;
       }, (answer) => ({ chargedThisCallMicros: answer.chargedThisCallMicros.toString(), chargedMicros: answer.chargedThisCallMicros.toString() }));
     }, options),
 
     resumeRun: unary(async (request: ledgerV1.ResumeRunRequest) => {
-      return ledger.once("run", request.runId, "resume_run", request, async (call, before) => {
-        return (await ledger.resume({ accountId: before.account_id, workId: before.work_id }, call)).work;
+      return ledger.once("run", request.runId, "resume_run", request, async (call, _before, ref) => {
+        return (await ledger.resume(ref, call)).work;
       }, (answer) => ({ proceed: answer.state === "running" }));
     }, options),
 
     endRun: unary(async (request: ledgerV1.EndRunRequest) => {
-      return ledger.once("run", request.runId, "end_run", request, async (call, before) => {
+      return ledger.once("run", request.runId, "end_run", request, async (call, before, ref) => {
         const state = L.runEndStateToJSON(request.state).slice("RUN_END_STATE_".length).toLowerCase();
         if (!["finished", "failed", "cancelled"].includes(state)) throw new InvalidArgumentError("state", "must be finished, failed or cancelled");
-        const ref = { accountId: before.account_id, workId: before.work_id };
         return ["running", "paused"].includes(before.state) ? (await ledger.meter(ref, { nextState: state, call, ...traceOf() })).work : undefined;
       }, (answer) => ({
         totalChargedMicros: answer.totalChargedMicros.toString(), chargedMicros: answer.totalChargedMicros.toString(), activeSeconds: String(BigInt(answer.activeMs) / 1000n),
@@ -345,16 +343,15 @@ export function ledgerHandlers(
     }, options),
 
     scale: unary(async (request: ledgerV1.ScaleRequest) => {
-      return ledger.once("deployment", request.deploymentId, "scale_deployment", request, async (call, before) => {
+      return ledger.once("deployment", request.deploymentId, "scale_deployment", request, async (call, before, ref) => {
         if (!Number.isInteger(request.replicas) || request.replicas < 0) throw new InvalidArgumentError("replicas", "must not be negative");
         if (before.state !== "running") throw new FailedPreconditionError(`deployment ${request.deploymentId} is ${before.state}`, "DEPLOYMENT_NOT_RUNNING");
-        return (await ledger.meter({ accountId: before.account_id, workId: before.work_id }, { replicas: request.replicas, call, ...traceOf() })).work;
+        return (await ledger.meter(ref, { replicas: request.replicas, call, ...traceOf() })).work;
       }, (answer) => ({ replicas: answer.replicas }));
     }, options),
 
     undeploy: unary(async (request: ledgerV1.UndeployRequest) => {
-      return ledger.once("deployment", request.deploymentId, "undeploy", request, async (call, before) => {
-        const ref = { accountId: before.account_id, workId: before.work_id };
+      return ledger.once("deployment", request.deploymentId, "undeploy", request, async (call, before, ref) => {
         return before.state === "running" ? (await ledger.meter(ref, { nextState: "undeployed", call, ...traceOf() })).work : undefined;
       }, (answer) => ({ totalChargedMicros: answer.totalChargedMicros.toString(), chargedMicros: answer.totalChargedMicros.toString() }));
     }, options),

@@ -312,7 +312,7 @@ async function fieldsOf<T>(message: "increment" | "close", pending: Promise<T>):
     return await pending;
   } catch (error) {
     if (error instanceof InvalidArgumentError && ownField(error.field)) {
-      throw new InvalidArgumentError(`${message}.${error.field}`, error.message.slice(error.field.length + 2));
+      throw new InvalidArgumentError(`${message}.${error.field}`, error.problem);
     }
     throw error;
   }
