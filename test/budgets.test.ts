@@ -210,7 +210,7 @@ describe("budgets", () => {
     expect(balance.budgets.map((b) => [b.scopeId, b.usedMicros])).toEqual([["agent-dep", String(3 * CREDIT)], ["agent-run", String(2 * CREDIT)]]);
 
     for (const refused of [await startRun("run-c", "agent-run"), await deploy("dep-c", "agent-dep"), await deploy("dep-d", "agent-run")]) {
-      expect(refused).toMatchObject({ allowed: false, reason: L.DenialReason.DENIAL_REASON_BUDGET_EXCEEDED, message: expect.stringMatching(/agent agent-(run|dep) budget has 0 of its/) });
+      expect(refused).toMatchObject({ allowed: false, reason: L.DenialReason.DENIAL_REASON_BUDGET_EXCEEDED, message: expect.stringMatching(/agent agent-(run|dep) budget has 0 credits of its [23] credits left/) });
     }
     // Work of another agent is not under them.
     expect(await startRun("run-e", "agent-free")).toMatchObject({ allowed: true });
