@@ -18,6 +18,7 @@ import pg from "pg";
 import { call, createClient, generateIssuerKey, mintToken } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { parseSamples, value } from "../scripts/prometheus-text.js";
+import { buildServices } from "../scripts/build-services.js";
 import { spawnServices } from "../scripts/services.js";
 import { pgbenchTps } from "./baselines.js";
 import { benchDatabase } from "./database.js";
@@ -116,7 +117,10 @@ const noopResult = baselines ? await noopBaseline() : undefined;
 // ── the platform ────────────────────────────────────────────────────────────
 log(`starting the services${options.replicas > 1 ? `, ${options.replicas} ledger and ${options.replicas} notifications replicas` : ""}`);
 const profiler = options.profileDir ? new ServiceProfiler(options.profileDir) : undefined;
+// Bundles as npm start and the image run them; from source under --profile, so the profile names our files.
+if (!profiler) await buildServices(["entitlements", "pricing", "ledger", "notifications"]);
 const services = await spawnServices({
+  fromSource: profiler !== undefined,
   databaseUrl,
   ports: { entitlements: 0, pricing: 0, ledger: 0, notifications: 0 },
   replicas: options.replicas,

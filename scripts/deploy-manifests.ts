@@ -92,7 +92,7 @@ function grpcObjects(s: GrpcService) {
     ...ownToken,
     ...s.env,
   ], s.resources, {
-    args: ["sh", "-c", `exec node --import tsx services/${s.name}/src/main.ts`],
+    args: ["sh", "-c", `exec node services/${s.name}/dist/main.js`],
     ports: [{ name: "grpc", containerPort: s.grpcPort }, { name: "metrics", containerPort: s.metricsPort }],
     readinessProbe: grpcProbe({ periodSeconds: 5, failureThreshold: 2 }),
     livenessProbe: grpcProbe({ initialDelaySeconds: 10, periodSeconds: 10, failureThreshold: 3 }),
@@ -120,7 +120,7 @@ function gatewayObjects() {
     secretEnv("GATEWAY_SECRET", "gateway-secret"),
     secretEnv("GATEWAY_USERS", "gateway-users"),
   ], { cpu: "100m", memory: "256Mi" }, {
-    args: ["sh", "-c", "exec node --import tsx services/gateway/src/main.ts"],
+    args: ["sh", "-c", "exec node services/gateway/dist/main.js"],
     ports: [{ name: "http", containerPort: 8080 }],
     readinessProbe: { tcpSocket: { port: "http" }, periodSeconds: 5 },
     livenessProbe: { tcpSocket: { port: "http" }, initialDelaySeconds: 10, periodSeconds: 10 },

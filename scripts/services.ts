@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 
@@ -24,17 +25,19 @@ type OnLine = (service: ServiceName, line: string, stream: "stdout" | "stderr") 
 type OnExit = (name: ServiceName, code: number | null, signal: NodeJS.Signals | null) => void;
 
 /**
- * Starts one service (`services/<name>/src/main.ts`, or `entry`) as a Node
- * process and resolves with the address it logs once it listens; an exit
- * before that rejects. `onExit` hears of a later exit that `stopProcesses`
+ * Starts one service as a Node process, from its bundle
+ * (`services/<name>/dist/main.js`, see scripts/build-services.ts) or from
+ * `entry` (a `.ts` entry runs through tsx), and resolves with the address it
+ * logs once it listens; an exit before that rejects. `onExit` hears of a later exit that `stopProcesses`
  * did not ask for.
  */
 export function spawnService(
   name: ServiceName,
   env: Record<string, string | undefined>,
   hooks: { onLine?: OnLine; onExit?: OnExit } = {},
-  entry = join(root, "services", name, "src", "main.ts"),
+  entry = join(root, "services", name, "dist", "main.js"),
 ): Promise<ServiceProcess> {
+  if (!existsSync(entry)) return Promise.reject(new Error(`${entry} does not exist: build the services first (npm run build:services)`));
   return new Promise((resolve, reject) => {
     // A bounded heap: V8 otherwise grows a busy service to ~500 MiB while ~250 MiB is enough, and a larger
     // young generation lets a request's short-lived objects die young instead of filling the old space (see bench/README.md).
@@ -42,7 +45,8 @@ export function spawnService(
       `--max-old-space-size=${env.SERVICE_MAX_OLD_SPACE_MIB ?? DEFAULT_MAX_OLD_SPACE_MIB}`,
       `--max-semi-space-size=${env.SERVICE_MAX_SEMI_SPACE_MIB ?? DEFAULT_MAX_SEMI_SPACE_MIB}`,
     ];
-    const child = spawn(process.execPath, [...heap, "--import", "tsx", entry], { env, stdio: ["ignore", "pipe", "pipe"] });
+    const loader = entry.endsWith(".ts") ? ["--import", "tsx"] : [];
+    const child = spawn(process.execPath, [...heap, ...loader, entry], { env, stdio: ["ignore", "pipe", "pipe"] });
     let listening = false;
     createInterface({ input: child.stdout! }).on("line", (line) => {
       if (!listening && line.includes('"msg":"listening"')) {
@@ -204,6 +208,8 @@ export async function spawnServices(options: {
   supervise?: { log: (line: string) => void; backoff?: Backoff };
   /** Processes of the ledger and of notifications (default 1; more need port 0 for both). */
   replicas?: number;
+  /** Run `src/main.ts` through tsx instead of the bundle: CPU profiles then name our source files. */
+  fromSource?: boolean;
 }): Promise<ServiceProcesses> {
   const replicas = options.replicas ?? 1;
   if (replicas > 1 && (options.ports.ledger !== 0 || options.ports.notifications !== 0)) {
@@ -226,9 +232,10 @@ export async function spawnServices(options: {
     options.supervise ? Promise.all(processes.map((p) => (p as SupervisedService).stop())).then(() => undefined) : stopProcesses(processes);
   const start = async (name: GrpcService, replica = 0) => {
     const own = replica > 0 && name === "notifications" ? { LEDGER_ADDRESS: replicaAddress("ledger", replica) } : {};
+    const entry = options.fromSource ? join(root, "services", name, "src", "main.ts") : undefined;
     const started = options.supervise
-      ? await superviseService(name, { ...env, ...own }, { ...options.supervise, ...(options.onLine ? { onLine: options.onLine } : {}) })
-      : await spawnService(name, { ...env, ...own }, options);
+      ? await superviseService(name, { ...env, ...own }, { ...options.supervise, ...(options.onLine ? { onLine: options.onLine } : {}), ...(entry ? { entry } : {}) })
+      : await spawnService(name, { ...env, ...own }, options, entry);
     processes.push(started);
     if (replica === 0) env[`${name.toUpperCase()}_ADDRESS`] = started.address;
   };

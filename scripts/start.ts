@@ -14,6 +14,7 @@ import { deployDemoWork, HISTORY_DAYS, recordDemoUsage } from "./demo-usage.js";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
+import { buildServices } from "./build-services.js";
 import { spawnServices, superviseService, type ServiceName, type ServiceProcesses, type SupervisedService } from "./services.js";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -77,6 +78,8 @@ try {
   };
   // The ledger keeps idempotency keys 32 days here, so the 30 days of demo history can be reported as late usage (and replayed on restart).
   const retention = { IDEMPOTENCY_RETENTION_HOURS: process.env.IDEMPOTENCY_RETENTION_HOURS ?? String(32 * 24) };
+  log("building the services (services/*/dist)…");
+  await buildServices();
   services = await spawnServices({ databaseUrl: postgres.url, host, ports, env: { DB_POOL_MAX: process.env.DB_POOL_MAX ?? "4", ...retention, ...auth }, ...hooks });
 
   // The console: build it once, then the gateway serves it beside its API.

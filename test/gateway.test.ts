@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startGateway, type Gateway } from "@tollgate/gateway";
+import { buildServices } from "../scripts/build-services.js";
 import { spawnService, stopProcesses } from "../scripts/services.js";
 import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
 import { call, ROLES } from "@tollgate/grpc-kit";
@@ -322,6 +323,8 @@ describe("the gateway's main", () => {
     NOTIFICATIONS_ADDRESS: platform.notifications.address,
   });
   const baseEnv = () => ({ PATH: process.env.PATH, DATABASE_URL: db.url, GATEWAY_PORT: "0", GATEWAY_SECRET: SECRET, ...addresses() });
+  // The bundle npm start and the image run (scripts/build-services.ts).
+  beforeAll(() => buildServices(["gateway"]), 60_000);
 
   it("has no demo users by default: without GATEWAY_USERS it stops at boot naming the variable", async () => {
     const lines: string[] = [];
