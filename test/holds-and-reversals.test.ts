@@ -82,7 +82,16 @@ describe("LedgerService.ReverseCharge", () => {
     expect(fromReversal.charges.map((c) => c.entryId), "a reversal's receipt is its charge's").toEqual([charged.entryId]);
     expect(fromReversal).toEqual(receipt);
 
-    expect(await refusal(call(ledger(), ledger().reverseCharge, { ...request, entryId: reversed.entryId, idempotencyKey: "r-not-a-charge" }))).toMatchObject({ code: 5 });
+    // Only a charge is reversed: another entry is refused, naming what it is; an entry that does not exist is NOT_FOUND.
+    const reversal = await refusal(call(ledger(), ledger().reverseCharge, { ...request, entryId: reversed.entryId, idempotencyKey: "r-not-a-charge" }));
+    expect(reversal).toMatchObject({ code: 9, reason: "NOT_A_CHARGE" });
+    expect(reversal.message).toContain(`entry ${reversed.entryId} is a reversal, not a charge`);
+    const grantEntry = entries.find((e) => e.kind === ledgerV1.EntryKind.ENTRY_KIND_GRANT)!;
+    const grant = await refusal(call(ledger(), ledger().reverseCharge, { ...request, entryId: grantEntry.entryId, idempotencyKey: "r-a-grant" }));
+    expect(grant).toMatchObject({ code: 9, reason: "NOT_A_CHARGE" });
+    expect(grant.message).toContain("is a grant, not a charge");
+    expect(await refusal(call(ledger(), ledger().reverseCharge, { ...request, entryId: "999999999", idempotencyKey: "r-missing" }))).toMatchObject({ code: 5 });
+    expect((await available()).balanceMicros, "refusals change nothing").toBe(before.balanceMicros);
     expect(await refusal(call(ledger(), ledger().reverseCharge, { ...request, reason: "", idempotencyKey: "r-no-reason" }))).toMatchObject({ code: 3, field: "reason" });
   });
 

@@ -249,10 +249,16 @@ function requests(accountId: string, op: Exclude<Op, { op: "tick" | "replay" | "
       });
     case "reverse":
       return L.ReverseChargeRequest.fromPartial({
-        accountId, entryId: op.charge === null ? "999999999" : (side.charges[op.charge % Math.max(side.charges.length, 1)] ?? "999999999"),
+        // Mostly a charge; one in four any entry the sequence made (a grant, an adjustment, a reversal: refused as NOT_A_CHARGE).
+        accountId, entryId: op.charge === null ? "999999999" : (pick(op.charge % 4 === 3 ? side.names.entries : side.charges, op.charge) ?? "999999999"),
         reason: op.reason, actor: "differential", idempotencyKey: key,
       });
   }
+}
+
+/** The i-th of a list, wrapping around (undefined when it is empty). */
+function pick(list: readonly string[], i: number): string | undefined {
+  return list[i % Math.max(list.length, 1)];
 }
 
 function refusal(error: unknown): Answer {
@@ -723,7 +729,7 @@ it("answers every call as the state machine does, and ends in the same balances,
   for (const path of [
     "authorize: ok", "authorize: INSUFFICIENT_CREDITS", "authorize: INVALID_FIELD", "charge: ok", "charge: uncollected", "charge: stop", "charge: HOLD_CLOSED",
     "charge: HOLD_NOT_FOUND", "charge: MODEL_NOT_FOUND", "release: released", "release: expired", "extend: ok", "grant: ok", "grant: INVALID_FIELD",
-    "adjust: ok", "adjust: ADJUSTMENT_BELOW_LIMIT", "adjust: POOL_NOT_FOUND", "reverse: ok", "reverse: ENTRY_NOT_FOUND", "authorize: IDEMPOTENCY_KEY_REUSED",
+    "adjust: ok", "adjust: ADJUSTMENT_BELOW_LIMIT", "adjust: POOL_NOT_FOUND", "reverse: ok", "reverse: ENTRY_NOT_FOUND", "reverse: NOT_A_CHARGE", "authorize: IDEMPOTENCY_KEY_REUSED",
     "budget: ok", "budget: INVALID_FIELD", "authorize: BUDGET_EXCEEDED", "unbudget: ok", "unbudget: BUDGET_NOT_FOUND", "unbudget: INVALID_FIELD",
   ]) {
     expect(seen.get(path) ?? 0, `${path} (reached: ${reached.join(", ")})`).toBeGreaterThan(0);

@@ -1,7 +1,7 @@
 import type { Usage } from "@tollgate/rating";
 import type { Command } from "../domain/commands.js";
 import { atCommit } from "../domain/commit-rules.js";
-import { emptyAccount, type AccountState, type Hold, type HoldStatus, type IdempotencyRecord, type Ids, type LedgerState, type Pool, type PoolKind, type Work } from "../domain/state.js";
+import { emptyAccount, type AccountState, type Hold, type HoldStatus, type EntryKind, type IdempotencyRecord, type Ids, type LedgerState, type Pool, type PoolKind, type Work } from "../domain/state.js";
 import { IdsExhausted, type LedgerJournal, type LedgerStateStore } from "../domain/store.js";
 import { applyWrites, chargeRecordOf, type Entry, type OutboxEvent, type Write } from "../domain/writes.js";
 import { addBudgets, budgetRowsJson, budgetWriteStatements, type BudgetRow } from "./budgets.js";
@@ -137,7 +137,7 @@ interface Rows {
 }
 
 interface ChargeRow {
-  entry_id: string; account_id: string; unit: string; bucket: string; amount_micros: string; attribution: Record<string, string>; at_ms: string; reversed_by: string | null;
+  entry_id: string; kind: EntryKind; account_id: string; unit: string; bucket: string; amount_micros: string; attribution: Record<string, string>; at_ms: string; reversed_by: string | null;
   lines: { pool_id: string | null; amount_micros: string }[];
 }
 
@@ -203,6 +203,10 @@ function stateOf(accountIds: readonly string[], rows: Rows): LedgerState {
   }
   for (const r of rows.work) of(r.account_id).work.set(r.work_id, toWork(r));
   for (const r of rows.charges) {
+    if (r.kind !== "charge") {
+      of(r.account_id).otherEntries.set(r.entry_id, r.kind);
+      continue;
+    }
     const entry = {
       entryId: BigInt(r.entry_id), accountId: r.account_id, unit: r.unit, bucket: r.bucket, amountMicros: BigInt(r.amount_micros),
       lines: r.lines.map((l) => ({ ledgerAccount: "", poolId: l.pool_id, amountMicros: BigInt(l.amount_micros) })), attribution: r.attribution, atMs: Number(r.at_ms),
@@ -345,15 +349,15 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
         n.holdIds, n.keys.map((k) => k.accountId), n.keys.map((k) => k.key), lock ? n.reserve : 0,
       ],
     ));
-    // Charges a reversal names (support only): what each drew from its pools, and whether it was reversed (entries_reverses_idx).
+    // Entries a reversal names (support only): for a charge, what it drew from its pools and whether it was reversed
+    // (entries_reverses_idx); for another kind, only the kind, which the refusal names.
     const readsCharges = n.entryIds.length > 0;
     if (readsCharges) {
       statements.push(prepared(
-        `select e.entry_id::text, e.account_id, e.unit, e.bucket, e.amount_micros::text, e.attribution, ${MS("e.created_at")} as at_ms,
+        `select e.entry_id::text, e.kind, e.account_id, e.unit, e.bucket, e.amount_micros::text, e.attribution, ${MS("e.created_at")} as at_ms,
                 (select r.entry_id::text from ledger.entries r where r.account_id = e.account_id and r.reverses_entry_id = e.entry_id) as reversed_by,
                 coalesce((select json_agg(json_build_object('pool_id', l.pool_id, 'amount_micros', l.amount_micros::text)) from ledger.lines l where l.account_id = e.account_id and l.entry_id = e.entry_id), '[]') as lines
-           from unnest($1::text[], $2::bigint[]) as k(a, id) join ledger.entries e on e.entry_id = k.id and e.account_id = k.a
-          where e.kind = 'charge'`,
+           from unnest($1::text[], $2::bigint[]) as k(a, id) join ledger.entries e on e.entry_id = k.id and e.account_id = k.a`,
         [n.entryIds.map((e) => e.accountId), n.entryIds.map((e) => e.entryId)],
       ));
     }

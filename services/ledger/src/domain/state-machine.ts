@@ -70,7 +70,7 @@ import { checkKey, recall, remember } from "./rules/idempotency.js";
 import { limitsFor, newWork, stopsRunningWork, type AppliedLimits } from "./rules/kind-limits.js";
 import { adjustFits, collectable, holdFits } from "./rules/limits.js";
 import { expirePools } from "./rules/pool-expiry.js";
-import { reversal } from "./rules/reversal.js";
+import { reversal, reversedCharge } from "./rules/reversal.js";
 import { rollOver } from "./rules/rollover.js";
 import { runningCharge } from "./rules/running-total.js";
 import { crossings } from "./rules/thresholds.js";
@@ -232,7 +232,7 @@ function decide(account: AccountState, command: Command, ctx: BatchContext): Dec
     case "reverse":
       return keyed(account, command, ctx, {
         fields: () => (command.entryId <= 0n ? invalid("entry_id", "is required") : supportFields(command)),
-        found: () => (account.charges.has(String(command.entryId)) ? null : notFound("entry", String(command.entryId))),
+        found: () => (account.charges.has(String(command.entryId)) || account.otherEntries.has(String(command.entryId)) ? null : notFound("entry", String(command.entryId))),
       }, (work) => reverse(work, command, ctx));
     case "startWork":
       return keyed(account, command, ctx, {
@@ -558,7 +558,9 @@ function adjust(work: Work, c: AdjustCommand, ctx: BatchContext): LedgerError | 
 /** A compensating entry that returns a charge to the pools it drew from (rules/reversal.ts). */
 function reverse(work: Work, c: ReverseCommand, ctx: BatchContext): LedgerError | { value: AnswerOf["reverse"] } {
   const a = work.account;
-  const charge = a.charges.get(String(c.entryId))!;
+  const named = reversedCharge(a, c.entryId);
+  if ("error" in named) return precondition(named.error.reason, named.error.message);
+  const { charge } = named;
   const decided = reversal(a, charge, ctx.nowMs);
   if ("error" in decided) return precondition(decided.error.reason, decided.error.message);
   const returnedMicros = decided.returns.reduce((sum, [, micros]) => sum + micros, 0n);

@@ -182,6 +182,8 @@ export interface AccountState {
   work: Map<string, Work>;
   /** The charge entries the commands name (by entry id), for reversals. */
   charges: Map<string, ChargeRecord>;
+  /** Entries the commands name that are not charges (entry id → kind): a reversal of one is refused, naming what it is. */
+  otherEntries: Map<string, EntryKind>;
   /** Every budget of the account, by id. */
   budgets: Map<string, Budget>;
 }
@@ -211,6 +213,7 @@ export function emptyAccount(accountId: string, facts: Partial<AccountFacts> = {
     idempotency: new Map(),
     work: new Map(),
     charges: new Map(),
+    otherEntries: new Map(),
     budgets: new Map(),
   };
 }

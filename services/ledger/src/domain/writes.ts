@@ -158,10 +158,12 @@ export function applyWrites(state: LedgerState, writes: readonly Write[]): void 
         break;
       }
       case "entry": {
-        // Append-only: the store keeps entries; the rules read back only charges (what a reversal returns) and whether one was reversed.
+        // Append-only: the store keeps entries; the rules read back only charges (what a reversal returns) and whether one was
+        // reversed, and the kind of any other entry a reversal names.
         const { entry } = write;
-        const charges = account(state, entry.accountId).charges;
+        const { charges, otherEntries } = account(state, entry.accountId);
         if (entry.kind === "charge") charges.set(String(entry.entryId), chargeRecordOf(entry, null));
+        else otherEntries.set(String(entry.entryId), entry.kind);
         const reversed = entry.reversesEntryId === undefined ? undefined : charges.get(String(entry.reversesEntryId));
         if (reversed) charges.set(String(entry.reversesEntryId), { ...reversed, reversedByEntryId: entry.entryId });
         break;
@@ -209,6 +211,7 @@ export function cloneAccount(a: AccountState): AccountState {
     idempotency: new Map(a.idempotency),
     work: new Map(a.work),
     charges: new Map(a.charges),
+    otherEntries: new Map(a.otherEntries),
     budgets: new Map(a.budgets),
   };
 }

@@ -213,6 +213,11 @@ describe("use cases over the in-memory store", () => {
     expect(entry).toMatchObject({ kind: "reverse", reversesEntryId: charged.entryId, amountMicros: -12n * CREDIT, reason: "model outage" });
     expect(entry.lines.map((l) => l.amountMicros).sort()).toEqual([-12n * CREDIT, 2n * CREDIT, 10n * CREDIT].sort());
     await expect(reverse(deps, { ...request, entryId: 999n, idempotencyKey: "r3" })).rejects.toMatchObject({ constructor: NotFoundError });
+    await expect(reverse(deps, { ...request, entryId: reversed.entryId, idempotencyKey: "r6" }), "a reversal is final").rejects.toMatchObject({ constructor: FailedPreconditionError, reason: "NOT_A_CHARGE" });
+    const granted = (await store.entries("acme")).find((e) => e.kind === "grant")!;
+    await expect(reverse(deps, { ...request, entryId: granted.entryId, idempotencyKey: "r7" })).rejects.toMatchObject({
+      constructor: FailedPreconditionError, reason: "NOT_A_CHARGE", message: `entry ${granted.entryId} is a grant, not a charge: only charges are reversed (an adjustment corrects the others)`,
+    });
     await expect(reverse(deps, { ...request, reason: "", idempotencyKey: "r4" })).rejects.toMatchObject({ constructor: InvalidArgumentError, field: "reason" });
     // A charge drawn from last cycle's monthly pool cannot go back into it.
     const old = await charge(deps, { accountId: "acme", holdId: null, usage: reply, final: true, idempotencyKey: "c2", attribution: {}, context, traceparent: "", traceId: "" });

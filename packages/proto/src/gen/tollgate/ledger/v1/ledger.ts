@@ -16552,7 +16552,8 @@ export const LedgerServiceService = {
    * entry, with a reason (support). A charge is reversed at most once
    * (FAILED_PRECONDITION ALREADY_REVERSED); a pool that has closed or expired
    * since cannot take its share back (FAILED_PRECONDITION POOL_CLOSED: grant
-   * instead).
+   * instead). Only a charge is reversed: another entry is FAILED_PRECONDITION
+   * NOT_A_CHARGE (an adjustment corrects it), an unknown one NOT_FOUND.
    */
   reverseCharge: {
     path: "/tollgate.ledger.v1.LedgerService/ReverseCharge" as const,
@@ -16952,7 +16953,8 @@ export interface LedgerServiceServer extends UntypedServiceImplementation {
    * entry, with a reason (support). A charge is reversed at most once
    * (FAILED_PRECONDITION ALREADY_REVERSED); a pool that has closed or expired
    * since cannot take its share back (FAILED_PRECONDITION POOL_CLOSED: grant
-   * instead).
+   * instead). Only a charge is reversed: another entry is FAILED_PRECONDITION
+   * NOT_A_CHARGE (an adjustment corrects it), an unknown one NOT_FOUND.
    */
   reverseCharge: handleUnaryCall<ReverseChargeRequest, ReverseChargeResponse>;
   /**
@@ -17207,7 +17209,8 @@ export interface LedgerServiceClient extends Client {
    * entry, with a reason (support). A charge is reversed at most once
    * (FAILED_PRECONDITION ALREADY_REVERSED); a pool that has closed or expired
    * since cannot take its share back (FAILED_PRECONDITION POOL_CLOSED: grant
-   * instead).
+   * instead). Only a charge is reversed: another entry is FAILED_PRECONDITION
+   * NOT_A_CHARGE (an adjustment corrects it), an unknown one NOT_FOUND.
    */
   reverseCharge(
     request: ReverseChargeRequest,
