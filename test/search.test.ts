@@ -83,6 +83,15 @@ describe("LedgerService.Search across accounts", () => {
     expect(found(await search("run-ticket-9"))).toEqual([["SEARCH_MATCH_WORK_ID", "globex", "work"]]);
   });
 
+  it("finds a run id that two accounts both use once on each, with that account's run", async () => {
+    const { ledger } = platform.clients;
+    await call(ledger, ledger.startRun, ledgerV1.StartRunRequest.fromPartial({ accountId: "acme", runId: "run-shared", idempotencyKey: "shared-acme" }));
+    await call(ledger, ledger.startRun, ledgerV1.StartRunRequest.fromPartial({ accountId: "globex", runId: "run-shared", idempotencyKey: "shared-globex" }));
+    const hits = (await search("run-shared")).hits.filter((hit) => hit.match === ledgerV1.SearchMatch.SEARCH_MATCH_WORK_ID);
+    const runs = hits.map((hit) => (hit.target?.$case === "work" ? [hit.accountId, hit.target.work.accountId, hit.target.work.workId, hit.target.work.kind] : [hit.accountId]));
+    expect(runs.sort()).toEqual([["acme", "acme", "run-shared", "run"], ["globex", "globex", "run-shared", "run"]]);
+  });
+
   it("answers no hits for an unknown id and INVALID_ARGUMENT naming an empty query", async () => {
     expect((await search("nothing-like-this")).hits).toEqual([]);
     expect((await search("00000000-0000-4000-8000-000000000000")).hits).toEqual([]);

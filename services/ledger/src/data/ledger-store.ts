@@ -2,7 +2,7 @@ import { sql, type EntityManager } from "@tollgate/db";
 import { IdempotencyKeyReusedError } from "@tollgate/errors";
 import type { BudgetAnswer } from "../domain/commands.js";
 import { budgetsOf } from "./budgets.js";
-import { searchMatches, type SearchFound } from "./search.js";
+import { SEARCH_WORK_SQL, searchMatches, type SearchFound } from "./search.js";
 import { USAGE_AT } from "./usage-views.js";
 import type { PgPool } from "./state-store.js";
 import { EntrySchema, HoldSchema, LedgerAccountSchema, LineSchema, PoolSchema, BalanceSchema, type Entry, type Hold, type LedgerAccount, type Line, type Pool, type Balance } from "./entities.js";
@@ -369,12 +369,14 @@ export class PostgresLedgerStore implements LedgerStore {
     const [holds, entries, work] = await Promise.all([
       ids("hold").length ? this.em().find(HoldSchema, { holdId: { $in: ids("hold") } }) : [],
       ids("entry").length ? this.em().find(EntrySchema, { entryId: { $in: ids("entry") } }) : [],
-      Promise.all(matches.filter((m) => m.target === "work").map((m) => this.work(m.account_id, m.id))),
+      matches.some((m) => m.target === "work")
+        ? sql<WorkRow>(this.em(), SEARCH_WORK_SQL, [query.trim(), limit]).then((rows) => rows.map(PostgresLedgerStore.workRow))
+        : [],
     ]);
     const holdById = new Map(holds.map((h) => [h.holdId, h]));
     const entryById = new Map(entries.map((e) => [String(e.entryId), e]));
     // Work ids are unique only within an account.
-    const workById = new Map(work.flatMap((w) => (w ? [[`${w.account_id}/${w.work_id}`, w] as const] : [])));
+    const workById = new Map(work.map((w) => [`${w.account_id}/${w.work_id}`, w] as const));
     return matches.map((m): SearchFound => {
       const found = { field: m.field, accountId: m.account_id, operation: m.operation };
       const hold = m.target === "hold" ? holdById.get(m.id) : undefined;

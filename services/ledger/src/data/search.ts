@@ -26,7 +26,7 @@ export const SEARCH_SQL = `
   ) entry
   union all select * from (
     select 'work_id', 'work', work_id, account_id, '' from ledger.metered_work where work_id = ?                       -- metered_work_work_idx
-    order by created_at desc limit ?
+    order by created_at desc, account_id limit ?
   ) work
   union all select * from (
     select 'idempotency_key',
@@ -62,6 +62,9 @@ export interface SearchMatch {
   account_id: string;
   operation: string;
 }
+
+/** The metered work the search's `work_id` branch found, whole: the same rows in the same order, in one statement. */
+export const SEARCH_WORK_SQL = `select * from ledger.metered_work where work_id = ? order by created_at desc, account_id limit ?`; // metered_work_work_idx
 
 /** What matches the query, as (field, target, id) in the query's branch order; the caller loads the targets. */
 export async function searchMatches(em: EntityManager, query: string, limit: number): Promise<SearchMatch[]> {
