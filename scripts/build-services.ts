@@ -7,9 +7,9 @@
  * by Node itself, so OpenTelemetry's loader hooks still patch gRPC, pg and
  * http; code splitting keeps them out of the entry chunk, so they load only
  * after `registerTelemetry` has installed those hooks. Against `node --import
- * tsx` this leaves the TypeScript compiler's cache and the source maps out of
- * every process: the ledger's resident memory under load is about 50 MiB
- * lower (bench/README.md).
+ * tsx` this leaves the TypeScript loader and the source maps out of every
+ * process: in the bench about a fifth less service CPU per pair and 30–60 MiB
+ * less resident memory in the ledger (bench/README.md).
  */
 import { rmSync } from "node:fs";
 import { pathToFileURL } from "node:url";
