@@ -28,22 +28,26 @@ const thirdPartyExternal: Plugin = {
   },
 };
 
-/** Builds the named services' bundles (about a second each). */
-export async function buildServices(names: readonly ServiceName[] = SERVICES): Promise<void> {
+/**
+ * Builds the named services' bundles (about a second each), into
+ * `services/<name>/dist` or, given `outRoot`, into `<outRoot>/<name>`.
+ */
+export async function buildServices(names: readonly ServiceName[] = SERVICES, outRoot?: string): Promise<void> {
   await Promise.all(
     names.map((name) => {
+      const outdir = outRoot ? `${outRoot}/${name}` : `${root}services/${name}/dist`;
       // Chunk names carry a content hash: an old build's chunks would otherwise stay beside the new ones.
-      rmSync(`${root}services/${name}/dist`, { recursive: true, force: true });
+      rmSync(outdir, { recursive: true, force: true });
       return build({
         absWorkingDir: root,
         entryPoints: { main: `services/${name}/src/main.ts` },
-        outdir: `services/${name}/dist`,
+        outdir,
         bundle: true,
         splitting: true,
         format: "esm",
         platform: "node",
         target: "node24",
-        // Migrations are recorded by class name: a bundle must not rename them.
+        // Errors are named after their class (`new.target.name`, in logs and answers): a bundle must not rename them.
         keepNames: true,
         // Written beside the bundle and read only when NODE_OPTIONS has --enable-source-maps.
         sourcemap: "linked",
