@@ -36,6 +36,13 @@ function required(value: unknown, field: string): string {
   return value;
 }
 
+/** A version or id sent as text: a positive whole number its int64 field holds, or 400 naming the field. */
+function positiveInt64(value: unknown, field: string): string {
+  const text = required(value, field);
+  if (!ENTRY_ID.test(text)) throw new InvalidArgumentError(field, "must be a positive whole number (at most 18 digits)");
+  return text;
+}
+
 /** A table's own entry for a name a request sent (never one it inherits, such as `constructor`). */
 const known = <T>(table: Record<string, T>, name: string): T | undefined => (Object.hasOwn(table, name) ? table[name] : undefined);
 
@@ -92,7 +99,7 @@ const HOLD_STATUSES = ["open", "charged", "released", "expired"];
 /** Where a page of the audit log starts in each of its two logs: below an id, from the top (undefined), or past the end (0). */
 function auditCursor(token: string | undefined): { console: bigint | undefined; calls: bigint | undefined } {
   if (!token) return { console: undefined, calls: undefined };
-  const match = /^(\d*)\.(\d*)$/.exec(token);
+  const match = /^(\d{0,18})\.(\d{0,18})$/.exec(token);
   if (!match) throw new InvalidArgumentError("page_token", "not a token from a previous page");
   const part = (value: string) => (value === "" ? undefined : BigInt(value));
   return { console: part(match[1]!), calls: part(match[2]!) };
@@ -223,7 +230,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
 
   app.get("/api/plans/:version", async (request) => {
     const { version } = request.params as { version: string };
-    const { plan } = await call(entitlements, entitlements.getPlan, { planId: "", version });
+    const { plan } = await call(entitlements, entitlements.getPlan, { planId: "", version: positiveInt64(version, "version") });
     return planView(plan!);
   });
 
@@ -235,7 +242,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
 
   app.get("/api/rate-tables/diff", async (request) => {
     const query = request.query as Query;
-    const diff = await call(pricing, pricing.diffRateTables, { tableId: required(query.table_id, "table_id"), fromVersion: required(query.from, "from"), toVersion: required(query.to, "to") });
+    const diff = await call(pricing, pricing.diffRateTables, { tableId: required(query.table_id, "table_id"), fromVersion: positiveInt64(query.from, "from"), toVersion: positiveInt64(query.to, "to") });
     return {
       changes: diff.changes.map((c) => ({ key: c.key, before: c.before ? pricingV1.Rate.toJSON(c.before) : null, after: c.after ? pricingV1.Rate.toJSON(c.after) : null })),
     };
@@ -249,7 +256,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
 
   app.get("/api/rate-tables/:table_id/:version", async (request) => {
     const { table_id: tableId, version } = request.params as { table_id: string; version: string };
-    const { table } = await call(pricing, pricing.getRateTable, { tableId, version, at: undefined, sequence: "0" });
+    const { table } = await call(pricing, pricing.getRateTable, { tableId, version: positiveInt64(version, "version"), at: undefined, sequence: "0" });
     return rateTableView(table!);
   });
 
