@@ -74,8 +74,10 @@ export class UnauthenticatedError extends DomainError {
 
 /**
  * Translates Postgres SQLSTATEs into domain errors, in one place.
- * 23505 unique violation, 40001 serialization failure, 40P01 deadlock,
- * 57P01/08xxx connection loss; P0001 is raised by our own SQL functions with
+ * 23505 unique violation, 40001 serialization failure, 40P01 deadlock;
+ * a database that is shutting down, starting, out of connections or lost
+ * (57P01–57P03, 53300, 08xxx) is UNAVAILABLE, which callers retry; P0001 is
+ * raised by our own SQL functions with
  * a "REASON: message" text. Anything else is returned unchanged.
  */
 export function translateDatabaseError(error: unknown): unknown {
@@ -88,8 +90,13 @@ export function translateDatabaseError(error: unknown): unknown {
     case "40001":
     case "40P01":
       return new ConflictError(message, code === "40001" ? "SERIALIZATION_FAILURE" : "DEADLOCK");
-    case "57P01":
+    case "57P01": // admin_shutdown: a fast shutdown ended the session
+    case "57P02": // crash_shutdown
+    case "57P03": // cannot_connect_now: starting up or shutting down
+    case "53300": // too_many_connections
     case "08000":
+    case "08001":
+    case "08004":
     case "08003":
     case "08006":
       return new UnavailableError(message, "DATABASE_UNAVAILABLE");
