@@ -80,7 +80,9 @@ try {
   const retention = { IDEMPOTENCY_RETENTION_HOURS: process.env.IDEMPOTENCY_RETENTION_HOURS ?? String(32 * 24) };
   log("building the services (services/*/dist)…");
   await buildServices();
-  services = await spawnServices({ databaseUrl: postgres.url, host, ports, env: { DB_POOL_MAX: process.env.DB_POOL_MAX ?? "4", ...retention, ...auth }, ...hooks });
+  // Spans recorded even with no exporter: the console's trace ids, receipts' notifications and search by trace id work.
+  const traces = { TRACES_RECORDED: process.env.TRACES_RECORDED ?? "true" };
+  services = await spawnServices({ databaseUrl: postgres.url, host, ports, env: { DB_POOL_MAX: process.env.DB_POOL_MAX ?? "4", ...retention, ...auth, ...traces }, ...hooks });
 
   // The console: build it once, then the gateway serves it beside its API.
   const consoleDir = join(root, "admin", "dist");
@@ -92,6 +94,7 @@ try {
     "gateway",
     {
       ...process.env,
+      ...traces,
       DATABASE_URL: postgres.url,
       GATEWAY_HOST: host,
       GATEWAY_PORT: String(gatewayPort),

@@ -147,6 +147,21 @@ describe("console gateway", () => {
     await api(`/api/accounts/acme/budgets/${encodeURIComponent("credits/agent/shape-bot")}`, { method: "DELETE", token: operator, body: { reason: "done with it" } });
   });
 
+  it("answers a version, a diff bound or an audit page token that is not a whole number of an int64 400 naming it, not 500", async () => {
+    const viewer = await login("vera", "viewer-pass");
+    const cases: [path: string, field: string][] = [
+      ["/api/rate-tables/default/abc", "version"],
+      ["/api/rate-tables/default/99999999999999999999", "version"],
+      ["/api/rate-tables/default/0", "version"],
+      ["/api/plans/-1", "version"],
+      ["/api/rate-tables/diff?table_id=default&from=abc&to=1", "from"],
+      ["/api/rate-tables/diff?table_id=default&from=1&to=1.5", "to"],
+      ["/api/audit?page_token=99999999999999999999999999.1", "page_token"],
+    ];
+    for (const [path, field] of cases) expect(await api(path, { token: viewer }), path).toMatchObject({ status: 400, body: { error: { field } } });
+    expect((await api("/api/rate-tables/default/1", { token: viewer })).status, "a real version still answers").toBe(200);
+  });
+
   it("keeps plan changes for admins", async () => {
     const operator = await login("otto", "operator-pass");
     const admin = await login("ada", "admin-pass");
@@ -334,11 +349,14 @@ describe("the gateway's main", () => {
   }, 120_000);
 
   it("has the demo users when asked for, as npm start does", async () => {
-    const service = await spawnService("gateway", { ...baseEnv(), GATEWAY_DEMO_USERS: "true" });
+    const service = await spawnService("gateway", { ...baseEnv(), GATEWAY_DEMO_USERS: "true", TRACES_RECORDED: "true" });
     try {
       const signIn = (username: string, password: string) =>
         fetch(`${service.address}/api/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username, password }) });
-      expect((await signIn("viewer", "viewer")).status).toBe(200);
+      const signedIn = await signIn("viewer", "viewer");
+      expect(signedIn.status).toBe(200);
+      // As under npm start: spans recorded with no exporter, so every answer names a real trace (the bundle's HTTP instrumentation works).
+      expect(signedIn.headers.get("x-trace-id")).toMatch(/^[0-9a-f]{32}$/);
       expect((await signIn("admin", "admin")).status).toBe(200);
     } finally {
       await stopProcesses([service]);

@@ -2,7 +2,7 @@ import { context, isSpanContextValid, propagation, SpanStatusCode, trace, type S
 import { getNodeAutoInstrumentations } from "./instrumentations.js";
 import { NodeSDK } from "@opentelemetry/sdk-node";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import type { SpanProcessor } from "@opentelemetry/sdk-trace";
+import { NoopSpanProcessor, type SpanProcessor } from "@opentelemetry/sdk-trace";
 import { register as registerEsmHooks } from "import-in-the-middle/register-hooks.mjs";
 
 export interface TelemetryOptions {
@@ -19,7 +19,10 @@ let started: NodeSDK | undefined;
  * context, and OTLP trace export configured by the standard OTEL_*
  * variables (export is off unless OTEL_EXPORTER_OTLP_ENDPOINT or
  * OTEL_TRACES_EXPORTER is set; metrics and logs are not exported unless
- * OTEL_METRICS_EXPORTER or OTEL_LOGS_EXPORTER is set). Call it before importing anything it
+ * OTEL_METRICS_EXPORTER or OTEL_LOGS_EXPORTER is set). With no export, spans
+ * are not recorded and calls carry no trace id, unless TRACES_RECORDED=true
+ * (as `npm start` sets): then they are recorded and dropped, so answers,
+ * journal entries and events still carry real trace ids. Call it before importing anything it
  * instruments. Calling it again returns the running SDK.
  */
 export function registerTelemetry(options: TelemetryOptions): NodeSDK {
@@ -35,12 +38,13 @@ export function registerTelemetry(options: TelemetryOptions): NodeSDK {
   process.env.OTEL_LOGS_EXPORTER ??= "none";
   // With no trace export and no processors the SDK installs no tracer provider: nothing is recorded.
   if (!exportConfigured) process.env.OTEL_TRACES_EXPORTER = "none";
-  const spansRecorded = exportConfigured || (options.spanProcessors?.length ?? 0) > 0;
+  const processors = [...(options.spanProcessors ?? []), ...(!exportConfigured && process.env.TRACES_RECORDED === "true" ? [new NoopSpanProcessor()] : [])];
+  const spansRecorded = exportConfigured || processors.length > 0;
   const sdkMetricsExported = process.env.OTEL_METRICS_EXPORTER !== "none";
   const sdk = new NodeSDK({
     resource: resourceFromAttributes({ "service.name": process.env.OTEL_SERVICE_NAME ?? options.serviceName }),
     instrumentations: getNodeAutoInstrumentations({ database: spansRecorded || sdkMetricsExported }),
-    ...(options.spanProcessors ? { spanProcessors: options.spanProcessors } : {}),
+    ...(processors.length ? { spanProcessors: processors } : {}),
   });
   sdk.start();
   started = sdk;
