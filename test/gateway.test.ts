@@ -263,6 +263,8 @@ describe("gateway hardening", () => {
       expect(large.status).toBe(413);
       const unsupported = await fetch(`${gateway.url}/api/login`, { method: "POST", headers: { "content-type": "application/xml" }, body: "<login/>" });
       expect(unsupported.status).toBe(415);
+      const undecodable = await api("/api/accounts/%ff", { token });
+      expect(undecodable).toMatchObject({ status: 400, body: { error: { status: 400, code: "INVALID_ARGUMENT" } } });
       const plain = await fetch(`${gateway.url}/api/accounts/acme/grants`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "text/plain" }, body: "reason=x" });
       expect(plain.status).toBe(415);
       const numbered = await api("/api/accounts/acme/reversals", { method: "POST", token, body: { entry_id: 1.5, reason: "a wrong charge" } });

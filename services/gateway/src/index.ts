@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import cors from "@fastify/cors";
 import rateLimit from "@fastify/rate-limit";
 import fastifyStatic from "@fastify/static";
-import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { jwtVerify } from "jose";
 import { CallAuditLog, openDatabase } from "@tollgate/db";
 import { UnauthenticatedError } from "@tollgate/errors";
@@ -87,7 +87,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   };
 
   // A budget id (`<unit>/<scope>/<scope id>`, up to 512 characters) is a path parameter of its removal.
-  const app = Fastify({ logger: false, bodyLimit: 256 * 1024, routerOptions: { maxParamLength: 600 } });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 256 * 1024,
+    routerOptions: { maxParamLength: 600 },
+    // Errors the router raises before any route (a URL that does not decode, %ff) answer in the API's error shape too.
+    frameworkErrors: (error, _request, reply) => {
+      const http = toHttpError(error);
+      void (reply as unknown as FastifyReply).status(http.status).send(http.body);
+    },
+  });
   // The API takes JSON bodies only: a text/plain body is 415, not a string every field of which reads as missing.
   app.removeContentTypeParser("text/plain");
   // Tokens travel in the Authorization header, never in cookies: no CORS credentials.
