@@ -7,19 +7,28 @@ import { parseArgs } from "node:util";
 import { ROLES, type Role } from "@tollgate/grpc-kit";
 import { localToken, readLocalIssuer } from "./issuer.js";
 
-const { values } = parseArgs({
-  options: {
-    role: { type: "string", multiple: true },
-    account: { type: "string", multiple: true },
-    ttl: { type: "string", default: "1h" },
-    subject: { type: "string" },
-  },
-});
-
 const fail = (message: string): never => {
   console.error(`token: ${message}`);
   process.exit(2);
 };
+
+/** The longest a credential from this script lives: the services' own, under npm start, last 30 days. */
+const MAX_TTL_DAYS = 30;
+
+const { values } = (() => {
+  try {
+    return parseArgs({
+      options: {
+        role: { type: "string", multiple: true },
+        account: { type: "string", multiple: true },
+        ttl: { type: "string", default: "1h" },
+        subject: { type: "string" },
+      },
+    });
+  } catch (error) {
+    return fail(`${(error as Error).message.split("\n")[0]} (options: --role, --account, --ttl, --subject)`);
+  }
+})();
 
 const roles = (values.role ?? []).flatMap((r) => r.split(",")).map((r) => r.trim()).filter(Boolean);
 if (roles.length === 0) fail(`say which role: --role ${ROLES.join("|")} (repeatable)`);
@@ -29,6 +38,7 @@ const ttl = /^(\d+)([smhd]?)$/.exec(values.ttl);
 if (!ttl) fail(`--ttl: '${values.ttl}' is not a duration such as 90s, 30m, 1h or 7d`);
 const ttlSeconds = Number(ttl![1]) * { "": 1, s: 1, m: 60, h: 3_600, d: 86_400 }[ttl![2] as "" | "s" | "m" | "h" | "d"];
 if (ttlSeconds <= 0) fail("--ttl must be positive");
+if (ttlSeconds > MAX_TTL_DAYS * 86_400) fail(`--ttl must be at most ${MAX_TTL_DAYS}d`);
 
 const accounts = (values.account ?? []).flatMap((a) => a.split(",")).map((a) => a.trim()).filter(Boolean);
 const subject = values.subject ?? `cli-${roles.join("-")}`;
