@@ -77,7 +77,8 @@ export class OutboundAddressPolicy {
    * refused when the connection is made.
    */
   refusesHost(url: URL): string | undefined {
-    const host = url.hostname.toLowerCase();
+    // A fully qualified name may end in a dot (`localhost.` is localhost).
+    const host = url.hostname.toLowerCase().replace(/\.+$/, "");
     if ((host === "localhost" || host.endsWith(".localhost")) && !this.permits("127.0.0.1")) return `${host} is this host`;
     return this.refusesLiteral(url);
   }

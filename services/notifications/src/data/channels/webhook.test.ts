@@ -20,6 +20,15 @@ describe("where webhooks may go", () => {
     expect(() => parseNetworks("127.0.0.0/8,not-an-address")).toThrow(/not-an-address/);
     expect(() => parseNetworks("10.0.0.0/40")).toThrow(/10.0.0.0\/40/);
   });
+
+  it("refuses at save time a name of this host however it is spelled, and lets other names through to the connection-time check", () => {
+    const policy = new OutboundAddressPolicy();
+    for (const url of ["http://localhost/x", "http://LOCALHOST/x", "http://localhost./x", "http://localhost../x", "http://api.localhost./x", "http://127.1/x"]) {
+      expect(policy.refusesHost(new URL(url)), url).toBeDefined();
+    }
+    expect(policy.refusesHost(new URL("https://hooks.example.com./x"))).toBeUndefined();
+    expect(new OutboundAddressPolicy(["127.0.0.0/8"]).refusesHost(new URL("http://localhost./x")), "allowed when loopback is").toBeUndefined();
+  });
 });
 
 describe("the webhook channel", () => {
