@@ -83,6 +83,7 @@ describe("console gateway", () => {
     const refused = await api("/api/accounts/acme/grants", { method: "POST", token: viewer, body: { pool_kind: "bonus", unit: "credits", amount: "500", reason: "goodwill" } });
     expect(refused.status).toBe(403);
     expect(refused.body.error.reason).toBe("ROLE_REQUIRED");
+    expect(refused.body.error.message).toBe("grant needs the operator role; vera has the viewer role");
     // The console changed nothing: its log holds only the refused attempt, counted (the other rows are the services' audit of the setup's gRPC calls).
     const logged = (await api("/api/audit", { token: viewer })).body.data.filter((r: { source: string }) => r.source === "console");
     expect(logged.filter((r: { outcome: string }) => r.outcome === "OK")).toEqual([]);

@@ -16,7 +16,7 @@ export function isRole(value: unknown): value is Role {
 /** Viewers read; operators also change credits, limits and notifications; admins also plans and prices. */
 export function requireRole(user: User, needed: Role, action: string): void {
   if (RANK[user.role] < RANK[needed]) {
-    throw new PermissionDeniedError(`${action} needs the ${needed} role; ${user.username} is ${user.role}`, "ROLE_REQUIRED", { role: needed });
+    throw new PermissionDeniedError(`${action} needs the ${needed} role; ${user.username} has the ${user.role} role`, "ROLE_REQUIRED", { role: needed });
   }
 }
 
