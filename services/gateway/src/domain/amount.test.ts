@@ -16,4 +16,13 @@ describe("parseAmount", () => {
     expect(() => parseAmount("0", "amount")).toThrow(/zero/);
     expect(() => parseAmount(undefined, "grant.amount")).toThrow(/grant.amount/);
   });
+
+  it("takes zero for a limit or a cap, and then calls a negative amount what it is", () => {
+    expect(parseAmount("0", "low_credit_limit", { zero: true })).toBe(0n);
+    expect(parseAmount("0.00", "low_credit_limit", { zero: true })).toBe(0n);
+    expect(parseAmount("-0", "low_credit_limit", { zero: true })).toBe(0n);
+    expect(parseAmount("30", "negative_limit", { zero: true })).toBe(30_000_000n);
+    expect(() => parseAmount("-1", "low_credit_limit", { zero: true })).toThrow("must be zero or more");
+    expect(() => parseAmount("", "low_credit_limit", { zero: true })).toThrow(/low_credit_limit/);
+  });
 });

@@ -5,15 +5,16 @@ const MICROS_PER_UNIT = 1_000_000n;
 /**
  * A human amount ("500", "-2.5", "0.000001") in whole units to integer
  * micro-units, exactly: at most six decimals, no floats, no exponent.
+ * Positive unless `signed`; zero only with `zero` (a limit or cap of 0).
  */
-export function parseAmount(text: unknown, field: string, options: { signed?: boolean } = {}): bigint {
+export function parseAmount(text: unknown, field: string, options: { signed?: boolean; zero?: boolean } = {}): bigint {
   if (typeof text !== "string" && typeof text !== "number") throw new InvalidArgumentError(field, "is required");
   const value = String(text).trim();
   const match = /^(-)?(\d{1,15})(?:\.(\d{1,6}))?$/.exec(value);
   if (!match) throw new InvalidArgumentError(field, "must be a number with at most 6 decimals, like 500 or 2.5");
   const [, minus, whole, fraction = ""] = match;
   const micros = BigInt(whole!) * MICROS_PER_UNIT + BigInt(fraction.padEnd(6, "0"));
-  if (micros === 0n) throw new InvalidArgumentError(field, "must not be zero");
-  if (minus && !options.signed) throw new InvalidArgumentError(field, "must be positive");
+  if (micros === 0n && !options.zero) throw new InvalidArgumentError(field, "must not be zero");
+  if (minus && micros !== 0n && !options.signed) throw new InvalidArgumentError(field, options.zero ? "must be zero or more" : "must be positive");
   return minus ? -micros : micros;
 }

@@ -423,7 +423,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
   app.post("/api/accounts/:id/limits", async (request) => {
     const body = (request.body ?? {}) as Body;
     const unit = unitOf(body.unit, "");
-    const limit = (field: string) => (String(body[field] ?? "").trim() === "0" ? 0n : parseAmount(body[field], field));
+    const limit = (field: string) => parseAmount(body[field], field, { zero: true });
     // Without work_kind: the unit's limits; with it: that kind of work's in the unit (guardrail, custom_script…).
     const workKind = String(body.work_kind ?? "");
     const kind = workKind ? commonV1.workKindFromJSON(WORK_KINDS.includes(workKind) ? `WORK_KIND_${workKind.toUpperCase()}` : "WORK_KIND_UNSPECIFIED") : commonV1.WorkKind.WORK_KIND_UNSPECIFIED;
@@ -438,7 +438,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
 
   app.post("/api/accounts/:id/spend-cap", async (request) => {
     const amount = (request.body as Body | undefined)?.amount;
-    const micros = String(amount ?? "").trim() === "0" ? 0n : parseAmount(amount, "amount");
+    const micros = parseAmount(amount, "amount", { zero: true });
     return updateAccount(request, "operator", "set_spend_cap", { spendCapMicros: micros.toString() });
   });
 
