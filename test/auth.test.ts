@@ -88,6 +88,8 @@ describe("credentials on every gRPC call", () => {
       (e: unknown) => e,
     );
     expect(errorDetails(error)).toMatchObject({ code: status.PERMISSION_DENIED, reason: "ACCOUNT_NOT_PERMITTED", metadata: { account_id: "tenant-b" } });
+    const unnamed = await as(["meter"], (ledger) => call(ledger, ledger.authorize, authorizeRequest("", "limited-none", 1)), { accounts: ["tenant-a"] }).catch((e: unknown) => e);
+    expect(errorDetails(unnamed)).toMatchObject({ code: status.PERMISSION_DENIED, reason: "ACCOUNT_NOT_PERMITTED", message: expect.stringContaining("must name one: account_id is empty") });
     // Calls that span accounts or name an object by its own id are not open to it either.
     const byId = await as(["meter"], (ledger) => call(ledger, ledger.getHold, { holdId: allowed.holdId }), { accounts: ["tenant-a"] }).catch((e: unknown) => e);
     expect(errorDetails(byId)).toMatchObject({ code: status.PERMISSION_DENIED, reason: "ACCOUNT_LIMITED_CREDENTIAL" });

@@ -38,10 +38,11 @@ function checkAccount(access: Access, principal: Principal, request: Record<stri
     throw new PermissionDeniedError(`${method} is not open to a credential limited to some accounts`, "ACCOUNT_LIMITED_CREDENTIAL", {});
   }
   const account = (access.account ?? ((r) => r.accountId))(request);
-  if (typeof account !== "string" || !principal.accounts.includes(account)) {
-    throw new PermissionDeniedError(`the credential is not valid for account '${String(account ?? "")}'`, "ACCOUNT_NOT_PERMITTED", {
-      account_id: String(account ?? ""),
-    });
+  if (typeof account !== "string" || account === "") {
+    throw new PermissionDeniedError(`a credential limited to some accounts must name one: account_id is empty`, "ACCOUNT_NOT_PERMITTED", { account_id: "" });
+  }
+  if (!principal.accounts.includes(account)) {
+    throw new PermissionDeniedError(`the credential is not valid for account '${account}'`, "ACCOUNT_NOT_PERMITTED", { account_id: account });
   }
 }
 
