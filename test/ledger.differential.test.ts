@@ -185,6 +185,8 @@ interface Side {
   charges: string[];
   /** Each account's holds, oldest first. */
   holdsOf: Map<string, string[]>;
+  /** Each account's entries that are not charges (grants, adjustments, reversals), for reversals that must be refused. */
+  othersOf: Map<string, string[]>;
   /** The answer with the side's own ids (`hold`, `pool`, `entry`); {@link named} replaces them in the order of the sequence. */
   run(accountId: string, op: Exclude<Op, { op: "tick" | "replay" | "reuse" | "burst" }>, key: string): Promise<Answer>;
 }
@@ -195,6 +197,9 @@ function named(side: Side, op: Op, accountId: string, answer: Answer): Answer {
   const value = { ...answer.value };
   if (op.op === "authorize" && value.hold && !side.names.holds.includes(String(value.hold))) side.holdsOf.set(accountId, [...(side.holdsOf.get(accountId) ?? []), String(value.hold)]);
   if (op.op === "charge" && value.entry !== "0" && !side.charges.includes(String(value.entry))) side.charges.push(String(value.entry));
+  if (op.op !== "charge" && value.entry && value.entry !== "0" && !side.names.entries.includes(String(value.entry))) {
+    side.othersOf.set(accountId, [...(side.othersOf.get(accountId) ?? []), String(value.entry)]);
+  }
   if ("hold" in value) value.hold = side.names.hold(String(value.hold));
   if ("pool" in value) value.pool = side.names.pool(String(value.pool));
   if ("entry" in value) value.entry = side.names.entry(String(value.entry));
@@ -249,8 +254,8 @@ function requests(accountId: string, op: Exclude<Op, { op: "tick" | "replay" | "
       });
     case "reverse":
       return L.ReverseChargeRequest.fromPartial({
-        // Mostly a charge; one in four any entry the sequence made (a grant, an adjustment, a reversal: refused as NOT_A_CHARGE).
-        accountId, entryId: op.charge === null ? "999999999" : (pick(op.charge % 4 === 3 ? side.names.entries : side.charges, op.charge) ?? "999999999"),
+        // Mostly a charge; one in four another entry of the account (a grant, an adjustment, a reversal: refused as NOT_A_CHARGE).
+        accountId, entryId: op.charge === null ? "999999999" : (pick(op.charge % 4 === 3 ? (side.othersOf.get(accountId) ?? []) : side.charges, op.charge) ?? "999999999"),
         reason: op.reason, actor: "differential", idempotencyKey: key,
       });
   }
@@ -275,6 +280,7 @@ function newSide(clock: Clock, answer: (accountId: string, op: Call, request: Re
     names: new Names(),
     charges: [],
     holdsOf: new Map(),
+    othersOf: new Map(),
     run: (accountId, op, key) => answer(accountId, op, requests(accountId, op, key, side, clock.nowMs), side.names),
   };
   return side;
@@ -703,6 +709,7 @@ it("answers every call as the state machine does, and ends in the same balances,
           { op: "adjust", account: 0, pool: 0, amount: -1_000_000, reason: "differential" },
           { op: "reverse", account: 1, charge: 0, reason: "differential" },
           { op: "reverse", account: 1, charge: null, reason: "differential" },
+          { op: "reverse", account: 0, charge: 3, reason: "differential" }, // the adjustment above: not a charge
           // A hard budget on a task: a call of the task past it is denied, one of the other task is not.
           { op: "budget", account: 2, unit: "credits", task: 0, limit: 3_000, hard: true, perCycle: false },
           { op: "authorize", account: 2, model: "credits", replies: 2, ttlMs: LONG_TTL_MS, badKey: false, task: 0 },
