@@ -27,7 +27,7 @@ const ports = {
 };
 const log = (line: string) => console.log(`[start] ${line}`);
 
-const postgres = await ensurePostgres({ log });
+const postgres = await ensurePostgres({ log, callerHandlesSignals: true });
 let services: ServiceProcesses | undefined;
 let gateway: SupervisedService | undefined;
 const gatewayPort = Number(process.env.GATEWAY_PORT ?? 8080);
@@ -59,6 +59,8 @@ const onSignal = () => {
 };
 process.on("SIGINT", onSignal);
 process.on("SIGTERM", onSignal);
+// A closed terminal: stop as on Ctrl-C (an embedded PostgreSQL would otherwise outlive it; it reads SIGHUP as "reload").
+process.on("SIGHUP", onSignal);
 
 try {
   const hooks = {

@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildServices, SERVICES } from "../scripts/build-services.js";
 
-/** What OpenTelemetry patches when it is loaded: it must load only after `registerTelemetry`. */
-const INSTRUMENTED = ["@grpc/grpc-js", "pg"];
+/** What OpenTelemetry patches when it is loaded (pg directly or through MikroORM): it must load only after `registerTelemetry`. */
+const INSTRUMENTED = ["@grpc/grpc-js", "pg", "@mikro-orm/postgresql"];
 
 const out = mkdtempSync(join(tmpdir(), "tollgate-bundles-"));
 beforeAll(() => buildServices(SERVICES, out), 60_000);
@@ -45,5 +45,6 @@ describe("the service bundles (scripts/build-services.ts)", () => {
     expect([...atStart].filter((p) => INSTRUMENTED.includes(p)), "loaded before telemetry").toEqual([]);
     expect(atStart.has("@opentelemetry/sdk-node"), "telemetry is in the entry's static graph").toBe(true);
     expect(later.has("@grpc/grpc-js"), "gRPC is loaded, later").toBe(true);
+    expect(later.has("pg") || later.has("@mikro-orm/postgresql"), "pg is loaded, later").toBe(true);
   });
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,6 +26,8 @@ async function api(path: string, init: { method?: string; token?: string; body?:
   });
   return { status: response.status, body: (await response.json()) as Record<string, any>, traceId: response.headers.get("x-trace-id") };
 }
+
+const root = new URL("..", import.meta.url).pathname;
 
 const login = async (username: string, password: string) => (await api("/api/login", { method: "POST", body: { username, password } })).body.token as string;
 
@@ -342,17 +344,23 @@ describe("the gateway's main", () => {
   });
   const baseEnv = () => ({ PATH: process.env.PATH, DATABASE_URL: db.url, GATEWAY_PORT: "0", GATEWAY_SECRET: SECRET, ...addresses() });
   // The bundle npm start and the image run (scripts/build-services.ts).
-  beforeAll(() => buildServices(["gateway"]), 60_000);
+  // Built beside the project's node_modules (which the bundle's packages resolve from), not into services/gateway/dist,
+  // which a running npm start restarts a crashed gateway from.
+  mkdirSync(join(root, ".tollgate"), { recursive: true });
+  const bundles = mkdtempSync(join(root, ".tollgate", "bundles-"));
+  const entry = join(bundles, "gateway", "main.js");
+  beforeAll(() => buildServices(["gateway"], bundles), 60_000);
+  afterAll(() => rmSync(bundles, { recursive: true, force: true }));
 
   it("has no demo users by default: without GATEWAY_USERS it stops at boot naming the variable", async () => {
     const lines: string[] = [];
-    const started = spawnService("gateway", baseEnv(), { onLine: (_name, line) => lines.push(line) });
+    const started = spawnService("gateway", baseEnv(), { onLine: (_name, line) => lines.push(line) }, entry);
     await expect(started).rejects.toThrow(/exited \(code 1\)/);
     expect(lines.join("\n")).toContain("GATEWAY_USERS");
   }, 120_000);
 
   it("has the demo users when asked for, as npm start does", async () => {
-    const service = await spawnService("gateway", { ...baseEnv(), GATEWAY_DEMO_USERS: "true", TRACES_RECORDED: "true" });
+    const service = await spawnService("gateway", { ...baseEnv(), GATEWAY_DEMO_USERS: "true", TRACES_RECORDED: "true" }, {}, entry);
     try {
       const signIn = (username: string, password: string) =>
         fetch(`${service.address}/api/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username, password }) });

@@ -65,6 +65,8 @@ export const baseShape = {
   AUTH_DISABLED: z.enum(["true", "false"]).default("false"),
   ...credentialShape,
   GRPC_REFLECTION: z.enum(["true", "false"]).default("true"),
+  // Read by registerTelemetry before this check runs (spans recorded with no exporter); named here so a typo stops the boot.
+  TRACES_RECORDED: z.enum(["true", "false"]).default("false"),
   // Calls per second each principal may make (0: no limit), and how many at once after an idle spell.
   GRPC_RATE_LIMIT: z.coerce.number().min(0).default(0),
   GRPC_RATE_BURST: z.coerce.number().int().min(0).default(0),

@@ -1,5 +1,17 @@
+import { createServer } from "node:net";
+import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { AlreadyExistsError, ConflictError, UnavailableError, translateDatabaseError } from "./index.js";
+
+/** A loopback port nothing listens on (it was free a moment ago). */
+function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
 
 const pgError = (code: string, message = "from the server") => Object.assign(new Error(message), { code });
 
@@ -12,6 +24,17 @@ describe("translateDatabaseError", () => {
       });
     },
   );
+
+  it("answers a database the driver cannot reach as UNAVAILABLE (a real refused connection, and the driver's own messages)", async () => {
+    const refused = await new pg.Client({ host: "127.0.0.1", port: await closedPort(), connectionTimeoutMillis: 2_000 }).connect().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(translateDatabaseError(refused)).toMatchObject({ constructor: UnavailableError, reason: "DATABASE_UNAVAILABLE" });
+    for (const message of ["Connection terminated unexpectedly", "timeout exceeded when trying to connect"]) {
+      expect(translateDatabaseError(new Error(message)), message).toBeInstanceOf(UnavailableError);
+    }
+  });
 
   it("keeps its other translations, and returns anything else unchanged", () => {
     expect(translateDatabaseError(pgError("23505"))).toBeInstanceOf(AlreadyExistsError);

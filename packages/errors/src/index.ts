@@ -76,14 +76,23 @@ export class UnauthenticatedError extends DomainError {
  * Translates Postgres SQLSTATEs into domain errors, in one place.
  * 23505 unique violation, 40001 serialization failure, 40P01 deadlock;
  * a database that is shutting down, starting, out of connections or lost
- * (57P01–57P03, 53300, 08xxx) is UNAVAILABLE, which callers retry; P0001 is
+ * (57P01–57P03, 53300, 08xxx) is UNAVAILABLE, which callers retry, and so is
+ * one the driver cannot reach or lost the connection to (a socket error such
+ * as ECONNREFUSED, or node-postgres's own connection messages); P0001 is
  * raised by our own SQL functions with
  * a "REASON: message" text. Anything else is returned unchanged.
  */
+/** Socket errors of a connection that could not be made or was cut. */
+const SOCKET_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EPIPE", "ENOTFOUND", "EAI_AGAIN"]);
+/** node-postgres's (and pg-pool's) errors for a lost or never-made connection, which carry no code. */
+const DRIVER_CONNECTION_MESSAGES = ["Connection terminated unexpectedly", "Connection terminated due to connection timeout", "timeout exceeded when trying to connect"];
+
 export function translateDatabaseError(error: unknown): unknown {
   const code = (error as { code?: unknown })?.code;
+  const message = (error as Error)?.message;
+  if (typeof message === "string" && DRIVER_CONNECTION_MESSAGES.some((m) => message.startsWith(m))) return new UnavailableError(message, "DATABASE_UNAVAILABLE");
   if (typeof code !== "string") return error;
-  const message = (error as Error).message;
+  if (SOCKET_ERRORS.has(code)) return new UnavailableError(message, "DATABASE_UNAVAILABLE");
   switch (code) {
     case "23505":
       return new AlreadyExistsError(message, "DUPLICATE");

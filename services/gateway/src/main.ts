@@ -19,6 +19,7 @@ await runService(
     GATEWAY_SECRET: z.string().min(32, "use at least 32 characters"),
     GATEWAY_USERS: demoUsers ? z.string().default("") : z.string({ error: "required: name:password:role,…" }).min(1, "required: name:password:role,…"),
     GATEWAY_DEMO_USERS: z.enum(["true", "false"]).default("false"),
+    TRACES_RECORDED: z.enum(["true", "false"]).default("false"),
     GATEWAY_LOGIN_MAX_PER_USER: env.positiveInt(DEFAULT_LOGIN_LIMITS.perUser),
     GATEWAY_LOGIN_MAX_PER_ADDRESS: env.positiveInt(DEFAULT_LOGIN_LIMITS.perAddress),
     GATEWAY_LOGIN_WINDOW_MS: env.positiveInt(DEFAULT_LOGIN_LIMITS.windowMs),

@@ -12,6 +12,7 @@ import { fingerprint } from "../domain/fingerprint.js";
 import { shortfallMessage } from "../domain/use-cases/authorize.js";
 import { limitsFor, newWork } from "../domain/rules/kind-limits.js";
 import { withWorkKind } from "../domain/usage.js";
+import { MAX_KEY_LENGTH } from "../domain/rules/idempotency.js";
 import { meter } from "../domain/use-cases/meter.js";
 import { resumeWork } from "../domain/use-cases/resume-work.js";
 import { eligibilityOf, price, type LedgerDeps } from "../domain/use-cases/run.js";
@@ -21,7 +22,7 @@ export type { DenialReason } from "../domain/denial.js";
 
 function requireKey(key: string): void {
   if (!key) throw new InvalidArgumentError("idempotency_key", "is required on every mutating call");
-  if (key.length > 200) throw new InvalidArgumentError("idempotency_key", "must be at most 200 characters");
+  if (key.length > MAX_KEY_LENGTH) throw new InvalidArgumentError("idempotency_key", `must be at most ${MAX_KEY_LENGTH} characters`);
 }
 
 const MAX_LABELS = 20;

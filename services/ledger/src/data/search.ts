@@ -17,6 +17,9 @@ const ENTRY_ID = /^[1-9][0-9]{0,17}$/;
  * made (a charge's entry, an authorization's hold), or names its account and
  * operation when the call made neither (starting a run, a denial).
  */
+/** The newest metered work of a work id first (account ids apart ties): the search's branch and the rows it loads after. */
+const WORK_ORDER = "order by created_at desc, account_id limit ?";
+
 export const SEARCH_SQL = `
   select * from (
     select 'hold_id' as field, 'hold' as target, hold_id::text as id, account_id, '' as operation from ledger.holds where hold_id = ?::uuid -- holds_pkey
@@ -26,7 +29,7 @@ export const SEARCH_SQL = `
   ) entry
   union all select * from (
     select 'work_id', 'work', work_id, account_id, '' from ledger.metered_work where work_id = ?                       -- metered_work_work_idx
-    order by created_at desc, account_id limit ?
+    ${WORK_ORDER}
   ) work
   union all select * from (
     select 'idempotency_key',
@@ -64,7 +67,7 @@ export interface SearchMatch {
 }
 
 /** The metered work the search's `work_id` branch found, whole: the same rows in the same order, in one statement. */
-export const SEARCH_WORK_SQL = `select * from ledger.metered_work where work_id = ? order by created_at desc, account_id limit ?`; // metered_work_work_idx
+export const SEARCH_WORK_SQL = `select * from ledger.metered_work where work_id = ? ${WORK_ORDER}`; // metered_work_work_idx
 
 /** What matches the query, as (field, target, id) in the query's branch order; the caller loads the targets. */
 export async function searchMatches(em: EntityManager, query: string, limit: number): Promise<SearchMatch[]> {

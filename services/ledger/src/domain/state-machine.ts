@@ -14,13 +14,13 @@
  *
  * | # | result | code | when |
  * |---|---|---|---|
- * | 1 | error | `INVALID_ARGUMENT` (`field`) | a field is missing or out of range: `idempotency_key` (1–200 chars), `amount_micros`, `ttl_ms`, `hold_id`, `pool_id`, `reason`, `actor`, `expires_at`, `reload_*`, `replicas`, `work_id`; a Grant's `pool_kind` that is not `bonus`, `add_on` or `free_grant` |
- * | 2 | error | `NOT_FOUND` | the account has no open cycle, the unit no balance, or the hold, pool or work is not the account's |
+ * | 1 | error | `INVALID_ARGUMENT` (`field`) | a field is missing or out of range: `idempotency_key` (1–128 chars), `amount_micros`, `ttl_ms`, `hold_id`, `pool_id`, `reason`, `actor`, `expires_at`, `reload_*`, `replicas`, `work_id`; a Grant's `pool_kind` that is not `bonus`, `add_on` or `free_grant` |
+ * | 2 | error | `NOT_FOUND` | the account has no open cycle, the unit no balance, or the hold, pool, work or entry is not the account's |
  * | 3 | replay | — | the key was used with the same request: the recorded answer, nothing written (whatever the time: a Grant's `expires_at` is checked after this) |
  * | 3 | error | `ALREADY_EXISTS` `IDEMPOTENCY_KEY_REUSED` | the key was used with another request |
  * | 4 | — | — | expired holds of the account give back what they reserve and expired pools close (before any write, Grant and Adjust included) |
  * | 5 | error | `INVALID_ARGUMENT` `expires_at` | a Grant whose expiry is not in the future |
- * | 5 | error | `FAILED_PRECONDITION` | `UNIT_MISMATCH` (Charge or ExtendHold in another unit than its hold), `RATE_TABLE_PINNED` (Charge or ExtendHold on a hold priced at another rate table version than the hold's: the use case prices it again at the hold's, rules/running-total.ts), `HOLD_CLOSED` (Charge or ExtendHold on a charged or released hold), `HOLD_EXPIRED` (ExtendHold of an expired hold), `POOL_CLOSED` (Adjust of a closed pool), `ADJUSTMENT_BELOW_LIMIT`, `NO_POOL` (an overdraft with no pool to carry it), `WORK_EXISTS` |
+ * | 5 | error | `FAILED_PRECONDITION` | `UNIT_MISMATCH` (Charge or ExtendHold in another unit than its hold), `RATE_TABLE_PINNED` (Charge or ExtendHold on a hold priced at another rate table version than the hold's: the use case prices it again at the hold's, rules/running-total.ts), `HOLD_CLOSED` (Charge or ExtendHold on a charged or released hold), `HOLD_EXPIRED` (ExtendHold of an expired hold), `POOL_CLOSED` (Adjust of a closed pool), `ADJUSTMENT_BELOW_LIMIT`, `NO_POOL` (an overdraft with no pool to carry it), `WORK_EXISTS`, `NOT_A_CHARGE` (ReverseCharge of an entry that is not a charge), `ALREADY_REVERSED` (of a charge reversed before), `POOL_CLOSED` (of a charge drawn from a pool that has closed since) |
  * | 6 | denial | `ACCOUNT_SUSPENDED` | Authorize, StartWork |
  * | 7 | denial | `NOT_ELIGIBLE` | Authorize: the plan rule's reason in `message` |
  * | 8 | denial | `BUDGET_EXCEEDED` | Authorize, ExtendHold, StartWork: the amount does not fit in a hard budget over its attribution (rules/budgets.ts) |

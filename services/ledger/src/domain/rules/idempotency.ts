@@ -2,9 +2,10 @@ import { invalid, type LedgerError } from "../commands.js";
 import type { AccountState, IdempotencyRecord } from "../state.js";
 import type { Write } from "../writes.js";
 
-export const MAX_KEY_LENGTH = 200;
+/** The longest idempotency key: the same bound the transport checks first (grpc-kit's request-rules.ts, `*.idempotency_key`). */
+export const MAX_KEY_LENGTH = 128;
 
-/** Every mutating call carries a key of 1–200 characters. */
+/** Every mutating call carries a key of 1–128 characters. */
 export function checkKey(key: string): LedgerError | null {
   if (!key) return invalid("idempotency_key", "is required on every mutating call");
   if (key.length > MAX_KEY_LENGTH) return invalid("idempotency_key", `must be at most ${MAX_KEY_LENGTH} characters`);
