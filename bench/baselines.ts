@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -22,7 +22,8 @@ export async function pgbenchTps(databaseUrl: string, mode: "uniform" | "hot", s
   } finally {
     await client.end();
   }
-  const script = join(mkdtempSync(join(tmpdir(), "tollgate-pgbench-")), `${mode}.sql`);
+  const dir = mkdtempSync(join(tmpdir(), "tollgate-pgbench-"));
+  const script = join(dir, `${mode}.sql`);
   writeFileSync(
     script,
     mode === "uniform"
@@ -38,5 +39,7 @@ export async function pgbenchTps(databaseUrl: string, mode: "uniform" | "hot", s
   } catch (error) {
     console.warn(`[bench] pgbench failed: ${(error as Error).message.split("\n")[0]}`);
     return null;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
