@@ -1,4 +1,5 @@
-// Run before `npm start`, `npm test`, `npm run bench` and `npm run demo`: on a Node.js
+// Run before `npm start`, `npm test`, `npm run bench`, `npm run demo`, `npm run token` and
+// `npm run build:services`: on a Node.js
 // the platform cannot run on, stop at once with one line instead of a stack trace.
 // Plain JavaScript with no dependencies and no recent syntax, so that old Node parses it.
 // CHECK_NODE_VERSION=x.y.z checks that version instead of this Node's (for tests).

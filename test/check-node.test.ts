@@ -28,9 +28,9 @@ describe("the Node.js version check", () => {
     expect({ status: current.status, stderr: current.stderr }).toEqual({ status: 0, stderr: "" });
   });
 
-  it("runs first in npm start, npm test, npm run bench and npm run demo", async () => {
+  it("runs first in npm start, npm test, npm run bench, npm run demo and npm run token", async () => {
     const { scripts } = JSON.parse(readFileSync(`${root}package.json`, "utf8")) as { scripts: Record<string, string> };
-    for (const script of ["start", "test", "bench", "demo"]) expect(scripts[script], script).toMatch(/^node scripts\/check-node\.mjs && /);
+    for (const script of ["start", "test", "bench", "demo", "token", "build:services"]) expect(scripts[script], script).toMatch(/^node scripts\/check-node\.mjs && /);
     // One of them for real (the others would start the platform or the whole suite if the check let them through).
     const demo = await run("npm", ["run", "--silent", "demo"], { cwd: root, env: { ...process.env, CHECK_NODE_VERSION: "22.17.0" } }).then(
       () => ({ code: 0, stderr: "" }),
