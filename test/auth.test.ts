@@ -106,14 +106,23 @@ describe("credentials on every gRPC call", () => {
     const stranger = await generateIssuerKey("stranger");
     const foreign = await mintToken(stranger.privateJwk, { issuer: issuer.name, subject: "forger", roles: ["support"], ttlSeconds: 600 });
     const expired = await mintToken(issuer.privateJwk, { issuer: issuer.name, subject: "late", roles: ["meter"], ttlSeconds: -10 });
-    for (const token of [noExp, foreign, expired, "not-a-jwt"]) {
+    // A credential that would outlive AUTH_MAX_TOKEN_DAYS (31 by default): a leaked one must stop working in bounded time.
+    const tooLong = await mintToken(issuer.privateJwk, { issuer: issuer.name, subject: "decade", roles: ["meter"], ttlSeconds: 32 * 86_400 });
+    for (const token of [noExp, foreign, expired, "not-a-jwt", tooLong]) {
       const ledger = ledgerAs(token);
       try {
         const error = await call(ledger, ledger.getBalance, { accountId: "tenant-a" }).catch((e: unknown) => e);
         expect(errorDetails(error)).toMatchObject({ code: status.UNAUTHENTICATED, reason: "CREDENTIAL_INVALID" });
+        if (token === tooLong) expect(errorDetails(error).message).toContain("expires more than 31 days ahead");
       } finally {
         ledger.close();
       }
+    }
+    const month = ledgerAs(await mintToken(issuer.privateJwk, { issuer: issuer.name, subject: "month", roles: ["meter"], ttlSeconds: 30 * 86_400 }));
+    try {
+      expect((await call(month, month.getBalance, { accountId: "tenant-a" })).accountId, "30 days, as npm start's own tokens, is fine").toBe("tenant-a");
+    } finally {
+      month.close();
     }
   });
 

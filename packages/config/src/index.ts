@@ -63,6 +63,8 @@ export const baseShape = {
   AUTH_ISSUERS: z.string().min(1).optional(),
   // Turns authentication off; accepted only with a loopback GRPC_HOST.
   AUTH_DISABLED: z.enum(["true", "false"]).default("false"),
+  // How far ahead a credential's expiry may be, in days (unset: grpc-kit's DEFAULT_MAX_TOKEN_DAYS); one that lives longer is refused.
+  AUTH_MAX_TOKEN_DAYS: z.coerce.number().int().positive().optional(),
   ...credentialShape,
   GRPC_REFLECTION: z.enum(["true", "false"]).default("true"),
   // Read by registerTelemetry before this check runs (spans recorded with no exporter); named here so a typo stops the boot.

@@ -27,13 +27,20 @@ export interface TokenVerifier {
 
 const CACHE_LIMIT = 10_000;
 
+/** How far ahead a credential's expiry may be, by default (AUTH_MAX_TOKEN_DAYS). */
+export const DEFAULT_MAX_TOKEN_DAYS = 31;
+
 /**
  * Verifies signed bearer JWTs (ES256 or EdDSA) against each issuer's keys:
  * `aud` must be "tollgate", `exp` and `sub` must be present, `roles` an array
- * of known roles. A verified token is remembered until it expires, so a
- * caller reusing its token pays for one signature check.
+ * of known roles, and `exp` at most `maxLifetimeDays` ahead (a leaked
+ * credential stops working within that time; default 31 days, longer than
+ * the 30-day tokens `npm start` and `npm run compose:env` give the
+ * services). A verified token is remembered until it expires, so a caller
+ * reusing its token pays for one signature check.
  */
-export function tokenVerifier(issuers: IssuerKeys): TokenVerifier {
+export function tokenVerifier(issuers: IssuerKeys, options: { maxLifetimeDays?: number } = {}): TokenVerifier {
+  const maxLifetimeDays = options.maxLifetimeDays ?? DEFAULT_MAX_TOKEN_DAYS;
   const keySets = new Map(Object.entries(issuers).map(([issuer, jwks]) => [issuer, createLocalJWKSet(jwks)]));
   const verified = new Map<string, { principal: Principal; expiresAt: number }>();
   const refuse = (why: string): never => {
@@ -64,6 +71,9 @@ export function tokenVerifier(issuers: IssuerKeys): TokenVerifier {
         }));
       } catch (error) {
         return refuse(error instanceof Error ? error.message : "signature");
+      }
+      if ((payload.exp as number) * 1000 - Date.now() > maxLifetimeDays * 86_400_000) {
+        return refuse(`it expires more than ${maxLifetimeDays} days ahead (AUTH_MAX_TOKEN_DAYS)`);
       }
       const roles = payload.roles;
       if (!Array.isArray(roles) || !roles.every((r): r is Role => ROLES.includes(r as Role))) return refuse(`roles must be a list of ${ROLES.join(", ")}`);

@@ -13,6 +13,7 @@ export interface AuthEnvironment {
   AUTH_TOKEN?: string | undefined;
   AUTH_SIGNING_KEY?: string | undefined;
   AUTH_ISSUER?: string | undefined;
+  AUTH_MAX_TOKEN_DAYS?: number | undefined;
 }
 
 function json<T>(variable: string, text: string, check: (value: unknown) => boolean, expected: string): T {
@@ -51,7 +52,7 @@ export function serverAuthFromEnv(config: AuthEnvironment): ServerAuth {
     (v) => isObject(v) && Object.keys(v).length > 0 && Object.values(v).every((set) => isObject(set) && Array.isArray(set.keys)),
     '{ "<issuer>": { "keys": [JWK, …] } }',
   );
-  return { verifier: tokenVerifier(issuers as Record<string, JSONWebKeySet>) };
+  return { verifier: tokenVerifier(issuers as Record<string, JSONWebKeySet>, config.AUTH_MAX_TOKEN_DAYS ? { maxLifetimeDays: config.AUTH_MAX_TOKEN_DAYS } : {}) };
 }
 
 /** Who may call a service, whether it serves reflection, and how fast each caller may call. */

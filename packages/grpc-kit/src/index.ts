@@ -4,6 +4,7 @@ export { ACCESS, ROLES, accessOf, type Access, type Role } from "./access.js";
 export {
   AUDIENCE,
   tokenVerifier,
+  DEFAULT_MAX_TOKEN_DAYS,
   generateIssuerKey,
   mintToken,
   selfSignedCredential,
