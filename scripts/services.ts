@@ -28,8 +28,8 @@ type OnExit = (name: ServiceName, code: number | null, signal: NodeJS.Signals | 
  * Starts one service as a Node process, from its bundle
  * (`services/<name>/dist/main.js`, see scripts/build-services.ts) or from
  * `entry` (a `.ts` entry runs through tsx), and resolves with the address it
- * logs once it listens; an exit before that rejects. `onExit` hears of a later exit that `stopProcesses`
- * did not ask for.
+ * logs once it listens; an exit before that rejects. `onExit` hears of a
+ * later exit that `stopProcesses` did not ask for.
  */
 export function spawnService(
   name: ServiceName,

@@ -72,6 +72,11 @@ export class UnauthenticatedError extends DomainError {
   readonly kind = "unauthenticated";
 }
 
+/** Socket errors of a connection that could not be made or was cut. */
+const SOCKET_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EPIPE", "ENOTFOUND", "EAI_AGAIN"]);
+/** node-postgres's (and pg-pool's) errors for a lost or never-made connection, which carry no code. */
+const DRIVER_CONNECTION_MESSAGES = ["Connection terminated unexpectedly", "Connection terminated due to connection timeout", "timeout exceeded when trying to connect"];
+
 /**
  * Translates Postgres SQLSTATEs into domain errors, in one place.
  * 23505 unique violation, 40001 serialization failure, 40P01 deadlock;
@@ -82,11 +87,6 @@ export class UnauthenticatedError extends DomainError {
  * raised by our own SQL functions with
  * a "REASON: message" text. Anything else is returned unchanged.
  */
-/** Socket errors of a connection that could not be made or was cut. */
-const SOCKET_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EPIPE", "ENOTFOUND", "EAI_AGAIN"]);
-/** node-postgres's (and pg-pool's) errors for a lost or never-made connection, which carry no code. */
-const DRIVER_CONNECTION_MESSAGES = ["Connection terminated unexpectedly", "Connection terminated due to connection timeout", "timeout exceeded when trying to connect"];
-
 export function translateDatabaseError(error: unknown): unknown {
   const code = (error as { code?: unknown })?.code;
   const message = (error as Error)?.message;

@@ -12,17 +12,18 @@ import { fingerprint } from "../domain/fingerprint.js";
 import { shortfallMessage } from "../domain/use-cases/authorize.js";
 import { limitsFor, newWork } from "../domain/rules/kind-limits.js";
 import { withWorkKind } from "../domain/usage.js";
-import { MAX_KEY_LENGTH } from "../domain/rules/idempotency.js";
+import { checkKey } from "../domain/rules/idempotency.js";
 import { meter } from "../domain/use-cases/meter.js";
 import { resumeWork } from "../domain/use-cases/resume-work.js";
-import { eligibilityOf, price, type LedgerDeps } from "../domain/use-cases/run.js";
+import { eligibilityOf, price, raise, type LedgerDeps } from "../domain/use-cases/run.js";
 import { startWork } from "../domain/use-cases/start-work.js";
 
 export type { DenialReason } from "../domain/denial.js";
 
+/** The state machine's key check (rules/idempotency.ts), for the work calls that check it before looking the work up. */
 function requireKey(key: string): void {
-  if (!key) throw new InvalidArgumentError("idempotency_key", "is required on every mutating call");
-  if (key.length > MAX_KEY_LENGTH) throw new InvalidArgumentError("idempotency_key", `must be at most ${MAX_KEY_LENGTH} characters`);
+  const invalidKey = checkKey(key);
+  if (invalidKey) raise(invalidKey);
 }
 
 const MAX_LABELS = 20;

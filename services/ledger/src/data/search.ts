@@ -10,6 +10,9 @@ export type SearchFound = { field: SearchField; accountId: string; operation: st
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ENTRY_ID = /^[1-9][0-9]{0,17}$/;
 
+/** The newest metered work of a work id first (account ids apart ties): the search's branch and the rows it loads after. */
+const WORK_ORDER = "order by created_at desc, account_id limit ?";
+
 /**
  * The ledger search query: one statement, each branch reading one index
  * (named beside it; see Migration20261130600000_search), at most `limit`
@@ -17,9 +20,6 @@ const ENTRY_ID = /^[1-9][0-9]{0,17}$/;
  * made (a charge's entry, an authorization's hold), or names its account and
  * operation when the call made neither (starting a run, a denial).
  */
-/** The newest metered work of a work id first (account ids apart ties): the search's branch and the rows it loads after. */
-const WORK_ORDER = "order by created_at desc, account_id limit ?";
-
 export const SEARCH_SQL = `
   select * from (
     select 'hold_id' as field, 'hold' as target, hold_id::text as id, account_id, '' as operation from ledger.holds where hold_id = ?::uuid -- holds_pkey

@@ -129,14 +129,15 @@ interface Rows {
   holds: HoldRow[];
   keys: { account_id: string; idempotency_key: string; operation: string; request_hash: string; response: unknown; at_ms: string }[];
   work: WorkRow[];
-  charges: ChargeRow[];
+  namedEntries: NamedEntryRow[];
   /** Every budget of the accounts (data/budgets.ts). */
   budgets: BudgetRow[];
   /** Entry ids reserved for the batch. */
   ids: bigint[];
 }
 
-interface ChargeRow {
+/** An entry a reversal names: its kind, and for a charge what it drew and whether it was reversed. */
+interface NamedEntryRow {
   entry_id: string; kind: EntryKind; account_id: string; unit: string; bucket: string; amount_micros: string; attribution: Record<string, string>; at_ms: string; reversed_by: string | null;
   lines: { pool_id: string | null; amount_micros: string }[];
 }
@@ -202,7 +203,7 @@ function stateOf(accountIds: readonly string[], rows: Rows): LedgerState {
     of(r.account_id).idempotency.set(r.idempotency_key, record);
   }
   for (const r of rows.work) of(r.account_id).work.set(r.work_id, toWork(r));
-  for (const r of rows.charges) {
+  for (const r of rows.namedEntries) {
     if (r.kind !== "charge") {
       of(r.account_id).otherEntries.set(r.entry_id, r.kind);
       continue;
@@ -351,8 +352,8 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
     ));
     // Entries a reversal names (support only): for a charge, what it drew from its pools and whether it was reversed
     // (entries_reverses_idx); for another kind, only the kind, which the refusal names.
-    const readsCharges = n.entryIds.length > 0;
-    if (readsCharges) {
+    const readsEntries = n.entryIds.length > 0;
+    if (readsEntries) {
       statements.push(prepared(
         `select e.entry_id::text, e.kind, e.account_id, e.unit, e.bucket, e.amount_micros::text, e.attribution, ${MS("e.created_at")} as at_ms,
                 (select r.entry_id::text from ledger.entries r where r.account_id = e.account_id and r.reverses_entry_id = e.entry_id) as reversed_by,
@@ -367,8 +368,8 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
       const work = readsWork ? (results[i++] as WorkRow[]) : [];
       const balances = results[i++] as Rows["balances"];
       const [rest] = results[i++] as { pools: PoolRow[]; holds: HoldRow[]; keys: Rows["keys"]; budgets: BudgetRow[]; ids: string[] }[];
-      const charges = readsCharges ? (results[i++] as ChargeRow[]) : [];
-      return { accounts, balances, pools: rest!.pools, holds: rest!.holds, keys: rest!.keys, work, charges, budgets: rest!.budgets, ids: rest!.ids.map((id) => BigInt(id)) };
+      const namedEntries = readsEntries ? (results[i++] as NamedEntryRow[]) : [];
+      return { accounts, balances, pools: rest!.pools, holds: rest!.holds, keys: rest!.keys, work, namedEntries, budgets: rest!.budgets, ids: rest!.ids.map((id) => BigInt(id)) };
     };
     return { statements, rows };
   }

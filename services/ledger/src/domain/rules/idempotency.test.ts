@@ -3,7 +3,7 @@ import { Machine } from "../fixtures.js";
 import { checkKey } from "./idempotency.js";
 
 describe("idempotency", () => {
-  it("needs a key of 1–200 characters", () => {
+  it("needs a key of 1–128 characters", () => {
     expect(checkKey("")).toMatchObject({ code: "INVALID_ARGUMENT", field: "idempotency_key" });
     expect(checkKey("x".repeat(129))).toMatchObject({ code: "INVALID_ARGUMENT", field: "idempotency_key" });
     expect(checkKey("x".repeat(128))).toBeNull();
