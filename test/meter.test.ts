@@ -21,7 +21,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   platform = await startPlatform(db.url, { meterGraceMs: GRACE_MS });
   await seedStarter(platform, "meter-drain");
-  for (const accountId of ["meter-suspend", "meter-replay", "meter-close", "meter-grace", "meter-expiry", "meter-rules", "meter-limited"]) {
+  for (const accountId of ["meter-suspend", "meter-replay", "meter-close", "meter-grace", "meter-expiry", "meter-rules", "meter-limited", "meter-long-id"]) {
     await call(platform.clients.entitlements, platform.clients.entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({
       accountId, name: accountId, planId: "starter", seats: 1, adminEmails: ["admin@example.com"],
     }));
@@ -160,6 +160,18 @@ describe("Meter", () => {
     expect(await stream.finished()).toBeUndefined();
     expect(await holdOf(holdId)).toMatchObject({ status: ledgerV1.HoldStatus.HOLD_STATUS_CHARGED, chargedMicros: String(15 * CREDIT) });
     expect(await balanceOf("meter-close")).toEqual({ balance: BigInt(85 * CREDIT), held: 0n });
+  });
+
+  it("keys a stream of a work id as long as ids may be (128 characters): it opens, charges and closes", async () => {
+    const stream = meterStream();
+    stream.open("meter-long-id", "w".repeat(128), 10);
+    expect((await stream.next()).kind?.$case).toBe("opened");
+    stream.increment(1, 2);
+    expect((await stream.next()).kind).toMatchObject({ $case: "charged" });
+    stream.close(1);
+    expect((await stream.next()).kind).toMatchObject({ $case: "closed", closed: { totalChargedMicros: String(15 * CREDIT), releasedMicros: String(35 * CREDIT) } });
+    expect(await stream.finished()).toBeUndefined();
+    expect(await balanceOf("meter-long-id")).toEqual({ balance: BigInt(85 * CREDIT), held: 0n });
   });
 
   it("releases a broken stream's unused hold after the grace period, unless the work reopens first", async () => {

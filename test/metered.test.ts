@@ -105,6 +105,18 @@ describe("runs", () => {
     expect(BigInt(ended[0]!.chargedMicros)).toBeGreaterThanOrEqual(2n * BigInt(CREDIT));
   });
 
+  it("meters a run whose id is as long as ids may be (128 characters): its ticks, pause and end are charged", async () => {
+    await account("long-id", "time");
+    const { ledger } = platform.clients;
+    const runId = "r".repeat(128);
+    expect((await call(ledger, ledger.startRun, L.StartRunRequest.fromPartial({ accountId: "long-id", runId, idempotencyKey: "long-start" }))).allowed).toBe(true);
+    await sleep(1_100);
+    await call(ledger, ledger.pauseRun, { accountId: "long-id", runId, idempotencyKey: "long-pause" });
+    const ended = await call(ledger, ledger.endRun, { accountId: "long-id", runId, state: L.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "long-end" });
+    expect(Number(ended.activeSeconds)).toBeGreaterThanOrEqual(1);
+    expect(ended.totalChargedMicros).toBe(String(Number(ended.activeSeconds) * CREDIT));
+  });
+
   it("stops a long run when the balance is gone and emits a stop event with the reason", async () => {
     await account("short", "tiny");
     const { ledger } = platform.clients;

@@ -88,6 +88,12 @@ it("follows Authorize → Charge → outbox → notifications as one trace", asy
   expect(crossing.attributes["tollgate.channels"]).toContain("email");
   expect(deliver.attributes).toMatchObject({ "tollgate.rule": "usage_50", "tollgate.channel": "email", "tollgate.delivery.outcome": "delivered" });
   expect(smtp.messages.some((m) => m.subject === "You have used 50% of your credits")).toBe(true);
+
+  // The Authorize opened the account's first cycle: the allotment it granted names the call's trace, as the charge does.
+  const entries = await call(ledger, ledger.listEntries, ledgerV1.ListEntriesRequest.fromPartial({ accountId: "traced" }));
+  const allotment = entries.entries.find((e) => e.reason === "monthly allotment");
+  expect(allotment?.traceId).toBe(traceId);
+  expect(entries.entries.filter((e) => e.kind === ledgerV1.EntryKind.ENTRY_KIND_CHARGE).map((e) => e.traceId)).toEqual([traceId]);
 });
 
 it("follows support removing a used-up budget to notifications taking its banner down, as one trace", async () => {
@@ -206,11 +212,13 @@ it("does not trace Prometheus scrapes", async () => {
   const before = exporter.getFinishedSpans().length;
   expect((await fetch(platform.ledger.metrics.url)).status).toBe(200);
   expect((await fetch(platform.ledger.metrics.url.replace("/metrics", "/nothing"))).status).toBe(404);
-  // The other request to the same server is traced, so the scrape's absence is the hook's doing.
+  // The other request to the same server is traced, so the scrape's absence is the hook's doing. (Only HTTP server
+  // spans count: a gRPC call finishing meanwhile, such as notifications acknowledging events, is a server span too.)
+  const isHttpServer = (s: ReadableSpan) => s.kind === 1 && (s.attributes["http.request.method"] ?? s.attributes["http.method"]) !== undefined;
   const spans = await eventually(async () => {
     const after = exporter.getFinishedSpans().slice(before);
-    return after.some((s: ReadableSpan) => s.kind === 1) ? after : undefined;
+    return after.some(isHttpServer) ? after : undefined;
   }, 5_000, "the traced request's server span");
-  const paths = spans.filter((s: ReadableSpan) => s.kind === 1).map((s) => s.attributes["url.path"] ?? s.attributes["http.target"]);
+  const paths = spans.filter(isHttpServer).map((s) => s.attributes["url.path"] ?? s.attributes["http.target"]);
   expect(paths).toEqual(["/nothing"]);
 });

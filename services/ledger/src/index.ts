@@ -1,5 +1,5 @@
 import { CallAuditLog, connectionPool, LogFollower, openDatabase } from "@tollgate/db";
-import { startMetrics } from "@tollgate/telemetry";
+import { currentTraceId, currentTraceparent, inSpan, startMetrics } from "@tollgate/telemetry";
 import { createClient, mikroOrmScope, startGrpcServer, type RunningServer, type RateLimit, type ServerAuth, type Credential } from "@tollgate/grpc-kit";
 import { entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { AccountCache } from "./data/account-cache.js";
@@ -114,6 +114,7 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
   const retentionMs = Math.max(options.idempotencyRetentionMs ?? 7 * 86_400_000, 86_400_000);
   const deps: LedgerDeps = {
     store: writes, accounts, rates, now: options.now ?? (() => new Date()), reloadPrices: { set: (poolId, price) => scope(() => store.setReloadPrice(poolId, price)) }, idempotencyRetentionMs: retentionMs, cycles: new OpenCycles(),
+    trace: () => ({ traceId: currentTraceId(), traceparent: currentTraceparent() }),
   };
   const cycles = new CycleOpener(deps);
   const ledger = new Ledger(store, rates, deps);
@@ -140,15 +141,23 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
 
   const sweepIntervalMs = options.sweepIntervalMs ?? 5_000;
   const outboxRetentionMs = options.outboxRetentionMs ?? 7 * 86_400_000;
+  // Expiry goes through the state machine, account by account, like any other write; a sweep with work to do is a
+  // trace of its own, which the entries it writes name.
+  const sweepTraced = async (accountIds: readonly string[], what: "holds" | "pools"): Promise<number> =>
+    accountIds.length === 0
+      ? 0
+      : inSpan("tollgate.ledger", `ledger.sweep_${what}`, (span) => {
+          span.setAttribute("tollgate.accounts", accountIds.length);
+          return sweep(deps, accountIds, what);
+        });
   const sweeper =
     sweepIntervalMs > 0
       ? setInterval(() => {
           scope(async () => {
-            // Expiry goes through the state machine, account by account, like any other write.
-            await sweep(deps, await store.expiredHoldAccounts(500), "holds");
+            await sweepTraced(await store.expiredHoldAccounts(500), "holds");
             await store.pruneIdempotencyKeys(retentionMs, 1_000);
             await store.pruneOutbox(outboxRetentionMs, 1_000);
-            if ((await sweep(deps, await store.expiredPoolAccounts(100), "pools")) > 0) events.notify();
+            if ((await sweepTraced(await store.expiredPoolAccounts(100), "pools")) > 0) events.notify();
           }).catch((error: unknown) => console.error("[ledger] expiry sweep failed", error));
         }, sweepIntervalMs)
       : undefined;

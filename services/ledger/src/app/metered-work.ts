@@ -120,6 +120,10 @@ export class Ledger {
     return { metered: eligibility.metered, reason: eligibility.reason };
   }
 
+  private onTickFailed(accountId: string, workId: string, error: unknown): void {
+    console.error(JSON.stringify({ level: "error", service: "ledger", msg: "metering tick failed; retried on the next tick", account_id: accountId, work_id: workId, error: String(error) }));
+  }
+
   /** The rate table versions recorded holds and entries name (by pricing sequence), for showing their table and version. */
   publishedRateTables(sequences: Iterable<bigint>) {
     return this.rates.published(sequences);
@@ -327,7 +331,12 @@ export class Ledger {
     const ticker = async () => {
       while (next < due.length) {
         const work = due[next++]!;
-        if ((await this.meter({ accountId: work.account_id, workId: work.work_id })).state === "stopped") stopped++;
+        // One piece of work that cannot be charged is logged and retried on the next tick; it does not stop the others.
+        try {
+          if ((await this.meter({ accountId: work.account_id, workId: work.work_id })).state === "stopped") stopped++;
+        } catch (error) {
+          this.onTickFailed(work.account_id, work.work_id, error);
+        }
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, due.length) }, ticker));

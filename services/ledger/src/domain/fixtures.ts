@@ -5,7 +5,7 @@
  */
 import type { AdjustCommand, AnswerOf, AuthorizeCommand, ChargeCommand, Command, ExtendHoldCommand, GrantCommand, ReleaseCommand, Result, RollOverCommand, SetBudgetCommand, UnitSetup, DeleteBudgetCommand } from "./commands.js";
 import { execute, type BatchOutcome } from "./state-machine.js";
-import { emptyAccount, type AccountFacts, type AccountState, type Ids, type LedgerState, type Pool } from "./state.js";
+import { emptyAccount, type AccountFacts, type AccountState, type Ids, type LedgerState, type Pool, type Trace } from "./state.js";
 import type { Entry, OutboxEvent } from "./writes.js";
 
 export const DAY_MS = 86_400_000;
@@ -34,6 +34,8 @@ export class Machine {
   readonly events: OutboxEvent[] = [];
   last: BatchOutcome | undefined;
   cycleStartMs: number;
+  /** The trace the batches are decided in (BatchContext.trace); unset: none. */
+  trace: Trace | undefined;
   private nextEntry = 1n;
   private nextId = 1;
   readonly ids: Ids = {
@@ -60,7 +62,7 @@ export class Machine {
   }
 
   run(...commands: Command[]): Result<unknown>[] {
-    const batch = execute(this.state, commands, { nowMs: this.nowMs, ids: this.ids });
+    const batch = execute(this.state, commands, { nowMs: this.nowMs, ids: this.ids, ...(this.trace ? { trace: this.trace } : {}) });
     this.last = batch;
     this.state = batch.state;
     for (const write of batch.writes) {

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from "@tollgate/errors";
+import { workKey } from "./rules/idempotency.js";
 
 /** Why a Meter stream is told to stop. */
 export type MeterStopReason = "NEGATIVE_LIMIT" | "SPEND_CAP" | "BUDGET" | "ACCOUNT_SUSPENDED" | "HOLD_EXPIRED";
@@ -13,11 +14,11 @@ export interface MeterStop {
  * keyed from its work id, so a reconnect that replays charges each once.
  */
 export const meterKeys = (workId: string) => ({
-  open: `meter:${workId}:open`,
-  increment: (sequence: bigint) => `meter:${workId}:${sequence}`,
-  close: `meter:${workId}:close`,
+  open: workKey(workId, "open"),
+  increment: (sequence: bigint) => workKey(workId, sequence),
+  close: workKey(workId, "close"),
   /** The release after a broken stream's grace period. */
-  release: `meter:${workId}:release`,
+  release: workKey(workId, "release"),
 });
 
 /** What a stream knows of its hold when it opens (or reopens after a reconnect). */

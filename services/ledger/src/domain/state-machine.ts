@@ -66,7 +66,7 @@ import { deny } from "./rules/denial.js";
 import { drawDown, drawdownOrder } from "./rules/drawdown.js";
 import { adjustedGrant, grantPool, poolByGrantKey } from "./rules/grants.js";
 import { chargeHold, expireHolds, extension, isClosedByCaller, remaining, reserved } from "./rules/holds.js";
-import { checkKey, recall, remember } from "./rules/idempotency.js";
+import { checkKey, recall, remember, workKey } from "./rules/idempotency.js";
 import { limitsFor, newWork, stopsRunningWork, type AppliedLimits } from "./rules/kind-limits.js";
 import { adjustFits, collectable, holdFits } from "./rules/limits.js";
 import { expirePools } from "./rules/pool-expiry.js";
@@ -433,7 +433,7 @@ function charge(work: Work, c: ChargeCommand, ctx: BatchContext): LedgerError | 
     const pool = a.pools.get(d.poolId)!;
     return pool.kind === "add_on" && pool.reload !== null && pool.reload.toMicros > 0n;
   });
-  const reload = drewReloadable ? autoReload(a, c.unit, ctx, c.traceparent) : { writes: [], reloadedMicros: 0n };
+  const reload = drewReloadable ? autoReload(a, c.unit, ctx, { traceId: c.traceId, traceparent: c.traceparent }) : { writes: [], reloadedMicros: 0n };
   work.add(reload.writes);
   // Usage of a kind of work with its own limits (its hold's or its own attribution names the kind) says stop once it
   // leaves the unit at or below the kind's negative limit, as running work of that kind stops (rules/kind-limits.ts).
@@ -643,7 +643,7 @@ function rollOverAccount(account: AccountState, c: RollOverCommand, ctx: BatchCo
 
 /**
  * A metering tick: charges the interval as a final one-shot charge (keyed
- * `meter:<work>:<to>`), moves `charged_until`, and stops work the charge
+ * `workKey(work, to)`), moves `charged_until`, and stops work the charge
  * could not pay (`proceed` false), or work of a kind with its own limits at
  * −its negative limit (rules/kind-limits.ts), with a `work_stopped` event.
  * A tick whose `fromMs` is no longer `charged_until` lost a race and does
@@ -667,7 +667,7 @@ function meter(account: AccountState, c: MeterCommand, ctx: BatchContext): Decis
   if (item.metered && item.state === "running" && c.toMs > c.fromMs) {
     const decided = decide(current, {
       type: "charge", accountId: account.accountId, holdId: null, unit, bucket: c.bucket, amountMicros: c.amountMicros, final: true,
-      idempotencyKey: `meter:${c.workId}:${c.toMs}`, requestHash: `${c.amountMicros}:${unit}`,
+      idempotencyKey: workKey(c.workId, c.toMs), requestHash: `${c.amountMicros}:${unit}`,
       attribution: workAttribution(item.kind, c.workId, item.attribution),
       rateTableVersion: c.rateTableVersion, traceparent: c.traceparent, traceId: c.traceId,
     }, ctx);

@@ -228,8 +228,25 @@ export interface Ids {
   poolId(): string;
 }
 
-/** Everything a batch is decided at: the time and where new ids come from. */
+/** Everything a batch is decided at: the time, where new ids come from, and the call's trace. */
 export interface BatchContext {
   nowMs: number;
   ids: Ids;
+  /**
+   * The trace of the call being decided: the entries and events the rules
+   * write on their own account (a cycle's allotment, a lapse, an expiry, an
+   * auto reload) carry it, so a support agent finds the call that caused them.
+   * Unset: none (a test, or a sweep outside any trace).
+   */
+  trace?: Trace;
+}
+
+export interface Trace {
+  traceId: string;
+  traceparent: string;
+}
+
+/** The trace a rule records on what it writes by itself: the call's, or none. */
+export function traceOf(ctx: BatchContext): Trace {
+  return ctx.trace ?? { traceId: "", traceparent: "" };
 }

@@ -1,4 +1,4 @@
-import { type AccountState, type BatchContext, type Pool, poolsOldestFirst } from "../state.js";
+import { type AccountState, type BatchContext, type Pool, poolsOldestFirst, type Trace } from "../state.js";
 import type { Write } from "../writes.js";
 
 /** An add-on pool with auto reload that is below its level and out of its cool-down. */
@@ -15,9 +15,9 @@ export function needsReload(pool: Pool, nowMs: number): boolean {
  * add-on pool of the unit below its level and out of its cool-down is topped
  * up to its target with a `grant` entry (`purchases:` pays) and a
  * `pool_reloaded` event (the purchase to bill), oldest pool first. `account`
- * is as the charge left it.
+ * is as the charge left it; `trace`: the charge's.
  */
-export function autoReload(account: AccountState, unit: string, ctx: BatchContext, traceparent: string) {
+export function autoReload(account: AccountState, unit: string, ctx: BatchContext, { traceId, traceparent }: Trace) {
   const writes: Write[] = [];
   let reloadedMicros = 0n;
   for (const pool of poolsOldestFirst(account)) {
@@ -28,7 +28,7 @@ export function autoReload(account: AccountState, unit: string, ctx: BatchContex
         type: "entry",
         entry: {
           entryId: ctx.ids.entryId(), accountId: account.accountId, kind: "grant", unit, holdId: null, bucket: "", amountMicros: amount, uncollectedMicros: 0n,
-          attribution: {}, rateTableVersion: 0n, reason: "add-on auto reload", actor: "system", traceId: "", atMs: ctx.nowMs,
+          attribution: {}, rateTableVersion: 0n, reason: "add-on auto reload", actor: "system", traceId, atMs: ctx.nowMs,
           lines: [
             { ledgerAccount: `pool:${pool.poolId}`, poolId: pool.poolId, amountMicros: amount },
             { ledgerAccount: `purchases:${account.accountId}`, poolId: null, amountMicros: -amount },

@@ -1,12 +1,23 @@
 import { describe, expect, it } from "vitest";
 import { Machine } from "../fixtures.js";
-import { checkKey } from "./idempotency.js";
+import { checkKey, workKey } from "./idempotency.js";
 
 describe("idempotency", () => {
   it("needs a key of 1–128 characters", () => {
     expect(checkKey("")).toMatchObject({ code: "INVALID_ARGUMENT", field: "idempotency_key" });
     expect(checkKey("x".repeat(129))).toMatchObject({ code: "INVALID_ARGUMENT", field: "idempotency_key" });
     expect(checkKey("x".repeat(128))).toBeNull();
+  });
+
+  it("keys a work's own writes so they fit whatever the work id's length: plain while they fit, hashed after", () => {
+    expect(workKey("run-1", 1_700_000_000_000)).toBe("meter:run-1:1700000000000");
+    for (const length of [100, 101, 128]) {
+      const id = "w".repeat(length);
+      for (const step of ["open", "release", 1_700_000_000_000, 2n ** 63n - 1n]) expect(checkKey(workKey(id, step))).toBeNull();
+    }
+    // Two long ids keep apart, and each keeps its steps apart.
+    expect(workKey("a".repeat(128), "open")).not.toBe(workKey(`${"a".repeat(127)}b`, "open"));
+    expect(workKey("a".repeat(128), "open")).not.toBe(workKey("a".repeat(128), "close"));
   });
 
   it("answers a replay with the recorded answer and writes nothing", () => {

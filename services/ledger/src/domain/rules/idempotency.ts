@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { invalid, type LedgerError } from "../commands.js";
 import type { AccountState, IdempotencyRecord } from "../state.js";
 import type { Write } from "../writes.js";
@@ -10,6 +11,22 @@ export function checkKey(key: string): LedgerError | null {
   if (!key) return invalid("idempotency_key", "is required on every mutating call");
   if (key.length > MAX_KEY_LENGTH) return invalid("idempotency_key", `must be at most ${MAX_KEY_LENGTH} characters`);
   return null;
+}
+
+/**
+ * The key of a write the ledger makes on its own for a piece of work (a
+ * metering tick, a Meter stream's open, increments, close and release):
+ * `meter:<work id>:<step>`. A work id may be as long as any id (128
+ * characters), which would make such a key too long to record; then the work
+ * id in it is replaced by its SHA-256 (`meter:#<base64url>:<step>`). Keys of
+ * shorter ids are as they always were, so work started earlier keeps its
+ * keys. (Keys are per account: only the account's own caller could pick a
+ * work id that spells another of its work's hashed form.)
+ */
+export function workKey(workId: string, step: string | number | bigint): string {
+  const plain = `meter:${workId}:${step}`;
+  if (plain.length <= MAX_KEY_LENGTH) return plain;
+  return `meter:#${createHash("sha256").update(workId).digest("base64url")}:${step}`;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { AccountState, BatchContext } from "../state.js";
+import { type AccountState, type BatchContext, traceOf } from "../state.js";
 import type { Write } from "../writes.js";
 
 /**
@@ -10,7 +10,9 @@ import type { Write } from "../writes.js";
  */
 const compare = <T extends string | number>(a: T, b: T): number => (a < b ? -1 : a > b ? 1 : 0);
 
-export function expirePools(account: AccountState, { nowMs, ids }: BatchContext): Write[] {
+export function expirePools(account: AccountState, ctx: BatchContext): Write[] {
+  const { nowMs, ids } = ctx;
+  const { traceId, traceparent } = traceOf(ctx);
   const writes: Write[] = [];
   const due = [...account.pools.values()]
     .filter((p) => !p.closed && p.kind !== "monthly" && p.kind !== "spend_cap" && p.expiresAtMs !== null && p.expiresAtMs <= nowMs)
@@ -23,7 +25,7 @@ export function expirePools(account: AccountState, { nowMs, ids }: BatchContext)
         type: "entry",
         entry: {
           entryId: ids.entryId(), accountId: account.accountId, kind: "expire", unit: pool.unit, holdId: null, bucket: "",
-          amountMicros: balance, uncollectedMicros: 0n, attribution: {}, rateTableVersion: 0n, reason: "pool expired", actor: "system", traceId: "", atMs: nowMs,
+          amountMicros: balance, uncollectedMicros: 0n, attribution: {}, rateTableVersion: 0n, reason: "pool expired", actor: "system", traceId, atMs: nowMs,
           lines: balance === 0n ? [] : [
             { ledgerAccount: `pool:${pool.poolId}`, poolId: pool.poolId, amountMicros: -balance },
             { ledgerAccount: `grants:${account.accountId}`, poolId: null, amountMicros: balance },
@@ -33,7 +35,7 @@ export function expirePools(account: AccountState, { nowMs, ids }: BatchContext)
       { type: "poolChange", accountId: account.accountId, poolId: pool.poolId, balanceDeltaMicros: -balance, grantedDeltaMicros: 0n, closed: true },
       {
         type: "outbox",
-        event: { accountId: account.accountId, kind: "pool_expired", traceparent: "", payload: { pool_id: pool.poolId, kind: pool.kind, unit: pool.unit, expired_micros: balance.toString() } },
+        event: { accountId: account.accountId, kind: "pool_expired", traceparent, payload: { pool_id: pool.poolId, kind: pool.kind, unit: pool.unit, expired_micros: balance.toString() } },
       },
     );
   }

@@ -80,4 +80,16 @@ describe("rollover", () => {
     m.ok(m.rollOver({ signupGrants: [{ unit: "credits", amountMicros: 5n, expiresAtMs }, { unit: "credits", amountMicros: 7n, expiresAtMs }] }));
     expect([...m.account.pools.values()].filter((p) => p.kind === "free_grant").map((p) => p.grantedMicros)).toEqual([5n]);
   });
+
+  it("records the trace of the call that rolled the cycle on what it writes by itself: the allotment, the lapse, an expiry", () => {
+    const m = Machine.open({ allotmentMicros: 100n });
+    m.ok(m.grant(5n, { expiresAtMs: m.nowMs + 10 }));
+    m.trace = { traceId: "4bf92f3577b34da6a3ce929d0e0e4736", traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" };
+    const before = m.entries.length;
+    m.ok(m.nextCycle());
+    const written = m.entries.slice(before);
+    expect(written.map((e) => e.kind).sort()).toEqual(["expire", "grant", "reset"]);
+    expect(written.every((e) => e.traceId === m.trace!.traceId)).toBe(true);
+    expect(m.events.filter((e) => e.kind === "pool_expired").map((e) => e.traceparent)).toEqual([m.trace.traceparent]);
+  });
 });

@@ -1,5 +1,5 @@
 import type { RollOverCommand } from "../commands.js";
-import { type AccountState, type BatchContext, type Pool, poolsOldestFirst } from "../state.js";
+import { type AccountState, type BatchContext, type Pool, poolsOldestFirst, traceOf } from "../state.js";
 import type { Write } from "../writes.js";
 import { grantPool, poolByGrantKey } from "./grants.js";
 
@@ -48,7 +48,7 @@ export function rollOver(account: AccountState, command: RollOverCommand, ctx: B
       if (setup.allotmentMicros > 0n && !cap) {
         const granted = grantPool(account, {
           unit: setup.unit, kind: setup.kind, amountMicros: setup.allotmentMicros, expiresAtMs: command.cycleEndMs, priority: 0, grantKey: key,
-          reason: setup.kind === "spend_cap" ? "monthly spend cap" : "monthly allotment", actor: "system", traceId: "", reload: null,
+          reason: setup.kind === "spend_cap" ? "monthly spend cap" : "monthly allotment", actor: "system", traceId: traceOf(ctx).traceId, reload: null,
         }, ctx);
         newPool = granted.pool;
         writes.push(...granted.writes);
@@ -67,7 +67,7 @@ export function rollOver(account: AccountState, command: RollOverCommand, ctx: B
     given.add(grantKey);
     writes.push(...grantPool(account, {
       unit: grant.unit, kind: "free_grant", amountMicros: grant.amountMicros, expiresAtMs: grant.expiresAtMs, priority: 0,
-      grantKey, reason: "sign-up grant", actor: "system", traceId: "", reload: null,
+      grantKey, reason: "sign-up grant", actor: "system", traceId: traceOf(ctx).traceId, reload: null,
     }, ctx).writes);
   }
   return { rolled, cycleStartMs, writes };
@@ -80,7 +80,7 @@ function followCap(account: AccountState, cap: Pool, capMicros: bigint, ctx: Bat
       type: "entry",
       entry: {
         entryId: ctx.ids.entryId(), accountId: account.accountId, kind: "adjust", unit: cap.unit, holdId: null, bucket: "", amountMicros: diff,
-        uncollectedMicros: 0n, attribution: {}, rateTableVersion: 0n, reason: "spend cap changed", actor: "system", traceId: "", atMs: ctx.nowMs,
+        uncollectedMicros: 0n, attribution: {}, rateTableVersion: 0n, reason: "spend cap changed", actor: "system", traceId: traceOf(ctx).traceId, atMs: ctx.nowMs,
         lines: [
           { ledgerAccount: `pool:${cap.poolId}`, poolId: cap.poolId, amountMicros: diff },
           { ledgerAccount: `adjustments:${account.accountId}`, poolId: null, amountMicros: -diff },
@@ -109,7 +109,7 @@ function closeCycle(account: AccountState, unit: string, newPool: Pool | null, c
         entry: {
           entryId: ctx.ids.entryId(), accountId: account.accountId, kind: "reset", unit, holdId: null, bucket: "", amountMicros: balance, uncollectedMicros: 0n,
           attribution: {}, rateTableVersion: 0n, reason: balance > 0n ? "unused monthly allotment lapses" : "negative balance carried into the new cycle",
-          actor: "system", traceId: "", atMs: ctx.nowMs,
+          actor: "system", traceId: traceOf(ctx).traceId, atMs: ctx.nowMs,
           lines: [{ ledgerAccount: `pool:${pool.poolId}`, poolId: pool.poolId, amountMicros: -balance }, counter],
         },
       });

@@ -8,7 +8,7 @@ import { cycleAt } from "../cycle.js";
 import { priceAt } from "../pricing.js";
 import { sequenceOf } from "../rules/running-total.js";
 import { execute } from "../state-machine.js";
-import type { AccountFacts } from "../state.js";
+import type { AccountFacts, Trace } from "../state.js";
 import type { LedgerStateStore, RateTables } from "../store.js";
 import type { OpenCycles } from "./open-cycle.js";
 
@@ -24,6 +24,8 @@ export interface LedgerDeps {
   idempotencyRetentionMs?: number;
   /** Cycles known open: a call in one leaves out its rollOver command. Unset: every call rolls over first. */
   cycles?: OpenCycles;
+  /** The current call's trace, recorded on what the rules write by themselves (allotments, lapses, expiries). Unset: none. */
+  trace?: () => Trace;
 }
 
 /** What every support write names beside its own fields: whose account, why, who, for whom, and its key. */
@@ -129,11 +131,13 @@ async function decideOne<C extends Command>(deps: LedgerDeps, view: AccountView,
   const opening = alone || (cycleKey !== undefined && deps.cycles!.isOpen(cycleKey)) ? null : cycleCommand(view, now, unit);
   const commands: Command[] = opening ? [opening, command] : [command];
   let opened = false;
+  // Read here: a batch of concurrent calls may be decided in another call's context.
+  const trace = deps.trace?.();
   const result = await deps.store.transact(commands, (state, ids) => {
     const account = state.get(view.accountId);
     if (account) account.facts = factsOf(view);
     // Decided at the time it is decided, under the batch's locks: the calls of one batch share (almost) one instant.
-    const batch = execute(state, commands, { nowMs: deps.now().getTime(), ids });
+    const batch = execute(state, commands, { nowMs: deps.now().getTime(), ids, ...(trace ? { trace } : {}) });
     opened = opening !== null && batch.outcomes[0]!.result.ok;
     return { value: batch.outcomes[commands.length - 1]!.result, writes: batch.writes };
   });
