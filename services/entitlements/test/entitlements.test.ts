@@ -74,6 +74,7 @@ describe("plans and accounts", () => {
     const price = (usdMicrosPerUnit: string) => ({ unit: commonV1.Unit.UNIT_CREDITS, usdMicrosPerUnit });
     for (const [addOnPrices, field] of [
       [[price("-1")], "plan.add_on_prices[0].usd_micros_per_unit"],
+      [[price("1000000000000001")], "plan.add_on_prices[0].usd_micros_per_unit"],
       [[price("10000"), price("20000")], "plan.add_on_prices[1].unit"],
       [[{ unit: commonV1.Unit.UNIT_UNSPECIFIED, usdMicrosPerUnit: "1" }], "plan.add_on_prices[0].unit"],
     ] as const) {
@@ -89,6 +90,17 @@ describe("plans and accounts", () => {
     ] as const) {
       const badGrant = await call(client, client.publishPlan, { plan: { ...plan(1), signupGrants: [...signupGrants] }, actor: "admin", reason: "" }).catch((e: unknown) => e);
       expect(errorDetails(badGrant)).toMatchObject({ code: 3, fieldViolations: [{ field }] });
+    }
+
+    // A negative low-credit limit would have the ledger refuse every write on the plan's accounts.
+    const limit = (lowCreditLimitMicros: string, negativeLimitMicros: string) =>
+      entitlementsV1.UsageLimits.fromPartial({ unit: commonV1.Unit.UNIT_CREDITS, lowCreditLimitMicros, negativeLimitMicros });
+    for (const [limits, field] of [
+      [[limit("-1", "0")], "plan.limits[0].low_credit_limit_micros"],
+      [[limit("0", "-1")], "plan.limits[0].negative_limit_micros"],
+    ] as const) {
+      const badLimit = await call(client, client.publishPlan, { plan: { ...plan(1), limits: [...limits] }, actor: "admin", reason: "" }).catch((e: unknown) => e);
+      expect(errorDetails(badLimit)).toMatchObject({ code: 3, fieldViolations: [{ field }] });
     }
 
     const badSeats = await call(client, client.createAccount, account("org-c", 0)).catch((e: unknown) => e);

@@ -117,4 +117,20 @@ describe("rate table history", () => {
     }).catch((e: unknown) => e);
     expect(errorDetails(error)).toMatchObject({ code: 3, fieldViolations: [{ field: "rates[1]" }] });
   });
+
+  it("refuses a negative or out-of-range price for a configuration value, naming the value, and publishes nothing", async () => {
+    const block = (microsPerRunByValue: Record<string, string>): pricingV1.Rate => ({
+      bucket: Bucket.BUCKET_AI,
+      unit: Unit.UNIT_CREDITS,
+      kind: { $case: "block", block: { block: "ai-text", microsPerRun: "1000000", configurationKey: "model", microsPerRunByValue } },
+    });
+    for (const [value, micros] of [["haiku", "-1"], ["gpt-4o", "1000000000000001"]] as const) {
+      const error = await call(client, client.publishRateTable, {
+        tableId: "by-value", rates: [block({ [value]: micros })], actor: "test", reason: "", idempotencyKey: "", effectiveFrom: undefined,
+      }).catch((e: unknown) => e);
+      expect(errorDetails(error)).toMatchObject({ code: 3, fieldViolations: [{ field: `rates[0].block.micros_per_run_by_value["${value}"]` }] });
+    }
+    const none = await call(client, client.getRateTable, { tableId: "by-value", version: "0", at: undefined, sequence: "0" }).catch((e: unknown) => e);
+    expect(errorDetails(none)).toMatchObject({ code: 5 });
+  });
 });

@@ -39,6 +39,17 @@ export interface LimitRow {
 const limitKey = (l: { unit: string; workKind?: string }) => `${l.unit}:${l.workKind ?? ""}`;
 
 /**
+ * A limit row's amounts are distances (how much must be left; how far below
+ * zero work may go), never negative: the ledger refuses every write under a
+ * negative one. Checked wherever limits are set (a plan's, an account's
+ * overrides); `field` names the row, e.g. `plan.limits[0]`.
+ */
+export function limitsNotNegative(row: LimitRow, field: string): void {
+  if (row.negativeLimitMicros < 0n) throw new InvalidArgumentError(`${field}.negative_limit_micros`, "is a distance below zero and must not be negative");
+  if (row.lowCreditLimitMicros < 0n) throw new InvalidArgumentError(`${field}.low_credit_limit_micros`, "must not be negative");
+}
+
+/**
  * A unit's negative limit bounds what any charge collects, so a kind's may
  * not exceed it: the kind's work stops first. Checked over the rows as they
  * apply (a plan's, or an account's overrides).
@@ -129,8 +140,7 @@ export class Accounts {
       const overrides = new Map(account.limitOverrides.map((o) => [limitKey(o), o]));
       command.limits.forEach((limit, index) => {
         if (!["credits", "tool_runs", "usd"].includes(limit.unit)) throw new InvalidArgumentError(`limits[${index}].unit`, "is required");
-        if (limit.negativeLimitMicros < 0n) throw new InvalidArgumentError(`limits[${index}].negative_limit_micros`, "is a distance below zero and must not be negative");
-        if (limit.lowCreditLimitMicros < 0n) throw new InvalidArgumentError(`limits[${index}].low_credit_limit_micros`, "must not be negative");
+        limitsNotNegative(limit, `limits[${index}]`);
         overrides.set(limitKey(limit), {
           unit: limit.unit, lowCreditLimitMicros: limit.lowCreditLimitMicros.toString(), negativeLimitMicros: limit.negativeLimitMicros.toString(),
           ...(limit.workKind ? { workKind: limit.workKind, draftsAtZero: limit.draftsAtZero === true, stopMessage: limit.stopMessage ?? "" } : {}),

@@ -1,7 +1,8 @@
 import { InvalidArgumentError, NotFoundError } from "@tollgate/errors";
+import { MAX_PRICED_MICROS } from "@tollgate/rating";
 import type { PlanVersion } from "../data/plan-version.entity.js";
 import type { EntitlementsStore } from "../data/entitlements-store.js";
-import { kindsWithinUnits, validateId, type LimitRow } from "./accounts.js";
+import { kindsWithinUnits, limitsNotNegative, validateId, type LimitRow } from "./accounts.js";
 
 /** The parts of a plan the rules check; the whole plan is kept as a document. */
 export interface PlanRules {
@@ -11,19 +12,32 @@ export interface PlanRules {
   limits: LimitRow[];
   bannerPercents: number[];
   emailPercents: number[];
+  /** Where the upgrade and referral prompts show; 0 leaves it to the notifications service (its default or none). */
+  upgradePromptPercent: number;
+  referralPromptPercent: number;
   /** Add-on prices: micro-USD per whole unit, at most one per unit. */
   addOnPrices: { unit: string; usdMicrosPerUnit: bigint }[];
 }
 
+/** A threshold of a plan: a whole percent of the allotment used, from 1 to 100. */
+function percent(field: string, value: number): void {
+  if (!Number.isInteger(value) || value < 1 || value > 100) throw new InvalidArgumentError(field, "must be a whole percent from 1 to 100");
+}
+
 function percents(field: string, values: number[]): void {
   values.forEach((value, index) => {
-    if (!Number.isInteger(value) || value < 1 || value > 100) throw new InvalidArgumentError(`${field}[${index}]`, "must be a whole percent from 1 to 100");
+    percent(`${field}[${index}]`, value);
     if (index > 0 && value <= values[index - 1]!) throw new InvalidArgumentError(`${field}[${index}]`, "thresholds must be in increasing order");
   });
 }
 
+/** A prompt's threshold: a percent, or 0 for none set. */
+function promptPercent(field: string, value: number): void {
+  if (value !== 0) percent(field, value);
+}
+
 export class Plans {
-  constructor(private readonly store: EntitlementsStore) {}
+  constructor(private readonly store: Pick<EntitlementsStore, "appendPlan" | "latestPlan" | "planVersion">) {}
 
   /** Publishing creates a new version; accounts keep the version they are on until moved. */
   async publish(planId: string, rules: PlanRules, document: Record<string, unknown>, actor: string, reason: string): Promise<PlanVersion> {
@@ -40,7 +54,7 @@ export class Plans {
     });
     rules.limits.forEach((l, index) => {
       if (l.unit === "UNIT_UNSPECIFIED") throw new InvalidArgumentError(`plan.limits[${index}].unit`, "is required");
-      if (l.negativeLimitMicros < 0n) throw new InvalidArgumentError(`plan.limits[${index}].negative_limit_micros`, "is a distance below zero and must not be negative");
+      limitsNotNegative(l, `plan.limits[${index}]`);
       if (rules.limits.findIndex((other) => other.unit === l.unit && (other.workKind ?? "") === (l.workKind ?? "")) < index) {
         throw new InvalidArgumentError(`plan.limits[${index}]`, `has limits for ${l.workKind ? `${l.workKind} in ` : ""}${l.unit} already`);
       }
@@ -49,10 +63,14 @@ export class Plans {
     rules.addOnPrices.forEach((price, index) => {
       if (price.unit === "UNIT_UNSPECIFIED") throw new InvalidArgumentError(`plan.add_on_prices[${index}].unit`, "is required");
       if (rules.addOnPrices.findIndex((other) => other.unit === price.unit) < index) throw new InvalidArgumentError(`plan.add_on_prices[${index}].unit`, "has a price already");
-      if (price.usdMicrosPerUnit < 0n) throw new InvalidArgumentError(`plan.add_on_prices[${index}].usd_micros_per_unit`, "must not be negative");
+      if (price.usdMicrosPerUnit < 0n || price.usdMicrosPerUnit > MAX_PRICED_MICROS) {
+        throw new InvalidArgumentError(`plan.add_on_prices[${index}].usd_micros_per_unit`, `must be from 0 to ${MAX_PRICED_MICROS}`);
+      }
     });
     percents("plan.thresholds.banner_percents", rules.bannerPercents);
     percents("plan.thresholds.email_percents", rules.emailPercents);
+    promptPercent("plan.thresholds.upgrade_prompt_percent", rules.upgradePromptPercent);
+    promptPercent("plan.thresholds.referral_prompt_percent", rules.referralPromptPercent);
     return this.store.appendPlan({ planId, document, publishedBy: actor, reason });
   }
 

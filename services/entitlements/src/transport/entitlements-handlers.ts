@@ -96,6 +96,8 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
           })),
           bannerPercents: plan.thresholds?.bannerPercents ?? [],
           emailPercents: plan.thresholds?.emailPercents ?? [],
+          upgradePromptPercent: plan.thresholds?.upgradePromptPercent ?? 0,
+          referralPromptPercent: plan.thresholds?.referralPromptPercent ?? 0,
           addOnPrices: plan.addOnPrices.map((price, i) => ({
             unit: commonV1.unitToJSON(price.unit),
             usdMicrosPerUnit: int64(price.usdMicrosPerUnit, `plan.add_on_prices[${i}].usd_micros_per_unit`),

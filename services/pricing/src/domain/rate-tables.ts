@@ -1,5 +1,5 @@
 import { InvalidArgumentError, NotFoundError } from "@tollgate/errors";
-import { quote, versionInEffect, withinPriceRange, type LineItem, type Rate, type RateTable, type Usage } from "@tollgate/rating";
+import { MAX_PRICED_MICROS, quote, versionInEffect, withinPriceRange, type LineItem, type Rate, type RateTable, type Usage } from "@tollgate/rating";
 import type { RateTableStore } from "../data/rate-table-store.js";
 import type { RateTableVersion } from "../data/rate-table-version.entity.js";
 import { ratesFromJson, ratesToJson } from "../data/rate-json.js";
@@ -35,12 +35,62 @@ export function rateKey(rate: Rate): string {
   }
 }
 
+/**
+ * Every price a rate carries, named as a request names it (relative to the
+ * rate): its own fields and each entry of a by-value map, e.g.
+ * `block.micros_per_run_by_value["gpt-4o"]`. Exhaustive per kind, so a new
+ * kind cannot be published unchecked.
+ */
+function ratePrices(rate: Rate): [field: string, micros: bigint][] {
+  switch (rate.kind) {
+    case "model_reply":
+      return [["model_reply.micros_per_reply", rate.microsPerReply]];
+    case "model_token":
+      return [
+        ["model_token.input_micros_per_million", rate.inputMicrosPerMillion],
+        ["model_token.output_micros_per_million", rate.outputMicrosPerMillion],
+        ["model_token.cache_read_micros_per_million", rate.cacheReadMicrosPerMillion],
+        ["model_token.cache_write_micros_per_million", rate.cacheWriteMicrosPerMillion],
+        ["model_token.input_usd_micros_per_million", rate.inputUsdMicrosPerMillion],
+        ["model_token.output_usd_micros_per_million", rate.outputUsdMicrosPerMillion],
+      ];
+    case "block":
+      return [
+        ["block.micros_per_run", rate.microsPerRun],
+        ...Object.entries(rate.microsPerRunByValue).map(([value, micros]): [string, bigint] => [`block.micros_per_run_by_value[${JSON.stringify(value)}]`, micros]),
+      ];
+    case "gpu_hour":
+      return [["gpu_hour.micros_per_replica_hour", rate.microsPerReplicaHour]];
+    case "cpu_core_hour":
+      return [["cpu_core_hour.micros_per_core_hour", rate.microsPerCoreHour]];
+    case "hardware_profile_hour":
+      return [["hardware_profile_hour.micros_per_hour", rate.microsPerHour]];
+    case "fine_tuning":
+      return [["fine_tuning.micros_per_million_training_tokens_per_epoch", rate.microsPerMillionTokensPerEpoch]];
+    case "active_minute":
+      return [["active_minute.micros_per_minute", rate.microsPerMinute]];
+    case "tool_run":
+      return [["tool_run.micros_per_run", rate.microsPerRun]];
+  }
+}
+
+/**
+ * A rate's prices are from 0 to MAX_PRICED_MICROS, whether a field of the rate
+ * or a value of a map: the bound the request rules give each top-level rate
+ * (they cannot reach into a map), so no price can push a quote out of range.
+ */
+function pricesInRange(rate: Rate, field: string): void {
+  for (const [name, micros] of ratePrices(rate)) {
+    if (micros < 0n || micros > MAX_PRICED_MICROS) throw new InvalidArgumentError(`${field}.${name}`, `must be from 0 to ${MAX_PRICED_MICROS}`);
+  }
+}
+
 export function toRateTable(row: RateTableVersion): RateTable {
   return { tableId: row.tableId, version: BigInt(row.version), sequence: BigInt(row.sequence), effectiveFrom: row.effectiveFrom, rates: ratesFromJson(row.rates) };
 }
 
 export class RateTables {
-  constructor(private readonly store: RateTableStore, private readonly now: () => Date = () => new Date()) {}
+  constructor(private readonly store: Pick<RateTableStore, "append" | "versions" | "get" | "bySequence">, private readonly now: () => Date = () => new Date()) {}
 
   /** Publishes a new version. History is never rewritten; a future effective_from schedules it. */
   async publish(command: PublishRateTableCommand): Promise<{ table: RateTable; row: RateTableVersion }> {
@@ -53,9 +103,7 @@ export class RateTables {
       const key = rateKey(rate);
       if (seen.has(key)) throw new InvalidArgumentError(`rates[${index}]`, `duplicates rates[${seen.get(key)}] (${key})`);
       seen.set(key, index);
-      for (const [field, value] of Object.entries(rate)) {
-        if (typeof value === "bigint" && value < 0n) throw new InvalidArgumentError(`rates[${index}].${field}`, "must not be negative");
-      }
+      pricesInRange(rate, `rates[${index}]`);
     });
     const row = await this.store.append({
       tableId: command.tableId,
