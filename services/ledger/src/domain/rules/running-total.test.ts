@@ -2,7 +2,7 @@ import type { RateTable, Usage } from "@tollgate/rating";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Hold } from "../state.js";
-import { accumulate, runningCharge } from "./running-total.js";
+import { accumulate, MAX_USAGE_LINES, runningCharge } from "./running-total.js";
 
 // 1,500 µcr per million input tokens: 1,000 tokens cost 1.5 µcr, which rounds to 2 once, but to 0 when charged 100 tokens at a time.
 const table: RateTable = {
@@ -73,4 +73,14 @@ describe("a hold's running total (rounded once)", () => {
     const h = hold({ pricedUsage: [tokens(7n)], pricedMicros: 3n });
     expect(runningCharge(h, { usage: tokens(1_000n), table, providerCost: false, metered: false })).toEqual({ pricedUsage: [tokens(7n)], pricedMicros: 3n, amountMicros: 0n });
   });
+
+  it("holds at most MAX_USAGE_LINES different things: a charge naming one more is refused (HOLD_USAGE_LINES), more of one already held is not", () => {
+    // Any tool at 1 µcr a run (the wildcard rate): each name is a different thing.
+    const tools: RateTable = { ...table, rates: [...table.rates, { bucket: "ai", unit: "credits", kind: "tool_run", tool: "", microsPerRun: 1n }] };
+    const tool = (name: string): Usage => ({ kind: "tool_run", tool: name, runs: 1n });
+    const full = hold({ pricedUsage: Array.from({ length: MAX_USAGE_LINES }, (_, i) => tool(`t${i}`)), pricedMicros: BigInt(MAX_USAGE_LINES) });
+    expect(runningCharge(full, { usage: tool("another"), table: tools, providerCost: false, metered: true })).toMatchObject({ code: "FAILED_PRECONDITION", reason: "HOLD_USAGE_LINES" });
+    expect(runningCharge(full, { usage: tool("t7"), table: tools, providerCost: false, metered: true })).toMatchObject({ amountMicros: 1n, pricedMicros: BigInt(MAX_USAGE_LINES) + 1n });
+  });
 });
+

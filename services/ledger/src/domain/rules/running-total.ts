@@ -92,6 +92,14 @@ function add(a: Usage, b: Usage): Usage {
   return sum as unknown as Usage;
 }
 
+/**
+ * The most different things (models, tools, hardware, block configurations…)
+ * one hold's running total may hold. Every charge prices the whole total
+ * again and the hold stores it, so without a bound a caller naming a new tool
+ * in every charge would make each charge on the hold dearer than the last.
+ */
+export const MAX_USAGE_LINES = 100;
+
 /** The running total of usage with one more increment: summed with the usage of the same thing, else appended. */
 export function accumulate(total: readonly Usage[], increment: Usage): Usage[] {
   const next = folded(increment);
@@ -117,6 +125,12 @@ export function runningCharge(hold: Hold, pricing: RunningPricing): RunningCharg
     };
   }
   const pricedUsage = accumulate(hold.pricedUsage, pricing.usage);
+  if (pricedUsage.length > MAX_USAGE_LINES) {
+    return {
+      code: "FAILED_PRECONDITION", reason: "HOLD_USAGE_LINES",
+      message: `hold ${hold.holdId} already prices ${MAX_USAGE_LINES} different kinds of usage (models, tools, hardware…); charge this one on a new hold`,
+    };
+  }
   let totalMicros = 0n;
   try {
     for (const usage of pricedUsage) totalMicros += priceAt(pricing.table, usage, "usage", pricing.providerCost).amountMicros;
