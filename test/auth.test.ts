@@ -138,9 +138,11 @@ describe("credentials on every gRPC call", () => {
     expect(byReason).toHaveLength(2);
   });
 
-  it("accepts on-behalf-of only from a service principal", async () => {
-    const error = await as(["support"], (ledger) => call(ledger, ledger.grant, grant("tenant-a", "impostor-grant")), { onBehalfOf: "carol" }).catch((e: unknown) => e);
-    expect(errorDetails(error)).toMatchObject({ code: status.PERMISSION_DENIED, reason: "ON_BEHALF_OF_NOT_PERMITTED", metadata: { role: "service" } });
+  it("accepts on-behalf-of only from a service principal (a name beyond ASCII, sent as UTF-8 bytes, too)", async () => {
+    for (const onBehalfOf of ["carol", "zoë"]) {
+      const error = await as(["support"], (ledger) => call(ledger, ledger.grant, grant("tenant-a", "impostor-grant")), { onBehalfOf }).catch((e: unknown) => e);
+      expect(errorDetails(error), onBehalfOf).toMatchObject({ code: status.PERMISSION_DENIED, reason: "ON_BEHALF_OF_NOT_PERMITTED", metadata: { role: "service" } });
+    }
   });
 
   it("needs admin for the deprecated UpdateAccount, support for SetAccountControls, and the suspension reaches the ledger within a second", async () => {

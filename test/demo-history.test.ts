@@ -58,11 +58,11 @@ describe("npm start's demo history", () => {
     }
 
     // The console's chart: every day of the last week has usage; the month's weeks too.
-    const week = await call(ledger, ledger.getUsage, { accountId: "demo-support", window: ledgerV1.UsageWindow.USAGE_WINDOW_WEEK_DAILY, splitBy: "" });
+    const week = await call(ledger, ledger.getUsage, { accountId: "demo-support", window: ledgerV1.UsageWindow.USAGE_WINDOW_WEEK_DAILY, splitBy: "", unit: commonV1.Unit.UNIT_UNSPECIFIED });
     const yesterday = Math.floor(Date.now() / DAY) - 1;
     const weekDays = new Set(week.points.map((p) => Math.floor(p.start!.getTime() / DAY)));
     for (let d = yesterday - 5; d <= yesterday; d++) expect(weekDays.has(d), new Date(d * DAY).toISOString()).toBe(true);
-    const month = await call(ledger, ledger.getUsage, { accountId: "demo-support", window: ledgerV1.UsageWindow.USAGE_WINDOW_MONTH_WEEKLY, splitBy: "" });
+    const month = await call(ledger, ledger.getUsage, { accountId: "demo-support", window: ledgerV1.UsageWindow.USAGE_WINDOW_MONTH_WEEKLY, splitBy: "", unit: commonV1.Unit.UNIT_UNSPECIFIED });
     expect(month.points.length).toBeGreaterThanOrEqual(4);
 
     // Its top tables: usage split by every attribution dimension the console shows.
@@ -75,7 +75,7 @@ describe("npm start's demo history", () => {
       ["model", ["claude-haiku-4.5", "claude-sonnet-4.6", "gpt-4o", "gpt-4o-mini"]],
       ["surface", ["cli", "web"]],
     ] as const) {
-      const usage = await call(ledger, ledger.getUsage, { accountId: "demo-support", window: ledgerV1.UsageWindow.USAGE_WINDOW_MONTH_WEEKLY, splitBy: dimension });
+      const usage = await call(ledger, ledger.getUsage, { accountId: "demo-support", window: ledgerV1.UsageWindow.USAGE_WINDOW_MONTH_WEEKLY, splitBy: dimension, unit: commonV1.Unit.UNIT_UNSPECIFIED });
       expect([...new Set(usage.points.map((p) => p.key))].sort(), dimension).toEqual(keys);
     }
 

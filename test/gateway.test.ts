@@ -9,6 +9,7 @@ import { buildServices } from "../scripts/build-services.js";
 import { spawnService, stopProcesses } from "../scripts/services.js";
 import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
 import { call, ROLES } from "@tollgate/grpc-kit";
+import { startPricingService, type PricingService } from "@tollgate/pricing";
 import { entitlementsV1, ledgerV1 } from "@tollgate/proto";
 import { replies, seedStarter } from "./fixtures.js";
 import { startPlatform, type Platform } from "./platform.js";
@@ -39,7 +40,7 @@ beforeAll(async () => {
     databaseUrl: db.url,
     port: 0,
     secret: SECRET,
-    users: "vera:viewer-pass:viewer,otto:operator-pass:operator,ada:admin-pass:admin",
+    users: "vera:viewer-pass:viewer,otto:operator-pass:operator,ada:admin-pass:admin,zoë:zoe-pass:operator",
     ...platform.serviceCredentials("gateway", ROLES),
     addresses: {
       entitlements: platform.entitlements.address,
@@ -163,6 +164,69 @@ describe("console gateway", () => {
     ];
     for (const [path, field] of cases) expect(await api(path, { token: viewer }), path).toMatchObject({ status: 400, body: { error: { field } } });
     expect((await api("/api/rate-tables/default/1", { token: viewer })).status, "a real version still answers").toBe(200);
+  });
+
+  it("answers a page size or search limit past its bound 400 naming it, not 500 (3000000000 does not fit the int32 field)", async () => {
+    const viewer = await login("vera", "viewer-pass");
+    const cases: [path: string, field: string][] = [
+      ["/api/accounts?page_size=3000000000", "page_size"],
+      ["/api/entries?account_id=acme&page_size=501", "page_size"],
+      ["/api/accounts/acme/tools?page_size=1e10", "page_size"],
+      ["/api/audit?page_size=-1", "page_size"],
+      ["/api/search?q=x&limit=1e10", "limit"],
+      ["/api/search?q=x&limit=101", "limit"],
+    ];
+    for (const [path, field] of cases) {
+      expect(await api(path, { token: viewer }), path).toMatchObject({ status: 400, body: { error: { status: 400, code: "INVALID_ARGUMENT", field, message: expect.stringContaining("from 0 to") } } });
+    }
+    expect((await api("/api/accounts?page_size=500", { token: viewer })).status, "the bound itself is allowed").toBe(200);
+    expect((await api("/api/search?q=x&limit=100", { token: viewer })).status, "the bound itself is allowed").toBe(200);
+  });
+
+  it("answers a query parameter given twice 400 naming it, on every route (an attribution filter and the audit log's account included), not 500", async () => {
+    const viewer = await login("vera", "viewer-pass");
+    const cases: [path: string, field: string][] = [
+      ["/api/search?q=a&q=b", "q"],
+      ["/api/accounts?q=a&q=b", "q"],
+      ["/api/entries?account_id=acme&account_id=other", "account_id"],
+      ["/api/entries?account_id=acme&attr.user_id=a&attr.user_id=b", "attr.user_id"],
+      ["/api/audit?account_id=acme&account_id=other", "account_id"],
+      ["/api/holds?page_size=1&page_size=2", "page_size"],
+      ["/api/accounts/acme/member-usage?unit=credits&unit=usd", "unit"],
+    ];
+    for (const [path, field] of cases) {
+      expect(await api(path, { token: viewer }), path).toMatchObject({ status: 400, body: { error: { status: 400, code: "INVALID_ARGUMENT", field, message: `${field}: must be given once` } } });
+    }
+    // Signing in comes first: without a token it is 401, whatever the query.
+    expect((await api("/api/search?q=a&q=b")).status).toBe(401);
+  });
+
+  it("answers a query parameter holding a NUL or another control character 400 naming it, not 500 (the audit log's account filter reaches PostgreSQL)", async () => {
+    const viewer = await login("vera", "viewer-pass");
+    const cases: [path: string, field: string][] = [
+      ["/api/audit?account_id=%00", "account_id"],
+      ["/api/audit?account_id=acme%00", "account_id"],
+      ["/api/accounts?q=ac%0Ame", "q"],
+      ["/api/search?q=%1b", "q"],
+      ["/api/notifications?trace_id=%7f", "trace_id"],
+    ];
+    for (const [path, field] of cases) {
+      expect(await api(path, { token: viewer }), path).toMatchObject({ status: 400, body: { error: { status: 400, code: "INVALID_ARGUMENT", field, message: `${field}: must not contain control characters` } } });
+    }
+    expect((await api("/api/audit?account_id=acme", { token: viewer })).status).toBe(200);
+  });
+
+  it("serves a console user whose name is not ASCII (zoë): every call answers, and the journal and audit name her", async () => {
+    const zoe = await login("zoë", "zoe-pass");
+    await call(platform.clients.entitlements, platform.clients.entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId: "umlaut", name: "Umlaut", planId: "starter", seats: 1 }));
+    expect(await api("/api/accounts/umlaut", { token: zoe })).toMatchObject({ status: 200, body: { id: "umlaut" } });
+    const granted = await api("/api/accounts/umlaut/grants", { method: "POST", token: zoe, body: { pool_kind: "bonus", unit: "credits", amount: "5", reason: "welcome gift" } });
+    expect(granted.status).toBe(200);
+    const entries = await api("/api/entries?account_id=umlaut&kind=grant", { token: zoe });
+    expect(entries.body.data).toContainEqual(expect.objectContaining({ reason: "welcome gift", actor: "gateway", on_behalf_of: "zoë" }));
+    const audit = await api("/api/audit?account_id=umlaut", { token: zoe });
+    expect(audit.body.data).toContainEqual(expect.objectContaining({ source: "console", actor: "zoë", action: "grant" }));
+    expect(audit.body.data).toContainEqual(expect.objectContaining({ source: "grpc", action: "Grant", on_behalf_of: "zoë" }));
   });
 
   it("keeps plan changes for admins", async () => {
@@ -332,6 +396,46 @@ describe("gateway hardening", () => {
     expect(limited.status).toBe(429);
     expect(Number(limited.retryAfter)).toBeGreaterThan(0);
     expect((await loginFrom("127.0.0.22", "ida", "ida-pass")).status).toBe(200);
+  });
+});
+
+describe("a service's limits through the console", () => {
+  let limitedPricing: PricingService;
+  let limited: Gateway;
+
+  beforeAll(async () => {
+    // A second pricing service on the same database, allowing the gateway one call and then one every two seconds.
+    limitedPricing = await startPricingService({ databaseUrl: db.url, port: 0, poolMax: 2, auth: platform.auth, rateLimit: { perSecond: 0.5, burst: 1 } });
+    limited = await startGateway({
+      databaseUrl: db.url,
+      port: 0,
+      secret: SECRET,
+      users: "vera:viewer-pass:viewer",
+      ...platform.serviceCredentials("gateway", ROLES),
+      addresses: {
+        entitlements: platform.entitlements.address,
+        pricing: limitedPricing.address,
+        ledger: platform.ledger.address,
+        notifications: platform.notifications.address,
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await limited?.stop();
+    await limitedPricing?.stop();
+  });
+
+  it("answers a service's rate limit (RESOURCE_EXHAUSTED) 429 with Retry-After, not 500", async () => {
+    const signIn = await fetch(`${limited.url}/api/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "vera", password: "viewer-pass" }) });
+    const { token } = (await signIn.json()) as { token: string };
+    const read = () => fetch(`${limited.url}/api/rate-tables`, { headers: { authorization: `Bearer ${token}` } });
+    expect((await read()).status).toBe(200);
+    const refused = await read();
+    expect(refused.status).toBe(429);
+    expect(await refused.json()).toMatchObject({ error: { status: 429, code: "RESOURCE_EXHAUSTED", reason: "RATE_LIMITED", message: expect.stringContaining("retry after") } });
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect(Number(refused.headers.get("retry-after"))).toBeLessThanOrEqual(2);
   });
 });
 

@@ -41,14 +41,14 @@ describe("late usage (Charge.occurred_at)", () => {
     await charge("now", 1, 0, "ws-now");
     const late = await charge("late-3d", 2, 3, "ws-late");
     expect(late.chargedMicros).toBe(String(10 * CREDIT));
-    const usage = await call(ledger, ledger.getUsage, { accountId: "late", window: ledgerV1.UsageWindow.USAGE_WINDOW_WEEK_DAILY, splitBy: "workspace_id" });
+    const usage = await call(ledger, ledger.getUsage, { accountId: "late", window: ledgerV1.UsageWindow.USAGE_WINDOW_WEEK_DAILY, splitBy: "workspace_id", unit: commonV1.Unit.UNIT_UNSPECIFIED });
     const byDay = usage.points.map((p) => [p.start!.toISOString().slice(0, 10), p.key, p.amountMicros]);
     expect(byDay).toEqual([
       [new Date(Date.now() - 3 * DAY).toISOString().slice(0, 10), "ws-late", String(10 * CREDIT)],
       [new Date().toISOString().slice(0, 10), "ws-now", String(5 * CREDIT)],
     ]);
     // The last 24 hours hold only the charge made now.
-    const day = await call(ledger, ledger.getUsage, { accountId: "late", window: ledgerV1.UsageWindow.USAGE_WINDOW_DAY_HOURLY, splitBy: "" });
+    const day = await call(ledger, ledger.getUsage, { accountId: "late", window: ledgerV1.UsageWindow.USAGE_WINDOW_DAY_HOURLY, splitBy: "", unit: commonV1.Unit.UNIT_UNSPECIFIED });
     expect(day.points.map((p) => p.amountMicros)).toEqual([String(5 * CREDIT)]);
     // Paid now (100 − 15 credits), but the cycle that began yesterday used only what happened in it.
     const balance = await call(ledger, ledger.getBalance, { accountId: "late" });
@@ -95,7 +95,7 @@ describe("late usage (Charge.occurred_at)", () => {
       tollgate.close();
     }
     // Three days ago: the stream's 10 credits and the client's 5 + 5 + 5; nothing today.
-    const week = await call(ledger, ledger.getUsage, { accountId: "late-meter", window: ledgerV1.UsageWindow.USAGE_WINDOW_WEEK_DAILY, splitBy: "workspace_id" });
+    const week = await call(ledger, ledger.getUsage, { accountId: "late-meter", window: ledgerV1.UsageWindow.USAGE_WINDOW_WEEK_DAILY, splitBy: "workspace_id", unit: commonV1.Unit.UNIT_UNSPECIFIED });
     expect(week.points.map((p) => [p.start!.toISOString().slice(0, 10), p.key, p.amountMicros])).toEqual([
       [threeDaysAgo.toISOString().slice(0, 10), "ws-client", String(15 * CREDIT)],
       [threeDaysAgo.toISOString().slice(0, 10), "ws-stream", String(10 * CREDIT)],

@@ -32,7 +32,7 @@ afterAll(async () => {
 describe("usage queries", () => {
   it("splits the last 24 hours by surface, hour by hour", async () => {
     const { ledger } = platform.clients;
-    const usage = await call(ledger, ledger.getUsage, { accountId: "usage", window: ledgerV1.UsageWindow.USAGE_WINDOW_DAY_HOURLY, splitBy: "surface" });
+    const usage = await call(ledger, ledger.getUsage, { accountId: "usage", window: ledgerV1.UsageWindow.USAGE_WINDOW_DAY_HOURLY, splitBy: "surface", unit: commonV1.Unit.UNIT_UNSPECIFIED });
     const bySurface = Object.fromEntries(usage.points.map((p) => [p.key, [p.amountMicros, p.requests]]));
     expect(bySurface).toEqual({ web: [String(25 * CREDIT), "2"], cli: [String(15 * CREDIT), "2"] });
     expect(new Set(usage.points.map((p) => p.start!.getTime())).size).toBe(1);
@@ -41,13 +41,13 @@ describe("usage queries", () => {
 
   it("ranks workspaces by credits with request counts and shares, page by page", async () => {
     const { ledger } = platform.clients;
-    const first = await call(ledger, ledger.getTopUsage, { accountId: "usage", dimension: "workspace_id", since: undefined, page: { pageSize: 2, pageToken: "" } });
+    const first = await call(ledger, ledger.getTopUsage, { accountId: "usage", dimension: "workspace_id", since: undefined, page: { pageSize: 2, pageToken: "" }, unit: commonV1.Unit.UNIT_UNSPECIFIED });
     expect(first.totalMicros).toBe(String(40 * CREDIT));
     expect(first.rows.map((r) => [r.key, r.amountMicros, r.requests, r.shareBasisPoints])).toEqual([
       ["ws-a", String(25 * CREDIT), "2", 6250],
       ["ws-b", String(10 * CREDIT), "1", 2500],
     ]);
-    const second = await call(ledger, ledger.getTopUsage, { accountId: "usage", dimension: "workspace_id", since: undefined, page: { pageSize: 2, pageToken: first.nextPageToken } });
+    const second = await call(ledger, ledger.getTopUsage, { accountId: "usage", dimension: "workspace_id", since: undefined, page: { pageSize: 2, pageToken: first.nextPageToken }, unit: commonV1.Unit.UNIT_UNSPECIFIED });
     expect(second.rows.map((r) => r.key)).toEqual(["ws-c"]);
     expect(second.nextPageToken).toBe("");
   });
@@ -62,8 +62,65 @@ describe("usage queries", () => {
 
   it("refuses an unknown dimension naming the field", async () => {
     const { ledger } = platform.clients;
-    const error = await call(ledger, ledger.getTopUsage, { accountId: "usage", dimension: "salary", since: undefined, page: undefined }).catch((e: unknown) => e);
+    const error = await call(ledger, ledger.getTopUsage, { accountId: "usage", dimension: "salary", since: undefined, page: undefined, unit: commonV1.Unit.UNIT_UNSPECIFIED }).catch((e: unknown) => e);
     expect(errorDetails(error).fieldViolations[0]?.field).toBe("dimension");
+  });
+});
+
+describe("usage in one unit at a time", () => {
+  it("sums the account's own unit unless another is asked for: tool runs are not counted as credits", async () => {
+    const { ledger, pricing, entitlements } = platform.clients;
+    await call(pricing, pricing.publishRateTable, {
+      tableId: "mixed", effectiveFrom: new Date(Date.now() - 60_000), actor: "test", reason: "seed", idempotencyKey: "",
+      rates: [
+        { bucket: commonV1.Bucket.BUCKET_AI, unit: commonV1.Unit.UNIT_CREDITS, kind: { $case: "modelReply", modelReply: { model: "gpt-4o", microsPerReply: String(5 * CREDIT) } } },
+        { bucket: commonV1.Bucket.BUCKET_TOOL_RUNS, unit: commonV1.Unit.UNIT_TOOL_RUNS, kind: { $case: "toolRun", toolRun: { tool: "", microsPerRun: String(CREDIT) } } },
+      ],
+    });
+    await call(entitlements, entitlements.publishPlan, {
+      plan: entitlementsV1.Plan.fromPartial({
+        planId: "mixed", name: "Mixed", rateTableId: "mixed",
+        allotments: [{ unit: commonV1.Unit.UNIT_CREDITS, amountMicros: String(100 * CREDIT), buckets: [] }, { unit: commonV1.Unit.UNIT_TOOL_RUNS, amountMicros: String(10 * CREDIT), buckets: [] }],
+      }),
+      actor: "test", reason: "seed",
+    });
+    await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId: "mixed", name: "mixed", planId: "mixed", seats: 1 }));
+    const charge = (key: string, usage: ledgerV1.ChargeRequest["usage"], workspaceId: string) =>
+      call(ledger, ledger.charge, ledgerV1.ChargeRequest.fromPartial({ accountId: "mixed", usage, final: true, idempotencyKey: key, attribution: commonV1.Attribution.fromPartial({ workspaceId }) }));
+    await charge("m1", replies("gpt-4o", 1), "ws-chat");
+    await charge("m2", { kind: { $case: "toolRun", toolRun: { tool: "search", runs: "3" } } }, "ws-tools");
+
+    const credits = await call(ledger, ledger.getTopUsage, ledgerV1.GetTopUsageRequest.fromPartial({ accountId: "mixed", dimension: "workspace_id" }));
+    expect(credits.totalMicros).toBe(String(5 * CREDIT));
+    expect(credits.rows.map((r) => [r.key, r.amountMicros])).toEqual([["ws-chat", String(5 * CREDIT)]]);
+    const runs = await call(ledger, ledger.getTopUsage, ledgerV1.GetTopUsageRequest.fromPartial({ accountId: "mixed", dimension: "workspace_id", unit: commonV1.Unit.UNIT_TOOL_RUNS }));
+    expect(runs.rows.map((r) => [r.key, r.amountMicros, r.shareBasisPoints])).toEqual([["ws-tools", String(3 * CREDIT), 10_000]]);
+    const chart = await call(ledger, ledger.getUsage, ledgerV1.GetUsageRequest.fromPartial({ accountId: "mixed", window: ledgerV1.UsageWindow.USAGE_WINDOW_DAY_HOURLY, splitBy: "workspace_id" }));
+    expect(chart.points.map((p) => [p.key, p.amountMicros])).toEqual([["ws-chat", String(5 * CREDIT)]]);
+    const unknown = await call(ledger, ledger.getTopUsage, ledgerV1.GetTopUsageRequest.fromPartial({ accountId: "nobody", dimension: "workspace_id" })).catch((e: unknown) => e);
+    expect(errorDetails(unknown).code).toBe(5);
+  });
+
+  it("names the 25 values with the most usage in a chart and sums the rest under (other)", async () => {
+    const { ledger, entitlements } = platform.clients;
+    await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId: "many", name: "many", planId: "starter", seats: 1 }));
+    await call(ledger, ledger.grant, ledgerV1.GrantRequest.fromPartial({
+      accountId: "many", poolKind: entitlementsV1.PoolKind.POOL_KIND_BONUS, unit: commonV1.Unit.UNIT_CREDITS, amountMicros: String(500 * CREDIT), reason: "room", idempotencyKey: "many-grant",
+    }));
+    for (let i = 0; i < 27; i++) {
+      const userId = `u${String(i).padStart(2, "0")}`;
+      // u00 spends most; the rest one reply each, so the two named last (u25, u26) are the smallest.
+      await call(ledger, ledger.charge, ledgerV1.ChargeRequest.fromPartial({
+        accountId: "many", usage: replies("gpt-4o", i === 0 ? 3 : 1), final: true, idempotencyKey: `many-${i}`, attribution: commonV1.Attribution.fromPartial({ userId }),
+      }));
+    }
+    const chart = await call(ledger, ledger.getUsage, ledgerV1.GetUsageRequest.fromPartial({ accountId: "many", window: ledgerV1.UsageWindow.USAGE_WINDOW_WEEK_DAILY, splitBy: "user_id" }));
+    const byKey = Object.fromEntries(chart.points.map((p) => [p.key, [p.amountMicros, p.requests]]));
+    expect(Object.keys(byKey)).toHaveLength(26);
+    expect(byKey.u00).toEqual([String(15 * CREDIT), "1"]);
+    expect(byKey.u24).toEqual([String(5 * CREDIT), "1"]);
+    expect(byKey["(other)"]).toEqual([String(10 * CREDIT), "2"]);
+    expect(byKey.u25).toBeUndefined();
   });
 });
 

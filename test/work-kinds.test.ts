@@ -188,7 +188,7 @@ describe("seed 001: running work per kind at the negative limit", () => {
     ]);
 
     // The kind's charges are attributed to it.
-    const top = await call(platform.clients.ledger, platform.clients.ledger.getTopUsage, { accountId: "running-co", dimension: "work_kind", since: undefined, page: undefined });
+    const top = await call(platform.clients.ledger, platform.clients.ledger.getTopUsage, { accountId: "running-co", dimension: "work_kind", since: undefined, page: undefined, unit: commonV1.Unit.UNIT_UNSPECIFIED });
     expect(Object.fromEntries(top.rows.map((r) => [r.key, Number(r.amountMicros) / CREDIT]))).toEqual({ guardrail: 55, custom_script: 1, model_hosting: 2 });
 
     // The admins' emails name the kind; the guardrail's and the script's differ; the script's deployment email carries its endpoint.
@@ -225,7 +225,7 @@ describe("one-shot usage of a kind", () => {
     expect(await charge("n1", 1, K.WORK_KIND_UNSPECIFIED)).toMatchObject({ proceed: true });
     // The same key with another kind is another request.
     await expect(charge("g2", 1, K.WORK_KIND_CUSTOM_SCRIPT)).rejects.toMatchObject({ code: 6 });
-    const top = await call(ledger, ledger.getTopUsage, { accountId: "oneshot-co", dimension: "work_kind", since: undefined, page: undefined });
+    const top = await call(ledger, ledger.getTopUsage, { accountId: "oneshot-co", dimension: "work_kind", since: undefined, page: undefined, unit: commonV1.Unit.UNIT_UNSPECIFIED });
     expect(top.rows.filter((r) => r.key).map((r) => [r.key, Number(r.amountMicros) / CREDIT])).toEqual([["guardrail", 20]]);
   });
 });
@@ -250,7 +250,7 @@ describe("a streamed response of a kind (the SDK's meter)", () => {
       const { ledger } = platform.clients;
       const credits = (await call(ledger, ledger.getBalance, { accountId: "stream-co" })).units.find((u) => u.unit === commonV1.Unit.UNIT_CREDITS)!;
       expect(Number(credits.availableMicros) / CREDIT).toBe(-20);
-      const top = await call(ledger, ledger.getTopUsage, { accountId: "stream-co", dimension: "work_kind", since: undefined, page: undefined });
+      const top = await call(ledger, ledger.getTopUsage, { accountId: "stream-co", dimension: "work_kind", since: undefined, page: undefined, unit: commonV1.Unit.UNIT_UNSPECIFIED });
       expect(top.rows.filter((r) => r.key).map((r) => [r.key, Number(r.amountMicros) / CREDIT])).toEqual([["guardrail", 35]]);
     } finally {
       tollgate.close();

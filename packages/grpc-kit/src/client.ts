@@ -10,7 +10,7 @@ import {
   type ServiceError,
 } from "@grpc/grpc-js";
 import type { Credential } from "./credentials.js";
-import { ON_BEHALF_OF } from "./guard.js";
+import { setOnBehalfOf } from "./guard.js";
 
 type UnaryMethod<Req, Res> = (
   request: Req,
@@ -34,7 +34,7 @@ function credentialInterceptor(options: ClientOptions): Interceptor {
     new InterceptingCall(nextCall(callOptions), {
       start(metadata, listener, next) {
         const onBehalfOf = options.onBehalfOf?.();
-        if (onBehalfOf) metadata.set(ON_BEHALF_OF, onBehalfOf);
+        if (onBehalfOf) setOnBehalfOf(metadata, onBehalfOf);
         Promise.resolve()
           .then(token)
           .then(

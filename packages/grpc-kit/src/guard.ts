@@ -19,6 +19,24 @@ import { RateLimitedError, rateLimitedError, type RateLimiter } from "./rate-lim
 export type ServerAuth = { verifier: TokenVerifier } | { disabled: true };
 
 export const ON_BEHALF_OF = "x-tollgate-on-behalf-of";
+/** The same, as UTF-8 bytes: for a name a text header cannot carry. */
+const ON_BEHALF_OF_BIN = `${ON_BEHALF_OF}-bin`;
+
+/**
+ * Names the person a call acts for: in `x-tollgate-on-behalf-of` when a text
+ * header can carry the name (printable ASCII, as always), else as UTF-8 in
+ * `x-tollgate-on-behalf-of-bin` (`zoë`, which grpc-js refuses in a text header).
+ */
+export function setOnBehalfOf(metadata: Metadata, name: string): void {
+  if (/^[\x20-\x7e]*$/.test(name)) metadata.set(ON_BEHALF_OF, name);
+  else metadata.set(ON_BEHALF_OF_BIN, Buffer.from(name, "utf8"));
+}
+
+/** The person a call says it acts for, from either header. */
+function onBehalfOfIn(metadata: Metadata): string | undefined {
+  const bytes = metadata.get(ON_BEHALF_OF_BIN)[0];
+  return first(metadata, ON_BEHALF_OF) ?? (Buffer.isBuffer(bytes) && bytes.length > 0 ? bytes.toString("utf8") : undefined);
+}
 
 const principals = new WeakMap<object, Principal>();
 
@@ -82,7 +100,7 @@ async function authorize(
     });
   }
   if (!deferAccount || access.scope !== "account") checkAccount(access, principal, (call.request ?? {}) as Record<string, unknown>, method);
-  const onBehalfOf = first(call.metadata, ON_BEHALF_OF);
+  const onBehalfOf = onBehalfOfIn(call.metadata);
   if (onBehalfOf !== undefined) {
     if (!principal.roles.includes("service")) {
       throw new PermissionDeniedError(`only a service may act on behalf of someone (${ON_BEHALF_OF})`, "ON_BEHALF_OF_NOT_PERMITTED", { role: "service" });

@@ -18,7 +18,7 @@ import { isRole, UserDirectory, type User } from "./domain/access.js";
 import { toHttpError } from "./transport/http-errors.js";
 import { DEFAULT_LOGIN_LIMITS, registerLogin, type LoginLimits } from "./transport/login.js";
 import { registerReceiptRoutes } from "./transport/receipt-routes.js";
-import { registerRoutes } from "./transport/routes.js";
+import { checkQuery, registerRoutes } from "./transport/routes.js";
 
 export { DEMO_USERS } from "./domain/access.js";
 export { DEFAULT_LOGIN_LIMITS, type LoginLimits } from "./transport/login.js";
@@ -131,11 +131,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
   });
 
+  // Once for every route, after sign-in: each query parameter given once, as text without control characters.
+  app.addHook("preHandler", async (request) => {
+    if ((request.routeOptions.url ?? "").startsWith("/api/")) checkQuery(request.query);
+  });
+
   app.setErrorHandler(async (error, request, reply) => {
     const http = toHttpError(error);
     if (http.status === 500) console.error(`[gateway] internal error (trace ${currentTraceId() || "not recorded"}) on ${request.method} ${request.routeOptions.url ?? request.url}:`, error);
     if (http.status === 401 || http.status === 403) await recordRefusal(calls, request, http.status);
-    return reply.status(http.status).send(http.body);
+    return reply.status(http.status).headers(http.headers ?? {}).send(http.body);
   });
 
   // An unknown path answers in the same error shape as every other refusal.

@@ -1,6 +1,6 @@
 import { status } from "@grpc/grpc-js";
 import { DomainError, InvalidArgumentError } from "@tollgate/errors";
-import { errorDetails } from "@tollgate/grpc-kit";
+import { errorDetails, type ErrorDetails } from "@tollgate/grpc-kit";
 
 const HTTP_BY_GRPC: Partial<Record<status, number>> = {
   [status.INVALID_ARGUMENT]: 400,
@@ -11,6 +11,8 @@ const HTTP_BY_GRPC: Partial<Record<status, number>> = {
   [status.ALREADY_EXISTS]: 409,
   [status.FAILED_PRECONDITION]: 409,
   [status.ABORTED]: 409,
+  // Not a rate limit (those are 429, see rateLimited): a limit no retry gets past, such as an answer over the message size limit.
+  [status.RESOURCE_EXHAUSTED]: 503,
   [status.UNAVAILABLE]: 503,
   [status.DEADLINE_EXCEEDED]: 504,
 };
@@ -28,8 +30,14 @@ const HTTP_BY_KIND: Record<DomainError["kind"], number> = {
 
 export interface HttpError {
   status: number;
+  /** Headers the answer carries besides its body (`retry-after`). */
+  headers?: Record<string, string>;
   body: { error: { status: number; code: string; message: string; field?: string; reason?: string } };
 }
+
+/** A service's rate limiter refused the call (RESOURCE_EXHAUSTED, reason RATE_LIMITED or a RetryInfo): worth retrying after the delay. */
+const rateLimited = (details: ErrorDetails) =>
+  details.code === status.RESOURCE_EXHAUSTED && (details.reason === "RATE_LIMITED" || details.retryDelayMs !== undefined);
 
 /** Codes for the HTTP framework's own 4xx answers (malformed JSON, a body too large, a path the static files refuse). */
 const CODE_BY_HTTP: Record<number, string> = {
@@ -57,9 +65,11 @@ export function toHttpError(error: unknown): HttpError {
   }
   if (typeof (error as { code?: unknown })?.code === "number" && "metadata" in (error as object)) {
     const details = errorDetails(error);
-    const code = HTTP_BY_GRPC[details.code] ?? 500;
+    const limited = rateLimited(details);
+    const code = limited ? 429 : (HTTP_BY_GRPC[details.code] ?? 500);
     return {
       status: code,
+      ...(limited && details.retryDelayMs !== undefined ? { headers: { "retry-after": String(Math.ceil(details.retryDelayMs / 1000)) } } : {}),
       body: {
         error: {
           status: code,

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { InvalidArgumentError, NotFoundError } from "@tollgate/errors";
-import { call, page as paged, pageSize } from "@tollgate/grpc-kit";
+import { call, MAX_PAGE_SIZE, page as paged, pageSize } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, notificationsV1, pricingV1 } from "@tollgate/proto";
 import { currentTraceId } from "@tollgate/telemetry";
 import type { CallAuditLog } from "@tollgate/db";
@@ -18,16 +18,38 @@ export interface Clients {
   notifications: notificationsV1.NotificationsServiceClient;
 }
 
+/** The query string as the routes read it: each parameter once, as text (`checkQuery` saw to it before any route ran). */
 type Query = Record<string, string | undefined>;
 type Body = Record<string, unknown>;
 
 const userOf = (request: FastifyRequest) => (request as FastifyRequest & { user: User }).user;
 
+/**
+ * Every query parameter of an API request given once, as text without
+ * control characters, else 400 naming it: a repeated one (`?q=a&q=b`)
+ * arrives as a list, and a NUL (`%00`), which PostgreSQL refuses in text,
+ * would fail deep in a store. No parameter is a place for either.
+ */
+export function checkQuery(query: unknown): void {
+  for (const [name, value] of Object.entries((query ?? {}) as Record<string, unknown>)) {
+    if (typeof value !== "string") throw new InvalidArgumentError(name, "must be given once");
+    if (/\p{Cc}/u.test(value)) throw new InvalidArgumentError(name, "must not contain control characters");
+  }
+}
+
+/** Hits per kind of match a search may ask for (the ledger's bound: ledger.proto `SearchRequest.limit`). */
+const MAX_SEARCH_LIMIT = 100;
+
+/** A whole number from 0 to `max` (unset: 0, the service's default), or 400 naming it (past its int32 field, the call could not be sent). */
+function wholeNumber(query: Query, name: string, max: number): number {
+  const value = query[name] === undefined ? 0 : Number(query[name]);
+  if (!Number.isInteger(value) || value < 0 || value > max) throw new InvalidArgumentError(name, `must be a whole number from 0 to ${max}`);
+  return value;
+}
+
 /** A list's page from `page_size` (0 or unset: the service's default) and `page_token`. */
 export function page(query: Query) {
-  const size = query.page_size === undefined ? 0 : Number(query.page_size);
-  if (!Number.isInteger(size)) throw new InvalidArgumentError("page_size", "must be a whole number");
-  return { pageSize: size, pageToken: query.page_token ?? "" };
+  return { pageSize: wholeNumber(query, "page_size", MAX_PAGE_SIZE), pageToken: query.page_token ?? "" };
 }
 
 function required(value: unknown, field: string): string {
@@ -57,6 +79,9 @@ function oneOf<T>(table: Record<string, T>, name: string, field: string): T {
 export function unitOf(value: unknown, byDefault = "credits"): commonV1.Unit {
   return oneOf(UNITS, String(value ?? byDefault), "unit");
 }
+
+/** The unit a usage read sums: the one named, or (unset) the account's own, which the ledger decides. */
+const usageUnitOf = (value: unknown): commonV1.Unit => (value === undefined || value === "" ? commonV1.Unit.UNIT_UNSPECIFIED : unitOf(value));
 
 /** An optional list of whole numbers (the ledger checks their range; here only that each is one and fits its int32 field). */
 function wholeNumbers(value: unknown, field: string): number[] {
@@ -158,14 +183,14 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     const query = request.query as Query;
     const window = known(WINDOWS, query.window ?? "7d");
     if (window === undefined) throw new InvalidArgumentError("window", "must be 24h, 7d or 30d");
-    const usage = await call(ledger, ledger.getUsage, { accountId: id, window, splitBy: query.split_by ?? "surface" });
+    const usage = await call(ledger, ledger.getUsage, { accountId: id, window, splitBy: query.split_by ?? "surface", unit: usageUnitOf(query.unit) });
     return { points: usage.points.map((p) => ({ start: p.start?.toISOString(), key: p.key, amount_micros: p.amountMicros, requests: p.requests })) };
   });
 
   app.get("/api/accounts/:id/top", async (request) => {
     const { id } = request.params as { id: string };
     const query = request.query as Query;
-    const top = await call(ledger, ledger.getTopUsage, { accountId: id, dimension: required(query.dimension, "dimension"), since: undefined, page: page(query) });
+    const top = await call(ledger, ledger.getTopUsage, { accountId: id, dimension: required(query.dimension, "dimension"), since: undefined, page: page(query), unit: usageUnitOf(query.unit) });
     return {
       data: top.rows.map((r) => ({ id: r.key || "(none)", key: r.key, amount_micros: r.amountMicros, requests: r.requests, share_basis_points: r.shareBasisPoints })),
       total_micros: top.totalMicros,
@@ -216,8 +241,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
   // Support search across accounts: a hold, entry, idempotency key, trace, conversation, task, run or deployment id.
   app.get("/api/search", async (request) => {
     const query = request.query as Query;
-    const limit = query.limit === undefined ? 0 : Number(query.limit);
-    if (!Number.isInteger(limit)) throw new InvalidArgumentError("limit", "must be a whole number");
+    const limit = wholeNumber(query, "limit", MAX_SEARCH_LIMIT);
     const response = await call(ledger, ledger.search, { query: required(query.q?.trim(), "q"), limit });
     return { data: response.hits.map(searchHitView) };
   });

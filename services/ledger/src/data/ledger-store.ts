@@ -53,8 +53,9 @@ export interface OutboxRow {
 export interface LedgerStore {
   /** The USD price per whole unit an add-on pool's reloads are billed at (null: none). */
   setReloadPrice(poolId: string, usdMicrosPerUnit: bigint | null): Promise<void>;
-  usage(accountId: string, dimension: string | null, since: Date, bucket: "hour" | "day" | "week"): Promise<{ start: Date; key: string; amount: string; requests: string }[]>;
-  topUsage(accountId: string, dimension: string, since: Date, offset: number, limit: number): Promise<{ rows: { key: string; amount: string; requests: string }[]; total: bigint }>;
+  /** Charges in `unit` per time bucket and key; keys past the USAGE_KEYS with the most usage are summed under OTHER_KEY. */
+  usage(accountId: string, unit: string, dimension: string | null, since: Date, bucket: "hour" | "day" | "week"): Promise<{ start: Date; key: string; amount: string; requests: string }[]>;
+  topUsage(accountId: string, unit: string, dimension: string, since: Date, offset: number, limit: number): Promise<{ rows: { key: string; amount: string; requests: string }[]; total: bigint }>;
   /** The highest sequence of the event stream so far (0 when empty): StreamEvents after it starts from now. */
   latestEventSequence(): Promise<bigint>;
   /** A run or deployment of the account. */
@@ -99,6 +100,10 @@ export interface LedgerStore {
   budgets(accountId: string, now: Date): Promise<BudgetAnswer[]>;
 }
 
+/** How many keys a usage chart names; the rest are summed under OTHER_KEY. */
+export const USAGE_KEYS = 25;
+export const OTHER_KEY = "(other)";
+
 export class PostgresLedgerStore implements LedgerStore {
   constructor(private readonly em: () => EntityManager) {}
 
@@ -112,34 +117,41 @@ export class PostgresLedgerStore implements LedgerStore {
     return dimension === "bucket" ? "bucket" : `coalesce(attribution->>'${dimension}', '')`;
   }
 
-  async usage(accountId: string, dimension: string | null, since: Date, bucket: "hour" | "day" | "week") {
+  async usage(accountId: string, unit: string, dimension: string | null, since: Date, bucket: "hour" | "day" | "week") {
+    // One answer, not paged: a split by a dimension with many values (conversation_id) names the ones with the most usage.
     const rows = await sql<{ start: string | Date; key: string; amount: string; requests: string }>(
       this.em(),
-      `select date_trunc('${bucket}', ${USAGE_AT}) as start, ${PostgresLedgerStore.keyExpression(dimension)} as key,
-              sum(amount_micros)::text as amount, count(*)::text as requests
-         from ledger.entries
-        where account_id = ? and kind = 'charge' and ${USAGE_AT} >= ?
+      `with points as (
+         select date_trunc('${bucket}', ${USAGE_AT}) as start, ${PostgresLedgerStore.keyExpression(dimension)} as key,
+                sum(amount_micros) as amount, count(*) as requests
+           from ledger.entries
+          where account_id = ? and kind = 'charge' and unit = ? and ${USAGE_AT} >= ?
+          group by 1, 2),
+       ranked as (select key, row_number() over (order by sum(amount) desc, key) as rank from points group by key)
+       select p.start, case when r.rank <= ${USAGE_KEYS} then p.key else '${OTHER_KEY}' end as key,
+              sum(p.amount)::text as amount, sum(p.requests)::text as requests
+         from points p join ranked r using (key)
         group by 1, 2 order by 1, 2`,
-      [accountId, since],
+      [accountId, unit, since],
     );
     return rows.map((row) => ({ ...row, start: new Date(row.start) }));
   }
 
-  async topUsage(accountId: string, dimension: string, since: Date, offset: number, limit: number) {
+  async topUsage(accountId: string, unit: string, dimension: string, since: Date, offset: number, limit: number) {
     const key = PostgresLedgerStore.keyExpression(dimension);
     const rows = await sql<{ key: string; amount: string; requests: string; total: string }>(
       this.em(),
       `select key, amount::text, requests::text, (sum(amount) over ())::text as total from (
          select ${key} as key, sum(amount_micros) as amount, count(*) as requests
-           from ledger.entries where account_id = ? and kind = 'charge' and ${USAGE_AT} >= ?
+           from ledger.entries where account_id = ? and kind = 'charge' and unit = ? and ${USAGE_AT} >= ?
           group by 1) t
         order by t.amount desc, t.key limit ? offset ?`,
-      [accountId, since, limit, offset],
+      [accountId, unit, since, limit, offset],
     );
     const [totals] = await sql<{ total: string }>(
       this.em(),
-      `select coalesce(sum(amount_micros), 0)::text as total from ledger.entries where account_id = ? and kind = 'charge' and ${USAGE_AT} >= ?`,
-      [accountId, since],
+      `select coalesce(sum(amount_micros), 0)::text as total from ledger.entries where account_id = ? and kind = 'charge' and unit = ? and ${USAGE_AT} >= ?`,
+      [accountId, unit, since],
     );
     return { rows, total: BigInt(totals?.total ?? "0") };
   }

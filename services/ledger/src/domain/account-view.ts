@@ -28,6 +28,11 @@ export interface AccountView {
   addOnPrices?: Partial<Record<Unit, bigint>>;
 }
 
+/** The unit an account's usage is reported in unless another is asked for: USD for a bring-your-own-model account, else credits. */
+export function usageUnit(view: Pick<AccountView, "billingMode">): Unit {
+  return view.billingMode === "byom_usd" ? "usd" : "credits";
+}
+
 /** Where the hot path reads accounts and rates: in memory, filled on a miss, kept fresh by streams. */
 export interface AccountDirectory {
   get(accountId: string): Promise<AccountView>;

@@ -2,10 +2,11 @@ import type { LogFollower } from "@tollgate/db";
 import { runContextFromProto, workKindFromProto } from "@tollgate/eligibility";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
 import { actorOf, encodedSize, page, pageOffset, pageSize, serverStream, unary, type HandlerOptions } from "@tollgate/grpc-kit";
-import { ledgerV1 } from "@tollgate/proto";
+import { commonV1, ledgerV1 } from "@tollgate/proto";
 import { int64, usageFromProto } from "@tollgate/rating";
 import { currentTraceId, currentTraceparent } from "@tollgate/telemetry";
 import type { LedgerStore, OutboxRow } from "../data/ledger-store.js";
+import { usageUnit } from "../domain/account-view.js";
 import { totalsOf } from "../domain/balance.js";
 import { cycleMetrics } from "../domain/cycle.js";
 import type { DenialReason } from "../domain/denial.js";
@@ -63,6 +64,10 @@ export function ledgerHandlers(
   options: HandlerOptions,
   decisions: DecisionTelemetry,
 ): Partial<ledgerV1.LedgerServiceServer> {
+  /** The unit a usage read sums: the one asked for, else the account's own (a missing account is NOT_FOUND). */
+  const unitOfUsage = async (accountId: string, unit: commonV1.Unit) =>
+    unit === commonV1.Unit.UNIT_UNSPECIFIED ? usageUnit(await deps.accounts.get(accountId)) : unitFromProto(unit, "unit");
+
   return {
     authorize: unary(async (request: ledgerV1.AuthorizeRequest) => {
       const outcome = await authorize(deps, {
@@ -274,7 +279,8 @@ export function ledgerHandlers(
       const name = L.usageWindowToJSON(request.window).slice("USAGE_WINDOW_".length).toLowerCase();
       if (!["day_hourly", "week_daily", "month_weekly"].includes(name)) throw new InvalidArgumentError("window", "is required");
       const { since, bucket } = usageWindow(name as UsageWindow, new Date());
-      const rows = await store.usage(request.accountId, request.splitBy ? usageDimension(request.splitBy, "split_by") : null, since, bucket);
+      const unit = await unitOfUsage(request.accountId, request.unit);
+      const rows = await store.usage(request.accountId, unit, request.splitBy ? usageDimension(request.splitBy, "split_by") : null, since, bucket);
       return { points: rows.map((row) => ({ start: row.start, key: row.key, amountMicros: row.amount, requests: row.requests })) };
     }, options),
 
@@ -284,7 +290,7 @@ export function ledgerHandlers(
       const limit = pageSize(request.page?.pageSize);
       const offset = pageOffset(request.page?.pageToken);
       const since = request.since ?? (await store.account(request.accountId))?.cycleStart ?? new Date(0);
-      const { rows, total } = await store.topUsage(request.accountId, dimension, since, offset, limit + 1);
+      const { rows, total } = await store.topUsage(request.accountId, await unitOfUsage(request.accountId, request.unit), dimension, since, offset, limit + 1);
       const { items, nextPageToken } = page(rows, limit, (_, count) => String(offset + count));
       return {
         rows: items.map((row) => ({ key: row.key, amountMicros: row.amount, requests: row.requests, shareBasisPoints: shareBasisPoints(BigInt(row.amount), total) })),

@@ -1212,9 +1212,17 @@ export interface GetUsageRequest {
   window: UsageWindow;
   /**
    * Attribution dimension to split by, e.g. "surface", "bucket", "workspace_id".
+   * At most 25 values are named (those with the most usage over the window);
+   * the rest are summed under the key "(other)".
    * Bound: at most 256 characters.
    */
   splitBy: string;
+  /**
+   * The unit summed; unset means the account's own: USD for a bring-your-own-model
+   * account, else credits (tool runs are counted apart, in their own unit).
+   * Bound: a declared value.
+   */
+  unit: Unit;
 }
 
 export interface UsagePoint {
@@ -1241,7 +1249,15 @@ export interface GetTopUsageRequest {
    * Bound: from 1970-01-01 and before 2200-01-01 UTC.
    */
   since: Date | undefined;
-  page: PageRequest | undefined;
+  page:
+    | PageRequest
+    | undefined;
+  /**
+   * The unit summed; unset means the account's own: USD for a bring-your-own-model
+   * account, else credits.
+   * Bound: a declared value.
+   */
+  unit: Unit;
 }
 
 export interface TopUsageRow {
@@ -8520,7 +8536,7 @@ export const SearchResponse: MessageFns<SearchResponse> = {
 };
 
 function createBaseGetUsageRequest(): GetUsageRequest {
-  return { accountId: "", window: 0, splitBy: "" };
+  return { accountId: "", window: 0, splitBy: "", unit: 0 };
 }
 
 export const GetUsageRequest: MessageFns<GetUsageRequest> = {
@@ -8533,6 +8549,9 @@ export const GetUsageRequest: MessageFns<GetUsageRequest> = {
     }
     if (message.splitBy !== "") {
       writer.uint32(26).string(message.splitBy);
+    }
+    if (message.unit !== 0) {
+      writer.uint32(32).int32(message.unit);
     }
     return writer;
   },
@@ -8574,6 +8593,14 @@ export const GetUsageRequest: MessageFns<GetUsageRequest> = {
             message.splitBy = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.unit = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -8599,6 +8626,7 @@ export const GetUsageRequest: MessageFns<GetUsageRequest> = {
         : isSet(object.split_by)
         ? globalThis.String(object.split_by)
         : "",
+      unit: isSet(object.unit) ? unitFromJSON(object.unit) : 0,
     };
   },
 
@@ -8613,6 +8641,9 @@ export const GetUsageRequest: MessageFns<GetUsageRequest> = {
     if (message.splitBy !== "") {
       obj.splitBy = message.splitBy;
     }
+    if (message.unit !== 0) {
+      obj.unit = unitToJSON(message.unit);
+    }
     return obj;
   },
 
@@ -8624,6 +8655,7 @@ export const GetUsageRequest: MessageFns<GetUsageRequest> = {
     message.accountId = object.accountId ?? "";
     message.window = object.window ?? 0;
     message.splitBy = object.splitBy ?? "";
+    message.unit = object.unit ?? 0;
     return message;
   },
 };
@@ -8819,7 +8851,7 @@ export const GetUsageResponse: MessageFns<GetUsageResponse> = {
 };
 
 function createBaseGetTopUsageRequest(): GetTopUsageRequest {
-  return { accountId: "", dimension: "", since: undefined, page: undefined };
+  return { accountId: "", dimension: "", since: undefined, page: undefined, unit: 0 };
 }
 
 export const GetTopUsageRequest: MessageFns<GetTopUsageRequest> = {
@@ -8835,6 +8867,9 @@ export const GetTopUsageRequest: MessageFns<GetTopUsageRequest> = {
     }
     if (message.page !== undefined) {
       PageRequest.encode(message.page, writer.uint32(34).fork()).join();
+    }
+    if (message.unit !== 0) {
+      writer.uint32(40).int32(message.unit);
     }
     return writer;
   },
@@ -8884,6 +8919,14 @@ export const GetTopUsageRequest: MessageFns<GetTopUsageRequest> = {
             message.page = PageRequest.decode(reader, reader.uint32());
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.unit = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -8906,6 +8949,7 @@ export const GetTopUsageRequest: MessageFns<GetTopUsageRequest> = {
       dimension: isSet(object.dimension) ? globalThis.String(object.dimension) : "",
       since: isSet(object.since) ? fromJsonTimestamp(object.since) : undefined,
       page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+      unit: isSet(object.unit) ? unitFromJSON(object.unit) : 0,
     };
   },
 
@@ -8923,6 +8967,9 @@ export const GetTopUsageRequest: MessageFns<GetTopUsageRequest> = {
     if (message.page !== undefined) {
       obj.page = PageRequest.toJSON(message.page);
     }
+    if (message.unit !== 0) {
+      obj.unit = unitToJSON(message.unit);
+    }
     return obj;
   },
 
@@ -8937,6 +8984,7 @@ export const GetTopUsageRequest: MessageFns<GetTopUsageRequest> = {
     message.page = (object.page !== undefined && object.page !== null)
       ? PageRequest.fromPartial(object.page)
       : undefined;
+    message.unit = object.unit ?? 0;
     return message;
   },
 };
