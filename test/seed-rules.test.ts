@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { call } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
-import { createTestDatabase, type TestDatabase } from "@tollgate/testing";
+import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
 import pg from "pg";
 import { CREDIT } from "./fixtures.js";
 import { startPlatform, type Platform } from "./platform.js";
@@ -108,6 +108,22 @@ describe("a unit the plan does not name", () => {
     // Usage reported after the fact is recorded and nothing of it collected.
     const charged = await call(ledger, ledger.charge, L.ChargeRequest.fromPartial({ accountId: "empty-co", usage: reply("five"), final: true, idempotencyKey: "c1" }));
     expect(charged).toMatchObject({ chargedMicros: "0", uncollectedMicros: String(5 * CREDIT), balanceMicros: "0", proceed: false });
+  });
+});
+
+describe("the upgrade prompt of a free tier", () => {
+  it("is at 75 % used when the plan names none: the plan says so, the ledger crosses it and the prompt shows", async () => {
+    await plan("free-unprompted", { freeTier: true, allotments: [credits(100)], thresholds: E.NotificationThresholds.fromPartial({ bannerPercents: [50] }) });
+    const { entitlements, ledger, notifications } = platform.clients;
+    const published = await call(entitlements, entitlements.getPlan, { planId: "free-unprompted", version: "0" });
+    expect(published.plan?.thresholds?.upgradePromptPercent).toBe(75);
+    await account("free-unprompted", "free-unprompted");
+    await call(ledger, ledger.charge, L.ChargeRequest.fromPartial({ accountId: "free-unprompted", usage: reply("five", 16), final: true, idempotencyKey: "free-80" })); // 80 of 100
+    const banners = await eventually(async () => {
+      const listed = await call(notifications, notifications.listBanners, { accountId: "free-unprompted", includeDismissed: false });
+      return listed.banners.some((b) => b.rule === "upgrade_prompt") ? listed.banners : undefined;
+    }, 5_000, "the upgrade prompt");
+    expect(banners.find((b) => b.rule === "upgrade_prompt")?.thresholdPercent).toBe(75);
   });
 });
 

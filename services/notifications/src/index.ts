@@ -102,7 +102,7 @@ export async function startNotificationsService(options: NotificationsServiceOpt
       ? {
           bannerPercents: t.bannerPercents,
           emailPercents: t.emailPercents,
-          upgradePromptPercent: plan?.freeTier && !t.upgradePromptPercent ? 75 : t.upgradePromptPercent,
+          upgradePromptPercent: t.upgradePromptPercent, // a free tier's default is entitlements' (planToProto)
           referralPromptPercent: t.referralPromptPercent,
           freeTier: plan?.freeTier ?? false,
         }

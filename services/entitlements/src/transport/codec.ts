@@ -25,8 +25,20 @@ export function billingModeFromProto(mode: entitlementsV1.BillingMode, field: st
 
 
 
+/** Where a free-tier plan that names none shows its upgrade prompt (seed 002: "at 75% usage, an upgrade button appears"). */
+export const FREE_TIER_UPGRADE_PROMPT_PERCENT = 75;
+
+/**
+ * A plan version as published, with the defaults every reader gets alike: a
+ * free-tier plan with no upgrade prompt has it at FREE_TIER_UPGRADE_PROMPT_PERCENT,
+ * so the ledger emits that crossing and notifications shows the prompt.
+ */
 export function planToProto(row: PlanVersion): entitlementsV1.Plan {
-  return { ...E.Plan.fromJSON(row.document), planId: row.planId, version: row.version, publishedAt: row.publishedAt };
+  const plan = { ...E.Plan.fromJSON(row.document), planId: row.planId, version: row.version, publishedAt: row.publishedAt };
+  if (plan.freeTier && !plan.thresholds?.upgradePromptPercent) {
+    plan.thresholds = { ...E.NotificationThresholds.fromPartial(plan.thresholds ?? {}), upgradePromptPercent: FREE_TIER_UPGRADE_PROMPT_PERCENT };
+  }
+  return plan;
 }
 
 export function accountToProto(account: Account): entitlementsV1.Account {
