@@ -110,16 +110,25 @@ export async function recordDemoUsage(ledger: ledgerV1.LedgerServiceClient, opti
 
 /**
  * A guardrail, a custom script and a fine-tuned model deployed on the demo
- * enterprise account, so the console's Guardrails, Custom scripts and Models
- * tabs have something to show (the metering tick charges them as they run).
- * Fixed idempotency keys: a second start replays instead of deploying twice.
+ * enterprise account, each as its kind of work, and the fine-tuning job that
+ * made the model, so the console's Guardrails, Custom scripts and Models tabs
+ * have something to show (the metering tick charges the deployments as they
+ * run). Fixed idempotency keys: a second start replays instead of deploying
+ * or charging twice.
  */
 export async function deployDemoWork(ledger: ledgerV1.LedgerServiceClient): Promise<number> {
-  const deployments: { deploymentId: string; hardware: pricingV1.Usage; replicas: number; labels: Record<string, string> }[] = [
-    { deploymentId: "pii-scanner", hardware: { kind: { $case: "cpuTime", cpuTime: { cpuType: "x86-standard", cores: "2", seconds: "0" } } }, replicas: 1, labels: { guardrail: "PII scanner" } },
-    { deploymentId: "invoice-parser", hardware: { kind: { $case: "hardwareProfileTime", hardwareProfileTime: { profile: "script-medium", seconds: "0" } } }, replicas: 1, labels: { language: "Python 3.12" } },
-    { deploymentId: "support-llama-ft", hardware: { kind: { $case: "gpuTime", gpuTime: { gpuType: "A100", replicas: "0", seconds: "0" } } }, replicas: 2, labels: { type: "fine-tuned", model: "llama-3.1-8b" } },
+  const K = commonV1.WorkKind;
+  const deployments: { deploymentId: string; hardware: pricingV1.Usage; replicas: number; labels: Record<string, string>; workKind: commonV1.WorkKind }[] = [
+    { deploymentId: "pii-scanner", hardware: { kind: { $case: "cpuTime", cpuTime: { cpuType: "x86-standard", cores: "2", seconds: "0" } } }, replicas: 1, labels: { guardrail: "PII scanner" }, workKind: K.WORK_KIND_GUARDRAIL },
+    { deploymentId: "invoice-parser", hardware: { kind: { $case: "hardwareProfileTime", hardwareProfileTime: { profile: "script-medium", seconds: "0" } } }, replicas: 1, labels: { language: "Python 3.12" }, workKind: K.WORK_KIND_CUSTOM_SCRIPT },
+    { deploymentId: "support-llama-ft", hardware: { kind: { $case: "gpuTime", gpuTime: { gpuType: "A100", replicas: "0", seconds: "0" } } }, replicas: 2, labels: { type: "fine-tuned", model: "llama-3.1-8b" }, workKind: K.WORK_KIND_MODEL_HOSTING },
   ];
+  // The fine-tuning job behind support-llama-ft: 2 million training tokens, 3 epochs on an A100 (12 credits at the demo rates).
+  await call(ledger, ledger.charge, ledgerV1.ChargeRequest.fromPartial({
+    accountId: "demo-enterprise", final: true, idempotencyKey: "demo-fine-tune-support-llama-ft", workKind: K.WORK_KIND_FINE_TUNING,
+    usage: { kind: { $case: "fineTuning", fineTuning: { trainingTokens: "2000000", sizeClass: "small", epochs: "3", hardware: "A100" } } },
+    attribution: commonV1.Attribution.fromPartial({ model: "llama-3.1-8b" }),
+  }));
   let deployed = 0;
   for (const d of deployments) {
     const answer = await call(ledger, ledger.deploy, ledgerV1.DeployRequest.fromPartial({

@@ -114,6 +114,14 @@ describe("limits per kind of work in the console", () => {
       accountId: "guard-co", deploymentId: "llama", replicas: 1, idempotencyKey: `llama-${Date.now()}`, workKind: commonV1.WorkKind.WORK_KIND_MODEL_HOSTING,
       hardware: { kind: { $case: "gpuTime", gpuTime: { gpuType: "A100", replicas: "0", seconds: "0" } } },
     }))).allowed, { timeout: 10_000 }).toBe(true);
+
+    // The Models tab's totals: guardrails are in the ai bucket ("model credits cover model inference and guardrails"),
+    // and hosting and fine-tuning are counted by their kind of work.
+    await page.goto(`${gateway.url}/#/tollgate-accounts/guard-co/show/models`);
+    await expect.poll(() => page.getByTestId("bucket-total-ai").textContent(), { timeout: 10_000 }).toMatch(/Inference and guardrails[^0-9]*5(\.\d+)? credits/);
+    expect(await page.getByTestId("kind-total-fine_tuning").textContent()).toContain("no usage");
+    await page.goto(`${gateway.url}/#/tollgate-accounts/guard-co/show/scripts`);
+    await expect.poll(() => page.getByTestId("kind-total-custom_script").textContent(), { timeout: 10_000 }).toMatch(/Hosting credits \(custom scripts\).*no usage/);
     await page.close();
   }, 120_000);
 });

@@ -1,7 +1,7 @@
 import { Alert, Box, Card, CardContent, CardHeader, Stack, Typography } from "@mui/material";
 import { useRecordContext } from "react-admin";
 import { Cell, Legend, Pie, PieChart, ResponsiveContainer, Tooltip } from "recharts";
-import type { Account, TopPage } from "../api-types";
+import type { Account, TopDimension, TopPage } from "../api-types";
 import { TopTable, rowUnit } from "../components/TopTable";
 import { CHART_COLORS, UsageChart } from "../components/UsageChart";
 import { RESOURCES } from "../data-provider";
@@ -27,12 +27,14 @@ function useAccount() {
   return account ? { account, id: String(account.id), unit: primaryUnit(account) } : null;
 }
 
-/** The bucket split (top by `bucket`), for the pie and the per-bucket totals. */
-function useBuckets(accountId: string) {
-  return useTollgateQuery(["top", accountId, "bucket", "all"], (p, signal) =>
-    p.getAccountTop(RESOURCES.accounts, { accountId, dimension: "bucket", pageSize: 50, signal }) as Promise<TopPage>,
+/** A split of the usage by one dimension (top by `dimension`): the bucket split feeds the pie and the per-bucket totals. */
+function useSplit(accountId: string, dimension: TopDimension) {
+  return useTollgateQuery(["top", accountId, dimension, "all"], (p, signal) =>
+    p.getAccountTop(RESOURCES.accounts, { accountId, dimension, pageSize: 50, signal }) as Promise<TopPage>,
   );
 }
+
+const useBuckets = (accountId: string) => useSplit(accountId, "bucket");
 
 function UsedOf({ testId, title, used, granted, unit }: { testId: string; title: string; used: string; granted: string; unit: string }) {
   return (
@@ -115,17 +117,17 @@ export function ToolsTab() {
   );
 }
 
-/** Total of one bucket (e.g. compute = hosting and fine-tuning), from the bucket split. */
-function BucketTotal({ accountId, bucket, title, unit }: { accountId: string; bucket: string; title: string; unit: string }) {
-  const query = useBuckets(accountId);
-  const row = query.data?.data.find((r) => r.key === bucket);
+/** Total of one value of a split: a bucket (ai = inference and guardrails), or a kind of work (custom_script). */
+function SplitTotal({ accountId, dimension, value, title, unit }: { accountId: string; dimension: "bucket" | "work_kind"; value: string; title: string; unit: string }) {
+  const query = useSplit(accountId, dimension);
+  const row = query.data?.data.find((r) => r.key === value);
   return (
-    <Card variant="outlined" sx={{ flex: "1 1 240px" }} data-testid={`bucket-total-${bucket}`}>
+    <Card variant="outlined" sx={{ flex: "1 1 240px" }} data-testid={`${dimension === "bucket" ? "bucket" : "kind"}-total-${value}`}>
       <CardContent>
         <Typography variant="caption" color="text.secondary">
           {title}
         </Typography>
-        <Typography variant="h6">{query.isPending ? "…" : formatAmount(row?.amount_micros ?? "0", rowUnit("bucket", bucket, unit))}</Typography>
+        <Typography variant="h6">{query.isPending ? "…" : formatAmount(row?.amount_micros ?? "0", rowUnit(dimension, value, unit))}</Typography>
         <Typography variant="body2" color="text.secondary">
           {row ? `${Number(row.requests).toLocaleString("en-US")} requests` : "no usage"}
         </Typography>
@@ -140,8 +142,9 @@ export function ModelsTab() {
   return (
     <Stack spacing={2} sx={{ py: 1 }}>
       <Stack direction="row" sx={{ flexWrap: "wrap", gap: 2 }}>
-        <BucketTotal accountId={ctx.id} bucket="ai" title="Inference and guardrails (ai bucket)" unit={ctx.unit} />
-        <BucketTotal accountId={ctx.id} bucket="compute" title="Hosting and fine-tuning (compute bucket)" unit={ctx.unit} />
+        <SplitTotal accountId={ctx.id} dimension="bucket" value="ai" title="Inference and guardrails (ai bucket)" unit={ctx.unit} />
+        <SplitTotal accountId={ctx.id} dimension="work_kind" value="model_hosting" title="Hosting credits (model deployments)" unit={ctx.unit} />
+        <SplitTotal accountId={ctx.id} dimension="work_kind" value="fine_tuning" title="Fine-tuning credits" unit={ctx.unit} />
       </Stack>
       <TopTable accountId={ctx.id} dimension="model" title="Models" keyLabel="Model name" amountLabel="Credits used" noneLabel="Usage without a model" unit={ctx.unit} pageSize={25} />
       <GpuDeployments accountId={ctx.id} />
@@ -173,7 +176,7 @@ export function ScriptsTab() {
   return (
     <Stack spacing={2} sx={{ py: 1 }}>
       <Stack direction="row" sx={{ flexWrap: "wrap", gap: 2 }}>
-        <BucketTotal accountId={ctx.id} bucket="compute" title="Hosting credits (compute bucket)" unit={ctx.unit} />
+        <SplitTotal accountId={ctx.id} dimension="work_kind" value="custom_script" title="Hosting credits (custom scripts)" unit={ctx.unit} />
       </Stack>
       <ScriptDeployments accountId={ctx.id} plan={{ planId: ctx.account.plan_id, version: ctx.account.plan_version }} />
       <TopTable accountId={ctx.id} dimension="deployment_id" title="Deployed scripts and hosting" keyLabel="Deployment" amountLabel="Credits used" noneLabel="Not a deployment" unit={ctx.unit} pageSize={25} />
