@@ -290,6 +290,11 @@ describe("errors", () => {
     expect(otherAccount).toMatchObject({ constructor: PermissionDeniedError, reason: "ACCOUNT_NOT_PERMITTED" });
   });
 
+  it("carries a person's name beyond ASCII (zoë) to the services, which accept it from a service principal only", async () => {
+    const error = await client({ onBehalfOf: "zoë" }).charge({ accountId: "errors", usage: usage.replies("gpt-4o") }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ constructor: PermissionDeniedError, reason: "ON_BEHALF_OF_NOT_PERMITTED" });
+  });
+
   it("NOT_FOUND names what is missing", async () => {
     const error = await client().authorize({ accountId: "nobody-here", estimate: usage.replies("gpt-4o") }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(NotFoundError);

@@ -350,13 +350,18 @@ describe("gateway hardening", () => {
     }
   });
 
-  it("refuses a token without an expiry, even one signed with the right secret", async () => {
+  it("refuses a token without an expiry or one that lives too long, even signed with the right secret", async () => {
     const key = new TextEncoder().encode(SECRET);
     const forever = await new SignJWT({ role: "admin" }).setProtectedHeader({ alg: "HS256" }).setSubject("ada").setIssuedAt().sign(key);
     const refused = await api("/api/me", { token: forever });
     expect(refused).toMatchObject({ status: 401, body: { error: { reason: "TOKEN_INVALID" } } });
     const expiring = await new SignJWT({ role: "admin" }).setProtectedHeader({ alg: "HS256" }).setSubject("ada").setIssuedAt().setExpirationTime("5m").sign(key);
     expect((await api("/api/me", { token: expiring })).body).toEqual({ username: "ada", role: "admin" });
+    // Nor one that lives longer than GATEWAY_MAX_TOKEN_HOURS (24 by default): a leaked token stops working in bounded time.
+    const decade = await new SignJWT({ role: "admin" }).setProtectedHeader({ alg: "HS256" }).setSubject("ada").setIssuedAt().setExpirationTime("3650d").sign(key);
+    expect(await api("/api/me", { token: decade })).toMatchObject({ status: 401, body: { error: { reason: "TOKEN_INVALID" } } });
+    const day = await new SignJWT({ role: "admin" }).setProtectedHeader({ alg: "HS256" }).setSubject("ada").setIssuedAt().setExpirationTime("23h").sign(key);
+    expect((await api("/api/me", { token: day })).status).toBe(200);
     const issued = await login("ada", "admin-pass");
     const claims = JSON.parse(Buffer.from(issued.split(".")[1]!, "base64url").toString()) as { exp?: number; iat: number };
     expect(claims.exp! - claims.iat).toBe(12 * 3600);

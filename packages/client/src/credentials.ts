@@ -77,7 +77,11 @@ export function bearerInterceptor(token: () => Promise<string>, onBehalfOf?: str
   return (callOptions, nextCall) =>
     new InterceptingCall(nextCall(callOptions), {
       start(metadata, listener, next) {
-        if (onBehalfOf) metadata.set("x-tollgate-on-behalf-of", onBehalfOf);
+        // A name a text header can carry (printable ASCII) as text, any other as UTF-8 bytes in the `-bin` header, as the services read it (grpc-kit's guard).
+        if (onBehalfOf) {
+          if (/^[\x20-\x7e]*$/.test(onBehalfOf)) metadata.set("x-tollgate-on-behalf-of", onBehalfOf);
+          else metadata.set("x-tollgate-on-behalf-of-bin", Buffer.from(onBehalfOf, "utf8"));
+        }
         token().then(
           (value) => {
             metadata.set("authorization", `Bearer ${value}`);

@@ -38,10 +38,15 @@ export interface GatewayOptions {
   corsOrigins?: string[];
   /** Lifetime of the tokens `/api/login` issues (every token must carry `exp`). */
   tokenTtl?: string;
+  /** How far ahead any token's `exp` may be, in hours (default 24): a minted token that lives longer is refused, so a leaked one stops working in bounded time. */
+  maxTokenHours?: number;
   loginLimits?: LoginLimits;
   /** The gateway's own credential on its gRPC calls (a `service` principal holding every role). */
   credentials?: Credential;
 }
+
+/** How far ahead a console token's expiry may be unless GATEWAY_MAX_TOKEN_HOURS says otherwise (the gateway's own last 12 hours). */
+export const DEFAULT_MAX_TOKEN_HOURS = 24;
 
 export interface Gateway {
   url: string;
@@ -113,6 +118,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     consoleUser.run({}, () => RequestContext.create(orm.em, done));
   });
 
+  const maxTokenSeconds = (options.maxTokenHours ?? DEFAULT_MAX_TOKEN_HOURS) * 3600;
   app.addHook("preHandler", async (request) => {
     // By the matched route, not the raw URL, so no spelling of a path slips past the check.
     const route = request.routeOptions.url ?? "";
@@ -123,6 +129,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     try {
       const { payload } = await jwtVerify(token, key, { algorithms: ["HS256"], requiredClaims: ["exp"] });
       if (typeof payload.sub !== "string" || !isRole(payload.role)) throw new Error("claims");
+      if (payload.exp! - Date.now() / 1000 > maxTokenSeconds) throw new Error("lives too long");
       (request as FastifyRequest & { user: User }).user = { username: payload.sub, role: payload.role };
       const context = consoleUser.getStore();
       if (context) context.username = payload.sub;

@@ -5,7 +5,7 @@ registerTelemetry({ serviceName: "tollgate-gateway" });
 
 const { credentialShape, env, z } = await import("@tollgate/config");
 const { clientCredentialFromEnv, runService, ROLES } = await import("@tollgate/grpc-kit");
-const { DEFAULT_LOGIN_LIMITS, DEMO_USERS, startGateway } = await import("./index.js");
+const { DEFAULT_LOGIN_LIMITS, DEFAULT_MAX_TOKEN_HOURS, DEMO_USERS, startGateway } = await import("./index.js");
 
 // Demo logins only when asked for (`npm start` does); otherwise GATEWAY_USERS must name the users.
 const demoUsers = process.env.GATEWAY_DEMO_USERS === "true";
@@ -23,6 +23,7 @@ await runService(
     GATEWAY_LOGIN_MAX_PER_USER: env.positiveInt(DEFAULT_LOGIN_LIMITS.perUser),
     GATEWAY_LOGIN_MAX_PER_ADDRESS: env.positiveInt(DEFAULT_LOGIN_LIMITS.perAddress),
     GATEWAY_LOGIN_WINDOW_MS: env.positiveInt(DEFAULT_LOGIN_LIMITS.windowMs),
+    GATEWAY_MAX_TOKEN_HOURS: env.positiveInt(DEFAULT_MAX_TOKEN_HOURS),
     GATEWAY_CORS_ORIGINS: z.string().default(""),
     GATEWAY_STATIC_DIR: z.string().optional(),
     ENTITLEMENTS_ADDRESS: env.address().default("127.0.0.1:50051"),
@@ -42,6 +43,7 @@ await runService(
       secret: config.GATEWAY_SECRET,
       users: [config.GATEWAY_USERS, demoUsers ? DEMO_USERS : ""].filter(Boolean).join(","),
       loginLimits: { perUser: config.GATEWAY_LOGIN_MAX_PER_USER, perAddress: config.GATEWAY_LOGIN_MAX_PER_ADDRESS, windowMs: config.GATEWAY_LOGIN_WINDOW_MS },
+      maxTokenHours: config.GATEWAY_MAX_TOKEN_HOURS,
       corsOrigins: config.GATEWAY_CORS_ORIGINS.split(",").map((o) => o.trim()).filter(Boolean),
       ...(config.GATEWAY_STATIC_DIR ? { staticDir: config.GATEWAY_STATIC_DIR } : {}),
       addresses: {
