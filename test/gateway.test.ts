@@ -10,19 +10,20 @@ import { spawnService, stopProcesses } from "../scripts/services.js";
 import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
 import { call, ROLES } from "@tollgate/grpc-kit";
 import { startPricingService, type PricingService } from "@tollgate/pricing";
-import { entitlementsV1, ledgerV1 } from "@tollgate/proto";
+import { entitlementsV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
 import { replies, seedStarter } from "./fixtures.js";
 import { startPlatform, type Platform } from "./platform.js";
+import { startWebhookReceiver } from "./sinks.js";
 
 let db: TestDatabase;
 let platform: Platform;
 let gateway: Gateway;
 const SECRET = "a-test-secret-that-is-long-enough-0123456789";
 
-async function api(path: string, init: { method?: string; token?: string; body?: unknown } = {}) {
+async function api(path: string, init: { method?: string; token?: string; body?: unknown; headers?: Record<string, string> } = {}) {
   const response = await fetch(`${gateway.url}${path}`, {
     method: init.method ?? "GET",
-    headers: { ...(init.token ? { authorization: `Bearer ${init.token}` } : {}), ...(init.body ? { "content-type": "application/json" } : {}) },
+    headers: { ...(init.token ? { authorization: `Bearer ${init.token}` } : {}), ...(init.body ? { "content-type": "application/json" } : {}), ...init.headers },
     ...(init.body ? { body: JSON.stringify(init.body) } : {}),
   });
   return { status: response.status, body: (await response.json()) as Record<string, any>, traceId: response.headers.get("x-trace-id") };
@@ -507,5 +508,46 @@ describe("search and rate table versions from the console", () => {
     const version = await api("/api/rate-tables/default/1", { token: viewer });
     expect(version.body).toMatchObject({ id: "default@1", table_id: "default", version: "1" });
     expect((await api("/api/rate-tables/default/99", { token: viewer })).status).toBe(404);
+  });
+});
+
+describe("notifications from the console", () => {
+  it("resends once for a resend repeated with the same Idempotency-Key, answering the same; the key with another body is 409", async () => {
+    const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const hook = await startWebhookReceiver(secret);
+    const { entitlements, ledger, notifications } = platform.clients;
+    await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId: "resent", name: "resent", planId: "starter", seats: 1, adminEmails: ["admin@resent.example"] }));
+    await call(notifications, notifications.setPreferences, { preferences: notificationsV1.Preferences.fromPartial({ accountId: "resent", webhooks: [{ url: hook.url, secret }] }) });
+    await call(ledger, ledger.charge, ledgerV1.ChargeRequest.fromPartial({ accountId: "resent", usage: replies("gpt-4o", 5), final: true, idempotencyKey: "resent-25" })); // 25 %: the 20 % webhook
+    await eventually(async () => (hook.received.length === 1 ? true : undefined), 8_000, "the 20 % webhook");
+
+    const operator = await login("otto", "operator-pass");
+    const row = async () => {
+      const listed = await api("/api/notifications?account_id=resent", { token: operator });
+      return listed.body.data.find((n: { channel: string }) => n.channel === "webhook") as { id: string; status: string; attempts: number };
+    };
+    const delivered = await eventually(async () => ((await row())?.status === "delivered" ? row() : undefined), 8_000, "a delivered webhook");
+    const resend = (reason: string) =>
+      api(`/api/notifications/${delivered.id}/resend`, { method: "POST", token: operator, body: { reason }, headers: { "idempotency-key": "console-resend-1" } });
+
+    const first = await resend("the receiver lost it");
+    expect(first).toMatchObject({ status: 200, body: { notification: { id: delivered.id, status: "pending", attempts: 1 } } });
+    await eventually(async () => ((await row()).status === "delivered" ? true : undefined), 8_000, "the resent webhook");
+    expect(hook.received).toHaveLength(2);
+
+    // The console's retry of the same request: the same answer (audited again), nothing sent.
+    const again = await resend("the receiver lost it");
+    expect(again.status).toBe(200);
+    expect(again.body.notification).toEqual(first.body.notification);
+    expect(again.body.audit_id).not.toBe(first.body.audit_id);
+    await new Promise((resolve) => setTimeout(resolve, 700)); // the worker polls every 100 ms: a second send would have gone by now
+    expect(hook.received).toHaveLength(2);
+    expect(await row()).toMatchObject({ status: "delivered", attempts: 2 });
+
+    const reused = await resend("another reason");
+    expect(reused).toMatchObject({ status: 409, body: { error: { reason: "IDEMPOTENCY_KEY_REUSED" } } });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(hook.received).toHaveLength(2);
+    await hook.stop();
   });
 });

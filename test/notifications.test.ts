@@ -3,10 +3,10 @@ import { call } from "@tollgate/grpc-kit";
 import { entitlementsV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
 import { CallAuditLog } from "@tollgate/db";
 import { startNotificationsService } from "@tollgate/notifications";
-import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
+import { createTestDatabase, errorDetails, eventually, type TestDatabase } from "@tollgate/testing";
 import { createClient } from "@tollgate/grpc-kit";
 import pg from "pg";
-import { replies, seedStarter } from "./fixtures.js";
+import { CREDIT, replies, seedStarter } from "./fixtures.js";
 import { startPlatform, type Platform } from "./platform.js";
 import { startSmtpSink, startWebhookReceiver } from "./sinks.js";
 
@@ -102,6 +102,107 @@ describe("the run-out projection", () => {
     const projected = hook.received.filter((w) => w.type === "usage.run_out_projected");
     expect(projected).toHaveLength(1);
     expect(Math.abs(Date.parse(String(projected[0]!.data.run_out_at)) - expected.getTime())).toBeLessThan(DAY / 2);
+    await hook.stop();
+  });
+});
+
+describe("the negative limit", () => {
+  it("tells the admins by email and webhook once when a charge takes the balance to its negative limit, not again while it stays there", async () => {
+    const hook = await startWebhookReceiver(SECRET);
+    await account("overdrawn", hook.url);
+    await spend("overdrawn", "over-1", 21); // 105 credits asked of 100 (no negative limit): 100 collected, 5 not
+    const reached = () => hook.received.filter((w) => w.type === "balance.negative_limit_reached");
+    await eventually(async () => (reached().length === 1 ? true : undefined), 8_000, "the negative-limit webhook");
+    expect(reached()[0]!.data).toMatchObject({ account_id: "overdrawn", unit: "credits", balance_micros: "0", negative_limit_micros: "0", uncollected_micros: String(5 * CREDIT) });
+    const mail = await eventually(async () => smtp.messages.find((m) => JSON.stringify(m.to).includes("admin@overdrawn.example") && m.subject?.includes("negative limit")), 8_000, "the email");
+    expect(mail.subject).toBe("Your credits balance reached its negative limit");
+    // Still at the limit: another charge collects nothing and says nothing more.
+    await spend("overdrawn", "over-2", 1);
+    await spend("overdrawn", "over-3", 1);
+    const rows = await eventually(async () => {
+      const all = await log("overdrawn");
+      return all.length > 0 && all.every((n) => n.status === N.DeliveryStatus.DELIVERY_STATUS_DELIVERED) ? all : undefined;
+    }, 8_000, "the deliveries settled");
+    expect(rows.filter((r) => r.rule === "negative_limit_reached").map((r) => r.channel).sort()).toEqual([N.Channel.CHANNEL_EMAIL, N.Channel.CHANNEL_WEBHOOK].sort());
+    await hook.stop();
+  });
+});
+
+// Before "threshold alerts": its last test restarts the service, which platform.clients no longer reach.
+describe("idempotency keys on support changes", () => {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  it("sends a resend retried with the same key once (one more email in total, not two), and refuses the key for another notification", async () => {
+    const hook = await startWebhookReceiver(SECRET);
+    await account("retried", hook.url);
+    await spend("retried", "retried-1", 11); // 55 %: webhooks 20 and 50, the 50 % email
+    const rows = await settled("retried", 3);
+    const email = rows.find((r) => r.channel === N.Channel.CHANNEL_EMAIL)!;
+    const mails = () => smtp.messages.filter((m) => JSON.stringify(m.to).includes("admin@retried.example"));
+    expect(mails()).toHaveLength(1);
+    const row = async (id: string) => (await log("retried")).find((r) => r.notificationId === id)!;
+
+    const { notifications } = platform.clients;
+    const resend = (notificationId: string, reason = "the customer lost it") =>
+      call(notifications, notifications.resendNotification, { notificationId, actor: "support@example.com", reason, idempotencyKey: "resend-retried-1" });
+    const first = await resend(email.notificationId);
+    expect(first.notification).toMatchObject({ notificationId: email.notificationId, status: N.DeliveryStatus.DELIVERY_STATUS_PENDING, attempts: 1 });
+    await eventually(async () => ((await row(email.notificationId)).status === N.DeliveryStatus.DELIVERY_STATUS_DELIVERED ? true : undefined), 8_000, "the resent email");
+    expect(mails()).toHaveLength(2);
+
+    // The retry (a double click, a gateway's retry) answers what the first call did and sends nothing.
+    const again = await resend(email.notificationId);
+    expect(again).toEqual(first);
+    await sleep(700); // the worker polls every 100 ms: a second send would have gone by now
+    expect(mails()).toHaveLength(2);
+    expect(await row(email.notificationId)).toMatchObject({ status: N.DeliveryStatus.DELIVERY_STATUS_DELIVERED, attempts: 2 });
+
+    // The same key for another notification, or with another reason: ALREADY_EXISTS, and nothing is sent.
+    const webhook = rows.find((r) => r.channel === N.Channel.CHANNEL_WEBHOOK)!;
+    for (const reused of [await resend(webhook.notificationId).catch((e: unknown) => e), await resend(email.notificationId, "another reason").catch((e: unknown) => e)]) {
+      expect(errorDetails(reused)).toMatchObject({ code: 6, reason: "IDEMPOTENCY_KEY_REUSED" });
+    }
+    await sleep(300);
+    expect(await row(webhook.notificationId)).toMatchObject({ status: N.DeliveryStatus.DELIVERY_STATUS_DELIVERED, attempts: 1 });
+    expect(hook.received).toHaveLength(2);
+    expect(mails()).toHaveLength(2);
+
+    // Without a key every resend sends again, as before.
+    await call(notifications, notifications.resendNotification, { notificationId: webhook.notificationId, actor: "support@example.com", reason: "again", idempotencyKey: "" });
+    await eventually(async () => (hook.received.length === 3 ? true : undefined), 8_000, "the webhook resent without a key");
+    await hook.stop();
+  });
+
+  it("answers a dismissal and a preferences change retried with the same key as the first time, writing nothing more", async () => {
+    const hook = await startWebhookReceiver(SECRET);
+    await account("prefs", hook.url);
+    const { notifications } = platform.clients;
+    const save = (emailRecipients: string[], idempotencyKey: string) =>
+      call(notifications, notifications.setPreferences, {
+        preferences: N.Preferences.fromPartial({ accountId: "prefs", emailRecipients, webhooks: [{ url: hook.url, secret: "" }] }),
+        idempotencyKey,
+      });
+    const first = await save(["ops@prefs.example"], "prefs-1");
+    await save(["billing@prefs.example"], "prefs-2");
+    // Replaying the first change answers what it saved and does not undo the second.
+    expect(await save(["ops@prefs.example"], "prefs-1")).toEqual(first);
+    const stored = await call(notifications, notifications.getPreferences, { accountId: "prefs" });
+    expect(stored.preferences?.emailRecipients).toEqual(["billing@prefs.example"]);
+    expect(errorDetails(await save(["other@prefs.example"], "prefs-1").catch((e: unknown) => e))).toMatchObject({ code: 6, reason: "IDEMPOTENCY_KEY_REUSED" });
+
+    await spend("prefs", "prefs-spend-1", 11); // 55 %: banners at 20 and 50
+    const banners = await eventually(async () => {
+      const listed = await call(notifications, notifications.listBanners, { accountId: "prefs", includeDismissed: false });
+      return listed.banners.length === 2 ? listed.banners : undefined;
+    }, 8_000, "two banners");
+    const [one, other] = banners as [notificationsV1.Banner, notificationsV1.Banner];
+    const dismiss = (bannerId: string) => call(notifications, notifications.dismissBanner, { bannerId, actor: "support@example.com", idempotencyKey: "dismiss-1" });
+    const dismissed = await dismiss(one.bannerId);
+    expect(dismissed.banner).toMatchObject({ bannerId: one.bannerId, dismissed: true });
+    expect(await dismiss(one.bannerId)).toEqual(dismissed);
+    expect(errorDetails(await dismiss(other.bannerId).catch((e: unknown) => e))).toMatchObject({ code: 6, reason: "IDEMPOTENCY_KEY_REUSED" });
+    const shown = await call(notifications, notifications.listBanners, { accountId: "prefs", includeDismissed: false });
+    expect(shown.banners.map((b) => b.bannerId)).toEqual([other.bannerId]);
     await hook.stop();
   });
 });

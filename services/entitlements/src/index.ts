@@ -4,6 +4,7 @@ import { mikroOrmScope, startGrpcServer, type RunningServer, type RateLimit, typ
 import { entitlementsV1 } from "@tollgate/proto";
 import { AccountSchema } from "./data/account.entity.js";
 import { PostgresEntitlementsStore } from "./data/entitlements-store.js";
+import { PostgresIdempotencyStore } from "./data/idempotency-store.js";
 import { migrations } from "./data/migrations/index.js";
 import { PlanVersionSchema } from "./data/plan-version.entity.js";
 import { Accounts } from "./domain/accounts.js";
@@ -24,6 +25,10 @@ export interface EntitlementsServiceOptions {
   rateLimit?: RateLimit;
   /** Port of the Prometheus endpoint `/metrics` (0 or unset: a free port, see `metrics.port`). */
   metricsPort?: number;
+  /** How long the answers of keyed calls are kept (default 7 days; `IDEMPOTENCY_RETENTION_HOURS`, at least 24 h). */
+  idempotencyRetentionMs?: number;
+  /** How often older answers are pruned, 1,000 at a time (default a minute; 0: never). */
+  idempotencyPruneIntervalMs?: number;
 }
 
 export interface EntitlementsService {
@@ -50,16 +55,19 @@ export async function startEntitlementsService(options: EntitlementsServiceOptio
     connectionPool: { name: "entitlements", pool: await connectionPool(orm) },
   });
   const store = new PostgresEntitlementsStore(() => orm.em.getContext());
+  const idempotency = new PostgresIdempotencyStore(() => orm.em.getContext());
+  const scope = mikroOrmScope(orm.em);
   const handlers = entitlementsHandlers(
     {
       plans: new Plans(store),
       accounts: new Accounts(store),
       subjects: new Subjects(store),
       store,
+      idempotency,
       planFeed: new LogFollower((after, limit) => store.plansAfter(after, limit), (row) => BigInt(row.version)),
       accountFeed: new LogFollower((after, limit) => store.accountsAfter(after, limit), (row) => BigInt(row.revision)),
     },
-    { scope: mikroOrmScope(orm.em) },
+    { scope },
   );
   const server = await startGrpcServer({
     services: [{ name: "tollgate.entitlements.v1.EntitlementsService", definition: entitlementsV1.EntitlementsServiceService, implementation: handlers }],
@@ -71,11 +79,21 @@ export async function startEntitlementsService(options: EntitlementsServiceOptio
     ...(options.reflection === undefined ? {} : { reflection: options.reflection }),
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
   });
+  const retentionMs = options.idempotencyRetentionMs ?? 7 * 86_400_000;
+  const pruneIntervalMs = options.idempotencyPruneIntervalMs ?? 60_000;
+  const pruner =
+    pruneIntervalMs > 0
+      ? setInterval(() => {
+          scope(() => idempotency.prune(retentionMs, 1_000)).catch((error: unknown) => console.error("[entitlements] pruning idempotency keys failed", error));
+        }, pruneIntervalMs)
+      : undefined;
+  pruner?.unref();
   return {
     address: server.address,
     server,
     metrics: { port: telemetry.port, url: telemetry.url },
     async stop() {
+      clearInterval(pruner);
       await server.drain();
       await telemetry.shutdown();
       await orm.close();

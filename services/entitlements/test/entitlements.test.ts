@@ -128,3 +128,93 @@ describe("attribution subjects", () => {
     expect(all.subjects.map((s) => s.subjectId)).toEqual(["chen", "group-eng", "ws-platform"]);
   });
 });
+
+describe("idempotency keys", () => {
+  const keyedPlan = (credits: number) => ({ ...plan(credits), planId: "keyed" });
+  const planVersions = async (planId: string) =>
+    (await call(client, client.listPlans, { page: { pageSize: 500, pageToken: "" }, allVersions: true })).plans.filter((p) => p.planId === planId).map((p) => p.version);
+  const reused = (key: string) => ({ code: 6, reason: "IDEMPOTENCY_KEY_REUSED", message: expect.stringContaining(key), metadata: { idempotency_key: key } });
+  const updateSeats = (accountId: string, seats: number, idempotencyKey: string) =>
+    call(client, client.updateAccount, entitlementsV1.UpdateAccountRequest.fromPartial({ accountId, seats, actor: "admin", reason: "seats", idempotencyKey }));
+
+  it("publishes a plan once when PublishPlan is retried with the same key, and refuses the key for another plan document", async () => {
+    await call(client, client.publishPlan, { plan: plan(100), actor: "admin", reason: "team exists" });
+    const first = await call(client, client.publishPlan, { plan: keyedPlan(10), actor: "admin", reason: "launch", idempotencyKey: "plan-keyed-1" });
+    const retry = await call(client, client.publishPlan, { plan: keyedPlan(10), actor: "admin", reason: "launch", idempotencyKey: "plan-keyed-1" });
+    expect(retry).toEqual(first);
+    expect(await planVersions("keyed")).toEqual([first.plan!.version]);
+
+    const other = await call(client, client.publishPlan, { plan: keyedPlan(20), actor: "admin", reason: "launch", idempotencyKey: "plan-keyed-1" }).catch((e: unknown) => e);
+    expect(errorDetails(other)).toMatchObject(reused("plan-keyed-1"));
+    expect(await planVersions("keyed")).toEqual([first.plan!.version]);
+
+    // Without a key every publish is a version, as before keys were honoured.
+    await call(client, client.publishPlan, { plan: keyedPlan(10), actor: "admin", reason: "launch" });
+    await call(client, client.publishPlan, { plan: keyedPlan(10), actor: "admin", reason: "launch", idempotencyKey: "" });
+    expect(await planVersions("keyed")).toHaveLength(3);
+
+    const long = await call(client, client.publishPlan, { plan: keyedPlan(10), actor: "admin", reason: "launch", idempotencyKey: "k".repeat(129) }).catch((e: unknown) => e);
+    expect(errorDetails(long)).toMatchObject({ code: 3, fieldViolations: [{ field: "idempotency_key" }] });
+  });
+
+  it("answers a retried CreateAccount with the recorded account and refuses the key for another account document", async () => {
+    const first = await call(client, client.createAccount, { ...account("org-keyed"), idempotencyKey: "create-1" });
+    await updateSeats("org-keyed", 7, "");
+    const retry = await call(client, client.createAccount, { ...account("org-keyed"), idempotencyKey: "create-1" });
+    expect(retry).toEqual(first);
+    expect(retry.account?.seats).toBe(3);
+
+    const other = await call(client, client.createAccount, { ...account("org-keyed"), name: "Another org", idempotencyKey: "create-1" }).catch((e: unknown) => e);
+    expect(errorDetails(other)).toMatchObject(reused("create-1"));
+    // A key answers one operation: the create's key is not an update's.
+    expect(errorDetails(await updateSeats("org-keyed", 9, "create-1").catch((e: unknown) => e))).toMatchObject(reused("create-1"));
+    expect((await call(client, client.getAccount, { accountId: "org-keyed" })).account?.seats).toBe(7);
+  });
+
+  it("changes an account once when UpdateAccount is retried with the same key, and refuses the key for another change", async () => {
+    await call(client, client.createAccount, account("org-update"));
+    const first = await updateSeats("org-update", 5, "seats-5");
+    const retry = await updateSeats("org-update", 5, "seats-5");
+    expect(retry).toEqual(first);
+    expect((await call(client, client.getAccount, { accountId: "org-update" })).account?.revision).toBe(first.account!.revision);
+
+    const other = await updateSeats("org-update", 6, "seats-5").catch((e: unknown) => e);
+    expect(errorDetails(other)).toMatchObject(reused("seats-5"));
+    expect((await call(client, client.getAccount, { accountId: "org-update" })).account).toMatchObject({ seats: 5, revision: first.account!.revision });
+
+    // A refused call records nothing: its key stays free.
+    const refused = await call(client, client.updateAccount, entitlementsV1.UpdateAccountRequest.fromPartial({ accountId: "org-update", planId: "nope", actor: "admin", reason: "typo", idempotencyKey: "refused-1" })).catch((e: unknown) => e);
+    expect(errorDetails(refused)).toMatchObject({ code: 5 });
+    expect((await updateSeats("org-update", 5, "refused-1")).account?.seats).toBe(5);
+
+    // The split halves keep their keys too.
+    const suspend = () =>
+      call(client, client.setAccountControls, entitlementsV1.SetAccountControlsRequest.fromPartial({ accountId: "org-update", status: entitlementsV1.AccountStatus.ACCOUNT_STATUS_SUSPENDED, reason: "fraud", idempotencyKey: "suspend-1" }));
+    const suspended = await suspend();
+    await call(client, client.setAccountControls, entitlementsV1.SetAccountControlsRequest.fromPartial({ accountId: "org-update", status: entitlementsV1.AccountStatus.ACCOUNT_STATUS_ACTIVE, reason: "cleared" }));
+    expect(await suspend()).toEqual(suspended);
+    expect((await call(client, client.getAccount, { accountId: "org-update" })).account?.status).toBe(entitlementsV1.AccountStatus.ACCOUNT_STATUS_ACTIVE);
+    const seats = () => call(client, client.changeAccountPlan, entitlementsV1.ChangeAccountPlanRequest.fromPartial({ accountId: "org-update", seats: 8, reason: "grow", idempotencyKey: "grow-8" }));
+    expect(await seats()).toEqual(await seats());
+
+    // Without a key every update is a change, as before.
+    const a = await updateSeats("org-update", 4, "");
+    const b = await updateSeats("org-update", 4, "");
+    expect(BigInt(b.account!.revision)).toBeGreaterThan(BigInt(a.account!.revision));
+  });
+
+  it("answers a retried UpsertSubject with the recorded subject and writes nothing", async () => {
+    await call(client, client.createAccount, account("org-subjects"));
+    const group = (name: string, idempotencyKey?: string) =>
+      call(client, client.upsertSubject, {
+        subject: entitlementsV1.Subject.fromPartial({ accountId: "org-subjects", kind: entitlementsV1.SubjectKind.SUBJECT_KIND_WORKSPACE_GROUP, subjectId: "eng", name }),
+        ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+      });
+    const first = await group("Eng", "subject-1");
+    await group("Engineering");
+    expect(await group("Eng", "subject-1")).toEqual(first);
+    const stored = await call(client, client.listSubjects, { accountId: "org-subjects", kind: 0, page: undefined });
+    expect(stored.subjects.map((s) => s.name)).toEqual(["Engineering"]);
+    expect(errorDetails(await group("R&D", "subject-1").catch((e: unknown) => e))).toMatchObject(reused("subject-1"));
+  });
+});

@@ -13,6 +13,7 @@ import { LedgerConsumer } from "./data/ledger-consumer.js";
 import { migrations } from "./data/migrations/index.js";
 import { PostgresNotificationsStore } from "./data/notifications-store.js";
 import { projectRunOut } from "@tollgate/projection";
+import { retentionMs } from "./domain/idempotency.js";
 import { DEFAULT_RULES, decide, runOutWarning, type PlanRules, type Recipients } from "./domain/rules.js";
 import { NotificationsMetrics } from "./metrics.js";
 import { notificationsHandlers } from "./transport/notifications-handlers.js";
@@ -43,7 +44,9 @@ export interface NotificationsServiceOptions {
   metricsPort?: number;
   /** How long delivered emails and webhooks stay in the log (default 30 days). */
   deliveredRetentionMs?: number;
-  /** How often delivered rows past their retention are pruned (default hourly; 0: never). */
+  /** How long the idempotency keys of resends, dismissals and preference changes are kept (default 7 days; never less than 24 hours). */
+  idempotencyRetentionMs?: number;
+  /** How often delivered rows and idempotency keys past their retention are pruned (default hourly; 0: never). */
   pruneIntervalMs?: number;
 }
 
@@ -187,11 +190,16 @@ export async function startNotificationsService(options: NotificationsServiceOpt
   await consumer.start();
   worker.start();
   const deliveredRetentionMs = options.deliveredRetentionMs ?? 30 * 86_400_000;
+  const keyRetentionMs = retentionMs(options.idempotencyRetentionMs);
   const pruneIntervalMs = options.pruneIntervalMs ?? 3_600_000;
   const pruner =
     pruneIntervalMs > 0
       ? setInterval(() => {
           scope(() => store.pruneDelivered(deliveredRetentionMs, 1_000)).catch((error: unknown) => console.error("[notifications] pruning delivered notifications failed", error));
+          // 1000 keys a statement, as the ledger prunes; a backlog goes in the same round (at most 100 statements).
+          scope(async () => {
+            for (let round = 0; round < 100; round++) if ((await store.pruneIdempotencyKeys(keyRetentionMs, 1_000)) < 1_000) return;
+          }).catch((error: unknown) => console.error("[notifications] pruning idempotency keys failed", error));
         }, pruneIntervalMs)
       : undefined;
   pruner?.unref();

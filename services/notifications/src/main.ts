@@ -24,6 +24,8 @@ await runService(
     WEBHOOK_MAX_ATTEMPTS: env.positiveInt(8),
     RETRY_BASE_MS: env.positiveInt(1_000),
     DELIVERED_RETENTION_DAYS: env.positiveInt(30),
+    // The same setting, and bounds, as the ledger's keys.
+    IDEMPOTENCY_RETENTION_HOURS: z.coerce.number().int().min(24, "keys are kept at least 24 hours").default(168),
     WEBHOOK_ALLOWED_NETWORKS: z.string().default("").superRefine((spec, context) => {
       try {
         parseNetworks(spec);
@@ -46,6 +48,7 @@ await runService(
       maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
       retryBaseMs: config.RETRY_BASE_MS,
       deliveredRetentionMs: config.DELIVERED_RETENTION_DAYS * 86_400_000,
+      idempotencyRetentionMs: config.IDEMPOTENCY_RETENTION_HOURS * 3_600_000,
       webhookAllowedNetworks: networks(config.WEBHOOK_ALLOWED_NETWORKS),
       ...serverSecurityFromEnv(config),
       ...credentialsOf(clientCredentialFromEnv(config, "notifications", ["service"])),

@@ -5,6 +5,7 @@ import { pricingV1 } from "@tollgate/proto";
 import { migrations } from "./data/migrations/index.js";
 import { RateTableVersionSchema } from "./data/rate-table-version.entity.js";
 import { PostgresRateTableStore } from "./data/rate-table-store.js";
+import { PostgresIdempotencyStore } from "./data/idempotency-store.js";
 import { RateTables } from "./domain/rate-tables.js";
 import { pricingHandlers } from "./transport/pricing-handlers.js";
 
@@ -20,6 +21,10 @@ export interface PricingServiceOptions {
   rateLimit?: RateLimit;
   /** Port of the Prometheus endpoint `/metrics` (0 or unset: a free port, see `metrics.port`). */
   metricsPort?: number;
+  /** How long the answers of keyed calls are kept (default 7 days; `IDEMPOTENCY_RETENTION_HOURS`, at least 24 h). */
+  idempotencyRetentionMs?: number;
+  /** How often older answers are pruned, 1,000 at a time (default a minute; 0: never). */
+  idempotencyPruneIntervalMs?: number;
 }
 
 export interface PricingService {
@@ -47,9 +52,9 @@ export async function startPricingService(options: PricingServiceOptions): Promi
   });
   const store = new PostgresRateTableStore(() => orm.em.getContext());
   const feed = new LogFollower((after, limit) => store.after(after, limit), (row) => BigInt(row.sequence));
-  const handlers = pricingHandlers(new RateTables(store), store, feed, {
-    scope: mikroOrmScope(orm.em),
-  });
+  const scope = mikroOrmScope(orm.em);
+  const idempotency = new PostgresIdempotencyStore(() => orm.em.getContext());
+  const handlers = pricingHandlers(new RateTables(store), store, idempotency, feed, { scope });
   const server = await startGrpcServer({
     services: [{ name: "tollgate.pricing.v1.PricingService", definition: pricingV1.PricingServiceService, implementation: handlers }],
     port: options.port,
@@ -60,11 +65,21 @@ export async function startPricingService(options: PricingServiceOptions): Promi
     ...(options.reflection === undefined ? {} : { reflection: options.reflection }),
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
   });
+  const retentionMs = options.idempotencyRetentionMs ?? 7 * 86_400_000;
+  const pruneIntervalMs = options.idempotencyPruneIntervalMs ?? 60_000;
+  const pruner =
+    pruneIntervalMs > 0
+      ? setInterval(() => {
+          scope(() => idempotency.prune(retentionMs, 1_000)).catch((error: unknown) => console.error("[pricing] pruning idempotency keys failed", error));
+        }, pruneIntervalMs)
+      : undefined;
+  pruner?.unref();
   return {
     address: server.address,
     server,
     metrics: { port: telemetry.port, url: telemetry.url },
     async stop() {
+      clearInterval(pruner);
       await server.drain();
       await telemetry.shutdown();
       await orm.close();

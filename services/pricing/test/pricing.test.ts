@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { call, createClient, errorDetails, ROLES } from "@tollgate/grpc-kit";
 import { commonV1, pricingV1 } from "@tollgate/proto";
-import { createTestDatabase, type TestDatabase, TEST_PRINCIPAL, testIssuer } from "@tollgate/testing";
+import { createTestDatabase, eventually, type TestDatabase, TEST_PRINCIPAL, testIssuer } from "@tollgate/testing";
 import { startPricingService, type PricingService } from "../src/index.js";
 
 const { Unit, Bucket } = commonV1;
@@ -9,6 +9,7 @@ const { Unit, Bucket } = commonV1;
 let db: TestDatabase;
 let service: PricingService;
 let client: pricingV1.PricingServiceClient;
+let issuer: Awaited<ReturnType<typeof testIssuer>>;
 
 const replyRate = (model: string, credits: number): pricingV1.Rate => ({
   bucket: Bucket.BUCKET_AI,
@@ -20,7 +21,7 @@ const replies = (model: string, n: number): pricingV1.Usage => ({ kind: { $case:
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  const issuer = await testIssuer();
+  issuer = await testIssuer();
   service = await startPricingService({ databaseUrl: db.url, port: 0, auth: issuer.auth });
   client = createClient(pricingV1.PricingServiceClient, service.address, { credentials: issuer.credential(TEST_PRINCIPAL, ROLES) });
 });
@@ -132,5 +133,60 @@ describe("rate table history", () => {
     }
     const none = await call(client, client.getRateTable, { tableId: "by-value", version: "0", at: undefined, sequence: "0" }).catch((e: unknown) => e);
     expect(errorDetails(none)).toMatchObject({ code: 5 });
+  });
+});
+
+describe("PublishRateTable under an idempotency key", () => {
+  const publish = (tableId: string, idempotencyKey: string, credits = 4) =>
+    call(client, client.publishRateTable, {
+      tableId, rates: [replyRate("gpt-4o", credits)], actor: "test", reason: "retry", idempotencyKey, effectiveFrom: new Date("2026-01-01T00:00:00Z"),
+    });
+  const versions = async (tableId: string) =>
+    (await call(client, client.listRateTableVersions, { tableId, page: { pageSize: 100, pageToken: "" } })).tables.map((t) => t.version);
+
+  it("publishes once when retried with the same key and request, and answers the retry as the first call", async () => {
+    const first = await publish("keyed", "publish-keyed-1");
+    const retry = await publish("keyed", "publish-keyed-1");
+    expect(retry).toEqual(first);
+    expect(await versions("keyed")).toEqual(["1"]);
+    // Another key is another publish.
+    expect((await publish("keyed", "publish-keyed-2")).table?.version).toBe("2");
+  });
+
+  it("refuses the same key with another request as ALREADY_EXISTS IDEMPOTENCY_KEY_REUSED, naming the key, and publishes nothing", async () => {
+    await publish("reused", "publish-reused");
+    const error = await publish("reused", "publish-reused", 9).catch((e: unknown) => e);
+    expect(errorDetails(error)).toMatchObject({
+      code: 6, reason: "IDEMPOTENCY_KEY_REUSED", message: expect.stringContaining("publish-reused"), metadata: { idempotency_key: "publish-reused" },
+    });
+    expect(await versions("reused")).toEqual(["1"]);
+  });
+
+  it("makes one version of repeats sent at once", async () => {
+    const answers = await Promise.all(Array.from({ length: 5 }, () => publish("concurrent", "publish-concurrent")));
+    expect(new Set(answers.map((a) => a.table?.sequence)).size).toBe(1);
+    expect(await versions("concurrent")).toEqual(["1"]);
+  });
+
+  it("still publishes every call without a key", async () => {
+    await publish("unkeyed", "");
+    await publish("unkeyed", "");
+    expect(await versions("unkeyed")).toEqual(["1", "2"]);
+  });
+
+  it("forgets a key once its record is older than the retention", async () => {
+    const first = await publish("pruned", "publish-pruned");
+    expect(await publish("pruned", "publish-pruned")).toEqual(first);
+    // A second instance on the same database that keeps answers for a millisecond prunes the record.
+    const pruning = await startPricingService({ databaseUrl: db.url, port: 0, auth: issuer.auth, idempotencyRetentionMs: 1, idempotencyPruneIntervalMs: 20 });
+    try {
+      const later = await eventually(async () => {
+        const again = await publish("pruned", "publish-pruned");
+        return again.table?.version === first.table?.version ? undefined : again;
+      }, 10_000, "the key to be pruned");
+      expect(later.table?.version).toBe("2");
+    } finally {
+      await pruning.stop();
+    }
   });
 });

@@ -1,4 +1,4 @@
-import type { EntityManager } from "@tollgate/db";
+import { sql, type EntityManager } from "@tollgate/db";
 import { AccountSchema, type Account } from "./account.entity.js";
 import { PlanVersionSchema, type PlanVersion } from "./plan-version.entity.js";
 import { SubjectSchema, type Subject } from "./subject.entity.js";
@@ -76,7 +76,9 @@ export class PostgresEntitlementsStore implements EntitlementsStore {
 
   async insertAccount(account: NewAccount): Promise<Account> {
     const em = this.em();
-    const [row] = (await em.getConnection().execute(
+    // sql() runs in the call's transaction when there is one (a keyed call records its answer in it).
+    const [row] = await sql<{ account_id: string }>(
+      em,
       `insert into entitlements.accounts
          (account_id, name, plan_id, plan_version, seats, deployment_mode, billing_mode, cycle_anchor, status, admin_emails, spend_cap_micros, request_hash)
        values (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?::jsonb, ?, ?)
@@ -85,13 +87,13 @@ export class PostgresEntitlementsStore implements EntitlementsStore {
         account.accountId, account.name, account.planId, account.planVersion, account.seats, account.deploymentMode,
         account.billingMode, account.cycleAnchor, JSON.stringify(account.adminEmails), account.spendCapMicros.toString(), account.requestHash,
       ],
-    )) as { account_id: string }[];
+    );
     return (await em.findOne(AccountSchema, { accountId: row!.account_id }, { refresh: true }))!;
   }
 
   async updateAccount(account: Account, changes: Partial<Account>): Promise<Account> {
     const em = this.em();
-    const [row] = (await em.getConnection().execute(`select nextval('entitlements.account_revision_seq') as revision`)) as { revision: string }[];
+    const [row] = await sql<{ revision: string }>(em, `select nextval('entitlements.account_revision_seq') as revision`);
     em.assign(account, { ...changes, revision: row!.revision });
     await em.flush();
     return account;
@@ -117,7 +119,8 @@ export class PostgresEntitlementsStore implements EntitlementsStore {
   }
 
   async upsertSubject(subject: { accountId: string; kind: string; subjectId: string; name: string; parentId: string; email: string }): Promise<Subject> {
-    await this.em().getConnection().execute(
+    await sql(
+      this.em(),
       `insert into entitlements.subjects (account_id, kind, subject_id, name, parent_id, email) values (?, ?, ?, ?, ?, ?)
        on conflict (account_id, kind, subject_id) do update set name = excluded.name, parent_id = excluded.parent_id, email = excluded.email`,
       [subject.accountId, subject.kind, subject.subjectId, subject.name, subject.parentId, subject.email],

@@ -6,6 +6,7 @@ import { commonV1, entitlementsV1 } from "@tollgate/proto";
 import { int64 } from "@tollgate/rating";
 import type { Account } from "../data/account.entity.js";
 import type { EntitlementsStore } from "../data/entitlements-store.js";
+import type { IdempotencyStore } from "../data/idempotency-store.js";
 import type { PlanVersion } from "../data/plan-version.entity.js";
 import type { Accounts } from "../domain/accounts.js";
 import { bucketToProto, decideEligibility, eligibilityRulesFromProto, runContextFromProto } from "@tollgate/eligibility";
@@ -13,6 +14,7 @@ import type { Plans } from "../domain/plans.js";
 import type { Subject } from "../data/subject.entity.js";
 import type { SubjectKind, Subjects } from "../domain/subjects.js";
 import { accountToProto, billingModeFromProto, deploymentModeFromProto, planToProto } from "./codec.js";
+import { answerOnce } from "./idempotent.js";
 
 const E = entitlementsV1;
 
@@ -39,6 +41,8 @@ export interface EntitlementsDeps {
   accounts: Accounts;
   subjects: Subjects;
   store: EntitlementsStore;
+  /** The answers of keyed calls: every mutating RPC answers a repeated key once. */
+  idempotency: IdempotencyStore;
   planFeed: LogFollower<PlanVersion>;
   accountFeed: LogFollower<Account>;
 }
@@ -51,6 +55,36 @@ function kindOfLimit(l: entitlementsV1.UsageLimits): { workKind?: string; drafts
 
 export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOptions): entitlementsV1.EntitlementsServiceServer {
   const { plans, accounts, store } = deps;
+
+  /** PublishPlan's change: a new version of the plan. */
+  async function publish(plan: entitlementsV1.Plan, actor: string, reason: string): Promise<entitlementsV1.PublishPlanResponse> {
+    const document = E.Plan.toJSON({ ...plan, version: "0", publishedAt: undefined }) as Record<string, unknown>;
+    const row = await plans.publish(
+      plan.planId,
+      {
+        allotments: plan.allotments.map((a, i) => ({ unit: commonV1.unitToJSON(a.unit), amountMicros: int64(a.amountMicros, `plan.allotments[${i}].amount_micros`) })),
+        signupGrants: plan.signupGrants.map((g, i) => ({ unit: commonV1.unitToJSON(g.unit), amountMicros: int64(g.amountMicros, `plan.signup_grants[${i}].amount_micros`) })),
+        limits: plan.limits.map((l, i) => ({
+          unit: commonV1.unitToJSON(l.unit),
+          lowCreditLimitMicros: int64(l.lowCreditLimitMicros, `plan.limits[${i}].low_credit_limit_micros`),
+          negativeLimitMicros: int64(l.negativeLimitMicros, `plan.limits[${i}].negative_limit_micros`),
+          ...kindOfLimit(l),
+        })),
+        bannerPercents: plan.thresholds?.bannerPercents ?? [],
+        emailPercents: plan.thresholds?.emailPercents ?? [],
+        upgradePromptPercent: plan.thresholds?.upgradePromptPercent ?? 0,
+        referralPromptPercent: plan.thresholds?.referralPromptPercent ?? 0,
+        addOnPrices: plan.addOnPrices.map((price, i) => ({
+          unit: commonV1.unitToJSON(price.unit),
+          usdMicrosPerUnit: int64(price.usdMicrosPerUnit, `plan.add_on_prices[${i}].usd_micros_per_unit`),
+        })),
+      },
+      document,
+      actor,
+      reason,
+    );
+    return { plan: planToProto(row) };
+  }
 
   /** One account change: UpdateAccount, and the plan (admin) and controls (support) halves it was split into. */
   async function update(
@@ -74,41 +108,33 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
       actor,
       reason: request.reason,
     });
-    deps.accountFeed.notify();
     return { account: accountToProto(account) };
+  }
+
+  /**
+   * An account change under the request's key (its scope is the account), followed by WatchAccounts once made.
+   * Create, Update, ChangeAccountPlan and SetAccountControls answer one shape (`{ account }`), recorded as one.
+   */
+  async function changeAccount<Req extends { accountId: string; idempotencyKey: string }>(
+    operation: string,
+    request: Req,
+    requestType: { toJSON(message: Req): unknown; fromJSON(object: unknown): Req },
+    change: () => Promise<{ account: entitlementsV1.Account }>,
+  ): Promise<{ account: entitlementsV1.Account | undefined }> {
+    const once = { operation, scope: `account:${request.accountId}`, request, requestType, responseType: E.UpdateAccountResponse };
+    const { response, replayed } = await answerOnce(deps.idempotency, once, change);
+    if (!replayed) deps.accountFeed.notify();
+    return response;
   }
 
   return {
     publishPlan: unary(async (request: entitlementsV1.PublishPlanRequest, context) => {
       const plan = request.plan;
       if (!plan) throw new InvalidArgumentError("plan", "is required");
-      const document = E.Plan.toJSON({ ...plan, version: "0", publishedAt: undefined }) as Record<string, unknown>;
-      const row = await plans.publish(
-        plan.planId,
-        {
-          allotments: plan.allotments.map((a, i) => ({ unit: commonV1.unitToJSON(a.unit), amountMicros: int64(a.amountMicros, `plan.allotments[${i}].amount_micros`) })),
-          signupGrants: plan.signupGrants.map((g, i) => ({ unit: commonV1.unitToJSON(g.unit), amountMicros: int64(g.amountMicros, `plan.signup_grants[${i}].amount_micros`) })),
-          limits: plan.limits.map((l, i) => ({
-            unit: commonV1.unitToJSON(l.unit),
-            lowCreditLimitMicros: int64(l.lowCreditLimitMicros, `plan.limits[${i}].low_credit_limit_micros`),
-            negativeLimitMicros: int64(l.negativeLimitMicros, `plan.limits[${i}].negative_limit_micros`),
-            ...kindOfLimit(l),
-          })),
-          bannerPercents: plan.thresholds?.bannerPercents ?? [],
-          emailPercents: plan.thresholds?.emailPercents ?? [],
-          upgradePromptPercent: plan.thresholds?.upgradePromptPercent ?? 0,
-          referralPromptPercent: plan.thresholds?.referralPromptPercent ?? 0,
-          addOnPrices: plan.addOnPrices.map((price, i) => ({
-            unit: commonV1.unitToJSON(price.unit),
-            usdMicrosPerUnit: int64(price.usdMicrosPerUnit, `plan.add_on_prices[${i}].usd_micros_per_unit`),
-          })),
-        },
-        document,
-        actorOf(context, request.actor).actor,
-        request.reason,
-      );
-      deps.planFeed.notify();
-      return { plan: planToProto(row) };
+      const once = { operation: "PublishPlan", scope: `plan:${plan.planId}`, request, requestType: E.PublishPlanRequest, responseType: E.PublishPlanResponse };
+      const { response, replayed } = await answerOnce(deps.idempotency, once, () => publish(plan, actorOf(context, request.actor).actor, request.reason));
+      if (!replayed) deps.planFeed.notify();
+      return response;
     }, options),
 
     getPlan: unary(async (request: entitlementsV1.GetPlanRequest) => ({
@@ -128,21 +154,24 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
       }
     }, options),
 
-    createAccount: unary(async (request: entitlementsV1.CreateAccountRequest) => {
-      const account = await accounts.create({
-        accountId: request.accountId,
-        name: request.name,
-        planId: request.planId,
-        seats: request.seats,
-        deploymentMode: deploymentModeFromProto(request.deploymentMode, "deployment_mode"),
-        billingMode: billingModeFromProto(request.billingMode, "billing_mode"),
-        cycleAnchor: request.cycleAnchor ?? new Date(new Date().toISOString().slice(0, 10)),
-        adminEmails: request.adminEmails,
-        spendCapMicros: int64(request.spendCapMicros, "spend_cap_micros"),
-      });
-      deps.accountFeed.notify();
-      return { account: accountToProto(account) };
-    }, options),
+    createAccount: unary(
+      (request: entitlementsV1.CreateAccountRequest) =>
+        changeAccount("CreateAccount", request, E.CreateAccountRequest, async () => {
+          const account = await accounts.create({
+            accountId: request.accountId,
+            name: request.name,
+            planId: request.planId,
+            seats: request.seats,
+            deploymentMode: deploymentModeFromProto(request.deploymentMode, "deployment_mode"),
+            billingMode: billingModeFromProto(request.billingMode, "billing_mode"),
+            cycleAnchor: request.cycleAnchor ?? new Date(new Date().toISOString().slice(0, 10)),
+            adminEmails: request.adminEmails,
+            spendCapMicros: int64(request.spendCapMicros, "spend_cap_micros"),
+          });
+          return { account: accountToProto(account) };
+        }),
+      options,
+    ),
 
     getAccount: unary(async (request: entitlementsV1.GetAccountRequest) => {
       const account = await accounts.get(request.accountId);
@@ -157,14 +186,21 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
       return { accounts: items, nextPageToken };
     }, options),
 
-    updateAccount: unary((request: entitlementsV1.UpdateAccountRequest, context) => update(request, actorOf(context, request.actor).actor), options),
+    updateAccount: unary(
+      (request: entitlementsV1.UpdateAccountRequest, context) =>
+        changeAccount("UpdateAccount", request, E.UpdateAccountRequest, () => update(request, actorOf(context, request.actor).actor)),
+      options,
+    ),
     changeAccountPlan: unary(
       (request: entitlementsV1.ChangeAccountPlanRequest, context) =>
-        update({ ...request, status: E.AccountStatus.ACCOUNT_STATUS_UNSPECIFIED, limits: [] }, actorOf(context, "").actor),
+        changeAccount("ChangeAccountPlan", request, E.ChangeAccountPlanRequest, () =>
+          update({ ...request, status: E.AccountStatus.ACCOUNT_STATUS_UNSPECIFIED, limits: [] }, actorOf(context, "").actor),
+        ),
       options,
     ),
     setAccountControls: unary(
-      (request: entitlementsV1.SetAccountControlsRequest, context) => update({ ...request, planId: "", seats: 0 }, actorOf(context, "").actor),
+      (request: entitlementsV1.SetAccountControlsRequest, context) =>
+        changeAccount("SetAccountControls", request, E.SetAccountControlsRequest, () => update({ ...request, planId: "", seats: 0 }, actorOf(context, "").actor)),
       options,
     ),
 
@@ -178,8 +214,13 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
       const s = request.subject;
       if (!s) throw new InvalidArgumentError("subject", "is required");
       const kind = subjectKindName(s.kind);
-      const saved = await deps.subjects.upsert({ accountId: s.accountId, kind, subjectId: s.subjectId, name: s.name, parentId: s.parentId, email: s.email });
-      return { subject: subjectToProto(saved) };
+      const once = { operation: "UpsertSubject", scope: `account:${s.accountId}`, request, requestType: E.UpsertSubjectRequest, responseType: E.UpsertSubjectResponse };
+      return (
+        await answerOnce(deps.idempotency, once, async () => {
+          const saved = await deps.subjects.upsert({ accountId: s.accountId, kind, subjectId: s.subjectId, name: s.name, parentId: s.parentId, email: s.email });
+          return { subject: subjectToProto(saved) };
+        })
+      ).response;
     }, options),
 
     listSubjects: unary(async (request: entitlementsV1.ListSubjectsRequest) => {

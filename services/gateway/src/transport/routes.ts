@@ -477,7 +477,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
       name: "resend_notification",
       target: `notification:${id}`,
       accountId: null,
-      run: (reason) => call(notifications, notifications.resendNotification, { notificationId: id, actor: userOf(request).username, reason }),
+      run: (reason, key) => call(notifications, notifications.resendNotification, { notificationId: id, actor: userOf(request).username, reason, idempotencyKey: key }),
       after: (r) => ({ notification: notificationView(r.notification!) }),
     });
   });
@@ -489,7 +489,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
       name: "dismiss_banner",
       target: `banner:${id}`,
       accountId: null,
-      run: () => call(notifications, notifications.dismissBanner, { bannerId: id, actor: userOf(request).username }),
+      run: (_reason, key) => call(notifications, notifications.dismissBanner, { bannerId: id, actor: userOf(request).username, idempotencyKey: key }),
       after: (r) => ({ banner: bannerView(r.banner!) }),
     });
   });

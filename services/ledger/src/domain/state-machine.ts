@@ -40,6 +40,7 @@
  * 6. Draw-down order: the cycle's pool (`monthly` or `spend_cap`) first, then the plan's order of kinds (kinds it does not name last), then the lower priority number, then the pool expiring first (expiring before non-expiring), then the oldest; an overdraft is carried by the first pool in that order.
  * 7. An Authorize is allowed only when its estimate fits in balance − held: a hold never reaches into the negative limit, which covers only usage above holds.
  * 9. Budgets (rules/budgets.ts): open holds reserve against the budgets over their attribution as against the balance; a hard budget is never passed — a Charge collects at most its room and names it (`budgetId`) when it collected less or may not proceed; every budget counts what charges collected and emits `budget_crossed` once per threshold per period.
+ * 10. A Charge (or a metering tick) that takes its unit's balance from above −negative_limit to at or below it writes a `negative_limit_reached` event (once per crossing: rules/limits.ts), which the account's admins hear of by email and webhook.
  * 8. `AuthorizeResponse.available_micros` is balance − held after the new hold (before it when denied; 0 when the balance was not consulted); Charge, Grant and Adjust `balance_micros` is the unit's balance (live pools, holds not subtracted); `Hold.charged_micros` includes usage above the hold; a pool's `granted_micros` counts its grant, auto reloads, spend-cap changes and Adjusts (down to zero; not on a spend-cap pool, which follows the plan's cap).
  *
  * Also decided here (the running SQL differs): denials by suspension or
@@ -68,7 +69,7 @@ import { adjustedGrant, grantPool, poolByGrantKey } from "./rules/grants.js";
 import { chargeHold, expireHolds, extension, isClosedByCaller, remaining, reserved } from "./rules/holds.js";
 import { checkKey, recall, remember, workKey } from "./rules/idempotency.js";
 import { limitsFor, newWork, stopsRunningWork, type AppliedLimits } from "./rules/kind-limits.js";
-import { adjustFits, collectable, holdFits } from "./rules/limits.js";
+import { adjustFits, collectable, holdFits, reachesNegativeLimit } from "./rules/limits.js";
 import { expirePools } from "./rules/pool-expiry.js";
 import { reversal, reversedCharge } from "./rules/reversal.js";
 import { rollOver } from "./rules/rollover.js";
@@ -444,8 +445,17 @@ function charge(work: Work, c: ChargeCommand, ctx: BatchContext): LedgerError | 
     allottedMicros: totals.grantedMicros + reload.reloadedMicros, balanceAfterMicros: balanceMicros, collectedMicros: limit.collectMicros,
     thresholdPercents: a.facts.thresholdPercents, crossedPercents: unit.crossedPercents,
   });
+  const cycle = a.cycle ? new Date(a.cycle.startMs).toISOString() : "";
+  if (reachesNegativeLimit(totals.balanceMicros, balanceMicros, unit.negativeLimitMicros)) {
+    work.add([{
+      type: "outbox",
+      event: {
+        accountId: a.accountId, kind: "negative_limit_reached", traceparent: c.traceparent,
+        payload: { unit: c.unit, balance_micros: balanceMicros.toString(), negative_limit_micros: unit.negativeLimitMicros.toString(), uncollected_micros: limit.uncollectedMicros.toString(), cycle },
+      },
+    }]);
+  }
   if (crossed.events.length > 0) {
-    const cycle = a.cycle ? new Date(a.cycle.startMs).toISOString() : "";
     work.add([
       ...crossed.events.map((e): Write => ({
         type: "outbox",

@@ -200,6 +200,17 @@ export function eventToProto(row: OutboxRow): ledgerV1.LedgerEvent {
           },
         },
       };
+    case "negative_limit_reached":
+      return {
+        ...base,
+        kind: {
+          $case: "negativeLimitReached",
+          negativeLimitReached: {
+            unit: unitOf(String(p.unit)), balanceMicros: String(p.balance_micros), negativeLimitMicros: String(p.negative_limit_micros),
+            uncollectedMicros: String(p.uncollected_micros), cycle: String(p.cycle),
+          },
+        },
+      };
     case "spend_cap_reached":
       return { ...base, kind: { $case: "spendCapReached", spendCapReached: { capMicros: String(p.cap_micros), spentMicros: String(p.spent_micros), cycle: String(p.cycle) } } };
     case "pool_reloaded":

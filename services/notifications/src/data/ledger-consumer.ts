@@ -59,6 +59,19 @@ export function factsOf(event: ledgerV1.LedgerEvent): LedgerEventFacts | undefin
         message: event.kind.workStopped.message,
         workKind: workKindName(event.kind.workStopped.workKind),
       };
+    case "negativeLimitReached": {
+      const reached = event.kind.negativeLimitReached;
+      return {
+        kind: "negative_limit_reached",
+        accountId: event.accountId,
+        sequence: BigInt(event.sequence),
+        unit: unitOf(reached.unit),
+        balanceMicros: BigInt(reached.balanceMicros),
+        negativeLimitMicros: BigInt(reached.negativeLimitMicros),
+        uncollectedMicros: BigInt(reached.uncollectedMicros),
+        cycle: reached.cycle,
+      };
+    }
     case "spendCapReached":
       return {
         kind: "spend_cap_reached",

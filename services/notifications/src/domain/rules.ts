@@ -12,6 +12,10 @@ export type LedgerEventFacts =
   | { kind: "work_stopped"; accountId: string; sequence: bigint; runId: string; deploymentId: string; message: string; workKind?: string }
   | { kind: "deployment_changed"; accountId: string; sequence: bigint; deploymentId: string; state: string; endpoint: string; replicas: number; workKind?: string }
   | { kind: "spend_cap_reached"; accountId: string; capMicros: bigint; spentMicros: bigint; cycle: string }
+  | {
+      kind: "negative_limit_reached"; accountId: string; sequence: bigint; unit: Unit; balanceMicros: bigint; negativeLimitMicros: bigint; uncollectedMicros: bigint;
+      cycle: string;
+    }
   | { kind: "pool_reloaded"; accountId: string; sequence: bigint; poolId: string; unit: Unit; amountMicros: bigint; priceUsdMicros: bigint | undefined }
   | {
       kind: "budget_crossed"; accountId: string; sequence: bigint; budgetId: string; unit: Unit; scope: string; scopeId: string; mode: "soft" | "hard";
@@ -147,6 +151,27 @@ export function decide(event: LedgerEventFacts, rules: PlanRules, recipients: Re
           data: { cap_micros: event.capMicros.toString(), spent_micros: event.spentMicros.toString(), cycle: event.cycle },
         },
         always,
+        ["email", "webhook"],
+      ),
+    };
+  }
+  if (event.kind === "negative_limit_reached") {
+    // Once per crossing (the ledger's rule); the event's sequence keys it. To the recipients the account chose, as usage emails go.
+    const unit = UNIT_LABEL[event.unit];
+    return {
+      banners: [],
+      deliveries: deliveriesFor(
+        {
+          accountId: event.accountId, rule: "negative_limit_reached", key: `${event.accountId}:negative_limit:${event.sequence}`, type: "balance.negative_limit_reached",
+          subject: `Your ${unit} balance reached its negative limit`,
+          text: `Account ${event.accountId} is at ${micros(event.balanceMicros)} ${unit}, its negative limit (−${micros(event.negativeLimitMicros)}). `
+            + `Usage past the limit is not collected and running work stops; add ${unit} to continue.`,
+          data: {
+            unit: event.unit, balance_micros: event.balanceMicros.toString(), negative_limit_micros: event.negativeLimitMicros.toString(),
+            uncollected_micros: event.uncollectedMicros.toString(), cycle: event.cycle,
+          },
+        },
+        recipients,
         ["email", "webhook"],
       ),
     };

@@ -7,6 +7,7 @@ import type { Delivery, Preferences } from "../data/delivery.entity.js";
 import type { DeliveryWorker } from "../data/delivery-worker.js";
 import type { NotificationsStore } from "../data/notifications-store.js";
 import type { OutboundAddressPolicy } from "../data/channels/outbound-address.js";
+import { answerOnce } from "./idempotent.js";
 
 const N = notificationsV1;
 
@@ -96,7 +97,13 @@ export function notificationsHandlers(
       const banner = await store.banner(request.bannerId);
       if (!banner) throw new NotFoundError("banner", request.bannerId);
       if (banner.kind === "fixed") throw new FailedPreconditionError("fixed banners cannot be dismissed", "BANNER_FIXED", { banner_id: banner.bannerId });
-      return { banner: bannerToProto(await store.dismiss(banner, actor)) };
+      const keyed = { accountId: banner.accountId, operation: "dismiss_banner", request, requestType: N.DismissBannerRequest, responseType: N.DismissBannerResponse };
+      const { response } = await answerOnce(store, keyed, async () => {
+        const dismissed = await store.dismiss(banner.bannerId, actor);
+        if (!dismissed) throw new NotFoundError("banner", request.bannerId);
+        return { banner: bannerToProto(dismissed) };
+      });
+      return response;
     }, options),
 
     listNotifications: unary(async (request: notificationsV1.ListNotificationsRequest) => {
@@ -110,10 +117,18 @@ export function notificationsHandlers(
     resendNotification: unary(async (request: notificationsV1.ResendNotificationRequest, context) => {
       if (!request.notificationId) throw new InvalidArgumentError("notification_id", "is required");
       if (!actorOf(context, request.actor).actor) throw new InvalidArgumentError("actor", "is required");
-      const delivery = await store.resend(request.notificationId);
-      if (!delivery) throw new NotFoundError("notification", request.notificationId);
-      worker.wake();
-      return { notification: deliveryToProto(delivery) };
+      // Keys are the notification's account's; an unknown notification is NOT_FOUND before any key is looked at.
+      const known = await store.delivery(request.notificationId);
+      if (!known) throw new NotFoundError("notification", request.notificationId);
+      const keyed = { accountId: known.accountId, operation: "resend_notification", request, requestType: N.ResendNotificationRequest, responseType: N.ResendNotificationResponse };
+      const { response, replayed } = await answerOnce(store, keyed, async () => {
+        const delivery = await store.resend(request.notificationId);
+        if (!delivery) throw new NotFoundError("notification", request.notificationId);
+        return { notification: deliveryToProto(delivery) };
+      });
+      // A replay sent nothing: the first call's resend is (or was) the worker's already.
+      if (!replayed) worker.wake();
+      return response;
     }, options),
 
     getPreferences: unary(async (request: notificationsV1.GetPreferencesRequest) => {
@@ -150,8 +165,12 @@ export function notificationsHandlers(
       const channelsByRule = Object.fromEntries(
         Object.entries(p.channelsByRule).map(([rule, set]) => [rule, set.channels.map((c) => (c === N.Channel.CHANNEL_EMAIL ? "email" : "webhook"))]),
       );
-      const saved = await store.savePreferences({ accountId: p.accountId, emailRecipients: p.emailRecipients, webhooks, channelsByRule });
-      return { preferences: preferencesToProto(p.accountId, saved) };
+      const keyed = { accountId: p.accountId, operation: "set_preferences", request, requestType: N.SetPreferencesRequest, responseType: N.SetPreferencesResponse };
+      const { response } = await answerOnce(store, keyed, async () => {
+        const saved = await store.savePreferences({ accountId: p.accountId, emailRecipients: p.emailRecipients, webhooks, channelsByRule });
+        return { preferences: preferencesToProto(p.accountId, saved) };
+      });
+      return response;
     }, options),
   };
 }

@@ -6,6 +6,8 @@ import type { RateTableVersion } from "../data/rate-table-version.entity.js";
 import { toRateTable, type RateTables } from "../domain/rate-tables.js";
 import type { LogFollower } from "@tollgate/db";
 import type { RateTableStore } from "../data/rate-table-store.js";
+import type { IdempotencyStore } from "../data/idempotency-store.js";
+import { answerOnce } from "./idempotent.js";
 
 function tableToProto(row: RateTableVersion): pricingV1.RateTable {
   const table = toRateTable(row);
@@ -24,20 +26,25 @@ function tableToProto(row: RateTableVersion): pricingV1.RateTable {
 export function pricingHandlers(
   rateTables: RateTables,
   store: RateTableStore,
+  idempotency: IdempotencyStore,
   feed: LogFollower<RateTableVersion>,
   options: HandlerOptions,
 ): pricingV1.PricingServiceServer {
   return {
     publishRateTable: unary(async (request: pricingV1.PublishRateTableRequest, context) => {
-      const { row } = await rateTables.publish({
-        tableId: request.tableId,
-        ...(request.effectiveFrom ? { effectiveFrom: request.effectiveFrom } : {}),
-        rates: request.rates.map((rate, index) => rateFromProto(rate, `rates[${index}]`)),
-        actor: actorOf(context, request.actor).actor,
-        reason: request.reason,
+      const once = { operation: "PublishRateTable", scope: `table:${request.tableId}`, request, requestType: pricingV1.PublishRateTableRequest, responseType: pricingV1.PublishRateTableResponse };
+      const { response, replayed } = await answerOnce(idempotency, once, async () => {
+        const { row } = await rateTables.publish({
+          tableId: request.tableId,
+          ...(request.effectiveFrom ? { effectiveFrom: request.effectiveFrom } : {}),
+          rates: request.rates.map((rate, index) => rateFromProto(rate, `rates[${index}]`)),
+          actor: actorOf(context, request.actor).actor,
+          reason: request.reason,
+        });
+        return { table: tableToProto(row) };
       });
-      feed.notify();
-      return { table: tableToProto(row) };
+      if (!replayed) feed.notify();
+      return response;
     }, options),
 
     getRateTable: unary(async (request: pricingV1.GetRateTableRequest) => {

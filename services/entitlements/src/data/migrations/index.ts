@@ -1,5 +1,11 @@
 import { Migration20261123000000_initial } from "./Migration20261123000000_initial.js";
 import { Migration20261123050000_subjects } from "./Migration20261123050000_subjects.js";
 import { Migration20261123060000_limit_overrides } from "./Migration20261123060000_limit_overrides.js";
+import { Migration20261204100000_idempotency_keys } from "./Migration20261204100000_idempotency_keys.js";
 
-export const migrations = [Migration20261123000000_initial, Migration20261123050000_subjects, Migration20261123060000_limit_overrides];
+export const migrations = [
+  Migration20261123000000_initial,
+  Migration20261123050000_subjects,
+  Migration20261123060000_limit_overrides,
+  Migration20261204100000_idempotency_keys,
+];

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { adjustFits, collectable, holdFits, startMinimum } from "./limits.js";
+import { adjustFits, collectable, holdFits, reachesNegativeLimit, startMinimum } from "./limits.js";
+import { Machine } from "../fixtures.js";
 
 describe("the negative limit", () => {
   it("collects down to −limit and no further", () => {
@@ -29,5 +30,25 @@ describe("the low-credit limit", () => {
     expect(startMinimum("deployment", 500n)).toEqual({ minimumMicros: 500n, denial: "BELOW_LOW_CREDIT_LIMIT" });
     expect(startMinimum("deployment", 0n)).toEqual({ minimumMicros: 1n, denial: "INSUFFICIENT_CREDITS" });
     expect(startMinimum("run", 500n)).toEqual({ minimumMicros: 1n, denial: "INSUFFICIENT_CREDITS" });
+  });
+});
+
+describe("reaching the negative limit", () => {
+  it("is told once, by the charge that takes the balance to the limit, and again only after the balance came back above it", () => {
+    const m = Machine.open({ allotmentMicros: 100n, negativeLimitMicros: 25n });
+    const reached = () => m.events.filter((e) => e.kind === "negative_limit_reached");
+    m.ok(m.charge(110n)); // 100 → −10: above −25
+    expect(reached()).toHaveLength(0);
+    m.ok(m.charge(30n)); // −10 → −25 (15 collected, 15 not)
+    expect(reached().map((e) => e.payload)).toEqual([
+      { unit: "credits", balance_micros: "-25", negative_limit_micros: "25", uncollected_micros: "15", cycle: new Date(m.cycleStartMs).toISOString() },
+    ]);
+    m.ok(m.charge(5n)); // still at the limit: nothing collected, nothing said
+    expect(reached()).toHaveLength(1);
+    m.ok(m.grant(40n)); // back to 15 above zero
+    m.ok(m.charge(50n));
+    expect(reached()).toHaveLength(2);
+    expect(reachesNegativeLimit(0n, 0n, 0n)).toBe(false);
+    expect(reachesNegativeLimit(1n, 0n, 0n)).toBe(true);
   });
 });

@@ -17,6 +17,17 @@ export function collectable(availableOthersMicros: bigint, negativeLimitMicros: 
   };
 }
 
+/**
+ * The negative limit reached: a charge took the unit's balance from above
+ * −negative_limit to at or below it, so what the unit may owe is used up and
+ * usage past it goes uncollected. Told once per crossing (a
+ * `negative_limit_reached` event the admins hear of); the balance has to come
+ * back above the limit before another.
+ */
+export function reachesNegativeLimit(balanceBeforeMicros: bigint, balanceAfterMicros: bigint, negativeLimitMicros: bigint): boolean {
+  return balanceBeforeMicros > -negativeLimitMicros && balanceAfterMicros <= -negativeLimitMicros;
+}
+
 /** An Authorize reserves only what the account has: the estimate must fit in balance − held; the negative limit is never lent to a hold. */
 export function holdFits(availableMicros: bigint, amountMicros: bigint): boolean {
   return availableMicros >= amountMicros;

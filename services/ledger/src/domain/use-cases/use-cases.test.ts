@@ -111,7 +111,7 @@ describe("use cases over the in-memory store", () => {
     advance(13 * 60_000);
     const tick = await meter(deps, account, { accountId: "acme", workId: "run-1", fromMs: started.chargedUntilMs, toMs: started.chargedUntilMs + 13 * 60_000, amountMicros: 13n * 60n * CREDIT, bucket: "compute", rateTableVersion: 3n, nextState: null, replicas: null, traceparent: "", traceId: "" });
     expect(tick).toMatchObject({ stale: false, state: "stopped", charge: { chargedMicros: 12n * CREDIT, proceed: false } });
-    expect((await store.outbox("acme")).map((e) => e.kind)).toEqual(["threshold_crossed", "threshold_crossed", "work_stopped"]);
+    expect((await store.outbox("acme")).map((e) => e.kind)).toEqual(["negative_limit_reached", "threshold_crossed", "threshold_crossed", "work_stopped"]);
   });
 
   it("denies a suspended account before anything else, and records the denial under the key", async () => {

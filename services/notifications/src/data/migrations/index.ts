@@ -1,5 +1,6 @@
 import { Migration20261123000000_initial } from "./Migration20261123000000_initial.js";
 import { Migration20261123010000_delivery } from "./Migration20261123010000_delivery.js";
 import { Migration20261201500000_banner_budget } from "./Migration20261201500000_banner_budget.js";
+import { Migration20261204120000_idempotency_keys } from "./Migration20261204120000_idempotency_keys.js";
 
-export const migrations = [Migration20261123000000_initial, Migration20261123010000_delivery, Migration20261201500000_banner_budget];
+export const migrations = [Migration20261123000000_initial, Migration20261123010000_delivery, Migration20261201500000_banner_budget, Migration20261204120000_idempotency_keys];

@@ -381,7 +381,18 @@ export interface Subject {
 }
 
 export interface UpsertSubjectRequest {
-  subject: Subject | undefined;
+  subject:
+    | Subject
+    | undefined;
+  /**
+   * The same key and request answers the recorded answer and writes nothing;
+   * the same key with another request is ALREADY_EXISTS
+   * (IDEMPOTENCY_KEY_REUSED). Unset or empty: not idempotent (as before keys were
+   * honoured); callers should send one. Keys are per account and kept at
+   * least 24 hours.
+   * Bound: at most 128 characters.
+   */
+  idempotencyKey?: string | undefined;
 }
 
 export interface UpsertSubjectResponse {
@@ -572,6 +583,15 @@ export interface PublishPlanRequest {
   actor: string;
   /** Bound: at most 1024 characters. */
   reason: string;
+  /**
+   * The same key and request answers the recorded answer and writes nothing;
+   * the same key with another request is ALREADY_EXISTS
+   * (IDEMPOTENCY_KEY_REUSED). Unset or empty: not idempotent (as before keys were
+   * honoured); callers should send one. Keys are per plan id and kept at
+   * least 24 hours.
+   * Bound: at most 128 characters.
+   */
+  idempotencyKey?: string | undefined;
 }
 
 export interface PublishPlanResponse {
@@ -643,7 +663,14 @@ export interface CreateAccountRequest {
   adminEmails: string[];
   /** Bound: from 0 to 1000000000000000. */
   spendCapMicros: string;
-  /** Bound: at most 128 characters. */
+  /**
+   * The same key and request answers the recorded answer and writes nothing;
+   * the same key with another request is ALREADY_EXISTS
+   * (IDEMPOTENCY_KEY_REUSED). Empty: not idempotent (as before keys were
+   * honoured); callers should send one. Keys are per account and kept at
+   * least 24 hours.
+   * Bound: at most 128 characters.
+   */
   idempotencyKey: string;
 }
 
@@ -690,7 +717,14 @@ export interface UpdateAccountRequest {
   actor: string;
   /** Bound: at most 1024 characters. */
   reason: string;
-  /** Bound: at most 128 characters. */
+  /**
+   * The same key and request answers the recorded answer and writes nothing;
+   * the same key with another request is ALREADY_EXISTS
+   * (IDEMPOTENCY_KEY_REUSED). Empty: not idempotent (as before keys were
+   * honoured); callers should send one. Keys are per account and kept at
+   * least 24 hours.
+   * Bound: at most 128 characters.
+   */
   idempotencyKey: string;
   /**
    * Set when present; 0 removes the cap.
@@ -716,6 +750,13 @@ export interface ChangeAccountPlanRequest {
   planId: string;
   seats: number;
   reason: string;
+  /**
+   * The same key and request answers the recorded answer and writes nothing;
+   * the same key with another request is ALREADY_EXISTS
+   * (IDEMPOTENCY_KEY_REUSED). Empty: not idempotent (as before keys were
+   * honoured); callers should send one. Keys are per account and kept at
+   * least 24 hours.
+   */
   idempotencyKey: string;
 }
 
@@ -734,6 +775,13 @@ export interface SetAccountControlsRequest {
   /** Overrides the plan's limits for each unit listed. */
   limits: UsageLimits[];
   reason: string;
+  /**
+   * The same key and request answers the recorded answer and writes nothing;
+   * the same key with another request is ALREADY_EXISTS
+   * (IDEMPOTENCY_KEY_REUSED). Empty: not idempotent (as before keys were
+   * honoured); callers should send one. Keys are per account and kept at
+   * least 24 hours.
+   */
   idempotencyKey: string;
 }
 
@@ -983,13 +1031,16 @@ export const Subject: MessageFns<Subject> = {
 };
 
 function createBaseUpsertSubjectRequest(): UpsertSubjectRequest {
-  return { subject: undefined };
+  return { subject: undefined, idempotencyKey: undefined };
 }
 
 export const UpsertSubjectRequest: MessageFns<UpsertSubjectRequest> = {
   encode(message: UpsertSubjectRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.subject !== undefined) {
       Subject.encode(message.subject, writer.uint32(10).fork()).join();
+    }
+    if (message.idempotencyKey !== undefined) {
+      writer.uint32(18).string(message.idempotencyKey);
     }
     return writer;
   },
@@ -1015,6 +1066,14 @@ export const UpsertSubjectRequest: MessageFns<UpsertSubjectRequest> = {
             message.subject = Subject.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1028,13 +1087,23 @@ export const UpsertSubjectRequest: MessageFns<UpsertSubjectRequest> = {
   },
 
   fromJSON(object: any): UpsertSubjectRequest {
-    return { subject: isSet(object.subject) ? Subject.fromJSON(object.subject) : undefined };
+    return {
+      subject: isSet(object.subject) ? Subject.fromJSON(object.subject) : undefined,
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : undefined,
+    };
   },
 
   toJSON(message: UpsertSubjectRequest): unknown {
     const obj: any = {};
     if (message.subject !== undefined) {
       obj.subject = Subject.toJSON(message.subject);
+    }
+    if (message.idempotencyKey !== undefined) {
+      obj.idempotencyKey = message.idempotencyKey;
     }
     return obj;
   },
@@ -1047,6 +1116,7 @@ export const UpsertSubjectRequest: MessageFns<UpsertSubjectRequest> = {
     message.subject = (object.subject !== undefined && object.subject !== null)
       ? Subject.fromPartial(object.subject)
       : undefined;
+    message.idempotencyKey = object.idempotencyKey ?? undefined;
     return message;
   },
 };
@@ -2972,7 +3042,7 @@ export const Account: MessageFns<Account> = {
 };
 
 function createBasePublishPlanRequest(): PublishPlanRequest {
-  return { plan: undefined, actor: "", reason: "" };
+  return { plan: undefined, actor: "", reason: "", idempotencyKey: undefined };
 }
 
 export const PublishPlanRequest: MessageFns<PublishPlanRequest> = {
@@ -2985,6 +3055,9 @@ export const PublishPlanRequest: MessageFns<PublishPlanRequest> = {
     }
     if (message.reason !== "") {
       writer.uint32(26).string(message.reason);
+    }
+    if (message.idempotencyKey !== undefined) {
+      writer.uint32(34).string(message.idempotencyKey);
     }
     return writer;
   },
@@ -3026,6 +3099,14 @@ export const PublishPlanRequest: MessageFns<PublishPlanRequest> = {
             message.reason = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3043,6 +3124,11 @@ export const PublishPlanRequest: MessageFns<PublishPlanRequest> = {
       plan: isSet(object.plan) ? Plan.fromJSON(object.plan) : undefined,
       actor: isSet(object.actor) ? globalThis.String(object.actor) : "",
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : undefined,
     };
   },
 
@@ -3057,6 +3143,9 @@ export const PublishPlanRequest: MessageFns<PublishPlanRequest> = {
     if (message.reason !== "") {
       obj.reason = message.reason;
     }
+    if (message.idempotencyKey !== undefined) {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
     return obj;
   },
 
@@ -3068,6 +3157,7 @@ export const PublishPlanRequest: MessageFns<PublishPlanRequest> = {
     message.plan = (object.plan !== undefined && object.plan !== null) ? Plan.fromPartial(object.plan) : undefined;
     message.actor = object.actor ?? "";
     message.reason = object.reason ?? "";
+    message.idempotencyKey = object.idempotencyKey ?? undefined;
     return message;
   },
 };

@@ -1571,6 +1571,22 @@ export interface SpendCapReached {
   cycle: string;
 }
 
+/**
+ * A charge took a unit's balance to its negative limit: what the account may
+ * owe is used up, and usage past it goes uncollected until credits are added
+ * (sent once per crossing: the balance has to come back above the limit first).
+ */
+export interface NegativeLimitReached {
+  unit: Unit;
+  /** The unit's balance after the charge (at or below −negative_limit_micros). */
+  balanceMicros: string;
+  negativeLimitMicros: string;
+  /** What the charge could not collect. */
+  uncollectedMicros: string;
+  /** The cycle's start (as in ThresholdCrossed.cycle). */
+  cycle: string;
+}
+
 /** An add-on pool with auto reload topped itself up: a purchase to bill. */
 export interface PoolReloaded {
   poolId: string;
@@ -1644,6 +1660,7 @@ export interface LedgerEvent {
     | { $case: "spendCapReached"; spendCapReached: SpendCapReached }
     | { $case: "deploymentChanged"; deploymentChanged: DeploymentChanged }
     | { $case: "poolReloaded"; poolReloaded: PoolReloaded }
+    | { $case: "negativeLimitReached"; negativeLimitReached: NegativeLimitReached }
     | { $case: "budgetCrossed"; budgetCrossed: BudgetCrossed }
     | { $case: "budgetLifted"; budgetLifted: BudgetLifted }
     | undefined;
@@ -12184,6 +12201,151 @@ export const SpendCapReached: MessageFns<SpendCapReached> = {
   },
 };
 
+function createBaseNegativeLimitReached(): NegativeLimitReached {
+  return { unit: 0, balanceMicros: "0", negativeLimitMicros: "0", uncollectedMicros: "0", cycle: "" };
+}
+
+export const NegativeLimitReached: MessageFns<NegativeLimitReached> = {
+  encode(message: NegativeLimitReached, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.unit !== 0) {
+      writer.uint32(8).int32(message.unit);
+    }
+    if (message.balanceMicros !== "0") {
+      writer.uint32(16).int64(message.balanceMicros);
+    }
+    if (message.negativeLimitMicros !== "0") {
+      writer.uint32(24).int64(message.negativeLimitMicros);
+    }
+    if (message.uncollectedMicros !== "0") {
+      writer.uint32(32).int64(message.uncollectedMicros);
+    }
+    if (message.cycle !== "") {
+      writer.uint32(42).string(message.cycle);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NegativeLimitReached {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNegativeLimitReached();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.unit = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.balanceMicros = reader.int64().toString();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.negativeLimitMicros = reader.int64().toString();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.uncollectedMicros = reader.int64().toString();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.cycle = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NegativeLimitReached {
+    return {
+      unit: isSet(object.unit) ? unitFromJSON(object.unit) : 0,
+      balanceMicros: isSet(object.balanceMicros)
+        ? globalThis.String(object.balanceMicros)
+        : isSet(object.balance_micros)
+        ? globalThis.String(object.balance_micros)
+        : "0",
+      negativeLimitMicros: isSet(object.negativeLimitMicros)
+        ? globalThis.String(object.negativeLimitMicros)
+        : isSet(object.negative_limit_micros)
+        ? globalThis.String(object.negative_limit_micros)
+        : "0",
+      uncollectedMicros: isSet(object.uncollectedMicros)
+        ? globalThis.String(object.uncollectedMicros)
+        : isSet(object.uncollected_micros)
+        ? globalThis.String(object.uncollected_micros)
+        : "0",
+      cycle: isSet(object.cycle) ? globalThis.String(object.cycle) : "",
+    };
+  },
+
+  toJSON(message: NegativeLimitReached): unknown {
+    const obj: any = {};
+    if (message.unit !== 0) {
+      obj.unit = unitToJSON(message.unit);
+    }
+    if (message.balanceMicros !== "0") {
+      obj.balanceMicros = message.balanceMicros;
+    }
+    if (message.negativeLimitMicros !== "0") {
+      obj.negativeLimitMicros = message.negativeLimitMicros;
+    }
+    if (message.uncollectedMicros !== "0") {
+      obj.uncollectedMicros = message.uncollectedMicros;
+    }
+    if (message.cycle !== "") {
+      obj.cycle = message.cycle;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<NegativeLimitReached>): NegativeLimitReached {
+    return NegativeLimitReached.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<NegativeLimitReached>): NegativeLimitReached {
+    const message = createBaseNegativeLimitReached();
+    message.unit = object.unit ?? 0;
+    message.balanceMicros = object.balanceMicros ?? "0";
+    message.negativeLimitMicros = object.negativeLimitMicros ?? "0";
+    message.uncollectedMicros = object.uncollectedMicros ?? "0";
+    message.cycle = object.cycle ?? "";
+    return message;
+  },
+};
+
 function createBasePoolReloaded(): PoolReloaded {
   return { poolId: "", unit: 0, amountMicros: "0", price: undefined };
 }
@@ -12934,6 +13096,9 @@ export const LedgerEvent: MessageFns<LedgerEvent> = {
       case "poolReloaded":
         PoolReloaded.encode(message.kind.poolReloaded, writer.uint32(122).fork()).join();
         break;
+      case "negativeLimitReached":
+        NegativeLimitReached.encode(message.kind.negativeLimitReached, writer.uint32(130).fork()).join();
+        break;
       case "budgetCrossed":
         BudgetCrossed.encode(message.kind.budgetCrossed, writer.uint32(322).fork()).join();
         break;
@@ -13046,6 +13211,17 @@ export const LedgerEvent: MessageFns<LedgerEvent> = {
             message.kind = { $case: "poolReloaded", poolReloaded: PoolReloaded.decode(reader, reader.uint32()) };
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.kind = {
+              $case: "negativeLimitReached",
+              negativeLimitReached: NegativeLimitReached.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
           case 40: {
             if (tag !== 322) {
               break;
@@ -13112,6 +13288,16 @@ export const LedgerEvent: MessageFns<LedgerEvent> = {
         ? { $case: "poolReloaded", poolReloaded: PoolReloaded.fromJSON(object.poolReloaded) }
         : isSet(object.pool_reloaded)
         ? { $case: "poolReloaded", poolReloaded: PoolReloaded.fromJSON(object.pool_reloaded) }
+        : isSet(object.negativeLimitReached)
+        ? {
+          $case: "negativeLimitReached",
+          negativeLimitReached: NegativeLimitReached.fromJSON(object.negativeLimitReached),
+        }
+        : isSet(object.negative_limit_reached)
+        ? {
+          $case: "negativeLimitReached",
+          negativeLimitReached: NegativeLimitReached.fromJSON(object.negative_limit_reached),
+        }
         : isSet(object.budgetCrossed)
         ? { $case: "budgetCrossed", budgetCrossed: BudgetCrossed.fromJSON(object.budgetCrossed) }
         : isSet(object.budget_crossed)
@@ -13150,6 +13336,8 @@ export const LedgerEvent: MessageFns<LedgerEvent> = {
       obj.deploymentChanged = DeploymentChanged.toJSON(message.kind.deploymentChanged);
     } else if (message.kind?.$case === "poolReloaded") {
       obj.poolReloaded = PoolReloaded.toJSON(message.kind.poolReloaded);
+    } else if (message.kind?.$case === "negativeLimitReached") {
+      obj.negativeLimitReached = NegativeLimitReached.toJSON(message.kind.negativeLimitReached);
     } else if (message.kind?.$case === "budgetCrossed") {
       obj.budgetCrossed = BudgetCrossed.toJSON(message.kind.budgetCrossed);
     } else if (message.kind?.$case === "budgetLifted") {
@@ -13210,6 +13398,15 @@ export const LedgerEvent: MessageFns<LedgerEvent> = {
       case "poolReloaded": {
         if (object.kind?.poolReloaded !== undefined && object.kind?.poolReloaded !== null) {
           message.kind = { $case: "poolReloaded", poolReloaded: PoolReloaded.fromPartial(object.kind.poolReloaded) };
+        }
+        break;
+      }
+      case "negativeLimitReached": {
+        if (object.kind?.negativeLimitReached !== undefined && object.kind?.negativeLimitReached !== null) {
+          message.kind = {
+            $case: "negativeLimitReached",
+            negativeLimitReached: NegativeLimitReached.fromPartial(object.kind.negativeLimitReached),
+          };
         }
         break;
       }

@@ -180,6 +180,15 @@ export interface DismissBannerRequest {
   bannerId: string;
   /** Bound: at most 128 characters. */
   actor: string;
+  /**
+   * The same key with the same request answers what the first call did and
+   * changes nothing; with another request it is ALREADY_EXISTS
+   * (IDEMPOTENCY_KEY_REUSED). Unset or empty: not idempotent (as before keys
+   * were taken); callers should send one. Keys are per account (the banner's)
+   * and kept at least 24 hours.
+   * Bound: at most 128 characters.
+   */
+  idempotencyKey?: string | undefined;
 }
 
 export interface DismissBannerResponse {
@@ -225,6 +234,15 @@ export interface ResendNotificationRequest {
   actor: string;
   /** Bound: at most 1024 characters. */
   reason: string;
+  /**
+   * The same key with the same request answers what the first call did and
+   * sends nothing again; with another request it is ALREADY_EXISTS
+   * (IDEMPOTENCY_KEY_REUSED). Unset or empty: every call sends again (as
+   * before keys were taken); callers should send one. Keys are per account
+   * (the notification's) and kept at least 24 hours.
+   * Bound: at most 128 characters.
+   */
+  idempotencyKey?: string | undefined;
 }
 
 export interface ResendNotificationResponse {
@@ -283,7 +301,18 @@ export interface GetPreferencesResponse {
 }
 
 export interface SetPreferencesRequest {
-  preferences: Preferences | undefined;
+  preferences:
+    | Preferences
+    | undefined;
+  /**
+   * The same key with the same request answers what the first call saved and
+   * writes nothing; with another request it is ALREADY_EXISTS
+   * (IDEMPOTENCY_KEY_REUSED). Unset or empty: not idempotent (as before keys
+   * were taken); callers should send one. Keys are per account and kept at
+   * least 24 hours.
+   * Bound: at most 128 characters.
+   */
+  idempotencyKey?: string | undefined;
 }
 
 export interface SetPreferencesResponse {
@@ -716,7 +745,7 @@ export const ListBannersResponse: MessageFns<ListBannersResponse> = {
 };
 
 function createBaseDismissBannerRequest(): DismissBannerRequest {
-  return { bannerId: "", actor: "" };
+  return { bannerId: "", actor: "", idempotencyKey: undefined };
 }
 
 export const DismissBannerRequest: MessageFns<DismissBannerRequest> = {
@@ -726,6 +755,9 @@ export const DismissBannerRequest: MessageFns<DismissBannerRequest> = {
     }
     if (message.actor !== "") {
       writer.uint32(18).string(message.actor);
+    }
+    if (message.idempotencyKey !== undefined) {
+      writer.uint32(26).string(message.idempotencyKey);
     }
     return writer;
   },
@@ -759,6 +791,14 @@ export const DismissBannerRequest: MessageFns<DismissBannerRequest> = {
             message.actor = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -779,6 +819,11 @@ export const DismissBannerRequest: MessageFns<DismissBannerRequest> = {
         ? globalThis.String(object.banner_id)
         : "",
       actor: isSet(object.actor) ? globalThis.String(object.actor) : "",
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : undefined,
     };
   },
 
@@ -790,6 +835,9 @@ export const DismissBannerRequest: MessageFns<DismissBannerRequest> = {
     if (message.actor !== "") {
       obj.actor = message.actor;
     }
+    if (message.idempotencyKey !== undefined) {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
     return obj;
   },
 
@@ -800,6 +848,7 @@ export const DismissBannerRequest: MessageFns<DismissBannerRequest> = {
     const message = createBaseDismissBannerRequest();
     message.bannerId = object.bannerId ?? "";
     message.actor = object.actor ?? "";
+    message.idempotencyKey = object.idempotencyKey ?? undefined;
     return message;
   },
 };
@@ -1341,7 +1390,7 @@ export const ListNotificationsResponse: MessageFns<ListNotificationsResponse> = 
 };
 
 function createBaseResendNotificationRequest(): ResendNotificationRequest {
-  return { notificationId: "", actor: "", reason: "" };
+  return { notificationId: "", actor: "", reason: "", idempotencyKey: undefined };
 }
 
 export const ResendNotificationRequest: MessageFns<ResendNotificationRequest> = {
@@ -1354,6 +1403,9 @@ export const ResendNotificationRequest: MessageFns<ResendNotificationRequest> = 
     }
     if (message.reason !== "") {
       writer.uint32(26).string(message.reason);
+    }
+    if (message.idempotencyKey !== undefined) {
+      writer.uint32(34).string(message.idempotencyKey);
     }
     return writer;
   },
@@ -1395,6 +1447,14 @@ export const ResendNotificationRequest: MessageFns<ResendNotificationRequest> = 
             message.reason = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1416,6 +1476,11 @@ export const ResendNotificationRequest: MessageFns<ResendNotificationRequest> = 
         : "",
       actor: isSet(object.actor) ? globalThis.String(object.actor) : "",
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : undefined,
     };
   },
 
@@ -1430,6 +1495,9 @@ export const ResendNotificationRequest: MessageFns<ResendNotificationRequest> = 
     if (message.reason !== "") {
       obj.reason = message.reason;
     }
+    if (message.idempotencyKey !== undefined) {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
     return obj;
   },
 
@@ -1441,6 +1509,7 @@ export const ResendNotificationRequest: MessageFns<ResendNotificationRequest> = 
     message.notificationId = object.notificationId ?? "";
     message.actor = object.actor ?? "";
     message.reason = object.reason ?? "";
+    message.idempotencyKey = object.idempotencyKey ?? undefined;
     return message;
   },
 };
@@ -2082,13 +2151,16 @@ export const GetPreferencesResponse: MessageFns<GetPreferencesResponse> = {
 };
 
 function createBaseSetPreferencesRequest(): SetPreferencesRequest {
-  return { preferences: undefined };
+  return { preferences: undefined, idempotencyKey: undefined };
 }
 
 export const SetPreferencesRequest: MessageFns<SetPreferencesRequest> = {
   encode(message: SetPreferencesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.preferences !== undefined) {
       Preferences.encode(message.preferences, writer.uint32(10).fork()).join();
+    }
+    if (message.idempotencyKey !== undefined) {
+      writer.uint32(18).string(message.idempotencyKey);
     }
     return writer;
   },
@@ -2114,6 +2186,14 @@ export const SetPreferencesRequest: MessageFns<SetPreferencesRequest> = {
             message.preferences = Preferences.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2127,13 +2207,23 @@ export const SetPreferencesRequest: MessageFns<SetPreferencesRequest> = {
   },
 
   fromJSON(object: any): SetPreferencesRequest {
-    return { preferences: isSet(object.preferences) ? Preferences.fromJSON(object.preferences) : undefined };
+    return {
+      preferences: isSet(object.preferences) ? Preferences.fromJSON(object.preferences) : undefined,
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : undefined,
+    };
   },
 
   toJSON(message: SetPreferencesRequest): unknown {
     const obj: any = {};
     if (message.preferences !== undefined) {
       obj.preferences = Preferences.toJSON(message.preferences);
+    }
+    if (message.idempotencyKey !== undefined) {
+      obj.idempotencyKey = message.idempotencyKey;
     }
     return obj;
   },
@@ -2146,6 +2236,7 @@ export const SetPreferencesRequest: MessageFns<SetPreferencesRequest> = {
     message.preferences = (object.preferences !== undefined && object.preferences !== null)
       ? Preferences.fromPartial(object.preferences)
       : undefined;
+    message.idempotencyKey = object.idempotencyKey ?? undefined;
     return message;
   },
 };

@@ -275,7 +275,14 @@ export interface PublishRateTableRequest {
   actor: string;
   /** Bound: at most 1024 characters. */
   reason: string;
-  /** Bound: at most 128 characters. */
+  /**
+   * The same key and request answers the recorded answer and writes nothing;
+   * the same key with another request is ALREADY_EXISTS
+   * (IDEMPOTENCY_KEY_REUSED). Empty: not idempotent (as before keys were
+   * honoured); callers should send one. Keys are per table id and kept at
+   * least 24 hours.
+   * Bound: at most 128 characters.
+   */
   idempotencyKey: string;
 }
 
