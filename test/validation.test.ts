@@ -191,7 +191,7 @@ it("an internal error is answered INTERNAL without its message and logged with i
       implementation: { getBalance: unary(async () => { throw new Error("induced fault with a secret"); }) },
     }],
   });
-  const logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
+  const logged = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
   const client = new ledgerV1.LedgerServiceClient(server.address, credentials.createInsecure());
   try {
     const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";

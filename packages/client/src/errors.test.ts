@@ -38,7 +38,7 @@ describe("decodeError", () => {
   });
 
   it("INTERNAL keeps only the trace id the server gave", () => {
-    const log = vi.spyOn(console, "error").mockImplementation(() => undefined); // the server's log line
+    const log = vi.spyOn(process.stdout, "write").mockImplementation(() => true); // the server's log line
     const error = decodeError(Object.assign(new Error("x"), toServiceError(new Error("secret detail"), () => "0af7651916cd43dd8448eb211c80319c")));
     log.mockRestore();
     expect(error).toMatchObject({ constructor: InternalError, code: status.INTERNAL, reason: "", traceId: "0af7651916cd43dd8448eb211c80319c" });

@@ -68,3 +68,16 @@ export async function connectionPool(orm: MikroORM) {
   return orm.em.getConnection().getNativeClient();
 }
 export { CallAuditLog, type CallRecord, type CallAuditRow } from "./call-audit.js";
+export {
+  checkKey,
+  recall,
+  requestHash,
+  retentionMs,
+  DEFAULT_RETENTION_MS,
+  MAX_KEY_LENGTH,
+  MIN_RETENTION_MS,
+  type IdempotencyRecord,
+  type KeyedCall,
+} from "./idempotency.js";
+export { PostgresIdempotencyStore, type IdempotencyStore, type IdempotencyTable } from "./idempotency-store.js";
+export { answerOnce, type AnswerOnce } from "./answer-once.js";

@@ -1,5 +1,6 @@
 import { status, type ServerUnaryCall } from "@grpc/grpc-js";
 import { PermissionDeniedError, UnauthenticatedError } from "@tollgate/errors";
+import { log } from "@tollgate/telemetry";
 import type { Access } from "./access.js";
 import type { Principal } from "./credentials.js";
 import { traceIdOf } from "./errors.js";
@@ -70,7 +71,7 @@ export async function recordCall(audit: CallAudit, path: string, access: Access,
       traceId: traceIdOf(call.metadata),
       outcome: error ? statusName(error.code ?? status.UNKNOWN) : "OK",
     })
-    .catch((failure: unknown) => console.error(`[audit] could not record ${path}`, failure));
+    .catch((failure: unknown) => log().error({ err: failure, rpc: path }, "could not record the audit of a call"));
 }
 
 /** Counts a call the guard refused (no credential, a wrong one, a wrong role or account). */
@@ -87,5 +88,5 @@ export async function recordRefusal(audit: CallAudit, path: string, access: Acce
       traceId: traceIdOf(call.metadata),
       outcome: denied ? "PERMISSION_DENIED" : "UNAUTHENTICATED",
     })
-    .catch((failure: unknown) => console.error(`[audit] could not record a refused ${path}`, failure));
+    .catch((failure: unknown) => log().error({ err: failure, rpc: path }, "could not record a refused call"));
 }

@@ -2,6 +2,7 @@ import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { trace } from "@opentelemetry/api";
 import { DomainError, InvalidArgumentError, translateDatabaseError } from "@tollgate/errors";
 import { googleProtobufAny, googleRpcErrorDetails, googleRpcStatus } from "@tollgate/proto";
+import { log } from "@tollgate/telemetry";
 
 const DOMAIN = "tollgate";
 const DETAILS_KEY = "grpc-status-details-bin";
@@ -33,21 +34,13 @@ export function traceIdOf(metadata: { get(key: string): unknown[] }): string {
  * The one place where errors become gRPC statuses. Domain errors keep their
  * reason in a google.rpc.ErrorInfo (and the field in a google.rpc.BadRequest);
  * anything unexpected becomes INTERNAL without leaking its message, and is
- * logged (one JSON line on stderr) with its stack and the call's trace id.
+ * logged (one JSON line, the process logger's) with its stack and the call's trace id.
  */
 export function toServiceError(error: unknown, traceId: () => string = () => ""): Partial<ServiceError> {
   const translated = translateDatabaseError(error);
   if (!(translated instanceof DomainError)) {
     const id = traceId();
-    console.error(
-      JSON.stringify({
-        level: "error",
-        msg: "internal error",
-        error: error instanceof Error ? error.message : String(error),
-        stack: error instanceof Error ? error.stack : undefined,
-        trace_id: id,
-      }),
-    );
+    log().error({ error: error instanceof Error ? error.message : String(error), stack: error instanceof Error ? error.stack : undefined, trace_id: id }, "internal error");
     return { code: status.INTERNAL, details: id ? `internal error (trace ${id})` : "internal error", metadata: new Metadata() };
   }
   const details: googleProtobufAny.Any[] = [

@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig, type z } from "@tollgate/config";
+import { log } from "@tollgate/telemetry";
 import { onShutdownSignal } from "./server.js";
 
 /**
@@ -16,11 +17,11 @@ export async function runService<S extends z.ZodRawShape>(
     service = await start(loadConfig(shape));
   } catch (error) {
     if (error instanceof ConfigError) {
-      console.error(JSON.stringify({ level: "error", service: name, msg: error.message, issues: error.issues }));
+      log().error({ issues: error.issues }, error.message);
       process.exit(1);
     }
     throw error;
   }
-  console.log(JSON.stringify({ level: "info", service: name, msg: "listening", address: service.address, ...(service.metrics ? { metrics: service.metrics.url } : {}) }));
+  log().info({ address: service.address, ...(service.metrics ? { metrics: service.metrics.url } : {}) }, "listening");
   onShutdownSignal(() => service.stop());
 }

@@ -5,6 +5,7 @@ import { loadFileDescriptorSetFromBuffer } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import type { Meter } from "@opentelemetry/api";
 import { HealthImplementation } from "grpc-health-check";
+import { log } from "@tollgate/telemetry";
 import { rpcMetricsInterceptor } from "./rpc-metrics.js";
 // After the gRPC packages: these load @tollgate/proto, whose clients must be made from the instrumented grpc-js.
 import type { CallAudit } from "./audit.js";
@@ -119,7 +120,7 @@ export function onShutdownSignal(stop: () => Promise<void>): void {
     stop().then(
       () => process.exit(0),
       (error: unknown) => {
-        console.error(`error while stopping on ${signal}`, error);
+        log().error({ err: error, signal }, "error while stopping");
         process.exit(1);
       },
     );

@@ -1,5 +1,6 @@
 import { context, isSpanContextValid, propagation, SpanStatusCode, trace, type Span, type Tracer } from "@opentelemetry/api";
 import { getNodeAutoInstrumentations } from "./instrumentations.js";
+import { setLogService } from "./log.js";
 import { NodeSDK } from "@opentelemetry/sdk-node";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { NoopSpanProcessor, type SpanProcessor } from "@opentelemetry/sdk-trace";
@@ -27,6 +28,7 @@ let started: NodeSDK | undefined;
  */
 export function registerTelemetry(options: TelemetryOptions): NodeSDK {
   if (started) return started;
+  setLogService(process.env.OTEL_SERVICE_NAME ?? options.serviceName);
   registerEsmHooks({ include: ["@grpc/grpc-js", "pg", "node:http", "http"] });
   const exportConfigured =
     process.env.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined ||
@@ -104,3 +106,4 @@ export async function inSpan<T>(tracerName: string, spanName: string, fn: (span:
 }
 
 export { startMetrics, observeConnectionPool, cachedReading, type MetricsOptions, type ServiceMetrics, type ConnectionPoolLike, type Meter, type ObservableResult } from "./metrics.js";
+export { createLogger, log, LOG_LEVELS, setLogService, type Logger } from "./log.js";

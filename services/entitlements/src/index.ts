@@ -1,10 +1,9 @@
-import { CallAuditLog, connectionPool, LogFollower, openDatabase } from "@tollgate/db";
-import { startMetrics } from "@tollgate/telemetry";
+import { CallAuditLog, connectionPool, DEFAULT_RETENTION_MS, LogFollower, openDatabase, PostgresIdempotencyStore } from "@tollgate/db";
+import { log, startMetrics } from "@tollgate/telemetry";
 import { mikroOrmScope, startGrpcServer, type RunningServer, type RateLimit, type ServerAuth } from "@tollgate/grpc-kit";
 import { entitlementsV1 } from "@tollgate/proto";
 import { AccountSchema } from "./data/account.entity.js";
 import { PostgresEntitlementsStore } from "./data/entitlements-store.js";
-import { PostgresIdempotencyStore } from "./data/idempotency-store.js";
 import { migrations } from "./data/migrations/index.js";
 import { PlanVersionSchema } from "./data/plan-version.entity.js";
 import { Accounts } from "./domain/accounts.js";
@@ -55,7 +54,7 @@ export async function startEntitlementsService(options: EntitlementsServiceOptio
     connectionPool: { name: "entitlements", pool: await connectionPool(orm) },
   });
   const store = new PostgresEntitlementsStore(() => orm.em.getContext());
-  const idempotency = new PostgresIdempotencyStore(() => orm.em.getContext());
+  const idempotency = new PostgresIdempotencyStore(() => orm.em.getContext(), { table: "entitlements.idempotency_keys", scopeColumn: "scope" });
   const scope = mikroOrmScope(orm.em);
   const handlers = entitlementsHandlers(
     {
@@ -79,12 +78,12 @@ export async function startEntitlementsService(options: EntitlementsServiceOptio
     ...(options.reflection === undefined ? {} : { reflection: options.reflection }),
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
   });
-  const retentionMs = options.idempotencyRetentionMs ?? 7 * 86_400_000;
+  const retentionMs = options.idempotencyRetentionMs ?? DEFAULT_RETENTION_MS;
   const pruneIntervalMs = options.idempotencyPruneIntervalMs ?? 60_000;
   const pruner =
     pruneIntervalMs > 0
       ? setInterval(() => {
-          scope(() => idempotency.prune(retentionMs, 1_000)).catch((error: unknown) => console.error("[entitlements] pruning idempotency keys failed", error));
+          scope(() => idempotency.prune(retentionMs, 1_000)).catch((error: unknown) => log().error({ err: error }, "pruning idempotency keys failed"));
         }, pruneIntervalMs)
       : undefined;
   pruner?.unref();

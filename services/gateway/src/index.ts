@@ -10,7 +10,7 @@ import { UnauthenticatedError } from "@tollgate/errors";
 import { RequestContext } from "@mikro-orm/core";
 import { createClient, type ClientOptions, type Credential } from "@tollgate/grpc-kit";
 import { entitlementsV1, ledgerV1, notificationsV1, pricingV1 } from "@tollgate/proto";
-import { currentTraceId } from "@tollgate/telemetry";
+import { currentTraceId, log } from "@tollgate/telemetry";
 import { AuditEntrySchema } from "./data/audit.entity.js";
 import { PostgresAuditStore } from "./data/audit-store.js";
 import { migrations } from "./data/migrations/index.js";
@@ -68,7 +68,7 @@ async function recordRefusal(calls: CallAuditLog, request: FastifyRequest, statu
       traceId: currentTraceId(),
       outcome: `HTTP ${status}`,
     })
-    .catch((failure: unknown) => console.error("[gateway] could not record a refused request", failure));
+    .catch((failure: unknown) => log().error({ err: failure }, "could not record a refused request"));
 }
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
@@ -145,7 +145,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   app.setErrorHandler(async (error, request, reply) => {
     const http = toHttpError(error);
-    if (http.status === 500) console.error(`[gateway] internal error (trace ${currentTraceId() || "not recorded"}) on ${request.method} ${request.routeOptions.url ?? request.url}:`, error);
+    if (http.status === 500) log().error({ err: error, trace_id: currentTraceId(), method: request.method, route: request.routeOptions.url ?? request.url }, "internal error");
     if (http.status === 401 || http.status === 403) await recordRefusal(calls, request, http.status);
     return reply.status(http.status).headers(http.headers ?? {}).send(http.body);
   });

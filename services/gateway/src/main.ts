@@ -14,6 +14,7 @@ await runService(
   "gateway",
   {
     DATABASE_URL: env.url(),
+    LOG_LEVEL: env.logLevel(),
     GATEWAY_HOST: env.host("127.0.0.1"),
     GATEWAY_PORT: env.port(8080),
     GATEWAY_SECRET: z.string().min(32, "use at least 32 characters"),

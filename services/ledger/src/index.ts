@@ -1,5 +1,5 @@
 import { CallAuditLog, connectionPool, LogFollower, openDatabase } from "@tollgate/db";
-import { currentTraceId, currentTraceparent, inSpan, startMetrics } from "@tollgate/telemetry";
+import { currentTraceId, currentTraceparent, inSpan, log, startMetrics } from "@tollgate/telemetry";
 import { createClient, mikroOrmScope, startGrpcServer, type RunningServer, type RateLimit, type ServerAuth, type Credential } from "@tollgate/grpc-kit";
 import { entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { AccountCache } from "./data/account-cache.js";
@@ -88,7 +88,7 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
   const reconciler = new Reconciler(
     (after, limit) => scope(() => reconcileSlice(em(), after, limit)),
     options.reconcileSliceAccounts ?? 500,
-    (m) => console.error(JSON.stringify({ level: "error", service: "ledger", msg: "reconciliation mismatch", ...m, differenceMicros: m.differenceMicros.toString() })),
+    (m) => log().error({ ...m, differenceMicros: m.differenceMicros.toString() }, "reconciliation mismatch"),
   );
   // Every call to entitlements and pricing (watch streams and their unary fallbacks) carries the ledger's credential.
   const credentials = options.credentials ? { credentials: options.credentials } : {};
@@ -108,7 +108,7 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
   const writes = lanes > 0 ? new GroupCommitStore(stateStore, {
     lanes,
     observe: (size, waits) => metrics.groupCommit(size, waits),
-    refused: (size, error) => console.error(JSON.stringify({ level: "warn", service: "ledger", msg: "group commit batch refused; retrying its halves", size, error: String(error) })),
+    refused: (size, error) => log().warn({ size, err: error }, "group commit batch refused; retrying its halves"),
   }) : stateStore;
   // Idempotency keys are kept at least a day; late usage (Charge.occurred_at) may be no older than they are kept.
   const retentionMs = Math.max(options.idempotencyRetentionMs ?? 7 * 86_400_000, 86_400_000);
@@ -158,7 +158,7 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
             await store.pruneIdempotencyKeys(retentionMs, 1_000);
             await store.pruneOutbox(outboxRetentionMs, 1_000);
             if ((await sweepTraced(await store.expiredPoolAccounts(100), "pools")) > 0) events.notify();
-          }).catch((error: unknown) => console.error("[ledger] expiry sweep failed", error));
+          }).catch((error: unknown) => log().error({ err: error }, "expiry sweep failed"));
         }, sweepIntervalMs)
       : undefined;
   sweeper?.unref();
@@ -170,7 +170,7 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
       ? setInterval(() => {
           scope(async () => {
             if ((await ledger.meterDue(meterIntervalMs)) > 0) events.notify();
-          }).catch((error: unknown) => console.error("[ledger] metering tick failed", error));
+          }).catch((error: unknown) => log().error({ err: error }, "metering tick failed"));
         }, meterIntervalMs)
       : undefined;
   meter?.unref();
@@ -183,7 +183,7 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
       ? setInterval(() => {
           reconciling ??= reconciler
             .step()
-            .catch((error: unknown) => console.error("[ledger] reconciliation step failed", error))
+            .catch((error: unknown) => log().error({ err: error }, "reconciliation step failed"))
             .finally(() => (reconciling = undefined));
         }, reconcileIntervalMs)
       : undefined;

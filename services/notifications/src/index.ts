@@ -1,8 +1,8 @@
 import { trace } from "@opentelemetry/api";
-import { CallAuditLog, connectionPool, openDatabase } from "@tollgate/db";
+import { CallAuditLog, connectionPool, openDatabase, PostgresIdempotencyStore, retentionMs } from "@tollgate/db";
 import { call, upstream, createClient, mikroOrmScope, startGrpcServer, type RunningServer, type RateLimit, type ServerAuth, type Credential } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
-import { currentTraceId, currentTraceparent, startMetrics } from "@tollgate/telemetry";
+import { currentTraceId, currentTraceparent, log, startMetrics } from "@tollgate/telemetry";
 import { BannerSchema, ConsumerOffsetSchema } from "./data/banner.entity.js";
 import { EmailChannel } from "./data/channels/email.js";
 import { OutboundAddressPolicy } from "./data/channels/outbound-address.js";
@@ -11,9 +11,8 @@ import { DeliverySchema, PreferencesSchema } from "./data/delivery.entity.js";
 import { DeliveryWorker } from "./data/delivery-worker.js";
 import { LedgerConsumer } from "./data/ledger-consumer.js";
 import { migrations } from "./data/migrations/index.js";
-import { PostgresNotificationsStore } from "./data/notifications-store.js";
+import { IDEMPOTENCY_KEYS, PostgresNotificationsStore } from "./data/notifications-store.js";
 import { projectRunOut } from "@tollgate/projection";
-import { retentionMs } from "./domain/idempotency.js";
 import { DEFAULT_RULES, decide, runOutWarning, type PlanRules, type Recipients } from "./domain/rules.js";
 import { NotificationsMetrics } from "./metrics.js";
 import { notificationsHandlers } from "./transport/notifications-handlers.js";
@@ -68,6 +67,7 @@ export async function startNotificationsService(options: NotificationsServiceOpt
     ...(options.poolMax ? { poolMax: options.poolMax } : {}),
   });
   const store = new PostgresNotificationsStore(() => orm.em.getContext());
+  const idempotency = new PostgresIdempotencyStore(() => orm.em.getContext(), IDEMPOTENCY_KEYS);
   const telemetry = await startMetrics({
     serviceName: "tollgate-notifications",
     port: options.metricsPort ?? 0,
@@ -174,7 +174,7 @@ export async function startNotificationsService(options: NotificationsServiceOpt
       {
         name: "tollgate.notifications.v1.NotificationsService",
         definition: notificationsV1.NotificationsServiceService,
-        implementation: notificationsHandlers(store, worker, accountState, { scope }, new OutboundAddressPolicy(options.webhookAllowedNetworks ?? []), async (accountId) => {
+        implementation: notificationsHandlers(store, idempotency, worker, accountState, { scope }, new OutboundAddressPolicy(options.webhookAllowedNetworks ?? []), async (accountId) => {
           await upstream(call(entitlements, entitlements.getAccount, { accountId }));
         }),
       },
@@ -195,11 +195,11 @@ export async function startNotificationsService(options: NotificationsServiceOpt
   const pruner =
     pruneIntervalMs > 0
       ? setInterval(() => {
-          scope(() => store.pruneDelivered(deliveredRetentionMs, 1_000)).catch((error: unknown) => console.error("[notifications] pruning delivered notifications failed", error));
+          scope(() => store.pruneDelivered(deliveredRetentionMs, 1_000)).catch((error: unknown) => log().error({ err: error }, "pruning delivered notifications failed"));
           // 1000 keys a statement, as the ledger prunes; a backlog goes in the same round (at most 100 statements).
           scope(async () => {
-            for (let round = 0; round < 100; round++) if ((await store.pruneIdempotencyKeys(keyRetentionMs, 1_000)) < 1_000) return;
-          }).catch((error: unknown) => console.error("[notifications] pruning idempotency keys failed", error));
+            for (let round = 0; round < 100; round++) if ((await idempotency.prune(keyRetentionMs, 1_000)) < 1_000) return;
+          }).catch((error: unknown) => log().error({ err: error }, "pruning idempotency keys failed"));
         }, pruneIntervalMs)
       : undefined;
   pruner?.unref();

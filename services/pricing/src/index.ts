@@ -1,11 +1,10 @@
 import { mikroOrmScope, startGrpcServer, type RunningServer, type RateLimit, type ServerAuth } from "@tollgate/grpc-kit";
-import { CallAuditLog, connectionPool, LogFollower, openDatabase } from "@tollgate/db";
-import { startMetrics } from "@tollgate/telemetry";
+import { CallAuditLog, connectionPool, DEFAULT_RETENTION_MS, LogFollower, openDatabase, PostgresIdempotencyStore } from "@tollgate/db";
+import { log, startMetrics } from "@tollgate/telemetry";
 import { pricingV1 } from "@tollgate/proto";
 import { migrations } from "./data/migrations/index.js";
 import { RateTableVersionSchema } from "./data/rate-table-version.entity.js";
 import { PostgresRateTableStore } from "./data/rate-table-store.js";
-import { PostgresIdempotencyStore } from "./data/idempotency-store.js";
 import { RateTables } from "./domain/rate-tables.js";
 import { pricingHandlers } from "./transport/pricing-handlers.js";
 
@@ -53,7 +52,7 @@ export async function startPricingService(options: PricingServiceOptions): Promi
   const store = new PostgresRateTableStore(() => orm.em.getContext());
   const feed = new LogFollower((after, limit) => store.after(after, limit), (row) => BigInt(row.sequence));
   const scope = mikroOrmScope(orm.em);
-  const idempotency = new PostgresIdempotencyStore(() => orm.em.getContext());
+  const idempotency = new PostgresIdempotencyStore(() => orm.em.getContext(), { table: "pricing.idempotency_keys", scopeColumn: "scope" });
   const handlers = pricingHandlers(new RateTables(store), store, idempotency, feed, { scope });
   const server = await startGrpcServer({
     services: [{ name: "tollgate.pricing.v1.PricingService", definition: pricingV1.PricingServiceService, implementation: handlers }],
@@ -65,12 +64,12 @@ export async function startPricingService(options: PricingServiceOptions): Promi
     ...(options.reflection === undefined ? {} : { reflection: options.reflection }),
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
   });
-  const retentionMs = options.idempotencyRetentionMs ?? 7 * 86_400_000;
+  const retentionMs = options.idempotencyRetentionMs ?? DEFAULT_RETENTION_MS;
   const pruneIntervalMs = options.idempotencyPruneIntervalMs ?? 60_000;
   const pruner =
     pruneIntervalMs > 0
       ? setInterval(() => {
-          scope(() => idempotency.prune(retentionMs, 1_000)).catch((error: unknown) => console.error("[pricing] pruning idempotency keys failed", error));
+          scope(() => idempotency.prune(retentionMs, 1_000)).catch((error: unknown) => log().error({ err: error }, "pruning idempotency keys failed"));
         }, pruneIntervalMs)
       : undefined;
   pruner?.unref();

@@ -1,12 +1,11 @@
 import { workKindFromProto } from "@tollgate/eligibility";
-import type { LogFollower } from "@tollgate/db";
+import { answerOnce, type IdempotencyStore, type LogFollower } from "@tollgate/db";
 import { InvalidArgumentError } from "@tollgate/errors";
 import { actorOf, encodedSize, page, pageOffset, pageSize, serverStream, unary, type HandlerOptions } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1 } from "@tollgate/proto";
 import { int64 } from "@tollgate/rating";
 import type { Account } from "../data/account.entity.js";
 import type { EntitlementsStore } from "../data/entitlements-store.js";
-import type { IdempotencyStore } from "../data/idempotency-store.js";
 import type { PlanVersion } from "../data/plan-version.entity.js";
 import type { Accounts } from "../domain/accounts.js";
 import { bucketToProto, decideEligibility, eligibilityRulesFromProto, runContextFromProto } from "@tollgate/eligibility";
@@ -14,7 +13,6 @@ import type { Plans } from "../domain/plans.js";
 import type { Subject } from "../data/subject.entity.js";
 import type { SubjectKind, Subjects } from "../domain/subjects.js";
 import { accountToProto, billingModeFromProto, deploymentModeFromProto, planToProto } from "./codec.js";
-import { answerOnce } from "./idempotent.js";
 
 const E = entitlementsV1;
 

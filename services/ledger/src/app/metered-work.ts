@@ -1,3 +1,4 @@
+import { log } from "@tollgate/telemetry";
 import type { Bucket, RunContext } from "@tollgate/eligibility";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
 import type { Unit, Usage } from "@tollgate/rating";
@@ -121,7 +122,7 @@ export class Ledger {
   }
 
   private onTickFailed(accountId: string, workId: string, error: unknown): void {
-    console.error(JSON.stringify({ level: "error", service: "ledger", msg: "metering tick failed; retried on the next tick", account_id: accountId, work_id: workId, error: String(error) }));
+    log().error({ account_id: accountId, work_id: workId, err: error }, "metering tick failed; retried on the next tick");
   }
 
   /** The rate table versions recorded holds and entries name (by pricing sequence), for showing their table and version. */

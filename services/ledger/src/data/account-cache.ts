@@ -2,7 +2,7 @@ import { eligibilityRulesFromProto, workKindFromProto } from "@tollgate/eligibil
 import { call, upstream } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1 } from "@tollgate/proto";
 import { unitFromProto, type Unit } from "@tollgate/rating";
-import { inSpan } from "@tollgate/telemetry";
+import { inSpan, log } from "@tollgate/telemetry";
 import type { AccountDirectory, AccountView } from "../domain/account-view.js";
 import type { KindLimits } from "../domain/rules/kind-limits.js";
 import { StreamFollower, VersionLag } from "./stream-follower.js";
@@ -101,7 +101,7 @@ export class AccountCache implements AccountDirectory {
         if (message.account) this.putAccount(message.account, true);
         accountLag.heardOf(message.latestRevision);
       },
-      (line) => console.warn(`[ledger] account feed: ${line}`),
+      (line) => log().warn(`account feed: ${line}`),
     );
     this.planFeed = new StreamFollower(
       () => this.client.watchPlans({ afterVersion: this.lastPlanVersion.toString() }),
@@ -109,7 +109,7 @@ export class AccountCache implements AccountDirectory {
         if (message.plan) this.putPlan(message.plan);
         planLag.heardOf(message.latestVersion);
       },
-      (line) => console.warn(`[ledger] plan feed: ${line}`),
+      (line) => log().warn(`plan feed: ${line}`),
     );
   }
 

@@ -1,3 +1,4 @@
+import { log } from "@tollgate/telemetry";
 import { NotificationListener } from "@tollgate/db";
 import type { BudgetScope } from "../domain/state.js";
 import { BUDGET_EXHAUSTED_CHANNEL } from "./migrations/budgets.sql.js";
@@ -28,7 +29,7 @@ export class MeterSignals {
       channels: [ROOM_EXHAUSTED_CHANNEL, METER_OPENED_CHANNEL, BUDGET_EXHAUSTED_CHANNEL],
       onNotification: (channel, payload) => this.dispatch(channel, payload),
       onReconnect: () => this.reconnectListeners.forEach((listener) => listener()),
-      log: (line) => console.warn(`[ledger] meter signals: ${line}`),
+      log: (line) => log().warn(`meter signals: ${line}`),
     });
   }
 

@@ -3,7 +3,7 @@ import { call, upstream } from "@tollgate/grpc-kit";
 import { NotFoundError } from "@tollgate/errors";
 import { pricingV1 } from "@tollgate/proto";
 import { rateTableFromProto, versionInEffect, type RateTable } from "@tollgate/rating";
-import { inSpan } from "@tollgate/telemetry";
+import { inSpan, log } from "@tollgate/telemetry";
 import { StreamFollower, VersionLag } from "./stream-follower.js";
 
 /**
@@ -27,7 +27,7 @@ export class RateCache {
         if (message.table) this.add(rateTableFromProto(message.table));
         this.lag.heardOf(message.latestSequence);
       },
-      (line) => console.warn(`[ledger] rate feed: ${line}`),
+      (line) => log().warn(`rate feed: ${line}`),
     );
   }
 

@@ -1,3 +1,4 @@
+import { log } from "@tollgate/telemetry";
 import { randomUUID } from "node:crypto";
 import { runContextFromProto, workKindFromProto, type RunContext } from "@tollgate/eligibility";
 import { InvalidArgumentError, UnavailableError } from "@tollgate/errors";
@@ -85,7 +86,7 @@ export class MeterStreams {
     private readonly options: MeterStreamOptions,
   ) {
     this.now = options.now ?? (() => new Date());
-    this.log = options.log ?? ((line) => console.warn(`[ledger] meter: ${line}`));
+    this.log = options.log ?? ((line) => log().warn(`meter: ${line}`));
     this.unsubscribe = feeds.onOpened((accountId, workId, streamId) => this.reopened(accountId, workId, streamId));
   }
 

@@ -1,4 +1,4 @@
-import { withRemoteParent } from "@tollgate/telemetry";
+import { log, withRemoteParent } from "@tollgate/telemetry";
 import { nextAttempt } from "../domain/rules.js";
 import type { EmailChannel } from "./channels/email.js";
 import type { WebhookChannel } from "./channels/webhook.js";
@@ -49,7 +49,7 @@ export class DeliveryWorker {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.running = this.tick()
-        .catch((error: unknown) => console.error("[notifications] delivery tick failed", error))
+        .catch((error: unknown) => log().error({ err: error }, "delivery tick failed"))
         .finally(() => {
           this.running = undefined;
           this.schedule(this.options.pollMs);

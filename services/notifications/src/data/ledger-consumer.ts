@@ -1,6 +1,6 @@
 import { call } from "@tollgate/grpc-kit";
 import { ledgerV1 } from "@tollgate/proto";
-import { withRemoteParent } from "@tollgate/telemetry";
+import { log, withRemoteParent } from "@tollgate/telemetry";
 import { commonV1, entitlementsV1 } from "@tollgate/proto";
 import { unitFromProto } from "@tollgate/rating";
 import type { LedgerEventFacts, Unit } from "../domain/rules.js";
@@ -161,7 +161,7 @@ export class LedgerConsumer {
       this.acknowledgeFailing = false;
     } catch (error) {
       // Said once per outage (the stream reports its own reconnects).
-      if (!this.stopped && !this.acknowledgeFailing) console.warn(`[notifications] acknowledging ledger events through ${through}: ${(error as Error).message}; retrying`);
+      if (!this.stopped && !this.acknowledgeFailing) log().warn({ err: error, through: String(through) }, "acknowledging ledger events failed; retrying");
       this.acknowledgeFailing = true;
     } finally {
       this.acknowledging = false;
@@ -178,7 +178,7 @@ export class LedgerConsumer {
     try {
       after = await this.scope(() => this.store.offset(this.consumer));
     } catch (error) {
-      console.error("[notifications] reading the consumer offset failed", error);
+      log().error({ err: error }, "reading the consumer offset failed");
       return this.retry();
     }
     if (this.stopped) return;
@@ -192,7 +192,7 @@ export class LedgerConsumer {
       if (BigInt(event.sequence) > this.received) this.received = BigInt(event.sequence);
       // After stop, what is still queued is left to the next start (it re-reads from the stored offset).
       this.chain = this.chain.then(() => (this.stopped ? undefined : this.process(event))).catch((error: unknown) => {
-        console.error("[notifications] handling a ledger event failed; re-reading from the stored offset", error);
+        log().error({ err: error }, "handling a ledger event failed; re-reading from the stored offset");
         stream.cancel();
       });
     });
@@ -202,7 +202,7 @@ export class LedgerConsumer {
       void this.chain.finally(() => this.retry());
     };
     stream.on("error", (error: Error) => {
-      if (!this.stopped) console.warn(`[notifications] ledger event stream: ${error.message}; reconnecting`);
+      if (!this.stopped) log().warn({ err: error }, "ledger event stream broke; reconnecting");
       restart();
     });
     stream.on("end", restart);

@@ -1,9 +1,14 @@
-import { sql, type EntityManager } from "@tollgate/db";
-import { ConflictError } from "@tollgate/errors";
-import { recall, type KeyedCall } from "../domain/idempotency.js";
+import { sql, type EntityManager, type IdempotencyTable } from "@tollgate/db";
 import type { Decisions } from "../domain/rules.js";
 import { BannerSchema, type Banner } from "./banner.entity.js";
 import { DeliverySchema, PreferencesSchema, type Delivery, type Preferences } from "./delivery.entity.js";
+
+/**
+ * The answers of the support changes made under an idempotency key
+ * (@tollgate/db's PostgresIdempotencyStore): keys per account, and their
+ * request hashes bind the operation, as the table's records were first written.
+ */
+export const IDEMPOTENCY_KEYS: IdempotencyTable = { table: "notifications.idempotency_keys", scopeColumn: "account_id", hashOperation: true };
 
 export interface NotificationsStore {
   offset(consumer: string): Promise<bigint>;
@@ -29,18 +34,6 @@ export interface NotificationsStore {
   resend(notificationId: string): Promise<Delivery | null>;
   preferences(accountId: string): Promise<Preferences | null>;
   savePreferences(preferences: { accountId: string; emailRecipients: string[]; webhooks: { url: string; secret: string }[]; channelsByRule: Record<string, string[]> }): Promise<Preferences>;
-  /**
-   * Makes a change once per idempotency key, in one transaction: claims the
-   * key, runs `change` (whose store calls join the transaction) and records
-   * the answer it returns (JSON). A key already recorded answers its record
-   * (`replayed`) without running `change`, or throws IDEMPOTENCY_KEY_REUSED
-   * when it was recorded for another request (domain/idempotency.ts). A
-   * concurrent call with the same key waits for the first to commit. When
-   * `change` throws, nothing is recorded and the key stays free.
-   */
-  once(call: KeyedCall, change: () => Promise<unknown>): Promise<{ answer: unknown; replayed: boolean }>;
-  /** Forgets up to `limit` idempotency keys older than `retentionMs`. */
-  pruneIdempotencyKeys(retentionMs: number, limit: number): Promise<number>;
 }
 
 export class PostgresNotificationsStore implements NotificationsStore {
@@ -159,43 +152,6 @@ export class PostgresNotificationsStore implements NotificationsStore {
       [notificationId],
     );
     return this.em().findOne(DeliverySchema, { notificationId }, { refresh: true });
-  }
-
-  once(call: KeyedCall, change: () => Promise<unknown>): Promise<{ answer: unknown; replayed: boolean }> {
-    // The change's own store calls run on this.em(), which is the transaction's inside transactional().
-    return this.em().transactional(async (em) => {
-      // A concurrent insert of the same key waits here until the other transaction ends.
-      const claimed = await sql(
-        em,
-        `insert into notifications.idempotency_keys (account_id, idempotency_key, operation, request_hash)
-         values (?, ?, ?, ?) on conflict (account_id, idempotency_key) do nothing returning 1`,
-        [call.accountId, call.key, call.operation, call.requestHash],
-      );
-      if (claimed.length === 0) {
-        const [record] = await sql<{ request_hash: string; response: unknown }>(
-          em,
-          `select request_hash, response from notifications.idempotency_keys where account_id = ? and idempotency_key = ?`, // idempotency_keys_pkey
-          [call.accountId, call.key],
-        );
-        // Pruned between the two statements: the caller may retry (the key is free now).
-        if (!record) throw new ConflictError(`idempotency key ${call.key} was pruned while it was read`, "IDEMPOTENCY_KEY_PRUNED");
-        return { answer: recall({ requestHash: record.request_hash, response: record.response }, call), replayed: true };
-      }
-      const answer = await change();
-      await sql(em, `update notifications.idempotency_keys set response = ?::jsonb where account_id = ? and idempotency_key = ?`, [JSON.stringify(answer), call.accountId, call.key]);
-      return { answer, replayed: false };
-    });
-  }
-
-  async pruneIdempotencyKeys(retentionMs: number, limit: number): Promise<number> {
-    const rows = await sql<{ idempotency_key: string }>(
-      this.em(),
-      `delete from notifications.idempotency_keys where ctid in (
-         select ctid from notifications.idempotency_keys where created_at < now() - make_interval(secs => ? / 1000.0) limit ?)
-       returning idempotency_key`, // idempotency_keys_created_idx
-      [retentionMs, limit],
-    );
-    return rows.length;
   }
 
   preferences(accountId: string): Promise<Preferences | null> {

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
+import { answerOnce, type IdempotencyStore } from "@tollgate/db";
 import { actorOf, encodedSize, page, pageOffset, pageSize, unary, type HandlerOptions } from "@tollgate/grpc-kit";
 import { commonV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
 import type { Banner } from "../data/banner.entity.js";
@@ -7,7 +8,6 @@ import type { Delivery, Preferences } from "../data/delivery.entity.js";
 import type { DeliveryWorker } from "../data/delivery-worker.js";
 import type { NotificationsStore } from "../data/notifications-store.js";
 import type { OutboundAddressPolicy } from "../data/channels/outbound-address.js";
-import { answerOnce } from "./idempotent.js";
 
 const N = notificationsV1;
 
@@ -76,6 +76,8 @@ export type AccountState = (accountId: string) => Promise<{ statusIcon: ledgerV1
 
 export function notificationsHandlers(
   store: NotificationsStore,
+  /** The answers of keyed resends, dismissals and preference changes (IDEMPOTENCY_KEYS). */
+  idempotency: IdempotencyStore,
   worker: DeliveryWorker,
   accountState: AccountState,
   options: HandlerOptions,
@@ -97,8 +99,8 @@ export function notificationsHandlers(
       const banner = await store.banner(request.bannerId);
       if (!banner) throw new NotFoundError("banner", request.bannerId);
       if (banner.kind === "fixed") throw new FailedPreconditionError("fixed banners cannot be dismissed", "BANNER_FIXED", { banner_id: banner.bannerId });
-      const keyed = { accountId: banner.accountId, operation: "dismiss_banner", request, requestType: N.DismissBannerRequest, responseType: N.DismissBannerResponse };
-      const { response } = await answerOnce(store, keyed, async () => {
+      const keyed = { scope: banner.accountId, operation: "dismiss_banner", request, requestType: N.DismissBannerRequest, responseType: N.DismissBannerResponse };
+      const { response } = await answerOnce(idempotency, keyed, async () => {
         const dismissed = await store.dismiss(banner.bannerId, actor);
         if (!dismissed) throw new NotFoundError("banner", request.bannerId);
         return { banner: bannerToProto(dismissed) };
@@ -120,8 +122,8 @@ export function notificationsHandlers(
       // Keys are the notification's account's; an unknown notification is NOT_FOUND before any key is looked at.
       const known = await store.delivery(request.notificationId);
       if (!known) throw new NotFoundError("notification", request.notificationId);
-      const keyed = { accountId: known.accountId, operation: "resend_notification", request, requestType: N.ResendNotificationRequest, responseType: N.ResendNotificationResponse };
-      const { response, replayed } = await answerOnce(store, keyed, async () => {
+      const keyed = { scope: known.accountId, operation: "resend_notification", request, requestType: N.ResendNotificationRequest, responseType: N.ResendNotificationResponse };
+      const { response, replayed } = await answerOnce(idempotency, keyed, async () => {
         const delivery = await store.resend(request.notificationId);
         if (!delivery) throw new NotFoundError("notification", request.notificationId);
         return { notification: deliveryToProto(delivery) };
@@ -165,8 +167,8 @@ export function notificationsHandlers(
       const channelsByRule = Object.fromEntries(
         Object.entries(p.channelsByRule).map(([rule, set]) => [rule, set.channels.map((c) => (c === N.Channel.CHANNEL_EMAIL ? "email" : "webhook"))]),
       );
-      const keyed = { accountId: p.accountId, operation: "set_preferences", request, requestType: N.SetPreferencesRequest, responseType: N.SetPreferencesResponse };
-      const { response } = await answerOnce(store, keyed, async () => {
+      const keyed = { scope: p.accountId, operation: "set_preferences", request, requestType: N.SetPreferencesRequest, responseType: N.SetPreferencesResponse };
+      const { response } = await answerOnce(idempotency, keyed, async () => {
         const saved = await store.savePreferences({ accountId: p.accountId, emailRecipients: p.emailRecipients, webhooks, channelsByRule });
         return { preferences: preferencesToProto(p.accountId, saved) };
       });

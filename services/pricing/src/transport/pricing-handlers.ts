@@ -4,10 +4,8 @@ import { pricingV1 } from "@tollgate/proto";
 import { int64, lineItemToProto, rateFromProto, rateToProto, usageFromProto } from "@tollgate/rating";
 import type { RateTableVersion } from "../data/rate-table-version.entity.js";
 import { toRateTable, type RateTables } from "../domain/rate-tables.js";
-import type { LogFollower } from "@tollgate/db";
+import { answerOnce, type IdempotencyStore, type LogFollower } from "@tollgate/db";
 import type { RateTableStore } from "../data/rate-table-store.js";
-import type { IdempotencyStore } from "../data/idempotency-store.js";
-import { answerOnce } from "./idempotent.js";
 
 function tableToProto(row: RateTableVersion): pricingV1.RateTable {
   const table = toRateTable(row);
