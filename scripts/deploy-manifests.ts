@@ -111,6 +111,7 @@ function gatewayObjects() {
   const main = container("gateway", [
     { name: "GATEWAY_HOST", value: "0.0.0.0" },
     { name: "GATEWAY_PORT", value: "8080" },
+    { name: "GATEWAY_METRICS_PORT", value: "9465" },
     { name: "LEDGER_ADDRESS", value: "ledger:50053" },
     { name: "ENTITLEMENTS_ADDRESS", value: "entitlements:50051" },
     { name: "PRICING_ADDRESS", value: "pricing:50052" },
@@ -121,13 +122,13 @@ function gatewayObjects() {
     secretEnv("GATEWAY_USERS", "gateway-users"),
   ], { cpu: "100m", memory: "256Mi" }, {
     args: ["sh", "-c", "exec node services/gateway/dist/main.js"],
-    ports: [{ name: "http", containerPort: 8080 }],
+    ports: [{ name: "http", containerPort: 8080 }, { name: "metrics", containerPort: 9465 }],
     readinessProbe: { tcpSocket: { port: "http" }, periodSeconds: 5 },
     livenessProbe: { tcpSocket: { port: "http" }, initialDelaySeconds: 10, periodSeconds: 10 },
   });
   return [
     deployment("gateway", 2, main),
-    new Service({ metadata: meta("gateway"), spec: { selector: labels("gateway"), ports: [{ name: "http", port: 80, targetPort: "http" }] } }),
+    new Service({ metadata: meta("gateway"), spec: { selector: labels("gateway"), ports: [{ name: "http", port: 80, targetPort: "http" }, { name: "metrics", port: 9465, targetPort: "metrics" }] } }),
     pdb("gateway"),
   ];
 }

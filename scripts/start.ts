@@ -100,6 +100,8 @@ try {
       DATABASE_URL: postgres.url,
       GATEWAY_HOST: host,
       GATEWAY_PORT: String(gatewayPort),
+      // A free gateway port gets a free metrics port too (else 9465, beside the services' 9461–9464).
+      ...(gatewayPort === 0 ? { GATEWAY_METRICS_PORT: "0" } : {}),
       GATEWAY_SECRET: process.env.GATEWAY_SECRET ?? randomBytes(32).toString("hex"),
       // The demo logins exist only here, when GATEWAY_USERS does not name the users.
       ...(process.env.GATEWAY_USERS ? {} : { GATEWAY_DEMO_USERS: "true" }),

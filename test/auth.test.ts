@@ -5,7 +5,7 @@ import { SignJWT, importJWK } from "jose";
 import { call, createClient, errorDetails, generateIssuerKey, mintToken, type Role } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { createTestDatabase, eventually, type TestDatabase, type TestIssuer } from "@tollgate/testing";
-import { authorizeRequest, CREDIT, seedStarter } from "./fixtures.js";
+import { authorizeRequest, CREDIT, replies, seedStarter } from "./fixtures.js";
 import { startPlatform, type Platform } from "./platform.js";
 
 let db: TestDatabase;
@@ -136,6 +136,14 @@ describe("credentials on every gRPC call", () => {
     const byReason = entries.entries.filter((e) => e.reason === "a million credits").map((e) => ({ actor: e.actor, onBehalfOf: e.onBehalfOf }));
     expect(byReason).toEqual(expect.arrayContaining([{ actor: "support-sam", onBehalfOf: "" }, { actor: "console", onBehalfOf: "carol" }]));
     expect(byReason).toHaveLength(2);
+    // A charge names its caller too.
+    const charged = await as(["meter"], (ledger) => call(ledger, ledger.charge, ledgerV1.ChargeRequest.fromPartial({
+      accountId: "tenant-a", usage: replies("gpt-4o", 1), final: true, idempotencyKey: "chat-charge",
+    })), { subject: "chat-backend" });
+    const charges = await call(ledger, ledger.listEntries, {
+      accountId: "tenant-a", holdId: "", kind: ledgerV1.EntryKind.ENTRY_KIND_CHARGE, page: { pageSize: 100, pageToken: "" }, attribution: {},
+    });
+    expect(charges.entries.find((e) => e.entryId === charged.entryId)).toMatchObject({ actor: "chat-backend", onBehalfOf: "" });
   });
 
   it("accepts on-behalf-of only from a service principal (a name beyond ASCII, sent as UTF-8 bytes, too)", async () => {

@@ -13,6 +13,7 @@ import { startPricingService, type PricingService } from "@tollgate/pricing";
 import { entitlementsV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
 import { replies, seedStarter } from "./fixtures.js";
 import { startPlatform, type Platform } from "./platform.js";
+import { scrape, value } from "./prometheus.js";
 import { startWebhookReceiver } from "./sinks.js";
 
 let db: TestDatabase;
@@ -65,6 +66,21 @@ describe("console gateway", () => {
     const viewer = await login("vera", "viewer-pass");
     expect((await api("/api/me", { token: viewer })).body).toEqual({ username: "vera", role: "viewer" });
     expect((await api("/api/accounts", { token: "forged" })).status).toBe(401);
+  });
+
+  it("counts every answer at /metrics by method, route template and status (RED for the console's API)", async () => {
+    const token = await login("vera", "viewer-pass");
+    await api("/api/me", { token });
+    await api("/api/me", { token });
+    await api("/api/accounts/acme", { token });
+    await api("/api/me");
+    const samples = await scrape(gateway.metrics.url);
+    const count = (labels: Record<string, string>) => value(samples, "http_server_request_duration_seconds_count", labels) ?? value(samples, "http_server_request_duration_count", labels);
+    expect(count({ http_request_method: "GET", http_route: "/api/me", http_response_status_code: "200" })).toBeGreaterThanOrEqual(2);
+    expect(count({ http_request_method: "GET", http_route: "/api/me", http_response_status_code: "401" })).toBeGreaterThanOrEqual(1);
+    // By the route's template: an account's id never makes a series of its own.
+    expect(count({ http_route: "/api/accounts/:id", http_response_status_code: "200" })).toBeGreaterThanOrEqual(1);
+    expect(samples.some((sample) => JSON.stringify(sample).includes("/api/accounts/acme"))).toBe(false);
   });
 
   it("shows an account with its balance, status icon, cycle metrics and banners", async () => {
@@ -452,7 +468,7 @@ describe("the gateway's main", () => {
     LEDGER_ADDRESS: platform.ledger.address,
     NOTIFICATIONS_ADDRESS: platform.notifications.address,
   });
-  const baseEnv = () => ({ PATH: process.env.PATH, DATABASE_URL: db.url, GATEWAY_PORT: "0", GATEWAY_SECRET: SECRET, ...addresses() });
+  const baseEnv = () => ({ PATH: process.env.PATH, DATABASE_URL: db.url, GATEWAY_PORT: "0", GATEWAY_METRICS_PORT: "0", GATEWAY_SECRET: SECRET, ...addresses() });
   // The bundle npm start and the image run (scripts/build-services.ts).
   // Built beside the project's node_modules (which the bundle's packages resolve from), not into services/gateway/dist,
   // which a running npm start restarts a crashed gateway from.

@@ -58,6 +58,10 @@ it("exposes the ledger's decisions, RPC latencies, group commit, open holds and 
   expect(value(samples, "tollgate_ledger_decisions_total", { ...authorized, tollgate_allowed: "false", tollgate_reason: "INSUFFICIENT_CREDITS" })).toBe(DENIED);
   expect(value(samples, "tollgate_ledger_decisions_total", { ...authorized, tollgate_allowed: "true" })).toBe(ALLOWED);
   expect(value(samples, "tollgate_ledger_decisions_total", { tollgate_allowed: "true" })).toBe(ALLOWED); // nothing else decided
+  // The one charge: 60 credits collected, nothing left uncollected.
+  expect(value(samples, "tollgate_ledger_charges_total", { tollgate_unit: "credits", tollgate_allowed: "true" })).toBe(1);
+  expect(value(samples, "tollgate_ledger_charged_total", { tollgate_unit: "credits" })).toBe(60 * CREDIT);
+  expect(value(samples, "tollgate_ledger_uncollected_total", { tollgate_unit: "credits" })).toBeUndefined();
 
   // rpc.server.duration: one observation per call, by method and status code.
   const authorize = { rpc_service: "tollgate.ledger.v1.LedgerService", rpc_method: "Authorize" };

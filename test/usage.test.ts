@@ -122,6 +122,25 @@ describe("usage in one unit at a time", () => {
     expect(byKey["(other)"]).toEqual([String(10 * CREDIT), "2"]);
     expect(byKey.u25).toBeUndefined();
   });
+
+  it("names at most 200 keys in a breakdown and sums the rest under (other)", async () => {
+    const { ledger, entitlements } = platform.clients;
+    await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId: "crowd", name: "crowd", planId: "starter", seats: 1 }));
+    await call(ledger, ledger.grant, ledgerV1.GrantRequest.fromPartial({
+      accountId: "crowd", poolKind: entitlementsV1.PoolKind.POOL_KIND_BONUS, unit: commonV1.Unit.UNIT_CREDITS, amountMicros: String(2_000 * CREDIT), reason: "room", idempotencyKey: "crowd-grant",
+    }));
+    // 203 conversations: c000 the largest, the rest one reply each.
+    for (let from = 0; from < 203; from += 29) {
+      await Promise.all(Array.from({ length: Math.min(29, 203 - from) }, (_, j) => from + j).map((i) => call(ledger, ledger.charge, ledgerV1.ChargeRequest.fromPartial({
+        accountId: "crowd", usage: replies("gpt-4o", i === 0 ? 2 : 1), final: true, idempotencyKey: `crowd-${i}`,
+        attribution: commonV1.Attribution.fromPartial({ conversationId: `c${String(i).padStart(3, "0")}` }),
+      }))));
+    }
+    const { rows } = await call(ledger, ledger.getUsageBreakdown, { accountId: "crowd", dimension: "conversation_id", splitBy: "bucket", since: undefined });
+    expect(rows).toHaveLength(201);
+    expect(rows.find((r) => r.key === "c000")?.amountMicros).toBe(String(10 * CREDIT));
+    expect(rows.find((r) => r.key === "(other)")).toMatchObject({ amountMicros: String(15 * CREDIT), requests: "3" });
+  });
 });
 
 describe("adjustments", () => {

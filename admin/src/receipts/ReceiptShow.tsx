@@ -77,7 +77,7 @@ function Summary({ r }: { r: Receipt }) {
             )}
           </Fact>
           <Fact label="Called by" testId="receipt-actor">
-            {r.actor ? (r.on_behalf_of ? `${r.on_behalf_of} (via ${r.actor})` : r.actor) : <Typography variant="body2" color="text.secondary">not recorded for charges</Typography>}
+            {r.actor ? (r.on_behalf_of ? `${r.on_behalf_of} (via ${r.actor})` : r.actor) : <Typography variant="body2" color="text.secondary">not recorded (a metering tick, or a charge from before callers were recorded)</Typography>}
           </Fact>
           <Fact label="Trace" testId="receipt-trace">
             <TraceLink traceId={r.trace_id} />

@@ -5,12 +5,12 @@ import rateLimit from "@fastify/rate-limit";
 import fastifyStatic from "@fastify/static";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { jwtVerify } from "jose";
-import { CallAuditLog, openDatabase } from "@tollgate/db";
+import { CallAuditLog, connectionPool, openDatabase } from "@tollgate/db";
 import { UnauthenticatedError } from "@tollgate/errors";
 import { RequestContext } from "@mikro-orm/core";
 import { createClient, type ClientOptions, type Credential } from "@tollgate/grpc-kit";
 import { entitlementsV1, ledgerV1, notificationsV1, pricingV1 } from "@tollgate/proto";
-import { currentTraceId, log } from "@tollgate/telemetry";
+import { currentTraceId, log, startMetrics } from "@tollgate/telemetry";
 import { AuditEntrySchema } from "./data/audit.entity.js";
 import { PostgresAuditStore } from "./data/audit-store.js";
 import { migrations } from "./data/migrations/index.js";
@@ -43,6 +43,8 @@ export interface GatewayOptions {
   loginLimits?: LoginLimits;
   /** The gateway's own credential on its gRPC calls (a `service` principal holding every role). */
   credentials?: Credential;
+  /** Port of the Prometheus endpoint (`/metrics`); 0 (the default) picks a free one. */
+  metricsPort?: number;
 }
 
 /** How far ahead a console token's expiry may be unless GATEWAY_MAX_TOKEN_HOURS says otherwise (the gateway's own last 12 hours). */
@@ -50,6 +52,7 @@ export const DEFAULT_MAX_TOKEN_HOURS = 24;
 
 export interface Gateway {
   url: string;
+  metrics: { url: string };
   app: FastifyInstance;
   stop(): Promise<void>;
 }
@@ -91,6 +94,19 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     notifications: createClient(notificationsV1.NotificationsServiceClient, options.addresses.notifications, clientOptions),
   };
 
+  const telemetry = await startMetrics({
+    serviceName: "tollgate-gateway",
+    port: options.metricsPort ?? 0,
+    ...(options.host ? { host: options.host } : {}),
+    connectionPool: { name: "gateway", pool: await connectionPool(orm) },
+  });
+  // RED for the console's API: every answer, by method, route template and status (OpenTelemetry's HTTP server conventions).
+  const requestDuration = telemetry.meter.createHistogram("http.server.request.duration", {
+    description: "Duration of the gateway's HTTP answers",
+    unit: "s",
+    advice: { explicitBucketBoundaries: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10] },
+  });
+
   // A budget id (`<unit>/<scope>/<scope id>`, up to 512 characters) is a path parameter of its removal.
   const app = Fastify({
     logger: false,
@@ -110,6 +126,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     methods: ["GET", "HEAD", "POST", "DELETE"],
     allowedHeaders: ["authorization", "content-type", "idempotency-key"],
     exposedHeaders: ["content-range", "x-trace-id"],
+  });
+
+  app.addHook("onResponse", async (request, reply) => {
+    requestDuration.record(reply.elapsedTime / 1000, {
+      "http.request.method": request.method,
+      // The matched route, never the raw path (ids would make a series each); unmatched paths count as one.
+      "http.route": request.routeOptions.url ?? "unmatched",
+      "http.response.status_code": reply.statusCode,
+    });
   });
 
   // Each request runs in its own MikroORM context and answers with its trace id.
@@ -168,9 +193,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const address = await app.listen({ port: options.port, host: options.host ?? "127.0.0.1" });
   return {
     url: address,
+    metrics: { url: telemetry.url },
     app,
     async stop() {
       await app.close();
+      await telemetry.shutdown();
       Object.values(clients).forEach((client) => client.close());
       await orm.close();
       await calls.close();

@@ -17,6 +17,7 @@ await runService(
     LOG_LEVEL: env.logLevel(),
     GATEWAY_HOST: env.host("127.0.0.1"),
     GATEWAY_PORT: env.port(8080),
+    GATEWAY_METRICS_PORT: env.port(9465),
     GATEWAY_SECRET: z.string().min(32, "use at least 32 characters"),
     GATEWAY_USERS: demoUsers ? z.string().default("") : z.string({ error: "required: name:password:role,…" }).min(1, "required: name:password:role,…"),
     GATEWAY_DEMO_USERS: z.enum(["true", "false"]).default("false"),
@@ -41,6 +42,7 @@ await runService(
       databaseUrl: config.DATABASE_URL,
       host: config.GATEWAY_HOST,
       port: config.GATEWAY_PORT,
+      metricsPort: config.GATEWAY_METRICS_PORT,
       secret: config.GATEWAY_SECRET,
       users: [config.GATEWAY_USERS, demoUsers ? DEMO_USERS : ""].filter(Boolean).join(","),
       loginLimits: { perUser: config.GATEWAY_LOGIN_MAX_PER_USER, perAddress: config.GATEWAY_LOGIN_MAX_PER_ADDRESS, windowMs: config.GATEWAY_LOGIN_WINDOW_MS },
@@ -54,6 +56,6 @@ await runService(
         notifications: config.NOTIFICATIONS_ADDRESS,
       },
     });
-    return { address: gateway.url, stop: gateway.stop };
+    return { address: gateway.url, metrics: gateway.metrics, stop: gateway.stop };
   },
 );

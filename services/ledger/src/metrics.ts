@@ -19,6 +19,9 @@ export interface LedgerMetricSources {
  */
 export class LedgerMetrics {
   private readonly decisions;
+  private readonly charges;
+  private readonly chargedMicros;
+  private readonly uncollectedMicros;
   private readonly batchSize;
   private readonly batchWait;
 
@@ -26,6 +29,15 @@ export class LedgerMetrics {
     this.decisions = meter.createCounter("tollgate.ledger.decisions", {
       description: "Authorize, StartRun and Deploy decisions (replays not counted), by operation, unit, allowed and denial reason",
       unit: "{decision}",
+    });
+    this.charges = meter.createCounter("tollgate.ledger.charges", {
+      description: "Charges (Charge calls and Meter stream increments and closes; replays not counted), by unit and whether the caller may proceed",
+      unit: "{charge}",
+    });
+    this.chargedMicros = meter.createCounter("tollgate.ledger.charged", { description: "Micro-units charges collected, by unit", unit: "{micro-unit}" });
+    this.uncollectedMicros = meter.createCounter("tollgate.ledger.uncollected", {
+      description: "Micro-units charges could not collect (past the negative limit or a hard budget), by unit",
+      unit: "{micro-unit}",
     });
     this.batchSize = meter.createHistogram("tollgate.ledger.group_commit.batch_size", {
       description: "Authorize/Charge calls carried by one group-commit transaction (1: the call ran alone)",
@@ -79,6 +91,13 @@ export class LedgerMetrics {
 
   decision(operation: "authorize" | "start_run" | "deploy", unit: string, allowed: boolean, reason: string | undefined): void {
     this.decisions.add(1, { "tollgate.operation": operation, "tollgate.unit": unit, "tollgate.allowed": allowed, ...(reason ? { "tollgate.reason": reason } : {}) });
+  }
+
+  charge(unit: string, proceed: boolean, chargedMicros: bigint, uncollectedMicros: bigint): void {
+    const attributes = { "tollgate.unit": unit };
+    this.charges.add(1, { ...attributes, "tollgate.allowed": proceed });
+    if (chargedMicros > 0n) this.chargedMicros.add(Number(chargedMicros), attributes);
+    if (uncollectedMicros > 0n) this.uncollectedMicros.add(Number(uncollectedMicros), attributes);
   }
 
   groupCommit(batchSize: number, waitsMs: number[]): void {

@@ -3,7 +3,7 @@ import { IdempotencyKeyReusedError } from "@tollgate/errors";
 import type { BudgetAnswer } from "../domain/commands.js";
 import { budgetsOf } from "./budgets.js";
 import { SEARCH_WORK_SQL, searchMatches, type SearchFound } from "./search.js";
-import { USAGE_AT } from "./usage-views.js";
+import { OTHER_KEY, USAGE_AT } from "./usage-views.js";
 import type { PgPool } from "./state-store.js";
 import { EntrySchema, HoldSchema, LedgerAccountSchema, LineSchema, PoolSchema, BalanceSchema, type Entry, type Hold, type LedgerAccount, type Line, type Pool, type Balance } from "./entities.js";
 
@@ -102,7 +102,6 @@ export interface LedgerStore {
 
 /** How many keys a usage chart names; the rest are summed under OTHER_KEY. */
 export const USAGE_KEYS = 25;
-export const OTHER_KEY = "(other)";
 
 export class PostgresLedgerStore implements LedgerStore {
   constructor(private readonly em: () => EntityManager) {}

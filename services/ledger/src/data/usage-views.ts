@@ -23,15 +23,26 @@ export const USAGE_AT = "coalesce(occurred_at, created_at)";
 /** A dimension as a column of entries: the bucket, or an attribution key (bound as a parameter). */
 const column = (dimension: UsageDimension) => (dimension === "bucket" ? { sql: "bucket", params: [] } : { sql: "coalesce(attribution ->> ?, '')", params: [dimension] });
 
-/** Charges since `since`, summed per (dimension, split, unit): e.g. per member and bucket. */
+/** The key usage past the named ones is summed under (a chart's 26th key and on, a breakdown's 201st row key and on). */
+export const OTHER_KEY = "(other)";
+/** How many keys a breakdown names (those with the most usage); the rest are summed under OTHER_KEY, so its answer stays small. */
+export const BREAKDOWN_KEYS = 200;
+
+/** Charges since `since`, summed per (dimension, split, unit): e.g. per member and bucket; at most BREAKDOWN_KEYS keys named. */
 export function usageBreakdown(em: EntityManager, accountId: string, dimension: UsageDimension, splitBy: UsageDimension, since: Date) {
   const key = column(dimension);
   const split = column(splitBy);
   return sql<{ key: string; split: string; unit: string; amount: string; requests: string }>(
     em,
-    `select ${key.sql} as key, ${split.sql} as split, unit, sum(amount_micros)::text as amount, count(*)::text as requests
-       from ledger.entries
-      where account_id = ? and kind = 'charge' and ${USAGE_AT} >= ?
+    `with cells as (
+       select ${key.sql} as key, ${split.sql} as split, unit, sum(amount_micros) as amount, count(*) as requests
+         from ledger.entries
+        where account_id = ? and kind = 'charge' and ${USAGE_AT} >= ?
+        group by 1, 2, 3),
+     ranked as (select key, row_number() over (order by sum(amount) desc, key) as rank from cells group by key)
+     select case when r.rank <= ${BREAKDOWN_KEYS} then c.key else '${OTHER_KEY}' end as key, c.split, c.unit,
+            sum(c.amount)::text as amount, sum(c.requests)::text as requests
+       from cells c join ranked r using (key)
       group by 1, 2, 3 order by 1, 2, 3`,
     [...key.params, ...split.params, accountId, since],
   );

@@ -57,6 +57,9 @@ export interface ChargeCommand extends Keyed {
   running?: RunningPricing;
   /** Late usage: when it happened (epoch ms, checked by rules/late-usage.ts); absent: now. */
   occurredAtMs?: number;
+  /** Who called (the authenticated principal) and for whom: recorded on the entry; not part of the fingerprint. Absent: not known (a metering tick). */
+  actor?: string;
+  onBehalfOf?: string;
 }
 
 export interface ReleaseCommand extends Keyed {

@@ -31,6 +31,9 @@ export interface MeterChargeCall {
   context: RunContext;
   /** Late usage: when it happened (as ChargeRequest.occurredAt); absent: now. */
   occurredAt?: Date;
+  /** The stream's caller and for whom (as ChargeRequest.actor). */
+  actor?: string;
+  onBehalfOf?: string | undefined;
 }
 
 export interface MeterCharged {

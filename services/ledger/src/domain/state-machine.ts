@@ -40,7 +40,7 @@
  * 6. Draw-down order: the cycle's pool (`monthly` or `spend_cap`) first, then the plan's order of kinds (kinds it does not name last), then the lower priority number, then the pool expiring first (expiring before non-expiring), then the oldest; an overdraft is carried by the first pool in that order.
  * 7. An Authorize is allowed only when its estimate fits in balance − held: a hold never reaches into the negative limit, which covers only usage above holds.
  * 9. Budgets (rules/budgets.ts): open holds reserve against the budgets over their attribution as against the balance; a hard budget is never passed — a Charge collects at most its room and names it (`budgetId`) when it collected less or may not proceed; every budget counts what charges collected and emits `budget_crossed` once per threshold per period.
- * 10. A Charge (or a metering tick) that takes its unit's balance from above −negative_limit to at or below it writes a `negative_limit_reached` event (once per crossing: rules/limits.ts), which the account's admins hear of by email and webhook.
+ * 10. A Charge (or a metering tick) that takes its unit's balance from above −negative_limit to at or below it writes a `negative_limit_reached` event (once per crossing: rules/limits.ts), which the account's admins hear of by email and webhook; not for a unit under a BYOM spend cap, whose `spend_cap_reached` says it.
  * 8. `AuthorizeResponse.available_micros` is balance − held after the new hold (before it when denied; 0 when the balance was not consulted); Charge, Grant and Adjust `balance_micros` is the unit's balance (live pools, holds not subtracted); `Hold.charged_micros` includes usage above the hold; a pool's `granted_micros` counts its grant, auto reloads, spend-cap changes and Adjusts (down to zero; not on a spend-cap pool, which follows the plan's cap).
  *
  * Also decided here (the running SQL differs): denials by suspension or
@@ -412,7 +412,7 @@ function charge(work: Work, c: ChargeCommand, ctx: BatchContext): LedgerError | 
       entry: {
         entryId, accountId: a.accountId, kind: "charge", unit: c.unit, holdId: c.holdId, bucket: c.bucket, amountMicros: limit.collectMicros,
         uncollectedMicros: limit.uncollectedMicros, attribution,
-        rateTableVersion: c.rateTableVersion, reason: "", actor: "", traceId: c.traceId, atMs: ctx.nowMs, lines,
+        rateTableVersion: c.rateTableVersion, reason: "", actor: c.actor ?? "", ...(c.onBehalfOf ? { onBehalfOf: c.onBehalfOf } : {}), traceId: c.traceId, atMs: ctx.nowMs, lines,
         ...(c.occurredAtMs !== undefined ? { occurredAtMs: c.occurredAtMs } : {}),
       },
     },
@@ -446,7 +446,9 @@ function charge(work: Work, c: ChargeCommand, ctx: BatchContext): LedgerError | 
     thresholdPercents: a.facts.thresholdPercents, crossedPercents: unit.crossedPercents,
   });
   const cycle = a.cycle ? new Date(a.cycle.startMs).toISOString() : "";
-  if (reachesNegativeLimit(totals.balanceMicros, balanceMicros, unit.negativeLimitMicros)) {
+  // A unit under a BYOM spend cap says so with its own event (spend_cap_reached), once per cycle.
+  const capped = [...a.pools.values()].some((p) => p.unit === c.unit && p.kind === "spend_cap" && !p.closed);
+  if (!capped && reachesNegativeLimit(totals.balanceMicros, balanceMicros, unit.negativeLimitMicros)) {
     work.add([{
       type: "outbox",
       event: {

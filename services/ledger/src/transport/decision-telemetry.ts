@@ -8,8 +8,8 @@ const micros = (value: bigint) => Number(value);
 
 /**
  * What the ledger decided, written once per call: onto the RPC's span (the
- * `tollgate.*` attributes listed in the README) and into the decision
- * counter. Handlers call it with the use case's outcome.
+ * `tollgate.*` attributes listed in the README) and into the decision and
+ * charge counters. Handlers call it with the use case's outcome.
  */
 export class DecisionTelemetry {
   constructor(
@@ -46,6 +46,7 @@ export class DecisionTelemetry {
   }
 
   async charged(accountId: string, holdId: string | undefined, outcome: ChargeOutcome): Promise<void> {
+    if (!outcome.replayed) this.metrics.charge(outcome.unit, outcome.proceed, outcome.chargedMicros, outcome.uncollectedMicros);
     const span = trace.getActiveSpan();
     if (!span?.isRecording()) return;
     const pools = outcome.entryId > 0n ? await this.poolsDrawn(accountId, outcome.entryId) : [];

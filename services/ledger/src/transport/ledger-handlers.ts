@@ -95,8 +95,9 @@ export function ledgerHandlers(
       };
     }, options),
 
-    charge: unary(async (request: ledgerV1.ChargeRequest) => {
+    charge: unary(async (request: ledgerV1.ChargeRequest, context) => {
       const outcome = await charge(deps, {
+        ...actorOf(context, ""),
         accountId: request.accountId,
         holdId: request.holdId || null,
         usage: usageFromProto(request.usage, "usage"),

@@ -2,7 +2,7 @@ import { log } from "@tollgate/telemetry";
 import { randomUUID } from "node:crypto";
 import { runContextFromProto, workKindFromProto, type RunContext } from "@tollgate/eligibility";
 import { InvalidArgumentError, UnavailableError } from "@tollgate/errors";
-import { bidiStream, type BidiCall } from "@tollgate/grpc-kit";
+import { actorOf, bidiStream, type BidiCall } from "@tollgate/grpc-kit";
 import { ledgerV1 } from "@tollgate/proto";
 import { int64, usageFromProto } from "@tollgate/rating";
 import type { AccountView } from "../domain/account-view.js";
@@ -219,6 +219,7 @@ export class MeterStreams {
       attribution,
       context,
       ...(increment.occurredAt ? { occurredAt: increment.occurredAt } : {}),
+      ...actorOf(call.context, ""),
     }));
     call.send({
       kind: {
@@ -254,6 +255,7 @@ export class MeterStreams {
         attribution,
         context,
         ...(close.occurredAt ? { occurredAt: close.occurredAt } : {}),
+        ...actorOf(call.context, ""),
       }));
       finalMicros = charged.chargedMicros;
       releasedMicros = charged.releasedMicros;

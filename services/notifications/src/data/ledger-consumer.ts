@@ -161,7 +161,7 @@ export class LedgerConsumer {
       this.acknowledgeFailing = false;
     } catch (error) {
       // Said once per outage (the stream reports its own reconnects).
-      if (!this.stopped && !this.acknowledgeFailing) log().warn({ err: error, through: String(through) }, "acknowledging ledger events failed; retrying");
+      if (!this.stopped && !this.acknowledgeFailing) log().warn({ error: (error as Error).message, through: String(through) }, "acknowledging ledger events failed; retrying");
       this.acknowledgeFailing = true;
     } finally {
       this.acknowledging = false;
@@ -202,7 +202,7 @@ export class LedgerConsumer {
       void this.chain.finally(() => this.retry());
     };
     stream.on("error", (error: Error) => {
-      if (!this.stopped) log().warn({ err: error }, "ledger event stream broke; reconnecting");
+      if (!this.stopped) log().warn({ error: error.message }, "ledger event stream broke; reconnecting");
       restart();
     });
     stream.on("end", restart);

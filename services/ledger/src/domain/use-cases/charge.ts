@@ -21,6 +21,9 @@ export interface ChargeRequest {
   occurredAt?: Date;
   /** The kind of work a one-shot charge is for (empty: none); a charge on a hold takes the hold's. */
   workKind?: string;
+  /** Who called: the authenticated principal, and the person it acted for (recorded on the entry; not part of the request's fingerprint). */
+  actor?: string;
+  onBehalfOf?: string | undefined;
 }
 
 export interface ChargeOutcome extends ChargeAnswer, Replayed {
@@ -41,7 +44,7 @@ export async function charge(deps: LedgerDeps, request: ChargeRequest): Promise<
   const late = request.occurredAt ? occurredAt(request.occurredAt, deps.now(), view.cycleAnchor, deps.idempotencyRetentionMs ?? MIN_IDEMPOTENCY_RETENTION_MS) : null;
   if (late && "code" in late) raise(late);
   // A one-shot charge hashes without a hold id, as it always has (a retry across an upgrade replays); a charge without occurred_at or a kind as before.
-  const { traceparent, traceId, holdId, occurredAt: _occurredAt, workKind, ...hashed } = request;
+  const { traceparent, traceId, holdId, occurredAt: _occurredAt, workKind, actor, onBehalfOf, ...hashed } = request;
   const requestHash = fingerprint({
     op: "charge", ...hashed, ...(holdId ? { holdId } : {}), ...(request.occurredAt ? { occurredAt: request.occurredAt } : {}), ...(workKind && !holdId ? { workKind } : {}),
   });
@@ -55,6 +58,8 @@ export async function charge(deps: LedgerDeps, request: ChargeRequest): Promise<
       attribution: attributionOf(request.usage, request.holdId === null ? withWorkKind(request.attribution, request.workKind) : request.attribution), rateTableVersion: priced.sequence, traceparent, traceId,
       ...(request.holdId !== null ? { running: { usage: request.usage, table, providerCost: view.billingMode === "byom_usd", metered } } : {}),
       ...(late ? { occurredAtMs: late.atMs } : {}),
+      ...(actor ? { actor } : {}),
+      ...(onBehalfOf ? { onBehalfOf } : {}),
     };
   });
   return { ...answer, unit: priced!.unit, rateTableId: priced!.tableId, rateTableVersion: priced!.version };

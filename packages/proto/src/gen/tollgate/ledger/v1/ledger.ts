@@ -1787,7 +1787,10 @@ export interface UsageBreakdownRow {
 }
 
 export interface GetUsageBreakdownResponse {
-  /** Ordered by key, split and unit. */
+  /**
+   * Ordered by key, split and unit. At most 200 keys are named (those with
+   * the most usage); the rest are summed under the key "(other)".
+   */
   rows: UsageBreakdownRow[];
   since: Date | undefined;
 }
