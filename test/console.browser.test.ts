@@ -229,6 +229,30 @@ describe("support console in Chromium", () => {
     await page.close();
   });
 
+  it("lets an admin publish a new version of a rate table from the one shown, with a reason, and opens it", async () => {
+    await call(platform.clients.pricing, platform.clients.pricing.publishRateTable, {
+      tableId: "console-rates", effectiveFrom: new Date(Date.now() - 60_000), actor: "test", reason: "seed", idempotencyKey: "",
+      rates: [{ bucket: commonV1.Bucket.BUCKET_AI, unit: commonV1.Unit.UNIT_CREDITS, kind: { $case: "modelReply", modelReply: { model: "gpt-4o", microsPerReply: "5000000" } } }],
+    });
+    const viewer = await signIn("vera", "viewer-pass", "/#/tollgate-rate-tables/console-rates@1/show");
+    expect(await viewer.getByTestId("publish-version-button").isDisabled()).toBe(true);
+    await viewer.close();
+    const page = await signIn("ada", "admin-pass", "/#/tollgate-rate-tables/console-rates@1/show");
+    await page.getByTestId("publish-version-button").click();
+    const rates = page.getByTestId("publish-version-rates");
+    expect(await rates.inputValue()).toContain('"microsPerReply": "5000000"');
+    await rates.fill((await rates.inputValue()).replace('"5000000"', '"6000000"'));
+    await page.getByTestId("publish-version-submit").click();
+    expect(await page.getByTestId("publish-version-dialog").isVisible()).toBe(true); // no reason: nothing sent
+    await page.getByTestId("publish-version-reason").fill("gpt-4o replies cost 6 credits");
+    await page.screenshot({ path: `${screenshotDir}/rate-table-publish.png`, fullPage: true });
+    await page.getByTestId("publish-version-submit").click();
+    await page.waitForURL((url) => /console-rates(@|%40)2/.test(url.hash), { timeout: 10_000 });
+    const { table } = await call(platform.clients.pricing, platform.clients.pricing.getRateTable, { tableId: "console-rates", version: "0", at: undefined, sequence: "0" });
+    expect(table).toMatchObject({ version: "2", rates: [{ kind: { $case: "modelReply", modelReply: { microsPerReply: "6000000" } } }] });
+    await page.close();
+  });
+
   it("renders the plans, rate tables, work in flight and notifications pages", async () => {
     await call(platform.clients.ledger, platform.clients.ledger.authorize, ledgerV1.AuthorizeRequest.fromPartial({
       accountId: "acme", estimate: replies("gpt-4o", 1), idempotencyKey: "browser-open-hold", ttlMs: "600000",

@@ -525,6 +525,34 @@ describe("search and rate table versions from the console", () => {
     expect(version.body).toMatchObject({ id: "default@1", table_id: "default", version: "1" });
     expect((await api("/api/rate-tables/default/99", { token: viewer })).status).toBe(404);
   });
+
+  it("lets an admin publish a new rate table version with a reason (audited), and refuses an operator, bad rates and a price pricing cannot use, naming the field", async () => {
+    const current = (await api("/api/rate-tables/in-effect?table_id=default", { token: await login("vera", "viewer-pass") })).body as { rates: Record<string, unknown>[] };
+    // Another table (this file's charges keep pricing at default's rates), from default's rates with a new price.
+    const cheaper = current.rates.map((rate) => ({ ...rate, modelReply: { ...(rate.modelReply as object), microsPerReply: "4000000" } }));
+    const body = { table_id: "console-rates", rates: cheaper, reason: "gpt-4o replies cost 4 credits from now" };
+    const operator = await login("otto", "operator-pass");
+    expect((await api("/api/rate-tables", { method: "POST", token: operator, body })).status).toBe(403);
+    const admin = await login("ada", "admin-pass");
+    expect((await api("/api/rate-tables", { method: "POST", token: admin, body: { ...body, rates: "cheap" } })).body.error).toMatchObject({ status: 400, field: "rates" });
+    expect((await api("/api/rate-tables", { method: "POST", token: admin, body: { ...body, effective_from: "someday" } })).body.error).toMatchObject({ status: 400, field: "effective_from" });
+    const negative = await api("/api/rate-tables", { method: "POST", token: admin, body: { ...body, rates: [{ ...cheaper[0], modelReply: { model: "gpt-4o", microsPerReply: "-1" } }] } });
+    expect(negative.body.error).toMatchObject({ status: 400, field: expect.stringContaining("rates[0]") });
+    expect((await api("/api/rate-tables/in-effect?table_id=console-rates", { token: admin })).status).toBe(404); // nothing was published
+
+    const published = await api("/api/rate-tables", { method: "POST", token: admin, body, headers: { "idempotency-key": "publish-cheaper" } });
+    expect(published.status).toBe(200);
+    expect(published.body.table).toMatchObject({ id: "console-rates@1", table_id: "console-rates", version: "1" });
+    // Retried with its key: the same version, not another.
+    const again = await api("/api/rate-tables", { method: "POST", token: admin, body, headers: { "idempotency-key": "publish-cheaper" } });
+    expect(again.body.table.version).toBe("1");
+    const inEffect = await api("/api/rate-tables/in-effect?table_id=console-rates", { token: admin });
+    expect(inEffect.body.rates).toEqual(expect.arrayContaining([expect.objectContaining({ modelReply: expect.objectContaining({ model: "gpt-4o", microsPerReply: "4000000" }) })]));
+    const audit = await api("/api/audit", { token: admin });
+    expect(audit.body.data.filter((row: { action: string }) => row.action === "publish_rate_table")).toEqual(
+      expect.arrayContaining([expect.objectContaining({ actor: "ada", target: "rate_table:console-rates", reason: "gpt-4o replies cost 4 credits from now" })]),
+    );
+  });
 });
 
 describe("notifications from the console", () => {

@@ -61,6 +61,8 @@ export interface TollgateDataProvider extends DataProvider {
   /** The version of a rate table in effect now. */
   getRateTableInEffect(resource: string, params: { tableId: string; signal?: AbortSignal }): Promise<RateTable>;
   getRateTableDiff(resource: string, params: { tableId: string; from: string | number; to: string | number; signal?: AbortSignal }): Promise<{ changes: RateChange[] }>;
+  /** Publishes a new version of a rate table (admin; reason audited): its rates in the proto's JSON form, effective now or from `effective_from`. */
+  publishRateTable(resource: string, params: { table_id: string; rates: unknown[]; effective_from?: string; reason: string }): Promise<{ table: RateTable; audit_id: string }>;
   grantCredits(resource: string, params: { accountId: string; pool_kind: string; unit: string; amount: string; expires_at?: string; reason: string }): Promise<{ pool_id: string; entry_id: string; balance_micros: string; audit_id: string }>;
   adjustBalance(resource: string, params: { accountId: string; pool_id: string; amount: string; reason: string }): Promise<{ entry_id: string; balance_micros: string; audit_id: string }>;
   /** Returns a charge to the pools it drew from (operator; once per charge). */
@@ -327,6 +329,7 @@ export function tollgateDataProvider(options: TollgateDataProviderOptions): Toll
       get(`/api/accounts/${seg(accountId)}/top`, { dimension, page_size: pageSize, page_token: pageToken }, signal),
     getRateTableInEffect: (_r, { tableId, signal }) => get("/api/rate-tables/in-effect", { table_id: tableId }, signal),
     getRateTableDiff: (_r, { tableId, from, to, signal }) => get("/api/rate-tables/diff", { table_id: tableId, from, to }, signal),
+    publishRateTable: (_r, body) => post("/api/rate-tables", body),
     grantCredits: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/grants`, body),
     adjustBalance: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/adjustments`, body),
     reverseCharge: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/reversals`, body),

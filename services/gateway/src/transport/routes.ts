@@ -470,6 +470,28 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     updateAccount(request, "admin", "change_plan", { planId: required((request.body as Body | undefined)?.plan_id, "plan_id") }),
   );
 
+  // A new version of a rate table (admin): its rates in the proto's JSON form (as /api/rate-tables answers them), effective now or from `effective_from`.
+  app.post("/api/rate-tables", async (request) => {
+    const body = (request.body ?? {}) as Body;
+    const tableId = required(body.table_id, "table_id");
+    if (!Array.isArray(body.rates) || body.rates.length === 0 || !body.rates.every((r) => r !== null && typeof r === "object" && !Array.isArray(r))) {
+      throw new InvalidArgumentError("rates", "must be a non-empty list of rates (objects, as a rate table version lists them)");
+    }
+    // Unset: pricing's now, so a retry with the same key is the same request.
+    const effectiveFrom = body.effective_from === undefined || body.effective_from === "" ? undefined : new Date(String(body.effective_from));
+    if (effectiveFrom && Number.isNaN(effectiveFrom.getTime())) throw new InvalidArgumentError("effective_from", "must be a date and time (ISO 8601)");
+    const rates = (body.rates as object[]).map((rate) => pricingV1.Rate.fromJSON(rate));
+    return action(request, {
+      role: "admin",
+      name: "publish_rate_table",
+      target: `rate_table:${tableId}`,
+      accountId: null,
+      run: (reason, key) =>
+        call(pricing, pricing.publishRateTable, { tableId, effectiveFrom, rates, actor: userOf(request).username, reason, idempotencyKey: key }),
+      after: (r) => ({ table: rateTableView(r.table!) }),
+    });
+  });
+
   app.post("/api/notifications/:id/resend", async (request) => {
     const { id } = request.params as { id: string };
     return action(request, {
