@@ -368,7 +368,7 @@ function memorySide(deps: LedgerDeps, clock: Clock): Side {
           const q = request as ledgerV1.ChargeRequest;
           const r = await charge(deps, {
             accountId, holdId: q.holdId || null, usage: usageFromProto(q.usage, "usage"), final: q.final, idempotencyKey: q.idempotencyKey,
-            attribution: attributionFromProto(q.attribution), context: runContextFromProto(q.context), traceparent: "", traceId: "",
+            attribution: attributionFromProto(q.attribution), context: runContextFromProto(q.context), traceparent: "", traceId: "", ...actor,
           });
           return { ok: true, value: { charged: String(r.chargedMicros), uncollected: String(r.uncollectedMicros), balance: String(r.balanceMicros), proceed: r.proceed, released: String(r.releasedMicros), entry: String(r.entryId) } };
         }
