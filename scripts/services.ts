@@ -10,7 +10,7 @@ export interface ServiceProcess {
   name: ServiceName;
   child: ChildProcess;
   address: string;
-  /** The Prometheus endpoint it logged (gRPC services). */
+  /** The Prometheus endpoint it logged. */
   metrics?: string;
 }
 

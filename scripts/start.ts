@@ -140,7 +140,7 @@ Tollgate is running${postgres.embedded ? " on an embedded PostgreSQL" : ""}.
   notifications  ${host}:${ports.notifications}   tollgate.notifications.v1.NotificationsService   metrics ${services.metrics.notifications}
   postgres       ${new URL(postgres.url).host}
 
-Console: http://${gateway.address.replace(/^https?:\/\//, "")}/   (logins: ${demoUsers.split(",").map((u) => u.split(":").slice(0, 2).join(" / ")).join(", ")})
+Console: http://${gateway.address.replace(/^https?:\/\//, "")}/   (logins: ${demoUsers.split(",").map((u) => u.split(":").slice(0, 2).join(" / ")).join(", ")})${gateway.metrics ? `   metrics ${gateway.metrics}` : ""}
 
 Demo data: ${loaded.join("; ")}; ${history.charged} charges of demo usage over the last ${HISTORY_DAYS} days${history.skipped ? ` (${history.skipped} too old for late usage, skipped)` : ""}; ${deploymentCount} deployments running on demo-enterprise (guardrail, script, model)
 Try it:   npm run demo        (Authorize → Charge on account demo-support, shows the balance drop)

@@ -81,11 +81,11 @@ describe("Kubernetes manifests", () => {
     expect(of("Secret")).toEqual([]);
     expect(of("HorizontalPodAutoscaler").map((h) => h.spec.scaleTargetRef)).toEqual([{ apiVersion: "apps/v1", kind: "Deployment", name: "ledger" }]);
     expect(of("Job")[0].spec.template.spec.containers[0].args.join(" ")).toContain("scripts/migrate.ts");
-    // The ServiceMonitor selects the four gRPC services' Services through their `metrics` port.
+    // The ServiceMonitor selects the four gRPC services' and the gateway's Services through their `metrics` port.
     const [monitor] = of("ServiceMonitor");
     const selected = of("Service").filter((s) => Object.entries(monitor.spec.selector.matchLabels).every(([k, v]) => s.metadata.labels[k] === v));
     const scraped = selected.filter((s) => s.spec.ports.some((p: any) => p.name === monitor.spec.endpoints[0].port));
-    expect(scraped.map((s) => s.metadata.name).sort()).toEqual(["entitlements", "ledger", "notifications", "pricing"]);
+    expect(scraped.map((s) => s.metadata.name).sort()).toEqual(["entitlements", "gateway", "ledger", "notifications", "pricing"]);
   });
 });
 
