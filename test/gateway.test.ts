@@ -192,6 +192,12 @@ describe("console gateway", () => {
       ["/api/audit?page_size=-1", "page_size"],
       ["/api/search?q=x&limit=1e10", "limit"],
       ["/api/search?q=x&limit=101", "limit"],
+      // Only decimal digits: JavaScript would read these as numbers.
+      ["/api/entries?account_id=acme&page_size=1e2", "page_size"],
+      ["/api/entries?account_id=acme&page_size=0x10", "page_size"],
+      ["/api/entries?account_id=acme&page_size=%2B5", "page_size"],
+      ["/api/entries?account_id=acme&page_size=2.0", "page_size"],
+      ["/api/entries?account_id=acme&page_size=%20", "page_size"],
     ];
     for (const [path, field] of cases) {
       expect(await api(path, { token: viewer }), path).toMatchObject({ status: 400, body: { error: { status: 400, code: "INVALID_ARGUMENT", field, message: expect.stringContaining("from 0 to") } } });

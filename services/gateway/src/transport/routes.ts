@@ -42,7 +42,9 @@ const MAX_SEARCH_LIMIT = 100;
 
 /** A whole number from 0 to `max` (unset: 0, the service's default), or 400 naming it (past its int32 field, the call could not be sent). */
 function wholeNumber(query: Query, name: string, max: number): number {
-  const value = query[name] === undefined ? 0 : Number(query[name]);
+  const text = query[name];
+  // Decimal digits only: Number() would also read "1e2", "0x10", "+5", "2.0" or a blank as numbers.
+  const value = text === undefined ? 0 : /^\d{1,9}$/.test(text) ? Number(text) : Number.NaN;
   if (!Number.isInteger(value) || value < 0 || value > max) throw new InvalidArgumentError(name, `must be a whole number from 0 to ${max}`);
   return value;
 }
