@@ -83,3 +83,21 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
     return deleted.length;
   }
 }
+
+/**
+ * Prunes a store's records older than `retentionMs`, 1,000 a statement, every
+ * `intervalMs` (0: never), each round through `run` (the service's request
+ * scope); a failed round goes to `onError` and the next one tries again.
+ * Returns what stops it.
+ */
+export function schedulePruning(
+  store: IdempotencyStore,
+  options: { retentionMs: number; intervalMs: number; run: <T>(work: () => Promise<T>) => Promise<T>; onError: (error: unknown) => void },
+): () => void {
+  if (options.intervalMs <= 0) return () => undefined;
+  const timer = setInterval(() => {
+    options.run(() => store.prune(options.retentionMs, 1_000)).catch(options.onError);
+  }, options.intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}

@@ -79,5 +79,5 @@ export {
   type IdempotencyRecord,
   type KeyedCall,
 } from "./idempotency.js";
-export { PostgresIdempotencyStore, type IdempotencyStore, type IdempotencyTable } from "./idempotency-store.js";
+export { PostgresIdempotencyStore, schedulePruning, type IdempotencyStore, type IdempotencyTable } from "./idempotency-store.js";
 export { answerOnce, type AnswerOnce } from "./answer-once.js";

@@ -1,4 +1,4 @@
-import { CallAuditLog, connectionPool, DEFAULT_RETENTION_MS, LogFollower, openDatabase, PostgresIdempotencyStore } from "@tollgate/db";
+import { CallAuditLog, connectionPool, DEFAULT_RETENTION_MS, LogFollower, openDatabase, PostgresIdempotencyStore, schedulePruning } from "@tollgate/db";
 import { log, startMetrics } from "@tollgate/telemetry";
 import { mikroOrmScope, startGrpcServer, type RunningServer, type RateLimit, type ServerAuth } from "@tollgate/grpc-kit";
 import { entitlementsV1 } from "@tollgate/proto";
@@ -78,21 +78,18 @@ export async function startEntitlementsService(options: EntitlementsServiceOptio
     ...(options.reflection === undefined ? {} : { reflection: options.reflection }),
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
   });
-  const retentionMs = options.idempotencyRetentionMs ?? DEFAULT_RETENTION_MS;
-  const pruneIntervalMs = options.idempotencyPruneIntervalMs ?? 60_000;
-  const pruner =
-    pruneIntervalMs > 0
-      ? setInterval(() => {
-          scope(() => idempotency.prune(retentionMs, 1_000)).catch((error: unknown) => log().error({ err: error }, "pruning idempotency keys failed"));
-        }, pruneIntervalMs)
-      : undefined;
-  pruner?.unref();
+  const stopPruning = schedulePruning(idempotency, {
+    retentionMs: options.idempotencyRetentionMs ?? DEFAULT_RETENTION_MS,
+    intervalMs: options.idempotencyPruneIntervalMs ?? 60_000,
+    run: scope,
+    onError: (error) => log().error({ err: error }, "pruning idempotency keys failed"),
+  });
   return {
     address: server.address,
     server,
     metrics: { port: telemetry.port, url: telemetry.url },
     async stop() {
-      clearInterval(pruner);
+      stopPruning();
       await server.drain();
       await telemetry.shutdown();
       await orm.close();
