@@ -242,6 +242,102 @@ describe("streamed response", () => {
   });
 });
 
+describe("streamed response over the Meter stream", () => {
+  it("hears the ledger's stop while idle, when another caller drains the balance, and closes with the totals", async () => {
+    await account("streamed", "hundred");
+    const tollgate = client();
+    const other = client();
+    const estimate = usage.tokens("sonnet", { output: 20 });
+    const totals = await tollgate.stream({ accountId: "streamed", workId: "stream-streamed-1", estimate, attribution: { conversationId: "conv-s" } }, async (meter) => {
+      expect(meter).toMatchObject({ amountMicros: 20n * BigInt(CREDIT), metered: true });
+      // Two increments in flight at once; they are charged in order and use the whole hold.
+      const [first, second] = await Promise.all([meter.report(usage.tokens("sonnet", { output: 5 })), meter.report(usage.tokens("sonnet", { output: 15 }))]);
+      expect(first).toMatchObject({ sequence: 1n, chargedMicros: 5n * BigInt(CREDIT), proceed: true, replayed: false });
+      expect(second).toMatchObject({ sequence: 2n, chargedMicros: 15n * BigInt(CREDIT), proceed: true });
+      expect(meter.signal.aborted).toBe(false);
+
+      // Another caller spends the other 80 credits; the stream reports nothing and still hears of it.
+      expect(await other.charge({ accountId: "streamed", usage: usage.replies("gpt-4o", 100) })).toMatchObject({ chargedMicros: 80n * BigInt(CREDIT), proceed: false });
+      expect(await meter.stopped).toMatchObject({ reason: "LIMIT_REACHED", ledgerReason: "NEGATIVE_LIMIT" });
+      expect(meter.signal.reason).toMatchObject({ reason: "LIMIT_REACHED" });
+      expect(meter.increments).toBe(2);
+      return meter.close();
+    });
+    expect(totals).toEqual({ totalChargedMicros: 20n * BigInt(CREDIT), finalChargedMicros: 0n, releasedMicros: 0n });
+    expect(await available("streamed")).toBe(0n);
+  });
+
+  it("reconnects a broken stream with the same open and resends what was not answered, so each increment is charged once", async () => {
+    await account("reconnects", "hundred");
+    // The ledger's answer to the second increment is lost: the connection breaks as it arrives.
+    let broken = false;
+    const breakStream: Interceptor = (options, next) => {
+      const intercepting: InterceptingCall = new InterceptingCall(next(options), {
+        start(metadata, _listener, nextStart) {
+          nextStart(metadata, {
+            onReceiveMessage(message: ledgerV1.MeterResponse, nextMessage) {
+              if (!broken && message.kind?.$case === "charged" && message.kind.charged.sequence === "2") {
+                broken = true;
+                intercepting.cancelWithStatus(status.UNAVAILABLE, "connection reset (simulated)");
+                nextMessage({}); // grpc-js holds the status until a message is passed on: an empty one, which carries no answer
+              } else nextMessage(message);
+            },
+          });
+        },
+      });
+      return intercepting;
+    };
+    const retries: string[] = [];
+    const tollgate = client({ interceptors: [breakStream], onRetry: (error, attempt, _delay, method) => retries.push(`${method}:${error.codeName}:${attempt}`) });
+    const meter = await tollgate.openStream({ accountId: "reconnects", workId: "stream-reconnects-1", estimate: usage.tokens("sonnet", { output: 30 }) });
+    const answers = await Promise.all([1, 2, 3].map(() => meter.report(usage.tokens("sonnet", { output: 5 }))));
+    expect(broken).toBe(true);
+    expect(retries).toEqual(["Meter:UNAVAILABLE:1"]);
+    expect(answers.map((a) => a.sequence)).toEqual([1n, 2n, 3n]);
+    expect(answers[0]).toMatchObject({ replayed: false, chargedMicros: 5n * BigInt(CREDIT) });
+    // The second was charged before its answer was lost: the new stream's resend gets the recorded answer.
+    expect(answers[1]).toMatchObject({ replayed: true, chargedMicros: 5n * BigInt(CREDIT) });
+    expect(meter.signal.aborted).toBe(false);
+    expect(await meter.close(usage.tokens("sonnet", { output: 2 }))).toEqual({ totalChargedMicros: 17n * BigInt(CREDIT), finalChargedMicros: 2n * BigInt(CREDIT), releasedMicros: 13n * BigInt(CREDIT) });
+    expect(await meter.stopped).toMatchObject({ reason: "CLOSED" });
+    expect(await available("reconnects")).toBe(83n * BigInt(CREDIT));
+    const ledger = platform.clients.ledger;
+    const entries = await call(ledger, ledger.listEntries, ledgerV1.ListEntriesRequest.fromPartial({ accountId: "reconnects", holdId: meter.holdId! }));
+    expect(entries.entries.filter((e) => e.kind === ledgerV1.EntryKind.ENTRY_KIND_CHARGE && e.amountMicros !== "0").map((e) => e.amountMicros).sort()).toEqual([
+      String(2 * CREDIT), String(5 * CREDIT), String(5 * CREDIT), String(5 * CREDIT),
+    ]);
+  });
+
+  it("fails the meter on an increment the ledger refuses (INVALID_ARGUMENT naming the field), without retrying it", async () => {
+    await account("refused-increment", "hundred");
+    const retries: string[] = [];
+    const meter = await client({ onRetry: (error) => retries.push(error.codeName) }).openStream({ accountId: "refused-increment", estimate: usage.tokens("sonnet", { output: 10 }) });
+    expect((await meter.report(usage.tokens("sonnet", { output: 1 }))).chargedMicros).toBe(1n * BigInt(CREDIT));
+    const error = await meter.report(usage.tokens("sonnet", { output: 1 }), { occurredAt: new Date(Date.now() + 7 * 86_400_000) }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect(error).toMatchObject({ field: "increment.occurred_at" });
+    expect(await meter.stopped).toMatchObject({ reason: "FAILED" });
+    await expect(meter.report(usage.tokens("sonnet", { output: 1 }))).rejects.toBe(error);
+    expect(retries).toEqual([]);
+  });
+
+  it("a denied open throws DeniedError; the caller's signal stops an open stream", async () => {
+    await account("stream-poor", "tiny");
+    const error = await client().openStream({ accountId: "stream-poor", estimate: usage.tokens("sonnet", { output: 50 }) }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DeniedError);
+    expect(error).toMatchObject({ reason: "INSUFFICIENT_CREDITS", availableMicros: 1n * BigInt(CREDIT) });
+
+    await account("stream-cancels", "hundred");
+    const cancel = new AbortController();
+    const meter = await client().openStream({ accountId: "stream-cancels", estimate: usage.tokens("sonnet", { output: 20 }), signal: cancel.signal });
+    await meter.report(usage.tokens("sonnet", { output: 3 }));
+    cancel.abort();
+    expect(await meter.stopped).toMatchObject({ reason: "CANCELLED" });
+    expect(await meter.close()).toMatchObject({ totalChargedMicros: 3n * BigInt(CREDIT), releasedMicros: 17n * BigInt(CREDIT) });
+    expect(await available("stream-cancels")).toBe(97n * BigInt(CREDIT));
+  });
+});
+
 describe("long run", () => {
   it("charges active time only, and reports the total at the end", async () => {
     await account("runner", "hundred");

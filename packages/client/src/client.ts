@@ -6,6 +6,7 @@ import { uuidv7 } from "./keys.js";
 import { openMeter, type Meter, type MeterOptions } from "./meter.js";
 import { DEFAULT_RETRY, retrying, type RetryPolicy } from "./retry.js";
 import { startRun, type Run, type RunOptions } from "./run.js";
+import { openStreamMeter, type StreamMeter, type StreamMeterOptions } from "./stream.js";
 import type { Usage } from "./usage.js";
 
 export interface TollgateClientOptions {
@@ -324,16 +325,26 @@ export class TollgateClient {
    * final charge when `body` returns, and its hold released when it throws.
    */
   async meter<T>(options: MeterOptions, body: (meter: Meter) => Promise<T>): Promise<T> {
-    const meter = await this.openMeter(options);
-    let result: T;
-    try {
-      result = await body(meter);
-    } catch (error) {
-      await meter.release().catch(() => undefined);
-      throw error;
-    }
-    await meter.close();
-    return result;
+    return around(await this.openMeter(options), body, (meter) => meter.close(), (meter) => meter.release());
+  }
+
+  /**
+   * Meters a streamed response over the ledger's Meter stream: the open holds
+   * the estimate (a denial throws `DeniedError`), increments go without
+   * waiting for each answer, and the ledger pushes a stop the moment the work
+   * must end, even while nothing is reported; see StreamMeter.
+   */
+  openStream(options: StreamMeterOptions): Promise<StreamMeter> {
+    return openStreamMeter({ ledger: this.ledger, deadlineMs: this.deadlineMs, retry: this.retry, onRetry: this.options.onRetry }, options);
+  }
+
+  /**
+   * `openStream` around `body`: the stream is closed when `body` returns or
+   * throws (closing without more usage gives back the rest of the hold).
+   */
+  async stream<T>(options: StreamMeterOptions, body: (meter: StreamMeter) => Promise<T>): Promise<T> {
+    const close = (meter: StreamMeter) => meter.close();
+    return around(await this.openStream(options), body, close, close);
   }
 
   /** Starts metered time (StartRun; a denial throws `DeniedError`); see Run. */
@@ -344,6 +355,19 @@ export class TollgateClient {
   close(): void {
     this.ledger.close();
   }
+}
+
+/** Runs `body` on an open meter, then ends it: `done` when `body` returns, `failed` (whose own error is dropped) when it throws. */
+async function around<M, T>(meter: M, body: (meter: M) => Promise<T>, done: (meter: M) => Promise<unknown>, failed: (meter: M) => Promise<unknown>): Promise<T> {
+  let result: T;
+  try {
+    result = await body(meter);
+  } catch (error) {
+    await failed(meter).catch(() => undefined);
+    throw error;
+  }
+  await done(meter);
+  return result;
 }
 
 /** A refusal as an error, for helpers whose caller cannot go on without the work being admitted. */

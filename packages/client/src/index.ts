@@ -41,4 +41,5 @@ export { stepKey, uuidv7 } from "./keys.js";
 export { Meter, type MeterOptions, type ReportOptions, type Stop, type StopReason } from "./meter.js";
 export { backoffMs, DEFAULT_RETRY, isRetryable, type RetryPolicy } from "./retry.js";
 export { Run, type RunEnd, type RunOptions } from "./run.js";
+export { StreamMeter, type LedgerStopReason, type StreamCharge, type StreamMeterOptions, type StreamTotals } from "./stream.js";
 export { usage, zeroOf, type Count, type Usage } from "./usage.js";

@@ -1,6 +1,7 @@
 import type { Attribution, Authorization, CallOptions, ChargeInput, ChargeResult, ReleaseResult, RunContext, TollgateClient, WorkKind } from "./client.js";
 import { DeniedError, FailedPreconditionError } from "./errors.js";
 import { stepKey, uuidv7 } from "./keys.js";
+import type { LedgerStopReason } from "./stream.js";
 import { zeroOf, type Usage } from "./usage.js";
 
 export interface MeterOptions {
@@ -30,9 +31,10 @@ export interface MeterOptions {
  * Why a meter stopped: LIMIT_REACHED (a charge answered `proceed` false: the
  * balance is at its limit, e.g. drained by another caller), HOLD_CLOSED (the
  * hold was charged or released elsewhere), CANCELLED (the caller's signal),
- * FAILED (a charge failed for good), CLOSED / RELEASED (the meter ended).
+ * FAILED (a charge failed for good), CLOSED / RELEASED (the meter ended);
+ * over a Meter stream also SUSPENDED (support suspended the account).
  */
-export type StopReason = "LIMIT_REACHED" | "HOLD_CLOSED" | "CANCELLED" | "FAILED" | "CLOSED" | "RELEASED";
+export type StopReason = "LIMIT_REACHED" | "HOLD_CLOSED" | "CANCELLED" | "FAILED" | "CLOSED" | "RELEASED" | "SUSPENDED";
 
 /** A report's own options. */
 export interface ReportOptions {
@@ -48,6 +50,8 @@ function reported(options: ReportOptions): Pick<ChargeInput, "occurredAt"> {
 export interface Stop {
   reason: StopReason;
   message: string;
+  /** A stop the ledger pushed over a Meter stream: its own reason (a spent budget is LIMIT_REACHED here, BUDGET there). */
+  ledgerReason?: LedgerStopReason;
 }
 
 /**
