@@ -1,5 +1,6 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
+import { connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SignJWT } from "jose";
@@ -28,6 +29,26 @@ async function api(path: string, init: { method?: string; token?: string; body?:
     ...(init.body ? { body: JSON.stringify(init.body) } : {}),
   });
   return { status: response.status, body: (await response.json()) as Record<string, any>, traceId: response.headers.get("x-trace-id") };
+}
+
+/** One request as raw bytes (what fetch refuses to send), and the answer's status and JSON body. */
+function rawHttp(request: string): Promise<{ status: number; body: Record<string, any> }> {
+  const { hostname, port } = new URL(gateway.url);
+  return new Promise((resolve, reject) => {
+    const socket = tcpConnect(Number(port), hostname, () => socket.write(request));
+    const chunks: Buffer[] = [];
+    socket.on("data", (chunk) => chunks.push(chunk));
+    socket.on("error", reject);
+    socket.on("close", () => {
+      const text = Buffer.concat(chunks).toString("utf8");
+      const [head = "", body = ""] = text.split("\r\n\r\n");
+      try {
+        resolve({ status: Number(head.split(" ")[1]), body: JSON.parse(body) as Record<string, any> });
+      } catch {
+        reject(new Error(`not an answer in the API's shape: ${text.slice(0, 300)}`));
+      }
+    });
+  });
 }
 
 const root = new URL("..", import.meta.url).pathname;
@@ -120,6 +141,14 @@ describe("console gateway", () => {
     expect(noReason).toMatchObject({ status: 400, body: { error: { field: "reason" } } });
     const badAmount = await api("/api/accounts/acme/grants", { method: "POST", token: operator, body: { pool_kind: "bonus", unit: "credits", amount: "5e2", reason: "goodwill" } });
     expect(badAmount).toMatchObject({ status: 400, body: { error: { field: "amount" } } });
+    // A JSON number that lost digits on the way (123456789012345.123456 arrives as …345.12) is refused, not granted as what arrived.
+    const lossy = await fetch(`${gateway.url}/api/accounts/acme/grants`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${operator}`, "content-type": "application/json" },
+      body: '{"pool_kind":"bonus","unit":"credits","amount":123456789012345.123456,"reason":"goodwill"}',
+    });
+    expect(lossy.status).toBe(400);
+    expect(await lossy.json()).toMatchObject({ error: { field: "amount", message: expect.stringContaining("send it as a string") } });
 
     const granted = await api("/api/accounts/acme/grants", { method: "POST", token: operator, body: { pool_kind: "bonus", unit: "credits", amount: "500", reason: "service outage on 21 Nov" } });
     expect(granted.status).toBe(200);
@@ -128,6 +157,10 @@ describe("console gateway", () => {
     const account = await api("/api/accounts/acme", { token: operator });
     expect(account.body.balance.pools.map((p: { kind: string; balance_micros: string }) => [p.kind, p.balance_micros])).toContainEqual(["bonus", "500000000"]);
 
+    // A mistyped account is not an empty history.
+    for (const path of ["/api/entries?account_id=acmee", "/api/holds?account_id=acmee", "/api/work?account_id=acmee"]) {
+      expect(await api(path, { token: operator }), path).toMatchObject({ status: 404, body: { error: { code: "NOT_FOUND" } } });
+    }
     const entries = await api("/api/entries?account_id=acme&kind=grant", { token: operator });
     // The journal records the authenticated principal (the gateway) and the console user it acted for.
     expect(entries.body.data[0]).toMatchObject({ amount_micros: "500000000", reason: "service outage on 21 Nov", actor: "gateway", on_behalf_of: "otto" });
@@ -355,6 +388,11 @@ describe("gateway hardening", () => {
       expect(unsupported.status).toBe(415);
       const undecodable = await api("/api/accounts/%ff", { token });
       expect(undecodable).toMatchObject({ status: 400, body: { error: { status: 400, code: "INVALID_ARGUMENT" } } });
+      // What Node's HTTP parser refuses before any route answers in the API's shape too.
+      const overflow = await rawHttp(`GET /api/entries?account_id=acme&q=${"x".repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      expect(overflow).toMatchObject({ status: 431, body: { error: { status: 431, code: "HEADERS_TOO_LARGE", message: expect.stringContaining("16 KB") } } });
+      const controlled = await rawHttp(`GET /api/plans HTTP/1.1\r\nHost: x\r\nX-Bad: a\u0001b\r\n\r\n`);
+      expect(controlled).toMatchObject({ status: 400, body: { error: { status: 400, code: "INVALID_ARGUMENT", message: expect.stringContaining("not valid HTTP") } } });
       const plain = await fetch(`${gateway.url}/api/accounts/acme/grants`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "text/plain" }, body: "reason=x" });
       expect(plain.status).toBe(415);
       const numbered = await api("/api/accounts/acme/reversals", { method: "POST", token, body: { entry_id: 1.5, reason: "a wrong charge" } });

@@ -15,7 +15,7 @@ import { AuditEntrySchema } from "./data/audit.entity.js";
 import { PostgresAuditStore } from "./data/audit-store.js";
 import { migrations } from "./data/migrations/index.js";
 import { isRole, UserDirectory, type User } from "./domain/access.js";
-import { toHttpError } from "./transport/http-errors.js";
+import { clientErrorAnswer, toHttpError } from "./transport/http-errors.js";
 import { DEFAULT_LOGIN_LIMITS, registerLogin, type LoginLimits } from "./transport/login.js";
 import { registerReceiptRoutes } from "./transport/receipt-routes.js";
 import { checkQuery, registerRoutes } from "./transport/routes.js";
@@ -116,6 +116,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     frameworkErrors: (error, _request, reply) => {
       const http = toHttpError(error);
       void (reply as unknown as FastifyReply).status(http.status).header("x-trace-id", currentTraceId()).send(http.body);
+    },
+    // And those Node's HTTP parser refuses before the router (431 for oversized headers, 400 for a malformed one).
+    clientErrorHandler: (error, socket) => {
+      const answer = socket.destroyed ? undefined : clientErrorAnswer(error);
+      if (answer && socket.writable) socket.end(answer);
+      else socket.destroy(error);
     },
   });
   // The API takes JSON bodies only: a text/plain body is 415, not a string every field of which reads as missing.

@@ -17,6 +17,17 @@ describe("parseAmount", () => {
     expect(() => parseAmount(undefined, "grant.amount")).toThrow(/grant.amount/);
   });
 
+  it("takes a JSON number only when no digit of it can have been lost on the way", () => {
+    expect(parseAmount(2.5, "amount")).toBe(2_500_000n);
+    expect(parseAmount(0.000001, "amount")).toBe(1n);
+    expect(parseAmount(999_999_999_999_999, "amount")).toBe(999_999_999_999_999_000_000n);
+    expect(parseAmount(123456789.123456, "amount")).toBe(123_456_789_123_456n);
+    // JSON.parse turns 123456789012345.123456 into 123456789012345.12: refused, not granted as that.
+    expect(() => parseAmount(JSON.parse("123456789012345.123456"), "amount")).toThrow(/amount: a JSON number .* send it as a string/);
+    expect(() => parseAmount(1e21, "amount")).toThrow(/amount/);
+    expect(parseAmount("123456789012345.123456", "amount")).toBe(123_456_789_012_345_123_456n);
+  });
+
   it("takes zero for a limit or a cap, and then calls a negative amount what it is", () => {
     expect(parseAmount("0", "low_credit_limit", { zero: true })).toBe(0n);
     expect(parseAmount("0.00", "low_credit_limit", { zero: true })).toBe(0n);

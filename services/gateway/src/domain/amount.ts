@@ -2,14 +2,22 @@ import { InvalidArgumentError } from "@tollgate/errors";
 
 const MICROS_PER_UNIT = 1_000_000n;
 
+/** Every decimal of this many significant digits survives a JSON number (a double) exactly. */
+const EXACT_DIGITS = 15;
+
 /**
  * A human amount ("500", "-2.5", "0.000001") in whole units to integer
  * micro-units, exactly: at most six decimals, no floats, no exponent.
  * Positive unless `signed`; zero only with `zero` (a limit or cap of 0).
+ * A JSON number is taken only when it cannot have lost digits on the way
+ * (at most 15 significant ones); larger amounts travel as strings.
  */
 export function parseAmount(text: unknown, field: string, options: { signed?: boolean; zero?: boolean } = {}): bigint {
   if (typeof text !== "string" && typeof text !== "number") throw new InvalidArgumentError(field, "is required");
   const value = String(text).trim();
+  if (typeof text === "number" && value.replace(/[-.]/g, "").replace(/^0+/, "").length > EXACT_DIGITS) {
+    throw new InvalidArgumentError(field, `a JSON number may have at most ${EXACT_DIGITS} significant digits (a number loses digits beyond that): send it as a string, like "123456789012345.5"`);
+  }
   const match = /^(-)?(\d{1,15})(?:\.(\d{1,6}))?$/.exec(value);
   if (!match) throw new InvalidArgumentError(field, "must be a number with at most 6 decimals, like 500 or 2.5");
   const [, minus, whole, fraction = ""] = match;

@@ -47,8 +47,10 @@ const CODE_BY_HTTP: Record<number, string> = {
   404: "NOT_FOUND",
   405: "METHOD_NOT_ALLOWED",
   413: "PAYLOAD_TOO_LARGE",
+  408: "REQUEST_TIMEOUT",
   415: "UNSUPPORTED_MEDIA_TYPE",
   429: "RESOURCE_EXHAUSTED",
+  431: "HEADERS_TOO_LARGE",
 };
 
 /**
@@ -87,4 +89,22 @@ export function toHttpError(error: unknown): HttpError {
     return { status: frameworkStatus, body: { error: { status: frameworkStatus, code, message: (error as Error).message } } };
   }
   return { status: 500, body: { error: { status: 500, code: "INTERNAL", message: "internal error" } } };
+}
+
+/**
+ * A request Node's HTTP parser refused before any route saw it (headers over
+ * 16 KB, a long query string among them; a control character in a header; a
+ * request that took too long to arrive), as the raw HTTP answer in the API's
+ * error shape; undefined when the connection is gone and nothing can be said.
+ */
+export function clientErrorAnswer(error: Error & { code?: string }): string | undefined {
+  if (error.code === "ECONNRESET") return undefined;
+  const [status, reason, message] =
+    error.code === "HPE_HEADER_OVERFLOW"
+      ? [431, "Request Header Fields Too Large", "the request's headers, its URL and query string among them, exceed 16 KB"]
+      : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? [408, "Request Timeout", "the request did not arrive in time"]
+        : [400, "Bad Request", `the request is not valid HTTP (${error.code ?? "unreadable"})`];
+  const body = JSON.stringify({ error: { status, code: CODE_BY_HTTP[status], message } });
+  return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }

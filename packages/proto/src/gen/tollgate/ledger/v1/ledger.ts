@@ -16868,7 +16868,11 @@ export const LedgerServiceService = {
     responseSerialize: (value: GetHoldResponse): Buffer => Buffer.from(GetHoldResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetHoldResponse => GetHoldResponse.decode(value),
   },
-  /** Holds, newest first (e.g. the open ones: work in flight). */
+  /**
+   * Holds, newest first (e.g. the open ones: work in flight). ListHolds,
+   * ListMeteredWork and ListEntries filtered by an account that does not exist
+   * answer NOT_FOUND (an empty page means the account has none).
+   */
   listHolds: {
     path: "/tollgate.ledger.v1.LedgerService/ListHolds" as const,
     requestStream: false as const,
@@ -17227,7 +17231,11 @@ export interface LedgerServiceServer extends UntypedServiceImplementation {
   deleteBudget: handleUnaryCall<DeleteBudgetRequest, DeleteBudgetResponse>;
   getBalance: handleUnaryCall<GetBalanceRequest, GetBalanceResponse>;
   getHold: handleUnaryCall<GetHoldRequest, GetHoldResponse>;
-  /** Holds, newest first (e.g. the open ones: work in flight). */
+  /**
+   * Holds, newest first (e.g. the open ones: work in flight). ListHolds,
+   * ListMeteredWork and ListEntries filtered by an account that does not exist
+   * answer NOT_FOUND (an empty page means the account has none).
+   */
   listHolds: handleUnaryCall<ListHoldsRequest, ListHoldsResponse>;
   /** Runs and deployments whose time is metered, newest first. */
   listMeteredWork: handleUnaryCall<ListMeteredWorkRequest, ListMeteredWorkResponse>;
@@ -17553,7 +17561,11 @@ export interface LedgerServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetHoldResponse) => void,
   ): ClientUnaryCall;
-  /** Holds, newest first (e.g. the open ones: work in flight). */
+  /**
+   * Holds, newest first (e.g. the open ones: work in flight). ListHolds,
+   * ListMeteredWork and ListEntries filtered by an account that does not exist
+   * answer NOT_FOUND (an empty page means the account has none).
+   */
   listHolds(
     request: ListHoldsRequest,
     callback: (error: ServiceError | null, response: ListHoldsResponse) => void,
