@@ -582,6 +582,11 @@ describe("search and rate table versions from the console", () => {
     expect((await api("/api/rate-tables", { method: "POST", token: admin, body: { ...body, effective_from: "someday" } })).body.error).toMatchObject({ status: 400, field: "effective_from" });
     const negative = await api("/api/rate-tables", { method: "POST", token: admin, body: { ...body, rates: [{ ...cheaper[0], modelReply: { model: "gpt-4o", microsPerReply: "-1" } }] } });
     expect(negative.body.error).toMatchObject({ status: 400, field: expect.stringContaining("rates[0]") });
+    // Read strictly: an enum value that does not exist, or a key that does not, is named rather than answered 500 or dropped.
+    const bogus = await api("/api/rate-tables", { method: "POST", token: admin, body: { ...body, rates: [{ ...cheaper[0], bucket: "BUCKET_BOGUS" }] } });
+    expect(bogus.body.error).toMatchObject({ status: 400, field: "rates[0]", message: expect.stringContaining("BUCKET_BOGUS") });
+    const misspelt = await api("/api/rate-tables", { method: "POST", token: admin, body: { ...body, rates: [{ ...cheaper[0], buckett: "BUCKET_AI" }] } });
+    expect(misspelt.body.error).toMatchObject({ status: 400, field: "rates[0]", message: expect.stringContaining('"buckett" is unknown') });
     expect((await api("/api/rate-tables/in-effect?table_id=console-rates", { token: admin })).status).toBe(404); // nothing was published
 
     const published = await api("/api/rate-tables", { method: "POST", token: admin, body, headers: { "idempotency-key": "publish-cheaper" } });
@@ -596,6 +601,41 @@ describe("search and rate table versions from the console", () => {
     expect(audit.body.data.filter((row: { action: string }) => row.action === "publish_rate_table")).toEqual(
       expect.arrayContaining([expect.objectContaining({ actor: "ada", target: "rate_table:console-rates", reason: "gpt-4o replies cost 4 credits from now" })]),
     );
+  });
+});
+
+describe("plans from the console", () => {
+  it("lets an admin publish a new plan version from a version's document (audited), read strictly, and refuses an operator and what entitlements refuses, naming the field", async () => {
+    const viewer = await login("vera", "viewer-pass");
+    const starter = ((await api("/api/plans", { token: viewer })).body.data as { plan_id: string; document: Record<string, unknown> }[]).find((p) => p.plan_id === "starter")!;
+    const document = { ...starter.document, planId: "console-plan", name: "Console plan" };
+    const body = { plan: document, reason: "a plan for customers signed up by support" };
+    const operator = await login("otto", "operator-pass");
+    expect((await api("/api/plans", { method: "POST", token: operator, body })).status).toBe(403);
+    const admin = await login("ada", "admin-pass");
+    expect((await api("/api/plans", { method: "POST", token: admin, body: { ...body, plan: "starter" } })).body.error).toMatchObject({ status: 400, field: "plan" });
+    const misspelt = await api("/api/plans", { method: "POST", token: admin, body: { ...body, plan: { ...document, allotment: [] } } });
+    expect(misspelt.body.error).toMatchObject({ status: 400, field: "plan", message: expect.stringContaining('"allotment" is unknown') });
+    const noId = await api("/api/plans", { method: "POST", token: admin, body: { ...body, plan: { ...document, planId: "" } } });
+    expect(noId.body.error).toMatchObject({ status: 400, field: "plan.plan_id" });
+    const negative = await api("/api/plans", { method: "POST", token: admin, body: { ...body, plan: { ...document, limits: [{ unit: "UNIT_CREDITS", lowCreditLimitMicros: "-1" }] } } });
+    expect(negative.body.error).toMatchObject({ status: 400, field: expect.stringContaining("low_credit_limit_micros") });
+    const none = await api("/api/plans?all_versions=true", { token: admin });
+    expect(none.body.data.filter((p: { plan_id: string }) => p.plan_id === "console-plan")).toEqual([]); // nothing was published
+
+    const published = await api("/api/plans", { method: "POST", token: admin, body, headers: { "idempotency-key": "publish-console-plan" } });
+    expect(published.status).toBe(200);
+    expect(published.body.plan).toMatchObject({ plan_id: "console-plan", name: "Console plan", allotments: [expect.objectContaining({ amount_micros: "100000000" })] });
+    expect(published.body.plan.version).not.toBe(starter.document.version);
+    // Retried with its key: the same version, not another.
+    const again = await api("/api/plans", { method: "POST", token: admin, body, headers: { "idempotency-key": "publish-console-plan" } });
+    expect(again.body.plan.version).toBe(published.body.plan.version);
+    const versions = await api("/api/plans?all_versions=true", { token: admin });
+    expect(versions.body.data.filter((p: { plan_id: string }) => p.plan_id === "console-plan")).toHaveLength(1);
+    const audit = await api("/api/audit", { token: admin });
+    expect(audit.body.data.filter((row: { action: string }) => row.action === "publish_plan")).toEqual([
+      expect.objectContaining({ actor: "ada", target: "plan:console-plan", reason: "a plan for customers signed up by support" }),
+    ]);
   });
 });
 
@@ -623,11 +663,11 @@ describe("notifications from the console", () => {
     await eventually(async () => ((await row()).status === "delivered" ? true : undefined), 8_000, "the resent webhook");
     expect(hook.received).toHaveLength(2);
 
-    // The console's retry of the same request: the same answer (audited again), nothing sent.
+    // The console's retry of the same request: the same answer and audit row, nothing sent.
     const again = await resend("the receiver lost it");
     expect(again.status).toBe(200);
     expect(again.body.notification).toEqual(first.body.notification);
-    expect(again.body.audit_id).not.toBe(first.body.audit_id);
+    expect(again.body.audit_id).toBe(first.body.audit_id);
     await new Promise((resolve) => setTimeout(resolve, 700)); // the worker polls every 100 ms: a second send would have gone by now
     expect(hook.received).toHaveLength(2);
     expect(await row()).toMatchObject({ status: "delivered", attempts: 2 });

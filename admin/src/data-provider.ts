@@ -6,6 +6,7 @@ import type {
   Hold,
   MemberUsage,
   NotificationRow,
+  Plan,
   Receipt,
   RateChange,
   RateTable,
@@ -63,6 +64,8 @@ export interface TollgateDataProvider extends DataProvider {
   getRateTableDiff(resource: string, params: { tableId: string; from: string | number; to: string | number; signal?: AbortSignal }): Promise<{ changes: RateChange[] }>;
   /** Publishes a new version of a rate table (admin; reason audited): its rates in the proto's JSON form, effective now or from `effective_from`. */
   publishRateTable(resource: string, params: { table_id: string; rates: unknown[]; effective_from?: string; reason: string }): Promise<{ table: RateTable; audit_id: string }>;
+  /** Publishes a new version of a plan (admin; reason audited): its document in the proto's JSON form. */
+  publishPlan(resource: string, params: { plan: Record<string, unknown>; reason: string }): Promise<{ plan: Plan; audit_id: string }>;
   grantCredits(resource: string, params: { accountId: string; pool_kind: string; unit: string; amount: string; expires_at?: string; reason: string }): Promise<{ pool_id: string; entry_id: string; balance_micros: string; audit_id: string }>;
   adjustBalance(resource: string, params: { accountId: string; pool_id: string; amount: string; reason: string }): Promise<{ entry_id: string; balance_micros: string; audit_id: string }>;
   /** Returns a charge to the pools it drew from (operator; once per charge). */
@@ -231,7 +234,11 @@ export function tollgateDataProvider(options: TollgateDataProviderOptions): Toll
       route.path,
       { ...query, page_size: pageSize, page_token: pageToken },
       signal,
-    );
+    ).catch((error: unknown) => {
+      // Filtered by an account that does not exist (the API's 404): the list has nothing to show and says so.
+      if (error instanceof HttpError && error.status === 404 && error.body.reason === "ACCOUNT_NOT_FOUND") return { data: [], next_page_token: "" };
+      throw error;
+    });
     const rows = (answer?.data ?? []).map((row) => (route.toRecord ? route.toRecord(row) : (row as RaRecord)));
     return { rows, next: answer?.next_page_token ?? "" };
   }
@@ -330,6 +337,7 @@ export function tollgateDataProvider(options: TollgateDataProviderOptions): Toll
     getRateTableInEffect: (_r, { tableId, signal }) => get("/api/rate-tables/in-effect", { table_id: tableId }, signal),
     getRateTableDiff: (_r, { tableId, from, to, signal }) => get("/api/rate-tables/diff", { table_id: tableId, from, to }, signal),
     publishRateTable: (_r, body) => post("/api/rate-tables", body),
+    publishPlan: (_r, body) => post("/api/plans", body),
     grantCredits: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/grants`, body),
     adjustBalance: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/adjustments`, body),
     reverseCharge: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/reversals`, body),

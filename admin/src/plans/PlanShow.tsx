@@ -1,7 +1,10 @@
 import { Stack, Typography } from "@mui/material";
-import { DateField, Labeled, Show, SimpleShowLayout, TextField, useRecordContext } from "react-admin";
+import { DateField, Labeled, Show, SimpleShowLayout, TextField, TopToolbar, useRecordContext, useRedirect } from "react-admin";
 import type { Plan } from "../api-types";
 import { JsonBlock } from "../components/JsonBlock";
+import { PublishVersion } from "../components/PublishVersion";
+import { RESOURCES, versionId } from "../data-provider";
+import { useTollgate } from "../hooks";
 import { allotmentsText } from "./PlanList";
 
 function PlanDetails() {
@@ -22,10 +25,46 @@ function PlanDetails() {
   );
 }
 
+/**
+ * Publish a new version of this plan (admin): its document as JSON, starting
+ * from this version's; entitlements checks it and names the field it refuses.
+ * New accounts and plan changes get the new version; accounts already on the
+ * plan keep theirs. The version opens once published.
+ */
+function PublishPlanAction() {
+  const plan = useRecordContext<Plan>();
+  const provider = useTollgate();
+  const redirect = useRedirect();
+  if (!plan) return <TopToolbar />;
+  return (
+    <TopToolbar>
+      <PublishVersion
+        testId="publish-plan"
+        title={`New version of ${plan.plan_id}`}
+        field="plan"
+        label="Plan document (JSON)"
+        helperText="As this version's document (its version and publish time are set when published). New accounts and plan changes get it; accounts on the plan keep theirs."
+        initial={() => {
+          const { version: _version, publishedAt: _publishedAt, ...rules } = (plan.document ?? {}) as Record<string, unknown>;
+          return rules;
+        }}
+        accepts={(value) => value !== null && typeof value === "object" && !Array.isArray(value)}
+        invalid="must be a JSON object: the plan's document"
+        successMessage="Plan version published"
+        publish={async (document, reason) => {
+          const answer = await provider.publishPlan(RESOURCES.plans, { plan: document as Record<string, unknown>, reason });
+          redirect("show", RESOURCES.plans, versionId(answer.plan.plan_id, answer.plan.version));
+          return answer;
+        }}
+      />
+    </TopToolbar>
+  );
+}
+
 /** One plan version. */
 export function PlanShow() {
   return (
-    <Show title={<PlanTitle />}>
+    <Show title={<PlanTitle />} actions={<PublishPlanAction />}>
       <SimpleShowLayout>
         <TextField source="plan_id" label="Plan" />
         <TextField source="version" />

@@ -1,12 +1,11 @@
-import Publish from "@mui/icons-material/Publish";
-import { Alert, Box, Button, Card, CardContent, CardHeader, LinearProgress, Table, TableBody, TableCell, TableHead, TableRow, TextField as MuiTextField, Tooltip } from "@mui/material";
+import { Alert, Box, Card, CardContent, CardHeader, LinearProgress, Table, TableBody, TableCell, TableHead, TableRow, TextField as MuiTextField } from "@mui/material";
 import { useState } from "react";
 import { DateField, Labeled, Show, SimpleShowLayout, TextField, TopToolbar, useGetList, useRecordContext, useRedirect } from "react-admin";
 import type { RateTable } from "../api-types";
-import { ActionDialog } from "../components/ActionDialog";
 import { JsonBlock } from "../components/JsonBlock";
+import { PublishVersion } from "../components/PublishVersion";
 import { RESOURCES } from "../data-provider";
-import { useRole, useTollgate, useTollgateQuery } from "../hooks";
+import { useTollgate, useTollgateQuery } from "../hooks";
 import { describeError } from "../http";
 
 /** The changes between two versions of one table (`/api/rate-tables/diff`). */
@@ -87,65 +86,39 @@ function Rates() {
  */
 function PublishVersionAction() {
   const table = useRecordContext<RateTable>();
-  const { canAdmin } = useRole();
   const provider = useTollgate();
   const redirect = useRedirect();
-  const [open, setOpen] = useState(false);
-  const [rates, setRates] = useState("");
   const [effectiveFrom, setEffectiveFrom] = useState("");
   if (!table) return <TopToolbar />;
-  const start = () => {
-    setRates(JSON.stringify(table.rates ?? [], null, 2));
-    setEffectiveFrom("");
-    setOpen(true);
-  };
-  const parsed = (): unknown[] | null => {
-    try {
-      const value = JSON.parse(rates) as unknown;
-      return Array.isArray(value) ? value : null;
-    } catch {
-      return null;
-    }
-  };
-  const button = (
-    <Button size="small" startIcon={<Publish />} onClick={start} disabled={!canAdmin} data-testid="publish-version-button">
-      Publish a new version
-    </Button>
-  );
   return (
     <TopToolbar>
-      {canAdmin ? button : <Tooltip title="Needs the admin role"><span>{button}</span></Tooltip>}
-      <ActionDialog
-        open={open}
-        onClose={() => setOpen(false)}
-        title={`New version of ${table.table_id}`}
+      <PublishVersion
         testId="publish-version"
-        submitLabel="Publish"
-        validate={() => (parsed() ? null : { field: "rates", message: "must be a JSON list of rates" })}
-        onSubmit={async (reason) => {
+        title={`New version of ${table.table_id}`}
+        field="rates"
+        label="Rates (JSON)"
+        helperText="As this version lists them; pricing refuses a rate it cannot use and names it."
+        initial={() => table.rates ?? []}
+        accepts={Array.isArray}
+        invalid="must be a JSON list of rates"
+        successMessage="Rate table version published"
+        onOpen={() => setEffectiveFrom("")}
+        publish={async (rates, reason) => {
           const answer = await provider.publishRateTable(RESOURCES.rateTables, {
-            table_id: table.table_id, rates: parsed()!, ...(effectiveFrom ? { effective_from: new Date(effectiveFrom).toISOString() } : {}), reason,
+            table_id: table.table_id, rates: rates as unknown[], ...(effectiveFrom ? { effective_from: new Date(effectiveFrom).toISOString() } : {}), reason,
           });
           redirect("show", RESOURCES.rateTables, answer.table.id);
           return answer;
         }}
-        successMessage="Rate table version published"
       >
         {(errorFor) => (
-          <>
-            <MuiTextField
-              label="Effective from (empty: now)" type="datetime-local" value={effectiveFrom} onChange={(e) => setEffectiveFrom(e.target.value)}
-              slotProps={{ inputLabel: { shrink: true }, htmlInput: { "data-testid": "publish-version-effective-from" } }}
-              error={Boolean(errorFor("effective_from"))} helperText={errorFor("effective_from")}
-            />
-            <MuiTextField
-              label="Rates (JSON)" multiline minRows={10} maxRows={24} value={rates} onChange={(e) => setRates(e.target.value)}
-              slotProps={{ htmlInput: { "data-testid": "publish-version-rates", style: { fontFamily: "monospace", fontSize: 12 } } }}
-              error={Boolean(errorFor("rates"))} helperText={errorFor("rates") ?? "As this version lists them; pricing refuses a rate it cannot use and names it."}
-            />
-          </>
+          <MuiTextField
+            label="Effective from (empty: now)" type="datetime-local" value={effectiveFrom} onChange={(e) => setEffectiveFrom(e.target.value)}
+            slotProps={{ inputLabel: { shrink: true }, htmlInput: { "data-testid": "publish-version-effective-from" } }}
+            error={Boolean(errorFor("effective_from"))} helperText={errorFor("effective_from")}
+          />
         )}
-      </ActionDialog>
+      </PublishVersion>
     </TopToolbar>
   );
 }

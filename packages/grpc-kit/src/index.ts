@@ -21,6 +21,7 @@ export { RateLimiter, type RateLimit } from "./rate-limit.js";
 export { serverAuthFromEnv, serverSecurityFromEnv, clientCredentialFromEnv, type AuthEnvironment } from "./env.js";
 export { toServiceError, errorDetails, traceIdOf, fromServiceError, upstream, type ErrorDetails } from "./errors.js";
 export { validatingDefinition, validateMessage, descriptors } from "./validation.js";
+export { fromProtoJson } from "./proto-json.js";
 export { FIELD_RULES, DEFAULT_MAX_ITEMS, DEFAULT_MAX_LENGTH, TIMESTAMP_RANGE, type FieldRule } from "./request-rules.js";
 export { createClient, call, type ClientOptions } from "./client.js";
 export { mikroOrmScope } from "./orm-scope.js";

@@ -1,3 +1,4 @@
+import { UniqueConstraintViolationException } from "@mikro-orm/core";
 import type { EntityManager } from "@tollgate/db";
 import { AuditEntrySchema, type AuditEntry } from "./audit.entity.js";
 
@@ -11,6 +12,8 @@ export interface NewAuditEntry {
   before: unknown;
   after: unknown;
   traceId: string;
+  /** The caller's Idempotency-Key: an action retried with it is recorded once (the first row answers). */
+  idempotencyKey?: string | null;
 }
 
 export interface AuditStore {
@@ -23,8 +26,23 @@ export class PostgresAuditStore implements AuditStore {
 
   async record(entry: NewAuditEntry): Promise<AuditEntry> {
     const em = this.em();
-    const row = em.create(AuditEntrySchema, { ...entry, before: entry.before ?? null, after: entry.after ?? null, createdAt: new Date() });
-    await em.flush();
+    const key = entry.idempotencyKey ?? null;
+    const recorded = () => em.findOne(AuditEntrySchema, { actor: entry.actor, idempotencyKey: key });
+    if (key) {
+      const first = await recorded();
+      if (first) return first;
+    }
+    const row = em.create(AuditEntrySchema, { ...entry, idempotencyKey: key, before: entry.before ?? null, after: entry.after ?? null, createdAt: new Date() });
+    try {
+      await em.flush();
+    } catch (error) {
+      // The same retry, twice at once: the other one recorded it.
+      if (!(key && error instanceof UniqueConstraintViolationException)) throw error;
+      em.clear();
+      const first = await recorded();
+      if (!first) throw error;
+      return first;
+    }
     return row;
   }
 

@@ -15,6 +15,8 @@ export const AuditEntrySchema = defineEntity({
     before: p.json<unknown>().nullable(),
     after: p.json<unknown>().nullable(),
     traceId: p.string().fieldName("trace_id"),
+    /** The caller's Idempotency-Key, when it sent one: a retry finds this row instead of writing another. */
+    idempotencyKey: p.string().nullable().fieldName("idempotency_key"),
     createdAt: p.datetime().fieldName("created_at"),
   },
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { InvalidArgumentError, NotFoundError } from "@tollgate/errors";
-import { call, MAX_PAGE_SIZE, page as paged, pageSize } from "@tollgate/grpc-kit";
+import { call, fromProtoJson, MAX_PAGE_SIZE, page as paged, pageSize } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, notificationsV1, pricingV1 } from "@tollgate/proto";
 import { currentTraceId } from "@tollgate/telemetry";
 import type { CallAuditLog } from "@tollgate/db";
@@ -143,7 +143,8 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     const user = userOf(request);
     requireRole(user, spec.role, spec.name);
     const reason = requireReason((request.body as Body | undefined)?.reason);
-    const key = String(request.headers["idempotency-key"] ?? `console-${randomUUID()}`);
+    const given = request.headers["idempotency-key"];
+    const key = String(given ?? `console-${randomUUID()}`);
     const before = spec.before ? await spec.before() : null;
     const result = await spec.run(reason, key);
     const row = await audit.record({
@@ -156,6 +157,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
       before,
       after: spec.after ? spec.after(result) : result,
       traceId: currentTraceId(),
+      idempotencyKey: given === undefined ? null : key,
     });
     return { ...(spec.after ? (spec.after(result) as object) : (result as object)), audit_id: row.auditId };
   }
@@ -482,7 +484,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     // Unset: pricing's now, so a retry with the same key is the same request.
     const effectiveFrom = body.effective_from === undefined || body.effective_from === "" ? undefined : new Date(String(body.effective_from));
     if (effectiveFrom && Number.isNaN(effectiveFrom.getTime())) throw new InvalidArgumentError("effective_from", "must be a date and time (ISO 8601)");
-    const rates = (body.rates as object[]).map((rate) => pricingV1.Rate.fromJSON(rate));
+    const rates = (body.rates as object[]).map((rate, i) => fromProtoJson("tollgate.pricing.v1.Rate", rate, pricingV1.Rate.decode, `rates[${i}]`));
     return action(request, {
       role: "admin",
       name: "publish_rate_table",
@@ -491,6 +493,23 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
       run: (reason, key) =>
         call(pricing, pricing.publishRateTable, { tableId, effectiveFrom, rates, actor: userOf(request).username, reason, idempotencyKey: key }),
       after: (r) => ({ table: rateTableView(r.table!) }),
+    });
+  });
+
+  // A new version of a plan (admin): its document in the proto's JSON form (as /api/plans answers it in `document`); the version and publish time are entitlements'.
+  app.post("/api/plans", async (request) => {
+    const document = ((request.body ?? {}) as Body).plan;
+    if (document === null || typeof document !== "object" || Array.isArray(document)) throw new InvalidArgumentError("plan", "must be a plan document (an object, as a plan version shows it)");
+    const { version: _version, publishedAt: _publishedAt, published_at: _published, ...rules } = document as Record<string, unknown>;
+    const plan = fromProtoJson("tollgate.entitlements.v1.Plan", rules, entitlementsV1.Plan.decode, "plan");
+    if (!plan.planId) throw new InvalidArgumentError("plan.plan_id", "is required");
+    return action(request, {
+      role: "admin",
+      name: "publish_plan",
+      target: `plan:${plan.planId}`,
+      accountId: null,
+      run: (reason, key) => call(entitlements, entitlements.publishPlan, { plan, actor: userOf(request).username, reason, idempotencyKey: key }),
+      after: (r) => ({ plan: planView(r.plan!) }),
     });
   });
 
