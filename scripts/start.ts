@@ -15,6 +15,7 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { buildServices } from "./build-services.js";
+import { startMailbox, type Mailbox } from "./mailbox.js";
 import { spawnServices, superviseService, type ServiceName, type ServiceProcesses, type SupervisedService } from "./services.js";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -30,6 +31,7 @@ const log = (line: string) => console.log(`[start] ${line}`);
 const postgres = await ensurePostgres({ log, callerHandlesSignals: true });
 let services: ServiceProcesses | undefined;
 let gateway: SupervisedService | undefined;
+let mailbox: Mailbox | undefined;
 const gatewayPort = Number(process.env.GATEWAY_PORT ?? 8080);
 const demoUsers = process.env.GATEWAY_USERS ?? "viewer:viewer:viewer,operator:operator:operator,admin:admin:admin";
 let stopping: Promise<never> | undefined;
@@ -41,7 +43,7 @@ function stopAll(code: number): Promise<never> {
   stopping ??= (async () => {
     log("stopping services…");
     await Promise.all([gateway?.stop(), services?.stop()]);
-    await postgres.stop();
+    await Promise.all([postgres.stop(), mailbox?.stop()]);
     log("stopped");
     process.exit(code);
   })();
@@ -84,7 +86,10 @@ try {
   await buildServices();
   // Spans recorded even with no exporter: the console's trace ids, receipts' notifications and search by trace id work.
   const traces = { TRACES_RECORDED: process.env.TRACES_RECORDED ?? "true" };
-  services = await spawnServices({ databaseUrl: postgres.url, host, ports, env: { DB_POOL_MAX: process.env.DB_POOL_MAX ?? "4", ...retention, ...auth, ...traces }, ...hooks });
+  // Without SMTP_URL the demo's emails go to a local mailbox: printed as [mail] and saved as .eml files.
+  if (!process.env.SMTP_URL) mailbox = await startMailbox(join(root, ".tollgate", "mail"), (line) => console.log(`${"[mail]".padEnd(16)}${line}`));
+  const mail: Record<string, string> = mailbox ? { SMTP_URL: mailbox.url } : {};
+  services = await spawnServices({ databaseUrl: postgres.url, host, ports, env: { DB_POOL_MAX: process.env.DB_POOL_MAX ?? "4", ...retention, ...auth, ...traces, ...mail }, ...hooks });
 
   // The console: build it once, then the gateway serves it beside its API.
   const consoleDir = join(root, "admin", "dist");
@@ -143,6 +148,7 @@ Tollgate is running${postgres.embedded ? " on an embedded PostgreSQL" : ""}.
 Console: http://${gateway.address.replace(/^https?:\/\//, "")}/   (logins: ${demoUsers.split(",").map((u) => u.split(":").slice(0, 2).join(" / ")).join(", ")})${gateway.metrics ? `   metrics ${gateway.metrics}` : ""}
 
 Demo data: ${loaded.join("; ")}; ${history.charged} charges of demo usage over the last ${HISTORY_DAYS} days${history.skipped ? ` (${history.skipped} too old for late usage, skipped)` : ""}; ${deploymentCount} deployments running on demo-enterprise (guardrail, script, model)
+Emails:   ${mailbox ? `a local mailbox (SMTP_URL unset): each is printed as [mail] and saved in ${mailbox.dir.replace(`${root}`, "")}` : `sent through ${new URL(process.env.SMTP_URL!).host}`}
 Try it:   npm run demo        (Authorize → Charge on account demo-support, shows the balance drop)
 Inspect:  grpcurl -plaintext ${host}:${ports.ledger} list      (reflection and health checks need no credential)
 Credentials: every RPC needs one, signed by this run's issuer (${ISSUER_FILE.replace(root, "")}):
