@@ -1,18 +1,21 @@
 /**
  * Meters a simulated token stream with @tollgate/client, against `npm start`:
  *
- *   TOLLGATE_TOKEN=$(npm run -s token -- --role meter) npx tsx examples/stream-tokens.ts [account] [tokens]
+ *   TOLLGATE_TOKEN=$(npm run -s token -- --role meter) npx tsx examples/stream-tokens.ts [account] [tokens] [--stream]
  *
  * It authorizes an estimate, reports the tokens as the "model" streams them
  * (one Charge per chunk on the hold, each keyed by the work key and the
  * chunk's number), stops the stream if the ledger says the account is at its
  * limit, and closes with the final charge, which gives back what the hold
- * reserved beyond the usage. LEDGER_ADDRESS points elsewhere (127.0.0.1:50053).
+ * reserved beyond the usage. With --stream the same work goes over the
+ * ledger's Meter stream instead (increments on one bidirectional stream, the
+ * stop pushed by the ledger). LEDGER_ADDRESS points elsewhere (127.0.0.1:50053).
  */
-import { DeniedError, RpcError, TollgateClient, usage } from "@tollgate/client";
+import { DeniedError, RpcError, TollgateClient, usage, type Stop, type Usage } from "@tollgate/client";
 
-const accountId = process.argv[2] ?? "demo-terminal";
-const totalTokens = Number(process.argv[3] ?? 1_200);
+const overStream = process.argv.includes("--stream");
+const [accountId = "demo-terminal", total = "1200"] = process.argv.slice(2).filter((arg) => arg !== "--stream");
+const totalTokens = Number(total);
 const model = process.env.MODEL ?? "claude-sonnet-4.6";
 const token = process.env.TOLLGATE_TOKEN;
 if (!token) {
@@ -40,31 +43,48 @@ async function* modelStream(total: number, signal: AbortSignal) {
 }
 
 const workKey = `example-reply-${Date.now()}`;
+
+/** What both meters offer the model loop: report an increment, and the stop signal. */
+interface Metering {
+  report(usage: Usage): Promise<{ balanceMicros: bigint }>;
+  readonly signal: AbortSignal;
+  readonly stopped: Promise<Stop>;
+  readonly increments: number;
+  readonly chargedMicros: bigint;
+}
+
+/** The model's reply, metered: the prompt first, then each chunk as it streams, until done or told to stop. */
+async function generate(meter: Metering): Promise<number> {
+  // The prompt is known up front: charge it as the first increment.
+  await meter.report(usage.tokens(model, { input: 800 }));
+  let tokens = 0;
+  for await (const chunk of modelStream(totalTokens, meter.signal)) {
+    tokens += chunk.tokens;
+    const charged = await meter.report(usage.tokens(model, { output: chunk.tokens }));
+    if (meter.increments % 10 === 0) console.log(`  ${tokens} tokens streamed, ${credits(meter.chargedMicros)} charged, balance ${credits(charged.balanceMicros)}`);
+  }
+  if (meter.signal.aborted) console.log(`stopped after ${tokens} tokens: ${(await meter.stopped).message}`);
+  return tokens;
+}
+
 try {
   const before = await availableNow();
   console.log(`${accountId}: ${credits(before)} available`);
-  const streamed = await tollgate.meter(
-    {
-      accountId,
-      workKey,
-      estimate: usage.tokens(model, { input: 800, output: 1_000 }),
-      attribution: { agentId: "example-agent", conversationId: workKey, model },
-      ttlMs: 120_000,
-    },
-    async (meter) => {
-      console.log(`hold ${meter.holdId} for ${credits(meter.authorization.amountMicros)} (work key ${workKey})`);
-      // The prompt is known up front: charge it as the first increment.
-      await meter.report(usage.tokens(model, { input: 800 }));
-      let tokens = 0;
-      for await (const chunk of modelStream(totalTokens, meter.signal)) {
-        tokens += chunk.tokens;
-        const charged = await meter.report(usage.tokens(model, { output: chunk.tokens }));
-        if (meter.increments % 10 === 0) console.log(`  ${tokens} tokens streamed, ${credits(meter.chargedMicros)} charged, balance ${credits(charged.balanceMicros)}`);
-      }
-      if (meter.signal.aborted) console.log(`stopped after ${tokens} tokens: ${(await meter.stopped).message}`);
-      return tokens;
-    },
-  );
+  const options = {
+    accountId,
+    estimate: usage.tokens(model, { input: 800, output: 1_000 }),
+    attribution: { agentId: "example-agent", conversationId: workKey, model },
+    ttlMs: 120_000,
+  };
+  const streamed = overStream
+    ? await tollgate.stream({ ...options, workId: workKey }, (meter) => {
+        console.log(`Meter stream ${workKey}: hold ${meter.holdId} for ${credits(meter.amountMicros)}`);
+        return generate(meter);
+      })
+    : await tollgate.meter({ ...options, workKey }, (meter) => {
+        console.log(`hold ${meter.holdId} for ${credits(meter.authorization.amountMicros)} (work key ${workKey})`);
+        return generate(meter);
+      });
   const after = await availableNow();
   console.log(`streamed ${streamed} tokens; ${accountId}: ${credits(after)} available (was ${credits(before)}, ${credits(before - after)} used)`);
 } catch (error) {
