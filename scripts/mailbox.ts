@@ -29,13 +29,15 @@ export async function startMailbox(dir: string, log: (line: string) => void): Pr
     onData(stream, _session, callback) {
       const chunks: Buffer[] = [];
       stream.on("data", (chunk: Buffer) => chunks.push(chunk));
-      stream.on("error", callback);
-      stream.on("end", () => {
+      stream.once("error", (error) => callback(error));
+      stream.once("end", () => {
+        // smtp-server only flags a message over `size`; refusing it is ours to do.
+        if (stream.sizeExceeded) return callback(Object.assign(new Error("message over 1 MB"), { responseCode: 552 }));
         const raw = Buffer.concat(chunks);
-        const file = join(dir, `${new Date().toISOString().replace(/[:.]/g, "-")}-${++received}.eml`);
-        writeFileSync(file, raw);
         simpleParser(raw).then(
           (mail) => {
+            const file = join(dir, `${new Date().toISOString().replace(/[:.]/g, "-")}-${++received}.eml`);
+            writeFileSync(file, raw);
             const to = [mail.to ?? []].flat().map((a) => a.text).join(", ");
             log(`to ${to || "(nobody)"}: ${mail.subject ?? "(no subject)"}  (${file})`);
             callback();

@@ -13,6 +13,9 @@ import {
   UnauthenticatedError,
   usage,
   type Meter,
+  type StreamCharge,
+  type StreamMeter,
+  type StreamTotals,
   type TollgateClientOptions,
 } from "@tollgate/client";
 import { call } from "@tollgate/grpc-kit";
@@ -288,8 +291,16 @@ describe("streamed response over the Meter stream", () => {
       return intercepting;
     };
     const retries: string[] = [];
-    const tollgate = client({ interceptors: [breakStream], onRetry: (error, attempt, _delay, method) => retries.push(`${method}:${error.codeName}:${attempt}`) });
-    const meter = await tollgate.openStream({ accountId: "reconnects", workId: "stream-reconnects-1", estimate: usage.tokens("sonnet", { output: 30 }) });
+    // While the stream is down the caller reports once more and closes: both wait for the new stream.
+    let duringReconnect: Promise<[StreamCharge, StreamTotals]> | undefined;
+    const tollgate = client({
+      interceptors: [breakStream],
+      onRetry: (error, attempt, _delay, method) => {
+        retries.push(`${method}:${error.codeName}:${attempt}`);
+        duringReconnect = Promise.all([meter.report(usage.tokens("sonnet", { output: 1 })), meter.close(usage.tokens("sonnet", { output: 2 }))]);
+      },
+    });
+    const meter: StreamMeter = await tollgate.openStream({ accountId: "reconnects", workId: "stream-reconnects-1", estimate: usage.tokens("sonnet", { output: 30 }) });
     const answers = await Promise.all([1, 2, 3].map(() => meter.report(usage.tokens("sonnet", { output: 5 }))));
     expect(broken).toBe(true);
     expect(retries).toEqual(["Meter:UNAVAILABLE:1"]);
@@ -297,14 +308,15 @@ describe("streamed response over the Meter stream", () => {
     expect(answers[0]).toMatchObject({ replayed: false, chargedMicros: 5n * BigInt(CREDIT) });
     // The second was charged before its answer was lost: the new stream's resend gets the recorded answer.
     expect(answers[1]).toMatchObject({ replayed: true, chargedMicros: 5n * BigInt(CREDIT) });
-    expect(meter.signal.aborted).toBe(false);
-    expect(await meter.close(usage.tokens("sonnet", { output: 2 }))).toEqual({ totalChargedMicros: 17n * BigInt(CREDIT), finalChargedMicros: 2n * BigInt(CREDIT), releasedMicros: 13n * BigInt(CREDIT) });
+    const [late, totals] = await duringReconnect!;
+    expect(late).toMatchObject({ sequence: 4n, replayed: false, chargedMicros: 1n * BigInt(CREDIT) });
+    expect(totals).toEqual({ totalChargedMicros: 18n * BigInt(CREDIT), finalChargedMicros: 2n * BigInt(CREDIT), releasedMicros: 12n * BigInt(CREDIT) });
     expect(await meter.stopped).toMatchObject({ reason: "CLOSED" });
-    expect(await available("reconnects")).toBe(83n * BigInt(CREDIT));
+    expect(await available("reconnects")).toBe(82n * BigInt(CREDIT));
     const ledger = platform.clients.ledger;
     const entries = await call(ledger, ledger.listEntries, ledgerV1.ListEntriesRequest.fromPartial({ accountId: "reconnects", holdId: meter.holdId! }));
     expect(entries.entries.filter((e) => e.kind === ledgerV1.EntryKind.ENTRY_KIND_CHARGE && e.amountMicros !== "0").map((e) => e.amountMicros).sort()).toEqual([
-      String(2 * CREDIT), String(5 * CREDIT), String(5 * CREDIT), String(5 * CREDIT),
+      String(1 * CREDIT), String(2 * CREDIT), String(5 * CREDIT), String(5 * CREDIT), String(5 * CREDIT),
     ]);
   });
 

@@ -3,6 +3,7 @@
  * driven by playwright-core) against the real gateway and services on real
  * PostgreSQL. Screenshots of the main pages go to test-results/screenshots/.
  */
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
 import type { Gateway } from "@tollgate/gateway";
@@ -279,6 +280,22 @@ describe("support console in Chromium", () => {
     const { plan } = await call(platform.clients.entitlements, platform.clients.entitlements.getPlan, { planId: "starter", version: "0" });
     expect(plan).toMatchObject({ name: "Starter Plus", allotments: starter.allotments });
     expect(BigInt(plan!.version)).toBeGreaterThan(BigInt(starter.version));
+    await page.close();
+  });
+
+  it("downloads an account's entries as CSV from the ledger explorer, page after page, amounts exact", async () => {
+    const { ledger } = platform.clients;
+    const listed = (await call(ledger, ledger.listEntries, ledgerV1.ListEntriesRequest.fromPartial({ accountId: "acme", page: { pageSize: 500, pageToken: "" } }))).entries;
+    const page = await signIn("vera", "viewer-pass", "/#/tollgate-entries");
+    expect(await page.getByTestId("export-entries").isDisabled()).toBe(true); // no account yet
+    await page.goto(`${gateway.url}/#/tollgate-entries?filter=${encodeURIComponent(JSON.stringify({ account_id: "acme" }))}`);
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("export-entries").click()]);
+    expect(download.suggestedFilename()).toBe("entries-acme.csv");
+    const [header, ...rows] = readFileSync((await download.path())!, "utf8").trimEnd().split("\r\n");
+    expect(header).toMatch(/^entry_id,created_at,account_id,kind,unit,bucket,amount,amount_micros,/);
+    expect(rows.map((row) => row.split(",")[0])).toEqual(listed.map((e) => e.entryId));
+    const allotment = rows.find((row) => row.split(",")[7] === "100000000");
+    expect(allotment?.split(",")[6]).toBe("100");
     await page.close();
   });
 

@@ -4,6 +4,7 @@ import { connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SignJWT } from "jose";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startGateway, type Gateway } from "@tollgate/gateway";
 import { buildServices } from "../scripts/build-services.js";
@@ -157,6 +158,19 @@ describe("console gateway", () => {
     const account = await api("/api/accounts/acme", { token: operator });
     expect(account.body.balance.pools.map((p: { kind: string; balance_micros: string }) => [p.kind, p.balance_micros])).toContainEqual(["bonus", "500000000"]);
 
+    // The same entries as CSV, for a spreadsheet: one line per entry, amounts also in whole units.
+    const csv = await fetch(`${gateway.url}/api/entries.csv?account_id=acme`, { headers: { authorization: `Bearer ${operator}` } });
+    expect(csv.status).toBe(200);
+    expect(csv.headers.get("content-type")).toContain("text/csv");
+    expect(csv.headers.get("content-disposition")).toBe('attachment; filename="entries-acme.csv"');
+    const [header, ...rows] = (await csv.text()).trimEnd().split("\r\n");
+    const listed = (await api("/api/entries?account_id=acme&page_size=500", { token: operator })).body.data as { id: string }[];
+    expect(rows.map((row) => row.split(",")[0])).toEqual(listed.map((e) => e.id));
+    const columns = header!.split(",");
+    const grantRow = Object.fromEntries(columns.map((name, i) => [name, rows[0]!.split(",")[i]]));
+    expect(grantRow).toMatchObject({ kind: "grant", amount: "500", amount_micros: "500000000", reason: "service outage on 21 Nov", on_behalf_of: "otto" });
+    expect((await fetch(`${gateway.url}/api/entries.csv?account_id=acmee`, { headers: { authorization: `Bearer ${operator}` } })).status).toBe(404);
+    expect((await fetch(`${gateway.url}/api/entries.csv?account_id=acme`)).status).toBe(401);
     // A mistyped account is not an empty history.
     for (const path of ["/api/entries?account_id=acmee", "/api/holds?account_id=acmee", "/api/work?account_id=acmee"]) {
       expect(await api(path, { token: operator }), path).toMatchObject({ status: 404, body: { error: { code: "NOT_FOUND" } } });
@@ -636,6 +650,24 @@ describe("plans from the console", () => {
     expect(audit.body.data.filter((row: { action: string }) => row.action === "publish_plan")).toEqual([
       expect.objectContaining({ actor: "ada", target: "plan:console-plan", reason: "a plan for customers signed up by support" }),
     ]);
+
+    // The key is the user's: sent with another action it is refused before anything is done.
+    const otherAction = await api("/api/plans", { method: "POST", token: admin, body: { ...body, plan: { ...document, planId: "console-plan-2" } }, headers: { "idempotency-key": "publish-console-plan" } });
+    expect(otherAction).toMatchObject({ status: 409, body: { error: { reason: "IDEMPOTENCY_KEY_REUSED" } } });
+    // An empty key is no key: two actions, two versions, two audit rows.
+    for (let n = 0; n < 2; n++) expect((await api("/api/plans", { method: "POST", token: admin, body: { ...body, plan: { ...document, planId: "console-plan-3" } }, headers: { "idempotency-key": " " } })).status).toBe(200);
+    expect((await api("/api/plans?all_versions=true", { token: admin })).body.data.filter((p: { plan_id: string }) => p.plan_id === "console-plan-3")).toHaveLength(2);
+    // A key first used longer ago than every service keeps answers is not replayed (it would act again, unaudited).
+    const sql = new pg.Client({ connectionString: db.url });
+    await sql.connect();
+    try {
+      await sql.query(`update gateway.audit_log set created_at = now() - interval '2 days' where idempotency_key = 'publish-console-plan'`);
+    } finally {
+      await sql.end();
+    }
+    const stale = await api("/api/plans", { method: "POST", token: admin, body, headers: { "idempotency-key": "publish-console-plan" } });
+    expect(stale).toMatchObject({ status: 409, body: { error: { reason: "IDEMPOTENCY_KEY_EXPIRED" } } });
+    expect((await api("/api/plans?all_versions=true", { token: admin })).body.data.filter((p: { plan_id: string }) => p.plan_id === "console-plan")).toHaveLength(1);
   });
 });
 

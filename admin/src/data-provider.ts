@@ -64,6 +64,8 @@ export interface TollgateDataProvider extends DataProvider {
   getRateTableDiff(resource: string, params: { tableId: string; from: string | number; to: string | number; signal?: AbortSignal }): Promise<{ changes: RateChange[] }>;
   /** Publishes a new version of a rate table (admin; reason audited): its rates in the proto's JSON form, effective now or from `effective_from`. */
   publishRateTable(resource: string, params: { table_id: string; rates: unknown[]; effective_from?: string; reason: string }): Promise<{ table: RateTable; audit_id: string }>;
+  /** The entries a list filter shows, as CSV (`/api/entries.csv`): the file and its name. */
+  exportEntries(resource: string, params: { filter: Record<string, unknown> }): Promise<{ blob: Blob; filename: string }>;
   /** Publishes a new version of a plan (admin; reason audited): its document in the proto's JSON form. */
   publishPlan(resource: string, params: { plan: Record<string, unknown>; reason: string }): Promise<{ plan: Plan; audit_id: string }>;
   grantCredits(resource: string, params: { accountId: string; pool_kind: string; unit: string; amount: string; expires_at?: string; reason: string }): Promise<{ pool_id: string; entry_id: string; balance_micros: string; audit_id: string }>;
@@ -338,6 +340,14 @@ export function tollgateDataProvider(options: TollgateDataProviderOptions): Toll
     getRateTableDiff: (_r, { tableId, from, to, signal }) => get("/api/rate-tables/diff", { table_id: tableId, from, to }, signal),
     publishRateTable: (_r, body) => post("/api/rate-tables", body),
     publishPlan: (_r, body) => post("/api/plans", body),
+    exportEntries: async (_r, { filter }) => {
+      // A file, not JSON: fetched directly (a host's httpClient answers parsed JSON).
+      const token = await getToken();
+      const response = await fetch(url("/api/entries.csv", listQuery(listRoute(RESOURCES.entries), filter)), { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+      if (!response.ok) throw toHttpError(response.status, await response.json().catch(() => undefined));
+      const filename = /filename="([^"]+)"/.exec(response.headers.get("content-disposition") ?? "")?.[1] ?? "entries.csv";
+      return { blob: await response.blob(), filename };
+    },
     grantCredits: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/grants`, body),
     adjustBalance: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/adjustments`, body),
     reverseCharge: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/reversals`, body),

@@ -1,7 +1,8 @@
-import { List, Pagination, useRecordContext } from "react-admin";
+import { List, Pagination, TopToolbar, useRecordContext } from "react-admin";
 import type { Account } from "../api-types";
 import { RESOURCES } from "../data-provider";
 import { EntriesTable, entryFilters } from "../entries/EntriesTable";
+import { ExportEntriesButton } from "../entries/ExportEntries";
 
 /** The account's ledger entries, filtered by kind and hold id. */
 export function LedgerTab() {
@@ -18,7 +19,7 @@ export function LedgerTab() {
       title={false}
       empty={false}
       exporter={false}
-      actions={false}
+      actions={<TopToolbar><ExportEntriesButton /></TopToolbar>}
       pagination={<Pagination rowsPerPageOptions={[10, 25, 50, 100]} />}
     >
       <EntriesTable emptyText="No entries match." emptyHint="This account has no ledger entries of this kind or hold yet." />

@@ -31,9 +31,11 @@ export interface PublishVersionProps {
  * The service checks it and names the field it refuses.
  */
 export function PublishVersion({ testId, title, field, label, helperText, initial, accepts, invalid, successMessage, children, onOpen, publish }: PublishVersionProps) {
-  const { canAdmin } = useRole();
+  const { canAdmin, isPending } = useRole();
   const [open, setOpen] = useState(false);
   const [text, setText] = useState("");
+  // Shown once the role is known: never a button that is disabled only because permissions are still loading.
+  if (isPending) return null;
   const start = () => {
     setText(JSON.stringify(initial(), null, 2));
     onOpen?.();

@@ -97,7 +97,11 @@ export class Meter {
     if (caller) {
       const cancel = () => this.stop("CANCELLED", "the caller cancelled the work");
       if (caller.aborted) cancel();
-      else caller.addEventListener("abort", cancel, { once: true });
+      else {
+        caller.addEventListener("abort", cancel, { once: true });
+        // A long-lived signal shared by many meters keeps none of them once stopped.
+        void this.stopped.then(() => caller.removeEventListener("abort", cancel));
+      }
     }
   }
 

@@ -105,6 +105,7 @@ export class StreamMeter {
   private reconnecting = false;
   /** Breaks since the ledger last answered something: a reconnect that never gets anywhere gives up. */
   private breaks = 0;
+  private connectedAt = Date.now();
 
   constructor(
     private readonly transport: StreamTransport,
@@ -126,7 +127,11 @@ export class StreamMeter {
     if (caller) {
       const cancel = () => this.stop({ reason: "CANCELLED", message: "the caller cancelled the work" });
       if (caller.aborted) cancel();
-      else caller.addEventListener("abort", cancel, { once: true });
+      else {
+        caller.addEventListener("abort", cancel, { once: true });
+        // A long-lived signal shared by many meters keeps none of them once stopped.
+        void this.stopped.then(() => caller.removeEventListener("abort", cancel));
+      }
     }
   }
 
@@ -180,7 +185,6 @@ export class StreamMeter {
   }
 
   private follow({ call, attach }: Connection) {
-    this.call = call;
     attach({
       message: (message) => {
         if (call === this.call) this.receive(message);
@@ -232,29 +236,42 @@ export class StreamMeter {
     if (this.closed || this.failure || this.reconnecting) return;
     this.reconnecting = true;
     this.call.cancel();
+    // A stream that had stayed up a while broke afresh: its retries start over (an idle stream outlives many deploys).
+    if (Date.now() - this.connectedAt >= STABLE_MS) this.breaks = 0;
+    const giveUpAt = Date.now() + RECONNECT_WITHIN_MS;
     const { retry, onRetry } = this.transport;
-    while (isRetryable(error, true) && ++this.breaks < retry.maxAttempts) {
-      const delay = backoffMs(this.breaks, retry, error.retryDelayMs);
-      onRetry?.(error, this.breaks, delay, "Meter");
-      await sleep(delay);
-      try {
-        const connection = await connect(this.transport.ledger, this.open, this.openDeadlineMs);
-        const { call, opened } = connection;
-        // A reconnect's open replays the first one's recorded answer; a refusal now means the work is gone.
-        if (!opened.allowed) {
-          call.end();
-          throw transportError(status.FAILED_PRECONDITION, `the ledger refused to reopen ${this.workId}: ${opened.message}`);
+    try {
+      while (isRetryable(error, true) && ++this.breaks < retry.maxAttempts) {
+        const delay = backoffMs(this.breaks, retry, error.retryDelayMs);
+        if (Date.now() + delay >= giveUpAt) break;
+        try {
+          onRetry?.(error, this.breaks, delay, "Meter");
+        } catch {
+          // The caller's hook failing is no reason to drop the work.
         }
-        this.reconnecting = false;
-        this.follow(connection);
-        // Idle, there was nothing to make progress on: the next break starts its retries afresh.
-        if (this.unanswered.size === 0 && !this.closing) this.breaks = 0;
-        for (const sequence of [...this.unanswered.keys()].sort((a, b) => (a < b ? -1 : 1))) call.write(this.unanswered.get(sequence)!.request);
-        if (this.closing) call.write(this.closing.request);
-        return;
-      } catch (next) {
-        error = next instanceof RpcError ? next : transportError(status.UNKNOWN, String(next));
+        await sleep(delay);
+        try {
+          const connection = await connect(this.transport.ledger, this.open, Math.max(1, Math.min(this.openDeadlineMs, giveUpAt - Date.now())));
+          const { call, opened } = connection;
+          // A reconnect's open replays the first one's recorded answer; a refusal now means the work is gone.
+          if (!opened.allowed) {
+            call.end();
+            throw transportError(status.FAILED_PRECONDITION, `the ledger refused to reopen ${this.workId}: ${opened.message}`);
+          }
+          // Resent before anything the new stream said is heard: a break it reports starts the next reconnect from here.
+          this.call = call;
+          this.connectedAt = Date.now();
+          this.reconnecting = false;
+          for (const sequence of [...this.unanswered.keys()].sort((a, b) => (a < b ? -1 : 1))) call.write(this.unanswered.get(sequence)!.request);
+          if (this.closing) call.write(this.closing.request);
+          this.follow(connection);
+          return;
+        } catch (next) {
+          error = next instanceof RpcError ? next : transportError(status.UNKNOWN, String(next));
+        }
       }
+    } catch (unexpected) {
+      error = unexpected instanceof RpcError ? unexpected : transportError(status.UNKNOWN, String(unexpected));
     }
     this.reconnecting = false;
     this.fail(error);
@@ -274,6 +291,11 @@ export class StreamMeter {
     this.resolveStopped(stop);
   }
 }
+
+/** A stream up this long before it broke was working: its reconnect starts with a fresh retry budget. */
+const STABLE_MS = 10_000;
+/** Reconnects stop trying after this long: the ledger keeps a broken stream's hold for its grace period (30 s by default). */
+const RECONNECT_WITHIN_MS = 25_000;
 
 /** Opens a Meter stream and waits for the ledger's answer to the open. */
 /** What a stream tells its meter once the open is answered: each message, and how it ended. */

@@ -119,9 +119,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     },
     // And those Node's HTTP parser refuses before the router (431 for oversized headers, 400 for a malformed one).
     clientErrorHandler: (error, socket) => {
-      const answer = socket.destroyed ? undefined : clientErrorAnswer(error);
-      if (answer && socket.writable) socket.end(answer);
-      else socket.destroy(error);
+      // As Node's own handler: nothing is written into an answer already under way on the connection.
+      const answering = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+      const answer = socket.destroyed || answering ? undefined : clientErrorAnswer(error);
+      if (answer && socket.writable) {
+        socket.end(answer);
+        socket.destroySoon();
+      } else socket.destroy(error);
     },
   });
   // The API takes JSON bodies only: a text/plain body is 415, not a string every field of which reads as missing.

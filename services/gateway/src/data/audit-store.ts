@@ -18,28 +18,33 @@ export interface NewAuditEntry {
 
 export interface AuditStore {
   record(entry: NewAuditEntry): Promise<AuditEntry>;
+  /** The action an actor recorded under an Idempotency-Key, if any. */
+  recorded(actor: string, idempotencyKey: string): Promise<AuditEntry | null>;
   list(options: { accountId?: string; beforeId?: bigint; limit: number }): Promise<AuditEntry[]>;
 }
 
 export class PostgresAuditStore implements AuditStore {
   constructor(private readonly em: () => EntityManager) {}
 
+  recorded(actor: string, idempotencyKey: string): Promise<AuditEntry | null> {
+    return this.em().findOne(AuditEntrySchema, { actor, idempotencyKey });
+  }
+
   async record(entry: NewAuditEntry): Promise<AuditEntry> {
-    const em = this.em();
-    const key = entry.idempotencyKey ?? null;
-    const recorded = () => em.findOne(AuditEntrySchema, { actor: entry.actor, idempotencyKey: key });
+    const key = entry.idempotencyKey || null;
     if (key) {
-      const first = await recorded();
+      const first = await this.recorded(entry.actor, key);
       if (first) return first;
     }
+    // A fork of its own: a failed insert leaves nothing behind in the request's EntityManager.
+    const em = this.em().fork();
     const row = em.create(AuditEntrySchema, { ...entry, idempotencyKey: key, before: entry.before ?? null, after: entry.after ?? null, createdAt: new Date() });
     try {
       await em.flush();
     } catch (error) {
       // The same retry, twice at once: the other one recorded it.
       if (!(key && error instanceof UniqueConstraintViolationException)) throw error;
-      em.clear();
-      const first = await recorded();
+      const first = await this.recorded(entry.actor, key);
       if (!first) throw error;
       return first;
     }

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
+import { Readable } from "node:stream";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { InvalidArgumentError, NotFoundError } from "@tollgate/errors";
+import { AlreadyExistsError, IdempotencyKeyReusedError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
 import { call, fromProtoJson, MAX_PAGE_SIZE, page as paged, pageSize } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, notificationsV1, pricingV1 } from "@tollgate/proto";
 import { currentTraceId } from "@tollgate/telemetry";
@@ -8,6 +9,7 @@ import type { CallAuditLog } from "@tollgate/db";
 import type { AuditStore } from "../data/audit-store.js";
 import { parseAmount } from "../domain/amount.js";
 import { requireReason, requireRole, type Role, type User } from "../domain/access.js";
+import { ENTRY_CSV_HEADER, entryCsvLine } from "./entries-csv.js";
 import { ENTRY_ID } from "./receipt-routes.js";
 import { accountView, balanceView, bannerView, budgetView, entryView, holdView, notificationView, planView, rateTableView, searchHitView, workView } from "./views.js";
 
@@ -120,6 +122,10 @@ const WINDOWS: Record<string, ledgerV1.UsageWindow> = {
   "7d": ledgerV1.UsageWindow.USAGE_WINDOW_WEEK_DAILY,
   "30d": ledgerV1.UsageWindow.USAGE_WINDOW_MONTH_WEEKLY,
 };
+/** How long a console action's Idempotency-Key replays: the least any service keeps its answers (IDEMPOTENCY_RETENTION_HOURS ≥ 24). */
+const REPLAY_WINDOW_MS = 24 * 3_600_000;
+/** The most entries one CSV export holds (the newest); narrow it by kind, hold or attribution for more. */
+export const MAX_EXPORT_ROWS = 100_000;
 const ENTRY_KINDS = ["grant", "charge", "adjust", "expire", "reset", "reverse"];
 const HOLD_STATUSES = ["open", "charged", "released", "expired"];
 
@@ -135,6 +141,21 @@ function auditCursor(token: string | undefined): { console: bigint | undefined; 
 export function registerRoutes(app: FastifyInstance, clients: Clients, audit: AuditStore, calls: CallAuditLog): void {
   const { entitlements, pricing, ledger, notifications } = clients;
 
+  /**
+   * An action retried with the key of one already audited: the same action on
+   * the same target, recent enough that every service still holds its answer
+   * (so the retry replays it, and the audit row stays the first one's).
+   * Anything else would act again without a row of its own: 409.
+   */
+  async function replayable(actor: string, key: string, spec: { name: string; target: string }) {
+    const first = await audit.recorded(actor, key);
+    if (!first) return;
+    if (first.action !== spec.name || first.target !== spec.target) throw new IdempotencyKeyReusedError(key);
+    if (Date.now() - first.createdAt.getTime() > REPLAY_WINDOW_MS) {
+      throw new AlreadyExistsError(`idempotency key ${key} was used ${first.createdAt.toISOString()}, too long ago to replay: send a new key`, "IDEMPOTENCY_KEY_EXPIRED", { idempotency_key: key });
+    }
+  }
+
   /** Runs a support action: role check, reason, before/after, and an audit row with the trace id. */
   async function action<T>(
     request: FastifyRequest,
@@ -143,8 +164,9 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     const user = userOf(request);
     requireRole(user, spec.role, spec.name);
     const reason = requireReason((request.body as Body | undefined)?.reason);
-    const given = request.headers["idempotency-key"];
-    const key = String(given ?? `console-${randomUUID()}`);
+    const given = String(request.headers["idempotency-key"] ?? "").trim() || undefined;
+    const key = given ?? `console-${randomUUID()}`;
+    if (given) await replayable(user.username, given, spec);
     const before = spec.before ? await spec.before() : null;
     const result = await spec.run(reason, key);
     const row = await audit.record({
@@ -157,7 +179,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
       before,
       after: spec.after ? spec.after(result) : result,
       traceId: currentTraceId(),
-      idempotencyKey: given === undefined ? null : key,
+      idempotencyKey: given ?? null,
     });
     return { ...(spec.after ? (spec.after(result) as object) : (result as object)), audit_id: row.auditId };
   }
@@ -202,20 +224,47 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     };
   });
 
-  app.get("/api/entries", async (request) => {
-    const query = request.query as Query;
+  /** ListEntries' filters from the query: the account (required), a hold, a kind, attribution as attr.<dimension>=value. */
+  const entryFilters = (query: Query) => {
     if (query.kind && !ENTRY_KINDS.includes(query.kind)) throw new InvalidArgumentError("kind", `must be one of ${ENTRY_KINDS.join(", ")}`);
-    const response = await call(ledger, ledger.listEntries, {
+    return {
       accountId: required(query.account_id, "account_id"),
       holdId: query.hold_id ?? "",
       kind: query.kind ? ledgerV1.entryKindFromJSON(`ENTRY_KIND_${query.kind.toUpperCase()}`) : ledgerV1.EntryKind.ENTRY_KIND_UNSPECIFIED,
-      // Attribution filters arrive as attr.<dimension>=value.
       attribution: Object.fromEntries(
         Object.entries(query).filter(([key, value]) => key.startsWith("attr.") && value).map(([key, value]) => [key.slice(5), value!]),
       ),
-      page: page(query),
-    });
+    };
+  };
+
+  app.get("/api/entries", async (request) => {
+    const query = request.query as Query;
+    const response = await call(ledger, ledger.listEntries, { ...entryFilters(query), page: page(query) });
     return { data: response.entries.map(entryView), next_page_token: response.nextPageToken };
+  });
+
+  // The same entries as CSV, newest first, page after page as they stream out (at most MAX_EXPORT_ROWS).
+  app.get("/api/entries.csv", async (request, reply) => {
+    const filters = entryFilters(request.query as Query);
+    const pageOf = (pageToken: string) => call(ledger, ledger.listEntries, { ...filters, page: { pageSize: MAX_PAGE_SIZE, pageToken } });
+    // The first page before answering: a bad filter or an unknown account is an error in the API's shape, not a broken download.
+    const first = await pageOf("");
+    async function* lines() {
+      yield ENTRY_CSV_HEADER;
+      let written = 0;
+      for (let page = first; ; page = await pageOf(page.nextPageToken)) {
+        for (const entry of page.entries) {
+          if (written++ === MAX_EXPORT_ROWS) return;
+          yield entryCsvLine(entryView(entry));
+        }
+        if (!page.nextPageToken) return;
+      }
+    }
+    const name = filters.accountId.replace(/[^\w.-]/g, "_");
+    return reply
+      .header("content-type", "text/csv; charset=utf-8")
+      .header("content-disposition", `attachment; filename="entries-${name}.csv"`)
+      .send(Readable.from(lines()));
   });
 
   app.get("/api/holds", async (request) => {

@@ -1,0 +1,38 @@
+import { describe, expect, it } from "vitest";
+import { formatMicros } from "../domain/amount.js";
+import { csvField, ENTRY_CSV_HEADER, entryCsvLine } from "./entries-csv.js";
+import type { entryView } from "./views.js";
+
+describe("entries as CSV", () => {
+  it("quotes what needs quoting and disarms text a spreadsheet would run as a formula, keeping amounts' signs", () => {
+    expect(csvField("plain")).toBe("plain");
+    expect(csvField('said "hi", left')).toBe('"said ""hi"", left"');
+    expect(csvField("two\nlines")).toBe('"two\nlines"');
+    expect(csvField("=HYPERLINK(\"http://evil\")")).toBe(`"'=HYPERLINK(""http://evil"")"`);
+    expect(csvField("+1")).toBe("'+1");
+    expect(csvField("@sum")).toBe("'@sum");
+    expect(csvField("-5.25", false)).toBe("-5.25");
+  });
+
+  it("writes amounts in whole units exactly beside the micro-units", () => {
+    expect(formatMicros("2000000000")).toBe("2000");
+    expect(formatMicros("-5250000")).toBe("-5.25");
+    expect(formatMicros("1")).toBe("0.000001");
+    expect(formatMicros(0n)).toBe("0");
+    expect(formatMicros("-999999999999999999")).toBe("-999999999999.999999");
+  });
+
+  it("writes one line per entry under the header, in the header's order", () => {
+    const entry = {
+      id: "42", created_at: "2026-12-01T10:00:00.000Z", account_id: "acme", kind: "charge", unit: "credits", bucket: "ai",
+      amount_micros: "-5000000", uncollected_micros: "0", hold_id: "h-1", reason: "", actor: "chat-backend", on_behalf_of: "=cmd",
+      attribution: { agent_id: "agent-1", model: "gpt-4o" }, rate_table_id: "default", rate_table_version: "3", trace_id: "abc",
+      lines: [], reverses_entry_id: null, reversed_by_entry_id: null,
+    } as ReturnType<typeof entryView>;
+    const header = ENTRY_CSV_HEADER.trimEnd().split(",");
+    const fields = entryCsvLine(entry).trimEnd().split(",");
+    expect(fields).toHaveLength(header.length);
+    const row = Object.fromEntries(header.map((name, i) => [name, fields[i]]));
+    expect(row).toMatchObject({ entry_id: "42", kind: "charge", amount: "-5", amount_micros: "-5000000", on_behalf_of: "'=cmd", attribution: "agent_id=agent-1; model=gpt-4o", reverses_entry_id: "" });
+  });
+});
