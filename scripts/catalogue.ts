@@ -1,13 +1,15 @@
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
-import { call, errorDetails } from "@tollgate/grpc-kit";
+import { InvalidArgumentError } from "@tollgate/errors";
+import { call, errorDetails, fromProtoJson } from "@tollgate/grpc-kit";
 import { entitlementsV1, pricingV1 } from "@tollgate/proto";
 
 /**
  * A catalogue file: rate tables, plans and accounts as the protobuf JSON of
- * their gRPC messages, loaded in that order through the public APIs (so the
- * services validate every field). A bad field fails with the file and the
- * field's path.
+ * their gRPC messages, read strictly (a misspelt key or an unknown enum value
+ * is an error, not dropped) and loaded in that order through the public APIs
+ * (so the services validate every field). A bad field fails with the file
+ * and the field's path.
  */
 export interface Catalogue {
   name: string;
@@ -38,19 +40,28 @@ async function step<T>(path: string, where: string, fn: () => Promise<T>): Promi
   try {
     return await fn();
   } catch (error) {
-    const details = errorDetails(error);
-    const field = details.fieldViolations[0]?.field;
-    throw new CatalogueError(`${path}: ${where}${field ? `.${field.replace(/^(plan|rates)\.?/, "")}` : ""}: ${details.message ?? String(error)}`);
+    // Refused here (the strict JSON reader) or by the service.
+    const { field: named, message } =
+      error instanceof InvalidArgumentError
+        ? { field: error.field, message: error.problem }
+        : (({ fieldViolations, message }) => ({ field: fieldViolations[0]?.field, message: message ?? String(error) }))(errorDetails(error));
+    // The field within the item `where` names (a request's own wrapper, `plan.` or `account.`, left out).
+    const field = named?.replace(/^(plan|account)\.?/, "");
+    throw new CatalogueError(`${path}: ${where}${field ? `.${field}` : ""}: ${message}`);
   }
 }
 
 /** Loads a catalogue; returns what it published. Accounts that already exist unchanged are kept. */
-export async function loadCatalogue(path: string, clients: CatalogueClients, actor = "catalogue") {
+/**
+ * `cycleAnchor`: where the accounts' billing cycles start when the catalogue
+ * names none (the 1st of a month by default).
+ */
+export async function loadCatalogue(path: string, clients: CatalogueClients, actor = "catalogue", options: { cycleAnchor?: Date } = {}) {
+  const cycleAnchor = (options.cycleAnchor ?? new Date("2026-01-01T00:00:00Z")).toISOString();
   const catalogue = readCatalogue(path);
   const { pricing, entitlements } = clients;
   for (const [index, raw] of catalogue.rateTables.entries()) {
     const table = raw as { tableId?: string; effectiveFrom?: string; rates?: Record<string, unknown>[] };
-    const rates = (table.rates ?? []).map((rate) => pricingV1.Rate.fromJSON(rate));
     (table.rates ?? []).forEach((rate, r) => {
       if (!rateOneofs.some((key) => key in rate)) throw new CatalogueError(`${path}: rateTables[${index}].rates[${r}]: a rate kind is required (one of ${rateOneofs.join(", ")})`);
     });
@@ -58,7 +69,7 @@ export async function loadCatalogue(path: string, clients: CatalogueClients, act
       call(pricing, pricing.publishRateTable, {
         tableId: table.tableId ?? "",
         effectiveFrom: table.effectiveFrom ? new Date(table.effectiveFrom) : new Date(Date.now() - 60_000),
-        rates,
+        rates: (table.rates ?? []).map((rate, r) => fromProtoJson("tollgate.pricing.v1.Rate", rate, pricingV1.Rate.decode, `rates[${r}]`)),
         actor,
         reason: `catalogue ${catalogue.name}`,
         idempotencyKey: "",
@@ -67,12 +78,12 @@ export async function loadCatalogue(path: string, clients: CatalogueClients, act
   }
   for (const [index, raw] of catalogue.plans.entries()) {
     await step(path, `plans[${index}]`, () =>
-      call(entitlements, entitlements.publishPlan, { plan: entitlementsV1.Plan.fromJSON(raw), actor, reason: `catalogue ${catalogue.name}` }),
+      call(entitlements, entitlements.publishPlan, { plan: fromProtoJson("tollgate.entitlements.v1.Plan", raw, entitlementsV1.Plan.decode, "plan"), actor, reason: `catalogue ${catalogue.name}` }),
     );
   }
   for (const [index, raw] of catalogue.accounts.entries()) {
     await step(path, `accounts[${index}]`, () =>
-      call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromJSON({ cycleAnchor: "2026-01-01T00:00:00Z", ...(raw as object) })),
+      call(entitlements, entitlements.createAccount, fromProtoJson("tollgate.entitlements.v1.CreateAccountRequest", { cycleAnchor, ...(raw as object) }, entitlementsV1.CreateAccountRequest.decode, "account")),
     );
   }
   return catalogue;

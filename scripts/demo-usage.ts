@@ -5,6 +5,17 @@ import { commonV1, ledgerV1, type pricingV1 } from "@tollgate/proto";
 const DAY_MS = 86_400_000;
 /** Days of history `npm start` seeds, ending yesterday (all of it in the past, so a restart sends the same requests). */
 export const HISTORY_DAYS = 30;
+
+/**
+ * Where the demo accounts' monthly cycles start: 20 days before `now`'s day,
+ * so two thirds of the history fall in the current cycle whatever the date
+ * (its used credits and run-out projection have a story) and the rest in the
+ * previous one (the late-usage limit), none skipped.
+ */
+export function demoCycleAnchor(now: Date): Date {
+  const day = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
+  return new Date(day - 20 * 86_400_000);
+}
 /** Charges per account and day. */
 const PER_DAY = 2;
 /** Charges sent at once: the ledger's group commit takes them in a few transactions. */

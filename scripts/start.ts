@@ -10,7 +10,7 @@ import { ensurePostgres } from "@tollgate/postgres";
 import { entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { loadCatalogue } from "./catalogue.js";
 import { createLocalIssuer, ISSUER_FILE, localToken, trustEnv } from "./issuer.js";
-import { deployDemoWork, HISTORY_DAYS, recordDemoUsage } from "./demo-usage.js";
+import { demoCycleAnchor, deployDemoWork, HISTORY_DAYS, recordDemoUsage } from "./demo-usage.js";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -125,7 +125,7 @@ try {
   const catalogueDir = join(root, "catalogues");
   const loaded: string[] = [];
   for (const file of readdirSync(catalogueDir).filter((f) => f.endsWith(".yaml")).sort()) {
-    const catalogue = await loadCatalogue(join(catalogueDir, file), { entitlements, pricing }, "demo");
+    const catalogue = await loadCatalogue(join(catalogueDir, file), { entitlements, pricing }, "demo", { cycleAnchor: demoCycleAnchor(new Date()) });
     loaded.push(`${catalogue.name} (${catalogue.plans.length} plans, ${catalogue.accounts.length} accounts)`);
   }
   const ledger = createClient(ledgerV1.LedgerServiceClient, services.addresses.ledger, loader);

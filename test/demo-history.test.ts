@@ -5,7 +5,7 @@ import { createTestDatabase, type TestDatabase } from "@tollgate/testing";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadCatalogue } from "../scripts/catalogue.js";
-import { demoHistory, HISTORY_DAYS, recordDemoUsage } from "../scripts/demo-usage.js";
+import { demoCycleAnchor, demoHistory, HISTORY_DAYS, recordDemoUsage } from "../scripts/demo-usage.js";
 import { startPlatform, type Platform } from "./platform.js";
 
 const DAY = 86_400_000;
@@ -17,7 +17,8 @@ beforeAll(async () => {
   db = await createTestDatabase();
   // As npm start runs the ledger: keys kept 32 days, so 30 days of history can be reported late.
   platform = await startPlatform(db.url, { idempotencyRetentionMs: 32 * DAY });
-  for (const file of ["support-agent-builder.yaml", "workspace-coding-agent.yaml"]) await loadCatalogue(join(catalogues, file), platform.clients, "demo");
+  // Cycles anchored as npm start anchors them.
+  for (const file of ["support-agent-builder.yaml", "workspace-coding-agent.yaml"]) await loadCatalogue(join(catalogues, file), platform.clients, "demo", { cycleAnchor: demoCycleAnchor(new Date()) });
 });
 
 afterAll(async () => {
@@ -30,9 +31,8 @@ describe("npm start's demo history", () => {
     const { ledger } = platform.clients;
     const first = await recordDemoUsage(ledger);
     const expected = demoHistory(new Date()).length;
-    expect(first.charged + first.skipped).toBe(expected);
-    // Days before the previous cycle are skipped (a cycle anchored on the 1st: at most one or two of them, on a month's first days).
-    expect(first.skipped).toBeLessThanOrEqual(2 * 2 * 2);
+    // The cycle started 20 days ago: every day of the history is in it or the previous one, none skipped.
+    expect(first).toEqual({ charged: expected, skipped: 0 });
 
     const sql = new pg.Client({ connectionString: db.url });
     await sql.connect();
@@ -79,9 +79,11 @@ describe("npm start's demo history", () => {
       expect([...new Set(usage.points.map((p) => p.key))].sort(), dimension).toEqual(keys);
     }
 
-    // 360 credits of history on the Hobby plan's 2,000 (npm run demo's 1,640), when no day was skipped.
+    // 360 credits of history on the Hobby plan's 2,000 (npm run demo's 1,640), about two thirds of them used in this cycle.
     const balance = await call(ledger, ledger.getBalance, { accountId: "demo-support" });
     const credits = balance.units.find((u) => u.unit === commonV1.Unit.UNIT_CREDITS)!;
-    if (first.skipped === 0) expect(credits.availableMicros).toBe(String(1_640_000_000));
+    expect(credits.availableMicros).toBe(String(1_640_000_000));
+    expect(BigInt(credits.usedMicros)).toBeGreaterThan(200_000_000n);
+    expect(BigInt(credits.usedMicros)).toBeLessThan(360_000_000n);
   });
 });
