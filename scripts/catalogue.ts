@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { status } from "@grpc/grpc-js";
 import { parse } from "yaml";
 import { InvalidArgumentError } from "@tollgate/errors";
 import { call, errorDetails, fromProtoJson } from "@tollgate/grpc-kit";
@@ -46,12 +47,22 @@ async function step<T>(path: string, where: string, fn: () => Promise<T>): Promi
         ? { field: error.field, message: error.problem }
         : (({ fieldViolations, message }) => ({ field: fieldViolations[0]?.field, message: message ?? String(error) }))(errorDetails(error));
     // The field within the item `where` names (a request's own wrapper, `plan.` or `account.`, left out).
-    const field = named?.replace(/^(plan|account)\.?/, "");
+    const field = named?.replace(/^(plan|account)(\.|$)/, "");
     throw new CatalogueError(`${path}: ${where}${field ? `.${field}` : ""}: ${message}`);
   }
 }
 
 /** Loads a catalogue; returns what it published. Accounts that already exist unchanged are kept. */
+async function exists(entitlements: entitlementsV1.EntitlementsServiceClient, accountId: string): Promise<boolean> {
+  try {
+    await call(entitlements, entitlements.getAccount, { accountId });
+    return true;
+  } catch (error) {
+    if ((error as { code?: number }).code === status.NOT_FOUND) return false;
+    throw error;
+  }
+}
+
 /**
  * `cycleAnchor`: where the accounts' billing cycles start when the catalogue
  * names none (the 1st of a month by default).
@@ -82,9 +93,12 @@ export async function loadCatalogue(path: string, clients: CatalogueClients, act
     );
   }
   for (const [index, raw] of catalogue.accounts.entries()) {
-    await step(path, `accounts[${index}]`, () =>
-      call(entitlements, entitlements.createAccount, fromProtoJson("tollgate.entitlements.v1.CreateAccountRequest", { cycleAnchor, ...(raw as object) }, entitlementsV1.CreateAccountRequest.decode, "account")),
+    const request = await step(path, `accounts[${index}]`, async () =>
+      fromProtoJson("tollgate.entitlements.v1.CreateAccountRequest", { cycleAnchor, ...(raw as object) }, entitlementsV1.CreateAccountRequest.decode, "account"),
     );
+    // An anchor given per run (npm start's, from today) differs on another day: an account made then is kept as it is.
+    if (options.cycleAnchor && (await exists(entitlements, request.accountId))) continue;
+    await step(path, `accounts[${index}]`, () => call(entitlements, entitlements.createAccount, request));
   }
   return catalogue;
 }

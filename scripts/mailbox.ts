@@ -28,22 +28,23 @@ export async function startMailbox(dir: string, log: (line: string) => void): Pr
     size: 1024 * 1024,
     onData(stream, _session, callback) {
       const chunks: Buffer[] = [];
-      stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+      stream.on("data", (chunk: Buffer) => {
+        if (!stream.sizeExceeded) chunks.push(chunk);
+      });
       stream.once("error", (error) => callback(error));
       stream.once("end", () => {
         // smtp-server only flags a message over `size`; refusing it is ours to do.
         if (stream.sizeExceeded) return callback(Object.assign(new Error("message over 1 MB"), { responseCode: 552 }));
         const raw = Buffer.concat(chunks);
-        simpleParser(raw).then(
-          (mail) => {
+        simpleParser(raw)
+          .then((mail) => {
             const file = join(dir, `${new Date().toISOString().replace(/[:.]/g, "-")}-${++received}.eml`);
             writeFileSync(file, raw);
             const to = [mail.to ?? []].flat().map((a) => a.text).join(", ");
             log(`to ${to || "(nobody)"}: ${mail.subject ?? "(no subject)"}  (${file})`);
             callback();
-          },
-          (error: Error) => callback(error),
-        );
+          })
+          .catch((error: Error) => callback(error));
       });
     },
   });

@@ -85,5 +85,11 @@ describe("npm start's demo history", () => {
     expect(credits.availableMicros).toBe(String(1_640_000_000));
     expect(BigInt(credits.usedMicros)).toBeGreaterThan(200_000_000n);
     expect(BigInt(credits.usedMicros)).toBeLessThan(360_000_000n);
+
+    // npm start again on a later day (DATABASE_URL kept): today's anchor differs, the accounts are kept as they are.
+    const tomorrow = new Date(Date.now() + DAY);
+    for (const file of ["support-agent-builder.yaml", "workspace-coding-agent.yaml"]) await loadCatalogue(join(catalogues, file), platform.clients, "demo", { cycleAnchor: demoCycleAnchor(tomorrow) });
+    const { account } = await call(platform.clients.entitlements, platform.clients.entitlements.getAccount, { accountId: "demo-support" });
+    expect(account!.cycleAnchor).toEqual(demoCycleAnchor(new Date()));
   });
 });

@@ -142,13 +142,16 @@ describe("console gateway", () => {
     expect(noReason).toMatchObject({ status: 400, body: { error: { field: "reason" } } });
     const badAmount = await api("/api/accounts/acme/grants", { method: "POST", token: operator, body: { pool_kind: "bonus", unit: "credits", amount: "5e2", reason: "goodwill" } });
     expect(badAmount).toMatchObject({ status: 400, body: { error: { field: "amount" } } });
-    // A JSON number that lost digits on the way (123456789012345.123456 arrives as …345.12) is refused, not granted as what arrived.
+    // A JSON number with more significant digits than a double keeps (123456789.12345678) is refused, not granted as what arrived.
     const lossy = await fetch(`${gateway.url}/api/accounts/acme/grants`, {
       method: "POST",
       headers: { authorization: `Bearer ${operator}`, "content-type": "application/json" },
-      body: '{"pool_kind":"bonus","unit":"credits","amount":123456789012345.123456,"reason":"goodwill"}',
+      body: '{"pool_kind":"bonus","unit":"credits","amount":123456789.12345678,"reason":"goodwill"}',
     });
     expect(lossy.status).toBe(400);
+    // Beyond the platform's largest amount (which overflowed int64 into a 500 before): 400 naming it.
+    const huge = await api("/api/accounts/acme/grants", { method: "POST", token: operator, body: { pool_kind: "bonus", unit: "credits", amount: "9223372036855", reason: "goodwill" } });
+    expect(huge).toMatchObject({ status: 400, body: { error: { field: "amount", message: "amount: must be at most 1000000000 in whole units" } } });
     expect(await lossy.json()).toMatchObject({ error: { field: "amount", message: expect.stringContaining("send it as a string") } });
 
     const granted = await api("/api/accounts/acme/grants", { method: "POST", token: operator, body: { pool_kind: "bonus", unit: "credits", amount: "500", reason: "service outage on 21 Nov" } });
@@ -171,6 +174,8 @@ describe("console gateway", () => {
     expect(grantRow).toMatchObject({ kind: "grant", amount: "500", amount_micros: "500000000", reason: "service outage on 21 Nov", on_behalf_of: "otto" });
     expect((await fetch(`${gateway.url}/api/entries.csv?account_id=acmee`, { headers: { authorization: `Bearer ${operator}` } })).status).toBe(404);
     expect((await fetch(`${gateway.url}/api/entries.csv?account_id=acme`)).status).toBe(401);
+    // The scheme is case-insensitive.
+    expect((await fetch(`${gateway.url}/api/entries.csv?account_id=acme`, { headers: { authorization: `bearer ${operator}` } })).status).toBe(200);
     // A mistyped account is not an empty history.
     for (const path of ["/api/entries?account_id=acmee", "/api/holds?account_id=acmee", "/api/work?account_id=acmee"]) {
       expect(await api(path, { token: operator }), path).toMatchObject({ status: 404, body: { error: { code: "NOT_FOUND" } } });

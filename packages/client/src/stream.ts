@@ -239,16 +239,12 @@ export class StreamMeter {
     // A stream that had stayed up a while broke afresh: its retries start over (an idle stream outlives many deploys).
     if (Date.now() - this.connectedAt >= STABLE_MS) this.breaks = 0;
     const giveUpAt = Date.now() + RECONNECT_WITHIN_MS;
-    const { retry, onRetry } = this.transport;
+    const { retry } = this.transport;
     try {
       while (isRetryable(error, true) && ++this.breaks < retry.maxAttempts) {
         const delay = backoffMs(this.breaks, retry, error.retryDelayMs);
         if (Date.now() + delay >= giveUpAt) break;
-        try {
-          onRetry?.(error, this.breaks, delay, "Meter");
-        } catch {
-          // The caller's hook failing is no reason to drop the work.
-        }
+        retrying(this.transport, error, this.breaks, delay);
         await sleep(delay);
         try {
           const connection = await connect(this.transport.ledger, this.open, Math.max(1, Math.min(this.openDeadlineMs, giveUpAt - Date.now())));
@@ -296,6 +292,15 @@ export class StreamMeter {
 const STABLE_MS = 10_000;
 /** Reconnects stop trying after this long: the ledger keeps a broken stream's hold for its grace period (30 s by default). */
 const RECONNECT_WITHIN_MS = 25_000;
+
+/** Tells the client's `onRetry` of a retry; its failing is no reason to drop the work. */
+function retrying(transport: StreamTransport, error: RpcError, attempt: number, delayMs: number) {
+  try {
+    transport.onRetry?.(error, attempt, delayMs, "Meter");
+  } catch {
+    // Ignored: see above.
+  }
+}
 
 /** Opens a Meter stream and waits for the ledger's answer to the open. */
 /** What a stream tells its meter once the open is answered: each message, and how it ended. */
@@ -372,7 +377,7 @@ export async function openStreamMeter(transport: StreamTransport, options: Strea
     } catch (error) {
       if (attempt >= transport.retry.maxAttempts || !isRetryable(error, true)) throw error;
       const delay = backoffMs(attempt, transport.retry, (error as RpcError).retryDelayMs);
-      transport.onRetry?.(error as RpcError, attempt, delay, "Meter");
+      retrying(transport, error as RpcError, attempt, delay);
       await sleep(delay);
       continue;
     }

@@ -87,10 +87,11 @@ async function authorize(
     return undefined;
   }
   const header = first(call.metadata, "authorization");
-  if (!header?.startsWith("Bearer ")) {
+  // The scheme is case-insensitive (RFC 9110 §11.1).
+  if (!header || !/^bearer +/i.test(header)) {
     throw new UnauthenticatedError("a credential is required: send 'authorization: Bearer <token>'", "CREDENTIAL_REQUIRED");
   }
-  let principal = await auth.verifier.verify(header.slice("Bearer ".length).trim());
+  let principal = await auth.verifier.verify(header.replace(/^bearer +/i, "").trim());
   seen.principal = principal;
   limit(limiter, principal.name);
   if (!access.roles.some((role) => principal.roles.includes(role))) {

@@ -135,7 +135,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     origin: options.corsOrigins && options.corsOrigins.length > 0 ? options.corsOrigins : false,
     methods: ["GET", "HEAD", "POST", "DELETE"],
     allowedHeaders: ["authorization", "content-type", "idempotency-key"],
-    exposedHeaders: ["content-range", "x-trace-id"],
+    // content-disposition: a host on another origin gets an export's file name.
+    exposedHeaders: ["content-range", "x-trace-id", "content-disposition"],
   });
 
   app.addHook("onResponse", async (request, reply) => {
@@ -159,7 +160,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const route = request.routeOptions.url ?? "";
     if (!route.startsWith("/api/") || route === "/api/login") return;
     const header = request.headers.authorization ?? "";
-    const token = header.startsWith("Bearer ") ? header.slice(7) : "";
+    // The scheme is case-insensitive (RFC 9110 §11.1).
+    const token = /^bearer +/i.test(header) ? header.replace(/^bearer +/i, "").trim() : "";
     if (!token) throw new UnauthenticatedError("sign in first", "LOGIN_REQUIRED");
     try {
       const { payload } = await jwtVerify(token, key, { algorithms: ["HS256"], requiredClaims: ["exp"] });

@@ -32,22 +32,28 @@ export class PostgresAuditStore implements AuditStore {
 
   async record(entry: NewAuditEntry): Promise<AuditEntry> {
     const key = entry.idempotencyKey || null;
+    const same = (row: AuditEntry) => row.action === entry.action && row.target === entry.target;
     if (key) {
       const first = await this.recorded(entry.actor, key);
-      if (first) return first;
+      if (first && same(first)) return first;
     }
+    try {
+      return await this.insert(entry, key);
+    } catch (error) {
+      if (!(key && error instanceof UniqueConstraintViolationException)) throw error;
+      // The same retry, twice at once: the other one recorded it.
+      const first = await this.recorded(entry.actor, key);
+      if (first && same(first)) return first;
+      // The key sent at once with another action: both ran, so this one is recorded too, without the key.
+      return this.insert(entry, null);
+    }
+  }
+
+  private async insert(entry: NewAuditEntry, idempotencyKey: string | null): Promise<AuditEntry> {
     // A fork of its own: a failed insert leaves nothing behind in the request's EntityManager.
     const em = this.em().fork();
-    const row = em.create(AuditEntrySchema, { ...entry, idempotencyKey: key, before: entry.before ?? null, after: entry.after ?? null, createdAt: new Date() });
-    try {
-      await em.flush();
-    } catch (error) {
-      // The same retry, twice at once: the other one recorded it.
-      if (!(key && error instanceof UniqueConstraintViolationException)) throw error;
-      const first = await this.recorded(entry.actor, key);
-      if (!first) throw error;
-      return first;
-    }
+    const row = em.create(AuditEntrySchema, { ...entry, idempotencyKey, before: entry.before ?? null, after: entry.after ?? null, createdAt: new Date() });
+    await em.flush();
     return row;
   }
 

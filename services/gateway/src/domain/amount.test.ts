@@ -20,12 +20,20 @@ describe("parseAmount", () => {
   it("takes a JSON number only when no digit of it can have been lost on the way", () => {
     expect(parseAmount(2.5, "amount")).toBe(2_500_000n);
     expect(parseAmount(0.000001, "amount")).toBe(1n);
-    expect(parseAmount(999_999_999_999_999, "amount")).toBe(999_999_999_999_999_000_000n);
+    expect(parseAmount(999_999_999.999999, "amount")).toBe(999_999_999_999_999n);
     expect(parseAmount(123456789.123456, "amount")).toBe(123_456_789_123_456n);
-    // JSON.parse turns 123456789012345.123456 into 123456789012345.12: refused, not granted as that.
-    expect(() => parseAmount(JSON.parse("123456789012345.123456"), "amount")).toThrow(/amount: a JSON number .* send it as a string/);
-    expect(() => parseAmount(1e21, "amount")).toThrow(/amount/);
-    expect(parseAmount("123456789012345.123456", "amount")).toBe(123_456_789_012_345_123_456n);
+    // 17 significant digits in a double: refused, whatever arrived (send a string).
+    expect(() => parseAmount(JSON.parse("123456789.12345678"), "amount")).toThrow(/amount: a JSON number .* send it as a string/);
+    expect(() => parseAmount(1e21, "amount")).toThrow("amount: must be at most 1000000000 in whole units");
+    expect(() => parseAmount(1e15, "amount")).toThrow("amount: must be at most 1000000000 in whole units");
+    expect(() => parseAmount("123456789012345.123456", "amount")).toThrow("amount: must be at most 1000000000 in whole units");
+  });
+
+  it("refuses an amount beyond the platform's largest (a billion units, 10^15 micro-units), either sign", () => {
+    expect(parseAmount("1000000000", "amount")).toBe(10n ** 15n);
+    expect(parseAmount("-1000000000", "amount", { signed: true })).toBe(-(10n ** 15n));
+    expect(() => parseAmount("1000000000.000001", "amount")).toThrow("at most 1000000000");
+    expect(() => parseAmount("-9223372036855", "amount", { signed: true })).toThrow("at most 1000000000");
   });
 
   it("takes zero for a limit or a cap, and then calls a negative amount what it is", () => {

@@ -4,6 +4,9 @@ const MICROS_PER_UNIT = 1_000_000n;
 
 /** Every decimal of this many significant digits survives a JSON number (a double) exactly. */
 const EXACT_DIGITS = 15;
+/** The platform's largest amount in any field: 10^15 micro-units (a billion credits). */
+const MAX_MICROS = 10n ** 15n;
+const MAX_TEXT = "1000000000";
 
 /**
  * A human amount ("500", "-2.5", "0.000001") in whole units to integer
@@ -15,13 +18,15 @@ const EXACT_DIGITS = 15;
 export function parseAmount(text: unknown, field: string, options: { signed?: boolean; zero?: boolean } = {}): bigint {
   if (typeof text !== "string" && typeof text !== "number") throw new InvalidArgumentError(field, "is required");
   const value = String(text).trim();
+  if (typeof text === "number" && !(Math.abs(text) <= Number(MAX_MICROS / MICROS_PER_UNIT))) throw new InvalidArgumentError(field, `must be at most ${MAX_TEXT} in whole units`);
   if (typeof text === "number" && value.replace(/[-.]/g, "").replace(/^0+/, "").length > EXACT_DIGITS) {
-    throw new InvalidArgumentError(field, `a JSON number may have at most ${EXACT_DIGITS} significant digits (a number loses digits beyond that): send it as a string, like "123456789012345.5"`);
+    throw new InvalidArgumentError(field, `a JSON number may have at most ${EXACT_DIGITS} significant digits (a number loses digits beyond that): send it as a string, like "123456789.123456"`);
   }
   const match = /^(-)?(\d{1,15})(?:\.(\d{1,6}))?$/.exec(value);
   if (!match) throw new InvalidArgumentError(field, "must be a number with at most 6 decimals, like 500 or 2.5");
   const [, minus, whole, fraction = ""] = match;
   const micros = BigInt(whole!) * MICROS_PER_UNIT + BigInt(fraction.padEnd(6, "0"));
+  if (micros > MAX_MICROS) throw new InvalidArgumentError(field, `must be at most ${MAX_TEXT} in whole units`);
   if (micros === 0n && !options.zero) throw new InvalidArgumentError(field, "must not be zero");
   if (minus && micros !== 0n && !options.signed) throw new InvalidArgumentError(field, options.zero ? "must be zero or more" : "must be positive");
   return minus ? -micros : micros;

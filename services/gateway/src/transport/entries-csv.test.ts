@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { formatMicros } from "../domain/amount.js";
-import { csvField, ENTRY_CSV_HEADER, entryCsvLine } from "./entries-csv.js";
+import { csvField, ENTRY_CSV_HEADER, ENTRY_CSV_TRUNCATED, entryCsvLine, MAX_EXPORT_ROWS } from "./entries-csv.js";
 import type { entryView } from "./views.js";
 
 describe("entries as CSV", () => {
@@ -34,5 +34,13 @@ describe("entries as CSV", () => {
     expect(fields).toHaveLength(header.length);
     const row = Object.fromEntries(header.map((name, i) => [name, fields[i]]));
     expect(row).toMatchObject({ entry_id: "42", kind: "charge", amount: "-5", amount_micros: "-5000000", on_behalf_of: "'=cmd", attribution: "agent_id=agent-1; model=gpt-4o", reverses_entry_id: "" });
+  });
+
+  it("ends an export cut at its limit with a line saying so, in the header's shape", () => {
+    // The reason holds a comma, so it is quoted: count the fields outside quotes.
+    const fields = ENTRY_CSV_TRUNCATED.trimEnd().replace(/"[^"]*"/g, "Q").split(",");
+    expect(fields).toHaveLength(ENTRY_CSV_HEADER.trimEnd().split(",").length);
+    expect(fields[0]).toBe("(truncated)");
+    expect(ENTRY_CSV_TRUNCATED).toContain(`"the export stops at ${MAX_EXPORT_ROWS} entries: narrow it by kind, hold or attribution"`);
   });
 });

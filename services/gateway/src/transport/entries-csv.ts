@@ -3,6 +3,9 @@ import type { entryView } from "./views.js";
 
 type EntryView = ReturnType<typeof entryView>;
 
+/** The most entries one CSV export holds (the newest); narrow it by kind, hold or attribution for more. */
+export const MAX_EXPORT_ROWS = 100_000;
+
 /** The export's columns, in order: each entry as the API shows it, amounts also in whole units. */
 const COLUMNS: readonly [string, (e: EntryView) => string][] = [
   ["entry_id", (e) => e.id],
@@ -39,6 +42,12 @@ export function csvField(value: string, text = true): string {
 }
 
 export const ENTRY_CSV_HEADER = `${COLUMNS.map(([name]) => name).join(",")}\r\n`;
+
+
+/** The last line of an export that stopped at its limit: said in the file, where the reader is. */
+export const ENTRY_CSV_TRUNCATED = `${COLUMNS.map(([name]) =>
+  csvField(name === "entry_id" ? "(truncated)" : name === "reason" ? `the export stops at ${MAX_EXPORT_ROWS} entries: narrow it by kind, hold or attribution` : ""),
+).join(",")}\r\n`;
 
 export function entryCsvLine(entry: EntryView): string {
   return `${COLUMNS.map(([name, value]) => csvField(value(entry), TEXT.has(name))).join(",")}\r\n`;

@@ -4,12 +4,12 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { AlreadyExistsError, IdempotencyKeyReusedError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
 import { call, fromProtoJson, MAX_PAGE_SIZE, page as paged, pageSize } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, notificationsV1, pricingV1 } from "@tollgate/proto";
-import { currentTraceId } from "@tollgate/telemetry";
+import { currentTraceId, log } from "@tollgate/telemetry";
 import type { CallAuditLog } from "@tollgate/db";
 import type { AuditStore } from "../data/audit-store.js";
 import { parseAmount } from "../domain/amount.js";
 import { requireReason, requireRole, type Role, type User } from "../domain/access.js";
-import { ENTRY_CSV_HEADER, entryCsvLine } from "./entries-csv.js";
+import { ENTRY_CSV_HEADER, ENTRY_CSV_TRUNCATED, entryCsvLine, MAX_EXPORT_ROWS } from "./entries-csv.js";
 import { ENTRY_ID } from "./receipt-routes.js";
 import { accountView, balanceView, bannerView, budgetView, entryView, holdView, notificationView, planView, rateTableView, searchHitView, workView } from "./views.js";
 
@@ -122,10 +122,8 @@ const WINDOWS: Record<string, ledgerV1.UsageWindow> = {
   "7d": ledgerV1.UsageWindow.USAGE_WINDOW_WEEK_DAILY,
   "30d": ledgerV1.UsageWindow.USAGE_WINDOW_MONTH_WEEKLY,
 };
-/** How long a console action's Idempotency-Key replays: the least any service keeps its answers (IDEMPOTENCY_RETENTION_HOURS ≥ 24). */
-const REPLAY_WINDOW_MS = 24 * 3_600_000;
-/** The most entries one CSV export holds (the newest); narrow it by kind, hold or attribution for more. */
-export const MAX_EXPORT_ROWS = 100_000;
+/** How long a console action's Idempotency-Key replays: within the least any service keeps its answers (IDEMPOTENCY_RETENTION_HOURS ≥ 24), an hour to spare. */
+const REPLAY_WINDOW_MS = 23 * 3_600_000;
 const ENTRY_KINDS = ["grant", "charge", "adjust", "expire", "reset", "reverse"];
 const HOLD_STATUSES = ["open", "charged", "released", "expired"];
 
@@ -152,7 +150,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     if (!first) return;
     if (first.action !== spec.name || first.target !== spec.target) throw new IdempotencyKeyReusedError(key);
     if (Date.now() - first.createdAt.getTime() > REPLAY_WINDOW_MS) {
-      throw new AlreadyExistsError(`idempotency key ${key} was used ${first.createdAt.toISOString()}, too long ago to replay: send a new key`, "IDEMPOTENCY_KEY_EXPIRED", { idempotency_key: key });
+      throw new AlreadyExistsError(`idempotency key ${key} was first used ${first.createdAt.toISOString()}, too long ago to replay: send a new key`, "IDEMPOTENCY_KEY_EXPIRED", { idempotency_key: key });
     }
   }
 
@@ -244,25 +242,37 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
   });
 
   // The same entries as CSV, newest first, page after page as they stream out (at most MAX_EXPORT_ROWS).
-  app.get("/api/entries.csv", async (request, reply) => {
+  // No HEAD: it would page through the whole export for an empty answer.
+  app.get("/api/entries.csv", { exposeHeadRoute: false }, async (request, reply) => {
     const filters = entryFilters(request.query as Query);
     const pageOf = (pageToken: string) => call(ledger, ledger.listEntries, { ...filters, page: { pageSize: MAX_PAGE_SIZE, pageToken } });
     // The first page before answering: a bad filter or an unknown account is an error in the API's shape, not a broken download.
     const first = await pageOf("");
+    const traceId = currentTraceId();
     async function* lines() {
       yield ENTRY_CSV_HEADER;
       let written = 0;
-      for (let page = first; ; page = await pageOf(page.nextPageToken)) {
-        for (const entry of page.entries) {
-          if (written++ === MAX_EXPORT_ROWS) return;
-          yield entryCsvLine(entryView(entry));
+      try {
+        for (let page = first; ; page = await pageOf(page.nextPageToken)) {
+          for (const entry of page.entries) {
+            if (written++ === MAX_EXPORT_ROWS) {
+              yield ENTRY_CSV_TRUNCATED;
+              return;
+            }
+            yield entryCsvLine(entryView(entry));
+          }
+          if (!page.nextPageToken) return;
         }
-        if (!page.nextPageToken) return;
+      } catch (error) {
+        // The answer has begun: the download ends short, and the reason is here.
+        log().error({ err: error, trace_id: traceId, account_id: filters.accountId, written }, "entries export failed part-way");
+        throw error;
       }
     }
     const name = filters.accountId.replace(/[^\w.-]/g, "_");
     return reply
       .header("content-type", "text/csv; charset=utf-8")
+      .header("cache-control", "no-store")
       .header("content-disposition", `attachment; filename="entries-${name}.csv"`)
       .send(Readable.from(lines()));
   });
