@@ -417,7 +417,12 @@ describe("gateway hardening", () => {
       const numbered = await api("/api/accounts/acme/reversals", { method: "POST", token, body: { entry_id: 1.5, reason: "a wrong charge" } });
       expect(numbered).toMatchObject({ status: 400, body: { error: { field: "entry_id", message: expect.stringContaining("must be a string") } } });
 
-      expect((await fetch(`${hardened.url}/`)).status).toBe(200);
+      const page = await fetch(`${hardened.url}/`);
+      expect(page.status).toBe(200);
+      // The console is never framed by another site, its files never sniffed, no referrer leaves it.
+      expect(Object.fromEntries(["x-content-type-options", "x-frame-options", "content-security-policy", "referrer-policy"].map((h) => [h, page.headers.get(h)]))).toEqual({
+        "x-content-type-options": "nosniff", "x-frame-options": "DENY", "content-security-policy": "frame-ancestors 'none'", "referrer-policy": "no-referrer",
+      });
       for (const path of ["/.env", "/%2e%2e/%2e%2e/etc/passwd", "/..%2f..%2fetc%2fpasswd", "/%00"]) {
         const status = (await fetch(`${hardened.url}${path}`)).status;
         expect([403, 404, 400], path).toContain(status);
