@@ -274,6 +274,10 @@ describe("console gateway", () => {
     }
     // Signing in comes first: without a token it is 401, whatever the query.
     expect((await api("/api/search?q=a&q=b")).status).toBe(401);
+    // A search box's text past what the services take is named as it was sent (q), not as they call it (query).
+    for (const path of ["/api/accounts", "/api/search"]) {
+      expect(await api(`${path}?q=${"x".repeat(257)}`, { token: viewer }), path).toMatchObject({ status: 400, body: { error: { field: "q", message: "q: must be at most 256 characters" } } });
+    }
   });
 
   it("answers a query parameter holding a NUL or another control character 400 naming it, not 500 (the audit log's account filter reaches PostgreSQL)", async () => {

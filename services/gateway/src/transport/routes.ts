@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { AlreadyExistsError, IdempotencyKeyReusedError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
-import { call, fromProtoJson, MAX_PAGE_SIZE, page as paged, pageSize } from "@tollgate/grpc-kit";
+import { call, DEFAULT_MAX_LENGTH, fromProtoJson, MAX_PAGE_SIZE, page as paged, pageSize } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, notificationsV1, pricingV1 } from "@tollgate/proto";
 import { currentTraceId, log } from "@tollgate/telemetry";
 import type { CallAuditLog } from "@tollgate/db";
@@ -54,6 +54,12 @@ function wholeNumber(query: Query, name: string, max: number): number {
 /** A list's page from `page_size` (0 or unset: the service's default) and `page_token`. */
 export function page(query: Query) {
   return { pageSize: wholeNumber(query, "page_size", MAX_PAGE_SIZE), pageToken: query.page_token ?? "" };
+}
+
+/** A search box's text (`q`), as long as the services take (named `q` here, not the services' `query`). */
+function searchText(q: string): string {
+  if (q.length > DEFAULT_MAX_LENGTH) throw new InvalidArgumentError("q", `must be at most ${DEFAULT_MAX_LENGTH} characters`);
+  return q;
 }
 
 function required(value: unknown, field: string): string {
@@ -188,7 +194,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
 
   app.get("/api/accounts", async (request) => {
     const query = request.query as Query;
-    const response = await call(entitlements, entitlements.listAccounts, { page: page(query), query: query.q ?? "" });
+    const response = await call(entitlements, entitlements.listAccounts, { page: page(query), query: searchText(query.q ?? "") });
     return { data: response.accounts.map(accountView), next_page_token: response.nextPageToken };
   });
 
@@ -305,7 +311,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
   app.get("/api/search", async (request) => {
     const query = request.query as Query;
     const limit = wholeNumber(query, "limit", MAX_SEARCH_LIMIT);
-    const response = await call(ledger, ledger.search, { query: required(query.q?.trim(), "q"), limit });
+    const response = await call(ledger, ledger.search, { query: searchText(required(query.q?.trim(), "q")), limit });
     return { data: response.hits.map(searchHitView) };
   });
 
