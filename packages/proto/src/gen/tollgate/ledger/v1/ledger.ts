@@ -17059,7 +17059,8 @@ export const LedgerServiceService = {
   },
   /**
    * Charges of the period by one attribution dimension and split by another
-   * (e.g. per member by bucket: the team admin's stacked usage bars).
+   * (e.g. per member by bucket: the team admin's stacked usage bars). An
+   * account that does not exist is NOT_FOUND.
    */
   getUsageBreakdown: {
     path: "/tollgate.ledger.v1.LedgerService/GetUsageBreakdown" as const,
@@ -17088,7 +17089,8 @@ export const LedgerServiceService = {
   },
   /**
    * Tools deployed at least once (never those in development), with their
-   * runs, what they used and when they were last active.
+   * runs, what they used and when they were last active. An account that does
+   * not exist is NOT_FOUND.
    */
   listTools: {
     path: "/tollgate.ledger.v1.LedgerService/ListTools" as const,
@@ -17279,7 +17281,8 @@ export interface LedgerServiceServer extends UntypedServiceImplementation {
   getReceipt: handleUnaryCall<GetReceiptRequest, GetReceiptResponse>;
   /**
    * Charges of the period by one attribution dimension and split by another
-   * (e.g. per member by bucket: the team admin's stacked usage bars).
+   * (e.g. per member by bucket: the team admin's stacked usage bars). An
+   * account that does not exist is NOT_FOUND.
    */
   getUsageBreakdown: handleUnaryCall<GetUsageBreakdownRequest, GetUsageBreakdownResponse>;
   /**
@@ -17290,7 +17293,8 @@ export interface LedgerServiceServer extends UntypedServiceImplementation {
   setTool: handleUnaryCall<SetToolRequest, SetToolResponse>;
   /**
    * Tools deployed at least once (never those in development), with their
-   * runs, what they used and when they were last active.
+   * runs, what they used and when they were last active. An account that does
+   * not exist is NOT_FOUND.
    */
   listTools: handleUnaryCall<ListToolsRequest, ListToolsResponse>;
   /**
@@ -17841,7 +17845,8 @@ export interface LedgerServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Charges of the period by one attribution dimension and split by another
-   * (e.g. per member by bucket: the team admin's stacked usage bars).
+   * (e.g. per member by bucket: the team admin's stacked usage bars). An
+   * account that does not exist is NOT_FOUND.
    */
   getUsageBreakdown(
     request: GetUsageBreakdownRequest,
@@ -17880,7 +17885,8 @@ export interface LedgerServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Tools deployed at least once (never those in development), with their
-   * runs, what they used and when they were last active.
+   * runs, what they used and when they were last active. An account that does
+   * not exist is NOT_FOUND.
    */
   listTools(
     request: ListToolsRequest,
