@@ -16,6 +16,10 @@ import { DeniedError, RpcError, TollgateClient, usage, type Stop, type Usage } f
 const overStream = process.argv.includes("--stream");
 const [accountId = "demo-terminal", total = "1200"] = process.argv.slice(2).filter((arg) => arg !== "--stream");
 const totalTokens = Number(total);
+if (!/^\d+$/.test(total) || totalTokens === 0) {
+  console.error(`tokens must be a positive whole number, not '${total}'`);
+  process.exit(2);
+}
 const model = process.env.MODEL ?? "claude-sonnet-4.6";
 const token = process.env.TOLLGATE_TOKEN;
 if (!token) {

@@ -23,12 +23,27 @@ const { values } = (() => {
         account: { type: "string", multiple: true },
         ttl: { type: "string", default: "1h" },
         subject: { type: "string" },
+        help: { type: "boolean", short: "h" },
       },
     });
   } catch (error) {
-    return fail(`${(error as Error).message.split("\n")[0]} (options: --role, --account, --ttl, --subject)`);
+    return fail(`${(error as Error).message.split("\n")[0]} (options: --role, --account, --ttl, --subject, --help)`);
   }
 })();
+
+if (values.help) {
+  console.log(`Prints a credential signed by the running npm start's issuer.
+
+  npm run -s token -- --role meter [--role support|admin|service] [--account demo-support] [--ttl 1h] [--subject my-backend]
+
+  --role      ${ROLES.join(", ")} (repeatable, or comma-separated)
+  --account   limit the credential to these accounts (repeatable)
+  --ttl       how long it lives: 90s, 30m, 1h (default), 7d; at most ${MAX_TTL_DAYS}d
+  --subject   the principal it names (default cli-<roles>)
+
+Send it as  authorization: Bearer <token>`);
+  process.exit(0);
+}
 
 const roles = (values.role ?? []).flatMap((r) => r.split(",")).map((r) => r.trim()).filter(Boolean);
 if (roles.length === 0) fail(`say which role: --role ${ROLES.join("|")} (repeatable)`);

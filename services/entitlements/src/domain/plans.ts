@@ -76,7 +76,7 @@ export class Plans {
 
   async get(planId: string, version: bigint): Promise<PlanVersion> {
     const plan = version > 0n ? await this.store.planVersion(version) : await this.store.latestPlan(planId);
-    if (!plan || (planId && plan.planId !== planId)) throw new NotFoundError("plan", version > 0n ? `${planId}@${version}` : planId);
+    if (!plan || (planId && plan.planId !== planId)) throw new NotFoundError("plan", version > 0n ? (planId ? `${planId}@${version}` : `version ${version}`) : planId);
     return plan;
   }
 }

@@ -35,6 +35,14 @@ describe("notification rules", () => {
     expect(crossing(100, "hard", 12n).banners[0]).toMatchObject({ kind: "fixed", message: expect.stringContaining("refused until the budget is raised") });
   });
 
+  it("says where the balance stopped at its negative limit, without a minus sign on a limit of zero", () => {
+    const reached = (negativeLimitMicros: bigint, balanceMicros: bigint) => decide({
+      kind: "negative_limit_reached", accountId: "acme", sequence: 5n, unit: "credits", balanceMicros, negativeLimitMicros, uncollectedMicros: 0n, cycle: "2026-12",
+    }, DEFAULT_RULES, recipients).deliveries[0]!.payload.text;
+    expect(reached(0n, 0n)).toContain("is at 0 credits, its negative limit (0).");
+    expect(reached(30_000_000n, -30_000_000n)).toContain("is at -30 credits, its negative limit (−30).");
+  });
+
   it("tells the admins why work stopped", () => {
     const decisions = decide(
       { kind: "work_stopped", accountId: "acme", sequence: 9n, runId: "", deploymentId: "guard-1", message: "You've used all your available credits." },

@@ -164,7 +164,7 @@ export function decide(event: LedgerEventFacts, rules: PlanRules, recipients: Re
         {
           accountId: event.accountId, rule: "negative_limit_reached", key: `${event.accountId}:negative_limit:${event.sequence}`, type: "balance.negative_limit_reached",
           subject: `Your ${unit} balance reached its negative limit`,
-          text: `Account ${event.accountId} is at ${micros(event.balanceMicros)} ${unit}, its negative limit (−${micros(event.negativeLimitMicros)}). `
+          text: `Account ${event.accountId} is at ${micros(event.balanceMicros)} ${unit}, its negative limit (${event.negativeLimitMicros === 0n ? "0" : `−${micros(event.negativeLimitMicros)}`}). `
             + `Usage past the limit is not collected and running work stops; add ${unit} to continue.`,
           data: {
             unit: event.unit, balance_micros: event.balanceMicros.toString(), negative_limit_micros: event.negativeLimitMicros.toString(),
