@@ -292,10 +292,10 @@ describe("support console in Chromium", () => {
     const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("export-entries").click()]);
     expect(download.suggestedFilename()).toBe("entries-acme.csv");
     const [header, ...rows] = readFileSync((await download.path())!, "utf8").trimEnd().split("\r\n");
-    expect(header).toMatch(/^entry_id,created_at,account_id,kind,unit,bucket,amount,amount_micros,/);
+    expect(header).toMatch(/^entry_id,created_at,occurred_at,account_id,kind,unit,bucket,amount,amount_micros,/);
     expect(rows.map((row) => row.split(",")[0])).toEqual(listed.map((e) => e.entryId));
-    const allotment = rows.find((row) => row.split(",")[7] === "100000000");
-    expect(allotment?.split(",")[6]).toBe("100");
+    const allotment = rows.find((row) => row.split(",")[8] === "100000000");
+    expect(allotment?.split(",")[7]).toBe("100");
     await page.close();
   });
 

@@ -66,6 +66,13 @@ describe("late usage (Charge.occurred_at)", () => {
     expect(again).toEqual(first);
     const entries = await call(ledger, ledger.listEntries, ledgerV1.ListEntriesRequest.fromPartial({ accountId: "late" }));
     expect(entries.entries.filter((e) => e.entryId === first.entryId)).toHaveLength(1);
+    // The journal says when the usage happened, beside when it was recorded; a charge made as it happened says nothing more.
+    const entry = entries.entries.find((e) => e.entryId === first.entryId)!;
+    expect(entry.occurredAt).toEqual(occurredAt);
+    expect(entry.createdAt!.getTime()).toBeGreaterThan(occurredAt.getTime());
+    const now = await call(ledger, ledger.charge, ledgerV1.ChargeRequest.fromPartial({ accountId: "late", usage: replies("gpt-4o", 1), final: true, idempotencyKey: "on-time" }));
+    const listed = await call(ledger, ledger.listEntries, ledgerV1.ListEntriesRequest.fromPartial({ accountId: "late" }));
+    expect(listed.entries.find((e) => e.entryId === now.entryId)!.occurredAt).toBeUndefined();
     // The same key with another moment is another request.
     const moved = await call(ledger, ledger.charge, { ...request, occurredAt: new Date(occurredAt.getTime() - 1_000) }).catch((e: unknown) => e);
     expect((moved as { code: number }).code).toBe(status.ALREADY_EXISTS);

@@ -6,7 +6,7 @@ const token = (...args: string[]) => spawnSync(process.execPath, ["--import", "t
 
 describe("npm run token", () => {
   it.each([
-    [["--role", "meter", "--bogus"], /^token: Unknown option '--bogus'.*\(options: --role, --account, --ttl, --subject\)$/],
+    [["--role", "meter", "--bogus"], /^token: Unknown option '--bogus'.*\(options: --role, --account, --ttl, --subject, --help\)$/],
     [["--role", "meter", "--ttl", "31d"], /^token: --ttl must be at most 30d$/],
     [["--role", "meter", "--ttl", "99999999999999d"], /^token: --ttl must be at most 30d$/],
     [["--role", "nobody"], /^token: unknown role 'nobody'/],
@@ -16,5 +16,13 @@ describe("npm run token", () => {
     expect(run.stdout).toBe("");
     expect(run.stderr.trim().split("\n")).toHaveLength(1);
     expect(run.stderr.trim()).toMatch(message);
+  });
+
+  it("--help prints its options and mints nothing (it reads no issuer)", () => {
+    const run = token("--help");
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain("--role      meter, support, admin, service");
+    expect(run.stdout).toContain("--ttl");
+    expect(run.stdout).not.toMatch(/eyJ/);
   });
 });

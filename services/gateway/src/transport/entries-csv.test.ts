@@ -24,7 +24,7 @@ describe("entries as CSV", () => {
 
   it("writes one line per entry under the header, in the header's order", () => {
     const entry = {
-      id: "42", created_at: "2026-12-01T10:00:00.000Z", account_id: "acme", kind: "charge", unit: "credits", bucket: "ai",
+      id: "42", created_at: "2026-12-01T10:00:00.000Z", occurred_at: "2026-11-30T18:00:00.000Z", account_id: "acme", kind: "charge", unit: "credits", bucket: "ai",
       amount_micros: "-5000000", uncollected_micros: "0", hold_id: "h-1", reason: "", actor: "chat-backend", on_behalf_of: "=cmd",
       attribution: { agent_id: "agent-1", model: "gpt-4o" }, rate_table_id: "default", rate_table_version: "3", trace_id: "abc",
       lines: [], reverses_entry_id: null, reversed_by_entry_id: null,
@@ -33,7 +33,7 @@ describe("entries as CSV", () => {
     const fields = entryCsvLine(entry).trimEnd().split(",");
     expect(fields).toHaveLength(header.length);
     const row = Object.fromEntries(header.map((name, i) => [name, fields[i]]));
-    expect(row).toMatchObject({ entry_id: "42", kind: "charge", amount: "-5", amount_micros: "-5000000", on_behalf_of: "'=cmd", attribution: "agent_id=agent-1; model=gpt-4o", reverses_entry_id: "" });
+    expect(row).toMatchObject({ entry_id: "42", occurred_at: "2026-11-30T18:00:00.000Z", kind: "charge", amount: "-5", amount_micros: "-5000000", on_behalf_of: "'=cmd", attribution: "agent_id=agent-1; model=gpt-4o", reverses_entry_id: "" });
   });
 
   it("ends an export cut at its limit with a line saying so, in the header's shape", () => {

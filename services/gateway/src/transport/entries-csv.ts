@@ -10,6 +10,7 @@ export const MAX_EXPORT_ROWS = 100_000;
 const COLUMNS: readonly [string, (e: EntryView) => string][] = [
   ["entry_id", (e) => e.id],
   ["created_at", (e) => e.created_at ?? ""],
+  ["occurred_at", (e) => e.occurred_at ?? ""],
   ["account_id", (e) => e.account_id],
   ["kind", (e) => e.kind],
   ["unit", (e) => e.unit],

@@ -146,6 +146,8 @@ export function entryView(e: ledgerV1.Entry) {
     on_behalf_of: e.onBehalfOf,
     trace_id: e.traceId,
     created_at: iso(e.createdAt),
+    // When the usage happened: a late charge's own time, else when it was recorded.
+    occurred_at: iso(e.occurredAt ?? e.createdAt),
     lines: e.lines.map((l) => ({ ledger_account: l.ledgerAccount, pool_id: l.poolId, amount_micros: l.amountMicros })),
     reverses_entry_id: e.reversesEntryId !== "0" ? e.reversesEntryId : null,
     reversed_by_entry_id: e.reversedByEntryId !== "0" ? e.reversedByEntryId : null,

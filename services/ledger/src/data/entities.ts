@@ -63,6 +63,8 @@ export const EntrySchema = defineEntity({
     onBehalfOf: p.string().nullable().fieldName("on_behalf_of"),
     traceId: p.string().fieldName("trace_id"),
     createdAt: p.datetime().fieldName("created_at"),
+    /** When a charge's usage happened, for usage reported late (null: at created_at). */
+    occurredAt: p.datetime().nullable().fieldName("occurred_at"),
     /** A `reverse` entry: the charge it returned. */
     reversesEntryId: p.bigint("string").nullable().fieldName("reverses_entry_id"),
   },

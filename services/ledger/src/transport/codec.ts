@@ -115,6 +115,7 @@ export function entryToProto(entry: Entry, lines: Line[], rates: PublishedRateTa
     onBehalfOf: entry.onBehalfOf ?? "",
     lines: lines.map((line) => ({ ledgerAccount: line.ledgerAccount, poolId: line.poolId ?? "", amountMicros: line.amountMicros })),
     createdAt: entry.createdAt,
+    occurredAt: entry.occurredAt ?? undefined,
     traceId: entry.traceId,
     reversesEntryId: entry.reversesEntryId ?? "0",
     reversedByEntryId: reversedBy?.get(entry.entryId) ?? "0",

@@ -1150,6 +1150,11 @@ export interface Entry {
   reversesEntryId: string;
   /** A charge that was reversed: the REVERSE entry that returned it. */
   reversedByEntryId: string;
+  /**
+   * When a charge's usage happened, for usage reported late
+   * (ChargeRequest.occurred_at); unset when it happened at created_at.
+   */
+  occurredAt: Date | undefined;
 }
 
 export interface ListEntriesRequest {
@@ -7474,6 +7479,7 @@ function createBaseEntry(): Entry {
     onBehalfOf: "",
     reversesEntryId: "0",
     reversedByEntryId: "0",
+    occurredAt: undefined,
   };
 }
 
@@ -7535,6 +7541,9 @@ export const Entry: MessageFns<Entry> = {
     }
     if (message.reversedByEntryId !== "0") {
       writer.uint32(152).int64(message.reversedByEntryId);
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.occurredAt), writer.uint32(162).fork()).join();
     }
     return writer;
   },
@@ -7704,6 +7713,14 @@ export const Entry: MessageFns<Entry> = {
             message.reversedByEntryId = reader.int64().toString();
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.occurredAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -7787,6 +7804,11 @@ export const Entry: MessageFns<Entry> = {
         : isSet(object.reversed_by_entry_id)
         ? globalThis.String(object.reversed_by_entry_id)
         : "0",
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
     };
   },
 
@@ -7849,6 +7871,9 @@ export const Entry: MessageFns<Entry> = {
     if (message.reversedByEntryId !== "0") {
       obj.reversedByEntryId = message.reversedByEntryId;
     }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = message.occurredAt.toISOString();
+    }
     return obj;
   },
 
@@ -7878,6 +7903,7 @@ export const Entry: MessageFns<Entry> = {
     message.onBehalfOf = object.onBehalfOf ?? "";
     message.reversesEntryId = object.reversesEntryId ?? "0";
     message.reversedByEntryId = object.reversedByEntryId ?? "0";
+    message.occurredAt = object.occurredAt ?? undefined;
     return message;
   },
 };
