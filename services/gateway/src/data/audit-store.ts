@@ -30,20 +30,16 @@ export class PostgresAuditStore implements AuditStore {
     return this.em().findOne(AuditEntrySchema, { actor, idempotencyKey });
   }
 
+  /** A new action's row (the caller answers a known replay with `recorded`); under a key another request is writing at once, that one's row. */
   async record(entry: NewAuditEntry): Promise<AuditEntry> {
     const key = entry.idempotencyKey || null;
-    const same = (row: AuditEntry) => row.action === entry.action && row.target === entry.target;
-    if (key) {
-      const first = await this.recorded(entry.actor, key);
-      if (first && same(first)) return first;
-    }
     try {
       return await this.insert(entry, key);
     } catch (error) {
       if (!(key && error instanceof UniqueConstraintViolationException)) throw error;
       // The same retry, twice at once: the other one recorded it.
       const first = await this.recorded(entry.actor, key);
-      if (first && same(first)) return first;
+      if (first && first.action === entry.action && first.target === entry.target) return first;
       // The key sent at once with another action: both ran, so this one is recorded too, without the key.
       return this.insert(entry, null);
     }

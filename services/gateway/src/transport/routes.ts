@@ -148,16 +148,17 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
   /**
    * An action retried with the key of one already audited: the same action on
    * the same target, recent enough that every service still holds its answer
-   * (so the retry replays it, and the audit row stays the first one's).
-   * Anything else would act again without a row of its own: 409.
+   * (so the retry replays it, and the audit row stays the first one's, which
+   * this answers). Anything else would act again without a row of its own: 409.
    */
   async function replayable(actor: string, key: string, spec: { name: string; target: string }) {
     const first = await audit.recorded(actor, key);
-    if (!first) return;
+    if (!first) return null;
     if (first.action !== spec.name || first.target !== spec.target) throw new IdempotencyKeyReusedError(key);
     if (Date.now() - first.createdAt.getTime() > REPLAY_WINDOW_MS) {
       throw new AlreadyExistsError(`idempotency key ${key} was first used ${first.createdAt.toISOString()}, too long ago to replay: send a new key`, "IDEMPOTENCY_KEY_EXPIRED", { idempotency_key: key });
     }
+    return first;
   }
 
   /** Runs a support action: role check, reason, before/after, and an audit row with the trace id. */
@@ -170,10 +171,11 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     const reason = requireReason((request.body as Body | undefined)?.reason);
     const given = String(request.headers["idempotency-key"] ?? "").trim() || undefined;
     const key = given ?? `console-${randomUUID()}`;
-    if (given) await replayable(user.username, given, spec);
+    const replayed = given ? await replayable(user.username, given, spec) : null;
     const before = spec.before ? await spec.before() : null;
     const result = await spec.run(reason, key);
-    const row = await audit.record({
+    // A replay answers the first request's audit row; a new action writes its own.
+    const row = replayed ?? await audit.record({
       actor: user.username,
       role: user.role,
       action: spec.name,
