@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { startGateway, type Gateway } from "@tollgate/gateway";
-import { ROLES } from "@tollgate/grpc-kit";
+import { ROLES, stopInOrder } from "@tollgate/grpc-kit";
 import type { Platform } from "./platform.js";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -17,9 +17,19 @@ export function launchChromium(): Promise<Browser> {
   });
 }
 
+const refusedByPolicy = new WeakMap<Page, string[]>();
+
+/** What Chromium refused on a page from `signInPage` under the gateway's Content-Security-Policy (the console errors saying so), in order. */
+export const cspViolations = (page: Page): readonly string[] => refusedByPolicy.get(page) ?? [];
+
 /** A new page signed in to the console at `consoleUrl` through its login form, left on `path`. */
 export async function signInPage(browser: Browser, consoleUrl: string, username: string, password: string, path = "/"): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const refused: string[] = [];
+  refusedByPolicy.set(page, refused);
+  page.on("console", (message) => {
+    if (message.type() === "error" && message.text().includes("Content Security Policy")) refused.push(message.text());
+  });
   await page.goto(`${consoleUrl}${path}`);
   await page.getByTestId("login-username").fill(username);
   await page.getByTestId("login-password").fill(password);
@@ -48,14 +58,12 @@ export async function startConsole(platform: Platform, databaseUrl: string): Pro
   const staticDir = mkdtempSync(join(tmpdir(), "tollgate-console-"));
   let gateway: Gateway | undefined;
   let browser: Browser | undefined;
-  const stop = async () => {
-    try {
-      await browser?.close();
-      await gateway?.stop();
-    } finally {
-      rmSync(staticDir, { recursive: true, force: true });
-    }
-  };
+  const stop = () =>
+    stopInOrder("console under test", {
+      Chromium: () => browser?.close(),
+      gateway: () => gateway?.stop(),
+      "built console": () => rmSync(staticDir, { recursive: true, force: true }),
+    });
   try {
     execFileSync("npm", ["run", "build", "--workspace", "@tollgate/admin", "--", "--outDir", staticDir], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
     mkdirSync(screenshotDir, { recursive: true });

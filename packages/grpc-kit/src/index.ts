@@ -27,4 +27,5 @@ export { createClient, call, type ClientOptions } from "./client.js";
 export { mikroOrmScope } from "./orm-scope.js";
 export { pageSize, page, pageOffset, encodedSize, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_PAGE_BYTES } from "./paging.js";
 export { runService } from "./main.js";
+export { stopInOrder, STOP_STEP_TIMEOUT_MS } from "./stop.js";
 export { rpcMetricsInterceptor } from "./rpc-metrics.js";

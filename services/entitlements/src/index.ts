@@ -1,6 +1,6 @@
 import { CallAuditLog, connectionPool, DEFAULT_RETENTION_MS, LogFollower, openDatabase, PostgresIdempotencyStore, schedulePruning } from "@tollgate/db";
 import { log, startMetrics } from "@tollgate/telemetry";
-import { mikroOrmScope, startGrpcServer, type RunningServer, type RateLimit, type ServerAuth } from "@tollgate/grpc-kit";
+import { mikroOrmScope, startGrpcServer, stopInOrder, type RunningServer, type RateLimit, type ServerAuth } from "@tollgate/grpc-kit";
 import { entitlementsV1 } from "@tollgate/proto";
 import { AccountSchema } from "./data/account.entity.js";
 import { PostgresEntitlementsStore } from "./data/entitlements-store.js";
@@ -88,12 +88,13 @@ export async function startEntitlementsService(options: EntitlementsServiceOptio
     address: server.address,
     server,
     metrics: { port: telemetry.port, url: telemetry.url },
-    async stop() {
-      stopPruning();
-      await server.drain();
-      await telemetry.shutdown();
-      await orm.close();
-      await audit.close();
-    },
+    stop: () =>
+      stopInOrder("entitlements", {
+        pruner: () => stopPruning(),
+        "gRPC server": () => server.drain(),
+        metrics: () => telemetry.shutdown(),
+        database: () => orm.close(),
+        "audit log": () => audit.close(),
+      }),
   };
 }

@@ -1,6 +1,6 @@
 import { CallAuditLog, connectionPool, LogFollower, openDatabase } from "@tollgate/db";
 import { currentTraceId, currentTraceparent, inSpan, log, startMetrics } from "@tollgate/telemetry";
-import { createClient, mikroOrmScope, startGrpcServer, type RunningServer, type RateLimit, type ServerAuth, type Credential } from "@tollgate/grpc-kit";
+import { createClient, mikroOrmScope, startGrpcServer, stopInOrder, type RunningServer, type RateLimit, type ServerAuth, type Credential } from "@tollgate/grpc-kit";
 import { entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { AccountCache } from "./data/account-cache.js";
 import { ledgerEntities } from "./data/entities.js";
@@ -193,21 +193,28 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
     address: server.address,
     server,
     metrics: { port: telemetry.port, url: telemetry.url },
-    async stop() {
-      if (sweeper) clearInterval(sweeper);
-      if (meter) clearInterval(meter);
-      if (reconcile) clearInterval(reconcile);
-      await reconciling;
-      meterStreams.stop();
-      await server.drain();
-      accounts.stop();
-      rates.stop();
-      await signals.stop();
-      entitlements.close();
-      pricing.close();
-      await telemetry.shutdown();
-      await orm.close();
-      await audit.close();
-    },
+    stop: () =>
+      stopInOrder("ledger", {
+        timers: () => {
+          clearInterval(sweeper);
+          clearInterval(meter);
+          clearInterval(reconcile);
+        },
+        "running reconciliation": () => reconciling,
+        "Meter streams": () => meterStreams.stop(),
+        "gRPC server": () => server.drain(),
+        caches: () => {
+          accounts.stop();
+          rates.stop();
+        },
+        "stop signals": () => signals.stop(),
+        clients: () => {
+          entitlements.close();
+          pricing.close();
+        },
+        metrics: () => telemetry.shutdown(),
+        database: () => orm.close(),
+        "audit log": () => audit.close(),
+      }),
   };
 }

@@ -1,6 +1,6 @@
 import { trace } from "@opentelemetry/api";
 import { CallAuditLog, connectionPool, openDatabase, PostgresIdempotencyStore, retentionMs } from "@tollgate/db";
-import { call, upstream, createClient, mikroOrmScope, startGrpcServer, type RunningServer, type RateLimit, type ServerAuth, type Credential } from "@tollgate/grpc-kit";
+import { call, upstream, createClient, mikroOrmScope, startGrpcServer, stopInOrder, type RunningServer, type RateLimit, type ServerAuth, type Credential } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
 import { currentTraceId, currentTraceparent, log, startMetrics } from "@tollgate/telemetry";
 import { BannerSchema, ConsumerOffsetSchema } from "./data/banner.entity.js";
@@ -207,17 +207,20 @@ export async function startNotificationsService(options: NotificationsServiceOpt
     address: server.address,
     server,
     metrics: { port: telemetry.port, url: telemetry.url },
-    async stop() {
-      if (pruner) clearInterval(pruner);
-      await consumer.stop();
-      await worker.stop();
-      await server.drain();
-      ledger.close();
-      entitlements.close();
-      email?.close();
-      await telemetry.shutdown();
-      await orm.close();
-      await audit.close();
-    },
+    stop: () =>
+      stopInOrder("notifications", {
+        pruner: () => clearInterval(pruner),
+        "ledger event consumer": () => consumer.stop(),
+        "delivery worker": () => worker.stop(),
+        "gRPC server": () => server.drain(),
+        clients: () => {
+          ledger.close();
+          entitlements.close();
+          email?.close();
+        },
+        metrics: () => telemetry.shutdown(),
+        database: () => orm.close(),
+        "audit log": () => audit.close(),
+      }),
   };
 }

@@ -1,4 +1,4 @@
-import { mikroOrmScope, startGrpcServer, type RunningServer, type RateLimit, type ServerAuth } from "@tollgate/grpc-kit";
+import { mikroOrmScope, startGrpcServer, stopInOrder, type RunningServer, type RateLimit, type ServerAuth } from "@tollgate/grpc-kit";
 import { CallAuditLog, connectionPool, DEFAULT_RETENTION_MS, LogFollower, openDatabase, PostgresIdempotencyStore, schedulePruning } from "@tollgate/db";
 import { log, startMetrics } from "@tollgate/telemetry";
 import { pricingV1 } from "@tollgate/proto";
@@ -74,12 +74,13 @@ export async function startPricingService(options: PricingServiceOptions): Promi
     address: server.address,
     server,
     metrics: { port: telemetry.port, url: telemetry.url },
-    async stop() {
-      stopPruning();
-      await server.drain();
-      await telemetry.shutdown();
-      await orm.close();
-      await audit.close();
-    },
+    stop: () =>
+      stopInOrder("pricing", {
+        pruner: () => stopPruning(),
+        "gRPC server": () => server.drain(),
+        metrics: () => telemetry.shutdown(),
+        database: () => orm.close(),
+        "audit log": () => audit.close(),
+      }),
   };
 }
