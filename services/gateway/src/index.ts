@@ -8,7 +8,7 @@ import { jwtVerify } from "jose";
 import { CallAuditLog, connectionPool, openDatabase } from "@tollgate/db";
 import { UnauthenticatedError } from "@tollgate/errors";
 import { RequestContext } from "@mikro-orm/core";
-import { createClient, type ClientOptions, type Credential } from "@tollgate/grpc-kit";
+import { createClient, stopInOrder, type ClientOptions, type Credential } from "@tollgate/grpc-kit";
 import { entitlementsV1, ledgerV1, notificationsV1, pricingV1 } from "@tollgate/proto";
 import { currentTraceId, log, startMetrics } from "@tollgate/telemetry";
 import { AuditEntrySchema } from "./data/audit.entity.js";
@@ -56,6 +56,27 @@ export interface Gateway {
   app: FastifyInstance;
   stop(): Promise<void>;
 }
+
+/**
+ * The Content-Security-Policy of every answer, the console's pages included.
+ * Scripts come only from the gateway's own files: a script or event handler
+ * injected through a stored value does not run, so it cannot read the token
+ * the console keeps in localStorage. Styles may also be inline (MUI writes
+ * <style> elements), images also data: URLs; requests go only to the
+ * gateway; never framed by another site, no <base>, no plugins.
+ */
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "font-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join("; ");
 
 /** A refused console request (401, 403) is counted in the platform's audit log, per user (or address), route and minute. */
 async function recordRefusal(calls: CallAuditLog, request: FastifyRequest, status: number): Promise<void> {
@@ -154,7 +175,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // Every answer, the console's pages included: no MIME sniffing, never framed by another site (clickjacking), no referrer leaving it.
     reply.header("x-content-type-options", "nosniff");
     reply.header("x-frame-options", "DENY");
-    reply.header("content-security-policy", "frame-ancestors 'none'");
+    reply.header("content-security-policy", CONTENT_SECURITY_POLICY);
     reply.header("referrer-policy", "no-referrer");
     consoleUser.run({}, () => RequestContext.create(orm.em, done));
   });
@@ -212,12 +233,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     url: address,
     metrics: { url: telemetry.url },
     app,
-    async stop() {
-      await app.close();
-      await telemetry.shutdown();
-      Object.values(clients).forEach((client) => client.close());
-      await orm.close();
-      await calls.close();
-    },
+    stop: () =>
+      stopInOrder("gateway", {
+        "HTTP server": () => app.close(),
+        metrics: () => telemetry.shutdown(),
+        clients: () => Object.values(clients).forEach((client) => client.close()),
+        database: () => orm.close(),
+        "call log": () => calls.close(),
+      }),
   };
 }
