@@ -26,6 +26,7 @@ import type { LedgerDeps } from "../domain/use-cases/run.js";
 import { WORK_STATES } from "../domain/state.js";
 import { statusIcon } from "../domain/status-icon.js";
 import type { DecisionTelemetry } from "./decision-telemetry.js";
+import { requireKnownWhenEmpty } from "./known-account.js";
 import { shareBasisPoints, usageDimension, usageWindow, type UsageWindow } from "../domain/usage.js";
 import {
   attributionFromProto,
@@ -67,10 +68,7 @@ export function ledgerHandlers(
   /** The unit a usage read sums: the one asked for, else the account's own (a missing account is NOT_FOUND). */
   const unitOfUsage = async (accountId: string, unit: commonV1.Unit) =>
     unit === commonV1.Unit.UNIT_UNSPECIFIED ? usageUnit(await deps.accounts.get(accountId)) : unitFromProto(unit, "unit");
-  /** A list filtered by an account whose first page is empty: NOT_FOUND when the account does not exist (a mistyped id is not an empty history). */
-  const accountKnown = async (accountId: string, rows: readonly unknown[], pageToken: string | undefined) => {
-    if (accountId && rows.length === 0 && !pageToken) await deps.accounts.get(accountId);
-  };
+  const requireAccount = (accountId: string) => deps.accounts.get(accountId);
 
   return {
     authorize: unary(async (request: ledgerV1.AuthorizeRequest) => {
@@ -388,7 +386,7 @@ export function ledgerHandlers(
         offset,
         limit: limit + 1,
       });
-      await accountKnown(request.accountId, rows, request.page?.pageToken);
+      await requireKnownWhenEmpty(requireAccount, request.accountId, rows, !request.page?.pageToken);
       const rates = await ledger.publishedRateTables(rows.slice(0, limit).map((hold) => BigInt(hold.rateTableSequence)));
       const { items, nextPageToken } = page(rows.map((hold) => holdToProto(hold, rates)), limit, (_, count) => String(offset + count), encodedSize(L.Hold));
       return { holds: items, nextPageToken };
@@ -406,7 +404,7 @@ export function ledgerHandlers(
         offset,
         limit: limit + 1,
       });
-      await accountKnown(request.accountId, rows, request.page?.pageToken);
+      await requireKnownWhenEmpty(requireAccount, request.accountId, rows, !request.page?.pageToken);
       const { items, nextPageToken } = page(rows.map(workToProto), limit, (_, count) => String(offset + count), encodedSize(L.MeteredWork));
       return { work: items, nextPageToken };
     }, options),
@@ -424,7 +422,7 @@ export function ledgerHandlers(
         ...(request.page?.pageToken ? { beforeId: BigInt(pageOffset(request.page.pageToken)) } : {}),
         limit: limit + 1,
       });
-      await accountKnown(request.accountId, entries, request.page?.pageToken);
+      await requireKnownWhenEmpty(requireAccount, request.accountId, entries, !request.page?.pageToken);
       const shown = entries.slice(0, limit);
       const ids = shown.map((e) => e.entryId);
       const [lines, rates, reversals] = await Promise.all([store.lines(shown.map((e) => ({ accountId: e.accountId, entryId: e.entryId }))), ledger.publishedRateTables(shown.map((e) => BigInt(e.rateTableSequence))), store.reversals(request.accountId, ids)]);

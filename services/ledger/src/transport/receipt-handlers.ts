@@ -9,6 +9,7 @@ import { listTools, setTool, usageBreakdown, type ToolRow, type ToolStatus } fro
 import { receiptLines } from "../domain/receipt.js";
 import { usageDimension } from "../domain/usage.js";
 import { entryToProto, eventToProto, holdToProto, unitOf, type PublishedRateTables } from "./codec.js";
+import { requireKnownWhenEmpty } from "./known-account.js";
 
 const L = ledgerV1;
 
@@ -107,8 +108,7 @@ export function receiptHandlers(deps: ReceiptDependencies, options: HandlerOptio
       const splitBy = usageDimension(request.splitBy, "split_by");
       const since = request.since ?? (await deps.account(request.accountId))?.cycleStart ?? new Date(0);
       const rows = await usageBreakdown(deps.em(), request.accountId, dimension, splitBy, since);
-      // Nothing to show: a mistyped account is NOT_FOUND, not an empty breakdown.
-      if (rows.length === 0) await deps.requireAccount(request.accountId);
+      await requireKnownWhenEmpty(deps.requireAccount, request.accountId, rows, true);
       return {
         rows: rows.map((row) => ({ key: row.key, split: row.split, unit: unitOf(row.unit), amountMicros: row.amount, requests: row.requests })),
         since,
@@ -129,7 +129,7 @@ export function receiptHandlers(deps: ReceiptDependencies, options: HandlerOptio
       const limit = pageSize(request.page?.pageSize);
       const offset = pageOffset(request.page?.pageToken);
       const { rows, totalTools, totalRuns } = await listTools(deps.em(), request.accountId, offset, limit + 1);
-      if (rows.length === 0 && offset === 0) await deps.requireAccount(request.accountId);
+      await requireKnownWhenEmpty(deps.requireAccount, request.accountId, rows, offset === 0);
       const { items, nextPageToken } = page(rows.map(toolToProto), limit, (_, count) => String(offset + count));
       return { tools: items, nextPageToken, totalTools: totalTools.toString(), totalRuns: totalRuns.toString() };
     }, options),
