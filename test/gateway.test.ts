@@ -153,6 +153,11 @@ describe("console gateway", () => {
     const huge = await api("/api/accounts/acme/grants", { method: "POST", token: operator, body: { pool_kind: "bonus", unit: "credits", amount: "9223372036855", reason: "goodwill" } });
     expect(huge).toMatchObject({ status: 400, body: { error: { field: "amount", message: "amount: must be at most 1000000000 in whole units" } } });
     expect(await lossy.json()).toMatchObject({ error: { field: "amount", message: expect.stringContaining("send it as a string") } });
+    // A misspelt key is named, not ignored: these credits would otherwise never expire.
+    const misspelt = await api("/api/accounts/acme/grants", { method: "POST", token: operator, body: { pool_kind: "bonus", unit: "credits", amount: "500", expire_at: "2026-12-31T00:00:00Z", reason: "goodwill" } });
+    expect(misspelt).toMatchObject({ status: 400, body: { error: { field: "expire_at", message: "expire_at: is not a field of this request (it takes reason, pool_kind, unit, amount, expires_at)" } } });
+    const array = await api("/api/accounts/acme/grants", { method: "POST", token: operator, body: [{ pool_kind: "bonus", unit: "credits", amount: "500", reason: "goodwill" }] });
+    expect(array).toMatchObject({ status: 400, body: { error: { field: "body", message: "body: must be a JSON object" } } });
 
     const granted = await api("/api/accounts/acme/grants", { method: "POST", token: operator, body: { pool_kind: "bonus", unit: "credits", amount: "500", reason: "service outage on 21 Nov" } });
     expect(granted.status).toBe(200);
@@ -425,8 +430,11 @@ describe("gateway hardening", () => {
       expect(page.status).toBe(200);
       // The console is never framed by another site, its files never sniffed, no referrer leaves it.
       expect(Object.fromEntries(["x-content-type-options", "x-frame-options", "content-security-policy", "referrer-policy"].map((h) => [h, page.headers.get(h)]))).toEqual({
-        "x-content-type-options": "nosniff", "x-frame-options": "DENY", "content-security-policy": "frame-ancestors 'none'", "referrer-policy": "no-referrer",
+        "x-content-type-options": "nosniff", "x-frame-options": "DENY", "content-security-policy": expect.stringContaining("frame-ancestors 'none'"), "referrer-policy": "no-referrer",
       });
+      // Scripts only from the gateway's own files: nothing inline, nothing from elsewhere (the browser test checks an injected one does not run).
+      const policy = Object.fromEntries(page.headers.get("content-security-policy")!.split("; ").map((d) => [d.split(" ")[0], d.split(" ").slice(1).join(" ")]));
+      expect(policy).toMatchObject({ "default-src": "'self'", "script-src": "'self'", "connect-src": "'self'", "object-src": "'none'", "base-uri": "'none'" });
       for (const path of ["/.env", "/%2e%2e/%2e%2e/etc/passwd", "/..%2f..%2fetc%2fpasswd", "/%00"]) {
         const status = (await fetch(`${hardened.url}${path}`)).status;
         expect([403, 404, 400], path).toContain(status);
@@ -623,7 +631,11 @@ describe("search and rate table versions from the console", () => {
     // Retried with its key: the same version, not another.
     const again = await api("/api/rate-tables", { method: "POST", token: admin, body, headers: { "idempotency-key": "publish-cheaper" } });
     expect(again.body.table.version).toBe("1");
+    // A version that would start before the one in effect: 409 naming effective_from (pricing's FAILED_PRECONDITION), nothing published.
+    const backDated = await api("/api/rate-tables", { method: "POST", token: admin, body: { ...body, effective_from: "2026-01-01T00:00:00Z" } });
+    expect(backDated).toMatchObject({ status: 409, body: { error: { code: "FAILED_PRECONDITION", field: "effective_from", reason: "EFFECTIVE_FROM_BEFORE_VERSION_IN_EFFECT" } } });
     const inEffect = await api("/api/rate-tables/in-effect?table_id=console-rates", { token: admin });
+    expect(inEffect.body.version).toBe("1");
     expect(inEffect.body.rates).toEqual(expect.arrayContaining([expect.objectContaining({ modelReply: expect.objectContaining({ model: "gpt-4o", microsPerReply: "4000000" }) })]));
     const audit = await api("/api/audit", { token: admin });
     expect(audit.body.data.filter((row: { action: string }) => row.action === "publish_rate_table")).toEqual(
@@ -703,6 +715,10 @@ describe("notifications from the console", () => {
     const delivered = await eventually(async () => ((await row())?.status === "delivered" ? row() : undefined), 8_000, "a delivered webhook");
     const resend = (reason: string) =>
       api(`/api/notifications/${delivered.id}/resend`, { method: "POST", token: operator, body: { reason }, headers: { "idempotency-key": "console-resend-1" } });
+
+    // An action that takes only a reason refuses anything else (nothing resent: the first resend below is the first).
+    const extra = await api(`/api/notifications/${delivered.id}/resend`, { method: "POST", token: operator, body: { reason: "again", channel: "email" } });
+    expect(extra).toMatchObject({ status: 400, body: { error: { field: "channel", message: "channel: is not a field of this request (it takes reason)" } } });
 
     const first = await resend("the receiver lost it");
     expect(first).toMatchObject({ status: 200, body: { notification: { id: delivered.id, status: "pending", attempts: 1 } } });

@@ -90,6 +90,11 @@ describe("rate table history", () => {
     const v1 = await publish(1, [], new Date("2026-01-01T00:00:00Z"));
     const v2 = await publish(2, [replyRate("haiku", 1)], new Date("2026-06-01T00:00:00Z"));
     const v3 = await publish(3, [], new Date(Date.now() + 86_400_000));
+    // Before the version in effect (v2; v3 is scheduled): refused, naming the field, and nothing published.
+    const backDated = await publish(4, [], new Date("2026-05-01T00:00:00Z")).catch((e: unknown) => e);
+    expect(errorDetails(backDated)).toMatchObject({
+      code: 9, reason: "EFFECTIVE_FROM_BEFORE_VERSION_IN_EFFECT", metadata: { field: "effective_from", version_in_effect: "2" }, message: expect.stringContaining("in effect since 2026-06-01"),
+    });
 
     // Numbered per table: other tables published before "hist" do not push its numbers up.
     expect([v1, v2, v3].map((v) => v.table!.version)).toEqual(["1", "2", "3"]);

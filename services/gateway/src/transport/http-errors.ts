@@ -77,7 +77,8 @@ export function toHttpError(error: unknown): HttpError {
           status: code,
           code: status[details.code] ?? "UNKNOWN",
           message: code === 500 ? "internal error" : details.message,
-          ...(details.fieldViolations[0] ? { field: details.fieldViolations[0].field } : {}),
+          // A refusal of another kind may name its field too (FAILED_PRECONDITION's `field` in its metadata).
+          ...(details.fieldViolations[0] ? { field: details.fieldViolations[0].field } : details.metadata.field ? { field: details.metadata.field } : {}),
           ...(details.reason ? { reason: details.reason } : {}),
         },
       },

@@ -26,6 +26,24 @@ type Body = Record<string, unknown>;
 
 const userOf = (request: FastifyRequest) => (request as FastifyRequest & { user: User }).user;
 
+const checkedBodies = new WeakSet<FastifyRequest>();
+
+/**
+ * An action's JSON body, refusing a key the route does not read: a misspelt
+ * `expires_at` must not grant credits that never expire. Every action takes
+ * `reason`; `fields` are the route's others. An action whose route does not
+ * call this takes `reason` alone (the action runner checks).
+ */
+function bodyOf(request: FastifyRequest, fields: readonly string[]): Body {
+  checkedBodies.add(request);
+  const body = request.body ?? {};
+  if (typeof body !== "object" || Array.isArray(body)) throw new InvalidArgumentError("body", "must be a JSON object");
+  const known = ["reason", ...fields];
+  const unknown = Object.keys(body).find((key) => !known.includes(key));
+  if (unknown !== undefined) throw new InvalidArgumentError(unknown.slice(0, 64), `is not a field of this request (it takes ${known.join(", ")})`);
+  return body as Body;
+}
+
 /**
  * Every query parameter of an API request given once, as text without
  * control characters, else 400 naming it: a repeated one (`?q=a&q=b`)
@@ -168,7 +186,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
   ) {
     const user = userOf(request);
     requireRole(user, spec.role, spec.name);
-    const reason = requireReason((request.body as Body | undefined)?.reason);
+    const reason = requireReason((checkedBodies.has(request) ? (request.body as Body | undefined) : bodyOf(request, []))?.reason);
     const given = String(request.headers["idempotency-key"] ?? "").trim() || undefined;
     const key = given ?? `console-${randomUUID()}`;
     const replayed = given ? await replayable(user.username, given, spec) : null;
@@ -402,7 +420,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
 
   app.post("/api/accounts/:id/grants", async (request) => {
     const { id } = request.params as { id: string };
-    const body = (request.body ?? {}) as Body;
+    const body = bodyOf(request, ["pool_kind", "unit", "amount", "expires_at"]);
     const poolKind = oneOf(GRANT_KINDS, String(body.pool_kind), "pool_kind");
     const unit = unitOf(body.unit);
     const amount = parseAmount(body.amount, "amount");
@@ -424,7 +442,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
 
   app.post("/api/accounts/:id/adjustments", async (request) => {
     const { id } = request.params as { id: string };
-    const body = (request.body ?? {}) as Body;
+    const body = bodyOf(request, ["pool_id", "amount"]);
     const poolId = required(body.pool_id, "pool_id");
     const amount = parseAmount(body.amount, "amount", { signed: true });
     return action(request, {
@@ -440,7 +458,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
 
   app.post("/api/accounts/:id/reversals", async (request) => {
     const { id } = request.params as { id: string };
-    const body = (request.body ?? {}) as Body;
+    const body = bodyOf(request, ["entry_id"]);
     const entryId = required(body.entry_id, "entry_id");
     if (!ENTRY_ID.test(entryId)) throw new InvalidArgumentError("entry_id", "must be a charge's entry id");
     return action(request, {
@@ -456,7 +474,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
 
   app.post("/api/accounts/:id/budgets", async (request) => {
     const { id } = request.params as { id: string };
-    const body = (request.body ?? {}) as Body;
+    const body = bodyOf(request, ["unit", "scope", "scope_id", "mode", "limit", "threshold_percents", "per_cycle"]);
     const unit = unitOf(body.unit);
     const scope = oneOf(BUDGET_SCOPES, String(body.scope ?? ""), "scope");
     const scopeId = required(body.scope_id, "scope_id");
@@ -509,14 +527,14 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
   };
 
   app.post("/api/accounts/:id/status", async (request) => {
-    const status = (request.body as Body | undefined)?.status;
+    const status = bodyOf(request, ["status"]).status;
     if (status !== "active" && status !== "suspended") throw new InvalidArgumentError("status", "must be active or suspended");
     const proto = status === "active" ? entitlementsV1.AccountStatus.ACCOUNT_STATUS_ACTIVE : entitlementsV1.AccountStatus.ACCOUNT_STATUS_SUSPENDED;
     return updateAccount(request, "operator", status === "active" ? "reactivate" : "suspend", { status: proto });
   });
 
   app.post("/api/accounts/:id/limits", async (request) => {
-    const body = (request.body ?? {}) as Body;
+    const body = bodyOf(request, ["unit", "low_credit_limit", "negative_limit", "work_kind", "drafts_at_zero", "stop_message"]);
     const unit = unitOf(body.unit, "");
     const limit = (field: string) => parseAmount(body[field], field, { zero: true });
     // Without work_kind: the unit's limits; with it: that kind of work's in the unit (guardrail, custom_script…).
@@ -532,18 +550,18 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
   });
 
   app.post("/api/accounts/:id/spend-cap", async (request) => {
-    const amount = (request.body as Body | undefined)?.amount;
+    const amount = bodyOf(request, ["amount"]).amount;
     const micros = parseAmount(amount, "amount", { zero: true });
     return updateAccount(request, "operator", "set_spend_cap", { spendCapMicros: micros.toString() });
   });
 
   app.post("/api/accounts/:id/plan", async (request) =>
-    updateAccount(request, "admin", "change_plan", { planId: required((request.body as Body | undefined)?.plan_id, "plan_id") }),
+    updateAccount(request, "admin", "change_plan", { planId: required(bodyOf(request, ["plan_id"]).plan_id, "plan_id") }),
   );
 
   // A new version of a rate table (admin): its rates in the proto's JSON form (as /api/rate-tables answers them), effective now or from `effective_from`.
   app.post("/api/rate-tables", async (request) => {
-    const body = (request.body ?? {}) as Body;
+    const body = bodyOf(request, ["table_id", "rates", "effective_from"]);
     const tableId = required(body.table_id, "table_id");
     if (!Array.isArray(body.rates) || body.rates.length === 0 || !body.rates.every((r) => r !== null && typeof r === "object" && !Array.isArray(r))) {
       throw new InvalidArgumentError("rates", "must be a non-empty list of rates (objects, as a rate table version lists them)");
@@ -565,7 +583,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
 
   // A new version of a plan (admin): its document in the proto's JSON form (as /api/plans answers it in `document`); the version and publish time are entitlements'.
   app.post("/api/plans", async (request) => {
-    const document = ((request.body ?? {}) as Body).plan;
+    const document = bodyOf(request, ["plan"]).plan;
     if (document === null || typeof document !== "object" || Array.isArray(document)) throw new InvalidArgumentError("plan", "must be a plan document (an object, as a plan version shows it)");
     const { version: _version, publishedAt: _publishedAt, published_at: _published, ...rules } = document as Record<string, unknown>;
     const plan = fromProtoJson("tollgate.entitlements.v1.Plan", rules, entitlementsV1.Plan.decode, "plan");

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { InvalidArgumentError } from "@tollgate/errors";
+import { FailedPreconditionError, InvalidArgumentError } from "@tollgate/errors";
 import type { Rate } from "@tollgate/rating";
 import type { NewRateTableVersion } from "../data/rate-table-store.js";
 import type { RateTableVersion } from "../data/rate-table-version.entity.js";
 import { RateTables } from "./rate-tables.js";
 
 /** Rate tables over an in-memory store: a refused table must never get there. */
-function publisher() {
+function publisher(now?: () => Date) {
   const rows: RateTableVersion[] = [];
   const store = {
     async append(version: NewRateTableVersion): Promise<RateTableVersion> {
@@ -23,7 +23,7 @@ function publisher() {
     get: async (tableId: string, version: bigint) => rows.find((r) => r.tableId === tableId && BigInt(r.version) === version) ?? null,
     bySequence: async (sequence: bigint) => rows.find((r) => BigInt(r.sequence) === sequence) ?? null,
   };
-  return { rateTables: new RateTables(store), rows };
+  return { rateTables: new RateTables(store, now), rows };
 }
 
 const MAX = 10n ** 15n;
@@ -63,5 +63,48 @@ describe("publishing a rate table", () => {
     expect(await refusedField([tokens(-1n)])).toBe("rates[0].model_token.output_micros_per_million");
     expect(await refusedField([tokens(MAX + 1n)])).toBe("rates[0].model_token.output_micros_per_million");
     expect(await refusedField([block({}, MAX + 1n)])).toBe("rates[0].block.micros_per_run");
+  });
+});
+
+describe("when a version takes effect", () => {
+  const at = (iso: string) => new Date(iso);
+  const publish = (rateTables: RateTables, effectiveFrom?: Date) =>
+    rateTables.publish({ tableId: "default", rates: [tokens(15_000_000n)], actor: "admin", reason: "test", ...(effectiveFrom ? { effectiveFrom } : {}) });
+
+  it("refuses a version that would take effect before the one in effect, naming effective_from, and publishes nothing", async () => {
+    const { rateTables, rows } = publisher(() => at("2026-06-15T00:00:00Z"));
+    await publish(rateTables, at("2026-01-01T00:00:00Z"));
+    await publish(rateTables, at("2026-06-01T00:00:00Z"));
+    const error = await publish(rateTables, at("2026-05-31T23:59:59Z")).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(FailedPreconditionError);
+    expect(error).toMatchObject({
+      reason: "EFFECTIVE_FROM_BEFORE_VERSION_IN_EFFECT",
+      message: expect.stringMatching(/^effective_from: 2026-05-31T23:59:59.000Z is before default version 2, in effect since 2026-06-01T00:00:00.000Z/),
+      metadata: { field: "effective_from", version_in_effect: "2", in_effect_since: "2026-06-01T00:00:00.000Z" },
+    });
+    expect(rows).toHaveLength(2);
+  });
+
+  it("takes a version from the in-effect one's start on, a scheduled one before another scheduled one, and one without a date from now", async () => {
+    const { rateTables, rows } = publisher(() => at("2026-06-15T00:00:00Z"));
+    await publish(rateTables, at("2026-06-01T00:00:00Z"));
+    await publish(rateTables, at("2026-06-01T00:00:00Z")); // the same start: the later version wins from then
+    await publish(rateTables, at("2026-08-01T00:00:00Z"));
+    await publish(rateTables, at("2026-07-01T00:00:00Z")); // before the August one, which is not in effect yet
+    await publish(rateTables);
+    expect(rows.map((r) => [r.version, r.effectiveFrom.toISOString()])).toEqual([
+      [1, "2026-06-01T00:00:00.000Z"],
+      [2, "2026-06-01T00:00:00.000Z"],
+      [3, "2026-08-01T00:00:00.000Z"],
+      [4, "2026-07-01T00:00:00.000Z"],
+      [5, "2026-06-15T00:00:00.000Z"],
+    ]);
+    expect((await rateTables.resolve("default", 0n, at("2026-07-15T00:00:00Z"))).table.version).toBe(4n);
+  });
+
+  it("publishes a table's first version from any date, so history before it can be priced", async () => {
+    const { rateTables, rows } = publisher(() => at("2026-06-15T00:00:00Z"));
+    await publish(rateTables, at("2020-01-01T00:00:00Z"));
+    expect(rows).toHaveLength(1);
   });
 });

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, NotFoundError } from "@tollgate/errors";
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
 import { MAX_PRICED_MICROS, quote, versionInEffect, withinPriceRange, type LineItem, type Rate, type RateTable, type Usage } from "@tollgate/rating";
 import type { RateTableStore } from "../data/rate-table-store.js";
 import type { RateTableVersion } from "../data/rate-table-version.entity.js";
@@ -92,7 +92,12 @@ export function toRateTable(row: RateTableVersion): RateTable {
 export class RateTables {
   constructor(private readonly store: Pick<RateTableStore, "append" | "versions" | "get" | "bySequence">, private readonly now: () => Date = () => new Date()) {}
 
-  /** Publishes a new version. History is never rewritten; a future effective_from schedules it. */
+  /**
+   * Publishes a new version. A future effective_from schedules it. History is
+   * never rewritten: a version may not take effect before the one already in
+   * effect (it would never be in effect now, and would reprice late usage
+   * from before it).
+   */
   async publish(command: PublishRateTableCommand): Promise<{ table: RateTable; row: RateTableVersion }> {
     if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(command.tableId))
       throw new InvalidArgumentError("table_id", "use 1–64 lowercase letters, digits, '-' or '_'");
@@ -105,9 +110,19 @@ export class RateTables {
       seen.set(key, index);
       pricesInRange(rate, `rates[${index}]`);
     });
+    const now = this.now();
+    const effectiveFrom = command.effectiveFrom ?? now;
+    const inEffect = command.effectiveFrom ? versionInEffect((await this.store.versions(command.tableId)).map(toRateTable), now) : undefined;
+    if (inEffect && effectiveFrom < inEffect.effectiveFrom) {
+      throw new FailedPreconditionError(
+        `effective_from: ${effectiveFrom.toISOString()} is before ${command.tableId} version ${inEffect.version}, in effect since ${inEffect.effectiveFrom.toISOString()}; a new version takes effect from then or later (leave effective_from out to take effect now)`,
+        "EFFECTIVE_FROM_BEFORE_VERSION_IN_EFFECT",
+        { field: "effective_from", version_in_effect: inEffect.version.toString(), in_effect_since: inEffect.effectiveFrom.toISOString() },
+      );
+    }
     const row = await this.store.append({
       tableId: command.tableId,
-      effectiveFrom: command.effectiveFrom ?? this.now(),
+      effectiveFrom,
       publishedBy: command.actor,
       reason: command.reason,
       rates: ratesToJson(command.rates),

@@ -265,7 +265,12 @@ export interface RateTable {
 export interface PublishRateTableRequest {
   /** Bound: at most 128 characters. */
   tableId: string;
-  /** Bound: from 1970-01-01 and before 2200-01-01 UTC. */
+  /**
+   * Unset: now. A future time schedules the version. Not before the
+   * effective_from of the version in effect (FAILED_PRECONDITION
+   * EFFECTIVE_FROM_BEFORE_VERSION_IN_EFFECT): history is not rewritten.
+   * Bound: from 1970-01-01 and before 2200-01-01 UTC.
+   */
   effectiveFrom:
     | Date
     | undefined;
