@@ -182,9 +182,11 @@ describe("console gateway", () => {
     // The scheme is case-insensitive.
     expect((await fetch(`${gateway.url}/api/entries.csv?account_id=acme`, { headers: { authorization: `bearer ${operator}` } })).status).toBe(200);
     // A mistyped account is not an empty history.
-    for (const path of ["/api/entries?account_id=acmee", "/api/holds?account_id=acmee", "/api/work?account_id=acmee", "/api/accounts/acmee/tools", "/api/accounts/acmee/member-usage"]) {
-      expect(await api(path, { token: operator }), path).toMatchObject({ status: 404, body: { error: { code: "NOT_FOUND" } } });
+    for (const path of ["/api/entries?account_id=acmee", "/api/holds?account_id=acmee", "/api/work?account_id=acmee", "/api/accounts/acmee/tools", "/api/accounts/acmee/member-usage", "/api/notifications?account_id=acmee"]) {
+      expect(await api(path, { token: operator }), path).toMatchObject({ status: 404, body: { error: { code: "NOT_FOUND", reason: "ACCOUNT_NOT_FOUND" } } });
     }
+    // An account with nothing in the list yet is an empty page, not 404.
+    expect(await api("/api/notifications?account_id=acme&trace_id=0123456789abcdef0123456789abcdef", { token: operator })).toMatchObject({ status: 200, body: { data: [] } });
     const entries = await api("/api/entries?account_id=acme&kind=grant", { token: operator });
     // The journal records the authenticated principal (the gateway) and the console user it acted for.
     expect(entries.body.data[0]).toMatchObject({ amount_micros: "500000000", reason: "service outage on 21 Nov", actor: "gateway", on_behalf_of: "otto" });

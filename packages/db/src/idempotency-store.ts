@@ -1,6 +1,7 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { recall, type KeyedCall } from "./idempotency.js";
 import { sql } from "./index.js";
+import { every, type PeriodicJob } from "./periodic.js";
 
 /** A service's table of keyed answers (its `idempotency_keys` migration) and how its records were written. */
 export interface IdempotencyTable {
@@ -86,18 +87,13 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
 
 /**
  * Prunes a store's records older than `retentionMs`, 1,000 a statement, every
- * `intervalMs` (0: never), each round through `run` (the service's request
- * scope); a failed round goes to `onError` and the next one tries again.
- * Returns what stops it.
+ * `intervalMs` (0: never; one round at a time, see `every`), each round
+ * through `run` (the service's request scope); a failed round goes to
+ * `onError` and the next one tries again.
  */
 export function schedulePruning(
   store: IdempotencyStore,
   options: { retentionMs: number; intervalMs: number; run: <T>(work: () => Promise<T>) => Promise<T>; onError: (error: unknown) => void },
-): () => void {
-  if (options.intervalMs <= 0) return () => undefined;
-  const timer = setInterval(() => {
-    options.run(() => store.prune(options.retentionMs, 1_000)).catch(options.onError);
-  }, options.intervalMs);
-  timer.unref();
-  return () => clearInterval(timer);
+): PeriodicJob {
+  return every(options.intervalMs, () => options.run(() => store.prune(options.retentionMs, 1_000)), options.onError);
 }

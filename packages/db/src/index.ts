@@ -80,4 +80,5 @@ export {
   type KeyedCall,
 } from "./idempotency.js";
 export { PostgresIdempotencyStore, schedulePruning, type IdempotencyStore, type IdempotencyTable } from "./idempotency-store.js";
+export { every, type PeriodicJob } from "./periodic.js";
 export { answerOnce, type AnswerOnce } from "./answer-once.js";

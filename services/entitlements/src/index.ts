@@ -78,7 +78,7 @@ export async function startEntitlementsService(options: EntitlementsServiceOptio
     ...(options.reflection === undefined ? {} : { reflection: options.reflection }),
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
   });
-  const stopPruning = schedulePruning(idempotency, {
+  const pruning = schedulePruning(idempotency, {
     retentionMs: options.idempotencyRetentionMs ?? DEFAULT_RETENTION_MS,
     intervalMs: options.idempotencyPruneIntervalMs ?? 60_000,
     run: scope,
@@ -90,7 +90,7 @@ export async function startEntitlementsService(options: EntitlementsServiceOptio
     metrics: { port: telemetry.port, url: telemetry.url },
     stop: () =>
       stopInOrder("entitlements", {
-        pruner: () => stopPruning(),
+        pruner: () => pruning.stop(),
         "gRPC server": () => server.drain(),
         metrics: () => telemetry.shutdown(),
         database: () => orm.close(),

@@ -1,4 +1,4 @@
-import { CallAuditLog, connectionPool, LogFollower, openDatabase } from "@tollgate/db";
+import { CallAuditLog, connectionPool, every, LogFollower, openDatabase } from "@tollgate/db";
 import { currentTraceId, currentTraceparent, inSpan, log, startMetrics } from "@tollgate/telemetry";
 import { createClient, mikroOrmScope, startGrpcServer, stopInOrder, type RunningServer, type RateLimit, type ServerAuth, type Credential } from "@tollgate/grpc-kit";
 import { entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
@@ -150,44 +150,32 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
           span.setAttribute("tollgate.accounts", accountIds.length);
           return sweep(deps, accountIds, what);
         });
-  const sweeper =
-    sweepIntervalMs > 0
-      ? setInterval(() => {
-          scope(async () => {
-            await sweepTraced(await store.expiredHoldAccounts(500), "holds");
-            await store.pruneIdempotencyKeys(retentionMs, 1_000);
-            await store.pruneOutbox(outboxRetentionMs, 1_000);
-            if ((await sweepTraced(await store.expiredPoolAccounts(100), "pools")) > 0) events.notify();
-          }).catch((error: unknown) => log().error({ err: error }, "expiry sweep failed"));
-        }, sweepIntervalMs)
-      : undefined;
-  sweeper?.unref();
+  // Each job runs one round at a time (a tick while the last still runs is skipped).
+  const sweeper = every(
+    sweepIntervalMs,
+    () =>
+      scope(async () => {
+        await sweepTraced(await store.expiredHoldAccounts(500), "holds");
+        await store.pruneIdempotencyKeys(retentionMs, 1_000);
+        await store.pruneOutbox(outboxRetentionMs, 1_000);
+        if ((await sweepTraced(await store.expiredPoolAccounts(100), "pools")) > 0) events.notify();
+      }),
+    (error) => log().error({ err: error }, "expiry sweep failed"),
+  );
 
   // The metering tick: long runs and deployments are charged as they go, and stopped when the money is gone.
   const meterIntervalMs = options.meterIntervalMs ?? 10_000;
-  const meter =
-    meterIntervalMs > 0
-      ? setInterval(() => {
-          scope(async () => {
-            if ((await ledger.meterDue(meterIntervalMs)) > 0) events.notify();
-          }).catch((error: unknown) => log().error({ err: error }, "metering tick failed"));
-        }, meterIntervalMs)
-      : undefined;
-  meter?.unref();
+  const meter = every(
+    meterIntervalMs,
+    () =>
+      scope(async () => {
+        if ((await ledger.meterDue(meterIntervalMs)) > 0) events.notify();
+      }),
+    (error) => log().error({ err: error }, "metering tick failed"),
+  );
 
   // Reconciliation: journal = balances and held = open holds, one slice of accounts per tick, for ever.
-  const reconcileIntervalMs = options.reconcileIntervalMs ?? 10_000;
-  let reconciling: Promise<void> | undefined;
-  const reconcile =
-    reconcileIntervalMs > 0
-      ? setInterval(() => {
-          reconciling ??= reconciler
-            .step()
-            .catch((error: unknown) => log().error({ err: error }, "reconciliation step failed"))
-            .finally(() => (reconciling = undefined));
-        }, reconcileIntervalMs)
-      : undefined;
-  reconcile?.unref();
+  const reconcile = every(options.reconcileIntervalMs ?? 10_000, () => reconciler.step(), (error) => log().error({ err: error }, "reconciliation step failed"));
 
   return {
     address: server.address,
@@ -195,12 +183,9 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
     metrics: { port: telemetry.port, url: telemetry.url },
     stop: () =>
       stopInOrder("ledger", {
-        timers: () => {
-          clearInterval(sweeper);
-          clearInterval(meter);
-          clearInterval(reconcile);
-        },
-        "running reconciliation": () => reconciling,
+        "expiry sweeper": () => sweeper.stop(),
+        "metering tick": () => meter.stop(),
+        reconciliation: () => reconcile.stop(),
         "Meter streams": () => meterStreams.stop(),
         "gRPC server": () => server.drain(),
         caches: () => {

@@ -1,5 +1,5 @@
 import { trace } from "@opentelemetry/api";
-import { CallAuditLog, connectionPool, openDatabase, PostgresIdempotencyStore, retentionMs } from "@tollgate/db";
+import { CallAuditLog, connectionPool, every, openDatabase, PostgresIdempotencyStore, retentionMs } from "@tollgate/db";
 import { call, upstream, createClient, mikroOrmScope, startGrpcServer, stopInOrder, type RunningServer, type RateLimit, type ServerAuth, type Credential } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
 import { currentTraceId, currentTraceparent, log, startMetrics } from "@tollgate/telemetry";
@@ -192,24 +192,25 @@ export async function startNotificationsService(options: NotificationsServiceOpt
   const deliveredRetentionMs = options.deliveredRetentionMs ?? 30 * 86_400_000;
   const keyRetentionMs = retentionMs(options.idempotencyRetentionMs);
   const pruneIntervalMs = options.pruneIntervalMs ?? 3_600_000;
-  const pruner =
-    pruneIntervalMs > 0
-      ? setInterval(() => {
-          scope(() => store.pruneDelivered(deliveredRetentionMs, 1_000)).catch((error: unknown) => log().error({ err: error }, "pruning delivered notifications failed"));
-          // 1000 keys a statement, as the ledger prunes; a backlog goes in the same round (at most 100 statements).
-          scope(async () => {
-            for (let round = 0; round < 100; round++) if ((await idempotency.prune(keyRetentionMs, 1_000)) < 1_000) return;
-          }).catch((error: unknown) => log().error({ err: error }, "pruning idempotency keys failed"));
-        }, pruneIntervalMs)
-      : undefined;
-  pruner?.unref();
+  // One round at a time: delivered rows, then idempotency keys (1000 a statement, as the ledger prunes; a backlog goes
+  // in the same round, at most 100 statements).
+  const pruner = every(
+    pruneIntervalMs,
+    async () => {
+      await scope(() => store.pruneDelivered(deliveredRetentionMs, 1_000)).catch((error: unknown) => log().error({ err: error }, "pruning delivered notifications failed"));
+      await scope(async () => {
+        for (let round = 0; round < 100; round++) if ((await idempotency.prune(keyRetentionMs, 1_000)) < 1_000) return;
+      });
+    },
+    (error) => log().error({ err: error }, "pruning idempotency keys failed"),
+  );
   return {
     address: server.address,
     server,
     metrics: { port: telemetry.port, url: telemetry.url },
     stop: () =>
       stopInOrder("notifications", {
-        pruner: () => clearInterval(pruner),
+        pruner: () => pruner.stop(),
         "ledger event consumer": () => consumer.stop(),
         "delivery worker": () => worker.stop(),
         "gRPC server": () => server.drain(),

@@ -64,7 +64,7 @@ export async function startPricingService(options: PricingServiceOptions): Promi
     ...(options.reflection === undefined ? {} : { reflection: options.reflection }),
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
   });
-  const stopPruning = schedulePruning(idempotency, {
+  const pruning = schedulePruning(idempotency, {
     retentionMs: options.idempotencyRetentionMs ?? DEFAULT_RETENTION_MS,
     intervalMs: options.idempotencyPruneIntervalMs ?? 60_000,
     run: scope,
@@ -76,7 +76,7 @@ export async function startPricingService(options: PricingServiceOptions): Promi
     metrics: { port: telemetry.port, url: telemetry.url },
     stop: () =>
       stopInOrder("pricing", {
-        pruner: () => stopPruning(),
+        pruner: () => pruning.stop(),
         "gRPC server": () => server.drain(),
         metrics: () => telemetry.shutdown(),
         database: () => orm.close(),

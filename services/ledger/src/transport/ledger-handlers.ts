@@ -1,7 +1,7 @@
 import type { LogFollower } from "@tollgate/db";
 import { runContextFromProto, workKindFromProto } from "@tollgate/eligibility";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
-import { actorOf, encodedSize, page, pageOffset, pageSize, serverStream, unary, type HandlerOptions } from "@tollgate/grpc-kit";
+import { actorOf, encodedSize, page, pageOffset, pageSize, requireKnownWhenEmpty, serverStream, unary, type HandlerOptions } from "@tollgate/grpc-kit";
 import { commonV1, ledgerV1 } from "@tollgate/proto";
 import { int64, usageFromProto } from "@tollgate/rating";
 import { currentTraceId, currentTraceparent } from "@tollgate/telemetry";
@@ -26,7 +26,6 @@ import type { LedgerDeps } from "../domain/use-cases/run.js";
 import { WORK_STATES } from "../domain/state.js";
 import { statusIcon } from "../domain/status-icon.js";
 import type { DecisionTelemetry } from "./decision-telemetry.js";
-import { requireKnownWhenEmpty } from "./known-account.js";
 import { shareBasisPoints, usageDimension, usageWindow, type UsageWindow } from "../domain/usage.js";
 import {
   attributionFromProto,

@@ -1,6 +1,6 @@
 import type { EntityManager } from "@tollgate/db";
 import { InvalidArgumentError, NotFoundError } from "@tollgate/errors";
-import { page, pageOffset, pageSize, unary, type HandlerOptions } from "@tollgate/grpc-kit";
+import { page, pageOffset, pageSize, requireKnownWhenEmpty, unary, type HandlerOptions } from "@tollgate/grpc-kit";
 import { entitlementsV1, ledgerV1 } from "@tollgate/proto";
 import { bucketToProto, int64, type Bucket } from "@tollgate/rating";
 import type { LedgerAccount } from "../data/entities.js";
@@ -9,7 +9,6 @@ import { listTools, setTool, usageBreakdown, type ToolRow, type ToolStatus } fro
 import { receiptLines } from "../domain/receipt.js";
 import { usageDimension } from "../domain/usage.js";
 import { entryToProto, eventToProto, holdToProto, unitOf, type PublishedRateTables } from "./codec.js";
-import { requireKnownWhenEmpty } from "./known-account.js";
 
 const L = ledgerV1;
 

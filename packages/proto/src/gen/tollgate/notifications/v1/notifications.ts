@@ -2332,6 +2332,10 @@ export const NotificationsServiceService = {
       Buffer.from(DismissBannerResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DismissBannerResponse => DismissBannerResponse.decode(value),
   },
+  /**
+   * Filtered by an account that does not exist: NOT_FOUND (an empty page
+   * means the account has none).
+   */
   listNotifications: {
     path: "/tollgate.notifications.v1.NotificationsService/ListNotifications" as const,
     requestStream: false as const,
@@ -2381,6 +2385,10 @@ export const NotificationsServiceService = {
 export interface NotificationsServiceServer extends UntypedServiceImplementation {
   listBanners: handleUnaryCall<ListBannersRequest, ListBannersResponse>;
   dismissBanner: handleUnaryCall<DismissBannerRequest, DismissBannerResponse>;
+  /**
+   * Filtered by an account that does not exist: NOT_FOUND (an empty page
+   * means the account has none).
+   */
   listNotifications: handleUnaryCall<ListNotificationsRequest, ListNotificationsResponse>;
   resendNotification: handleUnaryCall<ResendNotificationRequest, ResendNotificationResponse>;
   getPreferences: handleUnaryCall<GetPreferencesRequest, GetPreferencesResponse>;
@@ -2418,6 +2426,10 @@ export interface NotificationsServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DismissBannerResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Filtered by an account that does not exist: NOT_FOUND (an empty page
+   * means the account has none).
+   */
   listNotifications(
     request: ListNotificationsRequest,
     callback: (error: ServiceError | null, response: ListNotificationsResponse) => void,
