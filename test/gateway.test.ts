@@ -315,6 +315,43 @@ describe("console gateway", () => {
     expect(audit.body.data).toContainEqual(expect.objectContaining({ source: "grpc", action: "Grant", on_behalf_of: "zoë" }));
   });
 
+  it("answers a body field of the wrong kind 400 naming it, not 500, and changes nothing", async () => {
+    const operator = await login("otto", "operator-pass");
+    const balance = async () => (await api("/api/accounts/acme", { token: operator })).body.balance.units[0].balance_micros as string;
+    const before = await balance();
+    const grant = (patch: Record<string, unknown>) =>
+      api("/api/accounts/acme/grants", { method: "POST", token: operator, body: { pool_kind: "bonus", unit: "credits", amount: "5", reason: "goodwill", ...patch } });
+    // An object whose toString is not a function: String() of it threw, a 500.
+    for (const field of ["pool_kind", "unit", "expires_at", "reason"]) {
+      expect(await grant({ [field]: { toString: 1 } }), field).toMatchObject({ status: 400, body: { error: { field, message: `${field}: must be a string` } } });
+    }
+    expect(await grant({ amount: { toString: 1 } })).toMatchObject({ status: 400, body: { error: { field: "amount" } } });
+    // An expiry that is not a date and time with its offset: 0 and false were no expiry, "2030" a guess.
+    for (const expires_at of [0, false, "2030", "03/04/2027", "2026-12-31T00:00:00"]) {
+      expect(await grant({ expires_at }), String(expires_at)).toMatchObject({ status: 400, body: { error: { field: "expires_at" } } });
+    }
+    expect(await balance()).toBe(before);
+
+    const limits = (patch: Record<string, unknown>) =>
+      api("/api/accounts/acme/limits", { method: "POST", token: operator, body: { unit: "credits", work_kind: "guardrail", low_credit_limit: "0", negative_limit: "0", reason: "tighter", ...patch } });
+    expect(await limits({ drafts_at_zero: "true" })).toMatchObject({ status: 400, body: { error: { field: "drafts_at_zero", message: "drafts_at_zero: must be true or false" } } });
+    expect(await limits({ stop_message: { a: 1 } })).toMatchObject({ status: 400, body: { error: { field: "stop_message" } } });
+    // What only a kind of work's limits do, on the unit's: refused by entitlements, not dropped.
+    expect(await limits({ work_kind: "", stop_message: "no more" })).toMatchObject({ status: 400, body: { error: { field: "limits[0].stop_message" } } });
+    expect((await api("/api/accounts/acme", { token: operator })).body.limit_overrides).toEqual([]);
+
+    // A reason no service sees (a banner's dismissal) is checked here: a NUL reached the audit insert after the change.
+    const nul = await api("/api/banners/1/dismiss", { method: "POST", token: operator, body: { reason: "seen it\u0000" } });
+    expect(nul).toMatchObject({ status: 400, body: { error: { field: "reason", message: expect.stringContaining("control characters") } } });
+    const long = await api("/api/banners/1/dismiss", { method: "POST", token: operator, body: { reason: "x".repeat(1025) } });
+    expect(long).toMatchObject({ status: 400, body: { error: { field: "reason", message: "reason: must be at most 1024 characters" } } });
+
+    // Sign-in fields that are not text fail like a wrong password (they were a 500 before any check).
+    for (const body of [{ username: { toString: 1 }, password: "x" }, { username: "otto", password: { toString: 1 } }, ["otto"]]) {
+      expect(await api("/api/login", { method: "POST", body }), JSON.stringify(body)).toMatchObject({ status: 401, body: { error: { reason: "LOGIN_FAILED" } } });
+    }
+  });
+
   it("keeps plan changes for admins", async () => {
     const operator = await login("otto", "operator-pass");
     const admin = await login("ada", "admin-pass");

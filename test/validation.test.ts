@@ -161,6 +161,50 @@ describe("refused by the use case", () => {
     expect(details).toMatchObject({ code: status.FAILED_PRECONDITION, reason: "RATE_TABLE_NOT_FOUND" });
   });
 
+  it("what would be dropped or silently changed is refused, naming the field, and nothing is written", async () => {
+    const { entitlements, ledger, notifications, pricing } = platform.clients;
+    // A reload threshold without the balance to reload to: the pool would never reload.
+    const reload = await refusal(call(ledger, ledger.grant, ledgerV1.GrantRequest.fromPartial({
+      accountId: "valid", poolKind: entitlementsV1.PoolKind.POOL_KIND_ADD_ON, unit: commonV1.Unit.UNIT_CREDITS, amountMicros: String(10 * CREDIT),
+      reloadBelowMicros: String(5 * CREDIT), reason: "test", actor: "test", idempotencyKey: "reload-without-target",
+    })));
+    expect(reload).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "reload_below_micros" }] });
+    const pools = (await call(ledger, ledger.getBalance, { accountId: "valid" })).pools;
+    expect(pools.some((p) => p.kind === entitlementsV1.PoolKind.POOL_KIND_ADD_ON)).toBe(false);
+
+    // A spend cap on a credits account (the ledger caps only bring-your-own-model spending).
+    const capped = await refusal(call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({
+      accountId: "capped-credits", name: "Capped", planId: "starter", seats: 1, spendCapMicros: String(CREDIT),
+    })));
+    expect(capped).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "spend_cap_micros" }] });
+    expect((await refusal(call(entitlements, entitlements.getAccount, { accountId: "capped-credits" }))).code).toBe(status.NOT_FOUND);
+
+    // Two limit rows for one unit (the last silently won), and a unit's row with what only a kind of work's does.
+    const limits = (rows: Partial<entitlementsV1.UsageLimits>[]) =>
+      call(entitlements, entitlements.updateAccount, entitlementsV1.UpdateAccountRequest.fromPartial({ accountId: "valid", limits: rows, actor: "test", reason: "test", idempotencyKey: "" }));
+    const unitRow = { unit: commonV1.Unit.UNIT_CREDITS, lowCreditLimitMicros: "0", negativeLimitMicros: String(CREDIT) };
+    expect(await refusal(limits([unitRow, { ...unitRow, negativeLimitMicros: String(2 * CREDIT) }]))).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "limits[1]" }] });
+    expect(await refusal(limits([{ ...unitRow, stopMessage: "out of credits" }]))).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "limits[0].stop_message" }] });
+    expect(await refusal(limits([{ ...unitRow, draftsAtZero: true }]))).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "limits[0].drafts_at_zero" }] });
+    expect((await call(entitlements, entitlements.getAccount, { accountId: "valid" })).account?.limitOverrides).toEqual([]);
+
+    // A channel that is none (it was stored as webhook); banner alone is kept as banner (no email, no webhook).
+    const preferences = (channels: number[]) =>
+      call(notifications, notifications.setPreferences, { preferences: { accountId: "valid", emailRecipients: [], webhooks: [], channelsByRule: { threshold_50: { channels } } }, idempotencyKey: "" });
+    expect(await refusal(preferences([0]))).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: 'preferences.channels_by_rule["threshold_50"].channels[0]' }] });
+    const banner = await preferences([1]);
+    expect(banner.preferences?.channelsByRule).toEqual({ threshold_50: { channels: [1] } });
+
+    // A negative sequence (it answered the version in effect).
+    expect(await refusal(call(pricing, pricing.getRateTable, { tableId: "default", version: "0", at: undefined, sequence: "-5" }))).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "sequence" }] });
+
+    // A search for "_" or "%" finds what contains it, not every account.
+    await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId: "under_score", name: "Under Score", planId: "starter", seats: 1 }));
+    const search = async (query: string) => (await call(entitlements, entitlements.listAccounts, { query, page: { pageSize: 100, pageToken: "" } })).accounts.map((a) => a.accountId);
+    expect(await search("_")).toEqual(["under_score"]);
+    expect(await search("%")).toEqual([]);
+  });
+
   it("a run's calls refuse a deployment's id and a deployment's calls a run's", async () => {
     const { ledger } = platform.clients;
     await call(ledger, ledger.startRun, ledgerV1.StartRunRequest.fromPartial({ accountId: "valid", runId: "v-run", idempotencyKey: "v-run" }));

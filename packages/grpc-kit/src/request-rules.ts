@@ -90,6 +90,7 @@ export const FIELD_RULES: Record<string, FieldRule> = {
   "*.version": { min: 0n },
   "tollgate.pricing.v1.DiffRateTablesRequest.from_version": { min: 1n },
   "tollgate.pricing.v1.DiffRateTablesRequest.to_version": { min: 1n },
+  "tollgate.pricing.v1.GetRateTableRequest.sequence": { min: 0n },
   // Lists and maps.
   "tollgate.pricing.v1.PublishRateTableRequest.rates": { maxItems: 2_000 },
   "tollgate.pricing.v1.BlockRate.micros_per_run_by_value": { maxItems: 100 },

@@ -33,6 +33,9 @@ export interface EntitlementsStore {
   listSubjects(options: { accountId: string; kind?: string; after: string; limit: number }): Promise<Subject[]>;
 }
 
+/** An ILIKE pattern matching text that contains `query` as typed: its `%`, `_` and backslash match themselves. */
+const contains = (query: string): string => `%${query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
 export class PostgresEntitlementsStore implements EntitlementsStore {
   constructor(private readonly em: () => EntityManager) {}
 
@@ -108,7 +111,7 @@ export class PostgresEntitlementsStore implements EntitlementsStore {
       AccountSchema,
       {
         accountId: { $gt: options.after },
-        ...(options.query ? { $or: [{ accountId: { $ilike: `%${options.query}%` } }, { name: { $ilike: `%${options.query}%` } }] } : {}),
+        ...(options.query ? { $or: [{ accountId: { $ilike: contains(options.query) } }, { name: { $ilike: contains(options.query) } }] } : {}),
       },
       { orderBy: { accountId: "asc" }, limit: options.limit },
     );

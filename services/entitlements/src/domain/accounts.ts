@@ -87,6 +87,11 @@ function hashOf(command: CreateAccountCommand): string {
     .digest("hex");
 }
 
+/** Spend caps bound bring-your-own-model spending in USD; a credits account has none (the ledger would ignore it). */
+function spendCapFits(billingMode: string, spendCapMicros: bigint): void {
+  if (billingMode !== "byom_usd" && spendCapMicros > 0n) throw new InvalidArgumentError("spend_cap_micros", "spend caps are for bring-your-own-model accounts");
+}
+
 export class Accounts {
   constructor(private readonly store: EntitlementsStore) {}
 
@@ -96,6 +101,7 @@ export class Accounts {
     if (!command.name.trim()) throw new InvalidArgumentError("name", "is required");
     if (!Number.isInteger(command.seats) || command.seats < 1) throw new InvalidArgumentError("seats", "must be at least 1");
     if (command.spendCapMicros < 0n) throw new InvalidArgumentError("spend_cap_micros", "must not be negative");
+    spendCapFits(command.billingMode, command.spendCapMicros);
     command.adminEmails.forEach((email, index) => {
       if (!EMAIL.test(email)) throw new InvalidArgumentError(`admin_emails[${index}]`, `not an email address: ${email}`);
     });
@@ -130,9 +136,7 @@ export class Accounts {
     if (command.status) changes.status = command.status;
     if (command.spendCapMicros !== undefined) {
       if (command.spendCapMicros < 0n) throw new InvalidArgumentError("spend_cap_micros", "must not be negative");
-      if (account.billingMode !== "byom_usd" && command.spendCapMicros > 0n) {
-        throw new InvalidArgumentError("spend_cap_micros", "spend caps are for bring-your-own-model accounts");
-      }
+      spendCapFits(account.billingMode, command.spendCapMicros);
       changes.spendCapMicros = command.spendCapMicros.toString();
     }
     if (command.limits && command.limits.length > 0) {
@@ -141,6 +145,10 @@ export class Accounts {
       command.limits.forEach((limit, index) => {
         if (!["credits", "tool_runs", "usd"].includes(limit.unit)) throw new InvalidArgumentError(`limits[${index}].unit`, "is required");
         limitsNotNegative(limit, `limits[${index}]`);
+        // Two rows for one unit (and kind) would leave the last one silently winning.
+        if (command.limits!.findIndex((other) => limitKey(other) === limitKey(limit)) < index) {
+          throw new InvalidArgumentError(`limits[${index}]`, `has limits for ${limit.workKind ? `${limit.workKind} in ` : ""}${limit.unit} already`);
+        }
         overrides.set(limitKey(limit), {
           unit: limit.unit, lowCreditLimitMicros: limit.lowCreditLimitMicros.toString(), negativeLimitMicros: limit.negativeLimitMicros.toString(),
           ...(limit.workKind ? { workKind: limit.workKind, draftsAtZero: limit.draftsAtZero === true, stopMessage: limit.stopMessage ?? "" } : {}),

@@ -45,9 +45,16 @@ export interface EntitlementsDeps {
   accountFeed: LogFollower<Account>;
 }
 
-/** A limit row's kind of work and what the kind does at its limits (absent for a unit's row). */
-function kindOfLimit(l: entitlementsV1.UsageLimits): { workKind?: string; draftsAtZero?: boolean; stopMessage?: string } {
+/**
+ * A limit row's kind of work and what the kind does at its limits (absent for
+ * a unit's row, which refuses them rather than dropping them: they would
+ * never apply).
+ */
+function kindOfLimit(l: entitlementsV1.UsageLimits, field: string): { workKind?: string; draftsAtZero?: boolean; stopMessage?: string } {
   const workKind = workKindFromProto(l.workKind);
+  if (!workKind && (l.draftsAtZero || l.stopMessage)) {
+    throw new InvalidArgumentError(`${field}.${l.draftsAtZero ? "drafts_at_zero" : "stop_message"}`, "applies only to a kind of work's limits: set work_kind");
+  }
   return workKind ? { workKind, draftsAtZero: l.draftsAtZero, stopMessage: l.stopMessage } : {};
 }
 
@@ -66,7 +73,7 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
           unit: commonV1.unitToJSON(l.unit),
           lowCreditLimitMicros: int64(l.lowCreditLimitMicros, `plan.limits[${i}].low_credit_limit_micros`),
           negativeLimitMicros: int64(l.negativeLimitMicros, `plan.limits[${i}].negative_limit_micros`),
-          ...kindOfLimit(l),
+          ...kindOfLimit(l, `plan.limits[${i}]`),
         })),
         bannerPercents: plan.thresholds?.bannerPercents ?? [],
         emailPercents: plan.thresholds?.emailPercents ?? [],
@@ -101,7 +108,7 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
         unit: commonV1.unitToJSON(l.unit).slice("UNIT_".length).toLowerCase(),
         lowCreditLimitMicros: int64(l.lowCreditLimitMicros, `limits[${i}].low_credit_limit_micros`),
         negativeLimitMicros: int64(l.negativeLimitMicros, `limits[${i}].negative_limit_micros`),
-        ...kindOfLimit(l),
+        ...kindOfLimit(l, `limits[${i}]`),
       })),
       actor,
       reason: request.reason,

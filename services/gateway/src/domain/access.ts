@@ -20,9 +20,17 @@ export function requireRole(user: User, needed: Role, action: string): void {
   }
 }
 
+const MAX_REASON_LENGTH = 1024;
+/** C0 controls but tab, line feed and carriage return, and DEL: PostgreSQL text cannot hold NUL, and none belongs in a reason. */
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+
 export function requireReason(reason: unknown): string {
   if (typeof reason !== "string" || reason.trim().length < 3) throw new InvalidArgumentError("reason", "say why, in a few words");
-  return reason.trim();
+  const text = reason.trim();
+  // The services' bound; checked here too because some actions (a banner's dismissal) send no reason to a service.
+  if (text.length > MAX_REASON_LENGTH) throw new InvalidArgumentError("reason", `must be at most ${MAX_REASON_LENGTH} characters`);
+  if (CONTROL.test(text)) throw new InvalidArgumentError("reason", "must not contain control characters (line breaks and tabs are fine)");
+  return text;
 }
 
 /** The demo logins `npm start` asks for (`GATEWAY_DEMO_USERS=true`); never there otherwise. */

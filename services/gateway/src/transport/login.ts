@@ -12,7 +12,12 @@ export interface LoginLimits {
 
 export const DEFAULT_LOGIN_LIMITS: LoginLimits = { perUser: 20, perAddress: 100, windowMs: 15 * 60_000 };
 
-const usernameOf = (request: FastifyRequest) => String((request.body as { username?: unknown } | undefined)?.username ?? "");
+/** A text field of the sign-in body ("" when absent or not text: such a sign-in fails like a wrong password). */
+const textOf = (request: FastifyRequest, field: "username" | "password"): string => {
+  const value = (request.body as Record<string, unknown> | null | undefined)?.[field];
+  return typeof value === "string" ? value : "";
+};
+const usernameOf = (request: FastifyRequest) => textOf(request, "username");
 
 /**
  * `POST /api/login`: every attempt counts against the user name and against
@@ -37,8 +42,7 @@ export function registerLogin(app: FastifyInstance, users: UserDirectory, key: U
           .send({ error: { status: 429, code: "RESOURCE_EXHAUSTED", reason: "LOGIN_RATE_LIMITED", message: `too many sign-in attempts; try again in ${limit.ttlInSeconds} s` } });
       }
     }
-    const body = (request.body ?? {}) as { password?: unknown };
-    const user = users.verify(usernameOf(request), String(body.password ?? ""));
+    const user = users.verify(usernameOf(request), textOf(request, "password"));
     if (!user) throw new UnauthenticatedError("wrong user name or password", "LOGIN_FAILED");
     const token = await new SignJWT({ role: user.role })
       .setProtectedHeader({ alg: "HS256" })

@@ -28,20 +28,49 @@ const userOf = (request: FastifyRequest) => (request as FastifyRequest & { user:
 
 const checkedBodies = new WeakSet<FastifyRequest>();
 
+/** What an action's body field holds: text, an amount (text, or a JSON number `parseAmount` checks), true or false, a list, an object. */
+type FieldKind = "text" | "amount" | "flag" | "list" | "object";
+
+const KIND_CHECKS: Record<FieldKind, [(value: unknown) => boolean, string]> = {
+  text: [(v) => typeof v === "string", "must be a string"],
+  amount: [(v) => typeof v === "string" || typeof v === "number", "must be a string like \"500\" or \"2.5\""],
+  flag: [(v) => typeof v === "boolean", "must be true or false"],
+  list: [Array.isArray, "must be a list"],
+  object: [(v) => typeof v === "object" && !Array.isArray(v), "must be an object"],
+};
+
 /**
- * An action's JSON body, refusing a key the route does not read: a misspelt
- * `expires_at` must not grant credits that never expire. Every action takes
- * `reason`; `fields` are the route's others. An action whose route does not
- * call this takes `reason` alone (the action runner checks).
+ * An action's JSON body, checked before anything reads it: a key the route
+ * does not take is 400 naming it (a misspelt `expires_at` must not grant
+ * credits that never expire), and a value of the wrong kind (an object where
+ * text belongs) is 400 naming its field. Every action takes a text `reason`;
+ * `fields` are the route's others (absent or null: not given). An action
+ * whose route does not call this takes `reason` alone (the action runner
+ * checks).
  */
-function bodyOf(request: FastifyRequest, fields: readonly string[]): Body {
+function bodyOf(request: FastifyRequest, fields: Record<string, FieldKind>): Body {
   checkedBodies.add(request);
   const body = request.body ?? {};
   if (typeof body !== "object" || Array.isArray(body)) throw new InvalidArgumentError("body", "must be a JSON object");
-  const known = ["reason", ...fields];
-  const unknown = Object.keys(body).find((key) => !known.includes(key));
-  if (unknown !== undefined) throw new InvalidArgumentError(unknown.slice(0, 64), `is not a field of this request (it takes ${known.join(", ")})`);
+  const kinds: Record<string, FieldKind> = { reason: "text", ...fields };
+  for (const [key, value] of Object.entries(body)) {
+    const kind = kinds[key];
+    if (!kind) throw new InvalidArgumentError(key.slice(0, 64), `is not a field of this request (it takes ${Object.keys(kinds).join(", ")})`);
+    const [fits, problem] = KIND_CHECKS[kind];
+    if (value !== undefined && value !== null && !fits(value)) throw new InvalidArgumentError(key, problem);
+  }
   return body as Body;
+}
+
+/** An ISO 8601 date and time with its offset, e.g. 2026-12-31T00:00:00Z: nothing a server's time zone or a lenient parser could read another way. */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** An optional time field (absent, null or empty: not given). */
+function optionalTime(value: unknown, field: string): Date | undefined {
+  if (value === undefined || value === null || value === "") return undefined;
+  const time = typeof value === "string" && ISO_TIME.test(value) ? new Date(value) : undefined;
+  if (!time || Number.isNaN(time.getTime())) throw new InvalidArgumentError(field, "must be a date and time with its offset (ISO 8601), like 2026-12-31T00:00:00Z");
+  return time;
 }
 
 /**
@@ -186,7 +215,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
   ) {
     const user = userOf(request);
     requireRole(user, spec.role, spec.name);
-    const reason = requireReason((checkedBodies.has(request) ? (request.body as Body | undefined) : bodyOf(request, []))?.reason);
+    const reason = requireReason((checkedBodies.has(request) ? (request.body as Body | undefined) : bodyOf(request, {}))?.reason);
     const given = String(request.headers["idempotency-key"] ?? "").trim() || undefined;
     const key = given ?? `console-${randomUUID()}`;
     const replayed = given ? await replayable(user.username, given, spec) : null;
@@ -420,12 +449,11 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
 
   app.post("/api/accounts/:id/grants", async (request) => {
     const { id } = request.params as { id: string };
-    const body = bodyOf(request, ["pool_kind", "unit", "amount", "expires_at"]);
+    const body = bodyOf(request, { pool_kind: "text", unit: "text", amount: "amount", expires_at: "text" });
     const poolKind = oneOf(GRANT_KINDS, String(body.pool_kind), "pool_kind");
     const unit = unitOf(body.unit);
     const amount = parseAmount(body.amount, "amount");
-    const expiresAt = body.expires_at ? new Date(String(body.expires_at)) : undefined;
-    if (expiresAt && Number.isNaN(expiresAt.getTime())) throw new InvalidArgumentError("expires_at", "is not a date");
+    const expiresAt = optionalTime(body.expires_at, "expires_at");
     return action(request, {
       role: "operator",
       name: "grant",
@@ -442,7 +470,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
 
   app.post("/api/accounts/:id/adjustments", async (request) => {
     const { id } = request.params as { id: string };
-    const body = bodyOf(request, ["pool_id", "amount"]);
+    const body = bodyOf(request, { pool_id: "text", amount: "amount" });
     const poolId = required(body.pool_id, "pool_id");
     const amount = parseAmount(body.amount, "amount", { signed: true });
     return action(request, {
@@ -458,7 +486,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
 
   app.post("/api/accounts/:id/reversals", async (request) => {
     const { id } = request.params as { id: string };
-    const body = bodyOf(request, ["entry_id"]);
+    const body = bodyOf(request, { entry_id: "text" });
     const entryId = required(body.entry_id, "entry_id");
     if (!ENTRY_ID.test(entryId)) throw new InvalidArgumentError("entry_id", "must be a charge's entry id");
     return action(request, {
@@ -474,7 +502,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
 
   app.post("/api/accounts/:id/budgets", async (request) => {
     const { id } = request.params as { id: string };
-    const body = bodyOf(request, ["unit", "scope", "scope_id", "mode", "limit", "threshold_percents", "per_cycle"]);
+    const body = bodyOf(request, { unit: "text", scope: "text", scope_id: "text", mode: "text", limit: "amount", threshold_percents: "list", per_cycle: "flag" });
     const unit = unitOf(body.unit);
     const scope = oneOf(BUDGET_SCOPES, String(body.scope ?? ""), "scope");
     const scopeId = required(body.scope_id, "scope_id");
@@ -527,14 +555,14 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
   };
 
   app.post("/api/accounts/:id/status", async (request) => {
-    const status = bodyOf(request, ["status"]).status;
+    const status = bodyOf(request, { status: "text" }).status;
     if (status !== "active" && status !== "suspended") throw new InvalidArgumentError("status", "must be active or suspended");
     const proto = status === "active" ? entitlementsV1.AccountStatus.ACCOUNT_STATUS_ACTIVE : entitlementsV1.AccountStatus.ACCOUNT_STATUS_SUSPENDED;
     return updateAccount(request, "operator", status === "active" ? "reactivate" : "suspend", { status: proto });
   });
 
   app.post("/api/accounts/:id/limits", async (request) => {
-    const body = bodyOf(request, ["unit", "low_credit_limit", "negative_limit", "work_kind", "drafts_at_zero", "stop_message"]);
+    const body = bodyOf(request, { unit: "text", low_credit_limit: "amount", negative_limit: "amount", work_kind: "text", drafts_at_zero: "flag", stop_message: "text" });
     const unit = unitOf(body.unit, "");
     const limit = (field: string) => parseAmount(body[field], field, { zero: true });
     // Without work_kind: the unit's limits; with it: that kind of work's in the unit (guardrail, custom_script…).
@@ -544,31 +572,30 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     return updateAccount(request, "operator", "set_limits", {
       limits: [{
         unit, lowCreditLimitMicros: limit("low_credit_limit").toString(), negativeLimitMicros: limit("negative_limit").toString(),
-        workKind: kind, draftsAtZero: body.drafts_at_zero === true, stopMessage: String(body.stop_message ?? ""),
+        workKind: kind, draftsAtZero: flag(body.drafts_at_zero, "drafts_at_zero"), stopMessage: String(body.stop_message ?? ""),
       }],
     });
   });
 
   app.post("/api/accounts/:id/spend-cap", async (request) => {
-    const amount = bodyOf(request, ["amount"]).amount;
+    const amount = bodyOf(request, { amount: "amount" }).amount;
     const micros = parseAmount(amount, "amount", { zero: true });
     return updateAccount(request, "operator", "set_spend_cap", { spendCapMicros: micros.toString() });
   });
 
   app.post("/api/accounts/:id/plan", async (request) =>
-    updateAccount(request, "admin", "change_plan", { planId: required(bodyOf(request, ["plan_id"]).plan_id, "plan_id") }),
+    updateAccount(request, "admin", "change_plan", { planId: required(bodyOf(request, { plan_id: "text" }).plan_id, "plan_id") }),
   );
 
   // A new version of a rate table (admin): its rates in the proto's JSON form (as /api/rate-tables answers them), effective now or from `effective_from`.
   app.post("/api/rate-tables", async (request) => {
-    const body = bodyOf(request, ["table_id", "rates", "effective_from"]);
+    const body = bodyOf(request, { table_id: "text", rates: "list", effective_from: "text" });
     const tableId = required(body.table_id, "table_id");
     if (!Array.isArray(body.rates) || body.rates.length === 0 || !body.rates.every((r) => r !== null && typeof r === "object" && !Array.isArray(r))) {
       throw new InvalidArgumentError("rates", "must be a non-empty list of rates (objects, as a rate table version lists them)");
     }
     // Unset: pricing's now, so a retry with the same key is the same request.
-    const effectiveFrom = body.effective_from === undefined || body.effective_from === "" ? undefined : new Date(String(body.effective_from));
-    if (effectiveFrom && Number.isNaN(effectiveFrom.getTime())) throw new InvalidArgumentError("effective_from", "must be a date and time (ISO 8601)");
+    const effectiveFrom = optionalTime(body.effective_from, "effective_from");
     const rates = (body.rates as object[]).map((rate, i) => fromProtoJson("tollgate.pricing.v1.Rate", rate, pricingV1.Rate.decode, `rates[${i}]`));
     return action(request, {
       role: "admin",
@@ -583,7 +610,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
 
   // A new version of a plan (admin): its document in the proto's JSON form (as /api/plans answers it in `document`); the version and publish time are entitlements'.
   app.post("/api/plans", async (request) => {
-    const document = bodyOf(request, ["plan"]).plan;
+    const document = bodyOf(request, { plan: "object" }).plan;
     if (document === null || typeof document !== "object" || Array.isArray(document)) throw new InvalidArgumentError("plan", "must be a plan document (an object, as a plan version shows it)");
     const { version: _version, publishedAt: _publishedAt, published_at: _published, ...rules } = document as Record<string, unknown>;
     const plan = fromProtoJson("tollgate.entitlements.v1.Plan", rules, entitlementsV1.Plan.decode, "plan");

@@ -55,6 +55,19 @@ export const denialToProto = (reason: DenialReason | null | undefined) => (reaso
 /** StartRun's and Deploy's answer. */
 const startToProto = (outcome: StartOutcome) => ({ allowed: outcome.allowed, reason: denialToProto(outcome.reason), message: outcome.message ?? "", metered: outcome.metered, draftsOnly: outcome.draftsOnly === true });
 
+/**
+ * Whether a grant asks for auto reload: `reload_to_micros` is what turns it
+ * on, so a reload threshold or cooldown without it is refused rather than
+ * dropped (the pool would never reload).
+ */
+function reloadRequested(request: ledgerV1.GrantRequest): boolean {
+  if (int64(request.reloadToMicros, "reload_to_micros") > 0n) return true;
+  for (const [field, value] of [["reload_below_micros", request.reloadBelowMicros], ["reload_cooldown_ms", request.reloadCooldownMs]] as const) {
+    if (int64(value, field) !== 0n) throw new InvalidArgumentError(field, "needs reload_to_micros, the balance auto reload tops the pool up to");
+  }
+  return false;
+}
+
 export function ledgerHandlers(
   deps: LedgerDeps,
   cycles: CycleOpener,
@@ -201,7 +214,7 @@ export function ledgerHandlers(
         ...actorOf(context, request.actor),
         idempotencyKey: request.idempotencyKey,
         ...traceOf(),
-        ...(int64(request.reloadToMicros, "reload_to_micros") > 0n
+        ...(reloadRequested(request)
           ? {
               reload: {
                 belowMicros: int64(request.reloadBelowMicros, "reload_below_micros"),

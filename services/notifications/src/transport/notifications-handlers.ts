@@ -9,6 +9,17 @@ import type { DeliveryWorker } from "../data/delivery-worker.js";
 import type { NotificationsStore } from "../data/notifications-store.js";
 import type { OutboundAddressPolicy } from "../data/channels/outbound-address.js";
 
+/**
+ * A rule's channels as preferences store them. Banners show whatever the
+ * preferences say; a rule routed to `banner` alone sends no email or webhook.
+ */
+const CHANNEL_NAMES = new Map<notificationsV1.Channel, string>([
+  [notificationsV1.Channel.CHANNEL_BANNER, "banner"],
+  [notificationsV1.Channel.CHANNEL_EMAIL, "email"],
+  [notificationsV1.Channel.CHANNEL_WEBHOOK, "webhook"],
+]);
+const CHANNELS_BY_NAME = new Map([...CHANNEL_NAMES].map(([channel, name]) => [name, channel]));
+
 const N = notificationsV1;
 
 function bannerToProto(banner: Banner): notificationsV1.Banner {
@@ -65,7 +76,7 @@ function preferencesToProto(accountId: string, preferences: Preferences | null):
     channelsByRule: Object.fromEntries(
       Object.entries(preferences?.channelsByRule ?? {}).map(([rule, channels]) => [
         rule,
-        { channels: channels.map((c) => (c === "email" ? N.Channel.CHANNEL_EMAIL : N.Channel.CHANNEL_WEBHOOK)) },
+        { channels: channels.map((c) => CHANNELS_BY_NAME.get(c) ?? N.Channel.CHANNEL_UNSPECIFIED) },
       ]),
     ),
   };
@@ -166,7 +177,14 @@ export function notificationsHandlers(
         return { url: w.url, secret };
       });
       const channelsByRule = Object.fromEntries(
-        Object.entries(p.channelsByRule).map(([rule, set]) => [rule, set.channels.map((c) => (c === N.Channel.CHANNEL_EMAIL ? "email" : "webhook"))]),
+        Object.entries(p.channelsByRule).map(([rule, set]) => [
+          rule,
+          set.channels.map((channel, i) => {
+            const name = CHANNEL_NAMES.get(channel);
+            if (!name) throw new InvalidArgumentError(`preferences.channels_by_rule[${JSON.stringify(rule)}].channels[${i}]`, "must be CHANNEL_BANNER, CHANNEL_EMAIL or CHANNEL_WEBHOOK");
+            return name;
+          }),
+        ]),
       );
       const keyed = { scope: p.accountId, operation: "set_preferences", request, requestType: N.SetPreferencesRequest, responseType: N.SetPreferencesResponse };
       const { response } = await answerOnce(idempotency, keyed, async () => {

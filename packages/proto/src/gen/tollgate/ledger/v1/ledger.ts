@@ -830,6 +830,8 @@ export interface GrantRequest {
   /**
    * Add-on auto reload: when the pool falls below reload_below_micros it is
    * topped up to reload_to_micros, at most once per reload_cooldown_ms.
+   * reload_to_micros turns it on: a threshold or cooldown without it is
+   * INVALID_ARGUMENT.
    * Bound: from 0 to 1000000000000000.
    */
   reloadBelowMicros: string;

@@ -307,7 +307,10 @@ export interface GetRateTableRequest {
   at:
     | Date
     | undefined;
-  /** When set, the version published with this sequence (table_id and version may then be empty). */
+  /**
+   * When set, the version published with this sequence (table_id and version may then be empty).
+   * Bound: at least 0.
+   */
   sequence: string;
 }
 
