@@ -353,6 +353,32 @@ describe("support console in Chromium", () => {
     await page.close();
   });
 
+  it("shows where an account's alert emails go and lets an operator change the recipients with a reason, naming a refused address", async () => {
+    const page = await signIn("otto", "operator-pass", "/#/tollgate-accounts/acme/show/alerts");
+    const list = page.getByTestId("alert-recipients-list");
+    await list.getByText("admin@example.com").waitFor();
+    const source = async () => (await page.getByTestId("alert-recipients-source").textContent()) ?? "";
+    expect(await source()).toContain("The account's admins");
+    await page.getByTestId("recipients-edit-button").click();
+    await page.getByTestId("recipients-emails").fill("ops@acme.example\nnot-an-address");
+    await page.getByTestId("recipients-reason").fill("the customer's ops team takes alerts");
+    await page.getByTestId("recipients-submit").click();
+    const error = page.getByTestId("recipients-error");
+    await error.waitFor();
+    expect(await error.getAttribute("data-field")).toBe("email_recipients[1]");
+    await page.getByTestId("recipients-emails").fill("ops@acme.example, billing@acme.example");
+    await page.getByTestId("recipients-submit").click();
+    await page.getByTestId("recipients-dialog").waitFor({ state: "hidden" });
+    await list.getByText("billing@acme.example").waitFor();
+    expect(await list.getByText("admin@example.com").count()).toBe(0);
+    expect(await source()).toContain("own recipients");
+    await page.screenshot({ path: `${screenshotDir}/account-alerts.png`, fullPage: true });
+    expect(cspViolations(page)).toEqual([]);
+    await page.close();
+    const audit = await api("/api/audit?account_id=acme");
+    expect(audit.data).toEqual(expect.arrayContaining([expect.objectContaining({ action: "set_email_recipients", actor: "otto", reason: "the customer's ops team takes alerts" })]));
+  });
+
   it("renders the Overview, Tools and Models tabs of an account", async () => {
     const page = await signIn("vera", "viewer-pass", "/#/tollgate-accounts/acme/show/overview");
     await page.getByTestId("overview-credits").waitFor();

@@ -737,6 +737,44 @@ describe("plans from the console", () => {
 });
 
 describe("notifications from the console", () => {
+  it("shows where an account's alerts go, and lets an operator change its email recipients with a reason, keeping its webhooks (audited)", async () => {
+    const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const { entitlements, notifications } = platform.clients;
+    await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId: "alerted", name: "Alerted", planId: "starter", seats: 1, adminEmails: ["owner@alerted.example"] }));
+    const viewer = await login("vera", "viewer-pass");
+    // None set: the defaults (emails to the admins, which the console shows from the account).
+    expect(await api("/api/accounts/alerted/preferences", { token: viewer })).toMatchObject({ status: 200, body: { account_id: "alerted", email_recipients: [], webhooks: [], channels_by_rule: {} } });
+    expect(await api("/api/accounts/no-such-account/preferences", { token: viewer })).toMatchObject({ status: 404, body: { error: { reason: "ACCOUNT_NOT_FOUND" } } });
+
+    await call(notifications, notifications.setPreferences, {
+      preferences: notificationsV1.Preferences.fromPartial({
+        accountId: "alerted", webhooks: [{ url: "https://hooks.alerted.example/tollgate", secret }], channelsByRule: { threshold_50: { channels: [notificationsV1.Channel.CHANNEL_WEBHOOK] } },
+      }),
+    });
+    const shown = await api("/api/accounts/alerted/preferences", { token: viewer });
+    expect(shown.body).toMatchObject({ webhooks: [{ url: "https://hooks.alerted.example/tollgate", secret_fingerprint: expect.stringMatching(/^sha256:[0-9a-f]{16}$/) }], channels_by_rule: { threshold_50: ["webhook"] } });
+    expect(JSON.stringify(shown.body)).not.toContain(secret);
+
+    const set = (token: string, body: unknown) => api("/api/accounts/alerted/preferences", { method: "POST", token, body });
+    expect((await set(viewer, { email_recipients: ["ops@alerted.example"], reason: "customer asked" })).status).toBe(403);
+    const operator = await login("otto", "operator-pass");
+    expect(await set(operator, { email_recipients: ["ops@alerted.example", "not an address"], reason: "customer asked" })).toMatchObject({ status: 400, body: { error: { field: "email_recipients[1]" } } });
+    expect(await set(operator, { reason: "customer asked" })).toMatchObject({ status: 400, body: { error: { field: "email_recipients" } } });
+    expect(await set(operator, { email_recipients: [7], reason: "customer asked" })).toMatchObject({ status: 400, body: { error: { field: "email_recipients[0]" } } });
+
+    const saved = await set(operator, { email_recipients: ["ops@alerted.example", " billing@alerted.example "], reason: "customer asked for the ops list" });
+    expect(saved).toMatchObject({ status: 200, body: { preferences: { email_recipients: ["ops@alerted.example", "billing@alerted.example"] }, audit_id: expect.any(String) } });
+    // The webhook (its stored secret) and the per-rule channels are as they were.
+    const stored = (await call(notifications, notifications.getPreferences, { accountId: "alerted" })).preferences!;
+    expect(stored).toMatchObject({ emailRecipients: ["ops@alerted.example", "billing@alerted.example"], webhooks: [{ url: "https://hooks.alerted.example/tollgate", secret: shown.body.webhooks[0].secret_fingerprint }] });
+    expect(stored.channelsByRule).toEqual({ threshold_50: { channels: [notificationsV1.Channel.CHANNEL_WEBHOOK] } });
+    const audit = await api("/api/audit?account_id=alerted", { token: operator });
+    expect(audit.body.data).toEqual(expect.arrayContaining([expect.objectContaining({
+      action: "set_email_recipients", actor: "otto", target: "account:alerted", reason: "customer asked for the ops list",
+      before: expect.objectContaining({ email_recipients: [] }), after: expect.objectContaining({ preferences: expect.objectContaining({ email_recipients: ["ops@alerted.example", "billing@alerted.example"] }) }),
+    })]));
+  });
+
   it("resends once for a resend repeated with the same Idempotency-Key, answering the same; the key with another body is 409", async () => {
     const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     const hook = await startWebhookReceiver(secret);

@@ -96,6 +96,8 @@ export interface Account extends AccountRow {
   limit_overrides?: LimitOverride[] | null;
   /** The monthly spend cap of a `byom_usd` account, in USD micro-units ("0": no cap). */
   spend_cap_micros?: string | null;
+  /** Who gets the account's alert emails when it names no recipients of its own. */
+  admin_emails?: string[];
   plan?: Plan | null;
   balance?: { units: UnitBalance[]; pools: PoolBalance[]; cycle: Cycle | null; budgets?: Budget[] } | null;
   banners?: Banner[];
@@ -428,4 +430,14 @@ export interface ToolsPage {
   next_page_token: string;
   total_tools: string;
   total_runs: string;
+}
+
+/** `GET /api/accounts/:id/preferences`: where the account's alerts go. */
+export interface AlertPreferences {
+  account_id: string;
+  /** Empty: the account's admins (`admin_emails`). */
+  email_recipients: string[];
+  webhooks: { url: string; secret_fingerprint: string }[];
+  /** rule → channels ("email", "webhook", "banner"); a rule not listed uses its defaults. */
+  channels_by_rule: Record<string, string[]>;
 }

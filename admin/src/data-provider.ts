@@ -2,6 +2,7 @@ import type { DataProvider, GetListParams, GetListResult, GetManyReferenceParams
 import type {
   Account,
   AccountActionAnswer,
+  AlertPreferences,
   Banner,
   Hold,
   MemberUsage,
@@ -88,6 +89,8 @@ export interface TollgateDataProvider extends DataProvider {
   search(resource: string, params: { q: string; signal?: AbortSignal }): Promise<{ data: SearchHit[] }>;
   /** The cycle's usage per member and for the team, in the ai, compute and platform buckets. */
   getMemberUsage(resource: string, params: { accountId: string; unit: string; signal?: AbortSignal }): Promise<MemberUsage>;
+  getPreferences(resource: string, params: { accountId: string; signal?: AbortSignal }): Promise<AlertPreferences>;
+  setEmailRecipients(resource: string, params: { accountId: string; email_recipients: string[]; reason: string }): Promise<{ preferences: AlertPreferences; audit_id: string }>;
   /** Tools deployed at least once, with owner, runs, last activity and status. */
   getAccountTools(resource: string, params: { accountId: string; pageSize?: number; pageToken?: string; signal?: AbortSignal }): Promise<ToolsPage>;
 }
@@ -361,6 +364,8 @@ export function tollgateDataProvider(options: TollgateDataProviderOptions): Toll
     dismissBanner: (_r, { id, reason }) => post(`/api/banners/${seg(id)}/dismiss`, { reason }),
     search: (_r, { q, signal }) => get("/api/search", { q }, signal),
     getMemberUsage: (_r, { accountId, unit, signal }) => get(`/api/accounts/${seg(accountId)}/member-usage`, { unit }, signal),
+    getPreferences: (_r, { accountId, signal }) => get(`/api/accounts/${seg(accountId)}/preferences`, undefined, signal),
+    setEmailRecipients: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/preferences`, body),
     getAccountTools: (_r, { accountId, pageSize, pageToken, signal }) =>
       get(`/api/accounts/${seg(accountId)}/tools`, { page_size: pageSize, page_token: pageToken }, signal),
   };

@@ -1,6 +1,7 @@
 import { Show, TabbedShowLayout, useRecordContext } from "react-admin";
 import type { Account } from "../api-types";
 import { AccountActions } from "./Actions";
+import { AlertsTab } from "./AlertsTab";
 import { StatusChip } from "./AccountList";
 import { LedgerTab } from "./LedgerTab";
 import { MembersTab } from "./MembersTab";
@@ -22,7 +23,7 @@ function AccountHeader() {
   );
 }
 
-/** One account: the dashboard, the five usage tabs of seed 001, the members' usage (seed 000), and the ledger. */
+/** One account: the dashboard, the five usage tabs of seed 001, the members' usage (seed 000), the ledger, and where its alerts go. */
 export function AccountShow() {
   return (
     <Show title={<AccountTitle />} actions={<AccountActions />}>
@@ -51,6 +52,9 @@ export function AccountShow() {
         </TabbedShowLayout.Tab>
         <TabbedShowLayout.Tab label="Ledger" path="ledger">
           <LedgerTab />
+        </TabbedShowLayout.Tab>
+        <TabbedShowLayout.Tab label="Alerts" path="alerts">
+          <AlertsTab />
         </TabbedShowLayout.Tab>
       </TabbedShowLayout>
     </Show>

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { AlreadyExistsError, IdempotencyKeyReusedError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
-import { call, DEFAULT_MAX_LENGTH, fromProtoJson, MAX_PAGE_SIZE, page as paged, pageSize } from "@tollgate/grpc-kit";
+import { call, DEFAULT_MAX_LENGTH, errorDetails, fromProtoJson, MAX_PAGE_SIZE, page as paged, pageSize } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, notificationsV1, pricingV1 } from "@tollgate/proto";
 import { currentTraceId, log } from "@tollgate/telemetry";
 import type { CallAuditLog } from "@tollgate/db";
@@ -11,7 +11,7 @@ import { parseAmount } from "../domain/amount.js";
 import { requireReason, requireRole, type Role, type User } from "../domain/access.js";
 import { ENTRY_CSV_HEADER, ENTRY_CSV_TRUNCATED, entryCsvLine, MAX_EXPORT_ROWS } from "./entries-csv.js";
 import { ENTRY_ID } from "./receipt-routes.js";
-import { accountView, balanceView, bannerView, budgetView, entryView, holdView, notificationView, planView, rateTableView, searchHitView, workView } from "./views.js";
+import { accountView, balanceView, bannerView, budgetView, entryView, holdView, notificationView, planView, preferencesView, rateTableView, searchHitView, workView } from "./views.js";
 
 export interface Clients {
   entitlements: entitlementsV1.EntitlementsServiceClient;
@@ -60,6 +60,14 @@ function bodyOf(request: FastifyRequest, fields: Record<string, FieldKind>): Bod
     if (value !== undefined && value !== null && !fits(value)) throw new InvalidArgumentError(key, problem);
   }
   return body as Body;
+}
+
+/** A service's INVALID_ARGUMENT naming a field under `prefix` (its request's nesting), renamed to the route's own body field. */
+function unprefixed(error: unknown, prefix: string): unknown {
+  if (typeof (error as { code?: unknown })?.code !== "number") return error;
+  const violation = errorDetails(error).fieldViolations[0];
+  if (!violation?.field.startsWith(prefix)) return error;
+  return new InvalidArgumentError(violation.field.slice(prefix.length), violation.description.replace(`${violation.field}: `, ""));
 }
 
 /** An ISO 8601 date and time with its offset, e.g. 2026-12-31T00:00:00Z: nothing a server's time zone or a lenient parser could read another way. */
@@ -540,7 +548,13 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     });
   });
 
-  const updateAccount = (request: FastifyRequest, role: Role, name: string, change: Partial<entitlementsV1.UpdateAccountRequest>) => {
+  /** An action on the account row: its plan (entitlements ChangeAccountPlan), or its status, limits or spend cap (SetAccountControls). */
+  const updateAccount = (
+    request: FastifyRequest,
+    role: Role,
+    name: string,
+    change: { planId: string } | Partial<Pick<entitlementsV1.SetAccountControlsRequest, "status" | "spendCapMicros" | "limits">>,
+  ) => {
     const { id } = request.params as { id: string };
     return action(request, {
       role,
@@ -549,7 +563,9 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
       accountId: id,
       before: async () => accountView((await call(entitlements, entitlements.getAccount, { accountId: id })).account!),
       run: (reason, key) =>
-        call(entitlements, entitlements.updateAccount, entitlementsV1.UpdateAccountRequest.fromPartial({ accountId: id, ...change, actor: userOf(request).username, reason, idempotencyKey: key })),
+        "planId" in change
+          ? call(entitlements, entitlements.changeAccountPlan, { accountId: id, planId: change.planId, seats: 0, reason, idempotencyKey: key })
+          : call(entitlements, entitlements.setAccountControls, entitlementsV1.SetAccountControlsRequest.fromPartial({ accountId: id, ...change, reason, idempotencyKey: key })),
       after: (r) => ({ account: accountView(r.account!) }),
     });
   };
@@ -622,6 +638,37 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
       accountId: null,
       run: (reason, key) => call(entitlements, entitlements.publishPlan, { plan, actor: userOf(request).username, reason, idempotencyKey: key }),
       after: (r) => ({ plan: planView(r.plan!) }),
+    });
+  });
+
+  app.get("/api/accounts/:id/preferences", async (request) => {
+    const { id } = request.params as { id: string };
+    return preferencesView((await call(notifications, notifications.getPreferences, { accountId: id })).preferences!);
+  });
+
+  // Who gets the account's alert emails (none: the account's admins). Its webhooks and per-rule channels are sent back as read.
+  app.post("/api/accounts/:id/preferences", async (request) => {
+    const { id } = request.params as { id: string };
+    const recipients = bodyOf(request, { email_recipients: "list" }).email_recipients;
+    if (!Array.isArray(recipients)) throw new InvalidArgumentError("email_recipients", "is required (an empty list sends to the account's admins)");
+    recipients.forEach((email, i) => {
+      if (typeof email !== "string") throw new InvalidArgumentError(`email_recipients[${i}]`, "must be a string");
+    });
+    const current = async () => (await call(notifications, notifications.getPreferences, { accountId: id })).preferences!;
+    return action(request, {
+      role: "operator",
+      name: "set_email_recipients",
+      target: `account:${id}`,
+      accountId: id,
+      before: async () => preferencesView(await current()),
+      run: async (reason, key) => {
+        const preferences = { ...(await current()), emailRecipients: (recipients as string[]).map((email) => email.trim()) };
+        // The service names the field inside its request (preferences.email_recipients[i]); this route's body has it at the top.
+        return call(notifications, notifications.setPreferences, { preferences, idempotencyKey: key }).catch((error: unknown) => {
+          throw unprefixed(error, "preferences.");
+        });
+      },
+      after: (r) => ({ preferences: preferencesView(r.preferences!) }),
     });
   });
 

@@ -199,6 +199,18 @@ export function notificationView(n: notificationsV1.Notification) {
   };
 }
 
+/** Where an account's alerts go: its own email recipients (none: the account's admins), webhooks (the secret as its fingerprint) and per-rule channels. */
+export function preferencesView(p: notificationsV1.Preferences) {
+  return {
+    account_id: p.accountId,
+    email_recipients: p.emailRecipients,
+    webhooks: p.webhooks.map((w) => ({ url: w.url, secret_fingerprint: w.secret })),
+    channels_by_rule: Object.fromEntries(
+      Object.entries(p.channelsByRule).map(([rule, set]) => [rule, set.channels.map((c) => name(notificationsV1.channelToJSON(c), "CHANNEL_"))]),
+    ),
+  };
+}
+
 export function workView(w: ledgerV1.MeteredWork) {
   return {
     // Run and deployment ids are unique within an account.

@@ -147,7 +147,10 @@ export function notificationsHandlers(
 
     getPreferences: unary(async (request: notificationsV1.GetPreferencesRequest) => {
       if (!request.accountId) throw new InvalidArgumentError("account_id", "is required");
-      return { preferences: preferencesToProto(request.accountId, await store.preferences(request.accountId)) };
+      const preferences = await store.preferences(request.accountId);
+      // None saved: the defaults, for an account that exists.
+      if (!preferences) await requireAccount(request.accountId);
+      return { preferences: preferencesToProto(request.accountId, preferences) };
     }, options),
 
     setPreferences: unary(async (request: notificationsV1.SetPreferencesRequest) => {

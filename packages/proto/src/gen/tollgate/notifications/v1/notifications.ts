@@ -2358,6 +2358,10 @@ export const NotificationsServiceService = {
       Buffer.from(ResendNotificationResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ResendNotificationResponse => ResendNotificationResponse.decode(value),
   },
+  /**
+   * An account that does not exist is NOT_FOUND; one that set none has the
+   * defaults (email to its admins, the default channels).
+   */
   getPreferences: {
     path: "/tollgate.notifications.v1.NotificationsService/GetPreferences" as const,
     requestStream: false as const,
@@ -2391,6 +2395,10 @@ export interface NotificationsServiceServer extends UntypedServiceImplementation
    */
   listNotifications: handleUnaryCall<ListNotificationsRequest, ListNotificationsResponse>;
   resendNotification: handleUnaryCall<ResendNotificationRequest, ResendNotificationResponse>;
+  /**
+   * An account that does not exist is NOT_FOUND; one that set none has the
+   * defaults (email to its admins, the default channels).
+   */
   getPreferences: handleUnaryCall<GetPreferencesRequest, GetPreferencesResponse>;
   setPreferences: handleUnaryCall<SetPreferencesRequest, SetPreferencesResponse>;
 }
@@ -2460,6 +2468,10 @@ export interface NotificationsServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ResendNotificationResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * An account that does not exist is NOT_FOUND; one that set none has the
+   * defaults (email to its admins, the default channels).
+   */
   getPreferences(
     request: GetPreferencesRequest,
     callback: (error: ServiceError | null, response: GetPreferencesResponse) => void,
