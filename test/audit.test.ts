@@ -178,8 +178,9 @@ describe("webhook endpoints", () => {
       preferences: N.Preferences.fromPartial({ accountId: "no-such-account", emailRecipients: ["someone@example.com"] }),
     }).then(() => undefined, (e: ServiceError) => e);
     expect(error?.code).toBe(status.NOT_FOUND);
-    const read = await call(notifications, notifications.getPreferences, { accountId: "no-such-account" });
-    expect(read.preferences?.emailRecipients ?? []).toEqual([]);
+    // Nothing was saved: reading it is NOT_FOUND too (an unknown account has no defaults to show).
+    const read = await call(notifications, notifications.getPreferences, { accountId: "no-such-account" }).then(() => undefined, (e: ServiceError) => e);
+    expect(read?.code).toBe(status.NOT_FOUND);
   });
 
   it("refuses at save time a webhook aimed inward, naming the field", async () => {

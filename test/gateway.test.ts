@@ -12,7 +12,7 @@ import { spawnService, stopProcesses } from "../scripts/services.js";
 import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
 import { call, ROLES } from "@tollgate/grpc-kit";
 import { startPricingService, type PricingService } from "@tollgate/pricing";
-import { entitlementsV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
+import { commonV1, entitlementsV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
 import { replies, seedStarter } from "./fixtures.js";
 import { startPlatform, type Platform } from "./platform.js";
 import { scrape, value } from "./prometheus.js";
@@ -327,18 +327,24 @@ describe("console gateway", () => {
     }
     expect(await grant({ amount: { toString: 1 } })).toMatchObject({ status: 400, body: { error: { field: "amount" } } });
     // An expiry that is not a date and time with its offset: 0 and false were no expiry, "2030" a guess.
-    for (const expires_at of [0, false, "2030", "03/04/2027", "2026-12-31T00:00:00"]) {
+    for (const expires_at of [0, false, "2030", "03/04/2027", "2026-12-31T00:00:00", "2027-02-30T00:00:00Z", "2027-12-31T24:00:00Z", "2027-12-31T00:00:00+24:00"]) {
       expect(await grant({ expires_at }), String(expires_at)).toMatchObject({ status: 400, body: { error: { field: "expires_at" } } });
     }
-    expect(await balance()).toBe(before);
+    expect(await grant({ expires_at: "2027-12-31T23:59:59.5+01:00" })).toMatchObject({ status: 200 });
+    // JSON's null is not a body.
+    const nullBody = await fetch(`${gateway.url}/api/accounts/acme/grants`, { method: "POST", headers: { authorization: `Bearer ${operator}`, "content-type": "application/json" }, body: "null" });
+    expect({ status: nullBody.status, body: await nullBody.json() }).toMatchObject({ status: 400, body: { error: { field: "body" } } });
 
     const limits = (patch: Record<string, unknown>) =>
       api("/api/accounts/acme/limits", { method: "POST", token: operator, body: { unit: "credits", work_kind: "guardrail", low_credit_limit: "0", negative_limit: "0", reason: "tighter", ...patch } });
     expect(await limits({ drafts_at_zero: "true" })).toMatchObject({ status: 400, body: { error: { field: "drafts_at_zero", message: "drafts_at_zero: must be true or false" } } });
     expect(await limits({ stop_message: { a: 1 } })).toMatchObject({ status: 400, body: { error: { field: "stop_message" } } });
     // What only a kind of work's limits do, on the unit's: refused by entitlements, not dropped.
-    expect(await limits({ work_kind: "", stop_message: "no more" })).toMatchObject({ status: 400, body: { error: { field: "limits[0].stop_message" } } });
+    expect(await limits({ work_kind: "", stop_message: "no more" })).toMatchObject({ status: 400, body: { error: { field: "stop_message", message: expect.stringContaining("set work_kind") } } });
     expect((await api("/api/accounts/acme", { token: operator })).body.limit_overrides).toEqual([]);
+    // A service's refusal names the body's field, not the field of the service's request (limits[0].negative_limit_micros, page.page_token).
+    expect(await limits({ negative_limit: "1000000000" })).toMatchObject({ status: 400, body: { error: { field: "negative_limit" } } });
+    expect(await api("/api/entries?account_id=acme&page_token=abc", { token: operator })).toMatchObject({ status: 400, body: { error: { field: "page_token" } } });
 
     // A reason no service sees (a banner's dismissal) is checked here: a NUL reached the audit insert after the change.
     const nul = await api("/api/banners/1/dismiss", { method: "POST", token: operator, body: { reason: "seen it\u0000" } });
@@ -350,6 +356,38 @@ describe("console gateway", () => {
     for (const body of [{ username: { toString: 1 }, password: "x" }, { username: "otto", password: { toString: 1 } }, ["otto"]]) {
       expect(await api("/api/login", { method: "POST", body }), JSON.stringify(body)).toMatchObject({ status: 401, body: { error: { reason: "LOGIN_FAILED" } } });
     }
+  });
+
+  it("keeps an Idempotency-Key to its user: another user's same key is another action, with its own audit row", async () => {
+    const body = { pool_kind: "bonus", unit: "credits", amount: "2", reason: "shared key" };
+    const operator = await login("otto", "operator-pass");
+    const admin = await login("ada", "admin-pass");
+    const first = await api("/api/accounts/acme/grants", { method: "POST", token: operator, body, headers: { "idempotency-key": "shared-key-1" } });
+    const again = await api("/api/accounts/acme/grants", { method: "POST", token: operator, body, headers: { "idempotency-key": "shared-key-1" } });
+    expect(again.body).toEqual(first.body);
+    // The admin's key of the same name was replayed the operator's grant and audited as the admin's, who had changed nothing.
+    const other = await api("/api/accounts/acme/grants", { method: "POST", token: admin, body, headers: { "idempotency-key": "shared-key-1" } });
+    expect(other.status).toBe(200);
+    expect(other.body.entry_id).not.toBe(first.body.entry_id);
+    expect(other.body.audit_id).not.toBe(first.body.audit_id);
+    expect(BigInt(other.body.balance_micros) - BigInt(first.body.balance_micros)).toBe(2_000_000n);
+  });
+
+  it("refuses a plan whose rate table has no version in effect, to publish or to move an account to, naming the field", async () => {
+    const { entitlements } = platform.clients;
+    // The gRPC API takes it (a catalogue may publish plans first); the console, where a support person would break an account's charges, does not.
+    await call(entitlements, entitlements.publishPlan, {
+      plan: entitlementsV1.Plan.fromPartial({ planId: "unpriced", name: "Unpriced", allotments: [{ unit: commonV1.Unit.UNIT_CREDITS, amountMicros: "1000000" }], rateTableId: "no-such-rates" }),
+      actor: "test", reason: "test", idempotencyKey: "",
+    });
+    const admin = await login("ada", "admin-pass");
+    const moved = await api("/api/accounts/acme/plan", { method: "POST", token: admin, body: { plan_id: "unpriced", reason: "try it" } });
+    expect(moved).toMatchObject({ status: 409, body: { error: { code: "FAILED_PRECONDITION", reason: "RATE_TABLE_NOT_IN_EFFECT", field: "plan_id", message: expect.stringContaining("no-such-rates") } } });
+    expect((await api("/api/accounts/acme", { token: admin })).body.plan_id).toBe("starter");
+    const published = await api("/api/plans", { method: "POST", token: admin, body: { plan: { planId: "unpriced-2", name: "Unpriced", rateTableId: "no-such-rates" }, reason: "try it" } });
+    expect(published).toMatchObject({ status: 409, body: { error: { reason: "RATE_TABLE_NOT_IN_EFFECT", field: "plan.rate_table_id" } } });
+    expect((await call(entitlements, entitlements.getPlan, { planId: "unpriced-2", version: "0" }).catch((e: unknown) => e)) as { code?: number }).toMatchObject({ code: 5 });
+    expect(await api("/api/accounts/acme/plan", { method: "POST", token: admin, body: { plan_id: "no-such-plan", reason: "try it" } })).toMatchObject({ status: 404 });
   });
 
   it("keeps plan changes for admins", async () => {
@@ -391,7 +429,8 @@ describe("limits and spend caps from the console", () => {
     expect(raised.body.account.spend_cap_micros).toBe("250000000");
     await eventually(async () => ((await capOf()) === "250000000" ? true : undefined), 3_000, "the ledger to follow the new cap");
     const wrongKind = await api("/api/accounts/acme/spend-cap", { method: "POST", token: operator, body: { amount: "10", reason: "not byom" } });
-    expect(wrongKind).toMatchObject({ status: 400, body: { error: { field: "spend_cap_micros" } } });
+    // Named as the body names it (entitlements' spend_cap_micros is this route's amount).
+    expect(wrongKind).toMatchObject({ status: 400, body: { error: { field: "amount", message: expect.stringContaining("bring-your-own-model") } } });
   });
 });
 
@@ -498,6 +537,11 @@ describe("gateway hardening", () => {
     expect(await api("/api/me", { token: decade })).toMatchObject({ status: 401, body: { error: { reason: "TOKEN_INVALID" } } });
     const day = await new SignJWT({ role: "admin" }).setProtectedHeader({ alg: "HS256" }).setSubject("ada").setIssuedAt().setExpirationTime("23h").sign(key);
     expect((await api("/api/me", { token: day })).status).toBe(200);
+    // Nor one naming nobody, or a name with a control character (it is recorded as whom actions were for).
+    for (const subject of ["", "ada\u0000", "ada\nadmin"]) {
+      const nameless = await new SignJWT({ role: "admin" }).setProtectedHeader({ alg: "HS256" }).setSubject(subject).setIssuedAt().setExpirationTime("5m").sign(key);
+      expect(await api("/api/me", { token: nameless }), JSON.stringify(subject)).toMatchObject({ status: 401, body: { error: { reason: "TOKEN_INVALID" } } });
+    }
     const issued = await login("ada", "admin-pass");
     const claims = JSON.parse(Buffer.from(issued.split(".")[1]!, "base64url").toString()) as { exp?: number; iat: number };
     expect(claims.exp! - claims.iat).toBe(12 * 3600);
@@ -761,6 +805,11 @@ describe("notifications from the console", () => {
     expect(await set(operator, { email_recipients: ["ops@alerted.example", "not an address"], reason: "customer asked" })).toMatchObject({ status: 400, body: { error: { field: "email_recipients[1]" } } });
     expect(await set(operator, { reason: "customer asked" })).toMatchObject({ status: 400, body: { error: { field: "email_recipients" } } });
     expect(await set(operator, { email_recipients: [7], reason: "customer asked" })).toMatchObject({ status: 400, body: { error: { field: "email_recipients[0]" } } });
+    // One plain address each, once: a mail library would read these as other addresses, a group, or strip the control character.
+    for (const address of ["a\u0007b@alerted.example", "grp:x@evil.example;", "<c@alerted.example>", "Ops <ops@alerted.example>", "a@b@alerted.example"]) {
+      expect(await set(operator, { email_recipients: [address], reason: "customer asked" }), address).toMatchObject({ status: 400, body: { error: { field: "email_recipients[0]" } } });
+    }
+    expect(await set(operator, { email_recipients: ["ops@alerted.example", "OPS@alerted.example"], reason: "customer asked" })).toMatchObject({ status: 400, body: { error: { field: "email_recipients[1]", message: expect.stringContaining("repeats") } } });
 
     const saved = await set(operator, { email_recipients: ["ops@alerted.example", " billing@alerted.example "], reason: "customer asked for the ops list" });
     expect(saved).toMatchObject({ status: 200, body: { preferences: { email_recipients: ["ops@alerted.example", "billing@alerted.example"] }, audit_id: expect.any(String) } });

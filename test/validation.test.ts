@@ -192,6 +192,14 @@ describe("refused by the use case", () => {
     const preferences = (channels: number[]) =>
       call(notifications, notifications.setPreferences, { preferences: { accountId: "valid", emailRecipients: [], webhooks: [], channelsByRule: { threshold_50: { channels } } }, idempotencyKey: "" });
     expect(await refusal(preferences([0]))).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: 'preferences.channels_by_rule["threshold_50"].channels[0]' }] });
+    // Two endpoints at one URL with two secrets: a save that sent fingerprints back gave both the first one's.
+    const twice = await refusal(call(notifications, notifications.setPreferences, {
+      preferences: { accountId: "valid", emailRecipients: [], webhooks: [{ url: "https://hooks.valid.example/a", secret: "" }, { url: "https://hooks.valid.example/a", secret: "" }], channelsByRule: {} }, idempotencyKey: "",
+    }));
+    expect(twice).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "preferences.webhooks[1].url" }] });
+    // An admin email that is not one plain address.
+    const group = await refusal(call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId: "grouped", name: "Grouped", planId: "starter", seats: 1, adminEmails: ["grp:x@evil.example;"] })));
+    expect(group).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "admin_emails[0]" }] });
     const banner = await preferences([1]);
     expect(banner.preferences?.channelsByRule).toEqual({ threshold_50: { channels: [1] } });
 

@@ -29,7 +29,7 @@ export interface CallAudit {
 type Call = ServerUnaryCall<unknown, unknown>;
 type Fields = Record<string, unknown>;
 
-/** PostgreSQL text cannot hold NUL, which a refused request may carry. */
+/** PostgreSQL text cannot hold NUL, which a refused request (or a name acted for) may carry. */
 const storable = (value: string): string => value.replaceAll("\u0000", "\uFFFD");
 const text = (value: unknown): string | undefined => (typeof value === "string" && value !== "" ? storable(value) : undefined);
 
@@ -61,9 +61,9 @@ export async function recordCall(audit: CallAudit, path: string, access: Access,
   await audit
     .record({
       rpc: path,
-      principal: principal?.name ?? "anonymous",
+      principal: storable(principal?.name ?? "anonymous"),
       roles: principal?.roles ?? [],
-      onBehalfOf: principal?.onBehalfOf,
+      onBehalfOf: principal?.onBehalfOf === undefined ? undefined : storable(principal.onBehalfOf),
       reason: text(request.reason) ?? "",
       accountId: accountOf(access, request, (response ?? undefined) as Fields | undefined),
       before: null,
@@ -82,7 +82,7 @@ export async function recordRefusal(audit: CallAudit, path: string, access: Acce
   await audit
     .refused({
       rpc: path,
-      principal: callerOf(call, principal),
+      principal: storable(callerOf(call, principal)),
       roles: principal?.roles ?? [],
       accountId: access ? accountOf(access, request, undefined) : undefined,
       traceId: traceIdOf(call.metadata),

@@ -95,6 +95,25 @@ export function fromServiceError(error: unknown): unknown {
   return new UpstreamError(kind, details.message, details.reason ?? code.toString(), details.metadata);
 }
 
+/**
+ * A service's refusal that names a field of its request (INVALID_ARGUMENT's
+ * field, or the `field` of another refusal's metadata), re-raised as
+ * fromServiceError does with the field renamed by `rename`: to the caller's
+ * own name for it, e.g. a gateway route's body field. Other errors, and a
+ * field `rename` keeps (undefined), are returned as they are.
+ */
+export function renameField(error: unknown, rename: (field: string) => string | undefined): unknown {
+  if (typeof (error as ServiceError)?.code !== "number") return error;
+  const details = errorDetails(error);
+  const field = details.fieldViolations[0]?.field ?? details.metadata.field;
+  const renamed = field === undefined ? undefined : rename(field);
+  if (renamed === undefined || renamed === field) return error;
+  const domain = fromServiceError(error);
+  if (domain instanceof InvalidArgumentError) return new InvalidArgumentError(renamed, domain.problem);
+  if (domain instanceof DomainError) return new UpstreamError(domain.kind, domain.message, domain.reason, { ...domain.metadata, field: renamed });
+  return error;
+}
+
 /** A call to another Tollgate service whose error, if any, is re-raised here by fromServiceError. */
 export function upstream<T>(pending: Promise<T>): Promise<T> {
   return pending.catch((error: unknown) => {

@@ -19,7 +19,7 @@ export { type CallAudit, type AuditedCall } from "./audit.js";
 export { ON_BEHALF_OF, principalOf, type ServerAuth } from "./guard.js";
 export { RateLimiter, type RateLimit } from "./rate-limit.js";
 export { serverAuthFromEnv, serverSecurityFromEnv, clientCredentialFromEnv, type AuthEnvironment } from "./env.js";
-export { toServiceError, errorDetails, traceIdOf, fromServiceError, upstream, type ErrorDetails } from "./errors.js";
+export { toServiceError, errorDetails, traceIdOf, fromServiceError, renameField, upstream, type ErrorDetails } from "./errors.js";
 export { validatingDefinition, validateMessage, descriptors } from "./validation.js";
 export { fromProtoJson } from "./proto-json.js";
 export { FIELD_RULES, DEFAULT_MAX_ITEMS, DEFAULT_MAX_LENGTH, TIMESTAMP_RANGE, type FieldRule } from "./request-rules.js";

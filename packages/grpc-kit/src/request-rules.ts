@@ -23,8 +23,8 @@ export interface FieldRule {
   /** Integers (int32 and int64): inclusive bounds. */
   min?: bigint;
   max?: bigint;
-  /** A non-empty string must have this shape. */
-  format?: "uuid" | "digits";
+  /** A non-empty string must have this shape (email: one plain address, as HTML's email inputs take it). */
+  format?: "uuid" | "digits" | "email";
 }
 
 export const DEFAULT_MAX_LENGTH = 256;
@@ -73,9 +73,9 @@ export const FIELD_RULES: Record<string, FieldRule> = {
   "tollgate.entitlements.v1.UsageLimits.stop_message": TEXT,
   "tollgate.ledger.v1.DeployRequest.endpoint": { maxLength: 2048 },
   "tollgate.notifications.v1.WebhookEndpoint.url": { maxLength: 2048 },
-  "*.email": { maxLength: 320 },
-  "*.admin_emails": { maxLength: 320, maxItems: 20 },
-  "tollgate.notifications.v1.Preferences.email_recipients": { maxLength: 320, maxItems: 20 },
+  "*.email": { maxLength: 320, format: "email" },
+  "*.admin_emails": { maxLength: 320, maxItems: 20, format: "email" },
+  "tollgate.notifications.v1.Preferences.email_recipients": { maxLength: 320, maxItems: 20, format: "email" },
   "tollgate.notifications.v1.Preferences.webhooks": { maxItems: 10 },
   // Paging: a page token is a cursor this service handed out (digits, or an id for accounts and subjects).
   "tollgate.common.v1.PageRequest.page_size": { min: 0n, max: 500n },

@@ -75,6 +75,18 @@ export function validatingDefinition(serviceName: string, definition: ServiceDef
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DIGITS_PATTERN = /^\d{1,19}$/;
+/**
+ * One plain email address, as the HTML standard's email inputs accept it
+ * (https://html.spec.whatwg.org/#valid-e-mail-address): no display name, no
+ * group, no comment, no space or control character, which a mail library
+ * would otherwise read as another address or strip.
+ */
+const EMAIL_PATTERN = /^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
+const PATTERNS = {
+  uuid: [UUID_PATTERN, "must be a UUID"],
+  digits: [DIGITS_PATTERN, "must be a non-negative integer"],
+  email: [EMAIL_PATTERN, "must be one plain email address, like ops@example.com"],
+} as const;
 const INTEGER_SCALARS = new Set([
   ScalarType.INT32, ScalarType.INT64, ScalarType.UINT32, ScalarType.UINT64, ScalarType.SINT32, ScalarType.SINT64,
   ScalarType.FIXED32, ScalarType.FIXED64, ScalarType.SFIXED32, ScalarType.SFIXED64,
@@ -222,8 +234,7 @@ const unchecked: Check = () => undefined;
 function scalarCheck(scalar: ScalarType | undefined, rule: FieldRule): Check {
   if (scalar === ScalarType.STRING) {
     const maxLength = rule.maxLength ?? DEFAULT_MAX_LENGTH;
-    const pattern = rule.format === "uuid" ? UUID_PATTERN : rule.format === "digits" ? DIGITS_PATTERN : undefined;
-    const malformed = rule.format === "uuid" ? "must be a UUID" : "must be a non-negative integer";
+    const [pattern, malformed] = rule.format ? PATTERNS[rule.format] : [undefined, ""];
     return (value) => {
       const text = value as string;
       if (text.length > maxLength) throw new FieldRefusal(`must be at most ${maxLength} characters`);

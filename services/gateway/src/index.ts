@@ -191,7 +191,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (!token) throw new UnauthenticatedError("sign in first", "LOGIN_REQUIRED");
     try {
       const { payload } = await jwtVerify(token, key, { algorithms: ["HS256"], requiredClaims: ["exp"] });
-      if (typeof payload.sub !== "string" || !isRole(payload.role)) throw new Error("claims");
+      // A user name: not empty, no control character (it is recorded as who an action was for).
+      if (typeof payload.sub !== "string" || !/^[^\u0000-\u001f\u007f]+$/.test(payload.sub) || !isRole(payload.role)) throw new Error("claims");
       if (payload.exp! - Date.now() / 1000 > maxTokenSeconds) throw new Error("lives too long");
       (request as FastifyRequest & { user: User }).user = { username: payload.sub, role: payload.role };
       const context = consoleUser.getStore();

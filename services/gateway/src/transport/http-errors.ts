@@ -54,6 +54,16 @@ const CODE_BY_HTTP: Record<number, string> = {
 };
 
 /**
+ * The `field` of an answer: as the API names it. Every list's `page_size`
+ * and `page_token` query parameters are its request's `page.page_size` and
+ * `page.page_token`; a route whose body names a field otherwise renames it
+ * itself (renameField).
+ */
+function fieldOf(field: string | undefined): { field?: string } {
+  return field === undefined ? {} : { field: field.replace(/^page\.(page_size|page_token)$/, "$1") };
+}
+
+/**
  * The one place where errors become HTTP answers: the gateway's own, those of
  * the services it called, and the framework's (which keep their 4xx status).
  */
@@ -62,7 +72,7 @@ export function toHttpError(error: unknown): HttpError {
     const code = HTTP_BY_KIND[error.kind];
     return {
       status: code,
-      body: { error: { status: code, code: error.kind.toUpperCase(), message: error.message, reason: error.reason, ...(error instanceof InvalidArgumentError ? { field: error.field } : {}) } },
+      body: { error: { status: code, code: error.kind.toUpperCase(), message: error.message, reason: error.reason, ...fieldOf(error instanceof InvalidArgumentError ? error.field : error.metadata.field) } },
     };
   }
   if (typeof (error as { code?: unknown })?.code === "number" && "metadata" in (error as object)) {
@@ -78,7 +88,7 @@ export function toHttpError(error: unknown): HttpError {
           code: status[details.code] ?? "UNKNOWN",
           message: code === 500 ? "internal error" : details.message,
           // A refusal of another kind may name its field too (FAILED_PRECONDITION's `field` in its metadata).
-          ...(details.fieldViolations[0] ? { field: details.fieldViolations[0].field } : details.metadata.field ? { field: details.metadata.field } : {}),
+          ...fieldOf(details.fieldViolations[0]?.field ?? details.metadata.field),
           ...(details.reason ? { reason: details.reason } : {}),
         },
       },

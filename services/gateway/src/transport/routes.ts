@@ -1,8 +1,9 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { AlreadyExistsError, IdempotencyKeyReusedError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
-import { call, DEFAULT_MAX_LENGTH, errorDetails, fromProtoJson, MAX_PAGE_SIZE, page as paged, pageSize } from "@tollgate/grpc-kit";
+import { status } from "@grpc/grpc-js";
+import { AlreadyExistsError, FailedPreconditionError, IdempotencyKeyReusedError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
+import { call, DEFAULT_MAX_LENGTH, errorDetails, fromProtoJson, MAX_PAGE_SIZE, page as paged, pageSize, renameField } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, notificationsV1, pricingV1 } from "@tollgate/proto";
 import { currentTraceId, log } from "@tollgate/telemetry";
 import type { CallAuditLog } from "@tollgate/db";
@@ -50,8 +51,9 @@ const KIND_CHECKS: Record<FieldKind, [(value: unknown) => boolean, string]> = {
  */
 function bodyOf(request: FastifyRequest, fields: Record<string, FieldKind>): Body {
   checkedBodies.add(request);
-  const body = request.body ?? {};
-  if (typeof body !== "object" || Array.isArray(body)) throw new InvalidArgumentError("body", "must be a JSON object");
+  // No body at all is an empty one (a DELETE sends none); JSON's null is not an object.
+  const body = request.body === undefined ? {} : request.body;
+  if (body === null || typeof body !== "object" || Array.isArray(body)) throw new InvalidArgumentError("body", "must be a JSON object");
   const kinds: Record<string, FieldKind> = { reason: "text", ...fields };
   for (const [key, value] of Object.entries(body)) {
     const kind = kinds[key];
@@ -62,23 +64,34 @@ function bodyOf(request: FastifyRequest, fields: Record<string, FieldKind>): Bod
   return body as Body;
 }
 
-/** A service's INVALID_ARGUMENT naming a field under `prefix` (its request's nesting), renamed to the route's own body field. */
-function unprefixed(error: unknown, prefix: string): unknown {
-  if (typeof (error as { code?: unknown })?.code !== "number") return error;
-  const violation = errorDetails(error).fieldViolations[0];
-  if (!violation?.field.startsWith(prefix)) return error;
-  return new InvalidArgumentError(violation.field.slice(prefix.length), violation.description.replace(`${violation.field}: `, ""));
+/** A service call whose refusal names this route's body field rather than the field of the service's request (renameField). */
+function asBody<T>(pending: Promise<T>, rename: (field: string) => string | undefined): Promise<T> {
+  return pending.catch((error: unknown) => {
+    throw renameField(error, rename);
+  });
 }
 
+/** The service's `amount_micros` is the body's `amount`. */
+const amountField = (field: string) => (field === "amount_micros" ? "amount" : undefined);
+
 /** An ISO 8601 date and time with its offset, e.g. 2026-12-31T00:00:00Z: nothing a server's time zone or a lenient parser could read another way. */
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):(\d{2}))$/;
+
+/** Whether the parts of an ISO_TIME match name a real day and time (Date rolls 30 February over into March, and 24:00 into the next day). */
+function realTime([, year, month, day, hour, minute, second = "0", offsetHours = "0", offsetMinutes = "0"]: RegExpExecArray): boolean {
+  const date = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
+  return (
+    date.getUTCFullYear() === Number(year) && date.getUTCMonth() === Number(month) - 1 && date.getUTCDate() === Number(day) &&
+    Number(hour) < 24 && Number(minute) < 60 && Number(second) < 60 && Number(offsetHours) < 24 && Number(offsetMinutes) < 60
+  );
+}
 
 /** An optional time field (absent, null or empty: not given). */
 function optionalTime(value: unknown, field: string): Date | undefined {
   if (value === undefined || value === null || value === "") return undefined;
-  const time = typeof value === "string" && ISO_TIME.test(value) ? new Date(value) : undefined;
-  if (!time || Number.isNaN(time.getTime())) throw new InvalidArgumentError(field, "must be a date and time with its offset (ISO 8601), like 2026-12-31T00:00:00Z");
-  return time;
+  const parts = typeof value === "string" ? ISO_TIME.exec(value) : null;
+  if (!parts || !realTime(parts)) throw new InvalidArgumentError(field, "must be a real date and time with its offset (ISO 8601), like 2026-12-31T00:00:00Z");
+  return new Date(value as string);
 }
 
 /**
@@ -197,6 +210,9 @@ function auditCursor(token: string | undefined): { console: bigint | undefined; 
   return { console: part(match[1]!), calls: part(match[2]!) };
 }
 
+/** The key the services see for a user's Idempotency-Key: `console-` and a hash of the user and the key (fits the services' 128 characters, whatever the name). */
+const usersKey = (username: string, key: string): string => `console-${createHash("sha256").update(username).update("\n").update(key).digest("base64url")}`;
+
 export function registerRoutes(app: FastifyInstance, clients: Clients, audit: AuditStore, calls: CallAuditLog): void {
   const { entitlements, pricing, ledger, notifications } = clients;
 
@@ -225,7 +241,8 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     requireRole(user, spec.role, spec.name);
     const reason = requireReason((checkedBodies.has(request) ? (request.body as Body | undefined) : bodyOf(request, {}))?.reason);
     const given = String(request.headers["idempotency-key"] ?? "").trim() || undefined;
-    const key = given ?? `console-${randomUUID()}`;
+    // A key is its user's: the services see it with the user's name folded in, so another user's same key is another action.
+    const key = given ? usersKey(user.username, given) : `console-${randomUUID()}`;
     const replayed = given ? await replayable(user.username, given, spec) : null;
     const before = spec.before ? await spec.before() : null;
     const result = await spec.run(reason, key);
@@ -469,9 +486,12 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
       accountId: id,
       before: () => balanceOf(id),
       run: (reason, key) =>
-        call(ledger, ledger.grant, ledgerV1.GrantRequest.fromPartial({
-          accountId: id, poolKind, unit, amountMicros: amount.toString(), ...(expiresAt ? { expiresAt } : {}), reason, actor: userOf(request).username, idempotencyKey: key,
-        })),
+        asBody(
+          call(ledger, ledger.grant, ledgerV1.GrantRequest.fromPartial({
+            accountId: id, poolKind, unit, amountMicros: amount.toString(), ...(expiresAt ? { expiresAt } : {}), reason, actor: userOf(request).username, idempotencyKey: key,
+          })),
+          amountField,
+        ),
       after: (r) => ({ pool_id: r.poolId, entry_id: r.entryId, balance_micros: r.balanceMicros }),
     });
   });
@@ -487,7 +507,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
       target: `pool:${poolId}`,
       accountId: id,
       before: () => balanceOf(id),
-      run: (reason, key) => call(ledger, ledger.adjust, { accountId: id, poolId, amountMicros: amount.toString(), reason, actor: userOf(request).username, idempotencyKey: key }),
+      run: (reason, key) => asBody(call(ledger, ledger.adjust, { accountId: id, poolId, amountMicros: amount.toString(), reason, actor: userOf(request).username, idempotencyKey: key }), amountField),
       after: (r) => ({ entry_id: r.entryId, balance_micros: r.balanceMicros }),
     });
   });
@@ -527,10 +547,13 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
       accountId: id,
       before: async () => (await balanceOf(id)).budgets.find((b) => b.id === budgetId) ?? null,
       run: (reason, key) =>
-        call(ledger, ledger.setBudget, ledgerV1.SetBudgetRequest.fromPartial({
-          accountId: id, unit, scope, scopeId, limitMicros: limit.toString(), mode, perCycle, thresholdPercents: thresholds,
-          reason, actor: userOf(request).username, idempotencyKey: key,
-        })),
+        asBody(
+          call(ledger, ledger.setBudget, ledgerV1.SetBudgetRequest.fromPartial({
+            accountId: id, unit, scope, scopeId, limitMicros: limit.toString(), mode, perCycle, thresholdPercents: thresholds,
+            reason, actor: userOf(request).username, idempotencyKey: key,
+          })),
+          (field) => (field === "limit_micros" ? "limit" : undefined),
+        ),
       after: (r) => ({ budget: budgetView(r.budget!) }),
     });
   });
@@ -548,6 +571,30 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     });
   });
 
+  /**
+   * A plan prices with its rate table (the contract's `default` when it names
+   * none). One whose table has no version in effect would fail every charge
+   * of its accounts, so the console refuses to publish it or move an account
+   * to it, naming `field`.
+   */
+  async function requirePricedBy(plan: entitlementsV1.Plan, field: string): Promise<void> {
+    const tableId = plan.rateTableId || "default";
+    try {
+      await call(pricing, pricing.getRateTable, { tableId, version: "0", at: undefined, sequence: "0" });
+    } catch (error) {
+      if (errorDetails(error).code !== status.NOT_FOUND) throw error;
+      throw new FailedPreconditionError(
+        `plan ${plan.planId} prices with rate table ${tableId}, which has no version in effect: publish the rate table first, or name another`,
+        "RATE_TABLE_NOT_IN_EFFECT",
+        { field, rate_table_id: tableId },
+      );
+    }
+  }
+
+  /** SetAccountControls' fields as the routes' bodies name them: `spend_cap_micros` is `amount`, `limits[0].negative_limit_micros` is `negative_limit`. */
+  const controlsField = (field: string) =>
+    field === "spend_cap_micros" ? "amount" : field.startsWith("limits[0].") ? field.slice("limits[0].".length).replace(/_micros$/, "") : undefined;
+
   /** An action on the account row: its plan (entitlements ChangeAccountPlan), or its status, limits or spend cap (SetAccountControls). */
   const updateAccount = (
     request: FastifyRequest,
@@ -562,10 +609,12 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
       target: `account:${id}`,
       accountId: id,
       before: async () => accountView((await call(entitlements, entitlements.getAccount, { accountId: id })).account!),
-      run: (reason, key) =>
+      run: async (reason, key) =>
         "planId" in change
-          ? call(entitlements, entitlements.changeAccountPlan, { accountId: id, planId: change.planId, seats: 0, reason, idempotencyKey: key })
-          : call(entitlements, entitlements.setAccountControls, entitlementsV1.SetAccountControlsRequest.fromPartial({ accountId: id, ...change, reason, idempotencyKey: key })),
+          ? requirePricedBy((await call(entitlements, entitlements.getPlan, { planId: change.planId, version: "0" })).plan!, "plan_id").then(() =>
+              call(entitlements, entitlements.changeAccountPlan, { accountId: id, planId: change.planId, seats: 0, reason, idempotencyKey: key }),
+            )
+          : asBody(call(entitlements, entitlements.setAccountControls, entitlementsV1.SetAccountControlsRequest.fromPartial({ accountId: id, ...change, reason, idempotencyKey: key })), controlsField),
       after: (r) => ({ account: accountView(r.account!) }),
     });
   };
@@ -599,9 +648,10 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     return updateAccount(request, "operator", "set_spend_cap", { spendCapMicros: micros.toString() });
   });
 
-  app.post("/api/accounts/:id/plan", async (request) =>
-    updateAccount(request, "admin", "change_plan", { planId: required(bodyOf(request, { plan_id: "text" }).plan_id, "plan_id") }),
-  );
+  app.post("/api/accounts/:id/plan", async (request) => {
+    const planId = required(bodyOf(request, { plan_id: "text" }).plan_id, "plan_id");
+    return updateAccount(request, "admin", "change_plan", { planId });
+  });
 
   // A new version of a rate table (admin): its rates in the proto's JSON form (as /api/rate-tables answers them), effective now or from `effective_from`.
   app.post("/api/rate-tables", async (request) => {
@@ -636,7 +686,10 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
       name: "publish_plan",
       target: `plan:${plan.planId}`,
       accountId: null,
-      run: (reason, key) => call(entitlements, entitlements.publishPlan, { plan, actor: userOf(request).username, reason, idempotencyKey: key }),
+      run: async (reason, key) => {
+        await requirePricedBy(plan, "plan.rate_table_id");
+        return call(entitlements, entitlements.publishPlan, { plan, actor: userOf(request).username, reason, idempotencyKey: key });
+      },
       after: (r) => ({ plan: planView(r.plan!) }),
     });
   });
@@ -664,9 +717,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
       run: async (reason, key) => {
         const preferences = { ...(await current()), emailRecipients: (recipients as string[]).map((email) => email.trim()) };
         // The service names the field inside its request (preferences.email_recipients[i]); this route's body has it at the top.
-        return call(notifications, notifications.setPreferences, { preferences, idempotencyKey: key }).catch((error: unknown) => {
-          throw unprefixed(error, "preferences.");
-        });
+        return asBody(call(notifications, notifications.setPreferences, { preferences, idempotencyKey: key }), (field) => field.replace(/^preferences\./, ""));
       },
       after: (r) => ({ preferences: preferencesView(r.preferences!) }),
     });

@@ -352,7 +352,7 @@ export interface AnswerOf {
 
 export type LedgerErrorCode = "INVALID_ARGUMENT" | "NOT_FOUND" | "ALREADY_EXISTS" | "FAILED_PRECONDITION";
 
-/** A command the state machine refused; it wrote nothing. `field` names the request field for INVALID_ARGUMENT. */
+/** A command the state machine refused; it wrote nothing. `field` names the request field for INVALID_ARGUMENT (and a FAILED_PRECONDITION about one). */
 export interface LedgerError {
   code: LedgerErrorCode;
   reason: string;
@@ -376,6 +376,7 @@ export function notFound(what: string, id: string): LedgerError {
   return { code: "NOT_FOUND", reason: `${what.toUpperCase().replace(/\s+/g, "_")}_NOT_FOUND`, message: `${what} not found: ${id}`, missing: { what, id } };
 }
 
-export function precondition(reason: string, message: string): LedgerError {
-  return { code: "FAILED_PRECONDITION", reason, message };
+/** `field`: the request field the refusal is about, when one is (it goes in the error's metadata). */
+export function precondition(reason: string, message: string, field?: string): LedgerError {
+  return { code: "FAILED_PRECONDITION", reason, message, ...(field ? { field } : {}) };
 }

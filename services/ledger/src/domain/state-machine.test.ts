@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { unitTotals } from "./balance.js";
 import { Machine } from "./fixtures.js";
 import type { MeterCommand, StartWorkCommand } from "./commands.js";
+import { MAX_BALANCE_MICROS } from "./rules/grants.js";
 
 const credits = (m: Machine) => unitTotals(m.account, "credits", m.nowMs);
 
@@ -157,6 +158,20 @@ describe("the contract", () => {
     const bonus = m.ok(m.grant(5n, { expiresAtMs: m.nowMs + 10 }));
     m.nowMs += 10;
     expect(m.run(m.adjust(bonus.poolId, 1n))[0]).toMatchObject({ ok: false, error: { reason: "POOL_CLOSED" } });
+  });
+
+  it("a Grant or Adjust may not take the unit's balance past 10^18 micro-units (sums the ledger answers would overflow int64), and writes nothing", () => {
+    const m = Machine.open({ allotmentMicros: 100n });
+    const big = m.ok(m.grant(MAX_BALANCE_MICROS - 200n));
+    expect(big.balanceMicros).toBe(MAX_BALANCE_MICROS - 100n);
+    expect(m.run(m.grant(101n))[0]).toMatchObject({ ok: false, error: { code: "FAILED_PRECONDITION", reason: "BALANCE_LIMIT", field: "amount_micros", message: expect.stringContaining("above the largest a balance may be") } });
+    expect(m.last!.writes).toEqual([]);
+    expect(m.run(m.adjust(big.poolId, 101n))[0]).toMatchObject({ ok: false, error: { reason: "BALANCE_LIMIT" } });
+    expect(m.last!.writes).toEqual([]);
+    // Up to the limit, and any debit from there.
+    expect(m.ok(m.adjust(big.poolId, 100n)).balanceMicros).toBe(MAX_BALANCE_MICROS);
+    expect(m.ok(m.adjust(big.poolId, -1n)).balanceMicros).toBe(MAX_BALANCE_MICROS - 1n);
+    expect(credits(m).balanceMicros).toBe(MAX_BALANCE_MICROS - 1n);
   });
 
   it("a Grant makes a bonus, add-on or free-grant pool: the cycle's pools (monthly, spend cap) are opened by rollover alone", () => {

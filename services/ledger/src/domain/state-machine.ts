@@ -20,7 +20,7 @@
  * | 3 | error | `ALREADY_EXISTS` `IDEMPOTENCY_KEY_REUSED` | the key was used with another request |
  * | 4 | — | — | expired holds of the account give back what they reserve and expired pools close (before any write, Grant and Adjust included) |
  * | 5 | error | `INVALID_ARGUMENT` `expires_at` | a Grant whose expiry is not in the future |
- * | 5 | error | `FAILED_PRECONDITION` | `UNIT_MISMATCH` (Charge or ExtendHold in another unit than its hold), `RATE_TABLE_PINNED` (Charge or ExtendHold on a hold priced at another rate table version than the hold's: the use case prices it again at the hold's, rules/running-total.ts), `HOLD_USAGE_LINES` (a Charge naming a 101st different thing on one hold: its running total is bounded, rules/running-total.ts), `HOLD_CLOSED` (Charge or ExtendHold on a charged or released hold), `HOLD_EXPIRED` (ExtendHold of an expired hold), `POOL_CLOSED` (Adjust of a closed pool), `ADJUSTMENT_BELOW_LIMIT`, `NO_POOL` (an overdraft with no pool to carry it), `WORK_EXISTS`, `NOT_A_CHARGE` (ReverseCharge of an entry that is not a charge), `ALREADY_REVERSED` (of a charge reversed before), `POOL_CLOSED` (of a charge drawn from a pool that has closed since) |
+ * | 5 | error | `FAILED_PRECONDITION` | `UNIT_MISMATCH` (Charge or ExtendHold in another unit than its hold), `RATE_TABLE_PINNED` (Charge or ExtendHold on a hold priced at another rate table version than the hold's: the use case prices it again at the hold's, rules/running-total.ts), `HOLD_USAGE_LINES` (a Charge naming a 101st different thing on one hold: its running total is bounded, rules/running-total.ts), `HOLD_CLOSED` (Charge or ExtendHold on a charged or released hold), `HOLD_EXPIRED` (ExtendHold of an expired hold), `BALANCE_LIMIT` (Grant or Adjust past MAX_BALANCE_MICROS, rules/grants.ts), `POOL_CLOSED` (Adjust of a closed pool), `ADJUSTMENT_BELOW_LIMIT`, `NO_POOL` (an overdraft with no pool to carry it), `WORK_EXISTS`, `NOT_A_CHARGE` (ReverseCharge of an entry that is not a charge), `ALREADY_REVERSED` (of a charge reversed before), `POOL_CLOSED` (of a charge drawn from a pool that has closed since) |
  * | 6 | denial | `ACCOUNT_SUSPENDED` | Authorize, StartWork |
  * | 7 | denial | `NOT_ELIGIBLE` | Authorize: the plan rule's reason in `message` |
  * | 8 | denial | `BUDGET_EXCEEDED` | Authorize, ExtendHold, StartWork: the amount does not fit in a hard budget over its attribution (rules/budgets.ts) |
@@ -65,7 +65,7 @@ import { budgetAnswer, budgetCap, budgetIdOf, chargeBudgets, hardRoom, liftedBud
 import { autoReload } from "./rules/auto-reload.js";
 import { deny } from "./rules/denial.js";
 import { drawDown, drawdownOrder } from "./rules/drawdown.js";
-import { adjustedGrant, grantPool, poolByGrantKey } from "./rules/grants.js";
+import { adjustedGrant, balanceHasRoom, grantPool, MAX_BALANCE_MICROS, poolByGrantKey } from "./rules/grants.js";
 import { chargeHold, expireHolds, extension, isClosedByCaller, remaining, reserved } from "./rules/holds.js";
 import { checkKey, recall, remember, workKey } from "./rules/idempotency.js";
 import { limitsFor, newWork, stopsRunningWork, type AppliedLimits } from "./rules/kind-limits.js";
@@ -524,12 +524,24 @@ function extendHold(work: Work, c: ExtendHoldCommand, ctx: BatchContext): Ledger
   };
 }
 
+/** A grant or adjustment that would take the unit's balance past MAX_BALANCE_MICROS is refused, naming its amount. */
+function balanceLimit(balanceMicros: bigint, addMicros: bigint, unit: string, what: string): LedgerError | null {
+  if (balanceHasRoom(balanceMicros, addMicros)) return null;
+  return precondition(
+    "BALANCE_LIMIT",
+    `the ${what} would take the ${unit} balance to ${formatAmount(balanceMicros + addMicros, unit as Unit)}, above the largest a balance may be (${formatAmount(MAX_BALANCE_MICROS, unit as Unit)})`,
+    "amount_micros",
+  );
+}
+
 function grant(work: Work, c: GrantCommand, ctx: BatchContext): LedgerError | { value: AnswerOf["grant"] } {
   // Checked after the key: a replay answers the same once the expiry has passed.
   if (c.expiresAtMs !== null && c.expiresAtMs <= ctx.nowMs) return invalid("expires_at", "must be in the future");
   const a = work.account;
   const grantKey = `grant:${a.accountId}:${c.idempotencyKey}`;
   const already = poolByGrantKey(a, grantKey);
+  const room = already ? null : balanceLimit(unitTotals(a, c.unit, ctx.nowMs).balanceMicros, c.amountMicros, c.unit, "grant");
+  if (room) return room;
   const granted = grantPool(a, {
     unit: c.unit, kind: c.kind, amountMicros: c.amountMicros, expiresAtMs: c.expiresAtMs, priority: c.priority, grantKey,
     reason: c.reason, actor: c.actor, traceId: c.traceId, reload: c.reload, ...(c.onBehalfOf ? { onBehalfOf: c.onBehalfOf } : {}),
@@ -548,6 +560,8 @@ function adjust(work: Work, c: AdjustCommand, ctx: BatchContext): LedgerError | 
     const limit = formatAmount(-(unit?.negativeLimitMicros ?? 0n), pool.unit as Unit);
     return precondition("ADJUSTMENT_BELOW_LIMIT", `the adjustment would take the available balance to ${formatAmount(totals.availableMicros + c.amountMicros, pool.unit as Unit)}, below the negative limit (${limit})`);
   }
+  const room = balanceLimit(totals.balanceMicros, c.amountMicros, pool.unit, "adjustment");
+  if (room) return room;
   const entryId = ctx.ids.entryId();
   work.add([
     {

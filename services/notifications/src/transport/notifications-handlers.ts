@@ -156,8 +156,14 @@ export function notificationsHandlers(
     setPreferences: unary(async (request: notificationsV1.SetPreferencesRequest) => {
       const p = request.preferences;
       if (!p?.accountId) throw new InvalidArgumentError("preferences.account_id", "is required");
+      // Each is one plain email address (grpc-kit's request rules refused anything else); once each, whatever its case.
       p.emailRecipients.forEach((email, i) => {
-        if (!/^[^\s@]+@[^\s@]+$/.test(email)) throw new InvalidArgumentError(`preferences.email_recipients[${i}]`, `not an email address: ${email}`);
+        const first = p.emailRecipients.findIndex((other) => other.toLowerCase() === email.toLowerCase());
+        if (first < i) throw new InvalidArgumentError(`preferences.email_recipients[${i}]`, `repeats email_recipients[${first}] (${p.emailRecipients[first]})`);
+      });
+      p.webhooks.forEach((w, i) => {
+        const first = p.webhooks.findIndex((other) => other.url === w.url);
+        if (first < i) throw new InvalidArgumentError(`preferences.webhooks[${i}].url`, `repeats webhooks[${first}]: one endpoint, one secret`);
       });
       await requireAccount(p.accountId);
       const existing = await store.preferences(p.accountId);

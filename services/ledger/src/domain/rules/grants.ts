@@ -15,6 +15,19 @@ export interface PoolGrant {
   reload: Pool["reload"];
 }
 
+/**
+ * The largest a unit's balance may grow to by grants and adjustments: 10^18
+ * micro-units (a trillion credits), beyond any account and far enough below
+ * int64's 9.2 × 10^18 that the balances, grants and usage the ledger answers
+ * as sums never overflow it. (Each amount is at most 10^15; without this,
+ * enough of them overflowed an account's balance, which then could not be
+ * read.)
+ */
+export const MAX_BALANCE_MICROS = 10n ** 18n;
+
+/** Whether adding `addMicros` keeps a unit's balance within MAX_BALANCE_MICROS (a debit always does). */
+export const balanceHasRoom = (balanceMicros: bigint, addMicros: bigint): boolean => addMicros <= 0n || balanceMicros + addMicros <= MAX_BALANCE_MICROS;
+
 export function poolByGrantKey(account: AccountState, grantKey: string): Pool | undefined {
   for (const pool of account.pools.values()) if (pool.grantKey === grantKey) return pool;
   return undefined;

@@ -103,7 +103,7 @@ export function raise(error: LedgerError): never {
       thrown = new IdempotencyKeyReusedError(error.key ?? "");
       break;
     case "FAILED_PRECONDITION":
-      thrown = new FailedPreconditionError(error.message, error.reason);
+      thrown = new FailedPreconditionError(error.message, error.reason, error.field ? { field: error.field } : {});
       break;
   }
   throw thrown;

@@ -374,7 +374,7 @@ export interface Subject {
    * Bound: at most 128 characters.
    */
   parentId: string;
-  /** Bound: at most 320 characters. */
+  /** Bound: at most 320 characters; one plain email address (empty: none). */
   email: string;
   /** Bound: from 1970-01-01 and before 2200-01-01 UTC. */
   createdAt: Date | undefined;
@@ -659,7 +659,10 @@ export interface CreateAccountRequest {
   cycleAnchor:
     | Date
     | undefined;
-  /** Bound: at most 20 items; each at most 320 characters. */
+  /**
+   * Bound: at most 20 items; each at most 320 characters, one plain email
+   * address (like ops@example.com: no name, group or comment).
+   */
   adminEmails: string[];
   /** Bound: from 0 to 1000000000000000. */
   spendCapMicros: string;

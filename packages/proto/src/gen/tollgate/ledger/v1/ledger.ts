@@ -16800,6 +16800,10 @@ export const LedgerServiceService = {
     responseSerialize: (value: ExtendHoldResponse): Buffer => Buffer.from(ExtendHoldResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ExtendHoldResponse => ExtendHoldResponse.decode(value),
   },
+  /**
+   * A new pool with a reason (support). A grant that would take the unit's
+   * balance above 10^18 micro-units is FAILED_PRECONDITION BALANCE_LIMIT.
+   */
   grant: {
     path: "/tollgate.ledger.v1.LedgerService/Grant" as const,
     requestStream: false as const,
@@ -16811,7 +16815,8 @@ export const LedgerServiceService = {
   },
   /**
    * Credits or debits one pool with a reason (support). A debit may not take
-   * balance − held below the negative limit (ADJUSTMENT_BELOW_LIMIT); an
+   * balance − held below the negative limit (ADJUSTMENT_BELOW_LIMIT), nor a
+   * credit the balance above 10^18 micro-units (BALANCE_LIMIT); an
    * Adjust of a closed pool is POOL_CLOSED.
    */
   adjust: {
@@ -17223,10 +17228,15 @@ export interface LedgerServiceServer extends UntypedServiceImplementation {
    * released one HOLD_CLOSED.
    */
   extendHold: handleUnaryCall<ExtendHoldRequest, ExtendHoldResponse>;
+  /**
+   * A new pool with a reason (support). A grant that would take the unit's
+   * balance above 10^18 micro-units is FAILED_PRECONDITION BALANCE_LIMIT.
+   */
   grant: handleUnaryCall<GrantRequest, GrantResponse>;
   /**
    * Credits or debits one pool with a reason (support). A debit may not take
-   * balance − held below the negative limit (ADJUSTMENT_BELOW_LIMIT); an
+   * balance − held below the negative limit (ADJUSTMENT_BELOW_LIMIT), nor a
+   * credit the balance above 10^18 micro-units (BALANCE_LIMIT); an
    * Adjust of a closed pool is POOL_CLOSED.
    */
   adjust: handleUnaryCall<AdjustRequest, AdjustResponse>;
@@ -17457,6 +17467,10 @@ export interface LedgerServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ExtendHoldResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * A new pool with a reason (support). A grant that would take the unit's
+   * balance above 10^18 micro-units is FAILED_PRECONDITION BALANCE_LIMIT.
+   */
   grant(
     request: GrantRequest,
     callback: (error: ServiceError | null, response: GrantResponse) => void,
@@ -17474,7 +17488,8 @@ export interface LedgerServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Credits or debits one pool with a reason (support). A debit may not take
-   * balance − held below the negative limit (ADJUSTMENT_BELOW_LIMIT); an
+   * balance − held below the negative limit (ADJUSTMENT_BELOW_LIMIT), nor a
+   * credit the balance above 10^18 micro-units (BALANCE_LIMIT); an
    * Adjust of a closed pool is POOL_CLOSED.
    */
   adjust(

@@ -270,9 +270,16 @@ export interface WebhookEndpoint {
 export interface Preferences {
   /** Bound: at most 128 characters. */
   accountId: string;
-  /** Bound: at most 20 items; each at most 320 characters. */
+  /**
+   * Bound: at most 20 items; each at most 320 characters, one plain email
+   * address (like ops@example.com: no name, group or comment), once
+   * whatever its case.
+   */
   emailRecipients: string[];
-  /** Bound: at most 10 items. */
+  /**
+   * One endpoint per URL (a URL given twice is INVALID_ARGUMENT).
+   * Bound: at most 10 items.
+   */
   webhooks: WebhookEndpoint[];
   /**
    * rule name → channels that deliver it; an absent rule uses the defaults.
