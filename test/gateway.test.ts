@@ -10,7 +10,8 @@ import { startGateway, type Gateway } from "@tollgate/gateway";
 import { buildServices } from "../scripts/build-services.js";
 import { spawnService, stopProcesses } from "../scripts/services.js";
 import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
-import { call, ROLES } from "@tollgate/grpc-kit";
+import { Metadata } from "@grpc/grpc-js";
+import { call, createClient, ON_BEHALF_OF, ROLES } from "@tollgate/grpc-kit";
 import { startPricingService, type PricingService } from "@tollgate/pricing";
 import { commonV1, entitlementsV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
 import { replies, seedStarter } from "./fixtures.js";
@@ -371,6 +372,36 @@ describe("console gateway", () => {
     expect(other.body.entry_id).not.toBe(first.body.entry_id);
     expect(other.body.audit_id).not.toBe(first.body.audit_id);
     expect(BigInt(other.body.balance_micros) - BigInt(first.body.balance_micros)).toBe(2_000_000n);
+
+    // An action audited by a gateway from before keys were the user's sent the key as it came (and its row holds it so):
+    // its retry after the upgrade sends that key again, so the ledger replays the grant rather than granting twice.
+    // The older gateway's call: its credential, for otto, the key as sent.
+    const asGateway = createClient(ledgerV1.LedgerServiceClient, platform.ledger.address, platform.serviceCredentials("gateway", ROLES));
+    const forOtto = new Metadata();
+    forOtto.set(ON_BEHALF_OF, "otto");
+    const legacy = await new Promise<ledgerV1.GrantResponse>((resolve, reject) =>
+      asGateway.grant(
+        ledgerV1.GrantRequest.fromPartial({
+          accountId: "acme", poolKind: entitlementsV1.PoolKind.POOL_KIND_BONUS, unit: commonV1.Unit.UNIT_CREDITS, amountMicros: "2000000", reason: "shared key", actor: "otto", idempotencyKey: "legacy-key-1",
+        }),
+        forOtto,
+        (error, response) => (error ? reject(error) : resolve(response!)),
+      ),
+    ).finally(() => asGateway.close());
+    const sql = new pg.Client({ connectionString: db.url });
+    await sql.connect();
+    try {
+      await sql.query(
+        `insert into gateway.audit_log (actor, role, action, target, account_id, reason, before, after, trace_id, idempotency_key, created_at)
+         values ('otto', 'operator', 'grant', 'account:acme', 'acme', 'shared key', null, $1, '', 'legacy-key-1', now())`,
+        [JSON.stringify({ pool_id: legacy.poolId, entry_id: legacy.entryId, balance_micros: legacy.balanceMicros })],
+      );
+    } finally {
+      await sql.end();
+    }
+    const retried = await api("/api/accounts/acme/grants", { method: "POST", token: operator, body, headers: { "idempotency-key": "legacy-key-1" } });
+    expect(retried).toMatchObject({ status: 200, body: { entry_id: legacy.entryId, pool_id: legacy.poolId } });
+    expect((await api("/api/accounts/acme", { token: operator })).body.balance.units[0].balance_micros).toBe(legacy.balanceMicros);
   });
 
   it("refuses a plan whose rate table has no version in effect, to publish or to move an account to, naming the field", async () => {
@@ -770,7 +801,7 @@ describe("plans from the console", () => {
     const sql = new pg.Client({ connectionString: db.url });
     await sql.connect();
     try {
-      await sql.query(`update gateway.audit_log set created_at = now() - interval '2 days' where idempotency_key = 'publish-console-plan'`);
+      await sql.query(`update gateway.audit_log set created_at = now() - interval '2 days' where audit_id = $1`, [published.body.audit_id]);
     } finally {
       await sql.end();
     }

@@ -223,13 +223,17 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
    * this answers). Anything else would act again without a row of its own: 409.
    */
   async function replayable(actor: string, key: string, spec: { name: string; target: string }) {
-    const first = await audit.recorded(actor, key);
-    if (!first) return null;
-    if (first.action !== spec.name || first.target !== spec.target) throw new IdempotencyKeyReusedError(key);
-    if (Date.now() - first.createdAt.getTime() > REPLAY_WINDOW_MS) {
-      throw new AlreadyExistsError(`idempotency key ${key} was first used ${first.createdAt.toISOString()}, too long ago to replay: send a new key`, "IDEMPOTENCY_KEY_EXPIRED", { idempotency_key: key });
+    // Its audit row holds the key the services saw: the user's (usersKey), or, for an action audited before keys were the user's, the key as sent.
+    for (const sent of [usersKey(actor, key), key]) {
+      const first = await audit.recorded(actor, sent);
+      if (!first) continue;
+      if (first.action !== spec.name || first.target !== spec.target) throw new IdempotencyKeyReusedError(key);
+      if (Date.now() - first.createdAt.getTime() > REPLAY_WINDOW_MS) {
+        throw new AlreadyExistsError(`idempotency key ${key} was first used ${first.createdAt.toISOString()}, too long ago to replay: send a new key`, "IDEMPOTENCY_KEY_EXPIRED", { idempotency_key: key });
+      }
+      return { first, sent };
     }
-    return first;
+    return null;
   }
 
   /** Runs a support action: role check, reason, before/after, and an audit row with the trace id. */
@@ -241,9 +245,11 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     requireRole(user, spec.role, spec.name);
     const reason = requireReason((checkedBodies.has(request) ? (request.body as Body | undefined) : bodyOf(request, {}))?.reason);
     const given = String(request.headers["idempotency-key"] ?? "").trim() || undefined;
-    // A key is its user's: the services see it with the user's name folded in, so another user's same key is another action.
-    const key = given ? usersKey(user.username, given) : `console-${randomUUID()}`;
-    const replayed = given ? await replayable(user.username, given, spec) : null;
+    const replay = given ? await replayable(user.username, given, spec) : null;
+    const replayed = replay?.first ?? null;
+    // A key is its user's: the services see it with the user's name folded in, so another user's same key is another action
+    // (a retry sends what its first request sent, so the service replays that one's answer).
+    const key = replay?.sent ?? (given ? usersKey(user.username, given) : `console-${randomUUID()}`);
     const before = spec.before ? await spec.before() : null;
     const result = await spec.run(reason, key);
     // A replay answers the first request's audit row; a new action writes its own.
@@ -257,7 +263,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
       before,
       after: spec.after ? spec.after(result) : result,
       traceId: currentTraceId(),
-      idempotencyKey: given ?? null,
+      idempotencyKey: given ? key : null,
     });
     return { ...(spec.after ? (spec.after(result) as object) : (result as object)), audit_id: row.auditId };
   }
