@@ -332,6 +332,10 @@ describe("console gateway", () => {
       expect(await grant({ expires_at }), String(expires_at)).toMatchObject({ status: 400, body: { error: { field: "expires_at" } } });
     }
     expect(await grant({ expires_at: "2027-12-31T23:59:59.5+01:00" })).toMatchObject({ status: 200 });
+    // Keys an object inherits are no fields either (they reached the type table: a 500).
+    for (const key of ["constructor", "toString", "hasOwnProperty"]) {
+      expect(await grant({ [key]: "x" }), key).toMatchObject({ status: 400, body: { error: { field: key, message: expect.stringContaining("is not a field of this request") } } });
+    }
     // JSON's null is not a body.
     const nullBody = await fetch(`${gateway.url}/api/accounts/acme/grants`, { method: "POST", headers: { authorization: `Bearer ${operator}`, "content-type": "application/json" }, body: "null" });
     expect({ status: nullBody.status, body: await nullBody.json() }).toMatchObject({ status: 400, body: { error: { field: "body" } } });
@@ -841,17 +845,19 @@ describe("notifications from the console", () => {
       expect(await set(operator, { email_recipients: [address], reason: "customer asked" }), address).toMatchObject({ status: 400, body: { error: { field: "email_recipients[0]" } } });
     }
     expect(await set(operator, { email_recipients: ["ops@alerted.example", "OPS@alerted.example"], reason: "customer asked" })).toMatchObject({ status: 400, body: { error: { field: "email_recipients[1]", message: expect.stringContaining("repeats") } } });
+    // An empty one would have sent the admins' alerts nowhere.
+    expect(await set(operator, { email_recipients: [" "], reason: "customer asked" })).toMatchObject({ status: 400, body: { error: { field: "email_recipients[0]", message: expect.stringContaining("must not be empty") } } });
 
-    const saved = await set(operator, { email_recipients: ["ops@alerted.example", " billing@alerted.example "], reason: "customer asked for the ops list" });
-    expect(saved).toMatchObject({ status: 200, body: { preferences: { email_recipients: ["ops@alerted.example", "billing@alerted.example"] }, audit_id: expect.any(String) } });
+    const saved = await set(operator, { email_recipients: ["ops@alerted.example", " billing@alerted.example ", "josé@bücher.example"], reason: "customer asked for the ops list" });
+    expect(saved).toMatchObject({ status: 200, body: { preferences: { email_recipients: ["ops@alerted.example", "billing@alerted.example", "josé@bücher.example"] }, audit_id: expect.any(String) } });
     // The webhook (its stored secret) and the per-rule channels are as they were.
     const stored = (await call(notifications, notifications.getPreferences, { accountId: "alerted" })).preferences!;
-    expect(stored).toMatchObject({ emailRecipients: ["ops@alerted.example", "billing@alerted.example"], webhooks: [{ url: "https://hooks.alerted.example/tollgate", secret: shown.body.webhooks[0].secret_fingerprint }] });
+    expect(stored).toMatchObject({ emailRecipients: ["ops@alerted.example", "billing@alerted.example", "josé@bücher.example"], webhooks: [{ url: "https://hooks.alerted.example/tollgate", secret: shown.body.webhooks[0].secret_fingerprint }] });
     expect(stored.channelsByRule).toEqual({ threshold_50: { channels: [notificationsV1.Channel.CHANNEL_WEBHOOK] } });
     const audit = await api("/api/audit?account_id=alerted", { token: operator });
     expect(audit.body.data).toEqual(expect.arrayContaining([expect.objectContaining({
       action: "set_email_recipients", actor: "otto", target: "account:alerted", reason: "customer asked for the ops list",
-      before: expect.objectContaining({ email_recipients: [] }), after: expect.objectContaining({ preferences: expect.objectContaining({ email_recipients: ["ops@alerted.example", "billing@alerted.example"] }) }),
+      before: expect.objectContaining({ email_recipients: [] }), after: expect.objectContaining({ preferences: expect.objectContaining({ email_recipients: ["ops@alerted.example", "billing@alerted.example", "josé@bücher.example"] }) }),
     })]));
   });
 

@@ -32,12 +32,17 @@ const direct: RequestScope = (fn) => fn();
 
 /**
  * Who a change is recorded as: the authenticated principal, and the person it
- * acted for; with authentication off, the actor the request names.
+ * acted for; with authentication off, the actor the request names, or
+ * `unauthenticated` for a request that names none (SetAccountControls and
+ * ChangeAccountPlan have no field for it).
  */
 export function actorOf(context: CallContext, requested: string): { actor: string; onBehalfOf: string | undefined } {
   const principal = context.principal;
-  return principal ? { actor: principal.name, onBehalfOf: principal.onBehalfOf } : { actor: requested, onBehalfOf: undefined };
+  return principal ? { actor: principal.name, onBehalfOf: principal.onBehalfOf } : { actor: requested || UNAUTHENTICATED_ACTOR, onBehalfOf: undefined };
 }
+
+/** The actor of a change made with authentication off by a request that names none. */
+export const UNAUTHENTICATED_ACTOR = "unauthenticated";
 
 /** A request the validating deserializer refused (validation.ts) is answered INVALID_ARGUMENT before the handler runs. */
 function checkRequest(request: unknown): void {

@@ -18,6 +18,8 @@
 export interface FieldRule {
   /** Strings (and each string of a list): at most this many characters. */
   maxLength?: number;
+  /** Strings (and each string of a list): at least this many characters (1: not empty). */
+  minLength?: number;
   /** Lists and maps: at most this many entries. */
   maxItems?: number;
   /** Integers (int32 and int64): inclusive bounds. */
@@ -74,8 +76,8 @@ export const FIELD_RULES: Record<string, FieldRule> = {
   "tollgate.ledger.v1.DeployRequest.endpoint": { maxLength: 2048 },
   "tollgate.notifications.v1.WebhookEndpoint.url": { maxLength: 2048 },
   "*.email": { maxLength: 320, format: "email" },
-  "*.admin_emails": { maxLength: 320, maxItems: 20, format: "email" },
-  "tollgate.notifications.v1.Preferences.email_recipients": { maxLength: 320, maxItems: 20, format: "email" },
+  "*.admin_emails": { minLength: 1, maxLength: 320, maxItems: 20, format: "email" },
+  "tollgate.notifications.v1.Preferences.email_recipients": { minLength: 1, maxLength: 320, maxItems: 20, format: "email" },
   "tollgate.notifications.v1.Preferences.webhooks": { maxItems: 10 },
   // Paging: a page token is a cursor this service handed out (digits, or an id for accounts and subjects).
   "tollgate.common.v1.PageRequest.page_size": { min: 0n, max: 500n },

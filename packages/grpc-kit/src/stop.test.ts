@@ -15,12 +15,22 @@ it("runs the steps in order, each after the one before has finished", async () =
   expect(ran).toEqual(["consumer", "server", "database"]);
 });
 
-it("names a step still running after its time in the log and goes on with the rest", async () => {
+it("names a step still running after its time in the log, goes on with the rest, then says the stop was not clean", async () => {
   const lines = logged();
   const ran: string[] = [];
-  await stopInOrder("notifications", { "ledger event consumer": () => new Promise(() => {}), database: () => void ran.push("database") }, 20);
+  const stopping = stopInOrder("notifications", { "ledger event consumer": () => new Promise(() => {}), database: () => void ran.push("database") }, { stepTimeoutMs: 1_000 });
+  await expect(stopping).rejects.toThrow("the shutdown step ledger event consumer was still running after 1000 ms");
   expect(ran).toEqual(["database"]);
-  expect(lines()).toEqual([expect.objectContaining({ level: "warn", service: expect.any(String), step: "ledger event consumer", timeoutMs: 20, msg: expect.stringContaining("leaving it behind") })]);
+  expect(lines()).toEqual([expect.objectContaining({ level: "warn", service: expect.any(String), step: "ledger event consumer", timeoutMs: 1_000, msg: expect.stringContaining("leaving it behind") })]);
+});
+
+it("gives the steps after a slow one only what is left of the whole stop's time (but a second each)", async () => {
+  const lines = logged();
+  const slow = () => new Promise((resolve) => setTimeout(resolve, 1_500));
+  const stopping = stopInOrder("ledger", { jobs: slow, "gRPC server": () => new Promise(() => {}), database: () => undefined }, { stepTimeoutMs: 5_000, totalTimeoutMs: 2_000 });
+  await expect(stopping).rejects.toThrow("gRPC server");
+  // 2 s in all: the server's step had the half second left, raised to the one-second floor.
+  expect(lines()).toEqual([expect.objectContaining({ step: "gRPC server", timeoutMs: 1_000 })]);
 });
 
 it("runs every step when one throws, then throws what failed", async () => {

@@ -1,23 +1,32 @@
 import { log } from "@tollgate/telemetry";
 
-/** How long one shutdown step may run before it is named in the log and left behind. */
-export const STOP_STEP_TIMEOUT_MS = 10_000;
+/** How long one shutdown step may run before it is named in the log and left behind (longer than a gRPC server's 10 s drain, which ends itself). */
+export const STOP_STEP_TIMEOUT_MS = 12_000;
+/** How long a whole stop may take: within Kubernetes' 30 s grace period, with time to exit. */
+export const STOP_TIMEOUT_MS = 25_000;
 
 /**
  * Runs a service's shutdown steps in order, each named. A step still running
- * after `stepTimeoutMs` is logged by name and left behind, so the steps after
- * it still run and the service stops within its grace period (Kubernetes
- * gives 30 s) even when one part is stuck: a call to a peer already gone, a
- * query waiting on a lock, a mail server that stopped answering. What a
+ * after its time (`stepTimeoutMs`, and no later than `totalTimeoutMs` after
+ * the stop began, but at least a second) is logged by name and left behind,
+ * so the steps after it still run and the service stops within its grace
+ * period even when one part is stuck: a call to a peer already gone, a query
+ * waiting on a lock, a mail server that stopped answering. What a
  * left-behind step was doing is redone after a restart (events are re-read
  * from the stored offset; a delivery's lease expires and it is retried).
  *
- * A step that throws does not stop the others; once all have run, the
- * failures are thrown together.
+ * A step that throws or is left behind does not stop the others; once all
+ * have run, they are thrown together, so the process exits with an error.
  */
-export async function stopInOrder(service: string, steps: Record<string, () => unknown>, stepTimeoutMs = STOP_STEP_TIMEOUT_MS): Promise<void> {
+export async function stopInOrder(
+  service: string,
+  steps: Record<string, () => unknown>,
+  { stepTimeoutMs = STOP_STEP_TIMEOUT_MS, totalTimeoutMs = STOP_TIMEOUT_MS }: { stepTimeoutMs?: number; totalTimeoutMs?: number } = {},
+): Promise<void> {
+  const deadline = Date.now() + totalTimeoutMs;
   const failures: unknown[] = [];
   for (const [step, run] of Object.entries(steps)) {
+    const timeoutMs = Math.max(1_000, Math.min(stepTimeoutMs, deadline - Date.now()));
     let timer: NodeJS.Timeout | undefined;
     const outcome = await Promise.race([
       Promise.resolve()
@@ -30,10 +39,13 @@ export async function stopInOrder(service: string, steps: Record<string, () => u
             return "failed" as const;
           },
         ),
-      new Promise<"timed out">((resolve) => (timer = setTimeout(() => resolve("timed out"), stepTimeoutMs))),
+      new Promise<"timed out">((resolve) => (timer = setTimeout(() => resolve("timed out"), timeoutMs))),
     ]);
     clearTimeout(timer);
-    if (outcome === "timed out") log().warn({ service, step, timeoutMs: stepTimeoutMs }, "a shutdown step is still running; leaving it behind");
+    if (outcome === "timed out") {
+      log().warn({ service, step, timeoutMs }, "a shutdown step is still running; leaving it behind");
+      failures.push(new Error(`${service}: the shutdown step ${step} was still running after ${timeoutMs} ms`));
+    }
   }
   if (failures.length === 1) throw failures[0];
   if (failures.length > 1) throw new AggregateError(failures, `${failures.length} shutdown steps of ${service} failed`);

@@ -76,12 +76,14 @@ export function validatingDefinition(serviceName: string, definition: ServiceDef
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DIGITS_PATTERN = /^\d{1,19}$/;
 /**
- * One plain email address, as the HTML standard's email inputs accept it
- * (https://html.spec.whatwg.org/#valid-e-mail-address): no display name, no
- * group, no comment, no space or control character, which a mail library
- * would otherwise read as another address or strip.
+ * One plain email address: a local part and a domain of letters (any
+ * script), digits and the characters addresses use, as the HTML standard's
+ * email inputs take them (https://html.spec.whatwg.org/#valid-e-mail-address)
+ * widened to non-ASCII letters for internationalized addresses. No display
+ * name, group, comment, quoting, space or control character, which a mail
+ * library would read as another address or strip.
  */
-const EMAIL_PATTERN = /^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
+const EMAIL_PATTERN = /^[\p{L}\p{N}.!#$%&'*+/=?^_`{|}~-]+@[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?)*$/u;
 const PATTERNS = {
   uuid: [UUID_PATTERN, "must be a UUID"],
   digits: [DIGITS_PATTERN, "must be a non-negative integer"],
@@ -238,6 +240,7 @@ function scalarCheck(scalar: ScalarType | undefined, rule: FieldRule): Check {
     return (value) => {
       const text = value as string;
       if (text.length > maxLength) throw new FieldRefusal(`must be at most ${maxLength} characters`);
+      if (rule.minLength !== undefined && text.length < rule.minLength) throw new FieldRefusal(rule.minLength === 1 ? "must not be empty" : `must be at least ${rule.minLength} characters`);
       if (text.includes("\0")) throw new FieldRefusal("must not contain NUL characters");
       if (text && pattern && !pattern.test(text)) throw new FieldRefusal(malformed);
     };

@@ -183,9 +183,8 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
     metrics: { port: telemetry.port, url: telemetry.url },
     stop: () =>
       stopInOrder("ledger", {
-        "expiry sweeper": () => sweeper.stop(),
-        "metering tick": () => meter.stop(),
-        reconciliation: () => reconcile.stop(),
+        // The three at once: each waits for its round under way.
+        "background jobs": () => Promise.all([sweeper.stop(), meter.stop(), reconcile.stop()]),
         "Meter streams": () => meterStreams.stop(),
         "gRPC server": () => server.drain(),
         caches: () => {

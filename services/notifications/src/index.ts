@@ -210,9 +210,8 @@ export async function startNotificationsService(options: NotificationsServiceOpt
     metrics: { port: telemetry.port, url: telemetry.url },
     stop: () =>
       stopInOrder("notifications", {
-        pruner: () => pruner.stop(),
-        "ledger event consumer": () => consumer.stop(),
-        "delivery worker": () => worker.stop(),
+        // At once: each waits for what it is doing (a pruning round, the event being handled, the deliveries being sent).
+        "pruner, ledger event consumer and delivery worker": () => Promise.all([pruner.stop(), consumer.stop(), worker.stop()]),
         "gRPC server": () => server.drain(),
         clients: () => {
           ledger.close();

@@ -56,7 +56,8 @@ function bodyOf(request: FastifyRequest, fields: Record<string, FieldKind>): Bod
   if (body === null || typeof body !== "object" || Array.isArray(body)) throw new InvalidArgumentError("body", "must be a JSON object");
   const kinds: Record<string, FieldKind> = { reason: "text", ...fields };
   for (const [key, value] of Object.entries(body)) {
-    const kind = kinds[key];
+    // Own keys only: a body key like "constructor" must not find the object's inherited properties.
+    const kind = Object.hasOwn(kinds, key) ? kinds[key] : undefined;
     if (!kind) throw new InvalidArgumentError(key.slice(0, 64), `is not a field of this request (it takes ${Object.keys(kinds).join(", ")})`);
     const [fits, problem] = KIND_CHECKS[kind];
     if (value !== undefined && value !== null && !fits(value)) throw new InvalidArgumentError(key, problem);

@@ -174,6 +174,16 @@ describe("the contract", () => {
     expect(credits(m).balanceMicros).toBe(MAX_BALANCE_MICROS - 1n);
   });
 
+  it("a reversal may not take the balance past the limit either (charges, grants to the limit, then reversals would)", () => {
+    const m = Machine.open({ allotmentMicros: 100n });
+    const charged = m.ok(m.charge(50n));
+    m.ok(m.grant(MAX_BALANCE_MICROS - 60n));
+    const reverse = { type: "reverse" as const, accountId: m.account.accountId, entryId: charged.entryId, reason: "refund", actor: "support", idempotencyKey: "reverse-1", requestHash: "reverse-1", traceId: "" };
+    expect(m.run(reverse)[0]).toMatchObject({ ok: false, error: { code: "FAILED_PRECONDITION", reason: "BALANCE_LIMIT", field: "entry_id" } });
+    expect(m.last!.writes).toEqual([]);
+    expect(credits(m).balanceMicros).toBe(MAX_BALANCE_MICROS - 10n);
+  });
+
   it("a Grant makes a bonus, add-on or free-grant pool: the cycle's pools (monthly, spend cap) are opened by rollover alone", () => {
     // A granted monthly pool with an expiry was never expired (the sweep leaves cycle pools to rollover) yet stopped counting at its expiry: credits left the balance with no entry.
     const m = Machine.open({ allotmentMicros: 100n });

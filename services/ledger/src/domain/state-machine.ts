@@ -20,7 +20,7 @@
  * | 3 | error | `ALREADY_EXISTS` `IDEMPOTENCY_KEY_REUSED` | the key was used with another request |
  * | 4 | — | — | expired holds of the account give back what they reserve and expired pools close (before any write, Grant and Adjust included) |
  * | 5 | error | `INVALID_ARGUMENT` `expires_at` | a Grant whose expiry is not in the future |
- * | 5 | error | `FAILED_PRECONDITION` | `UNIT_MISMATCH` (Charge or ExtendHold in another unit than its hold), `RATE_TABLE_PINNED` (Charge or ExtendHold on a hold priced at another rate table version than the hold's: the use case prices it again at the hold's, rules/running-total.ts), `HOLD_USAGE_LINES` (a Charge naming a 101st different thing on one hold: its running total is bounded, rules/running-total.ts), `HOLD_CLOSED` (Charge or ExtendHold on a charged or released hold), `HOLD_EXPIRED` (ExtendHold of an expired hold), `BALANCE_LIMIT` (Grant or Adjust past MAX_BALANCE_MICROS, rules/grants.ts), `POOL_CLOSED` (Adjust of a closed pool), `ADJUSTMENT_BELOW_LIMIT`, `NO_POOL` (an overdraft with no pool to carry it), `WORK_EXISTS`, `NOT_A_CHARGE` (ReverseCharge of an entry that is not a charge), `ALREADY_REVERSED` (of a charge reversed before), `POOL_CLOSED` (of a charge drawn from a pool that has closed since) |
+ * | 5 | error | `FAILED_PRECONDITION` | `UNIT_MISMATCH` (Charge or ExtendHold in another unit than its hold), `RATE_TABLE_PINNED` (Charge or ExtendHold on a hold priced at another rate table version than the hold's: the use case prices it again at the hold's, rules/running-total.ts), `HOLD_USAGE_LINES` (a Charge naming a 101st different thing on one hold: its running total is bounded, rules/running-total.ts), `HOLD_CLOSED` (Charge or ExtendHold on a charged or released hold), `HOLD_EXPIRED` (ExtendHold of an expired hold), `BALANCE_LIMIT` (Grant, Adjust or ReverseCharge past MAX_BALANCE_MICROS, rules/grants.ts), `POOL_CLOSED` (Adjust of a closed pool), `ADJUSTMENT_BELOW_LIMIT`, `NO_POOL` (an overdraft with no pool to carry it), `WORK_EXISTS`, `NOT_A_CHARGE` (ReverseCharge of an entry that is not a charge), `ALREADY_REVERSED` (of a charge reversed before), `POOL_CLOSED` (of a charge drawn from a pool that has closed since) |
  * | 6 | denial | `ACCOUNT_SUSPENDED` | Authorize, StartWork |
  * | 7 | denial | `NOT_ELIGIBLE` | Authorize: the plan rule's reason in `message` |
  * | 8 | denial | `BUDGET_EXCEEDED` | Authorize, ExtendHold, StartWork: the amount does not fit in a hard budget over its attribution (rules/budgets.ts) |
@@ -524,13 +524,13 @@ function extendHold(work: Work, c: ExtendHoldCommand, ctx: BatchContext): Ledger
   };
 }
 
-/** A grant or adjustment that would take the unit's balance past MAX_BALANCE_MICROS is refused, naming its amount. */
-function balanceLimit(balanceMicros: bigint, addMicros: bigint, unit: string, what: string): LedgerError | null {
+/** A grant, adjustment or reversal that would take the unit's balance past MAX_BALANCE_MICROS is refused, naming `field`. (Auto reload tops a pool up only after usage took it below its threshold, so it never grows a balance past what was granted.) */
+function balanceLimit(balanceMicros: bigint, addMicros: bigint, unit: string, what: string, field = "amount_micros"): LedgerError | null {
   if (balanceHasRoom(balanceMicros, addMicros)) return null;
   return precondition(
     "BALANCE_LIMIT",
     `the ${what} would take the ${unit} balance to ${formatAmount(balanceMicros + addMicros, unit as Unit)}, above the largest a balance may be (${formatAmount(MAX_BALANCE_MICROS, unit as Unit)})`,
-    "amount_micros",
+    field,
   );
 }
 
@@ -590,6 +590,9 @@ function reverse(work: Work, c: ReverseCommand, ctx: BatchContext): LedgerError 
   const decided = reversal(a, charge, ctx.nowMs);
   if ("error" in decided) return precondition(decided.error.reason, decided.error.message);
   const returnedMicros = decided.returns.reduce((sum, [, micros]) => sum + micros, 0n);
+  // A reversal gives back what a charge took; after grants up to the limit, many of them would otherwise pass it.
+  const room = balanceLimit(unitTotals(a, charge.unit, ctx.nowMs).balanceMicros, returnedMicros, charge.unit, "reversal", "entry_id");
+  if (room) return room;
   const entryId = ctx.ids.entryId();
   const lines: Line[] = decided.returns.map(([poolId, micros]) => ({ ledgerAccount: `pool:${poolId}`, poolId, amountMicros: micros }));
   if (returnedMicros !== 0n) lines.push({ ledgerAccount: `usage:${a.accountId}:${charge.bucket}`, poolId: null, amountMicros: -returnedMicros });
