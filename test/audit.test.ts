@@ -158,6 +158,7 @@ describe("webhook endpoints", () => {
     const { notifications } = platform.clients;
     const secret = "whsec_c2VjcmV0LXNpZ25pbmcta2V5LTAxMjM0NTY3";
     const saved = await call(notifications, notifications.setPreferences, {
+      updateFields: [],
       preferences: N.Preferences.fromPartial({ accountId: "acme", webhooks: [{ url: "https://hooks.example.com/tollgate", secret }] }),
     });
     const read = await call(notifications, notifications.getPreferences, { accountId: "acme" });
@@ -165,7 +166,7 @@ describe("webhook endpoints", () => {
       expect(answer.webhooks[0]!.secret).toMatch(/^sha256:[0-9a-f]{16}$/);
       expect(JSON.stringify(answer)).not.toContain(secret.slice(6, 12));
     }
-    const resaved = await call(notifications, notifications.setPreferences, { preferences: read.preferences! });
+    const resaved = await call(notifications, notifications.setPreferences, { updateFields: [], preferences: read.preferences! });
     expect(resaved.preferences!.webhooks[0]!.secret).toBe(read.preferences!.webhooks[0]!.secret);
     // The audit log records the change without the secret.
     const row = (await api("/api/audit?account_id=acme&page_size=200")).data.find((r) => r.action === "SetPreferences");
@@ -175,6 +176,7 @@ describe("webhook endpoints", () => {
   it("refuses preferences for an account the platform does not have, and saves none", async () => {
     const { notifications } = platform.clients;
     const error = await call(notifications, notifications.setPreferences, {
+      updateFields: [],
       preferences: N.Preferences.fromPartial({ accountId: "no-such-account", emailRecipients: ["someone@example.com"] }),
     }).then(() => undefined, (e: ServiceError) => e);
     expect(error?.code).toBe(status.NOT_FOUND);
@@ -187,6 +189,7 @@ describe("webhook endpoints", () => {
     const { notifications } = platform.clients;
     for (const url of ["http://169.254.169.254/latest/meta-data", "http://10.0.0.7/hook", "http://[::1]:8080/hook", "https://192.168.1.1/"]) {
       const error = await call(notifications, notifications.setPreferences, {
+        updateFields: [],
         preferences: N.Preferences.fromPartial({ accountId: "acme", webhooks: [{ url: "https://hooks.example.com/ok" }, { url }] }),
       }).then(() => undefined, (e: ServiceError) => e);
       expect(error?.code, url).toBe(status.INVALID_ARGUMENT);

@@ -25,6 +25,7 @@ async function createAccount(request: Partial<entitlementsV1.CreateAccountReques
   const { entitlements, notifications } = platform.clients;
   await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ seats: 5, name: request.accountId, ...request }));
   await call(notifications, notifications.setPreferences, {
+    updateFields: [],
     preferences: N.Preferences.fromPartial({ accountId: request.accountId, webhooks: [{ url: webhookUrl, secret: SECRET }] }),
   });
 }

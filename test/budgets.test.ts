@@ -92,7 +92,7 @@ describe("budgets", () => {
     const hook = await startWebhookReceiver(SECRET);
     try {
       const { ledger, notifications } = platform.clients;
-      await call(notifications, notifications.setPreferences, { preferences: notificationsV1.Preferences.fromPartial({ accountId, webhooks: [{ url: hook.url, secret: SECRET }] }) });
+      await call(notifications, notifications.setPreferences, { updateFields: [], preferences: notificationsV1.Preferences.fromPartial({ accountId, webhooks: [{ url: hook.url, secret: SECRET }] }) });
       // 20 credits for workspace w1, warned at 80 % and 100 % (the soft defaults).
       await setBudget(accountId, { scope: L.BudgetScope.BUDGET_SCOPE_WORKSPACE, scopeId: "w1", mode: L.BudgetMode.BUDGET_MODE_SOFT, limitMicros: String(20 * CREDIT), idempotencyKey: "soft-1" });
       const spend = (key: string, count: number) =>

@@ -106,6 +106,7 @@ describe("alerts and dashboard", () => {
     await seedStarter(platform, "acme");
     const { ledger, notifications } = platform.clients;
     await call(notifications, notifications.setPreferences, {
+      updateFields: [],
       preferences: notificationsV1.Preferences.fromPartial({ accountId: "acme", webhooks: [{ url: hook.url, secret: SECRET }] }),
     });
     const hold = await call(ledger, ledger.authorize, authorizeRequest("acme", "allowed", 2));

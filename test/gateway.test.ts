@@ -826,6 +826,7 @@ describe("notifications from the console", () => {
     expect(await api("/api/accounts/no-such-account/preferences", { token: viewer })).toMatchObject({ status: 404, body: { error: { reason: "ACCOUNT_NOT_FOUND" } } });
 
     await call(notifications, notifications.setPreferences, {
+      updateFields: [],
       preferences: notificationsV1.Preferences.fromPartial({
         accountId: "alerted", webhooks: [{ url: "https://hooks.alerted.example/tollgate", secret }], channelsByRule: { threshold_50: { channels: [notificationsV1.Channel.CHANNEL_WEBHOOK] } },
       }),
@@ -854,6 +855,18 @@ describe("notifications from the console", () => {
     const stored = (await call(notifications, notifications.getPreferences, { accountId: "alerted" })).preferences!;
     expect(stored).toMatchObject({ emailRecipients: ["ops@alerted.example", "billing@alerted.example", "josé@bücher.example"], webhooks: [{ url: "https://hooks.alerted.example/tollgate", secret: shown.body.webhooks[0].secret_fingerprint }] });
     expect(stored.channelsByRule).toEqual({ threshold_50: { channels: [notificationsV1.Channel.CHANNEL_WEBHOOK] } });
+    // Only the recipients are written: webhooks saved twice at one URL (as a release before this one allowed) neither block the save nor change.
+    const sql = new pg.Client({ connectionString: db.url });
+    await sql.connect();
+    try {
+      const twice = [{ url: "https://hooks.alerted.example/a", secret: "whsec_YQ==" }, { url: "https://hooks.alerted.example/a", secret: "whsec_Yg==" }];
+      await sql.query(`update notifications.preferences set webhooks = $1::jsonb where account_id = 'alerted'`, [JSON.stringify(twice)]);
+      expect((await set(operator, { email_recipients: ["ops@alerted.example"], reason: "back to the ops list" })).status).toBe(200);
+      const { rows } = await sql.query(`select webhooks, channels_by_rule from notifications.preferences where account_id = 'alerted'`);
+      expect(rows[0]).toEqual({ webhooks: twice, channels_by_rule: { threshold_50: ["webhook"] } });
+    } finally {
+      await sql.end();
+    }
     const audit = await api("/api/audit?account_id=alerted", { token: operator });
     expect(audit.body.data).toEqual(expect.arrayContaining([expect.objectContaining({
       action: "set_email_recipients", actor: "otto", target: "account:alerted", reason: "customer asked for the ops list",
@@ -866,7 +879,7 @@ describe("notifications from the console", () => {
     const hook = await startWebhookReceiver(secret);
     const { entitlements, ledger, notifications } = platform.clients;
     await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId: "resent", name: "resent", planId: "starter", seats: 1, adminEmails: ["admin@resent.example"] }));
-    await call(notifications, notifications.setPreferences, { preferences: notificationsV1.Preferences.fromPartial({ accountId: "resent", webhooks: [{ url: hook.url, secret }] }) });
+    await call(notifications, notifications.setPreferences, { updateFields: [], preferences: notificationsV1.Preferences.fromPartial({ accountId: "resent", webhooks: [{ url: hook.url, secret }] }) });
     await call(ledger, ledger.charge, ledgerV1.ChargeRequest.fromPartial({ accountId: "resent", usage: replies("gpt-4o", 5), final: true, idempotencyKey: "resent-25" })); // 25 %: the 20 % webhook
     await eventually(async () => (hook.received.length === 1 ? true : undefined), 8_000, "the 20 % webhook");
 

@@ -30,6 +30,7 @@ beforeAll(async () => {
   await seedStarter(platform, ACCOUNT);
   const { ledger, notifications } = platform.clients;
   await call(notifications, notifications.setPreferences, {
+    updateFields: [],
     preferences: N.Preferences.fromPartial({ accountId: ACCOUNT, webhooks: [{ url: hook.url, secret: SECRET }] }),
   });
 

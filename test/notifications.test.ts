@@ -23,6 +23,7 @@ async function account(accountId: string, webhookUrl: string) {
     accountId, name: accountId, planId: "starter", seats: 2, adminEmails: [`admin@${accountId}.example`],
   }));
   await call(notifications, notifications.setPreferences, {
+    updateFields: [],
     preferences: N.Preferences.fromPartial({ accountId, webhooks: [{ url: webhookUrl, secret: SECRET }] }),
   });
 }
@@ -81,7 +82,7 @@ describe("the run-out projection", () => {
       accountId: "steady", name: "steady", planId: "starter", seats: 2, adminEmails: ["admin@steady.example"],
       cycleAnchor: new Date(new Date(Date.now() - 10 * DAY).toISOString().slice(0, 10)),
     }));
-    await call(notifications, notifications.setPreferences, { preferences: N.Preferences.fromPartial({ accountId: "steady", webhooks: [{ url: hook.url, secret: SECRET }] }) });
+    await call(notifications, notifications.setPreferences, { updateFields: [], preferences: N.Preferences.fromPartial({ accountId: "steady", webhooks: [{ url: hook.url, secret: SECRET }] }) });
     for (let i = 1; i <= 4; i++) await spend("steady", `steady-${i}`, 1); // 20 credits, crosses 20 % with four charges: no projection
     await settled("steady", 1);
     // Those four charges were made three days ago.
@@ -179,6 +180,7 @@ describe("idempotency keys on support changes", () => {
     const { notifications } = platform.clients;
     const save = (emailRecipients: string[], idempotencyKey: string) =>
       call(notifications, notifications.setPreferences, {
+        updateFields: [],
         preferences: N.Preferences.fromPartial({ accountId: "prefs", emailRecipients, webhooks: [{ url: hook.url, secret: "" }] }),
         idempotencyKey,
       });

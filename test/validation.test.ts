@@ -190,16 +190,20 @@ describe("refused by the use case", () => {
 
     // A channel that is none (it was stored as webhook); banner alone is kept as banner (no email, no webhook).
     const preferences = (channels: number[]) =>
-      call(notifications, notifications.setPreferences, { preferences: { accountId: "valid", emailRecipients: [], webhooks: [], channelsByRule: { threshold_50: { channels } } }, idempotencyKey: "" });
+      call(notifications, notifications.setPreferences, { updateFields: [], preferences: { accountId: "valid", emailRecipients: [], webhooks: [], channelsByRule: { threshold_50: { channels } } }, idempotencyKey: "" });
     expect(await refusal(preferences([0]))).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: 'preferences.channels_by_rule["threshold_50"].channels[0]' }] });
     // Two endpoints at one URL with two secrets: a save that sent fingerprints back gave both the first one's.
     const twice = await refusal(call(notifications, notifications.setPreferences, {
+      updateFields: [],
       preferences: { accountId: "valid", emailRecipients: [], webhooks: [{ url: "https://hooks.valid.example/a", secret: "" }, { url: "https://hooks.valid.example/a", secret: "" }], channelsByRule: {} }, idempotencyKey: "",
     }));
     expect(twice).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "preferences.webhooks[1].url" }] });
     // An admin email that is not one plain address.
     const group = await refusal(call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId: "grouped", name: "Grouped", planId: "starter", seats: 1, adminEmails: ["grp:x@evil.example;"] })));
     expect(group).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "admin_emails[0]" }] });
+    expect(await refusal(call(notifications, notifications.setPreferences, {
+      preferences: { accountId: "valid", emailRecipients: [], webhooks: [], channelsByRule: {} }, idempotencyKey: "", updateFields: ["webhook"],
+    }))).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "update_fields[0]" }] });
     const banner = await preferences([1]);
     expect(banner.preferences?.channelsByRule).toEqual({ threshold_50: { channels: [1] } });
 

@@ -79,6 +79,7 @@ export const FIELD_RULES: Record<string, FieldRule> = {
   "*.admin_emails": { minLength: 1, maxLength: 320, maxItems: 20, format: "email" },
   "tollgate.notifications.v1.Preferences.email_recipients": { minLength: 1, maxLength: 320, maxItems: 20, format: "email" },
   "tollgate.notifications.v1.Preferences.webhooks": { maxItems: 10 },
+  "tollgate.notifications.v1.SetPreferencesRequest.update_fields": { maxItems: 3, maxLength: 32 },
   // Paging: a page token is a cursor this service handed out (digits, or an id for accounts and subjects).
   "tollgate.common.v1.PageRequest.page_size": { min: 0n, max: 500n },
   "tollgate.common.v1.PageRequest.page_token": ID,

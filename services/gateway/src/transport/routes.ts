@@ -706,7 +706,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     return preferencesView((await call(notifications, notifications.getPreferences, { accountId: id })).preferences!);
   });
 
-  // Who gets the account's alert emails (none: the account's admins). Its webhooks and per-rule channels are sent back as read.
+  // Who gets the account's alert emails (none: the account's admins). Its webhooks and per-rule channels stay as they are.
   app.post("/api/accounts/:id/preferences", async (request) => {
     const { id } = request.params as { id: string };
     const recipients = bodyOf(request, { email_recipients: "list" }).email_recipients;
@@ -714,18 +714,23 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     recipients.forEach((email, i) => {
       if (typeof email !== "string") throw new InvalidArgumentError(`email_recipients[${i}]`, "must be a string");
     });
-    const current = async () => (await call(notifications, notifications.getPreferences, { accountId: id })).preferences!;
     return action(request, {
       role: "operator",
       name: "set_email_recipients",
       target: `account:${id}`,
       accountId: id,
-      before: async () => preferencesView(await current()),
-      run: async (reason, key) => {
-        const preferences = { ...(await current()), emailRecipients: (recipients as string[]).map((email) => email.trim()) };
-        // The service names the field inside its request (preferences.email_recipients[i]); this route's body has it at the top.
-        return asBody(call(notifications, notifications.setPreferences, { preferences, idempotencyKey: key }), (field) => field.replace(/^preferences\./, ""));
-      },
+      before: async () => preferencesView((await call(notifications, notifications.getPreferences, { accountId: id })).preferences!),
+      // Only the recipients: the service leaves the webhooks and channels as they are, in the same statement.
+      run: (_reason, key) =>
+        asBody(
+          call(notifications, notifications.setPreferences, {
+            preferences: { accountId: id, emailRecipients: (recipients as string[]).map((email) => email.trim()), webhooks: [], channelsByRule: {} },
+            updateFields: ["email_recipients"],
+            idempotencyKey: key,
+          }),
+          // The service names the field inside its request (preferences.email_recipients[i]); this route's body has it at the top.
+          (field) => field.replace(/^preferences\./, ""),
+        ),
       after: (r) => ({ preferences: preferencesView(r.preferences!) }),
     });
   });

@@ -33,7 +33,14 @@ export interface NotificationsStore {
   /** Sends the delivery again (pending now; one being sent is left as it is); null when there is none. */
   resend(notificationId: string): Promise<Delivery | null>;
   preferences(accountId: string): Promise<Preferences | null>;
-  savePreferences(preferences: { accountId: string; emailRecipients: string[]; webhooks: { url: string; secret: string }[]; channelsByRule: Record<string, string[]> }): Promise<Preferences>;
+  /** Saves the fields given; those left out keep what is saved (none saved yet: empty), in one statement. */
+  savePreferences(accountId: string, changes: PreferencesChanges): Promise<Preferences>;
+}
+
+export interface PreferencesChanges {
+  emailRecipients?: string[];
+  webhooks?: { url: string; secret: string }[];
+  channelsByRule?: Record<string, string[]>;
 }
 
 export class PostgresNotificationsStore implements NotificationsStore {
@@ -158,15 +165,20 @@ export class PostgresNotificationsStore implements NotificationsStore {
     return this.em().findOne(PreferencesSchema, { accountId });
   }
 
-  async savePreferences(preferences: { accountId: string; emailRecipients: string[]; webhooks: { url: string; secret: string }[]; channelsByRule: Record<string, string[]> }): Promise<Preferences> {
+  async savePreferences(accountId: string, changes: PreferencesChanges): Promise<Preferences> {
+    const columns = [
+      ["email_recipients", changes.emailRecipients, "[]"],
+      ["webhooks", changes.webhooks, "[]"],
+      ["channels_by_rule", changes.channelsByRule, "{}"],
+    ] as const;
+    const changed = columns.filter(([, value]) => value !== undefined).map(([column]) => `${column} = excluded.${column}`);
     await sql(
       this.em(),
       `insert into notifications.preferences (account_id, email_recipients, webhooks, channels_by_rule)
        values (?, ?::jsonb, ?::jsonb, ?::jsonb)
-       on conflict (account_id) do update set email_recipients = excluded.email_recipients, webhooks = excluded.webhooks,
-         channels_by_rule = excluded.channels_by_rule, updated_at = now()`,
-      [preferences.accountId, JSON.stringify(preferences.emailRecipients), JSON.stringify(preferences.webhooks), JSON.stringify(preferences.channelsByRule)],
+       on conflict (account_id) do update set ${[...changed, "updated_at = now()"].join(", ")}`,
+      [accountId, ...columns.map(([, value, empty]) => (value === undefined ? empty : JSON.stringify(value)))],
     );
-    return (await this.em().findOne(PreferencesSchema, { accountId: preferences.accountId }, { refresh: true }))!;
+    return (await this.em().findOne(PreferencesSchema, { accountId }, { refresh: true }))!;
   }
 }

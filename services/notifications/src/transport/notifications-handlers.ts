@@ -6,7 +6,7 @@ import { commonV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
 import type { Banner } from "../data/banner.entity.js";
 import type { Delivery, Preferences } from "../data/delivery.entity.js";
 import type { DeliveryWorker } from "../data/delivery-worker.js";
-import type { NotificationsStore } from "../data/notifications-store.js";
+import type { NotificationsStore, PreferencesChanges } from "../data/notifications-store.js";
 import type { OutboundAddressPolicy } from "../data/channels/outbound-address.js";
 
 /**
@@ -18,6 +18,8 @@ const CHANNEL_NAMES = new Map<notificationsV1.Channel, string>([
   [notificationsV1.Channel.CHANNEL_EMAIL, "email"],
   [notificationsV1.Channel.CHANNEL_WEBHOOK, "webhook"],
 ]);
+/** The fields of Preferences a SetPreferences may change (update_fields). */
+const PREFERENCE_FIELDS: readonly string[] = ["email_recipients", "webhooks", "channels_by_rule"];
 const CHANNELS_BY_NAME = new Map([...CHANNEL_NAMES].map(([channel, name]) => [name, channel]));
 
 const N = notificationsV1;
@@ -156,48 +158,60 @@ export function notificationsHandlers(
     setPreferences: unary(async (request: notificationsV1.SetPreferencesRequest) => {
       const p = request.preferences;
       if (!p?.accountId) throw new InvalidArgumentError("preferences.account_id", "is required");
-      // Each is one plain email address (grpc-kit's request rules refused anything else); once each, whatever its case.
-      p.emailRecipients.forEach((email, i) => {
-        const first = p.emailRecipients.findIndex((other) => other.toLowerCase() === email.toLowerCase());
-        if (first < i) throw new InvalidArgumentError(`preferences.email_recipients[${i}]`, `repeats email_recipients[${first}] (${p.emailRecipients[first]})`);
+      const fields = request.updateFields.length > 0 ? request.updateFields : PREFERENCE_FIELDS;
+      fields.forEach((field, i) => {
+        if (!PREFERENCE_FIELDS.includes(field)) throw new InvalidArgumentError(`update_fields[${i}]`, `must be one of ${PREFERENCE_FIELDS.join(", ")}`);
       });
-      p.webhooks.forEach((w, i) => {
-        const first = p.webhooks.findIndex((other) => other.url === w.url);
-        if (first < i) throw new InvalidArgumentError(`preferences.webhooks[${i}].url`, `repeats webhooks[${first}]: one endpoint, one secret`);
-      });
+      const changes: PreferencesChanges = {};
+      if (fields.includes("email_recipients")) {
+        // Each is one plain email address (grpc-kit's request rules refused anything else); once each, whatever its case.
+        p.emailRecipients.forEach((email, i) => {
+          const first = p.emailRecipients.findIndex((other) => other.toLowerCase() === email.toLowerCase());
+          if (first < i) throw new InvalidArgumentError(`preferences.email_recipients[${i}]`, `repeats email_recipients[${first}] (${p.emailRecipients[first]})`);
+        });
+        changes.emailRecipients = p.emailRecipients;
+      }
       await requireAccount(p.accountId);
-      const existing = await store.preferences(p.accountId);
-      const webhooks = p.webhooks.map((w, i) => {
-        let url: URL;
-        try {
-          url = new URL(w.url);
-        } catch {
-          throw new InvalidArgumentError(`preferences.webhooks[${i}].url`, "not a URL");
-        }
-        if (!["http:", "https:"].includes(url.protocol)) throw new InvalidArgumentError(`preferences.webhooks[${i}].url`, "must be http or https");
-        // The sender's rules, at save time: a webhook cannot be aimed inward.
-        const refused = webhookAddresses.refusesHost(url);
-        if (refused) throw new InvalidArgumentError(`preferences.webhooks[${i}].url`, `must not reach inward: ${refused}`);
-        // Keep a known endpoint's secret when none (or its fingerprint) is sent; generate one for a new endpoint.
-        const known = existing?.webhooks.find((e) => e.url === w.url)?.secret;
-        const sent = w.secret && !w.secret.startsWith(FINGERPRINT) && !w.secret.endsWith("…") ? w.secret : undefined;
-        const secret = sent ?? known ?? `whsec_${randomBytes(24).toString("base64")}`;
-        if (!/^whsec_[A-Za-z0-9+/=]+$/.test(secret)) throw new InvalidArgumentError(`preferences.webhooks[${i}].secret`, "must be whsec_ followed by base64");
-        return { url: w.url, secret };
-      });
-      const channelsByRule = Object.fromEntries(
-        Object.entries(p.channelsByRule).map(([rule, set]) => [
-          rule,
-          set.channels.map((channel, i) => {
-            const name = CHANNEL_NAMES.get(channel);
-            if (!name) throw new InvalidArgumentError(`preferences.channels_by_rule[${JSON.stringify(rule)}].channels[${i}]`, "must be CHANNEL_BANNER, CHANNEL_EMAIL or CHANNEL_WEBHOOK");
-            return name;
-          }),
-        ]),
-      );
+      if (fields.includes("webhooks")) {
+        p.webhooks.forEach((w, i) => {
+          const first = p.webhooks.findIndex((other) => other.url === w.url);
+          if (first < i) throw new InvalidArgumentError(`preferences.webhooks[${i}].url`, `repeats webhooks[${first}]: one endpoint, one secret`);
+        });
+        const existing = await store.preferences(p.accountId);
+        changes.webhooks = p.webhooks.map((w, i) => {
+          let url: URL;
+          try {
+            url = new URL(w.url);
+          } catch {
+            throw new InvalidArgumentError(`preferences.webhooks[${i}].url`, "not a URL");
+          }
+          if (!["http:", "https:"].includes(url.protocol)) throw new InvalidArgumentError(`preferences.webhooks[${i}].url`, "must be http or https");
+          // The sender's rules, at save time: a webhook cannot be aimed inward.
+          const refused = webhookAddresses.refusesHost(url);
+          if (refused) throw new InvalidArgumentError(`preferences.webhooks[${i}].url`, `must not reach inward: ${refused}`);
+          // Keep a known endpoint's secret when none (or its fingerprint) is sent; generate one for a new endpoint.
+          const known = existing?.webhooks.find((e) => e.url === w.url)?.secret;
+          const sent = w.secret && !w.secret.startsWith(FINGERPRINT) && !w.secret.endsWith("…") ? w.secret : undefined;
+          const secret = sent ?? known ?? `whsec_${randomBytes(24).toString("base64")}`;
+          if (!/^whsec_[A-Za-z0-9+/=]+$/.test(secret)) throw new InvalidArgumentError(`preferences.webhooks[${i}].secret`, "must be whsec_ followed by base64");
+          return { url: w.url, secret };
+        });
+      }
+      if (fields.includes("channels_by_rule")) {
+        changes.channelsByRule = Object.fromEntries(
+          Object.entries(p.channelsByRule).map(([rule, set]) => [
+            rule,
+            set.channels.map((channel, i) => {
+              const name = CHANNEL_NAMES.get(channel);
+              if (!name) throw new InvalidArgumentError(`preferences.channels_by_rule[${JSON.stringify(rule)}].channels[${i}]`, "must be CHANNEL_BANNER, CHANNEL_EMAIL or CHANNEL_WEBHOOK");
+              return name;
+            }),
+          ]),
+        );
+      }
       const keyed = { scope: p.accountId, operation: "set_preferences", request, requestType: N.SetPreferencesRequest, responseType: N.SetPreferencesResponse };
       const { response } = await answerOnce(idempotency, keyed, async () => {
-        const saved = await store.savePreferences({ accountId: p.accountId, emailRecipients: p.emailRecipients, webhooks, channelsByRule });
+        const saved = await store.savePreferences(p.accountId, changes);
         return { preferences: preferencesToProto(p.accountId, saved) };
       });
       return response;

@@ -319,7 +319,17 @@ export interface SetPreferencesRequest {
    * least 24 hours.
    * Bound: at most 128 characters.
    */
-  idempotencyKey?: string | undefined;
+  idempotencyKey?:
+    | string
+    | undefined;
+  /**
+   * Which fields of `preferences` to change: any of email_recipients,
+   * webhooks, channels_by_rule; the others keep what is saved, in the same
+   * statement, so a caller changing its recipients never undoes another's
+   * webhooks. Empty: all three (the whole preferences are replaced).
+   * Bound: at most 3 items.
+   */
+  updateFields: string[];
 }
 
 export interface SetPreferencesResponse {
@@ -2158,7 +2168,7 @@ export const GetPreferencesResponse: MessageFns<GetPreferencesResponse> = {
 };
 
 function createBaseSetPreferencesRequest(): SetPreferencesRequest {
-  return { preferences: undefined, idempotencyKey: undefined };
+  return { preferences: undefined, idempotencyKey: undefined, updateFields: [] };
 }
 
 export const SetPreferencesRequest: MessageFns<SetPreferencesRequest> = {
@@ -2168,6 +2178,9 @@ export const SetPreferencesRequest: MessageFns<SetPreferencesRequest> = {
     }
     if (message.idempotencyKey !== undefined) {
       writer.uint32(18).string(message.idempotencyKey);
+    }
+    for (const v of message.updateFields) {
+      writer.uint32(26).string(v!);
     }
     return writer;
   },
@@ -2201,6 +2214,14 @@ export const SetPreferencesRequest: MessageFns<SetPreferencesRequest> = {
             message.idempotencyKey = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.updateFields.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2221,6 +2242,11 @@ export const SetPreferencesRequest: MessageFns<SetPreferencesRequest> = {
         : isSet(object.idempotency_key)
         ? globalThis.String(object.idempotency_key)
         : undefined,
+      updateFields: globalThis.Array.isArray(object?.updateFields)
+        ? object.updateFields.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.update_fields)
+        ? object.update_fields.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -2231,6 +2257,9 @@ export const SetPreferencesRequest: MessageFns<SetPreferencesRequest> = {
     }
     if (message.idempotencyKey !== undefined) {
       obj.idempotencyKey = message.idempotencyKey;
+    }
+    if (message.updateFields?.length) {
+      obj.updateFields = message.updateFields;
     }
     return obj;
   },
@@ -2244,6 +2273,7 @@ export const SetPreferencesRequest: MessageFns<SetPreferencesRequest> = {
       ? Preferences.fromPartial(object.preferences)
       : undefined;
     message.idempotencyKey = object.idempotencyKey ?? undefined;
+    message.updateFields = object.updateFields?.map((e) => e) || [];
     return message;
   },
 };
