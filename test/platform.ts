@@ -2,7 +2,7 @@ import { startEntitlementsService, type EntitlementsService } from "@tollgate/en
 import { startLedgerService, type LedgerService } from "@tollgate/ledger";
 import { startNotificationsService, type NotificationsService } from "@tollgate/notifications";
 import { startPricingService, type PricingService } from "@tollgate/pricing";
-import { createClient, ROLES, type ClientOptions, type Role, type ServerAuth } from "@tollgate/grpc-kit";
+import { createClient, ROLES, stopInOrder, type ClientOptions, type Role, type ServerAuth } from "@tollgate/grpc-kit";
 import { entitlementsV1, ledgerV1, notificationsV1, pricingV1 } from "@tollgate/proto";
 import { TEST_PRINCIPAL, testIssuer, type TestIssuer } from "@tollgate/testing";
 
@@ -99,14 +99,16 @@ export async function startPlatform(databaseUrl: string, options: PlatformOption
     principal: TEST_PRINCIPAL,
     auth,
     serviceCredentials,
-    async stop() {
-      Object.values(clients).forEach((client) => client.close());
+    stop: () =>
+      // Every service, even after one failed to stop cleanly (each bounds its own steps; the test then fails with what went wrong).
       // `platform.notifications`, `platform.ledger`: a test may have replaced the instance (restart tests).
-      await platform.notifications.stop();
-      await platform.ledger.stop();
-      await pricing.stop();
-      await entitlements.stop();
-    },
+      stopInOrder("test platform", {
+        clients: () => Object.values(clients).forEach((client) => client.close()),
+        notifications: () => platform.notifications.stop(),
+        ledger: () => platform.ledger.stop(),
+        pricing: () => pricing.stop(),
+        entitlements: () => entitlements.stop(),
+      }, { stepTimeoutMs: 60_000, totalTimeoutMs: 180_000 }),
   };
   return platform;
 }

@@ -32,16 +32,14 @@ const direct: RequestScope = (fn) => fn();
 
 /**
  * Who a change is recorded as: the authenticated principal, and the person it
- * acted for; with authentication off, the actor the request names, or
- * `unauthenticated` for a request that names none (SetAccountControls and
- * ChangeAccountPlan have no field for it).
+ * acted for; with authentication off, the actor the request names.
  */
 export function actorOf(context: CallContext, requested: string): { actor: string; onBehalfOf: string | undefined } {
   const principal = context.principal;
-  return principal ? { actor: principal.name, onBehalfOf: principal.onBehalfOf } : { actor: requested || UNAUTHENTICATED_ACTOR, onBehalfOf: undefined };
+  return principal ? { actor: principal.name, onBehalfOf: principal.onBehalfOf } : { actor: requested, onBehalfOf: undefined };
 }
 
-/** The actor of a change made with authentication off by a request that names none. */
+/** The actor of a change made with authentication off by an RPC whose request has no actor field (SetAccountControls, ChangeAccountPlan). */
 export const UNAUTHENTICATED_ACTOR = "unauthenticated";
 
 /** A request the validating deserializer refused (validation.ts) is answered INVALID_ARGUMENT before the handler runs. */

@@ -1,5 +1,5 @@
 export { startGrpcServer, onShutdownSignal, isLoopback, type ServiceBinding, type RunningServer, type GrpcServerOptions } from "./server.js";
-export { unary, serverStream, bidiStream, actorOf, type BidiCall, type CallContext, type HandlerOptions, type RequestScope } from "./handlers.js";
+export { unary, serverStream, bidiStream, actorOf, UNAUTHENTICATED_ACTOR, type BidiCall, type CallContext, type HandlerOptions, type RequestScope } from "./handlers.js";
 export { ACCESS, ROLES, accessOf, type Access, type Role } from "./access.js";
 export {
   AUDIENCE,
@@ -27,5 +27,5 @@ export { createClient, call, type ClientOptions } from "./client.js";
 export { mikroOrmScope } from "./orm-scope.js";
 export { pageSize, page, pageOffset, encodedSize, requireKnownWhenEmpty, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_PAGE_BYTES } from "./paging.js";
 export { runService } from "./main.js";
-export { stopInOrder, STOP_STEP_TIMEOUT_MS } from "./stop.js";
+export { stopInOrder, together, STOP_STEP_TIMEOUT_MS, STOP_TIMEOUT_MS } from "./stop.js";
 export { rpcMetricsInterceptor } from "./rpc-metrics.js";

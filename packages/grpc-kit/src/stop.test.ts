@@ -1,5 +1,5 @@
 import { afterEach, expect, it, vi } from "vitest";
-import { stopInOrder } from "./stop.js";
+import { stopInOrder, together } from "./stop.js";
 
 const logged = () => {
   const write = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
@@ -44,3 +44,13 @@ it("runs every step when one throws, then throws what failed", async () => {
   const both = stopInOrder("pricing", { server: () => { throw new Error("a"); }, database: () => { throw new Error("b"); } });
   await expect(both).rejects.toMatchObject({ message: "2 shutdown steps of pricing failed", errors: [{ message: "a" }, { message: "b" }] });
 });
+
+it("stops the parts of a step at once, waits for all of them, and names those that failed", async () => {
+  const ended: string[] = [];
+  const slow = (name: string, ms: number) => () => new Promise<void>((resolve) => setTimeout(() => (ended.push(name), resolve()), ms));
+  const step = together({ sweep: slow("sweep", 30), tick: () => Promise.reject(new Error("pool closed")), reconciliation: slow("reconciliation", 10) });
+  await expect(step()).rejects.toThrow("failed to stop: tick");
+  // The failure did not cut the others short.
+  expect(ended.sort()).toEqual(["reconciliation", "sweep"]);
+});
+

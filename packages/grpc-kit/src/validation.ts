@@ -79,11 +79,12 @@ const DIGITS_PATTERN = /^\d{1,19}$/;
  * One plain email address: a local part and a domain of letters (any
  * script), digits and the characters addresses use, as the HTML standard's
  * email inputs take them (https://html.spec.whatwg.org/#valid-e-mail-address)
- * widened to non-ASCII letters for internationalized addresses. No display
+ * widened to letters, marks and digits of any script for internationalized
+ * addresses. No display
  * name, group, comment, quoting, space or control character, which a mail
  * library would read as another address or strip.
  */
-const EMAIL_PATTERN = /^[\p{L}\p{N}.!#$%&'*+/=?^_`{|}~-]+@[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?)*$/u;
+const EMAIL_PATTERN = /^[\p{L}\p{M}\p{Nd}.!#$%&'*+/=?^_`{|}~-]+@[\p{L}\p{Nd}][\p{L}\p{M}\p{Nd}]*(?:-+[\p{L}\p{M}\p{Nd}]+)*(?:\.[\p{L}\p{Nd}][\p{L}\p{M}\p{Nd}]*(?:-+[\p{L}\p{M}\p{Nd}]+)*)*$/u;
 const PATTERNS = {
   uuid: [UUID_PATTERN, "must be a UUID"],
   digits: [DIGITS_PATTERN, "must be a non-negative integer"],

@@ -1,6 +1,6 @@
 import { CallAuditLog, connectionPool, every, LogFollower, openDatabase } from "@tollgate/db";
 import { currentTraceId, currentTraceparent, inSpan, log, startMetrics } from "@tollgate/telemetry";
-import { createClient, mikroOrmScope, startGrpcServer, stopInOrder, type RunningServer, type RateLimit, type ServerAuth, type Credential } from "@tollgate/grpc-kit";
+import { createClient, mikroOrmScope, startGrpcServer, stopInOrder, together, type RunningServer, type RateLimit, type ServerAuth, type Credential } from "@tollgate/grpc-kit";
 import { entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { AccountCache } from "./data/account-cache.js";
 import { ledgerEntities } from "./data/entities.js";
@@ -184,7 +184,7 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
     stop: () =>
       stopInOrder("ledger", {
         // The three at once: each waits for its round under way.
-        "background jobs": () => Promise.all([sweeper.stop(), meter.stop(), reconcile.stop()]),
+        "background jobs": together({ "expiry sweep": () => sweeper.stop(), "metering tick": () => meter.stop(), reconciliation: () => reconcile.stop() }),
         "Meter streams": () => meterStreams.stop(),
         "gRPC server": () => server.drain(),
         caches: () => {

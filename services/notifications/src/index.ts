@@ -1,6 +1,6 @@
 import { trace } from "@opentelemetry/api";
 import { CallAuditLog, connectionPool, every, openDatabase, PostgresIdempotencyStore, retentionMs } from "@tollgate/db";
-import { call, upstream, createClient, mikroOrmScope, startGrpcServer, stopInOrder, type RunningServer, type RateLimit, type ServerAuth, type Credential } from "@tollgate/grpc-kit";
+import { call, upstream, createClient, mikroOrmScope, startGrpcServer, stopInOrder, together, type RunningServer, type RateLimit, type ServerAuth, type Credential } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
 import { currentTraceId, currentTraceparent, log, startMetrics } from "@tollgate/telemetry";
 import { BannerSchema, ConsumerOffsetSchema } from "./data/banner.entity.js";
@@ -211,7 +211,7 @@ export async function startNotificationsService(options: NotificationsServiceOpt
     stop: () =>
       stopInOrder("notifications", {
         // At once: each waits for what it is doing (a pruning round, the event being handled, the deliveries being sent).
-        "pruner, ledger event consumer and delivery worker": () => Promise.all([pruner.stop(), consumer.stop(), worker.stop()]),
+        "background work": together({ pruner: () => pruner.stop(), "ledger event consumer": () => consumer.stop(), "delivery worker": () => worker.stop() }),
         "gRPC server": () => server.drain(),
         clients: () => {
           ledger.close();

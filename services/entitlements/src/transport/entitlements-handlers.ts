@@ -1,7 +1,7 @@
 import { workKindFromProto } from "@tollgate/eligibility";
 import { answerOnce, type IdempotencyStore, type LogFollower } from "@tollgate/db";
 import { InvalidArgumentError } from "@tollgate/errors";
-import { actorOf, encodedSize, page, pageOffset, pageSize, serverStream, unary, type HandlerOptions } from "@tollgate/grpc-kit";
+import { actorOf, encodedSize, page, pageOffset, pageSize, serverStream, UNAUTHENTICATED_ACTOR, unary, type HandlerOptions } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1 } from "@tollgate/proto";
 import { int64 } from "@tollgate/rating";
 import type { Account } from "../data/account.entity.js";
@@ -199,13 +199,13 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
     changeAccountPlan: unary(
       (request: entitlementsV1.ChangeAccountPlanRequest, context) =>
         changeAccount("ChangeAccountPlan", request, E.ChangeAccountPlanRequest, () =>
-          update({ ...request, status: E.AccountStatus.ACCOUNT_STATUS_UNSPECIFIED, limits: [] }, actorOf(context, "").actor),
+          update({ ...request, status: E.AccountStatus.ACCOUNT_STATUS_UNSPECIFIED, limits: [] }, actorOf(context, UNAUTHENTICATED_ACTOR).actor),
         ),
       options,
     ),
     setAccountControls: unary(
       (request: entitlementsV1.SetAccountControlsRequest, context) =>
-        changeAccount("SetAccountControls", request, E.SetAccountControlsRequest, () => update({ ...request, planId: "", seats: 0 }, actorOf(context, "").actor)),
+        changeAccount("SetAccountControls", request, E.SetAccountControlsRequest, () => update({ ...request, planId: "", seats: 0 }, actorOf(context, UNAUTHENTICATED_ACTOR).actor)),
       options,
     ),
 
