@@ -28,6 +28,7 @@ export function AlertsTab() {
   if (!account) return null;
   const preferences = query.data;
   const own = preferences?.email_recipients ?? [];
+  const admins = account.admin_emails ?? [];
   const edit = (
     <Button size="small" startIcon={<Edit />} onClick={() => setEditing(true)} disabled={!canOperate || !preferences} data-testid="recipients-edit-button">
       Change recipients
@@ -47,14 +48,14 @@ export function AlertsTab() {
             />
             <CardContent sx={{ pt: 0 }}>
               <Stack direction="row" sx={{ flexWrap: "wrap", gap: 1 }} data-testid="alert-recipients-list">
-                {(own.length > 0 ? own : account.admin_emails ?? []).map((email) => (
+                {(own.length > 0 ? own : admins).map((email) => (
                   <Chip key={email} label={email} size="small" />
                 ))}
               </Stack>
               <Typography variant="body2" color="text.secondary" sx={{ mt: 1 }} data-testid="alert-recipients-source">
                 {own.length > 0
                   ? "The account's own recipients."
-                  : (account.admin_emails ?? []).length > 0
+                  : admins.length > 0
                     ? "The account's admins (no recipients of its own are set)."
                     : "Nobody: the account has no admins and no recipients of its own, so alert emails are not sent."}
               </Typography>
@@ -106,7 +107,7 @@ export function AlertsTab() {
           </Card>
         </>
       )}
-      {editing && preferences && <RecipientsDialog accountId={accountId} preferences={preferences} admins={account.admin_emails ?? []} onClose={() => setEditing(false)} />}
+      {editing && preferences && <RecipientsDialog accountId={accountId} preferences={preferences} admins={admins} onClose={() => setEditing(false)} />}
     </Stack>
   );
 }

@@ -103,15 +103,13 @@ export function fromServiceError(error: unknown): unknown {
  * field `rename` keeps (undefined), are returned as they are.
  */
 export function renameField(error: unknown, rename: (field: string) => string | undefined): unknown {
-  if (typeof (error as ServiceError)?.code !== "number") return error;
-  const details = errorDetails(error);
-  const field = details.fieldViolations[0]?.field ?? details.metadata.field;
+  const domain = fromServiceError(error);
+  if (!(domain instanceof DomainError)) return error;
+  const field = domain instanceof InvalidArgumentError ? domain.field : domain.metadata.field;
   const renamed = field === undefined ? undefined : rename(field);
   if (renamed === undefined || renamed === field) return error;
-  const domain = fromServiceError(error);
   if (domain instanceof InvalidArgumentError) return new InvalidArgumentError(renamed, domain.problem);
-  if (domain instanceof DomainError) return new UpstreamError(domain.kind, domain.message, domain.reason, { ...domain.metadata, field: renamed });
-  return error;
+  return new UpstreamError(domain.kind, domain.message, domain.reason, { ...domain.metadata, field: renamed });
 }
 
 /** A call to another Tollgate service whose error, if any, is re-raised here by fromServiceError. */

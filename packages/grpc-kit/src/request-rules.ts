@@ -25,7 +25,7 @@ export interface FieldRule {
   /** Integers (int32 and int64): inclusive bounds. */
   min?: bigint;
   max?: bigint;
-  /** A non-empty string must have this shape (email: one plain address, as HTML's email inputs take it). */
+  /** A non-empty string must have this shape (email: one plain address; validation.ts says which). */
   format?: "uuid" | "digits" | "email";
 }
 

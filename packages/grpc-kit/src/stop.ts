@@ -18,20 +18,6 @@ export const STOP_TIMEOUT_MS = 25_000;
  * A step that throws or is left behind does not stop the others; once all
  * have run, they are thrown together, so the process exits with an error.
  */
-/**
- * A step made of parts stopped at once (each waits for its own work under
- * way): resolves when all have ended, and throws naming the parts that
- * failed, after all have ended.
- */
-export function together(parts: Record<string, () => unknown>): () => Promise<void> {
-  return async () => {
-    const names = Object.keys(parts);
-    const settled = await Promise.allSettled(Object.values(parts).map((stop) => Promise.resolve().then(stop)));
-    const failed = settled.flatMap((outcome, i) => (outcome.status === "rejected" ? [{ part: names[i]!, error: outcome.reason as unknown }] : []));
-    if (failed.length > 0) throw new AggregateError(failed.map((f) => f.error), `failed to stop: ${failed.map((f) => f.part).join(", ")}`);
-  };
-}
-
 export async function stopInOrder(
   service: string,
   steps: Record<string, () => unknown>,
@@ -63,4 +49,18 @@ export async function stopInOrder(
   }
   if (failures.length === 1) throw failures[0];
   if (failures.length > 1) throw new AggregateError(failures, `${failures.length} shutdown steps of ${service} failed`);
+}
+
+/**
+ * A step made of parts stopped at once (each waits for its own work under
+ * way): resolves when all have ended, and throws naming the parts that
+ * failed, after all have ended.
+ */
+export function together(parts: Record<string, () => unknown>): () => Promise<void> {
+  return async () => {
+    const names = Object.keys(parts);
+    const settled = await Promise.allSettled(Object.values(parts).map((stop) => Promise.resolve().then(stop)));
+    const failed = settled.flatMap((outcome, i) => (outcome.status === "rejected" ? [{ part: names[i]!, error: outcome.reason as unknown }] : []));
+    if (failed.length > 0) throw new AggregateError(failed.map((f) => f.error), `failed to stop: ${failed.map((f) => f.part).join(", ")}`);
+  };
 }

@@ -76,11 +76,9 @@ export function validatingDefinition(serviceName: string, definition: ServiceDef
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DIGITS_PATTERN = /^\d{1,19}$/;
 /**
- * One plain email address: a local part and a domain of letters (any
- * script), digits and the characters addresses use, as the HTML standard's
- * email inputs take them (https://html.spec.whatwg.org/#valid-e-mail-address)
- * widened to letters, marks and digits of any script for internationalized
- * addresses. No display
+ * One plain email address, as the HTML standard's email inputs take it
+ * (https://html.spec.whatwg.org/#valid-e-mail-address), widened to letters,
+ * marks and digits of any script for internationalized addresses. No display
  * name, group, comment, quoting, space or control character, which a mail
  * library would read as another address or strip.
  */

@@ -714,19 +714,20 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     recipients.forEach((email, i) => {
       if (typeof email !== "string") throw new InvalidArgumentError(`email_recipients[${i}]`, "must be a string");
     });
-    const current = () => call(notifications, notifications.getPreferences, { accountId: id });
+    // Read once, by `before` (which the action runs first): the audit's before, and what is sent back below.
+    let read: notificationsV1.Preferences | undefined;
     return action(request, {
       role: "operator",
       name: "set_email_recipients",
       target: `account:${id}`,
       accountId: id,
-      before: async () => preferencesView((await current()).preferences!),
+      before: async () => preferencesView((read = (await call(notifications, notifications.getPreferences, { accountId: id })).preferences!)),
       // Only the recipients: the service leaves the webhooks and channels as they are, in the same statement. They are
       // sent too, as read, for a notifications service from before update_fields, which replaces the whole preferences.
-      run: async (_reason, key) =>
+      run: (_reason, key) =>
         asBody(
           call(notifications, notifications.setPreferences, {
-            preferences: { ...(await current()).preferences!, emailRecipients: (recipients as string[]).map((email) => email.trim()) },
+            preferences: { ...read!, emailRecipients: (recipients as string[]).map((email) => email.trim()) },
             updateFields: ["email_recipients"],
             idempotencyKey: key,
           }),

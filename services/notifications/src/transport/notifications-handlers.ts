@@ -18,9 +18,10 @@ const CHANNEL_NAMES = new Map<notificationsV1.Channel, string>([
   [notificationsV1.Channel.CHANNEL_EMAIL, "email"],
   [notificationsV1.Channel.CHANNEL_WEBHOOK, "webhook"],
 ]);
+const CHANNELS_BY_NAME = new Map([...CHANNEL_NAMES].map(([channel, name]) => [name, channel]));
+
 /** The fields of Preferences a SetPreferences may change (update_fields). */
 const PREFERENCE_FIELDS: readonly string[] = ["email_recipients", "webhooks", "channels_by_rule"];
-const CHANNELS_BY_NAME = new Map([...CHANNEL_NAMES].map(([channel, name]) => [name, channel]));
 
 const N = notificationsV1;
 

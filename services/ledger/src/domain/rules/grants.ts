@@ -16,7 +16,7 @@ export interface PoolGrant {
 }
 
 /**
- * The largest a unit's balance may grow to by grants and adjustments: 10^18
+ * The largest a unit's balance may grow to by grants, adjustments and reversals: 10^18
  * micro-units (a trillion credits), beyond any account and far enough below
  * int64's 9.2 × 10^18 that the balances, grants and usage the ledger answers
  * as sums never overflow it. (Each amount is at most 10^15; without this,
