@@ -44,10 +44,12 @@ afterAll(async () => {
 
 const signIn = (username: string, password: string, path = "/"): Promise<Page> => signInPage(browser, gateway.url, username, password, path);
 
+/** Vera's token, signed in once: each sign-in counts against her limit (20 in 15 minutes), which the pages' sign-ins need too. */
+let viewerToken: Promise<string> | undefined;
 const api = async (path: string) => {
-  const login = await fetch(`${gateway.url}/api/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "vera", password: "viewer-pass" }) });
-  const { token } = (await login.json()) as { token: string };
-  return (await fetch(`${gateway.url}${path}`, { headers: { authorization: `Bearer ${token}` } })).json() as Promise<Record<string, any>>;
+  viewerToken ??= fetch(`${gateway.url}/api/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "vera", password: "viewer-pass" }) })
+    .then(async (login) => ((await login.json()) as { token: string }).token);
+  return (await fetch(`${gateway.url}${path}`, { headers: { authorization: `Bearer ${await viewerToken}` } })).json() as Promise<Record<string, any>>;
 };
 
 /** Submits an action dialog without a reason (it must stay open and send nothing), then with one. */
@@ -158,6 +160,46 @@ describe("support console in Chromium", () => {
     const entries = await api("/api/entries?account_id=acme&kind=grant");
     // The journal's actor is the gateway's principal; the console user it acted for is recorded beside it.
     expect(entries.data[0]).toMatchObject({ amount_micros: "500000000", actor: "gateway", on_behalf_of: "otto", reason: "apology for the outage on 21 Nov" });
+    await page.close();
+  });
+
+  it("grants once when the answer to a grant is lost and the operator submits again: both tries carry one Idempotency-Key, the next grant another", async () => {
+    await seedStarter(platform, "lost-answer-co");
+    const page = await signIn("otto", "operator-pass", "/#/tollgate-accounts/lost-answer-co/show");
+    const keys: string[] = [];
+    let loseAnswer = true;
+    await page.route("**/api/accounts/lost-answer-co/grants", async (route) => {
+      keys.push(route.request().headers()["idempotency-key"] ?? "");
+      if (!loseAnswer) return route.continue();
+      loseAnswer = false;
+      // The gateway grants; its answer never reaches the browser.
+      await route.fetch();
+      await route.abort("connectionreset");
+    });
+    const grant = async (reason: string, retryAfterError: boolean) => {
+      await page.getByTestId("grant-button").click();
+      await page.getByTestId("grant-dialog").waitFor();
+      await page.getByTestId("grant-pool-kind").selectOption("bonus");
+      await page.getByTestId("grant-amount").fill("7");
+      await page.getByTestId("grant-reason").fill(reason);
+      await page.getByTestId("grant-submit").click();
+      if (retryAfterError) {
+        await page.getByTestId("grant-error").waitFor();
+        await page.getByTestId("grant-submit").click();
+      }
+      await page.getByTestId("grant-dialog").waitFor({ state: "hidden" });
+    };
+    await grant("goodwill after the lost answer", true);
+    await grant("a second, separate goodwill grant", false);
+
+    expect(keys).toHaveLength(3);
+    expect(keys[0]).toMatch(/^ui-[0-9a-f]{32}$/);
+    expect(keys[1], "the retry sends the first try's key").toBe(keys[0]);
+    expect(keys[2], "a new submission is a new action").not.toBe(keys[0]);
+    const entries = await api("/api/entries?account_id=lost-answer-co&kind=grant");
+    const reasons = (entries.data as { reason: string }[]).map((e) => e.reason);
+    expect(reasons.filter((r) => r === "goodwill after the lost answer")).toHaveLength(1);
+    expect(reasons.filter((r) => r === "a second, separate goodwill grant")).toHaveLength(1);
     await page.close();
   });
 

@@ -288,6 +288,32 @@ describe("console gateway", () => {
     }
   });
 
+  it("answers a query parameter the route does not take 400 naming it and the ones it takes, instead of ignoring it", async () => {
+    const viewer = await login("vera", "viewer-pass");
+    const cases: [path: string, field: string, takes: string][] = [
+      // A filter the list does not have would have listed everything.
+      ["/api/notifications?status=failed", "status", "account_id, trace_id, page_size, page_token"],
+      ["/api/entries?acount_id=acme", "acount_id", "account_id, hold_id, kind, attr.*, page_size, page_token"],
+      ["/api/holds?account_id=acme&state=open", "state", "account_id, status, page_size, page_token"],
+      ["/api/entries.csv?account_id=acme&page_size=10", "page_size", "account_id, hold_id, kind, attr.*"],
+      ["/api/accounts/acme?expand=all", "expand", "none"],
+      ["/api/accounts/acme/member-usage?units=usd", "units", "unit"],
+      ["/api/search?q=x&constructor=1", "constructor", "q, limit"],
+    ];
+    for (const [path, field, names] of cases) {
+      expect(await api(path, { token: viewer }), path).toMatchObject({
+        status: 400,
+        body: { error: { code: "INVALID_ARGUMENT", field, message: `${field}: is not a parameter of this request (it takes ${names})` } },
+      });
+    }
+    // Attribution filters are any attr.<dimension>; the prefix alone names none.
+    expect((await api("/api/entries?account_id=acme&attr.user_id=u-1", { token: viewer })).status).toBe(200);
+    expect(await api("/api/entries?account_id=acme&attr.=x", { token: viewer })).toMatchObject({ status: 400, body: { error: { field: "attr." } } });
+    // A flag is true or false: "yes" is not read as false.
+    expect(await api("/api/plans?all_versions=yes", { token: viewer })).toMatchObject({ status: 400, body: { error: { field: "all_versions", message: "all_versions: must be true or false" } } });
+    expect((await api("/api/plans?all_versions=false", { token: viewer })).status).toBe(200);
+  });
+
   it("answers a query parameter holding a NUL or another control character 400 naming it, not 500 (the audit log's account filter reaches PostgreSQL)", async () => {
     const viewer = await login("vera", "viewer-pass");
     const cases: [path: string, field: string][] = [
@@ -361,6 +387,8 @@ describe("console gateway", () => {
     for (const body of [{ username: { toString: 1 }, password: "x" }, { username: "otto", password: { toString: 1 } }, ["otto"]]) {
       expect(await api("/api/login", { method: "POST", body }), JSON.stringify(body)).toMatchObject({ status: 401, body: { error: { reason: "LOGIN_FAILED" } } });
     }
+    // A sign-in body is small: a 256 KiB user name, sent again and again, would have filled the limiter's memory.
+    expect((await api("/api/login", { method: "POST", body: { username: "u".repeat(5000), password: "x" } })).status).toBe(413);
   });
 
   it("keeps an Idempotency-Key to its user: another user's same key is another action, with its own audit row", async () => {
@@ -373,6 +401,9 @@ describe("console gateway", () => {
     // The admin's key of the same name was replayed the operator's grant and audited as the admin's, who had changed nothing.
     const other = await api("/api/accounts/acme/grants", { method: "POST", token: admin, body, headers: { "idempotency-key": "shared-key-1" } });
     expect(other.status).toBe(200);
+    // A key past the 128 characters API.md promises is refused before anything is done.
+    const long = await api("/api/accounts/acme/grants", { method: "POST", token: operator, body, headers: { "idempotency-key": "k".repeat(129) } });
+    expect(long).toMatchObject({ status: 400, body: { error: { field: "Idempotency-Key", message: "Idempotency-Key: must be at most 128 characters" } } });
     expect(other.body.entry_id).not.toBe(first.body.entry_id);
     expect(other.body.audit_id).not.toBe(first.body.audit_id);
     expect(BigInt(other.body.balance_micros) - BigInt(first.body.balance_micros)).toBe(2_000_000n);

@@ -153,6 +153,20 @@ describe("tollgateDataProvider page tokens", () => {
     expect(answer).toEqual({ account: { id: "byom co", billing_mode: "byom_usd", spend_cap_micros: "250000000" }, audit_id: "aud-1" });
   });
 
+  it("sends an action's idempotencyKey as the Idempotency-Key header, never in the body (the gateway refuses keys it does not take)", async () => {
+    const calls: { url: string; request: HttpRequest }[] = [];
+    const httpClient: HttpClient = async (url, request) => {
+      calls.push({ url, request });
+      return { status: 200, json: { audit_id: "aud-1" } };
+    };
+    const dp = tollgateDataProvider({ apiUrl: "http://gw.test", httpClient, getToken: () => "tok" });
+    await dp.dismissBanner(RESOURCES.accounts, { id: "b-1", reason: "customer asked", idempotencyKey: "ui-1" });
+    await dp.deleteBudget(RESOURCES.accounts, { accountId: "acme", budgetId: "bud-1", reason: "done", idempotencyKey: "ui-2" });
+    await dp.resendNotification(RESOURCES.notifications, { id: "n-1", reason: "bounced" });
+    expect(calls.map((c) => c.request.headers?.["Idempotency-Key"])).toEqual(["ui-1", "ui-2", undefined]);
+    expect(calls.map((c) => JSON.parse(c.request.body!))).toEqual([{ reason: "customer asked" }, { reason: "done" }, { reason: "bounced" }]);
+  });
+
   it("posts limits as { unit, low_credit_limit, negative_limit, reason } to the account's limits route", async () => {
     const calls: { url: string; request: HttpRequest }[] = [];
     const httpClient: HttpClient = async (url, request) => {

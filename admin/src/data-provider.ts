@@ -56,6 +56,13 @@ export interface TollgateDataProviderOptions {
   getToken?: () => string | null | undefined | Promise<string | null | undefined>;
 }
 
+/**
+ * A support action's Idempotency-Key. ActionDialog sends one key for every
+ * try of a submission whose outcome it does not know (no answer, or a 5xx),
+ * so a retry after a lost answer replays the first instead of granting twice.
+ */
+export type Keyed = { idempotencyKey?: string };
+
 /** Custom calls on top of react-admin's methods. The first argument is always a resource name so they route through `combineDataProviders`. */
 export interface TollgateDataProvider extends DataProvider {
   getAccountUsage(resource: string, params: { accountId: string; window: UsageWindow; splitBy: string; signal?: AbortSignal }): Promise<{ points: UsagePoint[] }>;
@@ -64,33 +71,33 @@ export interface TollgateDataProvider extends DataProvider {
   getRateTableInEffect(resource: string, params: { tableId: string; signal?: AbortSignal }): Promise<RateTable>;
   getRateTableDiff(resource: string, params: { tableId: string; from: string | number; to: string | number; signal?: AbortSignal }): Promise<{ changes: RateChange[] }>;
   /** Publishes a new version of a rate table (admin; reason audited): its rates in the proto's JSON form, effective now or from `effective_from`. */
-  publishRateTable(resource: string, params: { table_id: string; rates: unknown[]; effective_from?: string; reason: string }): Promise<{ table: RateTable; audit_id: string }>;
+  publishRateTable(resource: string, params: { table_id: string; rates: unknown[]; effective_from?: string; reason: string } & Keyed): Promise<{ table: RateTable; audit_id: string }>;
   /** The entries a list filter shows, as CSV (`/api/entries.csv`): the file and its name. */
   exportEntries(resource: string, params: { filter: Record<string, unknown> }): Promise<{ blob: Blob; filename: string }>;
   /** Publishes a new version of a plan (admin; reason audited): its document in the proto's JSON form. */
-  publishPlan(resource: string, params: { plan: Record<string, unknown>; reason: string }): Promise<{ plan: Plan; audit_id: string }>;
-  grantCredits(resource: string, params: { accountId: string; pool_kind: string; unit: string; amount: string; expires_at?: string; reason: string }): Promise<{ pool_id: string; entry_id: string; balance_micros: string; audit_id: string }>;
-  adjustBalance(resource: string, params: { accountId: string; pool_id: string; amount: string; reason: string }): Promise<{ entry_id: string; balance_micros: string; audit_id: string }>;
+  publishPlan(resource: string, params: { plan: Record<string, unknown>; reason: string } & Keyed): Promise<{ plan: Plan; audit_id: string }>;
+  grantCredits(resource: string, params: { accountId: string; pool_kind: string; unit: string; amount: string; expires_at?: string; reason: string } & Keyed): Promise<{ pool_id: string; entry_id: string; balance_micros: string; audit_id: string }>;
+  adjustBalance(resource: string, params: { accountId: string; pool_id: string; amount: string; reason: string } & Keyed): Promise<{ entry_id: string; balance_micros: string; audit_id: string }>;
   /** Returns a charge to the pools it drew from (operator; once per charge). */
-  reverseCharge(resource: string, params: { accountId: string; entry_id: string; reason: string }): Promise<{ entry_id: string; returned_micros: string; balance_micros: string; audit_id: string }>;
-  setAccountStatus(resource: string, params: { accountId: string; status: "active" | "suspended"; reason: string }): Promise<{ account: Account; audit_id: string }>;
-  changePlan(resource: string, params: { accountId: string; plan_id: string; reason: string }): Promise<{ account: Account; audit_id: string }>;
+  reverseCharge(resource: string, params: { accountId: string; entry_id: string; reason: string } & Keyed): Promise<{ entry_id: string; returned_micros: string; balance_micros: string; audit_id: string }>;
+  setAccountStatus(resource: string, params: { accountId: string; status: "active" | "suspended"; reason: string } & Keyed): Promise<{ account: Account; audit_id: string }>;
+  changePlan(resource: string, params: { accountId: string; plan_id: string; reason: string } & Keyed): Promise<{ account: Account; audit_id: string }>;
   /** Overrides the plan's low-credit and negative limits of one unit for this account (operator). */
-  setAccountLimits(resource: string, params: { accountId: string } & SetAccountLimitsBody): Promise<AccountActionAnswer>;
+  setAccountLimits(resource: string, params: { accountId: string } & SetAccountLimitsBody & Keyed): Promise<AccountActionAnswer>;
   /** Sets the monthly USD spend cap of a `byom_usd` account; "0" removes it (operator). */
-  setSpendCap(resource: string, params: { accountId: string } & SetSpendCapBody): Promise<AccountActionAnswer>;
+  setSpendCap(resource: string, params: { accountId: string } & SetSpendCapBody & Keyed): Promise<AccountActionAnswer>;
   /** Sets (or changes) a budget on one attribution scope (operator; reason audited). */
-  setBudget(resource: string, params: { accountId: string } & SetBudgetBody): Promise<{ budget: Budget; audit_id: string }>;
+  setBudget(resource: string, params: { accountId: string } & SetBudgetBody & Keyed): Promise<{ budget: Budget; audit_id: string }>;
   /** Removes a budget (operator; reason audited); answers it as it counted then. */
-  deleteBudget(resource: string, params: { accountId: string; budgetId: string; reason: string }): Promise<{ removed: Budget; audit_id: string }>;
-  resendNotification(resource: string, params: { id: string; reason: string }): Promise<{ notification: NotificationRow; audit_id: string }>;
-  dismissBanner(resource: string, params: { id: string; reason: string }): Promise<{ banner: Banner; audit_id: string }>;
+  deleteBudget(resource: string, params: { accountId: string; budgetId: string; reason: string } & Keyed): Promise<{ removed: Budget; audit_id: string }>;
+  resendNotification(resource: string, params: { id: string; reason: string } & Keyed): Promise<{ notification: NotificationRow; audit_id: string }>;
+  dismissBanner(resource: string, params: { id: string; reason: string } & Keyed): Promise<{ banner: Banner; audit_id: string }>;
   /** Holds, entries, runs and deployments across every account, by an id a support ticket carries. */
   search(resource: string, params: { q: string; signal?: AbortSignal }): Promise<{ data: SearchHit[] }>;
   /** The cycle's usage per member and for the team, in the ai, compute and platform buckets. */
   getMemberUsage(resource: string, params: { accountId: string; unit: string; signal?: AbortSignal }): Promise<MemberUsage>;
   getPreferences(resource: string, params: { accountId: string; signal?: AbortSignal }): Promise<AlertPreferences>;
-  setEmailRecipients(resource: string, params: { accountId: string; email_recipients: string[]; reason: string }): Promise<{ preferences: AlertPreferences; audit_id: string }>;
+  setEmailRecipients(resource: string, params: { accountId: string; email_recipients: string[]; reason: string } & Keyed): Promise<{ preferences: AlertPreferences; audit_id: string }>;
   /** Tools deployed at least once, with owner, runs, last activity and status. */
   getAccountTools(resource: string, params: { accountId: string; pageSize?: number; pageToken?: string; signal?: AbortSignal }): Promise<ToolsPage>;
 }
@@ -200,11 +207,12 @@ export function tollgateDataProvider(options: TollgateDataProviderOptions): Toll
     return `${base}${path}${qs ? `?${qs}` : ""}`;
   };
 
-  async function request<T>(method: string, path: string, query?: Query, body?: unknown, signal?: AbortSignal): Promise<T> {
+  async function request<T>(method: string, path: string, query?: Query, body?: unknown, signal?: AbortSignal, idempotencyKey?: string): Promise<T> {
     const headers: Record<string, string> = { Accept: "application/json" };
     const token = await getToken();
     if (token) headers.Authorization = `Bearer ${token}`;
     if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
     const response = await http(url(path, query), {
       method,
       headers,
@@ -216,7 +224,8 @@ export function tollgateDataProvider(options: TollgateDataProviderOptions): Toll
   }
 
   const get = <T>(path: string, query?: Query, signal?: AbortSignal) => request<T>("GET", path, query, undefined, signal);
-  const post = <T>(path: string, body: Record<string, unknown>) => request<T>("POST", path, undefined, body);
+  /** An action: its body, and its key (Keyed) as the Idempotency-Key header. */
+  const post = <T>(path: string, { idempotencyKey, ...body }: Record<string, unknown> & Keyed) => request<T>("POST", path, undefined, body, undefined, idempotencyKey);
   const seg = (id: unknown) => encodeURIComponent(String(id));
 
   function listRoute(resource: string): ListRoute {
@@ -359,9 +368,10 @@ export function tollgateDataProvider(options: TollgateDataProviderOptions): Toll
     setAccountLimits: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/limits`, body),
     setSpendCap: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/spend-cap`, body),
     setBudget: (_r, { accountId, ...body }) => post(`/api/accounts/${seg(accountId)}/budgets`, body),
-    deleteBudget: (_r, { accountId, budgetId, reason }) => request("DELETE", `/api/accounts/${seg(accountId)}/budgets/${seg(budgetId)}`, undefined, { reason }),
-    resendNotification: (_r, { id, reason }) => post(`/api/notifications/${seg(id)}/resend`, { reason }),
-    dismissBanner: (_r, { id, reason }) => post(`/api/banners/${seg(id)}/dismiss`, { reason }),
+    deleteBudget: (_r, { accountId, budgetId, reason, idempotencyKey }) =>
+      request("DELETE", `/api/accounts/${seg(accountId)}/budgets/${seg(budgetId)}`, undefined, { reason }, undefined, idempotencyKey),
+    resendNotification: (_r, { id, ...body }) => post(`/api/notifications/${seg(id)}/resend`, body),
+    dismissBanner: (_r, { id, ...body }) => post(`/api/banners/${seg(id)}/dismiss`, body),
     search: (_r, { q, signal }) => get("/api/search", { q }, signal),
     getMemberUsage: (_r, { accountId, unit, signal }) => get(`/api/accounts/${seg(accountId)}/member-usage`, { unit }, signal),
     getPreferences: (_r, { accountId, signal }) => get(`/api/accounts/${seg(accountId)}/preferences`, undefined, signal),

@@ -6,7 +6,7 @@
  * mounts the resource configs: `<Resource {...accounts} />`.
  */
 export { tollgateDataProvider, isTollgateResource, RESOURCES, TOLLGATE_RESOURCE_NAMES, PageTokens } from "./data-provider";
-export type { TollgateDataProvider, TollgateDataProviderOptions, TollgateResource } from "./data-provider";
+export type { Keyed, TollgateDataProvider, TollgateDataProviderOptions, TollgateResource } from "./data-provider";
 export { tollgateAuthProvider, readTokenClaims } from "./auth-provider";
 export type { TollgateAuthProviderOptions } from "./auth-provider";
 export { fetchHttpClient, HttpError, TOKEN_KEY, USER_KEY } from "./http";

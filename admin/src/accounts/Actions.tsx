@@ -52,7 +52,7 @@ function GrantAction({ account, allowed }: { account: Account; allowed: boolean 
           const problem = checkHumanAmount(amount);
           return problem ? { field: "amount", message: problem } : null;
         }}
-        onSubmit={(reason) =>
+        onSubmit={(reason, idempotencyKey) =>
           provider.grantCredits(RESOURCES.accounts, {
             accountId: String(account.id),
             pool_kind: poolKind,
@@ -60,6 +60,7 @@ function GrantAction({ account, allowed }: { account: Account; allowed: boolean 
             amount: amount.trim(),
             ...(expiresAt ? { expires_at: new Date(expiresAt).toISOString() } : {}),
             reason,
+            idempotencyKey,
           })
         }
       >
@@ -127,7 +128,7 @@ function AdjustAction({ account, allowed }: { account: Account; allowed: boolean
           const problem = checkHumanAmount(amount, { signed: true });
           return problem ? { field: "amount", message: problem } : null;
         }}
-        onSubmit={(reason) => provider.adjustBalance(RESOURCES.accounts, { accountId: String(account.id), pool_id: pool!.id, amount: amount.trim(), reason })}
+        onSubmit={(reason, idempotencyKey) => provider.adjustBalance(RESOURCES.accounts, { accountId: String(account.id), pool_id: pool!.id, amount: amount.trim(), reason, idempotencyKey })}
       >
         {(errorFor) => (
           <>
@@ -177,7 +178,7 @@ function StatusAction({ account, allowed }: { account: Account; allowed: boolean
         testId="status"
         submitLabel={suspended ? "Reactivate" : "Suspend"}
         successMessage={suspended ? "Account reactivated" : "Account suspended"}
-        onSubmit={(reason) => provider.setAccountStatus(RESOURCES.accounts, { accountId: String(account.id), status: next, reason })}
+        onSubmit={(reason, idempotencyKey) => provider.setAccountStatus(RESOURCES.accounts, { accountId: String(account.id), status: next, reason, idempotencyKey })}
       />
     </>
   );
@@ -226,7 +227,7 @@ function LimitsAction({ account, allowed }: { account: Account; allowed: boolean
           const neg = checkHumanAmount(negative, { allowZero: true });
           return neg ? { field: "negative_limit", message: neg } : null;
         }}
-        onSubmit={(reason) =>
+        onSubmit={(reason, idempotencyKey) =>
           provider.setAccountLimits(RESOURCES.accounts, {
             accountId: String(account.id),
             unit,
@@ -234,6 +235,7 @@ function LimitsAction({ account, allowed }: { account: Account; allowed: boolean
             low_credit_limit: lowCredit.trim(),
             negative_limit: negative.trim(),
             reason,
+            idempotencyKey,
           })
         }
       >
@@ -325,7 +327,7 @@ function SpendCapAction({ account, allowed }: { account: Account; allowed: boole
           const problem = checkHumanAmount(amount, { allowZero: true });
           return problem ? { field: "amount", message: problem } : null;
         }}
-        onSubmit={(reason) => provider.setSpendCap(RESOURCES.accounts, { accountId: String(account.id), amount: amount.trim(), reason })}
+        onSubmit={(reason, idempotencyKey) => provider.setSpendCap(RESOURCES.accounts, { accountId: String(account.id), amount: amount.trim(), reason, idempotencyKey })}
       >
         {(errorFor) => (
           <TextField
@@ -363,7 +365,7 @@ function ChangePlanAction({ account, allowed }: { account: Account; allowed: boo
         submitLabel="Change plan"
         successMessage="Plan changed"
         validate={() => (planId === account.plan_id ? { field: "plan_id", message: "Choose a different plan" } : null)}
-        onSubmit={(reason) => provider.changePlan(RESOURCES.accounts, { accountId: String(account.id), plan_id: planId, reason })}
+        onSubmit={(reason, idempotencyKey) => provider.changePlan(RESOURCES.accounts, { accountId: String(account.id), plan_id: planId, reason, idempotencyKey })}
       >
         {(errorFor) => (
           <TextField select label="Plan" value={planId} onChange={(e) => setPlanId(e.target.value)} error={Boolean(errorFor("plan_id"))} helperText={errorFor("plan_id") ?? `Now on ${account.plan_id} v${account.plan_version}`} slotProps={{ ...field("change-plan-plan"), select: { native: true } }}>

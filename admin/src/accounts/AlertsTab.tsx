@@ -126,7 +126,7 @@ function RecipientsDialog({ accountId, preferences, admins, onClose }: { account
       testId="recipients"
       submitLabel="Save recipients"
       successMessage="Recipients saved"
-      onSubmit={(reason) => provider.setEmailRecipients(RESOURCES.accounts, { accountId, email_recipients: addressesIn(text), reason })}
+      onSubmit={(reason, idempotencyKey) => provider.setEmailRecipients(RESOURCES.accounts, { accountId, email_recipients: addressesIn(text), reason, idempotencyKey })}
     >
       {(errorFor) => (
         <TextField

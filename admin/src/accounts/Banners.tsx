@@ -45,7 +45,7 @@ export function Banners({ banners }: { banners: Banner[] }) {
         testId="dismiss-banner"
         submitLabel="Dismiss"
         successMessage="Banner dismissed"
-        onSubmit={(reason) => provider.dismissBanner(RESOURCES.accounts, { id: dismissing!.id, reason })}
+        onSubmit={(reason, idempotencyKey) => provider.dismissBanner(RESOURCES.accounts, { id: dismissing!.id, reason, idempotencyKey })}
       />
     </Stack>
   );

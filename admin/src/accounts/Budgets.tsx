@@ -105,7 +105,7 @@ function RemoveBudgetDialog({ accountId, budget, onClose }: { accountId: string;
       testId="budget-remove"
       submitLabel="Remove budget"
       successMessage="Budget removed"
-      onSubmit={(reason) => provider.deleteBudget(RESOURCES.accounts, { accountId, budgetId: budget.id, reason })}
+      onSubmit={(reason, idempotencyKey) => provider.deleteBudget(RESOURCES.accounts, { accountId, budgetId: budget.id, reason, idempotencyKey })}
     >
       {() => (
         <Typography data-testid="budget-remove-summary">
@@ -134,7 +134,7 @@ function BudgetDialog({ accountId, initial, existing, onClose }: { accountId: st
         const problem = checkHumanAmount(draft.limit, { allowZero: true });
         return problem ? { field: "limit", message: problem } : null;
       }}
-      onSubmit={(reason) => provider.setBudget(RESOURCES.accounts, { accountId, ...draft, scope_id: draft.scope_id.trim(), limit: draft.limit.trim(), reason })}
+      onSubmit={(reason, idempotencyKey) => provider.setBudget(RESOURCES.accounts, { accountId, ...draft, scope_id: draft.scope_id.trim(), limit: draft.limit.trim(), reason, idempotencyKey })}
     >
       {(errorFor) => (
         <>

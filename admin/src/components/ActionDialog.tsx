@@ -1,7 +1,7 @@
 import { Alert, Button, Dialog, DialogActions, DialogContent, DialogTitle, Stack, TextField } from "@mui/material";
 import { useState, type ReactNode } from "react";
 import { useNotify, useRefresh } from "react-admin";
-import { describeError } from "../http";
+import { HttpError, describeError } from "../http";
 
 export interface FieldError {
   field: string;
@@ -19,19 +19,35 @@ export interface ActionDialogProps {
   children?: (errorFor: (field: string) => string | undefined) => ReactNode;
   /** Local checks before calling the API. */
   validate?: () => FieldError | null;
-  /** Calls the API with the reason; throws the data provider's error when it refuses. */
-  onSubmit: (reason: string) => Promise<unknown>;
+  /** Calls the API with the reason and this submission's Idempotency-Key (send it: `Keyed`); throws the data provider's error when it refuses. */
+  onSubmit: (reason: string, idempotencyKey: string) => Promise<unknown>;
   successMessage: string;
 }
 
+/** A new Idempotency-Key (getRandomValues, unlike randomUUID, also works on a console served over plain http). */
+function newKey(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return `ui-${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+/**
+ * Whether the action may have been done although no answer said so: the
+ * request got no answer (the network, a timeout) or a 5xx. Its retry keeps
+ * the key, so the gateway replays it rather than acting twice; after any
+ * other answer (done, or refused: nothing was done) the next try is a new
+ * action with a new key.
+ */
+const outcomeUnknown = (error: unknown) => !(error instanceof HttpError) || error.status >= 500;
+
 /**
  * The dialog every support action goes through: the action's fields, a
- * required reason (it is audited), and the API's error message and field
- * when it refuses.
+ * required reason (it is audited), the API's error message and field
+ * when it refuses, and one Idempotency-Key for the tries of a submission.
  */
 export function ActionDialog({ open, onClose, title, testId, submitLabel, children, validate, onSubmit, successMessage }: ActionDialogProps) {
   const [reason, setReason] = useState("");
   const [pending, setPending] = useState(false);
+  const [key, setKey] = useState(newKey);
   const [error, setError] = useState<{ message: string; field?: string; code?: string } | null>(null);
   const notify = useNotify();
   const refresh = useRefresh();
@@ -40,6 +56,7 @@ export function ActionDialog({ open, onClose, title, testId, submitLabel, childr
     if (pending) return;
     setReason("");
     setError(null);
+    setKey(newKey());
     onClose();
   };
 
@@ -57,14 +74,16 @@ export function ActionDialog({ open, onClose, title, testId, submitLabel, childr
     setPending(true);
     setError(null);
     try {
-      await onSubmit(reason.trim());
+      await onSubmit(reason.trim(), key);
       notify(successMessage, { type: "success" });
       refresh();
       setPending(false);
       setReason("");
+      setKey(newKey());
       onClose();
     } catch (e) {
       setPending(false);
+      if (!outcomeUnknown(e)) setKey(newKey());
       setError(describeError(e));
     }
   };

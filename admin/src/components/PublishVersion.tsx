@@ -22,7 +22,7 @@ export interface PublishVersionProps {
   children?: (errorFor: (field: string) => string | undefined) => ReactNode;
   onOpen?: () => void;
   /** Sends the new version with the reason; throws the API's refusal. */
-  publish: (value: unknown, reason: string) => Promise<unknown>;
+  publish: (value: unknown, reason: string, idempotencyKey: string) => Promise<unknown>;
 }
 
 /**
@@ -64,7 +64,7 @@ export function PublishVersion({ testId, title, field, label, helperText, initia
         testId={testId}
         submitLabel="Publish"
         validate={() => (parsed() ? null : { field, message: invalid })}
-        onSubmit={(reason) => publish(parsed()!.value, reason)}
+        onSubmit={(reason, idempotencyKey) => publish(parsed()!.value, reason, idempotencyKey)}
         successMessage={successMessage}
       >
         {(errorFor) => (

@@ -48,7 +48,7 @@ export function NotificationList() {
         testId="resend"
         submitLabel="Resend"
         successMessage="Notification queued for resend"
-        onSubmit={(reason) => provider.resendNotification(RESOURCES.notifications, { id: resending!.id, reason })}
+        onSubmit={(reason, idempotencyKey) => provider.resendNotification(RESOURCES.notifications, { id: resending!.id, reason, idempotencyKey })}
       />
     </List>
   );

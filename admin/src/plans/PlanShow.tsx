@@ -51,8 +51,8 @@ function PublishPlanAction() {
         accepts={(value) => value !== null && typeof value === "object" && !Array.isArray(value)}
         invalid="must be a JSON object: the plan's document"
         successMessage="Plan version published"
-        publish={async (document, reason) => {
-          const answer = await provider.publishPlan(RESOURCES.plans, { plan: document as Record<string, unknown>, reason });
+        publish={async (document, reason, idempotencyKey) => {
+          const answer = await provider.publishPlan(RESOURCES.plans, { plan: document as Record<string, unknown>, reason, idempotencyKey });
           redirect("show", RESOURCES.plans, versionId(answer.plan.plan_id, answer.plan.version));
           return answer;
         }}

@@ -103,9 +103,9 @@ function PublishVersionAction() {
         invalid="must be a JSON list of rates"
         successMessage="Rate table version published"
         onOpen={() => setEffectiveFrom("")}
-        publish={async (rates, reason) => {
+        publish={async (rates, reason, idempotencyKey) => {
           const answer = await provider.publishRateTable(RESOURCES.rateTables, {
-            table_id: table.table_id, rates: rates as unknown[], ...(effectiveFrom ? { effective_from: new Date(effectiveFrom).toISOString() } : {}), reason,
+            table_id: table.table_id, rates: rates as unknown[], ...(effectiveFrom ? { effective_from: new Date(effectiveFrom).toISOString() } : {}), reason, idempotencyKey,
           });
           redirect("show", RESOURCES.rateTables, answer.table.id);
           return answer;

@@ -280,7 +280,7 @@ function Reversal({ r }: { r: Receipt }) {
         testId="reverse"
         submitLabel="Reverse"
         successMessage="Charge reversed"
-        onSubmit={(reason) => provider.reverseCharge(RESOURCES.accounts, { accountId: r.account_id, entry_id: String(charge.id), reason })}
+        onSubmit={(reason, idempotencyKey) => provider.reverseCharge(RESOURCES.accounts, { accountId: r.account_id, entry_id: String(charge.id), reason, idempotencyKey })}
       >
         {() => (
           <Typography variant="body2">

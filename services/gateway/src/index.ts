@@ -202,9 +202,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
   });
 
-  // Once for every route, after sign-in: each query parameter given once, as text without control characters.
+  // Once for every route, after sign-in: only the query parameters the route takes, each given once, as text without control characters.
   app.addHook("preHandler", async (request) => {
-    if ((request.routeOptions.url ?? "").startsWith("/api/")) checkQuery(request.query);
+    if ((request.routeOptions.url ?? "").startsWith("/api/")) checkQuery(request.query, request.routeOptions.config.query);
   });
 
   app.setErrorHandler(async (error, request, reply) => {

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { SignJWT } from "jose";
 import { UnauthenticatedError } from "@tollgate/errors";
@@ -19,20 +20,27 @@ const textOf = (request: FastifyRequest, field: "username" | "password"): string
 };
 const usernameOf = (request: FastifyRequest) => textOf(request, "username");
 
+/** A sign-in body's bound: a user name and password fit many times over, and the limiter's counters stay small. */
+const LOGIN_BODY_LIMIT = 4 * 1024;
+
 /**
  * `POST /api/login`: every attempt counts against the user name and against
  * the client's address (`@fastify/rate-limit`, counted before the password
  * is checked so concurrent guesses cannot slip past the limit); past either
- * limit the answer is 429 with `Retry-After`, whatever the password.
+ * limit the answer is 429 with `Retry-After`, whatever the password. A user
+ * name is counted by its hash, so a long one costs the counters no more.
  */
 export function registerLogin(app: FastifyInstance, users: UserDirectory, key: Uint8Array, options: { limits: LoginLimits; tokenTtl: string }): void {
   const { limits } = options;
   const checks = [
     app.createRateLimit({ max: limits.perAddress, timeWindow: limits.windowMs }),
-    app.createRateLimit({ max: limits.perUser, timeWindow: limits.windowMs, keyGenerator: (request) => `user:${usernameOf(request)}` }),
+    app.createRateLimit({
+      max: limits.perUser, timeWindow: limits.windowMs,
+      keyGenerator: (request) => `user:${createHash("sha256").update(usernameOf(request)).digest("base64url")}`,
+    }),
   ];
 
-  app.post("/api/login", async (request, reply) => {
+  app.post("/api/login", { bodyLimit: LOGIN_BODY_LIMIT }, async (request, reply) => {
     for (const check of checks) {
       const limit = await check(request);
       if (!limit.isAllowed && limit.isExceeded) {

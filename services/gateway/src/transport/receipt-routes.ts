@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { InvalidArgumentError } from "@tollgate/errors";
 import { call } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1 } from "@tollgate/proto";
-import { page, unitOf, type Clients } from "./routes.js";
+import { page, PAGE, takes, unitOf, type Clients } from "./routes.js";
 import { entryView, holdView, notificationView, unitName } from "./views.js";
 
 type Query = Record<string, string | undefined>;
@@ -88,7 +88,7 @@ export function registerReceiptRoutes(app: FastifyInstance, clients: Clients): v
   });
 
   // Per member (user_id) usage this cycle in the ai, compute and platform buckets, and the team's total: seed 000's admin breakdown.
-  app.get("/api/accounts/:id/member-usage", async (request) => {
+  app.get("/api/accounts/:id/member-usage", takes("unit"), async (request) => {
     const { id } = request.params as { id: string };
     const unit = (request.query as Query).unit ?? "credits";
     const wanted = unitOf(unit);
@@ -112,7 +112,7 @@ export function registerReceiptRoutes(app: FastifyInstance, clients: Clients): v
   });
 
   // Tools deployed at least once (not those in development): owner, runs, last active, status.
-  app.get("/api/accounts/:id/tools", async (request) => {
+  app.get("/api/accounts/:id/tools", takes(...PAGE), async (request) => {
     const { id } = request.params as { id: string };
     const query = request.query as Query;
     const response = await call(ledger, ledger.listTools, { accountId: id, page: page(query) });

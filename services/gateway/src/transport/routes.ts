@@ -21,7 +21,7 @@ export interface Clients {
   notifications: notificationsV1.NotificationsServiceClient;
 }
 
-/** The query string as the routes read it: each parameter once, as text (`checkQuery` saw to it before any route ran). */
+/** The query string as the routes read it: only the parameters the route takes, each once, as text (`checkQuery` saw to it before any route ran). */
 type Query = Record<string, string | undefined>;
 type Body = Record<string, unknown>;
 
@@ -95,17 +95,44 @@ function optionalTime(value: unknown, field: string): Date | undefined {
   return new Date(value as string);
 }
 
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** The query parameters an API route takes (`takes`); unset: none. */
+    query?: readonly string[];
+  }
+}
+
+/** A list's paging parameters (`page`). */
+export const PAGE = ["page_size", "page_token"] as const;
+
+/** An API route's options naming the query parameters it takes: a name, or a prefix and `*` (`attr.*`: any `attr.<dimension>`). */
+export const takes = (...names: string[]) => ({ config: { query: names } });
+
+const isTaken = (name: string, names: readonly string[]) =>
+  names.some((taken) => (taken.endsWith("*") ? name.length >= taken.length && name.startsWith(taken.slice(0, -1)) : name === taken));
+
 /**
- * Every query parameter of an API request given once, as text without
- * control characters, else 400 naming it: a repeated one (`?q=a&q=b`)
- * arrives as a list, and a NUL (`%00`), which PostgreSQL refuses in text,
- * would fail deep in a store. No parameter is a place for either.
+ * The query of an API request, checked before its route runs: a parameter
+ * the route does not take is 400 naming it (a misspelt `acount_id` must not
+ * list every account's rows), and each must be given once, as text without
+ * control characters: a repeated one (`?q=a&q=b`) arrives as a list, and a
+ * NUL (`%00`), which PostgreSQL refuses in text, would fail deep in a store.
  */
-export function checkQuery(query: unknown): void {
+export function checkQuery(query: unknown, names: readonly string[] = []): void {
   for (const [name, value] of Object.entries((query ?? {}) as Record<string, unknown>)) {
+    if (!isTaken(name, names)) {
+      throw new InvalidArgumentError(name.slice(0, 64), `is not a parameter of this request (it takes ${names.length ? names.join(", ") : "none"})`);
+    }
     if (typeof value !== "string") throw new InvalidArgumentError(name, "must be given once");
     if (/\p{Cc}/u.test(value)) throw new InvalidArgumentError(name, "must not contain control characters");
   }
+}
+
+/** A query's true or false (unset: false); anything else is 400, not false. */
+function queryFlag(query: Query, name: string): boolean {
+  const text = query[name];
+  if (text !== undefined && text !== "true" && text !== "false") throw new InvalidArgumentError(name, "must be true or false");
+  return text === "true";
 }
 
 /** Hits per kind of match a search may ask for (the ledger's bound: ledger.proto `SearchRequest.limit`). */
@@ -197,6 +224,7 @@ const WINDOWS: Record<string, ledgerV1.UsageWindow> = {
   "7d": ledgerV1.UsageWindow.USAGE_WINDOW_WEEK_DAILY,
   "30d": ledgerV1.UsageWindow.USAGE_WINDOW_MONTH_WEEKLY,
 };
+const MAX_IDEMPOTENCY_KEY = 128;
 /** How long a console action's Idempotency-Key replays: within the least any service keeps its answers (IDEMPOTENCY_RETENTION_HOURS ≥ 24), an hour to spare. */
 const REPLAY_WINDOW_MS = 23 * 3_600_000;
 const ENTRY_KINDS = ["grant", "charge", "adjust", "expire", "reset", "reverse"];
@@ -209,6 +237,15 @@ function auditCursor(token: string | undefined): { console: bigint | undefined; 
   if (!match) throw new InvalidArgumentError("page_token", "not a token from a previous page");
   const part = (value: string) => (value === "" ? undefined : BigInt(value));
   return { console: part(match[1]!), calls: part(match[2]!) };
+}
+
+/** A request's Idempotency-Key (unset or blank: none), at most 128 characters as API.md says (the services' bound for keys). */
+function idempotencyKeyOf(request: FastifyRequest): string | undefined {
+  const header = request.headers["idempotency-key"];
+  if (Array.isArray(header)) throw new InvalidArgumentError("Idempotency-Key", "must be given once");
+  const key = (header ?? "").trim();
+  if (key.length > MAX_IDEMPOTENCY_KEY) throw new InvalidArgumentError("Idempotency-Key", `must be at most ${MAX_IDEMPOTENCY_KEY} characters`);
+  return key || undefined;
 }
 
 /** The key the services see for a user's Idempotency-Key: `console-` and a hash of the user and the key (fits the services' 128 characters, whatever the name). */
@@ -245,7 +282,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     const user = userOf(request);
     requireRole(user, spec.role, spec.name);
     const reason = requireReason((checkedBodies.has(request) ? (request.body as Body | undefined) : bodyOf(request, {}))?.reason);
-    const given = String(request.headers["idempotency-key"] ?? "").trim() || undefined;
+    const given = idempotencyKeyOf(request);
     const replay = given ? await replayable(user.username, given, spec) : null;
     const replayed = replay?.first ?? null;
     // A key is its user's: the services see it with the user's name folded in, so another user's same key is another action
@@ -273,7 +310,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
 
   app.get("/api/me", async (request) => userOf(request));
 
-  app.get("/api/accounts", async (request) => {
+  app.get("/api/accounts", takes("q", ...PAGE), async (request) => {
     const query = request.query as Query;
     const response = await call(entitlements, entitlements.listAccounts, { page: page(query), query: searchText(query.q ?? "") });
     return { data: response.accounts.map(accountView), next_page_token: response.nextPageToken };
@@ -289,7 +326,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     return { ...accountView(account!), plan: plan ? planView(plan) : null, balance, banners: banners.banners.map(bannerView) };
   });
 
-  app.get("/api/accounts/:id/usage", async (request) => {
+  app.get("/api/accounts/:id/usage", takes("window", "split_by", "unit"), async (request) => {
     const { id } = request.params as { id: string };
     const query = request.query as Query;
     const window = known(WINDOWS, query.window ?? "7d");
@@ -298,7 +335,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     return { points: usage.points.map((p) => ({ start: p.start?.toISOString(), key: p.key, amount_micros: p.amountMicros, requests: p.requests })) };
   });
 
-  app.get("/api/accounts/:id/top", async (request) => {
+  app.get("/api/accounts/:id/top", takes("dimension", "unit", ...PAGE), async (request) => {
     const { id } = request.params as { id: string };
     const query = request.query as Query;
     const top = await call(ledger, ledger.getTopUsage, { accountId: id, dimension: required(query.dimension, "dimension"), since: undefined, page: page(query), unit: usageUnitOf(query.unit) });
@@ -310,6 +347,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
   });
 
   /** ListEntries' filters from the query: the account (required), a hold, a kind, attribution as attr.<dimension>=value. */
+  const ENTRY_FILTERS = ["account_id", "hold_id", "kind", "attr.*"];
   const entryFilters = (query: Query) => {
     if (query.kind && !ENTRY_KINDS.includes(query.kind)) throw new InvalidArgumentError("kind", `must be one of ${ENTRY_KINDS.join(", ")}`);
     return {
@@ -322,7 +360,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     };
   };
 
-  app.get("/api/entries", async (request) => {
+  app.get("/api/entries", takes(...ENTRY_FILTERS, ...PAGE), async (request) => {
     const query = request.query as Query;
     const response = await call(ledger, ledger.listEntries, { ...entryFilters(query), page: page(query) });
     return { data: response.entries.map(entryView), next_page_token: response.nextPageToken };
@@ -330,7 +368,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
 
   // The same entries as CSV, newest first, page after page as they stream out (at most MAX_EXPORT_ROWS).
   // No HEAD: it would page through the whole export for an empty answer.
-  app.get("/api/entries.csv", { exposeHeadRoute: false }, async (request, reply) => {
+  app.get("/api/entries.csv", { exposeHeadRoute: false, ...takes(...ENTRY_FILTERS) }, async (request, reply) => {
     const filters = entryFilters(request.query as Query);
     const pageOf = (pageToken: string) => call(ledger, ledger.listEntries, { ...filters, page: { pageSize: MAX_PAGE_SIZE, pageToken } });
     // The first page before answering: a bad filter or an unknown account is an error in the API's shape, not a broken download.
@@ -364,7 +402,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
       .send(Readable.from(lines()));
   });
 
-  app.get("/api/holds", async (request) => {
+  app.get("/api/holds", takes("account_id", "status", ...PAGE), async (request) => {
     const query = request.query as Query;
     if (query.status && !HOLD_STATUSES.includes(query.status)) throw new InvalidArgumentError("status", `must be one of ${HOLD_STATUSES.join(", ")}`);
     const response = await call(ledger, ledger.listHolds, {
@@ -375,7 +413,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     return { data: response.holds.map(holdView), next_page_token: response.nextPageToken };
   });
 
-  app.get("/api/work", async (request) => {
+  app.get("/api/work", takes("account_id", "kind", "state", ...PAGE), async (request) => {
     const query = request.query as Query;
     const response = await call(ledger, ledger.listMeteredWork, { accountId: query.account_id ?? "", kind: query.kind ?? "", state: query.state ?? "", page: page(query) });
     return { data: response.work.map(workView), next_page_token: response.nextPageToken };
@@ -389,16 +427,16 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
   });
 
   // Support search across accounts: a hold, entry, idempotency key, trace, conversation, task, run or deployment id.
-  app.get("/api/search", async (request) => {
+  app.get("/api/search", takes("q", "limit"), async (request) => {
     const query = request.query as Query;
     const limit = wholeNumber(query, "limit", MAX_SEARCH_LIMIT);
     const response = await call(ledger, ledger.search, { query: searchText(required(query.q?.trim(), "q")), limit });
     return { data: response.hits.map(searchHitView) };
   });
 
-  app.get("/api/plans", async (request) => {
+  app.get("/api/plans", takes("all_versions", ...PAGE), async (request) => {
     const query = request.query as Query;
-    const response = await call(entitlements, entitlements.listPlans, { page: page(query), allVersions: query.all_versions === "true" });
+    const response = await call(entitlements, entitlements.listPlans, { page: page(query), allVersions: queryFlag(query, "all_versions") });
     return { data: response.plans.map(planView), next_page_token: response.nextPageToken };
   });
 
@@ -408,13 +446,13 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     return planView(plan!);
   });
 
-  app.get("/api/rate-tables", async (request) => {
+  app.get("/api/rate-tables", takes("table_id", ...PAGE), async (request) => {
     const query = request.query as Query;
     const response = await call(pricing, pricing.listRateTableVersions, { tableId: query.table_id ?? "", page: page(query) });
     return { data: response.tables.map(rateTableView), next_page_token: response.nextPageToken };
   });
 
-  app.get("/api/rate-tables/diff", async (request) => {
+  app.get("/api/rate-tables/diff", takes("table_id", "from", "to"), async (request) => {
     const query = request.query as Query;
     const diff = await call(pricing, pricing.diffRateTables, { tableId: required(query.table_id, "table_id"), fromVersion: positiveInt64(query.from, "from"), toVersion: positiveInt64(query.to, "to") });
     return {
@@ -422,7 +460,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     };
   });
 
-  app.get("/api/rate-tables/in-effect", async (request) => {
+  app.get("/api/rate-tables/in-effect", takes("table_id"), async (request) => {
     const query = request.query as Query;
     const { table } = await call(pricing, pricing.getRateTable, { tableId: required(query.table_id, "table_id"), version: "0", at: undefined, sequence: "0" });
     return rateTableView(table!);
@@ -434,13 +472,13 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     return rateTableView(table!);
   });
 
-  app.get("/api/notifications", async (request) => {
+  app.get("/api/notifications", takes("account_id", "trace_id", ...PAGE), async (request) => {
     const query = request.query as Query;
     const response = await call(notifications, notifications.listNotifications, { accountId: query.account_id ?? "", traceId: query.trace_id ?? "", page: page(query) });
     return { data: response.notifications.map(notificationView), next_page_token: response.nextPageToken };
   });
 
-  app.get("/api/audit", async (request) => {
+  app.get("/api/audit", takes("account_id", ...PAGE), async (request) => {
     const query = request.query as Query;
     const limit = pageSize(page(query).pageSize);
     const cursor = auditCursor(query.page_token);
