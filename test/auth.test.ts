@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { credentials, makeGenericClientConstructor, Metadata, status } from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
 import { SignJWT, importJWK } from "jose";
-import { call, createClient, errorDetails, generateIssuerKey, mintToken, type Role } from "@tollgate/grpc-kit";
+import { call, createClient, errorDetails, generateIssuerKey, mintToken, startGrpcServer, unary, type Role } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { createTestDatabase, eventually, type TestDatabase, type TestIssuer } from "@tollgate/testing";
 import { authorizeRequest, CREDIT, replies, seedStarter } from "./fixtures.js";
@@ -93,6 +93,29 @@ describe("credentials on every gRPC call", () => {
     // Calls that span accounts or name an object by its own id are not open to it either.
     const byId = await as(["meter"], (ledger) => call(ledger, ledger.getHold, { holdId: allowed.holdId }), { accounts: ["tenant-a"] }).catch((e: unknown) => e);
     expect(errorDetails(byId)).toMatchObject({ code: status.PERMISSION_DENIED, reason: "ACCOUNT_LIMITED_CREDENTIAL" });
+  });
+
+  it("refuses an account-limited admin credential's publication of a rate table or plan (it changes what every account pays), and lets it read them", async () => {
+    const token = await issuer.token("tenant-a-admin", ["admin"], { accounts: ["tenant-a"] });
+    const pricing = createClient(pricingV1.PricingServiceClient, platform.pricing.address, { credentials: token });
+    const entitlements = createClient(entitlementsV1.EntitlementsServiceClient, platform.entitlements.address, { credentials: token });
+    try {
+      const { table } = await call(pricing, pricing.getRateTable, { tableId: "default", version: "0", at: undefined, sequence: "0" });
+      const published = await call(pricing, pricing.publishRateTable, pricingV1.PublishRateTableRequest.fromPartial({
+        tableId: "default", rates: table!.rates, reason: "everyone pays what I say", actor: "tenant-a-admin", idempotencyKey: "limited-publish",
+      })).catch((e: unknown) => e);
+      expect(errorDetails(published)).toMatchObject({ code: status.PERMISSION_DENIED, reason: "ACCOUNT_LIMITED_CREDENTIAL" });
+      const { plan } = await call(entitlements, entitlements.getPlan, { planId: "starter", version: "0" });
+      const plan2 = await call(entitlements, entitlements.publishPlan, entitlementsV1.PublishPlanRequest.fromPartial({
+        plan: plan!, reason: "free credits for all", actor: "tenant-a-admin", idempotencyKey: "limited-plan",
+      })).catch((e: unknown) => e);
+      expect(errorDetails(plan2)).toMatchObject({ code: status.PERMISSION_DENIED, reason: "ACCOUNT_LIMITED_CREDENTIAL" });
+      const after = await call(pricing, pricing.getRateTable, { tableId: "default", version: "0", at: undefined, sequence: "0" });
+      expect(after.table!.version).toBe(table!.version);
+    } finally {
+      pricing.close();
+      entitlements.close();
+    }
   });
 
   it("refuses a token without exp, a token of an unknown issuer and an expired token", async () => {
@@ -218,5 +241,41 @@ describe("per-principal rate limits on gRPC", () => {
       quiet.close();
       await pricing.stop();
     }
+  });
+});
+
+describe("refused calls per address", () => {
+  it("answers an address past its refusals RESOURCE_EXHAUSTED before verifying its token, until its bucket refills", async () => {
+    let answered = 0;
+    const server = await startGrpcServer({
+      port: 0,
+      auth: issuer.auth,
+      refusalLimit: { perSecond: 0.001, burst: 5 },
+      services: [{
+        name: "tollgate.ledger.v1.LedgerService",
+        definition: ledgerV1.LedgerServiceService,
+        implementation: { getBalance: unary(async () => { answered += 1; return ledgerV1.GetBalanceResponse.fromPartial({ accountId: "tenant-a" }); }) },
+      }],
+    });
+    const forged = await mintToken((await generateIssuerKey("forger")).privateJwk, { issuer: issuer.name, subject: "forger", roles: ["support"], ttlSeconds: 600 });
+    const badCaller = createClient(ledgerV1.LedgerServiceClient, server.address, { credentials: forged });
+    const goodCaller = createClient(ledgerV1.LedgerServiceClient, server.address, { credentials: await issuer.token("good", ["support"]) });
+    try {
+      const codes: number[] = [];
+      for (let i = 0; i < 8; i += 1) codes.push(errorDetails(await call(badCaller, badCaller.getBalance, { accountId: "tenant-a" }).catch((e: unknown) => e)).code);
+      expect(codes).toEqual([...Array(5).fill(status.UNAUTHENTICATED), ...Array(3).fill(status.RESOURCE_EXHAUSTED)]);
+      const limited = await call(badCaller, badCaller.getBalance, { accountId: "tenant-a" }).catch((e: unknown) => e);
+      expect(errorDetails(limited)).toMatchObject({ reason: "RATE_LIMITED", metadata: { principal: expect.stringMatching(/^address:(127\.0\.0\.1|::1)$/) } });
+      expect(errorDetails(limited).retryDelayMs).toBeGreaterThan(0);
+      // The address waits, whatever it sends (its token is not read until then): a shared address shares the wait.
+      expect(errorDetails(await call(goodCaller, goodCaller.getBalance, { accountId: "tenant-a" }).catch((e: unknown) => e)).code).toBe(status.RESOURCE_EXHAUSTED);
+      expect(answered).toBe(0);
+    } finally {
+      badCaller.close();
+      goodCaller.close();
+      await server.drain();
+    }
+    // Another server (the platform's own) keeps its own count: the good credential is served there.
+    expect((await call(platform.clients.ledger, platform.clients.ledger.getBalance, { accountId: "tenant-a" })).accountId).toBe("tenant-a");
   });
 });

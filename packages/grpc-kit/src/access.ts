@@ -4,8 +4,9 @@
  * roles any one of which admits the call; `scope` says how a credential
  * limited to some accounts is checked:
  * - `account`: the request names one account (`account` reads it), which must be one of the credential's;
- * - `catalogue`: plans, rate tables and prices, not any account's data: open to limited credentials;
- * - `all`: spans accounts or names an object by its own id: refused to limited credentials.
+ * - `catalogue`: reads of plans, rate tables and prices, not any account's data: open to limited credentials;
+ * - `all`: spans accounts or names an object by its own id: refused to limited credentials. Publishing a
+ *   plan or rate table is `all`: it changes what every account on it pays.
  */
 export const ROLES = ["meter", "support", "admin", "service"] as const;
 export type Role = (typeof ROLES)[number];
@@ -24,7 +25,7 @@ const meter: Access = { roles: ["meter"], scope: "account" };
 const meterById: Access = { roles: ["meter"], scope: "all" };
 const support: Access = { roles: ["support"], scope: "account" };
 const admin: Access = { roles: ["admin"], scope: "account" };
-const adminCatalogue: Access = { roles: ["admin"], scope: "catalogue" };
+const publish: Access = { roles: ["admin"], scope: "all" };
 const read: Access = { roles: READ, scope: "account" };
 const readCatalogue: Access = { roles: READ, scope: "catalogue" };
 const readAll: Access = { roles: READ, scope: "all" };
@@ -39,7 +40,7 @@ const L = "/tollgate.ledger.v1.LedgerService/";
 const N = "/tollgate.notifications.v1.NotificationsService/";
 
 export const ACCESS: Readonly<Record<string, Access>> = {
-  [`${E}PublishPlan`]: audited(adminCatalogue),
+  [`${E}PublishPlan`]: audited(publish),
   [`${E}GetPlan`]: readCatalogue,
   [`${E}ListPlans`]: readCatalogue,
   [`${E}WatchPlans`]: watch,
@@ -54,7 +55,7 @@ export const ACCESS: Readonly<Record<string, Access>> = {
   [`${E}UpsertSubject`]: { roles: ["meter"], scope: "account", account: nested("subject") },
   [`${E}ListSubjects`]: read,
 
-  [`${P}PublishRateTable`]: audited(adminCatalogue),
+  [`${P}PublishRateTable`]: audited(publish),
   [`${P}GetRateTable`]: readCatalogue,
   [`${P}ListRateTableVersions`]: readCatalogue,
   [`${P}DiffRateTables`]: readCatalogue,

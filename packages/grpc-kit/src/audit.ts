@@ -46,11 +46,13 @@ function accountOf(access: Access, request: Fields, response: Fields | undefined
   return text((access.account ?? ((r) => r.accountId))(request)) ?? (response && access.audited?.account ? text(access.audited.account(response)) : undefined);
 }
 
-/** Who a refused call came from: its principal, else its peer's address (without the port, which changes per connection). */
+/** A call's peer address, without the port (which changes per connection). */
+export const peerAddress = (call: Pick<Call, "getPeer">): string =>
+  call.getPeer().replace(/^ipv[46]:/, "").replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1");
+
+/** Who a refused call came from: its principal, else its peer's address. */
 function callerOf(call: Call, principal: Principal | undefined): string {
-  if (principal) return principal.name;
-  const peer = call.getPeer();
-  return `address:${peer.replace(/^ipv[46]:/, "").replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1")}`;
+  return principal ? principal.name : `address:${peerAddress(call)}`;
 }
 
 const statusName = (code: number): string => status[code] ?? String(code);

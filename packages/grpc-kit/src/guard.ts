@@ -10,13 +10,27 @@ import type {
 } from "@grpc/grpc-js";
 import { PermissionDeniedError, UnauthenticatedError } from "@tollgate/errors";
 import { accessOf, type Access } from "./access.js";
-import { recordCall, recordRefusal, type CallAudit } from "./audit.js";
+import { peerAddress, recordCall, recordRefusal, type CallAudit } from "./audit.js";
 import type { Principal, TokenVerifier } from "./credentials.js";
 import { toServiceError } from "./errors.js";
 import { RateLimitedError, rateLimitedError, type RateLimiter } from "./rate-limit.js";
 
 /** Verified credentials, or (loopback only, said explicitly) no checks at all. */
 export type ServerAuth = { verifier: TokenVerifier } | { disabled: true };
+
+/**
+ * The rate limits a server applies: `calls` per principal (per peer address
+ * with authentication off); `refusals`, calls refused for want of a valid
+ * credential, per peer address. Once an address has used up its refusals,
+ * its calls are answered RESOURCE_EXHAUSTED before any token is verified or
+ * any refusal recorded, so a flood of bad tokens costs neither signature
+ * checks nor audit writes. A caller with a valid credential at that address
+ * waits the RetryInfo's delay too.
+ */
+export interface Limiters {
+  calls?: RateLimiter;
+  refusals?: RateLimiter;
+}
 
 export const ON_BEHALF_OF = "x-tollgate-on-behalf-of";
 /** The same, as UTF-8 bytes: for a name a text header cannot carry. */
@@ -74,7 +88,7 @@ async function authorize(
   path: string,
   call: ServerUnaryCall<unknown, unknown>,
   auth: ServerAuth,
-  limiter: RateLimiter | undefined,
+  { calls: limiter, refusals }: Limiters,
   seen: { principal?: Principal },
   /** A bidirectional stream has no request yet: the accounts its messages name are checked as they arrive (`admitMessage`). */
   deferAccount = false,
@@ -86,12 +100,21 @@ async function authorize(
     limit(limiter, call.getPeer());
     return undefined;
   }
-  const header = first(call.metadata, "authorization");
-  // The scheme is case-insensitive (RFC 9110 §11.1).
-  if (!header || !/^bearer +/i.test(header)) {
-    throw new UnauthenticatedError("a credential is required: send 'authorization: Bearer <token>'", "CREDENTIAL_REQUIRED");
+  const address = peerAddress(call);
+  const waitMs = refusals?.waitFor(address) ?? 0;
+  if (waitMs > 0) throw new RateLimitedError(`address:${address}`, waitMs);
+  let principal: Principal;
+  try {
+    const header = first(call.metadata, "authorization");
+    // The scheme is case-insensitive (RFC 9110 §11.1).
+    if (!header || !/^bearer +/i.test(header)) {
+      throw new UnauthenticatedError("a credential is required: send 'authorization: Bearer <token>'", "CREDENTIAL_REQUIRED");
+    }
+    principal = await auth.verifier.verify(header.replace(/^bearer +/i, "").trim());
+  } catch (error) {
+    refusals?.take(address);
+    throw error;
   }
-  let principal = await auth.verifier.verify(header.replace(/^bearer +/i, "").trim());
   seen.principal = principal;
   limit(limiter, principal.name);
   if (!access.roles.some((role) => principal.roles.includes(role))) {
@@ -158,7 +181,7 @@ export function guardService(
   definition: ServiceDefinition,
   implementation: UntypedServiceImplementation,
   auth: ServerAuth,
-  limiter?: RateLimiter,
+  limiters: Limiters = {},
   audit?: CallAudit,
 ): UntypedServiceImplementation {
   const guarded: UntypedServiceImplementation = {};
@@ -176,13 +199,13 @@ export function guardService(
       guarded[name] = ((call: ServerDuplexStream<unknown, unknown>) => {
         const asUnary = call as unknown as ServerUnaryCall<unknown, unknown>;
         const seen: { principal?: Principal } = {};
-        authorize(method.path, asUnary, auth, limiter, seen, true).then(
+        authorize(method.path, asUnary, auth, limiters, seen, true).then(
           (principal) => {
             if (principal) {
               principals.set(call, principal);
               streams.set(call, { access: access!, principal, method: method.path.slice(method.path.lastIndexOf("/") + 1) });
             }
-            if (limiter) metered.set(call, { limiter, caller: principal?.name ?? call.getPeer(), first: true });
+            if (limiters.calls) metered.set(call, { limiter: limiters.calls, caller: principal?.name ?? call.getPeer(), first: true });
             duplex(call);
           },
           (error: unknown) => void refuse(asUnary, seen, error).then((refused) => call.emit("error", refused)),
@@ -193,7 +216,7 @@ export function guardService(
       guarded[name] = ((call: ServerWritableStream<unknown, unknown>) => {
         const asUnary = call as unknown as ServerUnaryCall<unknown, unknown>;
         const seen: { principal?: Principal } = {};
-        authorize(method.path, asUnary, auth, limiter, seen).then(
+        authorize(method.path, asUnary, auth, limiters, seen).then(
           (principal) => {
             if (principal) principals.set(call, principal);
             stream(call);
@@ -206,7 +229,7 @@ export function guardService(
       const audited = audit && access?.audited ? { audit, access } : undefined;
       guarded[name] = ((call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
         const seen: { principal?: Principal } = {};
-        authorize(method.path, call, auth, limiter, seen).then(
+        authorize(method.path, call, auth, limiters, seen).then(
           (principal) => {
             if (principal) principals.set(call, principal);
             if (!audited) return unary(call, callback);

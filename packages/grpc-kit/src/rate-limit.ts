@@ -39,6 +39,14 @@ export class RateLimiter {
     return { allowed: false, retryAfterMs: Math.ceil(((1 - bucket.tokens) / this.limit.perSecond) * 1000) };
   }
 
+  /** How long until `caller` has a call left (0: it has one now), taking none. */
+  waitFor(caller: string, now = Date.now()): number {
+    const bucket = this.buckets.get(caller);
+    if (!bucket) return 0;
+    const tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.at) / 1000) * this.limit.perSecond);
+    return tokens >= 1 ? 0 : Math.ceil(((1 - tokens) / this.limit.perSecond) * 1000);
+  }
+
   /** Drops the buckets that have refilled: they are the same as new ones. */
   private forgetFull(now: number): void {
     for (const [caller, bucket] of this.buckets) {

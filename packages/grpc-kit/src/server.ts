@@ -9,7 +9,7 @@ import { log } from "@tollgate/telemetry";
 import { rpcMetricsInterceptor } from "./rpc-metrics.js";
 // After the gRPC packages: these load @tollgate/proto, whose clients must be made from the instrumented grpc-js.
 import type { CallAudit } from "./audit.js";
-import { guardService, type ServerAuth } from "./guard.js";
+import { guardService, type Limiters, type ServerAuth } from "./guard.js";
 import { RateLimiter, type RateLimit } from "./rate-limit.js";
 import { validatingDefinition } from "./validation.js";
 
@@ -36,6 +36,8 @@ export interface GrpcServerOptions {
   reflection?: boolean;
   /** Calls per second per principal (unset: no limit). */
   rateLimit?: RateLimit;
+  /** Calls refused for want of a valid credential, per peer address (default REFUSAL_LIMIT; see `Limiters`). */
+  refusalLimit?: RateLimit;
   /** Where admin calls and refused calls are recorded (unset: not recorded). */
   audit?: CallAudit;
 }
@@ -59,6 +61,9 @@ function reflectionService(): ReflectionService {
   return reflection;
 }
 
+/** Refused calls an address may make: 100 at once, then 10 a second (a misconfigured caller's retries fit; a flood does not). */
+export const REFUSAL_LIMIT: RateLimit = { perSecond: 10, burst: 100 };
+
 /** Starts a gRPC server with health checking and reflection beside the given services. */
 export async function startGrpcServer(options: GrpcServerOptions): Promise<RunningServer> {
   const host = options.host ?? "127.0.0.1";
@@ -70,10 +75,13 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
     ...(options.meter ? { interceptors: [rpcMetricsInterceptor(options.meter)] } : {}),
   });
   const health = new HealthImplementation({ "": "SERVING" });
-  const limiter = options.rateLimit && options.rateLimit.perSecond > 0 ? new RateLimiter(options.rateLimit) : undefined;
+  const limiters: Limiters = {
+    ...(options.rateLimit && options.rateLimit.perSecond > 0 ? { calls: new RateLimiter(options.rateLimit) } : {}),
+    ...("disabled" in options.auth ? {} : { refusals: new RateLimiter(options.refusalLimit ?? REFUSAL_LIMIT) }),
+  };
   for (const binding of options.services) {
     const implementation = binding.implementation as UntypedServiceImplementation;
-    server.addService(validatingDefinition(binding.name, binding.definition), guardService(binding.definition, implementation, options.auth, limiter, options.audit));
+    server.addService(validatingDefinition(binding.name, binding.definition), guardService(binding.definition, implementation, options.auth, limiters, options.audit));
     health.setStatus(binding.name, "SERVING");
   }
   // Health checks and reflection stay open to every caller.
