@@ -55,6 +55,21 @@ describe("plans and accounts", () => {
     expect(latest.plans.map((p) => p.version)).toEqual([v2.plan!.version]);
   });
 
+  it("keeps both of two limit changes made at once on one account (each applies over the other, neither undoes it)", async () => {
+    await call(client, client.createAccount, account("org-race"));
+    const setLimit = (unit: commonV1.Unit, lowCredit: number, idempotencyKey: string) =>
+      call(client, client.setAccountControls, entitlementsV1.SetAccountControlsRequest.fromPartial({
+        accountId: "org-race", limits: [{ unit, lowCreditLimitMicros: String(lowCredit), negativeLimitMicros: "0" }], reason: "race", idempotencyKey,
+      }));
+    for (let round = 1; round <= 5; round += 1) {
+      // One keyed (inside its key's transaction), one not (a transaction of its own).
+      await Promise.all([setLimit(commonV1.Unit.UNIT_CREDITS, round, `race-${round}`), setLimit(commonV1.Unit.UNIT_TOOL_RUNS, round, "")]);
+      const { account: now } = await call(client, client.getAccount, { accountId: "org-race" });
+      const low = Object.fromEntries(now!.limitOverrides.map((o) => [o.unit, o.lowCreditLimitMicros]));
+      expect(low, `round ${round}`).toEqual({ [commonV1.Unit.UNIT_CREDITS]: String(round), [commonV1.Unit.UNIT_TOOL_RUNS]: String(round) });
+    }
+  });
+
   it("returns the original account for a repeated create and refuses a different one with the same id", async () => {
     const first = await call(client, client.createAccount, account("org-b"));
     const again = await call(client, client.createAccount, account("org-b"));

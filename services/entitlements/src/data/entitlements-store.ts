@@ -1,3 +1,4 @@
+import { LockMode } from "@mikro-orm/core";
 import { sql, type EntityManager } from "@tollgate/db";
 import { AccountSchema, type Account } from "./account.entity.js";
 import { PlanVersionSchema, type PlanVersion } from "./plan-version.entity.js";
@@ -25,7 +26,13 @@ export interface EntitlementsStore {
   listPlans(options: { afterVersion: bigint; limit: number; allVersions: boolean }): Promise<PlanVersion[]>;
   findAccount(accountId: string): Promise<Account | null>;
   insertAccount(account: NewAccount): Promise<Account>;
-  updateAccount(account: Account, changes: Partial<Account>): Promise<Account>;
+  /**
+   * Changes one account under its row lock: `change` gets the account as
+   * committed and answers what to change (or throws, changing nothing), so
+   * two changes at once apply one after the other and neither undoes the
+   * other's (two units' limits set together both stay). Null: no such account.
+   */
+  updateAccount(accountId: string, change: (account: Account) => Promise<Partial<Account>>): Promise<Account | null>;
   accountsAfter(revision: bigint, limit: number): Promise<Account[]>;
   listAccounts(options: { after: string; limit: number; query: string }): Promise<Account[]>;
   findSubject(accountId: string, kind: string, subjectId: string): Promise<Subject | null>;
@@ -94,12 +101,17 @@ export class PostgresEntitlementsStore implements EntitlementsStore {
     return (await em.findOne(AccountSchema, { accountId: row!.account_id }, { refresh: true }))!;
   }
 
-  async updateAccount(account: Account, changes: Partial<Account>): Promise<Account> {
-    const em = this.em();
-    const [row] = await sql<{ revision: string }>(em, `select nextval('entitlements.account_revision_seq') as revision`);
-    em.assign(account, { ...changes, revision: row!.revision });
-    await em.flush();
-    return account;
+  updateAccount(accountId: string, change: (account: Account) => Promise<Partial<Account>>): Promise<Account | null> {
+    // Within a keyed call's transaction when there is one (answerOnce), else a transaction of its own.
+    return this.em().transactional(async (tx) => {
+      const account = await tx.findOne(AccountSchema, { accountId }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
+      if (!account) return null;
+      const changes = await change(account);
+      const [row] = await sql<{ revision: string }>(tx, `select nextval('entitlements.account_revision_seq') as revision`);
+      tx.assign(account, { ...changes, revision: row!.revision });
+      await tx.flush();
+      return account;
+    });
   }
 
   accountsAfter(revision: bigint, limit: number): Promise<Account[]> {

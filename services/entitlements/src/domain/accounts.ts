@@ -122,7 +122,13 @@ export class Accounts {
   async update(command: UpdateAccountCommand): Promise<Account> {
     if (!command.actor) throw new InvalidArgumentError("actor", "is required");
     if (!command.reason) throw new InvalidArgumentError("reason", "is required");
-    const account = await this.get(command.accountId);
+    const updated = await this.store.updateAccount(command.accountId, (account) => this.changesOf(command, account));
+    if (!updated) throw new NotFoundError("account", command.accountId);
+    return updated;
+  }
+
+  /** What `command` changes in `account` (as committed, under its lock): every check before anything is written. */
+  private async changesOf(command: UpdateAccountCommand, account: Account): Promise<Partial<Account>> {
     const changes: Partial<Account> = {};
     if (command.planId) {
       const plan = await this.store.latestPlan(command.planId);
@@ -168,6 +174,6 @@ export class Accounts {
       if (!Number.isInteger(command.seats) || command.seats < 1) throw new InvalidArgumentError("seats", "must be at least 1");
       changes.seats = command.seats;
     }
-    return this.store.updateAccount(account, changes);
+    return changes;
   }
 }
