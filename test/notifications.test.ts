@@ -209,6 +209,51 @@ describe("idempotency keys on support changes", () => {
   });
 });
 
+describe("webhook preferences", () => {
+  it("refuses a webhook URL carrying a user name or password, naming the field, and saves nothing", async () => {
+    const { notifications } = platform.clients;
+    await account("creds", "https://hooks.creds.example/tollgate");
+    for (const url of ["https://user:s3cret@hooks.creds.example/x", "https://user@hooks.creds.example/x", "https://:s3cret@hooks.creds.example/x"]) {
+      const error = await call(notifications, notifications.setPreferences, {
+        updateFields: ["webhooks"],
+        preferences: N.Preferences.fromPartial({ accountId: "creds", webhooks: [{ url: "https://hooks.creds.example/ok" }, { url }] }),
+      }).catch((e: unknown) => e);
+      expect(errorDetails(error), url).toMatchObject({
+        code: 3, // INVALID_ARGUMENT
+        fieldViolations: [expect.objectContaining({ field: "preferences.webhooks[1].url", description: expect.stringContaining("user name or password") })],
+      });
+    }
+    const stored = await call(notifications, notifications.getPreferences, { accountId: "creds" });
+    expect(stored.preferences?.webhooks.map((w) => w.url)).toEqual(["https://hooks.creds.example/tollgate"]);
+  });
+
+  it("replays a keyed change of some fields whatever the fields it does not write say, and refuses the key for other values of those it writes", async () => {
+    const { notifications } = platform.clients;
+    const before = "https://hooks.partial.example/before";
+    const after = "https://hooks.partial.example/after";
+    await account("partial", before);
+    // The console's "save email recipients": the recipients, with the webhooks it read beside them.
+    const saveRecipients = (emailRecipients: string[], webhookUrl: string, idempotencyKey: string) =>
+      call(notifications, notifications.setPreferences, {
+        updateFields: ["email_recipients"],
+        preferences: N.Preferences.fromPartial({ accountId: "partial", emailRecipients, webhooks: [{ url: webhookUrl, secret: "" }] }),
+        idempotencyKey,
+      });
+    const first = await saveRecipients(["ops@partial.example"], before, "partial-1");
+    expect(first.preferences?.emailRecipients).toEqual(["ops@partial.example"]);
+    // Meanwhile another user moves the webhook and changes the recipients.
+    await call(notifications, notifications.setPreferences, { updateFields: ["webhooks"], preferences: N.Preferences.fromPartial({ accountId: "partial", webhooks: [{ url: after }] }) });
+    await saveRecipients(["billing@partial.example"], after, "partial-2");
+
+    // The retry carries the webhooks read since: the same change, answered as the first time, writing nothing.
+    expect(await saveRecipients(["ops@partial.example"], after, "partial-1")).toEqual(first);
+    const stored = await call(notifications, notifications.getPreferences, { accountId: "partial" });
+    expect(stored.preferences).toMatchObject({ emailRecipients: ["billing@partial.example"], webhooks: [{ url: after }] });
+    // Other recipients under the key are another change.
+    expect(errorDetails(await saveRecipients(["other@partial.example"], after, "partial-1").catch((e: unknown) => e))).toMatchObject({ code: 6, reason: "IDEMPOTENCY_KEY_REUSED" });
+  });
+});
+
 describe("threshold alerts", () => {
   it("sends one email and one signed webhook when usage crosses 50 %", async () => {
     const hook = await startWebhookReceiver(SECRET);

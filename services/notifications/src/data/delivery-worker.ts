@@ -5,6 +5,9 @@ import type { WebhookChannel } from "./channels/webhook.js";
 import type { Delivery } from "./delivery.entity.js";
 import type { NotificationsStore } from "./notifications-store.js";
 
+/** Sends in flight at once per replica. */
+const SENDS_AT_ONCE = 10;
+
 export type DeliveryOutcome = "delivered" | "failed" | "dead_letter";
 
 export interface DeliveryWorkerOptions {
@@ -24,6 +27,9 @@ export class DeliveryWorker {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
+  /** Set by wake() during a tick; `nudge` ends the tick's wait for a free place. */
+  private woken = false;
+  private nudge: (() => void) | undefined;
 
   constructor(
     private readonly store: NotificationsStore,
@@ -41,7 +47,10 @@ export class DeliveryWorker {
 
   /** Looks for due work now (called when new deliveries were recorded). */
   wake(): void {
-    if (!this.running) this.schedule(0);
+    if (!this.running) return this.schedule(0);
+    // Mid-tick: claim again now rather than when a send ends (or at the next poll, were the claim under way to miss it).
+    this.woken = true;
+    this.nudge?.();
   }
 
   private schedule(delayMs: number): void {
@@ -58,11 +67,36 @@ export class DeliveryWorker {
     this.timer.unref();
   }
 
+  /**
+   * Sends up to SENDS_AT_ONCE at a time as a window, not in batches: each send
+   * records its own outcome and frees its place when it ends, and the next due
+   * row takes it. So a slow receiver (held to the webhook deadline) holds up
+   * only its own delivery, not the emails and webhooks claimed beside it or
+   * after it.
+   */
   private async tick(): Promise<void> {
-    for (;;) {
-      const due = await this.scope(() => this.store.claimDue(10, this.options.leaseMs));
-      if (due.length === 0 || this.stopped) return;
-      await Promise.all(due.map((delivery) => this.deliver(delivery)));
+    const sending = new Set<Promise<void>>();
+    try {
+      for (;;) {
+        const room = SENDS_AT_ONCE - sending.size;
+        this.woken = false;
+        const due = room > 0 && !this.stopped ? await this.scope(() => this.store.claimDue(room, this.options.leaseMs)) : [];
+        for (const delivery of due) {
+          const send: Promise<void> = this.deliver(delivery)
+            // Its outcome could not be recorded: the lease expires and the row is sent again.
+            .catch((error: unknown) => log().error({ err: error, notification_id: delivery.notificationId }, "recording a delivery's outcome failed"))
+            .finally(() => sending.delete(send));
+          sending.add(send);
+        }
+        if (sending.size === 0) return;
+        // A full claim may leave more due: claim again at once. Else wait for a place to free or new work (wake).
+        if (room === 0 || due.length < room) {
+          if (!this.woken) await Promise.race([...sending, new Promise<void>((resolve) => (this.nudge = resolve))]);
+        }
+      }
+    } finally {
+      // The tick (and so stop()) ends when every send it began has recorded its outcome, a failed claim included.
+      await Promise.allSettled(sending);
     }
   }
 
@@ -111,6 +145,7 @@ export class DeliveryWorker {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    this.nudge?.();
     await this.running;
   }
 }

@@ -187,6 +187,9 @@ export function notificationsHandlers(
             throw new InvalidArgumentError(`preferences.webhooks[${i}].url`, "not a URL");
           }
           if (!["http:", "https:"].includes(url.protocol)) throw new InvalidArgumentError(`preferences.webhooks[${i}].url`, "must be http or https");
+          // The URL is shown to every reader (GetPreferences, ListNotifications, the audit log): it cannot hold a password.
+          // Receivers authenticate the sender by the signature.
+          if (url.username || url.password) throw new InvalidArgumentError(`preferences.webhooks[${i}].url`, "must not carry a user name or password (user:password@); receivers check the webhook signature instead");
           // The sender's rules, at save time: a webhook cannot be aimed inward.
           const refused = webhookAddresses.refusesHost(url);
           if (refused) throw new InvalidArgumentError(`preferences.webhooks[${i}].url`, `must not reach inward: ${refused}`);
@@ -210,7 +213,19 @@ export function notificationsHandlers(
           ]),
         );
       }
-      const keyed = { scope: p.accountId, operation: "set_preferences", request, requestType: N.SetPreferencesRequest, responseType: N.SetPreferencesResponse };
+      // The key binds what is written. With update_fields that is the fields named: a retry of the console's "save email
+      // recipients" resends the webhooks it read before, which may have changed since and are not written, so they do
+      // not make it another request. Without, the whole request (as keys were first recorded).
+      const written = request.updateFields.length === 0 ? request : {
+        ...request,
+        preferences: N.Preferences.fromPartial({
+          accountId: p.accountId,
+          ...(fields.includes("email_recipients") ? { emailRecipients: p.emailRecipients } : {}),
+          ...(fields.includes("webhooks") ? { webhooks: p.webhooks } : {}),
+          ...(fields.includes("channels_by_rule") ? { channelsByRule: p.channelsByRule } : {}),
+        }),
+      };
+      const keyed = { scope: p.accountId, operation: "set_preferences", request: written, requestType: N.SetPreferencesRequest, responseType: N.SetPreferencesResponse };
       const { response } = await answerOnce(idempotency, keyed, async () => {
         const saved = await store.savePreferences(p.accountId, changes);
         return { preferences: preferencesToProto(p.accountId, saved) };

@@ -2,7 +2,9 @@ import { BlockList, isIP } from "node:net";
 
 /**
  * Addresses a webhook must not reach: this host, private networks, link-local
- * (cloud metadata at 169.254.169.254), shared, reserved and multicast ranges.
+ * (cloud metadata at 169.254.169.254), shared, reserved and multicast ranges,
+ * and the IPv6 ranges that embed an IPv4 address a translator or tunnel would
+ * reach in its stead (IPv4-mapped ones are unmapped and checked as IPv4).
  */
 const INWARD: [string, number, "ipv4" | "ipv6"][] = [
   ["0.0.0.0", 8, "ipv4"],
@@ -15,8 +17,12 @@ const INWARD: [string, number, "ipv4" | "ipv6"][] = [
   ["192.168.0.0", 16, "ipv4"],
   ["198.18.0.0", 15, "ipv4"],
   ["224.0.0.0", 3, "ipv4"], // multicast, reserved and broadcast
-  ["::", 128, "ipv6"],
-  ["::1", 128, "ipv6"],
+  ["::", 96, "ipv6"], // unspecified (::), loopback (::1) and IPv4-compatible (::a.b.c.d, which embeds any IPv4 address)
+  ["64:ff9b::", 96, "ipv6"], // NAT64: a gateway turns 64:ff9b::a.b.c.d into a.b.c.d, 127.0.0.1 and 10/8 included
+  ["64:ff9b:1::", 48, "ipv6"], // NAT64 for local use
+  ["100::", 64, "ipv6"], // discard-only
+  ["2001::", 32, "ipv6"], // Teredo: tunnels to an IPv4 address, as 6to4 does
+  ["2002::", 16, "ipv6"], // 6to4: 2002:a.b.c.d::/48 reaches a.b.c.d
   ["fc00::", 7, "ipv6"],
   ["fe80::", 10, "ipv6"],
   ["ff00::", 8, "ipv6"],
@@ -68,7 +74,7 @@ export class OutboundAddressPolicy {
   /** Why a URL whose host is an address literal is refused (undefined: allowed, or a name, checked when resolved). */
   refusesLiteral(url: URL): string | undefined {
     const host = url.hostname.replace(/^\[|\]$/g, "");
-    return isIP(host) && !this.permits(host) ? `${host} is loopback, private or link-local` : undefined;
+    return isIP(host) && !this.permits(host) ? `${host} is a loopback, private, link-local or reserved address` : undefined;
   }
 
   /**

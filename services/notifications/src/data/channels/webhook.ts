@@ -15,6 +15,7 @@ export interface WebhookMessage {
 }
 
 export interface WebhookChannelOptions {
+  /** The most one send may take, first lookup to last byte of the answer (default 10 s). Well under the delivery worker's lease (30 s), so no other replica claims a row still being sent. */
   timeoutMs?: number;
   /** Networks (`127.0.0.0/8`) webhooks may reach although they are loopback, private or link-local (tests, an internal receiver). */
   allowedNetworks?: string[];
@@ -61,25 +62,38 @@ export class WebhookChannel {
       if (error) return callback(error, "", 0);
       const refused = addresses.find((a) => !this.policy.permits(a.address));
       if (refused || addresses.length === 0) {
-        return callback(Object.assign(new Error(`webhook host ${hostname} resolves to ${refused?.address ?? "nothing"}, which is loopback, private or link-local`), { code: "EADDRNOTAVAIL" }), "", 0);
+        // The message becomes the delivery's last_error, which whoever can set a webhook reads: it says what kind of
+        // address the name led to, never the address (that would map the inside for them).
+        const why = refused ? "a loopback, private, link-local or reserved address" : "no address";
+        return callback(Object.assign(new Error(`webhook host ${hostname} resolves to ${why}`), { code: "EADDRNOTAVAIL" }), "", 0);
       }
       if (options.all) return (callback as unknown as (e: null, all: LookupAddress[]) => void)(null, addresses);
       callback(null, addresses[0]!.address, addresses[0]!.family);
     });
   };
 
+  /**
+   * One deadline for the whole exchange: lookup, connect, TLS, the answer and
+   * its body. (`timeout` on the request is an idle timeout: a receiver sending
+   * a byte every few seconds would hold the send, and its lease, for ever.)
+   */
   private post(url: URL, body: string, headers: Record<string, string>): Promise<number> {
     const request = url.protocol === "https:" ? httpsRequest : httpRequest;
-    const options: RequestOptions = { method: "POST", headers: { ...headers, "content-length": String(Buffer.byteLength(body)) }, lookup: this.lookup, timeout: this.timeoutMs };
-    return new Promise((resolve, reject) => {
+    const options: RequestOptions = { method: "POST", headers: { ...headers, "content-length": String(Buffer.byteLength(body)) }, lookup: this.lookup };
+    let deadline: NodeJS.Timeout | undefined;
+    return new Promise<number>((resolve, reject) => {
       const req = request(url, options, (response) => {
         response.resume();
         response.on("end", () => resolve(response.statusCode ?? 0));
         response.on("error", reject);
       });
-      req.on("timeout", () => req.destroy(new Error(`no answer from ${url.host} within ${this.timeoutMs} ms`)));
+      // Rejects itself rather than through the request's events, which differ by the stage the exchange is at.
+      deadline = setTimeout(() => {
+        reject(new Error(`no complete answer from ${url.host} within ${this.timeoutMs} ms`));
+        req.destroy();
+      }, this.timeoutMs);
       req.on("error", reject);
       req.end(body);
-    });
+    }).finally(() => clearTimeout(deadline));
   }
 }

@@ -1,0 +1,105 @@
+import { createServer, type Server } from "node:http";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openDatabase, type MikroORM } from "@tollgate/db";
+import { mikroOrmScope } from "@tollgate/grpc-kit";
+import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
+import { BannerSchema, ConsumerOffsetSchema } from "../src/data/banner.entity.js";
+import type { EmailChannel, EmailMessage } from "../src/data/channels/email.js";
+import { WebhookChannel } from "../src/data/channels/webhook.js";
+import { DeliverySchema, PreferencesSchema } from "../src/data/delivery.entity.js";
+import { DeliveryWorker } from "../src/data/delivery-worker.js";
+import { migrations } from "../src/data/migrations/index.js";
+import { PostgresNotificationsStore } from "../src/data/notifications-store.js";
+import type { DeliveryDraft } from "../src/domain/rules.js";
+
+const SECRET = `whsec_${Buffer.from("a-webhook-secret-for-the-tests").toString("base64")}`;
+const DEADLINE_MS = 3_000;
+let db: TestDatabase;
+let orm: MikroORM;
+let store: PostgresNotificationsStore;
+let scope: ReturnType<typeof mikroOrmScope>;
+const servers: Server[] = [];
+
+/** A receiver on loopback: `trickle` answers a byte every 50 ms and never ends, else 204 at once. */
+async function receiver(trickle: boolean): Promise<{ url: string; requests: () => number }> {
+  let requests = 0;
+  const server = createServer((request, response) => {
+    requests++;
+    request.resume();
+    if (!trickle) return void response.writeHead(204).end();
+    response.writeHead(200);
+    const drip = setInterval(() => response.write("."), 50);
+    response.on("close", () => clearInterval(drip));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  servers.push(server);
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`, requests: () => requests };
+}
+
+const draft = (channel: DeliveryDraft["channel"], recipient: string, rule: string): DeliveryDraft => ({
+  accountId: "acme", channel, recipient, rule, dedupKey: `acme:${rule}:${recipient}`,
+  payload: { type: "usage.threshold_crossed", subject: "You have used 50% of your credits", text: "55%", data: {} },
+});
+const record = (sequence: bigint, deliveries: DeliveryDraft[]) =>
+  scope(() => store.recordEvent("test", sequence, { banners: [], deliveries }, { traceId: "", traceparent: "" }));
+const row = async (recipient: string) => (await scope(() => store.deliveries("acme", 0, 100))).find((d) => d.recipient === recipient)!;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  orm = await openDatabase({ url: db.url, schema: "notifications", entities: [BannerSchema, ConsumerOffsetSchema, DeliverySchema, PreferencesSchema], migrations, poolMax: 4 });
+  store = new PostgresNotificationsStore(() => orm.em.getContext());
+  scope = mikroOrmScope(orm.em);
+});
+
+afterAll(async () => {
+  for (const server of servers) {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+  await orm?.close();
+  await db?.drop();
+});
+
+describe("the delivery worker", () => {
+  it("sends and records other deliveries, those claimed with a slow webhook and after it, while the slow one runs to its deadline", async () => {
+    const slow = await receiver(true);
+    const fast = await receiver(false);
+    const emailed: EmailMessage[] = [];
+    const email = { send: async (message: EmailMessage) => void emailed.push(message) } as unknown as EmailChannel;
+    const worker = new DeliveryWorker(
+      store,
+      scope,
+      { email, webhook: new WebhookChannel({ allowedNetworks: ["127.0.0.0/8"], timeoutMs: DEADLINE_MS }) },
+      async () => SECRET,
+      { pollMs: 50, leaseMs: 30_000, retryBaseMs: 60_000, maxAttempts: 5 },
+    );
+    try {
+      // One claim: the trickling webhook and an email.
+      await record(1n, [draft("webhook", slow.url, "usage_20"), draft("email", "ops@acme.example", "usage_50")]);
+      worker.start();
+      await eventually(async () => (slow.requests() === 1 && (await row("ops@acme.example")).status === "delivered" ? true : undefined), 2_000, "the email beside the slow webhook");
+
+      // Recorded while the slow webhook is still being answered: sent now, not when it ends.
+      const recordedAt = Date.now();
+      await record(2n, [draft("webhook", fast.url, "usage_70"), draft("email", "billing@acme.example", "usage_70")]);
+      worker.wake();
+      await eventually(async () => {
+        const [hook, mail] = [await row(fast.url), await row("billing@acme.example")];
+        return hook.status === "delivered" && mail.status === "delivered" ? true : undefined;
+      }, DEADLINE_MS, "the deliveries recorded after the slow webhook");
+      expect(Date.now() - recordedAt).toBeLessThan(DEADLINE_MS / 2);
+      expect((await row(slow.url)).status).toBe("sending");
+      expect(emailed.map((m) => m.to)).toEqual(["ops@acme.example", "billing@acme.example"]);
+
+      // The slow one fails at its deadline, with an error saying so, and is retried later.
+      const failed = await eventually(async () => {
+        const slowRow = await row(slow.url);
+        return slowRow.status === "failed" ? slowRow : undefined;
+      }, DEADLINE_MS * 2, "the slow webhook's failure");
+      expect(failed.lastError).toMatch(/^no complete answer from 127\.0\.0\.1:\d+ within 3000 ms$/);
+      expect(failed.attempts).toBe(1);
+    } finally {
+      await worker.stop();
+    }
+  });
+});
