@@ -21,7 +21,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   platform = await startPlatform(db.url, { meterGraceMs: GRACE_MS });
   await seedStarter(platform, "meter-drain");
-  for (const accountId of ["meter-suspend", "meter-replay", "meter-close", "meter-grace", "meter-expiry", "meter-rules", "meter-limited", "meter-long-id"]) {
+  for (const accountId of ["meter-suspend", "meter-replay", "meter-close", "meter-grace", "meter-expiry", "meter-rules", "meter-limited", "meter-long-id", "meter-prefix"]) {
     await call(platform.clients.entitlements, platform.clients.entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({
       accountId, name: accountId, planId: "starter", seats: 1, adminEmails: ["admin@example.com"],
     }));
@@ -160,6 +160,23 @@ describe("Meter", () => {
     expect(await stream.finished()).toBeUndefined();
     expect(await holdOf(holdId)).toMatchObject({ status: ledgerV1.HoldStatus.HOLD_STATUS_CHARGED, chargedMicros: String(15 * CREDIT) });
     expect(await balanceOf("meter-close")).toEqual({ balance: BigInt(85 * CREDIT), held: 0n });
+  });
+
+  it("refuses a caller's Charge keyed like a stream's write (`meter:<work>:<sequence>`), so the work's stream still charges its first increment", async () => {
+    const { ledger } = platform.clients;
+    const refused = await call(ledger, ledger.charge, ledgerV1.ChargeRequest.fromPartial({
+      accountId: "meter-prefix", usage: replies("gpt-4o", 1), final: true, idempotencyKey: "meter:prefix-1:1",
+    })).catch((e: unknown) => e);
+    expect(errorDetails(refused)).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "idempotency_key" }] });
+    expect(await balanceOf("meter-prefix")).toEqual({ balance: BigInt(100 * CREDIT), held: 0n });
+    const stream = meterStream();
+    stream.open("meter-prefix", "prefix-1", 2);
+    expect((await stream.next()).kind?.$case).toBe("opened");
+    stream.increment(1, 1);
+    expect((await stream.next()).kind).toMatchObject({ $case: "charged", charged: { sequence: "1", chargedMicros: String(5 * CREDIT), proceed: true } });
+    stream.close();
+    expect((await stream.next()).kind).toMatchObject({ $case: "closed", closed: { totalChargedMicros: String(5 * CREDIT) } });
+    expect(await stream.finished()).toBeUndefined();
   });
 
   it("keys a stream of a work id as long as ids may be (128 characters): it opens, charges and closes", async () => {

@@ -117,6 +117,53 @@ describe("runs", () => {
     expect(ended.totalChargedMicros).toBe(String(Number(ended.activeSeconds) * CREDIT));
   });
 
+  it("answers a retried start as it answered though support suspended the account since, and keeps a start denied while suspended under its key", async () => {
+    await account("suspending", "time");
+    const { ledger, entitlements } = platform.clients;
+    const setStatus = (status: entitlementsV1.AccountStatus) =>
+      call(entitlements, entitlements.updateAccount, entitlementsV1.UpdateAccountRequest.fromPartial({ accountId: "suspending", status, actor: "support@example.com", reason: "unpaid invoice" }));
+    let probe = 0;
+    /** Waits until the ledger has heard of the account's status: a second of active time is authorized, or denied ACCOUNT_SUSPENDED. */
+    const ledgerHears = (suspended: boolean) =>
+      eventually(async () => {
+        const answer = await call(ledger, ledger.authorize, L.AuthorizeRequest.fromPartial({
+          accountId: "suspending", estimate: { kind: { $case: "activeTime", activeTime: { seconds: "1" } } }, idempotencyKey: `suspending-probe-${probe++}`, ttlMs: "1000",
+        }));
+        return (answer.reason === L.DenialReason.DENIAL_REASON_ACCOUNT_SUSPENDED) === suspended ? answer : undefined;
+      }, 5_000, suspended ? "the suspension in the ledger" : "the reactivation in the ledger");
+    const runState = async (runId: string) =>
+      (await call(ledger, ledger.listMeteredWork, { accountId: "suspending", kind: "run", state: "", page: undefined })).work.find((w) => w.workId === runId)?.state;
+
+    // StartRun(K, r1) allowed; support suspends the account; the caller's retry of StartRun(K, r1) answers allowed, as r1 runs on.
+    const start = L.StartRunRequest.fromPartial({ accountId: "suspending", runId: "susp-r1", idempotencyKey: "susp-k1" });
+    const started = await call(ledger, ledger.startRun, start);
+    expect(started).toMatchObject({ allowed: true, metered: true });
+    await setStatus(entitlementsV1.AccountStatus.ACCOUNT_STATUS_SUSPENDED);
+    await ledgerHears(true);
+    expect(await call(ledger, ledger.startRun, start)).toEqual(started);
+    expect(await runState("susp-r1")).toBe("running");
+
+    // StartRun(K2, r2) on the suspended account is denied, and the denial is recorded under K2: after reactivation
+    // StartRun(K2, r3) is a reused key and starts nothing, while StartRun(K2, r2) replays the denial.
+    const denied = L.StartRunRequest.fromPartial({ accountId: "suspending", runId: "susp-r2", idempotencyKey: "susp-k2" });
+    expect(await call(ledger, ledger.startRun, denied)).toMatchObject({ allowed: false, reason: L.DenialReason.DENIAL_REASON_ACCOUNT_SUSPENDED, message: "the account is suspended" });
+    await setStatus(entitlementsV1.AccountStatus.ACCOUNT_STATUS_ACTIVE);
+    await ledgerHears(false);
+    const reused = await call(ledger, ledger.startRun, { ...denied, runId: "susp-r3" }).catch((e: unknown) => e);
+    expect(errorDetails(reused)).toMatchObject({ code: status.ALREADY_EXISTS, reason: "IDEMPOTENCY_KEY_REUSED" });
+    expect(await call(ledger, ledger.startRun, denied)).toMatchObject({ allowed: false, reason: L.DenialReason.DENIAL_REASON_ACCOUNT_SUSPENDED });
+    expect([await runState("susp-r2"), await runState("susp-r3")]).toEqual([undefined, undefined]);
+    await call(ledger, ledger.endRun, { accountId: "suspending", runId: "susp-r1", state: L.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "susp-end" });
+  });
+
+  it("refuses a caller's idempotency key with the prefix of the ledger's own keys (`meter:`), naming the field, and starts nothing", async () => {
+    await account("reserved-keys", "time");
+    const { ledger } = platform.clients;
+    const refused = await call(ledger, ledger.startRun, L.StartRunRequest.fromPartial({ accountId: "reserved-keys", runId: "rk-1", idempotencyKey: "meter:rk-1:open" })).catch((e: unknown) => e);
+    expect(errorDetails(refused)).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "idempotency_key" }] });
+    expect((await call(ledger, ledger.listMeteredWork, { accountId: "reserved-keys", kind: "", state: "", page: undefined })).work).toEqual([]);
+  });
+
   it("stops a long run when the balance is gone and emits a stop event with the reason", async () => {
     await account("short", "tiny");
     const { ledger } = platform.clients;

@@ -1,6 +1,6 @@
 import { log } from "@tollgate/telemetry";
 import type { Bucket, RunContext } from "@tollgate/eligibility";
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
+import { ConflictError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
 import type { Unit, Usage } from "@tollgate/rating";
 import type { LedgerStore, WorkRow } from "../data/ledger-store.js";
 import { decodeAnswer, encodeAnswer } from "../data/stored-answers.js";
@@ -28,6 +28,9 @@ function requireKey(key: string): void {
 }
 
 const MAX_LABELS = 20;
+
+/** How many times a state or replica change is metered again after a tick moved the work on meanwhile, before it gives up (ABORTED). */
+export const MAX_STALE_ATTEMPTS = 5;
 
 /** Labels describe work (a script's language, a model's type): a few short key/value pairs. */
 function checkLabels(labels: Record<string, string>): void {
@@ -64,6 +67,24 @@ function requireAccount(accountId: string): void {
   if (!accountId) throw new InvalidArgumentError("account_id", "is required");
 }
 
+/**
+ * A refused start in words: suspension and the plan's rules in the rule's
+ * own words, a hard budget with its figures, the balance denials with every
+ * figure of the balance (`shortfall`).
+ */
+function denialMessage(reason: DenialReason, ruleMessage: string | undefined, what: string, shortfall: () => string): string {
+  switch (reason) {
+    case "ACCOUNT_SUSPENDED":
+      return ruleMessage ?? "the account is suspended";
+    case "NOT_ELIGIBLE":
+      return ruleMessage ?? "";
+    case "BUDGET_EXCEEDED":
+      return `${what} ${ruleMessage ?? "is over a hard budget"}`;
+    default:
+      return shortfall();
+  }
+}
+
 /** A run or deployment: its id is unique within its account. */
 export interface WorkRef {
   accountId: string;
@@ -98,27 +119,6 @@ export class Ledger {
   ) {
     this.accounts = deps.accounts;
     this.now = deps.now;
-  }
-
-  /**
-   * Whether this usage is charged: the plan's eligibility rules decide which
-   * buckets apply to where the work runs; self-hosted accounts and own-key
-   * inference are unmetered (allowed, recorded, charged nothing).
-   */
-  private eligibility(account: AccountView, context: RunContext, bucket: string) {
-    return eligibilityOf(account, context, bucket);
-  }
-
-  /**
-   * Who may do this work and whether it is charged, for Authorize, StartRun
-   * and Deploy alike. Denials in order of precedence: ACCOUNT_SUSPENDED, then
-   * NOT_ELIGIBLE (with the rule's reason); the balance comes after, in the store.
-   */
-  private admit(account: AccountView, context: RunContext, bucket: Bucket): { denial?: { reason: DenialReason; message: string }; metered: boolean; reason: string } {
-    if (account.status === "suspended") return { denial: { reason: "ACCOUNT_SUSPENDED", message: "the account is suspended" }, metered: true, reason: "" };
-    const eligibility = this.eligibility(account, context, bucket);
-    if (!eligibility.allowed) return { denial: { reason: "NOT_ELIGIBLE", message: eligibility.reason }, metered: false, reason: eligibility.reason };
-    return { metered: eligibility.metered, reason: eligibility.reason };
   }
 
   private onTickFailed(accountId: string, workId: string, error: unknown): void {
@@ -161,8 +161,10 @@ export class Ledger {
     if (!workId) throw new InvalidArgumentError(kind === "run" ? "run_id" : "deployment_id", "is required");
     const account = await this.accounts.get(accountId);
     const price = await this.price(account, this.usageFor({ kind, usage, replicas }, 1n), kind === "run" ? "run" : "hardware");
-    const admitted = this.admit(account, context, price.bucket);
-    if (admitted.denial) return { allowed: false, ...admitted.denial, metered: admitted.metered, unit: price.unit };
+    // Whether the plan's rules admit the work where it runs and meter it (self-hosted accounts and own-key inference
+    // are unmetered). Decided here, denied by the state machine after it recalls the key, as Authorize's: a retry
+    // of a start answers as the start did, even when the account was suspended since (rules/denial.ts).
+    const eligibility = eligibilityOf(account, context, price.bucket);
     // Runs need something left; deployments need the low-credit limit (seed 001); a kind with its own limits needs
     // its low-credit limit; unmetered work needs nothing (the state machine decides, rules/kind-limits.ts). The
     // minimum here only words a denial.
@@ -172,7 +174,7 @@ export class Ledger {
     const attribution = withWorkKind(callerAttribution, workKind);
     const result = await startWork(this.deps, account, {
       type: "startWork", kind, workId, accountId, unit: price.unit, usage: usageToJson(usage) as Record<string, unknown>, replicas, attribution, labels,
-      context: { run_location: context.runLocation, inference_source: context.inferenceSource, compute_source: context.computeSource }, metered: admitted.metered,
+      context: { run_location: context.runLocation, inference_source: context.inferenceSource, compute_source: context.computeSource }, eligibility,
       idempotencyKey,
       requestHash: fingerprint({
         op: `start_${kind}`, accountId, workId, usage, replicas, attribution: callerAttribution, endpoint,
@@ -182,12 +184,14 @@ export class Ledger {
       ...(workKind ? { workKind } : {}),
     });
     const replayed = result.replayed === true;
-    if (result.allowed) return { allowed: true, metered: admitted.metered, unit: price.unit, replayed, ...(admitted.metered ? {} : { message: admitted.reason }) };
+    // An answer recorded by an earlier release does not say whether the work is metered: the rules as they are now do.
+    const metered = result.metered ?? (eligibility.allowed && eligibility.metered);
+    if (result.allowed) return { allowed: true, metered, unit: price.unit, replayed, ...(metered ? {} : { message: result.message ?? eligibility.reason }) };
     const reason = result.reason!;
     const what = kind === "run" ? "starting the run" : "the deployment";
-    const message = reason === "BUDGET_EXCEEDED" ? `${what} ${result.message ?? "is over a hard budget"}` : shortfallMessage(account, reason, price.unit, minimum, result.availableMicros, what, workKind);
+    const message = denialMessage(reason, result.message, what, () => shortfallMessage(account, reason, price.unit, minimum, result.availableMicros, what, workKind));
     // Drafts only: the kind's rule decided on the balance the state machine found.
-    return { allowed: false, reason, message, metered: true, unit: price.unit, replayed, ...(result.draftsOnly ? { draftsOnly: true } : {}) };
+    return { allowed: false, reason, message, metered: result.metered ?? reason !== "NOT_ELIGIBLE", unit: price.unit, replayed, ...(result.draftsOnly ? { draftsOnly: true } : {}) };
   }
 
   /** The usage of `seconds` of a run's active time or a deployment's replicas. */
@@ -202,7 +206,9 @@ export class Ledger {
 
   /**
    * Charges a run's or deployment's time up to `to` (whole seconds) and moves
-   * it to `nextState`. A tick that lost a race does nothing.
+   * it to `nextState`. A tick that lost a race does nothing; a state or
+   * replica change that lost it is metered again, and after
+   * MAX_STALE_ATTEMPTS is ABORTED (ConflictError), having changed nothing.
    *
    * Rounds once: the work's whole metered time so far (active seconds, or
    * replica-seconds) is priced at the rates in effect when it started, rounded,
@@ -215,7 +221,15 @@ export class Ledger {
     const changes = options.nextState !== undefined || options.replicas !== undefined;
     for (let attempt = 1; ; attempt++) {
       const result = await this.meterOnce(ref, options);
-      if (!result.stale || !changes || attempt >= 5) return result;
+      if (!result.stale || !changes) return result;
+      // Still stale after as many tries: the change was not made, and must not be answered (nor its key recorded)
+      // as if it had been. ABORTED writes nothing, so the caller's retry with the same key makes it.
+      if (attempt >= MAX_STALE_ATTEMPTS) {
+        throw new ConflictError(
+          `${ref.workId} kept changing under this call (${attempt} attempts): nothing was changed, retry the call with the same idempotency key`,
+          "WORK_CHANGED_CONCURRENTLY", { work_id: ref.workId },
+        );
+      }
     }
   }
 

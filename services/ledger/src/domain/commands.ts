@@ -1,3 +1,4 @@
+import type { KeyOwner } from "./rules/idempotency.js";
 import type { RunningPricing } from "./rules/running-total.js";
 import type { BudgetTerms, PoolKind, WorkKind } from "./state.js";
 
@@ -10,6 +11,13 @@ interface Keyed {
   accountId: string;
   idempotencyKey: string;
   requestHash: string;
+  /**
+   * `ledger`: the ledger keyed this write itself, for a piece of work (a
+   * metering tick's charge, a Meter stream's writes: rules/idempotency.ts
+   * `workKey`), so its key has the prefix a caller's may not. Never set from a
+   * request; absent: the caller's key.
+   */
+  keyOwner?: KeyOwner;
 }
 
 /** A support write: who made it, for whom, and why (both required); the person acted for is recorded, not part of the request. */
@@ -153,8 +161,13 @@ export interface StartWorkCommand extends Keyed {
   usage?: Record<string, unknown>;
   labels?: Record<string, string>;
   context?: Record<string, string>;
-  /** False: the plan leaves the work unmetered where it runs; it starts whatever the balance and is never charged. Default true. */
-  metered?: boolean;
+  /**
+   * The plan's eligibility rules, decided for where the work runs (as
+   * Authorize's): not allowed is denied NOT_ELIGIBLE after the key is
+   * recalled; not metered starts whatever the balance and is never charged.
+   * Absent: allowed and metered.
+   */
+  eligibility?: Eligibility;
   /** The kind of work (empty: none): its limits apply (rules/kind-limits.ts). */
   workKind?: string;
 }
@@ -297,8 +310,14 @@ export interface StartWorkAnswer {
   allowed: boolean;
   reason: DenialReason | null;
   availableMicros: bigint;
-  /** BUDGET_EXCEEDED: which budget refused the start, with its figures. */
+  /**
+   * The rule's own words: BUDGET_EXCEEDED (which budget refused the start,
+   * with its figures), ACCOUNT_SUSPENDED, NOT_ELIGIBLE (the plan rule's
+   * reason), or why allowed work is unmetered.
+   */
   message?: string;
+  /** False when the work is not metered (NOT_ELIGIBLE, or the plan leaves it unmetered). Absent in answers recorded by earlier releases. */
+  metered?: boolean;
   /** As AuthorizeAnswer.draftsOnly. */
   draftsOnly?: boolean;
 }

@@ -5,6 +5,8 @@ import type { MeterCommand, StartWorkCommand } from "./commands.js";
 import { MAX_BALANCE_MICROS } from "./rules/grants.js";
 
 const credits = (m: Machine) => unitTotals(m.account, "credits", m.nowMs);
+/** The plan's rules leave the work unmetered where it runs (self-hosted). */
+const UNMETERED = { allowed: true, metered: false, reason: "self-hosted" };
 
 describe("the contract", () => {
   it("1. expired holds are returned before a Grant and before an Adjust", () => {
@@ -280,7 +282,7 @@ describe("metering ticks", () => {
 
   it("charges nothing for a paused run's interval or unmetered work, and moves their time on", () => {
     const m = Machine.open({ allotmentMicros: 0n, negativeLimitMicros: 0n });
-    expect(m.ok(start(m, { metered: false }))).toMatchObject({ allowed: true });
+    expect(m.ok(start(m, { eligibility: UNMETERED }))).toMatchObject({ allowed: true });
     m.nowMs += 5_000;
     const entries = m.entries.length;
     expect(m.ok(tick(m, { amountMicros: 0n, nextState: "paused" }))).toEqual({ stale: false, state: "paused", charge: null });
@@ -312,15 +314,57 @@ describe("metering ticks", () => {
   it("starts unmetered work whatever the balance, but not for a suspended account", () => {
     const m = Machine.open({ allotmentMicros: 0n, negativeLimitMicros: 0n });
     expect(m.ok(start(m))).toMatchObject({ allowed: false, reason: "INSUFFICIENT_CREDITS" });
-    expect(m.ok(start(m, { metered: false }))).toMatchObject({ allowed: true });
+    expect(m.ok(start(m, { eligibility: UNMETERED }))).toMatchObject({ allowed: true });
     const suspended = Machine.open({ allotmentMicros: 0n, facts: { suspended: true } });
-    expect(suspended.ok(start(suspended, { metered: false }))).toMatchObject({ allowed: false, reason: "ACCOUNT_SUSPENDED" });
+    expect(suspended.ok(start(suspended, { eligibility: UNMETERED }))).toMatchObject({ allowed: false, reason: "ACCOUNT_SUSPENDED" });
+  });
+
+  it("recalls a start's key before suspension and the plan's rules deny it: a retry answers as the start did", () => {
+    // StartRun(K, r1) allowed; support suspends the account; the retry of StartRun(K, r1) answers allowed, and r1 runs on.
+    const m = Machine.open({ allotmentMicros: 100n });
+    const first = start(m, { idempotencyKey: "K", requestHash: "start r1" });
+    expect(m.ok(first)).toMatchObject({ allowed: true, metered: true });
+    m.account.facts = { ...m.account.facts, suspended: true };
+    expect(m.run(first)[0]).toMatchObject({ ok: true, replayed: true, value: { allowed: true } });
+    expect(m.last!.writes).toEqual([]);
+    expect(m.account.work.get("run-1")?.state).toBe("running");
+    // A new start while suspended is denied, in the rule's words, and the denial is recorded under its key.
+    const denied = start(m, { workId: "run-2", idempotencyKey: "K2", requestHash: "start r2" });
+    expect(m.ok(denied)).toMatchObject({ allowed: false, reason: "ACCOUNT_SUSPENDED", message: "the account is suspended", metered: true });
+    expect(m.account.idempotency.get("K2")).toMatchObject({ operation: "start_run", response: { allowed: false, reason: "ACCOUNT_SUSPENDED" } });
+    expect(m.account.work.has("run-2")).toBe(false);
+  });
+
+  it("records a start denied by suspension or the plan's rules under its key: the key cannot start other work later", () => {
+    // On a suspended account StartRun(K, r1) is denied; after reactivation StartRun(K, r2) is a reused key, and starts nothing.
+    const m = Machine.open({ allotmentMicros: 100n, facts: { suspended: true } });
+    const first = start(m, { idempotencyKey: "K", requestHash: "start r1" });
+    expect(m.ok(first)).toMatchObject({ allowed: false, reason: "ACCOUNT_SUSPENDED" });
+    m.account.facts = { ...m.account.facts, suspended: false };
+    expect(m.run(start(m, { workId: "run-2", idempotencyKey: "K", requestHash: "start r2" }))[0]).toMatchObject({
+      ok: false, error: { code: "ALREADY_EXISTS", reason: "IDEMPOTENCY_KEY_REUSED" },
+    });
+    expect(m.account.work.size).toBe(0);
+    // The same request replays the denial, as any denial does.
+    expect(m.run(first)[0]).toMatchObject({ ok: true, replayed: true, value: { allowed: false, reason: "ACCOUNT_SUSPENDED" } });
+
+    // NOT_ELIGIBLE alike, with the plan rule's reason; suspension comes first.
+    const notEligible = { allowed: false, metered: false, reason: "self-hosted runs are not on this plan" };
+    expect(m.ok(start(m, { idempotencyKey: "E", requestHash: "start r3", workId: "run-3", eligibility: notEligible }))).toMatchObject({
+      allowed: false, reason: "NOT_ELIGIBLE", message: "self-hosted runs are not on this plan", metered: false,
+    });
+    expect(m.run(start(m, { idempotencyKey: "E", requestHash: "start r4", workId: "run-4" }))[0]).toMatchObject({ ok: false, error: { reason: "IDEMPOTENCY_KEY_REUSED" } });
+    const suspended = Machine.open({ allotmentMicros: 100n, facts: { suspended: true } });
+    expect(suspended.ok(start(suspended, { eligibility: notEligible }))).toMatchObject({ allowed: false, reason: "ACCOUNT_SUSPENDED" });
+    // Allowed and unmetered: started, and says why it is unmetered.
+    expect(m.ok(start(m, { workId: "run-5", eligibility: UNMETERED }))).toMatchObject({ allowed: true, metered: false, message: "self-hosted" });
+    expect(m.account.work.get("run-5")?.metered).toBe(false);
   });
 
   it("a deployment is refused below the low-credit limit", () => {
     const m = Machine.open({ allotmentMicros: 10n, lowCreditLimitMicros: 20n });
     const answer = m.ok({ type: "startWork", kind: "deployment", accountId: "acct", workId: "d", unit: "credits", replicas: 1, attribution: {}, endpoint: "", idempotencyKey: "d", requestHash: "d" });
-    expect(answer).toEqual({ allowed: false, reason: "BELOW_LOW_CREDIT_LIMIT", availableMicros: 10n });
+    expect(answer).toEqual({ allowed: false, reason: "BELOW_LOW_CREDIT_LIMIT", availableMicros: 10n, metered: true });
   });
 });
 
@@ -334,13 +378,13 @@ describe("limits per kind of work", () => {
 
   it("refuses new work of a kind below its low-credit limit and says drafts only at zero when the kind allows drafts", () => {
     const m = Machine.open({ allotmentMicros: 10n, negativeLimitMicros: 25n, facts: { kindLimits } });
-    expect(start(m, "g", "guardrail")).toEqual({ allowed: false, reason: "BELOW_LOW_CREDIT_LIMIT", availableMicros: 10n });
-    expect(start(m, "s", "custom_script")).toEqual({ allowed: true, reason: null, availableMicros: 10n });
+    expect(start(m, "g", "guardrail")).toEqual({ allowed: false, reason: "BELOW_LOW_CREDIT_LIMIT", availableMicros: 10n, metered: true });
+    expect(start(m, "s", "custom_script")).toEqual({ allowed: true, reason: null, availableMicros: 10n, metered: true });
     expect(m.ok(m.authorize(1n, { workKind: "guardrail" }))).toMatchObject({ allowed: false, reason: "BELOW_LOW_CREDIT_LIMIT" });
     expect(m.ok(m.authorize(10n, { workKind: "custom_script" }))).toMatchObject({ allowed: true });
     // Nothing left: a custom script may be saved as a draft only.
     expect(m.ok(m.authorize(1n, { workKind: "custom_script" }))).toMatchObject({ allowed: false, reason: "INSUFFICIENT_CREDITS", draftsOnly: true });
-    expect(start(m, "s2", "custom_script")).toEqual({ allowed: false, reason: "INSUFFICIENT_CREDITS", availableMicros: 0n, draftsOnly: true });
+    expect(start(m, "s2", "custom_script")).toEqual({ allowed: false, reason: "INSUFFICIENT_CREDITS", availableMicros: 0n, metered: true, draftsOnly: true });
   });
 
   it("says stop to a charge on a hold of a kind once it leaves the unit at the kind's negative limit, though the unit's allows more", () => {

@@ -14,7 +14,7 @@
  *
  * | # | result | code | when |
  * |---|---|---|---|
- * | 1 | error | `INVALID_ARGUMENT` (`field`) | a field is missing or out of range: `idempotency_key` (1–128 chars), `amount_micros`, `ttl_ms`, `hold_id`, `pool_id`, `reason`, `actor`, `expires_at`, `reload_*`, `replicas`, `work_id`; a Grant's `pool_kind` that is not `bonus`, `add_on` or `free_grant` |
+ * | 1 | error | `INVALID_ARGUMENT` (`field`) | a field is missing or out of range: `idempotency_key` (1–128 chars; a caller's not starting `meter:`, the ledger's own keys: rules/idempotency.ts), `amount_micros`, `ttl_ms`, `hold_id`, `pool_id`, `reason`, `actor`, `expires_at`, `reload_*`, `replicas`, `work_id`; a Grant's `pool_kind` that is not `bonus`, `add_on` or `free_grant` |
  * | 2 | error | `NOT_FOUND` | the account has no open cycle, the unit no balance, or the hold, pool, work or entry is not the account's |
  * | 3 | replay | — | the key was used with the same request: the recorded answer, nothing written (whatever the time: a Grant's `expires_at` is checked after this) |
  * | 3 | error | `ALREADY_EXISTS` `IDEMPOTENCY_KEY_REUSED` | the key was used with another request |
@@ -22,7 +22,7 @@
  * | 5 | error | `INVALID_ARGUMENT` `expires_at` | a Grant whose expiry is not in the future |
  * | 5 | error | `FAILED_PRECONDITION` | `UNIT_MISMATCH` (Charge or ExtendHold in another unit than its hold), `RATE_TABLE_PINNED` (Charge or ExtendHold on a hold priced at another rate table version than the hold's: the use case prices it again at the hold's, rules/running-total.ts), `HOLD_USAGE_LINES` (a Charge naming a 101st different thing on one hold: its running total is bounded, rules/running-total.ts), `HOLD_CLOSED` (Charge or ExtendHold on a charged or released hold), `HOLD_EXPIRED` (ExtendHold of an expired hold), `BALANCE_LIMIT` (Grant, Adjust or ReverseCharge past MAX_BALANCE_MICROS, rules/grants.ts), `POOL_CLOSED` (Adjust of a closed pool), `ADJUSTMENT_BELOW_LIMIT`, `NO_POOL` (an overdraft with no pool to carry it), `WORK_EXISTS`, `NOT_A_CHARGE` (ReverseCharge of an entry that is not a charge), `ALREADY_REVERSED` (of a charge reversed before), `POOL_CLOSED` (of a charge drawn from a pool that has closed since) |
  * | 6 | denial | `ACCOUNT_SUSPENDED` | Authorize, StartWork |
- * | 7 | denial | `NOT_ELIGIBLE` | Authorize: the plan rule's reason in `message` |
+ * | 7 | denial | `NOT_ELIGIBLE` | Authorize, StartWork: the plan rule's reason in `message` (the caller decides the rules for where the work runs and passes the decision in the command) |
  * | 8 | denial | `BUDGET_EXCEEDED` | Authorize, ExtendHold, StartWork: the amount does not fit in a hard budget over its attribution (rules/budgets.ts) |
  * | 9 | denial | `SPEND_CAP_REACHED` / `FREE_CREDITS_EXPIRED` / `BELOW_LOW_CREDIT_LIMIT` / `INSUFFICIENT_CREDITS` | the amount does not fit (rules/denial.ts) |
  * | 10 | answer | OK | |
@@ -184,7 +184,7 @@ function keyed<C extends Keyed>(
   checks: { fields: () => LedgerError | null; found: () => LedgerError | null },
   rule: (work: Work) => LedgerError | { value: unknown },
 ): Decision {
-  const invalidField = checkKey(command.idempotencyKey) ?? checks.fields();
+  const invalidField = checkKey(command.idempotencyKey, command.keyOwner) ?? checks.fields();
   if (invalidField) return refused(invalidField);
   if (account.cycle === null) return refused(notFound("account", account.accountId));
   const missing = checks.found();
@@ -614,18 +614,26 @@ function startWork(work: Work, c: StartWorkCommand, ctx: BatchContext): LedgerEr
   const a = work.account;
   if (a.work.has(c.workId)) return precondition("WORK_EXISTS", `${c.kind} ${c.workId} already exists`);
   const { availableMicros } = unitTotals(a, c.unit, ctx.nowMs);
-  const metered = c.metered ?? true;
+  const eligibility = c.eligibility ?? { allowed: true, metered: true, reason: "" };
+  const metered = eligibility.allowed && eligibility.metered;
   // The kind's limits, else the unit's (rules/kind-limits.ts). Unmetered work starts whatever the balance or its
-  // budgets (it is never charged); suspension still refuses it.
+  // budgets (it is never charged); suspension and the plan's rules still refuse it, as they refuse an Authorize:
+  // after the key is recalled, so a retry of a start answers as the start did (rules/denial.ts).
   const start = newWork({ work: c.kind, limits: appliedLimits(a, c.unit, c.workKind), availableMicros });
   const room = metered ? hardRoom(a, c.unit, workAttribution(c.kind, c.workId, c.attribution)) : null;
   const denial = deny({
-    account: a, unit: c.unit, fits: !metered || start.fits, balanceDenial: start.denial,
+    account: a, unit: c.unit, eligibility, fits: !metered || start.fits, balanceDenial: start.denial,
     budget: room && room.roomMicros < 1n ? { ...room, neededMicros: 1n } : null,
   });
   if (denial) {
-    const byBudget = denial.reason === "BUDGET_EXCEEDED";
-    return { value: { allowed: false, reason: denial.reason, availableMicros, ...(byBudget ? { message: denial.message } : {}), ...(metered && !byBudget && start.draftsOnly ? { draftsOnly: true } : {}) } };
+    // The balance denials are worded by the caller, with every figure; the others keep the rule's own words.
+    const byRule = denial.reason === "ACCOUNT_SUSPENDED" || denial.reason === "NOT_ELIGIBLE" || denial.reason === "BUDGET_EXCEEDED";
+    return {
+      value: {
+        allowed: false, reason: denial.reason, availableMicros, metered: denial.reason !== "NOT_ELIGIBLE", ...(byRule ? { message: denial.message } : {}),
+        ...(metered && !byRule && start.draftsOnly ? { draftsOnly: true } : {}),
+      },
+    };
   }
   work.add([
     {
@@ -641,7 +649,7 @@ function startWork(work: Work, c: StartWorkCommand, ctx: BatchContext): LedgerEr
       ? [{ type: "outbox", event: { accountId: a.accountId, kind: "deployment_changed", traceparent: "", payload: { deployment_id: c.workId, state: "deployed", endpoint: c.endpoint, replicas: c.replicas, ...workKindPayload(c.workKind) } } } as Write]
       : []),
   ]);
-  return { value: { allowed: true, reason: null, availableMicros } };
+  return { value: { allowed: true, reason: null, availableMicros, metered, ...(metered ? {} : { message: eligibility.reason }) } };
 }
 
 /** What a run's or deployment's charges are attributed to: its own attribution and its id (a run's as `task_id`, so a task budget covers it). */
@@ -696,7 +704,7 @@ function meter(account: AccountState, c: MeterCommand, ctx: BatchContext): Decis
   if (item.metered && item.state === "running" && c.toMs > c.fromMs) {
     const decided = decide(current, {
       type: "charge", accountId: account.accountId, holdId: null, unit, bucket: c.bucket, amountMicros: c.amountMicros, final: true,
-      idempotencyKey: workKey(c.workId, c.toMs), requestHash: `${c.amountMicros}:${unit}`,
+      idempotencyKey: workKey(c.workId, c.toMs), keyOwner: "ledger", requestHash: `${c.amountMicros}:${unit}`,
       attribution: workAttribution(item.kind, c.workId, item.attribution),
       rateTableVersion: c.rateTableVersion, traceparent: c.traceparent, traceId: c.traceId,
     }, ctx);

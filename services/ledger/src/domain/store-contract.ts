@@ -233,7 +233,7 @@ export function describeLedgerStateStore(name: string, open: () => Promise<Opene
           kind: "deployment", workId: dep, idempotencyKey: "w1", replicas: 2, endpoint: "https://e", usage: { kind: "gpu_time", gpuType: "A100", replicas: "0", seconds: "0" },
           labels: { model: "llama" }, context: { run_location: "cloud", inference_source: "managed", compute_source: "hosted" },
         }),
-        start({ kind: "run", workId: runId, idempotencyKey: "w2", usage: { kind: "active_time", seconds: "0" }, metered: false }),
+        start({ kind: "run", workId: runId, idempotencyKey: "w2", usage: { kind: "active_time", seconds: "0" }, eligibility: { allowed: true, metered: false, reason: "self-hosted" } }),
       ], T0 + 1_000);
       expect([value(deployed, "startWork").allowed, value(started, "startWork").allowed]).toEqual([true, true]);
       await run([tick(dep, T0 + 1_000, T0 + 4_000, 6n * CREDIT, { pricedQuantity: 6n, pricedMicros: 6n * CREDIT }), tick(runId, T0 + 1_000, T0 + 4_000, 0n, { nextState: "paused" })], T0 + 4_000);

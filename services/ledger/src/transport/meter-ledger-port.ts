@@ -18,13 +18,14 @@ import type { DecisionTelemetry } from "./decision-telemetry.js";
  * Charge and Release handlers call (the same group commit and state machine,
  * with their telemetry and event wake-up), each in its own request scope,
  * since a stream outlives any one of them. The only file that knows how a
- * stream's writes reach the ledger.
+ * stream's writes reach the ledger: keyed by the ledger itself (from the work
+ * id, `meter:…`: rules/idempotency.ts), which a caller's key may not be.
  */
 export function ledgerMeterPort(deps: LedgerDeps, ledger: Ledger, store: LedgerStore, events: LogFollower<OutboxRow>, decisions: DecisionTelemetry, scope: RequestScope): MeterPort {
   return {
     authorize: (call) =>
       scope(async () => {
-        const outcome = await authorize(deps, call);
+        const outcome = await authorize(deps, call, "ledger");
         decisions.authorized(call.accountId, outcome);
         return {
           allowed: outcome.allowed,
@@ -41,7 +42,7 @@ export function ledgerMeterPort(deps: LedgerDeps, ledger: Ledger, store: LedgerS
 
     charge: (call) =>
       scope(async () => {
-        const outcome = await charge(deps, { ...call, holdId: call.holdId ?? null, traceparent: currentTraceparent(), traceId: currentTraceId() });
+        const outcome = await charge(deps, { ...call, holdId: call.holdId ?? null, traceparent: currentTraceparent(), traceId: currentTraceId() }, "ledger");
         if (outcome.entryId > 0n) events.notify();
         await decisions.charged(call.accountId, call.holdId, outcome);
         return {
@@ -50,7 +51,7 @@ export function ledgerMeterPort(deps: LedgerDeps, ledger: Ledger, store: LedgerS
         };
       }),
 
-    release: (call) => scope(() => release(deps, call)),
+    release: (call) => scope(() => release(deps, call, "ledger")),
 
     hold: (holdId) =>
       scope(async () => {

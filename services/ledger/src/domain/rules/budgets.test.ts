@@ -56,7 +56,7 @@ describe("budgets", () => {
     const m = Machine.open({ allotmentMicros: 1_000n });
     m.ok(m.setBudget(12n));
     const start = (workId: string, metered: boolean) => ({
-      type: "startWork" as const, accountId: "acct", kind: "run" as const, workId, unit: "credits", replicas: 1, attribution: AGENT, endpoint: "", metered, idempotencyKey: workId, requestHash: workId,
+      type: "startWork" as const, accountId: "acct", kind: "run" as const, workId, unit: "credits", replicas: 1, attribution: AGENT, endpoint: "", eligibility: { allowed: true, metered, reason: "" }, idempotencyKey: workId, requestHash: workId,
     });
     expect(m.ok(start("run-1", true)).allowed).toBe(true);
     const from = m.nowMs;
@@ -75,7 +75,7 @@ describe("budgets", () => {
     const m = Machine.open({ allotmentMicros: 1_000n });
     m.ok(m.setBudget(10n));
     const start = (workId: string) => ({
-      type: "startWork" as const, accountId: "acct", kind: "run" as const, workId, unit: "credits", replicas: 1, attribution: AGENT, endpoint: "", metered: true, idempotencyKey: workId, requestHash: workId,
+      type: "startWork" as const, accountId: "acct", kind: "run" as const, workId, unit: "credits", replicas: 1, attribution: AGENT, endpoint: "", idempotencyKey: workId, requestHash: workId,
     });
     m.ok(start("run-a"));
     m.ok(start("run-b"));

@@ -5,6 +5,7 @@ import type { AuthorizeAnswer, DenialReason } from "../commands.js";
 import { describeShortfall } from "../denial.js";
 import { limitsFor } from "../rules/kind-limits.js";
 import { fingerprint } from "../fingerprint.js";
+import type { KeyOwner } from "../rules/idempotency.js";
 import { attributionOf, withWorkKind } from "../usage.js";
 import { eligibilityOf, price, requireAccountId, run, type LedgerDeps, type Replayed } from "./run.js";
 
@@ -28,14 +29,17 @@ export interface AuthorizeOutcome extends AuthorizeAnswer, Replayed {
   rateTableVersion: bigint;
 }
 
-/** Prices the estimate and reserves it with a hold, or answers why not (denial precedence in rules/denial.ts). */
-export async function authorize(deps: LedgerDeps, request: AuthorizeRequest): Promise<AuthorizeOutcome> {
+/**
+ * Prices the estimate and reserves it with a hold, or answers why not (denial precedence in rules/denial.ts).
+ * `keyOwner`: `ledger` when the ledger keyed the call itself (a Meter stream's open: rules/idempotency.ts).
+ */
+export async function authorize(deps: LedgerDeps, request: AuthorizeRequest, keyOwner: KeyOwner = "caller"): Promise<AuthorizeOutcome> {
   requireAccountId(request.accountId);
   const view = await deps.accounts.get(request.accountId);
   const priced = await price(deps, view, request.estimate, "estimate");
   const answer = await run(deps, view, {
     type: "authorize", accountId: request.accountId, unit: priced.unit, bucket: priced.bucket, amountMicros: priced.amountMicros,
-    idempotencyKey: request.idempotencyKey, requestHash: fingerprint({ op: "authorize", ...request }), ttlMs: request.ttlMs || DEFAULT_HOLD_TTL_MS,
+    idempotencyKey: request.idempotencyKey, ...(keyOwner === "ledger" ? { keyOwner } : {}), requestHash: fingerprint({ op: "authorize", ...request }), ttlMs: request.ttlMs || DEFAULT_HOLD_TTL_MS,
     attribution: withWorkKind(attributionOf(request.estimate, request.attribution), request.workKind), rateTableVersion: priced.sequence,
     eligibility: eligibilityOf(view, request.context, priced.bucket),
     ...(request.workKind ? { workKind: request.workKind } : {}),

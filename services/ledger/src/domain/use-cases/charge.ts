@@ -2,6 +2,7 @@ import type { RunContext } from "@tollgate/eligibility";
 import type { Usage } from "@tollgate/rating";
 import type { ChargeAnswer, ChargeCommand } from "../commands.js";
 import { fingerprint } from "../fingerprint.js";
+import type { KeyOwner } from "../rules/idempotency.js";
 import { attributionOf, withWorkKind } from "../usage.js";
 import { occurredAt } from "../rules/late-usage.js";
 import { eligibilityOf, MIN_IDEMPOTENCY_RETENTION_MS, priceWith, raise, requireAccountId, runPinned, type LedgerDeps, type Replayed } from "./run.js";
@@ -36,9 +37,10 @@ export interface ChargeOutcome extends ChargeAnswer, Replayed {
  * Prices usage and charges it, on its hold or alone; unmetered usage is
  * journaled at zero. On a hold, the usage is priced at the rate table version
  * the hold was authorized at and the hold's running total is rounded once
- * (rules/running-total.ts).
+ * (rules/running-total.ts). `keyOwner`: `ledger` when the ledger keyed the call
+ * itself (a Meter stream's increments and close: rules/idempotency.ts).
  */
-export async function charge(deps: LedgerDeps, request: ChargeRequest): Promise<ChargeOutcome> {
+export async function charge(deps: LedgerDeps, request: ChargeRequest, keyOwner: KeyOwner = "caller"): Promise<ChargeOutcome> {
   requireAccountId(request.accountId);
   const view = await deps.accounts.get(request.accountId);
   const late = request.occurredAt ? occurredAt(request.occurredAt, deps.now(), view.cycleAnchor, deps.idempotencyRetentionMs ?? MIN_IDEMPOTENCY_RETENTION_MS) : null;
@@ -54,7 +56,7 @@ export async function charge(deps: LedgerDeps, request: ChargeRequest): Promise<
     const metered = eligibilityOf(view, request.context, priced.bucket).metered;
     return {
       type: "charge", accountId: request.accountId, holdId: request.holdId, unit: priced.unit, bucket: priced.bucket,
-      amountMicros: metered ? priced.amountMicros : 0n, final: request.final, idempotencyKey: request.idempotencyKey, requestHash,
+      amountMicros: metered ? priced.amountMicros : 0n, final: request.final, idempotencyKey: request.idempotencyKey, ...(keyOwner === "ledger" ? { keyOwner } : {}), requestHash,
       attribution: attributionOf(request.usage, request.holdId === null ? withWorkKind(request.attribution, request.workKind) : request.attribution), rateTableVersion: priced.sequence, traceparent, traceId,
       ...(request.holdId !== null ? { running: { usage: request.usage, table, providerCost: view.billingMode === "byom_usd", metered } } : {}),
       ...(late ? { occurredAtMs: late.atMs } : {}),

@@ -104,8 +104,8 @@ describe("use cases over the in-memory store", () => {
     const { deps, store, advance } = ledger();
     const account = await deps.accounts.get("acme");
     const start = { type: "startWork" as const, kind: "run" as const, accountId: "acme", workId: "run-1", unit: "credits", replicas: 1, attribution: {}, endpoint: "", idempotencyKey: "s", requestHash: "s" };
-    expect(await startWork(deps, account, start)).toEqual({ allowed: true, reason: null, availableMicros: 10n * CREDIT });
-    expect(await startWork(deps, account, start)).toEqual({ allowed: true, reason: null, availableMicros: 10n * CREDIT, replayed: true });
+    expect(await startWork(deps, account, start)).toEqual({ allowed: true, reason: null, availableMicros: 10n * CREDIT, metered: true });
+    expect(await startWork(deps, account, start)).toEqual({ allowed: true, reason: null, availableMicros: 10n * CREDIT, metered: true, replayed: true });
     const started = (await store.account("acme"))!.work.get("run-1")!;
     expect((await store.account("acme"))!.idempotency.get("s")?.operation).toBe("start_run");
     advance(13 * 60_000);

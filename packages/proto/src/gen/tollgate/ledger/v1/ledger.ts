@@ -16721,7 +16721,9 @@ export const MeterClosed: MessageFns<MeterClosed> = {
 /**
  * Pools, holds, the journal, metered time, cycles and the event feed.
  *
- * Every mutating RPC takes an idempotency key: the same key and request
+ * Every mutating RPC takes an idempotency key (1-128 characters, not
+ * starting "meter:", which keys the ledger's own writes for metered work:
+ * INVALID_ARGUMENT naming idempotency_key): the same key and request
  * answers the recorded result, the same key with another request is
  * ALREADY_EXISTS (IDEMPOTENCY_KEY_REUSED). A call is checked in this order and
  * the first rule that applies answers: INVALID_ARGUMENT (the field named);
