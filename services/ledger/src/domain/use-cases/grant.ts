@@ -23,7 +23,8 @@ export async function grant(deps: LedgerDeps, request: GrantRequest): Promise<Gr
     ...supportContext(request),
     idempotencyKey: request.idempotencyKey, requestHash: supportFingerprint("grant", rest).requestHash, traceId, reload: request.reload ?? null,
   });
-  // An auto-reloading pool bills each reload at the plan's add-on price (its pool_reloaded event carries it).
-  if (request.reload && deps.reloadPrices) await deps.reloadPrices.set(answer.poolId, view.addOnPrices?.[request.unit as keyof NonNullable<typeof view.addOnPrices>] ?? null);
+  // An auto-reloading pool bills each reload at the plan's add-on price (its pool_reloaded event carries it), as it was when
+  // the pool was granted: a replay leaves it (the plan's price may have changed since).
+  if (request.reload && deps.reloadPrices && !answer.replayed) await deps.reloadPrices.set(answer.poolId, view.addOnPrices?.[request.unit as keyof NonNullable<typeof view.addOnPrices>] ?? null);
   return answer;
 }

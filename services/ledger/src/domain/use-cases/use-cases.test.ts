@@ -88,6 +88,20 @@ describe("use cases over the in-memory store", () => {
       .rejects.toMatchObject({ constructor: FailedPreconditionError, reason: "HOLD_CLOSED" });
   });
 
+  it("sets an auto-reloading pool's reload price when it is granted, and not again when the grant is replayed (the plan's price may have changed)", async () => {
+    const { deps } = ledger(view({ addOnPrices: { credits: 10_000n } }));
+    const priced: [string, bigint | null][] = [];
+    deps.reloadPrices = { set: async (poolId, price) => void priced.push([poolId, price]) };
+    const request = {
+      accountId: "acme", poolKind: "add_on" as const, unit: "credits", amountMicros: 5n * CREDIT, priority: 0, reason: "bought", actor: "ops", idempotencyKey: "g-reload", traceId: "",
+      reload: { belowMicros: CREDIT, toMicros: 5n * CREDIT, cooldownMs: 0 },
+    };
+    const first = await grant(deps, request);
+    const again = await grant(deps, request);
+    expect(again.poolId).toBe(first.poolId);
+    expect(priced).toEqual([[first.poolId, 10_000n]]);
+  });
+
   it("grants, adjusts, sweeps and rolls over", async () => {
     const { deps, store, advance } = ledger();
     const bonus = await grant(deps, { accountId: "acme", poolKind: "bonus", unit: "credits", amountMicros: 5n * CREDIT, expiresAt: new Date("2026-11-20T13:00:00Z"), priority: 0, reason: "promo", actor: "ops", idempotencyKey: "g", traceId: "" });
