@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { call, errorDetails } from "@tollgate/grpc-kit";
-import { commonV1, entitlementsV1, ledgerV1 } from "@tollgate/proto";
+import { commonV1, entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
 import pg from "pg";
 import { authorizeRequest, CREDIT, replies, seedStarter } from "./fixtures.js";
@@ -94,6 +94,37 @@ describe("holds", () => {
     expect(after.credits).toMatchObject({ balanceMicros: String(85 * CREDIT), heldMicros: "0", availableMicros: String(85 * CREDIT) });
     const closed = await charge("stream", "stream-late", 1, hold.holdId, true).catch((e: unknown) => e as Error);
     expect((closed as { code?: number }).code).toBe(9);
+  });
+
+  it("charges a hold for a model a newer rate table version dropped at the hold's version; without a hold that model is NOT_FOUND", async () => {
+    const { pricing, entitlements, ledger } = platform.clients;
+    const rates = (...models: string[]): pricingV1.Rate[] => models.map((model) => ({
+      bucket: commonV1.Bucket.BUCKET_AI, unit: commonV1.Unit.UNIT_CREDITS, kind: { $case: "modelReply", modelReply: { model, microsPerReply: String(5 * CREDIT) } },
+    }));
+    const publish = (models: string[], effectiveFrom?: Date) =>
+      call(pricing, pricing.publishRateTable, { tableId: "retiring", effectiveFrom, rates: rates(...models), actor: "test", reason: "models", idempotencyKey: "" });
+    await publish(["gpt-4o", "old-model"], new Date(Date.now() - 60_000));
+    await call(entitlements, entitlements.publishPlan, {
+      plan: entitlementsV1.Plan.fromPartial({ planId: "retiring", name: "Retiring", allotments: [{ unit: commonV1.Unit.UNIT_CREDITS, amountMicros: String(100 * CREDIT) }], rateTableId: "retiring" }),
+      actor: "test", reason: "",
+    });
+    await createAccount("retiring-co", "retiring");
+    const authorizeOld = (key: string) => call(ledger, ledger.authorize, ledgerV1.AuthorizeRequest.fromPartial({ accountId: "retiring-co", estimate: replies("old-model", 1), idempotencyKey: key }));
+    const hold = await authorizeOld("retiring-hold");
+    expect(hold.allowed).toBe(true);
+    await publish(["gpt-4o"]);
+    // Once the ledger has the new version, old-model no longer prices outside a hold.
+    let probe = 0;
+    await eventually(async () => {
+      const refused = await authorizeOld(`retiring-probe-${probe++}`).then(() => undefined, (e: unknown) => e);
+      return refused === undefined ? undefined : errorDetails(refused);
+    }).then((refusal) => expect(refusal).toMatchObject({ code: 5, reason: "MODEL_NOT_FOUND" }));
+    const charged = await call(ledger, ledger.charge, ledgerV1.ChargeRequest.fromPartial({
+      accountId: "retiring-co", holdId: hold.holdId, usage: replies("old-model", 1), final: true, idempotencyKey: "retiring-charge",
+    }));
+    expect(charged.chargedMicros).toBe(String(5 * CREDIT));
+    const { entries } = await call(ledger, ledger.listEntries, { accountId: "retiring-co", holdId: hold.holdId, kind: 0, attribution: {}, page: { pageSize: 10, pageToken: "" } });
+    expect(entries.map((e) => [e.amountMicros, e.rateTableId, e.rateTableVersion])).toEqual([[String(5 * CREDIT), "retiring", "1"]]);
   });
 
   it("charges usage above the hold down to the negative limit and no further, recording what was not collected", async () => {

@@ -63,6 +63,13 @@ export interface ChargeCommand extends Keyed {
   traceId: string;
   /** The usage and the rate table it was priced at: a charge on a hold rounds the hold's running total once (rules/running-total.ts). */
   running?: RunningPricing;
+  /**
+   * Set when the usage does not price at `rateTableVersion` (NOT_FOUND: a
+   * rate that version lacks); `unit`, `bucket` and the amount then mean
+   * nothing. On a hold pinned to another version the charge is refused
+   * RATE_TABLE_PINNED (the use case prices it again there), else with this.
+   */
+  unpriced?: LedgerError;
   /** Late usage: when it happened (epoch ms, checked by rules/late-usage.ts); absent: now. */
   occurredAtMs?: number;
   /** Who called (the authenticated principal) and for whom: recorded on the entry; not part of the fingerprint. Absent: not known (a metering tick). */

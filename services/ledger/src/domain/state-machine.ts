@@ -73,7 +73,7 @@ import { adjustFits, collectable, holdFits, reachesNegativeLimit } from "./rules
 import { expirePools } from "./rules/pool-expiry.js";
 import { reversal, reversedCharge } from "./rules/reversal.js";
 import { rollOver } from "./rules/rollover.js";
-import { runningCharge } from "./rules/running-total.js";
+import { pinnedElsewhere, runningCharge } from "./rules/running-total.js";
 import { crossings } from "./rules/thresholds.js";
 import { BUDGET_SCOPES, POOL_KINDS, type AccountState, type BatchContext, type LedgerState } from "./state.js";
 import { applyWrites, cloneAccount, type Line, type Write } from "./writes.js";
@@ -211,7 +211,10 @@ function decide(account: AccountState, command: Command, ctx: BatchContext): Dec
     case "charge":
       return keyed(account, command, ctx, {
         fields: () => (command.amountMicros < 0n ? invalid("usage", "must not price below zero") : null),
-        found: () => unitFound(account, command.unit) ?? (command.holdId !== null && !account.holds.has(command.holdId) ? notFound("hold", command.holdId) : null),
+        found: () =>
+          (command.unpriced ? null : unitFound(account, command.unit)) ??
+          (command.holdId !== null && !account.holds.has(command.holdId) ? notFound("hold", command.holdId) : null) ??
+          unpriced(account, command),
       }, (work) => charge(work, command, ctx));
     case "release":
       return keyed(account, command, ctx, {
@@ -272,6 +275,18 @@ function workKindPayload(workKind: string | undefined): { work_kind?: string } {
 
 function unitFound(account: AccountState, unit: string): LedgerError | null {
   return account.units.has(unit) ? null : notFound("balance", `${account.accountId} ${unit}`);
+}
+
+/**
+ * A charge's usage that does not price at the version in effect (a rate a
+ * newer version dropped) may on a hold pinned to an older version that has
+ * it: RATE_TABLE_PINNED, and it is priced at that one. Otherwise the pricing
+ * refusal stands (before the key, like every NOT_FOUND).
+ */
+function unpriced(account: AccountState, c: ChargeCommand): LedgerError | null {
+  if (!c.unpriced) return null;
+  const hold = c.holdId === null ? undefined : account.holds.get(c.holdId);
+  return (hold && pinnedElsewhere(hold, c.rateTableVersion, "the usage")) ?? c.unpriced;
 }
 
 function authorizeFields(c: AuthorizeCommand): LedgerError | null {
@@ -496,12 +511,8 @@ function extendHold(work: Work, c: ExtendHoldCommand, ctx: BatchContext): Ledger
   const hold = a.holds.get(c.holdId)!;
   if (c.unit && hold.unit !== c.unit) return precondition("UNIT_MISMATCH", `hold ${hold.holdId} is held in ${hold.unit}, the estimate is priced in ${c.unit}`);
   // The added estimate is priced at the hold's rate table version, like every charge on it.
-  if (c.addMicros > 0n && c.rateTableVersion !== undefined && hold.rateTableVersion > 0n && c.rateTableVersion !== hold.rateTableVersion) {
-    return {
-      code: "FAILED_PRECONDITION", reason: "RATE_TABLE_PINNED", pinnedRateTable: hold.rateTableVersion,
-      message: `hold ${hold.holdId} is priced at rate table sequence ${hold.rateTableVersion}, the estimate at ${c.rateTableVersion}`,
-    };
-  }
+  const pinned = c.addMicros > 0n && c.rateTableVersion !== undefined ? pinnedElsewhere(hold, c.rateTableVersion, "the estimate") : null;
+  if (pinned) return pinned;
   const extended = extension(hold, c.addMicros, c.ttlMs, ctx.nowMs);
   if ("closed" in extended) {
     return extended.closed === "expired"

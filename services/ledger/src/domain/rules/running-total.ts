@@ -110,6 +110,20 @@ export function accumulate(total: readonly Usage[], increment: Usage): Usage[] {
 }
 
 /**
+ * `RATE_TABLE_PINNED` (naming the hold's version) when `what` was priced at
+ * rate table `sequence` and the hold at another: everything on a hold is
+ * priced at the version it was authorized at, so the caller prices it again
+ * at that one. Null when they agree (or the hold predates pinning).
+ */
+export function pinnedElsewhere(hold: Hold, sequence: bigint, what: string): LedgerError | null {
+  if (hold.rateTableVersion === 0n || hold.rateTableVersion === sequence) return null;
+  return {
+    code: "FAILED_PRECONDITION", reason: "RATE_TABLE_PINNED", pinnedRateTable: hold.rateTableVersion,
+    message: `hold ${hold.holdId} is priced at rate table sequence ${hold.rateTableVersion}, ${what} at ${sequence}`,
+  };
+}
+
+/**
  * What a charge on `hold` costs under the running-total rule. Refused with
  * `RATE_TABLE_PINNED` (naming the hold's version) when it was priced at
  * another rate table version than the hold's: the caller prices it again at
@@ -118,12 +132,8 @@ export function accumulate(total: readonly Usage[], increment: Usage): Usage[] {
 export function runningCharge(hold: Hold, pricing: RunningPricing): RunningCharge | LedgerError {
   const unchanged = { pricedUsage: hold.pricedUsage, pricedMicros: hold.pricedMicros, amountMicros: 0n };
   if (!pricing.metered) return unchanged;
-  if (hold.rateTableVersion > 0n && sequenceOf(pricing.table) !== hold.rateTableVersion) {
-    return {
-      code: "FAILED_PRECONDITION", reason: "RATE_TABLE_PINNED", pinnedRateTable: hold.rateTableVersion,
-      message: `hold ${hold.holdId} is priced at rate table sequence ${hold.rateTableVersion}, the charge at ${sequenceOf(pricing.table)}`,
-    };
-  }
+  const pinned = pinnedElsewhere(hold, sequenceOf(pricing.table), "the charge");
+  if (pinned) return pinned;
   const pricedUsage = accumulate(hold.pricedUsage, pricing.usage);
   if (pricedUsage.length > MAX_USAGE_LINES) {
     return {

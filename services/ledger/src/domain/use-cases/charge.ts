@@ -1,6 +1,8 @@
 import type { RunContext } from "@tollgate/eligibility";
 import type { Usage } from "@tollgate/rating";
-import type { ChargeAnswer, ChargeCommand } from "../commands.js";
+import { NotFoundError } from "@tollgate/errors";
+import { notFound, type ChargeAnswer, type ChargeCommand } from "../commands.js";
+import { sequenceOf } from "../rules/running-total.js";
 import { fingerprint } from "../fingerprint.js";
 import type { KeyOwner } from "../rules/idempotency.js";
 import { attributionOf, withWorkKind } from "../usage.js";
@@ -52,7 +54,18 @@ export async function charge(deps: LedgerDeps, request: ChargeRequest, keyOwner:
   });
   let priced: ReturnType<typeof priceWith> | undefined;
   const { answer } = await runPinned(deps, view, (table): ChargeCommand => {
-    priced = priceWith(table, view, request.usage, "usage");
+    try {
+      priced = priceWith(table, view, request.usage, "usage");
+    } catch (error) {
+      // A rate the version in effect lacks (a model it dropped) may be in the version a hold was authorized at: the state
+      // machine answers RATE_TABLE_PINNED for such a hold, and the usage is priced there; for any other, this refusal stands.
+      if (request.holdId === null || !(error instanceof NotFoundError)) throw error;
+      return {
+        type: "charge", accountId: request.accountId, holdId: request.holdId, unit: "", bucket: "", amountMicros: 0n, final: request.final,
+        idempotencyKey: request.idempotencyKey, ...(keyOwner === "ledger" ? { keyOwner } : {}), requestHash, attribution: {},
+        rateTableVersion: sequenceOf(table), traceparent, traceId, unpriced: notFound(error.what, error.id),
+      };
+    }
     const metered = eligibilityOf(view, request.context, priced.bucket).metered;
     return {
       type: "charge", accountId: request.accountId, holdId: request.holdId, unit: priced.unit, bucket: priced.bucket,

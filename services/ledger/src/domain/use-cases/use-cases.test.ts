@@ -203,6 +203,22 @@ describe("use cases over the in-memory store", () => {
       expect(charged).toMatchObject({ chargedMicros: 900n, rateTableVersion: 5n });
     });
 
+    it("charges a hold for a model the version in effect dropped at the hold's version, which has it; without a hold that model is NOT_FOUND", async () => {
+      const l = ledger();
+      const hold = await authorize(l.deps, { accountId: "acme", estimate: reply, attribution: {}, idempotencyKey: "a", ttlMs: 60_000, context });
+      l.publish({ ...table, version: 4n, rates: table.rates.filter((r) => r.kind !== "model_reply") });
+      const request = { accountId: "acme", holdId: hold.holdId, usage: reply, final: true, idempotencyKey: "c", attribution: {}, context, traceparent: "", traceId: "" };
+      const charged = await charge(l.deps, request);
+      expect(charged).toMatchObject({ chargedMicros: CREDIT, rateTableVersion: 3n });
+      // Its retry replays (it is priced at the hold's version again, then recalled).
+      expect(await charge(l.deps, request)).toMatchObject({ entryId: charged.entryId, replayed: true });
+      await expect(charge(l.deps, { ...request, holdId: null, idempotencyKey: "c2" })).rejects.toMatchObject({ constructor: NotFoundError, what: "model", id: "gpt" });
+      // A hold authorized at the new version has no such rate either.
+      const usage = { kind: "active_time" as const, seconds: 60n };
+      const later = await authorize(l.deps, { accountId: "acme", estimate: usage, attribution: {}, idempotencyKey: "a2", ttlMs: 60_000, context });
+      await expect(charge(l.deps, { ...request, holdId: later.holdId, idempotencyKey: "c3" })).rejects.toMatchObject({ constructor: NotFoundError, what: "model" });
+    });
+
     it("prices an ExtendHold estimate at the hold's version too", async () => {
       const l = ledger();
       const hold = await authorize(l.deps, { accountId: "acme", estimate: reply, attribution: {}, idempotencyKey: "a", ttlMs: 60_000, context });
