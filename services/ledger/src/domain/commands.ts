@@ -49,7 +49,18 @@ export interface AuthorizeCommand extends Keyed {
   workKind?: string;
 }
 
-export interface ChargeCommand extends Keyed {
+/**
+ * A call on a hold whose usage or estimate does not price at the version in
+ * effect (`unpriced`, NOT_FOUND: a rate that version lacks, such as a model it
+ * dropped); its unit and amount then mean nothing. On a hold pinned to
+ * another version it is refused RATE_TABLE_PINNED, and the use case prices it
+ * again at that one, which may have the rate; otherwise with `unpriced`.
+ */
+interface MayBeUnpriced {
+  unpriced?: LedgerError;
+}
+
+export interface ChargeCommand extends Keyed, MayBeUnpriced {
   type: "charge";
   holdId: string | null;
   unit: string;
@@ -63,13 +74,6 @@ export interface ChargeCommand extends Keyed {
   traceId: string;
   /** The usage and the rate table it was priced at: a charge on a hold rounds the hold's running total once (rules/running-total.ts). */
   running?: RunningPricing;
-  /**
-   * Set when the usage does not price at `rateTableVersion` (NOT_FOUND: a
-   * rate that version lacks); `unit`, `bucket` and the amount then mean
-   * nothing. On a hold pinned to another version the charge is refused
-   * RATE_TABLE_PINNED (the use case prices it again there), else with this.
-   */
-  unpriced?: LedgerError;
   /** Late usage: when it happened (epoch ms, checked by rules/late-usage.ts); absent: now. */
   occurredAtMs?: number;
   /** Who called (the authenticated principal) and for whom: recorded on the entry; not part of the fingerprint. Absent: not known (a metering tick). */
@@ -83,7 +87,7 @@ export interface ReleaseCommand extends Keyed {
 }
 
 /** Reserves more on an open hold and/or moves its expiry later (a long streamed response). */
-export interface ExtendHoldCommand extends Keyed {
+export interface ExtendHoldCommand extends Keyed, MayBeUnpriced {
   type: "extendHold";
   holdId: string;
   /** The unit the added estimate is priced in (must be the hold's); empty when nothing is added. */

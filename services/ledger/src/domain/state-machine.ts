@@ -214,7 +214,7 @@ function decide(account: AccountState, command: Command, ctx: BatchContext): Dec
         found: () =>
           (command.unpriced ? null : unitFound(account, command.unit)) ??
           (command.holdId !== null && !account.holds.has(command.holdId) ? notFound("hold", command.holdId) : null) ??
-          unpriced(account, command),
+          unpriced(account, command, "the usage"),
       }, (work) => charge(work, command, ctx));
     case "release":
       return keyed(account, command, ctx, {
@@ -224,7 +224,7 @@ function decide(account: AccountState, command: Command, ctx: BatchContext): Dec
     case "extendHold":
       return keyed(account, command, ctx, {
         fields: () => extendFields(command),
-        found: () => (account.holds.has(command.holdId) ? null : notFound("hold", command.holdId)),
+        found: () => (account.holds.has(command.holdId) ? null : notFound("hold", command.holdId)) ?? unpriced(account, command, "the estimate"),
       }, (work) => extendHold(work, command, ctx));
     case "grant":
       return keyed(account, command, ctx, { fields: () => grantFields(command), found: () => unitFound(account, command.unit) }, (work) => grant(work, command, ctx));
@@ -277,16 +277,11 @@ function unitFound(account: AccountState, unit: string): LedgerError | null {
   return account.units.has(unit) ? null : notFound("balance", `${account.accountId} ${unit}`);
 }
 
-/**
- * A charge's usage that does not price at the version in effect (a rate a
- * newer version dropped) may on a hold pinned to an older version that has
- * it: RATE_TABLE_PINNED, and it is priced at that one. Otherwise the pricing
- * refusal stands (before the key, like every NOT_FOUND).
- */
-function unpriced(account: AccountState, c: ChargeCommand): LedgerError | null {
+/** An unpriced call on a hold (commands.ts `MayBeUnpriced`): RATE_TABLE_PINNED when the hold is pinned to another version, else its own refusal. */
+function unpriced(account: AccountState, c: ChargeCommand | ExtendHoldCommand, what: string): LedgerError | null {
   if (!c.unpriced) return null;
   const hold = c.holdId === null ? undefined : account.holds.get(c.holdId);
-  return (hold && pinnedElsewhere(hold, c.rateTableVersion, "the usage")) ?? c.unpriced;
+  return (hold && c.rateTableVersion !== undefined && pinnedElsewhere(hold, c.rateTableVersion, what)) || c.unpriced;
 }
 
 function authorizeFields(c: AuthorizeCommand): LedgerError | null {
@@ -299,7 +294,7 @@ function extendFields(c: ExtendHoldCommand): LedgerError | null {
   if (!c.holdId) return invalid("hold_id", "is required");
   if (c.addMicros < 0n) return invalid("estimate", "must not price below zero");
   if (!Number.isInteger(c.ttlMs) || c.ttlMs < 0 || c.ttlMs > MAX_HOLD_TTL_MS) return invalid("ttl_ms", `must be between 0 and ${MAX_HOLD_TTL_MS}`);
-  if (c.addMicros === 0n && c.ttlMs === 0) return invalid("ttl_ms", "nothing to extend: give an estimate or a ttl");
+  if (c.addMicros === 0n && c.ttlMs === 0 && !c.unpriced) return invalid("ttl_ms", "nothing to extend: give an estimate or a ttl");
   return null;
 }
 

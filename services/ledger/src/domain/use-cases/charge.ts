@@ -1,13 +1,12 @@
 import type { RunContext } from "@tollgate/eligibility";
 import type { Usage } from "@tollgate/rating";
-import { NotFoundError } from "@tollgate/errors";
-import { notFound, type ChargeAnswer, type ChargeCommand } from "../commands.js";
+import type { ChargeAnswer, ChargeCommand } from "../commands.js";
 import { sequenceOf } from "../rules/running-total.js";
 import { fingerprint } from "../fingerprint.js";
 import type { KeyOwner } from "../rules/idempotency.js";
 import { attributionOf, withWorkKind } from "../usage.js";
 import { occurredAt } from "../rules/late-usage.js";
-import { eligibilityOf, MIN_IDEMPOTENCY_RETENTION_MS, priceWith, raise, requireAccountId, runPinned, type LedgerDeps, type Replayed } from "./run.js";
+import { eligibilityOf, MIN_IDEMPOTENCY_RETENTION_MS, priceWith, raise, requireAccountId, runPinned, unpricedBy, type LedgerDeps, type Replayed } from "./run.js";
 
 export interface ChargeRequest {
   accountId: string;
@@ -59,11 +58,11 @@ export async function charge(deps: LedgerDeps, request: ChargeRequest, keyOwner:
     } catch (error) {
       // A rate the version in effect lacks (a model it dropped) may be in the version a hold was authorized at: the state
       // machine answers RATE_TABLE_PINNED for such a hold, and the usage is priced there; for any other, this refusal stands.
-      if (request.holdId === null || !(error instanceof NotFoundError)) throw error;
+      if (request.holdId === null) throw error;
       return {
         type: "charge", accountId: request.accountId, holdId: request.holdId, unit: "", bucket: "", amountMicros: 0n, final: request.final,
         idempotencyKey: request.idempotencyKey, ...(keyOwner === "ledger" ? { keyOwner } : {}), requestHash, attribution: {},
-        rateTableVersion: sequenceOf(table), traceparent, traceId, unpriced: notFound(error.what, error.id),
+        rateTableVersion: sequenceOf(table), traceparent, traceId, unpriced: unpricedBy(error),
       };
     }
     const metered = eligibilityOf(view, request.context, priced.bucket).metered;

@@ -1,7 +1,8 @@
 import type { Usage } from "@tollgate/rating";
 import type { ExtendHoldAnswer, ExtendHoldCommand } from "../commands.js";
 import { fingerprint } from "../fingerprint.js";
-import { priceWith, requireAccountId, run, runPinned, type LedgerDeps } from "./run.js";
+import { sequenceOf } from "../rules/running-total.js";
+import { priceWith, requireAccountId, run, runPinned, unpricedBy, type LedgerDeps } from "./run.js";
 
 export interface ExtendHoldRequest {
   accountId: string;
@@ -28,8 +29,13 @@ export async function extendHold(deps: LedgerDeps, request: ExtendHoldRequest): 
   const estimate = request.estimate;
   if (!estimate) return run(deps, view, command({ unit: "", addMicros: 0n }));
   const { answer } = await runPinned(deps, view, (table) => {
-    const priced = priceWith(table, view, estimate, "estimate");
-    return command({ unit: priced.unit, addMicros: priced.amountMicros, rateTableVersion: priced.sequence });
+    try {
+      const priced = priceWith(table, view, estimate, "estimate");
+      return command({ unit: priced.unit, addMicros: priced.amountMicros, rateTableVersion: priced.sequence });
+    } catch (error) {
+      // As a charge's: the hold's version may have a rate the version in effect dropped.
+      return { ...command({ unit: "", addMicros: 0n, rateTableVersion: sequenceOf(table) }), unpriced: unpricedBy(error) };
+    }
   });
   return answer;
 }

@@ -3,6 +3,7 @@ import { FailedPreconditionError, IdempotencyKeyReusedError, InvalidArgumentErro
 import type { RateTable, Usage } from "@tollgate/rating";
 import type { AccountDirectory, AccountView } from "../account-view.js";
 import type { AnswerOf, Command, Eligibility, LedgerError, Result, RollOverCommand, SupportKeyed } from "../commands.js";
+import { notFound } from "../commands.js";
 import { fingerprint } from "../fingerprint.js";
 import { cycleAt } from "../cycle.js";
 import { priceAt } from "../pricing.js";
@@ -190,6 +191,17 @@ export async function price(deps: Pick<LedgerDeps, "rates" | "now">, view: Accou
 export function priceWith(table: RateTable, view: AccountView, usage: Usage, field: string): Price {
   const priced = priceAt(table, usage, field, view.billingMode === "byom_usd");
   return { ...priced, tableId: table.tableId, version: table.version, sequence: sequenceOf(table) };
+}
+
+/**
+ * A pricing refusal as what a call on a hold carries when it does not price
+ * at the version in effect (commands.ts `MayBeUnpriced`): a rate that version
+ * lacks (NOT_FOUND), which the hold's own version may have. Anything else is
+ * thrown as it was.
+ */
+export function unpricedBy(error: unknown): LedgerError {
+  if (error instanceof NotFoundError) return notFound(error.what, error.id);
+  throw error;
 }
 
 /** The version of the account's rate table in effect at `at` (default now). */

@@ -214,9 +214,21 @@ describe("use cases over the in-memory store", () => {
       expect(await charge(l.deps, request)).toMatchObject({ entryId: charged.entryId, replayed: true });
       await expect(charge(l.deps, { ...request, holdId: null, idempotencyKey: "c2" })).rejects.toMatchObject({ constructor: NotFoundError, what: "model", id: "gpt" });
       // A hold authorized at the new version has no such rate either.
-      const usage = { kind: "active_time" as const, seconds: 60n };
+      const usage = { kind: "active_time" as const, seconds: 1n };
       const later = await authorize(l.deps, { accountId: "acme", estimate: usage, attribution: {}, idempotencyKey: "a2", ttlMs: 60_000, context });
+      expect(later.allowed).toBe(true);
       await expect(charge(l.deps, { ...request, holdId: later.holdId, idempotencyKey: "c3" })).rejects.toMatchObject({ constructor: NotFoundError, what: "model" });
+    });
+
+    it("extends a hold by an estimate of a model the version in effect dropped, at the hold's version, which has it", async () => {
+      const l = ledger();
+      const hold = await authorize(l.deps, { accountId: "acme", estimate: reply, attribution: {}, idempotencyKey: "a", ttlMs: 60_000, context });
+      l.publish({ ...table, version: 4n, rates: table.rates.filter((r) => r.kind !== "model_reply") });
+      expect(await extendHold(l.deps, { accountId: "acme", holdId: hold.holdId!, estimate: reply, ttlMs: 0, idempotencyKey: "x" })).toMatchObject({ allowed: true, amountMicros: 2n * CREDIT });
+      const usage = { kind: "active_time" as const, seconds: 1n };
+      const later = await authorize(l.deps, { accountId: "acme", estimate: usage, attribution: {}, idempotencyKey: "a2", ttlMs: 60_000, context });
+      expect(later.allowed).toBe(true);
+      await expect(extendHold(l.deps, { accountId: "acme", holdId: later.holdId!, estimate: reply, ttlMs: 0, idempotencyKey: "x2" })).rejects.toMatchObject({ constructor: NotFoundError, what: "model" });
     });
 
     it("prices an ExtendHold estimate at the hold's version too", async () => {
