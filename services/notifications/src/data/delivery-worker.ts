@@ -27,7 +27,7 @@ export class DeliveryWorker {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
-  /** Set by wake() during a tick; `nudge` ends the tick's wait for a free place. */
+  /** Set during a tick by wake() or a send that ended (something to look at again); `nudge` ends the tick's wait for either. */
   private woken = false;
   private nudge: (() => void) | undefined;
 
@@ -85,14 +85,18 @@ export class DeliveryWorker {
           const send: Promise<void> = this.deliver(delivery)
             // Its outcome could not be recorded: the lease expires and the row is sent again.
             .catch((error: unknown) => log().error({ err: error, notification_id: delivery.notificationId }, "recording a delivery's outcome failed"))
-            .finally(() => sending.delete(send));
+            .finally(() => {
+              sending.delete(send);
+              // A place is free: look again (set, not only resolved, so a place freed while a claim runs is not missed).
+              this.woken = true;
+              this.nudge?.();
+            });
           sending.add(send);
         }
-        if (sending.size === 0) return;
+        // Nothing in flight and nothing new said since the claim began: done until the next poll or wake.
+        if (sending.size === 0 && (!this.woken || this.stopped)) return;
         // A full claim may leave more due: claim again at once. Else wait for a place to free or new work (wake).
-        if (room === 0 || due.length < room) {
-          if (!this.woken) await Promise.race([...sending, new Promise<void>((resolve) => (this.nudge = resolve))]);
-        }
+        if ((room === 0 || due.length < room) && !this.woken) await new Promise<void>((resolve) => (this.nudge = resolve));
       }
     } finally {
       // The tick (and so stop()) ends when every send it began has recorded its outcome, a failed claim included.

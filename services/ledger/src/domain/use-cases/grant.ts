@@ -24,7 +24,10 @@ export async function grant(deps: LedgerDeps, request: GrantRequest): Promise<Gr
     idempotencyKey: request.idempotencyKey, requestHash: supportFingerprint("grant", rest).requestHash, traceId, reload: request.reload ?? null,
   });
   // An auto-reloading pool bills each reload at the plan's add-on price (its pool_reloaded event carries it), as it was when
-  // the pool was granted: a replay leaves it (the plan's price may have changed since).
-  if (request.reload && deps.reloadPrices && !answer.replayed) await deps.reloadPrices.set(answer.poolId, view.addOnPrices?.[request.unit as keyof NonNullable<typeof view.addOnPrices>] ?? null);
+  // the pool was granted. The price is set after the grant commits: a replay sets it only if the first call did not get to
+  // (the plan's price may have changed since).
+  if (request.reload && deps.reloadPrices) {
+    await deps.reloadPrices.set(answer.poolId, view.addOnPrices?.[request.unit as keyof NonNullable<typeof view.addOnPrices>] ?? null, { ifUnset: answer.replayed === true });
+  }
   return answer;
 }

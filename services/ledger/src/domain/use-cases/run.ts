@@ -62,7 +62,8 @@ export function supportCommand<R extends SupportRequest>(op: string, request: R)
 export const MIN_IDEMPOTENCY_RETENTION_MS = 24 * 3_600_000;
 
 export interface ReloadPrices {
-  set(poolId: string, usdMicrosPerUnit: bigint | null): Promise<void>;
+  /** Sets the pool's reload price; `ifUnset`: only if it has none yet (a replayed grant mends a price its first call did not get to set, and changes no other). */
+  set(poolId: string, usdMicrosPerUnit: bigint | null, options?: { ifUnset?: boolean }): Promise<void>;
 }
 
 export function requireAccountId(accountId: string): void {

@@ -88,10 +88,10 @@ describe("use cases over the in-memory store", () => {
       .rejects.toMatchObject({ constructor: FailedPreconditionError, reason: "HOLD_CLOSED" });
   });
 
-  it("sets an auto-reloading pool's reload price when it is granted, and not again when the grant is replayed (the plan's price may have changed)", async () => {
+  it("sets an auto-reloading pool's reload price when it is granted; a replay sets it only if unset (the plan's price may have changed)", async () => {
     const { deps } = ledger(view({ addOnPrices: { credits: 10_000n } }));
-    const priced: [string, bigint | null][] = [];
-    deps.reloadPrices = { set: async (poolId, price) => void priced.push([poolId, price]) };
+    const priced: [string, bigint | null, boolean][] = [];
+    deps.reloadPrices = { set: async (poolId, price, options) => void priced.push([poolId, price, options?.ifUnset === true]) };
     const request = {
       accountId: "acme", poolKind: "add_on" as const, unit: "credits", amountMicros: 5n * CREDIT, priority: 0, reason: "bought", actor: "ops", idempotencyKey: "g-reload", traceId: "",
       reload: { belowMicros: CREDIT, toMicros: 5n * CREDIT, cooldownMs: 0 },
@@ -99,7 +99,7 @@ describe("use cases over the in-memory store", () => {
     const first = await grant(deps, request);
     const again = await grant(deps, request);
     expect(again.poolId).toBe(first.poolId);
-    expect(priced).toEqual([[first.poolId, 10_000n]]);
+    expect(priced).toEqual([[first.poolId, 10_000n, false], [first.poolId, 10_000n, true]]);
   });
 
   it("grants, adjusts, sweeps and rolls over", async () => {

@@ -25,7 +25,9 @@ export class EmailChannel {
   private readonly transport: Transporter;
 
   constructor(smtpUrl: string, private readonly from: string) {
-    this.transport = nodemailer.createTransport(smtpUrl);
+    // Bounded well inside the delivery worker's lease (30 s), as a webhook's deadline is: a slow SMTP server must not keep a
+    // row past it, or another replica claims the row and the email goes out twice (nodemailer waits minutes by default).
+    this.transport = nodemailer.createTransport({ url: smtpUrl, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 15_000 });
   }
 
   async send(message: EmailMessage): Promise<void> {
