@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { call } from "@tollgate/grpc-kit";
 import { entitlementsV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
-import { CallAuditLog } from "@tollgate/db";
+import { CallAuditLog, requestHash } from "@tollgate/db";
 import { startNotificationsService } from "@tollgate/notifications";
 import { createTestDatabase, errorDetails, eventually, type TestDatabase } from "@tollgate/testing";
 import { createClient } from "@tollgate/grpc-kit";
@@ -251,6 +251,20 @@ describe("webhook preferences", () => {
     expect(stored.preferences).toMatchObject({ emailRecipients: ["billing@partial.example"], webhooks: [{ url: after }] });
     // Other recipients under the key are another change.
     expect(errorDetails(await saveRecipients(["other@partial.example"], after, "partial-1").catch((e: unknown) => e))).toMatchObject({ code: 6, reason: "IDEMPOTENCY_KEY_REUSED" });
+
+    // A key recorded by a release that fingerprinted the whole request (a rolling deploy) still replays that request.
+    const third = { updateFields: ["email_recipients"], preferences: N.Preferences.fromPartial({ accountId: "partial", emailRecipients: ["third@partial.example"], webhooks: [{ url: after, secret: "" }] }) };
+    const answered = await saveRecipients(["third@partial.example"], after, "partial-3");
+    const sql = new pg.Client({ connectionString: db.url });
+    await sql.connect();
+    try {
+      await sql.query(`update notifications.idempotency_keys set request_hash = $1 where idempotency_key = 'partial-3'`, [
+        requestHash(N.SetPreferencesRequest.toJSON(N.SetPreferencesRequest.fromPartial(third)) as Record<string, unknown>, "set_preferences"),
+      ]);
+    } finally {
+      await sql.end();
+    }
+    expect(await saveRecipients(["third@partial.example"], after, "partial-3")).toEqual(answered);
   });
 });
 

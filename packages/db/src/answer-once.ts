@@ -14,6 +14,8 @@ export interface AnswerOnce<Req, Res> {
   /** Whose keys, as the service names them (e.g. `table:<table id>`, `account:<account id>`). */
   scope: string;
   request: Req & { idempotencyKey?: string | undefined };
+  /** The request as an earlier release fingerprinted it, when this one fingerprints less of it: a key it recorded still replays. */
+  earlierRequest?: Req;
   requestType: JsonCodec<Req>;
   responseType: JsonCodec<Res>;
 }
@@ -31,8 +33,11 @@ export async function answerOnce<Req, Res>(store: IdempotencyStore, call: Answer
   const key = call.request.idempotencyKey ?? "";
   if (!key) return { response: await change(), replayed: false };
   checkKey(key);
-  const json = call.requestType.toJSON(call.request) as Record<string, unknown>;
-  const keyed = { scope: call.scope, key, operation: call.operation, requestHash: requestHash(json, store.hashOperation ? call.operation : undefined) };
+  const hashOf = (request: Req) => requestHash(call.requestType.toJSON(request) as Record<string, unknown>, store.hashOperation ? call.operation : undefined);
+  const keyed = {
+    scope: call.scope, key, operation: call.operation, requestHash: hashOf(call.request),
+    ...(call.earlierRequest ? { earlierHashes: [hashOf(call.earlierRequest)] } : {}),
+  };
   const { answer, replayed } = await store.once(keyed, async () => call.responseType.toJSON(await change()));
   trace.getActiveSpan()?.setAttribute("tollgate.idempotent_replay", replayed);
   // The first call answers what a repeat will: the recorded form.

@@ -41,6 +41,13 @@ describe("idempotency rules", () => {
     expect(reused).toMatchObject({ reason: "IDEMPOTENCY_KEY_REUSED", metadata: { idempotency_key: "k" } });
   });
 
+  it("replays a record an earlier release made of the same request under its fingerprint then (earlierHashes), and no other", () => {
+    const call = { scope: "acme", key: "k", operation: "set_preferences", requestHash: "fields", earlierHashes: ["whole"] };
+    expect(recall(call, { operation: "set_preferences", requestHash: "whole", answer: { saved: 1 } })).toEqual({ answer: { saved: 1 } });
+    expect(recall(call, { operation: "set_preferences", requestHash: "fields", answer: { saved: 2 } })).toEqual({ answer: { saved: 2 } });
+    expect(() => recall(call, { operation: "set_preferences", requestHash: "another", answer: {} })).toThrow(IdempotencyKeyReusedError);
+  });
+
   it("allows an empty key (not idempotent) and keys up to 128 characters", () => {
     expect(() => checkKey("")).not.toThrow();
     expect(() => checkKey("k".repeat(128))).not.toThrow();

@@ -34,6 +34,8 @@ export interface KeyedCall {
   operation: string;
   /** The request's fingerprint (requestHash). */
   requestHash: string;
+  /** Fingerprints an earlier release recorded for this same request (it fingerprinted more of it): they replay too. */
+  earlierHashes?: readonly string[];
 }
 
 /** What was recorded under a key: the call it answered and its answer. */
@@ -78,6 +80,7 @@ export function requestHash(request: Record<string, unknown>, operation?: string
  */
 export function recall(call: KeyedCall, record: IdempotencyRecord | undefined): { answer: unknown } | null {
   if (!record) return null;
-  if (record.operation !== call.operation || record.requestHash !== call.requestHash) throw new IdempotencyKeyReusedError(call.key);
+  const same = record.requestHash === call.requestHash || (call.earlierHashes ?? []).includes(record.requestHash);
+  if (record.operation !== call.operation || !same) throw new IdempotencyKeyReusedError(call.key);
   return { answer: record.answer };
 }

@@ -225,7 +225,11 @@ export function notificationsHandlers(
           ...(fields.includes("channels_by_rule") ? { channelsByRule: p.channelsByRule } : {}),
         }),
       };
-      const keyed = { scope: p.accountId, operation: "set_preferences", request: written, requestType: N.SetPreferencesRequest, responseType: N.SetPreferencesResponse };
+      // A key recorded before this rule (the whole request) still replays its own request.
+      const keyed = {
+        scope: p.accountId, operation: "set_preferences", request: written, ...(written === request ? {} : { earlierRequest: request }),
+        requestType: N.SetPreferencesRequest, responseType: N.SetPreferencesResponse,
+      };
       const { response } = await answerOnce(idempotency, keyed, async () => {
         const saved = await store.savePreferences(p.accountId, changes);
         return { preferences: preferencesToProto(p.accountId, saved) };
