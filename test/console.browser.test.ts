@@ -200,6 +200,23 @@ describe("support console in Chromium", () => {
     const reasons = (entries.data as { reason: string }[]).map((e) => e.reason);
     expect(reasons.filter((r) => r === "goodwill after the lost answer")).toHaveLength(1);
     expect(reasons.filter((r) => r === "a second, separate goodwill grant")).toHaveLength(1);
+
+    // The answer is lost again, and the operator changes the amount before trying again: the gateway refuses the key for
+    // other values, and the dialog says the earlier try went through instead of showing a bare 409.
+    loseAnswer = true;
+    await page.getByTestId("grant-button").click();
+    await page.getByTestId("grant-dialog").waitFor();
+    await page.getByTestId("grant-pool-kind").selectOption("bonus");
+    await page.getByTestId("grant-amount").fill("7");
+    await page.getByTestId("grant-reason").fill("goodwill, then changed");
+    await page.getByTestId("grant-submit").click();
+    await page.getByTestId("grant-error").waitFor();
+    await page.getByTestId("grant-amount").fill("9");
+    await page.getByTestId("grant-submit").click();
+    await expect.poll(() => page.getByTestId("grant-error").textContent()).toContain("Your earlier try went through");
+    expect(keys[4]).toBe(keys[3]);
+    const after = await api("/api/entries?account_id=lost-answer-co&kind=grant");
+    expect((after.data as { reason: string; amount_micros: string }[]).filter((e) => e.reason === "goodwill, then changed").map((e) => e.amount_micros)).toEqual(["7000000"]);
     await page.close();
   });
 

@@ -39,6 +39,13 @@ function newKey(): string {
  */
 const outcomeUnknown = (error: unknown) => !(error instanceof HttpError) || error.status >= 500;
 
+/** The gateway's answer to a key sent again with other values: the earlier try under it was done. */
+const keyReused = (error: unknown) => error instanceof HttpError && error.status === 409 && error.body.reason === "IDEMPOTENCY_KEY_REUSED";
+
+/** What the dialog says when a try whose answer was lost turns out done, and this one (changed since) was not. */
+const EARLIER_TRY_DONE =
+  "Your earlier try went through with the values it sent; this one, changed since, was not done. The page now shows the earlier one. Submit again only to make this change as well.";
+
 /**
  * The dialog every support action goes through: the action's fields, a
  * required reason (it is audited), the API's error message and field
@@ -48,6 +55,8 @@ export function ActionDialog({ open, onClose, title, testId, submitLabel, childr
   const [reason, setReason] = useState("");
   const [pending, setPending] = useState(false);
   const [key, setKey] = useState(newKey);
+  /** The last try got no answer (or a 5xx): it may have been done. */
+  const [uncertain, setUncertain] = useState(false);
   const [error, setError] = useState<{ message: string; field?: string; code?: string } | null>(null);
   const notify = useNotify();
   const refresh = useRefresh();
@@ -57,6 +66,7 @@ export function ActionDialog({ open, onClose, title, testId, submitLabel, childr
     setReason("");
     setError(null);
     setKey(newKey());
+    setUncertain(false);
     onClose();
   };
 
@@ -80,11 +90,18 @@ export function ActionDialog({ open, onClose, title, testId, submitLabel, childr
       setPending(false);
       setReason("");
       setKey(newKey());
+      setUncertain(false);
       onClose();
     } catch (e) {
       setPending(false);
-      if (!outcomeUnknown(e)) setKey(newKey());
-      setError(describeError(e));
+      const unknown = outcomeUnknown(e);
+      if (!unknown) setKey(newKey());
+      if (uncertain && keyReused(e)) {
+        // The lost try was done: said plainly, and shown, so a second click is a choice, not a double grant by mistake.
+        refresh();
+        setError({ message: EARLIER_TRY_DONE });
+      } else setError(describeError(e));
+      setUncertain(unknown);
     }
   };
 
