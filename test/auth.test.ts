@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { credentials, makeGenericClientConstructor, Metadata, status } from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
 import { SignJWT, importJWK } from "jose";
-import { call, createClient, errorDetails, generateIssuerKey, mintToken, startGrpcServer, unary, type Role } from "@tollgate/grpc-kit";
+import { call, createClient, errorDetails, generateIssuerKey, mintToken, startGrpcServer, unary, type Role, type TokenVerifier } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { createTestDatabase, eventually, type TestDatabase, type TestIssuer } from "@tollgate/testing";
 import { authorizeRequest, CREDIT, replies, seedStarter } from "./fixtures.js";
@@ -245,12 +245,18 @@ describe("per-principal rate limits on gRPC", () => {
 });
 
 describe("refused calls per address", () => {
-  it("answers an address past its refusals RESOURCE_EXHAUSTED before verifying its token, until its bucket refills", async () => {
+  it("answers an address past its refusals RESOURCE_EXHAUSTED without verifying or recording more, while a token verified before still passes", async () => {
+    const base = (issuer.auth as { verifier: TokenVerifier }).verifier;
+    let verified = 0;
+    let recorded = 0;
     let answered = 0;
+    // The issuer's verifier, counting the signature checks it is asked for.
+    const verifier: TokenVerifier = { verify: (token) => ((verified += 1), base.verify(token)), knows: (token) => base.knows?.(token) === true };
     const server = await startGrpcServer({
       port: 0,
-      auth: issuer.auth,
+      auth: { verifier },
       refusalLimit: { perSecond: 0.001, burst: 5 },
+      audit: { record: async () => {}, refused: async () => void (recorded += 1) },
       services: [{
         name: "tollgate.ledger.v1.LedgerService",
         definition: ledgerV1.LedgerServiceService,
@@ -258,24 +264,29 @@ describe("refused calls per address", () => {
       }],
     });
     const forged = await mintToken((await generateIssuerKey("forger")).privateJwk, { issuer: issuer.name, subject: "forger", roles: ["support"], ttlSeconds: 600 });
-    const badCaller = createClient(ledgerV1.LedgerServiceClient, server.address, { credentials: forged });
-    const goodCaller = createClient(ledgerV1.LedgerServiceClient, server.address, { credentials: await issuer.token("good", ["support"]) });
+    const clientWith = async (credentials: string) => createClient(ledgerV1.LedgerServiceClient, server.address, { credentials });
+    const badCaller = await clientWith(forged);
+    const goodCaller = await clientWith(await issuer.token("good", ["support"]));
+    const newCaller = await clientWith(await issuer.token("new", ["support"]));
+    const codeOf = async (client: ledgerV1.LedgerServiceClient) => errorDetails(await call(client, client.getBalance, { accountId: "tenant-a" }).catch((e: unknown) => e)).code;
     try {
+      expect(await call(goodCaller, goodCaller.getBalance, { accountId: "tenant-a" })).toMatchObject({ accountId: "tenant-a" });
+      verified = 0;
       const codes: number[] = [];
-      for (let i = 0; i < 8; i += 1) codes.push(errorDetails(await call(badCaller, badCaller.getBalance, { accountId: "tenant-a" }).catch((e: unknown) => e)).code);
+      for (let i = 0; i < 8; i += 1) codes.push(await codeOf(badCaller));
       expect(codes).toEqual([...Array(5).fill(status.UNAUTHENTICATED), ...Array(3).fill(status.RESOURCE_EXHAUSTED)]);
+      // Only the five refusals were verified and recorded: the throttled calls cost neither.
+      expect([verified, recorded]).toEqual([5, 5]);
       const limited = await call(badCaller, badCaller.getBalance, { accountId: "tenant-a" }).catch((e: unknown) => e);
       expect(errorDetails(limited)).toMatchObject({ reason: "RATE_LIMITED", metadata: { principal: expect.stringMatching(/^address:(127\.0\.0\.1|::1)$/) } });
       expect(errorDetails(limited).retryDelayMs).toBeGreaterThan(0);
-      // The address waits, whatever it sends (its token is not read until then): a shared address shares the wait.
-      expect(errorDetails(await call(goodCaller, goodCaller.getBalance, { accountId: "tenant-a" }).catch((e: unknown) => e)).code).toBe(status.RESOURCE_EXHAUSTED);
-      expect(answered).toBe(0);
+      // The address is shared: a caller whose token was verified before is still served; a token not seen yet waits.
+      expect(await call(goodCaller, goodCaller.getBalance, { accountId: "tenant-a" })).toMatchObject({ accountId: "tenant-a" });
+      expect(await codeOf(newCaller)).toBe(status.RESOURCE_EXHAUSTED);
+      expect(answered).toBe(2);
     } finally {
-      badCaller.close();
-      goodCaller.close();
+      for (const client of [badCaller, goodCaller, newCaller]) client.close();
       await server.drain();
     }
-    // Another server (the platform's own) keeps its own count: the good credential is served there.
-    expect((await call(platform.clients.ledger, platform.clients.ledger.getBalance, { accountId: "tenant-a" })).accountId).toBe("tenant-a");
   });
 });

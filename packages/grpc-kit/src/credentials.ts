@@ -23,6 +23,8 @@ export type IssuerKeys = Record<string, JSONWebKeySet>;
 export interface TokenVerifier {
   /** The principal of a bearer token; UNAUTHENTICATED when the token is missing, expired, unsigned by a trusted issuer or lacks a claim. */
   verify(token: string): Promise<Principal>;
+  /** Whether `token` was verified before and has not expired (no signature check). */
+  knows?(token: string): boolean;
 }
 
 const CACHE_LIMIT = 10_000;
@@ -47,6 +49,7 @@ export function tokenVerifier(issuers: IssuerKeys, options: { maxLifetimeDays?: 
     throw new UnauthenticatedError(`the credential is not valid: ${why}`, "CREDENTIAL_INVALID");
   };
   return {
+    knows: (token) => (verified.get(token)?.expiresAt ?? 0) > Date.now(),
     async verify(token) {
       const known = verified.get(token);
       if (known) {

@@ -9,6 +9,7 @@ import type {
   UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { PermissionDeniedError, UnauthenticatedError } from "@tollgate/errors";
+import { log } from "@tollgate/telemetry";
 import { accessOf, type Access } from "./access.js";
 import { peerAddress, recordCall, recordRefusal, type CallAudit } from "./audit.js";
 import type { Principal, TokenVerifier } from "./credentials.js";
@@ -24,8 +25,8 @@ export type ServerAuth = { verifier: TokenVerifier } | { disabled: true };
  * credential, per peer address. Once an address has used up its refusals,
  * its calls are answered RESOURCE_EXHAUSTED before any token is verified or
  * any refusal recorded, so a flood of bad tokens costs neither signature
- * checks nor audit writes. A caller with a valid credential at that address
- * waits the RetryInfo's delay too.
+ * checks nor audit writes. A token verified before still passes (its caller
+ * may share the address); one not seen yet waits the RetryInfo's delay.
  */
 export interface Limiters {
   calls?: RateLimiter;
@@ -100,17 +101,20 @@ async function authorize(
     limit(limiter, call.getPeer());
     return undefined;
   }
+  const header = first(call.metadata, "authorization");
+  // The scheme is case-insensitive (RFC 9110 §11.1).
+  const token = header && /^bearer +/i.test(header) ? header.replace(/^bearer +/i, "").trim() : undefined;
   const address = peerAddress(call);
   const waitMs = refusals?.waitFor(address) ?? 0;
-  if (waitMs > 0) throw new RateLimitedError(`address:${address}`, waitMs);
+  // A token verified before still passes: its caller may share the address with the flood (a NAT, an ingress).
+  if (waitMs > 0 && !(token !== undefined && auth.verifier.knows?.(token))) {
+    throttled(address, waitMs);
+    throw new RateLimitedError(`address:${address}`, waitMs);
+  }
   let principal: Principal;
   try {
-    const header = first(call.metadata, "authorization");
-    // The scheme is case-insensitive (RFC 9110 §11.1).
-    if (!header || !/^bearer +/i.test(header)) {
-      throw new UnauthenticatedError("a credential is required: send 'authorization: Bearer <token>'", "CREDENTIAL_REQUIRED");
-    }
-    principal = await auth.verifier.verify(header.replace(/^bearer +/i, "").trim());
+    if (token === undefined) throw new UnauthenticatedError("a credential is required: send 'authorization: Bearer <token>'", "CREDENTIAL_REQUIRED");
+    principal = await auth.verifier.verify(token);
   } catch (error) {
     refusals?.take(address);
     throw error;
@@ -132,6 +136,17 @@ async function authorize(
     principal = { ...principal, onBehalfOf };
   }
   return principal;
+}
+
+/** When each throttled address was last logged: once a minute each, so a flood is seen without flooding the log. */
+const throttleLogged = new Map<string, number>();
+
+function throttled(address: string, retryAfterMs: number): void {
+  const now = Date.now();
+  if ((throttleLogged.get(address) ?? 0) > now - 60_000) return;
+  if (throttleLogged.size >= 10_000) throttleLogged.clear();
+  throttleLogged.set(address, now);
+  log().warn({ address, retry_after_ms: retryAfterMs }, "refusing calls from an address past its refused-call limit (bad or missing credentials)");
 }
 
 function limit(limiter: RateLimiter | undefined, caller: string): void {

@@ -16976,6 +16976,12 @@ export const LedgerServiceService = {
     responseSerialize: (value: StartRunResponse): Buffer => Buffer.from(StartRunResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): StartRunResponse => StartRunResponse.decode(value),
   },
+  /**
+   * PauseRun, EndRun, Scale and Undeploy change work the metering
+   * tick charges at the same time. A call that keeps losing that race (five
+   * times) is ABORTED (WORK_CHANGED_CONCURRENTLY, naming work_id): nothing was
+   * changed or recorded under its key; retry it with the same key.
+   */
   pauseRun: {
     path: "/tollgate.ledger.v1.LedgerService/PauseRun" as const,
     requestStream: false as const,
@@ -17288,6 +17294,12 @@ export interface LedgerServiceServer extends UntypedServiceImplementation {
   /** Top-N table by an attribution dimension: totals, request counts, share of total. */
   getTopUsage: handleUnaryCall<GetTopUsageRequest, GetTopUsageResponse>;
   startRun: handleUnaryCall<StartRunRequest, StartRunResponse>;
+  /**
+   * PauseRun, EndRun, Scale and Undeploy change work the metering
+   * tick charges at the same time. A call that keeps losing that race (five
+   * times) is ABORTED (WORK_CHANGED_CONCURRENTLY, naming work_id): nothing was
+   * changed or recorded under its key; retry it with the same key.
+   */
   pauseRun: handleUnaryCall<PauseRunRequest, PauseRunResponse>;
   resumeRun: handleUnaryCall<ResumeRunRequest, ResumeRunResponse>;
   endRun: handleUnaryCall<EndRunRequest, EndRunResponse>;
@@ -17723,6 +17735,12 @@ export interface LedgerServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: StartRunResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * PauseRun, EndRun, Scale and Undeploy change work the metering
+   * tick charges at the same time. A call that keeps losing that race (five
+   * times) is ABORTED (WORK_CHANGED_CONCURRENTLY, naming work_id): nothing was
+   * changed or recorded under its key; retry it with the same key.
+   */
   pauseRun(
     request: PauseRunRequest,
     callback: (error: ServiceError | null, response: PauseRunResponse) => void,
