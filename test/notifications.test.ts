@@ -227,6 +227,27 @@ describe("webhook preferences", () => {
     expect(stored.preferences?.webhooks.map((w) => w.url)).toEqual(["https://hooks.creds.example/tollgate"]);
   });
 
+  it("refuses a webhook secret weaker than the ones it makes (24 random bytes), and keeps a stored one however it was made", async () => {
+    const { notifications } = platform.clients;
+    await account("weak", "https://hooks.weak.example/tollgate");
+    const save = (secret: string) =>
+      call(notifications, notifications.setPreferences, {
+        updateFields: ["webhooks"],
+        preferences: N.Preferences.fromPartial({ accountId: "weak", webhooks: [{ url: "https://hooks.weak.example/tollgate", secret }] }),
+      });
+    for (const secret of ["whsec_AA==", `whsec_${Buffer.alloc(23, 7).toString("base64")}`, `whsec_${Buffer.alloc(65, 7).toString("base64")}`]) {
+      expect(errorDetails(await save(secret).catch((e: unknown) => e)), secret).toMatchObject({
+        code: 3,
+        fieldViolations: [expect.objectContaining({ field: "preferences.webhooks[0].secret", description: expect.stringContaining("24 to 64 random bytes") })],
+      });
+    }
+    const strong = `whsec_${Buffer.alloc(24, 7).toString("base64")}`;
+    const saved = await save(strong);
+    // Sent back as its fingerprint (as GetPreferences shows it), the stored secret is kept.
+    const again = await save(saved.preferences!.webhooks[0]!.secret);
+    expect(again.preferences!.webhooks[0]!.secret).toBe(saved.preferences!.webhooks[0]!.secret);
+  });
+
   it("replays a keyed change of some fields whatever the fields it does not write say, and refuses the key for other values of those it writes", async () => {
     const { notifications } = platform.clients;
     const before = "https://hooks.partial.example/before";

@@ -198,6 +198,12 @@ export function notificationsHandlers(
           const sent = w.secret && !w.secret.startsWith(FINGERPRINT) && !w.secret.endsWith("…") ? w.secret : undefined;
           const secret = sent ?? known ?? `whsec_${randomBytes(24).toString("base64")}`;
           if (!/^whsec_[A-Za-z0-9+/=]+$/.test(secret)) throw new InvalidArgumentError(`preferences.webhooks[${i}].secret`, "must be whsec_ followed by base64");
+          // A secret sent now is as strong as one made here (24 random bytes): its fingerprint is shown to every reader, and a
+          // short one could be found from it offline and webhooks forged. Secrets stored before this rule are kept as they are.
+          const bytes = Buffer.from(secret.slice("whsec_".length), "base64").length;
+          if (sent && (bytes < 24 || bytes > 64)) {
+            throw new InvalidArgumentError(`preferences.webhooks[${i}].secret`, `must be whsec_ followed by the base64 of 24 to 64 random bytes (this is ${bytes})`);
+          }
           return { url: w.url, secret };
         });
       }

@@ -261,7 +261,8 @@ export interface WebhookEndpoint {
    * Write-only: answers carry the stored secret's fingerprint (`sha256:` and
    * 16 hex digits), never the secret; sending the fingerprint (or nothing)
    * back keeps the stored secret, and a new endpoint without one gets a
-   * generated secret.
+   * generated secret. A secret sent is `whsec_` and the base64 of 24 to 64
+   * random bytes (Standard Webhooks), else INVALID_ARGUMENT.
    * Bound: at most 256 characters.
    */
   secret: string;
