@@ -5,6 +5,7 @@ import { parse, parseAllDocuments } from "yaml";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
 import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler";
 import { Job } from "kubernetes-models/batch/v1/Job";
+import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import { Service } from "kubernetes-models/v1/Service";
 import { ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
@@ -28,6 +29,7 @@ const MODELS: Record<string, new (data: any) => { validate(): void }> = {
   "autoscaling/v2/HorizontalPodAutoscaler": HorizontalPodAutoscaler,
   "batch/v1/Job": Job,
   "monitoring.coreos.com/v1/ServiceMonitor": ServiceMonitor,
+  "networking.k8s.io/v1/NetworkPolicy": NetworkPolicy,
 };
 
 function committedObjects(): any[] {
@@ -54,6 +56,30 @@ describe("Kubernetes manifests", () => {
     expect(() => new Deployment(broken).validate()).toThrow();
     const monitor = objects.find((o) => o.kind === "ServiceMonitor");
     expect(() => new ServiceMonitor({ ...monitor, spec: { ...monitor.spec, endpoints: "metrics" } }).validate()).toThrow();
+  });
+
+  it("let gRPC in only from Tollgate's own pods and pods labelled as its clients, metrics from the monitoring namespace, and nothing else", () => {
+    const objects = committedObjects();
+    const policies = objects.filter((o) => o.kind === "NetworkPolicy");
+    const selects = (policy: any, podLabels: Record<string, string>) => Object.entries(policy.spec.podSelector.matchLabels).every(([k, v]) => podLabels[k] === v);
+    // Every pod of every Deployment is under the default deny and one policy of its own.
+    for (const deployment of objects.filter((o) => o.kind === "Deployment")) {
+      const podLabels = deployment.spec.template.metadata.labels;
+      const covering = policies.filter((p) => selects(p, podLabels)).map((p) => p.metadata.name);
+      expect(covering.sort(), deployment.metadata.name).toEqual([`${deployment.metadata.name}-ingress`, "tollgate-default-deny"].sort());
+    }
+    expect(policies.find((p) => p.metadata.name === "tollgate-default-deny").spec.ingress).toBeUndefined();
+    const grpcPorts: Record<string, number> = { entitlements: 50051, pricing: 50052, ledger: 50053, notifications: 50054 };
+    for (const [name, port] of Object.entries(grpcPorts)) {
+      const rules = policies.find((p) => p.metadata.name === `${name}-ingress`).spec.ingress;
+      const grpc = rules.find((r: any) => r.ports.some((p: any) => p.port === port));
+      expect(grpc.from, name).toEqual([
+        { podSelector: { matchLabels: { "app.kubernetes.io/part-of": "tollgate" } } },
+        { namespaceSelector: {}, podSelector: { matchLabels: { "tollgate.dev/client": "true" } } },
+      ]);
+      // Every rule names its peers: none lets the whole world in.
+      for (const rule of rules) expect(rule.from?.length, name).toBeGreaterThan(0);
+    }
   });
 
   it("run every service with gRPC health probes, requests, a disruption budget and credentials from Secrets only", () => {
