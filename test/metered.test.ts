@@ -71,6 +71,11 @@ describe("runs", () => {
     expect(replay).toEqual(ended);
     const reused = await call(ledger, ledger.endRun, { accountId: "runner", runId: "run-1", state: L.RunEndState.RUN_END_STATE_FAILED, idempotencyKey: "e1" }).catch((e: unknown) => e);
     expect(errorDetails(reused)).toMatchObject({ code: 6, reason: "IDEMPOTENCY_KEY_REUSED" });
+    // Each charge names who made it: the ledger's own ticks "system", a pause or end the caller that sent it.
+    const { entries } = await call(ledger, ledger.listEntries, L.ListEntriesRequest.fromPartial({ accountId: "runner", kind: L.EntryKind.ENTRY_KIND_CHARGE, page: { pageSize: 100 } }));
+    expect(entries.length).toBeGreaterThan(0);
+    expect(entries.filter((e) => e.actor !== "system" && e.actor !== platform.principal)).toEqual([]);
+    expect(entries.some((e) => e.actor === "system"), "the ticks while it ran charged").toBe(true);
   });
 
   it("records a call's key with the state change it makes: repeats sent at once all answer the one pause, which charged once", async () => {

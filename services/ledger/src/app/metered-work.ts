@@ -99,6 +99,9 @@ interface TickOptions {
   traceparent?: string;
   traceId?: string;
   call?: WorkCall;
+  /** The principal of the call that makes this tick (and whom it acted for); unset: the ledger's own tick. */
+  actor?: string;
+  onBehalfOf?: string;
 }
 
 /**
@@ -243,6 +246,8 @@ export class Ledger {
       accountId: work.account_id, workId, fromMs: work.charged_until.getTime(), toMs: work.charged_until.getTime() + Number(seconds) * 1000,
       nextState: options.nextState ?? null, replicas: options.replicas ?? null, traceparent: options.traceparent ?? "", traceId: options.traceId ?? "",
       ...(options.call ? { call: options.call } : {}),
+      ...(options.actor ? { actor: options.actor } : {}),
+      ...(options.onBehalfOf ? { onBehalfOf: options.onBehalfOf } : {}),
     };
     if (!work.metered) {
       // Unmetered from its start (self-hosted, or a bucket the plan does not meter where it runs): time recorded, nothing charged.

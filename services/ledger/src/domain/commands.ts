@@ -207,6 +207,9 @@ export interface MeterCommand {
   pricedMicros?: bigint;
   /** The caller's call (PauseRun, EndRun, Scale, Undeploy) this tick carries out: its key is recorded with the tick. */
   call?: WorkCall;
+  /** Who made the tick happen, recorded on its entry: that call's principal (and whom it acted for); absent: the ledger's own tick (`system`). */
+  actor?: string;
+  onBehalfOf?: string;
 }
 
 /**

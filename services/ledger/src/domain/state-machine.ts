@@ -713,6 +713,7 @@ function meter(account: AccountState, c: MeterCommand, ctx: BatchContext): Decis
       idempotencyKey: workKey(c.workId, c.toMs), keyOwner: "ledger", requestHash: `${c.amountMicros}:${unit}`,
       attribution: workAttribution(item.kind, c.workId, item.attribution),
       rateTableVersion: c.rateTableVersion, traceparent: c.traceparent, traceId: c.traceId,
+      actor: c.actor ?? "system", ...(c.onBehalfOf ? { onBehalfOf: c.onBehalfOf } : {}),
     }, ctx);
     if (!decided.result.ok) return refused(decided.result.error);
     charged = decided.result.value as ChargeAnswer;
