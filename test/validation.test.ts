@@ -215,6 +215,17 @@ describe("refused by the use case", () => {
     const search = async (query: string) => (await call(entitlements, entitlements.listAccounts, { query, page: { pageSize: 100, pageToken: "" } })).accounts.map((a) => a.accountId);
     expect(await search("_")).toEqual(["under_score"]);
     expect(await search("%")).toEqual([]);
+
+    // A deployment's endpoint goes into its admins' email as a link: a URL, nothing else.
+    const deploy = (endpoint: string, id: string) => call(ledger, ledger.deploy, ledgerV1.DeployRequest.fromPartial({
+      accountId: "valid", deploymentId: id, hardware: { kind: { $case: "gpuTime", gpuTime: { gpuType: "a100", replicas: "1", seconds: "0" } } }, replicas: 1, idempotencyKey: id, endpoint,
+    }));
+    for (const endpoint of ["click here: https://evil.example", "https://user:pw@api.example", "javascript:alert(1)", "api.example.com", "https://api.example/a b"]) {
+      expect(await refusal(deploy(endpoint, "bad-endpoint")), endpoint).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "endpoint" }] });
+    }
+    const work = await call(ledger, ledger.listMeteredWork, ledgerV1.ListMeteredWorkRequest.fromPartial({ accountId: "valid", page: { pageSize: 100 } }));
+    expect(work.work.map((w) => w.workId)).not.toContain("bad-endpoint");
+    expect((await deploy("https://api.example/v1/deployments/x?region=eu#docs", "good-endpoint")).allowed).toBe(true);
   });
 
   it("a run's calls refuse a deployment's id and a deployment's calls a run's", async () => {

@@ -26,7 +26,7 @@ export interface FieldRule {
   min?: bigint;
   max?: bigint;
   /** A non-empty string must have this shape (email: one plain address; validation.ts says which). */
-  format?: "uuid" | "digits" | "email";
+  format?: "uuid" | "digits" | "email" | "http_url";
 }
 
 export const DEFAULT_MAX_LENGTH = 256;
@@ -73,7 +73,8 @@ export const FIELD_RULES: Record<string, FieldRule> = {
   // Free text.
   "*.reason": TEXT,
   "tollgate.entitlements.v1.UsageLimits.stop_message": TEXT,
-  "tollgate.ledger.v1.DeployRequest.endpoint": { maxLength: 2048 },
+  // Put in the account admins' deployment email as a link: a URL and nothing else (no text, no user name or password).
+  "tollgate.ledger.v1.DeployRequest.endpoint": { maxLength: 2048, format: "http_url" },
   "tollgate.notifications.v1.WebhookEndpoint.url": { maxLength: 2048 },
   "*.email": { maxLength: 320, format: "email" },
   "*.admin_emails": { minLength: 1, maxLength: 320, maxItems: 20, format: "email" },

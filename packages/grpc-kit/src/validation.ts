@@ -83,10 +83,13 @@ const DIGITS_PATTERN = /^\d{1,19}$/;
  * library would read as another address or strip.
  */
 const EMAIL_PATTERN = /^[\p{L}\p{M}\p{Nd}.!#$%&'*+/=?^_`{|}~-]+@[\p{L}\p{Nd}][\p{L}\p{M}\p{Nd}]*(?:-+[\p{L}\p{M}\p{Nd}]+)*(?:\.[\p{L}\p{Nd}][\p{L}\p{M}\p{Nd}]*(?:-+[\p{L}\p{M}\p{Nd}]+)*)*$/u;
+/** An absolute http(s) URL: a host (no user name or password: no `@` before the path), then any path, query or fragment, and no space or control character anywhere. */
+const HTTP_URL_PATTERN = /^https?:\/\/[^\s\p{Cc}/?#@]+(?:[/?#][^\s\p{Cc}]*)?$/u;
 const PATTERNS = {
   uuid: [UUID_PATTERN, "must be a UUID"],
   digits: [DIGITS_PATTERN, "must be a non-negative integer"],
   email: [EMAIL_PATTERN, "must be one plain email address, like ops@example.com"],
+  http_url: [HTTP_URL_PATTERN, "must be an http or https URL without spaces, user name or password, like https://api.example.com/v1"],
 } as const;
 const INTEGER_SCALARS = new Set([
   ScalarType.INT32, ScalarType.INT64, ScalarType.UINT32, ScalarType.UINT64, ScalarType.SINT32, ScalarType.SINT64,

@@ -1418,7 +1418,8 @@ export interface DeployRequest {
   /** Bound: at most 128 characters. */
   idempotencyKey: string;
   /**
-   * Where the deployment answers (shared with the account's admins in the deployment email).
+   * Where the deployment answers (shared with the account's admins in the deployment email):
+   * an http or https URL without spaces, user name or password, else INVALID_ARGUMENT.
    * Bound: at most 2048 characters.
    */
   endpoint: string;
