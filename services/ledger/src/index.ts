@@ -113,7 +113,7 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
   // Idempotency keys are kept at least a day; late usage (Charge.occurred_at) may be no older than they are kept.
   const retentionMs = Math.max(options.idempotencyRetentionMs ?? 7 * 86_400_000, 86_400_000);
   const deps: LedgerDeps = {
-    store: writes, accounts, rates, now: options.now ?? (() => new Date()), reloadPrices: { set: (poolId, price, options) => scope(() => store.setReloadPrice(poolId, price, options)) }, idempotencyRetentionMs: retentionMs, cycles: new OpenCycles(),
+    store: writes, accounts, rates, now: options.now ?? (() => new Date()), idempotencyRetentionMs: retentionMs, cycles: new OpenCycles(),
     trace: () => ({ traceId: currentTraceId(), traceparent: currentTraceparent() }),
   };
   const cycles = new CycleOpener(deps);

@@ -52,7 +52,6 @@ export interface OutboxRow {
 /** The ledger's reads and its bookkeeping (idempotency of metered work's state changes, pruning, acknowledgements); every balance write goes through the state store. */
 export interface LedgerStore {
   /** The USD price per whole unit an add-on pool's reloads are billed at (null: none). */
-  setReloadPrice(poolId: string, usdMicrosPerUnit: bigint | null, options?: { ifUnset?: boolean }): Promise<void>;
   /** Charges in `unit` per time bucket and key; keys past the USAGE_KEYS with the most usage are summed under OTHER_KEY. */
   usage(accountId: string, unit: string, dimension: string | null, since: Date, bucket: "hour" | "day" | "week"): Promise<{ start: Date; key: string; amount: string; requests: string }[]>;
   topUsage(accountId: string, unit: string, dimension: string, since: Date, offset: number, limit: number): Promise<{ rows: { key: string; amount: string; requests: string }[]; total: bigint }>;
@@ -105,11 +104,6 @@ export const USAGE_KEYS = 25;
 
 export class PostgresLedgerStore implements LedgerStore {
   constructor(private readonly em: () => EntityManager) {}
-
-  async setReloadPrice(poolId: string, usdMicrosPerUnit: bigint | null, options: { ifUnset?: boolean } = {}): Promise<void> {
-    const unset = options.ifUnset ? " and reload_price_usd_micros is null" : "";
-    await sql(this.em(), `update ledger.pools set reload_price_usd_micros = ? where pool_id = ?${unset}`, [usdMicrosPerUnit?.toString() ?? null, poolId]);
-  }
 
   /** `dimension` is a validated attribution key or "bucket" (never user text in SQL). */
   private static keyExpression(dimension: string | null): string {

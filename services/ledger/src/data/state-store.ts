@@ -452,7 +452,7 @@ function writeStatements(read: LedgerState, writes: readonly Write[]): Statement
   const limits = new Map<string, Extract<Write, { type: "unit" }>>();
   const held = new Map<string, bigint>();
   const crossed = new Map<string, number[]>();
-  const newPools: Pool[] = [];
+  const newPools: (Pool & { reloadPriceUsdMicros?: bigint })[] = [];
   const poolChanges = new Map<string, { accountId: string; balance: bigint; granted: bigint; closed: boolean; reloadedAtMs: number | null }>();
   const newHolds: Hold[] = [];
   const holdChanges = new Map<string, { accountId: string; charged: bigint; amount: bigint; expiresAtMs: number | null; status: HoldStatus | null; closedAtMs: number | null; priced: { usage: Usage[]; micros: bigint } | null }>();
@@ -477,7 +477,7 @@ function writeStatements(read: LedgerState, writes: readonly Write[]): Statement
         crossed.set(unitKey(w.accountId, w.unit), w.crossedPercents);
         break;
       case "pool":
-        newPools.push(w.pool);
+        newPools.push(w.reloadPriceUsdMicros === undefined ? w.pool : { ...w.pool, reloadPriceUsdMicros: w.reloadPriceUsdMicros });
         break;
       case "poolChange": {
         const change = poolChanges.get(w.poolId) ?? { accountId: w.accountId, balance: 0n, granted: 0n, closed: false, reloadedAtMs: null };
@@ -549,19 +549,19 @@ function writeStatements(read: LedgerState, writes: readonly Write[]): Statement
     };
     statements.push(prepared(
       `insert into ledger.pools (pool_id, account_id, unit, kind, priority, expires_at, balance_micros, granted_micros, closed, grant_key, created_at,
-                                 reload_below_micros, reload_to_micros, reload_cooldown_ms, reloaded_at)
+                                 reload_below_micros, reload_to_micros, reload_cooldown_ms, reloaded_at, reload_price_usd_micros)
        select id, a, u, k, pr, ${TS("ex")}, b, g, c,
               case when cs is null then gk else 'monthly:' || a || ':' || u || ':' || ${TS("cs")}::text end,
-              ${TS("cr")}, rb, rt, rc, ${TS("ra")}
+              ${TS("cr")}, rb, rt, rc, ${TS("ra")}, rp
          from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::bigint[], $8::bigint[], $9::boolean[], $10::text[],
-                     $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[])
-           as x(id, a, u, k, pr, ex, b, g, c, gk, cs, cr, rb, rt, rc, ra)`,
+                     $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[])
+           as x(id, a, u, k, pr, ex, b, g, c, gk, cs, cr, rb, rt, rc, ra, rp)`,
       [
         newPools.map((p) => p.poolId), newPools.map((p) => p.accountId), newPools.map((p) => p.unit), newPools.map((p) => p.kind), newPools.map((p) => p.priority),
         newPools.map((p) => p.expiresAtMs), newPools.map((p) => text(p.balanceMicros)), newPools.map((p) => text(p.grantedMicros)), newPools.map((p) => p.closed),
         newPools.map((p) => p.grantKey || null), newPools.map(cycleStart), newPools.map((p) => p.createdAtMs),
         newPools.map((p) => text(p.reload?.belowMicros ?? 0n)), newPools.map((p) => text(p.reload?.toMicros ?? 0n)), newPools.map((p) => p.reload?.cooldownMs ?? 0),
-        newPools.map((p) => p.reloadedAtMs),
+        newPools.map((p) => p.reloadedAtMs), newPools.map((p) => (p.reloadPriceUsdMicros === undefined ? null : text(p.reloadPriceUsdMicros))),
       ],
     ));
   }

@@ -109,6 +109,8 @@ export interface GrantCommand extends SupportKeyed {
   priority: number;
   traceId: string;
   reload: { belowMicros: bigint; toMicros: bigint; cooldownMs: number } | null;
+  /** With `reload`: the plan's add-on price each reload is billed at (USD micros per whole unit); absent: reloads carry no price. Not part of the request. */
+  reloadPriceUsdMicros?: bigint;
 }
 
 export interface AdjustCommand extends SupportKeyed {

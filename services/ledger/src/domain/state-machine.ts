@@ -551,6 +551,7 @@ function grant(work: Work, c: GrantCommand, ctx: BatchContext): LedgerError | { 
   const granted = grantPool(a, {
     unit: c.unit, kind: c.kind, amountMicros: c.amountMicros, expiresAtMs: c.expiresAtMs, priority: c.priority, grantKey,
     reason: c.reason, actor: c.actor, traceId: c.traceId, reload: c.reload, ...(c.onBehalfOf ? { onBehalfOf: c.onBehalfOf } : {}),
+    ...(c.reload && c.reloadPriceUsdMicros !== undefined ? { reloadPriceUsdMicros: c.reloadPriceUsdMicros } : {}),
   }, ctx);
   work.add(granted.writes);
   return { value: { poolId: granted.pool.poolId, entryId: already ? 0n : granted.entryId, balanceMicros: unitTotals(a, c.unit, ctx.nowMs).balanceMicros } };

@@ -51,7 +51,8 @@ export type Write =
   | { type: "unit"; accountId: string; unit: string; negativeLimitMicros: bigint; lowCreditLimitMicros: bigint }
   | { type: "held"; accountId: string; unit: string; deltaMicros: bigint }
   | { type: "crossed"; accountId: string; unit: string; crossedPercents: number[] }
-  | { type: "pool"; pool: Pool }
+  /** A new pool; an auto-reloading one with what each reload is billed at (USD micros per whole unit), stored with it, not state. */
+  | { type: "pool"; pool: Pool; reloadPriceUsdMicros?: bigint }
   | { type: "poolChange"; accountId: string; poolId: string; balanceDeltaMicros: bigint; grantedDeltaMicros: bigint; closed?: true; reloadedAtMs?: number }
   | { type: "hold"; hold: Hold }
   | {

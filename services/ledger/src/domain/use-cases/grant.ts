@@ -17,17 +17,14 @@ export async function grant(deps: LedgerDeps, request: GrantRequest): Promise<Gr
   requireAccountId(request.accountId);
   const view = await deps.accounts.get(request.accountId);
   const { traceId, ...rest } = request;
-  const answer = await run(deps, view, {
+  const reloadPrice = request.reload ? view.addOnPrices?.[request.unit as keyof NonNullable<typeof view.addOnPrices>] : undefined;
+  return run(deps, view, {
     type: "grant", accountId: request.accountId, unit: request.unit, kind: request.poolKind, amountMicros: request.amountMicros,
     expiresAtMs: request.expiresAt?.getTime() ?? null, priority: request.priority, reason: request.reason, actor: request.actor,
     ...supportContext(request),
     idempotencyKey: request.idempotencyKey, requestHash: supportFingerprint("grant", rest).requestHash, traceId, reload: request.reload ?? null,
+    // An auto-reloading pool bills each reload at the plan's add-on price as it is now (its pool_reloaded event carries it),
+    // written with the pool in the grant's transaction: no reload can come before it, and a replay changes nothing.
+    ...(reloadPrice !== undefined ? { reloadPriceUsdMicros: reloadPrice } : {}),
   });
-  // An auto-reloading pool bills each reload at the plan's add-on price (its pool_reloaded event carries it), as it was when
-  // the pool was granted. The price is set after the grant commits: a replay sets it only if the first call did not get to
-  // (the plan's price may have changed since).
-  if (request.reload && deps.reloadPrices) {
-    await deps.reloadPrices.set(answer.poolId, view.addOnPrices?.[request.unit as keyof NonNullable<typeof view.addOnPrices>] ?? null, { ifUnset: answer.replayed === true });
-  }
-  return answer;
 }

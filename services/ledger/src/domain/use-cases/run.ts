@@ -19,8 +19,6 @@ export interface LedgerDeps {
   accounts: AccountDirectory;
   rates: RateTables;
   now: () => Date;
-  /** What an auto-reloading add-on pool's reloads are billed at (the plan's add-on price per whole unit); unset: not billed. */
-  reloadPrices?: ReloadPrices;
   /** How long idempotency keys are kept (IDEMPOTENCY_RETENTION_HOURS): late usage may be no older. Unset: the least kept, 24 hours. */
   idempotencyRetentionMs?: number;
   /** Cycles known open: a call in one leaves out its rollOver command. Unset: every call rolls over first. */
@@ -60,11 +58,6 @@ export function supportCommand<R extends SupportRequest>(op: string, request: R)
 
 /** Idempotency keys are kept at least this long. */
 export const MIN_IDEMPOTENCY_RETENTION_MS = 24 * 3_600_000;
-
-export interface ReloadPrices {
-  /** Sets the pool's reload price; `ifUnset`: only if it has none yet (a replayed grant mends a price its first call did not get to set, and changes no other). */
-  set(poolId: string, usdMicrosPerUnit: bigint | null, options?: { ifUnset?: boolean }): Promise<void>;
-}
 
 export function requireAccountId(accountId: string): void {
   if (!accountId) throw new InvalidArgumentError("account_id", "is required");

@@ -15,6 +15,7 @@ import { reverse } from "./reverse.js";
 import { rollOver } from "./roll-over.js";
 import { startWork } from "./start-work.js";
 import type { LedgerDeps } from "./run.js";
+import type { Write } from "../writes.js";
 
 const CREDIT = 1_000_000n;
 
@@ -88,18 +89,29 @@ describe("use cases over the in-memory store", () => {
       .rejects.toMatchObject({ constructor: FailedPreconditionError, reason: "HOLD_CLOSED" });
   });
 
-  it("sets an auto-reloading pool's reload price when it is granted; a replay sets it only if unset (the plan's price may have changed)", async () => {
+  it("writes an auto-reloading pool's reload price with the pool, in the grant's own batch; a replay writes nothing", async () => {
     const { deps } = ledger(view({ addOnPrices: { credits: 10_000n } }));
-    const priced: [string, bigint | null, boolean][] = [];
-    deps.reloadPrices = { set: async (poolId, price, options) => void priced.push([poolId, price, options?.ifUnset === true]) };
+    const written: Write[] = [];
+    // The add-on pools written (the first batch also opens the cycle, with its monthly pool).
+    const addOns = () => written.filter((w): w is Extract<Write, { type: "pool" }> => w.type === "pool" && w.pool.kind === "add_on");
+    const store = deps.store;
+    deps.store = { transact: (commands, decide) => store.transact(commands, (state, ids) => {
+      const decided = decide(state, ids);
+      written.push(...decided.writes);
+      return decided;
+    }) };
     const request = {
       accountId: "acme", poolKind: "add_on" as const, unit: "credits", amountMicros: 5n * CREDIT, priority: 0, reason: "bought", actor: "ops", idempotencyKey: "g-reload", traceId: "",
       reload: { belowMicros: CREDIT, toMicros: 5n * CREDIT, cooldownMs: 0 },
     };
     const first = await grant(deps, request);
-    const again = await grant(deps, request);
-    expect(again.poolId).toBe(first.poolId);
-    expect(priced).toEqual([[first.poolId, 10_000n, false], [first.poolId, 10_000n, true]]);
+    expect(addOns()).toEqual([expect.objectContaining({ pool: expect.objectContaining({ poolId: first.poolId }), reloadPriceUsdMicros: 10_000n })]);
+    written.length = 0;
+    expect((await grant(deps, request)).poolId).toBe(first.poolId);
+    expect(addOns()).toEqual([]);
+    // A pool that does not reload carries no price.
+    await grant(deps, { ...request, idempotencyKey: "g-plain", reload: undefined });
+    expect(addOns().map((w) => "reloadPriceUsdMicros" in w)).toEqual([false]);
   });
 
   it("grants, adjusts, sweeps and rolls over", async () => {
