@@ -776,7 +776,8 @@ describe("search and rate table versions from the console", () => {
 
     const published = await api("/api/rate-tables", { method: "POST", token: admin, body, headers: { "idempotency-key": "publish-cheaper" } });
     expect(published.status).toBe(200);
-    expect(published.body.table).toMatchObject({ id: "console-rates@1", table_id: "console-rates", version: "1" });
+    // Published by the gateway's principal, for the admin signed in to the console.
+    expect(published.body.table).toMatchObject({ id: "console-rates@1", table_id: "console-rates", version: "1", published_by: "gateway", published_on_behalf_of: "ada" });
     // Retried with its key: the same version, not another.
     const again = await api("/api/rate-tables", { method: "POST", token: admin, body, headers: { "idempotency-key": "publish-cheaper" } });
     expect(again.body.table.version).toBe("1");

@@ -235,6 +235,8 @@ export interface RateTable {
   effective_from: string | null;
   published_at: string | null;
   published_by: string;
+  /** The person the publisher acted for (a console admin), or null. */
+  published_on_behalf_of: string | null;
   rates: Record<string, unknown>[];
 }
 

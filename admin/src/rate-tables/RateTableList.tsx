@@ -2,6 +2,10 @@ import { DataTable, DateField, List, TextInput } from "react-admin";
 import type { RateTable } from "../api-types";
 import { EmptyState } from "../components/EmptyState";
 
+/** Who published a rate table version: the person, and the service that acted for them ("ada (via gateway)"), or the service alone. */
+export const publisherOf = (t: Pick<RateTable, "published_by" | "published_on_behalf_of">): string =>
+  t.published_on_behalf_of ? `${t.published_on_behalf_of} (via ${t.published_by})` : t.published_by;
+
 const filters = [<TextInput key="table_id" source="table_id" label="Table id" alwaysOn />];
 
 /** Rate-table versions with their effective dates (`/api/rate-tables`). */
@@ -13,7 +17,7 @@ export function RateTableList() {
         <DataTable.Col source="version" disableSort />
         <DataTable.Col label="Effective from" disableSort render={(t) => <DateField record={t} source="effective_from" showTime />} />
         <DataTable.Col label="Published" disableSort render={(t) => <DateField record={t} source="published_at" showTime />} />
-        <DataTable.Col source="published_by" label="By" disableSort />
+        <DataTable.Col label="By" disableSort render={(t) => publisherOf(t as RateTable)} />
         <DataTable.Col label="Rates" disableSort render={(t) => (t.rates ?? []).length} />
       </DataTable>
     </List>

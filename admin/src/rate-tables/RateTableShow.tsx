@@ -1,7 +1,8 @@
 import { Alert, Box, Card, CardContent, CardHeader, LinearProgress, Table, TableBody, TableCell, TableHead, TableRow, TextField as MuiTextField } from "@mui/material";
 import { useState } from "react";
-import { DateField, Labeled, Show, SimpleShowLayout, TextField, TopToolbar, useGetList, useRecordContext, useRedirect } from "react-admin";
+import { DateField, FunctionField, Labeled, Show, SimpleShowLayout, TextField, TopToolbar, useGetList, useRecordContext, useRedirect } from "react-admin";
 import type { RateTable } from "../api-types";
+import { publisherOf } from "./RateTableList";
 import { JsonBlock } from "../components/JsonBlock";
 import { PublishVersion } from "../components/PublishVersion";
 import { RESOURCES } from "../data-provider";
@@ -132,7 +133,7 @@ export function RateTableShow() {
         <TextField source="version" />
         <DateField source="effective_from" showTime />
         <DateField source="published_at" showTime />
-        <TextField source="published_by" />
+        <FunctionField<RateTable> label="Published by" render={(t) => publisherOf(t)} />
         <DiffPanel />
         <Labeled label="Rates">
           <Rates />

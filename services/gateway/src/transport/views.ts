@@ -179,6 +179,7 @@ export function rateTableView(t: pricingV1.RateTable) {
     effective_from: iso(t.effectiveFrom),
     published_at: iso(t.publishedAt),
     published_by: t.publishedBy,
+    published_on_behalf_of: t.publishedOnBehalfOf || null,
     rates: t.rates.map((r) => pricingV1.Rate.toJSON(r)),
   };
 }

@@ -5,6 +5,7 @@ export interface NewRateTableVersion {
   tableId: string;
   effectiveFrom: Date;
   publishedBy: string;
+  publishedOnBehalfOf: string | null;
   reason: string;
   rates: unknown[];
 }

@@ -13,6 +13,8 @@ export const RateTableVersionSchema = defineEntity({
     effectiveFrom: p.datetime().fieldName("effective_from"),
     publishedAt: p.datetime().fieldName("published_at"),
     publishedBy: p.string().fieldName("published_by"),
+    /** The person the publisher acted for (the console's admin); null when it acted for itself, and for versions from before this was kept. */
+    publishedOnBehalfOf: p.string().fieldName("published_on_behalf_of").nullable(),
     reason: p.text(),
     /** The rates in their protobuf JSON form. */
     rates: p.json<unknown[]>(),

@@ -9,6 +9,8 @@ export interface PublishRateTableCommand {
   effectiveFrom?: Date;
   rates: Rate[];
   actor: string;
+  /** The person the actor acted for (the console's admin), recorded beside it. */
+  onBehalfOf?: string | undefined;
   reason: string;
 }
 
@@ -124,6 +126,7 @@ export class RateTables {
       tableId: command.tableId,
       effectiveFrom,
       publishedBy: command.actor,
+      publishedOnBehalfOf: command.onBehalfOf ?? null,
       reason: command.reason,
       rates: ratesToJson(command.rates),
     });

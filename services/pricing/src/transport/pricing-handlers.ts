@@ -16,6 +16,7 @@ function tableToProto(row: RateTableVersion): pricingV1.RateTable {
     effectiveFrom: row.effectiveFrom,
     publishedAt: row.publishedAt,
     publishedBy: row.publishedBy,
+    publishedOnBehalfOf: row.publishedOnBehalfOf ?? "",
     rates: table.rates.map(rateToProto),
   };
 }
@@ -36,7 +37,7 @@ export function pricingHandlers(
           tableId: request.tableId,
           ...(request.effectiveFrom ? { effectiveFrom: request.effectiveFrom } : {}),
           rates: request.rates.map((rate, index) => rateFromProto(rate, `rates[${index}]`)),
-          actor: actorOf(context, request.actor).actor,
+          ...actorOf(context, request.actor),
           reason: request.reason,
         });
         return { table: tableToProto(row) };

@@ -255,11 +255,20 @@ export interface RateTable {
   /** Numbered per table: a table's first version is 1. */
   version: string;
   effectiveFrom: Date | undefined;
-  publishedAt: Date | undefined;
+  publishedAt:
+    | Date
+    | undefined;
+  /** The principal that published it. */
   publishedBy: string;
   rates: Rate[];
   /** Publication order across every table (WatchRateTables' cursor); never reused. */
   sequence: string;
+  /**
+   * The person published_by acted for (the console's signed-in admin, sent as
+   * x-tollgate-on-behalf-of); empty when it acted for itself, and for versions
+   * published before this was kept.
+   */
+  publishedOnBehalfOf: string;
 }
 
 export interface PublishRateTableRequest {
@@ -3150,6 +3159,7 @@ function createBaseRateTable(): RateTable {
     publishedBy: "",
     rates: [],
     sequence: "0",
+    publishedOnBehalfOf: "",
   };
 }
 
@@ -3175,6 +3185,9 @@ export const RateTable: MessageFns<RateTable> = {
     }
     if (message.sequence !== "0") {
       writer.uint32(56).int64(message.sequence);
+    }
+    if (message.publishedOnBehalfOf !== "") {
+      writer.uint32(66).string(message.publishedOnBehalfOf);
     }
     return writer;
   },
@@ -3248,6 +3261,14 @@ export const RateTable: MessageFns<RateTable> = {
             message.sequence = reader.int64().toString();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.publishedOnBehalfOf = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3287,6 +3308,11 @@ export const RateTable: MessageFns<RateTable> = {
         ? object.rates.map((e: any) => Rate.fromJSON(e))
         : [],
       sequence: isSet(object.sequence) ? globalThis.String(object.sequence) : "0",
+      publishedOnBehalfOf: isSet(object.publishedOnBehalfOf)
+        ? globalThis.String(object.publishedOnBehalfOf)
+        : isSet(object.published_on_behalf_of)
+        ? globalThis.String(object.published_on_behalf_of)
+        : "",
     };
   },
 
@@ -3313,6 +3339,9 @@ export const RateTable: MessageFns<RateTable> = {
     if (message.sequence !== "0") {
       obj.sequence = message.sequence;
     }
+    if (message.publishedOnBehalfOf !== "") {
+      obj.publishedOnBehalfOf = message.publishedOnBehalfOf;
+    }
     return obj;
   },
 
@@ -3328,6 +3357,7 @@ export const RateTable: MessageFns<RateTable> = {
     message.publishedBy = object.publishedBy ?? "";
     message.rates = object.rates?.map((e) => Rate.fromPartial(e)) || [];
     message.sequence = object.sequence ?? "0";
+    message.publishedOnBehalfOf = object.publishedOnBehalfOf ?? "";
     return message;
   },
 };
