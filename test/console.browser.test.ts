@@ -310,6 +310,8 @@ describe("support console in Chromium", () => {
     await page.waitForURL((url) => /console-rates(@|%40)2/.test(url.hash), { timeout: 10_000 });
     const { table } = await call(platform.clients.pricing, platform.clients.pricing.getRateTable, { tableId: "console-rates", version: "0", at: undefined, sequence: "0" });
     expect(table).toMatchObject({ version: "2", rates: [{ kind: { $case: "modelReply", modelReply: { microsPerReply: "6000000" } } }] });
+    // The version names the admin it was published for, beside the gateway that published it.
+    await page.getByText("ada (via gateway)").waitFor();
     await page.close();
   });
 
