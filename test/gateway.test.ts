@@ -126,7 +126,7 @@ describe("console gateway", () => {
     const refused = await api("/api/accounts/acme/grants", { method: "POST", token: viewer, body: { pool_kind: "bonus", unit: "credits", amount: "500", reason: "goodwill" } });
     expect(refused.status).toBe(403);
     expect(refused.body.error.reason).toBe("ROLE_REQUIRED");
-    expect(refused.body.error.message).toBe("grant needs the operator role; vera has the viewer role");
+    expect(refused.body.error.message).toBe("POST /api/accounts/:id/grants needs the operator role; vera has the viewer role");
     // The console changed nothing: its log holds only the refused attempt, counted (the other rows are the services' audit of the setup's gRPC calls).
     const logged = (await api("/api/audit", { token: viewer })).body.data.filter((r: { source: string }) => r.source === "console");
     expect(logged.filter((r: { outcome: string }) => r.outcome === "OK")).toEqual([]);
@@ -135,6 +135,10 @@ describe("console gateway", () => {
     ]);
     // The first test's requests without a valid token, by address.
     expect(logged).toContainEqual(expect.objectContaining({ actor: "address:127.0.0.1", action: "GET /api/accounts", outcome: "HTTP 401" }));
+    // The role comes first: a viewer's body the action would refuse is still 403 (and audited as refused), not a 400 about the body.
+    for (const [path, body] of [["/api/accounts/acme/grants", { bogus: 1 }], ["/api/rate-tables", { table_id: "x", rates: [], reason: "probe" }], ["/api/plans", "not an object"]] as const) {
+      expect(await api(path, { method: "POST", token: viewer, body }), path).toMatchObject({ status: 403, body: { error: { reason: "ROLE_REQUIRED" } } });
+    }
   });
 
   it("lets an operator grant 500 bonus credits with a reason: balance, ledger entry and audit row agree", async () => {

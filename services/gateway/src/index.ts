@@ -18,7 +18,7 @@ import { isRole, UserDirectory, type User } from "./domain/access.js";
 import { clientErrorAnswer, toHttpError } from "./transport/http-errors.js";
 import { DEFAULT_LOGIN_LIMITS, registerLogin, type LoginLimits } from "./transport/login.js";
 import { registerReceiptRoutes } from "./transport/receipt-routes.js";
-import { checkQuery, registerRoutes } from "./transport/routes.js";
+import { checkRoute, registerRoutes } from "./transport/routes.js";
 
 export { DEMO_USERS } from "./domain/access.js";
 export { DEFAULT_LOGIN_LIMITS, type LoginLimits } from "./transport/login.js";
@@ -202,9 +202,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
   });
 
-  // Once for every route, after sign-in: only the query parameters the route takes, each given once, as text without control characters.
+  // Once for every route, after sign-in: the role its action needs, then only the query parameters it takes, each given once, as text
+  // without control characters.
   app.addHook("preHandler", async (request) => {
-    if ((request.routeOptions.url ?? "").startsWith("/api/")) checkQuery(request.query, request.routeOptions.config.query);
+    if ((request.routeOptions.url ?? "").startsWith("/api/")) checkRoute(request);
   });
 
   app.setErrorHandler(async (error, request, reply) => {

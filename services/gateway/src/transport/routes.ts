@@ -99,11 +99,16 @@ declare module "fastify" {
   interface FastifyContextConfig {
     /** The query parameters an API route takes (`takes`); unset: none. */
     query?: readonly string[];
+    /** The least role an API route's action needs (`needs`), checked before its body is read; unset: any signed-in user. */
+    role?: Role;
   }
 }
 
 /** A list's paging parameters (`page`). */
 export const PAGE = ["page_size", "page_token"] as const;
+
+/** An action route's options naming the least role it needs: checked before anything of the request is read, so a viewer's attempt is a 403 (and audited as one), never a 400 about its body. */
+export const needs = (role: Role) => ({ config: { role } });
 
 /** An API route's options naming the query parameters it takes: a name, or a prefix and `*` (`attr.*`: any `attr.<dimension>`). */
 export const takes = (...names: string[]) => ({ config: { query: names } });
@@ -118,6 +123,13 @@ const isTaken = (name: string, names: readonly string[]) =>
  * control characters: a repeated one (`?q=a&q=b`) arrives as a list, and a
  * NUL (`%00`), which PostgreSQL refuses in text, would fail deep in a store.
  */
+/** What every API route checks first, after sign-in: the role it needs (`needs`), then its query (`takes`). */
+export function checkRoute(request: FastifyRequest): void {
+  const { config, url } = request.routeOptions;
+  if (config.role) requireRole(userOf(request), config.role, `${request.method} ${url}`);
+  checkQuery(request.query, config.query);
+}
+
 export function checkQuery(query: unknown, names: readonly string[] = []): void {
   for (const [name, value] of Object.entries((query ?? {}) as Record<string, unknown>)) {
     if (!isTaken(name, names)) {
@@ -274,13 +286,12 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     return null;
   }
 
-  /** Runs a support action: role check, reason, before/after, and an audit row with the trace id. */
+  /** Runs a support action (its route checked the role first: `needs`): reason, before/after, and an audit row with the trace id. */
   async function action<T>(
     request: FastifyRequest,
-    spec: { role: Role; name: string; target: string; accountId: string | null; before?: () => Promise<unknown>; run: (reason: string, key: string) => Promise<T>; after?: (result: T) => unknown },
+    spec: { name: string; target: string; accountId: string | null; before?: () => Promise<unknown>; run: (reason: string, key: string) => Promise<T>; after?: (result: T) => unknown },
   ) {
     const user = userOf(request);
-    requireRole(user, spec.role, spec.name);
     const reason = requireReason((checkedBodies.has(request) ? (request.body as Body | undefined) : bodyOf(request, {}))?.reason);
     const given = idempotencyKeyOf(request);
     const replay = given ? await replayable(user.username, given, spec) : null;
@@ -517,7 +528,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     };
   });
 
-  app.post("/api/accounts/:id/grants", async (request) => {
+  app.post("/api/accounts/:id/grants", needs("operator"), async (request) => {
     const { id } = request.params as { id: string };
     const body = bodyOf(request, { pool_kind: "text", unit: "text", amount: "amount", expires_at: "text" });
     const poolKind = oneOf(GRANT_KINDS, String(body.pool_kind), "pool_kind");
@@ -525,7 +536,6 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     const amount = parseAmount(body.amount, "amount");
     const expiresAt = optionalTime(body.expires_at, "expires_at");
     return action(request, {
-      role: "operator",
       name: "grant",
       target: `account:${id}`,
       accountId: id,
@@ -541,13 +551,12 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     });
   });
 
-  app.post("/api/accounts/:id/adjustments", async (request) => {
+  app.post("/api/accounts/:id/adjustments", needs("operator"), async (request) => {
     const { id } = request.params as { id: string };
     const body = bodyOf(request, { pool_id: "text", amount: "amount" });
     const poolId = required(body.pool_id, "pool_id");
     const amount = parseAmount(body.amount, "amount", { signed: true });
     return action(request, {
-      role: "operator",
       name: "adjust",
       target: `pool:${poolId}`,
       accountId: id,
@@ -557,13 +566,12 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     });
   });
 
-  app.post("/api/accounts/:id/reversals", async (request) => {
+  app.post("/api/accounts/:id/reversals", needs("operator"), async (request) => {
     const { id } = request.params as { id: string };
     const body = bodyOf(request, { entry_id: "text" });
     const entryId = required(body.entry_id, "entry_id");
     if (!ENTRY_ID.test(entryId)) throw new InvalidArgumentError("entry_id", "must be a charge's entry id");
     return action(request, {
-      role: "operator",
       name: "reverse_charge",
       target: `entry:${entryId}`,
       accountId: id,
@@ -573,7 +581,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     });
   });
 
-  app.post("/api/accounts/:id/budgets", async (request) => {
+  app.post("/api/accounts/:id/budgets", needs("operator"), async (request) => {
     const { id } = request.params as { id: string };
     const body = bodyOf(request, { unit: "text", scope: "text", scope_id: "text", mode: "text", limit: "amount", threshold_percents: "list", per_cycle: "flag" });
     const unit = unitOf(body.unit);
@@ -586,7 +594,6 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     const perCycle = flag(body.per_cycle, "per_cycle");
     const budgetId = `${String(body.unit ?? "credits")}/${String(body.scope)}/${scopeId}`;
     return action(request, {
-      role: "operator",
       name: "set_budget",
       target: `budget:${budgetId}`,
       accountId: id,
@@ -603,10 +610,9 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     });
   });
 
-  app.delete("/api/accounts/:id/budgets/:budgetId", async (request) => {
+  app.delete("/api/accounts/:id/budgets/:budgetId", needs("operator"), async (request) => {
     const { id, budgetId } = request.params as { id: string; budgetId: string };
     return action(request, {
-      role: "operator",
       name: "delete_budget",
       target: `budget:${budgetId}`,
       accountId: id,
@@ -643,13 +649,11 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
   /** An action on the account row: its plan (entitlements ChangeAccountPlan), or its status, limits or spend cap (SetAccountControls). */
   const updateAccount = (
     request: FastifyRequest,
-    role: Role,
     name: string,
     change: { planId: string } | Partial<Pick<entitlementsV1.SetAccountControlsRequest, "status" | "spendCapMicros" | "limits">>,
   ) => {
     const { id } = request.params as { id: string };
     return action(request, {
-      role,
       name,
       target: `account:${id}`,
       accountId: id,
@@ -664,14 +668,14 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     });
   };
 
-  app.post("/api/accounts/:id/status", async (request) => {
+  app.post("/api/accounts/:id/status", needs("operator"), async (request) => {
     const status = bodyOf(request, { status: "text" }).status;
     if (status !== "active" && status !== "suspended") throw new InvalidArgumentError("status", "must be active or suspended");
     const proto = status === "active" ? entitlementsV1.AccountStatus.ACCOUNT_STATUS_ACTIVE : entitlementsV1.AccountStatus.ACCOUNT_STATUS_SUSPENDED;
-    return updateAccount(request, "operator", status === "active" ? "reactivate" : "suspend", { status: proto });
+    return updateAccount(request, status === "active" ? "reactivate" : "suspend", { status: proto });
   });
 
-  app.post("/api/accounts/:id/limits", async (request) => {
+  app.post("/api/accounts/:id/limits", needs("operator"), async (request) => {
     const body = bodyOf(request, { unit: "text", low_credit_limit: "amount", negative_limit: "amount", work_kind: "text", drafts_at_zero: "flag", stop_message: "text" });
     const unit = unitOf(body.unit, "");
     const limit = (field: string) => parseAmount(body[field], field, { zero: true });
@@ -679,7 +683,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     const workKind = String(body.work_kind ?? "");
     const kind = workKind ? commonV1.workKindFromJSON(WORK_KINDS.includes(workKind) ? `WORK_KIND_${workKind.toUpperCase()}` : "WORK_KIND_UNSPECIFIED") : commonV1.WorkKind.WORK_KIND_UNSPECIFIED;
     if (workKind && kind === commonV1.WorkKind.WORK_KIND_UNSPECIFIED) throw new InvalidArgumentError("work_kind", `must be one of ${WORK_KINDS.join(", ")}`);
-    return updateAccount(request, "operator", "set_limits", {
+    return updateAccount(request, "set_limits", {
       limits: [{
         unit, lowCreditLimitMicros: limit("low_credit_limit").toString(), negativeLimitMicros: limit("negative_limit").toString(),
         workKind: kind, draftsAtZero: flag(body.drafts_at_zero, "drafts_at_zero"), stopMessage: String(body.stop_message ?? ""),
@@ -687,19 +691,19 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     });
   });
 
-  app.post("/api/accounts/:id/spend-cap", async (request) => {
+  app.post("/api/accounts/:id/spend-cap", needs("operator"), async (request) => {
     const amount = bodyOf(request, { amount: "amount" }).amount;
     const micros = parseAmount(amount, "amount", { zero: true });
-    return updateAccount(request, "operator", "set_spend_cap", { spendCapMicros: micros.toString() });
+    return updateAccount(request, "set_spend_cap", { spendCapMicros: micros.toString() });
   });
 
-  app.post("/api/accounts/:id/plan", async (request) => {
+  app.post("/api/accounts/:id/plan", needs("admin"), async (request) => {
     const planId = required(bodyOf(request, { plan_id: "text" }).plan_id, "plan_id");
-    return updateAccount(request, "admin", "change_plan", { planId });
+    return updateAccount(request, "change_plan", { planId });
   });
 
   // A new version of a rate table (admin): its rates in the proto's JSON form (as /api/rate-tables answers them), effective now or from `effective_from`.
-  app.post("/api/rate-tables", async (request) => {
+  app.post("/api/rate-tables", needs("admin"), async (request) => {
     const body = bodyOf(request, { table_id: "text", rates: "list", effective_from: "text" });
     const tableId = required(body.table_id, "table_id");
     if (!Array.isArray(body.rates) || body.rates.length === 0 || !body.rates.every((r) => r !== null && typeof r === "object" && !Array.isArray(r))) {
@@ -709,7 +713,6 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     const effectiveFrom = optionalTime(body.effective_from, "effective_from");
     const rates = (body.rates as object[]).map((rate, i) => fromProtoJson("tollgate.pricing.v1.Rate", rate, pricingV1.Rate.decode, `rates[${i}]`));
     return action(request, {
-      role: "admin",
       name: "publish_rate_table",
       target: `rate_table:${tableId}`,
       accountId: null,
@@ -720,14 +723,13 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
   });
 
   // A new version of a plan (admin): its document in the proto's JSON form (as /api/plans answers it in `document`); the version and publish time are entitlements'.
-  app.post("/api/plans", async (request) => {
+  app.post("/api/plans", needs("admin"), async (request) => {
     const document = bodyOf(request, { plan: "object" }).plan;
     if (document === null || typeof document !== "object" || Array.isArray(document)) throw new InvalidArgumentError("plan", "must be a plan document (an object, as a plan version shows it)");
     const { version: _version, publishedAt: _publishedAt, published_at: _published, ...rules } = document as Record<string, unknown>;
     const plan = fromProtoJson("tollgate.entitlements.v1.Plan", rules, entitlementsV1.Plan.decode, "plan");
     if (!plan.planId) throw new InvalidArgumentError("plan.plan_id", "is required");
     return action(request, {
-      role: "admin",
       name: "publish_plan",
       target: `plan:${plan.planId}`,
       accountId: null,
@@ -745,7 +747,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
   });
 
   // Who gets the account's alert emails (none: the account's admins). Its webhooks and per-rule channels stay as they are.
-  app.post("/api/accounts/:id/preferences", async (request) => {
+  app.post("/api/accounts/:id/preferences", needs("operator"), async (request) => {
     const { id } = request.params as { id: string };
     const recipients = bodyOf(request, { email_recipients: "list" }).email_recipients;
     if (!Array.isArray(recipients)) throw new InvalidArgumentError("email_recipients", "is required (an empty list sends to the account's admins)");
@@ -755,7 +757,6 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     // Read once, by `before` (which the action runs first): the audit's before, and what is sent back below.
     let read: notificationsV1.Preferences | undefined;
     return action(request, {
-      role: "operator",
       name: "set_email_recipients",
       target: `account:${id}`,
       accountId: id,
@@ -776,10 +777,9 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     });
   });
 
-  app.post("/api/notifications/:id/resend", async (request) => {
+  app.post("/api/notifications/:id/resend", needs("operator"), async (request) => {
     const { id } = request.params as { id: string };
     return action(request, {
-      role: "operator",
       name: "resend_notification",
       target: `notification:${id}`,
       accountId: null,
@@ -788,10 +788,9 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     });
   });
 
-  app.post("/api/banners/:id/dismiss", async (request) => {
+  app.post("/api/banners/:id/dismiss", needs("operator"), async (request) => {
     const { id } = request.params as { id: string };
     return action(request, {
-      role: "operator",
       name: "dismiss_banner",
       target: `banner:${id}`,
       accountId: null,
