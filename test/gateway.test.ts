@@ -587,6 +587,9 @@ describe("gateway hardening", () => {
         const status = (await fetch(`${hardened.url}${path}`)).status;
         expect([403, 404, 400], path).toContain(status);
       }
+      // Refused files are nobody's refused sign-in or role: the audit log (shared by both gateways) counts none of them.
+      const audited = (await api("/api/audit?page_size=500", { token })).body.data as { action: string }[];
+      expect(audited.filter((r) => r.action.startsWith("GET /*"))).toEqual([]);
       const unknown = await api("/api/no-such-thing", { token });
       expect(unknown).toMatchObject({ status: 404, body: { error: { status: 404, code: "NOT_FOUND", reason: "ROUTE_NOT_FOUND" } } });
       expect(errors.mock.calls.filter((args) => String(args[0]).includes('"level":"error"'))).toEqual([]);

@@ -6,7 +6,7 @@ import fastifyStatic from "@fastify/static";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { jwtVerify } from "jose";
 import { CallAuditLog, connectionPool, openDatabase } from "@tollgate/db";
-import { UnauthenticatedError } from "@tollgate/errors";
+import { PermissionDeniedError, UnauthenticatedError } from "@tollgate/errors";
 import { RequestContext } from "@mikro-orm/core";
 import { createClient, stopInOrder, type ClientOptions, type Credential } from "@tollgate/grpc-kit";
 import { entitlementsV1, ledgerV1, notificationsV1, pricingV1 } from "@tollgate/proto";
@@ -211,7 +211,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   app.setErrorHandler(async (error, request, reply) => {
     const http = toHttpError(error);
     if (http.status === 500) log().error({ err: error, trace_id: currentTraceId(), method: request.method, route: request.routeOptions.url ?? request.url }, "internal error");
-    if (http.status === 401 || http.status === 403) await recordRefusal(calls, request, http.status);
+    // Refusals of who asked (sign-in, role), not the static files' own (a dotfile or a path outside the console is 403 too, and no one's refusal).
+    if (error instanceof UnauthenticatedError || error instanceof PermissionDeniedError) await recordRefusal(calls, request, http.status);
     return reply.status(http.status).headers(http.headers ?? {}).send(http.body);
   });
 
