@@ -52,6 +52,16 @@ const api = async (path: string) => {
   return (await fetch(`${gateway.url}${path}`, { headers: { authorization: `Bearer ${await viewerToken}` } })).json() as Promise<Record<string, any>>;
 };
 
+/** Opens the account page's grant dialog, asks for `amount` bonus credits with `reason`, and submits it (the dialog may stay open: an error). */
+async function submitGrant(page: Page, amount: string, reason: string): Promise<void> {
+  await page.getByTestId("grant-button").click();
+  await page.getByTestId("grant-dialog").waitFor();
+  await page.getByTestId("grant-pool-kind").selectOption("bonus");
+  await page.getByTestId("grant-amount").fill(amount);
+  await page.getByTestId("grant-reason").fill(reason);
+  await page.getByTestId("grant-submit").click();
+}
+
 /** Submits an action dialog without a reason (it must stay open and send nothing), then with one. */
 async function submitWithReason(page: Page, dialog: string, reason: string): Promise<void> {
   await page.getByTestId(`${dialog}-submit`).click();
@@ -125,12 +135,7 @@ describe("support console in Chromium", () => {
 
   it("lets an operator grant 500 bonus credits with a reason, then shows the balance, the ledger entry and the audit row", async () => {
     const page = await signIn("otto", "operator-pass", "/#/tollgate-accounts/acme/show");
-    await page.getByTestId("grant-button").click();
-    await page.getByTestId("grant-dialog").waitFor();
-    await page.getByTestId("grant-pool-kind").selectOption("bonus");
-    await page.getByTestId("grant-amount").fill("500");
-    await page.getByTestId("grant-reason").fill("apology for the outage on 21 Nov");
-    await page.getByTestId("grant-submit").click();
+    await submitGrant(page, "500", "apology for the outage on 21 Nov");
     await page.getByTestId("grant-dialog").waitFor({ state: "hidden" });
     await expect.poll(() => page.getByTestId("balance-credits").textContent(), { timeout: 10_000 }).toContain("520");
     await page.screenshot({ path: `${screenshotDir}/account-after-grant.png`, fullPage: true });
@@ -177,12 +182,7 @@ describe("support console in Chromium", () => {
       await route.abort("connectionreset");
     });
     const grant = async (reason: string, retryAfterError: boolean) => {
-      await page.getByTestId("grant-button").click();
-      await page.getByTestId("grant-dialog").waitFor();
-      await page.getByTestId("grant-pool-kind").selectOption("bonus");
-      await page.getByTestId("grant-amount").fill("7");
-      await page.getByTestId("grant-reason").fill(reason);
-      await page.getByTestId("grant-submit").click();
+      await submitGrant(page, "7", reason);
       if (retryAfterError) {
         await page.getByTestId("grant-error").waitFor();
         await page.getByTestId("grant-submit").click();
@@ -204,12 +204,7 @@ describe("support console in Chromium", () => {
     // The answer is lost again, and the operator changes the amount before trying again: the gateway refuses the key for
     // other values, and the dialog says the earlier try went through instead of showing a bare 409.
     loseAnswer = true;
-    await page.getByTestId("grant-button").click();
-    await page.getByTestId("grant-dialog").waitFor();
-    await page.getByTestId("grant-pool-kind").selectOption("bonus");
-    await page.getByTestId("grant-amount").fill("7");
-    await page.getByTestId("grant-reason").fill("goodwill, then changed");
-    await page.getByTestId("grant-submit").click();
+    await submitGrant(page, "7", "goodwill, then changed");
     await page.getByTestId("grant-error").waitFor();
     await page.getByTestId("grant-amount").fill("9");
     await page.getByTestId("grant-submit").click();

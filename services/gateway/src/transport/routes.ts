@@ -6,7 +6,7 @@ import { AlreadyExistsError, FailedPreconditionError, IdempotencyKeyReusedError,
 import { call, DEFAULT_MAX_LENGTH, errorDetails, fromProtoJson, MAX_PAGE_SIZE, page as paged, pageSize, renameField } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, notificationsV1, pricingV1 } from "@tollgate/proto";
 import { currentTraceId, log } from "@tollgate/telemetry";
-import type { CallAuditLog } from "@tollgate/db";
+import { MAX_KEY_LENGTH, type CallAuditLog } from "@tollgate/db";
 import type { AuditStore } from "../data/audit-store.js";
 import { parseAmount } from "../domain/amount.js";
 import { requireReason, requireRole, type Role, type User } from "../domain/access.js";
@@ -236,7 +236,6 @@ const WINDOWS: Record<string, ledgerV1.UsageWindow> = {
   "7d": ledgerV1.UsageWindow.USAGE_WINDOW_WEEK_DAILY,
   "30d": ledgerV1.UsageWindow.USAGE_WINDOW_MONTH_WEEKLY,
 };
-const MAX_IDEMPOTENCY_KEY = 128;
 /** How long a console action's Idempotency-Key replays: within the least any service keeps its answers (IDEMPOTENCY_RETENTION_HOURS ≥ 24), an hour to spare. */
 const REPLAY_WINDOW_MS = 23 * 3_600_000;
 const ENTRY_KINDS = ["grant", "charge", "adjust", "expire", "reset", "reverse"];
@@ -251,12 +250,12 @@ function auditCursor(token: string | undefined): { console: bigint | undefined; 
   return { console: part(match[1]!), calls: part(match[2]!) };
 }
 
-/** A request's Idempotency-Key (unset or blank: none), at most 128 characters as API.md says (the services' bound for keys). */
+/** A request's Idempotency-Key (unset or blank: none), at most the services' bound for keys (MAX_KEY_LENGTH, 128: API.md). */
 function idempotencyKeyOf(request: FastifyRequest): string | undefined {
   const header = request.headers["idempotency-key"];
   if (Array.isArray(header)) throw new InvalidArgumentError("Idempotency-Key", "must be given once");
   const key = (header ?? "").trim();
-  if (key.length > MAX_IDEMPOTENCY_KEY) throw new InvalidArgumentError("Idempotency-Key", `must be at most ${MAX_IDEMPOTENCY_KEY} characters`);
+  if (key.length > MAX_KEY_LENGTH) throw new InvalidArgumentError("Idempotency-Key", `must be at most ${MAX_KEY_LENGTH} characters`);
   return key || undefined;
 }
 

@@ -39,7 +39,7 @@ export async function authorize(deps: LedgerDeps, request: AuthorizeRequest, key
   const priced = await price(deps, view, request.estimate, "estimate");
   const answer = await run(deps, view, {
     type: "authorize", accountId: request.accountId, unit: priced.unit, bucket: priced.bucket, amountMicros: priced.amountMicros,
-    idempotencyKey: request.idempotencyKey, ...(keyOwner === "ledger" ? { keyOwner } : {}), requestHash: fingerprint({ op: "authorize", ...request }), ttlMs: request.ttlMs || DEFAULT_HOLD_TTL_MS,
+    idempotencyKey: request.idempotencyKey, keyOwner, requestHash: fingerprint({ op: "authorize", ...request }), ttlMs: request.ttlMs || DEFAULT_HOLD_TTL_MS,
     attribution: withWorkKind(attributionOf(request.estimate, request.attribution), request.workKind), rateTableVersion: priced.sequence,
     eligibility: eligibilityOf(view, request.context, priced.bucket),
     ...(request.workKind ? { workKind: request.workKind } : {}),

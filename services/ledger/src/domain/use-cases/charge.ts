@@ -51,6 +51,8 @@ export async function charge(deps: LedgerDeps, request: ChargeRequest, keyOwner:
   const requestHash = fingerprint({
     op: "charge", ...hashed, ...(holdId ? { holdId } : {}), ...(request.occurredAt ? { occurredAt: request.occurredAt } : {}), ...(workKind && !holdId ? { workKind } : {}),
   });
+  // The command as it is whatever the usage prices at (or fails to).
+  const call = { type: "charge" as const, accountId: request.accountId, holdId: request.holdId, final: request.final, idempotencyKey: request.idempotencyKey, keyOwner, requestHash, traceparent, traceId };
   let priced: ReturnType<typeof priceWith> | undefined;
   const { answer } = await runPinned(deps, view, (table): ChargeCommand => {
     try {
@@ -59,17 +61,12 @@ export async function charge(deps: LedgerDeps, request: ChargeRequest, keyOwner:
       // A rate the version in effect lacks (a model it dropped) may be in the version a hold was authorized at: the state
       // machine answers RATE_TABLE_PINNED for such a hold, and the usage is priced there; for any other, this refusal stands.
       if (request.holdId === null) throw error;
-      return {
-        type: "charge", accountId: request.accountId, holdId: request.holdId, unit: "", bucket: "", amountMicros: 0n, final: request.final,
-        idempotencyKey: request.idempotencyKey, ...(keyOwner === "ledger" ? { keyOwner } : {}), requestHash, attribution: {},
-        rateTableVersion: sequenceOf(table), traceparent, traceId, unpriced: unpricedBy(error),
-      };
+      return { ...call, unit: "", bucket: "", amountMicros: 0n, attribution: {}, rateTableVersion: sequenceOf(table), unpriced: unpricedBy(error) };
     }
     const metered = eligibilityOf(view, request.context, priced.bucket).metered;
     return {
-      type: "charge", accountId: request.accountId, holdId: request.holdId, unit: priced.unit, bucket: priced.bucket,
-      amountMicros: metered ? priced.amountMicros : 0n, final: request.final, idempotencyKey: request.idempotencyKey, ...(keyOwner === "ledger" ? { keyOwner } : {}), requestHash,
-      attribution: attributionOf(request.usage, request.holdId === null ? withWorkKind(request.attribution, request.workKind) : request.attribution), rateTableVersion: priced.sequence, traceparent, traceId,
+      ...call, unit: priced.unit, bucket: priced.bucket, amountMicros: metered ? priced.amountMicros : 0n,
+      attribution: attributionOf(request.usage, request.holdId === null ? withWorkKind(request.attribution, request.workKind) : request.attribution), rateTableVersion: priced.sequence,
       ...(request.holdId !== null ? { running: { usage: request.usage, table, providerCost: view.billingMode === "byom_usd", metered } } : {}),
       ...(late ? { occurredAtMs: late.atMs } : {}),
       ...(actor ? { actor } : {}),

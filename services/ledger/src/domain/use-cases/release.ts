@@ -7,5 +7,5 @@ import { requireAccountId, run, type LedgerDeps } from "./run.js";
 export async function release(deps: LedgerDeps, request: { accountId: string; holdId: string; idempotencyKey: string }, keyOwner: KeyOwner = "caller"): Promise<ReleaseAnswer> {
   requireAccountId(request.accountId);
   const view = await deps.accounts.get(request.accountId);
-  return run(deps, view, { type: "release", ...request, ...(keyOwner === "ledger" ? { keyOwner } : {}), requestHash: fingerprint({ op: "release", accountId: request.accountId, holdId: request.holdId }) });
+  return run(deps, view, { type: "release", ...request, keyOwner, requestHash: fingerprint({ op: "release", accountId: request.accountId, holdId: request.holdId }) });
 }
