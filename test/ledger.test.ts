@@ -156,16 +156,24 @@ describe("holds", () => {
     expect((await balanceOf("expiry")).credits).toMatchObject({ heldMicros: "0", availableMicros: String(100 * CREDIT) });
   });
 
-  it("lists the holds still open for an account, page by page", async () => {
+  it("lists the holds still open for an account, page by page, each once while new holds arrive", async () => {
     await createAccount("open-holds");
     const { ledger } = platform.clients;
-    for (const key of ["oh-1", "oh-2", "oh-3"]) await call(ledger, ledger.authorize, authorizeRequest("open-holds", key, 1));
-    const first = await call(ledger, ledger.listHolds, { accountId: "open-holds", status: ledgerV1.HoldStatus.HOLD_STATUS_OPEN, page: { pageSize: 2, pageToken: "" } });
-    expect(first.holds).toHaveLength(2);
-    const second = await call(ledger, ledger.listHolds, { accountId: "open-holds", status: ledgerV1.HoldStatus.HOLD_STATUS_OPEN, page: { pageSize: 2, pageToken: first.nextPageToken } });
-    expect(second.holds).toHaveLength(1);
-    expect(second.nextPageToken).toBe("");
-    expect(new Set([...first.holds, ...second.holds].map((h) => h.holdId)).size).toBe(3);
+    // At once, so some share a batch and its creation time: the cursor's tie-break (account, id) orders them.
+    const made = await Promise.all(["oh-1", "oh-2", "oh-3"].map((key) => call(ledger, ledger.authorize, authorizeRequest("open-holds", key, 1))));
+    const listOpen = (pageToken: string) =>
+      call(ledger, ledger.listHolds, { accountId: "open-holds", status: ledgerV1.HoldStatus.HOLD_STATUS_OPEN, page: { pageSize: 1, pageToken } });
+    const seen: string[] = [];
+    let page = await listOpen("");
+    seen.push(...page.holds.map((h) => h.holdId));
+    // A hold made after the first page is newer than every page's cursor: it shifts nothing onto a second page.
+    const later = await call(ledger, ledger.authorize, authorizeRequest("open-holds", "oh-4", 1));
+    while (page.nextPageToken) {
+      page = await listOpen(page.nextPageToken);
+      seen.push(...page.holds.map((h) => h.holdId));
+    }
+    expect(seen.sort()).toEqual(made.map((h) => h.holdId).sort());
+    expect((await listOpen("")).holds.map((h) => h.holdId)).toEqual([later.holdId]);
   });
 
   it("voids a hold on Release, once", async () => {

@@ -235,6 +235,11 @@ describe("deployments", () => {
     expect(running.work).toMatchObject([{ workId: "flight-gpu", kind: "deployment", replicas: 3, state: "running", labels: { type: "fine-tuned", "base-model": "llama-3-8b" } }]);
     const all = await call(ledger, ledger.listMeteredWork, { accountId: "flight", kind: "run", state: "", page: undefined });
     expect(all.work.map((w) => [w.workId, w.state, w.labels])).toEqual([["flight-run", "cancelled", {}]]);
+    // Page by page, newest first: the run (started after the deployment), then the deployment, then no more.
+    const first = await call(ledger, ledger.listMeteredWork, { accountId: "flight", kind: "", state: "", page: { pageSize: 1, pageToken: "" } });
+    const second = await call(ledger, ledger.listMeteredWork, { accountId: "flight", kind: "", state: "", page: { pageSize: 1, pageToken: first.nextPageToken } });
+    expect([...first.work, ...second.work].map((w) => w.workId)).toEqual(["flight-run", "flight-gpu"]);
+    expect(second.nextPageToken).toBe("");
     // A state or kind filter that names none is refused by name, not answered with an empty page.
     for (const [field, filter] of [["state", { kind: "", state: "done" }], ["kind", { kind: "job", state: "" }]] as const) {
       const refused = await call(ledger, ledger.listMeteredWork, { accountId: "flight", ...filter, page: undefined }).catch((e: unknown) => e);

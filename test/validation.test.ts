@@ -117,7 +117,9 @@ describe("refused at the edge, naming the field", () => {
       expiresAt: new Date("3000-01-01T00:00:00Z"), reason: "r", actor: "a", idempotencyKey: "far",
     })));
     expect(far.fieldViolations[0]?.field).toBe("expires_at");
-    for (const pageToken of ["-1", "abc", "1e3", "99999999999999999999"]) {
+    // An offset, text, and tokens shaped like a cursor but edited: a time that is not whole microseconds, a missing id, an object.
+    const edited = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+    for (const pageToken of ["-1", "abc", "1e3", "99999999999999999999", edited(["1.5", "valid", "h"]), edited(["1", "valid", ""]), edited({ at: "1" }), `${edited(["1", "valid", "h"])}=`]) {
       const details = await refusal(call(ledger, ledger.listHolds, { accountId: "valid", status: 0, page: { pageSize: 10, pageToken } }));
       expect(details, pageToken).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "page.page_token" }] });
     }

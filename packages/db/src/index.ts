@@ -82,3 +82,4 @@ export {
 export { PostgresIdempotencyStore, schedulePruning, type IdempotencyStore, type IdempotencyTable } from "./idempotency-store.js";
 export { every, type PeriodicJob } from "./periodic.js";
 export { answerOnce, type AnswerOnce } from "./answer-once.js";
+export { CREATED_MICROS, newestFirst, newestFirstEntities, whereAll, withCursor, type Condition, type NewestFirstCursor, type Paged } from "./newest-first.js";

@@ -1,6 +1,9 @@
+import type { NewestFirstCursor } from "@tollgate/db";
 import { InvalidArgumentError } from "@tollgate/errors";
 
 export const DEFAULT_PAGE_SIZE = 50;
+
+const NOT_OUR_TOKEN = "is not a page token this service handed out";
 export const MAX_PAGE_SIZE = 500;
 
 /** The page size a list RPC serves: the default when unset, INVALID_ARGUMENT when out of range. */
@@ -21,8 +24,28 @@ export function encodedSize<T>(type: { encode(message: T): { finish(): Uint8Arra
 /** A numeric page token (an offset or a version): digits only; "" is the start. */
 export function pageOffset(token: string | undefined): number {
   if (!token) return 0;
-  if (!/^\d{1,15}$/.test(token)) throw new InvalidArgumentError("page.page_token", "is not a page token this service handed out");
+  if (!/^\d{1,15}$/.test(token)) throw new InvalidArgumentError("page.page_token", NOT_OUR_TOKEN);
   return Number(token);
+}
+
+/** The opaque page token for a cursor (base64url, so it travels in a URL as is). */
+export function cursorToken(cursor: NewestFirstCursor): string {
+  return Buffer.from(JSON.stringify([String(cursor.createdAtMicros), cursor.accountId, cursor.id])).toString("base64url");
+}
+
+/** The cursor a page token stands for; undefined for "" (the first page), INVALID_ARGUMENT for anything this service did not hand out. */
+export function tokenCursor(token: string | undefined): NewestFirstCursor | undefined {
+  if (!token) return undefined;
+  let parts: unknown;
+  try {
+    parts = /^[A-Za-z0-9_-]{1,4096}$/.test(token) ? JSON.parse(Buffer.from(token, "base64url").toString("utf8")) : undefined;
+  } catch {
+    parts = undefined;
+  }
+  if (!Array.isArray(parts) || parts.length !== 3 || !parts.every((part) => typeof part === "string")) throw new InvalidArgumentError("page.page_token", NOT_OUR_TOKEN);
+  const [micros, accountId, id] = parts as [string, string, string];
+  if (!/^\d{1,17}$/.test(micros) || !accountId || !id) throw new InvalidArgumentError("page.page_token", NOT_OUR_TOKEN);
+  return { createdAtMicros: BigInt(micros), accountId, id };
 }
 
 /**
@@ -45,6 +68,19 @@ export function page<T>(
   }
   const more = rows.length > items.length;
   return { items, nextPageToken: more ? cursorOf(items[items.length - 1]!, items.length) : "" };
+}
+
+/**
+ * A page of a newest-first list (rows fetched with one extra, each with its
+ * cursor) and the token of the page after it; see `page` for the byte budget.
+ */
+export function newestFirstPage<T>(
+  rows: { item: T; cursor: NewestFirstCursor }[],
+  size: number,
+  bytesOf?: (item: T) => number,
+): { items: T[]; nextPageToken: string } {
+  const { items, nextPageToken } = page(rows, size, (row) => cursorToken(row.cursor), bytesOf && ((row) => bytesOf(row.item)));
+  return { items: items.map((row) => row.item), nextPageToken };
 }
 
 /**

@@ -44,6 +44,8 @@ const ID = { maxLength: 128 };
 const TEXT = { maxLength: 1024 };
 const UUID = { format: "uuid" as const };
 const CURSOR = { min: 0n };
+/** A page token: room for a newest-first cursor, which names a row's account and id (each up to 128 characters, JSON-escaped, base64url). */
+const PAGE_TOKEN = { maxLength: 4096 };
 
 export const FIELD_RULES: Record<string, FieldRule> = {
   // Identifiers chosen by callers.
@@ -83,7 +85,7 @@ export const FIELD_RULES: Record<string, FieldRule> = {
   "tollgate.notifications.v1.SetPreferencesRequest.update_fields": { maxItems: 3, maxLength: 32 },
   // Paging: a page token is a cursor this service handed out (digits, or an id for accounts and subjects).
   "tollgate.common.v1.PageRequest.page_size": { min: 0n, max: 500n },
-  "tollgate.common.v1.PageRequest.page_token": ID,
+  "tollgate.common.v1.PageRequest.page_token": PAGE_TOKEN,
   "*.after_version": CURSOR,
   "*.after_revision": CURSOR,
   "*.after_sequence": CURSOR,

@@ -42,7 +42,7 @@ const draft = (channel: DeliveryDraft["channel"], recipient: string, rule: strin
 });
 const record = (sequence: bigint, deliveries: DeliveryDraft[]) =>
   scope(() => store.recordEvent("test", sequence, { banners: [], deliveries }, { traceId: "", traceparent: "" }));
-const row = async (recipient: string) => (await scope(() => store.deliveries("acme", 0, 100))).find((d) => d.recipient === recipient)!;
+const row = async (recipient: string) => (await scope(() => store.deliveries({ accountId: "acme", limit: 100 }))).map(({ item }) => item).find((d) => d.recipient === recipient)!;
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -101,5 +101,19 @@ describe("the delivery worker", () => {
     } finally {
       await worker.stop();
     }
+  });
+});
+
+describe("the notification log", () => {
+  it("pages newest first, each delivery once, while new deliveries are recorded", async () => {
+    const paged = (drafts: DeliveryDraft[]) => drafts.map((d) => ({ ...d, accountId: "pager", dedupKey: `pager:${d.dedupKey}` }));
+    // One event's deliveries share a transaction and its creation time: the cursor's tie-break (account, id) orders them.
+    await record(10n, paged([draft("email", "a@pager.example", "usage_20"), draft("email", "b@pager.example", "usage_20"), draft("email", "c@pager.example", "usage_20")]));
+    const list = (after?: Parameters<typeof store.deliveries>[0]["after"]) => scope(() => store.deliveries({ accountId: "pager", limit: 2, ...(after ? { after } : {}) }));
+    const first = await list();
+    await record(11n, paged([draft("email", "d@pager.example", "usage_50")]));
+    const second = await list(first[1]!.cursor);
+    expect([...first, ...second].map(({ item }) => item.recipient).sort()).toEqual(["a@pager.example", "b@pager.example", "c@pager.example"]);
+    expect((await list()).map(({ item }) => item.recipient)[0]).toBe("d@pager.example");
   });
 });

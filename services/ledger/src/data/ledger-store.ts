@@ -1,4 +1,4 @@
-import { sql, type EntityManager } from "@tollgate/db";
+import { CREATED_MICROS, newestFirst, newestFirstEntities, sql, whereAll, withCursor, type EntityManager, type NewestFirstCursor, type Paged } from "@tollgate/db";
 import { IdempotencyKeyReusedError } from "@tollgate/errors";
 import type { BudgetAnswer } from "../domain/commands.js";
 import { budgetsOf } from "./budgets.js";
@@ -61,8 +61,10 @@ export interface LedgerStore {
   work(accountId: string, workId: string): Promise<WorkRow | undefined>;
   /** Runs and deployments with this id, in any account (at most `limit`). */
   workNamed(workId: string, limit: number): Promise<WorkRow[]>;
-  listWork(filter: { accountId?: string; kind?: string; state?: string; offset: number; limit: number }): Promise<WorkRow[]>;
-  listHolds(filter: { accountId?: string; status?: string; offset: number; limit: number }): Promise<Hold[]>;
+  /** Runs and deployments, newest first, after `after` (a page's last row; unset: from the newest). */
+  listWork(filter: { accountId?: string; kind?: string; state?: string; after?: NewestFirstCursor; limit: number }): Promise<Paged<WorkRow>[]>;
+  /** Holds, newest first, after `after` (a page's last row; unset: from the newest). */
+  listHolds(filter: { accountId?: string; status?: string; after?: NewestFirstCursor; limit: number }): Promise<Paged<Hold>[]>;
   dueWork(chargedBefore: Date, limit: number): Promise<WorkRow[]>;
   /** The stored result of an idempotency key (IDEMPOTENCY_KEY_REUSED when the request differs), or undefined. */
   recall(accountId: string, key: string, requestHash: string): Promise<unknown>;
@@ -170,30 +172,29 @@ export class PostgresLedgerStore implements LedgerStore {
     };
   }
 
-  async listWork(filter: { accountId?: string; kind?: string; state?: string; offset: number; limit: number }): Promise<WorkRow[]> {
-    const conditions: string[] = [];
-    const params: unknown[] = [];
-    const where = (sqlText: string, value: unknown) => {
-      conditions.push(sqlText);
-      params.push(value);
-    };
-    if (filter.accountId) where("account_id = ?", filter.accountId);
-    if (filter.kind) where("kind = ?", filter.kind);
-    if (filter.state) where("state = ?", filter.state);
-    const rows = await sql<WorkRow>(
+  async listWork(filter: { accountId?: string; kind?: string; state?: string; after?: NewestFirstCursor; limit: number }): Promise<Paged<WorkRow>[]> {
+    const { orderBy, after } = newestFirst("work_id", filter.after);
+    const where = whereAll([
+      filter.accountId && { sql: "account_id = ?", params: [filter.accountId] },
+      filter.kind && { sql: "kind = ?", params: [filter.kind] },
+      filter.state && { sql: "state = ?", params: [filter.state] },
+      after,
+    ]);
+    const rows = await sql<WorkRow & { created_micros: string }>(
       this.em(),
-      `select * from ledger.metered_work ${conditions.length ? `where ${conditions.join(" and ")}` : ""}
-        order by created_at desc, work_id, account_id limit ? offset ?`,
-      [...params, filter.limit, filter.offset],
+      `select *, ${CREATED_MICROS} from ledger.metered_work ${where.sql} ${orderBy} limit ?`,
+      [...where.params, filter.limit],
     );
-    return rows.map(PostgresLedgerStore.workRow);
+    return rows.map((row) => withCursor(PostgresLedgerStore.workRow(row), row, row.work_id));
   }
 
-  listHolds(filter: { accountId?: string; status?: string; offset: number; limit: number }): Promise<Hold[]> {
-    return this.em().find(
-      HoldSchema,
-      { ...(filter.accountId ? { accountId: filter.accountId } : {}), ...(filter.status ? { status: filter.status } : {}) },
-      { orderBy: { createdAt: "desc", holdId: "asc" }, limit: filter.limit, offset: filter.offset },
+  listHolds(filter: { accountId?: string; status?: string; after?: NewestFirstCursor; limit: number }): Promise<Paged<Hold>[]> {
+    const conditions = [filter.accountId && { sql: "account_id = ?", params: [filter.accountId] }, filter.status && { sql: "status = ?", params: [filter.status] }];
+    return newestFirstEntities(
+      this.em(),
+      { table: "ledger.holds", idColumn: "hold_id", conditions, ...(filter.after ? { after: filter.after } : {}), limit: filter.limit }, // holds_account_idx for one account
+      (ids) => this.em().find(HoldSchema, { holdId: { $in: ids } }),
+      (hold) => hold.holdId,
     );
   }
 

@@ -1,7 +1,7 @@
 import type { LogFollower } from "@tollgate/db";
 import { runContextFromProto, workKindFromProto } from "@tollgate/eligibility";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
-import { actorOf, encodedSize, page, pageOffset, pageSize, requireKnownWhenEmpty, serverStream, unary, type CallContext, type HandlerOptions } from "@tollgate/grpc-kit";
+import { actorOf, encodedSize, newestFirstPage, page, pageOffset, pageSize, requireKnownWhenEmpty, serverStream, tokenCursor, unary, type CallContext, type HandlerOptions } from "@tollgate/grpc-kit";
 import { commonV1, ledgerV1 } from "@tollgate/proto";
 import { int64, usageFromProto } from "@tollgate/rating";
 import { currentTraceId, currentTraceparent } from "@tollgate/telemetry";
@@ -397,16 +397,17 @@ export function ledgerHandlers(
 
     listHolds: unary(async (request: ledgerV1.ListHoldsRequest) => {
       const limit = pageSize(request.page?.pageSize);
-      const offset = pageOffset(request.page?.pageToken);
+      const after = tokenCursor(request.page?.pageToken);
       const rows = await store.listHolds({
         ...(request.accountId ? { accountId: request.accountId } : {}),
         ...(request.status ? { status: L.holdStatusToJSON(request.status).slice("HOLD_STATUS_".length).toLowerCase() } : {}),
-        offset,
+        ...(after ? { after } : {}),
         limit: limit + 1,
       });
-      await requireKnownWhenEmpty(requireAccount, request.accountId, rows, !request.page?.pageToken);
-      const rates = await ledger.publishedRateTables(rows.slice(0, limit).map((hold) => BigInt(hold.rateTableSequence)));
-      const { items, nextPageToken } = page(rows.map((hold) => holdToProto(hold, rates)), limit, (_, count) => String(offset + count), encodedSize(L.Hold));
+      await requireKnownWhenEmpty(requireAccount, request.accountId, rows, !after);
+      const rates = await ledger.publishedRateTables(rows.slice(0, limit).map(({ item }) => BigInt(item.rateTableSequence)));
+      const protos = rows.map(({ item, cursor }) => ({ item: holdToProto(item, rates), cursor }));
+      const { items, nextPageToken } = newestFirstPage(protos, limit, encodedSize(L.Hold));
       return { holds: items, nextPageToken };
     }, options),
 
@@ -414,16 +415,17 @@ export function ledgerHandlers(
       if (request.kind && !["run", "deployment"].includes(request.kind)) throw new InvalidArgumentError("kind", "must be run or deployment");
       if (request.state && !(WORK_STATES as readonly string[]).includes(request.state)) throw new InvalidArgumentError("state", `must be one of ${WORK_STATES.join(", ")}`);
       const limit = pageSize(request.page?.pageSize);
-      const offset = pageOffset(request.page?.pageToken);
+      const after = tokenCursor(request.page?.pageToken);
       const rows = await store.listWork({
         ...(request.accountId ? { accountId: request.accountId } : {}),
         ...(request.kind ? { kind: request.kind } : {}),
         ...(request.state ? { state: request.state } : {}),
-        offset,
+        ...(after ? { after } : {}),
         limit: limit + 1,
       });
-      await requireKnownWhenEmpty(requireAccount, request.accountId, rows, !request.page?.pageToken);
-      const { items, nextPageToken } = page(rows.map(workToProto), limit, (_, count) => String(offset + count), encodedSize(L.MeteredWork));
+      await requireKnownWhenEmpty(requireAccount, request.accountId, rows, !after);
+      const protos = rows.map(({ item, cursor }) => ({ item: workToProto(item), cursor }));
+      const { items, nextPageToken } = newestFirstPage(protos, limit, encodedSize(L.MeteredWork));
       return { work: items, nextPageToken };
     }, options),
 

@@ -1,4 +1,4 @@
-import { sql, type EntityManager, type IdempotencyTable } from "@tollgate/db";
+import { newestFirstEntities, sql, type EntityManager, type IdempotencyTable, type NewestFirstCursor, type Paged } from "@tollgate/db";
 import type { Decisions } from "../domain/rules.js";
 import { BannerSchema, type Banner } from "./banner.entity.js";
 import { DeliverySchema, PreferencesSchema, type Delivery, type Preferences } from "./delivery.entity.js";
@@ -28,7 +28,8 @@ export interface NotificationsStore {
   pruneDelivered(retentionMs: number, limit: number): Promise<number>;
   markFailed(notificationId: string, error: string, retryAt: Date | null): Promise<void>;
   /** Newest first; `traceId` keeps those of the ledger events written under that trace. */
-  deliveries(accountId: string, offset: number, limit: number, traceId?: string): Promise<Delivery[]>;
+  /** Deliveries, newest first, after `after` (a page's last row; unset: from the newest). */
+  deliveries(filter: { accountId?: string; traceId?: string; after?: NewestFirstCursor; limit: number }): Promise<Paged<Delivery>[]>;
   delivery(notificationId: string): Promise<Delivery | null>;
   /** Sends the delivery again (pending now; one being sent is left as it is); null when there is none. */
   resend(notificationId: string): Promise<Delivery | null>;
@@ -144,8 +145,14 @@ export class PostgresNotificationsStore implements NotificationsStore {
     );
   }
 
-  deliveries(accountId: string, offset: number, limit: number, traceId = ""): Promise<Delivery[]> {
-    return this.em().find(DeliverySchema, { ...(accountId ? { accountId } : {}), ...(traceId ? { traceId } : {}) }, { orderBy: { createdAt: "desc", notificationId: "asc" }, limit, offset });
+  deliveries(filter: { accountId?: string; traceId?: string; after?: NewestFirstCursor; limit: number }): Promise<Paged<Delivery>[]> {
+    const conditions = [filter.accountId && { sql: "account_id = ?", params: [filter.accountId] }, filter.traceId && { sql: "trace_id = ?", params: [filter.traceId] }];
+    return newestFirstEntities(
+      this.em(),
+      { table: "notifications.deliveries", idColumn: "notification_id", conditions, ...(filter.after ? { after: filter.after } : {}), limit: filter.limit }, // deliveries_account_idx for one account
+      (ids) => this.em().find(DeliverySchema, { notificationId: { $in: ids } }),
+      (delivery) => delivery.notificationId,
+    );
   }
 
   delivery(notificationId: string): Promise<Delivery | null> {

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
 import { answerOnce, type IdempotencyStore } from "@tollgate/db";
-import { actorOf, encodedSize, page, pageOffset, pageSize, requireKnownWhenEmpty, unary, type HandlerOptions } from "@tollgate/grpc-kit";
+import { actorOf, encodedSize, newestFirstPage, pageSize, requireKnownWhenEmpty, tokenCursor, unary, type HandlerOptions } from "@tollgate/grpc-kit";
 import { commonV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
 import type { Banner } from "../data/banner.entity.js";
 import type { Delivery, Preferences } from "../data/delivery.entity.js";
@@ -124,10 +124,11 @@ export function notificationsHandlers(
 
     listNotifications: unary(async (request: notificationsV1.ListNotificationsRequest) => {
       const limit = pageSize(request.page?.pageSize);
-      const offset = pageOffset(request.page?.pageToken);
-      const rows = await store.deliveries(request.accountId, offset, limit + 1, request.traceId);
-      await requireKnownWhenEmpty(requireAccount, request.accountId, rows, offset === 0);
-      const { items, nextPageToken } = page(rows.map(deliveryToProto), limit, (_, count) => String(offset + count), encodedSize(notificationsV1.Notification));
+      const after = tokenCursor(request.page?.pageToken);
+      const rows = await store.deliveries({ accountId: request.accountId, traceId: request.traceId, ...(after ? { after } : {}), limit: limit + 1 });
+      await requireKnownWhenEmpty(requireAccount, request.accountId, rows, !after);
+      const protos = rows.map(({ item, cursor }) => ({ item: deliveryToProto(item), cursor }));
+      const { items, nextPageToken } = newestFirstPage(protos, limit, encodedSize(notificationsV1.Notification));
       return { notifications: items, nextPageToken };
     }, options),
 
