@@ -187,7 +187,7 @@ describe("console gateway", () => {
     // The scheme is case-insensitive.
     expect((await fetch(`${gateway.url}/api/entries.csv?account_id=acme`, { headers: { authorization: `bearer ${operator}` } })).status).toBe(200);
     // A mistyped account is not an empty history.
-    for (const path of ["/api/entries?account_id=acmee", "/api/holds?account_id=acmee", "/api/work?account_id=acmee", "/api/accounts/acmee/tools", "/api/accounts/acmee/member-usage", "/api/notifications?account_id=acmee"]) {
+    for (const path of ["/api/audit?account_id=acmee", "/api/entries?account_id=acmee", "/api/holds?account_id=acmee", "/api/work?account_id=acmee", "/api/accounts/acmee/tools", "/api/accounts/acmee/member-usage", "/api/notifications?account_id=acmee"]) {
       expect(await api(path, { token: operator }), path).toMatchObject({ status: 404, body: { error: { code: "NOT_FOUND", reason: "ACCOUNT_NOT_FOUND" } } });
     }
     // An account with nothing in the list yet is an empty page, not 404.

@@ -513,6 +513,8 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
           trace_id: c.traceId, outcome: c.outcome, count: c.count, created_at: c.at.toISOString() },
       })),
     ].sort((x, y) => y.at.getTime() - x.at.getTime());
+    // A mistyped account is NOT_FOUND, not an empty history (as the services' lists answer); asked only then.
+    if (query.account_id && merged.length === 0 && !query.page_token) await call(entitlements, entitlements.getAccount, { accountId: query.account_id });
     const items = merged.slice(0, limit);
     // Per log: "0" when every row it gave made the page (it had fewer than asked: done), else below its last shown row.
     const next = (source: "console" | "grpc", fetched: number, previous: bigint | undefined) => {
