@@ -228,6 +228,14 @@ describe("refused by the use case", () => {
     const work = await call(ledger, ledger.listMeteredWork, ledgerV1.ListMeteredWorkRequest.fromPartial({ accountId: "valid", page: { pageSize: 100 } }));
     expect(work.work.map((w) => w.workId)).not.toContain("bad-endpoint");
     expect((await deploy("https://api.example/v1/deployments/x?region=eu#docs", "good-endpoint")).allowed).toBe(true);
+
+    // A reason is read back in the journal and the audit log: no character that shows it in another order than written.
+    const grant = (reason: string, key: string) => call(ledger, ledger.grant, ledgerV1.GrantRequest.fromPartial({
+      accountId: "valid", poolKind: entitlementsV1.PoolKind.POOL_KIND_BONUS, unit: commonV1.Unit.UNIT_CREDITS, amountMicros: "1", reason, actor: "a", idempotencyKey: key,
+    }));
+    expect(await refusal(grant("refund \u202e001 stiderc", "bidi-grant"))).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "reason", description: expect.stringContaining("bidirectional") }] });
+    expect((await call(ledger, ledger.listEntries, ledgerV1.ListEntriesRequest.fromPartial({ accountId: "valid", page: { pageSize: 500 } }))).entries.map((e) => e.reason)).not.toContain("refund \u202e001 stiderc");
+    expect((await grant("החזר כספי\u200f", "rtl-grant")).entryId).not.toBe("");
   });
 
   it("a run's calls refuse a deployment's id and a deployment's calls a run's", async () => {

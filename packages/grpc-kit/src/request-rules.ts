@@ -26,7 +26,7 @@ export interface FieldRule {
   min?: bigint;
   max?: bigint;
   /** A non-empty string must have this shape (email: one plain address; validation.ts says which). */
-  format?: "uuid" | "digits" | "email" | "http_url";
+  format?: "uuid" | "digits" | "email" | "http_url" | "prose";
 }
 
 export const DEFAULT_MAX_LENGTH = 256;
@@ -73,7 +73,7 @@ export const FIELD_RULES: Record<string, FieldRule> = {
   "tollgate.notifications.v1.DismissBannerRequest.banner_id": UUID,
   "tollgate.notifications.v1.ResendNotificationRequest.notification_id": UUID,
   // Free text.
-  "*.reason": TEXT,
+  "*.reason": { ...TEXT, format: "prose" },
   "tollgate.entitlements.v1.UsageLimits.stop_message": TEXT,
   // Put in the account admins' deployment email as a link: a URL and nothing else (no text, no user name or password).
   "tollgate.ledger.v1.DeployRequest.endpoint": { maxLength: 2048, format: "http_url" },

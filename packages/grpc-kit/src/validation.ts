@@ -85,11 +85,19 @@ const DIGITS_PATTERN = /^\d{1,19}$/;
 const EMAIL_PATTERN = /^[\p{L}\p{M}\p{Nd}.!#$%&'*+/=?^_`{|}~-]+@[\p{L}\p{Nd}][\p{L}\p{M}\p{Nd}]*(?:-+[\p{L}\p{M}\p{Nd}]+)*(?:\.[\p{L}\p{Nd}][\p{L}\p{M}\p{Nd}]*(?:-+[\p{L}\p{M}\p{Nd}]+)*)*$/u;
 /** An absolute http(s) URL: a host (no user name or password: no `@` before the path), then any path, query or fragment, and no space or control character anywhere. */
 const HTTP_URL_PATTERN = /^https?:\/\/[^\s\p{Cc}/?#@]+(?:[/?#][^\s\p{Cc}]*)?$/u;
+/**
+ * Bidirectional embeddings, overrides and isolates (U+202A–U+202E,
+ * U+2066–U+2069): in text that people read back (a reason in the journal and
+ * the audit log) they show it in another order than it was written.
+ */
+export const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/;
+const PROSE_PATTERN = new RegExp(`^[^${BIDI_CONTROLS.source.slice(1, -1)}]*$`);
 const PATTERNS = {
   uuid: [UUID_PATTERN, "must be a UUID"],
   digits: [DIGITS_PATTERN, "must be a non-negative integer"],
   email: [EMAIL_PATTERN, "must be one plain email address, like ops@example.com"],
   http_url: [HTTP_URL_PATTERN, "must be an http or https URL without spaces, user name or password, like https://api.example.com/v1"],
+  prose: [PROSE_PATTERN, "must not contain bidirectional embedding, override or isolate characters (U+202A–U+202E, U+2066–U+2069)"],
 } as const;
 const INTEGER_SCALARS = new Set([
   ScalarType.INT32, ScalarType.INT64, ScalarType.UINT32, ScalarType.UINT64, ScalarType.SINT32, ScalarType.SINT64,

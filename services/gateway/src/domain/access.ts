@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { InvalidArgumentError, PermissionDeniedError } from "@tollgate/errors";
+import { BIDI_CONTROLS } from "@tollgate/grpc-kit";
 
 export type Role = "viewer" | "operator" | "admin";
 const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
@@ -24,8 +25,6 @@ const MAX_REASON_LENGTH = 1024;
 /** C0 controls but tab, line feed and carriage return, and DEL: PostgreSQL text cannot hold NUL, and none belongs in a reason. */
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 
-/** Bidirectional embeddings, overrides and isolates: they make the audit log show a reason in another order than it was written. */
-const BIDI_CONTROL = /[\u202a-\u202e\u2066-\u2069]/;
 /** What a reader does not see: white space and format characters (zero-width spaces and joiners, direction marks). */
 const INVISIBLE = /[\s\p{Cf}]/gu;
 
@@ -35,7 +34,7 @@ export function requireReason(reason: unknown): string {
   // The services' bound; checked here too because some actions (a banner's dismissal) send no reason to a service.
   if (text.length > MAX_REASON_LENGTH) throw new InvalidArgumentError("reason", `must be at most ${MAX_REASON_LENGTH} characters`);
   if (CONTROL.test(text)) throw new InvalidArgumentError("reason", "must not contain control characters (line breaks and tabs are fine)");
-  if (BIDI_CONTROL.test(text)) throw new InvalidArgumentError("reason", "must not contain bidirectional embedding, override or isolate characters");
+  if (BIDI_CONTROLS.test(text)) throw new InvalidArgumentError("reason", "must not contain bidirectional embedding, override or isolate characters");
   return text;
 }
 
