@@ -323,6 +323,7 @@ describe("support console in Chromium", () => {
     const text = await document.inputValue();
     expect(text).toContain('"planId": "starter"');
     expect(text).not.toContain('"publishedAt"');
+    expect(text).not.toContain('"publishedBy"');
     // A typo in a key: entitlements' reader names it and nothing is published.
     await document.fill(text.replace('"name": "Starter"', '"nmae": "Starter"'));
     await page.getByTestId("publish-plan-reason").fill("starter becomes Starter Plus");
@@ -333,6 +334,7 @@ describe("support console in Chromium", () => {
     await page.getByTestId("publish-plan-submit").click();
     await page.waitForURL((url) => !url.hash.includes(encodeURIComponent(`starter@${starter.version}`)) && /starter(@|%40)\d+/.test(url.hash), { timeout: 10_000 });
     await page.getByText("Starter Plus").first().waitFor();
+    await page.getByText("ada (via gateway)").waitFor(); // the admin it was published for, beside the gateway that published it
     const { plan } = await call(platform.clients.entitlements, platform.clients.entitlements.getPlan, { planId: "starter", version: "0" });
     expect(plan).toMatchObject({ name: "Starter Plus", allotments: starter.allotments });
     expect(BigInt(plan!.version)).toBeGreaterThan(BigInt(starter.version));

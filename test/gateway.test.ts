@@ -822,7 +822,9 @@ describe("plans from the console", () => {
 
     const published = await api("/api/plans", { method: "POST", token: admin, body, headers: { "idempotency-key": "publish-console-plan" } });
     expect(published.status).toBe(200);
-    expect(published.body.plan).toMatchObject({ plan_id: "console-plan", name: "Console plan", allotments: [expect.objectContaining({ amount_micros: "100000000" })] });
+    // Published by the gateway's principal, for the admin signed in to the console; the source version's publisher in the document sent is not taken.
+    expect(starter.document).toMatchObject({ publishedBy: expect.any(String) });
+    expect(published.body.plan).toMatchObject({ plan_id: "console-plan", name: "Console plan", allotments: [expect.objectContaining({ amount_micros: "100000000" })], published_by: "gateway", published_on_behalf_of: "ada" });
     expect(published.body.plan.version).not.toBe(starter.document.version);
     // Retried with its key: the same version, not another.
     const again = await api("/api/plans", { method: "POST", token: admin, body, headers: { "idempotency-key": "publish-console-plan" } });

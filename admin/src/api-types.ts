@@ -1,4 +1,5 @@
 /** The rows and records of the console gateway API (services/gateway/API.md), as the browser sees them. */
+import type { Published } from "./publisher";
 
 export type Role = "viewer" | "operator" | "admin";
 export type StatusIcon = "green" | "yellow" | "red" | "warning";
@@ -209,7 +210,7 @@ export interface UsagePoint {
   requests: number | string;
 }
 
-export interface Plan {
+export interface Plan extends Published {
   /** The console's id: `${plan_id}@${version}` (the API's `id` is the version alone). */
   id: string;
   plan_id: string;
@@ -225,7 +226,7 @@ export interface Plan {
   document: unknown;
 }
 
-export interface RateTable {
+export interface RateTable extends Published {
   /** `${table_id}@${version}`: versions are numbered per table, from 1. */
   id: string;
   table_id: string;
@@ -234,9 +235,6 @@ export interface RateTable {
   sequence?: number | string;
   effective_from: string | null;
   published_at: string | null;
-  published_by: string;
-  /** The person the publisher acted for (a console admin), or null. */
-  published_on_behalf_of: string | null;
   rates: Record<string, unknown>[];
 }
 

@@ -2,6 +2,7 @@ import { DataTable, DateField, List } from "react-admin";
 import type { Plan } from "../api-types";
 import { formatAmount } from "../money";
 import { EmptyState } from "../components/EmptyState";
+import { publisherOf } from "../publisher";
 
 export const allotmentsText = (plan: Plan) => (plan.allotments ?? []).map((a) => formatAmount(a.amount_micros, a.unit)).join(" + ") || "—";
 
@@ -16,6 +17,7 @@ export function PlanList() {
         <DataTable.Col source="tier" disableSort />
         <DataTable.Col label="Allotments per cycle" disableSort render={allotmentsText} />
         <DataTable.Col source="published_at" label="Published" disableSort render={(p) => <DateField record={p} source="published_at" showTime />} />
+        <DataTable.Col label="By" disableSort render={(p) => publisherOf(p as Plan)} />
       </DataTable>
     </List>
   );

@@ -1,10 +1,11 @@
 import { Stack, Typography } from "@mui/material";
-import { DateField, Labeled, Show, SimpleShowLayout, TextField, TopToolbar, useRecordContext, useRedirect } from "react-admin";
+import { DateField, FunctionField, Labeled, Show, SimpleShowLayout, TextField, TopToolbar, useRecordContext, useRedirect } from "react-admin";
 import type { Plan } from "../api-types";
 import { JsonBlock } from "../components/JsonBlock";
 import { PublishVersion } from "../components/PublishVersion";
 import { RESOURCES, versionId } from "../data-provider";
 import { useTollgate } from "../hooks";
+import { publisherOf } from "../publisher";
 import { allotmentsText } from "./PlanList";
 
 function PlanDetails() {
@@ -43,9 +44,9 @@ function PublishPlanAction() {
         title={`New version of ${plan.plan_id}`}
         field="plan"
         label="Plan document (JSON)"
-        helperText="As this version's document (its version and publish time are set when published). New accounts and plan changes get it; accounts on the plan keep theirs."
+        helperText="As this version's document (its version, publish time and publisher are set when published). New accounts and plan changes get it; accounts on the plan keep theirs."
         initial={() => {
-          const { version: _version, publishedAt: _publishedAt, ...rules } = (plan.document ?? {}) as Record<string, unknown>;
+          const { version: _version, publishedAt: _publishedAt, publishedBy: _by, publishedOnBehalfOf: _for, ...rules } = (plan.document ?? {}) as Record<string, unknown>;
           return rules;
         }}
         accepts={(value) => value !== null && typeof value === "object" && !Array.isArray(value)}
@@ -71,6 +72,7 @@ export function PlanShow() {
         <TextField source="name" />
         <TextField source="tier" />
         <DateField source="published_at" showTime />
+        <FunctionField<Plan> label="Published by" render={(p) => publisherOf(p)} />
         <PlanDetails />
       </SimpleShowLayout>
     </Show>

@@ -1,10 +1,8 @@
 import { DataTable, DateField, List, TextInput } from "react-admin";
 import type { RateTable } from "../api-types";
 import { EmptyState } from "../components/EmptyState";
+import { publisherOf } from "../publisher";
 
-/** Who published a rate table version: the person, and the service that acted for them ("ada (via gateway)"), or the service alone. */
-export const publisherOf = (t: Pick<RateTable, "published_by" | "published_on_behalf_of">): string =>
-  t.published_on_behalf_of ? `${t.published_on_behalf_of} (via ${t.published_by})` : t.published_by;
 
 const filters = [<TextInput key="table_id" source="table_id" label="Table id" alwaysOn />];
 

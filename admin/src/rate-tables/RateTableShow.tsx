@@ -2,7 +2,7 @@ import { Alert, Box, Card, CardContent, CardHeader, LinearProgress, Table, Table
 import { useState } from "react";
 import { DateField, FunctionField, Labeled, Show, SimpleShowLayout, TextField, TopToolbar, useGetList, useRecordContext, useRedirect } from "react-admin";
 import type { RateTable } from "../api-types";
-import { publisherOf } from "./RateTableList";
+import { publisherOf } from "../publisher";
 import { JsonBlock } from "../components/JsonBlock";
 import { PublishVersion } from "../components/PublishVersion";
 import { RESOURCES } from "../data-provider";

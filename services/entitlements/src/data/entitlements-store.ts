@@ -19,7 +19,7 @@ export interface NewAccount {
 }
 
 export interface EntitlementsStore {
-  appendPlan(plan: { planId: string; document: Record<string, unknown>; publishedBy: string; reason: string }): Promise<PlanVersion>;
+  appendPlan(plan: { planId: string; document: Record<string, unknown>; publishedBy: string; publishedOnBehalfOf: string | null; reason: string }): Promise<PlanVersion>;
   latestPlan(planId: string): Promise<PlanVersion | null>;
   planVersion(version: bigint): Promise<PlanVersion | null>;
   plansAfter(version: bigint, limit: number): Promise<PlanVersion[]>;
@@ -46,7 +46,7 @@ const contains = (query: string): string => `%${query.replace(/[\\%_]/g, (c) => 
 export class PostgresEntitlementsStore implements EntitlementsStore {
   constructor(private readonly em: () => EntityManager) {}
 
-  async appendPlan(plan: { planId: string; document: Record<string, unknown>; publishedBy: string; reason: string }): Promise<PlanVersion> {
+  async appendPlan(plan: { planId: string; document: Record<string, unknown>; publishedBy: string; publishedOnBehalfOf: string | null; reason: string }): Promise<PlanVersion> {
     const em = this.em();
     const row = em.create(PlanVersionSchema, { ...plan, publishedAt: new Date() });
     await em.flush();

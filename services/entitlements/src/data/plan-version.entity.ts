@@ -9,6 +9,8 @@ export const PlanVersionSchema = defineEntity({
     planId: p.string().fieldName("plan_id"),
     publishedAt: p.datetime().fieldName("published_at"),
     publishedBy: p.string().fieldName("published_by"),
+    /** The person `publishedBy` acted for; null when it acted for itself, and for versions published before this was kept. */
+    publishedOnBehalfOf: p.string().fieldName("published_on_behalf_of").nullable(),
     reason: p.text(),
     /** The plan as protobuf JSON. */
     document: p.json<Record<string, unknown>>(),

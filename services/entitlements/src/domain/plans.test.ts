@@ -7,7 +7,7 @@ import { Plans, type PlanRules } from "./plans.js";
 function publisher() {
   const published: PlanVersion[] = [];
   const store = {
-    async appendPlan(plan: { planId: string; document: Record<string, unknown>; publishedBy: string; reason: string }): Promise<PlanVersion> {
+    async appendPlan(plan: { planId: string; document: Record<string, unknown>; publishedBy: string; publishedOnBehalfOf: string | null; reason: string }): Promise<PlanVersion> {
       const row = { ...plan, version: String(published.length + 1), publishedAt: new Date() } as PlanVersion;
       published.push(row);
       return row;

@@ -40,7 +40,7 @@ export class Plans {
   constructor(private readonly store: Pick<EntitlementsStore, "appendPlan" | "latestPlan" | "planVersion">) {}
 
   /** Publishing creates a new version; accounts keep the version they are on until moved. */
-  async publish(planId: string, rules: PlanRules, document: Record<string, unknown>, actor: string, reason: string): Promise<PlanVersion> {
+  async publish(planId: string, rules: PlanRules, document: Record<string, unknown>, actor: string, reason: string, onBehalfOf?: string): Promise<PlanVersion> {
     validateId("plan.plan_id", planId);
     if (!actor) throw new InvalidArgumentError("actor", "is required");
     rules.allotments.forEach((a, index) => {
@@ -71,7 +71,7 @@ export class Plans {
     percents("plan.thresholds.email_percents", rules.emailPercents);
     promptPercent("plan.thresholds.upgrade_prompt_percent", rules.upgradePromptPercent);
     promptPercent("plan.thresholds.referral_prompt_percent", rules.referralPromptPercent);
-    return this.store.appendPlan({ planId, document, publishedBy: actor, reason });
+    return this.store.appendPlan({ planId, document, publishedBy: actor, publishedOnBehalfOf: onBehalfOf ?? null, reason });
   }
 
   async get(planId: string, version: bigint): Promise<PlanVersion> {

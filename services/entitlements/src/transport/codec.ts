@@ -34,7 +34,14 @@ export const FREE_TIER_UPGRADE_PROMPT_PERCENT = 75;
  * so the ledger emits that crossing and notifications shows the prompt.
  */
 export function planToProto(row: PlanVersion): entitlementsV1.Plan {
-  const plan = { ...E.Plan.fromJSON(row.document), planId: row.planId, version: row.version, publishedAt: row.publishedAt };
+  const plan = {
+    ...E.Plan.fromJSON(row.document),
+    planId: row.planId,
+    version: row.version,
+    publishedAt: row.publishedAt,
+    publishedBy: row.publishedBy,
+    publishedOnBehalfOf: row.publishedOnBehalfOf ?? "",
+  };
   if (plan.freeTier && !plan.thresholds?.upgradePromptPercent) {
     plan.thresholds = { ...E.NotificationThresholds.fromPartial(plan.thresholds ?? {}), upgradePromptPercent: FREE_TIER_UPGRADE_PROMPT_PERCENT };
   }

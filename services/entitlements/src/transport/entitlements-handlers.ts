@@ -62,8 +62,9 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
   const { plans, accounts, store } = deps;
 
   /** PublishPlan's change: a new version of the plan. */
-  async function publish(plan: entitlementsV1.Plan, actor: string, reason: string): Promise<entitlementsV1.PublishPlanResponse> {
-    const document = E.Plan.toJSON({ ...plan, version: "0", publishedAt: undefined }) as Record<string, unknown>;
+  async function publish(plan: entitlementsV1.Plan, by: { actor: string; onBehalfOf: string | undefined }, reason: string): Promise<entitlementsV1.PublishPlanResponse> {
+    // The rules as sent; what the service sets (version, when and by whom) is the row's, whatever the request said.
+    const document = E.Plan.toJSON({ ...plan, version: "0", publishedAt: undefined, publishedBy: "", publishedOnBehalfOf: "" }) as Record<string, unknown>;
     const row = await plans.publish(
       plan.planId,
       {
@@ -85,8 +86,9 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
         })),
       },
       document,
-      actor,
+      by.actor,
       reason,
+      by.onBehalfOf,
     );
     return { plan: planToProto(row) };
   }
@@ -137,7 +139,7 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
       const plan = request.plan;
       if (!plan) throw new InvalidArgumentError("plan", "is required");
       const once = { operation: "PublishPlan", scope: `plan:${plan.planId}`, request, requestType: E.PublishPlanRequest, responseType: E.PublishPlanResponse };
-      const { response, replayed } = await answerOnce(deps.idempotency, once, () => publish(plan, actorOf(context, request.actor).actor, request.reason));
+      const { response, replayed } = await answerOnce(deps.idempotency, once, () => publish(plan, actorOf(context, request.actor), request.reason));
       if (!replayed) deps.planFeed.notify();
       return response;
     }, options),

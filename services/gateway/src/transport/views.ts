@@ -59,6 +59,8 @@ export function planView(p: entitlementsV1.Plan) {
     },
     limits: p.limits.map(limitView),
     published_at: iso(p.publishedAt),
+    published_by: p.publishedBy,
+    published_on_behalf_of: p.publishedOnBehalfOf || null,
     document: entitlementsV1.Plan.toJSON(p),
   };
 }

@@ -546,6 +546,17 @@ export interface Plan {
   freeTier: boolean;
   /** What an add-on auto reload costs, per unit (at most one entry per unit). */
   addOnPrices: AddOnPrice[];
+  /**
+   * The principal that published this version. Set by the service: ignored in
+   * a PublishPlan request.
+   */
+  publishedBy: string;
+  /**
+   * The person published_by acted for (the console's signed-in admin, sent as
+   * x-tollgate-on-behalf-of); empty when it acted for itself, and for versions
+   * published before this was kept. Ignored in a PublishPlan request.
+   */
+  publishedOnBehalfOf: string;
 }
 
 /** The price of one whole unit (1,000,000 micro-units) of add-on balance. */
@@ -2265,6 +2276,8 @@ function createBasePlan(): Plan {
     publishedAt: undefined,
     freeTier: false,
     addOnPrices: [],
+    publishedBy: "",
+    publishedOnBehalfOf: "",
   };
 }
 
@@ -2322,6 +2335,12 @@ export const Plan: MessageFns<Plan> = {
     }
     for (const v of message.addOnPrices) {
       AddOnPrice.encode(v!, writer.uint32(122).fork()).join();
+    }
+    if (message.publishedBy !== "") {
+      writer.uint32(130).string(message.publishedBy);
+    }
+    if (message.publishedOnBehalfOf !== "") {
+      writer.uint32(138).string(message.publishedOnBehalfOf);
     }
     return writer;
   },
@@ -2479,6 +2498,22 @@ export const Plan: MessageFns<Plan> = {
             message.addOnPrices.push(AddOnPrice.decode(reader, reader.uint32()));
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.publishedBy = reader.string();
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.publishedOnBehalfOf = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2544,6 +2579,16 @@ export const Plan: MessageFns<Plan> = {
         : globalThis.Array.isArray(object?.add_on_prices)
         ? object.add_on_prices.map((e: any) => AddOnPrice.fromJSON(e))
         : [],
+      publishedBy: isSet(object.publishedBy)
+        ? globalThis.String(object.publishedBy)
+        : isSet(object.published_by)
+        ? globalThis.String(object.published_by)
+        : "",
+      publishedOnBehalfOf: isSet(object.publishedOnBehalfOf)
+        ? globalThis.String(object.publishedOnBehalfOf)
+        : isSet(object.published_on_behalf_of)
+        ? globalThis.String(object.published_on_behalf_of)
+        : "",
     };
   },
 
@@ -2594,6 +2639,12 @@ export const Plan: MessageFns<Plan> = {
     if (message.addOnPrices?.length) {
       obj.addOnPrices = message.addOnPrices.map((e) => AddOnPrice.toJSON(e));
     }
+    if (message.publishedBy !== "") {
+      obj.publishedBy = message.publishedBy;
+    }
+    if (message.publishedOnBehalfOf !== "") {
+      obj.publishedOnBehalfOf = message.publishedOnBehalfOf;
+    }
     return obj;
   },
 
@@ -2619,6 +2670,8 @@ export const Plan: MessageFns<Plan> = {
     message.publishedAt = object.publishedAt ?? undefined;
     message.freeTier = object.freeTier ?? false;
     message.addOnPrices = object.addOnPrices?.map((e) => AddOnPrice.fromPartial(e)) || [];
+    message.publishedBy = object.publishedBy ?? "";
+    message.publishedOnBehalfOf = object.publishedOnBehalfOf ?? "";
     return message;
   },
 };
