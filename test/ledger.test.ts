@@ -272,4 +272,24 @@ describe("add-on auto reload", () => {
     const grants = await call(ledger, ledger.listEntries, ledgerV1.ListEntriesRequest.fromPartial({ accountId: "reload", kind: ledgerV1.EntryKind.ENTRY_KIND_GRANT }));
     expect(grants.entries.filter((e) => e.reason === "add-on auto reload").map((e) => e.amountMicros)).toEqual([String(40 * CREDIT)]);
   });
+
+  it("reloads a pool drained to zero during its cool-down at the first Authorize after it, which it then allows", async () => {
+    await createAccount("reload-zero");
+    const { ledger } = platform.clients;
+    const addOn = await call(ledger, ledger.grant, ledgerV1.GrantRequest.fromPartial({
+      accountId: "reload-zero", poolKind: entitlementsV1.PoolKind.POOL_KIND_ADD_ON, unit: commonV1.Unit.UNIT_CREDITS,
+      amountMicros: String(50 * CREDIT), reason: "add-on purchase", actor: "billing", idempotencyKey: "buy-addon",
+      reloadBelowMicros: String(20 * CREDIT), reloadToMicros: String(50 * CREDIT), reloadCooldownMs: "3000",
+    }));
+    await charge("reload-zero", "z-1", 20); // the monthly 100 is gone
+    await charge("reload-zero", "z-2", 8); // add-on 50 → 10: reloads to 50, and the cool-down starts
+    const coolDownEnds = Date.now() + 3_100;
+    await charge("reload-zero", "z-3", 10); // 50 → 0 within it: no draw touches a pool at zero, so no charge reloads it
+    expect((await balanceOf("reload-zero")).pools.find((p) => p.poolId === addOn.poolId)?.balanceMicros).toBe("0");
+    await new Promise((resolve) => setTimeout(resolve, coolDownEnds - Date.now()));
+    const allowed = await call(ledger, ledger.authorize, authorizeRequest("reload-zero", "z-4", 1));
+    expect(allowed).toMatchObject({ allowed: true, availableMicros: String(45 * CREDIT) });
+    const grants = await call(ledger, ledger.listEntries, ledgerV1.ListEntriesRequest.fromPartial({ accountId: "reload-zero", kind: ledgerV1.EntryKind.ENTRY_KIND_GRANT }));
+    expect(grants.entries.filter((e) => e.reason === "add-on auto reload").map((e) => e.amountMicros)).toEqual([String(50 * CREDIT), String(40 * CREDIT)]);
+  });
 });

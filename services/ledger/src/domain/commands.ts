@@ -47,6 +47,9 @@ export interface AuthorizeCommand extends Keyed {
   eligibility: Eligibility;
   /** The kind of work asked for (empty: none): its limits apply (rules/kind-limits.ts). */
   workKind?: string;
+  /** The call's trace, for what it writes besides the hold (an auto reload's entry and event); not part of the request's fingerprint. */
+  traceId?: string;
+  traceparent?: string;
 }
 
 /**

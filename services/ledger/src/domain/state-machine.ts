@@ -367,6 +367,9 @@ function authorize(work: Work, c: AuthorizeCommand, ctx: BatchContext): { value:
   if (!c.eligibility.metered) {
     return { value: { ...base, allowed: true, reason: null, message: c.eligibility.reason, amountMicros: 0n, availableMicros: 0n, metered: false } };
   }
+  // Auto reload before the decision: an add-on pool drained to zero during its cool-down is no longer drawn from, so
+  // no charge would reload it again; the next call for its unit does (rules/auto-reload.ts). Kept with a denial too.
+  work.add(autoReload(a, c.unit, ctx, { traceId: c.traceId ?? "", traceparent: c.traceparent ?? "" }).writes);
   const { availableMicros } = unitTotals(a, c.unit, ctx.nowMs);
   const start = newWork({ work: "hold", limits: appliedLimits(a, c.unit, c.workKind), availableMicros, amountMicros: c.amountMicros });
   const over = reservationPasses(a, c.unit, c.attribution, c.amountMicros);
@@ -439,12 +442,8 @@ function charge(work: Work, c: ChargeCommand, ctx: BatchContext): LedgerError | 
   work.add(writes);
   work.add(chargeBudgets(a, c.unit, attribution, limit.collectMicros, c.traceparent));
 
-  // Auto reload, when the charge drew from an add-on pool that reloads itself.
-  const drewReloadable = draws.some((d) => {
-    const pool = a.pools.get(d.poolId)!;
-    return pool.kind === "add_on" && pool.reload !== null && pool.reload.toMicros > 0n;
-  });
-  const reload = drewReloadable ? autoReload(a, c.unit, ctx, { traceId: c.traceId, traceparent: c.traceparent }) : { writes: [], reloadedMicros: 0n };
+  // Auto reload: every add-on pool of the unit below its level and out of its cool-down, whichever pools the charge drew from.
+  const reload = autoReload(a, c.unit, ctx, { traceId: c.traceId, traceparent: c.traceparent });
   work.add(reload.writes);
   // Usage of a kind of work with its own limits (its hold's or its own attribution names the kind) says stop once it
   // leaves the unit at or below the kind's negative limit, as running work of that kind stops (rules/kind-limits.ts).

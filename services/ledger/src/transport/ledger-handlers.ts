@@ -98,6 +98,7 @@ export function ledgerHandlers(
         ttlMs: Number(int64(request.ttlMs, "ttl_ms")),
         context: runContextFromProto(request.context),
         workKind: workKindFromProto(request.workKind),
+        ...traceOf(),
       });
       decisions.authorized(request.accountId, outcome);
       return {

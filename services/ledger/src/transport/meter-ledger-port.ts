@@ -25,7 +25,7 @@ export function ledgerMeterPort(deps: LedgerDeps, ledger: Ledger, store: LedgerS
   return {
     authorize: (call) =>
       scope(async () => {
-        const outcome = await authorize(deps, call, "ledger");
+        const outcome = await authorize(deps, { ...call, traceparent: currentTraceparent(), traceId: currentTraceId() }, "ledger");
         decisions.authorized(call.accountId, outcome);
         return {
           allowed: outcome.allowed,

@@ -17,11 +17,31 @@ describe("auto reload", () => {
     expect(m.ok(m.charge(1n)).balanceMicros).toBe(50n);
   });
 
-  it("does not reload a pool the charge did not draw from", () => {
+  it("reloads a pool below its level at the next call for its unit, whichever pool the call draws from", () => {
     const m = Machine.open({ allotmentMicros: 100n });
-    m.ok(m.grant(10n, { kind: "add_on", reload: { belowMicros: 20n, toMicros: 50n, cooldownMs: 0 } }));
-    m.ok(m.charge(5n));
-    expect(m.entries.filter((e) => e.reason === "add-on auto reload")).toEqual([]);
+    const addOn = m.ok(m.grant(10n, { kind: "add_on", reload: { belowMicros: 20n, toMicros: 50n, cooldownMs: 0 } }));
+    m.ok(m.charge(5n)); // drawn from the monthly pool
+    expect(m.entries.filter((e) => e.reason === "add-on auto reload").map((e) => e.amountMicros)).toEqual([40n]);
+    expect(m.account.pools.get(addOn.poolId)!.balanceMicros).toBe(50n);
+  });
+
+  it("reloads a pool drained to zero during its cool-down at the first Authorize after it, before deciding, with the call's trace", () => {
+    const m = Machine.open({ allotmentMicros: 0n, negativeLimitMicros: 0n });
+    const addOn = m.ok(m.grant(50n, { kind: "add_on", reload: { belowMicros: 20n, toMicros: 50n, cooldownMs: 1_000 } }));
+    expect(m.ok(m.charge(35n)).balanceMicros).toBe(50n); // reloaded: the cool-down starts
+    expect(m.ok(m.charge(50n)).balanceMicros).toBe(0n); // drained within it: no draw touches a pool at zero again
+    expect(m.ok(m.authorize(10n))).toMatchObject({ allowed: false, reason: "INSUFFICIENT_CREDITS" });
+
+    m.nowMs += 1_000;
+    const command = m.authorize(10n, { traceId: "trace-1", traceparent: "00-trace-1-span-01" });
+    const allowed = m.ok(command);
+    expect(allowed).toMatchObject({ allowed: true, availableMicros: 40n });
+    const reloads = m.entries.filter((e) => e.reason === "add-on auto reload");
+    expect(reloads.map((e) => [e.amountMicros, e.traceId])).toEqual([[35n, ""], [50n, "trace-1"]]);
+    expect(m.events.filter((e) => e.kind === "pool_reloaded").at(-1)).toMatchObject({ traceparent: "00-trace-1-span-01", payload: { pool_id: addOn.poolId, amount_micros: "50" } });
+    // Replayed, the Authorize answers the same and buys nothing more.
+    expect(m.ok(command)).toEqual(allowed);
+    expect(m.entries.filter((e) => e.reason === "add-on auto reload")).toHaveLength(2);
   });
 
   it("reloads several pools oldest first, whatever order the store read them in", () => {

@@ -11,11 +11,13 @@ export function needsReload(pool: Pool, nowMs: number): boolean {
 }
 
 /**
- * Auto reload, after a charge that drew from a reloadable add-on pool: every
- * add-on pool of the unit below its level and out of its cool-down is topped
- * up to its target with a `grant` entry (`purchases:` pays) and a
- * `pool_reloaded` event (the purchase to bill), oldest pool first. `account`
- * is as the charge left it; `trace`: the charge's.
+ * Auto reload, at every Authorize (before its decision) and Charge (after its
+ * draw) of a unit: every add-on pool of the unit below its level and out of
+ * its cool-down is topped up to its target with a `grant` entry (`purchases:`
+ * pays) and a `pool_reloaded` event (the purchase to bill), oldest pool
+ * first. So a pool drained during its cool-down reloads at the first call
+ * after it, although no draw touches a pool at zero. `account` is as the call
+ * left it so far; `trace`: the call's.
  */
 export function autoReload(account: AccountState, unit: string, ctx: BatchContext, { traceId, traceparent }: Trace) {
   const writes: Write[] = [];

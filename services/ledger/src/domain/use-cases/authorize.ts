@@ -21,6 +21,9 @@ export interface AuthorizeRequest {
   context: RunContext;
   /** The kind of work (empty: none); its limits apply. */
   workKind?: string;
+  /** The call's trace (not part of the request's fingerprint). */
+  traceId?: string;
+  traceparent?: string;
 }
 
 export interface AuthorizeOutcome extends AuthorizeAnswer, Replayed {
@@ -37,12 +40,15 @@ export async function authorize(deps: LedgerDeps, request: AuthorizeRequest, key
   requireAccountId(request.accountId);
   const view = await deps.accounts.get(request.accountId);
   const priced = await price(deps, view, request.estimate, "estimate");
+  const { traceId, traceparent, ...hashed } = request;
   const answer = await run(deps, view, {
     type: "authorize", accountId: request.accountId, unit: priced.unit, bucket: priced.bucket, amountMicros: priced.amountMicros,
-    idempotencyKey: request.idempotencyKey, keyOwner, requestHash: fingerprint({ op: "authorize", ...request }), ttlMs: request.ttlMs || DEFAULT_HOLD_TTL_MS,
+    idempotencyKey: request.idempotencyKey, keyOwner, requestHash: fingerprint({ op: "authorize", ...hashed }), ttlMs: request.ttlMs || DEFAULT_HOLD_TTL_MS,
     attribution: withWorkKind(attributionOf(request.estimate, request.attribution), request.workKind), rateTableVersion: priced.sequence,
     eligibility: eligibilityOf(view, request.context, priced.bucket),
     ...(request.workKind ? { workKind: request.workKind } : {}),
+    ...(traceId ? { traceId } : {}),
+    ...(traceparent ? { traceparent } : {}),
   });
   // The balance denials get every figure of the balance; the others (the budget's included) keep the rule's own words.
   const shortfall = answer.reason !== null && answer.reason !== "ACCOUNT_SUSPENDED" && answer.reason !== "NOT_ELIGIBLE" && answer.reason !== "BUDGET_EXCEEDED";
