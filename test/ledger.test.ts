@@ -254,14 +254,19 @@ describe("the journal", () => {
 });
 
 describe("add-on auto reload", () => {
-  it("tops an add-on pool up to its target when it runs low, once per cool-down, with a grant entry", async () => {
-    await createAccount("reload");
-    const { ledger } = platform.clients;
-    const addOn = await call(ledger, ledger.grant, ledgerV1.GrantRequest.fromPartial({
-      accountId: "reload", poolKind: entitlementsV1.PoolKind.POOL_KIND_ADD_ON, unit: commonV1.Unit.UNIT_CREDITS,
+  /** A new account on starter (100 a month) with an add-on of 50 that reloads to 50 below 20. */
+  async function buyReloadingAddOn(accountId: string, cooldownMs: number) {
+    await createAccount(accountId);
+    return call(platform.clients.ledger, platform.clients.ledger.grant, ledgerV1.GrantRequest.fromPartial({
+      accountId, poolKind: entitlementsV1.PoolKind.POOL_KIND_ADD_ON, unit: commonV1.Unit.UNIT_CREDITS,
       amountMicros: String(50 * CREDIT), reason: "add-on purchase", actor: "billing", idempotencyKey: "buy-addon",
-      reloadBelowMicros: String(20 * CREDIT), reloadToMicros: String(50 * CREDIT), reloadCooldownMs: "3600000",
+      reloadBelowMicros: String(20 * CREDIT), reloadToMicros: String(50 * CREDIT), reloadCooldownMs: String(cooldownMs),
     }));
+  }
+
+  it("tops an add-on pool up to its target when it runs low, once per cool-down, with a grant entry", async () => {
+    const { ledger } = platform.clients;
+    const addOn = await buyReloadingAddOn("reload", 3_600_000);
     await charge("reload", "r-1", 20); // the monthly 100 is gone
     await charge("reload", "r-2", 8); // add-on 50 → 10: below 20, reloads to 50
     let pools = (await balanceOf("reload")).pools;
@@ -274,13 +279,8 @@ describe("add-on auto reload", () => {
   });
 
   it("reloads a pool drained to zero during its cool-down at the first Authorize after it, which it then allows", async () => {
-    await createAccount("reload-zero");
     const { ledger } = platform.clients;
-    const addOn = await call(ledger, ledger.grant, ledgerV1.GrantRequest.fromPartial({
-      accountId: "reload-zero", poolKind: entitlementsV1.PoolKind.POOL_KIND_ADD_ON, unit: commonV1.Unit.UNIT_CREDITS,
-      amountMicros: String(50 * CREDIT), reason: "add-on purchase", actor: "billing", idempotencyKey: "buy-addon",
-      reloadBelowMicros: String(20 * CREDIT), reloadToMicros: String(50 * CREDIT), reloadCooldownMs: "3000",
-    }));
+    const addOn = await buyReloadingAddOn("reload-zero", 3_000);
     await charge("reload-zero", "z-1", 20); // the monthly 100 is gone
     await charge("reload-zero", "z-2", 8); // add-on 50 → 10: reloads to 50, and the cool-down starts
     const coolDownEnds = Date.now() + 3_100;
