@@ -10,7 +10,7 @@ import { DeliverySchema, PreferencesSchema } from "../src/data/delivery.entity.j
 import { DeliveryWorker } from "../src/data/delivery-worker.js";
 import { migrations } from "../src/data/migrations/index.js";
 import { PostgresNotificationsStore } from "../src/data/notifications-store.js";
-import type { DeliveryDraft } from "../src/domain/rules.js";
+import { DEFAULT_RULES, decide, runOutWarning, type DeliveryDraft, type LedgerEventFacts, type Recipients } from "../src/domain/rules.js";
 
 const SECRET = `whsec_${Buffer.from("a-webhook-secret-for-the-tests").toString("base64")}`;
 const DEADLINE_MS = 3_000;
@@ -115,5 +115,34 @@ describe("the notification log", () => {
     const second = await list(first[1]!.cursor);
     expect([...first, ...second].map(({ item }) => item.recipient).sort()).toEqual(["a@pager.example", "b@pager.example", "c@pager.example"]);
     expect((await list()).map(({ item }) => item.recipient)[0]).toBe("d@pager.example");
+  });
+});
+
+describe("banners across cycles", () => {
+  it("takes down the previous cycle's banners when a new cycle starts, the fixed ones too, and keeps a budget's", async () => {
+    const nobody: Recipients = { emails: [], adminEmails: [], webhooks: [], channelsByRule: {} };
+    const decided = (sequence: bigint, facts: LedgerEventFacts) => scope(() => store.recordEvent("test", sequence, decide(facts, DEFAULT_RULES, nobody), { traceId: "", traceparent: "" }));
+    const crossed = (cycle: string, thresholdPercent: number) => ({ kind: "threshold_crossed" as const, accountId: "cycler", unit: "credits" as const, thresholdPercent, percentUsed: thresholdPercent, cycle });
+    const november = "2026-11-01T00:00:00.000Z";
+    const december = "2026-12-01T00:00:00.000Z";
+    await decided(100n, crossed(november, 50)); // a dismissible banner and the referral prompt
+    await decided(101n, crossed(november, 100)); // the fixed one
+    await scope(() => store.recordEvent("test", 102n, runOutWarning("cycler", november, new Date("2026-11-20T00:00:00Z"), new Date(december), nobody), { traceId: "", traceparent: "" }));
+    await decided(103n, { kind: "pool_expired", accountId: "cycler", poolId: "p-1", poolKind: "free_grant", unit: "credits", expiredMicros: 5n });
+    await decided(104n, {
+      kind: "budget_crossed", accountId: "cycler", sequence: 104n, budgetId: "credits/agent/bot", unit: "credits", scope: "agent", scopeId: "bot", mode: "hard",
+      thresholdPercent: 100, percentUsed: 100, usedMicros: 10n, limitMicros: 10n,
+    });
+    const shown = async () => (await scope(() => store.banners("cycler", false))).map((b) => b.rule).sort();
+    expect(await shown()).toEqual(["budget_100", "free_credits_expired", "referral_prompt", "run_out_warning", "usage_100", "usage_50"]);
+
+    await decided(105n, { kind: "cycle_started", accountId: "cycler", cycle: december });
+    expect(await shown()).toEqual(["budget_100"]);
+    const taken = (await scope(() => store.banners("cycler", true))).filter((b) => b.rule.startsWith("usage_"));
+    expect(taken.map((b) => b.dismissedBy)).toEqual(["ledger", "ledger"]);
+    // The new cycle's crossings put theirs up again; the same event read twice takes down nothing of the new cycle.
+    await decided(106n, crossed(december, 50));
+    await decided(105n, { kind: "cycle_started", accountId: "cycler", cycle: december });
+    expect(await shown()).toEqual(["budget_100", "referral_prompt", "usage_50"]);
   });
 });

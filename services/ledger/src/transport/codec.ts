@@ -214,6 +214,8 @@ export function eventToProto(row: OutboxRow): ledgerV1.LedgerEvent {
       };
     case "spend_cap_reached":
       return { ...base, kind: { $case: "spendCapReached", spendCapReached: { capMicros: String(p.cap_micros), spentMicros: String(p.spent_micros), cycle: String(p.cycle) } } };
+    case "cycle_started":
+      return { ...base, kind: { $case: "cycleStarted", cycleStarted: { cycle: String(p.cycle) } } };
     case "pool_reloaded":
       return {
         ...base,

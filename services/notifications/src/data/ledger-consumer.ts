@@ -111,6 +111,8 @@ export function factsOf(event: ledgerV1.LedgerEvent): LedgerEventFacts | undefin
     }
     case "budgetLifted":
       return { kind: "budget_lifted", accountId: event.accountId, budgetId: event.kind.budgetLifted.budgetId };
+    case "cycleStarted":
+      return { kind: "cycle_started", accountId: event.accountId, cycle: event.kind.cycleStarted.cycle };
     default:
       return undefined;
   }

@@ -1,5 +1,5 @@
 import { newestFirstEntities, sql, type EntityManager, type IdempotencyTable, type NewestFirstCursor, type Paged } from "@tollgate/db";
-import type { Decisions } from "../domain/rules.js";
+import { CYCLE_BANNER_RULES, type Decisions } from "../domain/rules.js";
 import { BannerSchema, type Banner } from "./banner.entity.js";
 import { DeliverySchema, PreferencesSchema, type Delivery, type Preferences } from "./delivery.entity.js";
 
@@ -81,6 +81,17 @@ export class PostgresNotificationsStore implements NotificationsStore {
           `update notifications.banners set dismissed_at = now(), dismissed_by = 'ledger'
             where account_id = ? and budget_id = ? and dismissed_at is null`,
           [accountId, budgetId],
+        );
+      }
+      if (decisions.newCycle) {
+        // Taken down as the ledger's doing, fixed ones too: the 100 % banner said the cycle's credits were used up.
+        const { accountId, cycle } = decisions.newCycle;
+        await sql(
+          em,
+          `update notifications.banners set dismissed_at = now(), dismissed_by = 'ledger'
+            where account_id = ? and dismissed_at is null and strpos(dedup_key, ?) = 0
+              and (starts_with(rule, ?) or rule in (${CYCLE_BANNER_RULES.rules.map(() => "?").join(", ")}))`,
+          [accountId, `:${cycle}:`, CYCLE_BANNER_RULES.prefix, ...CYCLE_BANNER_RULES.rules],
         );
       }
       for (const delivery of decisions.deliveries) {

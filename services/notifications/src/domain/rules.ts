@@ -21,7 +21,8 @@ export type LedgerEventFacts =
       kind: "budget_crossed"; accountId: string; sequence: bigint; budgetId: string; unit: Unit; scope: string; scopeId: string; mode: "soft" | "hard";
       thresholdPercent: number; percentUsed: number; usedMicros: bigint; limitMicros: bigint;
     }
-  | { kind: "budget_lifted"; accountId: string; budgetId: string };
+  | { kind: "budget_lifted"; accountId: string; budgetId: string }
+  | { kind: "cycle_started"; accountId: string; cycle: string };
 
 export interface PlanRules {
   bannerPercents: number[];
@@ -91,7 +92,19 @@ export interface Decisions {
   deliveries: DeliveryDraft[];
   /** Budgets whose banners no longer apply (removed, or raised past what they used). */
   lifted?: { accountId: string; budgetId: string }[];
+  /** A new cycle of the account: the banners earlier cycles' crossings put up (CYCLE_BANNER_RULES) no longer apply. */
+  newCycle?: { accountId: string; cycle: string };
 }
+
+/**
+ * The banners that say something of one cycle only, taken down when the next
+ * begins: usage (`usage_<percent>`, the fixed 100 % one too), the prompts and
+ * the run-out warning (their dedup keys name the cycle), and "free credits
+ * expired" (fixed for the rest of the cycle the grant expired in; a grant
+ * expiring at the rollover puts it up after the rollover's event). A
+ * budget's banners follow its own events.
+ */
+export const CYCLE_BANNER_RULES = { prefix: "usage_", rules: ["upgrade_prompt", "referral_prompt", "run_out_warning", "free_credits_expired"] } as const;
 
 function deliveriesFor(
   base: { accountId: string; rule: string; key: string; type: string; subject: string; text: string; data: Record<string, unknown> },
@@ -220,6 +233,7 @@ export function decide(event: LedgerEventFacts, rules: PlanRules, recipients: Re
   }
   if (event.kind === "budget_crossed") return budgetCrossed(event, recipients);
   if (event.kind === "budget_lifted") return { banners: [], deliveries: [], lifted: [{ accountId: event.accountId, budgetId: event.budgetId }] };
+  if (event.kind === "cycle_started") return { banners: [], deliveries: [], newCycle: { accountId: event.accountId, cycle: event.cycle } };
   if (event.kind === "pool_expired") {
     if (event.poolKind !== "free_grant") return { banners: [], deliveries: [] };
     const key = `${event.accountId}:${event.poolId}:free_credits_expired`;

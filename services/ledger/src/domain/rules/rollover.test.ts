@@ -23,6 +23,10 @@ describe("rollover", () => {
     expect(m.entries.at(-1)).toMatchObject({ kind: "reset", amountMicros: 40n, reason: "unused monthly allotment lapses" });
     expect(unitTotals(m.account, "credits", m.nowMs).balanceMicros).toBe(100n);
     expect(m.account.units.get("credits")!.crossedPercents).toEqual([]);
+    // Said once, with the new cycle's start: what the old crossings put up no longer applies.
+    expect(m.events.filter((e) => e.kind === "cycle_started").map((e) => e.payload)).toEqual([{ cycle: new Date(m.cycleStartMs).toISOString() }]);
+    m.ok(m.rollOver());
+    expect(m.events.filter((e) => e.kind === "cycle_started")).toHaveLength(1);
   });
 
   it("carries a negative balance into the new allotment, one line per pool", () => {

@@ -16,8 +16,8 @@ export function cycleGrantKey(accountId: string, unit: string, cycleStartMs: num
  * - on a new cycle, the previous cycle's pools close: unused allotment lapses
  *   (a `reset` entry back to `grants:`), a negative balance is carried into
  *   the new allotment (a `reset` entry from the new pool to the old one; with
- *   no new allotment the negative stays where it is), and the thresholds
- *   crossed are cleared;
+ *   no new allotment the negative stays where it is), the thresholds
+ *   crossed are cleared, and a `cycle_started` event says so;
  * - sign-up grants are given once per account.
  * A call for a cycle older than the account's changes nothing but the limits.
  */
@@ -59,6 +59,8 @@ export function rollOver(account: AccountState, command: RollOverCommand, ctx: B
     }
     if (rolled) writes.push({ type: "crossed", accountId: id, unit: setup.unit, crossedPercents: [] }, ...closeCycle(account, setup.unit, newPool, command.cycleStartMs, ctx));
   }
+  // What the previous cycle's crossings put up (usage banners, prompts) is taken down by whoever follows the events.
+  if (rolled) writes.push({ type: "outbox", event: { accountId: id, kind: "cycle_started", traceparent: traceOf(ctx).traceparent, payload: { cycle: new Date(cycleStartMs).toISOString() } } });
   const given = new Set<string>();
   for (const grant of command.signupGrants) {
     const grantKey = `signup:${id}:${grant.unit}`;

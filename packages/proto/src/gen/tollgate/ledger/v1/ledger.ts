@@ -1653,6 +1653,20 @@ export interface BudgetLifted {
   removed: boolean;
 }
 
+/**
+ * The account's billing cycle rolled into a new one (written once, with the
+ * new cycle's allotment). Percent-used thresholds count from zero again, so
+ * what the previous cycle's crossings put up (usage banners, prompts, the
+ * run-out warning) no longer applies.
+ */
+export interface CycleStarted {
+  /**
+   * The new cycle's start, ISO 8601 UTC: the `cycle` that ThresholdCrossed
+   * names from now on.
+   */
+  cycle: string;
+}
+
 export interface LedgerEvent {
   sequence: string;
   accountId: string;
@@ -1669,6 +1683,7 @@ export interface LedgerEvent {
     | { $case: "deploymentChanged"; deploymentChanged: DeploymentChanged }
     | { $case: "poolReloaded"; poolReloaded: PoolReloaded }
     | { $case: "negativeLimitReached"; negativeLimitReached: NegativeLimitReached }
+    | { $case: "cycleStarted"; cycleStarted: CycleStarted }
     | { $case: "budgetCrossed"; budgetCrossed: BudgetCrossed }
     | { $case: "budgetLifted"; budgetLifted: BudgetLifted }
     | undefined;
@@ -13091,6 +13106,73 @@ export const BudgetLifted: MessageFns<BudgetLifted> = {
   },
 };
 
+function createBaseCycleStarted(): CycleStarted {
+  return { cycle: "" };
+}
+
+export const CycleStarted: MessageFns<CycleStarted> = {
+  encode(message: CycleStarted, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cycle !== "") {
+      writer.uint32(10).string(message.cycle);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CycleStarted {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCycleStarted();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cycle = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CycleStarted {
+    return { cycle: isSet(object.cycle) ? globalThis.String(object.cycle) : "" };
+  },
+
+  toJSON(message: CycleStarted): unknown {
+    const obj: any = {};
+    if (message.cycle !== "") {
+      obj.cycle = message.cycle;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CycleStarted>): CycleStarted {
+    return CycleStarted.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CycleStarted>): CycleStarted {
+    const message = createBaseCycleStarted();
+    message.cycle = object.cycle ?? "";
+    return message;
+  },
+};
+
 function createBaseLedgerEvent(): LedgerEvent {
   return { sequence: "0", accountId: "", occurredAt: undefined, traceparent: "", kind: undefined };
 }
@@ -13130,6 +13212,9 @@ export const LedgerEvent: MessageFns<LedgerEvent> = {
         break;
       case "negativeLimitReached":
         NegativeLimitReached.encode(message.kind.negativeLimitReached, writer.uint32(130).fork()).join();
+        break;
+      case "cycleStarted":
+        CycleStarted.encode(message.kind.cycleStarted, writer.uint32(138).fork()).join();
         break;
       case "budgetCrossed":
         BudgetCrossed.encode(message.kind.budgetCrossed, writer.uint32(322).fork()).join();
@@ -13254,6 +13339,14 @@ export const LedgerEvent: MessageFns<LedgerEvent> = {
             };
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.kind = { $case: "cycleStarted", cycleStarted: CycleStarted.decode(reader, reader.uint32()) };
+            continue;
+          }
           case 40: {
             if (tag !== 322) {
               break;
@@ -13330,6 +13423,10 @@ export const LedgerEvent: MessageFns<LedgerEvent> = {
           $case: "negativeLimitReached",
           negativeLimitReached: NegativeLimitReached.fromJSON(object.negative_limit_reached),
         }
+        : isSet(object.cycleStarted)
+        ? { $case: "cycleStarted", cycleStarted: CycleStarted.fromJSON(object.cycleStarted) }
+        : isSet(object.cycle_started)
+        ? { $case: "cycleStarted", cycleStarted: CycleStarted.fromJSON(object.cycle_started) }
         : isSet(object.budgetCrossed)
         ? { $case: "budgetCrossed", budgetCrossed: BudgetCrossed.fromJSON(object.budgetCrossed) }
         : isSet(object.budget_crossed)
@@ -13370,6 +13467,8 @@ export const LedgerEvent: MessageFns<LedgerEvent> = {
       obj.poolReloaded = PoolReloaded.toJSON(message.kind.poolReloaded);
     } else if (message.kind?.$case === "negativeLimitReached") {
       obj.negativeLimitReached = NegativeLimitReached.toJSON(message.kind.negativeLimitReached);
+    } else if (message.kind?.$case === "cycleStarted") {
+      obj.cycleStarted = CycleStarted.toJSON(message.kind.cycleStarted);
     } else if (message.kind?.$case === "budgetCrossed") {
       obj.budgetCrossed = BudgetCrossed.toJSON(message.kind.budgetCrossed);
     } else if (message.kind?.$case === "budgetLifted") {
@@ -13439,6 +13538,12 @@ export const LedgerEvent: MessageFns<LedgerEvent> = {
             $case: "negativeLimitReached",
             negativeLimitReached: NegativeLimitReached.fromPartial(object.kind.negativeLimitReached),
           };
+        }
+        break;
+      }
+      case "cycleStarted": {
+        if (object.kind?.cycleStarted !== undefined && object.kind?.cycleStarted !== null) {
+          message.kind = { $case: "cycleStarted", cycleStarted: CycleStarted.fromPartial(object.kind.cycleStarted) };
         }
         break;
       }
