@@ -29,6 +29,19 @@ describe("rollover", () => {
     expect(m.events.filter((e) => e.kind === "cycle_started")).toHaveLength(1);
   });
 
+  it("starts a carried pool's cycle with its balance as what it was given, so the new cycle's percent used counts from zero", () => {
+    const m = Machine.open({ allotmentMicros: 1_500n, facts: { thresholdPercents: [20, 50] } });
+    const addOn = m.ok(m.grant(3_000n, { kind: "add_on" }));
+    m.ok(m.charge(3_900n)); // the monthly 1,500 and 2,400 of the add-on
+    m.ok(m.nextCycle());
+    expect(m.account.pools.get(addOn.poolId)).toMatchObject({ balanceMicros: 600n, grantedMicros: 600n });
+    const before = m.events.length;
+    m.ok(m.charge(1n)); // 1 of 2,100: no threshold; measured against the lifetime grants it was 2,401 of 4,500 (20 % and 50 %)
+    expect(m.events.slice(before).filter((e) => e.kind === "threshold_crossed")).toEqual([]);
+    m.ok(m.charge(419n)); // 420 of 2,100: 20 %
+    expect(m.events.slice(before).filter((e) => e.kind === "threshold_crossed").map((e) => e.payload.threshold_percent)).toEqual([20]);
+  });
+
   it("carries a negative balance into the new allotment, one line per pool", () => {
     const m = Machine.open({ allotmentMicros: 100n, negativeLimitMicros: 25n });
     m.ok(m.charge(120n));

@@ -17,7 +17,9 @@ export function cycleGrantKey(accountId: string, unit: string, cycleStartMs: num
  *   (a `reset` entry back to `grants:`), a negative balance is carried into
  *   the new allotment (a `reset` entry from the new pool to the old one; with
  *   no new allotment the negative stays where it is), the thresholds
- *   crossed are cleared, and a `cycle_started` event says so;
+ *   crossed are cleared, the pools carried over start the cycle with their
+ *   balance as what they were given (`carryIntoCycle`), and a
+ *   `cycle_started` event says so;
  * - sign-up grants are given once per account.
  * A call for a cycle older than the account's changes nothing but the limits.
  */
@@ -57,7 +59,13 @@ export function rollOver(account: AccountState, command: RollOverCommand, ctx: B
         if (setup.kind === "spend_cap" && cap.grantedMicros !== setup.allotmentMicros) writes.push(...followCap(account, cap, setup.allotmentMicros, ctx));
       }
     }
-    if (rolled) writes.push({ type: "crossed", accountId: id, unit: setup.unit, crossedPercents: [] }, ...closeCycle(account, setup.unit, newPool, command.cycleStartMs, ctx));
+    if (rolled) {
+      writes.push(
+        { type: "crossed", accountId: id, unit: setup.unit, crossedPercents: [] },
+        ...closeCycle(account, setup.unit, newPool, command.cycleStartMs, ctx),
+        ...carryIntoCycle(account, setup.unit, command.cycleStartMs),
+      );
+    }
   }
   // What the previous cycle's crossings put up (usage banners, prompts) is taken down by whoever follows the events.
   if (rolled) writes.push({ type: "outbox", event: { accountId: id, kind: "cycle_started", traceparent: traceOf(ctx).traceparent, payload: { cycle: new Date(cycleStartMs).toISOString() } } });
@@ -91,6 +99,25 @@ function followCap(account: AccountState, cap: Pool, capMicros: bigint, ctx: Bat
     },
     { type: "poolChange", accountId: account.accountId, poolId: cap.poolId, balanceDeltaMicros: diff, grantedDeltaMicros: diff },
   ];
+}
+
+/**
+ * The pools of one unit that outlive the cycle (bonus, add-on, free grants)
+ * start the new one with what they hold as what they were given, so percent
+ * used (thresholds, the status icon: granted − balance over granted) counts
+ * this cycle's usage only. Without it, an add-on of 3,000 with 600 left made
+ * the new cycle start at 53 % used, and its first charge sent the 20 % and
+ * 50 % banners and email. No balance moves, so there is no entry.
+ */
+function carryIntoCycle(account: AccountState, unit: string, cycleStartMs: number): Write[] {
+  const writes: Write[] = [];
+  for (const pool of poolsOldestFirst(account)) {
+    if (pool.unit !== unit || pool.kind === "monthly" || pool.kind === "spend_cap" || pool.closed) continue;
+    if (pool.expiresAtMs !== null && pool.expiresAtMs <= cycleStartMs) continue;
+    const carried = pool.balanceMicros > 0n ? pool.balanceMicros : 0n;
+    if (carried !== pool.grantedMicros) writes.push({ type: "poolChange", accountId: account.accountId, poolId: pool.poolId, balanceDeltaMicros: 0n, grantedDeltaMicros: carried - pool.grantedMicros });
+  }
+  return writes;
 }
 
 /** The previous cycle's pools of one unit close; a negative balance moves into the new allotment. */

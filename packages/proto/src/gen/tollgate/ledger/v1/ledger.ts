@@ -977,7 +977,9 @@ export interface Pool {
   /**
    * What was granted into the pool: its grant, auto reloads, spend-cap
    * changes and support Adjusts (which correct the grant, down to zero; not
-   * on a spend-cap pool, whose grant is the plan's cap).
+   * on a spend-cap pool, whose grant is the plan's cap). A pool carried into
+   * a new cycle starts it with its balance here, so percent used counts the
+   * cycle's usage only.
    */
   grantedMicros: string;
   priority: number;
