@@ -293,3 +293,29 @@ describe("add-on auto reload", () => {
     expect(grants.entries.filter((e) => e.reason === "add-on auto reload").map((e) => e.amountMicros)).toEqual([String(50 * CREDIT), String(40 * CREDIT)]);
   });
 });
+
+describe("plan changes within a cycle", () => {
+  it("gives an account out of credits that upgrades the larger allotment at once, with a grant entry", async () => {
+    const { entitlements, ledger } = platform.clients;
+    await call(entitlements, entitlements.publishPlan, {
+      plan: entitlementsV1.Plan.fromPartial({
+        planId: "starter-plus", name: "Starter Plus", rateTableId: "default",
+        allotments: [{ unit: commonV1.Unit.UNIT_CREDITS, amountMicros: String(500 * CREDIT), buckets: [commonV1.Bucket.BUCKET_AI] }],
+      }),
+      actor: "test", reason: "a larger plan",
+    });
+    await createAccount("upgrader");
+    await charge("upgrader", "u-1", 20); // the starter's 100 credits
+    expect(await call(ledger, ledger.authorize, authorizeRequest("upgrader", "u-denied", 1))).toMatchObject({ allowed: false, reason: ledgerV1.DenialReason.DENIAL_REASON_INSUFFICIENT_CREDITS });
+
+    await call(entitlements, entitlements.changeAccountPlan, { accountId: "upgrader", planId: "starter-plus", seats: 0, reason: "upgrade", idempotencyKey: "upgrade-1" });
+    let tries = 0;
+    const allowed = await eventually(async () => {
+      const answer = await call(ledger, ledger.authorize, authorizeRequest("upgrader", `u-after-${++tries}`, 1));
+      return answer.allowed ? answer : undefined;
+    }, 5_000, "an Authorize allowed after the upgrade");
+    expect(allowed.availableMicros).toBe(String(395 * CREDIT));
+    const grants = await call(ledger, ledger.listEntries, ledgerV1.ListEntriesRequest.fromPartial({ accountId: "upgrader", kind: ledgerV1.EntryKind.ENTRY_KIND_GRANT }));
+    expect(grants.entries.map((e) => [e.amountMicros, e.reason])).toContainEqual([String(400 * CREDIT), "plan changed: the cycle's allotment raised to the new plan's"]);
+  });
+});

@@ -42,6 +42,23 @@ describe("rollover", () => {
     expect(m.events.slice(before).filter((e) => e.kind === "threshold_crossed").map((e) => e.payload.threshold_percent)).toEqual([20]);
   });
 
+  it("raises the cycle's allotment to a larger plan's on a move within the cycle, once, and takes nothing back on a move to a smaller one", () => {
+    const m = Machine.open({ allotmentMicros: 100n, negativeLimitMicros: 0n });
+    m.ok(m.charge(100n));
+    expect(m.ok(m.authorize(10n))).toMatchObject({ allowed: false, reason: "INSUFFICIENT_CREDITS" });
+    const upgraded = (allotmentMicros: bigint, planVersion: bigint) => m.rollOver({ planVersion, units: [{ ...m.units()[0]!, allotmentMicros }] });
+    m.ok(upgraded(500n, 2n));
+    expect(m.entries.at(-1)).toMatchObject({ kind: "grant", amountMicros: 400n, reason: "plan changed: the cycle's allotment raised to the new plan's" });
+    expect(m.poolOf("monthly")).toMatchObject({ balanceMicros: 400n, grantedMicros: 500n });
+    expect(m.ok(m.authorize(10n)).allowed).toBe(true);
+    const entries = m.entries.length;
+    m.ok(upgraded(500n, 2n)); // the same terms again
+    m.ok(upgraded(200n, 3n)); // a smaller plan
+    m.ok(upgraded(500n, 4n)); // and back: given already
+    expect(m.entries.length).toBe(entries);
+    expect(m.poolOf("monthly")).toMatchObject({ balanceMicros: 400n, grantedMicros: 500n });
+  });
+
   it("carries a negative balance into the new allotment, one line per pool", () => {
     const m = Machine.open({ allotmentMicros: 100n, negativeLimitMicros: 25n });
     m.ok(m.charge(120n));

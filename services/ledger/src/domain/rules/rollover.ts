@@ -12,7 +12,8 @@ export function cycleGrantKey(accountId: string, unit: string, cycleStartMs: num
  * - each unit's limits follow the plan (and the account's overrides);
  * - the cycle's allotment is granted once (`monthly`, or `spend_cap` for a
  *   BYOM account's USD); a spend cap changed within the cycle is followed
- *   with an `adjust` entry on the cap pool;
+ *   with an `adjust` entry on the cap pool, and a move within the cycle to a
+ *   plan with a larger allotment raises the cycle's to it (`raiseAllotment`);
  * - on a new cycle, the previous cycle's pools close: unused allotment lapses
  *   (a `reset` entry back to `grants:`), a negative balance is carried into
  *   the new allotment (a `reset` entry from the new pool to the old one; with
@@ -33,6 +34,7 @@ export function rollOver(account: AccountState, command: RollOverCommand, ctx: B
   const cycleStartMs = kept ? previous.startMs : command.cycleStartMs;
   const cycleEndMs = kept ? previous.endMs : command.cycleEndMs;
   const cycle = { planId: command.planId, planVersion: command.planVersion, startMs: cycleStartMs, endMs: cycleEndMs };
+  const movedPlan = previous !== null && (previous.planId !== command.planId || previous.planVersion !== command.planVersion);
   // Only what changes is written: a repeated call writes nothing.
   if (!previous || previous.planId !== cycle.planId || previous.planVersion !== cycle.planVersion || previous.startMs !== cycleStartMs || previous.endMs !== cycleEndMs) {
     writes.push({ type: "cycle", accountId: id, cycle });
@@ -57,6 +59,7 @@ export function rollOver(account: AccountState, command: RollOverCommand, ctx: B
       } else if (cap) {
         newPool = cap;
         if (setup.kind === "spend_cap" && cap.grantedMicros !== setup.allotmentMicros) writes.push(...followCap(account, cap, setup.allotmentMicros, ctx));
+        if (setup.kind === "monthly" && movedPlan && setup.allotmentMicros > cap.grantedMicros) writes.push(...raiseAllotment(account, cap, setup.allotmentMicros, ctx));
       }
     }
     if (rolled) {
@@ -83,21 +86,39 @@ export function rollOver(account: AccountState, command: RollOverCommand, ctx: B
   return { rolled, cycleStartMs, writes };
 }
 
+/**
+ * A move within the cycle to a plan with a larger allotment (an upgrade): the
+ * cycle's monthly pool is given the difference at once, with a `grant` entry
+ * (`grants:` pays, as for the allotment), so an account out of credits that
+ * upgrades can go on before the cycle renews. A move to a smaller allotment
+ * takes nothing back; the next cycle grants the new plan's.
+ */
+function raiseAllotment(account: AccountState, pool: Pool, allotmentMicros: bigint, ctx: BatchContext): Write[] {
+  return changeGrant(account, pool, allotmentMicros - pool.grantedMicros, ctx, {
+    kind: "grant", counter: `grants:${account.accountId}`, reason: "plan changed: the cycle's allotment raised to the new plan's",
+  });
+}
+
+/** A spend cap changed within the cycle: the cap pool follows it with an `adjust` entry. */
 function followCap(account: AccountState, cap: Pool, capMicros: bigint, ctx: BatchContext): Write[] {
-  const diff = capMicros - cap.grantedMicros;
+  return changeGrant(account, cap, capMicros - cap.grantedMicros, ctx, { kind: "adjust", counter: `adjustments:${account.accountId}`, reason: "spend cap changed" });
+}
+
+/** What the rollover gives a pool (or takes): its entry against `counter`, and the pool's balance and grant moved alike. */
+function changeGrant(account: AccountState, pool: Pool, deltaMicros: bigint, ctx: BatchContext, entry: { kind: "grant" | "adjust"; counter: string; reason: string }): Write[] {
   return [
     {
       type: "entry",
       entry: {
-        entryId: ctx.ids.entryId(), accountId: account.accountId, kind: "adjust", unit: cap.unit, holdId: null, bucket: "", amountMicros: diff,
-        uncollectedMicros: 0n, attribution: {}, rateTableVersion: 0n, reason: "spend cap changed", actor: "system", traceId: traceOf(ctx).traceId, atMs: ctx.nowMs,
+        entryId: ctx.ids.entryId(), accountId: account.accountId, kind: entry.kind, unit: pool.unit, holdId: null, bucket: "", amountMicros: deltaMicros,
+        uncollectedMicros: 0n, attribution: {}, rateTableVersion: 0n, reason: entry.reason, actor: "system", traceId: traceOf(ctx).traceId, atMs: ctx.nowMs,
         lines: [
-          { ledgerAccount: `pool:${cap.poolId}`, poolId: cap.poolId, amountMicros: diff },
-          { ledgerAccount: `adjustments:${account.accountId}`, poolId: null, amountMicros: -diff },
+          { ledgerAccount: `pool:${pool.poolId}`, poolId: pool.poolId, amountMicros: deltaMicros },
+          { ledgerAccount: entry.counter, poolId: null, amountMicros: -deltaMicros },
         ],
       },
     },
-    { type: "poolChange", accountId: account.accountId, poolId: cap.poolId, balanceDeltaMicros: diff, grantedDeltaMicros: diff },
+    { type: "poolChange", accountId: account.accountId, poolId: pool.poolId, balanceDeltaMicros: deltaMicros, grantedDeltaMicros: deltaMicros },
   ];
 }
 
