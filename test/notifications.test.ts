@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { call } from "@tollgate/grpc-kit";
-import { entitlementsV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
+import { commonV1, entitlementsV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
 import { CallAuditLog, requestHash } from "@tollgate/db";
 import { startNotificationsService } from "@tollgate/notifications";
 import { createTestDatabase, errorDetails, eventually, type TestDatabase } from "@tollgate/testing";
@@ -323,6 +323,23 @@ describe("threshold alerts", () => {
 
     const banners = await call(platform.clients.notifications, platform.clients.notifications.listBanners, { accountId: "jump", includeDismissed: false });
     expect(banners.banners.map((b) => b.rule).sort()).toEqual(["usage_20", "usage_50", "usage_70"]);
+    await hook.stop();
+  });
+
+  it("takes the 'used all of your credits' banner down when a top-up gives room again, and puts it up at the next crossing", async () => {
+    const hook = await startWebhookReceiver(SECRET);
+    await account("topped", hook.url);
+    const { ledger, notifications } = platform.clients;
+    const shown = async () => (await call(notifications, notifications.listBanners, { accountId: "topped", includeDismissed: false })).banners.map((b) => b.rule).sort();
+    await spend("topped", "topped-1", 20); // 100 %
+    await eventually(async () => ((await shown()).includes("usage_100") ? true : undefined), 8_000, "the 100 % banner");
+    await call(ledger, ledger.grant, ledgerV1.GrantRequest.fromPartial({
+      accountId: "topped", poolKind: entitlementsV1.PoolKind.POOL_KIND_BONUS, unit: commonV1.Unit.UNIT_CREDITS, amountMicros: String(100 * CREDIT), reason: "top-up", actor: "support", idempotencyKey: "top-up",
+    }));
+    // 100 of 200 used: 100 %, 90 %, 80 % and 70 % no longer hold; 20 % and 50 % still do.
+    await eventually(async () => (JSON.stringify(await shown()) === JSON.stringify(["usage_20", "usage_50"]) ? true : undefined), 8_000, "the banners of the top-up");
+    await spend("topped", "topped-2", 20); // 200 of 200
+    await eventually(async () => ((await shown()).includes("usage_100") ? true : undefined), 8_000, "the 100 % banner again");
     await hook.stop();
   });
 

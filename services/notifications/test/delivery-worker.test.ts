@@ -119,9 +119,31 @@ describe("the notification log", () => {
 });
 
 describe("banners across cycles", () => {
+  const nobody: Recipients = { emails: [], adminEmails: [], webhooks: [], channelsByRule: {} };
+  const decided = (sequence: bigint, facts: LedgerEventFacts) =>
+    scope(() => store.recordEvent("test", sequence, decide(facts, DEFAULT_RULES, nobody), { traceId: "", traceparent: "" }));
+  const shownFor = (accountId: string) => async () => (await scope(() => store.banners(accountId, false))).map((b) => b.rule).sort();
+
+  it("takes down what a crossing put up when usage falls back below its threshold, and puts it up again at the next crossing", async () => {
+    const shown = shownFor("topped-up");
+    const cycle = "2026-11-01T00:00:00.000Z";
+    const crossed = (thresholdPercent: number) => ({ kind: "threshold_crossed" as const, accountId: "topped-up", unit: "credits" as const, thresholdPercent, percentUsed: thresholdPercent, cycle });
+    await decided(200n, crossed(50));
+    await decided(201n, crossed(100));
+    expect(await shown()).toEqual(["referral_prompt", "usage_100", "usage_50"]);
+    // A top-up: 100 % is no longer reached, 50 % still is.
+    await decided(202n, { kind: "usage_receded", accountId: "topped-up", unit: "credits", thresholdPercents: [100], percentUsed: 60, cycle });
+    expect(await shown()).toEqual(["referral_prompt", "usage_50"]);
+    await decided(203n, crossed(100));
+    expect(await shown()).toEqual(["referral_prompt", "usage_100", "usage_50"]);
+    // One the user dismissed stays dismissed.
+    const [fifty] = (await scope(() => store.banners("topped-up", false))).filter((b) => b.rule === "usage_50");
+    await scope(() => store.dismiss(fifty!.bannerId, "user"));
+    await decided(204n, crossed(50));
+    expect(await shown()).toEqual(["referral_prompt", "usage_100"]);
+  });
+
   it("takes down the previous cycle's banners when a new cycle starts, the fixed ones too, and keeps a budget's", async () => {
-    const nobody: Recipients = { emails: [], adminEmails: [], webhooks: [], channelsByRule: {} };
-    const decided = (sequence: bigint, facts: LedgerEventFacts) => scope(() => store.recordEvent("test", sequence, decide(facts, DEFAULT_RULES, nobody), { traceId: "", traceparent: "" }));
     const crossed = (cycle: string, thresholdPercent: number) => ({ kind: "threshold_crossed" as const, accountId: "cycler", unit: "credits" as const, thresholdPercent, percentUsed: thresholdPercent, cycle });
     const november = "2026-11-01T00:00:00.000Z";
     const december = "2026-12-01T00:00:00.000Z";
@@ -133,7 +155,7 @@ describe("banners across cycles", () => {
       kind: "budget_crossed", accountId: "cycler", sequence: 104n, budgetId: "credits/agent/bot", unit: "credits", scope: "agent", scopeId: "bot", mode: "hard",
       thresholdPercent: 100, percentUsed: 100, usedMicros: 10n, limitMicros: 10n,
     });
-    const shown = async () => (await scope(() => store.banners("cycler", false))).map((b) => b.rule).sort();
+    const shown = shownFor("cycler");
     expect(await shown()).toEqual(["budget_100", "free_credits_expired", "referral_prompt", "run_out_warning", "usage_100", "usage_50"]);
 
     await decided(105n, { kind: "cycle_started", accountId: "cycler", cycle: december });

@@ -74,8 +74,8 @@ import { expirePools } from "./rules/pool-expiry.js";
 import { reversal, reversedCharge } from "./rules/reversal.js";
 import { rollOver } from "./rules/rollover.js";
 import { pinnedElsewhere, runningCharge } from "./rules/running-total.js";
-import { crossings } from "./rules/thresholds.js";
-import { BUDGET_SCOPES, POOL_KINDS, type AccountState, type BatchContext, type LedgerState } from "./state.js";
+import { crossings, recessions } from "./rules/thresholds.js";
+import { BUDGET_SCOPES, POOL_KINDS, traceOf, type AccountState, type BatchContext, type LedgerState } from "./state.js";
 import { applyWrites, cloneAccount, type Line, type Write } from "./writes.js";
 
 /** The pool kinds a Grant makes. */
@@ -539,6 +539,24 @@ function balanceLimit(balanceMicros: bigint, addMicros: bigint, unit: string, wh
   );
 }
 
+/**
+ * After a change that gives a unit room again: the thresholds of the cycle it
+ * no longer reaches leave the crossed set, and a `usage_receded` event says
+ * so (rules/thresholds.ts `recessions`). Nothing when none recede.
+ */
+function receded(account: AccountState, unit: string, ctx: BatchContext, traceparent: string): Write[] {
+  const crossedPercents = account.units.get(unit)?.crossedPercents ?? [];
+  if (crossedPercents.length === 0 || !account.cycle) return [];
+  const totals = unitTotals(account, unit, ctx.nowMs);
+  const { crossed, receded: thresholds, percentUsed } = recessions({ allottedMicros: totals.grantedMicros, balanceMicros: totals.balanceMicros, crossedPercents });
+  if (thresholds.length === 0) return [];
+  const cycle = new Date(account.cycle.startMs).toISOString();
+  return [
+    { type: "crossed", accountId: account.accountId, unit, crossedPercents: crossed },
+    { type: "outbox", event: { accountId: account.accountId, kind: "usage_receded", traceparent, payload: { unit, threshold_percents: thresholds, percent_used: percentUsed, cycle } } },
+  ];
+}
+
 function grant(work: Work, c: GrantCommand, ctx: BatchContext): LedgerError | { value: AnswerOf["grant"] } {
   // Checked after the key: a replay answers the same once the expiry has passed.
   if (c.expiresAtMs !== null && c.expiresAtMs <= ctx.nowMs) return invalid("expires_at", "must be in the future");
@@ -553,6 +571,7 @@ function grant(work: Work, c: GrantCommand, ctx: BatchContext): LedgerError | { 
     ...(c.reload && c.reloadPriceUsdMicros !== undefined ? { reloadPriceUsdMicros: c.reloadPriceUsdMicros } : {}),
   }, ctx);
   work.add(granted.writes);
+  work.add(receded(a, c.unit, ctx, c.traceparent ?? ""));
   return { value: { poolId: granted.pool.poolId, entryId: already ? 0n : granted.entryId, balanceMicros: unitTotals(a, c.unit, ctx.nowMs).balanceMicros } };
 }
 
@@ -584,6 +603,7 @@ function adjust(work: Work, c: AdjustCommand, ctx: BatchContext): LedgerError | 
     // A correction of what the pool was given, not usage (rules/grants.ts).
     { type: "poolChange", accountId: a.accountId, poolId: pool.poolId, balanceDeltaMicros: c.amountMicros, grantedDeltaMicros: adjustedGrant(pool, c.amountMicros) },
   ]);
+  work.add(receded(a, pool.unit, ctx, c.traceparent ?? ""));
   return { value: { entryId, balanceMicros: unitTotals(a, pool.unit, ctx.nowMs).balanceMicros } };
 }
 
@@ -613,6 +633,7 @@ function reverse(work: Work, c: ReverseCommand, ctx: BatchContext): LedgerError 
     ...decided.returns.map(([poolId, micros]): Write => ({ type: "poolChange", accountId: a.accountId, poolId, balanceDeltaMicros: micros, grantedDeltaMicros: 0n })),
     ...reverseBudgets(a, charge, c.traceparent ?? ""),
   ]);
+  work.add(receded(a, charge.unit, ctx, c.traceparent ?? ""));
   return { value: { entryId, returnedMicros, balanceMicros: unitTotals(a, charge.unit, ctx.nowMs).balanceMicros } };
 }
 
@@ -679,6 +700,8 @@ function rollOverAccount(account: AccountState, c: RollOverCommand, ctx: BatchCo
   // A cycle already current writes nothing, not even the expiry: whether a process re-opens a cycle it knows open must not change the journal.
   if (rolled.writes.length === 0) return { result: { ok: true, value: { rolled: false, cycleStartMs: rolled.cycleStartMs }, replayed: false }, account, writes: [] };
   work.add(rolled.writes);
+  // Within the cycle, a larger plan's allotment gives room again (a new cycle cleared the crossed set itself).
+  if (!rolled.rolled) for (const unit of work.account.units.keys()) work.add(receded(work.account, unit, ctx, traceOf(ctx).traceparent));
   work.add(liftedByNewCycle(account, work.account));
   work.add(expirePools(work.account, ctx));
   return work.done({ rolled: rolled.rolled, cycleStartMs: rolled.cycleStartMs });

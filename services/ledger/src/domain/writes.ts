@@ -35,7 +35,7 @@ export interface Entry {
 
 export interface OutboxEvent {
   accountId: string;
-  kind: "threshold_crossed" | "budget_crossed" | "budget_lifted" | "pool_expired" | "pool_reloaded" | "work_stopped" | "deployment_changed" | "spend_cap_reached" | "negative_limit_reached" | "cycle_started";
+  kind: "threshold_crossed" | "budget_crossed" | "budget_lifted" | "pool_expired" | "pool_reloaded" | "work_stopped" | "deployment_changed" | "spend_cap_reached" | "negative_limit_reached" | "cycle_started" | "usage_receded";
   payload: Record<string, unknown>;
   traceparent: string;
 }

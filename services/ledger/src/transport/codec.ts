@@ -214,6 +214,14 @@ export function eventToProto(row: OutboxRow): ledgerV1.LedgerEvent {
       };
     case "spend_cap_reached":
       return { ...base, kind: { $case: "spendCapReached", spendCapReached: { capMicros: String(p.cap_micros), spentMicros: String(p.spent_micros), cycle: String(p.cycle) } } };
+    case "usage_receded":
+      return {
+        ...base,
+        kind: {
+          $case: "usageReceded",
+          usageReceded: { unit: unitOf(String(p.unit)), thresholdPercents: (row.payload.threshold_percents as number[]).map(Number), percentUsed: Number(p.percent_used), cycle: String(p.cycle) },
+        },
+      };
     case "cycle_started":
       return { ...base, kind: { $case: "cycleStarted", cycleStarted: { cycle: String(p.cycle) } } };
     case "pool_reloaded":

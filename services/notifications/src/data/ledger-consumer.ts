@@ -111,6 +111,10 @@ export function factsOf(event: ledgerV1.LedgerEvent): LedgerEventFacts | undefin
     }
     case "budgetLifted":
       return { kind: "budget_lifted", accountId: event.accountId, budgetId: event.kind.budgetLifted.budgetId };
+    case "usageReceded": {
+      const receded = event.kind.usageReceded;
+      return { kind: "usage_receded", accountId: event.accountId, unit: unitOf(receded.unit), thresholdPercents: receded.thresholdPercents, percentUsed: receded.percentUsed, cycle: receded.cycle };
+    }
     case "cycleStarted":
       return { kind: "cycle_started", accountId: event.accountId, cycle: event.kind.cycleStarted.cycle };
     default:

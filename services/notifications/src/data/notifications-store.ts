@@ -1,5 +1,5 @@
 import { newestFirstEntities, sql, type EntityManager, type IdempotencyTable, type NewestFirstCursor, type Paged } from "@tollgate/db";
-import { CYCLE_BANNER_RULES, type Decisions } from "../domain/rules.js";
+import { CYCLE_BANNER_RULES, RECEDED_BANNER_RULES, type Decisions } from "../domain/rules.js";
 import { BannerSchema, type Banner } from "./banner.entity.js";
 import { DeliverySchema, PreferencesSchema, type Delivery, type Preferences } from "./delivery.entity.js";
 
@@ -69,8 +69,11 @@ export class PostgresNotificationsStore implements NotificationsStore {
       for (const banner of decisions.banners) {
         await sql(
           em,
+          // A banner the ledger's events took down (usage that fell back below its threshold) is put up again by a new crossing.
           `insert into notifications.banners (account_id, rule, kind, message, unit, threshold_percent, dedup_key, trace_id, budget_id)
-           values (?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (dedup_key) do nothing`,
+           values (?, ?, ?, ?, ?, ?, ?, ?, ?)
+           on conflict (dedup_key) do update set dismissed_at = null, dismissed_by = null, trace_id = excluded.trace_id, created_at = now()
+            where notifications.banners.dismissed_by = 'ledger'`,
           [banner.accountId, banner.rule, banner.kind, banner.message, banner.unit, banner.thresholdPercent, banner.dedupKey, trace.traceId, banner.budgetId ?? null],
         );
       }
@@ -82,6 +85,19 @@ export class PostgresNotificationsStore implements NotificationsStore {
             where account_id = ? and budget_id = ? and dismissed_at is null`,
           [accountId, budgetId],
         );
+      }
+      if (decisions.receded) {
+        const { accountId, unit, cycle, thresholdPercents } = decisions.receded;
+        for (const percent of thresholdPercents) {
+          const rules = RECEDED_BANNER_RULES(percent);
+          await sql(
+            em,
+            `update notifications.banners set dismissed_at = now(), dismissed_by = 'ledger'
+              where account_id = ? and unit = ? and threshold_percent = ? and dismissed_at is null and strpos(dedup_key, ?) > 0
+                and rule in (${rules.map(() => "?").join(", ")})`,
+            [accountId, unit, percent, `:${cycle}:`, ...rules],
+          );
+        }
       }
       if (decisions.newCycle) {
         // Taken down as the ledger's doing, fixed ones too: the 100 % banner said the cycle's credits were used up.

@@ -22,7 +22,8 @@ export type LedgerEventFacts =
       thresholdPercent: number; percentUsed: number; usedMicros: bigint; limitMicros: bigint;
     }
   | { kind: "budget_lifted"; accountId: string; budgetId: string }
-  | { kind: "cycle_started"; accountId: string; cycle: string };
+  | { kind: "cycle_started"; accountId: string; cycle: string }
+  | { kind: "usage_receded"; accountId: string; unit: Unit; thresholdPercents: number[]; percentUsed: number; cycle: string };
 
 export interface PlanRules {
   bannerPercents: number[];
@@ -94,7 +95,12 @@ export interface Decisions {
   lifted?: { accountId: string; budgetId: string }[];
   /** A new cycle of the account: the banners earlier cycles' crossings put up (CYCLE_BANNER_RULES) no longer apply. */
   newCycle?: { accountId: string; cycle: string };
+  /** Thresholds of a unit's cycle usage fell back below: the banners their crossing put up (RECEDED_BANNER_RULES) no longer apply. */
+  receded?: { accountId: string; unit: Unit; cycle: string; thresholdPercents: number[] };
 }
+
+/** The banners a threshold's crossing puts up, each with the threshold's percent: taken down when usage falls back below it. */
+export const RECEDED_BANNER_RULES = (thresholdPercent: number): string[] => [`usage_${thresholdPercent}`, "upgrade_prompt", "referral_prompt"];
 
 /**
  * The banners that say something of one cycle only, taken down when the next
@@ -234,6 +240,9 @@ export function decide(event: LedgerEventFacts, rules: PlanRules, recipients: Re
   if (event.kind === "budget_crossed") return budgetCrossed(event, recipients);
   if (event.kind === "budget_lifted") return { banners: [], deliveries: [], lifted: [{ accountId: event.accountId, budgetId: event.budgetId }] };
   if (event.kind === "cycle_started") return { banners: [], deliveries: [], newCycle: { accountId: event.accountId, cycle: event.cycle } };
+  if (event.kind === "usage_receded") {
+    return { banners: [], deliveries: [], receded: { accountId: event.accountId, unit: event.unit, cycle: event.cycle, thresholdPercents: event.thresholdPercents } };
+  }
   if (event.kind === "pool_expired") {
     if (event.poolKind !== "free_grant") return { banners: [], deliveries: [] };
     const key = `${event.accountId}:${event.poolId}:free_credits_expired`;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { crossings } from "./thresholds.js";
+import { Machine } from "../fixtures.js";
+import { crossings, recessions } from "./thresholds.js";
 
 describe("threshold crossings", () => {
   const base = { allottedMicros: 100n, collectedMicros: 1n, thresholdPercents: [50, 80, 100], crossedPercents: [] as number[] };
@@ -19,5 +20,26 @@ describe("threshold crossings", () => {
   it("emits nothing for a charge that collected nothing or an account with no allotment", () => {
     expect(crossings({ ...base, balanceAfterMicros: 0n, collectedMicros: 0n }).events).toEqual([]);
     expect(crossings({ ...base, balanceAfterMicros: -5n, allottedMicros: 0n }).events).toEqual([]);
+  });
+});
+
+describe("threshold recessions", () => {
+  it("takes out of the crossed set the thresholds usage is now below, keeping one exactly reached", () => {
+    expect(recessions({ allottedMicros: 200n, balanceMicros: 100n, crossedPercents: [100, 50, 80] })).toEqual({ crossed: [50], receded: [80, 100], percentUsed: 50 });
+    expect(recessions({ allottedMicros: 100n, balanceMicros: 0n, crossedPercents: [50, 100] }).receded).toEqual([]);
+    expect(recessions({ allottedMicros: 0n, balanceMicros: 0n, crossedPercents: [50] }).receded).toEqual([]);
+  });
+
+  it("in the state machine: a grant after the 100 % crossing says it receded, and usage reaching 100 % again crosses it again", () => {
+    const m = Machine.open({ allotmentMicros: 100n, negativeLimitMicros: 0n, facts: { thresholdPercents: [50, 100] } });
+    m.ok(m.charge(100n));
+    const events = () => m.events.filter((e) => e.kind === "threshold_crossed" || e.kind === "usage_receded").map((e) => [e.kind, e.payload.threshold_percent ?? e.payload.threshold_percents]);
+    expect(events()).toEqual([["threshold_crossed", 50], ["threshold_crossed", 100]]);
+    m.ok(m.grant(100n, { traceparent: "00-top-up-01" }));
+    expect(m.events.at(-1)).toMatchObject({ kind: "usage_receded", traceparent: "00-top-up-01", payload: { unit: "credits", threshold_percents: [100], percent_used: 50 } });
+    expect(m.account.units.get("credits")!.crossedPercents).toEqual([50]);
+    m.ok(m.charge(1n)); // usage only: nothing recedes
+    m.ok(m.charge(100n));
+    expect(events()).toEqual([["threshold_crossed", 50], ["threshold_crossed", 100], ["usage_receded", [100]], ["threshold_crossed", 100]]);
   });
 });

@@ -1,4 +1,23 @@
 /**
+ * Thresholds that no longer hold, after a change that gave the unit room
+ * again (a grant, an Adjust up, a reversal, a larger plan's allotment): the
+ * crossed ones usage is now below (used × 100 < threshold × allotted). They
+ * leave the crossed set, so usage reaching one again crosses it again.
+ */
+export function recessions(input: { allottedMicros: bigint; balanceMicros: bigint; crossedPercents: readonly number[] }): { crossed: number[]; receded: number[]; percentUsed: number } {
+  const { allottedMicros, balanceMicros, crossedPercents } = input;
+  if (allottedMicros <= 0n) return { crossed: [...crossedPercents], receded: [], percentUsed: 0 };
+  const usedMicros = allottedMicros - balanceMicros;
+  const below = (threshold: number) => usedMicros * 100n < BigInt(threshold) * allottedMicros;
+  const percent = usedMicros <= 0n ? 0n : (usedMicros * 100n) / allottedMicros;
+  return {
+    crossed: crossedPercents.filter((threshold) => !below(threshold)),
+    receded: crossedPercents.filter(below).sort((x, y) => x - y),
+    percentUsed: Number(percent > 100_000n ? 100_000n : percent),
+  };
+}
+
+/**
  * Threshold crossings: a charge that collects something emits
  * `threshold_crossed` for every plan threshold the cycle's usage has reached
  * (used × 100 ≥ threshold × allotted) and that was not crossed before this

@@ -1556,6 +1556,22 @@ export interface ThresholdCrossed {
   cycle: string;
 }
 
+/**
+ * Usage fell back below thresholds the cycle had crossed: a grant, a support
+ * Adjust up, a reversal or a move to a plan with a larger allotment gave the
+ * unit room again. Those thresholds count as not crossed (usage reaching one
+ * again crosses it again), and what their crossing put up (the 100 % banner
+ * "you have used all of your credits") no longer applies.
+ */
+export interface UsageReceded {
+  unit: Unit;
+  /** The thresholds no longer reached, ascending. */
+  thresholdPercents: number[];
+  percentUsed: number;
+  /** The cycle's start, as in ThresholdCrossed. */
+  cycle: string;
+}
+
 export interface PoolExpired {
   poolId: string;
   kind: PoolKind;
@@ -1686,6 +1702,7 @@ export interface LedgerEvent {
     | { $case: "poolReloaded"; poolReloaded: PoolReloaded }
     | { $case: "negativeLimitReached"; negativeLimitReached: NegativeLimitReached }
     | { $case: "cycleStarted"; cycleStarted: CycleStarted }
+    | { $case: "usageReceded"; usageReceded: UsageReceded }
     | { $case: "budgetCrossed"; budgetCrossed: BudgetCrossed }
     | { $case: "budgetLifted"; budgetLifted: BudgetLifted }
     | undefined;
@@ -11903,6 +11920,145 @@ export const ThresholdCrossed: MessageFns<ThresholdCrossed> = {
   },
 };
 
+function createBaseUsageReceded(): UsageReceded {
+  return { unit: 0, thresholdPercents: [], percentUsed: 0, cycle: "" };
+}
+
+export const UsageReceded: MessageFns<UsageReceded> = {
+  encode(message: UsageReceded, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.unit !== 0) {
+      writer.uint32(8).int32(message.unit);
+    }
+    if (message.thresholdPercents.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.thresholdPercents) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    if (message.percentUsed !== 0) {
+      writer.uint32(24).int32(message.percentUsed);
+    }
+    if (message.cycle !== "") {
+      writer.uint32(34).string(message.cycle);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UsageReceded {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUsageReceded();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.unit = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.thresholdPercents.push(reader.int32());
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.thresholdPercents.push(reader.int32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.percentUsed = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.cycle = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UsageReceded {
+    return {
+      unit: isSet(object.unit) ? unitFromJSON(object.unit) : 0,
+      thresholdPercents: globalThis.Array.isArray(object?.thresholdPercents)
+        ? object.thresholdPercents.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.threshold_percents)
+        ? object.threshold_percents.map((e: any) => globalThis.Number(e))
+        : [],
+      percentUsed: isSet(object.percentUsed)
+        ? globalThis.Number(object.percentUsed)
+        : isSet(object.percent_used)
+        ? globalThis.Number(object.percent_used)
+        : 0,
+      cycle: isSet(object.cycle) ? globalThis.String(object.cycle) : "",
+    };
+  },
+
+  toJSON(message: UsageReceded): unknown {
+    const obj: any = {};
+    if (message.unit !== 0) {
+      obj.unit = unitToJSON(message.unit);
+    }
+    if (message.thresholdPercents?.length) {
+      obj.thresholdPercents = message.thresholdPercents.map((e) => Math.round(e));
+    }
+    if (message.percentUsed !== 0) {
+      obj.percentUsed = Math.round(message.percentUsed);
+    }
+    if (message.cycle !== "") {
+      obj.cycle = message.cycle;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UsageReceded>): UsageReceded {
+    return UsageReceded.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UsageReceded>): UsageReceded {
+    const message = createBaseUsageReceded();
+    message.unit = object.unit ?? 0;
+    message.thresholdPercents = object.thresholdPercents?.map((e) => e) || [];
+    message.percentUsed = object.percentUsed ?? 0;
+    message.cycle = object.cycle ?? "";
+    return message;
+  },
+};
+
 function createBasePoolExpired(): PoolExpired {
   return { poolId: "", kind: 0, expiredMicros: "0" };
 }
@@ -13218,6 +13374,9 @@ export const LedgerEvent: MessageFns<LedgerEvent> = {
       case "cycleStarted":
         CycleStarted.encode(message.kind.cycleStarted, writer.uint32(138).fork()).join();
         break;
+      case "usageReceded":
+        UsageReceded.encode(message.kind.usageReceded, writer.uint32(146).fork()).join();
+        break;
       case "budgetCrossed":
         BudgetCrossed.encode(message.kind.budgetCrossed, writer.uint32(322).fork()).join();
         break;
@@ -13349,6 +13508,14 @@ export const LedgerEvent: MessageFns<LedgerEvent> = {
             message.kind = { $case: "cycleStarted", cycleStarted: CycleStarted.decode(reader, reader.uint32()) };
             continue;
           }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.kind = { $case: "usageReceded", usageReceded: UsageReceded.decode(reader, reader.uint32()) };
+            continue;
+          }
           case 40: {
             if (tag !== 322) {
               break;
@@ -13429,6 +13596,10 @@ export const LedgerEvent: MessageFns<LedgerEvent> = {
         ? { $case: "cycleStarted", cycleStarted: CycleStarted.fromJSON(object.cycleStarted) }
         : isSet(object.cycle_started)
         ? { $case: "cycleStarted", cycleStarted: CycleStarted.fromJSON(object.cycle_started) }
+        : isSet(object.usageReceded)
+        ? { $case: "usageReceded", usageReceded: UsageReceded.fromJSON(object.usageReceded) }
+        : isSet(object.usage_receded)
+        ? { $case: "usageReceded", usageReceded: UsageReceded.fromJSON(object.usage_receded) }
         : isSet(object.budgetCrossed)
         ? { $case: "budgetCrossed", budgetCrossed: BudgetCrossed.fromJSON(object.budgetCrossed) }
         : isSet(object.budget_crossed)
@@ -13471,6 +13642,8 @@ export const LedgerEvent: MessageFns<LedgerEvent> = {
       obj.negativeLimitReached = NegativeLimitReached.toJSON(message.kind.negativeLimitReached);
     } else if (message.kind?.$case === "cycleStarted") {
       obj.cycleStarted = CycleStarted.toJSON(message.kind.cycleStarted);
+    } else if (message.kind?.$case === "usageReceded") {
+      obj.usageReceded = UsageReceded.toJSON(message.kind.usageReceded);
     } else if (message.kind?.$case === "budgetCrossed") {
       obj.budgetCrossed = BudgetCrossed.toJSON(message.kind.budgetCrossed);
     } else if (message.kind?.$case === "budgetLifted") {
@@ -13546,6 +13719,12 @@ export const LedgerEvent: MessageFns<LedgerEvent> = {
       case "cycleStarted": {
         if (object.kind?.cycleStarted !== undefined && object.kind?.cycleStarted !== null) {
           message.kind = { $case: "cycleStarted", cycleStarted: CycleStarted.fromPartial(object.kind.cycleStarted) };
+        }
+        break;
+      }
+      case "usageReceded": {
+        if (object.kind?.usageReceded !== undefined && object.kind?.usageReceded !== null) {
+          message.kind = { $case: "usageReceded", usageReceded: UsageReceded.fromPartial(object.kind.usageReceded) };
         }
         break;
       }
