@@ -118,12 +118,29 @@ describe("the upgrade prompt of a free tier", () => {
     const published = await call(entitlements, entitlements.getPlan, { planId: "free-unprompted", version: "0" });
     expect(published.plan?.thresholds?.upgradePromptPercent).toBe(75);
     await account("free-unprompted", "free-unprompted");
+    // The upgrade button shows on a free tier before any usage (seed 002: "always visible for free tier users").
+    expect(await call(notifications, notifications.listBanners, { accountId: "free-unprompted", includeDismissed: false })).toMatchObject({ showUpgradePrompt: true, showReferralPrompt: false });
     await call(ledger, ledger.charge, L.ChargeRequest.fromPartial({ accountId: "free-unprompted", usage: reply("five", 16), final: true, idempotencyKey: "free-80" })); // 80 of 100
     const banners = await eventually(async () => {
       const listed = await call(notifications, notifications.listBanners, { accountId: "free-unprompted", includeDismissed: false });
       return listed.banners.some((b) => b.rule === "upgrade_prompt") ? listed.banners : undefined;
     }, 5_000, "the upgrade prompt");
     expect(banners.find((b) => b.rule === "upgrade_prompt")?.thresholdPercent).toBe(75);
+  });
+
+  it("shows on a paid plan once the cycle's usage reaches the plan's percent, and the referral invite at its own", async () => {
+    await plan("paid-prompted", { allotments: [credits(100)], thresholds: E.NotificationThresholds.fromPartial({ bannerPercents: [50], upgradePromptPercent: 75, referralPromptPercent: 50 }) });
+    const { ledger, notifications } = platform.clients;
+    await account("paid-prompted", "paid-prompted");
+    const prompts = async () => {
+      const { showUpgradePrompt, showReferralPrompt } = await call(notifications, notifications.listBanners, { accountId: "paid-prompted", includeDismissed: false });
+      return { showUpgradePrompt, showReferralPrompt };
+    };
+    expect(await prompts()).toEqual({ showUpgradePrompt: false, showReferralPrompt: false });
+    await call(ledger, ledger.charge, L.ChargeRequest.fromPartial({ accountId: "paid-prompted", usage: reply("five", 12), final: true, idempotencyKey: "paid-60" })); // 60 of 100
+    expect(await prompts()).toEqual({ showUpgradePrompt: false, showReferralPrompt: true });
+    await call(ledger, ledger.charge, L.ChargeRequest.fromPartial({ accountId: "paid-prompted", usage: reply("five", 4), final: true, idempotencyKey: "paid-80" })); // 80 of 100
+    expect(await prompts()).toEqual({ showUpgradePrompt: true, showReferralPrompt: true });
   });
 });
 

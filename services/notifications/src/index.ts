@@ -13,7 +13,7 @@ import { LedgerConsumer } from "./data/ledger-consumer.js";
 import { migrations } from "./data/migrations/index.js";
 import { IDEMPOTENCY_KEYS, PostgresNotificationsStore } from "./data/notifications-store.js";
 import { projectRunOut } from "@tollgate/projection";
-import { DEFAULT_RULES, decide, runOutWarning, type PlanRules, type Recipients } from "./domain/rules.js";
+import { DEFAULT_RULES, decide, promptsShown, runOutWarning, type PlanRules, type Recipients } from "./domain/rules.js";
 import { NotificationsMetrics } from "./metrics.js";
 import { notificationsHandlers } from "./transport/notifications-handlers.js";
 
@@ -97,8 +97,8 @@ export async function startNotificationsService(options: NotificationsServiceOpt
     (channel, outcome) => metrics.delivery(channel, outcome),
   );
 
-  /** The account's plan rules and who hears about it. */
-  async function audience(accountId: string): Promise<{ rules: PlanRules; recipients: Recipients }> {
+  /** The account (its admins) and its plan's notification rules. */
+  async function planOf(accountId: string): Promise<{ account: entitlementsV1.Account | undefined; rules: PlanRules }> {
     const { account, plan } = await upstream(call(entitlements, entitlements.getAccount, { accountId }));
     const t = plan?.thresholds;
     const rules: PlanRules = t
@@ -110,7 +110,12 @@ export async function startNotificationsService(options: NotificationsServiceOpt
           freeTier: plan?.freeTier ?? false,
         }
       : DEFAULT_RULES;
-    const preferences = await store.preferences(accountId);
+    return { account, rules };
+  }
+
+  /** The account's plan rules and who hears about it. */
+  async function audience(accountId: string): Promise<{ rules: PlanRules; recipients: Recipients }> {
+    const [{ account, rules }, preferences] = await Promise.all([planOf(accountId), store.preferences(accountId)]);
     return {
       rules,
       recipients: {
@@ -139,12 +144,22 @@ export async function startNotificationsService(options: NotificationsServiceOpt
           new Date(),
         )
       : undefined;
+    const granted = BigInt(main?.grantedMicros ?? "0");
+    const used = granted - BigInt(main?.balanceMicros ?? "0");
     return {
       statusIcon: main?.statusIcon ?? ledgerV1.StatusIcon.STATUS_ICON_UNSPECIFIED,
       willRunOut: runOutAt !== undefined,
       runOutAt,
       cycleEnd,
+      /** Of the main unit's cycle allotment (the thresholds' measure), whole percent. */
+      percentUsed: granted > 0n && used > 0n ? Number((used * 100n) / granted) : 0,
     };
+  }
+
+  /** What ListBanners serves beside the banners: the ledger's state and the prompts it shows. */
+  async function bannerState(accountId: string) {
+    const [state, { rules }] = await Promise.all([accountState(accountId), planOf(accountId)]);
+    return { ...state, prompts: promptsShown(rules, state.percentUsed) };
   }
 
   const consumer = new LedgerConsumer(ledger, store, scope, async (event) => {
@@ -174,7 +189,7 @@ export async function startNotificationsService(options: NotificationsServiceOpt
       {
         name: "tollgate.notifications.v1.NotificationsService",
         definition: notificationsV1.NotificationsServiceService,
-        implementation: notificationsHandlers(store, idempotency, worker, accountState, { scope }, new OutboundAddressPolicy(options.webhookAllowedNetworks ?? []), async (accountId) => {
+        implementation: notificationsHandlers(store, idempotency, worker, bannerState, { scope }, new OutboundAddressPolicy(options.webhookAllowedNetworks ?? []), async (accountId) => {
           await upstream(call(entitlements, entitlements.getAccount, { accountId }));
         }),
       },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_RULES, decide, nextAttempt, runOutWarning, type Recipients } from "./rules.js";
+import { DEFAULT_RULES, decide, nextAttempt, promptsShown, runOutWarning, type Recipients } from "./rules.js";
 
 const recipients: Recipients = {
   emails: ["admin@acme.example"],
@@ -96,5 +96,16 @@ describe("notification rules", () => {
       expect(decisions.banners[0]!.message).toBe("At the current rate your credits will run out on 2026-11-22, before the cycle ends on 2026-12-01. Upgrade to keep going.");
       expect(decisions.deliveries.map((d) => [d.channel, d.payload.data.run_out_at])).toEqual([["webhook", "2026-11-22T12:00:00.000Z"]]);
     });
+  });
+});
+
+describe("in-product prompts", () => {
+  it("shows the upgrade button always on a free tier, otherwise from the plan's percent; the referral invite from its own; 0 is none", () => {
+    const paid = { freeTier: false, upgradePromptPercent: 75, referralPromptPercent: 50 };
+    expect(promptsShown(paid, 0)).toEqual({ upgrade: false, referral: false });
+    expect(promptsShown(paid, 50)).toEqual({ upgrade: false, referral: true });
+    expect(promptsShown(paid, 75)).toEqual({ upgrade: true, referral: true });
+    expect(promptsShown({ ...paid, freeTier: true }, 0)).toEqual({ upgrade: true, referral: false });
+    expect(promptsShown({ freeTier: false, upgradePromptPercent: 0, referralPromptPercent: 0 }, 100)).toEqual({ upgrade: false, referral: false });
   });
 });

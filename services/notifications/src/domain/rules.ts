@@ -133,6 +133,17 @@ function deliveriesFor(
   return drafts;
 }
 
+/**
+ * Which in-product prompts show now (seed 002's usage bar): the upgrade
+ * button always on a free tier, otherwise from the plan's upgrade percent of
+ * the cycle's credits used; the referral invite from its percent. A percent
+ * of 0 is none.
+ */
+export function promptsShown(rules: Pick<PlanRules, "freeTier" | "upgradePromptPercent" | "referralPromptPercent">, percentUsed: number): { upgrade: boolean; referral: boolean } {
+  const reached = (percent: number) => percent > 0 && percentUsed >= percent;
+  return { upgrade: rules.freeTier || reached(rules.upgradePromptPercent), referral: reached(rules.referralPromptPercent) };
+}
+
 /** What one ledger event produces: banners, and one delivery per recipient and channel. */
 export function decide(event: LedgerEventFacts, rules: PlanRules, recipients: Recipients): Decisions {
   if (event.kind === "deployment_changed") {

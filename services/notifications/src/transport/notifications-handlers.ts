@@ -86,7 +86,7 @@ function preferencesToProto(accountId: string, preferences: Preferences | null):
 }
 
 /** The ledger's view of an account's state that is served beside its banners (the icon is computed in the ledger only). */
-export type AccountState = (accountId: string) => Promise<{ statusIcon: ledgerV1.StatusIcon; willRunOut: boolean }>;
+export type AccountState = (accountId: string) => Promise<{ statusIcon: ledgerV1.StatusIcon; willRunOut: boolean; prompts: { upgrade: boolean; referral: boolean } }>;
 
 export function notificationsHandlers(
   store: NotificationsStore,
@@ -103,7 +103,10 @@ export function notificationsHandlers(
     listBanners: unary(async (request: notificationsV1.ListBannersRequest) => {
       if (!request.accountId) throw new InvalidArgumentError("account_id", "is required");
       const [banners, state] = await Promise.all([store.banners(request.accountId, request.includeDismissed), accountState(request.accountId)]);
-      return { banners: banners.map(bannerToProto), statusIcon: state.statusIcon, willRunOutBeforeCycleEnd: state.willRunOut };
+      return {
+        banners: banners.map(bannerToProto), statusIcon: state.statusIcon, willRunOutBeforeCycleEnd: state.willRunOut,
+        showUpgradePrompt: state.prompts.upgrade, showReferralPrompt: state.prompts.referral,
+      };
     }, options),
 
     dismissBanner: unary(async (request: notificationsV1.DismissBannerRequest, context) => {

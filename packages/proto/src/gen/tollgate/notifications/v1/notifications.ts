@@ -173,6 +173,17 @@ export interface ListBannersResponse {
   statusIcon: StatusIcon;
   /** True when, at the current rate, the account runs out before its cycle ends. */
   willRunOutBeforeCycleEnd: boolean;
+  /**
+   * Whether the product shows its upgrade button now: always on a free-tier
+   * plan; otherwise once the cycle's credit usage reached the plan's upgrade
+   * prompt percent (none set: never).
+   */
+  showUpgradePrompt: boolean;
+  /**
+   * Whether the product shows its referral invite now: once the cycle's credit
+   * usage reached the plan's referral prompt percent (none set: never).
+   */
+  showReferralPrompt: boolean;
 }
 
 export interface DismissBannerRequest {
@@ -654,7 +665,13 @@ export const ListBannersRequest: MessageFns<ListBannersRequest> = {
 };
 
 function createBaseListBannersResponse(): ListBannersResponse {
-  return { banners: [], statusIcon: 0, willRunOutBeforeCycleEnd: false };
+  return {
+    banners: [],
+    statusIcon: 0,
+    willRunOutBeforeCycleEnd: false,
+    showUpgradePrompt: false,
+    showReferralPrompt: false,
+  };
 }
 
 export const ListBannersResponse: MessageFns<ListBannersResponse> = {
@@ -667,6 +684,12 @@ export const ListBannersResponse: MessageFns<ListBannersResponse> = {
     }
     if (message.willRunOutBeforeCycleEnd !== false) {
       writer.uint32(24).bool(message.willRunOutBeforeCycleEnd);
+    }
+    if (message.showUpgradePrompt !== false) {
+      writer.uint32(32).bool(message.showUpgradePrompt);
+    }
+    if (message.showReferralPrompt !== false) {
+      writer.uint32(40).bool(message.showReferralPrompt);
     }
     return writer;
   },
@@ -708,6 +731,22 @@ export const ListBannersResponse: MessageFns<ListBannersResponse> = {
             message.willRunOutBeforeCycleEnd = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.showUpgradePrompt = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.showReferralPrompt = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -733,6 +772,16 @@ export const ListBannersResponse: MessageFns<ListBannersResponse> = {
         : isSet(object.will_run_out_before_cycle_end)
         ? globalThis.Boolean(object.will_run_out_before_cycle_end)
         : false,
+      showUpgradePrompt: isSet(object.showUpgradePrompt)
+        ? globalThis.Boolean(object.showUpgradePrompt)
+        : isSet(object.show_upgrade_prompt)
+        ? globalThis.Boolean(object.show_upgrade_prompt)
+        : false,
+      showReferralPrompt: isSet(object.showReferralPrompt)
+        ? globalThis.Boolean(object.showReferralPrompt)
+        : isSet(object.show_referral_prompt)
+        ? globalThis.Boolean(object.show_referral_prompt)
+        : false,
     };
   },
 
@@ -747,6 +796,12 @@ export const ListBannersResponse: MessageFns<ListBannersResponse> = {
     if (message.willRunOutBeforeCycleEnd !== false) {
       obj.willRunOutBeforeCycleEnd = message.willRunOutBeforeCycleEnd;
     }
+    if (message.showUpgradePrompt !== false) {
+      obj.showUpgradePrompt = message.showUpgradePrompt;
+    }
+    if (message.showReferralPrompt !== false) {
+      obj.showReferralPrompt = message.showReferralPrompt;
+    }
     return obj;
   },
 
@@ -758,6 +813,8 @@ export const ListBannersResponse: MessageFns<ListBannersResponse> = {
     message.banners = object.banners?.map((e) => Banner.fromPartial(e)) || [];
     message.statusIcon = object.statusIcon ?? 0;
     message.willRunOutBeforeCycleEnd = object.willRunOutBeforeCycleEnd ?? false;
+    message.showUpgradePrompt = object.showUpgradePrompt ?? false;
+    message.showReferralPrompt = object.showReferralPrompt ?? false;
     return message;
   },
 };
