@@ -43,6 +43,16 @@ describe("notification rules", () => {
     expect(reached(30_000_000n, -30_000_000n)).toContain("is at -30 credits, its negative limit (−30).");
   });
 
+  it("emails the admins that the balance reached its negative limit (running work stops), beside the chosen recipients, whatever the channel preferences", () => {
+    const chosen: Recipients = { ...recipients, emails: ["billing@acme.example"], adminEmails: ["admin@acme.example"], channelsByRule: { negative_limit_reached: ["webhook"] } };
+    const decisions = decide({
+      kind: "negative_limit_reached", accountId: "acme", sequence: 6n, unit: "credits", balanceMicros: 0n, negativeLimitMicros: 0n, uncollectedMicros: 0n, cycle: "2026-12",
+    }, DEFAULT_RULES, chosen);
+    expect(decisions.deliveries.map((d) => [d.channel, d.recipient])).toEqual([
+      ["email", "admin@acme.example"], ["email", "billing@acme.example"], ["webhook", "https://hooks.acme.example/tollgate"],
+    ]);
+  });
+
   it("tells the admins why work stopped", () => {
     const decisions = decide(
       { kind: "work_stopped", accountId: "acme", sequence: 9n, runId: "", deploymentId: "guard-1", message: "You've used all your available credits." },

@@ -112,6 +112,11 @@ export const RECEDED_BANNER_RULES = (thresholdPercent: number): string[] => [`us
  */
 export const CYCLE_BANNER_RULES = { prefix: "usage_", rules: ["upgrade_prompt", "referral_prompt", "run_out_warning", "free_credits_expired"] } as const;
 
+/** For what stops the account's work or spend: the admins and the chosen recipients by email, and the webhooks, whatever the channel preferences. */
+function alwaysToAdmins(recipients: Recipients): Recipients {
+  return { emails: [...new Set([...recipients.adminEmails, ...recipients.emails])], adminEmails: [], webhooks: recipients.webhooks, channelsByRule: {} };
+}
+
 function deliveriesFor(
   base: { accountId: string; rule: string; key: string; type: string; subject: string; text: string; data: Record<string, unknown> },
   recipients: Recipients,
@@ -169,8 +174,7 @@ export function decide(event: LedgerEventFacts, rules: PlanRules, recipients: Re
     };
   }
   if (event.kind === "spend_cap_reached") {
-    // Always to the admins by email and webhook, whatever the plan's thresholds and the channel preferences; once per cycle.
-    const always = { emails: [...new Set([...recipients.adminEmails, ...recipients.emails])], adminEmails: [], webhooks: recipients.webhooks, channelsByRule: {} };
+    // Whatever the plan's thresholds and the channel preferences; once per cycle.
     return {
       banners: [],
       deliveries: deliveriesFor(
@@ -180,13 +184,13 @@ export function decide(event: LedgerEventFacts, rules: PlanRules, recipients: Re
           text: `Account ${event.accountId} has spent ${usd(event.spentMicros)} of its ${usd(event.capMicros)} monthly AI spend cap. New requests are blocked until the cap is raised or the next cycle starts.`,
           data: { cap_micros: event.capMicros.toString(), spent_micros: event.spentMicros.toString(), cycle: event.cycle },
         },
-        always,
+        alwaysToAdmins(recipients),
         ["email", "webhook"],
       ),
     };
   }
   if (event.kind === "negative_limit_reached") {
-    // Once per crossing (the ledger's rule); the event's sequence keys it. To the recipients the account chose, as usage emails go.
+    // Once per crossing (the ledger's rule); the event's sequence keys it. The admins are told (SPEC: running work stops), whatever the preferences.
     const unit = UNIT_LABEL[event.unit];
     return {
       banners: [],
@@ -201,7 +205,7 @@ export function decide(event: LedgerEventFacts, rules: PlanRules, recipients: Re
             uncollected_micros: event.uncollectedMicros.toString(), cycle: event.cycle,
           },
         },
-        recipients,
+        alwaysToAdmins(recipients),
         ["email", "webhook"],
       ),
     };
