@@ -119,7 +119,9 @@ describe("refused at the edge, naming the field", () => {
     expect(far.fieldViolations[0]?.field).toBe("expires_at");
     // An offset, text, and tokens shaped like a cursor but edited: a time that is not whole microseconds, a missing id, an object.
     const edited = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
-    for (const pageToken of ["-1", "abc", "1e3", "99999999999999999999", edited(["1.5", "valid", "h"]), edited(["1", "valid", ""]), edited({ at: "1" }), `${edited(["1", "valid", "h"])}=`]) {
+    for (const pageToken of ["-1", "abc", "1e3", "99999999999999999999", edited(["1.5", "valid", "h"]), edited(["1", "valid", ""]), edited({ at: "1" }), `${edited(["1", "valid", "h"])}=`,
+      // Well formed, with a hold id that is not a UUID or an account id with a control character: refused before any query.
+      edited(["1", "valid", "h"]), edited(["1", "val\u0000id", "00000000-0000-4000-8000-000000000000"])]) {
       const details = await refusal(call(ledger, ledger.listHolds, { accountId: "valid", status: 0, page: { pageSize: 10, pageToken } }));
       expect(details, pageToken).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "page.page_token" }] });
     }

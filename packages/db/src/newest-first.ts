@@ -49,20 +49,27 @@ export function newestFirst(idColumn: string, cursor: NewestFirstCursor | undefi
   if (!cursor) return { orderBy };
   const at = "(timestamptz 'epoch' + ?::bigint * interval '1 microsecond')";
   const micros = String(cursor.createdAtMicros);
-  return { orderBy, after: { sql: `(created_at < ${at} or (created_at = ${at} and (account_id, ${idColumn}) > (?, ?)))`, params: [micros, micros, cursor.accountId, cursor.id] } };
+  // The first bound lets the (account_id, created_at desc) index start at the cursor instead of reading the newer rows to drop them.
+  return {
+    orderBy,
+    after: { sql: `created_at <= ${at} and (created_at < ${at} or (account_id, ${idColumn}) > (?, ?))`, params: [micros, micros, cursor.accountId, cursor.id] },
+  };
 }
 
 /**
  * A page of a newest-first list of entities: the page's ids and exact times
  * first (one query on `table`, an index on `(account_id, created_at desc)`
  * serving one account), then the entities by id through `load`, in the page's
- * order (a row gone in between is left out).
+ * order. A row deleted in between (a delivery pruned) would shorten the page
+ * and hide that more follow, so the page is read again then (up to 3 times,
+ * then without the rows gone).
  */
 export async function newestFirstEntities<T>(
   em: EntityManager,
   query: { table: string; idColumn: string; conditions: (Condition | false | undefined | "")[]; after?: NewestFirstCursor; limit: number },
   load: (ids: string[]) => Promise<T[]>,
   idOf: (entity: T) => string,
+  attempts = 3,
 ): Promise<Paged<T>[]> {
   const { orderBy, after } = newestFirst(query.idColumn, query.after);
   const where = whereAll([...query.conditions, after]);
@@ -75,6 +82,7 @@ export async function newestFirstEntities<T>(
       em.getTransactionContext(),
     )) as { id: string; account_id: string; created_micros: string }[];
   const byId = new Map((keys.length ? await load(keys.map((key) => key.id)) : []).map((entity) => [idOf(entity), entity]));
+  if (byId.size < keys.length && attempts > 1) return newestFirstEntities(em, query, load, idOf, attempts - 1);
   return keys.flatMap((key) => {
     const entity = byId.get(key.id);
     return entity ? [withCursor(entity, key, key.id)] : [];

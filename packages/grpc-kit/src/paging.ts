@@ -33,8 +33,15 @@ export function cursorToken(cursor: NewestFirstCursor): string {
   return Buffer.from(JSON.stringify([String(cursor.createdAtMicros), cursor.accountId, cursor.id])).toString("base64url");
 }
 
-/** The cursor a page token stands for; undefined for "" (the first page), INVALID_ARGUMENT for anything this service did not hand out. */
-export function tokenCursor(token: string | undefined): NewestFirstCursor | undefined {
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The cursor a page token stands for; undefined for "" (the first page),
+ * INVALID_ARGUMENT for anything this service did not hand out. `ids`:
+ * `uuid` for a list keyed by UUIDs (holds, notifications), so an edited
+ * token never reaches the database as a malformed value.
+ */
+export function tokenCursor(token: string | undefined, ids: "uuid" | "text" = "text"): NewestFirstCursor | undefined {
   if (!token) return undefined;
   let parts: unknown;
   try {
@@ -44,7 +51,8 @@ export function tokenCursor(token: string | undefined): NewestFirstCursor | unde
   }
   if (!Array.isArray(parts) || parts.length !== 3 || !parts.every((part) => typeof part === "string")) throw new InvalidArgumentError("page.page_token", NOT_OUR_TOKEN);
   const [micros, accountId, id] = parts as [string, string, string];
-  if (!/^\d{1,17}$/.test(micros) || !accountId || !id) throw new InvalidArgumentError("page.page_token", NOT_OUR_TOKEN);
+  const text = (part: string) => part.length > 0 && part.length <= 128 && !/\p{Cc}/u.test(part);
+  if (!/^\d{1,17}$/.test(micros) || !text(accountId) || !text(id) || (ids === "uuid" && !UUID.test(id))) throw new InvalidArgumentError("page.page_token", NOT_OUR_TOKEN);
   return { createdAtMicros: BigInt(micros), accountId, id };
 }
 

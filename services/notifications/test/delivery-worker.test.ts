@@ -143,7 +143,7 @@ describe("banners across cycles", () => {
     expect(await shown()).toEqual(["referral_prompt", "usage_100"]);
   });
 
-  it("takes down the previous cycle's banners when a new cycle starts, the fixed ones too, and keeps a budget's", async () => {
+  it("takes down the previous cycle's banners when a new cycle starts, the fixed 100 % one too, and keeps a budget's and 'free credits expired'", async () => {
     const crossed = (cycle: string, thresholdPercent: number) => ({ kind: "threshold_crossed" as const, accountId: "cycler", unit: "credits" as const, thresholdPercent, percentUsed: thresholdPercent, cycle });
     const november = "2026-11-01T00:00:00.000Z";
     const december = "2026-12-01T00:00:00.000Z";
@@ -159,12 +159,12 @@ describe("banners across cycles", () => {
     expect(await shown()).toEqual(["budget_100", "free_credits_expired", "referral_prompt", "run_out_warning", "usage_100", "usage_50"]);
 
     await decided(105n, { kind: "cycle_started", accountId: "cycler", cycle: december });
-    expect(await shown()).toEqual(["budget_100"]);
+    expect(await shown()).toEqual(["budget_100", "free_credits_expired"]);
     const taken = (await scope(() => store.banners("cycler", true))).filter((b) => b.rule.startsWith("usage_"));
     expect(taken.map((b) => b.dismissedBy)).toEqual(["ledger", "ledger"]);
     // The new cycle's crossings put theirs up again; the same event read twice takes down nothing of the new cycle.
     await decided(106n, crossed(december, 50));
     await decided(105n, { kind: "cycle_started", accountId: "cycler", cycle: december });
-    expect(await shown()).toEqual(["budget_100", "referral_prompt", "usage_50"]);
+    expect(await shown()).toEqual(["budget_100", "free_credits_expired", "referral_prompt", "usage_50"]);
   });
 });

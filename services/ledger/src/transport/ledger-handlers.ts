@@ -398,7 +398,7 @@ export function ledgerHandlers(
 
     listHolds: unary(async (request: ledgerV1.ListHoldsRequest) => {
       const limit = pageSize(request.page?.pageSize);
-      const after = tokenCursor(request.page?.pageToken);
+      const after = tokenCursor(request.page?.pageToken, "uuid");
       const rows = await store.listHolds({
         ...(request.accountId ? { accountId: request.accountId } : {}),
         ...(request.status ? { status: L.holdStatusToJSON(request.status).slice("HOLD_STATUS_".length).toLowerCase() } : {}),

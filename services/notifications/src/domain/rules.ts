@@ -105,12 +105,11 @@ export const RECEDED_BANNER_RULES = (thresholdPercent: number): string[] => [`us
 /**
  * The banners that say something of one cycle only, taken down when the next
  * begins: usage (`usage_<percent>`, the fixed 100 % one too), the prompts and
- * the run-out warning (their dedup keys name the cycle), and "free credits
- * expired" (fixed for the rest of the cycle the grant expired in; a grant
- * expiring at the rollover puts it up after the rollover's event). A
- * budget's banners follow its own events.
+ * the run-out warning (their dedup keys name the cycle). A budget's banners
+ * follow its own events; "free credits expired" stays (fixed: a unit with
+ * no allotment is still refused FREE_CREDITS_EXPIRED in later cycles).
  */
-export const CYCLE_BANNER_RULES = { prefix: "usage_", rules: ["upgrade_prompt", "referral_prompt", "run_out_warning", "free_credits_expired"] } as const;
+export const CYCLE_BANNER_RULES = { prefix: "usage_", rules: ["upgrade_prompt", "referral_prompt", "run_out_warning"] } as const;
 
 /** For what stops the account's work or spend: the admins and the chosen recipients by email, and the webhooks, whatever the channel preferences. */
 function alwaysToAdmins(recipients: Recipients): Recipients {

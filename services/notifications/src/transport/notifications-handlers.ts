@@ -127,7 +127,7 @@ export function notificationsHandlers(
 
     listNotifications: unary(async (request: notificationsV1.ListNotificationsRequest) => {
       const limit = pageSize(request.page?.pageSize);
-      const after = tokenCursor(request.page?.pageToken);
+      const after = tokenCursor(request.page?.pageToken, "uuid");
       const rows = await store.deliveries({ accountId: request.accountId, traceId: request.traceId, ...(after ? { after } : {}), limit: limit + 1 });
       await requireKnownWhenEmpty(requireAccount, request.accountId, rows, !after);
       const protos = rows.map(({ item, cursor }) => ({ item: deliveryToProto(item), cursor }));
