@@ -369,7 +369,11 @@ function authorize(work: Work, c: AuthorizeCommand, ctx: BatchContext): { value:
   }
   // Auto reload before the decision: an add-on pool drained to zero during its cool-down is no longer drawn from, so
   // no charge would reload it again; the next call for its unit does (rules/auto-reload.ts). Kept with a denial too.
-  work.add(autoReload(a, c.unit, ctx, { traceId: c.traceId ?? "", traceparent: c.traceparent ?? "" }).writes);
+  const reload = autoReload(a, c.unit, ctx, { traceId: c.traceId ?? "", traceparent: c.traceparent ?? "" });
+  if (reload.reloadedMicros > 0n) {
+    work.add(reload.writes);
+    work.add(receded(a, c.unit, ctx, c.traceparent ?? ""));
+  }
   const { availableMicros } = unitTotals(a, c.unit, ctx.nowMs);
   const start = newWork({ work: "hold", limits: appliedLimits(a, c.unit, c.workKind), availableMicros, amountMicros: c.amountMicros });
   const over = reservationPasses(a, c.unit, c.attribution, c.amountMicros);
@@ -475,6 +479,8 @@ function charge(work: Work, c: ChargeCommand, ctx: BatchContext): LedgerError | 
       { type: "crossed", accountId: a.accountId, unit: c.unit, crossedPercents: crossed.crossed },
     ]);
   }
+  // A reload gives room again: thresholds crossed before it that usage no longer reaches recede (those this charge crossed still hold).
+  if (reload.reloadedMicros > 0n) work.add(receded(a, c.unit, ctx, c.traceparent));
   return {
     value: {
       entryId, chargedMicros: limit.collectMicros, uncollectedMicros: limit.uncollectedMicros, releasedMicros: onHold.releasedMicros, balanceMicros,
@@ -630,7 +636,11 @@ function reverse(work: Work, c: ReverseCommand, ctx: BatchContext): LedgerError 
         attribution: {}, rateTableVersion: 0n, reason: c.reason, actor: c.actor, ...(c.onBehalfOf ? { onBehalfOf: c.onBehalfOf } : {}), traceId: c.traceId, atMs: ctx.nowMs, lines, reversesEntryId: charge.entryId,
       },
     },
-    ...decided.returns.map(([poolId, micros]): Write => ({ type: "poolChange", accountId: a.accountId, poolId, balanceDeltaMicros: micros, grantedDeltaMicros: 0n })),
+    // A charge of an earlier cycle gives back to a pool carried over, which started this cycle with its balance as granted
+    // (rules/rollover.ts carryIntoCycle): it is given back as granted too, so this cycle's usage does not go below zero.
+    ...decided.returns.map(([poolId, micros]): Write => ({
+      type: "poolChange", accountId: a.accountId, poolId, balanceDeltaMicros: micros, grantedDeltaMicros: a.cycle && charge.atMs < a.cycle.startMs ? micros : 0n,
+    })),
     ...reverseBudgets(a, charge, c.traceparent ?? ""),
   ]);
   work.add(receded(a, charge.unit, ctx, c.traceparent ?? ""));

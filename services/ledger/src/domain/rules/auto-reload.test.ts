@@ -55,3 +55,16 @@ describe("auto reload", () => {
     expect(reloaded).toEqual([older.poolId, newer.poolId]);
   });
 });
+
+describe("auto reload and the thresholds", () => {
+  it("says the 100 % crossing receded when a reload after the cool-down gives room again", () => {
+    const m = Machine.open({ allotmentMicros: 0n, negativeLimitMicros: 0n, facts: { thresholdPercents: [100] } });
+    m.ok(m.grant(50n, { kind: "add_on", reload: { belowMicros: 20n, toMicros: 50n, cooldownMs: 1_000 } }));
+    m.ok(m.charge(35n)); // reloads to 50: 35 of 85
+    m.ok(m.charge(50n)); // 85 of 85 within the cool-down: 100 % crossed
+    expect(m.events.filter((e) => e.kind === "threshold_crossed").map((e) => e.payload.threshold_percent)).toEqual([100]);
+    m.nowMs += 1_000;
+    expect(m.ok(m.authorize(10n)).allowed).toBe(true); // reloads 50: 85 of 135
+    expect(m.events.at(-1)).toMatchObject({ kind: "usage_receded", payload: { threshold_percents: [100], percent_used: 62 } });
+  });
+});

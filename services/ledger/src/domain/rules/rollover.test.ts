@@ -127,3 +127,15 @@ describe("rollover", () => {
     expect(m.events.filter((e) => e.kind === "pool_expired").map((e) => e.traceparent)).toEqual([m.trace.traceparent]);
   });
 });
+
+describe("rollover and reversals", () => {
+  it("gives a reversal of an earlier cycle's charge back to a carried pool as granted too, so the cycle's usage stays at zero", () => {
+    const m = Machine.open({ allotmentMicros: 0n, negativeLimitMicros: 0n });
+    const addOn = m.ok(m.grant(300n, { kind: "add_on" }));
+    const charged = m.ok(m.charge(240n));
+    m.ok(m.nextCycle());
+    expect(m.account.pools.get(addOn.poolId)).toMatchObject({ balanceMicros: 60n, grantedMicros: 60n });
+    m.ok({ type: "reverse", accountId: "acct", entryId: charged.entryId, reason: "refund", actor: "support", idempotencyKey: "rev", requestHash: "rev", traceId: "" });
+    expect(m.account.pools.get(addOn.poolId)).toMatchObject({ balanceMicros: 300n, grantedMicros: 300n });
+  });
+});
