@@ -145,6 +145,7 @@ interface NamedEntryRow {
 interface PoolRow {
   pool_id: string; account_id: string; unit: string; kind: PoolKind; priority: number; expires_ms: string | null; created_ms: string; balance_micros: string;
   granted_micros: string; closed: boolean; grant_key: string | null; reload_below_micros: string; reload_to_micros: string; reload_cooldown_ms: string; reloaded_ms: string | null;
+  allotted_micros: string | null;
 }
 
 interface HoldRow {
@@ -159,7 +160,7 @@ const POOL_COLUMNS = `
   case when grant_key like 'monthly:%' and starts_with(grant_key, 'monthly:' || account_id || ':' || unit || ':')
        then 'monthly:' || account_id || ':' || unit || ':' || ${MS(`substr(grant_key, length('monthly:' || account_id || ':' || unit || ':') + 1)::timestamptz`)}
        else grant_key end as grant_key,
-  reload_below_micros::text, reload_to_micros::text, reload_cooldown_ms::text, ${MS("reloaded_at")} as reloaded_ms`;
+  reload_below_micros::text, reload_to_micros::text, reload_cooldown_ms::text, ${MS("reloaded_at")} as reloaded_ms, allotted_micros::text`;
 
 const HOLD_COLUMNS = `
   hold_id::text, account_id, unit, bucket, amount_micros::text, charged_micros::text, status, ${MS("expires_at")} as expires_ms,
@@ -172,6 +173,7 @@ function toPool(r: PoolRow): Pool {
     createdAtMs: Number(r.created_ms), balanceMicros: BigInt(r.balance_micros), grantedMicros: BigInt(r.granted_micros), closed: r.closed, grantKey: r.grant_key ?? "",
     reload: reloadTo > 0n ? { belowMicros: BigInt(r.reload_below_micros), toMicros: reloadTo, cooldownMs: Number(r.reload_cooldown_ms) } : null,
     reloadedAtMs: r.reloaded_ms === null ? null : Number(r.reloaded_ms),
+    ...(r.allotted_micros === null ? {} : { allottedMicros: BigInt(r.allotted_micros) }),
   };
 }
 
@@ -453,7 +455,7 @@ function writeStatements(read: LedgerState, writes: readonly Write[]): Statement
   const held = new Map<string, bigint>();
   const crossed = new Map<string, number[]>();
   const newPools: (Pool & { reloadPriceUsdMicros?: bigint })[] = [];
-  const poolChanges = new Map<string, { accountId: string; balance: bigint; granted: bigint; closed: boolean; reloadedAtMs: number | null }>();
+  const poolChanges = new Map<string, { accountId: string; balance: bigint; granted: bigint; closed: boolean; reloadedAtMs: number | null; allotted: bigint | null; reloadOff: boolean }>();
   const newHolds: Hold[] = [];
   const holdChanges = new Map<string, { accountId: string; charged: bigint; amount: bigint; expiresAtMs: number | null; status: HoldStatus | null; closedAtMs: number | null; priced: { usage: Usage[]; micros: bigint } | null }>();
   const entries: Entry[] = [];
@@ -480,11 +482,13 @@ function writeStatements(read: LedgerState, writes: readonly Write[]): Statement
         newPools.push(w.reloadPriceUsdMicros === undefined ? w.pool : { ...w.pool, reloadPriceUsdMicros: w.reloadPriceUsdMicros });
         break;
       case "poolChange": {
-        const change = poolChanges.get(w.poolId) ?? { accountId: w.accountId, balance: 0n, granted: 0n, closed: false, reloadedAtMs: null };
+        const change = poolChanges.get(w.poolId) ?? { accountId: w.accountId, balance: 0n, granted: 0n, closed: false, reloadedAtMs: null, allotted: null, reloadOff: false };
         change.balance += w.balanceDeltaMicros;
         change.granted += w.grantedDeltaMicros;
         change.closed ||= w.closed === true;
         change.reloadedAtMs = w.reloadedAtMs ?? change.reloadedAtMs;
+        change.allotted = w.allottedMicros ?? change.allotted;
+        change.reloadOff ||= w.reloadOff === true;
         poolChanges.set(w.poolId, change);
         break;
       }
@@ -549,19 +553,20 @@ function writeStatements(read: LedgerState, writes: readonly Write[]): Statement
     };
     statements.push(prepared(
       `insert into ledger.pools (pool_id, account_id, unit, kind, priority, expires_at, balance_micros, granted_micros, closed, grant_key, created_at,
-                                 reload_below_micros, reload_to_micros, reload_cooldown_ms, reloaded_at, reload_price_usd_micros)
+                                 reload_below_micros, reload_to_micros, reload_cooldown_ms, reloaded_at, reload_price_usd_micros, allotted_micros)
        select id, a, u, k, pr, ${TS("ex")}, b, g, c,
               case when cs is null then gk else 'monthly:' || a || ':' || u || ':' || ${TS("cs")}::text end,
-              ${TS("cr")}, rb, rt, rc, ${TS("ra")}, rp
+              ${TS("cr")}, rb, rt, rc, ${TS("ra")}, rp, al
          from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::bigint[], $8::bigint[], $9::boolean[], $10::text[],
-                     $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[])
-           as x(id, a, u, k, pr, ex, b, g, c, gk, cs, cr, rb, rt, rc, ra, rp)`,
+                     $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[])
+           as x(id, a, u, k, pr, ex, b, g, c, gk, cs, cr, rb, rt, rc, ra, rp, al)`,
       [
         newPools.map((p) => p.poolId), newPools.map((p) => p.accountId), newPools.map((p) => p.unit), newPools.map((p) => p.kind), newPools.map((p) => p.priority),
         newPools.map((p) => p.expiresAtMs), newPools.map((p) => text(p.balanceMicros)), newPools.map((p) => text(p.grantedMicros)), newPools.map((p) => p.closed),
         newPools.map((p) => p.grantKey || null), newPools.map(cycleStart), newPools.map((p) => p.createdAtMs),
         newPools.map((p) => text(p.reload?.belowMicros ?? 0n)), newPools.map((p) => text(p.reload?.toMicros ?? 0n)), newPools.map((p) => p.reload?.cooldownMs ?? 0),
         newPools.map((p) => p.reloadedAtMs), newPools.map((p) => (p.reloadPriceUsdMicros === undefined ? null : text(p.reloadPriceUsdMicros))),
+        newPools.map((p) => (p.allottedMicros === undefined ? null : text(p.allottedMicros))),
       ],
     ));
   }
@@ -584,10 +589,14 @@ function writeStatements(read: LedgerState, writes: readonly Write[]): Statement
     statements.push(prepared(
       `update ledger.pools p
           set balance_micros = p.balance_micros + x.b, granted_micros = p.granted_micros + x.g, closed = p.closed or x.c,
-              reloaded_at = coalesce(${TS("x.ra")}, p.reloaded_at)
-         from unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::boolean[], $5::bigint[], $6::text[]) as x(id, b, g, c, ra, a)
+              reloaded_at = coalesce(${TS("x.ra")}, p.reloaded_at), allotted_micros = coalesce(x.al, p.allotted_micros),
+              reload_to_micros = case when x.ro then 0 else p.reload_to_micros end, reload_below_micros = case when x.ro then 0 else p.reload_below_micros end
+         from unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::boolean[], $5::bigint[], $6::text[], $7::bigint[], $8::boolean[]) as x(id, b, g, c, ra, a, al, ro)
         where p.account_id = x.a and p.pool_id = x.id`,
-      [ids, changes.map((c) => text(c.balance)), changes.map((c) => text(c.granted)), changes.map((c) => c.closed), changes.map((c) => c.reloadedAtMs), changes.map((c) => c.accountId)],
+      [
+        ids, changes.map((c) => text(c.balance)), changes.map((c) => text(c.granted)), changes.map((c) => c.closed), changes.map((c) => c.reloadedAtMs), changes.map((c) => c.accountId),
+        changes.map((c) => (c.allotted === null ? null : text(c.allotted))), changes.map((c) => c.reloadOff),
+      ],
     ));
   }
   if (holdChanges.size > 0) {

@@ -606,8 +606,12 @@ function adjust(work: Work, c: AdjustCommand, ctx: BatchContext): LedgerError | 
         ],
       },
     },
-    // A correction of what the pool was given, not usage (rules/grants.ts).
-    { type: "poolChange", accountId: a.accountId, poolId: pool.poolId, balanceDeltaMicros: c.amountMicros, grantedDeltaMicros: adjustedGrant(pool, c.amountMicros) },
+    // A correction of what the pool was given, not usage (rules/grants.ts). Taken below its reload level, a pool reloads no
+    // more: support taking back a purchase must not have a reload buy it again (rules/auto-reload.ts).
+    {
+      type: "poolChange", accountId: a.accountId, poolId: pool.poolId, balanceDeltaMicros: c.amountMicros, grantedDeltaMicros: adjustedGrant(pool, c.amountMicros),
+      ...(pool.reload && c.amountMicros < 0n && pool.balanceMicros + c.amountMicros < pool.reload.belowMicros ? { reloadOff: true as const } : {}),
+    },
   ]);
   work.add(receded(a, pool.unit, ctx, c.traceparent ?? ""));
   return { value: { entryId, balanceMicros: unitTotals(a, pool.unit, ctx.nowMs).balanceMicros } };

@@ -29,6 +29,8 @@ export interface Pool {
   grantKey: string;
   reload: { belowMicros: bigint; toMicros: bigint; cooldownMs: number } | null;
   reloadedAtMs: number | null;
+  /** A monthly pool: what the cycle's plans gave it (its allotment, raised by a move to a larger plan); Adjusts do not count. Unset: as granted. */
+  allottedMicros?: bigint;
 }
 
 export interface Hold {

@@ -142,6 +142,22 @@ export function describeLedgerStateStore(name: string, open: () => Promise<Opene
       expect((await store.outbox(id)).map(normalised)).toEqual(events);
     });
 
+    it("keeps a monthly pool's allotment as a move to a larger plan raises it, and a reload turned off by support", async () => {
+      const id = `allotted-${name}`;
+      await run([rollOver(id, 100n * CREDIT)], T0);
+      const [addOn] = await run([
+        { type: "grant", accountId: id, unit: "credits", kind: "add_on", amountMicros: 10n * CREDIT, expiresAtMs: null, priority: 1, reason: "bought", actor: "ops", traceId: "t", reload: { belowMicros: 5n * CREDIT, toMicros: 10n * CREDIT, cooldownMs: 0 }, idempotencyKey: "g1", requestHash: "g1" },
+      ], T0 + 1);
+      const poolId = value(addOn, "grant").poolId;
+      await run([
+        { ...rollOver(id, 300n * CREDIT), planVersion: 2n },
+        { type: "adjust", accountId: id, poolId, amountMicros: -10n * CREDIT, reason: "refund", actor: "support", traceId: "t", idempotencyKey: "ad1", requestHash: "ad1" },
+      ], T0 + 2);
+      const read = (await store.account(id))!;
+      expect([...read.pools.values()].find((p) => p.kind === "monthly")).toMatchObject({ balanceMicros: 300n * CREDIT, grantedMicros: 300n * CREDIT, allottedMicros: 300n * CREDIT });
+      expect(read.pools.get(poolId)).toMatchObject({ balanceMicros: 0n, reload: null });
+    });
+
     it("applies nothing of a batch whose decision throws or whose writes cannot all be made", async () => {
       const id = `all-${name}`;
       await run([rollOver(id, 10n * CREDIT)], T0);

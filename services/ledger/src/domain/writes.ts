@@ -53,7 +53,13 @@ export type Write =
   | { type: "crossed"; accountId: string; unit: string; crossedPercents: number[] }
   /** A new pool; an auto-reloading one with what each reload is billed at (USD micros per whole unit), stored with it, not state. */
   | { type: "pool"; pool: Pool; reloadPriceUsdMicros?: bigint }
-  | { type: "poolChange"; accountId: string; poolId: string; balanceDeltaMicros: bigint; grantedDeltaMicros: bigint; closed?: true; reloadedAtMs?: number }
+  | {
+      type: "poolChange"; accountId: string; poolId: string; balanceDeltaMicros: bigint; grantedDeltaMicros: bigint; closed?: true; reloadedAtMs?: number;
+      /** A monthly pool's new allotment (Pool.allottedMicros). */
+      allottedMicros?: bigint;
+      /** Auto reload off: support took the pool below its level (an Adjust), which a reload must not buy back. */
+      reloadOff?: true;
+    }
   | { type: "hold"; hold: Hold }
   | {
       type: "holdChange"; accountId: string; holdId: string; chargedDeltaMicros: bigint; status?: HoldStatus; closedAtMs?: number; amountDeltaMicros?: bigint; expiresAtMs?: number;
@@ -126,6 +132,8 @@ export function applyWrites(state: LedgerState, writes: readonly Write[]): void 
           grantedMicros: pool.grantedMicros + write.grantedDeltaMicros,
           closed: pool.closed || write.closed === true,
           reloadedAtMs: write.reloadedAtMs ?? pool.reloadedAtMs,
+          reload: write.reloadOff ? null : pool.reload,
+          ...(write.allottedMicros !== undefined ? { allottedMicros: write.allottedMicros } : pool.allottedMicros !== undefined ? { allottedMicros: pool.allottedMicros } : {}),
         });
         break;
       }

@@ -68,3 +68,15 @@ describe("auto reload and the thresholds", () => {
     expect(m.events.at(-1)).toMatchObject({ kind: "usage_receded", payload: { threshold_percents: [100], percent_used: 62 } });
   });
 });
+
+describe("auto reload and support", () => {
+  it("turns a pool's reload off when an Adjust takes it below its level: a purchase taken back is not bought again", () => {
+    const m = Machine.open({ allotmentMicros: 100n });
+    const addOn = m.ok(m.grant(50n, { kind: "add_on", reload: { belowMicros: 20n, toMicros: 50n, cooldownMs: 0 } }));
+    m.ok(m.adjust(addOn.poolId, -50n));
+    expect(m.account.pools.get(addOn.poolId)).toMatchObject({ balanceMicros: 0n, reload: null });
+    expect(m.ok(m.authorize(10n)).allowed).toBe(true); // from the monthly pool
+    m.ok(m.charge(10n));
+    expect(m.entries.filter((e) => e.reason === "add-on auto reload")).toEqual([]);
+  });
+});

@@ -46,6 +46,7 @@ export function grantPool(account: AccountState, grant: PoolGrant, ctx: BatchCon
     poolId: ctx.ids.poolId(), accountId: account.accountId, unit: grant.unit, kind: grant.kind, priority: grant.priority,
     expiresAtMs: grant.expiresAtMs, createdAtMs: ctx.nowMs, balanceMicros: grant.amountMicros, grantedMicros: grant.amountMicros,
     closed: false, grantKey: grant.grantKey, reload: grant.reload, reloadedAtMs: null,
+    ...(grant.kind === "monthly" ? { allottedMicros: grant.amountMicros } : {}),
   };
   const entryId = ctx.ids.entryId();
   return {

@@ -59,6 +59,19 @@ describe("rollover", () => {
     expect(m.poolOf("monthly")).toMatchObject({ balanceMicros: 400n, grantedMicros: 500n });
   });
 
+  it("raises the allotment against what the plans gave, whatever support Adjusts did to the pool", () => {
+    const taken = Machine.open({ allotmentMicros: 100n });
+    taken.ok(taken.adjust(taken.poolOf("monthly").poolId, -100n)); // support takes the allotment back
+    taken.ok(taken.rollOver({ planVersion: 2n })); // the same allotment under another version: nothing to give
+    expect(taken.poolOf("monthly")).toMatchObject({ balanceMicros: 0n, grantedMicros: 0n, allottedMicros: 100n });
+
+    const goodwill = Machine.open({ allotmentMicros: 100n });
+    goodwill.ok(goodwill.adjust(goodwill.poolOf("monthly").poolId, 200n)); // support adds 200
+    goodwill.ok(goodwill.rollOver({ planVersion: 2n, units: [{ ...goodwill.units()[0]!, allotmentMicros: 500n }] }));
+    expect(goodwill.entries.at(-1)).toMatchObject({ kind: "grant", amountMicros: 400n });
+    expect(goodwill.poolOf("monthly")).toMatchObject({ balanceMicros: 700n, allottedMicros: 500n });
+  });
+
   it("carries a negative balance into the new allotment, one line per pool", () => {
     const m = Machine.open({ allotmentMicros: 100n, negativeLimitMicros: 25n });
     m.ok(m.charge(120n));

@@ -59,7 +59,7 @@ export function rollOver(account: AccountState, command: RollOverCommand, ctx: B
       } else if (cap) {
         newPool = cap;
         if (setup.kind === "spend_cap" && cap.grantedMicros !== setup.allotmentMicros) writes.push(...followCap(account, cap, setup.allotmentMicros, ctx));
-        if (setup.kind === "monthly" && movedPlan && setup.allotmentMicros > cap.grantedMicros) writes.push(...raiseAllotment(account, cap, setup.allotmentMicros, ctx));
+        if (setup.kind === "monthly" && movedPlan && setup.allotmentMicros > (cap.allottedMicros ?? cap.grantedMicros)) writes.push(...raiseAllotment(account, cap, setup.allotmentMicros, ctx));
       }
     }
     if (rolled) {
@@ -94,9 +94,11 @@ export function rollOver(account: AccountState, command: RollOverCommand, ctx: B
  * takes nothing back; the next cycle grants the new plan's.
  */
 function raiseAllotment(account: AccountState, pool: Pool, allotmentMicros: bigint, ctx: BatchContext): Write[] {
-  return changeGrant(account, pool, allotmentMicros - pool.grantedMicros, ctx, {
+  // Against what the plans gave (Adjusts by support are theirs: an upgrade neither undoes a take-back nor absorbs a goodwill credit).
+  const writes = changeGrant(account, pool, allotmentMicros - (pool.allottedMicros ?? pool.grantedMicros), ctx, {
     kind: "grant", counter: `grants:${account.accountId}`, reason: "plan changed: the cycle's allotment raised to the new plan's",
   });
+  return writes.map((write) => (write.type === "poolChange" ? { ...write, allottedMicros: allotmentMicros } : write));
 }
 
 /** A spend cap changed within the cycle: the cap pool follows it with an `adjust` entry. */
