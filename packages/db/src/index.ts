@@ -52,14 +52,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<MikroORM> 
   return orm;
 }
 
-/** Runs raw SQL on the service's connection pool (one round trip). */
-export async function sql<T = Record<string, unknown>>(
-  em: EntityManager,
-  query: string,
-  params: readonly unknown[] = [],
-): Promise<T[]> {
-  return (await em.getConnection().execute(query, params, "all", em.getTransactionContext())) as T[];
-}
+export { sql } from "./sql.js";
 export { LogFollower } from "./follow.js";
 export { NotificationListener, type ListenerOptions } from "./listen.js";
 

@@ -1,4 +1,5 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
+import { sql } from "./sql.js";
 
 /**
  * Where a page of a newest-first list ends: the last row's creation time, to
@@ -73,14 +74,11 @@ export async function newestFirstEntities<T>(
 ): Promise<Paged<T>[]> {
   const { orderBy, after } = newestFirst(query.idColumn, query.after);
   const where = whereAll([...query.conditions, after]);
-  const keys = (await em
-    .getConnection()
-    .execute(
-      `select ${query.idColumn}::text as id, account_id, ${CREATED_MICROS} from ${query.table} ${where.sql} ${orderBy} limit ?`,
-      [...where.params, query.limit],
-      "all",
-      em.getTransactionContext(),
-    )) as { id: string; account_id: string; created_micros: string }[];
+  const keys = await sql<{ id: string; account_id: string; created_micros: string }>(
+    em,
+    `select ${query.idColumn}::text as id, account_id, ${CREATED_MICROS} from ${query.table} ${where.sql} ${orderBy} limit ?`,
+    [...where.params, query.limit],
+  );
   const byId = new Map((keys.length ? await load(keys.map((key) => key.id)) : []).map((entity) => [idOf(entity), entity]));
   if (byId.size < keys.length && attempts > 1) return newestFirstEntities(em, query, load, idOf, attempts - 1);
   return keys.flatMap((key) => {
