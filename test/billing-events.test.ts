@@ -184,6 +184,23 @@ describe("add-on auto reload", () => {
     await hook.stop();
   });
 
+  it("stops the reload when support takes the purchase back, says so in the Adjust's answer and its replay, and buys nothing after", async () => {
+    await call(platform.clients.entitlements, platform.clients.entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({
+      accountId: "taken-back", name: "Taken back", planId: "starter", seats: 1,
+    }));
+    const addOn = await grantAddOn("taken-back");
+    const { ledger } = platform.clients;
+    const takeBack = () => call(ledger, ledger.adjust, {
+      accountId: "taken-back", poolId: addOn.poolId, amountMicros: String(-40 * CREDIT), reason: "purchase refunded", actor: "support", idempotencyKey: "take-back",
+    });
+    expect(await takeBack()).toMatchObject({ reloadStopped: true });
+    expect(await takeBack()).toMatchObject({ reloadStopped: true }); // the stored answer
+    await spend("taken-back", "t-1", 1); // any call of the unit reloads a pool below its level: not this one
+    expect((await eventsOf("taken-back")).filter((e) => e.kind?.$case === "poolReloaded")).toEqual([]);
+    const pool = (await call(ledger, ledger.getBalance, { accountId: "taken-back" })).pools.find((p) => p.poolId === addOn.poolId);
+    expect(pool).toMatchObject({ reloadBelowMicros: "0", reloadToMicros: "0" });
+  });
+
   it("writes the pool's reload price with the pool, in the grant's transaction; a replayed grant changes no price", async () => {
     await call(platform.clients.entitlements, platform.clients.entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({
       accountId: "reprice", name: "Reprice", planId: "reloading", seats: 1,

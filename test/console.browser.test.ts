@@ -510,4 +510,23 @@ describe("support console in Chromium", () => {
     expect(await page.getByTestId("search-hit").count()).toBe(1);
     await page.close();
   }, 120_000);
+
+  it("says so when an operator's Adjust takes back a reloading add-on and turns its reload off, and records it in the audit row", async () => {
+    const { entitlements, ledger } = platform.clients;
+    await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId: "refunded", name: "Refunded", planId: "starter", seats: 1 }));
+    const addOn = await call(ledger, ledger.grant, ledgerV1.GrantRequest.fromPartial({
+      accountId: "refunded", poolKind: entitlementsV1.PoolKind.POOL_KIND_ADD_ON, unit: commonV1.Unit.UNIT_CREDITS, amountMicros: String(50_000_000),
+      reason: "add-on purchase", actor: "billing", idempotencyKey: "refunded-addon", reloadBelowMicros: String(20_000_000), reloadToMicros: String(50_000_000),
+    }));
+    const page = await signIn("otto", "operator-pass", "/#/tollgate-accounts/refunded/show");
+    await page.getByTestId("adjust-button").click();
+    await page.getByTestId("adjust-dialog").waitFor();
+    await page.getByTestId("adjust-pool").selectOption(addOn.poolId);
+    await page.getByTestId("adjust-amount").fill("-40");
+    await submitWithReason(page, "adjust", "add-on purchase refunded");
+    await page.getByText("the pool's auto reload is now off").waitFor();
+    const audit = await api("/api/audit?account_id=refunded");
+    expect(audit.data[0]).toMatchObject({ action: "adjust", after: { reload_stopped: true } });
+    await page.close();
+  });
 });

@@ -77,7 +77,7 @@ export interface TollgateDataProvider extends DataProvider {
   /** Publishes a new version of a plan (admin; reason audited): its document in the proto's JSON form. */
   publishPlan(resource: string, params: { plan: Record<string, unknown>; reason: string } & Keyed): Promise<{ plan: Plan; audit_id: string }>;
   grantCredits(resource: string, params: { accountId: string; pool_kind: string; unit: string; amount: string; expires_at?: string; reason: string } & Keyed): Promise<{ pool_id: string; entry_id: string; balance_micros: string; audit_id: string }>;
-  adjustBalance(resource: string, params: { accountId: string; pool_id: string; amount: string; reason: string } & Keyed): Promise<{ entry_id: string; balance_micros: string; audit_id: string }>;
+  adjustBalance(resource: string, params: { accountId: string; pool_id: string; amount: string; reason: string } & Keyed): Promise<{ entry_id: string; balance_micros: string; reload_stopped: boolean; audit_id: string }>;
   /** Returns a charge to the pools it drew from (operator; once per charge). */
   reverseCharge(resource: string, params: { accountId: string; entry_id: string; reason: string } & Keyed): Promise<{ entry_id: string; returned_micros: string; balance_micros: string; audit_id: string }>;
   setAccountStatus(resource: string, params: { accountId: string; status: "active" | "suspended"; reason: string } & Keyed): Promise<{ account: Account; audit_id: string }>;

@@ -122,7 +122,8 @@ function AdjustAction({ account, allowed }: { account: Account; allowed: boolean
         title={`Adjust a pool of ${account.name || account.id}`}
         testId="adjust"
         submitLabel="Adjust"
-        successMessage="Adjustment posted"
+        successMessage={(answer) =>
+          (answer as { reload_stopped?: boolean }).reload_stopped ? "Adjustment posted; the pool's auto reload is now off, so what was taken back is not bought again" : "Adjustment posted"}
         validate={() => {
           if (!pool) return { field: "pool_id", message: "Choose a pool" };
           const problem = checkHumanAmount(amount, { signed: true });

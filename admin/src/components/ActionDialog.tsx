@@ -21,7 +21,8 @@ export interface ActionDialogProps {
   validate?: () => FieldError | null;
   /** Calls the API with the reason and this submission's Idempotency-Key (send it: `Keyed`); throws the data provider's error when it refuses. */
   onSubmit: (reason: string, idempotencyKey: string) => Promise<unknown>;
-  successMessage: string;
+  /** Said when it is done; a function words it from the API's answer. */
+  successMessage: string | ((answer: unknown) => string);
 }
 
 /** A new Idempotency-Key (getRandomValues, unlike randomUUID, also works on a console served over plain http). */
@@ -84,8 +85,8 @@ export function ActionDialog({ open, onClose, title, testId, submitLabel, childr
     setPending(true);
     setError(null);
     try {
-      await onSubmit(reason.trim(), key);
-      notify(successMessage, { type: "success" });
+      const answer = await onSubmit(reason.trim(), key);
+      notify(typeof successMessage === "string" ? successMessage : successMessage(answer), { type: "success" });
       refresh();
       setPending(false);
       setReason("");

@@ -563,7 +563,8 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
       accountId: id,
       before: () => balanceOf(id),
       run: (reason, key) => asBody(call(ledger, ledger.adjust, { accountId: id, poolId, amountMicros: amount.toString(), reason, actor: userOf(request).username, idempotencyKey: key }), amountField),
-      after: (r) => ({ entry_id: r.entryId, balance_micros: r.balanceMicros }),
+      // Recorded in the audit row too: the Adjust turned the pool's auto reload off.
+      after: (r) => ({ entry_id: r.entryId, balance_micros: r.balanceMicros, reload_stopped: r.reloadStopped }),
     });
   });
 

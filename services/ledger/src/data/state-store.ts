@@ -123,7 +123,7 @@ function named(commands: readonly Command[]): Named {
 export const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 interface Rows {
-  accounts: { account_id: string; plan_id: string; plan_version: string; start_ms: string; end_ms: string }[];
+  accounts: { account_id: string; plan_id: string; plan_version: string; start_ms: string; end_ms: string; opened_ms: string | null }[];
   balances: { account_id: string; unit: string; held_micros: string; negative_limit_micros: string; low_credit_limit_micros: string; crossed_percents: number[] }[];
   pools: PoolRow[];
   holds: HoldRow[];
@@ -190,7 +190,9 @@ function stateOf(accountIds: readonly string[], rows: Rows): LedgerState {
   const state: LedgerState = new Map(accountIds.map((id) => [id, emptyAccount(id)]));
   const of = (id: string) => state.get(id) ?? state.set(id, emptyAccount(id)).get(id)!;
   for (const r of rows.accounts) {
-    of(r.account_id).cycle = { planId: r.plan_id, planVersion: BigInt(r.plan_version), startMs: Number(r.start_ms), endMs: Number(r.end_ms) };
+    of(r.account_id).cycle = {
+      planId: r.plan_id, planVersion: BigInt(r.plan_version), startMs: Number(r.start_ms), endMs: Number(r.end_ms), ...(r.opened_ms === null ? {} : { openedAtMs: Number(r.opened_ms) }),
+    };
   }
   for (const r of rows.balances) {
     of(r.account_id).units.set(r.unit, {
@@ -304,7 +306,7 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
   private reads(n: Named, lock: boolean): { statements: Statement[]; rows: (results: unknown[][]) => Rows } {
     const statements: Statement[] = [
       prepared(
-        `select account_id, plan_id, plan_version::text, ${MS("cycle_start")} as start_ms, ${MS("cycle_end")} as end_ms
+        `select account_id, plan_id, plan_version::text, ${MS("cycle_start")} as start_ms, ${MS("cycle_end")} as end_ms, ${MS("cycle_opened_at")} as opened_ms
            from ledger.accounts where account_id = any($1::text[]) order by account_id collate "C" ${lock ? "for no key update" : ""}`,
         [n.accounts],
       ),
@@ -527,11 +529,15 @@ function writeStatements(read: LedgerState, writes: readonly Write[]): Statement
   if (cycles.size > 0) {
     const rows = [...cycles.values()];
     statements.push(prepared(
-      `insert into ledger.accounts (account_id, plan_id, plan_version, cycle_start, cycle_end)
-       select a, p, v, ${TS("s")}, ${TS("e")} from unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) as x(a, p, v, s, e)
+      `insert into ledger.accounts (account_id, plan_id, plan_version, cycle_start, cycle_end, cycle_opened_at)
+       select a, p, v, ${TS("s")}, ${TS("e")}, ${TS("o")} from unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[]) as x(a, p, v, s, e, o)
        on conflict (account_id) do update
-         set plan_id = excluded.plan_id, plan_version = excluded.plan_version, cycle_start = excluded.cycle_start, cycle_end = excluded.cycle_end`,
-      [rows.map((r) => r.accountId), rows.map((r) => r.cycle.planId), rows.map((r) => text(r.cycle.planVersion)), rows.map((r) => r.cycle.startMs), rows.map((r) => r.cycle.endMs)],
+         set plan_id = excluded.plan_id, plan_version = excluded.plan_version, cycle_start = excluded.cycle_start, cycle_end = excluded.cycle_end,
+             cycle_opened_at = excluded.cycle_opened_at`,
+      [
+        rows.map((r) => r.accountId), rows.map((r) => r.cycle.planId), rows.map((r) => text(r.cycle.planVersion)), rows.map((r) => r.cycle.startMs), rows.map((r) => r.cycle.endMs),
+        rows.map((r) => r.cycle.openedAtMs ?? null),
+      ],
     ));
   }
   if (limits.size > 0) {

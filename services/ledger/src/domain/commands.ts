@@ -311,6 +311,8 @@ export interface GrantAnswer {
 export interface AdjustAnswer {
   entryId: bigint;
   balanceMicros: bigint;
+  /** The Adjust took a reloading add-on from its level or above to below it and turned its reload off (rules/auto-reload.ts). */
+  reloadStopped?: true;
 }
 
 export interface ReverseAnswer {

@@ -62,7 +62,7 @@ import {
   type DeleteBudgetCommand, type SetBudgetCommand, type StartWorkCommand, type SupportKeyed,
 } from "./commands.js";
 import { budgetAnswer, budgetCap, budgetIdOf, chargeBudgets, hardRoom, liftedBudget, liftedByNewCycle, reservationPasses, reverseBudgets, setBudget } from "./rules/budgets.js";
-import { autoReload } from "./rules/auto-reload.js";
+import { autoReload, stopsReload } from "./rules/auto-reload.js";
 import { deny } from "./rules/denial.js";
 import { drawDown, drawdownOrder } from "./rules/drawdown.js";
 import { adjustedGrant, balanceHasRoom, grantPool, MAX_BALANCE_MICROS, poolByGrantKey } from "./rules/grants.js";
@@ -594,6 +594,7 @@ function adjust(work: Work, c: AdjustCommand, ctx: BatchContext): LedgerError | 
   const room = balanceLimit(totals.balanceMicros, c.amountMicros, pool.unit, "adjustment");
   if (room) return room;
   const entryId = ctx.ids.entryId();
+  const reloadStopped = stopsReload(pool, c.amountMicros);
   work.add([
     {
       type: "entry",
@@ -606,15 +607,14 @@ function adjust(work: Work, c: AdjustCommand, ctx: BatchContext): LedgerError | 
         ],
       },
     },
-    // A correction of what the pool was given, not usage (rules/grants.ts). Taken below its reload level, a pool reloads no
-    // more: support taking back a purchase must not have a reload buy it again (rules/auto-reload.ts).
+    // A correction of what the pool was given, not usage (rules/grants.ts); one that takes back a purchase stops its reload.
     {
       type: "poolChange", accountId: a.accountId, poolId: pool.poolId, balanceDeltaMicros: c.amountMicros, grantedDeltaMicros: adjustedGrant(pool, c.amountMicros),
-      ...(pool.reload && c.amountMicros < 0n && pool.balanceMicros + c.amountMicros < pool.reload.belowMicros ? { reloadOff: true as const } : {}),
+      ...(reloadStopped ? { reloadOff: true as const } : {}),
     },
   ]);
   work.add(receded(a, pool.unit, ctx, c.traceparent ?? ""));
-  return { value: { entryId, balanceMicros: unitTotals(a, pool.unit, ctx.nowMs).balanceMicros } };
+  return { value: { entryId, balanceMicros: unitTotals(a, pool.unit, ctx.nowMs).balanceMicros, ...(reloadStopped ? { reloadStopped: true as const } : {}) } };
 }
 
 /** A compensating entry that returns a charge to the pools it drew from (rules/reversal.ts). */
@@ -625,12 +625,12 @@ function reverse(work: Work, c: ReverseCommand, ctx: BatchContext): LedgerError 
   const { charge } = named;
   const decided = reversal(a, charge, ctx.nowMs);
   if ("error" in decided) return precondition(decided.error.reason, decided.error.message);
-  const returnedMicros = decided.returns.reduce((sum, [, micros]) => sum + micros, 0n);
+  const returnedMicros = decided.returns.reduce((sum, r) => sum + r.micros, 0n);
   // A reversal gives back what a charge took; after grants up to the limit, many of them would otherwise pass it.
   const room = balanceLimit(unitTotals(a, charge.unit, ctx.nowMs).balanceMicros, returnedMicros, charge.unit, "reversal", "entry_id");
   if (room) return room;
   const entryId = ctx.ids.entryId();
-  const lines: Line[] = decided.returns.map(([poolId, micros]) => ({ ledgerAccount: `pool:${poolId}`, poolId, amountMicros: micros }));
+  const lines: Line[] = decided.returns.map((r) => ({ ledgerAccount: `pool:${r.poolId}`, poolId: r.poolId, amountMicros: r.micros }));
   if (returnedMicros !== 0n) lines.push({ ledgerAccount: `usage:${a.accountId}:${charge.bucket}`, poolId: null, amountMicros: -returnedMicros });
   work.add([
     {
@@ -640,11 +640,8 @@ function reverse(work: Work, c: ReverseCommand, ctx: BatchContext): LedgerError 
         attribution: {}, rateTableVersion: 0n, reason: c.reason, actor: c.actor, ...(c.onBehalfOf ? { onBehalfOf: c.onBehalfOf } : {}), traceId: c.traceId, atMs: ctx.nowMs, lines, reversesEntryId: charge.entryId,
       },
     },
-    // A charge of an earlier cycle gives back to a pool carried over, which started this cycle with its balance as granted
-    // (rules/rollover.ts carryIntoCycle): it is given back as granted too, so this cycle's usage does not go below zero.
-    ...decided.returns.map(([poolId, micros]): Write => ({
-      type: "poolChange", accountId: a.accountId, poolId, balanceDeltaMicros: micros, grantedDeltaMicros: a.cycle && charge.atMs < a.cycle.startMs ? micros : 0n,
-    })),
+    // What of it counts as given again, not usage undone: rules/reversal.ts regranted.
+    ...decided.returns.map((r): Write => ({ type: "poolChange", accountId: a.accountId, poolId: r.poolId, balanceDeltaMicros: r.micros, grantedDeltaMicros: r.grantedMicros })),
     ...reverseBudgets(a, charge, c.traceparent ?? ""),
   ]);
   work.add(receded(a, charge.unit, ctx, c.traceparent ?? ""));

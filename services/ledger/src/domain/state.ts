@@ -171,8 +171,11 @@ export interface AccountFacts {
 
 export interface AccountState {
   accountId: string;
-  /** Null until the account's first cycle is opened. */
-  cycle: { planId: string; planVersion: bigint; startMs: number; endMs: number } | null;
+  /**
+   * Null until the account's first cycle is opened. `openedAtMs`: when the cycle was opened (the rollover is lazy: the
+   * account's first call in it), unset for a cycle opened before it was recorded.
+   */
+  cycle: { planId: string; planVersion: bigint; startMs: number; endMs: number; openedAtMs?: number } | null;
   facts: AccountFacts;
   units: Map<string, UnitState>;
   /** Every live pool and every pool a command names (closed ones too, for grant keys). */

@@ -293,7 +293,7 @@ export function ledgerHandlers(
         idempotencyKey: request.idempotencyKey,
         ...traceOf(),
       });
-      return { entryId: outcome.entryId.toString(), balanceMicros: outcome.balanceMicros.toString() };
+      return { entryId: outcome.entryId.toString(), balanceMicros: outcome.balanceMicros.toString(), reloadStopped: outcome.reloadStopped === true };
     }, options),
 
     getUsage: unary(async (request: ledgerV1.GetUsageRequest) => {

@@ -73,10 +73,27 @@ describe("auto reload and support", () => {
   it("turns a pool's reload off when an Adjust takes it below its level: a purchase taken back is not bought again", () => {
     const m = Machine.open({ allotmentMicros: 100n });
     const addOn = m.ok(m.grant(50n, { kind: "add_on", reload: { belowMicros: 20n, toMicros: 50n, cooldownMs: 0 } }));
-    m.ok(m.adjust(addOn.poolId, -50n));
+    expect(m.ok(m.adjust(addOn.poolId, -50n))).toMatchObject({ reloadStopped: true });
     expect(m.account.pools.get(addOn.poolId)).toMatchObject({ balanceMicros: 0n, reload: null });
     expect(m.ok(m.authorize(10n)).allowed).toBe(true); // from the monthly pool
     m.ok(m.charge(10n));
     expect(m.entries.filter((e) => e.reason === "add-on auto reload")).toEqual([]);
+  });
+
+  it("keeps the reload of a pool already below its level (drained in its cool-down) and of one an Adjust leaves at its level", () => {
+    const m = Machine.open({ allotmentMicros: 0n, negativeLimitMicros: 0n });
+    const reload = { belowMicros: 20n, toMicros: 50n, cooldownMs: 1_000 };
+    const drained = m.ok(m.grant(50n, { kind: "add_on", reload }));
+    m.ok(m.charge(40n)); // reloads to 50: its cool-down starts
+    m.ok(m.charge(45n)); // 5 left, below its level, in the cool-down
+    const answer = m.ok(m.adjust(drained.poolId, -5n));
+    expect(answer.reloadStopped).toBeUndefined();
+    expect(m.account.pools.get(drained.poolId)).toMatchObject({ balanceMicros: 0n, reload });
+    const kept = m.ok(m.grant(50n, { kind: "add_on", reload }));
+    expect(m.ok(m.adjust(kept.poolId, -30n)).reloadStopped).toBeUndefined(); // 20 left: at its level
+    expect(m.account.pools.get(kept.poolId)!.reload).toEqual(reload);
+    m.nowMs += 1_000;
+    m.ok(m.authorize(1n)); // after the cool-down: the drained pool reloads
+    expect(m.account.pools.get(drained.poolId)!.balanceMicros).toBe(50n);
   });
 });

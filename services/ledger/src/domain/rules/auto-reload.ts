@@ -11,6 +11,18 @@ export function needsReload(pool: Pool, nowMs: number): boolean {
 }
 
 /**
+ * Whether a support Adjust of `amountMicros` stops a pool's reload: one that
+ * takes a reloading add-on from its level or above to below it takes back
+ * what was bought, and the next call must not buy it again. A pool already
+ * below its level (drained in its cool-down) keeps its reload: what it is
+ * short of was used, not taken back.
+ */
+export function stopsReload(pool: Pool, amountMicros: bigint): boolean {
+  if (!pool.reload || pool.reload.toMicros <= 0n || amountMicros >= 0n) return false;
+  return pool.balanceMicros >= pool.reload.belowMicros && pool.balanceMicros + amountMicros < pool.reload.belowMicros;
+}
+
+/**
  * Auto reload, at every Authorize (before its decision) and Charge (after its
  * draw) of a unit: every add-on pool of the unit below its level and out of
  * its cool-down is topped up to its target with a `grant` entry (`purchases:`

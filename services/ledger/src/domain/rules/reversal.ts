@@ -1,5 +1,5 @@
 import { isLive } from "../balance.js";
-import type { AccountState, ChargeRecord, EntryKind } from "../state.js";
+import type { AccountState, ChargeRecord, EntryKind, Pool } from "../state.js";
 
 /**
  * Reversing a charge: every pool it drew from gets back what it gave, and the
@@ -7,18 +7,44 @@ import type { AccountState, ChargeRecord, EntryKind } from "../state.js";
  * charge is reversed at most once. A pool that has closed or expired since
  * cannot take its share back (the credits would be dead on arrival): the
  * reversal is refused, naming the pool, and support grants instead.
+ * `returns` also says how much of each share counts as given again
+ * (`regranted`).
  */
-export function reversal(account: AccountState, charge: ChargeRecord, nowMs: number): { error: { reason: string; message: string } } | { returns: [poolId: string, micros: bigint][] } {
+export function reversal(account: AccountState, charge: ChargeRecord, nowMs: number): { error: { reason: string; message: string } } | { returns: Returned[] } {
   if (charge.reversedByEntryId !== null) {
     return { error: { reason: "ALREADY_REVERSED", message: `entry ${charge.entryId} was already reversed by entry ${charge.reversedByEntryId}` } };
   }
-  const returns: [string, bigint][] = [];
+  const returns: Returned[] = [];
   for (const [poolId, micros] of charge.drawnMicros) {
     const pool = account.pools.get(poolId);
     if (!pool || !isLive(pool, nowMs)) return { error: { reason: "POOL_CLOSED", message: `pool ${poolId} that entry ${charge.entryId} drew from has closed; grant the credits instead` } };
-    if (micros !== 0n) returns.push([poolId, micros]);
+    if (micros !== 0n) returns.push({ poolId, micros, grantedMicros: regranted(account, pool, charge, micros) });
   }
   return { returns };
+}
+
+export interface Returned {
+  poolId: string;
+  micros: bigint;
+  /** What of `micros` the pool counts as given (its `granted_micros` moves by it), not as usage undone. */
+  grantedMicros: bigint;
+}
+
+/**
+ * A pool carried over started the current cycle with its balance as what it
+ * was given (rules/rollover.ts carryIntoCycle), so this cycle's usage of it is
+ * granted less balance. A charge made before the cycle was opened (the
+ * rollover is lazy: a metering tick after the cycle's start still charges the
+ * old one) is not this cycle's usage: what a reversal gives back for it is
+ * given again, as granted. Whatever the times, a carried pool's usage does
+ * not go below zero: what a reversal returns beyond it counts as granted too.
+ */
+function regranted(account: AccountState, pool: Pool, charge: ChargeRecord, micros: bigint): bigint {
+  const cycle = account.cycle;
+  if (cycle && charge.atMs < Math.max(cycle.startMs, cycle.openedAtMs ?? cycle.startMs)) return micros;
+  if (pool.kind === "monthly" || pool.kind === "spend_cap") return 0n;
+  const beyondUsage = pool.balanceMicros + micros - pool.grantedMicros;
+  return beyondUsage <= 0n ? 0n : beyondUsage < micros ? beyondUsage : micros;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { unitTotals } from "../balance.js";
-import { Machine } from "../fixtures.js";
+import { CYCLE_MS, Machine } from "../fixtures.js";
 
 describe("rollover", () => {
   it("grants the allotment once per cycle; a repeated or late call writes nothing", () => {
@@ -150,5 +150,37 @@ describe("rollover and reversals", () => {
     expect(m.account.pools.get(addOn.poolId)).toMatchObject({ balanceMicros: 60n, grantedMicros: 60n });
     m.ok({ type: "reverse", accountId: "acct", entryId: charged.entryId, reason: "refund", actor: "support", idempotencyKey: "rev", requestHash: "rev", traceId: "" });
     expect(m.account.pools.get(addOn.poolId)).toMatchObject({ balanceMicros: 300n, grantedMicros: 300n });
+  });
+
+  const reverse = (m: Machine, entryId: bigint) => m.ok({ type: "reverse", accountId: "acct", entryId, reason: "refund", actor: "support", idempotencyKey: `rev:${entryId}`, requestHash: "rev", traceId: "" });
+
+  it("counts a charge made after the cycle's start but before the cycle was opened (a metering tick) as the earlier cycle's", () => {
+    const m = Machine.open({ allotmentMicros: 0n, negativeLimitMicros: 0n });
+    const addOn = m.ok(m.grant(300n, { kind: "add_on" }));
+    m.nowMs = m.cycleStartMs + CYCLE_MS + 60_000; // the new cycle has started; nothing has opened it yet
+    const ticked = m.ok(m.charge(240n));
+    m.nowMs += 60_000;
+    m.ok(m.nextCycle());
+    expect(m.account.cycle).toMatchObject({ startMs: m.cycleStartMs, openedAtMs: m.nowMs });
+    expect(m.account.pools.get(addOn.poolId)).toMatchObject({ balanceMicros: 60n, grantedMicros: 60n });
+    m.ok(m.charge(30n)); // this cycle's usage
+    reverse(m, ticked.entryId);
+    // Given again as granted: this cycle's usage stays the 30 it used.
+    expect(m.account.pools.get(addOn.poolId)).toMatchObject({ balanceMicros: 270n, grantedMicros: 300n });
+    m.ok(m.rollOver()); // the same cycle again: opened when it was
+    expect(m.account.cycle).toMatchObject({ openedAtMs: m.nowMs });
+  });
+
+  it("never takes a carried pool's usage below zero, for a cycle opened before its opening was recorded", () => {
+    const m = Machine.open({ allotmentMicros: 0n, negativeLimitMicros: 0n });
+    const addOn = m.ok(m.grant(300n, { kind: "add_on" }));
+    m.nowMs = m.cycleStartMs + CYCLE_MS + 60_000;
+    const ticked = m.ok(m.charge(240n));
+    m.ok(m.nextCycle());
+    delete m.account.cycle!.openedAtMs;
+    m.ok(m.charge(30n));
+    reverse(m, ticked.entryId);
+    // Of the 240 returned, the 30 used this cycle is usage undone; the rest is given again.
+    expect(m.account.pools.get(addOn.poolId)).toMatchObject({ balanceMicros: 270n, grantedMicros: 270n });
   });
 });

@@ -33,10 +33,11 @@ export function rollOver(account: AccountState, command: RollOverCommand, ctx: B
   const kept = previous !== null && previous.startMs >= command.cycleStartMs;
   const cycleStartMs = kept ? previous.startMs : command.cycleStartMs;
   const cycleEndMs = kept ? previous.endMs : command.cycleEndMs;
-  const cycle = { planId: command.planId, planVersion: command.planVersion, startMs: cycleStartMs, endMs: cycleEndMs };
+  const openedAtMs = kept ? previous.openedAtMs : ctx.nowMs;
+  const cycle = { planId: command.planId, planVersion: command.planVersion, startMs: cycleStartMs, endMs: cycleEndMs, ...(openedAtMs === undefined ? {} : { openedAtMs }) };
   const movedPlan = previous !== null && (previous.planId !== command.planId || previous.planVersion !== command.planVersion);
   // Only what changes is written: a repeated call writes nothing.
-  if (!previous || previous.planId !== cycle.planId || previous.planVersion !== cycle.planVersion || previous.startMs !== cycleStartMs || previous.endMs !== cycleEndMs) {
+  if (!previous || previous.planId !== cycle.planId || previous.planVersion !== cycle.planVersion || previous.startMs !== cycleStartMs || previous.endMs !== cycleEndMs || previous.openedAtMs !== openedAtMs) {
     writes.push({ type: "cycle", accountId: id, cycle });
   }
   const units = [...command.units].sort((a, b) => (a.unit < b.unit ? -1 : a.unit > b.unit ? 1 : 0));

@@ -870,6 +870,13 @@ export interface AdjustResponse {
   entryId: string;
   /** The unit's balance (live pools, holds not subtracted). */
   balanceMicros: string;
+  /**
+   * The Adjust took an add-on with auto reload from its reload level or above
+   * to below it, and turned its reload off: a purchase taken back is not
+   * bought again by the next call. A Grant of a new add-on sets reload up
+   * again. A pool already below its level keeps its reload.
+   */
+  reloadStopped: boolean;
 }
 
 export interface ReverseChargeRequest {
@@ -4273,7 +4280,7 @@ export const AdjustRequest: MessageFns<AdjustRequest> = {
 };
 
 function createBaseAdjustResponse(): AdjustResponse {
-  return { entryId: "0", balanceMicros: "0" };
+  return { entryId: "0", balanceMicros: "0", reloadStopped: false };
 }
 
 export const AdjustResponse: MessageFns<AdjustResponse> = {
@@ -4283,6 +4290,9 @@ export const AdjustResponse: MessageFns<AdjustResponse> = {
     }
     if (message.balanceMicros !== "0") {
       writer.uint32(16).int64(message.balanceMicros);
+    }
+    if (message.reloadStopped !== false) {
+      writer.uint32(24).bool(message.reloadStopped);
     }
     return writer;
   },
@@ -4316,6 +4326,14 @@ export const AdjustResponse: MessageFns<AdjustResponse> = {
             message.balanceMicros = reader.int64().toString();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.reloadStopped = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4340,6 +4358,11 @@ export const AdjustResponse: MessageFns<AdjustResponse> = {
         : isSet(object.balance_micros)
         ? globalThis.String(object.balance_micros)
         : "0",
+      reloadStopped: isSet(object.reloadStopped)
+        ? globalThis.Boolean(object.reloadStopped)
+        : isSet(object.reload_stopped)
+        ? globalThis.Boolean(object.reload_stopped)
+        : false,
     };
   },
 
@@ -4351,6 +4374,9 @@ export const AdjustResponse: MessageFns<AdjustResponse> = {
     if (message.balanceMicros !== "0") {
       obj.balanceMicros = message.balanceMicros;
     }
+    if (message.reloadStopped !== false) {
+      obj.reloadStopped = message.reloadStopped;
+    }
     return obj;
   },
 
@@ -4361,6 +4387,7 @@ export const AdjustResponse: MessageFns<AdjustResponse> = {
     const message = createBaseAdjustResponse();
     message.entryId = object.entryId ?? "0";
     message.balanceMicros = object.balanceMicros ?? "0";
+    message.reloadStopped = object.reloadStopped ?? false;
     return message;
   },
 };
