@@ -96,7 +96,7 @@ describe("holds", () => {
     expect((closed as { code?: number }).code).toBe(9);
   });
 
-  it("charges a hold for a model a newer rate table version dropped at the hold's version; without a hold that model is NOT_FOUND", async () => {
+  it("charges a hold for a model a newer rate table version dropped at the hold's version; without a hold that model is NOT_FOUND, but a retry answers as it did", async () => {
     const { pricing, entitlements, ledger } = platform.clients;
     const rates = (...models: string[]): pricingV1.Rate[] => models.map((model) => ({
       bucket: commonV1.Bucket.BUCKET_AI, unit: commonV1.Unit.UNIT_CREDITS, kind: { $case: "modelReply", modelReply: { model, microsPerReply: String(5 * CREDIT) } },
@@ -112,6 +112,8 @@ describe("holds", () => {
     const authorizeOld = (key: string) => call(ledger, ledger.authorize, ledgerV1.AuthorizeRequest.fromPartial({ accountId: "retiring-co", estimate: replies("old-model", 1), idempotencyKey: key }));
     const hold = await authorizeOld("retiring-hold");
     expect(hold.allowed).toBe(true);
+    const chargeOld = (key: string) => call(ledger, ledger.charge, ledgerV1.ChargeRequest.fromPartial({ accountId: "retiring-co", usage: replies("old-model", 1), final: true, idempotencyKey: key }));
+    const oneShot = await chargeOld("retiring-one-shot");
     await publish(["gpt-4o"]);
     // Once the ledger has the new version, old-model no longer prices outside a hold.
     let probe = 0;
@@ -119,6 +121,10 @@ describe("holds", () => {
       const refused = await authorizeOld(`retiring-probe-${probe++}`).then(() => undefined, (e: unknown) => e);
       return refused === undefined ? undefined : errorDetails(refused);
     }).then((refusal) => expect(refusal).toMatchObject({ code: 5, reason: "MODEL_NOT_FOUND" }));
+    await expect(chargeOld("retiring-one-shot-2").then(() => undefined, (e: unknown) => errorDetails(e))).resolves.toMatchObject({ code: 5, reason: "MODEL_NOT_FOUND" });
+    // Retries of calls made before the drop are answered as they were, not refused for a rate that is gone.
+    expect(await authorizeOld("retiring-hold")).toMatchObject({ allowed: true, holdId: hold.holdId, amountMicros: hold.amountMicros, expiresAt: hold.expiresAt });
+    expect(await chargeOld("retiring-one-shot")).toEqual(oneShot);
     const charged = await call(ledger, ledger.charge, ledgerV1.ChargeRequest.fromPartial({
       accountId: "retiring-co", holdId: hold.holdId, usage: replies("old-model", 1), final: true, idempotencyKey: "retiring-charge",
     }));

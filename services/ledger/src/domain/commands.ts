@@ -35,7 +35,7 @@ export interface Eligibility {
   reason: string;
 }
 
-export interface AuthorizeCommand extends Keyed {
+export interface AuthorizeCommand extends Keyed, MayBeUnpriced {
   type: "authorize";
   unit: string;
   bucket: string;
@@ -53,11 +53,12 @@ export interface AuthorizeCommand extends Keyed {
 }
 
 /**
- * A call on a hold whose usage or estimate does not price at the version in
- * effect (`unpriced`, NOT_FOUND: a rate that version lacks, such as a model it
- * dropped); its unit and amount then mean nothing. On a hold pinned to
- * another version it is refused RATE_TABLE_PINNED, and the use case prices it
- * again at that one, which may have the rate; otherwise with `unpriced`.
+ * A call whose usage or estimate does not price at the version in effect
+ * (`unpriced`, NOT_FOUND: a rate that version lacks, such as a model it
+ * dropped); its unit and amount then mean nothing. A retry of an earlier call
+ * with its key is answered as that call was. A call on a hold pinned to
+ * another version is refused RATE_TABLE_PINNED, and the use case prices it
+ * again at that one, which may have the rate; any other with `unpriced`.
  */
 interface MayBeUnpriced {
   unpriced?: LedgerError;

@@ -181,7 +181,7 @@ function keyed<C extends Keyed>(
   account: AccountState,
   command: C,
   ctx: BatchContext,
-  checks: { fields: () => LedgerError | null; found: () => LedgerError | null },
+  checks: { fields: () => LedgerError | null; found: () => LedgerError | null; priced?: () => LedgerError | null },
   rule: (work: Work) => LedgerError | { value: unknown },
 ): Decision {
   const invalidField = checkKey(command.idempotencyKey, command.keyOwner) ?? checks.fields();
@@ -192,6 +192,9 @@ function keyed<C extends Keyed>(
   const recalled = recall(account, command.idempotencyKey, command.requestHash);
   if (recalled && "error" in recalled) return refused(recalled.error);
   if (recalled) return { result: { ok: true, value: recalled.replay, replayed: true }, account, writes: [] };
+  // After the key: a retry is answered as the call was, even once the rate it was priced at is gone (commands.ts `MayBeUnpriced`).
+  const unpricedCall = checks.priced?.();
+  if (unpricedCall) return refused(unpricedCall);
   const work = lazyExpiry(account, ctx);
   const decided = rule(work);
   if (!("value" in decided)) return refused(decided);
@@ -207,14 +210,18 @@ function operationOf(command: Keyed): string {
 function decide(account: AccountState, command: Command, ctx: BatchContext): Decision {
   switch (command.type) {
     case "authorize":
-      return keyed(account, command, ctx, { fields: () => authorizeFields(command), found: () => unitFound(account, command.unit) }, (work) => authorize(work, command, ctx));
+      return keyed(account, command, ctx, {
+        fields: () => authorizeFields(command),
+        found: () => (command.unpriced ? null : unitFound(account, command.unit)),
+        priced: () => command.unpriced ?? null,
+      }, (work) => authorize(work, command, ctx));
     case "charge":
       return keyed(account, command, ctx, {
         fields: () => (command.amountMicros < 0n ? invalid("usage", "must not price below zero") : null),
         found: () =>
           (command.unpriced ? null : unitFound(account, command.unit)) ??
-          (command.holdId !== null && !account.holds.has(command.holdId) ? notFound("hold", command.holdId) : null) ??
-          unpriced(account, command, "the usage"),
+          (command.holdId !== null && !account.holds.has(command.holdId) ? notFound("hold", command.holdId) : null),
+        priced: () => unpriced(account, command, "the usage"),
       }, (work) => charge(work, command, ctx));
     case "release":
       return keyed(account, command, ctx, {
@@ -224,7 +231,8 @@ function decide(account: AccountState, command: Command, ctx: BatchContext): Dec
     case "extendHold":
       return keyed(account, command, ctx, {
         fields: () => extendFields(command),
-        found: () => (account.holds.has(command.holdId) ? null : notFound("hold", command.holdId)) ?? unpriced(account, command, "the estimate"),
+        found: () => (account.holds.has(command.holdId) ? null : notFound("hold", command.holdId)),
+        priced: () => unpriced(account, command, "the estimate"),
       }, (work) => extendHold(work, command, ctx));
     case "grant":
       return keyed(account, command, ctx, { fields: () => grantFields(command), found: () => unitFound(account, command.unit) }, (work) => grant(work, command, ctx));

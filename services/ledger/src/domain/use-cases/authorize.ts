@@ -1,13 +1,14 @@
 import type { RunContext } from "@tollgate/eligibility";
 import type { Unit, Usage } from "@tollgate/rating";
 import type { AccountView } from "../account-view.js";
-import type { AuthorizeAnswer, DenialReason } from "../commands.js";
+import type { AuthorizeAnswer, AuthorizeCommand, DenialReason } from "../commands.js";
 import { describeShortfall } from "../denial.js";
 import { limitsFor } from "../rules/kind-limits.js";
 import { fingerprint } from "../fingerprint.js";
 import type { KeyOwner } from "../rules/idempotency.js";
 import { attributionOf, withWorkKind } from "../usage.js";
-import { eligibilityOf, price, requireAccountId, run, type LedgerDeps, type Replayed } from "./run.js";
+import { sequenceOf } from "../rules/running-total.js";
+import { eligibilityOf, type Price, priceWith, rateTableInEffect, requireAccountId, run, unpricedBy, type LedgerDeps, type Replayed } from "./run.js";
 
 export const DEFAULT_HOLD_TTL_MS = 5 * 60_000;
 
@@ -39,23 +40,34 @@ export interface AuthorizeOutcome extends AuthorizeAnswer, Replayed {
 export async function authorize(deps: LedgerDeps, request: AuthorizeRequest, keyOwner: KeyOwner = "caller"): Promise<AuthorizeOutcome> {
   requireAccountId(request.accountId);
   const view = await deps.accounts.get(request.accountId);
-  const priced = await price(deps, view, request.estimate, "estimate");
+  const table = await rateTableInEffect(deps, view);
   const { traceId, traceparent, ...hashed } = request;
-  const answer = await run(deps, view, {
-    type: "authorize", accountId: request.accountId, unit: priced.unit, bucket: priced.bucket, amountMicros: priced.amountMicros,
-    idempotencyKey: request.idempotencyKey, keyOwner, requestHash: fingerprint({ op: "authorize", ...hashed }), ttlMs: request.ttlMs || DEFAULT_HOLD_TTL_MS,
-    attribution: withWorkKind(attributionOf(request.estimate, request.attribution), request.workKind), rateTableVersion: priced.sequence,
-    eligibility: eligibilityOf(view, request.context, priced.bucket),
+  const call = {
+    type: "authorize" as const, accountId: request.accountId, idempotencyKey: request.idempotencyKey, keyOwner, requestHash: fingerprint({ op: "authorize", ...hashed }),
+    ttlMs: request.ttlMs || DEFAULT_HOLD_TTL_MS, rateTableVersion: sequenceOf(table),
     ...(request.workKind ? { workKind: request.workKind } : {}),
     ...(traceId ? { traceId } : {}),
     ...(traceparent ? { traceparent } : {}),
-  });
+  };
+  let priced: Price | undefined;
+  let command: AuthorizeCommand;
+  try {
+    priced = priceWith(table, view, request.estimate, "estimate");
+    command = {
+      ...call, unit: priced.unit, bucket: priced.bucket, amountMicros: priced.amountMicros, attribution: withWorkKind(attributionOf(request.estimate, request.attribution), request.workKind),
+      eligibility: eligibilityOf(view, request.context, priced.bucket),
+    };
+  } catch (error) {
+    // A rate the version in effect lacks (a model it dropped): refused, unless this is a retry of a call priced before (commands.ts `MayBeUnpriced`).
+    command = { ...call, unit: "", bucket: "", amountMicros: 0n, attribution: {}, eligibility: { allowed: true, metered: true, reason: "" }, unpriced: unpricedBy(error) };
+  }
+  const answer = await run(deps, view, command);
   // The balance denials get every figure of the balance; the others (the budget's included) keep the rule's own words.
   const shortfall = answer.reason !== null && answer.reason !== "ACCOUNT_SUSPENDED" && answer.reason !== "NOT_ELIGIBLE" && answer.reason !== "BUDGET_EXCEEDED";
   return {
     ...answer,
-    ...(shortfall ? { message: shortfallMessage(view, answer.reason!, priced.unit, answer.amountMicros, answer.availableMicros, "the request", request.workKind) } : {}),
-    unit: priced.unit, rateTableId: priced.tableId, rateTableVersion: priced.version,
+    ...(shortfall && priced ? { message: shortfallMessage(view, answer.reason!, priced.unit, answer.amountMicros, answer.availableMicros, "the request", request.workKind) } : {}),
+    unit: priced?.unit ?? "", rateTableId: table.tableId, rateTableVersion: table.version,
   };
 }
 

@@ -54,13 +54,14 @@ export async function charge(deps: LedgerDeps, request: ChargeRequest, keyOwner:
   // The command as it is whatever the usage prices at (or fails to).
   const call = { type: "charge" as const, accountId: request.accountId, holdId: request.holdId, final: request.final, idempotencyKey: request.idempotencyKey, keyOwner, requestHash, traceparent, traceId };
   let priced: ReturnType<typeof priceWith> | undefined;
-  const { answer } = await runPinned(deps, view, (table): ChargeCommand => {
+  const { answer, table } = await runPinned(deps, view, (table): ChargeCommand => {
     try {
       priced = priceWith(table, view, request.usage, "usage");
     } catch (error) {
       // A rate the version in effect lacks (a model it dropped) may be in the version a hold was authorized at: the state
-      // machine answers RATE_TABLE_PINNED for such a hold, and the usage is priced there; for any other, this refusal stands.
-      if (request.holdId === null) throw error;
+      // machine answers RATE_TABLE_PINNED for such a hold, and the usage is priced there; a retry is answered as the call
+      // was; for any other, this refusal stands.
+      priced = undefined;
       return { ...call, unit: "", bucket: "", amountMicros: 0n, attribution: {}, rateTableVersion: sequenceOf(table), unpriced: unpricedBy(error) };
     }
     const metered = eligibilityOf(view, request.context, priced.bucket).metered;
@@ -73,5 +74,6 @@ export async function charge(deps: LedgerDeps, request: ChargeRequest, keyOwner:
       ...(onBehalfOf ? { onBehalfOf } : {}),
     };
   });
-  return { ...answer, unit: priced!.unit, rateTableId: priced!.tableId, rateTableVersion: priced!.version };
+  // A retry of a call priced before, answered while its rate is gone, names the version in effect.
+  return { ...answer, unit: priced?.unit ?? "", rateTableId: priced?.tableId ?? table.tableId, rateTableVersion: priced?.version ?? table.version };
 }
