@@ -534,10 +534,13 @@ describe("gateway hardening", () => {
   });
 
   /** A POST to the hardened gateway's login from a given loopback address (all of 127.0.0.0/8 is local). */
-  function loginFrom(localAddress: string, username: string, password: string): Promise<{ status: number; retryAfter: string | undefined; body: Record<string, any> }> {
-    const url = new URL("/api/login", hardened.url);
+  function loginFrom(
+    localAddress: string, username: string, password: string, via: { gateway?: Gateway; forwardedFor?: string } = {},
+  ): Promise<{ status: number; retryAfter: string | undefined; body: Record<string, any> }> {
+    const url = new URL("/api/login", (via.gateway ?? hardened).url);
+    const headers = { "content-type": "application/json", ...(via.forwardedFor ? { "x-forwarded-for": via.forwardedFor } : {}) };
     return new Promise((resolve, reject) => {
-      const req = httpRequest(url, { method: "POST", localAddress, headers: { "content-type": "application/json" } }, (res) => {
+      const req = httpRequest(url, { method: "POST", localAddress, headers }, (res) => {
         let text = "";
         res.on("data", (chunk: Buffer) => (text += chunk.toString()));
         res.on("end", () => resolve({ status: res.statusCode!, retryAfter: res.headers["retry-after"], body: JSON.parse(text) as Record<string, any> }));
@@ -598,26 +601,34 @@ describe("gateway hardening", () => {
     }
   });
 
-  it("refuses a token without an expiry or one that lives too long, even signed with the right secret", async () => {
+  it("refuses a token without an expiry, one that lives too long, or one not issued for the console, even signed with the right secret", async () => {
     const key = new TextEncoder().encode(SECRET);
-    const forever = await new SignJWT({ role: "admin" }).setProtectedHeader({ alg: "HS256" }).setSubject("ada").setIssuedAt().sign(key);
+    const consoleToken = () => new SignJWT({ role: "admin" }).setProtectedHeader({ alg: "HS256" }).setIssuer("tollgate-gateway").setAudience("tollgate-console");
+    const forever = await consoleToken().setSubject("ada").setIssuedAt().sign(key);
     const refused = await api("/api/me", { token: forever });
     expect(refused).toMatchObject({ status: 401, body: { error: { reason: "TOKEN_INVALID" } } });
-    const expiring = await new SignJWT({ role: "admin" }).setProtectedHeader({ alg: "HS256" }).setSubject("ada").setIssuedAt().setExpirationTime("5m").sign(key);
+    const expiring = await consoleToken().setSubject("ada").setIssuedAt().setExpirationTime("5m").sign(key);
     expect((await api("/api/me", { token: expiring })).body).toEqual({ username: "ada", role: "admin" });
     // Nor one that lives longer than GATEWAY_MAX_TOKEN_HOURS (24 by default): a leaked token stops working in bounded time.
-    const decade = await new SignJWT({ role: "admin" }).setProtectedHeader({ alg: "HS256" }).setSubject("ada").setIssuedAt().setExpirationTime("3650d").sign(key);
+    const decade = await consoleToken().setSubject("ada").setIssuedAt().setExpirationTime("3650d").sign(key);
     expect(await api("/api/me", { token: decade })).toMatchObject({ status: 401, body: { error: { reason: "TOKEN_INVALID" } } });
-    const day = await new SignJWT({ role: "admin" }).setProtectedHeader({ alg: "HS256" }).setSubject("ada").setIssuedAt().setExpirationTime("23h").sign(key);
+    const day = await consoleToken().setSubject("ada").setIssuedAt().setExpirationTime("23h").sign(key);
     expect((await api("/api/me", { token: day })).status).toBe(200);
     // Nor one naming nobody, or a name with a control character (it is recorded as whom actions were for).
     for (const subject of ["", "ada\u0000", "ada\nadmin"]) {
-      const nameless = await new SignJWT({ role: "admin" }).setProtectedHeader({ alg: "HS256" }).setSubject(subject).setIssuedAt().setExpirationTime("5m").sign(key);
+      const nameless = await consoleToken().setSubject(subject).setIssuedAt().setExpirationTime("5m").sign(key);
       expect(await api("/api/me", { token: nameless }), JSON.stringify(subject)).toMatchObject({ status: 401, body: { error: { reason: "TOKEN_INVALID" } } });
     }
+    // Nor one signed with the secret for another audience or by another issuer, or with neither named.
+    for (const [issuer, audience] of [["tollgate-gateway", "billing-export"], ["someone-else", "tollgate-console"], ["", ""]] as const) {
+      let other = new SignJWT({ role: "admin" }).setProtectedHeader({ alg: "HS256" }).setSubject("ada").setIssuedAt().setExpirationTime("5m");
+      if (issuer) other = other.setIssuer(issuer).setAudience(audience);
+      expect(await api("/api/me", { token: await other.sign(key) }), `${issuer} ${audience}`).toMatchObject({ status: 401, body: { error: { reason: "TOKEN_INVALID" } } });
+    }
     const issued = await login("ada", "admin-pass");
-    const claims = JSON.parse(Buffer.from(issued.split(".")[1]!, "base64url").toString()) as { exp?: number; iat: number };
+    const claims = JSON.parse(Buffer.from(issued.split(".")[1]!, "base64url").toString()) as { exp?: number; iat: number; iss: string; aud: string };
     expect(claims.exp! - claims.iat).toBe(12 * 3600);
+    expect(claims).toMatchObject({ iss: "tollgate-gateway", aud: "tollgate-console" });
   });
 
   it("answers CORS only for the configured origins, and for none by default", async () => {
@@ -654,6 +665,30 @@ describe("gateway hardening", () => {
     expect(limited.status).toBe(429);
     expect(Number(limited.retryAfter)).toBeGreaterThan(0);
     expect((await loginFrom("127.0.0.22", "ida", "ida-pass")).status).toBe(200);
+    // X-Forwarded-For from a peer that is not a trusted proxy names nobody: the attempts still count against 127.0.0.21.
+    expect((await loginFrom("127.0.0.21", "ida", "ida-pass", { forwardedFor: "198.51.100.9" })).status).toBe(429);
+  });
+
+  it("counts sign-ins behind a trusted proxy per client address it forwards (GATEWAY_TRUSTED_PROXIES)", async () => {
+    const proxied = await startGateway({
+      databaseUrl: db.url, port: 0, secret: SECRET, users: "ida:ida-pass:viewer", trustedProxies: ["127.0.0.31"],
+      loginLimits: { perUser: 100, perAddress: 2, windowMs: 600_000 },
+      addresses: { entitlements: platform.entitlements.address, pricing: platform.pricing.address, ledger: platform.ledger.address, notifications: platform.notifications.address },
+    });
+    try {
+      const viaProxy = (client: string, password = "guess") => loginFrom("127.0.0.31", "ida", password, { gateway: proxied, forwardedFor: client });
+      expect((await viaProxy("198.51.100.1")).status).toBe(401);
+      expect((await viaProxy("198.51.100.1")).status).toBe(401);
+      expect((await viaProxy("198.51.100.1", "ida-pass")).status).toBe(429);
+      // Another client behind the same proxy is not locked out by the first one's guesses.
+      expect((await viaProxy("198.51.100.2", "ida-pass")).status).toBe(200);
+      // A peer that is not the proxy cannot pick the address it is counted as.
+      expect((await loginFrom("127.0.0.32", "ida", "guess", { gateway: proxied, forwardedFor: "198.51.100.3" })).status).toBe(401);
+      expect((await loginFrom("127.0.0.32", "ida", "guess", { gateway: proxied, forwardedFor: "198.51.100.4" })).status).toBe(401);
+      expect((await loginFrom("127.0.0.32", "ida", "ida-pass", { gateway: proxied, forwardedFor: "198.51.100.5" })).status).toBe(429);
+    } finally {
+      await proxied.stop();
+    }
   });
 });
 

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { z } from "zod";
 
 export { z };
@@ -34,6 +35,23 @@ export function loadConfig<S extends z.ZodRawShape>(
   return result.data;
 }
 
+/** Parses `10.1.0.0/16,::1/128` (a bare address is one host); throws naming the bad entry. */
+export function parseNetworks(spec: string): [string, number, "ipv4" | "ipv6"][] {
+  return spec
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const [address = "", prefix] = entry.split("/");
+      const version = isIP(address);
+      const bits = prefix === undefined ? (version === 6 ? 128 : 32) : Number(prefix);
+      if (version === 0 || !Number.isInteger(bits) || bits < 0 || bits > (version === 6 ? 128 : 32)) {
+        throw new Error(`"${entry}" is not an address or address/prefix`);
+      }
+      return [address, bits, version === 6 ? "ipv6" : "ipv4"];
+    });
+}
+
 /** Common variable schemas. */
 export const env = {
   port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
@@ -44,6 +62,15 @@ export const env = {
     z.string().regex(/^[^\s:]+:\d+$/, "expected host:port"),
   positiveInt: (fallback: number) => z.coerce.number().int().positive().default(fallback),
   logLevel: () => z.enum(["debug", "info", "warn", "error"]).default("info"),
+  /** A comma-separated list of networks (`10.1.0.0/16,::1`), as its entries; empty: none. */
+  networks: () =>
+    z.string().default("").superRefine((spec, context) => {
+      try {
+        parseNetworks(spec);
+      } catch (error) {
+        context.addIssue({ code: "custom", message: (error as Error).message });
+      }
+    }).transform((spec) => spec.split(",").map((n) => n.trim()).filter(Boolean)),
 };
 
 /** The credential a process sends on its own gRPC calls: a token, or a private JWK to mint its own with. */

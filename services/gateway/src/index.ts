@@ -16,7 +16,7 @@ import { PostgresAuditStore } from "./data/audit-store.js";
 import { migrations } from "./data/migrations/index.js";
 import { isRole, UserDirectory, type User } from "./domain/access.js";
 import { clientErrorAnswer, toHttpError } from "./transport/http-errors.js";
-import { DEFAULT_LOGIN_LIMITS, registerLogin, type LoginLimits } from "./transport/login.js";
+import { CONSOLE_TOKEN, DEFAULT_LOGIN_LIMITS, registerLogin, type LoginLimits } from "./transport/login.js";
 import { registerReceiptRoutes } from "./transport/receipt-routes.js";
 import { checkRoute, registerRoutes } from "./transport/routes.js";
 
@@ -36,6 +36,11 @@ export interface GatewayOptions {
   staticDir?: string;
   /** Origins whose pages may call the API (CORS); none by default: only the console served from the gateway itself. */
   corsOrigins?: string[];
+  /**
+   * The reverse proxies in front of the gateway (addresses or networks): from these, the client's address is read from
+   * `X-Forwarded-For` (sign-in limits, the audit log); from any other peer the header is ignored. Empty: none.
+   */
+  trustedProxies?: string[];
   /** Lifetime of the tokens `/api/login` issues (every token must carry `exp`). */
   tokenTtl?: string;
   /** How far ahead any token's `exp` may be, in hours (default 24): a minted token that lives longer is refused, so a leaked one stops working in bounded time. */
@@ -131,6 +136,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // A budget id (`<unit>/<scope>/<scope id>`, up to 512 characters) is a path parameter of its removal.
   const app = Fastify({
     logger: false,
+    trustProxy: options.trustedProxies && options.trustedProxies.length > 0 ? options.trustedProxies : false,
     bodyLimit: 256 * 1024,
     routerOptions: { maxParamLength: 600 },
     // Errors the router raises before any route (a URL that does not decode, %ff) answer in the API's error shape too.
@@ -190,7 +196,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const token = /^bearer +/i.test(header) ? header.replace(/^bearer +/i, "").trim() : "";
     if (!token) throw new UnauthenticatedError("sign in first", "LOGIN_REQUIRED");
     try {
-      const { payload } = await jwtVerify(token, key, { algorithms: ["HS256"], requiredClaims: ["exp"] });
+      const { payload } = await jwtVerify(token, key, { algorithms: ["HS256"], requiredClaims: ["exp"], ...CONSOLE_TOKEN });
       // A user name: not empty, no control character (it is recorded as who an action was for).
       if (typeof payload.sub !== "string" || !/^[^\u0000-\u001f\u007f]+$/.test(payload.sub) || !isRole(payload.role)) throw new Error("claims");
       if (payload.exp! - Date.now() / 1000 > maxTokenSeconds) throw new Error("lives too long");

@@ -27,6 +27,7 @@ await runService(
     GATEWAY_LOGIN_WINDOW_MS: env.positiveInt(DEFAULT_LOGIN_LIMITS.windowMs),
     GATEWAY_MAX_TOKEN_HOURS: env.positiveInt(DEFAULT_MAX_TOKEN_HOURS),
     GATEWAY_CORS_ORIGINS: z.string().default(""),
+    GATEWAY_TRUSTED_PROXIES: env.networks(),
     GATEWAY_STATIC_DIR: z.string().optional(),
     ENTITLEMENTS_ADDRESS: env.address().default("127.0.0.1:50051"),
     PRICING_ADDRESS: env.address().default("127.0.0.1:50052"),
@@ -48,6 +49,7 @@ await runService(
       loginLimits: { perUser: config.GATEWAY_LOGIN_MAX_PER_USER, perAddress: config.GATEWAY_LOGIN_MAX_PER_ADDRESS, windowMs: config.GATEWAY_LOGIN_WINDOW_MS },
       maxTokenHours: config.GATEWAY_MAX_TOKEN_HOURS,
       corsOrigins: config.GATEWAY_CORS_ORIGINS.split(",").map((o) => o.trim()).filter(Boolean),
+      trustedProxies: config.GATEWAY_TRUSTED_PROXIES,
       ...(config.GATEWAY_STATIC_DIR ? { staticDir: config.GATEWAY_STATIC_DIR } : {}),
       addresses: {
         entitlements: config.ENTITLEMENTS_ADDRESS,

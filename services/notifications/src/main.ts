@@ -7,9 +7,7 @@ const { baseShape, env, z } = await import("@tollgate/config");
 const { runService, serverSecurityFromEnv, clientCredentialFromEnv } = await import("@tollgate/grpc-kit");
 const credentialsOf = <T>(credentials: T | undefined) => (credentials === undefined ? {} : { credentials });
 const { startNotificationsService } = await import("./index.js");
-const { parseNetworks } = await import("./data/channels/outbound-address.js");
 
-const networks = (spec: string) => spec.split(",").map((n) => n.trim()).filter(Boolean);
 
 await runService(
   "notifications",
@@ -26,13 +24,7 @@ await runService(
     DELIVERED_RETENTION_DAYS: env.positiveInt(30),
     // The same setting, and bounds, as the ledger's keys.
     IDEMPOTENCY_RETENTION_HOURS: z.coerce.number().int().min(24, "keys are kept at least 24 hours").default(168),
-    WEBHOOK_ALLOWED_NETWORKS: z.string().default("").superRefine((spec, context) => {
-      try {
-        parseNetworks(spec);
-      } catch (error) {
-        context.addIssue({ code: "custom", message: (error as Error).message });
-      }
-    }),
+    WEBHOOK_ALLOWED_NETWORKS: env.networks(),
   },
   (config) =>
     startNotificationsService({
@@ -49,7 +41,7 @@ await runService(
       retryBaseMs: config.RETRY_BASE_MS,
       deliveredRetentionMs: config.DELIVERED_RETENTION_DAYS * 86_400_000,
       idempotencyRetentionMs: config.IDEMPOTENCY_RETENTION_HOURS * 3_600_000,
-      webhookAllowedNetworks: networks(config.WEBHOOK_ALLOWED_NETWORKS),
+      webhookAllowedNetworks: config.WEBHOOK_ALLOWED_NETWORKS,
       ...serverSecurityFromEnv(config),
       ...credentialsOf(clientCredentialFromEnv(config, "notifications", ["service"])),
     }),

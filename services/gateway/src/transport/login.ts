@@ -13,6 +13,12 @@ export interface LoginLimits {
 
 export const DEFAULT_LOGIN_LIMITS: LoginLimits = { perUser: 20, perAddress: 100, windowMs: 15 * 60_000 };
 
+/**
+ * Who issues a console token and for what: the gateway verifies both, so a
+ * token signed with the same secret for anything else is not a console sign-in.
+ */
+export const CONSOLE_TOKEN = { issuer: "tollgate-gateway", audience: "tollgate-console" } as const;
+
 /** A text field of the sign-in body ("" when absent or not text: such a sign-in fails like a wrong password). */
 const textOf = (request: FastifyRequest, field: "username" | "password"): string => {
   const value = (request.body as Record<string, unknown> | null | undefined)?.[field];
@@ -55,6 +61,8 @@ export function registerLogin(app: FastifyInstance, users: UserDirectory, key: U
     const token = await new SignJWT({ role: user.role })
       .setProtectedHeader({ alg: "HS256" })
       .setSubject(user.username)
+      .setIssuer(CONSOLE_TOKEN.issuer)
+      .setAudience(CONSOLE_TOKEN.audience)
       .setIssuedAt()
       .setExpirationTime(options.tokenTtl)
       .sign(key);

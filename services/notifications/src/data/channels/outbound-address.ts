@@ -1,4 +1,5 @@
 import { BlockList, isIP } from "node:net";
+import { parseNetworks } from "@tollgate/config";
 
 /**
  * Addresses a webhook must not reach: this host, private networks, link-local
@@ -36,23 +37,6 @@ function unmapped(address: string): string {
   const high = parseInt(mapped[2]!, 16);
   const low = parseInt(mapped[3]!, 16);
   return [high >> 8, high & 255, low >> 8, low & 255].join(".");
-}
-
-/** Parses `10.1.0.0/16,::1/128` (a bare address is one host); throws naming the bad entry. */
-export function parseNetworks(spec: string): [string, number, "ipv4" | "ipv6"][] {
-  return spec
-    .split(",")
-    .map((entry) => entry.trim())
-    .filter(Boolean)
-    .map((entry) => {
-      const [address = "", prefix] = entry.split("/");
-      const version = isIP(address);
-      const bits = prefix === undefined ? (version === 6 ? 128 : 32) : Number(prefix);
-      if (version === 0 || !Number.isInteger(bits) || bits < 0 || bits > (version === 6 ? 128 : 32)) {
-        throw new Error(`"${entry}" is not an address or address/prefix`);
-      }
-      return [address, bits, version === 6 ? "ipv6" : "ipv4"];
-    });
 }
 
 /** Which addresses outbound webhooks may connect to: anything but the inward ranges, except the allowed networks. */

@@ -1,7 +1,8 @@
 import { createServer, type Server } from "node:http";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { OutboundAddressPolicy, parseNetworks } from "./outbound-address.js";
+import { parseNetworks } from "@tollgate/config";
+import { OutboundAddressPolicy } from "./outbound-address.js";
 import { WebhookChannel } from "./webhook.js";
 
 const SECRET = `whsec_${Buffer.from("a-webhook-secret-for-the-tests").toString("base64")}`;
