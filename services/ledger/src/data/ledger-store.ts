@@ -298,7 +298,8 @@ export class PostgresLedgerStore implements LedgerStore {
   async expiredPoolAccounts(limit: number): Promise<string[]> {
     const rows = await sql<{ account_id: string }>(
       this.em(),
-      `select distinct account_id from ledger.pools where not closed and kind not in ('monthly', 'spend_cap') and expires_at <= now() limit ?`,
+      // One that owes waits for a pool to take its debt (rules/pool-expiry.ts): the account's next write moves it.
+      `select distinct account_id from ledger.pools where not closed and kind not in ('monthly', 'spend_cap') and expires_at <= now() and balance_micros >= 0 limit ?`,
       [limit],
     );
     return rows.map((r) => r.account_id);

@@ -2,11 +2,13 @@ import type { AccountState, Pool } from "./state.js";
 
 /**
  * Balance arithmetic, once. A pool counts while it is open and not past its
- * expiry; a unit's balance is the sum of its live pools; what is available is
+ * expiry, or past it while it owes (a negative balance: a debt does not
+ * expire with its pool; rules/pool-expiry.ts moves it to a pool that lives
+ * on); a unit's balance is the sum of its live pools; what is available is
  * the balance less what open holds reserve.
  */
-export function isLive(pool: Pick<Pool, "closed" | "expiresAtMs">, nowMs: number): boolean {
-  return !pool.closed && (pool.expiresAtMs === null || pool.expiresAtMs > nowMs);
+export function isLive(pool: Pick<Pool, "closed" | "expiresAtMs" | "balanceMicros">, nowMs: number): boolean {
+  return !pool.closed && (pool.expiresAtMs === null || pool.expiresAtMs > nowMs || pool.balanceMicros < 0n);
 }
 
 export function livePools(account: AccountState, unit: string, nowMs: number): Pool[] {

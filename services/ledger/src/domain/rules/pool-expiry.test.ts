@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { pool } from "../fixtures.js";
+import { Machine, pool } from "../fixtures.js";
+import { unitTotals } from "../balance.js";
 import { emptyAccount } from "../state.js";
 import { applyWrites } from "../writes.js";
 import { expirePools } from "./pool-expiry.js";
@@ -28,5 +29,44 @@ describe("pool expiry", () => {
     let entry = 1n;
     const writes = expirePools(account, { nowMs: 100, ids: { entryId: () => entry++, holdId: () => "h", poolId: () => "p" } });
     expect(writes.flatMap((w) => (w.type === "poolChange" ? [w.poolId] : []))).toEqual(["b", "c", "a"]);
+  });
+
+  it("does not write off a pool's debt when it expires: the debt moves to the pool that lives on, or stays counted until there is one", () => {
+    const account = emptyAccount("acct");
+    account.pools.set("free", pool({ poolId: "free", kind: "free_grant", balanceMicros: -30n, grantedMicros: 50n, expiresAtMs: 100 }));
+    const ids = () => { let entry = 1n; return { entryId: () => entry++, holdId: () => "h", poolId: () => "p" }; };
+    const state = new Map([["acct", account]]);
+    // Past its expiry with nothing to take the debt: it stays open, and the balance still owes it.
+    expect(expirePools(account, { nowMs: 100, ids: ids() })).toEqual([]);
+    expect(unitTotals(account, "credits", 100).balanceMicros).toBe(-30n);
+    // A pool that lives on takes it; the expired one closes at zero, with nothing lapsed.
+    account.pools.set("bonus", pool({ poolId: "bonus", kind: "bonus", balanceMicros: 100n, grantedMicros: 100n, expiresAtMs: null }));
+    const writes = expirePools(account, { nowMs: 200, ids: ids() });
+    const entries = writes.flatMap((w) => (w.type === "entry" ? [w.entry] : []));
+    expect(entries.map((e) => [e.kind, e.amountMicros, e.lines.map((l) => [l.ledgerAccount, l.amountMicros])])).toEqual([
+      ["reset", -30n, [["pool:free", 30n], ["pool:bonus", -30n]]],
+      ["expire", 0n, []],
+    ]);
+    expect(writes.find((w) => w.type === "outbox")).toMatchObject({ event: { kind: "pool_expired", payload: { expired_micros: "0" } } });
+    applyWrites(state, writes);
+    expect(account.pools.get("free")).toMatchObject({ closed: true, balanceMicros: 0n });
+    expect(account.pools.get("bonus")!.balanceMicros).toBe(70n);
+    expect(unitTotals(account, "credits", 200).balanceMicros).toBe(70n);
+  });
+
+  it("keeps an overdraft on an expiring free grant owed through its expiry, and pays it from the next grant", () => {
+    const m = Machine.open({ allotmentMicros: 0n, negativeLimitMicros: 40n });
+    const free = m.ok(m.grant(50n, { kind: "free_grant", expiresAtMs: m.nowMs + 1_000 }));
+    m.ok(m.charge(80n)); // 50 from the grant, 30 over it, carried by it
+    m.nowMs += 2_000;
+    m.ok(m.charge(1n)); // its expiry runs first: nothing lives on to take the debt
+    expect(m.account.pools.get(free.poolId)).toMatchObject({ closed: false, balanceMicros: -31n });
+    expect(unitTotals(m.account, "credits", m.nowMs).balanceMicros).toBe(-31n);
+    expect(m.ok(m.authorize(10n))).toMatchObject({ allowed: false, reason: "INSUFFICIENT_CREDITS" }); // 9 of room left, not 40
+    const bonus = m.ok(m.grant(100n, { kind: "bonus" }));
+    m.ok(m.charge(1n));
+    expect(m.account.pools.get(free.poolId)).toMatchObject({ closed: true, balanceMicros: 0n });
+    expect(m.account.pools.get(bonus.poolId)!.balanceMicros).toBe(68n);
+    expect(m.entries.filter((e) => e.kind === "reset").map((e) => e.amountMicros)).toEqual([-31n]);
   });
 });
