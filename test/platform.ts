@@ -2,7 +2,8 @@ import { startEntitlementsService, type EntitlementsService } from "@tollgate/en
 import { startLedgerService, type LedgerService } from "@tollgate/ledger";
 import { startNotificationsService, type NotificationsService } from "@tollgate/notifications";
 import { startPricingService, type PricingService } from "@tollgate/pricing";
-import { createClient, ROLES, stopInOrder, type ClientOptions, type Role, type ServerAuth } from "@tollgate/grpc-kit";
+import { readFileSync } from "node:fs";
+import { createClient, ROLES, stopInOrder, type ChannelTls, type ClientOptions, type Role, type ServerAuth, type ServerTls } from "@tollgate/grpc-kit";
 import { entitlementsV1, ledgerV1, notificationsV1, pricingV1 } from "@tollgate/proto";
 import { TEST_PRINCIPAL, testIssuer, type TestIssuer } from "@tollgate/testing";
 
@@ -43,16 +44,26 @@ export interface PlatformOptions {
   idempotencyRetentionMs?: number;
   /** The time the ledger decides commands at (the system clock unless set). */
   now?: () => Date;
+  /** Every service serves TLS with test/tls's certificate for 127.0.0.1, and every client checks it (plaintext unless set). */
+  tls?: boolean;
 }
+
+/** test/tls: a self-signed certificate for 127.0.0.1 and its key, for tests only (test/tls/README.md). */
+export const TEST_TLS: { server: ServerTls; channel: ChannelTls } = (() => {
+  const certChain = readFileSync(new URL("./tls/service.crt", import.meta.url));
+  return { server: { certChain, privateKey: readFileSync(new URL("./tls/service.key", import.meta.url)) }, channel: { rootCerts: certChain } };
+})();
 
 export async function startPlatform(databaseUrl: string, options: PlatformOptions = {}): Promise<Platform> {
   const issuer = options.auth === false ? undefined : await testIssuer();
   const auth: ServerAuth = issuer ? issuer.auth : { disabled: true };
+  const tls = options.tls ? { tls: TEST_TLS.server } : {};
+  const channelTls = options.tls ? { channelTls: TEST_TLS.channel } : {};
   const serviceCredentials = (name: string, roles: readonly Role[] = ["service"]): ClientOptions =>
     issuer ? { credentials: issuer.credential(name, roles) } : {};
-  const clientOptions: ClientOptions = issuer ? { credentials: issuer.credential(TEST_PRINCIPAL, ROLES) } : {};
-  const entitlements = await startEntitlementsService({ databaseUrl, port: 0, poolMax: 4, auth });
-  const pricing = await startPricingService({ databaseUrl, port: 0, poolMax: 4, auth });
+  const clientOptions: ClientOptions = { ...(issuer ? { credentials: issuer.credential(TEST_PRINCIPAL, ROLES) } : {}), ...channelTls };
+  const entitlements = await startEntitlementsService({ databaseUrl, port: 0, poolMax: 4, auth, ...tls });
+  const pricing = await startPricingService({ databaseUrl, port: 0, poolMax: 4, auth, ...tls });
   const ledger = await startLedgerService({
     databaseUrl,
     port: 0,
@@ -66,6 +77,8 @@ export async function startPlatform(databaseUrl: string, options: PlatformOption
     ...(options.idempotencyRetentionMs === undefined ? {} : { idempotencyRetentionMs: options.idempotencyRetentionMs }),
     ...(options.now ? { now: options.now } : {}),
     auth,
+    ...tls,
+    ...channelTls,
     ...serviceCredentials("ledger"),
   });
   const notifications = await startNotificationsService({
@@ -81,6 +94,8 @@ export async function startPlatform(databaseUrl: string, options: PlatformOption
     // The tests' webhook receivers listen on loopback, which webhooks may not reach by default.
     webhookAllowedNetworks: ["127.0.0.0/8"],
     auth,
+    ...tls,
+    ...channelTls,
     ...serviceCredentials("notifications"),
   });
   const clients = {

@@ -80,6 +80,11 @@ export const credentialShape = {
   AUTH_ISSUER: z.string().min(1).optional(),
 };
 
+/** TLS on a process's calls to the services: the CA certificates (PEM file) their certificates are checked against. */
+export const channelTlsShape = {
+  GRPC_TLS_CA_FILE: z.string().min(1).optional(),
+};
+
 /** Variables every service reads. */
 export const baseShape = {
   DATABASE_URL: env.url(),
@@ -99,4 +104,8 @@ export const baseShape = {
   // Calls per second each principal may make (0: no limit), and how many at once after an idle spell.
   GRPC_RATE_LIMIT: z.coerce.number().min(0).default(0),
   GRPC_RATE_BURST: z.coerce.number().int().min(0).default(0),
+  // TLS on the service's gRPC port: its certificate chain and private key (PEM files); both or neither.
+  GRPC_TLS_CERT_FILE: z.string().min(1).optional(),
+  GRPC_TLS_KEY_FILE: z.string().min(1).optional(),
+  ...channelTlsShape,
 };

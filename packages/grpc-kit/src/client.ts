@@ -24,6 +24,13 @@ export interface ClientOptions {
   credentials?: Credential;
   /** The person the caller acts for, read at each call (sent only by `service` principals). */
   onBehalfOf?: () => string | undefined;
+  /** Connect with TLS, checking the server's certificate against these CA certificates (unset: plaintext). */
+  channelTls?: ChannelTls;
+}
+
+/** The CA certificates (PEM) a client checks servers' certificates against. */
+export interface ChannelTls {
+  rootCerts: Buffer;
 }
 
 /** Adds `authorization` (and on-behalf-of) to every call's metadata. */
@@ -59,7 +66,7 @@ export function createClient<C extends Client>(
   address: string,
   options: ClientOptions = {},
 ): C {
-  return new Ctor(address, channelCredentials.createInsecure(), {
+  return new Ctor(address, options.channelTls ? channelCredentials.createSsl(options.channelTls.rootCerts) : channelCredentials.createInsecure(), {
     "grpc.keepalive_time_ms": 30_000,
     "grpc.enable_retries": 1,
     ...(options.credentials || options.onBehalfOf ? { interceptors: [credentialInterceptor(options)] } : {}),

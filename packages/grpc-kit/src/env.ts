@@ -1,10 +1,12 @@
+import { readFileSync } from "node:fs";
 import { ConfigError } from "@tollgate/config";
 import type { JSONWebKeySet, JWK } from "jose";
 import type { Role } from "./access.js";
 import { selfSignedCredential, tokenVerifier, type Credential, type IssuerKeys } from "./credentials.js";
 import type { ServerAuth } from "./guard.js";
+import type { ChannelTls } from "./client.js";
 import type { RateLimit } from "./rate-limit.js";
-import { isLoopback } from "./server.js";
+import { isLoopback, type ServerTls } from "./server.js";
 
 export interface AuthEnvironment {
   GRPC_HOST: string;
@@ -55,15 +57,50 @@ export function serverAuthFromEnv(config: AuthEnvironment): ServerAuth {
   return { verifier: tokenVerifier(issuers as Record<string, JSONWebKeySet>, config.AUTH_MAX_TOKEN_DAYS ? { maxLifetimeDays: config.AUTH_MAX_TOKEN_DAYS } : {}) };
 }
 
-/** Who may call a service, whether it serves reflection, and how fast each caller may call. */
+/** Who may call a service, whether it serves reflection, how fast each caller may call, and whether over TLS. */
 export function serverSecurityFromEnv(
-  config: AuthEnvironment & { GRPC_REFLECTION: "true" | "false"; GRPC_RATE_LIMIT: number; GRPC_RATE_BURST: number },
-): { auth: ServerAuth; reflection: boolean; rateLimit?: RateLimit } {
+  config: AuthEnvironment & TlsEnvironment & { GRPC_REFLECTION: "true" | "false"; GRPC_RATE_LIMIT: number; GRPC_RATE_BURST: number },
+): { auth: ServerAuth; reflection: boolean; rateLimit?: RateLimit; tls?: ServerTls } {
+  const tls = serverTlsFromEnv(config);
   return {
     auth: serverAuthFromEnv(config),
     reflection: config.GRPC_REFLECTION === "true",
     ...(config.GRPC_RATE_LIMIT > 0 ? { rateLimit: { perSecond: config.GRPC_RATE_LIMIT, ...(config.GRPC_RATE_BURST > 0 ? { burst: config.GRPC_RATE_BURST } : {}) } } : {}),
+    ...(tls ? { tls } : {}),
   };
+}
+
+export interface TlsEnvironment {
+  GRPC_TLS_CERT_FILE?: string | undefined;
+  GRPC_TLS_KEY_FILE?: string | undefined;
+  GRPC_TLS_CA_FILE?: string | undefined;
+}
+
+/** A PEM file the environment names, read at boot: a missing or unreadable one stops it, naming the variable. */
+function pemFile(variable: keyof TlsEnvironment, path: string): Buffer {
+  let pem: Buffer;
+  try {
+    pem = readFileSync(path);
+  } catch (error) {
+    throw new ConfigError([{ variable, problem: `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` }]);
+  }
+  if (!pem.includes("-----BEGIN ")) throw new ConfigError([{ variable, problem: `${path} is not PEM` }]);
+  return pem;
+}
+
+/** TLS on a service's gRPC port: GRPC_TLS_CERT_FILE and GRPC_TLS_KEY_FILE, both or neither (unset: plaintext). */
+export function serverTlsFromEnv(config: TlsEnvironment): ServerTls | undefined {
+  const { GRPC_TLS_CERT_FILE: cert, GRPC_TLS_KEY_FILE: key } = config;
+  if (!cert && !key) return undefined;
+  if (!cert || !key) {
+    throw new ConfigError([{ variable: cert ? "GRPC_TLS_KEY_FILE" : "GRPC_TLS_CERT_FILE", problem: "is required with the other (the certificate chain and its private key)" }]);
+  }
+  return { certChain: pemFile("GRPC_TLS_CERT_FILE", cert), privateKey: pemFile("GRPC_TLS_KEY_FILE", key) };
+}
+
+/** TLS on a process's calls to the services: GRPC_TLS_CA_FILE, the CA certificates theirs are checked against (unset: plaintext). */
+export function channelTlsFromEnv(config: TlsEnvironment): ChannelTls | undefined {
+  return config.GRPC_TLS_CA_FILE ? { rootCerts: pemFile("GRPC_TLS_CA_FILE", config.GRPC_TLS_CA_FILE) } : undefined;
 }
 
 /** The credential a service sends on its own calls: AUTH_TOKEN, or tokens it mints with AUTH_SIGNING_KEY as AUTH_ISSUER. */

@@ -1,4 +1,4 @@
-export { startGrpcServer, onShutdownSignal, isLoopback, type ServiceBinding, type RunningServer, type GrpcServerOptions } from "./server.js";
+export { startGrpcServer, onShutdownSignal, isLoopback, type ServiceBinding, type RunningServer, type GrpcServerOptions, type ServerTls } from "./server.js";
 export { unary, serverStream, bidiStream, actorOf, UNAUTHENTICATED_ACTOR, type BidiCall, type CallContext, type HandlerOptions, type RequestScope } from "./handlers.js";
 export { ACCESS, ROLES, accessOf, type Access, type Role } from "./access.js";
 export {
@@ -18,12 +18,12 @@ export {
 export { type CallAudit, type AuditedCall } from "./audit.js";
 export { ON_BEHALF_OF, principalOf, type ServerAuth } from "./guard.js";
 export { RateLimiter, type RateLimit } from "./rate-limit.js";
-export { serverAuthFromEnv, serverSecurityFromEnv, clientCredentialFromEnv, type AuthEnvironment } from "./env.js";
+export { serverAuthFromEnv, serverSecurityFromEnv, serverTlsFromEnv, channelTlsFromEnv, clientCredentialFromEnv, type AuthEnvironment, type TlsEnvironment } from "./env.js";
 export { toServiceError, errorDetails, traceIdOf, fromServiceError, renameField, upstream, type ErrorDetails } from "./errors.js";
 export { BIDI_CONTROLS, validatingDefinition, validateMessage, descriptors } from "./validation.js";
 export { fromProtoJson } from "./proto-json.js";
 export { FIELD_RULES, DEFAULT_MAX_ITEMS, DEFAULT_MAX_LENGTH, TIMESTAMP_RANGE, type FieldRule } from "./request-rules.js";
-export { createClient, call, type ClientOptions } from "./client.js";
+export { createClient, call, type ClientOptions, type ChannelTls } from "./client.js";
 export { mikroOrmScope } from "./orm-scope.js";
 export { pageSize, page, pageOffset, newestFirstPage, tokenCursor, encodedSize, requireKnownWhenEmpty, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_PAGE_BYTES } from "./paging.js";
 export { runService } from "./main.js";

@@ -40,6 +40,14 @@ export interface GrpcServerOptions {
   refusalLimit?: RateLimit;
   /** Where admin calls and refused calls are recorded (unset: not recorded). */
   audit?: CallAudit;
+  /** Serve TLS with this certificate chain and key (unset: plaintext). */
+  tls?: ServerTls;
+}
+
+/** A server's certificate chain and private key, PEM. */
+export interface ServerTls {
+  certChain: Buffer;
+  privateKey: Buffer;
 }
 
 export interface RunningServer {
@@ -89,7 +97,10 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   if (options.reflection ?? true) reflectionService().addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${options.port}`, ServerCredentials.createInsecure(), (error, bound) =>
+    server.bindAsync(
+      `${host}:${options.port}`,
+      options.tls ? ServerCredentials.createSsl(null, [{ cert_chain: options.tls.certChain, private_key: options.tls.privateKey }], false) : ServerCredentials.createInsecure(),
+      (error, bound) =>
       error ? reject(error) : resolve(bound),
     ),
   );

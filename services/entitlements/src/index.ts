@@ -1,6 +1,6 @@
 import { CallAuditLog, connectionPool, DEFAULT_RETENTION_MS, LogFollower, openDatabase, PostgresIdempotencyStore, schedulePruning } from "@tollgate/db";
 import { log, startMetrics } from "@tollgate/telemetry";
-import { mikroOrmScope, startGrpcServer, stopInOrder, type RunningServer, type RateLimit, type ServerAuth } from "@tollgate/grpc-kit";
+import { mikroOrmScope, startGrpcServer, stopInOrder, type RunningServer, type RateLimit, type ServerAuth, type ServerTls } from "@tollgate/grpc-kit";
 import { entitlementsV1 } from "@tollgate/proto";
 import { AccountSchema } from "./data/account.entity.js";
 import { PostgresEntitlementsStore } from "./data/entitlements-store.js";
@@ -22,6 +22,8 @@ export interface EntitlementsServiceOptions {
   reflection?: boolean;
   /** Calls per second per principal (unset: no limit). */
   rateLimit?: RateLimit;
+  /** TLS on the gRPC port (unset: plaintext). */
+  tls?: ServerTls;
   /** Port of the Prometheus endpoint `/metrics` (0 or unset: a free port, see `metrics.port`). */
   metricsPort?: number;
   /** How long the answers of keyed calls are kept (default 7 days; `IDEMPOTENCY_RETENTION_HOURS`, at least 24 h). */
@@ -77,6 +79,7 @@ export async function startEntitlementsService(options: EntitlementsServiceOptio
     audit,
     ...(options.reflection === undefined ? {} : { reflection: options.reflection }),
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
+    ...(options.tls ? { tls: options.tls } : {}),
   });
   const pruning = schedulePruning(idempotency, {
     retentionMs: options.idempotencyRetentionMs ?? DEFAULT_RETENTION_MS,

@@ -8,7 +8,7 @@ import { jwtVerify } from "jose";
 import { CallAuditLog, connectionPool, openDatabase } from "@tollgate/db";
 import { PermissionDeniedError, UnauthenticatedError } from "@tollgate/errors";
 import { RequestContext } from "@mikro-orm/core";
-import { createClient, stopInOrder, type ClientOptions, type Credential } from "@tollgate/grpc-kit";
+import { createClient, stopInOrder, type ChannelTls, type ClientOptions, type Credential } from "@tollgate/grpc-kit";
 import { entitlementsV1, ledgerV1, notificationsV1, pricingV1 } from "@tollgate/proto";
 import { currentTraceId, log, startMetrics } from "@tollgate/telemetry";
 import { AuditEntrySchema } from "./data/audit.entity.js";
@@ -48,6 +48,8 @@ export interface GatewayOptions {
   loginLimits?: LoginLimits;
   /** The gateway's own credential on its gRPC calls (a `service` principal holding every role). */
   credentials?: Credential;
+  /** TLS on its gRPC calls: the CA certificates the services' certificates are checked against (unset: plaintext). */
+  channelTls?: ChannelTls;
   /** Port of the Prometheus endpoint (`/metrics`); 0 (the default) picks a free one. */
   metricsPort?: number;
 }
@@ -111,6 +113,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const consoleUser = new AsyncLocalStorage<{ username?: string }>();
   const clientOptions: ClientOptions = {
     ...(options.credentials ? { credentials: options.credentials } : {}),
+    ...(options.channelTls ? { channelTls: options.channelTls } : {}),
     onBehalfOf: () => consoleUser.getStore()?.username,
   };
   const clients = {

@@ -3,8 +3,8 @@ import { registerTelemetry } from "@tollgate/telemetry";
 // Telemetry first: it must patch HTTP, gRPC and pg before they are loaded.
 registerTelemetry({ serviceName: "tollgate-gateway" });
 
-const { credentialShape, env, z } = await import("@tollgate/config");
-const { clientCredentialFromEnv, runService, ROLES } = await import("@tollgate/grpc-kit");
+const { channelTlsShape, credentialShape, env, z } = await import("@tollgate/config");
+const { channelTlsFromEnv, clientCredentialFromEnv, runService, ROLES } = await import("@tollgate/grpc-kit");
 const { DEFAULT_LOGIN_LIMITS, DEFAULT_MAX_TOKEN_HOURS, DEMO_USERS, startGateway } = await import("./index.js");
 
 // Demo logins only when asked for (`npm start` does); otherwise GATEWAY_USERS must name the users.
@@ -34,12 +34,15 @@ await runService(
     LEDGER_ADDRESS: env.address().default("127.0.0.1:50053"),
     NOTIFICATIONS_ADDRESS: env.address().default("127.0.0.1:50054"),
     ...credentialShape,
+    ...channelTlsShape,
   },
   async (config) => {
     // The gateway acts for console users of every role: its own credential holds them all (and `service`, to name the user it acts for).
     const credentials = clientCredentialFromEnv(config, "gateway", ROLES);
+    const channelTls = channelTlsFromEnv(config);
     const gateway = await startGateway({
       ...(credentials ? { credentials } : {}),
+      ...(channelTls ? { channelTls } : {}),
       databaseUrl: config.DATABASE_URL,
       host: config.GATEWAY_HOST,
       port: config.GATEWAY_PORT,

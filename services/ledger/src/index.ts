@@ -1,6 +1,6 @@
 import { CallAuditLog, connectionPool, every, LogFollower, openDatabase } from "@tollgate/db";
 import { currentTraceId, currentTraceparent, inSpan, log, startMetrics } from "@tollgate/telemetry";
-import { createClient, mikroOrmScope, startGrpcServer, stopInOrder, together, type RunningServer, type RateLimit, type ServerAuth, type Credential } from "@tollgate/grpc-kit";
+import { createClient, mikroOrmScope, startGrpcServer, stopInOrder, together, type RunningServer, type RateLimit, type ServerAuth, type ServerTls, type Credential, type ChannelTls } from "@tollgate/grpc-kit";
 import { entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { AccountCache } from "./data/account-cache.js";
 import { ledgerEntities } from "./data/entities.js";
@@ -37,6 +37,10 @@ export interface LedgerServiceOptions {
   reflection?: boolean;
   /** Calls per second per principal (unset: no limit). */
   rateLimit?: RateLimit;
+  /** TLS on the gRPC port (unset: plaintext). */
+  tls?: ServerTls;
+  /** TLS on its calls to the other services: the CA certificates theirs are checked against (unset: plaintext). */
+  channelTls?: ChannelTls;
   /** How often expired holds are swept (0 disables the sweeper). */
   sweepIntervalMs?: number;
   /** How often running runs and deployments are charged for their time (0 disables the meter). */
@@ -91,7 +95,7 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
     (m) => log().error({ ...m, differenceMicros: m.differenceMicros.toString() }, "reconciliation mismatch"),
   );
   // Every call to entitlements and pricing (watch streams and their unary fallbacks) carries the ledger's credential.
-  const credentials = options.credentials ? { credentials: options.credentials } : {};
+  const credentials = { ...(options.credentials ? { credentials: options.credentials } : {}), ...(options.channelTls ? { channelTls: options.channelTls } : {}) };
   const entitlements = createClient(entitlementsV1.EntitlementsServiceClient, options.entitlementsAddress, credentials);
   const pricing = createClient(pricingV1.PricingServiceClient, options.pricingAddress, credentials);
   const accounts = new AccountCache(entitlements);
@@ -137,6 +141,7 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
     audit,
     ...(options.reflection === undefined ? {} : { reflection: options.reflection }),
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
+    ...(options.tls ? { tls: options.tls } : {}),
   });
 
   const sweepIntervalMs = options.sweepIntervalMs ?? 5_000;

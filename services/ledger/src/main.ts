@@ -4,7 +4,7 @@ import { registerTelemetry } from "@tollgate/telemetry";
 registerTelemetry({ serviceName: "tollgate-ledger" });
 
 const { baseShape, env, z } = await import("@tollgate/config");
-const { runService, serverSecurityFromEnv, clientCredentialFromEnv } = await import("@tollgate/grpc-kit");
+const { runService, serverSecurityFromEnv, clientCredentialFromEnv, channelTlsFromEnv } = await import("@tollgate/grpc-kit");
 const credentialsOf = <T>(credentials: T | undefined) => (credentials === undefined ? {} : { credentials });
 const { startLedgerService } = await import("./index.js");
 
@@ -44,5 +44,6 @@ await runService(
       meterGraceMs: config.METER_GRACE_MS,
       ...serverSecurityFromEnv(config),
       ...credentialsOf(clientCredentialFromEnv(config, "ledger", ["service"])),
+      ...(config.GRPC_TLS_CA_FILE ? { channelTls: channelTlsFromEnv(config) } : {}),
     }),
 );

@@ -1,6 +1,6 @@
 import { trace } from "@opentelemetry/api";
 import { CallAuditLog, connectionPool, every, openDatabase, PostgresIdempotencyStore, retentionMs } from "@tollgate/db";
-import { call, upstream, createClient, mikroOrmScope, startGrpcServer, stopInOrder, together, type RunningServer, type RateLimit, type ServerAuth, type Credential } from "@tollgate/grpc-kit";
+import { call, upstream, createClient, mikroOrmScope, startGrpcServer, stopInOrder, together, type RunningServer, type RateLimit, type ServerAuth, type ServerTls, type Credential, type ChannelTls } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
 import { currentTraceId, currentTraceparent, log, startMetrics } from "@tollgate/telemetry";
 import { BannerSchema, ConsumerOffsetSchema } from "./data/banner.entity.js";
@@ -34,6 +34,10 @@ export interface NotificationsServiceOptions {
   reflection?: boolean;
   /** Calls per second per principal (unset: no limit). */
   rateLimit?: RateLimit;
+  /** TLS on the gRPC port (unset: plaintext). */
+  tls?: ServerTls;
+  /** TLS on its calls to the other services: the CA certificates theirs are checked against (unset: plaintext). */
+  channelTls?: ChannelTls;
   deliveryPollMs?: number;
   retryBaseMs?: number;
   maxAttempts?: number;
@@ -78,7 +82,7 @@ export async function startNotificationsService(options: NotificationsServiceOpt
   const metrics = new NotificationsMetrics(telemetry.meter, { outboxLag: () => consumer.lag() });
   const scope = mikroOrmScope(orm.em);
   // StreamEvents, GetBalance and the entitlements reads carry the service's credential.
-  const credentials = options.credentials ? { credentials: options.credentials } : {};
+  const credentials = { ...(options.credentials ? { credentials: options.credentials } : {}), ...(options.channelTls ? { channelTls: options.channelTls } : {}) };
   const ledger = createClient(ledgerV1.LedgerServiceClient, options.ledgerAddress, credentials);
   const entitlements = createClient(entitlementsV1.EntitlementsServiceClient, options.entitlementsAddress, credentials);
   const email = options.smtpUrl ? new EmailChannel(options.smtpUrl, options.emailFrom ?? "Tollgate <notifications@tollgate.local>") : undefined;
@@ -201,6 +205,7 @@ export async function startNotificationsService(options: NotificationsServiceOpt
     audit,
     ...(options.reflection === undefined ? {} : { reflection: options.reflection }),
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
+    ...(options.tls ? { tls: options.tls } : {}),
   });
   await consumer.start();
   worker.start();

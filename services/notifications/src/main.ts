@@ -4,7 +4,7 @@ import { registerTelemetry } from "@tollgate/telemetry";
 registerTelemetry({ serviceName: "tollgate-notifications" });
 
 const { baseShape, env, z } = await import("@tollgate/config");
-const { runService, serverSecurityFromEnv, clientCredentialFromEnv } = await import("@tollgate/grpc-kit");
+const { runService, serverSecurityFromEnv, clientCredentialFromEnv, channelTlsFromEnv } = await import("@tollgate/grpc-kit");
 const credentialsOf = <T>(credentials: T | undefined) => (credentials === undefined ? {} : { credentials });
 const { startNotificationsService } = await import("./index.js");
 
@@ -44,5 +44,6 @@ await runService(
       webhookAllowedNetworks: config.WEBHOOK_ALLOWED_NETWORKS,
       ...serverSecurityFromEnv(config),
       ...credentialsOf(clientCredentialFromEnv(config, "notifications", ["service"])),
+      ...(config.GRPC_TLS_CA_FILE ? { channelTls: channelTlsFromEnv(config) } : {}),
     }),
 );
