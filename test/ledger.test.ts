@@ -125,6 +125,11 @@ describe("holds", () => {
     // Retries of calls made before the drop are answered as they were, not refused for a rate that is gone.
     expect(await authorizeOld("retiring-hold")).toMatchObject({ allowed: true, holdId: hold.holdId, amountMicros: hold.amountMicros, expiresAt: hold.expiresAt });
     expect(await chargeOld("retiring-one-shot")).toEqual(oneShot);
+    // An account's first call, for a model that is gone: the model is what is missing, not the account.
+    await createAccount("retiring-new", "retiring");
+    const first = await call(ledger, ledger.authorize, ledgerV1.AuthorizeRequest.fromPartial({ accountId: "retiring-new", estimate: replies("old-model", 1), idempotencyKey: "first" }))
+      .then(() => undefined, (e: unknown) => errorDetails(e));
+    expect(first).toMatchObject({ code: 5, reason: "MODEL_NOT_FOUND" });
     const charged = await call(ledger, ledger.charge, ledgerV1.ChargeRequest.fromPartial({
       accountId: "retiring-co", holdId: hold.holdId, usage: replies("old-model", 1), final: true, idempotencyKey: "retiring-charge",
     }));

@@ -5,6 +5,10 @@
  * TLS, and so does the gateway.
  */
 import { spawnSync } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startGateway, type Gateway } from "@tollgate/gateway";
 import { call, createClient, ROLES } from "@tollgate/grpc-kit";
@@ -72,5 +76,11 @@ describe("gRPC over TLS", () => {
     const notPem = boot({ GRPC_TLS_CERT_FILE: "test/tls/README.md", GRPC_TLS_KEY_FILE: "test/tls/service.key" });
     expect(notPem.status).not.toBe(0);
     expect(notPem.stderr + notPem.stdout).toMatch(/GRPC_TLS_CERT_FILE.*not PEM/);
+    // A key, but not the certificate's.
+    const otherKey = join(mkdtempSync(join(tmpdir(), "tollgate-tls-")), "other.key");
+    writeFileSync(otherKey, generateKeyPairSync("ec", { namedCurve: "prime256v1" }).privateKey.export({ type: "pkcs8", format: "pem" }));
+    const mismatched = boot({ GRPC_TLS_CERT_FILE: "test/tls/service.crt", GRPC_TLS_KEY_FILE: otherKey });
+    expect(mismatched.status).not.toBe(0);
+    expect(mismatched.stderr + mismatched.stdout).toContain("GRPC_TLS_KEY_FILE: is not the key of GRPC_TLS_CERT_FILE's certificate");
   });
 });

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { createSecureContext } from "node:tls";
 import { ConfigError } from "@tollgate/config";
 import type { JSONWebKeySet, JWK } from "jose";
 import type { Role } from "./access.js";
@@ -95,7 +96,13 @@ export function serverTlsFromEnv(config: TlsEnvironment): ServerTls | undefined 
   if (!cert || !key) {
     throw new ConfigError([{ variable: cert ? "GRPC_TLS_KEY_FILE" : "GRPC_TLS_CERT_FILE", problem: "is required with the other (the certificate chain and its private key)" }]);
   }
-  return { certChain: pemFile("GRPC_TLS_CERT_FILE", cert), privateKey: pemFile("GRPC_TLS_KEY_FILE", key) };
+  const tls = { certChain: pemFile("GRPC_TLS_CERT_FILE", cert), privateKey: pemFile("GRPC_TLS_KEY_FILE", key) };
+  try {
+    createSecureContext({ cert: tls.certChain, key: tls.privateKey }); // throws when the key is not the certificate's
+  } catch (error) {
+    throw new ConfigError([{ variable: "GRPC_TLS_KEY_FILE", problem: `is not the key of GRPC_TLS_CERT_FILE's certificate (${(error as Error).message})` }]);
+  }
+  return tls;
 }
 
 /** TLS on a process's calls to the services: GRPC_TLS_CA_FILE, the CA certificates theirs are checked against (unset: plaintext). */

@@ -8,7 +8,11 @@ import type { AccountState, Pool } from "./state.js";
  * the balance less what open holds reserve.
  */
 export function isLive(pool: Pick<Pool, "closed" | "expiresAtMs" | "balanceMicros">, nowMs: number): boolean {
-  return !pool.closed && (pool.expiresAtMs === null || pool.expiresAtMs > nowMs || pool.balanceMicros < 0n);
+  return !pool.closed && (!pastExpiry(pool, nowMs) || pool.balanceMicros < 0n);
+}
+
+export function pastExpiry(pool: Pick<Pool, "expiresAtMs">, nowMs: number): boolean {
+  return pool.expiresAtMs !== null && pool.expiresAtMs <= nowMs;
 }
 
 export function livePools(account: AccountState, unit: string, nowMs: number): Pool[] {
@@ -20,7 +24,7 @@ export function livePools(account: AccountState, unit: string, nowMs: number): P
 export interface UnitTotals {
   /** Sum of the live pools' balances. */
   balanceMicros: bigint;
-  /** Sum of what was granted into the live pools (the allotment thresholds are measured against). */
+  /** Sum of what was granted into the live pools not past their expiry (the allotment thresholds are measured against). */
   grantedMicros: bigint;
   heldMicros: bigint;
   /** balance − held. */
@@ -41,7 +45,8 @@ export function totalsOf(pools: readonly PoolFigures[], heldMicros: bigint, nowM
   for (const pool of pools) {
     if (!isLive(pool, nowMs)) continue;
     balanceMicros += pool.balanceMicros;
-    grantedMicros += pool.grantedMicros;
+    // A pool past its expiry counts for its debt alone: what it was given is gone, what it owes is usage.
+    if (!pastExpiry(pool, nowMs)) grantedMicros += pool.grantedMicros;
   }
   return { balanceMicros, grantedMicros, heldMicros, availableMicros: balanceMicros - heldMicros };
 }

@@ -53,7 +53,7 @@
  * ticks return expired holds and close expired pools like any other write.
  */
 import type { Unit } from "@tollgate/rating";
-import { unitTotals, livePools } from "./balance.js";
+import { unitTotals, livePools, pastExpiry } from "./balance.js";
 import { formatAmount } from "./denial.js";
 import {
   invalid, notFound, precondition,
@@ -593,6 +593,10 @@ function adjust(work: Work, c: AdjustCommand, ctx: BatchContext): LedgerError | 
   const a = work.account;
   const pool = a.pools.get(c.poolId)!;
   if (pool.closed) return precondition("POOL_CLOSED", `pool ${pool.poolId} is closed`);
+  // Past its expiry, a pool that owes stays open for its debt alone (rules/pool-expiry.ts): it takes at most what it owes.
+  if (pastExpiry(pool, ctx.nowMs) && (c.amountMicros < 0n || pool.balanceMicros + c.amountMicros > 0n)) {
+    return precondition("POOL_CLOSED", `pool ${pool.poolId} has expired and owes ${formatAmount(-pool.balanceMicros, pool.unit as Unit)}: it takes at most that; grant the rest instead`);
+  }
   const totals = unitTotals(a, pool.unit, ctx.nowMs);
   const unit = a.units.get(pool.unit);
   if (!adjustFits(totals.availableMicros, unit?.negativeLimitMicros ?? 0n, c.amountMicros)) {
@@ -602,7 +606,7 @@ function adjust(work: Work, c: AdjustCommand, ctx: BatchContext): LedgerError | 
   const room = balanceLimit(totals.balanceMicros, c.amountMicros, pool.unit, "adjustment");
   if (room) return room;
   const entryId = ctx.ids.entryId();
-  const reloadStopped = stopsReload(pool, c.amountMicros);
+  const reloadStopped = stopsReload(pool, c.amountMicros, ctx.nowMs);
   work.add([
     {
       type: "entry",

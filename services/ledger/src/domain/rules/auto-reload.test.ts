@@ -96,4 +96,16 @@ describe("auto reload and support", () => {
     m.ok(m.authorize(1n)); // after the cool-down: the drained pool reloads
     expect(m.account.pools.get(drained.poolId)!.balanceMicros).toBe(50n);
   });
+
+  it("stops the reload of a pool below its level out of its cool-down when an Adjust takes more back: the next call would buy it", () => {
+    const m = Machine.open({ allotmentMicros: 0n, negativeLimitMicros: 0n });
+    const addOn = m.ok(m.grant(50n, { kind: "add_on", reload: { belowMicros: 20n, toMicros: 50n, cooldownMs: 1_000 } }));
+    m.ok(m.charge(40n)); // reloads to 50: its cool-down starts
+    m.ok(m.charge(45n)); // 5 left
+    m.nowMs += 1_000; // out of its cool-down: the next Authorize or Charge reloads it
+    expect(m.ok(m.adjust(addOn.poolId, -5n))).toMatchObject({ reloadStopped: true });
+    expect(m.account.pools.get(addOn.poolId)!.reload).toBeNull();
+    m.run(m.authorize(1n));
+    expect(m.entries.filter((e) => e.reason === "add-on auto reload")).toHaveLength(1);
+  });
 });

@@ -1,10 +1,10 @@
 import { type AccountState, type BatchContext, type Pool, poolsOldestFirst, type Trace } from "../state.js";
 import type { Write } from "../writes.js";
 
-/** An add-on pool with auto reload that is below its level and out of its cool-down. */
+/** An add-on pool with auto reload, not past its expiry, that is below its level and out of its cool-down. */
 export function needsReload(pool: Pool, nowMs: number): boolean {
   return (
-    pool.kind === "add_on" && !pool.closed && pool.reload !== null && pool.reload.toMicros > 0n &&
+    pool.kind === "add_on" && !pool.closed && (pool.expiresAtMs === null || pool.expiresAtMs > nowMs) && pool.reload !== null && pool.reload.toMicros > 0n &&
     pool.balanceMicros < pool.reload.belowMicros &&
     (pool.reloadedAtMs === null || pool.reloadedAtMs + pool.reload.cooldownMs <= nowMs)
   );
@@ -12,14 +12,16 @@ export function needsReload(pool: Pool, nowMs: number): boolean {
 
 /**
  * Whether a support Adjust of `amountMicros` stops a pool's reload: one that
- * takes a reloading add-on from its level or above to below it takes back
- * what was bought, and the next call must not buy it again. A pool already
- * below its level (drained in its cool-down) keeps its reload: what it is
- * short of was used, not taken back.
+ * takes a reloading add-on below its level takes back what was bought, and
+ * the next call must not buy it again. A pool already below its level in its
+ * cool-down keeps its reload: what it is short of was used, and waits for the
+ * cool-down, not taken back.
  */
-export function stopsReload(pool: Pool, amountMicros: bigint): boolean {
+export function stopsReload(pool: Pool, amountMicros: bigint, nowMs: number): boolean {
   if (!pool.reload || pool.reload.toMicros <= 0n || amountMicros >= 0n) return false;
-  return pool.balanceMicros >= pool.reload.belowMicros && pool.balanceMicros + amountMicros < pool.reload.belowMicros;
+  const coolingDown = pool.reloadedAtMs !== null && pool.reloadedAtMs + pool.reload.cooldownMs > nowMs;
+  if (pool.balanceMicros < pool.reload.belowMicros && coolingDown) return false;
+  return pool.balanceMicros + amountMicros < pool.reload.belowMicros;
 }
 
 /**

@@ -69,4 +69,26 @@ describe("pool expiry", () => {
     expect(m.account.pools.get(bonus.poolId)!.balanceMicros).toBe(68n);
     expect(m.entries.filter((e) => e.kind === "reset").map((e) => e.amountMicros)).toEqual([-31n]);
   });
+
+  it("keeps a pool that owes past its expiry open for its debt alone: no reload, no more back than it owes, none of its grant counted", () => {
+    const m = Machine.open({ allotmentMicros: 0n, negativeLimitMicros: 100n });
+    const reload = { belowMicros: 20n, toMicros: 50n, cooldownMs: 10_000 };
+    const addOn = m.ok(m.grant(50n, { kind: "add_on", expiresAtMs: m.nowMs + 1_000, reload }));
+    m.ok(m.charge(40n)); // 10 left: reloads to 50, its cool-down starts
+    const big = m.ok(m.charge(80n)); // 50, and 30 over it, carried by it
+    m.nowMs += 20_000; // past its expiry and its cool-down
+    const small = m.ok(m.charge(1n));
+    expect(m.entries.filter((e) => e.reason === "add-on auto reload")).toHaveLength(1); // credits bought now would lapse at once
+    expect(m.account.pools.get(addOn.poolId)).toMatchObject({ closed: false, balanceMicros: -31n });
+    expect(unitTotals(m.account, "credits", m.nowMs)).toMatchObject({ balanceMicros: -31n, grantedMicros: 0n });
+    const reverse = (entryId: bigint) => m.run({ type: "reverse", accountId: "acct", entryId, reason: "refund", actor: "support", idempotencyKey: `rev:${entryId}`, requestHash: "rev", traceId: "" })[0]!;
+    expect(reverse(big.entryId)).toMatchObject({ ok: false, error: { reason: "POOL_CLOSED" } }); // 80 back would leave 49 to lapse
+    expect(reverse(small.entryId)).toMatchObject({ ok: true });
+    const adjust = (amountMicros: bigint) => m.run(m.adjust(addOn.poolId, amountMicros))[0]!;
+    expect(adjust(-5n)).toMatchObject({ ok: false, error: { reason: "POOL_CLOSED" } });
+    expect(adjust(31n)).toMatchObject({ ok: false, error: { reason: "POOL_CLOSED" } });
+    expect(adjust(30n)).toMatchObject({ ok: true }); // support forgives the debt
+    m.ok(m.grant(10n, { kind: "bonus" })); // its expiry closes it at zero
+    expect(m.account.pools.get(addOn.poolId)).toMatchObject({ closed: true, balanceMicros: 0n });
+  });
 });

@@ -1,4 +1,4 @@
-import { isLive } from "../balance.js";
+import { isLive, pastExpiry } from "../balance.js";
 import type { AccountState, ChargeRecord, EntryKind, Pool } from "../state.js";
 
 /**
@@ -17,7 +17,10 @@ export function reversal(account: AccountState, charge: ChargeRecord, nowMs: num
   const returns: Returned[] = [];
   for (const [poolId, micros] of charge.drawnMicros) {
     const pool = account.pools.get(poolId);
-    if (!pool || !isLive(pool, nowMs)) return { error: { reason: "POOL_CLOSED", message: `pool ${poolId} that entry ${charge.entryId} drew from has closed; grant the credits instead` } };
+    // Past its expiry, a pool that owes is open for its debt alone: it takes back at most what it owes.
+    if (!pool || !isLive(pool, nowMs) || (pastExpiry(pool, nowMs) && pool.balanceMicros + micros > 0n)) {
+      return { error: { reason: "POOL_CLOSED", message: `pool ${poolId} that entry ${charge.entryId} drew from has closed; grant the credits instead` } };
+    }
     if (micros !== 0n) returns.push({ poolId, micros, grantedMicros: regranted(account, pool, charge, micros) });
   }
   return { returns };

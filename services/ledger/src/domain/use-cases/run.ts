@@ -121,7 +121,8 @@ async function decideOne<C extends Command>(deps: LedgerDeps, view: AccountView,
   const now = deps.now();
   // Sweeps, ticks and resumes do not open cycles; everything else runs in the account's current cycle.
   const alone = command.type === "rollOver" || command.type === "expireHolds" || command.type === "expirePools" || command.type === "meter" || command.type === "resumeWork";
-  const unit = ("unit" in command ? command.unit : null) ?? null;
+  // An unpriced call has no unit ("").
+  const unit = ("unit" in command ? command.unit : null) || null;
   const cycleKey = alone ? undefined : deps.cycles?.key(view, now, unit);
   const opening = alone || (cycleKey !== undefined && deps.cycles!.isOpen(cycleKey)) ? null : cycleCommand(view, now, unit);
   const commands: Command[] = opening ? [opening, command] : [command];

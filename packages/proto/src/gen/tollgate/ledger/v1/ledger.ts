@@ -871,10 +871,11 @@ export interface AdjustResponse {
   /** The unit's balance (live pools, holds not subtracted). */
   balanceMicros: string;
   /**
-   * The Adjust took an add-on with auto reload from its reload level or above
-   * to below it, and turned its reload off: a purchase taken back is not
-   * bought again by the next call. A Grant of a new add-on sets reload up
-   * again. A pool already below its level keeps its reload.
+   * The Adjust took an add-on with auto reload below its reload level and
+   * turned its reload off: a purchase taken back is not bought again by the
+   * next call. A Grant of a new add-on sets reload up again. A pool already
+   * below its level within its cool-down keeps its reload (what it is short
+   * of was used).
    */
   reloadStopped: boolean;
 }
