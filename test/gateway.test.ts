@@ -64,6 +64,7 @@ beforeAll(async () => {
   gateway = await startGateway({
     databaseUrl: db.url,
     port: 0,
+    requestTimeoutMs: 3_000,
     secret: SECRET,
     users: "vera:viewer-pass:viewer,otto:operator-pass:operator,ada:admin-pass:admin,zoë:zoe-pass:operator",
     ...platform.serviceCredentials("gateway", ROLES),
@@ -332,6 +333,56 @@ describe("console gateway", () => {
     }
     expect((await api("/api/audit?account_id=acme", { token: viewer })).status).toBe(200);
   });
+
+  it("refuses a caller without the role before reading the body: malformed JSON, another content type or one too large is 403, not 400, 415 or 413", async () => {
+    const viewer = await login("vera", "viewer-pass");
+    const post = (body: string, type = "application/json") =>
+      fetch(`${gateway.url}/api/accounts/acme/grants`, { method: "POST", headers: { authorization: `Bearer ${viewer}`, "content-type": type }, body });
+    for (const [body, type] of [["{bad", "application/json"], ["text", "text/plain"], ["x".repeat(300 * 1024), "application/json"]] as const) {
+      const refused = await post(body, type);
+      expect(refused.status, `${type} ${body.slice(0, 8)}`).toBe(403);
+      expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("PERMISSION_DENIED");
+    }
+    expect((await fetch(`${gateway.url}/api/accounts/acme/grants`, { method: "POST", headers: { "content-type": "application/json" }, body: "{bad" })).status).toBe(401);
+  });
+
+  it("answers what would be dropped or reach a service malformed 400 naming it: a made-up page token, a prototype's name, a long id, a control character", async () => {
+    const operator = await login("otto", "operator-pass");
+    for (const token of ["garbage", "1", "-1"]) {
+      expect(await api(`/api/accounts?page_token=${token}`, { token: operator }), token).toMatchObject({ status: 400, body: { error: { field: "page_token" } } });
+    }
+    await call(platform.clients.entitlements, platform.clients.entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId: "zz-paging", name: "Paging", planId: "starter", seats: 1 }));
+    const first = await api("/api/accounts?page_size=1", { token: operator });
+    expect(first.body.next_page_token).not.toBe("");
+    const second = await api(`/api/accounts?page_size=1&page_token=${first.body.next_page_token}`, { token: operator });
+    expect(second.status).toBe(200);
+    expect(second.body.data[0].id).not.toBe(first.body.data[0].id);
+    expect(await api("/api/entries?account_id=acme&attr.__proto__=x", { token: operator })).toMatchObject({ status: 400, body: { error: { field: "attr.__proto__" } } });
+    for (const length of [129, 900, 5_000]) {
+      expect(await api(`/api/accounts/${"a".repeat(length)}`, { token: operator }), String(length)).toMatchObject({ status: 400, body: { error: { field: "account_id" } } });
+    }
+    expect(await api("/api/accounts/acme%0Aacme", { token: operator })).toMatchObject({ status: 400, body: { error: { field: "account_id" } } });
+    const grant = (reason: string, headers: Record<string, string> = {}) =>
+      api("/api/accounts/acme/grants", { method: "POST", token: operator, headers, body: { pool_kind: "bonus", unit: "credits", amount: "1", reason } });
+    expect(await grant("a reason \u0085 with a C1 control")).toMatchObject({ status: 400, body: { error: { field: "reason" } } });
+    expect(await grant("a plain reason", { "idempotency-key": "key\twith a tab" })).toMatchObject({ status: 400, body: { error: { field: "Idempotency-Key" } } });
+    const budget = await api("/api/accounts/acme/budgets", { method: "POST", token: operator, body: { unit: "credits", scope: "user", scope_id: "u\u001b[2Jx", limit: "5", mode: "hard", reason: "a budget" } });
+    expect(budget).toMatchObject({ status: 400, body: { error: { field: "scope_id" } } });
+  });
+
+  it("answers 408 and closes a request whose body never finishes, instead of holding it open", async () => {
+    const { hostname, port } = new URL(gateway.url);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = tcpConnect(Number(port), hostname, () =>
+        socket.write('POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"user'),
+      );
+      let text = "";
+      socket.on("data", (chunk: Buffer) => (text += chunk.toString()));
+      socket.on("error", reject);
+      socket.on("close", () => resolve(text));
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 408/);
+  }, 20_000);
 
   it("serves a console user whose name is not ASCII (zoë): every call answers, and the journal and audit name her", async () => {
     const zoe = await login("zoë", "zoe-pass");

@@ -28,6 +28,30 @@ export function pageOffset(token: string | undefined): number {
   return Number(token);
 }
 
+/** What an opaque page token holds (base64url of JSON, at most 4,096 characters); undefined when it holds nothing readable. */
+function decodedToken(token: string): unknown {
+  try {
+    return /^[A-Za-z0-9_-]{1,4096}$/.test(token) ? JSON.parse(Buffer.from(token, "base64url").toString("utf8")) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The page token of a list ordered by a text key (accounts, subjects): the last row's key, opaque (base64url). */
+export function keyToken(key: string): string {
+  return Buffer.from(JSON.stringify(["key", key])).toString("base64url");
+}
+
+/** The key a `keyToken` names; "" for "" (the first page), INVALID_ARGUMENT for anything this service did not hand out. */
+export function tokenKey(token: string | undefined): string {
+  if (!token) return "";
+  const parts = decodedToken(token);
+  if (!Array.isArray(parts) || parts.length !== 2 || parts[0] !== "key" || typeof parts[1] !== "string" || parts[1] === "" || /\p{Cc}/u.test(parts[1])) {
+    throw new InvalidArgumentError("page.page_token", NOT_OUR_TOKEN);
+  }
+  return parts[1];
+}
+
 /** The opaque page token for a cursor (base64url, so it travels in a URL as is). */
 export function cursorToken(cursor: NewestFirstCursor): string {
   return Buffer.from(JSON.stringify([String(cursor.createdAtMicros), cursor.accountId, cursor.id])).toString("base64url");
@@ -43,12 +67,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  */
 export function tokenCursor(token: string | undefined, ids: "uuid" | "text" = "text"): NewestFirstCursor | undefined {
   if (!token) return undefined;
-  let parts: unknown;
-  try {
-    parts = /^[A-Za-z0-9_-]{1,4096}$/.test(token) ? JSON.parse(Buffer.from(token, "base64url").toString("utf8")) : undefined;
-  } catch {
-    parts = undefined;
-  }
+  const parts = decodedToken(token);
   if (!Array.isArray(parts) || parts.length !== 3 || !parts.every((part) => typeof part === "string")) throw new InvalidArgumentError("page.page_token", NOT_OUR_TOKEN);
   const [micros, accountId, id] = parts as [string, string, string];
   const text = (part: string) => part.length > 0 && part.length <= 128 && !/\p{Cc}/u.test(part);

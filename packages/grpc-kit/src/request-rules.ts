@@ -26,7 +26,7 @@ export interface FieldRule {
   min?: bigint;
   max?: bigint;
   /** A non-empty string must have this shape (email: one plain address; validation.ts says which). */
-  format?: "uuid" | "digits" | "email" | "http_url" | "prose";
+  format?: "uuid" | "digits" | "email" | "http_url" | "prose" | "name";
 }
 
 export const DEFAULT_MAX_LENGTH = 256;
@@ -40,7 +40,8 @@ const AMOUNT = { min: -(10n ** 15n), max: 10n ** 15n };
 const QUANTITY = { min: 0n, max: 10n ** 12n };
 /** A rate: 0 to 10^15 micro-units per its unit. */
 const RATE = { min: 0n, max: 10n ** 15n };
-const ID = { maxLength: 128 };
+/** A name callers choose: no control or bidirectional characters (it is shown, logged and put in messages as written). */
+const ID = { maxLength: 128, format: "name" as const };
 const TEXT = { maxLength: 1024 };
 const UUID = { format: "uuid" as const };
 const CURSOR = { min: 0n };
@@ -74,7 +75,8 @@ export const FIELD_RULES: Record<string, FieldRule> = {
   "tollgate.notifications.v1.ResendNotificationRequest.notification_id": UUID,
   // Free text.
   "*.reason": { ...TEXT, format: "prose" },
-  "tollgate.entitlements.v1.UsageLimits.stop_message": TEXT,
+  "tollgate.entitlements.v1.UsageLimits.stop_message": { ...TEXT, format: "prose" },
+  "*.scope_id": { format: "name" },
   // Put in the account admins' deployment email as a link: a URL and nothing else (no text, no user name or password).
   "tollgate.ledger.v1.DeployRequest.endpoint": { maxLength: 2048, format: "http_url" },
   "tollgate.notifications.v1.WebhookEndpoint.url": { maxLength: 2048 },

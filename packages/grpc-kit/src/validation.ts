@@ -91,13 +91,17 @@ const HTTP_URL_PATTERN = /^https?:\/\/[^\s\p{Cc}/?#@]+(?:[/?#][^\s\p{Cc}]*)?$/u;
  * the audit log) they show it in another order than it was written.
  */
 export const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/;
-const PROSE_PATTERN = new RegExp(`^[^${BIDI_CONTROLS.source.slice(1, -1)}]*$`);
+/** Text people read: line breaks and tabs, but no other control character (C0 or C1) and no bidirectional control. */
+const PROSE_PATTERN = new RegExp(`^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f${BIDI_CONTROLS.source.slice(1, -1)}]*$`);
+/** A name: no control character at all and no bidirectional control. */
+const NAME_PATTERN = new RegExp(`^[^\\u0000-\\u001f\\u007f-\\u009f${BIDI_CONTROLS.source.slice(1, -1)}]*$`);
 const PATTERNS = {
   uuid: [UUID_PATTERN, "must be a UUID"],
   digits: [DIGITS_PATTERN, "must be a non-negative integer"],
   email: [EMAIL_PATTERN, "must be one plain email address, like ops@example.com"],
   http_url: [HTTP_URL_PATTERN, "must be an http or https URL without spaces, user name or password, like https://api.example.com/v1"],
-  prose: [PROSE_PATTERN, "must not contain bidirectional embedding, override or isolate characters (U+202A–U+202E, U+2066–U+2069)"],
+  prose: [PROSE_PATTERN, "must not contain control characters other than tabs and line breaks, or bidirectional embedding, override or isolate characters (U+202A–U+202E, U+2066–U+2069)"],
+  name: [NAME_PATTERN, "must not contain control characters or bidirectional embedding, override or isolate characters (U+202A–U+202E, U+2066–U+2069)"],
 } as const;
 const INTEGER_SCALARS = new Set([
   ScalarType.INT32, ScalarType.INT64, ScalarType.UINT32, ScalarType.UINT64, ScalarType.SINT32, ScalarType.SINT64,

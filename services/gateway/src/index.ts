@@ -41,6 +41,8 @@ export interface GatewayOptions {
    * `X-Forwarded-For` (sign-in limits, the audit log); from any other peer the header is ignored. Empty: none.
    */
   trustedProxies?: string[];
+  /** How long a request's headers and body may take to arrive (default 30 s); then 408 and the connection closes. */
+  requestTimeoutMs?: number;
   /** Lifetime of the tokens `/api/login` issues (every token must carry `exp`). */
   tokenTtl?: string;
   /** How far ahead any token's `exp` may be, in hours (default 24): a minted token that lives longer is refused, so a leaked one stops working in bounded time. */
@@ -136,12 +138,19 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     advice: { explicitBucketBoundaries: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10] },
   });
 
-  // A budget id (`<unit>/<scope>/<scope id>`, up to 512 characters) is a path parameter of its removal.
+  const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   const app = Fastify({
     logger: false,
+    // A request's headers and body must arrive within this (a body that never ends was held open for good); then 408.
+    requestTimeout: requestTimeoutMs,
+    // Node reads the timeout when the server is made (Fastify's setting after it is not enforced), and looks for such requests
+    // every connectionsCheckingInterval (its default, 30 s, would let one run a minute).
+    http: { requestTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(1_000, requestTimeoutMs) },
     trustProxy: options.trustedProxies && options.trustedProxies.length > 0 ? options.trustedProxies : false,
     bodyLimit: 256 * 1024,
-    routerOptions: { maxParamLength: 600 },
+    // Path parameters as long as a URL may be reach their route, whose checks name the field (a budget id, `<unit>/<scope>/<scope id>`,
+    // is up to 512 characters): a longer one is 400 for that field, not "no such route".
+    routerOptions: { maxParamLength: 16 * 1024 },
     // Errors the router raises before any route (a URL that does not decode, %ff) answer in the API's error shape too.
     frameworkErrors: (error, _request, reply) => {
       const http = toHttpError(error);
@@ -190,7 +199,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
 
   const maxTokenSeconds = (options.maxTokenHours ?? DEFAULT_MAX_TOKEN_HOURS) * 3600;
-  app.addHook("preHandler", async (request) => {
+  // On the request's headers, before its body is read: a caller without a valid token or the role is refused whatever it sends.
+  app.addHook("onRequest", async (request) => {
     // By the matched route, not the raw URL, so no spelling of a path slips past the check.
     const route = request.routeOptions.url ?? "";
     if (!route.startsWith("/api/") || route === "/api/login") return;
@@ -211,9 +221,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
   });
 
-  // Once for every route, after sign-in: the role its action needs, then only the query parameters it takes, each given once, as text
-  // without control characters.
-  app.addHook("preHandler", async (request) => {
+  // Once for every route, after sign-in and before the body is read: the role its action needs, then only the query parameters it
+  // takes, each given once, as text without control characters.
+  app.addHook("onRequest", async (request) => {
     if ((request.routeOptions.url ?? "").startsWith("/api/")) checkRoute(request);
   });
 

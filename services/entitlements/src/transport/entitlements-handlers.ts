@@ -1,7 +1,7 @@
 import { workKindFromProto } from "@tollgate/eligibility";
 import { answerOnce, type IdempotencyStore, type LogFollower } from "@tollgate/db";
 import { InvalidArgumentError } from "@tollgate/errors";
-import { actorOf, encodedSize, page, pageOffset, pageSize, serverStream, UNAUTHENTICATED_ACTOR, unary, type HandlerOptions } from "@tollgate/grpc-kit";
+import { actorOf, encodedSize, keyToken, page, pageOffset, pageSize, serverStream, tokenKey, UNAUTHENTICATED_ACTOR, unary, type HandlerOptions } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1 } from "@tollgate/proto";
 import { int64 } from "@tollgate/rating";
 import type { Account } from "../data/account.entity.js";
@@ -188,8 +188,8 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
 
     listAccounts: unary(async (request: entitlementsV1.ListAccountsRequest) => {
       const limit = pageSize(request.page?.pageSize);
-      const rows = await store.listAccounts({ after: request.page?.pageToken ?? "", limit: limit + 1, query: request.query });
-      const { items, nextPageToken } = page(rows.map(accountToProto), limit, (account) => account.accountId, encodedSize(E.Account));
+      const rows = await store.listAccounts({ after: tokenKey(request.page?.pageToken), limit: limit + 1, query: request.query });
+      const { items, nextPageToken } = page(rows.map(accountToProto), limit, (account) => keyToken(account.accountId), encodedSize(E.Account));
       return { accounts: items, nextPageToken };
     }, options),
 
@@ -236,10 +236,10 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
       const rows = await store.listSubjects({
         accountId: request.accountId,
         ...(request.kind ? { kind: subjectKindName(request.kind) } : {}),
-        after: request.page?.pageToken ?? "",
+        after: tokenKey(request.page?.pageToken),
         limit: limit + 1,
       });
-      const { items, nextPageToken } = page(rows.map(subjectToProto), limit, (subject) => subject.subjectId, encodedSize(E.Subject));
+      const { items, nextPageToken } = page(rows.map(subjectToProto), limit, (subject) => keyToken(subject.subjectId), encodedSize(E.Subject));
       return { subjects: items, nextPageToken };
     }, options),
 

@@ -132,7 +132,8 @@ export function checkRoute(request: FastifyRequest): void {
 
 export function checkQuery(query: unknown, names: readonly string[] = []): void {
   for (const [name, value] of Object.entries((query ?? {}) as Record<string, unknown>)) {
-    if (!isTaken(name, names)) {
+    // A name JavaScript objects already have (`attr.__proto__`) would be dropped by whoever reads it into an object.
+    if (!isTaken(name, names) || /(^|\.)(__proto__|constructor|prototype)$/.test(name)) {
       throw new InvalidArgumentError(name.slice(0, 64), `is not a parameter of this request (it takes ${names.length ? names.join(", ") : "none"})`);
     }
     if (typeof value !== "string") throw new InvalidArgumentError(name, "must be given once");
@@ -256,6 +257,7 @@ function idempotencyKeyOf(request: FastifyRequest): string | undefined {
   if (Array.isArray(header)) throw new InvalidArgumentError("Idempotency-Key", "must be given once");
   const key = (header ?? "").trim();
   if (key.length > MAX_KEY_LENGTH) throw new InvalidArgumentError("Idempotency-Key", `must be at most ${MAX_KEY_LENGTH} characters`);
+  if (/\p{Cc}/u.test(key)) throw new InvalidArgumentError("Idempotency-Key", "must not contain control characters");
   return key || undefined;
 }
 

@@ -601,7 +601,11 @@ function adjust(work: Work, c: AdjustCommand, ctx: BatchContext): LedgerError | 
   const unit = a.units.get(pool.unit);
   if (!adjustFits(totals.availableMicros, unit?.negativeLimitMicros ?? 0n, c.amountMicros)) {
     const limit = formatAmount(-(unit?.negativeLimitMicros ?? 0n), pool.unit as Unit);
-    return precondition("ADJUSTMENT_BELOW_LIMIT", `the adjustment would take the available balance to ${formatAmount(totals.availableMicros + c.amountMicros, pool.unit as Unit)}, below the negative limit (${limit})`);
+    return precondition(
+      "ADJUSTMENT_BELOW_LIMIT",
+      `the adjustment would take the available balance to ${formatAmount(totals.availableMicros + c.amountMicros, pool.unit as Unit)}, below the negative limit (${limit})`,
+      "amount_micros",
+    );
   }
   const room = balanceLimit(totals.balanceMicros, c.amountMicros, pool.unit, "adjustment");
   if (room) return room;
