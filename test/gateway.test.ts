@@ -1038,7 +1038,8 @@ describe("notifications from the console", () => {
     expect(await row()).toMatchObject({ status: "delivered", attempts: 2 });
 
     const reused = await resend("another reason");
-    expect(reused).toMatchObject({ status: 409, body: { error: { reason: "IDEMPOTENCY_KEY_REUSED" } } });
+    // Named as sent, not as the services saw it.
+    expect(reused).toMatchObject({ status: 409, body: { error: { reason: "IDEMPOTENCY_KEY_REUSED", message: "idempotency key console-resend-1 was already used for a different request" } } });
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(hook.received).toHaveLength(2);
     await hook.stop();

@@ -301,7 +301,11 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     // (a retry sends what its first request sent, so the service replays that one's answer).
     const key = replay?.sent ?? (given ? usersKey(user.username, given) : `console-${randomUUID()}`);
     const before = spec.before ? await spec.before() : null;
-    const result = await spec.run(reason, key);
+    const result = await spec.run(reason, key).catch((error: unknown) => {
+      // The services name the key they saw (the user's, hashed): the caller is told of the key it sent.
+      if (given && errorDetails(error).reason === "IDEMPOTENCY_KEY_REUSED") throw new IdempotencyKeyReusedError(given);
+      throw error;
+    });
     // A replay answers the first request's audit row; a new action writes its own.
     const row = replayed ?? await audit.record({
       actor: user.username,
