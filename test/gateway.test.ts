@@ -720,6 +720,20 @@ describe("gateway hardening", () => {
     expect((await loginFrom("127.0.0.21", "ida", "ida-pass", { forwardedFor: "198.51.100.9" })).status).toBe(429);
   });
 
+  it("stops while a request's body is still arriving: its connection is closed after the drain, not waited on", async () => {
+    const stopping = await startGateway({
+      databaseUrl: db.url, port: 0, secret: SECRET, users: "ida:ida-pass:viewer",
+      addresses: { entitlements: platform.entitlements.address, pricing: platform.pricing.address, ledger: platform.ledger.address, notifications: platform.notifications.address },
+    });
+    const { hostname, port } = new URL(stopping.url);
+    const socket = tcpConnect(Number(port), hostname, () => socket.write("POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"));
+    const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
+    socket.on("error", () => {});
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await stopping.stop(); // threw "the shutdown step HTTP server was still running after 12000 ms"
+    await closed;
+  }, 20_000);
+
   it("counts sign-ins behind a trusted proxy per client address it forwards (GATEWAY_TRUSTED_PROXIES)", async () => {
     const proxied = await startGateway({
       databaseUrl: db.url, port: 0, secret: SECRET, users: "ida:ida-pass:viewer", trustedProxies: ["127.0.0.31"],

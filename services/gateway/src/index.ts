@@ -257,11 +257,28 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     app,
     stop: () =>
       stopInOrder("gateway", {
-        "HTTP server": () => app.close(),
+        "HTTP server": () => closeHttp(app),
         metrics: () => telemetry.shutdown(),
         clients: () => Object.values(clients).forEach((client) => client.close()),
         database: () => orm.close(),
         "call log": () => calls.close(),
       }),
   };
+}
+
+/** How long stopping waits for requests in flight before it closes their connections. */
+const HTTP_DRAIN_MS = 5_000;
+
+/**
+ * Stops taking requests and waits for those in flight, then closes every
+ * connection still open: a request whose body is still arriving (or never
+ * will) does not hold the stop up.
+ */
+async function closeHttp(app: FastifyInstance): Promise<void> {
+  const timer = setTimeout(() => app.server.closeAllConnections(), HTTP_DRAIN_MS);
+  try {
+    await app.close();
+  } finally {
+    clearTimeout(timer);
+  }
 }
