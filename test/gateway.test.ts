@@ -349,7 +349,9 @@ describe("console gateway", () => {
   it("answers what would be dropped or reach a service malformed 400 naming it: a made-up page token, a prototype's name, a long id, a control character", async () => {
     const operator = await login("otto", "operator-pass");
     for (const token of ["garbage", "1", "-1"]) {
-      expect(await api(`/api/accounts?page_token=${token}`, { token: operator }), token).toMatchObject({ status: 400, body: { error: { field: "page_token" } } });
+      expect(await api(`/api/accounts?page_token=${token}`, { token: operator }), token).toMatchObject({
+        status: 400, body: { error: { field: "page_token", message: "page_token: is not a page token this service handed out" } },
+      });
     }
     await call(platform.clients.entitlements, platform.clients.entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId: "zz-paging", name: "Paging", planId: "starter", seats: 1 }));
     const first = await api("/api/accounts?page_size=1", { token: operator });

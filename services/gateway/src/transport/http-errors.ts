@@ -60,8 +60,13 @@ const CODE_BY_HTTP: Record<number, string> = {
  * itself (renameField).
  */
 function fieldOf(field: string | undefined): { field?: string } {
-  return field === undefined ? {} : { field: field.replace(/^page\.(page_size|page_token)$/, "$1") };
+  return field === undefined ? {} : { field: field.replace(PAGE_FIELD, "$1") };
 }
+
+const PAGE_FIELD = /^page\.(page_size|page_token)$/;
+
+/** A message as the API names its field: one that begins `page.page_token: …` begins `page_token: …`. */
+const messageOf = (message: string): string => message.replace(/^page\.(page_size|page_token):/, "$1:");
 
 /**
  * The one place where errors become HTTP answers: the gateway's own, those of
@@ -72,7 +77,7 @@ export function toHttpError(error: unknown): HttpError {
     const code = HTTP_BY_KIND[error.kind];
     return {
       status: code,
-      body: { error: { status: code, code: error.kind.toUpperCase(), message: error.message, reason: error.reason, ...fieldOf(error instanceof InvalidArgumentError ? error.field : error.metadata.field) } },
+      body: { error: { status: code, code: error.kind.toUpperCase(), message: messageOf(error.message), reason: error.reason, ...fieldOf(error instanceof InvalidArgumentError ? error.field : error.metadata.field) } },
     };
   }
   if (typeof (error as { code?: unknown })?.code === "number" && "metadata" in (error as object)) {
@@ -86,7 +91,7 @@ export function toHttpError(error: unknown): HttpError {
         error: {
           status: code,
           code: status[details.code] ?? "UNKNOWN",
-          message: code === 500 ? "internal error" : details.message,
+          message: code === 500 ? "internal error" : messageOf(details.message),
           // A refusal of another kind may name its field too (FAILED_PRECONDITION's `field` in its metadata).
           ...fieldOf(details.fieldViolations[0]?.field ?? details.metadata.field),
           ...(details.reason ? { reason: details.reason } : {}),
