@@ -145,7 +145,8 @@ export function errorDetails(error: unknown): ErrorDetails {
     metadata: {},
     fieldViolations: [],
   };
-  const raw = serviceError.metadata?.get(DETAILS_KEY)[0];
+  // Only a gRPC error carries Metadata; anything else (a domain error's plain `metadata`) has no details to read.
+  const raw = typeof serviceError.metadata?.get === "function" ? serviceError.metadata.get(DETAILS_KEY)[0] : undefined;
   if (!raw || typeof raw === "string") return result;
   const decoded = googleRpcStatus.Status.decode(raw);
   for (const detail of decoded.details) {
