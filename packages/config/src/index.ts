@@ -35,12 +35,14 @@ export function loadConfig<S extends z.ZodRawShape>(
   return result.data;
 }
 
+/** The entries of a comma-separated setting (`a, b,`: a and b), trimmed, the empty ones left out. */
+export function commaList(spec: string): string[] {
+  return spec.split(",").map((entry) => entry.trim()).filter(Boolean);
+}
+
 /** Parses `10.1.0.0/16,::1/128` (a bare address is one host); throws naming the bad entry. */
 export function parseNetworks(spec: string): [string, number, "ipv4" | "ipv6"][] {
-  return spec
-    .split(",")
-    .map((entry) => entry.trim())
-    .filter(Boolean)
+  return commaList(spec)
     .map((entry) => {
       const [address = "", prefix] = entry.split("/");
       const version = isIP(address);
@@ -70,7 +72,7 @@ export const env = {
       } catch (error) {
         context.addIssue({ code: "custom", message: (error as Error).message });
       }
-    }).transform((spec) => spec.split(",").map((n) => n.trim()).filter(Boolean)),
+    }).transform(commaList),
 };
 
 /** The credential a process sends on its own gRPC calls: a token, or a private JWK to mint its own with. */

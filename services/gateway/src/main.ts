@@ -3,7 +3,7 @@ import { registerTelemetry } from "@tollgate/telemetry";
 // Telemetry first: it must patch HTTP, gRPC and pg before they are loaded.
 registerTelemetry({ serviceName: "tollgate-gateway" });
 
-const { channelTlsShape, credentialShape, env, z } = await import("@tollgate/config");
+const { channelTlsShape, commaList, credentialShape, env, z } = await import("@tollgate/config");
 const { channelTlsFromEnv, clientCredentialFromEnv, runService, ROLES } = await import("@tollgate/grpc-kit");
 const { DEFAULT_LOGIN_LIMITS, DEFAULT_MAX_TOKEN_HOURS, DEMO_USERS, startGateway } = await import("./index.js");
 
@@ -51,7 +51,7 @@ await runService(
       users: [config.GATEWAY_USERS, demoUsers ? DEMO_USERS : ""].filter(Boolean).join(","),
       loginLimits: { perUser: config.GATEWAY_LOGIN_MAX_PER_USER, perAddress: config.GATEWAY_LOGIN_MAX_PER_ADDRESS, windowMs: config.GATEWAY_LOGIN_WINDOW_MS },
       maxTokenHours: config.GATEWAY_MAX_TOKEN_HOURS,
-      corsOrigins: config.GATEWAY_CORS_ORIGINS.split(",").map((o) => o.trim()).filter(Boolean),
+      corsOrigins: commaList(config.GATEWAY_CORS_ORIGINS),
       trustedProxies: config.GATEWAY_TRUSTED_PROXIES,
       ...(config.GATEWAY_STATIC_DIR ? { staticDir: config.GATEWAY_STATIC_DIR } : {}),
       addresses: {

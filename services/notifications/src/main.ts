@@ -8,7 +8,6 @@ const { runService, serverSecurityFromEnv, clientCredentialFromEnv, channelTlsFr
 const credentialsOf = <T>(credentials: T | undefined) => (credentials === undefined ? {} : { credentials });
 const { startNotificationsService } = await import("./index.js");
 
-
 await runService(
   "notifications",
   {

@@ -60,13 +60,11 @@ const CODE_BY_HTTP: Record<number, string> = {
  * itself (renameField).
  */
 function fieldOf(field: string | undefined): { field?: string } {
-  return field === undefined ? {} : { field: field.replace(PAGE_FIELD, "$1") };
+  return field === undefined ? {} : { field: asQueried(field) };
 }
 
-const PAGE_FIELD = /^page\.(page_size|page_token)$/;
-
-/** A message as the API names its field: one that begins `page.page_token: …` begins `page_token: …`. */
-const messageOf = (message: string): string => message.replace(/^page\.(page_size|page_token):/, "$1:");
+/** A field, or a message that begins with one (`page.page_token: …`), as the API's query names it (`page_token`). */
+const asQueried = (text: string): string => text.replace(/^page\.(page_size|page_token)(?=$|:)/, "$1");
 
 /**
  * The one place where errors become HTTP answers: the gateway's own, those of
@@ -77,7 +75,7 @@ export function toHttpError(error: unknown): HttpError {
     const code = HTTP_BY_KIND[error.kind];
     return {
       status: code,
-      body: { error: { status: code, code: error.kind.toUpperCase(), message: messageOf(error.message), reason: error.reason, ...fieldOf(error instanceof InvalidArgumentError ? error.field : error.metadata.field) } },
+      body: { error: { status: code, code: error.kind.toUpperCase(), message: asQueried(error.message), reason: error.reason, ...fieldOf(error instanceof InvalidArgumentError ? error.field : error.metadata.field) } },
     };
   }
   if (typeof (error as { code?: unknown })?.code === "number" && "metadata" in (error as object)) {
@@ -91,7 +89,7 @@ export function toHttpError(error: unknown): HttpError {
         error: {
           status: code,
           code: status[details.code] ?? "UNKNOWN",
-          message: code === 500 ? "internal error" : messageOf(details.message),
+          message: code === 500 ? "internal error" : asQueried(details.message),
           // A refusal of another kind may name its field too (FAILED_PRECONDITION's `field` in its metadata).
           ...fieldOf(details.fieldViolations[0]?.field ?? details.metadata.field),
           ...(details.reason ? { reason: details.reason } : {}),

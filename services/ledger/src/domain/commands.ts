@@ -312,7 +312,7 @@ export interface GrantAnswer {
 export interface AdjustAnswer {
   entryId: bigint;
   balanceMicros: bigint;
-  /** The Adjust took a reloading add-on from its level or above to below it and turned its reload off (rules/auto-reload.ts). */
+  /** The Adjust took a reloading add-on's purchase back and turned its reload off (rules/auto-reload.ts `stopsReload`). */
   reloadStopped?: true;
 }
 

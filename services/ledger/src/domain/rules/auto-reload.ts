@@ -1,10 +1,11 @@
+import { pastExpiry } from "../balance.js";
 import { type AccountState, type BatchContext, type Pool, poolsOldestFirst, type Trace } from "../state.js";
 import type { Write } from "../writes.js";
 
 /** An add-on pool with auto reload, not past its expiry, that is below its level and out of its cool-down. */
 export function needsReload(pool: Pool, nowMs: number): boolean {
   return (
-    pool.kind === "add_on" && !pool.closed && (pool.expiresAtMs === null || pool.expiresAtMs > nowMs) && pool.reload !== null && pool.reload.toMicros > 0n &&
+    pool.kind === "add_on" && !pool.closed && !pastExpiry(pool, nowMs) && pool.reload !== null && pool.reload.toMicros > 0n &&
     pool.balanceMicros < pool.reload.belowMicros &&
     (pool.reloadedAtMs === null || pool.reloadedAtMs + pool.reload.cooldownMs <= nowMs)
   );

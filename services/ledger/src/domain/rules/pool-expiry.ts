@@ -1,3 +1,4 @@
+import { pastExpiry } from "../balance.js";
 import { type AccountState, type BatchContext, type Pool, traceOf } from "../state.js";
 import type { Write } from "../writes.js";
 import { drawdownOrder } from "./drawdown.js";
@@ -23,7 +24,7 @@ export function expirePools(account: AccountState, ctx: BatchContext): Write[] {
   const { traceId, traceparent } = traceOf(ctx);
   const writes: Write[] = [];
   const due = [...account.pools.values()]
-    .filter((p) => !p.closed && p.kind !== "monthly" && p.kind !== "spend_cap" && p.expiresAtMs !== null && p.expiresAtMs <= nowMs)
+    .filter((p) => !p.closed && p.kind !== "monthly" && p.kind !== "spend_cap" && pastExpiry(p, nowMs))
     // In the order they expired (then the oldest first): the journal does not depend on how a store names pools or reads them.
     .sort((a, b) => compare(a.unit, b.unit) || compare(a.expiresAtMs!, b.expiresAtMs!) || compare(a.createdAtMs, b.createdAtMs) || compare(a.poolId, b.poolId));
   const dueIds = new Set(due.map((p) => p.poolId));
@@ -73,7 +74,7 @@ export function expirePools(account: AccountState, ctx: BatchContext): Write[] {
 /** The pool an expiring pool's debt moves to: of its unit's pools that live on, the first in draw-down order. */
 function debtCarrier(account: AccountState, expiring: Pool, dueIds: ReadonlySet<string>, nowMs: number): Pool | undefined {
   const livingOn = [...account.pools.values()].filter(
-    (p) => p.unit === expiring.unit && !p.closed && !dueIds.has(p.poolId) && (p.expiresAtMs === null || p.expiresAtMs > nowMs),
+    (p) => p.unit === expiring.unit && !p.closed && !dueIds.has(p.poolId) && !pastExpiry(p, nowMs),
   );
   return drawdownOrder(livingOn, account.facts.drawdownOrder)[0];
 }

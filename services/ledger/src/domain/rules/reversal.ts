@@ -1,4 +1,4 @@
-import { isLive, pastExpiry } from "../balance.js";
+import { isLive, maxBigint, minBigint, pastExpiry } from "../balance.js";
 import type { AccountState, ChargeRecord, EntryKind, Pool } from "../state.js";
 
 /**
@@ -47,7 +47,7 @@ function regranted(account: AccountState, pool: Pool, charge: ChargeRecord, micr
   if (cycle && charge.atMs < Math.max(cycle.startMs, cycle.openedAtMs ?? cycle.startMs)) return micros;
   if (pool.kind === "monthly" || pool.kind === "spend_cap") return 0n;
   const beyondUsage = pool.balanceMicros + micros - pool.grantedMicros;
-  return beyondUsage <= 0n ? 0n : beyondUsage < micros ? beyondUsage : micros;
+  return minBigint(maxBigint(beyondUsage, 0n), micros);
 }
 
 /**
