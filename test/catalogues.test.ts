@@ -96,9 +96,9 @@ plans:
 
     // Read strictly: a misspelt key, or an enum value that does not exist, is named instead of dropped.
     writeFileSync(bad, `name: bad\nplans:\n  - planId: typo-plan\n    allotment: [{ unit: UNIT_CREDITS, amountMicros: "5" }]\n`);
-    await expect(loadCatalogue(bad, platform.clients)).rejects.toThrow(`${bad}: plans[0]: cannot read message tollgate.entitlements.v1.Plan from JSON: key "allotment" is unknown`);
+    await expect(loadCatalogue(bad, platform.clients)).rejects.toThrow(`${bad}: plans[0].allotment: is not a known field`);
     writeFileSync(bad, `name: bad\nrateTables:\n  - tableId: bad\n    rates: [{ bucket: BUCKET_GPU, unit: UNIT_CREDITS, toolRun: { tool: t, microsPerRun: "1" } }]\n`);
-    await expect(loadCatalogue(bad, platform.clients)).rejects.toThrow(`${bad}: rateTables[0].rates[0]: cannot read enum tollgate.common.v1.Bucket from JSON: "BUCKET_GPU"`);
+    await expect(loadCatalogue(bad, platform.clients)).rejects.toThrow(`${bad}: rateTables[0].rates[0].bucket: "BUCKET_GPU" is not one of BUCKET_AI`);
 
     writeFileSync(bad, `name: bad\nplans: {}\n`);
     expect(() => readCatalogue(bad)).toThrow("plans must be a list");

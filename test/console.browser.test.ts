@@ -328,7 +328,7 @@ describe("support console in Chromium", () => {
     await document.fill(text.replace('"name": "Starter"', '"nmae": "Starter"'));
     await page.getByTestId("publish-plan-reason").fill("starter becomes Starter Plus");
     await page.getByTestId("publish-plan-submit").click();
-    await page.getByTestId("publish-plan-dialog").getByText('"nmae" is unknown').first().waitFor();
+    await page.getByTestId("publish-plan-dialog").getByText("plan.nmae: is not a known field").first().waitFor();
     await document.fill(text.replace('"name": "Starter"', '"name": "Starter Plus"'));
     await page.screenshot({ path: `${screenshotDir}/plan-publish.png`, fullPage: true });
     await page.getByTestId("publish-plan-submit").click();

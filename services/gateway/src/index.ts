@@ -15,6 +15,7 @@ import { AuditEntrySchema } from "./data/audit.entity.js";
 import { PostgresAuditStore } from "./data/audit-store.js";
 import { migrations } from "./data/migrations/index.js";
 import { isRole, UserDirectory, type User } from "./domain/access.js";
+import { methodsByPath, notFound, readJsonBody } from "./transport/framework.js";
 import { clientErrorAnswer, toHttpError } from "./transport/http-errors.js";
 import { CONSOLE_TOKEN, DEFAULT_LOGIN_LIMITS, registerLogin, type LoginLimits } from "./transport/login.js";
 import { registerReceiptRoutes } from "./transport/receipt-routes.js";
@@ -169,6 +170,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
   // The API takes JSON bodies only: a text/plain body is 415, not a string every field of which reads as missing.
   app.removeContentTypeParser("text/plain");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, readJsonBody);
+  const allowedMethods = methodsByPath(app);
   // Tokens travel in the Authorization header, never in cookies: no CORS credentials.
   await app.register(cors, {
     origin: options.corsOrigins && options.corsOrigins.length > 0 ? options.corsOrigins : false,
@@ -235,10 +238,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     return reply.status(http.status).headers(http.headers ?? {}).send(http.body);
   });
 
-  // An unknown path answers in the same error shape as every other refusal.
-  app.setNotFoundHandler(async (request, reply) =>
-    reply.status(404).send({ error: { status: 404, code: "NOT_FOUND", reason: "ROUTE_NOT_FOUND", message: `no such route: ${request.method} ${request.url.split("?")[0]}` } }),
-  );
+  // An unknown path, or a method its path does not take, answers in the same error shape as every other refusal.
+  app.setNotFoundHandler(notFound(allowedMethods));
 
   await app.register(rateLimit, { global: false });
   registerLogin(app, users, key, { limits: options.loginLimits ?? DEFAULT_LOGIN_LIMITS, tokenTtl: options.tokenTtl ?? "12h" });

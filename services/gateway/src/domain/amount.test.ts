@@ -7,6 +7,13 @@ describe("parseAmount", () => {
     expect(parseAmount("0.000001", "amount")).toBe(1n);
     expect(parseAmount("2.5", "amount")).toBe(2_500_000n);
     expect(parseAmount("-1.25", "amount", { signed: true })).toBe(-1_250_000n);
+    // Signed either way, and the space a form may keep around the digits (never inside them).
+    expect(parseAmount("+30", "amount", { signed: true })).toBe(30_000_000n);
+    expect(parseAmount("+5", "amount")).toBe(5_000_000n);
+    expect(parseAmount(" 5 ", "amount")).toBe(5_000_000n);
+    expect(() => parseAmount("+ 5", "amount")).toThrow(/6 decimals/);
+    expect(() => parseAmount("+-5", "amount", { signed: true })).toThrow(/6 decimals/);
+    expect(() => parseAmount("+0", "amount")).toThrow(/zero/);
   });
 
   it("refuses floats it cannot represent, signs where not allowed, and junk, naming the field", () => {

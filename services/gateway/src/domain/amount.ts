@@ -9,7 +9,7 @@ const MAX_MICROS = 10n ** 15n;
 const MAX_TEXT = "1000000000";
 
 /**
- * A human amount ("500", "-2.5", "0.000001") in whole units to integer
+ * A human amount ("500", "-2.5", "+30", "0.000001") in whole units to integer
  * micro-units, exactly: at most six decimals, no floats, no exponent.
  * Positive unless `signed`; zero only with `zero` (a limit or cap of 0).
  * A JSON number is taken only when it cannot have lost digits on the way
@@ -22,9 +22,11 @@ export function parseAmount(text: unknown, field: string, options: { signed?: bo
   if (typeof text === "number" && value.replace(/[-.]/g, "").replace(/^0+/, "").length > EXACT_DIGITS) {
     throw new InvalidArgumentError(field, `a JSON number may have at most ${EXACT_DIGITS} significant digits (a number loses digits beyond that): send it as a string, like "123456789.123456"`);
   }
-  const match = /^(-)?(\d{1,15})(?:\.(\d{1,6}))?$/.exec(value);
+  // A leading + is taken as a leading - is ("+30" for credits given, "-30" taken back), as is space around the digits a form keeps.
+  const match = /^([-+])?(\d{1,15})(?:\.(\d{1,6}))?$/.exec(value);
   if (!match) throw new InvalidArgumentError(field, "must be a number with at most 6 decimals, like 500 or 2.5");
-  const [, minus, whole, fraction = ""] = match;
+  const [, sign, whole, fraction = ""] = match;
+  const minus = sign === "-";
   const micros = BigInt(whole!) * MICROS_PER_UNIT + BigInt(fraction.padEnd(6, "0"));
   if (micros > MAX_MICROS) throw new InvalidArgumentError(field, `must be at most ${MAX_TEXT} in whole units`);
   if (micros === 0n && !options.zero) throw new InvalidArgumentError(field, "must not be zero");

@@ -1,0 +1,57 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import FindMyWay, { type HTTPMethod } from "find-my-way";
+import secureJson from "secure-json-parse";
+import { InvalidArgumentError } from "@tollgate/errors";
+
+/**
+ * JSON bodies as Fastify's own reader takes them (a `__proto__` key, or a
+ * `constructor` holding `prototype`, is refused: it would poison an object
+ * it is merged into), saying which of the two is wrong rather than "not
+ * valid JSON" for both.
+ */
+export function readJsonBody(_request: FastifyRequest, body: string, done: (error: Error | null, body?: unknown) => void): void {
+  if (body.length === 0) return done(new InvalidArgumentError("body", "is empty: send a JSON object, or no content-type"));
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch (error) {
+    return done(new InvalidArgumentError("body", `is not valid JSON: ${(error as Error).message}`));
+  }
+  try {
+    secureJson.scan(value as object, { protoAction: "error", constructorAction: "error" });
+  } catch {
+    return done(new InvalidArgumentError("body", 'must not have a key named "__proto__", nor a "constructor" holding "prototype"'));
+  }
+  done(null, value);
+}
+
+const METHODS: HTTPMethod[] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
+
+/**
+ * The API's routes by path alone, to tell a method a path does not take
+ * (405, with the methods it does in `Allow`, RFC 9110 §15.5.6) from a path
+ * that does not exist (404). Register before the routes.
+ */
+export function methodsByPath(app: FastifyInstance): (request: FastifyRequest) => HTTPMethod[] {
+  const api = FindMyWay();
+  app.addHook("onRoute", (route) => {
+    if (!route.url.startsWith("/api/")) return;
+    for (const method of [route.method].flat() as HTTPMethod[]) if (METHODS.includes(method) && !api.hasRoute(method, route.url)) api.on(method, route.url, () => undefined);
+  });
+  return (request) => METHODS.filter((method) => api.find(method, request.url.split("?")[0]!) !== null);
+}
+
+/** The answer to a request no route took: 405 where the path takes other methods, else 404, in the API's error shape. */
+export function notFound(allowedOf: (request: FastifyRequest) => HTTPMethod[]) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    const path = request.url.split("?")[0];
+    const allowed = allowedOf(request);
+    if (allowed.length > 0) {
+      return reply
+        .status(405)
+        .header("allow", allowed.join(", "))
+        .send({ error: { status: 405, code: "METHOD_NOT_ALLOWED", reason: "METHOD_NOT_ALLOWED", message: `${path} takes ${allowed.join(", ")}, not ${request.method}` } });
+    }
+    return reply.status(404).send({ error: { status: 404, code: "NOT_FOUND", reason: "ROUTE_NOT_FOUND", message: `no such route: ${request.method} ${path}` } });
+  };
+}
