@@ -1,11 +1,15 @@
 /**
- * CPU profiles of the service processes over one measured workload
- * (`npm run bench -- --profile DIR`). Each service is started with
+ * CPU and allocation profiles of the service processes over one measured
+ * workload (`npm run bench -- --profile DIR`). Each service is started with
  * `--inspect=127.0.0.1:0`; the bench attaches to the inspector it announces,
- * starts V8's sampling profiler when the workload starts and stops it when
+ * starts V8's sampling profilers when the workload starts and stops them when
  * the workload ends, so seeding and warm-up are not in the profile. Each
- * profile is written as `<workload>-<service>-<pid>.cpuprofile` (Chrome
- * DevTools and speedscope open it) and summarised by `summarise`.
+ * profile is written as `<workload>-<service>-<replica>.cpuprofile` and
+ * `.heapprofile` (Chrome DevTools and speedscope open them) and summarised by
+ * `summarise` and `summariseAllocations`. The allocation profile keeps the
+ * objects the collector has freed too: it shows what a request allocates,
+ * not what is still alive at the end (with BENCH_PROFILE_PROMOTED=true, only
+ * what lived long enough to be promoted to the old space).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -20,6 +24,21 @@ export interface CpuProfile {
   samples: number[];
   timeDeltas: number[];
 }
+interface AllocationNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: AllocationNode[];
+}
+export interface AllocationProfile {
+  head: AllocationNode;
+}
+export interface Profiles {
+  cpu: CpuProfile;
+  allocation: AllocationProfile;
+}
+const promotedOnly = process.env.BENCH_PROFILE_PROMOTED === "true";
+/** One sample per this many bytes allocated, on average (V8's default is 32 KiB; finer costs more). */
+const ALLOCATION_SAMPLING_BYTES = 16 * 1024;
 
 /** One process's inspector session (Chrome DevTools protocol over its WebSocket). */
 class Inspector {
@@ -84,23 +103,32 @@ export class ServiceProfiler {
   }
 
   /** Starts the profiler in every service; the returned function stops them, writes the profiles and returns them by service. */
-  async start(label: string): Promise<() => Promise<Map<string, CpuProfile>>> {
+  async start(label: string): Promise<() => Promise<Map<string, Profiles>>> {
     const sessions = await Promise.all(
       [...this.urls].map(async ([process, url]) => {
         const inspector = await Inspector.connect(url);
         await inspector.send("Profiler.enable");
         await inspector.send("Profiler.setSamplingInterval", { interval: 1000 });
+        await inspector.send("HeapProfiler.enable");
+        await inspector.send("HeapProfiler.startSampling", {
+          samplingInterval: ALLOCATION_SAMPLING_BYTES,
+          includeObjectsCollectedByMajorGC: true,
+          // BENCH_PROFILE_PROMOTED=true: only objects that outlived the young generation (promoted to the old space), what makes major collections.
+          includeObjectsCollectedByMinorGC: !promotedOnly,
+        });
         await inspector.send("Profiler.start");
         return { process, inspector };
       }),
     );
     return async () => {
-      const profiles = new Map<string, CpuProfile>();
+      const profiles = new Map<string, Profiles>();
       for (const { process, inspector } of sessions) {
-        const { profile } = await inspector.send<{ profile: CpuProfile }>("Profiler.stop");
+        const { profile: cpu } = await inspector.send<{ profile: CpuProfile }>("Profiler.stop");
+        const { profile: allocation } = await inspector.send<{ profile: AllocationProfile }>("HeapProfiler.stopSampling");
         inspector.close();
-        writeFileSync(join(this.dir, `${label}-${process}.cpuprofile`), JSON.stringify(profile));
-        profiles.set(process, profile);
+        writeFileSync(join(this.dir, `${label}-${process}.cpuprofile`), JSON.stringify(cpu));
+        writeFileSync(join(this.dir, `${label}-${process}.heapprofile`), JSON.stringify(allocation));
+        profiles.set(process, { cpu, allocation });
       }
       return profiles;
     };
@@ -126,6 +154,7 @@ const CATEGORIES: [category: string, test: (url: string, fn: string) => boolean]
   ["other services", (url) => /services\/[a-z]+\/src\//.test(url)],
   ["tsx loader", (url) => /node_modules\/tsx\/|esbuild/.test(url)],
 ];
+const categoryOfFrame = (url: string, functionName: string): string | undefined => CATEGORIES.find(([, test]) => test(url, functionName))?.[0];
 const IDLE = "idle";
 const PROGRAM = "program";
 const VM_FRAMES = new Map([
@@ -160,7 +189,7 @@ export function summarise(profile: CpuProfile, operations: number): ProfileSumma
     let category: string | undefined;
     for (let at: number | undefined = id; at !== undefined && !category; at = parent.get(at)) {
       const { url, functionName } = byId.get(at)!.callFrame;
-      category = VM_FRAMES.get(functionName) ?? CATEGORIES.find(([, test]) => test(url, functionName))?.[0];
+      category = VM_FRAMES.get(functionName) ?? categoryOfFrame(url, functionName);
     }
     category ??= "Node internals, unattributed";
     categoryOf.set(id, category);
@@ -185,4 +214,41 @@ export function summarise(profile: CpuProfile, operations: number): ProfileSumma
       ]),
   );
   return { attributedMs: Math.round(attributedMs), programMs: Math.round(programMs), byCategory };
+}
+
+export interface AllocationSummary {
+  /** Bytes allocated per operation of the workload, freed since or not. */
+  bytesPerOp: number;
+  /** By category (as CPU time is), each allocation counted for the first frame from the allocating one up that has one. */
+  byCategory: Record<string, { percent: number; bytesPerOp: number }>;
+  /** The functions that allocate the most themselves (`name file:line`), bytes per operation. */
+  topFunctions: [frame: string, bytesPerOp: number][];
+}
+
+/** Where the bytes a workload allocated were allocated, per operation. */
+export function summariseAllocations(profile: AllocationProfile, operations: number, top = 15): AllocationSummary {
+  const byCategory = new Map<string, number>();
+  const byFunction = new Map<string, number>();
+  let total = 0;
+  const visit = (node: AllocationNode, inherited: string | undefined): void => {
+    const { url, functionName, lineNumber } = node.callFrame;
+    const category = categoryOfFrame(url, functionName) ?? inherited;
+    if (node.selfSize > 0) {
+      total += node.selfSize;
+      const key = category ?? "Node internals, unattributed";
+      byCategory.set(key, (byCategory.get(key) ?? 0) + node.selfSize);
+      const frame = `${functionName || "(anonymous)"} ${url.replace(/^.*\/(node_modules|services|packages)\//, "$1/")}:${lineNumber + 1}`;
+      byFunction.set(frame, (byFunction.get(frame) ?? 0) + node.selfSize);
+    }
+    for (const child of node.children) visit(child, category);
+  };
+  visit(profile.head, undefined);
+  const ops = Math.max(operations, 1);
+  return {
+    bytesPerOp: Math.round(total / ops),
+    byCategory: Object.fromEntries(
+      [...byCategory].sort(([, a], [, b]) => b - a).map(([category, bytes]) => [category, { percent: Math.round((1000 * bytes) / Math.max(total, 1)) / 10, bytesPerOp: Math.round(bytes / ops) }]),
+    ),
+    topFunctions: [...byFunction].sort(([, a], [, b]) => b - a).slice(0, top).map(([frame, bytes]) => [frame, Math.round(bytes / ops)]),
+  };
 }

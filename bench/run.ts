@@ -27,7 +27,7 @@ import { meterWork } from "./meter.js";
 import { closedLoop, openLoop, round, type Latencies, type LoopResult } from "./load.js";
 import { parseOptions, type Workload } from "./options.js";
 import { CpuMeter, cpuSeconds, postgresPids, rssMiB } from "./procstat.js";
-import { ServiceProfiler, summarise, type ProfileSummary } from "./profile.js";
+import { ServiceProfiler, summarise, summariseAllocations, type AllocationSummary, type ProfileSummary } from "./profile.js";
 
 const options = parseOptions(process.argv.slice(2));
 const quick = options.quick;
@@ -199,6 +199,7 @@ try {
     invariants: InvariantReport;
     extra?: Record<string, number>;
     profile?: Record<string, ProfileSummary>;
+    allocations?: Record<string, AllocationSummary>;
   }
   const workloads: WorkloadResult[] = [];
   let ledgerRssMaxMiB = 0;
@@ -244,9 +245,15 @@ try {
       invariants: await checkInvariants(databaseUrl),
       deadlocks: (await benchDeadlocks()) - deadlocksBefore,
       ...(extra ? { extra } : {}),
-      ...(profiles ? { profile: Object.fromEntries([...profiles].map(([process, profile]) => [process, summarise(profile, operations)])) } : {}),
+      ...(profiles
+        ? {
+            profile: Object.fromEntries([...profiles].map(([process, { cpu }]) => [process, summarise(cpu, operations)])),
+            allocations: Object.fromEntries([...profiles].map(([process, { allocation }]) => [process, summariseAllocations(allocation, operations)])),
+          }
+        : {}),
     };
     if (result.profile) log(`  profiles in ${options.profileDir}; the ledger's attributed CPU by category: ${describeProfile(result.profile["ledger-0"])}`);
+    if (result.allocations) log(`  the ledger's allocations: ${describeAllocations(result.allocations["ledger-0"])}`);
     if (loop.errors > 0) log(`  ${loop.errors} errors, first: ${loop.firstError}`);
     if (!result.invariants.ok) log(`  INVARIANT VIOLATED: ${result.invariants.violations.join("; ")}`);
     if (result.deadlocks > 0) log(`  ${result.deadlocks} deadlocks detected in the bench database`);
@@ -429,7 +436,7 @@ try {
       name: w.name, unit: w.unit, perSecond: round(w.perSecond), operations: w.loop.operations, errors: w.loop.errors,
       latencies: w.loop.latencies.percentiles(), serviceCpuMsPerKiloOp: w.serviceCpuMsPerKiloOp, postgresCpuMsPerKiloOp: w.postgresCpuMsPerKiloOp,
       benchBackendsCpuMsPerKiloOp: w.benchBackendsCpuMsPerKiloOp, deadlocks: w.deadlocks,
-      invariants: w.invariants, ...(w.extra ? { extra: w.extra } : {}), ...(w.profile ? { profile: w.profile } : {}),
+      invariants: w.invariants, ...(w.extra ? { extra: w.extra } : {}), ...(w.profile ? { profile: w.profile } : {}), ...(w.allocations ? { allocations: w.allocations } : {}),
     })),
     openLoop: open
       ? {
@@ -455,6 +462,13 @@ function describeProfile(summary: ProfileSummary | undefined): string {
   if (!summary) return "no profile";
   const categories = Object.entries(summary.byCategory).map(([category, { percent, msPerKiloOp }]) => `${category} ${percent} % (${msPerKiloOp} ms/1k)`);
   return `${categories.join(", ")}; (program) ${summary.programMs} ms apart`;
+}
+
+function describeAllocations(summary: AllocationSummary | undefined): string {
+  if (!summary) return "no profile";
+  const categories = Object.entries(summary.byCategory).map(([category, { percent, bytesPerOp }]) => `${category} ${percent} % (${bytesPerOp} B/op)`);
+  const top = summary.topFunctions.map(([frame, bytes]) => `    ${bytes} B/op  ${frame}`);
+  return [`${summary.bytesPerOp} B per operation: ${categories.join(", ")}; the functions allocating the most themselves:`, ...top].join("\n");
 }
 
 function flatten(latencies: Latencies): Record<string, number> {

@@ -1,7 +1,7 @@
 import { expect, it } from "vitest";
 import { Latencies } from "../bench/load.js";
 import { parseOptions } from "../bench/options.js";
-import { summarise, type CpuProfile } from "../bench/profile.js";
+import { summarise, summariseAllocations, type AllocationProfile, type CpuProfile } from "../bench/profile.js";
 
 it("reads the bench's options and refuses unknown workloads and replica counts out of range", () => {
   expect(parseOptions([])).toEqual({ quick: false, only: undefined, openLoop: true, replicas: 1, profileDir: undefined });
@@ -47,6 +47,32 @@ it("gives each CPU sample to the first category from the leaf up, and leaves idl
     validation: { ms: 1, percent: 14.3, msPerKiloOp: 500 },
     gRPC: { ms: 1, percent: 14.3, msPerKiloOp: 500 },
   });
+});
+
+it("gives each allocated byte to the first category from the allocating frame up, per operation, and names the functions allocating the most", () => {
+  const root = "file:///repo/";
+  const node = (functionName: string, url: string, selfSize: number, children: AllocationProfile["head"][] = []) => ({ callFrame: { functionName, url, lineNumber: 9 }, selfSize, children });
+  const profile: AllocationProfile = {
+    head: node("(root)", "", 0, [
+      // A Map made by the ledger's code: the ledger's.
+      node("execute", `${root}services/ledger/src/domain/state-machine.ts`, 1000, [node("Map", "", 3000)]),
+      // A buffer under the pg driver: the driver's.
+      node("parse", `${root}node_modules/pg-protocol/dist/parser.js`, 0, [node("Uint8Array", "", 2000)]),
+      // Nothing of ours above it.
+      node("nextTick", "node:internal/process/task_queues", 2000),
+    ]),
+  };
+  const summary = summariseAllocations(profile, 4, 2);
+  expect(summary.bytesPerOp).toBe(2000);
+  expect(summary.byCategory).toEqual({
+    ledger: { percent: 50, bytesPerOp: 1000 },
+    "driver (pg)": { percent: 25, bytesPerOp: 500 },
+    "Node internals, unattributed": { percent: 25, bytesPerOp: 500 },
+  });
+  expect(summary.topFunctions).toEqual([
+    ["Map :10", 750],
+    ["Uint8Array :10", 500],
+  ]);
 });
 
 it("finds when the slowest operations of an open loop started, as windows of operations close together", () => {
