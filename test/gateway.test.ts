@@ -569,7 +569,8 @@ describe("gateway hardening", () => {
       databaseUrl: db.url,
       port: 0,
       secret: SECRET,
-      users: "vera:viewer-pass:viewer,otto:operator-pass:operator,ada:admin-pass:admin,ida:ida-pass:viewer",
+      // Sign-in counters are shared by every gateway on the database: the limit tests sign in as users no other test uses.
+      users: "vera:viewer-pass:viewer,otto:operator-pass:operator,ada:admin-pass:admin,ida:ida-pass:viewer,hana:hana-pass:admin,olly:olly-pass:operator",
       staticDir,
       corsOrigins: [origin],
       loginLimits: { perUser: 3, perAddress: 5, windowMs: 600_000 },
@@ -717,16 +718,47 @@ describe("gateway hardening", () => {
   });
 
   it("limits sign-in attempts per user, from any address, with 429 and Retry-After", async () => {
-    // Three attempts on ada's name from three addresses; the fourth is refused even with the right password.
-    expect((await loginFrom("127.0.0.11", "ada", "guess-1")).status).toBe(401);
-    expect((await loginFrom("127.0.0.12", "ada", "guess-2")).status).toBe(401);
-    expect((await loginFrom("127.0.0.13", "ada", "guess-3")).status).toBe(401);
-    const limited = await loginFrom("127.0.0.14", "ada", "admin-pass");
+    // Three attempts on hana's name from three addresses; the fourth is refused even with the right password.
+    expect((await loginFrom("127.0.0.11", "hana", "guess-1")).status).toBe(401);
+    expect((await loginFrom("127.0.0.12", "hana", "guess-2")).status).toBe(401);
+    expect((await loginFrom("127.0.0.13", "hana", "guess-3")).status).toBe(401);
+    const limited = await loginFrom("127.0.0.14", "hana", "hana-pass");
     expect(limited).toMatchObject({ status: 429, body: { error: { code: "RESOURCE_EXHAUSTED", reason: "LOGIN_RATE_LIMITED" } } });
     expect(Number(limited.retryAfter)).toBeGreaterThan(0);
     expect(Number(limited.retryAfter)).toBeLessThanOrEqual(600);
     // Other users, from the same address, still sign in.
-    expect((await loginFrom("127.0.0.14", "otto", "operator-pass")).status).toBe(200);
+    expect((await loginFrom("127.0.0.14", "olly", "olly-pass")).status).toBe(200);
+  });
+
+  it("counts sign-in attempts in the database: another gateway process on it counts against the same limits", async () => {
+    const other = await startGateway({
+      databaseUrl: db.url, port: 0, secret: SECRET, users: "gus:gus-pass:viewer", loginLimits: { perUser: 3, perAddress: 5, windowMs: 600_000 },
+      addresses: { entitlements: platform.entitlements.address, pricing: platform.pricing.address, ledger: platform.ledger.address, notifications: platform.notifications.address },
+    });
+    try {
+      // Two guesses at gus on one gateway, one on the other: the fourth attempt, on either, is over the limit of 3.
+      expect((await loginFrom("127.0.0.41", "gus", "guess-1", { gateway: other })).status).toBe(401);
+      expect((await loginFrom("127.0.0.42", "gus", "guess-2", { gateway: other })).status).toBe(401);
+      expect((await loginFrom("127.0.0.43", "gus", "guess-3")).status).toBe(401);
+      const limited = await loginFrom("127.0.0.44", "gus", "gus-pass", { gateway: other });
+      expect(limited).toMatchObject({ status: 429, body: { error: { reason: "LOGIN_RATE_LIMITED" } } });
+      // Its Retry-After counts from the first attempt of the window, wherever it was made.
+      expect(Number(limited.retryAfter)).toBeGreaterThan(590);
+      expect(Number(limited.retryAfter)).toBeLessThanOrEqual(600);
+      // A restarted gateway does not forget them either.
+      await other.stop();
+      const restarted = await startGateway({
+        databaseUrl: db.url, port: 0, secret: SECRET, users: "gus:gus-pass:viewer", loginLimits: { perUser: 3, perAddress: 5, windowMs: 600_000 },
+        addresses: { entitlements: platform.entitlements.address, pricing: platform.pricing.address, ledger: platform.ledger.address, notifications: platform.notifications.address },
+      });
+      try {
+        expect((await loginFrom("127.0.0.45", "gus", "gus-pass", { gateway: restarted })).status).toBe(429);
+      } finally {
+        await restarted.stop();
+      }
+    } finally {
+      await other.stop().catch(() => undefined);
+    }
   });
 
   it("limits sign-in attempts per address, whatever the user names", async () => {

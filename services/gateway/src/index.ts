@@ -13,6 +13,7 @@ import { entitlementsV1, ledgerV1, notificationsV1, pricingV1 } from "@tollgate/
 import { currentTraceId, log, startMetrics } from "@tollgate/telemetry";
 import { AuditEntrySchema } from "./data/audit.entity.js";
 import { PostgresAuditStore } from "./data/audit-store.js";
+import { loginAttemptStore } from "./data/login-attempts.js";
 import { migrations } from "./data/migrations/index.js";
 import { isRole, UserDirectory, type User } from "./domain/access.js";
 import { methodsByPath, notFound, readJsonBody } from "./transport/framework.js";
@@ -241,7 +242,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // An unknown path, or a method its path does not take, answers in the same error shape as every other refusal.
   app.setNotFoundHandler(notFound(allowedMethods));
 
-  await app.register(rateLimit, { global: false });
+  // Sign-in limits count in the database, shared by every gateway process.
+  await app.register(rateLimit, { global: false, store: loginAttemptStore(() => orm.em.getContext()) });
   registerLogin(app, users, key, { limits: options.loginLimits ?? DEFAULT_LOGIN_LIMITS, tokenTtl: options.tokenTtl ?? "12h" });
 
   registerRoutes(app, clients, audit, calls);

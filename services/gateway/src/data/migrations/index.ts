@@ -1,4 +1,5 @@
 import { Migration20261123020000_audit } from "./Migration20261123020000_audit.js";
 import { Migration20261205100000_audit_idempotency } from "./Migration20261205100000_audit_idempotency.js";
+import { Migration20261218100000_login_attempts } from "./Migration20261218100000_login_attempts.js";
 
-export const migrations = [Migration20261123020000_audit, Migration20261205100000_audit_idempotency];
+export const migrations = [Migration20261123020000_audit, Migration20261205100000_audit_idempotency, Migration20261218100000_login_attempts];

@@ -1,0 +1,46 @@
+import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from "@fastify/rate-limit";
+import { sql, type EntityManager } from "@tollgate/db";
+
+/** Ended windows are deleted after this many counted attempts (one statement then, none otherwise). */
+const PRUNE_EVERY = 200;
+
+/**
+ * Sign-in attempt counters in PostgreSQL (`gateway.login_attempts`), as the
+ * store of `@fastify/rate-limit`: every gateway process on the database
+ * counts against the same limits, so more replicas do not multiply the
+ * guesses anyone gets, and a restart does not forget them. As with the
+ * plugin's own store, a window starts at a key's first attempt and lasts
+ * `timeWindow`; each attempt is one upsert, counted before the password is
+ * checked.
+ */
+export function loginAttemptStore(em: () => EntityManager): FastifyRateLimitStoreCtor {
+  let counted = 0;
+  class PostgresLoginAttempts implements FastifyRateLimitStore {
+    incr(key: string, callback: (error: Error | null, result?: { current: number; ttl: number }) => void, timeWindow: number): void {
+      void count(em(), key, timeWindow).then(
+        (result) => callback(null, result),
+        (error: unknown) => callback(error instanceof Error ? error : new Error(String(error))),
+      );
+    }
+
+    child(): FastifyRateLimitStore {
+      return this;
+    }
+  }
+
+  async function count(manager: EntityManager, key: string, windowMs: number): Promise<{ current: number; ttl: number }> {
+    const [row] = await sql<{ attempts: number; ttl_ms: number }>(
+      manager,
+      `insert into gateway.login_attempts as a (key, attempts, expires_at) values (?, 1, now() + make_interval(secs => ? / 1000.0))
+       on conflict (key) do update set
+         attempts = case when a.expires_at <= now() then 1 else a.attempts + 1 end,
+         expires_at = case when a.expires_at <= now() then excluded.expires_at else a.expires_at end
+       returning attempts, greatest(0, ceil(extract(epoch from a.expires_at - now()) * 1000))::bigint as ttl_ms`,
+      [key, windowMs],
+    );
+    if (++counted % PRUNE_EVERY === 0) await sql(manager, `delete from gateway.login_attempts where expires_at < now()`);
+    return { current: row!.attempts, ttl: Number(row!.ttl_ms) };
+  }
+
+  return PostgresLoginAttempts;
+}
