@@ -98,7 +98,7 @@ plans:
     writeFileSync(bad, `name: bad\nplans:\n  - planId: typo-plan\n    allotment: [{ unit: UNIT_CREDITS, amountMicros: "5" }]\n`);
     await expect(loadCatalogue(bad, platform.clients)).rejects.toThrow(`${bad}: plans[0].allotment: is not a known field`);
     writeFileSync(bad, `name: bad\nrateTables:\n  - tableId: bad\n    rates: [{ bucket: BUCKET_GPU, unit: UNIT_CREDITS, toolRun: { tool: t, microsPerRun: "1" } }]\n`);
-    await expect(loadCatalogue(bad, platform.clients)).rejects.toThrow(`${bad}: rateTables[0].rates[0].bucket: "BUCKET_GPU" is not one of BUCKET_AI`);
+    await expect(loadCatalogue(bad, platform.clients)).rejects.toThrow(`${bad}: rateTables[0].rates[0].bucket: must be one of BUCKET_AI, BUCKET_COMPUTE, BUCKET_PLATFORM, BUCKET_TOOL_RUNS, not "BUCKET_GPU"`);
 
     writeFileSync(bad, `name: bad\nplans: {}\n`);
     expect(() => readCatalogue(bad)).toThrow("plans must be a list");

@@ -508,7 +508,7 @@ describe("console gateway", () => {
     expect(moved).toMatchObject({ status: 409, body: { error: { code: "FAILED_PRECONDITION", reason: "RATE_TABLE_NOT_IN_EFFECT", field: "plan_id", message: expect.stringContaining("no-such-rates") } } });
     expect((await api("/api/accounts/acme", { token: admin })).body.plan_id).toBe("starter");
     const published = await api("/api/plans", { method: "POST", token: admin, body: { plan: { planId: "unpriced-2", name: "Unpriced", rateTableId: "no-such-rates" }, reason: "try it" } });
-    expect(published).toMatchObject({ status: 409, body: { error: { reason: "RATE_TABLE_NOT_IN_EFFECT", field: "plan.rate_table_id" } } });
+    expect(published).toMatchObject({ status: 409, body: { error: { reason: "RATE_TABLE_NOT_IN_EFFECT", field: "plan.rateTableId" } } });
     expect((await call(entitlements, entitlements.getPlan, { planId: "unpriced-2", version: "0" }).catch((e: unknown) => e)) as { code?: number }).toMatchObject({ code: 5 });
     expect(await api("/api/accounts/acme/plan", { method: "POST", token: admin, body: { plan_id: "no-such-plan", reason: "try it" } })).toMatchObject({ status: 404 });
   });
@@ -620,6 +620,15 @@ describe("gateway hardening", () => {
         });
         expect(await poisoned.json()).toMatchObject({ error: { status: 400, field: "body", message: expect.stringContaining('"__proto__"') } });
       }
+      const nothing = await fetch(`${gateway.url}/api/accounts/acme/grants`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: "null" });
+      expect(await nothing.json()).toMatchObject({ error: { status: 400, field: "body", message: "body: must be a JSON object" } });
+      // An Idempotency-Key given twice (Node would join them into "a, b"), or in letters outside ASCII (they arrive as other bytes): 400, nothing granted.
+      const grantWith = (keys: string) => {
+        const body = JSON.stringify({ pool_kind: "bonus", unit: "credits", amount: "5", reason: "a key test" });
+        return rawHttp(`POST /api/accounts/acme/grants HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\n${keys}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      };
+      expect(await grantWith("Idempotency-Key: a\r\nIdempotency-Key: b\r\n")).toMatchObject({ status: 400, body: { error: { field: "Idempotency-Key", message: "Idempotency-Key: must be given once" } } });
+      expect(await grantWith("Idempotency-Key: ключ\r\n")).toMatchObject({ status: 400, body: { error: { field: "Idempotency-Key", message: expect.stringContaining("printable ASCII") } } });
       const empty = await fetch(`${gateway.url}/api/accounts/acme/grants`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" } });
       expect(await empty.json()).toMatchObject({ error: { status: 400, field: "body", message: expect.stringContaining("is empty") } });
       // A path that takes other methods: 405 saying which, not "no such route".
@@ -666,6 +675,7 @@ describe("gateway hardening", () => {
       expect(audited.filter((r) => r.action.startsWith("GET /*"))).toEqual([]);
       const unknown = await api("/api/no-such-thing", { token });
       expect(unknown).toMatchObject({ status: 404, body: { error: { status: 404, code: "NOT_FOUND", reason: "ROUTE_NOT_FOUND" } } });
+      expect(await api("/api/accounts/", { token })).toMatchObject({ status: 400, body: { error: { field: "id", message: "id: must not be empty" } } });
       expect(errors.mock.calls.filter((args) => String(args[0]).includes('"level":"error"'))).toEqual([]);
     } finally {
       errors.mockRestore();
@@ -924,10 +934,17 @@ describe("search and rate table versions from the console", () => {
     expect((await api("/api/rate-tables", { method: "POST", token: admin, body: { ...body, rates: "cheap" } })).body.error).toMatchObject({ status: 400, field: "rates" });
     expect((await api("/api/rate-tables", { method: "POST", token: admin, body: { ...body, effective_from: "someday" } })).body.error).toMatchObject({ status: 400, field: "effective_from" });
     const negative = await api("/api/rate-tables", { method: "POST", token: admin, body: { ...body, rates: [{ ...cheaper[0], modelReply: { model: "gpt-4o", microsPerReply: "-1" } }] } });
-    expect(negative.body.error).toMatchObject({ status: 400, field: expect.stringContaining("rates[0]") });
+    // The service's refusal names the field as the document does (camelCase), not as the contract (model_reply.micros_per_reply).
+    expect(negative.body.error).toMatchObject({ status: 400, field: "rates[0].modelReply.microsPerReply" });
+    // A price written in hexadecimal, or a model name with a control character, is refused rather than read as 16 or shown as sent.
+    const hex = await api("/api/rate-tables", { method: "POST", token: admin, body: { ...body, rates: [{ ...cheaper[0], modelReply: { model: "gpt-4o", microsPerReply: "0x10" } }] } });
+    expect(hex.body.error).toMatchObject({ status: 400, field: "rates[0].modelReply.microsPerReply", message: expect.stringContaining("whole number written in digits") });
+    const controlled = await api("/api/rate-tables", { method: "POST", token: admin, body: { ...body, rates: [{ ...cheaper[0], modelReply: { model: "gpt\u202e4o", microsPerReply: "1" } }] } });
+    expect(controlled.body.error).toMatchObject({ status: 400, field: "rates[0].modelReply.model" });
+    expect((await api("/api/rate-tables", { method: "POST", token: admin, body: { ...body, rates: [cheaper[0], null] } })).body.error).toMatchObject({ status: 400, field: "rates[1]" });
     // Read strictly: an enum value that does not exist, or a key that does not, is named rather than answered 500 or dropped.
     const bogus = await api("/api/rate-tables", { method: "POST", token: admin, body: { ...body, rates: [{ ...cheaper[0], bucket: "BUCKET_BOGUS" }] } });
-    expect(bogus.body.error).toMatchObject({ status: 400, field: "rates[0].bucket", message: expect.stringContaining('"BUCKET_BOGUS" is not one of BUCKET_AI') });
+    expect(bogus.body.error).toMatchObject({ status: 400, field: "rates[0].bucket", message: expect.stringContaining('must be one of BUCKET_AI, BUCKET_COMPUTE, BUCKET_PLATFORM, BUCKET_TOOL_RUNS, not "BUCKET_BOGUS"') });
     const misspelt = await api("/api/rate-tables", { method: "POST", token: admin, body: { ...body, rates: [{ ...cheaper[0], buckett: "BUCKET_AI" }] } });
     expect(misspelt.body.error).toMatchObject({ status: 400, field: "rates[0].buckett", message: "rates[0].buckett: is not a known field" });
     expect((await api("/api/rate-tables/in-effect?table_id=console-rates", { token: admin })).status).toBe(404); // nothing was published
@@ -965,9 +982,9 @@ describe("plans from the console", () => {
     const misspelt = await api("/api/plans", { method: "POST", token: admin, body: { ...body, plan: { ...document, allotment: [] } } });
     expect(misspelt.body.error).toMatchObject({ status: 400, field: "plan.allotment", message: "plan.allotment: is not a known field" });
     const noId = await api("/api/plans", { method: "POST", token: admin, body: { ...body, plan: { ...document, planId: "" } } });
-    expect(noId.body.error).toMatchObject({ status: 400, field: "plan.plan_id" });
+    expect(noId.body.error).toMatchObject({ status: 400, field: "plan.planId" });
     const negative = await api("/api/plans", { method: "POST", token: admin, body: { ...body, plan: { ...document, limits: [{ unit: "UNIT_CREDITS", lowCreditLimitMicros: "-1" }] } } });
-    expect(negative.body.error).toMatchObject({ status: 400, field: expect.stringContaining("low_credit_limit_micros") });
+    expect(negative.body.error).toMatchObject({ status: 400, field: "plan.limits[0].lowCreditLimitMicros" });
     const none = await api("/api/plans?all_versions=true", { token: admin });
     expect(none.body.data.filter((p: { plan_id: string }) => p.plan_id === "console-plan")).toEqual([]); // nothing was published
 

@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from "@tollgate/errors";
 import { describe, expect, it } from "vitest";
 import { fromProtoJson } from "./proto-json.js";
+import { pricingV1 } from "@tollgate/proto";
 
 function refusalOf(typeName: string, json: unknown, field: string): { field: string; problem: string } {
   try {
@@ -20,7 +21,7 @@ describe("fromProtoJson", () => {
     });
     expect(refusalOf("tollgate.pricing.v1.Rate", { unit: "UNIT_GOLD" }, "rates[0]")).toEqual({
       field: "rates[0].unit",
-      problem: '"UNIT_GOLD" is not one of UNIT_CREDITS, UNIT_TOOL_RUNS, UNIT_USD',
+      problem: 'must be one of UNIT_CREDITS, UNIT_TOOL_RUNS, UNIT_USD, not "UNIT_GOLD"',
     });
     expect(refusalOf("tollgate.pricing.v1.Rate", { model_token: 5 }, "rate")).toEqual({ field: "rate.model_token", problem: "must be an object, not 5" });
     const inList = refusalOf("tollgate.entitlements.v1.Plan", { planId: "p", allotments: [{ unit: "UNIT_CREDITS" }, { unit: "UNIT_CREDITS", amountMicros: "ten" }] }, "plan");
@@ -29,7 +30,27 @@ describe("fromProtoJson", () => {
   });
 
   it("names the message itself when each key reads alone but not together", () => {
-    expect(refusalOf("tollgate.pricing.v1.Rate", { modelToken: {}, block: {} }, "rates[0]").field).toBe("rates[0]");
+    expect(refusalOf("tollgate.pricing.v1.Rate", { modelToken: {}, block: {} }, "rates[0]")).toEqual({ field: "rates[0]", problem: "takes one of modelToken and block, not both" });
+  });
+
+  it("names the item of a list it refuses, and says what was expected in plain words", () => {
+    const plan = (allotment: object) => ({ planId: "p", allotments: [{ unit: "UNIT_CREDITS" }, allotment] });
+    expect(refusalOf("tollgate.entitlements.v1.Plan", plan({ buckets: ["BUCKET_AI", "BUCKET_X"] }), "plan")).toEqual({
+      field: "plan.allotments[1].buckets[1]",
+      problem: 'must be one of BUCKET_AI, BUCKET_COMPUTE, BUCKET_PLATFORM, BUCKET_TOOL_RUNS, not "BUCKET_X"',
+    });
+    expect(refusalOf("tollgate.entitlements.v1.Plan", { allotments: "20" }, "plan")).toEqual({ field: "plan.allotments", problem: 'must be a list, not "20"' });
+    expect(refusalOf("tollgate.pricing.v1.Rate", { modelReply: { model: 5 } }, "rate")).toEqual({ field: "rate.modelReply.model", problem: "must be text, not 5" });
+  });
+
+  it("takes a 64-bit integer as digits only: a sign other than -, spaces or hexadecimal would be read as another number", () => {
+    for (const written of ["0x10", " 1", "+1", "1e3", "1.5", ""]) {
+      const refused = refusalOf("tollgate.pricing.v1.Rate", { modelReply: { model: "m", microsPerReply: written } }, "rates[0]");
+      expect(refused, written).toEqual({ field: "rates[0].modelReply.microsPerReply", problem: expect.stringContaining("must be a whole number written in digits") });
+    }
+    expect(refusalOf("tollgate.pricing.v1.Rate", { block: { block: "b", microsPerRunByValue: { fast: "0x1" } } }, "rates[0]").field).toBe('rates[0].block.microsPerRunByValue["fast"]');
+    expect(refusalOf("tollgate.entitlements.v1.Plan", { allotments: [{ amountMicros: "+5" }] }, "plan").field).toBe("plan.allotments[0].amountMicros");
+    expect(fromProtoJson("tollgate.pricing.v1.Rate", { modelReply: { model: "m", microsPerReply: "-20" } }, pricingV1.Rate.decode, "rate").kind).toMatchObject({ modelReply: { microsPerReply: "-20" } });
   });
 
   it("reads a valid message", () => {

@@ -1,6 +1,6 @@
-import { fromJson, toBinary, type DescField, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
+import { fromJson, toBinary, type DescField, type DescMessage, type JsonValue, type ScalarType } from "@bufbuild/protobuf";
 import { InvalidArgumentError } from "@tollgate/errors";
-import { descriptors } from "./validation.js";
+import { descriptors, enumNames, INTEGER_SCALARS } from "./validation.js";
 
 /**
  * A message from its proto3 JSON form (as the console shows and sends it),
@@ -13,6 +13,8 @@ import { descriptors } from "./validation.js";
 export function fromProtoJson<T>(typeName: string, json: unknown, decode: (bytes: Uint8Array) => T, field: string): T {
   const schema = descriptors().getMessage(typeName);
   if (!schema) throw new TypeError(`no message type ${typeName} in the contract`);
+  const malformed = integerRefusal(schema, json, field);
+  if (malformed) throw new InvalidArgumentError(...malformed);
   let message;
   try {
     message = fromJson(schema, json as JsonValue);
@@ -34,25 +36,64 @@ function refusal(schema: DescMessage, json: unknown, path: string): [string, str
     const at = `${path}.${key}`;
     const field = schema.fields.find((f) => f.jsonName === key || f.name === key);
     if (!field) return [at, "is not a known field"];
-    try {
-      fromJson(schema, { [key]: value } as JsonValue);
-      continue;
-    } catch (error) {
-      const nested = nestedMessage(field);
-      if (nested && Array.isArray(value) && field.fieldKind === "list") {
-        for (let index = 0; index < value.length; index++) {
-          const inner = refusal(nested, value[index], `${at}[${index}]`);
-          if (inner) return inner;
-        }
-      } else if (nested && field.fieldKind === "message" && value !== null) {
-        const inner = refusal(nested, value, at);
-        if (inner) return inner;
+    const refused = (candidate: unknown): unknown => {
+      try {
+        fromJson(schema, { [key]: candidate } as JsonValue);
+        return undefined;
+      } catch (error) {
+        return error;
       }
-      return [at, field.fieldKind === "enum" || (field.fieldKind === "list" && field.listKind === "enum") ? enumProblem(field, error) : problemOf(error)];
+    };
+    const error = refused(value);
+    if (error === undefined) continue;
+    const nested = nestedMessage(field);
+    if (field.fieldKind === "list" && Array.isArray(value)) {
+      for (let index = 0; index < value.length; index++) {
+        const inner = nested ? refusal(nested, value[index], `${at}[${index}]`) : undefined;
+        if (inner) return inner;
+        const itemError = nested ? undefined : refused([value[index]]);
+        if (itemError !== undefined) return [`${at}[${index}]`, problemOf(itemError, field)];
+      }
+    } else if (nested && field.fieldKind === "message" && value !== null) {
+      const inner = refusal(nested, value, at);
+      if (inner) return inner;
+    }
+    return [at, problemOf(error, field)];
+  }
+  return undefined;
+}
+
+/**
+ * The first 64-bit integer written as text that is not plain digits: the
+ * library reads `"0x10"`, `" 1"` and `"+1"` as numbers (a typo would become
+ * a price), where the platform's amounts take digits and a minus sign alone.
+ */
+function integerRefusal(schema: DescMessage, json: unknown, path: string): [string, string] | undefined {
+  if (json === null || typeof json !== "object" || Array.isArray(json)) return undefined;
+  for (const [key, value] of Object.entries(json)) {
+    const field = schema.fields.find((f) => f.jsonName === key || f.name === key);
+    if (!field || value === null) continue;
+    const at = `${path}.${key}`;
+    const nested = nestedMessage(field);
+    const items = field.fieldKind === "list" && Array.isArray(value) ? value.map((item, index) => [item, `${at}[${index}]`] as const) : [[value, at] as const];
+    for (const [item, itemPath] of items) {
+      const refused =
+        nested && (field.fieldKind === "message" || field.fieldKind === "list")
+          ? integerRefusal(nested, item, itemPath)
+          : field.fieldKind === "map" && field.mapKind === "scalar" && isInteger(field.scalar) && item && typeof item === "object"
+            ? Object.entries(item).flatMap(([name, entry]) => (malformedInteger(entry) ? [[`${itemPath}[${JSON.stringify(name.slice(0, 64))}]`, INTEGER_PROBLEM] as [string, string]] : []))[0]
+            : (field.fieldKind === "scalar" || (field.fieldKind === "list" && field.listKind === "scalar")) && isInteger(field.scalar) && malformedInteger(item)
+              ? ([itemPath, INTEGER_PROBLEM] as [string, string])
+              : undefined;
+      if (refused) return refused;
     }
   }
   return undefined;
 }
+
+const INTEGER_PROBLEM = 'must be a whole number written in digits, like "1500", "-20" or 1500 (no "+", spaces or hexadecimal)';
+const isInteger = (scalar: ScalarType | undefined): boolean => scalar !== undefined && INTEGER_SCALARS.has(scalar);
+const malformedInteger = (value: unknown): boolean => typeof value === "string" && !/^-?\d+$/.test(value);
 
 /** The message type of a field holding one or a list of messages the console writes as objects (not a well-known type such as a Timestamp, written as a string). */
 function nestedMessage(field: DescField): DescMessage | undefined {
@@ -60,14 +101,19 @@ function nestedMessage(field: DescField): DescMessage | undefined {
   return message && !message.typeName.startsWith("google.protobuf.") ? message : undefined;
 }
 
-function enumProblem(field: DescField, error: unknown): string {
-  const values = field.enum!.values.filter((v) => v.number !== 0).map((v) => v.name);
-  return `${problemOf(error)} is not one of ${values.join(", ")}`;
+/** The library's reason in the console's words, without its type names ("cannot decode field tollgate.pricing.v1.Rate.bucket from JSON: …"). */
+function problemOf(error: unknown, field?: DescField): string {
+  const reason = (error instanceof Error ? error.message : String(error)).replace(/^cannot decode \S+ \S+ from JSON: /, "");
+  const enumeration = field?.fieldKind === "enum" || (field?.fieldKind === "list" && field.listKind === "enum") ? field.enum : undefined;
+  if (enumeration && !/^expected /.test(reason)) return `must be one of ${enumNames(enumeration)}, not ${/^Array\(\d+\)$/.test(reason) ? "a list" : reason}`;
+  const [, expected, got] = /^expected ([^\s,:]+)(?: \([^)]*\))?[,:]? (?:got )?(.*?)(?: out of range)?$/.exec(reason) ?? [];
+  if (expected) return `must be ${EXPECTED[expected] ?? expected}, not ${got}`;
+  const oneof = /^oneof set multiple times by (\S+) and (\S+)$/.exec(reason);
+  if (oneof) return `takes one of ${camel(oneof[1]!)} and ${camel(oneof[2]!)}, not both`;
+  return reason;
 }
 
-/** The library's reason without its type names ("cannot decode field tollgate.pricing.v1.Rate.bucket from JSON: …"). */
-function problemOf(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).replace(/^cannot decode \S+ \S+ from JSON: /, "");
-}
+const EXPECTED: Record<string, string> = { Array: "a list", object: "an object", string: "text", boolean: "true or false", bigint: "a whole number", number: "a number", Object: "an object" };
+const camel = (name: string): string => name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
 const shown = (value: unknown): string => (Array.isArray(value) ? "a list" : value === null ? "null" : JSON.stringify(value));

@@ -42,6 +42,8 @@ const QUANTITY = { min: 0n, max: 10n ** 12n };
 const RATE = { min: 0n, max: 10n ** 15n };
 /** A name callers choose: no control or bidirectional characters (it is shown, logged and put in messages as written). */
 const ID = { maxLength: 128, format: "name" as const };
+/** A name shown as written (a model, a plan's name): any length up to the default, no control or bidirectional characters. */
+const NAME = { format: "name" as const };
 const TEXT = { maxLength: 1024 };
 const UUID = { format: "uuid" as const };
 const CURSOR = { min: 0n };
@@ -53,6 +55,8 @@ export const FIELD_RULES: Record<string, FieldRule> = {
   "*.account_id": ID,
   "*.plan_id": ID,
   "*.table_id": ID,
+  // A new table's id: pricing takes 1–64 lowercase letters, digits, - and _ (rate-tables.ts); longer is refused here with the same bound.
+  "tollgate.pricing.v1.PublishRateTableRequest.table_id": { ...ID, maxLength: 64 },
   "*.run_id": ID,
   "*.deployment_id": ID,
   "*.work_id": ID,
@@ -63,6 +67,18 @@ export const FIELD_RULES: Record<string, FieldRule> = {
   "tollgate.ledger.v1.SetToolRequest.tool": ID,
   "tollgate.ledger.v1.SetToolRequest.owner": ID,
   "tollgate.notifications.v1.ListNotificationsRequest.trace_id": ID,
+  // Names in rate tables and plans, shown in the console and on receipts as written.
+  "*.model": NAME,
+  "*.block": NAME,
+  "*.configuration_key": NAME,
+  "*.gpu_type": NAME,
+  "*.cpu_type": NAME,
+  "*.profile": NAME,
+  "*.size_class": NAME,
+  "*.hardware": NAME,
+  "*.tool": NAME,
+  "tollgate.entitlements.v1.Plan.name": NAME,
+  "tollgate.entitlements.v1.Plan.tier": NAME,
   // Identifiers the platform made: UUIDs.
   "tollgate.ledger.v1.ChargeRequest.hold_id": UUID,
   "tollgate.ledger.v1.ReleaseRequest.hold_id": UUID,
@@ -76,7 +92,7 @@ export const FIELD_RULES: Record<string, FieldRule> = {
   // Free text.
   "*.reason": { ...TEXT, format: "prose" },
   "tollgate.entitlements.v1.UsageLimits.stop_message": { ...TEXT, format: "prose" },
-  "*.scope_id": { format: "name" },
+  "*.scope_id": NAME,
   // Put in the account admins' deployment email as a link: a URL and nothing else (no text, no user name or password).
   "tollgate.ledger.v1.DeployRequest.endpoint": { maxLength: 2048, format: "http_url" },
   "tollgate.notifications.v1.WebhookEndpoint.url": { maxLength: 2048 },

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { ServiceDefinition } from "@grpc/grpc-js";
-import { createFileRegistry, fromBinary, ScalarType, type DescField, type DescMessage, type FileRegistry } from "@bufbuild/protobuf";
+import { createFileRegistry, fromBinary, ScalarType, type DescEnum, type DescField, type DescMessage, type FileRegistry } from "@bufbuild/protobuf";
 import { BinaryReader } from "@bufbuild/protobuf/wire";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { InvalidArgumentError } from "@tollgate/errors";
@@ -103,7 +103,7 @@ const PATTERNS = {
   prose: [PROSE_PATTERN, "must not contain control characters other than tabs and line breaks, or bidirectional embedding, override or isolate characters (U+202A–U+202E, U+2066–U+2069)"],
   name: [NAME_PATTERN, "must not contain control characters or bidirectional embedding, override or isolate characters (U+202A–U+202E, U+2066–U+2069)"],
 } as const;
-const INTEGER_SCALARS = new Set([
+export const INTEGER_SCALARS: ReadonlySet<ScalarType> = new Set([
   ScalarType.INT32, ScalarType.INT64, ScalarType.UINT32, ScalarType.UINT64, ScalarType.SINT32, ScalarType.SINT64,
   ScalarType.FIXED32, ScalarType.FIXED64, ScalarType.SFIXED32, ScalarType.SFIXED64,
 ]);
@@ -239,11 +239,18 @@ function messageCheck(desc: DescMessage): Check {
 
 function enumCheck(field: DescField): Check {
   const values = new Set(field.enum!.values.map((v) => v.number));
-  const typeName = field.enum!.typeName;
+  const names = enumNames(field.enum!);
   return (value) => {
-    if (!values.has(value as number)) throw new FieldRefusal(`${String(value)} is not a value of ${typeName}`);
+    if (!values.has(value as number)) throw new FieldRefusal(`must be one of ${names}, not ${String(value)}`);
   };
 }
+
+/** An enum's values a request may name (not the unset zero), for a refusal's message. */
+export const enumNames = (enumeration: DescEnum): string =>
+  enumeration.values
+    .filter((v) => v.number !== 0)
+    .map((v) => v.name)
+    .join(", ");
 
 const unchecked: Check = () => undefined;
 

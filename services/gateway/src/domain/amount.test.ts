@@ -40,7 +40,7 @@ describe("parseAmount", () => {
     expect(parseAmount("1000000000", "amount")).toBe(10n ** 15n);
     expect(parseAmount("-1000000000", "amount", { signed: true })).toBe(-(10n ** 15n));
     expect(() => parseAmount("1000000000.000001", "amount")).toThrow("at most 1000000000");
-    expect(() => parseAmount("-9223372036855", "amount", { signed: true })).toThrow("at most 1000000000");
+    expect(() => parseAmount("-9223372036855", "amount", { signed: true })).toThrow("amount: must be from -1000000000 to 1000000000 in whole units");
   });
 
   it("takes zero for a limit or a cap, and then calls a negative amount what it is", () => {

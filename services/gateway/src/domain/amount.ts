@@ -18,7 +18,8 @@ const MAX_TEXT = "1000000000";
 export function parseAmount(text: unknown, field: string, options: { signed?: boolean; zero?: boolean } = {}): bigint {
   if (typeof text !== "string" && typeof text !== "number") throw new InvalidArgumentError(field, "is required");
   const value = String(text).trim();
-  if (typeof text === "number" && !(Math.abs(text) <= Number(MAX_MICROS / MICROS_PER_UNIT))) throw new InvalidArgumentError(field, `must be at most ${MAX_TEXT} in whole units`);
+  const beyond = options.signed ? `must be from -${MAX_TEXT} to ${MAX_TEXT} in whole units` : `must be at most ${MAX_TEXT} in whole units`;
+  if (typeof text === "number" && !(Math.abs(text) <= Number(MAX_MICROS / MICROS_PER_UNIT))) throw new InvalidArgumentError(field, beyond);
   if (typeof text === "number" && value.replace(/[-.]/g, "").replace(/^0+/, "").length > EXACT_DIGITS) {
     throw new InvalidArgumentError(field, `a JSON number may have at most ${EXACT_DIGITS} significant digits (a number loses digits beyond that): send it as a string, like "123456789.123456"`);
   }
@@ -28,7 +29,7 @@ export function parseAmount(text: unknown, field: string, options: { signed?: bo
   const [, sign, whole, fraction = ""] = match;
   const minus = sign === "-";
   const micros = BigInt(whole!) * MICROS_PER_UNIT + BigInt(fraction.padEnd(6, "0"));
-  if (micros > MAX_MICROS) throw new InvalidArgumentError(field, `must be at most ${MAX_TEXT} in whole units`);
+  if (micros > MAX_MICROS) throw new InvalidArgumentError(field, beyond);
   if (micros === 0n && !options.zero) throw new InvalidArgumentError(field, "must not be zero");
   if (minus && micros !== 0n && !options.signed) throw new InvalidArgumentError(field, options.zero ? "must be zero or more" : "must be positive");
   return minus ? -micros : micros;

@@ -18,7 +18,7 @@ export function readJsonBody(_request: FastifyRequest, body: string, done: (erro
     return done(new InvalidArgumentError("body", `is not valid JSON: ${(error as Error).message}`));
   }
   try {
-    secureJson.scan(value as object, { protoAction: "error", constructorAction: "error" });
+    if (value !== null && typeof value === "object") secureJson.scan(value, { protoAction: "error", constructorAction: "error" });
   } catch {
     return done(new InvalidArgumentError("body", 'must not have a key named "__proto__", nor a "constructor" holding "prototype"'));
   }

@@ -72,6 +72,13 @@ function asBody<T>(pending: Promise<T>, rename: (field: string) => string | unde
   });
 }
 
+/**
+ * A field of a document the console sends in the proto's JSON form (`rates[0].model_reply.micros_per_reply`, as the
+ * service names it) as the document names it: `rates[0].modelReply.microsPerReply`.
+ */
+const asDocument = (prefix: "rates" | "plan") => (field: string) =>
+  field === prefix || field.startsWith(`${prefix}[`) || field.startsWith(`${prefix}.`) ? field.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()) : undefined;
+
 /** The service's `amount_micros` is the body's `amount`. */
 const amountField = (field: string) => (field === "amount_micros" ? "amount" : undefined);
 
@@ -127,6 +134,10 @@ const isTaken = (name: string, names: readonly string[]) =>
 export function checkRoute(request: FastifyRequest): void {
   const { config, url } = request.routeOptions;
   if (config.role) requireRole(userOf(request), config.role, `${request.method} ${url}`);
+  // `/api/accounts/` reaches `/api/accounts/:id` with an empty id: named, not "account not found: ".
+  for (const [name, value] of Object.entries((request.params ?? {}) as Record<string, string>)) {
+    if (value === "") throw new InvalidArgumentError(name, "must not be empty");
+  }
   checkQuery(request.query, config.query);
 }
 
@@ -254,10 +265,13 @@ function auditCursor(token: string | undefined): { console: bigint | undefined; 
 /** A request's Idempotency-Key (unset or blank: none), at most the services' bound for keys (MAX_KEY_LENGTH, 128: API.md). */
 function idempotencyKeyOf(request: FastifyRequest): string | undefined {
   const header = request.headers["idempotency-key"];
-  if (Array.isArray(header)) throw new InvalidArgumentError("Idempotency-Key", "must be given once");
+  // Node joins a repeated header into one value ("a, b"): the raw headers tell.
+  const given = request.raw.rawHeaders.filter((name, i) => i % 2 === 0 && name.toLowerCase() === "idempotency-key").length;
+  if (Array.isArray(header) || given > 1) throw new InvalidArgumentError("Idempotency-Key", "must be given once");
   const key = (header ?? "").trim();
   if (key.length > MAX_KEY_LENGTH) throw new InvalidArgumentError("Idempotency-Key", `must be at most ${MAX_KEY_LENGTH} characters`);
-  if (/\p{Cc}/u.test(key)) throw new InvalidArgumentError("Idempotency-Key", "must not contain control characters");
+  // Header values arrive as bytes: printable ASCII is all a key may hold that reads back the same (UTF-8 would arrive as other characters).
+  if (!/^[\x20-\x7e]*$/.test(key)) throw new InvalidArgumentError("Idempotency-Key", "must be printable ASCII, like order-1234-retry (no control characters, no letters outside ASCII)");
   return key || undefined;
 }
 
@@ -714,9 +728,9 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
   app.post("/api/rate-tables", needs("admin"), async (request) => {
     const body = bodyOf(request, { table_id: "text", rates: "list", effective_from: "text" });
     const tableId = required(body.table_id, "table_id");
-    if (!Array.isArray(body.rates) || body.rates.length === 0 || !body.rates.every((r) => r !== null && typeof r === "object" && !Array.isArray(r))) {
-      throw new InvalidArgumentError("rates", "must be a non-empty list of rates (objects, as a rate table version lists them)");
-    }
+    if (!Array.isArray(body.rates) || body.rates.length === 0) throw new InvalidArgumentError("rates", "must be a non-empty list of rates (objects, as a rate table version lists them)");
+    const notRate = body.rates.findIndex((r) => r === null || typeof r !== "object" || Array.isArray(r));
+    if (notRate >= 0) throw new InvalidArgumentError(`rates[${notRate}]`, "must be a rate (an object, as a rate table version lists them)");
     // Unset: pricing's now, so a retry with the same key is the same request.
     const effectiveFrom = optionalTime(body.effective_from, "effective_from");
     const rates = (body.rates as object[]).map((rate, i) => fromProtoJson("tollgate.pricing.v1.Rate", rate, pricingV1.Rate.decode, `rates[${i}]`));
@@ -725,7 +739,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
       target: `rate_table:${tableId}`,
       accountId: null,
       run: (reason, key) =>
-        call(pricing, pricing.publishRateTable, { tableId, effectiveFrom, rates, actor: userOf(request).username, reason, idempotencyKey: key }),
+        asBody(call(pricing, pricing.publishRateTable, { tableId, effectiveFrom, rates, actor: userOf(request).username, reason, idempotencyKey: key }), asDocument("rates")),
       after: (r) => ({ table: rateTableView(r.table!) }),
     });
   });
@@ -736,14 +750,14 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     if (document === null || typeof document !== "object" || Array.isArray(document)) throw new InvalidArgumentError("plan", "must be a plan document (an object, as a plan version shows it)");
     const { version: _version, publishedAt: _publishedAt, published_at: _published, ...rules } = document as Record<string, unknown>;
     const plan = fromProtoJson("tollgate.entitlements.v1.Plan", rules, entitlementsV1.Plan.decode, "plan");
-    if (!plan.planId) throw new InvalidArgumentError("plan.plan_id", "is required");
+    if (!plan.planId) throw new InvalidArgumentError("plan.planId", "is required");
     return action(request, {
       name: "publish_plan",
       target: `plan:${plan.planId}`,
       accountId: null,
       run: async (reason, key) => {
-        await requirePricedBy(plan, "plan.rate_table_id");
-        return call(entitlements, entitlements.publishPlan, { plan, actor: userOf(request).username, reason, idempotencyKey: key });
+        await requirePricedBy(plan, "plan.rateTableId");
+        return asBody(call(entitlements, entitlements.publishPlan, { plan, actor: userOf(request).username, reason, idempotencyKey: key }), asDocument("plan"));
       },
       after: (r) => ({ plan: planView(r.plan!) }),
     });
