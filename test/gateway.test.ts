@@ -313,6 +313,9 @@ describe("console gateway", () => {
     }
     // Attribution filters are any attr.<dimension>; the prefix alone names none.
     expect((await api("/api/entries?account_id=acme&attr.user_id=u-1", { token: viewer })).status).toBe(200);
+    // A dimension the ledger does not know is named as the query names it.
+    expect((await api("/api/entries?account_id=acme&attr.nope=x", { token: viewer })).body.error).toMatchObject({ status: 400, field: "attr.nope" });
+    expect((await api("/api/audit?page_token=.", { token: viewer })).body.error).toMatchObject({ status: 400, field: "page_token" });
     expect(await api("/api/entries?account_id=acme&attr.=x", { token: viewer })).toMatchObject({ status: 400, body: { error: { field: "attr." } } });
     // A flag is true or false: "yes" is not read as false.
     expect(await api("/api/plans?all_versions=yes", { token: viewer })).toMatchObject({ status: 400, body: { error: { field: "all_versions", message: "all_versions: must be true or false" } } });

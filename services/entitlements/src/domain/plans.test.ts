@@ -39,6 +39,10 @@ async function refusedField(rules: Partial<PlanRules>): Promise<string> {
 }
 
 describe("publishing a plan", () => {
+  it("refuses a pool kind named twice in the draw-down order", async () => {
+    expect(await refusedField({ drawdownOrder: ["POOL_KIND_BONUS", "POOL_KIND_ADD_ON", "POOL_KIND_BONUS"] })).toBe("plan.drawdown_order[2]");
+  });
+
   it("publishes limits of zero, the largest add-on price and prompts at 0 (the default) or a percent", async () => {
     const { plans, published } = publisher();
     await plans.publish("team", valid, {}, "admin", "launch");

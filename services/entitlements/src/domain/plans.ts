@@ -17,6 +17,8 @@ export interface PlanRules {
   referralPromptPercent: number;
   /** Add-on prices: micro-USD per whole unit, at most one per unit. */
   addOnPrices: { unit: string; usdMicrosPerUnit: bigint }[];
+  /** Pool kinds after monthly, in draw-down order: each at most once (unset: the ledger's default order). */
+  drawdownOrder?: string[];
 }
 
 /** A threshold of a plan: a whole percent of the allotment used, from 1 to 100. */
@@ -66,6 +68,9 @@ export class Plans {
       if (price.usdMicrosPerUnit < 0n || price.usdMicrosPerUnit > MAX_PRICED_MICROS) {
         throw new InvalidArgumentError(`plan.add_on_prices[${index}].usd_micros_per_unit`, `must be from 0 to ${MAX_PRICED_MICROS}`);
       }
+    });
+    (rules.drawdownOrder ?? []).forEach((kind, index, order) => {
+      if (order.indexOf(kind) < index) throw new InvalidArgumentError(`plan.drawdown_order[${index}]`, `names ${kind} twice: each pool kind is drawn from once, in one place of the order`);
     });
     percents("plan.thresholds.banner_percents", rules.bannerPercents);
     percents("plan.thresholds.email_percents", rules.emailPercents);

@@ -84,6 +84,7 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
           unit: commonV1.unitToJSON(price.unit),
           usdMicrosPerUnit: int64(price.usdMicrosPerUnit, `plan.add_on_prices[${i}].usd_micros_per_unit`),
         })),
+        drawdownOrder: plan.drawdownOrder.map((kind) => entitlementsV1.poolKindToJSON(kind)),
       },
       document,
       by.actor,

@@ -45,6 +45,8 @@ describe("parseAmount", () => {
 
   it("takes zero for a limit or a cap, and then calls a negative amount what it is", () => {
     expect(parseAmount("0", "low_credit_limit", { zero: true })).toBe(0n);
+    expect(parseAmount("-0", "limit", { zero: true })).toBe(0n);
+    expect(parseAmount("0.000", "limit", { zero: true })).toBe(0n);
     expect(parseAmount("0.00", "low_credit_limit", { zero: true })).toBe(0n);
     expect(parseAmount("-0", "low_credit_limit", { zero: true })).toBe(0n);
     expect(parseAmount("30", "negative_limit", { zero: true })).toBe(30_000_000n);

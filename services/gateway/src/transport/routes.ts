@@ -257,7 +257,8 @@ const HOLD_STATUSES = ["open", "charged", "released", "expired"];
 function auditCursor(token: string | undefined): { console: bigint | undefined; calls: bigint | undefined } {
   if (!token) return { console: undefined, calls: undefined };
   const match = /^(\d{0,18})\.(\d{0,18})$/.exec(token);
-  if (!match) throw new InvalidArgumentError("page_token", "not a token from a previous page");
+  // "." names neither log: no page handed one out.
+  if (!match || token === ".") throw new InvalidArgumentError("page_token", "not a token from a previous page");
   const part = (value: string) => (value === "" ? undefined : BigInt(value));
   return { console: part(match[1]!), calls: part(match[2]!) };
 }
@@ -390,9 +391,13 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     };
   };
 
+  /** ListEntries, its refusal of an attribution filter named as the query names it (`attribution[team]` is `attr.team`). */
+  const listEntries = (request: ledgerV1.ListEntriesRequest) =>
+    asBody(call(ledger, ledger.listEntries, request), (field) => /^attribution\[(.*)\]$/.exec(field)?.[1]?.replace(/^/, "attr."));
+
   app.get("/api/entries", takes(...ENTRY_FILTERS, ...PAGE), async (request) => {
     const query = request.query as Query;
-    const response = await call(ledger, ledger.listEntries, { ...entryFilters(query), page: page(query) });
+    const response = await listEntries({ ...entryFilters(query), page: page(query) });
     return { data: response.entries.map(entryView), next_page_token: response.nextPageToken };
   });
 
@@ -400,7 +405,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
   // No HEAD: it would page through the whole export for an empty answer.
   app.get("/api/entries.csv", { exposeHeadRoute: false, ...takes(...ENTRY_FILTERS) }, async (request, reply) => {
     const filters = entryFilters(request.query as Query);
-    const pageOf = (pageToken: string) => call(ledger, ledger.listEntries, { ...filters, page: { pageSize: MAX_PAGE_SIZE, pageToken } });
+    const pageOf = (pageToken: string) => listEntries({ ...filters, page: { pageSize: MAX_PAGE_SIZE, pageToken } });
     // The first page before answering: a bad filter or an unknown account is an error in the API's shape, not a broken download.
     const first = await pageOf("");
     const traceId = currentTraceId();
@@ -611,7 +616,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     const scopeId = required(body.scope_id, "scope_id");
     const mode = body.mode === "soft" ? ledgerV1.BudgetMode.BUDGET_MODE_SOFT : body.mode === "hard" ? ledgerV1.BudgetMode.BUDGET_MODE_HARD : undefined;
     if (mode === undefined) throw new InvalidArgumentError("mode", "must be soft or hard");
-    const limit = String(body.limit ?? "").trim() === "0" ? 0n : parseAmount(body.limit, "limit");
+    const limit = parseAmount(body.limit, "limit", { zero: true });
     const thresholds = wholeNumbers(body.threshold_percents, "threshold_percents");
     const perCycle = flag(body.per_cycle, "per_cycle");
     const budgetId = `${String(body.unit ?? "credits")}/${String(body.scope)}/${scopeId}`;
