@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { status } from "@grpc/grpc-js";
 import { parse } from "yaml";
 import { InvalidArgumentError } from "@tollgate/errors";
-import { call, errorDetails, fromProtoJson } from "@tollgate/grpc-kit";
+import { call, errorDetails, fromProtoJson, jsonFieldPath } from "@tollgate/grpc-kit";
 import { entitlementsV1, pricingV1 } from "@tollgate/proto";
 
 /**
@@ -46,8 +46,8 @@ async function step<T>(path: string, where: string, fn: () => Promise<T>): Promi
       error instanceof InvalidArgumentError
         ? { field: error.field, message: error.problem }
         : (({ fieldViolations, message }) => ({ field: fieldViolations[0]?.field, message: message ?? String(error) }))(errorDetails(error));
-    // The field within the item `where` names (a request's own wrapper, `plan.` or `account.`, left out).
-    const field = named?.replace(/^(plan|account)(\.|$)/, "");
+    // The field within the item `where` names (a request's own wrapper, `plan.` or `account.`, left out), as the YAML writes it.
+    const field = named === undefined ? undefined : jsonFieldPath(named.replace(/^(plan|account)(\.|$)/, ""));
     throw new CatalogueError(`${path}: ${where}${field ? `.${field}` : ""}: ${message}`);
   }
 }

@@ -89,7 +89,7 @@ plans:
     allotments: [{ unit: UNIT_CREDITS, amountMicros: "-5" }]
 `);
     await expect(loadCatalogue(bad, platform.clients)).rejects.toThrow(CatalogueError);
-    await expect(loadCatalogue(bad, platform.clients)).rejects.toThrow(`${bad}: plans[0].allotments[0].amount_micros`);
+    await expect(loadCatalogue(bad, platform.clients)).rejects.toThrow(`${bad}: plans[0].allotments[0].amountMicros`);
 
     writeFileSync(bad, `name: bad\nrateTables:\n  - tableId: bad\n    rates: [{ bucket: BUCKET_AI, unit: UNIT_CREDITS, perFortnight: {} }]\n`);
     await expect(loadCatalogue(bad, platform.clients)).rejects.toThrow(`${bad}: rateTables[0].rates[0]: a rate kind is required`);

@@ -315,6 +315,7 @@ describe("console gateway", () => {
     expect((await api("/api/entries?account_id=acme&attr.user_id=u-1", { token: viewer })).status).toBe(200);
     // A dimension the ledger does not know is named as the query names it.
     expect((await api("/api/entries?account_id=acme&attr.nope=x", { token: viewer })).body.error).toMatchObject({ status: 400, field: "attr.nope" });
+    expect((await api(`/api/entries?account_id=acme&attr.user_id=${"u".repeat(300)}`, { token: viewer })).body.error).toMatchObject({ status: 400, field: "attr.user_id" });
     expect((await api("/api/audit?page_token=.", { token: viewer })).body.error).toMatchObject({ status: 400, field: "page_token" });
     expect(await api("/api/entries?account_id=acme&attr.=x", { token: viewer })).toMatchObject({ status: 400, body: { error: { field: "attr." } } });
     // A flag is true or false: "yes" is not read as false.
@@ -623,6 +624,9 @@ describe("gateway hardening", () => {
         });
         expect(await poisoned.json()).toMatchObject({ error: { status: 400, field: "body", message: expect.stringContaining('"__proto__"') } });
       }
+      // A byte order mark before the JSON is taken, as Fastify's own reader took it (the body is then read as usual: here, a bad amount).
+      const marked = await fetch(`${gateway.url}/api/accounts/acme/grants`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: '\uFEFF{"pool_kind": "bonus", "unit": "credits", "amount": "zero", "reason": "x"}' });
+      expect(await marked.json()).toMatchObject({ error: { status: 400, field: "amount" } });
       const nothing = await fetch(`${gateway.url}/api/accounts/acme/grants`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: "null" });
       expect(await nothing.json()).toMatchObject({ error: { status: 400, field: "body", message: "body: must be a JSON object" } });
       // An Idempotency-Key given twice (Node would join them into "a, b"), or in letters outside ASCII (they arrive as other bytes): 400, nothing granted.
@@ -639,6 +643,10 @@ describe("gateway hardening", () => {
       expect(wrongMethod.status).toBe(405);
       expect(wrongMethod.headers.get("allow")).toBe("POST");
       expect(await wrongMethod.json()).toMatchObject({ error: { status: 405, code: "METHOD_NOT_ALLOWED" } });
+      // A long path parameter (a budget id is up to 512 characters) is matched as the routes match it.
+      const longId = await fetch(`${gateway.url}/api/accounts/acme/budgets/${"b".repeat(600)}`, { method: "GET", headers: { authorization: `Bearer ${token}` } });
+      expect(longId.status).toBe(405);
+      expect(longId.headers.get("allow")).toBe("DELETE");
       const deleted = await fetch(`${gateway.url}/api/accounts/acme`, { method: "DELETE", headers: { authorization: `Bearer ${token}` } });
       expect(deleted.status).toBe(405);
       expect(deleted.headers.get("allow")).toContain("GET");

@@ -71,6 +71,11 @@ describe("helpers", () => {
     expect(checkHumanAmount("0", { allowZero: true })).toBeNull();
     expect(checkHumanAmount("0.0", { allowZero: true })).toBeNull();
     expect(checkHumanAmount("-1", { allowZero: true })).toBe("Must be 0 or more");
+    // As the gateway: a leading + is taken, and -0 is zero.
+    expect(checkHumanAmount("+30", { signed: true })).toBeNull();
+    expect(humanToMicros("+30")).toBe(30_000_000n);
+    expect(checkHumanAmount("-0", { allowZero: true })).toBeNull();
+    expect(checkHumanAmount("+-5", { signed: true })).toMatch(/at most 6 decimals/);
     expect(microsToHuman("10000000")).toBe("10");
     expect(microsToHuman("1234500000")).toBe("1234.5");
     expect(microsToHuman("1")).toBe("0.000001");

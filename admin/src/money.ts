@@ -101,10 +101,10 @@ export function numberToMicros(value: number): bigint {
   return BigInt(Math.round(value * 1_000_000));
 }
 
-const HUMAN_AMOUNT = /^(-)?(\d{1,15})(?:\.(\d{1,6}))?$/;
+const HUMAN_AMOUNT = /^([-+])?(\d{1,15})(?:\.(\d{1,6}))?$/;
 
 /**
- * Checks a human amount typed in an action form ("500", "-2.5") the way the
+ * Checks a human amount typed in an action form ("500", "-2.5", "+30") the way the
  * gateway reads it: at most 6 decimals, not zero (unless `allowZero`, e.g. a
  * limit or a cap that "0" removes), signed only when allowed.
  * Returns an error message, or null when the amount is fine. The form sends
@@ -113,10 +113,11 @@ const HUMAN_AMOUNT = /^(-)?(\d{1,15})(?:\.(\d{1,6}))?$/;
 export function checkHumanAmount(text: string, options: { signed?: boolean; allowZero?: boolean } = {}): string | null {
   const match = HUMAN_AMOUNT.exec(text.trim());
   if (!match) return "Enter a number with at most 6 decimals, like 500 or 2.5";
-  const [, minus, whole = "0", fraction = ""] = match;
+  const [, sign, whole = "0", fraction = ""] = match;
+  const minus = sign === "-";
   const zero = BigInt(whole) === 0n && BigInt(fraction || "0") === 0n;
   if (options.allowZero) {
-    if (minus && !options.signed) return "Must be 0 or more";
+    if (minus && !zero && !options.signed) return "Must be 0 or more";
     return null;
   }
   if (zero) return "Must not be zero";
@@ -137,9 +138,9 @@ export function microsToHuman(micros: string | number | bigint | null | undefine
 export function humanToMicros(text: string): bigint | null {
   const match = HUMAN_AMOUNT.exec(text.trim());
   if (!match) return null;
-  const [, minus, whole = "0", fraction = ""] = match;
+  const [, sign, whole = "0", fraction = ""] = match;
   const micros = BigInt(whole) * MICROS_PER_UNIT + BigInt(fraction.padEnd(6, "0"));
-  return minus ? -micros : micros;
+  return sign === "-" ? -micros : micros;
 }
 
 const MICROS_KEY = /^(.*?)(_micros|Micros)$/;

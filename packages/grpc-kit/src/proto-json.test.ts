@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from "@tollgate/errors";
 import { describe, expect, it } from "vitest";
-import { fromProtoJson } from "./proto-json.js";
+import { fromProtoJson, jsonFieldPath } from "./proto-json.js";
 import { pricingV1 } from "@tollgate/proto";
 
 function refusalOf(typeName: string, json: unknown, field: string): { field: string; problem: string } {
@@ -51,6 +51,11 @@ describe("fromProtoJson", () => {
     expect(refusalOf("tollgate.pricing.v1.Rate", { block: { block: "b", microsPerRunByValue: { fast: "0x1" } } }, "rates[0]").field).toBe('rates[0].block.microsPerRunByValue["fast"]');
     expect(refusalOf("tollgate.entitlements.v1.Plan", { allotments: [{ amountMicros: "+5" }] }, "plan").field).toBe("plan.allotments[0].amountMicros");
     expect(fromProtoJson("tollgate.pricing.v1.Rate", { modelReply: { model: "m", microsPerReply: "-20" } }, pricingV1.Rate.decode, "rate").kind).toMatchObject({ modelReply: { microsPerReply: "-20" } });
+  });
+
+  it("writes a contract's field path as the JSON does, leaving map keys and indexes as they are", () => {
+    expect(jsonFieldPath("rates[0].block.micros_per_run_by_value[\"gpt_4o\"]")).toBe('rates[0].block.microsPerRunByValue["gpt_4o"]');
+    expect(jsonFieldPath("plan.limits[10].low_credit_limit_micros")).toBe("plan.limits[10].lowCreditLimitMicros");
   });
 
   it("reads a valid message", () => {

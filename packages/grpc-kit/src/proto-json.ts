@@ -109,11 +109,16 @@ function problemOf(error: unknown, field?: DescField): string {
   const [, expected, got] = /^expected ([^\s,:]+)(?: \([^)]*\))?[,:]? (?:got )?(.*?)(?: out of range)?$/.exec(reason) ?? [];
   if (expected) return `must be ${EXPECTED[expected] ?? expected}, not ${got}`;
   const oneof = /^oneof set multiple times by (\S+) and (\S+)$/.exec(reason);
-  if (oneof) return `takes one of ${camel(oneof[1]!)} and ${camel(oneof[2]!)}, not both`;
+  if (oneof) return `takes one of ${jsonFieldPath(oneof[1]!)} and ${jsonFieldPath(oneof[2]!)}, not both`;
   return reason;
 }
 
 const EXPECTED: Record<string, string> = { Array: "a list", object: "an object", string: "text", boolean: "true or false", bigint: "a whole number", number: "a number", Object: "an object" };
-const camel = (name: string): string => name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+/**
+ * A field path as the contract names it (`rates[0].model_reply.micros_per_reply`) as proto3 JSON writes it
+ * (`rates[0].modelReply.microsPerReply`); map keys and indexes in brackets are left as they are.
+ */
+export const jsonFieldPath = (path: string): string =>
+  path.replace(/(\[[^\]]*\])|_([a-z0-9])/g, (_, bracket: string | undefined, letter: string | undefined) => bracket ?? letter!.toUpperCase());
 
 const shown = (value: unknown): string => (Array.isArray(value) ? "a list" : value === null ? "null" : JSON.stringify(value));

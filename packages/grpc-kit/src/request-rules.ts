@@ -67,16 +67,18 @@ export const FIELD_RULES: Record<string, FieldRule> = {
   "tollgate.ledger.v1.SetToolRequest.tool": ID,
   "tollgate.ledger.v1.SetToolRequest.owner": ID,
   "tollgate.notifications.v1.ListNotificationsRequest.trace_id": ID,
-  // Names in rate tables and plans, shown in the console and on receipts as written.
-  "*.model": NAME,
-  "*.block": NAME,
-  "*.configuration_key": NAME,
-  "*.gpu_type": NAME,
-  "*.cpu_type": NAME,
-  "*.profile": NAME,
-  "*.size_class": NAME,
-  "*.hardware": NAME,
-  "*.tool": NAME,
+  // Names a rate table prices by, shown in the console and on receipts as written. (Usage and attribution in metering
+  // calls are not bound here: a name a rate table refuses is simply not priced, and a charge must not fail on one.)
+  "tollgate.pricing.v1.ModelReplyRate.model": NAME,
+  "tollgate.pricing.v1.ModelTokenRate.model": NAME,
+  "tollgate.pricing.v1.BlockRate.block": NAME,
+  "tollgate.pricing.v1.BlockRate.configuration_key": NAME,
+  "tollgate.pricing.v1.GpuHourRate.gpu_type": NAME,
+  "tollgate.pricing.v1.CpuCoreHourRate.cpu_type": NAME,
+  "tollgate.pricing.v1.HardwareProfileHourRate.profile": NAME,
+  "tollgate.pricing.v1.FineTuningRate.size_class": NAME,
+  "tollgate.pricing.v1.FineTuningRate.hardware": NAME,
+  "tollgate.pricing.v1.ToolRunRate.tool": NAME,
   "tollgate.entitlements.v1.Plan.name": NAME,
   "tollgate.entitlements.v1.Plan.tier": NAME,
   // Identifiers the platform made: UUIDs.

@@ -152,7 +152,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     bodyLimit: 256 * 1024,
     // Path parameters as long as a URL may be reach their route, whose checks name the field (a budget id, `<unit>/<scope>/<scope id>`,
     // is up to 512 characters): a longer one is 400 for that field, not "no such route".
-    routerOptions: { maxParamLength: 16 * 1024 },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // Errors the router raises before any route (a URL that does not decode, %ff) answer in the API's error shape too.
     frameworkErrors: (error, _request, reply) => {
       const http = toHttpError(error);
@@ -172,7 +172,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // The API takes JSON bodies only: a text/plain body is 415, not a string every field of which reads as missing.
   app.removeContentTypeParser("text/plain");
   app.addContentTypeParser("application/json", { parseAs: "string" }, readJsonBody);
-  const allowedMethods = methodsByPath(app);
+  const allowedMethods = methodsByPath(app, MAX_PARAM_LENGTH);
   // Tokens travel in the Authorization header, never in cookies: no CORS credentials.
   await app.register(cors, {
     origin: options.corsOrigins && options.corsOrigins.length > 0 ? options.corsOrigins : false,
@@ -268,6 +268,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       }),
   };
 }
+
+/** The longest path parameter a route takes (a budget id is up to 512 characters); longer is refused by the route's checks. */
+const MAX_PARAM_LENGTH = 16 * 1024;
 
 /** How long stopping waits for requests in flight before it closes their connections. */
 const HTTP_DRAIN_MS = 5_000;

@@ -38,7 +38,8 @@ export function loginAttemptStore(em: () => EntityManager): FastifyRateLimitStor
        returning attempts, greatest(0, ceil(extract(epoch from a.expires_at - now()) * 1000))::bigint as ttl_ms`,
       [key, windowMs],
     );
-    if (++counted % PRUNE_EVERY === 0) await sql(manager, `delete from gateway.login_attempts where expires_at < now()`);
+    // Now and then the ended windows go; a prune that fails is tried again next time, and this attempt is counted all the same.
+    if (++counted % PRUNE_EVERY === 0) await sql(manager, `delete from gateway.login_attempts where expires_at < now()`).catch(() => undefined);
     return { current: row!.attempts, ttl: Number(row!.ttl_ms) };
   }
 

@@ -13,7 +13,8 @@ export function readJsonBody(_request: FastifyRequest, body: string, done: (erro
   if (body.length === 0) return done(new InvalidArgumentError("body", "is empty: send a JSON object, or no content-type"));
   let value: unknown;
   try {
-    value = JSON.parse(body);
+    // A byte order mark before the text is taken, as Fastify's own reader takes it.
+    value = JSON.parse(body.charCodeAt(0) === 0xfeff ? body.slice(1) : body);
   } catch (error) {
     return done(new InvalidArgumentError("body", `is not valid JSON: ${(error as Error).message}`));
   }
@@ -32,8 +33,8 @@ const METHODS: HTTPMethod[] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
  * (405, with the methods it does in `Allow`, RFC 9110 §15.5.6) from a path
  * that does not exist (404). Register before the routes.
  */
-export function methodsByPath(app: FastifyInstance): (request: FastifyRequest) => HTTPMethod[] {
-  const api = FindMyWay();
+export function methodsByPath(app: FastifyInstance, maxParamLength: number): (request: FastifyRequest) => HTTPMethod[] {
+  const api = FindMyWay({ maxParamLength });
   app.addHook("onRoute", (route) => {
     if (!route.url.startsWith("/api/")) return;
     for (const method of [route.method].flat() as HTTPMethod[]) if (METHODS.includes(method) && !api.hasRoute(method, route.url)) api.on(method, route.url, () => undefined);

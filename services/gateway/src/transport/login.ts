@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { SignJWT } from "jose";
-import { UnauthenticatedError } from "@tollgate/errors";
+import { UnauthenticatedError, UnavailableError } from "@tollgate/errors";
+import { log } from "@tollgate/telemetry";
 import type { UserDirectory } from "../domain/access.js";
 
 /** Sign-in attempts allowed per user name and per client address within one window. */
@@ -48,7 +49,11 @@ export function registerLogin(app: FastifyInstance, users: UserDirectory, key: U
 
   app.post("/api/login", { bodyLimit: LOGIN_BODY_LIMIT }, async (request, reply) => {
     for (const check of checks) {
-      const limit = await check(request);
+      // The counters are in the database: when it cannot count, no one signs in, and the answer says so (503, logged).
+      const limit = await check(request).catch((error: unknown) => {
+        log().error({ err: error }, "sign-in attempts could not be counted");
+        throw new UnavailableError("sign-in is unavailable for a moment: try again shortly", "LOGIN_UNAVAILABLE");
+      });
       if (!limit.isAllowed && limit.isExceeded) {
         return reply
           .code(429)

@@ -3,7 +3,7 @@ import { Readable } from "node:stream";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { status } from "@grpc/grpc-js";
 import { AlreadyExistsError, FailedPreconditionError, IdempotencyKeyReusedError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
-import { call, DEFAULT_MAX_LENGTH, errorDetails, fromProtoJson, MAX_PAGE_SIZE, page as paged, pageSize, renameField } from "@tollgate/grpc-kit";
+import { call, DEFAULT_MAX_LENGTH, errorDetails, fromProtoJson, jsonFieldPath, MAX_PAGE_SIZE, page as paged, pageSize, renameField } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, notificationsV1, pricingV1 } from "@tollgate/proto";
 import { currentTraceId, log } from "@tollgate/telemetry";
 import { MAX_KEY_LENGTH, type CallAuditLog } from "@tollgate/db";
@@ -77,7 +77,7 @@ function asBody<T>(pending: Promise<T>, rename: (field: string) => string | unde
  * service names it) as the document names it: `rates[0].modelReply.microsPerReply`.
  */
 const asDocument = (prefix: "rates" | "plan") => (field: string) =>
-  field === prefix || field.startsWith(`${prefix}[`) || field.startsWith(`${prefix}.`) ? field.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()) : undefined;
+  field === prefix || field.startsWith(`${prefix}[`) || field.startsWith(`${prefix}.`) ? jsonFieldPath(field) : undefined;
 
 /** The service's `amount_micros` is the body's `amount`. */
 const amountField = (field: string) => (field === "amount_micros" ? "amount" : undefined);
@@ -393,7 +393,11 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
 
   /** ListEntries, its refusal of an attribution filter named as the query names it (`attribution[team]` is `attr.team`). */
   const listEntries = (request: ledgerV1.ListEntriesRequest) =>
-    asBody(call(ledger, ledger.listEntries, request), (field) => /^attribution\[(.*)\]$/.exec(field)?.[1]?.replace(/^/, "attr."));
+    asBody(call(ledger, ledger.listEntries, request), (field) => {
+      // The ledger writes `attribution[team]`, its request checks `attribution["team"]`.
+      const key = /^attribution\[(.*)\]$/.exec(field)?.[1];
+      return key === undefined ? undefined : `attr.${/^".*"$/.test(key) ? (JSON.parse(key) as string) : key}`;
+    });
 
   app.get("/api/entries", takes(...ENTRY_FILTERS, ...PAGE), async (request) => {
     const query = request.query as Query;
@@ -734,8 +738,6 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     const body = bodyOf(request, { table_id: "text", rates: "list", effective_from: "text" });
     const tableId = required(body.table_id, "table_id");
     if (!Array.isArray(body.rates) || body.rates.length === 0) throw new InvalidArgumentError("rates", "must be a non-empty list of rates (objects, as a rate table version lists them)");
-    const notRate = body.rates.findIndex((r) => r === null || typeof r !== "object" || Array.isArray(r));
-    if (notRate >= 0) throw new InvalidArgumentError(`rates[${notRate}]`, "must be a rate (an object, as a rate table version lists them)");
     // Unset: pricing's now, so a retry with the same key is the same request.
     const effectiveFrom = optionalTime(body.effective_from, "effective_from");
     const rates = (body.rates as object[]).map((rate, i) => fromProtoJson("tollgate.pricing.v1.Rate", rate, pricingV1.Rate.decode, `rates[${i}]`));

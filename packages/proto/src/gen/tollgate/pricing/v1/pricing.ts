@@ -272,7 +272,7 @@ export interface RateTable {
 }
 
 export interface PublishRateTableRequest {
-  /** Bound: at most 128 characters. */
+  /** Bound: at most 64 characters. */
   tableId: string;
   /**
    * Unset: now. A future time schedules the version. Not before the
