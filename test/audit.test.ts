@@ -54,12 +54,7 @@ beforeAll(async () => {
     secret: "a-test-secret-that-is-long-enough-0123456789",
     users: "otto:operator-pass:operator",
     ...platform.serviceCredentials("gateway", ROLES),
-    addresses: {
-      entitlements: platform.entitlements.address,
-      pricing: platform.pricing.address,
-      ledger: platform.ledger.address,
-      notifications: platform.notifications.address,
-    },
+    addresses: platform.addresses,
   });
   const login = await fetch(`${gateway.url}/api/login`, {
     method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "otto", password: "operator-pass" }),

@@ -70,7 +70,7 @@ export async function startConsole(platform: Platform, databaseUrl: string): Pro
     gateway = await startGateway({
       databaseUrl, port: 0, secret: "a-browser-test-secret-long-enough-0123456789", users: "vera:viewer-pass:viewer,otto:operator-pass:operator,ada:admin-pass:admin", staticDir,
       ...platform.serviceCredentials("gateway", ROLES),
-      addresses: { entitlements: platform.entitlements.address, pricing: platform.pricing.address, ledger: platform.ledger.address, notifications: platform.notifications.address },
+      addresses: platform.addresses,
     });
     browser = await launchChromium();
     return { gateway, browser, stop };

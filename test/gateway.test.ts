@@ -68,12 +68,7 @@ beforeAll(async () => {
     secret: SECRET,
     users: "vera:viewer-pass:viewer,otto:operator-pass:operator,ada:admin-pass:admin,zoë:zoe-pass:operator",
     ...platform.serviceCredentials("gateway", ROLES),
-    addresses: {
-      entitlements: platform.entitlements.address,
-      pricing: platform.pricing.address,
-      ledger: platform.ledger.address,
-      notifications: platform.notifications.address,
-    },
+    addresses: platform.addresses,
   });
 });
 
@@ -578,12 +573,7 @@ describe("gateway hardening", () => {
       staticDir,
       corsOrigins: [origin],
       loginLimits: { perUser: 3, perAddress: 5, windowMs: 600_000 },
-      addresses: {
-        entitlements: platform.entitlements.address,
-        pricing: platform.pricing.address,
-        ledger: platform.ledger.address,
-        notifications: platform.notifications.address,
-      },
+      addresses: platform.addresses,
     });
   });
 
@@ -752,10 +742,9 @@ describe("gateway hardening", () => {
   });
 
   it("counts sign-in attempts in the database: another gateway process on it counts against the same limits", async () => {
-    const other = await startGateway({
-      databaseUrl: db.url, port: 0, secret: SECRET, users: "gus:gus-pass:viewer", loginLimits: { perUser: 3, perAddress: 5, windowMs: 600_000 },
-      addresses: { entitlements: platform.entitlements.address, pricing: platform.pricing.address, ledger: platform.ledger.address, notifications: platform.notifications.address },
-    });
+    const gusGateway = () =>
+      startGateway({ databaseUrl: db.url, port: 0, secret: SECRET, users: "gus:gus-pass:viewer", loginLimits: { perUser: 3, perAddress: 5, windowMs: 600_000 }, addresses: platform.addresses });
+    let other = await gusGateway();
     try {
       // Two guesses at gus on one gateway, one on the other: the fourth attempt, on either, is over the limit of 3.
       expect((await loginFrom("127.0.0.41", "gus", "guess-1", { gateway: other })).status).toBe(401);
@@ -768,17 +757,10 @@ describe("gateway hardening", () => {
       expect(Number(limited.retryAfter)).toBeLessThanOrEqual(600);
       // A restarted gateway does not forget them either.
       await other.stop();
-      const restarted = await startGateway({
-        databaseUrl: db.url, port: 0, secret: SECRET, users: "gus:gus-pass:viewer", loginLimits: { perUser: 3, perAddress: 5, windowMs: 600_000 },
-        addresses: { entitlements: platform.entitlements.address, pricing: platform.pricing.address, ledger: platform.ledger.address, notifications: platform.notifications.address },
-      });
-      try {
-        expect((await loginFrom("127.0.0.45", "gus", "gus-pass", { gateway: restarted })).status).toBe(429);
-      } finally {
-        await restarted.stop();
-      }
+      other = await gusGateway();
+      expect((await loginFrom("127.0.0.45", "gus", "gus-pass", { gateway: other })).status).toBe(429);
     } finally {
-      await other.stop().catch(() => undefined);
+      await other.stop();
     }
   });
 
@@ -795,7 +777,7 @@ describe("gateway hardening", () => {
   it("stops while a request's body is still arriving: its connection is closed after the drain, not waited on", async () => {
     const stopping = await startGateway({
       databaseUrl: db.url, port: 0, secret: SECRET, users: "ida:ida-pass:viewer",
-      addresses: { entitlements: platform.entitlements.address, pricing: platform.pricing.address, ledger: platform.ledger.address, notifications: platform.notifications.address },
+      addresses: platform.addresses,
     });
     const { hostname, port } = new URL(stopping.url);
     const socket = tcpConnect(Number(port), hostname, () => socket.write("POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"));
@@ -810,7 +792,7 @@ describe("gateway hardening", () => {
     const proxied = await startGateway({
       databaseUrl: db.url, port: 0, secret: SECRET, users: "ida:ida-pass:viewer", trustedProxies: ["127.0.0.31"],
       loginLimits: { perUser: 100, perAddress: 2, windowMs: 600_000 },
-      addresses: { entitlements: platform.entitlements.address, pricing: platform.pricing.address, ledger: platform.ledger.address, notifications: platform.notifications.address },
+      addresses: platform.addresses,
     });
     try {
       const viaProxy = (client: string, password = "guess") => loginFrom("127.0.0.31", "ida", password, { gateway: proxied, forwardedFor: client });
@@ -842,12 +824,7 @@ describe("a service's limits through the console", () => {
       secret: SECRET,
       users: "vera:viewer-pass:viewer",
       ...platform.serviceCredentials("gateway", ROLES),
-      addresses: {
-        entitlements: platform.entitlements.address,
-        pricing: limitedPricing.address,
-        ledger: platform.ledger.address,
-        notifications: platform.notifications.address,
-      },
+      addresses: { ...platform.addresses, pricing: limitedPricing.address },
     });
   });
 

@@ -24,6 +24,8 @@ export interface Platform {
   principal: string;
   /** How the services check callers, for a service a test restarts. */
   auth: ServerAuth;
+  /** Where each service listens now (a test may have restarted one), as the gateway takes them. */
+  readonly addresses: { entitlements: string; pricing: string; ledger: string; notifications: string };
   /** Client options for a service's own calls (ledger, notifications; the gateway with every role). */
   serviceCredentials(name: string, roles?: readonly Role[]): ClientOptions;
   stop(): Promise<void>;
@@ -114,6 +116,9 @@ export async function startPlatform(databaseUrl: string, options: PlatformOption
     principal: TEST_PRINCIPAL,
     auth,
     serviceCredentials,
+    get addresses() {
+      return { entitlements: platform.entitlements.address, pricing: platform.pricing.address, ledger: platform.ledger.address, notifications: platform.notifications.address };
+    },
     stop: () =>
       // Every service, even after one failed to stop cleanly (each bounds its own steps; the test then fails with what went wrong).
       // `platform.notifications`, `platform.ledger`: a test may have replaced the instance (restart tests).

@@ -59,7 +59,7 @@ beforeAll(async () => {
   gateway = await startGateway({
     databaseUrl: db.url, port: 0, secret: "a-receipt-test-secret-long-enough-0123456789", users: "vera:viewer-pass:viewer",
     ...platform.serviceCredentials("gateway", ROLES),
-    addresses: { entitlements: platform.entitlements.address, pricing: platform.pricing.address, ledger: platform.ledger.address, notifications: platform.notifications.address },
+    addresses: platform.addresses,
   });
 }, 120_000);
 

@@ -28,7 +28,7 @@ beforeAll(async () => {
   gateway = await startGateway({
     databaseUrl: db.url, port: 0, secret: "a-test-secret-that-is-long-enough-0123456789", users: "ada:admin-pass:admin",
     ...platform.serviceCredentials("gateway", ROLES), channelTls: TEST_TLS.channel,
-    addresses: { entitlements: platform.entitlements.address, pricing: platform.pricing.address, ledger: platform.ledger.address, notifications: platform.notifications.address },
+    addresses: platform.addresses,
   });
 }, 60_000);
 
