@@ -34,7 +34,7 @@ function refusal(schema: DescMessage, json: unknown, path: string): [string, str
   if (json === null || typeof json !== "object" || Array.isArray(json)) return [path, `must be an object, not ${shown(json)}`];
   for (const [key, value] of Object.entries(json)) {
     const at = `${path}.${key}`;
-    const field = schema.fields.find((f) => f.jsonName === key || f.name === key);
+    const field = fieldNamed(schema, key);
     if (!field) return [at, "is not a known field"];
     const refused = (candidate: unknown): unknown => {
       try {
@@ -71,25 +71,33 @@ function refusal(schema: DescMessage, json: unknown, path: string): [string, str
 function integerRefusal(schema: DescMessage, json: unknown, path: string): [string, string] | undefined {
   if (json === null || typeof json !== "object" || Array.isArray(json)) return undefined;
   for (const [key, value] of Object.entries(json)) {
-    const field = schema.fields.find((f) => f.jsonName === key || f.name === key);
+    const field = fieldNamed(schema, key);
     if (!field || value === null) continue;
     const at = `${path}.${key}`;
-    const nested = nestedMessage(field);
     const items = field.fieldKind === "list" && Array.isArray(value) ? value.map((item, index) => [item, `${at}[${index}]`] as const) : [[value, at] as const];
     for (const [item, itemPath] of items) {
-      const refused =
-        nested && (field.fieldKind === "message" || field.fieldKind === "list")
-          ? integerRefusal(nested, item, itemPath)
-          : field.fieldKind === "map" && field.mapKind === "scalar" && isInteger(field.scalar) && item && typeof item === "object"
-            ? Object.entries(item).flatMap(([name, entry]) => (malformedInteger(entry) ? [[`${itemPath}[${JSON.stringify(name.slice(0, 64))}]`, INTEGER_PROBLEM] as [string, string]] : []))[0]
-            : (field.fieldKind === "scalar" || (field.fieldKind === "list" && field.listKind === "scalar")) && isInteger(field.scalar) && malformedInteger(item)
-              ? ([itemPath, INTEGER_PROBLEM] as [string, string])
-              : undefined;
+      const refused = integerItemRefusal(field, item, itemPath);
       if (refused) return refused;
     }
   }
   return undefined;
 }
+
+/** integerRefusal for one value of `field` (the field's own, or one item of its list). */
+function integerItemRefusal(field: DescField, item: unknown, path: string): [string, string] | undefined {
+  const nested = nestedMessage(field);
+  if (nested) return integerRefusal(nested, item, path);
+  if (field.fieldKind === "map") {
+    if (field.mapKind !== "scalar" || !isInteger(field.scalar) || !item || typeof item !== "object") return undefined;
+    const malformed = Object.entries(item).find(([, entry]) => malformedInteger(entry));
+    return malformed ? [`${path}[${JSON.stringify(malformed[0].slice(0, 64))}]`, INTEGER_PROBLEM] : undefined;
+  }
+  const scalar = field.fieldKind === "scalar" || (field.fieldKind === "list" && field.listKind === "scalar") ? field.scalar : undefined;
+  return isInteger(scalar) && malformedInteger(item) ? [path, INTEGER_PROBLEM] : undefined;
+}
+
+/** The field a JSON key names: its JSON name (`modelReply`) or its contract name (`model_reply`), as the reader takes both. */
+const fieldNamed = (schema: DescMessage, key: string): DescField | undefined => schema.fields.find((f) => f.jsonName === key || f.name === key);
 
 const INTEGER_PROBLEM = 'must be a whole number written in digits, like "1500", "-20" or 1500 (no "+", spaces or hexadecimal)';
 const isInteger = (scalar: ScalarType | undefined): boolean => scalar !== undefined && INTEGER_SCALARS.has(scalar);

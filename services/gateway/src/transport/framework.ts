@@ -3,27 +3,23 @@ import FindMyWay, { type HTTPMethod } from "find-my-way";
 import secureJson from "secure-json-parse";
 import { InvalidArgumentError } from "@tollgate/errors";
 
+/** What secure-json-parse says of a key it refuses; for malformed text it passes JSON.parse's own SyntaxError on. */
+const POISONED = /forbidden prototype property/;
+
 /**
- * JSON bodies as Fastify's own reader takes them (a `__proto__` key, or a
- * `constructor` holding `prototype`, is refused: it would poison an object
- * it is merged into), saying which of the two is wrong rather than "not
- * valid JSON" for both.
+ * JSON bodies as Fastify's own reader takes them, with the same library (a
+ * byte order mark is skipped; a `__proto__` key, or a `constructor` holding
+ * `prototype`, is refused: it would poison an object it is merged into),
+ * saying which of the two is wrong rather than "not valid JSON" for both.
  */
 export function readJsonBody(_request: FastifyRequest, body: string, done: (error: Error | null, body?: unknown) => void): void {
   if (body.length === 0) return done(new InvalidArgumentError("body", "is empty: send a JSON object, or no content-type"));
-  let value: unknown;
   try {
-    // A byte order mark before the text is taken, as Fastify's own reader takes it.
-    value = JSON.parse(body.charCodeAt(0) === 0xfeff ? body.slice(1) : body);
+    done(null, secureJson.parse(body, undefined, { protoAction: "error", constructorAction: "error" }));
   } catch (error) {
-    return done(new InvalidArgumentError("body", `is not valid JSON: ${(error as Error).message}`));
+    const message = (error as Error).message;
+    done(new InvalidArgumentError("body", POISONED.test(message) ? 'must not have a key named "__proto__", nor a "constructor" holding "prototype"' : `is not valid JSON: ${message}`));
   }
-  try {
-    if (value !== null && typeof value === "object") secureJson.scan(value, { protoAction: "error", constructorAction: "error" });
-  } catch {
-    return done(new InvalidArgumentError("body", 'must not have a key named "__proto__", nor a "constructor" holding "prototype"'));
-  }
-  done(null, value);
 }
 
 const METHODS: HTTPMethod[] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
@@ -33,20 +29,20 @@ const METHODS: HTTPMethod[] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
  * (405, with the methods it does in `Allow`, RFC 9110 §15.5.6) from a path
  * that does not exist (404). Register before the routes.
  */
-export function methodsByPath(app: FastifyInstance, maxParamLength: number): (request: FastifyRequest) => HTTPMethod[] {
+export function methodsByPath(app: FastifyInstance, maxParamLength: number): (path: string) => HTTPMethod[] {
   const api = FindMyWay({ maxParamLength });
   app.addHook("onRoute", (route) => {
     if (!route.url.startsWith("/api/")) return;
     for (const method of [route.method].flat() as HTTPMethod[]) if (METHODS.includes(method) && !api.hasRoute(method, route.url)) api.on(method, route.url, () => undefined);
   });
-  return (request) => METHODS.filter((method) => api.find(method, request.url.split("?")[0]!) !== null);
+  return (path) => METHODS.filter((method) => api.find(method, path) !== null);
 }
 
 /** The answer to a request no route took: 405 where the path takes other methods, else 404, in the API's error shape. */
-export function notFound(allowedOf: (request: FastifyRequest) => HTTPMethod[]) {
+export function notFound(allowedOf: (path: string) => HTTPMethod[]) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
-    const path = request.url.split("?")[0];
-    const allowed = allowedOf(request);
+    const path = request.url.split("?")[0]!;
+    const allowed = allowedOf(path);
     if (allowed.length > 0) {
       return reply
         .status(405)
