@@ -439,10 +439,11 @@ describe("console gateway", () => {
     const long = await api("/api/banners/1/dismiss", { method: "POST", token: operator, body: { reason: "x".repeat(1025) } });
     expect(long).toMatchObject({ status: 400, body: { error: { field: "reason", message: "reason: must be at most 1024 characters" } } });
 
-    // Sign-in fields that are not text fail like a wrong password (they were a 500 before any check).
-    for (const body of [{ username: { toString: 1 }, password: "x" }, { username: "otto", password: { toString: 1 } }, ["otto"]]) {
-      expect(await api("/api/login", { method: "POST", body }), JSON.stringify(body)).toMatchObject({ status: 401, body: { error: { reason: "LOGIN_FAILED" } } });
+    // A sign-in body whose fields are not text, or missing, is 400 naming the field (they were a 500 before any check), tried on no password.
+    for (const [body, field] of [[{ username: { toString: 1 }, password: "x" }, "username"], [{ username: "otto", password: { toString: 1 } }, "password"], [{ username: "otto" }, "password"], [["otto"], "body"]] as const) {
+      expect(await api("/api/login", { method: "POST", body }), JSON.stringify(body)).toMatchObject({ status: 400, body: { error: { code: "INVALID_ARGUMENT", field } } });
     }
+    expect(await api("/api/login", { method: "POST", body: { username: "otto", password: "" } })).toMatchObject({ status: 401, body: { error: { reason: "LOGIN_FAILED" } } });
     // A sign-in body is small: a 256 KiB user name, sent again and again, would have filled the limiter's memory.
     expect((await api("/api/login", { method: "POST", body: { username: "u".repeat(5000), password: "x" } })).status).toBe(413);
   });
@@ -647,7 +648,13 @@ describe("gateway hardening", () => {
       const unsupported = await fetch(`${gateway.url}/api/login`, { method: "POST", headers: { "content-type": "application/xml" }, body: "<login/>" });
       expect(unsupported.status).toBe(415);
       const undecodable = await api("/api/accounts/%ff", { token });
-      expect(undecodable).toMatchObject({ status: 400, body: { error: { status: 400, code: "INVALID_ARGUMENT" } } });
+      expect(undecodable).toMatchObject({ status: 400, body: { error: { status: 400, code: "INVALID_ARGUMENT", field: "path" } } });
+      // Bytes that are not UTF-8 are refused, not read as U+FFFD into a reason that is then stored.
+      const latin1 = await fetch(`${gateway.url}/api/accounts/acme/grants`, {
+        method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: Buffer.concat([Buffer.from('{"pool_kind": "bonus", "unit": "credits", "amount": "5", "reason": "caf'), Buffer.from([0xe9]), Buffer.from('"}')]),
+      });
+      expect(await latin1.json()).toMatchObject({ error: { status: 400, field: "body", message: "body: is not valid UTF-8" } });
       // What Node's HTTP parser refuses before any route answers in the API's shape too.
       const overflow = await rawHttp(`GET /api/entries?account_id=acme&q=${"x".repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
       expect(overflow).toMatchObject({ status: 431, body: { error: { status: 431, code: "HEADERS_TOO_LARGE", message: expect.stringContaining("16 KB") } } });
@@ -667,13 +674,19 @@ describe("gateway hardening", () => {
       // Scripts only from the gateway's own files: nothing inline, nothing from elsewhere (the browser test checks an injected one does not run).
       const policy = Object.fromEntries(page.headers.get("content-security-policy")!.split("; ").map((d) => [d.split(" ")[0], d.split(" ").slice(1).join(" ")]));
       expect(policy).toMatchObject({ "default-src": "'self'", "script-src": "'self'", "connect-src": "'self'", "object-src": "'none'", "base-uri": "'none'" });
-      for (const path of ["/.env", "/%2e%2e/%2e%2e/etc/passwd", "/..%2f..%2fetc%2fpasswd", "/%00"]) {
+      // A dotfile is not there, for all anyone asking can tell; paths outside the console are refused.
+      expect(await fetch(`${hardened.url}/.env`).then(async (r) => ({ status: r.status, body: await r.json() }))).toMatchObject({ status: 404, body: { error: { reason: "ROUTE_NOT_FOUND" } } });
+      for (const path of ["/%2e%2e/%2e%2e/etc/passwd", "/..%2f..%2fetc%2fpasswd", "/%00"]) {
         const status = (await fetch(`${hardened.url}${path}`)).status;
         expect([403, 404, 400], path).toContain(status);
       }
       // Refused files are nobody's refused sign-in or role: the audit log (shared by both gateways) counts none of them.
       const audited = (await api("/api/audit?page_size=500", { token })).body.data as { action: string }[];
       expect(audited.filter((r) => r.action.startsWith("GET /*"))).toEqual([]);
+      // Doubled slashes name the same route, behind the same sign-in (they were a console file's 403).
+      expect((await fetch(`${hardened.url}//api//accounts`)).status).toBe(401);
+      expect((await api("//api/accounts/acme", { token })).body).toMatchObject({ id: "acme" });
+      expect((await fetch(`${gateway.url}//api/accounts/acme`, { method: "DELETE", headers: { authorization: `Bearer ${token}` } })).headers.get("allow")).toContain("GET");
       const unknown = await api("/api/no-such-thing", { token });
       expect(unknown).toMatchObject({ status: 404, body: { error: { status: 404, code: "NOT_FOUND", reason: "ROUTE_NOT_FOUND" } } });
       expect(await api("/api/accounts/", { token })).toMatchObject({ status: 400, body: { error: { field: "id", message: "id: must not be empty" } } });
@@ -772,6 +785,17 @@ describe("gateway hardening", () => {
     expect((await loginFrom("127.0.0.22", "ida", "ida-pass")).status).toBe(200);
     // X-Forwarded-For from a peer that is not a trusted proxy names nobody: the attempts still count against 127.0.0.21.
     expect((await loginFrom("127.0.0.21", "ida", "ida-pass", { forwardedFor: "198.51.100.9" })).status).toBe(429);
+    // Past the limit, the gateway answers itself until the window ends: a flood of refused sign-ins writes nothing to the database.
+    const sql = new pg.Client({ connectionString: db.url });
+    await sql.connect();
+    try {
+      const counters = async () => (await sql.query<{ attempts: number }>(`select sum(attempts)::int as attempts from gateway.login_attempts`)).rows[0]!.attempts;
+      const before = await counters();
+      for (let i = 0; i < 5; i++) expect((await loginFrom("127.0.0.21", `flood-${i}`, "guess")).status).toBe(429);
+      expect(await counters()).toBe(before);
+    } finally {
+      await sql.end();
+    }
   });
 
   it("stops while a request's body is still arriving: its connection is closed after the drain, not waited on", async () => {

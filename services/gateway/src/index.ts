@@ -152,10 +152,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     bodyLimit: 256 * 1024,
     // Path parameters as long as a URL may be reach their route, whose checks name the field (a budget id, `<unit>/<scope>/<scope id>`,
     // is up to 512 characters): a longer one is 400 for that field, not "no such route".
-    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // `//api/accounts` is the path `/api/accounts` (RFC 3986 leaves it to the server; proxies often fold them), not a console file.
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH, ignoreDuplicateSlashes: true },
     // Errors the router raises before any route (a URL that does not decode, %ff) answer in the API's error shape too.
     frameworkErrors: (error, _request, reply) => {
       const http = toHttpError(error);
+      if ((error as { code?: string }).code === "FST_ERR_BAD_URL") http.body.error.field = "path";
       void (reply as unknown as FastifyReply).status(http.status).header("x-trace-id", currentTraceId()).send(http.body);
     },
     // And those Node's HTTP parser refuses before the router (431 for oversized headers, 400 for a malformed one).
@@ -171,8 +173,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
   // The API takes JSON bodies only: a text/plain body is 415, not a string every field of which reads as missing.
   app.removeContentTypeParser("text/plain");
-  app.addContentTypeParser("application/json", { parseAs: "string" }, readJsonBody);
-  const allowedMethods = methodsByPath(app, MAX_PARAM_LENGTH);
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, readJsonBody);
+  const allowedMethods = methodsByPath(app, { maxParamLength: MAX_PARAM_LENGTH, ignoreDuplicateSlashes: true });
   // Tokens travel in the Authorization header, never in cookies: no CORS credentials.
   await app.register(cors, {
     origin: options.corsOrigins && options.corsOrigins.length > 0 ? options.corsOrigins : false,
@@ -250,7 +252,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   registerReceiptRoutes(app, clients);
 
   if (options.staticDir && existsSync(options.staticDir)) {
-    await app.register(fastifyStatic, { root: options.staticDir, index: ["index.html"], dotfiles: "deny" });
+    await app.register(fastifyStatic, { root: options.staticDir, index: ["index.html"], dotfiles: "ignore" });
   }
 
   const address = await app.listen({ port: options.port, host: options.host ?? "127.0.0.1" });

@@ -4,6 +4,9 @@ import { sql, type EntityManager } from "@tollgate/db";
 /** Ended windows are deleted after this many counted attempts (one statement then, none otherwise). */
 const PRUNE_EVERY = 200;
 
+/** At most this many keys past their limit are remembered in the process (beyond it, the oldest are forgotten and asked of the database again). */
+const BLOCKED_KEPT = 10_000;
+
 /**
  * Sign-in attempt counters in PostgreSQL (`gateway.login_attempts`), as the
  * store of `@fastify/rate-limit`: every gateway process on the database
@@ -11,14 +14,25 @@ const PRUNE_EVERY = 200;
  * guesses anyone gets, and a restart does not forget them. As with the
  * plugin's own store, a window starts at a key's first attempt and lasts
  * `timeWindow`; each attempt is one upsert, counted before the password is
- * checked.
+ * checked. A key found past its limit stays so until its window ends (a
+ * window never moves), so the process answers its further attempts itself
+ * until then: a flood of refused sign-ins costs the database nothing.
  */
 export function loginAttemptStore(em: () => EntityManager): FastifyRateLimitStoreCtor {
   let counted = 0;
+  /** Keys past their limit, with when (epoch ms) their window ends; in insertion order, oldest first. */
+  const blocked = new Map<string, number>();
+
   class PostgresLoginAttempts implements FastifyRateLimitStore {
-    incr(key: string, callback: (error: Error | null, result?: { current: number; ttl: number }) => void, timeWindow: number): void {
+    incr(key: string, callback: (error: Error | null, result?: { current: number; ttl: number }) => void, timeWindow: number, max: number): void {
+      const until = blocked.get(key) ?? 0;
+      if (until > Date.now()) return callback(null, { current: max + 1, ttl: until - Date.now() });
+      blocked.delete(key);
       void count(em(), key, timeWindow).then(
-        (result) => callback(null, result),
+        (result) => {
+          if (result.current > max) remember(key, Date.now() + result.ttl);
+          callback(null, result);
+        },
         (error: unknown) => callback(error instanceof Error ? error : new Error(String(error))),
       );
     }
@@ -26,6 +40,15 @@ export function loginAttemptStore(em: () => EntityManager): FastifyRateLimitStor
     child(): FastifyRateLimitStore {
       return this;
     }
+  }
+
+  function remember(key: string, until: number): void {
+    if (blocked.size >= BLOCKED_KEPT) {
+      const now = Date.now();
+      for (const [known, end] of blocked) if (end <= now) blocked.delete(known);
+      if (blocked.size >= BLOCKED_KEPT) blocked.delete(blocked.keys().next().value!);
+    }
+    blocked.set(key, until);
   }
 
   async function count(manager: EntityManager, key: string, windowMs: number): Promise<{ current: number; ttl: number }> {

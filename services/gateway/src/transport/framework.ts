@@ -6,14 +6,23 @@ import { InvalidArgumentError } from "@tollgate/errors";
 /** What secure-json-parse says of a key it refuses; for malformed text it passes JSON.parse's own SyntaxError on. */
 const POISONED = /forbidden prototype property/;
 
+/** UTF-8 as RFC 8259 §8.1 has JSON sent: bytes that are not are refused, not read as U+FFFD (a byte order mark is skipped). */
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
 /**
  * JSON bodies as Fastify's own reader takes them, with the same library (a
- * byte order mark is skipped; a `__proto__` key, or a `constructor` holding
- * `prototype`, is refused: it would poison an object it is merged into),
- * saying which of the two is wrong rather than "not valid JSON" for both.
+ * `__proto__` key, or a `constructor` holding `prototype`, is refused: it
+ * would poison an object it is merged into), saying which of the two is
+ * wrong rather than "not valid JSON" for both. Register with `parseAs: "buffer"`.
  */
-export function readJsonBody(_request: FastifyRequest, body: string, done: (error: Error | null, body?: unknown) => void): void {
-  if (body.length === 0) return done(new InvalidArgumentError("body", "is empty: send a JSON object, or no content-type"));
+export function readJsonBody(_request: FastifyRequest, bytes: Buffer, done: (error: Error | null, body?: unknown) => void): void {
+  if (bytes.length === 0) return done(new InvalidArgumentError("body", "is empty: send a JSON object, or no content-type"));
+  let body: string;
+  try {
+    body = UTF8.decode(bytes);
+  } catch {
+    return done(new InvalidArgumentError("body", "is not valid UTF-8"));
+  }
   try {
     done(null, secureJson.parse(body, undefined, { protoAction: "error", constructorAction: "error" }));
   } catch (error) {
@@ -27,10 +36,10 @@ const METHODS: HTTPMethod[] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
 /**
  * The API's routes by path alone, to tell a method a path does not take
  * (405, with the methods it does in `Allow`, RFC 9110 §15.5.6) from a path
- * that does not exist (404). Register before the routes.
+ * that does not exist (404). Register before the routes, with the app's router options.
  */
-export function methodsByPath(app: FastifyInstance, maxParamLength: number): (path: string) => HTTPMethod[] {
-  const api = FindMyWay({ maxParamLength });
+export function methodsByPath(app: FastifyInstance, routerOptions: { maxParamLength: number; ignoreDuplicateSlashes: boolean }): (path: string) => HTTPMethod[] {
+  const api = FindMyWay(routerOptions);
   app.addHook("onRoute", (route) => {
     if (!route.url.startsWith("/api/")) return;
     for (const method of [route.method].flat() as HTTPMethod[]) if (METHODS.includes(method) && !api.hasRoute(method, route.url)) api.on(method, route.url, () => undefined);

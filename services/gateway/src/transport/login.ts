@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { SignJWT } from "jose";
-import { UnauthenticatedError, UnavailableError } from "@tollgate/errors";
+import { InvalidArgumentError, UnauthenticatedError, UnavailableError } from "@tollgate/errors";
 import { log } from "@tollgate/telemetry";
 import type { UserDirectory } from "../domain/access.js";
 
@@ -20,12 +20,18 @@ export const DEFAULT_LOGIN_LIMITS: LoginLimits = { perUser: 20, perAddress: 100,
  */
 export const CONSOLE_TOKEN = { issuer: "tollgate-gateway", audience: "tollgate-console" } as const;
 
-/** A text field of the sign-in body ("" when absent or not text: such a sign-in fails like a wrong password). */
-const textOf = (request: FastifyRequest, field: "username" | "password"): string => {
-  const value = (request.body as Record<string, unknown> | null | undefined)?.[field];
-  return typeof value === "string" ? value : "";
-};
-const usernameOf = (request: FastifyRequest) => textOf(request, "username");
+/** The sign-in body's user name and password: each must be text (an empty one fails like a wrong password). */
+function credentialsOf(body: unknown): { username: string; password: string } {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new InvalidArgumentError("body", 'must be an object with "username" and "password"');
+  const fields = body as Record<string, unknown>;
+  for (const field of ["username", "password"] as const) {
+    if (typeof fields[field] !== "string") throw new InvalidArgumentError(field, fields[field] === undefined ? "is required" : "must be text");
+  }
+  return { username: fields.username as string, password: fields.password as string };
+}
+
+/** The user name a sign-in counts against (a malformed body is refused before any counting). */
+const usernameOf = (request: FastifyRequest) => credentialsOf(request.body).username;
 
 /** A sign-in body's bound: a user name and password fit many times over, and the limiter's counters stay small. */
 const LOGIN_BODY_LIMIT = 4 * 1024;
@@ -48,6 +54,8 @@ export function registerLogin(app: FastifyInstance, users: UserDirectory, key: U
   ];
 
   app.post("/api/login", { bodyLimit: LOGIN_BODY_LIMIT }, async (request, reply) => {
+    // A malformed body tries no password, so it is refused without counting.
+    const { username, password } = credentialsOf(request.body);
     for (const check of checks) {
       // The counters are in the database: when it cannot count, no one signs in, and the answer says so (503, logged).
       const limit = await check(request).catch((error: unknown) => {
@@ -61,7 +69,7 @@ export function registerLogin(app: FastifyInstance, users: UserDirectory, key: U
           .send({ error: { status: 429, code: "RESOURCE_EXHAUSTED", reason: "LOGIN_RATE_LIMITED", message: `too many sign-in attempts; try again in ${limit.ttlInSeconds} s` } });
       }
     }
-    const user = users.verify(usernameOf(request), textOf(request, "password"));
+    const user = users.verify(username, password);
     if (!user) throw new UnauthenticatedError("wrong user name or password", "LOGIN_FAILED");
     const token = await new SignJWT({ role: user.role })
       .setProtectedHeader({ alg: "HS256" })
