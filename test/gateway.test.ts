@@ -554,6 +554,11 @@ describe("limits and spend caps from the console", () => {
     const wrongKind = await api("/api/accounts/acme/spend-cap", { method: "POST", token: operator, body: { amount: "10", reason: "not byom" } });
     // Named as the body names it (entitlements' spend_cap_micros is this route's amount).
     expect(wrongKind).toMatchObject({ status: 400, body: { error: { field: "amount", message: expect.stringContaining("bring-your-own-model") } } });
+    // 0 too: it was taken and audited as a change of nothing; now the audit log records a refusal.
+    const zero = await api("/api/accounts/acme/spend-cap", { method: "POST", token: operator, body: { amount: "0", reason: "not byom" } });
+    expect(zero).toMatchObject({ status: 400, body: { error: { field: "amount", message: expect.stringContaining("bring-your-own-model") } } });
+    const [latest] = (await api("/api/audit?account_id=acme&page_size=1", { token: operator })).body.data as { action: string; outcome: string }[];
+    expect(latest).toMatchObject({ outcome: "INVALID_ARGUMENT" });
   });
 });
 

@@ -86,9 +86,13 @@ function hashOf(command: CreateAccountCommand): string {
     .digest("hex");
 }
 
-/** Spend caps bound bring-your-own-model spending in USD; a credits account has none (the ledger would ignore it). */
-function spendCapFits(billingMode: string, spendCapMicros: bigint): void {
-  if (billingMode !== "byom_usd" && spendCapMicros > 0n) throw new InvalidArgumentError("spend_cap_micros", "spend caps are for bring-your-own-model accounts");
+/**
+ * Spend caps bound bring-your-own-model spending in USD; a credits account has
+ * none (the ledger would ignore it): it is created with 0, and setting one on
+ * it, 0 included, is refused rather than recorded as a change of nothing.
+ */
+function spendCapFits(billingMode: string, spendCapMicros: bigint, setting: "created" | "set"): void {
+  if (billingMode !== "byom_usd" && (setting === "set" || spendCapMicros > 0n)) throw new InvalidArgumentError("spend_cap_micros", "spend caps are for bring-your-own-model accounts");
 }
 
 export class Accounts {
@@ -100,7 +104,7 @@ export class Accounts {
     if (!command.name.trim()) throw new InvalidArgumentError("name", "is required");
     if (!Number.isInteger(command.seats) || command.seats < 1) throw new InvalidArgumentError("seats", "must be at least 1");
     if (command.spendCapMicros < 0n) throw new InvalidArgumentError("spend_cap_micros", "must not be negative");
-    spendCapFits(command.billingMode, command.spendCapMicros);
+    spendCapFits(command.billingMode, command.spendCapMicros, "created");
     // Each is one plain email address: the request's edge check (grpc-kit's request rules) refuses anything else.
     const requestHash = hashOf(command);
     const existing = await this.store.findAccount(command.accountId);
@@ -139,7 +143,7 @@ export class Accounts {
     if (command.status) changes.status = command.status;
     if (command.spendCapMicros !== undefined) {
       if (command.spendCapMicros < 0n) throw new InvalidArgumentError("spend_cap_micros", "must not be negative");
-      spendCapFits(account.billingMode, command.spendCapMicros);
+      spendCapFits(account.billingMode, command.spendCapMicros, "set");
       changes.spendCapMicros = command.spendCapMicros.toString();
     }
     if (command.limits && command.limits.length > 0) {
