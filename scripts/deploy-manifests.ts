@@ -9,7 +9,7 @@ import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/Horizo
 import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import { Service } from "kubernetes-models/v1/Service";
-import type { IEnvVar, IContainer, IProbe } from "kubernetes-models/v1";
+import type { IEnvVar, IContainer } from "kubernetes-models/v1";
 import { ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
 import { stringify } from "yaml";
 
@@ -84,8 +84,17 @@ const tmpVolume = { name: "tmp", emptyDir: {} };
 const pdb = (name: string) =>
   new PodDisruptionBudget({ metadata: meta(name), spec: { minAvailable: 1, selector: { matchLabels: labels(name) } } });
 
+/**
+ * Every process answers `/readyz` (503 once it starts draining) and `/healthz`
+ * in plain HTTP on its metrics port, so the probes work whether or not gRPC
+ * is served over TLS (Kubernetes' own `grpc` probe speaks no TLS).
+ */
+const probes: Pick<IContainer, "readinessProbe" | "livenessProbe"> = {
+  readinessProbe: { httpGet: { path: "/readyz", port: "metrics" }, periodSeconds: 5, failureThreshold: 2 },
+  livenessProbe: { httpGet: { path: "/healthz", port: "metrics" }, initialDelaySeconds: 10, periodSeconds: 10, failureThreshold: 3 },
+};
+
 function grpcObjects(s: GrpcService) {
-  const grpcProbe = (extra: Partial<IProbe>): IProbe => ({ grpc: { port: s.grpcPort }, ...extra });
   const ownToken = s.name === "ledger" || s.name === "notifications" ? [secretEnv("AUTH_TOKEN", `${s.name}-token`)] : [];
   const main = container(s.name, [
     { name: `${s.name.toUpperCase()}_PORT`, value: String(s.grpcPort) },
@@ -95,8 +104,7 @@ function grpcObjects(s: GrpcService) {
   ], s.resources, {
     args: ["sh", "-c", `exec node services/${s.name}/dist/main.js`],
     ports: [{ name: "grpc", containerPort: s.grpcPort }, { name: "metrics", containerPort: s.metricsPort }],
-    readinessProbe: grpcProbe({ periodSeconds: 5, failureThreshold: 2 }),
-    livenessProbe: grpcProbe({ initialDelaySeconds: 10, periodSeconds: 10, failureThreshold: 3 }),
+    ...probes,
   });
   return [
     deployment(s.name, s.replicas, main),
@@ -124,8 +132,7 @@ function gatewayObjects() {
   ], { cpu: "100m", memory: "256Mi" }, {
     args: ["sh", "-c", "exec node services/gateway/dist/main.js"],
     ports: [{ name: "http", containerPort: 8080 }, { name: "metrics", containerPort: 9465 }],
-    readinessProbe: { tcpSocket: { port: "http" }, periodSeconds: 5 },
-    livenessProbe: { tcpSocket: { port: "http" }, initialDelaySeconds: 10, periodSeconds: 10 },
+    ...probes,
   });
   return [
     deployment("gateway", 2, main),

@@ -49,10 +49,10 @@ describe("Kubernetes manifests", () => {
       expect(Model, `${object.apiVersion} ${object.kind}`).toBeDefined();
       expect(() => new Model!(object).validate(), `${object.kind} ${object.metadata.name}`).not.toThrow();
     }
-    // The validation is real: a probe port that is not a number, or a ServiceMonitor endpoint of the wrong shape, is refused.
+    // The validation is real: a probe without a port, or a ServiceMonitor endpoint of the wrong shape, is refused.
     const ledger = objects.find((o) => o.kind === "Deployment" && o.metadata.name === "ledger");
     const broken = structuredClone(ledger);
-    broken.spec.template.spec.containers[0].readinessProbe.grpc.port = "grpc";
+    delete broken.spec.template.spec.containers[0].readinessProbe.httpGet.port;
     expect(() => new Deployment(broken).validate()).toThrow();
     const monitor = objects.find((o) => o.kind === "ServiceMonitor");
     expect(() => new ServiceMonitor({ ...monitor, spec: { ...monitor.spec, endpoints: "metrics" } }).validate()).toThrow();
@@ -82,20 +82,18 @@ describe("Kubernetes manifests", () => {
     }
   });
 
-  it("run every service with gRPC health probes, requests, a disruption budget and credentials from Secrets only", () => {
+  it("run every service with HTTP probes on its metrics port (TLS or not on gRPC), requests, a disruption budget and credentials from Secrets only", () => {
     const objects = committedObjects();
     const of = (kind: string) => objects.filter((o) => o.kind === kind);
     const deployments = of("Deployment");
     expect(deployments.map((d) => d.metadata.name).sort()).toEqual(["entitlements", "gateway", "ledger", "notifications", "pricing"]);
-    const grpcPorts: Record<string, number> = { entitlements: 50051, pricing: 50052, ledger: 50053, notifications: 50054 };
     for (const deployment of deployments) {
       const name = deployment.metadata.name;
       const [container] = deployment.spec.template.spec.containers;
       expect(container.resources.requests, name).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
-      if (grpcPorts[name]) {
-        expect(container.readinessProbe.grpc, name).toEqual({ port: grpcPorts[name] });
-        expect(container.livenessProbe.grpc, name).toEqual({ port: grpcPorts[name] });
-      }
+      expect(container.ports.map((p: { name: string }) => p.name), name).toContain("metrics");
+      expect(container.readinessProbe.httpGet, name).toEqual({ path: "/readyz", port: "metrics" });
+      expect(container.livenessProbe.httpGet, name).toEqual({ path: "/healthz", port: "metrics" });
       expect(of("PodDisruptionBudget").find((p) => p.metadata.name === name)?.spec.selector.matchLabels, name).toEqual(deployment.spec.selector.matchLabels);
     }
     // Every credential is a secretKeyRef; no Secret (and so no secret value) is committed.

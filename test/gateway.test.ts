@@ -100,6 +100,9 @@ describe("console gateway", () => {
     // By the route's template: an account's id never makes a series of its own.
     expect(count({ http_route: "/api/accounts/:id", http_response_status_code: "200" })).toBeGreaterThanOrEqual(1);
     expect(samples.some((sample) => JSON.stringify(sample).includes("/api/accounts/acme"))).toBe(false);
+    // Beside /metrics, the probes: ready while it takes requests.
+    expect((await fetch(gateway.metrics.url.replace("/metrics", "/readyz"))).status).toBe(200);
+    expect((await fetch(gateway.metrics.url.replace("/metrics", "/healthz"))).status).toBe(200);
   });
 
   it("shows an account with its balance, status icon, cycle metrics and banners", async () => {

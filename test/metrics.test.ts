@@ -126,6 +126,13 @@ it("exposes RPC latencies and pool use of pricing and entitlements, each on its 
   expect((await fetch(platform.pricing.metrics.url.replace("/metrics", "/other"))).status).toBe(404);
 });
 
+it("answers the probes of every service on its metrics port: ready while it serves", async () => {
+  for (const service of [platform.entitlements, platform.pricing, platform.ledger, platform.notifications]) {
+    expect((await fetch(service.metrics.url.replace("/metrics", "/readyz"))).status, service.metrics.url).toBe(200);
+    expect((await fetch(service.metrics.url.replace("/metrics", "/healthz"))).status, service.metrics.url).toBe(200);
+  }
+});
+
 it("exposes each watch stream's version lag (latest published minus applied), 0 once the ledger has caught up", async () => {
   const lags = async () => {
     const samples = await scrape(platform.ledger.metrics.url);

@@ -57,6 +57,8 @@ export interface RunningServer {
   health: HealthImplementation;
   /** Stops accepting calls, waits for in-flight ones (up to drainTimeoutMs), then closes. */
   drain(): Promise<void>;
+  /** True from the bind until draining begins: what a readiness probe reports. */
+  serving(): boolean;
 }
 
 let reflection: ReflectionService | undefined;
@@ -122,7 +124,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
       });
     }));
 
-  return { server, port, address: `${host}:${port}`, health, drain };
+  return { server, port, address: `${host}:${port}`, health, drain, serving: () => drained === undefined };
 }
 
 /** True for addresses only this machine reaches. */

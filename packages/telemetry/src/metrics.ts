@@ -22,6 +22,13 @@ export interface ServiceMetrics {
   port: number;
   /** e.g. `http://127.0.0.1:9464/metrics`. */
   url: string;
+  /**
+   * What `/readyz` answers: 200 while `ready()` is true, else 503 (and 503
+   * until this is called). `/healthz` answers 200 while the process serves
+   * HTTP at all. Plain HTTP on the metrics port, so orchestrators' probes
+   * work whether or not gRPC is served over TLS.
+   */
+  setReadiness(ready: () => boolean): void;
   /** Stops the endpoint and the OTLP push (one last export first). */
   shutdown(): Promise<void>;
 }
@@ -29,7 +36,7 @@ export interface ServiceMetrics {
 /**
  * A service's metrics: its own meter provider (so several services in one
  * process keep separate registries), read by a Prometheus endpoint at
- * `/metrics` and, when OTEL_EXPORTER_OTLP_ENDPOINT (or
+ * `/metrics` (beside it, the probes `/healthz` and `/readyz`) and, when OTEL_EXPORTER_OTLP_ENDPOINT (or
  * OTEL_EXPORTER_OTLP_METRICS_ENDPOINT) is set, pushed over OTLP every
  * OTEL_METRIC_EXPORT_INTERVAL ms (60 s by default). It includes the
  * runtime's own: garbage collection by kind (`v8js.gc.duration`, major and
@@ -46,9 +53,15 @@ export async function startMetrics(options: MetricsOptions): Promise<ServiceMetr
     resource: resourceFromAttributes({ "service.name": process.env.OTEL_SERVICE_NAME ?? options.serviceName }),
     readers,
   });
+  let ready = () => false;
   const server: Server = createServer((request, response) => {
-    if (request.method === "GET" && request.url?.split("?")[0] === "/metrics") prometheus.getMetricsRequestHandler(request, response);
-    else response.writeHead(404).end();
+    const path = request.method === "GET" ? request.url?.split("?")[0] : undefined;
+    if (path === "/metrics") prometheus.getMetricsRequestHandler(request, response);
+    else if (path === "/healthz") response.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+    else if (path === "/readyz") {
+      const serving = ready();
+      response.writeHead(serving ? 200 : 503, { "content-type": "text/plain" }).end(serving ? "ready\n" : "not ready\n");
+    } else response.writeHead(404).end();
   });
   const host = options.host ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
@@ -67,6 +80,9 @@ export async function startMetrics(options: MetricsOptions): Promise<ServiceMetr
     meter,
     port,
     url: `http://${host}:${port}/metrics`,
+    setReadiness(check) {
+      ready = check;
+    },
     async shutdown() {
       runtime.disable();
       await new Promise<void>((resolve) => server.close(() => resolve()));

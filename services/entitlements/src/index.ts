@@ -81,6 +81,7 @@ export async function startEntitlementsService(options: EntitlementsServiceOptio
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
     ...(options.tls ? { tls: options.tls } : {}),
   });
+  telemetry.setReadiness(server.serving);
   const pruning = schedulePruning(idempotency, {
     retentionMs: options.idempotencyRetentionMs ?? DEFAULT_RETENTION_MS,
     intervalMs: options.idempotencyPruneIntervalMs ?? 60_000,

@@ -256,13 +256,19 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   }
 
   const address = await app.listen({ port: options.port, host: options.host ?? "127.0.0.1" });
+  // Ready from here until stopping begins (the HTTP server then stops taking requests).
+  let stopping = false;
+  telemetry.setReadiness(() => !stopping);
   return {
     url: address,
     metrics: { url: telemetry.url },
     app,
     stop: () =>
       stopInOrder("gateway", {
-        "HTTP server": () => closeHttp(app),
+        "HTTP server": () => {
+          stopping = true;
+          return closeHttp(app);
+        },
         metrics: () => telemetry.shutdown(),
         clients: () => Object.values(clients).forEach((client) => client.close()),
         database: () => orm.close(),

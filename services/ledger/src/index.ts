@@ -143,6 +143,7 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
     ...(options.tls ? { tls: options.tls } : {}),
   });
+  telemetry.setReadiness(server.serving);
 
   const sweepIntervalMs = options.sweepIntervalMs ?? 5_000;
   const outboxRetentionMs = options.outboxRetentionMs ?? 7 * 86_400_000;

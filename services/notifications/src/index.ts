@@ -207,6 +207,7 @@ export async function startNotificationsService(options: NotificationsServiceOpt
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
     ...(options.tls ? { tls: options.tls } : {}),
   });
+  telemetry.setReadiness(server.serving);
   await consumer.start();
   worker.start();
   const deliveredRetentionMs = options.deliveredRetentionMs ?? 30 * 86_400_000;
