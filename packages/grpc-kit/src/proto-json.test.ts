@@ -43,6 +43,19 @@ describe("fromProtoJson", () => {
     expect(refusalOf("tollgate.pricing.v1.Rate", { modelReply: { model: 5 } }, "rate")).toEqual({ field: "rate.modelReply.model", problem: "must be text, not 5" });
   });
 
+  it("names a map's entry, a null item and a time that is not RFC 3339 text, without the library's renderings (Array(1), object)", () => {
+    const block = (microsPerRunByValue: unknown) => ({ bucket: "BUCKET_AI", block: { block: "b", microsPerRunByValue } });
+    expect(refusalOf("tollgate.pricing.v1.Rate", block(["1"]), "rate")).toEqual({ field: "rate.block.microsPerRunByValue", problem: "must be an object, not a list" });
+    expect(refusalOf("tollgate.pricing.v1.Rate", block({ a: "1", b: null }), "rate")).toEqual({ field: 'rate.block.microsPerRunByValue["b"]', problem: "must not be null" });
+    expect(refusalOf("tollgate.pricing.v1.Rate", block({ a: {} }), "rate")).toEqual({ field: 'rate.block.microsPerRunByValue["a"]', problem: "must be a whole number, not an object" });
+    expect(refusalOf("tollgate.entitlements.v1.Plan", { planId: "p", allotments: [null] }, "plan")).toEqual({ field: "plan.allotments[0]", problem: "must be an object, not null" });
+    expect(refusalOf("tollgate.entitlements.v1.Plan", { planId: "p", drawdownOrder: ["POOL_KIND_BONUS", null] }, "plan")).toEqual({ field: "plan.drawdownOrder[1]", problem: "must not be null" });
+    const when = (effectiveFrom: unknown) => refusalOf("tollgate.pricing.v1.PublishRateTableRequest", { tableId: "t", effectiveFrom }, "table");
+    expect(when({ seconds: 1 })).toEqual({ field: "table.effectiveFrom", problem: 'must be a time written as RFC 3339 text, like "2026-12-01T00:00:00Z", not an object' });
+    expect(when("yesterday")).toEqual({ field: "table.effectiveFrom", problem: 'must be a time written as RFC 3339 text, like "2026-12-01T00:00:00Z", not "yesterday"' });
+    expect(refusalOf("tollgate.pricing.v1.PublishRateTableRequest", { tableId: ["t"] }, "table")).toEqual({ field: "table.tableId", problem: "must be text, not a list" });
+  });
+
   it("takes a 64-bit integer as digits only: a sign other than -, spaces or hexadecimal would be read as another number", () => {
     for (const written of ["0x10", " 1", "+1", "1e3", "1.5", ""]) {
       const refused = refusalOf("tollgate.pricing.v1.Rate", { modelReply: { model: "m", microsPerReply: written } }, "rates[0]");

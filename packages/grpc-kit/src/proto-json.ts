@@ -47,18 +47,24 @@ function refusal(schema: DescMessage, json: unknown, path: string): [string, str
     const error = refused(value);
     if (error === undefined) continue;
     const nested = nestedMessage(field);
+    if (field.fieldKind === "map" && value !== null && typeof value === "object" && !Array.isArray(value)) {
+      for (const [entryKey, entry] of Object.entries(value)) {
+        const entryError = refused({ [entryKey]: entry });
+        if (entryError !== undefined) return [`${at}[${JSON.stringify(entryKey.slice(0, 64))}]`, problemOf(entryError, field, entry)];
+      }
+    }
     if (field.fieldKind === "list" && Array.isArray(value)) {
       for (let index = 0; index < value.length; index++) {
         const inner = nested ? refusal(nested, value[index], `${at}[${index}]`) : undefined;
         if (inner) return inner;
         const itemError = nested ? undefined : refused([value[index]]);
-        if (itemError !== undefined) return [`${at}[${index}]`, problemOf(itemError, field)];
+        if (itemError !== undefined) return [`${at}[${index}]`, problemOf(itemError, field, value[index])];
       }
     } else if (nested && field.fieldKind === "message" && value !== null) {
       const inner = refusal(nested, value, at);
       if (inner) return inner;
     }
-    return [at, problemOf(error, field)];
+    return [at, problemOf(error, field, value)];
   }
   return undefined;
 }
@@ -109,9 +115,18 @@ function nestedMessage(field: DescField): DescMessage | undefined {
   return message && !message.typeName.startsWith("google.protobuf.") ? message : undefined;
 }
 
-/** The library's reason in the console's words, without its type names ("cannot decode field tollgate.pricing.v1.Rate.bucket from JSON: …"). */
-function problemOf(error: unknown, field?: DescField): string {
-  const reason = (error instanceof Error ? error.message : String(error)).replace(/^cannot decode \S+ \S+ from JSON: /, "");
+/**
+ * The library's reason in the console's words, without its type names ("cannot decode field tollgate.pricing.v1.Rate.bucket from JSON: …")
+ * or its renderings of values (`Array(2)`, `object`); `value` is what the field (or the list item or map entry) was given.
+ */
+function problemOf(error: unknown, field?: DescField, value?: unknown): string {
+  const reason = (error instanceof Error ? error.message : String(error))
+    .replace(/^cannot decode \S+ \S+ from JSON: /, "")
+    .replace(/^map entry "(?:[^"\\]|\\.)*": /, "")
+    .replace(/\bArray\(\d+\)$/, "a list")
+    .replace(/\bgot object$/, "got an object");
+  if (field?.fieldKind === "message" && field.message.typeName === "google.protobuf.Timestamp") return `must be a time written as RFC 3339 text, like "2026-12-01T00:00:00Z", not ${shown(value)}`;
+  if (value === null || reason === "map value must not be null") return "must not be null";
   const enumeration = field?.fieldKind === "enum" || (field?.fieldKind === "list" && field.listKind === "enum") ? field.enum : undefined;
   if (enumeration && !/^expected /.test(reason)) return `must be one of ${enumNames(enumeration)}, not ${/^Array\(\d+\)$/.test(reason) ? "a list" : reason}`;
   const [, expected, got] = /^expected ([^\s,:]+)(?: \([^)]*\))?[,:]? (?:got )?(.*?)(?: out of range)?$/.exec(reason) ?? [];
@@ -129,4 +144,5 @@ const EXPECTED: Record<string, string> = { Array: "a list", object: "an object",
 export const jsonFieldPath = (path: string): string =>
   path.replace(/(\[[^\]]*\])|_([a-z0-9])/g, (_, bracket: string | undefined, letter: string | undefined) => bracket ?? letter!.toUpperCase());
 
-const shown = (value: unknown): string => (Array.isArray(value) ? "a list" : value === null ? "null" : JSON.stringify(value));
+const shown = (value: unknown): string =>
+  Array.isArray(value) ? "a list" : value === null ? "null" : typeof value === "object" ? "an object" : JSON.stringify(value);
