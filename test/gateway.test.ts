@@ -646,6 +646,10 @@ describe("gateway hardening", () => {
       const longId = await fetch(`${gateway.url}/api/accounts/acme/budgets/${"b".repeat(600)}`, { method: "GET", headers: { authorization: `Bearer ${token}` } });
       expect(longId.status).toBe(405);
       expect(longId.headers.get("allow")).toBe("DELETE");
+      // OPTIONS, with no CORS origin configured, lists what the path takes.
+      const options = await fetch(`${gateway.url}/api/accounts/acme/grants`, { method: "OPTIONS" });
+      expect([options.status, options.headers.get("allow")]).toEqual([204, "POST, OPTIONS"]);
+      expect((await fetch(`${gateway.url}/api/no-such-thing`, { method: "OPTIONS" })).status).toBe(404);
       const deleted = await fetch(`${gateway.url}/api/accounts/acme`, { method: "DELETE", headers: { authorization: `Bearer ${token}` } });
       expect(deleted.status).toBe(405);
       expect(deleted.headers.get("allow")).toContain("GET");

@@ -47,11 +47,13 @@ export function methodsByPath(app: FastifyInstance, routerOptions: { maxParamLen
   return (path) => METHODS.filter((method) => api.find(method, path) !== null);
 }
 
-/** The answer to a request no route took: 405 where the path takes other methods, else 404, in the API's error shape. */
+/** The answer to a request no route took: 405 where the path takes other methods (204 listing them for OPTIONS), else 404, in the API's error shape. */
 export function notFound(allowedOf: (path: string) => HTTPMethod[]) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const path = request.url.split("?")[0]!;
     const allowed = allowedOf(path);
+    // OPTIONS that no CORS preflight answered (no origins configured): what the path takes, as RFC 9110 §9.3.7 has it.
+    if (allowed.length > 0 && request.method === "OPTIONS") return reply.status(204).header("allow", [...allowed, "OPTIONS"].join(", ")).send();
     if (allowed.length > 0) {
       return reply
         .status(405)
