@@ -76,8 +76,13 @@ export function AlertsTab() {
                   </TableHead>
                   <TableBody>
                     {preferences.webhooks.map((w) => (
-                      <TableRow key={w.url}>
-                        <TableCell sx={{ wordBreak: "break-all" }}>{w.url}</TableCell>
+                      <TableRow key={w.url_fingerprint}>
+                        <TableCell sx={{ wordBreak: "break-all" }}>
+                          {w.url}
+                          <Typography component="div" variant="caption" color="text.secondary" sx={{ fontFamily: "monospace" }}>
+                            {w.url_fingerprint}
+                          </Typography>
+                        </TableCell>
                         <TableCell sx={{ fontFamily: "monospace" }}>{w.secret_fingerprint}</TableCell>
                       </TableRow>
                     ))}
