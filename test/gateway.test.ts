@@ -623,6 +623,14 @@ describe("gateway hardening", () => {
         });
         expect(await poisoned.json()).toMatchObject({ error: { status: 400, field: "body", message: expect.stringContaining('"__proto__"') } });
       }
+      // A key given twice in one object: which amount counts depends on the reader, so it is refused naming the key; nothing is granted.
+      const balanceBefore = (await api("/api/accounts/acme", { token })).body.balance.units[0].balance_micros as string;
+      const twice = await fetch(`${gateway.url}/api/accounts/acme/grants`, {
+        method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "idempotency-key": "twice" },
+        body: '{"pool_kind": "bonus", "unit": "credits", "amount": "5", "reason": "x", "amount": "5000"}',
+      });
+      expect(await twice.json()).toMatchObject({ error: { status: 400, field: "amount", message: expect.stringContaining("given twice") } });
+      expect((await api("/api/accounts/acme", { token })).body.balance.units[0].balance_micros).toBe(balanceBefore);
       // A byte order mark before the JSON is taken, as Fastify's own reader took it (the body is then read as usual: here, a bad amount).
       const marked = await fetch(`${gateway.url}/api/accounts/acme/grants`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: '\uFEFF{"pool_kind": "bonus", "unit": "credits", "amount": "zero", "reason": "x"}' });
       expect(await marked.json()).toMatchObject({ error: { status: 400, field: "amount" } });

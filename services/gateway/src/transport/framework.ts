@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import FindMyWay, { type HTTPMethod } from "find-my-way";
+import { visit } from "jsonc-parser";
 import secureJson from "secure-json-parse";
 import { InvalidArgumentError } from "@tollgate/errors";
 
@@ -23,12 +24,36 @@ export function readJsonBody(_request: FastifyRequest, bytes: Buffer, done: (err
   } catch {
     return done(new InvalidArgumentError("body", "is not valid UTF-8"));
   }
+  let parsed: unknown;
   try {
-    done(null, secureJson.parse(body, undefined, { protoAction: "error", constructorAction: "error" }));
+    parsed = secureJson.parse(body, undefined, { protoAction: "error", constructorAction: "error" });
   } catch (error) {
     const message = (error as Error).message;
-    done(new InvalidArgumentError("body", POISONED.test(message) ? 'must not have a key named "__proto__", nor a "constructor" holding "prototype"' : `is not valid JSON: ${message}`));
+    return done(new InvalidArgumentError("body", POISONED.test(message) ? 'must not have a key named "__proto__", nor a "constructor" holding "prototype"' : `is not valid JSON: ${message}`));
   }
+  const repeated = repeatedKey(body);
+  if (repeated) return done(new InvalidArgumentError(repeated, "is given twice in one object: readers disagree on which value counts, so give each key once"));
+  done(null, parsed);
+}
+
+/**
+ * Where a JSON text first repeats a key within one object (`rates[0].bucket`), or
+ * undefined: readers disagree on which value such a key has (RFC 8259 §4), so a
+ * proxy or log reading it could see another amount than the one acted on.
+ */
+function repeatedKey(text: string): string | undefined {
+  const open: Set<string>[] = [];
+  let first: string | undefined;
+  visit(text, {
+    onObjectBegin: () => void open.push(new Set()),
+    onObjectEnd: () => void open.pop(),
+    onObjectProperty: (key, _offset, _length, _line, _character, pathOf) => {
+      const keys = open.at(-1)!;
+      if (keys.has(key)) first ??= [...pathOf(), key].map((part, i) => (typeof part === "number" ? `[${part}]` : i === 0 ? part : `.${part}`)).join("");
+      keys.add(key);
+    },
+  });
+  return first;
 }
 
 const METHODS: HTTPMethod[] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
