@@ -312,6 +312,19 @@ describe("threshold alerts", () => {
     await hook.stop();
   });
 
+  it("sends an alert to an internationalized address (josé@bücher.example) over SMTPUTF8", async () => {
+    const { entitlements } = platform.clients;
+    await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({
+      accountId: "intl", name: "Intl", planId: "starter", seats: 2, adminEmails: ["josé@bücher.example"],
+    }));
+    await spend("intl", "intl-1", 11); // 55 %: crosses 20 and 50; the email is 50 %'s
+    await eventually(async () => ((await log("intl")).some((n) => n.channel === N.Channel.CHANNEL_EMAIL && n.status === N.DeliveryStatus.DELIVERY_STATUS_DELIVERED) ? true : undefined), 8_000, "the email delivered");
+    const envelope = smtp.envelopes.find((e) => e.rcptTo.includes("josé@bücher.example"));
+    expect(envelope).toEqual({ rcptTo: ["josé@bücher.example"], smtputf8: true });
+    const mail = smtp.messages.find((m) => JSON.stringify(m.to).includes("bücher.example"));
+    expect(mail?.subject).toBe("You have used 50% of your credits");
+  });
+
   it("sends 50 % and 70 % once each when one charge crosses both", async () => {
     const hook = await startWebhookReceiver(SECRET);
     await account("jump", hook.url);

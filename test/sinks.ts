@@ -7,11 +7,15 @@ import { Webhook } from "standardwebhooks";
 /** A local SMTP server that keeps every message it is sent (a real SMTP conversation). */
 export async function startSmtpSink() {
   const messages: ParsedMail[] = [];
+  /** Each message's envelope as the client sent it: its recipients, and whether MAIL FROM asked for SMTPUTF8 (RFC 6531). */
+  const envelopes: { rcptTo: string[]; smtputf8: boolean }[] = [];
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ["STARTTLS"],
     logger: false,
-    onData(stream, _session, callback) {
+    onData(stream, session, callback) {
+      const from = session.envelope.mailFrom;
+      envelopes.push({ rcptTo: session.envelope.rcptTo.map((r) => r.address), smtputf8: from !== false && from.args !== false && "SMTPUTF8" in (from.args as object) });
       simpleParser(stream).then(
         (mail) => {
           messages.push(mail);
@@ -26,6 +30,7 @@ export async function startSmtpSink() {
   return {
     url: `smtp://127.0.0.1:${port}`,
     messages,
+    envelopes,
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
