@@ -557,11 +557,14 @@ describe("limits and spend caps from the console", () => {
     const wrongKind = await api("/api/accounts/acme/spend-cap", { method: "POST", token: operator, body: { amount: "10", reason: "not byom" } });
     // Named as the body names it (entitlements' spend_cap_micros is this route's amount).
     expect(wrongKind).toMatchObject({ status: 400, body: { error: { field: "amount", message: expect.stringContaining("bring-your-own-model") } } });
-    // 0 too: it was taken and audited as a change of nothing; now the audit log records a refusal.
+    // 0 too: it was taken and audited as a change of nothing; now the audit log records one more refusal.
+    const capRows = async () => ((await api("/api/audit?account_id=acme&page_size=500", { token: operator })).body.data as { action: string; outcome: string }[]).filter((r) => r.action === "SetAccountControls");
+    const before = await capRows();
     const zero = await api("/api/accounts/acme/spend-cap", { method: "POST", token: operator, body: { amount: "0", reason: "not byom" } });
     expect(zero).toMatchObject({ status: 400, body: { error: { field: "amount", message: expect.stringContaining("bring-your-own-model") } } });
-    const [latest] = (await api("/api/audit?account_id=acme&page_size=1", { token: operator })).body.data as { action: string; outcome: string }[];
-    expect(latest).toMatchObject({ outcome: "INVALID_ARGUMENT" });
+    const after = await capRows();
+    expect(after).toHaveLength(before.length + 1);
+    expect(after[0]).toMatchObject({ outcome: "INVALID_ARGUMENT" });
   });
 });
 
@@ -631,6 +634,14 @@ describe("gateway hardening", () => {
       });
       expect(await twice.json()).toMatchObject({ error: { status: 400, field: "amount", message: expect.stringContaining("given twice") } });
       expect((await api("/api/accounts/acme", { token })).body.balance.units[0].balance_micros).toBe(balanceBefore);
+      // An escaped lone surrogate would be stored as U+FFFD; nesting JSON.parse takes but no document needs (thousands of levels
+      // overflowed the duplicate-key walk: a 500, signed in or not) is refused.
+      const lone = await fetch(`${gateway.url}/api/accounts/acme/grants`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: '{"pool_kind": "bonus", "unit": "credits", "amount": "5", "reason": "caf\\udce9"}' });
+      expect(await lone.json()).toMatchObject({ error: { status: 400, field: "reason", message: expect.stringContaining("lone surrogate") } });
+      for (const [path, levels] of [["/api/accounts/acme/grants", 20_000], ["/api/login", 2_000], ["/no-such-route", 20_000]] as const) {
+        const deep = await fetch(`${gateway.url}${path}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: "[".repeat(levels) + "]".repeat(levels) });
+        expect([deep.status, await deep.json()], path).toEqual([400, { error: expect.objectContaining({ field: "body", message: "body: nests deeper than 64 levels" }) }]);
+      }
       // A byte order mark before the JSON is taken, as Fastify's own reader took it (the body is then read as usual: here, a bad amount).
       const marked = await fetch(`${gateway.url}/api/accounts/acme/grants`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: '\uFEFF{"pool_kind": "bonus", "unit": "credits", "amount": "zero", "reason": "x"}' });
       expect(await marked.json()).toMatchObject({ error: { status: 400, field: "amount" } });
@@ -1073,9 +1084,9 @@ describe("notifications from the console", () => {
       }),
     });
     const shown = await api("/api/accounts/alerted/preferences", { token: viewer });
-    // The webhook's path is elided (for a chat's incoming webhook it is the credential); a fingerprint of the whole URL stands for it.
+    // The webhook's path is elided (for a chat's incoming webhook it is the credential).
     expect(shown.body).toMatchObject({
-      webhooks: [{ url: "https://hooks.alerted.example/…", url_fingerprint: expect.stringMatching(/^sha256:[0-9a-f]{16}$/), secret_fingerprint: expect.stringMatching(/^sha256:[0-9a-f]{16}$/) }],
+      webhooks: [{ url: "https://hooks.alerted.example/…", secret_fingerprint: expect.stringMatching(/^sha256:[0-9a-f]{16}$/) }],
       channels_by_rule: { threshold_50: ["webhook"] },
     });
     expect(JSON.stringify(shown.body)).not.toContain(secret);
@@ -1101,6 +1112,12 @@ describe("notifications from the console", () => {
     const stored = (await call(notifications, notifications.getPreferences, { accountId: "alerted" })).preferences!;
     expect(stored).toMatchObject({ emailRecipients: ["ops@alerted.example", "billing@alerted.example", "josé@bücher.example"], webhooks: [{ url: "https://hooks.alerted.example/tollgate", secret: shown.body.webhooks[0].secret_fingerprint }] });
     expect(stored.channelsByRule).toEqual({ threshold_50: { channels: [notificationsV1.Channel.CHANNEL_WEBHOOK] } });
+    // Nor does the audit log show the webhook's path, to any role: not the console's row of this change, nor the services' rows of
+    // the SetPreferences calls (the one above, and the gateway's, which sends the webhooks it read beside the recipients).
+    const audited = (await api("/api/audit?account_id=alerted", { token: viewer })).body.data as { action: string }[];
+    expect(audited.map((row) => row.action)).toEqual(expect.arrayContaining(["set_email_recipients", "SetPreferences"]));
+    expect(JSON.stringify(audited)).toContain("https://hooks.alerted.example/…");
+    expect(JSON.stringify(audited)).not.toContain("/tollgate");
     // Only the recipients are written: webhooks saved twice at one URL (as a release before this one allowed) neither block the save nor change.
     const sql = new pg.Client({ connectionString: db.url });
     await sql.connect();

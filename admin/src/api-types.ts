@@ -438,8 +438,8 @@ export interface AlertPreferences {
   account_id: string;
   /** Empty: the account's admins (`admin_emails`). */
   email_recipients: string[];
-  /** Each webhook's origin (its path elided: it may be the credential), a fingerprint of its whole URL, and its secret's fingerprint. */
-  webhooks: { url: string; url_fingerprint: string; secret_fingerprint: string }[];
+  /** Each webhook by its origin (its path elided: it may be the credential), and its secret's fingerprint. */
+  webhooks: { url: string; secret_fingerprint: string }[];
   /** rule → channels ("email", "webhook", "banner"); a rule not listed uses its defaults. */
   channels_by_rule: Record<string, string[]>;
 }

@@ -75,14 +75,10 @@ export function AlertsTab() {
                     </TableRow>
                   </TableHead>
                   <TableBody>
-                    {preferences.webhooks.map((w) => (
-                      <TableRow key={w.url_fingerprint}>
-                        <TableCell sx={{ wordBreak: "break-all" }}>
-                          {w.url}
-                          <Typography component="div" variant="caption" color="text.secondary" sx={{ fontFamily: "monospace" }}>
-                            {w.url_fingerprint}
-                          </Typography>
-                        </TableCell>
+                    {preferences.webhooks.map((w, index) => (
+                      // Two webhooks may share an origin: the path that tells them apart is not shown.
+                      <TableRow key={index}>
+                        <TableCell sx={{ wordBreak: "break-all" }}>{w.url}</TableCell>
                         <TableCell sx={{ fontFamily: "monospace" }}>{w.secret_fingerprint}</TableCell>
                       </TableRow>
                     ))}

@@ -33,13 +33,40 @@ type Fields = Record<string, unknown>;
 const storable = (value: string): string => value.replaceAll("\u0000", "\uFFFD");
 const text = (value: unknown): string | undefined => (typeof value === "string" && value !== "" ? storable(value) : undefined);
 
-/** The request as recorded: secrets are never written to the log. */
-function summary(request: unknown): unknown {
+/**
+ * An http(s) URL by its origin, the path and query elided: for many webhook
+ * receivers (a chat's incoming webhook among them) the path is itself the
+ * credential. Another string is returned as it is.
+ */
+export function elidedUrl(value: string): string {
+  if (!/^https?:\/\//i.test(value)) return value;
+  try {
+    const url = new URL(value);
+    return url.pathname === "/" && !url.search ? url.origin : `${url.origin}/…`;
+  } catch {
+    return "(not a URL)";
+  }
+}
+
+/**
+ * A value as an audit log shows it: a webhook's signing secret as whether it
+ * is set, and a URL (a webhook's `url`, a webhook delivery's `recipient`) by
+ * its origin, so no one reading the log learns a credential. Applied when a
+ * call is recorded and again when rows are read (rows written before the URL
+ * rule held them whole).
+ */
+export function withoutCredentials(value: unknown): unknown {
+  if (value === null || value === undefined) return value;
   return JSON.parse(
-    JSON.stringify(request ?? {}, (key, value: unknown) =>
-      key === "secret" ? (value ? "(set)" : "") : typeof value === "bigint" ? value.toString() : typeof value === "string" ? storable(value) : value,
+    JSON.stringify(value, (key, field: unknown) =>
+      key === "secret" ? (field ? "(set)" : "") : (key === "url" || key === "recipient") && typeof field === "string" ? elidedUrl(field) : typeof field === "bigint" ? field.toString() : field,
     ),
   );
+}
+
+/** The request as recorded: no credential (withoutCredentials), and no NUL, which PostgreSQL text cannot hold. */
+function summary(request: unknown): unknown {
+  return JSON.parse(JSON.stringify(withoutCredentials(request ?? {}), (_key, value: unknown) => (typeof value === "string" ? storable(value) : value)));
 }
 
 function accountOf(access: Access, request: Fields, response: Fields | undefined): string | undefined {

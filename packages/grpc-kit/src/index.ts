@@ -15,7 +15,7 @@ export {
   type TokenClaims,
   type Credential,
 } from "./credentials.js";
-export { type CallAudit, type AuditedCall } from "./audit.js";
+export { elidedUrl, withoutCredentials, type CallAudit, type AuditedCall } from "./audit.js";
 export { ON_BEHALF_OF, principalOf, type ServerAuth } from "./guard.js";
 export { RateLimiter, type RateLimit } from "./rate-limit.js";
 export { serverAuthFromEnv, serverSecurityFromEnv, serverTlsFromEnv, channelTlsFromEnv, clientCredentialFromEnv, type AuthEnvironment, type TlsEnvironment } from "./env.js";

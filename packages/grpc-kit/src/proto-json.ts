@@ -128,7 +128,7 @@ function problemOf(error: unknown, field?: DescField, value?: unknown): string {
   if (field?.fieldKind === "message" && field.message.typeName === "google.protobuf.Timestamp") return `must be a time written as RFC 3339 text, like "2026-12-01T00:00:00Z", not ${shown(value)}`;
   if (value === null || reason === "map value must not be null") return "must not be null";
   const enumeration = field?.fieldKind === "enum" || (field?.fieldKind === "list" && field.listKind === "enum") ? field.enum : undefined;
-  if (enumeration && !/^expected /.test(reason)) return `must be one of ${enumNames(enumeration)}, not ${/^Array\(\d+\)$/.test(reason) ? "a list" : reason}`;
+  if (enumeration && !/^expected /.test(reason)) return `must be one of ${enumNames(enumeration)}, not ${reason}`;
   const [, expected, got] = /^expected ([^\s,:]+)(?: \([^)]*\))?[,:]? (?:got )?(.*?)(?: out of range)?$/.exec(reason) ?? [];
   if (expected) return `must be ${EXPECTED[expected] ?? expected}, not ${got}`;
   const oneof = /^oneof set multiple times by (\S+) and (\S+)$/.exec(reason);

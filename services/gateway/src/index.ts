@@ -150,10 +150,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     http: { requestTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(1_000, requestTimeoutMs) },
     trustProxy: options.trustedProxies && options.trustedProxies.length > 0 ? options.trustedProxies : false,
     bodyLimit: 256 * 1024,
-    // Path parameters as long as a URL may be reach their route, whose checks name the field (a budget id, `<unit>/<scope>/<scope id>`,
-    // is up to 512 characters): a longer one is 400 for that field, not "no such route".
-    // `//api/accounts` is the path `/api/accounts` (RFC 3986 leaves it to the server; proxies often fold them), not a console file.
-    routerOptions: { maxParamLength: MAX_PARAM_LENGTH, ignoreDuplicateSlashes: true },
+    routerOptions: ROUTER_OPTIONS,
     // Errors the router raises before any route (a URL that does not decode, %ff) answer in the API's error shape too.
     frameworkErrors: (error, _request, reply) => {
       const http = toHttpError(error);
@@ -174,7 +171,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // The API takes JSON bodies only: a text/plain body is 415, not a string every field of which reads as missing.
   app.removeContentTypeParser("text/plain");
   app.addContentTypeParser("application/json", { parseAs: "buffer" }, readJsonBody);
-  const allowedMethods = methodsByPath(app, { maxParamLength: MAX_PARAM_LENGTH, ignoreDuplicateSlashes: true });
+  const allowedMethods = methodsByPath(app, ROUTER_OPTIONS);
   // Tokens travel in the Authorization header, never in cookies: no CORS credentials.
   await app.register(cors, {
     origin: options.corsOrigins && options.corsOrigins.length > 0 ? options.corsOrigins : false,
@@ -236,7 +233,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   app.setErrorHandler(async (error, request, reply) => {
     const http = toHttpError(error);
     if (http.status === 500) log().error({ err: error, trace_id: currentTraceId(), method: request.method, route: request.routeOptions.url ?? request.url }, "internal error");
-    // Refusals of who asked (sign-in, role), not the static files' own (a dotfile or a path outside the console is 403 too, and no one's refusal).
+    // Refusals of who asked (sign-in, role), not the static files' own (a path outside the console is 403 too, and no one's refusal).
     if (error instanceof UnauthenticatedError || error instanceof PermissionDeniedError) await recordRefusal(calls, request, http.status);
     return reply.status(http.status).headers(http.headers ?? {}).send(http.body);
   });
@@ -277,8 +274,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   };
 }
 
-/** The longest path parameter a route takes (a budget id is up to 512 characters); longer is refused by the route's checks. */
-const MAX_PARAM_LENGTH = 16 * 1024;
+/**
+ * How paths find routes, for the router and the 405 lookup alike: a path
+ * parameter as long as a URL may be reaches its route, whose checks name the
+ * field (a budget id, `<unit>/<scope>/<scope id>`, is up to 512 characters: a
+ * longer one is 400 for that field, not "no such route"), and `//api/accounts`
+ * as the path `/api/accounts` (RFC 3986 leaves it to the server; proxies often
+ * fold them), not a console file.
+ */
+const ROUTER_OPTIONS = { maxParamLength: 16 * 1024, ignoreDuplicateSlashes: true };
 
 /** How long stopping waits for requests in flight before it closes their connections. */
 const HTTP_DRAIN_MS = 5_000;

@@ -86,13 +86,20 @@ function hashOf(command: CreateAccountCommand): string {
     .digest("hex");
 }
 
+const NOT_BYOM = "spend caps are for bring-your-own-model accounts";
+
+/** Spend caps bound bring-your-own-model spending in USD: a credits account is created without one (the ledger would ignore it). */
+function capOnCreate(billingMode: string, spendCapMicros: bigint): void {
+  if (billingMode !== "byom_usd" && spendCapMicros > 0n) throw new InvalidArgumentError("spend_cap_micros", NOT_BYOM);
+}
+
 /**
- * Spend caps bound bring-your-own-model spending in USD; a credits account has
- * none (the ledger would ignore it): it is created with 0, and setting one on
- * it, 0 included, is refused rather than recorded as a change of nothing.
+ * Setting a cap on a credits account is refused, 0 included (it would be
+ * recorded as a change of nothing), unless 0 clears a cap an earlier release
+ * let the account keep.
  */
-function spendCapFits(billingMode: string, spendCapMicros: bigint, setting: "created" | "set"): void {
-  if (billingMode !== "byom_usd" && (setting === "set" || spendCapMicros > 0n)) throw new InvalidArgumentError("spend_cap_micros", "spend caps are for bring-your-own-model accounts");
+function capOnSet(account: Account, spendCapMicros: bigint): void {
+  if (account.billingMode !== "byom_usd" && (spendCapMicros > 0n || BigInt(account.spendCapMicros) === 0n)) throw new InvalidArgumentError("spend_cap_micros", NOT_BYOM);
 }
 
 export class Accounts {
@@ -104,7 +111,7 @@ export class Accounts {
     if (!command.name.trim()) throw new InvalidArgumentError("name", "is required");
     if (!Number.isInteger(command.seats) || command.seats < 1) throw new InvalidArgumentError("seats", "must be at least 1");
     if (command.spendCapMicros < 0n) throw new InvalidArgumentError("spend_cap_micros", "must not be negative");
-    spendCapFits(command.billingMode, command.spendCapMicros, "created");
+    capOnCreate(command.billingMode, command.spendCapMicros);
     // Each is one plain email address: the request's edge check (grpc-kit's request rules) refuses anything else.
     const requestHash = hashOf(command);
     const existing = await this.store.findAccount(command.accountId);
@@ -143,7 +150,7 @@ export class Accounts {
     if (command.status) changes.status = command.status;
     if (command.spendCapMicros !== undefined) {
       if (command.spendCapMicros < 0n) throw new InvalidArgumentError("spend_cap_micros", "must not be negative");
-      spendCapFits(account.billingMode, command.spendCapMicros, "set");
+      capOnSet(account, command.spendCapMicros);
       changes.spendCapMicros = command.spendCapMicros.toString();
     }
     if (command.limits && command.limits.length > 0) {

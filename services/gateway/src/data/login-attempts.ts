@@ -21,13 +21,13 @@ const BLOCKED_KEPT = 10_000;
 export function loginAttemptStore(em: () => EntityManager): FastifyRateLimitStoreCtor {
   let counted = 0;
   /** Keys past their limit, with when (epoch ms) their window ends; in insertion order, oldest first. */
-  const blocked = new Map<string, number>();
+  const blockedUntilMs = new Map<string, number>();
 
   class PostgresLoginAttempts implements FastifyRateLimitStore {
     incr(key: string, callback: (error: Error | null, result?: { current: number; ttl: number }) => void, timeWindow: number, max: number): void {
-      const until = blocked.get(key) ?? 0;
-      if (until > Date.now()) return callback(null, { current: max + 1, ttl: until - Date.now() });
-      blocked.delete(key);
+      const untilMs = blockedUntilMs.get(key) ?? 0;
+      if (untilMs > Date.now()) return callback(null, { current: max + 1, ttl: untilMs - Date.now() });
+      blockedUntilMs.delete(key);
       void count(em(), key, timeWindow).then(
         (result) => {
           if (result.current > max) remember(key, Date.now() + result.ttl);
@@ -42,13 +42,13 @@ export function loginAttemptStore(em: () => EntityManager): FastifyRateLimitStor
     }
   }
 
-  function remember(key: string, until: number): void {
-    if (blocked.size >= BLOCKED_KEPT) {
+  function remember(key: string, untilMs: number): void {
+    if (blockedUntilMs.size >= BLOCKED_KEPT) {
       const now = Date.now();
-      for (const [known, end] of blocked) if (end <= now) blocked.delete(known);
-      if (blocked.size >= BLOCKED_KEPT) blocked.delete(blocked.keys().next().value!);
+      for (const [known, endMs] of blockedUntilMs) if (endMs <= now) blockedUntilMs.delete(known);
+      if (blockedUntilMs.size >= BLOCKED_KEPT) blockedUntilMs.delete(blockedUntilMs.keys().next().value!);
     }
-    blocked.set(key, until);
+    blockedUntilMs.set(key, untilMs);
   }
 
   async function count(manager: EntityManager, key: string, windowMs: number): Promise<{ current: number; ttl: number }> {

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import FindMyWay, { type HTTPMethod } from "find-my-way";
-import { visit } from "jsonc-parser";
+import { visit, type JSONVisitor } from "jsonc-parser";
 import secureJson from "secure-json-parse";
 import { InvalidArgumentError } from "@tollgate/errors";
 
@@ -31,29 +31,52 @@ export function readJsonBody(_request: FastifyRequest, bytes: Buffer, done: (err
     const message = (error as Error).message;
     return done(new InvalidArgumentError("body", POISONED.test(message) ? 'must not have a key named "__proto__", nor a "constructor" holding "prototype"' : `is not valid JSON: ${message}`));
   }
-  const repeated = repeatedKey(body);
-  if (repeated) return done(new InvalidArgumentError(repeated, "is given twice in one object: readers disagree on which value counts, so give each key once"));
+  const refused = textRefusal(body);
+  if (refused) return done(new InvalidArgumentError(...refused));
   done(null, parsed);
 }
 
+/** How deep a body's objects and lists may nest (a console document needs a handful of levels). */
+const MAX_DEPTH = 64;
+
 /**
- * Where a JSON text first repeats a key within one object (`rates[0].bucket`), or
- * undefined: readers disagree on which value such a key has (RFC 8259 §4), so a
- * proxy or log reading it could see another amount than the one acted on.
+ * What a JSON text holds that its parsed value no longer shows, as [field, problem]:
+ * a key repeated within one object (readers disagree on which value it has,
+ * RFC 8259 §4, so a proxy or log could see another amount than the one acted
+ * on), a text with an escaped lone surrogate (`"\udce9"`, stored as U+FFFD),
+ * or nesting deeper than MAX_DEPTH.
  */
-function repeatedKey(text: string): string | undefined {
+function textRefusal(text: string): [string, string] | undefined {
   const open: Set<string>[] = [];
-  let first: string | undefined;
-  visit(text, {
-    onObjectBegin: () => void open.push(new Set()),
-    onObjectEnd: () => void open.pop(),
+  let depth = 0;
+  let refused: [string, string] | undefined;
+  const at = (path: (string | number)[]) => path.map((part, i) => (typeof part === "number" ? `[${part}]` : i === 0 ? part : `.${part}`)).join("") || "body";
+  const tooDeep: [string, string] = ["body", `nests deeper than ${MAX_DEPTH} levels`];
+  const nest = () => void (++depth > MAX_DEPTH && (refused ??= tooDeep));
+  const visitor: JSONVisitor = {
+    onObjectBegin: () => (open.push(new Set()), nest()),
+    onObjectEnd: () => void (open.pop(), depth--),
+    onArrayBegin: nest,
+    onArrayEnd: () => void depth--,
     onObjectProperty: (key, _offset, _length, _line, _character, pathOf) => {
       const keys = open.at(-1)!;
-      if (keys.has(key)) first ??= [...pathOf(), key].map((part, i) => (typeof part === "number" ? `[${part}]` : i === 0 ? part : `.${part}`)).join("");
+      // A key that is not valid Unicode is named by where it sits (its own name would carry the lone surrogate on).
+      if (!key.isWellFormed()) refused ??= [at(pathOf()), "has a key that is not valid Unicode (a lone surrogate)"];
+      if (keys.has(key)) refused ??= [at([...pathOf(), key]), "is given twice in one object: readers disagree on which value counts, so give each key once"];
       keys.add(key);
     },
-  });
-  return first;
+    onLiteralValue: (value: unknown, _offset, _length, _line, _character, pathOf) => {
+      if (typeof value === "string" && !value.isWellFormed()) refused ??= [at(pathOf()), "is not valid Unicode text (a lone surrogate)"];
+    },
+  };
+  try {
+    visit(text, visitor);
+  } catch (error) {
+    // The walk recurses per level: nesting in the thousands overflows the stack (JSON.parse took it).
+    if (error instanceof RangeError) return tooDeep;
+    throw error;
+  }
+  return refused;
 }
 
 const METHODS: HTTPMethod[] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];

@@ -3,7 +3,7 @@ import { Readable } from "node:stream";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { status } from "@grpc/grpc-js";
 import { AlreadyExistsError, FailedPreconditionError, IdempotencyKeyReusedError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
-import { call, DEFAULT_MAX_LENGTH, errorDetails, fromProtoJson, jsonFieldPath, MAX_PAGE_SIZE, page as paged, pageSize, renameField } from "@tollgate/grpc-kit";
+import { call, DEFAULT_MAX_LENGTH, errorDetails, fromProtoJson, jsonFieldPath, MAX_PAGE_SIZE, page as paged, pageSize, renameField, withoutCredentials } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, notificationsV1, pricingV1 } from "@tollgate/proto";
 import { currentTraceId, log } from "@tollgate/telemetry";
 import { MAX_KEY_LENGTH, type CallAuditLog } from "@tollgate/db";
@@ -526,19 +526,20 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
       cursor.console === 0n ? [] : audit.list({ ...filter, ...(cursor.console ? { beforeId: cursor.console } : {}), limit: limit + 1 }),
       cursor.calls === 0n ? [] : calls.list({ ...filter, ...(cursor.calls ? { beforeId: cursor.calls } : {}), limit: limit + 1 }),
     ]);
-    // Both logs, newest first by time; the token keeps where each stopped.
+    // Both logs, newest first by time; the token keeps where each stopped. Before and after are shown without credentials, as
+    // the calls' log records them now (rows written before that hold webhook URLs whole).
     const merged = [
       ...consoleRows.map((r) => ({
         at: r.createdAt, source: "console" as const, rowId: r.auditId,
         view: { id: r.auditId, source: "console", actor: r.actor, role: r.role, on_behalf_of: null, action: r.action, target: r.target, account_id: r.accountId,
-          reason: r.reason, before: r.before, after: r.after, trace_id: r.traceId, outcome: "OK", count: 1, created_at: r.createdAt.toISOString() },
+          reason: r.reason, before: withoutCredentials(r.before), after: withoutCredentials(r.after), trace_id: r.traceId, outcome: "OK", count: 1, created_at: r.createdAt.toISOString() },
       })),
       ...callRows.map((c) => ({
         at: c.at, source: "grpc" as const, rowId: c.callId,
         // A gRPC method path, or a console request the gateway refused (`POST /api/…`).
         view: { id: `grpc-${c.callId}`, source: c.rpc.startsWith("/") ? "grpc" : "console", actor: c.principal, role: c.roles, on_behalf_of: c.onBehalfOf,
           action: c.rpc.startsWith("/") ? c.rpc.slice(c.rpc.lastIndexOf("/") + 1) : c.rpc,
-          target: c.accountId ? `account:${c.accountId}` : c.rpc, account_id: c.accountId, reason: c.reason, before: c.before, after: c.after,
+          target: c.accountId ? `account:${c.accountId}` : c.rpc, account_id: c.accountId, reason: c.reason, before: withoutCredentials(c.before), after: withoutCredentials(c.after),
           trace_id: c.traceId, outcome: c.outcome, count: c.count, created_at: c.at.toISOString() },
       })),
     ].sort((x, y) => y.at.getTime() - x.at.getTime());

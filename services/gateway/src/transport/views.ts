@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
 /** Proto messages as the console's JSON: snake_case, units and kinds by name, amounts as micro-unit strings. */
+import { elidedUrl } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, notificationsV1, pricingV1 } from "@tollgate/proto";
 
 const name = (json: string, prefix: string) => json.slice(prefix.length).toLowerCase();
@@ -192,7 +192,8 @@ export function notificationView(n: notificationsV1.Notification) {
     id: n.notificationId,
     account_id: n.accountId,
     channel: name(notificationsV1.channelToJSON(n.channel), "CHANNEL_"),
-    recipient: n.channel === notificationsV1.Channel.CHANNEL_WEBHOOK ? webhookAddress(n.recipient).url : n.recipient,
+    // A webhook's by its origin (elidedUrl): its path may be the credential, and every console role reads this.
+    recipient: n.channel === notificationsV1.Channel.CHANNEL_WEBHOOK ? elidedUrl(n.recipient) : n.recipient,
     rule: n.rule,
     status: name(notificationsV1.deliveryStatusToJSON(n.status), "DELIVERY_STATUS_"),
     attempts: n.attempts,
@@ -203,29 +204,12 @@ export function notificationView(n: notificationsV1.Notification) {
   };
 }
 
-/**
- * A webhook's address as the console shows it: its origin, with the path and
- * query elided (for many receivers, a chat's incoming webhook among them, the
- * path is itself the credential, and every console role reads this), and a
- * fingerprint of the whole address to compare with one a customer reads out.
- */
-export function webhookAddress(url: string): { url: string; url_fingerprint: string } {
-  let shown: string;
-  try {
-    const parsed = new URL(url);
-    shown = parsed.pathname === "/" && !parsed.search ? parsed.origin : `${parsed.origin}/…`;
-  } catch {
-    shown = "(not a URL)";
-  }
-  return { url: shown, url_fingerprint: `sha256:${createHash("sha256").update(url).digest("hex").slice(0, 16)}` };
-}
-
-/** Where an account's alerts go: its own email recipients (none: the account's admins), webhooks (shown by webhookAddress, the secret as its fingerprint) and per-rule channels. */
+/** Where an account's alerts go: its own email recipients (none: the account's admins), webhooks (each by its origin, the secret as its fingerprint) and per-rule channels. */
 export function preferencesView(p: notificationsV1.Preferences) {
   return {
     account_id: p.accountId,
     email_recipients: p.emailRecipients,
-    webhooks: p.webhooks.map((w) => ({ ...webhookAddress(w.url), secret_fingerprint: w.secret })),
+    webhooks: p.webhooks.map((w) => ({ url: elidedUrl(w.url), secret_fingerprint: w.secret })),
     channels_by_rule: Object.fromEntries(
       Object.entries(p.channelsByRule).map(([rule, set]) => [rule, set.channels.map((c) => name(notificationsV1.channelToJSON(c), "CHANNEL_"))]),
     ),

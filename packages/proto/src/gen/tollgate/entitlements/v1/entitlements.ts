@@ -741,7 +741,9 @@ export interface UpdateAccountRequest {
    */
   idempotencyKey: string;
   /**
-   * Set when present; 0 removes the cap.
+   * Set when present; 0 removes the cap. Bring-your-own-model accounts only:
+   * on a credits account any value is INVALID_ARGUMENT, except 0 clearing a
+   * cap an earlier release let it keep.
    * Bound: from 0 to 1000000000000000.
    */
   spendCapMicros?:
@@ -782,7 +784,11 @@ export interface SetAccountControlsRequest {
   accountId: string;
   /** Unspecified leaves the status as it is. */
   status: AccountStatus;
-  /** Set when present; 0 removes the cap. */
+  /**
+   * Set when present; 0 removes the cap. Bring-your-own-model accounts only:
+   * on a credits account any value is INVALID_ARGUMENT, except 0 clearing a
+   * cap an earlier release let it keep.
+   */
   spendCapMicros?:
     | string
     | undefined;
