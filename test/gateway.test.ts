@@ -642,6 +642,9 @@ describe("gateway hardening", () => {
         const deep = await fetch(`${gateway.url}${path}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: "[".repeat(levels) + "]".repeat(levels) });
         expect([deep.status, await deep.json()], path).toEqual([400, { error: expect.objectContaining({ field: "body", message: "body: nests deeper than 64 levels" }) }]);
       }
+      // A JSON number is read as written: one a double does not hold exactly is refused, not rounded into another amount.
+      const rounded = await fetch(`${gateway.url}/api/accounts/acme/grants`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: '{"pool_kind": "bonus", "unit": "credits", "amount": 1.0000000000000001, "reason": "rounding"}' });
+      expect(await rounded.json()).toMatchObject({ error: { status: 400, field: "amount", message: expect.stringContaining("send it as a string") } });
       // A byte order mark before the JSON is taken, as Fastify's own reader took it (the body is then read as usual: here, a bad amount).
       const marked = await fetch(`${gateway.url}/api/accounts/acme/grants`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: '\uFEFF{"pool_kind": "bonus", "unit": "credits", "amount": "zero", "reason": "x"}' });
       expect(await marked.json()).toMatchObject({ error: { status: 400, field: "amount" } });
@@ -652,6 +655,9 @@ describe("gateway hardening", () => {
         const body = JSON.stringify({ pool_kind: "bonus", unit: "credits", amount: "5", reason: "a key test" });
         return rawHttp(`POST /api/accounts/acme/grants HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\n${keys}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       };
+      // Two Authorization headers (Node would keep the first): neither counts.
+      const twoTokens = await rawHttp(`GET /api/me HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer ${token}\r\nAuthorization: Bearer ${token}\r\n\r\n`);
+      expect(twoTokens).toMatchObject({ status: 401, body: { error: { reason: "AUTHORIZATION_REPEATED" } } });
       expect(await grantWith("Idempotency-Key: a\r\nIdempotency-Key: b\r\n")).toMatchObject({ status: 400, body: { error: { field: "Idempotency-Key", message: "Idempotency-Key: must be given once" } } });
       expect(await grantWith("Idempotency-Key: ключ\r\n")).toMatchObject({ status: 400, body: { error: { field: "Idempotency-Key", message: expect.stringContaining("printable ASCII") } } });
       const empty = await fetch(`${gateway.url}/api/accounts/acme/grants`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" } });
@@ -659,12 +665,12 @@ describe("gateway hardening", () => {
       // A path that takes other methods: 405 saying which, not "no such route".
       const wrongMethod = await fetch(`${gateway.url}/api/accounts/acme/grants`, { method: "GET", headers: { authorization: `Bearer ${token}` } });
       expect(wrongMethod.status).toBe(405);
-      expect(wrongMethod.headers.get("allow")).toBe("POST");
+      expect(wrongMethod.headers.get("allow")).toBe("POST, OPTIONS");
       expect(await wrongMethod.json()).toMatchObject({ error: { status: 405, code: "METHOD_NOT_ALLOWED" } });
       // A long path parameter (a budget id is up to 512 characters) is matched as the routes match it.
       const longId = await fetch(`${gateway.url}/api/accounts/acme/budgets/${"b".repeat(600)}`, { method: "GET", headers: { authorization: `Bearer ${token}` } });
       expect(longId.status).toBe(405);
-      expect(longId.headers.get("allow")).toBe("DELETE");
+      expect(longId.headers.get("allow")).toBe("DELETE, OPTIONS");
       // OPTIONS, with no CORS origin configured, lists what the path takes.
       const options = await fetch(`${gateway.url}/api/accounts/acme/grants`, { method: "OPTIONS" });
       expect([options.status, options.headers.get("allow")]).toEqual([204, "POST, OPTIONS"]);

@@ -207,6 +207,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // By the matched route, not the raw URL, so no spelling of a path slips past the check.
     const route = request.routeOptions.url ?? "";
     if (!route.startsWith("/api/") || route === "/api/login") return;
+    // Node keeps the first of two Authorization headers: which one a proxy or a log read is anyone's guess, so neither counts.
+    if (request.raw.rawHeaders.filter((name, i) => i % 2 === 0 && name.toLowerCase() === "authorization").length > 1) {
+      throw new UnauthenticatedError("give the Authorization header once", "AUTHORIZATION_REPEATED");
+    }
     const header = request.headers.authorization ?? "";
     // The scheme is case-insensitive (RFC 9110 §11.1).
     const token = /^bearer +/i.test(header) ? header.replace(/^bearer +/i, "").trim() : "";

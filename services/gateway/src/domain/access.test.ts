@@ -6,10 +6,12 @@ describe("requireReason", () => {
     expect(requireReason("  refund for the outage \n")).toBe("refund for the outage");
     expect(requireReason("החזר כספי\u200f")).toBe("החזר כספי\u200f");
     expect(requireReason("退款了")).toBe("退款了");
+    // A short word whose vowels are combining marks counts them (two letters and a vowel sign).
+    expect(requireReason("ठीक")).toBe("ठीक");
   });
 
   it("counts only what a reader sees toward the three characters", () => {
-    for (const reason of ["ok", " a b ", "\u202e\u202e\u202e\u202e", "\u200b\u200b\u200bab", "\u2066\u2069\u200f", 42, undefined]) {
+    for (const reason of ["ok", " a b ", "\u202e\u202e\u202e\u202e", "\u200b\u200b\u200bab", "\u2066\u2069\u200f", "\u3164\u3164\u3164", "\u2800\u2800\u2800", "\u115f\u115f\u115f", "\u034f\u034f\u034f", "\u0301\u0301\u0301", 42, undefined]) {
       expect(() => requireReason(reason), JSON.stringify(reason)).toThrow("say why, in a few words");
     }
   });

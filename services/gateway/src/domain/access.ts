@@ -25,11 +25,17 @@ const MAX_REASON_LENGTH = 1024;
 /** C0 controls but tab, line feed and carriage return, and DEL: PostgreSQL text cannot hold NUL, and none belongs in a reason. */
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 
-/** What a reader does not see: white space and format characters (zero-width spaces and joiners, direction marks). */
-const INVISIBLE = /[\s\p{Cf}]/gu;
+/**
+ * What a reader does not see: white space, format characters (zero-width
+ * spaces and joiners, direction marks), the letters drawn blank (the Hangul
+ * fillers, the blank Braille pattern) and the combining grapheme joiner.
+ */
+const INVISIBLE = /[\s\p{Cf}\u034f\u115f\u1160\u3164\uffa0\u2800]/gu;
 
 export function requireReason(reason: unknown): string {
-  if (typeof reason !== "string" || reason.replace(INVISIBLE, "").length < 3) throw new InvalidArgumentError("reason", "say why, in a few words");
+  // Three characters a reader sees, one of them at least not a combining mark (accents alone sit on nothing).
+  const seen = typeof reason === "string" ? reason.replace(INVISIBLE, "") : "";
+  if (typeof reason !== "string" || seen.length < 3 || !/\P{M}/u.test(seen)) throw new InvalidArgumentError("reason", "say why, in a few words");
   const text = reason.trim();
   // The services' bound; checked here too because some actions (a banner's dismissal) send no reason to a service.
   if (text.length > MAX_REASON_LENGTH) throw new InvalidArgumentError("reason", `must be at most ${MAX_REASON_LENGTH} characters`);

@@ -36,6 +36,19 @@ export function readJsonBody(_request: FastifyRequest, bytes: Buffer, done: (err
   done(null, parsed);
 }
 
+/**
+ * Whether a JSON number's text is the number read: a whole number a double
+ * holds exactly (up to 2^53), or else at most 15 significant digits (what a
+ * double keeps whatever they are) within range, so `1.0000000000000001` is
+ * not taken as 1, nor `1e-400` as 0.
+ */
+function exactNumber(value: number, written: string): boolean {
+  if (/^-?\d+$/.test(written)) return Number.isSafeInteger(value);
+  const [, whole = "", fraction = ""] = /^-?(\d+)(?:\.(\d+))?/.exec(written) ?? [];
+  const digits = `${whole}${fraction}`.replace(/^0+/, "").replace(/0+$/, "");
+  return Number.isFinite(value) && (value !== 0 || digits === "") && digits.length <= 15;
+}
+
 /** How deep a body's objects and lists may nest (a console document needs a handful of levels). */
 const MAX_DEPTH = 64;
 
@@ -44,7 +57,8 @@ const MAX_DEPTH = 64;
  * a key repeated within one object (readers disagree on which value it has,
  * RFC 8259 §4, so a proxy or log could see another amount than the one acted
  * on), a text with an escaped lone surrogate (`"\udce9"`, stored as U+FFFD),
- * or nesting deeper than MAX_DEPTH.
+ * a number its double does not hold exactly (exactNumber), or nesting deeper
+ * than MAX_DEPTH.
  */
 function textRefusal(text: string): [string, string] | undefined {
   const open: Set<string>[] = [];
@@ -65,8 +79,11 @@ function textRefusal(text: string): [string, string] | undefined {
       if (keys.has(key)) refused ??= [at([...pathOf(), key]), "is given twice in one object: readers disagree on which value counts, so give each key once"];
       keys.add(key);
     },
-    onLiteralValue: (value: unknown, _offset, _length, _line, _character, pathOf) => {
+    onLiteralValue: (value: unknown, offset, length, _line, _character, pathOf) => {
       if (typeof value === "string" && !value.isWellFormed()) refused ??= [at(pathOf()), "is not valid Unicode text (a lone surrogate)"];
+      if (typeof value === "number" && !exactNumber(value, text.slice(offset, offset + length))) {
+        refused ??= [at(pathOf()), "has more digits (or a larger or smaller exponent) than a JSON number holds exactly: send it as a string"];
+      }
     },
   };
   try {
@@ -100,12 +117,13 @@ export function notFound(allowedOf: (path: string) => HTTPMethod[]) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const path = request.url.split("?")[0]!;
     const allowed = allowedOf(path);
-    // OPTIONS that no CORS preflight answered (no origins configured): what the path takes, as RFC 9110 §9.3.7 has it.
-    if (allowed.length > 0 && request.method === "OPTIONS") return reply.status(204).header("allow", [...allowed, "OPTIONS"].join(", ")).send();
+    // OPTIONS that no CORS preflight answered (no origins configured) says what the path takes, as RFC 9110 §9.3.7 has it.
+    const allow = [...allowed, "OPTIONS"].join(", ");
+    if (allowed.length > 0 && request.method === "OPTIONS") return reply.status(204).header("allow", allow).send();
     if (allowed.length > 0) {
       return reply
         .status(405)
-        .header("allow", allowed.join(", "))
+        .header("allow", allow)
         .send({ error: { status: 405, code: "METHOD_NOT_ALLOWED", reason: "METHOD_NOT_ALLOWED", message: `${path} takes ${allowed.join(", ")}, not ${request.method}` } });
     }
     return reply.status(404).send({ error: { status: 404, code: "NOT_FOUND", reason: "ROUTE_NOT_FOUND", message: `no such route: ${request.method} ${path}` } });
