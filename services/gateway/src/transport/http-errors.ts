@@ -39,6 +39,16 @@ export interface HttpError {
 const rateLimited = (details: ErrorDetails) =>
   details.code === status.RESOURCE_EXHAUSTED && (details.reason === "RATE_LIMITED" || details.retryDelayMs !== undefined);
 
+/**
+ * What the console is told when a call failed on the way rather than in a
+ * service (no reason of a service's): grpc-js's own words name internal
+ * addresses and timings (`… remote_addr=127.0.0.1:50053`, `connect ECONNREFUSED …`).
+ */
+const TRANSPORT_MESSAGES: Partial<Record<number, string>> = {
+  [status.UNAVAILABLE]: "a service is unreachable for a moment: try again shortly (a retry with the same Idempotency-Key acts once)",
+  [status.DEADLINE_EXCEEDED]: "a service did not answer in time: try again (a retry with the same Idempotency-Key acts once)",
+};
+
 /** Codes for the HTTP framework's own 4xx answers (malformed JSON, a body too large, a path the static files refuse). */
 const CODE_BY_HTTP: Record<number, string> = {
   400: "INVALID_ARGUMENT",
@@ -89,7 +99,7 @@ export function toHttpError(error: unknown): HttpError {
         error: {
           status: code,
           code: status[details.code] ?? "UNKNOWN",
-          message: code === 500 ? "internal error" : asQueried(details.message),
+          message: code === 500 ? "internal error" : (details.reason ? undefined : TRANSPORT_MESSAGES[details.code]) ?? asQueried(details.message),
           // A refusal of another kind may name its field too (FAILED_PRECONDITION's `field` in its metadata).
           ...fieldOf(details.fieldViolations[0]?.field ?? details.metadata.field),
           ...(details.reason ? { reason: details.reason } : {}),
