@@ -940,6 +940,13 @@ describe("the gateway's main", () => {
       expect(signedIn.status).toBe(200);
       // As under npm start: spans recorded with no exporter, so every answer names a real trace (the bundle's HTTP instrumentation works).
       expect(signedIn.headers.get("x-trace-id")).toMatch(/^[0-9a-f]{32}$/);
+      // A caller's own trace context is not taken (it would choose its trace id, and join another flow's): the request starts its own.
+      const chosen = "f1657d1a12c07dd22bb24f90ede81da9";
+      const traced = await fetch(`${service.address}/api/login`, {
+        method: "POST", headers: { "content-type": "application/json", traceparent: `00-${chosen}-00f067aa0ba902b7-01` }, body: JSON.stringify({ username: "viewer", password: "viewer" }),
+      });
+      expect(traced.headers.get("x-trace-id")).toMatch(/^[0-9a-f]{32}$/);
+      expect(traced.headers.get("x-trace-id")).not.toBe(chosen);
       expect((await signIn("admin", "admin")).status).toBe(200);
     } finally {
       await stopProcesses([service]);

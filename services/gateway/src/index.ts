@@ -16,7 +16,7 @@ import { PostgresAuditStore } from "./data/audit-store.js";
 import { loginAttemptStore } from "./data/login-attempts.js";
 import { migrations } from "./data/migrations/index.js";
 import { isRole, UserDirectory, type User } from "./domain/access.js";
-import { methodsByPath, notFound, readJsonBody } from "./transport/framework.js";
+import { dropIncomingTraceContext, methodsByPath, notFound, readJsonBody } from "./transport/framework.js";
 import { clientErrorAnswer, toHttpError } from "./transport/http-errors.js";
 import { CONSOLE_TOKEN, DEFAULT_LOGIN_LIMITS, registerLogin, type LoginLimits } from "./transport/login.js";
 import { registerReceiptRoutes } from "./transport/receipt-routes.js";
@@ -43,6 +43,12 @@ export interface GatewayOptions {
    * `X-Forwarded-For` (sign-in limits, the audit log); from any other peer the header is ignored. Empty: none.
    */
   trustedProxies?: string[];
+  /**
+   * Take W3C trace context (`traceparent`, `tracestate`, `baggage`) from incoming requests, as from a tracing ingress in front.
+   * Unset: every request starts its own trace, since a caller on the open network would otherwise choose its trace id and join
+   * another flow's (search and receipts find by trace id).
+   */
+  trustTraceContext?: boolean;
   /** How long a request's headers and body may take to arrive (default 30 s); then 408 and the connection closes. */
   requestTimeoutMs?: number;
   /** Lifetime of the tokens `/api/login` issues (every token must carry `exp`). */
@@ -168,6 +174,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       } else socket.destroy(error);
     },
   });
+  if (!options.trustTraceContext) dropIncomingTraceContext(app.server);
   // The API takes JSON bodies only: a text/plain body is 415, not a string every field of which reads as missing.
   app.removeContentTypeParser("text/plain");
   app.addContentTypeParser("application/json", { parseAs: "buffer" }, readJsonBody);

@@ -28,6 +28,7 @@ await runService(
     GATEWAY_MAX_TOKEN_HOURS: env.positiveInt(DEFAULT_MAX_TOKEN_HOURS),
     GATEWAY_CORS_ORIGINS: z.string().default(""),
     GATEWAY_TRUSTED_PROXIES: env.networks(),
+    GATEWAY_TRUST_TRACE_CONTEXT: z.enum(["true", "false"]).default("false"),
     GATEWAY_STATIC_DIR: z.string().optional(),
     ENTITLEMENTS_ADDRESS: env.address().default("127.0.0.1:50051"),
     PRICING_ADDRESS: env.address().default("127.0.0.1:50052"),
@@ -53,6 +54,7 @@ await runService(
       maxTokenHours: config.GATEWAY_MAX_TOKEN_HOURS,
       corsOrigins: commaList(config.GATEWAY_CORS_ORIGINS),
       trustedProxies: config.GATEWAY_TRUSTED_PROXIES,
+      trustTraceContext: config.GATEWAY_TRUST_TRACE_CONTEXT === "true",
       ...(config.GATEWAY_STATIC_DIR ? { staticDir: config.GATEWAY_STATIC_DIR } : {}),
       addresses: {
         entitlements: config.ENTITLEMENTS_ADDRESS,

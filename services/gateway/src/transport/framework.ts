@@ -1,3 +1,4 @@
+import type { IncomingMessage, Server } from "node:http";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import FindMyWay, { type HTTPMethod } from "find-my-way";
 import { visit, type JSONVisitor } from "jsonc-parser";
@@ -128,4 +129,20 @@ export function notFound(allowedOf: (path: string) => HTTPMethod[]) {
     }
     return reply.status(404).send({ error: { status: 404, code: "NOT_FOUND", reason: "ROUTE_NOT_FOUND", message: `no such route: ${request.method} ${path}` } });
   };
+}
+
+/** The W3C trace context headers (the trace, vendors' state, baggage). */
+const TRACE_CONTEXT_HEADERS = ["traceparent", "tracestate", "baggage"];
+
+/**
+ * Removes trace context from each request before the HTTP instrumentation
+ * reads it (it does so in the server's `request` event), so every request
+ * starts its own trace. Calls to the services still carry the gateway's.
+ */
+export function dropIncomingTraceContext(server: Server): void {
+  const emit = server.emit;
+  server.emit = function (this: Server, event: string | symbol, ...args: unknown[]): boolean {
+    if (event === "request") for (const name of TRACE_CONTEXT_HEADERS) delete (args[0] as IncomingMessage).headers[name];
+    return Reflect.apply(emit, this, [event, ...args]) as boolean;
+  } as Server["emit"];
 }
