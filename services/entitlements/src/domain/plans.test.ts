@@ -43,6 +43,11 @@ describe("publishing a plan", () => {
     expect(await refusedField({ drawdownOrder: ["POOL_KIND_BONUS", "POOL_KIND_ADD_ON", "POOL_KIND_BONUS"] })).toBe("plan.drawdown_order[2]");
   });
 
+  it("refuses a second allotment of a unit (the ledger adds them up into one pool, which could pass the largest amount)", async () => {
+    const twice = [{ unit: "UNIT_CREDITS", amountMicros: 10n ** 15n }, { unit: "UNIT_TOOL_RUNS", amountMicros: 5n }, { unit: "UNIT_CREDITS", amountMicros: 10n ** 15n }];
+    expect(await refusedField({ allotments: twice })).toBe("plan.allotments[2].unit");
+  });
+
   it("publishes limits of zero, the largest add-on price and prompts at 0 (the default) or a percent", async () => {
     const { plans, published } = publisher();
     await plans.publish("team", valid, {}, "admin", "launch");

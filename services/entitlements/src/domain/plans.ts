@@ -6,6 +6,7 @@ import { kindsWithinUnits, limitsNotNegative, validateId, type LimitRow } from "
 
 /** The parts of a plan the rules check; the whole plan is kept as a document. */
 export interface PlanRules {
+  /** A unit's credits each cycle: at most one per unit. */
   allotments: { unit: string; amountMicros: bigint }[];
   /** Credits a new account is given once, at most one per unit. */
   signupGrants: { unit: string; amountMicros: bigint }[];
@@ -48,6 +49,10 @@ export class Plans {
     rules.allotments.forEach((a, index) => {
       if (a.unit === "UNIT_UNSPECIFIED") throw new InvalidArgumentError(`plan.allotments[${index}].unit`, "is required");
       if (a.amountMicros < 0n) throw new InvalidArgumentError(`plan.allotments[${index}].amount_micros`, "must not be negative");
+      // A unit's cycle allotment is one pool (the ledger adds a unit's allotments up): two would be one, past the largest amount.
+      if (rules.allotments.findIndex((other) => other.unit === a.unit) < index) {
+        throw new InvalidArgumentError(`plan.allotments[${index}].unit`, `has an allotment already: ${a.unit}'s monthly credits are one allotment, its buckets saying what it pays for`);
+      }
     });
     rules.signupGrants.forEach((g, index) => {
       if (g.unit === "UNIT_UNSPECIFIED") throw new InvalidArgumentError(`plan.signup_grants[${index}].unit`, "is required");

@@ -521,7 +521,11 @@ export interface Plan {
   name: string;
   /** Bound: at most 256 characters. */
   tier: string;
-  /** Bound: at most 100 items. */
+  /**
+   * A unit's credits each cycle: at most one allotment per unit (the ledger
+   * adds a unit's allotments into one pool).
+   * Bound: at most 100 items.
+   */
   allotments: Allotment[];
   /** Bound: at most 100 items. */
   signupGrants: SignupGrant[];
