@@ -36,6 +36,17 @@ describe("entries as CSV", () => {
     expect(row).toMatchObject({ entry_id: "42", occurred_at: "2026-11-30T18:00:00.000Z", kind: "charge", amount: "-5", amount_micros: "-5000000", on_behalf_of: "'=cmd", attribution: "agent_id=agent-1; model=gpt-4o", reverses_entry_id: "" });
   });
 
+  it("writes attribution pairs that no value can imitate: %, ; and = inside a key or value are percent-encoded", () => {
+    const entry = {
+      id: "43", created_at: null, occurred_at: null, account_id: "acme", kind: "charge", unit: "credits", bucket: "ai", amount_micros: "-1", uncollected_micros: "0",
+      hold_id: "", reason: "", actor: "meter", on_behalf_of: "", attribution: { user_id: "mallory; workspace_id=ws-victim", agent_id: "100%" },
+      rate_table_id: "", rate_table_version: "", trace_id: "", lines: [], reverses_entry_id: null, reversed_by_entry_id: null,
+    } as unknown as ReturnType<typeof entryView>;
+    const header = ENTRY_CSV_HEADER.trimEnd().split(",");
+    const row = Object.fromEntries(header.map((name, i) => [name, entryCsvLine(entry).trimEnd().split(",")[i]]));
+    expect(row.attribution).toBe("user_id=mallory%3B workspace_id%3Dws-victim; agent_id=100%25");
+  });
+
   it("ends an export cut at its limit with a line saying so, in the header's shape", () => {
     // The reason holds a comma, so it is quoted: count the fields outside quotes.
     const fields = ENTRY_CSV_TRUNCATED.trimEnd().replace(/"[^"]*"/g, "Q").split(",");

@@ -22,12 +22,19 @@ const COLUMNS: readonly [string, (e: EntryView) => string][] = [
   ["reason", (e) => e.reason],
   ["actor", (e) => e.actor],
   ["on_behalf_of", (e) => e.on_behalf_of],
-  ["attribution", (e) => Object.entries(e.attribution).map(([key, value]) => `${key}=${value}`).join("; ")],
+  ["attribution", (e) => Object.entries(e.attribution).map(([key, value]) => `${pairText(key)}=${pairText(value)}`).join("; ")],
   ["rate_table_id", (e) => e.rate_table_id],
   ["rate_table_version", (e) => e.rate_table_version],
   ["reverses_entry_id", (e) => e.reverses_entry_id ?? ""],
   ["trace_id", (e) => e.trace_id],
 ];
+/**
+ * A key or value of the attribution column, with the characters that write
+ * its `key=value; …` shape percent-encoded (`%`, `;`, `=`), so a value such
+ * as `mallory; workspace_id=ws-victim` cannot read as another dimension.
+ */
+const pairText = (text: string): string => text.replace(/[%;=]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
 /** Columns whose text comes from people (reasons, names): guarded against spreadsheet formulas. */
 const TEXT = new Set(["reason", "actor", "on_behalf_of", "attribution", "hold_id", "account_id", "rate_table_id"]);
 
