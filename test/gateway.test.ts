@@ -220,9 +220,13 @@ describe("console gateway", () => {
     const operator = await login("otto", "operator-pass");
     const budget = (fields: Record<string, unknown>) =>
       api("/api/accounts/acme/budgets", { method: "POST", token: operator, body: { unit: "credits", scope: "agent", scope_id: "shape-bot", limit: "40", mode: "soft", reason: "cap the bot", ...fields } });
-    for (const thresholds of [[80.5], ["x"], [1e10], "80", { 0: 80 }]) {
+    for (const thresholds of ["80", { 0: 80 }]) {
       expect(await budget({ threshold_percents: thresholds })).toMatchObject({ status: 400, body: { error: { field: "threshold_percents" } } });
     }
+    // An item is named: not a whole number, or past any percent (it was "must be a list of whole numbers" for 1e10, which is one).
+    expect(await budget({ threshold_percents: [50, 80.5] })).toMatchObject({ status: 400, body: { error: { field: "threshold_percents[1]", message: "threshold_percents[1]: must be a whole number" } } });
+    expect(await budget({ threshold_percents: ["x"] })).toMatchObject({ status: 400, body: { error: { field: "threshold_percents[0]" } } });
+    expect(await budget({ threshold_percents: [1e10] })).toMatchObject({ status: 400, body: { error: { field: "threshold_percents[0]", message: expect.stringContaining("out of range") } } });
     expect(await budget({ threshold_percents: [5000] })).toMatchObject({ status: 400, body: { error: { field: "threshold_percents[0]" } } });
     expect(await budget({ per_cycle: "yes" })).toMatchObject({ status: 400, body: { error: { field: "per_cycle" } } });
     expect((await api("/api/accounts/acme", { token: operator })).body.balance.budgets.map((b: { scope_id: string }) => b.scope_id)).not.toContain("shape-bot");
@@ -576,6 +580,8 @@ describe("gateway hardening", () => {
     const staticDir = mkdtempSync(join(tmpdir(), "tollgate-static-"));
     writeFileSync(join(staticDir, "index.html"), "<!doctype html><title>console</title>");
     writeFileSync(join(staticDir, ".env"), "GATEWAY_SECRET=do-not-serve");
+    mkdirSync(join(staticDir, "assets"));
+    writeFileSync(join(staticDir, "assets", "index-3f2a9c.js"), "console.log(1)");
     hardened = await startGateway({
       databaseUrl: db.url,
       port: 0,
@@ -704,6 +710,9 @@ describe("gateway hardening", () => {
 
       const page = await fetch(`${hardened.url}/`);
       expect(page.status).toBe(200);
+      // The page is asked for again each time; the assets it names, by their content's hash, are kept for good.
+      expect(page.headers.get("cache-control")).toBe("no-cache");
+      expect((await fetch(`${hardened.url}/assets/index-3f2a9c.js`)).headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
       // The console is never framed by another site, its files never sniffed, no referrer leaves it.
       expect(Object.fromEntries(["x-content-type-options", "x-frame-options", "content-security-policy", "referrer-policy"].map((h) => [h, page.headers.get(h)]))).toEqual({
         "x-content-type-options": "nosniff", "x-frame-options": "DENY", "content-security-policy": expect.stringContaining("frame-ancestors 'none'"), "referrer-policy": "no-referrer",

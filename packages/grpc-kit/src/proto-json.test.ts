@@ -54,6 +54,11 @@ describe("fromProtoJson", () => {
     expect(when({ seconds: 1 })).toEqual({ field: "table.effectiveFrom", problem: 'must be a time written as RFC 3339 text, like "2026-12-01T00:00:00Z", not an object' });
     expect(when("yesterday")).toEqual({ field: "table.effectiveFrom", problem: 'must be a time written as RFC 3339 text, like "2026-12-01T00:00:00Z", not "yesterday"' });
     expect(refusalOf("tollgate.pricing.v1.PublishRateTableRequest", { tableId: ["t"] }, "table")).toEqual({ field: "table.tableId", problem: "must be text, not a list" });
+    // A whole number past its type's range says so, rather than that it is not a whole number.
+    expect(refusalOf("tollgate.pricing.v1.Rate", { bucket: "BUCKET_AI", toolRun: { tool: "t", microsPerRun: "99999999999999999999" } }, "rate")).toEqual({
+      field: "rate.toolRun.microsPerRun",
+      problem: "must be a whole number that fits 64 bits (from -9223372036854775808 to 9223372036854775807), not 99999999999999999999",
+    });
   });
 
   it("takes a 64-bit integer as digits only: a sign other than -, spaces or hexadecimal would be read as another number", () => {

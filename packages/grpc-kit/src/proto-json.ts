@@ -129,13 +129,21 @@ function problemOf(error: unknown, field?: DescField, value?: unknown): string {
   if (value === null || reason === "map value must not be null") return "must not be null";
   const enumeration = field?.fieldKind === "enum" || (field?.fieldKind === "list" && field.listKind === "enum") ? field.enum : undefined;
   if (enumeration && !/^expected /.test(reason)) return `must be one of ${enumNames(enumeration)}, not ${reason}`;
-  const [, expected, got] = /^expected ([^\s,:]+)(?: \([^)]*\))?[,:]? (?:got )?(.*?)(?: out of range)?$/.exec(reason) ?? [];
+  const [, expected, type, got, outOfRange] = /^expected ([^\s,:]+)(?: \(([^)]*)\))?[,:]? (?:got )?(.*?)( out of range)?$/.exec(reason) ?? [];
+  if (expected && outOfRange) return `must be ${EXPECTED[expected] ?? expected} that fits ${RANGES[type ?? ""] ?? "its type"}, not ${got}`;
   if (expected) return `must be ${EXPECTED[expected] ?? expected}, not ${got}`;
   const oneof = /^oneof set multiple times by (\S+) and (\S+)$/.exec(reason);
   if (oneof) return `takes one of ${jsonFieldPath(oneof[1]!)} and ${jsonFieldPath(oneof[2]!)}, not both`;
   return reason;
 }
 
+/** The ranges of the integer types, as a refusal names them. */
+const RANGES: Record<string, string> = {
+  int64: "64 bits (from -9223372036854775808 to 9223372036854775807)",
+  uint64: "64 bits (from 0 to 18446744073709551615)",
+  int32: "32 bits (from -2147483648 to 2147483647)",
+  uint32: "32 bits (from 0 to 4294967295)",
+};
 const EXPECTED: Record<string, string> = { Array: "a list", object: "an object", string: "text", boolean: "true or false", bigint: "a whole number", number: "a number", Object: "an object" };
 /**
  * A field path as the contract names it (`rates[0].model_reply.micros_per_reply`) as proto3 JSON writes it

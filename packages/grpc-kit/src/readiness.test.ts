@@ -19,6 +19,7 @@ it("answers /healthz while the process serves, and /readyz from the gRPC server'
   // Before the service says what ready means, it is not.
   expect(await probe("/readyz")).toEqual({ status: 503, body: "not ready\n" });
   expect(await probe("/healthz")).toEqual({ status: 200, body: "ok\n" });
+  expect((await fetch(metrics.url.replace("/metrics", "/healthz"), { method: "HEAD" })).status).toBe(200);
 
   server = await startGrpcServer({ services: [], port: 0, auth: { disabled: true }, reflection: false });
   metrics.setReadiness(server.serving);

@@ -55,7 +55,8 @@ export async function startMetrics(options: MetricsOptions): Promise<ServiceMetr
   });
   let ready = () => false;
   const server: Server = createServer((request, response) => {
-    const path = request.method === "GET" ? request.url?.split("?")[0] : undefined;
+    // HEAD as GET (Node sends no body for it): some load balancers probe with HEAD.
+    const path = request.method === "GET" || request.method === "HEAD" ? request.url?.split("?")[0] : undefined;
     if (path === "/metrics") prometheus.getMetricsRequestHandler(request, response);
     else if (path === "/healthz") response.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
     else if (path === "/readyz") {

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { existsSync } from "node:fs";
+import { relative, sep } from "node:path";
 import cors from "@fastify/cors";
 import rateLimit from "@fastify/rate-limit";
 import fastifyStatic from "@fastify/static";
@@ -259,8 +260,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   registerRoutes(app, clients, audit, calls);
   registerReceiptRoutes(app, clients);
 
-  if (options.staticDir && existsSync(options.staticDir)) {
-    await app.register(fastifyStatic, { root: options.staticDir, index: ["index.html"], dotfiles: "ignore" });
+  const staticDir = options.staticDir;
+  if (staticDir && existsSync(staticDir)) {
+    await app.register(fastifyStatic, {
+      root: staticDir,
+      index: ["index.html"],
+      dotfiles: "ignore",
+      // The build names each asset by its content's hash, so a browser keeps it for good; the page naming them is asked again each time.
+      setHeaders: (reply, path) => {
+        reply.header("cache-control", relative(staticDir, path).startsWith(`assets${sep}`) ? "public, max-age=31536000, immutable" : "no-cache");
+      },
+    });
   }
 
   const address = await app.listen({ port: options.port, host: options.host ?? "127.0.0.1" });

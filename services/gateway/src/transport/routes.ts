@@ -216,9 +216,11 @@ const usageUnitOf = (value: unknown): commonV1.Unit => (value === undefined || v
 /** An optional list of whole numbers (the ledger checks their range; here only that each is one and fits its int32 field). */
 function wholeNumbers(value: unknown, field: string): number[] {
   if (value === undefined || value === null) return [];
-  if (!Array.isArray(value) || !value.every((v) => Number.isInteger(v) && Math.abs(v as number) < 2 ** 31)) {
-    throw new InvalidArgumentError(field, "must be a list of whole numbers");
-  }
+  if (!Array.isArray(value)) throw new InvalidArgumentError(field, "must be a list of whole numbers");
+  value.forEach((v, index) => {
+    if (!Number.isInteger(v)) throw new InvalidArgumentError(`${field}[${index}]`, "must be a whole number");
+    if (Math.abs(v as number) >= 2 ** 31) throw new InvalidArgumentError(`${field}[${index}]`, `is out of range (a percent is from 1 to 100)`);
+  });
   return value as number[];
 }
 
