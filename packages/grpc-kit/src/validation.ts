@@ -80,9 +80,10 @@ const DIGITS_PATTERN = /^\d{1,19}$/;
  * (https://html.spec.whatwg.org/#valid-e-mail-address), widened to letters,
  * marks and digits of any script for internationalized addresses. No display
  * name, group, comment, quoting, space or control character, which a mail
- * library would read as another address or strip.
+ * library would read as another address or strip; the part before `@` at most
+ * 64 characters, as SMTP carries it (RFC 5321 §4.5.3.1.1).
  */
-const EMAIL_PATTERN = /^[\p{L}\p{M}\p{Nd}.!#$%&'*+/=?^_`{|}~-]+@[\p{L}\p{Nd}][\p{L}\p{M}\p{Nd}]*(?:-+[\p{L}\p{M}\p{Nd}]+)*(?:\.[\p{L}\p{Nd}][\p{L}\p{M}\p{Nd}]*(?:-+[\p{L}\p{M}\p{Nd}]+)*)*$/u;
+const EMAIL_PATTERN = /^(?=[^@]{1,64}@)[\p{L}\p{M}\p{Nd}.!#$%&'*+/=?^_`{|}~-]+@[\p{L}\p{Nd}][\p{L}\p{M}\p{Nd}]*(?:-+[\p{L}\p{M}\p{Nd}]+)*(?:\.[\p{L}\p{Nd}][\p{L}\p{M}\p{Nd}]*(?:-+[\p{L}\p{M}\p{Nd}]+)*)*$/u;
 /** An absolute http(s) URL: a host (no user name or password: no `@` before the path), then any path, query or fragment, and no space or control character anywhere. */
 const HTTP_URL_PATTERN = /^https?:\/\/[^\s\p{Cc}/?#@]+(?:[/?#][^\s\p{Cc}]*)?$/u;
 /**

@@ -242,16 +242,20 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if ((request.routeOptions.url ?? "").startsWith("/api/")) checkRoute(request);
   });
 
+  const answerNotFound = notFound(allowedMethods);
   app.setErrorHandler(async (error, request, reply) => {
+    // The console's files refuse a path that leaves their directory (`/x/../index.html`, `/api/./me`) with a bare 403: it is
+    // no file there, and said so in the API's shape.
+    if ((error as { statusCode?: number }).statusCode === 403 && !(error instanceof PermissionDeniedError)) return answerNotFound(request, reply);
     const http = toHttpError(error);
     if (http.status === 500) log().error({ err: error, trace_id: currentTraceId(), method: request.method, route: request.routeOptions.url ?? request.url }, "internal error");
-    // Refusals of who asked (sign-in, role), not the static files' own (a path outside the console is 403 too, and no one's refusal).
+    // Refusals of who asked (sign-in, role).
     if (error instanceof UnauthenticatedError || error instanceof PermissionDeniedError) await recordRefusal(calls, request, http.status);
     return reply.status(http.status).headers(http.headers ?? {}).send(http.body);
   });
 
   // An unknown path, or a method its path does not take, answers in the same error shape as every other refusal.
-  app.setNotFoundHandler(notFound(allowedMethods));
+  app.setNotFoundHandler(answerNotFound);
 
   // Sign-in limits count in the database, shared by every gateway process.
   await app.register(rateLimit, { global: false, store: loginAttemptStore(() => orm.em.getContext()) });
