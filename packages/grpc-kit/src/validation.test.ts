@@ -55,3 +55,9 @@ it("refuses undeclared enum values, too many items and out-of-range timestamps",
   const late = pricingV1.PublishRateTableRequest.fromPartial({ tableId: "t", effectiveFrom: new Date("2200-01-01T00:00:00Z") });
   expect(refusalOf("tollgate.pricing.v1.PublishRateTableRequest", late)).toMatchObject({ field: "effective_from" });
 });
+
+it("counts a text's bound in characters as a person counts them: an emoji is one, not two", () => {
+  const model = (name: string) => charge({ kind: { $case: "modelReply", modelReply: { model: name, replies: "1" } } });
+  expect(refusalOf("tollgate.ledger.v1.ChargeRequest", model("🤖".repeat(256)))).toBeUndefined();
+  expect(refusalOf("tollgate.ledger.v1.ChargeRequest", model("🤖".repeat(257)))).toMatchObject({ field: "usage.model_reply.model", problem: expect.stringContaining("at most 256 characters") });
+});

@@ -104,6 +104,18 @@ const PATTERNS = {
   prose: [PROSE_PATTERN, "must not contain control characters other than tabs and line breaks, or bidirectional embedding, override or isolate characters (U+202A–U+202E, U+2066–U+2069)"],
   name: [NAME_PATTERN, "must not contain control characters or bidirectional embedding, override or isolate characters (U+202A–U+202E, U+2066–U+2069)"],
 } as const;
+/**
+ * A text's length in characters (code points), as a person counts them: an
+ * emoji is one, where JavaScript's `length` counts two. Counted only when
+ * `length` is over a bound it could matter to (it never undercounts).
+ */
+export function characters(text: string, over = 0): number {
+  if (text.length <= over) return text.length;
+  let count = 0;
+  for (const _ of text) count++;
+  return count;
+}
+
 export const INTEGER_SCALARS: ReadonlySet<ScalarType> = new Set([
   ScalarType.INT32, ScalarType.INT64, ScalarType.UINT32, ScalarType.UINT64, ScalarType.SINT32, ScalarType.SINT64,
   ScalarType.FIXED32, ScalarType.FIXED64, ScalarType.SFIXED32, ScalarType.SFIXED64,
@@ -261,8 +273,8 @@ function scalarCheck(scalar: ScalarType | undefined, rule: FieldRule): Check {
     const [pattern, malformed] = rule.format ? PATTERNS[rule.format] : [undefined, ""];
     return (value) => {
       const text = value as string;
-      if (text.length > maxLength) throw new FieldRefusal(`must be at most ${maxLength} characters`);
-      if (rule.minLength !== undefined && text.length < rule.minLength) throw new FieldRefusal(rule.minLength === 1 ? "must not be empty" : `must be at least ${rule.minLength} characters`);
+      if (characters(text, maxLength) > maxLength) throw new FieldRefusal(`must be at most ${maxLength} characters`);
+      if (rule.minLength !== undefined && characters(text) < rule.minLength) throw new FieldRefusal(rule.minLength === 1 ? "must not be empty" : `must be at least ${rule.minLength} characters`);
       if (text.includes("\0")) throw new FieldRefusal("must not contain NUL characters");
       if (text && pattern && !pattern.test(text)) throw new FieldRefusal(malformed);
     };

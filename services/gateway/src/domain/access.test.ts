@@ -8,6 +8,9 @@ describe("requireReason", () => {
     expect(requireReason("退款了")).toBe("退款了");
     // A short word whose vowels are combining marks counts them (two letters and a vowel sign).
     expect(requireReason("ठीक")).toBe("ठीक");
+    // Its bound counts characters as a person does: a thousand emoji fit in 1024.
+    expect(requireReason("🙂".repeat(1000))).toBe("🙂".repeat(1000));
+    expect(() => requireReason("🙂".repeat(1025))).toThrow("must be at most 1024 characters");
   });
 
   it("counts only what a reader sees toward the three characters", () => {

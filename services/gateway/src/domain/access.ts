@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { InvalidArgumentError, PermissionDeniedError } from "@tollgate/errors";
-import { BIDI_CONTROLS } from "@tollgate/grpc-kit";
+import { BIDI_CONTROLS, characters } from "@tollgate/grpc-kit";
 
 export type Role = "viewer" | "operator" | "admin";
 const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
@@ -38,7 +38,7 @@ export function requireReason(reason: unknown): string {
   if (typeof reason !== "string" || seen.length < 3 || !/\P{M}/u.test(seen)) throw new InvalidArgumentError("reason", "say why, in a few words");
   const text = reason.trim();
   // The services' bound; checked here too because some actions (a banner's dismissal) send no reason to a service.
-  if (text.length > MAX_REASON_LENGTH) throw new InvalidArgumentError("reason", `must be at most ${MAX_REASON_LENGTH} characters`);
+  if (characters(text, MAX_REASON_LENGTH) > MAX_REASON_LENGTH) throw new InvalidArgumentError("reason", `must be at most ${MAX_REASON_LENGTH} characters`);
   if (CONTROL.test(text)) throw new InvalidArgumentError("reason", "must not contain control characters (line breaks and tabs are fine)");
   if (BIDI_CONTROLS.test(text)) throw new InvalidArgumentError("reason", "must not contain bidirectional embedding, override or isolate characters");
   return text;

@@ -3,7 +3,7 @@ import { Readable } from "node:stream";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { status } from "@grpc/grpc-js";
 import { AlreadyExistsError, FailedPreconditionError, IdempotencyKeyReusedError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
-import { call, DEFAULT_MAX_LENGTH, errorDetails, fromProtoJson, jsonFieldPath, MAX_PAGE_SIZE, page as paged, pageSize, renameField, withoutCredentials } from "@tollgate/grpc-kit";
+import { call, characters, DEFAULT_MAX_LENGTH, errorDetails, fromProtoJson, jsonFieldPath, MAX_PAGE_SIZE, page as paged, pageSize, renameField, withoutCredentials } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, notificationsV1, pricingV1 } from "@tollgate/proto";
 import { currentTraceId, log } from "@tollgate/telemetry";
 import { MAX_KEY_LENGTH, type CallAuditLog } from "@tollgate/db";
@@ -178,7 +178,7 @@ export function page(query: Query) {
 
 /** A search box's text (`q`), as long as the services take (named `q` here, not the services' `query`). */
 function searchText(q: string): string {
-  if (q.length > DEFAULT_MAX_LENGTH) throw new InvalidArgumentError("q", `must be at most ${DEFAULT_MAX_LENGTH} characters`);
+  if (characters(q, DEFAULT_MAX_LENGTH) > DEFAULT_MAX_LENGTH) throw new InvalidArgumentError("q", `must be at most ${DEFAULT_MAX_LENGTH} characters`);
   return q;
 }
 
