@@ -393,9 +393,11 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     };
   };
 
-  /** ListEntries, its refusal of an attribution filter named as the query names it (`attribution[team]` is `attr.team`). */
+  /** ListEntries, its refusal of an attribution filter named as the query names it (`attribution[team]` is `attr.team`, all of them `attr.*`). */
   const listEntries = (request: ledgerV1.ListEntriesRequest) =>
     asBody(call(ledger, ledger.listEntries, request), (field) => {
+      // Too many filters at once: the query's are all `attr.*`.
+      if (field === "attribution") return "attr.*";
       // The ledger writes `attribution[team]`, its request checks `attribution["team"]`.
       const key = /^attribution\[(.*)\]$/.exec(field)?.[1];
       return key === undefined ? undefined : `attr.${/^".*"$/.test(key) ? (JSON.parse(key) as string) : key}`;
