@@ -79,6 +79,8 @@ it("exposes the ledger's decisions, RPC latencies, group commit, open holds and 
   // Open holds: the first was charged (final), the other two still reserve 10 credits each.
   expect(value(samples, "tollgate_ledger_holds_open", { tollgate_unit: "credits" })).toBe(ALLOWED - 1);
   expect(value(samples, "tollgate_ledger_holds_open_amount", { tollgate_unit: "credits" })).toBe((ALLOWED - 1) * 10 * CREDIT);
+  // A unit with no open hold reads 0 rather than vanishing.
+  expect(value(samples, "tollgate_ledger_holds_open", { tollgate_unit: "usd" })).toBe(0);
 
   // Pool use: the test platform gives each service 4 connections.
   expect(value(samples, "db_client_connection_max", { db_client_connection_pool_name: "ledger" })).toBe(4);
