@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { InvalidArgumentError } from "@tollgate/errors";
 import type { Account } from "../data/account.entity.js";
 import type { EntitlementsStore } from "../data/entitlements-store.js";
-import { Accounts } from "./accounts.js";
+import { Accounts, kindsWithinUnits } from "./accounts.js";
 
 /** One account held in memory: updates apply the changes the rules return, as the store does under its lock. */
 function accountsWith(account: Partial<Account>) {
@@ -40,5 +40,17 @@ describe("spend caps", () => {
     await expect(setCap(accounts, 1n)).rejects.toBeInstanceOf(InvalidArgumentError);
     await setCap(accounts, 0n);
     expect(held().spendCapMicros).toBe("0");
+  });
+});
+
+describe("a kind of work's negative limit", () => {
+  it("may not exceed its unit's, said in whole units as a person typed them", () => {
+    const rows = [
+      { unit: "UNIT_CREDITS", lowCreditLimitMicros: 0n, negativeLimitMicros: 5_000_000n },
+      { unit: "UNIT_CREDITS", workKind: "guardrail", lowCreditLimitMicros: 0n, negativeLimitMicros: 50_000_000n },
+    ];
+    expect(() => kindsWithinUnits(rows, "plan.limits")).toThrow(
+      "the guardrail negative limit (50 credits) may not exceed the credits negative limit (5 credits), which bounds every charge",
+    );
   });
 });

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
+import { formatAmount, type Unit } from "@tollgate/rating";
 import type { Account } from "../data/account.entity.js";
 import type { EntitlementsStore } from "../data/entitlements-store.js";
 
@@ -49,6 +50,9 @@ export function limitsNotNegative(row: LimitRow, field: string): void {
   if (row.lowCreditLimitMicros < 0n) throw new InvalidArgumentError(`${field}.low_credit_limit_micros`, "must not be negative");
 }
 
+/** A unit as limit rows name it, from the contract's `UNIT_CREDITS` or the console's `credits`. */
+const unitOf = (unit: string): Unit => unit.replace(/^UNIT_/, "").toLowerCase() as Unit;
+
 /**
  * A unit's negative limit bounds what any charge collects, so a kind's may
  * not exceed it: the kind's work stops first. Checked over the rows as they
@@ -67,7 +71,7 @@ export function kindsWithinUnits(
       const index = indexOf(row, at);
       throw new InvalidArgumentError(
         index >= 0 ? `${field}[${index}].negative_limit_micros` : field,
-        `the ${row.workKind} negative limit (${row.negativeLimitMicros}) may not exceed the ${row.unit} negative limit (${unitLimit}), which bounds every charge`,
+        `the ${row.workKind} negative limit (${formatAmount(row.negativeLimitMicros, unitOf(row.unit))}) may not exceed the ${unitOf(row.unit)} negative limit (${formatAmount(unitLimit, unitOf(row.unit))}), which bounds every charge`,
       );
     }
   });

@@ -1,4 +1,4 @@
-import type { Unit } from "@tollgate/rating";
+import { formatAmount, type Unit } from "@tollgate/rating";
 
 export type DenialReason =
   | "INSUFFICIENT_CREDITS"
@@ -8,16 +8,6 @@ export type DenialReason =
   | "BELOW_LOW_CREDIT_LIMIT"
   | "ACCOUNT_SUSPENDED"
   | "BUDGET_EXCEEDED";
-
-const UNIT_NAMES: Record<Unit, string> = { credits: "credits", tool_runs: "tool runs", usd: "USD" };
-
-/** Micro-units in words, without trailing zeros: 1_500_000 credits → "1.5 credits". */
-export function formatAmount(micros: bigint, unit: Unit): string {
-  const sign = micros < 0n ? "-" : "";
-  const abs = micros < 0n ? -micros : micros;
-  const fraction = (abs % 1_000_000n).toString().padStart(6, "0").replace(/0+$/, "");
-  return `${sign}${abs / 1_000_000n}${fraction ? `.${fraction}` : ""} ${UNIT_NAMES[unit]}`;
-}
 
 /** What a balance denial is about: the amount needed, what is available, the limit that applies, in one unit. */
 export interface BalanceShortfall {

@@ -52,9 +52,8 @@
  * `proceed` counts an auto reload the charge triggered; sweeps and metering
  * ticks return expired holds and close expired pools like any other write.
  */
-import type { Unit } from "@tollgate/rating";
 import { unitTotals, livePools, pastExpiry } from "./balance.js";
-import { formatAmount } from "./denial.js";
+import { formatAmount, type Unit } from "@tollgate/rating";
 import {
   invalid, notFound, precondition,
   type AdjustCommand, type AnswerOf, type AuthorizeAnswer, type AuthorizeCommand, type BudgetAnswer, type ChargeAnswer, type ChargeCommand, type Command,

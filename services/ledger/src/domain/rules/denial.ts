@@ -1,6 +1,5 @@
 import type { DenialReason, Eligibility } from "../commands.js";
-import type { Unit } from "@tollgate/rating";
-import { formatAmount } from "../denial.js";
+import { formatAmount, type Unit } from "@tollgate/rating";
 import type { AccountState, Budget } from "../state.js";
 
 /**
