@@ -2,10 +2,15 @@ import type { Unit } from "./types.js";
 
 const UNIT_NAMES: Record<Unit, string> = { credits: "credits", tool_runs: "tool runs", usd: "USD" };
 
-/** Micro-units in words, without trailing zeros: 1_500_000 credits → "1.5 credits". */
+/** Integer micro-units as a decimal number of whole units, exactly, without trailing zeros ("-5.25", "0.000001", "2000"). */
+export function formatMicros(micros: bigint | string): string {
+  const value = BigInt(micros);
+  const magnitude = value < 0n ? -value : value;
+  const fraction = (magnitude % 1_000_000n).toString().padStart(6, "0").replace(/0+$/, "");
+  return `${value < 0n ? "-" : ""}${magnitude / 1_000_000n}${fraction ? `.${fraction}` : ""}`;
+}
+
+/** Micro-units in words: 1_500_000 credits → "1.5 credits". */
 export function formatAmount(micros: bigint, unit: Unit): string {
-  const sign = micros < 0n ? "-" : "";
-  const abs = micros < 0n ? -micros : micros;
-  const fraction = (abs % 1_000_000n).toString().padStart(6, "0").replace(/0+$/, "");
-  return `${sign}${abs / 1_000_000n}${fraction ? `.${fraction}` : ""} ${UNIT_NAMES[unit]}`;
+  return `${formatMicros(micros)} ${UNIT_NAMES[unit]}`;
 }

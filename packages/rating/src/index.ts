@@ -1,4 +1,4 @@
 export * from "./types.js";
 export { MAX_PRICED_MICROS, withinPriceRange, quote, quoteProviderCost, quoteUsage, roundHalfUp, totalMicros, versionInEffect } from "./quote.js";
 export * from "./codec.js";
-export { formatAmount } from "./amounts.js";
+export { formatAmount, formatMicros } from "./amounts.js";

@@ -34,12 +34,3 @@ export function parseAmount(text: unknown, field: string, options: { signed?: bo
   if (minus && micros !== 0n && !options.signed) throw new InvalidArgumentError(field, options.zero ? "must be zero or more" : "must be positive");
   return minus ? -micros : micros;
 }
-
-/** Integer micro-units as a human amount in whole units, exactly ("-5.25", "0.000001", "2000"). */
-export function formatMicros(micros: string | bigint): string {
-  const value = BigInt(micros);
-  const magnitude = value < 0n ? -value : value;
-  const whole = magnitude / MICROS_PER_UNIT;
-  const fraction = (magnitude % MICROS_PER_UNIT).toString().padStart(6, "0").replace(/0+$/, "");
-  return `${value < 0n ? "-" : ""}${whole}${fraction ? `.${fraction}` : ""}`;
-}

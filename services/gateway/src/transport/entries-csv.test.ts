@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatMicros } from "../domain/amount.js";
+import { formatMicros } from "@tollgate/rating";
 import { csvField, ENTRY_CSV_HEADER, ENTRY_CSV_TRUNCATED, entryCsvLine, MAX_EXPORT_ROWS } from "./entries-csv.js";
 import type { entryView } from "./views.js";
 

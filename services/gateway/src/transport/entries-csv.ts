@@ -1,4 +1,4 @@
-import { formatMicros } from "../domain/amount.js";
+import { formatMicros } from "@tollgate/rating";
 import type { entryView } from "./views.js";
 
 type EntryView = ReturnType<typeof entryView>;

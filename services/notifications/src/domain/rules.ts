@@ -2,6 +2,7 @@
  * Notification rules: what a ledger event turns into. The thresholds are data
  * on the account's plan; the defaults are those of seed 001.
  */
+import { formatMicros } from "@tollgate/rating";
 import { deploymentAlert, stoppedAlert } from "./work-alerts.js";
 
 export type Unit = "credits" | "tool_runs" | "usd";
@@ -76,12 +77,7 @@ export interface DeliveryDraft {
 const UNIT_LABEL: Record<Unit, string> = { credits: "credits", tool_runs: "tool runs", usd: "AI spend cap" };
 
 /** Micro-units as a decimal number of units ("12.5"). */
-const micros = (value: bigint) => {
-  const sign = value < 0n ? "-" : "";
-  const abs = value < 0n ? -value : value;
-  const fraction = (abs % 1_000_000n).toString().padStart(6, "0").replace(/0+$/, "");
-  return `${sign}${abs / 1_000_000n}${fraction ? `.${fraction}` : ""}`;
-};
+const micros = formatMicros;
 /** Micro-USD as dollars and cents ("$1.50"; sub-cent amounts keep their digits). */
 const usd = (value: bigint) => {
   const [whole, fraction = ""] = micros(value).split(".");
