@@ -56,17 +56,24 @@ export function elidedUrl(value: string): string {
  * rule held them whole).
  */
 export function withoutCredentials(value: unknown): unknown {
-  if (value === null || value === undefined) return value;
-  return JSON.parse(
-    JSON.stringify(value, (key, field: unknown) =>
-      key === "secret" ? (field ? "(set)" : "") : (key === "url" || key === "recipient") && typeof field === "string" ? elidedUrl(field) : typeof field === "bigint" ? field.toString() : field,
-    ),
-  );
+  return value === null || value === undefined ? value : JSON.parse(JSON.stringify(value, credentialFree));
 }
 
-/** The request as recorded: no credential (withoutCredentials), and no NUL, which PostgreSQL text cannot hold. */
+/** withoutCredentials as a JSON.stringify replacer (bigints as their digits). */
+function credentialFree(key: string, field: unknown): unknown {
+  if (key === "secret") return field ? "(set)" : "";
+  if ((key === "url" || key === "recipient") && typeof field === "string") return elidedUrl(field);
+  return typeof field === "bigint" ? field.toString() : field;
+}
+
+/** The request as recorded, in one pass: no credential (withoutCredentials), and no NUL, which PostgreSQL text cannot hold. */
 function summary(request: unknown): unknown {
-  return JSON.parse(JSON.stringify(withoutCredentials(request ?? {}), (_key, value: unknown) => (typeof value === "string" ? storable(value) : value)));
+  return JSON.parse(
+    JSON.stringify(request ?? {}, (key, field: unknown) => {
+      const shown = credentialFree(key, field);
+      return typeof shown === "string" ? storable(shown) : shown;
+    }),
+  );
 }
 
 function accountOf(access: Access, request: Fields, response: Fields | undefined): string | undefined {

@@ -17,7 +17,7 @@ import { PostgresAuditStore } from "./data/audit-store.js";
 import { loginAttemptStore } from "./data/login-attempts.js";
 import { migrations } from "./data/migrations/index.js";
 import { isRole, UserDirectory, type User } from "./domain/access.js";
-import { dropIncomingTraceContext, methodsByPath, notFound, readJsonBody } from "./transport/framework.js";
+import { dropIncomingTraceContext, methodsByPath, notFound, readJsonBody, timesGiven } from "./transport/framework.js";
 import { clientErrorAnswer, toHttpError } from "./transport/http-errors.js";
 import { CONSOLE_TOKEN, DEFAULT_LOGIN_LIMITS, registerLogin, type LoginLimits } from "./transport/login.js";
 import { registerReceiptRoutes } from "./transport/receipt-routes.js";
@@ -216,7 +216,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const route = request.routeOptions.url ?? "";
     if (!route.startsWith("/api/") || route === "/api/login") return;
     // Node keeps the first of two Authorization headers: which one a proxy or a log read is anyone's guess, so neither counts.
-    if (request.raw.rawHeaders.filter((name, i) => i % 2 === 0 && name.toLowerCase() === "authorization").length > 1) {
+    if (timesGiven(request, "authorization") > 1) {
       throw new UnauthenticatedError("give the Authorization header once", "AUTHORIZATION_REPEATED");
     }
     const header = request.headers.authorization ?? "";

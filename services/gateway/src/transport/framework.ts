@@ -146,3 +146,7 @@ export function dropIncomingTraceContext(server: Server): void {
     return Reflect.apply(emit, this, [event, ...args]) as boolean;
   } as Server["emit"];
 }
+
+/** How many times a request gives a header: Node joins some repeated headers into one value ("a, b") and keeps the first of others, so only the raw headers tell. */
+export const timesGiven = (request: FastifyRequest, name: string): number =>
+  request.raw.rawHeaders.filter((header, i) => i % 2 === 0 && header.toLowerCase() === name).length;

@@ -12,6 +12,7 @@ import { parseAmount } from "../domain/amount.js";
 import { requireReason, requireRole, type Role, type User } from "../domain/access.js";
 import { ENTRY_CSV_HEADER, ENTRY_CSV_TRUNCATED, entryCsvLine, MAX_EXPORT_ROWS } from "./entries-csv.js";
 import { ENTRY_ID } from "./receipt-routes.js";
+import { timesGiven } from "./framework.js";
 import { accountView, balanceView, bannerView, budgetView, entryView, holdView, notificationView, planView, preferencesView, rateTableView, searchHitView, workView } from "./views.js";
 
 export interface Clients {
@@ -268,9 +269,7 @@ function auditCursor(token: string | undefined): { console: bigint | undefined; 
 /** A request's Idempotency-Key (unset or blank: none), at most the services' bound for keys (MAX_KEY_LENGTH, 128: API.md). */
 function idempotencyKeyOf(request: FastifyRequest): string | undefined {
   const header = request.headers["idempotency-key"];
-  // Node joins a repeated header into one value ("a, b"): the raw headers tell.
-  const given = request.raw.rawHeaders.filter((name, i) => i % 2 === 0 && name.toLowerCase() === "idempotency-key").length;
-  if (Array.isArray(header) || given > 1) throw new InvalidArgumentError("Idempotency-Key", "must be given once");
+  if (Array.isArray(header) || timesGiven(request, "idempotency-key") > 1) throw new InvalidArgumentError("Idempotency-Key", "must be given once");
   const key = (header ?? "").trim();
   if (key.length > MAX_KEY_LENGTH) throw new InvalidArgumentError("Idempotency-Key", `must be at most ${MAX_KEY_LENGTH} characters`);
   // Header values arrive as bytes: printable ASCII is all a key may hold that reads back the same (UTF-8 would arrive as other characters).

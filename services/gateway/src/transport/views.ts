@@ -192,8 +192,9 @@ export function notificationView(n: notificationsV1.Notification) {
     id: n.notificationId,
     account_id: n.accountId,
     channel: name(notificationsV1.channelToJSON(n.channel), "CHANNEL_"),
-    // A webhook's by its origin (elidedUrl): its path may be the credential, and every console role reads this.
-    recipient: n.channel === notificationsV1.Channel.CHANNEL_WEBHOOK ? elidedUrl(n.recipient) : n.recipient,
+    // A webhook's URL by its origin (elidedUrl, which leaves an email address as it is): its path may be the credential,
+    // and every console role reads this. The audit log shows a `recipient` by the same rule (withoutCredentials).
+    recipient: elidedUrl(n.recipient),
     rule: n.rule,
     status: name(notificationsV1.deliveryStatusToJSON(n.status), "DELIVERY_STATUS_"),
     attempts: n.attempts,
