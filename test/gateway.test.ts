@@ -289,6 +289,13 @@ describe("console gateway", () => {
     }
     // Signing in comes first: without a token it is 401, whatever the query.
     expect((await api("/api/search?q=a&q=b")).status).toBe(401);
+    // Text that is not percent-encoded UTF-8 is refused naming it, not searched for as written ("%ff"); an empty filter, not taken as none.
+    expect(await api("/api/search?q=%ff", { token: viewer })).toMatchObject({ status: 400, body: { error: { field: "q", message: "q: is not percent-encoded UTF-8" } } });
+    expect(await api("/api/accounts?q=caf%C3%A9+bar", { token: viewer }), "well-formed encoding, + as a space").toMatchObject({ status: 200 });
+    expect(await api("/api/search?%ff=1", { token: viewer })).toMatchObject({ status: 400, body: { error: { field: "query" } } });
+    expect(await api("/api/entries?account_id=acme&attr.user_id=", { token: viewer })).toMatchObject({
+      status: 400, body: { error: { field: "attr.user_id", message: expect.stringContaining("must not be empty") } },
+    });
     // A search box's text past what the services take is named as it was sent (q), not as they call it (query).
     for (const path of ["/api/accounts", "/api/search"]) {
       expect(await api(`${path}?q=${"x".repeat(257)}`, { token: viewer }), path).toMatchObject({ status: 400, body: { error: { field: "q", message: "q: must be at most 256 characters" } } });
@@ -668,6 +675,8 @@ describe("gateway hardening", () => {
       const twoTokens = await rawHttp(`GET /api/me HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer ${token}\r\nAuthorization: Bearer ${token}\r\n\r\n`);
       expect(twoTokens).toMatchObject({ status: 401, body: { error: { reason: "AUTHORIZATION_REPEATED" } } });
       expect(await grantWith("Idempotency-Key: a\r\nIdempotency-Key: b\r\n")).toMatchObject({ status: 400, body: { error: { field: "Idempotency-Key", message: "Idempotency-Key: must be given once" } } });
+      // Two Content-Type headers (Node would keep the first): 400 before the body is read, nothing granted.
+      expect(await grantWith("Content-Type: text/plain\r\n")).toMatchObject({ status: 400, body: { error: { field: "Content-Type", message: "Content-Type: must be given once" } } });
       expect(await grantWith("Idempotency-Key: ключ\r\n")).toMatchObject({ status: 400, body: { error: { field: "Idempotency-Key", message: expect.stringContaining("printable ASCII") } } });
       const empty = await fetch(`${gateway.url}/api/accounts/acme/grants`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" } });
       expect(await empty.json()).toMatchObject({ error: { status: 400, field: "body", message: expect.stringContaining("is empty") } });

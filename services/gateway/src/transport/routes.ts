@@ -139,7 +139,37 @@ export function checkRoute(request: FastifyRequest): void {
   for (const [name, value] of Object.entries((request.params ?? {}) as Record<string, string>)) {
     if (value === "") throw new InvalidArgumentError(name, "must not be empty");
   }
+  // Node keeps the first of two Content-Type headers: a proxy that read the other could have passed another body.
+  if (timesGiven(request, "content-type") > 1) throw new InvalidArgumentError("Content-Type", "must be given once");
+  checkQueryEncoding(request.raw.url ?? "");
   checkQuery(request.query, config.query);
+}
+
+/** A query's text decoded as URLs encode it (`+` a space), or undefined when it is not percent-encoded UTF-8. */
+function decodedQueryText(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text.replaceAll("+", " "));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Each name and value of a query as sent must be percent-encoded UTF-8: the
+ * query reader keeps what it cannot decode as it was written, so `?q=%ff`
+ * would be searched for as the text "%ff".
+ */
+function checkQueryEncoding(url: string): void {
+  const start = url.indexOf("?");
+  if (start < 0) return;
+  for (const pair of url.slice(start + 1).split("&")) {
+    const equals = pair.indexOf("=");
+    const name = decodedQueryText(equals < 0 ? pair : pair.slice(0, equals));
+    if (name === undefined) throw new InvalidArgumentError("query", "has a parameter name that is not percent-encoded UTF-8");
+    if (equals >= 0 && decodedQueryText(pair.slice(equals + 1)) === undefined) {
+      throw new InvalidArgumentError(name.slice(0, 64), "is not percent-encoded UTF-8");
+    }
+  }
 }
 
 export function checkQuery(query: unknown, names: readonly string[] = []): void {
@@ -387,7 +417,13 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
       holdId: query.hold_id ?? "",
       kind: query.kind ? ledgerV1.entryKindFromJSON(`ENTRY_KIND_${query.kind.toUpperCase()}`) : ledgerV1.EntryKind.ENTRY_KIND_UNSPECIFIED,
       attribution: Object.fromEntries(
-        Object.entries(query).filter(([key, value]) => key.startsWith("attr.") && value).map(([key, value]) => [key.slice(5), value!]),
+        Object.entries(query)
+          .filter(([key]) => key.startsWith("attr."))
+          .map(([key, value]) => {
+            // An empty filter would filter nothing, listing every row to someone who asked for some.
+            if (!value) throw new InvalidArgumentError(key, "must not be empty: leave the filter out to see every value");
+            return [key.slice(5), value];
+          }),
       ),
     };
   };
