@@ -54,9 +54,8 @@ export const FIELD_RULES: Record<string, FieldRule> = {
   // Identifiers chosen by callers.
   "*.account_id": ID,
   "*.plan_id": ID,
+  // A new table's id is narrowed by pricing itself (1–64 lowercase letters, digits, - and _: rate-tables.ts), in one place.
   "*.table_id": ID,
-  // A new table's id: pricing takes 1–64 lowercase letters, digits, - and _ (rate-tables.ts); longer is refused here with the same bound.
-  "tollgate.pricing.v1.PublishRateTableRequest.table_id": { ...ID, maxLength: 64 },
   "*.run_id": ID,
   "*.deployment_id": ID,
   "*.work_id": ID,

@@ -46,6 +46,17 @@ async function refusedField(rates: Rate[]): Promise<string> {
 }
 
 describe("publishing a rate table", () => {
+  it("takes a table id of 1–64 lowercase letters, digits, - and _ (the only bound on it: requests take up to 128 for any id), and refuses others naming table_id", async () => {
+    const { rateTables, rows } = publisher();
+    await rateTables.publish({ tableId: `t${"a".repeat(63)}`, rates: [tokens(0n)], actor: "admin", reason: "longest" });
+    for (const tableId of [`t${"a".repeat(64)}`, "Default", "-lead", "", "tab le"]) {
+      const error = await rateTables.publish({ tableId, rates: [tokens(0n)], actor: "admin", reason: "test" }).catch((e: unknown) => e);
+      expect(error, tableId).toBeInstanceOf(InvalidArgumentError);
+      expect((error as InvalidArgumentError).field).toBe("table_id");
+    }
+    expect(rows.map((r) => r.tableId)).toEqual([`t${"a".repeat(63)}`]);
+  });
+
   it("publishes prices from 0 up to the largest price, in a rate's own fields and per configuration value", async () => {
     const { rateTables, rows } = publisher();
     await rateTables.publish({ tableId: "default", rates: [block({ "gpt-4o": MAX, free: 0n }, MAX), tokens(0n)], actor: "admin", reason: "launch" });
