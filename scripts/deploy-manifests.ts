@@ -84,14 +84,22 @@ const tmpVolume = { name: "tmp", emptyDir: {} };
 const pdb = (name: string) =>
   new PodDisruptionBudget({ metadata: meta(name), spec: { minAvailable: 1, selector: { matchLabels: labels(name) } } });
 
+/** Seconds a deleted pod keeps serving before it is sent SIGTERM (see `probes`). */
+const PRE_STOP_SECONDS = 10;
+
 /**
  * Every process answers `/readyz` (503 once it starts draining) and `/healthz`
  * in plain HTTP on its metrics port, so the probes work whether or not gRPC
- * is served over TLS (Kubernetes' own `grpc` probe speaks no TLS).
+ * is served over TLS (Kubernetes' own `grpc` probe speaks no TLS). A deleted
+ * pod is taken out of its Service's endpoints while it is sent SIGTERM, and
+ * kube-proxy, ingresses and callers' balancers learn of it seconds later: the
+ * preStop sleep keeps it serving until they have (Kubernetes 1.30 or later),
+ * then it drains (gRPC 10 s, the gateway 5 s), within the default 30 s grace.
  */
-const probes: Pick<IContainer, "readinessProbe" | "livenessProbe"> = {
+const probes: Pick<IContainer, "readinessProbe" | "livenessProbe" | "lifecycle"> = {
   readinessProbe: { httpGet: { path: "/readyz", port: "metrics" }, periodSeconds: 5, failureThreshold: 2 },
   livenessProbe: { httpGet: { path: "/healthz", port: "metrics" }, initialDelaySeconds: 10, periodSeconds: 10, failureThreshold: 3 },
+  lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SECONDS } } },
 };
 
 function grpcObjects(s: GrpcService) {

@@ -94,6 +94,8 @@ describe("Kubernetes manifests", () => {
       expect(container.ports.map((p: { name: string }) => p.name), name).toContain("metrics");
       expect(container.readinessProbe.httpGet, name).toEqual({ path: "/readyz", port: "metrics" });
       expect(container.livenessProbe.httpGet, name).toEqual({ path: "/healthz", port: "metrics" });
+      // Serving on while the pod's removal reaches every balancer, then draining, all within the grace period.
+      expect(container.lifecycle.preStop.sleep.seconds + 10, name).toBeLessThan(deployment.spec.template.spec.terminationGracePeriodSeconds ?? 30);
       expect(of("PodDisruptionBudget").find((p) => p.metadata.name === name)?.spec.selector.matchLabels, name).toEqual(deployment.spec.selector.matchLabels);
     }
     // Every credential is a secretKeyRef; no Secret (and so no secret value) is committed.
