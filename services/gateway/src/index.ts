@@ -243,6 +243,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
 
   const answerNotFound = notFound(allowedMethods);
+  // An unknown path, or a method its path does not take, is answered from its request line and headers: its body is never read.
+  app.addHook("onRequest", async (request, reply) => {
+    if (request.is404) return answerNotFound(request, reply);
+  });
   app.setErrorHandler(async (error, request, reply) => {
     // The console's files refuse a path that leaves their directory (`/x/../index.html`, `/api/./me`) with a bare 403: it is
     // no file there, and said so in the API's shape.
