@@ -293,6 +293,10 @@ describe("console gateway", () => {
     expect(await api("/api/search?q=%ff", { token: viewer })).toMatchObject({ status: 400, body: { error: { field: "q", message: "q: is not percent-encoded UTF-8" } } });
     expect(await api("/api/accounts?q=caf%C3%A9+bar", { token: viewer }), "well-formed encoding, + as a space").toMatchObject({ status: 200 });
     expect(await api("/api/search?%ff=1", { token: viewer })).toMatchObject({ status: 400, body: { error: { field: "query" } } });
+    expect(await api("/api/search?=%ff", { token: viewer })).toMatchObject({ status: 400, body: { error: { field: "query", message: "query: has a value without a parameter name" } } });
+    // The router also starts a query at a `#` (no browser sends one): checked there too.
+    expect(await rawHttp(`GET /api/search#q=%ff HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer ${viewer}\r\n\r\n`)).toMatchObject({ status: 400, body: { error: { field: "q" } } });
+    expect(await api("/api/accounts?&q=acme&", { token: viewer }), "empty pairs are nothing").toMatchObject({ status: 200 });
     expect(await api("/api/entries?account_id=acme&attr.user_id=", { token: viewer })).toMatchObject({
       status: 400, body: { error: { field: "attr.user_id", message: expect.stringContaining("must not be empty") } },
     });
@@ -759,6 +763,8 @@ describe("gateway hardening", () => {
         expect((await posted("/api/no-such-thing")).status).toBe(404);
         expect((await posted("/api/accounts/acme")).status).toBe(405);
       }
+      // A body announced but not sent (100 MB) is not waited for: 404, and the connection closes (rawHttp ends on its close).
+      expect(await rawHttp(`POST /no-such-route HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n{"a":`)).toMatchObject({ status: 404 });
       expect(await api("/api/accounts/", { token })).toMatchObject({ status: 400, body: { error: { field: "id", message: "id: must not be empty" } } });
       expect(errors.mock.calls.filter((args) => String(args[0]).includes('"level":"error"'))).toEqual([]);
     } finally {

@@ -243,9 +243,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
 
   const answerNotFound = notFound(allowedMethods);
-  // An unknown path, or a method its path does not take, is answered from its request line and headers: its body is never read.
+  // An unknown path, or a method its path does not take, is answered from its request line and headers: its body is never
+  // read, and a connection that sent one is closed after the answer rather than made to take in all of it first.
   app.addHook("onRequest", async (request, reply) => {
-    if (request.is404) return answerNotFound(request, reply);
+    if (!request.is404) return;
+    if (request.headers["transfer-encoding"] !== undefined || Number(request.headers["content-length"] ?? 0) > 0) reply.header("connection", "close");
+    return answerNotFound(request, reply);
   });
   app.setErrorHandler(async (error, request, reply) => {
     // The console's files refuse a path that leaves their directory (`/x/../index.html`, `/api/./me`) with a bare 403: it is

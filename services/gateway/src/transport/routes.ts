@@ -160,12 +160,15 @@ function decodedQueryText(text: string): string | undefined {
  * would be searched for as the text "%ff".
  */
 function checkQueryEncoding(url: string): void {
-  const start = url.indexOf("?");
+  // Where the router starts a query: the first `?`, or a `#` (which a browser never sends, and the router reads as one).
+  const start = url.search(/[?#]/);
   if (start < 0) return;
   for (const pair of url.slice(start + 1).split("&")) {
+    if (pair === "") continue;
     const equals = pair.indexOf("=");
     const name = decodedQueryText(equals < 0 ? pair : pair.slice(0, equals));
     if (name === undefined) throw new InvalidArgumentError("query", "has a parameter name that is not percent-encoded UTF-8");
+    if (name === "") throw new InvalidArgumentError("query", "has a value without a parameter name");
     if (equals >= 0 && decodedQueryText(pair.slice(equals + 1)) === undefined) {
       throw new InvalidArgumentError(name.slice(0, 64), "is not percent-encoded UTF-8");
     }
