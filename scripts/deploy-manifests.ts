@@ -73,7 +73,7 @@ function deployment(name: string, replicas: number, main: IContainer) {
       selector: { matchLabels: labels(name) },
       template: {
         metadata: { labels: labels(name) },
-        spec: { containers: [main], volumes: [tmpVolume] },
+        spec: { containers: [main], volumes: [tmpVolume], terminationGracePeriodSeconds: GRACE_SECONDS },
       },
     },
   });
@@ -86,6 +86,8 @@ const pdb = (name: string) =>
 
 /** Seconds a deleted pod keeps serving before it is sent SIGTERM (see `probes`). */
 const PRE_STOP_SECONDS = 10;
+/** A pod's whole grace period: the preStop sleep counts in it, then the process's own stop (25 s at most, STOP_TIMEOUT_MS) and time to exit. */
+const GRACE_SECONDS = 45;
 
 /**
  * Every process answers `/readyz` (503 once it starts draining) and `/healthz`
@@ -94,7 +96,7 @@ const PRE_STOP_SECONDS = 10;
  * pod is taken out of its Service's endpoints while it is sent SIGTERM, and
  * kube-proxy, ingresses and callers' balancers learn of it seconds later: the
  * preStop sleep keeps it serving until they have (Kubernetes 1.30 or later),
- * then it drains (gRPC 10 s, the gateway 5 s), within the default 30 s grace.
+ * then it stops (a gRPC drain of 10 s at most, the whole stop 25 s at most), within a 45 s grace period.
  */
 const probes: Pick<IContainer, "readinessProbe" | "livenessProbe" | "lifecycle"> = {
   readinessProbe: { httpGet: { path: "/readyz", port: "metrics" }, periodSeconds: 5, failureThreshold: 2 },

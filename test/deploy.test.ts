@@ -8,6 +8,7 @@ import { Job } from "kubernetes-models/batch/v1/Job";
 import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import { Service } from "kubernetes-models/v1/Service";
+import { STOP_TIMEOUT_MS } from "@tollgate/grpc-kit";
 import { ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
 import { call } from "@tollgate/grpc-kit";
 import { ledgerV1, notificationsV1 } from "@tollgate/proto";
@@ -94,8 +95,8 @@ describe("Kubernetes manifests", () => {
       expect(container.ports.map((p: { name: string }) => p.name), name).toContain("metrics");
       expect(container.readinessProbe.httpGet, name).toEqual({ path: "/readyz", port: "metrics" });
       expect(container.livenessProbe.httpGet, name).toEqual({ path: "/healthz", port: "metrics" });
-      // Serving on while the pod's removal reaches every balancer, then draining, all within the grace period.
-      expect(container.lifecycle.preStop.sleep.seconds + 10, name).toBeLessThan(deployment.spec.template.spec.terminationGracePeriodSeconds ?? 30);
+      // Serving on while the pod's removal reaches every balancer, then the process's whole stop, all within the grace period.
+      expect(container.lifecycle.preStop.sleep.seconds + STOP_TIMEOUT_MS / 1000, name).toBeLessThan(deployment.spec.template.spec.terminationGracePeriodSeconds ?? 30);
       expect(of("PodDisruptionBudget").find((p) => p.metadata.name === name)?.spec.selector.matchLabels, name).toEqual(deployment.spec.selector.matchLabels);
     }
     // Every credential is a secretKeyRef; no Secret (and so no secret value) is committed.

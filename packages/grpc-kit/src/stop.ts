@@ -2,7 +2,7 @@ import { log } from "@tollgate/telemetry";
 
 /** How long one shutdown step may run before it is named in the log and left behind (longer than a gRPC server's 10 s drain, which ends itself). */
 export const STOP_STEP_TIMEOUT_MS = 12_000;
-/** How long a whole stop may take: within Kubernetes' 30 s grace period, with time to exit. */
+/** How long a whole stop may take: within the generated manifests' grace period after their preStop sleep (scripts/deploy-manifests.ts), with time to exit. */
 export const STOP_TIMEOUT_MS = 25_000;
 
 /**
