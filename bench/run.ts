@@ -280,14 +280,21 @@ try {
     return { count, seconds };
   }
 
+  /** Says so when an unmeasured loop had errors (they would otherwise go unseen). */
+  function warmUpErrors(what: string, loop: LoopResult): void {
+    if (loop.errors > 0) log(`${what}: ${loop.errors} errors while warming up (first: ${loop.firstError})`);
+  }
+
   /** Authorize latency at half the W-uniform maximum, against the platform and against the canned server. */
   async function openLoops(uniformPerSecond: number) {
     const halfRate = Math.max(1, uniformPerSecond / 2);
     // Each measured open loop follows the same loop unmeasured, so neither figure holds a start: the platform's the closed
     // loops' aftermath, the canned server's a new process's compilation and its channels' connections.
     log(`W-uniform open loop at ${round(halfRate, 0)} pairs/s (half the maximum): ${WARM_UP_SECONDS} s unmeasured, then ${SECONDS} s`);
-    await openPairs(clients, halfRate, pick, "ow", WARM_UP_SECONDS);
+    warmUpErrors("W-uniform open loop", await openPairs(clients, halfRate, pick, "ow", WARM_UP_SECONDS));
     const gcBefore = await ledgerMajorGcs();
+    // Half a second more after reading the metrics (an export the ledger does on its event loop), counted in the collections.
+    warmUpErrors("W-uniform open loop", await openPairs(clients, halfRate, pick, "os", 0.5));
     const platform = await openPairs(clients, halfRate, pick, "o");
     const gcAfter = await ledgerMajorGcs();
     const majorGcs = { count: gcAfter.count - gcBefore.count, ms: round((gcAfter.seconds - gcBefore.seconds) * 1000, 1) };
@@ -295,7 +302,7 @@ try {
     const floorSeconds = quick ? 2 : SECONDS;
     log(`B-grpc-noop open loop at the same rate: ${WARM_UP_SECONDS} s unmeasured, then ${floorSeconds} s`);
     const noopAgain = await startNoop();
-    await openPairs(noopAgain.clients, halfRate, () => "noop", "nw", WARM_UP_SECONDS);
+    warmUpErrors("B-grpc-noop open loop", await openPairs(noopAgain.clients, halfRate, () => "noop", "nw", WARM_UP_SECONDS));
     const noop = await openPairs(noopAgain.clients, halfRate, () => "noop", "no", floorSeconds);
     noopAgain.stop();
     return { halfRate, platform, noop, majorGcs, slowest: platform.latencies.slowest("Authorize") };

@@ -20,6 +20,16 @@ const root = new URL("..", import.meta.url).pathname;
 export const DEFAULT_MAX_OLD_SPACE_MIB = 256;
 /** Young-generation semi-space of each service process, in MiB (`SERVICE_MAX_SEMI_SPACE_MIB`). */
 export const DEFAULT_MAX_SEMI_SPACE_MIB = 16;
+/** Helper threads a service's major collection marks on (`SERVICE_GC_MARKING_THREADS`; 0, the default, is V8's own: one per worker thread). */
+export const DEFAULT_GC_MARKING_THREADS = 0;
+
+/** A process setting from the environment: unset is `fallback`; anything but a whole number stops the start naming the variable. */
+function wholeNumber(env: Record<string, string | undefined>, name: string, fallback: number): number {
+  const text = env[name];
+  if (text === undefined || text === "") return fallback;
+  if (!/^\d{1,6}$/.test(text)) throw new Error(`${name} must be a whole number, not ${JSON.stringify(text)}`);
+  return Number(text);
+}
 
 type OnLine = (service: ServiceName, line: string, stream: "stdout" | "stderr") => void;
 type OnExit = (name: ServiceName, code: number | null, signal: NodeJS.Signals | null) => void;
@@ -40,11 +50,18 @@ export function spawnService(
   if (!existsSync(entry)) return Promise.reject(new Error(`${entry} does not exist: build the services first (npm run build:services)`));
   return new Promise((resolve, reject) => {
     // A bounded heap: V8 otherwise grows a busy service to ~500 MiB while ~250 MiB is enough, and a larger
-    // young generation lets a request's short-lived objects die young instead of filling the old space (see bench/README.md).
-    const heap = [
-      `--max-old-space-size=${env.SERVICE_MAX_OLD_SPACE_MIB ?? DEFAULT_MAX_OLD_SPACE_MIB}`,
-      `--max-semi-space-size=${env.SERVICE_MAX_SEMI_SPACE_MIB ?? DEFAULT_MAX_SEMI_SPACE_MIB}`,
-    ];
+    // young generation lets a request's short-lived objects die young instead of filling the old space. Fewer marking
+    // threads leave more of a small machine to the process's own work, for more memory (see bench/README.md).
+    let heap: string[];
+    try {
+      heap = [
+        `--max-old-space-size=${wholeNumber(env, "SERVICE_MAX_OLD_SPACE_MIB", DEFAULT_MAX_OLD_SPACE_MIB)}`,
+        `--max-semi-space-size=${wholeNumber(env, "SERVICE_MAX_SEMI_SPACE_MIB", DEFAULT_MAX_SEMI_SPACE_MIB)}`,
+        `--concurrent-marking-max-worker-num=${wholeNumber(env, "SERVICE_GC_MARKING_THREADS", DEFAULT_GC_MARKING_THREADS)}`,
+      ];
+    } catch (error) {
+      return reject(error as Error);
+    }
     const loader = entry.endsWith(".ts") ? ["--import", "tsx"] : [];
     const child = spawn(process.execPath, [...heap, ...loader, entry], { env, stdio: ["ignore", "pipe", "pipe"] });
     let listening = false;
