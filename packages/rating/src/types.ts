@@ -1,5 +1,7 @@
 /** Domain types of pricing: plain data, no proto or ORM types. Amounts are bigint micro-units. */
 export type Unit = "credits" | "tool_runs" | "usd";
+/** Every unit, in one list (a balance, a hold, a limit is in one of these). */
+export const UNITS: readonly Unit[] = ["credits", "tool_runs", "usd"];
 export type Bucket = "ai" | "compute" | "platform" | "tool_runs";
 
 export type RateKind =

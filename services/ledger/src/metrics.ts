@@ -1,10 +1,7 @@
-import type { Unit } from "@tollgate/rating";
+import { UNITS } from "@tollgate/rating";
 import { cachedReading, type Meter } from "@tollgate/telemetry";
 import type { OpenHolds } from "./data/operational-reads.js";
 import type { ReconciliationState } from "./data/reconciliation.js";
-
-/** The units holds are in, each observed whether or not one is open. */
-const HELD_UNITS: readonly Unit[] = ["credits", "tool_runs", "usd"];
 
 /** How long one read of the open holds serves every collection (Prometheus scrapes and the OTLP push). */
 const GAUGE_READ_TTL_MS = 1_000;
@@ -63,7 +60,7 @@ export class LedgerMetrics {
     meter.addBatchObservableCallback(async (result) => {
       const open = new Map((await readHolds()).map((holds) => [holds.unit, holds]));
       // Every unit, 0 when none is open: a series that vanished would read as no data to an alert, not as no holds.
-      for (const unit of HELD_UNITS) {
+      for (const unit of UNITS) {
         result.observe(holdsCount, open.get(unit)?.count ?? 0, { "tollgate.unit": unit });
         result.observe(holdsAmount, Number(open.get(unit)?.heldMicros ?? 0n), { "tollgate.unit": unit });
       }

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
-import { formatAmount, type Unit } from "@tollgate/rating";
+import { formatAmount, UNITS, type Unit } from "@tollgate/rating";
 import type { Account } from "../data/account.entity.js";
 import type { EntitlementsStore } from "../data/entitlements-store.js";
 
@@ -161,7 +161,7 @@ export class Accounts {
       // One override per unit, and per kind of work in a unit.
       const overrides = new Map(account.limitOverrides.map((o) => [limitKey(o), o]));
       command.limits.forEach((limit, index) => {
-        if (!["credits", "tool_runs", "usd"].includes(limit.unit)) throw new InvalidArgumentError(`limits[${index}].unit`, "is required");
+        if (!UNITS.includes(limit.unit as Unit)) throw new InvalidArgumentError(`limits[${index}].unit`, "is required");
         limitsNotNegative(limit, `limits[${index}]`);
         // Two rows for one unit (and kind) would leave the last one silently winning.
         if (command.limits!.findIndex((other) => limitKey(other) === limitKey(limit)) < index) {
@@ -177,8 +177,8 @@ export class Accounts {
       const plan = await this.store.planVersion(BigInt(changes.planVersion ?? account.planVersion));
       const planUnits = ((plan?.document.limits ?? []) as { unit?: string; negativeLimitMicros?: string; workKind?: string }[])
         .filter((l) => !l.workKind || l.workKind === "WORK_KIND_UNSPECIFIED")
-        .map((l) => ({ unit: String(l.unit ?? "").replace(/^UNIT_/, "").toLowerCase(), lowCreditLimitMicros: 0n, negativeLimitMicros: BigInt(l.negativeLimitMicros ?? "0") }));
-      const units = new Map(planUnits.map((u) => [u.unit, u.negativeLimitMicros]));
+        .map((l) => ({ unit: unitOf(String(l.unit ?? "")), lowCreditLimitMicros: 0n, negativeLimitMicros: BigInt(l.negativeLimitMicros ?? "0") }));
+      const units = new Map<string, bigint>(planUnits.map((u) => [u.unit, u.negativeLimitMicros]));
       for (const o of merged) if (!o.workKind) units.set(o.unit, BigInt(o.negativeLimitMicros));
       // Every kind override as it now applies (a lowered unit limit may leave an earlier kind override above it).
       const kinds = merged.filter((o) => o.workKind).map((o) => ({ ...o, lowCreditLimitMicros: BigInt(o.lowCreditLimitMicros), negativeLimitMicros: BigInt(o.negativeLimitMicros) }));

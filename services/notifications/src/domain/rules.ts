@@ -2,10 +2,10 @@
  * Notification rules: what a ledger event turns into. The thresholds are data
  * on the account's plan; the defaults are those of seed 001.
  */
-import { formatMicros } from "@tollgate/rating";
+import { formatMicros, type Unit } from "@tollgate/rating";
 import { deploymentAlert, stoppedAlert } from "./work-alerts.js";
 
-export type Unit = "credits" | "tool_runs" | "usd";
+export type { Unit };
 
 export type LedgerEventFacts =
   | { kind: "threshold_crossed"; accountId: string; unit: Unit; thresholdPercent: number; percentUsed: number; cycle: string }
