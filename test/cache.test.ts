@@ -1,20 +1,38 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call } from "@tollgate/grpc-kit";
+import { call, createClient, ROLES } from "@tollgate/grpc-kit";
+import { startLedgerService, type LedgerService } from "@tollgate/ledger";
 import { commonV1, entitlementsV1, ledgerV1 } from "@tollgate/proto";
 import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
 import { authorizeRequest, CREDIT, seedStarter } from "./fixtures.js";
+import { meterStream } from "./meter-stream.js";
 import { startPlatform, type Platform } from "./platform.js";
+import { scrape, value } from "./prometheus.js";
 
 let db: TestDatabase;
 let platform: Platform;
+/** A second ledger on the same database that keeps a single account in memory. */
+let small: LedgerService;
+let smallClient: ledgerV1.LedgerServiceClient;
 
 beforeAll(async () => {
   db = await createTestDatabase();
   platform = await startPlatform(db.url);
   await seedStarter(platform, "cached");
+  for (const accountId of ["lru-1", "lru-2"]) {
+    await call(platform.clients.entitlements, platform.clients.entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({
+      accountId, name: accountId, planId: "starter", seats: 1, adminEmails: ["admin@example.com"],
+    }));
+  }
+  small = await startLedgerService({
+    databaseUrl: db.url, port: 0, poolMax: 4, entitlementsAddress: platform.entitlements.address, pricingAddress: platform.pricing.address,
+    sweepIntervalMs: 0, meterIntervalMs: 0, reconcileIntervalMs: 0, accountCacheAccounts: 1, auth: platform.auth, ...platform.serviceCredentials("ledger"),
+  });
+  smallClient = createClient(ledgerV1.LedgerServiceClient, small.address, platform.serviceCredentials(platform.principal, ROLES));
 });
 
 afterAll(async () => {
+  smallClient?.close();
+  await small?.stop();
   await platform?.stop();
   await db?.drop();
 });
@@ -66,5 +84,60 @@ describe("the ledger's in-memory plans and rates", () => {
       return response.allowed ? undefined : response;
     }, 1_000, "the suspension in the ledger");
     expect(denied.reason).toBe(ledgerV1.DenialReason.DENIAL_REASON_ACCOUNT_SUSPENDED);
+  });
+});
+
+describe("a ledger's bound on the accounts it keeps in memory", () => {
+  const cacheStats = async () => {
+    const samples = await scrape(small.metrics.url);
+    return {
+      accounts: value(samples, "tollgate_ledger_account_cache_accounts"),
+      fills: value(samples, "tollgate_ledger_account_cache_fills_total"),
+      evictions: value(samples, "tollgate_ledger_account_cache_evictions_total"),
+    };
+  };
+
+  it("drops the least recently used account past the bound, and fetches it again with what changed meanwhile", async () => {
+    const support = createClient(entitlementsV1.EntitlementsServiceClient, platform.entitlements.address, platform.serviceCredentials("desk", ["support"]));
+    try {
+      expect((await call(smallClient, smallClient.authorize, authorizeRequest("lru-1", "lru-a1", 1))).allowed).toBe(true);
+      expect((await call(smallClient, smallClient.authorize, authorizeRequest("lru-2", "lru-a2", 1))).allowed).toBe(true);
+      expect(await cacheStats()).toEqual({ accounts: 1, fills: 2, evictions: 1 });
+
+      // lru-1 is no longer in memory; its suspension reaches the ledger when it is used again.
+      await call(support, support.setAccountControls, {
+        accountId: "lru-1", status: entitlementsV1.AccountStatus.ACCOUNT_STATUS_SUSPENDED, limits: [], reason: "unpaid invoice", idempotencyKey: "",
+      });
+      const denied = await call(smallClient, smallClient.authorize, authorizeRequest("lru-1", "lru-a3", 1));
+      expect(denied.reason).toBe(ledgerV1.DenialReason.DENIAL_REASON_ACCOUNT_SUSPENDED);
+      expect(await cacheStats()).toEqual({ accounts: 1, fills: 3, evictions: 2 });
+
+      // The account in memory is used without another fetch.
+      expect((await call(smallClient, smallClient.authorize, authorizeRequest("lru-1", "lru-a4", 1))).allowed).toBe(false);
+      expect((await cacheStats()).fills).toBe(3);
+    } finally {
+      support.close();
+    }
+  });
+
+  it("stops a Meter stream when its account is suspended, though another account's use dropped it from memory", async () => {
+    const stream = meterStream(smallClient);
+    const support = createClient(entitlementsV1.EntitlementsServiceClient, platform.entitlements.address, platform.serviceCredentials("desk", ["support"]));
+    try {
+      stream.open("lru-2", "lru-run", 2);
+      expect((await stream.next()).kind?.$case).toBe("opened");
+      // lru-1 takes the only place: lru-2 is dropped while its stream is open.
+      await call(smallClient, smallClient.authorize, authorizeRequest("lru-1", "lru-a5", 1));
+      const { evictions } = await cacheStats();
+      await call(support, support.setAccountControls, {
+        accountId: "lru-2", status: entitlementsV1.AccountStatus.ACCOUNT_STATUS_SUSPENDED, limits: [], reason: "unpaid invoice", idempotencyKey: "",
+      });
+      const stop = await stream.next(2_000);
+      expect(stop.kind).toMatchObject({ $case: "stop", stop: { reason: ledgerV1.MeterStopReason.METER_STOP_REASON_ACCOUNT_SUSPENDED } });
+      expect((await cacheStats()).evictions).toBeGreaterThan(evictions!);
+    } finally {
+      support.close();
+      stream.cancel();
+    }
   });
 });

@@ -57,6 +57,8 @@ export interface LedgerServiceOptions {
   reconcileIntervalMs?: number;
   /** Accounts per reconciliation slice. */
   reconcileSliceAccounts?: number;
+  /** Accounts kept in memory, least recently used dropped first (default 50,000; data/account-cache.ts). */
+  accountCacheAccounts?: number;
   /** How long a broken Meter stream's hold waits for a reconnect before the unused rest is released (default 30 s). */
   meterGraceMs?: number;
   /** The time the ledger decides commands at (default: the system clock); a test that compares the ledger with the state machine sets it. */
@@ -98,12 +100,13 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
   const credentials = { ...(options.credentials ? { credentials: options.credentials } : {}), ...(options.channelTls ? { channelTls: options.channelTls } : {}) };
   const entitlements = createClient(entitlementsV1.EntitlementsServiceClient, options.entitlementsAddress, credentials);
   const pricing = createClient(pricingV1.PricingServiceClient, options.pricingAddress, credentials);
-  const accounts = new AccountCache(entitlements);
+  const accounts = new AccountCache(entitlements, options.accountCacheAccounts);
   const rates = new RateCache(pricing);
   const metrics = new LedgerMetrics(telemetry.meter, {
     openHolds: () => scope(() => openHolds(em())),
     reconciliation: () => reconciler.state(),
     watchStreams: [...accounts.lags, rates.lag],
+    accountCache: () => accounts.stats(),
   });
   const store = new PostgresLedgerStore(em);
   // Every write goes through the state machine: one transaction per batch of concurrent calls (group commit), set-based writes.

@@ -7,6 +7,7 @@ const { baseShape, env, z } = await import("@tollgate/config");
 const { runService, serverSecurityFromEnv, clientCredentialFromEnv, channelTlsFromEnv } = await import("@tollgate/grpc-kit");
 const credentialsOf = <T>(credentials: T | undefined) => (credentials === undefined ? {} : { credentials });
 const { startLedgerService } = await import("./index.js");
+const { DEFAULT_ACCOUNT_CACHE_ACCOUNTS } = await import("./data/account-cache.js");
 
 await runService(
   "ledger",
@@ -24,6 +25,7 @@ await runService(
     RECONCILE_INTERVAL_MS: z.coerce.number().int().min(0).default(10_000),
     RECONCILE_SLICE_ACCOUNTS: z.coerce.number().int().min(1).max(10_000).default(500),
     METER_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
+    ACCOUNT_CACHE_ACCOUNTS: z.coerce.number().int().min(1).default(DEFAULT_ACCOUNT_CACHE_ACCOUNTS),
   },
   (config) =>
     startLedgerService({
@@ -42,6 +44,7 @@ await runService(
       reconcileIntervalMs: config.RECONCILE_INTERVAL_MS,
       reconcileSliceAccounts: config.RECONCILE_SLICE_ACCOUNTS,
       meterGraceMs: config.METER_GRACE_MS,
+      accountCacheAccounts: config.ACCOUNT_CACHE_ACCOUNTS,
       ...serverSecurityFromEnv(config),
       ...credentialsOf(clientCredentialFromEnv(config, "ledger", ["service"])),
       ...(config.GRPC_TLS_CA_FILE ? { channelTls: channelTlsFromEnv(config) } : {}),

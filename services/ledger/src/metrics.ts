@@ -11,6 +11,8 @@ export interface LedgerMetricSources {
   reconciliation: () => ReconciliationState;
   /** The watch streams followed (entitlements' accounts and plans, pricing's rate tables): versions published but not applied. */
   watchStreams: readonly { stream: string; versions(): number | undefined }[];
+  /** The in-memory accounts (data/account-cache.ts): how many, how many fetched, how many dropped. */
+  accountCache: () => { accounts: number; fills: number; evictions: number };
 }
 
 /**
@@ -83,6 +85,25 @@ export class LedgerMetrics {
           if (versions !== undefined) result.observe(versions, { "tollgate.stream": watched.stream });
         }
       });
+
+    const cached = meter.createObservableGauge("tollgate.ledger.account_cache.accounts", {
+      description: "Accounts the ledger keeps in memory (at most ACCOUNT_CACHE_ACCOUNTS)",
+      unit: "{account}",
+    });
+    const fills = meter.createObservableCounter("tollgate.ledger.account_cache.fills", {
+      description: "Accounts fetched from entitlements (GetAccount) on a use not found in memory",
+      unit: "{account}",
+    });
+    const evictions = meter.createObservableCounter("tollgate.ledger.account_cache.evictions", {
+      description: "Accounts dropped from memory, least recently used first, to stay within ACCOUNT_CACHE_ACCOUNTS",
+      unit: "{account}",
+    });
+    meter.addBatchObservableCallback((result) => {
+      const stats = sources.accountCache();
+      result.observe(cached, stats.accounts);
+      result.observe(fills, stats.fills);
+      result.observe(evictions, stats.evictions);
+    }, [cached, fills, evictions]);
 
     meter.addBatchObservableCallback((result) => {
       const state = sources.reconciliation();

@@ -73,32 +73,55 @@ export function accountView(account: entitlementsV1.Account, plan: entitlementsV
   };
 }
 
+/** Accounts a ledger keeps in memory unless told otherwise (`ACCOUNT_CACHE_ACCOUNTS`): about 1 KB of heap each. */
+export const DEFAULT_ACCOUNT_CACHE_ACCOUNTS = 50_000;
+
+/** A cached account, and the view last built from it (null until the next use builds it). */
+interface Cached {
+  account: entitlementsV1.Account;
+  view: AccountView | null;
+}
+
+const newer = (a: entitlementsV1.Account, than: entitlementsV1.Account) => BigInt(a.revision) > BigInt(than.revision);
+
 /**
  * Accounts and plans in memory. An account is fetched on first use (one
  * GetAccount call); WatchAccounts and WatchPlans streams then keep it fresh.
+ * At most `maxAccounts` accounts are kept: the least recently used is dropped
+ * first, and fetched again on its next use.
  */
 export class AccountCache implements AccountDirectory {
-  private readonly accounts = new Map<string, entitlementsV1.Account>();
+  /** Least recently used first: a use moves an account to the end. */
+  private readonly accounts = new Map<string, Cached>();
+  /** Plan versions are never changed once published: the first copy of each is kept, and every view of it shares it. */
   private readonly plans = new Map<string, entitlementsV1.Plan>();
-  /** The view last built for each account, reused while its account and plan messages are the same objects. */
-  private readonly views = new Map<string, { account: entitlementsV1.Account; plan: entitlementsV1.Plan; view: AccountView }>();
   /** Fills in flight, so concurrent first uses of one account (a burst right after a restart) make one GetAccount call. */
-  private readonly filling = new Map<string, Promise<{ account: entitlementsV1.Account; plan: entitlementsV1.Plan }>>();
-  /** Told of every change the account feed brings for an account in the cache (e.g. a Meter stream watching for suspension). */
+  private readonly filling = new Map<string, Promise<Cached>>();
+  /** Told of every change the account feed brings (e.g. a Meter stream watching its account for suspension). */
   private readonly watchers = new Set<(accountId: string) => void>();
-  private lastRevision = 0n;
+  /**
+   * Where the account feed resumes: the last revision it brought, or, until it
+   * has brought one, the first fill's. A fill does not move it later: the
+   * feed may not yet have brought earlier changes of other accounts.
+   */
+  private feedRevision: bigint | null = null;
   private lastPlanVersion = 0n;
+  private fills = 0;
+  private evictions = 0;
   private readonly accountFeed: StreamFollower<entitlementsV1.WatchAccountsResponse>;
   private readonly planFeed: StreamFollower<entitlementsV1.WatchPlansResponse>;
   /** The feeds' lag: revisions and plan versions published but not applied here. */
-  readonly lags = [new VersionLag("accounts", () => this.lastRevision), new VersionLag("plans", () => this.lastPlanVersion)] as const;
+  readonly lags = [new VersionLag("accounts", () => this.feedRevision ?? 0n), new VersionLag("plans", () => this.lastPlanVersion)] as const;
 
-  constructor(private readonly client: entitlementsV1.EntitlementsServiceClient) {
+  constructor(
+    private readonly client: entitlementsV1.EntitlementsServiceClient,
+    private readonly maxAccounts = DEFAULT_ACCOUNT_CACHE_ACCOUNTS,
+  ) {
     const [accountLag, planLag] = this.lags;
     this.accountFeed = new StreamFollower(
-      () => this.client.watchAccounts({ afterRevision: this.lastRevision.toString() }),
+      () => this.client.watchAccounts({ afterRevision: (this.feedRevision ?? 0n).toString() }),
       (message) => {
-        if (message.account) this.putAccount(message.account, true);
+        if (message.account) this.changed(message.account);
         accountLag.heardOf(message.latestRevision);
       },
       (line) => log().warn(`account feed: ${line}`),
@@ -113,41 +136,54 @@ export class AccountCache implements AccountDirectory {
     );
   }
 
-  private putAccount(account: entitlementsV1.Account, fromFeed: boolean): void {
-    const revision = BigInt(account.revision);
-    if (revision > this.lastRevision) this.lastRevision = revision;
-    // The feed carries every account; keep only those this ledger has used.
-    if (fromFeed && !this.accounts.has(account.accountId)) return;
-    this.accounts.set(account.accountId, account);
-    if (fromFeed) for (const watcher of this.watchers) watcher(account.accountId);
+  /**
+   * A change the account feed brings. It replaces the account in memory unless
+   * a fill already brought a later revision; an account not in memory is kept
+   * only while its fill is out (the fill keeps the later of the two). Every
+   * watcher hears of it either way.
+   */
+  private changed(account: entitlementsV1.Account): void {
+    this.feedRevision = BigInt(account.revision);
+    const cached = this.accounts.get(account.accountId);
+    if (cached) {
+      if (!newer(cached.account, account)) Object.assign(cached, { account, view: null });
+    } else if (this.filling.has(account.accountId)) {
+      this.accounts.set(account.accountId, { account, view: null });
+    }
+    for (const watcher of this.watchers) watcher(account.accountId);
   }
 
-  /** Calls `watcher` with the id of each cached account the feed changes (get() then reads the new view); returns the unsubscribe. */
+  /** Calls `watcher` with the id of each account the feed changes (get() then reads the new view); returns the unsubscribe. */
   watch(watcher: (accountId: string) => void): () => void {
     this.watchers.add(watcher);
     return () => this.watchers.delete(watcher);
   }
 
   private putPlan(plan: entitlementsV1.Plan): void {
-    this.plans.set(plan.version, plan);
     const version = BigInt(plan.version);
     if (version > this.lastPlanVersion) this.lastPlanVersion = version;
+    if (!this.plans.has(plan.version)) this.plans.set(plan.version, plan);
   }
 
   async get(accountId: string): Promise<AccountView> {
-    let account = this.accounts.get(accountId);
-    let plan = account && this.plans.get(account.planVersion);
-    if (!account || !plan) {
-      ({ account, plan } = await this.fill(accountId));
+    let cached = this.accounts.get(accountId);
+    let plan = cached && this.plans.get(cached.account.planVersion);
+    if (cached && plan) {
+      this.accounts.delete(accountId);
+      this.accounts.set(accountId, cached);
+    } else {
+      cached = await this.fill(accountId);
+      plan = this.plans.get(cached.account.planVersion)!;
     }
-    const built = this.views.get(accountId);
-    if (built && built.account === account && built.plan === plan) return built.view;
-    const view = accountView(account, plan);
-    this.views.set(accountId, { account, plan, view });
-    return view;
+    return (cached.view ??= accountView(cached.account, plan));
   }
 
-  private fill(accountId: string): Promise<{ account: entitlementsV1.Account; plan: entitlementsV1.Plan }> {
+  /** Accounts in memory, GetAccount calls made to fill it, and accounts dropped to stay within its bound. */
+  stats(): { accounts: number; fills: number; evictions: number } {
+    return { accounts: this.accounts.size, fills: this.fills, evictions: this.evictions };
+  }
+
+  private fill(accountId: string): Promise<Cached> {
     let filling = this.filling.get(accountId);
     if (!filling) {
       filling = this.fetch(accountId).finally(() => this.filling.delete(accountId));
@@ -156,15 +192,27 @@ export class AccountCache implements AccountDirectory {
     return filling;
   }
 
-  private fetch(accountId: string): Promise<{ account: entitlementsV1.Account; plan: entitlementsV1.Plan }> {
+  private fetch(accountId: string): Promise<Cached> {
     return inSpan("tollgate.ledger", "ledger.account_cache.fill", async (span) => {
       span.setAttribute("tollgate.account_id", accountId);
       const response = await upstream(call(this.client, this.client.getAccount, { accountId }));
-      this.putAccount(response.account!, false);
+      const account = response.account!;
+      this.fills++;
       this.putPlan(response.plan!);
+      this.feedRevision ??= BigInt(account.revision);
+      // What the feed brought meanwhile is kept if it is later and its plan version is known.
+      const known = this.accounts.get(accountId);
+      const cached = known && newer(known.account, account) && this.plans.has(known.account.planVersion) ? known : { account, view: null };
+      this.accounts.delete(accountId);
+      this.accounts.set(accountId, cached);
+      for (const oldest of this.accounts.keys()) {
+        if (this.accounts.size <= this.maxAccounts) break;
+        this.accounts.delete(oldest);
+        this.evictions++;
+      }
       this.accountFeed.start();
       this.planFeed.start();
-      return { account: response.account!, plan: response.plan! };
+      return cached;
     });
   }
 
