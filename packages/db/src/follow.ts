@@ -1,13 +1,27 @@
 import { EventEmitter } from "node:events";
+import type { EntityManager } from "@mikro-orm/postgresql";
+import { sql } from "./sql.js";
 
 /** How often a caught-up follower is told where the log ends while nothing new arrives. */
 export const HEARTBEAT_MS = 5_000;
 
 /**
+ * Makes the writers of one log take turns from here until they commit: call
+ * it in the writing transaction before its row takes its cursor (a sequence's
+ * next value). A follower reads the rows past its cursor; without turns, a row
+ * that took 10 and committed after a row that took 11 was read is never read.
+ * Writers on every replica share the turn (a transaction-scoped advisory lock).
+ */
+export async function takeLogTurn(tx: EntityManager, log: string): Promise<void> {
+  if (!tx.isInTransaction()) throw new Error(`takeLogTurn(${log}) must run in the writing transaction`);
+  await sql(tx, `select pg_advisory_xact_lock(hashtext(?))`, [`log:${log}`]);
+}
+
+/**
  * Follows an ordered log (rows with a growing cursor): everything after a
  * cursor, then each new row as it appears. `notify()` wakes followers at once
  * for rows written by this process; rows written by other replicas are found
- * by polling every `pollMs`.
+ * by polling every `pollMs`. Its writers take turns (`takeLogTurn`).
  */
 export class LogFollower<Row> {
   private readonly wake = new EventEmitter();

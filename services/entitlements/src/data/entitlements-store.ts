@@ -1,5 +1,5 @@
 import { LockMode } from "@mikro-orm/core";
-import { sql, type EntityManager } from "@tollgate/db";
+import { sql, takeLogTurn, type EntityManager } from "@tollgate/db";
 import { AccountSchema, type Account } from "./account.entity.js";
 import { PlanVersionSchema, type PlanVersion } from "./plan-version.entity.js";
 import { SubjectSchema, type Subject } from "./subject.entity.js";
@@ -40,17 +40,23 @@ export interface EntitlementsStore {
   listSubjects(options: { accountId: string; kind?: string; after: string; limit: number }): Promise<Subject[]>;
 }
 
+/** The log accounts' revisions number (WatchAccounts follows it). */
+const ACCOUNT_REVISIONS = "entitlements.accounts";
+
 /** An ILIKE pattern matching text that contains `query` as typed: its `%`, `_` and backslash match themselves. */
 const contains = (query: string): string => `%${query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
 export class PostgresEntitlementsStore implements EntitlementsStore {
   constructor(private readonly em: () => EntityManager) {}
 
-  async appendPlan(plan: { planId: string; document: Record<string, unknown>; publishedBy: string; publishedOnBehalfOf: string | null; reason: string }): Promise<PlanVersion> {
-    const em = this.em();
-    const row = em.create(PlanVersionSchema, { ...plan, publishedAt: new Date() });
-    await em.flush();
-    return row;
+  appendPlan(plan: { planId: string; document: Record<string, unknown>; publishedBy: string; publishedOnBehalfOf: string | null; reason: string }): Promise<PlanVersion> {
+    return this.em().transactional(async (tx) => {
+      // Versions are WatchPlans' cursor: they commit in the order they are taken.
+      await takeLogTurn(tx, "entitlements.plan_versions");
+      const row = tx.create(PlanVersionSchema, { ...plan, publishedAt: new Date() });
+      await tx.flush();
+      return row;
+    });
   }
 
   latestPlan(planId: string): Promise<PlanVersion | null> {
@@ -84,21 +90,24 @@ export class PostgresEntitlementsStore implements EntitlementsStore {
     return this.em().findOne(AccountSchema, { accountId });
   }
 
-  async insertAccount(account: NewAccount): Promise<Account> {
-    const em = this.em();
-    // sql() runs in the call's transaction when there is one (a keyed call records its answer in it).
-    const [row] = await sql<{ account_id: string }>(
-      em,
-      `insert into entitlements.accounts
-         (account_id, name, plan_id, plan_version, seats, deployment_mode, billing_mode, cycle_anchor, status, admin_emails, spend_cap_micros, request_hash)
-       values (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?::jsonb, ?, ?)
-       returning account_id`,
-      [
-        account.accountId, account.name, account.planId, account.planVersion, account.seats, account.deploymentMode,
-        account.billingMode, account.cycleAnchor, JSON.stringify(account.adminEmails), account.spendCapMicros.toString(), account.requestHash,
-      ],
-    );
-    return (await em.findOne(AccountSchema, { accountId: row!.account_id }, { refresh: true }))!;
+  insertAccount(account: NewAccount): Promise<Account> {
+    // Within a keyed call's transaction when there is one (answerOnce: it records its answer in it), else one of its own.
+    return this.em().transactional(async (tx) => {
+      // Revisions are WatchAccounts' cursor: they commit in the order they are taken.
+      await takeLogTurn(tx, ACCOUNT_REVISIONS);
+      const [row] = await sql<{ account_id: string }>(
+        tx,
+        `insert into entitlements.accounts
+           (account_id, name, plan_id, plan_version, seats, deployment_mode, billing_mode, cycle_anchor, status, admin_emails, spend_cap_micros, request_hash)
+         values (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?::jsonb, ?, ?)
+         returning account_id`,
+        [
+          account.accountId, account.name, account.planId, account.planVersion, account.seats, account.deploymentMode,
+          account.billingMode, account.cycleAnchor, JSON.stringify(account.adminEmails), account.spendCapMicros.toString(), account.requestHash,
+        ],
+      );
+      return (await tx.findOne(AccountSchema, { accountId: row!.account_id }, { refresh: true }))!;
+    });
   }
 
   updateAccount(accountId: string, change: (account: Account) => Promise<Partial<Account>>): Promise<Account | null> {
@@ -107,6 +116,7 @@ export class PostgresEntitlementsStore implements EntitlementsStore {
       const account = await tx.findOne(AccountSchema, { accountId }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
       if (!account) return null;
       const changes = await change(account);
+      await takeLogTurn(tx, ACCOUNT_REVISIONS);
       const [row] = await sql<{ revision: string }>(tx, `select nextval('entitlements.account_revision_seq') as revision`);
       tx.assign(account, { ...changes, revision: row!.revision });
       await tx.flush();

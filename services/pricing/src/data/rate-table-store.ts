@@ -1,4 +1,4 @@
-import { sql, type EntityManager } from "@tollgate/db";
+import { sql, takeLogTurn, type EntityManager } from "@tollgate/db";
 import { RateTableVersionSchema, type RateTableVersion } from "./rate-table-version.entity.js";
 
 export interface NewRateTableVersion {
@@ -29,6 +29,8 @@ export class PostgresRateTableStore implements RateTableStore {
     return this.em().transactional(async (tx) => {
       // Publishers of one table take turns, so each gets the next number.
       await sql(tx, `select pg_advisory_xact_lock(hashtext('pricing.rate_table:' || ?))`, [version.tableId]);
+      // Sequences are WatchRateTables' cursor: publications of every table commit in the order they take them.
+      await takeLogTurn(tx, "pricing.rate_table_versions");
       const [last] = await sql<{ version: number | null }>(tx, `select max(version) as version from pricing.rate_table_versions where table_id = ?`, [version.tableId]);
       const row = tx.create(RateTableVersionSchema, { ...version, version: (last?.version ?? 0) + 1, publishedAt: new Date() });
       await tx.flush();
