@@ -73,7 +73,7 @@ export function accountView(account: entitlementsV1.Account, plan: entitlementsV
   };
 }
 
-/** Accounts a ledger keeps in memory unless told otherwise (`ACCOUNT_CACHE_ACCOUNTS`): about 1 KB of heap each. */
+/** Accounts a ledger keeps in memory unless told otherwise (`ACCOUNT_CACHE_ACCOUNTS`): about 1.3 KB of heap each. */
 export const DEFAULT_ACCOUNT_CACHE_ACCOUNTS = 50_000;
 
 /** A cached account, and the view last built from it (null until the next use builds it). */

@@ -42,3 +42,45 @@ describe("LedgerConsumer.stop", () => {
     expect(handled).toEqual([1n]); // event 2 is left to the next start, which re-reads from the stored offset
   });
 });
+
+describe("LedgerConsumer, when handling an event fails", () => {
+  it("handles none of the events queued behind it, and reads again from the stored offset", async () => {
+    const feeds: { feed: FeedCall; after: string }[] = [];
+    const client = {
+      streamEvents: ({ afterSequence }: { afterSequence: string }) => {
+        const feed = new FeedCall();
+        feeds.push({ feed, after: afterSequence });
+        return feed;
+      },
+    } as unknown as ledgerV1.LedgerServiceClient;
+    // The handler records the offset with the event, as the real one does in its transaction.
+    let offset = 0n;
+    const store = { offset: async () => offset } as unknown as NotificationsStore;
+    const handled: bigint[] = [];
+    let failures = 1;
+    const consumer = new LedgerConsumer(client, store, (fn) => fn(), async ({ sequence }) => {
+      if (sequence === 2n && failures-- > 0) throw new Error("entitlements unavailable");
+      handled.push(sequence);
+      offset = sequence;
+    }, "test", 0);
+    try {
+      await consumer.start();
+      const first = feeds[0]!.feed;
+      for (const sequence of [1, 2, 3, 4]) first.send(sequence);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(first.cancelled).toBe(true);
+      expect(handled).toEqual([1n]); // 3 and 4 were queued behind 2: handling them would move the offset past 2
+      first.emit("error", Object.assign(new Error("cancelled"), { code: 1 }));
+
+      const second = await new Promise<FeedCall>((resolve) => {
+        const wait = setInterval(() => feeds[1] && (clearInterval(wait), resolve(feeds[1].feed)), 10);
+      });
+      expect(feeds[1]!.after).toBe("1");
+      for (const sequence of [2, 3, 4]) second.send(sequence);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(handled).toEqual([1n, 2n, 3n, 4n]);
+    } finally {
+      await consumer.stop();
+    }
+  });
+});

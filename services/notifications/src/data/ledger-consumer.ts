@@ -192,12 +192,15 @@ export class LedgerConsumer {
     if (this.received < after) this.received = after;
     const stream = this.client.streamEvents({ afterSequence: after.toString() });
     this.stream = stream;
+    let failed = false;
     stream.on("data", (message: ledgerV1.StreamEventsResponse) => {
       const event = message.event;
       if (!event) return;
       if (BigInt(event.sequence) > this.received) this.received = BigInt(event.sequence);
-      // After stop, what is still queued is left to the next start (it re-reads from the stored offset).
-      this.chain = this.chain.then(() => (this.stopped ? undefined : this.process(event))).catch((error: unknown) => {
+      // After stop, or after an event of this stream failed, what is still queued is left to the next start, which
+      // re-reads from the stored offset: handling it would record an offset past the event that failed.
+      this.chain = this.chain.then(() => (this.stopped || failed ? undefined : this.process(event))).catch((error: unknown) => {
+        failed = true;
         log().error({ err: error }, "handling a ledger event failed; re-reading from the stored offset");
         stream.cancel();
       });
