@@ -14,6 +14,14 @@ let platform: Platform;
 let small: LedgerService;
 let smallClient: ledgerV1.LedgerServiceClient;
 
+/** Another ledger on the platform's database, its caches empty; `accountCacheAccounts` as given. */
+function startLedger(accountCacheAccounts?: number): Promise<LedgerService> {
+  return startLedgerService({
+    databaseUrl: db.url, port: 0, poolMax: 4, entitlementsAddress: platform.entitlements.address, pricingAddress: platform.pricing.address,
+    sweepIntervalMs: 0, meterIntervalMs: 0, reconcileIntervalMs: 0, ...(accountCacheAccounts ? { accountCacheAccounts } : {}), auth: platform.auth, ...platform.serviceCredentials("ledger"),
+  });
+}
+
 beforeAll(async () => {
   db = await createTestDatabase();
   platform = await startPlatform(db.url);
@@ -23,10 +31,7 @@ beforeAll(async () => {
       accountId, name: accountId, planId: "starter", seats: 1, adminEmails: ["admin@example.com"],
     }));
   }
-  small = await startLedgerService({
-    databaseUrl: db.url, port: 0, poolMax: 4, entitlementsAddress: platform.entitlements.address, pricingAddress: platform.pricing.address,
-    sweepIntervalMs: 0, meterIntervalMs: 0, reconcileIntervalMs: 0, accountCacheAccounts: 1, auth: platform.auth, ...platform.serviceCredentials("ledger"),
-  });
+  small = await startLedger(1);
   smallClient = createClient(ledgerV1.LedgerServiceClient, small.address, platform.serviceCredentials(platform.principal, ROLES));
 });
 
@@ -64,6 +69,36 @@ describe("the ledger's in-memory plans and rates", () => {
       return hold.amountMicros === String(7 * CREDIT) ? hold : undefined;
     }, 1_000, "the new rate in the ledger");
     expect(repriced.rateTableVersion).toBe(published.table!.version);
+  });
+
+  it("prices with a table's current version when the feed brought only a later one, dated ahead, before the table's first use", async () => {
+    const { pricing, entitlements } = platform.clients;
+    const publish = (tableId: string, credits: number, effectiveFrom?: Date) =>
+      call(pricing, pricing.publishRateTable, {
+        tableId, effectiveFrom, actor: "test", reason: "price", idempotencyKey: "",
+        rates: [{ bucket: commonV1.Bucket.BUCKET_AI, unit: commonV1.Unit.UNIT_CREDITS, kind: { $case: "modelReply", modelReply: { model: "gpt-4o", microsPerReply: String(credits * CREDIT) } } }],
+      });
+    await publish("later", 3, new Date(Date.now() - 60_000));
+    // A version of another table after it: a ledger that starts now first uses that table.
+    await publish("default", 5);
+    await call(entitlements, entitlements.publishPlan, {
+      plan: entitlementsV1.Plan.fromPartial({ planId: "later-plan", name: "Later", rateTableId: "later", allotments: [{ unit: commonV1.Unit.UNIT_CREDITS, amountMicros: String(100 * CREDIT), buckets: [commonV1.Bucket.BUCKET_AI] }] }),
+      actor: "test", reason: "seed",
+    });
+    await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId: "later-1", name: "later-1", planId: "later-plan", seats: 1, adminEmails: ["admin@example.com"] }));
+    const fresh = await startLedger();
+    const client = createClient(ledgerV1.LedgerServiceClient, fresh.address, platform.serviceCredentials(platform.principal, ROLES));
+    try {
+      await call(client, client.authorize, authorizeRequest("cached", "later-a1", 1)); // fills "default" and starts the feed
+      await publish("later", 7, new Date(Date.now() + 3_600_000));
+      // The feed brings a publication within milliseconds: before "later" is first used here, the fresh ledger has heard of the version ahead.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const hold = await call(client, client.authorize, authorizeRequest("later-1", "later-a2", 1));
+      expect([hold.allowed, hold.amountMicros, hold.rateTableVersion]).toEqual([true, String(3 * CREDIT), "1"]);
+    } finally {
+      client.close();
+      await fresh.stop();
+    }
   });
 
   it("refuses a suspended account within one second of the change", async () => {

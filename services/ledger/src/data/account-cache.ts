@@ -5,6 +5,7 @@ import { unitFromProto, type Unit } from "@tollgate/rating";
 import { inSpan, log } from "@tollgate/telemetry";
 import type { AccountDirectory, AccountView } from "../domain/account-view.js";
 import type { KindLimits } from "../domain/rules/kind-limits.js";
+import { InFlight } from "./in-flight.js";
 import { StreamFollower, VersionLag } from "./stream-follower.js";
 
 const E = entitlementsV1;
@@ -96,7 +97,7 @@ export class AccountCache implements AccountDirectory {
   /** Plan versions are never changed once published: the first copy of each is kept, and every view of it shares it. */
   private readonly plans = new Map<string, entitlementsV1.Plan>();
   /** Fills in flight, so concurrent first uses of one account (a burst right after a restart) make one GetAccount call. */
-  private readonly filling = new Map<string, Promise<Cached>>();
+  private readonly filling = new InFlight<string, Cached>();
   /** Told of every change the account feed brings (e.g. a Meter stream watching its account for suspension). */
   private readonly watchers = new Set<(accountId: string) => void>();
   /**
@@ -172,7 +173,7 @@ export class AccountCache implements AccountDirectory {
       this.accounts.delete(accountId);
       this.accounts.set(accountId, cached);
     } else {
-      cached = await this.fill(accountId);
+      cached = await this.filling.run(accountId, () => this.fetch(accountId));
       plan = this.plans.get(cached.account.planVersion)!;
     }
     return (cached.view ??= accountView(cached.account, plan));
@@ -181,15 +182,6 @@ export class AccountCache implements AccountDirectory {
   /** Accounts in memory, GetAccount calls made to fill it, and accounts dropped to stay within its bound. */
   stats(): { accounts: number; fills: number; evictions: number } {
     return { accounts: this.accounts.size, fills: this.fills, evictions: this.evictions };
-  }
-
-  private fill(accountId: string): Promise<Cached> {
-    let filling = this.filling.get(accountId);
-    if (!filling) {
-      filling = this.fetch(accountId).finally(() => this.filling.delete(accountId));
-      this.filling.set(accountId, filling);
-    }
-    return filling;
   }
 
   private fetch(accountId: string): Promise<Cached> {
