@@ -34,6 +34,8 @@ export interface EntitlementsStore {
    */
   updateAccount(accountId: string, change: (account: Account) => Promise<Partial<Account>>): Promise<Account | null>;
   accountsAfter(revision: bigint, limit: number): Promise<Account[]>;
+  /** The newest revision committed (0 before any account): every revision up to it is committed too (takeLogTurn). */
+  latestRevision(): Promise<bigint>;
   listAccounts(options: { after: string; limit: number; query: string }): Promise<Account[]>;
   findSubject(accountId: string, kind: string, subjectId: string): Promise<Subject | null>;
   upsertSubject(subject: { accountId: string; kind: string; subjectId: string; name: string; parentId: string; email: string }): Promise<Subject>;
@@ -122,6 +124,11 @@ export class PostgresEntitlementsStore implements EntitlementsStore {
       await tx.flush();
       return account;
     });
+  }
+
+  async latestRevision(): Promise<bigint> {
+    const [row] = await sql<{ revision: string | null }>(this.em(), `select max(revision)::text as revision from entitlements.accounts`); // accounts_revision_idx
+    return BigInt(row?.revision ?? 0);
   }
 
   accountsAfter(revision: bigint, limit: number): Promise<Account[]> {

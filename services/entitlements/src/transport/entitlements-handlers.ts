@@ -182,9 +182,11 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
     ),
 
     getAccount: unary(async (request: entitlementsV1.GetAccountRequest) => {
+      // Read before the account: every change after it has a later revision (WatchAccounts resumes after it).
+      const latestRevision = await store.latestRevision();
       const account = await accounts.get(request.accountId);
       const plan = await plans.get(account.planId, BigInt(account.planVersion));
-      return { account: accountToProto(account), plan: planToProto(plan) };
+      return { account: accountToProto(account), plan: planToProto(plan), latestRevision: latestRevision.toString() };
     }, options),
 
     listAccounts: unary(async (request: entitlementsV1.ListAccountsRequest) => {

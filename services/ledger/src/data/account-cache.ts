@@ -101,18 +101,20 @@ export class AccountCache implements AccountDirectory {
   /** Told of every change the account feed brings (e.g. a Meter stream watching its account for suspension). */
   private readonly watchers = new Set<(accountId: string) => void>();
   /**
-   * Where the account feed resumes: the last revision it brought, or, until it
-   * has brought one, the first fill's. A fill does not move it later: the
-   * feed may not yet have brought earlier changes of other accounts.
+   * Where the account feed first started: after the newest revision committed
+   * when the first fill read its account. A fill that read before it is read
+   * again, since the feed does not bring the changes between.
    */
-  private feedRevision: bigint | null = null;
+  private feedStart: bigint | null = null;
+  /** Where the account feed resumes: the last revision it brought (only it moves this). */
+  private feedRevision = 0n;
   private lastPlanVersion = 0n;
   private fills = 0;
   private evictions = 0;
   private readonly accountFeed: StreamFollower<entitlementsV1.WatchAccountsResponse>;
   private readonly planFeed: StreamFollower<entitlementsV1.WatchPlansResponse>;
   /** The feeds' lag: revisions and plan versions published but not applied here. */
-  readonly lags = [new VersionLag("accounts", () => this.feedRevision ?? 0n), new VersionLag("plans", () => this.lastPlanVersion)] as const;
+  readonly lags = [new VersionLag("accounts", () => this.feedRevision), new VersionLag("plans", () => this.lastPlanVersion)] as const;
 
   constructor(
     private readonly client: entitlementsV1.EntitlementsServiceClient,
@@ -120,7 +122,7 @@ export class AccountCache implements AccountDirectory {
   ) {
     const [accountLag, planLag] = this.lags;
     this.accountFeed = new StreamFollower(
-      () => this.client.watchAccounts({ afterRevision: (this.feedRevision ?? 0n).toString() }),
+      () => this.client.watchAccounts({ afterRevision: this.feedRevision.toString() }),
       (message) => {
         if (message.account) this.changed(message.account);
         accountLag.heardOf(message.latestRevision);
@@ -187,11 +189,17 @@ export class AccountCache implements AccountDirectory {
   private fetch(accountId: string): Promise<Cached> {
     return inSpan("tollgate.ledger", "ledger.account_cache.fill", async (span) => {
       span.setAttribute("tollgate.account_id", accountId);
-      const response = await upstream(call(this.client, this.client.getAccount, { accountId }));
+      let response = await upstream(call(this.client, this.client.getAccount, { accountId }));
+      // A server that does not say what was committed when it read: the account's own revision, as before it did.
+      const readAt = (answer: entitlementsV1.GetAccountResponse) => BigInt(answer.latestRevision) || BigInt(answer.account!.revision);
+      if (this.feedStart === null) {
+        this.feedStart = this.feedRevision = readAt(response);
+      } else if (readAt(response) < this.feedStart && response.latestRevision !== "0") {
+        response = await upstream(call(this.client, this.client.getAccount, { accountId }));
+      }
       const account = response.account!;
       this.fills++;
       this.putPlan(response.plan!);
-      this.feedRevision ??= BigInt(account.revision);
       // What the feed brought meanwhile is kept if it is later and its plan version is known.
       const known = this.accounts.get(accountId);
       const cached = known && newer(known.account, account) && this.plans.has(known.account.planVersion) ? known : { account, view: null };

@@ -703,7 +703,15 @@ export interface GetAccountRequest {
 
 export interface GetAccountResponse {
   account: Account | undefined;
-  plan: Plan | undefined;
+  plan:
+    | Plan
+    | undefined;
+  /**
+   * The newest account revision committed before the account was read
+   * (WatchAccounts' cursor): a follower that resumes after it misses no later
+   * change of this account. 0 from a server that does not say.
+   */
+  latestRevision: string;
 }
 
 export interface ListAccountsRequest {
@@ -4192,7 +4200,7 @@ export const GetAccountRequest: MessageFns<GetAccountRequest> = {
 };
 
 function createBaseGetAccountResponse(): GetAccountResponse {
-  return { account: undefined, plan: undefined };
+  return { account: undefined, plan: undefined, latestRevision: "0" };
 }
 
 export const GetAccountResponse: MessageFns<GetAccountResponse> = {
@@ -4202,6 +4210,9 @@ export const GetAccountResponse: MessageFns<GetAccountResponse> = {
     }
     if (message.plan !== undefined) {
       Plan.encode(message.plan, writer.uint32(18).fork()).join();
+    }
+    if (message.latestRevision !== "0") {
+      writer.uint32(24).int64(message.latestRevision);
     }
     return writer;
   },
@@ -4235,6 +4246,14 @@ export const GetAccountResponse: MessageFns<GetAccountResponse> = {
             message.plan = Plan.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.latestRevision = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4251,6 +4270,11 @@ export const GetAccountResponse: MessageFns<GetAccountResponse> = {
     return {
       account: isSet(object.account) ? Account.fromJSON(object.account) : undefined,
       plan: isSet(object.plan) ? Plan.fromJSON(object.plan) : undefined,
+      latestRevision: isSet(object.latestRevision)
+        ? globalThis.String(object.latestRevision)
+        : isSet(object.latest_revision)
+        ? globalThis.String(object.latest_revision)
+        : "0",
     };
   },
 
@@ -4261,6 +4285,9 @@ export const GetAccountResponse: MessageFns<GetAccountResponse> = {
     }
     if (message.plan !== undefined) {
       obj.plan = Plan.toJSON(message.plan);
+    }
+    if (message.latestRevision !== "0") {
+      obj.latestRevision = message.latestRevision;
     }
     return obj;
   },
@@ -4274,6 +4301,7 @@ export const GetAccountResponse: MessageFns<GetAccountResponse> = {
       ? Account.fromPartial(object.account)
       : undefined;
     message.plan = (object.plan !== undefined && object.plan !== null) ? Plan.fromPartial(object.plan) : undefined;
+    message.latestRevision = object.latestRevision ?? "0";
     return message;
   },
 };
