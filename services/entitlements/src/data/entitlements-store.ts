@@ -70,7 +70,8 @@ export class PostgresEntitlementsStore implements EntitlementsStore {
   }
 
   plansAfter(version: bigint, limit: number): Promise<PlanVersion[]> {
-    return this.em().find(PlanVersionSchema, { version: { $gt: version.toString() } }, { orderBy: { version: "asc" }, limit });
+    // A WatchPlans stream reads in one request scope for as long as it is open: nothing it reads is kept there.
+    return this.em().find(PlanVersionSchema, { version: { $gt: version.toString() } }, { orderBy: { version: "asc" }, limit, disableIdentityMap: true });
   }
 
   async listPlans(options: { afterVersion: bigint; limit: number; allVersions: boolean }): Promise<PlanVersion[]> {
@@ -132,7 +133,8 @@ export class PostgresEntitlementsStore implements EntitlementsStore {
   }
 
   accountsAfter(revision: bigint, limit: number): Promise<Account[]> {
-    return this.em().find(AccountSchema, { revision: { $gt: revision.toString() } }, { orderBy: { revision: "asc" }, limit });
+    // A WatchAccounts stream reads in one request scope for as long as it is open: nothing it reads is kept there.
+    return this.em().find(AccountSchema, { revision: { $gt: revision.toString() } }, { orderBy: { revision: "asc" }, limit, disableIdentityMap: true });
   }
 
   listAccounts(options: { after: string; limit: number; query: string }): Promise<Account[]> {

@@ -51,7 +51,8 @@ export class PostgresRateTableStore implements RateTableStore {
   }
 
   after(sequence: bigint, limit: number): Promise<RateTableVersion[]> {
-    return this.em().find(RateTableVersionSchema, { sequence: { $gt: sequence.toString() } }, { orderBy: { sequence: "asc" }, limit });
+    // A WatchRateTables stream reads in one request scope for as long as it is open: nothing it reads is kept there.
+    return this.em().find(RateTableVersionSchema, { sequence: { $gt: sequence.toString() } }, { orderBy: { sequence: "asc" }, limit, disableIdentityMap: true });
   }
 
   list(options: { tableId?: string; afterSequence: bigint; limit: number }): Promise<RateTableVersion[]> {
