@@ -104,6 +104,24 @@ describe("the delivery worker", () => {
   });
 });
 
+describe("a delivery's claim", () => {
+  it("records only the outcome of the claim that holds the row: a send that outlived its lease changes nothing", async () => {
+    await record(50n, [draft("webhook", "https://hooks.acme.example/leased", "usage_90")]);
+    const claim = async () => (await scope(() => store.claimDue(100, 1))).find((d) => d.recipient === "https://hooks.acme.example/leased")!;
+    const first = await claim();
+    await new Promise((resolve) => setTimeout(resolve, 20)); // the 1 ms lease runs out
+    const second = await claim();
+    expect([first.attempts, second.attempts]).toEqual([1, 2]);
+
+    expect(await scope(() => store.markDelivered(second.notificationId, second.attempts))).toBe(true);
+    // The first send ends late, failed: recording it would turn a delivered row back to failed and send it again.
+    expect(await scope(() => store.markFailed(first.notificationId, first.attempts, "timed out", new Date()))).toBe(false);
+    expect(await scope(() => store.markDelivered(first.notificationId, first.attempts))).toBe(false);
+    const stored = await row("https://hooks.acme.example/leased");
+    expect([stored.status, stored.attempts, stored.lastError]).toEqual(["delivered", 2, ""]);
+  });
+});
+
 describe("the notification log", () => {
   it("pages newest first, each delivery once, while new deliveries are recorded", async () => {
     const paged = (drafts: DeliveryDraft[]) => drafts.map((d) => ({ ...d, accountId: "pager", dedupKey: `pager:${d.dedupKey}` }));

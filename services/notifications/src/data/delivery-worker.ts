@@ -111,17 +111,23 @@ export class DeliveryWorker {
       span.setAttribute("tollgate.channel", delivery.channel);
       span.setAttribute("tollgate.attempt", delivery.attempts);
       let outcome: DeliveryOutcome;
+      let recorded: boolean;
       try {
         await this.send(delivery);
-        await this.scope(() => this.store.markDelivered(delivery.notificationId));
+        recorded = await this.scope(() => this.store.markDelivered(delivery.notificationId, delivery.attempts));
         outcome = "delivered";
       } catch (error) {
         const message = (error as Error).message || String(error);
         const next = nextAttempt(delivery.attempts, this.options.retryBaseMs, this.options.maxAttempts);
-        await this.scope(() => this.store.markFailed(delivery.notificationId, message, next.deadLetter ? null : new Date(Date.now() + next.delayMs)));
+        recorded = await this.scope(() => this.store.markFailed(delivery.notificationId, delivery.attempts, message, next.deadLetter ? null : new Date(Date.now() + next.delayMs)));
         span.setAttribute("tollgate.dead_letter", next.deadLetter);
         span.setAttribute("tollgate.delivery.error", message);
         outcome = next.deadLetter ? "dead_letter" : "failed";
+      }
+      if (!recorded) {
+        // The send outlived its lease and another claim took the row: that claim's outcome stands, this one is not recorded.
+        log().warn({ notification_id: delivery.notificationId, attempt: delivery.attempts, outcome }, "a delivery's lease ran out before its outcome was recorded");
+        span.setAttribute("tollgate.delivery.lease_lost", true);
       }
       span.setAttribute("tollgate.delivery.outcome", outcome);
       this.observe(delivery.channel, outcome);

@@ -23,10 +23,14 @@ export interface NotificationsStore {
   dismiss(bannerId: string, actor: string): Promise<Banner | null>;
   /** Claims due deliveries for `leaseMs` (skipping rows other replicas hold). */
   claimDue(limit: number, leaseMs: number): Promise<Delivery[]>;
-  markDelivered(notificationId: string): Promise<void>;
+  /**
+   * Records the outcome of the send claimed as attempt `attempt`; false when that claim is no longer the row's
+   * (its lease ran out and another claim took the row): the outcome is then the later claim's to record.
+   */
+  markDelivered(notificationId: string, attempt: number): Promise<boolean>;
   /** Deletes up to `limit` deliveries delivered more than `retentionMs` ago (pending, failed and dead letters stay). */
   pruneDelivered(retentionMs: number, limit: number): Promise<number>;
-  markFailed(notificationId: string, error: string, retryAt: Date | null): Promise<void>;
+  markFailed(notificationId: string, attempt: number, error: string, retryAt: Date | null): Promise<boolean>;
   /** Newest first; `traceId` keeps those of the ledger events written under that trace. */
   /** Deliveries, newest first, after `after` (a page's last row; unset: from the newest). */
   deliveries(filter: { accountId?: string; traceId?: string; after?: NewestFirstCursor; limit: number }): Promise<Paged<Delivery>[]>;
@@ -158,18 +162,25 @@ export class PostgresNotificationsStore implements NotificationsStore {
     return this.em().find(DeliverySchema, { notificationId: { $in: rows.map((r) => r.notification_id) } }, { refresh: true });
   }
 
-  async markDelivered(notificationId: string): Promise<void> {
-    await sql(this.em(), `update notifications.deliveries set status = 'delivered', delivered_at = now(), last_error = '', lease_until = null where notification_id = ?`, [notificationId]);
+  async markDelivered(notificationId: string, attempt: number): Promise<boolean> {
+    const updated = await sql(
+      this.em(),
+      `update notifications.deliveries set status = 'delivered', delivered_at = now(), last_error = '', lease_until = null
+        where notification_id = ? and status = 'sending' and attempts = ? returning notification_id`,
+      [notificationId, attempt],
+    );
+    return updated.length > 0;
   }
 
-  async markFailed(notificationId: string, error: string, retryAt: Date | null): Promise<void> {
-    await sql(
+  async markFailed(notificationId: string, attempt: number, error: string, retryAt: Date | null): Promise<boolean> {
+    const updated = await sql(
       this.em(),
       `update notifications.deliveries
           set status = ?, last_error = ?, next_attempt_at = coalesce(?, next_attempt_at), lease_until = null
-        where notification_id = ?`,
-      [retryAt ? "failed" : "dead_letter", error.slice(0, 2000), retryAt, notificationId],
+        where notification_id = ? and status = 'sending' and attempts = ? returning notification_id`,
+      [retryAt ? "failed" : "dead_letter", error.slice(0, 2000), retryAt, notificationId, attempt],
     );
+    return updated.length > 0;
   }
 
   deliveries(filter: { accountId?: string; traceId?: string; after?: NewestFirstCursor; limit: number }): Promise<Paged<Delivery>[]> {
