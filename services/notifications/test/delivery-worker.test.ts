@@ -161,6 +161,24 @@ describe("banners across cycles", () => {
     expect(await shown()).toEqual(["referral_prompt", "usage_100"]);
   });
 
+  it("applies no banner change of an event older than the one that last changed the banner (a second replica handling it late)", async () => {
+    const shown = shownFor("two-replicas");
+    const cycle = "2026-11-01T00:00:00.000Z";
+    const crossed = { kind: "threshold_crossed" as const, accountId: "two-replicas", unit: "credits" as const, thresholdPercent: 100, percentUsed: 100, cycle };
+    const receded = { kind: "usage_receded" as const, accountId: "two-replicas", unit: "credits" as const, thresholdPercents: [100], percentUsed: 60, cycle };
+    // One replica handles the crossing and the top-up after it.
+    await decided(300n, crossed);
+    expect(await shown()).toContain("usage_100");
+    await decided(301n, receded);
+    expect(await shown()).not.toContain("usage_100");
+    // The other handles the crossing only now: the banner stays down.
+    await decided(300n, crossed);
+    expect(await shown()).not.toContain("usage_100");
+    // A later crossing puts it up again.
+    await decided(302n, crossed);
+    expect(await shown()).toContain("usage_100");
+  });
+
   it("takes down the previous cycle's banners when a new cycle starts, the fixed 100 % one too, and keeps a budget's and 'free credits expired'", async () => {
     const crossed = (cycle: string, thresholdPercent: number) => ({ kind: "threshold_crossed" as const, accountId: "cycler", unit: "credits" as const, thresholdPercent, percentUsed: thresholdPercent, cycle });
     const november = "2026-11-01T00:00:00.000Z";

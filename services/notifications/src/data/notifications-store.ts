@@ -69,25 +69,28 @@ export class PostgresNotificationsStore implements NotificationsStore {
   }
 
   async recordEvent(consumer: string, sequence: bigint, decisions: Decisions, trace: { traceId: string; traceparent: string }): Promise<void> {
+    // Every banner change below is the event's only if the banner was not changed by a later event (another replica
+    // may have handled one already): `event_sequence < ?`.
+    const event = sequence.toString();
     await this.em().transactional(async (em) => {
       for (const banner of decisions.banners) {
         await sql(
           em,
           // A banner the ledger's events took down (usage that fell back below its threshold) is put up again by a new crossing.
-          `insert into notifications.banners (account_id, rule, kind, message, unit, threshold_percent, dedup_key, trace_id, budget_id)
-           values (?, ?, ?, ?, ?, ?, ?, ?, ?)
-           on conflict (dedup_key) do update set dismissed_at = null, dismissed_by = null, trace_id = excluded.trace_id, created_at = now()
-            where notifications.banners.dismissed_by = 'ledger'`,
-          [banner.accountId, banner.rule, banner.kind, banner.message, banner.unit, banner.thresholdPercent, banner.dedupKey, trace.traceId, banner.budgetId ?? null],
+          `insert into notifications.banners (account_id, rule, kind, message, unit, threshold_percent, dedup_key, trace_id, budget_id, event_sequence)
+           values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           on conflict (dedup_key) do update set dismissed_at = null, dismissed_by = null, trace_id = excluded.trace_id, created_at = now(), event_sequence = excluded.event_sequence
+            where notifications.banners.dismissed_by = 'ledger' and notifications.banners.event_sequence < excluded.event_sequence`,
+          [banner.accountId, banner.rule, banner.kind, banner.message, banner.unit, banner.thresholdPercent, banner.dedupKey, trace.traceId, banner.budgetId ?? null, event],
         );
       }
       for (const { accountId, budgetId } of decisions.lifted ?? []) {
         // Fixed ones too: they said work is refused until the budget is raised, which no longer holds.
         await sql(
           em,
-          `update notifications.banners set dismissed_at = now(), dismissed_by = 'ledger'
-            where account_id = ? and budget_id = ? and dismissed_at is null`,
-          [accountId, budgetId],
+          `update notifications.banners set dismissed_at = now(), dismissed_by = 'ledger', event_sequence = ?
+            where account_id = ? and budget_id = ? and dismissed_at is null and event_sequence < ?`,
+          [event, accountId, budgetId, event],
         );
       }
       if (decisions.receded) {
@@ -96,10 +99,10 @@ export class PostgresNotificationsStore implements NotificationsStore {
           const rules = RECEDED_BANNER_RULES(percent);
           await sql(
             em,
-            `update notifications.banners set dismissed_at = now(), dismissed_by = 'ledger'
+            `update notifications.banners set dismissed_at = now(), dismissed_by = 'ledger', event_sequence = ?
               where account_id = ? and unit = ? and threshold_percent = ? and dismissed_at is null and strpos(dedup_key, ?) > 0
-                and rule in (${rules.map(() => "?").join(", ")})`,
-            [accountId, unit, percent, `:${cycle}:`, ...rules],
+                and rule in (${rules.map(() => "?").join(", ")}) and event_sequence < ?`,
+            [event, accountId, unit, percent, `:${cycle}:`, ...rules, event],
           );
         }
       }
@@ -108,10 +111,10 @@ export class PostgresNotificationsStore implements NotificationsStore {
         const { accountId, cycle } = decisions.newCycle;
         await sql(
           em,
-          `update notifications.banners set dismissed_at = now(), dismissed_by = 'ledger'
+          `update notifications.banners set dismissed_at = now(), dismissed_by = 'ledger', event_sequence = ?
             where account_id = ? and dismissed_at is null and strpos(dedup_key, ?) = 0
-              and (starts_with(rule, ?) or rule in (${CYCLE_BANNER_RULES.rules.map(() => "?").join(", ")}))`,
-          [accountId, `:${cycle}:`, CYCLE_BANNER_RULES.prefix, ...CYCLE_BANNER_RULES.rules],
+              and (starts_with(rule, ?) or rule in (${CYCLE_BANNER_RULES.rules.map(() => "?").join(", ")})) and event_sequence < ?`,
+          [event, accountId, `:${cycle}:`, CYCLE_BANNER_RULES.prefix, ...CYCLE_BANNER_RULES.rules, event],
         );
       }
       for (const delivery of decisions.deliveries) {
