@@ -119,8 +119,9 @@ export async function run<C extends Command>(deps: LedgerDeps, view: AccountView
 /** {@link run}, answering a refusal instead of throwing it. */
 async function decideOne<C extends Command>(deps: LedgerDeps, view: AccountView, command: C): Promise<Result<AnswerOf[C["type"]] & Replayed>> {
   const now = deps.now();
-  // Sweeps, ticks and resumes do not open cycles; everything else runs in the account's current cycle.
-  const alone = command.type === "rollOver" || command.type === "expireHolds" || command.type === "expirePools" || command.type === "meter" || command.type === "resumeWork";
+  // Sweeps do not open cycles; everything else runs in the account's current cycle: a metering tick too, since an
+  // account whose only use is running work (a deployment) sends nothing else that would open the next one.
+  const alone = command.type === "rollOver" || command.type === "expireHolds" || command.type === "expirePools";
   // An unpriced call has no unit ("").
   const unit = ("unit" in command ? command.unit : null) || null;
   const cycleKey = alone ? undefined : deps.cycles?.key(view, now, unit);

@@ -140,6 +140,23 @@ describe("use cases over the in-memory store", () => {
     expect((await store.outbox("acme")).map((e) => e.kind)).toEqual(["negative_limit_reached", "threshold_crossed", "threshold_crossed", "work_stopped"]);
   });
 
+  it("opens the new cycle for a metering tick past the cycle's end: running work is charged from the new allotment", async () => {
+    const { deps, store, advance } = ledger();
+    const account = await deps.accounts.get("acme");
+    const start = { type: "startWork" as const, kind: "deployment" as const, accountId: "acme", workId: "dep-1", unit: "credits", replicas: 1, attribution: {}, endpoint: "", idempotencyKey: "d", requestHash: "d" };
+    expect(await startWork(deps, account, start)).toMatchObject({ allowed: true });
+    const tickTo = async (to: Date, key: string) => {
+      const work = (await store.account("acme"))!.work.get("dep-1")!;
+      advance(to.getTime() - deps.now().getTime());
+      return meter(deps, account, { accountId: "acme", workId: "dep-1", fromMs: work.chargedUntilMs, toMs: to.getTime(), amountMicros: CREDIT, bucket: "compute", rateTableVersion: 3n, nextState: null, replicas: null, traceparent: key, traceId: key });
+    };
+    expect(await tickTo(new Date("2026-11-30T23:59:50Z"), "november")).toMatchObject({ stale: false, state: "running", charge: { chargedMicros: CREDIT, proceed: true } });
+    // Nothing else comes for the account: the tick after the cycle's end opens December.
+    expect(await tickTo(new Date("2026-12-01T00:00:10Z"), "december")).toMatchObject({ stale: false, state: "running", charge: { chargedMicros: CREDIT, proceed: true } });
+    const monthly = [...(await store.account("acme"))!.pools.values()].filter((pool) => pool.kind === "monthly");
+    expect(monthly.map((pool) => [new Date(pool.expiresAtMs ?? 0).toISOString(), pool.balanceMicros])).toContainEqual(["2027-01-01T00:00:00.000Z", 9n * CREDIT]);
+  });
+
   it("denies a suspended account before anything else, and records the denial under the key", async () => {
     const { deps, store } = ledger(view({ status: "suspended" }));
     const request = { accountId: "acme", estimate: reply, attribution: {}, idempotencyKey: "a", ttlMs: 0, context };
