@@ -163,3 +163,19 @@ describe("idempotency keys", () => {
     expect(left.map((r) => r.idempotency_key)).toEqual(["recent"]);
   });
 });
+
+describe("due work", () => {
+  it("is read a page at a time, oldest charge first, each page after the last one's row", async () => {
+    await openAccount("busy", "p", 1n, at(-10), at(20), units, []);
+    // Three running deployments, two last charged at the same instant.
+    for (const [workId, charged] of [["w-1", at(-2)], ["w-2", at(-1)], ["w-3", at(-2)]] as const) {
+      await sql(orm.em.fork(), `insert into ledger.metered_work (work_id, kind, account_id, state, usage, charged_until) values (?, 'deployment', 'busy', 'running', '{}', ?)`, [workId, charged]);
+    }
+    const later = new Date(Date.now() + DAY);
+    const read: Awaited<ReturnType<typeof store.dueWork>> = [];
+    for (let page = await store.dueWork(later, 2); page.length > 0; page = await store.dueWork(later, 2, page.at(-1))) read.push(...page);
+    expect(read.filter((w) => w.account_id === "busy").map((w) => w.work_id)).toEqual(["w-1", "w-3", "w-2"]);
+    const keys = read.map((w) => `${w.account_id}/${w.work_id}`);
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+});

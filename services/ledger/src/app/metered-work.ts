@@ -28,6 +28,8 @@ function requireKey(key: string): void {
 }
 
 const MAX_LABELS = 20;
+/** Due runs and deployments read at once by a metering round (it reads page after page until none is left). */
+const DUE_WORK_PAGE = 200;
 
 /** How many times a state or replica change is metered again after a tick moved the work on meanwhile, before it gives up (ABORTED). */
 export const MAX_STALE_ATTEMPTS = 5;
@@ -345,22 +347,28 @@ export class Ledger {
    * them in one transaction.
    */
   async meterDue(ageMs: number, concurrency = 32): Promise<number> {
-    const due = await this.store.dueWork(new Date(this.now().getTime() - ageMs), 200);
+    const chargedBefore = new Date(this.now().getTime() - ageMs);
     let stopped = 0;
-    let next = 0;
-    const ticker = async () => {
-      while (next < due.length) {
-        const work = due[next++]!;
-        // One piece of work that cannot be charged is logged and retried on the next tick; it does not stop the others.
-        try {
-          if ((await this.meter({ accountId: work.account_id, workId: work.work_id })).state === "stopped") stopped++;
-        } catch (error) {
-          this.onTickFailed(work.account_id, work.work_id, error);
+    // Every piece of due work, a page at a time in the order of its last charge: work whose ticks keep failing
+    // stays at the front of that order, and must not keep the work behind it from being charged.
+    for (let after: WorkRow | undefined; ; ) {
+      const due = await this.store.dueWork(chargedBefore, DUE_WORK_PAGE, after);
+      let next = 0;
+      const ticker = async () => {
+        while (next < due.length) {
+          const work = due[next++]!;
+          // One piece of work that cannot be charged is logged and retried on the next round; it does not stop the others.
+          try {
+            if ((await this.meter({ accountId: work.account_id, workId: work.work_id })).state === "stopped") stopped++;
+          } catch (error) {
+            this.onTickFailed(work.account_id, work.work_id, error);
+          }
         }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, due.length) }, ticker));
-    return stopped;
+      };
+      await Promise.all(Array.from({ length: Math.min(concurrency, due.length) }, ticker));
+      if (due.length < DUE_WORK_PAGE) return stopped;
+      after = due.at(-1);
+    }
   }
 
   /** Pools, per-unit totals and the account's cycle (the caller opens the account's cycle first). */

@@ -65,7 +65,8 @@ export interface LedgerStore {
   listWork(filter: { accountId?: string; kind?: string; state?: string; after?: NewestFirstCursor; limit: number }): Promise<Paged<WorkRow>[]>;
   /** Holds, newest first, after `after` (a page's last row; unset: from the newest). */
   listHolds(filter: { accountId?: string; status?: string; after?: NewestFirstCursor; limit: number }): Promise<Paged<Hold>[]>;
-  dueWork(chargedBefore: Date, limit: number): Promise<WorkRow[]>;
+  /** Running work last charged before `chargedBefore`, oldest charge first, after `after` (a page's last row). */
+  dueWork(chargedBefore: Date, limit: number, after?: WorkRow): Promise<WorkRow[]>;
   /** The stored result of an idempotency key (IDEMPOTENCY_KEY_REUSED when the request differs), or undefined. */
   recall(accountId: string, key: string, requestHash: string): Promise<unknown>;
   remember(accountId: string, key: string, operation: string, requestHash: string, response: unknown): Promise<void>;
@@ -208,11 +209,14 @@ export class PostgresLedgerStore implements LedgerStore {
     return rows.map(PostgresLedgerStore.workRow);
   }
 
-  async dueWork(chargedBefore: Date, limit: number): Promise<WorkRow[]> {
+  async dueWork(chargedBefore: Date, limit: number, after?: WorkRow): Promise<WorkRow[]> {
     const rows = await sql<WorkRow>(
       this.em(),
-      `select * from ledger.metered_work where state = 'running' and charged_until < ? order by charged_until limit ?`,
-      [chargedBefore, limit],
+      // metered_work_running_idx
+      `select * from ledger.metered_work where state = 'running' and charged_until < ?
+          ${after ? "and (charged_until, account_id, work_id) > (?, ?, ?)" : ""}
+        order by charged_until, account_id, work_id limit ?`,
+      [chargedBefore, ...(after ? [after.charged_until, after.account_id, after.work_id] : []), limit],
     );
     return rows.map(PostgresLedgerStore.workRow);
   }
