@@ -5,6 +5,9 @@ import { MigrationChecksums } from "./migration-checksums.js";
 
 export { Migration, MikroORM, type EntityManager };
 
+/** How long a session may sit idle inside a transaction before PostgreSQL ends it. */
+export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
+
 export interface DatabaseOptions {
   url: string;
   /** The service's own Postgres schema; no service reads another's. */
@@ -36,6 +39,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<MikroORM> 
       silent: true,
     },
     pool: { min: 0, max: options.poolMax ?? 8 },
+    // A session left idle inside a transaction (a paused or cut-off replica, a console left open mid-transaction)
+    // is ended by the server after this long, and the row locks it holds with it: otherwise every write that waits
+    // on them (a replica's whole group-commit lane) waits for good. Our transactions are never idle that long.
+    driverOptions: { idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_TIMEOUT_MS },
     allowGlobalContext: false,
     debug: false,
   });

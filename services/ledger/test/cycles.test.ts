@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectionPool, openDatabase, sql, type MikroORM } from "@tollgate/db";
+import { connectionPool, IDLE_IN_TRANSACTION_TIMEOUT_MS, openDatabase, sql, type MikroORM } from "@tollgate/db";
 import { createTestDatabase, type TestDatabase } from "@tollgate/testing";
 import { ledgerEntities } from "../src/data/entities.js";
 import { PostgresLedgerStore } from "../src/data/ledger-store.js";
@@ -177,5 +177,18 @@ describe("due work", () => {
     expect(read.filter((w) => w.account_id === "busy").map((w) => w.work_id)).toEqual(["w-1", "w-3", "w-2"]);
     const keys = read.map((w) => `${w.account_id}/${w.work_id}`);
     expect(new Set(keys).size).toBe(keys.length);
+  });
+});
+
+describe("the ledger's connections", () => {
+  it("have PostgreSQL end a transaction left idle (a paused replica's), so its row locks do not hold every writer", async () => {
+    const pool = await connectionPool(orm);
+    const client = await pool.connect();
+    try {
+      const { rows } = await client.query<{ idle_in_transaction_session_timeout: string }>("show idle_in_transaction_session_timeout");
+      expect(rows[0]!.idle_in_transaction_session_timeout).toBe(`${IDLE_IN_TRANSACTION_TIMEOUT_MS / 60_000}min`);
+    } finally {
+      client.release();
+    }
   });
 });
