@@ -7,9 +7,11 @@ export const CLOCK_SKEW_MS = 60_000;
 /**
  * Late usage: when a charge says its usage happened earlier (`occurred_at`),
  * the moment must be within the account's current or previous billing cycle
- * and no older than the ledger keeps idempotency keys — a report replayed
- * with the same key is then always recognised, so late usage is never charged
- * twice. It counts in the usage windows and the cycle of that moment; the
+ * and no older than the ledger keeps idempotency keys, less twice the clock
+ * skew allowed — a report replayed with the same key is then always
+ * recognised, so late usage is never charged twice. (A report may say a moment
+ * up to the skew ahead of when its key was recorded, and keys are pruned by
+ * the database's clock, which may run up to the skew ahead of the ledger's.) It counts in the usage windows and the cycle of that moment; the
  * balance it is paid from and the thresholds it crosses are judged as of now.
  * Answers the moment to record (now for one a little ahead), or why not.
  */
@@ -22,9 +24,12 @@ export function occurredAt(requested: Date, now: Date, cycleAnchor: Date, retent
   if (atMs < previous.start.getTime()) {
     return invalid("occurred_at", `must be within the current or previous billing cycle (from ${previous.start.toISOString()})`);
   }
-  const oldestMs = now.getTime() - retentionMs;
+  const oldestMs = now.getTime() - retentionMs + 2 * CLOCK_SKEW_MS;
   if (atMs < oldestMs) {
-    return invalid("occurred_at", `must be no older than idempotency keys are kept (${Math.floor(retentionMs / 3_600_000)} hours: from ${new Date(oldestMs).toISOString()}), so a replay cannot charge twice`);
+    return invalid(
+      "occurred_at",
+      `must be no older than idempotency keys are kept (${Math.floor(retentionMs / 3_600_000)} hours, less ${(2 * CLOCK_SKEW_MS) / 60_000} minutes: from ${new Date(oldestMs).toISOString()}), so a replay cannot charge twice`,
+    );
   }
   return { atMs: Math.min(atMs, now.getTime()) };
 }
