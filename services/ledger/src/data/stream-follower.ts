@@ -1,30 +1,54 @@
 import type { ClientReadableStream } from "@grpc/grpc-js";
+import { HEARTBEAT_MS } from "@tollgate/db";
+
+/**
+ * How long a followed stream may send nothing before it is taken for hung and
+ * opened again: the servers send a heartbeat every HEARTBEAT_MS (5 s) while
+ * nothing changes, so six missed ones.
+ */
+export const SILENT_STREAM_MS = 6 * HEARTBEAT_MS;
 
 /**
  * Keeps a server stream open: on error or end it reconnects after a backoff
- * (doubling up to 5 s), resuming from the cursor the handler last saw.
+ * (doubling up to 5 s), resuming from the cursor the handler last saw. A
+ * stream silent for `silenceMs` (its server hung, or the connection is gone
+ * without a word) is cancelled and opened again the same way.
  */
 export class StreamFollower<M> {
   private stream: ClientReadableStream<M> | undefined;
   private stopped = false;
   private backoffMs = 100;
+  private watchdog: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly open: () => ClientReadableStream<M>,
     private readonly onMessage: (message: M) => void,
     private readonly log: (line: string) => void = () => undefined,
+    private readonly silenceMs = SILENT_STREAM_MS,
   ) {}
 
   start(): void {
     if (this.stream || this.stopped) return;
     const stream = this.open();
     this.stream = stream;
+    const heard = () => {
+      clearTimeout(this.watchdog);
+      this.watchdog = setTimeout(() => {
+        if (this.stream !== stream) return;
+        this.log(`no message for ${this.silenceMs} ms; reconnecting`);
+        stream.cancel();
+      }, this.silenceMs);
+      this.watchdog.unref();
+    };
+    heard();
     stream.on("data", (message: M) => {
+      heard();
       this.backoffMs = 100;
       this.onMessage(message);
     });
     const reconnect = () => {
       if (this.stream !== stream) return;
+      clearTimeout(this.watchdog);
       this.stream = undefined;
       if (this.stopped) return;
       const delay = this.backoffMs;
@@ -40,6 +64,7 @@ export class StreamFollower<M> {
 
   stop(): void {
     this.stopped = true;
+    clearTimeout(this.watchdog);
     this.stream?.cancel();
     this.stream = undefined;
   }
