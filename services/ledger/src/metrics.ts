@@ -11,7 +11,7 @@ export interface LedgerMetricSources {
   reconciliation: () => ReconciliationState;
   /** The watch streams followed (entitlements' accounts and plans, pricing's rate tables): versions published but not applied. */
   watchStreams: readonly { stream: string; versions(): number | undefined }[];
-  /** The in-memory accounts (data/account-cache.ts): how many, how many fetched, how many dropped. */
+  /** The in-memory accounts (data/account-cache.ts): how many, GetAccount calls made to fill them, how many dropped. */
   accountCache: () => { accounts: number; fills: number; evictions: number };
 }
 
@@ -91,8 +91,8 @@ export class LedgerMetrics {
       unit: "{account}",
     });
     const fills = meter.createObservableCounter("tollgate.ledger.account_cache.fills", {
-      description: "Accounts fetched from entitlements (GetAccount) on a use not found in memory",
-      unit: "{account}",
+      description: "GetAccount calls made for uses not found in memory (a fill that raced a change of its account reads twice)",
+      unit: "{call}",
     });
     const evictions = meter.createObservableCounter("tollgate.ledger.account_cache.evictions", {
       description: "Accounts dropped from memory, least recently used first, to stay within ACCOUNT_CACHE_ACCOUNTS",

@@ -189,19 +189,28 @@ export class AccountCache implements AccountDirectory {
   private fetch(accountId: string): Promise<Cached> {
     return inSpan("tollgate.ledger", "ledger.account_cache.fill", async (span) => {
       span.setAttribute("tollgate.account_id", accountId);
-      let response = await upstream(call(this.client, this.client.getAccount, { accountId }));
+      const read = async () => {
+        this.fills++;
+        const answer = await upstream(call(this.client, this.client.getAccount, { accountId }));
+        this.putPlan(answer.plan!);
+        return answer;
+      };
+      let response = await read();
       // A server that does not say what was committed when it read: the account's own revision, as before it did.
       const readAt = (answer: entitlementsV1.GetAccountResponse) => BigInt(answer.latestRevision) || BigInt(answer.account!.revision);
       if (this.feedStart === null) {
         this.feedStart = this.feedRevision = readAt(response);
       } else if (readAt(response) < this.feedStart && response.latestRevision !== "0") {
-        response = await upstream(call(this.client, this.client.getAccount, { accountId }));
+        response = await read();
+      }
+      // What the feed brought meanwhile is kept if it is later; if its plan version is not known yet, the account is
+      // read again, which brings that plan (the feed has passed the change: dropping it would lose it).
+      let known = this.accounts.get(accountId);
+      if (known && newer(known.account, response.account!) && !this.plans.has(known.account.planVersion)) {
+        response = await read();
+        known = this.accounts.get(accountId);
       }
       const account = response.account!;
-      this.fills++;
-      this.putPlan(response.plan!);
-      // What the feed brought meanwhile is kept if it is later and its plan version is known.
-      const known = this.accounts.get(accountId);
       const cached = known && newer(known.account, account) && this.plans.has(known.account.planVersion) ? known : { account, view: null };
       this.accounts.delete(accountId);
       this.accounts.set(accountId, cached);

@@ -39,11 +39,12 @@ describe("StreamFollower", () => {
       expect(opened).toHaveLength(1);
       expect(heard).toEqual([1, 2, 3, 4]);
       // Then nothing: it is cancelled and opened again after the backoff.
-      await settle(400);
+      while (opened.length < 2) await settle(5);
       expect(opened[0]!.cancelled).toBe(true);
-      expect(opened.length).toBeGreaterThanOrEqual(2);
       expect(lines[0]).toBe("no message for 150 ms; reconnecting");
-      opened.at(-1)!.emit("data", 5);
+      opened[1]!.emit("data", 5);
+      // What the stream given up still had buffered is not applied (the new one resumes from what was).
+      opened[0]!.emit("data", 99);
       expect(heard).toEqual([1, 2, 3, 4, 5]);
     } finally {
       follower.stop();

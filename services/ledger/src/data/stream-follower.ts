@@ -42,6 +42,8 @@ export class StreamFollower<M> {
     };
     heard();
     stream.on("data", (message: M) => {
+      // A message still buffered on a stream already given up: the stream that replaced it resumes from what was applied.
+      if (this.stream !== stream) return;
       heard();
       this.backoffMs = 100;
       this.onMessage(message);
