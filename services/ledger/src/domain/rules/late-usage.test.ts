@@ -19,11 +19,12 @@ describe("late usage (occurred_at)", () => {
     expect(occurredAt(new Date(now.getTime() + HOUR), now, anchor, 7 * DAY)).toMatchObject({ code: "INVALID_ARGUMENT", field: "occurred_at", message: expect.stringContaining("future") });
     expect(occurredAt(new Date("2026-10-14T23:59:59Z"), now, anchor, 90 * DAY)).toMatchObject({ field: "occurred_at", message: expect.stringContaining("previous billing cycle (from 2026-10-15") });
     expect(occurredAt(new Date(now.getTime() - 7 * DAY - 1), now, anchor, 7 * DAY)).toMatchObject({ field: "occurred_at", message: expect.stringContaining("168 hours") });
-    // A report recorded with a moment a minute ahead, replayed just after its key was pruned (by a database clock a
-    // little ahead): its moment is within the retention, so it must fall outside what is accepted.
-    const recordedMs = now.getTime() - 7 * DAY + 30_000;
-    expect(occurredAt(new Date(recordedMs + 59_000), now, anchor, 7 * DAY)).toMatchObject({ field: "occurred_at", message: expect.stringContaining("less 2 minutes") });
-    expect(occurredAt(new Date(now.getTime() - 7 * DAY + 2 * 60_000), now, anchor, 7 * DAY)).toEqual({ atMs: now.getTime() - 7 * DAY + 2 * 60_000 });
+    // A report recorded with a moment a minute ahead, its key stamped a minute before the decision (a lock wait),
+    // replayed just after the key was pruned by a database clock a minute ahead: within the retention, so it must
+    // fall outside what is accepted.
+    const stampedMs = now.getTime() - 7 * DAY + 60_000; // by the ledger's clock: pruned at now by the database's
+    expect(occurredAt(new Date(stampedMs + 60_000 + 59_000), now, anchor, 7 * DAY)).toMatchObject({ field: "occurred_at", message: expect.stringContaining("less 10 minutes") });
+    expect(occurredAt(new Date(now.getTime() - 7 * DAY + 10 * 60_000), now, anchor, 7 * DAY)).toEqual({ atMs: now.getTime() - 7 * DAY + 10 * 60_000 });
     expect(occurredAt(new Date(Number.NaN), now, anchor, 7 * DAY)).toMatchObject({ field: "occurred_at" });
   });
 });

@@ -5,13 +5,20 @@ import { cycleAt } from "../cycle.js";
 export const CLOCK_SKEW_MS = 60_000;
 
 /**
+ * How much younger than the key retention late usage must be. A report may
+ * say a moment up to CLOCK_SKEW_MS ahead of when its key was recorded; the
+ * key is stamped when its transaction began (earlier than the decision by
+ * any lock wait, at most a minute: idle transactions are ended then) and
+ * pruned by the database's clock, which may differ from the ledger's.
+ */
+export const LATE_USAGE_MARGIN_MS = 10 * 60_000;
+
+/**
  * Late usage: when a charge says its usage happened earlier (`occurred_at`),
  * the moment must be within the account's current or previous billing cycle
- * and no older than the ledger keeps idempotency keys, less twice the clock
- * skew allowed — a report replayed with the same key is then always
- * recognised, so late usage is never charged twice. (A report may say a moment
- * up to the skew ahead of when its key was recorded, and keys are pruned by
- * the database's clock, which may run up to the skew ahead of the ledger's.) It counts in the usage windows and the cycle of that moment; the
+ * and no older than the ledger keeps idempotency keys, less a margin
+ * (LATE_USAGE_MARGIN_MS) — a report replayed with the same key is then always
+ * recognised, so late usage is never charged twice. It counts in the usage windows and the cycle of that moment; the
  * balance it is paid from and the thresholds it crosses are judged as of now.
  * Answers the moment to record (now for one a little ahead), or why not.
  */
@@ -24,11 +31,11 @@ export function occurredAt(requested: Date, now: Date, cycleAnchor: Date, retent
   if (atMs < previous.start.getTime()) {
     return invalid("occurred_at", `must be within the current or previous billing cycle (from ${previous.start.toISOString()})`);
   }
-  const oldestMs = now.getTime() - retentionMs + 2 * CLOCK_SKEW_MS;
+  const oldestMs = now.getTime() - retentionMs + LATE_USAGE_MARGIN_MS;
   if (atMs < oldestMs) {
     return invalid(
       "occurred_at",
-      `must be no older than idempotency keys are kept (${Math.floor(retentionMs / 3_600_000)} hours, less ${(2 * CLOCK_SKEW_MS) / 60_000} minutes: from ${new Date(oldestMs).toISOString()}), so a replay cannot charge twice`,
+      `must be no older than idempotency keys are kept (${Math.floor(retentionMs / 3_600_000)} hours, less ${LATE_USAGE_MARGIN_MS / 60_000} minutes: from ${new Date(oldestMs).toISOString()}), so a replay cannot charge twice`,
     );
   }
   return { atMs: Math.min(atMs, now.getTime()) };
