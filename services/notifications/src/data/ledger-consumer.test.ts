@@ -84,3 +84,52 @@ describe("LedgerConsumer, when handling an event fails", () => {
     }
   });
 });
+
+describe("LedgerConsumer, when one event keeps failing", () => {
+  it("skips it after its tries, recording its offset with nothing decided, and handles the events after it", async () => {
+    const feeds: FeedCall[] = [];
+    const client = {
+      streamEvents: () => {
+        const feed = new FeedCall();
+        feeds.push(feed);
+        return feed;
+      },
+    } as unknown as ledgerV1.LedgerServiceClient;
+    let offset = 0n;
+    const skipped: bigint[] = [];
+    const store = {
+      offset: async () => offset,
+      recordEvent: async (_consumer: string, sequence: bigint, decisions: { banners: unknown[]; deliveries: unknown[] }) => {
+        expect(decisions).toEqual({ banners: [], deliveries: [] });
+        skipped.push(sequence);
+        offset = sequence;
+      },
+    } as unknown as NotificationsStore;
+    const handled: bigint[] = [];
+    const consumer = new LedgerConsumer(client, store, (fn) => fn(), async ({ sequence }) => {
+      if (sequence === 2n) throw new Error("always fails");
+      handled.push(sequence);
+      offset = sequence;
+    }, "test", 0, 0);
+    try {
+      await consumer.start();
+      // Each stream sends what follows the stored offset; the consumer gives one up when an event fails.
+      for (let round = 0; round < 10 && skipped.length === 0; round++) {
+        while (feeds.length <= round) await new Promise((resolve) => setTimeout(resolve, 10));
+        const feed = feeds[round]!;
+        for (let sequence = Number(offset) + 1; sequence <= 3; sequence++) feed.send(sequence);
+        while (!feed.cancelled) await new Promise((resolve) => setTimeout(resolve, 5));
+        feed.emit("error", Object.assign(new Error("cancelled"), { code: 1 }));
+      }
+      expect(skipped).toEqual([2n]);
+      const after = await new Promise<FeedCall>((resolve) => {
+        const wait = setInterval(() => feeds.length === 4 && (clearInterval(wait), resolve(feeds[3]!)), 10);
+      });
+      after.send(3);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(handled).toEqual([1n, 3n]);
+    } finally {
+      await consumer.stop();
+    }
+  });
+});

@@ -122,6 +122,9 @@ export function factsOf(event: ledgerV1.LedgerEvent): LedgerEventFacts | undefin
   }
 }
 
+/** How long an event may keep failing before it is skipped (about 120 tries at the reconnect backoff's 5 s). */
+export const SKIP_FAILING_EVENT_AFTER_MS = 10 * 60_000;
+
 /**
  * Reads the ledger's event feed at least once, from the offset stored in this
  * service's own schema. Each event is handled in a span whose parent is the
@@ -146,6 +149,8 @@ export class LedgerConsumer {
   private acknowledger: NodeJS.Timeout | undefined;
   /** The events received and not yet handled, one at a time, in order. */
   private chain = Promise.resolve();
+  /** The event whose handling is failing: since when, and how many tries. */
+  private failing: { sequence: bigint; sinceMs: number; attempts: number } | undefined;
 
   constructor(
     private readonly client: ledgerV1.LedgerServiceClient,
@@ -154,6 +159,7 @@ export class LedgerConsumer {
     private readonly handle: EventHandler,
     readonly consumer = "notifications",
     private readonly acknowledgeMs = 1_000,
+    private readonly skipFailingAfterMs = SKIP_FAILING_EVENT_AFTER_MS,
   ) {}
 
   /** Tells the ledger the stored offset when it moved (one call at a time; a failure is retried on the next tick). */
@@ -199,9 +205,9 @@ export class LedgerConsumer {
       if (BigInt(event.sequence) > this.received) this.received = BigInt(event.sequence);
       // After stop, or after an event of this stream failed, what is still queued is left to the next start, which
       // re-reads from the stored offset: handling it would record an offset past the event that failed.
-      this.chain = this.chain.then(() => (this.stopped || failed ? undefined : this.process(event))).catch((error: unknown) => {
+      this.chain = this.chain.then(() => (this.stopped || failed ? undefined : this.process(event))).catch(async (error: unknown) => {
         failed = true;
-        log().error({ err: error }, "handling a ledger event failed; re-reading from the stored offset");
+        await this.failed(BigInt(event.sequence), error);
         stream.cancel();
       });
     });
@@ -215,6 +221,29 @@ export class LedgerConsumer {
       restart();
     });
     stream.on("end", restart);
+  }
+
+  /**
+   * An event's handling failed: it is read again from the stored offset. One that has kept failing for
+   * `skipFailingAfterMs` (and three tries) is skipped, recorded with nothing decided: it must not stop every
+   * notification after it, nor the ledger's pruning of its events.
+   */
+  private async failed(sequence: bigint, error: unknown): Promise<void> {
+    if (this.failing?.sequence !== sequence) this.failing = { sequence, sinceMs: Date.now(), attempts: 0 };
+    const failing = this.failing;
+    failing.attempts++;
+    if (failing.attempts < 3 || Date.now() - failing.sinceMs < this.skipFailingAfterMs) {
+      log().error({ err: error, sequence: String(sequence), attempts: failing.attempts }, "handling a ledger event failed; re-reading from the stored offset");
+      return;
+    }
+    log().error({ err: error, sequence: String(sequence), attempts: failing.attempts }, "a ledger event kept failing: skipped, its banners and notifications are not made");
+    try {
+      await this.scope(() => this.store.recordEvent(this.consumer, sequence, { banners: [], deliveries: [] }, { traceId: "", traceparent: "" }));
+      this.recorded = sequence;
+      this.failing = undefined;
+    } catch (recordError) {
+      log().error({ err: recordError, sequence: String(sequence) }, "skipping a ledger event failed; it is tried again");
+    }
   }
 
   private retry(): void {
