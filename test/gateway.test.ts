@@ -216,6 +216,19 @@ describe("console gateway", () => {
     expect(await api(path, { method: "DELETE", token: operator, body: { reason: "again" } })).toMatchObject({ status: 404 });
   });
 
+  it("refuses a budget's key reused on another account's budget of the same id (409), setting nothing there", async () => {
+    const operator = await login("otto", "operator-pass");
+    await call(platform.clients.entitlements, platform.clients.entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId: "budget-b", name: "Budget B", planId: "starter", seats: 1 }));
+    const body = { unit: "credits", scope: "task", scope_id: "t1", limit: "5", mode: "hard", reason: "cap the task" };
+    const first = await api("/api/accounts/acme/budgets", { method: "POST", token: operator, body, headers: { "idempotency-key": "budget-key-1" } });
+    expect(first.status).toBe(200);
+    const elsewhere = await api("/api/accounts/budget-b/budgets", { method: "POST", token: operator, body, headers: { "idempotency-key": "budget-key-1" } });
+    expect(elsewhere).toMatchObject({ status: 409, body: { error: { reason: "IDEMPOTENCY_KEY_REUSED" } } });
+    expect((await api("/api/accounts/budget-b", { token: operator })).body.balance.budgets).toEqual([]);
+    expect((await api("/api/audit", { token: operator })).body.data.filter((row: { action: string }) => row.action === "set_budget").map((row: { target: string }) => row.target)).toContain("account:acme/budget:credits/task/t1");
+    await api(`/api/accounts/acme/budgets/${encodeURIComponent("credits/task/t1")}`, { method: "DELETE", token: operator, body: { reason: "done with it" } });
+  });
+
   it("answers a budget with malformed thresholds or per_cycle 400 naming the field, and sets nothing", async () => {
     const operator = await login("otto", "operator-pass");
     const budget = (fields: Record<string, unknown>) =>

@@ -669,7 +669,8 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     const budgetId = `${String(body.unit ?? "credits")}/${String(body.scope)}/${scopeId}`;
     return action(request, {
       name: "set_budget",
-      target: `budget:${budgetId}`,
+      // Budget ids are the account's own: the target names the account, so a key reused on another account's budget is refused.
+      target: `account:${id}/budget:${budgetId}`,
       accountId: id,
       before: async () => (await balanceOf(id)).budgets.find((b) => b.id === budgetId) ?? null,
       run: (reason, key) =>
@@ -688,7 +689,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     const { id, budgetId } = request.params as { id: string; budgetId: string };
     return action(request, {
       name: "delete_budget",
-      target: `budget:${budgetId}`,
+      target: `account:${id}/budget:${budgetId}`,
       accountId: id,
       before: async () => (await balanceOf(id)).budgets.find((b) => b.id === budgetId) ?? null,
       run: (reason, key) => call(ledger, ledger.deleteBudget, { accountId: id, budgetId, reason, actor: userOf(request).username, idempotencyKey: key }),
