@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { InvalidArgumentError, NotFoundError } from "@tollgate/errors";
-import { quote, roundHalfUp, versionInEffect } from "./quote.js";
+import { quote, quoteProviderCost, roundHalfUp, versionInEffect } from "./quote.js";
 import type { RateTable } from "./types.js";
 
 const table: RateTable = {
@@ -74,5 +74,18 @@ describe("versionInEffect", () => {
     const later = { ...table, version: 4n, effectiveFrom: new Date("2026-12-01T00:00:00Z") };
     expect(versionInEffect([table, later], new Date("2026-11-23T00:00:00Z"))?.version).toBe(3n);
     expect(versionInEffect([table, later], new Date("2026-12-02T00:00:00Z"))?.version).toBe(4n);
+  });
+});
+
+describe("quoteProviderCost", () => {
+  const tokens = (inputTokens: bigint, outputTokens: bigint, cacheReadTokens = 0n, cacheWriteTokens = 0n) =>
+    ({ kind: "model_tokens", model: "claude-sonnet", inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens }) as const;
+
+  it("prices a reply's input and output tokens at the model's USD prices", () => {
+    expect(quoteProviderCost(table, tokens(1_000_000n, 100_000n))?.map((line) => [line.unit, line.amountMicros])).toEqual([["usd", 3_000_000n], ["usd", 1_500_000n]]);
+  });
+
+  it("prices a reply of cache tokens only at 0 USD, still in USD (it was priced in credits: 0, or refused on a USD hold)", () => {
+    expect(quoteProviderCost(table, tokens(0n, 0n, 1_000_000n, 1_000_000n))?.map((line) => [line.unit, line.amountMicros])).toEqual([["usd", 0n]]);
   });
 });

@@ -151,7 +151,9 @@ export function quoteUsage(table: RateTable, usage: Usage, field = "usage"): Lin
  * What a bring-your-own-model reply cost the customer at their provider, in
  * micro-USD, from the token rate's optional USD prices: tracked against a
  * BYOM account's spend cap. Undefined when the usage is not priced per token
- * or the model has no USD price.
+ * or the model has no USD price. Cache reads and writes have no USD price in
+ * the rate format, so they add nothing; a reply of cache tokens only costs 0
+ * USD (one line of 0, so it is still priced in USD, not in credits).
  */
 export function quoteProviderCost(table: RateTable, usage: Usage, field = "usage"): LineItem[] | undefined {
   if (usage.kind !== "model_tokens") return undefined;
@@ -162,7 +164,8 @@ export function quoteProviderCost(table: RateTable, usage: Usage, field = "usage
     ["input tokens (provider cost)", nonNegative(`${field}.model_tokens.input_tokens`, usage.inputTokens), rate.inputUsdMicrosPerMillion],
     ["output tokens (provider cost)", nonNegative(`${field}.model_tokens.output_tokens`, usage.outputTokens), rate.outputUsdMicrosPerMillion],
   ];
-  return parts.filter(([, q]) => q > 0n).map(([label, q, micros]) => item(usd, table, `${usage.model} ${label}`, q, micros, MILLION));
+  const used = parts.filter(([, q]) => q > 0n);
+  return (used.length > 0 ? used : parts.slice(0, 1)).map(([label, q, micros]) => item(usd, table, `${usage.model} ${label}`, q, micros, MILLION));
 }
 
 export function quote(table: RateTable, usages: Usage[]): LineItem[] {
