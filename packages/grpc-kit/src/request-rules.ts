@@ -167,6 +167,8 @@ export const FIELD_RULES: Record<string, FieldRule> = {
   "*.cache_write_micros_per_million": RATE,
   "*.input_usd_micros_per_million": RATE,
   "*.output_usd_micros_per_million": RATE,
+  "*.cache_read_usd_micros_per_million": RATE,
+  "*.cache_write_usd_micros_per_million": RATE,
   "*.micros_per_run": RATE,
   "*.micros_per_replica_hour": RATE,
   "*.micros_per_core_hour": RATE,

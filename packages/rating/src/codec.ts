@@ -111,6 +111,8 @@ export function rateFromProto(rate: pricingV1.Rate, field: string): Rate {
         cacheWriteMicrosPerMillion: int64(r.cacheWriteMicrosPerMillion, f("model_token.cache_write_micros_per_million")),
         inputUsdMicrosPerMillion: int64(r.inputUsdMicrosPerMillion, f("model_token.input_usd_micros_per_million")),
         outputUsdMicrosPerMillion: int64(r.outputUsdMicrosPerMillion, f("model_token.output_usd_micros_per_million")),
+        cacheReadUsdMicrosPerMillion: int64(r.cacheReadUsdMicrosPerMillion, f("model_token.cache_read_usd_micros_per_million")),
+        cacheWriteUsdMicrosPerMillion: int64(r.cacheWriteUsdMicrosPerMillion, f("model_token.cache_write_usd_micros_per_million")),
       };
     }
     case "block":
@@ -195,6 +197,8 @@ export function rateToProto(rate: Rate): pricingV1.Rate {
             cacheWriteMicrosPerMillion: s(rate.cacheWriteMicrosPerMillion),
             inputUsdMicrosPerMillion: s(rate.inputUsdMicrosPerMillion),
             outputUsdMicrosPerMillion: s(rate.outputUsdMicrosPerMillion),
+            cacheReadUsdMicrosPerMillion: s(rate.cacheReadUsdMicrosPerMillion ?? 0n),
+            cacheWriteUsdMicrosPerMillion: s(rate.cacheWriteUsdMicrosPerMillion ?? 0n),
           },
         },
       };

@@ -20,6 +20,8 @@ const table: RateTable = {
       cacheWriteMicrosPerMillion: 3_750_000n,
       inputUsdMicrosPerMillion: 3_000_000n,
       outputUsdMicrosPerMillion: 15_000_000n,
+      cacheReadUsdMicrosPerMillion: 300_000n,
+      cacheWriteUsdMicrosPerMillion: 3_750_000n,
     },
     { bucket: "ai", unit: "credits", kind: "block", block: "ai-text", microsPerRun: 1_000_000n, configurationKey: "model", microsPerRunByValue: { "gpt-4o": 3_000_000n } },
     { bucket: "compute", unit: "credits", kind: "gpu_hour", gpuType: "A100", microsPerReplicaHour: 36_000_000n },
@@ -85,7 +87,12 @@ describe("quoteProviderCost", () => {
     expect(quoteProviderCost(table, tokens(1_000_000n, 100_000n))?.map((line) => [line.unit, line.amountMicros])).toEqual([["usd", 3_000_000n], ["usd", 1_500_000n]]);
   });
 
-  it("prices a reply of cache tokens only at 0 USD, still in USD (it was priced in credits: 0, or refused on a USD hold)", () => {
-    expect(quoteProviderCost(table, tokens(0n, 0n, 1_000_000n, 1_000_000n))?.map((line) => [line.unit, line.amountMicros])).toEqual([["usd", 0n]]);
+  it("prices cache reads and writes at their own USD prices", () => {
+    expect(quoteProviderCost(table, tokens(0n, 0n, 1_000_000n, 1_000_000n))?.map((line) => [line.unit, line.amountMicros])).toEqual([["usd", 300_000n], ["usd", 3_750_000n]]);
+  });
+
+  it("prices cache tokens without USD prices at 0 USD, still in USD (they were priced in credits: 0, or refused on a USD hold)", () => {
+    const unpriced: RateTable = { ...table, rates: table.rates.map((rate) => ({ ...rate, cacheReadUsdMicrosPerMillion: 0n, cacheWriteUsdMicrosPerMillion: 0n })) };
+    expect(quoteProviderCost(unpriced, tokens(0n, 0n, 1_000_000n, 1_000_000n))?.map((line) => [line.unit, line.amountMicros])).toEqual([["usd", 0n]]);
   });
 });

@@ -151,9 +151,9 @@ export function quoteUsage(table: RateTable, usage: Usage, field = "usage"): Lin
  * What a bring-your-own-model reply cost the customer at their provider, in
  * micro-USD, from the token rate's optional USD prices: tracked against a
  * BYOM account's spend cap. Undefined when the usage is not priced per token
- * or the model has no USD price. Cache reads and writes have no USD price in
- * the rate format, so they add nothing; a reply of cache tokens only costs 0
- * USD (one line of 0, so it is still priced in USD, not in credits).
+ * or the model has no USD price. Cache reads and writes count at their own
+ * USD prices (none given: they add nothing); a reply with nothing priced costs
+ * 0 USD (one line of 0, so it is still priced in USD, not in credits).
  */
 export function quoteProviderCost(table: RateTable, usage: Usage, field = "usage"): LineItem[] | undefined {
   if (usage.kind !== "model_tokens") return undefined;
@@ -164,6 +164,9 @@ export function quoteProviderCost(table: RateTable, usage: Usage, field = "usage
     ["input tokens (provider cost)", nonNegative(`${field}.model_tokens.input_tokens`, usage.inputTokens), rate.inputUsdMicrosPerMillion],
     ["output tokens (provider cost)", nonNegative(`${field}.model_tokens.output_tokens`, usage.outputTokens), rate.outputUsdMicrosPerMillion],
   ];
+  const [cacheRead, cacheWrite] = [rate.cacheReadUsdMicrosPerMillion ?? 0n, rate.cacheWriteUsdMicrosPerMillion ?? 0n];
+  if (cacheRead > 0n) parts.push(["cache reads (provider cost)", nonNegative(`${field}.model_tokens.cache_read_tokens`, usage.cacheReadTokens), cacheRead]);
+  if (cacheWrite > 0n) parts.push(["cache writes (provider cost)", nonNegative(`${field}.model_tokens.cache_write_tokens`, usage.cacheWriteTokens), cacheWrite]);
   const used = parts.filter(([, q]) => q > 0n);
   return (used.length > 0 ? used : parts.slice(0, 1)).map(([label, q, micros]) => item(usd, table, `${usage.model} ${label}`, q, micros, MILLION));
 }

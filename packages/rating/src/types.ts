@@ -16,6 +16,9 @@ export type RateKind =
       /** Provider cost in micro-USD per million tokens, for BYOM spend caps (0 when unknown). */
       inputUsdMicrosPerMillion: bigint;
       outputUsdMicrosPerMillion: bigint;
+      /** The same for cache reads and writes (0 or absent: they add nothing to the provider cost). */
+      cacheReadUsdMicrosPerMillion?: bigint;
+      cacheWriteUsdMicrosPerMillion?: bigint;
     }
   | { kind: "block"; block: string; microsPerRun: bigint; configurationKey: string; microsPerRunByValue: Record<string, bigint> }
   | { kind: "gpu_hour"; gpuType: string; microsPerReplicaHour: bigint }

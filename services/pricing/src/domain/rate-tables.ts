@@ -55,6 +55,8 @@ function ratePrices(rate: Rate): [field: string, micros: bigint][] {
         ["model_token.cache_write_micros_per_million", rate.cacheWriteMicrosPerMillion],
         ["model_token.input_usd_micros_per_million", rate.inputUsdMicrosPerMillion],
         ["model_token.output_usd_micros_per_million", rate.outputUsdMicrosPerMillion],
+        ["model_token.cache_read_usd_micros_per_million", rate.cacheReadUsdMicrosPerMillion ?? 0n],
+        ["model_token.cache_write_usd_micros_per_million", rate.cacheWriteUsdMicrosPerMillion ?? 0n],
       ];
     case "block":
       return [

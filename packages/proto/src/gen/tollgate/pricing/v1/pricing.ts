@@ -176,6 +176,14 @@ export interface ModelTokenRate {
   inputUsdMicrosPerMillion: string;
   /** Bound: from 0 to 1000000000000000. */
   outputUsdMicrosPerMillion: string;
+  /**
+   * Provider cost of cache reads and cache writes, in micro-USD per million
+   * tokens, for BYOM spend caps (0: they add nothing to it).
+   * Bound: from 0 to 1000000000000000.
+   */
+  cacheReadUsdMicrosPerMillion: string;
+  /** Bound: from 0 to 1000000000000000. */
+  cacheWriteUsdMicrosPerMillion: string;
 }
 
 export interface BlockRate {
@@ -2129,6 +2137,8 @@ function createBaseModelTokenRate(): ModelTokenRate {
     cacheWriteMicrosPerMillion: "0",
     inputUsdMicrosPerMillion: "0",
     outputUsdMicrosPerMillion: "0",
+    cacheReadUsdMicrosPerMillion: "0",
+    cacheWriteUsdMicrosPerMillion: "0",
   };
 }
 
@@ -2154,6 +2164,12 @@ export const ModelTokenRate: MessageFns<ModelTokenRate> = {
     }
     if (message.outputUsdMicrosPerMillion !== "0") {
       writer.uint32(56).int64(message.outputUsdMicrosPerMillion);
+    }
+    if (message.cacheReadUsdMicrosPerMillion !== "0") {
+      writer.uint32(64).int64(message.cacheReadUsdMicrosPerMillion);
+    }
+    if (message.cacheWriteUsdMicrosPerMillion !== "0") {
+      writer.uint32(72).int64(message.cacheWriteUsdMicrosPerMillion);
     }
     return writer;
   },
@@ -2227,6 +2243,22 @@ export const ModelTokenRate: MessageFns<ModelTokenRate> = {
             message.outputUsdMicrosPerMillion = reader.int64().toString();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.cacheReadUsdMicrosPerMillion = reader.int64().toString();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.cacheWriteUsdMicrosPerMillion = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2272,6 +2304,16 @@ export const ModelTokenRate: MessageFns<ModelTokenRate> = {
         : isSet(object.output_usd_micros_per_million)
         ? globalThis.String(object.output_usd_micros_per_million)
         : "0",
+      cacheReadUsdMicrosPerMillion: isSet(object.cacheReadUsdMicrosPerMillion)
+        ? globalThis.String(object.cacheReadUsdMicrosPerMillion)
+        : isSet(object.cache_read_usd_micros_per_million)
+        ? globalThis.String(object.cache_read_usd_micros_per_million)
+        : "0",
+      cacheWriteUsdMicrosPerMillion: isSet(object.cacheWriteUsdMicrosPerMillion)
+        ? globalThis.String(object.cacheWriteUsdMicrosPerMillion)
+        : isSet(object.cache_write_usd_micros_per_million)
+        ? globalThis.String(object.cache_write_usd_micros_per_million)
+        : "0",
     };
   },
 
@@ -2298,6 +2340,12 @@ export const ModelTokenRate: MessageFns<ModelTokenRate> = {
     if (message.outputUsdMicrosPerMillion !== "0") {
       obj.outputUsdMicrosPerMillion = message.outputUsdMicrosPerMillion;
     }
+    if (message.cacheReadUsdMicrosPerMillion !== "0") {
+      obj.cacheReadUsdMicrosPerMillion = message.cacheReadUsdMicrosPerMillion;
+    }
+    if (message.cacheWriteUsdMicrosPerMillion !== "0") {
+      obj.cacheWriteUsdMicrosPerMillion = message.cacheWriteUsdMicrosPerMillion;
+    }
     return obj;
   },
 
@@ -2313,6 +2361,8 @@ export const ModelTokenRate: MessageFns<ModelTokenRate> = {
     message.cacheWriteMicrosPerMillion = object.cacheWriteMicrosPerMillion ?? "0";
     message.inputUsdMicrosPerMillion = object.inputUsdMicrosPerMillion ?? "0";
     message.outputUsdMicrosPerMillion = object.outputUsdMicrosPerMillion ?? "0";
+    message.cacheReadUsdMicrosPerMillion = object.cacheReadUsdMicrosPerMillion ?? "0";
+    message.cacheWriteUsdMicrosPerMillion = object.cacheWriteUsdMicrosPerMillion ?? "0";
     return message;
   },
 };
