@@ -118,4 +118,20 @@ describe("group commit", () => {
     await Promise.all([a1, a2, b1]);
     expect(inner.transactions.slice(2)).toEqual([["a1"], ["b1"], ["a2"]]);
   });
+
+  it("refuses a call at once (UNAVAILABLE, nothing written) while its lane has as many calls waiting as it may hold", async () => {
+    const inner = new ControlledStore();
+    inner.open();
+    await call(inner, [open("acme")]);
+    inner.held = true;
+    const group = new GroupCommitStore(inner, { lanes: 1, maxQueued: 2 });
+    const running = call(group, [charge("acme", "k1", 1n)]); // in its transaction, held
+    await tick();
+    const waiting = [call(group, [charge("acme", "k2", 1n)]), call(group, [charge("acme", "k3", 1n)])];
+    await expect(call(group, [charge("acme", "k4", 1n)])).rejects.toMatchObject({ kind: "unavailable", reason: "LEDGER_BUSY" });
+    inner.open();
+    expect((await Promise.all([running, ...waiting])).map(charged)).toEqual([1n, 1n, 1n]);
+    // Once the lane drains, the refused call goes through when sent again.
+    expect(charged(await call(group, [charge("acme", "k4", 1n)]))).toBe(1n);
+  });
 });

@@ -1,4 +1,5 @@
 import { context, trace, type Context, type Link } from "@opentelemetry/api";
+import { UnavailableError } from "@tollgate/errors";
 import type { Command } from "../domain/commands.js";
 import type { Ids, LedgerState } from "../domain/state.js";
 import { IdsExhausted, type LedgerStateStore } from "../domain/store.js";
@@ -26,6 +27,8 @@ export interface GroupCommitOptions {
   lanes: number;
   /** Calls per transaction at most. */
   maxBatch?: number;
+  /** Calls waiting in one lane at most (default 5,000): past it a call is refused UNAVAILABLE at once, so a stuck lane cannot fill the heap. */
+  maxQueued?: number;
   /** Told of every transaction as it starts: its calls, and how long each waited in the lane (ms). */
   observe?: (batchSize: number, waitsMs: number[]) => void;
   /** Told when the database refused a batch as a whole (its halves are tried again). */
@@ -60,6 +63,7 @@ export function laneOf(account: string, lanes: number): number {
 export class GroupCommitStore implements LedgerStateStore {
   private readonly lanes: Lane[];
   private readonly maxBatch: number;
+  private readonly maxQueued: number;
   private readonly observe: (batchSize: number, waitsMs: number[]) => void;
   private readonly refused: (batchSize: number, error: unknown) => void;
 
@@ -69,12 +73,17 @@ export class GroupCommitStore implements LedgerStateStore {
   ) {
     this.lanes = Array.from({ length: Math.max(1, options.lanes) }, () => ({ queue: [], busy: false }));
     this.maxBatch = Math.max(1, options.maxBatch ?? 64);
+    this.maxQueued = Math.max(1, options.maxQueued ?? 5_000);
     this.observe = options.observe ?? (() => {});
     this.refused = options.refused ?? (() => {});
   }
 
   transact<T>(commands: readonly Command[], decide: Decide<T>): Promise<T> {
     const lane = this.lanes[laneOf(commands[0]?.accountId ?? "", this.lanes.length)]!;
+    if (lane.queue.length >= this.maxQueued) {
+      // Nothing was decided or written: the same call (with its idempotency key) may be sent again.
+      return Promise.reject(new UnavailableError(`the ledger has ${lane.queue.length} calls waiting for a transaction: retry shortly with the same idempotency key`, "LEDGER_BUSY"));
+    }
     return new Promise<T>((resolve, reject) => {
       lane.queue.push({ commands, decide, context: context.active(), queuedAt: performance.now(), resolve: resolve as (value: unknown) => void, reject });
       if (!lane.busy) void this.drain(lane);
