@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { status } from "@grpc/grpc-js";
+import pg from "pg";
 import { call, createClient, errorDetails, ROLES } from "@tollgate/grpc-kit";
 import { startLedgerService, type LedgerService } from "@tollgate/ledger";
 import { commonV1, entitlementsV1, ledgerV1 } from "@tollgate/proto";
@@ -21,7 +22,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   platform = await startPlatform(db.url, { meterGraceMs: GRACE_MS });
   await seedStarter(platform, "meter-drain");
-  for (const accountId of ["meter-suspend", "meter-replay", "meter-close", "meter-grace", "meter-expiry", "meter-rules", "meter-limited", "meter-long-id", "meter-prefix"]) {
+  for (const accountId of ["meter-suspend", "meter-replay", "meter-close", "meter-grace", "meter-listen", "meter-expiry", "meter-rules", "meter-limited", "meter-long-id", "meter-prefix"]) {
     await call(platform.clients.entitlements, platform.clients.entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({
       accountId, name: accountId, planId: "starter", seats: 1, adminEmails: ["admin@example.com"],
     }));
@@ -189,6 +190,26 @@ describe("Meter", () => {
     expect((await stream.next()).kind).toMatchObject({ $case: "closed", closed: { totalChargedMicros: String(15 * CREDIT), releasedMicros: String(35 * CREDIT) } });
     expect(await stream.finished()).toBeUndefined();
     expect(await balanceOf("meter-long-id")).toEqual({ balance: BigInt(85 * CREDIT), held: 0n });
+  });
+
+  it("keeps a broken stream's hold to its ttl, not releasing it after the grace period, when the replica may have missed a reopen (its LISTEN connection was lost)", async () => {
+    const broken = meterStream();
+    broken.open("meter-listen", "listen-1", 4);
+    const opened = await broken.next();
+    const holdId = opened.kind?.$case === "opened" ? opened.kind.opened.holdId : "";
+    broken.cancel();
+    await new Promise((resolve) => setTimeout(resolve, GRACE_MS / 4));
+    // The replicas' LISTEN connections are cut (a database failover, a network blip): a reopen sent now is not heard.
+    const admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+    try {
+      const cut = await admin.query(`select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'tollgate-listen' and datname = current_database()`);
+      expect(cut.rowCount).toBeGreaterThan(0);
+    } finally {
+      await admin.end();
+    }
+    await new Promise((resolve) => setTimeout(resolve, GRACE_MS * 2));
+    expect((await holdOf(holdId)).status).toBe(ledgerV1.HoldStatus.HOLD_STATUS_OPEN);
   });
 
   it("releases a broken stream's unused hold after the grace period, unless the work reopens first", async () => {

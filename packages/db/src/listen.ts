@@ -23,6 +23,8 @@ export class NotificationListener {
   private stopped = false;
   private backoffMs = 100;
   private timer: NodeJS.Timeout | undefined;
+  /** The connection is up and listening on every channel: nothing sent now is missed. */
+  private listeningOn: pg.Client | undefined;
 
   constructor(private readonly options: ListenerOptions) {}
 
@@ -38,6 +40,7 @@ export class NotificationListener {
     const lost = (error?: Error) => {
       if (this.client !== client) return;
       this.client = undefined;
+      this.listeningOn = undefined;
       client.removeAllListeners();
       client.on("error", () => undefined);
       void client.end().catch(() => undefined);
@@ -54,11 +57,17 @@ export class NotificationListener {
     try {
       await client.connect();
       for (const channel of this.options.channels) await client.query(`listen "${channel.replaceAll('"', "")}"`);
+      if (this.client === client) this.listeningOn = client;
       this.backoffMs = 100;
       if (reconnecting) this.options.onReconnect?.();
     } catch (error) {
       lost(error as Error);
     }
+  }
+
+  /** Whether notifications are heard now (false while the connection is down or coming back). */
+  get listening(): boolean {
+    return this.listeningOn !== undefined && this.listeningOn === this.client;
   }
 
   /** Sends a notification on this connection (fails when it is down). */

@@ -75,6 +75,11 @@ export class MeterSignals {
     return () => this.openedListeners.delete(listener);
   }
 
+  /** Whether notifications are heard now: false while the LISTEN connection is down. */
+  listening(): boolean {
+    return this.listener.listening;
+  }
+
   /** Calls `listener` after the LISTEN connection came back (notifications may have been missed). */
   onReconnect(listener: () => void): () => void {
     this.reconnectListeners.add(listener);

@@ -22,6 +22,8 @@ export interface MeterFeeds {
   onBudgetExhausted(accountId: string, listener: (budget: ExhaustedBudget) => void): () => void;
   onOpened(listener: (accountId: string, workId: string, streamId: string) => void): () => void;
   onReconnect(listener: () => void): () => void;
+  /** Whether a reopen on another replica would be heard now. */
+  listening(): boolean;
   announceOpened(accountId: string, workId: string, streamId: string): Promise<void>;
 }
 
@@ -87,7 +89,12 @@ export class MeterStreams {
   ) {
     this.now = options.now ?? (() => new Date());
     this.log = options.log ?? ((line) => log().warn(`meter: ${line}`));
-    this.unsubscribe = feeds.onOpened((accountId, workId, streamId) => this.reopened(accountId, workId, streamId));
+    const unsubscribe = [
+      feeds.onOpened((accountId, workId, streamId) => this.reopened(accountId, workId, streamId)),
+      // A reopen elsewhere while the connection was down was not heard: no parked hold is released after its grace.
+      feeds.onReconnect(() => this.keepParked("the LISTEN connection came back, and a reopen elsewhere may have been missed")),
+    ];
+    this.unsubscribe = () => unsubscribe.forEach((stop) => stop());
   }
 
   readonly handler = bidiStream<ledgerV1.MeterRequest, ledgerV1.MeterResponse>((call) => this.run(call));
@@ -281,12 +288,24 @@ export class MeterStreams {
     clearTimeout(this.parked.get(key));
     const timer = setTimeout(() => {
       this.parked.delete(key);
+      if (!this.feeds.listening()) {
+        this.log(`kept ${holdId} of ${session.workId} to its ttl: this replica cannot hear now whether another reopened the work`);
+        return;
+      }
       this.port
         .release({ accountId: session.accountId, holdId, idempotencyKey: session.keys.release })
         .catch((error: unknown) => this.log(`could not release ${holdId} of ${session.workId} after the grace period: ${String(error)}`));
     }, this.options.graceMs);
     timer.unref();
     this.parked.set(key, timer);
+  }
+
+  /** Forgets every parked hold: each is left to expire at its ttl (released then), never released while a stream may use it. */
+  private keepParked(why: string): void {
+    if (this.parked.size === 0) return;
+    this.log(`${this.parked.size} broken streams' holds kept to their ttl: ${why}`);
+    for (const timer of this.parked.values()) clearTimeout(timer);
+    this.parked.clear();
   }
 
   /** A stream opened this work (here or on another replica): a parked hold of it is kept. */
