@@ -172,13 +172,23 @@ export class AccountCache implements AccountDirectory {
     let cached = this.accounts.get(accountId);
     let plan = cached && this.plans.get(cached.account.planVersion);
     if (cached && plan) {
-      this.accounts.delete(accountId);
-      this.accounts.set(accountId, cached);
+      this.keep(accountId, cached);
     } else {
       cached = await this.filling.run(accountId, () => this.fetch(accountId));
       plan = this.plans.get(cached.account.planVersion)!;
     }
     return (cached.view ??= accountView(cached.account, plan));
+  }
+
+  /** Keeps an account as the most recently used (last), dropping the least recently used past the bound. */
+  private keep(accountId: string, cached: Cached): void {
+    this.accounts.delete(accountId);
+    this.accounts.set(accountId, cached);
+    for (const oldest of this.accounts.keys()) {
+      if (this.accounts.size <= this.maxAccounts) break;
+      this.accounts.delete(oldest);
+      this.evictions++;
+    }
   }
 
   /** Accounts in memory, GetAccount calls made to fill it, and accounts dropped to stay within its bound. */
@@ -212,13 +222,7 @@ export class AccountCache implements AccountDirectory {
       }
       const account = response.account!;
       const cached = known && newer(known.account, account) && this.plans.has(known.account.planVersion) ? known : { account, view: null };
-      this.accounts.delete(accountId);
-      this.accounts.set(accountId, cached);
-      for (const oldest of this.accounts.keys()) {
-        if (this.accounts.size <= this.maxAccounts) break;
-        this.accounts.delete(oldest);
-        this.evictions++;
-      }
+      this.keep(accountId, cached);
       this.accountFeed.start();
       this.planFeed.start();
       return cached;

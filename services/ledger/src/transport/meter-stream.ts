@@ -104,8 +104,7 @@ export class MeterStreams {
     this.stopped = true;
     this.unsubscribe();
     for (const call of this.live) call.fail(new UnavailableError("the ledger is shutting down: reconnect and send the same open to resume", "SHUTTING_DOWN"));
-    for (const timer of this.parked.values()) clearTimeout(timer);
-    this.parked.clear();
+    this.forgetParked();
   }
 
   private async run(call: Call): Promise<void> {
@@ -302,8 +301,11 @@ export class MeterStreams {
 
   /** Forgets every parked hold: each is left to expire at its ttl (released then), never released while a stream may use it. */
   private keepParked(why: string): void {
-    if (this.parked.size === 0) return;
-    this.log(`${this.parked.size} broken streams' holds kept to their ttl: ${why}`);
+    if (this.parked.size > 0) this.log(`${this.parked.size} broken streams' holds kept to their ttl: ${why}`);
+    this.forgetParked();
+  }
+
+  private forgetParked(): void {
     for (const timer of this.parked.values()) clearTimeout(timer);
     this.parked.clear();
   }

@@ -48,6 +48,9 @@ export interface PreferencesChanges {
   channelsByRule?: Record<string, string[]>;
 }
 
+/** A delivery row still held by the claim that made attempt `?`: a later claim (its lease ran out) has its own attempt. */
+const OWN_CLAIM = "notification_id = ? and status = 'sending' and attempts = ?";
+
 export class PostgresNotificationsStore implements NotificationsStore {
   constructor(private readonly em: () => EntityManager) {}
 
@@ -73,6 +76,14 @@ export class PostgresNotificationsStore implements NotificationsStore {
     // may have handled one already): `event_sequence < ?`.
     const event = sequence.toString();
     await this.em().transactional(async (em) => {
+      /** Takes down, as the ledger's doing, the shown banners of an account that `where` picks and no later event changed. */
+      const takeDown = (accountId: string, where: string, params: unknown[]) =>
+        sql(
+          em,
+          `update notifications.banners set dismissed_at = now(), dismissed_by = 'ledger', event_sequence = ?
+            where account_id = ? and dismissed_at is null and event_sequence < ? and ${where}`,
+          [event, accountId, event, ...params],
+        );
       for (const banner of decisions.banners) {
         await sql(
           em,
@@ -86,35 +97,26 @@ export class PostgresNotificationsStore implements NotificationsStore {
       }
       for (const { accountId, budgetId } of decisions.lifted ?? []) {
         // Fixed ones too: they said work is refused until the budget is raised, which no longer holds.
-        await sql(
-          em,
-          `update notifications.banners set dismissed_at = now(), dismissed_by = 'ledger', event_sequence = ?
-            where account_id = ? and budget_id = ? and dismissed_at is null and event_sequence < ?`,
-          [event, accountId, budgetId, event],
-        );
+        await takeDown(accountId, "budget_id = ?", [budgetId]);
       }
       if (decisions.receded) {
         const { accountId, unit, cycle, thresholdPercents } = decisions.receded;
         for (const percent of thresholdPercents) {
           const rules = RECEDED_BANNER_RULES(percent);
-          await sql(
-            em,
-            `update notifications.banners set dismissed_at = now(), dismissed_by = 'ledger', event_sequence = ?
-              where account_id = ? and unit = ? and threshold_percent = ? and dismissed_at is null and strpos(dedup_key, ?) > 0
-                and rule in (${rules.map(() => "?").join(", ")}) and event_sequence < ?`,
-            [event, accountId, unit, percent, `:${cycle}:`, ...rules, event],
+          await takeDown(
+            accountId,
+            `unit = ? and threshold_percent = ? and strpos(dedup_key, ?) > 0 and rule in (${rules.map(() => "?").join(", ")})`,
+            [unit, percent, `:${cycle}:`, ...rules],
           );
         }
       }
       if (decisions.newCycle) {
         // Taken down as the ledger's doing, fixed ones too: the 100 % banner said the cycle's credits were used up.
         const { accountId, cycle } = decisions.newCycle;
-        await sql(
-          em,
-          `update notifications.banners set dismissed_at = now(), dismissed_by = 'ledger', event_sequence = ?
-            where account_id = ? and dismissed_at is null and strpos(dedup_key, ?) = 0
-              and (starts_with(rule, ?) or rule in (${CYCLE_BANNER_RULES.rules.map(() => "?").join(", ")})) and event_sequence < ?`,
-          [event, accountId, `:${cycle}:`, CYCLE_BANNER_RULES.prefix, ...CYCLE_BANNER_RULES.rules, event],
+        await takeDown(
+          accountId,
+          `strpos(dedup_key, ?) = 0 and (starts_with(rule, ?) or rule in (${CYCLE_BANNER_RULES.rules.map(() => "?").join(", ")}))`,
+          [`:${cycle}:`, CYCLE_BANNER_RULES.prefix, ...CYCLE_BANNER_RULES.rules],
         );
       }
       for (const delivery of decisions.deliveries) {
@@ -169,7 +171,7 @@ export class PostgresNotificationsStore implements NotificationsStore {
     const updated = await sql(
       this.em(),
       `update notifications.deliveries set status = 'delivered', delivered_at = now(), last_error = '', lease_until = null
-        where notification_id = ? and status = 'sending' and attempts = ? returning notification_id`,
+        where ${OWN_CLAIM} returning notification_id`,
       [notificationId, attempt],
     );
     return updated.length > 0;
@@ -180,7 +182,7 @@ export class PostgresNotificationsStore implements NotificationsStore {
       this.em(),
       `update notifications.deliveries
           set status = ?, last_error = ?, next_attempt_at = coalesce(?, next_attempt_at), lease_until = null
-        where notification_id = ? and status = 'sending' and attempts = ? returning notification_id`,
+        where ${OWN_CLAIM} returning notification_id`,
       [retryAt ? "failed" : "dead_letter", error.slice(0, 2000), retryAt, notificationId, attempt],
     );
     return updated.length > 0;

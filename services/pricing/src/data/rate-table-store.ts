@@ -27,7 +27,8 @@ export class PostgresRateTableStore implements RateTableStore {
 
   append(version: NewRateTableVersion): Promise<RateTableVersion> {
     return this.em().transactional(async (tx) => {
-      // Publishers of one table take turns, so each gets the next number.
+      // Publishers of one table take turns, so each gets the next number. (The turn below serialises every table's
+      // publications too; this lock stays while replicas of the release before, which take only this one, may run.)
       await sql(tx, `select pg_advisory_xact_lock(hashtext('pricing.rate_table:' || ?))`, [version.tableId]);
       // Sequences are WatchRateTables' cursor: publications of every table commit in the order they take them.
       await takeLogTurn(tx, "pricing.rate_table_versions");
