@@ -73,4 +73,24 @@ describe("the ledger's event stream", () => {
       expect(banners.rows, accountId).toHaveLength(1);
     }
   }, 90_000);
+
+  it("tells a consumer where the stream ends: the last event of a backlog says the latest sequence, and a caught-up stream sends a heartbeat saying it at once", async () => {
+    const { ledger } = platform.clients;
+    const latest = BigInt((await call(ledger, ledger.getLatestEventSequence, {})).sequence);
+    expect(latest).toBeGreaterThan(1n);
+    const first = async (after: bigint) => {
+      const stream = ledger.streamEvents({ afterSequence: String(after) });
+      return new Promise<ledgerV1.StreamEventsResponse>((resolve, reject) => {
+        stream.on("data", (message: ledgerV1.StreamEventsResponse) => {
+          stream.cancel();
+          resolve(message);
+        });
+        stream.on("error", (error: Error & { code?: number }) => error.code !== 1 && reject(error));
+      });
+    };
+    expect(await first(latest - 1n)).toMatchObject({ event: { sequence: String(latest) }, latestSequence: String(latest) });
+    const heartbeat = await first(latest);
+    expect(heartbeat.event).toBeUndefined();
+    expect(heartbeat.latestSequence).toBe(String(latest));
+  });
 });

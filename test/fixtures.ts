@@ -66,8 +66,9 @@ export function readEvents(platform: Platform, after: number, count: number): Pr
     const events: ledgerV1.LedgerEvent[] = [];
     const stream = ledger.streamEvents({ afterSequence: String(after) });
     stream.on("data", (message: ledgerV1.StreamEventsResponse) => {
-      events.push(message.event!);
-      if (events.length === count || Number(message.event!.sequence) === after + count) {
+      if (!message.event) return; // a heartbeat
+      events.push(message.event);
+      if (events.length === count || Number(message.event.sequence) === after + count) {
         stream.cancel();
         resolve(events);
       }

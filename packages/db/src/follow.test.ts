@@ -7,7 +7,7 @@ it("tells a follower where the log ends: with the last row of what was there, th
   const abort = new AbortController();
   const seen: { row?: bigint; head: bigint | undefined }[] = [];
   const started = Date.now();
-  for await (const item of follower.followWithHead(0n, abort.signal, 50)) {
+  for await (const item of follower.follow(0n, abort.signal, 50)) {
     seen.push(item);
     if (item.row === 5n) {
       log.push(6n); // published while the follower is behind: the next head says so

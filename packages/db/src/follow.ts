@@ -6,6 +6,12 @@ import { sql } from "./sql.js";
 export const HEARTBEAT_MS = 5_000;
 
 /**
+ * How long a followed stream may send nothing before it is taken for hung and
+ * opened again: six missed heartbeats.
+ */
+export const SILENT_STREAM_MS = 6 * HEARTBEAT_MS;
+
+/**
  * Makes the writers of one log take turns from here until they commit: call
  * it in the writing transaction before its row takes its cursor (a sequence's
  * next value). A follower reads the rows past its cursor; without turns, a row
@@ -39,26 +45,14 @@ export class LogFollower<Row> {
     this.wake.emit("wake");
   }
 
-  async *follow(after: bigint, signal: AbortSignal): AsyncGenerator<Row> {
-    let cursor = after;
-    while (!signal.aborted) {
-      const rows = await this.fetchAfter(cursor, this.batch);
-      for (const row of rows) {
-        yield row;
-        cursor = this.cursorOf(row);
-      }
-      if (rows.length < this.batch) await this.nextWake(signal);
-    }
-  }
-
   /**
-   * follow(), also telling where the log ends, for a follower's lag: a row's
-   * `head` is the newest cursor in the log when it is the last of what was
-   * there (undefined while a backlog is sent), and once caught up, a `{ head }`
-   * without a row comes at once and then every `heartbeatMs` while nothing new
-   * arrives.
+   * Everything after `after`, then each new row as it appears, telling where
+   * the log ends (a follower's lag, and its heartbeat): a row's `head` is the
+   * newest cursor in the log when it is the last of what was there (undefined
+   * while a backlog is sent), and once caught up, a `{ head }` without a row
+   * comes at once and then every `heartbeatMs` while nothing new arrives.
    */
-  async *followWithHead(after: bigint, signal: AbortSignal, heartbeatMs = HEARTBEAT_MS): AsyncGenerator<{ row?: Row; head: bigint | undefined }> {
+  async *follow(after: bigint, signal: AbortSignal, heartbeatMs = HEARTBEAT_MS): AsyncGenerator<{ row?: Row; head: bigint | undefined }> {
     let cursor = after;
     let toldAt: number | undefined;
     while (!signal.aborted) {

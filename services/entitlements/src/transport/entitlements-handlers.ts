@@ -157,7 +157,7 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
     }, options),
 
     watchPlans: serverStream(async function* (request: entitlementsV1.WatchPlansRequest, context) {
-      for await (const { row, head } of deps.planFeed.followWithHead(int64(request.afterVersion, "after_version"), context.signal)) {
+      for await (const { row, head } of deps.planFeed.follow(int64(request.afterVersion, "after_version"), context.signal)) {
         yield { ...(row ? { plan: planToProto(row) } : {}), latestVersion: (head ?? 0n).toString() };
       }
     }, options),
@@ -215,7 +215,7 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
     ),
 
     watchAccounts: serverStream(async function* (request: entitlementsV1.WatchAccountsRequest, context) {
-      for await (const { row, head } of deps.accountFeed.followWithHead(int64(request.afterRevision, "after_revision"), context.signal)) {
+      for await (const { row, head } of deps.accountFeed.follow(int64(request.afterRevision, "after_revision"), context.signal)) {
         yield { ...(row ? { account: accountToProto(row) } : {}), latestRevision: (head ?? 0n).toString() };
       }
     }, options),

@@ -1,12 +1,5 @@
 import type { ClientReadableStream } from "@grpc/grpc-js";
-import { HEARTBEAT_MS } from "@tollgate/db";
-
-/**
- * How long a followed stream may send nothing before it is taken for hung and
- * opened again: the servers send a heartbeat every HEARTBEAT_MS (5 s) while
- * nothing changes, so six missed ones.
- */
-export const SILENT_STREAM_MS = 6 * HEARTBEAT_MS;
+import { SILENT_STREAM_MS } from "@tollgate/db";
 
 /**
  * Keeps a server stream open: on error or end it reconnects after a backoff

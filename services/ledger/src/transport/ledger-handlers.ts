@@ -488,8 +488,8 @@ export function ledgerHandlers(
       if (after < prunedThrough) {
         throw new FailedPreconditionError(`after_sequence ${after}: events up to ${prunedThrough} were pruned (OUTBOX_RETENTION_HOURS); resume from ${prunedThrough} or later`, "EVENTS_PRUNED", { field: "after_sequence", pruned_through: prunedThrough.toString() });
       }
-      for await (const row of events.follow(after, context.signal)) {
-        yield { event: eventToProto(row) };
+      for await (const { row, head } of events.follow(after, context.signal)) {
+        yield { ...(row ? { event: eventToProto(row) } : {}), latestSequence: (head ?? 0n).toString() };
       }
     }, options),
   };

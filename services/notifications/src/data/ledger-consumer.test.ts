@@ -7,12 +7,35 @@ import type { NotificationsStore } from "./notifications-store.js";
 /** A StreamEvents call as grpc-js hands it to the consumer: data events, and cancel(). */
 class FeedCall extends EventEmitter {
   cancelled = false;
+  constructor(readonly after = "0") {
+    super();
+  }
   cancel(): void {
     this.cancelled = true;
   }
   send(sequence: number): void {
-    this.emit("data", { event: ledgerV1.LedgerEvent.fromPartial({ sequence: String(sequence), accountId: "acct" }) });
+    this.emit("data", { event: ledgerV1.LedgerEvent.fromPartial({ sequence: String(sequence), accountId: "acct" }), latestSequence: "0" });
   }
+  heartbeat(latest: number): void {
+    this.emit("data", { latestSequence: String(latest) });
+  }
+}
+
+/** A ledger client whose every StreamEvents call is a new FeedCall, kept in order. */
+function feedsClient(): { client: ledgerV1.LedgerServiceClient; feeds: FeedCall[]; opened: (n: number) => Promise<FeedCall> } {
+  const feeds: FeedCall[] = [];
+  const client = {
+    streamEvents: ({ afterSequence }: { afterSequence: string }) => {
+      const feed = new FeedCall(afterSequence);
+      feeds.push(feed);
+      return feed;
+    },
+  } as unknown as ledgerV1.LedgerServiceClient;
+  const opened = async (n: number) => {
+    while (feeds.length < n) await new Promise((resolve) => setTimeout(resolve, 5));
+    return feeds[n - 1]!;
+  };
+  return { client, feeds, opened };
 }
 
 describe("LedgerConsumer.stop", () => {
@@ -26,7 +49,7 @@ describe("LedgerConsumer.stop", () => {
     const consumer = new LedgerConsumer(client, store, (fn) => fn(), async ({ sequence }) => {
       if (sequence === 1n) await firstDone;
       handled.push(sequence);
-    }, "test", 0);
+    }, { consumer: "test", acknowledgeMs: 0 });
     await consumer.start();
     feed.send(1);
     feed.send(2);
@@ -45,14 +68,7 @@ describe("LedgerConsumer.stop", () => {
 
 describe("LedgerConsumer, when handling an event fails", () => {
   it("handles none of the events queued behind it, and reads again from the stored offset", async () => {
-    const feeds: { feed: FeedCall; after: string }[] = [];
-    const client = {
-      streamEvents: ({ afterSequence }: { afterSequence: string }) => {
-        const feed = new FeedCall();
-        feeds.push({ feed, after: afterSequence });
-        return feed;
-      },
-    } as unknown as ledgerV1.LedgerServiceClient;
+    const { client, opened } = feedsClient();
     // The handler records the offset with the event, as the real one does in its transaction.
     let offset = 0n;
     const store = { offset: async () => offset } as unknown as NotificationsStore;
@@ -62,20 +78,18 @@ describe("LedgerConsumer, when handling an event fails", () => {
       if (sequence === 2n && failures-- > 0) throw new Error("entitlements unavailable");
       handled.push(sequence);
       offset = sequence;
-    }, "test", 0);
+    }, { consumer: "test", acknowledgeMs: 0 });
     try {
       await consumer.start();
-      const first = feeds[0]!.feed;
+      const first = await opened(1);
       for (const sequence of [1, 2, 3, 4]) first.send(sequence);
       await new Promise((resolve) => setTimeout(resolve, 20));
       expect(first.cancelled).toBe(true);
       expect(handled).toEqual([1n]); // 3 and 4 were queued behind 2: handling them would move the offset past 2
       first.emit("error", Object.assign(new Error("cancelled"), { code: 1 }));
 
-      const second = await new Promise<FeedCall>((resolve) => {
-        const wait = setInterval(() => feeds[1] && (clearInterval(wait), resolve(feeds[1].feed)), 10);
-      });
-      expect(feeds[1]!.after).toBe("1");
+      const second = await opened(2);
+      expect(second.after).toBe("1");
       for (const sequence of [2, 3, 4]) second.send(sequence);
       await new Promise((resolve) => setTimeout(resolve, 20));
       expect(handled).toEqual([1n, 2n, 3n, 4n]);
@@ -87,14 +101,7 @@ describe("LedgerConsumer, when handling an event fails", () => {
 
 describe("LedgerConsumer, when one event keeps failing", () => {
   it("skips it after its tries, recording its offset with nothing decided, and handles the events after it", async () => {
-    const feeds: FeedCall[] = [];
-    const client = {
-      streamEvents: () => {
-        const feed = new FeedCall();
-        feeds.push(feed);
-        return feed;
-      },
-    } as unknown as ledgerV1.LedgerServiceClient;
+    const { client, opened } = feedsClient();
     let offset = 0n;
     const skipped: bigint[] = [];
     const store = {
@@ -110,24 +117,79 @@ describe("LedgerConsumer, when one event keeps failing", () => {
       if (sequence === 2n) throw new Error("always fails");
       handled.push(sequence);
       offset = sequence;
-    }, "test", 0, 0);
+    }, { consumer: "test", acknowledgeMs: 0, skipFailingAfterMs: 0 });
     try {
       await consumer.start();
       // Each stream sends what follows the stored offset; the consumer gives one up when an event fails.
       for (let round = 0; round < 10 && skipped.length === 0; round++) {
-        while (feeds.length <= round) await new Promise((resolve) => setTimeout(resolve, 10));
-        const feed = feeds[round]!;
+        const feed = await opened(round + 1);
         for (let sequence = Number(offset) + 1; sequence <= 3; sequence++) feed.send(sequence);
         while (!feed.cancelled) await new Promise((resolve) => setTimeout(resolve, 5));
         feed.emit("error", Object.assign(new Error("cancelled"), { code: 1 }));
       }
       expect(skipped).toEqual([2n]);
-      const after = await new Promise<FeedCall>((resolve) => {
-        const wait = setInterval(() => feeds.length === 4 && (clearInterval(wait), resolve(feeds[3]!)), 10);
-      });
+      const after = await opened(4);
       after.send(3);
       await new Promise((resolve) => setTimeout(resolve, 20));
       expect(handled).toEqual([1n, 3n]);
+    } finally {
+      await consumer.stop();
+    }
+  });
+});
+
+describe("LedgerConsumer, when its stream goes silent", () => {
+  it("cancels a stream that sent heartbeats and then nothing, and reads again from the stored offset", async () => {
+    const { client, feeds, opened } = feedsClient();
+    let offset = 0n;
+    const store = { offset: async () => offset } as unknown as NotificationsStore;
+    const consumer = new LedgerConsumer(client, store, (fn) => fn(), async ({ sequence }) => {
+      offset = sequence;
+    }, { consumer: "test", acknowledgeMs: 0, silenceMs: 200 });
+    try {
+      await consumer.start();
+      const first = await opened(1);
+      first.send(1);
+      first.heartbeat(1);
+      // Heartbeats keep it open.
+      for (let i = 0; i < 4; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        first.heartbeat(1);
+      }
+      expect(first.cancelled).toBe(false);
+      while (!first.cancelled) await new Promise((resolve) => setTimeout(resolve, 20));
+      first.emit("error", Object.assign(new Error("cancelled"), { code: 1 }));
+      await opened(2);
+      expect(feeds).toHaveLength(2);
+      expect(consumer.lag()).toBe(0);
+    } finally {
+      await consumer.stop();
+    }
+  });
+
+  it("leaves open a quiet stream that has sent no heartbeat (a ledger of an earlier version sends none)", async () => {
+    const { client, opened } = feedsClient();
+    const store = { offset: async () => 0n } as unknown as NotificationsStore;
+    const consumer = new LedgerConsumer(client, store, (fn) => fn(), async () => undefined, { consumer: "test", acknowledgeMs: 0, silenceMs: 20 });
+    try {
+      await consumer.start();
+      const first = await opened(1);
+      first.send(1);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(first.cancelled).toBe(false);
+    } finally {
+      await consumer.stop();
+    }
+  });
+
+  it("counts as lag what a heartbeat says the ledger holds beyond the stored offset", async () => {
+    const { client, opened } = feedsClient();
+    const store = { offset: async () => 4n } as unknown as NotificationsStore;
+    const consumer = new LedgerConsumer(client, store, (fn) => fn(), async () => undefined, { consumer: "test", acknowledgeMs: 0 });
+    try {
+      await consumer.start();
+      (await opened(1)).heartbeat(10);
+      expect(consumer.lag()).toBe(6);
     } finally {
       await consumer.stop();
     }

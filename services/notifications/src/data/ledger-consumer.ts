@@ -1,3 +1,4 @@
+import { SILENT_STREAM_MS } from "@tollgate/db";
 import { call } from "@tollgate/grpc-kit";
 import { ledgerV1 } from "@tollgate/proto";
 import { log, withRemoteParent } from "@tollgate/telemetry";
@@ -133,7 +134,10 @@ export const SKIP_FAILING_EVENT_AFTER_MS = 10 * 60_000;
  * sent but not recorded are read again (and de-duplicated by their key).
  * Every `acknowledgeMs` it tells the ledger the stored offset
  * (AcknowledgeEvents): the ledger prunes no outbox row this consumer has not
- * recorded.
+ * recorded. A stream that has sent a heartbeat and then nothing for
+ * `silenceMs` (the ledger or the connection hung without a word) is cancelled
+ * and opened again the same way; a ledger of an earlier version sends no
+ * heartbeats, and its quiet stream is left open.
  */
 export class LedgerConsumer {
   private stopped = false;
@@ -151,16 +155,24 @@ export class LedgerConsumer {
   private chain = Promise.resolve();
   /** The event whose handling is failing: since when, and how many tries. */
   private failing: { sequence: bigint; sinceMs: number; attempts: number } | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  readonly consumer: string;
+  private readonly acknowledgeMs: number;
+  private readonly skipFailingAfterMs: number;
+  private readonly silenceMs: number;
 
   constructor(
     private readonly client: ledgerV1.LedgerServiceClient,
     private readonly store: NotificationsStore,
     private readonly scope: <T>(fn: () => Promise<T>) => Promise<T>,
     private readonly handle: EventHandler,
-    readonly consumer = "notifications",
-    private readonly acknowledgeMs = 1_000,
-    private readonly skipFailingAfterMs = SKIP_FAILING_EVENT_AFTER_MS,
-  ) {}
+    options: { consumer?: string; acknowledgeMs?: number; skipFailingAfterMs?: number; silenceMs?: number } = {},
+  ) {
+    this.consumer = options.consumer ?? "notifications";
+    this.acknowledgeMs = options.acknowledgeMs ?? 1_000;
+    this.skipFailingAfterMs = options.skipFailingAfterMs ?? SKIP_FAILING_EVENT_AFTER_MS;
+    this.silenceMs = options.silenceMs ?? SILENT_STREAM_MS;
+  }
 
   /** Tells the ledger the stored offset when it moved (one call at a time; a failure is retried on the next tick). */
   private async acknowledge(): Promise<void> {
@@ -199,8 +211,24 @@ export class LedgerConsumer {
     const stream = this.client.streamEvents({ afterSequence: after.toString() });
     this.stream = stream;
     let failed = false;
+    let heartbeats = false;
+    const heard = () => {
+      clearTimeout(this.watchdog);
+      if (!heartbeats) return;
+      this.watchdog = setTimeout(() => {
+        if (this.stream !== stream) return;
+        log().warn({ silenceMs: this.silenceMs }, "ledger event stream silent; reconnecting");
+        stream.cancel();
+      }, this.silenceMs);
+      this.watchdog.unref();
+    };
     stream.on("data", (message: ledgerV1.StreamEventsResponse) => {
+      if (this.stream !== stream) return; // still buffered on a stream given up: the next one re-reads from the stored offset
+      const latest = BigInt(message.latestSequence);
+      if (latest > this.received) this.received = latest;
       const event = message.event;
+      if (!event) heartbeats = true;
+      heard();
       if (!event) return;
       if (BigInt(event.sequence) > this.received) this.received = BigInt(event.sequence);
       // After stop, or after an event of this stream failed, what is still queued is left to the next start, which
@@ -213,6 +241,7 @@ export class LedgerConsumer {
     });
     const restart = () => {
       if (this.stream !== stream) return;
+      clearTimeout(this.watchdog);
       this.stream = undefined;
       void this.chain.finally(() => this.retry());
     };
@@ -274,6 +303,7 @@ export class LedgerConsumer {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.acknowledger) clearInterval(this.acknowledger);
+    clearTimeout(this.watchdog);
     this.stream?.cancel();
     this.stream = undefined;
     await this.chain;

@@ -81,7 +81,7 @@ export function pricingHandlers(
     watchRateTables: serverStream(async function* (request: pricingV1.WatchRateTablesRequest, context) {
       // Before versions were numbered per table, after_version was this sequence.
       const after = int64(request.afterSequence, "after_sequence") || int64(request.afterVersion, "after_version");
-      for await (const { row, head } of feed.followWithHead(after, context.signal)) {
+      for await (const { row, head } of feed.follow(after, context.signal)) {
         yield { ...(row ? { table: tableToProto(row) } : {}), latestSequence: (head ?? 0n).toString() };
       }
     }, options),

@@ -1717,7 +1717,19 @@ export interface LedgerEvent {
 }
 
 export interface StreamEventsResponse {
-  event: LedgerEvent | undefined;
+  /** Unset in a heartbeat. */
+  event:
+    | LedgerEvent
+    | undefined;
+  /**
+   * The newest event sequence when this message was sent (0: not known,
+   * while a backlog is sent). A message without an event is a heartbeat,
+   * sent as soon as the stream has caught up and then every few seconds
+   * while nothing new happens: a consumer tells a quiet stream from a hung
+   * one by it, and latest_sequence minus the last sequence it recorded is
+   * its lag.
+   */
+  latestSequence: string;
 }
 
 export interface GetReceiptRequest {
@@ -13777,13 +13789,16 @@ export const LedgerEvent: MessageFns<LedgerEvent> = {
 };
 
 function createBaseStreamEventsResponse(): StreamEventsResponse {
-  return { event: undefined };
+  return { event: undefined, latestSequence: "0" };
 }
 
 export const StreamEventsResponse: MessageFns<StreamEventsResponse> = {
   encode(message: StreamEventsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.event !== undefined) {
       LedgerEvent.encode(message.event, writer.uint32(10).fork()).join();
+    }
+    if (message.latestSequence !== "0") {
+      writer.uint32(16).int64(message.latestSequence);
     }
     return writer;
   },
@@ -13809,6 +13824,14 @@ export const StreamEventsResponse: MessageFns<StreamEventsResponse> = {
             message.event = LedgerEvent.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.latestSequence = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -13822,13 +13845,23 @@ export const StreamEventsResponse: MessageFns<StreamEventsResponse> = {
   },
 
   fromJSON(object: any): StreamEventsResponse {
-    return { event: isSet(object.event) ? LedgerEvent.fromJSON(object.event) : undefined };
+    return {
+      event: isSet(object.event) ? LedgerEvent.fromJSON(object.event) : undefined,
+      latestSequence: isSet(object.latestSequence)
+        ? globalThis.String(object.latestSequence)
+        : isSet(object.latest_sequence)
+        ? globalThis.String(object.latest_sequence)
+        : "0",
+    };
   },
 
   toJSON(message: StreamEventsResponse): unknown {
     const obj: any = {};
     if (message.event !== undefined) {
       obj.event = LedgerEvent.toJSON(message.event);
+    }
+    if (message.latestSequence !== "0") {
+      obj.latestSequence = message.latestSequence;
     }
     return obj;
   },
@@ -13841,6 +13874,7 @@ export const StreamEventsResponse: MessageFns<StreamEventsResponse> = {
     message.event = (object.event !== undefined && object.event !== null)
       ? LedgerEvent.fromPartial(object.event)
       : undefined;
+    message.latestSequence = object.latestSequence ?? "0";
     return message;
   },
 };
