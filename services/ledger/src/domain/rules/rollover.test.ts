@@ -29,6 +29,23 @@ describe("rollover", () => {
     expect(m.events.filter((e) => e.kind === "cycle_started")).toHaveLength(1);
   });
 
+  it("rolls the units the command does not name too: a unit the plan does not name, used last cycle, starts the new one with no thresholds crossed", () => {
+    const m = Machine.open({ allotmentMicros: 100n, facts: { thresholdPercents: [50] } });
+    const toolRuns = { unit: "tool_runs", allotmentMicros: 0n, negativeLimitMicros: 0n, lowCreditLimitMicros: 0n, kind: "monthly" as const };
+    // A call in tool runs opens the cycle with that unit added (cycleCommand), as a support grant of them does.
+    m.ok(m.rollOver({ units: [...m.units(), toolRuns] }));
+    const bonus = m.ok(m.grant(100n, { unit: "tool_runs" }));
+    m.ok(m.charge(60n, { unit: "tool_runs" }));
+    expect(m.account.units.get("tool_runs")!.crossedPercents).toEqual([50]);
+    m.ok(m.nextCycle()); // rolled by a call in credits: the plan's units only
+    expect(m.account.units.get("tool_runs")!.crossedPercents).toEqual([]);
+    expect(m.account.pools.get(bonus.poolId)).toMatchObject({ balanceMicros: 40n, grantedMicros: 40n });
+    m.ok(m.rollOver({ units: [...m.units(), toolRuns] })); // the next call in tool runs: the cycle is rolled already
+    const before = m.events.length;
+    m.ok(m.charge(20n, { unit: "tool_runs" })); // 20 of this cycle's 40
+    expect(m.events.slice(before).filter((e) => e.kind === "threshold_crossed").map((e) => e.payload)).toMatchObject([{ unit: "tool_runs", threshold_percent: 50 }]);
+  });
+
   it("starts a carried pool's cycle with its balance as what it was given, so the new cycle's percent used counts from zero", () => {
     const m = Machine.open({ allotmentMicros: 1_500n, facts: { thresholdPercents: [20, 50] } });
     const addOn = m.ok(m.grant(3_000n, { kind: "add_on" }));

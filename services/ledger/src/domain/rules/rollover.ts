@@ -14,7 +14,7 @@ export function cycleGrantKey(accountId: string, unit: string, cycleStartMs: num
  *   BYOM account's USD); a spend cap changed within the cycle is followed
  *   with an `adjust` entry on the cap pool, and a move within the cycle to a
  *   plan with a larger allotment raises the cycle's to it (`raiseAllotment`);
- * - on a new cycle, the previous cycle's pools close: unused allotment lapses
+ * - on a new cycle (in every unit the account has, named by the command or not), the previous cycle's pools close: unused allotment lapses
  *   (a `reset` entry back to `grants:`), a negative balance is carried into
  *   the new allotment (a `reset` entry from the new pool to the old one; with
  *   no new allotment the negative stays where it is), the thresholds
@@ -69,6 +69,14 @@ export function rollOver(account: AccountState, command: RollOverCommand, ctx: B
         ...closeCycle(account, setup.unit, newPool, command.cycleStartMs, ctx),
         ...carryIntoCycle(account, setup.unit, command.cycleStartMs),
       );
+    }
+  }
+  if (rolled) {
+    // The units the command does not name (one the plan does not, used before: a grant of tool runs) roll too, or
+    // the next call in one finds the cycle rolled already and its thresholds stay crossed from the last cycle.
+    const named = new Set(units.map((u) => u.unit));
+    for (const unit of [...account.units.keys()].filter((u) => !named.has(u)).sort()) {
+      writes.push({ type: "crossed", accountId: id, unit, crossedPercents: [] }, ...closeCycle(account, unit, null, command.cycleStartMs, ctx), ...carryIntoCycle(account, unit, command.cycleStartMs));
     }
   }
   // What the previous cycle's crossings put up (usage banners, prompts) is taken down by whoever follows the events.
