@@ -614,10 +614,12 @@ describe("gateway hardening", () => {
       port: 0,
       secret: SECRET,
       // Sign-in counters are shared by every gateway on the database: the limit tests sign in as users no other test uses.
-      users: "vera:viewer-pass:viewer,otto:operator-pass:operator,ada:admin-pass:admin,ida:ida-pass:viewer,hana:hana-pass:admin,olly:olly-pass:operator",
+      users: "vera:viewer-pass:viewer,otto:operator-pass:operator,ada:admin-pass:admin,ida:ida-pass:viewer,hana:hana-pass:admin,olly:olly-pass:operator,tess:tess-pass:operator",
       staticDir,
       corsOrigins: [origin],
       loginLimits: { perUser: 3, perAddress: 5, windowMs: 600_000 },
+      // Shorter than the 12 hours a sign-in gives by default.
+      maxTokenHours: 8,
       addresses: platform.addresses,
     });
   });
@@ -813,6 +815,16 @@ describe("gateway hardening", () => {
     const claims = JSON.parse(Buffer.from(issued.split(".")[1]!, "base64url").toString()) as { exp?: number; iat: number; iss: string; aud: string };
     expect(claims.exp! - claims.iat).toBe(12 * 3600);
     expect(claims).toMatchObject({ iss: "tollgate-gateway", aud: "tollgate-console" });
+  });
+
+  it("signs in for no longer than GATEWAY_MAX_TOKEN_HOURS when it is under 12: the token it issues is one it takes", async () => {
+    const signedIn = await loginFrom("127.0.0.51", "tess", "tess-pass");
+    expect(signedIn.status).toBe(200);
+    const token = signedIn.body.token as string;
+    const claims = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as { exp: number; iat: number };
+    expect(claims.exp - claims.iat).toBe(8 * 3600);
+    const me = await fetch(`${hardened.url}/api/me`, { headers: { authorization: `Bearer ${token}` } });
+    expect(me.status).toBe(200);
   });
 
   it("answers CORS only for the configured origins, and for none by default", async () => {

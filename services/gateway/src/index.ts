@@ -23,7 +23,7 @@ import { CONSOLE_TOKEN, DEFAULT_LOGIN_LIMITS, registerLogin, type LoginLimits } 
 import { registerReceiptRoutes } from "./transport/receipt-routes.js";
 import { checkRoute, registerRoutes } from "./transport/routes.js";
 
-export { DEMO_USERS } from "./domain/access.js";
+export { DEMO_USERS, withDemoUsers } from "./domain/access.js";
 export { DEFAULT_LOGIN_LIMITS, type LoginLimits } from "./transport/login.js";
 
 export interface GatewayOptions {
@@ -67,6 +67,8 @@ export interface GatewayOptions {
 
 /** How far ahead a console token's expiry may be unless GATEWAY_MAX_TOKEN_HOURS says otherwise (the gateway's own last 12 hours). */
 export const DEFAULT_MAX_TOKEN_HOURS = 24;
+/** How long a sign-in lasts: 12 hours, or GATEWAY_MAX_TOKEN_HOURS when that is less. */
+const SIGN_IN_HOURS = 12;
 
 export interface Gateway {
   url: string;
@@ -209,7 +211,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     consoleUser.run({}, () => RequestContext.create(orm.em, done));
   });
 
-  const maxTokenSeconds = (options.maxTokenHours ?? DEFAULT_MAX_TOKEN_HOURS) * 3600;
+  const maxTokenHours = options.maxTokenHours ?? DEFAULT_MAX_TOKEN_HOURS;
+  const maxTokenSeconds = maxTokenHours * 3600;
   // On the request's headers, before its body is read: a caller without a valid token or the role is refused whatever it sends.
   app.addHook("onRequest", async (request) => {
     // By the matched route, not the raw URL, so no spelling of a path slips past the check.
@@ -266,7 +269,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   // Sign-in limits count in the database, shared by every gateway process.
   await app.register(rateLimit, { global: false, store: loginAttemptStore(() => orm.em.getContext()) });
-  registerLogin(app, users, key, { limits: options.loginLimits ?? DEFAULT_LOGIN_LIMITS, tokenTtl: options.tokenTtl ?? "12h" });
+  registerLogin(app, users, key, { limits: options.loginLimits ?? DEFAULT_LOGIN_LIMITS, tokenTtl: options.tokenTtl ?? `${Math.min(SIGN_IN_HOURS, maxTokenHours)}h` });
 
   registerRoutes(app, clients, audit, calls);
   registerReceiptRoutes(app, clients);

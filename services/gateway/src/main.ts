@@ -5,7 +5,7 @@ registerTelemetry({ serviceName: "tollgate-gateway" });
 
 const { channelTlsShape, commaList, credentialShape, env, z } = await import("@tollgate/config");
 const { channelTlsFromEnv, clientCredentialFromEnv, runService, ROLES } = await import("@tollgate/grpc-kit");
-const { DEFAULT_LOGIN_LIMITS, DEFAULT_MAX_TOKEN_HOURS, DEMO_USERS, startGateway } = await import("./index.js");
+const { DEFAULT_LOGIN_LIMITS, DEFAULT_MAX_TOKEN_HOURS, startGateway, withDemoUsers } = await import("./index.js");
 
 // Demo logins only when asked for (`npm start` does); otherwise GATEWAY_USERS must name the users.
 const demoUsers = process.env.GATEWAY_DEMO_USERS === "true";
@@ -49,7 +49,7 @@ await runService(
       port: config.GATEWAY_PORT,
       metricsPort: config.GATEWAY_METRICS_PORT,
       secret: config.GATEWAY_SECRET,
-      users: [config.GATEWAY_USERS, demoUsers ? DEMO_USERS : ""].filter(Boolean).join(","),
+      users: demoUsers ? withDemoUsers(config.GATEWAY_USERS) : config.GATEWAY_USERS,
       loginLimits: { perUser: config.GATEWAY_LOGIN_MAX_PER_USER, perAddress: config.GATEWAY_LOGIN_MAX_PER_ADDRESS, windowMs: config.GATEWAY_LOGIN_WINDOW_MS },
       maxTokenHours: config.GATEWAY_MAX_TOKEN_HOURS,
       corsOrigins: commaList(config.GATEWAY_CORS_ORIGINS),

@@ -53,15 +53,38 @@ interface ConfiguredUser extends User {
 
 const hash = (password: string) => createHash("sha256").update(password).digest();
 
-/** Users from configuration: `name:password:role,name:password:role`. */
+/**
+ * `name:password:role` entries, comma-separated: the name is what comes
+ * before the first colon and the role what follows the last, so a password
+ * may hold colons (not commas). A malformed entry is named by its place and
+ * user, never with its password (the message reaches the logs).
+ */
+function parseUsers(spec: string): ConfiguredUser[] {
+  return spec.split(",").map((e) => e.trim()).filter(Boolean).map((entry, i) => {
+    const first = entry.indexOf(":");
+    const last = entry.lastIndexOf(":");
+    const username = first < 0 ? entry : entry.slice(0, first);
+    const password = first < last ? entry.slice(first + 1, last) : "";
+    const role = entry.slice(last + 1);
+    if (!username || !password || !isRole(role)) throw new Error(`GATEWAY_USERS: entry ${i + 1} (user "${username}") is not name:password:viewer|operator|admin`);
+    return { username, role, passwordHash: hash(password) };
+  });
+}
+
+/** The demo logins added to configured users (`GATEWAY_DEMO_USERS=true`), but for a name configured already: its configured password stays. */
+export function withDemoUsers(spec: string): string {
+  const configured = new Set(parseUsers(spec).map((u) => u.username));
+  return [spec, ...DEMO_USERS.split(",").filter((entry) => !configured.has(entry.split(":")[0]!))].filter(Boolean).join(",");
+}
+
+/** Users from configuration (`parseUsers`); a name given twice is refused, as which password counts would be a guess. */
 export class UserDirectory {
   private readonly users = new Map<string, ConfiguredUser>();
 
   constructor(spec: string) {
-    for (const entry of spec.split(",").map((e) => e.trim()).filter(Boolean)) {
-      const [username, password, role] = entry.split(":");
-      if (!username || !password || !isRole(role)) throw new Error(`GATEWAY_USERS: "${entry}" is not name:password:viewer|operator|admin`);
-      this.users.set(username, { username, role, passwordHash: hash(password) });
+    for (const user of parseUsers(spec)) {
+      if (this.users.has(user.username)) throw new Error(`GATEWAY_USERS: user "${user.username}" is given twice`);
+      this.users.set(user.username, user);
     }
   }
 

@@ -414,12 +414,22 @@ function charge(work: Work, c: ChargeCommand, ctx: BatchContext): LedgerError | 
   const running = hold && c.running ? runningCharge(hold, c.running) : null;
   if (running && "code" in running) return running;
   const amountMicros = running ? running.amountMicros : c.amountMicros;
-  const totals = unitTotals(a, c.unit, ctx.nowMs);
   const unit = a.units.get(c.unit)!;
   const attribution = hold ? { ...hold.attribution, ...c.attribution } : c.attribution;
-  const balanceLimit = collectable(totals.availableMicros + (hold ? reserved(hold) : 0n), unit.negativeLimitMicros, amountMicros);
-  // A hard budget over the charge is never passed: it collects at most the budget's room (rules/budgets.ts).
-  const cap = budgetCap(a, c.unit, attribution, hold?.holdId ?? null, balanceLimit.collectMicros);
+  const trace = { traceId: c.traceId, traceparent: c.traceparent };
+  const limitsNow = () => {
+    const totals = unitTotals(a, c.unit, ctx.nowMs);
+    const balanceLimit = collectable(totals.availableMicros + (hold ? reserved(hold) : 0n), unit.negativeLimitMicros, amountMicros);
+    // A hard budget over the charge is never passed: it collects at most the budget's room (rules/budgets.ts).
+    return { totals, balanceLimit, cap: budgetCap(a, c.unit, attribution, hold?.holdId ?? null, balanceLimit.collectMicros) };
+  };
+  let { totals, balanceLimit, cap } = limitsNow();
+  // Short of balance (not of a budget): the charge drains every pool, so the add-ons that reload do so first and it collects the rest from them.
+  const early = balanceLimit.uncollectedMicros > 0n && cap.collectMicros === balanceLimit.collectMicros ? autoReload(a, c.unit, ctx, trace, { drained: true }) : { writes: [], reloadedMicros: 0n };
+  if (early.reloadedMicros > 0n) {
+    work.add(early.writes);
+    ({ totals, balanceLimit, cap } = limitsNow());
+  }
   const limit = {
     collectMicros: cap.collectMicros, uncollectedMicros: amountMicros - cap.collectMicros, proceed: balanceLimit.proceed && cap.stopped === null,
   };
@@ -453,8 +463,9 @@ function charge(work: Work, c: ChargeCommand, ctx: BatchContext): LedgerError | 
   work.add(writes);
   work.add(chargeBudgets(a, c.unit, attribution, limit.collectMicros, c.traceparent));
 
-  // Auto reload: every add-on pool of the unit below its level and out of its cool-down, whichever pools the charge drew from.
-  const reload = autoReload(a, c.unit, ctx, { traceId: c.traceId, traceparent: c.traceparent });
+  // Auto reload: every add-on pool of the unit below its level and out of its cool-down, whichever pools the charge drew
+  // from. One purchase per pool per call: after a reload ahead of the draw, a charge still short buys nothing more.
+  const reload = early.reloadedMicros > 0n ? { writes: [], reloadedMicros: 0n } : autoReload(a, c.unit, ctx, trace);
   work.add(reload.writes);
   // Usage of a kind of work with its own limits (its hold's or its own attribution names the kind) says stop once it
   // leaves the unit at or below the kind's negative limit, as running work of that kind stops (rules/kind-limits.ts).
@@ -487,7 +498,7 @@ function charge(work: Work, c: ChargeCommand, ctx: BatchContext): LedgerError | 
     ]);
   }
   // A reload gives room again: thresholds crossed before it that usage no longer reaches recede (those this charge crossed still hold).
-  if (reload.reloadedMicros > 0n) work.add(receded(a, c.unit, ctx, c.traceparent));
+  if (early.reloadedMicros + reload.reloadedMicros > 0n) work.add(receded(a, c.unit, ctx, c.traceparent));
   return {
     value: {
       entryId, chargedMicros: limit.collectMicros, uncollectedMicros: limit.uncollectedMicros, releasedMicros: onHold.releasedMicros, balanceMicros,

@@ -44,6 +44,31 @@ describe("auto reload", () => {
     expect(m.entries.filter((e) => e.reason === "add-on auto reload")).toHaveLength(2);
   });
 
+  it("reloads before a charge larger than what is left, and collects the rest from what it bought: nothing uncollected, the work goes on", () => {
+    const m = Machine.open({ allotmentMicros: 0n, negativeLimitMicros: 0n });
+    const addOn = m.ok(m.grant(30n, { kind: "add_on", reload: { belowMicros: 20n, toMicros: 50n, cooldownMs: 1_000 } }));
+    // Drawn dry on the way (30), the add-on buys 50 and the charge takes its last 10 from them.
+    expect(m.ok(m.charge(40n))).toMatchObject({ chargedMicros: 40n, uncollectedMicros: 0n, balanceMicros: 40n, proceed: true });
+    expect(m.entries.filter((e) => e.reason === "add-on auto reload").map((e) => e.amountMicros)).toEqual([50n]);
+    expect(m.account.pools.get(addOn.poolId)).toMatchObject({ balanceMicros: 40n, grantedMicros: 80n, reloadedAtMs: m.nowMs });
+    // Still short after the reload: one purchase per pool per call, however short.
+    const zeroCooldown = Machine.open({ allotmentMicros: 0n, negativeLimitMicros: 0n });
+    zeroCooldown.ok(zeroCooldown.grant(30n, { kind: "add_on", reload: { belowMicros: 20n, toMicros: 50n, cooldownMs: 0 } }));
+    expect(zeroCooldown.ok(zeroCooldown.charge(500n))).toMatchObject({ chargedMicros: 80n, uncollectedMicros: 420n, balanceMicros: 0n, proceed: false });
+    expect(zeroCooldown.entries.filter((e) => e.reason === "add-on auto reload").map((e) => e.amountMicros)).toEqual([50n]);
+    // In its cool-down, a charge larger than what is left is short as before.
+    expect(m.ok(m.charge(45n))).toMatchObject({ chargedMicros: 40n, uncollectedMicros: 5n, proceed: false });
+    expect(m.entries.filter((e) => e.reason === "add-on auto reload")).toHaveLength(1);
+  });
+
+  it("does not reload ahead of a charge that a hard budget cuts short: the budget, not the balance, stops it", () => {
+    const m = Machine.open({ allotmentMicros: 0n, negativeLimitMicros: 0n });
+    m.ok(m.grant(30n, { kind: "add_on", reload: { belowMicros: 5n, toMicros: 50n, cooldownMs: 0 } }));
+    m.ok(m.setBudget(10n)); // a hard budget on agent-1
+    expect(m.ok(m.charge(40n, { attribution: { agent_id: "agent-1" } }))).toMatchObject({ chargedMicros: 10n, proceed: false });
+    expect(m.entries.filter((e) => e.reason === "add-on auto reload")).toHaveLength(0); // 20 left: above its level
+  });
+
   it("reloads several pools oldest first, whatever order the store read them in", () => {
     const m = Machine.open({ allotmentMicros: 0n, negativeLimitMicros: 0n });
     const reload = { belowMicros: 20n, toMicros: 50n, cooldownMs: 0 };

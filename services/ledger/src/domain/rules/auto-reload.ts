@@ -1,12 +1,12 @@
-import { pastExpiry } from "../balance.js";
+import { minBigint, pastExpiry } from "../balance.js";
 import { type AccountState, type BatchContext, type Pool, poolsOldestFirst, type Trace } from "../state.js";
 import type { Write } from "../writes.js";
 
-/** An add-on pool with auto reload, not past its expiry, that is below its level and out of its cool-down. */
-export function needsReload(pool: Pool, nowMs: number): boolean {
+/** An add-on pool with auto reload, not past its expiry, that is out of its cool-down: below its level, or about to be `drained`. */
+export function needsReload(pool: Pool, nowMs: number, drained = false): boolean {
   return (
     pool.kind === "add_on" && !pool.closed && !pastExpiry(pool, nowMs) && pool.reload !== null && pool.reload.toMicros > 0n &&
-    pool.balanceMicros < pool.reload.belowMicros &&
+    (drained || pool.balanceMicros < pool.reload.belowMicros) &&
     (pool.reloadedAtMs === null || pool.reloadedAtMs + pool.reload.cooldownMs <= nowMs)
   );
 }
@@ -33,13 +33,20 @@ export function stopsReload(pool: Pool, amountMicros: bigint, nowMs: number): bo
  * first. So a pool drained during its cool-down reloads at the first call
  * after it, although no draw touches a pool at zero. `account` is as the call
  * left it so far; `trace`: the call's.
+ *
+ * `drained`: a charge about to leave usage uncollected (short of balance)
+ * draws every pool of its unit dry on the way, so each reloading add-on is
+ * reloaded before the draw, by what it would buy at zero (its target, and
+ * any debt it carries), and the charge collects the rest from it: a charge
+ * larger than what is left is paid by the reload instead of going
+ * uncollected and stopping the work.
  */
-export function autoReload(account: AccountState, unit: string, ctx: BatchContext, { traceId, traceparent }: Trace) {
+export function autoReload(account: AccountState, unit: string, ctx: BatchContext, { traceId, traceparent }: Trace, { drained = false } = {}) {
   const writes: Write[] = [];
   let reloadedMicros = 0n;
   for (const pool of poolsOldestFirst(account)) {
-    if (pool.unit !== unit || !needsReload(pool, ctx.nowMs)) continue;
-    const amount = pool.reload!.toMicros - pool.balanceMicros;
+    if (pool.unit !== unit || !needsReload(pool, ctx.nowMs, drained)) continue;
+    const amount = pool.reload!.toMicros - (drained ? minBigint(pool.balanceMicros, 0n) : pool.balanceMicros);
     writes.push(
       {
         type: "entry",
