@@ -1,5 +1,6 @@
 import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pg from "pg";
 import { CallAuditLog } from "@tollgate/db";
 import { startGateway, type Gateway } from "@tollgate/gateway";
 import { createClient, call, errorDetails, ROLES, type Role } from "@tollgate/grpc-kit";
@@ -26,16 +27,16 @@ function ledgerAs(subject: string, roles: readonly Role[], onBehalfOf?: string) 
   });
 }
 
-const grant = (key: string) =>
+const grant = (key: string, accountId = "acme") =>
   ledgerV1.GrantRequest.fromPartial({
-    accountId: "acme", poolKind: entitlementsV1.PoolKind.POOL_KIND_BONUS, unit: commonV1.Unit.UNIT_CREDITS,
+    accountId, poolKind: entitlementsV1.PoolKind.POOL_KIND_BONUS, unit: commonV1.Unit.UNIT_CREDITS,
     amountMicros: String(5 * CREDIT), reason: "outage credit", idempotencyKey: key,
   });
 
-function grantWith(client: ledgerV1.LedgerServiceClient, key: string, traceId?: string): Promise<ServiceError | null> {
+function grantWith(client: ledgerV1.LedgerServiceClient, key: string, traceId?: string, accountId?: string): Promise<ServiceError | null> {
   const metadata = new Metadata();
   if (traceId) metadata.set("traceparent", `00-${traceId}-00f067aa0ba902b7-01`);
-  return new Promise((resolve) => client.grant(grant(key), metadata, (error) => resolve(error)));
+  return new Promise((resolve) => client.grant(grant(key, accountId), metadata, (error) => resolve(error)));
 }
 
 /** Refused calls are counted per minute: start a burst well inside one so it cannot straddle two. */
@@ -110,6 +111,18 @@ describe("audit of gRPC admin calls", () => {
     expect(rows.filter((r) => r.actor === "meter-flood")).toEqual([expect.objectContaining({ action: "Grant", count: 50 })]);
   });
 
+  it("files refusals on two accounts in one minute under each account, so a probe cannot hide behind a decoy", async () => {
+    await awayFromMinuteEnd();
+    const prober = ledgerAs("meter-prober", ["meter"]);
+    for (const [key, accountId] of [["decoy-1", "decoy"], ["probe-1", "acme"], ["probe-2", "acme"]] as const) {
+      expect((await grantWith(prober, key, undefined, accountId))?.code).toBe(status.PERMISSION_DENIED);
+    }
+    prober.close();
+    const under = async (accountId: string) => (await api(`/api/audit?account_id=${accountId}&page_size=200`)).data.filter((r) => r.actor === "meter-prober");
+    expect(await under("acme")).toEqual([expect.objectContaining({ action: "Grant", count: 2, account_id: "acme" })]);
+    expect(await under("decoy")).toEqual([expect.objectContaining({ action: "Grant", count: 1, account_id: "decoy" })]);
+  });
+
   it("records a call with no credential by the caller's address", async () => {
     await awayFromMinuteEnd();
     const anonymous = createClient(ledgerV1.LedgerServiceClient, platform.ledger.address);
@@ -135,6 +148,27 @@ describe("audit of gRPC admin calls", () => {
 });
 
 describe("the audit log's schema", () => {
+  it("pages every row once when a row's time moved past newer rows of its log, as a repeated refusal's does", async () => {
+    const sql = new pg.Client({ connectionString: db.url });
+    await sql.connect();
+    try {
+      await sql.query(`update audit.calls set at = now() + interval '1 minute' where call_id = (select min(call_id) from audit.calls)`);
+    } finally {
+      await sql.end();
+    }
+    const all = (await api("/api/audit?page_size=200")).data.map((r) => String(r.id));
+    for (const size of [1, 3]) {
+      const seen: string[] = [];
+      let token = "";
+      do {
+        const page = await api(`/api/audit?page_size=${size}${token ? `&page_token=${token}` : ""}`);
+        seen.push(...page.data.map((r) => String(r.id)));
+        token = page.next_page_token;
+      } while (token);
+      expect(seen, `pages of ${size}`).toEqual(all);
+    }
+  });
+
   it("is brought up by services starting at the same time", async () => {
     const fresh = await createTestDatabase();
     try {

@@ -1250,6 +1250,15 @@ describe("notifications from the console", () => {
     expect(hook.received).toHaveLength(2);
     expect(await row()).toMatchObject({ status: "delivered", attempts: 2 });
 
+    // Filed under the notification's account, though the request names only the notification; so is a banner's dismissal.
+    const banner = (await api("/api/accounts/resent", { token: operator })).body.banners[0] as { id: string };
+    expect((await api(`/api/banners/${banner.id}/dismiss`, { method: "POST", token: operator, body: { reason: "customer topped up" } })).status).toBe(200);
+    const audit = await api("/api/audit?account_id=resent", { token: operator });
+    expect(audit.body.data).toEqual(expect.arrayContaining([
+      expect.objectContaining({ action: "resend_notification", target: `notification:${delivered.id}`, account_id: "resent", reason: "the receiver lost it" }),
+      expect.objectContaining({ action: "dismiss_banner", target: `banner:${banner.id}`, account_id: "resent", reason: "customer topped up" }),
+    ]));
+
     const reused = await resend("another reason");
     // Named as sent, not as the services saw it.
     expect(reused).toMatchObject({ status: 409, body: { error: { reason: "IDEMPOTENCY_KEY_REUSED", message: "idempotency key console-resend-1 was already used for a different request" } } });

@@ -76,14 +76,14 @@ export class CallAuditLog {
     );
   }
 
-  /** A refused call: counted in its caller's row for this RPC and minute. */
+  /** A refused call: counted in its caller's row for this RPC, account and minute. */
   async refused(call: Omit<CallRecord, "before" | "after" | "onBehalfOf" | "reason">, at = new Date()): Promise<void> {
     const window = new Date(Math.floor(at.getTime() / WINDOW_MS) * WINDOW_MS);
     await sql(
       this.orm.em,
       `insert into audit.calls (rpc, principal, roles, account_id, trace_id, outcome, refusal_window)
        values (?, ?, ?, ?, ?, ?, ?)
-       on conflict (principal, rpc, refusal_window) where refusal_window is not null
+       on conflict (principal, rpc, (coalesce(account_id, '')), refusal_window) where refusal_window is not null
        do update set count = audit.calls.count + 1, at = now(), trace_id = excluded.trace_id, outcome = excluded.outcome`,
       [call.rpc, call.principal, call.roles.join(","), call.accountId ?? null, call.traceId, call.outcome, window],
     );

@@ -339,7 +339,15 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
   /** Runs a support action (its route checked the role first: `needs`): reason, before/after, and an audit row with the trace id. */
   async function action<T>(
     request: FastifyRequest,
-    spec: { name: string; target: string; accountId: string | null; before?: () => Promise<unknown>; run: (reason: string, key: string) => Promise<T>; after?: (result: T) => unknown },
+    spec: {
+      name: string;
+      target: string;
+      /** The account the action is on; read from the answer when only the service knows it (a banner's, a notification's). */
+      accountId: string | null | ((result: NoInfer<T>) => string);
+      before?: () => Promise<unknown>;
+      run: (reason: string, key: string) => Promise<T>;
+      after?: (result: T) => unknown;
+    },
   ) {
     const user = userOf(request);
     const reason = requireReason((checkedBodies.has(request) ? (request.body as Body | undefined) : bodyOf(request, {}))?.reason);
@@ -361,7 +369,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
       role: user.role,
       action: spec.name,
       target: spec.target,
-      accountId: spec.accountId,
+      accountId: typeof spec.accountId === "function" ? spec.accountId(result) : spec.accountId,
       reason,
       before,
       after: spec.after ? spec.after(result) : result,
@@ -568,15 +576,18 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
       cursor.console === 0n ? [] : audit.list({ ...filter, ...(cursor.console ? { beforeId: cursor.console } : {}), limit: limit + 1 }),
       cursor.calls === 0n ? [] : calls.list({ ...filter, ...(cursor.calls ? { beforeId: cursor.calls } : {}), limit: limit + 1 }),
     ]);
-    // Both logs, newest first by time; the token keeps where each stopped. Before and after are shown without credentials, as
-    // the calls' log records them now (rows written before that hold webhook URLs whole).
-    const merged = [
-      ...consoleRows.map((r) => ({
+    // Both logs, newest first, merged head to head by time: each keeps its own order (by id), so what a page shows of a log is
+    // what it gave up to a row, and the token keeps where each stopped. (Sorted as one list, a refused-request row whose time
+    // a repeat moved up came before newer rows of its log, the token resumed below it, and those rows were never listed.)
+    // Before and after are shown without credentials, as the calls' log records them now (rows written before that hold
+    // webhook URLs whole).
+    const merged = newestFirst(
+      consoleRows.map((r) => ({
         at: r.createdAt, source: "console" as const, rowId: r.auditId,
         view: { id: r.auditId, source: "console", actor: r.actor, role: r.role, on_behalf_of: null, action: r.action, target: r.target, account_id: r.accountId,
           reason: r.reason, before: withoutCredentials(r.before), after: withoutCredentials(r.after), trace_id: r.traceId, outcome: "OK", count: 1, created_at: r.createdAt.toISOString() },
       })),
-      ...callRows.map((c) => ({
+      callRows.map((c) => ({
         at: c.at, source: "grpc" as const, rowId: c.callId,
         // A gRPC method path, or a console request the gateway refused (`POST /api/…`).
         view: { id: `grpc-${c.callId}`, source: c.rpc.startsWith("/") ? "grpc" : "console", actor: c.principal, role: c.roles, on_behalf_of: c.onBehalfOf,
@@ -584,7 +595,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
           target: c.accountId ? `account:${c.accountId}` : c.rpc, account_id: c.accountId, reason: c.reason, before: withoutCredentials(c.before), after: withoutCredentials(c.after),
           trace_id: c.traceId, outcome: c.outcome, count: c.count, created_at: c.at.toISOString() },
       })),
-    ].sort((x, y) => y.at.getTime() - x.at.getTime());
+    );
     // A mistyped account is NOT_FOUND, not an empty history (as the services' lists answer); asked only then.
     if (query.account_id && merged.length === 0 && !query.page_token) await call(entitlements, entitlements.getAccount, { accountId: query.account_id });
     const items = merged.slice(0, limit);
@@ -855,8 +866,9 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     return action(request, {
       name: "resend_notification",
       target: `notification:${id}`,
-      accountId: null,
       run: (reason, key) => call(notifications, notifications.resendNotification, { notificationId: id, actor: userOf(request).username, reason, idempotencyKey: key }),
+      // After run: the answer's type is inferred from it.
+      accountId: (r) => r.notification!.accountId,
       after: (r) => ({ notification: notificationView(r.notification!) }),
     });
   });
@@ -866,9 +878,22 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     return action(request, {
       name: "dismiss_banner",
       target: `banner:${id}`,
-      accountId: null,
       run: (_reason, key) => call(notifications, notifications.dismissBanner, { bannerId: id, actor: userOf(request).username, idempotencyKey: key }),
+      // After run: the answer's type is inferred from it.
+      accountId: (r) => r.banner!.accountId,
       after: (r) => ({ banner: bannerView(r.banner!) }),
     });
   });
+}
+
+/** Two lists, each newest first in its own order, merged by time head to head: neither list's order changes. */
+function newestFirst<A extends { at: Date }, B extends { at: Date }>(a: A[], b: B[]): (A | B)[] {
+  const merged: (A | B)[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (j >= b.length || (i < a.length && a[i]!.at.getTime() >= b[j]!.at.getTime())) merged.push(a[i++]!);
+    else merged.push(b[j++]!);
+  }
+  return merged;
 }
