@@ -948,6 +948,7 @@ describe("a service's limits through the console", () => {
       port: 0,
       secret: SECRET,
       users: "vera:viewer-pass:viewer",
+      refusalLimit: { perSecond: 0.1, burst: 3 },
       ...platform.serviceCredentials("gateway", ROLES),
       addresses: { ...platform.addresses, pricing: limitedPricing.address },
     });
@@ -956,6 +957,27 @@ describe("a service's limits through the console", () => {
   afterAll(async () => {
     await limited?.stop();
     await limitedPricing?.stop();
+  });
+
+  it("answers an address past its refusals 429 with Retry-After and records no more of them; a valid token from it still passes", async () => {
+    const signIn = await fetch(`${limited.url}/api/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "vera", password: "viewer-pass" }) });
+    const { token } = (await signIn.json()) as { token: string };
+    const route = "/api/accounts/refusal-flood";
+    const bad = () => fetch(`${limited.url}${route}`, { headers: { authorization: "Bearer not-a-token" } });
+    for (let i = 0; i < 3; i++) expect((await bad()).status).toBe(401);
+    const flooded = await Promise.all(Array.from({ length: 20 }, bad));
+    expect(flooded.map((r) => r.status)).toEqual(Array.from({ length: 20 }, () => 429));
+    expect(await flooded[0]!.json()).toMatchObject({ error: { status: 429, code: "RESOURCE_EXHAUSTED", reason: "RATE_LIMITED" } });
+    expect(Number(flooded[0]!.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    const sql = new pg.Client({ connectionString: db.url });
+    await sql.connect();
+    try {
+      const { rows } = await sql.query<{ count: number }>(`select count from audit.calls where rpc = $1 and account_id = 'refusal-flood'`, [`GET /api/accounts/:id`]);
+      expect(rows.reduce((sum, r) => sum + r.count, 0)).toBe(3);
+    } finally {
+      await sql.end();
+    }
+    expect((await fetch(`${limited.url}/api/me`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
   });
 
   it("answers a service's rate limit (RESOURCE_EXHAUSTED) 429 with Retry-After, not 500", async () => {

@@ -1,4 +1,4 @@
-export { startGrpcServer, onShutdownSignal, isLoopback, type ServiceBinding, type RunningServer, type GrpcServerOptions, type ServerTls } from "./server.js";
+export { startGrpcServer, onShutdownSignal, isLoopback, REFUSAL_LIMIT, type ServiceBinding, type RunningServer, type GrpcServerOptions, type ServerTls } from "./server.js";
 export { unary, serverStream, bidiStream, actorOf, UNAUTHENTICATED_ACTOR, type BidiCall, type CallContext, type HandlerOptions, type RequestScope } from "./handlers.js";
 export { ACCESS, ROLES, accessOf, type Access, type Role } from "./access.js";
 export {

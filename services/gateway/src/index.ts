@@ -9,7 +9,7 @@ import { jwtVerify } from "jose";
 import { CallAuditLog, connectionPool, openDatabase } from "@tollgate/db";
 import { PermissionDeniedError, UnauthenticatedError } from "@tollgate/errors";
 import { RequestContext } from "@mikro-orm/core";
-import { createClient, stopInOrder, type ChannelTls, type ClientOptions, type Credential } from "@tollgate/grpc-kit";
+import { createClient, RateLimiter, REFUSAL_LIMIT, stopInOrder, type ChannelTls, type ClientOptions, type Credential, type RateLimit } from "@tollgate/grpc-kit";
 import { entitlementsV1, ledgerV1, notificationsV1, pricingV1 } from "@tollgate/proto";
 import { currentTraceId, log, startMetrics } from "@tollgate/telemetry";
 import { AuditEntrySchema } from "./data/audit.entity.js";
@@ -57,6 +57,8 @@ export interface GatewayOptions {
   /** How far ahead any token's `exp` may be, in hours (default 24): a minted token that lives longer is refused, so a leaked one stops working in bounded time. */
   maxTokenHours?: number;
   loginLimits?: LoginLimits;
+  /** Requests refused for want of a valid token or the role, per client address (default REFUSAL_LIMIT, as the services'). */
+  refusalLimit?: RateLimit;
   /** The gateway's own credential on its gRPC calls (a `service` principal holding every role). */
   credentials?: Credential;
   /** TLS on its gRPC calls: the CA certificates the services' certificates are checked against (unset: plaintext). */
@@ -212,6 +214,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
 
   const maxTokenHours = options.maxTokenHours ?? DEFAULT_MAX_TOKEN_HOURS;
+  const refusals = new RateLimiter(options.refusalLimit ?? REFUSAL_LIMIT);
   const maxTokenSeconds = maxTokenHours * 3600;
   // On the request's headers, before its body is read: a caller without a valid token or the role is refused whatever it sends.
   app.addHook("onRequest", async (request) => {
@@ -259,8 +262,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if ((error as { statusCode?: number }).statusCode === 403 && !(error instanceof PermissionDeniedError)) return answerNotFound(request, reply);
     const http = toHttpError(error);
     if (http.status === 500) log().error({ err: error, trace_id: currentTraceId(), method: request.method, route: request.routeOptions.url ?? request.url }, "internal error");
-    // Refusals of who asked (sign-in, role).
-    if (error instanceof UnauthenticatedError || error instanceof PermissionDeniedError) await recordRefusal(calls, request, http.status);
+    // Refusals of who asked (sign-in, role): recorded, until an address has used up its refusals; past that it is answered
+    // 429 and nothing is written, so a flood of bad tokens cannot queue writes on the audit log's connections.
+    if (error instanceof UnauthenticatedError || error instanceof PermissionDeniedError) {
+      const taken = refusals.take(request.ip);
+      if (!taken.allowed) {
+        const seconds = Math.ceil(taken.retryAfterMs / 1000);
+        return reply.status(429).header("retry-after", String(seconds))
+          .send({ error: { status: 429, code: "RESOURCE_EXHAUSTED", reason: "RATE_LIMITED", message: `too many refused requests from this address; retry after ${seconds} s` } });
+      }
+      await recordRefusal(calls, request, http.status);
+    }
     return reply.status(http.status).headers(http.headers ?? {}).send(http.body);
   });
 
