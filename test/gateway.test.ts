@@ -827,6 +827,35 @@ describe("gateway hardening", () => {
     expect(me.status).toBe(200);
   });
 
+  it("refuses a sign-in's token once its user is gone or their role or password changed; a back office's token is not tied to the list", async () => {
+    const gatewayWith = (users: string) => startGateway({ databaseUrl: db.url, port: 0, secret: SECRET, users, ...platform.serviceCredentials("gateway", ROLES), addresses: platform.addresses });
+    // Users no other test signs in as, each from an address of its own: no sign-in limit is near.
+    const before = await gatewayWith("rita:rita-pass:viewer,sam:sam-pass:operator,tom:tom-pass:admin,uma:uma-pass:operator");
+    // The same secret and database, the users configured anew: rita removed, sam's password changed, tom made a viewer; uma unchanged.
+    const after = await gatewayWith("sam:rotated-pass:operator,tom:tom-pass:viewer,uma:uma-pass:operator");
+    try {
+      const tokens = new Map<string, string>();
+      for (const [i, [name, password]] of [["rita", "rita-pass"], ["sam", "sam-pass"], ["tom", "tom-pass"], ["uma", "uma-pass"]].entries()) {
+        const signedIn = await loginFrom(`127.0.0.${61 + i}`, name!, password!, { gateway: before });
+        expect(signedIn.status, name).toBe(200);
+        tokens.set(name!, signedIn.body.token as string);
+      }
+      const minted = await new SignJWT({ role: "operator" }).setProtectedHeader({ alg: "HS256" }).setIssuer("tollgate-gateway").setAudience("tollgate-console")
+        .setSubject("back-office-user").setIssuedAt().setExpirationTime("5m").sign(new TextEncoder().encode(SECRET));
+      const me = async (token: string) => {
+        const response = await fetch(`${after.url}/api/me`, { headers: { authorization: `Bearer ${token}` } });
+        return { status: response.status, body: (await response.json()) as Record<string, any> };
+      };
+      for (const name of ["rita", "sam", "tom"]) {
+        expect(await me(tokens.get(name)!), name).toMatchObject({ status: 401, body: { error: { reason: "TOKEN_INVALID" } } });
+      }
+      expect(await me(tokens.get("uma")!)).toMatchObject({ status: 200, body: { username: "uma", role: "operator" } });
+      expect(await me(minted)).toMatchObject({ status: 200, body: { username: "back-office-user", role: "operator" } });
+    } finally {
+      await Promise.all([before.stop(), after.stop()]);
+    }
+  });
+
   it("answers CORS only for the configured origins, and for none by default", async () => {
     const preflight = (url: string, from: string) =>
       fetch(`${url}/api/accounts`, { method: "OPTIONS", headers: { origin: from, "access-control-request-method": "GET", "access-control-request-headers": "authorization" } });

@@ -234,6 +234,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       // A user name: not empty, no control character (it is recorded as who an action was for).
       if (typeof payload.sub !== "string" || !/^[^\u0000-\u001f\u007f]+$/.test(payload.sub) || !isRole(payload.role)) throw new Error("claims");
       if (payload.exp! - Date.now() / 1000 > maxTokenSeconds) throw new Error("lives too long");
+      // A sign-in's token holds while its user is configured as when they signed in (a back office's tokens carry no `ses`).
+      if (payload.ses !== undefined && payload.ses !== users.stamp(payload.sub, key)) throw new Error("the user's sign-in changed");
       (request as FastifyRequest & { user: User }).user = { username: payload.sub, role: payload.role };
       const context = consoleUser.getStore();
       if (context) context.username = payload.sub;

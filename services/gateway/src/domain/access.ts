@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { InvalidArgumentError, PermissionDeniedError } from "@tollgate/errors";
 import { BIDI_CONTROLS, characters } from "@tollgate/grpc-kit";
 
@@ -86,6 +86,18 @@ export class UserDirectory {
       if (this.users.has(user.username)) throw new Error(`GATEWAY_USERS: user "${user.username}" is given twice`);
       this.users.set(user.username, user);
     }
+  }
+
+  /**
+   * What a sign-in token carries of its user's configuration (its `ses`
+   * claim): an HMAC, under the gateway's secret, of the name, role and
+   * password. Once the user is gone, or their role or password changed, their
+   * tokens no longer match it and are refused. Undefined for a name not here.
+   */
+  stamp(username: string, key: Uint8Array): string | undefined {
+    const user = this.users.get(username);
+    if (!user) return undefined;
+    return createHmac("sha256", key).update(`${user.username}\0${user.role}\0`).update(user.passwordHash).digest("base64url");
   }
 
   verify(username: string, password: string): User | undefined {

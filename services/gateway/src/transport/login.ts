@@ -71,7 +71,7 @@ export function registerLogin(app: FastifyInstance, users: UserDirectory, key: U
     }
     const user = users.verify(username, password);
     if (!user) throw new UnauthenticatedError("wrong user name or password", "LOGIN_FAILED");
-    const token = await new SignJWT({ role: user.role })
+    const token = await new SignJWT({ role: user.role, ses: users.stamp(user.username, key)! })
       .setProtectedHeader({ alg: "HS256" })
       .setSubject(user.username)
       .setIssuer(CONSOLE_TOKEN.issuer)
