@@ -140,6 +140,23 @@ describe("console gateway", () => {
     }
   });
 
+  it("shows a hold's newest 500 entries and says when it has earlier ones", async () => {
+    const { entitlements, ledger } = platform.clients;
+    await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId: "long-hold", name: "long-hold", planId: "starter", seats: 1, adminEmails: [] }));
+    await call(ledger, ledger.grant, ledgerV1.GrantRequest.fromPartial({
+      accountId: "long-hold", poolKind: entitlementsV1.PoolKind.POOL_KIND_BONUS, unit: commonV1.Unit.UNIT_CREDITS, amountMicros: String(10_000 * 1_000_000), reason: "a long run", idempotencyKey: "long-hold-grant",
+    }));
+    const { holdId } = await call(ledger, ledger.authorize, ledgerV1.AuthorizeRequest.fromPartial({ accountId: "long-hold", estimate: replies("gpt-4o", 1), idempotencyKey: "long-hold", ttlMs: "600000" }));
+    const charge = (i: number) => call(ledger, ledger.charge, ledgerV1.ChargeRequest.fromPartial({ accountId: "long-hold", holdId, usage: replies("gpt-4o", 1), final: false, idempotencyKey: `long-hold-${i}` }));
+    const viewer = await login("vera", "viewer-pass");
+    for (let i = 0; i < 500; i++) await charge(i);
+    expect((await api(`/api/holds/${holdId}`, { token: viewer })).body).toMatchObject({ entries: expect.any(Array), entries_more: false });
+    await charge(500);
+    const long = await api(`/api/holds/${holdId}`, { token: viewer });
+    expect(long.body.entries).toHaveLength(500);
+    expect(long.body.entries_more).toBe(true);
+  }, 60_000);
+
   it("lets an operator grant 500 bonus credits with a reason: balance, ledger entry and audit row agree", async () => {
     const operator = await login("otto", "operator-pass");
     const noReason = await api("/api/accounts/acme/grants", { method: "POST", token: operator, body: { pool_kind: "bonus", unit: "credits", amount: "500" } });

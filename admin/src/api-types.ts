@@ -158,9 +158,10 @@ export interface HoldRow {
   rate_table_version: number | string;
 }
 
-/** `GET /api/holds/:id`: the row plus its ledger entries. */
+/** `GET /api/holds/:id`: the row plus its newest ledger entries (`entries_more`: there are earlier ones, not shown). */
 export interface Hold extends HoldRow {
   entries: Entry[];
+  entries_more?: boolean;
 }
 
 export type WorkKind = "run" | "deployment";

@@ -47,6 +47,11 @@ export function HoldDialog({ holdId, onClose }: { holdId: string | null; onClose
             <Box>
               <Attribution attribution={hold.attribution} />
             </Box>
+            {hold.entries_more && (
+              <Alert severity="info" data-testid="hold-entries-more">
+                Only the hold's latest {hold.entries.length} entries are shown: the Entries list filtered by this hold has them all.
+              </Alert>
+            )}
             <Table size="small">
               <TableHead>
                 <TableRow>

@@ -195,6 +195,8 @@ function queryFlag(query: Query, name: string): boolean {
 
 /** Hits per kind of match a search may ask for (the ledger's bound: ledger.proto `SearchRequest.limit`). */
 const MAX_SEARCH_LIMIT = 100;
+/** Entries a hold's timeline shows at most (its newest): a hold holding more says so (`entries_more`). */
+const HOLD_TIMELINE_ENTRIES = 500;
 
 /** A whole number from 0 to `max` (unset: 0, the service's default), or 400 naming it (past its int32 field, the call could not be sent). */
 function wholeNumber(query: Query, name: string, max: number): number {
@@ -511,8 +513,9 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
   app.get("/api/holds/:id", async (request) => {
     const { id } = request.params as { id: string };
     const { hold } = await call(ledger, ledger.getHold, { holdId: id });
-    const entries = await call(ledger, ledger.listEntries, { accountId: hold!.accountId, holdId: id, kind: 0, page: { pageSize: 500, pageToken: "" }, attribution: {} });
-    return { ...holdView(hold!), entries: entries.entries.map(entryView) };
+    // Its newest entries, and whether there are earlier ones (a long streamed hold): `/api/entries?hold_id=` lists them all.
+    const entries = await call(ledger, ledger.listEntries, { accountId: hold!.accountId, holdId: id, kind: 0, page: { pageSize: HOLD_TIMELINE_ENTRIES, pageToken: "" }, attribution: {} });
+    return { ...holdView(hold!), entries: entries.entries.map(entryView), entries_more: entries.nextPageToken !== "" };
   });
 
   // Support search across accounts: a hold, entry, idempotency key, trace, conversation, task, run or deployment id.
