@@ -73,7 +73,7 @@ import { expirePools } from "./rules/pool-expiry.js";
 import { reversal, reversedCharge } from "./rules/reversal.js";
 import { rollOver } from "./rules/rollover.js";
 import { pinnedElsewhere, runningCharge } from "./rules/running-total.js";
-import { crossings, recessions } from "./rules/thresholds.js";
+import { crossings, reached, recessions } from "./rules/thresholds.js";
 import { BUDGET_SCOPES, POOL_KINDS, traceOf, type AccountState, type BatchContext, type LedgerState } from "./state.js";
 import { applyWrites, cloneAccount, type Line, type Write } from "./writes.js";
 
@@ -167,6 +167,7 @@ function lazyExpiry(account: AccountState, ctx: BatchContext): Work {
   const work = new Work(cloneAccount(account));
   work.add(expiredHolds);
   work.add(expiredPools); // pools do not depend on holds
+  work.add(crossedByExpiry(work.account, expiredPools, ctx));
   return work;
 }
 
@@ -265,7 +266,8 @@ function decide(account: AccountState, command: Command, ctx: BatchContext): Dec
     case "expirePools": {
       // A sweep is a write on the account like any other: both kinds of expiry run; the answer counts its own.
       const work = lazyExpiry(account, ctx);
-      return work.done({ expired: work.writes.filter((w) => w.type === (command.type === "expireHolds" ? "holdChange" : "outbox")).length });
+      const expired = (w: Write) => (command.type === "expireHolds" ? w.type === "holdChange" : w.type === "outbox" && w.event.kind === "pool_expired");
+      return work.done({ expired: work.writes.filter(expired).length });
     }
   }
 }
@@ -488,15 +490,7 @@ function charge(work: Work, c: ChargeCommand, ctx: BatchContext): LedgerError | 
       },
     }]);
   }
-  if (crossed.events.length > 0) {
-    work.add([
-      ...crossed.events.map((e): Write => ({
-        type: "outbox",
-        event: { accountId: a.accountId, kind: "threshold_crossed", traceparent: c.traceparent, payload: { unit: c.unit, threshold_percent: e.thresholdPercent, percent_used: e.percentUsed, cycle } },
-      })),
-      { type: "crossed", accountId: a.accountId, unit: c.unit, crossedPercents: crossed.crossed },
-    ]);
-  }
+  work.add(crossedWrites(a, c.unit, crossed, c.traceparent));
   // A reload gives room again: thresholds crossed before it that usage no longer reaches recede (those this charge crossed still hold).
   if (early.reloadedMicros + reload.reloadedMicros > 0n) work.add(receded(a, c.unit, ctx, c.traceparent));
   return {
@@ -568,6 +562,36 @@ function balanceLimit(balanceMicros: bigint, addMicros: bigint, unit: string, wh
  * no longer reaches leave the crossed set, and a `usage_receded` event says
  * so (rules/thresholds.ts `recessions`). Nothing when none recede.
  */
+/** Thresholds crossed: a `threshold_crossed` event each, and the unit's crossed set (nothing when none was). */
+function crossedWrites(account: AccountState, unit: string, crossed: ReturnType<typeof reached>, traceparent: string): Write[] {
+  if (crossed.events.length === 0) return [];
+  const cycle = account.cycle ? new Date(account.cycle.startMs).toISOString() : "";
+  return [
+    ...crossed.events.map((e): Write => ({
+      type: "outbox",
+      event: { accountId: account.accountId, kind: "threshold_crossed", traceparent, payload: { unit, threshold_percent: e.thresholdPercent, percent_used: e.percentUsed, cycle } },
+    })),
+    { type: "crossed", accountId: account.accountId, unit, crossedPercents: crossed.crossed },
+  ];
+}
+
+/**
+ * Pools that expired took their room with them: what was used is a larger
+ * share of what is left, and the thresholds it now reaches are crossed, once
+ * each per cycle, as a charge would cross them (a charge that collects
+ * nothing, at the limit, crosses none: without this the 100 % warning of a
+ * unit left with nothing by an expiry never came). `expired`: the expiry's writes.
+ */
+function crossedByExpiry(account: AccountState, expired: readonly Write[], ctx: BatchContext): Write[] {
+  if (!account.cycle) return [];
+  const units = new Set(expired.flatMap((w) => (w.type === "outbox" && w.event.kind === "pool_expired" ? [String(w.event.payload.unit)] : [])));
+  return [...units].sort().flatMap((unit) => {
+    const totals = unitTotals(account, unit, ctx.nowMs);
+    const crossed = reached({ allottedMicros: totals.grantedMicros, balanceMicros: totals.balanceMicros, thresholdPercents: account.facts.thresholdPercents, crossedPercents: account.units.get(unit)?.crossedPercents ?? [] });
+    return crossedWrites(account, unit, crossed, traceOf(ctx).traceparent);
+  });
+}
+
 function receded(account: AccountState, unit: string, ctx: BatchContext, traceparent: string): Write[] {
   const crossedPercents = account.units.get(unit)?.crossedPercents ?? [];
   if (crossedPercents.length === 0 || !account.cycle) return [];
@@ -740,7 +764,9 @@ function rollOverAccount(account: AccountState, c: RollOverCommand, ctx: BatchCo
   // Within the cycle, a larger plan's allotment gives room again (a new cycle cleared the crossed set itself).
   if (!rolled.rolled) for (const unit of work.account.units.keys()) work.add(receded(work.account, unit, ctx, traceOf(ctx).traceparent));
   work.add(liftedByNewCycle(account, work.account));
-  work.add(expirePools(work.account, ctx));
+  const expired = expirePools(work.account, ctx);
+  work.add(expired);
+  work.add(crossedByExpiry(work.account, expired, ctx));
   return work.done({ rolled: rolled.rolled, cycleStartMs: rolled.cycleStartMs });
 }
 

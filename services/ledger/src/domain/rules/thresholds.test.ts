@@ -43,3 +43,36 @@ describe("threshold recessions", () => {
     expect(events()).toEqual([["threshold_crossed", 50], ["threshold_crossed", 100], ["usage_receded", [100]], ["threshold_crossed", 100]]);
   });
 });
+
+describe("thresholds after pools expire", () => {
+  it("crosses what the usage now reaches when an expiry takes the unused room: the 100 % warning of a unit left with nothing, once", () => {
+    const m = Machine.open({ allotmentMicros: 100n, negativeLimitMicros: 0n, facts: { thresholdPercents: [50, 100] } });
+    m.ok(m.grant(100n, { expiresAtMs: m.nowMs + 1_000, priority: 1 }));
+    m.ok(m.charge(170n));
+    const bonus = [...m.account.pools.values()].find((p) => p.kind === "bonus")!;
+    // The monthly pool is drawn first: the bonus keeps 30 of its 100; 170 of 200 used.
+    expect([m.poolOf("monthly").balanceMicros, bonus.balanceMicros, m.account.units.get("credits")!.crossedPercents]).toEqual([0n, 30n, [50]]);
+    m.nowMs += 1_000;
+    const before = m.events.length;
+    // The next call's lazy expiry: what is left of the bonus lapses, and what was used is now all there is.
+    m.ok(m.charge(1n));
+    const crossed = () => m.events.slice(before).filter((e) => e.kind === "threshold_crossed").map((e) => e.payload.threshold_percent);
+    expect(m.events.slice(before).map((e) => e.kind)).toContain("pool_expired");
+    expect(crossed()).toEqual([100]);
+    m.ok(m.charge(1n));
+    expect(crossed()).toEqual([100]); // once
+  });
+
+  it("is crossed by the sweeper too, and not again by the next charge", () => {
+    const m = Machine.open({ allotmentMicros: 100n, negativeLimitMicros: 0n, facts: { thresholdPercents: [80] } });
+    m.ok(m.grant(100n, { expiresAtMs: m.nowMs + 1_000 }));
+    m.ok(m.charge(90n)); // from the monthly pool: 90 of 200
+    m.nowMs += 1_000;
+    const before = m.events.length;
+    const swept = m.ok({ type: "expirePools", accountId: "acct" });
+    expect(swept).toEqual({ expired: 1 });
+    expect(m.events.slice(before).filter((e) => e.kind === "threshold_crossed").map((e) => e.payload.threshold_percent)).toEqual([80]);
+    m.ok(m.charge(1n));
+    expect(m.events.slice(before).filter((e) => e.kind === "threshold_crossed")).toHaveLength(1);
+  });
+});

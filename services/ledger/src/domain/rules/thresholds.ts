@@ -32,11 +32,26 @@ export function crossings(input: {
   thresholdPercents: readonly number[];
   crossedPercents: readonly number[];
 }): { crossed: number[]; events: { thresholdPercent: number; percentUsed: number }[] } {
-  const { allottedMicros, balanceAfterMicros, collectedMicros, thresholdPercents, crossedPercents } = input;
+  if (input.collectedMicros <= 0n) return { crossed: [...input.crossedPercents], events: [] };
+  return reached({ allottedMicros: input.allottedMicros, balanceMicros: input.balanceAfterMicros, thresholdPercents: input.thresholdPercents, crossedPercents: input.crossedPercents });
+}
+
+/**
+ * The plan thresholds the cycle's usage has reached and that were not
+ * crossed yet: after a charge (`crossings`), or after pools expired and took
+ * their room with them, leaving what was used a larger share of what is left.
+ */
+export function reached(input: {
+  allottedMicros: bigint;
+  balanceMicros: bigint;
+  thresholdPercents: readonly number[];
+  crossedPercents: readonly number[];
+}): { crossed: number[]; events: { thresholdPercent: number; percentUsed: number }[] } {
+  const { allottedMicros, balanceMicros, thresholdPercents, crossedPercents } = input;
   const crossed = [...crossedPercents];
   const events: { thresholdPercent: number; percentUsed: number }[] = [];
-  if (allottedMicros <= 0n || collectedMicros <= 0n) return { crossed, events };
-  const usedMicros = allottedMicros - balanceAfterMicros;
+  if (allottedMicros <= 0n) return { crossed, events };
+  const usedMicros = allottedMicros - balanceMicros;
   for (const threshold of thresholdPercents) {
     if (usedMicros * 100n >= BigInt(threshold) * allottedMicros && !crossed.includes(threshold)) {
       const percent = (usedMicros * 100n) / allottedMicros;
