@@ -370,7 +370,7 @@ function authorize(work: Work, c: AuthorizeCommand, ctx: BatchContext): { value:
   const a = work.account;
   const base = { amountMicros: c.amountMicros, holdId: null, expiresAtMs: null, metered: true, message: "" };
   if (a.facts.suspended || !c.eligibility.allowed) {
-    const denial = deny({ account: a, unit: c.unit, eligibility: c.eligibility, fits: true })!;
+    const denial = deny({ account: a, nowMs: ctx.nowMs, unit: c.unit, eligibility: c.eligibility, fits: true })!;
     return { value: { ...base, allowed: false, reason: denial.reason, message: denial.message, availableMicros: 0n, metered: denial.reason !== "NOT_ELIGIBLE" } };
   }
   if (!c.eligibility.metered) {
@@ -386,7 +386,7 @@ function authorize(work: Work, c: AuthorizeCommand, ctx: BatchContext): { value:
   const { availableMicros } = unitTotals(a, c.unit, ctx.nowMs);
   const start = newWork({ work: "hold", limits: appliedLimits(a, c.unit, c.workKind), availableMicros, amountMicros: c.amountMicros });
   const over = reservationPasses(a, c.unit, c.attribution, c.amountMicros);
-  const denial = deny({ account: a, unit: c.unit, fits: start.fits, balanceDenial: start.denial, budget: over && { ...over, neededMicros: c.amountMicros } });
+  const denial = deny({ account: a, nowMs: ctx.nowMs, unit: c.unit, fits: start.fits, balanceDenial: start.denial, budget: over && { ...over, neededMicros: c.amountMicros } });
   if (denial) {
     const byBudget = denial.reason === "BUDGET_EXCEEDED";
     return { value: { ...base, allowed: false, reason: denial.reason, message: byBudget ? denial.message : "", availableMicros, ...(!byBudget && start.draftsOnly ? { draftsOnly: true } : {}) } };
@@ -536,7 +536,7 @@ function extendHold(work: Work, c: ExtendHoldCommand, ctx: BatchContext): Ledger
   const reservedMoreMicros = remaining({ ...hold, amountMicros: hold.amountMicros + c.addMicros }) - remaining(hold);
   const base = { amountMicros: hold.amountMicros, expiresAtMs: hold.expiresAtMs, availableMicros };
   const over = reservationPasses(a, hold.unit, hold.attribution, reservedMoreMicros);
-  const denial = deny({ account: a, unit: hold.unit, fits: holdFits(availableMicros, reservedMoreMicros), budget: over && { ...over, neededMicros: reservedMoreMicros } });
+  const denial = deny({ account: a, nowMs: ctx.nowMs, unit: hold.unit, fits: holdFits(availableMicros, reservedMoreMicros), budget: over && { ...over, neededMicros: reservedMoreMicros } });
   if (denial) return { value: { ...base, allowed: false, reason: denial.reason, message: denial.message } };
   work.add([
     { type: "holdChange", accountId: a.accountId, holdId: hold.holdId, chargedDeltaMicros: 0n, amountDeltaMicros: c.addMicros, expiresAtMs: extended.expiresAtMs },
@@ -710,7 +710,7 @@ function startWork(work: Work, c: StartWorkCommand, ctx: BatchContext): LedgerEr
   const start = newWork({ work: c.kind, limits: appliedLimits(a, c.unit, c.workKind), availableMicros });
   const room = metered ? hardRoom(a, c.unit, workAttribution(c.kind, c.workId, c.attribution)) : null;
   const denial = deny({
-    account: a, unit: c.unit, eligibility, fits: !metered || start.fits, balanceDenial: start.denial,
+    account: a, nowMs: ctx.nowMs, unit: c.unit, eligibility, fits: !metered || start.fits, balanceDenial: start.denial,
     budget: room && room.roomMicros < 1n ? { ...room, neededMicros: 1n } : null,
   });
   if (denial) {

@@ -1,5 +1,6 @@
 import type { DenialReason, Eligibility } from "../commands.js";
 import { formatAmount, type Unit } from "@tollgate/rating";
+import { pastExpiry } from "../balance.js";
 import type { AccountState, Budget } from "../state.js";
 
 /**
@@ -10,13 +11,14 @@ import type { AccountState, Budget } from "../state.js";
  *   3. BUDGET_EXCEEDED: the amount does not fit in a hard budget over it (rules/budgets.ts)
  *   4. the balance, when the amount does not fit:
  *      SPEND_CAP_REACHED for a BYOM account's USD cap;
- *      FREE_CREDITS_EXPIRED when sign-up credits have expired and no other pool is open;
+ *      FREE_CREDITS_EXPIRED when sign-up credits have expired (closed, or past their expiry still owing) and no other pool is open;
  *      BELOW_LOW_CREDIT_LIMIT for a new deployment under the low-credit limit;
  *      INSUFFICIENT_CREDITS otherwise.
  */
 export function deny(input: {
   account: AccountState;
   unit: string;
+  nowMs: number;
   eligibility?: Eligibility;
   fits: boolean;
   /** The denial for a balance that does not fit, when not the unit's own (deployments: BELOW_LOW_CREDIT_LIMIT). */
@@ -37,17 +39,20 @@ export function deny(input: {
   }
   if (fits) return null;
   if (unit === "usd") return { reason: "SPEND_CAP_REACHED", message: "the spend cap for this cycle is reached" };
-  if (freeCreditsExpired(account, unit)) return { reason: "FREE_CREDITS_EXPIRED", message: "the free credits have expired" };
+  if (freeCreditsExpired(account, unit, input.nowMs)) return { reason: "FREE_CREDITS_EXPIRED", message: "the free credits have expired" };
   if (input.balanceDenial && input.balanceDenial !== "INSUFFICIENT_CREDITS") return { reason: input.balanceDenial, message: "below the low-credit limit" };
   return { reason: "INSUFFICIENT_CREDITS", message: "not enough credits" };
 }
 
-/** Only expired sign-up credits: a closed free grant and no other open pool of the unit. */
-function freeCreditsExpired(account: AccountState, unit: string): boolean {
+/** Only expired sign-up credits: a free grant closed or past its expiry (one still owing stays open), and no other open pool of the unit. */
+function freeCreditsExpired(account: AccountState, unit: string, nowMs: number): boolean {
   let expiredFree = false;
   for (const pool of account.pools.values()) {
     if (pool.unit !== unit) continue;
-    if (pool.kind === "free_grant" && pool.closed) expiredFree = true;
+    if (pool.kind === "free_grant" && (pool.closed || pastExpiry(pool, nowMs))) {
+      expiredFree = true;
+      continue;
+    }
     if (!pool.closed && pool.kind !== "free_grant") return false;
   }
   return expiredFree;
