@@ -225,6 +225,19 @@ describe("streamed response", () => {
     expect(await available("bodies")).toBe(75n * BigInt(CREDIT)); // the 5 streamed stay charged, the rest of the hold is back
   });
 
+  it("meter(…, body) releases the hold when the final charge is refused, rather than leaving it held to its ttl", async () => {
+    await account("refused-final", "hundred");
+    const tollgate = client();
+    const refusedClose = (meter: Meter) => meter.close(usage.tokens("sonnet", { output: 1 }), { occurredAt: new Date(Date.now() + 7 * 86_400_000) });
+    // The body's own close is refused and the body goes on: the meter's close at the end answers the same refusal.
+    const error = await tollgate.meter({ accountId: "refused-final", estimate: usage.tokens("sonnet", { output: 30 }) }, async (meter) => {
+      await meter.report(usage.tokens("sonnet", { output: 5 }));
+      void refusedClose(meter).catch(() => undefined);
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect(await available("refused-final")).toBe(95n * BigInt(CREDIT)); // the 5 reported stay charged, the rest of the hold is back
+  });
+
   it("the caller's own signal stops the meter, which still posts its final charge", async () => {
     await account("cancels", "hundred");
     const cancel = new AbortController();

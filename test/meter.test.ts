@@ -163,6 +163,21 @@ describe("Meter", () => {
     expect(await balanceOf("meter-close")).toEqual({ balance: BigInt(85 * CREDIT), held: 0n });
   });
 
+  it("releases the hold after the grace period when the close's final charge is refused, as for a broken stream (it was kept to its ttl)", async () => {
+    const stream = meterStream();
+    stream.open("meter-close", "close-refused", 4);
+    const opened = await stream.next();
+    const holdId = opened.kind?.$case === "opened" ? opened.kind.opened.holdId : "";
+    stream.write({ kind: { $case: "close", close: ledgerV1.MeterClose.fromPartial({ usage: replies("gpt-4o", 1), occurredAt: new Date(Date.now() + 7 * 86_400_000) }) } });
+    expect(errorDetails(await stream.finished())).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "close.occurred_at" }] });
+    expect((await holdOf(holdId)).status).toBe(ledgerV1.HoldStatus.HOLD_STATUS_OPEN);
+    const released = await eventually(async () => {
+      const hold = await holdOf(holdId);
+      return hold.status === ledgerV1.HoldStatus.HOLD_STATUS_RELEASED ? hold : undefined;
+    }, GRACE_MS + 3_000, "the hold released after the grace period");
+    expect(released.chargedMicros).toBe("0");
+  });
+
   it("refuses a caller's Charge keyed like a stream's write (`meter:<work>:<sequence>`), so the work's stream still charges its first increment", async () => {
     const { ledger } = platform.clients;
     const refused = await call(ledger, ledger.charge, ledgerV1.ChargeRequest.fromPartial({

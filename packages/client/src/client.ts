@@ -357,7 +357,10 @@ export class TollgateClient {
   }
 }
 
-/** Runs `body` on an open meter, then ends it: `done` when `body` returns, `failed` (whose own error is dropped) when it throws. */
+/**
+ * Runs `body` on an open meter, then ends it: `done` when `body` returns, `failed` (whose own error is dropped) when it
+ * throws, or when `done` does (a final charge refused: what the meter still holds is given back, not left to its ttl).
+ */
 async function around<M, T>(meter: M, body: (meter: M) => Promise<T>, done: (meter: M) => Promise<unknown>, failed: (meter: M) => Promise<unknown>): Promise<T> {
   let result: T;
   try {
@@ -366,7 +369,12 @@ async function around<M, T>(meter: M, body: (meter: M) => Promise<T>, done: (met
     await failed(meter).catch(() => undefined);
     throw error;
   }
-  await done(meter);
+  try {
+    await done(meter);
+  } catch (error) {
+    await failed(meter).catch(() => undefined);
+    throw error;
+  }
   return result;
 }
 

@@ -162,13 +162,14 @@ export class Meter {
 
   /**
    * Gives back what the hold still reserves (the work failed); increments
-   * already charged stay charged. After `close` there is nothing to give back
-   * (undefined).
+   * already charged stay charged. After a `close` there is nothing to give
+   * back (undefined), unless its final charge failed: then the hold is
+   * released all the same.
    */
   async release(): Promise<ReleaseResult | undefined> {
     if (this.ending?.kind === "close") {
-      await this.ending.done;
-      return undefined;
+      if (await this.ending.done.then(() => true, () => false)) return undefined;
+      this.ending = undefined;
     }
     this.ending ??= {
       kind: "release",

@@ -159,10 +159,15 @@ export class MeterSession {
     return this.decide("HOLD_EXPIRED", `the hold expired at ${expiresAt.toISOString()}; further usage is charged without a reservation`);
   }
 
-  /** The stream closed its work (the final charge or the release is posted). */
+  /** The stream closes its work (the final charge or the release is being posted). */
   close(): void {
     if (this.closed) throw new InvalidArgumentError("close", "the stream is already closed");
     this.closed = true;
+  }
+
+  /** The close's write failed: the stream holds the work again (what it leaves when it ends is released after the grace period). */
+  closeFailed(): void {
+    this.closed = false;
   }
 
   /** A stop is decided once per stream, and not once its work is closed (by this stream or before a reconnect). */

@@ -142,10 +142,15 @@ export class MeterStreams {
     const accountId = open.accountId;
     const attribution = attributionFromProto(open.attribution);
     const context = runContextFromProto(open.context);
-    // The work is held by this stream from now on: no replica releases it after a broken stream's grace period.
+    // The work is held by this stream from now on: no replica releases it after a broken stream's grace period. A replica
+    // that parked it must hear so: when this one cannot tell them (its LISTEN connection is down), the open is refused, as
+    // the parked hold would be released under this stream; the client reconnects, maybe to another replica.
     const streamId = randomUUID();
+    await this.feeds.announceOpened(accountId, open.workId, streamId).catch((error: unknown) => {
+      this.log(`could not announce ${open.workId}: ${String(error)}`);
+      throw new UnavailableError(`the ledger could not tell its replicas that ${open.workId} is reopened: reconnect and send the same open`, "METER_ANNOUNCE_FAILED");
+    });
     this.reopened(accountId, open.workId, streamId);
-    this.feeds.announceOpened(accountId, open.workId, streamId).catch((error: unknown) => this.log(`could not announce ${open.workId}: ${String(error)}`));
     const authorized = await this.port.authorize({
       accountId,
       estimate: usageFromProto(open.estimate, "open.estimate"),
@@ -203,7 +208,8 @@ export class MeterStreams {
       timer = setTimeout(() => {
         const stop = session.tick(this.now());
         if (stop) push(stop);
-        else if (!session.stopped) arm();
+        // A closed session decides no stop: its timer ends (it re-armed at once, over and over, while a slow close ran).
+        else if (!session.stopped && session.holding) arm();
       }, Math.min(Math.max(expiresAt.getTime() - this.now().getTime(), 0), MAX_TIMER_MS));
       timer.unref();
     };
@@ -246,8 +252,18 @@ export class MeterStreams {
   }
 
   /** The final charge (or, with no usage left to report, the release) of the work, keyed so a reconnect replays it. */
-  private async close({ session, attribution, context }: Opened, close: ledgerV1.MeterClose, call: Call): Promise<void> {
-    session.close();
+  private async close(opened: Opened, close: ledgerV1.MeterClose, call: Call): Promise<void> {
+    opened.session.close();
+    try {
+      await this.closeWork(opened, close, call);
+    } catch (error) {
+      // Nothing was closed (or its answer was lost): the stream still holds the work, and its hold is parked as a broken one's.
+      opened.session.closeFailed();
+      throw error;
+    }
+  }
+
+  private async closeWork({ session, attribution, context }: Opened, close: ledgerV1.MeterClose, call: Call): Promise<void> {
     const hold = session.hold;
     let finalMicros = 0n;
     let releasedMicros = 0n;

@@ -1,0 +1,44 @@
+import { describe, expect, it } from "vitest";
+import { UnavailableError } from "@tollgate/errors";
+import type { BidiCall } from "@tollgate/grpc-kit";
+import { ledgerV1 } from "@tollgate/proto";
+import type { MeterPort } from "../domain/meter-port.js";
+import { MeterStreams, type AccountWatch, type MeterFeeds } from "./meter-stream.js";
+
+/** A Meter call that sends one open and records what the server sends back. */
+function openingCall(): BidiCall<ledgerV1.MeterRequest, ledgerV1.MeterResponse> & { sent: ledgerV1.MeterResponse[] } {
+  const sent: ledgerV1.MeterResponse[] = [];
+  const open = ledgerV1.MeterOpen.fromPartial({ accountId: "acct", workId: "work-1", estimate: { kind: { $case: "modelReply", modelReply: { model: "gpt-4o", replies: "1" } } }, ttlMs: "60000" });
+  return {
+    sent,
+    messages: (async function* () {
+      yield { kind: { $case: "open" as const, open } };
+    })(),
+    send: (message) => void sent.push(message),
+    fail: () => undefined,
+    context: { signal: new AbortController().signal, metadata: {}, principal: undefined },
+  };
+}
+
+describe("MeterStreams, opening a work", () => {
+  it("refuses the open UNAVAILABLE, authorizing nothing, when the other replicas cannot be told it is reopened (a parked hold would be released under it)", async () => {
+    const authorized: unknown[] = [];
+    const port = { authorize: async (call: unknown) => void authorized.push(call) } as unknown as MeterPort;
+    const quiet = () => () => undefined;
+    const feeds: MeterFeeds = {
+      onRoomExhausted: quiet, onBudgetExhausted: quiet, onOpened: quiet, onReconnect: quiet, listening: () => false,
+      announceOpened: async () => {
+        throw new Error("the listener is not connected");
+      },
+    };
+    const accounts = { get: async () => ({}), watch: quiet } as unknown as AccountWatch;
+    const streams = new MeterStreams(port, feeds, accounts, { graceMs: 10, log: () => undefined });
+    const call = openingCall();
+    const run = (streams as unknown as { run(call: unknown): Promise<void> }).run(call);
+    await expect(run).rejects.toBeInstanceOf(UnavailableError);
+    await expect(run).rejects.toMatchObject({ reason: "METER_ANNOUNCE_FAILED" });
+    expect(authorized).toEqual([]);
+    expect(call.sent).toEqual([]);
+    streams.stop();
+  });
+});
