@@ -160,6 +160,28 @@ describe("budgets", () => {
     await idle.finished();
   });
 
+  it("a Meter stream reopened after its hard budget was used up while it was away is told to stop at once", async () => {
+    const accountId = "budget-meter";
+    const budget = (limit: number, key: string) =>
+      setBudget(accountId, { scope: L.BudgetScope.BUDGET_SCOPE_AGENT, scopeId: "agent-7", limitMicros: String(limit * CREDIT), idempotencyKey: key, reason: "cap the agent" });
+    await budget(20, "meter-away-1");
+    const first = meterStream(platform.clients.ledger, { agentId: "agent-7", model: "gpt-4o" });
+    first.open(accountId, "work-away", 1);
+    expect((await first.next()).kind).toMatchObject({ $case: "opened", opened: { allowed: true } });
+    first.increment(1, 1); // 5 credits used
+    expect((await first.next()).kind).toMatchObject({ $case: "charged", charged: { proceed: true } });
+    first.cancel();
+    await first.finished().catch(() => undefined);
+    // While no stream of the work is live, support lowers the budget to what was used: nobody hears the signal.
+    await budget(5, "meter-away-2");
+    const again = meterStream(platform.clients.ledger, { agentId: "agent-7", model: "gpt-4o" });
+    again.open(accountId, "work-away", 1);
+    expect((await again.next()).kind).toMatchObject({ $case: "opened", opened: { allowed: true } });
+    expect((await again.next()).kind).toMatchObject({ $case: "stop", stop: { reason: L.MeterStopReason.METER_STOP_REASON_BUDGET } });
+    again.close();
+    await again.finished();
+  });
+
   it("runs and deployments under a hard budget: their ticks count as used, they stop at the limit, and then StartRun and Deploy are denied BUDGET_EXCEEDED", async () => {
     const { ledger, entitlements, pricing } = platform.clients;
     const rate = (kind: pricingV1.Rate["kind"]): pricingV1.Rate => ({ bucket: commonV1.Bucket.BUCKET_COMPUTE, unit: commonV1.Unit.UNIT_CREDITS, kind });

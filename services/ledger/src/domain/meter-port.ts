@@ -2,6 +2,7 @@ import type { RunContext } from "@tollgate/eligibility";
 import type { Usage } from "@tollgate/rating";
 import type { DenialReason } from "./denial.js";
 import type { MeterHold } from "./meter-session.js";
+import type { BudgetScope } from "./state.js";
 import type { AuthorizeRequest } from "./use-cases/authorize.js";
 
 /** A Meter stream's opening authorization is an Authorize like any other. */
@@ -62,4 +63,6 @@ export interface MeterPort {
   hold(holdId: string): Promise<MeterHold | undefined>;
   /** What a charge without a hold could still collect in the unit: live pools - held + negative limit. */
   room(accountId: string, unit: string): Promise<bigint>;
+  /** The account's hard budgets used up now (rules/budgets.ts `usedUp`). */
+  usedUpBudgets(accountId: string): Promise<{ budgetId: string; unit: string; scope: BudgetScope; scopeId: string }[]>;
 }

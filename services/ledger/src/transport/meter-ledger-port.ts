@@ -4,6 +4,7 @@ import { currentTraceId, currentTraceparent } from "@tollgate/telemetry";
 import type { LedgerStore, OutboxRow } from "../data/ledger-store.js";
 import type { Ledger } from "../app/metered-work.js";
 import { roomMicros, totalsOf } from "../domain/balance.js";
+import { usedUp } from "../domain/rules/budgets.js";
 import type { MeterPort } from "../domain/meter-port.js";
 import type { MeterHold } from "../domain/meter-session.js";
 import { authorize } from "../domain/use-cases/authorize.js";
@@ -74,5 +75,12 @@ export function ledgerMeterPort(deps: LedgerDeps, ledger: Ledger, store: LedgerS
         const totals = totalsOf(pools.filter((p) => p.unit === unit).map(poolFigures), BigInt(balance?.heldMicros ?? 0), deps.now().getTime());
         return roomMicros(totals, BigInt(balance?.negativeLimitMicros ?? 0));
       }),
+
+    usedUpBudgets: (accountId) =>
+      scope(async () =>
+        (await store.budgets(accountId, deps.now()))
+          .filter((b) => usedUp(b, b.usedMicros))
+          .map((b) => ({ budgetId: b.budgetId, unit: b.unit, scope: b.scope, scopeId: b.scopeId })),
+      ),
   };
 }

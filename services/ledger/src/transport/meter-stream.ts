@@ -182,12 +182,18 @@ export class MeterStreams {
     };
     const checkStatus = () => this.accounts.get(accountId).then((view) => push(session.accountStatus(view.status)), (error: unknown) => this.log(`account ${accountId}: ${String(error)}`));
     const checkRoom = (unit: string) => this.port.room(accountId, unit).then((room) => push(session.roomExhausted(unit, room)), (error: unknown) => this.log(`room of ${accountId}: ${String(error)}`));
+    // A budget used up while no stream of the work was live (or while the listener reconnected) was not heard: read it.
+    const checkBudgets = (unit: string) =>
+      this.port.usedUpBudgets(accountId).then(
+        (budgets) => budgets.filter((budget) => covers(budget, unit, attribution)).forEach((budget) => push(session.budgetExhausted(budget.budgetId))),
+        (error: unknown) => this.log(`budgets of ${accountId}: ${String(error)}`),
+      );
 
     subscriptions.push(this.accounts.watch((changed) => void (changed === accountId && checkStatus())));
     const unit = session.unit;
     if (unit) {
       subscriptions.push(this.feeds.onRoomExhausted(accountId, (exhausted, room) => push(session.roomExhausted(exhausted, room))));
-      subscriptions.push(this.feeds.onReconnect(() => void checkRoom(unit)));
+      subscriptions.push(this.feeds.onReconnect(() => void checkRoom(unit).then(() => checkBudgets(unit))));
       subscriptions.push(this.feeds.onBudgetExhausted(accountId, (budget) => void (covers(budget, unit, attribution) && push(session.budgetExhausted(budget.budgetId)))));
     }
     subscriptions.push(this.expiryTimer(session, push));
@@ -197,6 +203,7 @@ export class MeterStreams {
     push(session.tick(this.now()));
     await checkStatus();
     if (unit && session.reserved === 0n) await checkRoom(unit);
+    if (unit) await checkBudgets(unit);
     return { session, streamId, attribution, context };
   }
 

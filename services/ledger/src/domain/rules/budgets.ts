@@ -203,8 +203,8 @@ export function liftedByNewCycle(before: AccountState, after: AccountState): Wri
     .map((b) => budgetLifted(after, b, false, ""));
 }
 
-/** A hard budget with nothing left of its limit: what its fixed banner says. */
-function usedUp(budget: Budget, usedMicros: bigint): boolean {
+/** A hard budget with nothing left of its limit: what its fixed banner says, and what stops the Meter streams it covers. */
+export function usedUp(budget: Pick<Budget, "mode" | "limitMicros">, usedMicros: bigint): boolean {
   return budget.mode === "hard" && usedMicros >= budget.limitMicros;
 }
 
