@@ -78,6 +78,16 @@ describe("plans and accounts", () => {
     expect(errorDetails(clash)).toMatchObject({ code: 6, reason: "ACCOUNT_EXISTS" });
   });
 
+  it("answers creates of one account sent at once as repeats of the first: the same account to each, none refused", async () => {
+    for (let round = 1; round <= 3; round += 1) {
+      const answers = await Promise.all(Array.from({ length: 8 }, () => call(client, client.createAccount, account(`org-burst-${round}`))));
+      expect(new Set(answers.map((a) => JSON.stringify(a.account))).size, `round ${round}`).toBe(1);
+    }
+    const clash = await Promise.allSettled([call(client, client.createAccount, account("org-burst-clash")), call(client, client.createAccount, account("org-burst-clash", 9))]);
+    expect(clash.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    expect(errorDetails(clash.find((r) => r.status === "rejected")!.reason)).toMatchObject({ code: 6, reason: "ACCOUNT_EXISTS" });
+  });
+
   it("names the bad field of an invalid plan or account", async () => {
     const badPlan = await call(client, client.publishPlan, {
       plan: { ...plan(1), thresholds: { bannerPercents: [50, 20], emailPercents: [], upgradePromptPercent: 0, referralPromptPercent: 0 } },

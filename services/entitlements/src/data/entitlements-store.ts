@@ -25,7 +25,8 @@ export interface EntitlementsStore {
   plansAfter(version: bigint, limit: number): Promise<PlanVersion[]>;
   listPlans(options: { afterVersion: bigint; limit: number; allVersions: boolean }): Promise<PlanVersion[]>;
   findAccount(accountId: string): Promise<Account | null>;
-  insertAccount(account: NewAccount): Promise<Account>;
+  /** The new account; null when one with its id exists (another create got there first). */
+  insertAccount(account: NewAccount): Promise<Account | null>;
   /**
    * Changes one account under its row lock: `change` gets the account as
    * committed and answers what to change (or throws, changing nothing), so
@@ -93,7 +94,8 @@ export class PostgresEntitlementsStore implements EntitlementsStore {
     return this.em().findOne(AccountSchema, { accountId });
   }
 
-  insertAccount(account: NewAccount): Promise<Account> {
+  /** The new account; null when one with its id exists (another create got there first). */
+  insertAccount(account: NewAccount): Promise<Account | null> {
     // Within a keyed call's transaction when there is one (answerOnce: it records its answer in it), else one of its own.
     return this.em().transactional(async (tx) => {
       // Revisions are WatchAccounts' cursor: they commit in the order they are taken.
@@ -103,13 +105,15 @@ export class PostgresEntitlementsStore implements EntitlementsStore {
         `insert into entitlements.accounts
            (account_id, name, plan_id, plan_version, seats, deployment_mode, billing_mode, cycle_anchor, status, admin_emails, spend_cap_micros, request_hash)
          values (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?::jsonb, ?, ?)
+         on conflict (account_id) do nothing
          returning account_id`,
         [
           account.accountId, account.name, account.planId, account.planVersion, account.seats, account.deploymentMode,
           account.billingMode, account.cycleAnchor, JSON.stringify(account.adminEmails), account.spendCapMicros.toString(), account.requestHash,
         ],
       );
-      return (await tx.findOne(AccountSchema, { accountId: row!.account_id }, { refresh: true }))!;
+      if (!row) return null;
+      return (await tx.findOne(AccountSchema, { accountId: row.account_id }, { refresh: true }))!;
     });
   }
 

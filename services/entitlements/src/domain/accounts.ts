@@ -106,6 +106,12 @@ function capOnSet(account: Account, spendCapMicros: bigint): void {
   if (account.billingMode !== "byom_usd" && (spendCapMicros > 0n || BigInt(account.spendCapMicros) === 0n)) throw new InvalidArgumentError("spend_cap_micros", NOT_BYOM);
 }
 
+/** An account created before under the id: the original for the same request, else ACCOUNT_EXISTS. */
+function sameOrRefused(existing: Account, accountId: string, requestHash: string): Account {
+  if (existing.requestHash === requestHash) return existing;
+  throw new AlreadyExistsError(`account ${accountId} already exists`, "ACCOUNT_EXISTS", { account_id: accountId });
+}
+
 export class Accounts {
   constructor(private readonly store: EntitlementsStore) {}
 
@@ -119,13 +125,12 @@ export class Accounts {
     // Each is one plain email address: the request's edge check (grpc-kit's request rules) refuses anything else.
     const requestHash = hashOf(command);
     const existing = await this.store.findAccount(command.accountId);
-    if (existing) {
-      if (existing.requestHash === requestHash) return existing;
-      throw new AlreadyExistsError(`account ${command.accountId} already exists`, "ACCOUNT_EXISTS", { account_id: command.accountId });
-    }
+    if (existing) return sameOrRefused(existing, command.accountId, requestHash);
     const plan = await this.store.latestPlan(command.planId);
     if (!plan) throw new NotFoundError("plan", command.planId);
-    return this.store.insertAccount({ ...command, planVersion: plan.version, requestHash });
+    const created = await this.store.insertAccount({ ...command, planVersion: plan.version, requestHash });
+    // Another create of the id committed in between (two sent at once): answered as a repeat, after it.
+    return created ?? sameOrRefused((await this.store.findAccount(command.accountId))!, command.accountId, requestHash);
   }
 
   async get(accountId: string): Promise<Account> {
