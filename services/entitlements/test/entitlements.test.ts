@@ -151,6 +151,17 @@ describe("attribution subjects", () => {
     expect(users.subjects).toMatchObject([{ subjectId: "chen", parentId: "ws-platform", email: "chen@example.com" }]);
     const all = await call(client, client.listSubjects, { accountId: "org-s", kind: 0, page: undefined });
     expect(all.subjects.map((s) => s.subjectId)).toEqual(["chen", "group-eng", "ws-platform"]);
+
+    // A user and a workspace group of the same id, one to a page: both listed, each once.
+    await upsert(S.SUBJECT_KIND_USER, "group-eng", "ws-platform", "eng@example.com");
+    const paged: string[] = [];
+    let pageToken = "";
+    do {
+      const page = await call(client, client.listSubjects, { accountId: "org-s", kind: 0, page: { pageSize: 1, pageToken } });
+      paged.push(...page.subjects.map((s) => `${s.subjectId}/${S[s.kind]}`));
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    expect(paged).toEqual(["chen/SUBJECT_KIND_USER", "group-eng/SUBJECT_KIND_USER", "group-eng/SUBJECT_KIND_WORKSPACE_GROUP", "ws-platform/SUBJECT_KIND_WORKSPACE"]);
   });
 });
 

@@ -40,7 +40,8 @@ export interface EntitlementsStore {
   listAccounts(options: { after: string; limit: number; query: string }): Promise<Account[]>;
   findSubject(accountId: string, kind: string, subjectId: string): Promise<Subject | null>;
   upsertSubject(subject: { accountId: string; kind: string; subjectId: string; name: string; parentId: string; email: string }): Promise<Subject>;
-  listSubjects(options: { accountId: string; kind?: string; after: string; limit: number }): Promise<Subject[]>;
+  /** By subject id then kind, after `after` (a user and a group may share an id; no kind: after every kind of the id). */
+  listSubjects(options: { accountId: string; kind?: string; after: { subjectId: string; kind?: string }; limit: number }): Promise<Subject[]>;
 }
 
 /** The log accounts' revisions number (WatchAccounts follows it). */
@@ -166,10 +167,12 @@ export class PostgresEntitlementsStore implements EntitlementsStore {
     return (await this.em().findOne(SubjectSchema, { accountId: subject.accountId, kind: subject.kind, subjectId: subject.subjectId }, { refresh: true }))!;
   }
 
-  listSubjects(options: { accountId: string; kind?: string; after: string; limit: number }): Promise<Subject[]> {
+  listSubjects(options: { accountId: string; kind?: string; after: { subjectId: string; kind?: string }; limit: number }): Promise<Subject[]> {
+    const { subjectId, kind } = options.after;
+    const after = kind === undefined ? { subjectId: { $gt: subjectId } } : { $or: [{ subjectId: { $gt: subjectId } }, { subjectId, kind: { $gt: kind } }] };
     return this.em().find(
       SubjectSchema,
-      { accountId: options.accountId, ...(options.kind ? { kind: options.kind } : {}), subjectId: { $gt: options.after } },
+      { accountId: options.accountId, ...(options.kind ? { kind: options.kind } : {}), ...after },
       { orderBy: { subjectId: "asc", kind: "asc" }, limit: options.limit },
     );
   }

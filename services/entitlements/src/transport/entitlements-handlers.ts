@@ -22,6 +22,21 @@ function subjectKindName(kind: entitlementsV1.SubjectKind): SubjectKind {
   return E.subjectKindToJSON(kind).slice("SUBJECT_KIND_".length).toLowerCase() as SubjectKind;
 }
 
+/**
+ * Where a ListSubjects page starts: after a subject id and kind (its token's key, `[id, kind]`), since a user and a
+ * group may share an id. A key that is a bare id (a token from an earlier version) starts after every kind of it.
+ */
+function subjectAfter(key: string): { subjectId: string; kind?: string } {
+  if (key === "") return { subjectId: "" };
+  try {
+    const parsed: unknown = JSON.parse(key);
+    if (Array.isArray(parsed) && parsed.length === 2 && typeof parsed[0] === "string" && typeof parsed[1] === "string") return { subjectId: parsed[0], kind: parsed[1] };
+  } catch {
+    // a bare id
+  }
+  return { subjectId: key };
+}
+
 function subjectToProto(s: Subject): entitlementsV1.Subject {
   return {
     accountId: s.accountId,
@@ -239,10 +254,10 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
       const rows = await store.listSubjects({
         accountId: request.accountId,
         ...(request.kind ? { kind: subjectKindName(request.kind) } : {}),
-        after: tokenKey(request.page?.pageToken),
+        after: subjectAfter(tokenKey(request.page?.pageToken)),
         limit: limit + 1,
       });
-      const { items, nextPageToken } = page(rows.map(subjectToProto), limit, (subject) => keyToken(subject.subjectId), encodedSize(E.Subject));
+      const { items, nextPageToken } = page(rows.map(subjectToProto), limit, (s) => keyToken(JSON.stringify([s.subjectId, subjectKindName(s.kind)])), encodedSize(E.Subject));
       return { subjects: items, nextPageToken };
     }, options),
 
