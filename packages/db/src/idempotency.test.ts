@@ -52,6 +52,8 @@ describe("idempotency rules", () => {
     expect(() => checkKey("")).not.toThrow();
     expect(() => checkKey("k".repeat(128))).not.toThrow();
     expect(() => checkKey("k".repeat(129))).toThrow(InvalidArgumentError);
+    expect(() => checkKey("😀".repeat(128))).not.toThrow(); // 128 characters, 256 UTF-16 units
+    expect(() => checkKey("😀".repeat(129))).toThrow(InvalidArgumentError);
   });
 
   it("keeps keys at least a day, seven days unless configured", () => {

@@ -45,9 +45,9 @@ export interface IdempotencyRecord {
   answer: unknown;
 }
 
-/** A key is at most MAX_KEY_LENGTH characters; an empty one means the call is not idempotent. */
+/** A key is at most MAX_KEY_LENGTH characters (code points, as the request's edge check counts them: 😀 is one); an empty one means the call is not idempotent. */
 export function checkKey(key: string): void {
-  if (key.length > MAX_KEY_LENGTH) throw new InvalidArgumentError("idempotency_key", `must be at most ${MAX_KEY_LENGTH} characters`);
+  if (key.length > MAX_KEY_LENGTH && [...key].length > MAX_KEY_LENGTH) throw new InvalidArgumentError("idempotency_key", `must be at most ${MAX_KEY_LENGTH} characters`);
 }
 
 /** Object keys sorted at every level, so two encodings of one request (a map's entries in another order) hash alike. */

@@ -7,6 +7,9 @@ describe("idempotency", () => {
     expect(checkKey("")).toMatchObject({ code: "INVALID_ARGUMENT", field: "idempotency_key" });
     expect(checkKey("x".repeat(129))).toMatchObject({ code: "INVALID_ARGUMENT", field: "idempotency_key" });
     expect(checkKey("x".repeat(128))).toBeNull();
+    // Characters as the request's edge check counts them: 128 emoji (256 UTF-16 units) pass, 129 do not.
+    expect(checkKey("😀".repeat(128))).toBeNull();
+    expect(checkKey("😀".repeat(129))).toMatchObject({ code: "INVALID_ARGUMENT", field: "idempotency_key" });
   });
 
   it("refuses a caller's key with the prefix of the ledger's own keys, which the ledger's own writes may use", () => {

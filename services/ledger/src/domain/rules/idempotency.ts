@@ -25,7 +25,8 @@ export type KeyOwner = "caller" | "ledger";
  */
 export function checkKey(key: string, owner: KeyOwner = "caller"): LedgerError | null {
   if (!key) return invalid("idempotency_key", "is required on every mutating call");
-  if (key.length > MAX_KEY_LENGTH) return invalid("idempotency_key", `must be at most ${MAX_KEY_LENGTH} characters`);
+  // Characters are code points, as the request's edge check counts them (😀 is one, two UTF-16 units).
+  if (key.length > MAX_KEY_LENGTH && [...key].length > MAX_KEY_LENGTH) return invalid("idempotency_key", `must be at most ${MAX_KEY_LENGTH} characters`);
   if (owner === "caller" && key.startsWith(RESERVED_KEY_PREFIX)) {
     return invalid("idempotency_key", `must not start with "${RESERVED_KEY_PREFIX}": such keys are the ledger's own (a Meter stream's and metered work's writes)`);
   }
