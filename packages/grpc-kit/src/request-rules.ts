@@ -54,7 +54,8 @@ export const FIELD_RULES: Record<string, FieldRule> = {
   // Identifiers chosen by callers.
   "*.account_id": ID,
   "*.plan_id": ID,
-  // A new table's id is narrowed by pricing itself (1–64 lowercase letters, digits, - and _: rate-tables.ts), in one place.
+  // A new table's id, and the one a plan names, are narrowed further by their services (1–64 lowercase letters, digits, -
+  // and _: @tollgate/rating's checkTableId), in one place.
   "*.table_id": ID,
   "*.run_id": ID,
   "*.deployment_id": ID,

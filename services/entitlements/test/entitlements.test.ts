@@ -95,6 +95,11 @@ describe("plans and accounts", () => {
       reason: "",
     }).catch((e: unknown) => e);
     expect(errorDetails(badPlan).fieldViolations[0]?.field).toBe("plan.thresholds.banner_percents[1]");
+    // A rate table no table could be named by (pricing's shape): refused here, not at every Authorize of its accounts.
+    for (const rateTableId of ["x".repeat(65), "default\t", "Default"]) {
+      const badTable = await call(client, client.publishPlan, { plan: { ...plan(1), rateTableId }, actor: "admin", reason: "" }).catch((e: unknown) => e);
+      expect(errorDetails(badTable), rateTableId).toMatchObject({ code: 3, fieldViolations: [{ field: "plan.rate_table_id" }] });
+    }
 
     const price = (usdMicrosPerUnit: string) => ({ unit: commonV1.Unit.UNIT_CREDITS, usdMicrosPerUnit });
     for (const [addOnPrices, field] of [

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, NotFoundError } from "@tollgate/errors";
-import { MAX_PRICED_MICROS } from "@tollgate/rating";
+import { checkTableId, MAX_PRICED_MICROS } from "@tollgate/rating";
 import type { PlanVersion } from "../data/plan-version.entity.js";
 import type { EntitlementsStore } from "../data/entitlements-store.js";
 import { kindsWithinUnits, limitsNotNegative, validateId, type LimitRow } from "./accounts.js";
@@ -20,6 +20,8 @@ export interface PlanRules {
   addOnPrices: { unit: string; usdMicrosPerUnit: bigint }[];
   /** Pool kinds after monthly, in draw-down order: each at most once (unset: the ledger's default order). */
   drawdownOrder?: string[];
+  /** The rate table the plan's usage is priced by (empty: `default`); shaped as pricing names tables. */
+  rateTableId?: string;
 }
 
 /** A threshold of a plan: a whole percent of the allotment used, from 1 to 100. */
@@ -46,6 +48,7 @@ export class Plans {
   async publish(planId: string, rules: PlanRules, document: Record<string, unknown>, actor: string, reason: string, onBehalfOf?: string): Promise<PlanVersion> {
     validateId("plan.plan_id", planId);
     if (!actor) throw new InvalidArgumentError("actor", "is required");
+    if (rules.rateTableId) checkTableId("plan.rate_table_id", rules.rateTableId);
     rules.allotments.forEach((a, index) => {
       if (a.unit === "UNIT_UNSPECIFIED") throw new InvalidArgumentError(`plan.allotments[${index}].unit`, "is required");
       if (a.amountMicros < 0n) throw new InvalidArgumentError(`plan.allotments[${index}].amount_micros`, "must not be negative");

@@ -100,6 +100,7 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
           usdMicrosPerUnit: int64(price.usdMicrosPerUnit, `plan.add_on_prices[${i}].usd_micros_per_unit`),
         })),
         drawdownOrder: plan.drawdownOrder.map((kind) => entitlementsV1.poolKindToJSON(kind)),
+        rateTableId: plan.rateTableId,
       },
       document,
       by.actor,

@@ -1,5 +1,5 @@
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
-import { MAX_PRICED_MICROS, quote, versionInEffect, withinPriceRange, type LineItem, type Rate, type RateTable, type Usage } from "@tollgate/rating";
+import { checkTableId, MAX_PRICED_MICROS, quote, versionInEffect, withinPriceRange, type LineItem, type Rate, type RateTable, type Usage } from "@tollgate/rating";
 import type { RateTableStore } from "../data/rate-table-store.js";
 import type { RateTableVersion } from "../data/rate-table-version.entity.js";
 import { ratesFromJson, ratesToJson } from "../data/rate-json.js";
@@ -103,8 +103,7 @@ export class RateTables {
    * from before it).
    */
   async publish(command: PublishRateTableCommand): Promise<{ table: RateTable; row: RateTableVersion }> {
-    if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(command.tableId))
-      throw new InvalidArgumentError("table_id", "use 1–64 lowercase letters, digits, '-' or '_'");
+    checkTableId("table_id", command.tableId);
     if (!command.actor) throw new InvalidArgumentError("actor", "is required");
     if (command.rates.length === 0) throw new InvalidArgumentError("rates", "at least one rate is required");
     const seen = new Map<string, number>();

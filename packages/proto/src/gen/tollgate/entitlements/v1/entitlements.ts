@@ -543,7 +543,10 @@ export interface Plan {
   eligibility: EligibilityRule[];
   /** Bound: at most 100 items; a declared value. */
   meteredBuckets: Bucket[];
-  /** Bound: at most 256 characters. */
+  /**
+   * The rate table the plan's usage is priced by (empty: "default").
+   * Bound: 1–64 lowercase letters, digits, '-' or '_' (or empty).
+   */
   rateTableId: string;
   /** Bound: from 1970-01-01 and before 2200-01-01 UTC. */
   publishedAt: Date | undefined;
