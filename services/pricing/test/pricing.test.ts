@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pg from "pg";
 import { call, createClient, errorDetails, ROLES } from "@tollgate/grpc-kit";
 import { commonV1, pricingV1 } from "@tollgate/proto";
 import { createTestDatabase, eventually, type TestDatabase, TEST_PRINCIPAL, testIssuer } from "@tollgate/testing";
@@ -49,6 +50,28 @@ describe("pricing over gRPC", () => {
 
     const pinned = await call(client, client.quote, { tableId: "t1", usage: [replies("gpt-4o", 1)], version: v1.table!.version, at: undefined });
     expect(pinned.lineItems[0]?.amountMicros).toBe("5000000");
+  });
+
+  it("checks a dated version against the versions as they are at its turn: one published meanwhile counts", async () => {
+    await call(client, client.publishRateTable, { tableId: "turns", rates: [replyRate("gpt-4o", 5)], actor: "test", reason: "", idempotencyKey: "", effectiveFrom: new Date(Date.now() - 60_000) });
+    // Another publisher has the table's turn: a version dated 30 s ago is checked (and passes) before it waits for it.
+    const sql = new pg.Client({ connectionString: db.url });
+    await sql.connect();
+    try {
+      await sql.query(`begin`);
+      await sql.query(`select pg_advisory_xact_lock(hashtext('pricing.rate_table:' || 'turns'))`);
+      const dated = call(client, client.publishRateTable, { tableId: "turns", rates: [replyRate("gpt-4o", 6)], actor: "test", reason: "", idempotencyKey: "", effectiveFrom: new Date(Date.now() - 30_000) })
+        .catch((e: unknown) => e);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // The other publisher's version, in effect from now, commits first.
+      await sql.query(
+        `insert into pricing.rate_table_versions (table_id, version, effective_from, published_by, rates) values ('turns', 2, now(), 'other', '[]'::jsonb)`,
+      );
+      await sql.query(`commit`);
+      expect(errorDetails(await dated)).toMatchObject({ code: 9, reason: "EFFECTIVE_FROM_BEFORE_VERSION_IN_EFFECT" });
+    } finally {
+      await sql.end();
+    }
   });
 
   it("answers NOT_FOUND naming an unknown model and INVALID_ARGUMENT naming a negative quantity", async () => {

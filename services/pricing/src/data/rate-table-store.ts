@@ -12,8 +12,11 @@ export interface NewRateTableVersion {
 
 /** Storage of rate table versions (append-only). */
 export interface RateTableStore {
-  /** Appends the table's next version (numbered per table, from 1). */
-  append(version: NewRateTableVersion): Promise<RateTableVersion>;
+  /**
+   * Appends the table's next version (numbered per table, from 1). `check` sees the table's versions once the
+   * publishers of the table took turns (none commits between it and the append); its throw appends nothing.
+   */
+  append(version: NewRateTableVersion, check?: (versions: RateTableVersion[]) => void): Promise<RateTableVersion>;
   versions(tableId: string): Promise<RateTableVersion[]>;
   get(tableId: string, version: bigint): Promise<RateTableVersion | null>;
   bySequence(sequence: bigint): Promise<RateTableVersion | null>;
@@ -25,13 +28,14 @@ export interface RateTableStore {
 export class PostgresRateTableStore implements RateTableStore {
   constructor(private readonly em: () => EntityManager) {}
 
-  append(version: NewRateTableVersion): Promise<RateTableVersion> {
+  append(version: NewRateTableVersion, check?: (versions: RateTableVersion[]) => void): Promise<RateTableVersion> {
     return this.em().transactional(async (tx) => {
       // Publishers of one table take turns, so each gets the next number. (The turn below serialises every table's
       // publications too; this lock stays while replicas of the release before, which take only this one, may run.)
       await sql(tx, `select pg_advisory_xact_lock(hashtext('pricing.rate_table:' || ?))`, [version.tableId]);
       // Sequences are WatchRateTables' cursor: publications of every table commit in the order they take them.
       await takeLogTurn(tx, "pricing.rate_table_versions");
+      check?.(await tx.find(RateTableVersionSchema, { tableId: version.tableId }, { orderBy: { version: "asc" }, disableIdentityMap: true }));
       const [last] = await sql<{ version: number | null }>(tx, `select max(version) as version from pricing.rate_table_versions where table_id = ?`, [version.tableId]);
       const row = tx.create(RateTableVersionSchema, { ...version, version: (last?.version ?? 0) + 1, publishedAt: new Date() });
       await tx.flush();

@@ -9,7 +9,8 @@ import { RateTables } from "./rate-tables.js";
 function publisher(now?: () => Date) {
   const rows: RateTableVersion[] = [];
   const store = {
-    async append(version: NewRateTableVersion): Promise<RateTableVersion> {
+    async append(version: NewRateTableVersion, check?: (versions: RateTableVersion[]) => void): Promise<RateTableVersion> {
+      check?.(rows.filter((r) => r.tableId === version.tableId));
       const row: RateTableVersion = {
         ...version,
         sequence: String(rows.length + 1),

@@ -115,14 +115,17 @@ export class RateTables {
     });
     const now = this.now();
     const effectiveFrom = command.effectiveFrom ?? now;
-    const inEffect = command.effectiveFrom ? versionInEffect((await this.store.versions(command.tableId)).map(toRateTable), now) : undefined;
-    if (inEffect && effectiveFrom < inEffect.effectiveFrom) {
-      throw new FailedPreconditionError(
-        `effective_from: ${effectiveFrom.toISOString()} is before ${command.tableId} version ${inEffect.version}, in effect since ${inEffect.effectiveFrom.toISOString()}; a new version takes effect from then or later (leave effective_from out to take effect now)`,
-        "EFFECTIVE_FROM_BEFORE_VERSION_IN_EFFECT",
-        { field: "effective_from", version_in_effect: inEffect.version.toString(), in_effect_since: inEffect.effectiveFrom.toISOString() },
-      );
-    }
+    // Checked on the versions as they are once this publication has its turn: one committed meanwhile counts.
+    const notBeforeInEffect = (versions: RateTableVersion[]) => {
+      const inEffect = command.effectiveFrom ? versionInEffect(versions.map(toRateTable), now) : undefined;
+      if (inEffect && effectiveFrom < inEffect.effectiveFrom) {
+        throw new FailedPreconditionError(
+          `effective_from: ${effectiveFrom.toISOString()} is before ${command.tableId} version ${inEffect.version}, in effect since ${inEffect.effectiveFrom.toISOString()}; a new version takes effect from then or later (leave effective_from out to take effect now)`,
+          "EFFECTIVE_FROM_BEFORE_VERSION_IN_EFFECT",
+          { field: "effective_from", version_in_effect: inEffect.version.toString(), in_effect_since: inEffect.effectiveFrom.toISOString() },
+        );
+      }
+    };
     const row = await this.store.append({
       tableId: command.tableId,
       effectiveFrom,
@@ -130,7 +133,7 @@ export class RateTables {
       publishedOnBehalfOf: command.onBehalfOf ?? null,
       reason: command.reason,
       rates: ratesToJson(command.rates),
-    });
+    }, notBeforeInEffect);
     return { table: toRateTable(row), row };
   }
 
