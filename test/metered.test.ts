@@ -137,7 +137,7 @@ describe("runs", () => {
         return (answer.reason === L.DenialReason.DENIAL_REASON_ACCOUNT_SUSPENDED) === suspended ? answer : undefined;
       }, 5_000, suspended ? "the suspension in the ledger" : "the reactivation in the ledger");
     const runState = async (runId: string) =>
-      (await call(ledger, ledger.listMeteredWork, { accountId: "suspending", kind: "run", state: "", page: undefined })).work.find((w) => w.workId === runId)?.state;
+      (await call(ledger, ledger.listMeteredWork, { workId: "", accountId: "suspending", kind: "run", state: "", page: undefined })).work.find((w) => w.workId === runId)?.state;
 
     // StartRun(K, r1) allowed; support suspends the account; the caller's retry of StartRun(K, r1) answers allowed, as r1 runs on.
     const start = L.StartRunRequest.fromPartial({ accountId: "suspending", runId: "susp-r1", idempotencyKey: "susp-k1" });
@@ -166,7 +166,7 @@ describe("runs", () => {
     const { ledger } = platform.clients;
     const refused = await call(ledger, ledger.startRun, L.StartRunRequest.fromPartial({ accountId: "reserved-keys", runId: "rk-1", idempotencyKey: "meter:rk-1:open" })).catch((e: unknown) => e);
     expect(errorDetails(refused)).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "idempotency_key" }] });
-    expect((await call(ledger, ledger.listMeteredWork, { accountId: "reserved-keys", kind: "", state: "", page: undefined })).work).toEqual([]);
+    expect((await call(ledger, ledger.listMeteredWork, { workId: "", accountId: "reserved-keys", kind: "", state: "", page: undefined })).work).toEqual([]);
   });
 
   it("stops a long run when the balance is gone and emits a stop event with the reason", async () => {
@@ -231,24 +231,28 @@ describe("deployments", () => {
     await call(ledger, ledger.deploy, L.DeployRequest.fromPartial({ accountId: "flight", deploymentId: "flight-gpu", hardware: gpu("A100"), replicas: 3, idempotencyKey: "fg", endpoint: "https://models.example/flight-gpu", labels: { type: "fine-tuned", "base-model": "llama-3-8b" } }));
     await call(ledger, ledger.startRun, L.StartRunRequest.fromPartial({ accountId: "flight", runId: "flight-run", idempotencyKey: "fr" }));
     await call(ledger, ledger.endRun, { accountId: "flight", runId: "flight-run", state: L.RunEndState.RUN_END_STATE_CANCELLED, idempotencyKey: "fe" });
-    const running = await call(ledger, ledger.listMeteredWork, { accountId: "flight", kind: "", state: "running", page: undefined });
+    const running = await call(ledger, ledger.listMeteredWork, { workId: "", accountId: "flight", kind: "", state: "running", page: undefined });
     expect(running.work).toMatchObject([{ workId: "flight-gpu", kind: "deployment", replicas: 3, state: "running", labels: { type: "fine-tuned", "base-model": "llama-3-8b" } }]);
-    const all = await call(ledger, ledger.listMeteredWork, { accountId: "flight", kind: "run", state: "", page: undefined });
+    const all = await call(ledger, ledger.listMeteredWork, { workId: "", accountId: "flight", kind: "run", state: "", page: undefined });
     expect(all.work.map((w) => [w.workId, w.state, w.labels])).toEqual([["flight-run", "cancelled", {}]]);
     // Page by page, newest first: the run (started after the deployment), then the deployment, then no more.
-    const first = await call(ledger, ledger.listMeteredWork, { accountId: "flight", kind: "", state: "", page: { pageSize: 1, pageToken: "" } });
-    const second = await call(ledger, ledger.listMeteredWork, { accountId: "flight", kind: "", state: "", page: { pageSize: 1, pageToken: first.nextPageToken } });
+    const first = await call(ledger, ledger.listMeteredWork, { workId: "", accountId: "flight", kind: "", state: "", page: { pageSize: 1, pageToken: "" } });
+    const second = await call(ledger, ledger.listMeteredWork, { workId: "", accountId: "flight", kind: "", state: "", page: { pageSize: 1, pageToken: first.nextPageToken } });
     expect([...first.work, ...second.work].map((w) => w.workId)).toEqual(["flight-run", "flight-gpu"]);
     expect(second.nextPageToken).toBe("");
     // A state or kind filter that names none is refused by name, not answered with an empty page.
     for (const [field, filter] of [["state", { kind: "", state: "done" }], ["kind", { kind: "job", state: "" }]] as const) {
-      const refused = await call(ledger, ledger.listMeteredWork, { accountId: "flight", ...filter, page: undefined }).catch((e: unknown) => e);
+      const refused = await call(ledger, ledger.listMeteredWork, { workId: "", accountId: "flight", ...filter, page: undefined }).catch((e: unknown) => e);
       expect(errorDetails(refused)).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field }] });
     }
     // A label key outside the allowed form is refused by name, and nothing starts.
     const bad = await call(ledger, ledger.deploy, L.DeployRequest.fromPartial({ accountId: "flight", deploymentId: "bad-labels", hardware: gpu("A100"), replicas: 1, idempotencyKey: "bl", labels: { "Not Allowed": "x" } })).catch((e: unknown) => e);
     expect(errorDetails(bad)).toMatchObject({ code: 3, fieldViolations: [{ field: "labels", description: expect.stringContaining('key "Not Allowed"') }] });
-    expect((await call(ledger, ledger.listMeteredWork, { accountId: "flight", kind: "deployment", state: "", page: undefined })).work.map((w) => w.workId)).toEqual(["flight-gpu"]);
+    expect((await call(ledger, ledger.listMeteredWork, { workId: "", accountId: "flight", kind: "deployment", state: "", page: undefined })).work.map((w) => w.workId)).toEqual(["flight-gpu"]);
+    // One work's row by its id, whatever else the account has (a client asking whether its run was stopped).
+    const one = await call(ledger, ledger.listMeteredWork, { workId: "flight-gpu", accountId: "flight", kind: "", state: "", page: undefined });
+    expect(one.work.map((w) => w.workId)).toEqual(["flight-gpu"]);
+    expect((await call(ledger, ledger.listMeteredWork, { workId: "no-such-work", accountId: "flight", kind: "", state: "", page: undefined })).work).toEqual([]);
     await call(ledger, ledger.undeploy, { accountId: "flight", deploymentId: "flight-gpu", idempotencyKey: "fu" });
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();
@@ -267,7 +271,7 @@ describe("deployments", () => {
 describe("run and deployment ids belong to their account", () => {
   const state = async (accountId: string, workId: string) => {
     const { ledger } = platform.clients;
-    const listed = await call(ledger, ledger.listMeteredWork, { accountId, kind: "", state: "", page: undefined });
+    const listed = await call(ledger, ledger.listMeteredWork, { accountId, kind: "", state: "", workId, page: undefined });
     return listed.work.find((w) => w.workId === workId)?.state;
   };
 

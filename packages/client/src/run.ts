@@ -89,10 +89,12 @@ export class Run {
   /** Asks the ledger whether it stopped the run; true when it did (and the run is stopped here too). */
   async check(): Promise<boolean> {
     if (this.signal.aborted) return true;
+    // This run's row only: among the account's stopped runs it could be past any first page.
     const answer = await this.client.call(this.client.ledger.listMeteredWork, {
       accountId: this.options.accountId,
       kind: "run",
       state: "stopped",
+      workId: this.runId,
       page: { pageSize: 100, pageToken: "" },
     });
     const work = answer.work.find((w) => w.workId === this.runId);

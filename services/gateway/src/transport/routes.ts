@@ -504,9 +504,9 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     return { data: response.holds.map(holdView), next_page_token: response.nextPageToken };
   });
 
-  app.get("/api/work", takes("account_id", "kind", "state", ...PAGE), async (request) => {
+  app.get("/api/work", takes("account_id", "kind", "state", "work_id", ...PAGE), async (request) => {
     const query = request.query as Query;
-    const response = await call(ledger, ledger.listMeteredWork, { accountId: query.account_id ?? "", kind: query.kind ?? "", state: query.state ?? "", page: page(query) });
+    const response = await call(ledger, ledger.listMeteredWork, { accountId: query.account_id ?? "", kind: query.kind ?? "", state: query.state ?? "", workId: query.work_id ?? "", page: page(query) });
     return { data: response.work.map(workView), next_page_token: response.nextPageToken };
   });
 

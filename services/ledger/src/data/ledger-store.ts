@@ -62,7 +62,7 @@ export interface LedgerStore {
   /** Runs and deployments with this id, in any account (at most `limit`). */
   workNamed(workId: string, limit: number): Promise<WorkRow[]>;
   /** Runs and deployments, newest first, after `after` (a page's last row; unset: from the newest). */
-  listWork(filter: { accountId?: string; kind?: string; state?: string; after?: NewestFirstCursor; limit: number }): Promise<Paged<WorkRow>[]>;
+  listWork(filter: { accountId?: string; kind?: string; state?: string; workId?: string; after?: NewestFirstCursor; limit: number }): Promise<Paged<WorkRow>[]>;
   /** Holds, newest first, after `after` (a page's last row; unset: from the newest). */
   listHolds(filter: { accountId?: string; status?: string; after?: NewestFirstCursor; limit: number }): Promise<Paged<Hold>[]>;
   /** Running work last charged before `chargedBefore`, oldest charge first, after `after` (a page's last row). */
@@ -173,12 +173,13 @@ export class PostgresLedgerStore implements LedgerStore {
     };
   }
 
-  async listWork(filter: { accountId?: string; kind?: string; state?: string; after?: NewestFirstCursor; limit: number }): Promise<Paged<WorkRow>[]> {
+  async listWork(filter: { accountId?: string; kind?: string; state?: string; workId?: string; after?: NewestFirstCursor; limit: number }): Promise<Paged<WorkRow>[]> {
     const { orderBy, after } = newestFirst("work_id", filter.after);
     const where = whereAll([
       filter.accountId && { sql: "account_id = ?", params: [filter.accountId] },
       filter.kind && { sql: "kind = ?", params: [filter.kind] },
       filter.state && { sql: "state = ?", params: [filter.state] },
+      filter.workId && { sql: "work_id = ?", params: [filter.workId] },
       after,
     ]);
     const rows = await sql<WorkRow & { created_micros: string }>(

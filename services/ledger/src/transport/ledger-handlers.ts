@@ -421,6 +421,7 @@ export function ledgerHandlers(
         ...(request.accountId ? { accountId: request.accountId } : {}),
         ...(request.kind ? { kind: request.kind } : {}),
         ...(request.state ? { state: request.state } : {}),
+        ...(request.workId ? { workId: request.workId } : {}),
         ...(after ? { after } : {}),
         limit: limit + 1,
       });

@@ -1122,7 +1122,15 @@ export interface ListMeteredWorkRequest {
    * Bound: at most 256 characters.
    */
   state: string;
-  page: PageRequest | undefined;
+  page:
+    | PageRequest
+    | undefined;
+  /**
+   * One run's or deployment's row (empty: any): what a client asks to learn
+   * whether the ledger stopped its work, however many others there are.
+   * Bound: at most 128 characters.
+   */
+  workId: string;
 }
 
 export interface ListMeteredWorkResponse {
@@ -7211,7 +7219,7 @@ export const MeteredWork_LabelsEntry: MessageFns<MeteredWork_LabelsEntry> = {
 };
 
 function createBaseListMeteredWorkRequest(): ListMeteredWorkRequest {
-  return { accountId: "", kind: "", state: "", page: undefined };
+  return { accountId: "", kind: "", state: "", page: undefined, workId: "" };
 }
 
 export const ListMeteredWorkRequest: MessageFns<ListMeteredWorkRequest> = {
@@ -7227,6 +7235,9 @@ export const ListMeteredWorkRequest: MessageFns<ListMeteredWorkRequest> = {
     }
     if (message.page !== undefined) {
       PageRequest.encode(message.page, writer.uint32(34).fork()).join();
+    }
+    if (message.workId !== "") {
+      writer.uint32(42).string(message.workId);
     }
     return writer;
   },
@@ -7276,6 +7287,14 @@ export const ListMeteredWorkRequest: MessageFns<ListMeteredWorkRequest> = {
             message.page = PageRequest.decode(reader, reader.uint32());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.workId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -7298,6 +7317,11 @@ export const ListMeteredWorkRequest: MessageFns<ListMeteredWorkRequest> = {
       kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
       state: isSet(object.state) ? globalThis.String(object.state) : "",
       page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+      workId: isSet(object.workId)
+        ? globalThis.String(object.workId)
+        : isSet(object.work_id)
+        ? globalThis.String(object.work_id)
+        : "",
     };
   },
 
@@ -7315,6 +7339,9 @@ export const ListMeteredWorkRequest: MessageFns<ListMeteredWorkRequest> = {
     if (message.page !== undefined) {
       obj.page = PageRequest.toJSON(message.page);
     }
+    if (message.workId !== "") {
+      obj.workId = message.workId;
+    }
     return obj;
   },
 
@@ -7329,6 +7356,7 @@ export const ListMeteredWorkRequest: MessageFns<ListMeteredWorkRequest> = {
     message.page = (object.page !== undefined && object.page !== null)
       ? PageRequest.fromPartial(object.page)
       : undefined;
+    message.workId = object.workId ?? "";
     return message;
   },
 };
