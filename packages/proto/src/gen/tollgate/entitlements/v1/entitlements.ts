@@ -416,7 +416,7 @@ export interface ListSubjectsResponse {
 export interface Allotment {
   /** Bound: a declared value. */
   unit: Unit;
-  /** Bound: from -1000000000000000 to 1000000000000000. */
+  /** Bound: from 0 to 1000000000000000. */
   amountMicros: string;
   /** Bound: at most 100 items; a declared value. */
   buckets: Bucket[];
@@ -425,7 +425,7 @@ export interface Allotment {
 export interface SignupGrant {
   /** Bound: a declared value. */
   unit: Unit;
-  /** Bound: from -1000000000000000 to 1000000000000000. */
+  /** Bound: from 1 to 1000000000000000. */
   amountMicros: string;
   /** Bound: from 0 to 3660. */
   expiresAfterDays: number;
@@ -445,11 +445,11 @@ export interface SignupGrant {
 export interface UsageLimits {
   /** Bound: a declared value. */
   unit: Unit;
-  /** Bound: from -1000000000000000 to 1000000000000000. */
+  /** Bound: from 0 to 1000000000000000. */
   lowCreditLimitMicros: string;
   /**
    * How far below zero running work may take the balance (a positive number).
-   * Bound: from -1000000000000000 to 1000000000000000.
+   * Bound: from 0 to 1000000000000000.
    */
   negativeLimitMicros: string;
   /**
@@ -471,13 +471,13 @@ export interface UsageLimits {
 }
 
 export interface NotificationThresholds {
-  /** Bound: at most 100 items; from 0 to 1000. */
+  /** Bound: at most 100 items; each a whole percent from 1 to 100, in increasing order. */
   bannerPercents: number[];
-  /** Bound: at most 100 items; from 0 to 1000. */
+  /** Bound: at most 100 items; each a whole percent from 1 to 100, in increasing order. */
   emailPercents: number[];
-  /** Bound: from 0 to 1000. */
+  /** Bound: 0 (none) or from 1 to 100. */
   upgradePromptPercent: number;
-  /** Bound: from 0 to 1000. */
+  /** Bound: 0 (none) or from 1 to 100. */
   referralPromptPercent: number;
 }
 
@@ -667,7 +667,7 @@ export interface CreateAccountRequest {
   name: string;
   /** Bound: at most 128 characters. */
   planId: string;
-  /** Bound: from 0 to 1000000. */
+  /** Bound: from 1 to 1000000. */
   seats: number;
   /** Bound: a declared value. */
   deploymentMode: DeploymentMode;
