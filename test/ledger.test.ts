@@ -3,6 +3,7 @@ import { call, errorDetails } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
 import pg from "pg";
+import { Metadata } from "@grpc/grpc-js";
 import { authorizeRequest, CREDIT, replies, seedStarter } from "./fixtures.js";
 import { startPlatform, type Platform } from "./platform.js";
 
@@ -241,6 +242,36 @@ describe("group commit", () => {
       expect(held.held_micros).toBe(rows[0].reserved);
     } finally {
       await client.end();
+    }
+  });
+
+  it("drops a call whose client gave up while it waited for its turn: nothing charged for it, and the calls around it go on", async () => {
+    await createAccount("gone-caller");
+    await charge("gone-caller", "gone-warm", 1); // caches filled, cycle open
+    const { ledger } = platform.clients;
+    const sql = new pg.Client({ connectionString: db.url });
+    await sql.connect();
+    try {
+      // The account's row is held elsewhere: the lane's transaction waits on it, and the next call waits in the lane.
+      await sql.query(`begin`);
+      await sql.query(`select 1 from ledger.accounts where account_id = 'gone-caller' for update`);
+      const first = charge("gone-caller", "gone-first", 1);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const impatient = await new Promise<unknown>((resolve) =>
+        ledger.charge(
+          ledgerV1.ChargeRequest.fromPartial({ accountId: "gone-caller", usage: replies("gpt-4o", 1), final: true, idempotencyKey: "gone-late" }),
+          new Metadata(),
+          { deadline: Date.now() + 300 },
+          (error) => resolve(error),
+        ));
+      expect(errorDetails(impatient).code).toBe(4); // DEADLINE_EXCEEDED
+      await sql.query(`rollback`);
+      await first;
+      await charge("gone-caller", "gone-after", 1);
+      const { rows } = await sql.query<{ n: number }>(`select count(*)::int as n from ledger.entries where account_id = 'gone-caller' and kind = 'charge'`);
+      expect(rows[0]!.n).toBe(3); // warm, first, after: none for the call whose client gave up
+    } finally {
+      await sql.end();
     }
   });
 });

@@ -8,6 +8,7 @@ import type {
   handleServerStreamingCall,
 } from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
+import { AsyncLocalStorage } from "node:async_hooks";
 import type { Principal } from "./credentials.js";
 import { toServiceError, traceIdOf } from "./errors.js";
 import { admitMessage, principalOf, refusal as streamRefusal } from "./guard.js";
@@ -75,16 +76,27 @@ function contextOf(call: ServerUnaryCall<unknown, unknown> | ServerWritableStrea
 }
 
 /** Adapts a promise-returning handler to grpc-js, with request scope and error mapping. */
+const unaryCalls = new AsyncLocalStorage<{ readonly cancelled: boolean }>();
+
+/**
+ * The unary call whose handler is running (undefined outside one): `cancelled`
+ * once its client has gone (it cancelled, or its deadline passed), so work
+ * queued for it can be dropped before it starts.
+ */
+export function unaryCallInFlight(): { readonly cancelled: boolean } | undefined {
+  return unaryCalls.getStore();
+}
+
 export function unary<Req, Res>(
   handler: (request: Req, context: CallContext) => Promise<Res>,
   options: HandlerOptions = {},
 ): handleUnaryCall<Req, Res> {
   const scope = options.scope ?? direct;
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-    scope(async () => {
+    unaryCalls.run(call, () => scope(async () => {
       checkRequest(call.request);
       return handler(call.request, contextOf(call as ServerUnaryCall<unknown, unknown>));
-    }).then(
+    })).then(
       (response) => callback(null, response),
       (error: unknown) => callback(toServiceError(error, () => traceIdOf(call.metadata))),
     );

@@ -1,6 +1,6 @@
 import { CallAuditLog, connectionPool, every, LogFollower, openDatabase } from "@tollgate/db";
 import { currentTraceId, currentTraceparent, inSpan, log, startMetrics } from "@tollgate/telemetry";
-import { createClient, mikroOrmScope, startGrpcServer, stopInOrder, together, type RunningServer, type RateLimit, type ServerAuth, type ServerTls, type Credential, type ChannelTls } from "@tollgate/grpc-kit";
+import { createClient, mikroOrmScope, startGrpcServer, stopInOrder, together, unaryCallInFlight, type RunningServer, type RateLimit, type ServerAuth, type ServerTls, type Credential, type ChannelTls } from "@tollgate/grpc-kit";
 import { entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { AccountCache } from "./data/account-cache.js";
 import { ledgerEntities } from "./data/entities.js";
@@ -116,6 +116,7 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
     lanes,
     observe: (size, waits) => metrics.groupCommit(size, waits),
     refused: (size, error) => log().warn({ size, err: error }, "group commit batch refused; retrying its halves"),
+    callOf: unaryCallInFlight,
   }) : stateStore;
   // Idempotency keys are kept at least a day; late usage (Charge.occurred_at) may be no older than they are kept.
   const retentionMs = Math.max(options.idempotencyRetentionMs ?? 7 * 86_400_000, 86_400_000);

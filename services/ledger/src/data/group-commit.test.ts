@@ -5,7 +5,7 @@ import { execute } from "../domain/state-machine.js";
 import type { Ids, LedgerState } from "../domain/state.js";
 import type { LedgerStateStore } from "../domain/store.js";
 import type { Write } from "../domain/writes.js";
-import { GroupCommitStore, laneOf } from "./group-commit.js";
+import { CallerGoneError, GroupCommitStore, laneOf } from "./group-commit.js";
 
 /** A store whose transactions wait until the test lets them through, and that refuses any transaction carrying a poisoned key. */
 class ControlledStore implements LedgerStateStore {
@@ -133,5 +133,28 @@ describe("group commit", () => {
     expect((await Promise.all([running, ...waiting])).map(charged)).toEqual([1n, 1n, 1n]);
     // Once the lane drains, the refused call goes through when sent again.
     expect(charged(await call(group, [charge("acme", "k4", 1n)]))).toBe(1n);
+  });
+
+  it("answers a queued call whose client went away CALLER_GONE at its turn, deciding and writing nothing of it; its neighbours go on", async () => {
+    const inner = new ControlledStore();
+    inner.open();
+    await call(inner, [open("gone")]);
+    inner.held = true;
+    let current: { cancelled: boolean } | undefined;
+    const group = new GroupCommitStore(inner, { lanes: 1, callOf: () => current });
+    const calls = [0, 1, 2].map(() => ({ cancelled: false }));
+    const answers = calls.map((c, i) => {
+      current = c;
+      return call(group, [charge("gone", `g${i}`, 10n)]).catch((error: unknown) => error);
+    });
+    current = undefined;
+    await tick();
+    calls[1]!.cancelled = true; // its client cancels while the first call's transaction runs
+    inner.open();
+    const [first, gone, third] = await Promise.all(answers);
+    expect(charged(first as Result<unknown>)).toBe(10n);
+    expect(gone).toBeInstanceOf(CallerGoneError);
+    expect(charged(third as Result<unknown>)).toBe(10n);
+    expect(inner.transactions.slice(1)).toEqual([["g0"], ["g2"]]); // after the account's opening
   });
 });

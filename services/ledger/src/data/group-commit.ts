@@ -13,6 +13,8 @@ interface Pending {
   context: Context;
   /** performance.now() when the call joined its lane. */
   queuedAt: number;
+  /** The RPC it serves, when it serves one: gone once its client cancelled or its deadline passed. */
+  call: { readonly cancelled: boolean } | undefined;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -33,6 +35,15 @@ export interface GroupCommitOptions {
   observe?: (batchSize: number, waitsMs: number[]) => void;
   /** Told when the database refused a batch as a whole (its halves are tried again). */
   refused?: (batchSize: number, error: unknown) => void;
+  /** The RPC a call serves (grpc-kit's unaryCallInFlight): one whose client has gone by its turn is not decided or written. */
+  callOf?: () => { readonly cancelled: boolean } | undefined;
+}
+
+/** A call whose client went away while it waited in its lane: nothing was decided or written. */
+export class CallerGoneError extends UnavailableError {
+  constructor() {
+    super("the caller went away (cancelled, or past its deadline) before its call's turn: nothing was written", "CALLER_GONE");
+  }
 }
 
 const tracer = trace.getTracer("tollgate-ledger");
@@ -66,6 +77,7 @@ export class GroupCommitStore implements LedgerStateStore {
   private readonly maxQueued: number;
   private readonly observe: (batchSize: number, waitsMs: number[]) => void;
   private readonly refused: (batchSize: number, error: unknown) => void;
+  private readonly callOf: () => { readonly cancelled: boolean } | undefined;
 
   constructor(
     private readonly inner: LedgerStateStore,
@@ -76,6 +88,7 @@ export class GroupCommitStore implements LedgerStateStore {
     this.maxQueued = Math.max(1, options.maxQueued ?? 5_000);
     this.observe = options.observe ?? (() => {});
     this.refused = options.refused ?? (() => {});
+    this.callOf = options.callOf ?? (() => undefined);
   }
 
   transact<T>(commands: readonly Command[], decide: Decide<T>): Promise<T> {
@@ -85,7 +98,7 @@ export class GroupCommitStore implements LedgerStateStore {
       return Promise.reject(new UnavailableError(`the ledger has ${lane.queue.length} calls waiting for a transaction: retry shortly with the same idempotency key`, "LEDGER_BUSY"));
     }
     return new Promise<T>((resolve, reject) => {
-      lane.queue.push({ commands, decide, context: context.active(), queuedAt: performance.now(), resolve: resolve as (value: unknown) => void, reject });
+      lane.queue.push({ commands, decide, context: context.active(), queuedAt: performance.now(), call: this.callOf(), resolve: resolve as (value: unknown) => void, reject });
       if (!lane.busy) void this.drain(lane);
     });
   }
@@ -94,7 +107,8 @@ export class GroupCommitStore implements LedgerStateStore {
     lane.busy = true;
     try {
       while (lane.queue.length > 0) {
-        const batch = lane.queue.splice(0, this.maxBatch);
+        const batch = this.stillWanted(lane.queue.splice(0, this.maxBatch));
+        if (batch.length === 0) continue;
         this.started(batch);
         if (batch.length === 1) await this.runAlone(batch[0]!);
         else await this.runBatch(batch);
@@ -102,6 +116,15 @@ export class GroupCommitStore implements LedgerStateStore {
     } finally {
       lane.busy = false;
     }
+  }
+
+  /** The calls whose clients are still there; those that went away while they waited are answered CALLER_GONE, nothing written. */
+  private stillWanted(calls: Pending[]): Pending[] {
+    return calls.filter((pending) => {
+      if (!pending.call?.cancelled) return true;
+      pending.reject(new CallerGoneError());
+      return false;
+    });
   }
 
   /** Each call's span says how many calls shared its transaction; the observer hears of the batch and the waits. */
