@@ -15,17 +15,13 @@ import { drawdownOrder } from "./drawdown.js";
  * entry moves the debt to the pool of its unit that would carry an overdraft
  * now (the first in draw-down order of those that live on), then the pool
  * closes at zero. With no such pool it stays open, and its debt counts in the
- * balance (balance.ts `isLive`), until a grant or allotment gives one; its
- * expiry is said then all the same (the `expire` entry and `pool_expired`
- * event: a sign-up grant overdrawn still puts up "free credits expired"),
- * once: what it was given goes to zero, which marks it said, and its close
- * later writes no second `expire` or event.
+ * balance (balance.ts `isLive`), until a grant or allotment gives one.
  */
 const compare = <T extends string | number>(a: T, b: T): number => (a < b ? -1 : a > b ? 1 : 0);
 
 export function expirePools(account: AccountState, ctx: BatchContext): Write[] {
   const { nowMs, ids } = ctx;
-  const { traceId } = traceOf(ctx);
+  const { traceId, traceparent } = traceOf(ctx);
   const writes: Write[] = [];
   const due = [...account.pools.values()]
     .filter((p) => !p.closed && p.kind !== "monthly" && p.kind !== "spend_cap" && pastExpiry(p, nowMs))
@@ -33,17 +29,9 @@ export function expirePools(account: AccountState, ctx: BatchContext): Write[] {
     .sort((a, b) => compare(a.unit, b.unit) || compare(a.expiresAtMs!, b.expiresAtMs!) || compare(a.createdAtMs, b.createdAtMs) || compare(a.poolId, b.poolId));
   const dueIds = new Set(due.map((p) => p.poolId));
   for (const pool of due) {
-    // Said already, while it owed with nothing to take its debt (below).
-    const said = pool.balanceMicros < 0n && pool.grantedMicros === 0n;
     if (pool.balanceMicros < 0n) {
       const carrier = debtCarrier(account, pool, dueIds, nowMs);
-      if (!carrier) {
-        if (!said) {
-          const { entry, event } = expired(account, pool, 0n, ctx);
-          writes.push(entry, { type: "poolChange", accountId: account.accountId, poolId: pool.poolId, balanceDeltaMicros: 0n, grantedDeltaMicros: -pool.grantedMicros }, event);
-        }
-        continue;
-      }
+      if (!carrier) continue;
       const debt = pool.balanceMicros;
       writes.push(
         {
@@ -61,36 +49,26 @@ export function expirePools(account: AccountState, ctx: BatchContext): Write[] {
       );
     }
     const balance = pool.balanceMicros < 0n ? 0n : pool.balanceMicros;
-    const close: Write = { type: "poolChange", accountId: account.accountId, poolId: pool.poolId, balanceDeltaMicros: -pool.balanceMicros, grantedDeltaMicros: 0n, closed: true };
-    if (said) writes.push(close);
-    else {
-      const { entry, event } = expired(account, pool, balance, ctx);
-      writes.push(entry, close, event);
-    }
+    writes.push(
+      {
+        type: "entry",
+        entry: {
+          entryId: ids.entryId(), accountId: account.accountId, kind: "expire", unit: pool.unit, holdId: null, bucket: "",
+          amountMicros: balance, uncollectedMicros: 0n, attribution: {}, rateTableVersion: 0n, reason: "pool expired", actor: "system", traceId, atMs: nowMs,
+          lines: balance === 0n ? [] : [
+            { ledgerAccount: `pool:${pool.poolId}`, poolId: pool.poolId, amountMicros: -balance },
+            { ledgerAccount: `grants:${account.accountId}`, poolId: null, amountMicros: balance },
+          ],
+        },
+      },
+      { type: "poolChange", accountId: account.accountId, poolId: pool.poolId, balanceDeltaMicros: -pool.balanceMicros, grantedDeltaMicros: 0n, closed: true },
+      {
+        type: "outbox",
+        event: { accountId: account.accountId, kind: "pool_expired", traceparent, payload: { pool_id: pool.poolId, kind: pool.kind, unit: pool.unit, expired_micros: balance.toString() } },
+      },
+    );
   }
   return writes;
-}
-
-/** A pool's expiry in the journal and the outbox: what lapses of its `balance` goes back to `grants:`. */
-function expired(account: AccountState, pool: Pool, balance: bigint, ctx: BatchContext): { entry: Write; event: Write } {
-  const { traceId, traceparent } = traceOf(ctx);
-  return {
-    entry: {
-      type: "entry",
-      entry: {
-        entryId: ctx.ids.entryId(), accountId: account.accountId, kind: "expire", unit: pool.unit, holdId: null, bucket: "",
-        amountMicros: balance, uncollectedMicros: 0n, attribution: {}, rateTableVersion: 0n, reason: "pool expired", actor: "system", traceId, atMs: ctx.nowMs,
-        lines: balance === 0n ? [] : [
-          { ledgerAccount: `pool:${pool.poolId}`, poolId: pool.poolId, amountMicros: -balance },
-          { ledgerAccount: `grants:${account.accountId}`, poolId: null, amountMicros: balance },
-        ],
-      },
-    },
-    event: {
-      type: "outbox",
-      event: { accountId: account.accountId, kind: "pool_expired", traceparent, payload: { pool_id: pool.poolId, kind: pool.kind, unit: pool.unit, expired_micros: balance.toString() } },
-    },
-  };
 }
 
 /** The pool an expiring pool's debt moves to: of its unit's pools that live on, the first in draw-down order. */
