@@ -426,8 +426,12 @@ function charge(work: Work, c: ChargeCommand, ctx: BatchContext): LedgerError | 
     return { totals, balanceLimit, cap: budgetCap(a, c.unit, attribution, hold?.holdId ?? null, balanceLimit.collectMicros) };
   };
   let { totals, balanceLimit, cap } = limitsNow();
-  // Short of balance (not of a budget): the charge drains every pool, so the add-ons that reload do so first and it collects the rest from them.
-  const early = balanceLimit.uncollectedMicros > 0n && cap.collectMicros === balanceLimit.collectMicros ? autoReload(a, c.unit, ctx, trace, { drained: true }) : { writes: [], reloadedMicros: 0n };
+  // Short of the balance itself (not of a budget, nor of what other holds reserve): the charge drains every pool, so the
+  // add-ons that reload do so first and it collects the rest from them. Short because other holds reserve the balance,
+  // the pools are not drained, and an add-on above its level buys nothing.
+  const drainsEveryPool = balanceLimit.uncollectedMicros > 0n && cap.collectMicros === balanceLimit.collectMicros &&
+    totals.availableMicros + (hold ? reserved(hold) : 0n) === totals.balanceMicros;
+  const early = drainsEveryPool ? autoReload(a, c.unit, ctx, trace, { drained: true }) : { writes: [], reloadedMicros: 0n };
   if (early.reloadedMicros > 0n) {
     work.add(early.writes);
     ({ totals, balanceLimit, cap } = limitsNow());

@@ -61,6 +61,14 @@ describe("auto reload", () => {
     expect(m.entries.filter((e) => e.reason === "add-on auto reload")).toHaveLength(1);
   });
 
+  it("does not reload ahead of a charge short because other holds reserve the balance: the add-on is not drained, nor below its level", () => {
+    const m = Machine.open({ allotmentMicros: 0n, negativeLimitMicros: 0n });
+    m.ok(m.grant(100n, { kind: "add_on", reload: { belowMicros: 20n, toMicros: 50n, cooldownMs: 0 } }));
+    expect(m.ok(m.authorize(90n)).allowed).toBe(true); // another hold reserves 90 of the 100
+    expect(m.ok(m.charge(40n))).toMatchObject({ chargedMicros: 10n, uncollectedMicros: 30n });
+    expect(m.entries.filter((e) => e.reason === "add-on auto reload")).toEqual([]); // 90 left in the pool: above its level
+  });
+
   it("does not reload ahead of a charge that a hard budget cuts short: the budget, not the balance, stops it", () => {
     const m = Machine.open({ allotmentMicros: 0n, negativeLimitMicros: 0n });
     m.ok(m.grant(30n, { kind: "add_on", reload: { belowMicros: 5n, toMicros: 50n, cooldownMs: 0 } }));
