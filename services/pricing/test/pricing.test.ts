@@ -65,7 +65,7 @@ describe("pricing over gRPC", () => {
       await new Promise((resolve) => setTimeout(resolve, 300));
       // The other publisher's version, in effect from now, commits first.
       await sql.query(
-        `insert into pricing.rate_table_versions (table_id, version, effective_from, published_by, rates) values ('turns', 2, now(), 'other', '[]'::jsonb)`,
+        `insert into pricing.rate_table_versions (table_id, version, effective_from, published_by, rates) values ('turns', 2, clock_timestamp(), 'other', '[]'::jsonb)`,
       );
       await sql.query(`commit`);
       expect(errorDetails(await dated)).toMatchObject({ code: 9, reason: "EFFECTIVE_FROM_BEFORE_VERSION_IN_EFFECT" });

@@ -26,7 +26,7 @@ describe("MeterStreams, opening a work", () => {
     const port = { authorize: async (call: unknown) => void authorized.push(call) } as unknown as MeterPort;
     const quiet = () => () => undefined;
     const feeds: MeterFeeds = {
-      onRoomExhausted: quiet, onBudgetExhausted: quiet, onOpened: quiet, onReconnect: quiet, listening: () => false,
+      onRoomExhausted: quiet, onBudgetExhausted: quiet, onOpened: quiet, onReconnect: quiet, listening: () => true,
       announceOpened: async () => {
         throw new Error("the listener is not connected");
       },
@@ -39,6 +39,21 @@ describe("MeterStreams, opening a work", () => {
     await expect(run).rejects.toMatchObject({ reason: "METER_ANNOUNCE_FAILED" });
     expect(authorized).toEqual([]);
     expect(call.sent).toEqual([]);
+    streams.stop();
+  });
+
+  it("refuses the open at once while the LISTEN connection is down, sending nothing", async () => {
+    let announced = 0;
+    const port = { authorize: async () => undefined } as unknown as MeterPort;
+    const quiet = () => () => undefined;
+    const feeds: MeterFeeds = {
+      onRoomExhausted: quiet, onBudgetExhausted: quiet, onOpened: quiet, onReconnect: quiet, listening: () => false,
+      announceOpened: async () => void announced++,
+    };
+    const streams = new MeterStreams(port, feeds, { get: async () => ({}), watch: quiet } as unknown as AccountWatch, { graceMs: 10, log: () => undefined });
+    const run = (streams as unknown as { run(call: unknown): Promise<void> }).run(openingCall());
+    await expect(run).rejects.toMatchObject({ reason: "METER_ANNOUNCE_FAILED" });
+    expect(announced).toBe(0);
     streams.stop();
   });
 });

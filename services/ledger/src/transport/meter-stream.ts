@@ -62,6 +62,8 @@ const stopResponse = (stop: MeterStop): ledgerV1.MeterResponse => ({
 });
 
 const workKey = (accountId: string, workId: string) => `${accountId}\n${workId}`;
+/** How long an open waits for its reopen to be announced to the other replicas. */
+const ANNOUNCE_TIMEOUT_MS = 2_000;
 /** setTimeout's longest delay; a later expiry is checked again when it fires. */
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -146,10 +148,7 @@ export class MeterStreams {
     // that parked it must hear so: when this one cannot tell them (its LISTEN connection is down), the open is refused, as
     // the parked hold would be released under this stream; the client reconnects, maybe to another replica.
     const streamId = randomUUID();
-    await this.feeds.announceOpened(accountId, open.workId, streamId).catch((error: unknown) => {
-      this.log(`could not announce ${open.workId}: ${String(error)}`);
-      throw new UnavailableError(`the ledger could not tell its replicas that ${open.workId} is reopened: reconnect and send the same open`, "METER_ANNOUNCE_FAILED");
-    });
+    await this.announce(accountId, open.workId, streamId);
     this.reopened(accountId, open.workId, streamId);
     const authorized = await this.port.authorize({
       accountId,
@@ -205,6 +204,27 @@ export class MeterStreams {
     if (unit && session.reserved === 0n) await checkRoom(unit);
     if (unit) await checkBudgets(unit);
     return { session, streamId, attribution, context };
+  }
+
+  /**
+   * Tells every replica the work is reopened, or refuses the open UNAVAILABLE: at once while the LISTEN connection is
+   * down, and after ANNOUNCE_TIMEOUT_MS when it does not answer (a connection gone without a word would hold every open).
+   */
+  private async announce(accountId: string, workId: string, streamId: string): Promise<void> {
+    const refused = (why: string) => {
+      this.log(`could not announce ${workId}: ${why}`);
+      return new UnavailableError(`the ledger could not tell its replicas that ${workId} is reopened: reconnect and send the same open`, "METER_ANNOUNCE_FAILED");
+    };
+    if (!this.feeds.listening()) throw refused("the LISTEN connection is down");
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(refused(`no answer within ${ANNOUNCE_TIMEOUT_MS} ms`)), ANNOUNCE_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([this.feeds.announceOpened(accountId, workId, streamId).catch((error: unknown) => Promise.reject(refused(String(error)))), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private expiryTimer(session: MeterSession, push: (stop: MeterStop | undefined) => void): () => void {

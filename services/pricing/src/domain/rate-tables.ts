@@ -113,11 +113,11 @@ export class RateTables {
       seen.set(key, index);
       pricesInRange(rate, `rates[${index}]`);
     });
-    const now = this.now();
-    const effectiveFrom = command.effectiveFrom ?? now;
-    // Checked on the versions as they are once this publication has its turn: one committed meanwhile counts.
+    const effectiveFrom = command.effectiveFrom ?? this.now();
+    // Checked on the versions as they are once this publication has its turn, and at that time: one committed meanwhile
+    // (in effect from when it was published) counts.
     const notBeforeInEffect = (versions: RateTableVersion[]) => {
-      const inEffect = command.effectiveFrom ? versionInEffect(versions.map(toRateTable), now) : undefined;
+      const inEffect = command.effectiveFrom ? versionInEffect(versions.map(toRateTable), this.now()) : undefined;
       if (inEffect && effectiveFrom < inEffect.effectiveFrom) {
         throw new FailedPreconditionError(
           `effective_from: ${effectiveFrom.toISOString()} is before ${command.tableId} version ${inEffect.version}, in effect since ${inEffect.effectiveFrom.toISOString()}; a new version takes effect from then or later (leave effective_from out to take effect now)`,
