@@ -20,21 +20,27 @@ function openingCall(): BidiCall<ledgerV1.MeterRequest, ledgerV1.MeterResponse> 
   };
 }
 
+/** MeterStreams over quiet fakes but for the announce (`listening`, `announceOpened`); `run` drives one opening call. */
+function streamsWith(feeds: Pick<MeterFeeds, "listening" | "announceOpened">, authorized: unknown[]) {
+  const quiet = () => () => undefined;
+  const port = { authorize: async (call: unknown) => void authorized.push(call) } as unknown as MeterPort;
+  const all: MeterFeeds = { onRoomExhausted: quiet, onBudgetExhausted: quiet, onOpened: quiet, onReconnect: quiet, ...feeds };
+  const streams = new MeterStreams(port, all, { get: async () => ({}), watch: quiet } as unknown as AccountWatch, { graceMs: 10, log: () => undefined });
+  const run = (call: ReturnType<typeof openingCall>) => (streams as unknown as { run(call: unknown): Promise<void> }).run(call);
+  return { streams, run };
+}
+
 describe("MeterStreams, opening a work", () => {
   it("refuses the open UNAVAILABLE, authorizing nothing, when the other replicas cannot be told it is reopened (a parked hold would be released under it)", async () => {
     const authorized: unknown[] = [];
-    const port = { authorize: async (call: unknown) => void authorized.push(call) } as unknown as MeterPort;
-    const quiet = () => () => undefined;
-    const feeds: MeterFeeds = {
-      onRoomExhausted: quiet, onBudgetExhausted: quiet, onOpened: quiet, onReconnect: quiet, listening: () => true,
+    const { streams, run: open } = streamsWith({
+      listening: () => true,
       announceOpened: async () => {
         throw new Error("the listener is not connected");
       },
-    };
-    const accounts = { get: async () => ({}), watch: quiet } as unknown as AccountWatch;
-    const streams = new MeterStreams(port, feeds, accounts, { graceMs: 10, log: () => undefined });
+    }, authorized);
     const call = openingCall();
-    const run = (streams as unknown as { run(call: unknown): Promise<void> }).run(call);
+    const run = open(call);
     await expect(run).rejects.toBeInstanceOf(UnavailableError);
     await expect(run).rejects.toMatchObject({ reason: "METER_ANNOUNCE_FAILED" });
     expect(authorized).toEqual([]);
@@ -44,16 +50,11 @@ describe("MeterStreams, opening a work", () => {
 
   it("refuses the open at once while the LISTEN connection is down, sending nothing", async () => {
     let announced = 0;
-    const port = { authorize: async () => undefined } as unknown as MeterPort;
-    const quiet = () => () => undefined;
-    const feeds: MeterFeeds = {
-      onRoomExhausted: quiet, onBudgetExhausted: quiet, onOpened: quiet, onReconnect: quiet, listening: () => false,
-      announceOpened: async () => void announced++,
-    };
-    const streams = new MeterStreams(port, feeds, { get: async () => ({}), watch: quiet } as unknown as AccountWatch, { graceMs: 10, log: () => undefined });
-    const run = (streams as unknown as { run(call: unknown): Promise<void> }).run(openingCall());
-    await expect(run).rejects.toMatchObject({ reason: "METER_ANNOUNCE_FAILED" });
+    const authorized: unknown[] = [];
+    const { streams, run } = streamsWith({ listening: () => false, announceOpened: async () => void announced++ }, authorized);
+    await expect(run(openingCall())).rejects.toMatchObject({ reason: "METER_ANNOUNCE_FAILED" });
     expect(announced).toBe(0);
+    expect(authorized).toEqual([]);
     streams.stop();
   });
 });
