@@ -12,6 +12,30 @@ export const HEARTBEAT_MS = 5_000;
 export const SILENT_STREAM_MS = 6 * HEARTBEAT_MS;
 
 /**
+ * Calls `onSilent` once a followed stream has sent nothing for `silenceMs`:
+ * `heard()` on each message puts the moment off, `stop()` ends the watch.
+ */
+export class SilenceWatchdog {
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly silenceMs: number,
+    private readonly onSilent: () => void,
+  ) {}
+
+  heard(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(this.onSilent, this.silenceMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
+
+/**
  * Makes the writers of one log take turns from here until they commit: call
  * it in the writing transaction before its row takes its cursor (a sequence's
  * next value). A follower reads the rows past its cursor; without turns, a row

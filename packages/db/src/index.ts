@@ -60,7 +60,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<MikroORM> 
 }
 
 export { sql } from "./sql.js";
-export { HEARTBEAT_MS, LogFollower, SILENT_STREAM_MS, takeLogTurn } from "./follow.js";
+export { HEARTBEAT_MS, LogFollower, SILENT_STREAM_MS, SilenceWatchdog, takeLogTurn } from "./follow.js";
 export { NotificationListener, type ListenerOptions } from "./listen.js";
 
 /** The `pg` pool behind the ORM (for pool-use metrics). */

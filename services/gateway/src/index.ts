@@ -18,7 +18,7 @@ import { loginAttemptStore } from "./data/login-attempts.js";
 import { migrations } from "./data/migrations/index.js";
 import { isRole, UserDirectory, type User } from "./domain/access.js";
 import { dropIncomingTraceContext, methodsByPath, notFound, readJsonBody, timesGiven } from "./transport/framework.js";
-import { clientErrorAnswer, toHttpError } from "./transport/http-errors.js";
+import { clientErrorAnswer, sendHttpError, tooManyRequests, toHttpError } from "./transport/http-errors.js";
 import { CONSOLE_TOKEN, DEFAULT_LOGIN_LIMITS, registerLogin, type LoginLimits } from "./transport/login.js";
 import { registerReceiptRoutes } from "./transport/receipt-routes.js";
 import { checkRoute, registerRoutes } from "./transport/routes.js";
@@ -270,12 +270,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       const taken = refusals.take(request.ip);
       if (!taken.allowed) {
         const seconds = Math.ceil(taken.retryAfterMs / 1000);
-        return reply.status(429).header("retry-after", String(seconds))
-          .send({ error: { status: 429, code: "RESOURCE_EXHAUSTED", reason: "RATE_LIMITED", message: `too many refused requests from this address; retry after ${seconds} s` } });
+        return sendHttpError(reply, tooManyRequests(seconds, "RATE_LIMITED", `too many refused requests from this address; retry after ${seconds} s`));
       }
       await recordRefusal(calls, request, http.status);
     }
-    return reply.status(http.status).headers(http.headers ?? {}).send(http.body);
+    return sendHttpError(reply, http);
   });
 
   // An unknown path, or a method its path does not take, answers in the same error shape as every other refusal.

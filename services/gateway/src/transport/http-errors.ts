@@ -1,6 +1,7 @@
 import { status } from "@grpc/grpc-js";
 import { DomainError, InvalidArgumentError } from "@tollgate/errors";
 import { errorDetails, type ErrorDetails } from "@tollgate/grpc-kit";
+import type { FastifyReply } from "fastify";
 
 const HTTP_BY_GRPC: Partial<Record<status, number>> = {
   [status.INVALID_ARGUMENT]: 400,
@@ -38,6 +39,18 @@ export interface HttpError {
 /** A service's rate limiter refused the call (RESOURCE_EXHAUSTED, reason RATE_LIMITED or a RetryInfo): worth retrying after the delay. */
 const rateLimited = (details: ErrorDetails) =>
   details.code === status.RESOURCE_EXHAUSTED && (details.reason === "RATE_LIMITED" || details.retryDelayMs !== undefined);
+
+/** Answers with an error, its headers (`retry-after`) and its body. */
+export const sendHttpError = (reply: FastifyReply, http: HttpError): FastifyReply => reply.status(http.status).headers(http.headers ?? {}).send(http.body);
+
+/** A limit of the gateway's own was reached: 429, to be retried after `seconds` (its `Retry-After`). */
+export function tooManyRequests(seconds: number, reason: string, message: string): HttpError {
+  return {
+    status: 429,
+    headers: { "retry-after": String(seconds) },
+    body: { error: { status: 429, code: "RESOURCE_EXHAUSTED", reason, message } },
+  };
+}
 
 /**
  * What the console is told when a call failed on the way rather than in a

@@ -4,6 +4,7 @@ import { SignJWT } from "jose";
 import { InvalidArgumentError, UnauthenticatedError, UnavailableError } from "@tollgate/errors";
 import { log } from "@tollgate/telemetry";
 import type { UserDirectory } from "../domain/access.js";
+import { sendHttpError, tooManyRequests } from "./http-errors.js";
 
 /** Sign-in attempts allowed per user name and per client address within one window. */
 export interface LoginLimits {
@@ -63,10 +64,7 @@ export function registerLogin(app: FastifyInstance, users: UserDirectory, key: U
         throw new UnavailableError("sign-in is unavailable for a moment: try again shortly", "LOGIN_UNAVAILABLE");
       });
       if (!limit.isAllowed && limit.isExceeded) {
-        return reply
-          .code(429)
-          .header("retry-after", String(limit.ttlInSeconds))
-          .send({ error: { status: 429, code: "RESOURCE_EXHAUSTED", reason: "LOGIN_RATE_LIMITED", message: `too many sign-in attempts; try again in ${limit.ttlInSeconds} s` } });
+        return sendHttpError(reply, tooManyRequests(limit.ttlInSeconds, "LOGIN_RATE_LIMITED", `too many sign-in attempts; try again in ${limit.ttlInSeconds} s`));
       }
     }
     const user = users.verify(username, password);

@@ -1,5 +1,5 @@
 import type { ClientReadableStream } from "@grpc/grpc-js";
-import { SILENT_STREAM_MS } from "@tollgate/db";
+import { SILENT_STREAM_MS, SilenceWatchdog } from "@tollgate/db";
 
 /**
  * Keeps a server stream open: on error or end it reconnects after a backoff
@@ -11,7 +11,7 @@ export class StreamFollower<M> {
   private stream: ClientReadableStream<M> | undefined;
   private stopped = false;
   private backoffMs = 100;
-  private watchdog: NodeJS.Timeout | undefined;
+  private watchdog: SilenceWatchdog | undefined;
 
   constructor(
     private readonly open: () => ClientReadableStream<M>,
@@ -24,26 +24,23 @@ export class StreamFollower<M> {
     if (this.stream || this.stopped) return;
     const stream = this.open();
     this.stream = stream;
-    const heard = () => {
-      clearTimeout(this.watchdog);
-      this.watchdog = setTimeout(() => {
-        if (this.stream !== stream) return;
-        this.log(`no message for ${this.silenceMs} ms; reconnecting`);
-        stream.cancel();
-      }, this.silenceMs);
-      this.watchdog.unref();
-    };
-    heard();
+    const watchdog = new SilenceWatchdog(this.silenceMs, () => {
+      if (this.stream !== stream) return;
+      this.log(`no message for ${this.silenceMs} ms; reconnecting`);
+      stream.cancel();
+    });
+    this.watchdog = watchdog;
+    watchdog.heard();
     stream.on("data", (message: M) => {
       // A message still buffered on a stream already given up: the stream that replaced it resumes from what was applied.
       if (this.stream !== stream) return;
-      heard();
+      watchdog.heard();
       this.backoffMs = 100;
       this.onMessage(message);
     });
     const reconnect = () => {
       if (this.stream !== stream) return;
-      clearTimeout(this.watchdog);
+      watchdog.stop();
       this.stream = undefined;
       if (this.stopped) return;
       const delay = this.backoffMs;
@@ -59,7 +56,7 @@ export class StreamFollower<M> {
 
   stop(): void {
     this.stopped = true;
-    clearTimeout(this.watchdog);
+    this.watchdog?.stop();
     this.stream?.cancel();
     this.stream = undefined;
   }

@@ -1,4 +1,4 @@
-import { SILENT_STREAM_MS } from "@tollgate/db";
+import { SILENT_STREAM_MS, SilenceWatchdog } from "@tollgate/db";
 import { call } from "@tollgate/grpc-kit";
 import { ledgerV1 } from "@tollgate/proto";
 import { log, withRemoteParent } from "@tollgate/telemetry";
@@ -155,7 +155,7 @@ export class LedgerConsumer {
   private chain = Promise.resolve();
   /** The event whose handling is failing: since when, and how many tries. */
   private failing: { sequence: bigint; sinceMs: number; attempts: number } | undefined;
-  private watchdog: NodeJS.Timeout | undefined;
+  private watchdog: SilenceWatchdog | undefined;
   readonly consumer: string;
   private readonly acknowledgeMs: number;
   private readonly skipFailingAfterMs: number;
@@ -211,24 +211,21 @@ export class LedgerConsumer {
     const stream = this.client.streamEvents({ afterSequence: after.toString() });
     this.stream = stream;
     let failed = false;
+    // Armed by the first heartbeat: a ledger of an earlier version sends none, and its quiet stream is left open.
     let heartbeats = false;
-    const heard = () => {
-      clearTimeout(this.watchdog);
-      if (!heartbeats) return;
-      this.watchdog = setTimeout(() => {
-        if (this.stream !== stream) return;
-        log().warn({ silenceMs: this.silenceMs }, "ledger event stream silent; reconnecting");
-        stream.cancel();
-      }, this.silenceMs);
-      this.watchdog.unref();
-    };
+    const watchdog = new SilenceWatchdog(this.silenceMs, () => {
+      if (this.stream !== stream) return;
+      log().warn({ silenceMs: this.silenceMs }, "ledger event stream silent; reconnecting");
+      stream.cancel();
+    });
+    this.watchdog = watchdog;
     stream.on("data", (message: ledgerV1.StreamEventsResponse) => {
       if (this.stream !== stream) return; // still buffered on a stream given up: the next one re-reads from the stored offset
       const latest = BigInt(message.latestSequence);
       if (latest > this.received) this.received = latest;
       const event = message.event;
       if (!event) heartbeats = true;
-      heard();
+      if (heartbeats) watchdog.heard();
       if (!event) return;
       if (BigInt(event.sequence) > this.received) this.received = BigInt(event.sequence);
       // After stop, or after an event of this stream failed, what is still queued is left to the next start, which
@@ -241,7 +238,7 @@ export class LedgerConsumer {
     });
     const restart = () => {
       if (this.stream !== stream) return;
-      clearTimeout(this.watchdog);
+      watchdog.stop();
       this.stream = undefined;
       void this.chain.finally(() => this.retry());
     };
@@ -303,7 +300,7 @@ export class LedgerConsumer {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.acknowledger) clearInterval(this.acknowledger);
-    clearTimeout(this.watchdog);
+    this.watchdog?.stop();
     this.stream?.cancel();
     this.stream = undefined;
     await this.chain;
