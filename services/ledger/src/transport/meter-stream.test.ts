@@ -6,9 +6,9 @@ import type { MeterPort } from "../domain/meter-port.js";
 import { MeterStreams, type AccountWatch, type MeterFeeds } from "./meter-stream.js";
 
 /** A Meter call that sends one open and records what the server sends back. */
-function openingCall(): BidiCall<ledgerV1.MeterRequest, ledgerV1.MeterResponse> & { sent: ledgerV1.MeterResponse[] } {
+function openingCall(fields: Partial<ledgerV1.MeterOpen> = {}): BidiCall<ledgerV1.MeterRequest, ledgerV1.MeterResponse> & { sent: ledgerV1.MeterResponse[] } {
   const sent: ledgerV1.MeterResponse[] = [];
-  const open = ledgerV1.MeterOpen.fromPartial({ accountId: "acct", workId: "work-1", estimate: { kind: { $case: "modelReply", modelReply: { model: "gpt-4o", replies: "1" } } }, ttlMs: "60000" });
+  const open = ledgerV1.MeterOpen.fromPartial({ accountId: "acct", workId: "work-1", estimate: { kind: { $case: "modelReply", modelReply: { model: "gpt-4o", replies: "1" } } }, ttlMs: "60000", ...fields });
   return {
     sent,
     messages: (async function* () {
@@ -53,6 +53,17 @@ describe("MeterStreams, opening a work", () => {
     const authorized: unknown[] = [];
     const { streams, run } = streamsWith({ listening: () => false, announceOpened: async () => void announced++ }, authorized);
     await expect(run(openingCall())).rejects.toMatchObject({ reason: "METER_ANNOUNCE_FAILED" });
+    expect(announced).toBe(0);
+    expect(authorized).toEqual([]);
+    streams.stop();
+  });
+
+  it("refuses an open with a bad field before announcing it, so a broken stream's parked hold of the work is still released after its grace period", async () => {
+    let announced = 0;
+    const authorized: unknown[] = [];
+    const { streams, run } = streamsWith({ listening: () => true, announceOpened: async () => void announced++ }, authorized);
+    await expect(run(openingCall({ ttlMs: "soon" }))).rejects.toMatchObject({ field: "open.ttl_ms" });
+    await expect(run(openingCall({ estimate: { kind: undefined } }))).rejects.toMatchObject({ field: expect.stringMatching(/^open\.estimate/) });
     expect(announced).toBe(0);
     expect(authorized).toEqual([]);
     streams.stop();

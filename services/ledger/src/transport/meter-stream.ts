@@ -144,13 +144,8 @@ export class MeterStreams {
     const accountId = open.accountId;
     const attribution = attributionFromProto(open.attribution);
     const context = runContextFromProto(open.context);
-    // The work is held by this stream from now on: no replica releases it after a broken stream's grace period. A replica
-    // that parked it must hear so: when this one cannot tell them (its LISTEN connection is down), the open is refused, as
-    // the parked hold would be released under this stream; the client reconnects, maybe to another replica.
-    const streamId = randomUUID();
-    await this.announce(accountId, open.workId, streamId);
-    this.reopened(accountId, open.workId, streamId);
-    const authorized = await this.port.authorize({
+    // Read before the announce: an open refused for its own fields must not keep a broken stream's hold to its ttl.
+    const request = {
       accountId,
       estimate: usageFromProto(open.estimate, "open.estimate"),
       attribution,
@@ -158,7 +153,14 @@ export class MeterStreams {
       ttlMs: Number(int64(open.ttlMs, "open.ttl_ms")),
       context,
       workKind: workKindFromProto(open.workKind),
-    });
+    };
+    // The work is held by this stream from now on: no replica releases it after a broken stream's grace period. A replica
+    // that parked it must hear so: when this one cannot tell them (its LISTEN connection is down), the open is refused, as
+    // the parked hold would be released under this stream; the client reconnects, maybe to another replica.
+    const streamId = randomUUID();
+    await this.announce(accountId, open.workId, streamId);
+    this.reopened(accountId, open.workId, streamId);
+    const authorized = await this.port.authorize(request);
     const answer = {
       allowed: authorized.allowed,
       reason: denialToProto(authorized.reason),
