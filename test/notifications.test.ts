@@ -339,7 +339,7 @@ describe("threshold alerts", () => {
     await hook.stop();
   });
 
-  it("takes the 'used all of your credits' banner down when a top-up gives room again, and puts it up at the next crossing", async () => {
+  it("takes the 'used all of your credits' banner down when a top-up gives room again, and puts it up and tells the admins again at the next crossing", async () => {
     const hook = await startWebhookReceiver(SECRET);
     await account("topped", hook.url);
     const { ledger, notifications } = platform.clients;
@@ -353,6 +353,10 @@ describe("threshold alerts", () => {
     await eventually(async () => (JSON.stringify(await shown()) === JSON.stringify(["usage_20", "usage_50"]) ? true : undefined), 8_000, "the banners of the top-up");
     await spend("topped", "topped-2", 20); // 200 of 200
     await eventually(async () => ((await shown()).includes("usage_100") ? true : undefined), 8_000, "the 100 % banner again");
+    // Each crossing is told: the 70–100 % webhooks and the 70–90 % emails come again (they were dropped as repeats of the first).
+    const mails90 = () => smtp.messages.filter((m) => JSON.stringify(m.to).includes("admin@topped.example") && m.subject === "You have used 90% of your credits");
+    await eventually(async () => (thresholds(hook).filter((t) => t === 100).length === 2 && mails90().length === 2 ? true : undefined), 8_000, "the 100 % webhook and the 90 % email again");
+    expect(thresholds(hook)).toEqual([100, 100, 20, 50, 70, 70, 80, 80, 90, 90]);
     await hook.stop();
   });
 

@@ -145,7 +145,7 @@ describe("banners across cycles", () => {
   it("takes down what a crossing put up when usage falls back below its threshold, and puts it up again at the next crossing", async () => {
     const shown = shownFor("topped-up");
     const cycle = "2026-11-01T00:00:00.000Z";
-    const crossed = (thresholdPercent: number) => ({ kind: "threshold_crossed" as const, accountId: "topped-up", unit: "credits" as const, thresholdPercent, percentUsed: thresholdPercent, cycle });
+    const crossed = (thresholdPercent: number) => ({ kind: "threshold_crossed" as const, accountId: "topped-up", sequence: 0n, unit: "credits" as const, thresholdPercent, percentUsed: thresholdPercent, cycle });
     await decided(200n, crossed(50));
     await decided(201n, crossed(100));
     expect(await shown()).toEqual(["referral_prompt", "usage_100", "usage_50"]);
@@ -164,7 +164,7 @@ describe("banners across cycles", () => {
   it("applies no banner change of an event older than the one that last changed the banner (a second replica handling it late)", async () => {
     const shown = shownFor("two-replicas");
     const cycle = "2026-11-01T00:00:00.000Z";
-    const crossed = { kind: "threshold_crossed" as const, accountId: "two-replicas", unit: "credits" as const, thresholdPercent: 100, percentUsed: 100, cycle };
+    const crossed = { kind: "threshold_crossed" as const, accountId: "two-replicas", sequence: 300n, unit: "credits" as const, thresholdPercent: 100, percentUsed: 100, cycle };
     const receded = { kind: "usage_receded" as const, accountId: "two-replicas", unit: "credits" as const, thresholdPercents: [100], percentUsed: 60, cycle };
     // One replica handles the crossing and the top-up after it.
     await decided(300n, crossed);
@@ -180,7 +180,7 @@ describe("banners across cycles", () => {
   });
 
   it("takes down the previous cycle's banners when a new cycle starts, the fixed 100 % one too, and keeps a budget's and 'free credits expired'", async () => {
-    const crossed = (cycle: string, thresholdPercent: number) => ({ kind: "threshold_crossed" as const, accountId: "cycler", unit: "credits" as const, thresholdPercent, percentUsed: thresholdPercent, cycle });
+    const crossed = (cycle: string, thresholdPercent: number) => ({ kind: "threshold_crossed" as const, accountId: "cycler", sequence: 0n, unit: "credits" as const, thresholdPercent, percentUsed: thresholdPercent, cycle });
     const november = "2026-11-01T00:00:00.000Z";
     const december = "2026-12-01T00:00:00.000Z";
     await decided(100n, crossed(november, 50)); // a dismissible banner and the referral prompt

@@ -22,6 +22,7 @@ export function factsOf(event: ledgerV1.LedgerEvent): LedgerEventFacts | undefin
       return {
         kind: "threshold_crossed",
         accountId: event.accountId,
+        sequence: BigInt(event.sequence),
         unit: unitOf(crossed.unit),
         thresholdPercent: crossed.thresholdPercent,
         percentUsed: crossed.percentUsed,

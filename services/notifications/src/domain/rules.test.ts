@@ -63,7 +63,7 @@ describe("notification rules", () => {
   });
 
   it("fixes the 100 % banner, emails only at the email thresholds, and honours per-rule channels", () => {
-    const crossing = (t: number) => ({ kind: "threshold_crossed" as const, accountId: "acme", unit: "credits" as const, thresholdPercent: t, percentUsed: t, cycle: "2026-11-01" });
+    const crossing = (t: number) => ({ kind: "threshold_crossed" as const, accountId: "acme", sequence: 7n, unit: "credits" as const, thresholdPercent: t, percentUsed: t, cycle: "2026-11-01" });
     expect(decide(crossing(100), DEFAULT_RULES, recipients).banners[0]?.kind).toBe("fixed");
     expect(decide(crossing(20), DEFAULT_RULES, recipients).deliveries.map((d) => d.channel)).toEqual(["webhook"]);
     const webhookOnly = { ...recipients, channelsByRule: { usage_50: ["webhook"] } };

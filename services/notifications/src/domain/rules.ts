@@ -8,7 +8,7 @@ import { deploymentAlert, stoppedAlert } from "./work-alerts.js";
 export type { Unit };
 
 export type LedgerEventFacts =
-  | { kind: "threshold_crossed"; accountId: string; unit: Unit; thresholdPercent: number; percentUsed: number; cycle: string }
+  | { kind: "threshold_crossed"; accountId: string; sequence: bigint; unit: Unit; thresholdPercent: number; percentUsed: number; cycle: string }
   | { kind: "pool_expired"; accountId: string; poolId: string; poolKind: string; unit: Unit; expiredMicros: bigint }
   | { kind: "work_stopped"; accountId: string; sequence: bigint; runId: string; deploymentId: string; message: string; workKind?: string }
   | { kind: "deployment_changed"; accountId: string; sequence: bigint; deploymentId: string; state: string; endpoint: string; replicas: number; workKind?: string }
@@ -299,7 +299,8 @@ export function decide(event: LedgerEventFacts, rules: PlanRules, recipients: Re
   const channels: ("email" | "webhook")[] = [];
   if (rules.emailPercents.includes(t)) channels.push("email");
   if (rules.emailPercents.includes(t) || rules.bannerPercents.includes(t)) channels.push("webhook");
-  deliveries.push(...deliveriesFor({ accountId, rule: `usage_${t}`, key: `${scope}:usage_${t}`, type: "usage.threshold_crossed", subject, text, data }, recipients, channels));
+  // Each crossing is told (usage that fell back below a threshold crosses it again); the event's sequence keys it.
+  deliveries.push(...deliveriesFor({ accountId, rule: `usage_${t}`, key: `${scope}:usage_${t}:${event.sequence}`, type: "usage.threshold_crossed", subject, text, data }, recipients, channels));
   return { banners, deliveries };
 }
 
