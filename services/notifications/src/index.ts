@@ -24,7 +24,7 @@ export interface NotificationsServiceOptions {
   poolMax?: number;
   ledgerAddress: string;
   entitlementsAddress: string;
-  /** e.g. smtp://127.0.0.1:2525; without it emails stay pending with an error. */
+  /** e.g. smtp://127.0.0.1:2525; without it emails stay pending, for a replica that has one. */
   smtpUrl?: string;
   emailFrom?: string;
   /** Who may call this service. */

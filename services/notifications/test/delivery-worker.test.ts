@@ -20,12 +20,13 @@ let store: PostgresNotificationsStore;
 let scope: ReturnType<typeof mikroOrmScope>;
 const servers: Server[] = [];
 
-/** A receiver on loopback: `trickle` answers a byte every 50 ms and never ends, else 204 at once. */
-async function receiver(trickle: boolean): Promise<{ url: string; requests: () => number }> {
+/** A receiver on loopback: `trickle` answers a byte every 50 ms and never ends, `fail` 500 at once, else 204 at once. */
+async function receiver(trickle: boolean, fail = false): Promise<{ url: string; requests: () => number }> {
   let requests = 0;
   const server = createServer((request, response) => {
     requests++;
     request.resume();
+    if (fail) return void response.writeHead(500).end();
     if (!trickle) return void response.writeHead(204).end();
     response.writeHead(200);
     const drip = setInterval(() => response.write("."), 50);
@@ -104,10 +105,84 @@ describe("the delivery worker", () => {
   });
 });
 
+describe("the delivery worker's claims", () => {
+  const worker = (email: EmailChannel | undefined, options: Partial<ConstructorParameters<typeof DeliveryWorker>[4]> = {}) =>
+    new DeliveryWorker(
+      store,
+      scope,
+      { ...(email ? { email } : {}), webhook: new WebhookChannel({ allowedNetworks: ["127.0.0.0/8"], timeoutMs: DEADLINE_MS }) },
+      async () => SECRET,
+      { pollMs: 50, leaseMs: 30_000, retryBaseMs: 60_000, maxAttempts: 5, ...options },
+    );
+
+  it("keeps a send slower than its lease claimed, so a second replica does not send it again", async () => {
+    const sent: string[] = [];
+    // Each email takes three leases to send, as over an SMTP server that answers every command slowly.
+    const slowEmail = { send: async (message: EmailMessage) => void (await new Promise((resolve) => setTimeout(resolve, 900)), sent.push(message.to)) } as unknown as EmailChannel;
+    const replicas = [worker(slowEmail, { leaseMs: 300 }), worker(slowEmail, { leaseMs: 300 })];
+    try {
+      await record(60n, [draft("email", "slow@acme.example", "usage_80")]);
+      for (const replica of replicas) replica.start();
+      await eventually(async () => ((await row("slow@acme.example")).status === "delivered" ? true : undefined), 5_000, "the slow email delivered");
+      await new Promise((resolve) => setTimeout(resolve, 1_000)); // time for a second send, were the row claimed again
+      expect(sent).toEqual(["slow@acme.example"]);
+      expect((await row("slow@acme.example")).attempts).toBe(1);
+    } finally {
+      await Promise.all(replicas.map((replica) => replica.stop()));
+    }
+  });
+
+  it("leaves emails pending on a replica without an SMTP server, for one that has one, and sends its webhooks", async () => {
+    const hook = await receiver(false);
+    await record(61n, [draft("email", "later@acme.example", "usage_90"), draft("webhook", hook.url, "usage_90")]);
+    const withoutSmtp = worker(undefined, { retryBaseMs: 10, maxAttempts: 2 });
+    withoutSmtp.start();
+    try {
+      await eventually(async () => ((await row(hook.url)).status === "delivered" ? true : undefined), 3_000, "the webhook");
+      await new Promise((resolve) => setTimeout(resolve, 300)); // many polls: the email would have used up its 2 attempts
+      expect(await row("later@acme.example")).toMatchObject({ status: "pending", attempts: 0, lastError: "" });
+    } finally {
+      await withoutSmtp.stop();
+    }
+    const emailed: string[] = [];
+    const withSmtp = worker({ send: async (message: EmailMessage) => void emailed.push(message.to) } as unknown as EmailChannel);
+    withSmtp.start();
+    try {
+      await eventually(async () => ((await row("later@acme.example")).status === "delivered" ? true : undefined), 3_000, "the email, sent by a replica with SMTP");
+      expect(emailed).toEqual(["later@acme.example"]);
+    } finally {
+      await withSmtp.stop();
+    }
+  });
+
+  it("gives a resent dead letter its retries afresh, and keeps counting its attempts", async () => {
+    const failing = await receiver(false, true);
+    const replica = worker(undefined, { retryBaseMs: 10, maxAttempts: 3 });
+    replica.start();
+    try {
+      await record(62n, [draft("webhook", failing.url, "usage_100")]);
+      const dead = async () => {
+        const stored = await row(failing.url);
+        return stored.status === "dead_letter" ? stored : undefined;
+      };
+      expect((await eventually(dead, 3_000, "the dead letter")).attempts).toBe(3);
+      const { notificationId } = await row(failing.url);
+      await scope(() => store.resend(notificationId));
+      replica.wake();
+      // Three more tries with backoff, not one.
+      await eventually(async () => ((await row(failing.url)).attempts === 6 ? true : undefined), 3_000, "three more attempts");
+      expect((await eventually(dead, 3_000, "the dead letter again")).attempts).toBe(6);
+      expect(failing.requests()).toBe(6);
+    } finally {
+      await replica.stop();
+    }
+  });
+});
+
 describe("a delivery's claim", () => {
   it("records only the outcome of the claim that holds the row: a send that outlived its lease changes nothing", async () => {
     await record(50n, [draft("webhook", "https://hooks.acme.example/leased", "usage_90")]);
-    const claim = async () => (await scope(() => store.claimDue(100, 1))).find((d) => d.recipient === "https://hooks.acme.example/leased")!;
+    const claim = async () => (await scope(() => store.claimDue(100, 1, ["webhook"]))).find((d) => d.recipient === "https://hooks.acme.example/leased")!;
     const first = await claim();
     await new Promise((resolve) => setTimeout(resolve, 20)); // the 1 ms lease runs out
     const second = await claim();

@@ -41,6 +41,14 @@ export class DeliveryWorker {
     private readonly observe: (channel: string, outcome: DeliveryOutcome) => void = () => {},
   ) {}
 
+  /**
+   * The channels this replica can send on. Without an SMTP server, emails are left pending for a replica that has one
+   * (or this one restarted with SMTP_URL): claimed here they would fail every attempt and end as dead letters.
+   */
+  private get sendable(): readonly string[] {
+    return this.channels.email ? ["email", "webhook"] : ["webhook"];
+  }
+
   start(): void {
     this.schedule(0);
   }
@@ -80,7 +88,7 @@ export class DeliveryWorker {
       for (;;) {
         const room = SENDS_AT_ONCE - sending.size;
         this.woken = false;
-        const due = room > 0 && !this.stopped ? await this.scope(() => this.store.claimDue(room, this.options.leaseMs)) : [];
+        const due = room > 0 && !this.stopped ? await this.scope(() => this.store.claimDue(room, this.options.leaseMs, this.sendable)) : [];
         for (const delivery of due) {
           const send: Promise<void> = this.deliver(delivery)
             // Its outcome could not be recorded: the lease expires and the row is sent again.
@@ -113,12 +121,13 @@ export class DeliveryWorker {
       let outcome: DeliveryOutcome;
       let recorded: boolean;
       try {
-        await this.send(delivery);
+        await this.whileLeased(delivery, () => this.send(delivery));
         recorded = await this.scope(() => this.store.markDelivered(delivery.notificationId, delivery.attempts));
         outcome = "delivered";
       } catch (error) {
         const message = (error as Error).message || String(error);
-        const next = nextAttempt(delivery.attempts, this.options.retryBaseMs, this.options.maxAttempts);
+        // A resent delivery's retries count from its resend.
+        const next = nextAttempt(delivery.attempts - delivery.attemptsBeforeResend, this.options.retryBaseMs, this.options.maxAttempts);
         recorded = await this.scope(() => this.store.markFailed(delivery.notificationId, delivery.attempts, message, next.deadLetter ? null : new Date(Date.now() + next.delayMs)));
         span.setAttribute("tollgate.dead_letter", next.deadLetter);
         span.setAttribute("tollgate.delivery.error", message);
@@ -134,10 +143,29 @@ export class DeliveryWorker {
     });
   }
 
+  /**
+   * Runs a send while keeping its claim: the lease is renewed every third of it, so a send slower than the lease (an
+   * SMTP server that answers each command just inside its timeout) is not claimed and sent again by another replica.
+   * A replica that dies mid-send renews nothing, and its row is claimed again when the lease runs out.
+   */
+  private async whileLeased(delivery: Delivery, send: () => Promise<void>): Promise<void> {
+    const renew = setInterval(() => {
+      this.scope(() => this.store.extendLease(delivery.notificationId, delivery.attempts, this.options.leaseMs)).catch((error: unknown) =>
+        log().warn({ err: error, notification_id: delivery.notificationId }, "renewing a delivery's lease failed"),
+      );
+    }, this.options.leaseMs / 3);
+    renew.unref();
+    try {
+      await send();
+    } finally {
+      clearInterval(renew);
+    }
+  }
+
   private async send(delivery: Delivery): Promise<void> {
     const payload = delivery.payload as { type: string; subject: string; text: string; data: Record<string, unknown> };
     if (delivery.channel === "email") {
-      if (!this.channels.email) throw new Error("no SMTP server configured (SMTP_URL)");
+      if (!this.channels.email) throw new Error("no SMTP server configured (SMTP_URL)"); // not claimed without one (sendable)
       await this.channels.email.send({ to: delivery.recipient, subject: payload.subject, text: payload.text, notificationId: delivery.notificationId });
       return;
     }

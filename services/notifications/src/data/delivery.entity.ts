@@ -14,6 +14,8 @@ export const DeliverySchema = defineEntity({
     payload: p.json<Record<string, unknown>>(),
     status: p.string(),
     attempts: p.integer(),
+    /** The attempts made before the last resend: its retries count from there. */
+    attemptsBeforeResend: p.integer().fieldName("attempts_before_resend"),
     lastError: p.text().fieldName("last_error"),
     nextAttemptAt: p.datetime().fieldName("next_attempt_at"),
     leaseUntil: p.datetime().nullable().fieldName("lease_until"),

@@ -21,8 +21,10 @@ export interface NotificationsStore {
   banner(bannerId: string): Promise<Banner | null>;
   /** Dismisses the banner (once: a dismissed one keeps who dismissed it and when); null when there is none. */
   dismiss(bannerId: string, actor: string): Promise<Banner | null>;
-  /** Claims due deliveries for `leaseMs` (skipping rows other replicas hold). */
-  claimDue(limit: number, leaseMs: number): Promise<Delivery[]>;
+  /** Claims due deliveries on the given channels for `leaseMs` (skipping rows other replicas hold). */
+  claimDue(limit: number, leaseMs: number, channels: readonly string[]): Promise<Delivery[]>;
+  /** Keeps a claim that is still sending for another `leaseMs`; false when it is no longer the row's. */
+  extendLease(notificationId: string, attempt: number, leaseMs: number): Promise<boolean>;
   /**
    * Records the outcome of the send claimed as attempt `attempt`; false when that claim is no longer the row's
    * (its lease ran out and another claim took the row): the outcome is then the later claim's to record.
@@ -35,7 +37,7 @@ export interface NotificationsStore {
   /** Deliveries, newest first, after `after` (a page's last row; unset: from the newest). */
   deliveries(filter: { accountId?: string; traceId?: string; after?: NewestFirstCursor; limit: number }): Promise<Paged<Delivery>[]>;
   delivery(notificationId: string): Promise<Delivery | null>;
-  /** Sends the delivery again (pending now; one being sent is left as it is); null when there is none. */
+  /** Sends the delivery again (pending now, its retries afresh; one being sent is left as it is); null when there is none. */
   resend(notificationId: string): Promise<Delivery | null>;
   preferences(accountId: string): Promise<Preferences | null>;
   /** Saves the fields given; those left out keep what is saved (none saved yet: empty), in one statement. */
@@ -149,22 +151,33 @@ export class PostgresNotificationsStore implements NotificationsStore {
     return this.em().findOne(BannerSchema, { bannerId }, { refresh: true });
   }
 
-  async claimDue(limit: number, leaseMs: number): Promise<Delivery[]> {
+  async claimDue(limit: number, leaseMs: number, channels: readonly string[]): Promise<Delivery[]> {
+    if (channels.length === 0) return [];
     const rows = await sql<{ notification_id: string }>(
       this.em(),
       `update notifications.deliveries d
           set status = 'sending', attempts = attempts + 1, lease_until = now() + make_interval(secs => ? / 1000.0)
         where notification_id in (
           select notification_id from notifications.deliveries
-           where (status in ('pending', 'failed') and next_attempt_at <= now())
-              or (status = 'sending' and lease_until < now())
+           where ((status in ('pending', 'failed') and next_attempt_at <= now())
+              or (status = 'sending' and lease_until < now()))
+             and channel in (${channels.map(() => "?").join(", ")})
            order by next_attempt_at
            limit ? for update skip locked)
        returning notification_id`,
-      [leaseMs, limit],
+      [leaseMs, ...channels, limit],
     );
     if (rows.length === 0) return [];
     return this.em().find(DeliverySchema, { notificationId: { $in: rows.map((r) => r.notification_id) } }, { refresh: true });
+  }
+
+  async extendLease(notificationId: string, attempt: number, leaseMs: number): Promise<boolean> {
+    const updated = await sql(
+      this.em(),
+      `update notifications.deliveries set lease_until = now() + make_interval(secs => ? / 1000.0) where ${OWN_CLAIM} returning notification_id`,
+      [leaseMs, notificationId, attempt],
+    );
+    return updated.length > 0;
   }
 
   async markDelivered(notificationId: string, attempt: number): Promise<boolean> {
@@ -205,7 +218,8 @@ export class PostgresNotificationsStore implements NotificationsStore {
   async resend(notificationId: string): Promise<Delivery | null> {
     await sql(
       this.em(),
-      `update notifications.deliveries set status = 'pending', next_attempt_at = now(), lease_until = null where notification_id = ? and status <> 'sending'`,
+      `update notifications.deliveries set status = 'pending', next_attempt_at = now(), lease_until = null, attempts_before_resend = attempts
+        where notification_id = ? and status <> 'sending'`,
       [notificationId],
     );
     return this.em().findOne(DeliverySchema, { notificationId }, { refresh: true });

@@ -20,13 +20,13 @@ export function renderEmail(message: EmailMessage): { text: string; html: string
   };
 }
 
-/** Sends over SMTP with nodemailer; one pooled transport per process. */
+/** Sends over SMTP with nodemailer; one transport per process, a connection per email. */
 export class EmailChannel {
   private readonly transport: Transporter;
 
   constructor(smtpUrl: string, private readonly from: string) {
-    // Bounded well inside the delivery worker's lease (30 s), as a webhook's deadline is: a slow SMTP server must not keep a
-    // row past it, or another replica claims the row and the email goes out twice (nodemailer waits minutes by default).
+    // A silent SMTP server fails the send in seconds (nodemailer waits minutes by default), so the row is retried; one that
+    // answers slowly keeps its row, whose lease the delivery worker renews while the send runs.
     this.transport = nodemailer.createTransport({ url: smtpUrl, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 15_000 });
   }
 
