@@ -1,7 +1,8 @@
 import { EventEmitter } from "node:events";
+import { status } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
 import { ledgerV1 } from "@tollgate/proto";
-import { LedgerConsumer } from "./ledger-consumer.js";
+import { isOutage, LedgerConsumer } from "./ledger-consumer.js";
 import type { NotificationsStore } from "./notifications-store.js";
 
 /** A StreamEvents call as grpc-js hands it to the consumer: data events, and cancel(). */
@@ -135,6 +136,60 @@ describe("LedgerConsumer, when one event keeps failing", () => {
     } finally {
       await consumer.stop();
     }
+  });
+});
+
+describe("LedgerConsumer, during an outage of what handling needs", () => {
+  it("never skips an event whose handling fails for an outage (entitlements UNAVAILABLE), and handles it once the outage ends", async () => {
+    const { client, opened } = feedsClient();
+    let offset = 0n;
+    const skipped: bigint[] = [];
+    const store = {
+      offset: async () => offset,
+      recordEvent: async (_consumer: string, sequence: bigint) => {
+        skipped.push(sequence);
+        offset = sequence;
+      },
+    } as unknown as NotificationsStore;
+    let outage = true;
+    let tries = 0;
+    const handled: bigint[] = [];
+    const consumer = new LedgerConsumer(client, store, (fn) => fn(), async ({ sequence }) => {
+      if (outage) {
+        tries++;
+        throw Object.assign(new Error("14 UNAVAILABLE: No connection established"), { code: status.UNAVAILABLE });
+      }
+      handled.push(sequence);
+      offset = sequence;
+    }, { consumer: "test", acknowledgeMs: 0, skipFailingAfterMs: 0 });
+    try {
+      await consumer.start();
+      for (let round = 1; round <= 5; round++) {
+        const feed = await opened(round);
+        feed.send(1);
+        while (!feed.cancelled) await new Promise((resolve) => setTimeout(resolve, 5));
+        feed.emit("error", Object.assign(new Error("cancelled"), { code: 1 }));
+      }
+      expect(tries).toBe(5); // past the three tries after which an event that fails by itself is skipped
+      expect(skipped).toEqual([]);
+      outage = false;
+      const after = await opened(6);
+      after.send(1);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(handled).toEqual([1n]);
+    } finally {
+      await consumer.stop();
+    }
+  });
+
+  it("tells an outage from an event's own failure", () => {
+    expect([status.UNAVAILABLE, status.DEADLINE_EXCEEDED, status.RESOURCE_EXHAUSTED].map((code) => isOutage({ code }))).toEqual([true, true, true]);
+    expect(isOutage({ code: "ECONNREFUSED" })).toBe(true);
+    expect(isOutage({ code: "57P01" })).toBe(true); // PostgreSQL: terminated by the administrator
+    expect(isOutage({ code: "08006" })).toBe(true); // PostgreSQL: connection failure
+    expect(isOutage({ code: status.INVALID_ARGUMENT })).toBe(false);
+    expect(isOutage({ code: "23505" })).toBe(false); // a unique violation
+    expect(isOutage(new Error("always fails"))).toBe(false);
   });
 });
 

@@ -1,3 +1,4 @@
+import { status } from "@grpc/grpc-js";
 import { SILENT_STREAM_MS, SilenceWatchdog } from "@tollgate/db";
 import { call } from "@tollgate/grpc-kit";
 import { ledgerV1 } from "@tollgate/proto";
@@ -127,6 +128,21 @@ export function factsOf(event: ledgerV1.LedgerEvent): LedgerEventFacts | undefin
 /** How long an event may keep failing before it is skipped (about 120 tries at the reconnect backoff's 5 s). */
 export const SKIP_FAILING_EVENT_AFTER_MS = 10 * 60_000;
 
+const OUTAGE_CODES = new Set<number>([status.UNAVAILABLE, status.DEADLINE_EXCEEDED, status.RESOURCE_EXHAUSTED]);
+
+/**
+ * A failure of something the handling needs rather than of the event: a
+ * service unreachable, slow or shedding load (gRPC), a database connection
+ * lost or refused (Node's codes, PostgreSQL's class 08 and shutdown 57P0x).
+ * It is waited out, however long: skipping the event would lose its alerts.
+ */
+export function isOutage(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code === "number") return OUTAGE_CODES.has(code);
+  if ((error as { kind?: unknown } | undefined)?.kind === "unavailable") return true;
+  return typeof code === "string" && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|08|57P0)/.test(code);
+}
+
 /**
  * Reads the ledger's event feed at least once, from the offset stored in this
  * service's own schema. Each event is handled in a span whose parent is the
@@ -252,10 +268,16 @@ export class LedgerConsumer {
 
   /**
    * An event's handling failed: it is read again from the stored offset. One that has kept failing for
-   * `skipFailingAfterMs` (and three tries) is skipped, recorded with nothing decided: it must not stop every
+   * `skipFailingAfterMs` (and three tries), other than for an outage (isOutage), is skipped, recorded with nothing decided: it must not stop every
    * notification after it, nor the ledger's pruning of its events.
    */
   private async failed(sequence: bigint, error: unknown): Promise<void> {
+    if (isOutage(error)) {
+      // Not the event's fault: its tries start over once what it needs is back.
+      this.failing = undefined;
+      log().warn({ error: (error as Error).message, sequence: String(sequence) }, "handling a ledger event waits for an outage to end; re-reading from the stored offset");
+      return;
+    }
     if (this.failing?.sequence !== sequence) this.failing = { sequence, sinceMs: Date.now(), attempts: 0 };
     const failing = this.failing;
     failing.attempts++;
