@@ -1,7 +1,7 @@
 // Brings every service's schema up to date and exits: what the Kubernetes
 // migration Job runs before the Deployments roll out (services also migrate
 // at start, so this only moves the work ahead of the rollout).
-import { openDatabase } from "@tollgate/db";
+import { CallAuditLog, openDatabase } from "@tollgate/db";
 import { AccountSchema } from "../services/entitlements/src/data/account.entity.js";
 import { migrations as entitlementsMigrations } from "../services/entitlements/src/data/migrations/index.js";
 import { PlanVersionSchema } from "../services/entitlements/src/data/plan-version.entity.js";
@@ -31,3 +31,6 @@ for (const { schema, entities, migrations } of schemas) {
   await orm.close();
   console.log(`${schema}: up to date`);
 }
+// The call audit log every service and the gateway write to (each also brings it up to date when it opens it).
+await (await CallAuditLog.open(url)).close();
+console.log("audit: up to date");

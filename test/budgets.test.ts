@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { status } from "@grpc/grpc-js";
+import { TollgateClient } from "@tollgate/client";
 import { call, createClient } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, notificationsV1, pricingV1 } from "@tollgate/proto";
 import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
@@ -71,6 +72,13 @@ describe("budgets", () => {
     expect(await budgetsOf(accountId)).toEqual([
       expect.objectContaining({ budgetId: "credits/agent/agent-1", scopeId: "agent-1", limitMicros: String(50 * CREDIT), usedMicros: chargedMicros.toString(), reservedMicros: heldMicros.toString() }),
     ]);
+    // The client names the budget that stops a charge.
+    const tollgate = new TollgateClient({ address: platform.ledger.address, credentials: platform.issuer!.credential("budget-service", ["meter"]) });
+    try {
+      expect(await tollgate.charge({ accountId, usage: replies("gpt-4o", 1), attribution: { agentId: "agent-1" } })).toMatchObject({ proceed: false, budgetId: "credits/agent/agent-1" });
+    } finally {
+      tollgate.close();
+    }
     // Another agent is not covered by it.
     const other = await call(ledger, ledger.authorize, L.AuthorizeRequest.fromPartial({ accountId, estimate: replies("gpt-4o", 2), idempotencyKey: "other", ttlMs: "60000", attribution: agent("agent-2") }));
     expect(other.allowed).toBe(true);

@@ -131,6 +131,18 @@ describe("seed 001: new work per kind at the low-credit limit and at zero", () =
       // At zero a custom script imports as a draft only; the other kinds have no drafts.
       expect(answer.draftsOnly, kind).toBe(kind === "script" && credits <= 0);
     }
+    // The client says so too: a script's authorization at zero offers a draft, and so does its DeniedError.
+    const tollgate = new TollgateClient({ address: platform.ledger.address, credentials: platform.issuer!.credential("script-service", ["meter"]) });
+    try {
+      const authorized = await tollgate.authorize({ accountId, estimate: usage.replies("mistral-7b-instruct", 1), workKind: "custom_script" });
+      expect(authorized).toMatchObject(script === "allowed" ? { allowed: true } : { allowed: false, draftsOnly: credits <= 0 });
+      if (credits <= 0) {
+        const opened = await tollgate.openMeter({ accountId, workKey: `${accountId}-draft`, estimate: usage.replies("mistral-7b-instruct", 1), workKind: "custom_script" }).catch((error: unknown) => error);
+        expect(opened).toMatchObject({ kind: "denied", reason: "INSUFFICIENT_CREDITS", draftsOnly: true });
+      }
+    } finally {
+      tollgate.close();
+    }
   });
 
   it("names the kind's limit in a denial, and applies it to Authorize and StartRun of that kind too", async () => {

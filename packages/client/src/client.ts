@@ -77,7 +77,15 @@ export type Authorization =
       message: string;
       idempotencyKey: string;
     }
-  | { allowed: false; reason: DenialReason; message: string; availableMicros: bigint; idempotencyKey: string };
+  | {
+      allowed: false;
+      reason: DenialReason;
+      message: string;
+      availableMicros: bigint;
+      /** Nothing left, but the kind allows saving the work as a draft only (the plan's drafts_at_zero): offer that, never start it. */
+      draftsOnly: boolean;
+      idempotencyKey: string;
+    };
 
 export interface ChargeInput {
   accountId: string;
@@ -108,6 +116,8 @@ export interface ChargeResult {
   releasedMicros: bigint;
   /** False: stop the work, the next charge could collect nothing. */
   proceed: boolean;
+  /** The hard budget that is why `proceed` is false (and why usage went uncollected), if one is. */
+  budgetId: string | undefined;
   entryId: bigint;
   idempotencyKey: string;
 }
@@ -231,7 +241,9 @@ export class TollgateClient {
       },
       options,
     );
-    if (!answer.allowed) return { allowed: false, reason: denialReasonName(answer.reason), message: answer.message, availableMicros: micros(answer.availableMicros), idempotencyKey };
+    if (!answer.allowed) {
+      return { allowed: false, reason: denialReasonName(answer.reason), message: answer.message, availableMicros: micros(answer.availableMicros), draftsOnly: answer.draftsOnly, idempotencyKey };
+    }
     return {
       allowed: true,
       holdId: answer.holdId || undefined,
@@ -270,6 +282,7 @@ export class TollgateClient {
       balanceMicros: micros(answer.balanceMicros),
       releasedMicros: micros(answer.releasedMicros),
       proceed: answer.proceed,
+      budgetId: answer.budgetId || undefined,
       entryId: micros(answer.entryId),
       idempotencyKey,
     };
@@ -379,6 +392,6 @@ async function around<M, T>(meter: M, body: (meter: M) => Promise<T>, done: (met
 }
 
 /** A refusal as an error, for helpers whose caller cannot go on without the work being admitted. */
-export function denied(reason: ledgerV1.DenialReason, message: string, availableMicros = "0"): DeniedError {
-  return new DeniedError(denialReasonName(reason), message, micros(availableMicros));
+export function denied(reason: ledgerV1.DenialReason, message: string, availableMicros = "0", draftsOnly = false): DeniedError {
+  return new DeniedError(denialReasonName(reason), message, micros(availableMicros), draftsOnly);
 }

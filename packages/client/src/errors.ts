@@ -105,6 +105,8 @@ export class DeniedError extends TollgateError {
     message: string,
     /** What was available (balance less open holds), when the balance was consulted. */
     readonly availableMicros: bigint = 0n,
+    /** Denied with nothing left, but the kind allows saving the work as a draft only (the plan's drafts_at_zero). */
+    readonly draftsOnly = false,
   ) {
     super(message || `denied: ${reason}`, reason);
   }

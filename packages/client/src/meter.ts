@@ -278,6 +278,6 @@ export async function openMeter(client: TollgateClient, options: MeterOptions): 
     },
     options.callOptions,
   );
-  if (!authorization.allowed) throw new DeniedError(authorization.reason, authorization.message, authorization.availableMicros);
+  if (!authorization.allowed) throw new DeniedError(authorization.reason, authorization.message, authorization.availableMicros, authorization.draftsOnly);
   return new Meter(client, { ...options, workKey }, authorization);
 }

@@ -126,6 +126,6 @@ export async function startRun(client: TollgateClient, options: RunOptions): Pro
     },
     options.callOptions,
   );
-  if (!answer.allowed) throw denied(answer.reason, answer.message);
+  if (!answer.allowed) throw denied(answer.reason, answer.message, "0", answer.draftsOnly);
   return new Run(client, { ...options, runId }, answer.metered);
 }

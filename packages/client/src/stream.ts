@@ -384,7 +384,7 @@ export async function openStreamMeter(transport: StreamTransport, options: Strea
     const { call, opened } = connected;
     if (!opened.allowed) {
       call.end();
-      throw new DeniedError(denialReasonName(opened.reason), opened.message, micros(opened.availableMicros));
+      throw new DeniedError(denialReasonName(opened.reason), opened.message, micros(opened.availableMicros), opened.draftsOnly);
     }
     return new StreamMeter(transport, open, deadlineMs, connected, options.signal);
   }
