@@ -104,4 +104,38 @@ describe("budgets in the console", () => {
     await page.getByRole("row").filter({ hasText: "support bot retired" }).first().waitFor();
     await page.close();
   }, 180_000);
+
+  it("keeps a soft budget's own thresholds when an operator changes its limit, and lets the operator change them", async () => {
+    await seedStarter(platform, "soft-co");
+    const { ledger } = platform.clients;
+    const SOFT = "credits/workspace/research";
+    await call(ledger, ledger.setBudget, ledgerV1.SetBudgetRequest.fromPartial({
+      accountId: "soft-co", unit: commonV1.Unit.UNIT_CREDITS, scope: ledgerV1.BudgetScope.BUDGET_SCOPE_WORKSPACE, scopeId: "research",
+      limitMicros: "30000000", mode: ledgerV1.BudgetMode.BUDGET_MODE_SOFT, perCycle: true, thresholdPercents: [50, 90], reason: "research spend", actor: "test", idempotencyKey: "soft-research",
+    }));
+    const budget = async () => (await call(ledger, ledger.getBalance, { accountId: "soft-co" })).budgets.find((b) => b.budgetId === SOFT)!;
+
+    const page = await signInPage(browser, gateway.url, "otto", "operator-pass", "/#/tollgate-accounts/soft-co/show");
+    await page.getByTestId(`budget-edit-${SOFT}`).click();
+    await page.getByTestId("budget-limit").fill("45");
+    await page.getByTestId("budget-reason").fill("research grew");
+    await page.getByTestId("budget-submit").click();
+    await page.getByTestId("budget-dialog").waitFor({ state: "hidden" });
+    expect(await budget()).toMatchObject({ limitMicros: "45000000", thresholdPercents: [50, 90] });
+    await expect.poll(() => page.getByTestId(`budget-${SOFT}`).textContent(), { timeout: 10_000 }).toMatch(/Soft \(warns at 50, 90 %\).*45 credits/);
+
+    // The form shows them and checks what is typed before sending it.
+    await page.getByTestId(`budget-edit-${SOFT}`).click();
+    const thresholds = page.getByTestId("budget-thresholds");
+    expect(await thresholds.inputValue()).toBe("50, 90");
+    await thresholds.fill("60, sixty");
+    await page.getByTestId("budget-reason").fill("warn later");
+    await page.getByTestId("budget-submit").click();
+    await page.getByText("Each must be a whole percent from 1 to 1000").first().waitFor();
+    await thresholds.fill("75, 95");
+    await page.getByTestId("budget-submit").click();
+    await page.getByTestId("budget-dialog").waitFor({ state: "hidden" });
+    expect(await budget()).toMatchObject({ limitMicros: "45000000", thresholdPercents: [75, 95] });
+    await page.close();
+  }, 120_000);
 });

@@ -124,4 +124,72 @@ describe("limits per kind of work in the console", () => {
     await expect.poll(() => page.getByTestId("kind-total-custom_script").textContent(), { timeout: 10_000 }).toMatch(/Hosting credits \(custom scripts\).*no usage/);
     await page.close();
   }, 120_000);
+
+  it("keeps a kind's drafts-at-zero and stop message when an operator changes only its numbers, and lets the operator change them", async () => {
+    // Seed 001's enterprise-standard: custom scripts may be saved as drafts at zero and have a stop message of their own.
+    await call(platform.clients.entitlements, platform.clients.entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({
+      accountId: "script-co", name: "Script Co", planId: "enterprise-standard", seats: 1,
+    }));
+    const planRow = ((await api("/api/accounts/script-co")).plan.limits as { work_kind?: string; drafts_at_zero?: boolean; stop_message?: string }[])
+      .find((l) => l.work_kind === "custom_script")!;
+    expect(planRow).toMatchObject({ drafts_at_zero: true, stop_message: expect.stringContaining("custom script deployment failed") });
+    const page = await signInPage(browser, gateway.url, "otto", "operator-pass", "/#/tollgate-accounts/script-co/show");
+    await page.getByTestId("limits-button").click();
+    await page.getByTestId("limits-dialog").waitFor();
+    await page.getByTestId("limits-work-kind").selectOption("custom_script");
+    expect(await page.getByTestId("limits-negative").inputValue()).toBe("10");
+    await page.getByTestId("limits-negative").fill("15");
+    await page.getByTestId("limits-reason").fill("more room for this customer's scripts");
+    await page.getByTestId("limits-submit").click();
+    await page.getByTestId("limits-dialog").waitFor({ state: "hidden" });
+    const override = async () => ((await api("/api/accounts/script-co")).limit_overrides as { work_kind?: string }[]).find((o) => o.work_kind === "custom_script");
+    expect(await override()).toEqual({
+      unit: "credits", low_credit_limit_micros: "0", negative_limit_micros: "15000000", work_kind: "custom_script", drafts_at_zero: true, stop_message: planRow.stop_message,
+    });
+
+    // The form shows them, from the override now, and changes them.
+    await expect.poll(() => page.getByTestId("kind-limit-custom_script").textContent(), { timeout: 10_000 }).toMatch(/Custom scripts.*15 credits.*Account override/);
+    await page.getByTestId("limits-button").click();
+    await page.getByTestId("limits-work-kind").selectOption("custom_script");
+    expect(await page.getByTestId("limits-drafts-at-zero").isChecked()).toBe(true);
+    expect(await page.getByTestId("limits-stop-message").inputValue()).toBe(planRow.stop_message);
+    await page.getByTestId("limits-drafts-at-zero").uncheck();
+    await page.getByTestId("limits-stop-message").fill("Scripts stopped: add credits to run them again.");
+    await page.getByTestId("limits-reason").fill("no drafts for this customer");
+    await page.getByTestId("limits-submit").click();
+    await page.getByTestId("limits-dialog").waitFor({ state: "hidden" });
+    expect(await override()).toMatchObject({ negative_limit_micros: "15000000", drafts_at_zero: false, stop_message: "Scripts stopped: add credits to run them again." });
+    await page.close();
+  }, 120_000);
+
+  it("moves an account to its plan's newer version from Change plan, and refuses the version it is on", async () => {
+    const { entitlements } = platform.clients;
+    await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({
+      accountId: "move-co", name: "Move Co", planId: "enterprise-standard", seats: 1,
+    }));
+    const { plan } = await call(entitlements, entitlements.getPlan, { planId: "enterprise-standard", version: "0" });
+    const { plan: newer } = await call(entitlements, entitlements.publishPlan, {
+      plan: { ...plan!, version: "0", name: "Enterprise Standard 2027" }, actor: "test", reason: "new prices", idempotencyKey: "standard-2027",
+    });
+    expect(BigInt(newer!.version)).toBeGreaterThan(BigInt(plan!.version));
+
+    const page = await signInPage(browser, gateway.url, "ada", "admin-pass", "/#/tollgate-accounts/move-co/show");
+    await page.getByTestId("change-plan-button").click();
+    await page.getByTestId("change-plan-dialog").waitFor();
+    // The account's own plan is offered at its newest version, and the dialog says where it moves.
+    expect(await page.getByTestId("change-plan-plan").inputValue()).toBe("enterprise-standard");
+    await page.getByText(`Now on enterprise-standard v${plan!.version}: moves it to v${newer!.version}`).waitFor();
+    await page.getByTestId("change-plan-reason").fill("customer accepted the 2027 prices");
+    await page.getByTestId("change-plan-submit").click();
+    await page.getByTestId("change-plan-dialog").waitFor({ state: "hidden" });
+    expect(await api("/api/accounts/move-co")).toMatchObject({ plan_id: "enterprise-standard", plan_version: String(newer!.version) });
+
+    // On the newest version now: the same plan is refused in the form, nothing sent.
+    await page.reload();
+    await page.getByTestId("change-plan-button").click();
+    await page.getByTestId("change-plan-reason").fill("again");
+    await page.getByTestId("change-plan-submit").click();
+    await page.getByText("The account is on this plan's newest version already").first().waitFor();
+    await page.close();
+  }, 120_000);
 });

@@ -4,7 +4,9 @@ import type { Published } from "./publisher";
 export type Role = "viewer" | "operator" | "admin";
 export type StatusIcon = "green" | "yellow" | "red" | "warning";
 export type PoolKind = "monthly" | "bonus" | "add_on" | "free_grant" | "spend_cap";
-export type EntryKind = "grant" | "charge" | "adjust" | "expire" | "reset";
+/** The journal's kinds of entry (ledger.proto `EntryKind`, as the API names them): the ledger explorer's kind filter offers each. */
+export const ENTRY_KIND_NAMES = ["grant", "charge", "adjust", "expire", "reset", "reverse"] as const;
+export type EntryKind = (typeof ENTRY_KIND_NAMES)[number];
 
 export interface AccountRow {
   id: string;
@@ -288,6 +290,10 @@ export interface SetAccountLimitsBody {
   work_kind?: string;
   low_credit_limit: string;
   negative_limit: string;
+  /** A kind's only (false when absent): the override replaces the kind's whole row, so send what should stay. */
+  drafts_at_zero?: boolean;
+  /** A kind's only ("" when absent: the platform's message). */
+  stop_message?: string;
   reason: string;
 }
 
@@ -305,6 +311,8 @@ export interface SetBudgetBody {
   limit: string;
   mode: "soft" | "hard";
   per_cycle: boolean;
+  /** Percents of the limit that warn; empty or absent: 80 and 100 for a soft budget, none for a hard one. */
+  threshold_percents?: number[];
   reason: string;
 }
 

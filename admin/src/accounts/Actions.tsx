@@ -5,7 +5,7 @@ import Rule from "@mui/icons-material/Rule";
 import Savings from "@mui/icons-material/Savings";
 import SwapHoriz from "@mui/icons-material/SwapHoriz";
 import Tune from "@mui/icons-material/Tune";
-import { Button, TextField, Tooltip } from "@mui/material";
+import { Button, Checkbox, FormControlLabel, TextField, Tooltip } from "@mui/material";
 import { useState, type ReactNode } from "react";
 import { TopToolbar, useGetList, useRecordContext } from "react-admin";
 import type { Account, Plan } from "../api-types";
@@ -198,13 +198,18 @@ function LimitsAction({ account, allowed }: { account: Account; allowed: boolean
   const [workKind, setWorkKind] = useState("");
   const [lowCredit, setLowCredit] = useState("");
   const [negative, setNegative] = useState("");
+  const [draftsAtZero, setDraftsAtZero] = useState(false);
+  const [stopMessage, setStopMessage] = useState("");
   // The form starts from the account's current override for the unit or kind (else the plan's kind row, else empty: the plan's limits apply).
+  // A kind's override replaces its whole row, so its drafts-at-zero and stop message start from there too, or they would be wiped.
   const fill = (u: string, kind = "") => {
     const current = overrideFor(account, u, kind) ?? (kind ? account.plan?.limits?.find((l) => l.unit === u && l.work_kind === kind) : undefined);
     setUnit(u);
     setWorkKind(kind);
     setLowCredit(current ? microsToHuman(current.low_credit_limit_micros) : "");
     setNegative(current ? microsToHuman(current.negative_limit_micros) : "");
+    setDraftsAtZero(current?.drafts_at_zero ?? false);
+    setStopMessage(current?.stop_message ?? "");
   };
   const start = () => {
     const primary = primaryUnit(account);
@@ -232,7 +237,7 @@ function LimitsAction({ account, allowed }: { account: Account; allowed: boolean
           provider.setAccountLimits(RESOURCES.accounts, {
             accountId: String(account.id),
             unit,
-            ...(workKind ? { work_kind: workKind } : {}),
+            ...(workKind ? { work_kind: workKind, drafts_at_zero: draftsAtZero, stop_message: stopMessage } : {}),
             low_credit_limit: lowCredit.trim(),
             negative_limit: negative.trim(),
             reason,
@@ -298,6 +303,23 @@ function LimitsAction({ account, allowed }: { account: Account; allowed: boolean
               helperText={errorFor("negative_limit") ?? "How far below zero running work may take the balance; 0 or more"}
               slotProps={{ htmlInput: { "data-testid": "limits-negative", inputMode: "decimal" } }}
             />
+            {workKind && (
+              <>
+                <FormControlLabel
+                  control={<Checkbox checked={draftsAtZero} onChange={(e) => setDraftsAtZero(e.target.checked)} slotProps={{ input: { "data-testid": "limits-drafts-at-zero" } as object }} />}
+                  label="Drafts only at zero (new work of this kind may still be saved as a draft)"
+                />
+                <TextField
+                  label="Stop message"
+                  value={stopMessage}
+                  onChange={(e) => setStopMessage(e.target.value)}
+                  multiline
+                  error={Boolean(errorFor("stop_message"))}
+                  helperText={errorFor("stop_message") ?? "What running work of this kind is told when it stops at its negative limit; empty: the platform's message"}
+                  slotProps={{ htmlInput: { "data-testid": "limits-stop-message" } }}
+                />
+              </>
+            )}
           </>
         )}
       </ActionDialog>
@@ -351,13 +373,17 @@ function ChangePlanAction({ account, allowed }: { account: Account; allowed: boo
   const provider = useTollgate();
   const [open, setOpen] = useState(false);
   const [planId, setPlanId] = useState(account.plan_id);
-  const { data: plans = [] } = useGetList<Plan>(RESOURCES.plans, { pagination: { page: 1, perPage: 500 } }, { enabled: open });
-  const latest = new Map<string, Plan>();
-  for (const p of plans) if (!latest.has(p.plan_id) || Number(p.version) > Number(latest.get(p.plan_id)!.version)) latest.set(p.plan_id, p);
+  // Each plan's newest version only (what ChangeAccountPlan moves an account to), not every version.
+  const { data: plans = [] } = useGetList<Plan>(RESOURCES.plans, { pagination: { page: 1, perPage: 500 }, filter: { all_versions: "false" } }, { enabled: open });
+  const latest = new Map(plans.map((p) => [p.plan_id, p]));
   if (!latest.has(account.plan_id)) latest.set(account.plan_id, { plan_id: account.plan_id, name: account.plan_id } as Plan);
+  const newest = latest.get(planId)?.version;
+  // The same plan moves the account to its newest version: refused only when it is on that version already (or, not yet known, let through).
+  const alreadyOn = planId === account.plan_id && newest !== undefined && String(newest) === String(account.plan_version);
+  const now = `Now on ${account.plan_id} v${account.plan_version}`;
   return (
     <>
-      <ActionButton allowed={allowed} needs="admin" testId="change-plan-button" icon={<SwapHoriz />} label="Change plan" onClick={() => setOpen(true)} />
+      <ActionButton allowed={allowed} needs="admin" testId="change-plan-button" icon={<SwapHoriz />} label="Change plan" onClick={() => { setPlanId(account.plan_id); setOpen(true); }} />
       <ActionDialog
         open={open}
         onClose={() => setOpen(false)}
@@ -365,11 +391,11 @@ function ChangePlanAction({ account, allowed }: { account: Account; allowed: boo
         testId="change-plan"
         submitLabel="Change plan"
         successMessage="Plan changed"
-        validate={() => (planId === account.plan_id ? { field: "plan_id", message: "Choose a different plan" } : null)}
+        validate={() => (alreadyOn ? { field: "plan_id", message: "The account is on this plan's newest version already: choose a different plan" } : null)}
         onSubmit={(reason, idempotencyKey) => provider.changePlan(RESOURCES.accounts, { accountId: String(account.id), plan_id: planId, reason, idempotencyKey })}
       >
         {(errorFor) => (
-          <TextField select label="Plan" value={planId} onChange={(e) => setPlanId(e.target.value)} error={Boolean(errorFor("plan_id"))} helperText={errorFor("plan_id") ?? `Now on ${account.plan_id} v${account.plan_version}`} slotProps={{ ...field("change-plan-plan"), select: { native: true } }}>
+          <TextField select label="Plan" value={planId} onChange={(e) => setPlanId(e.target.value)} error={Boolean(errorFor("plan_id"))} helperText={errorFor("plan_id") ?? (planId === account.plan_id && newest !== undefined && !alreadyOn ? `${now}: moves it to v${String(newest)}` : now)} slotProps={{ ...field("change-plan-plan"), select: { native: true } }}>
             {[...latest.values()].map((p) => (
               <option key={p.plan_id} value={p.plan_id}>
                 {`${p.name && p.name !== p.plan_id ? `${p.name} (${p.plan_id})` : p.plan_id}${p.version !== undefined ? ` · v${String(p.version)}` : ""}`}

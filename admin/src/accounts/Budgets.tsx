@@ -18,8 +18,29 @@ const SCOPES: { value: BudgetScope; label: string }[] = [
 ];
 const scopeLabel = (scope: string) => SCOPES.find((s) => s.value === scope)?.label ?? scope;
 
-type Draft = Omit<SetBudgetBody, "reason">;
-const NEW: Draft = { unit: "credits", scope: "agent", scope_id: "", limit: "", mode: "hard", per_cycle: true };
+/** A hard budget may warn too (its thresholds); a soft one always does (80 and 100 unless set). */
+const modeLabel = (b: Budget) => {
+  const warns = b.threshold_percents.length > 0 ? `warns at ${b.threshold_percents.join(", ")} %` : "";
+  return b.mode === "hard" ? `Hard (refuses${warns ? `; ${warns}` : ""})` : `Soft (${warns})`;
+};
+
+/** The form's budget: its thresholds as typed ("50, 90"), read by `parsePercents` when sent. */
+type Draft = Omit<SetBudgetBody, "reason" | "threshold_percents"> & { thresholds: string };
+const NEW: Draft = { unit: "credits", scope: "agent", scope_id: "", limit: "", mode: "hard", per_cycle: true, thresholds: "" };
+
+/** SetBudgetRequest.threshold_percents' bounds (ledger.proto): checked here so the field, not just the dialog, says what is wrong. */
+const MAX_THRESHOLDS = 10;
+const MAX_THRESHOLD_PERCENT = 1000;
+
+/** "50, 90" as [50, 90], or what is wrong with it. Empty: none (the ledger's defaults). */
+function parsePercents(text: string): number[] | { problem: string } {
+  const parts = text.split(",").map((p) => p.trim()).filter((p) => p !== "");
+  if (parts.some((p) => !/^\d+$/.test(p) || Number(p) < 1 || Number(p) > MAX_THRESHOLD_PERCENT)) return { problem: `Each must be a whole percent from 1 to ${MAX_THRESHOLD_PERCENT}` };
+  const percents = parts.map(Number);
+  if (percents.length > MAX_THRESHOLDS) return { problem: `At most ${MAX_THRESHOLDS}` };
+  if (new Set(percents).size !== percents.length) return { problem: "Each at most once" };
+  return percents;
+}
 
 /**
  * The account's budgets: used (and held) against each limit, and the
@@ -30,7 +51,11 @@ export function BudgetsPanel({ accountId, budgets }: { accountId: string; budget
   const [editing, setEditing] = useState<{ draft: Draft; existing: boolean } | null>(null);
   const [removing, setRemoving] = useState<Budget | null>(null);
   const edit = (b: Budget) =>
-    setEditing({ existing: true, draft: { unit: b.unit, scope: b.scope, scope_id: b.scope_id, limit: microsToHuman(b.limit_micros), mode: b.mode, per_cycle: b.per_cycle } });
+    // Every field the ledger keeps, thresholds included: a change sends the whole budget, and what it leaves out is reset.
+    setEditing({
+      existing: true,
+      draft: { unit: b.unit, scope: b.scope, scope_id: b.scope_id, limit: microsToHuman(b.limit_micros), mode: b.mode, per_cycle: b.per_cycle, thresholds: b.threshold_percents.join(", ") },
+    });
   const action = (testId: string, label: string, icon: ReactNode, onClick: () => void) => {
     const button = (
       <Button size="small" startIcon={icon} onClick={onClick} disabled={!canOperate} data-testid={testId}>
@@ -70,7 +95,7 @@ export function BudgetsPanel({ accountId, budgets }: { accountId: string; budget
                   <TableCell>
                     {scopeLabel(b.scope)} <strong>{b.scope_id}</strong>
                   </TableCell>
-                  <TableCell>{b.mode === "hard" ? "Hard (refuses)" : `Soft (warns at ${b.threshold_percents.join(", ")} %)`}</TableCell>
+                  <TableCell>{modeLabel(b)}</TableCell>
                   <TableCell sx={{ minWidth: 200 }}>
                     <span data-testid={`budget-used-${b.id}`}>
                       {formatAmount(b.used_micros, b.unit)} / {formatAmount(b.limit_micros, b.unit)}
@@ -132,9 +157,15 @@ function BudgetDialog({ accountId, initial, existing, onClose }: { accountId: st
       validate={() => {
         if (!draft.scope_id.trim()) return { field: "scope_id", message: "Name the run, agent, user or workspace" };
         const problem = checkHumanAmount(draft.limit, { allowZero: true });
-        return problem ? { field: "limit", message: problem } : null;
+        if (problem) return { field: "limit", message: problem };
+        const percents = parsePercents(draft.thresholds);
+        return "problem" in percents ? { field: "threshold_percents", message: percents.problem } : null;
       }}
-      onSubmit={(reason, idempotencyKey) => provider.setBudget(RESOURCES.accounts, { accountId, ...draft, scope_id: draft.scope_id.trim(), limit: draft.limit.trim(), reason, idempotencyKey })}
+      onSubmit={(reason, idempotencyKey) => {
+        const { thresholds, ...budget } = draft;
+        const percents = parsePercents(thresholds) as number[];
+        return provider.setBudget(RESOURCES.accounts, { accountId, ...budget, scope_id: budget.scope_id.trim(), limit: budget.limit.trim(), threshold_percents: percents, reason, idempotencyKey });
+      }}
     >
       {(errorFor) => (
         <>
@@ -167,8 +198,17 @@ function BudgetDialog({ accountId, initial, existing, onClose }: { accountId: st
           />
           <TextField select label="Mode" value={draft.mode} onChange={(e) => set("mode", e.target.value as Draft["mode"])} slotProps={{ htmlInput: { "data-testid": "budget-mode" }, select: { native: true } }}>
             <option value="hard">Hard: refuse work past the limit</option>
-            <option value="soft">Soft: warn at 80 % and 100 %</option>
+            <option value="soft">Soft: warn, never refuse</option>
           </TextField>
+          <TextField
+            label="Warn at (% of the limit)"
+            value={draft.thresholds}
+            onChange={(e) => set("thresholds", e.target.value)}
+            placeholder="50, 90"
+            error={Boolean(errorFor("threshold_percents"))}
+            helperText={errorFor("threshold_percents") ?? "Comma-separated whole percents; empty: 80 and 100 for a soft budget, none for a hard one"}
+            slotProps={{ htmlInput: { "data-testid": "budget-thresholds", inputMode: "numeric" } }}
+          />
           <FormControlLabel
             control={<Checkbox checked={draft.per_cycle} onChange={(e) => set("per_cycle", e.target.checked)} slotProps={{ input: { "data-testid": "budget-per-cycle" } as object }} />}
             label="Per cycle (starts again each cycle)"

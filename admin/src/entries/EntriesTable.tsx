@@ -1,7 +1,7 @@
 import { Box, Chip, Link, Table, TableBody, TableCell, TableHead, TableRow, Typography } from "@mui/material";
 import { useState } from "react";
 import { DataTable, DateField, Link as RaLink, SelectInput, TextInput, useRecordContext } from "react-admin";
-import type { Attribution as AttributionMap, Entry } from "../api-types";
+import { ENTRY_KIND_NAMES, type Attribution as AttributionMap, type Entry } from "../api-types";
 import { Amount } from "../components/Amount";
 import { RateTableRef } from "../components/RateTableRef";
 import { TraceLink } from "../components/TraceLink";
@@ -9,7 +9,7 @@ import { HoldDialog } from "./HoldDialog";
 import { receiptPath } from "../receipts/ReceiptShow";
 import { EmptyState } from "../components/EmptyState";
 
-export const ENTRY_KINDS = ["grant", "charge", "adjust", "expire", "reset"].map((k) => ({ id: k, name: k }));
+export const ENTRY_KINDS = ENTRY_KIND_NAMES.map((k) => ({ id: k, name: k }));
 
 /** The ledger's filters: kind and hold id (the API's), plus the account when listed outside an account. */
 export const entryFilters = (withAccount: boolean) => [
