@@ -212,8 +212,33 @@ describe("support console in Chromium", () => {
     expect(keys[4]).toBe(keys[3]);
     const after = await api("/api/entries?account_id=lost-answer-co&kind=grant");
     expect((after.data as { reason: string; amount_micros: string }[]).filter((e) => e.reason === "goodwill, then changed").map((e) => e.amount_micros)).toEqual(["7000000"]);
+    await page.getByRole("button", { name: "Cancel" }).click();
+    await page.getByTestId("grant-dialog").waitFor({ state: "hidden" });
+
+    // The answer is lost, the operator cancels, comes back to the account later and grants the same: the dialog still
+    // holds the lost try's key (and says the try may have been done), so the account is granted once.
+    loseAnswer = true;
+    await submitGrant(page, "11", "goodwill, cancelled, then sent again");
+    await page.getByTestId("grant-error").waitFor();
+    await page.getByRole("button", { name: "Cancel" }).click();
+    await page.getByTestId("grant-dialog").waitFor({ state: "hidden" });
+    await page.reload();
+    await page.getByTestId("grant-button").click();
+    await expect.poll(() => page.getByTestId("grant-error").textContent()).toContain("may have been done");
+    await page.getByTestId("grant-pool-kind").selectOption("bonus");
+    await page.getByTestId("grant-amount").fill("11");
+    await page.getByTestId("grant-reason").fill("goodwill, cancelled, then sent again");
+    await page.getByTestId("grant-submit").click();
+    await page.getByTestId("grant-dialog").waitFor({ state: "hidden" });
+    expect(keys[6], "the try after a cancel sends the lost try's key").toBe(keys[5]);
+    const last = await api("/api/entries?account_id=lost-answer-co&kind=grant");
+    expect((last.data as { reason: string }[]).filter((e) => e.reason === "goodwill, cancelled, then sent again")).toHaveLength(1);
+    // Settled: the next grant is a new action.
+    await submitGrant(page, "1", "a last, separate grant");
+    await page.getByTestId("grant-dialog").waitFor({ state: "hidden" });
+    expect(keys[7]).not.toBe(keys[5]);
     await page.close();
-  });
+  }, 120_000);
 
   it("lets an operator override the account's limits through the dialog, asking for a reason", async () => {
     const page = await signIn("otto", "operator-pass", "/#/tollgate-accounts/acme/show");

@@ -40,6 +40,25 @@ function newKey(): string {
  */
 const outcomeUnknown = (error: unknown) => !(error instanceof HttpError) || error.status >= 500;
 
+/**
+ * The keys of tries whose outcome is unknown, by dialog and page (`testId` and
+ * the location's hash, e.g. grant on one account's page), in the tab's session
+ * storage. Closing the dialog, leaving the page or reloading it keeps the key,
+ * so submitting it again replays the try instead of granting twice; an answer
+ * (done or refused) settles it.
+ */
+const unsettled = {
+  // The page without its tab or query: one account's page, whichever tab the dialog was opened on.
+  slot: (testId: string) => `tollgate.unsettled.${testId}@${window.location.hash.replace(/\/show(\/.*)?$|\?.*$/, "")}`,
+  get: (slot: string) => sessionStorage.getItem(slot) ?? undefined,
+  set: (slot: string, key: string) => sessionStorage.setItem(slot, key),
+  delete: (slot: string) => sessionStorage.removeItem(slot),
+};
+
+/** What the dialog says, reopened, while its last try's outcome is unknown. */
+const LAST_TRY_UNKNOWN =
+  "Your last try got no answer and may have been done. Submitting the same again is safe: it is done once. Check the account's history before changing anything.";
+
 /** The gateway's answer to a key sent again with other values: the earlier try under it was done. */
 const keyReused = (error: unknown) => error instanceof HttpError && error.status === 409 && error.body.reason === "IDEMPOTENCY_KEY_REUSED";
 
@@ -55,9 +74,10 @@ const EARLIER_TRY_DONE =
 export function ActionDialog({ open, onClose, title, testId, submitLabel, children, validate, onSubmit, successMessage }: ActionDialogProps) {
   const [reason, setReason] = useState("");
   const [pending, setPending] = useState(false);
-  const [key, setKey] = useState(newKey);
+  const slot = unsettled.slot(testId);
+  const [key, setKey] = useState(() => unsettled.get(slot) ?? newKey());
   /** The last try got no answer (or a 5xx): it may have been done. */
-  const [uncertain, setUncertain] = useState(false);
+  const [uncertain, setUncertain] = useState(() => unsettled.get(slot) !== undefined);
   const [error, setError] = useState<{ message: string; field?: string; code?: string } | null>(null);
   const notify = useNotify();
   const refresh = useRefresh();
@@ -66,8 +86,8 @@ export function ActionDialog({ open, onClose, title, testId, submitLabel, childr
     if (pending) return;
     setReason("");
     setError(null);
-    setKey(newKey());
-    setUncertain(false);
+    // A try that may have been done keeps its key (and the dialog says so when it opens again).
+    if (!uncertain) setKey(newKey());
     onClose();
   };
 
@@ -90,13 +110,19 @@ export function ActionDialog({ open, onClose, title, testId, submitLabel, childr
       refresh();
       setPending(false);
       setReason("");
+      setError(null);
+      unsettled.delete(slot);
       setKey(newKey());
       setUncertain(false);
       onClose();
     } catch (e) {
       setPending(false);
       const unknown = outcomeUnknown(e);
-      if (!unknown) setKey(newKey());
+      if (unknown) unsettled.set(slot, key);
+      else {
+        unsettled.delete(slot);
+        setKey(newKey());
+      }
       if (uncertain && keyReused(e)) {
         // The lost try was done: said plainly, and shown, so a second click is a choice, not a double grant by mistake.
         refresh();
@@ -114,6 +140,11 @@ export function ActionDialog({ open, onClose, title, testId, submitLabel, childr
         <DialogTitle id={`${testId}-title`}>{title}</DialogTitle>
         <DialogContent>
           <Stack spacing={2} sx={{ pt: 1 }}>
+            {!error && uncertain && (
+              <Alert severity="warning" data-testid={`${testId}-error`}>
+                {LAST_TRY_UNKNOWN}
+              </Alert>
+            )}
             {error && (
               <Alert severity="error" data-testid={`${testId}-error`} data-field={error.field ?? ""}>
                 {error.message}
