@@ -379,6 +379,9 @@ describe("support console in Chromium", () => {
     expect(rows.map((row) => row.split(",")[0])).toEqual(listed.map((e) => e.entryId));
     const allotment = rows.find((row) => row.split(",")[8] === "100000000");
     expect(allotment?.split(",")[7]).toBe("100");
+    // A mistyped account is said to be one, not shown as an account with no history.
+    await page.goto(`${gateway.url}/#/tollgate-entries?filter=${encodeURIComponent(JSON.stringify({ account_id: "acmee" }))}`);
+    await expect.poll(() => page.getByTestId("empty-state").first().textContent()).toContain('No account "acmee"');
     await page.close();
   });
 

@@ -192,5 +192,21 @@ describe("tollgateDataProvider page tokens", () => {
     expect(calls).toEqual([]);
     const holds = await dp.getList(RESOURCES.holds, list(1, 50, { account_id: "nobody" }));
     expect(holds).toMatchObject({ data: [], total: 0 });
+    expect(holds.meta).toBeUndefined();
+  });
+
+  it("answers a list filtered by an account that does not exist as empty, naming the account in its meta (the empty state says so)", async () => {
+    const httpClient: HttpClient = async (raw) => {
+      const account = new URL(raw).searchParams.get("account_id");
+      return account === "acme"
+        ? { status: 200, json: { data: [], next_page_token: "" } }
+        : { status: 404, json: { error: { status: 404, code: "NOT_FOUND", reason: "ACCOUNT_NOT_FOUND", message: `no account ${account}` } } };
+    };
+    const dp = tollgateDataProvider({ apiUrl: "http://gw.test", httpClient, getToken: () => "tok" });
+    const missing = await dp.getList(RESOURCES.entries, list(1, 25, { account_id: "acmee" }));
+    expect(missing).toMatchObject({ data: [], total: 0, meta: { account_not_found: "acmee" } });
+    const known = await dp.getList(RESOURCES.entries, list(1, 25, { account_id: "acme" }));
+    expect(known).toMatchObject({ data: [], total: 0 });
+    expect(known.meta).toBeUndefined();
   });
 });

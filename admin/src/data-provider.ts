@@ -249,12 +249,12 @@ export function tollgateDataProvider(options: TollgateDataProviderOptions): Toll
       { ...query, page_size: pageSize, page_token: pageToken },
       signal,
     ).catch((error: unknown) => {
-      // Filtered by an account that does not exist (the API's 404): the list has nothing to show and says so.
-      if (error instanceof HttpError && error.status === 404 && error.body.reason === "ACCOUNT_NOT_FOUND") return { data: [], next_page_token: "" };
+      // Filtered by an account that does not exist (the API's 404): the list has nothing to show, and says why (`accountNotFound`).
+      if (error instanceof HttpError && error.status === 404 && error.body.reason === "ACCOUNT_NOT_FOUND") return { data: [], next_page_token: "", accountNotFound: true };
       throw error;
     });
     const rows = (answer?.data ?? []).map((row) => (route.toRecord ? route.toRecord(row) : (row as RaRecord)));
-    return { rows, next: answer?.next_page_token ?? "" };
+    return { rows, next: answer?.next_page_token ?? "", accountNotFound: "accountNotFound" in answer };
   }
 
   async function getList(resource: string, params: GetListParams): Promise<GetListResult> {
@@ -284,11 +284,13 @@ export function tollgateDataProvider(options: TollgateDataProviderOptions): Toll
         at += 1;
       }
     }
-    const { rows, next } = await fetchPage(route, query, pageSize, token, params.signal);
+    const { rows, next, accountNotFound } = await fetchPage(route, query, pageSize, token, params.signal);
     tokens.set(key, page + 1, next);
     // On the last page the total is known (earlier pages were full); before it, it is not.
     const total = next ? undefined : (page - 1) * pageSize + rows.length;
-    return { data: rows, total, pageInfo: { hasNextPage: next !== "", hasPreviousPage: page > 1 } };
+    const pageInfo = { hasNextPage: next !== "", hasPreviousPage: page > 1 };
+    // The list's empty state names the account that is not there (EmptyState reads the list's meta).
+    return { data: rows, total, pageInfo, ...(accountNotFound ? { meta: { account_not_found: String(query.account_id ?? "") } } : {}) };
   }
 
   /** Every row of a list, page after page (bounded): for look-ups the API has no single-record call for. */
