@@ -536,6 +536,17 @@ describe("support console in Chromium", () => {
     await page.waitForURL((url) => url.hash.includes("tollgate-search"));
     await page.getByTestId("search-hit").first().getByText("hold id").waitFor();
     expect(await page.getByTestId("search-hit").count()).toBe(1);
+
+    // The ledger explorer filters an account's entries by attribution ("Add filter"): only the conversation's charge.
+    await page.goto(`${gateway.url}/#/tollgate-entries?filter=${encodeURIComponent(JSON.stringify({ account_id: "acme" }))}`);
+    const rows = page.locator("tbody tr").filter({ hasText: /\S/ }); // not the rows an entry's details expand into
+    await expect.poll(() => rows.count()).toBeGreaterThan(1);
+    await page.getByRole("button", { name: "Add filter" }).click();
+    await page.getByRole("menuitemcheckbox", { name: "Conversation" }).click();
+    await page.getByLabel("Conversation").fill("conv-ticket-1234");
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(1);
+    expect(await rows.first().textContent()).toContain(hold.holdId);
+    expect(decodeURIComponent(new URL(page.url()).hash)).toContain('"attr":{"conversation_id":"conv-ticket-1234"}');
     await page.close();
   }, 120_000);
 

@@ -195,6 +195,19 @@ describe("tollgateDataProvider page tokens", () => {
     expect(holds.meta).toBeUndefined();
   });
 
+  it("sends attribution filters as attr.<dimension>, as the API takes them", async () => {
+    const urls: URL[] = [];
+    const httpClient: HttpClient = async (raw) => {
+      urls.push(new URL(raw));
+      return { status: 200, json: { data: [], next_page_token: "" } };
+    };
+    const dp = tollgateDataProvider({ apiUrl: "http://gw.test", httpClient, getToken: () => "tok" });
+    await dp.getList(RESOURCES.entries, list(1, 25, { account_id: "acme", attr: { model: "gpt-4o", workspace_id: " ws-1 ", agent_id: "" } }));
+    const params = Object.fromEntries(urls[0]!.searchParams);
+    expect(params).toMatchObject({ account_id: "acme", "attr.model": "gpt-4o", "attr.workspace_id": "ws-1" });
+    expect(Object.keys(params).filter((k) => k.startsWith("attr"))).toEqual(["attr.model", "attr.workspace_id"]);
+  });
+
   it("answers a list filtered by an account that does not exist as empty, naming the account in its meta (the empty state says so)", async () => {
     const httpClient: HttpClient = async (raw) => {
       const account = new URL(raw).searchParams.get("account_id");

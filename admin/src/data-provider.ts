@@ -238,6 +238,11 @@ export function tollgateDataProvider(options: TollgateDataProviderOptions): Toll
     const query: Query = { ...route.defaults };
     for (const [k, v] of Object.entries(filter)) {
       if (v === undefined || v === null || v === "") continue;
+      if (k === "attr" && typeof v === "object" && !Array.isArray(v)) {
+        // Attribution filters (react-admin's `attr.model` source is { attr: { model } }): the API's attr.<dimension>.
+        for (const [dimension, value] of Object.entries(v as Record<string, unknown>)) if (typeof value === "string" && value.trim()) query[`attr.${dimension}`] = value.trim();
+        continue;
+      }
       query[k] = typeof v === "object" ? JSON.stringify(v) : (v as string | number | boolean);
     }
     return query;

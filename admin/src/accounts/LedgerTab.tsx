@@ -1,10 +1,10 @@
-import { List, Pagination, TopToolbar, useRecordContext } from "react-admin";
+import { FilterButton, List, Pagination, TopToolbar, useRecordContext } from "react-admin";
 import type { Account } from "../api-types";
 import { RESOURCES } from "../data-provider";
 import { EntriesTable, entryFilters } from "../entries/EntriesTable";
 import { ExportEntriesButton } from "../entries/ExportEntries";
 
-/** The account's ledger entries, filtered by kind and hold id. */
+/** The account's ledger entries, filtered by kind, hold id and attribution. */
 export function LedgerTab() {
   const account = useRecordContext<Account>();
   if (!account) return null;
@@ -19,7 +19,7 @@ export function LedgerTab() {
       title={false}
       empty={false}
       exporter={false}
-      actions={<TopToolbar><ExportEntriesButton /></TopToolbar>}
+      actions={<TopToolbar><FilterButton /><ExportEntriesButton /></TopToolbar>}
       pagination={<Pagination rowsPerPageOptions={[10, 25, 50, 100]} />}
     >
       <EntriesTable emptyText="No entries match." emptyHint="This account has no ledger entries of this kind or hold yet." />

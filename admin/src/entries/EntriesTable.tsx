@@ -12,10 +12,24 @@ import { EmptyState } from "../components/EmptyState";
 export const ENTRY_KINDS = ENTRY_KIND_NAMES.map((k) => ({ id: k, name: k }));
 
 /** The ledger's filters: kind and hold id (the API's), plus the account when listed outside an account. */
+/** Attribution the entries may be filtered by (the API's `attr.<dimension>`, exact values), offered under "Add filter". */
+const ATTRIBUTION_FILTERS: [dimension: string, label: string][] = [
+  ["workspace_id", "Workspace"],
+  ["agent_id", "Agent"],
+  ["user_id", "User"],
+  ["conversation_id", "Conversation"],
+  ["task_id", "Task"],
+  ["deployment_id", "Deployment"],
+  ["model", "Model"],
+  ["tool", "Tool"],
+];
+
 export const entryFilters = (withAccount: boolean) => [
   ...(withAccount ? [<TextInput key="account_id" source="account_id" label="Account id" alwaysOn />] : []),
   <SelectInput key="kind" source="kind" choices={ENTRY_KINDS} alwaysOn emptyText="Any kind" />,
   <TextInput key="hold_id" source="hold_id" label="Hold id" alwaysOn />,
+  // react-admin keeps `attr.model` as { attr: { model } }; the data provider sends it as attr.model.
+  ...ATTRIBUTION_FILTERS.map(([dimension, label]) => <TextInput key={`attr.${dimension}`} source={`attr.${dimension}`} label={label} data-testid={`filter-attr-${dimension}`} />),
 ];
 
 /** Who and what an entry was for, as compact key=value chips. */

@@ -1,17 +1,17 @@
 import { Box } from "@mui/material";
-import { List, Pagination, TopToolbar } from "react-admin";
+import { FilterButton, List, Pagination, TopToolbar } from "react-admin";
 import { SupportSearchBox } from "../search/SupportSearch";
 import { EntriesTable, entryFilters } from "./EntriesTable";
 import { ExportEntriesButton } from "./ExportEntries";
 
-/** The ledger explorer: entries of one account (the API needs `account_id`), by kind and hold. */
+/** The ledger explorer: entries of one account (the API needs `account_id`), by kind, hold and attribution. */
 export function EntryList() {
   return (
     <>
       <Box sx={{ mt: 2 }}>
         <SupportSearchBox placement="explorer" />
       </Box>
-      <List filters={entryFilters(true)} perPage={25} empty={false} exporter={false} actions={<TopToolbar><ExportEntriesButton /></TopToolbar>} pagination={<Pagination rowsPerPageOptions={[10, 25, 50, 100]} />}>
+      <List filters={entryFilters(true)} perPage={25} empty={false} exporter={false} actions={<TopToolbar><FilterButton /><ExportEntriesButton /></TopToolbar>} pagination={<Pagination rowsPerPageOptions={[10, 25, 50, 100]} />}>
       <EntriesTable emptyText="No entries to show." emptyHint="The ledger lists one account at a time: enter an account id, or search by a hold, entry, trace or conversation id above." />
       </List>
     </>
