@@ -183,13 +183,19 @@ describe("the audit log's schema", () => {
 });
 
 describe("webhook endpoints", () => {
-  it("never answers a signing secret, only its fingerprint, and keeps the secret when the fingerprint is sent back", async () => {
+  it("answers a stored signing secret only as its fingerprint (one it generated once, in generated_secrets), keeps it when the fingerprint is sent back, and audits neither", async () => {
     const { notifications } = platform.clients;
     const secret = "whsec_c2VjcmV0LXNpZ25pbmcta2V5LTAxMjM0NTY3";
     const saved = await call(notifications, notifications.setPreferences, {
       updateFields: [],
-      preferences: N.Preferences.fromPartial({ accountId: "acme", webhooks: [{ url: "https://hooks.example.com/tollgate", secret }] }),
+      preferences: N.Preferences.fromPartial({
+        accountId: "acme",
+        webhooks: [{ url: "https://hooks.example.com/tollgate", secret }, { url: "https://hooks.example.com/generated" }],
+      }),
     });
+    // The one secret it answers is the one it generated, once.
+    const generated = saved.generatedSecrets.map((w) => w.secret);
+    expect(generated).toEqual([expect.stringMatching(/^whsec_/)]);
     const read = await call(notifications, notifications.getPreferences, { accountId: "acme" });
     for (const answer of [saved.preferences!, read.preferences!]) {
       expect(answer.webhooks[0]!.secret).toMatch(/^sha256:[0-9a-f]{16}$/);
@@ -197,9 +203,11 @@ describe("webhook endpoints", () => {
     }
     const resaved = await call(notifications, notifications.setPreferences, { updateFields: [], preferences: read.preferences! });
     expect(resaved.preferences!.webhooks[0]!.secret).toBe(read.preferences!.webhooks[0]!.secret);
-    // The audit log records the change without the secret.
-    const row = (await api("/api/audit?account_id=acme&page_size=200")).data.find((r) => r.action === "SetPreferences");
-    expect(JSON.stringify(row)).not.toContain(secret);
+    expect(resaved.generatedSecrets).toEqual([]);
+    // The audit log records the change without the secret, sent or generated.
+    const rows = (await api("/api/audit?account_id=acme&page_size=200")).data.filter((r) => r.action === "SetPreferences");
+    expect(rows.length).toBeGreaterThan(0);
+    for (const shown of [secret, generated[0]!]) expect(JSON.stringify(rows)).not.toContain(shown);
   });
 
   it("refuses preferences for an account the platform does not have, and saves none", async () => {

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { call } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
@@ -286,6 +287,60 @@ describe("webhook preferences", () => {
       await sql.end();
     }
     expect(await saveRecipients(["third@partial.example"], after, "partial-3")).toEqual(answered);
+  });
+
+  it("answers a secret it generates once, in generated_secrets, and signs the endpoint's webhooks with it; a replay, a kept secret and a sent one answer none", async () => {
+    const { entitlements, notifications } = platform.clients;
+    let generated = "";
+    const hook = await startWebhookReceiver(() => generated);
+    await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({
+      accountId: "minted", name: "minted", planId: "starter", seats: 2, adminEmails: ["admin@minted.example"],
+    }));
+    const register = (idempotencyKey: string) =>
+      call(notifications, notifications.setPreferences, {
+        updateFields: ["webhooks"],
+        preferences: N.Preferences.fromPartial({ accountId: "minted", webhooks: [{ url: hook.url }] }),
+        idempotencyKey,
+      });
+    const first = await register("minted-1");
+    expect(first.generatedSecrets).toEqual([{ url: hook.url, secret: expect.stringMatching(/^whsec_[A-Za-z0-9+/]{32}$/) }]);
+    generated = first.generatedSecrets[0]!.secret;
+    // It is the stored secret: its fingerprint is the one the answer and GetPreferences show.
+    const shown = `sha256:${createHash("sha256").update(generated).digest("hex").slice(0, 16)}`;
+    expect(first.preferences!.webhooks).toEqual([{ url: hook.url, secret: shown }]);
+    const read = await call(notifications, notifications.getPreferences, { accountId: "minted" });
+    expect(read.preferences!.webhooks).toEqual([{ url: hook.url, secret: shown }]);
+
+    // A replay answers what was saved without the secret, which the key's record does not hold, and changes nothing.
+    const replay = await register("minted-1");
+    expect(replay).toEqual({ ...first, generatedSecrets: [] });
+    const sql = new pg.Client({ connectionString: db.url });
+    await sql.connect();
+    try {
+      const { rows } = await sql.query<{ response: unknown }>(`select response from notifications.idempotency_keys where account_id = 'minted' and idempotency_key = 'minted-1'`);
+      expect(rows).toHaveLength(1);
+      expect(JSON.stringify(rows[0]!.response)).not.toContain(generated.slice("whsec_".length));
+    } finally {
+      await sql.end();
+    }
+    expect((await call(notifications, notifications.getPreferences, { accountId: "minted" })).preferences!.webhooks[0]!.secret).toBe(shown);
+
+    // A webhook sent to the endpoint verifies with the answered secret.
+    await spend("minted", "minted-spend-1", 9); // 45 %: crosses 20
+    await settled("minted", 1);
+    expect(thresholds(hook)).toEqual([20]);
+    expect(hook.rejectedSignatures()).toBe(0);
+
+    // The endpoint's secret kept (none sent) and another endpoint's sent by the caller: none generated, none answered.
+    const own = `whsec_${Buffer.alloc(24, 9).toString("base64")}`;
+    const kept = await call(notifications, notifications.setPreferences, {
+      updateFields: ["webhooks"],
+      preferences: N.Preferences.fromPartial({ accountId: "minted", webhooks: [{ url: hook.url }, { url: "https://hooks.minted.example/own", secret: own }] }),
+      idempotencyKey: "minted-2",
+    });
+    expect(kept.generatedSecrets).toEqual([]);
+    expect(kept.preferences!.webhooks.map((w) => w.secret)).toEqual([shown, `sha256:${createHash("sha256").update(own).digest("hex").slice(0, 16)}`]);
+    await hook.stop();
   });
 });
 

@@ -44,14 +44,16 @@ export interface ReceivedWebhook {
 /**
  * An HTTP endpoint that verifies Standard Webhooks signatures. It answers 500
  * to the first `failFirst` deliveries, then 204; `received` holds the verified
- * events it accepted, `attempts` every request.
+ * events it accepted, `attempts` every request. `secret` may be a function
+ * asked at each delivery: a secret the platform generates is known only once
+ * the endpoint (this receiver's URL) is registered.
  */
-export async function startWebhookReceiver(secret: string, failFirst = 0) {
+export async function startWebhookReceiver(secret: string | (() => string), failFirst = 0) {
   let failUntil = failFirst;
   const received: ReceivedWebhook[] = [];
   let attempts = 0;
   let rejectedSignatures = 0;
-  const verifier = new Webhook(secret);
+  const verifier = () => new Webhook(typeof secret === "string" ? secret : secret());
   const server: Server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -60,7 +62,7 @@ export async function startWebhookReceiver(secret: string, failFirst = 0) {
       const body = Buffer.concat(chunks).toString("utf8");
       let event: { type: string; data: Record<string, unknown> };
       try {
-        event = verifier.verify(body, request.headers as Record<string, string>) as typeof event;
+        event = verifier().verify(body, request.headers as Record<string, string>) as typeof event;
       } catch {
         rejectedSignatures++;
         response.writeHead(400).end();

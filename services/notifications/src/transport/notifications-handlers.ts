@@ -168,6 +168,8 @@ export function notificationsHandlers(
         if (!PREFERENCE_FIELDS.includes(field)) throw new InvalidArgumentError(`update_fields[${i}]`, `must be one of ${PREFERENCE_FIELDS.join(", ")}`);
       });
       const changes: PreferencesChanges = {};
+      // The secrets made below for new endpoints: the only way their owner learns them.
+      const generated: notificationsV1.WebhookEndpoint[] = [];
       if (fields.includes("email_recipients")) {
         // Each is one plain email address (grpc-kit's request rules refused anything else); once each, whatever its case.
         p.emailRecipients.forEach((email, i) => {
@@ -200,7 +202,11 @@ export function notificationsHandlers(
           // Keep a known endpoint's secret when none (or its fingerprint) is sent; generate one for a new endpoint.
           const known = existing?.webhooks.find((e) => e.url === w.url)?.secret;
           const sent = w.secret && !w.secret.startsWith(FINGERPRINT) && !w.secret.endsWith("…") ? w.secret : undefined;
-          const secret = sent ?? known ?? `whsec_${randomBytes(24).toString("base64")}`;
+          let secret = sent ?? known;
+          if (secret === undefined) {
+            secret = `whsec_${randomBytes(24).toString("base64")}`;
+            generated.push({ url: w.url, secret });
+          }
           if (!/^whsec_[A-Za-z0-9+/=]+$/.test(secret)) throw new InvalidArgumentError(`preferences.webhooks[${i}].secret`, "must be whsec_ followed by base64");
           // A secret sent now is as strong as one made here (24 random bytes): its fingerprint is shown to every reader, and a
           // short one could be found from it offline and webhooks forged. Secrets stored before this rule are kept as they are.
@@ -240,11 +246,13 @@ export function notificationsHandlers(
         scope: p.accountId, operation: "set_preferences", request: written, ...(written === request ? {} : { earlierRequest: request }),
         requestType: N.SetPreferencesRequest, responseType: N.SetPreferencesResponse,
       };
-      const { response } = await answerOnce(idempotency, keyed, async () => {
+      const { response, replayed } = await answerOnce(idempotency, keyed, async () => {
         const saved = await store.savePreferences(p.accountId, changes);
-        return { preferences: preferencesToProto(p.accountId, saved) };
+        return { preferences: preferencesToProto(p.accountId, saved), generatedSecrets: [] };
       });
-      return response;
+      // Added after the answer is recorded, so no secret is kept with the key. A replay saved nothing: the secrets made
+      // for it were never stored, and the first call's were answered once, by that call.
+      return replayed ? response : { ...response, generatedSecrets: generated };
     }, options),
   };
 }

@@ -272,8 +272,10 @@ export interface WebhookEndpoint {
    * Write-only: answers carry the stored secret's fingerprint (`sha256:` and
    * 16 hex digits), never the secret; sending the fingerprint (or nothing)
    * back keeps the stored secret, and a new endpoint without one gets a
-   * generated secret. A secret sent is `whsec_` and the base64 of 24 to 64
-   * random bytes (Standard Webhooks), else INVALID_ARGUMENT.
+   * generated secret, answered once in full in
+   * SetPreferencesResponse.generated_secrets. A secret sent is `whsec_` and
+   * the base64 of 24 to 64 random bytes (Standard Webhooks), else
+   * INVALID_ARGUMENT.
    * Bound: at most 256 characters.
    */
   secret: string;
@@ -345,7 +347,18 @@ export interface SetPreferencesRequest {
 }
 
 export interface SetPreferencesResponse {
-  preferences: Preferences | undefined;
+  preferences:
+    | Preferences
+    | undefined;
+  /**
+   * The endpoints whose secret this call generated (sent without one, and not
+   * kept from a stored endpoint), each with its url and the secret in full,
+   * to verify the webhooks' signatures with. Shown once, only in this answer:
+   * a replay of the same idempotency key answers without it (the secret is
+   * not kept with the key's record), and no other answer carries it. To have
+   * a known secret again, send a new one (a rotation).
+   */
+  generatedSecrets: WebhookEndpoint[];
 }
 
 function createBaseBanner(): Banner {
@@ -2337,13 +2350,16 @@ export const SetPreferencesRequest: MessageFns<SetPreferencesRequest> = {
 };
 
 function createBaseSetPreferencesResponse(): SetPreferencesResponse {
-  return { preferences: undefined };
+  return { preferences: undefined, generatedSecrets: [] };
 }
 
 export const SetPreferencesResponse: MessageFns<SetPreferencesResponse> = {
   encode(message: SetPreferencesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.preferences !== undefined) {
       Preferences.encode(message.preferences, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.generatedSecrets) {
+      WebhookEndpoint.encode(v!, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -2369,6 +2385,14 @@ export const SetPreferencesResponse: MessageFns<SetPreferencesResponse> = {
             message.preferences = Preferences.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.generatedSecrets.push(WebhookEndpoint.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2382,13 +2406,23 @@ export const SetPreferencesResponse: MessageFns<SetPreferencesResponse> = {
   },
 
   fromJSON(object: any): SetPreferencesResponse {
-    return { preferences: isSet(object.preferences) ? Preferences.fromJSON(object.preferences) : undefined };
+    return {
+      preferences: isSet(object.preferences) ? Preferences.fromJSON(object.preferences) : undefined,
+      generatedSecrets: globalThis.Array.isArray(object?.generatedSecrets)
+        ? object.generatedSecrets.map((e: any) => WebhookEndpoint.fromJSON(e))
+        : globalThis.Array.isArray(object?.generated_secrets)
+        ? object.generated_secrets.map((e: any) => WebhookEndpoint.fromJSON(e))
+        : [],
+    };
   },
 
   toJSON(message: SetPreferencesResponse): unknown {
     const obj: any = {};
     if (message.preferences !== undefined) {
       obj.preferences = Preferences.toJSON(message.preferences);
+    }
+    if (message.generatedSecrets?.length) {
+      obj.generatedSecrets = message.generatedSecrets.map((e) => WebhookEndpoint.toJSON(e));
     }
     return obj;
   },
@@ -2401,6 +2435,7 @@ export const SetPreferencesResponse: MessageFns<SetPreferencesResponse> = {
     message.preferences = (object.preferences !== undefined && object.preferences !== null)
       ? Preferences.fromPartial(object.preferences)
       : undefined;
+    message.generatedSecrets = object.generatedSecrets?.map((e) => WebhookEndpoint.fromPartial(e)) || [];
     return message;
   },
 };
