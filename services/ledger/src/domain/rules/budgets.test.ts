@@ -134,21 +134,28 @@ describe("budgets", () => {
     expect(m.events.filter((e) => e.kind === "budget_crossed")).toHaveLength(2);
   });
 
-  it("a new cycle lifts a per-cycle hard budget the cycle before used up, and no other budget", () => {
+  it("a new cycle lifts a per-cycle budget the cycle before used up or warned about (its banners come down), and no other budget", () => {
     const m = Machine.open({ allotmentMicros: 1_000n });
     const lifted = () => m.events.filter((e) => e.kind === "budget_lifted").map((e) => e.payload.budget_id);
     m.ok(m.setBudget(10n, { perCycle: true }));
-    m.ok(m.setBudget(10n, { perCycle: true, scopeId: "agent-2" })); // used, not used up
+    m.ok(m.setBudget(10n, { perCycle: true, scopeId: "agent-2" })); // used, not used up, no threshold crossed
     m.ok(m.setBudget(10n, { scopeId: "agent-3" })); // used up, but not per cycle: it still refuses
-    m.ok(m.setBudget(10n, { perCycle: true, scopeId: "agent-4", mode: "soft" })); // soft: never refused
+    m.ok(m.setBudget(10n, { perCycle: true, scopeId: "agent-4", mode: "soft" })); // soft: never refused, but warned at 80 and 100 %
+    m.ok(m.setBudget(10n, { perCycle: true, scopeId: "agent-5", mode: "soft" })); // soft, under its first threshold: nothing to take down
+    m.ok(m.setBudget(10n, { scopeId: "agent-6", mode: "soft" })); // warned, but not per cycle: its warnings still hold
     m.ok(m.charge(15n, { attribution: AGENT }));
     m.ok(m.charge(5n, { attribution: { agent_id: "agent-2" } }));
     m.ok(m.charge(15n, { attribution: { agent_id: "agent-3" } }));
     m.ok(m.charge(15n, { attribution: { agent_id: "agent-4" } }));
+    m.ok(m.charge(5n, { attribution: { agent_id: "agent-5" } }));
+    m.ok(m.charge(9n, { attribution: { agent_id: "agent-6" } }));
+    expect(m.events.filter((e) => e.kind === "budget_crossed").map((e) => e.payload.budget_id)).toEqual(
+      expect.arrayContaining(["credits/agent/agent-4", "credits/agent/agent-6"]),
+    );
     m.ok(m.nextCycle());
-    expect(lifted()).toEqual(["credits/agent/agent-1"]);
+    expect(lifted()).toEqual(["credits/agent/agent-1", "credits/agent/agent-4"]);
     m.ok(m.rollOver()); // the same cycle again: nothing new
-    expect(lifted()).toHaveLength(1);
+    expect(lifted()).toHaveLength(2);
   });
 
   it("a budget changed by support keeps what it used; setting needs a reason, a scope id and a known unit", () => {

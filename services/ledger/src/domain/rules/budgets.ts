@@ -196,10 +196,16 @@ function stillReached(crossed: number[], usedMicros: bigint, limitMicros: bigint
   return crossed.filter((t) => usedMicros * 100n >= BigInt(t) * limitMicros);
 }
 
-/** A new cycle lifts each per-cycle hard budget the cycle before used up: it counts from zero again. */
+/**
+ * A new cycle lifts each per-cycle budget the cycle before used up or warned
+ * about (a threshold crossed, soft or hard): it counts from zero again, so
+ * neither its refusal nor its warnings apply (their banners would otherwise
+ * pile up, cycle after cycle).
+ */
 export function liftedByNewCycle(before: AccountState, after: AccountState): Write[] {
+  const warned = (b: Budget) => usedUp(b, usedOf(before, b)) || crossedOf(before, b).length > 0;
   return [...before.budgets.values()]
-    .filter((b) => b.perCycle && usedUp(b, usedOf(before, b)) && !usedUp(b, usedOf(after, b)))
+    .filter((b) => b.perCycle && warned(b) && !usedUp(b, usedOf(after, b)) && crossedOf(after, b).length === 0)
     .map((b) => budgetLifted(after, b, false, ""));
 }
 

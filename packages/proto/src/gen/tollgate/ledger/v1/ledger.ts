@@ -1675,8 +1675,8 @@ export interface BudgetCrossed {
 /**
  * A budget stopped refusing: support removed it, raised (or softened) a hard
  * budget that had no room left, or reversed a charge that gives it room
- * again, or a new cycle started a used-up per-cycle budget from zero. Its
- * banners no longer apply.
+ * again, or a new cycle started a per-cycle budget from zero that was used
+ * up or had crossed a threshold (soft ones too). Its banners no longer apply.
  */
 export interface BudgetLifted {
   budgetId: string;
