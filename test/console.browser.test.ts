@@ -568,4 +568,20 @@ describe("support console in Chromium", () => {
     expect(audit.data[0]).toMatchObject({ action: "adjust", after: { reload_stopped: true } });
     await page.close();
   });
+
+  it("signs out from the user menu: the gateway revokes the token, so a copy of it stops working too", async () => {
+    const page = await signIn("ada", "admin-pass", "/#/tollgate-accounts");
+    const token = (await page.evaluate(() => localStorage.getItem("tollgate.token")))!;
+    const me = async () => {
+      const response = await fetch(`${gateway.url}/api/me`, { headers: { authorization: `Bearer ${token}` } });
+      return { status: response.status, body: (await response.json()) as Record<string, any> };
+    };
+    expect((await me()).status).toBe(200);
+    await page.getByRole("button", { name: "Profile" }).click();
+    await page.getByRole("menuitem", { name: "Logout" }).click();
+    await page.waitForURL((url) => url.hash.includes("login"));
+    expect(await page.evaluate(() => localStorage.getItem("tollgate.token"))).toBeNull();
+    await expect.poll(me, { timeout: 10_000 }).toMatchObject({ status: 401, body: { error: { reason: "TOKEN_REVOKED" } } });
+    await page.close();
+  });
 });

@@ -3,7 +3,7 @@ import { request as httpRequest } from "node:http";
 import { connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SignJWT } from "jose";
+import { decodeJwt, SignJWT } from "jose";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startGateway, type Gateway } from "@tollgate/gateway";
@@ -872,6 +872,45 @@ describe("gateway hardening", () => {
       expect(await me(minted)).toMatchObject({ status: 200, body: { username: "back-office-user", role: "operator" } });
     } finally {
       await Promise.all([before.stop(), after.stop()]);
+    }
+  });
+
+  it("signs a token out on every gateway (POST /api/logout): it is refused from then on, the user's other sign-ins go on; a token without an id is not revocable", async () => {
+    const gatewayWith = () => startGateway({ databaseUrl: db.url, port: 0, secret: SECRET, users: "val:val-pass:viewer", ...platform.serviceCredentials("gateway", ROLES), addresses: platform.addresses });
+    const [one, other] = await Promise.all([gatewayWith(), gatewayWith()]);
+    try {
+      const send = async (via: Gateway, path: string, token: string | undefined, method = "GET") => {
+        const response = await fetch(`${via.url}${path}`, { method, headers: token ? { authorization: `Bearer ${token}` } : {} });
+        return { status: response.status, body: response.status === 204 ? {} : ((await response.json()) as Record<string, any>) };
+      };
+      const laptop = (await loginFrom("127.0.0.71", "val", "val-pass", { gateway: one })).body.token as string;
+      const phone = (await loginFrom("127.0.0.72", "val", "val-pass", { gateway: one })).body.token as string;
+      const { jti } = decodeJwt(laptop);
+      expect(jti).toMatch(/^[0-9a-f-]{36}$/);
+      expect(decodeJwt(phone).jti).not.toBe(jti);
+
+      expect(await send(one, "/api/logout", undefined, "POST")).toMatchObject({ status: 401, body: { error: { reason: "LOGIN_REQUIRED" } } });
+      expect(await send(one, "/api/logout", laptop, "POST")).toEqual({ status: 204, body: {} });
+      // Refused by the gateway it signed out on and by another on the same database; signing out again changes nothing.
+      for (const via of [one, other]) expect(await send(via, "/api/me", laptop)).toMatchObject({ status: 401, body: { error: { code: "UNAUTHENTICATED", reason: "TOKEN_REVOKED" } } });
+      expect(await send(other, "/api/logout", laptop, "POST")).toMatchObject({ status: 401, body: { error: { reason: "TOKEN_REVOKED" } } });
+      expect(await send(other, "/api/me", phone)).toMatchObject({ status: 200, body: { username: "val" } });
+      const sql = new pg.Client({ connectionString: db.url });
+      await sql.connect();
+      try {
+        const { rows } = await sql.query(`select extract(epoch from expires_at)::bigint as exp from gateway.revoked_tokens where token_id = $1`, [jti]);
+        expect(rows.map((r) => Number(r.exp))).toEqual([decodeJwt(laptop).exp]);
+      } finally {
+        await sql.end();
+      }
+
+      // A back office's token has no id: signing it out is refused, and it stays valid to its expiry.
+      const minted = await new SignJWT({ role: "viewer" }).setProtectedHeader({ alg: "HS256" }).setIssuer("tollgate-gateway").setAudience("tollgate-console")
+        .setSubject("back-office-user").setIssuedAt().setExpirationTime("5m").sign(new TextEncoder().encode(SECRET));
+      expect(await send(one, "/api/logout", minted, "POST")).toMatchObject({ status: 409, body: { error: { code: "FAILED_PRECONDITION", reason: "TOKEN_NOT_REVOCABLE" } } });
+      expect(await send(one, "/api/me", minted)).toMatchObject({ status: 200 });
+    } finally {
+      await Promise.all([one.stop(), other.stop()]);
     }
   });
 

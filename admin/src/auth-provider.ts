@@ -5,7 +5,7 @@ import { fetchHttpClient, TOKEN_KEY, USER_KEY, type HttpClient } from "./http";
 export interface TollgateAuthProviderOptions {
   /** The gateway's origin, e.g. `http://127.0.0.1:8080`. */
   apiUrl: string;
-  /** Replaces `fetch` for the login call. */
+  /** Replaces `fetch` for the login and logout calls. */
   httpClient?: HttpClient;
 }
 
@@ -62,8 +62,9 @@ function forget() {
 
 /**
  * react-admin AuthProvider for the console gateway: `POST /api/login` stores
- * the token in `localStorage['tollgate.token']`; `getPermissions` answers the
- * role (`viewer`, `operator`, `admin`); a 401 logs out, a 403 does not.
+ * the token in `localStorage['tollgate.token']`, logout forgets it and has the
+ * gateway revoke it (`POST /api/logout`); `getPermissions` answers the role
+ * (`viewer`, `operator`, `admin`); a 401 logs out, a 403 does not.
  */
 export function tollgateAuthProvider(options: TollgateAuthProviderOptions): AuthProvider {
   const base = options.apiUrl.replace(/\/+$/, "");
@@ -82,7 +83,12 @@ export function tollgateAuthProvider(options: TollgateAuthProviderOptions): Auth
       storage()?.setItem(USER_KEY, JSON.stringify(body.user ?? { username, role: readTokenClaims(body.token).role ?? "viewer" }));
     },
     async logout() {
+      const token = storage()?.getItem(TOKEN_KEY);
+      const live = !tokenExpired();
       forget();
+      // The gateway revokes the token, so a copy of it (another tab, a stolen one) stops working too. When it cannot (offline,
+      // already refused, a back office's token without an id), the browser has forgotten it all the same.
+      if (token && live) await http(`${base}/api/logout`, { method: "POST", headers: { Authorization: `Bearer ${token}` } }).catch(() => undefined);
     },
     async checkAuth() {
       if (tokenExpired()) {

@@ -19,7 +19,8 @@ import { migrations } from "./data/migrations/index.js";
 import { isRole, UserDirectory, type User } from "./domain/access.js";
 import { dropIncomingTraceContext, methodsByPath, notFound, readJsonBody, timesGiven } from "./transport/framework.js";
 import { clientErrorAnswer, sendHttpError, tooManyRequests, toHttpError } from "./transport/http-errors.js";
-import { CONSOLE_TOKEN, DEFAULT_LOGIN_LIMITS, registerLogin, type LoginLimits } from "./transport/login.js";
+import { RevokedTokens } from "./data/revoked-tokens.js";
+import { CONSOLE_TOKEN, DEFAULT_LOGIN_LIMITS, registerLogin, registerLogout, signInUnavailable, type LoginLimits, type SignedIn } from "./transport/login.js";
 import { registerReceiptRoutes } from "./transport/receipt-routes.js";
 import { checkRoute, registerRoutes } from "./transport/routes.js";
 
@@ -120,6 +121,7 @@ async function recordRefusal(calls: CallAuditLog, request: FastifyRequest, statu
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const orm = await openDatabase({ url: options.databaseUrl, schema: "gateway", entities: [AuditEntrySchema], migrations, poolMax: 4 });
   const audit = new PostgresAuditStore(() => orm.em.getContext());
+  const revokedTokens = new RevokedTokens(() => orm.em.getContext());
   // The services' audit of admin and refused gRPC calls, shown beside the console's own.
   const calls = await CallAuditLog.open(options.databaseUrl);
   const users = new UserDirectory(options.users);
@@ -229,6 +231,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // The scheme is case-insensitive (RFC 9110 §11.1).
     const token = /^bearer +/i.test(header) ? header.replace(/^bearer +/i, "").trim() : "";
     if (!token) throw new UnauthenticatedError("sign in first", "LOGIN_REQUIRED");
+    let signedIn: SignedIn;
     try {
       const { payload } = await jwtVerify(token, key, { algorithms: ["HS256"], requiredClaims: ["exp"], ...CONSOLE_TOKEN });
       // A user name: not empty, no control character (it is recorded as who an action was for).
@@ -236,12 +239,18 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       if (payload.exp! - Date.now() / 1000 > maxTokenSeconds) throw new Error("lives too long");
       // A sign-in's token holds while its user is configured as when they signed in (a back office's tokens carry no `ses`).
       if (payload.ses !== undefined && payload.ses !== users.stamp(payload.sub, key)) throw new Error("the user's sign-in changed");
-      (request as FastifyRequest & { user: User }).user = { username: payload.sub, role: payload.role };
-      const context = consoleUser.getStore();
-      if (context) context.username = payload.sub;
+      signedIn = { username: payload.sub, role: payload.role, ...(typeof payload.jti === "string" ? { tokenId: payload.jti } : {}), expiresAt: payload.exp! };
     } catch {
       throw new UnauthenticatedError("the session has expired or the token is not valid; sign in again", "TOKEN_INVALID");
     }
+    // A token its user signed out of (POST /api/logout) is refused by every gateway on the database.
+    if (signedIn.tokenId !== undefined && (await revokedTokens.isRevoked(signedIn.tokenId).catch(signInUnavailable))) {
+      throw new UnauthenticatedError("this token was signed out; sign in again", "TOKEN_REVOKED");
+    }
+    (request as FastifyRequest & { user: User; signedIn: SignedIn }).user = { username: signedIn.username, role: signedIn.role };
+    (request as FastifyRequest & { signedIn: SignedIn }).signedIn = signedIn;
+    const context = consoleUser.getStore();
+    if (context) context.username = signedIn.username;
   });
 
   // Once for every route, after sign-in and before the body is read: the role its action needs, then only the query parameters it
@@ -283,6 +292,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // Sign-in limits count in the database, shared by every gateway process.
   await app.register(rateLimit, { global: false, store: loginAttemptStore(() => orm.em.getContext()) });
   registerLogin(app, users, key, { limits: options.loginLimits ?? DEFAULT_LOGIN_LIMITS, tokenTtl: options.tokenTtl ?? `${Math.min(SIGN_IN_HOURS, maxTokenHours)}h` });
+  registerLogout(app, revokedTokens);
 
   registerRoutes(app, clients, audit, calls);
   registerReceiptRoutes(app, clients);

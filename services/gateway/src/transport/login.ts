@@ -1,9 +1,10 @@
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { SignJWT } from "jose";
-import { InvalidArgumentError, UnauthenticatedError, UnavailableError } from "@tollgate/errors";
+import { FailedPreconditionError, InvalidArgumentError, UnauthenticatedError, UnavailableError } from "@tollgate/errors";
 import { log } from "@tollgate/telemetry";
-import type { UserDirectory } from "../domain/access.js";
+import type { Role, UserDirectory } from "../domain/access.js";
+import type { RevokedTokens } from "../data/revoked-tokens.js";
 import { sendHttpError, tooManyRequests } from "./http-errors.js";
 
 /** Sign-in attempts allowed per user name and per client address within one window. */
@@ -20,6 +21,20 @@ export const DEFAULT_LOGIN_LIMITS: LoginLimits = { perUser: 20, perAddress: 100,
  * token signed with the same secret for anything else is not a console sign-in.
  */
 export const CONSOLE_TOKEN = { issuer: "tollgate-gateway", audience: "tollgate-console" } as const;
+
+/** Who a request's console token signed in, and the token: its `jti` (sign-ins since tokens carry one) and `exp` (epoch seconds). */
+export interface SignedIn {
+  username: string;
+  role: Role;
+  tokenId?: string;
+  expiresAt: number;
+}
+
+/** When the database cannot answer a question of sign-in (attempts, a signed-out token), no one gets in, and the answer says so (503, logged). */
+export function signInUnavailable(error: unknown): never {
+  log().error({ err: error }, "sign-in could not be checked");
+  throw new UnavailableError("sign-in is unavailable for a moment: try again shortly", "LOGIN_UNAVAILABLE");
+}
 
 /** The sign-in body's user name and password: each must be text (an empty one fails like a wrong password). */
 function credentialsOf(body: unknown): { username: string; password: string } {
@@ -58,11 +73,8 @@ export function registerLogin(app: FastifyInstance, users: UserDirectory, key: U
     // A malformed body tries no password, so it is refused without counting.
     const { username, password } = credentialsOf(request.body);
     for (const check of checks) {
-      // The counters are in the database: when it cannot count, no one signs in, and the answer says so (503, logged).
-      const limit = await check(request).catch((error: unknown) => {
-        log().error({ err: error }, "sign-in attempts could not be counted");
-        throw new UnavailableError("sign-in is unavailable for a moment: try again shortly", "LOGIN_UNAVAILABLE");
-      });
+      // The counters are in the database: when it cannot count, no one signs in.
+      const limit = await check(request).catch(signInUnavailable);
       if (!limit.isAllowed && limit.isExceeded) {
         return sendHttpError(reply, tooManyRequests(limit.ttlInSeconds, "LOGIN_RATE_LIMITED", `too many sign-in attempts; try again in ${limit.ttlInSeconds} s`));
       }
@@ -76,7 +88,26 @@ export function registerLogin(app: FastifyInstance, users: UserDirectory, key: U
       .setAudience(CONSOLE_TOKEN.audience)
       .setIssuedAt()
       .setExpirationTime(options.tokenTtl)
+      // Names the token, so signing out can revoke it (and only it).
+      .setJti(randomUUID())
       .sign(key);
     return { token, user };
+  });
+}
+
+/**
+ * `POST /api/logout`: the request's own token stops working on every
+ * gateway (204), while the user's other sign-ins go on. A token without a
+ * `jti` (a back office's, or one signed in before tokens carried one) cannot
+ * be revoked: 409 `TOKEN_NOT_REVOCABLE`, and it lasts to its expiry.
+ */
+export function registerLogout(app: FastifyInstance, revoked: RevokedTokens): void {
+  app.post("/api/logout", async (request, reply) => {
+    const { tokenId, expiresAt } = (request as FastifyRequest & { signedIn: SignedIn }).signedIn;
+    if (tokenId === undefined) {
+      throw new FailedPreconditionError("this token has no id (jti) to revoke: it stays valid until it expires", "TOKEN_NOT_REVOCABLE");
+    }
+    await revoked.revoke(tokenId, expiresAt).catch(signInUnavailable);
+    return reply.status(204).send();
   });
 }
