@@ -199,13 +199,31 @@ describe("idempotency keys on support changes", () => {
       return listed.banners.length === 2 ? listed.banners : undefined;
     }, 8_000, "two banners");
     const [one, other] = banners as [notificationsV1.Banner, notificationsV1.Banner];
-    const dismiss = (bannerId: string) => call(notifications, notifications.dismissBanner, { bannerId, actor: "support@example.com", idempotencyKey: "dismiss-1" });
+    const dismiss = (bannerId: string) => call(notifications, notifications.dismissBanner, { bannerId, accountId: "", actor: "support@example.com", idempotencyKey: "dismiss-1" });
     const dismissed = await dismiss(one.bannerId);
     expect(dismissed.banner).toMatchObject({ bannerId: one.bannerId, dismissed: true });
     expect(await dismiss(one.bannerId)).toEqual(dismissed);
     expect(errorDetails(await dismiss(other.bannerId).catch((e: unknown) => e))).toMatchObject({ code: 6, reason: "IDEMPOTENCY_KEY_REUSED" });
     const shown = await call(notifications, notifications.listBanners, { accountId: "prefs", includeDismissed: false });
     expect(shown.banners.map((b) => b.bannerId)).toEqual([other.bannerId]);
+
+    // A product's credential limited to its accounts dismisses its users' banners by naming the banner's account, and
+    // no one else's: a banner of another account is NOT_FOUND, whatever account it names.
+    const limitedTo = (accounts: string[]) =>
+      createClient(N.NotificationsServiceClient, platform.notifications.address, { credentials: platform.issuer!.credential("product", ["meter"], { accounts }) });
+    const own = limitedTo(["prefs"]);
+    const stranger = limitedTo(["someone-else"]);
+    try {
+      const dismissAs = (client: typeof own, accountId: string, key: string) =>
+        call(client, client.dismissBanner, { bannerId: other.bannerId, accountId, actor: "end-user", idempotencyKey: key }).catch((e: unknown) => e);
+      expect(errorDetails(await dismissAs(own, "", "limited-1"))).toMatchObject({ code: 7, reason: "ACCOUNT_NOT_PERMITTED" });
+      expect(errorDetails(await dismissAs(stranger, "prefs", "limited-2"))).toMatchObject({ code: 7, reason: "ACCOUNT_NOT_PERMITTED", metadata: { account_id: "prefs" } });
+      expect(errorDetails(await dismissAs(stranger, "someone-else", "limited-3"))).toMatchObject({ code: 5 }); // NOT_FOUND
+      expect(await dismissAs(own, "prefs", "limited-4")).toMatchObject({ banner: { bannerId: other.bannerId, dismissed: true } });
+    } finally {
+      own.close();
+      stranger.close();
+    }
     await hook.stop();
   });
 });

@@ -881,7 +881,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     return action(request, {
       name: "dismiss_banner",
       target: `banner:${id}`,
-      run: (_reason, key) => call(notifications, notifications.dismissBanner, { bannerId: id, actor: userOf(request).username, idempotencyKey: key }),
+      run: (_reason, key) => call(notifications, notifications.dismissBanner, { bannerId: id, accountId: "", actor: userOf(request).username, idempotencyKey: key }),
       // After run: the answer's type is inferred from it.
       accountId: (r) => r.banner!.accountId,
       after: (r) => ({ banner: bannerView(r.banner!) }),

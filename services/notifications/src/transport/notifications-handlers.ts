@@ -114,7 +114,8 @@ export function notificationsHandlers(
       const { actor } = actorOf(context, request.actor);
       if (!actor) throw new InvalidArgumentError("actor", "is required");
       const banner = await store.banner(request.bannerId);
-      if (!banner) throw new NotFoundError("banner", request.bannerId);
+      // A banner of another account than the one named is not there for this caller (whose credential may be limited to that one).
+      if (!banner || (request.accountId !== "" && banner.accountId !== request.accountId)) throw new NotFoundError("banner", request.bannerId);
       if (banner.kind === "fixed") throw new FailedPreconditionError("fixed banners cannot be dismissed", "BANNER_FIXED", { banner_id: banner.bannerId });
       const keyed = { scope: banner.accountId, operation: "dismiss_banner", request, requestType: N.DismissBannerRequest, responseType: N.DismissBannerResponse };
       const { response } = await answerOnce(idempotency, keyed, async () => {

@@ -199,7 +199,17 @@ export interface DismissBannerRequest {
    * and kept at least 24 hours.
    * Bound: at most 128 characters.
    */
-  idempotencyKey?: string | undefined;
+  idempotencyKey?:
+    | string
+    | undefined;
+  /**
+   * The banner's account. A credential limited to some accounts (a product
+   * dismissing its users' banners) must name it, one of its own; any caller
+   * may, and a banner of another account is then NOT_FOUND. Empty: the
+   * banner's, whichever it is (credentials not limited to accounts only).
+   * Bound: at most 128 characters.
+   */
+  accountId: string;
 }
 
 export interface DismissBannerResponse {
@@ -833,7 +843,7 @@ export const ListBannersResponse: MessageFns<ListBannersResponse> = {
 };
 
 function createBaseDismissBannerRequest(): DismissBannerRequest {
-  return { bannerId: "", actor: "", idempotencyKey: undefined };
+  return { bannerId: "", actor: "", idempotencyKey: undefined, accountId: "" };
 }
 
 export const DismissBannerRequest: MessageFns<DismissBannerRequest> = {
@@ -846,6 +856,9 @@ export const DismissBannerRequest: MessageFns<DismissBannerRequest> = {
     }
     if (message.idempotencyKey !== undefined) {
       writer.uint32(26).string(message.idempotencyKey);
+    }
+    if (message.accountId !== "") {
+      writer.uint32(34).string(message.accountId);
     }
     return writer;
   },
@@ -887,6 +900,14 @@ export const DismissBannerRequest: MessageFns<DismissBannerRequest> = {
             message.idempotencyKey = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -912,6 +933,11 @@ export const DismissBannerRequest: MessageFns<DismissBannerRequest> = {
         : isSet(object.idempotency_key)
         ? globalThis.String(object.idempotency_key)
         : undefined,
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
     };
   },
 
@@ -926,6 +952,9 @@ export const DismissBannerRequest: MessageFns<DismissBannerRequest> = {
     if (message.idempotencyKey !== undefined) {
       obj.idempotencyKey = message.idempotencyKey;
     }
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
     return obj;
   },
 
@@ -937,6 +966,7 @@ export const DismissBannerRequest: MessageFns<DismissBannerRequest> = {
     message.bannerId = object.bannerId ?? "";
     message.actor = object.actor ?? "";
     message.idempotencyKey = object.idempotencyKey ?? undefined;
+    message.accountId = object.accountId ?? "";
     return message;
   },
 };
