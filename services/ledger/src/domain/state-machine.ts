@@ -293,16 +293,22 @@ function unpriced(account: AccountState, c: ChargeCommand | ExtendHoldCommand, w
   return (hold && c.rateTableVersion !== undefined && pinnedElsewhere(hold, c.rateTableVersion, what)) || c.unpriced;
 }
 
+/** What is wrong with a hold's ttl (an Authorize's at least 1 ms, an ExtendHold's 0 for none), or null. */
+export function holdTtlProblem(ttlMs: number, least = 1): string | null {
+  return !Number.isInteger(ttlMs) || ttlMs < least || ttlMs > MAX_HOLD_TTL_MS ? `must be between ${least} and ${MAX_HOLD_TTL_MS}` : null;
+}
+
 function authorizeFields(c: AuthorizeCommand): LedgerError | null {
   if (c.amountMicros < 0n) return invalid("estimate", "must not price below zero");
-  if (!Number.isInteger(c.ttlMs) || c.ttlMs < 1 || c.ttlMs > MAX_HOLD_TTL_MS) return invalid("ttl_ms", `must be between 1 and ${MAX_HOLD_TTL_MS}`);
-  return null;
+  const ttl = holdTtlProblem(c.ttlMs);
+  return ttl ? invalid("ttl_ms", ttl) : null;
 }
 
 function extendFields(c: ExtendHoldCommand): LedgerError | null {
   if (!c.holdId) return invalid("hold_id", "is required");
   if (c.addMicros < 0n) return invalid("estimate", "must not price below zero");
-  if (!Number.isInteger(c.ttlMs) || c.ttlMs < 0 || c.ttlMs > MAX_HOLD_TTL_MS) return invalid("ttl_ms", `must be between 0 and ${MAX_HOLD_TTL_MS}`);
+  const ttl = holdTtlProblem(c.ttlMs, 0);
+  if (ttl) return invalid("ttl_ms", ttl);
   if (c.addMicros === 0n && c.ttlMs === 0 && !c.unpriced) return invalid("ttl_ms", "nothing to extend: give an estimate or a ttl");
   return null;
 }

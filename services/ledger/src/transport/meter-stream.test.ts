@@ -63,6 +63,8 @@ describe("MeterStreams, opening a work", () => {
     const authorized: unknown[] = [];
     const { streams, run } = streamsWith({ listening: () => true, announceOpened: async () => void announced++ }, authorized);
     await expect(run(openingCall({ ttlMs: "soon" }))).rejects.toMatchObject({ field: "open.ttl_ms" });
+    // Out of a hold's bounds (the ledger's own check, made before the announce too).
+    for (const ttlMs of ["-5", String(24 * 60 * 60_000 + 1)]) await expect(run(openingCall({ ttlMs }))).rejects.toMatchObject({ field: "open.ttl_ms" });
     await expect(run(openingCall({ estimate: { kind: undefined } }))).rejects.toMatchObject({ field: expect.stringMatching(/^open\.estimate/) });
     expect(announced).toBe(0);
     expect(authorized).toEqual([]);

@@ -10,6 +10,8 @@ import type { MeterPort } from "../domain/meter-port.js";
 import { meterKeys, MeterSession, type MeterStop } from "../domain/meter-session.js";
 import { covers } from "../domain/rules/budgets.js";
 import type { BudgetScope } from "../domain/state.js";
+import { holdTtlProblem } from "../domain/state-machine.js";
+import { DEFAULT_HOLD_TTL_MS } from "../domain/use-cases/authorize.js";
 import { attributionFromProto } from "./codec.js";
 import { denialToProto } from "./ledger-handlers.js";
 
@@ -154,6 +156,8 @@ export class MeterStreams {
       context,
       workKind: workKindFromProto(open.workKind),
     };
+    const ttlProblem = holdTtlProblem(request.ttlMs || DEFAULT_HOLD_TTL_MS);
+    if (ttlProblem) throw new InvalidArgumentError("open.ttl_ms", ttlProblem);
     // The work is held by this stream from now on: no replica releases it after a broken stream's grace period. A replica
     // that parked it must hear so: when this one cannot tell them (its LISTEN connection is down), the open is refused, as
     // the parked hold would be released under this stream; the client reconnects, maybe to another replica.
