@@ -17,7 +17,7 @@ export {
 } from "./credentials.js";
 export { elidedUrl, withoutCredentials, type CallAudit, type AuditedCall } from "./audit.js";
 export { ON_BEHALF_OF, principalOf, type ServerAuth } from "./guard.js";
-export { RateLimiter, type RateLimit } from "./rate-limit.js";
+export { RateLimiter, rateLimitedError, type RateLimit } from "./rate-limit.js";
 export { serverAuthFromEnv, serverSecurityFromEnv, serverTlsFromEnv, channelTlsFromEnv, clientCredentialFromEnv, type AuthEnvironment, type TlsEnvironment } from "./env.js";
 export { toServiceError, errorDetails, traceIdOf, fromServiceError, renameField, upstream, type ErrorDetails } from "./errors.js";
 export { BIDI_CONTROLS, characters, validatingDefinition, validateMessage, descriptors } from "./validation.js";

@@ -132,6 +132,23 @@ describe("the delivery worker's claims", () => {
     }
   });
 
+  it("gives up a send still running at its deadline: the attempt fails, to be retried, and its slot is free", async () => {
+    // An SMTP server that keeps answering just inside each socket timeout: the send never ends by itself.
+    const endless = { send: () => new Promise<void>(() => undefined) } as unknown as EmailChannel;
+    const replica = worker(endless, { leaseMs: 300, sendDeadlineMs: 700 });
+    try {
+      await record(64n, [draft("email", "endless@acme.example", "usage_80")]);
+      replica.start();
+      const failed = await eventually(async () => {
+        const current = await row("endless@acme.example");
+        return current.status === "failed" ? current : undefined;
+      }, 5_000, "the endless send failed at its deadline");
+      expect(failed).toMatchObject({ attempts: 1, lastError: "the send took longer than 700 ms: given up, to be tried again" });
+    } finally {
+      await replica.stop();
+    }
+  });
+
   it("leaves emails pending on a replica without an SMTP server, for one that has one, and sends its webhooks", async () => {
     const hook = await receiver(false);
     await record(61n, [draft("email", "later@acme.example", "usage_90"), draft("webhook", hook.url, "usage_90")]);

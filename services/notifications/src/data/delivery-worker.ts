@@ -15,7 +15,12 @@ export interface DeliveryWorkerOptions {
   leaseMs: number;
   retryBaseMs: number;
   maxAttempts: number;
+  /** How long one send may run in all (its lease renewed meanwhile); then it is given up as failed and retried later. Default 2 minutes. */
+  sendDeadlineMs?: number;
 }
+
+/** A send's time in all, by default: an SMTP server trickling its answers inside each socket timeout would otherwise hold a slot for good. */
+export const SEND_DEADLINE_MS = 2 * 60_000;
 
 /**
  * Sends due deliveries. Rows are claimed with a lease (SKIP LOCKED), so
@@ -146,7 +151,9 @@ export class DeliveryWorker {
   /**
    * Runs a send while keeping its claim: the lease is renewed every third of it, so a send slower than the lease (an
    * SMTP server that answers each command just inside its timeout) is not claimed and sent again by another replica.
-   * A replica that dies mid-send renews nothing, and its row is claimed again when the lease runs out.
+   * A replica that dies mid-send renews nothing, and its row is claimed again when the lease runs out. A send still
+   * running at its deadline (`sendDeadlineMs`) fails this attempt: its slot is freed and the row retried later (the
+   * abandoned send may still complete; an email carries its notification id as Message-ID for receivers to de-duplicate).
    */
   private async whileLeased(delivery: Delivery, send: () => Promise<void>): Promise<void> {
     const renew = setInterval(() => {
@@ -155,10 +162,20 @@ export class DeliveryWorker {
       );
     }, this.options.leaseMs / 3);
     renew.unref();
+    const deadlineMs = this.options.sendDeadlineMs ?? SEND_DEADLINE_MS;
+    let deadline: NodeJS.Timeout | undefined;
+    const sending = send();
     try {
-      await send();
+      await Promise.race([
+        sending,
+        new Promise<never>((_, reject) => {
+          deadline = setTimeout(() => reject(new Error(`the send took longer than ${deadlineMs} ms: given up, to be tried again`)), deadlineMs);
+        }),
+      ]);
     } finally {
       clearInterval(renew);
+      clearTimeout(deadline);
+      sending.catch(() => undefined); // an abandoned send's own failure is no one's to handle
     }
   }
 

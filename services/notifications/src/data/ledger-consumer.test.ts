@@ -2,6 +2,7 @@ import { EventEmitter } from "node:events";
 import { status } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
 import { ledgerV1 } from "@tollgate/proto";
+import { rateLimitedError } from "@tollgate/grpc-kit";
 import { isOutage, LedgerConsumer } from "./ledger-consumer.js";
 import type { NotificationsStore } from "./notifications-store.js";
 
@@ -101,7 +102,13 @@ describe("LedgerConsumer, when handling an event fails", () => {
 });
 
 describe("LedgerConsumer, when one event keeps failing", () => {
-  it("skips it after its tries, recording its offset with nothing decided, and handles the events after it", async () => {
+  const byItself = () => new Error("always fails");
+  const outage = () => Object.assign(new Error("14 UNAVAILABLE: No connection established"), { code: status.UNAVAILABLE });
+  it.each([
+    ["by itself", (_attempt: number) => byItself()],
+    // An outage between its own failures is no try of its own, and does not make it start its tries over.
+    ["by itself, between outages", (attempt: number) => (attempt % 2 === 0 ? byItself() : outage())],
+  ])("skips it after its tries (failing %s), recording its offset with nothing decided, and handles the events after it", async (_how, failure) => {
     const { client, opened } = feedsClient();
     let offset = 0n;
     const skipped: bigint[] = [];
@@ -114,22 +121,24 @@ describe("LedgerConsumer, when one event keeps failing", () => {
       },
     } as unknown as NotificationsStore;
     const handled: bigint[] = [];
+    let attempt = 0;
     const consumer = new LedgerConsumer(client, store, (fn) => fn(), async ({ sequence }) => {
-      if (sequence === 2n) throw new Error("always fails");
+      if (sequence === 2n) throw failure(attempt++);
       handled.push(sequence);
       offset = sequence;
     }, { consumer: "test", acknowledgeMs: 0, skipFailingAfterMs: 0 });
     try {
       await consumer.start();
       // Each stream sends what follows the stored offset; the consumer gives one up when an event fails.
-      for (let round = 0; round < 10 && skipped.length === 0; round++) {
-        const feed = await opened(round + 1);
+      let rounds = 0;
+      for (; rounds < 10 && skipped.length === 0; rounds++) {
+        const feed = await opened(rounds + 1);
         for (let sequence = Number(offset) + 1; sequence <= 3; sequence++) feed.send(sequence);
         while (!feed.cancelled) await new Promise((resolve) => setTimeout(resolve, 5));
         feed.emit("error", Object.assign(new Error("cancelled"), { code: 1 }));
       }
       expect(skipped).toEqual([2n]);
-      const after = await opened(4);
+      const after = await opened(rounds + 1);
       after.send(3);
       await new Promise((resolve) => setTimeout(resolve, 20));
       expect(handled).toEqual([1n, 3n]);
@@ -183,7 +192,10 @@ describe("LedgerConsumer, during an outage of what handling needs", () => {
   });
 
   it("tells an outage from an event's own failure", () => {
-    expect([status.UNAVAILABLE, status.DEADLINE_EXCEEDED, status.RESOURCE_EXHAUSTED].map((code) => isOutage({ code }))).toEqual([true, true, true]);
+    expect([status.UNAVAILABLE, status.DEADLINE_EXCEEDED].map((code) => isOutage({ code }))).toEqual([true, true]);
+    // RESOURCE_EXHAUSTED: a service's rate limit is waited out; anything else (grpc-js's "message larger than max") fails every time.
+    expect(isOutage(rateLimitedError("notifications", 1000))).toBe(true);
+    expect(isOutage({ code: status.RESOURCE_EXHAUSTED, details: "Received message larger than max (5000000 vs 4194304)" })).toBe(false);
     expect(isOutage({ code: "ECONNREFUSED" })).toBe(true);
     expect(isOutage({ code: "57P01" })).toBe(true); // PostgreSQL: terminated by the administrator
     expect(isOutage({ code: "08006" })).toBe(true); // PostgreSQL: connection failure

@@ -1,6 +1,6 @@
 import { status } from "@grpc/grpc-js";
 import { SILENT_STREAM_MS, SilenceWatchdog } from "@tollgate/db";
-import { call } from "@tollgate/grpc-kit";
+import { call, errorDetails } from "@tollgate/grpc-kit";
 import { ledgerV1 } from "@tollgate/proto";
 import { log, withRemoteParent } from "@tollgate/telemetry";
 import { commonV1, entitlementsV1 } from "@tollgate/proto";
@@ -128,16 +128,20 @@ export function factsOf(event: ledgerV1.LedgerEvent): LedgerEventFacts | undefin
 /** How long an event may keep failing before it is skipped (about 120 tries at the reconnect backoff's 5 s). */
 export const SKIP_FAILING_EVENT_AFTER_MS = 10 * 60_000;
 
-const OUTAGE_CODES = new Set<number>([status.UNAVAILABLE, status.DEADLINE_EXCEEDED, status.RESOURCE_EXHAUSTED]);
+const OUTAGE_CODES = new Set<number>([status.UNAVAILABLE, status.DEADLINE_EXCEEDED]);
 
 /**
  * A failure of something the handling needs rather than of the event: a
- * service unreachable, slow or shedding load (gRPC), a database connection
- * lost or refused (Node's codes, PostgreSQL's class 08 and shutdown 57P0x).
- * It is waited out, however long: skipping the event would lose its alerts.
+ * service unreachable, slow or shedding load (gRPC UNAVAILABLE,
+ * DEADLINE_EXCEEDED, a RESOURCE_EXHAUSTED that is a caller's rate limit), a
+ * database connection lost or refused (Node's codes, PostgreSQL's class 08
+ * and shutdown 57P0x). It is waited out, however long: skipping the event
+ * would lose its alerts. Any other RESOURCE_EXHAUSTED (a message over its
+ * size limit, say) would fail the event every time: it is the event's own.
  */
 export function isOutage(error: unknown): boolean {
   const code = (error as { code?: unknown } | undefined)?.code;
+  if (code === status.RESOURCE_EXHAUSTED) return errorDetails(error).reason === "RATE_LIMITED";
   if (typeof code === "number") return OUTAGE_CODES.has(code);
   if ((error as { kind?: unknown } | undefined)?.kind === "unavailable") return true;
   return typeof code === "string" && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|08|57P0)/.test(code);
@@ -273,8 +277,7 @@ export class LedgerConsumer {
    */
   private async failed(sequence: bigint, error: unknown): Promise<void> {
     if (isOutage(error)) {
-      // Not the event's fault: its tries start over once what it needs is back.
-      this.failing = undefined;
+      // Not the event's fault: not a try of its own. Its own failures before and after the outage still count.
       log().warn({ error: (error as Error).message, sequence: String(sequence) }, "handling a ledger event waits for an outage to end; re-reading from the stored offset");
       return;
     }
