@@ -222,6 +222,24 @@ describe("support console in Chromium", () => {
     await page.getByTestId("grant-error").waitFor();
     await page.getByRole("button", { name: "Cancel" }).click();
     await page.getByTestId("grant-dialog").waitFor({ state: "hidden" });
+    // Meanwhile, on another account's page (the console keeps the dialog mounted as the page changes under it), a grant is an
+    // action of its own, under a key of its own: not the lost try's.
+    await seedStarter(platform, "meanwhile-co");
+    const otherKeys: string[] = [];
+    await page.route("**/api/accounts/meanwhile-co/grants", (route) => {
+      otherKeys.push(route.request().headers()["idempotency-key"] ?? "");
+      return route.continue();
+    });
+    await page.goto(`${gateway.url}/#/tollgate-accounts/meanwhile-co/show`);
+    await page.getByTestId("grant-button").click();
+    await page.getByTestId("grant-dialog").waitFor();
+    expect(await page.getByTestId("grant-error").count(), "no warning about another account's try").toBe(0);
+    await page.getByRole("button", { name: "Cancel" }).click();
+    await submitGrant(page, "2", "a grant on another account meanwhile");
+    await page.getByTestId("grant-dialog").waitFor({ state: "hidden" });
+    expect(otherKeys).toHaveLength(1);
+    expect(otherKeys[0]).not.toBe(keys[5]);
+    await page.goto(`${gateway.url}/#/tollgate-accounts/lost-answer-co/show`);
     await page.reload();
     await page.getByTestId("grant-button").click();
     await expect.poll(() => page.getByTestId("grant-error").textContent()).toContain("may have been done");

@@ -43,6 +43,7 @@ export function Banners({ banners }: { banners: Banner[] }) {
         onClose={() => setDismissing(null)}
         title={`Dismiss banner "${dismissing?.message ?? ""}"`}
         testId="dismiss-banner"
+        target={dismissing?.id ?? ""}
         submitLabel="Dismiss"
         successMessage="Banner dismissed"
         onSubmit={(reason, idempotencyKey) => provider.dismissBanner(RESOURCES.accounts, { id: dismissing!.id, reason, idempotencyKey })}

@@ -128,6 +128,7 @@ function RemoveBudgetDialog({ accountId, budget, onClose }: { accountId: string;
       onClose={onClose}
       title={`Remove the ${scopeLabel(budget.scope).toLowerCase()} ${budget.scope_id} budget`}
       testId="budget-remove"
+      target={budget.id}
       submitLabel="Remove budget"
       successMessage="Budget removed"
       onSubmit={(reason, idempotencyKey) => provider.deleteBudget(RESOURCES.accounts, { accountId, budgetId: budget.id, reason, idempotencyKey })}
@@ -152,6 +153,7 @@ function BudgetDialog({ accountId, initial, existing, onClose }: { accountId: st
       onClose={onClose}
       title={existing ? `Change the ${scopeLabel(draft.scope).toLowerCase()} ${draft.scope_id} budget` : "Set a budget"}
       testId="budget"
+      target={existing ? `${initial.unit}/${initial.scope}/${initial.scope_id}` : "new"}
       submitLabel="Set budget"
       successMessage="Budget set"
       validate={() => {

@@ -14,6 +14,8 @@ export interface ActionDialogProps {
   title: string;
   /** Prefix of the dialog's data-testids: `${testId}-dialog`, `-reason`, `-submit`, `-error`. */
   testId: string;
+  /** What the action changes when one dialog serves several on a page (a budget's id, a banner's): a try's key is kept per target. */
+  target?: string;
   submitLabel: string;
   /** The action's own fields; `errorFor(name)` is the message for that field (from local checks or the API's `field`). */
   children?: (errorFor: (field: string) => string | undefined) => ReactNode;
@@ -41,15 +43,16 @@ function newKey(): string {
 const outcomeUnknown = (error: unknown) => !(error instanceof HttpError) || error.status >= 500;
 
 /**
- * The keys of tries whose outcome is unknown, by dialog and page (`testId` and
- * the location's hash, e.g. grant on one account's page), in the tab's session
+ * The keys of tries whose outcome is unknown, by dialog, page and target
+ * (`testId`, the location's hash and the dialog's `target`: grant on one
+ * account's page, a change of one of its budgets), in the tab's session
  * storage. Closing the dialog, leaving the page or reloading it keeps the key,
  * so submitting it again replays the try instead of granting twice; an answer
  * (done or refused) settles it.
  */
 const unsettled = {
   // The page without its tab or query: one account's page, whichever tab the dialog was opened on.
-  slot: (testId: string) => `tollgate.unsettled.${testId}@${window.location.hash.replace(/\/show(\/.*)?$|\?.*$/, "")}`,
+  slot: (testId: string, target: string) => `tollgate.unsettled.${testId}:${target}@${window.location.hash.replace(/\/show(\/.*)?$|\?.*$/, "")}`,
   get: (slot: string) => sessionStorage.getItem(slot) ?? undefined,
   set: (slot: string, key: string) => sessionStorage.setItem(slot, key),
   delete: (slot: string) => sessionStorage.removeItem(slot),
@@ -71,14 +74,24 @@ const EARLIER_TRY_DONE =
  * required reason (it is audited), the API's error message and field
  * when it refuses, and one Idempotency-Key for the tries of a submission.
  */
-export function ActionDialog({ open, onClose, title, testId, submitLabel, children, validate, onSubmit, successMessage }: ActionDialogProps) {
+export function ActionDialog({ open, onClose, title, testId, target = "", submitLabel, children, validate, onSubmit, successMessage }: ActionDialogProps) {
   const [reason, setReason] = useState("");
   const [pending, setPending] = useState(false);
-  const slot = unsettled.slot(testId);
+  const slot = unsettled.slot(testId, target);
   const [key, setKey] = useState(() => unsettled.get(slot) ?? newKey());
   /** The last try got no answer (or a 5xx): it may have been done. */
   const [uncertain, setUncertain] = useState(() => unsettled.get(slot) !== undefined);
   const [error, setError] = useState<{ message: string; field?: string; code?: string } | null>(null);
+  // The page or target changed under the mounted dialog (another account's page, another budget): take up that one's own
+  // key, never the last one's, whose try was for something else.
+  const [slotShown, setSlotShown] = useState(slot);
+  if (slotShown !== slot) {
+    const stored = unsettled.get(slot);
+    setSlotShown(slot);
+    setKey(stored ?? newKey());
+    setUncertain(stored !== undefined);
+    setError(null);
+  }
   const notify = useNotify();
   const refresh = useRefresh();
 

@@ -46,6 +46,7 @@ export function NotificationList() {
         onClose={() => setResending(null)}
         title={`Resend ${resending?.channel ?? ""} to ${resending?.recipient ?? ""}`}
         testId="resend"
+        target={resending?.id ?? ""}
         submitLabel="Resend"
         successMessage="Notification queued for resend"
         onSubmit={(reason, idempotencyKey) => provider.resendNotification(RESOURCES.notifications, { id: resending!.id, reason, idempotencyKey })}

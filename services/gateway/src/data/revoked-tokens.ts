@@ -13,8 +13,9 @@ export class RevokedTokens {
   async revoke(tokenId: string, expiresAtSeconds: number): Promise<void> {
     const em = this.em();
     await sql(em, `insert into gateway.revoked_tokens (token_id, expires_at) values (?, to_timestamp(?)) on conflict (token_id) do nothing`, [tokenId, expiresAtSeconds]);
-    // Sign-outs are rare: each one also takes away the rows of tokens that have expired since (a failure is left to the next).
-    await sql(em, `delete from gateway.revoked_tokens where expires_at < now()`).catch(() => undefined);
+    // Sign-outs are rare: each one also takes away the rows of tokens expired since, with a margin for a gateway whose clock
+    // is behind the database's (it would still take such a token); a failure is left to the next.
+    await sql(em, `delete from gateway.revoked_tokens where expires_at < now() - interval '10 minutes'`).catch(() => undefined);
   }
 
   async isRevoked(tokenId: string): Promise<boolean> {
