@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { tollgateAuthProvider } from "./auth-provider";
+import { SIGNOUT_PENDING_KEY, tollgateAuthProvider } from "./auth-provider";
 import { TOKEN_KEY, USER_KEY, type HttpClient, type HttpRequest } from "./http";
 
 /** An unsigned token with these claims: the browser only reads them. */
@@ -16,11 +16,11 @@ describe("tollgateAuthProvider logout", () => {
     Reflect.deleteProperty(globalThis, "localStorage");
   });
 
-  const provider = (answer: () => Promise<{ status: number }>) => {
+  const provider = (answer: (url: string) => Promise<{ status: number; json?: unknown }>) => {
     const calls: { url: string; request: HttpRequest }[] = [];
     const httpClient: HttpClient = async (url, request) => {
       calls.push({ url, request });
-      return { ...(await answer()), json: undefined };
+      return { json: undefined, ...(await answer(url)) };
     };
     return { calls, auth: tollgateAuthProvider({ apiUrl: "http://gw.test/", httpClient }) };
   };
@@ -35,12 +35,29 @@ describe("tollgateAuthProvider logout", () => {
     expect([...saved.keys()]).toEqual([]);
   });
 
-  it("forgets the token all the same when the gateway cannot be reached, and does not ask about an expired one", async () => {
-    saved.set(TOKEN_KEY, tokenWith({ sub: "ada", role: "admin", exp: Math.floor(Date.now() / 1000) + 3600 }));
+  it("forgets the token all the same when the gateway cannot be reached, keeping it aside to revoke at the next sign-in", async () => {
+    const lost = tokenWith({ sub: "ada", role: "admin", exp: Math.floor(Date.now() / 1000) + 3600 });
+    saved.set(TOKEN_KEY, lost);
     const offline = provider(() => Promise.reject(new TypeError("fetch failed")));
     await offline.auth.logout({});
     expect(offline.calls).toHaveLength(1);
     expect(saved.has(TOKEN_KEY)).toBe(false);
+    expect(saved.get(SIGNOUT_PENDING_KEY)).toBe(lost);
+
+    // A 503 is no sign-out either; the next sign-in revokes the one kept aside, then forgets it.
+    const unavailable = provider(async () => ({ status: 503 }));
+    saved.set(TOKEN_KEY, lost);
+    await unavailable.auth.logout({});
+    expect(saved.get(SIGNOUT_PENDING_KEY)).toBe(lost);
+    const fresh = tokenWith({ sub: "ada", role: "admin", exp: Math.floor(Date.now() / 1000) + 3600 });
+    const back = provider(async (url) => (url.endsWith("/api/login") ? { status: 200, json: { token: fresh, user: { username: "ada", role: "admin" } } } : { status: 204 }));
+    await back.auth.login({ username: "ada", password: "admin-pass" });
+    expect(back.calls.map((c) => [c.url, c.request.headers])).toEqual([
+      ["http://gw.test/api/login", expect.anything()],
+      ["http://gw.test/api/logout", { Authorization: `Bearer ${lost}` }],
+    ]);
+    expect(saved.has(SIGNOUT_PENDING_KEY)).toBe(false);
+    expect(saved.get(TOKEN_KEY)).toBe(fresh);
 
     saved.set(TOKEN_KEY, tokenWith({ sub: "ada", role: "admin", exp: Math.floor(Date.now() / 1000) - 60 }));
     const expired = provider(async () => ({ status: 204 }));

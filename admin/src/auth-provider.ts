@@ -48,8 +48,14 @@ function currentUser(): StoredUser | null {
   return claims.sub && claims.role ? { username: claims.sub, role: claims.role } : null;
 }
 
-function tokenExpired(): boolean {
-  const token = storage()?.getItem(TOKEN_KEY);
+/**
+ * A signed-out token the gateway could not be told of (offline, a 5xx): kept
+ * here and revoked at the next sign-in, so a copy of it does not outlive the
+ * sign-out by more than that.
+ */
+export const SIGNOUT_PENDING_KEY = "tollgate.signout-pending";
+
+function tokenExpired(token = storage()?.getItem(TOKEN_KEY)): boolean {
   if (!token) return true;
   const { exp } = readTokenClaims(token);
   return typeof exp === "number" && exp * 1000 <= Date.now();
@@ -69,6 +75,11 @@ function forget() {
 export function tollgateAuthProvider(options: TollgateAuthProviderOptions): AuthProvider {
   const base = options.apiUrl.replace(/\/+$/, "");
   const http = options.httpClient ?? fetchHttpClient;
+  /** Whether the gateway has settled the token: revoked it (204), or it needs none (401: not valid anyway; 409: not revocable). */
+  const revoke = async (token: string) => {
+    const answer = await http(`${base}/api/logout`, { method: "POST", headers: { Authorization: `Bearer ${token}` } }).catch(() => undefined);
+    return answer !== undefined && [204, 401, 409].includes(answer.status);
+  };
   return {
     async login({ username, password }: { username: string; password: string }) {
       const response = await http(`${base}/api/login`, {
@@ -81,14 +92,16 @@ export function tollgateAuthProvider(options: TollgateAuthProviderOptions): Auth
       if (response.status !== 200 || !body?.token) throw new Error(body?.error?.message ?? `Login failed (${response.status})`);
       storage()?.setItem(TOKEN_KEY, body.token);
       storage()?.setItem(USER_KEY, JSON.stringify(body.user ?? { username, role: readTokenClaims(body.token).role ?? "viewer" }));
+      // The gateway is reachable again: a sign-out it missed is made now.
+      const pending = storage()?.getItem(SIGNOUT_PENDING_KEY);
+      if (pending && (tokenExpired(pending) || (await revoke(pending)))) storage()?.removeItem(SIGNOUT_PENDING_KEY);
     },
     async logout() {
       const token = storage()?.getItem(TOKEN_KEY);
-      const live = !tokenExpired();
       forget();
-      // The gateway revokes the token, so a copy of it (another tab, a stolen one) stops working too. When it cannot (offline,
-      // already refused, a back office's token without an id), the browser has forgotten it all the same.
-      if (token && live) await http(`${base}/api/logout`, { method: "POST", headers: { Authorization: `Bearer ${token}` } }).catch(() => undefined);
+      // The gateway revokes the token, so a copy of it (another tab, a stolen one) stops working too. When it cannot be
+      // reached, the token is kept aside (the login page says so) and revoked at the next sign-in.
+      if (token && !tokenExpired(token) && !(await revoke(token))) storage()?.setItem(SIGNOUT_PENDING_KEY, token);
     },
     async checkAuth() {
       if (tokenExpired()) {

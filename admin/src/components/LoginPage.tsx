@@ -1,6 +1,15 @@
 import { Alert, Box, Button, Card, CardContent, Stack, TextField, Typography } from "@mui/material";
 import { useState } from "react";
 import { useLogin } from "react-admin";
+import { SIGNOUT_PENDING_KEY } from "../auth-provider";
+
+const signOutPending = () => {
+  try {
+    return Boolean(globalThis.localStorage?.getItem(SIGNOUT_PENDING_KEY));
+  } catch {
+    return false;
+  }
+};
 
 /** Sign-in against the gateway (`POST /api/login`). */
 export function TollgateLoginPage() {
@@ -31,6 +40,12 @@ export function TollgateLoginPage() {
           </Typography>
           <form onSubmit={submit} data-testid="login-form" aria-label="Sign in">
             <Stack spacing={2}>
+              {signOutPending() && (
+                <Alert severity="warning" data-testid="signout-pending">
+                  Your last sign-out could not reach the server, so that session's token still works until it expires. It is
+                  revoked when you sign in again.
+                </Alert>
+              )}
               {error && (
                 <Alert severity="error" data-testid="login-error">
                   {error}
