@@ -3,7 +3,7 @@ import { credentials, makeGenericClientConstructor, Metadata, status } from "@gr
 import { service as healthService } from "grpc-health-check";
 import { SignJWT, importJWK } from "jose";
 import { call, createClient, errorDetails, generateIssuerKey, mintToken, startGrpcServer, unary, type Role, type TokenVerifier } from "@tollgate/grpc-kit";
-import { commonV1, entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
+import { commonV1, entitlementsV1, ledgerV1, notificationsV1, pricingV1 } from "@tollgate/proto";
 import { createTestDatabase, eventually, type TestDatabase, type TestIssuer } from "@tollgate/testing";
 import { authorizeRequest, CREDIT, replies, seedStarter } from "./fixtures.js";
 import { startPlatform, type Platform } from "./platform.js";
@@ -116,6 +116,19 @@ describe("credentials on every gRPC call", () => {
       pricing.close();
       entitlements.close();
     }
+  });
+
+  it("lets support, admin and services read an account's alert preferences (webhook URLs may carry their receiver's token), and no meter credential", async () => {
+    const readAs = async (roles: readonly Role[]) => {
+      const client = createClient(notificationsV1.NotificationsServiceClient, platform.notifications.address, { credentials: await issuer.token(`prefs-${roles.join("-")}`, roles) });
+      try {
+        return await call(client, client.getPreferences, { accountId: "tenant-a" }).then((answer) => answer.preferences?.accountId, (e: unknown) => errorDetails(e));
+      } finally {
+        client.close();
+      }
+    };
+    for (const role of ["support", "admin", "service"] as const) expect(await readAs([role]), role).toBe("tenant-a");
+    expect(await readAs(["meter"])).toMatchObject({ code: status.PERMISSION_DENIED, reason: "ROLE_REQUIRED", metadata: { role: "support,admin,service" } });
   });
 
   it("refuses a token without exp, a token of an unknown issuer and an expired token", async () => {

@@ -107,7 +107,8 @@ export const ACCESS: Readonly<Record<string, Access>> = {
   [`${N}DismissBanner`]: audited(meter, nested("banner")),
   [`${N}ListNotifications`]: read,
   [`${N}ResendNotification`]: audited({ roles: ["support"], scope: "all" }, nested("notification")),
-  [`${N}GetPreferences`]: read,
+  // Not every reader's: a webhook URL may carry its receiver's token in its path (Slack's do), and only support sets them.
+  [`${N}GetPreferences`]: { roles: ["support", "admin", "service"], scope: "account" },
   [`${N}SetPreferences`]: audited({ roles: ["support"], scope: "account", account: nested("preferences") }),
 };
 
