@@ -382,6 +382,20 @@ describe("threshold alerts", () => {
     expect(hook.received.filter((w) => w.type === "usage.run_out_projected")).toHaveLength(0);
     expect(hook.received.every((w) => w.data.account_id === "half")).toBe(true);
     expect(hook.rejectedSignatures()).toBe(0);
+
+    // The delivery log gives a webhook's URL (which may carry its receiver's token) in full only to those who may read
+    // preferences; a product's meter credential sees its origin.
+    const { origin } = new URL(hook.url);
+    const meter = createClient(N.NotificationsServiceClient, platform.notifications.address, { credentials: platform.issuer!.credential("product", ["meter"]) });
+    try {
+      const listed = async (client: typeof meter) =>
+        (await call(client, client.listNotifications, { accountId: "half", page: { pageSize: 100, pageToken: "" }, traceId: "" })).notifications
+          .filter((n) => n.channel === N.Channel.CHANNEL_WEBHOOK).map((n) => n.recipient);
+      expect(await listed(platform.clients.notifications)).toEqual([hook.url, hook.url]);
+      expect(await listed(meter)).toEqual([`${origin}/…`, `${origin}/…`]);
+    } finally {
+      meter.close();
+    }
     await hook.stop();
   });
 

@@ -21,6 +21,8 @@ export interface Access {
 }
 
 const READ: readonly Role[] = ROLES;
+/** Who reads an account's alert preferences, and a webhook delivery's URL in full: it may carry its receiver's token (Slack's do). */
+export const PREFERENCE_READERS: readonly Role[] = ["support", "admin", "service"];
 const meter: Access = { roles: ["meter"], scope: "account" };
 const support: Access = { roles: ["support"], scope: "account" };
 const admin: Access = { roles: ["admin"], scope: "account" };
@@ -107,8 +109,7 @@ export const ACCESS: Readonly<Record<string, Access>> = {
   [`${N}DismissBanner`]: audited(meter, nested("banner")),
   [`${N}ListNotifications`]: read,
   [`${N}ResendNotification`]: audited({ roles: ["support"], scope: "all" }, nested("notification")),
-  // Not every reader's: a webhook URL may carry its receiver's token in its path (Slack's do), and only support sets them.
-  [`${N}GetPreferences`]: { roles: ["support", "admin", "service"], scope: "account" },
+  [`${N}GetPreferences`]: { roles: PREFERENCE_READERS, scope: "account" },
   [`${N}SetPreferences`]: audited({ roles: ["support"], scope: "account", account: nested("preferences") }),
 };
 

@@ -1,6 +1,6 @@
 export { startGrpcServer, onShutdownSignal, isLoopback, REFUSAL_LIMIT, type ServiceBinding, type RunningServer, type GrpcServerOptions, type ServerTls } from "./server.js";
 export { unary, unaryCallInFlight, serverStream, bidiStream, actorOf, UNAUTHENTICATED_ACTOR, type BidiCall, type CallContext, type HandlerOptions, type RequestScope } from "./handlers.js";
-export { ACCESS, ROLES, accessOf, type Access, type Role } from "./access.js";
+export { ACCESS, PREFERENCE_READERS, ROLES, accessOf, type Access, type Role } from "./access.js";
 export {
   AUDIENCE,
   tokenVerifier,

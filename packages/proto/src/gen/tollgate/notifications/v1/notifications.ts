@@ -220,6 +220,11 @@ export interface Notification {
   notificationId: string;
   accountId: string;
   channel: Channel;
+  /**
+   * An email address, or a webhook's URL: in full to support, admin and
+   * service callers, by its origin (`https://hooks.example/…`) to any other
+   * (the path may be the receiver's token).
+   */
   recipient: string;
   rule: string;
   status: DeliveryStatus;
