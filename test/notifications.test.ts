@@ -360,6 +360,28 @@ describe("webhook preferences", () => {
     expect(kept.preferences!.webhooks.map((w) => w.secret)).toEqual([shown, `sha256:${createHash("sha256").update(own).digest("hex").slice(0, 16)}`]);
     await hook.stop();
   });
+
+  it("answers a new endpoint's generated secret to one caller only when several add it at once, the one stored", async () => {
+    const { notifications } = platform.clients;
+    await account("racing", "https://hooks.racing.example/first");
+    const added = "https://hooks.racing.example/added";
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        call(notifications, notifications.setPreferences, {
+          updateFields: ["webhooks"],
+          preferences: N.Preferences.fromPartial({ accountId: "racing", webhooks: [{ url: "https://hooks.racing.example/first" }, { url: added }] }),
+          idempotencyKey: `racing-${i}`,
+        }),
+      ),
+    );
+    const told = answers.flatMap((a) => a.generatedSecrets);
+    expect(told).toHaveLength(1);
+    expect(told[0]!.url).toBe(added);
+    const stored = (await call(notifications, notifications.getPreferences, { accountId: "racing" })).preferences!.webhooks;
+    expect(stored.find((w) => w.url === added)!.secret).toBe(`sha256:${createHash("sha256").update(told[0]!.secret).digest("hex").slice(0, 16)}`);
+    // The endpoint that was there keeps its secret throughout.
+    expect(stored.find((w) => w.url !== added)!.secret).toBe(`sha256:${createHash("sha256").update(SECRET).digest("hex").slice(0, 16)}`);
+  });
 });
 
 describe("threshold alerts", () => {

@@ -41,12 +41,14 @@ export interface NotificationsStore {
   resend(notificationId: string): Promise<Delivery | null>;
   preferences(accountId: string): Promise<Preferences | null>;
   /** Saves the fields given; those left out keep what is saved (none saved yet: empty), in one statement. */
-  savePreferences(accountId: string, changes: PreferencesChanges): Promise<Preferences>;
+  /** Saves the changes; answers what is saved and the webhooks as written (each kept secret resolved). */
+  savePreferences(accountId: string, changes: PreferencesChanges): Promise<{ preferences: Preferences; webhooks: { url: string; secret: string }[] | undefined }>;
 }
 
 export interface PreferencesChanges {
   emailRecipients?: string[];
-  webhooks?: { url: string; secret: string }[];
+  /** `keep`: the secret is a candidate, used only when the row holds no secret for the URL (read under the row's lock). */
+  webhooks?: { url: string; secret: string; keep?: boolean }[];
   channelsByRule?: Record<string, string[]>;
 }
 
@@ -229,20 +231,32 @@ export class PostgresNotificationsStore implements NotificationsStore {
     return this.em().findOne(PreferencesSchema, { accountId });
   }
 
-  async savePreferences(accountId: string, changes: PreferencesChanges): Promise<Preferences> {
+  async savePreferences(accountId: string, changes: PreferencesChanges) {
+    const webhooks = changes.webhooks?.map(({ url, secret }) => ({ url, secret }));
     const columns = [
       ["email_recipients", changes.emailRecipients, "[]"],
-      ["webhooks", changes.webhooks, "[]"],
+      ["webhooks", webhooks, "[]"],
       ["channels_by_rule", changes.channelsByRule, "{}"],
     ] as const;
-    const changed = columns.filter(([, value]) => value !== undefined).map(([column]) => `${column} = excluded.${column}`);
-    await sql(
-      this.em(),
-      `insert into notifications.preferences (account_id, email_recipients, webhooks, channels_by_rule)
-       values (?, ?::jsonb, ?::jsonb, ?::jsonb)
-       on conflict (account_id) do update set ${[...changed, "updated_at = now()"].join(", ")}`,
-      [accountId, ...columns.map(([, value, empty]) => (value === undefined ? empty : JSON.stringify(value)))],
+    const changed = columns.filter(([, value]) => value !== undefined).map(([column]) =>
+      column === "webhooks"
+        ? // An endpoint whose secret is kept takes the one the row holds for its URL, read under the row's lock, so two
+          // saves at once that both add it agree on one secret (the first's); otherwise the candidate sent.
+          `webhooks = (select coalesce(jsonb_agg(case when e->>'url' in (select jsonb_array_elements_text(?::jsonb)) then jsonb_build_object('url', e->>'url', 'secret',
+             coalesce((select o->>'secret' from jsonb_array_elements(p.webhooks) o where o->>'url' = e->>'url' limit 1), e->>'secret')) else e end
+             order by i), '[]'::jsonb) from jsonb_array_elements(excluded.webhooks) with ordinality as t(e, i))`
+        : `${column} = excluded.${column}`,
     );
-    return (await this.em().findOne(PreferencesSchema, { accountId }, { refresh: true }))!;
+    const kept = (changes.webhooks ?? []).filter((w) => w.keep).map((w) => w.url);
+    const [row] = await sql<{ webhooks: { url: string; secret: string }[] }>(
+      this.em(),
+      `insert into notifications.preferences as p (account_id, email_recipients, webhooks, channels_by_rule)
+       values (?, ?::jsonb, ?::jsonb, ?::jsonb)
+       on conflict (account_id) do update set ${[...changed, "updated_at = now()"].join(", ")}
+       returning p.webhooks`,
+      [accountId, ...columns.map(([, value, empty]) => (value === undefined ? empty : JSON.stringify(value))), ...(webhooks ? [JSON.stringify(kept)] : [])],
+    );
+    const preferences = (await this.em().findOne(PreferencesSchema, { accountId }, { refresh: true }))!;
+    return { preferences, webhooks: webhooks ? row!.webhooks : undefined };
   }
 }

@@ -173,8 +173,6 @@ export function notificationsHandlers(
         if (!PREFERENCE_FIELDS.includes(field)) throw new InvalidArgumentError(`update_fields[${i}]`, `must be one of ${PREFERENCE_FIELDS.join(", ")}`);
       });
       const changes: PreferencesChanges = {};
-      // The secrets made below for new endpoints: the only way their owner learns them.
-      const generated: notificationsV1.WebhookEndpoint[] = [];
       if (fields.includes("email_recipients")) {
         // Each is one plain email address (grpc-kit's request rules refused anything else); once each, whatever its case.
         p.emailRecipients.forEach((email, i) => {
@@ -189,7 +187,6 @@ export function notificationsHandlers(
           const first = p.webhooks.findIndex((other) => other.url === w.url);
           if (first < i) throw new InvalidArgumentError(`preferences.webhooks[${i}].url`, `repeats webhooks[${first}]: one endpoint, one secret`);
         });
-        const existing = await store.preferences(p.accountId);
         changes.webhooks = p.webhooks.map((w, i) => {
           let url: URL;
           try {
@@ -204,22 +201,18 @@ export function notificationsHandlers(
           // The sender's rules, at save time: a webhook cannot be aimed inward.
           const refused = webhookAddresses.refusesHost(url);
           if (refused) throw new InvalidArgumentError(`preferences.webhooks[${i}].url`, `must not reach inward: ${refused}`);
-          // Keep a known endpoint's secret when none (or its fingerprint) is sent; generate one for a new endpoint.
-          const known = existing?.webhooks.find((e) => e.url === w.url)?.secret;
+          // Keep a known endpoint's secret when none (or its fingerprint) is sent, else one made here: the store resolves
+          // which under the row's lock (a candidate is made for each, used for a new endpoint only).
           const sent = w.secret && !w.secret.startsWith(FINGERPRINT) && !w.secret.endsWith("…") ? w.secret : undefined;
-          let secret = sent ?? known;
-          if (secret === undefined) {
-            secret = `whsec_${randomBytes(24).toString("base64")}`;
-            generated.push({ url: w.url, secret });
-          }
-          if (!/^whsec_[A-Za-z0-9+/=]+$/.test(secret)) throw new InvalidArgumentError(`preferences.webhooks[${i}].secret`, "must be whsec_ followed by base64");
-          // A secret sent now is as strong as one made here (24 random bytes): its fingerprint is shown to every reader, and a
+          if (sent === undefined) return { url: w.url, secret: `whsec_${randomBytes(24).toString("base64")}`, keep: true };
+          if (!/^whsec_[A-Za-z0-9+/=]+$/.test(sent)) throw new InvalidArgumentError(`preferences.webhooks[${i}].secret`, "must be whsec_ followed by base64");
+          // A secret sent is as strong as one made here (24 random bytes): its fingerprint is shown to every reader, and a
           // short one could be found from it offline and webhooks forged. Secrets stored before this rule are kept as they are.
-          const bytes = Buffer.from(secret.slice("whsec_".length), "base64").length;
-          if (sent && (bytes < 24 || bytes > 64)) {
+          const bytes = Buffer.from(sent.slice("whsec_".length), "base64").length;
+          if (bytes < 24 || bytes > 64) {
             throw new InvalidArgumentError(`preferences.webhooks[${i}].secret`, `must be whsec_ followed by the base64 of 24 to 64 random bytes (this is ${bytes})`);
           }
-          return { url: w.url, secret };
+          return { url: w.url, secret: sent };
         });
       }
       if (fields.includes("channels_by_rule")) {
@@ -251,9 +244,13 @@ export function notificationsHandlers(
         scope: p.accountId, operation: "set_preferences", request: written, ...(written === request ? {} : { earlierRequest: request }),
         requestType: N.SetPreferencesRequest, responseType: N.SetPreferencesResponse,
       };
+      // The secrets made here that were stored (for endpoints the row had no secret for): the only way their owner learns them.
+      let generated: notificationsV1.WebhookEndpoint[] = [];
       const { response, replayed } = await answerOnce(idempotency, keyed, async () => {
         const saved = await store.savePreferences(p.accountId, changes);
-        return { preferences: preferencesToProto(p.accountId, saved), generatedSecrets: [] };
+        const candidates = (changes.webhooks ?? []).filter((w) => w.keep);
+        generated = (saved.webhooks ?? []).filter((w) => candidates.some((c) => c.url === w.url && c.secret === w.secret));
+        return { preferences: preferencesToProto(p.accountId, saved.preferences), generatedSecrets: [] };
       });
       // Added after the answer is recorded, so no secret is kept with the key. A replay saved nothing: the secrets made
       // for it were never stored, and the first call's were answered once, by that call.
