@@ -31,7 +31,7 @@ describe("tollgateAuthProvider logout", () => {
     saved.set(USER_KEY, JSON.stringify({ username: "ada", role: "admin" }));
     const { calls, auth } = provider(async () => ({ status: 204 }));
     await auth.logout({});
-    expect(calls).toEqual([{ url: "http://gw.test/api/logout", request: { method: "POST", headers: { Authorization: `Bearer ${token}` } } }]);
+    expect(calls).toEqual([{ url: "http://gw.test/api/logout", request: { method: "POST", headers: { Authorization: `Bearer ${token}` }, signal: expect.any(AbortSignal) } }]);
     expect([...saved.keys()]).toEqual([]);
   });
 
@@ -45,6 +45,7 @@ describe("tollgateAuthProvider logout", () => {
     expect(saved.get(SIGNOUT_PENDING_KEY)).toBe(lost);
 
     // A 503 is no sign-out either; the next sign-in revokes the one kept aside, then forgets it.
+    saved.delete(SIGNOUT_PENDING_KEY);
     const unavailable = provider(async () => ({ status: 503 }));
     saved.set(TOKEN_KEY, lost);
     await unavailable.auth.logout({});

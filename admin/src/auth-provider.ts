@@ -77,7 +77,8 @@ export function tollgateAuthProvider(options: TollgateAuthProviderOptions): Auth
   const http = options.httpClient ?? fetchHttpClient;
   /** Whether the gateway has settled the token: revoked it (204), or it needs none (401: not valid anyway; 409: not revocable). */
   const revoke = async (token: string) => {
-    const answer = await http(`${base}/api/logout`, { method: "POST", headers: { Authorization: `Bearer ${token}` } }).catch(() => undefined);
+    // Bounded: react-admin waits for logout, and a gateway that does not answer must not hold the user on the page.
+    const answer = await http(`${base}/api/logout`, { method: "POST", headers: { Authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5_000) }).catch(() => undefined);
     return answer !== undefined && [204, 401, 409].includes(answer.status);
   };
   return {

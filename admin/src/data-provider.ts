@@ -259,7 +259,7 @@ export function tollgateDataProvider(options: TollgateDataProviderOptions): Toll
       throw error;
     });
     const rows = (answer?.data ?? []).map((row) => (route.toRecord ? route.toRecord(row) : (row as RaRecord)));
-    return { rows, next: answer?.next_page_token ?? "", accountNotFound: answer !== undefined && "accountNotFound" in answer };
+    return { rows, next: answer?.next_page_token ?? "", accountNotFound: answer != null && "accountNotFound" in answer };
   }
 
   async function getList(resource: string, params: GetListParams): Promise<GetListResult> {

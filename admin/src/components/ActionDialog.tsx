@@ -1,5 +1,5 @@
 import { Alert, Button, Dialog, DialogActions, DialogContent, DialogTitle, Stack, TextField } from "@mui/material";
-import { useState, type ReactNode } from "react";
+import { useRef, useState, type ReactNode } from "react";
 import { useNotify, useRefresh } from "react-admin";
 import { HttpError, describeError } from "../http";
 
@@ -52,7 +52,7 @@ const outcomeUnknown = (error: unknown) => !(error instanceof HttpError) || erro
  */
 const unsettled = {
   // The page without its tab or query: one account's page, whichever tab the dialog was opened on.
-  slot: (testId: string, target: string) => `tollgate.unsettled.${testId}:${target}@${window.location.hash.replace(/\/show(\/.*)?$|\?.*$/, "")}`,
+  slot: (testId: string, target: string) => `tollgate.unsettled.${testId}${target ? `:${target}` : ""}@${window.location.hash.replace(/\/show(\/.*)?$|\?.*$/, "")}`,
   get: (slot: string) => sessionStorage.getItem(slot) ?? undefined,
   set: (slot: string, key: string) => sessionStorage.setItem(slot, key),
   delete: (slot: string) => sessionStorage.removeItem(slot),
@@ -85,6 +85,9 @@ export function ActionDialog({ open, onClose, title, testId, target = "", submit
   // The page or target changed under the mounted dialog (another account's page, another budget): take up that one's own
   // key, never the last one's, whose try was for something else.
   const [slotShown, setSlotShown] = useState(slot);
+  /** The slot shown now, for a submit that answers after the page changed: it settles its own slot, not the one shown. */
+  const shownRef = useRef(slot);
+  shownRef.current = slot;
   if (slotShown !== slot) {
     const stored = unsettled.get(slot);
     setSlotShown(slot);
@@ -117,25 +120,27 @@ export function ActionDialog({ open, onClose, title, testId, target = "", submit
     }
     setPending(true);
     setError(null);
+    const submitted = slot;
+    const stillShown = () => shownRef.current === submitted;
     try {
       const answer = await onSubmit(reason.trim(), key);
       notify(typeof successMessage === "string" ? successMessage : successMessage(answer), { type: "success" });
       refresh();
+      unsettled.delete(submitted);
       setPending(false);
+      if (!stillShown()) return; // the dialog shows another page's action now: its key and warning stay as they are
       setReason("");
       setError(null);
-      unsettled.delete(slot);
       setKey(newKey());
       setUncertain(false);
       onClose();
     } catch (e) {
       setPending(false);
       const unknown = outcomeUnknown(e);
-      if (unknown) unsettled.set(slot, key);
-      else {
-        unsettled.delete(slot);
-        setKey(newKey());
-      }
+      if (unknown) unsettled.set(submitted, key);
+      else unsettled.delete(submitted);
+      if (!stillShown()) return;
+      if (!unknown) setKey(newKey());
       if (uncertain && keyReused(e)) {
         // The lost try was done: said plainly, and shown, so a second click is a choice, not a double grant by mistake.
         refresh();

@@ -1,4 +1,5 @@
 import { log, withRemoteParent } from "@tollgate/telemetry";
+import { elidedUrl } from "@tollgate/grpc-kit";
 import { nextAttempt } from "../domain/rules.js";
 import type { EmailChannel } from "./channels/email.js";
 import type { WebhookChannel } from "./channels/webhook.js";
@@ -187,7 +188,8 @@ export class DeliveryWorker {
       return;
     }
     const secret = await this.scope(() => this.webhookSecret(delivery.accountId, delivery.recipient));
-    if (!secret) throw new Error(`no secret for webhook ${delivery.recipient}`);
+    // Its URL by its origin: the error is shown to every reader of the delivery log, and the path may be a token.
+    if (!secret) throw new Error(`no secret for webhook ${elidedUrl(delivery.recipient)}`);
     await this.channels.webhook.send({
       url: delivery.recipient,
       secret,

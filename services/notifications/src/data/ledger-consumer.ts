@@ -175,7 +175,7 @@ export class LedgerConsumer {
   /** The events received and not yet handled, one at a time, in order. */
   private chain = Promise.resolve();
   /** The event whose handling is failing: since when, and how many tries. */
-  private failing: { sequence: bigint; sinceMs: number; attempts: number } | undefined;
+  private failing: { sequence: bigint; sinceMs: number; attempts: number; outageSinceMs?: number } | undefined;
   private watchdog: SilenceWatchdog | undefined;
   readonly consumer: string;
   private readonly acknowledgeMs: number;
@@ -277,12 +277,17 @@ export class LedgerConsumer {
    */
   private async failed(sequence: bigint, error: unknown): Promise<void> {
     if (isOutage(error)) {
-      // Not the event's fault: not a try of its own. Its own failures before and after the outage still count.
+      // Not the event's fault: not a try of its own, and its time not counted. Its own failures before and after still count.
+      if (this.failing?.sequence === sequence) this.failing.outageSinceMs ??= Date.now();
       log().warn({ error: (error as Error).message, sequence: String(sequence) }, "handling a ledger event waits for an outage to end; re-reading from the stored offset");
       return;
     }
     if (this.failing?.sequence !== sequence) this.failing = { sequence, sinceMs: Date.now(), attempts: 0 };
     const failing = this.failing;
+    if (failing.outageSinceMs !== undefined) {
+      failing.sinceMs += Date.now() - failing.outageSinceMs; // the outage's time does not count toward skipping
+      failing.outageSinceMs = undefined;
+    }
     failing.attempts++;
     if (failing.attempts < 3 || Date.now() - failing.sinceMs < this.skipFailingAfterMs) {
       log().error({ err: error, sequence: String(sequence), attempts: failing.attempts }, "handling a ledger event failed; re-reading from the stored offset");

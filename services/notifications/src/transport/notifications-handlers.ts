@@ -195,8 +195,8 @@ export function notificationsHandlers(
             throw new InvalidArgumentError(`preferences.webhooks[${i}].url`, "not a URL");
           }
           if (!["http:", "https:"].includes(url.protocol)) throw new InvalidArgumentError(`preferences.webhooks[${i}].url`, "must be http or https");
-          // The URL is shown to every reader (GetPreferences, ListNotifications, the audit log): it cannot hold a password.
-          // Receivers authenticate the sender by the signature.
+          // The URL is shown to support (GetPreferences, ListNotifications), by its origin to others: it cannot hold a
+          // password. Receivers authenticate the sender by the signature.
           if (url.username || url.password) throw new InvalidArgumentError(`preferences.webhooks[${i}].url`, "must not carry a user name or password (user:password@); receivers check the webhook signature instead");
           // The sender's rules, at save time: a webhook cannot be aimed inward.
           const refused = webhookAddresses.refusesHost(url);
