@@ -55,6 +55,9 @@ function currentUser(): StoredUser | null {
  */
 export const SIGNOUT_PENDING_KEY = "tollgate.signout-pending";
 
+/** Whether a sign-out is waiting to be made (the sign-in page says so). */
+export const signOutPending = (): boolean => Boolean(storage()?.getItem(SIGNOUT_PENDING_KEY));
+
 function tokenExpired(token = storage()?.getItem(TOKEN_KEY)): boolean {
   if (!token) return true;
   const { exp } = readTokenClaims(token);

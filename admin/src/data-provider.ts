@@ -249,17 +249,19 @@ export function tollgateDataProvider(options: TollgateDataProviderOptions): Toll
   }
 
   async function fetchPage(route: ListRoute, query: Query, pageSize: number, pageToken: string, signal?: AbortSignal) {
+    let accountNotFound = false;
     const answer = await get<{ data?: Record<string, unknown>[]; next_page_token?: string }>(
       route.path,
       { ...query, page_size: pageSize, page_token: pageToken },
       signal,
     ).catch((error: unknown) => {
       // Filtered by an account that does not exist (the API's 404): the list has nothing to show, and says why (`accountNotFound`).
-      if (error instanceof HttpError && error.status === 404 && error.body.reason === "ACCOUNT_NOT_FOUND") return { data: [], next_page_token: "", accountNotFound: true };
-      throw error;
+      if (!(error instanceof HttpError && error.status === 404 && error.body.reason === "ACCOUNT_NOT_FOUND")) throw error;
+      accountNotFound = true;
+      return undefined;
     });
     const rows = (answer?.data ?? []).map((row) => (route.toRecord ? route.toRecord(row) : (row as RaRecord)));
-    return { rows, next: answer?.next_page_token ?? "", accountNotFound: answer != null && "accountNotFound" in answer };
+    return { rows, next: answer?.next_page_token ?? "", accountNotFound };
   }
 
   async function getList(resource: string, params: GetListParams): Promise<GetListResult> {

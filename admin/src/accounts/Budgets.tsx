@@ -48,12 +48,13 @@ function parsePercents(text: string): number[] | { problem: string } {
  */
 export function BudgetsPanel({ accountId, budgets }: { accountId: string; budgets: Budget[] }) {
   const { canOperate } = useRole();
-  const [editing, setEditing] = useState<{ draft: Draft; existing: boolean } | null>(null);
+  /** The budget being set: an existing one's id, or none for a new one. */
+  const [editing, setEditing] = useState<{ draft: Draft; budgetId?: string } | null>(null);
   const [removing, setRemoving] = useState<Budget | null>(null);
   const edit = (b: Budget) =>
     // Every field the ledger keeps, thresholds included: a change sends the whole budget, and what it leaves out is reset.
     setEditing({
-      existing: true,
+      budgetId: b.id,
       draft: { unit: b.unit, scope: b.scope, scope_id: b.scope_id, limit: microsToHuman(b.limit_micros), mode: b.mode, per_cycle: b.per_cycle, thresholds: b.threshold_percents.join(", ") },
     });
   const action = (testId: string, label: string, icon: ReactNode, onClick: () => void) => {
@@ -71,7 +72,7 @@ export function BudgetsPanel({ accountId, budgets }: { accountId: string; budget
           <Typography variant="subtitle2" color="text.secondary">
             Budgets
           </Typography>
-          {action("budget-add-button", "Set budget", <Add />, () => setEditing({ existing: false, draft: NEW }))}
+          {action("budget-add-button", "Set budget", <Add />, () => setEditing({ draft: NEW }))}
         </Stack>
         {budgets.length === 0 ? (
           <Typography color="text.secondary" data-testid="budgets-empty">
@@ -114,7 +115,7 @@ export function BudgetsPanel({ accountId, budgets }: { accountId: string; budget
           </Table>
         )}
       </CardContent>
-      {editing && <BudgetDialog accountId={accountId} initial={editing.draft} existing={editing.existing} onClose={() => setEditing(null)} />}
+      {editing && <BudgetDialog accountId={accountId} initial={editing.draft} budgetId={editing.budgetId} onClose={() => setEditing(null)} />}
       {removing && <RemoveBudgetDialog accountId={accountId} budget={removing} onClose={() => setRemoving(null)} />}
     </Card>
   );
@@ -143,7 +144,8 @@ function RemoveBudgetDialog({ accountId, budget, onClose }: { accountId: string;
   );
 }
 
-function BudgetDialog({ accountId, initial, existing, onClose }: { accountId: string; initial: Draft; existing: boolean; onClose: () => void }) {
+function BudgetDialog({ accountId, initial, budgetId, onClose }: { accountId: string; initial: Draft; budgetId: string | undefined; onClose: () => void }) {
+  const existing = budgetId !== undefined;
   const provider = useTollgate();
   const [draft, setDraft] = useState<Draft>(initial);
   const set = <K extends keyof Draft>(key: K, value: Draft[K]) => setDraft((d) => ({ ...d, [key]: value }));
@@ -153,7 +155,7 @@ function BudgetDialog({ accountId, initial, existing, onClose }: { accountId: st
       onClose={onClose}
       title={existing ? `Change the ${scopeLabel(draft.scope).toLowerCase()} ${draft.scope_id} budget` : "Set a budget"}
       testId="budget"
-      target={existing ? `${initial.unit}/${initial.scope}/${initial.scope_id}` : "new"}
+      target={budgetId ?? "new"}
       submitLabel="Set budget"
       successMessage="Budget set"
       validate={() => {

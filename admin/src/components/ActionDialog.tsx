@@ -79,8 +79,8 @@ export function ActionDialog({ open, onClose, title, testId, target = "", submit
   const [pending, setPending] = useState(false);
   const slot = unsettled.slot(testId, target);
   const [key, setKey] = useState(() => unsettled.get(slot) ?? newKey());
-  /** The last try got no answer (or a 5xx): it may have been done. */
-  const [uncertain, setUncertain] = useState(() => unsettled.get(slot) !== undefined);
+  /** The last try got no answer (or a 5xx): it may have been done. Its key is the one kept for this slot. */
+  const uncertain = unsettled.get(slot) === key;
   const [error, setError] = useState<{ message: string; field?: string; code?: string } | null>(null);
   // The page or target changed under the mounted dialog (another account's page, another budget): take up that one's own
   // key, never the last one's, whose try was for something else.
@@ -89,10 +89,8 @@ export function ActionDialog({ open, onClose, title, testId, target = "", submit
   const shownRef = useRef(slot);
   shownRef.current = slot;
   if (slotShown !== slot) {
-    const stored = unsettled.get(slot);
     setSlotShown(slot);
-    setKey(stored ?? newKey());
-    setUncertain(stored !== undefined);
+    setKey(unsettled.get(slot) ?? newKey());
     setError(null);
   }
   const notify = useNotify();
@@ -132,7 +130,6 @@ export function ActionDialog({ open, onClose, title, testId, target = "", submit
       setReason("");
       setError(null);
       setKey(newKey());
-      setUncertain(false);
       onClose();
     } catch (e) {
       setPending(false);
@@ -146,7 +143,6 @@ export function ActionDialog({ open, onClose, title, testId, target = "", submit
         refresh();
         setError({ message: EARLIER_TRY_DONE });
       } else setError(describeError(e));
-      setUncertain(unknown);
     }
   };
 

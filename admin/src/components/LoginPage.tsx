@@ -1,15 +1,7 @@
 import { Alert, Box, Button, Card, CardContent, Stack, TextField, Typography } from "@mui/material";
 import { useState } from "react";
 import { useLogin } from "react-admin";
-import { SIGNOUT_PENDING_KEY } from "../auth-provider";
-
-const signOutPending = () => {
-  try {
-    return Boolean(globalThis.localStorage?.getItem(SIGNOUT_PENDING_KEY));
-  } catch {
-    return false;
-  }
-};
+import { signOutPending } from "../auth-provider";
 
 /** Sign-in against the gateway (`POST /api/login`). */
 export function TollgateLoginPage() {

@@ -11,7 +11,6 @@ import { EmptyState } from "../components/EmptyState";
 
 export const ENTRY_KINDS = ENTRY_KIND_NAMES.map((k) => ({ id: k, name: k }));
 
-/** The ledger's filters: kind and hold id (the API's), plus the account when listed outside an account. */
 /** Attribution the entries may be filtered by (the API's `attr.<dimension>`, exact values), offered under "Add filter". */
 const ATTRIBUTION_FILTERS: [dimension: string, label: string][] = [
   ["workspace_id", "Workspace"],
@@ -24,6 +23,7 @@ const ATTRIBUTION_FILTERS: [dimension: string, label: string][] = [
   ["tool", "Tool"],
 ];
 
+/** The ledger's filters: kind, hold id and attribution (the API's), plus the account when listed outside an account. */
 export const entryFilters = (withAccount: boolean) => [
   ...(withAccount ? [<TextInput key="account_id" source="account_id" label="Account id" alwaysOn />] : []),
   <SelectInput key="kind" source="kind" choices={ENTRY_KINDS} alwaysOn emptyText="Any kind" />,

@@ -247,8 +247,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (signedIn.tokenId !== undefined && (await revokedTokens.isRevoked(signedIn.tokenId).catch(signInUnavailable))) {
       throw new UnauthenticatedError("this token was signed out; sign in again", "TOKEN_REVOKED");
     }
-    (request as FastifyRequest & { user: User; signedIn: SignedIn }).user = { username: signedIn.username, role: signedIn.role };
-    (request as FastifyRequest & { signedIn: SignedIn }).signedIn = signedIn;
+    Object.assign(request, { user: { username: signedIn.username, role: signedIn.role } satisfies User, signedIn });
     const context = consoleUser.getStore();
     if (context) context.username = signedIn.username;
   });

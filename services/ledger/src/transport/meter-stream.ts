@@ -11,7 +11,7 @@ import { meterKeys, MeterSession, type MeterStop } from "../domain/meter-session
 import { covers } from "../domain/rules/budgets.js";
 import type { BudgetScope } from "../domain/state.js";
 import { holdTtlProblem } from "../domain/state-machine.js";
-import { DEFAULT_HOLD_TTL_MS } from "../domain/use-cases/authorize.js";
+import { holdTtlOf } from "../domain/use-cases/authorize.js";
 import { attributionFromProto } from "./codec.js";
 import { denialToProto } from "./ledger-handlers.js";
 
@@ -156,7 +156,7 @@ export class MeterStreams {
       context,
       workKind: workKindFromProto(open.workKind),
     };
-    const ttlProblem = holdTtlProblem(request.ttlMs || DEFAULT_HOLD_TTL_MS);
+    const ttlProblem = holdTtlProblem(holdTtlOf(request.ttlMs));
     if (ttlProblem) throw new InvalidArgumentError("open.ttl_ms", ttlProblem);
     // The work is held by this stream from now on: no replica releases it after a broken stream's grace period. A replica
     // that parked it must hear so: when this one cannot tell them (its LISTEN connection is down), the open is refused, as

@@ -40,8 +40,10 @@ export interface NotificationsStore {
   /** Sends the delivery again (pending now, its retries afresh; one being sent is left as it is); null when there is none. */
   resend(notificationId: string): Promise<Delivery | null>;
   preferences(accountId: string): Promise<Preferences | null>;
-  /** Saves the fields given; those left out keep what is saved (none saved yet: empty), in one statement. */
-  /** Saves the changes; answers what is saved and the webhooks as written (each kept secret resolved). */
+  /**
+   * Saves the fields given; those left out keep what is saved (none saved yet: empty), in one statement. Answers what is
+   * saved, and the webhooks as that statement wrote them (each kept secret resolved).
+   */
   savePreferences(accountId: string, changes: PreferencesChanges): Promise<{ preferences: Preferences; webhooks: { url: string; secret: string }[] | undefined }>;
 }
 

@@ -12,6 +12,9 @@ import { eligibilityOf, type Price, priceWith, rateTableInEffect, requireAccount
 
 export const DEFAULT_HOLD_TTL_MS = 5 * 60_000;
 
+/** A hold's ttl as asked: 0 (unset) is the default. */
+export const holdTtlOf = (requestedMs: number): number => requestedMs || DEFAULT_HOLD_TTL_MS;
+
 export interface AuthorizeRequest {
   accountId: string;
   estimate: Usage;
@@ -44,7 +47,7 @@ export async function authorize(deps: LedgerDeps, request: AuthorizeRequest, key
   const { traceId, traceparent, ...hashed } = request;
   const call = {
     type: "authorize" as const, accountId: request.accountId, idempotencyKey: request.idempotencyKey, keyOwner, requestHash: fingerprint({ op: "authorize", ...hashed }),
-    ttlMs: request.ttlMs || DEFAULT_HOLD_TTL_MS, rateTableVersion: sequenceOf(table),
+    ttlMs: holdTtlOf(request.ttlMs), rateTableVersion: sequenceOf(table),
     ...(request.workKind ? { workKind: request.workKind } : {}),
     ...(traceId ? { traceId } : {}),
     ...(traceparent ? { traceparent } : {}),
