@@ -237,7 +237,6 @@ export async function startNotificationsService(options: NotificationsServiceOpt
         clients: () => {
           ledger.close();
           entitlements.close();
-          email?.close();
         },
         metrics: () => telemetry.shutdown(),
         database: () => orm.close(),

@@ -1,10 +1,11 @@
 import { createServer, type Server } from "node:http";
+import { createServer as createTcpServer, type AddressInfo, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase, type MikroORM } from "@tollgate/db";
 import { mikroOrmScope } from "@tollgate/grpc-kit";
 import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
 import { BannerSchema, ConsumerOffsetSchema } from "../src/data/banner.entity.js";
-import type { EmailChannel, EmailMessage } from "../src/data/channels/email.js";
+import { EmailChannel, type EmailMessage } from "../src/data/channels/email.js";
 import { WebhookChannel } from "../src/data/channels/webhook.js";
 import { DeliverySchema, PreferencesSchema } from "../src/data/delivery.entity.js";
 import { DeliveryWorker } from "../src/data/delivery-worker.js";
@@ -35,6 +36,44 @@ async function receiver(trickle: boolean, fail = false): Promise<{ url: string; 
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   servers.push(server);
   return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`, requests: () => requests };
+}
+
+/** An SMTP server that answers every command up to the message's end, which it never answers: a send that never ends. */
+async function stallingSmtpServer() {
+  let dataSent = false;
+  let closed = false;
+  const sockets: Socket[] = [];
+  const server = createTcpServer((socket) => {
+    sockets.push(socket);
+    let inData = false;
+    let buffered = "";
+    socket.on("close", () => (closed = true));
+    socket.on("error", () => undefined);
+    socket.write("220 stalling ESMTP\r\n");
+    socket.on("data", (chunk: Buffer) => {
+      buffered += chunk.toString("latin1");
+      if (inData) {
+        dataSent ||= buffered.includes("\r\n.\r\n");
+        return;
+      }
+      for (let end = buffered.indexOf("\r\n"); end >= 0 && !inData; end = buffered.indexOf("\r\n")) {
+        const command = buffered.slice(0, end).toUpperCase();
+        buffered = buffered.slice(end + 2);
+        if (command.startsWith("EHLO")) socket.write("250 stalling\r\n");
+        else if (command === "DATA") {
+          inData = true;
+          socket.write("354 go on\r\n");
+        } else socket.write("250 ok\r\n");
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `smtp://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    dataSent: () => dataSent,
+    closed: () => closed,
+    stop: () => new Promise<void>((resolve) => (sockets.forEach((socket) => socket.destroy()), server.close(() => resolve()))),
+  };
 }
 
 const draft = (channel: DeliveryDraft["channel"], recipient: string, rule: string): DeliveryDraft => ({
@@ -132,10 +171,10 @@ describe("the delivery worker's claims", () => {
     }
   });
 
-  it("gives up a send still running at its deadline: the attempt fails, to be retried, and its slot is free", async () => {
-    // An SMTP server that keeps answering just inside each socket timeout: the send never ends by itself.
-    const endless = { send: () => new Promise<void>(() => undefined) } as unknown as EmailChannel;
-    const replica = worker(endless, { leaseMs: 300, sendDeadlineMs: 700 });
+  it("gives up a send still running at its deadline: the attempt fails, to be retried, its slot is free and its connection closed", async () => {
+    // An SMTP server that takes the message and never answers its end (as one answering just inside each socket timeout).
+    const server = await stallingSmtpServer();
+    const replica = worker(new EmailChannel(server.url, "Tollgate <notifications@tollgate.local>"), { leaseMs: 300, sendDeadlineMs: 700 });
     try {
       await record(64n, [draft("email", "endless@acme.example", "usage_80")]);
       replica.start();
@@ -144,8 +183,12 @@ describe("the delivery worker's claims", () => {
         return current.status === "failed" ? current : undefined;
       }, 5_000, "the endless send failed at its deadline");
       expect(failed).toMatchObject({ attempts: 1, lastError: "the send took longer than 700 ms: given up, to be tried again" });
+      expect(server.dataSent()).toBe(true);
+      // Closed by the worker, not left to nodemailer's 15 s socket timeout.
+      await eventually(async () => (server.closed() ? true : undefined), 2_000, "the abandoned send's connection closed");
     } finally {
       await replica.stop();
+      await server.stop();
     }
   });
 

@@ -127,7 +127,7 @@ export class DeliveryWorker {
       let outcome: DeliveryOutcome;
       let recorded: boolean;
       try {
-        await this.whileLeased(delivery, () => this.send(delivery));
+        await this.whileLeased(delivery, (signal) => this.send(delivery, signal));
         recorded = await this.scope(() => this.store.markDelivered(delivery.notificationId, delivery.attempts));
         outcome = "delivered";
       } catch (error) {
@@ -153,10 +153,11 @@ export class DeliveryWorker {
    * Runs a send while keeping its claim: the lease is renewed every third of it, so a send slower than the lease (an
    * SMTP server that answers each command just inside its timeout) is not claimed and sent again by another replica.
    * A replica that dies mid-send renews nothing, and its row is claimed again when the lease runs out. A send still
-   * running at its deadline (`sendDeadlineMs`) fails this attempt: its slot is freed and the row retried later (the
-   * abandoned send may still complete; an email carries its notification id as Message-ID for receivers to de-duplicate).
+   * running at its deadline (`sendDeadlineMs`) fails this attempt: its slot is freed, its signal aborted (an email's
+   * connection is closed) and the row retried later (an email may have been accepted just before; it carries its
+   * notification id as Message-ID for receivers to de-duplicate).
    */
-  private async whileLeased(delivery: Delivery, send: () => Promise<void>): Promise<void> {
+  private async whileLeased(delivery: Delivery, send: (signal: AbortSignal) => Promise<void>): Promise<void> {
     const renew = setInterval(() => {
       this.scope(() => this.store.extendLease(delivery.notificationId, delivery.attempts, this.options.leaseMs)).catch((error: unknown) =>
         log().warn({ err: error, notification_id: delivery.notificationId }, "renewing a delivery's lease failed"),
@@ -165,12 +166,16 @@ export class DeliveryWorker {
     renew.unref();
     const deadlineMs = this.options.sendDeadlineMs ?? SEND_DEADLINE_MS;
     let deadline: NodeJS.Timeout | undefined;
-    const sending = send();
+    const abandon = new AbortController();
+    const sending = send(abandon.signal);
     try {
       await Promise.race([
         sending,
         new Promise<never>((_, reject) => {
-          deadline = setTimeout(() => reject(new Error(`the send took longer than ${deadlineMs} ms: given up, to be tried again`)), deadlineMs);
+          deadline = setTimeout(() => {
+            reject(new Error(`the send took longer than ${deadlineMs} ms: given up, to be tried again`));
+            abandon.abort();
+          }, deadlineMs);
         }),
       ]);
     } finally {
@@ -180,11 +185,11 @@ export class DeliveryWorker {
     }
   }
 
-  private async send(delivery: Delivery): Promise<void> {
+  private async send(delivery: Delivery, signal: AbortSignal): Promise<void> {
     const payload = delivery.payload as { type: string; subject: string; text: string; data: Record<string, unknown> };
     if (delivery.channel === "email") {
       if (!this.channels.email) throw new Error("no SMTP server configured (SMTP_URL)"); // not claimed without one (sendable)
-      await this.channels.email.send({ to: delivery.recipient, subject: payload.subject, text: payload.text, notificationId: delivery.notificationId });
+      await this.channels.email.send({ to: delivery.recipient, subject: payload.subject, text: payload.text, notificationId: delivery.notificationId }, signal);
       return;
     }
     const secret = await this.scope(() => this.webhookSecret(delivery.accountId, delivery.recipient));

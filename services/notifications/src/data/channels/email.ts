@@ -1,4 +1,5 @@
-import nodemailer, { type Transporter } from "nodemailer";
+import { Socket } from "node:net";
+import nodemailer from "nodemailer";
 
 export interface EmailMessage {
   to: string;
@@ -20,30 +21,38 @@ export function renderEmail(message: EmailMessage): { text: string; html: string
   };
 }
 
-/** Sends over SMTP with nodemailer; one transport per process, a connection per email. */
+/**
+ * Sends over SMTP with nodemailer, a connection per email. A send given up by its caller (its signal aborted) closes its
+ * connection at once: nodemailer offers no abort of its own, so each send connects through a socket of ours.
+ */
 export class EmailChannel {
-  private readonly transport: Transporter;
+  constructor(
+    private readonly smtpUrl: string,
+    private readonly from: string,
+  ) {}
 
-  constructor(smtpUrl: string, private readonly from: string) {
-    // A silent SMTP server fails the send in seconds (nodemailer waits minutes by default), so the row is retried; one that
-    // answers slowly keeps its row, whose lease the delivery worker renews while the send runs.
-    this.transport = nodemailer.createTransport({ url: smtpUrl, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 15_000 });
-  }
-
-  async send(message: EmailMessage): Promise<void> {
+  async send(message: EmailMessage, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
     const { text, html } = renderEmail(message);
-    await this.transport.sendMail({
-      from: this.from,
-      to: message.to,
-      subject: message.subject,
-      text,
-      html,
-      messageId: `<${message.notificationId}@tollgate>`,
-      headers: { "X-Tollgate-Notification": message.notificationId },
-    });
-  }
-
-  close(): void {
-    this.transport.close();
+    const socket = new Socket();
+    const abandon = () => socket.destroy(new Error("the send was given up"));
+    signal?.addEventListener("abort", abandon, { once: true });
+    // A silent SMTP server fails the send in seconds (nodemailer waits minutes by default), so the row is retried; one that
+    // answers slowly keeps its row, whose lease the delivery worker renews while the send runs, up to its deadline.
+    const transport = nodemailer.createTransport({ url: this.smtpUrl, socket, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 15_000 });
+    try {
+      await transport.sendMail({
+        from: this.from,
+        to: message.to,
+        subject: message.subject,
+        text,
+        html,
+        messageId: `<${message.notificationId}@tollgate>`,
+        headers: { "X-Tollgate-Notification": message.notificationId },
+      });
+    } finally {
+      signal?.removeEventListener("abort", abandon);
+      transport.close();
+    }
   }
 }
