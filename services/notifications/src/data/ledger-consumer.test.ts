@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import { status } from "@grpc/grpc-js";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { ledgerV1 } from "@tollgate/proto";
 import { rateLimitedError } from "@tollgate/grpc-kit";
 import { isOutage, LedgerConsumer } from "./ledger-consumer.js";
@@ -187,6 +187,47 @@ describe("LedgerConsumer, during an outage of what handling needs", () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
       expect(handled).toEqual([1n]);
     } finally {
+      await consumer.stop();
+    }
+  });
+
+  it("does not count an outage's time toward skipping an event that also fails by itself", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] }); // the clock is the test's; timers are real
+    const { client, opened } = feedsClient();
+    const skipped: bigint[] = [];
+    const store = {
+      offset: async () => 0n,
+      recordEvent: async (_consumer: string, sequence: bigint) => void skipped.push(sequence),
+    } as unknown as NotificationsStore;
+    let failure: "own" | "outage" = "own";
+    const consumer = new LedgerConsumer(client, store, (fn) => fn(), async () => {
+      throw failure === "own" ? new Error("always fails") : Object.assign(new Error("14 UNAVAILABLE: No connection established"), { code: status.UNAVAILABLE });
+    }, { consumer: "test", acknowledgeMs: 0, skipFailingAfterMs: 30_000 });
+    let round = 0;
+    const fails = async () => {
+      const feed = await opened(++round);
+      feed.send(1);
+      while (!feed.cancelled) await new Promise((resolve) => setTimeout(resolve, 5));
+      feed.emit("error", Object.assign(new Error("cancelled"), { code: 1 }));
+    };
+    try {
+      const start = Date.now();
+      await consumer.start();
+      await fails(); // its own failure: its first try, at 0 s
+      failure = "outage";
+      vi.setSystemTime(start + 10_000);
+      await fails(); // an outage from 10 s...
+      await fails();
+      vi.setSystemTime(start + 60_000);
+      failure = "own";
+      await fails(); // ...to 60 s: 10 s of its own failing so far, not 60
+      await fails(); // its third try, still within its 30 s
+      expect(skipped).toEqual([]);
+      vi.setSystemTime(start + 85_000);
+      await fails(); // 35 s of its own failing: skipped (recorded before its stream is given up)
+      expect(skipped).toEqual([1n]);
+    } finally {
+      vi.useRealTimers();
       await consumer.stop();
     }
   });
