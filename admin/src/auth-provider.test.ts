@@ -16,11 +16,11 @@ describe("tollgateAuthProvider logout", () => {
     Reflect.deleteProperty(globalThis, "localStorage");
   });
 
-  const provider = (answer: (url: string) => Promise<{ status: number; json?: unknown }>) => {
+  const provider = (answer: (url: string, request: HttpRequest) => Promise<{ status: number; json?: unknown }>) => {
     const calls: { url: string; request: HttpRequest }[] = [];
     const httpClient: HttpClient = async (url, request) => {
       calls.push({ url, request });
-      return { json: undefined, ...(await answer(url)) };
+      return { json: undefined, ...(await answer(url, request)) };
     };
     return { calls, auth: tollgateAuthProvider({ apiUrl: "http://gw.test/", httpClient }) };
   };
@@ -42,20 +42,29 @@ describe("tollgateAuthProvider logout", () => {
     await offline.auth.logout({});
     expect(offline.calls).toHaveLength(1);
     expect(saved.has(TOKEN_KEY)).toBe(false);
-    expect(saved.get(SIGNOUT_PENDING_KEY)).toBe(lost);
+    expect(JSON.parse(saved.get(SIGNOUT_PENDING_KEY)!)).toEqual([lost]);
 
-    // A 503 is no sign-out either; the next sign-in revokes the one kept aside, then forgets it.
-    saved.delete(SIGNOUT_PENDING_KEY);
+    // A 503 is no sign-out either, and a second one kept aside does not replace the first.
     const unavailable = provider(async () => ({ status: 503 }));
-    saved.set(TOKEN_KEY, lost);
+    const alsoLost = tokenWith({ sub: "ada", role: "admin", exp: Math.floor(Date.now() / 1000) + 3600, jti: "second" });
+    saved.set(TOKEN_KEY, alsoLost);
     await unavailable.auth.logout({});
-    expect(saved.get(SIGNOUT_PENDING_KEY)).toBe(lost);
+    expect(JSON.parse(saved.get(SIGNOUT_PENDING_KEY)!)).toEqual([lost, alsoLost]);
+
+    // The next sign-in revokes those kept aside and keeps one the gateway does not settle (a 503) for the one after.
     const fresh = tokenWith({ sub: "ada", role: "admin", exp: Math.floor(Date.now() / 1000) + 3600 });
-    const back = provider(async (url) => (url.endsWith("/api/login") ? { status: 200, json: { token: fresh, user: { username: "ada", role: "admin" } } } : { status: 204 }));
+    const signIn = (answerLogout: (token: string) => number) =>
+      provider(async (url, request) =>
+        url.endsWith("/api/login") ? { status: 200, json: { token: fresh, user: { username: "ada", role: "admin" } } } : { status: answerLogout(request.headers!.Authorization!.slice("Bearer ".length)) },
+      );
+    const partly = signIn((token) => (token === alsoLost ? 503 : 204));
+    await partly.auth.login({ username: "ada", password: "admin-pass" });
+    expect(JSON.parse(saved.get(SIGNOUT_PENDING_KEY)!)).toEqual([alsoLost]);
+    const back = signIn(() => 204);
     await back.auth.login({ username: "ada", password: "admin-pass" });
     expect(back.calls.map((c) => [c.url, c.request.headers])).toEqual([
       ["http://gw.test/api/login", expect.anything()],
-      ["http://gw.test/api/logout", { Authorization: `Bearer ${lost}` }],
+      ["http://gw.test/api/logout", { Authorization: `Bearer ${alsoLost}` }],
     ]);
     expect(saved.has(SIGNOUT_PENDING_KEY)).toBe(false);
     expect(saved.get(TOKEN_KEY)).toBe(fresh);
@@ -65,5 +74,15 @@ describe("tollgateAuthProvider logout", () => {
     await expired.auth.logout({});
     expect(expired.calls).toEqual([]);
     expect(saved.has(TOKEN_KEY)).toBe(false);
+  });
+
+  it("revokes a sign-out kept aside by an earlier console (one token, not a list) at the next sign-in", async () => {
+    const lost = tokenWith({ sub: "ada", role: "admin", exp: Math.floor(Date.now() / 1000) + 3600 });
+    saved.set(SIGNOUT_PENDING_KEY, lost);
+    const fresh = tokenWith({ sub: "ada", role: "admin", exp: Math.floor(Date.now() / 1000) + 3600 });
+    const back = provider(async (url) => (url.endsWith("/api/login") ? { status: 200, json: { token: fresh } } : { status: 204 }));
+    await back.auth.login({ username: "ada", password: "admin-pass" });
+    expect(back.calls.map((c) => c.request.headers)).toEqual([expect.anything(), { Authorization: `Bearer ${lost}` }]);
+    expect(saved.has(SIGNOUT_PENDING_KEY)).toBe(false);
   });
 });

@@ -49,14 +49,32 @@ function currentUser(): StoredUser | null {
 }
 
 /**
- * A signed-out token the gateway could not be told of (offline, a 5xx): kept
- * here and revoked at the next sign-in, so a copy of it does not outlive the
- * sign-out by more than that.
+ * Signed-out tokens the gateway could not be told of (offline, a 5xx), as a
+ * JSON list: kept here and revoked at the next sign-in, so a copy of one does
+ * not outlive its sign-out by more than that.
  */
 export const SIGNOUT_PENDING_KEY = "tollgate.signout-pending";
+/** At most this many are kept (the oldest dropped first); each lasts 12 hours at most anyway. */
+const MAX_PENDING_SIGNOUTS = 20;
+
+function pendingSignOuts(): string[] {
+  const stored = storage()?.getItem(SIGNOUT_PENDING_KEY);
+  if (!stored) return [];
+  try {
+    const tokens: unknown = JSON.parse(stored);
+    return Array.isArray(tokens) ? tokens.filter((token): token is string => typeof token === "string") : [];
+  } catch {
+    return [stored]; // one token, as an earlier console kept it
+  }
+}
+
+function keepPendingSignOuts(tokens: string[]): void {
+  if (tokens.length === 0) storage()?.removeItem(SIGNOUT_PENDING_KEY);
+  else storage()?.setItem(SIGNOUT_PENDING_KEY, JSON.stringify(tokens.slice(-MAX_PENDING_SIGNOUTS)));
+}
 
 /** Whether a sign-out is waiting to be made (the sign-in page says so). */
-export const signOutPending = (): boolean => Boolean(storage()?.getItem(SIGNOUT_PENDING_KEY));
+export const signOutPending = (): boolean => pendingSignOuts().length > 0;
 
 function tokenExpired(token = storage()?.getItem(TOKEN_KEY)): boolean {
   if (!token) return true;
@@ -96,16 +114,19 @@ export function tollgateAuthProvider(options: TollgateAuthProviderOptions): Auth
       if (response.status !== 200 || !body?.token) throw new Error(body?.error?.message ?? `Login failed (${response.status})`);
       storage()?.setItem(TOKEN_KEY, body.token);
       storage()?.setItem(USER_KEY, JSON.stringify(body.user ?? { username, role: readTokenClaims(body.token).role ?? "viewer" }));
-      // The gateway is reachable again: a sign-out it missed is made now.
-      const pending = storage()?.getItem(SIGNOUT_PENDING_KEY);
-      if (pending && (tokenExpired(pending) || (await revoke(pending)))) storage()?.removeItem(SIGNOUT_PENDING_KEY);
+      // The gateway is reachable again: the sign-outs it missed are made now; any it still does not settle are kept.
+      const pending = pendingSignOuts();
+      if (pending.length > 0) {
+        const settled = await Promise.all(pending.map(async (token) => tokenExpired(token) || (await revoke(token))));
+        keepPendingSignOuts(pending.filter((_, i) => !settled[i]));
+      }
     },
     async logout() {
       const token = storage()?.getItem(TOKEN_KEY);
       forget();
       // The gateway revokes the token, so a copy of it (another tab, a stolen one) stops working too. When it cannot be
       // reached, the token is kept aside (the login page says so) and revoked at the next sign-in.
-      if (token && !tokenExpired(token) && !(await revoke(token))) storage()?.setItem(SIGNOUT_PENDING_KEY, token);
+      if (token && !tokenExpired(token) && !(await revoke(token))) keepPendingSignOuts([...pendingSignOuts(), token]);
     },
     async checkAuth() {
       if (tokenExpired()) {

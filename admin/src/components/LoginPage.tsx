@@ -34,8 +34,8 @@ export function TollgateLoginPage() {
             <Stack spacing={2}>
               {signOutPending() && (
                 <Alert severity="warning" data-testid="signout-pending">
-                  Your last sign-out could not reach the server, so that session's token still works until it expires. It is
-                  revoked when you sign in again.
+                  A sign-out in this browser could not reach the server, so that session's token still works until it
+                  expires. It is revoked when you sign in again.
                 </Alert>
               )}
               {error && (
