@@ -103,7 +103,7 @@ export const FIELD_RULES: Record<string, FieldRule> = {
   "tollgate.notifications.v1.Preferences.email_recipients": { minLength: 1, maxLength: 320, maxItems: 20, format: "email" },
   "tollgate.notifications.v1.Preferences.webhooks": { maxItems: 10 },
   "tollgate.notifications.v1.SetPreferencesRequest.update_fields": { maxItems: 3, maxLength: 32 },
-  // Paging: a page token is a cursor this service handed out (digits, or an id for accounts and subjects).
+  // Paging: a page token is a cursor this service handed out (digits for offsets and versions, else opaque).
   "tollgate.common.v1.PageRequest.page_size": { min: 0n, max: 500n },
   "tollgate.common.v1.PageRequest.page_token": PAGE_TOKEN,
   "*.after_version": CURSOR,

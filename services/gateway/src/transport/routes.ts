@@ -255,7 +255,7 @@ function wholeNumbers(value: unknown, field: string): number[] {
   if (!Array.isArray(value)) throw new InvalidArgumentError(field, "must be a list of whole numbers");
   value.forEach((v, index) => {
     if (!Number.isInteger(v)) throw new InvalidArgumentError(`${field}[${index}]`, "must be a whole number");
-    if (Math.abs(v as number) >= 2 ** 31) throw new InvalidArgumentError(`${field}[${index}]`, `is out of range (a percent is from 1 to 100)`);
+    if (Math.abs(v as number) >= 2 ** 31) throw new InvalidArgumentError(`${field}[${index}]`, `is out of range (a percent is from 1 to 1000)`);
   });
   return value as number[];
 }
@@ -699,8 +699,8 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     });
   });
 
-  app.delete("/api/accounts/:id/budgets/:budgetId", needs("operator"), async (request) => {
-    const { id, budgetId } = request.params as { id: string; budgetId: string };
+  app.delete("/api/accounts/:id/budgets/:budget_id", needs("operator"), async (request) => {
+    const { id, budget_id: budgetId } = request.params as { id: string; budget_id: string };
     return action(request, {
       name: "delete_budget",
       target: `account:${id}/budget:${budgetId}`,

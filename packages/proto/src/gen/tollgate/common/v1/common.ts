@@ -326,7 +326,7 @@ export interface Attribution {
 export interface PageRequest {
   /** Bound: from 0 to 500. */
   pageSize: number;
-  /** Bound: at most 128 characters. */
+  /** Bound: at most 4096 characters. */
   pageToken: string;
 }
 

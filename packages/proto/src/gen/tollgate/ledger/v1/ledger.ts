@@ -17534,7 +17534,7 @@ export const LedgerServiceService = {
    * BYOM account's USD cap), another caller's charge used up what the account
    * had left once this stream's own hold is used up too (NEGATIVE_LIMIT /
    * SPEND_CAP, learnt through the database on whichever replica holds the
-   * stream), the account
+   * stream), a hard budget covering the work used up (BUDGET), the account
    * suspended (ACCOUNT_SUSPENDED), or the hold's expiry (HOLD_EXPIRED). After
    * `stop` the client should close; increments it still sends are charged
    * (they report usage that happened).
@@ -17741,7 +17741,7 @@ export interface LedgerServiceServer extends UntypedServiceImplementation {
    * BYOM account's USD cap), another caller's charge used up what the account
    * had left once this stream's own hold is used up too (NEGATIVE_LIMIT /
    * SPEND_CAP, learnt through the database on whichever replica holds the
-   * stream), the account
+   * stream), a hard budget covering the work used up (BUDGET), the account
    * suspended (ACCOUNT_SUSPENDED), or the hold's expiry (HOLD_EXPIRED). After
    * `stop` the client should close; increments it still sends are charged
    * (they report usage that happened).
@@ -18358,7 +18358,7 @@ export interface LedgerServiceClient extends Client {
    * BYOM account's USD cap), another caller's charge used up what the account
    * had left once this stream's own hold is used up too (NEGATIVE_LIMIT /
    * SPEND_CAP, learnt through the database on whichever replica holds the
-   * stream), the account
+   * stream), a hard budget covering the work used up (BUDGET), the account
    * suspended (ACCOUNT_SUSPENDED), or the hold's expiry (HOLD_EXPIRED). After
    * `stop` the client should close; increments it still sends are charged
    * (they report usage that happened).
