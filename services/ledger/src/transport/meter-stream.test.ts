@@ -3,6 +3,7 @@ import { UnavailableError } from "@tollgate/errors";
 import type { BidiCall } from "@tollgate/grpc-kit";
 import { ledgerV1 } from "@tollgate/proto";
 import type { MeterPort } from "../domain/meter-port.js";
+import { meterKeys, type MeterHold } from "../domain/meter-session.js";
 import { MeterStreams, type AccountWatch, type MeterFeeds } from "./meter-stream.js";
 
 /** A Meter call that sends one open and records what the server sends back. */
@@ -21,11 +22,10 @@ function openingCall(fields: Partial<ledgerV1.MeterOpen> = {}): BidiCall<ledgerV
 }
 
 /** MeterStreams over quiet fakes but for the announce (`listening`, `announceOpened`); `run` drives one opening call. */
-function streamsWith(feeds: Pick<MeterFeeds, "listening" | "announceOpened">, authorized: unknown[]) {
+function streamsWith(feeds: Pick<MeterFeeds, "listening" | "announceOpened">, authorized: unknown[], port: MeterPort = { authorize: async (call: unknown) => void authorized.push(call) } as unknown as MeterPort, graceMs = 10) {
   const quiet = () => () => undefined;
-  const port = { authorize: async (call: unknown) => void authorized.push(call) } as unknown as MeterPort;
   const all: MeterFeeds = { onRoomExhausted: quiet, onBudgetExhausted: quiet, onOpened: quiet, onReconnect: quiet, ...feeds };
-  const streams = new MeterStreams(port, all, { get: async () => ({}), watch: quiet } as unknown as AccountWatch, { graceMs: 10, log: () => undefined });
+  const streams = new MeterStreams(port, all, { get: async () => ({}), watch: quiet } as unknown as AccountWatch, { graceMs, log: () => undefined });
   const run = (call: ReturnType<typeof openingCall>) => (streams as unknown as { run(call: unknown): Promise<void> }).run(call);
   return { streams, run };
 }
@@ -69,5 +69,67 @@ describe("MeterStreams, opening a work", () => {
     expect(announced).toBe(0);
     expect(authorized).toEqual([]);
     streams.stop();
+  });
+});
+
+describe("MeterStreams, a broken stream's hold", () => {
+  const hold: MeterHold = { holdId: "hold-1", unit: "credits", amountMicros: 5_000_000n, chargedMicros: 0n, status: "open", expiresAt: new Date(Date.now() + 60_000) };
+  /** A port whose Authorize answers the work's hold, or throws while `failing` is set; releases are recorded. */
+  function holdingPort() {
+    const state = { failing: undefined as Error | undefined, released: [] as { holdId: string; idempotencyKey: string }[] };
+    const port = {
+      authorize: async () => {
+        if (state.failing) throw state.failing;
+        return { allowed: true, holdId: hold.holdId, amountMicros: hold.amountMicros, availableMicros: 10_000_000n, metered: true, expiresAt: hold.expiresAt };
+      },
+      hold: async () => hold,
+      room: async () => 10_000_000n,
+      usedUpBudgets: async () => [],
+      release: async (call: { holdId: string; idempotencyKey: string }) => {
+        state.released.push({ holdId: call.holdId, idempotencyKey: call.idempotencyKey });
+        return { releasedMicros: hold.amountMicros };
+      },
+    } as unknown as MeterPort;
+    return { port, state };
+  }
+  /** A call that opens the work, then waits for `then` and breaks (its connection lost). */
+  function breakingCall(then: Promise<unknown> = Promise.resolve()) {
+    const call = openingCall();
+    const open = call.messages;
+    call.messages = (async function* () {
+      yield* open;
+      await then;
+      throw new Error("connection reset");
+    })();
+    return call;
+  }
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  it("is released after the grace period when a reopen fails before it holds the work, and kept when a reopen holds it", async () => {
+    const { port, state } = holdingPort();
+    const { streams, run } = streamsWith({ listening: () => true, announceOpened: async () => undefined }, [], port, 150);
+    try {
+      await expect(run(breakingCall())).rejects.toThrow("connection reset");
+      // A reopen within the grace period whose Authorize fails (the database unreachable): the hold is not left to its ttl.
+      state.failing = new UnavailableError("the database is unreachable", "DATABASE_UNAVAILABLE");
+      await expect(run(openingCall())).rejects.toBeInstanceOf(UnavailableError);
+      await sleep(400);
+      expect(state.released).toEqual([{ holdId: "hold-1", idempotencyKey: meterKeys("work-1").release }]);
+
+      // A reopen that holds the work keeps the hold past the grace period.
+      state.released.length = 0;
+      state.failing = undefined;
+      await expect(run(breakingCall())).rejects.toThrow("connection reset");
+      let breakAgain = () => undefined as unknown;
+      const reopened = breakingCall(new Promise((resolve) => (breakAgain = resolve)));
+      const running = run(reopened);
+      await sleep(400);
+      expect(reopened.sent[0]?.kind?.$case).toBe("opened");
+      expect(state.released).toEqual([]);
+      breakAgain();
+      await expect(running).rejects.toThrow("connection reset");
+    } finally {
+      streams.stop();
+    }
   });
 });

@@ -6,7 +6,7 @@ import { actorOf, bidiStream, type BidiCall } from "@tollgate/grpc-kit";
 import { ledgerV1 } from "@tollgate/proto";
 import { int64, usageFromProto } from "@tollgate/rating";
 import type { AccountView } from "../domain/account-view.js";
-import type { MeterPort } from "../domain/meter-port.js";
+import type { MeterAuthorizeCall, MeterPort } from "../domain/meter-port.js";
 import { meterKeys, MeterSession, type MeterStop } from "../domain/meter-session.js";
 import { covers } from "../domain/rules/budgets.js";
 import type { BudgetScope } from "../domain/state.js";
@@ -76,7 +76,7 @@ const MAX_TIMER_MS = 2_147_483_647;
  * them when a stream anywhere reopens their work.
  */
 export class MeterStreams {
-  private readonly parked = new Map<string, NodeJS.Timeout>();
+  private readonly parked = new Map<string, { timer: NodeJS.Timeout; session: MeterSession }>();
   /** The latest stream to open each work id, as announced (kept about twice the grace period). */
   private readonly openedBy = new Map<string, { streamId: string; at: number }>();
   private readonly live = new Set<Call>();
@@ -135,7 +135,7 @@ export class MeterStreams {
     } finally {
       this.live.delete(call);
       for (const unsubscribe of subscriptions) unsubscribe();
-      if (opened?.session.holding) this.park(opened);
+      if (opened?.session.holding) this.park(opened.session, opened.streamId);
     }
   }
 
@@ -163,7 +163,21 @@ export class MeterStreams {
     // the parked hold would be released under this stream; the client reconnects, maybe to another replica.
     const streamId = randomUUID();
     await this.announce(accountId, open.workId, streamId);
-    this.reopened(accountId, open.workId, streamId);
+    const parked = this.reopened(accountId, open.workId, streamId);
+    let opened: Opened | undefined;
+    try {
+      opened = await this.opened(request, open.workId, streamId, call, subscriptions);
+      return opened;
+    } finally {
+      // Refused or failed, this stream never held the work: a broken stream's hold it took over here is parked again
+      // (released after the grace period unless a stream opens the work first). Another replica's stays kept, to its ttl.
+      if (!opened && parked) this.park(parked, streamId);
+    }
+  }
+
+  /** Authorizes an announced open and starts its session (undefined: refused, and answered so). */
+  private async opened(request: MeterAuthorizeCall, workId: string, streamId: string, call: Call, subscriptions: (() => void)[]): Promise<Opened | undefined> {
+    const { accountId, attribution, context } = request;
     const authorized = await this.port.authorize(request);
     const answer = {
       allowed: authorized.allowed,
@@ -181,7 +195,7 @@ export class MeterStreams {
       return undefined;
     }
     const hold = authorized.holdId ? await this.port.hold(authorized.holdId) : undefined;
-    const session = new MeterSession(accountId, open.workId, hold);
+    const session = new MeterSession(accountId, workId, hold);
     const push = (stop: MeterStop | undefined) => {
       if (stop) call.send(stopResponse(stop));
     };
@@ -327,13 +341,13 @@ export class MeterStreams {
   }
 
   /** A stream broke holding its work: the unused rest is released after the grace period, unless a stream reopens the work first. */
-  private park({ session, streamId }: Opened): void {
+  private park(session: MeterSession, streamId: string): void {
     if (this.stopped || !session.hold) return;
     const key = workKey(session.accountId, session.workId);
     const latest = this.openedBy.get(key);
     if (latest && latest.streamId !== streamId) return; // another stream (maybe on another replica) holds the work now
     const holdId = session.hold.holdId;
-    clearTimeout(this.parked.get(key));
+    clearTimeout(this.parked.get(key)?.timer);
     const timer = setTimeout(() => {
       this.parked.delete(key);
       if (!this.feeds.listening()) {
@@ -345,7 +359,7 @@ export class MeterStreams {
         .catch((error: unknown) => this.log(`could not release ${holdId} of ${session.workId} after the grace period: ${String(error)}`));
     }, this.options.graceMs);
     timer.unref();
-    this.parked.set(key, timer);
+    this.parked.set(key, { timer, session });
   }
 
   /** Forgets every parked hold: each is left to expire at its ttl (released then), never released while a stream may use it. */
@@ -355,16 +369,16 @@ export class MeterStreams {
   }
 
   private forgetParked(): void {
-    for (const timer of this.parked.values()) clearTimeout(timer);
+    for (const { timer } of this.parked.values()) clearTimeout(timer);
     this.parked.clear();
   }
 
-  /** A stream opened this work (here or on another replica): a parked hold of it is kept. */
-  private reopened(accountId: string, workId: string, streamId: string): void {
+  /** A stream opened this work (here or on another replica): a parked hold of it is kept. Answers the session parked here. */
+  private reopened(accountId: string, workId: string, streamId: string): MeterSession | undefined {
     const key = workKey(accountId, workId);
-    const timer = this.parked.get(key);
-    if (timer) {
-      clearTimeout(timer);
+    const parked = this.parked.get(key);
+    if (parked) {
+      clearTimeout(parked.timer);
       this.parked.delete(key);
     }
     const now = Date.now();
@@ -373,6 +387,7 @@ export class MeterStreams {
       const keepMs = 2 * Math.max(this.options.graceMs, 60_000);
       for (const [k, v] of this.openedBy) if (now - v.at > keepMs) this.openedBy.delete(k);
     }
+    return parked?.session;
   }
 }
 
