@@ -518,6 +518,21 @@ describe("console gateway", () => {
     expect(other.body.audit_id).not.toBe(first.body.audit_id);
     expect(BigInt(other.body.balance_micros) - BigInt(first.body.balance_micros)).toBe(2_000_000n);
 
+    // One key sent at once to grant on two accounts: one grant is made (its requests replay it), the others refused before
+    // anything is done. (Each passed the target check, made on audit rows written after the action, and both were granted.)
+    await call(platform.clients.entitlements, platform.clients.entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId: "raced", name: "Raced", planId: "starter", seats: 1 }));
+    const credits = async (account: string) => BigInt((await api(`/api/accounts/${account}`, { token: operator })).body.balance.units[0].balance_micros);
+    const before = (await credits("acme")) + (await credits("raced"));
+    const raced = await Promise.all(["acme", "raced", "acme", "raced", "acme", "raced"].map((account) =>
+      api(`/api/accounts/${account}/grants`, { method: "POST", token: operator, body, headers: { "idempotency-key": "raced-key-1" } }),
+    ));
+    const granted = raced.filter((answer) => answer.status === 200);
+    expect(new Set(granted.map((answer) => answer.body.entry_id)).size).toBe(1);
+    expect(raced.filter((answer) => answer.status !== 200).map((answer) => [answer.status, answer.body.error.reason])).toEqual(
+      Array.from({ length: 6 - granted.length }, () => [409, "IDEMPOTENCY_KEY_REUSED"]),
+    );
+    expect((await credits("acme")) + (await credits("raced")) - before).toBe(2_000_000n);
+
     // An action audited by a gateway from before keys were the user's sent the key as it came (and its row holds it so):
     // its retry after the upgrade sends that key again, so the ledger replays the grant rather than granting twice.
     // The older gateway's call: its credential, for otto, the key as sent.

@@ -1,5 +1,5 @@
 import { UniqueConstraintViolationException } from "@mikro-orm/core";
-import type { EntityManager } from "@tollgate/db";
+import { sql, type EntityManager } from "@tollgate/db";
 import { AuditEntrySchema, type AuditEntry } from "./audit.entity.js";
 
 export interface NewAuditEntry {
@@ -16,10 +16,21 @@ export interface NewAuditEntry {
   idempotencyKey?: string | null;
 }
 
+/** What an Idempotency-Key was sent to do. */
+export interface KeyUse {
+  action: string;
+  target: string;
+}
+
 export interface AuditStore {
   record(entry: NewAuditEntry): Promise<AuditEntry>;
   /** The action an actor recorded under an Idempotency-Key, if any. */
   recorded(actor: string, idempotencyKey: string): Promise<AuditEntry | null>;
+  /**
+   * Claims an Idempotency-Key for an action and target before the action runs, and answers the action and target it was
+   * first claimed for: this one's, or another request's (sent earlier, or at the same moment).
+   */
+  claim(actor: string, idempotencyKey: string, use: KeyUse): Promise<KeyUse>;
   list(options: { accountId?: string; beforeId?: bigint; limit: number }): Promise<AuditEntry[]>;
 }
 
@@ -28,6 +39,23 @@ export class PostgresAuditStore implements AuditStore {
 
   recorded(actor: string, idempotencyKey: string): Promise<AuditEntry | null> {
     return this.em().findOne(AuditEntrySchema, { actor, idempotencyKey });
+  }
+
+  async claim(actor: string, idempotencyKey: string, use: KeyUse): Promise<KeyUse> {
+    const em = this.em();
+    const claimed = await sql<KeyUse>(
+      em,
+      `insert into gateway.idempotency_claims (actor, idempotency_key, action, target) values (?, ?, ?, ?) on conflict (actor, idempotency_key) do nothing returning action, target`,
+      [actor, idempotencyKey, use.action, use.target],
+    );
+    if (claimed[0]) {
+      // Actions are few: each new claim also takes away those past the replay window (a day), whose retries are refused anyway.
+      await sql(em, `delete from gateway.idempotency_claims where created_at < now() - interval '1 day'`).catch(() => undefined);
+      return claimed[0];
+    }
+    // Claimed already: read in a statement of its own, whose snapshot holds a claim committed while the insert waited on it.
+    const [first] = await sql<KeyUse>(em, `select action, target from gateway.idempotency_claims where actor = ? and idempotency_key = ?`, [actor, idempotencyKey]);
+    return first ?? use;
   }
 
   /** A new action's row (the caller answers a known replay with `recorded`); under a key another request is writing at once, that one's row. */

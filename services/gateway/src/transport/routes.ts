@@ -354,6 +354,11 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     const user = userOf(request);
     const reason = requireReason((checkedBodies.has(request) ? (request.body as Body | undefined) : bodyOf(request, {}))?.reason);
     const given = idempotencyKeyOf(request);
+    if (given) {
+      // Claimed before anything is done: a key sent at once to two targets runs one action and refuses the other.
+      const first = await audit.claim(user.username, usersKey(user.username, given), { action: spec.name, target: spec.target });
+      if (first.action !== spec.name || first.target !== spec.target) throw new IdempotencyKeyReusedError(given);
+    }
     const replay = given ? await replayable(user.username, given, spec) : null;
     const replayed = replay?.first ?? null;
     // A key is its user's: the services see it with the user's name folded in, so another user's same key is another action
