@@ -209,6 +209,41 @@ describe("deployments", () => {
     expect(Math.abs(twoCredits - 2 * oneCredits)).toBeLessThanOrEqual(2); // the same time, give or take the second between the two calls
   });
 
+  it("keeps pricing a deployment with the rate table it started with after its account moves to a plan whose table lacks its hardware", async () => {
+    const { ledger, entitlements, pricing } = platform.clients;
+    // A table without GPUs, and a plan on it.
+    await call(pricing, pricing.publishRateTable, {
+      tableId: "cpu-only", effectiveFrom: new Date(Date.now() - 60_000), actor: "test", reason: "", idempotencyKey: "",
+      rates: [{ bucket: commonV1.Bucket.BUCKET_COMPUTE, unit: commonV1.Unit.UNIT_CREDITS, kind: { $case: "activeMinute", activeMinute: { microsPerMinute: String(60 * CREDIT) } } }],
+    });
+    await call(entitlements, entitlements.publishPlan, {
+      actor: "test", reason: "",
+      plan: entitlementsV1.Plan.fromPartial({ planId: "cpu-only", name: "cpu-only", rateTableId: "cpu-only", allotments: [{ unit: commonV1.Unit.UNIT_CREDITS, amountMicros: String(1000 * CREDIT) }] }),
+    });
+    await account("mover", "time");
+    const deployed = await call(ledger, ledger.deploy, L.DeployRequest.fromPartial({ accountId: "mover", deploymentId: "gpu", hardware: gpu("A100"), replicas: 1, idempotencyKey: "mover-gpu" }));
+    expect(deployed.allowed).toBe(true);
+    await call(entitlements, entitlements.changeAccountPlan, { accountId: "mover", planId: "cpu-only", seats: 0, reason: "downgrade", idempotencyKey: "mover-plan" });
+    // Once the ledger prices the account's new work with the new table, an A100 has no rate there.
+    let probe = 0;
+    await eventually(async () => {
+      const answer = await call(ledger, ledger.authorize, L.AuthorizeRequest.fromPartial({
+        accountId: "mover", estimate: { kind: { $case: "gpuTime", gpuTime: { gpuType: "A100", replicas: "1", seconds: "1" } } }, idempotencyKey: `mover-probe-${probe++}`, ttlMs: "1000",
+      })).catch((error: unknown) => error);
+      if (errorDetails(answer)?.code === status.NOT_FOUND) return true;
+      if ((answer as ledgerV1.AuthorizeResponse).holdId) await call(ledger, ledger.release, { accountId: "mover", holdId: (answer as ledgerV1.AuthorizeResponse).holdId, idempotencyKey: `mover-release-${probe}` });
+      return undefined;
+    }, 5_000, "the plan change in the ledger");
+    await sleep(1_200);
+    // Scaling and undeploying meter the time so far: at the A100's rate it started with, 1 credit a replica-second.
+    await call(ledger, ledger.scale, { accountId: "mover", deploymentId: "gpu", replicas: 2, idempotencyKey: "mover-scale" });
+    await sleep(1_100);
+    const undeployed = await call(ledger, ledger.undeploy, { accountId: "mover", deploymentId: "gpu", idempotencyKey: "mover-undeploy" });
+    expect(Number(undeployed.chargedMicros) / CREDIT).toBeGreaterThanOrEqual(3);
+    const work = (await call(ledger, ledger.listMeteredWork, { workId: "gpu", accountId: "mover", kind: "deployment", state: "", page: undefined })).work;
+    expect(work.map((w) => w.state)).toEqual(["undeployed"]);
+  });
+
   it("refuses a new deployment once the balance is below the low-credit limit", async () => {
     await account("lowcredit", "low");
     const { ledger } = platform.clients;

@@ -21,7 +21,7 @@ const row = (w: Work): WorkRow => ({
   work_id: w.workId, kind: w.kind, account_id: w.accountId, work_kind: w.workKind ?? "", state: w.state, usage: w.usage, replicas: w.replicas,
   charged_until: new Date(w.chargedUntilMs), active_ms: String(w.activeMs), charged_micros: String(w.chargedMicros), attribution: w.attribution, labels: w.labels,
   context: w.context, metered: w.metered, priced_quantity: String(w.pricedQuantity), priced_micros: String(w.pricedMicros), stop_reason: w.stopReason,
-  created_at: new Date(w.createdAtMs), ended_at: null,
+  created_at: new Date(w.createdAtMs), ended_at: null, rate_table_id: w.rateTableId ?? null,
 });
 
 /**

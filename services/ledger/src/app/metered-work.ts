@@ -135,9 +135,9 @@ export class Ledger {
     return this.rates.published(sequences);
   }
 
-  /** `at`: the rates in effect then (metered work keeps the rates it started with). */
-  private async price(account: AccountView, usage: Usage, field: string, at: Date = this.now()) {
-    const priced = await price({ rates: this.rates, now: this.now }, account, usage, field, at);
+  /** `at` and `tableId`: the rates in effect then, in that table (metered work keeps the rates it started with). */
+  private async price(account: AccountView, usage: Usage, field: string, at: Date = this.now(), tableId = account.rateTableId) {
+    const priced = await price({ rates: this.rates, now: this.now }, account, usage, field, at, tableId);
     return { ...priced, unit: priced.unit as Unit, bucket: priced.bucket as Bucket };
   }
 
@@ -187,6 +187,7 @@ export class Ledger {
       }),
       endpoint,
       ...(workKind ? { workKind } : {}),
+      rateTableId: price.tableId,
     });
     const replayed = result.replayed === true;
     // An answer recorded by an earlier release does not say whether the work is metered: the rules as they are now do.
@@ -259,7 +260,8 @@ export class Ledger {
     // Only running time is charged (a paused run's interval charges nothing).
     const added = work.state === "running" ? seconds * (work.kind === "run" ? 1n : BigInt(work.replicas)) : 0n;
     const pricedQuantity = BigInt(work.priced_quantity) + added;
-    const price = await this.price(account, this.usageFor({ kind: work.kind, usage, replicas: 1 }, pricedQuantity), work.kind, work.created_at);
+    // Its own rate table: the account may have moved since to a plan whose table does not price this work at all.
+    const price = await this.price(account, this.usageFor({ kind: work.kind, usage, replicas: 1 }, pricedQuantity), work.kind, work.created_at, work.rate_table_id ?? account.rateTableId);
     const pricedMicros = price.amountMicros > BigInt(work.priced_micros) ? price.amountMicros : BigInt(work.priced_micros);
     return this.answer(await meter(this.deps, account, {
       ...tick, amountMicros: pricedMicros - BigInt(work.priced_micros), unit: price.unit, bucket: price.bucket, rateTableVersion: price.sequence, pricedQuantity, pricedMicros,

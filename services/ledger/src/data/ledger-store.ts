@@ -31,6 +31,8 @@ export interface WorkRow {
   stop_reason: string;
   created_at: Date;
   ended_at: Date | null;
+  /** The rate table its ticks price it with; null on work started before it was kept (the account's table prices it). */
+  rate_table_id: string | null;
 }
 
 export interface UsageSince {

@@ -187,6 +187,8 @@ export interface StartWorkCommand extends Keyed {
   eligibility?: Eligibility;
   /** The kind of work (empty: none): its limits apply (rules/kind-limits.ts). */
   workKind?: string;
+  /** The rate table it was priced with (stored for the ticks to price there, whatever plan the account moves to). */
+  rateTableId?: string;
 }
 
 /**

@@ -741,6 +741,7 @@ function startWork(work: Work, c: StartWorkCommand, ctx: BatchContext): LedgerEr
         activeMs: 0, chargedMicros: 0n, attribution: c.attribution, endpoint: c.endpoint, stopReason: "",
         usage: c.usage ?? {}, labels: c.labels ?? {}, context: c.context ?? {}, metered, pricedQuantity: 0n, pricedMicros: 0n, createdAtMs: ctx.nowMs,
         ...(c.workKind ? { workKind: c.workKind } : {}),
+        ...(c.rateTableId ? { rateTableId: c.rateTableId } : {}),
       },
     },
     ...(c.kind === "deployment"

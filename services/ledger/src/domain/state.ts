@@ -102,6 +102,8 @@ export interface Work {
   createdAtMs: number;
   /** The kind of work ("guardrail", "custom_script"…; empty: none named). */
   workKind?: string;
+  /** The rate table its ticks price it with (absent on work started before it was kept: the account's). */
+  rateTableId?: string;
 }
 
 /** A charge a command names (a reversal): what it drew from each pool, and the entry that reversed it, if any. */

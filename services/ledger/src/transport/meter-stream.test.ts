@@ -120,7 +120,7 @@ describe("MeterStreams, a broken stream's hold", () => {
       state.released.length = 0;
       state.failing = undefined;
       await expect(run(breakingCall())).rejects.toThrow("connection reset");
-      let breakAgain = () => undefined as unknown;
+      let breakAgain: (value?: unknown) => void = () => undefined;
       const reopened = breakingCall(new Promise((resolve) => (breakAgain = resolve)));
       const running = run(reopened);
       await sleep(400);

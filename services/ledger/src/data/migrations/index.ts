@@ -27,6 +27,7 @@ import { Migration20261203300000_budget_created_at } from "./Migration2026120330
 import { Migration20261216100000_drop_sql_ledger } from "./Migration20261216100000_drop_sql_ledger.js";
 import { Migration20261208100000_pool_allotted } from "./Migration20261208100000_pool_allotted.js";
 import { Migration20261217100000_cycle_opened_at } from "./Migration20261217100000_cycle_opened_at.js";
+import { Migration20261223200000_work_rate_table } from "./Migration20261223200000_work_rate_table.js";
 
 export const migrations = [
   Migration20261123000000_initial,
@@ -58,4 +59,5 @@ export const migrations = [
   Migration20261216100000_drop_sql_ledger,
   Migration20261208100000_pool_allotted,
   Migration20261217100000_cycle_opened_at,
+  Migration20261223200000_work_rate_table,
 ];

@@ -179,8 +179,8 @@ export interface Price {
 }
 
 /** Prices usage from the rate table in effect (`at`, default now); a BYOM account's replies are priced at their provider cost. */
-export async function price(deps: Pick<LedgerDeps, "rates" | "now">, view: AccountView, usage: Usage, field: string, at: Date = deps.now()): Promise<Price> {
-  return priceWith(await rateTableInEffect(deps, view, at), view, usage, field);
+export async function price(deps: Pick<LedgerDeps, "rates" | "now">, view: AccountView, usage: Usage, field: string, at: Date = deps.now(), tableId = view.rateTableId): Promise<Price> {
+  return priceWith(await rateTableInEffect(deps, view, at, tableId), view, usage, field);
 }
 
 /** Prices usage at one rate table version (a BYOM account's replies at their provider cost). */
@@ -200,12 +200,13 @@ export function unpricedBy(error: unknown): LedgerError {
   throw error;
 }
 
-/** The version of the account's rate table in effect at `at` (default now). */
-export async function rateTableInEffect(deps: Pick<LedgerDeps, "rates" | "now">, view: AccountView, at: Date = deps.now()): Promise<RateTable> {
-  return deps.rates.inEffect(view.rateTableId, at).catch((error: unknown) => {
-    // The request is fine; the account's plan names a rate table pricing does not have.
+/** The version in effect at `at` (default now) of the account's rate table, or of `tableId` (what metered work started with). */
+export async function rateTableInEffect(deps: Pick<LedgerDeps, "rates" | "now">, view: AccountView, at: Date = deps.now(), tableId = view.rateTableId): Promise<RateTable> {
+  return deps.rates.inEffect(tableId, at).catch((error: unknown) => {
+    // The request is fine; the account's plan (or the table the work started with) names a rate table pricing does not have.
     if (error instanceof NotFoundError) {
-      throw new FailedPreconditionError(`the plan of ${view.accountId} names rate table ${view.rateTableId}, which has no version in effect`, "RATE_TABLE_NOT_FOUND", { rate_table_id: view.rateTableId });
+      const whose = tableId === view.rateTableId ? `the plan of ${view.accountId} names` : `work of ${view.accountId} was priced with`;
+      throw new FailedPreconditionError(`${whose} rate table ${tableId}, which has no version in effect`, "RATE_TABLE_NOT_FOUND", { rate_table_id: tableId });
     }
     throw error;
   });
