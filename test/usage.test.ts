@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { call, errorDetails } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1 } from "@tollgate/proto";
 import { createTestDatabase, type TestDatabase } from "@tollgate/testing";
+import pg from "pg";
 import { CREDIT, replies, seedStarter } from "./fixtures.js";
 import { startPlatform, type Platform } from "./platform.js";
 
@@ -58,6 +59,32 @@ describe("usage queries", () => {
     expect(entries.entries.map((e) => e.amountMicros)).toEqual([String(5 * CREDIT)]);
     const bad = await call(ledger, ledger.listEntries, ledgerV1.ListEntriesRequest.fromPartial({ accountId: "usage", attribution: { salary: "x" } })).catch((e: unknown) => e);
     expect(errorDetails(bad).fieldViolations[0]?.field).toBe("attribution[salary]");
+  });
+
+  it("answers sums of charges past int64 saturated at its largest value, never INTERNAL", async () => {
+    const { ledger, entitlements } = platform.clients;
+    await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId: "huge", name: "Huge", planId: "starter", seats: 1 }));
+    await call(ledger, ledger.getBalance, { accountId: "huge" }); // opens its cycle
+    // Charges each within their bound (at most 10^15) add up past int64 after about ten thousand of them: two rows of
+    // 5 × 10^18 stand for them here.
+    const sql = new pg.Client({ connectionString: db.url });
+    await sql.connect();
+    try {
+      for (let i = 0; i < 2; i++) {
+        await sql.query(`insert into ledger.entries (account_id, kind, unit, bucket, amount_micros, attribution) values ('huge', 'charge', 'credits', 'ai', 5000000000000000000, '{"workspace_id": "ws-big"}')`);
+      }
+    } finally {
+      await sql.end();
+    }
+    const MAX = String(2n ** 63n - 1n);
+    const usage = await call(ledger, ledger.getUsage, { accountId: "huge", window: ledgerV1.UsageWindow.USAGE_WINDOW_DAY_HOURLY, splitBy: "workspace_id", unit: commonV1.Unit.UNIT_UNSPECIFIED });
+    expect(usage.points.map((p) => [p.key, p.amountMicros, p.requests])).toEqual([["ws-big", MAX, "2"]]);
+    const top = await call(ledger, ledger.getTopUsage, { accountId: "huge", dimension: "workspace_id", since: undefined, page: { pageSize: 10, pageToken: "" }, unit: commonV1.Unit.UNIT_UNSPECIFIED });
+    expect([top.totalMicros, top.rows.map((r) => [r.key, r.amountMicros, r.shareBasisPoints])]).toEqual([MAX, [["ws-big", MAX, 10_000]]]);
+    const breakdown = await call(ledger, ledger.getUsageBreakdown, { accountId: "huge", dimension: "workspace_id", splitBy: "bucket", since: undefined });
+    expect(breakdown.rows.map((r) => [r.key, r.split, r.amountMicros])).toEqual([["ws-big", "ai", MAX]]);
+    const balance = await call(ledger, ledger.getBalance, { accountId: "huge" });
+    expect(balance.units.map((u) => u.usedMicros)).toEqual([MAX]);
   });
 
   it("refuses an unknown dimension naming the field", async () => {

@@ -3,7 +3,7 @@ import { IdempotencyKeyReusedError } from "@tollgate/errors";
 import type { BudgetAnswer } from "../domain/commands.js";
 import { budgetsOf } from "./budgets.js";
 import { SEARCH_WORK_SQL, searchMatches, type SearchFound } from "./search.js";
-import { OTHER_KEY, USAGE_AT } from "./usage-views.js";
+import { OTHER_KEY, saturatedSum, USAGE_AT } from "./usage-views.js";
 import type { PgPool } from "./state-store.js";
 import { EntrySchema, HoldSchema, LedgerAccountSchema, LineSchema, PoolSchema, BalanceSchema, type Entry, type Hold, type LedgerAccount, type Line, type Pool, type Balance } from "./entities.js";
 
@@ -128,7 +128,7 @@ export class PostgresLedgerStore implements LedgerStore {
           group by 1, 2),
        ranked as (select key, row_number() over (order by sum(amount) desc, key) as rank from points group by key)
        select p.start, case when r.rank <= ${USAGE_KEYS} then p.key else '${OTHER_KEY}' end as key,
-              sum(p.amount)::text as amount, sum(p.requests)::text as requests
+              ${saturatedSum("sum(p.amount)")} as amount, sum(p.requests)::text as requests
          from points p join ranked r using (key)
         group by 1, 2 order by 1, 2`,
       [accountId, unit, since],
@@ -140,7 +140,7 @@ export class PostgresLedgerStore implements LedgerStore {
     const key = PostgresLedgerStore.keyExpression(dimension);
     const rows = await sql<{ key: string; amount: string; requests: string; total: string }>(
       this.em(),
-      `select key, amount::text, requests::text, (sum(amount) over ())::text as total from (
+      `select key, ${saturatedSum("amount")} as amount, requests::text, ${saturatedSum("sum(amount) over ()")} as total from (
          select ${key} as key, sum(amount_micros) as amount, count(*) as requests
            from ledger.entries where account_id = ? and kind = 'charge' and unit = ? and ${USAGE_AT} >= ?
           group by 1) t
@@ -149,7 +149,7 @@ export class PostgresLedgerStore implements LedgerStore {
     );
     const [totals] = await sql<{ total: string }>(
       this.em(),
-      `select coalesce(sum(amount_micros), 0)::text as total from ledger.entries where account_id = ? and kind = 'charge' and unit = ? and ${USAGE_AT} >= ?`,
+      `select ${saturatedSum("coalesce(sum(amount_micros), 0)")} as total from ledger.entries where account_id = ? and kind = 'charge' and unit = ? and ${USAGE_AT} >= ?`,
       [accountId, unit, since],
     );
     return { rows, total: BigInt(totals?.total ?? "0") };
@@ -369,7 +369,7 @@ export class PostgresLedgerStore implements LedgerStore {
   async usedSince(accountId: string, unit: string, since: Date): Promise<UsageSince> {
     const [row] = await sql<{ used: string; events: number; first_at: Date | null }>(
       this.em(),
-      `select coalesce(sum(amount_micros), 0)::text as used, count(*) filter (where amount_micros > 0)::int as events,
+      `select ${saturatedSum("coalesce(sum(amount_micros), 0)")} as used, count(*) filter (where amount_micros > 0)::int as events,
               min(${USAGE_AT}) filter (where amount_micros > 0) as first_at
          from ledger.entries
         where account_id = ? and unit = ? and kind = 'charge' and ${USAGE_AT} >= ?`,

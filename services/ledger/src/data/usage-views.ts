@@ -20,6 +20,13 @@ export interface ToolRow {
 /** When an entry's usage happened: when it was charged, or the `occurred_at` a late report gave (usage windows and cycles count it then). */
 export const USAGE_AT = "coalesce(occurred_at, created_at)";
 
+/**
+ * A sum of amounts as the API carries it (int64), saturated at its largest value: amounts each within their bounds can
+ * add up past it (charges of 10^15 ten thousand times over), and a report must still answer (domain/balance.ts
+ * `saturated`, the same rule for sums made in code).
+ */
+export const saturatedSum = (sum: string) => `least(${sum}, 9223372036854775807)::text`;
+
 /** A dimension as a column of entries: the bucket, or an attribution key (bound as a parameter). */
 const column = (dimension: UsageDimension) => (dimension === "bucket" ? { sql: "bucket", params: [] } : { sql: "coalesce(attribution ->> ?, '')", params: [dimension] });
 
@@ -41,7 +48,7 @@ export function usageBreakdown(em: EntityManager, accountId: string, dimension: 
         group by 1, 2, 3),
      ranked as (select key, row_number() over (order by sum(amount) desc, key) as rank from cells group by key)
      select case when r.rank <= ${BREAKDOWN_KEYS} then c.key else '${OTHER_KEY}' end as key, c.split, c.unit,
-            sum(c.amount)::text as amount, sum(c.requests)::text as requests
+            ${saturatedSum("sum(c.amount)")} as amount, sum(c.requests)::text as requests
        from cells c join ranked r using (key)
       group by 1, 2, 3 order by 1, 2, 3`,
     [...key.params, ...split.params, accountId, since],
@@ -49,7 +56,7 @@ export function usageBreakdown(em: EntityManager, accountId: string, dimension: 
 }
 
 const TOOL_COLUMNS = `t.account_id, t.tool, t.owner, t.status, t.first_deployed_at, t.updated_at,
-  coalesce(u.runs, 0)::text as runs, coalesce(u.used, 0)::text as used_micros, coalesce(u.unit, '') as unit, u.last_active_at`;
+  coalesce(u.runs, 0)::text as runs, ${saturatedSum("coalesce(u.used, 0)")} as used_micros, coalesce(u.unit, '') as unit, u.last_active_at`;
 
 /** Each tool's charges (an invocation each): how many, what they used (in their unit), the latest; read through entries_tool_idx. */
 const TOOL_USAGE = `left join lateral (

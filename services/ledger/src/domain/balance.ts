@@ -63,3 +63,16 @@ export function minBigint(a: bigint, b: bigint): bigint {
 export function maxBigint(a: bigint, b: bigint): bigint {
   return a > b ? a : b;
 }
+
+/** The largest int64: what the API and the database carry. */
+export const INT64_MAX = 2n ** 63n - 1n;
+
+/**
+ * A running sum held to int64, saturated at its largest value: amounts each
+ * within their bounds (a charge up to 10^15) can add up past it over time,
+ * and what carries the sum (a budget's use, a report) must still work.
+ * data/usage-views.ts `saturatedSum` is the same rule for sums made in SQL.
+ */
+export function saturated(sum: bigint): bigint {
+  return sum > INT64_MAX ? INT64_MAX : sum;
+}

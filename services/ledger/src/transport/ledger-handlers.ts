@@ -7,7 +7,7 @@ import { int64, usageFromProto } from "@tollgate/rating";
 import { currentTraceId, currentTraceparent } from "@tollgate/telemetry";
 import type { LedgerStore, OutboxRow } from "../data/ledger-store.js";
 import { usageUnit } from "../domain/account-view.js";
-import { totalsOf } from "../domain/balance.js";
+import { saturated, totalsOf } from "../domain/balance.js";
 import { cycleMetrics } from "../domain/cycle.js";
 import type { DenialReason } from "../domain/denial.js";
 import type { Ledger, StartOutcome } from "../app/metered-work.js";
@@ -248,7 +248,8 @@ export function ledgerHandlers(
             balanceMicros: totals.balanceMicros.toString(),
             heldMicros: totals.heldMicros.toString(),
             availableMicros: totals.availableMicros.toString(),
-            grantedMicros: totals.grantedMicros.toString(),
+            // What live pools were given adds up without the balance's bound (grants drawn down and granted again).
+            grantedMicros: saturated(totals.grantedMicros).toString(),
             usedMicros: usage.usedMicros.toString(),
             statusIcon: statusIconToProto(statusIcon(totals.availableMicros, totals.grantedMicros)),
             usage,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { INT64_MAX } from "../balance.js";
 import { Machine } from "../fixtures.js";
 
 const AGENT = { agent_id: "agent-1" };
@@ -15,6 +16,16 @@ describe("budgets", () => {
     // Another agent and unattributed usage are not covered.
     expect(m.ok(m.authorize(500n, { attribution: { agent_id: "agent-2" } })).allowed).toBe(true);
     expect(m.ok(m.authorize(100n)).allowed).toBe(true);
+  });
+
+  it("holds a budget's use to int64, saturated at its largest value, as charges add up past it", () => {
+    const m = Machine.open({ allotmentMicros: 1_000n });
+    m.ok(m.setBudget(50n, { mode: "soft" }));
+    // As after ten thousand charges of 10^15 under a soft budget (which never stops them).
+    const budget = m.account.budgets.get("credits/agent/agent-1")!;
+    budget.usedMicros = INT64_MAX - 5n;
+    m.ok(m.charge(10n, { attribution: AGENT }));
+    expect(m.account.budgets.get("credits/agent/agent-1")!.usedMicros).toBe(INT64_MAX);
   });
 
   it("suspension and eligibility answer before the budget, the budget before the balance", () => {

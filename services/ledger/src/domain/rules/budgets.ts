@@ -1,4 +1,4 @@
-import { maxBigint, minBigint } from "../balance.js";
+import { maxBigint, minBigint, saturated } from "../balance.js";
 import type { BudgetAnswer } from "../commands.js";
 import type { AccountState, Budget, BudgetScope, ChargeRecord } from "../state.js";
 import type { Write } from "../writes.js";
@@ -131,7 +131,7 @@ export function chargeBudgets(account: AccountState, unit: string, attribution: 
   if (collectedMicros <= 0n) return [];
   const writes: Write[] = [];
   for (const budget of covering(account, unit, attribution)) {
-    const usedMicros = usedOf(account, budget) + collectedMicros;
+    const usedMicros = saturated(usedOf(account, budget) + collectedMicros);
     const crossed = [...crossedOf(account, budget)];
     for (const threshold of budget.thresholdPercents) {
       if (crossed.includes(threshold) || usedMicros * 100n < BigInt(threshold) * budget.limitMicros) continue;
