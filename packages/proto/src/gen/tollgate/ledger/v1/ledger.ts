@@ -647,7 +647,7 @@ export interface AuthorizeRequest {
     | undefined;
   /** Bound: at most 128 characters. */
   idempotencyKey: string;
-  /** Bound: from 0 to 604800000. */
+  /** Bound: from 0 to 86400000. */
   ttlMs: string;
   context:
     | RunContext
@@ -786,7 +786,7 @@ export interface ExtendHoldRequest {
   /**
    * The hold expires this long from now, unless it already expires later; 0
    * keeps the expiry.
-   * Bound: from 0 to 604800000.
+   * Bound: from 0 to 86400000.
    */
   ttlMs: string;
   /** Bound: at most 128 characters. */
@@ -1946,7 +1946,7 @@ export interface MeterOpen {
     | undefined;
   /**
    * How long the hold lives (0: the default, 5 minutes).
-   * Bound: from 0 to 604800000.
+   * Bound: from 0 to 86400000.
    */
   ttlMs: string;
   /**
