@@ -1281,14 +1281,14 @@ describe("notifications from the console", () => {
     await call(notifications, notifications.setPreferences, {
       updateFields: [],
       preferences: notificationsV1.Preferences.fromPartial({
-        accountId: "alerted", webhooks: [{ url: "https://hooks.alerted.example/tollgate", secret }], channelsByRule: { threshold_50: { channels: [notificationsV1.Channel.CHANNEL_WEBHOOK] } },
+        accountId: "alerted", webhooks: [{ url: "https://hooks.alerted.example/tollgate", secret }], channelsByRule: { usage_50: { channels: [notificationsV1.Channel.CHANNEL_WEBHOOK] } },
       }),
     });
     const shown = await api("/api/accounts/alerted/preferences", { token: viewer });
     // The webhook's path is elided (for a chat's incoming webhook it is the credential).
     expect(shown.body).toMatchObject({
       webhooks: [{ url: "https://hooks.alerted.example/…", secret_fingerprint: expect.stringMatching(/^sha256:[0-9a-f]{16}$/) }],
-      channels_by_rule: { threshold_50: ["webhook"] },
+      channels_by_rule: { usage_50: ["webhook"] },
     });
     expect(JSON.stringify(shown.body)).not.toContain(secret);
     expect(JSON.stringify(shown.body)).not.toContain("/tollgate");
@@ -1312,7 +1312,7 @@ describe("notifications from the console", () => {
     // The webhook (its stored secret) and the per-rule channels are as they were.
     const stored = (await call(notifications, notifications.getPreferences, { accountId: "alerted" })).preferences!;
     expect(stored).toMatchObject({ emailRecipients: ["ops@alerted.example", "billing@alerted.example", "josé@bücher.example"], webhooks: [{ url: "https://hooks.alerted.example/tollgate", secret: shown.body.webhooks[0].secret_fingerprint }] });
-    expect(stored.channelsByRule).toEqual({ threshold_50: { channels: [notificationsV1.Channel.CHANNEL_WEBHOOK] } });
+    expect(stored.channelsByRule).toEqual({ usage_50: { channels: [notificationsV1.Channel.CHANNEL_WEBHOOK] } });
     // Nor does the audit log show the webhook's path, to any role: not the console's row of this change, nor the services' rows of
     // the SetPreferences calls (the one above, and the gateway's, which sends the webhooks it read beside the recipients).
     const audited = (await api("/api/audit?account_id=alerted", { token: viewer })).body.data as { action: string }[];
@@ -1327,7 +1327,7 @@ describe("notifications from the console", () => {
       await sql.query(`update notifications.preferences set webhooks = $1::jsonb where account_id = 'alerted'`, [JSON.stringify(twice)]);
       expect((await set(operator, { email_recipients: ["ops@alerted.example"], reason: "back to the ops list" })).status).toBe(200);
       const { rows } = await sql.query(`select webhooks, channels_by_rule from notifications.preferences where account_id = 'alerted'`);
-      expect(rows[0]).toEqual({ webhooks: twice, channels_by_rule: { threshold_50: ["webhook"] } });
+      expect(rows[0]).toEqual({ webhooks: twice, channels_by_rule: { usage_50: ["webhook"] } });
     } finally {
       await sql.end();
     }

@@ -194,8 +194,14 @@ describe("refused by the use case", () => {
 
     // A channel that is none (it was stored as webhook); banner alone is kept as banner (no email, no webhook).
     const preferences = (channels: number[]) =>
-      call(notifications, notifications.setPreferences, { updateFields: [], preferences: { accountId: "valid", emailRecipients: [], webhooks: [], channelsByRule: { threshold_50: { channels } } }, idempotencyKey: "" });
-    expect(await refusal(preferences([0]))).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: 'preferences.channels_by_rule["threshold_50"].channels[0]' }] });
+      call(notifications, notifications.setPreferences, { updateFields: [], preferences: { accountId: "valid", emailRecipients: [], webhooks: [], channelsByRule: { usage_50: { channels } } }, idempotencyKey: "" });
+    expect(await refusal(preferences([0]))).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: 'preferences.channels_by_rule["usage_50"].channels[0]' }] });
+    // A rule no notification is decided by (misspelt, or a threshold as a plan names none): it was stored and never applied.
+    for (const rule of ["bogus rule", "threshold_50", "usage_0", "budget_"]) {
+      expect(await refusal(call(notifications, notifications.setPreferences, {
+        updateFields: [], preferences: { accountId: "valid", emailRecipients: [], webhooks: [], channelsByRule: { [rule]: { channels: [1] } } }, idempotencyKey: "",
+      })), rule).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: `preferences.channels_by_rule[${JSON.stringify(rule)}]` }] });
+    }
     // Two endpoints at one URL with two secrets: a save that sent fingerprints back gave both the first one's.
     const twice = await refusal(call(notifications, notifications.setPreferences, {
       updateFields: [],
@@ -209,7 +215,7 @@ describe("refused by the use case", () => {
       preferences: { accountId: "valid", emailRecipients: [], webhooks: [], channelsByRule: {} }, idempotencyKey: "", updateFields: ["webhook"],
     }))).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "update_fields[0]" }] });
     const banner = await preferences([1]);
-    expect(banner.preferences?.channelsByRule).toEqual({ threshold_50: { channels: [1] } });
+    expect(banner.preferences?.channelsByRule).toEqual({ usage_50: { channels: [1] } });
 
     // A negative sequence (it answered the version in effect).
     expect(await refusal(call(pricing, pricing.getRateTable, { tableId: "default", version: "0", at: undefined, sequence: "-5" }))).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "sequence" }] });

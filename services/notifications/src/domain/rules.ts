@@ -107,6 +107,17 @@ export const RECEDED_BANNER_RULES = (thresholdPercent: number): string[] => [`us
  */
 export const CYCLE_BANNER_RULES = { prefix: "usage_", rules: ["upgrade_prompt", "referral_prompt", "run_out_warning"] } as const;
 
+/** The rules a channel preference may name: these, `usage_<percent>` and `budget_<percent>` (a plan's or a budget's thresholds). */
+export const FIXED_RULES = [
+  "negative_limit_reached", "spend_cap_reached", "pool_reloaded", "work_stopped", "free_credits_expired", "deployment_deployed", "deployment_undeployed",
+  "run_out_warning", "upgrade_prompt", "referral_prompt",
+] as const;
+
+/** Whether `name` is a rule this service decides (a preference for another would never apply). */
+export function isRuleName(name: string): boolean {
+  return (FIXED_RULES as readonly string[]).includes(name) || /^(usage|budget)_[1-9]\d{0,3}$/.test(name);
+}
+
 /** For what stops the account's work or spend: the admins and the chosen recipients by email, and the webhooks, whatever the channel preferences. */
 function alwaysToAdmins(recipients: Recipients): Recipients {
   return { emails: [...new Set([...recipients.adminEmails, ...recipients.emails])], adminEmails: [], webhooks: recipients.webhooks, channelsByRule: {} };

@@ -8,6 +8,7 @@ import type { Delivery, Preferences } from "../data/delivery.entity.js";
 import type { DeliveryWorker } from "../data/delivery-worker.js";
 import type { NotificationsStore, PreferencesChanges } from "../data/notifications-store.js";
 import type { OutboundAddressPolicy } from "../data/channels/outbound-address.js";
+import { FIXED_RULES, isRuleName } from "../domain/rules.js";
 
 /**
  * A rule's channels as preferences store them. Banners show whatever the
@@ -19,6 +20,14 @@ const CHANNEL_NAMES = new Map<notificationsV1.Channel, string>([
   [notificationsV1.Channel.CHANNEL_WEBHOOK, "webhook"],
 ]);
 const CHANNELS_BY_NAME = new Map([...CHANNEL_NAMES].map(([channel, name]) => [name, channel]));
+
+/** A rule a channel preference names, or INVALID_ARGUMENT naming it: a preference for a misspelt rule would never apply. */
+function ruleName(rule: string): string {
+  if (!isRuleName(rule)) {
+    throw new InvalidArgumentError(`preferences.channels_by_rule[${JSON.stringify(rule)}]`, `is not a rule: one of ${FIXED_RULES.join(", ")}, usage_<percent> or budget_<percent>`);
+  }
+  return rule;
+}
 
 /** The fields of Preferences a SetPreferences may change (update_fields). */
 const PREFERENCE_FIELDS: readonly string[] = ["email_recipients", "webhooks", "channels_by_rule"];
@@ -218,7 +227,7 @@ export function notificationsHandlers(
       if (fields.includes("channels_by_rule")) {
         changes.channelsByRule = Object.fromEntries(
           Object.entries(p.channelsByRule).map(([rule, set]) => [
-            rule,
+            ruleName(rule),
             set.channels.map((channel, i) => {
               const name = CHANNEL_NAMES.get(channel);
               if (!name) throw new InvalidArgumentError(`preferences.channels_by_rule[${JSON.stringify(rule)}].channels[${i}]`, "must be CHANNEL_BANNER, CHANNEL_EMAIL or CHANNEL_WEBHOOK");

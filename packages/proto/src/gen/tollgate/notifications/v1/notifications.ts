@@ -312,6 +312,10 @@ export interface Preferences {
   webhooks: WebhookEndpoint[];
   /**
    * rule name → channels that deliver it; an absent rule uses the defaults.
+   * A rule is usage_<percent>, budget_<percent>, negative_limit_reached,
+   * spend_cap_reached, pool_reloaded, work_stopped, free_credits_expired,
+   * deployment_deployed, deployment_undeployed, run_out_warning,
+   * upgrade_prompt or referral_prompt; any other name is INVALID_ARGUMENT.
    * Bound: at most 100 entries; keys at most 256 characters.
    */
   channelsByRule: { [key: string]: ChannelSet };
