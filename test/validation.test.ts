@@ -217,6 +217,11 @@ describe("refused by the use case", () => {
     const banner = await preferences([1]);
     expect(banner.preferences?.channelsByRule).toEqual({ usage_50: { channels: [1] } });
 
+    // A sequence beside a table or version it is not (the table was ignored, and another table's version answered).
+    const published = (await call(pricing, pricing.getRateTable, { tableId: "default", version: "0", at: undefined, sequence: "0" })).table!;
+    expect(await refusal(call(pricing, pricing.getRateTable, { tableId: "another-table", version: "0", at: undefined, sequence: published.sequence }))).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "table_id" }] });
+    expect(await refusal(call(pricing, pricing.getRateTable, { tableId: "", version: String(BigInt(published.version) + 1n), at: undefined, sequence: published.sequence }))).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "version" }] });
+    expect((await call(pricing, pricing.getRateTable, { tableId: "default", version: published.version, at: undefined, sequence: published.sequence })).table).toEqual(published);
     // A negative sequence (it answered the version in effect).
     expect(await refusal(call(pricing, pricing.getRateTable, { tableId: "default", version: "0", at: undefined, sequence: "-5" }))).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "sequence" }] });
 

@@ -48,7 +48,15 @@ export function pricingHandlers(
 
     getRateTable: unary(async (request: pricingV1.GetRateTableRequest) => {
       const sequence = int64(request.sequence, "sequence");
-      const row = sequence > 0n ? await rateTables.published(sequence) : (await rateTables.resolve(request.tableId, int64(request.version, "version"), request.at)).row;
+      const version = int64(request.version, "version");
+      const row = sequence > 0n ? await rateTables.published(sequence) : (await rateTables.resolve(request.tableId, version, request.at)).row;
+      // A sequence names one version of one table: a table or version sent beside it that says otherwise is a mistake, not ignored.
+      if (sequence > 0n && request.tableId && request.tableId !== row.tableId) {
+        throw new InvalidArgumentError("table_id", `names ${request.tableId}, but sequence ${sequence} is a version of ${row.tableId}`);
+      }
+      if (sequence > 0n && version > 0n && version !== BigInt(row.version)) {
+        throw new InvalidArgumentError("version", `is ${version}, but sequence ${sequence} is version ${row.version} of ${row.tableId}`);
+      }
       return { table: tableToProto(row) };
     }, options),
 

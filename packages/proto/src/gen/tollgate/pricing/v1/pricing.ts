@@ -325,7 +325,8 @@ export interface GetRateTableRequest {
     | Date
     | undefined;
   /**
-   * When set, the version published with this sequence (table_id and version may then be empty).
+   * When set, the version published with this sequence (table_id and version may then be empty;
+   * when sent, they must be that version's, else INVALID_ARGUMENT).
    * Bound: at least 0.
    */
   sequence: string;
