@@ -82,5 +82,13 @@ describe("a hold's running total (rounded once)", () => {
     expect(runningCharge(full, { usage: tool("another"), table: tools, providerCost: false, metered: true })).toMatchObject({ code: "FAILED_PRECONDITION", reason: "HOLD_USAGE_LINES" });
     expect(runningCharge(full, { usage: tool("t7"), table: tools, providerCost: false, metered: true })).toMatchObject({ amountMicros: 1n, pricedMicros: BigInt(MAX_USAGE_LINES) + 1n });
   });
-});
 
+  it("refuses a charge that would take the hold's running total past the price range as the hold's state (HOLD_TOTAL_OUT_OF_RANGE), not the usage's", () => {
+    // 10^15 µcr is 10^12 A100 replica-hours at 1,000 µcr each: the hold has priced all of them, and one more hour passes the range.
+    const gpu = (seconds: bigint): Usage => ({ kind: "gpu_time", gpuType: "A100", replicas: 1n, seconds });
+    const full = hold({ bucket: "compute", pricedUsage: [gpu(3_600n * 10n ** 12n)], pricedMicros: 10n ** 15n });
+    const refused = runningCharge(full, { usage: gpu(3_600n), table, providerCost: false, metered: true });
+    expect(refused).toMatchObject({ code: "FAILED_PRECONDITION", reason: "HOLD_TOTAL_OUT_OF_RANGE" });
+    expect((refused as { message: string }).message).toMatch(/^hold h would price above 1000000000000000 micro-units in all/);
+  });
+});

@@ -1,6 +1,7 @@
-import type { RateTable, Usage } from "@tollgate/rating";
+import { InvalidArgumentError } from "@tollgate/errors";
+import { MAX_PRICED_MICROS, type RateTable, type Usage } from "@tollgate/rating";
 import { maxBigint } from "../balance.js";
-import { invalid, type LedgerError } from "../commands.js";
+import { precondition, type LedgerError } from "../commands.js";
 import { priceAt } from "../pricing.js";
 import type { Hold } from "../state.js";
 
@@ -145,8 +146,13 @@ export function runningCharge(hold: Hold, pricing: RunningPricing): RunningCharg
   try {
     for (const usage of pricedUsage) totalMicros += priceAt(pricing.table, usage, "usage", pricing.providerCost).amountMicros;
   } catch (error) {
-    // The increment alone was priced at this table before; only the running total can leave the price range.
-    return invalid("usage", (error as Error).message);
+    // The increment alone was priced at this table before; only the running total can leave the price range: the hold's
+    // state, not the usage, is what is wrong.
+    if (!(error instanceof InvalidArgumentError)) throw error;
+    return precondition(
+      "HOLD_TOTAL_OUT_OF_RANGE",
+      `hold ${hold.holdId} would price above ${MAX_PRICED_MICROS} micro-units in all with this usage: charge it without the hold, or on a new one (Release closes this one)`,
+    );
   }
   // Quantities only grow and each line rounds monotonically, so the total never falls; the guard keeps a charge from being negative.
   const pricedMicros = maxBigint(totalMicros, hold.pricedMicros);
