@@ -118,6 +118,17 @@ describe("console gateway", () => {
     // One charge a moment ago is no history to project from (the run-out rule wants a day and five charges).
     expect(account.body.balance.cycle).toMatchObject({ will_run_out_before_cycle_end: false, projected_days_to_empty: -1, run_out_at: null });
     expect(account.traceId).toMatch(/^[0-9a-f]*$/);
+    // The usage chart: split by surface unless asked otherwise, an empty split_by included (it summed everything under "").
+    await call(platform.clients.entitlements, platform.clients.entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId: "charted", name: "Charted", planId: "starter", seats: 1 }));
+    for (const [key, surface] of [["web", commonV1.Surface.SURFACE_WEB], ["cli", commonV1.Surface.SURFACE_CLI]] as const) {
+      await call(platform.clients.ledger, platform.clients.ledger.charge, ledgerV1.ChargeRequest.fromPartial({
+        accountId: "charted", usage: replies("gpt-4o", 1), final: true, idempotencyKey: `charted-${key}`, attribution: commonV1.Attribution.fromPartial({ surface }),
+      }));
+    }
+    const keys = async (query: string) => (await api(`/api/accounts/charted/usage${query}`, { token: viewer })).body.points.map((p: { key: string }) => p.key).sort();
+    expect(await keys("")).toEqual(["cli", "web"]);
+    expect(await keys("?split_by=")).toEqual(["cli", "web"]);
+    expect(await keys("?split_by=bucket")).toEqual(["ai"]);
   });
 
   it("lets a viewer read but not grant, and writes nothing when refused", async () => {

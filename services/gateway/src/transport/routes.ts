@@ -411,7 +411,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     const query = request.query as Query;
     const window = known(WINDOWS, query.window ?? "7d");
     if (window === undefined) throw new InvalidArgumentError("window", "must be 24h, 7d or 30d");
-    const usage = await call(ledger, ledger.getUsage, { accountId: id, window, splitBy: query.split_by ?? "surface", unit: usageUnitOf(query.unit) });
+    const usage = await call(ledger, ledger.getUsage, { accountId: id, window, splitBy: query.split_by || "surface", unit: usageUnitOf(query.unit) });
     return { points: usage.points.map((p) => ({ start: p.start?.toISOString(), key: p.key, amount_micros: p.amountMicros, requests: p.requests })) };
   });
 
