@@ -107,7 +107,13 @@ describe("MeterStreams, a broken stream's hold", () => {
 
   it("is released after the grace period when a reopen fails before it holds the work, and kept when a reopen holds it", async () => {
     const { port, state } = holdingPort();
-    const { streams, run } = streamsWith({ listening: () => true, announceOpened: async () => undefined }, [], port, 150);
+    // The announcement comes back to this replica too (NOTIFY on its own LISTEN connection), before the announce resolves.
+    const heard: ((accountId: string, workId: string, streamId: string) => void)[] = [];
+    const { streams, run } = streamsWith({
+      listening: () => true,
+      onOpened: (listener: (accountId: string, workId: string, streamId: string) => void) => (heard.push(listener), () => undefined),
+      announceOpened: async (accountId: string, workId: string, streamId: string) => heard.forEach((listener) => listener(accountId, workId, streamId)),
+    } as Pick<MeterFeeds, "listening" | "announceOpened">, [], port, 150);
     try {
       await expect(run(breakingCall())).rejects.toThrow("connection reset");
       // A reopen within the grace period whose Authorize fails (the database unreachable): the hold is not left to its ttl.

@@ -162,8 +162,10 @@ export class MeterStreams {
     // that parked it must hear so: when this one cannot tell them (its LISTEN connection is down), the open is refused, as
     // the parked hold would be released under this stream; the client reconnects, maybe to another replica.
     const streamId = randomUUID();
+    // Taken before the announce: this replica hears its own announcement (NOTIFY on its LISTEN connection), which forgets it.
+    const parked = this.parked.get(workKey(accountId, open.workId))?.session;
     await this.announce(accountId, open.workId, streamId);
-    const parked = this.reopened(accountId, open.workId, streamId);
+    this.reopened(accountId, open.workId, streamId);
     let opened: Opened | undefined;
     try {
       opened = await this.opened(request, open.workId, streamId, call, subscriptions);

@@ -23,7 +23,7 @@ export function renderEmail(message: EmailMessage): { text: string; html: string
 
 /**
  * Sends over SMTP with nodemailer, a connection per email. A send given up by its caller (its signal aborted) closes its
- * connection at once: nodemailer offers no abort of its own, so each send connects through a socket of ours.
+ * connection at once: each send connects through a socket of ours, which the signal destroys.
  */
 export class EmailChannel {
   constructor(
@@ -35,6 +35,7 @@ export class EmailChannel {
     signal?.throwIfAborted();
     const { text, html } = renderEmail(message);
     const socket = new Socket();
+    socket.on("error", () => undefined); // nodemailer reports the connection's failure; before it listens (DNS), nothing must throw
     const abandon = () => socket.destroy(new Error("the send was given up"));
     signal?.addEventListener("abort", abandon, { once: true });
     // A silent SMTP server fails the send in seconds (nodemailer waits minutes by default), so the row is retried; one that
