@@ -1,4 +1,5 @@
 import { sql, type EntityManager } from "@tollgate/db";
+import { INT64_MAX } from "../domain/balance.js";
 import type { UsageDimension } from "../domain/usage.js";
 
 export type ToolStatus = "development" | "deployed" | "undeployed" | "deleted";
@@ -25,7 +26,7 @@ export const USAGE_AT = "coalesce(occurred_at, created_at)";
  * add up past it (charges of 10^15 ten thousand times over), and a report must still answer (domain/balance.ts
  * `saturated`, the same rule for sums made in code).
  */
-export const saturatedSum = (sum: string) => `least(${sum}, 9223372036854775807)::text`;
+export const saturatedSum = (sum: string) => `least(${sum}, ${INT64_MAX})::text`;
 
 /** A dimension as a column of entries: the bucket, or an attribution key (bound as a parameter). */
 const column = (dimension: UsageDimension) => (dimension === "bucket" ? { sql: "bucket", params: [] } : { sql: "coalesce(attribution ->> ?, '')", params: [dimension] });

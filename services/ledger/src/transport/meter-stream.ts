@@ -375,8 +375,8 @@ export class MeterStreams {
     this.parked.clear();
   }
 
-  /** A stream opened this work (here or on another replica): a parked hold of it is kept. Answers the session parked here. */
-  private reopened(accountId: string, workId: string, streamId: string): MeterSession | undefined {
+  /** A stream opened this work (here or on another replica): a parked hold of it is kept. */
+  private reopened(accountId: string, workId: string, streamId: string): void {
     const key = workKey(accountId, workId);
     const parked = this.parked.get(key);
     if (parked) {
@@ -389,7 +389,6 @@ export class MeterStreams {
       const keepMs = 2 * Math.max(this.options.graceMs, 60_000);
       for (const [k, v] of this.openedBy) if (now - v.at > keepMs) this.openedBy.delete(k);
     }
-    return parked?.session;
   }
 }
 

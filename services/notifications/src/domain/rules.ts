@@ -110,7 +110,7 @@ export const CYCLE_BANNER_RULES = { prefix: "usage_", rules: ["upgrade_prompt", 
 /** The rules a channel preference may name: these, `usage_<percent>` and `budget_<percent>` (a plan's or a budget's thresholds). */
 export const FIXED_RULES = [
   "negative_limit_reached", "spend_cap_reached", "pool_reloaded", "work_stopped", "free_credits_expired", "deployment_deployed", "deployment_undeployed",
-  "run_out_warning", "upgrade_prompt", "referral_prompt",
+  ...CYCLE_BANNER_RULES.rules,
 ] as const;
 
 /** Whether `name` is a rule this service decides (a preference for another would never apply). */
