@@ -241,6 +241,15 @@ describe("refused by the use case", () => {
     const work = await call(ledger, ledger.listMeteredWork, ledgerV1.ListMeteredWorkRequest.fromPartial({ accountId: "valid", page: { pageSize: 100 } }));
     expect(work.work.map((w) => w.workId)).not.toContain("bad-endpoint");
     expect((await deploy("https://api.example/v1/deployments/x?region=eu#docs", "good-endpoint")).allowed).toBe(true);
+    // Only guardrails, custom scripts and hosted models are deployed.
+    for (const workKind of [commonV1.WorkKind.WORK_KIND_AGENT_RUN, commonV1.WorkKind.WORK_KIND_MODEL_REPLY, commonV1.WorkKind.WORK_KIND_TOOL_RUN, commonV1.WorkKind.WORK_KIND_FINE_TUNING]) {
+      const deployed = call(ledger, ledger.deploy, ledgerV1.DeployRequest.fromPartial({
+        accountId: "valid", deploymentId: "wrong-kind", hardware: { kind: { $case: "gpuTime", gpuTime: { gpuType: "a100", replicas: "1", seconds: "0" } } }, replicas: 1, idempotencyKey: `wrong-kind-${workKind}`, workKind,
+      }));
+      expect(await refusal(deployed), String(workKind)).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "work_kind" }] });
+    }
+    const listed = await call(ledger, ledger.listMeteredWork, ledgerV1.ListMeteredWorkRequest.fromPartial({ accountId: "valid", page: { pageSize: 100 } }));
+    expect(listed.work.map((w) => w.workId)).not.toContain("wrong-kind");
 
     // A reason is read back in the journal and the audit log: no character that shows it in another order than written.
     const grant = (reason: string, key: string) => call(ledger, ledger.grant, ledgerV1.GrantRequest.fromPartial({

@@ -11,7 +11,7 @@ import type { WorkCall, WorkCallAnswer } from "../domain/commands.js";
 import type { DenialReason } from "../domain/denial.js";
 import { fingerprint } from "../domain/fingerprint.js";
 import { shortfallMessage } from "../domain/use-cases/authorize.js";
-import { limitsFor, newWork } from "../domain/rules/kind-limits.js";
+import { DEPLOYED_KINDS, limitsFor, newWork } from "../domain/rules/kind-limits.js";
 import { withWorkKind } from "../domain/usage.js";
 import { checkKey } from "../domain/rules/idempotency.js";
 import { meter } from "../domain/use-cases/meter.js";
@@ -156,6 +156,9 @@ export class Ledger {
       throw new InvalidArgumentError("hardware", "must be gpu_time, cpu_time or hardware_profile_time");
     }
     if (!Number.isInteger(command.replicas) || command.replicas < 1) throw new InvalidArgumentError("replicas", "must be at least 1");
+    if (command.workKind && !DEPLOYED_KINDS.includes(command.workKind)) {
+      throw new InvalidArgumentError("work_kind", `a ${command.workKind} is not deployed: must be ${DEPLOYED_KINDS.join(", ")}, or unset`);
+    }
     return this.startWork("deployment", command.accountId, command.deploymentId, command.hardware, command.replicas, command.attribution, command.labels ?? {}, command.idempotencyKey, command.context ?? DEFAULT_CONTEXT, command.endpoint ?? "", command.workKind ?? "");
   }
 

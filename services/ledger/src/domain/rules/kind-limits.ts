@@ -36,6 +36,13 @@ export interface KindLimits {
   stopMessage: string;
 }
 
+/**
+ * The kinds a deployment may be: guardrails, custom scripts and hosted models
+ * (seed 001; a model reply, a tool run, fine-tuning or an agent run is never
+ * deployed). A deployment of no kind keeps its unit's limits.
+ */
+export const DEPLOYED_KINDS: readonly string[] = ["guardrail", "custom_script", "model_hosting"];
+
 /** The limits that apply to one piece of work. `own`: the kind has its own row. */
 export interface AppliedLimits {
   own: boolean;

@@ -1455,9 +1455,10 @@ export interface DeployRequest {
     | RunContext
     | undefined;
   /**
-   * The kind of work deployed (guardrail, custom script, model hosting…);
-   * its plan limits apply at the start and while it runs.
-   * Bound: a declared value.
+   * The kind of work deployed: a guardrail, a custom script or model hosting
+   * (any other kind is INVALID_ARGUMENT); its plan limits apply at the start
+   * and while it runs. Unset: the unit's limits.
+   * Bound: guardrail, custom script, model hosting or unset.
    */
   workKind: WorkKind;
 }
