@@ -256,6 +256,19 @@ describe("console gateway", () => {
     expect(elsewhere).toMatchObject({ status: 409, body: { error: { reason: "IDEMPOTENCY_KEY_REUSED" } } });
     expect((await api("/api/accounts/budget-b", { token: operator })).body.balance.budgets).toEqual([]);
     expect((await api("/api/audit", { token: operator })).body.data.filter((row: { action: string }) => row.action === "set_budget").map((row: { target: string }) => row.target)).toContain("account:acme/budget:credits/task/t1");
+
+    // A key whose action was refused for what was sent (no such account, a limit out of range) did nothing: the corrected
+    // request may use it on another target. (It stayed claimed for a day, 409 IDEMPOTENCY_KEY_REUSED.)
+    const typo = await api("/api/accounts/budget-typo/budgets", { method: "POST", token: operator, body, headers: { "idempotency-key": "budget-key-2" } });
+    expect(typo.status).toBe(404);
+    const negative = await api("/api/accounts/budget-b/budgets", { method: "POST", token: operator, body: { ...body, limit: "-5" }, headers: { "idempotency-key": "budget-key-2" } });
+    expect(negative).toMatchObject({ status: 400, body: { error: { field: "limit" } } });
+    const corrected = await api("/api/accounts/budget-b/budgets", { method: "POST", token: operator, body, headers: { "idempotency-key": "budget-key-2" } });
+    expect(corrected.status).toBe(200);
+    expect((await api("/api/accounts/budget-b", { token: operator })).body.balance.budgets.map((b: { id: string }) => b.id)).toEqual(["credits/task/t1"]);
+    // Done under the key, the action keeps it: the key on another target is refused.
+    expect(await api("/api/accounts/acme/budgets", { method: "POST", token: operator, body: { ...body, scope_id: "t2" }, headers: { "idempotency-key": "budget-key-2" } })).toMatchObject({ status: 409, body: { error: { reason: "IDEMPOTENCY_KEY_REUSED" } } });
+    await api(`/api/accounts/budget-b/budgets/${encodeURIComponent("credits/task/t1")}`, { method: "DELETE", token: operator, body: { reason: "done with it" } });
     await api(`/api/accounts/acme/budgets/${encodeURIComponent("credits/task/t1")}`, { method: "DELETE", token: operator, body: { reason: "done with it" } });
   });
 

@@ -31,6 +31,8 @@ export interface AuditStore {
    * first claimed for: this one's, or another request's (sent earlier, or at the same moment).
    */
   claim(actor: string, idempotencyKey: string, use: KeyUse): Promise<KeyUse>;
+  /** Gives a claimed key back (its action was refused for what was sent, so nothing was done under it). */
+  release(actor: string, idempotencyKey: string, use: KeyUse): Promise<void>;
   list(options: { accountId?: string; beforeId?: bigint; limit: number }): Promise<AuditEntry[]>;
 }
 
@@ -56,6 +58,16 @@ export class PostgresAuditStore implements AuditStore {
     // Claimed already: read in a statement of its own, whose snapshot holds a claim committed while the insert waited on it.
     const [first] = await sql<KeyUse>(em, `select action, target from gateway.idempotency_claims where actor = ? and idempotency_key = ?`, [actor, idempotencyKey]);
     return first ?? use;
+  }
+
+  async release(actor: string, idempotencyKey: string, use: KeyUse): Promise<void> {
+    // Only this use's claim, and only while no action is recorded under the key (an earlier request's retry may have done it).
+    await sql(
+      this.em(),
+      `delete from gateway.idempotency_claims c where actor = ? and idempotency_key = ? and action = ? and target = ?
+         and not exists (select 1 from gateway.audit_log a where a.actor = c.actor and a.idempotency_key = c.idempotency_key)`,
+      [actor, idempotencyKey, use.action, use.target],
+    );
   }
 
   /** A new action's row (the caller answers a known replay with `recorded`); under a key another request is writing at once, that one's row. */

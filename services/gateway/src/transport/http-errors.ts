@@ -29,6 +29,20 @@ const HTTP_BY_KIND: Record<DomainError["kind"], number> = {
   unavailable: 503,
 };
 
+const REFUSALS: { kinds: DomainError["kind"][]; codes: status[] } = {
+  kinds: ["invalid_argument", "not_found", "failed_precondition", "permission_denied"],
+  codes: [status.INVALID_ARGUMENT, status.OUT_OF_RANGE, status.NOT_FOUND, status.FAILED_PRECONDITION, status.PERMISSION_DENIED],
+};
+
+/**
+ * A refusal of what was sent (bad input, nothing by that name, a state that forbids it, a role that may not): the
+ * call did nothing. A timeout or an unavailable service does not say, and a conflict may be another request's.
+ */
+export function refusedAsSent(error: unknown): boolean {
+  if (error instanceof DomainError) return REFUSALS.kinds.includes(error.kind);
+  return REFUSALS.codes.includes(errorDetails(error).code);
+}
+
 export interface HttpError {
   status: number;
   /** Headers the answer carries besides its body (`retry-after`). */

@@ -10,6 +10,7 @@ import { MAX_KEY_LENGTH, type CallAuditLog } from "@tollgate/db";
 import type { AuditStore } from "../data/audit-store.js";
 import { parseAmount } from "../domain/amount.js";
 import { requireReason, requireRole, type Role, type User } from "../domain/access.js";
+import { refusedAsSent } from "./http-errors.js";
 import { ENTRY_CSV_HEADER, ENTRY_CSV_TRUNCATED, entryCsvLine, MAX_EXPORT_ROWS } from "./entries-csv.js";
 import { ENTRY_ID } from "./receipt-routes.js";
 import { timesGiven } from "./framework.js";
@@ -354,9 +355,10 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     const user = userOf(request);
     const reason = requireReason((checkedBodies.has(request) ? (request.body as Body | undefined) : bodyOf(request, {}))?.reason);
     const given = idempotencyKeyOf(request);
+    const use = { action: spec.name, target: spec.target };
     if (given) {
       // Claimed before anything is done: a key sent at once to two targets runs one action and refuses the other.
-      const first = await audit.claim(user.username, usersKey(user.username, given), { action: spec.name, target: spec.target });
+      const first = await audit.claim(user.username, usersKey(user.username, given), use);
       if (first.action !== spec.name || first.target !== spec.target) throw new IdempotencyKeyReusedError(given);
     }
     const replay = given ? await replayable(user.username, given, spec) : null;
@@ -364,12 +366,16 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     // A key is its user's: the services see it with the user's name folded in, so another user's same key is another action
     // (a retry sends what its first request sent, so the service replays that one's answer).
     const key = replay?.sent ?? (given ? usersKey(user.username, given) : `console-${randomUUID()}`);
-    const before = spec.before ? await spec.before() : null;
-    const result = await spec.run(reason, key).catch((error: unknown) => {
+    const refused = async (error: unknown): Promise<never> => {
       // The services name the key they saw (the user's, hashed): the caller is told of the key it sent.
       if (given && errorDetails(error).reason === "IDEMPOTENCY_KEY_REUSED") throw new IdempotencyKeyReusedError(given);
+      // Refused for what was sent, so nothing was done: the key is free again, for the corrected request on any target.
+      // After an answer that does not say (a timeout, an unavailable service) it stays claimed: the action may have run.
+      if (given && !replayed && refusedAsSent(error)) await audit.release(user.username, usersKey(user.username, given), use);
       throw error;
-    });
+    };
+    const before = spec.before ? await spec.before().catch(refused) : null;
+    const result = await spec.run(reason, key).catch(refused);
     // A replay answers the first request's audit row; a new action writes its own.
     const row = replayed ?? await audit.record({
       actor: user.username,
