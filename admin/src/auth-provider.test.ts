@@ -76,6 +76,21 @@ describe("tollgateAuthProvider logout", () => {
     expect(saved.has(TOKEN_KEY)).toBe(false);
   });
 
+  it("keeps a sign-out another tab kept aside while the sign-in revoked the earlier ones", async () => {
+    const lost = tokenWith({ sub: "ada", role: "admin", exp: Math.floor(Date.now() / 1000) + 3600, jti: "lost" });
+    const otherTab = tokenWith({ sub: "ada", role: "admin", exp: Math.floor(Date.now() / 1000) + 3600, jti: "other-tab" });
+    saved.set(SIGNOUT_PENDING_KEY, JSON.stringify([lost]));
+    const fresh = tokenWith({ sub: "ada", role: "admin", exp: Math.floor(Date.now() / 1000) + 3600 });
+    const back = provider(async (url) => {
+      if (url.endsWith("/api/login")) return { status: 200, json: { token: fresh } };
+      // While this sign-out is on its way, another tab signs out offline and keeps its token aside.
+      saved.set(SIGNOUT_PENDING_KEY, JSON.stringify([lost, otherTab]));
+      return { status: 204 };
+    });
+    await back.auth.login({ username: "ada", password: "admin-pass" });
+    expect(JSON.parse(saved.get(SIGNOUT_PENDING_KEY)!)).toEqual([otherTab]);
+  });
+
   it("revokes a sign-out kept aside by an earlier console (one token, not a list) at the next sign-in", async () => {
     const lost = tokenWith({ sub: "ada", role: "admin", exp: Math.floor(Date.now() / 1000) + 3600 });
     saved.set(SIGNOUT_PENDING_KEY, lost);

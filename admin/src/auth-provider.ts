@@ -118,7 +118,9 @@ export function tollgateAuthProvider(options: TollgateAuthProviderOptions): Auth
       const pending = pendingSignOuts();
       if (pending.length > 0) {
         const settled = await Promise.all(pending.map(async (token) => tokenExpired(token) || (await revoke(token))));
-        keepPendingSignOuts(pending.filter((_, i) => !settled[i]));
+        const done = new Set(pending.filter((_, i) => settled[i]));
+        // Read again: another tab may have kept a sign-out aside while these were revoked.
+        keepPendingSignOuts(pendingSignOuts().filter((token) => !done.has(token)));
       }
     },
     async logout() {
