@@ -1,4 +1,3 @@
-import { Socket } from "node:net";
 import nodemailer from "nodemailer";
 
 export interface EmailMessage {
@@ -23,7 +22,7 @@ export function renderEmail(message: EmailMessage): { text: string; html: string
 
 /**
  * Sends over SMTP with nodemailer, a connection per email. A send given up by its caller (its signal aborted) closes its
- * connection at once: each send connects through a socket of ours, which the signal destroys.
+ * connection at once (nodemailer's per-send signal).
  */
 export class EmailChannel {
   constructor(
@@ -32,15 +31,10 @@ export class EmailChannel {
   ) {}
 
   async send(message: EmailMessage, signal?: AbortSignal): Promise<void> {
-    signal?.throwIfAborted();
     const { text, html } = renderEmail(message);
-    const socket = new Socket();
-    socket.on("error", () => undefined); // nodemailer reports the connection's failure; before it listens (DNS), nothing must throw
-    const abandon = () => socket.destroy(new Error("the send was given up"));
-    signal?.addEventListener("abort", abandon, { once: true });
     // A silent SMTP server fails the send in seconds (nodemailer waits minutes by default), so the row is retried; one that
     // answers slowly keeps its row, whose lease the delivery worker renews while the send runs, up to its deadline.
-    const transport = nodemailer.createTransport({ url: this.smtpUrl, socket, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 15_000 });
+    const transport = nodemailer.createTransport({ url: this.smtpUrl, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 15_000 });
     try {
       await transport.sendMail({
         from: this.from,
@@ -50,10 +44,17 @@ export class EmailChannel {
         html,
         messageId: `<${message.notificationId}@tollgate>`,
         headers: { "X-Tollgate-Notification": message.notificationId },
+        ...(signal ? { signal } : {}),
       });
     } finally {
-      signal?.removeEventListener("abort", abandon);
       transport.close();
     }
+  }
+}
+
+declare module "nodemailer/lib/mailer" {
+  interface Options {
+    /** Gives up this send (nodemailer 10.5): a queued message is dropped, a connection assigned to it is closed. */
+    signal?: AbortSignal;
   }
 }
