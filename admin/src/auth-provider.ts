@@ -96,7 +96,7 @@ function forget() {
 export function tollgateAuthProvider(options: TollgateAuthProviderOptions): AuthProvider {
   const base = options.apiUrl.replace(/\/+$/, "");
   const http = options.httpClient ?? fetchHttpClient;
-  /** Whether the gateway has settled the token: revoked it (204), or it needs none (401: not valid anyway; 409: not revocable). */
+  /** Whether the gateway has settled the token: revoked it (204), or it needs none (401: not valid anyway; 409: not revocable, as a gateway of an earlier release answered a token without a jti). */
   const revoke = async (token: string) => {
     // Bounded: react-admin waits for logout, and a gateway that does not answer must not hold the user on the page.
     const answer = await http(`${base}/api/logout`, { method: "POST", headers: { Authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5_000) }).catch(() => undefined);

@@ -20,7 +20,7 @@ import { isRole, UserDirectory, type User } from "./domain/access.js";
 import { dropIncomingTraceContext, methodsByPath, notFound, readJsonBody, timesGiven } from "./transport/framework.js";
 import { clientErrorAnswer, sendHttpError, tooManyRequests, toHttpError } from "./transport/http-errors.js";
 import { RevokedTokens } from "./data/revoked-tokens.js";
-import { CONSOLE_TOKEN, DEFAULT_LOGIN_LIMITS, registerLogin, registerLogout, signInUnavailable, type LoginLimits, type SignedIn } from "./transport/login.js";
+import { CONSOLE_TOKEN, DEFAULT_LOGIN_LIMITS, registerLogin, registerLogout, signInUnavailable, tokenIdOf, type LoginLimits, type SignedIn } from "./transport/login.js";
 import { registerReceiptRoutes } from "./transport/receipt-routes.js";
 import { checkRoute, registerRoutes } from "./transport/routes.js";
 
@@ -239,12 +239,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       if (payload.exp! - Date.now() / 1000 > maxTokenSeconds) throw new Error("lives too long");
       // A sign-in's token holds while its user is configured as when they signed in (a back office's tokens carry no `ses`).
       if (payload.ses !== undefined && payload.ses !== users.stamp(payload.sub, key)) throw new Error("the user's sign-in changed");
-      signedIn = { username: payload.sub, role: payload.role, ...(typeof payload.jti === "string" ? { tokenId: payload.jti } : {}), expiresAt: payload.exp! };
+      signedIn = { username: payload.sub, role: payload.role, tokenId: tokenIdOf(token, payload.jti), expiresAt: payload.exp! };
     } catch {
       throw new UnauthenticatedError("the session has expired or the token is not valid; sign in again", "TOKEN_INVALID");
     }
     // A token its user signed out of (POST /api/logout) is refused by every gateway on the database.
-    if (signedIn.tokenId !== undefined && (await revokedTokens.isRevoked(signedIn.tokenId).catch(signInUnavailable))) {
+    if (await revokedTokens.isRevoked(signedIn.tokenId).catch(signInUnavailable)) {
       throw new UnauthenticatedError("this token was signed out; sign in again", "TOKEN_REVOKED");
     }
     Object.assign(request, { user: { username: signedIn.username, role: signedIn.role } satisfies User, signedIn });

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { SignJWT } from "jose";
-import { FailedPreconditionError, InvalidArgumentError, UnauthenticatedError, UnavailableError } from "@tollgate/errors";
+import { InvalidArgumentError, UnauthenticatedError, UnavailableError } from "@tollgate/errors";
 import { log } from "@tollgate/telemetry";
 import type { Role, UserDirectory } from "../domain/access.js";
 import type { RevokedTokens } from "../data/revoked-tokens.js";
@@ -22,12 +22,20 @@ export const DEFAULT_LOGIN_LIMITS: LoginLimits = { perUser: 20, perAddress: 100,
  */
 export const CONSOLE_TOKEN = { issuer: "tollgate-gateway", audience: "tollgate-console" } as const;
 
-/** Who a request's console token signed in, and the token: its `jti` (sign-ins since tokens carry one) and `exp` (epoch seconds). */
+/** Who a request's console token signed in, and the token: its id (`tokenIdOf`) and `exp` (epoch seconds). */
 export interface SignedIn {
   username: string;
   role: Role;
-  tokenId?: string;
+  tokenId: string;
   expiresAt: number;
+}
+
+/**
+ * The id a token is signed out by: its `jti` (a sign-in's token carries one), else its SHA-256 (a back office's token, or
+ * one signed in before tokens carried one), which no `jti` of ours takes the form of.
+ */
+export function tokenIdOf(token: string, jti: unknown): string {
+  return typeof jti === "string" ? jti : `sha256:${createHash("sha256").update(token).digest("base64url")}`;
 }
 
 /** When the database cannot answer a question of sign-in (attempts, a signed-out token), no one gets in, and the answer says so (503, logged). */
@@ -97,16 +105,11 @@ export function registerLogin(app: FastifyInstance, users: UserDirectory, key: U
 
 /**
  * `POST /api/logout`: the request's own token stops working on every
- * gateway (204), while the user's other sign-ins go on. A token without a
- * `jti` (a back office's, or one signed in before tokens carried one) cannot
- * be revoked: 409 `TOKEN_NOT_REVOCABLE`, and it lasts to its expiry.
+ * gateway (204), while the user's other sign-ins go on.
  */
 export function registerLogout(app: FastifyInstance, revoked: RevokedTokens): void {
   app.post("/api/logout", async (request, reply) => {
     const { tokenId, expiresAt } = (request as FastifyRequest & { signedIn: SignedIn }).signedIn;
-    if (tokenId === undefined) {
-      throw new FailedPreconditionError("this token has no id (jti) to revoke: it stays valid until it expires", "TOKEN_NOT_REVOCABLE");
-    }
     await revoked.revoke(tokenId, expiresAt).catch(signInUnavailable);
     return reply.status(204).send();
   });
