@@ -14,7 +14,7 @@ registerTelemetry({ serviceName: "tollgate-test", spanProcessors: [new SimpleSpa
 const { afterAll, beforeAll, describe, expect, it } = await import("vitest");
 const { trace } = await import("@opentelemetry/api");
 const { call } = await import("@tollgate/grpc-kit");
-const { ledgerV1 } = await import("@tollgate/proto");
+const { entitlementsV1, ledgerV1 } = await import("@tollgate/proto");
 const { createTestDatabase, eventually } = await import("@tollgate/testing");
 const { formatAmount } = await import("../admin/src/money.js");
 const { replies } = await import("./fixtures.js");
@@ -185,6 +185,24 @@ describe("usage views in Chromium", () => {
     expect(await text(page, "tools-total")).toBe(listed.totalTools);
     expect(await text(page, "tools-runs")).toBe(listed.totalRuns);
     await page.screenshot({ path: `${screenshotDir}/account-tools-catalogue.png`, fullPage: true });
+    await page.close();
+  }, 120_000);
+
+  it("shows an account's tools a page at a time, every one after 'Show more'", async () => {
+    const L = ledger();
+    const { entitlements } = platform.clients;
+    await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId: "many-tools-co", name: "Many Tools", planId: "team", seats: 1 }));
+    const tools = Array.from({ length: 105 }, (_, i) => `tool-${String(i).padStart(3, "0")}`);
+    for (const tool of tools) await call(L, L.setTool, { accountId: "many-tools-co", tool, owner: "ana", status: ledgerV1.ToolStatus.TOOL_STATUS_DEPLOYED });
+    const page = await signIn("/#/tollgate-accounts/many-tools-co/show/tools");
+    const shown = () => page.getByTestId("tool-row").evaluateAll((rows) => rows.map((row) => row.getAttribute("data-tool")));
+    await page.getByTestId("tool-row").first().waitFor();
+    expect(await shown()).toHaveLength(100);
+    expect(await text(page, "tools-total")).toBe("105");
+    await page.getByTestId("tools-more").click();
+    await page.getByTestId("tool-row").nth(104).waitFor();
+    expect((await shown()).sort()).toEqual(tools);
+    await page.getByTestId("tools-more").waitFor({ state: "detached" });
     await page.close();
   }, 120_000);
 });

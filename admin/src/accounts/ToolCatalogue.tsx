@@ -1,9 +1,13 @@
-import { Alert, Card, CardContent, CardHeader, Chip, LinearProgress, Stack, Table, TableBody, TableCell, TableHead, TableRow, Typography } from "@mui/material";
+import { Alert, Button, Card, CardContent, CardHeader, Chip, LinearProgress, Stack, Table, TableBody, TableCell, TableHead, TableRow, Typography } from "@mui/material";
+import { useInfiniteQuery } from "@tanstack/react-query";
 import type { ToolsPage } from "../api-types";
 import { EmptyState } from "../components/EmptyState";
 import { RESOURCES } from "../data-provider";
-import { useTollgateQuery } from "../hooks";
+import { useTollgate } from "../hooks";
 import { describeError } from "../http";
+
+/** Tools shown at first and added by each "Show more". */
+export const TOOLS_PAGE_SIZE = 100;
 
 const STATUS_COLORS: Record<string, "success" | "default" | "error"> = { deployed: "success", undeployed: "default", deleted: "error" };
 
@@ -29,8 +33,16 @@ function Total({ label, value, testId }: { label: string; value: string; testId:
  * catalogue (SetTool); runs and activity from the tool's charges.
  */
 export function ToolCatalogue({ accountId }: { accountId: string }) {
-  const query = useTollgateQuery(["tools", accountId], (p, signal) => p.getAccountTools(RESOURCES.accounts, { accountId, pageSize: 500, signal }) as Promise<ToolsPage>);
-  const page = query.data;
+  const provider = useTollgate();
+  const query = useInfiniteQuery({
+    queryKey: ["tollgate", "tools", accountId],
+    initialPageParam: "",
+    queryFn: ({ pageParam, signal }) => provider.getAccountTools(RESOURCES.accounts, { accountId, pageSize: TOOLS_PAGE_SIZE, pageToken: pageParam, signal }),
+    getNextPageParam: (last: ToolsPage) => last.next_page_token || undefined,
+  });
+  // The totals are the account's, on every page; the rows add up page by page.
+  const first = query.data?.pages[0];
+  const page = first && { ...first, data: query.data!.pages.flatMap((p) => p.data) };
   return (
     <Stack spacing={2}>
       {page && (
@@ -73,6 +85,13 @@ export function ToolCatalogue({ accountId }: { accountId: string }) {
             </TableBody>
           </Table>
         ) : null}
+        {query.hasNextPage && (
+          <CardContent>
+            <Button size="small" onClick={() => query.fetchNextPage()} disabled={query.isFetchingNextPage} data-testid="tools-more">
+              {query.isFetchingNextPage ? "Loading…" : "Show more"}
+            </Button>
+          </CardContent>
+        )}
       </Card>
     </Stack>
   );
