@@ -197,7 +197,8 @@ describe("refused by the use case", () => {
       call(notifications, notifications.setPreferences, { updateFields: [], preferences: { accountId: "valid", emailRecipients: [], webhooks: [], channelsByRule: { usage_50: { channels } } }, idempotencyKey: "" });
     expect(await refusal(preferences([0]))).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: 'preferences.channels_by_rule["usage_50"].channels[0]' }] });
     // A rule no notification is decided by (misspelt, or a threshold as a plan names none): it was stored and never applied.
-    for (const rule of ["bogus rule", "threshold_50", "usage_0", "budget_"]) {
+    // Nor one always sent by every channel (it was stored and never applied).
+    for (const rule of ["bogus rule", "threshold_50", "usage_0", "budget_", "negative_limit_reached", "spend_cap_reached"]) {
       expect(await refusal(call(notifications, notifications.setPreferences, {
         updateFields: [], preferences: { accountId: "valid", emailRecipients: [], webhooks: [], channelsByRule: { [rule]: { channels: [1] } } }, idempotencyKey: "",
       })), rule).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: `preferences.channels_by_rule[${JSON.stringify(rule)}]` }] });

@@ -109,11 +109,14 @@ export const CYCLE_BANNER_RULES = { prefix: "usage_", rules: ["upgrade_prompt", 
 
 /** The rules a channel preference may name: these, `usage_<percent>` and `budget_<percent>` (a plan's or a budget's thresholds). */
 export const FIXED_RULES = [
-  "negative_limit_reached", "spend_cap_reached", "pool_reloaded", "work_stopped", "free_credits_expired", "deployment_deployed", "deployment_undeployed",
+  "pool_reloaded", "work_stopped", "free_credits_expired", "deployment_deployed", "deployment_undeployed",
   ...CYCLE_BANNER_RULES.rules,
 ] as const;
 
-/** Whether `name` is a rule this service decides (a preference for another would never apply). */
+/** The rules for what stops the account's work or spend: sent by every channel whatever the preferences (`alwaysToAdmins`). */
+export const ALWAYS_SENT_RULES = ["negative_limit_reached", "spend_cap_reached"] as const;
+
+/** Whether a channel preference may name `name`: a rule this service decides and routes by preference (one for another would never apply). */
 export function isRuleName(name: string): boolean {
   return (FIXED_RULES as readonly string[]).includes(name) || /^(usage|budget)_[1-9]\d{0,3}$/.test(name);
 }

@@ -8,7 +8,7 @@ import type { Delivery, Preferences } from "../data/delivery.entity.js";
 import type { DeliveryWorker } from "../data/delivery-worker.js";
 import type { NotificationsStore, PreferencesChanges } from "../data/notifications-store.js";
 import type { OutboundAddressPolicy } from "../data/channels/outbound-address.js";
-import { FIXED_RULES, isRuleName } from "../domain/rules.js";
+import { ALWAYS_SENT_RULES, FIXED_RULES, isRuleName } from "../domain/rules.js";
 
 /**
  * A rule's channels as preferences store them. Banners show whatever the
@@ -21,8 +21,11 @@ const CHANNEL_NAMES = new Map<notificationsV1.Channel, string>([
 ]);
 const CHANNELS_BY_NAME = new Map([...CHANNEL_NAMES].map(([channel, name]) => [name, channel]));
 
-/** A rule a channel preference names, or INVALID_ARGUMENT naming it: a preference for a misspelt rule would never apply. */
+/** A rule a channel preference names, or INVALID_ARGUMENT naming it: a preference for a misspelt rule, or one always sent, would never apply. */
 function ruleName(rule: string): string {
+  if ((ALWAYS_SENT_RULES as readonly string[]).includes(rule)) {
+    throw new InvalidArgumentError(`preferences.channels_by_rule[${JSON.stringify(rule)}]`, "is always sent to the admins and the chosen recipients by email and to every webhook: it takes no preference");
+  }
   if (!isRuleName(rule)) {
     throw new InvalidArgumentError(`preferences.channels_by_rule[${JSON.stringify(rule)}]`, `is not a rule: one of ${FIXED_RULES.join(", ")}, usage_<percent> or budget_<percent>`);
   }

@@ -312,10 +312,12 @@ export interface Preferences {
   webhooks: WebhookEndpoint[];
   /**
    * rule name → channels that deliver it; an absent rule uses the defaults.
-   * A rule is usage_<percent>, budget_<percent>, negative_limit_reached,
-   * spend_cap_reached, pool_reloaded, work_stopped, free_credits_expired,
-   * deployment_deployed, deployment_undeployed, run_out_warning,
-   * upgrade_prompt or referral_prompt; any other name is INVALID_ARGUMENT.
+   * A rule is usage_<percent>, budget_<percent>, pool_reloaded,
+   * work_stopped, free_credits_expired, deployment_deployed,
+   * deployment_undeployed, run_out_warning, upgrade_prompt or
+   * referral_prompt; any other name is INVALID_ARGUMENT, and so are
+   * negative_limit_reached and spend_cap_reached, which are always sent by
+   * email (to the admins and the chosen recipients) and to every webhook.
    * Bound: at most 100 entries; keys at most 256 characters.
    */
   channelsByRule: { [key: string]: ChannelSet };
