@@ -7,5 +7,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: "forks",
     globalSetup: ["packages/testing/src/global-setup.ts"],
+    // The services run in the test processes: hardened as runService hardens a service process.
+    setupFiles: ["packages/testing/src/harden.ts"],
   },
 });

@@ -134,6 +134,37 @@ describe("refused at the edge, naming the field", () => {
   });
 });
 
+describe("a key named __proto__", () => {
+  it("is a key as any other: a label refused naming it, a configuration value priced, a rule name refused", async () => {
+    const { ledger, notifications, pricing } = platform.clients;
+    // It was dropped on the way in (the decoder's `labels[key] = value` set the object's prototype instead), and the
+    // deployment started without it.
+    const deployed = call(ledger, ledger.deploy, ledgerV1.DeployRequest.fromPartial({
+      accountId: "valid", deploymentId: "proto-labels", hardware: { kind: { $case: "gpuTime", gpuTime: { gpuType: "a100", replicas: "1", seconds: "0" } } }, replicas: 1,
+      idempotencyKey: "proto-labels", labels: { ["__proto__"]: "x", team: "ml" },
+    }));
+    expect(await refusal(deployed)).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "labels", description: expect.stringContaining('"__proto__"') }] });
+
+    // A block's price by configuration value keeps every value, whatever it is called.
+    const published = await call(pricing, pricing.publishRateTable, {
+      tableId: "proto-keys", effectiveFrom: new Date(Date.now() - 30_000), actor: "test", reason: "odd values", idempotencyKey: "",
+      rates: [{
+        bucket: commonV1.Bucket.BUCKET_COMPUTE, unit: commonV1.Unit.UNIT_CREDITS,
+        kind: { $case: "block", block: { block: "sandbox", microsPerRun: "1000", configurationKey: "size", microsPerRunByValue: { ["__proto__"]: "7000", large: "5000" } } },
+      }],
+    });
+    const table = await call(pricing, pricing.getRateTable, { tableId: "proto-keys", version: published.table!.version, at: undefined, sequence: "0" });
+    const rate = table.table!.rates[0]!.kind;
+    expect(rate?.$case === "block" ? Object.entries(rate.block.microsPerRunByValue).sort() : []).toEqual([["__proto__", "7000"], ["large", "5000"]]);
+
+    // A rule by that name is no rule: refused naming it, where it was dropped and the rest stored.
+    const preferences = call(notifications, notifications.setPreferences, {
+      updateFields: [], preferences: { accountId: "valid", emailRecipients: [], webhooks: [], channelsByRule: { ["__proto__"]: { channels: [1] } } }, idempotencyKey: "",
+    });
+    expect(await refusal(preferences)).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: 'preferences.channels_by_rule["__proto__"]' }] });
+  });
+});
+
 describe("refused by the use case", () => {
   it("an unknown account is NOT_FOUND on every ledger call that names one", async () => {
     const { ledger } = platform.clients;

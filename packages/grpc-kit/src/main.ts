@@ -3,15 +3,26 @@ import { log } from "@tollgate/telemetry";
 import { onShutdownSignal } from "./server.js";
 
 /**
- * The body of every service's main: validate the environment (exit 1 naming
- * each bad variable), start the service, log where it listens, and drain on
- * SIGTERM/SIGINT.
+ * Removes `Object.prototype.__proto__`, as `node --disable-proto=delete` does. A key named `__proto__` in what a caller
+ * sends (a map entry, which the generated decoders store with `map[key] = value`; a JSON document) is then an ordinary
+ * key, kept and checked like any other, instead of replacing that object's prototype or vanishing unseen. Object
+ * literals' `__proto__` and `Object.getPrototypeOf` are unaffected.
+ */
+export function hardenObjectPrototype(): void {
+  delete (Object.prototype as { __proto__?: unknown }).__proto__;
+}
+
+/**
+ * The body of every service's main: harden the object prototype, validate the
+ * environment (exit 1 naming each bad variable), start the service, log where
+ * it listens, and drain on SIGTERM/SIGINT.
  */
 export async function runService<S extends z.ZodRawShape>(
   name: string,
   shape: S,
   start: (config: z.infer<z.ZodObject<S>>) => Promise<{ address: string; metrics?: { url: string }; stop(): Promise<void> }>,
 ): Promise<void> {
+  hardenObjectPrototype();
   let service: { address: string; metrics?: { url: string }; stop(): Promise<void> };
   try {
     service = await start(loadConfig(shape));
