@@ -26,6 +26,7 @@ export { FIELD_RULES, DEFAULT_MAX_ITEMS, DEFAULT_MAX_LENGTH, TIMESTAMP_RANGE, ty
 export { createClient, call, type ClientOptions, type ChannelTls } from "./client.js";
 export { mikroOrmScope } from "./orm-scope.js";
 export { pageSize, page, pageOffset, newestFirstPage, tokenCursor, keyToken, tokenKey, encodedSize, requireKnownWhenEmpty, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_PAGE_BYTES } from "./paging.js";
-export { hardenObjectPrototype, runService } from "./main.js";
+export { hardenObjectPrototype } from "./harden.js";
+export { runService } from "./main.js";
 export { stopInOrder, together, STOP_STEP_TIMEOUT_MS, STOP_TIMEOUT_MS } from "./stop.js";
 export { rpcMetricsInterceptor } from "./rpc-metrics.js";

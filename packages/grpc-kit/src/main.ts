@@ -1,16 +1,7 @@
 import { ConfigError, loadConfig, type z } from "@tollgate/config";
 import { log } from "@tollgate/telemetry";
+import { hardenObjectPrototype } from "./harden.js";
 import { onShutdownSignal } from "./server.js";
-
-/**
- * Removes `Object.prototype.__proto__`, as `node --disable-proto=delete` does. A key named `__proto__` in what a caller
- * sends (a map entry, which the generated decoders store with `map[key] = value`; a JSON document) is then an ordinary
- * key, kept and checked like any other, instead of replacing that object's prototype or vanishing unseen. Object
- * literals' `__proto__` and `Object.getPrototypeOf` are unaffected.
- */
-export function hardenObjectPrototype(): void {
-  delete (Object.prototype as { __proto__?: unknown }).__proto__;
-}
 
 /**
  * The body of every service's main: harden the object prototype, validate the
