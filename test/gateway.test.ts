@@ -23,6 +23,7 @@ let db: TestDatabase;
 let platform: Platform;
 let gateway: Gateway;
 const SECRET = "a-test-secret-that-is-long-enough-0123456789";
+const BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 async function api(path: string, init: { method?: string; token?: string; body?: unknown; headers?: Record<string, string> } = {}) {
   const response = await fetch(`${gateway.url}${path}`, {
@@ -952,6 +953,13 @@ describe("gateway hardening", () => {
       expect(await send(one, "/api/me", minted)).toMatchObject({ status: 200 });
       expect(await send(one, "/api/logout", minted, "POST")).toEqual({ status: 204, body: {} });
       for (const via of [one, other]) expect(await send(via, "/api/me", minted)).toMatchObject({ status: 401, body: { error: { reason: "TOKEN_REVOKED" } } });
+      // Nor does another spelling of the same token get past it: padding on the signature, or its last character's unused bits set.
+      const signature = minted.slice(minted.lastIndexOf(".") + 1);
+      const unusedBitsSet = BASE64URL[BASE64URL.indexOf(signature.at(-1)!) | 0b11]!;
+      for (const spelling of [`${minted}=`, `${minted.slice(0, -1)}${unusedBitsSet}`]) {
+        expect(spelling).not.toBe(minted);
+        expect(await send(other, "/api/me", spelling)).toMatchObject({ status: 401, body: { error: { reason: "TOKEN_REVOKED" } } });
+      }
       expect(await send(other, "/api/me", mintedToo)).toMatchObject({ status: 200, body: { username: "back-office-other" } });
     } finally {
       await Promise.all([one.stop(), other.stop()]);

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { SignJWT } from "jose";
+import { base64url, SignJWT } from "jose";
 import { InvalidArgumentError, UnauthenticatedError, UnavailableError } from "@tollgate/errors";
 import { log } from "@tollgate/telemetry";
 import type { Role, UserDirectory } from "../domain/access.js";
@@ -31,11 +31,17 @@ export interface SignedIn {
 }
 
 /**
- * The id a token is signed out by: its `jti` (a sign-in's token carries one), else its SHA-256 (a back office's token, or
- * one signed in before tokens carried one), which no `jti` of ours takes the form of.
+ * The id a token is signed out by: its `jti` (a sign-in's token carries one), else the SHA-256 of its canonical spelling (a
+ * back office's token, or one signed in before tokens carried one), which no `jti` of ours takes the form of. The signature
+ * covers the header and payload text as sent, but not the signature's own spelling: padding, or set unused bits in its last
+ * character, decode to the same bytes and verify, so the signature is re-encoded from those bytes (as the verifier decoded
+ * them) and every spelling of a token has one id.
  */
 export function tokenIdOf(token: string, jti: unknown): string {
-  return typeof jti === "string" ? jti : `sha256:${createHash("sha256").update(token).digest("base64url")}`;
+  if (typeof jti === "string") return jti;
+  const signed = token.slice(0, token.lastIndexOf("."));
+  const signature = base64url.encode(base64url.decode(token.slice(signed.length + 1)));
+  return `sha256:${createHash("sha256").update(`${signed}.${signature}`).digest("base64url")}`;
 }
 
 /** When the database cannot answer a question of sign-in (attempts, a signed-out token), no one gets in, and the answer says so (503, logged). */
