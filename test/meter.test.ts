@@ -285,6 +285,20 @@ describe("Meter", () => {
     await skipping.next();
     skipping.increment(3, 1);
     expect(errorDetails(await skipping.finished())).toMatchObject({ code: status.INVALID_ARGUMENT, metadata: { field: "increment.sequence" } });
+    // A stream's first increment starts the work at 1, or resumes it where an earlier stream left off: 2 follows the charged 1,
+    // 4 would skip the never-charged 3 (on new work, 2 skips 1). Each was charged as the next before.
+    for (const [workId, first, refused] of [["rules-1", 4, true], ["rules-new", 2, true], ["rules-1", 2, false]] as const) {
+      const reopened = meterStream();
+      reopened.open("meter-rules", workId, 1);
+      expect((await reopened.next()).kind?.$case).toBe("opened");
+      reopened.increment(first, 1);
+      if (refused) {
+        expect(errorDetails(await reopened.finished())).toMatchObject({ code: status.INVALID_ARGUMENT, metadata: { field: "increment.sequence" } });
+      } else {
+        expect((await reopened.next()).kind).toMatchObject({ $case: "charged", charged: { sequence: String(first), replayed: false } });
+        reopened.cancel();
+      }
+    }
 
     const unopened = meterStream();
     unopened.increment(1, 1);

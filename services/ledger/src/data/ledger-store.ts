@@ -72,6 +72,8 @@ export interface LedgerStore {
   /** The stored result of an idempotency key (IDEMPOTENCY_KEY_REUSED when the request differs), or undefined. */
   recall(accountId: string, key: string, requestHash: string): Promise<unknown>;
   remember(accountId: string, key: string, operation: string, requestHash: string, response: unknown): Promise<void>;
+  /** Whether the account's idempotency key is recorded (not yet pruned). */
+  recorded(accountId: string, key: string): Promise<boolean>;
   /** Forgets idempotency keys older than `retentionMs` (at most `limit` per call). */
   pruneIdempotencyKeys(retentionMs: number, limit: number): Promise<number>;
   /**
@@ -233,6 +235,11 @@ export class PostgresLedgerStore implements LedgerStore {
     if (!row) return undefined;
     if (row.request_hash !== requestHash) throw new IdempotencyKeyReusedError(key);
     return row.response;
+  }
+
+  async recorded(accountId: string, key: string): Promise<boolean> {
+    const rows = await sql(this.em(), `select 1 from ledger.idempotency_keys where account_id = ? and idempotency_key = ?`, [accountId, key]);
+    return rows.length > 0;
   }
 
   async remember(accountId: string, key: string, operation: string, requestHash: string, response: unknown): Promise<void> {

@@ -61,6 +61,8 @@ export interface MeterPort {
   release(call: { accountId: string; holdId: string; idempotencyKey: string }): Promise<{ releasedMicros: bigint }>;
   /** The hold as stored (undefined when there is none). */
   hold(holdId: string): Promise<MeterHold | undefined>;
+  /** Whether a write under the account's idempotency key is recorded (a stream resuming its work asks of the sequence before). */
+  recorded(accountId: string, idempotencyKey: string): Promise<boolean>;
   /** What a charge without a hold could still collect in the unit: live pools - held + negative limit. */
   room(accountId: string, unit: string): Promise<bigint>;
   /** The account's hard budgets used up now (rules/budgets.ts `usedUp`). */

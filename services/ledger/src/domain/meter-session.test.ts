@@ -40,12 +40,25 @@ describe("a Meter session's sequences", () => {
     expect(() => new MeterSession("acct", "work", hold()).admit(0n)).toThrow(InvalidArgumentError);
   });
 
-  it("lets a reconnected stream resume at any sequence, then holds it to the next", () => {
+  it("lets a reconnected stream resume where the work left off (the sequence before was charged), then holds it to the next", () => {
     const session = new MeterSession("acct", "work", hold());
-    expect(session.admit(7n)).toBe("next");
+    expect(session.resumes(7n)).toBe(true);
+    expect(session.admit(7n, true)).toBe("next");
+    expect(session.resumes(8n)).toBe(false);
     expect(session.admit(5n)).toBe("replay");
     expect(session.admit(8n)).toBe("next");
     expect(() => session.admit(10n)).toThrow(/expected 9/);
+  });
+
+  it("refuses a first increment past 1 whose sequence before was never charged (new work, or a gap after a reconnect)", () => {
+    const session = new MeterSession("acct", "work", hold());
+    expect(session.resumes(1n)).toBe(false);
+    expect(() => session.admit(3n)).toThrow(/start at 1, and 2 was never charged/);
+    expect(() => session.admit(3n, false)).toThrow(InvalidArgumentError);
+    // Refused, it admitted nothing: the stream still starts at 1.
+    expect(session.resumes(2n)).toBe(true);
+    expect(session.admit(1n)).toBe("next");
+    expect(session.admit(2n)).toBe("next");
   });
 
   it("keys every write from the work id", () => {

@@ -95,14 +95,30 @@ export class MeterSession {
   }
 
   /**
-   * Admits an increment's sequence: the next one, or one already seen (its
-   * charge is replayed). A stream that reconnected may resume at any
-   * sequence; after that, one that skips ahead is refused.
+   * Whether admitting `sequence` needs to know if the sequence before it was charged: a stream's first increment may resume
+   * its work past 1 (a reconnect sends what it is not sure of), only where an earlier stream left off.
    */
-  admit(sequence: bigint): "next" | "replay" {
+  resumes(sequence: bigint): boolean {
+    return this.highest === undefined && sequence > 1n;
+  }
+
+  /**
+   * Admits an increment's sequence. Sequences run 1, 2, 3… over the work: an increment is the next one, or one already sent
+   * (its charge is replayed). A stream's first increment is 1, or one whose sequence before it was charged
+   * (`previousCharged`, asked when `resumes` says so: on a reconnect, where the broken stream left off, or a replay of what
+   * it sent); anything else skips ahead and is refused.
+   */
+  admit(sequence: bigint, previousCharged = false): "next" | "replay" {
     if (this.closed) throw new InvalidArgumentError("increment", "the stream is closed");
     if (sequence < 1n) throw new InvalidArgumentError("increment.sequence", "must be at least 1");
-    if (this.highest === undefined || sequence === this.highest + 1n) {
+    if (this.highest === undefined) {
+      if (sequence > 1n && !previousCharged) {
+        throw new InvalidArgumentError("increment.sequence", `skips ahead: the work's sequences start at 1, and ${sequence - 1n} was never charged`);
+      }
+      this.highest = sequence;
+      return "next";
+    }
+    if (sequence === this.highest + 1n) {
       this.highest = sequence;
       return "next";
     }

@@ -68,6 +68,8 @@ export function ledgerMeterPort(deps: LedgerDeps, ledger: Ledger, store: LedgerS
         };
       }),
 
+    recorded: (accountId, idempotencyKey) => scope(() => store.recorded(accountId, idempotencyKey)),
+
     room: (accountId, unit) =>
       scope(async () => {
         const { pools, balances } = await ledger.balance(accountId);

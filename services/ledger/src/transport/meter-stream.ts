@@ -270,7 +270,7 @@ export class MeterStreams {
     const sequence = int64(increment.sequence, "increment.sequence");
     if (!increment.usage) throw new InvalidArgumentError("increment.usage", "is required");
     const usage = usageFromProto(increment.usage, "increment.usage");
-    session.admit(sequence);
+    session.admit(sequence, session.resumes(sequence) && (await this.port.recorded(session.accountId, session.keys.increment(sequence - 1n))));
     const charged = await fieldsOf("increment", this.port.charge({
       accountId: session.accountId,
       ...(session.hold ? { holdId: session.hold.holdId } : {}),

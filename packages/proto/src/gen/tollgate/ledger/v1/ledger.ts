@@ -17543,9 +17543,11 @@ export const LedgerServiceService = {
    * Idempotency: every write is keyed from work_id (`meter:<work_id>:open`,
    * `meter:<work_id>:<sequence>`, `meter:<work_id>:close`), so a client that
    * reconnects with the same open and replays increments charges each once and
-   * gets the recorded answers again. Within one stream sequences run 1, 2, 3…:
-   * a sequence already sent is answered again; one that skips ahead is refused
-   * with INVALID_ARGUMENT (field increment.sequence). A stream that breaks
+   * gets the recorded answers again. Sequences run 1, 2, 3… over the work: a
+   * stream's first increment is 1, or resumes where an earlier stream of the
+   * work left off (the sequence before it was charged); after that a sequence
+   * already sent is answered again; one that skips ahead is refused with
+   * INVALID_ARGUMENT (field increment.sequence). A stream that breaks
    * without close keeps its hold for METER_GRACE_MS (default 30 s), then the
    * unused rest is released, unless a stream with the same work_id opens first
    * (on any replica).
@@ -17750,9 +17752,11 @@ export interface LedgerServiceServer extends UntypedServiceImplementation {
    * Idempotency: every write is keyed from work_id (`meter:<work_id>:open`,
    * `meter:<work_id>:<sequence>`, `meter:<work_id>:close`), so a client that
    * reconnects with the same open and replays increments charges each once and
-   * gets the recorded answers again. Within one stream sequences run 1, 2, 3…:
-   * a sequence already sent is answered again; one that skips ahead is refused
-   * with INVALID_ARGUMENT (field increment.sequence). A stream that breaks
+   * gets the recorded answers again. Sequences run 1, 2, 3… over the work: a
+   * stream's first increment is 1, or resumes where an earlier stream of the
+   * work left off (the sequence before it was charged); after that a sequence
+   * already sent is answered again; one that skips ahead is refused with
+   * INVALID_ARGUMENT (field increment.sequence). A stream that breaks
    * without close keeps its hold for METER_GRACE_MS (default 30 s), then the
    * unused rest is released, unless a stream with the same work_id opens first
    * (on any replica).
@@ -18367,9 +18371,11 @@ export interface LedgerServiceClient extends Client {
    * Idempotency: every write is keyed from work_id (`meter:<work_id>:open`,
    * `meter:<work_id>:<sequence>`, `meter:<work_id>:close`), so a client that
    * reconnects with the same open and replays increments charges each once and
-   * gets the recorded answers again. Within one stream sequences run 1, 2, 3…:
-   * a sequence already sent is answered again; one that skips ahead is refused
-   * with INVALID_ARGUMENT (field increment.sequence). A stream that breaks
+   * gets the recorded answers again. Sequences run 1, 2, 3… over the work: a
+   * stream's first increment is 1, or resumes where an earlier stream of the
+   * work left off (the sequence before it was charged); after that a sequence
+   * already sent is answered again; one that skips ahead is refused with
+   * INVALID_ARGUMENT (field increment.sequence). A stream that breaks
    * without close keeps its hold for METER_GRACE_MS (default 30 s), then the
    * unused rest is released, unless a stream with the same work_id opens first
    * (on any replica).
