@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { call, createClient, errorDetails } from "@tollgate/grpc-kit";
-import { ledgerV1 } from "@tollgate/proto";
+import { commonV1, ledgerV1 } from "@tollgate/proto";
 import { createTestDatabase } from "@tollgate/testing";
 import { CREDIT, replies } from "./fixtures.js";
 import { startPlatform } from "./platform.js";
@@ -93,6 +93,35 @@ describe("LedgerService.ReverseCharge", () => {
     expect(await refusal(call(ledger(), ledger().reverseCharge, { ...request, entryId: "999999999", idempotencyKey: "r-missing" }))).toMatchObject({ code: 5 });
     expect((await available()).balanceMicros, "refusals change nothing").toBe(before.balanceMicros);
     expect(await refusal(call(ledger(), ledger().reverseCharge, { ...request, reason: "", idempotencyKey: "r-no-reason" }))).toMatchObject({ code: 3, field: "reason" });
+  });
+
+  it("takes a reversed charge out of usage: the cycle's figures, the usage chart, top usage and the breakdown", async () => {
+    const account = "rev-usage";
+    await seedTeam(platform, account);
+    const chargeFor = async (workspace: string, count: number) =>
+      call(ledger(), ledger().charge, ledgerV1.ChargeRequest.fromPartial({ accountId: account, usage: replies("gpt-4o", count), final: true, attribution: commonV1.Attribution.fromPartial({ workspaceId: workspace }), idempotencyKey: `u-${workspace}` }));
+    const kept = await chargeFor("kept", 1);
+    const refunded = await chargeFor("refunded", 3);
+    const report = async () => {
+      const balance = await call(ledger(), ledger().getBalance, { accountId: account });
+      const chart = await call(ledger(), ledger().getUsage, { accountId: account, window: ledgerV1.UsageWindow.USAGE_WINDOW_DAY_HOURLY, splitBy: "workspace_id", unit: commonV1.Unit.UNIT_CREDITS });
+      const since = new Date(Date.now() - 3_600_000);
+      const top = await call(ledger(), ledger().getTopUsage, ledgerV1.GetTopUsageRequest.fromPartial({ accountId: account, dimension: "workspace_id", since, unit: commonV1.Unit.UNIT_CREDITS }));
+      const breakdown = await call(ledger(), ledger().getUsageBreakdown, { accountId: account, dimension: "workspace_id", splitBy: "bucket", since });
+      const perKey = (rows: { key: string; amountMicros: string; requests: string }[]) => Object.fromEntries(rows.map((r) => [r.key, [Number(r.amountMicros) / CREDIT, Number(r.requests)]]));
+      return {
+        used: Number(balance.units.find((b) => b.unit === commonV1.Unit.UNIT_CREDITS)!.usedMicros) / CREDIT,
+        events: balance.cycle!.usageEvents,
+        chart: perKey(chart.points),
+        top: [perKey(top.rows), Number(top.totalMicros) / CREDIT],
+        breakdown: perKey(breakdown.rows),
+      };
+    };
+    expect(await report()).toEqual({ used: 20, events: 2, chart: { kept: [5, 1], refunded: [15, 1] }, top: [{ kept: [5, 1], refunded: [15, 1] }, 20], breakdown: { kept: [5, 1], refunded: [15, 1] } });
+    await call(ledger(), ledger().reverseCharge, { accountId: account, entryId: refunded.entryId, reason: "refund", actor: "", idempotencyKey: "u-reverse" });
+    // All of it given back: the refunded charge is no usage any more, in any report (the balance's used already said so).
+    expect(await report()).toEqual({ used: 5, events: 1, chart: { kept: [5, 1] }, top: [{ kept: [5, 1] }, 5], breakdown: { kept: [5, 1] } });
+    expect(kept.chargedMicros).toBe(String(5 * CREDIT));
   });
 
   it("is support's: a meter credential is refused", async () => {

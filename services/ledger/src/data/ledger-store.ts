@@ -3,7 +3,7 @@ import { IdempotencyKeyReusedError } from "@tollgate/errors";
 import type { BudgetAnswer } from "../domain/commands.js";
 import { budgetsOf } from "./budgets.js";
 import { SEARCH_WORK_SQL, searchMatches, type SearchFound } from "./search.js";
-import { OTHER_KEY, saturatedSum, USAGE_AT } from "./usage-views.js";
+import { OTHER_KEY, saturatedSum, USAGE_AT, USAGE_ENTRIES } from "./usage-views.js";
 import type { PgPool } from "./state-store.js";
 import { EntrySchema, HoldSchema, LedgerAccountSchema, LineSchema, PoolSchema, BalanceSchema, type Entry, type Hold, type LedgerAccount, type Line, type Pool, type Balance } from "./entities.js";
 
@@ -125,8 +125,8 @@ export class PostgresLedgerStore implements LedgerStore {
       `with points as (
          select date_trunc('${bucket}', ${USAGE_AT}) as start, ${PostgresLedgerStore.keyExpression(dimension)} as key,
                 sum(amount_micros) as amount, count(*) as requests
-           from ledger.entries
-          where account_id = ? and kind = 'charge' and unit = ? and ${USAGE_AT} >= ?
+           from ${USAGE_ENTRIES} usage
+          where account_id = ? and unit = ? and ${USAGE_AT} >= ?
           group by 1, 2),
        ranked as (select key, row_number() over (order by sum(amount) desc, key) as rank from points group by key)
        select p.start, case when r.rank <= ${USAGE_KEYS} then p.key else '${OTHER_KEY}' end as key,
@@ -144,14 +144,14 @@ export class PostgresLedgerStore implements LedgerStore {
       this.em(),
       `select key, ${saturatedSum("amount")} as amount, requests::text, ${saturatedSum("sum(amount) over ()")} as total from (
          select ${key} as key, sum(amount_micros) as amount, count(*) as requests
-           from ledger.entries where account_id = ? and kind = 'charge' and unit = ? and ${USAGE_AT} >= ?
+           from ${USAGE_ENTRIES} usage where account_id = ? and unit = ? and ${USAGE_AT} >= ?
           group by 1) t
         order by t.amount desc, t.key limit ? offset ?`,
       [accountId, unit, since, limit, offset],
     );
     const [totals] = await sql<{ total: string }>(
       this.em(),
-      `select ${saturatedSum("coalesce(sum(amount_micros), 0)")} as total from ledger.entries where account_id = ? and kind = 'charge' and unit = ? and ${USAGE_AT} >= ?`,
+      `select ${saturatedSum("coalesce(sum(amount_micros), 0)")} as total from ${USAGE_ENTRIES} usage where account_id = ? and unit = ? and ${USAGE_AT} >= ?`,
       [accountId, unit, since],
     );
     return { rows, total: BigInt(totals?.total ?? "0") };
@@ -378,8 +378,8 @@ export class PostgresLedgerStore implements LedgerStore {
       this.em(),
       `select ${saturatedSum("coalesce(sum(amount_micros), 0)")} as used, count(*) filter (where amount_micros > 0)::int as events,
               min(${USAGE_AT}) filter (where amount_micros > 0) as first_at
-         from ledger.entries
-        where account_id = ? and unit = ? and kind = 'charge' and ${USAGE_AT} >= ?`,
+         from ${USAGE_ENTRIES} usage
+        where account_id = ? and unit = ? and ${USAGE_AT} >= ?`,
       [accountId, unit, since],
     );
     return { usedMicros: BigInt(row!.used), events: row!.events, firstAt: row!.first_at ? new Date(row!.first_at) : undefined };

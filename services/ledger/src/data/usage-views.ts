@@ -22,6 +22,18 @@ export interface ToolRow {
 export const USAGE_AT = "coalesce(occurred_at, created_at)";
 
 /**
+ * Usage as every report reads it: an account's charges, each net of what its reversal gave back (a charge is reversed at
+ * most once, found through entries_reverses_idx), at the charge's own time and attribution; a charge its reversal gave all
+ * back is no usage at all (no request, no event). The columns are the entries' (amount_micros the net), so a report selects
+ * from it as from ledger.entries, its `kind = 'charge'` filter taken care of; PostgreSQL flattens it into the report's query.
+ */
+export const USAGE_ENTRIES = `(
+  select c.entry_id, c.account_id, c.unit, c.bucket, c.attribution, c.occurred_at, c.created_at,
+         c.amount_micros + coalesce(r.amount_micros, 0) as amount_micros
+    from ledger.entries c left join ledger.entries r on r.account_id = c.account_id and r.reverses_entry_id = c.entry_id
+   where c.kind = 'charge' and (r.entry_id is null or c.amount_micros + r.amount_micros > 0))`;
+
+/**
  * A sum of amounts as the API carries it (int64), saturated at its largest value: amounts each within their bounds can
  * add up past it (charges of 10^15 ten thousand times over), and a report must still answer (domain/balance.ts
  * `saturated`, the same rule for sums made in code).
@@ -44,8 +56,8 @@ export function usageBreakdown(em: EntityManager, accountId: string, dimension: 
     em,
     `with cells as (
        select ${key.sql} as key, ${split.sql} as split, unit, sum(amount_micros) as amount, count(*) as requests
-         from ledger.entries
-        where account_id = ? and kind = 'charge' and ${USAGE_AT} >= ?
+         from ${USAGE_ENTRIES} usage
+        where account_id = ? and ${USAGE_AT} >= ?
         group by 1, 2, 3),
      ranked as (select key, row_number() over (order by sum(amount) desc, key) as rank from cells group by key)
      select case when r.rank <= ${BREAKDOWN_KEYS} then c.key else '${OTHER_KEY}' end as key, c.split, c.unit,
@@ -62,8 +74,8 @@ const TOOL_COLUMNS = `t.account_id, t.tool, t.owner, t.status, t.first_deployed_
 /** Each tool's charges (an invocation each): how many, what they used (in their unit), the latest; read through entries_tool_idx. */
 const TOOL_USAGE = `left join lateral (
     select count(*) as runs, sum(amount_micros) as used, max(unit) as unit, max(coalesce(e.occurred_at, e.created_at)) as last_active_at
-      from ledger.entries e
-     where e.account_id = t.account_id and e.attribution ->> 'tool' = t.tool and e.kind = 'charge'
+      from ${USAGE_ENTRIES} e
+     where e.account_id = t.account_id and e.attribution ->> 'tool' = t.tool
   ) u on true`;
 
 /**
