@@ -82,6 +82,12 @@ describe("refused at the edge, naming the field", () => {
     expect((await refusal(create({ name: "n".repeat(257) }))).fieldViolations[0]?.field).toBe("name");
     expect((await refusal(create({ accountId: "a".repeat(129) }))).fieldViolations[0]?.field).toBe("account_id");
     expect((await refusal(create({ adminEmails: Array.from({ length: 21 }, (_, i) => `a${i}@example.com`) }))).fieldViolations[0]?.field).toBe("admin_emails");
+    // A budget is removed by the id its scope id makes: no control or bidirectional character there either (as in the scope id).
+    const { ledger } = platform.clients;
+    for (const budgetId of ["credits/workspace/ws\u001b[2Jx", "credits/workspace/ws\u202Egpj.exe"]) {
+      const removal = await refusal(call(ledger, ledger.deleteBudget, { accountId: "valid", budgetId, reason: "r", actor: "a", idempotencyKey: `del-${budgetId.length}` }));
+      expect(removal, budgetId).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "budget_id" }] });
+    }
     // A 1 MiB name is refused before anything is stored.
     expect((await refusal(create({ name: "x".repeat(1 << 20) }))).code).toBe(status.INVALID_ARGUMENT);
     const listed = await call(entitlements, entitlements.listAccounts, { page: { pageSize: 500, pageToken: "" }, query: "" });
@@ -182,6 +188,24 @@ describe("refused by the use case", () => {
     const overflow = await refusal(call(ledger, ledger.charge, chargeRequest({ usage: replies("gpt-4o", 10 ** 13) })));
     expect(overflow.fieldViolations[0]?.field).toBe("usage.model_reply.replies");
     expect(await call(ledger, ledger.getBalance, { accountId: "valid" })).toEqual(before);
+  });
+
+  it("an empty id that names what to read is INVALID_ARGUMENT naming it, not NOT_FOUND", async () => {
+    const { entitlements, pricing } = platform.clients;
+    const refused = [
+      await refusal(call(entitlements, entitlements.getPlan, { planId: "", version: "0" })),
+      await refusal(call(pricing, pricing.getRateTable, { tableId: "", version: "0", at: undefined, sequence: "0" })),
+      await refusal(call(pricing, pricing.getRateTable, { tableId: "", version: "1", at: undefined, sequence: "0" })),
+      await refusal(call(pricing, pricing.diffRateTables, { tableId: "", fromVersion: "1", toVersion: "2" })),
+    ];
+    expect(refused.map((r) => [r.code, r.fieldViolations[0]?.field])).toEqual([
+      [status.INVALID_ARGUMENT, "plan_id"], [status.INVALID_ARGUMENT, "table_id"], [status.INVALID_ARGUMENT, "table_id"], [status.INVALID_ARGUMENT, "table_id"],
+    ]);
+    // A version (of plans) or a sequence (of rate tables) names its own: then the id may be left out.
+    const { plan } = await call(entitlements, entitlements.getPlan, { planId: "starter", version: "0" });
+    expect((await call(entitlements, entitlements.getPlan, { planId: "", version: plan!.version })).plan?.planId).toBe("starter");
+    const { table } = await call(pricing, pricing.getRateTable, { tableId: "default", version: "0", at: undefined, sequence: "0" });
+    expect((await call(pricing, pricing.getRateTable, { tableId: "", version: "0", at: undefined, sequence: table!.sequence })).table?.tableId).toBe("default");
   });
 
   it("a plan naming an unknown rate table is FAILED_PRECONDITION", async () => {

@@ -57,6 +57,7 @@ export const FIELD_RULES: Record<string, FieldRule> = {
   // A new table's id, and the one a plan names, are narrowed further by their services (1–64 lowercase letters, digits, -
   // and _: @tollgate/rating's checkTableId), in one place.
   "*.table_id": ID,
+  "tollgate.pricing.v1.DiffRateTablesRequest.table_id": { ...ID, minLength: 1 },
   "*.run_id": ID,
   "*.deployment_id": ID,
   "*.work_id": ID,
@@ -129,7 +130,7 @@ export const FIELD_RULES: Record<string, FieldRule> = {
   "*.spend_cap_micros": { min: 0n, max: AMOUNT.max },
   "tollgate.ledger.v1.SetBudgetRequest.limit_micros": { min: 0n, max: AMOUNT.max },
   // "<unit>/<scope>/<scope_id>": a scope id is at most DEFAULT_MAX_LENGTH characters.
-  "tollgate.ledger.v1.DeleteBudgetRequest.budget_id": { maxLength: 512 },
+  "tollgate.ledger.v1.DeleteBudgetRequest.budget_id": { maxLength: 512, format: "name" },
   "*.low_credit_limit_micros": AMOUNT,
   "*.negative_limit_micros": AMOUNT,
   "*.reload_below_micros": { min: 0n, max: AMOUNT.max },

@@ -161,9 +161,11 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
       return response;
     }, options),
 
-    getPlan: unary(async (request: entitlementsV1.GetPlanRequest) => ({
-      plan: planToProto(await plans.get(request.planId, int64(request.version, "version"))),
-    }), options),
+    getPlan: unary(async (request: entitlementsV1.GetPlanRequest) => {
+      const version = int64(request.version, "version");
+      if (!request.planId && version === 0n) throw new InvalidArgumentError("plan_id", "is required (or a version, which names its plan)");
+      return { plan: planToProto(await plans.get(request.planId, version)) };
+    }, options),
 
     listPlans: unary(async (request: entitlementsV1.ListPlansRequest) => {
       const limit = pageSize(request.page?.pageSize);

@@ -49,6 +49,7 @@ export function pricingHandlers(
     getRateTable: unary(async (request: pricingV1.GetRateTableRequest) => {
       const sequence = int64(request.sequence, "sequence");
       const version = int64(request.version, "version");
+      if (sequence === 0n && !request.tableId) throw new InvalidArgumentError("table_id", "is required (or a sequence, which names its table)");
       const row = sequence > 0n ? await rateTables.published(sequence) : (await rateTables.resolve(request.tableId, version, request.at)).row;
       // A sequence names one version of one table: a table or version sent beside it that says otherwise is a mistake, not ignored.
       if (sequence > 0n && request.tableId && request.tableId !== row.tableId) {

@@ -617,7 +617,10 @@ export interface PublishPlanResponse {
 }
 
 export interface GetPlanRequest {
-  /** Bound: at most 128 characters. */
+  /**
+   * Required unless version is set (a version names one plan's).
+   * Bound: at most 128 characters.
+   */
   planId: string;
   /**
    * Zero means the latest version.

@@ -313,7 +313,10 @@ export interface PublishRateTableResponse {
 }
 
 export interface GetRateTableRequest {
-  /** Bound: at most 128 characters. */
+  /**
+   * Required unless sequence is set.
+   * Bound: at most 128 characters.
+   */
   tableId: string;
   /**
    * Zero means the version in effect at `at` (or now).
@@ -348,7 +351,7 @@ export interface ListRateTableVersionsResponse {
 }
 
 export interface DiffRateTablesRequest {
-  /** Bound: at most 128 characters. */
+  /** Bound: 1 to 128 characters. */
   tableId: string;
   /** Bound: at least 1. */
   fromVersion: string;
