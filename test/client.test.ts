@@ -11,6 +11,7 @@ import {
   PermissionDeniedError,
   TollgateClient,
   UnauthenticatedError,
+  UnavailableError,
   usage,
   type Meter,
   type StreamCharge,
@@ -59,6 +60,30 @@ async function plan(planId: string, credits: number, negative = 0) {
       limits: [{ unit: commonV1.Unit.UNIT_CREDITS, negativeLimitMicros: String(negative * CREDIT) }],
     }),
   });
+}
+
+/**
+ * Records each Charge's idempotency key in `keys` and, while `lose()` says so, replaces a Charge's answer with UNAVAILABLE on
+ * its way back: the ledger applied it, the caller cannot tell.
+ */
+function losingChargeAnswers(keys: string[], lose: () => boolean): Interceptor {
+  return (options, next) => {
+    const isCharge = options.method_definition.path.endsWith("/Charge");
+    return new InterceptingCall(next(options), {
+      sendMessage(message, nextSend) {
+        if (isCharge) keys.push((message as { idempotencyKey: string }).idempotencyKey);
+        nextSend(message);
+      },
+      start(metadata, listener, nextStart) {
+        nextStart(metadata, {
+          onReceiveStatus(received, nextStatus) {
+            if (isCharge && received.code === status.OK && lose()) nextStatus({ code: status.UNAVAILABLE, details: "connection reset (simulated)", metadata: new Metadata() });
+            else nextStatus(received);
+          },
+        });
+      },
+    });
+  };
 }
 
 const available = async (accountId: string) => (await clients[0]!.balance(accountId)).find((b) => b.unit === "credits")!.availableMicros;
@@ -110,24 +135,7 @@ describe("one-shot reply", () => {
     // The first Charge reaches the ledger and is applied, but its answer is replaced by UNAVAILABLE on the way back.
     const keys: string[] = [];
     let lose = 1;
-    const loseAnswer: Interceptor = (options, next) =>
-      new InterceptingCall(next(options), {
-        sendMessage(message, nextSend) {
-          if (options.method_definition.path.endsWith("/Charge")) keys.push((message as { idempotencyKey: string }).idempotencyKey);
-          nextSend(message);
-        },
-        start(metadata, listener, nextStart) {
-          const isCharge = options.method_definition.path.endsWith("/Charge");
-          nextStart(metadata, {
-            onReceiveStatus(received, nextStatus) {
-              if (isCharge && lose > 0 && received.code === status.OK) {
-                lose--;
-                nextStatus({ code: status.UNAVAILABLE, details: "connection reset (simulated)", metadata: new Metadata() });
-              } else nextStatus(received);
-            },
-          });
-        },
-      });
+    const loseAnswer = losingChargeAnswers(keys, () => lose-- > 0);
     const retries: string[] = [];
     const tollgate = client({ interceptors: [loseAnswer], onRetry: (error, attempt, _delay, method) => retries.push(`${method}:${error.codeName}:${attempt}`) });
     const charged = await tollgate.charge({ accountId: "lossy", usage: usage.replies("gpt-4o", 1) });
@@ -136,6 +144,26 @@ describe("one-shot reply", () => {
     expect(keys[1]).toBe(keys[0]);
     expect(charged).toMatchObject({ idempotencyKey: keys[0], chargedMicros: 5n * BigInt(CREDIT) });
     expect(await available("lossy")).toBe(95n * BigInt(CREDIT)); // once, not twice
+  });
+
+  it("names the key a charge sent when every answer was lost, so the caller's own retry charges it once", async () => {
+    await account("lossy-all", "hundred");
+    const keys: string[] = [];
+    let lose = true;
+    const loseEveryAnswer = losingChargeAnswers(keys, () => lose);
+    const tollgate = client({ interceptors: [loseEveryAnswer], retry: { maxAttempts: 2, baseDelayMs: 1 } });
+    const failed = await tollgate.charge({ accountId: "lossy-all", usage: usage.replies("gpt-4o", 1) }).then(() => undefined, (error: unknown) => error);
+    expect(failed).toBeInstanceOf(UnavailableError);
+    expect(keys).toHaveLength(2);
+    expect((failed as UnavailableError).idempotencyKey).toBe(keys[0]);
+    expect(await available("lossy-all")).toBe(95n * BigInt(CREDIT)); // the ledger charged it; the caller cannot tell
+    lose = false;
+    const retried = await tollgate.charge({ accountId: "lossy-all", usage: usage.replies("gpt-4o", 1), idempotencyKey: (failed as UnavailableError).idempotencyKey! });
+    expect(retried).toMatchObject({ idempotencyKey: keys[0], chargedMicros: 5n * BigInt(CREDIT) });
+    expect(await available("lossy-all")).toBe(95n * BigInt(CREDIT)); // still once
+    // A refusal names its key too: the caller sees what it sent.
+    const refused = await tollgate.charge({ accountId: "lossy-all", usage: usage.replies("no-such-model", 1), idempotencyKey: "refused-1" }).then(() => undefined, (error: unknown) => error);
+    expect(refused).toMatchObject({ reason: "MODEL_NOT_FOUND", idempotencyKey: "refused-1" });
   });
 });
 
@@ -427,6 +455,11 @@ describe("errors", () => {
     const stranger = client({ credentials: "not.a.token", onRetry: (e) => retries.push(e.codeName) });
     const error = await stranger.balance("errors").catch((e: unknown) => e);
     expect(error).toMatchObject({ constructor: UnauthenticatedError, reason: "CREDENTIAL_INVALID" });
+    expect(retries).toEqual([]);
+    // A token source that fails: nothing is sent, and the error says so with a reason of its own.
+    const unprovided = client({ credentials: async () => Promise.reject(new Error("the vault is sealed")), onRetry: (e) => retries.push(e.codeName) });
+    const failed = await unprovided.balance("errors").catch((e: unknown) => e);
+    expect(failed).toMatchObject({ constructor: UnauthenticatedError, reason: "CREDENTIAL_UNAVAILABLE", message: "could not get a credential: the vault is sealed" });
     expect(retries).toEqual([]);
   });
 });

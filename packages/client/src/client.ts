@@ -1,7 +1,7 @@
 import { Metadata, type CallOptions as GrpcCallOptions, type ChannelOptions, type ClientUnaryCall, type Interceptor, type ServiceError } from "@grpc/grpc-js";
 import { commonV1, entitlementsV1, ledgerV1 } from "@tollgate/proto";
 import { bearerInterceptor, channelCredentials, tokenCache, type TlsOptions, type TokenSource } from "./credentials.js";
-import { decodeError, DeniedError, denialReasonName, type DenialReason, type RpcError } from "./errors.js";
+import { decodeError, DeniedError, denialReasonName, RpcError, type DenialReason } from "./errors.js";
 import { uuidv7 } from "./keys.js";
 import { openMeter, type Meter, type MeterOptions } from "./meter.js";
 import { DEFAULT_RETRY, retrying, type RetryPolicy } from "./retry.js";
@@ -225,10 +225,21 @@ export class TollgateClient {
     );
   }
 
+  /** A mutating call whose error names the key it sent (`RpcError.idempotencyKey`), so the caller can retry it safely. */
+  private async keyedCall<Req, Res>(idempotencyKey: string, method: UnaryMethod<Req, Res>, request: Req, options: CallOptions = {}): Promise<Res> {
+    try {
+      return await this.call(method, request, options);
+    } catch (error) {
+      if (error instanceof RpcError) error.idempotencyKey = idempotencyKey;
+      throw error;
+    }
+  }
+
   /** Reserves an estimate: a hold to charge, or a denial (not an error: `allowed` is false and `reason` says why). */
   async authorize(input: AuthorizeInput, options?: CallOptions): Promise<Authorization> {
     const idempotencyKey = input.idempotencyKey ?? uuidv7();
-    const answer = await this.call(
+    const answer = await this.keyedCall(
+      idempotencyKey,
       this.ledger.authorize,
       {
         accountId: input.accountId,
@@ -261,7 +272,8 @@ export class TollgateClient {
   /** Charges usage, on a hold or one-shot. `proceed` false means stop: the account is at its limit. */
   async charge(input: ChargeInput, options?: CallOptions): Promise<ChargeResult> {
     const idempotencyKey = input.idempotencyKey ?? uuidv7();
-    const answer = await this.call(
+    const answer = await this.keyedCall(
+      idempotencyKey,
       this.ledger.charge,
       {
         accountId: input.accountId,
@@ -295,7 +307,8 @@ export class TollgateClient {
    */
   async extendHold(input: ExtendHoldInput, options?: CallOptions): Promise<HoldExtension> {
     const idempotencyKey = input.idempotencyKey ?? uuidv7();
-    const answer = await this.call(
+    const answer = await this.keyedCall(
+      idempotencyKey,
       this.ledger.extendHold,
       { accountId: input.accountId, holdId: input.holdId, estimate: input.estimate, ttlMs: String(input.ttlMs ?? 0), idempotencyKey },
       options,
@@ -309,7 +322,7 @@ export class TollgateClient {
   /** Gives back what a hold still reserves (answers 0 for a hold no longer open). */
   async release(input: ReleaseInput, options?: CallOptions): Promise<ReleaseResult> {
     const idempotencyKey = input.idempotencyKey ?? uuidv7();
-    const answer = await this.call(this.ledger.release, { accountId: input.accountId, holdId: input.holdId, idempotencyKey }, options);
+    const answer = await this.keyedCall(idempotencyKey, this.ledger.release, { accountId: input.accountId, holdId: input.holdId, idempotencyKey }, options);
     const holdStatus = ledgerV1.holdStatusToJSON(answer.status).replace(/^HOLD_STATUS_/, "") as ReleaseResult["status"];
     return { releasedMicros: micros(answer.releasedMicros), status: holdStatus, idempotencyKey };
   }

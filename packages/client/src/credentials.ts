@@ -1,4 +1,5 @@
-import { credentials, InterceptingCall, Metadata, status, type ChannelCredentials, type Interceptor } from "@grpc/grpc-js";
+import { credentials, InterceptingCall, status, type ChannelCredentials, type Interceptor } from "@grpc/grpc-js";
+import { clientStatus } from "./errors.js";
 
 /** A bearer JWT: a fixed token, or a function returning one (called again before the token it gave expires). */
 export type TokenSource = string | (() => string | Promise<string>);
@@ -88,11 +89,9 @@ export function bearerInterceptor(token: () => Promise<string>, onBehalfOf?: str
             next(metadata, listener);
           },
           (error: unknown) =>
-            listener.onReceiveStatus?.({
-              code: status.UNAUTHENTICATED,
-              details: `could not get a credential: ${error instanceof Error ? error.message : String(error)}`,
-              metadata: new Metadata(),
-            }),
+            listener.onReceiveStatus?.(
+              clientStatus(status.UNAUTHENTICATED, `could not get a credential: ${error instanceof Error ? error.message : String(error)}`, "CREDENTIAL_UNAVAILABLE"),
+            ),
         );
       },
     });

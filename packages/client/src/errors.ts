@@ -1,4 +1,4 @@
-import { status, type ServiceError } from "@grpc/grpc-js";
+import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { googleRpcErrorDetails, googleRpcStatus, ledgerV1 } from "@tollgate/proto";
 
 /** Where a Tollgate server puts its google.rpc.Status (ErrorInfo, BadRequest, RetryInfo). */
@@ -40,6 +40,11 @@ export class RpcError extends TollgateError {
   readonly field: string | undefined;
   /** The id of the server's trace for an INTERNAL answer ("internal error (trace …)"). */
   readonly traceId: string | undefined;
+  /**
+   * The idempotency key a mutating call sent, the one the client made for it included: after an error that leaves the outcome
+   * unknown (DEADLINE_EXCEEDED, UNAVAILABLE once retries ran out), the same call with this key is done at most once.
+   */
+  idempotencyKey: string | undefined;
   constructor(
     readonly code: status,
     message: string,
@@ -110,6 +115,15 @@ export class DeniedError extends TollgateError {
   ) {
     super(message || `denied: ${reason}`, reason);
   }
+}
+
+/** A status the client itself answers (no call made), with its reason as a server's would carry it, so decodeError reads it alike. */
+export function clientStatus(code: status, message: string, reason: string): { code: status; details: string; metadata: Metadata } {
+  const info = googleRpcErrorDetails.ErrorInfo.encode({ reason, domain: "tollgate", metadata: {} }).finish();
+  const details = [{ typeUrl: "type.googleapis.com/google.rpc.ErrorInfo", value: Buffer.from(info) }];
+  const metadata = new Metadata();
+  metadata.set(DETAILS_KEY, Buffer.from(googleRpcStatus.Status.encode({ code, message, details }).finish()));
+  return { code, details: message, metadata };
 }
 
 /**
