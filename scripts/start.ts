@@ -136,6 +136,8 @@ try {
   entitlements.close();
   pricing.close();
 
+  // The demo and the examples find the ledger at its default address; when it listens elsewhere, the lines say so.
+  const ledgerEnv = `${host}:${ports.ledger}` === "127.0.0.1:50053" ? "" : `LEDGER_ADDRESS=${host}:${ports.ledger} `;
   console.log(`
 Tollgate is running${postgres.embedded ? " on an embedded PostgreSQL" : ""}.
 
@@ -149,7 +151,7 @@ Console: http://${gateway.address.replace(/^https?:\/\//, "")}/   (logins: ${dem
 
 Demo data: ${loaded.join("; ")}; ${history.charged} charges of demo usage over the last ${HISTORY_DAYS} days${history.skipped ? ` (${history.skipped} too old for late usage, skipped)` : ""}; ${deploymentCount} deployments running on demo-enterprise (guardrail, script, model)
 Emails:   ${mailbox ? `a local mailbox (SMTP_URL unset): each is printed as [mail] and saved in ${mailbox.dir.replace(`${root}`, "")}` : `sent through ${new URL(process.env.SMTP_URL!).host}`}
-Try it:   npm run demo        (Authorize → Charge on account demo-support, shows the balance drop)
+Try it:   ${ledgerEnv}npm run demo        (Authorize → Charge on account demo-support, shows the balance drop)
 Inspect:  grpcurl -plaintext ${host}:${ports.ledger} list      (reflection and health checks need no credential)
 Credentials: every RPC needs one, signed by this run's issuer (${ISSUER_FILE.replace(root, "")}):
           npm run -s token -- --role meter [--role support|admin|service] [--account demo-support] [--ttl 1h]

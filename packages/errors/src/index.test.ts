@@ -1,7 +1,7 @@
 import { createServer } from "node:net";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
-import { AlreadyExistsError, ConflictError, UnavailableError, translateDatabaseError } from "./index.js";
+import { AlreadyExistsError, ConflictError, NotFoundError, UnavailableError, translateDatabaseError } from "./index.js";
 
 /** A loopback port nothing listens on (it was free a moment ago). */
 function closedPort(): Promise<number> {
@@ -41,5 +41,13 @@ describe("translateDatabaseError", () => {
     expect(translateDatabaseError(pgError("40P01"))).toMatchObject({ constructor: ConflictError, reason: "DEADLOCK" });
     const unknown = pgError("42P01");
     expect(translateDatabaseError(unknown)).toBe(unknown);
+  });
+});
+
+describe("NotFoundError", () => {
+  it("names what was not found in its reason, as upper-case words joined by underscores", () => {
+    expect(["model", "gpu type", "fine-tuning rate"].map((what) => new NotFoundError(what, "x").reason)).toEqual([
+      "MODEL_NOT_FOUND", "GPU_TYPE_NOT_FOUND", "FINE_TUNING_RATE_NOT_FOUND",
+    ]);
   });
 });

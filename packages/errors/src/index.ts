@@ -34,7 +34,8 @@ export class InvalidArgumentError extends DomainError {
 export class NotFoundError extends DomainError {
   readonly kind = "not_found";
   constructor(readonly what: string, readonly id: string) {
-    super(`${what} not found: ${id}`, `${what.toUpperCase().replace(/\s+/g, "_")}_NOT_FOUND`, { [what]: id });
+    // A reason code is upper-case words joined by underscores: "fine-tuning rate" is FINE_TUNING_RATE_NOT_FOUND.
+    super(`${what} not found: ${id}`, `${what.toUpperCase().replace(/[^A-Z0-9]+/g, "_")}_NOT_FOUND`, { [what]: id });
   }
 }
 
