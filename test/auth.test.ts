@@ -144,12 +144,16 @@ describe("credentials on every gRPC call", () => {
     const expired = await mintToken(issuer.privateJwk, { issuer: issuer.name, subject: "late", roles: ["meter"], ttlSeconds: -10 });
     // A credential that would outlive AUTH_MAX_TOKEN_DAYS (31 by default): a leaked one must stop working in bounded time.
     const tooLong = await mintToken(issuer.privateJwk, { issuer: issuer.name, subject: "decade", roles: ["meter"], ttlSeconds: 32 * 86_400 });
-    for (const token of [noExp, foreign, expired, "not-a-jwt", tooLong]) {
+    // The subject is recorded as the actor of what the caller does: empty, or with a control or bidirectional character, it names no one.
+    const unnamed = await Promise.all(["", "ops\u001b[2J", "bot\u202Eliam", "x".repeat(129)].map((subject) =>
+      mintToken(issuer.privateJwk, { issuer: issuer.name, subject, roles: ["meter"], ttlSeconds: 600 })));
+    for (const token of [noExp, foreign, expired, "not-a-jwt", tooLong, ...unnamed]) {
       const ledger = ledgerAs(token);
       try {
         const error = await call(ledger, ledger.getBalance, { accountId: "tenant-a" }).catch((e: unknown) => e);
         expect(errorDetails(error)).toMatchObject({ code: status.UNAUTHENTICATED, reason: "CREDENTIAL_INVALID" });
         if (token === tooLong) expect(errorDetails(error).message).toContain("expires more than 31 days ahead");
+        if (unnamed.includes(token)) expect(errorDetails(error).message).toContain("sub must name the caller");
       } finally {
         ledger.close();
       }

@@ -96,6 +96,8 @@ export const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/;
 const PROSE_PATTERN = new RegExp(`^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f${BIDI_CONTROLS.source.slice(1, -1)}]*$`);
 /** A name: no control character at all and no bidirectional control. */
 const NAME_PATTERN = new RegExp(`^[^\\u0000-\\u001f\\u007f-\\u009f${BIDI_CONTROLS.source.slice(1, -1)}]*$`);
+/** Whether a text is a name (no control or bidirectional character), as the `name` format of request-rules.ts checks it. */
+export const isName = (text: string): boolean => NAME_PATTERN.test(text);
 const PATTERNS = {
   uuid: [UUID_PATTERN, "must be a UUID"],
   digits: [DIGITS_PATTERN, "must be a non-negative integer"],
