@@ -87,6 +87,11 @@ describe("budgets", () => {
   it("needs a reason and a scope id, and is for the support role", async () => {
     await expect(setBudget("budget-hard", { limitMicros: "1", reason: "", idempotencyKey: "no-reason" })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining("reason") });
     await expect(setBudget("budget-hard", { limitMicros: "1", scopeId: "", idempotencyKey: "no-scope" })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining("scope_id") });
+    // A scope id is matched exactly against the charges' attribution: blank, or with spaces around it, it would cover nothing.
+    for (const scopeId of ["   ", " w1", "w1\t"]) {
+      await expect(setBudget("budget-hard", { limitMicros: "1", scopeId, idempotencyKey: `spaced-${scopeId.length}-${scopeId.trim()}` }), JSON.stringify(scopeId))
+        .rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining("scope_id") });
+    }
     const reader = createClient(L.LedgerServiceClient, platform.ledger.address, platform.serviceCredentials("metering", ["meter"]));
     try {
       await expect(call(reader, reader.setBudget, L.SetBudgetRequest.fromPartial({ accountId: "budget-hard", scopeId: "x", reason: "r", idempotencyKey: "meter-role" }))).rejects.toMatchObject({ code: status.PERMISSION_DENIED });

@@ -339,6 +339,7 @@ function supportFields(c: SupportKeyed): LedgerError | null {
 function budgetFields(c: SetBudgetCommand): LedgerError | null {
   if (!BUDGET_SCOPES.includes(c.scope)) return invalid("scope", `must be one of ${BUDGET_SCOPES.join(", ")}`);
   if (!c.scopeId) return invalid("scope_id", "is required");
+  if (c.scopeId.trim() !== c.scopeId) return invalid("scope_id", "must not be blank or begin or end with whitespace: it is matched exactly against the charges' attribution");
   if (c.limitMicros < 0n) return invalid("limit_micros", "must not be negative");
   if (c.mode !== "soft" && c.mode !== "hard") return invalid("mode", "must be soft or hard");
   if (c.thresholdPercents.some((t) => !Number.isInteger(t) || t < 1 || t > 1_000)) return invalid("threshold_percents", "each must be between 1 and 1000");
