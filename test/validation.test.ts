@@ -178,6 +178,10 @@ describe("refused by the use case", () => {
     expect(authorize).toMatchObject({ code: status.NOT_FOUND, reason: "ACCOUNT_NOT_FOUND" });
     expect((await refusal(call(ledger, ledger.charge, chargeRequest({ accountId: "nobody" })))).code).toBe(status.NOT_FOUND);
     expect((await refusal(call(ledger, ledger.getBalance, { accountId: "nobody" }))).code).toBe(status.NOT_FOUND);
+    // A list's later page too: a page token does not make a mistyped account an empty history.
+    const page = { pageSize: 10, pageToken: "5" };
+    expect((await refusal(call(ledger, ledger.listEntries, ledgerV1.ListEntriesRequest.fromPartial({ accountId: "nobody", page })))).code).toBe(status.NOT_FOUND);
+    expect((await refusal(call(ledger, ledger.listTools, ledgerV1.ListToolsRequest.fromPartial({ accountId: "nobody", page })))).code).toBe(status.NOT_FOUND);
   });
 
   it("a price whose quantity × rate passes the range is INVALID_ARGUMENT, before anything is written", async () => {

@@ -406,7 +406,7 @@ export function ledgerHandlers(
         ...(after ? { after } : {}),
         limit: limit + 1,
       });
-      await requireKnownWhenEmpty(requireAccount, request.accountId, rows, !after);
+      await requireKnownWhenEmpty(requireAccount, request.accountId, rows);
       const rates = await ledger.publishedRateTables(rows.slice(0, limit).map(({ item }) => BigInt(item.rateTableSequence)));
       const protos = rows.map(({ item, cursor }) => ({ item: holdToProto(item, rates), cursor }));
       const { items, nextPageToken } = newestFirstPage(protos, limit, encodedSize(L.Hold));
@@ -426,7 +426,7 @@ export function ledgerHandlers(
         ...(after ? { after } : {}),
         limit: limit + 1,
       });
-      await requireKnownWhenEmpty(requireAccount, request.accountId, rows, !after);
+      await requireKnownWhenEmpty(requireAccount, request.accountId, rows);
       const protos = rows.map(({ item, cursor }) => ({ item: workToProto(item), cursor }));
       const { items, nextPageToken } = newestFirstPage(protos, limit, encodedSize(L.MeteredWork));
       return { work: items, nextPageToken };
@@ -445,7 +445,7 @@ export function ledgerHandlers(
         ...(request.page?.pageToken ? { beforeId: BigInt(pageOffset(request.page.pageToken)) } : {}),
         limit: limit + 1,
       });
-      await requireKnownWhenEmpty(requireAccount, request.accountId, entries, !request.page?.pageToken);
+      await requireKnownWhenEmpty(requireAccount, request.accountId, entries);
       const shown = entries.slice(0, limit);
       const ids = shown.map((e) => e.entryId);
       const [lines, rates, reversals] = await Promise.all([store.lines(shown.map((e) => ({ accountId: e.accountId, entryId: e.entryId }))), ledger.publishedRateTables(shown.map((e) => BigInt(e.rateTableSequence))), store.reversals(request.accountId, ids)]);

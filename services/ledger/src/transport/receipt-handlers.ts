@@ -107,7 +107,7 @@ export function receiptHandlers(deps: ReceiptDependencies, options: HandlerOptio
       const splitBy = usageDimension(request.splitBy, "split_by");
       const since = request.since ?? (await deps.account(request.accountId))?.cycleStart ?? new Date(0);
       const rows = await usageBreakdown(deps.em(), request.accountId, dimension, splitBy, since);
-      await requireKnownWhenEmpty(deps.requireAccount, request.accountId, rows, true);
+      await requireKnownWhenEmpty(deps.requireAccount, request.accountId, rows);
       return {
         rows: rows.map((row) => ({ key: row.key, split: row.split, unit: unitOf(row.unit), amountMicros: row.amount, requests: row.requests })),
         since,
@@ -128,7 +128,7 @@ export function receiptHandlers(deps: ReceiptDependencies, options: HandlerOptio
       const limit = pageSize(request.page?.pageSize);
       const offset = pageOffset(request.page?.pageToken);
       const { rows, totalTools, totalRuns } = await listTools(deps.em(), request.accountId, offset, limit + 1);
-      await requireKnownWhenEmpty(deps.requireAccount, request.accountId, rows, offset === 0);
+      await requireKnownWhenEmpty(deps.requireAccount, request.accountId, rows);
       const { items, nextPageToken } = page(rows.map(toolToProto), limit, (_, count) => String(offset + count));
       return { tools: items, nextPageToken, totalTools: totalTools.toString(), totalRuns: totalRuns.toString() };
     }, options),

@@ -142,7 +142,7 @@ export function notificationsHandlers(
       const limit = pageSize(request.page?.pageSize);
       const after = tokenCursor(request.page?.pageToken, "uuid");
       const rows = await store.deliveries({ accountId: request.accountId, traceId: request.traceId, ...(after ? { after } : {}), limit: limit + 1 });
-      await requireKnownWhenEmpty(requireAccount, request.accountId, rows, !after);
+      await requireKnownWhenEmpty(requireAccount, request.accountId, rows);
       // A webhook's URL may carry its receiver's token: in full only to those who may read preferences (GetPreferences'
       // roles), by its origin to any other reader (a product's meter credential).
       const full = !context.principal || context.principal.roles.some((role) => PREFERENCE_READERS.includes(role));
