@@ -229,7 +229,7 @@ describe("idempotency keys on support changes", () => {
 });
 
 describe("webhook preferences", () => {
-  it("refuses a webhook URL carrying a user name or password, naming the field, and saves nothing", async () => {
+  it("refuses a webhook URL carrying a user name or password, or naming port 0, naming the field, and saves nothing", async () => {
     const { notifications } = platform.clients;
     await account("creds", "https://hooks.creds.example/tollgate");
     for (const url of ["https://user:s3cret@hooks.creds.example/x", "https://user@hooks.creds.example/x", "https://:s3cret@hooks.creds.example/x"]) {
@@ -242,6 +242,12 @@ describe("webhook preferences", () => {
         fieldViolations: [expect.objectContaining({ field: "preferences.webhooks[1].url", description: expect.stringContaining("user name or password") })],
       });
     }
+    // Port 0 reaches no server: every delivery would fail.
+    const portZero = await call(notifications, notifications.setPreferences, {
+      updateFields: ["webhooks"],
+      preferences: N.Preferences.fromPartial({ accountId: "creds", webhooks: [{ url: "https://hooks.creds.example:0/x" }] }),
+    }).catch((e: unknown) => e);
+    expect(errorDetails(portZero)).toMatchObject({ code: 3, fieldViolations: [expect.objectContaining({ field: "preferences.webhooks[0].url", description: expect.stringContaining("port 0") })] });
     const stored = await call(notifications, notifications.getPreferences, { accountId: "creds" });
     expect(stored.preferences?.webhooks.map((w) => w.url)).toEqual(["https://hooks.creds.example/tollgate"]);
   });

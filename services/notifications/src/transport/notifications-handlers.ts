@@ -207,6 +207,7 @@ export function notificationsHandlers(
             throw new InvalidArgumentError(`preferences.webhooks[${i}].url`, "not a URL");
           }
           if (!["http:", "https:"].includes(url.protocol)) throw new InvalidArgumentError(`preferences.webhooks[${i}].url`, "must be http or https");
+          if (url.port === "0") throw new InvalidArgumentError(`preferences.webhooks[${i}].url`, "must not name port 0: no server listens there");
           // The URL is shown to support (GetPreferences, ListNotifications), by its origin to others: it cannot hold a
           // password. Receivers authenticate the sender by the signature.
           if (url.username || url.password) throw new InvalidArgumentError(`preferences.webhooks[${i}].url`, "must not carry a user name or password (user:password@); receivers check the webhook signature instead");
