@@ -138,7 +138,8 @@ interface Rows {
 
 /** An entry a reversal names: its kind, and for a charge what it drew and whether it was reversed. */
 interface NamedEntryRow {
-  entry_id: string; kind: EntryKind; account_id: string; unit: string; bucket: string; amount_micros: string; attribution: Record<string, string>; at_ms: string; reversed_by: string | null;
+  entry_id: string; kind: EntryKind; account_id: string; unit: string; bucket: string; amount_micros: string; attribution: Record<string, string>; at_ms: string;
+  occurred_at_ms: string | null; reversed_by: string | null;
   lines: { pool_id: string | null; amount_micros: string }[];
 }
 
@@ -215,6 +216,7 @@ function stateOf(accountIds: readonly string[], rows: Rows): LedgerState {
     const entry = {
       entryId: BigInt(r.entry_id), accountId: r.account_id, unit: r.unit, bucket: r.bucket, amountMicros: BigInt(r.amount_micros),
       lines: r.lines.map((l) => ({ ledgerAccount: "", poolId: l.pool_id, amountMicros: BigInt(l.amount_micros) })), attribution: r.attribution, atMs: Number(r.at_ms),
+      ...(r.occurred_at_ms === null ? {} : { occurredAtMs: Number(r.occurred_at_ms) }),
     };
     of(r.account_id).charges.set(r.entry_id, chargeRecordOf(entry, r.reversed_by === null ? null : BigInt(r.reversed_by)));
   }
@@ -359,7 +361,7 @@ export class PostgresLedgerStateStore implements LedgerStateStore, LedgerJournal
     const readsEntries = n.entryIds.length > 0;
     if (readsEntries) {
       statements.push(prepared(
-        `select e.entry_id::text, e.kind, e.account_id, e.unit, e.bucket, e.amount_micros::text, e.attribution, ${MS("e.created_at")} as at_ms,
+        `select e.entry_id::text, e.kind, e.account_id, e.unit, e.bucket, e.amount_micros::text, e.attribution, ${MS("e.created_at")} as at_ms, ${MS("e.occurred_at")} as occurred_at_ms,
                 (select r.entry_id::text from ledger.entries r where r.account_id = e.account_id and r.reverses_entry_id = e.entry_id) as reversed_by,
                 coalesce((select json_agg(json_build_object('pool_id', l.pool_id, 'amount_micros', l.amount_micros::text)) from ledger.lines l where l.account_id = e.account_id and l.entry_id = e.entry_id), '[]') as lines
            from unnest($1::text[], $2::bigint[]) as k(a, id) join ledger.entries e on e.entry_id = k.id and e.account_id = k.a`,

@@ -60,7 +60,7 @@ import {
   type ExtendHoldCommand, type GrantCommand, type LedgerError, type MeterCommand, type ReleaseCommand, type Result, type ResumeWorkCommand, type ReverseCommand, type RollOverCommand, type WorkCallAnswer,
   type DeleteBudgetCommand, type SetBudgetCommand, type StartWorkCommand, type SupportKeyed,
 } from "./commands.js";
-import { budgetAnswer, budgetCap, budgetIdOf, chargeBudgets, hardRoom, liftedBudget, liftedByNewCycle, reservationPasses, reverseBudgets, setBudget } from "./rules/budgets.js";
+import { budgetAnswer, budgetCap, budgetIdOf, chargeBudgets, hardRoom, liftedBudget, liftedByNewCycle, reservationPasses, reverseBudgets, scopeMovedBy, setBudget } from "./rules/budgets.js";
 import { autoReload, stopsReload } from "./rules/auto-reload.js";
 import { deny } from "./rules/denial.js";
 import { drawDown, drawdownOrder } from "./rules/drawdown.js";
@@ -419,18 +419,24 @@ function charge(work: Work, c: ChargeCommand, ctx: BatchContext): LedgerError | 
   const hold = c.holdId === null ? null : a.holds.get(c.holdId)!;
   if (hold && hold.unit !== c.unit) return precondition("UNIT_MISMATCH", `hold ${hold.holdId} is held in ${hold.unit}, the usage is priced in ${c.unit}`);
   if (hold && isClosedByCaller(hold)) return precondition("HOLD_CLOSED", `hold ${hold.holdId} is already ${hold.status}`);
+  const moved = hold ? scopeMovedBy(hold.attribution, c.attribution) : null;
+  if (moved) {
+    return invalid(`attribution.${moved.key}`, `is ${moved.sent}, but hold ${hold!.holdId} was authorized for ${moved.held}: a charge on a hold counts under the budgets its hold was checked against (send the hold's, or none)`);
+  }
   // On a hold, the running total is priced and the difference charged (rules/running-total.ts).
   const running = hold && c.running ? runningCharge(hold, c.running) : null;
   if (running && "code" in running) return running;
   const amountMicros = running ? running.amountMicros : c.amountMicros;
   const unit = a.units.get(c.unit)!;
   const attribution = hold ? { ...hold.attribution, ...c.attribution } : c.attribution;
+  // When the usage happened (late usage: before now): the per-cycle budgets it counts in are that cycle's.
+  const usageAtMs = c.occurredAtMs ?? ctx.nowMs;
   const trace = { traceId: c.traceId, traceparent: c.traceparent };
   const limitsNow = () => {
     const totals = unitTotals(a, c.unit, ctx.nowMs);
     const balanceLimit = collectable(totals.availableMicros + (hold ? reserved(hold) : 0n), unit.negativeLimitMicros, amountMicros);
     // A hard budget over the charge is never passed: it collects at most the budget's room (rules/budgets.ts).
-    return { totals, balanceLimit, cap: budgetCap(a, c.unit, attribution, hold?.holdId ?? null, balanceLimit.collectMicros) };
+    return { totals, balanceLimit, cap: budgetCap(a, c.unit, attribution, hold?.holdId ?? null, balanceLimit.collectMicros, usageAtMs) };
   };
   let { totals, balanceLimit, cap } = limitsNow();
   // Short of the balance itself (not of a budget, nor of what other holds reserve): the charge drains every pool, so the
@@ -474,7 +480,7 @@ function charge(work: Work, c: ChargeCommand, ctx: BatchContext): LedgerError | 
     if (returned > 0n) writes.push({ type: "held", accountId: a.accountId, unit: c.unit, deltaMicros: -returned });
   }
   work.add(writes);
-  work.add(chargeBudgets(a, c.unit, attribution, limit.collectMicros, c.traceparent));
+  work.add(chargeBudgets(a, c.unit, attribution, limit.collectMicros, usageAtMs, c.traceparent));
 
   // Auto reload: every add-on pool of the unit below its level and out of its cool-down, whichever pools the charge drew
   // from. One purchase per pool per call: after a reload ahead of the draw, a charge still short buys nothing more.
@@ -894,10 +900,11 @@ function resumeWork(account: AccountState, c: ResumeWorkCommand, ctx: BatchConte
   const item = account.work.get(c.workId);
   if (!item) return refused(notFound("work", c.workId));
   if (item.state !== "paused") return { result: { ok: true, value: { state: item.state }, replayed: false }, account, writes: [] };
-  // Under a hard budget with no room left the run stays paused: running again, its next tick could charge nothing and would stop it.
-  const room = item.metered ? hardRoom(account, item.unit, workAttribution(item.kind, c.workId, item.attribution)) : null;
-  if (room && room.roomMicros <= 0n) return { result: { ok: true, value: { state: item.state, budgetId: room.budget.budgetId }, replayed: false }, account, writes: [] };
+  // Expired holds first: what they reserved under a budget is its room again.
   const work = lazyExpiry(account, ctx);
+  // Under a hard budget with no room left the run stays paused: running again, its next tick could charge nothing and would stop it.
+  const room = item.metered ? hardRoom(work.account, item.unit, workAttribution(item.kind, c.workId, item.attribution)) : null;
+  if (room && room.roomMicros <= 0n) return work.done({ state: item.state, budgetId: room.budget.budgetId });
   work.add([{ type: "workChange", accountId: account.accountId, workId: c.workId, changes: { state: "running", chargedUntilMs: ctx.nowMs } }]);
   return work.done({ state: "running" });
 }

@@ -116,9 +116,10 @@ export interface ChargeRecord {
   /** Pool id → what the charge took from it (positive). */
   drawnMicros: Map<string, bigint>;
   reversedByEntryId: bigint | null;
-  /** What the charge was attributed to, and when it was made: the budgets that counted it. */
+  /** What the charge was attributed to, when it was made, and when its usage happened (late usage: before): the budgets that counted it. */
   attribution: Record<string, string>;
   atMs: number;
+  usageAtMs: number;
 }
 
 export type BudgetScope = "task" | "agent" | "user" | "workspace" | "workspace_group";

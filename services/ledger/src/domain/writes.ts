@@ -198,13 +198,13 @@ export function applyWrites(state: LedgerState, writes: readonly Write[]): void 
 
 /** What a charge entry drew from each pool, as a reversal needs it. */
 export function chargeRecordOf(
-  entry: Pick<Entry, "entryId" | "accountId" | "unit" | "bucket" | "amountMicros" | "lines" | "attribution" | "atMs">, reversedByEntryId: bigint | null,
+  entry: Pick<Entry, "entryId" | "accountId" | "unit" | "bucket" | "amountMicros" | "lines" | "attribution" | "atMs" | "occurredAtMs">, reversedByEntryId: bigint | null,
 ): ChargeRecord {
   const drawnMicros = new Map<string, bigint>();
   for (const line of entry.lines) if (line.poolId !== null) drawnMicros.set(line.poolId, -line.amountMicros);
   return {
     entryId: entry.entryId, accountId: entry.accountId, unit: entry.unit, bucket: entry.bucket, amountMicros: entry.amountMicros, drawnMicros, reversedByEntryId,
-    attribution: entry.attribution, atMs: entry.atMs,
+    attribution: entry.attribution, atMs: entry.atMs, usageAtMs: entry.occurredAtMs ?? entry.atMs,
   };
 }
 

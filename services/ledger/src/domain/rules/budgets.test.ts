@@ -51,6 +51,32 @@ describe("budgets", () => {
     expect(other.ok(other.charge(10n, { attribution: AGENT }))).toEqual(expect.not.objectContaining({ budgetId: expect.anything() }));
   });
 
+  it("a Charge on a hold counts under the scopes its hold was checked against: naming another is refused, naming none keeps the hold's", () => {
+    const m = Machine.open({ allotmentMicros: 1_000n });
+    m.ok(m.setBudget(10n));
+    const hold = m.ok(m.authorize(10n, { attribution: AGENT }));
+    // Charged as another agent's, the usage would leave the budget that reserved it (500 collected past a budget of 10).
+    const [moved] = m.run(m.charge(500n, { holdId: hold.holdId!, attribution: { agent_id: "agent-2" } }));
+    expect(moved).toMatchObject({ ok: false, error: { code: "INVALID_ARGUMENT", field: "attribution.agent_id" } });
+    expect(m.account.holds.get(hold.holdId!)!.chargedMicros, "nothing written").toBe(0n);
+    // Without the key (or with the hold's own), it is the hold's agent's: capped at the budget's room.
+    expect(m.ok(m.charge(500n, { holdId: hold.holdId!, attribution: { conversation_id: "c-1" } })).chargedMicros).toBe(10n);
+  });
+
+  it("usage reported late from an earlier cycle counts in no per-cycle budget of this one, nor does its reversal", () => {
+    const m = Machine.open({ allotmentMicros: 1_000n });
+    m.ok(m.setBudget(50n, { perCycle: true }));
+    const lastCycle = m.nowMs + 10;
+    m.ok(m.nextCycle());
+    const late = m.ok(m.charge(40n, { attribution: AGENT, occurredAtMs: lastCycle }));
+    expect(late.chargedMicros).toBe(40n);
+    expect(m.account.budgets.get("credits/agent/agent-1")!.usedMicros).toBe(0n);
+    // This cycle's own usage has the whole budget.
+    expect(m.ok(m.charge(50n, { attribution: AGENT })).chargedMicros).toBe(50n);
+    m.ok({ type: "reverse", accountId: "acct", entryId: late.entryId, reason: "refund", actor: "support", traceId: "", idempotencyKey: "r-late", requestHash: "r-late" });
+    expect(m.account.budgets.get("credits/agent/agent-1")!.usedMicros, "the late charge's reversal gives this cycle nothing back").toBe(50n);
+  });
+
   it("an ExtendHold and a StartWork are denied past a hard budget", () => {
     const m = Machine.open({ allotmentMicros: 1_000n });
     m.ok(m.setBudget(50n));
@@ -102,6 +128,17 @@ describe("budgets", () => {
     expect(m.account.work.get("run-a")!.state).toBe("paused");
     m.ok(m.setBudget(20n));
     expect(m.ok(resume)).toMatchObject({ state: "running" });
+  });
+
+  it("a paused run resumes when what kept its budget full was an expired hold's reservation", () => {
+    const m = Machine.open({ allotmentMicros: 1_000n });
+    m.ok(m.setBudget(10n));
+    m.ok({ type: "startWork", accountId: "acct", kind: "run", workId: "run-a", unit: "credits", replicas: 1, attribution: AGENT, endpoint: "", idempotencyKey: "run-a", requestHash: "run-a" });
+    const from = m.nowMs;
+    m.ok({ type: "meter", accountId: "acct", workId: "run-a", fromMs: from, toMs: from, amountMicros: 0n, bucket: "compute", rateTableVersion: 1n, nextState: "paused", replicas: null, traceparent: "", traceId: "" });
+    m.ok(m.authorize(10n, { attribution: AGENT, ttlMs: 500 }));
+    m.nowMs += 1_000; // the hold has expired: it reserves nothing
+    expect(m.ok({ type: "resumeWork", accountId: "acct", workId: "run-a" })).toMatchObject({ state: "running" });
   });
 
   it("a reversal gives back to each budget the charge it counted, never one made before the budget was set", () => {

@@ -48,9 +48,28 @@ export function covers(budget: Pick<Budget, "unit" | "scope" | "scopeId">, unit:
   return budget.unit === unit && budget.scopeId !== "" && attribution[SCOPE_ATTRIBUTE[budget.scope]] === budget.scopeId;
 }
 
-/** The budgets of the account in `unit` that `attribution` falls under. */
-export function covering(account: AccountState, unit: string, attribution: Record<string, string>): Budget[] {
-  return [...account.budgets.values()].filter((budget) => covers(budget, unit, attribution));
+/**
+ * The budgets of the account in `unit` that `attribution` falls under; with `usageAtMs`, those usage of that moment counts
+ * in: a per-cycle budget counts its cycle's usage, so usage reported late from an earlier cycle is not its.
+ */
+export function covering(account: AccountState, unit: string, attribution: Record<string, string>, usageAtMs?: number): Budget[] {
+  return [...account.budgets.values()].filter((budget) => covers(budget, unit, attribution) && (usageAtMs === undefined || inPeriod(account, budget, usageAtMs)));
+}
+
+/** Whether usage of `usageAtMs` falls in the budget's current period (a per-cycle budget's: the account's cycle). */
+function inPeriod(account: AccountState, budget: Budget, usageAtMs: number): boolean {
+  return !budget.perCycle || account.cycle === null || usageAtMs >= account.cycle.startMs;
+}
+
+/**
+ * A charge on a hold counts under the budget scopes its hold was checked against: one the hold names (its agent_id…) named
+ * otherwise by the charge would take the usage out of the budget that reserved it. The first such key, or null.
+ */
+export function scopeMovedBy(held: Record<string, string>, charged: Record<string, string>): { key: string; held: string; sent: string } | null {
+  for (const key of Object.values(SCOPE_ATTRIBUTE)) {
+    if (held[key] && charged[key] && charged[key] !== held[key]) return { key, held: held[key], sent: charged[key] };
+  }
+  return null;
 }
 
 /** A per-cycle budget counts from the account's cycle start: usage of an earlier cycle is not its. */
@@ -92,9 +111,11 @@ export function roomOf(account: AccountState, budget: Budget, exceptHoldId: stri
  * hold `exceptHoldId`'s remainder as the caller's own; null when no hard
  * budget covers it.
  */
-export function hardRoom(account: AccountState, unit: string, attribution: Record<string, string>, exceptHoldId: string | null = null): { budget: Budget; roomMicros: bigint } | null {
+export function hardRoom(
+  account: AccountState, unit: string, attribution: Record<string, string>, exceptHoldId: string | null = null, usageAtMs?: number,
+): { budget: Budget; roomMicros: bigint } | null {
   let tightest: { budget: Budget; roomMicros: bigint } | null = null;
-  for (const budget of covering(account, unit, attribution)) {
+  for (const budget of covering(account, unit, attribution, usageAtMs)) {
     if (budget.mode !== "hard") continue;
     const roomMicros = roomOf(account, budget, exceptHoldId);
     if (!tightest || roomMicros < tightest.roomMicros) tightest = { budget, roomMicros };
@@ -109,28 +130,29 @@ export function reservationPasses(account: AccountState, unit: string, attributi
 }
 
 /**
- * What a charge may collect under the hard budgets over it: at most their
- * room (the charge's hold's remainder counts as its own). `stopped` names
- * the budget that leaves nothing after the charge.
+ * What a charge of usage of `usageAtMs` may collect under the hard budgets
+ * it counts in: at most their room (the charge's hold's remainder counts as
+ * its own). `stopped` names the budget that leaves nothing after the charge.
  */
 export function budgetCap(
-  account: AccountState, unit: string, attribution: Record<string, string>, holdId: string | null, collectMicros: bigint,
+  account: AccountState, unit: string, attribution: Record<string, string>, holdId: string | null, collectMicros: bigint, usageAtMs: number,
 ): { collectMicros: bigint; stopped: Budget | null } {
-  const room = hardRoom(account, unit, attribution, holdId);
+  const room = hardRoom(account, unit, attribution, holdId, usageAtMs);
   if (!room) return { collectMicros, stopped: null };
   const capped = minBigint(collectMicros, room.roomMicros > 0n ? room.roomMicros : 0n);
   return { collectMicros: capped, stopped: room.roomMicros - capped > 0n ? null : room.budget };
 }
 
 /**
- * A charge that collected `collectedMicros` under `attribution`: each budget
- * over it counts the charge, and emits `budget_crossed` for every threshold
- * it reached this period and had not before.
+ * A charge that collected `collectedMicros` under `attribution` for usage of
+ * `usageAtMs`: each budget it counts in counts the charge, and emits
+ * `budget_crossed` for every threshold it reached this period and had not
+ * before.
  */
-export function chargeBudgets(account: AccountState, unit: string, attribution: Record<string, string>, collectedMicros: bigint, traceparent: string): Write[] {
+export function chargeBudgets(account: AccountState, unit: string, attribution: Record<string, string>, collectedMicros: bigint, usageAtMs: number, traceparent: string): Write[] {
   if (collectedMicros <= 0n) return [];
   const writes: Write[] = [];
-  for (const budget of covering(account, unit, attribution)) {
+  for (const budget of covering(account, unit, attribution, usageAtMs)) {
     const usedMicros = saturated(usedOf(account, budget) + collectedMicros);
     const crossed = [...crossedOf(account, budget)];
     for (const threshold of budget.thresholdPercents) {
@@ -226,7 +248,7 @@ function budgetLifted(account: AccountState, budget: Budget, removed: boolean, t
 
 /**
  * A reversed charge: each budget over it that counted it (the charge was made
- * in the budget's current period, after the budget was set) uses that much
+ * after the budget was set, of usage in the budget's current period) uses that much
  * less. Thresholds already crossed stay crossed, unless the reversal gives
  * a used-up hard budget room again: it is lifted (`budget_lifted`), as
  * support raising it would be, and the thresholds it no longer reaches can
@@ -235,7 +257,7 @@ function budgetLifted(account: AccountState, budget: Budget, removed: boolean, t
 export function reverseBudgets(account: AccountState, charge: ChargeRecord, traceparent: string): Write[] {
   if (charge.amountMicros <= 0n) return [];
   const writes: Write[] = [];
-  for (const budget of covering(account, charge.unit, charge.attribution)) {
+  for (const budget of covering(account, charge.unit, charge.attribution, charge.usageAtMs)) {
     const periodStartMs = periodStartOf(account, budget);
     if (periodStartMs === null || charge.atMs < budget.createdAtMs || charge.atMs < periodStartMs) continue;
     const usedMicros = maxBigint(0n, usedOf(account, budget) - charge.amountMicros);
