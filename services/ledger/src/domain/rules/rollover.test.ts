@@ -118,6 +118,20 @@ describe("rollover", () => {
     expect(m.entries.at(-1)).toMatchObject({ kind: "adjust", amountMicros: 30n, reason: "spend cap changed" });
   });
 
+  it("closes spend past a spend cap with its cycle: the next cycle's cap is whole (a monthly cap, seed 002)", () => {
+    const m = Machine.open({ allotmentMicros: 0n });
+    const usd = (capMicros: bigint) => [...m.units(), { unit: "usd", allotmentMicros: capMicros, negativeLimitMicros: 0n, lowCreditLimitMicros: 0n, kind: "spend_cap" as const }];
+    m.ok(m.rollOver({ units: usd(100n) }));
+    m.ok(m.charge(80n, { unit: "usd" }));
+    m.ok(m.rollOver({ units: usd(50n) })); // the cap lowered below what the cycle spent: 30 past it
+    expect(unitTotals(m.account, "usd", m.nowMs).balanceMicros).toBe(-30n);
+    m.ok({ ...m.nextCycle(), units: usd(50n) });
+    expect(unitTotals(m.account, "usd", m.nowMs).balanceMicros).toBe(50n);
+    const closed = m.entries.find((e) => e.reason === "spend past the cycle's spend cap closes with the cycle")!;
+    expect(closed).toMatchObject({ kind: "reset", amountMicros: -30n });
+    expect(closed.lines.reduce((sum, l) => sum + l.amountMicros, 0n)).toBe(0n);
+  });
+
   it("keeps a support Adjust on the spend-cap pool: it changes the room left, not the cap rollover follows", () => {
     const m = Machine.open({ allotmentMicros: 0n });
     const units = [...m.units(), { unit: "usd", allotmentMicros: 50n, negativeLimitMicros: 0n, lowCreditLimitMicros: 0n, kind: "spend_cap" as const }];

@@ -17,7 +17,9 @@ export function cycleGrantKey(accountId: string, unit: string, cycleStartMs: num
  * - on a new cycle (in every unit the account has, named by the command or not), the previous cycle's pools close: unused allotment lapses
  *   (a `reset` entry back to `grants:`), a negative balance is carried into
  *   the new allotment (a `reset` entry from the new pool to the old one; with
- *   no new allotment the negative stays where it is), the thresholds
+ *   no new allotment the negative stays where it is) — but spend past a
+ *   spend cap is the cycle's own: it closes with its cycle (a `reset` entry
+ *   from `grants:`), and the new cycle's cap is whole —, the thresholds
  *   crossed are cleared, the pools carried over start the cycle with their
  *   balance as what they were given (`carryIntoCycle`), and a
  *   `cycle_started` event says so;
@@ -160,21 +162,24 @@ function closeCycle(account: AccountState, unit: string, newPool: Pool | null, c
   );
   for (const pool of old) {
     const balance = pool.balanceMicros;
-    if (balance < 0n && !newPool) continue; // nothing to carry the negative into: it stays where it is
+    // A spend cap caps each cycle's spend (seed 002: a monthly cap): what a cycle spent past it is not taken from the next's.
+    const carries = balance < 0n && pool.kind !== "spend_cap";
+    if (carries && !newPool) continue; // nothing to carry the negative into: it stays where it is
     if (balance !== 0n) {
-      const counter = balance > 0n
-        ? { ledgerAccount: `grants:${account.accountId}`, poolId: null, amountMicros: balance }
-        : { ledgerAccount: `pool:${newPool!.poolId}`, poolId: newPool!.poolId, amountMicros: balance };
+      const counter = carries
+        ? { ledgerAccount: `pool:${newPool!.poolId}`, poolId: newPool!.poolId, amountMicros: balance }
+        : { ledgerAccount: `grants:${account.accountId}`, poolId: null, amountMicros: balance };
+      const reason = balance > 0n ? "unused monthly allotment lapses" : carries ? "negative balance carried into the new cycle" : "spend past the cycle's spend cap closes with the cycle";
       writes.push({
         type: "entry",
         entry: {
           entryId: ctx.ids.entryId(), accountId: account.accountId, kind: "reset", unit, holdId: null, bucket: "", amountMicros: balance, uncollectedMicros: 0n,
-          attribution: {}, rateTableVersion: 0n, reason: balance > 0n ? "unused monthly allotment lapses" : "negative balance carried into the new cycle",
+          attribution: {}, rateTableVersion: 0n, reason,
           actor: "system", traceId: traceOf(ctx).traceId, atMs: ctx.nowMs,
           lines: [{ ledgerAccount: `pool:${pool.poolId}`, poolId: pool.poolId, amountMicros: -balance }, counter],
         },
       });
-      if (balance < 0n) writes.push({ type: "poolChange", accountId: account.accountId, poolId: newPool!.poolId, balanceDeltaMicros: balance, grantedDeltaMicros: 0n });
+      if (carries) writes.push({ type: "poolChange", accountId: account.accountId, poolId: newPool!.poolId, balanceDeltaMicros: balance, grantedDeltaMicros: 0n });
     }
     writes.push({ type: "poolChange", accountId: account.accountId, poolId: pool.poolId, balanceDeltaMicros: -balance, grantedDeltaMicros: 0n, closed: true });
   }
