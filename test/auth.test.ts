@@ -191,6 +191,14 @@ describe("credentials on every gRPC call", () => {
       const error = await as(["support"], (ledger) => call(ledger, ledger.grant, grant("tenant-a", "impostor-grant")), { onBehalfOf }).catch((e: unknown) => e);
       expect(errorDetails(error), onBehalfOf).toMatchObject({ code: status.PERMISSION_DENIED, reason: "ON_BEHALF_OF_NOT_PERMITTED", metadata: { role: "service" } });
     }
+    // From a service, the name is recorded beside the actor: one that is no name is refused, naming the header, and nothing is written.
+    for (const onBehalfOf of ["x".repeat(129), "a\u202Eb", "carol\nmallory"]) {
+      const error = await as(["support", "service"], (ledger) => call(ledger, ledger.grant, grant("tenant-a", `unnamed-${onBehalfOf.length}`)), { onBehalfOf }).catch((e: unknown) => e);
+      expect(errorDetails(error), JSON.stringify(onBehalfOf)).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "x-tollgate-on-behalf-of" }] });
+    }
+    const { ledger } = platform.clients;
+    const written = await call(ledger, ledger.listEntries, ledgerV1.ListEntriesRequest.fromPartial({ accountId: "tenant-a", page: { pageSize: 500, pageToken: "" } }));
+    expect(written.entries.filter((e) => e.onBehalfOf.includes("mallory") || e.onBehalfOf.length > 128)).toEqual([]);
   });
 
   it("needs admin for the deprecated UpdateAccount, support for SetAccountControls, and the suspension reaches the ledger within a second", async () => {
