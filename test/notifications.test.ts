@@ -242,6 +242,14 @@ describe("webhook preferences", () => {
         fieldViolations: [expect.objectContaining({ field: "preferences.webhooks[1].url", description: expect.stringContaining("user name or password") })],
       });
     }
+    // One receiver spelt twice (host case, its default port, a trailing dot) is one endpoint given twice.
+    for (const spelling of ["https://HOOKS.creds.example/ok", "https://hooks.creds.example:443/ok", "https://hooks.creds.example./ok"]) {
+      const twice = await call(notifications, notifications.setPreferences, {
+        updateFields: ["webhooks"],
+        preferences: N.Preferences.fromPartial({ accountId: "creds", webhooks: [{ url: "https://hooks.creds.example/ok" }, { url: spelling }] }),
+      }).catch((e: unknown) => e);
+      expect(errorDetails(twice), spelling).toMatchObject({ code: 3, fieldViolations: [expect.objectContaining({ field: "preferences.webhooks[1].url", description: expect.stringContaining("repeats webhooks[0]") })] });
+    }
     // Port 0 reaches no server: every delivery would fail.
     const portZero = await call(notifications, notifications.setPreferences, {
       updateFields: ["webhooks"],

@@ -78,6 +78,17 @@ function deliveryToProto(delivery: Delivery): notificationsV1.Notification {
 const FINGERPRINT = "sha256:";
 
 /** Names a stored signing secret without revealing it: `sha256:` and the first 16 hex digits of its hash. */
+/** The receiver a webhook URL names, for telling two spellings of one endpoint apart from two endpoints (the text as sent when it is no URL). */
+function endpointOf(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.hostname = parsed.hostname.replace(/\.$/, "");
+    return parsed.href;
+  } catch {
+    return url;
+  }
+}
+
 export function fingerprint(secret: string): string {
   return `${FINGERPRINT}${createHash("sha256").update(secret).digest("hex").slice(0, 16)}`;
 }
@@ -195,8 +206,10 @@ export function notificationsHandlers(
       }
       await requireAccount(p.accountId);
       if (fields.includes("webhooks")) {
+        // One endpoint is one URL however it is spelt: host case, a default port or a trailing dot name the same receiver.
+        const endpoints = p.webhooks.map((w) => endpointOf(w.url));
         p.webhooks.forEach((w, i) => {
-          const first = p.webhooks.findIndex((other) => other.url === w.url);
+          const first = endpoints.indexOf(endpoints[i]!);
           if (first < i) throw new InvalidArgumentError(`preferences.webhooks[${i}].url`, `repeats webhooks[${first}]: one endpoint, one secret`);
         });
         changes.webhooks = p.webhooks.map((w, i) => {
