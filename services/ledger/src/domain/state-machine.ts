@@ -717,6 +717,11 @@ function reverse(work: Work, c: ReverseCommand, ctx: BatchContext): LedgerError 
 
 function startWork(work: Work, c: StartWorkCommand, ctx: BatchContext): LedgerError | { value: AnswerOf["startWork"] } {
   const a = work.account;
+  // A run is its own task, a deployment its own deployment (workAttribution): another id there would be replaced unseen.
+  const own = c.kind === "run" ? "task_id" : "deployment_id";
+  if (c.attribution[own] && c.attribution[own] !== c.workId) {
+    return invalid(`attribution.${own}`, `is ${c.attribution[own]}, but a ${c.kind}'s ${own} is its own id, ${c.workId}: leave it out`);
+  }
   if (a.work.has(c.workId)) return precondition("WORK_EXISTS", `${c.kind} ${c.workId} already exists`);
   const { availableMicros } = unitTotals(a, c.unit, ctx.nowMs);
   const eligibility = c.eligibility ?? { allowed: true, metered: true, reason: "" };

@@ -130,6 +130,18 @@ describe("budgets", () => {
     expect(m.ok(resume)).toMatchObject({ state: "running" });
   });
 
+  it("a run is its own task: StartWork naming another task_id is refused, so a task budget is never silently escaped", () => {
+    const m = Machine.open({ allotmentMicros: 1_000n });
+    m.ok(m.setBudget(10n, { scope: "task", scopeId: "task-A" }));
+    const start = (attribution: Record<string, string>) => ({
+      type: "startWork" as const, accountId: "acct", kind: "run" as const, workId: "run-1", unit: "credits", replicas: 1, attribution, endpoint: "", idempotencyKey: `s-${Object.keys(attribution).length}`, requestHash: `s-${Object.keys(attribution).length}`,
+    });
+    const [named] = m.run(start({ task_id: "task-A" }));
+    expect(named).toMatchObject({ ok: false, error: { code: "INVALID_ARGUMENT", field: "attribution.task_id" } });
+    expect(m.account.work.has("run-1")).toBe(false);
+    expect(m.ok(start({ task_id: "run-1", agent_id: "agent-1" })).allowed).toBe(true);
+  });
+
   it("a paused run resumes when what kept its budget full was an expired hold's reservation", () => {
     const m = Machine.open({ allotmentMicros: 1_000n });
     m.ok(m.setBudget(10n));
