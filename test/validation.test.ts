@@ -80,6 +80,8 @@ describe("refused at the edge, naming the field", () => {
       call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId: "bounded", name: "Bounded", planId: "starter", ...patch }));
     expect((await refusal(create({ name: "a\0b" }))).fieldViolations[0]).toMatchObject({ field: "name", description: "name: must not contain NUL characters" });
     expect((await refusal(create({ name: "n".repeat(257) }))).fieldViolations[0]?.field).toBe("name");
+    // An account's name is shown as written (the console, emails): no control or bidirectional character.
+    for (const name of ["Acme\u202Egpj.exe", "Acme\u001b[2J"]) expect((await refusal(create({ name }))).fieldViolations[0]?.field, name).toBe("name");
     expect((await refusal(create({ accountId: "a".repeat(129) }))).fieldViolations[0]?.field).toBe("account_id");
     expect((await refusal(create({ adminEmails: Array.from({ length: 21 }, (_, i) => `a${i}@example.com`) }))).fieldViolations[0]?.field).toBe("admin_emails");
     // A budget is removed by the id its scope id makes: no control or bidirectional character there either (as in the scope id).

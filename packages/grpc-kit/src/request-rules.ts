@@ -81,6 +81,8 @@ export const FIELD_RULES: Record<string, FieldRule> = {
   "tollgate.pricing.v1.FineTuningRate.hardware": NAME,
   "tollgate.pricing.v1.ToolRunRate.tool": NAME,
   "tollgate.entitlements.v1.Plan.name": NAME,
+  "tollgate.entitlements.v1.CreateAccountRequest.name": NAME,
+  "tollgate.entitlements.v1.Subject.name": NAME,
   "tollgate.entitlements.v1.Plan.tier": NAME,
   // Identifiers the platform made: UUIDs.
   "tollgate.ledger.v1.ChargeRequest.hold_id": UUID,
