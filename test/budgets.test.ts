@@ -214,7 +214,7 @@ describe("budgets", () => {
       }),
     });
     const accountId = "budget-work";
-    await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId, name: accountId, planId: "budget-time", seats: 1 }));
+    await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId, name: accountId, planId: "budget-time", seats: 1, adminEmails: ["admin@budget-work.example"] }));
     await setBudget(accountId, { scopeId: "agent-run", limitMicros: String(2 * CREDIT), idempotencyKey: "work-run" });
     await setBudget(accountId, { scopeId: "agent-dep", limitMicros: String(3 * CREDIT), idempotencyKey: "work-dep" });
     const a100: pricingV1.Usage = { kind: { $case: "gpuTime", gpuTime: { gpuType: "A100", replicas: "0", seconds: "0" } } };
@@ -237,6 +237,13 @@ describe("budgets", () => {
       }
       const { rows } = await client.query(`select payload from ledger.outbox where account_id = $1 and kind = 'work_stopped' order by id`, [accountId]);
       expect(rows.map((r) => r.payload.message)).toEqual([expect.stringContaining("budget"), expect.stringContaining("budget")]);
+      expect(rows.map((r) => r.payload.budget_id).sort()).toEqual(["credits/agent/agent-dep", "credits/agent/agent-run"]);
+      // The admins are told the budget ran out, not the credits (the account has most of its 1,000 left).
+      const emails = await eventually(async () => {
+        const { rows: sent } = await client.query(`select payload from notifications.deliveries where account_id = $1 and rule = 'work_stopped' and channel = 'email'`, [accountId]);
+        return sent.length === 2 ? sent.map((r) => r.payload.subject as string).sort() : undefined;
+      }, 15_000, "the work_stopped emails");
+      expect(emails).toEqual(["Deployment dep-b was stopped: its budget credits/agent/agent-dep is used up", "Run run-b was stopped: its budget credits/agent/agent-run is used up"]);
     } finally {
       await client.end();
     }

@@ -841,7 +841,7 @@ function meter(account: AccountState, c: MeterCommand, ctx: BatchContext): Decis
       type: "outbox",
       event: {
         accountId: account.accountId, kind: "work_stopped", traceparent: c.traceparent,
-        payload: { run_id: item.kind === "run" ? c.workId : "", deployment_id: item.kind === "deployment" ? c.workId : "", message: charged.budgetId ? BUDGET_STOP_MESSAGE : limits.stopMessage || STOP_MESSAGE, ...workKindPayload(item.workKind) },
+        payload: { run_id: item.kind === "run" ? c.workId : "", deployment_id: item.kind === "deployment" ? c.workId : "", message: charged.budgetId ? BUDGET_STOP_MESSAGE : limits.stopMessage || STOP_MESSAGE, ...(charged.budgetId ? { budget_id: charged.budgetId } : {}), ...workKindPayload(item.workKind) },
       },
     });
   }

@@ -187,6 +187,7 @@ export function eventToProto(row: OutboxRow): ledgerV1.LedgerEvent {
             poolId: String(p.pool_id),
             kind: E.poolKindFromJSON(`POOL_KIND_${String(p.kind).toUpperCase()}`),
             expiredMicros: String(p.expired_micros),
+            unit: p.unit === undefined ? commonV1.Unit.UNIT_UNSPECIFIED : unitOf(String(p.unit)),
           },
         },
       };
@@ -259,7 +260,7 @@ export function eventToProto(row: OutboxRow): ledgerV1.LedgerEvent {
       };
     case "work_stopped":
       return { ...base, kind: { $case: "workStopped", workStopped: {
-        runId: String(p.run_id ?? ""), deploymentId: String(p.deployment_id ?? ""), message: String(p.message ?? ""),
+        runId: String(p.run_id ?? ""), deploymentId: String(p.deployment_id ?? ""), message: String(p.message ?? ""), budgetId: String(p.budget_id ?? ""),
         workKind: workKindToProto(p.work_kind === undefined ? "" : String(p.work_kind)),
       } } };
     default:

@@ -1,9 +1,9 @@
 import { EventEmitter } from "node:events";
 import { status } from "@grpc/grpc-js";
 import { describe, expect, it, vi } from "vitest";
-import { ledgerV1 } from "@tollgate/proto";
+import { commonV1, entitlementsV1, ledgerV1 } from "@tollgate/proto";
 import { rateLimitedError } from "@tollgate/grpc-kit";
-import { isOutage, LedgerConsumer } from "./ledger-consumer.js";
+import { factsOf, isOutage, LedgerConsumer } from "./ledger-consumer.js";
 import type { NotificationsStore } from "./notifications-store.js";
 
 /** A StreamEvents call as grpc-js hands it to the consumer: data events, and cancel(). */
@@ -39,6 +39,21 @@ function feedsClient(): { client: ledgerV1.LedgerServiceClient; feeds: FeedCall[
   };
   return { client, feeds, opened };
 }
+
+describe("factsOf", () => {
+  it("takes an expired pool's unit from its event (credits for an event written before it was sent), and the budget that stopped work", () => {
+    const expired = (unit: commonV1.Unit) => factsOf(ledgerV1.LedgerEvent.fromPartial({
+      sequence: "7", accountId: "acct",
+      kind: { $case: "poolExpired", poolExpired: { poolId: "p-tools", kind: entitlementsV1.PoolKind.POOL_KIND_FREE_GRANT, expiredMicros: "10000000000", unit } },
+    }));
+    expect(expired(commonV1.Unit.UNIT_TOOL_RUNS)).toMatchObject({ kind: "pool_expired", unit: "tool_runs" });
+    expect(expired(commonV1.Unit.UNIT_UNSPECIFIED)).toMatchObject({ kind: "pool_expired", unit: "credits" });
+    const stopped = factsOf(ledgerV1.LedgerEvent.fromPartial({
+      sequence: "8", accountId: "acct", kind: { $case: "workStopped", workStopped: { runId: "r-1", deploymentId: "", message: "m", budgetId: "credits/task/r-1" } },
+    }));
+    expect(stopped).toMatchObject({ kind: "work_stopped", budgetId: "credits/task/r-1" });
+  });
+});
 
 describe("LedgerConsumer.stop", () => {
   it("waits for the event being handled, and handles none of those still queued", async () => {

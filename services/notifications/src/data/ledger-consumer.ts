@@ -37,7 +37,8 @@ export function factsOf(event: ledgerV1.LedgerEvent): LedgerEventFacts | undefin
         accountId: event.accountId,
         poolId: expired.poolId,
         poolKind: entitlementsV1.poolKindToJSON(expired.kind).slice("POOL_KIND_".length).toLowerCase(),
-        unit: "credits",
+        // Events written before the pool's unit was sent were of credits.
+        unit: expired.unit === commonV1.Unit.UNIT_UNSPECIFIED ? "credits" : unitOf(expired.unit),
         expiredMicros: BigInt(expired.expiredMicros),
       };
     }
@@ -60,6 +61,7 @@ export function factsOf(event: ledgerV1.LedgerEvent): LedgerEventFacts | undefin
         runId: event.kind.workStopped.runId,
         deploymentId: event.kind.workStopped.deploymentId,
         message: event.kind.workStopped.message,
+        budgetId: event.kind.workStopped.budgetId,
         workKind: workKindName(event.kind.workStopped.workKind),
       };
     case "negativeLimitReached": {

@@ -10,7 +10,7 @@ export type { Unit };
 export type LedgerEventFacts =
   | { kind: "threshold_crossed"; accountId: string; sequence: bigint; unit: Unit; thresholdPercent: number; percentUsed: number; cycle: string }
   | { kind: "pool_expired"; accountId: string; poolId: string; poolKind: string; unit: Unit; expiredMicros: bigint }
-  | { kind: "work_stopped"; accountId: string; sequence: bigint; runId: string; deploymentId: string; message: string; workKind?: string }
+  | { kind: "work_stopped"; accountId: string; sequence: bigint; runId: string; deploymentId: string; message: string; workKind?: string; budgetId?: string }
   | { kind: "deployment_changed"; accountId: string; sequence: bigint; deploymentId: string; state: string; endpoint: string; replicas: number; workKind?: string }
   | { kind: "spend_cap_reached"; accountId: string; capMicros: bigint; spentMicros: bigint; cycle: string }
   | {
@@ -254,7 +254,7 @@ export function decide(event: LedgerEventFacts, rules: PlanRules, recipients: Re
           type: alert.type,
           subject: alert.subject,
           text: alert.text,
-          data: { run_id: event.runId, deployment_id: event.deploymentId, message: event.message, ...(workKind ? { work_kind: workKind } : {}) },
+          data: { run_id: event.runId, deployment_id: event.deploymentId, message: event.message, ...(workKind ? { work_kind: workKind } : {}), ...(event.budgetId ? { budget_id: event.budgetId } : {}) },
         },
         recipients,
         ["email", "webhook"],

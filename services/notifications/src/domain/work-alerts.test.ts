@@ -34,6 +34,15 @@ describe("alerts of work, per kind of work", () => {
     expect(hosting.type).toBe("model_hosting.deployed");
   });
 
+  it("says a hard budget stopped the work, not the credits, whatever its kind", () => {
+    for (const workKind of ["guardrail", "custom_script", "model_hosting", ""]) {
+      const [mail] = decide({ kind: "work_stopped", accountId: "acme", sequence: 5n, runId: "", deploymentId: "pii", message: "This work has used all of its budget.", workKind, budgetId: "credits/agent/bot" }, DEFAULT_RULES, recipients).deliveries;
+      expect(mail!.payload.subject, workKind).toMatch(/was stopped: its budget credits\/agent\/bot is used up$/);
+      expect(mail!.payload.text, workKind).not.toMatch(/negative credit|credits exhausted/);
+      expect(mail!.payload.data.budget_id).toBe("credits/agent/bot");
+    }
+  });
+
   it("keeps the plain wording for work of no kind", () => {
     expect(stopped("", "d-1")[0]!.payload).toMatchObject({ subject: "Deployment d-1 was stopped", type: "deployment.stopped" });
     expect(deployed("", "d-2", "")[0]!.payload).toMatchObject({ subject: "Deployment d-2 is live", type: "deployment.deployed" });

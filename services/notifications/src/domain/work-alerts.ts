@@ -54,10 +54,19 @@ export function deploymentAlert(e: { workKind: string; deploymentId: string; sta
 }
 
 /** Work stopped at its negative limit. */
-export function stoppedAlert(e: { workKind: string; runId: string; deploymentId: string; message: string }): WorkAlert {
+export function stoppedAlert(e: { workKind: string; runId: string; deploymentId: string; message: string; budgetId?: string | undefined }): WorkAlert {
   const id = e.deploymentId || e.runId;
   const what = e.workKind ? `${kindName(e.workKind)} ${id}` : e.deploymentId ? `Deployment ${id}` : `Run ${id}`;
   const type = `${e.workKind || (e.deploymentId ? "deployment" : "run")}.stopped`;
+  // A hard budget stopped it, not the balance: the account may have credits left, and the budget is what to raise.
+  if (e.budgetId) {
+    return {
+      type, subject: `${what} was stopped: its budget ${e.budgetId} is used up`,
+      text: `${what} was stopped: ${e.message}
+
+The hard budget ${e.budgetId} has nothing left of its limit; the account's credits were not what ran out. Support can raise or remove the budget.`,
+    };
+  }
   switch (e.workKind) {
     case "guardrail":
       return {

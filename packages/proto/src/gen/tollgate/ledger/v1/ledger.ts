@@ -1593,12 +1593,22 @@ export interface PoolExpired {
   poolId: string;
   kind: PoolKind;
   expiredMicros: string;
+  /**
+   * The pool's unit (credits, tool runs…); unspecified in events written
+   * before it was sent, which were of credits.
+   */
+  unit: Unit;
 }
 
 export interface WorkStopped {
   runId: string;
   deploymentId: string;
   message: string;
+  /**
+   * The hard budget that stopped the work (as Budget.budget_id); empty when
+   * the balance's limit did.
+   */
+  budgetId: string;
   /** The kind of work stopped. */
   workKind: WorkKind;
 }
@@ -12129,7 +12139,7 @@ export const UsageReceded: MessageFns<UsageReceded> = {
 };
 
 function createBasePoolExpired(): PoolExpired {
-  return { poolId: "", kind: 0, expiredMicros: "0" };
+  return { poolId: "", kind: 0, expiredMicros: "0", unit: 0 };
 }
 
 export const PoolExpired: MessageFns<PoolExpired> = {
@@ -12142,6 +12152,9 @@ export const PoolExpired: MessageFns<PoolExpired> = {
     }
     if (message.expiredMicros !== "0") {
       writer.uint32(24).int64(message.expiredMicros);
+    }
+    if (message.unit !== 0) {
+      writer.uint32(32).int32(message.unit);
     }
     return writer;
   },
@@ -12183,6 +12196,14 @@ export const PoolExpired: MessageFns<PoolExpired> = {
             message.expiredMicros = reader.int64().toString();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.unit = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -12208,6 +12229,7 @@ export const PoolExpired: MessageFns<PoolExpired> = {
         : isSet(object.expired_micros)
         ? globalThis.String(object.expired_micros)
         : "0",
+      unit: isSet(object.unit) ? unitFromJSON(object.unit) : 0,
     };
   },
 
@@ -12222,6 +12244,9 @@ export const PoolExpired: MessageFns<PoolExpired> = {
     if (message.expiredMicros !== "0") {
       obj.expiredMicros = message.expiredMicros;
     }
+    if (message.unit !== 0) {
+      obj.unit = unitToJSON(message.unit);
+    }
     return obj;
   },
 
@@ -12233,12 +12258,13 @@ export const PoolExpired: MessageFns<PoolExpired> = {
     message.poolId = object.poolId ?? "";
     message.kind = object.kind ?? 0;
     message.expiredMicros = object.expiredMicros ?? "0";
+    message.unit = object.unit ?? 0;
     return message;
   },
 };
 
 function createBaseWorkStopped(): WorkStopped {
-  return { runId: "", deploymentId: "", message: "", workKind: 0 };
+  return { runId: "", deploymentId: "", message: "", budgetId: "", workKind: 0 };
 }
 
 export const WorkStopped: MessageFns<WorkStopped> = {
@@ -12251,6 +12277,9 @@ export const WorkStopped: MessageFns<WorkStopped> = {
     }
     if (message.message !== "") {
       writer.uint32(26).string(message.message);
+    }
+    if (message.budgetId !== "") {
+      writer.uint32(34).string(message.budgetId);
     }
     if (message.workKind !== 0) {
       writer.uint32(400).int32(message.workKind);
@@ -12295,6 +12324,14 @@ export const WorkStopped: MessageFns<WorkStopped> = {
             message.message = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.budgetId = reader.string();
+            continue;
+          }
           case 50: {
             if (tag !== 400) {
               break;
@@ -12328,6 +12365,11 @@ export const WorkStopped: MessageFns<WorkStopped> = {
         ? globalThis.String(object.deployment_id)
         : "",
       message: isSet(object.message) ? globalThis.String(object.message) : "",
+      budgetId: isSet(object.budgetId)
+        ? globalThis.String(object.budgetId)
+        : isSet(object.budget_id)
+        ? globalThis.String(object.budget_id)
+        : "",
       workKind: isSet(object.workKind)
         ? workKindFromJSON(object.workKind)
         : isSet(object.work_kind)
@@ -12347,6 +12389,9 @@ export const WorkStopped: MessageFns<WorkStopped> = {
     if (message.message !== "") {
       obj.message = message.message;
     }
+    if (message.budgetId !== "") {
+      obj.budgetId = message.budgetId;
+    }
     if (message.workKind !== 0) {
       obj.workKind = workKindToJSON(message.workKind);
     }
@@ -12361,6 +12406,7 @@ export const WorkStopped: MessageFns<WorkStopped> = {
     message.runId = object.runId ?? "";
     message.deploymentId = object.deploymentId ?? "";
     message.message = object.message ?? "";
+    message.budgetId = object.budgetId ?? "";
     message.workKind = object.workKind ?? 0;
     return message;
   },
