@@ -33,6 +33,20 @@ describe("notification rules", () => {
     expect(soft.banners[0]!.message).toBe("The agent bot has used 80% of its 100 credits budget (80 used).");
     expect(soft.deliveries.map((d) => [d.channel, d.payload.type, d.dedupKey])).toEqual([["webhook", "budget.threshold_crossed", "acme:budget:11:webhook:https://hooks.acme.example/tollgate"]]);
     expect(crossing(100, "hard", 12n).banners[0]).toMatchObject({ kind: "fixed", message: expect.stringContaining("refused until the budget is raised") });
+    // A budget in USD is told in dollars.
+    const dollars = decide({
+      kind: "budget_crossed", accountId: "acme", sequence: 13n, budgetId: "usd/agent/bot", unit: "usd", scope: "agent", scopeId: "bot", mode: "soft",
+      thresholdPercent: 80, percentUsed: 80, usedMicros: 80_000_000n, limitMicros: 100_000_000n,
+    }, DEFAULT_RULES, recipients);
+    expect(dollars.banners[0]!.message).toBe("The agent bot has used 80% of its $100.00 budget ($80.00 used).");
+  });
+
+  it("emails an admin once when also chosen as a recipient, however the address is cased", () => {
+    const chosen: Recipients = { ...recipients, emails: ["admin@acme.example"], adminEmails: ["Admin@Acme.example"] };
+    const reached = decide({
+      kind: "negative_limit_reached", accountId: "acme", sequence: 5n, unit: "credits", balanceMicros: 0n, negativeLimitMicros: 0n, uncollectedMicros: 0n, cycle: "2026-12",
+    }, DEFAULT_RULES, chosen);
+    expect(reached.deliveries.filter((d) => d.channel === "email").map((d) => d.recipient)).toEqual(["Admin@Acme.example"]);
   });
 
   it("says where the balance stopped at its negative limit, without a minus sign on a limit of zero", () => {

@@ -123,7 +123,10 @@ export function isRuleName(name: string): boolean {
 
 /** For what stops the account's work or spend: the admins and the chosen recipients by email, and the webhooks, whatever the channel preferences. */
 function alwaysToAdmins(recipients: Recipients): Recipients {
-  return { emails: [...new Set([...recipients.adminEmails, ...recipients.emails])], adminEmails: [], webhooks: recipients.webhooks, channelsByRule: {} };
+  // One mailbox however its address is cased (as SetPreferences keeps recipients): an admin also chosen as a recipient gets one email.
+  const emails = new Map<string, string>();
+  for (const email of [...recipients.adminEmails, ...recipients.emails]) if (!emails.has(email.toLowerCase())) emails.set(email.toLowerCase(), email);
+  return { emails: [...emails.values()], adminEmails: [], webhooks: recipients.webhooks, channelsByRule: {} };
 }
 
 function deliveriesFor(
@@ -329,11 +332,12 @@ const SCOPE_LABEL: Record<string, string> = { task: "task", agent: "agent", user
 function budgetCrossed(event: Extract<LedgerEventFacts, { kind: "budget_crossed" }>, recipients: Recipients): Decisions {
   const t = event.thresholdPercent;
   const who = `${SCOPE_LABEL[event.scope] ?? event.scope} ${event.scopeId}`;
-  const label = UNIT_LABEL[event.unit];
+  // In dollars for USD ("$100.00 budget"), else a number of its unit ("100 credits budget").
+  const amount = (value: bigint) => (event.unit === "usd" ? usd(value) : `${micros(value)} ${UNIT_LABEL[event.unit]}`);
   const stops = event.mode === "hard" && t >= 100;
   const text = stops
-    ? `The ${who} has used all of its ${micros(event.limitMicros)} ${label} budget. New work under it is refused until the budget is raised.`
-    : `The ${who} has used ${event.percentUsed}% of its ${micros(event.limitMicros)} ${label} budget (${micros(event.usedMicros)} used).`;
+    ? `The ${who} has used all of its ${amount(event.limitMicros)} budget. New work under it is refused until the budget is raised.`
+    : `The ${who} has used ${event.percentUsed}% of its ${amount(event.limitMicros)} budget (${event.unit === "usd" ? usd(event.usedMicros) : micros(event.usedMicros)} used).`;
   const key = `${event.accountId}:budget:${event.sequence}`;
   return {
     banners: [{ accountId: event.accountId, rule: `budget_${t}`, kind: stops ? "fixed" : "dismissible", message: text, unit: event.unit, thresholdPercent: t, dedupKey: key, budgetId: event.budgetId }],
