@@ -294,6 +294,10 @@ describe("banners across cycles", () => {
     await scope(() => store.dismiss(fifty!.bannerId, "user"));
     await decided(204n, crossed(50));
     expect(await shown()).toEqual(["referral_prompt", "usage_100"]);
+    // Until usage falls back below its threshold and reaches it again: a new crossing, told again (its email too), shown again.
+    await decided(205n, { kind: "usage_receded", accountId: "topped-up", unit: "credits", thresholdPercents: [50], percentUsed: 40, cycle });
+    await decided(206n, crossed(50));
+    expect(await shown()).toEqual(["referral_prompt", "usage_100", "usage_50"]);
   });
 
   it("applies no banner change of an event older than the one that last changed the banner (a second replica handling it late)", async () => {

@@ -82,12 +82,15 @@ export class PostgresNotificationsStore implements NotificationsStore {
     // may have handled one already): `event_sequence < ?`.
     const event = sequence.toString();
     await this.em().transactional(async (em) => {
-      /** Takes down, as the ledger's doing, the shown banners of an account that `where` picks and no later event changed. */
-      const takeDown = (accountId: string, where: string, params: unknown[]) =>
+      /**
+       * Takes down, as the ledger's doing, the shown banners of an account that `where` picks and no later event changed;
+       * `dismissedToo`: those its user dismissed as well, so a new crossing puts them up again (usage that fell back below).
+       */
+      const takeDown = (accountId: string, where: string, params: unknown[], dismissedToo = false) =>
         sql(
           em,
-          `update notifications.banners set dismissed_at = now(), dismissed_by = 'ledger', event_sequence = ?
-            where account_id = ? and dismissed_at is null and event_sequence < ? and ${where}`,
+          `update notifications.banners set dismissed_at = coalesce(dismissed_at, now()), dismissed_by = 'ledger', event_sequence = ?
+            where account_id = ? and ${dismissedToo ? "true" : "dismissed_at is null"} and event_sequence < ? and ${where}`,
           [event, accountId, event, ...params],
         );
       for (const banner of decisions.banners) {
@@ -113,6 +116,7 @@ export class PostgresNotificationsStore implements NotificationsStore {
             accountId,
             `unit = ? and threshold_percent = ? and strpos(dedup_key, ?) > 0 and rule in (${rules.map(() => "?").join(", ")})`,
             [unit, percent, `:${cycle}:`, ...rules],
+            true,
           );
         }
       }
