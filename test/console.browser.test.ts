@@ -10,6 +10,7 @@ import type { Gateway } from "@tollgate/gateway";
 import { call, createClient } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, type pricingV1 } from "@tollgate/proto";
 import { createTestDatabase, eventually, type TestDatabase } from "@tollgate/testing";
+import { formatAmount } from "../admin/src/money.js";
 import { replies, seedStarter } from "./fixtures.js";
 import { cspViolations, screenshotDir, signInPage, startConsole, type ConsoleUnderTest } from "./browser.js";
 import { startPlatform, type Platform } from "./platform.js";
@@ -400,6 +401,26 @@ describe("support console in Chromium", () => {
     // A mistyped account is said to be one, not shown as an account with no history.
     await page.goto(`${gateway.url}/#/tollgate-entries?filter=${encodeURIComponent(JSON.stringify({ account_id: "acmee" }))}`);
     await expect.poll(() => page.getByTestId("empty-state").first().textContent()).toContain('No account "acmee"');
+    await page.close();
+  });
+
+  it("signs each entry by what it did to the balance, whatever its kind, and loads a page asking for nothing missing", async () => {
+    const { ledger } = platform.clients;
+    const charged = await call(ledger, ledger.charge, ledgerV1.ChargeRequest.fromPartial({ accountId: "acme", usage: replies("gpt-4o", 1), final: true, idempotencyKey: "browser-signed-charge" }));
+    await call(ledger, ledger.reverseCharge, { accountId: "acme", entryId: charged.entryId, reason: "the signs", actor: "", idempotencyKey: "browser-signed-reverse" });
+    const page = await signIn("vera", "viewer-pass", "/#/tollgate-entries");
+    const errors: string[] = [];
+    page.on("console", (message) => void (message.type() === "error" && errors.push(message.text())));
+    await page.goto(`${gateway.url}/#/tollgate-entries?filter=${encodeURIComponent(JSON.stringify({ account_id: "acme" }))}`);
+    await page.reload(); // a whole page load, icon and all
+    const effects = page.getByTestId("entry-balance-effect");
+    await effects.first().waitFor();
+    // Newest first: the reversal gave the charge back (+), the charge took it (−); the entries' own amounts are 5 and −5.
+    const amount = formatAmount(charged.chargedMicros, "credits", { exact: true });
+    expect(await effects.nth(0).textContent()).toBe(`+${amount}`);
+    expect(await effects.nth(1).textContent()).toBe(`-${amount}`);
+    // Nothing the page asks for is missing (the browser asked for /favicon.ico on every load: a 404).
+    expect(errors.filter((e) => e.startsWith("Failed to load resource"))).toEqual([]);
     await page.close();
   });
 

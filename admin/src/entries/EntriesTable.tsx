@@ -6,6 +6,7 @@ import { Amount } from "../components/Amount";
 import { RateTableRef } from "../components/RateTableRef";
 import { TraceLink } from "../components/TraceLink";
 import { HoldDialog } from "./HoldDialog";
+import { balanceEffectOf } from "./balance-effect";
 import { receiptPath } from "../receipts/ReceiptShow";
 import { EmptyState } from "../components/EmptyState";
 
@@ -89,6 +90,21 @@ export function EntriesTable({ emptyText = "No entries match.", emptyHint }: { e
         <DataTable.Col source="created_at" label="When" disableSort render={(e) => <DateField record={e} source="created_at" showTime />} />
         <DataTable.Col label="Kind" disableSort render={(e) => <Chip size="small" label={e.kind} />} />
         <DataTable.Col label="Amount" disableSort align="right" render={(e) => <Amount micros={e.amount_micros} unit={e.unit} exact />} />
+        <DataTable.Col
+          label="Balance ±"
+          disableSort
+          align="right"
+          render={(e) => {
+            // One sign for every kind: what the entry did to the balance (the amount's sign follows the entry's kind).
+            const effect = balanceEffectOf(e.lines ?? []);
+            return (
+              <Box component="span" data-testid="entry-balance-effect">
+                {effect.startsWith("-") || effect === "0" ? "" : "+"}
+                <Amount micros={effect} unit={e.unit} exact />
+              </Box>
+            );
+          }}
+        />
         <DataTable.Col
           label="Uncollected"
           disableSort
