@@ -15,7 +15,7 @@ import { peerAddress, recordCall, recordRefusal, type CallAudit } from "./audit.
 import type { Principal, TokenVerifier } from "./credentials.js";
 import { toServiceError } from "./errors.js";
 import { RateLimitedError, rateLimitedError, type RateLimiter } from "./rate-limit.js";
-import { characters, isName } from "./validation.js";
+import { isActorName, MAX_ACTOR_LENGTH } from "./validation.js";
 
 /** Verified credentials, or (loopback only, said explicitly) no checks at all. */
 export type ServerAuth = { verifier: TokenVerifier } | { disabled: true };
@@ -35,8 +35,6 @@ export interface Limiters {
 }
 
 export const ON_BEHALF_OF = "x-tollgate-on-behalf-of";
-/** A person's name a service acts for: as long as an actor a request names (request-rules.ts `*.actor`). */
-const MAX_ON_BEHALF_OF_LENGTH = 128;
 /** The same, as UTF-8 bytes: for a name a text header cannot carry. */
 const ON_BEHALF_OF_BIN = `${ON_BEHALF_OF}-bin`;
 
@@ -136,9 +134,9 @@ async function authorize(
     if (!principal.roles.includes("service")) {
       throw new PermissionDeniedError(`only a service may act on behalf of someone (${ON_BEHALF_OF})`, "ON_BEHALF_OF_NOT_PERMITTED", { role: "service" });
     }
-    // Recorded beside the actor (the journal, the audit log) and shown in the console: a name, as the principal's own must be.
-    if (characters(onBehalfOf) > MAX_ON_BEHALF_OF_LENGTH || !isName(onBehalfOf)) {
-      throw new InvalidArgumentError(ON_BEHALF_OF, `must name the person: at most ${MAX_ON_BEHALF_OF_LENGTH} characters, no control or bidirectional characters`);
+    // Recorded beside the actor (the journal, the audit log) and shown in the console, as the principal's own name is.
+    if (!isActorName(onBehalfOf)) {
+      throw new InvalidArgumentError(ON_BEHALF_OF, `must name the person: at most ${MAX_ACTOR_LENGTH} characters, no control or bidirectional characters`);
     }
     principal = { ...principal, onBehalfOf };
   }

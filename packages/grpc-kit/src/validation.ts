@@ -5,7 +5,7 @@ import { createFileRegistry, fromBinary, ScalarType, type DescEnum, type DescFie
 import { BinaryReader } from "@bufbuild/protobuf/wire";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { InvalidArgumentError } from "@tollgate/errors";
-import { DEFAULT_MAX_ITEMS, DEFAULT_MAX_LENGTH, ruleOf, TIMESTAMP_RANGE, type FieldRule } from "./request-rules.js";
+import { DEFAULT_MAX_ITEMS, DEFAULT_MAX_LENGTH, FIELD_RULES, ruleOf, TIMESTAMP_RANGE, type FieldRule } from "./request-rules.js";
 
 /**
  * Request validation at the edge, once per message: the request is decoded
@@ -117,6 +117,16 @@ export function characters(text: string, over = 0): number {
   for (const _ of text) count++;
   return count;
 }
+
+/** The bound of an actor's name: that of a request's `*.actor` field (request-rules.ts). */
+export const MAX_ACTOR_LENGTH = FIELD_RULES["*.actor"]!.maxLength!;
+/**
+ * Whether a text may be recorded as who acted (the journal, the audit log)
+ * and shown in the console: what a request's `*.actor` field may be, and not
+ * empty. A credential's subject and the person a service acts for are checked
+ * by it.
+ */
+export const isActorName = (text: string): boolean => text !== "" && characters(text, MAX_ACTOR_LENGTH) <= MAX_ACTOR_LENGTH && isName(text);
 
 export const INTEGER_SCALARS: ReadonlySet<ScalarType> = new Set([
   ScalarType.INT32, ScalarType.INT64, ScalarType.UINT32, ScalarType.UINT64, ScalarType.SINT32, ScalarType.SINT64,
