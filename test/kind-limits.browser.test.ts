@@ -192,4 +192,29 @@ describe("limits per kind of work in the console", () => {
     await page.getByText("The account is on this plan's newest version already").first().waitFor();
     await page.close();
   }, 120_000);
+
+  it("offers every plan in Change plan, past the API's first page of 500", async () => {
+    const { entitlements } = platform.clients;
+    const { plan } = await call(entitlements, entitlements.getPlan, { planId: "enterprise-standard", version: "0" });
+    const publish = (planId: string) => call(entitlements, entitlements.publishPlan, {
+      plan: { ...plan!, planId, version: "0", name: planId }, actor: "test", reason: "catalogue", idempotencyKey: `publish-${planId}`,
+    });
+    // Plans list by version, oldest first: 500 published now fill the first page past the catalogue's, the last one is on the second.
+    for (let batch = 0; batch < 500; batch += 25) {
+      await Promise.all(Array.from({ length: 25 }, (_, i) => publish(`filler-${String(batch + i).padStart(3, "0")}`)));
+    }
+    await publish("published-last");
+
+    const page = await signInPage(browser, gateway.url, "ada", "admin-pass", "/#/tollgate-accounts/guard-co/show");
+    await page.getByTestId("change-plan-button").click();
+    const select = page.getByTestId("change-plan-plan");
+    await select.locator('option[value="published-last"]').waitFor({ state: "attached", timeout: 30_000 });
+    expect(await select.locator("option").count()).toBeGreaterThan(501);
+    await select.selectOption("published-last");
+    await page.getByTestId("change-plan-reason").fill("moves to the newest plan");
+    await page.getByTestId("change-plan-submit").click();
+    await page.getByTestId("change-plan-dialog").waitFor({ state: "hidden" });
+    expect(await api("/api/accounts/guard-co")).toMatchObject({ plan_id: "published-last" });
+    await page.close();
+  }, 180_000);
 });

@@ -1,5 +1,6 @@
+import { useEffect } from "react";
 import { useQuery, type QueryKey } from "@tanstack/react-query";
-import { useDataProvider, usePermissions } from "react-admin";
+import { useDataProvider, useInfiniteGetList, usePermissions, type RaRecord } from "react-admin";
 import type { TollgateDataProvider } from "./data-provider";
 
 /** The data provider with the plugin's custom methods (works through a host's combineDataProviders). */
@@ -24,4 +25,22 @@ export function useRole() {
 export function useTollgateQuery<T>(key: QueryKey, run: (provider: TollgateDataProvider, signal: AbortSignal) => Promise<T>, enabled = true) {
   const provider = useTollgate();
   return useQuery({ queryKey: ["tollgate", ...key], queryFn: ({ signal }) => run(provider, signal), enabled });
+}
+
+/** Rows a picker reads per request: the API's largest page. */
+const PICKER_PAGE_SIZE = 500;
+
+/**
+ * Every record of a list, page after page, for a picker that offers them all
+ * (the plans an account may move to, the versions of a rate table): a list
+ * longer than one page is read to its end rather than cut at it.
+ * `isPending` holds until the last page is in.
+ */
+export function useEveryRecord<T extends RaRecord>(resource: string, filter: Record<string, unknown>, enabled: boolean) {
+  const list = useInfiniteGetList<T>(resource, { filter, pagination: { page: 1, perPage: PICKER_PAGE_SIZE } }, { enabled });
+  const { hasNextPage, isFetchingNextPage, fetchNextPage, isError } = list;
+  useEffect(() => {
+    if (enabled && hasNextPage && !isFetchingNextPage && !isError) void fetchNextPage();
+  }, [enabled, hasNextPage, isFetchingNextPage, isError, fetchNextPage]);
+  return { data: list.data?.pages.flatMap((page) => page.data) ?? [], isPending: list.isPending || Boolean(hasNextPage) };
 }

@@ -7,11 +7,11 @@ import SwapHoriz from "@mui/icons-material/SwapHoriz";
 import Tune from "@mui/icons-material/Tune";
 import { Button, Checkbox, FormControlLabel, TextField, Tooltip } from "@mui/material";
 import { useState, type ReactNode } from "react";
-import { TopToolbar, useGetList, useRecordContext } from "react-admin";
+import { TopToolbar, useRecordContext } from "react-admin";
 import type { Account, Plan } from "../api-types";
 import { ActionDialog } from "../components/ActionDialog";
 import { RESOURCES } from "../data-provider";
-import { useRole, useTollgate } from "../hooks";
+import { useEveryRecord, useRole, useTollgate } from "../hooks";
 import { checkHumanAmount, formatAmount, microsToHuman, toMicros, unitLabel } from "../money";
 import { POOL_LABELS, primaryUnit } from "./account-units";
 import { WORK_KINDS, workKindLabel } from "./KindLimits";
@@ -374,7 +374,7 @@ function ChangePlanAction({ account, allowed }: { account: Account; allowed: boo
   const [open, setOpen] = useState(false);
   const [planId, setPlanId] = useState(account.plan_id);
   // Each plan's newest version only (what ChangeAccountPlan moves an account to), not every version.
-  const { data: plans = [] } = useGetList<Plan>(RESOURCES.plans, { pagination: { page: 1, perPage: 500 }, filter: { all_versions: "false" } }, { enabled: open });
+  const { data: plans } = useEveryRecord<Plan>(RESOURCES.plans, { all_versions: "false" }, open);
   const latest = new Map(plans.map((p) => [p.plan_id, p]));
   if (!latest.has(account.plan_id)) latest.set(account.plan_id, { plan_id: account.plan_id, name: account.plan_id } as Plan);
   const newest = latest.get(planId)?.version;

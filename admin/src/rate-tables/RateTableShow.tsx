@@ -1,12 +1,12 @@
 import { Alert, Box, Card, CardContent, CardHeader, LinearProgress, Table, TableBody, TableCell, TableHead, TableRow, TextField as MuiTextField } from "@mui/material";
 import { useState } from "react";
-import { DateField, FunctionField, Labeled, Show, SimpleShowLayout, TextField, TopToolbar, useGetList, useRecordContext, useRedirect } from "react-admin";
+import { DateField, FunctionField, Labeled, Show, SimpleShowLayout, TextField, TopToolbar, useRecordContext, useRedirect } from "react-admin";
 import type { RateTable } from "../api-types";
 import { publisherOf } from "../publisher";
 import { JsonBlock } from "../components/JsonBlock";
 import { PublishVersion } from "../components/PublishVersion";
 import { RESOURCES } from "../data-provider";
-import { useTollgate, useTollgateQuery } from "../hooks";
+import { useEveryRecord, useTollgate, useTollgateQuery } from "../hooks";
 import { describeError } from "../http";
 
 /** The changes between two versions of one table (`/api/rate-tables/diff`). */
@@ -45,7 +45,7 @@ export function RateDiff({ tableId, from, to }: { tableId: string; from: string;
 /** Pick another version of the same table and see what changed. */
 function DiffPanel() {
   const table = useRecordContext<RateTable>();
-  const { data: versions = [] } = useGetList<RateTable>(RESOURCES.rateTables, { filter: { table_id: table?.table_id }, pagination: { page: 1, perPage: 500 } }, { enabled: Boolean(table) });
+  const { data: versions } = useEveryRecord<RateTable>(RESOURCES.rateTables, { table_id: table?.table_id }, Boolean(table));
   const [other, setOther] = useState("");
   if (!table) return null;
   const others = versions.filter((v) => String(v.version) !== String(table.version));
