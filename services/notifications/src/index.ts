@@ -13,7 +13,7 @@ import { LedgerConsumer } from "./data/ledger-consumer.js";
 import { migrations } from "./data/migrations/index.js";
 import { IDEMPOTENCY_KEYS, PostgresNotificationsStore } from "./data/notifications-store.js";
 import { projectRunOut } from "@tollgate/projection";
-import { DEFAULT_RULES, decide, promptsShown, runOutWarning, type PlanRules, type Recipients } from "./domain/rules.js";
+import { decide, NO_RULES, promptsShown, runOutWarning, type PlanRules, type Recipients } from "./domain/rules.js";
 import { NotificationsMetrics } from "./metrics.js";
 import { notificationsHandlers } from "./transport/notifications-handlers.js";
 
@@ -113,7 +113,7 @@ export async function startNotificationsService(options: NotificationsServiceOpt
           referralPromptPercent: t.referralPromptPercent,
           freeTier: plan?.freeTier ?? false,
         }
-      : DEFAULT_RULES;
+      : NO_RULES;
     return { account, rules };
   }
 

@@ -11,7 +11,8 @@ import { DeliverySchema, PreferencesSchema } from "../src/data/delivery.entity.j
 import { DeliveryWorker } from "../src/data/delivery-worker.js";
 import { migrations } from "../src/data/migrations/index.js";
 import { PostgresNotificationsStore } from "../src/data/notifications-store.js";
-import { DEFAULT_RULES, decide, runOutWarning, type DeliveryDraft, type LedgerEventFacts, type Recipients } from "../src/domain/rules.js";
+import { decide, runOutWarning, type DeliveryDraft, type LedgerEventFacts, type Recipients } from "../src/domain/rules.js";
+import { PLAN_RULES } from "../src/domain/rules.fixture.js";
 
 const SECRET = `whsec_${Buffer.from("a-webhook-secret-for-the-tests").toString("base64")}`;
 const DEADLINE_MS = 3_000;
@@ -274,7 +275,7 @@ describe("the notification log", () => {
 describe("banners across cycles", () => {
   const nobody: Recipients = { emails: [], adminEmails: [], webhooks: [], channelsByRule: {} };
   const decided = (sequence: bigint, facts: LedgerEventFacts) =>
-    scope(() => store.recordEvent("test", sequence, decide(facts, DEFAULT_RULES, nobody), { traceId: "", traceparent: "" }));
+    scope(() => store.recordEvent("test", sequence, decide(facts, PLAN_RULES, nobody), { traceId: "", traceparent: "" }));
   const shownFor = (accountId: string) => async () => (await scope(() => store.banners(accountId, false))).map((b) => b.rule).sort();
 
   it("takes down what a crossing put up when usage falls back below its threshold, and puts it up again at the next crossing", async () => {

@@ -29,9 +29,22 @@ export function billingModeFromProto(mode: entitlementsV1.BillingMode, field: st
 export const FREE_TIER_UPGRADE_PROMPT_PERCENT = 75;
 
 /**
- * A plan version as published, with the defaults every reader gets alike: a
- * free-tier plan with no upgrade prompt has it at FREE_TIER_UPGRADE_PROMPT_PERCENT,
- * so the ledger emits that crossing and notifications shows the prompt.
+ * The alerts of a plan that sets no thresholds (seed 001's): banners at 20,
+ * 50, 70, 80 and 90 % used and a fixed one at 100 %, emails at 50, 70, 80 and
+ * 90 %. A plan that wants none sends `thresholds` with empty lists.
+ */
+export const DEFAULT_THRESHOLDS: entitlementsV1.NotificationThresholds = {
+  bannerPercents: [20, 50, 70, 80, 90, 100],
+  emailPercents: [50, 70, 80, 90],
+  upgradePromptPercent: 0,
+  referralPromptPercent: 0,
+};
+
+/**
+ * A plan version as published, with the defaults every reader gets alike, so
+ * the ledger emits the crossings notifications turns into alerts: a plan that
+ * sets no thresholds has DEFAULT_THRESHOLDS, and a free-tier plan with no
+ * upgrade prompt has it at FREE_TIER_UPGRADE_PROMPT_PERCENT.
  */
 export function planToProto(row: PlanVersion): entitlementsV1.Plan {
   const plan = {
@@ -42,8 +55,9 @@ export function planToProto(row: PlanVersion): entitlementsV1.Plan {
     publishedBy: row.publishedBy,
     publishedOnBehalfOf: row.publishedOnBehalfOf ?? "",
   };
-  if (plan.freeTier && !plan.thresholds?.upgradePromptPercent) {
-    plan.thresholds = { ...E.NotificationThresholds.fromPartial(plan.thresholds ?? {}), upgradePromptPercent: FREE_TIER_UPGRADE_PROMPT_PERCENT };
+  plan.thresholds ??= E.NotificationThresholds.fromPartial(DEFAULT_THRESHOLDS);
+  if (plan.freeTier && !plan.thresholds.upgradePromptPercent) {
+    plan.thresholds = { ...plan.thresholds, upgradePromptPercent: FREE_TIER_UPGRADE_PROMPT_PERCENT };
   }
   return plan;
 }

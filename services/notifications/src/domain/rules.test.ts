@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_RULES, decide, nextAttempt, promptsShown, runOutWarning, type Recipients } from "./rules.js";
+import { decide, nextAttempt, promptsShown, runOutWarning, type Recipients } from "./rules.js";
+import { PLAN_RULES } from "./rules.fixture.js";
 
 const recipients: Recipients = {
   emails: ["admin@acme.example"],
@@ -12,7 +13,7 @@ describe("notification rules", () => {
   it("sends a deployment's endpoint to the admins by email and webhook when it goes live, once per event", () => {
     const decisions = decide(
       { kind: "deployment_changed", accountId: "acme", sequence: 7n, deploymentId: "llama-ft", state: "deployed", endpoint: "https://models.acme.example/llama-ft", replicas: 2 },
-      DEFAULT_RULES,
+      PLAN_RULES,
       recipients,
     );
     expect(decisions.banners).toEqual([]);
@@ -27,7 +28,7 @@ describe("notification rules", () => {
     const crossing = (t: number, mode: "soft" | "hard", sequence: bigint) => decide({
       kind: "budget_crossed", accountId: "acme", sequence, budgetId: "credits/agent/bot", unit: "credits", scope: "agent", scopeId: "bot", mode,
       thresholdPercent: t, percentUsed: t, usedMicros: BigInt(t) * 1_000_000n, limitMicros: 100_000_000n,
-    }, DEFAULT_RULES, recipients);
+    }, PLAN_RULES, recipients);
     const soft = crossing(80, "soft", 11n);
     expect(soft.banners).toEqual([expect.objectContaining({ rule: "budget_80", kind: "dismissible", dedupKey: "acme:budget:11" })]);
     expect(soft.banners[0]!.message).toBe("The agent bot has used 80% of its 100 credits budget (80 used).");
@@ -37,7 +38,7 @@ describe("notification rules", () => {
     const dollars = decide({
       kind: "budget_crossed", accountId: "acme", sequence: 13n, budgetId: "usd/agent/bot", unit: "usd", scope: "agent", scopeId: "bot", mode: "soft",
       thresholdPercent: 80, percentUsed: 80, usedMicros: 80_000_000n, limitMicros: 100_000_000n,
-    }, DEFAULT_RULES, recipients);
+    }, PLAN_RULES, recipients);
     expect(dollars.banners[0]!.message).toBe("The agent bot has used 80% of its $100.00 budget ($80.00 used).");
   });
 
@@ -45,14 +46,14 @@ describe("notification rules", () => {
     const chosen: Recipients = { ...recipients, emails: ["admin@acme.example"], adminEmails: ["Admin@Acme.example"] };
     const reached = decide({
       kind: "negative_limit_reached", accountId: "acme", sequence: 5n, unit: "credits", balanceMicros: 0n, negativeLimitMicros: 0n, uncollectedMicros: 0n, cycle: "2026-12",
-    }, DEFAULT_RULES, chosen);
+    }, PLAN_RULES, chosen);
     expect(reached.deliveries.filter((d) => d.channel === "email").map((d) => d.recipient)).toEqual(["Admin@Acme.example"]);
   });
 
   it("says where the balance stopped at its negative limit, without a minus sign on a limit of zero", () => {
     const reached = (negativeLimitMicros: bigint, balanceMicros: bigint) => decide({
       kind: "negative_limit_reached", accountId: "acme", sequence: 5n, unit: "credits", balanceMicros, negativeLimitMicros, uncollectedMicros: 0n, cycle: "2026-12",
-    }, DEFAULT_RULES, recipients).deliveries[0]!.payload.text;
+    }, PLAN_RULES, recipients).deliveries[0]!.payload.text;
     expect(reached(0n, 0n)).toContain("is at 0 credits, its negative limit (0).");
     expect(reached(30_000_000n, -30_000_000n)).toContain("is at -30 credits, its negative limit (−30).");
   });
@@ -61,7 +62,7 @@ describe("notification rules", () => {
     const chosen: Recipients = { ...recipients, emails: ["billing@acme.example"], adminEmails: ["admin@acme.example"], channelsByRule: { negative_limit_reached: ["webhook"] } };
     const decisions = decide({
       kind: "negative_limit_reached", accountId: "acme", sequence: 6n, unit: "credits", balanceMicros: 0n, negativeLimitMicros: 0n, uncollectedMicros: 0n, cycle: "2026-12",
-    }, DEFAULT_RULES, chosen);
+    }, PLAN_RULES, chosen);
     expect(decisions.deliveries.map((d) => [d.channel, d.recipient])).toEqual([
       ["email", "admin@acme.example"], ["email", "billing@acme.example"], ["webhook", "https://hooks.acme.example/tollgate"],
     ]);
@@ -70,7 +71,7 @@ describe("notification rules", () => {
   it("tells the admins why work stopped", () => {
     const decisions = decide(
       { kind: "work_stopped", accountId: "acme", sequence: 9n, runId: "", deploymentId: "guard-1", message: "You've used all your available credits." },
-      DEFAULT_RULES,
+      PLAN_RULES,
       recipients,
     );
     expect(decisions.deliveries.map((d) => d.payload.subject)).toEqual(["Deployment guard-1 was stopped", "Deployment guard-1 was stopped"]);
@@ -78,15 +79,15 @@ describe("notification rules", () => {
 
   it("fixes the 100 % banner, emails only at the email thresholds, and honours per-rule channels", () => {
     const crossing = (t: number) => ({ kind: "threshold_crossed" as const, accountId: "acme", sequence: 7n, unit: "credits" as const, thresholdPercent: t, percentUsed: t, cycle: "2026-11-01" });
-    expect(decide(crossing(100), DEFAULT_RULES, recipients).banners[0]?.kind).toBe("fixed");
-    expect(decide(crossing(20), DEFAULT_RULES, recipients).deliveries.map((d) => d.channel)).toEqual(["webhook"]);
+    expect(decide(crossing(100), PLAN_RULES, recipients).banners[0]?.kind).toBe("fixed");
+    expect(decide(crossing(20), PLAN_RULES, recipients).deliveries.map((d) => d.channel)).toEqual(["webhook"]);
     const webhookOnly = { ...recipients, channelsByRule: { usage_50: ["webhook"] } };
-    expect(decide(crossing(50), DEFAULT_RULES, webhookOnly).deliveries.map((d) => d.channel)).toEqual(["webhook"]);
+    expect(decide(crossing(50), PLAN_RULES, webhookOnly).deliveries.map((d) => d.channel)).toEqual(["webhook"]);
   });
 
   it("always tells the admins and the webhooks that the spend cap is reached, whatever the channel preferences", () => {
     const quiet = { ...recipients, emails: ["finance@acme.example"], channelsByRule: { spend_cap_reached: [] } };
-    const decisions = decide({ kind: "spend_cap_reached", accountId: "acme", capMicros: 1_000_000n, spentMicros: 1_000_000n, cycle: "2026-11-01" }, DEFAULT_RULES, quiet);
+    const decisions = decide({ kind: "spend_cap_reached", accountId: "acme", capMicros: 1_000_000n, spentMicros: 1_000_000n, cycle: "2026-11-01" }, PLAN_RULES, quiet);
     expect(decisions.deliveries.map((d) => [d.channel, d.recipient, d.dedupKey])).toEqual([
       ["email", "admin@acme.example", "acme:usd:2026-11-01:spend_cap_reached:email:admin@acme.example"],
       ["email", "finance@acme.example", "acme:usd:2026-11-01:spend_cap_reached:email:finance@acme.example"],
@@ -97,13 +98,13 @@ describe("notification rules", () => {
 
   it("bills an add-on reload by webhook, once per reload event, with its price when there is one", () => {
     const reload = { kind: "pool_reloaded" as const, accountId: "acme", sequence: 42n, poolId: "p-1", unit: "credits" as const, amountMicros: 40_500_000n };
-    const priced = decide({ ...reload, priceUsdMicros: 405_000n }, DEFAULT_RULES, recipients);
+    const priced = decide({ ...reload, priceUsdMicros: 405_000n }, PLAN_RULES, recipients);
     expect(priced.deliveries.map((d) => [d.channel, d.dedupKey])).toEqual([["webhook", "acme:reload:42:webhook:https://hooks.acme.example/tollgate"]]);
     expect(priced.deliveries[0]!.payload).toMatchObject({
       type: "pool.reloaded", text: "Add-on pool p-1 was reloaded with 40.5 credits for $0.405.",
       data: { pool_id: "p-1", unit: "credits", amount_micros: "40500000", price_usd_micros: "405000" },
     });
-    expect(decide({ ...reload, priceUsdMicros: undefined }, DEFAULT_RULES, recipients).deliveries[0]!.payload.data).not.toHaveProperty("price_usd_micros");
+    expect(decide({ ...reload, priceUsdMicros: undefined }, PLAN_RULES, recipients).deliveries[0]!.payload.data).not.toHaveProperty("price_usd_micros");
   });
 
   it("backs off exponentially and dead-letters after the last attempt", () => {

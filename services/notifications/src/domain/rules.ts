@@ -34,13 +34,12 @@ export interface PlanRules {
   freeTier: boolean;
 }
 
-export const DEFAULT_RULES: PlanRules = {
-  bannerPercents: [20, 50, 70, 80, 90, 100],
-  emailPercents: [50, 70, 80, 90],
-  upgradePromptPercent: 75,
-  referralPromptPercent: 50,
-  freeTier: false,
-};
+/**
+ * The rules of an account whose plan entitlements does not name: no alerts.
+ * (A plan that sets no thresholds comes with entitlements' defaults, which
+ * the ledger emits its crossings for.)
+ */
+export const NO_RULES: PlanRules = { bannerPercents: [], emailPercents: [], upgradePromptPercent: 0, referralPromptPercent: 0, freeTier: false };
 
 export interface BannerDraft {
   accountId: string;

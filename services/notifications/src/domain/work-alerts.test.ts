@@ -1,13 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_RULES, decide, type Recipients } from "./rules.js";
+import { decide, type Recipients } from "./rules.js";
+import { PLAN_RULES } from "./rules.fixture.js";
 
 const recipients: Recipients = { emails: ["admin@acme.example"], adminEmails: ["admin@acme.example"], webhooks: [{ url: "https://hooks.acme.example/t", secret: "whsec_x" }], channelsByRule: {} };
 const MESSAGE = "You've used all your available credits. Please add more credits to your account to continue.";
 
 const stopped = (workKind: string, deploymentId: string) =>
-  decide({ kind: "work_stopped", accountId: "acme", sequence: 3n, runId: "", deploymentId, message: MESSAGE, workKind }, DEFAULT_RULES, recipients).deliveries;
+  decide({ kind: "work_stopped", accountId: "acme", sequence: 3n, runId: "", deploymentId, message: MESSAGE, workKind }, PLAN_RULES, recipients).deliveries;
 const deployed = (workKind: string, deploymentId: string, endpoint: string) =>
-  decide({ kind: "deployment_changed", accountId: "acme", sequence: 4n, deploymentId, state: "deployed", endpoint, replicas: 1, workKind }, DEFAULT_RULES, recipients).deliveries;
+  decide({ kind: "deployment_changed", accountId: "acme", sequence: 4n, deploymentId, state: "deployed", endpoint, replicas: 1, workKind }, PLAN_RULES, recipients).deliveries;
 
 describe("alerts of work, per kind of work", () => {
   it("gives guardrail and custom-script stops their own emails, each naming its kind", () => {
@@ -36,7 +37,7 @@ describe("alerts of work, per kind of work", () => {
 
   it("says a hard budget stopped the work, not the credits, whatever its kind", () => {
     for (const workKind of ["guardrail", "custom_script", "model_hosting", ""]) {
-      const [mail] = decide({ kind: "work_stopped", accountId: "acme", sequence: 5n, runId: "", deploymentId: "pii", message: "This work has used all of its budget.", workKind, budgetId: "credits/agent/bot" }, DEFAULT_RULES, recipients).deliveries;
+      const [mail] = decide({ kind: "work_stopped", accountId: "acme", sequence: 5n, runId: "", deploymentId: "pii", message: "This work has used all of its budget.", workKind, budgetId: "credits/agent/bot" }, PLAN_RULES, recipients).deliveries;
       expect(mail!.payload.subject, workKind).toMatch(/was stopped: its budget credits\/agent\/bot is used up$/);
       expect(mail!.payload.text, workKind).not.toMatch(/negative credit|credits exhausted/);
       expect(mail!.payload.data.budget_id).toBe("credits/agent/bot");
