@@ -360,4 +360,36 @@ describe("plan changes within a cycle", () => {
     const grants = await call(ledger, ledger.listEntries, ledgerV1.ListEntriesRequest.fromPartial({ accountId: "upgrader", kind: ledgerV1.EntryKind.ENTRY_KIND_GRANT }));
     expect(grants.entries.map((e) => [e.amountMicros, e.reason])).toContainEqual([String(400 * CREDIT), "plan changed: the cycle's allotment raised to the new plan's"]);
   });
+
+  it("holds an account to the negative limit it has now after a limit raised and taken back within the cycle", async () => {
+    const { entitlements, ledger } = platform.clients;
+    const id = "limits-back";
+    await createAccount(id); // starter: 100 credits, a negative limit of 0
+    await charge(id, "lb-1", 19); // opens the cycle under the plan's limits: 5 credits left
+    const monthly = (await balanceOf(id)).pools.find((p) => p.kind === entitlementsV1.PoolKind.POOL_KIND_MONTHLY)!;
+    const setNegativeLimit = (credits: number, key: string) => call(entitlements, entitlements.setAccountControls, entitlementsV1.SetAccountControlsRequest.fromPartial({
+      accountId: id, reason: "support test", idempotencyKey: key,
+      limits: [{ unit: commonV1.Unit.UNIT_CREDITS, negativeLimitMicros: String(credits * CREDIT), lowCreditLimitMicros: "0" }],
+    }));
+    // Whether support may take 30 credits back (5 − 30 = −25 needs a negative limit of 25); one taken is given back.
+    let probes = 0;
+    const mayGoTo25Below = async () => {
+      const adjust = (credits: number) => call(ledger, ledger.adjust, {
+        accountId: id, poolId: monthly.poolId, amountMicros: String(credits * CREDIT), reason: "probe", actor: "support", idempotencyKey: `lb-probe-${++probes}`,
+      });
+      const taken = await adjust(-30).then(() => true, (error: unknown) => {
+        if (errorDetails(error).reason !== "ADJUSTMENT_BELOW_LIMIT") throw error;
+        return false;
+      });
+      if (taken) await adjust(30);
+      return taken;
+    };
+    await setNegativeLimit(50, "lb-up");
+    await eventually(async () => ((await mayGoTo25Below()) ? true : undefined), 10_000, "the raised limit reaching the ledger");
+    await setNegativeLimit(0, "lb-down");
+    await eventually(async () => ((await mayGoTo25Below()) ? undefined : true), 10_000, "the limit taken back reaching the ledger");
+    const drained = await charge(id, "lb-2", 40); // 200 credits of usage on 5: collected down to the limit in force, 0
+    expect(drained.chargedMicros).toBe(String(5 * CREDIT));
+    expect((await balanceOf(id)).credits.balanceMicros).toBe("0");
+  });
 });

@@ -60,4 +60,31 @@ describe("BYOM spend caps", () => {
     }, 5_000, "the spend cap banner");
     expect(banners.find((b) => b.thresholdPercent === 100)).toMatchObject({ unit: commonV1.Unit.UNIT_USD, kind: 2 });
   });
+
+  it("follows a spend cap raised and lowered back within the cycle: the cap in force is the lowered one", async () => {
+    const { ledger, entitlements } = platform.clients;
+    const id = "byom-back";
+    await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({
+      accountId: id, name: "BYOM Back", planId: "byom", seats: 40, billingMode: entitlementsV1.BillingMode.BILLING_MODE_BYOM_USD, spendCapMicros: String(1 * USD),
+    }));
+    // Opens the cycle under the $1 cap: $0.60 spent.
+    await call(ledger, ledger.charge, ledgerV1.ChargeRequest.fromPartial({ accountId: id, usage: tokens(100_000, 20_000), final: true, idempotencyKey: "b1" }));
+    const setCap = (usd: number, key: string) =>
+      call(entitlements, entitlements.setAccountControls, entitlementsV1.SetAccountControlsRequest.fromPartial({ accountId: id, spendCapMicros: String(usd * USD), reason: "support test", idempotencyKey: key }));
+    // Whether $3 of spend may start; a hold it makes is released.
+    let probes = 0;
+    const mayStartThreeDollars = async () => {
+      const hold = await call(ledger, ledger.authorize, ledgerV1.AuthorizeRequest.fromPartial({ accountId: id, estimate: tokens(1_000_000, 0), idempotencyKey: `b-probe-${++probes}`, ttlMs: "60000" }));
+      if (hold.allowed) await call(ledger, ledger.release, { accountId: id, holdId: hold.holdId, idempotencyKey: `b-release-${probes}` });
+      return hold;
+    };
+    await setCap(100, "cap-up");
+    await eventually(async () => ((await mayStartThreeDollars()).allowed ? true : undefined), 10_000, "the raised cap reaching the ledger");
+    await setCap(1, "cap-down"); // $0.40 left
+    const refused = await eventually(async () => {
+      const hold = await mayStartThreeDollars();
+      return hold.allowed ? undefined : hold;
+    }, 10_000, "the lowered cap reaching the ledger");
+    expect(refused.reason).toBe(ledgerV1.DenialReason.DENIAL_REASON_SPEND_CAP_REACHED);
+  });
 });

@@ -4,37 +4,54 @@ import { fingerprint } from "../fingerprint.js";
 import { rollOver } from "./roll-over.js";
 import { requireAccountId, type LedgerDeps } from "./run.js";
 
+/** Which cycle a call runs in, with the terms it opens with, and the unit the plan does not name that it opens a balance for ("": none). */
+export interface CycleKey {
+  accountId: string;
+  terms: string;
+  unit: string;
+}
+
 /**
  * The cycles this process has seen opened (committed), each with the terms
  * it was opened with: a call in a cycle known open leaves out its rollOver
  * command, which would write nothing. Anything that changes what a cycle
  * opens with (plan version, limits, a spend cap, sign-up grants), a new cycle
  * or a unit the plan does not name makes another key, so that call opens it
- * again. Another replica's openings are not known here: its first call
- * rolls over idempotently, as before.
+ * again. Only an account's latest terms are remembered: terms that change and
+ * change back (a limit raised, then lowered again) open the cycle again and
+ * write them, rather than finding them open from before the change. Another
+ * replica's openings are not known here: its first call rolls over
+ * idempotently, as before.
  */
 export class OpenCycles {
-  private readonly opened = new Set<string>();
+  /** Per account: the terms (cycle and hash) last opened, and the units opened with them. */
+  private readonly opened = new Map<string, { terms: string; units: Set<string> }>();
   /** What a cycle opens with, hashed once per account view. */
   private readonly terms = new WeakMap<AccountView, string>();
 
   /** `unit`: the call's unit; one the plan does not name gets a balance (no allotment, limits at zero) when its cycle opens, so it keys apart. */
-  key(view: AccountView, now: Date, unit: string | null): string {
+  key(view: AccountView, now: Date, unit: string | null): CycleKey {
     let terms = this.terms.get(view);
     if (terms === undefined) this.terms.set(view, (terms = fingerprint({ planVersion: view.planVersion, units: view.units, signupGrants: view.signupGrants })));
     const extra = unit !== null && !view.units.some((u) => u.unit === unit) ? unit : "";
-    return `${view.accountId}:${cycleAt(view.cycleAnchor, now).start.getTime()}:${terms}:${extra}`;
+    return { accountId: view.accountId, terms: `${cycleAt(view.cycleAnchor, now).start.getTime()}:${terms}`, unit: extra };
   }
 
-  isOpen(key: string): boolean {
-    return this.opened.has(key);
+  isOpen(key: CycleKey): boolean {
+    const opened = this.opened.get(key.accountId);
+    return opened !== undefined && opened.terms === key.terms && opened.units.has(key.unit);
   }
 
-  /** Told once the transaction that opened (or found open) the cycle has committed. */
-  remember(key: string): void {
-    // Bounded: forgetting costs one idempotent rollOver per account, so the set simply starts again when full.
-    if (this.opened.size >= OpenCycles.MAX_KEYS) this.opened.clear();
-    this.opened.add(key);
+  /** Told once the transaction that opened (or found open) the cycle has committed; the account's earlier terms are forgotten. */
+  remember(key: CycleKey): void {
+    let opened = this.opened.get(key.accountId);
+    if (opened === undefined || opened.terms !== key.terms) {
+      // Bounded: forgetting costs one idempotent rollOver per account, so the map simply starts again when full.
+      if (opened === undefined && this.opened.size >= OpenCycles.MAX_KEYS) this.opened.clear();
+      opened = { terms: key.terms, units: new Set() };
+      this.opened.set(key.accountId, opened);
+    }
+    opened.units.add(key.unit);
   }
 
   static readonly MAX_KEYS = 200_000;
