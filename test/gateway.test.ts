@@ -193,6 +193,15 @@ describe("console gateway", () => {
     expect(misspelt).toMatchObject({ status: 400, body: { error: { field: "expire_at", message: "expire_at: is not a field of this request (it takes reason, pool_kind, unit, amount, expires_at)" } } });
     const array = await api("/api/accounts/acme/grants", { method: "POST", token: operator, body: [{ pool_kind: "bonus", unit: "credits", amount: "500", reason: "goodwill" }] });
     expect(array).toMatchObject({ status: 400, body: { error: { field: "body", message: "body: must be a JSON object" } } });
+    // Tool runs are whole counts: half a run is refused, granted or adjusted, and nothing is written.
+    const halfRun = await api("/api/accounts/acme/grants", { method: "POST", token: operator, body: { pool_kind: "bonus", unit: "tool_runs", amount: "0.5", reason: "half a tool run" } });
+    expect(halfRun).toMatchObject({ status: 400, body: { error: { field: "amount", message: expect.stringContaining("whole tool runs") } } });
+    const runs = await api("/api/accounts/acme/grants", { method: "POST", token: operator, body: { pool_kind: "bonus", unit: "tool_runs", amount: "3", reason: "three tool runs" } });
+    expect(runs.status).toBe(200);
+    const adjustedHalf = await api("/api/accounts/acme/adjustments", { method: "POST", token: operator, body: { pool_id: runs.body.pool_id, amount: "-0.5", reason: "half a tool run" } });
+    expect(adjustedHalf).toMatchObject({ status: 400, body: { error: { field: "amount", message: expect.stringContaining("whole tool runs") } } });
+    const toolRunPools = (await api("/api/accounts/acme", { token: operator })).body.balance.pools.filter((p: { unit: string }) => p.unit === "tool_runs");
+    expect(toolRunPools.map((p: { balance_micros: string }) => p.balance_micros)).toEqual(["3000000"]);
 
     const granted = await api("/api/accounts/acme/grants", { method: "POST", token: operator, body: { pool_kind: "bonus", unit: "credits", amount: "500", reason: "service outage on 21 Nov" } });
     expect(granted.status).toBe(200);

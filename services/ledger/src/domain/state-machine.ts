@@ -64,7 +64,7 @@ import { budgetAnswer, budgetCap, budgetIdOf, chargeBudgets, hardRoom, liftedBud
 import { autoReload, stopsReload } from "./rules/auto-reload.js";
 import { deny } from "./rules/denial.js";
 import { drawDown, drawdownOrder } from "./rules/drawdown.js";
-import { adjustedGrant, balanceHasRoom, grantPool, MAX_BALANCE_MICROS, poolByGrantKey } from "./rules/grants.js";
+import { adjustedGrant, balanceHasRoom, grantPool, MAX_BALANCE_MICROS, poolByGrantKey, WHOLE_RUNS_PROBLEM, wholeAmount } from "./rules/grants.js";
 import { chargeHold, expireHolds, extension, isClosedByCaller, remaining, reserved } from "./rules/holds.js";
 import { checkKey, recall, remember, workKey } from "./rules/idempotency.js";
 import { limitsFor, newWork, stopsRunningWork, type AppliedLimits } from "./rules/kind-limits.js";
@@ -315,6 +315,7 @@ function extendFields(c: ExtendHoldCommand): LedgerError | null {
 
 function grantFields(c: GrantCommand): LedgerError | null {
   if (c.amountMicros <= 0n) return invalid("amount_micros", "must be positive");
+  if (!wholeAmount(c.unit, c.amountMicros)) return invalid("amount_micros", WHOLE_RUNS_PROBLEM);
   // The cycle's pools (monthly, spend_cap) are opened by rollover, once per cycle, and closed by the next one; a Grant makes the others.
   if (!GRANTED_KINDS.includes(c.kind)) return invalid("pool_kind", `must be one of ${GRANTED_KINDS.join(", ")}`);
   const unsigned = supportFields(c);
@@ -325,6 +326,8 @@ function grantFields(c: GrantCommand): LedgerError | null {
     if (c.reload.toMicros <= c.reload.belowMicros) return invalid("reload_to_micros", "must be above reload_below_micros");
     if (c.reload.belowMicros < 0n) return invalid("reload_below_micros", "must not be negative");
     if (c.reload.cooldownMs < 0) return invalid("reload_cooldown_ms", "must not be negative");
+    if (!wholeAmount(c.unit, c.reload.belowMicros)) return invalid("reload_below_micros", WHOLE_RUNS_PROBLEM);
+    if (!wholeAmount(c.unit, c.reload.toMicros)) return invalid("reload_to_micros", WHOLE_RUNS_PROBLEM);
   }
   return null;
 }
@@ -644,6 +647,7 @@ function adjust(work: Work, c: AdjustCommand, ctx: BatchContext): LedgerError | 
   const a = work.account;
   const pool = a.pools.get(c.poolId)!;
   if (pool.closed) return precondition("POOL_CLOSED", `pool ${pool.poolId} is closed`);
+  if (!wholeAmount(pool.unit, c.amountMicros)) return invalid("amount_micros", WHOLE_RUNS_PROBLEM);
   // Past its expiry, a pool that owes stays open for its debt alone (rules/pool-expiry.ts): it takes at most what it owes.
   if (pastExpiry(pool, ctx.nowMs) && (c.amountMicros < 0n || pool.balanceMicros + c.amountMicros > 0n)) {
     return precondition("POOL_CLOSED", `pool ${pool.poolId} has expired and owes ${formatAmount(-pool.balanceMicros, pool.unit as Unit)}: it takes at most that; grant the rest instead`);
