@@ -31,18 +31,19 @@ describe("rollover", () => {
 
   it("rolls the units the command does not name too: a unit the plan does not name, used last cycle, starts the new one with no thresholds crossed", () => {
     const m = Machine.open({ allotmentMicros: 100n, facts: { thresholdPercents: [50] } });
+    const RUN = 1_000_000n; // tool runs are whole counts
     const toolRuns = { unit: "tool_runs", allotmentMicros: 0n, negativeLimitMicros: 0n, lowCreditLimitMicros: 0n, kind: "monthly" as const };
     // A call in tool runs opens the cycle with that unit added (cycleCommand), as a support grant of them does.
     m.ok(m.rollOver({ units: [...m.units(), toolRuns] }));
-    const bonus = m.ok(m.grant(100n, { unit: "tool_runs" }));
-    m.ok(m.charge(60n, { unit: "tool_runs" }));
+    const bonus = m.ok(m.grant(100n * RUN, { unit: "tool_runs" }));
+    m.ok(m.charge(60n * RUN, { unit: "tool_runs" }));
     expect(m.account.units.get("tool_runs")!.crossedPercents).toEqual([50]);
     m.ok(m.nextCycle()); // rolled by a call in credits: the plan's units only
     expect(m.account.units.get("tool_runs")!.crossedPercents).toEqual([]);
-    expect(m.account.pools.get(bonus.poolId)).toMatchObject({ balanceMicros: 40n, grantedMicros: 40n });
+    expect(m.account.pools.get(bonus.poolId)).toMatchObject({ balanceMicros: 40n * RUN, grantedMicros: 40n * RUN });
     m.ok(m.rollOver({ units: [...m.units(), toolRuns] })); // the next call in tool runs: the cycle is rolled already
     const before = m.events.length;
-    m.ok(m.charge(20n, { unit: "tool_runs" })); // 20 of this cycle's 40
+    m.ok(m.charge(20n * RUN, { unit: "tool_runs" })); // 20 of this cycle's 40
     expect(m.events.slice(before).filter((e) => e.kind === "threshold_crossed").map((e) => e.payload)).toMatchObject([{ unit: "tool_runs", threshold_percent: 50 }]);
   });
 
