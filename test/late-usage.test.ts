@@ -125,4 +125,29 @@ describe("late usage (Charge.occurred_at)", () => {
       expect(errorDetails(error).fieldViolations[0]).toMatchObject({ field: "occurred_at", description: expect.stringContaining(words) });
     }
   });
+
+  it("is priced at the rate table version in effect when it happened (the first version for usage before it), not at today's", async () => {
+    const { pricing, entitlements, ledger } = platform.clients;
+    const perReply = (credits: number) => [{
+      bucket: commonV1.Bucket.BUCKET_AI, unit: commonV1.Unit.UNIT_CREDITS,
+      kind: { $case: "modelReply" as const, modelReply: { model: "gpt-4o", microsPerReply: String(credits * CREDIT) } },
+    }];
+    // v1: 5 credits a reply from 5 days ago; v2: 50 credits a reply from an hour ago.
+    await call(pricing, pricing.publishRateTable, { tableId: "dated", effectiveFrom: new Date(Date.now() - 5 * DAY), rates: perReply(5), actor: "test", reason: "v1", idempotencyKey: "" });
+    await call(pricing, pricing.publishRateTable, { tableId: "dated", effectiveFrom: new Date(Date.now() - 3_600_000), rates: perReply(50), actor: "test", reason: "v2", idempotencyKey: "" });
+    await call(entitlements, entitlements.publishPlan, {
+      plan: entitlementsV1.Plan.fromPartial({ planId: "dated", name: "dated", rateTableId: "dated", allotments: [{ unit: commonV1.Unit.UNIT_CREDITS, amountMicros: String(1000 * CREDIT), buckets: [] }] }),
+      actor: "test", reason: "seed",
+    });
+    await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({
+      accountId: "late-dated", name: "late-dated", planId: "dated", seats: 1, cycleAnchor: new Date(Date.now() - 10 * DAY),
+    }));
+    const reply = (key: string, daysAgo: number) => call(ledger, ledger.charge, ledgerV1.ChargeRequest.fromPartial({
+      accountId: "late-dated", usage: replies("gpt-4o", 1), final: true, idempotencyKey: key, ...(daysAgo > 0 ? { occurredAt: new Date(Date.now() - daysAgo * DAY) } : {}),
+    }));
+    const charged = [await reply("before-v1", 6), await reply("under-v1", 2), await reply("now", 0)];
+    expect(charged.map((c) => c.chargedMicros)).toEqual([String(5 * CREDIT), String(5 * CREDIT), String(50 * CREDIT)]);
+    const { entries } = await call(ledger, ledger.listEntries, ledgerV1.ListEntriesRequest.fromPartial({ accountId: "late-dated", kind: ledgerV1.EntryKind.ENTRY_KIND_CHARGE, page: { pageSize: 10, pageToken: "" } }));
+    expect(charged.map((c) => entries.find((e) => e.entryId === c.entryId)?.rateTableVersion)).toEqual(["1", "1", "2"]);
+  });
 });

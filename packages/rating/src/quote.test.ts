@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { InvalidArgumentError, NotFoundError } from "@tollgate/errors";
-import { quote, quoteProviderCost, roundHalfUp, versionInEffect } from "./quote.js";
+import { quote, quoteProviderCost, roundHalfUp, versionForUsage, versionInEffect } from "./quote.js";
 import type { RateTable } from "./types.js";
 
 const table: RateTable = {
@@ -76,6 +76,21 @@ describe("versionInEffect", () => {
     const later = { ...table, version: 4n, effectiveFrom: new Date("2026-12-01T00:00:00Z") };
     expect(versionInEffect([table, later], new Date("2026-11-23T00:00:00Z"))?.version).toBe(3n);
     expect(versionInEffect([table, later], new Date("2026-12-02T00:00:00Z"))?.version).toBe(4n);
+  });
+});
+
+describe("versionForUsage", () => {
+  const later = { ...table, version: 4n, effectiveFrom: new Date("2026-12-01T00:00:00Z") };
+  const now = new Date("2026-12-05T00:00:00Z");
+
+  it("prices usage at the version in effect when it happened", () => {
+    expect(versionForUsage([table, later], new Date("2026-11-23T00:00:00Z"), now)?.version).toBe(3n);
+    expect(versionForUsage([table, later], now, now)?.version).toBe(4n);
+  });
+
+  it("prices usage from before the first version at the earliest one in effect now, and none before any is", () => {
+    expect(versionForUsage([later, table], new Date("2025-06-01T00:00:00Z"), now)?.version).toBe(3n);
+    expect(versionForUsage([later], new Date("2025-06-01T00:00:00Z"), new Date("2026-11-30T00:00:00Z"))).toBeUndefined();
   });
 });
 

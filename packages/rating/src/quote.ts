@@ -191,3 +191,22 @@ export function versionInEffect(versions: RateTable[], at: Date): RateTable | un
   }
   return best;
 }
+
+/**
+ * The version that prices usage that happened at `at`: the one in effect
+ * then. Usage from before the table's first version (late usage of an
+ * account whose table was made after it) is priced at the earliest version
+ * already in effect at `now`; none when no version is in effect yet.
+ */
+export function versionForUsage(versions: RateTable[], at: Date, now: Date): RateTable | undefined {
+  const then = versionInEffect(versions, at);
+  if (then) return then;
+  let earliest: RateTable | undefined;
+  for (const table of versions) {
+    if (table.effectiveFrom.getTime() > now.getTime()) continue;
+    if (!earliest || table.effectiveFrom < earliest.effectiveFrom || (table.effectiveFrom.getTime() === earliest.effectiveFrom.getTime() && table.version < earliest.version)) {
+      earliest = table;
+    }
+  }
+  return earliest;
+}

@@ -2,7 +2,7 @@ import { status } from "@grpc/grpc-js";
 import { call, upstream } from "@tollgate/grpc-kit";
 import { NotFoundError } from "@tollgate/errors";
 import { pricingV1 } from "@tollgate/proto";
-import { rateTableFromProto, versionInEffect, type RateTable } from "@tollgate/rating";
+import { rateTableFromProto, versionForUsage, type RateTable } from "@tollgate/rating";
 import { inSpan, log } from "@tollgate/telemetry";
 import { InFlight } from "./in-flight.js";
 import { StreamFollower, VersionLag } from "./stream-follower.js";
@@ -68,9 +68,9 @@ export class RateCache {
     return new Map(wanted.flatMap((sequence) => (this.bySequence.has(sequence) ? [[sequence, this.bySequence.get(sequence)!] as const] : [])));
   }
 
-  async inEffect(tableId: string, at: Date = new Date()): Promise<RateTable> {
+  async inEffect(tableId: string, at: Date, now: Date = at): Promise<RateTable> {
     if (!this.filled.has(tableId)) await this.filling.run(tableId, () => this.fill(tableId));
-    const table = versionInEffect([...(this.versions.get(tableId)?.values() ?? [])], at);
+    const table = versionForUsage([...(this.versions.get(tableId)?.values() ?? [])], at, now);
     if (!table) throw new NotFoundError("rate table", tableId);
     return table;
   }

@@ -31,7 +31,8 @@ export interface LedgerJournal {
 
 /** Rate tables by id, the version in effect at a time (kept in memory by the composition). */
 export interface RateTables {
-  inEffect(tableId: string, at: Date): Promise<RateTable>;
+  /** The version that prices usage at `at` (rating's versionForUsage): the one in effect then, or, before the table's first version, its earliest in effect at `now`. */
+  inEffect(tableId: string, at: Date, now: Date): Promise<RateTable>;
   /** The versions published with these sequences (what holds record), whatever their table; unknown ones are left out. */
   published(sequences: Iterable<bigint>): Promise<ReadonlyMap<bigint, RateTable>>;
 }

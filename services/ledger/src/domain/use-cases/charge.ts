@@ -36,8 +36,10 @@ export interface ChargeOutcome extends ChargeAnswer, Replayed {
 
 /**
  * Prices usage and charges it, on its hold or alone; unmetered usage is
- * journaled at zero. On a hold, the usage is priced at the rate table version
- * the hold was authorized at and the hold's running total is rounded once
+ * journaled at zero. Alone, the usage is priced at the rate table version in
+ * effect when it happened (late usage: its `occurred_at`). On a hold, it is
+ * priced at the version the hold was authorized at and the hold's running
+ * total is rounded once
  * (rules/running-total.ts). `keyOwner`: `ledger` when the ledger keyed the call
  * itself (a Meter stream's increments and close: rules/idempotency.ts).
  */
@@ -73,7 +75,7 @@ export async function charge(deps: LedgerDeps, request: ChargeRequest, keyOwner:
       ...(actor ? { actor } : {}),
       ...(onBehalfOf ? { onBehalfOf } : {}),
     };
-  });
+  }, request.holdId === null && late ? new Date(late.atMs) : undefined);
   // A retry of a call priced before, answered while its rate is gone, names the version in effect.
   return { ...answer, unit: priced?.unit ?? "", rateTableId: priced?.tableId ?? table.tableId, rateTableVersion: priced?.version ?? table.version };
 }

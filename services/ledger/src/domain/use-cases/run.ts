@@ -145,13 +145,13 @@ async function decideOne<C extends Command>(deps: LedgerDeps, view: AccountView,
 }
 
 /**
- * Runs a command on a hold priced at the rate table in effect now, or, when
- * the hold was authorized at another version (`RATE_TABLE_PINNED`), priced
- * again at that one: the rate version is pinned for the whole hold. Answers
- * with the table it was priced at.
+ * Runs a command priced at the rate table in effect when its usage happened
+ * (`at`, default now), or, on a hold authorized at another version
+ * (`RATE_TABLE_PINNED`), priced again at that one: the rate version is
+ * pinned for the whole hold. Answers with the table it was priced at.
  */
-export async function runPinned<C extends Command>(deps: LedgerDeps, view: AccountView, build: (table: RateTable) => C): Promise<{ answer: AnswerOf[C["type"]] & Replayed; table: RateTable }> {
-  let table = await rateTableInEffect(deps, view);
+export async function runPinned<C extends Command>(deps: LedgerDeps, view: AccountView, build: (table: RateTable) => C, at: Date = deps.now()): Promise<{ answer: AnswerOf[C["type"]] & Replayed; table: RateTable }> {
+  let table = await rateTableInEffect(deps, view, at);
   for (let attempt = 1; ; attempt++) {
     const result = await decideOne(deps, view, build(table));
     if (result.ok) return { answer: result.value, table };
@@ -202,7 +202,7 @@ export function unpricedBy(error: unknown): LedgerError {
 
 /** The version in effect at `at` (default now) of the account's rate table, or of `tableId` (what metered work started with). */
 export async function rateTableInEffect(deps: Pick<LedgerDeps, "rates" | "now">, view: AccountView, at: Date = deps.now(), tableId = view.rateTableId): Promise<RateTable> {
-  return deps.rates.inEffect(tableId, at).catch((error: unknown) => {
+  return deps.rates.inEffect(tableId, at, deps.now()).catch((error: unknown) => {
     // The request is fine; the account's plan (or the table the work started with) names a rate table pricing does not have.
     if (error instanceof NotFoundError) {
       const whose = tableId === view.rateTableId ? `the plan of ${view.accountId} names` : `work of ${view.accountId} was priced with`;
