@@ -641,6 +641,12 @@ describe("limits and spend caps from the console", () => {
       accountId: "overdraft", usage: replies("gpt-4o", 30), final: true, idempotencyKey: "overdraft-150",
     }));
     expect(result).toMatchObject({ chargedMicros: "130000000", uncollectedMicros: "20000000", balanceMicros: "-30000000", proceed: false });
+
+    // A unit's negative limit lowered below a kind of work's override is refused naming the body's negative_limit, not a `limits` the body does not have.
+    const guardrail = await api("/api/accounts/overdraft/limits", { method: "POST", token: operator, body: { unit: "credits", work_kind: "guardrail", low_credit_limit: "1", negative_limit: "20", reason: "guardrails may go deeper" } });
+    expect(guardrail.status).toBe(200);
+    const lowered = await api("/api/accounts/overdraft/limits", { method: "POST", token: operator, body: { unit: "credits", low_credit_limit: "5", negative_limit: "10", reason: "less trust" } });
+    expect(lowered).toMatchObject({ status: 400, body: { error: { field: "negative_limit", message: expect.stringContaining("guardrail negative limit (20 credits)") } } });
   });
 
   it("lets an operator set a BYOM account's spend cap, and the cycle's cap pool follows it", async () => {

@@ -187,7 +187,11 @@ export class Accounts {
       for (const o of merged) if (!o.workKind) units.set(o.unit, BigInt(o.negativeLimitMicros));
       // Every kind override as it now applies (a lowered unit limit may leave an earlier kind override above it).
       const kinds = merged.filter((o) => o.workKind).map((o) => ({ ...o, lowCreditLimitMicros: BigInt(o.lowCreditLimitMicros), negativeLimitMicros: BigInt(o.negativeLimitMicros) }));
-      kindsWithinUnits(kinds, "limits", units, (row) => command.limits!.findIndex((l) => limitKey(l) === limitKey(row)));
+      // Named at the request's row: the kind's own, else the unit's that was lowered below it.
+      kindsWithinUnits(kinds, "limits", units, (row) => {
+        const own = command.limits!.findIndex((l) => limitKey(l) === limitKey(row));
+        return own >= 0 ? own : command.limits!.findIndex((l) => !l.workKind && l.unit === row.unit);
+      });
       changes.limitOverrides = merged;
     }
     if (command.seats !== undefined) {
