@@ -210,7 +210,7 @@ describe("one meaning per field", () => {
   });
 });
 
-describe("metered work rounds once", () => {
+describe("a charge rounds once", () => {
   it("charges a run's total as one rounded amount, however its time was split", async () => {
     await account("minute-co", "per-minute");
     const { ledger } = platform.clients;
@@ -222,6 +222,22 @@ describe("metered work rounds once", () => {
     await age("two-seconds", 1);
     const ended = await call(ledger, ledger.endRun, { accountId: "minute-co", runId: "two-seconds", state: L.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "e1" });
     expect(ended).toMatchObject({ totalChargedMicros: "33333", activeSeconds: "2" }); // 2 s priced once, not 2 × 16,667
+  });
+
+  it("rounds a token-priced charge once, half-up on its total: 2 input and 2 output tokens at 0.2 µcr each cost 1 µcr, not 0 + 0", async () => {
+    const { pricing, ledger } = platform.clients;
+    // The enterprise catalogue's llama-3.1-8b-instruct: 200,000 µcr per million tokens, input and output (0.2 µcr a token).
+    await call(pricing, pricing.publishRateTable, {
+      tableId: "sub-micro", effectiveFrom: new Date(Date.now() - 60_000), actor: "test", reason: "", idempotencyKey: "",
+      rates: [{ bucket: commonV1.Bucket.BUCKET_AI, unit: commonV1.Unit.UNIT_CREDITS, kind: { $case: "modelToken", modelToken: pricingV1.ModelTokenRate.fromPartial({
+        model: "llama-3.1-8b-instruct", inputMicrosPerMillion: "200000", outputMicrosPerMillion: "200000",
+      }) } }],
+    });
+    await plan("sub-micro", { rateTableId: "sub-micro", allotments: [credits(10)] });
+    await account("sub-micro", "sub-micro");
+    const usage: pricingV1.Usage = { kind: { $case: "modelTokens", modelTokens: { model: "llama-3.1-8b-instruct", inputTokens: "2", outputTokens: "2", cacheReadTokens: "0", cacheWriteTokens: "0" } } };
+    const charged = await call(ledger, ledger.charge, L.ChargeRequest.fromPartial({ accountId: "sub-micro", usage, final: true, idempotencyKey: "sub-micro-1" }));
+    expect(charged.chargedMicros).toBe("1"); // 0.8 µcr, rounded once when posted
   });
 });
 

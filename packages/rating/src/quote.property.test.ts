@@ -191,15 +191,21 @@ describe("quote (properties)", () => {
     );
   });
 
-  it("rounds each line item half-up to the micro-unit, exactly when the rate divides", () => {
+  it("rounds a usage once, half-up on its total, each line within a micro-unit of exact and exact when the rate divides", () => {
     fc.assert(
       fc.property(rateTable, usage, (table, u) => {
-        for (const line of quoteUsage(table, u)) {
+        const lines = quoteUsage(table, u);
+        const per = lines[0]!.ratePer;
+        expect(lines.every((line) => line.ratePer === per)).toBe(true);
+        const exactTotal = lines.reduce((sum, line) => sum + line.quantity * line.rateMicros, 0n);
+        const totalError = lines.reduce((sum, line) => sum + line.amountMicros, 0n) * per - exactTotal;
+        // The total: |error| ≤ per / 2, with a tie rounded up: −per/2 < error ≤ per/2.
+        expect(2n * totalError <= per).toBe(true);
+        expect(2n * totalError > -per).toBe(true);
+        for (const line of lines) {
           const exact = line.quantity * line.rateMicros;
           const error = line.amountMicros * line.ratePer - exact; // amount − exact amount, scaled by ratePer
-          // |error| ≤ ratePer / 2, with a tie rounded up: −ratePer/2 < error ≤ ratePer/2.
-          expect(2n * error <= line.ratePer).toBe(true);
-          expect(2n * error > -line.ratePer).toBe(true);
+          expect(error < line.ratePer && error > -line.ratePer).toBe(true);
           if (exact % line.ratePer === 0n) expect(error).toBe(0n);
           expect(line.rounding).toBe("half_up");
         }

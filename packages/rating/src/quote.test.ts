@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { InvalidArgumentError, NotFoundError } from "@tollgate/errors";
-import { quote, quoteProviderCost, roundHalfUp, versionForUsage, versionInEffect } from "./quote.js";
+import { quote, quoteProviderCost, quoteUsage, roundHalfUp, splitRounded, versionForUsage, versionInEffect } from "./quote.js";
 import type { RateTable } from "./types.js";
 
 const table: RateTable = {
@@ -76,6 +76,21 @@ describe("versionInEffect", () => {
     const later = { ...table, version: 4n, effectiveFrom: new Date("2026-12-01T00:00:00Z") };
     expect(versionInEffect([table, later], new Date("2026-11-23T00:00:00Z"))?.version).toBe(3n);
     expect(versionInEffect([table, later], new Date("2026-12-02T00:00:00Z"))?.version).toBe(4n);
+  });
+});
+
+describe("rounding once per usage", () => {
+  it("rounds a reply's tokens on their total: 2 input and 2 output tokens at 0.2 µcr each cost 1 µcr, not 0 + 0", () => {
+    const cheap: RateTable = { ...table, rates: [{ bucket: "ai", unit: "credits", kind: "model_token", model: "tiny", inputMicrosPerMillion: 200_000n, outputMicrosPerMillion: 200_000n, cacheReadMicrosPerMillion: 0n, cacheWriteMicrosPerMillion: 0n, inputUsdMicrosPerMillion: 0n, outputUsdMicrosPerMillion: 0n }] };
+    const lines = quoteUsage(cheap, { kind: "model_tokens", model: "tiny", inputTokens: 2n, outputTokens: 2n, cacheReadTokens: 0n, cacheWriteTokens: 0n });
+    expect(lines.map((line) => line.amountMicros)).toEqual([1n, 0n]);
+  });
+
+  it("splits the rounded total by largest remainder, the earlier line first on a tie", () => {
+    expect(splitRounded([400_000n, 400_000n], 1_000_000n)).toEqual([1n, 0n]);
+    expect(splitRounded([1_300_000n, 2_600_000n, 3_000_000n], 1_000_000n)).toEqual([1n, 3n, 3n]);
+    expect(splitRounded([500_000n, 0n], 1_000_000n)).toEqual([1n, 0n]);
+    expect(splitRounded([400_000n, 0n], 1_000_000n)).toEqual([0n, 0n]);
   });
 });
 

@@ -2,10 +2,12 @@ import { InvalidArgumentError, NotFoundError } from "@tollgate/errors";
 import type { LineItem, Rate, RateTable, Usage } from "./types.js";
 
 /**
- * Rounding rule (the only one in Tollgate): an amount is
- * quantity × rate ÷ per, rounded half-up to the micro-unit, computed in
- * integers. Each line item is rounded once; a quote's total is the sum of its
- * rounded line items.
+ * Rounding rule (the only one in Tollgate): a usage's amount is the sum of
+ * its parts' quantity × rate ÷ per, rounded once, half-up to the micro-unit,
+ * computed in integers. A usage priced in several line items (a reply's
+ * input, output and cache tokens) is rounded on its total, and its line
+ * items split that total (`splitRounded`); a quote's total is the sum of its
+ * usages'.
  */
 export function roundHalfUp(numerator: bigint, denominator: bigint): bigint {
   if (denominator <= 0n) throw new RangeError("denominator must be positive");
@@ -30,7 +32,7 @@ function nonNegative(field: string, value: bigint): bigint {
   return value;
 }
 
-function item(rate: Rate, table: RateTable, description: string, quantity: bigint, rateMicros: bigint, ratePer: bigint): LineItem {
+function item(rate: Rate, table: RateTable, description: string, quantity: bigint, rateMicros: bigint, ratePer: bigint, amountMicros = roundHalfUp(quantity * rateMicros, ratePer)): LineItem {
   return {
     bucket: rate.bucket,
     unit: rate.unit,
@@ -38,10 +40,36 @@ function item(rate: Rate, table: RateTable, description: string, quantity: bigin
     quantity,
     rateMicros,
     ratePer,
-    amountMicros: roundHalfUp(quantity * rateMicros, ratePer),
+    amountMicros,
     rateTableVersion: table.version,
     rounding: "half_up",
   };
+}
+
+/**
+ * The amounts of line items that share one `per`, rounded once on their
+ * total: the total of the exact amounts rounded half-up, split so each line
+ * is its exact amount rounded down, plus one micro-unit for the lines with
+ * the largest remainders (the earlier line first on a tie) until the lines
+ * add up to the total. Each line is within one micro-unit of exact.
+ */
+export function splitRounded(numerators: readonly bigint[], per: bigint): bigint[] {
+  const total = roundHalfUp(numerators.reduce((sum, n) => sum + n, 0n), per);
+  const amounts = numerators.map((n) => n / per);
+  let left = total - amounts.reduce((sum, a) => sum + a, 0n);
+  const byRemainder = numerators.map((n, index) => ({ index, remainder: n % per })).sort((a, b) => (a.remainder === b.remainder ? a.index - b.index : a.remainder > b.remainder ? -1 : 1));
+  for (const { index } of byRemainder) {
+    if (left <= 0n) break;
+    amounts[index]! += 1n;
+    left -= 1n;
+  }
+  return amounts;
+}
+
+/** Line items of one usage priced per million tokens, rounded once on their total (`splitRounded`). */
+function perMillionItems(rate: Rate, table: RateTable, model: string, parts: readonly (readonly [string, bigint, bigint])[]): LineItem[] {
+  const amounts = splitRounded(parts.map(([, quantity, micros]) => quantity * micros), MILLION);
+  return parts.map(([label, quantity, micros], index) => item(rate, table, `${model} ${label}`, quantity, micros, MILLION, amounts[index]));
 }
 
 /**
@@ -86,9 +114,7 @@ export function quoteUsage(table: RateTable, usage: Usage, field = "usage"): Lin
         ["cache read tokens", nonNegative(`${field}.model_tokens.cache_read_tokens`, usage.cacheReadTokens), rate.cacheReadMicrosPerMillion],
         ["cache write tokens", nonNegative(`${field}.model_tokens.cache_write_tokens`, usage.cacheWriteTokens), rate.cacheWriteMicrosPerMillion],
       ];
-      return parts
-        .filter(([, quantity]) => quantity > 0n)
-        .map(([label, quantity, micros]) => item(rate, table, `${usage.model} ${label}`, quantity, micros, MILLION));
+      return perMillionItems(rate, table, usage.model, parts.filter(([, quantity]) => quantity > 0n));
     }
     case "block_run": {
       const runs = nonNegative(`${field}.block_run.runs`, usage.runs);
@@ -168,7 +194,7 @@ export function quoteProviderCost(table: RateTable, usage: Usage, field = "usage
   if (cacheRead > 0n) parts.push(["cache reads (provider cost)", nonNegative(`${field}.model_tokens.cache_read_tokens`, usage.cacheReadTokens), cacheRead]);
   if (cacheWrite > 0n) parts.push(["cache writes (provider cost)", nonNegative(`${field}.model_tokens.cache_write_tokens`, usage.cacheWriteTokens), cacheWrite]);
   const used = parts.filter(([, q]) => q > 0n);
-  return (used.length > 0 ? used : parts.slice(0, 1)).map(([label, q, micros]) => item(usd, table, `${usage.model} ${label}`, q, micros, MILLION));
+  return perMillionItems(usd, table, usage.model, used.length > 0 ? used : parts.slice(0, 1));
 }
 
 export function quote(table: RateTable, usages: Usage[]): LineItem[] {
