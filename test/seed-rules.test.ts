@@ -241,6 +241,24 @@ describe("a charge rounds once", () => {
   });
 });
 
+describe("a plan's metered buckets", () => {
+  it("charges nothing for work in a bucket the plan does not meter: a plan metering only AI credits runs an agent (platform time) unmetered", async () => {
+    await plan("ai-only", { allotments: [credits(100)], meteredBuckets: [commonV1.Bucket.BUCKET_AI] });
+    await account("ai-only-co", "ai-only");
+    const { ledger, entitlements } = platform.clients;
+    const eligibility = await call(entitlements, entitlements.checkEligibility, { accountId: "ai-only-co", context: undefined });
+    expect(eligibility).toMatchObject({ allowed: true, metered: true, buckets: [commonV1.Bucket.BUCKET_AI] });
+    const started = await call(ledger, ledger.startRun, L.StartRunRequest.fromPartial({ accountId: "ai-only-co", runId: "platform-run", idempotencyKey: "s1" }));
+    expect(started).toMatchObject({ allowed: true, metered: false });
+    await age("platform-run", 3);
+    const ended = await call(ledger, ledger.endRun, { accountId: "ai-only-co", runId: "platform-run", state: L.RunEndState.RUN_END_STATE_FINISHED, idempotencyKey: "e1" });
+    expect(ended.totalChargedMicros).toBe("0");
+    // Its AI usage is charged as before.
+    const replied = await call(ledger, ledger.charge, L.ChargeRequest.fromPartial({ accountId: "ai-only-co", usage: reply("five"), final: true, idempotencyKey: "c1" }));
+    expect(replied.chargedMicros).toBe(String(5 * CREDIT));
+  });
+});
+
 describe("the event stream from now", () => {
   it("GetLatestEventSequence gives the sequence to stream after so only new events arrive", async () => {
     const { ledger } = platform.clients;

@@ -31,6 +31,11 @@ export function eligibilityRulesFromProto(plan: entitlementsV1.Plan): Eligibilit
   }));
 }
 
+/** The buckets a plan meters (`metered_buckets`); empty: every bucket its rules (or the defaults) meter. */
+export function meteredBucketsFromProto(plan: entitlementsV1.Plan): Bucket[] {
+  return plan.meteredBuckets.filter((b) => b !== commonV1.Bucket.BUCKET_UNSPECIFIED).map((b) => name(commonV1.bucketToJSON(b), "BUCKET_") as Bucket);
+}
+
 export function bucketToProto(bucket: Bucket): commonV1.Bucket {
   return commonV1.bucketFromJSON(`BUCKET_${bucket.toUpperCase()}`);
 }

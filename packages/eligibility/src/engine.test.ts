@@ -30,3 +30,17 @@ describe("the defaults of a plan without eligibility rules", () => {
     expect(decideEligibility([charged], cloud, at("byok"))).toMatchObject({ metered: true, buckets: ["ai"] });
   });
 });
+
+describe("a plan's metered buckets", () => {
+  it("charges only the buckets the plan meters, whatever the defaults or a rule say; none named meters what they say", () => {
+    const aiOnly = { ...cloud, meteredBuckets: ["ai"] as const };
+    expect(decideEligibility([], aiOnly, at("managed"))).toMatchObject({ allowed: true, metered: true, buckets: ["ai"] });
+    const everything: EligibilityRule = { runLocations: [], inferenceSources: [], computeSources: [], maxSeats: 0, allowed: true, reason: "", buckets: ["ai", "platform"], metered: true };
+    expect(decideEligibility([everything], { ...cloud, meteredBuckets: ["platform", "compute"] }, at("managed")).buckets).toEqual(["platform"]);
+    expect(decideEligibility([], { ...cloud, meteredBuckets: [] }, at("managed")).buckets).toEqual(["ai", "compute", "platform", "tool_runs"]);
+  });
+
+  it("still tracks a BYOM account's own-key model calls against its spend cap when the plan meters no ai bucket", () => {
+    expect(decideEligibility([], { ...cloud, billingMode: "byom_usd", meteredBuckets: ["compute"] }, at("byok"))).toMatchObject({ metered: true, buckets: ["compute", "ai"] });
+  });
+});

@@ -14,6 +14,10 @@
  * A plan overrides the defaults with rules: the first matching rule decides
  * (e.g. a rule for BYOK with `buckets: [BUCKET_AI, …]` charges own-key model
  * calls in credits), and a plan with rules allows only what a rule allows.
+ * A plan that names the buckets it meters (`metered_buckets`) charges only
+ * those, whatever a rule or the defaults say: work in another bucket is
+ * recorded at zero (a BYOM account's own-key model calls still go to its
+ * spend cap).
  */
 export type RunLocation = "local" | "cloud";
 export type InferenceSource = "managed" | "byok" | "byollm" | "custom_endpoint";
@@ -68,7 +72,7 @@ function withSpendTracking(decision: EligibilityDecision, billingMode: "credits"
 
 export function decideEligibility(
   rules: EligibilityRule[],
-  account: { seats: number; deploymentMode: "cloud" | "self_hosted"; billingMode?: "credits" | "byom_usd" },
+  account: { seats: number; deploymentMode: "cloud" | "self_hosted"; billingMode?: "credits" | "byom_usd"; meteredBuckets?: readonly Bucket[] },
   context: RunContext,
 ): EligibilityDecision {
   if (account.deploymentMode === "self_hosted") {
@@ -86,5 +90,7 @@ export function decideEligibility(
     return { allowed: false, reason: "no eligibility rule of the plan allows this run", buckets: [], metered: false };
   }
   const decision = rule ? { allowed: rule.allowed, reason: rule.reason, buckets: rule.buckets, metered: rule.metered } : defaultDecision(context);
-  return withSpendTracking(decision, account.billingMode, context);
+  const metered = account.meteredBuckets ?? [];
+  const narrowed = metered.length > 0 ? { ...decision, buckets: decision.buckets.filter((b) => metered.includes(b)) } : decision;
+  return withSpendTracking(narrowed, account.billingMode, context);
 }

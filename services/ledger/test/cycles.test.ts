@@ -118,7 +118,7 @@ describe("RollOverCycle", () => {
   it("rolls only a cycle that has ended: calendar months from the anchor, the 31st on the last day of shorter months", async () => {
     const view: AccountView = {
       accountId: "anchored", status: "active", planId: "p", planVersion: 1n, cycleAnchor: new Date("2026-01-31T10:00:00Z"), rateTableId: "r",
-      drawdownOrder: [], thresholdPercents: [], units: units as AccountView["units"], billingMode: "credits", seats: 1, deploymentMode: "cloud", eligibility: [], signupGrants: [],
+      drawdownOrder: [], thresholdPercents: [], units: units as AccountView["units"], billingMode: "credits", seats: 1, deploymentMode: "cloud", eligibility: [], meteredBuckets: [], signupGrants: [],
     };
     let clock = new Date("2026-02-10T00:00:00Z");
     // Rolling over prices nothing: no rate table is needed.

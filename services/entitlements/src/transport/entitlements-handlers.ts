@@ -8,7 +8,7 @@ import type { Account } from "../data/account.entity.js";
 import type { EntitlementsStore } from "../data/entitlements-store.js";
 import type { PlanVersion } from "../data/plan-version.entity.js";
 import type { Accounts } from "../domain/accounts.js";
-import { bucketToProto, decideEligibility, eligibilityRulesFromProto, runContextFromProto } from "@tollgate/eligibility";
+import { bucketToProto, decideEligibility, eligibilityRulesFromProto, meteredBucketsFromProto, runContextFromProto } from "@tollgate/eligibility";
 import type { Plans } from "../domain/plans.js";
 import type { Subject } from "../data/subject.entity.js";
 import type { SubjectKind, Subjects } from "../domain/subjects.js";
@@ -269,7 +269,10 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
       const plan = planToProto(await plans.get(account.planId, BigInt(account.planVersion)));
       const decision = decideEligibility(
         eligibilityRulesFromProto(plan),
-        { seats: account.seats, deploymentMode: account.deploymentMode as "cloud" | "self_hosted", billingMode: account.billingMode as "credits" | "byom_usd" },
+        {
+          seats: account.seats, deploymentMode: account.deploymentMode as "cloud" | "self_hosted", billingMode: account.billingMode as "credits" | "byom_usd",
+          meteredBuckets: meteredBucketsFromProto(plan),
+        },
         runContextFromProto(request.context),
       );
       // The same precedence as Authorize: a suspended account first, then the plan's rules.

@@ -34,7 +34,7 @@ function meteredWork(fields: Partial<AccountView> = {}) {
   const account: AccountView = {
     accountId: "acme", status: "active", planId: "team", planVersion: 1n, cycleAnchor: new Date("2026-11-01T00:00:00Z"), rateTableId: "rates",
     drawdownOrder: [], thresholdPercents: [], units: [{ unit: "credits", allotmentMicros: 100n * CREDIT, negativeLimitMicros: 0n, lowCreditLimitMicros: 0n }],
-    billingMode: "credits", seats: 1, deploymentMode: "cloud", eligibility: [], signupGrants: [], ...fields,
+    billingMode: "credits", seats: 1, deploymentMode: "cloud", eligibility: [], meteredBuckets: [], signupGrants: [], ...fields,
   };
   let now = new Date("2026-11-20T12:00:00Z");
   const memory = new MemoryLedgerStore();

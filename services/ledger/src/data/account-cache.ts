@@ -1,4 +1,4 @@
-import { eligibilityRulesFromProto, workKindFromProto } from "@tollgate/eligibility";
+import { eligibilityRulesFromProto, meteredBucketsFromProto, workKindFromProto } from "@tollgate/eligibility";
 import { call, upstream } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1 } from "@tollgate/proto";
 import { unitFromProto, type Unit } from "@tollgate/rating";
@@ -65,6 +65,7 @@ export function accountView(account: entitlementsV1.Account, plan: entitlementsV
     seats: account.seats,
     deploymentMode: account.deploymentMode === E.DeploymentMode.DEPLOYMENT_MODE_SELF_HOSTED ? "self_hosted" : "cloud",
     eligibility: eligibilityRulesFromProto(plan),
+    meteredBuckets: meteredBucketsFromProto(plan),
     signupGrants: plan.signupGrants.map((grant) => ({
       unit: unitName(grant.unit),
       amountMicros: BigInt(grant.amountMicros),

@@ -1,4 +1,4 @@
-import type { EligibilityRule } from "@tollgate/eligibility";
+import type { Bucket, EligibilityRule } from "@tollgate/eligibility";
 import type { Unit } from "@tollgate/rating";
 import type { KindLimits } from "./rules/kind-limits.js";
 
@@ -22,6 +22,8 @@ export interface AccountView {
   seats: number;
   deploymentMode: "cloud" | "self_hosted";
   eligibility: EligibilityRule[];
+  /** The buckets the plan meters (empty: every bucket its eligibility rules meter). */
+  meteredBuckets: Bucket[];
   /** Sign-up grants, each given once per account as an expiring free_grant pool. */
   signupGrants: { unit: Unit; amountMicros: bigint; expiresAt: Date }[];
   /** The plan's add-on price per whole unit (micro-USD), for the units it prices. */

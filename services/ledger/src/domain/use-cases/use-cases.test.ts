@@ -34,6 +34,7 @@ function view(fields: Partial<AccountView> = {}): AccountView {
     units: [{ unit: "credits", allotmentMicros: 10n * CREDIT, negativeLimitMicros: 2n * CREDIT, lowCreditLimitMicros: 0n }],
     billingMode: "credits", seats: 1, deploymentMode: "cloud",
     eligibility: [],
+    meteredBuckets: [],
     signupGrants: [], ...fields,
   };
 }

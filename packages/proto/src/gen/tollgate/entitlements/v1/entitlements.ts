@@ -541,7 +541,13 @@ export interface Plan {
   drawdownOrder: PoolKind[];
   /** Bound: at most 100 items. */
   eligibility: EligibilityRule[];
-  /** Bound: at most 100 items; a declared value. */
+  /**
+   * The buckets the plan charges for: work in another bucket is allowed and
+   * recorded at zero, whatever the eligibility rules say (a BYOM account's
+   * own-key model calls still count against its spend cap). Empty: every
+   * bucket the eligibility rules (or their defaults) meter.
+   * Bound: at most 100 items; a declared value.
+   */
   meteredBuckets: Bucket[];
   /**
    * The rate table the plan's usage is priced by (empty: "default").
