@@ -68,9 +68,10 @@ beforeAll(async () => {
       }) },
     }],
   });
-  // Plans with no notification thresholds at all.
+  // Plans with no notification thresholds at all (set, and empty: a plan that sets none has the defaults).
+  const none = entitlementsV1.NotificationThresholds.fromPartial({});
   await call(entitlements, entitlements.publishPlan, {
-    actor: "test", reason: "", plan: entitlementsV1.Plan.fromPartial({ planId: "byom-quiet", name: "BYOM, no thresholds", rateTableId: "byom" }),
+    actor: "test", reason: "", plan: entitlementsV1.Plan.fromPartial({ planId: "byom-quiet", name: "BYOM, no thresholds", rateTableId: "byom", thresholds: none }),
   });
   await call(entitlements, entitlements.publishPlan, {
     actor: "test", reason: "",
@@ -79,6 +80,7 @@ beforeAll(async () => {
       allotments: [{ unit: commonV1.Unit.UNIT_CREDITS, amountMicros: String(100 * CREDIT), buckets: [commonV1.Bucket.BUCKET_AI] }],
       drawdownOrder: [entitlementsV1.PoolKind.POOL_KIND_ADD_ON],
       addOnPrices: [{ unit: commonV1.Unit.UNIT_CREDITS, usdMicrosPerUnit: String(0.01 * USD) }], // $0.01 a credit
+      thresholds: none,
     }),
   });
 });

@@ -525,6 +525,38 @@ describe("threshold alerts", () => {
     await hook.stop();
   });
 
+  it("alerts on a plan that sets no thresholds at seed 001's defaults, and not at all on one that sets empty ones", async () => {
+    const { entitlements } = platform.clients;
+    const publish = (planId: string, thresholds?: entitlementsV1.NotificationThresholds) => call(entitlements, entitlements.publishPlan, {
+      plan: entitlementsV1.Plan.fromPartial({
+        planId, name: planId, rateTableId: "default",
+        allotments: [{ unit: commonV1.Unit.UNIT_CREDITS, amountMicros: String(100 * CREDIT), buckets: [commonV1.Bucket.BUCKET_AI] }],
+        ...(thresholds ? { thresholds } : {}),
+      }),
+      actor: "test", reason: "seed",
+    });
+    const { plan } = await publish("unthresholded");
+    expect(plan!.thresholds).toEqual({ bannerPercents: [20, 50, 70, 80, 90, 100], emailPercents: [50, 70, 80, 90], upgradePromptPercent: 0, referralPromptPercent: 0 });
+    await publish("silent", entitlementsV1.NotificationThresholds.fromPartial({}));
+    for (const [accountId, planId] of [["defaults", "unthresholded"], ["quiet", "silent"]] as const) {
+      await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({
+        accountId, name: accountId, planId, seats: 2, adminEmails: [`admin@${accountId}.example`],
+      }));
+      await spend(accountId, `${accountId}-1`, 11); // 55 of 100 credits
+    }
+    const emails = await eventually(async () => {
+      const listed = (await log("defaults")).filter((n) => n.channel === N.Channel.CHANNEL_EMAIL);
+      return listed.length > 0 ? listed : undefined;
+    }, 10_000, "the 50 % email");
+    expect(emails.map((n) => n.rule)).toEqual(["usage_50"]);
+    const banners = async (accountId: string) =>
+      (await call(platform.clients.notifications, platform.clients.notifications.listBanners, { accountId, includeDismissed: false })).banners.map((b) => b.rule).sort();
+    expect(await banners("defaults")).toEqual(["usage_20", "usage_50"]);
+    // The ledger's events are delivered in order: once the default plan's email is out, the silent plan's account has had its turn.
+    expect(await log("quiet")).toEqual([]);
+    expect(await banners("quiet")).toEqual([]);
+  });
+
   it("loses no alert and sends none twice when the notifications service is down during a burst", async () => {
     const hook = await startWebhookReceiver(SECRET);
     await account("burst", hook.url);
@@ -557,37 +589,5 @@ describe("threshold alerts", () => {
       await second.stop();
       await hook.stop();
     }
-  });
-
-  it("alerts on a plan that sets no thresholds at seed 001's defaults, and not at all on one that sets empty ones", async () => {
-    const { entitlements } = platform.clients;
-    const publish = (planId: string, thresholds?: entitlementsV1.NotificationThresholds) => call(entitlements, entitlements.publishPlan, {
-      plan: entitlementsV1.Plan.fromPartial({
-        planId, name: planId, rateTableId: "default",
-        allotments: [{ unit: commonV1.Unit.UNIT_CREDITS, amountMicros: String(100 * CREDIT), buckets: [commonV1.Bucket.BUCKET_AI] }],
-        ...(thresholds ? { thresholds } : {}),
-      }),
-      actor: "test", reason: "seed",
-    });
-    const { plan } = await publish("unthresholded");
-    expect(plan!.thresholds).toEqual({ bannerPercents: [20, 50, 70, 80, 90, 100], emailPercents: [50, 70, 80, 90], upgradePromptPercent: 0, referralPromptPercent: 0 });
-    await publish("silent", entitlementsV1.NotificationThresholds.fromPartial({}));
-    for (const [accountId, planId] of [["defaults", "unthresholded"], ["quiet", "silent"]] as const) {
-      await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({
-        accountId, name: accountId, planId, seats: 2, adminEmails: [`admin@${accountId}.example`],
-      }));
-      await spend(accountId, `${accountId}-1`, 11); // 55 of 100 credits
-    }
-    const emails = await eventually(async () => {
-      const listed = (await log("defaults")).filter((n) => n.channel === N.Channel.CHANNEL_EMAIL);
-      return listed.length > 0 ? listed : undefined;
-    }, 10_000, "the 50 % email");
-    expect(emails.map((n) => n.rule)).toEqual(["usage_50"]);
-    const banners = async (accountId: string) =>
-      (await call(platform.clients.notifications, platform.clients.notifications.listBanners, { accountId, includeDismissed: false })).banners.map((b) => b.rule).sort();
-    expect(await banners("defaults")).toEqual(["usage_20", "usage_50"]);
-    // The ledger's events are delivered in order: once the default plan's email is out, the silent plan's account has had its turn.
-    expect(await log("quiet")).toEqual([]);
-    expect(await banners("quiet")).toEqual([]);
   });
 });
