@@ -1,54 +1,54 @@
 import type { AccountView } from "../account-view.js";
 import { cycleAt } from "../cycle.js";
-import { fingerprint } from "../fingerprint.js";
 import { rollOver } from "./roll-over.js";
 import { requireAccountId, type LedgerDeps } from "./run.js";
 
-/** Which cycle a call runs in, with the terms it opens with, and the unit the plan does not name that it opens a balance for ("": none). */
+/** Which cycle a call runs in, opened with which view of the account, and the unit the plan does not name that it opens a balance for ("": none). */
 export interface CycleKey {
   accountId: string;
-  terms: string;
+  opening: string;
   unit: string;
 }
 
 /**
- * The cycles this process has seen opened (committed), each with the terms
- * it was opened with: a call in a cycle known open leaves out its rollOver
- * command, which would write nothing. Anything that changes what a cycle
- * opens with (plan version, limits, a spend cap, sign-up grants), a new cycle
- * or a unit the plan does not name makes another key, so that call opens it
- * again. Only an account's latest terms are remembered: terms that change and
- * change back (a limit raised, then lowered again) open the cycle again and
- * write them, rather than finding them open from before the change. Another
- * replica's openings are not known here: its first call rolls over
- * idempotently, as before.
+ * The cycles this process has seen opened (committed), each with the view of
+ * the account it was opened with: a call in a cycle known open leaves out
+ * its rollOver command, which would write nothing. A new cycle, a unit the
+ * plan does not name, or any change the account feed brings (a new view:
+ * plan version, limits, a spend cap, sign-up grants…) makes another key, so
+ * that call opens it again. Only the account's latest view is remembered:
+ * terms that change and change back open the cycle again and write them,
+ * also when another replica wrote the terms between (a limit raised there
+ * and taken back). Another replica's openings are not known here: its first
+ * call rolls over idempotently, as before.
  */
 export class OpenCycles {
-  /** Per account: the terms (cycle and hash) last opened, and the units opened with them. */
-  private readonly opened = new Map<string, { terms: string; units: Set<string> }>();
-  /** What a cycle opens with, hashed once per account view. */
-  private readonly terms = new WeakMap<AccountView, string>();
+  /** Per account: the opening (cycle and view) last opened, and the units opened with it. */
+  private readonly opened = new Map<string, { opening: string; units: Set<string> }>();
+  /** A number per account view, so a remembered opening holds no view in memory. */
+  private readonly views = new WeakMap<AccountView, number>();
+  private nextView = 0;
 
   /** `unit`: the call's unit; one the plan does not name gets a balance (no allotment, limits at zero) when its cycle opens, so it keys apart. */
   key(view: AccountView, now: Date, unit: string | null): CycleKey {
-    let terms = this.terms.get(view);
-    if (terms === undefined) this.terms.set(view, (terms = fingerprint({ planVersion: view.planVersion, units: view.units, signupGrants: view.signupGrants })));
+    let id = this.views.get(view);
+    if (id === undefined) this.views.set(view, (id = ++this.nextView));
     const extra = unit !== null && !view.units.some((u) => u.unit === unit) ? unit : "";
-    return { accountId: view.accountId, terms: `${cycleAt(view.cycleAnchor, now).start.getTime()}:${terms}`, unit: extra };
+    return { accountId: view.accountId, opening: `${cycleAt(view.cycleAnchor, now).start.getTime()}:${id}`, unit: extra };
   }
 
   isOpen(key: CycleKey): boolean {
     const opened = this.opened.get(key.accountId);
-    return opened !== undefined && opened.terms === key.terms && opened.units.has(key.unit);
+    return opened !== undefined && opened.opening === key.opening && opened.units.has(key.unit);
   }
 
-  /** Told once the transaction that opened (or found open) the cycle has committed; the account's earlier terms are forgotten. */
+  /** Told once the transaction that opened (or found open) the cycle has committed; the account's earlier openings are forgotten. */
   remember(key: CycleKey): void {
     let opened = this.opened.get(key.accountId);
-    if (opened === undefined || opened.terms !== key.terms) {
+    if (opened === undefined || opened.opening !== key.opening) {
       // Bounded: forgetting costs one idempotent rollOver per account, so the map simply starts again when full.
       if (opened === undefined && this.opened.size >= OpenCycles.MAX_KEYS) this.opened.clear();
-      opened = { terms: key.terms, units: new Set() };
+      opened = { opening: key.opening, units: new Set() };
       this.opened.set(key.accountId, opened);
     }
     opened.units.add(key.unit);
