@@ -525,7 +525,7 @@ describe("threshold alerts", () => {
     await hook.stop();
   });
 
-  it("alerts on a plan that sets no thresholds at seed 001's defaults, and not at all on one that sets empty ones", async () => {
+  it("alerts and prompts on a plan that sets no thresholds at the defaults, and not at all on one that sets empty ones", async () => {
     const { entitlements } = platform.clients;
     const publish = (planId: string, thresholds?: entitlementsV1.NotificationThresholds) => call(entitlements, entitlements.publishPlan, {
       plan: entitlementsV1.Plan.fromPartial({
@@ -536,7 +536,7 @@ describe("threshold alerts", () => {
       actor: "test", reason: "seed",
     });
     const { plan } = await publish("unthresholded");
-    expect(plan!.thresholds).toEqual({ bannerPercents: [20, 50, 70, 80, 90, 100], emailPercents: [50, 70, 80, 90], upgradePromptPercent: 0, referralPromptPercent: 0 });
+    expect(plan!.thresholds).toEqual({ bannerPercents: [20, 50, 70, 80, 90, 100], emailPercents: [50, 70, 80, 90], upgradePromptPercent: 75, referralPromptPercent: 50 });
     await publish("silent", entitlementsV1.NotificationThresholds.fromPartial({}));
     for (const [accountId, planId] of [["defaults", "unthresholded"], ["quiet", "silent"]] as const) {
       await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({
@@ -551,10 +551,16 @@ describe("threshold alerts", () => {
     expect(emails.map((n) => n.rule)).toEqual(["usage_50"]);
     const banners = async (accountId: string) =>
       (await call(platform.clients.notifications, platform.clients.notifications.listBanners, { accountId, includeDismissed: false })).banners.map((b) => b.rule).sort();
-    expect(await banners("defaults")).toEqual(["usage_20", "usage_50"]);
+    expect(await banners("defaults")).toEqual(["referral_prompt", "usage_20", "usage_50"]);
+    const prompts = async (accountId: string) => {
+      const { showUpgradePrompt, showReferralPrompt } = await call(platform.clients.notifications, platform.clients.notifications.listBanners, { accountId, includeDismissed: false });
+      return { showUpgradePrompt, showReferralPrompt };
+    };
+    expect(await prompts("defaults")).toEqual({ showUpgradePrompt: false, showReferralPrompt: true }); // 55 % used: referral at 50, upgrade at 75
     // The ledger's events are delivered in order: once the default plan's email is out, the silent plan's account has had its turn.
     expect(await log("quiet")).toEqual([]);
     expect(await banners("quiet")).toEqual([]);
+    expect(await prompts("quiet")).toEqual({ showUpgradePrompt: false, showReferralPrompt: false });
   });
 
   it("loses no alert and sends none twice when the notifications service is down during a burst", async () => {

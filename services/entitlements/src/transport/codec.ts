@@ -29,15 +29,17 @@ export function billingModeFromProto(mode: entitlementsV1.BillingMode, field: st
 export const FREE_TIER_UPGRADE_PROMPT_PERCENT = 75;
 
 /**
- * The alerts of a plan that sets no thresholds (seed 001's): banners at 20,
- * 50, 70, 80 and 90 % used and a fixed one at 100 %, emails at 50, 70, 80 and
- * 90 %. A plan that wants none sends `thresholds` with empty lists.
+ * The alerts and prompts of a plan that sets no thresholds (SPEC's, seeds 001
+ * and 002): banners at 20, 50, 70, 80 and 90 % used and a fixed one at 100 %,
+ * emails at 50, 70, 80 and 90 %, the upgrade prompt at 75 % and the referral
+ * prompt at 50 %. A plan that wants none sends `thresholds` with empty lists
+ * and zero prompts.
  */
 export const DEFAULT_THRESHOLDS: entitlementsV1.NotificationThresholds = {
   bannerPercents: [20, 50, 70, 80, 90, 100],
   emailPercents: [50, 70, 80, 90],
-  upgradePromptPercent: 0,
-  referralPromptPercent: 0,
+  upgradePromptPercent: FREE_TIER_UPGRADE_PROMPT_PERCENT,
+  referralPromptPercent: 50,
 };
 
 /**
