@@ -107,6 +107,11 @@ describe("versionForUsage", () => {
     expect(versionForUsage([later, table], new Date("2025-06-01T00:00:00Z"), now)?.version).toBe(3n);
     expect(versionForUsage([later], new Date("2025-06-01T00:00:00Z"), new Date("2026-11-30T00:00:00Z"))).toBeUndefined();
   });
+
+  it("never prices at a version that was never in effect: of two first versions for one moment, the later", () => {
+    const correction = { ...table, version: 5n };
+    expect(versionForUsage([table, correction, later], new Date("2025-06-01T00:00:00Z"), now)?.version).toBe(5n);
+  });
 });
 
 describe("quoteProviderCost", () => {

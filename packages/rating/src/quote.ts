@@ -227,12 +227,11 @@ export function versionInEffect(versions: RateTable[], at: Date): RateTable | un
 export function versionForUsage(versions: RateTable[], at: Date, now: Date): RateTable | undefined {
   const then = versionInEffect(versions, at);
   if (then) return then;
-  let earliest: RateTable | undefined;
+  // The first moment a version took effect, and the version in effect from it (of two published for it, the later).
+  let first: number | undefined;
   for (const table of versions) {
-    if (table.effectiveFrom.getTime() > now.getTime()) continue;
-    if (!earliest || table.effectiveFrom < earliest.effectiveFrom || (table.effectiveFrom.getTime() === earliest.effectiveFrom.getTime() && table.version < earliest.version)) {
-      earliest = table;
-    }
+    const from = table.effectiveFrom.getTime();
+    if (from <= now.getTime() && (first === undefined || from < first)) first = from;
   }
-  return earliest;
+  return first === undefined ? undefined : versionInEffect(versions, new Date(first));
 }
