@@ -68,7 +68,7 @@ export class RateCache {
     return new Map(wanted.flatMap((sequence) => (this.bySequence.has(sequence) ? [[sequence, this.bySequence.get(sequence)!] as const] : [])));
   }
 
-  async inEffect(tableId: string, at: Date, now: Date = at): Promise<RateTable> {
+  async inEffect(tableId: string, at: Date, now: Date): Promise<RateTable> {
     if (!this.filled.has(tableId)) await this.filling.run(tableId, () => this.fill(tableId));
     const table = versionForUsage([...(this.versions.get(tableId)?.values() ?? [])], at, now);
     if (!table) throw new NotFoundError("rate table", tableId);

@@ -200,7 +200,7 @@ export function unpricedBy(error: unknown): LedgerError {
   throw error;
 }
 
-/** The version in effect at `at` (default now) of the account's rate table, or of `tableId` (what metered work started with). */
+/** The version that prices usage at `at` (default now; RateTables.inEffect) of the account's rate table, or of `tableId` (what metered work started with). */
 export async function rateTableInEffect(deps: Pick<LedgerDeps, "rates" | "now">, view: AccountView, at: Date = deps.now(), tableId = view.rateTableId): Promise<RateTable> {
   return deps.rates.inEffect(tableId, at, deps.now()).catch((error: unknown) => {
     // The request is fine; the account's plan (or the table the work started with) names a rate table pricing does not have.
