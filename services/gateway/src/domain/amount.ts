@@ -1,6 +1,5 @@
 import { InvalidArgumentError } from "@tollgate/errors";
-
-const MICROS_PER_UNIT = 1_000_000n;
+import { MICROS_PER_UNIT } from "@tollgate/rating";
 
 /** Every decimal of this many significant digits survives a JSON number (a double) exactly. */
 const EXACT_DIGITS = 15;

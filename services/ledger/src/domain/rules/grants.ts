@@ -1,3 +1,4 @@
+import { MICROS_PER_UNIT } from "@tollgate/rating";
 import type { AccountState, BatchContext, Pool, PoolKind } from "../state.js";
 import type { Write } from "../writes.js";
 
@@ -17,16 +18,13 @@ export interface PoolGrant {
   reloadPriceUsdMicros?: bigint;
 }
 
-/** One tool run in micro-units: tool runs are whole counts, scaled like every unit. */
-const ONE_RUN_MICROS = 1_000_000n;
-
 /**
  * Whether support may grant or adjust this amount of a unit: any micro-unit
  * of credits or dollars, but only whole tool runs (a run is used whole, so a
  * fraction of one could never be spent, and the console shows runs whole).
  */
 export function wholeAmount(unit: string, amountMicros: bigint): boolean {
-  return unit !== "tool_runs" || amountMicros % ONE_RUN_MICROS === 0n;
+  return unit !== "tool_runs" || amountMicros % MICROS_PER_UNIT === 0n;
 }
 
 export const WHOLE_RUNS_PROBLEM = "must be whole tool runs (a multiple of 1000000 micro-units): tool runs are whole counts";
