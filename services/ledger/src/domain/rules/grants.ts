@@ -27,7 +27,7 @@ export function wholeAmount(unit: string, amountMicros: bigint): boolean {
   return unit !== "tool_runs" || amountMicros % MICROS_PER_UNIT === 0n;
 }
 
-export const WHOLE_RUNS_PROBLEM = "must be whole tool runs (a multiple of 1000000 micro-units): tool runs are whole counts";
+export const WHOLE_RUNS_PROBLEM = `must be whole tool runs (a multiple of ${MICROS_PER_UNIT} micro-units): tool runs are whole counts`;
 
 /**
  * The largest a unit's balance may grow to by grants, adjustments and reversals: 10^18
