@@ -180,10 +180,39 @@ describe("refused by the use case", () => {
     expect(authorize).toMatchObject({ code: status.NOT_FOUND, reason: "ACCOUNT_NOT_FOUND" });
     expect((await refusal(call(ledger, ledger.charge, chargeRequest({ accountId: "nobody" })))).code).toBe(status.NOT_FOUND);
     expect((await refusal(call(ledger, ledger.getBalance, { accountId: "nobody" }))).code).toBe(status.NOT_FOUND);
-    // A list's later page too: a page token does not make a mistyped account an empty history.
-    const page = { pageSize: 10, pageToken: "5" };
-    expect((await refusal(call(ledger, ledger.listEntries, ledgerV1.ListEntriesRequest.fromPartial({ accountId: "nobody", page })))).code).toBe(status.NOT_FOUND);
-    expect((await refusal(call(ledger, ledger.listTools, ledgerV1.ListToolsRequest.fromPartial({ accountId: "nobody", page })))).code).toBe(status.NOT_FOUND);
+    // A list's page too: an empty history of a mistyped account is not an answer.
+    expect((await refusal(call(ledger, ledger.listEntries, ledgerV1.ListEntriesRequest.fromPartial({ accountId: "nobody", page: { pageSize: 10 } })))).code).toBe(status.NOT_FOUND);
+    expect((await refusal(call(ledger, ledger.listTools, ledgerV1.ListToolsRequest.fromPartial({ accountId: "nobody", page: { pageSize: 10 } })))).code).toBe(status.NOT_FOUND);
+  });
+
+  it("a page token is read only by the list and filters that handed it out: another account's, another filter's or another list's is INVALID_ARGUMENT", async () => {
+    const { ledger, entitlements } = platform.clients;
+    const entries = (accountId: string, pageToken: string, kind = ledgerV1.EntryKind.ENTRY_KIND_UNSPECIFIED) =>
+      call(ledger, ledger.listEntries, ledgerV1.ListEntriesRequest.fromPartial({ accountId, kind, page: { pageSize: 1, pageToken } }));
+    const first = await entries("valid", "");
+    expect(first.nextPageToken).not.toBe("");
+    const second = await entries("valid", first.nextPageToken);
+    expect(second.entries[0]?.entryId).not.toBe(first.entries[0]?.entryId);
+
+    const elsewhere = "page.page_token: was handed out for another list or other filters: start again from the first page";
+    const refused = [
+      await refusal(entries("nobody", first.nextPageToken)),
+      await refusal(entries("valid", first.nextPageToken, ledgerV1.EntryKind.ENTRY_KIND_GRANT)),
+      await refusal(call(ledger, ledger.listHolds, ledgerV1.ListHoldsRequest.fromPartial({ accountId: "valid", page: { pageToken: first.nextPageToken } }))),
+      await refusal(call(ledger, ledger.listTools, ledgerV1.ListToolsRequest.fromPartial({ accountId: "valid", page: { pageToken: first.nextPageToken } }))),
+    ];
+    expect(refused.map((r) => [r.code, r.fieldViolations[0]?.field, r.message])).toEqual(refused.map(() => [status.INVALID_ARGUMENT, "page.page_token", elsewhere]));
+
+    // A position alone (what tokens held before they named their list) is not a token this service handed out.
+    const bare = await refusal(entries("valid", first.nextPageToken.slice(first.nextPageToken.indexOf("~") + 1)));
+    expect([bare.code, bare.fieldViolations[0]?.field]).toEqual([status.INVALID_ARGUMENT, "page.page_token"]);
+
+    const accounts = (query: string, pageToken: string) => call(entitlements, entitlements.listAccounts, entitlementsV1.ListAccountsRequest.fromPartial({ query, page: { pageSize: 1, pageToken } }));
+    await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId: "valid-too", name: "Valid too", planId: "starter", seats: 1 }));
+    const page = await accounts("valid", "");
+    expect(page.nextPageToken).not.toBe("");
+    expect((await accounts("valid", page.nextPageToken)).accounts.map((a) => a.accountId)).toEqual(["valid-too"]);
+    expect((await refusal(accounts("valid-", page.nextPageToken))).message).toBe(elsewhere);
   });
 
   it("a price whose quantity × rate passes the range is INVALID_ARGUMENT, before anything is written", async () => {

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { NewestFirstCursor } from "@tollgate/db";
 import { InvalidArgumentError } from "@tollgate/errors";
 
@@ -26,6 +27,43 @@ export function pageOffset(token: string | undefined): number {
   if (!token) return 0;
   if (!/^\d{1,15}$/.test(token)) throw new InvalidArgumentError("page.page_token", NOT_OUR_TOKEN);
   return Number(token);
+}
+
+/** JSON.stringify's replacer for a stable form: an object's keys sorted, 64-bit integers as text. */
+function stable(_key: string, value: unknown): unknown {
+  if (typeof value === "bigint") return value.toString();
+  if (value === null || typeof value !== "object" || Array.isArray(value) || value instanceof Date) return value;
+  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/**
+ * What a list's page token is handed out for: the list and every field of
+ * its request but the page (its filters), as a short digest. A position
+ * means something only in the list that gave it: a token from another list,
+ * or from the same list with other filters, would start a page at an
+ * unrelated row and skip or repeat rows without a word.
+ */
+export function pageScope(list: string, request: object): string {
+  const { page: _page, ...filters } = request as { page?: unknown };
+  return createHash("sha256").update(JSON.stringify([list, filters], stable)).digest("base64url").slice(0, 12);
+}
+
+/** `position` (a list's own token; "" for none) bound to its scope: `<scope>~<position>`. */
+export function scopedToken(scope: string, position: string): string {
+  return position && `${scope}~${position}`;
+}
+
+/**
+ * The position a `scopedToken` holds; "" for "" (the first page).
+ * INVALID_ARGUMENT (`field`) for a token handed out for another list or
+ * other filters (as AIP-158 asks), and for anything else not handed out.
+ */
+export function tokenPosition(scope: string, token: string | undefined, field = "page.page_token"): string {
+  if (!token) return "";
+  const at = token.indexOf("~");
+  if (at < 0) throw new InvalidArgumentError(field, NOT_OUR_TOKEN);
+  if (token.slice(0, at) !== scope) throw new InvalidArgumentError(field, "was handed out for another list or other filters: start again from the first page");
+  return token.slice(at + 1);
 }
 
 /** What an opaque page token holds (base64url of JSON, at most 4,096 characters); undefined when it holds nothing readable. */

@@ -1,7 +1,7 @@
 import { workKindFromProto } from "@tollgate/eligibility";
 import { answerOnce, type IdempotencyStore, type LogFollower } from "@tollgate/db";
 import { InvalidArgumentError } from "@tollgate/errors";
-import { actorOf, encodedSize, keyToken, page, pageOffset, pageSize, serverStream, tokenKey, UNAUTHENTICATED_ACTOR, unary, type HandlerOptions } from "@tollgate/grpc-kit";
+import { actorOf, encodedSize, keyToken, page, pageOffset, pageScope, pageSize, scopedToken, serverStream, tokenKey, tokenPosition, UNAUTHENTICATED_ACTOR, unary, type HandlerOptions } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1 } from "@tollgate/proto";
 import { int64 } from "@tollgate/rating";
 import type { Account } from "../data/account.entity.js";
@@ -169,9 +169,10 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
 
     listPlans: unary(async (request: entitlementsV1.ListPlansRequest) => {
       const limit = pageSize(request.page?.pageSize);
-      const rows = await store.listPlans({ afterVersion: BigInt(pageOffset(request.page?.pageToken)), limit: limit + 1, allVersions: request.allVersions });
+      const scope = pageScope("ListPlans", request);
+      const rows = await store.listPlans({ afterVersion: BigInt(pageOffset(tokenPosition(scope, request.page?.pageToken))), limit: limit + 1, allVersions: request.allVersions });
       const { items, nextPageToken } = page(rows.map(planToProto), limit, (plan) => plan.version, encodedSize(E.Plan));
-      return { plans: items, nextPageToken };
+      return { plans: items, nextPageToken: scopedToken(scope, nextPageToken) };
     }, options),
 
     watchPlans: serverStream(async function* (request: entitlementsV1.WatchPlansRequest, context) {
@@ -209,9 +210,10 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
 
     listAccounts: unary(async (request: entitlementsV1.ListAccountsRequest) => {
       const limit = pageSize(request.page?.pageSize);
-      const rows = await store.listAccounts({ after: tokenKey(request.page?.pageToken), limit: limit + 1, query: request.query });
+      const scope = pageScope("ListAccounts", request);
+      const rows = await store.listAccounts({ after: tokenKey(tokenPosition(scope, request.page?.pageToken)), limit: limit + 1, query: request.query });
       const { items, nextPageToken } = page(rows.map(accountToProto), limit, (account) => keyToken(account.accountId), encodedSize(E.Account));
-      return { accounts: items, nextPageToken };
+      return { accounts: items, nextPageToken: scopedToken(scope, nextPageToken) };
     }, options),
 
     updateAccount: unary(
@@ -254,14 +256,15 @@ export function entitlementsHandlers(deps: EntitlementsDeps, options: HandlerOpt
     listSubjects: unary(async (request: entitlementsV1.ListSubjectsRequest) => {
       if (!request.accountId) throw new InvalidArgumentError("account_id", "is required");
       const limit = pageSize(request.page?.pageSize);
+      const scope = pageScope("ListSubjects", request);
       const rows = await store.listSubjects({
         accountId: request.accountId,
         ...(request.kind ? { kind: subjectKindName(request.kind) } : {}),
-        after: subjectAfter(tokenKey(request.page?.pageToken)),
+        after: subjectAfter(tokenKey(tokenPosition(scope, request.page?.pageToken))),
         limit: limit + 1,
       });
       const { items, nextPageToken } = page(rows.map(subjectToProto), limit, (s) => keyToken(JSON.stringify([s.subjectId, subjectKindName(s.kind)])), encodedSize(E.Subject));
-      return { subjects: items, nextPageToken };
+      return { subjects: items, nextPageToken: scopedToken(scope, nextPageToken) };
     }, options),
 
     checkEligibility: unary(async (request: entitlementsV1.CheckEligibilityRequest) => {

@@ -3,7 +3,7 @@ import { Readable } from "node:stream";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { status } from "@grpc/grpc-js";
 import { AlreadyExistsError, FailedPreconditionError, IdempotencyKeyReusedError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
-import { call, characters, DEFAULT_MAX_LENGTH, errorDetails, fromProtoJson, jsonFieldPath, MAX_PAGE_SIZE, page as paged, pageSize, renameField, withoutCredentials } from "@tollgate/grpc-kit";
+import { call, characters, DEFAULT_MAX_LENGTH, errorDetails, fromProtoJson, jsonFieldPath, MAX_PAGE_SIZE, page as paged, pageScope, pageSize, renameField, scopedToken, tokenPosition, withoutCredentials } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, notificationsV1, pricingV1 } from "@tollgate/proto";
 import { currentTraceId, log } from "@tollgate/telemetry";
 import { MAX_KEY_LENGTH, type CallAuditLog } from "@tollgate/db";
@@ -584,7 +584,8 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
   app.get("/api/audit", takes("account_id", ...PAGE), async (request) => {
     const query = request.query as Query;
     const limit = pageSize(page(query).pageSize);
-    const cursor = auditCursor(query.page_token);
+    const scope = pageScope("audit", { accountId: query.account_id ?? "" });
+    const cursor = auditCursor(tokenPosition(scope, query.page_token, "page_token"));
     const filter = query.account_id ? { accountId: query.account_id } : {};
     const [consoleRows, callRows] = await Promise.all([
       cursor.console === 0n ? [] : audit.list({ ...filter, ...(cursor.console ? { beforeId: cursor.console } : {}), limit: limit + 1 }),
@@ -622,7 +623,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     const more = merged.length > limit;
     return {
       data: items.map((i) => i.view),
-      next_page_token: more ? `${next("console", consoleRows.length, cursor.console)}.${next("grpc", callRows.length, cursor.calls)}` : "",
+      next_page_token: more ? scopedToken(scope, `${next("console", consoleRows.length, cursor.console)}.${next("grpc", callRows.length, cursor.calls)}`) : "",
     };
   });
 

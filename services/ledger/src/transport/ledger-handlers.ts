@@ -1,7 +1,7 @@
 import type { LogFollower } from "@tollgate/db";
 import { runContextFromProto, workKindFromProto } from "@tollgate/eligibility";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
-import { actorOf, encodedSize, newestFirstPage, page, pageOffset, pageSize, requireKnownWhenEmpty, serverStream, tokenCursor, unary, type CallContext, type HandlerOptions } from "@tollgate/grpc-kit";
+import { actorOf, encodedSize, newestFirstPage, page, pageOffset, pageScope, pageSize, requireKnownWhenEmpty, scopedToken, serverStream, tokenCursor, tokenPosition, unary, type CallContext, type HandlerOptions } from "@tollgate/grpc-kit";
 import { commonV1, ledgerV1 } from "@tollgate/proto";
 import { int64, usageFromProto } from "@tollgate/rating";
 import { currentTraceId, currentTraceparent } from "@tollgate/telemetry";
@@ -311,14 +311,15 @@ export function ledgerHandlers(
       if (!request.accountId) throw new InvalidArgumentError("account_id", "is required");
       const dimension = usageDimension(request.dimension, "dimension");
       const limit = pageSize(request.page?.pageSize);
-      const offset = pageOffset(request.page?.pageToken);
+      const scope = pageScope("GetTopUsage", request);
+      const offset = pageOffset(tokenPosition(scope, request.page?.pageToken));
       const since = request.since ?? (await store.account(request.accountId))?.cycleStart ?? new Date(0);
       const { rows, total } = await store.topUsage(request.accountId, await unitOfUsage(request.accountId, request.unit), dimension, since, offset, limit + 1);
       const { items, nextPageToken } = page(rows, limit, (_, count) => String(offset + count));
       return {
         rows: items.map((row) => ({ key: row.key, amountMicros: row.amount, requests: row.requests, shareBasisPoints: shareBasisPoints(BigInt(row.amount), total) })),
         totalMicros: total.toString(),
-        nextPageToken,
+        nextPageToken: scopedToken(scope, nextPageToken),
       };
     }, options),
 
@@ -399,7 +400,8 @@ export function ledgerHandlers(
 
     listHolds: unary(async (request: ledgerV1.ListHoldsRequest) => {
       const limit = pageSize(request.page?.pageSize);
-      const after = tokenCursor(request.page?.pageToken, "uuid");
+      const scope = pageScope("ListHolds", request);
+      const after = tokenCursor(tokenPosition(scope, request.page?.pageToken), "uuid");
       const rows = await store.listHolds({
         ...(request.accountId ? { accountId: request.accountId } : {}),
         ...(request.status ? { status: L.holdStatusToJSON(request.status).slice("HOLD_STATUS_".length).toLowerCase() } : {}),
@@ -410,14 +412,15 @@ export function ledgerHandlers(
       const rates = await ledger.publishedRateTables(rows.slice(0, limit).map(({ item }) => BigInt(item.rateTableSequence)));
       const protos = rows.map(({ item, cursor }) => ({ item: holdToProto(item, rates), cursor }));
       const { items, nextPageToken } = newestFirstPage(protos, limit, encodedSize(L.Hold));
-      return { holds: items, nextPageToken };
+      return { holds: items, nextPageToken: scopedToken(scope, nextPageToken) };
     }, options),
 
     listMeteredWork: unary(async (request: ledgerV1.ListMeteredWorkRequest) => {
       if (request.kind && !["run", "deployment"].includes(request.kind)) throw new InvalidArgumentError("kind", "must be run or deployment");
       if (request.state && !(WORK_STATES as readonly string[]).includes(request.state)) throw new InvalidArgumentError("state", `must be one of ${WORK_STATES.join(", ")}`);
       const limit = pageSize(request.page?.pageSize);
-      const after = tokenCursor(request.page?.pageToken);
+      const scope = pageScope("ListMeteredWork", request);
+      const after = tokenCursor(tokenPosition(scope, request.page?.pageToken));
       const rows = await store.listWork({
         ...(request.accountId ? { accountId: request.accountId } : {}),
         ...(request.kind ? { kind: request.kind } : {}),
@@ -429,12 +432,14 @@ export function ledgerHandlers(
       await requireKnownWhenEmpty(requireAccount, request.accountId, rows);
       const protos = rows.map(({ item, cursor }) => ({ item: workToProto(item), cursor }));
       const { items, nextPageToken } = newestFirstPage(protos, limit, encodedSize(L.MeteredWork));
-      return { work: items, nextPageToken };
+      return { work: items, nextPageToken: scopedToken(scope, nextPageToken) };
     }, options),
 
     listEntries: unary(async (request: ledgerV1.ListEntriesRequest) => {
       if (!request.accountId) throw new InvalidArgumentError("account_id", "is required");
       const limit = pageSize(request.page?.pageSize);
+      const scope = pageScope("ListEntries", request);
+      const position = tokenPosition(scope, request.page?.pageToken);
       const entries = await store.entries({
         accountId: request.accountId,
         ...(request.holdId ? { holdId: request.holdId } : {}),
@@ -442,7 +447,7 @@ export function ledgerHandlers(
         attribution: Object.fromEntries(
           Object.entries(request.attribution).map(([key, value]) => [usageDimension(key, `attribution[${key}]`), value]),
         ),
-        ...(request.page?.pageToken ? { beforeId: BigInt(pageOffset(request.page.pageToken)) } : {}),
+        ...(position ? { beforeId: BigInt(pageOffset(position)) } : {}),
         limit: limit + 1,
       });
       await requireKnownWhenEmpty(requireAccount, request.accountId, entries);
@@ -451,7 +456,7 @@ export function ledgerHandlers(
       const [lines, rates, reversals] = await Promise.all([store.lines(shown.map((e) => ({ accountId: e.accountId, entryId: e.entryId }))), ledger.publishedRateTables(shown.map((e) => BigInt(e.rateTableSequence))), store.reversals(request.accountId, ids)]);
       const protos = entries.map((entry) => entryToProto(entry, lines.filter((line) => line.entryId === entry.entryId), rates, reversals));
       const { items, nextPageToken } = page(protos, limit, (entry) => entry.entryId, encodedSize(L.Entry));
-      return { entries: items, nextPageToken };
+      return { entries: items, nextPageToken: scopedToken(scope, nextPageToken) };
     }, options),
 
     getLatestEventSequence: unary(async () => ({ sequence: (await store.latestEventSequence()).toString() }), options),

@@ -1,6 +1,6 @@
 import type { EntityManager } from "@tollgate/db";
 import { InvalidArgumentError, NotFoundError } from "@tollgate/errors";
-import { page, pageOffset, pageSize, requireKnownWhenEmpty, unary, type HandlerOptions } from "@tollgate/grpc-kit";
+import { page, pageOffset, pageScope, pageSize, requireKnownWhenEmpty, scopedToken, tokenPosition, unary, type HandlerOptions } from "@tollgate/grpc-kit";
 import { entitlementsV1, ledgerV1 } from "@tollgate/proto";
 import { bucketToProto, int64, type Bucket } from "@tollgate/rating";
 import type { LedgerAccount } from "../data/entities.js";
@@ -126,11 +126,12 @@ export function receiptHandlers(deps: ReceiptDependencies, options: HandlerOptio
     listTools: unary(async (request: ledgerV1.ListToolsRequest) => {
       if (!request.accountId) throw new InvalidArgumentError("account_id", "is required");
       const limit = pageSize(request.page?.pageSize);
-      const offset = pageOffset(request.page?.pageToken);
+      const scope = pageScope("ListTools", request);
+      const offset = pageOffset(tokenPosition(scope, request.page?.pageToken));
       const { rows, totalTools, totalRuns } = await listTools(deps.em(), request.accountId, offset, limit + 1);
       await requireKnownWhenEmpty(deps.requireAccount, request.accountId, rows);
       const { items, nextPageToken } = page(rows.map(toolToProto), limit, (_, count) => String(offset + count));
-      return { tools: items, nextPageToken, totalTools: totalTools.toString(), totalRuns: totalRuns.toString() };
+      return { tools: items, nextPageToken: scopedToken(scope, nextPageToken), totalTools: totalTools.toString(), totalRuns: totalRuns.toString() };
     }, options),
   };
 }

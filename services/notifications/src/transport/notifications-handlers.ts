@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
 import { answerOnce, type IdempotencyStore } from "@tollgate/db";
-import { actorOf, elidedUrl, encodedSize, newestFirstPage, pageSize, PREFERENCE_READERS, requireKnownWhenEmpty, tokenCursor, unary, type HandlerOptions } from "@tollgate/grpc-kit";
+import { actorOf, elidedUrl, encodedSize, newestFirstPage, pageScope, pageSize, PREFERENCE_READERS, requireKnownWhenEmpty, scopedToken, tokenCursor, tokenPosition, unary, type HandlerOptions } from "@tollgate/grpc-kit";
 import { commonV1, ledgerV1, notificationsV1 } from "@tollgate/proto";
 import type { Banner } from "../data/banner.entity.js";
 import type { Delivery, Preferences } from "../data/delivery.entity.js";
@@ -151,7 +151,8 @@ export function notificationsHandlers(
 
     listNotifications: unary(async (request: notificationsV1.ListNotificationsRequest, context) => {
       const limit = pageSize(request.page?.pageSize);
-      const after = tokenCursor(request.page?.pageToken, "uuid");
+      const scope = pageScope("ListNotifications", request);
+      const after = tokenCursor(tokenPosition(scope, request.page?.pageToken), "uuid");
       const rows = await store.deliveries({ accountId: request.accountId, traceId: request.traceId, ...(after ? { after } : {}), limit: limit + 1 });
       await requireKnownWhenEmpty(requireAccount, request.accountId, rows);
       // A webhook's URL may carry its receiver's token: in full only to those who may read preferences (GetPreferences'
@@ -160,7 +161,7 @@ export function notificationsHandlers(
       const shown = (item: Delivery) => (full || item.channel !== "webhook" ? item : { ...item, recipient: elidedUrl(item.recipient) });
       const protos = rows.map(({ item, cursor }) => ({ item: deliveryToProto(shown(item)), cursor }));
       const { items, nextPageToken } = newestFirstPage(protos, limit, encodedSize(notificationsV1.Notification));
-      return { notifications: items, nextPageToken };
+      return { notifications: items, nextPageToken: scopedToken(scope, nextPageToken) };
     }, options),
 
     resendNotification: unary(async (request: notificationsV1.ResendNotificationRequest, context) => {

@@ -1,4 +1,4 @@
-import { actorOf, encodedSize, page, pageOffset, pageSize, serverStream, unary, type HandlerOptions } from "@tollgate/grpc-kit";
+import { actorOf, encodedSize, page, pageOffset, pageScope, pageSize, scopedToken, serverStream, tokenPosition, unary, type HandlerOptions } from "@tollgate/grpc-kit";
 import { InvalidArgumentError } from "@tollgate/errors";
 import { pricingV1 } from "@tollgate/proto";
 import { int64, lineItemToProto, rateFromProto, rateToProto, usageFromProto } from "@tollgate/rating";
@@ -63,10 +63,11 @@ export function pricingHandlers(
 
     listRateTableVersions: unary(async (request: pricingV1.ListRateTableVersionsRequest) => {
       const limit = pageSize(request.page?.pageSize);
-      const after = BigInt(pageOffset(request.page?.pageToken));
+      const scope = pageScope("ListRateTableVersions", request);
+      const after = BigInt(pageOffset(tokenPosition(scope, request.page?.pageToken)));
       const rows = await store.list({ ...(request.tableId ? { tableId: request.tableId } : {}), afterSequence: after, limit: limit + 1 });
       const { items, nextPageToken } = page(rows.map(tableToProto), limit, (table) => table.sequence, encodedSize(pricingV1.RateTable));
-      return { tables: items, nextPageToken };
+      return { tables: items, nextPageToken: scopedToken(scope, nextPageToken) };
     }, options),
 
     diffRateTables: unary(async (request: pricingV1.DiffRateTablesRequest) => {

@@ -1,0 +1,33 @@
+import { describe, expect, it } from "vitest";
+import { InvalidArgumentError } from "@tollgate/errors";
+import { pageScope, scopedToken, tokenPosition } from "./paging.js";
+
+describe("page tokens bound to their list and filters", () => {
+  const request = { accountId: "acme", attribution: { team: "a", model: "m" }, page: { pageSize: 10, pageToken: "" } };
+
+  it("a scope is the list and every field but the page, whatever the order of a map's keys", () => {
+    const scope = pageScope("ListEntries", request);
+    expect(pageScope("ListEntries", { ...request, page: { pageSize: 500, pageToken: "x~y" } })).toBe(scope);
+    expect(pageScope("ListEntries", { ...request, attribution: { model: "m", team: "a" } })).toBe(scope);
+    expect(pageScope("ListEntries", { ...request, accountId: "acme2" })).not.toBe(scope);
+    expect(pageScope("ListEntries", { ...request, attribution: { team: "a" } })).not.toBe(scope);
+    expect(pageScope("ListHolds", request)).not.toBe(scope);
+    expect(pageScope("GetTopUsage", { since: new Date(0) })).not.toBe(pageScope("GetTopUsage", { since: new Date(1) }));
+  });
+
+  it("a token gives back its position in its own scope only; the first page has none", () => {
+    const scope = pageScope("ListEntries", request);
+    expect(scopedToken(scope, "")).toBe("");
+    expect(tokenPosition(scope, "")).toBe("");
+    expect(tokenPosition(scope, undefined)).toBe("");
+    const token = scopedToken(scope, "eyJ4Ijox");
+    expect(tokenPosition(scope, token)).toBe("eyJ4Ijox");
+    expect(encodeURIComponent(token)).toBe(token);
+
+    const other = pageScope("ListEntries", { ...request, accountId: "other" });
+    expect(() => tokenPosition(other, token)).toThrow(InvalidArgumentError);
+    expect(() => tokenPosition(other, token)).toThrow("page.page_token: was handed out for another list or other filters");
+    expect(() => tokenPosition(scope, "eyJ4Ijox")).toThrow("page.page_token: is not a page token this service handed out");
+    expect(() => tokenPosition(scope, "12", "page_token")).toThrow("page_token: is not a page token");
+  });
+});
