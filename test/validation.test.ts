@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Client, credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
-import { call, createClient, errorDetails, ROLES, startGrpcServer, unary } from "@tollgate/grpc-kit";
-import { commonV1, entitlementsV1, ledgerV1, pricingV1 } from "@tollgate/proto";
+import { call, createClient, errorDetails, pageScope, ROLES, scopedToken, startGrpcServer, unary } from "@tollgate/grpc-kit";
+import { commonV1, entitlementsV1, googleProtobufTimestamp, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { createTestDatabase, type TestDatabase } from "@tollgate/testing";
 import { CREDIT, replies, seedStarter } from "./fixtures.js";
 import { startPlatform, type Platform } from "./platform.js";
@@ -125,13 +125,29 @@ describe("refused at the edge, naming the field", () => {
       expiresAt: new Date("3000-01-01T00:00:00Z"), reason: "r", actor: "a", idempotencyKey: "far",
     })));
     expect(far.fieldViolations[0]?.field).toBe("expires_at");
+    // Nanos outside 0–999,999,999 (which ts-proto would add to the seconds): refused naming the field; in range, answered.
+    const since = (nanos: number) => {
+      const timestamp = googleProtobufTimestamp.Timestamp.encode({ seconds: String(Math.floor(Date.now() / 1000) - 3_600), nanos }).finish();
+      const request = ledgerV1.GetTopUsageRequest.encode(ledgerV1.GetTopUsageRequest.fromPartial({ accountId: "valid", dimension: "model" })).finish();
+      return raw(platform.ledger.address, "/tollgate.ledger.v1.LedgerService/GetTopUsage", Buffer.concat([request, Buffer.from([0x1a, timestamp.length]), timestamp]));
+    };
+    for (const nanos of [-1, 1_000_000_000, 2_000_000_000]) {
+      const refused = errorDetails(await since(nanos).catch((e: unknown) => e));
+      expect(refused, String(nanos)).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "since" }] });
+      expect(refused.message).toContain("nanos must be from 0 to 999999999");
+    }
+    await expect(since(999_999_999)).resolves.toBeInstanceOf(Buffer);
     // An offset, text, and tokens shaped like a cursor but edited: a time that is not whole microseconds, a missing id, an object.
     const edited = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
     for (const pageToken of ["-1", "abc", "1e3", "99999999999999999999", edited(["1.5", "valid", "h"]), edited(["1", "valid", ""]), edited({ at: "1" }), `${edited(["1", "valid", "h"])}=`,
       // Well formed, with a hold id that is not a UUID or an account id with a control character: refused before any query.
       edited(["1", "valid", "h"]), edited(["1", "val\u0000id", "00000000-0000-4000-8000-000000000000"])]) {
-      const details = await refusal(call(ledger, ledger.listHolds, { accountId: "valid", status: 0, page: { pageSize: 10, pageToken } }));
-      expect(details, pageToken).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "page.page_token" }] });
+      // Each as it is and bound to this very list, so what the token holds is read and refused too.
+      for (const token of [pageToken, scopedToken(pageScope("ListHolds", ledgerV1.ListHoldsRequest.fromPartial({ accountId: "valid" })), pageToken)]) {
+        const details = await refusal(call(ledger, ledger.listHolds, { accountId: "valid", status: 0, page: { pageSize: 10, pageToken: token } }));
+        expect(details, token).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "page.page_token" }] });
+        expect(details.message, token).not.toContain("another list");
+      }
     }
     expect((await refusal(call(ledger, ledger.listHolds, { accountId: "valid", status: 0, page: { pageSize: -1, pageToken: "" } }))).fieldViolations[0]?.field).toBe("page.page_size");
     expect((await refusal(call(entitlements, entitlements.getPlan, { planId: "starter", version: "-1" }))).fieldViolations[0]?.field).toBe("version");

@@ -5,6 +5,7 @@ import { createFileRegistry, fromBinary, ScalarType, type DescEnum, type DescFie
 import { BinaryReader } from "@bufbuild/protobuf/wire";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { InvalidArgumentError } from "@tollgate/errors";
+import { googleProtobufTimestamp } from "@tollgate/proto";
 import { DEFAULT_MAX_ITEMS, DEFAULT_MAX_LENGTH, FIELD_RULES, ruleOf, TIMESTAMP_RANGE, type FieldRule } from "./request-rules.js";
 
 /**
@@ -33,6 +34,22 @@ type Refused = { [REFUSED]: InvalidArgumentError };
 export function refusal(request: unknown): InvalidArgumentError | undefined {
   return request !== null && typeof request === "object" && REFUSED in request ? (request as Refused)[REFUSED] : undefined;
 }
+
+/**
+ * ts-proto turns a Timestamp into a Date as it decodes, adding nanos outside
+ * 0–999,999,999 (which the Timestamp type forbids) to the seconds: the Date
+ * cannot tell. So a Timestamp with such nanos decodes as a time no Date holds
+ * (an invalid Date), which the walk refuses naming the field. Wrapped once;
+ * every decoder of the process (requests and answers) shares the wrapper.
+ */
+const MAX_NANOS = 999_999_999;
+const UNREPRESENTABLE_SECONDS = "9000000000000";
+const { Timestamp } = googleProtobufTimestamp;
+const decodeTimestamp = Timestamp.decode.bind(Timestamp);
+Timestamp.decode = (input, length) => {
+  const timestamp = decodeTimestamp(input, length);
+  return timestamp.nanos >= 0 && timestamp.nanos <= MAX_NANOS ? timestamp : { seconds: UNREPRESENTABLE_SECONDS, nanos: 0 };
+};
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const decodeUtf8 = (bytes: Uint8Array) => strictUtf8.decode(bytes);
@@ -252,8 +269,10 @@ function messageCheck(desc: DescMessage): Check {
     const from = TIMESTAMP_RANGE.from.getTime();
     const to = TIMESTAMP_RANGE.to.getTime();
     const problem = `must be from ${TIMESTAMP_RANGE.from.toISOString()} and before ${TIMESTAMP_RANGE.to.toISOString()}`;
+    const unrepresentable = `is not a time: nanos must be from 0 to ${MAX_NANOS}, and the time ${problem.slice("must be ".length)}`;
     return (value) => {
       const time = (value as Date).getTime();
+      if (Number.isNaN(time)) throw new FieldRefusal(unrepresentable);
       if (!(time >= from && time < to)) throw new FieldRefusal(problem);
     };
   }
