@@ -15,9 +15,22 @@ export function roundHalfUp(numerator: bigint, denominator: bigint): bigint {
   return (numerator * 2n + denominator) / (denominator * 2n);
 }
 
-const MILLION = 1_000_000n;
-const SECONDS_PER_HOUR = 3_600n;
-const SECONDS_PER_MINUTE = 60n;
+/**
+ * The quantity each kind of rate is quoted per (a line item's `ratePer`): a
+ * rate per million tokens prices tokens, an hourly rate seconds, a rate per
+ * minute seconds. The one place a quote and a receipt of a charge read it.
+ */
+export const QUANTITY_PER_RATE: Readonly<Record<Rate["kind"], bigint>> = {
+  model_reply: 1n,
+  model_token: 1_000_000n,
+  tool_run: 1n,
+  block: 1n,
+  gpu_hour: 3_600n,
+  cpu_core_hour: 3_600n,
+  hardware_profile_hour: 3_600n,
+  active_minute: 60n,
+  fine_tuning: 1_000_000n,
+};
 
 function find<K extends Rate["kind"]>(
   table: RateTable,
@@ -32,7 +45,8 @@ function nonNegative(field: string, value: bigint): bigint {
   return value;
 }
 
-function item(rate: Rate, table: RateTable, description: string, quantity: bigint, rateMicros: bigint, ratePer: bigint, amountMicros = roundHalfUp(quantity * rateMicros, ratePer)): LineItem {
+function item(rate: Rate, table: RateTable, description: string, quantity: bigint, rateMicros: bigint, amountMicros = roundHalfUp(quantity * rateMicros, QUANTITY_PER_RATE[rate.kind])): LineItem {
+  const ratePer = QUANTITY_PER_RATE[rate.kind];
   return {
     bucket: rate.bucket,
     unit: rate.unit,
@@ -68,8 +82,8 @@ export function splitRounded(numerators: readonly bigint[], per: bigint): bigint
 
 /** Line items of one usage priced per million tokens, rounded once on their total (`splitRounded`). */
 function perMillionItems(rate: Rate, table: RateTable, model: string, parts: readonly (readonly [string, bigint, bigint])[]): LineItem[] {
-  const amounts = splitRounded(parts.map(([, quantity, micros]) => quantity * micros), MILLION);
-  return parts.map(([label, quantity, micros], index) => item(rate, table, `${model} ${label}`, quantity, micros, MILLION, amounts[index]));
+  const amounts = splitRounded(parts.map(([, quantity, micros]) => quantity * micros), QUANTITY_PER_RATE[rate.kind]);
+  return parts.map(([label, quantity, micros], index) => item(rate, table, `${model} ${label}`, quantity, micros, amounts[index]));
 }
 
 /**
@@ -99,7 +113,7 @@ export function quoteUsage(table: RateTable, usage: Usage, field = "usage"): Lin
           throw new InvalidArgumentError(`${field}.model_reply`, `model ${usage.model} is priced per token, not per reply`);
         throw new NotFoundError("model", usage.model);
       }
-      return [item(rate, table, `${usage.model} replies`, replies, rate.microsPerReply, 1n)];
+      return [item(rate, table, `${usage.model} replies`, replies, rate.microsPerReply)];
     }
     case "model_tokens": {
       const rate = find(table, "model_token", (r) => r.model === usage.model);
@@ -131,44 +145,44 @@ export function quoteUsage(table: RateTable, usage: Usage, field = "usage"): Lin
           label = `${usage.block} (${rate.configurationKey}=${value})`;
         }
       }
-      return [item(rate, table, `${label} runs`, runs, micros, 1n)];
+      return [item(rate, table, `${label} runs`, runs, micros)];
     }
     case "gpu_time": {
       const rate = find(table, "gpu_hour", (r) => r.gpuType === usage.gpuType);
       if (!rate) throw new NotFoundError("gpu type", usage.gpuType);
       const replicaSeconds = nonNegative(`${field}.gpu_time.replicas`, usage.replicas) * nonNegative(`${field}.gpu_time.seconds`, usage.seconds);
-      return [item(rate, table, `${usage.gpuType} replica-seconds`, replicaSeconds, rate.microsPerReplicaHour, SECONDS_PER_HOUR)];
+      return [item(rate, table, `${usage.gpuType} replica-seconds`, replicaSeconds, rate.microsPerReplicaHour)];
     }
     case "cpu_time": {
       const rate = find(table, "cpu_core_hour", (r) => r.cpuType === usage.cpuType);
       if (!rate) throw new NotFoundError("cpu type", usage.cpuType);
       const coreSeconds = nonNegative(`${field}.cpu_time.cores`, usage.cores) * nonNegative(`${field}.cpu_time.seconds`, usage.seconds);
-      return [item(rate, table, `${usage.cpuType} core-seconds`, coreSeconds, rate.microsPerCoreHour, SECONDS_PER_HOUR)];
+      return [item(rate, table, `${usage.cpuType} core-seconds`, coreSeconds, rate.microsPerCoreHour)];
     }
     case "hardware_profile_time": {
       const rate = find(table, "hardware_profile_hour", (r) => r.profile === usage.profile);
       if (!rate) throw new NotFoundError("hardware profile", usage.profile);
       const seconds = nonNegative(`${field}.hardware_profile_time.seconds`, usage.seconds);
-      return [item(rate, table, `${usage.profile} seconds`, seconds, rate.microsPerHour, SECONDS_PER_HOUR)];
+      return [item(rate, table, `${usage.profile} seconds`, seconds, rate.microsPerHour)];
     }
     case "fine_tuning": {
       const rate = find(table, "fine_tuning", (r) => r.sizeClass === usage.sizeClass && r.hardware === usage.hardware);
       if (!rate) throw new NotFoundError("fine-tuning rate", `${usage.sizeClass}/${usage.hardware}`);
       const tokenEpochs =
         nonNegative(`${field}.fine_tuning.training_tokens`, usage.trainingTokens) * nonNegative(`${field}.fine_tuning.epochs`, usage.epochs);
-      return [item(rate, table, `fine-tuning ${usage.sizeClass} on ${usage.hardware} token-epochs`, tokenEpochs, rate.microsPerMillionTokensPerEpoch, MILLION)];
+      return [item(rate, table, `fine-tuning ${usage.sizeClass} on ${usage.hardware} token-epochs`, tokenEpochs, rate.microsPerMillionTokensPerEpoch)];
     }
     case "active_time": {
       const rate = find(table, "active_minute", () => true);
       if (!rate) throw new NotFoundError("rate", "active_minute");
       const seconds = nonNegative(`${field}.active_time.seconds`, usage.seconds);
-      return [item(rate, table, "active seconds", seconds, rate.microsPerMinute, SECONDS_PER_MINUTE)];
+      return [item(rate, table, "active seconds", seconds, rate.microsPerMinute)];
     }
     case "tool_run": {
       const rate = find(table, "tool_run", (r) => r.tool === usage.tool) ?? find(table, "tool_run", (r) => r.tool === "");
       if (!rate) throw new NotFoundError("tool", usage.tool);
       const runs = nonNegative(`${field}.tool_run.runs`, usage.runs);
-      return [item(rate, table, `${usage.tool || "tool"} runs`, runs, rate.microsPerRun, 1n)];
+      return [item(rate, table, `${usage.tool || "tool"} runs`, runs, rate.microsPerRun)];
     }
   }
 }

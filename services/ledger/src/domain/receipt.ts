@@ -1,4 +1,4 @@
-import type { Bucket, Rate, RateTable, Unit } from "@tollgate/rating";
+import { QUANTITY_PER_RATE, type Bucket, type Rate, type RateTable, type Unit } from "@tollgate/rating";
 
 /** One priced line of a receipt: a rate of the version that priced the charge, and the quantity it priced when that can be told. */
 export interface ReceiptLine {
@@ -26,51 +26,49 @@ export interface ChargedItem {
   unit?: string | undefined;
 }
 
-const MILLION = 1_000_000n;
-
-/** The rates of the table that price what the charge names, each as [description, micros, per]. */
-function ratesFor(table: RateTable, item: ChargedItem): { rate: Rate; description: string; micros: bigint; per: bigint }[] {
-  const found: { rate: Rate; description: string; micros: bigint; per: bigint }[] = [];
+/** The rates of the table that price what the charge names, each with its line's description and micro-units per QUANTITY_PER_RATE of its kind. */
+function ratesFor(table: RateTable, item: ChargedItem): { rate: Rate; description: string; micros: bigint }[] {
+  const found: { rate: Rate; description: string; micros: bigint }[] = [];
   const work = item.work;
   for (const rate of table.rates) {
     switch (rate.kind) {
       case "model_reply":
-        if (rate.model === item.model) found.push({ rate, description: `${rate.model} replies`, micros: rate.microsPerReply, per: 1n });
+        if (rate.model === item.model) found.push({ rate, description: `${rate.model} replies`, micros: rate.microsPerReply });
         break;
       case "model_token":
         if (rate.model === item.model) {
           found.push(
-            { rate, description: `${rate.model} input tokens`, micros: rate.inputMicrosPerMillion, per: MILLION },
-            { rate, description: `${rate.model} output tokens`, micros: rate.outputMicrosPerMillion, per: MILLION },
-            { rate, description: `${rate.model} cache read tokens`, micros: rate.cacheReadMicrosPerMillion, per: MILLION },
-            { rate, description: `${rate.model} cache write tokens`, micros: rate.cacheWriteMicrosPerMillion, per: MILLION },
+            { rate, description: `${rate.model} input tokens`, micros: rate.inputMicrosPerMillion },
+            { rate, description: `${rate.model} output tokens`, micros: rate.outputMicrosPerMillion },
+            { rate, description: `${rate.model} cache read tokens`, micros: rate.cacheReadMicrosPerMillion },
+            { rate, description: `${rate.model} cache write tokens`, micros: rate.cacheWriteMicrosPerMillion },
           );
         }
         break;
       case "tool_run":
-        if (item.tool !== undefined && rate.tool === item.tool) found.push({ rate, description: `${rate.tool} runs`, micros: rate.microsPerRun, per: 1n });
+        if (item.tool !== undefined && rate.tool === item.tool) found.push({ rate, description: `${rate.tool} runs`, micros: rate.microsPerRun });
         break;
       case "block":
-        if (rate.block === item.block) found.push({ rate, description: `${rate.block} runs`, micros: rate.microsPerRun, per: 1n });
+        if (rate.block === item.block) found.push({ rate, description: `${rate.block} runs`, micros: rate.microsPerRun });
         break;
       case "gpu_hour":
-        if (work?.kind === "gpu_time" && work.gpuType === rate.gpuType) found.push({ rate, description: `${rate.gpuType} replica-seconds`, micros: rate.microsPerReplicaHour, per: 3600n });
+        if (work?.kind === "gpu_time" && work.gpuType === rate.gpuType) found.push({ rate, description: `${rate.gpuType} replica-seconds`, micros: rate.microsPerReplicaHour });
         break;
       case "cpu_core_hour":
-        if (work?.kind === "cpu_time" && work.cpuType === rate.cpuType) found.push({ rate, description: `${rate.cpuType} core-seconds`, micros: rate.microsPerCoreHour, per: 3600n });
+        if (work?.kind === "cpu_time" && work.cpuType === rate.cpuType) found.push({ rate, description: `${rate.cpuType} core-seconds`, micros: rate.microsPerCoreHour });
         break;
       case "hardware_profile_hour":
-        if (work?.kind === "hardware_profile_time" && work.profile === rate.profile) found.push({ rate, description: `${rate.profile} seconds`, micros: rate.microsPerHour, per: 3600n });
+        if (work?.kind === "hardware_profile_time" && work.profile === rate.profile) found.push({ rate, description: `${rate.profile} seconds`, micros: rate.microsPerHour });
         break;
       case "active_minute":
-        if (work?.kind === "active_time") found.push({ rate, description: "active seconds", micros: rate.microsPerMinute, per: 60n });
+        if (work?.kind === "active_time") found.push({ rate, description: "active seconds", micros: rate.microsPerMinute });
         break;
     }
   }
   // A tool without its own rate is priced by the table's default tool rate (tool "").
   if (item.tool !== undefined && !found.some((f) => f.rate.kind === "tool_run")) {
     const fallback = table.rates.find((rate) => rate.kind === "tool_run" && rate.tool === "");
-    if (fallback?.kind === "tool_run") found.push({ rate: fallback, description: `${item.tool} runs`, micros: fallback.microsPerRun, per: 1n });
+    if (fallback?.kind === "tool_run") found.push({ rate: fallback, description: `${item.tool} runs`, micros: fallback.microsPerRun });
   }
   return found;
 }
@@ -86,7 +84,8 @@ function ratesFor(table: RateTable, item: ChargedItem): { rate: Rate; descriptio
 export function receiptLines(table: RateTable | undefined, item: ChargedItem, amountMicros: bigint): ReceiptLine[] {
   if (!table) return [];
   const rates = ratesFor(table, item).filter(({ rate }) => (!item.bucket || rate.bucket === item.bucket) && (!item.unit || rate.unit === item.unit));
-  return rates.map(({ rate, description, micros, per }) => {
+  return rates.map(({ rate, description, micros }) => {
+    const per = QUANTITY_PER_RATE[rate.kind];
     const single = rates.length === 1;
     const exact = single && amountMicros > 0n && micros >= per && (amountMicros * per) % micros === 0n;
     return {
