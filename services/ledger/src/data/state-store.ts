@@ -146,7 +146,7 @@ interface NamedEntryRow {
 interface PoolRow {
   pool_id: string; account_id: string; unit: string; kind: PoolKind; priority: number; expires_ms: string | null; created_ms: string; balance_micros: string;
   granted_micros: string; closed: boolean; grant_key: string | null; reload_below_micros: string; reload_to_micros: string; reload_cooldown_ms: string; reloaded_ms: string | null;
-  allotted_micros: string | null;
+  reload_price_usd_micros: string | null; allotted_micros: string | null;
 }
 
 interface HoldRow {
@@ -161,7 +161,8 @@ const POOL_COLUMNS = `
   case when grant_key like 'monthly:%' and starts_with(grant_key, 'monthly:' || account_id || ':' || unit || ':')
        then 'monthly:' || account_id || ':' || unit || ':' || ${MS(`substr(grant_key, length('monthly:' || account_id || ':' || unit || ':') + 1)::timestamptz`)}
        else grant_key end as grant_key,
-  reload_below_micros::text, reload_to_micros::text, reload_cooldown_ms::text, ${MS("reloaded_at")} as reloaded_ms, allotted_micros::text`;
+  reload_below_micros::text, reload_to_micros::text, reload_cooldown_ms::text, ${MS("reloaded_at")} as reloaded_ms, reload_price_usd_micros::text,
+  allotted_micros::text`;
 
 const HOLD_COLUMNS = `
   hold_id::text, account_id, unit, bucket, amount_micros::text, charged_micros::text, status, ${MS("expires_at")} as expires_ms,
@@ -172,7 +173,12 @@ function toPool(r: PoolRow): Pool {
   return {
     poolId: r.pool_id, accountId: r.account_id, unit: r.unit, kind: r.kind, priority: r.priority, expiresAtMs: r.expires_ms === null ? null : Number(r.expires_ms),
     createdAtMs: Number(r.created_ms), balanceMicros: BigInt(r.balance_micros), grantedMicros: BigInt(r.granted_micros), closed: r.closed, grantKey: r.grant_key ?? "",
-    reload: reloadTo > 0n ? { belowMicros: BigInt(r.reload_below_micros), toMicros: reloadTo, cooldownMs: Number(r.reload_cooldown_ms) } : null,
+    reload: reloadTo > 0n
+      ? {
+          belowMicros: BigInt(r.reload_below_micros), toMicros: reloadTo, cooldownMs: Number(r.reload_cooldown_ms),
+          ...(r.reload_price_usd_micros === null ? {} : { priceUsdMicros: BigInt(r.reload_price_usd_micros) }),
+        }
+      : null,
     reloadedAtMs: r.reloaded_ms === null ? null : Number(r.reloaded_ms),
     ...(r.allotted_micros === null ? {} : { allottedMicros: BigInt(r.allotted_micros) }),
   };
@@ -458,7 +464,7 @@ function writeStatements(read: LedgerState, writes: readonly Write[]): Statement
   const limits = new Map<string, Extract<Write, { type: "unit" }>>();
   const held = new Map<string, bigint>();
   const crossed = new Map<string, number[]>();
-  const newPools: (Pool & { reloadPriceUsdMicros?: bigint })[] = [];
+  const newPools: Pool[] = [];
   const poolChanges = new Map<string, { accountId: string; balance: bigint; granted: bigint; closed: boolean; reloadedAtMs: number | null; allotted: bigint | null; reloadOff: boolean }>();
   const newHolds: Hold[] = [];
   const holdChanges = new Map<string, { accountId: string; charged: bigint; amount: bigint; expiresAtMs: number | null; status: HoldStatus | null; closedAtMs: number | null; priced: { usage: Usage[]; micros: bigint } | null }>();
@@ -483,7 +489,7 @@ function writeStatements(read: LedgerState, writes: readonly Write[]): Statement
         crossed.set(unitKey(w.accountId, w.unit), w.crossedPercents);
         break;
       case "pool":
-        newPools.push(w.reloadPriceUsdMicros === undefined ? w.pool : { ...w.pool, reloadPriceUsdMicros: w.reloadPriceUsdMicros });
+        newPools.push(w.pool);
         break;
       case "poolChange": {
         const change = poolChanges.get(w.poolId) ?? { accountId: w.accountId, balance: 0n, granted: 0n, closed: false, reloadedAtMs: null, allotted: null, reloadOff: false };
@@ -573,7 +579,7 @@ function writeStatements(read: LedgerState, writes: readonly Write[]): Statement
         newPools.map((p) => p.expiresAtMs), newPools.map((p) => text(p.balanceMicros)), newPools.map((p) => text(p.grantedMicros)), newPools.map((p) => p.closed),
         newPools.map((p) => p.grantKey || null), newPools.map(cycleStart), newPools.map((p) => p.createdAtMs),
         newPools.map((p) => text(p.reload?.belowMicros ?? 0n)), newPools.map((p) => text(p.reload?.toMicros ?? 0n)), newPools.map((p) => p.reload?.cooldownMs ?? 0),
-        newPools.map((p) => p.reloadedAtMs), newPools.map((p) => (p.reloadPriceUsdMicros === undefined ? null : text(p.reloadPriceUsdMicros))),
+        newPools.map((p) => p.reloadedAtMs), newPools.map((p) => (p.reload?.priceUsdMicros === undefined ? null : text(p.reload.priceUsdMicros))),
         newPools.map((p) => (p.allottedMicros === undefined ? null : text(p.allottedMicros))),
       ],
     ));
@@ -676,15 +682,11 @@ function writeStatements(read: LedgerState, writes: readonly Write[]): Statement
     if (updated) statements.push(updated);
   }
   if (events.length > 0) {
-    // As earlier releases wrote them: a threshold's cycle as PostgreSQL prints a timestamptz in JSON, a priced reload with its USD price.
+    // As earlier releases wrote them: a threshold's cycle as PostgreSQL prints a timestamptz in JSON.
     statements.push(prepared(
       `insert into ledger.outbox (account_id, kind, payload, traceparent, created_at)
        select x.a, x.k,
-              case when x.p ? 'cycle' and x.p->>'cycle' <> '' then x.p || jsonb_build_object('cycle', (x.p->>'cycle')::timestamptz) else x.p end
-              || case when x.k = 'pool_reloaded' then coalesce((
-                   select jsonb_build_object('price_usd_micros', round((x.p->>'amount_micros')::numeric * p.reload_price_usd_micros / 1000000)::bigint::text)
-                     from ledger.pools p where p.account_id = x.a and p.pool_id = (x.p->>'pool_id')::uuid and p.reload_price_usd_micros is not null), '{}'::jsonb)
-                 else '{}'::jsonb end,
+              case when x.p ? 'cycle' and x.p->>'cycle' <> '' then x.p || jsonb_build_object('cycle', (x.p->>'cycle')::timestamptz) else x.p end,
               x.t, coalesce(${TS("$5::bigint")}, now())
          from unnest($1::text[], $2::text[], $3::jsonb[], $4::text[]) with ordinality as x(a, k, p, t, n)
         order by x.n`,

@@ -635,8 +635,8 @@ function grant(work: Work, c: GrantCommand, ctx: BatchContext): LedgerError | { 
   if (room) return room;
   const granted = grantPool(a, {
     unit: c.unit, kind: c.kind, amountMicros: c.amountMicros, expiresAtMs: c.expiresAtMs, priority: c.priority, grantKey,
-    reason: c.reason, actor: c.actor, traceId: c.traceId, reload: c.reload, ...(c.onBehalfOf ? { onBehalfOf: c.onBehalfOf } : {}),
-    ...(c.reload && c.reloadPriceUsdMicros !== undefined ? { reloadPriceUsdMicros: c.reloadPriceUsdMicros } : {}),
+    reason: c.reason, actor: c.actor, traceId: c.traceId, ...(c.onBehalfOf ? { onBehalfOf: c.onBehalfOf } : {}),
+    reload: c.reload && (c.reloadPriceUsdMicros === undefined ? c.reload : { ...c.reload, priceUsdMicros: c.reloadPriceUsdMicros }),
   }, ctx);
   work.add(granted.writes);
   work.add(receded(a, c.unit, ctx, c.traceparent ?? ""));

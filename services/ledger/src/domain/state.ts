@@ -27,7 +27,12 @@ export interface Pool {
   closed: boolean;
   /** Makes a grant once-only (`monthly:…`, `signup:…`, `grant:…`). */
   grantKey: string;
-  reload: { belowMicros: bigint; toMicros: bigint; cooldownMs: number } | null;
+  /**
+   * An add-on's auto reload: below `belowMicros`, topped up to `toMicros`, at most once per `cooldownMs`;
+   * `priceUsdMicros`: what each whole unit of a reload is billed at (the plan's add-on price when the pool
+   * was granted), carried by its `pool_reloaded` event; absent: reloads carry no price.
+   */
+  reload: { belowMicros: bigint; toMicros: bigint; cooldownMs: number; priceUsdMicros?: bigint } | null;
   reloadedAtMs: number | null;
   /** A monthly pool: what the cycle's plans gave it (its allotment, raised by a move to a larger plan); Adjusts do not count. Unset: as granted. */
   allottedMicros?: bigint;

@@ -93,7 +93,7 @@ export function describeLedgerStateStore(name: string, open: () => Promise<Opene
       decided.length = 0;
       await run([rollOver(id, 100n * CREDIT, [{ unit: "credits", amountMicros: 5n * CREDIT, expiresAtMs: T0 + 1_000 }])], T0);
       const [addOn] = await run([
-        { type: "grant", accountId: id, unit: "credits", kind: "add_on", amountMicros: 10n * CREDIT, expiresAtMs: null, priority: 1, reason: "bought", actor: "ops", traceId: "t", reload: { belowMicros: 5n * CREDIT, toMicros: 10n * CREDIT, cooldownMs: 0 }, idempotencyKey: "g1", requestHash: "g1" },
+        { type: "grant", accountId: id, unit: "credits", kind: "add_on", amountMicros: 10n * CREDIT, expiresAtMs: null, priority: 1, reason: "bought", actor: "ops", traceId: "t", reload: { belowMicros: 5n * CREDIT, toMicros: 10n * CREDIT, cooldownMs: 0 }, reloadPriceUsdMicros: 10_000n, idempotencyKey: "g1", requestHash: "g1" },
         { type: "grant", accountId: id, unit: "credits", kind: "bonus", amountMicros: 3n * CREDIT, expiresAtMs: T0 + 500, priority: 0, reason: "promo", actor: "ops", traceId: "t", reload: null, idempotencyKey: "g2", requestHash: "g2" },
       ], T0 + 1);
       const authorize = (key: string, amountMicros: bigint, ttlMs: number): Command => ({
@@ -141,6 +141,9 @@ export function describeLedgerStateStore(name: string, open: () => Promise<Opene
       expect(await store.entries(id)).toEqual(entries);
       const events = writes.flatMap((w: Write) => (w.type === "outbox" ? [normalised(w.event)] : []));
       expect(events.map((e) => e.kind)).toEqual(["deployment_changed", "pool_expired", "pool_reloaded", "threshold_crossed", "threshold_crossed", "pool_reloaded", "negative_limit_reached", "work_stopped", "pool_expired"]);
+      // Each reload billed at the pool's price ($0.01 a credit), read back with the pool from the store.
+      const reloads = events.filter((e) => e.kind === "pool_reloaded").map((e) => e.payload as { amount_micros: string; price_usd_micros?: string });
+      expect(reloads.map((p) => p.price_usd_micros)).toEqual(reloads.map((p) => String(BigInt(p.amount_micros) / 100n)));
       expect((await store.outbox(id)).map(normalised)).toEqual(events);
     });
 

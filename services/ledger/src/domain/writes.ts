@@ -51,8 +51,8 @@ export type Write =
   | { type: "unit"; accountId: string; unit: string; negativeLimitMicros: bigint; lowCreditLimitMicros: bigint }
   | { type: "held"; accountId: string; unit: string; deltaMicros: bigint }
   | { type: "crossed"; accountId: string; unit: string; crossedPercents: number[] }
-  /** A new pool; an auto-reloading one with what each reload is billed at (USD micros per whole unit), stored with it, not state. */
-  | { type: "pool"; pool: Pool; reloadPriceUsdMicros?: bigint }
+  /** A new pool. */
+  | { type: "pool"; pool: Pool }
   | {
       type: "poolChange"; accountId: string; poolId: string; balanceDeltaMicros: bigint; grantedDeltaMicros: bigint; closed?: true; reloadedAtMs?: number;
       /** A monthly pool's new allotment (Pool.allottedMicros). */

@@ -17,6 +17,20 @@ describe("auto reload", () => {
     expect(m.ok(m.charge(1n)).balanceMicros).toBe(50n);
   });
 
+  it("bills each reload's whole units at the pool's price, rounded half up", () => {
+    const m = Machine.open({ allotmentMicros: 0n, negativeLimitMicros: 0n });
+    // $0.01 a credit: a reload of 0.35 credits is 3,500 micro-dollars; of 50 micro-credits half a micro-dollar, rounded up; of 49, rounded down.
+    const addOn = m.ok(m.grant(1_000_000n, { kind: "add_on", reload: { belowMicros: 999_999n, toMicros: 1_000_000n, cooldownMs: 0 }, reloadPriceUsdMicros: 10_000n }));
+    m.ok(m.charge(350_000n));
+    m.ok(m.charge(50n));
+    m.ok(m.charge(49n));
+    expect(m.events.filter((e) => e.kind === "pool_reloaded").map((e) => e.payload)).toEqual([
+      { pool_id: addOn.poolId, unit: "credits", amount_micros: "350000", price_usd_micros: "3500" },
+      { pool_id: addOn.poolId, unit: "credits", amount_micros: "50", price_usd_micros: "1" },
+      { pool_id: addOn.poolId, unit: "credits", amount_micros: "49", price_usd_micros: "0" },
+    ]);
+  });
+
   it("reloads a pool below its level at the next call for its unit, whichever pool the call draws from", () => {
     const m = Machine.open({ allotmentMicros: 100n });
     const addOn = m.ok(m.grant(10n, { kind: "add_on", reload: { belowMicros: 20n, toMicros: 50n, cooldownMs: 0 } }));

@@ -1,3 +1,4 @@
+import { MICROS_PER_UNIT, roundHalfUp } from "@tollgate/rating";
 import { minBigint, pastExpiry } from "../balance.js";
 import { type AccountState, type BatchContext, type Pool, poolsOldestFirst, type Trace } from "../state.js";
 import type { Write } from "../writes.js";
@@ -41,6 +42,12 @@ export function stopsReload(pool: Pool, amountMicros: bigint, nowMs: number): bo
  * larger than what is left is paid by the reload instead of going
  * uncollected and stopping the work.
  */
+/** What a reload of `amount` is billed at: its whole units at the pool's price (USD micros), rounded half up; nothing for a pool without a price. */
+function reloadPrice(pool: Pool, amount: bigint): { price_usd_micros?: string } {
+  const price = pool.reload?.priceUsdMicros;
+  return price === undefined ? {} : { price_usd_micros: roundHalfUp(amount * price, MICROS_PER_UNIT).toString() };
+}
+
 export function autoReload(account: AccountState, unit: string, ctx: BatchContext, { traceId, traceparent }: Trace, { drained = false } = {}) {
   const writes: Write[] = [];
   let reloadedMicros = 0n;
@@ -60,7 +67,7 @@ export function autoReload(account: AccountState, unit: string, ctx: BatchContex
         },
       },
       { type: "poolChange", accountId: account.accountId, poolId: pool.poolId, balanceDeltaMicros: amount, grantedDeltaMicros: amount, reloadedAtMs: ctx.nowMs },
-      { type: "outbox", event: { accountId: account.accountId, kind: "pool_reloaded", traceparent, payload: { pool_id: pool.poolId, unit, amount_micros: amount.toString() } } },
+      { type: "outbox", event: { accountId: account.accountId, kind: "pool_reloaded", traceparent, payload: { pool_id: pool.poolId, unit, amount_micros: amount.toString(), ...reloadPrice(pool, amount) } } },
     );
     reloadedMicros += amount;
   }

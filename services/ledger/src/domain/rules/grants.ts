@@ -14,8 +14,6 @@ export interface PoolGrant {
   traceId: string;
   onBehalfOf?: string;
   reload: Pool["reload"];
-  /** With `reload`: what each reload is billed at (USD micros per whole unit), written with the pool. */
-  reloadPriceUsdMicros?: bigint;
 }
 
 /**
@@ -65,7 +63,7 @@ export function grantPool(account: AccountState, grant: PoolGrant, ctx: BatchCon
     pool,
     entryId,
     writes: [
-      { type: "pool", pool, ...(grant.reloadPriceUsdMicros !== undefined ? { reloadPriceUsdMicros: grant.reloadPriceUsdMicros } : {}) },
+      { type: "pool", pool },
       {
         type: "entry",
         entry: {

@@ -106,13 +106,13 @@ describe("use cases over the in-memory store", () => {
       reload: { belowMicros: CREDIT, toMicros: 5n * CREDIT, cooldownMs: 0 },
     };
     const first = await grant(deps, request);
-    expect(addOns()).toEqual([expect.objectContaining({ pool: expect.objectContaining({ poolId: first.poolId }), reloadPriceUsdMicros: 10_000n })]);
+    expect(addOns()).toEqual([{ type: "pool", pool: expect.objectContaining({ poolId: first.poolId, reload: { ...request.reload, priceUsdMicros: 10_000n } }) }]);
     written.length = 0;
     expect((await grant(deps, request)).poolId).toBe(first.poolId);
     expect(addOns()).toEqual([]);
     // A pool that does not reload carries no price.
     await grant(deps, { ...request, idempotencyKey: "g-plain", reload: undefined });
-    expect(addOns().map((w) => "reloadPriceUsdMicros" in w)).toEqual([false]);
+    expect(addOns().map((w) => w.pool.reload)).toEqual([null]);
   });
 
   it("grants, adjusts, sweeps and rolls over", async () => {
