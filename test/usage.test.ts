@@ -65,24 +65,26 @@ describe("usage queries", () => {
     const { ledger, entitlements } = platform.clients;
     await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId: "huge", name: "Huge", planId: "starter", seats: 1 }));
     await call(ledger, ledger.getBalance, { accountId: "huge" }); // opens its cycle
-    // Charges each within their bound (at most 10^15) add up past int64 after about ten thousand of them: two rows of
-    // 5 × 10^18 stand for them here.
+    // Charges each within their bound (at most 10^15) add up past int64 after about ten thousand of them: rows of
+    // 5 × 10^18 stand for them here, two of one workspace and one of another.
     const sql = new pg.Client({ connectionString: db.url });
     await sql.connect();
     try {
-      for (let i = 0; i < 2; i++) {
-        await sql.query(`insert into ledger.entries (account_id, kind, unit, bucket, amount_micros, attribution) values ('huge', 'charge', 'credits', 'ai', 5000000000000000000, '{"workspace_id": "ws-big"}')`);
+      for (const workspace of ["ws-big", "ws-big", "ws-small"]) {
+        await sql.query(`insert into ledger.entries (account_id, kind, unit, bucket, amount_micros, attribution) values ('huge', 'charge', 'credits', 'ai', 5000000000000000000, $1)`, [{ workspace_id: workspace }]);
       }
     } finally {
       await sql.end();
     }
     const MAX = String(2n ** 63n - 1n);
     const usage = await call(ledger, ledger.getUsage, { accountId: "huge", window: ledgerV1.UsageWindow.USAGE_WINDOW_DAY_HOURLY, splitBy: "workspace_id", unit: commonV1.Unit.UNIT_UNSPECIFIED });
-    expect(usage.points.map((p) => [p.key, p.amountMicros, p.requests])).toEqual([["ws-big", MAX, "2"]]);
+    const FIVE = "5000000000000000000";
+    expect(usage.points.map((p) => [p.key, p.amountMicros, p.requests])).toEqual([["ws-big", MAX, "2"], ["ws-small", FIVE, "1"]]);
     const top = await call(ledger, ledger.getTopUsage, { accountId: "huge", dimension: "workspace_id", since: undefined, page: { pageSize: 10, pageToken: "" }, unit: commonV1.Unit.UNIT_UNSPECIFIED });
-    expect([top.totalMicros, top.rows.map((r) => [r.key, r.amountMicros, r.shareBasisPoints])]).toEqual([MAX, [["ws-big", MAX, 10_000]]]);
+    // Shares of what was charged (10^19 of 1.5 × 10^19), not of the saturated figures (which would give 100 % and 54 %).
+    expect([top.totalMicros, top.rows.map((r) => [r.key, r.amountMicros, r.shareBasisPoints])]).toEqual([MAX, [["ws-big", MAX, 6_667], ["ws-small", FIVE, 3_333]]]);
     const breakdown = await call(ledger, ledger.getUsageBreakdown, { accountId: "huge", dimension: "workspace_id", splitBy: "bucket", since: undefined });
-    expect(breakdown.rows.map((r) => [r.key, r.split, r.amountMicros])).toEqual([["ws-big", "ai", MAX]]);
+    expect(breakdown.rows.map((r) => [r.key, r.split, r.amountMicros])).toEqual([["ws-big", "ai", MAX], ["ws-small", "ai", FIVE]]);
     const balance = await call(ledger, ledger.getBalance, { accountId: "huge" });
     expect(balance.units.map((u) => u.usedMicros)).toEqual([MAX]);
   });

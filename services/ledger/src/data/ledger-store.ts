@@ -53,9 +53,9 @@ export interface OutboxRow {
 
 /** The ledger's reads and its bookkeeping (idempotency of metered work's state changes, pruning, acknowledgements); every balance write goes through the state store. */
 export interface LedgerStore {
-  /** The USD price per whole unit an add-on pool's reloads are billed at (null: none). */
   /** Charges in `unit` per time bucket and key; keys past the USAGE_KEYS with the most usage are summed under OTHER_KEY. */
   usage(accountId: string, unit: string, dimension: string | null, since: Date, bucket: "hour" | "day" | "week"): Promise<{ start: Date; key: string; amount: string; requests: string }[]>;
+  /** Charges in `unit` since `since` per key, most first, and their total: exact sums, which may pass int64 (callers saturate what they answer). */
   topUsage(accountId: string, unit: string, dimension: string, since: Date, offset: number, limit: number): Promise<{ rows: { key: string; amount: string; requests: string }[]; total: bigint }>;
   /** The highest sequence of the event stream so far (0 when empty): StreamEvents after it starts from now. */
   latestEventSequence(): Promise<bigint>;
@@ -140,9 +140,10 @@ export class PostgresLedgerStore implements LedgerStore {
 
   async topUsage(accountId: string, unit: string, dimension: string, since: Date, offset: number, limit: number) {
     const key = PostgresLedgerStore.keyExpression(dimension);
-    const rows = await sql<{ key: string; amount: string; requests: string; total: string }>(
+    // Exact sums (numeric, past int64 when charges add up so far): shares are taken of them, and the API's figures saturated after.
+    const rows = await sql<{ key: string; amount: string; requests: string }>(
       this.em(),
-      `select key, ${saturatedSum("amount")} as amount, requests::text, ${saturatedSum("sum(amount) over ()")} as total from (
+      `select key, amount::text, requests::text from (
          select ${key} as key, sum(amount_micros) as amount, count(*) as requests
            from ${USAGE_ENTRIES} usage where account_id = ? and unit = ? and ${USAGE_AT} >= ?
           group by 1) t
@@ -151,7 +152,7 @@ export class PostgresLedgerStore implements LedgerStore {
     );
     const [totals] = await sql<{ total: string }>(
       this.em(),
-      `select ${saturatedSum("coalesce(sum(amount_micros), 0)")} as total from ${USAGE_ENTRIES} usage where account_id = ? and unit = ? and ${USAGE_AT} >= ?`,
+      `select coalesce(sum(amount_micros), 0)::text as total from ${USAGE_ENTRIES} usage where account_id = ? and unit = ? and ${USAGE_AT} >= ?`,
       [accountId, unit, since],
     );
     return { rows, total: BigInt(totals?.total ?? "0") };

@@ -317,8 +317,9 @@ export function ledgerHandlers(
       const { rows, total } = await store.topUsage(request.accountId, await unitOfUsage(request.accountId, request.unit), dimension, since, offset, limit + 1);
       const { items, nextPageToken } = page(rows, limit, (_, count) => String(offset + count));
       return {
-        rows: items.map((row) => ({ key: row.key, amountMicros: row.amount, requests: row.requests, shareBasisPoints: shareBasisPoints(BigInt(row.amount), total) })),
-        totalMicros: total.toString(),
+        // Shares of the exact sums; the figures saturated at int64 as every usage report answers them.
+        rows: items.map((row) => ({ key: row.key, amountMicros: saturated(BigInt(row.amount)).toString(), requests: row.requests, shareBasisPoints: shareBasisPoints(BigInt(row.amount), total) })),
+        totalMicros: saturated(total).toString(),
         nextPageToken: scopedToken(scope, nextPageToken),
       };
     }, options),
