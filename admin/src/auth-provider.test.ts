@@ -91,6 +91,42 @@ describe("tollgateAuthProvider logout", () => {
     expect(JSON.parse(saved.get(SIGNOUT_PENDING_KEY)!)).toEqual([otherTab]);
   });
 
+  it("changes the list of sign-outs kept aside holding its Web Lock, where the browser has them", async () => {
+    const held: string[] = [];
+    let holding = false;
+    const locks = {
+      request: async (name: string, callback: () => unknown) => {
+        held.push(name);
+        holding = true;
+        try {
+          return await callback();
+        } finally {
+          holding = false;
+        }
+      },
+    };
+    const browser = Object.getOwnPropertyDescriptor(globalThis, "navigator");
+    Object.defineProperty(globalThis, "navigator", { value: { locks }, configurable: true });
+    const writes: boolean[] = [];
+    const setItem = localStorage.setItem;
+    localStorage.setItem = (key: string, value: string) => {
+      if (key === SIGNOUT_PENDING_KEY) writes.push(holding);
+      setItem(key, value);
+    };
+    try {
+      const lost = tokenWith({ sub: "ada", role: "admin", exp: Math.floor(Date.now() / 1000) + 3600, jti: "locked" });
+      saved.set(TOKEN_KEY, lost);
+      await provider(async () => ({ status: 503 })).auth.logout({});
+      expect([held, writes, JSON.parse(saved.get(SIGNOUT_PENDING_KEY)!)]).toEqual([[SIGNOUT_PENDING_KEY], [true], [lost]]);
+      const fresh = tokenWith({ sub: "ada", role: "admin", exp: Math.floor(Date.now() / 1000) + 3600 });
+      await provider(async (url) => (url.endsWith("/api/login") ? { status: 200, json: { token: fresh } } : { status: 204 })).auth.login({ username: "ada", password: "admin-pass" });
+      expect([held, saved.has(SIGNOUT_PENDING_KEY)]).toEqual([[SIGNOUT_PENDING_KEY, SIGNOUT_PENDING_KEY], false]);
+    } finally {
+      if (browser) Object.defineProperty(globalThis, "navigator", browser);
+      else Reflect.deleteProperty(globalThis, "navigator");
+    }
+  });
+
   it("revokes a sign-out kept aside by an earlier console (one token, not a list) at the next sign-in", async () => {
     const lost = tokenWith({ sub: "ada", role: "admin", exp: Math.floor(Date.now() / 1000) + 3600 });
     saved.set(SIGNOUT_PENDING_KEY, lost);

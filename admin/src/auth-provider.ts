@@ -68,9 +68,21 @@ function pendingSignOuts(): string[] {
   }
 }
 
-function keepPendingSignOuts(tokens: string[]): void {
-  if (tokens.length === 0) storage()?.removeItem(SIGNOUT_PENDING_KEY);
-  else storage()?.setItem(SIGNOUT_PENDING_KEY, JSON.stringify(tokens.slice(-MAX_PENDING_SIGNOUTS)));
+/**
+ * Changes the list as `change` makes it from what is stored now. Tabs of the
+ * console share it, and a read and a write of `localStorage` are not one step
+ * across tabs: the change holds the list's Web Lock (one tab at a time), where
+ * the browser has Web Locks.
+ */
+async function changePendingSignOuts(change: (tokens: string[]) => string[]): Promise<void> {
+  const apply = () => {
+    const tokens = change(pendingSignOuts());
+    if (tokens.length === 0) storage()?.removeItem(SIGNOUT_PENDING_KEY);
+    else storage()?.setItem(SIGNOUT_PENDING_KEY, JSON.stringify(tokens.slice(-MAX_PENDING_SIGNOUTS)));
+  };
+  const locks = (globalThis.navigator as Navigator | undefined)?.locks;
+  if (locks) await locks.request(SIGNOUT_PENDING_KEY, apply);
+  else apply();
 }
 
 /** Whether a sign-out is waiting to be made (the sign-in page says so). */
@@ -120,7 +132,7 @@ export function tollgateAuthProvider(options: TollgateAuthProviderOptions): Auth
         const settled = await Promise.all(pending.map(async (token) => tokenExpired(token) || (await revoke(token))));
         const done = new Set(pending.filter((_, i) => settled[i]));
         // Read again: another tab may have kept a sign-out aside while these were revoked.
-        keepPendingSignOuts(pendingSignOuts().filter((token) => !done.has(token)));
+        await changePendingSignOuts((tokens) => tokens.filter((token) => !done.has(token)));
       }
     },
     async logout() {
@@ -128,7 +140,7 @@ export function tollgateAuthProvider(options: TollgateAuthProviderOptions): Auth
       forget();
       // The gateway revokes the token, so a copy of it (another tab, a stolen one) stops working too. When it cannot be
       // reached, the token is kept aside (the login page says so) and revoked at the next sign-in.
-      if (token && !tokenExpired(token) && !(await revoke(token))) keepPendingSignOuts([...pendingSignOuts(), token]);
+      if (token && !tokenExpired(token) && !(await revoke(token))) await changePendingSignOuts((tokens) => [...tokens, token]);
     },
     async checkAuth() {
       if (tokenExpired()) {
