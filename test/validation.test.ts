@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Client, credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
-import { call, createClient, errorDetails, pageScope, ROLES, scopedToken, startGrpcServer, unary } from "@tollgate/grpc-kit";
+import { call, createClient, errorDetails, keyToken, pageScope, ROLES, scopedToken, startGrpcServer, unary } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, googleProtobufTimestamp, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { createTestDatabase, type TestDatabase } from "@tollgate/testing";
 import { CREDIT, replies, seedStarter } from "./fixtures.js";
@@ -134,9 +134,12 @@ describe("refused at the edge, naming the field", () => {
     for (const nanos of [-1, 1_000_000_000, 2_000_000_000]) {
       const refused = errorDetails(await since(nanos).catch((e: unknown) => e));
       expect(refused, String(nanos)).toMatchObject({ code: status.INVALID_ARGUMENT, fieldViolations: [{ field: "since" }] });
-      expect(refused.message).toContain("nanos must be from 0 to 999999999");
+      expect(refused.message).toBe("since: has nanos outside 0 to 999999999");
     }
     await expect(since(999_999_999)).resolves.toBeInstanceOf(Buffer);
+    // A time before 1970, as ts-proto's own encoder writes it (negative nanos), is refused for its range.
+    const before1970 = errorDetails(await call(ledger, ledger.getTopUsage, ledgerV1.GetTopUsageRequest.fromPartial({ accountId: "valid", dimension: "model", since: new Date(-1) })).catch((e: unknown) => e));
+    expect(before1970.message).toBe("since: must be from 1970-01-01T00:00:00.000Z and before 2200-01-01T00:00:00.000Z");
     // An offset, text, and tokens shaped like a cursor but edited: a time that is not whole microseconds, a missing id, an object.
     const edited = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
     for (const pageToken of ["-1", "abc", "1e3", "99999999999999999999", edited(["1.5", "valid", "h"]), edited(["1", "valid", ""]), edited({ at: "1" }), `${edited(["1", "valid", "h"])}=`,
@@ -229,6 +232,17 @@ describe("refused by the use case", () => {
     expect(page.nextPageToken).not.toBe("");
     expect((await accounts("valid", page.nextPageToken)).accounts.map((a) => a.accountId)).toEqual(["valid-too"]);
     expect((await refusal(accounts("valid-", page.nextPageToken))).message).toBe(elsewhere);
+
+    // Bound to its list but edited: a subject id with a control character or an unknown kind never reaches the database.
+    const subjects = (pageToken: string) => call(entitlements, entitlements.listSubjects, entitlementsV1.ListSubjectsRequest.fromPartial({ accountId: "valid", page: { pageToken } }));
+    const scope = pageScope("ListSubjects", entitlementsV1.ListSubjectsRequest.fromPartial({ accountId: "valid" }));
+    for (const key of [["a\u0000", "user"], ["a", "us\u0000er"], ["a", "admin"], ["", "user"], "a"]) {
+      // JSON writes the control character as an escape (`\u0000`): the token's text holds none.
+      const token = scopedToken(scope, keyToken(typeof key === "string" ? key : JSON.stringify(key)));
+      const edited = await refusal(subjects(token));
+      expect([edited.code, edited.fieldViolations[0]?.field], JSON.stringify(key)).toEqual([status.INVALID_ARGUMENT, "page.page_token"]);
+    }
+    expect((await subjects(scopedToken(scope, keyToken(JSON.stringify(["a", "user"]))))).subjects).toEqual([]);
   });
 
   it("a price whose quantity × rate passes the range is INVALID_ARGUMENT, before anything is written", async () => {

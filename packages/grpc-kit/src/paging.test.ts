@@ -29,5 +29,6 @@ describe("page tokens bound to their list and filters", () => {
     expect(() => tokenPosition(other, token)).toThrow("page.page_token: was handed out for another list or other filters");
     expect(() => tokenPosition(scope, "eyJ4Ijox")).toThrow("page.page_token: is not a page token this service handed out");
     expect(() => tokenPosition(scope, "12", "page_token")).toThrow("page_token: is not a page token");
+    for (const edited of ["~", "~12", `${scope}~`]) expect(() => tokenPosition(scope, edited), edited).toThrow("page.page_token: is not a page token this service handed out");
   });
 });

@@ -61,7 +61,8 @@ export function scopedToken(scope: string, position: string): string {
 export function tokenPosition(scope: string, token: string | undefined, field = "page.page_token"): string {
   if (!token) return "";
   const at = token.indexOf("~");
-  if (at < 0) throw new InvalidArgumentError(field, NOT_OUR_TOKEN);
+  // No scope, or no position: nothing a page handed out ("" is the first page's, and it has no token).
+  if (at <= 0 || at === token.length - 1) throw new InvalidArgumentError(field, NOT_OUR_TOKEN);
   if (token.slice(0, at) !== scope) throw new InvalidArgumentError(field, "was handed out for another list or other filters: start again from the first page");
   return token.slice(at + 1);
 }

@@ -38,17 +38,23 @@ export function refusal(request: unknown): InvalidArgumentError | undefined {
 /**
  * ts-proto turns a Timestamp into a Date as it decodes, adding nanos outside
  * 0–999,999,999 (which the Timestamp type forbids) to the seconds: the Date
- * cannot tell. So a Timestamp with such nanos decodes as a time no Date holds
- * (an invalid Date), which the walk refuses naming the field. Wrapped once;
- * every decoder of the process (requests and answers) shares the wrapper.
+ * cannot tell. So a Timestamp whose nanos are out of their range decodes as
+ * BAD_NANOS, the earliest time a Date holds, which the walk refuses for its
+ * nanos; unless the time it stands for is outside TIMESTAMP_RANGE anyway,
+ * which is the refusal it gets (ts-proto's own encoder writes a time before
+ * 1970 with negative nanos). Wrapped once; every decoder of the process
+ * (requests and answers) shares the wrapper.
  */
 const MAX_NANOS = 999_999_999;
-const UNREPRESENTABLE_SECONDS = "9000000000000";
+const BAD_NANOS = new Date(-8.64e15);
 const { Timestamp } = googleProtobufTimestamp;
 const decodeTimestamp = Timestamp.decode.bind(Timestamp);
 Timestamp.decode = (input, length) => {
   const timestamp = decodeTimestamp(input, length);
-  return timestamp.nanos >= 0 && timestamp.nanos <= MAX_NANOS ? timestamp : { seconds: UNREPRESENTABLE_SECONDS, nanos: 0 };
+  if (timestamp.nanos >= 0 && timestamp.nanos <= MAX_NANOS) return timestamp;
+  const ms = Number(timestamp.seconds) * 1000 + timestamp.nanos / 1e6;
+  const inRange = ms >= TIMESTAMP_RANGE.from.getTime() && ms < TIMESTAMP_RANGE.to.getTime();
+  return inRange ? { seconds: String(BAD_NANOS.getTime() / 1000), nanos: 0 } : timestamp;
 };
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -269,10 +275,10 @@ function messageCheck(desc: DescMessage): Check {
     const from = TIMESTAMP_RANGE.from.getTime();
     const to = TIMESTAMP_RANGE.to.getTime();
     const problem = `must be from ${TIMESTAMP_RANGE.from.toISOString()} and before ${TIMESTAMP_RANGE.to.toISOString()}`;
-    const unrepresentable = `is not a time: nanos must be from 0 to ${MAX_NANOS}, and the time ${problem.slice("must be ".length)}`;
+    const badNanos = `has nanos outside 0 to ${MAX_NANOS}`;
     return (value) => {
       const time = (value as Date).getTime();
-      if (Number.isNaN(time)) throw new FieldRefusal(unrepresentable);
+      if (time === BAD_NANOS.getTime()) throw new FieldRefusal(badNanos);
       if (!(time >= from && time < to)) throw new FieldRefusal(problem);
     };
   }

@@ -3,7 +3,8 @@ import type { EntitlementsStore } from "../data/entitlements-store.js";
 import type { Subject } from "../data/subject.entity.js";
 import { validateId } from "./accounts.js";
 
-export type SubjectKind = "workspace" | "workspace_group" | "user";
+export const SUBJECT_KINDS = ["workspace", "workspace_group", "user"] as const;
+export type SubjectKind = (typeof SUBJECT_KINDS)[number];
 
 /** What a subject's parent must be: a workspace belongs to a group, a user to a workspace. */
 const PARENT_KIND: Record<SubjectKind, SubjectKind | undefined> = { workspace: "workspace_group", workspace_group: undefined, user: "workspace" };

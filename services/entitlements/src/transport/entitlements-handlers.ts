@@ -11,7 +11,7 @@ import type { Accounts } from "../domain/accounts.js";
 import { bucketToProto, decideEligibility, eligibilityRulesFromProto, meteredBucketsFromProto, runContextFromProto } from "@tollgate/eligibility";
 import type { Plans } from "../domain/plans.js";
 import type { Subject } from "../data/subject.entity.js";
-import type { SubjectKind, Subjects } from "../domain/subjects.js";
+import { SUBJECT_KINDS, type SubjectKind, type Subjects } from "../domain/subjects.js";
 import { accountToProto, billingModeFromProto, deploymentModeFromProto, planToProto } from "./codec.js";
 
 const E = entitlementsV1;
@@ -24,17 +24,22 @@ function subjectKindName(kind: entitlementsV1.SubjectKind): SubjectKind {
 
 /**
  * Where a ListSubjects page starts: after a subject id and kind (its token's key, `[id, kind]`), since a user and a
- * group may share an id. A key that is a bare id (a token from an earlier version) starts after every kind of it.
+ * group may share an id. INVALID_ARGUMENT for a key no page handed out: its id and kind reach the database only as
+ * a subject could hold them (no control character, a known kind).
  */
 function subjectAfter(key: string): { subjectId: string; kind?: string } {
   if (key === "") return { subjectId: "" };
+  let parsed: unknown;
   try {
-    const parsed: unknown = JSON.parse(key);
-    if (Array.isArray(parsed) && parsed.length === 2 && typeof parsed[0] === "string" && typeof parsed[1] === "string") return { subjectId: parsed[0], kind: parsed[1] };
+    parsed = JSON.parse(key);
   } catch {
-    // a bare id
+    parsed = undefined;
   }
-  return { subjectId: key };
+  const [subjectId, kind] = Array.isArray(parsed) && parsed.length === 2 ? (parsed as unknown[]) : [];
+  if (typeof subjectId !== "string" || subjectId === "" || subjectId.length > 128 || /\p{Cc}/u.test(subjectId) || !(SUBJECT_KINDS as readonly unknown[]).includes(kind)) {
+    throw new InvalidArgumentError("page.page_token", "is not a page token this service handed out");
+  }
+  return { subjectId, kind: kind as SubjectKind };
 }
 
 function subjectToProto(s: Subject): entitlementsV1.Subject {
