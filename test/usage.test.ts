@@ -53,6 +53,30 @@ describe("usage queries", () => {
     expect(second.nextPageToken).toBe("");
   });
 
+  it("pages through the ranking the first page read: usage charged or reversed meanwhile moves no row onto another page", async () => {
+    const { ledger, entitlements } = platform.clients;
+    await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId: "ranked", name: "Ranked", planId: "starter", seats: 1 }));
+    const charge = (key: string, count: number, workspaceId: string) =>
+      call(ledger, ledger.charge, ledgerV1.ChargeRequest.fromPartial({ accountId: "ranked", usage: replies("gpt-4o", count), final: true, idempotencyKey: key, attribution: { workspaceId } }));
+    await charge("r1", 3, "ws-a"); // 15
+    const b = await charge("r2", 2, "ws-b"); // 10
+    await charge("r3", 1, "ws-c"); // 5
+    const top = (pageToken: string) => call(ledger, ledger.getTopUsage, { accountId: "ranked", dimension: "workspace_id", since: undefined, page: { pageSize: 1, pageToken }, unit: commonV1.Unit.UNIT_UNSPECIFIED });
+    const first = await top("");
+    // Between pages: a new workspace outspends them all, and ws-b's charge is reversed.
+    await charge("r4", 8, "ws-d");
+    await call(ledger, ledger.reverseCharge, ledgerV1.ReverseChargeRequest.fromPartial({ accountId: "ranked", entryId: b.entryId, reason: "refund", actor: "support", idempotencyKey: "rev-b" }));
+    const pages = [first];
+    while (pages.at(-1)!.nextPageToken) pages.push(await top(pages.at(-1)!.nextPageToken));
+    expect(pages.map((p) => [p.rows.map((r) => [r.key, r.amountMicros]), p.totalMicros])).toEqual([
+      [[["ws-a", String(15 * CREDIT)]], String(30 * CREDIT)],
+      [[["ws-b", String(10 * CREDIT)]], String(30 * CREDIT)],
+      [[["ws-c", String(5 * CREDIT)]], String(30 * CREDIT)],
+    ]);
+    // A first page reads the usage as it is now.
+    expect((await top("")).rows.map((r) => r.key)).toEqual(["ws-d"]);
+  });
+
   it("lists the entries of one workspace and user, and refuses an unknown attribution key", async () => {
     const { ledger } = platform.clients;
     const entries = await call(ledger, ledger.listEntries, ledgerV1.ListEntriesRequest.fromPartial({ accountId: "usage", attribution: { workspace_id: "ws-a", user_id: "bob" } }));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { InvalidArgumentError } from "@tollgate/errors";
-import { pageScope, scopedToken, tokenPosition } from "./paging.js";
+import { numbersToken, pageScope, scopedToken, tokenNumbers, tokenPosition } from "./paging.js";
 
 describe("page tokens bound to their list and filters", () => {
   const request = { accountId: "acme", attribution: { team: "a", model: "m" }, page: { pageSize: 10, pageToken: "" } };
@@ -30,5 +30,12 @@ describe("page tokens bound to their list and filters", () => {
     expect(() => tokenPosition(scope, "eyJ4Ijox")).toThrow("page.page_token: is not a page token this service handed out");
     expect(() => tokenPosition(scope, "12", "page_token")).toThrow("page_token: is not a page token");
     for (const edited of ["~", "~12", `${scope}~`]) expect(() => tokenPosition(scope, edited), edited).toThrow("page.page_token: is not a page token this service handed out");
+  });
+
+  it("a token of whole numbers gives back exactly as many as it was made of", () => {
+    expect(tokenNumbers(numbersToken([2, 1_764_979_200_000, 0]), 3)).toEqual([2, 1_764_979_200_000, 0]);
+    for (const edited of ["2.1", "2.1.0.4", "2.-1.0", "2..0", "2.1e3.0", "2.1.1234567890123456"]) {
+      expect(() => tokenNumbers(edited, 3), edited).toThrow("page.page_token: is not a page token this service handed out");
+    }
   });
 });

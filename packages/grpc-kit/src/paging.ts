@@ -67,6 +67,18 @@ export function tokenPosition(scope: string, token: string | undefined, field = 
   return token.slice(at + 1);
 }
 
+/** A page token of whole numbers (an offset, and the moments a report reads as of), joined by dots. */
+export function numbersToken(numbers: readonly number[]): string {
+  return numbers.join(".");
+}
+
+/** The `count` whole numbers a `numbersToken` holds; INVALID_ARGUMENT for anything else. */
+export function tokenNumbers(token: string, count: number): number[] {
+  const parts = token.split(".");
+  if (parts.length !== count || !parts.every((part) => /^\d{1,15}$/.test(part))) throw new InvalidArgumentError("page.page_token", NOT_OUR_TOKEN);
+  return parts.map(Number);
+}
+
 /** What an opaque page token holds (base64url of JSON, at most 4,096 characters); undefined when it holds nothing readable. */
 function decodedToken(token: string): unknown {
   try {

@@ -3,7 +3,7 @@ import { IdempotencyKeyReusedError } from "@tollgate/errors";
 import type { BudgetAnswer } from "../domain/commands.js";
 import { budgetsOf } from "./budgets.js";
 import { SEARCH_WORK_SQL, searchMatches, type SearchFound } from "./search.js";
-import { OTHER_KEY, saturatedSum, USAGE_AT, USAGE_ENTRIES } from "./usage-views.js";
+import { OTHER_KEY, saturatedSum, USAGE_AT, USAGE_ENTRIES, USAGE_ENTRIES_AS_OF } from "./usage-views.js";
 import type { PgPool } from "./state-store.js";
 import { EntrySchema, HoldSchema, LedgerAccountSchema, LineSchema, PoolSchema, BalanceSchema, type Entry, type Hold, type LedgerAccount, type Line, type Pool, type Balance } from "./entities.js";
 
@@ -55,8 +55,11 @@ export interface OutboxRow {
 export interface LedgerStore {
   /** Charges in `unit` per time bucket and key; keys past the USAGE_KEYS with the most usage are summed under OTHER_KEY. */
   usage(accountId: string, unit: string, dimension: string | null, since: Date, bucket: "hour" | "day" | "week"): Promise<{ start: Date; key: string; amount: string; requests: string }[]>;
-  /** Charges in `unit` since `since` per key, most first, and their total: exact sums, which may pass int64 (callers saturate what they answer). */
-  topUsage(accountId: string, unit: string, dimension: string, since: Date, offset: number, limit: number): Promise<{ rows: { key: string; amount: string; requests: string }[]; total: bigint }>;
+  /**
+   * Charges in `unit` since `since` per key, most first, and their total, as written by `asOf` (USAGE_ENTRIES_AS_OF):
+   * exact sums, which may pass int64 (callers saturate what they answer).
+   */
+  topUsage(accountId: string, unit: string, dimension: string, since: Date, asOf: Date, offset: number, limit: number): Promise<{ rows: { key: string; amount: string; requests: string }[]; total: bigint }>;
   /** The highest sequence of the event stream so far (0 when empty): StreamEvents after it starts from now. */
   latestEventSequence(): Promise<bigint>;
   /** A run or deployment of the account. */
@@ -138,22 +141,22 @@ export class PostgresLedgerStore implements LedgerStore {
     return rows.map((row) => ({ ...row, start: new Date(row.start) }));
   }
 
-  async topUsage(accountId: string, unit: string, dimension: string, since: Date, offset: number, limit: number) {
+  async topUsage(accountId: string, unit: string, dimension: string, since: Date, asOf: Date, offset: number, limit: number) {
     const key = PostgresLedgerStore.keyExpression(dimension);
     // Exact sums (numeric, past int64 when charges add up so far): shares are taken of them, and the API's figures saturated after.
     const rows = await sql<{ key: string; amount: string; requests: string }>(
       this.em(),
       `select key, amount::text, requests::text from (
          select ${key} as key, sum(amount_micros) as amount, count(*) as requests
-           from ${USAGE_ENTRIES} usage where account_id = ? and unit = ? and ${USAGE_AT} >= ?
+           from ${USAGE_ENTRIES_AS_OF} usage where account_id = ? and unit = ? and ${USAGE_AT} >= ?
           group by 1) t
         order by t.amount desc, t.key limit ? offset ?`,
-      [accountId, unit, since, limit, offset],
+      [asOf, asOf, accountId, unit, since, limit, offset],
     );
     const [totals] = await sql<{ total: string }>(
       this.em(),
-      `select coalesce(sum(amount_micros), 0)::text as total from ${USAGE_ENTRIES} usage where account_id = ? and unit = ? and ${USAGE_AT} >= ?`,
-      [accountId, unit, since],
+      `select coalesce(sum(amount_micros), 0)::text as total from ${USAGE_ENTRIES_AS_OF} usage where account_id = ? and unit = ? and ${USAGE_AT} >= ?`,
+      [asOf, asOf, accountId, unit, since],
     );
     return { rows, total: BigInt(totals?.total ?? "0") };
   }

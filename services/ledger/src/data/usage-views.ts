@@ -27,11 +27,22 @@ export const USAGE_AT = "coalesce(occurred_at, created_at)";
  * back is no usage at all (no request, no event). The columns are the entries' (amount_micros the net), so a report selects
  * from it as from ledger.entries, its `kind = 'charge'` filter taken care of; PostgreSQL flattens it into the report's query.
  */
-export const USAGE_ENTRIES = `(
+export const USAGE_ENTRIES = usageEntries();
+
+/**
+ * USAGE_ENTRIES as they stood at a moment (the timestamptz of two `?` parameters, both that moment): charges and
+ * reversals written after it left out, so every page of a ranking reads the same usage.
+ */
+export const USAGE_ENTRIES_AS_OF = usageEntries("?");
+
+function usageEntries(asOf?: string): string {
+  const writtenBy = (alias: string) => (asOf ? ` and ${alias}.created_at <= ${asOf}` : "");
+  return `(
   select c.entry_id, c.account_id, c.unit, c.bucket, c.attribution, c.occurred_at, c.created_at,
          c.amount_micros + coalesce(r.amount_micros, 0) as amount_micros
-    from ledger.entries c left join ledger.entries r on r.account_id = c.account_id and r.reverses_entry_id = c.entry_id
-   where c.kind = 'charge' and (r.entry_id is null or c.amount_micros + r.amount_micros > 0))`;
+    from ledger.entries c left join ledger.entries r on r.account_id = c.account_id and r.reverses_entry_id = c.entry_id${writtenBy("r")}
+   where c.kind = 'charge'${writtenBy("c")} and (r.entry_id is null or c.amount_micros + r.amount_micros > 0))`;
+}
 
 /**
  * A sum of amounts as the API carries it (int64), saturated at its largest value: amounts each within their bounds can

@@ -1,7 +1,7 @@
 import type { LogFollower } from "@tollgate/db";
 import { runContextFromProto, workKindFromProto } from "@tollgate/eligibility";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
-import { actorOf, encodedSize, newestFirstPage, page, pageOffset, pageScope, pageSize, requireKnownWhenEmpty, scopedToken, serverStream, tokenCursor, tokenPosition, unary, type CallContext, type HandlerOptions } from "@tollgate/grpc-kit";
+import { actorOf, encodedSize, newestFirstPage, numbersToken, page, pageOffset, pageScope, pageSize, requireKnownWhenEmpty, scopedToken, serverStream, tokenCursor, tokenNumbers, tokenPosition, unary, type CallContext, type HandlerOptions } from "@tollgate/grpc-kit";
 import { commonV1, ledgerV1 } from "@tollgate/proto";
 import { int64, usageFromProto } from "@tollgate/rating";
 import { currentTraceId, currentTraceparent } from "@tollgate/telemetry";
@@ -312,10 +312,14 @@ export function ledgerHandlers(
       const dimension = usageDimension(request.dimension, "dimension");
       const limit = pageSize(request.page?.pageSize);
       const scope = pageScope("GetTopUsage", request);
-      const offset = pageOffset(tokenPosition(scope, request.page?.pageToken));
-      const since = request.since ?? (await store.account(request.accountId))?.cycleStart ?? new Date(0);
-      const { rows, total } = await store.topUsage(request.accountId, await unitOfUsage(request.accountId, request.unit), dimension, since, offset, limit + 1);
-      const { items, nextPageToken } = page(rows, limit, (_, count) => String(offset + count));
+      const position = tokenPosition(scope, request.page?.pageToken);
+      // Every page ranks the usage the first page ranked: as written by its moment, since its cycle's start (without a
+      // `since`), so a row that moves up or down meanwhile is neither shown twice nor skipped.
+      const [offset, asOfMs, sinceMs] = (position
+        ? tokenNumbers(position, 3)
+        : [0, Date.now(), (request.since ?? (await store.account(request.accountId))?.cycleStart ?? new Date(0)).getTime()]) as [number, number, number];
+      const { rows, total } = await store.topUsage(request.accountId, await unitOfUsage(request.accountId, request.unit), dimension, new Date(sinceMs), new Date(asOfMs), offset, limit + 1);
+      const { items, nextPageToken } = page(rows, limit, (_, count) => numbersToken([offset + count, asOfMs, sinceMs]));
       return {
         // Shares of the exact sums; the figures saturated at int64 as every usage report answers them.
         rows: items.map((row) => ({ key: row.key, amountMicros: saturated(BigInt(row.amount)).toString(), requests: row.requests, shareBasisPoints: shareBasisPoints(BigInt(row.amount), total) })),
