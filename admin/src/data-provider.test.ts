@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import { tollgateDataProvider, RESOURCES } from "./data-provider";
 import type { HttpClient, HttpRequest } from "./http";
 
-/** A fake gateway list: rows a0..a(n-1), `size` per page, tokens "t<offset>". */
-function fakeGateway(total: number) {
+/** A fake gateway list: rows a0..a(n-1), `size` per page, tokens "<release.prefix><offset>" ("t" unless changed). */
+function fakeGateway(total: number, release = { prefix: "t" }) {
   const calls: { url: URL; request: HttpRequest }[] = [];
   const httpClient: HttpClient = async (raw, request) => {
     const url = new URL(raw);
@@ -11,10 +11,10 @@ function fakeGateway(total: number) {
     if (url.pathname === "/api/accounts") {
       const size = Number(url.searchParams.get("page_size"));
       const token = url.searchParams.get("page_token") ?? "";
-      if (token && !/^t\d+$/.test(token)) return { status: 400, json: { error: { status: 400, code: "INVALID_ARGUMENT", message: "bad page_token", field: "page_token" } } };
-      const offset = token ? Number(token.slice(1)) : 0;
+      if (token && !new RegExp(`^${release.prefix}\\d+$`).test(token)) return { status: 400, json: { error: { status: 400, code: "INVALID_ARGUMENT", message: "bad page_token", field: "page_token" } } };
+      const offset = token ? Number(token.slice(release.prefix.length)) : 0;
       const data = Array.from({ length: Math.max(0, Math.min(size, total - offset)) }, (_, i) => ({ id: `a${offset + i}`, name: `Account ${offset + i}` }));
-      const next = offset + size < total ? `t${offset + size}` : "";
+      const next = offset + size < total ? `${release.prefix}${offset + size}` : "";
       return { status: 200, json: { data, next_page_token: next } };
     }
     if (url.pathname === "/api/plans") {
@@ -76,6 +76,24 @@ describe("tollgateDataProvider page tokens", () => {
     expect(last.url.searchParams.get("q")).toBe("acme");
     expect(last.url.searchParams.get("page_token")).toBe("t2");
     expect(gw.calls[0]!.request.headers?.Authorization).toBeUndefined();
+  });
+
+  it("reaches a page again from the first when the gateway no longer takes the tokens it remembers", async () => {
+    const release = { prefix: "t" };
+    const gw = fakeGateway(7, release);
+    const dp = tollgateDataProvider({ apiUrl: "http://gw.test", httpClient: gw.httpClient, getToken: () => "tok" });
+    await dp.getList(RESOURCES.accounts, list(1, 2));
+    await dp.getList(RESOURCES.accounts, list(2, 2));
+    release.prefix = "u"; // an upgraded gateway: tokens of the release before are refused
+    gw.calls.length = 0;
+    const p3 = await dp.getList(RESOURCES.accounts, list(3, 2));
+    expect(gw.calls.map((c) => c.url.searchParams.get("page_token"))).toEqual(["t4", null, "u2", "u4"]);
+    expect(p3.data.map((r) => r.id)).toEqual(["a4", "a5"]);
+    // Refused again after starting over (not a remembered token's fault): the error reaches the page, after one more try.
+    release.prefix = "(?!)"; // a regular expression that matches nothing: a gateway that refuses even its own tokens
+    gw.calls.length = 0;
+    await expect(dp.getList(RESOURCES.accounts, list(4, 2))).rejects.toMatchObject({ status: 400 });
+    expect(gw.calls.map((c) => c.url.searchParams.get("page_token"))).toEqual(["u6", null, "(?!)2"]);
   });
 
   it("walks forward to a page whose token it never saw", async () => {

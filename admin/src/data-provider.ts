@@ -181,6 +181,11 @@ export class PageTokens {
     else tokens.delete(page);
   }
 
+  /** Forgets one list's tokens (the gateway no longer takes them). */
+  forget(key: string): void {
+    this.lists.delete(key);
+  }
+
   clear(): void {
     this.lists.clear();
   }
@@ -274,6 +279,18 @@ export function tollgateDataProvider(options: TollgateDataProviderOptions): Toll
       return { data: [], total: 0, pageInfo: { hasNextPage: false, hasPreviousPage: false } };
     }
     const key = PageTokens.key(resource, query, pageSize);
+    try {
+      return await listPage(route, query, key, page, pageSize, params.signal);
+    } catch (error) {
+      // A remembered token the gateway no longer takes (one a release before handed out, during an upgrade): the list's
+      // tokens are forgotten and the page is reached again from the first, once.
+      if (!(page > 1 && error instanceof HttpError && error.status === 400 && error.body?.field === "page_token")) throw error;
+      tokens.forget(key);
+      return listPage(route, query, key, page, pageSize, params.signal);
+    }
+  }
+
+  async function listPage(route: ListRoute, query: Query, key: string, page: number, pageSize: number, signal?: AbortSignal): Promise<GetListResult> {
     let token = tokens.get(key, page);
     if (token === undefined) {
       // A page whose token we never learnt (a deep link, a changed page size):
@@ -281,7 +298,7 @@ export function tollgateDataProvider(options: TollgateDataProviderOptions): Toll
       let at = tokens.closestBelow(key, page);
       token = tokens.get(key, at) ?? "";
       while (at < page) {
-        const { rows, next } = await fetchPage(route, query, pageSize, token, params.signal);
+        const { rows, next } = await fetchPage(route, query, pageSize, token, signal);
         tokens.set(key, at + 1, next);
         if (!next) {
           // The list ends before this page: an empty page, with the total so react-admin can go back.
@@ -291,7 +308,7 @@ export function tollgateDataProvider(options: TollgateDataProviderOptions): Toll
         at += 1;
       }
     }
-    const { rows, next, accountNotFound } = await fetchPage(route, query, pageSize, token, params.signal);
+    const { rows, next, accountNotFound } = await fetchPage(route, query, pageSize, token, signal);
     tokens.set(key, page + 1, next);
     // On the last page the total is known (earlier pages were full); before it, it is not.
     const total = next ? undefined : (page - 1) * pageSize + rows.length;
