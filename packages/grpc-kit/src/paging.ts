@@ -22,17 +22,15 @@ export function encodedSize<T>(type: { encode(message: T): { finish(): Uint8Arra
   return (message) => type.encode(message).finish().length;
 }
 
-/** A numeric page token (an offset or a version): digits only; "" is the start. */
+/** A numeric page token (an offset or a version): digits only (a `numbersToken` of one); "" is the start. */
 export function pageOffset(token: string | undefined): number {
-  if (!token) return 0;
-  if (!/^\d{1,15}$/.test(token)) throw new InvalidArgumentError("page.page_token", NOT_OUR_TOKEN);
-  return Number(token);
+  return token ? tokenNumbers(token, 1)[0]! : 0;
 }
 
-/** JSON.stringify's replacer for a stable form: an object's keys sorted, 64-bit integers as text. */
+/** JSON.stringify's replacer for a stable form: an object's keys sorted, 64-bit integers as text (a Date is its text already). */
 function stable(_key: string, value: unknown): unknown {
   if (typeof value === "bigint") return value.toString();
-  if (value === null || typeof value !== "object" || Array.isArray(value) || value instanceof Date) return value;
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
   return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
@@ -88,19 +86,30 @@ function decodedToken(token: string): unknown {
   }
 }
 
-/** The page token of a list ordered by a text key (accounts, subjects): the last row's key, opaque (base64url). */
-export function keyToken(key: string): string {
-  return Buffer.from(JSON.stringify(["key", key])).toString("base64url");
+/** A row's id or key as a token may hold it: 1 to 128 characters, no control character (an edited token reaches no query otherwise). */
+const keyPart = (part: unknown): part is string => typeof part === "string" && part.length > 0 && part.length <= 128 && !/\p{Cc}/u.test(part);
+
+/** The page token of a list ordered by text keys (accounts by id; subjects by id, then kind): the last row's keys, opaque (base64url). */
+export function keyToken(...keys: string[]): string {
+  return Buffer.from(JSON.stringify(["key", ...keys])).toString("base64url");
 }
 
-/** The key a `keyToken` names; "" for "" (the first page), INVALID_ARGUMENT for anything this service did not hand out. */
-export function tokenKey(token: string | undefined): string {
-  if (!token) return "";
+/** The `count` keys a `keyToken` names; none for "" (the first page), INVALID_ARGUMENT for anything this service did not hand out. */
+export function tokenKeys(token: string | undefined, count: number): string[] {
+  if (!token) return [];
   const parts = decodedToken(token);
-  if (!Array.isArray(parts) || parts.length !== 2 || parts[0] !== "key" || typeof parts[1] !== "string" || parts[1] === "" || /\p{Cc}/u.test(parts[1])) {
-    throw new InvalidArgumentError("page.page_token", NOT_OUR_TOKEN);
-  }
-  return parts[1];
+  if (!Array.isArray(parts) || parts.length !== count + 1 || parts[0] !== "key" || !parts.slice(1).every(keyPart)) throw notOurToken();
+  return parts.slice(1) as string[];
+}
+
+/** The one key a `keyToken` names; "" for "" (the first page). */
+export function tokenKey(token: string | undefined): string {
+  return tokenKeys(token, 1)[0] ?? "";
+}
+
+/** The refusal of a page token this service did not hand out. */
+export function notOurToken(): InvalidArgumentError {
+  return new InvalidArgumentError("page.page_token", NOT_OUR_TOKEN);
 }
 
 /** The opaque page token for a cursor (base64url, so it travels in a URL as is). */
@@ -121,8 +130,7 @@ export function tokenCursor(token: string | undefined, ids: "uuid" | "text" = "t
   const parts = decodedToken(token);
   if (!Array.isArray(parts) || parts.length !== 3 || !parts.every((part) => typeof part === "string")) throw new InvalidArgumentError("page.page_token", NOT_OUR_TOKEN);
   const [micros, accountId, id] = parts as [string, string, string];
-  const text = (part: string) => part.length > 0 && part.length <= 128 && !/\p{Cc}/u.test(part);
-  if (!/^\d{1,17}$/.test(micros) || !text(accountId) || !text(id) || (ids === "uuid" && !UUID.test(id))) throw new InvalidArgumentError("page.page_token", NOT_OUR_TOKEN);
+  if (!/^\d{1,17}$/.test(micros) || !keyPart(accountId) || !keyPart(id) || (ids === "uuid" && !UUID.test(id))) throw notOurToken();
   return { createdAtMicros: BigInt(micros), accountId, id };
 }
 

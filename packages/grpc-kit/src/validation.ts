@@ -47,14 +47,16 @@ export function refusal(request: unknown): InvalidArgumentError | undefined {
  */
 const MAX_NANOS = 999_999_999;
 const BAD_NANOS = new Date(-8.64e15);
+/** Whether a time (epoch ms) is one a request may carry (TIMESTAMP_RANGE). */
+const withinTimestampRange = (ms: number): boolean => ms >= TIMESTAMP_RANGE.from.getTime() && ms < TIMESTAMP_RANGE.to.getTime();
 const { Timestamp } = googleProtobufTimestamp;
 const decodeTimestamp = Timestamp.decode.bind(Timestamp);
 Timestamp.decode = (input, length) => {
   const timestamp = decodeTimestamp(input, length);
   if (timestamp.nanos >= 0 && timestamp.nanos <= MAX_NANOS) return timestamp;
+  // The time ts-proto makes of it (its fromTimestamp): seconds and nanos added.
   const ms = Number(timestamp.seconds) * 1000 + timestamp.nanos / 1e6;
-  const inRange = ms >= TIMESTAMP_RANGE.from.getTime() && ms < TIMESTAMP_RANGE.to.getTime();
-  return inRange ? { seconds: String(BAD_NANOS.getTime() / 1000), nanos: 0 } : timestamp;
+  return withinTimestampRange(ms) ? { seconds: String(BAD_NANOS.getTime() / 1000), nanos: 0 } : timestamp;
 };
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -272,14 +274,12 @@ export function validateMessage(desc: DescMessage, message: Record<string, unkno
 
 function messageCheck(desc: DescMessage): Check {
   if (desc.typeName === "google.protobuf.Timestamp") {
-    const from = TIMESTAMP_RANGE.from.getTime();
-    const to = TIMESTAMP_RANGE.to.getTime();
     const problem = `must be from ${TIMESTAMP_RANGE.from.toISOString()} and before ${TIMESTAMP_RANGE.to.toISOString()}`;
     const badNanos = `has nanos outside 0 to ${MAX_NANOS}`;
     return (value) => {
       const time = (value as Date).getTime();
       if (time === BAD_NANOS.getTime()) throw new FieldRefusal(badNanos);
-      if (!(time >= from && time < to)) throw new FieldRefusal(problem);
+      if (!withinTimestampRange(time)) throw new FieldRefusal(problem);
     };
   }
   // Resolved at first use: a message type may contain itself.
