@@ -32,6 +32,55 @@ export const QUANTITY_PER_RATE: Readonly<Record<Rate["kind"], bigint>> = {
   fine_tuning: 1_000_000n,
 };
 
+/** One quantity a rate prices: what a line of it says, and its micro-units per QUANTITY_PER_RATE of the rate's kind. */
+export interface RateLine {
+  description: string;
+  micros: bigint;
+}
+
+/**
+ * The lines a rate prices, one per quantity (a token rate prices input,
+ * output, cache read and cache write tokens, in that order): the one place a
+ * quote's line items and a charge's receipt take their descriptions from.
+ * `name` stands for the rate's own name where the priced thing is named
+ * otherwise: a tool priced by the table's default tool rate, or a block run
+ * at one of its configuration's values.
+ */
+export function rateLines(rate: Rate, name?: string): RateLine[] {
+  switch (rate.kind) {
+    case "model_reply":
+      return [{ description: `${name ?? rate.model} replies`, micros: rate.microsPerReply }];
+    case "model_token": {
+      const model = name ?? rate.model;
+      return [
+        { description: `${model} input tokens`, micros: rate.inputMicrosPerMillion },
+        { description: `${model} output tokens`, micros: rate.outputMicrosPerMillion },
+        { description: `${model} cache read tokens`, micros: rate.cacheReadMicrosPerMillion },
+        { description: `${model} cache write tokens`, micros: rate.cacheWriteMicrosPerMillion },
+      ];
+    }
+    case "tool_run":
+      return [{ description: `${name ?? (rate.tool || "tool")} runs`, micros: rate.microsPerRun }];
+    case "block":
+      return [{ description: `${name ?? rate.block} runs`, micros: rate.microsPerRun }];
+    case "gpu_hour":
+      return [{ description: `${name ?? rate.gpuType} replica-seconds`, micros: rate.microsPerReplicaHour }];
+    case "cpu_core_hour":
+      return [{ description: `${name ?? rate.cpuType} core-seconds`, micros: rate.microsPerCoreHour }];
+    case "hardware_profile_hour":
+      return [{ description: `${name ?? rate.profile} seconds`, micros: rate.microsPerHour }];
+    case "fine_tuning":
+      return [{ description: `fine-tuning ${rate.sizeClass} on ${rate.hardware} token-epochs`, micros: rate.microsPerMillionTokensPerEpoch }];
+    case "active_minute":
+      return [{ description: "active seconds", micros: rate.microsPerMinute }];
+  }
+}
+
+/** A rate's only line (every kind but the token rate has one). */
+function onlyLine(rate: Rate, name?: string): RateLine {
+  return rateLines(rate, name)[0]!;
+}
+
 function find<K extends Rate["kind"]>(
   table: RateTable,
   kind: K,
@@ -45,14 +94,14 @@ function nonNegative(field: string, value: bigint): bigint {
   return value;
 }
 
-function item(rate: Rate, table: RateTable, description: string, quantity: bigint, rateMicros: bigint, amountMicros = roundHalfUp(quantity * rateMicros, QUANTITY_PER_RATE[rate.kind])): LineItem {
+function item(rate: Rate, table: RateTable, line: RateLine, quantity: bigint, amountMicros = roundHalfUp(quantity * line.micros, QUANTITY_PER_RATE[rate.kind])): LineItem {
   const ratePer = QUANTITY_PER_RATE[rate.kind];
   return {
     bucket: rate.bucket,
     unit: rate.unit,
-    description,
+    description: line.description,
     quantity,
-    rateMicros,
+    rateMicros: line.micros,
     ratePer,
     amountMicros,
     rateTableVersion: table.version,
@@ -81,9 +130,9 @@ export function splitRounded(numerators: readonly bigint[], per: bigint): bigint
 }
 
 /** Line items of one usage priced per million tokens, rounded once on their total (`splitRounded`). */
-function perMillionItems(rate: Rate, table: RateTable, model: string, parts: readonly (readonly [string, bigint, bigint])[]): LineItem[] {
-  const amounts = splitRounded(parts.map(([, quantity, micros]) => quantity * micros), QUANTITY_PER_RATE[rate.kind]);
-  return parts.map(([label, quantity, micros], index) => item(rate, table, `${model} ${label}`, quantity, micros, amounts[index]));
+function perMillionItems(rate: Rate, table: RateTable, parts: readonly (readonly [RateLine, bigint])[]): LineItem[] {
+  const amounts = splitRounded(parts.map(([line, quantity]) => quantity * line.micros), QUANTITY_PER_RATE[rate.kind]);
+  return parts.map(([line, quantity], index) => item(rate, table, line, quantity, amounts[index]));
 }
 
 /**
@@ -113,7 +162,7 @@ export function quoteUsage(table: RateTable, usage: Usage, field = "usage"): Lin
           throw new InvalidArgumentError(`${field}.model_reply`, `model ${usage.model} is priced per token, not per reply`);
         throw new NotFoundError("model", usage.model);
       }
-      return [item(rate, table, `${usage.model} replies`, replies, rate.microsPerReply)];
+      return [item(rate, table, onlyLine(rate), replies)];
     }
     case "model_tokens": {
       const rate = find(table, "model_token", (r) => r.model === usage.model);
@@ -122,20 +171,22 @@ export function quoteUsage(table: RateTable, usage: Usage, field = "usage"): Lin
           throw new InvalidArgumentError(`${field}.model_tokens`, `model ${usage.model} is priced per reply, not per token`);
         throw new NotFoundError("model", usage.model);
       }
-      const parts: [string, bigint, bigint][] = [
-        ["input tokens", nonNegative(`${field}.model_tokens.input_tokens`, usage.inputTokens), rate.inputMicrosPerMillion],
-        ["output tokens", nonNegative(`${field}.model_tokens.output_tokens`, usage.outputTokens), rate.outputMicrosPerMillion],
-        ["cache read tokens", nonNegative(`${field}.model_tokens.cache_read_tokens`, usage.cacheReadTokens), rate.cacheReadMicrosPerMillion],
-        ["cache write tokens", nonNegative(`${field}.model_tokens.cache_write_tokens`, usage.cacheWriteTokens), rate.cacheWriteMicrosPerMillion],
+      // In rateLines' order: input, output, cache read, cache write.
+      const quantities = [
+        nonNegative(`${field}.model_tokens.input_tokens`, usage.inputTokens),
+        nonNegative(`${field}.model_tokens.output_tokens`, usage.outputTokens),
+        nonNegative(`${field}.model_tokens.cache_read_tokens`, usage.cacheReadTokens),
+        nonNegative(`${field}.model_tokens.cache_write_tokens`, usage.cacheWriteTokens),
       ];
-      return perMillionItems(rate, table, usage.model, parts.filter(([, quantity]) => quantity > 0n));
+      const parts = rateLines(rate).map((line, index) => [line, quantities[index]!] as const);
+      return perMillionItems(rate, table, parts.filter(([, quantity]) => quantity > 0n));
     }
     case "block_run": {
       const runs = nonNegative(`${field}.block_run.runs`, usage.runs);
       const rate = find(table, "block", (r) => r.block === usage.block);
       if (!rate) throw new NotFoundError("block", usage.block);
       let micros = rate.microsPerRun;
-      let label = usage.block;
+      let label: string | undefined;
       if (rate.configurationKey) {
         // Own properties only: a value such as "constructor" must not find Object.prototype's.
         const value = Object.hasOwn(usage.configuration, rate.configurationKey) ? usage.configuration[rate.configurationKey] : undefined;
@@ -145,44 +196,44 @@ export function quoteUsage(table: RateTable, usage: Usage, field = "usage"): Lin
           label = `${usage.block} (${rate.configurationKey}=${value})`;
         }
       }
-      return [item(rate, table, `${label} runs`, runs, micros)];
+      return [item(rate, table, { description: onlyLine(rate, label).description, micros }, runs)];
     }
     case "gpu_time": {
       const rate = find(table, "gpu_hour", (r) => r.gpuType === usage.gpuType);
       if (!rate) throw new NotFoundError("gpu type", usage.gpuType);
       const replicaSeconds = nonNegative(`${field}.gpu_time.replicas`, usage.replicas) * nonNegative(`${field}.gpu_time.seconds`, usage.seconds);
-      return [item(rate, table, `${usage.gpuType} replica-seconds`, replicaSeconds, rate.microsPerReplicaHour)];
+      return [item(rate, table, onlyLine(rate), replicaSeconds)];
     }
     case "cpu_time": {
       const rate = find(table, "cpu_core_hour", (r) => r.cpuType === usage.cpuType);
       if (!rate) throw new NotFoundError("cpu type", usage.cpuType);
       const coreSeconds = nonNegative(`${field}.cpu_time.cores`, usage.cores) * nonNegative(`${field}.cpu_time.seconds`, usage.seconds);
-      return [item(rate, table, `${usage.cpuType} core-seconds`, coreSeconds, rate.microsPerCoreHour)];
+      return [item(rate, table, onlyLine(rate), coreSeconds)];
     }
     case "hardware_profile_time": {
       const rate = find(table, "hardware_profile_hour", (r) => r.profile === usage.profile);
       if (!rate) throw new NotFoundError("hardware profile", usage.profile);
       const seconds = nonNegative(`${field}.hardware_profile_time.seconds`, usage.seconds);
-      return [item(rate, table, `${usage.profile} seconds`, seconds, rate.microsPerHour)];
+      return [item(rate, table, onlyLine(rate), seconds)];
     }
     case "fine_tuning": {
       const rate = find(table, "fine_tuning", (r) => r.sizeClass === usage.sizeClass && r.hardware === usage.hardware);
       if (!rate) throw new NotFoundError("fine-tuning rate", `${usage.sizeClass}/${usage.hardware}`);
       const tokenEpochs =
         nonNegative(`${field}.fine_tuning.training_tokens`, usage.trainingTokens) * nonNegative(`${field}.fine_tuning.epochs`, usage.epochs);
-      return [item(rate, table, `fine-tuning ${usage.sizeClass} on ${usage.hardware} token-epochs`, tokenEpochs, rate.microsPerMillionTokensPerEpoch)];
+      return [item(rate, table, onlyLine(rate), tokenEpochs)];
     }
     case "active_time": {
       const rate = find(table, "active_minute", () => true);
       if (!rate) throw new NotFoundError("rate", "active_minute");
       const seconds = nonNegative(`${field}.active_time.seconds`, usage.seconds);
-      return [item(rate, table, "active seconds", seconds, rate.microsPerMinute)];
+      return [item(rate, table, onlyLine(rate), seconds)];
     }
     case "tool_run": {
       const rate = find(table, "tool_run", (r) => r.tool === usage.tool) ?? find(table, "tool_run", (r) => r.tool === "");
       if (!rate) throw new NotFoundError("tool", usage.tool);
       const runs = nonNegative(`${field}.tool_run.runs`, usage.runs);
-      return [item(rate, table, `${usage.tool || "tool"} runs`, runs, rate.microsPerRun)];
+      return [item(rate, table, onlyLine(rate, usage.tool || undefined), runs)];
     }
   }
 }
@@ -200,15 +251,16 @@ export function quoteProviderCost(table: RateTable, usage: Usage, field = "usage
   const rate = find(table, "model_token", (r) => r.model === usage.model);
   if (!rate || (rate.inputUsdMicrosPerMillion === 0n && rate.outputUsdMicrosPerMillion === 0n)) return undefined;
   const usd: Rate = { ...rate, unit: "usd" };
-  const parts: [string, bigint, bigint][] = [
-    ["input tokens (provider cost)", nonNegative(`${field}.model_tokens.input_tokens`, usage.inputTokens), rate.inputUsdMicrosPerMillion],
-    ["output tokens (provider cost)", nonNegative(`${field}.model_tokens.output_tokens`, usage.outputTokens), rate.outputUsdMicrosPerMillion],
+  const line = (label: string, micros: bigint): RateLine => ({ description: `${usage.model} ${label} (provider cost)`, micros });
+  const parts: [RateLine, bigint][] = [
+    [line("input tokens", rate.inputUsdMicrosPerMillion), nonNegative(`${field}.model_tokens.input_tokens`, usage.inputTokens)],
+    [line("output tokens", rate.outputUsdMicrosPerMillion), nonNegative(`${field}.model_tokens.output_tokens`, usage.outputTokens)],
   ];
   const [cacheRead, cacheWrite] = [rate.cacheReadUsdMicrosPerMillion ?? 0n, rate.cacheWriteUsdMicrosPerMillion ?? 0n];
-  if (cacheRead > 0n) parts.push(["cache reads (provider cost)", nonNegative(`${field}.model_tokens.cache_read_tokens`, usage.cacheReadTokens), cacheRead]);
-  if (cacheWrite > 0n) parts.push(["cache writes (provider cost)", nonNegative(`${field}.model_tokens.cache_write_tokens`, usage.cacheWriteTokens), cacheWrite]);
-  const used = parts.filter(([, q]) => q > 0n);
-  return perMillionItems(usd, table, usage.model, used.length > 0 ? used : parts.slice(0, 1));
+  if (cacheRead > 0n) parts.push([line("cache reads", cacheRead), nonNegative(`${field}.model_tokens.cache_read_tokens`, usage.cacheReadTokens)]);
+  if (cacheWrite > 0n) parts.push([line("cache writes", cacheWrite), nonNegative(`${field}.model_tokens.cache_write_tokens`, usage.cacheWriteTokens)]);
+  const used = parts.filter(([, quantity]) => quantity > 0n);
+  return perMillionItems(usd, table, used.length > 0 ? used : parts.slice(0, 1));
 }
 
 export function quote(table: RateTable, usages: Usage[]): LineItem[] {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { RateTable } from "@tollgate/rating";
+import { quoteUsage, type RateTable } from "@tollgate/rating";
 import { receiptLines } from "./receipt.js";
 
 const table: RateTable = {
@@ -46,6 +46,24 @@ describe("receipt lines", () => {
 
   it("keeps to the rates of the charge's bucket and unit: a reply attributed to a tool is not a tool run", () => {
     expect(receiptLines(table, { model: "gpt-4o", tool: "web-search", bucket: "ai", unit: "credits" }, 10_000_000n)).toMatchObject([{ description: "gpt-4o replies", quantity: 2n }]);
+  });
+
+  it("describes and prices each line as the quote of the same usage did", () => {
+    const same = (usage: Parameters<typeof quoteUsage>[1], item: Parameters<typeof receiptLines>[1]) => {
+      const quoted = quoteUsage(table, usage);
+      const receipt = receiptLines(table, item, quoted[0]!.amountMicros);
+      expect(receipt.map(({ description, rateMicros, ratePer }) => ({ description, rateMicros, ratePer }))).toEqual(
+        quoted.map(({ description, rateMicros, ratePer }) => ({ description, rateMicros, ratePer })),
+      );
+      if (receipt.length === 1) expect(receipt[0]!.quantity).toBe(quoted[0]!.quantity);
+    };
+    same({ kind: "model_reply", model: "gpt-4o", replies: 3n }, { model: "gpt-4o" });
+    same({ kind: "tool_run", tool: "web-search", runs: 4n }, { tool: "web-search" });
+    same({ kind: "gpu_time", gpuType: "a100", replicas: 2n, seconds: 5n }, { work: { kind: "gpu_time", gpuType: "a100" } });
+    same(
+      { kind: "model_tokens", model: "claude", inputTokens: 1n, outputTokens: 1n, cacheReadTokens: 1n, cacheWriteTokens: 1n },
+      { model: "claude" },
+    );
   });
 
   it("has no lines when the version is unknown or names nothing the charge used", () => {

@@ -1,4 +1,4 @@
-import { QUANTITY_PER_RATE, type Bucket, type Rate, type RateTable, type Unit } from "@tollgate/rating";
+import { QUANTITY_PER_RATE, rateLines, type Bucket, type Rate, type RateLine, type RateTable, type Unit } from "@tollgate/rating";
 
 /** One priced line of a receipt: a rate of the version that priced the charge, and the quantity it priced when that can be told. */
 export interface ReceiptLine {
@@ -26,49 +26,37 @@ export interface ChargedItem {
   unit?: string | undefined;
 }
 
-/** The rates of the table that price what the charge names, each with its line's description and micro-units per QUANTITY_PER_RATE of its kind. */
-function ratesFor(table: RateTable, item: ChargedItem): { rate: Rate; description: string; micros: bigint }[] {
-  const found: { rate: Rate; description: string; micros: bigint }[] = [];
+/** Whether a rate prices what the charge names. */
+function prices(rate: Rate, item: ChargedItem): boolean {
   const work = item.work;
-  for (const rate of table.rates) {
-    switch (rate.kind) {
-      case "model_reply":
-        if (rate.model === item.model) found.push({ rate, description: `${rate.model} replies`, micros: rate.microsPerReply });
-        break;
-      case "model_token":
-        if (rate.model === item.model) {
-          found.push(
-            { rate, description: `${rate.model} input tokens`, micros: rate.inputMicrosPerMillion },
-            { rate, description: `${rate.model} output tokens`, micros: rate.outputMicrosPerMillion },
-            { rate, description: `${rate.model} cache read tokens`, micros: rate.cacheReadMicrosPerMillion },
-            { rate, description: `${rate.model} cache write tokens`, micros: rate.cacheWriteMicrosPerMillion },
-          );
-        }
-        break;
-      case "tool_run":
-        if (item.tool !== undefined && rate.tool === item.tool) found.push({ rate, description: `${rate.tool} runs`, micros: rate.microsPerRun });
-        break;
-      case "block":
-        if (rate.block === item.block) found.push({ rate, description: `${rate.block} runs`, micros: rate.microsPerRun });
-        break;
-      case "gpu_hour":
-        if (work?.kind === "gpu_time" && work.gpuType === rate.gpuType) found.push({ rate, description: `${rate.gpuType} replica-seconds`, micros: rate.microsPerReplicaHour });
-        break;
-      case "cpu_core_hour":
-        if (work?.kind === "cpu_time" && work.cpuType === rate.cpuType) found.push({ rate, description: `${rate.cpuType} core-seconds`, micros: rate.microsPerCoreHour });
-        break;
-      case "hardware_profile_hour":
-        if (work?.kind === "hardware_profile_time" && work.profile === rate.profile) found.push({ rate, description: `${rate.profile} seconds`, micros: rate.microsPerHour });
-        break;
-      case "active_minute":
-        if (work?.kind === "active_time") found.push({ rate, description: "active seconds", micros: rate.microsPerMinute });
-        break;
-    }
+  switch (rate.kind) {
+    case "model_reply":
+    case "model_token":
+      return rate.model === item.model;
+    case "tool_run":
+      return item.tool !== undefined && rate.tool === item.tool;
+    case "block":
+      return rate.block === item.block;
+    case "gpu_hour":
+      return work?.kind === "gpu_time" && work.gpuType === rate.gpuType;
+    case "cpu_core_hour":
+      return work?.kind === "cpu_time" && work.cpuType === rate.cpuType;
+    case "hardware_profile_hour":
+      return work?.kind === "hardware_profile_time" && work.profile === rate.profile;
+    case "active_minute":
+      return work?.kind === "active_time";
+    case "fine_tuning":
+      return false;
   }
+}
+
+/** The rates of the table that price what the charge names, each with the lines it prices (rating's `rateLines`). */
+function ratesFor(table: RateTable, item: ChargedItem): { rate: Rate; line: RateLine }[] {
+  const found = table.rates.filter((rate) => prices(rate, item)).flatMap((rate) => rateLines(rate).map((line) => ({ rate, line })));
   // A tool without its own rate is priced by the table's default tool rate (tool "").
-  if (item.tool !== undefined && !found.some((f) => f.rate.kind === "tool_run")) {
+  if (item.tool !== undefined && !found.some(({ rate }) => rate.kind === "tool_run")) {
     const fallback = table.rates.find((rate) => rate.kind === "tool_run" && rate.tool === "");
-    if (fallback?.kind === "tool_run") found.push({ rate: fallback, description: `${item.tool} runs`, micros: fallback.microsPerRun });
+    if (fallback) found.push(...rateLines(fallback, item.tool || undefined).map((line) => ({ rate: fallback, line })));
   }
   return found;
 }
@@ -84,7 +72,7 @@ function ratesFor(table: RateTable, item: ChargedItem): { rate: Rate; descriptio
 export function receiptLines(table: RateTable | undefined, item: ChargedItem, amountMicros: bigint): ReceiptLine[] {
   if (!table) return [];
   const rates = ratesFor(table, item).filter(({ rate }) => (!item.bucket || rate.bucket === item.bucket) && (!item.unit || rate.unit === item.unit));
-  return rates.map(({ rate, description, micros }) => {
+  return rates.map(({ rate, line: { description, micros } }) => {
     const per = QUANTITY_PER_RATE[rate.kind];
     const single = rates.length === 1;
     const exact = single && amountMicros > 0n && micros >= per && (amountMicros * per) % micros === 0n;
