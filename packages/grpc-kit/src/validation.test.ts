@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from "@tollgate/errors";
-import { commonV1, ledgerV1, pricingV1 } from "@tollgate/proto";
+import { commonV1, googleProtobufTimestamp, ledgerV1, pricingV1 } from "@tollgate/proto";
 import { expect, it } from "vitest";
 import { descriptors, validateMessage } from "./validation.js";
 
@@ -54,6 +54,21 @@ it("refuses undeclared enum values, too many items and out-of-range timestamps",
   });
   const late = pricingV1.PublishRateTableRequest.fromPartial({ tableId: "t", effectiveFrom: new Date("2200-01-01T00:00:00Z") });
   expect(refusalOf("tollgate.pricing.v1.PublishRateTableRequest", late)).toMatchObject({ field: "effective_from" });
+});
+
+it("reads a Timestamp to the millisecond, rounded down: 1 ns before 1970 is refused, 1 ns before 2200 is kept", () => {
+  const since = (seconds: string, nanos: number) => {
+    const timestamp = googleProtobufTimestamp.Timestamp.encode({ seconds, nanos }).finish();
+    const request = ledgerV1.GetTopUsageRequest.encode(ledgerV1.GetTopUsageRequest.fromPartial({ accountId: "acct-1", dimension: "model" })).finish();
+    return ledgerV1.GetTopUsageRequest.decode(Buffer.concat([request, Buffer.from([0x1a, timestamp.length]), timestamp]));
+  };
+  const justBefore1970 = since("-1", 999_999_999);
+  expect(justBefore1970.since?.getTime()).toBe(-1);
+  expect(refusalOf("tollgate.ledger.v1.GetTopUsageRequest", justBefore1970)?.field).toBe("since");
+  const justBefore2200 = since("7258118399", 999_999_999);
+  expect(justBefore2200.since?.toISOString()).toBe("2199-12-31T23:59:59.999Z");
+  expect(refusalOf("tollgate.ledger.v1.GetTopUsageRequest", justBefore2200)).toBeUndefined();
+  expect(since("1700000000", 123_999_999).since?.toISOString()).toBe("2023-11-14T22:13:20.123Z");
 });
 
 it("counts a text's bound in characters as a person counts them: an emoji is one, not two", () => {

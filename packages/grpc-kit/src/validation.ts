@@ -42,8 +42,11 @@ export function refusal(request: unknown): InvalidArgumentError | undefined {
  * BAD_NANOS, the earliest time a Date holds, which the walk refuses for its
  * nanos; unless the time it stands for is outside TIMESTAMP_RANGE anyway,
  * which is the refusal it gets (ts-proto's own encoder writes a time before
- * 1970 with negative nanos). Wrapped once; every decoder of the process
- * (requests and answers) shares the wrapper.
+ * 1970 with negative nanos). Nanos in range are cut to whole milliseconds
+ * first, so the Date is the time rounded down, as a Date holds any time:
+ * ts-proto's sum in floating point would take 1 ns before 1970 for 1970
+ * itself, and round a time near 2200 up by a millisecond. Wrapped once;
+ * every decoder of the process (requests and answers) shares the wrapper.
  */
 const MAX_NANOS = 999_999_999;
 const BAD_NANOS = new Date(-8.64e15);
@@ -53,9 +56,10 @@ const { Timestamp } = googleProtobufTimestamp;
 const decodeTimestamp = Timestamp.decode.bind(Timestamp);
 Timestamp.decode = (input, length) => {
   const timestamp = decodeTimestamp(input, length);
-  if (timestamp.nanos >= 0 && timestamp.nanos <= MAX_NANOS) return timestamp;
+  const { seconds, nanos } = timestamp;
+  if (nanos >= 0 && nanos <= MAX_NANOS) return { seconds, nanos: nanos - (nanos % 1_000_000) };
   // The time ts-proto makes of it (its fromTimestamp): seconds and nanos added.
-  const ms = Number(timestamp.seconds) * 1000 + timestamp.nanos / 1e6;
+  const ms = Number(seconds) * 1000 + nanos / 1e6;
   return withinTimestampRange(ms) ? { seconds: String(BAD_NANOS.getTime() / 1000), nanos: 0 } : timestamp;
 };
 
