@@ -98,7 +98,7 @@ export function budgetWriteStatements(writes: readonly Write[]): string[] {
        on conflict (account_id, budget_id) do update
          set limit_micros = excluded.limit_micros, mode = excluded.mode, per_cycle = excluded.per_cycle, threshold_percents = excluded.threshold_percents,
              used_micros = excluded.used_micros, crossed_percents = excluded.crossed_percents, period_start = excluded.period_start,
-             reason = excluded.reason, actor = excluded.actor, updated_at = excluded.updated_at`,
+             reason = excluded.reason, actor = excluded.actor, updated_at = excluded.updated_at, created_at = excluded.created_at`,
       [
         rows.map((b) => b.accountId), rows.map((b) => b.budgetId), rows.map((b) => b.unit), rows.map((b) => b.scope), rows.map((b) => b.scopeId),
         rows.map((b) => b.limitMicros.toString()), rows.map((b) => b.mode), rows.map((b) => b.perCycle), rows.map((b) => intArray(b.thresholdPercents)),

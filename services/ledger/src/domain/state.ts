@@ -162,7 +162,7 @@ export interface Budget extends BudgetTerms {
   reason: string;
   actor: string;
   updatedAtMs: number;
-  /** When support first set it: a budget counts no charge made before. */
+  /** When it began counting: when support first set it, or last turned it per cycle or per set-time (its count started again). A budget counts no charge made before. */
   createdAtMs: number;
 }
 

@@ -77,6 +77,20 @@ describe("budgets", () => {
     expect(m.account.budgets.get("credits/agent/agent-1")!.usedMicros, "the late charge's reversal gives this cycle nothing back").toBe(50n);
   });
 
+  it("a budget turned per cycle counts again from then: reversing a charge from before gives it nothing back, so a hard limit holds", () => {
+    const m = Machine.open({ allotmentMicros: 1_000n });
+    m.ok(m.setBudget(100n));
+    const before = m.ok(m.charge(80n, { attribution: AGENT }));
+    m.nowMs += 1_000;
+    m.ok(m.setBudget(100n, { perCycle: true }));
+    expect(m.account.budgets.get("credits/agent/agent-1")).toMatchObject({ usedMicros: 0n, createdAtMs: m.nowMs });
+    m.nowMs += 1_000;
+    expect(m.ok(m.charge(90n, { attribution: AGENT })).chargedMicros).toBe(90n);
+    m.ok({ type: "reverse", accountId: "acct", entryId: before.entryId, reason: "refund", actor: "support", traceId: "", idempotencyKey: "r-before", requestHash: "r-before" });
+    expect(m.account.budgets.get("credits/agent/agent-1")!.usedMicros, "the charge from before the count started again gives nothing back").toBe(90n);
+    expect(m.ok(m.charge(90n, { attribution: AGENT }))).toMatchObject({ chargedMicros: 10n, proceed: false });
+  });
+
   it("an ExtendHold and a StartWork are denied past a hard budget", () => {
     const m = Machine.open({ allotmentMicros: 1_000n });
     m.ok(m.setBudget(50n));

@@ -198,7 +198,8 @@ export function setBudget(
   return {
     budgetId, accountId: account.accountId, unit: input.unit, scope: input.scope, scopeId: input.scopeId, limitMicros: input.limitMicros, mode: input.mode,
     perCycle: input.perCycle, thresholdPercents, usedMicros, crossedPercents, periodStartMs, reason: input.reason, actor: input.actor, updatedAtMs: nowMs,
-    createdAtMs: before?.createdAtMs ?? nowMs,
+    // Its count starts again when it turns per cycle or per set-time: a reversal gives back only a charge counted since.
+    createdAtMs: kept ? kept.createdAtMs : nowMs,
   };
 }
 
