@@ -150,6 +150,10 @@ describe("console gateway", () => {
     for (const [path, body] of [["/api/accounts/acme/grants", { bogus: 1 }], ["/api/rate-tables", { table_id: "x", rates: [], reason: "probe" }], ["/api/plans", "not an object"]] as const) {
       expect(await api(path, { method: "POST", token: viewer, body }), path).toMatchObject({ status: 403, body: { error: { reason: "ROLE_REQUIRED" } } });
     }
+    // An id no account could have (3,000 characters, past what the log's index holds) is refused and recorded all the same, without it.
+    expect(await api(`/api/accounts/${"x".repeat(3_000)}/preferences`, { token: "not-a-token" })).toMatchObject({ status: 401 });
+    const refusedLong = (await api("/api/audit", { token: viewer })).body.data.filter((r: { action: string }) => r.action === "GET /api/accounts/:id/preferences");
+    expect(refusedLong).toEqual([expect.objectContaining({ actor: "address:127.0.0.1", outcome: "HTTP 401", account_id: null, count: 1 })]);
   });
 
   it("shows a hold's newest 500 entries and says when it has earlier ones", async () => {
@@ -366,6 +370,10 @@ describe("console gateway", () => {
     expect(await api("/api/entries?account_id=acme&attr.user_id=", { token: viewer })).toMatchObject({
       status: 400, body: { error: { field: "attr.user_id", message: expect.stringContaining("must not be empty") } },
     });
+    // A dimension named with quotes is refused naming it as sent, on the list and its CSV alike (it was an INTERNAL).
+    for (const path of ["/api/entries", "/api/entries.csv"]) {
+      expect(await api(`${path}?account_id=acme&attr.%22a%22b%22=x`, { token: viewer }), path).toMatchObject({ status: 400, body: { error: { field: 'attr."a"b"' } } });
+    }
     // A search box's text past what the services take is named as it was sent (q), not as they call it (query).
     for (const path of ["/api/accounts", "/api/search"]) {
       expect(await api(`${path}?q=${"x".repeat(257)}`, { token: viewer }), path).toMatchObject({ status: 400, body: { error: { field: "q", message: "q: must be at most 256 characters" } } });

@@ -59,6 +59,19 @@ describe("LedgerService.ExtendHold", () => {
   });
 });
 
+describe("a hold named in upper case", () => {
+  it("is the same hold to ExtendHold, GetHold and Charge (a UUID reads in either case), and the final charge closes it", async () => {
+    const hold = await call(ledger(), ledger().authorize, ledgerV1.AuthorizeRequest.fromPartial({ accountId: ACCOUNT, estimate: replies("gpt-4o", 1), idempotencyKey: "u-auth", ttlMs: "60000" }));
+    const upper = hold.holdId.toUpperCase();
+    expect(upper).not.toBe(hold.holdId);
+    expect(await call(ledger(), ledger().extendHold, ledgerV1.ExtendHoldRequest.fromPartial({ accountId: ACCOUNT, holdId: upper, ttlMs: "120000", idempotencyKey: "u-extend" }))).toMatchObject({ allowed: true });
+    expect((await call(ledger(), ledger().getHold, { holdId: upper })).hold).toMatchObject({ holdId: hold.holdId });
+    const charged = await call(ledger(), ledger().charge, ledgerV1.ChargeRequest.fromPartial({ accountId: ACCOUNT, holdId: upper, usage: replies("gpt-4o", 1), final: true, idempotencyKey: "u-charge" }));
+    expect(charged).toMatchObject({ chargedMicros: String(5 * CREDIT) });
+    expect((await call(ledger(), ledger().getHold, { holdId: hold.holdId })).hold?.status).toBe(ledgerV1.HoldStatus.HOLD_STATUS_CHARGED);
+  });
+});
+
 describe("LedgerService.ReverseCharge", () => {
   it("returns a charge to its pools as one REVERSE entry, once, shown on both entries and on the receipt", async () => {
     const before = await available();

@@ -1,7 +1,7 @@
 import { createServer } from "node:net";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
-import { AlreadyExistsError, ConflictError, NotFoundError, UnavailableError, translateDatabaseError } from "./index.js";
+import { AlreadyExistsError, ConflictError, DatabaseUnavailableError, NotFoundError, UnavailableError, translateDatabaseError } from "./index.js";
 
 /** A loopback port nothing listens on (it was free a moment ago). */
 function closedPort(): Promise<number> {
@@ -19,8 +19,9 @@ describe("translateDatabaseError", () => {
   it.each(["57P01", "57P02", "57P03", "53300", "08000", "08001", "08003", "08004", "08006"])(
     "answers SQLSTATE %s (the database is going, coming or full) as UNAVAILABLE, which a caller retries",
     (code) => {
-      expect(translateDatabaseError(pgError(code, "the database system is shutting down"))).toMatchObject({
-        constructor: UnavailableError, reason: "DATABASE_UNAVAILABLE", message: "the database system is shutting down",
+      const error = pgError(code, "the database system is shutting down");
+      expect(translateDatabaseError(error)).toMatchObject({
+        constructor: DatabaseUnavailableError, reason: "DATABASE_UNAVAILABLE", message: "the database cannot be reached for a moment; retry", cause: error,
       });
     },
   );
@@ -30,7 +31,11 @@ describe("translateDatabaseError", () => {
       () => undefined,
       (error: unknown) => error,
     );
-    expect(translateDatabaseError(refused)).toMatchObject({ constructor: UnavailableError, reason: "DATABASE_UNAVAILABLE" });
+    // In fixed words: the driver's message names the database's host and port, which no caller is to see.
+    expect((refused as Error).message).toContain("127.0.0.1");
+    const translated = translateDatabaseError(refused);
+    expect(translated).toMatchObject({ constructor: DatabaseUnavailableError, reason: "DATABASE_UNAVAILABLE", cause: refused });
+    expect((translated as Error).message).not.toContain("127.0.0.1");
     for (const message of ["Connection terminated unexpectedly", "timeout exceeded when trying to connect"]) {
       expect(translateDatabaseError(new Error(message)), message).toBeInstanceOf(UnavailableError);
     }

@@ -65,6 +65,19 @@ export class UnavailableError extends DomainError {
   readonly kind = "unavailable";
 }
 
+/**
+ * The database is out of reach for a moment (going, coming, full, or no
+ * connection): UNAVAILABLE, which callers retry, in fixed words. The driver's
+ * own error, which may name the database's host and port, stays the cause,
+ * for the service's log only.
+ */
+export class DatabaseUnavailableError extends UnavailableError {
+  constructor(cause: unknown) {
+    super("the database cannot be reached for a moment; retry", "DATABASE_UNAVAILABLE");
+    this.cause = cause;
+  }
+}
+
 export class PermissionDeniedError extends DomainError {
   readonly kind = "permission_denied";
 }
@@ -91,9 +104,9 @@ const DRIVER_CONNECTION_MESSAGES = ["Connection terminated unexpectedly", "Conne
 export function translateDatabaseError(error: unknown): unknown {
   const code = (error as { code?: unknown })?.code;
   const message = (error as Error)?.message;
-  if (typeof message === "string" && DRIVER_CONNECTION_MESSAGES.some((m) => message.startsWith(m))) return new UnavailableError(message, "DATABASE_UNAVAILABLE");
+  if (typeof message === "string" && DRIVER_CONNECTION_MESSAGES.some((m) => message.startsWith(m))) return new DatabaseUnavailableError(error);
   if (typeof code !== "string") return error;
-  if (SOCKET_ERRORS.has(code)) return new UnavailableError(message, "DATABASE_UNAVAILABLE");
+  if (SOCKET_ERRORS.has(code)) return new DatabaseUnavailableError(error);
   switch (code) {
     case "23505":
       return new AlreadyExistsError(message, "DUPLICATE");
@@ -109,7 +122,7 @@ export function translateDatabaseError(error: unknown): unknown {
     case "08004":
     case "08003":
     case "08006":
-      return new UnavailableError(message, "DATABASE_UNAVAILABLE");
+      return new DatabaseUnavailableError(error);
     case "P0001": {
       const match = /([A-Z_]+): (.*)$/s.exec(message);
       if (!match) return error;

@@ -1,6 +1,6 @@
 import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { trace } from "@opentelemetry/api";
-import { DomainError, InvalidArgumentError, translateDatabaseError } from "@tollgate/errors";
+import { DatabaseUnavailableError, DomainError, InvalidArgumentError, translateDatabaseError } from "@tollgate/errors";
 import { googleProtobufAny, googleRpcErrorDetails, googleRpcStatus } from "@tollgate/proto";
 import { log } from "@tollgate/telemetry";
 
@@ -42,6 +42,11 @@ export function toServiceError(error: unknown, traceId: () => string = () => "")
     const id = traceId();
     log().error({ error: error instanceof Error ? error.message : String(error), stack: error instanceof Error ? error.stack : undefined, trace_id: id }, "internal error");
     return { code: status.INTERNAL, details: id ? `internal error (trace ${id})` : "internal error", metadata: new Metadata() };
+  }
+  // Answered in fixed words; what the driver said (host and port among it) is for the log.
+  if (translated instanceof DatabaseUnavailableError) {
+    const cause = translated.cause;
+    log().warn({ error: cause instanceof Error ? cause.message : String(cause), trace_id: traceId() }, "database unavailable");
   }
   const details: googleProtobufAny.Any[] = [
     any(

@@ -56,6 +56,15 @@ it("refuses undeclared enum values, too many items and out-of-range timestamps",
   expect(refusalOf("tollgate.pricing.v1.PublishRateTableRequest", late)).toMatchObject({ field: "effective_from" });
 });
 
+it("writes a UUID in lower case, as the database prints it, so an id sent in upper case finds its row", () => {
+  const request = charge({ kind: { $case: "modelReply", modelReply: { model: "m", replies: "1" } } }, "0B1F7A52-3C4D-4E5F-8A9B-0C1D2E3F4A5B");
+  expect(refusalOf("tollgate.ledger.v1.ChargeRequest", request)).toBeUndefined();
+  expect(request.holdId).toBe("0b1f7a52-3c4d-4e5f-8a9b-0c1d2e3f4a5b");
+  const named = { accountId: "ACCT-1", dimension: "Model" };
+  expect(refusalOf("tollgate.ledger.v1.GetTopUsageRequest", named)).toBeUndefined();
+  expect(named).toEqual({ accountId: "ACCT-1", dimension: "Model" });
+});
+
 it("reads a Timestamp to the millisecond, rounded down: 1 ns before 1970 is refused, 1 ns before 2200 is kept", () => {
   const since = (seconds: string, nanos: number) => {
     const timestamp = googleProtobufTimestamp.Timestamp.encode({ seconds, nanos }).finish();

@@ -127,6 +127,9 @@ const PROSE_PATTERN = new RegExp(`^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001
 const NAME_PATTERN = new RegExp(`^[^\\u0000-\\u001f\\u007f-\\u009f${BIDI_CONTROLS.source.slice(1, -1)}]*$`);
 /** Whether a text is a name (no control or bidirectional character), as the `name` format of request-rules.ts checks it. */
 export const isName = (text: string): boolean => NAME_PATTERN.test(text);
+const ACCOUNT_ID_LENGTH = FIELD_RULES["*.account_id"]!.maxLength!;
+/** Whether a text could be an account's id: what a request's `account_id` takes (request-rules.ts). */
+export const isAccountId = (text: string): boolean => text !== "" && characters(text, ACCOUNT_ID_LENGTH) <= ACCOUNT_ID_LENGTH && isName(text);
 const PATTERNS = {
   uuid: [UUID_PATTERN, "must be a UUID"],
   digits: [DIGITS_PATTERN, "must be a non-negative integer"],
@@ -186,6 +189,8 @@ interface FieldPlan {
   name: string;
   read: (message: Record<string, unknown>) => unknown;
   check: Check;
+  /** Writes a checked value in its one spelling, for a field that has one: a UUID in lower case (RFC 9562 reads either case). */
+  canonical?: (message: Record<string, unknown>, value: unknown) => void;
 }
 
 const plans = new Map<DescMessage, FieldPlan[]>();
@@ -194,7 +199,7 @@ const plans = new Map<DescMessage, FieldPlan[]>();
 function planOf(desc: DescMessage): FieldPlan[] {
   let plan = plans.get(desc);
   if (!plan) {
-    plan = desc.fields.map((field) => ({ name: field.name, read: readerOf(field), check: fieldCheck(desc, field) }));
+    plan = desc.fields.map((field) => ({ name: field.name, read: readerOf(field), check: fieldCheck(desc, field), ...canonicalOf(desc, field) }));
     plans.set(desc, plan);
   }
   return plan;
@@ -208,6 +213,13 @@ function readerOf(field: DescField): (message: Record<string, unknown>) => unkno
     const value = message[union] as Record<string, unknown> | undefined;
     return value && value.$case === name ? value[name] : undefined;
   };
+}
+
+/** A UUID field (top level, not in a oneof: all of them) is kept in lower case, so ids compare as the database prints them. */
+function canonicalOf(desc: DescMessage, field: DescField): Pick<FieldPlan, "canonical"> {
+  if (field.fieldKind !== "scalar" || field.oneof || ruleOf(desc.typeName, field.name).format !== "uuid") return {};
+  const name = field.localName;
+  return { canonical: (message, value) => void (message[name] = (value as string).toLowerCase()) };
 }
 
 function fieldCheck(desc: DescMessage, field: DescField): Check {
@@ -263,10 +275,14 @@ function walk(plan: FieldPlan[], message: Record<string, unknown>): void {
     } catch (error) {
       throw within(error, field.name);
     }
+    field.canonical?.(message, value);
   }
 }
 
-/** Walks a decoded ts-proto message (camelCase keys, oneofs as `{ $case, [name]: value }`, Timestamps as Date). */
+/**
+ * Walks a decoded ts-proto message (camelCase keys, oneofs as `{ $case, [name]: value }`, Timestamps as Date), and writes
+ * what passes in its one spelling where a field has one (a UUID in lower case).
+ */
 export function validateMessage(desc: DescMessage, message: Record<string, unknown>, prefix: string): void {
   try {
     walk(planOf(desc), message);

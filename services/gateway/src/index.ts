@@ -9,7 +9,7 @@ import { jwtVerify } from "jose";
 import { CallAuditLog, connectionPool, openDatabase } from "@tollgate/db";
 import { PermissionDeniedError, UnauthenticatedError } from "@tollgate/errors";
 import { RequestContext } from "@mikro-orm/core";
-import { createClient, RateLimiter, REFUSAL_LIMIT, stopInOrder, type ChannelTls, type ClientOptions, type Credential, type RateLimit } from "@tollgate/grpc-kit";
+import { createClient, isAccountId, RateLimiter, REFUSAL_LIMIT, stopInOrder, type ChannelTls, type ClientOptions, type Credential, type RateLimit } from "@tollgate/grpc-kit";
 import { entitlementsV1, ledgerV1, notificationsV1, pricingV1 } from "@tollgate/proto";
 import { currentTraceId, log, startMetrics } from "@tollgate/telemetry";
 import { AuditEntrySchema } from "./data/audit.entity.js";
@@ -105,7 +105,9 @@ const CONTENT_SECURITY_POLICY = [
 async function recordRefusal(calls: CallAuditLog, request: FastifyRequest, status: number): Promise<void> {
   const user = (request as FastifyRequest & { user?: User }).user;
   const route = request.routeOptions.url ?? request.url;
-  const accountId = route.startsWith("/api/accounts/:id") ? (request.params as { id?: string }).id : undefined;
+  // Only what could be an account's id: a longer or odd one names no account, and would only bloat (or break) the row.
+  const id = route.startsWith("/api/accounts/:id") ? (request.params as { id?: string }).id : undefined;
+  const accountId = id !== undefined && isAccountId(id) ? id : undefined;
   await calls
     .refused({
       rpc: `${request.method} ${route}`,

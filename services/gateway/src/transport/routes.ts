@@ -452,14 +452,24 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     };
   };
 
+  /** The name a JSON string holds (`"team"` is team), or undefined when it is not one. */
+  const quotedName = (text: string): string | undefined => {
+    if (!/^".*"$/.test(text)) return undefined;
+    try {
+      return JSON.parse(text) as string;
+    } catch {
+      return undefined;
+    }
+  };
+
   /** ListEntries, its refusal of an attribution filter named as the query names it (`attribution[team]` is `attr.team`, all of them `attr.*`). */
   const listEntries = (request: ledgerV1.ListEntriesRequest) =>
     asBody(call(ledger, ledger.listEntries, request), (field) => {
       // Too many filters at once: the query's are all `attr.*`.
       if (field === "attribution") return "attr.*";
-      // The ledger writes `attribution[team]`, its request checks `attribution["team"]`.
+      // The ledger writes `attribution[team]`, its request checks `attribution["team"]`; a name may itself hold quotes.
       const key = /^attribution\[(.*)\]$/.exec(field)?.[1];
-      return key === undefined ? undefined : `attr.${/^".*"$/.test(key) ? (JSON.parse(key) as string) : key}`;
+      return key === undefined ? undefined : `attr.${quotedName(key) ?? key}`;
     });
 
   app.get("/api/entries", takes(...ENTRY_FILTERS, ...PAGE), async (request) => {
