@@ -6,7 +6,7 @@ import { fingerprint } from "../fingerprint.js";
 import type { KeyOwner } from "../rules/idempotency.js";
 import { attributionOf, withWorkKind } from "../usage.js";
 import { occurredAt } from "../rules/late-usage.js";
-import { eligibilityOf, MIN_IDEMPOTENCY_RETENTION_MS, priceWith, raise, requireAccountId, runPinned, unpricedBy, type LedgerDeps, type Replayed } from "./run.js";
+import { chargedInFull, MIN_IDEMPOTENCY_RETENTION_MS, priceWith, raise, requireAccountId, runPinned, unpricedBy, type LedgerDeps, type Replayed } from "./run.js";
 
 export interface ChargeRequest {
   accountId: string;
@@ -35,8 +35,9 @@ export interface ChargeOutcome extends ChargeAnswer, Replayed {
 }
 
 /**
- * Prices usage and charges it, on its hold or alone; unmetered usage is
- * journaled at zero. Alone, the usage is priced at the rate table version in
+ * Prices usage and charges it, on its hold or alone; usage the plan leaves
+ * unmetered where it ran is journaled at zero, usage it does not allow there
+ * is charged in full (`chargedInFull`). Alone, the usage is priced at the rate table version in
  * effect when it happened (late usage: its `occurred_at`). On a hold, it is
  * priced at the version the hold was authorized at and the hold's running
  * total is rounded once
@@ -66,7 +67,7 @@ export async function charge(deps: LedgerDeps, request: ChargeRequest, keyOwner:
       priced = undefined;
       return { ...call, unit: "", bucket: "", amountMicros: 0n, attribution: {}, rateTableVersion: sequenceOf(table), unpriced: unpricedBy(error) };
     }
-    const metered = eligibilityOf(view, request.context, priced.bucket).metered;
+    const metered = chargedInFull(view, request.context, priced.bucket);
     return {
       ...call, unit: priced.unit, bucket: priced.bucket, amountMicros: metered ? priced.amountMicros : 0n,
       attribution: attributionOf(request.usage, request.holdId === null ? withWorkKind(request.attribution, request.workKind) : request.attribution), rateTableVersion: priced.sequence,

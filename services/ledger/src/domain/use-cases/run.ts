@@ -212,6 +212,17 @@ export async function rateTableInEffect(deps: Pick<LedgerDeps, "rates" | "now">,
   });
 }
 
+/**
+ * Whether a charge of usage in this bucket costs what it prices at: when the
+ * plan's rules meter the bucket where the work ran. Work they do not allow
+ * there (Authorize would have denied it NOT_ELIGIBLE) is charged in full,
+ * as metered work: naming another context never makes work free.
+ */
+export function chargedInFull(view: AccountView, context: RunContext, bucket: string): boolean {
+  const eligibility = eligibilityOf(view, context, bucket);
+  return eligibility.metered || !eligibility.allowed;
+}
+
 /** The plan's eligibility rules for where the work runs, and whether this bucket is metered there. */
 export function eligibilityOf(view: AccountView, context: RunContext, bucket: string): Eligibility {
   const decision = decideEligibility(view.eligibility, view, context);

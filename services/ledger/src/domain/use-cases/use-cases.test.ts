@@ -158,6 +158,26 @@ describe("use cases over the in-memory store", () => {
     expect(monthly.map((pool) => [new Date(pool.expiresAtMs ?? 0).toISOString(), pool.balanceMicros])).toContainEqual(["2027-01-01T00:00:00.000Z", 9n * CREDIT]);
   });
 
+  it("charges work in a context the plan does not allow in full, alone or on a hold: only work the plan leaves unmetered is free", async () => {
+    const rule = { runLocations: [], computeSources: [], maxSeats: 0, reason: "", buckets: ["ai" as const], metered: true };
+    const { deps } = ledger(view({
+      eligibility: [
+        { ...rule, inferenceSources: ["managed" as const], allowed: true },
+        { ...rule, inferenceSources: ["byollm" as const], allowed: true, buckets: [], metered: false },
+        { ...rule, inferenceSources: ["byok" as const], allowed: false, reason: "BYOK needs 10 seats or fewer" },
+      ],
+    }));
+    const request = { accountId: "acme", holdId: null, usage: reply, final: true, attribution: {}, traceparent: "", traceId: "" };
+    const byok = { ...context, inferenceSource: "byok" } as const;
+    expect(await authorize(deps, { accountId: "acme", estimate: reply, idempotencyKey: "a-byok", ttlMs: 60_000, attribution: {}, context: byok, traceparent: "", traceId: "" }))
+      .toMatchObject({ allowed: false, reason: "NOT_ELIGIBLE" });
+    expect(await charge(deps, { ...request, idempotencyKey: "c-byok", context: byok })).toMatchObject({ chargedMicros: CREDIT });
+    expect(await charge(deps, { ...request, idempotencyKey: "c-byollm", context: { ...context, inferenceSource: "byollm" } })).toMatchObject({ chargedMicros: 0n });
+    // Authorized where it is allowed, then charged naming a forbidden context: the hold's price is collected, nothing released unpaid.
+    const hold = await authorize(deps, { accountId: "acme", estimate: reply, idempotencyKey: "a-managed", ttlMs: 60_000, attribution: {}, context, traceparent: "", traceId: "" });
+    expect(await charge(deps, { ...request, holdId: hold.holdId!, idempotencyKey: "c-hold-byok", context: byok })).toMatchObject({ chargedMicros: CREDIT, releasedMicros: 0n });
+  });
+
   it("denies a suspended account before anything else, and records the denial under the key", async () => {
     const { deps, store } = ledger(view({ status: "suspended" }));
     const request = { accountId: "acme", estimate: reply, attribution: {}, idempotencyKey: "a", ttlMs: 0, context };

@@ -705,7 +705,11 @@ export interface ChargeRequest {
   attribution:
     | Attribution
     | undefined;
-  /** Where the work ran; unmetered work (e.g. own-key replies) is recorded at zero cost. */
+  /**
+   * Where the work ran; unmetered work (e.g. own-key replies) is recorded at
+   * zero cost. Work the plan does not allow there (Authorize would deny it
+   * NOT_ELIGIBLE) is charged in full, as metered work.
+   */
   context:
     | RunContext
     | undefined;
@@ -1951,7 +1955,10 @@ export interface MeterOpen {
   attribution:
     | Attribution
     | undefined;
-  /** Where the work runs; unmetered work is recorded at zero cost. */
+  /**
+   * Where the work runs; unmetered work is recorded at zero cost, and work
+   * the plan does not allow there is charged in full, as on Charge.
+   */
   context:
     | RunContext
     | undefined;
