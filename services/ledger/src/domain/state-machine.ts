@@ -66,7 +66,7 @@ import { deny } from "./rules/denial.js";
 import { drawDown, drawdownOrder } from "./rules/drawdown.js";
 import { adjustedGrant, balanceHasRoom, grantPool, MAX_BALANCE_MICROS, poolByGrantKey, WHOLE_RUNS_PROBLEM, wholeAmount } from "./rules/grants.js";
 import { chargeHold, expireHolds, extension, isClosedByCaller, remaining, reserved } from "./rules/holds.js";
-import { checkKey, recall, remember, workKey } from "./rules/idempotency.js";
+import { checkKey, keyReused, recall, remember, workKey } from "./rules/idempotency.js";
 import { limitsFor, newWork, stopsRunningWork, type AppliedLimits } from "./rules/kind-limits.js";
 import { adjustFits, collectable, holdFits, reachesNegativeLimit } from "./rules/limits.js";
 import { expirePools } from "./rules/pool-expiry.js";
@@ -631,6 +631,9 @@ function grant(work: Work, c: GrantCommand, ctx: BatchContext): LedgerError | { 
   const a = work.account;
   const grantKey = `grant:${a.accountId}:${c.idempotencyKey}`;
   const already = poolByGrantKey(a, grantKey);
+  // A pool names its grant's key after the key's record is pruned: the same grant is answered its pool; another is the key
+  // reused (answered its pool, it would be told granted while nothing was).
+  if (already && (already.unit !== c.unit || already.kind !== c.kind || already.grantedMicros !== c.amountMicros)) return keyReused(c.idempotencyKey);
   const room = already ? null : balanceLimit(unitTotals(a, c.unit, ctx.nowMs).balanceMicros, c.amountMicros, c.unit, "grant");
   if (room) return room;
   const granted = grantPool(a, {

@@ -35,6 +35,16 @@ describe("idempotency", () => {
     expect(m.account.work.get("w2")?.state).toBe("running");
   });
 
+  it("refuses a Grant whose key's record was pruned when it asks for another grant than the pool the key made; the same grant is answered its pool", () => {
+    const m = Machine.open();
+    const first = m.ok(m.grant(50n, { idempotencyKey: "promo", kind: "bonus" }));
+    m.account.idempotency.delete("promo");
+    for (const other of [m.grant(5_000n, { idempotencyKey: "promo", kind: "add_on" }), m.grant(60n, { idempotencyKey: "promo", kind: "bonus" })]) {
+      expect(m.run(other)[0]).toMatchObject({ ok: false, error: { code: "ALREADY_EXISTS", reason: "IDEMPOTENCY_KEY_REUSED" } });
+    }
+    expect(m.ok(m.grant(50n, { idempotencyKey: "promo", kind: "bonus" }))).toMatchObject({ poolId: first.poolId, entryId: 0n });
+  });
+
   it("keys a work's own writes so they fit whatever the work id's length: plain while they fit, hashed after", () => {
     expect(workKey("run-1", 1_700_000_000_000)).toBe("meter:run-1:1700000000000");
     for (const length of [100, 101, 128]) {

@@ -58,10 +58,13 @@ export function workKey(workId: string, step: string | number | bigint): string 
 export function recall(account: AccountState, key: string, requestHash: string): { replay: unknown } | { error: LedgerError } | null {
   const record = account.idempotency.get(key);
   if (!record) return null;
-  if (record.requestHash !== requestHash) {
-    return { error: { code: "ALREADY_EXISTS", reason: "IDEMPOTENCY_KEY_REUSED", message: `idempotency key ${key} was already used for a different request`, key } };
-  }
+  if (record.requestHash !== requestHash) return { error: keyReused(key) };
   return { replay: record.response };
+}
+
+/** ALREADY_EXISTS (IDEMPOTENCY_KEY_REUSED): the key was used with another request. */
+export function keyReused(key: string): LedgerError {
+  return { code: "ALREADY_EXISTS", reason: "IDEMPOTENCY_KEY_REUSED", message: `idempotency key ${key} was already used for a different request`, key };
 }
 
 export function remember(accountId: string, key: string, operation: string, requestHash: string, response: unknown, atMs: number): Write {
