@@ -118,6 +118,26 @@ describe("late usage (Charge.occurred_at)", () => {
     expect(errorDetails(failure).fieldViolations[0]).toMatchObject({ field: "increment.occurred_at", description: expect.stringContaining("no older than") });
   });
 
+  it("keeps a large balance used by a trickle readable: its run-out is projected to 2200 at the latest (it was an INTERNAL)", async () => {
+    const { entitlements, ledger } = platform.clients;
+    await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({
+      accountId: "idle-rich", name: "idle-rich", planId: "starter", seats: 1, cycleAnchor: new Date(Date.now() - 2 * DAY),
+    }));
+    for (let i = 0; i < 5; i++) {
+      await call(ledger, ledger.charge, ledgerV1.ChargeRequest.fromPartial({
+        accountId: "idle-rich", usage: replies("gpt-4o", 1), final: true, idempotencyKey: `trickle-${i}`, occurredAt: new Date(Date.now() - 1.5 * DAY + i * 60_000),
+      }));
+    }
+    for (const key of ["rich-1", "rich-2"]) {
+      await call(ledger, ledger.grant, ledgerV1.GrantRequest.fromPartial({
+        accountId: "idle-rich", poolKind: entitlementsV1.PoolKind.POOL_KIND_BONUS, unit: commonV1.Unit.UNIT_CREDITS, amountMicros: String(10n ** 15n), reason: "r", idempotencyKey: key,
+      }));
+    }
+    const balance = await call(ledger, ledger.getBalance, { accountId: "idle-rich" });
+    const latest = Date.parse("2200-01-01T00:00:00Z");
+    expect(balance.cycle).toMatchObject({ willRunOutBeforeCycleEnd: false, projectedDaysToEmpty: Math.floor((latest - Date.now()) / DAY) });
+  });
+
   it("refuses a moment in the future or older than idempotency keys are kept, naming occurred_at", async () => {
     for (const [daysAgo, words] of [[-1, "future"], [8, "idempotency keys are kept (168 hours"]] as const) {
       const error = await charge(`bad-${daysAgo}`, 1, daysAgo, "ws").catch((e: unknown) => e);

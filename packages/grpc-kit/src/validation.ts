@@ -4,8 +4,10 @@ import type { ServiceDefinition } from "@grpc/grpc-js";
 import { createFileRegistry, fromBinary, ScalarType, type DescEnum, type DescField, type DescMessage, type FileRegistry } from "@bufbuild/protobuf";
 import { BinaryReader } from "@bufbuild/protobuf/wire";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import { trace } from "@opentelemetry/api";
 import { InvalidArgumentError } from "@tollgate/errors";
 import { googleProtobufTimestamp } from "@tollgate/proto";
+import { log } from "@tollgate/telemetry";
 import { DEFAULT_MAX_ITEMS, DEFAULT_MAX_LENGTH, FIELD_RULES, ruleOf, TIMESTAMP_RANGE, type FieldRule } from "./request-rules.js";
 
 /**
@@ -96,6 +98,16 @@ export function validatingDefinition(serviceName: string, definition: ServiceDef
           throw error;
         }
         return request;
+      },
+      // An answer the encoder refuses is grpc-js's INTERNAL ("Error serializing response"), past every handler: said here.
+      responseSerialize: (value: unknown) => {
+        try {
+          return method.responseSerialize(value);
+        } catch (error) {
+          const traceId = trace.getActiveSpan()?.spanContext().traceId;
+          log().error({ error: error instanceof Error ? error.message : String(error), stack: error instanceof Error ? error.stack : undefined, method: method.path, trace_id: traceId }, "internal error: the answer could not be encoded");
+          throw error;
+        }
       },
     };
   }

@@ -28,19 +28,28 @@ export function enoughHistory(history: Pick<UsageHistory, "usageEvents" | "first
 }
 
 /**
+ * The latest run-out a projection names: a balance that would last longer at
+ * its rate (a large balance and a trickle of use) is projected to last until
+ * then. It is the latest time Tollgate's requests and answers carry, and far
+ * inside what a Date holds, which a projection of millions of years is not.
+ */
+export const LATEST_RUN_OUT = new Date("2200-01-01T00:00:00Z");
+
+/**
  * When the balance runs out at the current rate. With enough history (the
  * cycle's first charge at least RUN_OUT_MIN_SPAN_MS ago and at least
  * RUN_OUT_MIN_EVENTS charges that drew something) the rate is what was used
  * divided by the time since the first charge, and the balance runs out at
- * now + available ÷ rate (integer arithmetic, to the millisecond). Undefined
- * without enough history, without usage, or with nothing left (the
- * thresholds have said so).
+ * now + available ÷ rate (integer arithmetic, to the millisecond), at the
+ * latest LATEST_RUN_OUT. Undefined without enough history, without usage, or
+ * with nothing left (the thresholds have said so).
  */
 export function runOutAt(history: UsageHistory, now: Date): Date | undefined {
   const { firstUsageAt, usedMicros, availableMicros } = history;
   if (!firstUsageAt || !enoughHistory(history, now) || usedMicros <= 0n || availableMicros <= 0n) return undefined;
   const spanMs = BigInt(now.getTime() - firstUsageAt.getTime());
-  return new Date(now.getTime() + Number((availableMicros * spanMs) / usedMicros));
+  const atMs = BigInt(now.getTime()) + (availableMicros * spanMs) / usedMicros;
+  return new Date(Number(atMs < BigInt(LATEST_RUN_OUT.getTime()) ? atMs : BigInt(LATEST_RUN_OUT.getTime())));
 }
 
 /** {@link runOutAt} when it falls before the cycle ends (the warning), else undefined. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { projectRunOut } from "@tollgate/projection";
+import { LATEST_RUN_OUT, projectRunOut } from "@tollgate/projection";
 import { cycleAt, cycleMetrics } from "./cycle.js";
 
 describe("cycleAt", () => {
@@ -51,5 +51,11 @@ describe("cycleMetrics", () => {
     expect(metrics.runOutAt).toEqual(projectRunOut({ ...history, cycleEnd: cycle.end }, now));
     // Four charges are not enough history.
     expect(cycleMetrics(cycle, now, { ...history, usageEvents: 4 })).toMatchObject({ willRunOutBeforeCycleEnd: false, projectedDaysToEmpty: -1 });
+  });
+
+  it("counts the days to LATEST_RUN_OUT for a large balance used by a trickle (it was NaN, which no answer could carry)", () => {
+    const now = new Date("2026-11-20T00:00:00Z");
+    const metrics = cycleMetrics(cycle, now, { usedMicros: 1_500n, availableMicros: 2n * 10n ** 15n, usageEvents: 5, firstUsageAt: new Date("2026-11-01T00:00:00Z") });
+    expect(metrics).toMatchObject({ willRunOutBeforeCycleEnd: false, runOutAt: undefined, projectedDaysToEmpty: Math.floor((LATEST_RUN_OUT.getTime() - now.getTime()) / 86_400_000) });
   });
 });

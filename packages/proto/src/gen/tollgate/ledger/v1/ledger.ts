@@ -1019,7 +1019,8 @@ export interface CycleMetrics {
   averagePerDayMicros: string;
   /**
    * Whole days until the balance runs out at the current rate (the run-out
-   * rule below); 0 when nothing is left; -1 without enough history to project.
+   * rule below), at most the days until 2200-01-01 (a large balance used by
+   * a trickle); 0 when nothing is left; -1 without enough history to project.
    */
   projectedDaysToEmpty: number;
   willRunOutBeforeCycleEnd: boolean;
