@@ -134,9 +134,17 @@ async function decideOne<C extends Command>(deps: LedgerDeps, view: AccountView,
     const account = state.get(view.accountId);
     if (account) account.facts = factsOf(view);
     // Decided at the time it is decided, under the batch's locks: the calls of one batch share (almost) one instant.
-    const batch = execute(state, commands, { nowMs: deps.now().getTime(), ids, ...(trace ? { trace } : {}) });
+    const ctx = { nowMs: deps.now().getTime(), ids, ...(trace ? { trace } : {}) };
+    const batch = execute(state, commands, ctx);
+    const result = batch.outcomes[commands.length - 1]!.result;
     opened = opening !== null && batch.outcomes[0]!.result.ok;
-    return { value: batch.outcomes[commands.length - 1]!.result, writes: batch.writes };
+    // A refused call writes nothing of its own: the cycle is still opened, but not a balance in a unit the plan does not
+    // name, which only a call that succeeds in it opens (decided again without it; not remembered as open).
+    if (!result.ok && opening && unit !== null && !view.units.some((u) => u.unit === unit)) {
+      opened = false;
+      return { value: result, writes: execute(state, [{ ...opening, units: opening.units.filter((u) => u.unit !== unit) }], ctx).writes };
+    }
+    return { value: result, writes: batch.writes };
   });
   if (opened && cycleKey !== undefined) deps.cycles!.remember(cycleKey);
   if (!result.ok) return result;

@@ -115,6 +115,16 @@ describe("use cases over the in-memory store", () => {
     expect(addOns().map((w) => w.pool.reload)).toEqual([null]);
   });
 
+  it("opens a balance in a unit the plan does not name only for a call that succeeds in it; a refused one writes no unit", async () => {
+    const { deps, store } = ledger();
+    const request = { accountId: "acme", poolKind: "bonus" as const, unit: "tool_runs", amountMicros: 1_500_000n, priority: 0, reason: "r", actor: "ops", idempotencyKey: "g-half", traceId: "" };
+    await expect(grant(deps, request)).rejects.toMatchObject({ field: "amount_micros" });
+    const account = await store.account("acme");
+    expect([...account!.units.keys()], "the cycle is open, in the plan's unit alone").toEqual(["credits"]);
+    await grant(deps, { ...request, amountMicros: 2_000_000n, idempotencyKey: "g-two" });
+    expect([...(await store.account("acme"))!.units.keys()].sort()).toEqual(["credits", "tool_runs"]);
+  });
+
   it("grants, adjusts, sweeps and rolls over", async () => {
     const { deps, store, advance } = ledger();
     const bonus = await grant(deps, { accountId: "acme", poolKind: "bonus", unit: "credits", amountMicros: 5n * CREDIT, expiresAt: new Date("2026-11-20T13:00:00Z"), priority: 0, reason: "promo", actor: "ops", idempotencyKey: "g", traceId: "" });
