@@ -153,6 +153,10 @@ describe("credentials on every gRPC call", () => {
         const error = await call(ledger, ledger.getBalance, { accountId: "tenant-a" }).catch((e: unknown) => e);
         expect(errorDetails(error)).toMatchObject({ code: status.UNAUTHENTICATED, reason: "CREDENTIAL_INVALID" });
         if (token === tooLong) expect(errorDetails(error).message).toContain("expires more than 31 days ahead");
+        // In plain words, not jose's ("exp" claim timestamp check failed).
+        if (token === expired) expect(errorDetails(error).message).toMatch(/^the credential is not valid: it expired at \d{4}-\d\d-\d\dT[\d:.]+Z; get a new one$/);
+        if (token === foreign) expect(errorDetails(error).message).toBe("the credential is not valid: no key of its issuer matches its kid");
+        if (token === noExp) expect(errorDetails(error).message).toBe("the credential is not valid: it has no exp claim");
         if (unnamed.includes(token)) expect(errorDetails(error).message).toContain("sub must name the caller");
       } finally {
         ledger.close();

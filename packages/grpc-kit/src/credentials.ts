@@ -1,4 +1,4 @@
-import { createLocalJWKSet, decodeJwt, exportJWK, generateKeyPair, importJWK, jwtVerify, SignJWT, type JSONWebKeySet, type JWK } from "jose";
+import { createLocalJWKSet, decodeJwt, errors as joseErrors, exportJWK, generateKeyPair, importJWK, jwtVerify, SignJWT, type JSONWebKeySet, type JWK } from "jose";
 import { UnauthenticatedError } from "@tollgate/errors";
 import { ROLES, type Role } from "./access.js";
 import { isActorName, MAX_ACTOR_LENGTH } from "./validation.js";
@@ -32,6 +32,24 @@ const CACHE_LIMIT = 10_000;
 
 /** How far ahead a credential's expiry may be, by default (AUTH_MAX_TOKEN_DAYS). */
 export const DEFAULT_MAX_TOKEN_DAYS = 31;
+
+/** What was wrong with a credential jose refused, in plain words (jose's own name its internals: `"exp" claim timestamp check failed`). */
+function whyRefused(error: unknown): string {
+  if (error instanceof joseErrors.JWTExpired) {
+    const exp = error.payload.exp;
+    return `it expired${typeof exp === "number" ? ` at ${new Date(exp * 1000).toISOString()}` : ""}; get a new one`;
+  }
+  if (error instanceof joseErrors.JWTClaimValidationFailed) {
+    if (error.claim === "aud") return `it is not for Tollgate's services (aud must be "${AUDIENCE}")`;
+    if (error.claim === "nbf") return "it is not valid yet (nbf is in the future)";
+    if (error.claim === "iat") return "it was issued in the future (iat)";
+    return error.reason === "missing" ? `it has no ${error.claim} claim` : `its ${error.claim} claim is not valid`;
+  }
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return "its signature does not match its issuer's keys";
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) return `it is signed with an algorithm the services do not take (they take ${ALGORITHMS.join(", ")})`;
+  if (error instanceof joseErrors.JWKSNoMatchingKey) return "no key of its issuer matches its kid";
+  return error instanceof Error ? error.message : "signature";
+}
 
 /**
  * Verifies signed bearer JWTs (ES256 or EdDSA) against each issuer's keys:
@@ -74,7 +92,7 @@ export function tokenVerifier(issuers: IssuerKeys, options: { maxLifetimeDays?: 
           requiredClaims: ["exp", "sub"],
         }));
       } catch (error) {
-        return refuse(error instanceof Error ? error.message : "signature");
+        return refuse(whyRefused(error));
       }
       if ((payload.exp as number) * 1000 - Date.now() > maxLifetimeDays * 86_400_000) {
         return refuse(`it expires more than ${maxLifetimeDays} days ahead (AUTH_MAX_TOKEN_DAYS)`);
