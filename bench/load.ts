@@ -4,6 +4,8 @@
  * rate with latency measured from each operation's intended start (so a
  * stalled server cannot hide its queueing delay: no coordinated omission).
  */
+import { constants, PerformanceObserver, type PerformanceEntry } from "node:perf_hooks";
+
 export class Latencies {
   private readonly samples = new Map<string, number[]>();
   /** Per rpc, when each recorded operation started (ms into the loop), beside `samples` (open loops only). */
@@ -74,6 +76,37 @@ export interface LoopResult {
   perSecond: number;
   latencies: Latencies;
   firstError?: string;
+  /** The load generator's own garbage collections during an open loop: its pauses delay sending and reading as a server's do. */
+  loadGeneratorGc?: GcPauses;
+}
+
+export interface GcPauses {
+  /** Full (mark-compact) collections. */
+  major: { count: number; ms: number };
+  /** Everything else V8 reports: scavenges, incremental marking steps, weak callbacks. */
+  other: { count: number; ms: number };
+  /** The longest single pause (ms) and when it started (s into the loop). */
+  longest: { ms: number; atS: number };
+}
+
+/** Watches this process's garbage collections from now until the returned function is called. */
+function watchGc(since: number): () => GcPauses {
+  const pauses: GcPauses = { major: { count: 0, ms: 0 }, other: { count: 0, ms: 0 }, longest: { ms: 0, atS: 0 } };
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
+      const bucket = kind === constants.NODE_PERFORMANCE_GC_MAJOR ? pauses.major : pauses.other;
+      bucket.count++;
+      bucket.ms += entry.duration;
+      if (entry.duration > pauses.longest.ms) pauses.longest = { ms: entry.duration, atS: (entry.startTime - since) / 1000 };
+    }
+  });
+  observer.observe({ entryTypes: ["gc"] });
+  return () => {
+    observer.disconnect();
+    const rounded = (b: { count: number; ms: number }) => ({ count: b.count, ms: round(b.ms, 1) });
+    return { major: rounded(pauses.major), other: rounded(pauses.other), longest: { ms: round(pauses.longest.ms, 1), atS: round(pauses.longest.atS) } };
+  };
 }
 
 /** `concurrency` callers each run `operation` back to back for `seconds`. */
@@ -119,6 +152,7 @@ export async function openLoop(
   const total = Math.max(1, Math.floor(ratePerSecond * seconds));
   const intervalMs = 1000 / ratePerSecond;
   const started = performance.now();
+  const gc = watchGc(started);
   let errors = 0;
   let firstError: string | undefined;
   const inFlight: Promise<void>[] = [];
@@ -135,5 +169,6 @@ export async function openLoop(
   }
   await Promise.all(inFlight);
   const elapsed = (performance.now() - started) / 1000;
-  return { operations: total - errors, errors, seconds: elapsed, perSecond: (total - errors) / elapsed, latencies, ...(firstError ? { firstError } : {}) };
+  const loadGeneratorGc = gc();
+  return { operations: total - errors, errors, seconds: elapsed, perSecond: (total - errors) / elapsed, latencies, loadGeneratorGc, ...(firstError ? { firstError } : {}) };
 }

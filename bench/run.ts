@@ -24,7 +24,7 @@ import { pgbenchTps } from "./baselines.js";
 import { benchDatabase } from "./database.js";
 import { checkInvariants, type InvariantReport } from "./invariants.js";
 import { meterWork } from "./meter.js";
-import { closedLoop, openLoop, round, type Latencies, type LoopResult } from "./load.js";
+import { closedLoop, openLoop, round, type GcPauses, type Latencies, type LoopResult } from "./load.js";
 import { parseOptions, type Workload } from "./options.js";
 import { CpuMeter, cpuSeconds, postgresPids, rssMiB } from "./procstat.js";
 import { ServiceProfiler, summarise, summariseAllocations, type AllocationSummary, type ProfileSummary } from "./profile.js";
@@ -430,6 +430,9 @@ try {
     const windows = open.slowest.map((w) => `${w.fromS}${w.toS > w.fromS ? `–${w.toS}` : ""} s (${w.count}, worst ${w.worstMs} ms)`);
     console.log(`Slowest 1 % of the open loop's Authorizes started at: ${windows.join("; ")}`);
     console.log(`Ledger major garbage collections during it: ${open.majorGcs.count} (${open.majorGcs.ms} ms of pauses)`);
+    const pauses = (gc: GcPauses | undefined) =>
+      gc ? `${gc.major.count} major (${gc.major.ms} ms), ${gc.other.count} other (${gc.other.ms} ms: scavenges, incremental steps), longest ${gc.longest.ms} ms at ${gc.longest.atS} s` : "n/a";
+    console.log(`The load generator's own collections: ${pauses(open.platform.loadGeneratorGc)} against the platform; ${pauses(open.noop.loadGeneratorGc)} against B-grpc-noop`);
   }
   console.log("Goals");
   console.table(goals.map((g) => ({ figure: g.figure, value: g.value ?? "n/a", goal: `${g.atLeast ? "≥" : "≤"} ${g.goal}`, met: g.met === null ? "n/a" : g.met ? "yes" : "no" })));
@@ -453,6 +456,7 @@ try {
       ? {
           ratePerSecond: round(open.halfRate), achieved: round(open.platform.perSecond), latencies: open.platform.latencies.percentiles(), grpcNoopLatencies: open.noop.latencies.percentiles(),
           slowestAuthorizes: open.slowest, ledgerMajorGcs: open.majorGcs,
+          loadGeneratorGc: { platform: open.platform.loadGeneratorGc, grpcNoop: open.noop.loadGeneratorGc },
         }
       : null,
     ledgerRssMaxMiB: round(ledgerRssMaxMiB, 1),
