@@ -116,8 +116,8 @@ describe("the negative limit", () => {
     const reached = () => hook.received.filter((w) => w.type === "balance.negative_limit_reached");
     await eventually(async () => (reached().length === 1 ? true : undefined), 8_000, "the negative-limit webhook");
     expect(reached()[0]!.data).toMatchObject({ account_id: "overdrawn", unit: "credits", balance_micros: "0", negative_limit_micros: "0", uncollected_micros: String(5 * CREDIT) });
-    const mail = await eventually(async () => smtp.messages.find((m) => JSON.stringify(m.to).includes("admin@overdrawn.example") && m.subject?.includes("negative limit")), 8_000, "the email");
-    expect(mail.subject).toBe("Your credits balance reached its negative limit");
+    const mail = await eventually(async () => smtp.messages.find((m) => JSON.stringify(m.to).includes("admin@overdrawn.example") && m.subject?.includes("used up")), 8_000, "the email");
+    expect(mail.subject).toBe("Your credits are used up");
     // Still at the limit: another charge collects nothing and says nothing more.
     await spend("overdrawn", "over-2", 1);
     await spend("overdrawn", "over-3", 1);

@@ -50,12 +50,12 @@ describe("notification rules", () => {
     expect(reached.deliveries.filter((d) => d.channel === "email").map((d) => d.recipient)).toEqual(["Admin@Acme.example"]);
   });
 
-  it("says where the balance stopped at its negative limit, without a minus sign on a limit of zero", () => {
+  it("says the credits are used up at a limit of zero, and where the balance stopped below zero at another, with a true minus sign", () => {
     const reached = (negativeLimitMicros: bigint, balanceMicros: bigint) => decide({
       kind: "negative_limit_reached", accountId: "acme", sequence: 5n, unit: "credits", balanceMicros, negativeLimitMicros, uncollectedMicros: 0n, cycle: "2026-12",
     }, PLAN_RULES, recipients).deliveries[0]!.payload.text;
-    expect(reached(0n, 0n)).toContain("is at 0 credits, its negative limit (0).");
-    expect(reached(30_000_000n, -30_000_000n)).toContain("is at -30 credits, its negative limit (−30).");
+    expect(reached(0n, 0n)).toBe("Account acme has used all its credits. New usage is not charged and running work stops; add credits to continue.");
+    expect(reached(30_000_000n, -30_000_000n)).toContain("is at −30 credits, as far below zero as it may go (its negative limit, −30).");
   });
 
   it("emails the admins that the balance reached its negative limit (running work stops), beside the chosen recipients, whatever the channel preferences", () => {

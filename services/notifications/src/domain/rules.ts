@@ -77,6 +77,8 @@ const UNIT_LABEL: Record<Unit, string> = { credits: "credits", tool_runs: "tool 
 
 /** Micro-units as a decimal number of units ("12.5"). */
 const micros = formatMicros;
+/** An amount with a true minus sign when below zero ("−30"), as the emails write debts. */
+const signed = (value: bigint) => (value < 0n ? `−${micros(-value)}` : micros(value));
 /** Micro-USD as dollars and cents ("$1.50"; sub-cent amounts keep their digits). */
 const usd = (value: bigint) => {
   const [whole, fraction = ""] = micros(value).split(".");
@@ -208,9 +210,17 @@ export function decide(event: LedgerEventFacts, rules: PlanRules, recipients: Re
       deliveries: deliveriesFor(
         {
           accountId: event.accountId, rule: "negative_limit_reached", key: `${event.accountId}:negative_limit:${event.sequence}`, type: "balance.negative_limit_reached",
-          subject: `Your ${unit} balance reached its negative limit`,
-          text: `Account ${event.accountId} is at ${micros(event.balanceMicros)} ${unit}, its negative limit (${event.negativeLimitMicros === 0n ? "0" : `−${micros(event.negativeLimitMicros)}`}). `
-            + `Usage past the limit is not collected and running work stops; add ${unit} to continue.`,
+          // Said as a customer reads it: with no overdraft the credits are used up; with one, the account owes what it may.
+          ...(event.negativeLimitMicros === 0n
+            ? {
+                subject: `Your ${unit} are used up`,
+                text: `Account ${event.accountId} has used all its ${unit}. New usage is not charged and running work stops; add ${unit} to continue.`,
+              }
+            : {
+                subject: `Your ${unit} balance reached its overdraft limit`,
+                text: `Account ${event.accountId} is at ${signed(event.balanceMicros)} ${unit}, as far below zero as it may go (its negative limit, ${signed(-event.negativeLimitMicros)}). `
+                  + `New usage is not charged and running work stops; add ${unit} to continue.`,
+              }),
           data: {
             unit: event.unit, balance_micros: event.balanceMicros.toString(), negative_limit_micros: event.negativeLimitMicros.toString(),
             uncollected_micros: event.uncollectedMicros.toString(), cycle: event.cycle,
