@@ -234,3 +234,21 @@ describe("reversing a charge in Chromium", () => {
     await page.close();
   }, 120_000);
 });
+
+describe("usage reported late in Chromium", () => {
+  it("shows when a late charge's usage happened and when it was recorded, in the account's ledger and on its receipt", async () => {
+    const L = ledger();
+    const occurredAt = new Date(Date.now() - 5_000);
+    const charged = await call(L, L.charge, ledgerV1.ChargeRequest.fromPartial({ accountId: "team-co", usage: blockRuns("sandbox", 1), final: true, idempotencyKey: "b-late", occurredAt }));
+    const page = await signIn("/#/tollgate-accounts/team-co/show/ledger");
+    const row = page.getByRole("row").filter({ has: page.getByTestId("entry-recorded") });
+    await row.first().waitFor();
+    expect(await row.count(), "only the late charge says when it was recorded").toBe(1);
+    await row.getByTestId("receipt-link").click();
+    await page.waitForURL((url) => url.hash.includes(`tollgate-receipts/${charged.entryId}`));
+    await page.getByTestId("receipt-recorded").waitFor();
+    const [when, recorded] = [await text(page, "receipt-when"), await text(page, "receipt-recorded")];
+    expect(Date.parse(recorded) - Date.parse(when), `${when} then ${recorded}`).toBeGreaterThanOrEqual(4_000);
+    await page.close();
+  }, 120_000);
+});

@@ -135,7 +135,10 @@ export interface Entry {
   /** The person it acted for (a console user), when a service made it. */
   on_behalf_of?: string;
   trace_id: string;
+  /** When the entry was written. */
   created_at: string | null;
+  /** When its usage happened: created_at, unless the usage was reported late (`occurred_at` on the charge). */
+  occurred_at?: string | null;
   lines: LedgerLine[];
   /** A reverse entry: the charge it returned. */
   reverses_entry_id?: string | null;

@@ -80,6 +80,25 @@ function EntryLines() {
   );
 }
 
+/** Whether an entry's usage was reported late: it happened a second or more before it was recorded. */
+export const reportedLate = (entry: Pick<Entry, "occurred_at" | "created_at">): boolean =>
+  !!entry.occurred_at && !!entry.created_at && Date.parse(entry.created_at) - Date.parse(entry.occurred_at) >= 1_000;
+
+/** When an entry's usage happened, and when it was recorded when that was later (usage reported late). */
+export function EntryTime({ entry }: { entry: Entry }) {
+  const late = reportedLate(entry);
+  return (
+    <Box component="span" data-testid="entry-time">
+      <DateField record={entry} source={late ? "occurred_at" : "created_at"} showTime />
+      {late && (
+        <Typography variant="caption" color="text.secondary" component="div" data-testid="entry-recorded">
+          recorded <DateField record={entry} source="created_at" showTime variant="caption" />
+        </Typography>
+      )}
+    </Box>
+  );
+}
+
 /** Ledger entries (inside a List of `tollgate-entries`): amounts exact, hold ids open the hold's life, trace ids link out. */
 export function EntriesTable({ emptyText = "No entries match.", emptyHint }: { emptyText?: string; emptyHint?: string }) {
   const [holdId, setHoldId] = useState<string | null>(null);
@@ -87,7 +106,7 @@ export function EntriesTable({ emptyText = "No entries match.", emptyHint }: { e
   return (
     <>
       <DataTable<Entry> rowClick={false} bulkActionButtons={false} expand={<EntryLines />} empty={empty}>
-        <DataTable.Col source="created_at" label="When" disableSort render={(e) => <DateField record={e} source="created_at" showTime />} />
+        <DataTable.Col label="When" disableSort render={(e) => <EntryTime entry={e as Entry} />} />
         <DataTable.Col label="Kind" disableSort render={(e) => <Chip size="small" label={e.kind} />} />
         <DataTable.Col label="Amount" disableSort align="right" render={(e) => <Amount micros={e.amount_micros} unit={e.unit} exact />} />
         <DataTable.Col

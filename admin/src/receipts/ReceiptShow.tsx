@@ -8,7 +8,7 @@ import { EmptyState } from "../components/EmptyState";
 import { RateTableRef } from "../components/RateTableRef";
 import { TraceLink } from "../components/TraceLink";
 import { RESOURCES } from "../data-provider";
-import { Attribution } from "../entries/EntriesTable";
+import { Attribution, reportedLate } from "../entries/EntriesTable";
 import { ActionDialog } from "../components/ActionDialog";
 import { useRole, useTollgate } from "../hooks";
 import { describeError } from "../http";
@@ -33,6 +33,8 @@ function Fact({ label, testId, children }: { label: string; testId: string; chil
 const when = (iso: string | null | undefined) => (iso ? new Date(iso).toLocaleString("en-US") : "—");
 
 function Summary({ r }: { r: Receipt }) {
+  // The charge the receipt is of, or a hold's last charge.
+  const charged = r.charges.find((c) => String(c.id) === String(r.id)) ?? r.charges.at(-1);
   return (
     <Card variant="outlined">
       <CardContent>
@@ -60,6 +62,14 @@ function Summary({ r }: { r: Receipt }) {
           <Fact label="Bucket" testId="receipt-bucket">
             {r.bucket || "—"}
           </Fact>
+          <Fact label={charged ? "Usage at" : "Authorized at"} testId="receipt-when">
+            {charged ? when(charged.occurred_at ?? charged.created_at) : when(r.hold?.created_at)}
+          </Fact>
+          {charged && reportedLate(charged) && (
+            <Fact label="Recorded at" testId="receipt-recorded">
+              {when(charged.created_at)}
+            </Fact>
+          )}
         </Stack>
         <Stack direction="row" sx={{ flexWrap: "wrap", gap: 3, mt: 2 }}>
           <Fact label="Idempotency key" testId="receipt-idempotency-key">
