@@ -224,7 +224,7 @@ export function tollgateDataProvider(options: TollgateDataProviderOptions): Toll
       body: body === undefined ? undefined : JSON.stringify(body),
       signal,
     });
-    if (response.status < 200 || response.status >= 300) throw toHttpError(response.status, response.json);
+    if (response.status < 200 || response.status >= 300) throw toHttpError(response.status, response.json, response.headers);
     return response.json as T;
   }
 
@@ -382,7 +382,7 @@ export function tollgateDataProvider(options: TollgateDataProviderOptions): Toll
       // A file, not JSON: fetched directly (a host's httpClient answers parsed JSON).
       const token = await getToken();
       const response = await fetch(url("/api/entries.csv", listQuery(listRoute(RESOURCES.entries), filter)), { headers: token ? { Authorization: `Bearer ${token}` } : {} });
-      if (!response.ok) throw toHttpError(response.status, await response.json().catch(() => undefined));
+      if (!response.ok) throw toHttpError(response.status, await response.json().catch(() => undefined), response.headers);
       const filename = /filename="([^"]+)"/.exec(response.headers.get("content-disposition") ?? "")?.[1] ?? "entries.csv";
       return { blob: await response.blob(), filename };
     },

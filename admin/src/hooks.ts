@@ -1,7 +1,8 @@
 import { useEffect } from "react";
 import { useQuery, type QueryKey } from "@tanstack/react-query";
-import { useDataProvider, useInfiniteGetList, usePermissions, type RaRecord } from "react-admin";
+import { useDataProvider, useInfiniteGetList, useNotify, usePermissions, useRedirect, useResourceContext, type RaRecord } from "react-admin";
 import type { TollgateDataProvider } from "./data-provider";
+import { recordLoadFailure } from "./http";
 
 /** The data provider with the plugin's custom methods (works through a host's combineDataProviders). */
 export const useTollgate = () => useDataProvider<TollgateDataProvider>();
@@ -43,4 +44,22 @@ export function useEveryRecord<T extends RaRecord>(resource: string, filter: Rec
     if (enabled && hasNextPage && !isFetchingNextPage && !isError) void fetchNextPage();
   }, [enabled, hasNextPage, isFetchingNextPage, isError, fetchNextPage]);
   return { data: list.data?.pages.flatMap((page) => page.data) ?? [], isPending: list.isPending || Boolean(hasNextPage) };
+}
+
+/**
+ * A Show page's `queryOptions`: a record the gateway says does not exist goes
+ * back to the list, as react-admin does; any other failure (a 500, the
+ * gateway unreachable) is said as it is, with its trace id, and the page stays.
+ */
+export function useRecordLoadErrors() {
+  const notify = useNotify();
+  const redirect = useRedirect();
+  const resource = useResourceContext();
+  return {
+    onError: (error: unknown) => {
+      const failure = recordLoadFailure(error);
+      notify(failure.message, { type: "error" });
+      if (failure.notFound && resource) redirect("list", resource);
+    },
+  };
 }

@@ -10,7 +10,7 @@ export class HttpError extends Error {
   constructor(
     message: string,
     readonly status: number,
-    readonly body: { code?: string; field?: string; reason?: string; message: string; errors?: Record<string, string> },
+    readonly body: { code?: string; field?: string; reason?: string; message: string; errors?: Record<string, string>; traceId?: string },
   ) {
     super(message);
     this.name = "HttpError";
@@ -64,17 +64,34 @@ export function storedToken(): string | null {
   }
 }
 
-/** The gateway's error as react-admin's HttpError: message from the API, `body` keeps code, field and reason. */
-export function toHttpError(status: number, json: unknown): HttpError {
+/** The gateway's error as react-admin's HttpError: message from the API, `body` keeps code, field, reason and the answer's trace id. */
+export function toHttpError(status: number, json: unknown, headers?: Headers): HttpError {
   const error = (json as Partial<ApiErrorBody> | undefined)?.error;
   const message = error?.message || `Request failed (${status})`;
+  const traceId = headers?.get("x-trace-id") ?? undefined;
   return new HttpError(message, status, {
     code: error?.code,
     field: error?.field,
     reason: error?.reason,
     message,
     ...(error?.field ? { errors: { [error.field]: message } } : {}),
+    ...(traceId ? { traceId } : {}),
   });
+}
+
+/**
+ * What a record page says when its record cannot be read: react-admin's
+ * "does not exist" and a return to the list only when the gateway said so
+ * (404); any other failure is said as it is, with its trace id for support,
+ * and the page stays.
+ */
+export function recordLoadFailure(error: unknown): { notFound: boolean; message: string } {
+  const status = (error as { status?: number })?.status;
+  if (status === 404) return { notFound: true, message: "ra.notification.item_doesnt_exist" };
+  const { message } = describeError(error);
+  const traceId = (error as { body?: { traceId?: string } })?.body?.traceId;
+  const what = `This page could not be loaded: ${message}${status ? ` (HTTP ${status})` : ""}`;
+  return { notFound: false, message: traceId ? `${what}, trace ${traceId}. Try again, or report the trace.` : `${what}. Try again.` };
 }
 
 /** Reads what the UI needs out of any error thrown by the data provider. */

@@ -7,6 +7,7 @@ import { LedgerTab } from "./LedgerTab";
 import { MembersTab } from "./MembersTab";
 import { SummaryTab } from "./SummaryTab";
 import { GuardrailsTab, ModelsTab, OverviewTab, ScriptsTab, ToolsTab } from "./UsageTabs";
+import { useRecordLoadErrors } from "../hooks";
 
 function AccountTitle() {
   const account = useRecordContext<Account>();
@@ -25,8 +26,9 @@ function AccountHeader() {
 
 /** One account: the dashboard, the five usage tabs of seed 001, the members' usage (seed 000), the ledger, and where its alerts go. */
 export function AccountShow() {
+  const loadErrors = useRecordLoadErrors();
   return (
-    <Show title={<AccountTitle />} actions={<AccountActions />}>
+    <Show queryOptions={loadErrors} title={<AccountTitle />} actions={<AccountActions />}>
       <TabbedShowLayout>
         <TabbedShowLayout.Tab label="Summary">
           <AccountHeader />

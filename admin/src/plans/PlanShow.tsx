@@ -4,7 +4,7 @@ import type { Plan } from "../api-types";
 import { JsonBlock } from "../components/JsonBlock";
 import { PublishVersion } from "../components/PublishVersion";
 import { RESOURCES, versionId } from "../data-provider";
-import { useTollgate } from "../hooks";
+import { useRecordLoadErrors, useTollgate } from "../hooks";
 import { publisherOf } from "../publisher";
 import { allotmentsText } from "./PlanList";
 
@@ -64,8 +64,9 @@ function PublishPlanAction() {
 
 /** One plan version. */
 export function PlanShow() {
+  const loadErrors = useRecordLoadErrors();
   return (
-    <Show title={<PlanTitle />} actions={<PublishPlanAction />}>
+    <Show queryOptions={loadErrors} title={<PlanTitle />} actions={<PublishPlanAction />}>
       <SimpleShowLayout>
         <TextField source="plan_id" label="Plan" />
         <TextField source="version" />

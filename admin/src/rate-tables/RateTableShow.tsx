@@ -6,7 +6,7 @@ import { publisherOf } from "../publisher";
 import { JsonBlock } from "../components/JsonBlock";
 import { PublishVersion } from "../components/PublishVersion";
 import { RESOURCES } from "../data-provider";
-import { useEveryRecord, useTollgate, useTollgateQuery } from "../hooks";
+import { useEveryRecord, useRecordLoadErrors, useTollgate, useTollgateQuery } from "../hooks";
 import { describeError } from "../http";
 
 /** The changes between two versions of one table (`/api/rate-tables/diff`). */
@@ -126,8 +126,9 @@ function PublishVersionAction() {
 
 /** One rate-table version: its rates and a diff against another version. */
 export function RateTableShow() {
+  const loadErrors = useRecordLoadErrors();
   return (
-    <Show title={<RateTableTitle />} actions={<PublishVersionAction />}>
+    <Show queryOptions={loadErrors} title={<RateTableTitle />} actions={<PublishVersionAction />}>
       <SimpleShowLayout>
         <TextField source="table_id" label="Table" />
         <TextField source="version" />
