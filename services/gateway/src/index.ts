@@ -9,7 +9,7 @@ import { jwtVerify } from "jose";
 import { CallAuditLog, connectionPool, openDatabase } from "@tollgate/db";
 import { PermissionDeniedError, UnauthenticatedError } from "@tollgate/errors";
 import { RequestContext } from "@mikro-orm/core";
-import { createClient, isAccountId, RateLimiter, REFUSAL_LIMIT, stopInOrder, type ChannelTls, type ClientOptions, type Credential, type RateLimit } from "@tollgate/grpc-kit";
+import { createClient, isAccountId, isActorName, RateLimiter, REFUSAL_LIMIT, stopInOrder, type ChannelTls, type ClientOptions, type Credential, type RateLimit } from "@tollgate/grpc-kit";
 import { entitlementsV1, ledgerV1, notificationsV1, pricingV1 } from "@tollgate/proto";
 import { currentTraceId, log, startMetrics } from "@tollgate/telemetry";
 import { AuditEntrySchema } from "./data/audit.entity.js";
@@ -101,9 +101,14 @@ const CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'none'",
 ].join("; ");
 
-/** A refused console request (401, 403) is counted in the platform's audit log, per user (or address), route and minute. */
-async function recordRefusal(calls: CallAuditLog, request: FastifyRequest, status: number): Promise<void> {
+/**
+ * A refused console request (401, 403) is counted in the platform's audit log, per user (or address), route and minute;
+ * a refused sign-in per address and the user name it tried (when that could be a name).
+ */
+async function recordRefusal(calls: CallAuditLog, request: FastifyRequest, status: number, error: UnauthenticatedError | PermissionDeniedError): Promise<void> {
   const user = (request as FastifyRequest & { user?: User }).user;
+  const tried = error.reason === "LOGIN_FAILED" ? error.metadata.username : undefined;
+  const address = `address:${request.ip}${tried !== undefined && isActorName(tried) ? ` as ${tried}` : ""}`;
   const route = request.routeOptions.url ?? request.url;
   // Only what could be an account's id: a longer or odd one names no account, and would only bloat (or break) the row.
   const id = route.startsWith("/api/accounts/:id") ? (request.params as { id?: string }).id : undefined;
@@ -111,7 +116,7 @@ async function recordRefusal(calls: CallAuditLog, request: FastifyRequest, statu
   await calls
     .refused({
       rpc: `${request.method} ${route}`,
-      principal: user ? user.username : `address:${request.ip}`,
+      principal: user ? user.username : address,
       roles: user ? [user.role] : [],
       accountId,
       traceId: currentTraceId(),
@@ -282,7 +287,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         const seconds = Math.ceil(taken.retryAfterMs / 1000);
         return sendHttpError(reply, tooManyRequests(seconds, "RATE_LIMITED", `too many refused requests from this address; retry after ${seconds} s`));
       }
-      await recordRefusal(calls, request, http.status);
+      await recordRefusal(calls, request, http.status, error);
     }
     return sendHttpError(reply, http);
   });

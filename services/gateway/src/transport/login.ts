@@ -94,7 +94,8 @@ export function registerLogin(app: FastifyInstance, users: UserDirectory, key: U
       }
     }
     const user = users.verify(username, password);
-    if (!user) throw new UnauthenticatedError("wrong user name or password", "LOGIN_FAILED");
+    // The name tried goes with the refusal to the audit log (so guessing at `admin` is told from a typo at `vera`).
+    if (!user) throw new UnauthenticatedError("wrong user name or password", "LOGIN_FAILED", { username });
     const token = await new SignJWT({ role: user.role, ses: users.stamp(user.username, key)! })
       .setProtectedHeader({ alg: "HS256" })
       .setSubject(user.username)
