@@ -351,6 +351,11 @@ describe("refused by the use case", () => {
     const search = async (query: string) => (await call(entitlements, entitlements.listAccounts, { query, page: { pageSize: 100, pageToken: "" } })).accounts.map((a) => a.accountId);
     expect(await search("_")).toEqual(["under_score"]);
     expect(await search("%")).toEqual([]);
+    // By an admin's email address too, in any case; the JSON list's own quotes and brackets are not searched.
+    await call(entitlements, entitlements.createAccount, entitlementsV1.CreateAccountRequest.fromPartial({ accountId: "tiny-shop", name: "Tiny Shop", planId: "starter", seats: 1, adminEmails: ["Owner@tiny-shop.example"] }));
+    expect(await search("owner@TINY-shop")).toEqual(["tiny-shop"]);
+    expect(await search('owner@tiny-shop.example"')).toEqual([]);
+    expect(await search("nobody@tiny-shop.example")).toEqual([]);
 
     // A deployment's endpoint goes into its admins' email as a link: a URL, nothing else.
     const deploy = (endpoint: string, id: string) => call(ledger, ledger.deploy, ledgerV1.DeployRequest.fromPartial({

@@ -3,13 +3,13 @@ import { DataTable, DateField, List, SearchInput } from "react-admin";
 import type { AccountRow } from "../api-types";
 import { EmptyState } from "../components/EmptyState";
 
-const filters = [<SearchInput key="q" source="q" alwaysOn placeholder="Account id or name" />];
+const filters = [<SearchInput key="q" source="q" alwaysOn placeholder="Account id, name or admin email" />];
 
 export const StatusChip = ({ status }: { status: string }) => (
   <Chip size="small" label={status} color={status === "active" ? "success" : status === "suspended" ? "error" : "default"} variant="outlined" />
 );
 
-/** Accounts (`/api/accounts`), searchable by id or name. */
+/** Accounts (`/api/accounts`), searchable by id, name or an admin email address. */
 export function AccountList() {
   return (
     <List filters={filters} perPage={25} sort={{ field: "id", order: "ASC" }} empty={false}>

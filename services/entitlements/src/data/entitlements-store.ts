@@ -1,4 +1,4 @@
-import { LockMode } from "@mikro-orm/core";
+import { LockMode, raw } from "@mikro-orm/core";
 import { sql, takeLogTurn, type EntityManager } from "@tollgate/db";
 import { AccountSchema, type Account } from "./account.entity.js";
 import { PlanVersionSchema, type PlanVersion } from "./plan-version.entity.js";
@@ -49,6 +49,11 @@ const ACCOUNT_REVISIONS = "entitlements.accounts";
 
 /** An ILIKE pattern matching text that contains `query` as typed: its `%`, `_` and backslash match themselves. */
 const contains = (query: string): string => `%${query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+/** A condition: one of the account's admin email addresses contains `query` as typed. */
+const adminEmailContains = (query: string) => ({
+  [raw((alias: string) => `exists (select 1 from jsonb_array_elements_text(${alias}.admin_emails) as admin(email) where admin.email ilike ?)`, [contains(query)])]: true,
+});
 
 export class PostgresEntitlementsStore implements EntitlementsStore {
   constructor(private readonly em: () => EntityManager) {}
@@ -147,7 +152,8 @@ export class PostgresEntitlementsStore implements EntitlementsStore {
       AccountSchema,
       {
         accountId: { $gt: options.after },
-        ...(options.query ? { $or: [{ accountId: { $ilike: contains(options.query) } }, { name: { $ilike: contains(options.query) } }] } : {}),
+        // By id, name, or one of its admins' email addresses (support's first question: "I'm owner@…").
+        ...(options.query ? { $or: [{ accountId: { $ilike: contains(options.query) } }, { name: { $ilike: contains(options.query) } }, adminEmailContains(options.query)] } : {}),
       },
       { orderBy: { accountId: "asc" }, limit: options.limit },
     );

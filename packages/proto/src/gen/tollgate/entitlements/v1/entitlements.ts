@@ -730,7 +730,11 @@ export interface ListAccountsRequest {
   page:
     | PageRequest
     | undefined;
-  /** Bound: at most 256 characters. */
+  /**
+   * Accounts whose id, name or one of whose admin email addresses contains
+   * it, in any case (empty: every account).
+   * Bound: at most 256 characters.
+   */
   query: string;
 }
 
