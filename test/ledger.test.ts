@@ -135,7 +135,7 @@ describe("holds", () => {
       accountId: "retiring-co", holdId: hold.holdId, usage: replies("old-model", 1), final: true, idempotencyKey: "retiring-charge",
     }));
     expect(charged.chargedMicros).toBe(String(5 * CREDIT));
-    const { entries } = await call(ledger, ledger.listEntries, { accountId: "retiring-co", holdId: hold.holdId, kind: 0, attribution: {}, recordedFrom: undefined, recordedBefore: undefined, page: { pageSize: 10, pageToken: "" } });
+    const { entries } = await call(ledger, ledger.listEntries, { accountId: "retiring-co", holdId: hold.holdId, kind: 0, attribution: {}, page: { pageSize: 10, pageToken: "" } });
     expect(entries.map((e) => [e.amountMicros, e.rateTableId, e.rateTableVersion])).toEqual([[String(5 * CREDIT), "retiring", "1"]]);
   });
 

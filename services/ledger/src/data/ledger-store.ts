@@ -7,20 +7,6 @@ import { OTHER_KEY, saturatedSum, USAGE_AT, USAGE_ENTRIES, USAGE_ENTRIES_AS_OF }
 import type { PgPool } from "./state-store.js";
 import { EntrySchema, HoldSchema, LedgerAccountSchema, LineSchema, PoolSchema, BalanceSchema, type Entry, type Hold, type LedgerAccount, type Line, type Pool, type Balance } from "./entities.js";
 
-/** What ListEntries narrows a journal to (all given must match), newest first below `beforeId`. */
-export interface EntryFilter {
-  accountId: string;
-  holdId?: string;
-  kind?: string;
-  attribution?: Record<string, string>;
-  /** Recorded at or after it. */
-  recordedFrom?: Date;
-  /** Recorded before it. */
-  recordedBefore?: Date;
-  beforeId?: bigint;
-  limit: number;
-}
-
 export interface WorkRow {
   work_id: string;
   kind: "run" | "deployment";
@@ -111,7 +97,7 @@ export interface LedgerStore {
   pools(accountId: string): Promise<Pool[]>;
   balances(accountId: string): Promise<Balance[]>;
   hold(holdId: string): Promise<Hold | null>;
-  entries(filter: EntryFilter): Promise<Entry[]>;
+  entries(filter: { accountId: string; holdId?: string; kind?: string; attribution?: Record<string, string>; beforeId?: bigint; limit: number }): Promise<Entry[]>;
   lines(entries: { accountId: string; entryId: string }[]): Promise<Line[]>;
   reversals(accountId: string, entryIds: string[]): Promise<Map<string, string>>;
   /** What the unit's charges since `since` drew: the total, how many drew more than zero, and when the first of those was. */
@@ -353,8 +339,7 @@ export class PostgresLedgerStore implements LedgerStore {
     return this.em().findOne(HoldSchema, { holdId });
   }
 
-  entries(filter: EntryFilter) {
-    const recorded = { ...(filter.recordedFrom ? { $gte: filter.recordedFrom } : {}), ...(filter.recordedBefore ? { $lt: filter.recordedBefore } : {}) };
+  entries(filter: { accountId: string; holdId?: string; kind?: string; attribution?: Record<string, string>; beforeId?: bigint; limit: number }) {
     return this.em().find(
       EntrySchema,
       {
@@ -363,8 +348,6 @@ export class PostgresLedgerStore implements LedgerStore {
         ...(filter.holdId ? { holdId: filter.holdId } : {}),
         ...(filter.kind ? { kind: filter.kind } : {}),
         ...(filter.beforeId ? { entryId: { $lt: filter.beforeId.toString() } } : {}),
-        // Read along entries_pkey (account, id newest first) with the time as a filter: ids rise with the time they are written.
-        ...(Object.keys(recorded).length > 0 ? { createdAt: recorded } : {}),
       },
       { orderBy: { entryId: "desc" }, limit: filter.limit },
     );

@@ -442,17 +442,11 @@ export function ledgerHandlers(
 
     listEntries: unary(async (request: ledgerV1.ListEntriesRequest) => {
       if (!request.accountId) throw new InvalidArgumentError("account_id", "is required");
-      const { recordedFrom, recordedBefore } = request;
-      if (recordedFrom && recordedBefore && recordedBefore <= recordedFrom) {
-        throw new InvalidArgumentError("recorded_before", `must be after recorded_from (${recordedFrom.toISOString()})`);
-      }
       const limit = pageSize(request.page?.pageSize);
       const scope = pageScope("ListEntries", request);
       const position = tokenPosition(scope, request.page?.pageToken);
       const entries = await store.entries({
         accountId: request.accountId,
-        ...(recordedFrom ? { recordedFrom } : {}),
-        ...(recordedBefore ? { recordedBefore } : {}),
         ...(request.holdId ? { holdId: request.holdId } : {}),
         ...(request.kind ? { kind: L.entryKindToJSON(request.kind).slice("ENTRY_KIND_".length).toLowerCase() } : {}),
         attribution: Object.fromEntries(
