@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkHumanAmount, humanAmount, humanizeMicros, formatAmount, formatBasisPoints, formatDecimal, humanToMicros, microsToHuman, microsToNumber, percentOf, toMicros } from "./money";
+import { checkHumanAmount, humanizeMicros, formatAmount, formatBasisPoints, formatDecimal, humanToMicros, microsToHuman, microsToNumber, percentOf, toMicros } from "./money";
 
 describe("formatAmount", () => {
   it("formats credits with grouping and up to two decimals", () => {
@@ -66,11 +66,6 @@ describe("helpers", () => {
     expect(checkHumanAmount("0")).toBe("Must not be zero");
     expect(checkHumanAmount("1.0000001")).toMatch(/at most 6 decimals/);
     expect(checkHumanAmount("1e6")).toMatch(/at most 6 decimals/);
-    // The console's own thousands commas are taken as they read; other commas are refused.
-    expect(checkHumanAmount("1,000")).toBeNull();
-    expect(humanAmount(" -12,500.5 ")).toBe("-12500.5");
-    expect(humanAmount("1,234,567")).toBe("1234567");
-    for (const text of ["1,00", "1,0000", ",100", "1.000,5"]) expect(checkHumanAmount(text), text).toMatch(/at most 6 decimals/);
     expect(checkHumanAmount("")).toMatch(/at most 6 decimals/);
     expect(humanToMicros("-2.5")).toBe(-2_500_000n);
     expect(checkHumanAmount("0", { allowZero: true })).toBeNull();

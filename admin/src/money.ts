@@ -102,28 +102,16 @@ export function numberToMicros(value: number): bigint {
 }
 
 const HUMAN_AMOUNT = /^([-+])?(\d{1,15})(?:\.(\d{1,6}))?$/;
-/** Digits grouped by thousands with commas, as the console shows amounts ("1,000", "-12,500.5"). */
-const GROUPED = /^[-+]?\d{1,3}(?:,\d{3})+(?:\.\d*)?$/;
-
-/**
- * A human amount as typed, trimmed, with the console's own thousands commas
- * taken out ("1,000" → "1000"), so a figure copied from a page is taken as it
- * reads. Commas anywhere else are left for the check to refuse ("1,00").
- */
-export function humanAmount(text: string): string {
-  const trimmed = text.trim();
-  return GROUPED.test(trimmed) ? trimmed.replace(/,/g, "") : trimmed;
-}
 
 /**
  * Checks a human amount typed in an action form ("500", "-2.5", "+30") the way the
  * gateway reads it: at most 6 decimals, not zero (unless `allowZero`, e.g. a
  * limit or a cap that "0" removes), signed only when allowed.
  * Returns an error message, or null when the amount is fine. The form sends
- * `humanAmount(text)`; the gateway converts it exactly.
+ * the trimmed string as it is; the gateway converts it exactly.
  */
 export function checkHumanAmount(text: string, options: { signed?: boolean; allowZero?: boolean } = {}): string | null {
-  const match = HUMAN_AMOUNT.exec(humanAmount(text));
+  const match = HUMAN_AMOUNT.exec(text.trim());
   if (!match) return "Enter a number with at most 6 decimals, like 500 or 2.5";
   const [, sign, whole = "0", fraction = ""] = match;
   const minus = sign === "-";
@@ -148,7 +136,7 @@ export function microsToHuman(micros: string | number | bigint | null | undefine
 
 /** A human amount to micro-units (for previews; the form still sends the string). */
 export function humanToMicros(text: string): bigint | null {
-  const match = HUMAN_AMOUNT.exec(humanAmount(text));
+  const match = HUMAN_AMOUNT.exec(text.trim());
   if (!match) return null;
   const [, sign, whole = "0", fraction = ""] = match;
   const micros = BigInt(whole) * MICROS_PER_UNIT + BigInt(fraction.padEnd(6, "0"));

@@ -12,7 +12,7 @@ import type { Account, Plan } from "../api-types";
 import { ActionDialog } from "../components/ActionDialog";
 import { RESOURCES } from "../data-provider";
 import { useEveryRecord, useRole, useTollgate } from "../hooks";
-import { checkHumanAmount, formatAmount, humanAmount, microsToHuman, toMicros, unitLabel } from "../money";
+import { checkHumanAmount, formatAmount, microsToHuman, toMicros, unitLabel } from "../money";
 import { POOL_LABELS, primaryUnit } from "./account-units";
 import { WORK_KINDS, workKindLabel } from "./KindLimits";
 
@@ -57,7 +57,7 @@ function GrantAction({ account, allowed }: { account: Account; allowed: boolean 
             accountId: String(account.id),
             pool_kind: poolKind,
             unit,
-            amount: humanAmount(amount),
+            amount: amount.trim(),
             ...(expiresAt ? { expires_at: new Date(expiresAt).toISOString() } : {}),
             reason,
             idempotencyKey,
@@ -129,7 +129,7 @@ function AdjustAction({ account, allowed }: { account: Account; allowed: boolean
           const problem = checkHumanAmount(amount, { signed: true });
           return problem ? { field: "amount", message: problem } : null;
         }}
-        onSubmit={(reason, idempotencyKey) => provider.adjustBalance(RESOURCES.accounts, { accountId: String(account.id), pool_id: pool!.id, amount: humanAmount(amount), reason, idempotencyKey })}
+        onSubmit={(reason, idempotencyKey) => provider.adjustBalance(RESOURCES.accounts, { accountId: String(account.id), pool_id: pool!.id, amount: amount.trim(), reason, idempotencyKey })}
       >
         {(errorFor) => (
           <>
@@ -238,8 +238,8 @@ function LimitsAction({ account, allowed }: { account: Account; allowed: boolean
             accountId: String(account.id),
             unit,
             ...(workKind ? { work_kind: workKind, drafts_at_zero: draftsAtZero, stop_message: stopMessage } : {}),
-            low_credit_limit: humanAmount(lowCredit),
-            negative_limit: humanAmount(negative),
+            low_credit_limit: lowCredit.trim(),
+            negative_limit: negative.trim(),
             reason,
             idempotencyKey,
           })
@@ -350,7 +350,7 @@ function SpendCapAction({ account, allowed }: { account: Account; allowed: boole
           const problem = checkHumanAmount(amount, { allowZero: true });
           return problem ? { field: "amount", message: problem } : null;
         }}
-        onSubmit={(reason, idempotencyKey) => provider.setSpendCap(RESOURCES.accounts, { accountId: String(account.id), amount: humanAmount(amount), reason, idempotencyKey })}
+        onSubmit={(reason, idempotencyKey) => provider.setSpendCap(RESOURCES.accounts, { accountId: String(account.id), amount: amount.trim(), reason, idempotencyKey })}
       >
         {(errorFor) => (
           <TextField

@@ -7,7 +7,7 @@ import type { Budget, BudgetScope, SetBudgetBody } from "../api-types";
 import { ActionDialog } from "../components/ActionDialog";
 import { RESOURCES } from "../data-provider";
 import { useRole, useTollgate } from "../hooks";
-import { checkHumanAmount, formatAmount, humanAmount, microsToHuman, percentOf, unitLabel } from "../money";
+import { checkHumanAmount, formatAmount, microsToHuman, percentOf, unitLabel } from "../money";
 
 const SCOPES: { value: BudgetScope; label: string }[] = [
   { value: "task", label: "Run or task" },
@@ -168,7 +168,7 @@ function BudgetDialog({ accountId, initial, budgetId, onClose }: { accountId: st
       onSubmit={(reason, idempotencyKey) => {
         const { thresholds, ...budget } = draft;
         const percents = parsePercents(thresholds) as number[];
-        return provider.setBudget(RESOURCES.accounts, { accountId, ...budget, scope_id: budget.scope_id.trim(), limit: humanAmount(budget.limit), threshold_percents: percents, reason, idempotencyKey });
+        return provider.setBudget(RESOURCES.accounts, { accountId, ...budget, scope_id: budget.scope_id.trim(), limit: budget.limit.trim(), threshold_percents: percents, reason, idempotencyKey });
       }}
     >
       {(errorFor) => (
