@@ -146,8 +146,12 @@ describe("console gateway", () => {
     ]);
     // The first test's requests without a valid token, by address.
     expect(logged).toContainEqual(expect.objectContaining({ actor: "address:127.0.0.1", action: "GET /api/accounts", outcome: "HTTP 401" }));
-    // A refused sign-in names the user name it tried beside the address.
+    // A refused sign-in names the user it tried beside the address; a name that is no user's is not kept (it may be a password).
     expect(logged).toContainEqual(expect.objectContaining({ actor: "address:127.0.0.1 as vera", action: "POST /api/login", outcome: "HTTP 401" }));
+    expect((await api("/api/login", { method: "POST", body: { username: "S3cr3t!pass", password: "x" } })).status).toBe(401);
+    const unknown = (await api("/api/audit", { token: viewer })).body.data.filter((r: { action: string; actor: string }) => r.action === "POST /api/login");
+    expect(unknown.map((r: { actor: string }) => r.actor)).toContain("address:127.0.0.1 as an unknown user");
+    expect(JSON.stringify(unknown)).not.toContain("S3cr3t");
     // The role comes first: a viewer's body the action would refuse is still 403 (and audited as refused), not a 400 about the body.
     for (const [path, body] of [["/api/accounts/acme/grants", { bogus: 1 }], ["/api/rate-tables", { table_id: "x", rates: [], reason: "probe" }], ["/api/plans", "not an object"]] as const) {
       expect(await api(path, { method: "POST", token: viewer, body }), path).toMatchObject({ status: 403, body: { error: { reason: "ROLE_REQUIRED" } } });

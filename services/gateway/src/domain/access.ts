@@ -100,6 +100,11 @@ export class UserDirectory {
     return createHmac("sha256", key).update(`${user.username}\0${user.role}\0`).update(user.passwordHash).digest("base64url");
   }
 
+  /** Whether a name is a configured user's (a refused sign-in's audit names only such a one: what was typed may be a password). */
+  knows(username: string): boolean {
+    return this.users.has(username);
+  }
+
   verify(username: string, password: string): User | undefined {
     const user = this.users.get(username);
     const candidate = hash(password);

@@ -94,8 +94,9 @@ export function registerLogin(app: FastifyInstance, users: UserDirectory, key: U
       }
     }
     const user = users.verify(username, password);
-    // The name tried goes with the refusal to the audit log (so guessing at `admin` is told from a typo at `vera`).
-    if (!user) throw new UnauthenticatedError("wrong user name or password", "LOGIN_FAILED", { username });
+    // A user's name tried goes with the refusal to the audit log (so guessing at `admin` is told from a typo at `vera`);
+    // anything else typed there is not kept (a password typed in the wrong box would be).
+    if (!user) throw new UnauthenticatedError("wrong user name or password", "LOGIN_FAILED", users.knows(username) ? { username } : { username: "" });
     const token = await new SignJWT({ role: user.role, ses: users.stamp(user.username, key)! })
       .setProtectedHeader({ alg: "HS256" })
       .setSubject(user.username)

@@ -631,9 +631,12 @@ function grant(work: Work, c: GrantCommand, ctx: BatchContext): LedgerError | { 
   const a = work.account;
   const grantKey = `grant:${a.accountId}:${c.idempotencyKey}`;
   const already = poolByGrantKey(a, grantKey);
-  // A pool names its grant's key after the key's record is pruned: the same grant is answered its pool; another is the key
-  // reused (answered its pool, it would be told granted while nothing was).
-  if (already && (already.unit !== c.unit || already.kind !== c.kind || already.grantedMicros !== c.amountMicros)) return keyReused(c.idempotencyKey);
+  // A pool names its grant's key after the key's record is pruned: a grant of its unit, kind, expiry and priority is answered
+  // its pool; another is the key reused (answered its pool, it would be told granted while nothing was). Its amount cannot
+  // tell: usage, rollovers, adjustments and reloads move what a pool was granted.
+  if (already && (already.unit !== c.unit || already.kind !== c.kind || already.expiresAtMs !== c.expiresAtMs || already.priority !== c.priority)) {
+    return keyReused(c.idempotencyKey);
+  }
   const room = already ? null : balanceLimit(unitTotals(a, c.unit, ctx.nowMs).balanceMicros, c.amountMicros, c.unit, "grant");
   if (room) return room;
   const granted = grantPool(a, {
