@@ -37,9 +37,9 @@ export const DEFAULT_MAX_TOKEN_DAYS = 31;
 function whyRefused(error: unknown): string {
   if (error instanceof joseErrors.JWTExpired) {
     const exp = error.payload.exp;
-    // Said only when a Date holds it (a signed but absurd exp would make toISOString throw).
-    const at = typeof exp === "number" && Math.abs(exp * 1000) <= 8.64e15 ? ` at ${new Date(exp * 1000).toISOString()}` : "";
-    return `it expired${at}; get a new one`;
+    // Said only when a Date holds it (a signed but absurd exp is an invalid Date, whose toISOString throws).
+    const at = typeof exp === "number" ? new Date(exp * 1000) : undefined;
+    return `it expired${at && !Number.isNaN(at.getTime()) ? ` at ${at.toISOString()}` : ""}; get a new one`;
   }
   if (error instanceof joseErrors.JWTClaimValidationFailed) {
     if (error.claim === "aud") return `it is not for Tollgate's services (aud must be "${AUDIENCE}")`;

@@ -22,12 +22,23 @@ function any(typeName: string, value: Uint8Array): googleProtobufAny.Any {
   return { typeUrl: `type.googleapis.com/${typeName}`, value: Buffer.from(value) };
 }
 
+/** The active span's trace id, or "" (no span, or a span of no trace: all zeros). */
+export function activeTraceId(): string {
+  const active = trace.getActiveSpan()?.spanContext().traceId;
+  return active && !/^0+$/.test(active) ? active : "";
+}
+
 /** The call's trace id: the active span's, else the one in the caller's `traceparent` header, else "". */
 export function traceIdOf(metadata: { get(key: string): unknown[] }): string {
-  const active = trace.getActiveSpan()?.spanContext().traceId;
-  if (active && !/^0+$/.test(active)) return active;
+  const active = activeTraceId();
+  if (active) return active;
   const traceparent = metadata.get("traceparent")[0];
   return typeof traceparent === "string" ? (/^[0-9a-f]{2}-([0-9a-f]{32})-/.exec(traceparent)?.[1] ?? "") : "";
+}
+
+/** Logs a bug (what became, or will become, an INTERNAL): one JSON line with its message, stack and trace id. */
+export function logInternal(error: unknown, traceId: string, message = "internal error", fields: Record<string, unknown> = {}): void {
+  log().error({ error: error instanceof Error ? error.message : String(error), stack: error instanceof Error ? error.stack : undefined, trace_id: traceId, ...fields }, message);
 }
 
 /**
@@ -40,7 +51,7 @@ export function toServiceError(error: unknown, traceId: () => string = () => "")
   const translated = translateDatabaseError(error);
   if (!(translated instanceof DomainError)) {
     const id = traceId();
-    log().error({ error: error instanceof Error ? error.message : String(error), stack: error instanceof Error ? error.stack : undefined, trace_id: id }, "internal error");
+    logInternal(error, id);
     return { code: status.INTERNAL, details: id ? `internal error (trace ${id})` : "internal error", metadata: new Metadata() };
   }
   // Answered in fixed words; what the driver said (host and port among it) is for the log.

@@ -4,10 +4,9 @@ import type { ServiceDefinition } from "@grpc/grpc-js";
 import { createFileRegistry, fromBinary, ScalarType, type DescEnum, type DescField, type DescMessage, type FileRegistry } from "@bufbuild/protobuf";
 import { BinaryReader } from "@bufbuild/protobuf/wire";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
-import { trace } from "@opentelemetry/api";
 import { InvalidArgumentError } from "@tollgate/errors";
 import { googleProtobufTimestamp } from "@tollgate/proto";
-import { log } from "@tollgate/telemetry";
+import { activeTraceId, logInternal } from "./errors.js";
 import { DEFAULT_MAX_ITEMS, DEFAULT_MAX_LENGTH, FIELD_RULES, ruleOf, TIMESTAMP_RANGE, type FieldRule } from "./request-rules.js";
 
 /**
@@ -104,8 +103,7 @@ export function validatingDefinition(serviceName: string, definition: ServiceDef
         try {
           return method.responseSerialize(value);
         } catch (error) {
-          const traceId = trace.getActiveSpan()?.spanContext().traceId;
-          log().error({ error: error instanceof Error ? error.message : String(error), stack: error instanceof Error ? error.stack : undefined, method: method.path, trace_id: traceId }, "internal error: the answer could not be encoded");
+          logInternal(error, activeTraceId(), "internal error: the answer could not be encoded", { method: method.path });
           throw error;
         }
       },
@@ -139,9 +137,6 @@ const PROSE_PATTERN = new RegExp(`^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001
 const NAME_PATTERN = new RegExp(`^[^\\u0000-\\u001f\\u007f-\\u009f${BIDI_CONTROLS.source.slice(1, -1)}]*$`);
 /** Whether a text is a name (no control or bidirectional character), as the `name` format of request-rules.ts checks it. */
 export const isName = (text: string): boolean => NAME_PATTERN.test(text);
-const ACCOUNT_ID_LENGTH = FIELD_RULES["*.account_id"]!.maxLength!;
-/** Whether a text could be an account's id: what a request's `account_id` takes (request-rules.ts). */
-export const isAccountId = (text: string): boolean => text !== "" && characters(text, ACCOUNT_ID_LENGTH) <= ACCOUNT_ID_LENGTH && isName(text);
 const PATTERNS = {
   uuid: [UUID_PATTERN, "must be a UUID"],
   digits: [DIGITS_PATTERN, "must be a non-negative integer"],
@@ -170,7 +165,14 @@ export const MAX_ACTOR_LENGTH = FIELD_RULES["*.actor"]!.maxLength!;
  * empty. A credential's subject and the person a service acts for are checked
  * by it.
  */
-export const isActorName = (text: string): boolean => text !== "" && characters(text, MAX_ACTOR_LENGTH) <= MAX_ACTOR_LENGTH && isName(text);
+export const isActorName = (text: string): boolean => boundedName(text, MAX_ACTOR_LENGTH);
+/** Whether a text could be an account's id: what a request's `account_id` takes (request-rules.ts), and not empty. */
+export const isAccountId = (text: string): boolean => boundedName(text, FIELD_RULES["*.account_id"]!.maxLength!);
+
+/** A name (`isName`) of 1 to `max` characters. */
+function boundedName(text: string, max: number): boolean {
+  return text !== "" && characters(text, max) <= max && isName(text);
+}
 
 export const INTEGER_SCALARS: ReadonlySet<ScalarType> = new Set([
   ScalarType.INT32, ScalarType.INT64, ScalarType.UINT32, ScalarType.UINT64, ScalarType.SINT32, ScalarType.SINT64,

@@ -109,7 +109,7 @@ async function recordRefusal(calls: CallAuditLog, request: FastifyRequest, statu
   const user = (request as FastifyRequest & { user?: User }).user;
   // A refused sign-in: as the configured user it tried, or as no user of ours (what was typed is not kept).
   const tried = error.reason === "LOGIN_FAILED" ? error.metadata.username : undefined;
-  const as = tried === undefined ? "" : tried !== "" && isActorName(tried) ? ` as ${tried}` : " as an unknown user";
+  const as = tried === undefined ? "" : isActorName(tried) ? ` as ${tried}` : " as an unknown user";
   const address = `address:${request.ip}${as}`;
   const route = request.routeOptions.url ?? request.url;
   // Only what could be an account's id: a longer or odd one names no account, and would only bloat (or break) the row.

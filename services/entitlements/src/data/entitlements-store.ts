@@ -50,9 +50,9 @@ const ACCOUNT_REVISIONS = "entitlements.accounts";
 /** An ILIKE pattern matching text that contains `query` as typed: its `%`, `_` and backslash match themselves. */
 const contains = (query: string): string => `%${query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
-/** A condition: one of the account's admin email addresses contains `query` as typed. */
-const adminEmailContains = (query: string) => ({
-  [raw((alias: string) => `exists (select 1 from jsonb_array_elements_text(${alias}.admin_emails) as admin(email) where admin.email ilike ?)`, [contains(query)])]: true,
+/** A condition: one of the account's admin email addresses matches an ILIKE `pattern`. */
+const adminEmailLike = (pattern: string) => ({
+  [raw((alias: string) => `exists (select 1 from jsonb_array_elements_text(${alias}.admin_emails) as admin(email) where admin.email ilike ?)`, [pattern])]: true,
 });
 
 export class PostgresEntitlementsStore implements EntitlementsStore {
@@ -148,12 +148,13 @@ export class PostgresEntitlementsStore implements EntitlementsStore {
   }
 
   listAccounts(options: { after: string; limit: number; query: string }): Promise<Account[]> {
+    const pattern = contains(options.query);
     return this.em().find(
       AccountSchema,
       {
         accountId: { $gt: options.after },
         // By id, name, or one of its admins' email addresses (support's first question: "I'm owner@…").
-        ...(options.query ? { $or: [{ accountId: { $ilike: contains(options.query) } }, { name: { $ilike: contains(options.query) } }, adminEmailContains(options.query)] } : {}),
+        ...(options.query ? { $or: [{ accountId: { $ilike: pattern } }, { name: { $ilike: pattern } }, adminEmailLike(pattern)] } : {}),
       },
       { orderBy: { accountId: "asc" }, limit: options.limit },
     );

@@ -67,6 +67,9 @@ export function factsOf(view: AccountView): AccountFacts {
   return { suspended: view.status === "suspended", drawdownOrder: view.drawdownOrder, thresholdPercents: view.thresholdPercents, ...(view.kindLimits?.length ? { kindLimits: view.kindLimits } : {}) };
 }
 
+/** Whether the account's plan names a unit (one it does not gets a balance on first use: `cycleCommand`). */
+const namesUnit = (view: AccountView, unit: string): boolean => view.units.some((u) => u.unit === unit);
+
 /**
  * The account's current cycle as the plan says it should be (opened or rolled
  * over lazily before every command). `unit`: the unit the command is in; one
@@ -76,7 +79,7 @@ export function factsOf(view: AccountView): AccountFacts {
 export function cycleCommand(view: AccountView, now: Date, unit: string | null = null): RollOverCommand {
   const cycle = cycleAt(view.cycleAnchor, now);
   const units = view.units.map((u) => ({ unit: u.unit as string, allotmentMicros: u.allotmentMicros, negativeLimitMicros: u.negativeLimitMicros, lowCreditLimitMicros: u.lowCreditLimitMicros, kind: u.kind ?? ("monthly" as const) }));
-  if (unit !== null && !units.some((u) => u.unit === unit)) units.push({ unit, allotmentMicros: 0n, negativeLimitMicros: 0n, lowCreditLimitMicros: 0n, kind: "monthly" });
+  if (unit !== null && !namesUnit(view, unit)) units.push({ unit, allotmentMicros: 0n, negativeLimitMicros: 0n, lowCreditLimitMicros: 0n, kind: "monthly" });
   return {
     type: "rollOver", accountId: view.accountId, planId: view.planId, planVersion: view.planVersion, cycleStartMs: cycle.start.getTime(), cycleEndMs: cycle.end.getTime(),
     units,
@@ -140,7 +143,7 @@ async function decideOne<C extends Command>(deps: LedgerDeps, view: AccountView,
     opened = opening !== null && batch.outcomes[0]!.result.ok;
     // A refused call writes nothing of its own: the cycle is still opened, but not a balance in a unit the plan does not
     // name, which only a call that succeeds in it opens (decided again without it; not remembered as open).
-    if (!result.ok && opening && unit !== null && !view.units.some((u) => u.unit === unit)) {
+    if (!result.ok && opening && unit !== null && !namesUnit(view, unit)) {
       opened = false;
       return { value: result, writes: execute(state, [{ ...opening, units: opening.units.filter((u) => u.unit !== unit) }], ctx).writes };
     }
