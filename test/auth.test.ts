@@ -175,7 +175,7 @@ describe("credentials on every gRPC call", () => {
     await as(["support", "service"], (ledger) => call(ledger, ledger.grant, grant("tenant-a", "console-grant")), { subject: "console", onBehalfOf: "carol" });
     const { ledger } = platform.clients;
     const entries = await call(ledger, ledger.listEntries, {
-      accountId: "tenant-a", holdId: "", kind: ledgerV1.EntryKind.ENTRY_KIND_GRANT, page: { pageSize: 10, pageToken: "" }, attribution: {},
+      accountId: "tenant-a", holdId: "", kind: ledgerV1.EntryKind.ENTRY_KIND_GRANT, page: { pageSize: 10, pageToken: "" }, attribution: {}, recordedFrom: undefined, recordedBefore: undefined,
     });
     const byReason = entries.entries.filter((e) => e.reason === "a million credits").map((e) => ({ actor: e.actor, onBehalfOf: e.onBehalfOf }));
     expect(byReason).toEqual(expect.arrayContaining([{ actor: "support-sam", onBehalfOf: "" }, { actor: "console", onBehalfOf: "carol" }]));
@@ -185,7 +185,7 @@ describe("credentials on every gRPC call", () => {
       accountId: "tenant-a", usage: replies("gpt-4o", 1), final: true, idempotencyKey: "chat-charge",
     })), { subject: "chat-backend" });
     const charges = await call(ledger, ledger.listEntries, {
-      accountId: "tenant-a", holdId: "", kind: ledgerV1.EntryKind.ENTRY_KIND_CHARGE, page: { pageSize: 100, pageToken: "" }, attribution: {},
+      accountId: "tenant-a", holdId: "", kind: ledgerV1.EntryKind.ENTRY_KIND_CHARGE, page: { pageSize: 100, pageToken: "" }, attribution: {}, recordedFrom: undefined, recordedBefore: undefined,
     });
     expect(charges.entries.find((e) => e.entryId === charged.entryId)).toMatchObject({ actor: "chat-backend", onBehalfOf: "" });
   });

@@ -205,7 +205,7 @@ describe("eligibility on the ledger's hot path", () => {
       workKind: commonV1.WorkKind.WORK_KIND_MODEL_REPLY,
     });
     expect(recorded.chargedMicros).toBe("0");
-    const entries = await call(ledger, ledger.listEntries, { accountId: "demo-terminal-free", holdId: "", page: undefined, kind: 2, attribution: {} });
+    const entries = await call(ledger, ledger.listEntries, { accountId: "demo-terminal-free", holdId: "", page: undefined, kind: 2, attribution: {}, recordedFrom: undefined, recordedBefore: undefined });
     expect(entries.entries[0]).toMatchObject({ amountMicros: "0", attribution: expect.objectContaining({ agentId: "own-key-agent" }) });
   });
 });

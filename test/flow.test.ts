@@ -49,7 +49,7 @@ describe("Authorize → Charge over gRPC and Postgres", () => {
     const held = await call(ledger, ledger.getHold, { holdId: hold.holdId });
     expect(held.hold?.status).toBe(ledgerV1.HoldStatus.HOLD_STATUS_CHARGED);
 
-    const entries = await call(ledger, ledger.listEntries, { accountId: "acme", holdId: hold.holdId, page: undefined, kind: 0, attribution: {} });
+    const entries = await call(ledger, ledger.listEntries, { accountId: "acme", holdId: hold.holdId, page: undefined, kind: 0, attribution: {}, recordedFrom: undefined, recordedBefore: undefined });
     expect(entries.entries).toHaveLength(1);
     const lines = entries.entries[0]!.lines;
     expect(lines.reduce((sum, line) => sum + BigInt(line.amountMicros), 0n)).toBe(0n);
@@ -66,12 +66,12 @@ describe("Authorize → Charge over gRPC and Postgres", () => {
 
   it("rejects a negative amount with INVALID_ARGUMENT naming the field, and writes nothing", async () => {
     const { ledger } = platform.clients;
-    const before = await call(ledger, ledger.listEntries, { accountId: "acme", holdId: "", page: undefined, kind: 0, attribution: {} });
+    const before = await call(ledger, ledger.listEntries, { accountId: "acme", holdId: "", page: undefined, kind: 0, attribution: {}, recordedFrom: undefined, recordedBefore: undefined });
     const error = await call(ledger, ledger.authorize, authorizeRequest("acme", "auth-negative", -1)).catch((e: unknown) => e);
     const details = errorDetails(error);
     expect(details.code).toBe(3);
     expect(details.fieldViolations.map((v) => v.field)).toEqual(["estimate.model_reply.replies"]);
-    const after = await call(ledger, ledger.listEntries, { accountId: "acme", holdId: "", page: undefined, kind: 0, attribution: {} });
+    const after = await call(ledger, ledger.listEntries, { accountId: "acme", holdId: "", page: undefined, kind: 0, attribution: {}, recordedFrom: undefined, recordedBefore: undefined });
     expect(after.entries.length).toBe(before.entries.length);
   });
 

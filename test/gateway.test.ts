@@ -376,6 +376,15 @@ describe("console gateway", () => {
     expect(await api("/api/entries?account_id=acme&attr.user_id=", { token: viewer })).toMatchObject({
       status: 400, body: { error: { field: "attr.user_id", message: expect.stringContaining("must not be empty") } },
     });
+    // A range of when entries were recorded: from a moment on, before it, both; a backwards range and a time without offset are refused.
+    const all = (await api("/api/entries?account_id=acme&page_size=500", { token: viewer })).body.data as { id: string; created_at: string }[];
+    const newest = all[0]!;
+    const ids = async (query: string) => ((await api(`/api/entries?account_id=acme&page_size=500&${query}`, { token: viewer })).body.data as { id: string }[]).map((e) => e.id);
+    expect(await ids(`recorded_from=${newest.created_at}`)).toEqual(all.filter((e) => e.created_at >= newest.created_at).map((e) => e.id));
+    expect(await ids(`recorded_before=${newest.created_at}`)).toEqual(all.filter((e) => e.created_at < newest.created_at).map((e) => e.id));
+    expect(await ids(`recorded_from=2000-01-01T00:00:00Z&recorded_before=2000-01-02T00:00:00Z`)).toEqual([]);
+    expect(await api(`/api/entries?account_id=acme&recorded_from=${newest.created_at}&recorded_before=${newest.created_at}`, { token: viewer })).toMatchObject({ status: 400, body: { error: { field: "recorded_before" } } });
+    expect(await api("/api/entries.csv?account_id=acme&recorded_from=2026-12-01", { token: viewer })).toMatchObject({ status: 400, body: { error: { field: "recorded_from" } } });
     // A dimension named with quotes is refused naming it as sent, on the list and its CSV alike (it was an INTERNAL).
     for (const path of ["/api/entries", "/api/entries.csv"]) {
       expect(await api(`${path}?account_id=acme&attr.%22a%22b%22=x`, { token: viewer }), path).toMatchObject({ status: 400, body: { error: { field: 'attr."a"b"' } } });
@@ -391,9 +400,9 @@ describe("console gateway", () => {
     const cases: [path: string, field: string, takes: string][] = [
       // A filter the list does not have would have listed everything.
       ["/api/notifications?status=failed", "status", "account_id, trace_id, page_size, page_token"],
-      ["/api/entries?acount_id=acme", "acount_id", "account_id, hold_id, kind, attr.*, page_size, page_token"],
+      ["/api/entries?acount_id=acme", "acount_id", "account_id, hold_id, kind, recorded_from, recorded_before, attr.*, page_size, page_token"],
       ["/api/holds?account_id=acme&state=open", "state", "account_id, status, page_size, page_token"],
-      ["/api/entries.csv?account_id=acme&page_size=10", "page_size", "account_id, hold_id, kind, attr.*"],
+      ["/api/entries.csv?account_id=acme&page_size=10", "page_size", "account_id, hold_id, kind, recorded_from, recorded_before, attr.*"],
       ["/api/accounts/acme?expand=all", "expand", "none"],
       ["/api/accounts/acme/member-usage?units=usd", "units", "unit"],
       ["/api/search?q=x&constructor=1", "constructor", "q, limit"],

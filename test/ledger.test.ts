@@ -135,7 +135,7 @@ describe("holds", () => {
       accountId: "retiring-co", holdId: hold.holdId, usage: replies("old-model", 1), final: true, idempotencyKey: "retiring-charge",
     }));
     expect(charged.chargedMicros).toBe(String(5 * CREDIT));
-    const { entries } = await call(ledger, ledger.listEntries, { accountId: "retiring-co", holdId: hold.holdId, kind: 0, attribution: {}, page: { pageSize: 10, pageToken: "" } });
+    const { entries } = await call(ledger, ledger.listEntries, { accountId: "retiring-co", holdId: hold.holdId, kind: 0, attribution: {}, recordedFrom: undefined, recordedBefore: undefined, page: { pageSize: 10, pageToken: "" } });
     expect(entries.map((e) => [e.amountMicros, e.rateTableId, e.rateTableVersion])).toEqual([[String(5 * CREDIT), "retiring", "1"]]);
   });
 
@@ -292,6 +292,40 @@ describe("the journal", () => {
     } finally {
       await client.end();
     }
+  });
+
+  it("lists one period's entries, page by page, newest first; a token is bound to its period and a backwards range names recorded_before", async () => {
+    const { ledger } = platform.clients;
+    await createAccount("period");
+    for (let i = 1; i <= 5; i++) {
+      await charge("period", `period-${i}`, 1);
+      await new Promise((resolve) => setTimeout(resolve, 5)); // each charge its own millisecond
+    }
+    const list = (request: Partial<ledgerV1.ListEntriesRequest>) => call(ledger, ledger.listEntries, ledgerV1.ListEntriesRequest.fromPartial({ accountId: "period", kind: ledgerV1.EntryKind.ENTRY_KIND_CHARGE, ...request }));
+    const charges = (await list({})).entries; // newest first
+    expect(charges).toHaveLength(5);
+    const at = (i: number) => charges[i]!.createdAt!;
+    // From the fourth newest's moment to (not including) the newest's: three charges, read two at a time.
+    const period = { recordedFrom: at(3), recordedBefore: at(0) };
+    const first = await list({ ...period, page: { pageSize: 2, pageToken: "" } });
+    expect(first.entries.map((e) => e.entryId)).toEqual([charges[1]!.entryId, charges[2]!.entryId]);
+    const second = await list({ ...period, page: { pageSize: 2, pageToken: first.nextPageToken } });
+    expect(second.entries.map((e) => e.entryId)).toEqual([charges[3]!.entryId]);
+    expect(second.nextPageToken).toBe("");
+    expect((await list({ recordedFrom: at(1) })).entries.map((e) => e.entryId)).toEqual([charges[0]!.entryId, charges[1]!.entryId]);
+    expect((await list({ recordedBefore: at(3) })).entries.map((e) => e.entryId)).toEqual([charges[4]!.entryId]);
+    expect((await list({ recordedFrom: new Date("2001-01-01T00:00:00Z"), recordedBefore: new Date("2001-02-01T00:00:00Z") })).entries).toEqual([]);
+
+    const refused = async (request: Partial<ledgerV1.ListEntriesRequest>) => errorDetails(await list(request).catch((error: unknown) => error));
+    // The first page's token, with another period: the rows it would skip or repeat are not the ones it was given for.
+    expect(await refused({ recordedFrom: at(4), recordedBefore: at(0), page: { pageSize: 2, pageToken: first.nextPageToken } })).toMatchObject({ code: 3, fieldViolations: [{ field: "page.page_token" }] });
+    // Its position edited to an id that is not an entry id: refused, not an INTERNAL from the database.
+    const [scope, position] = first.nextPageToken.split("~") as [string, string];
+    const edited = JSON.parse(Buffer.from(position, "base64url").toString()) as string[];
+    const editedToken = `${scope}~${Buffer.from(JSON.stringify([edited[0], edited[1], "1; drop"])).toString("base64url")}`;
+    expect(await refused({ ...period, page: { pageSize: 2, pageToken: editedToken } })).toMatchObject({ code: 3, fieldViolations: [{ field: "page.page_token" }] });
+    expect(await refused({ recordedFrom: at(0), recordedBefore: at(0) })).toMatchObject({ code: 3, fieldViolations: [{ field: "recorded_before" }] });
+    expect(await refused({ recordedFrom: at(0), recordedBefore: at(2) })).toMatchObject({ code: 3, fieldViolations: [{ field: "recorded_before" }] });
   });
 });
 

@@ -87,7 +87,7 @@ describe("rate table versions numbered per table, after an upgrade", () => {
     const { ledger } = platform.clients;
     const { hold } = await call(ledger, ledger.getHold, { holdId: "00000000-0000-4000-8000-000000000001" });
     expect([hold?.rateTableId, hold?.rateTableVersion]).toEqual(["alpha", "2"]);
-    const { entries } = await call(ledger, ledger.listEntries, { accountId: "acme", holdId: "", kind: 0, attribution: {}, page: { pageSize: 10, pageToken: "" } });
+    const { entries } = await call(ledger, ledger.listEntries, { accountId: "acme", holdId: "", kind: 0, attribution: {}, recordedFrom: undefined, recordedBefore: undefined, page: { pageSize: 10, pageToken: "" } });
     expect(entries.map((e) => [e.amountMicros, e.rateTableId, e.rateTableVersion])).toEqual([["100", "", "0"], ["5", "beta", "2"]]);
   });
 

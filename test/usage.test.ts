@@ -205,7 +205,7 @@ describe("adjustments", () => {
       accountId: "usage", poolId: pool.poolId, amountMicros: String(5 * CREDIT), reason: "refund a failed reply", actor: "support@example.com", idempotencyKey: "adj-1",
     });
     expect(credited.balanceMicros).toBe(String(65 * CREDIT));
-    const entries = await call(ledger, ledger.listEntries, { accountId: "usage", holdId: "", page: undefined, kind: ledgerV1.EntryKind.ENTRY_KIND_ADJUST, attribution: {} });
+    const entries = await call(ledger, ledger.listEntries, { accountId: "usage", holdId: "", page: undefined, kind: ledgerV1.EntryKind.ENTRY_KIND_ADJUST, attribution: {}, recordedFrom: undefined, recordedBefore: undefined });
     // The actor is the caller's authenticated principal, not the name in the request.
     expect(entries.entries[0]).toMatchObject({ amountMicros: String(5 * CREDIT), reason: "refund a failed reply", actor: platform.principal });
 

@@ -1,12 +1,13 @@
 import { Box, Chip, Link, Table, TableBody, TableCell, TableHead, TableRow, Typography } from "@mui/material";
 import { useState } from "react";
-import { DataTable, DateField, Link as RaLink, SelectInput, TextInput, useRecordContext } from "react-admin";
+import { DataTable, DateField, DateTimeInput, Link as RaLink, SelectInput, TextInput, useRecordContext } from "react-admin";
 import { ENTRY_KIND_NAMES, type Attribution as AttributionMap, type Entry } from "../api-types";
 import { Amount } from "../components/Amount";
 import { RateTableRef } from "../components/RateTableRef";
 import { TraceLink } from "../components/TraceLink";
 import { HoldDialog } from "./HoldDialog";
 import { balanceEffectOf } from "./balance-effect";
+import { pickedInstant } from "./instant";
 import { receiptPath } from "../receipts/ReceiptShow";
 import { EmptyState } from "../components/EmptyState";
 
@@ -24,11 +25,14 @@ const ATTRIBUTION_FILTERS: [dimension: string, label: string][] = [
   ["tool", "Tool"],
 ];
 
-/** The ledger's filters: kind, hold id and attribution (the API's), plus the account when listed outside an account. */
+/** The ledger's filters: kind, hold id, when recorded and attribution (the API's), plus the account when listed outside an account. */
 export const entryFilters = (withAccount: boolean) => [
   ...(withAccount ? [<TextInput key="account_id" source="account_id" label="Account id" alwaysOn />] : []),
   <SelectInput key="kind" source="kind" choices={ENTRY_KINDS} alwaysOn emptyText="Any kind" />,
   <TextInput key="hold_id" source="hold_id" label="Hold id" alwaysOn />,
+  // A statement's period: the list and its CSV export alike.
+  <DateTimeInput key="recorded_from" source="recorded_from" label="Recorded from" parse={pickedInstant} data-testid="filter-recorded-from" />,
+  <DateTimeInput key="recorded_before" source="recorded_before" label="Recorded before" parse={pickedInstant} data-testid="filter-recorded-before" />,
   // react-admin keeps `attr.model` as { attr: { model } }; the data provider sends it as attr.model.
   ...ATTRIBUTION_FILTERS.map(([dimension, label]) => <TextInput key={`attr.${dimension}`} source={`attr.${dimension}`} label={label} data-testid={`filter-attr-${dimension}`} />),
 ];

@@ -25,7 +25,7 @@ export { fromProtoJson, jsonFieldPath } from "./proto-json.js";
 export { FIELD_RULES, DEFAULT_MAX_ITEMS, DEFAULT_MAX_LENGTH, TIMESTAMP_RANGE, type FieldRule } from "./request-rules.js";
 export { createClient, call, type ClientOptions, type ChannelTls } from "./client.js";
 export { mikroOrmScope } from "./orm-scope.js";
-export { pageSize, page, pageOffset, pageScope, scopedToken, tokenPosition, numbersToken, tokenNumbers, newestFirstPage, tokenCursor, keyToken, tokenKey, tokenKeys, notOurToken, encodedSize, requireKnownWhenEmpty, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_PAGE_BYTES } from "./paging.js";
+export { pageSize, page, pageOffset, pageScope, scopedToken, tokenPosition, numbersToken, tokenNumbers, newestFirstPage, tokenCursor, cursorToken, keyToken, tokenKey, tokenKeys, notOurToken, encodedSize, requireKnownWhenEmpty, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_PAGE_BYTES } from "./paging.js";
 export { hardenObjectPrototype } from "./harden.js";
 export { runService } from "./main.js";
 export { stopInOrder, together, STOP_STEP_TIMEOUT_MS, STOP_TIMEOUT_MS } from "./stop.js";

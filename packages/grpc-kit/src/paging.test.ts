@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { InvalidArgumentError } from "@tollgate/errors";
-import { numbersToken, pageScope, scopedToken, tokenNumbers, tokenPosition } from "./paging.js";
+import { cursorToken, numbersToken, pageScope, scopedToken, tokenCursor, tokenNumbers, tokenPosition } from "./paging.js";
 
 describe("page tokens bound to their list and filters", () => {
   const request = { accountId: "acme", attribution: { team: "a", model: "m" }, page: { pageSize: 10, pageToken: "" } };
@@ -37,5 +37,19 @@ describe("page tokens bound to their list and filters", () => {
     for (const edited of ["2.1", "2.1.0.4", "2.-1.0", "2..0", "2.1e3.0", "2.1.1234567890123456"]) {
       expect(() => tokenNumbers(edited, 3), edited).toThrow("page.page_token: is not a page token this service handed out");
     }
+  });
+});
+
+describe("newest-first cursors in page tokens", () => {
+  it("give back the cursor they were made of, and refuse an id of the wrong shape for the list's ids", () => {
+    const cursor = { createdAtMicros: 1_764_000_000_123_456n, accountId: "acme", id: "9223372036854775807" };
+    expect(tokenCursor(cursorToken(cursor), "bigint")).toEqual(cursor);
+    expect(tokenCursor("", "bigint")).toBeUndefined();
+    // An edited id would reach the database as a malformed bigint: refused as a token this service did not hand out.
+    for (const id of ["9223372036854775808", "0", "-1", "12a", "1e3", "01"]) {
+      expect(() => tokenCursor(cursorToken({ ...cursor, id }), "bigint"), id).toThrow(InvalidArgumentError);
+    }
+    expect(() => tokenCursor(cursorToken({ ...cursor, id: "12a" }), "uuid")).toThrow(InvalidArgumentError);
+    expect(tokenCursor(cursorToken({ ...cursor, id: "12a" }))).toEqual({ ...cursor, id: "12a" });
   });
 });

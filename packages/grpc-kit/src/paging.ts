@@ -118,19 +118,22 @@ export function cursorToken(cursor: NewestFirstCursor): string {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A positive 64-bit id (a bigserial's), in its decimal digits. */
+const isBigintId = (id: string): boolean => /^[1-9]\d{0,18}$/.test(id) && BigInt(id) <= 0x7fffffffffffffffn;
 
 /**
  * The cursor a page token stands for; undefined for "" (the first page),
  * INVALID_ARGUMENT for anything this service did not hand out. `ids`:
- * `uuid` for a list keyed by UUIDs (holds, notifications), so an edited
- * token never reaches the database as a malformed value.
+ * `uuid` for a list keyed by UUIDs (holds, notifications), `bigint` for one
+ * keyed by 64-bit ids (entries), so an edited token never reaches the
+ * database as a malformed value.
  */
-export function tokenCursor(token: string | undefined, ids: "uuid" | "text" = "text"): NewestFirstCursor | undefined {
+export function tokenCursor(token: string | undefined, ids: "uuid" | "bigint" | "text" = "text"): NewestFirstCursor | undefined {
   if (!token) return undefined;
   const parts = decodedToken(token);
   if (!Array.isArray(parts) || parts.length !== 3 || !parts.every((part) => typeof part === "string")) throw new InvalidArgumentError("page.page_token", NOT_OUR_TOKEN);
   const [micros, accountId, id] = parts as [string, string, string];
-  if (!/^\d{1,17}$/.test(micros) || !keyPart(accountId) || !keyPart(id) || (ids === "uuid" && !UUID.test(id))) throw notOurToken();
+  if (!/^\d{1,17}$/.test(micros) || !keyPart(accountId) || !keyPart(id) || (ids === "uuid" && !UUID.test(id)) || (ids === "bigint" && !isBigintId(id))) throw notOurToken();
   return { createdAtMicros: BigInt(micros), accountId, id };
 }
 

@@ -433,13 +433,15 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
   });
 
   /** ListEntries' filters from the query: the account (required), a hold, a kind, attribution as attr.<dimension>=value. */
-  const ENTRY_FILTERS = ["account_id", "hold_id", "kind", "attr.*"];
+  const ENTRY_FILTERS = ["account_id", "hold_id", "kind", "recorded_from", "recorded_before", "attr.*"];
   const entryFilters = (query: Query) => {
     if (query.kind && !ENTRY_KINDS.includes(query.kind)) throw new InvalidArgumentError("kind", `must be one of ${ENTRY_KINDS.join(", ")}`);
     return {
       accountId: required(query.account_id, "account_id"),
       holdId: query.hold_id ?? "",
       kind: query.kind ? ledgerV1.entryKindFromJSON(`ENTRY_KIND_${query.kind.toUpperCase()}`) : ledgerV1.EntryKind.ENTRY_KIND_UNSPECIFIED,
+      recordedFrom: optionalTime(query.recorded_from, "recorded_from"),
+      recordedBefore: optionalTime(query.recorded_before, "recorded_before"),
       attribution: Object.fromEntries(
         Object.entries(query)
           .filter(([key]) => key.startsWith("attr."))
@@ -535,7 +537,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     const { id } = request.params as { id: string };
     const { hold } = await call(ledger, ledger.getHold, { holdId: id });
     // Its newest entries, and whether there are earlier ones (a long streamed hold): `/api/entries?hold_id=` lists them all.
-    const entries = await call(ledger, ledger.listEntries, { accountId: hold!.accountId, holdId: id, kind: 0, page: { pageSize: HOLD_TIMELINE_ENTRIES, pageToken: "" }, attribution: {} });
+    const entries = await call(ledger, ledger.listEntries, ledgerV1.ListEntriesRequest.fromPartial({ accountId: hold!.accountId, holdId: id, page: { pageSize: HOLD_TIMELINE_ENTRIES, pageToken: "" } }));
     return { ...holdView(hold!), entries: entries.entries.map(entryView), entries_more: entries.nextPageToken !== "" };
   });
 

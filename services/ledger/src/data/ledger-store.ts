@@ -7,6 +7,20 @@ import { OTHER_KEY, saturatedSum, USAGE_AT, USAGE_ENTRIES, USAGE_ENTRIES_AS_OF }
 import type { PgPool } from "./state-store.js";
 import { EntrySchema, HoldSchema, LedgerAccountSchema, LineSchema, PoolSchema, BalanceSchema, type Entry, type Hold, type LedgerAccount, type Line, type Pool, type Balance } from "./entities.js";
 
+/** What ListEntries narrows a journal to (all given must match). */
+export interface EntryFilter {
+  accountId: string;
+  holdId?: string;
+  kind?: string;
+  attribution?: Record<string, string>;
+}
+
+/** A period of the journal: entries recorded at or after `from`, and before `before` (either may be open). */
+export interface RecordedPeriod {
+  from?: Date;
+  before?: Date;
+}
+
 export interface WorkRow {
   work_id: string;
   kind: "run" | "deployment";
@@ -97,7 +111,10 @@ export interface LedgerStore {
   pools(accountId: string): Promise<Pool[]>;
   balances(accountId: string): Promise<Balance[]>;
   hold(holdId: string): Promise<Hold | null>;
-  entries(filter: { accountId: string; holdId?: string; kind?: string; attribution?: Record<string, string>; beforeId?: bigint; limit: number }): Promise<Entry[]>;
+  /** Newest first by id, below `beforeId`. */
+  entries(filter: EntryFilter & { beforeId?: bigint; limit: number }): Promise<Entry[]>;
+  /** One period's entries, newest first by when recorded (entries of one moment in the order written), after `after` (a page's last row). */
+  entriesRecorded(filter: EntryFilter & { period: RecordedPeriod; after?: NewestFirstCursor; limit: number }): Promise<Paged<Entry>[]>;
   lines(entries: { accountId: string; entryId: string }[]): Promise<Line[]>;
   reversals(accountId: string, entryIds: string[]): Promise<Map<string, string>>;
   /** What the unit's charges since `since` drew: the total, how many drew more than zero, and when the first of those was. */
@@ -339,7 +356,7 @@ export class PostgresLedgerStore implements LedgerStore {
     return this.em().findOne(HoldSchema, { holdId });
   }
 
-  entries(filter: { accountId: string; holdId?: string; kind?: string; attribution?: Record<string, string>; beforeId?: bigint; limit: number }) {
+  entries(filter: EntryFilter & { beforeId?: bigint; limit: number }) {
     return this.em().find(
       EntrySchema,
       {
@@ -350,6 +367,26 @@ export class PostgresLedgerStore implements LedgerStore {
         ...(filter.beforeId ? { entryId: { $lt: filter.beforeId.toString() } } : {}),
       },
       { orderBy: { entryId: "desc" }, limit: filter.limit },
+    );
+  }
+
+  entriesRecorded(filter: EntryFilter & { period: RecordedPeriod; after?: NewestFirstCursor; limit: number }): Promise<Paged<Entry>[]> {
+    const { period, attribution } = filter;
+    // Ordered by time, not id (ids are taken before the time is read, and replicas read their own clocks): a period long past is
+    // one range of entries_recorded_idx, where newest first by id walked every newer entry of the account.
+    const conditions = [
+      { sql: "account_id = ?", params: [filter.accountId] },
+      period.from && { sql: "created_at >= ?", params: [period.from] },
+      period.before && { sql: "created_at < ?", params: [period.before] },
+      filter.holdId && { sql: "hold_id = ?", params: [filter.holdId] },
+      filter.kind && { sql: "kind = ?", params: [filter.kind] },
+      attribution && Object.keys(attribution).length > 0 && { sql: "attribution @> ?::jsonb", params: [JSON.stringify(attribution)] },
+    ];
+    return newestFirstEntities(
+      this.em(),
+      { table: "ledger.entries", idColumn: "entry_id", conditions, ...(filter.after ? { after: filter.after } : {}), limit: filter.limit }, // entries_recorded_idx
+      (ids) => this.em().find(EntrySchema, { accountId: filter.accountId, entryId: { $in: ids } }),
+      (entry) => entry.entryId,
     );
   }
 

@@ -1,10 +1,11 @@
 import type { LogFollower } from "@tollgate/db";
 import { runContextFromProto, workKindFromProto } from "@tollgate/eligibility";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
-import { actorOf, encodedSize, newestFirstPage, numbersToken, page, pageOffset, pageScope, pageSize, requireKnownWhenEmpty, scopedToken, serverStream, tokenCursor, tokenNumbers, tokenPosition, unary, type CallContext, type HandlerOptions } from "@tollgate/grpc-kit";
+import { actorOf, cursorToken, encodedSize, newestFirstPage, numbersToken, page, pageOffset, pageScope, pageSize, requireKnownWhenEmpty, scopedToken, serverStream, tokenCursor, tokenNumbers, tokenPosition, unary, type CallContext, type HandlerOptions } from "@tollgate/grpc-kit";
 import { commonV1, ledgerV1 } from "@tollgate/proto";
 import { int64, usageFromProto } from "@tollgate/rating";
 import { currentTraceId, currentTraceparent } from "@tollgate/telemetry";
+import type { Entry } from "../data/entities.js";
 import type { LedgerStore, OutboxRow } from "../data/ledger-store.js";
 import { usageUnit } from "../domain/account-view.js";
 import { saturated, totalsOf } from "../domain/balance.js";
@@ -442,26 +443,35 @@ export function ledgerHandlers(
 
     listEntries: unary(async (request: ledgerV1.ListEntriesRequest) => {
       if (!request.accountId) throw new InvalidArgumentError("account_id", "is required");
+      const { recordedFrom, recordedBefore } = request;
+      if (recordedFrom && recordedBefore && recordedBefore <= recordedFrom) {
+        throw new InvalidArgumentError("recorded_before", `must be after recorded_from (${recordedFrom.toISOString()})`);
+      }
       const limit = pageSize(request.page?.pageSize);
       const scope = pageScope("ListEntries", request);
       const position = tokenPosition(scope, request.page?.pageToken);
-      const entries = await store.entries({
+      const filter = {
         accountId: request.accountId,
         ...(request.holdId ? { holdId: request.holdId } : {}),
         ...(request.kind ? { kind: L.entryKindToJSON(request.kind).slice("ENTRY_KIND_".length).toLowerCase() } : {}),
         attribution: Object.fromEntries(
           Object.entries(request.attribution).map(([key, value]) => [usageDimension(key, `attribution[${key}]`), value]),
         ),
-        ...(position ? { beforeId: BigInt(pageOffset(position)) } : {}),
-        limit: limit + 1,
-      });
-      await requireKnownWhenEmpty(requireAccount, request.accountId, entries);
-      const shown = entries.slice(0, limit);
+      };
+      // A period pages by when entries were recorded (its own index); the whole journal by id.
+      const rows: { item: Entry; position: string }[] = recordedFrom || recordedBefore
+        ? (await store.entriesRecorded({
+            ...filter, period: { ...(recordedFrom ? { from: recordedFrom } : {}), ...(recordedBefore ? { before: recordedBefore } : {}) },
+            ...(position ? { after: tokenCursor(position, "bigint") } : {}), limit: limit + 1,
+          })).map(({ item, cursor }) => ({ item, position: cursorToken(cursor) }))
+        : (await store.entries({ ...filter, ...(position ? { beforeId: BigInt(pageOffset(position)) } : {}), limit: limit + 1 })).map((item) => ({ item, position: item.entryId }));
+      await requireKnownWhenEmpty(requireAccount, request.accountId, rows);
+      const shown = rows.slice(0, limit).map(({ item }) => item);
       const ids = shown.map((e) => e.entryId);
       const [lines, rates, reversals] = await Promise.all([store.lines(shown.map((e) => ({ accountId: e.accountId, entryId: e.entryId }))), ledger.publishedRateTables(shown.map((e) => BigInt(e.rateTableSequence))), store.reversals(request.accountId, ids)]);
-      const protos = entries.map((entry) => entryToProto(entry, lines.filter((line) => line.entryId === entry.entryId), rates, reversals));
-      const { items, nextPageToken } = page(protos, limit, (entry) => entry.entryId, encodedSize(L.Entry));
-      return { entries: items, nextPageToken: scopedToken(scope, nextPageToken) };
+      const protos = rows.map(({ item, position }) => ({ entry: entryToProto(item, lines.filter((line) => line.entryId === item.entryId), rates, reversals), position }));
+      const { items, nextPageToken } = page(protos, limit, (row) => row.position, (row) => encodedSize(L.Entry)(row.entry));
+      return { entries: items.map((row) => row.entry), nextPageToken: scopedToken(scope, nextPageToken) };
     }, options),
 
     getLatestEventSequence: unary(async () => ({ sequence: (await store.latestEventSequence()).toString() }), options),

@@ -28,6 +28,7 @@ import { Migration20261216100000_drop_sql_ledger } from "./Migration202612161000
 import { Migration20261208100000_pool_allotted } from "./Migration20261208100000_pool_allotted.js";
 import { Migration20261217100000_cycle_opened_at } from "./Migration20261217100000_cycle_opened_at.js";
 import { Migration20261223200000_work_rate_table } from "./Migration20261223200000_work_rate_table.js";
+import { Migration20261224100000_entries_recorded } from "./Migration20261224100000_entries_recorded.js";
 
 export const migrations = [
   Migration20261123000000_initial,
@@ -60,4 +61,5 @@ export const migrations = [
   Migration20261208100000_pool_allotted,
   Migration20261217100000_cycle_opened_at,
   Migration20261223200000_work_rate_table,
+  Migration20261224100000_entries_recorded,
 ];

@@ -1197,6 +1197,19 @@ export interface ListEntriesRequest {
    * Bound: at most 11 entries; keys at most 256 characters.
    */
   attribution: { [key: string]: string };
+  /**
+   * Entries recorded at or after this moment (unset: from the first).
+   * Bound: from 1970-01-01 and before 2200-01-01 UTC.
+   */
+  recordedFrom:
+    | Date
+    | undefined;
+  /**
+   * Entries recorded before this moment (unset: up to now); after
+   * recorded_from when both are set.
+   * Bound: from 1970-01-01 and before 2200-01-01 UTC.
+   */
+  recordedBefore: Date | undefined;
 }
 
 export interface ListEntriesRequest_AttributionEntry {
@@ -8033,7 +8046,15 @@ export const Entry: MessageFns<Entry> = {
 };
 
 function createBaseListEntriesRequest(): ListEntriesRequest {
-  return { accountId: "", page: undefined, holdId: "", kind: 0, attribution: {} };
+  return {
+    accountId: "",
+    page: undefined,
+    holdId: "",
+    kind: 0,
+    attribution: {},
+    recordedFrom: undefined,
+    recordedBefore: undefined,
+  };
 }
 
 export const ListEntriesRequest: MessageFns<ListEntriesRequest> = {
@@ -8053,6 +8074,12 @@ export const ListEntriesRequest: MessageFns<ListEntriesRequest> = {
     globalThis.Object.entries(message.attribution).forEach(([key, value]: [string, string]) => {
       ListEntriesRequest_AttributionEntry.encode({ key: key as any, value }, writer.uint32(42).fork()).join();
     });
+    if (message.recordedFrom !== undefined) {
+      Timestamp.encode(toTimestamp(message.recordedFrom), writer.uint32(50).fork()).join();
+    }
+    if (message.recordedBefore !== undefined) {
+      Timestamp.encode(toTimestamp(message.recordedBefore), writer.uint32(58).fork()).join();
+    }
     return writer;
   },
 
@@ -8112,6 +8139,22 @@ export const ListEntriesRequest: MessageFns<ListEntriesRequest> = {
             }
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.recordedFrom = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.recordedBefore = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -8152,6 +8195,16 @@ export const ListEntriesRequest: MessageFns<ListEntriesRequest> = {
           {},
         )
         : {},
+      recordedFrom: isSet(object.recordedFrom)
+        ? fromJsonTimestamp(object.recordedFrom)
+        : isSet(object.recorded_from)
+        ? fromJsonTimestamp(object.recorded_from)
+        : undefined,
+      recordedBefore: isSet(object.recordedBefore)
+        ? fromJsonTimestamp(object.recordedBefore)
+        : isSet(object.recorded_before)
+        ? fromJsonTimestamp(object.recorded_before)
+        : undefined,
     };
   },
 
@@ -8178,6 +8231,12 @@ export const ListEntriesRequest: MessageFns<ListEntriesRequest> = {
         });
       }
     }
+    if (message.recordedFrom !== undefined) {
+      obj.recordedFrom = message.recordedFrom.toISOString();
+    }
+    if (message.recordedBefore !== undefined) {
+      obj.recordedBefore = message.recordedBefore.toISOString();
+    }
     return obj;
   },
 
@@ -8201,6 +8260,8 @@ export const ListEntriesRequest: MessageFns<ListEntriesRequest> = {
       },
       {},
     );
+    message.recordedFrom = object.recordedFrom ?? undefined;
+    message.recordedBefore = object.recordedBefore ?? undefined;
     return message;
   },
 };
@@ -17361,6 +17422,11 @@ export const LedgerServiceService = {
       Buffer.from(ListMeteredWorkResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListMeteredWorkResponse => ListMeteredWorkResponse.decode(value),
   },
+  /**
+   * An account's journal entries, newest first; with recorded_from or
+   * recorded_before, one period's, newest first by when they were recorded
+   * (entries of one moment in the order written).
+   */
   listEntries: {
     path: "/tollgate.ledger.v1.LedgerService/ListEntries" as const,
     requestStream: false as const,
@@ -17721,6 +17787,11 @@ export interface LedgerServiceServer extends UntypedServiceImplementation {
   listHolds: handleUnaryCall<ListHoldsRequest, ListHoldsResponse>;
   /** Runs and deployments whose time is metered, newest first. */
   listMeteredWork: handleUnaryCall<ListMeteredWorkRequest, ListMeteredWorkResponse>;
+  /**
+   * An account's journal entries, newest first; with recorded_from or
+   * recorded_before, one period's, newest first by when they were recorded
+   * (entries of one moment in the order written).
+   */
   listEntries: handleUnaryCall<ListEntriesRequest, ListEntriesResponse>;
   /** Holds, entries and metered work across every account, found by an id a support ticket carries. */
   search: handleUnaryCall<SearchRequest, SearchResponse>;
@@ -18094,6 +18165,11 @@ export interface LedgerServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListMeteredWorkResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * An account's journal entries, newest first; with recorded_from or
+   * recorded_before, one period's, newest first by when they were recorded
+   * (entries of one moment in the order written).
+   */
   listEntries(
     request: ListEntriesRequest,
     callback: (error: ServiceError | null, response: ListEntriesResponse) => void,

@@ -1,0 +1,9 @@
+import { expect, it } from "vitest";
+import { pickedInstant } from "./instant";
+
+it("sends a picked local date and time as the instant it names, in UTC with its Z; nothing when cleared", () => {
+  const local = "2026-11-20T09:30";
+  expect(pickedInstant(local)).toBe(new Date(2026, 10, 20, 9, 30).toISOString());
+  expect(pickedInstant(local)).toMatch(/^2026-11-2\dT\d\d:30:00\.000Z$/);
+  for (const cleared of ["", null, undefined, "not a time"]) expect(pickedInstant(cleared)).toBe("");
+});
