@@ -404,6 +404,31 @@ describe("support console in Chromium", () => {
     await page.close();
   });
 
+  it("lists and exports one period of an account's entries, picked in the ledger explorer's filters in the browser's own time", async () => {
+    const { ledger } = platform.clients;
+    const all = (await call(ledger, ledger.listEntries, ledgerV1.ListEntriesRequest.fromPartial({ accountId: "acme", page: { pageSize: 500, pageToken: "" } }))).entries;
+    const page = await signIn("vera", "viewer-pass", `/#/tollgate-entries?filter=${encodeURIComponent(JSON.stringify({ account_id: "acme" }))}`);
+    await page.getByTestId("entry-balance-effect").first().waitFor();
+    // What a person would type in the picker for a moment this far from now, in the browser's time zone.
+    const picked = (offsetMs: number) => page.evaluate((offset) => {
+      const at = new Date(Date.now() + offset);
+      const two = (n: number) => String(n).padStart(2, "0");
+      return `${at.getFullYear()}-${two(at.getMonth() + 1)}-${two(at.getDate())}T${two(at.getHours())}:${two(at.getMinutes())}`;
+    }, offsetMs);
+    await page.getByRole("button", { name: "Add filter" }).click();
+    await page.getByRole("menuitemcheckbox", { name: "Recorded from" }).click();
+    const from = page.getByLabel("Recorded from");
+    await from.fill(await picked(60 * 60_000)); // an hour from now: nothing recorded yet
+    await expect.poll(() => page.getByTestId("empty-state").first().textContent()).toContain("No");
+    expect(decodeURIComponent(page.url())).toMatch(/"recorded_from":"\d{4}-\d\d-\d\dT\d\d:\d\d:00\.000Z"/); // sent as the instant it names
+    await from.fill(await picked(-60 * 60_000)); // an hour ago: everything this test recorded
+    await page.getByTestId("entry-balance-effect").first().waitFor();
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("export-entries").click()]);
+    const rows = readFileSync((await download.path())!, "utf8").trimEnd().split("\r\n").slice(1);
+    expect(rows.map((row) => row.split(",")[0]).sort()).toEqual(all.map((e) => e.entryId).sort());
+    await page.close();
+  });
+
   it("signs each entry by what it did to the balance, whatever its kind, and loads a page asking for nothing missing", async () => {
     const { ledger } = platform.clients;
     const charged = await call(ledger, ledger.charge, ledgerV1.ChargeRequest.fromPartial({ accountId: "acme", usage: replies("gpt-4o", 1), final: true, idempotencyKey: "browser-signed-charge" }));
