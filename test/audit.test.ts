@@ -145,6 +145,51 @@ describe("audit of gRPC admin calls", () => {
     const times = all.map((r) => Date.parse(r.created_at));
     expect([...times].sort((a, b) => b - a)).toEqual(times);
   });
+
+  it("narrows the log to who acted (a console user, with the calls made for them; or a principal) and to refused calls, page by page", async () => {
+    await awayFromMinuteEnd();
+    const granted = await fetch(`${gateway.url}/api/accounts/acme/grants`, {
+      method: "POST", headers: { authorization: `Bearer ${operator}`, "content-type": "application/json" },
+      body: JSON.stringify({ pool_kind: "bonus", unit: "credits", amount: "1", reason: "narrowing the audit log" }),
+    });
+    expect(granted.status).toBe(200);
+    const meter = ledgerAs("meter-narrowed", ["meter"]);
+    expect((await grantWith(meter, "narrowed-1"))?.code).toBe(status.PERMISSION_DENIED);
+    meter.close();
+
+    // otto's console action, and the ledger's audit of the Grant the gateway made for otto.
+    const otto = (await api("/api/audit?actor=otto&page_size=200")).data;
+    expect(otto.every((r) => r.actor === "otto" || r.on_behalf_of === "otto")).toBe(true);
+    expect(otto.filter((r) => r.reason === "narrowing the audit log").map((r) => [r.source, r.action])).toEqual(expect.arrayContaining([["console", "grant"], ["grpc", "Grant"]]));
+    expect((await api("/api/audit?actor=meter-narrowed")).data).toEqual([expect.objectContaining({ action: "Grant", outcome: "PERMISSION_DENIED", count: 1 })]);
+
+    const refused = (await api("/api/audit?refused=true&page_size=200")).data;
+    expect(refused.map((r) => r.actor)).toContain("meter-narrowed");
+    expect(refused.filter((r) => r.outcome === "OK")).toEqual([]);
+    const performed = (await api("/api/audit?refused=false&page_size=200")).data;
+    expect(performed.map((r) => r.actor)).not.toContain("meter-narrowed");
+    expect(performed.filter((r) => r.reason === "narrowing the audit log")).toHaveLength(2);
+    expect((await api("/api/audit?actor=meter-narrowed&refused=false")).data).toEqual([]);
+
+    // Page by page, each row once; a token handed out for other filters is refused.
+    const seen: string[] = [];
+    let token = "";
+    do {
+      const page = await api(`/api/audit?actor=otto&page_size=1${token ? `&page_token=${token}` : ""}`);
+      seen.push(...page.data.map((r) => String(r.id)));
+      token = page.next_page_token;
+    } while (token);
+    expect(seen).toEqual(otto.map((r) => String(r.id)));
+    const unfiltered = (await api("/api/audit?page_size=1")).next_page_token;
+    const answer = async (query: string) => {
+      const response = await fetch(`${gateway.url}/api/audit?${query}`, { headers: { authorization: `Bearer ${operator}` } });
+      return { status: response.status, field: ((await response.json()) as { error?: { field?: string } }).error?.field };
+    };
+    expect(await answer(`actor=otto&page_token=${unfiltered}`)).toEqual({ status: 400, field: "page_token" });
+    expect(await answer("refused=yes")).toEqual({ status: 400, field: "refused" });
+    expect(await answer("actor=")).toEqual({ status: 400, field: "actor" });
+    expect(await answer(`actor=${"x".repeat(2000)}`)).toEqual({ status: 400, field: "actor" });
+  });
 });
 
 describe("the audit log's schema", () => {

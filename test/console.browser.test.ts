@@ -162,6 +162,19 @@ describe("support console in Chromium", () => {
     expect(await grpcGrant.first().textContent()).toMatch(/gateway.*otto/);
     await page.getByRole("row").filter({ hasText: "meter-probe" }).filter({ hasText: "PERMISSION_DENIED" }).first().waitFor();
     await page.screenshot({ path: `${screenshotDir}/audit-log.png`, fullPage: true });
+    // Narrowed to the refused calls, then to who made them: the grant's rows go, the probe's stays.
+    await page.getByLabel("Outcome").click();
+    await page.getByRole("option", { name: "Refused", exact: true }).click();
+    const apology = page.getByRole("row").filter({ hasText: "apology for the outage on 21 Nov" });
+    await expect.poll(() => apology.count()).toBe(0);
+    await page.getByRole("row").filter({ hasText: "meter-probe" }).first().waitFor();
+    await page.getByLabel("Who").fill("meter-probe");
+    const shown = page.locator("tbody tr").filter({ hasText: /\S/ });
+    await expect.poll(async () => {
+      const texts = await shown.allTextContents();
+      return texts.length > 0 && texts.every((text) => text.includes("meter-probe"));
+    }).toBe(true);
+    expect(decodeURIComponent(page.url())).toContain('"refused":"true"');
 
     const entries = await api("/api/entries?account_id=acme&kind=grant");
     // The journal's actor is the gateway's principal; the console user it acted for is recorded beside it.

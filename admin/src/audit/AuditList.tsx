@@ -1,11 +1,16 @@
 import { Box, Chip, Stack, Typography } from "@mui/material";
-import { DataTable, DateField, List, TextInput, useRecordContext } from "react-admin";
+import { DataTable, DateField, List, SelectInput, TextInput, useRecordContext } from "react-admin";
 import type { AuditRow } from "../api-types";
 import { JsonBlock } from "../components/JsonBlock";
 import { TraceLink } from "../components/TraceLink";
 import { EmptyState } from "../components/EmptyState";
 
-const filters = [<TextInput key="account_id" source="account_id" label="Account id" alwaysOn />];
+/** The API's filters: an account, who (a console user, with the calls made for them, or a principal), refused or not. */
+const filters = [
+  <TextInput key="account_id" source="account_id" label="Account id" alwaysOn />,
+  <TextInput key="actor" source="actor" label="Who" alwaysOn />,
+  <SelectInput key="refused" source="refused" label="Outcome" alwaysOn emptyText="Any outcome" choices={[{ id: "true", name: "Refused" }, { id: "false", name: "Not refused" }]} />,
+];
 
 /** Before and after of one audited action, side by side (the row's expand panel). */
 function BeforeAfter() {

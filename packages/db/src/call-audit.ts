@@ -24,6 +24,14 @@ export interface CallRecord {
   outcome: string;
 }
 
+/** What a page of the call audit is narrowed to (all given must match). */
+export interface CallAuditFilter {
+  accountId?: string;
+  /** A principal, or the console user calls were made for. */
+  actor?: string;
+  refused?: boolean;
+}
+
 export interface CallAuditRow {
   callId: string;
   at: Date;
@@ -89,11 +97,17 @@ export class CallAuditLog {
     );
   }
 
-  /** Newest first (by when a row was first written), below `beforeId`. */
-  async list(options: { accountId?: string; beforeId?: bigint; limit: number }): Promise<CallAuditRow[]> {
+  /**
+   * Newest first (by when a row was first written), below `beforeId`: of one
+   * account, of one actor (the calls it made, and those made on its behalf),
+   * only the refused calls (`refused: true`) or none of them (`false`).
+   */
+  async list(options: CallAuditFilter & { beforeId?: bigint; limit: number }): Promise<CallAuditRow[]> {
     const where: string[] = [];
     const params: unknown[] = [];
-    if (options.accountId) (where.push("account_id = ?"), params.push(options.accountId));
+    if (options.accountId) (where.push("account_id = ?"), params.push(options.accountId)); // calls_account_idx
+    if (options.actor) (where.push("(principal = ? or on_behalf_of = ?)"), params.push(options.actor, options.actor)); // calls_principal_idx, calls_on_behalf_of_idx
+    if (options.refused !== undefined) where.push(options.refused ? "refusal_window is not null" : "refusal_window is null"); // calls_refused_idx
     if (options.beforeId) (where.push("call_id < ?"), params.push(options.beforeId.toString()));
     const rows = await sql<Record<string, unknown>>(
       this.orm.em,

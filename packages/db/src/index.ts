@@ -67,7 +67,7 @@ export { NotificationListener, type ListenerOptions } from "./listen.js";
 export async function connectionPool(orm: MikroORM) {
   return orm.em.getConnection().getNativeClient();
 }
-export { CallAuditLog, type CallRecord, type CallAuditRow } from "./call-audit.js";
+export { CallAuditLog, type CallAuditFilter, type CallRecord, type CallAuditRow } from "./call-audit.js";
 export {
   checkKey,
   recall,

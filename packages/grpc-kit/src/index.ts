@@ -20,7 +20,7 @@ export { ON_BEHALF_OF, principalOf, type ServerAuth } from "./guard.js";
 export { RateLimiter, rateLimitedError, type RateLimit } from "./rate-limit.js";
 export { serverAuthFromEnv, serverSecurityFromEnv, serverTlsFromEnv, channelTlsFromEnv, clientCredentialFromEnv, type AuthEnvironment, type TlsEnvironment } from "./env.js";
 export { toServiceError, errorDetails, traceIdOf, fromServiceError, renameField, upstream, type ErrorDetails } from "./errors.js";
-export { BIDI_CONTROLS, characters, isAccountId, isActorName, validatingDefinition, validateMessage, descriptors } from "./validation.js";
+export { BIDI_CONTROLS, characters, isAccountId, isActorName, MAX_ACTOR_LENGTH, validatingDefinition, validateMessage, descriptors } from "./validation.js";
 export { fromProtoJson, jsonFieldPath } from "./proto-json.js";
 export { FIELD_RULES, DEFAULT_MAX_ITEMS, DEFAULT_MAX_LENGTH, TIMESTAMP_RANGE, type FieldRule } from "./request-rules.js";
 export { createClient, call, type ClientOptions, type ChannelTls } from "./client.js";

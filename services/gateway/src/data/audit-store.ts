@@ -33,7 +33,8 @@ export interface AuditStore {
   claim(actor: string, idempotencyKey: string, use: KeyUse): Promise<KeyUse>;
   /** Gives a claimed key back (its action was refused for what was sent, so nothing was done under it). */
   release(actor: string, idempotencyKey: string, use: KeyUse): Promise<void>;
-  list(options: { accountId?: string; beforeId?: bigint; limit: number }): Promise<AuditEntry[]>;
+  /** Newest first, below `beforeId`: of one account, of one console user (`actor`). */
+  list(options: { accountId?: string; actor?: string; beforeId?: bigint; limit: number }): Promise<AuditEntry[]>;
 }
 
 export class PostgresAuditStore implements AuditStore {
@@ -93,10 +94,11 @@ export class PostgresAuditStore implements AuditStore {
     return row;
   }
 
-  list(options: { accountId?: string; beforeId?: bigint; limit: number }): Promise<AuditEntry[]> {
+  list(options: { accountId?: string; actor?: string; beforeId?: bigint; limit: number }): Promise<AuditEntry[]> {
     return this.em().find(
       AuditEntrySchema,
-      { ...(options.accountId ? { accountId: options.accountId } : {}), ...(options.beforeId ? { auditId: { $lt: options.beforeId.toString() } } : {}) },
+      // audit_log_account_idx, audit_log_actor_idx
+      { ...(options.accountId ? { accountId: options.accountId } : {}), ...(options.actor ? { actor: options.actor } : {}), ...(options.beforeId ? { auditId: { $lt: options.beforeId.toString() } } : {}) },
       { orderBy: { auditId: "desc" }, limit: options.limit },
     );
   }

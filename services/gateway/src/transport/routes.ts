@@ -3,7 +3,7 @@ import { Readable } from "node:stream";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { status } from "@grpc/grpc-js";
 import { AlreadyExistsError, FailedPreconditionError, IdempotencyKeyReusedError, InvalidArgumentError, NotFoundError } from "@tollgate/errors";
-import { call, characters, DEFAULT_MAX_LENGTH, errorDetails, fromProtoJson, jsonFieldPath, MAX_PAGE_SIZE, page as paged, pageScope, pageSize, renameField, scopedToken, tokenPosition, withoutCredentials } from "@tollgate/grpc-kit";
+import { call, characters, DEFAULT_MAX_LENGTH, errorDetails, fromProtoJson, isActorName, jsonFieldPath, MAX_ACTOR_LENGTH, MAX_PAGE_SIZE, page as paged, pageScope, pageSize, renameField, scopedToken, tokenPosition, withoutCredentials } from "@tollgate/grpc-kit";
 import { commonV1, entitlementsV1, ledgerV1, notificationsV1, pricingV1 } from "@tollgate/proto";
 import { currentTraceId, log } from "@tollgate/telemetry";
 import { MAX_KEY_LENGTH, type CallAuditLog } from "@tollgate/db";
@@ -593,15 +593,19 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     return { data: response.notifications.map(notificationView), next_page_token: response.nextPageToken };
   });
 
-  app.get("/api/audit", takes("account_id", ...PAGE), async (request) => {
+  app.get("/api/audit", takes("account_id", "actor", "refused", ...PAGE), async (request) => {
     const query = request.query as Query;
     const limit = pageSize(page(query).pageSize);
-    const scope = pageScope("audit", { accountId: query.account_id ?? "" });
+    if (query.actor !== undefined && !isActorName(query.actor)) throw new InvalidArgumentError("actor", `must be a user or principal's name, 1 to ${MAX_ACTOR_LENGTH} characters`);
+    const refused = query.refused === undefined ? undefined : queryFlag(query, "refused");
+    const scope = pageScope("audit", { accountId: query.account_id ?? "", ...(query.actor ? { actor: query.actor } : {}), ...(refused !== undefined ? { refused } : {}) });
     const cursor = auditCursor(tokenPosition(scope, query.page_token, "page_token"));
-    const filter = query.account_id ? { accountId: query.account_id } : {};
+    const filter = { ...(query.account_id ? { accountId: query.account_id } : {}), ...(query.actor ? { actor: query.actor } : {}) };
+    // The console's own log holds the actions it performed; every refusal is in the calls' log.
+    const consoleDone = cursor.console === 0n || refused === true;
     const [consoleRows, callRows] = await Promise.all([
-      cursor.console === 0n ? [] : audit.list({ ...filter, ...(cursor.console ? { beforeId: cursor.console } : {}), limit: limit + 1 }),
-      cursor.calls === 0n ? [] : calls.list({ ...filter, ...(cursor.calls ? { beforeId: cursor.calls } : {}), limit: limit + 1 }),
+      consoleDone ? [] : audit.list({ ...filter, ...(cursor.console ? { beforeId: cursor.console } : {}), limit: limit + 1 }),
+      cursor.calls === 0n ? [] : calls.list({ ...filter, ...(refused !== undefined ? { refused } : {}), ...(cursor.calls ? { beforeId: cursor.calls } : {}), limit: limit + 1 }),
     ]);
     // Both logs, newest first, merged head to head by time: each keeps its own order (by id), so what a page shows of a log is
     // what it gave up to a row, and the token keeps where each stopped. (Sorted as one list, a refused-request row whose time
