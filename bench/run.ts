@@ -392,7 +392,10 @@ try {
   const byName = Object.fromEntries(workloads.map((w) => [w.name, w]));
   const ratio = (a: number | null | undefined, b: number | null | undefined) => (a && b ? round(a / b, 3) : null);
   const authorizeP99AtHalf = open?.platform.latencies.percentiles().Authorize?.p99Ms ?? null;
+  const noopP99AtHalf = open?.noop.latencies.percentiles().Authorize?.p99Ms ?? null;
   const rate = (name: Workload) => byName[name]?.perSecond;
+  const uniformPostgresCpu = byName["W-uniform"]?.postgresCpuMsPerKiloOp;
+  // The goals of BENCHMARK.md, in its order and words.
   const goals = [
     { figure: "W-uniform pairs/s ÷ B-grpc-noop pairs/s", value: ratio(rate("W-uniform"), noopResult?.perSecond), goal: 0.6, atLeast: true },
     { figure: "W-uniform pairs/s ÷ B-pg-uniform tps", value: ratio(rate("W-uniform"), pgUniformTps), goal: 0.25, atLeast: true },
@@ -400,8 +403,9 @@ try {
     { figure: "W-hot pairs/s ÷ W-uniform pairs/s", value: ratio(rate("W-hot"), rate("W-uniform")), goal: 0.8, atLeast: true },
     { figure: "W-stream charges/s ÷ W-uniform pairs/s", value: ratio(rate("W-stream"), rate("W-uniform")), goal: 1.5, atLeast: true },
     { figure: "W-meter charges/s ÷ W-stream charges/s", value: ratio(rate("W-meter"), rate("W-stream")), goal: 1.0, atLeast: true },
-    { figure: "Authorize p99 at half the maximum rate (ms)", value: authorizeP99AtHalf, goal: 10, atLeast: false },
-    { figure: "ledger resident memory under load (MiB)", value: round(ledgerRssMaxMiB, 1), goal: 300, atLeast: false },
+    { figure: "PostgreSQL CPU per W-uniform pair (ms)", value: uniformPostgresCpu === undefined ? null : round(uniformPostgresCpu / 1000, 3), goal: 0.5, atLeast: false },
+    { figure: "Authorize p99 at half the maximum rate ÷ B-grpc-noop p99 at the same rate", value: ratio(authorizeP99AtHalf, noopP99AtHalf), goal: 2.0, atLeast: false },
+    { figure: "ledger resident memory under load, every workload (MiB)", value: round(ledgerRssMaxMiB, 1), goal: 300, atLeast: false },
   ].map((g) => ({ ...g, met: g.value === null ? null : g.atLeast ? g.value >= g.goal : g.value <= g.goal }));
 
   if (noopResult) {
