@@ -316,6 +316,22 @@ describe("the journal", () => {
     expect((await list({ recordedBefore: at(3) })).entries.map((e) => e.entryId)).toEqual([charges[4]!.entryId]);
     expect((await list({ recordedFrom: new Date("2001-01-01T00:00:00Z"), recordedBefore: new Date("2001-02-01T00:00:00Z") })).entries).toEqual([]);
 
+    // Charges sent at once share a batch, and with it the moment they were recorded: paged one at a time, each is listed once,
+    // newest moment first and those of one moment in the order written.
+    await Promise.all([6, 7, 8, 9, 10, 11].map((i) => charge("period", `period-${i}`, 1)));
+    const whole = (await list({})).entries;
+    const paged: ledgerV1.Entry[] = [];
+    let token = "";
+    do {
+      const page = await list({ recordedFrom: at(0), page: { pageSize: 1, pageToken: token } });
+      paged.push(...page.entries);
+      token = page.nextPageToken;
+    } while (token);
+    const instant = (e: ledgerV1.Entry) => e.createdAt!.getTime();
+    const expected = whole.filter((e) => instant(e) >= instant(charges[0]!)).sort((a, b) => instant(b) - instant(a) || Number(BigInt(a.entryId) - BigInt(b.entryId)));
+    expect(paged.map((e) => e.entryId)).toEqual(expected.map((e) => e.entryId));
+    expect(new Set(whole.slice(0, 6).map(instant)).size).toBeLessThan(6); // some did share a moment
+
     const refused = async (request: Partial<ledgerV1.ListEntriesRequest>) => errorDetails(await list(request).catch((error: unknown) => error));
     // The first page's token, with another period: the rows it would skip or repeat are not the ones it was given for.
     expect(await refused({ recordedFrom: at(4), recordedBefore: at(0), page: { pageSize: 2, pageToken: first.nextPageToken } })).toMatchObject({ code: 3, fieldViolations: [{ field: "page.page_token" }] });
