@@ -14,9 +14,11 @@ export interface BenchOptions {
   openLoop: boolean;
   /** Where to write CPU profiles of the service processes, one per measured workload. */
   profileDir: string | undefined;
+  /** Where the results go, from the project's root (default bench/results/latest.json). */
+  resultsFile: string;
 }
 
-const USAGE = "usage: npm run bench -- [--quick] [--only W-uniform,W-hot] [--open-loop] [--replicas N] [--profile DIR]";
+const USAGE = "usage: npm run bench -- [--quick] [--only W-uniform,W-hot] [--open-loop] [--replicas N] [--profile DIR] [--results FILE]";
 
 /** The bench's command line (see bench/README.md). */
 export function parseOptions(args: string[]): BenchOptions {
@@ -28,6 +30,7 @@ export function parseOptions(args: string[]): BenchOptions {
       replicas: { type: "string", default: "1" },
       profile: { type: "string" },
       "open-loop": { type: "boolean", default: false },
+      results: { type: "string", default: "bench/results/latest.json" },
     },
     strict: true,
   });
@@ -43,5 +46,6 @@ export function parseOptions(args: string[]): BenchOptions {
     openLoop: values["open-loop"] || !only,
     replicas,
     profileDir: values.profile,
+    resultsFile: values.results,
   };
 }

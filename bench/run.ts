@@ -1,17 +1,21 @@
 /**
- * npm run bench [-- --quick] [--only W-uniform,W-hot] [--replicas 2] [--profile DIR]
+ * npm run bench [-- --quick] [--only W-uniform,W-hot] [--replicas 2] [--profile DIR] [--results FILE]
  *
  * Baselines and workloads in one run on this machine, reported as ratios
  * (see BENCHMARK.md in the project's docs and bench/README.md). Starts the
  * services as separate processes on a fresh database, drives them over gRPC
  * from this process, checks the ledger's invariants after every workload and
- * exits non-zero if one fails. `--only` runs the named workloads without the
- * baselines and the open loop; `--replicas` runs that many ledger and
- * notifications processes; `--profile` writes the services' CPU profiles of
- * each measured workload to a directory, with a summary by category.
+ * exits non-zero if one fails. The whole bench ends with W-replicas: W-uniform
+ * and W-hot again with two ledger and two notifications replicas, beside one.
+ * `--only` runs the named workloads without the baselines, the open loop and
+ * W-replicas; `--replicas` runs that many ledger and notifications processes;
+ * `--profile` writes the services' CPU profiles of each measured workload to
+ * a directory, with a summary by category; `--results` names the results file.
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { availableParallelism } from "node:os";
 import { createInterface } from "node:readline";
 import pg from "pg";
@@ -42,6 +46,7 @@ const CREDIT = 1_000_000;
 const startedAt = performance.now();
 const log = (line: string) => console.log(`[bench +${((performance.now() - startedAt) / 1000).toFixed(1)} s] ${line}`);
 const root = new URL("..", import.meta.url).pathname;
+const resultsFile = resolve(root, options.resultsFile);
 
 // ── database ────────────────────────────────────────────────────────────────
 const database = await benchDatabase("tollgate_bench", log);
@@ -466,15 +471,56 @@ try {
     ledgerRssMaxMiB: round(ledgerRssMaxMiB, 1),
     goals,
   };
-  mkdirSync(`${root}bench/results`, { recursive: true });
-  writeFileSync(`${root}bench/results/latest.json`, JSON.stringify(results, null, 2));
-  log("wrote bench/results/latest.json");
+  mkdirSync(dirname(resultsFile), { recursive: true });
+  writeFileSync(resultsFile, JSON.stringify(results, null, 2));
+  log(`wrote ${options.resultsFile}`);
   const violated = workloads.filter((w) => !w.invariants.ok);
   process.exitCode = violated.length > 0 ? 1 : 0;
   if (violated.length > 0) log(`invariants violated after ${violated.map((w) => w.name).join(", ")}`);
 } finally {
   await services.stop();
   await database.drop();
+}
+
+// W-replicas (BENCHMARK.md): with the whole bench, W-uniform and W-hot again with two ledger and two notifications replicas.
+if (baselines && options.replicas === 1 && process.exitCode === 0) await replicasBesideOne();
+
+/**
+ * Runs this bench again (`--only W-uniform,W-hot --replicas 2`, a fresh
+ * database, the same seeding and warm-up) once the first run's services have
+ * stopped, prints its pairs/s beside one replica's and adds them to the
+ * results (`replicas`).
+ */
+async function replicasBesideOne(): Promise<void> {
+  const replicasFile = "bench/results/replicas.json";
+  log("W-replicas: W-uniform and W-hot with 2 ledger and 2 notifications replicas on one PostgreSQL (this bench again, on a fresh database)");
+  const args = [...process.execArgv, fileURLToPath(import.meta.url), "--only", "W-uniform,W-hot", "--replicas", "2", "--results", replicasFile, ...(quick ? ["--quick"] : [])];
+  const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+  for (const stream of [child.stdout, child.stderr]) createInterface({ input: stream }).on("line", (line) => console.log(`  [W-replicas] ${line}`));
+  const code = await new Promise<number>((done) => child.on("close", (exit) => done(exit ?? 1)));
+  if (code !== 0) {
+    log(`W-replicas: the run with 2 replicas exited with ${code}`);
+    process.exitCode = code;
+    return;
+  }
+  type Results = { workloads: { name: string; perSecond: number; errors: number; serviceCpuMsPerKiloOp: number; postgresCpuMsPerKiloOp: number; deadlocks: number; invariants: InvariantReport }[] };
+  const one = JSON.parse(readFileSync(resultsFile, "utf8")) as Results & Record<string, unknown>;
+  const two = JSON.parse(readFileSync(resolve(root, replicasFile), "utf8")) as Results;
+  const rows = (["W-uniform", "W-hot"] as const).map((name) => {
+    const single = one.workloads.find((w) => w.name === name)!;
+    const pair = two.workloads.find((w) => w.name === name)!;
+    return {
+      name, onePerSecond: single.perSecond, twoPerSecond: pair.perSecond, ratio: round(pair.perSecond / single.perSecond, 3),
+      serviceCpuMsPerKiloOp: pair.serviceCpuMsPerKiloOp, postgresCpuMsPerKiloOp: pair.postgresCpuMsPerKiloOp, errors: pair.errors, deadlocks: pair.deadlocks, invariants: pair.invariants.ok,
+    };
+  });
+  console.log("W-replicas (2 ledger and 2 notifications replicas, beside 1)");
+  console.table(Object.fromEntries(rows.map((r) => [r.name, {
+    "1 replica pairs/s": round(r.onePerSecond, 0), "2 replicas pairs/s": round(r.twoPerSecond, 0), "2 ÷ 1": r.ratio,
+    "svc CPU ms/1k": r.serviceCpuMsPerKiloOp, "pg CPU ms/1k": r.postgresCpuMsPerKiloOp, errors: r.errors, deadlocks: r.deadlocks, invariants: r.invariants ? "ok" : "VIOLATED",
+  }])));
+  writeFileSync(resultsFile, JSON.stringify({ ...one, replicas: { ledgerReplicas: 2, workloads: rows } }, null, 2));
+  log(`added W-replicas to ${options.resultsFile}`);
 }
 
 function describeProfile(summary: ProfileSummary | undefined): string {

@@ -4,7 +4,8 @@ import { parseOptions } from "../bench/options.js";
 import { summarise, summariseAllocations, type AllocationProfile, type CpuProfile } from "../bench/profile.js";
 
 it("reads the bench's options and refuses unknown workloads and replica counts out of range", () => {
-  expect(parseOptions([])).toEqual({ quick: false, only: undefined, openLoop: true, replicas: 1, profileDir: undefined });
+  expect(parseOptions([])).toEqual({ quick: false, only: undefined, openLoop: true, replicas: 1, profileDir: undefined, resultsFile: "bench/results/latest.json" });
+  expect(parseOptions(["--results", "/tmp/r.json"]).resultsFile).toBe("/tmp/r.json");
   expect(parseOptions(["--only", "W-uniform"]).openLoop).toBe(false);
   expect(parseOptions(["--only", "W-uniform", "--open-loop"]).openLoop).toBe(true);
   expect(() => parseOptions(["--only", "W-hot", "--open-loop"])).toThrow(/add W-uniform/);
