@@ -30,7 +30,14 @@ describe("on a copy of the migrations", { timeout: 120_000 }, () => {
   let dir: string;
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), "tollgate-migrations-"));
-    for (const folder of folders) cpSync(join(root, folder), join(dir, folder), { recursive: true });
+    for (const folder of folders) {
+      cpSync(join(root, folder), join(dir, folder), { recursive: true });
+      // And what a migration imports from beside its folder (the call audit's index helper).
+      const lock = JSON.parse(readFileSync(join(root, folder, "migrations.lock.json"), "utf8")) as { migrations: { files: Record<string, string> }[] };
+      for (const file of lock.migrations.flatMap((m) => Object.keys(m.files)).filter((f) => f.startsWith("../"))) {
+        cpSync(join(root, folder, file), join(dir, folder, file));
+      }
+    }
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -128,7 +128,8 @@ describe("console gateway", () => {
     }
     const keys = async (query: string) => (await api(`/api/accounts/charted/usage${query}`, { token: viewer })).body.points.map((p: { key: string }) => p.key).sort();
     expect(await keys("")).toEqual(["cli", "web"]);
-    expect(await keys("?split_by=")).toEqual(["cli", "web"]);
+    // Given empty, a parameter is refused, not read as left out (a script's unset variable).
+    expect(await api("/api/accounts/charted/usage?split_by=", { token: viewer })).toMatchObject({ status: 400, body: { error: { field: "split_by", message: expect.stringContaining("must not be empty") } } });
     expect(await keys("?split_by=bucket")).toEqual(["ai"]);
   });
 
@@ -385,6 +386,13 @@ describe("console gateway", () => {
     expect(await ids(`recorded_from=2000-01-01T00:00:00Z&recorded_before=2000-01-02T00:00:00Z`)).toEqual([]);
     expect(await api(`/api/entries?account_id=acme&recorded_from=${newest.created_at}&recorded_before=${newest.created_at}`, { token: viewer })).toMatchObject({ status: 400, body: { error: { field: "recorded_before" } } });
     expect(await api("/api/entries.csv?account_id=acme&recorded_from=2026-12-01", { token: viewer })).toMatchObject({ status: 400, body: { error: { field: "recorded_from" } } });
+    // Given empty (a script's unset variable), a bound is refused, not left out: the export would be the whole ledger.
+    expect(await api("/api/entries.csv?account_id=acme&recorded_from=", { token: viewer })).toMatchObject({ status: 400, body: { error: { field: "recorded_from", message: expect.stringContaining("must not be empty") } } });
+    // Finer than the millisecond entries are recorded to, a bound would be cut and could move an entry across it.
+    expect(await api("/api/entries?account_id=acme&recorded_before=2026-12-01T00:00:00.0105Z", { token: viewer })).toMatchObject({ status: 400, body: { error: { field: "recorded_before", message: expect.stringContaining("millisecond") } } });
+    // A bare + in the offset arrives as a space: the refusal says how to write it.
+    expect(await api("/api/entries?account_id=acme&recorded_from=2026-12-01T00:00:00+01:00", { token: viewer })).toMatchObject({ status: 400, body: { error: { field: "recorded_from", message: expect.stringContaining("%2B") } } });
+    expect(await ids(`recorded_from=${encodeURIComponent(newest.created_at.replace("Z", "+00:00"))}`)).toEqual(all.filter((e) => e.created_at >= newest.created_at).map((e) => e.id));
     // A dimension named with quotes is refused naming it as sent, on the list and its CSV alike (it was an INTERNAL).
     for (const path of ["/api/entries", "/api/entries.csv"]) {
       expect(await api(`${path}?account_id=acme&attr.%22a%22b%22=x`, { token: viewer }), path).toMatchObject({ status: 400, body: { error: { field: 'attr."a"b"' } } });

@@ -317,7 +317,7 @@ describe("the journal", () => {
     expect((await list({ recordedFrom: new Date("2001-01-01T00:00:00Z"), recordedBefore: new Date("2001-02-01T00:00:00Z") })).entries).toEqual([]);
 
     // Charges sent at once share a batch, and with it the moment they were recorded: paged one at a time, each is listed once,
-    // newest moment first and those of one moment in the order written.
+    // newest moment first and those of one moment newest first too (as without a period).
     await Promise.all([6, 7, 8, 9, 10, 11].map((i) => charge("period", `period-${i}`, 1)));
     const whole = (await list({})).entries;
     const paged: ledgerV1.Entry[] = [];
@@ -328,7 +328,7 @@ describe("the journal", () => {
       token = page.nextPageToken;
     } while (token);
     const instant = (e: ledgerV1.Entry) => e.createdAt!.getTime();
-    const expected = whole.filter((e) => instant(e) >= instant(charges[0]!)).sort((a, b) => instant(b) - instant(a) || Number(BigInt(a.entryId) - BigInt(b.entryId)));
+    const expected = whole.filter((e) => instant(e) >= instant(charges[0]!)).sort((a, b) => instant(b) - instant(a) || Number(BigInt(b.entryId) - BigInt(a.entryId)));
     expect(paged.map((e) => e.entryId)).toEqual(expected.map((e) => e.entryId));
     expect(new Set(whole.slice(0, 6).map(instant)).size).toBeLessThan(6); // some did share a moment
 

@@ -60,6 +60,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<MikroORM> 
 }
 
 export { sql } from "./sql.js";
+export { createIndexSql } from "./index-sql.js";
 export { HEARTBEAT_MS, LogFollower, SILENT_STREAM_MS, SilenceWatchdog, takeLogTurn } from "./follow.js";
 export { NotificationListener, type ListenerOptions } from "./listen.js";
 

@@ -42,18 +42,23 @@ export function withCursor<T>(item: T, row: { created_micros: string; account_id
 
 /**
  * The order of a newest-first list whose rows are keyed by `idColumn` within
- * an account, and the condition (with its parameters) for the rows after
- * `cursor` in that order; no condition for the first page.
+ * an account (rows of one moment by id: `asc`, or `desc` for newest first
+ * when ids rise as rows are written), and the condition (with its
+ * parameters) for the rows after `cursor` in that order; no condition for the
+ * first page.
  */
-export function newestFirst(idColumn: string, cursor: NewestFirstCursor | undefined): { orderBy: string; after?: Condition } {
-  const orderBy = `order by created_at desc, account_id, ${idColumn}`;
+export function newestFirst(idColumn: string, cursor: NewestFirstCursor | undefined, idOrder: "asc" | "desc" = "asc"): { orderBy: string; after?: Condition } {
+  const orderBy = `order by created_at desc, account_id, ${idColumn}${idOrder === "desc" ? " desc" : ""}`;
   if (!cursor) return { orderBy };
   const at = "(timestamptz 'epoch' + ?::bigint * interval '1 microsecond')";
   const micros = String(cursor.createdAtMicros);
   // The first bound lets the (account_id, created_at desc) index start at the cursor instead of reading the newer rows to drop them.
+  const sameMoment = idOrder === "asc"
+    ? { sql: `(account_id, ${idColumn}) > (?, ?)`, params: [cursor.accountId, cursor.id] }
+    : { sql: `(account_id > ? or (account_id = ? and ${idColumn} < ?))`, params: [cursor.accountId, cursor.accountId, cursor.id] };
   return {
     orderBy,
-    after: { sql: `created_at <= ${at} and (created_at < ${at} or (account_id, ${idColumn}) > (?, ?))`, params: [micros, micros, cursor.accountId, cursor.id] },
+    after: { sql: `created_at <= ${at} and (created_at < ${at} or ${sameMoment.sql})`, params: [micros, micros, ...sameMoment.params] },
   };
 }
 
@@ -67,12 +72,12 @@ export function newestFirst(idColumn: string, cursor: NewestFirstCursor | undefi
  */
 export async function newestFirstEntities<T>(
   em: EntityManager,
-  query: { table: string; idColumn: string; conditions: (Condition | false | undefined | "")[]; after?: NewestFirstCursor; limit: number },
+  query: { table: string; idColumn: string; idOrder?: "asc" | "desc"; conditions: (Condition | false | undefined | "")[]; after?: NewestFirstCursor; limit: number },
   load: (ids: string[]) => Promise<T[]>,
   idOf: (entity: T) => string,
   attempts = 3,
 ): Promise<Paged<T>[]> {
-  const { orderBy, after } = newestFirst(query.idColumn, query.after);
+  const { orderBy, after } = newestFirst(query.idColumn, query.after, query.idOrder);
   const where = whereAll([...query.conditions, after]);
   const keys = await sql<{ id: string; account_id: string; created_micros: string }>(
     em,

@@ -22,6 +22,13 @@ export interface KeyUse {
   target: string;
 }
 
+/** What a page of the console's audit log is narrowed to (all given must match). */
+export interface AuditFilter {
+  accountId?: string;
+  /** The console user who acted. */
+  actor?: string;
+}
+
 export interface AuditStore {
   record(entry: NewAuditEntry): Promise<AuditEntry>;
   /** The action an actor recorded under an Idempotency-Key, if any. */
@@ -34,7 +41,7 @@ export interface AuditStore {
   /** Gives a claimed key back (its action was refused for what was sent, so nothing was done under it). */
   release(actor: string, idempotencyKey: string, use: KeyUse): Promise<void>;
   /** Newest first, below `beforeId`: of one account, of one console user (`actor`). */
-  list(options: { accountId?: string; actor?: string; beforeId?: bigint; limit: number }): Promise<AuditEntry[]>;
+  list(options: AuditFilter & { beforeId?: bigint; limit: number }): Promise<AuditEntry[]>;
 }
 
 export class PostgresAuditStore implements AuditStore {
@@ -94,7 +101,7 @@ export class PostgresAuditStore implements AuditStore {
     return row;
   }
 
-  list(options: { accountId?: string; actor?: string; beforeId?: bigint; limit: number }): Promise<AuditEntry[]> {
+  list(options: AuditFilter & { beforeId?: bigint; limit: number }): Promise<AuditEntry[]> {
     return this.em().find(
       AuditEntrySchema,
       // audit_log_account_idx, audit_log_actor_idx

@@ -100,8 +100,22 @@ function realTime([, year, month, day, hour, minute, second = "0", offsetHours =
 function optionalTime(value: unknown, field: string): Date | undefined {
   if (value === undefined || value === null || value === "") return undefined;
   const parts = typeof value === "string" ? ISO_TIME.exec(value) : null;
-  if (!parts || !realTime(parts)) throw new InvalidArgumentError(field, "must be a real date and time with its offset (ISO 8601), like 2026-12-31T00:00:00Z");
+  if (!parts || !realTime(parts)) {
+    // A `+` offset sent bare in a URL's query arrives as a space.
+    const hint = typeof value === "string" && / \d{2}:\d{2}$/.test(value) ? " (in a URL, write the offset's + as %2B)" : "";
+    throw new InvalidArgumentError(field, `must be a real date and time with its offset (ISO 8601), like 2026-12-31T00:00:00Z${hint}`);
+  }
   return new Date(value as string);
+}
+
+/**
+ * A bound of a period of entries: a time (optionalTime) to the millisecond, as entries' times are shown. Finer, it
+ * would be cut to the millisecond on its way to the ledger (as every time a request carries) and could move an entry
+ * recorded in that millisecond across the bound.
+ */
+function periodBound(value: unknown, field: string): Date | undefined {
+  if (typeof value === "string" && /\.\d{4,}/.test(value)) throw new InvalidArgumentError(field, "must be to the millisecond (at most three decimals), as entries' times are shown");
+  return optionalTime(value, field);
 }
 
 declare module "fastify" {
@@ -184,6 +198,9 @@ export function checkQuery(query: unknown, names: readonly string[] = []): void 
     }
     if (typeof value !== "string") throw new InvalidArgumentError(name, "must be given once");
     if (/\p{Cc}/u.test(value)) throw new InvalidArgumentError(name, "must not contain control characters");
+    // A parameter given empty is not one left out: a script's unset variable (`recorded_from=$FROM`) would otherwise list, or
+    // export, every row as one period's. The first page's empty `page_token` and a default `page_size` are the paging's own.
+    if (value === "" && !(PAGE as readonly string[]).includes(name)) throw new InvalidArgumentError(name, "must not be empty: leave it out for every value, or the default");
   }
 }
 
@@ -432,7 +449,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
     };
   });
 
-  /** ListEntries' filters from the query: the account (required), a hold, a kind, attribution as attr.<dimension>=value. */
+  /** ListEntries' filters from the query: the account (required), a hold, a kind, the period recorded in, attribution as attr.<dimension>=value. */
   const ENTRY_FILTERS = ["account_id", "hold_id", "kind", "recorded_from", "recorded_before", "attr.*"];
   const entryFilters = (query: Query) => {
     if (query.kind && !ENTRY_KINDS.includes(query.kind)) throw new InvalidArgumentError("kind", `must be one of ${ENTRY_KINDS.join(", ")}`);
@@ -440,16 +457,12 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
       accountId: required(query.account_id, "account_id"),
       holdId: query.hold_id ?? "",
       kind: query.kind ? ledgerV1.entryKindFromJSON(`ENTRY_KIND_${query.kind.toUpperCase()}`) : ledgerV1.EntryKind.ENTRY_KIND_UNSPECIFIED,
-      recordedFrom: optionalTime(query.recorded_from, "recorded_from"),
-      recordedBefore: optionalTime(query.recorded_before, "recorded_before"),
+      recordedFrom: periodBound(query.recorded_from, "recorded_from"),
+      recordedBefore: periodBound(query.recorded_before, "recorded_before"),
       attribution: Object.fromEntries(
         Object.entries(query)
           .filter(([key]) => key.startsWith("attr."))
-          .map(([key, value]) => {
-            // An empty filter would filter nothing, listing every row to someone who asked for some.
-            if (!value) throw new InvalidArgumentError(key, "must not be empty: leave the filter out to see every value");
-            return [key.slice(5), value];
-          }),
+          .map(([key, value]) => [key.slice(5), String(value)]),
       ),
     };
   };
@@ -596,7 +609,7 @@ export function registerRoutes(app: FastifyInstance, clients: Clients, audit: Au
   app.get("/api/audit", takes("account_id", "actor", "refused", ...PAGE), async (request) => {
     const query = request.query as Query;
     const limit = pageSize(page(query).pageSize);
-    if (query.actor !== undefined && !isActorName(query.actor)) throw new InvalidArgumentError("actor", `must be a user or principal's name, 1 to ${MAX_ACTOR_LENGTH} characters`);
+    if (query.actor !== undefined && !isActorName(query.actor)) throw new InvalidArgumentError("actor", `must be a user or principal's name as audit rows show it: 1 to ${MAX_ACTOR_LENGTH} characters, no control or bidirectional formatting character`);
     const refused = query.refused === undefined ? undefined : queryFlag(query, "refused");
     const scope = pageScope("audit", { accountId: query.account_id ?? "", ...(query.actor ? { actor: query.actor } : {}), ...(refused !== undefined ? { refused } : {}) });
     const cursor = auditCursor(tokenPosition(scope, query.page_token, "page_token"));

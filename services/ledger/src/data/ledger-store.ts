@@ -113,7 +113,7 @@ export interface LedgerStore {
   hold(holdId: string): Promise<Hold | null>;
   /** Newest first by id, below `beforeId`. */
   entries(filter: EntryFilter & { beforeId?: bigint; limit: number }): Promise<Entry[]>;
-  /** One period's entries, newest first by when recorded (entries of one moment in the order written), after `after` (a page's last row). */
+  /** One period's entries, newest first by when recorded (entries of one moment newest first too), after `after` (a page's last row). */
   entriesRecorded(filter: EntryFilter & { period: RecordedPeriod; after?: NewestFirstCursor; limit: number }): Promise<Paged<Entry>[]>;
   lines(entries: { accountId: string; entryId: string }[]): Promise<Line[]>;
   reversals(accountId: string, entryIds: string[]): Promise<Map<string, string>>;
@@ -376,15 +376,16 @@ export class PostgresLedgerStore implements LedgerStore {
     // one range of entries_recorded_idx, where newest first by id walked every newer entry of the account.
     const conditions = [
       { sql: "account_id = ?", params: [filter.accountId] },
-      period.from && { sql: "created_at >= ?", params: [period.from] },
-      period.before && { sql: "created_at < ?", params: [period.before] },
+      // As instants in UTC: a Date the driver sends in the process's time zone can be seconds off where that zone's offset was not whole minutes.
+      period.from && { sql: "created_at >= ?::timestamptz", params: [period.from.toISOString()] },
+      period.before && { sql: "created_at < ?::timestamptz", params: [period.before.toISOString()] },
       filter.holdId && { sql: "hold_id = ?", params: [filter.holdId] },
       filter.kind && { sql: "kind = ?", params: [filter.kind] },
       attribution && Object.keys(attribution).length > 0 && { sql: "attribution @> ?::jsonb", params: [JSON.stringify(attribution)] },
     ];
     return newestFirstEntities(
       this.em(),
-      { table: "ledger.entries", idColumn: "entry_id", conditions, ...(filter.after ? { after: filter.after } : {}), limit: filter.limit }, // entries_recorded_idx
+      { table: "ledger.entries", idColumn: "entry_id", idOrder: "desc", conditions, ...(filter.after ? { after: filter.after } : {}), limit: filter.limit }, // entries_recorded_idx
       (ids) => this.em().find(EntrySchema, { accountId: filter.accountId, entryId: { $in: ids } }),
       (entry) => entry.entryId,
     );

@@ -1,11 +1,11 @@
-import { Migration } from "@tollgate/db";
+import { createIndexSql, Migration } from "@tollgate/db";
 
-/** The console's audit rows of one user, newest first (PostgresAuditStore.list's `actor`). */
+/** The console's audit rows of one user, newest first (PostgresAuditStore.list's `actor`); kept when built beforehand (createIndexSql). */
 export class Migration20261224200000_audit_actor extends Migration {
   override name = "Migration20261224200000_audit_actor";
 
   override up(): void {
-    this.addSql(`create index if not exists audit_log_actor_idx on gateway.audit_log (actor, audit_id desc)`);
+    this.addSql(createIndexSql("gateway", "audit_log_actor_idx", "ON gateway.audit_log USING btree (actor, audit_id DESC)"));
   }
 
   override down(): void {

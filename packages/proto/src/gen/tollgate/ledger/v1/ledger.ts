@@ -1198,7 +1198,9 @@ export interface ListEntriesRequest {
    */
   attribution: { [key: string]: string };
   /**
-   * Entries recorded at or after this moment (unset: from the first).
+   * Entries recorded at or after this moment (unset: from the first). Read
+   * to the millisecond, rounded down, as every time a request carries:
+   * entries are recorded to the millisecond.
    * Bound: from 1970-01-01 and before 2200-01-01 UTC.
    */
   recordedFrom:
@@ -17425,7 +17427,7 @@ export const LedgerServiceService = {
   /**
    * An account's journal entries, newest first; with recorded_from or
    * recorded_before, one period's, newest first by when they were recorded
-   * (entries of one moment in the order written).
+   * (entries of one moment newest first too, as without a period).
    */
   listEntries: {
     path: "/tollgate.ledger.v1.LedgerService/ListEntries" as const,
@@ -17790,7 +17792,7 @@ export interface LedgerServiceServer extends UntypedServiceImplementation {
   /**
    * An account's journal entries, newest first; with recorded_from or
    * recorded_before, one period's, newest first by when they were recorded
-   * (entries of one moment in the order written).
+   * (entries of one moment newest first too, as without a period).
    */
   listEntries: handleUnaryCall<ListEntriesRequest, ListEntriesResponse>;
   /** Holds, entries and metered work across every account, found by an id a support ticket carries. */
@@ -18168,7 +18170,7 @@ export interface LedgerServiceClient extends Client {
   /**
    * An account's journal entries, newest first; with recorded_from or
    * recorded_before, one period's, newest first by when they were recorded
-   * (entries of one moment in the order written).
+   * (entries of one moment newest first too, as without a period).
    */
   listEntries(
     request: ListEntriesRequest,
