@@ -1,10 +1,20 @@
 import { Box } from "@mui/material";
-import { FilterButton, List, Pagination, TopToolbar } from "react-admin";
+import { FilterButton, List, Pagination, TopToolbar, useListContext } from "react-admin";
 import { SupportSearchBox } from "../search/SupportSearch";
 import { EntriesTable, entryFilters } from "./EntriesTable";
 import { ExportEntriesButton } from "./ExportEntries";
 
-/** The ledger explorer: entries of one account (the API needs `account_id`), by kind, hold and attribution. */
+/** The explorer's table, saying why it is empty: no account yet, or nothing of that account matches the filters. */
+function ExplorerTable() {
+  const { filterValues } = useListContext();
+  return filterValues.account_id ? (
+    <EntriesTable emptyText="No entries match these filters." emptyHint="The account has no entries of that kind, hold, period or attribution: clear a filter to see more." />
+  ) : (
+    <EntriesTable emptyText="No entries to show." emptyHint="The ledger lists one account at a time: enter an account id, or search by a hold, entry, trace or conversation id above." />
+  );
+}
+
+/** The ledger explorer: entries of one account (the API needs `account_id`), by kind, hold, period and attribution. */
 export function EntryList() {
   return (
     <>
@@ -12,7 +22,7 @@ export function EntryList() {
         <SupportSearchBox placement="explorer" />
       </Box>
       <List filters={entryFilters(true)} perPage={25} empty={false} exporter={false} actions={<TopToolbar><FilterButton /><ExportEntriesButton /></TopToolbar>} pagination={<Pagination rowsPerPageOptions={[10, 25, 50, 100]} />}>
-      <EntriesTable emptyText="No entries to show." emptyHint="The ledger lists one account at a time: enter an account id, or search by a hold, entry, trace or conversation id above." />
+        <ExplorerTable />
       </List>
     </>
   );
