@@ -426,14 +426,17 @@ describe("support console in Chromium", () => {
     const picked = (offsetMs: number) => page.evaluate((offset) => {
       const at = new Date(Date.now() + offset);
       const two = (n: number) => String(n).padStart(2, "0");
-      return `${at.getFullYear()}-${two(at.getMonth() + 1)}-${two(at.getDate())}T${two(at.getHours())}:${two(at.getMinutes())}`;
+      return `${at.getFullYear()}-${two(at.getMonth() + 1)}-${two(at.getDate())}T${two(at.getHours())}:${two(at.getMinutes())}:${two(at.getSeconds())}`;
     }, offsetMs);
     await page.getByRole("button", { name: "Add filter" }).click();
     await page.getByRole("menuitemcheckbox", { name: "Recorded from" }).click();
     const from = page.getByLabel("Recorded from");
-    await from.fill(await picked(60 * 60_000)); // an hour from now: nothing recorded yet
+    const later = await picked(60 * 60_000); // an hour from now, to the second: nothing recorded yet
+    await from.fill(later);
     await expect.poll(() => page.getByTestId("empty-state").first().textContent()).toContain("No entries match these filters");
-    expect(decodeURIComponent(page.url())).toMatch(/"recorded_from":"\d{4}-\d\d-\d\dT\d\d:\d\d:00\.000Z"/); // sent as the instant it names
+    const sent = /"recorded_from":"([^"]+)"/.exec(decodeURIComponent(page.url()))?.[1];
+    expect(sent).toBe(await page.evaluate((local) => new Date(local).toISOString(), later)); // sent as the instant it names, seconds and all
+    expect(await from.inputValue()).toBe(later); // and shown back as picked
     await from.fill(await picked(-60 * 60_000)); // an hour ago: everything this test recorded
     await page.getByTestId("entry-balance-effect").first().waitFor();
     const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("export-entries").click()]);

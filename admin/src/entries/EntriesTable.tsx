@@ -7,7 +7,7 @@ import { RateTableRef } from "../components/RateTableRef";
 import { TraceLink } from "../components/TraceLink";
 import { HoldDialog } from "./HoldDialog";
 import { balanceEffectOf } from "./balance-effect";
-import { pickedInstant } from "./instant";
+import { instantForPicker, pickedInstant } from "./instant";
 import { receiptPath } from "../receipts/ReceiptShow";
 import { EmptyState } from "../components/EmptyState";
 
@@ -31,8 +31,9 @@ export const entryFilters = (withAccount: boolean) => [
   <SelectInput key="kind" source="kind" choices={ENTRY_KINDS} alwaysOn emptyText="Any kind" />,
   <TextInput key="hold_id" source="hold_id" label="Hold id" alwaysOn />,
   // A statement's period: the list and its CSV export alike.
-  <DateTimeInput key="recorded_from" source="recorded_from" label="Recorded from" parse={pickedInstant} data-testid="filter-recorded-from" />,
-  <DateTimeInput key="recorded_before" source="recorded_before" label="Recorded before" parse={pickedInstant} data-testid="filter-recorded-before" />,
+  // To the second (the picker's `step`), shown back in local time with its seconds.
+  <DateTimeInput key="recorded_from" source="recorded_from" label="Recorded from" parse={pickedInstant} format={instantForPicker} slotProps={{ htmlInput: { step: 1 } }} data-testid="filter-recorded-from" />,
+  <DateTimeInput key="recorded_before" source="recorded_before" label="Recorded before" parse={pickedInstant} format={instantForPicker} slotProps={{ htmlInput: { step: 1 } }} data-testid="filter-recorded-before" />,
   // react-admin keeps `attr.model` as { attr: { model } }; the data provider sends it as attr.model.
   ...ATTRIBUTION_FILTERS.map(([dimension, label]) => <TextInput key={`attr.${dimension}`} source={`attr.${dimension}`} label={label} data-testid={`filter-attr-${dimension}`} />),
 ];
