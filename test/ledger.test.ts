@@ -331,6 +331,14 @@ describe("the journal", () => {
     const expected = whole.filter((e) => instant(e) >= instant(charges[0]!)).sort((a, b) => instant(b) - instant(a) || Number(BigInt(b.entryId) - BigInt(a.entryId)));
     expect(paged.map((e) => e.entryId)).toEqual(expected.map((e) => e.entryId));
     expect(new Set(whole.slice(0, 6).map(instant)).size).toBeLessThan(6); // some did share a moment
+    // A token edited to name another account pages the listed account from the same row: nothing of that moment skipped or repeated.
+    const top = await list({ recordedFrom: at(0), page: { pageSize: 1, pageToken: "" } });
+    const [topScope, topPosition] = top.nextPageToken.split("~") as [string, string];
+    const [micros, , id] = JSON.parse(Buffer.from(topPosition, "base64url").toString()) as string[];
+    for (const account of ["aaa-other", "zzz-other"]) {
+      const elsewhere = `${topScope}~${Buffer.from(JSON.stringify([micros, account, id])).toString("base64url")}`;
+      expect((await list({ recordedFrom: at(0), page: { pageSize: 1, pageToken: elsewhere } })).entries.map((e) => e.entryId), account).toEqual([paged[1]!.entryId]);
+    }
 
     const refused = async (request: Partial<ledgerV1.ListEntriesRequest>) => errorDetails(await list(request).catch((error: unknown) => error));
     // The first page's token, with another period: the rows it would skip or repeat are not the ones it was given for.
@@ -340,6 +348,7 @@ describe("the journal", () => {
     const edited = JSON.parse(Buffer.from(position, "base64url").toString()) as string[];
     const editedToken = `${scope}~${Buffer.from(JSON.stringify([edited[0], edited[1], "1; drop"])).toString("base64url")}`;
     expect(await refused({ ...period, page: { pageSize: 2, pageToken: editedToken } })).toMatchObject({ code: 3, fieldViolations: [{ field: "page.page_token" }] });
+
     expect(await refused({ recordedFrom: at(0), recordedBefore: at(0) })).toMatchObject({ code: 3, fieldViolations: [{ field: "recorded_before" }] });
     expect(await refused({ recordedFrom: at(0), recordedBefore: at(2) })).toMatchObject({ code: 3, fieldViolations: [{ field: "recorded_before" }] });
   });

@@ -462,7 +462,8 @@ export function ledgerHandlers(
       const rows: { item: Entry; position: string }[] = recordedFrom || recordedBefore
         ? (await store.entriesRecorded({
             ...filter, period: { ...(recordedFrom ? { from: recordedFrom } : {}), ...(recordedBefore ? { before: recordedBefore } : {}) },
-            ...(position ? { after: tokenCursor(position, "bigint") } : {}), limit: limit + 1,
+            // The request's account, not the one a token names: an edited one would skip or repeat rows of one moment.
+            ...(position ? { after: { ...tokenCursor(position, "bigint")!, accountId: request.accountId } } : {}), limit: limit + 1,
           })).map(({ item, cursor }) => ({ item, position: cursorToken(cursor) }))
         : (await store.entries({ ...filter, ...(position ? { beforeId: BigInt(pageOffset(position)) } : {}), limit: limit + 1 })).map((item) => ({ item, position: item.entryId }));
       await requireKnownWhenEmpty(requireAccount, request.accountId, rows);
