@@ -4,13 +4,16 @@ import { SupportSearchBox } from "../search/SupportSearch";
 import { EntriesTable, entryFilters } from "./EntriesTable";
 import { ExportEntriesButton } from "./ExportEntries";
 
+/** Whether a filter's value narrows the list: text given, or an attribution filter (`{ attr: { model } }`) with one given. */
+const given = (value: unknown): boolean => (typeof value === "object" && value !== null ? Object.values(value).some(given) : value !== undefined && value !== "");
+
 /** The explorer's table, saying why it is empty: no account yet, an account with no entries, or none matching the other filters. */
 function ExplorerTable() {
   const { filterValues } = useListContext();
   if (!filterValues.account_id) {
     return <EntriesTable emptyText="No entries to show." emptyHint="The ledger lists one account at a time: enter an account id, or search by a hold, entry, trace or conversation id above." />;
   }
-  const filtered = Object.entries(filterValues).some(([name, value]) => name !== "account_id" && value !== undefined && value !== "" && !(typeof value === "object" && value !== null && Object.values(value).every((v) => !v)));
+  const filtered = Object.entries(filterValues).some(([name, value]) => name !== "account_id" && given(value));
   return filtered ? (
     <EntriesTable emptyText="No entries match these filters." emptyHint="The account has no entries of that kind, hold, period or attribution: clear a filter to see more." />
   ) : (

@@ -471,7 +471,8 @@ export function ledgerHandlers(
       const ids = shown.map((e) => e.entryId);
       const [lines, rates, reversals] = await Promise.all([store.lines(shown.map((e) => ({ accountId: e.accountId, entryId: e.entryId }))), ledger.publishedRateTables(shown.map((e) => BigInt(e.rateTableSequence))), store.reversals(request.accountId, ids)]);
       const protos = rows.map(({ item, position }) => ({ entry: entryToProto(item, lines.filter((line) => line.entryId === item.entryId), rates, reversals), position }));
-      const { items, nextPageToken } = page(protos, limit, (row) => row.position, (row) => encodedSize(L.Entry)(row.entry));
+      const entrySize = encodedSize(L.Entry);
+      const { items, nextPageToken } = page(protos, limit, (row) => row.position, (row) => entrySize(row.entry));
       return { entries: items.map((row) => row.entry), nextPageToken: scopedToken(scope, nextPageToken) };
     }, options),
 
